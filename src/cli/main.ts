@@ -1,0 +1,72 @@
+import { COMMANDS } from './commands/index.js';
+import { EXIT, UsageError, type CliIo } from './command.js';
+import { WalrusError } from '../errors/index.js';
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 8);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'walrus-stream — stream processing for Walrus',
+    '',
+    'Usage: walrus-stream <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `walrus-stream <command> --help` for the options of a command.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(helpText());
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return EXIT.OK;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    io.stderr.write(`walrus-stream: unknown command "${name}". Run \`walrus-stream --help\` for the list.\n`);
+    return EXIT.USAGE;
+  }
+  const command = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+    return EXIT.OK;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+        (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
+        (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      io.stderr.write(`walrus-stream ${name}: ${(error as Error).message}\nRun \`walrus-stream ${name} --help\` for usage.\n`);
+      return EXIT.USAGE;
+    }
+    if (error instanceof WalrusError) {
+      io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n`);
+      return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' ? EXIT.INVALID : EXIT.FAILURE;
+    }
+    io.stderr.write(`walrus-stream ${name}: ${(error as Error)?.stack ?? String(error)}\n`);
+    return EXIT.FAILURE;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && /walrus-stream(\.js)?$|cli[\\/]main\.ts$/.test(process.argv[1]);
+if (isEntry) {
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  process.exitCode = code;
+}

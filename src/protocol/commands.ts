@@ -1,0 +1,112 @@
+import { WalrusError } from '../errors/index.js';
+import { encodeFrame } from './frame.js';
+import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from './limits.js';
+import { assertPayload, assertTopic } from './validate.js';
+
+/**
+ * Command encoders. Each validates everything the node would reject or
+ * silently alter, and returns a complete frame (length prefix included), so
+ * a socket never receives a frame that could desynchronise it.
+ */
+
+export type CommandName = 'REGISTER' | 'PUT' | 'GET' | 'STATE' | 'METRICS' | 'BATCH_PUT' | 'BATCH_GET';
+
+export function encodeRegister(topic: string): Buffer {
+  assertTopic(topic);
+  return encodeFrame(`REGISTER ${topic}`);
+}
+
+export function encodeGet(topic: string): Buffer {
+  assertTopic(topic);
+  return encodeFrame(`GET ${topic}`);
+}
+
+export function encodeState(topic: string): Buffer {
+  assertTopic(topic);
+  return encodeFrame(`STATE ${topic}`);
+}
+
+export function encodeMetrics(): Buffer {
+  return encodeFrame('METRICS');
+}
+
+/** `PUT <topic> <payload>`; refuses payloads the node would trim or that exceed the frame limit. */
+export function encodePut(topic: string, payload: string): Buffer {
+  assertTopic(topic);
+  assertPayload(payload, topic);
+  const size = 5 + topic.length + Buffer.byteLength(payload);
+  if (size > MAX_FRAME_BYTES) throw tooLarge(topic, size);
+  return encodeFrame(`PUT ${topic} ${payload}`);
+}
+
+/**
+ * `BATCH_PUT <topic> <count> <len> <entry> <len> <entry> ...` — the
+ * extension from the seed review. `len` is the entry's UTF-8 byte length in
+ * decimal; exactly that many bytes follow one space, then one space before
+ * the next length. Entries obey the same rules as PUT payloads, so a batch
+ * stores exactly what the same PUTs would. Reply: `OK <count>`.
+ */
+export function encodeBatchPut(topic: string, entries: readonly string[]): Buffer {
+  assertTopic(topic);
+  if (entries.length === 0 || entries.length > MAX_BATCH_ENTRIES) {
+    throw new WalrusError('INVALID_ARGUMENT', `BATCH_PUT needs 1 to ${MAX_BATCH_ENTRIES} entries, got ${entries.length}.`, { context: { topic } });
+  }
+  let size = `BATCH_PUT ${topic} ${entries.length}`.length;
+  const lengths = new Array<number>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    assertPayload(entry, topic);
+    const len = Buffer.byteLength(entry);
+    lengths[i] = len;
+    size += 2 + decimalDigits(len) + len;
+  }
+  if (size > MAX_FRAME_BYTES) throw tooLarge(topic, size);
+  const frame = Buffer.allocUnsafe(4 + size);
+  frame.writeUInt32LE(size, 0);
+  let at = 4 + frame.write(`BATCH_PUT ${topic} ${entries.length}`, 4, 'latin1');
+  for (let i = 0; i < entries.length; i++) {
+    at += frame.write(` ${lengths[i]} `, at, 'latin1');
+    at += frame.write(entries[i]!, at, 'utf8');
+  }
+  return frame;
+}
+
+/** Bytes a BATCH_PUT entry of `entryBytes` adds to the frame. */
+export function batchPutEntryOverhead(entryBytes: number): number {
+  return 2 + decimalDigits(entryBytes) + entryBytes;
+}
+
+/** Bytes of the `BATCH_PUT <topic> <count>` head. */
+export function batchPutHeadBytes(topic: string, count: number): number {
+  return 11 + topic.length + decimalDigits(count);
+}
+
+/**
+ * `BATCH_GET <topic> <max_entries> <max_bytes>` — reads up to `maxEntries`
+ * entries whose payload bytes add up to at most `maxBytes` (at least one
+ * entry is returned if any exists). Reply: `EMPTY`, or
+ * `OK <count> <len> <entry> <len> <entry> ...` in BATCH_PUT's layout; the
+ * node keeps the whole reply within one frame.
+ */
+export function encodeBatchGet(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES): Buffer {
+  assertTopic(topic);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_BATCH_ENTRIES) {
+    throw new WalrusError('INVALID_ARGUMENT', `BATCH_GET max_entries must be an integer from 1 to ${MAX_BATCH_ENTRIES}, got ${maxEntries}.`, { context: { topic } });
+  }
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new WalrusError('INVALID_ARGUMENT', `BATCH_GET max_bytes must be a positive integer, got ${maxBytes}.`, { context: { topic } });
+  }
+  return encodeFrame(`BATCH_GET ${topic} ${maxEntries} ${maxBytes}`);
+}
+
+function decimalDigits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
+}
+
+function tooLarge(topic: string, size: number): WalrusError {
+  return new WalrusError(
+    'FRAME_TOO_LARGE',
+    `Request for topic ${topic} would be a ${size}-byte frame, over the protocol limit of ${MAX_FRAME_BYTES} bytes; nothing was sent. Send smaller records, split the batch, or enable compression.`,
+    { context: { topic, size, limit: MAX_FRAME_BYTES } },
+  );
+}

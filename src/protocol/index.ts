@@ -1,0 +1,7 @@
+export * from './limits.js';
+export * from './validate.js';
+export * from './frame.js';
+export * from './commands.js';
+export * from './batch.js';
+export * from './replies.js';
+export { serverError } from './server-errors.js';

@@ -1,0 +1,117 @@
+import { WalrusError, type ErrorContext } from '../errors/index.js';
+import { parseLengthPrefixedList } from './batch.js';
+import { MAX_BATCH_ENTRIES } from './limits.js';
+import { serverError } from './server-errors.js';
+
+/**
+ * Reply parsers, one per command. Each takes the frame body and returns a
+ * typed value, or throws: a WalrusError mapped from `ERR <message>`, or
+ * PROTOCOL_ERROR when the reply does not fit the command (a sign the
+ * connection is out of step; callers retire it).
+ */
+
+const OK = 0x4f_4b; // "OK"
+
+function isErr(body: Buffer): boolean {
+  return body.length >= 4 && body[0] === 0x45 && body[1] === 0x52 && body[2] === 0x52 && body[3] === 0x20;
+}
+
+function isOk(body: Buffer): boolean {
+  return body.length >= 2 && body.readUInt16BE(0) === OK;
+}
+
+function throwIfErr(body: Buffer, context: ErrorContext): void {
+  if (isErr(body)) throw serverError(body.toString('utf8', 4), context);
+}
+
+function unexpected(body: Buffer, context: ErrorContext): WalrusError {
+  const shown = body.length > 80 ? `${body.toString('utf8', 0, 80)}...` : body.toString('utf8');
+  return new WalrusError('PROTOCOL_ERROR', `Unexpected reply to ${context.command ?? 'request'}: ${JSON.stringify(shown)}.`, { context });
+}
+
+/** REGISTER and PUT: `OK`. */
+export function parseOk(body: Buffer, context: ErrorContext = {}): void {
+  throwIfErr(body, context);
+  if (body.length !== 2 || !isOk(body)) throw unexpected(body, context);
+}
+
+/** GET: `OK <payload>` → the payload bytes (a view), `EMPTY` → undefined. */
+export function parseGet(body: Buffer, context: ErrorContext = {}): Buffer | undefined {
+  throwIfErr(body, context);
+  if (body.length > 3 && isOk(body) && body[2] === 0x20) return body.subarray(3);
+  if (body.length === 5 && body.toString('latin1') === 'EMPTY') return undefined;
+  throw unexpected(body, context);
+}
+
+/** BATCH_PUT: `OK <count>` → count. */
+export function parseBatchPut(body: Buffer, context: ErrorContext = {}): number {
+  throwIfErr(body, context);
+  const text = body.toString('latin1');
+  const match = /^OK (\d{1,9})$/.exec(text);
+  if (!match) throw unexpected(body, context);
+  return Number(match[1]);
+}
+
+/** BATCH_GET: `EMPTY` → [], `OK <count> <len> <entry> ...` → entry views. */
+export function parseBatchGet(body: Buffer, context: ErrorContext = {}): Buffer[] {
+  throwIfErr(body, context);
+  if (body.length === 5 && body.toString('latin1') === 'EMPTY') return [];
+  if (body.length > 3 && isOk(body) && body[2] === 0x20) {
+    try {
+      return parseLengthPrefixedList(body, 3, MAX_BATCH_ENTRIES);
+    } catch (error) {
+      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_GET reply: ${(error as Error).message}`, { context, cause: error });
+    }
+  }
+  throw unexpected(body, context);
+}
+
+/** STATE: raw JSON, no `OK` prefix. */
+export interface TopicState {
+  current_segment: number;
+  leader_node: number;
+  last_sealed_entry_offset: number;
+  sealed_segments: Record<string, number>;
+  segment_leaders: Record<string, number>;
+  /** Extra fields the embedded node adds in default mode (absent on a stock node). */
+  [extra: string]: unknown;
+}
+
+export function parseState(body: Buffer, context: ErrorContext = {}): TopicState {
+  const value = parseJson(body, context);
+  if (
+    typeof value !== 'object' || value === null ||
+    typeof (value as TopicState).current_segment !== 'number' ||
+    typeof (value as TopicState).sealed_segments !== 'object'
+  ) {
+    throw unexpected(body, context);
+  }
+  return value as TopicState;
+}
+
+/** METRICS: raw pretty JSON of openraft's metrics. Only `state` and `current_leader` are relied upon. */
+export interface NodeMetrics {
+  id: number;
+  state: 'Leader' | 'Follower' | 'Candidate' | 'Learner' | 'Shutdown' | string;
+  current_leader: number | null;
+  current_term?: number;
+  last_log_index?: number | null;
+  [extra: string]: unknown;
+}
+
+export function parseMetrics(body: Buffer, context: ErrorContext = {}): NodeMetrics {
+  const value = parseJson(body, context);
+  if (typeof value !== 'object' || value === null || typeof (value as NodeMetrics).state !== 'string') {
+    throw unexpected(body, context);
+  }
+  return value as NodeMetrics;
+}
+
+function parseJson(body: Buffer, context: ErrorContext): unknown {
+  throwIfErr(body, context);
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (cause) {
+    throw new WalrusError('PROTOCOL_ERROR', `Reply to ${context.command ?? 'request'} is not JSON.`, { context, cause });
+  }
+}

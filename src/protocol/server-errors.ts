@@ -1,0 +1,42 @@
+import { WalrusError, type ErrorCode, type ErrorContext } from '../errors/index.js';
+
+/**
+ * The one table from a node's `ERR <message>` text to an error code. Every
+ * other part of walrus-stream reads `code`, never the text.
+ * Messages come from distributed-walrus `src/client.rs` / controller.
+ */
+const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?: (m: RegExpExecArray) => ErrorContext }> = [
+  { pattern: /^unknown topic (.+)$/s, code: 'TOPIC_NOT_FOUND', context: (m) => ({ topic: m[1] }) },
+  { pattern: /^topic already exists(?: (.+))?$/s, code: 'TOPIC_ALREADY_EXISTS', context: (m) => (m[1] ? { topic: m[1] } : {}) },
+  { pattern: /^unknown command$/, code: 'UNKNOWN_COMMAND' },
+  { pattern: /^(?:[A-Z_]+) requires a (?:topic|payload)$/, code: 'INVALID_COMMAND' },
+  { pattern: /^invalid (?:frame length|utf-8)$/, code: 'INVALID_FRAME' },
+  { pattern: /^invalid batch\b/, code: 'INVALID_COMMAND' },
+];
+
+/** Maps the text after `ERR ` to a typed error; unknown texts become retriable SERVER_ERRORs. */
+export function serverError(message: string, context: ErrorContext = {}): WalrusError {
+  for (const { pattern, code, context: extract } of SERVER_ERRORS) {
+    const match = pattern.exec(message);
+    if (match) {
+      return new WalrusError(code, describe(code, message, context), {
+        context: { ...context, ...(extract ? extract(match) : {}), serverMessage: message },
+      });
+    }
+  }
+  return new WalrusError('SERVER_ERROR', describe('SERVER_ERROR', message, context), {
+    context: { ...context, serverMessage: message },
+  });
+}
+
+function describe(code: ErrorCode, message: string, context: ErrorContext): string {
+  const where = context.node ? ` (node ${context.node})` : '';
+  switch (code) {
+    case 'TOPIC_NOT_FOUND':
+      return `Node answered "ERR ${message}"${where}: register the topic before writing or reading it.`;
+    case 'UNKNOWN_COMMAND':
+      return `Node answered "ERR unknown command"${where}${context.command ? ` to ${context.command}` : ''}: it does not support this command.`;
+    default:
+      return `Node answered "ERR ${message}"${where}.`;
+  }
+}

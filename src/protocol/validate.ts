@@ -1,0 +1,66 @@
+import { WalrusError } from '../errors/index.js';
+import { MAX_TOPIC_LENGTH, TOPIC_PATTERN } from './limits.js';
+
+/**
+ * Unicode White_Space, which is what Rust's `str::trim_end` removes on the
+ * server. JavaScript's `\s` is not the same set: it lacks U+0085 (NEL) and
+ * adds U+FEFF (BOM), which Rust keeps. A payload ending in any of these
+ * would be silently altered by the node, so we refuse it before sending.
+ */
+export const TRAILING_WHITESPACE = /[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$/u;
+
+export function isUnicodeWhitespace(char: string): boolean {
+  return /^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]$/u.test(char);
+}
+
+/** Returns a problem description, or undefined when `topic` is a valid topic name. */
+export function topicProblem(topic: unknown): string | undefined {
+  if (typeof topic !== 'string') return `topic must be a string, got ${typeof topic}`;
+  if (topic.length === 0) return 'topic must not be empty';
+  if (topic.length > MAX_TOPIC_LENGTH) return `topic is ${topic.length} characters long, the limit is ${MAX_TOPIC_LENGTH}`;
+  if (topic === '.' || topic === '..') return `topic must not be "${topic}"`;
+  if (!TOPIC_PATTERN.test(topic)) {
+    const bad = [...topic].find((c) => !TOPIC_PATTERN.test(c)) ?? '';
+    const shown = bad === ' ' ? 'a space' : JSON.stringify(bad);
+    return `topic ${JSON.stringify(topic)} contains ${shown}; allowed are A-Z a-z 0-9 . _ - :`;
+  }
+  return undefined;
+}
+
+/** Throws INVALID_TOPIC unless `topic` is a valid topic name. */
+export function assertTopic(topic: unknown): asserts topic is string {
+  const problem = topicProblem(topic);
+  if (problem !== undefined) {
+    throw new WalrusError('INVALID_TOPIC', `Invalid topic name: ${problem}.`, {
+      context: typeof topic === 'string' ? { topic } : {},
+    });
+  }
+}
+
+/**
+ * Returns a problem description, or undefined when `payload` reaches the
+ * node byte for byte: non-empty, well-formed UTF-16 (lone surrogates would
+ * become U+FFFD), and not ending in whitespace that `trim_end` removes.
+ */
+export function payloadProblem(payload: string): string | undefined {
+  if (payload.length === 0) return 'payload is empty (the node cannot store an empty entry)';
+  if (!payload.isWellFormed()) return 'payload contains a lone surrogate and is not valid UTF-8';
+  const trailing = TRAILING_WHITESPACE.exec(payload);
+  if (trailing) {
+    const codes = [...trailing[0]].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
+    return payload.length === trailing[0].length
+      ? 'payload is only whitespace, which the node trims to nothing'
+      : `payload ends in whitespace (${codes.slice(0, 4).join(' ')}${codes.length > 4 ? ' ...' : ''}) that the node would trim; use the envelope format to keep it`;
+  }
+  return undefined;
+}
+
+/** Throws INVALID_PAYLOAD unless `payload` would be stored unchanged. */
+export function assertPayload(payload: string, topic?: string): void {
+  const problem = payloadProblem(payload);
+  if (problem !== undefined) {
+    throw new WalrusError('INVALID_PAYLOAD', `Invalid payload${topic ? ` for topic ${topic}` : ''}: ${problem}.`, {
+      context: topic ? { topic } : {},
+    });
+  }
+}
