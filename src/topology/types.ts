@@ -1,0 +1,193 @@
+/**
+ * The normalised topology: what `loadTopology` returns once `topology.yaml`
+ * has been interpolated, validated and had its defaults applied.
+ *
+ * Every default is filled in, every duration is a number of milliseconds,
+ * every size a number of bytes, every path absolute and every reference
+ * resolved, so the runtime never re-interprets the YAML. The YAML language
+ * itself (keys, defaults, docs) is defined once, by the zod schema in
+ * `schema.ts`; `docs/topology.md` is generated from it.
+ */
+
+/** Milliseconds. */
+export type Millis = number;
+/** Bytes. */
+export type Bytes = number;
+
+export type Serializer = 'json' | 'msgpack' | 'string' | 'raw';
+export type RecordFormat = 'envelope' | 'text';
+export type Balancer = 'round-robin' | 'least-outstanding' | 'consistent-hash';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type CompressionCodec = 'none' | 'gzip' | 'brotli';
+export type Ordering = 'key' | 'unordered';
+export type Backoff = 'exponential' | 'linear' | 'fixed';
+
+export interface Topology {
+  /** Absolute path of the topology file. */
+  file: string;
+  /** Absolute directory of the topology file; relative paths in it resolve against this. */
+  dir: string;
+  /** Application name: scopes local state (`stateDir/app`). */
+  app: string;
+  /** Absolute path of the local state directory (journal, state stores). */
+  stateDir: string;
+  /** Worker threads: a number, or `auto` (one per available core). */
+  workers: number | 'auto';
+  cluster: ClusterSpec;
+  /** Keyed by source name; `name` repeats the key. Insertion order = file order. */
+  sources: Record<string, SourceSpec>;
+  processors: Record<string, ProcessorSpec>;
+  sinks: Record<string, SinkSpec>;
+  observability: ObservabilitySpec;
+}
+
+export interface ClusterSpec {
+  /** `host:port` of each Walrus node; empty means "start the embedded node". */
+  nodes: string[];
+  /** Options of the embedded node (used only when `nodes` is empty). */
+  embedded: EmbeddedSpec;
+  pool: PoolSpec;
+  retry: ClientRetrySpec;
+  breaker: BreakerSpec;
+  balancer: Balancer;
+  requestTimeout: Millis;
+  connectTimeout: Millis;
+}
+
+export interface EmbeddedSpec {
+  /** Absolute path of the node's data directory. */
+  dataDir: string;
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  fsync: 'always' | 'never' | 'interval';
+  /** Used when `fsync` is `interval`. */
+  fsyncInterval: Millis;
+  compat: 'default' | 'stock';
+  segmentEntries: number;
+  persistCursors: boolean;
+}
+
+export interface PoolSpec {
+  min: number;
+  max: number;
+  acquireTimeout: Millis;
+  idleTimeout: Millis;
+}
+
+export interface ClientRetrySpec {
+  retries: number;
+  initialDelay: Millis;
+  maxDelay: Millis;
+  multiplier: number;
+}
+
+export interface BreakerSpec {
+  failureThreshold: number;
+  openDuration: Millis;
+  halfOpenAttempts: number;
+}
+
+export interface SourceSpec {
+  name: string;
+  topic: string;
+  format: RecordFormat;
+  serializer: Serializer;
+  poll: PollSpec;
+  /** Records per second; 0 = unlimited. */
+  rateLimit: number;
+}
+
+export interface PollSpec {
+  /** Most entries fetched per poll. */
+  batchSize: number;
+  /** Most bytes fetched per poll (fits one frame). */
+  maxBytes: Bytes;
+  minInterval: Millis;
+  maxInterval: Millis;
+}
+
+/** Where a processor reads from: a source, or a named output of another processor. */
+export type InputRef =
+  | { kind: 'source'; name: string; topic: string }
+  | { kind: 'processor'; name: string; output: string };
+
+export interface ProcessorSpec {
+  name: string;
+  /** The module path as written in the file. */
+  module: string;
+  /** Absolute path of the module file. */
+  modulePath: string;
+  /** Canonical references: `source` or `processor.output` (a bare processor name becomes `processor.default`). */
+  input: string[];
+  /** The same references, resolved. */
+  inputs: InputRef[];
+  /** Named outputs; `['default']` when none are declared. */
+  outputs: string[];
+  /** Records in flight for this processor. */
+  concurrency: number;
+  ordering: Ordering;
+  batchSize: number;
+  /** Per-record timeout. */
+  timeout: Millis;
+  retry: ProcessorRetrySpec;
+  /** Dead-letter topic (default `<first upstream source topic>.dlq`). */
+  deadLetter: string;
+  /** Passed as-is to the processor as `ctx.config`. */
+  config: Record<string, unknown>;
+}
+
+export interface ProcessorRetrySpec {
+  /** Total attempts including the first one (1 = no retry). */
+  attempts: number;
+  backoff: Backoff;
+  initialDelay: Millis;
+  maxDelay: Millis;
+}
+
+/** A named output of a processor. */
+export interface OutputRef {
+  processor: string;
+  output: string;
+}
+
+export interface SinkSpec {
+  name: string;
+  topic: string;
+  input: OutputRef;
+  format: RecordFormat;
+  serializer: Serializer;
+  compression: { codec: CompressionCodec; threshold: Bytes };
+  batch: { maxRecords: number; maxBytes: Bytes; linger: Millis };
+}
+
+export interface ObservabilitySpec {
+  logLevel: LogLevel;
+  /** `host:port` of the metrics/health HTTP server, or `false` when disabled. */
+  http: string | false;
+}
+
+/** One problem found in a topology file. */
+export interface Diagnostic {
+  /** The file as it was given to `loadTopology`. */
+  file: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  col: number;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export interface LoadTopologyOptions {
+  /** Variables for `${VAR}` interpolation. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Import every processor module and check it default-exports a processor. @default false */
+  loadModules?: boolean;
+}
+
+export interface LoadedTopology {
+  topology: Topology;
+  /** Problems that do not stop the pipeline (unreachable processors, outputs that lead nowhere). */
+  warnings: Diagnostic[];
+}
