@@ -1,3 +1,5 @@
+import type { ProcessorDefinition } from './types.js';
+
 /**
  * The brand that marks a processor definition. It is a global symbol so a
  * module loaded through another copy of walrus-stream (or in a worker) is
@@ -11,6 +13,9 @@ export interface ProcessorLike {
   process: (...args: never[]) => unknown;
 }
 
+/** What `defineProcessor` returns: the definition, branded. */
+export type Processor<In = unknown, Out = unknown> = ProcessorDefinition<In, Out> & { readonly [PROCESSOR_BRAND]: true };
+
 /** True when `value` is what `defineProcessor` returns (used by `validate` and the worker loader). */
 export function isProcessor(value: unknown): value is ProcessorLike {
   return (
@@ -18,4 +23,27 @@ export function isProcessor(value: unknown): value is ProcessorLike {
     (value as Record<symbol, unknown>)[PROCESSOR_BRAND] === true &&
     typeof (value as { process?: unknown }).process === 'function'
   );
+}
+
+/**
+ * Defines a processor. A processor module default-exports the result.
+ *
+ * @example
+ * export default defineProcessor<Order, Order>({
+ *   process(record, ctx) {
+ *     if (record.value.amount > 1000) ctx.emit('review', record.value);
+ *     else return record.value;
+ *   },
+ * });
+ */
+export function defineProcessor<In = unknown, Out = unknown>(definition: ProcessorDefinition<In, Out>): Processor<In, Out> {
+  if (typeof definition !== 'object' || definition === null || typeof definition.process !== 'function') {
+    throw new TypeError('defineProcessor: expected an object with a process(record, ctx) function');
+  }
+  for (const hook of ['init', 'close'] as const) {
+    if (definition[hook] !== undefined && typeof definition[hook] !== 'function') {
+      throw new TypeError(`defineProcessor: "${hook}" must be a function when given`);
+    }
+  }
+  return Object.freeze({ ...definition, [PROCESSOR_BRAND]: true as const });
 }

@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+
+/**
+ * One record as a processor sees it. `value` is already deserialized with the
+ * source's serializer (or is the value an upstream processor emitted).
+ */
+export interface ProcessorRecord<T = unknown> {
+  /** Stable record id (from the envelope, or derived for plain-text entries and outputs). */
+  readonly id: string;
+  /** Partitioning key; `key` ordering serialises records that share it. */
+  readonly key?: string;
+  readonly value: T;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Milliseconds since the epoch when the record was produced. */
+  readonly timestamp: number;
+  /** Where it came from: a source name, or `processor.output` for chained processors. */
+  readonly source: string;
+}
+
+/** Options of {@link ProcessorContext.emit}. */
+export interface EmitOptions {
+  /** @default the input record's key */
+  key?: string;
+  /** Merged over the input record's headers. @default {} */
+  headers?: Record<string, string>;
+}
+
+/** Processor-defined metrics; aggregated by the coordinator across workers. */
+export interface ProcessorMetrics {
+  /** Adds `by` (default 1) to a counter named `name`, optionally with labels. */
+  increment(name: string, by?: number, labels?: Record<string, string>): void;
+  /** Records one observation (e.g. a duration in ms) in a summary named `name`. */
+  observe(name: string, value: number, labels?: Record<string, string>): void;
+}
+
+/** What a processor gets with each record. */
+export interface ProcessorContext<Out = unknown> {
+  /** pino child logger bound to the processor name and the record id. */
+  readonly logger: Logger;
+  /** The processor's `config` block from the topology (frozen). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Name of the processor in the topology. */
+  readonly processor: string;
+  /** 1 on the first try, 2 on the first retry, ... */
+  readonly attempt: number;
+  /** Fires when the per-record timeout elapses or the pipeline shuts down. */
+  readonly signal: AbortSignal;
+  readonly metrics: ProcessorMetrics;
+  /**
+   * Sends `value` to the named output (one of the processor's `outputs`).
+   * Emits are kept only if this attempt succeeds: a throw discards them.
+   */
+  emit(output: string, value: Out, options?: EmitOptions): void;
+}
+
+/** Context of `init` and `close`: no record, no attempt. */
+export interface LifecycleContext {
+  readonly logger: Logger;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly processor: string;
+  readonly metrics: ProcessorMetrics;
+}
+
+/**
+ * What `process` may return: nothing (drop the record, or everything went
+ * through `emit`), one value (sent to the `default` output) or an array of
+ * values (each sent to `default`). To emit one array value, use `ctx.emit`.
+ */
+export type ProcessResult<Out> = Out | Out[] | undefined | void;
+
+/** The object passed to `defineProcessor`. */
+export interface ProcessorDefinition<In = unknown, Out = unknown> {
+  /** Called once per worker before the first record (open clients, load tables). */
+  init?(ctx: LifecycleContext): void | Promise<void>;
+  /** Handles one record. Throw to retry; throw `NonRetriableError` to dead-letter at once. */
+  process(record: ProcessorRecord<In>, ctx: ProcessorContext<Out>): ProcessResult<Out> | Promise<ProcessResult<Out>>;
+  /** Called once per worker at shutdown. */
+  close?(ctx: LifecycleContext): void | Promise<void>;
+}

@@ -1,0 +1,139 @@
+import { availableParallelism } from 'node:os';
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Piscina } from 'piscina';
+import { WalrusError } from '../errors/index.js';
+import { decodeWire, encodeWire, isControlHello, type LoadTaskResult, type ProcessorSpecWire, type WireRecord,
+  type WireResult, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from './messages.js';
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Worker threads; `auto` = available cores. @default 'auto' */
+  workers?: number | 'auto';
+  /** Batches a worker may hold at once (>1 helps processors that await I/O). @default 2 */
+  tasksPerWorker?: number;
+}
+
+/**
+ * The piscina pool that runs processors, plus a comlink control proxy per
+ * worker. Data: one msgpackr buffer per batch, transferred both ways. The
+ * pool uses `atomics: 'disabled'` so an idle worker's event loop stays free to
+ * answer control calls (piscina's Atomics.wait loop would block it).
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly #pool: Piscina;
+  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
+    if (!Number.isInteger(this.size) || this.size < 1) {
+      throw new WalrusError('CONFIG_INVALID', `workers must be a positive integer or "auto" (got ${String(options.workers)})`);
+    }
+    this.#pool = new Piscina({
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
+      minThreads: this.size,
+      maxThreads: this.size,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? 2,
+      atomics: 'disabled',
+    });
+    this.#pool.on('message', (message: unknown) => {
+      if (!isControlHello(message)) return;
+      const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
+      message.port.unref();
+      this.#controls.set(message.threadId, { proxy, port: message.port });
+    });
+    this.#pool.on('workerDestroy', (worker: { threadId?: number }) => {
+      if (worker.threadId !== undefined) this.#drop(worker.threadId);
+    });
+    // piscina re-raises worker crashes on the task; an 'error' with no task
+    // attached must not crash the coordinator.
+    this.#pool.on('error', () => undefined);
+  }
+
+  /**
+   * Loads the processor in one worker (import + `init`): fails with
+   * PROCESSOR_LOAD_FAILED naming the file, before anything is fetched.
+   */
+  async load(spec: ProcessorSpecWire): Promise<LoadTaskResult> {
+    try {
+      return (await this.#pool.run({ kind: 'load', spec })) as LoadTaskResult;
+    } catch (error) {
+      if (error instanceof WalrusError) throw error;
+      throw new WalrusError('PROCESSOR_LOAD_FAILED',
+        `processor "${spec.name}" (${spec.module}) failed to load: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error, context: { module: spec.module } });
+    }
+  }
+
+  /** Runs one batch; resolves with one result per record, in order. Rejects only if the worker itself fails. */
+  async process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> {
+    const batch = encodeWire(records);
+    let result: ArrayBuffer;
+    try {
+      result = (await this.#pool.run({ kind: 'process', spec, batch }, { transferList: [batch] })) as ArrayBuffer;
+    } catch (error) {
+      throw new WalrusError('WORKER_CRASHED', `worker failed while running "${spec.name}": ${(error as Error)?.message ?? String(error)}`,
+        { cause: error });
+    }
+    return decodeWire<WireResult[]>(result);
+  }
+
+  /** Processor-defined metrics of every live worker. */
+  async metrics(): Promise<WorkerMetricsSnapshot[]> {
+    return this.#everyWorker((c) => c.metrics());
+  }
+
+  async health(): Promise<WorkerHealth[]> {
+    return this.#everyWorker((c) => c.health());
+  }
+
+  /** Fires the AbortSignal of every record in flight (cooperative cancellation at shutdown). */
+  async abortAll(reason: string): Promise<number> {
+    const counts = await this.#everyWorker((c) => c.abortAll(reason));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Number of workers whose control channel is connected. */
+  get connected(): number {
+    return this.#controls.size;
+  }
+
+  /** Runs processors' `close` hooks in every worker, then ends the threads. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#everyWorker((c) => c.closeProcessors());
+    for (const threadId of [...this.#controls.keys()]) this.#drop(threadId);
+    await this.#pool.destroy();
+  }
+
+  async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T[]> {
+    // Control ports are unref'd so an idle pool never holds the process open;
+    // while a call waits for its answer, the port must keep the loop alive.
+    const entries = [...this.#controls.values()];
+    for (const { port } of entries) port.ref();
+    const settled = await Promise.allSettled(entries.map(({ proxy }) => withTimeout(call(proxy), 5_000)));
+    for (const { port } of entries) port.unref();
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  #drop(threadId: number): void {
+    const entry = this.#controls.get(threadId);
+    if (!entry) return;
+    this.#controls.delete(threadId);
+    entry.proxy[Comlink.releaseProxy]();
+    entry.port.close();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('control call timed out')), ms); timer.unref(); }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,69 @@
+/**
+ * The piscina worker: runs processors on batches of records. It never opens
+ * a socket; it gets records in a transferred buffer and returns results the
+ * same way. Loaded through `worker-entry.mjs` (which installs tsx so `.ts`
+ * processors import without a build step).
+ */
+import { MessageChannel, parentPort, threadId } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Piscina } from 'piscina';
+import { WalrusError, serializeError } from '../errors/index.js';
+import { CONTROL_HELLO, decodeWire, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
+  type WireRecord, type WireResult, type WorkerControl, type WorkerTask } from './messages.js';
+import { WorkerMetrics } from './worker-metrics.js';
+import { LoadedProcessors } from './loaded-processors.js';
+import { runRecord } from './run-record.js';
+
+const startedAt = Date.now();
+const metrics = new WorkerMetrics();
+const processors = new LoadedProcessors(metrics);
+/** AbortControllers of the records currently inside `process`, for shutdown. */
+const inFlight = new Set<AbortController>();
+
+const control: WorkerControl = {
+  metrics: () => metrics.snapshot(threadId),
+  health: () => ({ threadId, uptimeMs: Date.now() - startedAt, inFlight: inFlight.size, loaded: processors.names() }),
+  abortAll(reason) {
+    const n = inFlight.size;
+    const error = new WalrusError('SHUTTING_DOWN', `record processing aborted: ${reason}`);
+    for (const controller of inFlight) controller.abort(error);
+    return n;
+  },
+  closeProcessors: () => processors.closeAll(),
+};
+
+if (parentPort) {
+  const { port1, port2 } = new MessageChannel();
+  Comlink.expose(control, nodeEndpoint(port1));
+  // The control port must not keep the worker alive on its own.
+  port1.unref();
+  const hello: ControlHello = { [CONTROL_HELLO]: true, threadId, port: port2 };
+  parentPort.postMessage(hello, [port2]);
+}
+
+/** piscina's task handler. */
+export default async function handle(task: WorkerTask): Promise<LoadTaskResult | ArrayBuffer | unknown> {
+  if (task.kind === 'load') {
+    await processors.get(task.spec);
+    return { threadId, loaded: processors.names() } satisfies LoadTaskResult;
+  }
+  const results = await processBatch(task.spec, decodeWire<WireRecord[]>(task.batch));
+  return Piscina.move(encodeWire(results));
+}
+
+async function processBatch(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> {
+  let loaded;
+  try {
+    loaded = await processors.get(spec);
+  } catch (error) {
+    // A load failure here (the module changed on disk after start) is not the
+    // records' fault: report it per record, non-retriable, with the reason.
+    const data = serializeError(error);
+    return records.map(() => ({ ok: false as const, error: data, durationMs: 0 }));
+  }
+  // Records of one batch run concurrently: key ordering guarantees a batch
+  // never holds two records with the same key, and async processors (I/O
+  // enrichment) overlap their waits. CPU-bound processors simply run in turn.
+  return Promise.all(records.map((record) => runRecord(loaded, spec, record, inFlight)));
+}

@@ -1,0 +1,89 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { WorkerPool } from '../../src/runtime/worker-pool.js';
+import { WalrusError } from '../../src/errors/index.js';
+import type { ProcessorSpecWire, WireRecord } from '../../src/runtime/messages.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/processors/${name}`, import.meta.url));
+const spec = (name: string, file: string, extra: Partial<ProcessorSpecWire> = {}): ProcessorSpecWire => ({
+  name, module: fixture(file), config: {}, outputs: ['default'], timeoutMs: 0, logLevel: 'silent', ...extra,
+});
+const rec = (id: string, value: unknown, extra: Partial<WireRecord> = {}): WireRecord => ({
+  id, value, headers: {}, timestamp: 1, source: 'in', attempt: 1, ...extra,
+});
+
+const pool = new WorkerPool({ workers: 2 });
+after(() => pool.close());
+
+test('a TypeScript processor runs a batch in a worker thread and returns one result per record', async () => {
+  const results = await pool.process(spec('double', 'double.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, drop: true }), rec('c', { n: 21 }, { key: 'k' })]);
+  assert.equal(results.length, 3);
+  assert.deepEqual(results.map((r) => (r.ok ? r.outputs.map((o) => o.value) : r.error.code)), [[{ n: 2 }], [], [{ n: 42 }]]);
+  assert.equal(results[2].ok && results[2].outputs[0].key, 'k');
+});
+
+test('a JavaScript processor module loads too', async () => {
+  const [result] = await pool.process(spec('echo', 'echo.js'), [rec('a', 'hello')]);
+  assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello', key: undefined, headers: {} }]);
+});
+
+test('one failing record never fails its batch neighbours; NonRetriableError keeps its code', async () => {
+  const results = await pool.process(spec('flaky', 'flaky.ts'), [
+    rec('1', { n: 1 }), rec('2', { n: 2, failTimes: 1 }), rec('3', { n: 3, fatal: true }), rec('4', { n: 4, failTimes: 1 }, { attempt: 2 }),
+  ]);
+  assert.equal(results[0].ok, true);
+  assert.equal(!results[1].ok && results[1].error.message, 'transient failure 1');
+  assert.equal(!results[1].ok && results[1].error.retriable, true);
+  assert.equal(!results[2].ok && results[2].error.code, 'NON_RETRIABLE');
+  assert.equal(!results[2].ok && results[2].error.retriable, false);
+  assert.deepEqual(results[3].ok && results[3].outputs[0].value, { n: 4, attempt: 2 });
+});
+
+test('named outputs, merged headers and processor metrics collected over the control channel', async () => {
+  const s = spec('router', 'router.ts', { outputs: ['even', 'odd'] });
+  const results = await pool.process(s, [rec('1', 1, { headers: { trace: 't' } }), rec('2', 2), rec('3', 3)]);
+  assert.deepEqual(results.map((r) => r.ok && r.outputs.map((o) => `${o.output}:${o.value}:${o.headers?.routed}`)),
+    [['odd:1:odd'], ['even:2:even'], ['odd:3:odd']]);
+  assert.deepEqual(results[0].ok && results[0].outputs[0].headers, { trace: 't', routed: 'odd' });
+  const snapshots = await pool.metrics();
+  const routed = snapshots.flatMap((s) => s.counters).filter((c) => c.name === 'routed');
+  assert.equal(routed.reduce((a, c) => a + c.value, 0), 3);
+  assert.deepEqual(new Set(routed.map((c) => c.labels.processor)), new Set(['router']));
+});
+
+test('health answers from every worker; the per-record timeout fires the AbortSignal', async () => {
+  const health = await pool.health();
+  assert.equal(health.length, 2);
+  const [result] = await pool.process(spec('slow', 'slow.ts', { timeoutMs: 50 }), [rec('s', { ms: 5_000 })]);
+  assert.equal(!result.ok && result.error.code, 'PROCESSOR_TIMEOUT');
+});
+
+test('abortAll cancels records in flight cooperatively', async () => {
+  const running = pool.process(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
+  let aborted = 0;
+  for (let i = 0; i < 100 && aborted < 2; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    aborted += await pool.abortAll('shutdown');
+  }
+  const results = await running;
+  assert.equal(aborted, 2);
+  assert.deepEqual(results.map((r) => !r.ok && r.error.code), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
+});
+
+for (const [file, pattern] of [
+  ['not-a-processor.ts', /must default-export defineProcessor/],
+  ['throws-at-import.ts', /database URL missing/],
+  ['syntax-error.mjs', /syntax-error\.mjs/],
+  ['does-not-exist.ts', /does-not-exist\.ts/],
+] as const) {
+  test(`a module that cannot load fails with PROCESSOR_LOAD_FAILED naming the file (${file})`, async () => {
+    await assert.rejects(pool.load(spec('bad', file)), (error: unknown) => {
+      assert.ok(error instanceof WalrusError);
+      assert.equal(error.code, 'PROCESSOR_LOAD_FAILED');
+      assert.match(error.message, new RegExp(file.replace('.', '\\.')));
+      assert.match(error.message, pattern);
+      return true;
+    });
+  });
+}
