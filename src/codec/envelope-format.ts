@@ -1,0 +1,64 @@
+/**
+ * The envelope: how walrus-stream stores records in Walrus entries.
+ *
+ * An entry is the ASCII magic `ws1:` followed by the unpadded base64url of
+ * one MessagePack value (the batch). Every such entry is valid UTF-8, is
+ * never empty and never ends in whitespace, so a stock node stores it byte
+ * for byte (DESIGN §2: the server trims trailing whitespace). The full byte
+ * layout is documented in docs/records.md; this file is its single source in
+ * code.
+ *
+ * Batch (MessagePack map):
+ *   v  : 1                        format version
+ *   t  : int                      base timestamp, ms since the epoch
+ *   ct?: str                      content type of every value (the serializer's)
+ *   r  : [Record...]              the records, when not compressed
+ *   c? : "gzip" | "br"            compression flag; then instead of `r`:
+ *   z  : bin                      compressed MessagePack array of the records
+ *
+ * Record (MessagePack array, positional to save ~12 bytes per record):
+ *   [0] id     : bin(16) | str    generated ids are 16 random bytes
+ *   [1] dt     : int              timestamp − t (ms), usually 0
+ *   [2] value  : bin              serialized value
+ *   [3] key?   : str | nil
+ *   [4] headers?: [name, value, name, value, ...]   all str
+ *
+ * Headers are a flat array rather than a map so that any name survives every
+ * MessagePack decoder (msgpackr renames a `__proto__` map key, for one).
+ */
+
+/** Prefix of every envelope entry. The digit is the envelope version. */
+export const ENVELOPE_MAGIC = 'ws1:';
+export const ENVELOPE_MAGIC_BYTES = Buffer.from(ENVELOPE_MAGIC, 'latin1');
+export const ENVELOPE_VERSION = 1;
+
+/** The MessagePack map of one batch, as written. */
+export interface BatchWire {
+  v: number;
+  t: number;
+  ct?: string;
+  r?: RecordWire[];
+  c?: string;
+  z?: Uint8Array;
+}
+
+/** One record, as written: `[id, dt, value, key?, headers?]`. */
+export type RecordWire =
+  | [Uint8Array | string, number, Uint8Array]
+  | [Uint8Array | string, number, Uint8Array, string | null]
+  | [Uint8Array | string, number, Uint8Array, string | null, string[]];
+
+/** Base64url characters needed for `bytes` bytes, without padding. */
+export function base64urlLength(bytes: number): number {
+  return Math.ceil((bytes * 4) / 3);
+}
+
+/** Most MessagePack bytes whose envelope entry fits in `entryLimit` bytes. */
+export function maxBatchBytes(entryLimit: number): number {
+  return Math.floor(((entryLimit - ENVELOPE_MAGIC.length) * 3) / 4);
+}
+
+/** Size in bytes of the envelope entry carrying `batchBytes` MessagePack bytes. */
+export function entryBytes(batchBytes: number): number {
+  return ENVELOPE_MAGIC.length + base64urlLength(batchBytes);
+}

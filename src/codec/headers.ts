@@ -1,0 +1,47 @@
+import { WalrusError } from '../errors/index.js';
+
+/**
+ * Well-known header names. Headers are string → string; these are the ones
+ * walrus-stream itself reads or writes. Names are lower case, like HTTP/2.
+ */
+export const HEADERS = {
+  /** Ties the records of one request or workflow together. */
+  CORRELATION_ID: 'correlation-id',
+  /** W3C Trace Context parent: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`. */
+  TRACEPARENT: 'traceparent',
+  /** W3C Trace Context vendor state. */
+  TRACESTATE: 'tracestate',
+  /** MIME type of the value; the serializer's when not set. */
+  CONTENT_TYPE: 'content-type',
+} as const;
+
+const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Most headers on one record: a bound so a bad caller cannot build a huge map by accident. */
+export const MAX_HEADERS = 64;
+
+/**
+ * Checks user headers: plain object of string → string, at most
+ * {@link MAX_HEADERS}, well-formed `traceparent`. Throws INVALID_ARGUMENT
+ * naming the header.
+ */
+export function assertHeaders(headers: unknown, topic?: string): asserts headers is Record<string, string> {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw invalid(`headers must be an object of string values, got ${Array.isArray(headers) ? 'an array' : typeof headers}`, topic);
+  }
+  let count = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (++count > MAX_HEADERS) throw invalid(`a record has more than ${MAX_HEADERS} headers`, topic);
+    if (name.length === 0) throw invalid('a header name is empty', topic);
+    if (typeof value !== 'string') throw invalid(`header "${name}" must be a string, got ${typeof value}`, topic);
+    if (name === HEADERS.TRACEPARENT && !TRACEPARENT_PATTERN.test(value)) {
+      throw invalid(`header "traceparent" is not a W3C trace context ("00-<32 hex>-<16 hex>-<2 hex>"): ${JSON.stringify(value)}`, topic);
+    }
+  }
+}
+
+function invalid(problem: string, topic: string | undefined): WalrusError {
+  return new WalrusError('INVALID_ARGUMENT', `Invalid record headers${topic ? ` for topic ${topic}` : ''}: ${problem}.`, {
+    context: topic ? { topic } : {},
+  });
+}

@@ -1,0 +1,130 @@
+import { Packr } from 'msgpackr';
+import { WalrusError } from '../errors/index.js';
+
+/**
+ * Turns values into bytes and back. Built-ins are looked up by name; a
+ * custom serializer is any object with these two methods.
+ *
+ * @example
+ * const upper: Serializer<string> = {
+ *   serialize: (s) => Buffer.from(s.toUpperCase()),
+ *   deserialize: (b) => Buffer.from(b).toString('utf8'),
+ * };
+ */
+export interface Serializer<T> {
+  serialize(value: T): Uint8Array | string;
+  deserialize(bytes: Uint8Array): T;
+  /** Written as the `content-type` of every record, when set. */
+  contentType?: string;
+}
+
+/** Names of the built-in serializers. */
+export type SerializerName = 'json' | 'msgpack' | 'string' | 'raw';
+
+/** A built-in serializer name or a custom serializer. */
+export type SerializerSpec<T> = SerializerName | Serializer<T>;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** JSON text in UTF-8. `undefined`, functions and symbols cannot be serialized. */
+export const jsonSerializer: Serializer<unknown> = {
+  contentType: 'application/json',
+  serialize(value) {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`JSON cannot represent a value of type ${typeof value}`);
+    return text;
+  },
+  deserialize(bytes) {
+    return JSON.parse(utf8.decode(bytes)) as unknown;
+  },
+};
+
+// useRecords: false keeps the bytes plain MessagePack, readable by any
+// msgpack library (msgpackr's record extension is msgpackr-only).
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** MessagePack via msgpackr (plain MessagePack, no msgpackr extensions). */
+export const msgpackSerializer: Serializer<unknown> = {
+  contentType: 'application/msgpack',
+  serialize(value) {
+    // pack() returns a view of msgpackr's reusable buffer: copy it out.
+    return Buffer.from(packr.pack(value));
+  },
+  deserialize(bytes) {
+    return packr.unpack(asBuffer(bytes)) as unknown;
+  },
+};
+
+/** UTF-8 text. Values must be strings; bytes that are not UTF-8 fail to deserialize. */
+export const stringSerializer: Serializer<string> = {
+  contentType: 'text/plain; charset=utf-8',
+  serialize(value) {
+    if (typeof value !== 'string') throw new TypeError(`the string serializer takes strings, got ${typeof value}`);
+    if (!value.isWellFormed()) throw new TypeError('the string contains a lone surrogate, which UTF-8 cannot carry');
+    return value;
+  },
+  deserialize(bytes) {
+    return utf8.decode(bytes);
+  },
+};
+
+/** Bytes as they are: values are `Uint8Array` (or `Buffer`), and come back as `Buffer`. */
+export const rawSerializer: Serializer<Uint8Array> = {
+  contentType: 'application/octet-stream',
+  serialize(value) {
+    if (!(value instanceof Uint8Array)) throw new TypeError(`the raw serializer takes Uint8Array or Buffer, got ${typeof value}`);
+    return value;
+  },
+  deserialize(bytes) {
+    return asBuffer(bytes);
+  },
+};
+
+const BUILT_IN: Record<SerializerName, Serializer<unknown>> = {
+  json: jsonSerializer,
+  msgpack: msgpackSerializer,
+  string: stringSerializer as Serializer<unknown>,
+  raw: rawSerializer as Serializer<unknown>,
+};
+
+/** Names of the built-in serializers, for option validation and help texts. */
+export const SERIALIZER_NAMES = Object.keys(BUILT_IN) as SerializerName[];
+
+/**
+ * Resolves a serializer spec: a built-in by name, or a custom object checked
+ * for its two methods. Throws CONFIG_INVALID otherwise.
+ */
+export function resolveSerializer<T>(spec: SerializerSpec<T>): Serializer<T> {
+  if (typeof spec === 'string') {
+    if (!Object.hasOwn(BUILT_IN, spec)) {
+      throw new WalrusError('CONFIG_INVALID', `Unknown serializer "${spec}": use one of ${SERIALIZER_NAMES.join(', ')} or an object with serialize() and deserialize().`);
+    }
+    return BUILT_IN[spec] as Serializer<T>;
+  }
+  if (typeof spec !== 'object' || spec === null || typeof spec.serialize !== 'function' || typeof spec.deserialize !== 'function') {
+    throw new WalrusError('CONFIG_INVALID', 'A custom serializer must be an object with serialize(value) and deserialize(bytes) methods.');
+  }
+  return spec;
+}
+
+/** Serializes with `serializer` into bytes; any failure becomes SERIALIZATION_ERROR. */
+export function serializeValue<T>(serializer: Serializer<T>, value: T, topic?: string): Uint8Array {
+  let out: Uint8Array | string;
+  try {
+    out = serializer.serialize(value);
+  } catch (cause) {
+    throw new WalrusError('SERIALIZATION_ERROR', `Could not serialize a value${topic ? ` for topic ${topic}` : ''}: ${(cause as Error)?.message ?? String(cause)}.`, {
+      cause,
+      context: topic ? { topic } : {},
+    });
+  }
+  if (typeof out === 'string') return Buffer.from(out, 'utf8');
+  if (out instanceof Uint8Array) return out;
+  throw new WalrusError('SERIALIZATION_ERROR', `The serializer returned ${typeof out}; it must return a Uint8Array or a string.`, {
+    context: topic ? { topic } : {},
+  });
+}
