@@ -1,0 +1,260 @@
+import { mkdir } from 'node:fs/promises';
+import { WalrusError } from '../errors/index.js';
+import { lockDir, type DirLock } from './dir-lock.js';
+import { LiveSet } from './live-set.js';
+import { resolveJournalOptions, type JournalOptions, type ResolvedJournalOptions } from './options.js';
+import { MAX_ENTRY_BYTES, MAX_SOURCE_BYTES, encodeAppend, encodeRelease, toRanges } from './record-format.js';
+import { recover } from './recovery.js';
+import { SegmentManager } from './segment-manager.js';
+
+/** One record handed to {@link Journal.append}. */
+export interface JournalItem {
+  /** Where the entry came from (the source name or topic), returned as-is on recovery. */
+  source: string;
+  /** The raw entry bytes read from Walrus. Kept by reference until released: do not mutate. */
+  entry: Uint8Array;
+}
+
+/** An appended entry not yet released. */
+export interface UnreleasedEntry {
+  seq: number;
+  source: string;
+  entry: Buffer;
+}
+
+export interface JournalStats {
+  /** Entries appended and not yet released. */
+  unreleased: number;
+  /** Bytes of all segment files. */
+  bytes: number;
+  segments: number;
+  /** Bytes of the APPEND records of unreleased entries. */
+  liveBytes: number;
+  /** Writes (group commits) and `fdatasync` calls since open: many calls share one under `fsync: 'batch'`. */
+  writes: number;
+  syncs: number;
+  compactions: number;
+}
+
+interface PendingOp {
+  chunks: Buffer[];
+  /** Updates the in-memory state once the op's records are written. */
+  apply: (segment: number) => void;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function journalError(message: string, cause: unknown): WalrusError {
+  if (cause instanceof WalrusError) return cause;
+  return new WalrusError('JOURNAL_ERROR', `${message}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+function invalidArgument(message: string): WalrusError {
+  return new WalrusError('INVALID_ARGUMENT', message);
+}
+
+/**
+ * The local write-ahead journal that keeps records read from Walrus (whose
+ * GET is destructive) from being lost when the process dies: an entry is
+ * appended (durably) before it is processed and released once every output
+ * it produced is acknowledged or it was dead-lettered. After a crash,
+ * {@link Journal.unreleased} lists what must be processed again.
+ *
+ * Appends and releases go through one serial writer. Under `fsync: 'batch'`
+ * every call that arrives while a write is pending joins the next write, so
+ * a thousand concurrent appends cost one `write` and one `fdatasync`.
+ *
+ * @example
+ * const journal = await Journal.open({ dir: '.walrus-stream/orders/journal' });
+ * for (const e of journal.unreleased()) await reprocess(e);  // a crash's leftovers first
+ * const [seq] = await journal.append([{ source: 'orders', entry }]);
+ * await process(entry);
+ * await journal.release([seq]);
+ */
+export class Journal {
+  readonly #options: ResolvedJournalOptions;
+  readonly #live: LiveSet;
+  readonly #lock: DirLock;
+  readonly #segments: SegmentManager;
+  #nextSeq: number;
+  #queue: PendingOp[] = [];
+  #scheduled = false;
+  #draining = false;
+  #idleWaiters: Array<() => void> = [];
+  #failure: WalrusError | undefined;
+  #closed = false;
+  #writes = 0;
+  #syncs = 0;
+
+  private constructor(options: ResolvedJournalOptions, lock: DirLock, live: LiveSet, nextSeq: number, segments: SegmentManager) {
+    this.#options = options;
+    this.#lock = lock;
+    this.#live = live;
+    this.#nextSeq = nextSeq;
+    this.#segments = segments;
+  }
+
+  /** Opens (or creates) the journal in `options.dir`, recovering what a crash left behind. */
+  static async open(options: JournalOptions): Promise<Journal> {
+    const resolved = resolveJournalOptions(options);
+    try {
+      await mkdir(resolved.dir, { recursive: true });
+    } catch (error) {
+      throw journalError(`cannot create the journal directory ${resolved.dir}`, error);
+    }
+    const lock = await lockDir(resolved.dir);
+    try {
+      const recovered = await recover(resolved.dir, resolved.onWarning);
+      const segments = new SegmentManager(resolved, recovered.live, recovered.lastSegment + 1);
+      await segments.start(recovered.nextSeq);
+      return new Journal(resolved, lock, recovered.live, recovered.nextSeq, segments);
+    } catch (error) {
+      await lock.release();
+      throw journalError(`cannot open the journal in ${resolved.dir}`, error);
+    }
+  }
+
+  /**
+   * Makes `items` durable and returns one seq per item, in order. Seqs grow
+   * across restarts. Resolves only once the records are written (and synced,
+   * unless `fsync: 'never'`).
+   */
+  async append(items: readonly JournalItem[]): Promise<number[]> {
+    this.#assertUsable();
+    const encoded = items.map((item, i) => {
+      if (typeof item?.source !== 'string' || item.source === '') throw invalidArgument(`journal.append: item ${i} has no source name`);
+      if (!(item.entry instanceof Uint8Array)) throw invalidArgument(`journal.append: item ${i} entry must be a Buffer or Uint8Array`);
+      const sourceBytes = Buffer.from(item.source, 'utf8');
+      if (sourceBytes.length > MAX_SOURCE_BYTES) {
+        throw invalidArgument(`journal.append: item ${i} source is ${sourceBytes.length} bytes; at most ${MAX_SOURCE_BYTES}`);
+      }
+      if (item.entry.length > MAX_ENTRY_BYTES) {
+        throw invalidArgument(`journal.append: item ${i} entry is ${item.entry.length} bytes; at most ${MAX_ENTRY_BYTES}`);
+      }
+      return { sourceBytes, item };
+    });
+    if (encoded.length === 0) return [];
+    const seqs: number[] = [];
+    const chunks: Buffer[] = [];
+    for (const { sourceBytes } of encoded) {
+      const seq = this.#nextSeq++;
+      seqs.push(seq);
+      chunks.push(encodeAppend(seq, sourceBytes, encoded[seqs.length - 1]!.item.entry));
+    }
+    await this.#enqueue(chunks, (segment) => {
+      for (let i = 0; i < seqs.length; i += 1) {
+        const { source, entry } = items[i]!;
+        const buffer = Buffer.isBuffer(entry) ? entry : Buffer.from(entry.buffer, entry.byteOffset, entry.length);
+        this.#live.add({ seq: seqs[i]!, source, entry: buffer, segment, bytes: chunks[i]!.length });
+      }
+    });
+    return seqs;
+  }
+
+  /**
+   * Marks `seqs` done (all outputs acknowledged, or dead-lettered); durable
+   * before it resolves. Seqs that are not unreleased (already released,
+   * never appended) are ignored, so releasing twice is harmless.
+   */
+  async release(seqs: readonly number[]): Promise<void> {
+    this.#assertUsable();
+    for (const seq of seqs) {
+      if (!Number.isSafeInteger(seq) || seq < 1) throw invalidArgument(`journal.release: ${String(seq)} is not a journal seq`);
+    }
+    const live = seqs.filter((seq) => this.#live.has(seq));
+    if (live.length === 0) return;
+    await this.#enqueue(encodeRelease(toRanges(live)), () => {
+      for (const seq of live) this.#live.release(seq);
+    });
+  }
+
+  /** Entries appended and not yet released, in append order: right after open, what a crash left behind. */
+  unreleased(): UnreleasedEntry[] {
+    return this.#live.entries().map(({ seq, source, entry }) => ({ seq, source, entry }));
+  }
+
+  stats(): JournalStats {
+    return {
+      unreleased: this.#live.size,
+      bytes: this.#live.totalBytes(),
+      segments: this.#live.segments().length,
+      liveBytes: this.#live.liveBytes,
+      writes: this.#writes,
+      syncs: this.#syncs,
+      compactions: this.#segments.compactions,
+    };
+  }
+
+  /** Waits for pending appends and releases, then closes the files and the directory lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#idle();
+    try {
+      await this.#segments.close();
+    } finally {
+      await this.#lock.release();
+    }
+    if (this.#failure) throw this.#failure;
+  }
+
+  #assertUsable(): void {
+    if (this.#failure) throw new WalrusError('JOURNAL_ERROR', `the journal failed earlier and accepts no more writes: ${this.#failure.message}`, { cause: this.#failure });
+    if (this.#closed) throw new WalrusError('JOURNAL_ERROR', `the journal in ${this.#options.dir} is closed`);
+  }
+
+  #enqueue(chunks: Buffer[], apply: (segment: number) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ chunks, apply, resolve, reject });
+      if (!this.#draining && !this.#scheduled) {
+        this.#scheduled = true;
+        // One macrotask of delay lets every call made in this tick join the same write.
+        setImmediate(() => {
+          this.#scheduled = false;
+          void this.#drain();
+        });
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#options.fsync === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
+        try {
+          const synced = await this.#segments.write(batch.flatMap((op) => op.chunks));
+          this.#writes += 1;
+          if (synced) this.#syncs += 1;
+          const segment = this.#segments.activeId;
+          for (const op of batch) op.apply(segment);
+        } catch (error) {
+          this.#fail(journalError(`journal write failed in ${this.#options.dir}`, error), batch);
+          return;
+        }
+        for (const op of batch) op.resolve();
+        this.#options.onStep('committed');
+        try {
+          await this.#segments.maintain(this.#nextSeq);
+        } catch (error) {
+          this.#fail(journalError(`journal maintenance failed in ${this.#options.dir}`, error), []);
+          return;
+        }
+      }
+    } finally {
+      this.#draining = false;
+      if (this.#queue.length === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** After a failed write or sync the file's state is unknown (fsync errors are not retriable): refuse everything. */
+  #fail(error: WalrusError, batch: PendingOp[]): void {
+    this.#failure = error;
+    for (const op of [...batch, ...this.#queue.splice(0)]) op.reject(error);
+  }
+
+  #idle(): Promise<void> {
+    if (!this.#draining && !this.#scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,82 @@
+import { open, rm } from 'node:fs/promises';
+import { WalrusError } from '../errors/index.js';
+import { LiveSet } from './live-set.js';
+import { RecordType } from './record-format.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, listSegments, segmentPath } from './segment-file.js';
+import { scanSegment } from './segment-scan.js';
+
+export interface Recovered {
+  live: LiveSet;
+  /** The next seq to hand out: above every seq and base seq seen. */
+  nextSeq: number;
+  /** Highest segment id present (0 when none). */
+  lastSegment: number;
+}
+
+/**
+ * Rebuilds the live set from the segment files, oldest first: an APPEND
+ * makes its seq live, a RELEASE ends it. A segment ending in a torn or
+ * corrupt record is truncated just before it (and a warning says so), since
+ * nothing after a bad checksum can be trusted; the next write goes to a new
+ * segment anyway. A file that is not a journal segment stops the open rather
+ * than being overwritten.
+ */
+export async function recover(
+  dir: string,
+  warn: (message: string, context: Record<string, unknown>) => void,
+): Promise<Recovered> {
+  const live = new LiveSet();
+  let nextSeq = 1;
+  let lastSegment = 0;
+  for (const id of await listSegments(dir)) {
+    lastSegment = id;
+    const path = segmentPath(dir, id);
+    const handle = await open(path, 'r+');
+    try {
+      const { size } = await handle.stat();
+      const headerBuf = Buffer.alloc(Math.min(size, SEGMENT_HEADER_BYTES));
+      await handle.read(headerBuf, 0, headerBuf.length, 0);
+      const header = checkSegmentHeader(headerBuf);
+      if (header.kind === 'torn') {
+        // Created but its header never fully written: no record can follow it.
+        await handle.close();
+        await rm(path, { force: true });
+        warn(`journal segment ${path} had a torn header and held no records; removed it`, { path });
+        continue;
+      }
+      if (header.kind === 'foreign') {
+        throw new WalrusError(
+          'JOURNAL_ERROR',
+          `journal segment ${path} is not readable: ${header.problem}. Move the file out of the journal directory to start (any records in it will not be replayed)`,
+          { context: { path } },
+        );
+      }
+      nextSeq = Math.max(nextSeq, header.baseSeq);
+      live.addSegment(id, size);
+      const result = await scanSegment(handle, size, (record) => {
+        if (record.type === RecordType.APPEND) {
+          const { seq, source, entry } = record.append;
+          live.add({ seq, source, entry, segment: id, bytes: record.bytes });
+          nextSeq = Math.max(nextSeq, seq + 1);
+        } else {
+          for (const range of record.ranges) {
+            for (let seq = range.first; seq < range.first + range.count; seq += 1) live.release(seq);
+          }
+        }
+      });
+      if (result.problem !== undefined) {
+        await handle.truncate(result.goodEnd);
+        await handle.datasync();
+        live.segment(id)!.size = result.goodEnd;
+        warn(`journal segment ${path}: ${result.problem}; truncated ${size - result.goodEnd} bytes from there on`, {
+          path,
+          offset: result.goodEnd,
+          droppedBytes: size - result.goodEnd,
+        });
+      }
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+  return { live, nextSeq, lastSegment };
+}
