@@ -1,0 +1,58 @@
+/**
+ * Everything about metrics that crosses the worker-thread boundary, in one
+ * file. A snapshot is plain data (structured-clone and msgpack safe).
+ *
+ * Snapshots are CUMULATIVE: a worker always sends its totals since it
+ * started, never deltas. The coordinator remembers the last snapshot of each
+ * (workerId, generation) pair and adds the difference, so a lost or
+ * duplicated message cannot skew the totals, a replaced worker's counts stay
+ * counted, and its replacement (a new generation) starts from zero.
+ */
+
+/** One label combination of a counter. `labels` are values in `labelNames` order. */
+export interface CounterSeriesSnapshot {
+  labels: string[];
+  value: number;
+}
+
+/** One label combination of a histogram: non-cumulative bucket counts, `+Inf` last. */
+export interface HistogramSeriesSnapshot {
+  labels: string[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface CounterSnapshot {
+  kind: 'counter';
+  name: string;
+  help: string;
+  labelNames: string[];
+  series: CounterSeriesSnapshot[];
+}
+
+export interface HistogramSnapshot {
+  kind: 'histogram';
+  name: string;
+  help: string;
+  labelNames: string[];
+  /** Upper bounds, strictly increasing; the `+Inf` bucket is implicit. */
+  buckets: number[];
+  series: HistogramSeriesSnapshot[];
+}
+
+export type MetricSnapshot = CounterSnapshot | HistogramSnapshot;
+
+export interface WorkerMetricsSnapshot {
+  /** Which life of the worker this is; a replacement worker has a new generation. */
+  generation: string;
+  /** Increases with every snapshot of one generation; older ones are ignored. */
+  seq: number;
+  metrics: MetricSnapshot[];
+}
+
+/** A metric the coordinator could not merge, and why; the rest of the snapshot is still merged. */
+export interface MergeProblem {
+  metric: string;
+  message: string;
+}

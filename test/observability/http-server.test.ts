@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '../../src/broker/index.js';
+import { MetricsHub } from '../../src/observability/metrics-hub.js';
+import { parseHttpAddress, startObservabilityServer } from '../../src/observability/http-server.js';
+import { readinessFromChecks } from '../../src/observability/readiness.js';
+import { nodesReachableCheck, probeNode } from '../../src/observability/node-probe.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { sample, scrape } from './fixtures/prom-text.js';
+
+test('/metrics serves Prometheus text; other paths 404, other methods 405', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  hub.recordFetched('orders', 3);
+  const server = await startObservabilityServer({ port: 0, metrics: hub });
+  try {
+    assert.match(server.address, /^127\.0\.0\.1:\d+$/);
+    const res = await scrape(server.address);
+    assert.equal(res.status, 200);
+    assert.equal(res.type, 'text/plain; version=0.0.4; charset=utf-8');
+    assert.equal(sample(res.body, 'walrus_stream_records_fetched_total', { source: 'orders' }), 3);
+    assert.equal((await scrape(server.address, '/nope')).status, 404);
+    const post = await fetch(`http://${server.address}/metrics`, { method: 'POST', body: 'x' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    await post.text();
+    const head = await fetch(`http://${server.address}/healthz`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test('/healthz reports a stalled event loop with 503 and recovers', async () => {
+  const server = await startObservabilityServer({ port: 0, metrics: new MetricsHub({ processMetrics: false }), maxEventLoopDelayMs: 100, eventLoopWindowMs: 150 });
+  try {
+    const ok = await scrape(server.address, '/healthz');
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).status, 'ok');
+    const until = Date.now() + 300;
+    while (Date.now() < until) { /* block the event loop on purpose */ }
+    const stalled = await scrape(server.address, '/healthz');
+    assert.equal(stalled.status, 503);
+    const body = JSON.parse(stalled.body);
+    assert.equal(body.status, 'stalled');
+    assert.ok(body.eventLoopDelayMs >= 200, `delay ${body.eventLoopDelayMs}`);
+    assert.match(body.detail, /blocked/);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal((await scrape(server.address, '/healthz')).status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test('/readyz flips to not-ready when the node stops and back when it returns', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-obs-'));
+  let node = await startBroker({ host: '127.0.0.1', port: 0, dataDir, fsync: 'never' });
+  const port = node.port;
+  let workersUp = true;
+  const readiness = readinessFromChecks({
+    nodes: nodesReachableCheck(() => [node.address], { timeoutMs: 500 }),
+    workers: () => (workersUp ? { ok: true, detail: '2/2 threads' } : { ok: false, detail: '0/2 threads' }),
+    journal: () => true,
+  });
+  const server = await startObservabilityServer({ port: 0, metrics: new MetricsHub({ processMetrics: false }), readiness });
+  try {
+    let res = await scrape(server.address, '/readyz');
+    assert.equal(res.status, 200, res.body);
+    assert.equal(JSON.parse(res.body).status, 'ready');
+
+    await node.close();
+    res = await scrape(server.address, '/readyz');
+    assert.equal(res.status, 503);
+    const body = JSON.parse(res.body);
+    assert.equal(body.status, 'not ready');
+    assert.equal(body.checks.nodes.ok, false);
+    assert.match(body.checks.nodes.detail, /CONNECTION_REFUSED/);
+    assert.equal(body.checks.workers.ok, true);
+    assert.match(body.failing[0], /^nodes: unreachable: 127\.0\.0\.1:\d+/);
+
+    node = await startBroker({ host: '127.0.0.1', port, dataDir, fsync: 'never' });
+    res = await scrape(server.address, '/readyz');
+    assert.equal(res.status, 200, res.body);
+
+    workersUp = false;
+    res = await scrape(server.address, '/readyz');
+    assert.equal(res.status, 503);
+    assert.deepEqual(JSON.parse(res.body).failing, ['workers: 0/2 threads']);
+  } finally {
+    await server.close();
+    await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a hung check fails after its timeout instead of hanging the probe', async () => {
+  const readiness = readinessFromChecks({ slow: () => new Promise<boolean>(() => {}), boom: () => { throw new Error('journal replay failed'); } }, { timeoutMs: 50 });
+  const report = await readiness();
+  assert.equal(report.ready, false);
+  assert.match(report.checks.slow!.detail!, /within 50 ms/);
+  assert.equal(report.checks.boom!.detail, 'journal replay failed');
+});
+
+test('probeNode reads a node\'s METRICS', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-obs-'));
+  const node = await startBroker({ host: '127.0.0.1', port: 0, dataDir, fsync: 'never' });
+  try {
+    const metrics = await probeNode(node.address);
+    assert.equal(typeof metrics.state, 'string');
+  } finally {
+    await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('listen addresses parse, bad ones and busy ports fail clearly', async () => {
+  assert.deepEqual(parseHttpAddress('127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(parseHttpAddress('[::1]:80'), { host: '::1', port: 80 });
+  assert.deepEqual(parseHttpAddress(9464), { host: '127.0.0.1', port: 9464 });
+  assert.equal(parseHttpAddress(false), undefined);
+  assert.throws(() => parseHttpAddress('localhost'), /not an address/);
+  assert.throws(() => parseHttpAddress('h:99999'), /not an address/);
+  const first = await startObservabilityServer({ port: 0, metrics: new MetricsHub({ processMetrics: false }) });
+  try {
+    await assert.rejects(startObservabilityServer({ port: first.port, metrics: new MetricsHub({ processMetrics: false }) }),
+      (e: unknown) => e instanceof WalrusError && e.code === 'CONFIG_INVALID' && /EADDRINUSE/.test(e.message));
+  } finally {
+    await first.close();
+  }
+});

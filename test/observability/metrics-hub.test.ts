@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MetricsHub } from '../../src/observability/metrics-hub.js';
+import { createWorkerMetrics } from '../../src/observability/worker-metrics.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { sample } from './fixtures/prom-text.js';
+
+const NOW = 1_700_000_000_000;
+
+test('built-in series record what the typed methods are told', async () => {
+  const hub = new MetricsHub({ processMetrics: false, now: () => NOW });
+  hub.recordFetched('orders', 10, 1234);
+  hub.recordFetched('orders', 5);
+  hub.recordProcessed('parse', 'ok', 3, [1, 2, 2000]);
+  hub.recordProcessed('parse', 'error', 1);
+  hub.recordEmitted('accepted', 2, { bytes: 99, recordTimestamps: [NOW - 3, NOW - 40_000] });
+  hub.recordRetried('parse');
+  hub.recordDeadLettered('parse', 4);
+  hub.setInFlight(7);
+  hub.setSourceLag('orders', 42);
+  hub.setWorkers(2);
+  hub.setWorkerUtilization(0.5);
+  hub.recordClientRequest({ command: 'PUT', node: '127.0.0.1:1', outcome: 'ok', durationMs: 0.3, sentBytes: 20, receivedBytes: 6 });
+  hub.recordClientRequest({ command: 'PUT', node: '127.0.0.1:1', outcome: 'REQUEST_TIMEOUT', durationMs: 5000 });
+  hub.setBreakerState('127.0.0.1:1', 'open');
+  hub.setPoolConnections('127.0.0.1:1', { idle: 1, busy: 2, pending: 0 });
+  hub.observeCompression('accepted', 1000, 250);
+  hub.setJournalStats({ unreleased: 3, bytes: 4096, segments: 1 });
+
+  const text = await hub.metrics();
+  assert.equal(sample(text, 'walrus_stream_records_fetched_total', { source: 'orders' }), 15);
+  assert.equal(sample(text, 'walrus_stream_fetched_bytes_total', { source: 'orders' }), 1234);
+  assert.equal(sample(text, 'walrus_stream_records_processed_total', { processor: 'parse', outcome: 'ok' }), 3);
+  assert.equal(sample(text, 'walrus_stream_records_processed_total', { processor: 'parse', outcome: 'error' }), 1);
+  assert.equal(sample(text, 'walrus_stream_processing_duration_seconds_count', { processor: 'parse' }), 3);
+  assert.equal(sample(text, 'walrus_stream_processing_duration_seconds_bucket', { processor: 'parse', le: '0.001' }), 1);
+  assert.equal(sample(text, 'walrus_stream_processing_duration_seconds_bucket', { processor: 'parse', le: '0.0025' }), 2);
+  assert.equal(sample(text, 'walrus_stream_processing_duration_seconds_bucket', { processor: 'parse', le: '2.5' }), 3);
+  assert.equal(sample(text, 'walrus_stream_processing_duration_seconds_sum', { processor: 'parse' }), 2.003);
+  assert.equal(sample(text, 'walrus_stream_records_emitted_total', { sink: 'accepted' }), 2);
+  assert.equal(sample(text, 'walrus_stream_end_to_end_latency_seconds_bucket', { sink: 'accepted', le: '0.005' }), 1);
+  assert.equal(sample(text, 'walrus_stream_end_to_end_latency_seconds_bucket', { sink: 'accepted', le: '30' }), 1);
+  assert.equal(sample(text, 'walrus_stream_end_to_end_latency_seconds_bucket', { sink: 'accepted', le: '60' }), 2);
+  assert.equal(sample(text, 'walrus_stream_records_retried_total', { processor: 'parse' }), 1);
+  assert.equal(sample(text, 'walrus_stream_records_dead_lettered_total', { processor: 'parse' }), 4);
+  assert.equal(sample(text, 'walrus_stream_in_flight_records'), 7);
+  assert.equal(sample(text, 'walrus_stream_source_lag_entries', { source: 'orders' }), 42);
+  assert.equal(sample(text, 'walrus_stream_worker_utilization_ratio'), 0.5);
+  assert.equal(sample(text, 'walrus_stream_client_requests_total', { command: 'PUT', node: '127.0.0.1:1', outcome: 'REQUEST_TIMEOUT' }), 1);
+  assert.equal(sample(text, 'walrus_stream_client_request_duration_seconds_count', { command: 'PUT', node: '127.0.0.1:1' }), 2);
+  assert.equal(sample(text, 'walrus_stream_client_sent_bytes_total', { node: '127.0.0.1:1' }), 20);
+  assert.equal(sample(text, 'walrus_stream_breaker_state', { node: '127.0.0.1:1' }), 2);
+  assert.equal(sample(text, 'walrus_stream_pool_connections', { node: '127.0.0.1:1', state: 'busy' }), 2);
+  assert.equal(sample(text, 'walrus_stream_compression_ratio_bucket', { sink: 'accepted', le: '0.2' }), 0);
+  assert.equal(sample(text, 'walrus_stream_compression_ratio_bucket', { sink: 'accepted', le: '0.3' }), 1);
+  assert.equal(sample(text, 'walrus_stream_journal_size_bytes'), 4096);
+
+  const progress = hub.progress();
+  assert.deepEqual(progress.fetched, { orders: 15 });
+  assert.deepEqual(progress.emitted, { accepted: 2 });
+  assert.equal(progress.errors, 1);
+  assert.equal(progress.deadLettered, 4);
+  assert.equal(progress.inFlight, 7);
+  assert.equal(progress.at, NOW);
+});
+
+test('cumulative snapshots: duplicates and stale ones add nothing, a new generation starts from zero', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const a = createWorkerMetrics({ generation: 'g1' });
+  const counter = a.counter('app_events_total', 'Events.', ['type']);
+  counter.inc({ type: 'x' }, 5);
+  const s1 = a.snapshot();
+  counter.inc({ type: 'x' }, 2);
+  const s2 = a.snapshot();
+  assert.deepEqual(hub.mergeWorkerSnapshot(1, s1), []);
+  hub.mergeWorkerSnapshot(1, s2);
+  hub.mergeWorkerSnapshot(1, s2);
+  hub.mergeWorkerSnapshot(1, s1);
+  assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 7);
+
+  // Same worker id, new life: its totals restart at zero and add up.
+  const b = createWorkerMetrics({ generation: 'g2' });
+  b.counter('app_events_total', 'Events.', ['type']).inc({ type: 'x' }, 1);
+  hub.mergeWorkerSnapshot(1, b.snapshot());
+  assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 8);
+
+  // A retired generation is ignored from then on.
+  counter.inc({ type: 'x' }, 100);
+  hub.retireWorker(1, 'g1');
+  hub.mergeWorkerSnapshot(1, a.snapshot());
+  assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 8);
+});
+
+test('conflicting declarations across workers are reported, the rest still merges', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const a = createWorkerMetrics();
+  a.counter('app_hits_total', 'Hits.', ['route']).inc({ route: '/' });
+  hub.mergeWorkerSnapshot('a', a.snapshot());
+  const b = createWorkerMetrics();
+  b.histogram('app_hits_total', 'Hits.', [], [1, 2]).observe(1);
+  b.counter('app_misses_total', 'Misses.').inc();
+  const problems = hub.mergeWorkerSnapshot('b', b.snapshot());
+  assert.equal(problems.length, 1);
+  assert.equal(problems[0]!.metric, 'app_hits_total');
+  assert.match(problems[0]!.message, /already known as a counter/);
+  assert.equal(sample(await hub.metrics(), 'app_misses_total'), 1);
+});
+
+test('worker metrics refuse bad declarations with a clear error', () => {
+  const m = createWorkerMetrics();
+  const expectInvalid = (fn: () => unknown, pattern: RegExp): void => {
+    assert.throws(fn, (e: unknown) => e instanceof WalrusError && e.code === 'INVALID_ARGUMENT' && pattern.test(e.message));
+  };
+  expectInvalid(() => m.counter('walrus_stream_mine_total', 'x'), /reserved prefix/);
+  expectInvalid(() => m.counter('9lives', 'x'), /not a valid Prometheus name/);
+  expectInvalid(() => m.counter('ok_total', 'x', ['le']), /label "le" is not allowed/);
+  const c = m.counter('ok_total', 'x', ['route']);
+  expectInvalid(() => m.histogram('ok_total', 'x'), /already declared as a counter/);
+  expectInvalid(() => c.inc({}), /missing value for label "route"/);
+  expectInvalid(() => c.inc({ route: '/', extra: '1' }), /unknown label "extra"/);
+  expectInvalid(() => c.inc({ route: '/' }, -1), /finite number >= 0/);
+  expectInvalid(() => m.histogram('h_seconds', 'x', [], [2, 1]), /increase strictly/);
+});
