@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { WalrusError } from '../errors/index.js';
+import { DiagnosticList, formatDiagnostic } from './diagnostics.js';
+import { interpolate } from './interpolate.js';
+import { reportIssues } from './issues.js';
+import { checkModuleExports, checkModuleFiles } from './modules.js';
+import { normalise } from './normalise.js';
+import { topologySchema } from './schema.js';
+import { checkSemantics } from './semantics.js';
+import { SourceMap } from './source-map.js';
+import { reportSyntax } from './syntax.js';
+import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
+
+/**
+ * Reads, interpolates, validates and normalises a topology file.
+ *
+ * Every problem is collected and reported at once, sorted by position; the
+ * thrown error is `TOPOLOGY_INVALID` with `context.diagnostics` (errors and
+ * warnings). Warnings alone do not fail: they are returned.
+ *
+ * @example
+ * const { topology, warnings } = await loadTopology('topology.yaml', { env: process.env });
+ */
+export async function loadTopology(file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
+  const full = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the topology: ${reason} (${full})`, severity: 'error' }]);
+  }
+  return loadTopologyText(text, file, options);
+}
+
+/** Same as `loadTopology`, for text already in memory; `file` names it in messages and anchors relative paths. */
+export async function loadTopologyText(text: string, file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
+  const full = resolve(file);
+  const dir = dirname(full);
+  const map = new SourceMap(text);
+  const out = new DiagnosticList(file, map);
+  if (reportSyntax(map, out)) throw invalid(file, out.all);
+
+  interpolate(map, options.env ?? process.env, out);
+  const raw: unknown = map.doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) {
+    out.error({ line: 1, col: 1 }, 'the topology is empty; it needs at least "app", "sources" and "processors"');
+    throw invalid(file, out.all);
+  }
+  const parsed = topologySchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) reportIssues(parsed.error.issues, raw, out);
+  const resolution = checkSemantics(raw, out);
+  const modulePaths = checkModuleFiles(raw, dir, out);
+  if (options.loadModules) await checkModuleExports(modulePaths, out);
+
+  if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
+  return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };
+}
+
+function invalid(file: string, diagnostics: Diagnostic[]): WalrusError {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const lines = diagnostics.map(formatDiagnostic);
+  return new WalrusError(
+    'TOPOLOGY_INVALID',
+    `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${lines.join('\n')}`,
+    { context: { file, diagnostics } },
+  );
+}

@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import type { ParsedTopology } from './schema.js';
+import type { Resolution } from './semantics.js';
+import type { ProcessorSpec, SinkSpec, SourceSpec, Topology } from './types.js';
+
+/**
+ * Builds the runtime's `Topology` from the schema's output and the resolved
+ * references. Only called when there are no errors, so every reference is
+ * known to resolve.
+ */
+export function normalise(parsed: ParsedTopology, resolution: Resolution, file: string, dir: string): Topology {
+  const sources: Record<string, SourceSpec> = {};
+  for (const [name, s] of Object.entries(parsed.sources)) sources[name] = { name, ...s };
+
+  const processors: Record<string, ProcessorSpec> = {};
+  for (const [name, p] of Object.entries(parsed.processors)) {
+    const inputs = resolution.inputs.get(name) ?? { canonical: [], refs: [] };
+    processors[name] = {
+      name,
+      module: p.module,
+      modulePath: resolve(dir, p.module),
+      input: inputs.canonical,
+      inputs: inputs.refs,
+      outputs: p.outputs,
+      concurrency: p.concurrency,
+      ordering: p.ordering,
+      batchSize: p.batchSize,
+      timeout: p.timeout,
+      retry: p.retry,
+      deadLetter: p.deadLetter ?? resolution.deadLetters.get(name) ?? `${name}.dlq`,
+      config: p.config,
+    };
+  }
+
+  const sinks: Record<string, SinkSpec> = {};
+  for (const [name, s] of Object.entries(parsed.sinks)) {
+    const input = resolution.sinkInputs.get(name)!;
+    sinks[name] = { name, ...s, input };
+  }
+
+  return {
+    file,
+    dir,
+    app: parsed.app,
+    stateDir: resolve(dir, parsed.stateDir),
+    workers: parsed.workers,
+    cluster: { ...parsed.cluster, embedded: { ...parsed.cluster.embedded, dataDir: resolve(dir, parsed.cluster.embedded.dataDir) } },
+    sources,
+    processors,
+    sinks,
+    observability: parsed.observability,
+  };
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { address, count, duration } from './schema-fields.js';
+
+/**
+ * `cluster:` — where the Walrus nodes are and how the client talks to them
+ * (the client's pool / retry / breaker / balancer options, DESIGN §9).
+ */
+
+const embedded = z
+  .strictObject({
+    dataDir: z.string().min(1).default('.walrus').describe('Data directory of the embedded node, relative to the topology file.'),
+    host: z.string().min(1).default('127.0.0.1').describe('Address the embedded node binds (loopback by default).'),
+    port: z.number().int().min(0).max(65_535).default(0).describe('TCP port of the embedded node; 0 picks a free port.'),
+    fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node fsyncs its log: after every write, never, or every `fsyncInterval`.'),
+    fsyncInterval: duration('100ms').describe('Fsync period when `fsync` is `interval`.'),
+    compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
+    segmentEntries: count(1_000_000).describe('Entries per log segment before it rolls over.'),
+    persistCursors: z.boolean().default(true).describe('Keep read cursors across restarts of the embedded node.'),
+  })
+  .describe('The embedded node, started when `nodes` is empty.');
+
+const pool = z
+  .strictObject({
+    min: count(1, 0).describe('Connections kept open per node.'),
+    max: count(4).describe('Most connections per node.'),
+    acquireTimeout: duration('5s').describe('How long a request waits for a free connection.'),
+    idleTimeout: duration('30s').describe('Idle connections above `min` close after this.'),
+  })
+  .describe('Connection pool per node.');
+
+const retry = z
+  .strictObject({
+    retries: count(3, 0).describe('Retries of a failed request (0 = none).'),
+    initialDelay: duration('100ms').describe('Delay before the first retry.'),
+    maxDelay: duration('5s').describe('Largest delay between retries.'),
+    multiplier: z.number().min(1).default(2).describe('Each delay is the previous one times this.'),
+  })
+  .describe('Retry policy of client requests (retriable errors only).');
+
+const breaker = z
+  .strictObject({
+    failureThreshold: count(5).describe('Consecutive failures that open the breaker of a node.'),
+    openDuration: duration('30s').describe('How long an open breaker refuses calls.'),
+    halfOpenAttempts: count(3).describe('Trial calls let through while half-open.'),
+  })
+  .describe('Circuit breaker per node.');
+
+export const clusterSchema = z
+  .strictObject({
+    nodes: z.array(address()).default([]).describe('Walrus nodes as `host:port`. Leave empty to run the embedded node.'),
+    embedded: embedded.prefault({}),
+    pool: pool.prefault({}),
+    retry: retry.prefault({}),
+    breaker: breaker.prefault({}),
+    balancer: z
+      .enum(['round-robin', 'least-outstanding', 'consistent-hash'])
+      .default('round-robin')
+      .describe('How writes spread over nodes; reads of a topic always stay on one node.'),
+    requestTimeout: duration('10s').describe('Per-request timeout.'),
+    connectTimeout: duration('5s').describe('TCP connect timeout.'),
+  })
+  .describe('The Walrus cluster, or the embedded node when no `nodes` are given.');

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { topicProblem } from '../protocol/index.js';
+import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from './units.js';
+
+/**
+ * Reusable field types of the topology schema. Each one accepts what a person
+ * writes in YAML and outputs what the runtime wants (ms, bytes), and carries
+ * its own error message, so `issues.ts` only formats what zod found.
+ */
+
+/** A short rendering of a bad value for messages. */
+export function show(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h))+)\\s*$';
+const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$';
+
+const durationError = (issue: { input?: unknown }) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`;
+const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`;
+
+/** A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds. */
+export function duration(defaultValue: string) {
+  return z
+    .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN))], {
+      error: (issue) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`,
+    })
+    .transform((value) => parseDuration(value)!)
+    .prefault(defaultValue);
+}
+
+/** A size (`64KiB`, `1MB`, number = bytes) → bytes, at most `max` when given. */
+export function size(defaultValue: string, max?: { bytes: number; why: string }) {
+  return z
+    .union([z.number().int().nonnegative(), z.string().regex(new RegExp(SIZE_PATTERN))], {
+      error: (issue) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`,
+    })
+    .transform((value, ctx) => {
+      const bytes = parseSize(value)!;
+      if (max !== undefined && bytes > max.bytes) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${bytes} bytes, over ${max.why}` });
+      }
+      return bytes;
+    })
+    .prefault(defaultValue);
+}
+
+/** A Walrus topic name, checked with the protocol's own rules. */
+export function topic() {
+  return z.string().superRefine((value, ctx) => {
+    const problem = topicProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `invalid topic name: ${problem}` });
+  });
+}
+
+/** A `host:port` address. */
+export const ADDRESS_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+export function address() {
+  return z.string().superRefine((value, ctx) => {
+    const m = ADDRESS_PATTERN.exec(value);
+    if (!m || Number(m[2]) > 65_535) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 127.0.0.1:9091), got ${show(value)}` });
+    }
+  });
+}
+
+/** Positive integer with an optional upper bound. */
+export function count(defaultValue: number, min = 1, max?: number) {
+  const base = z.number().int().min(min);
+  return (max === undefined ? base : base.max(max)).default(defaultValue);
+}
+
+export const serializer = z.enum(['json', 'msgpack', 'string', 'raw']);
+export const recordFormat = z.enum(['envelope', 'text']);

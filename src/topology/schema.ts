@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
+import { clusterSchema } from './schema-cluster.js';
+import { address, count, duration, recordFormat, serializer, size, topic } from './schema-fields.js';
+
+/**
+ * The topology language, defined once. This schema gives the types, the
+ * defaults, the JSON Schema editors use (`walrus-stream schema`) and the
+ * reference in docs/topology.md (generated from the `.describe()` texts).
+ * Cross-references (inputs, cycles, names, modules) are checked in
+ * `semantics.ts`, which works on positions this schema cannot see.
+ */
+
+const FRAME = { bytes: MAX_FRAME_BYTES, why: `the protocol's frame limit of ${MAX_FRAME_BYTES} bytes (64KiB)` };
+
+const source = z
+  .strictObject({
+    topic: topic().describe('The Walrus topic to read.'),
+    format: recordFormat.default('envelope').describe('`envelope`: entries written by walrus-stream; `text`: plain text entries from other clients (one string record each).'),
+    serializer: serializer.default('json').describe('How record values are decoded.'),
+    poll: z
+      .strictObject({
+        batchSize: count(500, 1, MAX_BATCH_ENTRIES).describe('Most entries fetched per poll.'),
+        maxBytes: size('60KiB', FRAME).describe('Most bytes fetched per poll (a reply must fit one frame).'),
+        minInterval: duration('1ms').describe('Poll delay while entries keep coming.'),
+        maxInterval: duration('100ms').describe('Longest poll delay when the topic is idle (backs off up to this).'),
+      })
+      .prefault({})
+      .describe('How the topic is polled.'),
+    rateLimit: z.number().nonnegative().default(0).describe('Records per second read from the topic; 0 = unlimited.'),
+  })
+  .describe('A topic records are read from.');
+
+const inputRef = z.string().min(1);
+
+const processor = z
+  .strictObject({
+    module: z
+      .string()
+      .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `module must be a .ts or .js file, got ${JSON.stringify(i.input)}` })
+      .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`.'),
+    input: z
+      .union([inputRef, z.array(inputRef)], { error: 'input must be a name (`source`, `processor` or `processor.output`) or a list of them' })
+      .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
+    outputs: z
+      .array(z.string())
+      .min(1)
+      .default(['default'])
+      .describe('Named outputs the processor emits to (`ctx.emit(name, value)`); a single `default` output when omitted.'),
+    concurrency: count(8).describe('Records in flight for this processor at once.'),
+    ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput.'),
+    batchSize: count(64, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once.'),
+    timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),
+    retry: z
+      .strictObject({
+        attempts: count(3).describe('Total attempts per record, the first included (1 = no retry).'),
+        backoff: z.enum(['exponential', 'linear', 'fixed']).default('exponential').describe('How the delay grows between attempts.'),
+        initialDelay: duration('100ms').describe('Delay before the second attempt.'),
+        maxDelay: duration('5s').describe('Largest delay between attempts.'),
+      })
+      .prefault({})
+      .describe('Retries of a failing record before it is dead-lettered.'),
+    deadLetter: topic().optional().describe('Dead-letter topic for records that fail every attempt. Default: `<topic of the first upstream source>.dlq`.'),
+    config: z.record(z.string(), z.unknown()).default({}).describe('Anything: passed to the processor as `ctx.config`.'),
+  })
+  .describe('A processor module and how it runs.');
+
+const sink = z
+  .strictObject({
+    topic: topic().describe('The Walrus topic to write.'),
+    input: inputRef.describe('The processor output written to the topic: `processor.output`, or `processor` for its `default` output.'),
+    format: recordFormat.default('envelope').describe('`envelope` keeps keys, headers and ids; `text` writes the bare value for other clients.'),
+    serializer: serializer.default('json').describe('How record values are encoded.'),
+    compression: z
+      .strictObject({
+        codec: z.enum(['none', 'gzip', 'brotli']).default('none').describe('Compression of envelope entries.'),
+        threshold: size('1KiB', FRAME).describe('Entries smaller than this are not compressed.'),
+      })
+      .prefault({})
+      .describe('Compression of written entries.'),
+    batch: z
+      .strictObject({
+        maxRecords: count(500, 1, MAX_BATCH_ENTRIES).describe('Most records written per request.'),
+        maxBytes: size('60KiB', FRAME).describe('Most bytes per request (must fit one frame).'),
+        linger: duration('5ms').describe('How long a partial batch waits for more records.'),
+      })
+      .prefault({})
+      .describe('Write batching.'),
+  })
+  .describe('A topic a processor output is written to.');
+
+const observability = z
+  .strictObject({
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level.'),
+    http: z
+      .union([address(), z.literal(false)], { error: (i) => `http must be host:port or false, got ${JSON.stringify(i.input)}` })
+      .default(false)
+      .describe('`host:port` of the HTTP server for /metrics, /healthz and /readyz; `false` disables it.'),
+  })
+  .describe('Logs, metrics and health.');
+
+export const topologySchema = z
+  .strictObject({
+    app: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: (i) => `app must start with a letter or digit and use only A-Z a-z 0-9 . _ -, got ${JSON.stringify(i.input)}` })
+      .describe('Application name; scopes local state under `stateDir/app`.'),
+    stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
+    workers: z
+      .union([z.number().int().min(1), z.literal('auto')], { error: (i) => `workers must be a whole number ≥ 1 or "auto", got ${JSON.stringify(i.input)}` })
+      .default('auto')
+      .describe('Worker threads running processors: a number, or `auto` (one per core).'),
+    cluster: clusterSchema.prefault({}),
+    sources: z.record(z.string(), source).describe('Topics to read, by name.'),
+    processors: z.record(z.string(), processor).describe('Processors, by name.'),
+    sinks: z.record(z.string(), sink).default({}).describe('Topics processor outputs are written to, by name.'),
+    observability: observability.prefault({}),
+  })
+  .describe('A walrus-stream topology (topology.yaml).');
+
+/** What the schema outputs (before references are resolved). */
+export type ParsedTopology = z.output<typeof topologySchema>;

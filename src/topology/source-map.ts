@@ -1,0 +1,74 @@
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
+
+/** A 1-based position in the topology file. */
+export interface Position {
+  line: number;
+  col: number;
+}
+
+export type Path = readonly PropertyKey[];
+
+/**
+ * The parsed YAML document with its positions, so a path into the plain JS
+ * value (`['processors', 'parse', 'timeout']`, as zod reports it) can be
+ * mapped back to the line and column a person should look at.
+ */
+export class SourceMap {
+  readonly doc: Document;
+  readonly #lines: LineCounter;
+
+  constructor(text: string) {
+    this.#lines = new LineCounter();
+    // uniqueKeys: a duplicated name is an error, never a silent overwrite.
+    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+  }
+
+  /** Position of a character offset. */
+  at(offset: number): Position {
+    const { line, col } = this.#lines.linePos(offset);
+    return { line, col };
+  }
+
+  /** The pair holding `key` in a map node. */
+  pair(node: unknown, key: PropertyKey): Pair | undefined {
+    if (!isMap(node)) return undefined;
+    return node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
+  }
+
+  /** The value node at `path`, or undefined when the path leaves the document. */
+  node(path: Path): Node | undefined {
+    let node: unknown = this.doc.contents;
+    for (const segment of path) {
+      if (isMap(node)) node = this.pair(node, segment)?.value;
+      else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
+      else return undefined;
+      if (node === undefined || node === null) return undefined;
+    }
+    return node as Node;
+  }
+
+  /** The key node of the last segment of `path` (for "unknown key" and naming errors). */
+  keyNode(path: Path): Node | undefined {
+    if (path.length === 0) return undefined;
+    const key = this.pair(this.node(path.slice(0, -1)), path[path.length - 1]!)?.key;
+    return key !== null && typeof key === 'object' ? (key as Node) : undefined;
+  }
+
+  /**
+   * Where to point for `path`: its value when that has a place in the text,
+   * else its key (e.g. `orders:` with nothing after it), else the closest
+   * ancestor that exists, else the start of the file.
+   */
+  position(path: Path, { preferKey = false } = {}): Position {
+    for (let depth = path.length; depth >= 0; depth -= 1) {
+      const prefix = path.slice(0, depth);
+      const value = this.node(prefix);
+      const key = this.keyNode(prefix);
+      const valueUsable = value?.range !== undefined && value.range !== null && !(isScalar(value) && value.value === null && value.range[0] === value.range[1]);
+      if (preferKey && depth === path.length && key?.range) return this.at(key.range[0]);
+      if (valueUsable) return this.at(value!.range![0]);
+      if (key?.range) return this.at(key.range[0]);
+    }
+    return { line: 1, col: 1 };
+  }
+}
