@@ -1,0 +1,78 @@
+import { isUtf8 } from 'node:buffer';
+import { parseLengthPrefixedList, readDecimal } from '../protocol/batch.js';
+import { EMPTY_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf } from './replies.js';
+import type { LogStore } from './store/types.js';
+
+/**
+ * The BATCH_PUT / BATCH_GET extensions (seed review item 4). Byte formats
+ * are specified in docs/broker.md; both are answered only in default mode.
+ */
+
+/** `BATCH_PUT <topic> <count> <len> <entry> ...` → `OK <count>`. All entries are validated before any is appended. */
+export function executeBatchPut(store: LogStore, topic: string, rest: Buffer | undefined, maxEntries: number): Buffer {
+  if (rest === undefined) return errFrame('BATCH_PUT requires a payload');
+  let entries: Buffer[];
+  try {
+    entries = parseLengthPrefixedList(rest, 0, maxEntries);
+  } catch (error) {
+    return errFrame(`invalid batch: ${describe(error)}`);
+  }
+  for (let i = 0; i < entries.length; i++) {
+    // The frame as a whole is valid UTF-8, but a length can cut a character in two.
+    if (!isUtf8(entries[i]!)) return errFrame(`invalid batch: entry ${i} is not valid UTF-8 on its own`);
+  }
+  const log = store.topic(topic);
+  if (!log) return errFrame(`unknown topic ${topic}`);
+  for (const entry of entries) log.append(entry);
+  return frameOf(`OK ${entries.length}`);
+}
+
+/**
+ * `BATCH_GET <topic> <max_entries> <max_bytes>` → `EMPTY` or
+ * `OK <count> <len> <entry> ...`: as many entries as fit `max_entries`,
+ * `max_bytes` of payload (the first entry is always taken) and one frame.
+ */
+export function executeBatchGet(store: LogStore, topic: string, rest: Buffer | undefined, maxEntries: number, maxFrame: number): Buffer {
+  if (rest === undefined) return errFrame('BATCH_GET requires a payload');
+  let limit: number;
+  let maxBytes: number;
+  try {
+    const entriesArg = readDecimal(rest, 0, 'max_entries');
+    if (rest[entriesArg.end] !== 0x20) throw new Error('expected "<max_entries> <max_bytes>"');
+    const bytesArg = readDecimal(rest, entriesArg.end + 1, 'max_bytes');
+    if (bytesArg.end !== rest.length) throw new Error('expected "<max_entries> <max_bytes>"');
+    limit = entriesArg.value;
+    maxBytes = bytesArg.value;
+  } catch (error) {
+    return errFrame(`invalid batch: ${describe(error)}`);
+  }
+  if (limit < 1 || limit > maxEntries) return errFrame(`invalid batch: max_entries must be from 1 to ${maxEntries}, got ${limit}`);
+  if (maxBytes < 1) return errFrame('invalid batch: max_bytes must be at least 1');
+  const log = store.topic(topic);
+  if (!log) return errFrame(`unknown topic ${topic}`);
+
+  let payloadBytes = 0;
+  let frameBytes = 3; // "OK " before the count
+  let firstTooLarge = 0;
+  const entries = log.readBatch(limit, (length, index) => {
+    const next = frameBytes + 2 + decimalDigits(length) + length;
+    if (next + decimalDigits(index + 1) > maxFrame) {
+      if (index === 0) firstTooLarge = length;
+      return false;
+    }
+    if (index > 0 && payloadBytes + length > maxBytes) return false;
+    payloadBytes += length;
+    frameBytes = next;
+    return true;
+  });
+  if (entries.length > 0) return batchGetFrame(entries);
+  if (firstTooLarge > 0) {
+    return errFrame(`invalid batch: the next entry (${firstTooLarge} bytes) does not fit a BATCH_GET reply frame; read it with GET`);
+  }
+  return EMPTY_FRAME;
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^Malformed batch: /, '').replace(/\.$/, '');
+}

@@ -1,0 +1,93 @@
+import { isUtf8 } from 'node:buffer';
+import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
+import { executeBatchGet, executeBatchPut } from './batch-commands.js';
+import { metricsJson, stateJson, type MetricsInput } from './json-replies.js';
+import type { CompatMode } from './options.js';
+import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, OK_FRAME, errFrame, frameOf, okPayloadFrame } from './replies.js';
+import type { LogStore } from './store/types.js';
+import { trimEndLength } from './trim.js';
+
+export interface CommandContext {
+  store: LogStore;
+  compat: CompatMode;
+  nodeId: number;
+  /** Inputs for METRICS, computed on demand. */
+  metrics: () => MetricsInput;
+}
+
+/**
+ * Executes one request frame body and returns the reply frame. Mirrors the
+ * stock listener (distributed-walrus `src/client.rs`): strict UTF-8, then
+ * `trim_end()`, then `splitn(3, ' ')` into OP TOPIC REST; every failure is a
+ * reply (`ERR ...`), never an exception, so one bad request cannot hurt the
+ * connection or its neighbours.
+ *
+ * Synchronous on purpose: storage appends to memory and reads from memory or
+ * with positional reads, so replies can be produced in request order with no
+ * per-request promise; durability is handled by the connection's group commit.
+ */
+export function executeCommand(body: Buffer, ctx: CommandContext): Buffer {
+  if (!isUtf8(body)) return ERR_INVALID_UTF8;
+  const end = trimEndLength(body);
+  const sp1 = indexOfSpace(body, 0, end);
+  const opEnd = sp1 === -1 ? end : sp1;
+  const op = body.toString('latin1', 0, opEnd);
+
+  switch (op) {
+    case 'REGISTER':
+    case 'PUT':
+    case 'GET':
+    case 'STATE':
+      break;
+    case 'METRICS':
+      return frameOf(metricsJson(ctx.metrics(), ctx.compat));
+    case 'BATCH_PUT':
+    case 'BATCH_GET':
+      if (ctx.compat === 'stock') return ERR_UNKNOWN_COMMAND;
+      break;
+    default:
+      return ERR_UNKNOWN_COMMAND;
+  }
+
+  if (sp1 === -1) return errFrame(`${op} requires a topic`);
+  const sp2 = indexOfSpace(body, sp1 + 1, end);
+  const topicEnd = sp2 === -1 ? end : sp2;
+  const topic = body.toString('utf8', sp1 + 1, topicEnd);
+  const rest = sp2 === -1 ? undefined : body.subarray(sp2 + 1, end);
+
+  switch (op) {
+    case 'REGISTER':
+      ctx.store.register(topic);
+      return OK_FRAME;
+    case 'PUT': {
+      // Stock order: the payload is checked before the topic lookup.
+      if (rest === undefined) return errFrame('PUT requires a payload');
+      const log = ctx.store.topic(topic);
+      if (!log) return errFrame(`unknown topic ${topic}`);
+      log.append(rest);
+      return OK_FRAME;
+    }
+    case 'GET': {
+      const log = ctx.store.topic(topic);
+      if (!log) return errFrame(`unknown topic ${topic}`);
+      const entry = log.read();
+      return entry === undefined ? EMPTY_FRAME : okPayloadFrame(entry);
+    }
+    case 'STATE': {
+      const log = ctx.store.topic(topic);
+      if (!log) return errFrame(`unknown topic ${topic}`);
+      return frameOf(stateJson(log.snapshot(), ctx.nodeId, ctx.compat));
+    }
+    case 'BATCH_PUT':
+      return executeBatchPut(ctx.store, topic, rest, MAX_BATCH_ENTRIES);
+    default:
+      return executeBatchGet(ctx.store, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
+  }
+}
+
+/** Index of the first ASCII space in [from, end), or -1. */
+function indexOfSpace(body: Buffer, from: number, end: number): number {
+  if (from >= end) return -1;
+  const at = body.indexOf(0x20, from);
+  return at === -1 || at >= end ? -1 : at;
+}

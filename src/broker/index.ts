@@ -1,0 +1,2 @@
+export { startBroker, type BrokerHandle, type BrokerStats } from './server.js';
+export { BROKER_DEFAULTS, resolveBrokerOptions, type BrokerOptions, type CompatMode, type FsyncPolicy, type ResolvedBrokerOptions } from './options.js';

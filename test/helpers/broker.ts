@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker, type BrokerHandle, type BrokerOptions } from '../../src/broker/index.js';
+
+/** An embedded node on port 0 in a fresh temp dir; `close()` also removes the dir. */
+export interface TestBroker extends BrokerHandle {
+  readonly dataDir: string;
+}
+
+/**
+ * Starts an embedded node for a test: 127.0.0.1, port 0, a new temp data
+ * dir (unless `dataDir` is given, which is then kept on close), fsync
+ * `never` unless asked (tests measure behaviour, not disk latency).
+ */
+export async function startTestBroker(options: BrokerOptions = {}): Promise<TestBroker> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'walrus-broker-')));
+  const node = await startBroker({ host: '127.0.0.1', port: 0, fsync: 'never', ...options, dataDir });
+  let closing: Promise<void> | undefined;
+  return {
+    get host() { return node.host; },
+    get port() { return node.port; },
+    get address() { return node.address; },
+    options: node.options,
+    dataDir,
+    stats: () => node.stats(),
+    close: () => {
+      closing ??= node.close().finally(() => (ownDir ? rm(dataDir, { recursive: true, force: true }) : undefined));
+      return closing;
+    },
+  };
+}
+
+/**
+ * Runs `fn` against a fresh test node and always closes it.
+ *
+ * @example
+ * await withBroker({ compat: 'stock' }, async (node) => { ... });
+ */
+export async function withBroker<T>(options: BrokerOptions, fn: (node: TestBroker) => Promise<T>): Promise<T>;
+export async function withBroker<T>(fn: (node: TestBroker) => Promise<T>): Promise<T>;
+export async function withBroker(): Promise<TestBroker>;
+export async function withBroker<T>(
+  a?: BrokerOptions | ((node: TestBroker) => Promise<T>),
+  b?: (node: TestBroker) => Promise<T>,
+): Promise<T | TestBroker> {
+  const options = typeof a === 'function' ? {} : (a ?? {});
+  const fn = typeof a === 'function' ? a : b;
+  const node = await startTestBroker(options);
+  if (!fn) return node;
+  try {
+    return await fn(node);
+  } finally {
+    await node.close();
+  }
+}
