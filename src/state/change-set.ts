@@ -1,0 +1,135 @@
+import { WalrusError } from '../errors/index.js';
+import { assertKey, decodeValue, encodeValue } from './codec.js';
+import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
+
+/** Reads the state a change set is built on (the store, or the values shipped to a worker). */
+export interface StateReader {
+  getBytes(key: string): Uint8Array | undefined;
+  /** Entries within `opts` (ignoring `limit`), in key order. */
+  rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]>;
+}
+
+/** A change set as plain data: what crosses the worker boundary and what the log stores. `null` = delete. */
+export type WireWrites = Array<[string, Uint8Array | null]>;
+
+/** Separates a record key from the sub-keys a processor keeps under it (`cust-1@2026-01-01`). */
+export const SCOPE_SEPARATOR = '@';
+
+/** What a processor sees as `ctx.state(name)`. */
+export interface StateStoreView {
+  readonly name: string;
+  get<T = unknown>(key: string): T | undefined;
+  put(key: string, value: unknown): void;
+  delete(key: string): void;
+  range<T = unknown>(opts?: RangeOptions): Array<StateEntry<T>>;
+}
+
+/**
+ * The pending writes of one record's processing. Reads see the change set's
+ * own writes first, then the base state; nothing is visible to other records
+ * or durable until the store commits it, and then all of it at once.
+ *
+ * With a `scope` (the record key), only that key and keys starting with
+ * `scope@` may be touched. That is what makes key ordering sufficient for
+ * correctness: two records with different keys can never touch the same
+ * entry, so running them concurrently cannot race.
+ */
+export class ChangeSet implements StateStoreView {
+  readonly name: string;
+  readonly scope: string | undefined;
+  #base: StateReader;
+  #writes = new Map<string, Uint8Array | null>();
+  #reads = new Set<string>();
+
+  constructor(name: string, base: StateReader, scope?: string) {
+    this.name = name;
+    this.#base = base;
+    this.scope = scope;
+  }
+
+  /** Builds a change set from writes a worker sent back (checked again: the wire is not trusted). */
+  static fromWire(name: string, base: StateReader, writes: WireWrites, scope?: string): ChangeSet {
+    const set = new ChangeSet(name, base, scope);
+    for (const [key, bytes] of writes) {
+      set.#check(key);
+      set.#writes.set(key, bytes);
+    }
+    return set;
+  }
+
+  get<T = unknown>(key: string): T | undefined {
+    this.#check(key);
+    this.#reads.add(key);
+    const bytes = this.#writes.has(key) ? this.#writes.get(key) : this.#base.getBytes(key);
+    return bytes == null ? undefined : decodeValue<T>(bytes);
+  }
+
+  put(key: string, value: unknown): void {
+    this.#check(key);
+    this.#writes.set(key, encodeValue(this.name, key, value));
+  }
+
+  delete(key: string): void {
+    this.#check(key);
+    this.#writes.set(key, null);
+  }
+
+  range<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
+    if (this.scope !== undefined && !this.#rangeInScope(opts)) {
+      throw this.#scopeError(`range(${JSON.stringify(opts)})`);
+    }
+    const merged = new Map<string, Uint8Array | null>(this.#base.rangeBytes(opts));
+    let extra = false;
+    for (const [key, bytes] of this.#writes) {
+      if (!inRange(key, opts)) continue;
+      if (!merged.has(key)) extra = true;
+      merged.set(key, bytes);
+    }
+    const keys = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
+    const out: Array<StateEntry<T>> = [];
+    for (const key of keys) {
+      const bytes = merged.get(key);
+      if (bytes == null) continue;
+      this.#reads.add(key);
+      out.push({ key, value: decodeValue<T>(bytes) });
+      if (opts.limit !== undefined && out.length >= opts.limit) break;
+    }
+    return out;
+  }
+
+  /** Number of keys written (puts and deletes). */
+  get size(): number {
+    return this.#writes.size;
+  }
+
+  /** The writes in the order keys were first written. */
+  toWire(): WireWrites {
+    return [...this.#writes];
+  }
+
+  /** Keys read (used to order commits that depend on uncommitted state). */
+  readKeys(): Iterable<string> {
+    return this.#reads;
+  }
+
+  #check(key: string): void {
+    assertKey(this.name, key);
+    if (this.scope === undefined) return;
+    if (key === this.scope || key.startsWith(this.scope + SCOPE_SEPARATOR)) return;
+    throw this.#scopeError(`key "${key}"`);
+  }
+
+  #rangeInScope(opts: RangeOptions): boolean {
+    const own = this.scope + SCOPE_SEPARATOR;
+    // A prefix equal to the record key would also match longer keys ("cust-1" matches "cust-10"), so only `key@...` prefixes are in scope.
+    if (opts.prefix !== undefined) return opts.prefix.startsWith(own);
+    return opts.start !== undefined && opts.end !== undefined && opts.start >= own && opts.end <= own + '\uffff';
+  }
+
+  #scopeError(what: string): WalrusError {
+    return new WalrusError('STATE_STORE_ERROR',
+      `store "${this.name}": ${what} is outside the record's key "${this.scope}". In key ordering a processor may only touch ` +
+      `its record's key and keys starting with "${this.scope}${SCOPE_SEPARATOR}", so records of other keys can run at the same time safely.`,
+      { context: { store: this.name, key: this.scope } });
+  }
+}

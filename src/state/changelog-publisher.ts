@@ -1,0 +1,76 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { WalrusError } from '../errors/index.js';
+
+/** How a store reaches its changelog topic; the runtime passes `entries => client.putMany(topic, entries)`. */
+export interface ChangelogOptions {
+  /** Produces entries to the changelog topic, in order; resolves once Walrus acknowledged all of them. */
+  publish: (entries: string[]) => Promise<void>;
+  /** First delay before retrying a failed publish. @default 100 */
+  initialRetryDelayMs?: number;
+  /** Longest delay between publish retries. @default 5000 */
+  maxRetryDelayMs?: number;
+  /** Called on each failed publish attempt (e.g. to log it); the store keeps retrying. */
+  onPublishError?: (error: unknown, attempt: number) => void;
+  /** Seam for tests. @default setTimeout-based */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Publishes entries, retrying with exponential backoff until they are
+ * accepted or the store closes. A commit resolves only after its changelog
+ * entries are in Walrus, so while Walrus is unreachable commits (and thus
+ * record releases) wait instead of running ahead of what a new machine could
+ * restore.
+ */
+export class ChangelogPublisher {
+  #opts: ChangelogOptions;
+  #cursorPath: string;
+  #closed = false;
+
+  constructor(opts: ChangelogOptions, cursorPath: string) {
+    this.#opts = opts;
+    this.#cursorPath = cursorPath;
+  }
+
+  async publish(entries: string[]): Promise<void> {
+    if (entries.length === 0) return;
+    let delay = this.#opts.initialRetryDelayMs ?? 100;
+    const max = this.#opts.maxRetryDelayMs ?? 5_000;
+    const sleep = this.#opts.sleep ?? defaultSleep;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) {
+        throw new WalrusError('SHUTTING_DOWN', 'the state store closed while its changelog entries were still being published');
+      }
+      try {
+        await this.#opts.publish(entries);
+        return;
+      } catch (error) {
+        this.#opts.onPublishError?.(error, attempt);
+        await sleep(delay);
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  /** Last commit seq known to be in the changelog (0 when unknown). */
+  async readCursor(): Promise<number> {
+    try {
+      const parsed = JSON.parse(await readFile(this.#cursorPath, 'utf8')) as { publishedSeq?: unknown };
+      return typeof parsed.publishedSeq === 'number' ? parsed.publishedSeq : 0;
+    } catch {
+      // Missing or torn cursor: re-publishing is harmless (replaying a suffix of absolute writes again yields the same state).
+      return 0;
+    }
+  }
+
+  /** Not fsynced on purpose: losing it only causes a harmless re-publish. */
+  async writeCursor(seq: number): Promise<void> {
+    await writeFile(this.#cursorPath, JSON.stringify({ publishedSeq: seq }));
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,113 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { WalrusError } from '../errors/index.js';
+
+/**
+ * Frames on disk: `[u32 LE body length][u32 LE crc32(body)][body]`.
+ *
+ * Why a checksum per frame: a crash can leave a half-written last frame (a
+ * torn tail) or garbage where the filesystem had not yet written data. On
+ * recovery we keep every frame up to the first one whose length or checksum
+ * does not hold, and truncate the rest: those bytes were never acknowledged
+ * (a commit resolves only after the frame is fully written and fsynced).
+ */
+export const FRAME_OVERHEAD = 8;
+/** A sanity bound so a corrupted length never makes us allocate gigabytes. */
+export const MAX_LOG_FRAME_BYTES = 256 * 1024 * 1024;
+
+export function encodeLogFrame(body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + body.length);
+  frame.writeUInt32LE(body.length, 0);
+  frame.writeUInt32LE(crc32(body), 4);
+  frame.set(body, FRAME_OVERHEAD);
+  return frame;
+}
+
+export interface ScanResult {
+  frames: Buffer[];
+  /** Bytes of valid frames; anything after this offset is a torn or corrupt tail. */
+  validBytes: number;
+  /** Bytes after `validBytes` that were ignored. */
+  tornBytes: number;
+}
+
+/** Splits a file's bytes into frames, stopping at the first torn or corrupt one. */
+export function scanFrames(data: Buffer): ScanResult {
+  const frames: Buffer[] = [];
+  let offset = 0;
+  while (offset + FRAME_OVERHEAD <= data.length) {
+    const length = data.readUInt32LE(offset);
+    if (length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) break;
+    const body = data.subarray(offset + FRAME_OVERHEAD, offset + FRAME_OVERHEAD + length);
+    if (crc32(body) !== data.readUInt32LE(offset + 4)) break;
+    frames.push(body);
+    offset += FRAME_OVERHEAD + length;
+  }
+  return { frames, validBytes: offset, tornBytes: data.length - offset };
+}
+
+/**
+ * An append-only file of checksummed frames, written with group commit:
+ * appends that arrive while a write+fsync is in progress are coalesced into
+ * the next single write+fsync, so many small concurrent commits cost one
+ * disk flush. This is what lets per-record commits reach tens of thousands
+ * per second with `fsync: 'always'`.
+ */
+export class FrameLog {
+  readonly path: string;
+  #fh: FileHandle;
+  #size: number;
+  #fsync: boolean;
+
+  private constructor(path: string, fh: FileHandle, size: number, fsync: boolean) {
+    this.path = path;
+    this.#fh = fh;
+    this.#size = size;
+    this.#fsync = fsync;
+  }
+
+  /** Opens (creating) the log, truncating a torn tail. Returns the valid frames found. */
+  static async open(path: string, fsync: boolean): Promise<{ log: FrameLog; frames: Buffer[]; tornBytes: number }> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'a+');
+    } catch (cause) {
+      throw new WalrusError('STATE_STORE_ERROR', `cannot open state log ${path}: ${(cause as Error).message}`, { cause, context: { path } });
+    }
+    const data = await fh.readFile();
+    const scan = scanFrames(data);
+    if (scan.tornBytes > 0) {
+      await fh.truncate(scan.validBytes);
+      await fh.sync();
+    }
+    return { log: new FrameLog(path, fh, scan.validBytes, fsync), frames: scan.frames, tornBytes: scan.tornBytes };
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Writes the frames in one call and fsyncs (when enabled). Callers serialise calls (see KeyValueStore's writer). */
+  async append(bodies: Uint8Array[]): Promise<void> {
+    const buf = bodies.length === 1 ? encodeLogFrame(bodies[0]!) : Buffer.concat(bodies.map(encodeLogFrame));
+    try {
+      // 'a+' opens with O_APPEND, so the write lands at the end whatever the position.
+      await this.#fh.write(buf, 0, buf.length);
+      if (this.#fsync) await this.#fh.datasync();
+    } catch (cause) {
+      throw new WalrusError('STATE_STORE_ERROR', `cannot append to state log ${this.path}: ${(cause as Error).message}`, { cause, context: { path: this.path } });
+    }
+    this.#size += buf.length;
+  }
+
+  /** Empties the log (after a snapshot made its frames redundant). */
+  async reset(): Promise<void> {
+    await this.#fh.truncate(0);
+    await this.#fh.sync();
+    this.#size = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.#fh.close();
+  }
+}

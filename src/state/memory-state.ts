@@ -1,0 +1,77 @@
+import type { StateReader, WireWrites } from './change-set.js';
+import { compareKeys, inRange, SortedKeys, type RangeOptions } from './range.js';
+
+/** A staged change set as the in-memory state tracks it. */
+export interface StagedOwner {
+  readonly id: number;
+}
+
+/**
+ * The store's in-memory state: the committed map (exactly what is durable on
+ * disk) plus an overlay of staged writes (visible to later records, not yet
+ * durable). Snapshots are taken from the committed map only, so a crash can
+ * never persist a change whose record was not released.
+ */
+export class MemoryState implements StateReader {
+  readonly committed = new Map<string, Uint8Array>();
+  /** Latest staged value per key and the staged change that wrote it. */
+  readonly overlay = new Map<string, { bytes: Uint8Array | null; owner: StagedOwner }>();
+  #sorted = new SortedKeys();
+
+  getBytes(key: string): Uint8Array | undefined {
+    const staged = this.overlay.get(key);
+    if (staged !== undefined) return staged.bytes ?? undefined;
+    return this.committed.get(key);
+  }
+
+  getCommittedBytes(key: string): Uint8Array | undefined {
+    return this.committed.get(key);
+  }
+
+  rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
+    const keys = this.#sorted.range(this.committed, opts);
+    if (this.overlay.size === 0) return keys.map((k) => [k, this.committed.get(k)!]);
+    const merged = new Map<string, Uint8Array | null>();
+    for (const k of keys) merged.set(k, this.committed.get(k)!);
+    let extra = false;
+    for (const [k, staged] of this.overlay) {
+      if (!inRange(k, opts)) continue;
+      if (!merged.has(k)) extra = true;
+      merged.set(k, staged.bytes);
+    }
+    const ordered = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
+    const out: Array<[string, Uint8Array]> = [];
+    for (const k of ordered) {
+      const bytes = merged.get(k);
+      if (bytes != null) out.push([k, bytes]);
+    }
+    return out;
+  }
+
+  committedRange(opts: RangeOptions): Array<[string, Uint8Array]> {
+    return this.#sorted.range(this.committed, opts).map((k) => [k, this.committed.get(k)!]);
+  }
+
+  /** Makes staged writes visible (overlay). */
+  stage(owner: StagedOwner, writes: WireWrites): void {
+    for (const [key, bytes] of writes) this.overlay.set(key, { bytes, owner });
+  }
+
+  /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
+  applyCommitted(writes: WireWrites, owner?: StagedOwner): void {
+    for (const [key, bytes] of writes) {
+      if (bytes === null) {
+        if (this.committed.delete(key)) this.#sorted.markStale();
+      } else {
+        if (!this.committed.has(key)) this.#sorted.markStale();
+        this.committed.set(key, bytes);
+      }
+      if (owner !== undefined && this.overlay.get(key)?.owner === owner) this.overlay.delete(key);
+    }
+  }
+
+  /** Committed entries in key order (for snapshots and the changelog re-publish). */
+  committedEntries(): Array<[string, Uint8Array]> {
+    return this.committedRange({});
+  }
+}

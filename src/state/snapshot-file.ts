@@ -1,0 +1,87 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { WalrusError } from '../errors/index.js';
+import { pack, unpack } from './codec.js';
+import { encodeLogFrame, scanFrames } from './frame-log.js';
+
+/** What a snapshot holds: the committed state as of commit `seq`. */
+export interface SnapshotData {
+  /** Last commit sequence number included. Log frames with `seq <= this` are redundant. */
+  seq: number;
+  /** Key → msgpack-encoded value, in key order. */
+  entries: Array<[string, Uint8Array]>;
+  /** Record ids whose effects are included and that the runtime has not yet reported released. */
+  applied: string[];
+}
+
+interface SnapshotBody {
+  v: 1;
+  seq: number;
+  keys: string[];
+  values: Uint8Array[];
+  applied: string[];
+}
+
+/**
+ * Writes a snapshot atomically: temp file, fsync, rename, fsync of the
+ * directory. A crash at any point leaves either the old or the new snapshot,
+ * never a mix; the checksum catches a file the filesystem lost the data of.
+ */
+export async function writeSnapshot(path: string, data: SnapshotData): Promise<void> {
+  const body: SnapshotBody = {
+    v: 1,
+    seq: data.seq,
+    keys: data.entries.map((e) => e[0]),
+    values: data.entries.map((e) => e[1]),
+    applied: data.applied,
+  };
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(encodeLogFrame(pack(body)));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+/** Reads a snapshot; undefined when there is none. A corrupt snapshot is an error (it was fsynced before rename). */
+export async function readSnapshot(path: string): Promise<SnapshotData | undefined> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const scan = scanFrames(data);
+  if (scan.frames.length !== 1 || scan.tornBytes !== 0) {
+    throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} is corrupt (checksum or length mismatch); delete the store directory and restore it from its changelog`, {
+      context: { path },
+    });
+  }
+  const body = unpack<SnapshotBody>(scan.frames[0]!);
+  if (body.v !== 1 || !Array.isArray(body.keys) || body.keys.length !== body.values.length) {
+    throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (version ${String(body.v)})`, { context: { path } });
+  }
+  return {
+    seq: body.seq,
+    entries: body.keys.map((k, i) => [k, body.values[i]!] as [string, Uint8Array]),
+    applied: body.applied ?? [],
+  };
+}
+
+/** fsync of a directory makes a rename durable on Linux; some platforms refuse it, which is harmless there. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // EISDIR/EPERM on platforms without directory fsync: nothing more we can do.
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeyValueStore, storeDir } from '../../src/state/index.js';
+import { tempDir } from './helpers.js';
+
+test('get/put/delete/range on committed state, in key order', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir: storeDir(dir, 'app', 'kv'), name: 'kv' });
+  const cs = store.changeSet();
+  cs.put('b', 2);
+  cs.put('a', { n: 1 });
+  cs.put('c@2', 'x');
+  cs.put('c@1', 'y');
+  cs.put('d', 4);
+  cs.delete('d');
+  assert.deepEqual(cs.get('a'), { n: 1 }, 'a change set reads its own writes');
+  assert.equal(store.get('a'), undefined, 'not visible before staging');
+  await store.commit(cs, ['r1']);
+  assert.deepEqual(store.range().map((e) => e.key), ['a', 'b', 'c@1', 'c@2']);
+  assert.deepEqual(store.range({ prefix: 'c@' }), [{ key: 'c@1', value: 'y' }, { key: 'c@2', value: 'x' }]);
+  assert.deepEqual(store.range({ start: 'b', end: 'c@2' }).map((e) => e.key), ['b', 'c@1']);
+  assert.deepEqual(store.range({ limit: 1 }).map((e) => e.key), ['a']);
+  assert.equal(store.get('d'), undefined);
+  assert.ok(store.hasApplied('r1'));
+  assert.ok(!store.hasApplied('r2'));
+  assert.equal(store.seq, 1);
+  await store.close();
+
+  const again = await KeyValueStore.open({ dir: storeDir(dir, 'app', 'kv'), name: 'kv' });
+  assert.deepEqual(again.range().map((e) => [e.key, e.value]), [['a', { n: 1 }], ['b', 2], ['c@1', 'y'], ['c@2', 'x']]);
+  assert.ok(again.hasApplied('r1'), 'applied ids survive a restart');
+  assert.equal(again.seq, 1);
+  await again.close();
+});
+
+test('bad keys, values and store names get specific errors', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  await assert.rejects(KeyValueStore.open({ dir, name: 'bad/name' }), /invalid store name "bad\/name"/);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  t.after(() => store.close());
+  const cs = store.changeSet();
+  assert.throws(() => cs.put('', 1), /non-empty strings/);
+  assert.throws(() => cs.put('k', undefined), /use delete\("k"\)/);
+  assert.throws(() => cs.put('k', 'x'.repeat(40_000)), /above the 32768-byte limit/);
+  assert.throws(() => cs.put('x'.repeat(2000), 1), /longer than 1024/);
+});
+
+test('staged changes are visible to later records but not durable until committed', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  const a = store.changeSet('k');
+  a.put('k', 1);
+  const stagedA = store.stage(a, ['A']);
+  assert.equal(store.get('k'), 1, 'staged is visible');
+  assert.deepEqual(store.committedRange(), [], 'but not committed');
+  const b = store.changeSet('k');
+  b.put('k', (b.get<number>('k') ?? 0) + 1);
+  const stagedB = store.stage(b, ['B']);
+  assert.deepEqual(stagedB.deps, [stagedA], 'B depends on A (it read and overwrote k)');
+  // Commit B first: it must wait until A is queued, so the log never holds B without A.
+  const bDone = store.commit(stagedB);
+  let bResolved = false;
+  void bDone.then(() => { bResolved = true; });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(bResolved, false, 'B waits for A');
+  assert.equal(store.hasApplied('B'), false);
+  await store.commit(stagedA);
+  await bDone;
+  assert.equal(store.get('k'), 2);
+  assert.ok(store.hasApplied('A') && store.hasApplied('B'));
+  await store.close();
+  const again = await KeyValueStore.open({ dir, name: 's' });
+  assert.equal(again.get('k'), 2);
+  await again.close();
+});
+
+test('a scoped change set refuses other keys (what makes key ordering safe)', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  t.after(() => store.close());
+  const cs = store.changeSet('cust-1');
+  cs.put('cust-1', 1);
+  cs.put('cust-1@w1', 2);
+  assert.throws(() => cs.put('cust-10', 1), /outside the record's key "cust-1"/);
+  assert.throws(() => cs.get('other'), /outside the record's key/);
+  assert.throws(() => cs.range({ prefix: 'cust-1' }), /outside the record's key/);
+  assert.deepEqual(cs.range({ prefix: 'cust-1@' }).map((e) => e.key), ['cust-1@w1']);
+  const wire = cs.toWire();
+  assert.throws(() => store.changeSetFromWire([...wire, ['zzz', null]], 'cust-1'), /outside the record's key/);
+  await store.commit(store.changeSetFromWire(wire, 'cust-1'));
+  assert.deepEqual(store.preload('cust-1').map(([k]) => k), ['cust-1', 'cust-1@w1']);
+});
+
+test('a torn tail is truncated on open and the valid prefix kept', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  for (let i = 0; i < 5; i++) {
+    const cs = store.changeSet();
+    cs.put(`k${i}`, i);
+    await store.commit(cs, [`r${i}`]);
+  }
+  await store.close();
+  const logPath = join(dir, 'commits.log');
+  const full = await readFile(logPath);
+  // Cut the last frame in half, then append garbage after a valid prefix in a second scenario.
+  await writeFile(logPath, full.subarray(0, full.length - 5));
+  const torn = await KeyValueStore.open({ dir, name: 's' });
+  assert.deepEqual(torn.range().map((e) => e.key), ['k0', 'k1', 'k2', 'k3']);
+  assert.ok(torn.recoveredTornBytes > 0);
+  assert.ok(!torn.hasApplied('r4'), 'the torn commit is not applied, so its record is processed again');
+  const cs = torn.changeSet();
+  cs.put('k9', 9);
+  await torn.commit(cs);
+  await torn.close();
+  await appendFile(logPath, Buffer.from([7, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9, 9, 9, 9]));
+  const garbage = await KeyValueStore.open({ dir, name: 's' });
+  assert.deepEqual(garbage.range().map((e) => e.key), ['k0', 'k1', 'k2', 'k3', 'k9'], 'a corrupt frame (bad crc) ends the log');
+  await garbage.close();
+});
+
+test('compaction writes a snapshot, empties the log and keeps state and unreleased ids', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's', snapshotEveryBytes: 2_000 });
+  for (let i = 0; i < 200; i++) {
+    const cs = store.changeSet();
+    cs.put(`k${i % 50}`, i);
+    await store.commit(cs, [`r${i}`]);
+  }
+  store.markReleased(Array.from({ length: 190 }, (_, i) => `r${i}`));
+  await store.compact();
+  assert.equal((await stat(join(dir, 'commits.log'))).size, 0);
+  await store.close();
+  const again = await KeyValueStore.open({ dir, name: 's' });
+  assert.equal(again.size, 50);
+  assert.equal(again.get('k49'), 199);
+  assert.equal(again.seq, 200);
+  assert.ok(again.hasApplied('r199') && !again.hasApplied('r10'), 'released ids are forgotten at snapshot time');
+  await again.close();
+});
+
+test('many concurrent change sets on different keys all commit exactly once', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 'counts' });
+  const keys = 20;
+  const perKey = 50;
+  // Per key, records run one after another (key ordering); different keys interleave freely.
+  await Promise.all(Array.from({ length: keys }, async (_, k) => {
+    for (let i = 0; i < perKey; i++) {
+      const cs = store.changeSet(`key${k}`);
+      cs.put(`key${k}`, (cs.get<number>(`key${k}`) ?? 0) + 1);
+      const staged = store.stage(cs, [`key${k}:${i}`]);
+      if (i % 3 === 0) await store.commit(staged);
+      else void store.commit(staged);
+    }
+  }));
+  await store.close();
+  const again = await KeyValueStore.open({ dir, name: 'counts' });
+  for (let k = 0; k < keys; k++) assert.equal(again.get(`key${k}`), perKey, `key${k}`);
+  assert.equal(again.seq, keys * perKey);
+  await again.close();
+});
