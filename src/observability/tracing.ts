@@ -1,0 +1,108 @@
+import {
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, trace,
+  type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer,
+} from '@opentelemetry/api';
+import { SPAN_ATTRIBUTES, SPAN_NAMES, TRACEPARENT_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
+import { W3CTraceContext } from './w3c-propagator.js';
+
+/** Record headers: the carrier of trace context between pipeline hops. */
+export type RecordHeaders = Record<string, string>;
+
+const TRACER_NAME = 'walrus-stream';
+const propagator = new W3CTraceContext();
+const setter: TextMapSetter<RecordHeaders> = { set: (carrier, key, value) => { carrier[key] = value; } };
+const getter: TextMapGetter<RecordHeaders> = {
+  get: (carrier, key) => carrier[key],
+  keys: (carrier) => Object.keys(carrier),
+};
+
+const KIND: Record<SpanName, SpanKind> = {
+  [SPAN_NAMES.fetch]: SpanKind.CONSUMER,
+  [SPAN_NAMES.process]: SpanKind.INTERNAL,
+  [SPAN_NAMES.produce]: SpanKind.PRODUCER,
+};
+
+/**
+ * The tracer walrus-stream uses. It is looked up on every call (cheap) so an
+ * SDK registered after walrus-stream was imported is still picked up; with
+ * no SDK registered the API hands back a no-op tracer and spans cost almost
+ * nothing.
+ */
+export function getTracer(): Tracer {
+  return trace.getTracer(TRACER_NAME);
+}
+
+/** Where a span's parent comes from: a `traceparent` string, record headers, or an OpenTelemetry context. */
+export type SpanParent = string | RecordHeaders | Context | undefined;
+
+function parentContext(parent: SpanParent): Context {
+  if (parent === undefined) return otelContext.active();
+  if (typeof parent === 'string') return propagator.extract(ROOT_CONTEXT, { [TRACEPARENT_HEADER]: parent }, getter);
+  if (typeof (parent as Context).getValue === 'function') return parent as Context;
+  return propagator.extract(ROOT_CONTEXT, parent as RecordHeaders, getter);
+}
+
+/**
+ * Starts a `walrus.fetch`, `walrus.process` or `walrus.produce` span. Pass
+ * the record's headers (or its `traceparent`) as `parent` so the span joins
+ * the trace the record already belongs to. The caller ends the span.
+ *
+ * @example
+ * const span = startSpan('walrus.process', { 'walrus.processor': 'parse' }, record.headers);
+ * try { ... } catch (e) { recordSpanError(span, e); throw e; } finally { span.end(); }
+ */
+export function startSpan(name: SpanName, attributes: WalrusSpanAttributes = {}, parent?: SpanParent): Span {
+  return getTracer().startSpan(
+    name,
+    { kind: KIND[name], attributes: { [SPAN_ATTRIBUTES.MESSAGING_SYSTEM]: 'walrus', ...attributes } },
+    parentContext(parent),
+  );
+}
+
+/** The W3C `traceparent` for `span`, or undefined when it is not part of a valid trace (no SDK, no parent). */
+export function injectTraceparent(span: Span): string | undefined {
+  const headers: RecordHeaders = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, setter);
+  return headers[TRACEPARENT_HEADER];
+}
+
+/**
+ * Writes `traceparent` (and `tracestate`) for `span` into `headers`, in
+ * place, and returns them: call it on every record a span emits so the next
+ * processor or pipeline continues the trace.
+ */
+export function injectTraceContext(span: Span, headers: RecordHeaders): RecordHeaders {
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, setter);
+  return headers;
+}
+
+/** The OpenTelemetry context carried by record headers (the root context when there is none). */
+export function extractTraceContext(headers: RecordHeaders): Context {
+  return propagator.extract(ROOT_CONTEXT, headers, getter);
+}
+
+/** Marks a span failed with the error's message and WalrusError `code` when it has one. */
+export function recordSpanError(span: Span, error: unknown): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException(err);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') span.setAttribute(SPAN_ATTRIBUTES.ERROR_CODE, code);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+}
+
+/**
+ * Runs `fn` inside a span that ends when `fn` settles, recording a thrown
+ * error. The span is active during `fn`, so spans started inside it (for
+ * example by the client) become its children.
+ */
+export async function withSpan<T>(name: SpanName, attributes: WalrusSpanAttributes, parent: SpanParent, fn: (span: Span) => Promise<T> | T): Promise<T> {
+  const span = startSpan(name, attributes, parent);
+  try {
+    return await otelContext.with(trace.setSpan(otelContext.active(), span), () => fn(span));
+  } catch (error) {
+    recordSpanError(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
