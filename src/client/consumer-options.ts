@@ -22,6 +22,13 @@ export interface ConsumerOptions<T> {
   bufferSize?: number;
   /** Most entries asked for in one fetch. @default 100 */
   maxFetchEntries?: number;
+  /**
+   * Byte budget of one fetch. A node with BATCH_GET answers within one
+   * 64 KiB frame whatever this says; against a stock node the client
+   * pipelines GETs until about this many bytes.
+   * @default 1048576 (1 MiB)
+   */
+  maxFetchBytes?: number;
   /** First wait after an empty fetch; doubles per empty fetch. @default 1 */
   minPollMs?: number;
   /** Longest wait between fetches of an empty topic. @default 100 */
@@ -49,6 +56,7 @@ export interface ResolvedConsumerOptions {
   topic: string;
   bufferSize: number;
   maxFetchEntries: number;
+  maxFetchBytes: number;
   minPollMs: number;
   maxPollMs: number;
   rateLimit: number;
@@ -78,6 +86,7 @@ export function resolveConsumerOptions<T>(opts: ConsumerOptions<T>): ResolvedCon
     topic: opts.topic,
     bufferSize: num('bufferSize', opts.bufferSize, 1000, 1, true),
     maxFetchEntries: num('maxFetchEntries', opts.maxFetchEntries, 100, 1, true),
+    maxFetchBytes: num('maxFetchBytes', opts.maxFetchBytes, 1024 * 1024, 1, true),
     minPollMs,
     maxPollMs,
     rateLimit: num('rateLimit', opts.rateLimit, 0, 0),

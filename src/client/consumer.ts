@@ -192,7 +192,7 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
           await this.#client.register(this.topic);
           registered = true;
         }
-        entries = await this.#client.getMany(this.topic, maxEntries);
+        entries = await this.#client.getMany(this.topic, maxEntries, o.maxFetchBytes);
       } catch (error) {
         if (this.#closed) break;
         this.#push({ failure: error });
