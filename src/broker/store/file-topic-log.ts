@@ -1,0 +1,230 @@
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CursorFile } from './cursor-file.js';
+import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto, segmentHeader } from './segment-format.js';
+import { segmentFileName } from './topic-dirs.js';
+import type { TopicLog, TopicSnapshot } from './types.js';
+
+/** What a topic log asks of the store that owns it. */
+export interface LogOwner {
+  /** One more change (append, cursor move) to make durable. */
+  changed(): void;
+  /** The log has pending writes for the next flush. */
+  dirty(log: FileTopicLog): void;
+  /** `fd` must be fdatasync'ed by the next sync; `dir` fsync'ed when files were created in it. */
+  needsSync(fd: number, dir?: string): void;
+  segmentSealed(): void;
+}
+
+export interface Segment {
+  readonly number: number;
+  readonly fd: number;
+  /** File offset of each entry's header. */
+  readonly offsets: number[];
+  /** Bytes in the file (entries not yet flushed live in the topic's pending buffer). */
+  written: number;
+}
+
+const READ_AHEAD_BYTES = 256 * 1024;
+const PENDING_INITIAL_BYTES = 64 * 1024;
+
+/**
+ * One topic: a list of segment files, the last one taking appends, and the
+ * shared read cursor. Appends go to an in-memory pending buffer that the
+ * store writes out once per event-loop turn (group commit), so a burst of
+ * PUTs costs one `write` per topic, not one per entry. Reads come from the
+ * pending buffer or, for older entries, from the file through a 256 KiB
+ * read-ahead block.
+ */
+export class FileTopicLog implements TopicLog {
+  readonly name: string;
+  readonly dir: string;
+  readonly #owner: LogOwner;
+  readonly #segmentEntries: number;
+  readonly #segments: Segment[];
+  readonly #cursorFile: CursorFile | undefined;
+  #sealedEntries = 0;
+  #pending = Buffer.allocUnsafe(PENDING_INITIAL_BYTES);
+  #pendingLength = 0;
+  #cursor = 0;
+  #readSegment = 0;
+  #readIndex = 0;
+  #cursorDirty = false;
+  #cache: { segment: Segment; start: number; bytes: Buffer } | undefined;
+
+  constructor(init: { name: string; dir: string; owner: LogOwner; segmentEntries: number; segments: Segment[]; cursorFile?: CursorFile; cursor: number }) {
+    this.name = init.name;
+    this.dir = init.dir;
+    this.#owner = init.owner;
+    this.#segmentEntries = init.segmentEntries;
+    this.#segments = init.segments;
+    this.#cursorFile = init.cursorFile;
+    for (let i = 0; i < this.#segments.length - 1; i++) this.#sealedEntries += this.#segments[i]!.offsets.length;
+    this.#seek(Math.min(init.cursor, this.totalEntries));
+    // A segment that filled up just before a restart is sealed now.
+    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll();
+  }
+
+  get totalEntries(): number {
+    return this.#sealedEntries + this.#current.offsets.length;
+  }
+
+  get #current(): Segment {
+    return this.#segments[this.#segments.length - 1]!;
+  }
+
+  append(payload: Uint8Array): void {
+    const need = ENTRY_HEADER_BYTES + payload.length;
+    if (this.#pendingLength + need > this.#pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#pending.length * 2, this.#pendingLength + need));
+      this.#pending.copy(grown, 0, 0, this.#pendingLength);
+      this.#pending = grown;
+    }
+    const current = this.#current;
+    current.offsets.push(current.written + this.#pendingLength);
+    this.#pendingLength += encodeEntryInto(this.#pending, this.#pendingLength, payload);
+    this.#owner.changed();
+    this.#owner.dirty(this);
+    if (current.offsets.length >= this.#segmentEntries) this.#roll();
+  }
+
+  read(): Buffer | undefined {
+    if (!this.#advanceToReadable()) return undefined;
+    const entry = this.#entry(this.#segments[this.#readSegment]!, this.#readIndex);
+    this.#consumed(1);
+    return entry;
+  }
+
+  readBatch(maxEntries: number, accept: (length: number, index: number) => boolean): Buffer[] {
+    const out: Buffer[] = [];
+    while (out.length < maxEntries && this.#advanceToReadable()) {
+      const segment = this.#segments[this.#readSegment]!;
+      if (!accept(this.#entryLength(segment, this.#readIndex), out.length)) break;
+      out.push(this.#entry(segment, this.#readIndex));
+      this.#readIndex++;
+      this.#cursor++;
+    }
+    if (out.length > 0) this.#consumed(0);
+    return out;
+  }
+
+  snapshot(): TopicSnapshot {
+    const sealed: Array<readonly [number, number]> = [];
+    for (let i = 0; i < this.#segments.length - 1; i++) sealed.push([this.#segments[i]!.number, this.#segments[i]!.offsets.length]);
+    return {
+      currentSegment: this.#current.number,
+      sealed,
+      sealedEntries: this.#sealedEntries,
+      totalEntries: this.totalEntries,
+      readCursor: this.#cursor,
+    };
+  }
+
+  /** Writes pending entries and the cursor to the OS (called by the store's flush). */
+  flush(): void {
+    this.#writePending();
+    if (this.#cursorDirty && this.#cursorFile) {
+      this.#cursorFile.write(this.#cursor);
+      this.#owner.needsSync(this.#cursorFile.fd);
+    }
+    this.#cursorDirty = false;
+  }
+
+  close(): void {
+    for (const segment of this.#segments) closeSync(segment.fd);
+    this.#cursorFile?.close();
+    this.#cache = undefined;
+  }
+
+  #consumed(step: number): void {
+    this.#readIndex += step;
+    this.#cursor += step;
+    this.#cursorDirty = true;
+    this.#owner.changed();
+    this.#owner.dirty(this);
+  }
+
+  /** Moves the read position past exhausted sealed segments; true when an entry is available. */
+  #advanceToReadable(): boolean {
+    for (;;) {
+      const segment = this.#segments[this.#readSegment]!;
+      if (this.#readIndex < segment.offsets.length) return true;
+      if (this.#readSegment === this.#segments.length - 1) return false;
+      this.#readSegment++;
+      this.#readIndex = 0;
+    }
+  }
+
+  #seek(position: number): void {
+    let left = position;
+    this.#readSegment = 0;
+    while (this.#readSegment < this.#segments.length - 1 && left >= this.#segments[this.#readSegment]!.offsets.length) {
+      left -= this.#segments[this.#readSegment]!.offsets.length;
+      this.#readSegment++;
+    }
+    this.#readIndex = left;
+    this.#cursor = position;
+  }
+
+  #end(segment: Segment): number {
+    return segment === this.#current ? segment.written + this.#pendingLength : segment.written;
+  }
+
+  #entryLength(segment: Segment, index: number): number {
+    const start = segment.offsets[index]!;
+    const next = index + 1 < segment.offsets.length ? segment.offsets[index + 1]! : this.#end(segment);
+    return next - start - ENTRY_HEADER_BYTES;
+  }
+
+  /** The payload of one entry: a view valid until the next call on this log. */
+  #entry(segment: Segment, index: number): Buffer {
+    const start = segment.offsets[index]! + ENTRY_HEADER_BYTES;
+    const end = start + this.#entryLength(segment, index);
+    if (start >= segment.written) return this.#pending.subarray(start - segment.written, end - segment.written);
+    const cache = this.#cache;
+    if (cache && cache.segment === segment && start >= cache.start && end <= cache.start + cache.bytes.length) {
+      return cache.bytes.subarray(start - cache.start, end - cache.start);
+    }
+    // A fresh block each time: views handed out from the previous one stay valid.
+    const length = Math.min(Math.max(READ_AHEAD_BYTES, end - start), segment.written - start);
+    const bytes = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(segment.fd, bytes, got, length - got, start + got);
+      if (n === 0) throw new Error(`segment ${segment.number} of topic ${this.name} is shorter than its index`);
+      got += n;
+    }
+    this.#cache = { segment, start, bytes };
+    return bytes.subarray(0, end - start);
+  }
+
+  #writePending(): void {
+    if (this.#pendingLength === 0) return;
+    const current = this.#current;
+    writeFully(current.fd, this.#pending, this.#pendingLength, current.written);
+    current.written += this.#pendingLength;
+    this.#pendingLength = 0;
+    this.#owner.needsSync(current.fd);
+    // Give back memory after a burst.
+    if (this.#pending.length > 4 * 1024 * 1024) this.#pending = Buffer.allocUnsafe(PENDING_INITIAL_BYTES);
+  }
+
+  /** Seals the current segment and opens the next, like a Walrus rollover at `WALRUS_MAX_SEGMENT_ENTRIES`. */
+  #roll(): void {
+    this.#writePending();
+    const sealed = this.#current;
+    const number = sealed.number + 1;
+    const fd = openSync(join(this.dir, segmentFileName(number)), 'w+', 0o644);
+    writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
+    this.#segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
+    this.#sealedEntries += sealed.offsets.length;
+    this.#owner.needsSync(fd, this.dir);
+    this.#owner.segmentSealed();
+    this.#owner.changed();
+  }
+}
+
+export function writeFully(fd: number, buffer: Buffer, length: number, position: number): void {
+  let done = 0;
+  while (done < length) done += writeSync(fd, buffer, done, length - done, position + done);
+}
