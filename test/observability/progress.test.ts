@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { MetricsHub } from '../../src/observability/metrics-hub.js';
+import { createProgressReporter, driveProgress, type IntervalTimers } from '../../src/observability/progress-reporter.js';
+
+function capture(): Writable & { writes: string[] } {
+  const writes: string[] = [];
+  const stream = new Writable({ write(chunk, _e, cb) { writes.push(String(chunk)); cb(); } }) as Writable & { writes: string[] };
+  stream.writes = writes;
+  return stream;
+}
+
+function fakeClockHub(): { hub: MetricsHub; advance: (ms: number) => void } {
+  let now = 1_000_000;
+  return { hub: new MetricsHub({ processMetrics: false, now: () => now }), advance: (ms) => { now += ms; } };
+}
+
+test('on a TTY the view is redrawn in place with rates, lag, DLQ and utilisation, then a summary', () => {
+  const out = capture();
+  const { hub, advance } = fakeClockHub();
+  const reporter = createProgressReporter({ tty: true, stream: out, app: 'orders' });
+  hub.setWorkers(4);
+  hub.setWorkerUtilization(0.75);
+  hub.recordFetched('orders', 100);
+  hub.setSourceLag('orders', 12);
+  reporter.update(hub.progress());
+  assert.doesNotMatch(out.writes[0]!, /\x1b\[\d+F/, 'the first frame does not move the cursor');
+
+  advance(2000);
+  hub.recordFetched('orders', 500);
+  hub.recordEmitted('accepted', 300);
+  hub.recordRetried('parse', 2);
+  hub.recordDeadLettered('parse', 1);
+  hub.setInFlight(42);
+  reporter.update(hub.progress());
+  const frame = out.writes[1]!;
+  assert.match(frame, /^\x1b\[2F/, 'moves up over the two lines drawn before');
+  assert.match(frame, /walrus-stream orders {2}2\.0s {2}in-flight 42 {2}workers 4 \(75% busy\) {2}retries 2 {2}DLQ 1/);
+  assert.match(frame, /source +orders +600 +250\.0\/s +lag 12/);
+  assert.match(frame, /sink +accepted +300/);
+
+  advance(1000);
+  reporter.finish(hub.progress());
+  const summary = out.writes[2]!;
+  assert.match(summary, /walrus-stream orders finished in 3\.0s/);
+  assert.match(summary, /source +orders +600 +200\.0\/s/);
+  assert.match(summary, /retries 2 {2}dead-lettered 1/);
+  reporter.update(hub.progress());
+  assert.equal(out.writes.length, 3, 'updates after finish are ignored');
+});
+
+test('off a TTY: one JSON line per interval, then a JSON summary', () => {
+  const out = capture();
+  const { hub, advance } = fakeClockHub();
+  const reporter = createProgressReporter({ tty: false, stream: out, app: 'orders', logIntervalMs: 5000 });
+  for (let i = 0; i < 12; i++) {
+    hub.recordFetched('orders', 10);
+    reporter.update(hub.progress());
+    advance(1000);
+  }
+  reporter.finish(hub.progress());
+  const lines = out.writes.join('').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.type), ['progress', 'progress', 'progress', 'summary']);
+  assert.deepEqual(lines.map((l) => l.elapsedMs), [0, 5000, 10000, 12000]);
+  assert.equal(lines[1].rates.fetched.orders, 10, '50 records in 5 s');
+  assert.equal(lines[3].fetched.orders, 120);
+  assert.ok(out.writes.every((w) => !w.includes('\x1b')), 'no ANSI codes off a TTY');
+});
+
+test('driveProgress ticks on its timer and prints the summary on stop', () => {
+  const out = capture();
+  const { hub, advance } = fakeClockHub();
+  let tick: (() => void) | undefined;
+  let cleared = false;
+  const timers: IntervalTimers = { setInterval: (fn) => { tick = fn; return 1; }, clearInterval: () => { cleared = true; } };
+  const run = driveProgress(() => hub.progress(), createProgressReporter({ tty: false, stream: out, logIntervalMs: 1000 }), { timers });
+  advance(1000);
+  hub.recordEmitted('s', 5);
+  tick!();
+  run.stop();
+  assert.ok(cleared);
+  const lines = out.writes.join('').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.type), ['progress', 'progress', 'summary']);
+  assert.equal(lines[1].emitted.s, 5);
+});
