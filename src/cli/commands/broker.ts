@@ -1,0 +1,95 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBroker, type BrokerOptions, type FsyncPolicy } from '../../broker/index.js';
+import { BROKER_DEFAULTS } from '../../broker/options.js';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+
+const usage = `Usage: walrus-stream broker [options]
+
+Runs the embedded Walrus-compatible node: the Walrus client protocol on TCP,
+backed by segmented, checksummed log files.
+
+Options:
+  --host <addr>            interface to bind (default ${BROKER_DEFAULTS.host}; loopback only unless you say otherwise)
+  --port <n>               TCP port, 0 for any free port (default ${BROKER_DEFAULTS.port})
+  --data-dir <dir>         where segments and cursors live (default ./.walrus)
+  --compat <mode>          default | stock (stock: no extensions, byte-exact stock replies)
+  --fsync <policy>         always | never | <ms> (default ${BROKER_DEFAULTS.fsync.intervalMs}: fdatasync every 200 ms)
+  --segment-entries <n>    entries per segment before rollover (default ${BROKER_DEFAULTS.segmentEntries})
+  --max-connections <n>    concurrent connections (default ${BROKER_DEFAULTS.maxConnections})
+  --volatile-cursors       keep read cursors in memory only, like the stock node
+  --json                   print the address as a JSON line (the default when stdout is not a terminal)
+  -h, --help               show this help
+
+Stops cleanly on SIGINT / SIGTERM: answers what it received, fsyncs, closes.
+`;
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} expects a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
+export function parseFsync(value: string | undefined): FsyncPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'always' || value === 'never') return value;
+  const ms = /^(\d+)(ms)?$/.exec(value);
+  if (!ms || Number(ms[1]) < 1) throw new UsageError(`--fsync expects always, never or an interval in milliseconds, got "${value}"`);
+  return { intervalMs: Number(ms[1]) };
+}
+
+const command: CliCommand = {
+  name: 'broker',
+  summary: 'Run the embedded Walrus-compatible node',
+  usage,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        compat: { type: 'string' },
+        fsync: { type: 'string' },
+        'segment-entries': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'volatile-cursors': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.compat !== undefined && values.compat !== 'default' && values.compat !== 'stock') {
+      throw new UsageError(`--compat expects default or stock, got "${values.compat}"`);
+    }
+    const options: BrokerOptions = {
+      host: values.host ?? BROKER_DEFAULTS.host,
+      port: integer('port', values.port) ?? BROKER_DEFAULTS.port,
+      dataDir: resolve(io.cwd, values['data-dir'] ?? '.walrus'),
+      compat: (values.compat as 'default' | 'stock' | undefined) ?? 'default',
+      fsync: parseFsync(values.fsync) ?? BROKER_DEFAULTS.fsync,
+      segmentEntries: integer('segment-entries', values['segment-entries']) ?? BROKER_DEFAULTS.segmentEntries,
+      maxConnections: integer('max-connections', values['max-connections']) ?? BROKER_DEFAULTS.maxConnections,
+      persistCursors: !values['volatile-cursors'],
+    };
+    const node = await startBroker(options);
+    const json = values.json === true || !io.stdout.isTTY;
+    const fsync = typeof node.options.fsync === 'object' ? `${node.options.fsync.intervalMs}ms` : node.options.fsync;
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ event: 'listening', address: node.address, host: node.host, port: node.port, pid: process.pid, dataDir: node.options.dataDir, compat: node.options.compat, fsync })}\n`);
+    } else {
+      io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat})\n`);
+    }
+
+    const signal = await new Promise<NodeJS.Signals>((done) => {
+      process.once('SIGINT', () => done('SIGINT'));
+      process.once('SIGTERM', () => done('SIGTERM'));
+    });
+    await node.close();
+    if (json) io.stdout.write(`${JSON.stringify({ event: 'stopped', signal })}\n`);
+    else io.stderr.write(`walrus-stream broker: ${signal}, flushed and stopped\n`);
+    return EXIT.OK;
+  },
+};
+
+export default command;
