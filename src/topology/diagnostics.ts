@@ -10,6 +10,7 @@ export class DiagnosticList {
   readonly #map: SourceMap | undefined;
   readonly #items: Diagnostic[] = [];
   readonly #seen = new Set<string>();
+  readonly #blocked = new Set<string>();
 
   constructor(file: string, map?: SourceMap) {
     this.#file = file;
@@ -20,9 +21,18 @@ export class DiagnosticList {
   add(severity: Diagnostic['severity'], where: Position | Path, message: string, opts: { preferKey?: boolean } = {}): void {
     const pos = Array.isArray(where) ? (this.#map?.position(where as Path, opts) ?? { line: 1, col: 1 }) : (where as Position);
     const key = `${pos.line}:${pos.col}:${severity}:${message}`;
-    if (this.#seen.has(key)) return;
+    if (this.#seen.has(key) || this.#blocked.has(`${pos.line}:${pos.col}`)) return;
     this.#seen.add(key);
     this.#items.push({ file: this.#file, line: pos.line, col: pos.col, message, severity });
+  }
+
+  /**
+   * Drops later diagnostics at `pos`: once a value is known to be broken
+   * (e.g. its `${VAR}` could not be resolved), what else is wrong with the
+   * leftover text is noise.
+   */
+  block(pos: Position): void {
+    this.#blocked.add(`${pos.line}:${pos.col}`);
   }
 
   error(where: Position | Path, message: string, opts?: { preferKey?: boolean }): void {

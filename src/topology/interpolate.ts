@@ -77,6 +77,7 @@ export function interpolate(map: SourceMap, env: Env, diagnostics: DiagnosticLis
       const pos = map.at(node.range?.[0] ?? 0);
       if ('error' in result) {
         diagnostics.error(pos, result.error);
+        diagnostics.block(pos);
         return;
       }
       const plain = node.type === 'PLAIN' || node.type === undefined;

@@ -55,6 +55,8 @@ function indentationSlips(raw: unknown, out: DiagnosticList): Path[] {
         out.error([section, name], `${section}.${name}: "${name}" is a ${kind} key, but it is indented as a new ${kind} named "${name}" — is it indented correctly?${under}`, { preferKey: true });
         handled.push([section, name]);
         if (previous !== undefined && entries[previous] === null) handled.push([section, previous]);
+        // The key is missing where it belongs because it is here: that is the same mistake.
+        if (previous !== undefined) handled.push([section, previous, name]);
       } else {
         previous = name;
       }
@@ -63,10 +65,19 @@ function indentationSlips(raw: unknown, out: DiagnosticList): Path[] {
   return handled;
 }
 
-function unknownKey(path: Path, key: string, out: DiagnosticList): void {
+function valueAt(raw: unknown, path: Path): unknown {
+  let value = raw;
+  for (const segment of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[segment];
+  }
+  return value;
+}
+
+function unknownKey(raw: unknown, path: Path, key: string, out: DiagnosticList): void {
   const allowed = keysAt(path);
   const where = path.length === 0 ? 'at the top level' : `in ${formatPath(path)}`;
-  const match = closest(key, allowed);
+  const match = closest(key, allowed.filter((k) => !Object.hasOwn(Object(valueAt(raw, path)), k)));
   let hint: string;
   if (match !== undefined) hint = ` — did you mean "${match}"?`;
   else {
@@ -112,16 +123,26 @@ function message(issue: Issue, input: unknown): string | undefined {
 /** Reports every zod issue at the position of the value (or key) it is about. */
 export function reportIssues(issues: readonly Issue[], raw: unknown, out: DiagnosticList): void {
   const handled = indentationSlips(raw, out);
+  // A misspelt required key is reported once, as the unknown key with its "did you mean".
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    for (const key of issue.keys) {
+      const match = closest(key, keysAt(issue.path));
+      if (match !== undefined) handled.push([...issue.path, match]);
+    }
+  }
   const covered = (path: Path): boolean =>
     handled.some((h) => h.length <= path.length && h.every((s, i) => String(s) === String(path[i])));
   for (const issue of issues) {
     if (covered(issue.path)) continue;
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) unknownKey(issue.path, key, out);
+      for (const key of issue.keys) unknownKey(raw, issue.path, key, out);
       continue;
     }
     const input = (issue as { input?: unknown }).input;
-    if (issue.code === 'invalid_type' && input === undefined && issue.path.length > 0) {
+    const parentValue = valueAt(raw, issue.path.slice(0, -1));
+    const absent = issue.path.length > 0 && isObject(parentValue) && !Object.hasOwn(parentValue, issue.path[issue.path.length - 1]!);
+    if (absent) {
       const parent = issue.path.slice(0, -1);
       const key = String(issue.path[issue.path.length - 1]);
       const where = parent.length === 0 ? '' : ` in ${formatPath(parent)}`;

@@ -44,12 +44,14 @@ export class Names {
    * Resolves one reference, or returns what is wrong with it. Sinks pass
    * `allowSource: false`: they write processor outputs only.
    */
-  resolve(ref: string, allowSource: boolean): { ref: InputRef; canonical: string } | { error: string } {
+  resolve(ref: string, allowSource: boolean, self?: string): { ref: InputRef; canonical: string } | { error: string } | { skip: true } {
     const dot = ref.indexOf('.');
     const head = dot === -1 ? ref : ref.slice(0, dot);
     const output = dot === -1 ? undefined : ref.slice(dot + 1);
     const isSource = Object.hasOwn(this.sources, head);
     const isProcessor = Object.hasOwn(this.processors, head);
+    // A name that is both a source and a processor is reported once, at the name.
+    if (isSource && isProcessor && output === undefined) return { skip: true };
     if (isProcessor) {
       const outputs = this.outputsOf(head);
       const wanted = output ?? 'default';
@@ -57,7 +59,7 @@ export class Names {
         const list = outputs.map((o) => `"${head}.${o}"`).join(', ');
         return output === undefined
           ? { error: `processor "${head}" has no "default" output (it declares ${outputs.map((o) => `"${o}"`).join(', ')}); name one: ${list}` }
-          : { error: `processor "${head}" has no output "${output}"${didYouMean(output, outputs)}; its outputs are ${list}` };
+          : { error: `processor "${head}" has no output "${output}" (its outputs: ${list})${didYouMean(output, outputs)}` };
       }
       return { ref: { kind: 'processor', name: head, output: wanted }, canonical: `${head}.${wanted}` };
     }
@@ -66,7 +68,7 @@ export class Names {
       if (output !== undefined) return { error: `"${ref}": source "${head}" has no named outputs; refer to it as "${head}"` };
       return { ref: { kind: 'source', name: head, topic: this.sourceTopic(head) ?? '' }, canonical: head };
     }
-    const candidates = allowSource ? [...Object.keys(this.sources), ...Object.keys(this.processors)] : Object.keys(this.processors);
+    const candidates = [...(allowSource ? Object.keys(this.sources) : []), ...Object.keys(this.processors)].filter((n) => n !== self);
     const what = allowSource ? 'source or processor' : 'processor';
     const known = candidates.length > 0 ? didYouMean(head, candidates) || `; known: ${candidates.join(', ')}` : '';
     return { error: `unknown ${what} "${head}"${known}` };

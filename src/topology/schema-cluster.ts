@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { address, count, duration } from './schema-fields.js';
+import { address, count, duration, ordered } from './schema-fields.js';
 
 /**
  * `cluster:` — where the Walrus nodes are and how the client talks to them
@@ -26,6 +26,7 @@ const pool = z
     acquireTimeout: duration('5s').describe('How long a request waits for a free connection.'),
     idleTimeout: duration('30s').describe('Idle connections above `min` close after this.'),
   })
+  .superRefine(ordered('min', 'max'))
   .describe('Connection pool per node.');
 
 const retry = z
@@ -35,6 +36,7 @@ const retry = z
     maxDelay: duration('5s').describe('Largest delay between retries.'),
     multiplier: z.number().min(1).default(2).describe('Each delay is the previous one times this.'),
   })
+  .superRefine(ordered('initialDelay', 'maxDelay', 'ms'))
   .describe('Retry policy of client requests (retriable errors only).');
 
 const breaker = z

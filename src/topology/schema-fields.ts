@@ -27,8 +27,8 @@ const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS
 /** A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds. */
 export function duration(defaultValue: string) {
   return z
-    .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN))], {
-      error: (issue) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`,
+    .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN), { error: durationError })], {
+      error: durationError,
     })
     .transform((value) => parseDuration(value)!)
     .prefault(defaultValue);
@@ -37,8 +37,8 @@ export function duration(defaultValue: string) {
 /** A size (`64KiB`, `1MB`, number = bytes) → bytes, at most `max` when given. */
 export function size(defaultValue: string, max?: { bytes: number; why: string }) {
   return z
-    .union([z.number().int().nonnegative(), z.string().regex(new RegExp(SIZE_PATTERN))], {
-      error: (issue) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`,
+    .union([z.number().int().nonnegative(), z.string().regex(new RegExp(SIZE_PATTERN), { error: sizeError })], {
+      error: sizeError,
     })
     .transform((value, ctx) => {
       const bytes = parseSize(value)!;
@@ -77,3 +77,15 @@ export function count(defaultValue: number, min = 1, max?: number) {
 
 export const serializer = z.enum(['json', 'msgpack', 'string', 'raw']);
 export const recordFormat = z.enum(['envelope', 'text']);
+
+/**
+ * A refinement for objects with a lower and an upper bound (`min`/`max`,
+ * `minInterval`/`maxInterval`): reported at the lower one.
+ */
+export function ordered<K extends string>(low: K, high: K, unit = '') {
+  return (value: Record<K, number>, ctx: { addIssue: (issue: { code: 'custom'; path: string[]; message: string; input: unknown }) => void }): void => {
+    if (value[low] > value[high]) {
+      ctx.addIssue({ code: 'custom', path: [low], input: value[low], message: `${low} (${value[low]}${unit}) must not exceed ${high} (${value[high]}${unit})` });
+    }
+  };
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
-import { address, count, duration, recordFormat, serializer, size, topic } from './schema-fields.js';
+import { address, count, duration, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 /**
  * The topology language, defined once. This schema gives the types, the
@@ -25,6 +25,7 @@ const source = z
         minInterval: duration('1ms').describe('Poll delay while entries keep coming.'),
         maxInterval: duration('100ms').describe('Longest poll delay when the topic is idle (backs off up to this).'),
       })
+      .superRefine(ordered('minInterval', 'maxInterval', 'ms'))
       .prefault({})
       .describe('How the topic is polled.'),
     rateLimit: z.number().nonnegative().default(0).describe('Records per second read from the topic; 0 = unlimited.'),
@@ -37,10 +38,10 @@ const processor = z
   .strictObject({
     module: z
       .string()
-      .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `module must be a .ts or .js file, got ${JSON.stringify(i.input)}` })
+      .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `expected a .ts or .js file, got ${JSON.stringify(i.input)}` })
       .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`.'),
     input: z
-      .union([inputRef, z.array(inputRef)], { error: 'input must be a name (`source`, `processor` or `processor.output`) or a list of them' })
+      .union([inputRef, z.array(inputRef)], { error: (i) => `expected a name ("source", "processor" or "processor.output") or a list of them, got ${show(i.input)}` })
       .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
     outputs: z
       .array(z.string())
@@ -58,6 +59,7 @@ const processor = z
         initialDelay: duration('100ms').describe('Delay before the second attempt.'),
         maxDelay: duration('5s').describe('Largest delay between attempts.'),
       })
+      .superRefine(ordered('initialDelay', 'maxDelay', 'ms'))
       .prefault({})
       .describe('Retries of a failing record before it is dead-lettered.'),
     deadLetter: topic().optional().describe('Dead-letter topic for records that fail every attempt. Default: `<topic of the first upstream source>.dlq`.'),
@@ -93,7 +95,7 @@ const observability = z
   .strictObject({
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level.'),
     http: z
-      .union([address(), z.literal(false)], { error: (i) => `http must be host:port or false, got ${JSON.stringify(i.input)}` })
+      .union([address(), z.literal(false)], { error: (i) => `expected host:port or false, got ${show(i.input)}` })
       .default(false)
       .describe('`host:port` of the HTTP server for /metrics, /healthz and /readyz; `false` disables it.'),
   })
@@ -103,11 +105,11 @@ export const topologySchema = z
   .strictObject({
     app: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: (i) => `app must start with a letter or digit and use only A-Z a-z 0-9 . _ -, got ${JSON.stringify(i.input)}` })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: (i) => `expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got ${show(i.input)}` })
       .describe('Application name; scopes local state under `stateDir/app`.'),
     stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
     workers: z
-      .union([z.number().int().min(1), z.literal('auto')], { error: (i) => `workers must be a whole number ≥ 1 or "auto", got ${JSON.stringify(i.input)}` })
+      .union([z.number().int().min(1), z.literal('auto')], { error: (i) => `expected a whole number ≥ 1 or "auto", got ${show(i.input)}` })
       .default('auto')
       .describe('Worker threads running processors: a number, or `auto` (one per core).'),
     cluster: clusterSchema.prefault({}),

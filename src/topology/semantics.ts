@@ -61,16 +61,23 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
   if (!isRecord(raw)) return resolution;
   const names = new Names(raw);
   checkNames(raw, names, out);
+  // When a section is not a mapping its type error is reported; references into it would only add noise.
+  if (!isRecord(raw.sources) || !isRecord(raw.processors)) return resolution;
+  let unresolved = 0;
 
   // Processor inputs.
   for (const [name, entry] of Object.entries(names.processors)) {
     if (!isRecord(entry)) continue;
     const resolved = { canonical: [] as string[], refs: [] as InputRef[], paths: [] as Path[] };
+    if (typeof entry.input !== 'string' && !Array.isArray(entry.input)) unresolved += 1;
     for (const { ref, path } of refsOf(entry.input)) {
-      const result = names.resolve(ref, true);
+      const result = names.resolve(ref, true, name);
       const at = ['processors', name, ...path];
-      if ('error' in result) out.error(at, `processors.${name}.input: ${result.error}`);
-      else if (resolved.canonical.includes(result.canonical)) out.error(at, `processors.${name}.input: "${result.canonical}" is listed twice`);
+      if ('skip' in result) unresolved += 1;
+      else if ('error' in result) {
+        out.error(at, `processors.${name}.input: ${result.error}`);
+        unresolved += 1;
+      } else if (resolved.canonical.includes(result.canonical)) out.error(at, `processors.${name}.input: "${result.canonical}" is listed twice`);
       else {
         resolved.canonical.push(result.canonical);
         resolved.refs.push(result.ref);
@@ -85,12 +92,16 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
   for (const [name, entry] of Object.entries(sinks)) {
     if (!isRecord(entry) || typeof entry.input !== 'string') continue;
     const result = names.resolve(entry.input, false);
-    if ('error' in result) out.error(['sinks', name, 'input'], `sinks.${name}.input: ${result.error}`);
-    else if (result.ref.kind === 'processor') resolution.sinkInputs.set(name, { processor: result.ref.name, output: result.ref.output });
+    if ('skip' in result) unresolved += 1;
+    else if ('error' in result) {
+      out.error(['sinks', name, 'input'], `sinks.${name}.input: ${result.error}`);
+      unresolved += 1;
+    } else if (result.ref.kind === 'processor') resolution.sinkInputs.set(name, { processor: result.ref.name, output: result.ref.output });
   }
 
   const inCycle = reportCycles(resolution, out);
-  reportReachability(names, resolution, inCycle, out);
+  // Reachability is only meaningful when every reference resolved.
+  if (unresolved === 0) reportReachability(names, resolution, inCycle, out);
   defaultDeadLetters(names, resolution, out);
   return resolution;
 }
@@ -135,8 +146,8 @@ function reportReachability(names: Names, resolution: Resolution, inCycle: Set<s
       }
     }
   }
-  for (const name of Object.keys(names.sources)) {
-    if (!readSources.has(name)) out.warning(['sources', name], `sources.${name}: no processor reads this source`, { preferKey: true });
+  for (const [name, entry] of Object.entries(names.sources)) {
+    if (isRecord(entry) && !readSources.has(name)) out.warning(['sources', name], `sources.${name}: no processor reads this source`, { preferKey: true });
   }
   for (const [name, entry] of Object.entries(names.processors)) {
     if (!isRecord(entry)) continue;
@@ -175,9 +186,11 @@ function defaultDeadLetters(names: Names, resolution: Resolution, out: Diagnosti
       }
       continue;
     }
-    const topic = `${firstTopic(name, new Set()) ?? name}.dlq`;
+    const upstream = firstTopic(name, new Set());
+    const topic = `${upstream ?? name}.dlq`;
     const problem = topicProblem(topic);
-    if (problem !== undefined) out.error(['processors', name], `processors.${name}: the default dead-letter topic is invalid (${problem}); set deadLetter`, { preferKey: true });
+    // An invalid source topic is reported at the topic; only a valid one made too long by ".dlq" is news.
+    if (problem !== undefined && (upstream === undefined || topicProblem(upstream) === undefined)) out.error(['processors', name], `processors.${name}: the default dead-letter topic is invalid (${problem}); set deadLetter`, { preferKey: true });
     resolution.deadLetters.set(name, topic);
   }
 }

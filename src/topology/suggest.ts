@@ -32,7 +32,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
     // Case and separators are the commonest slips (dead_letter, DeadLetter): treat them as exact.
-    const distance = candidate.toLowerCase().replace(/[-_]/g, '') === lower ? 0 : editDistance(word, candidate);
+    const folded = candidate.toLowerCase().replace(/[-_]/g, '');
+    // A word that only adds or drops a suffix (keyed → key, jsonn → json) is as good as one edit.
+    const affix = folded.length >= 3 && lower.length >= 3 && (lower.startsWith(folded) || folded.startsWith(lower));
+    const distance = folded === lower ? 0 : affix ? 1 : editDistance(word, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

@@ -15,13 +15,18 @@ function cleanMessage(message: string): string {
 
 /** Reports syntax errors; returns true when there were any (the document cannot be trusted then). */
 export function reportSyntax(map: SourceMap, out: DiagnosticList): boolean {
+  const lines = new Set<number>();
   for (const error of map.doc.errors) {
+    const pos = map.at(error.pos[0]);
+    // One slip often trips several parser rules on the same line; the first says it best.
+    if (lines.has(pos.line)) continue;
+    lines.add(pos.line);
     const text = cleanMessage(error.message);
     let hint = '';
     if (error.code === 'DUPLICATE_KEY') hint = '; each name may appear once in a mapping';
     else if (error.code === 'TAB_AS_INDENT') hint = ' — indent with spaces, not tabs';
     else if (INDENT_CODES.has(error.code)) hint = ' — is it indented correctly?';
-    out.error(map.at(error.pos[0]), `YAML syntax: ${text}${hint}`);
+    out.error(pos, `YAML syntax: ${text}${hint}`);
   }
   return map.doc.errors.length > 0;
 }
