@@ -1,0 +1,206 @@
+import type { Logger } from 'pino';
+import { serializeError, type SerializedError } from '../errors/index.js';
+import type { SinkSpec, SourceSpec, Topology } from '../topology/types.js';
+import { Batcher } from './batcher.js';
+import { buildDeadLetter } from './dead-letter.js';
+import { Ingest } from './ingest.js';
+import type { ProcessorSpecWire, WireOutput } from './messages.js';
+import type { BatchRunner, EntryWriter, JournalLike, OutRecord, RecordCodec, SourceReader } from './pipeline-io.js';
+import { PipelineStats, type PipelineSummary } from './pipeline-stats.js';
+import { ProcessorRunner, type Job } from './processor-runner.js';
+import { buildRoutes, type Routes } from './routes.js';
+import type { Ticket } from './ticket.js';
+import { deriveRecordId } from './record-ids.js';
+
+/** Options of {@link Coordinator}. */
+export interface CoordinatorOptions {
+  topology: Topology;
+  runner: BatchRunner;
+  openSource(spec: SourceSpec): SourceReader;
+  writer: EntryWriter;
+  codec: RecordCodec;
+  /** Makes fetched entries durable before processing. @default none (at-most-once across a crash) */
+  journal?: JournalLike;
+  /** Finish once every source is empty and nothing is in flight. @default false */
+  untilIdle?: boolean;
+  /** Most records in flight (decoded, not yet finished); fetching pauses above it. @default 20000 */
+  maxInFlight?: number;
+  logger?: Logger;
+  /** Seams for tests. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Job bookkeeping the coordinator attaches to every record. */
+export interface JobMeta { ticket: Ticket; raw: string; sourceTopic: string }
+
+/**
+ * The main-thread coordinator: owns all I/O, the in-flight bound, routing
+ * between processors and sinks, dead-lettering and the journal (fetch →
+ * journal.append → dispatch → sinks ack → journal.release). Workers only see
+ * batches of records.
+ */
+export class Coordinator {
+  readonly stats: PipelineStats;
+  readonly #o: CoordinatorOptions;
+  readonly #routes: Routes;
+  readonly #runners = new Map<string, ProcessorRunner>();
+  readonly #sinks = new Map<string, Batcher<OutRecord>>();
+  readonly #deadLetters = new Map<string, Batcher<string>>();
+  readonly #ingest: Ingest;
+
+  constructor(options: CoordinatorOptions) {
+    this.#o = options;
+    this.stats = new PipelineStats(options.now);
+    this.#routes = buildRoutes(options.topology);
+    const { topology } = options;
+    for (const spec of Object.values(topology.processors)) {
+      this.stats.processor(spec.name);
+      this.#runners.set(spec.name, new ProcessorRunner({
+        spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
+        onSuccess: (job, outputs, ms) => this.#onSuccess(spec.name, job, outputs, ms),
+        onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
+        onRetry: (job, error, delay) => {
+          this.stats.processor(spec.name).retries += 1;
+          options.logger?.debug({ processor: spec.name, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
+        },
+      }));
+    }
+    for (const sink of Object.values(topology.sinks)) this.#sinks.set(sink.name, this.#sinkBatcher(sink));
+    this.#ingest = new Ingest({
+      ...options,
+      routes: this.#routes,
+      stats: this.stats,
+      submit: (processor, job) => this.#runners.get(processor)!.submit(job),
+      deadLetterEntry: (topic, entry) => this.#deadLetterBatcher(topic).add(entry),
+      flushOutputs: () => this.#flushAll(),
+    });
+  }
+
+  /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
+  outputTopics(): string[] {
+    const topics = new Set<string>(Object.values(this.#o.topology.sinks).map((s) => s.topic));
+    for (const p of Object.values(this.#o.topology.processors)) topics.add(p.deadLetter);
+    for (const s of Object.values(this.#o.topology.sources)) topics.add(`${s.topic}.dlq`);
+    return [...topics];
+  }
+
+  /** Runs until idle (with `untilIdle`) or until `stop()`; resolves with the summary after draining. */
+  async run(): Promise<PipelineSummary> {
+    await this.#ingest.run();
+    return this.snapshot();
+  }
+
+  /** Stops fetching; `run()` resolves once what is in flight has finished and been flushed. */
+  stop(): void {
+    this.#ingest.stop();
+  }
+
+  snapshot(): PipelineSummary {
+    return this.stats.snapshot(this.#ingest.inFlight);
+  }
+
+  async #flushAll(): Promise<void> {
+    await Promise.all([...this.#sinks.values(), ...this.#deadLetters.values()].map((b) => b.flush()));
+  }
+
+  #onSuccess(processor: string, job: Job, outputs: WireOutput[], durationMs: number): void {
+    const meta = job.meta as JobMeta;
+    const counts = this.stats.processor(processor);
+    counts.processed += 1;
+    counts.busyMs += durationMs;
+    if (outputs.length === 0) counts.dropped += 1;
+    counts.emitted += outputs.length;
+    outputs.forEach((out, i) => {
+      const ref = `${processor}.${out.output}`;
+      const targets = this.#routes.byOutput.get(ref);
+      const id = deriveRecordId(job.record.id, processor, i);
+      const headers = out.headers ?? {};
+      for (const name of targets?.processors ?? []) {
+        meta.ticket.add();
+        this.#runners.get(name)!.submit({
+          record: { id, key: out.key, value: out.value, headers, timestamp: job.record.timestamp, source: ref },
+          key: out.key, attempt: 1, meta,
+        });
+      }
+      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key: out.key, headers, value: out.value });
+    });
+    meta.ticket.done();
+  }
+
+  /** Serializes one output for a sink (a value the serializer refuses dead-letters the input record) and queues it. */
+  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown }): void {
+    const meta = job.meta as JobMeta;
+    const sink = this.#o.topology.sinks[sinkName];
+    let value: Uint8Array;
+    try {
+      value = this.#o.codec.serialize(sink, out.value);
+    } catch (error) {
+      meta.ticket.add();
+      this.#onDeadLetter(processor, this.#o.topology.processors[processor].deadLetter, job, serializeError(error), (this.#o.now ?? Date.now)());
+      return;
+    }
+    meta.ticket.add();
+    this.#sinks.get(sinkName)!.add({ ...out, value, timestamp: job.record.timestamp }).then(() => meta.ticket.done(), (error: unknown) => {
+      this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
+      meta.ticket.fail();
+    });
+  }
+
+  #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
+    const meta = job.meta as JobMeta;
+    this.stats.processor(processor).deadLettered += 1;
+    this.#o.logger?.warn({ processor, recordId: job.record.id, code: error.code, err: error.message, topic }, 'record dead-lettered');
+    let entry: string;
+    try {
+      entry = buildDeadLetter({
+        entry: meta.raw, error, processor, attempts: job.attempt, firstFailureAt: job.firstFailureAt ?? lastFailureAt,
+        lastFailureAt, sourceTopic: meta.sourceTopic, recordId: job.record.id, key: job.record.key,
+      });
+    } catch (buildError) {
+      this.#o.logger?.error({ err: serializeError(buildError), recordId: job.record.id }, 'cannot build dead letter; the entry stays in the journal');
+      meta.ticket.fail();
+      return;
+    }
+    this.#deadLetterBatcher(topic).add(entry).then(() => meta.ticket.done(), () => meta.ticket.fail());
+  }
+
+  #sinkBatcher(sink: SinkSpec): Batcher<OutRecord> {
+    const counts = this.stats.sink(sink.name, sink.topic);
+    return new Batcher<OutRecord>({
+      maxItems: sink.batch.maxRecords,
+      lingerMs: sink.batch.linger,
+      flush: async (records) => {
+        const entries = this.#o.codec.encode(sink, records);
+        await this.#o.writer.putMany(sink.topic, entries);
+        counts.records += records.length;
+        counts.entries += entries.length;
+      },
+      onError: (error, attempt) => this.#o.logger?.warn({ err: error, sink: sink.name, attempt }, 'sink write failed'),
+    });
+  }
+
+  #deadLetterBatcher(topic: string): Batcher<string> {
+    let batcher = this.#deadLetters.get(topic);
+    if (!batcher) {
+      batcher = new Batcher<string>({
+        flush: async (entries) => {
+          await this.#o.writer.putMany(topic, entries);
+          this.stats.deadLetter(topic, entries.length);
+        },
+        onError: (error, attempt) => this.#o.logger?.warn({ err: error, topic, attempt }, 'dead-letter write failed'),
+      });
+      this.#deadLetters.set(topic, batcher);
+    }
+    return batcher;
+  }
+}
+
+/** What a worker needs to know about a processor. */
+export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
+  const spec = topology.processors[name];
+  return {
+    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
+    logLevel: topology.observability.logLevel,
+  };
+}

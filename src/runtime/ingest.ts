@@ -1,0 +1,216 @@
+import type { Logger } from 'pino';
+import { WalrusError, serializeError } from '../errors/index.js';
+import type { SourceSpec, Topology } from '../topology/types.js';
+import { buildDeadLetter } from './dead-letter.js';
+import type { JournalLike, RecordCodec, SourceReader } from './pipeline-io.js';
+import type { PipelineStats } from './pipeline-stats.js';
+import type { Job } from './processor-runner.js';
+import { decodeDeadLetterTopic, type Routes } from './routes.js';
+import { Ticket } from './ticket.js';
+
+export interface IngestOptions {
+  topology: Topology;
+  routes: Routes;
+  stats: PipelineStats;
+  codec: RecordCodec;
+  journal?: JournalLike;
+  openSource(spec: SourceSpec): SourceReader;
+  submit(processor: string, job: Job): void;
+  deadLetterEntry(topic: string, entry: string): Promise<void>;
+  /** Flushes sinks and dead-letter writers (end of run). */
+  flushOutputs(): Promise<void>;
+  untilIdle?: boolean;
+  maxInFlight?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/**
+ * The fetch side of the coordinator: one loop per source (fetch → journal →
+ * decode → dispatch), the in-flight bound (fetching pauses while full),
+ * journal release once an entry's ticket finishes, recovery of what a crash
+ * left in the journal, and the idle/stop conditions.
+ */
+export class Ingest {
+  readonly #o: IngestOptions;
+  readonly #maxInFlight: number;
+  #inFlight = 0;
+  #stopping = false;
+  #seq = 0;
+  readonly #emptySources = new Set<string>();
+  readonly #sleepers = new Set<() => void>();
+  #toRelease: number[] = [];
+  #releasing: Promise<void> = Promise.resolve();
+
+  constructor(options: IngestOptions) {
+    this.#o = options;
+    this.#maxInFlight = options.maxInFlight ?? 20_000;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    this.#poke();
+  }
+
+  async run(): Promise<void> {
+    this.#recover();
+    const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
+    await Promise.all(sources.map((s) => this.#fetchLoop(s)));
+    // Drain: everything admitted finishes (or is dead-lettered) and is flushed.
+    while (this.#inFlight > 0) await this.#sleep(20);
+    await this.#o.flushOutputs();
+    await this.#flushReleases();
+  }
+
+  async #fetchLoop(spec: SourceSpec): Promise<void> {
+    const reader = this.#o.openSource(spec);
+    const counts = this.#o.stats.source(spec.name, spec.topic);
+    let interval = spec.poll.minInterval;
+    let failures = 0;
+    while (!this.#stopping) {
+      if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
+      let entries: Buffer[];
+      const started = Date.now();
+      try {
+        entries = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        this.#o.logger?.warn({ err: serializeError(error), source: spec.name, failures }, 'fetch failed; retrying');
+        await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
+        continue;
+      }
+      if (entries.length === 0) {
+        this.#emptySources.add(spec.name);
+        if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
+        await this.#sleep(interval);
+        interval = Math.min(Math.max(interval * 2, 1), spec.poll.maxInterval);
+        continue;
+      }
+      this.#emptySources.delete(spec.name);
+      interval = spec.poll.minInterval;
+      counts.entries += entries.length;
+      const seqs = this.#o.journal
+        ? await this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
+        : entries.map(() => this.#seq++);
+      let records = 0;
+      entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i]); });
+      counts.records += records;
+      if (spec.rateLimit > 0) {
+        const due = (records / spec.rateLimit) * 1_000 - (Date.now() - started);
+        if (due > 0) await this.#sleep(due);
+      }
+    }
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight === 0 && this.#o.routes.bySource.size > 0 &&
+      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s));
+  }
+
+  /** Decodes one entry and hands its records to the processors reading the source; returns the record count. */
+  #admit(spec: SourceSpec, entry: Buffer, seq: number): number {
+    let decoded;
+    try {
+      decoded = this.#o.codec.decode(spec, entry);
+    } catch (error) {
+      const ticket = this.#ticket(seq, spec.name, 1);
+      ticket.add();
+      this.#deadLetterUndecodable(spec, entry.toString('utf8'), `${spec.topic}@${seq}`, error, ticket);
+      ticket.done();
+      return 1;
+    }
+    const ticket = this.#ticket(seq, spec.name, decoded.length);
+    const readers = this.#o.routes.bySource.get(spec.name) ?? [];
+    decoded.forEach((record, i) => {
+      const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
+      if (record.error !== undefined) {
+        ticket.add();
+        this.#deadLetterUndecodable(spec, record.raw, id, record.error, ticket);
+        return;
+      }
+      for (const processor of readers) {
+        ticket.add();
+        this.#o.submit(processor, {
+          record: { id, key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp, source: spec.name },
+          key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic },
+        });
+      }
+    });
+    ticket.done();
+    return decoded.length;
+  }
+
+  /** Dead-letters an entry (or one record of it) that cannot be decoded; `ticket` already counts this unit. */
+  #deadLetterUndecodable(spec: SourceSpec, raw: string, recordId: string, error: unknown, ticket: Ticket): void {
+    const now = (this.#o.now ?? Date.now)();
+    const data = serializeError(error instanceof WalrusError ? error
+      : new WalrusError('DESERIALIZATION_ERROR', `cannot decode entry of ${spec.topic}: ${(error as Error)?.message ?? String(error)}`));
+    const topic = decodeDeadLetterTopic(this.#o.topology, this.#o.routes, spec.name);
+    this.#o.stats.processor('(decode)').deadLettered += 1;
+    this.#o.logger?.warn({ source: spec.name, recordId, err: data.message, topic }, 'undecodable record dead-lettered');
+    this.#o.deadLetterEntry(topic, buildDeadLetter({
+      entry: raw, error: data, processor: '(decode)', attempts: 1, firstFailureAt: now,
+      lastFailureAt: now, sourceTopic: spec.topic, recordId,
+    })).then(() => ticket.done(), () => ticket.fail());
+  }
+
+  #ticket(seq: number, source: string, records: number): Ticket {
+    this.#inFlight += records;
+    return new Ticket(seq, source, records, (ticket, failed) => {
+      const wasFull = this.#inFlight >= this.#maxInFlight;
+      this.#inFlight -= ticket.records;
+      if (!failed) this.#release(ticket.seq);
+      // Waking on every finish would make idle sources poll at the rate
+      // records complete; only a freed-up pipeline or an empty one matters.
+      if (this.#inFlight === 0 || (wasFull && this.#inFlight < this.#maxInFlight)) this.#poke();
+    });
+  }
+
+  /** Releases are batched: one journal write per burst of finished entries. */
+  #release(seq: number): void {
+    if (!this.#o.journal) return;
+    this.#toRelease.push(seq);
+    if (this.#toRelease.length === 1) queueMicrotask(() => void this.#flushReleases());
+  }
+
+  #flushReleases(): Promise<void> {
+    const journal = this.#o.journal;
+    if (!journal || this.#toRelease.length === 0) return this.#releasing;
+    const seqs = this.#toRelease;
+    this.#toRelease = [];
+    this.#releasing = this.#releasing.then(() => journal.release(seqs)).catch((error: unknown) => {
+      this.#o.logger?.error({ err: serializeError(error) }, 'journal release failed; entries will be reprocessed after a restart');
+    });
+    return this.#releasing;
+  }
+
+  /** Re-admits what a previous run fetched but did not finish (at-least-once across crashes). */
+  #recover(): void {
+    for (const { seq, source, entry } of this.#o.journal?.unreleased() ?? []) {
+      const spec = this.#o.topology.sources[source];
+      if (!spec) {
+        this.#o.logger?.warn({ seq, source }, 'journal entry of a source no longer in the topology is kept, not processed');
+        continue;
+      }
+      this.#o.stats.summary.recovered += this.#admit(spec, entry, seq);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.#sleepers.delete(wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  /** Wakes sleeping loops early: capacity freed, everything finished, or stop(). */
+  #poke(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+}

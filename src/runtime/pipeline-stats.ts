@@ -1,0 +1,58 @@
+/** Counts of one processor. */
+export interface ProcessorCounts {
+  /** Records that went through successfully. */
+  processed: number;
+  /** Successful records that produced no output. */
+  dropped: number;
+  /** Outputs emitted. */
+  emitted: number;
+  retries: number;
+  deadLettered: number;
+  /** Sum of processing time of successful attempts, ms. */
+  busyMs: number;
+}
+
+/** What `run` prints at the end (and what the progress line shows). */
+export interface PipelineSummary {
+  elapsedMs: number;
+  sources: Record<string, { topic: string; entries: number; records: number }>;
+  processors: Record<string, ProcessorCounts>;
+  sinks: Record<string, { topic: string; records: number; entries: number }>;
+  deadLetters: Record<string, number>;
+  inFlight: number;
+  /** Records recovered from the journal at start (a previous run's unreleased entries). */
+  recovered: number;
+}
+
+/** The coordinator's own counters: cheap increments, a snapshot on demand. */
+export class PipelineStats {
+  readonly #started: number;
+  readonly #now: () => number;
+  readonly summary: Omit<PipelineSummary, 'elapsedMs' | 'inFlight'>;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+    this.#started = now();
+    this.summary = { sources: {}, processors: {}, sinks: {}, deadLetters: {}, recovered: 0 };
+  }
+
+  source(name: string, topic: string) {
+    return (this.summary.sources[name] ??= { topic, entries: 0, records: 0 });
+  }
+
+  processor(name: string): ProcessorCounts {
+    return (this.summary.processors[name] ??= { processed: 0, dropped: 0, emitted: 0, retries: 0, deadLettered: 0, busyMs: 0 });
+  }
+
+  sink(name: string, topic: string) {
+    return (this.summary.sinks[name] ??= { topic, records: 0, entries: 0 });
+  }
+
+  deadLetter(topic: string, n = 1): void {
+    this.summary.deadLetters[topic] = (this.summary.deadLetters[topic] ?? 0) + n;
+  }
+
+  snapshot(inFlight: number): PipelineSummary {
+    return structuredClone({ ...this.summary, elapsedMs: this.#now() - this.#started, inFlight });
+  }
+}

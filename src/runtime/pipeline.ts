@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { startBroker, type BrokerHandle } from '../broker/index.js';
+import { WalrusClient } from '../client/index.js';
+import { Journal } from '../journal/index.js';
+import type { Topology } from '../topology/types.js';
+import { Coordinator, wireSpec } from './coordinator.js';
+import type { PipelineSummary } from './pipeline-stats.js';
+import { TopologyCodec } from './record-codec.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** Options of {@link startPipeline}. */
+export interface PipelineOptions {
+  /** Overrides `cluster.nodes` (e.g. `--nodes`); an empty list starts the embedded node. @default topology.cluster.nodes */
+  nodes?: string[];
+  /** Overrides `workers`. @default topology.workers */
+  workers?: number | 'auto';
+  /** Finish once every source is empty and nothing is in flight. @default false */
+  untilIdle?: boolean;
+  /** Journal fetched entries before processing (at-least-once across crashes). @default true */
+  journal?: boolean;
+  maxInFlight?: number;
+  logger?: Logger;
+  /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
+  beforeRun?(client: WalrusClient): Promise<void>;
+}
+
+/** A started pipeline. */
+export interface Pipeline {
+  readonly coordinator: Coordinator;
+  readonly client: WalrusClient;
+  readonly pool: WorkerPool;
+  /** The embedded node, when one was started. */
+  readonly broker?: BrokerHandle;
+  /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
+  readonly done: Promise<PipelineSummary>;
+  /** Stops fetching, aborts nothing: what is in flight finishes and is flushed. */
+  stop(): void;
+}
+
+/**
+ * Starts a topology: the embedded node when no nodes are given, the client,
+ * the worker pool (every processor module loaded and `init`ed before the
+ * first fetch, so a broken module fails here, naming its file), the journal,
+ * then the coordinator.
+ */
+export async function startPipeline(topology: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
+  try {
+    const nodes = options.nodes ?? topology.cluster.nodes;
+    let broker: BrokerHandle | undefined;
+    if (nodes.length === 0) {
+      const e = topology.cluster.embedded;
+      broker = await startBroker({
+        host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
+        persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
+      });
+      cleanups.push(() => broker!.close());
+      options.logger?.info({ address: broker.address, dataDir: e.dataDir }, 'embedded node started');
+    }
+    const c = topology.cluster;
+    const client = new WalrusClient({
+      nodes: broker ? [broker.address] : nodes,
+      pool: { min: c.pool.min, max: c.pool.max, acquireTimeoutMs: c.pool.acquireTimeout, idleTimeoutMs: c.pool.idleTimeout },
+      retry: { retries: c.retry.retries, initialDelayMs: c.retry.initialDelay, maxDelayMs: c.retry.maxDelay, multiplier: c.retry.multiplier },
+      breaker: { failureThreshold: c.breaker.failureThreshold, openDurationMs: c.breaker.openDuration, halfOpenAttempts: c.breaker.halfOpenAttempts },
+      balancer: c.balancer, requestTimeoutMs: c.requestTimeout, connectTimeoutMs: c.connectTimeout,
+    });
+    cleanups.push(() => client.close());
+
+    const pool = new WorkerPool({ workers: options.workers ?? topology.workers });
+    cleanups.push(() => pool.close());
+    for (const name of Object.keys(topology.processors)) await pool.load(wireSpec(topology, name));
+
+    const journal = options.journal === false ? undefined
+      : await Journal.open({ dir: join(topology.stateDir, topology.app, 'journal'), fsync: 'batch' });
+    if (journal) cleanups.push(() => journal.close());
+
+    const coordinator = new Coordinator({
+      topology, runner: pool, codec: new TopologyCodec(), journal, untilIdle: options.untilIdle,
+      maxInFlight: options.maxInFlight, logger: options.logger,
+      writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
+      openSource: (spec) => ({ fetch: (max, maxBytes) => client.getMany(spec.topic, max, maxBytes) }),
+    });
+    const topics = new Set([...Object.values(topology.sources).map((s) => s.topic), ...coordinator.outputTopics()]);
+    for (const topic of topics) await client.register(topic);
+    await options.beforeRun?.(client);
+
+    const done = coordinator.run().finally(cleanup);
+    return { coordinator, client, pool, broker, done, stop: () => coordinator.stop() };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

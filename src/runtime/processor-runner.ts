@@ -1,0 +1,123 @@
+import { WalrusError, serializeError, type SerializedError } from '../errors/index.js';
+import type { ProcessorSpec } from '../topology/types.js';
+import { retryDelay } from './backoff.js';
+import type { ProcessorSpecWire, WireOutput, WireRecord } from './messages.js';
+import { OrderingScheduler } from './ordering-scheduler.js';
+import type { BatchRunner } from './pipeline-io.js';
+
+/** A record travelling through one processor. */
+export interface Job {
+  record: Omit<WireRecord, 'attempt'>;
+  readonly key?: string;
+  attempt: number;
+  firstFailureAt?: number;
+  /** Opaque to the runner: the coordinator's bookkeeping (ticket, raw bytes). */
+  readonly meta: unknown;
+}
+
+export interface ProcessorRunnerOptions {
+  spec: ProcessorSpec;
+  wire: ProcessorSpecWire;
+  runner: BatchRunner;
+  onSuccess(job: Job, outputs: WireOutput[], durationMs: number): void;
+  onDeadLetter(job: Job, error: SerializedError, lastFailureAt: number): void;
+  onRetry?(job: Job, error: SerializedError, delayMs: number): void;
+  /** Seams for tests. */
+  now?: () => number;
+  random?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+}
+
+/**
+ * Runs one processor: orders records (`key`/`unordered`), packs them into
+ * batches of up to `batchSize`, keeps at most `concurrency` batches in flight,
+ * and handles each record's outcome on its own: success, retry after backoff
+ * with jitter, or dead letter (attempts exhausted or non-retriable). A
+ * failing record never re-runs its batch neighbours.
+ */
+export class ProcessorRunner {
+  readonly #o: ProcessorRunnerOptions;
+  readonly #scheduler: OrderingScheduler<Job>;
+  readonly #now: () => number;
+  #batchesInFlight = 0;
+  /** Records dispatched or waiting out a retry delay. */
+  #active = 0;
+
+  constructor(options: ProcessorRunnerOptions) {
+    this.#o = options;
+    this.#scheduler = new OrderingScheduler<Job>(options.spec.ordering);
+    this.#now = options.now ?? Date.now;
+  }
+
+  get name(): string {
+    return this.#o.spec.name;
+  }
+
+  /** Records queued or in flight here. */
+  get pending(): number {
+    return this.#scheduler.queued + this.#active;
+  }
+
+  submit(job: Job): void {
+    this.#scheduler.enqueue(job);
+    this.#pump();
+  }
+
+  #pump(): void {
+    const { concurrency, batchSize } = this.#o.spec;
+    while (this.#batchesInFlight < concurrency && this.#scheduler.queued > 0) {
+      const batch = this.#scheduler.take(batchSize);
+      if (batch.length === 0) break;
+      this.#batchesInFlight += 1;
+      this.#active += batch.length;
+      void this.#run(batch);
+    }
+  }
+
+  async #run(batch: Job[]): Promise<void> {
+    const wire = batch.map((job) => ({ ...job.record, attempt: job.attempt }));
+    try {
+      const results = await this.#o.runner.process(this.#o.wire, wire);
+      batch.forEach((job, i) => {
+        const result = results[i];
+        if (result?.ok) this.#succeed(job, result.outputs, result.durationMs);
+        else this.#fail(job, result ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));
+      });
+    } catch (error) {
+      // The worker itself died: every record of the batch failed through no
+      // fault of its own; each is retried (or dead-lettered) on its own.
+      const data = serializeError(error);
+      for (const job of batch) this.#fail(job, data);
+    } finally {
+      this.#batchesInFlight -= 1;
+      this.#pump();
+    }
+  }
+
+  #succeed(job: Job, outputs: WireOutput[], durationMs: number): void {
+    this.#active -= 1;
+    this.#scheduler.complete(job);
+    this.#o.onSuccess(job, outputs, durationMs);
+  }
+
+  #fail(job: Job, error: SerializedError): void {
+    const now = this.#now();
+    job.firstFailureAt ??= now;
+    const attempts = this.#o.spec.retry.attempts;
+    if (error.retriable && job.attempt < attempts) {
+      const delay = retryDelay(this.#o.spec.retry, job.attempt, (this.#o.random ?? Math.random)());
+      this.#o.onRetry?.(job, error, delay);
+      const setTimer = this.#o.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
+      setTimer(() => {
+        job.attempt += 1;
+        this.#active -= 1;
+        this.#scheduler.requeue(job);
+        this.#pump();
+      }, delay);
+      return;
+    }
+    this.#active -= 1;
+    this.#scheduler.complete(job);
+    this.#o.onDeadLetter(job, error, now);
+  }
+}

@@ -1,0 +1,60 @@
+import { WalrusError } from '../errors/index.js';
+import { EntryPacker, decodeEntry, encodeRecords, resolveSerializer, serializeValue, toPlainTextEntry,
+  type Serializer } from '../codec/index.js';
+import { maxPayloadBytes } from '../protocol/index.js';
+import type { SinkSpec, SourceSpec } from '../topology/types.js';
+import type { DecodedRecord, OutRecord, RecordCodec } from './pipeline-io.js';
+
+/**
+ * The pipeline's codec on top of `src/codec`: entries (envelope batches or
+ * plain text) to records and back, with the topology's serializers. A value
+ * that does not deserialize marks only its own record (dead-lettered alone).
+ */
+export class TopologyCodec implements RecordCodec {
+  readonly #packers = new Map<string, EntryPacker>();
+
+  decode(source: SourceSpec, entry: Buffer): DecodedRecord[] {
+    const records = decodeEntry(entry, { topic: source.topic });
+    const serializer = resolveSerializer(source.serializer) as Serializer<unknown>;
+    return records.map((r) => {
+      // One record in the entry: the entry itself is its original bytes.
+      // Several: the record alone, re-encoded with its id, key, headers and
+      // exact value bytes, so a dead letter replays just that record.
+      const raw = records.length === 1
+        ? entry.toString('utf8')
+        : encodeRecords([{ value: r.value, id: r.id, key: r.key, timestamp: r.timestamp, headers: r.headers }]);
+      const base = { id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, raw };
+      try {
+        return { ...base, value: serializer.deserialize(r.value) };
+      } catch (cause) {
+        const error = new WalrusError('DESERIALIZATION_ERROR',
+          `record ${r.id} of ${source.topic} is not valid ${source.serializer}: ${(cause as Error)?.message ?? String(cause)}`,
+          { cause, context: { topic: source.topic } });
+        return { ...base, value: undefined, error };
+      }
+    });
+  }
+
+  serialize(sink: SinkSpec, value: unknown): Uint8Array {
+    return serializeValue(resolveSerializer(sink.serializer) as Serializer<unknown>, value, sink.topic);
+  }
+
+  encode(sink: SinkSpec, records: OutRecord[]): string[] {
+    const limit = maxPayloadBytes(sink.topic);
+    if (sink.format === 'text') return records.map((r) => toPlainTextEntry(r.value, limit, sink.topic));
+    return this.#packer(sink, limit).pack(records);
+  }
+
+  #packer(sink: SinkSpec, limit: number): EntryPacker {
+    let packer = this.#packers.get(sink.name);
+    if (!packer) {
+      packer = new EntryPacker({
+        limit, topic: sink.topic,
+        compression: sink.compression.codec, compressionThreshold: sink.compression.threshold,
+        contentType: resolveSerializer(sink.serializer).contentType,
+      });
+      this.#packers.set(sink.name, packer);
+    }
+    return packer;
+  }
+}

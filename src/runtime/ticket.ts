@@ -1,0 +1,38 @@
+/**
+ * Tracks one fetched entry through the pipeline: every unit of work it causes
+ * (a record at a processor, an output at a sink, a dead letter being written)
+ * adds one; the entry is released from the journal only when all are done and
+ * none failed. Starts at one (the admission), so it cannot finish while its
+ * records are still being handed out.
+ */
+export class Ticket {
+  readonly seq: number;
+  readonly source: string;
+  /** Records decoded from the entry (what counts against the in-flight bound). */
+  readonly records: number;
+  #pending = 1;
+  #failed = false;
+  readonly #onFinish: (ticket: Ticket, failed: boolean) => void;
+
+  constructor(seq: number, source: string, records: number, onFinish: (ticket: Ticket, failed: boolean) => void) {
+    this.seq = seq;
+    this.source = source;
+    this.records = records;
+    this.#onFinish = onFinish;
+  }
+
+  add(n = 1): void {
+    this.#pending += n;
+  }
+
+  done(): void {
+    this.#pending -= 1;
+    if (this.#pending === 0) this.#onFinish(this, this.#failed);
+  }
+
+  /** A unit could not be completed (a sink write failed for good): the entry must stay in the journal. */
+  fail(): void {
+    this.#failed = true;
+    this.done();
+  }
+}
