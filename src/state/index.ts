@@ -7,3 +7,12 @@ export { MAX_KEY_BYTES, MAX_VALUE_BYTES, STORE_NAME_PATTERN } from './codec.js';
 export { changelogTopic, encodeChangelogEntries, decodeChangelogEntry, CHANGELOG_PREFIX, MAX_CHANGELOG_ENTRY_CHARS } from './changelog-codec.js';
 export type { ChangelogOptions } from './changelog-publisher.js';
 export type { ChangelogFetch, RestoreReport } from './restore.js';
+export { count, reduce, aggregate } from './dsl/aggregations.js';
+export { KeyedAggregation, type KeyedAggregationOptions, type KeyedStep } from './dsl/keyed-aggregation.js';
+export { tumbling, hopping, windowsFor, windowKey, parseWindowKey, type WindowSpec, type TimeWindow } from './dsl/windows.js';
+export { fromField, fromHeader, fromRecordTimestamp, type EventTimeExtractor, type TimedRecord } from './dsl/event-time.js';
+export {
+  WindowedAggregation, STREAM_TIME_KEY,
+  type WindowedAggregationOptions, type WindowResult, type WindowStep,
+} from './dsl/windowed-aggregation.js';
+export { PreloadedState, WorkerStateContext, type StatePreload, type StateWrites } from './worker-state.js';
