@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { WalrusClient } from '../../src/client/index.js';
+import { Producer } from '../../src/client/producer.js';
+import { Consumer } from '../../src/client/consumer.js';
+import { WalrusError } from '../../src/errors/index.js';
+
+async function withNode(fn: (client: WalrusClient, node: TestBroker) => Promise<void>, compat: 'default' | 'stock' = 'default'): Promise<void> {
+  const node = await startTestBroker({ compat });
+  const client = new WalrusClient({ nodes: [node.address] });
+  try {
+    await fn(client, node);
+  } finally {
+    await client.close();
+    await node.close();
+  }
+}
+
+async function produce(client: WalrusClient, topic: string, count: number, perEntry: number): Promise<void> {
+  const producer = new Producer<{ n: number }>(client, { topic, linger: { maxRecords: perEntry, maxWaitMs: 60_000 } });
+  for (let n = 0; n < count; n++) void producer.send({ n });
+  await producer.close();
+}
+
+test('backpressure: a slow consumer never holds more than its buffer (one record per entry)', () =>
+  withNode(async (client) => {
+    await produce(client, 'bp1', 300, 1);
+    const consumer = new Consumer<{ n: number }>(client, { topic: 'bp1', bufferSize: 20, stopWhenEmpty: true });
+    let expected = 0;
+    for await (const record of consumer) {
+      assert.equal(record.value.n, expected++);
+      const s = consumer.stats;
+      assert.ok(s.buffered <= 20, `holds ${s.buffered}`);
+      assert.ok(s.fetched - s.delivered <= 20, `fetched ${s.fetched}, delivered ${s.delivered}`);
+      await tick();
+    }
+    assert.equal(expected, 300);
+    assert.ok(consumer.stats.maxBuffered <= 20 && consumer.stats.maxBuffered > 1);
+  }));
+
+test('backpressure with record batches: entries are taken whole and the buffer still holds', () =>
+  withNode(async (client) => {
+    await produce(client, 'bp10', 400, 10);
+    const consumer = new Consumer<{ n: number }>(client, { topic: 'bp10', bufferSize: 25, stopWhenEmpty: true });
+    let count = 0;
+    for await (const record of consumer) {
+      assert.equal(record.value.n, count++);
+      assert.ok(consumer.stats.buffered <= 25);
+      if (count % 7 === 0) await tick();
+    }
+    assert.equal(count, 400);
+    assert.ok(consumer.stats.maxBuffered <= 25, `max ${consumer.stats.maxBuffered}`);
+  }));
+
+test('a paused consumer stops fetching; close() hands back what it holds and nothing is lost', () =>
+  withNode(async (client) => {
+    await produce(client, 'pause', 200, 1);
+    const consumer = new Consumer<{ n: number }>(client, { topic: 'pause', bufferSize: 30 });
+    const first = await consumer.next();
+    assert.equal(first.done, false);
+    // Give the fetch loop many turns: it must not read past the buffer.
+    for (let i = 0; i < 50; i++) await tick();
+    const s = consumer.stats;
+    assert.ok(s.fetched <= 31, `fetched ${s.fetched}`);
+    const left = await consumer.close();
+    assert.equal(left.length, consumer.stats.fetched - 1);
+    assert.deepEqual(left.map((r) => JSON.parse(Buffer.from(r.value).toString()).n), Array.from({ length: left.length }, (_, i) => i + 1));
+    let rest = 0;
+    for (let e = await client.get('pause'); e !== undefined; e = await client.get('pause')) rest++;
+    assert.equal(1 + left.length + rest, 200);
+    assert.equal((await consumer.next()).done, true);
+  }));
+
+test('an empty topic is polled with a doubling wait up to maxPollMs, reset by data', () =>
+  withNode(async (client) => {
+    await client.register('idle');
+    const waits: number[] = [];
+    const consumer = new Consumer<string>(client, {
+      topic: 'idle',
+      serializer: 'string',
+      minPollMs: 1,
+      maxPollMs: 20,
+      sleep: async (ms) => {
+        waits.push(ms);
+        if (waits.length === 8) await client.put('idle', 'wake up');
+        await tick();
+      },
+    });
+    const record = await consumer.next();
+    assert.equal(record.value?.value, 'wake up');
+    assert.deepEqual(waits, [1, 2, 4, 8, 16, 20, 20, 20]);
+    const fetchesBefore = consumer.stats.fetches;
+    await client.put('idle', 'again');
+    assert.equal((await consumer.next()).value?.value, 'again');
+    // After data the wait starts again at 1 ms.
+    assert.equal(waits[8], 1);
+    assert.ok(consumer.stats.fetches > fetchesBefore);
+    await consumer.close();
+  }));
+
+test('rate limit: records/s enforced on a virtual clock', () =>
+  withNode(async (client) => {
+    await produce(client, 'rl', 100, 25);
+    let now = 0;
+    const consumer = new Consumer<{ n: number }>(client, {
+      topic: 'rl',
+      rateLimit: 50,
+      stopWhenEmpty: true,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+        await tick();
+      },
+    });
+    let count = 0;
+    for await (const _ of consumer) count++;
+    assert.equal(count, 100);
+    // 100 records at 50/s: the first is free, 99 wait 20 ms each.
+    assert.ok(now >= 1_950 && now <= 2_050, `virtual time ${now} ms`);
+  }));
+
+test('deserialization failures are typed errors with the raw bytes, or go to the callback', () =>
+  withNode(async (client) => {
+    await client.register('mixed');
+    await client.put('mixed', 'not json');
+    await client.put('mixed', 'ws1:!!corrupt');
+    await produce(client, 'mixed', 1, 1);
+    const strict = new Consumer<{ n: number }>(client, { topic: 'mixed', stopWhenEmpty: true });
+    await assert.rejects(strict.next(), (e: unknown) => {
+      assert.ok(e instanceof WalrusError);
+      assert.equal(e.code, 'DESERIALIZATION_ERROR');
+      assert.deepEqual(e.context.raw, Buffer.from('not json'));
+      assert.equal(e.context.topic, 'mixed');
+      return true;
+    });
+    await assert.rejects(strict.next(), (e: unknown) => e instanceof WalrusError && e.code === 'DESERIALIZATION_ERROR' && String(e.context.raw) === 'ws1:!!corrupt');
+    const good = await strict.next();
+    assert.equal(good.value?.value.n, 0);
+    assert.equal(strict.stats.deserializationErrors, 2);
+
+    await client.put('mixed', 'still not json');
+    await produce(client, 'mixed', 1, 1);
+    const routed: WalrusError[] = [];
+    const lenient = new Consumer<{ n: number }>(client, { topic: 'mixed', stopWhenEmpty: true, onDeserializationError: (e) => routed.push(e) });
+    const values: number[] = [];
+    for await (const r of lenient) values.push(r.value.n);
+    assert.deepEqual(values, [0]);
+    assert.equal(routed.length, 1);
+    assert.equal(String(routed[0]!.context.raw), 'still not json');
+  }));
+
+test('plain text entries from other clients are string records with topic and a derived id', () =>
+  withNode(async (client) => {
+    await client.register('logs');
+    await client.put('logs', '  GET /index.html 200');
+    const consumer = new Consumer<string>(client, { topic: 'logs', serializer: 'string', maxRecords: 1 });
+    const records = [];
+    for await (const r of consumer) records.push(r);
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.value, '  GET /index.html 200');
+    assert.equal(records[0]!.topic, 'logs');
+    assert.match(records[0]!.id, /^t[A-Za-z0-9_-]{22}$/);
+    assert.deepEqual(records[0]!.headers, {});
+  }, 'stock'));
+
+test('break closes the consumer; close() during a long poll resolves at once', () =>
+  withNode(async (client) => {
+    await produce(client, 'brk', 50, 1);
+    const consumer = new Consumer<{ n: number }>(client, { topic: 'brk', bufferSize: 5 });
+    for await (const r of consumer) if (r.value.n === 2) break;
+    const fetches = consumer.stats.fetches;
+    for (let i = 0; i < 20; i++) await tick();
+    assert.equal(consumer.stats.fetches, fetches, 'no fetch after break');
+    assert.equal((await consumer.next()).done, true);
+
+    await client.register('empty');
+    const idle = new Consumer<string>(client, { topic: 'empty', minPollMs: 60_000, maxPollMs: 60_000 });
+    const pending = idle.next();
+    while (idle.stats.emptyFetches === 0) await tick();
+    const started = Date.now();
+    await idle.close();
+    assert.equal((await pending).done, true);
+    assert.ok(Date.now() - started < 5_000);
+  }));
+
+test('options are checked with clear errors', () => {
+  const client = { register: async () => undefined, getMany: async () => [] };
+  assert.throws(() => new Consumer(client, { topic: 't', bufferSize: 0 }), /bufferSize must be an integer >= 1/);
+  assert.throws(() => new Consumer(client, { topic: 't', minPollMs: 50, maxPollMs: 10 }), /maxPollMs \(10\) must not be below minPollMs \(50\)/);
+  assert.throws(() => new Consumer(client, { topic: 't', rateLimit: -1 }), { code: 'CONFIG_INVALID' });
+  assert.throws(() => new Consumer(client, { topic: '' }), { code: 'INVALID_TOPIC' });
+});
