@@ -19,3 +19,5 @@ export type { TopicStateInfo } from './topic-state.js';
 export { CLIENT_CHANNELS, STAT_NAMES, type RequestEvent, type RetryEventData, type BreakerEvent, type ConnectionEvent, type CapabilitiesEvent } from './events.js';
 export { LATENCY_BUCKETS_MS, type CommandStats, type LatencySnapshot, type RetryCounters } from './stats.js';
 export { systemClock, realSleep, type Clock, type Sleep } from './clock.js';
+export { Producer, type ProducerOptions, type ProducerClient, type LingerOptions, type SendOptions, type ProducerStats } from './producer.js';
+export { Consumer, type ConsumerOptions, type ConsumerClient, type ConsumerStats } from './consumer.js';
