@@ -142,6 +142,8 @@ export class BrokerConnection {
 
   #maybeEnd(): void {
     if (this.#frames.length > 0 || this.#gone) return;
-    if (this.#poisoned || this.#peerEnded) this.#socket.end();
+    // Poisoned: we will never read again, so close both directions once the reply is out.
+    if (this.#poisoned) this.#socket.destroySoon();
+    else if (this.#peerEnded) this.#socket.end();
   }
 }

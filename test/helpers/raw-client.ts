@@ -22,6 +22,11 @@ export class RawClient {
       }
       this.#wake();
     });
+    // The node closing its side (FIN) counts as closed even though our half stays open.
+    socket.on('end', () => {
+      this.#closed = true;
+      this.#wake();
+    });
     socket.on('close', () => {
       this.#closed = true;
       this.#wake();
