@@ -111,7 +111,8 @@ export class Connection {
         socket.removeListener('error', onError);
         resolve(new Connection(socket, options));
       };
-      if (socket.readyState === 'open') onConnect();
+      // A factory may hand back a socket that is already connected.
+      if (!socket.pending && !socket.connecting) onConnect();
       else socket.once('connect', onConnect);
     });
   }

@@ -57,6 +57,7 @@ export class WalrusNode {
   #probing: Promise<NodeCapabilities> | undefined;
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #counted = new WeakSet<object>();
 
   constructor(settings: NodeSettings) {
     this.#settings = settings;
@@ -195,7 +196,16 @@ export class WalrusNode {
 
   #judge(error: unknown, command: string): void {
     if (isNodeFailure(error)) {
-      this.#breaker.failure();
+      // Every request in flight on a connection that died fails with the
+      // same cause; that is one failure of the node, not one per request.
+      const cause = (error as WalrusError).cause;
+      const key = requestMayHaveRun(error) && cause instanceof WalrusError ? cause : (error as WalrusError);
+      if (!this.#counted.has(key)) {
+        this.#counted.add(key);
+        this.#breaker.failure();
+      } else {
+        this.#breaker.neutral();
+      }
       if ((command === 'GET' || command === 'BATCH_GET') && requestMayHaveRun(error)) this.#settings.counters.possibleLosses++;
     } else if (error instanceof WalrusError && ANSWERED.has(error.code)) {
       this.#breaker.success();
