@@ -17,7 +17,11 @@ interface Pending<T> { item: T; resolve: () => void; reject: (error: unknown) =>
 
 /**
  * Collects items and writes them in batches (linger + size), resolving each
- * item's promise when its batch is acknowledged. This is how sinks and
+ * item's promise when its batch is acknowledged. One write is in flight at a
+ * time, so items land in the order they were added: that is what carries
+ * key ordering through to the sink topic (two concurrent writes on two
+ * connections could land in either order). While a write is out, items
+ * accumulate and go together in the next one. This is how sinks and
  * dead-letter topics get batched writes, and how the coordinator learns an
  * output is durable before it releases the journal entry behind it.
  */
@@ -48,7 +52,10 @@ export class Batcher<T> {
   /** Writes everything pending and waits for every write in flight. */
   async flush(): Promise<void> {
     this.#flushNow();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    while (this.#inFlight.size > 0 || this.#pending.length > 0) {
+      await Promise.allSettled([...this.#inFlight]);
+      this.#flushNow();
+    }
   }
 
   /** Flushes, then fails later writes and stops retrying. */
@@ -59,10 +66,13 @@ export class Batcher<T> {
 
   #flushNow(): void {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 || this.#inFlight.size > 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    const write = this.#write(batch).finally(() => this.#inFlight.delete(write));
+    const write = this.#write(batch).finally(() => {
+      this.#inFlight.delete(write);
+      if (this.#pending.length > 0) this.#flushNow();
+    });
     this.#inFlight.add(write);
   }
 
