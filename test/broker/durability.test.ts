@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { encodeBatchPut } from '../../src/protocol/index.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+/** Restarts on the same data dir, in process (clean shutdown); kill -9 lives in crash.test.ts. */
+describe('durable storage', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'walrus-durable-'));
+  });
+  after(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function session<T>(options: Parameters<typeof startTestBroker>[0], fn: (c: RawClient, node: TestBroker) => Promise<T>): Promise<T> {
+    const node = await startTestBroker({ dataDir, ...options });
+    const c = await RawClient.connect(node.port);
+    try {
+      return await fn(c, node);
+    } finally {
+      c.close();
+      await node.close();
+    }
+  }
+
+  test('entries, topics and the read cursor survive a restart', async () => {
+    await session({ fsync: 'always' }, async (c) => {
+      assert.equal(await c.request('REGISTER d'), 'OK');
+      assert.equal(await c.request('REGISTER Upper:Case'), 'OK');
+      for (let i = 0; i < 5; i++) assert.equal(await c.request(`PUT d e${i}`), 'OK');
+      assert.equal(await c.request('PUT Upper:Case ü'), 'OK');
+      assert.equal(await c.request('GET d'), 'OK e0');
+      assert.equal(await c.request('GET d'), 'OK e1');
+    });
+    await session({}, async (c) => {
+      assert.equal(await c.request('GET d'), 'OK e2');
+      assert.equal(await c.request('GET Upper:Case'), 'OK ü');
+      const state = JSON.parse(await c.request('STATE d')) as Record<string, number>;
+      assert.equal(state.total_entries, 5);
+      assert.equal(state.read_cursor, 3);
+    });
+  });
+
+  test('volatile cursors start from the beginning after a restart, like the stock node', async () => {
+    await session({ persistCursors: false }, async (c) => {
+      assert.equal(await c.request('GET d'), 'OK e0');
+    });
+  });
+
+  test('segments roll over at segmentEntries and STATE reports sealed segments', async () => {
+    await session({ segmentEntries: 3 }, async (c) => {
+      await c.request('REGISTER roll');
+      c.writeRaw(encodeBatchPut('roll', ['1', '2', '3', '4', '5', '6', '7']));
+      assert.equal(await c.next(), 'OK 7');
+      const text = await c.request('STATE roll');
+      assert.equal(
+        text,
+        '{"current_segment":3,"leader_node":1,"last_sealed_entry_offset":6,"sealed_segments":{"1":3,"2":3},"segment_leaders":{"1":1,"2":1,"3":1},"total_entries":7,"read_cursor":0,"lag":7}',
+      );
+    });
+    const files = (await readdir(join(dataDir, 'topics', 'roll'))).filter((f) => f.endsWith('.seg'));
+    assert.equal(files.length, 3);
+    await session({ segmentEntries: 3, compat: 'stock' }, async (c) => {
+      assert.equal(
+        await c.request('STATE roll'),
+        '{"current_segment":3,"leader_node":1,"last_sealed_entry_offset":6,"sealed_segments":{"1":3,"2":3},"segment_leaders":{"1":1,"2":1,"3":1}}',
+      );
+      const got: string[] = [];
+      for (let i = 0; i < 8; i++) got.push(await c.request('GET roll'));
+      assert.deepEqual(got, ['OK 1', 'OK 2', 'OK 3', 'OK 4', 'OK 5', 'OK 6', 'OK 7', 'EMPTY']);
+    });
+  });
+
+  test('a torn tail is truncated on start and appends continue after the last good entry', async () => {
+    await session({}, async (c) => {
+      await c.request('REGISTER torn');
+      for (const m of ['good-1', 'good-2', 'good-3']) await c.request(`PUT torn ${m}`);
+    });
+    const segment = join(dataDir, 'topics', 'torn', '00000000000000000001.seg');
+    const clean = (await stat(segment)).size;
+    // A half-written entry: its header promises 100 bytes, 4 arrive.
+    const torn = Buffer.alloc(12);
+    torn.writeUInt32LE(100, 0);
+    await appendFile(segment, torn);
+    await session({}, async (c, node) => {
+      assert.equal((await stat(segment)).size, clean);
+      assert.equal(await c.request('PUT torn after'), 'OK');
+      const got = [];
+      for (let i = 0; i < 5; i++) got.push(await c.request('GET torn'));
+      assert.deepEqual(got, ['OK good-1', 'OK good-2', 'OK good-3', 'OK after', 'EMPTY']);
+      assert.ok(node.stats().topics >= 1);
+    });
+  });
+
+  test('an entry whose checksum does not match is cut off with everything after it', async () => {
+    await session({}, async (c) => {
+      await c.request('REGISTER crc');
+      for (const m of ['keep', 'flip', 'lost']) await c.request(`PUT crc ${m}`);
+    });
+    const segment = join(dataDir, 'topics', 'crc', '00000000000000000001.seg');
+    const { open } = await import('node:fs/promises');
+    const file = await open(segment, 'r+');
+    // header 16 + entry "keep" (8 + 4) → "flip" payload starts at 16 + 12 + 8.
+    await file.write(Buffer.from('F'), 0, 1, 16 + 12 + 8);
+    await file.close();
+    await session({}, async (c) => {
+      assert.equal(await c.request('GET crc'), 'OK keep');
+      assert.equal(await c.request('GET crc'), 'EMPTY');
+    });
+    // A segment cut inside its header is rewritten, not fatal.
+    await truncate(segment, 5);
+    await session({}, async (c) => {
+      assert.equal(await c.request('PUT crc again'), 'OK');
+      assert.equal(await c.request('GET crc'), 'OK again');
+    });
+  });
+
+  test('a second node on the same data dir is refused with a clear error', async () => {
+    const node = await startTestBroker({ dataDir });
+    try {
+      await assert.rejects(startTestBroker({ dataDir }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'CONFIG_INVALID');
+        assert.match(error.message, /is in use by another walrus-stream broker/);
+        return true;
+      });
+    } finally {
+      await node.close();
+    }
+  });
+});
