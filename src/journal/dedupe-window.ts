@@ -16,10 +16,12 @@ export interface DedupeWindowOptions {
  * A bounded memory of recently seen record ids, for dropping the duplicates
  * at-least-once delivery can produce (a crash replays the in-flight window).
  *
- * `seen(id)` is O(1) amortised: a `Map` keeps first-seen order, so the
- * oldest id is always the first key. An id is remembered from its first
- * sighting; seeing it again does not extend its life, which keeps the
- * window a plain FIFO and duplicates of a replay arrive soon after anyway.
+ * `seen(id)` is O(1): a `Set` answers membership and a ring buffer keeps
+ * first-seen order, so the oldest id is always at the ring's tail. (Taking
+ * the first key of a `Map` is not O(1) in V8 once many keys were deleted:
+ * iteration walks over the deleted slots.) An id is remembered from its
+ * first sighting; seeing it again does not extend its life, which keeps the
+ * window a plain FIFO, and the duplicates of a replay arrive soon anyway.
  *
  * @example
  * const window = new DedupeWindow({ maxIds: 100_000 });
@@ -29,7 +31,11 @@ export class DedupeWindow {
   readonly #maxIds: number;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
-  readonly #firstSeen = new Map<string, number>();
+  readonly #ids = new Set<string>();
+  /** Ring buffers of ids and first-seen times; `#oldest` indexes the oldest of `#ids.size` slots in use. */
+  readonly #ring: string[];
+  readonly #times: Float64Array;
+  #oldest = 0;
   #duplicates = 0;
 
   constructor(options: DedupeWindowOptions) {
@@ -45,24 +51,29 @@ export class DedupeWindow {
     this.#maxIds = maxIds;
     this.#maxAgeMs = maxAgeMs;
     this.#now = options.now ?? Date.now;
+    this.#ring = new Array<string>(maxIds);
+    this.#times = new Float64Array(maxAgeMs === Number.POSITIVE_INFINITY ? 0 : maxIds);
   }
 
   /** True when `id` was seen within the window (a duplicate); otherwise remembers it and returns false. */
   seen(id: string): boolean {
     const now = this.#now();
     this.#expire(now);
-    if (this.#firstSeen.has(id)) {
+    if (this.#ids.has(id)) {
       this.#duplicates += 1;
       return true;
     }
-    this.#firstSeen.set(id, now);
-    if (this.#firstSeen.size > this.#maxIds) this.#firstSeen.delete(this.#firstSeen.keys().next().value!);
+    if (this.#ids.size === this.#maxIds) this.#evictOldest();
+    const slot = (this.#oldest + this.#ids.size) % this.#maxIds;
+    this.#ring[slot] = id;
+    if (this.#times.length > 0) this.#times[slot] = now;
+    this.#ids.add(id);
     return false;
   }
 
   /** Ids currently remembered. */
   get size(): number {
-    return this.#firstSeen.size;
+    return this.#ids.size;
   }
 
   /** Duplicates reported by `seen` so far. */
@@ -71,14 +82,19 @@ export class DedupeWindow {
   }
 
   clear(): void {
-    this.#firstSeen.clear();
+    this.#ids.clear();
+    this.#ring.fill('');
+    this.#oldest = 0;
+  }
+
+  #evictOldest(): void {
+    this.#ids.delete(this.#ring[this.#oldest]!);
+    this.#ring[this.#oldest] = '';
+    this.#oldest = (this.#oldest + 1) % this.#maxIds;
   }
 
   #expire(now: number): void {
-    if (this.#maxAgeMs === Number.POSITIVE_INFINITY) return;
-    for (const [id, at] of this.#firstSeen) {
-      if (now - at < this.#maxAgeMs) break;
-      this.#firstSeen.delete(id);
-    }
+    if (this.#times.length === 0) return;
+    while (this.#ids.size > 0 && now - this.#times[this.#oldest]! >= this.#maxAgeMs) this.#evictOldest();
   }
 }
