@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+import { Consumer } from '../../client/index.js';
+import type { DecodedRecord, WalrusRecord } from '../../codec/index.js';
+import type { WalrusError } from '../../errors/index.js';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { NODES_HELP, cliClient, topicArg } from './state.js';
+
+const usage = `Usage: walrus-stream consume <topic> [options]
+
+Reads records from a topic and prints them, one per line. Reading is
+destructive in Walrus: records printed here are gone for other readers of
+the same node.
+
+  --format text   each value exactly as produced, then a newline
+  --format json   one JSON object per line: {id, key, timestamp, headers, value}
+                  (value parsed when it is JSON, a string when it is UTF-8,
+                  else "valueBase64")
+
+Options:
+  -n, --count <n>          stop after n records (a record batch is finished, never dropped)
+  -f, --follow             keep polling for new records until interrupted
+  --format <f>             text | json (default text)
+${NODES_HELP}
+  -h, --help               show this help
+
+Without --follow it exits once the topic is empty.
+`;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function jsonLine(r: Pick<WalrusRecord<Uint8Array>, 'id' | 'key' | 'timestamp' | 'headers'> & { value: Uint8Array }): string {
+  const out: Record<string, unknown> = { id: r.id, timestamp: r.timestamp, headers: r.headers };
+  if (r.key !== undefined) out.key = r.key;
+  let text: string | undefined;
+  try {
+    text = utf8.decode(r.value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) out.valueBase64 = Buffer.from(r.value).toString('base64');
+  else if ((r.headers['content-type'] ?? '').startsWith('application/json')) out.value = JSON.parse(text);
+  else out.value = text;
+  return `${JSON.stringify(out)}\n`;
+}
+
+const command: CliCommand = {
+  name: 'consume',
+  summary: 'Print the records of a topic',
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        count: { type: 'string', short: 'n' },
+        follow: { type: 'boolean', short: 'f' },
+        format: { type: 'string', default: 'text' },
+        nodes: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    const topic = topicArg(positionals, 'consume');
+    const format = values.format;
+    if (format !== 'text' && format !== 'json') throw new UsageError(`--format expects text or json, got "${format}"`);
+    let count: number | undefined;
+    if (values.count !== undefined) {
+      if (!/^\d+$/.test(values.count)) throw new UsageError(`-n expects a non-negative integer, got "${values.count}"`);
+      count = Number(values.count);
+    }
+    const client = cliClient(values.nodes, io);
+    let broken = 0;
+    const consumer = new Consumer<Uint8Array>(client, {
+      topic,
+      serializer: 'raw',
+      maxRecords: count ?? Infinity,
+      stopWhenEmpty: !values.follow,
+      maxPollMs: 200,
+      onDeserializationError: (error: WalrusError) => {
+        broken++;
+        io.stderr.write(`walrus-stream consume: skipped an entry that could not be decoded: ${error.message}\n`);
+      },
+    });
+    const stop = () => void consumer.close();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const print = async (r: { id: string; key?: string; timestamp: number; headers: Record<string, string>; value: Uint8Array }) => {
+      const ok = format === 'text' ? io.stdout.write(Buffer.concat([r.value, NEWLINE])) : io.stdout.write(jsonLine(r));
+      if (!ok) await new Promise<void>((resolve) => io.stdout.once('drain', resolve));
+    };
+    let printed = 0;
+    try {
+      for await (const record of consumer) {
+        await print(record);
+        printed++;
+      }
+      // GET is destructive: records fetched beyond -n (the rest of a batch)
+      // are printed rather than lost.
+      const left: DecodedRecord[] = await consumer.close();
+      for (const r of left) await print(r);
+      if (left.length > 0) io.stderr.write(`walrus-stream consume: printed ${left.length} record(s) beyond -n ${count}: they arrived in the same batch and reading them removed them from the topic.\n`);
+    } finally {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      await client.close();
+    }
+    return broken > 0 ? EXIT.FAILURE : EXIT.OK;
+  },
+};
+
+const NEWLINE = Buffer.from('\n');
+
+export default command;
