@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { KeyValueStore, type StateWrites } from '../../src/state/index.js';
+import { tempDir } from './helpers.js';
+
+type Reply = { id: number; state?: StateWrites[]; error?: string };
+
+/** Two real worker threads; the store stays in this (coordinator) thread. */
+function pool(size: number) {
+  const workers = Array.from({ length: size }, () => new Worker(new URL('./fixtures/state-worker-entry.mjs', import.meta.url)));
+  const waiting = new Map<number, (r: Reply) => void>();
+  for (const w of workers) w.on('message', (r: Reply) => { waiting.get(r.id)!(r); waiting.delete(r.id); });
+  let next = 0;
+  let rr = 0;
+  return {
+    run(task: object): Promise<Reply> {
+      const id = next++;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        workers[rr++ % workers.length]!.postMessage({ ...task, id });
+      });
+    },
+    close: () => Promise.all(workers.map((w) => w.terminate())),
+  };
+}
+
+test('count and revenue by key with 2 worker threads: exact results, keys serialised, state shipped with tasks', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 'counts' });
+  const workers = pool(2);
+  t.after(async () => { await workers.close(); await store.close(); });
+
+  const keys = 13;
+  const records = Array.from({ length: 1_300 }, (_, i) => ({ key: `cust-${(i * 7) % keys}`, amount: (i % 10) + 1, id: `r${i}` }));
+  // Key ordering, as the runtime's scheduler gives it: per key one record at a time, keys in parallel.
+  const lanes = new Map<string, Promise<void>>();
+  const commits: Promise<void>[] = [];
+  const dispatch = async (r: (typeof records)[number]) => {
+    const reply = await workers.run({ key: r.key, amount: r.amount, state: [{ store: 'counts', entries: store.preload(r.key) }] });
+    assert.equal(reply.error, undefined);
+    const writes = reply.state!.find((s) => s.store === 'counts')!.writes;
+    const staged = store.stage(store.changeSetFromWire(writes, r.key), [r.id]);
+    // Commit later, out of order (outputs acknowledged at different times): the store orders per key.
+    commits.push(new Promise<void>((res) => setTimeout(res, Math.random() * 5)).then(() => store.commit(staged)));
+  };
+  for (const r of records) lanes.set(r.key, (lanes.get(r.key) ?? Promise.resolve()).then(() => dispatch(r)));
+  await Promise.all(lanes.values());
+  await Promise.all(commits);
+
+  for (let k = 0; k < keys; k++) {
+    const mine = records.filter((r) => r.key === `cust-${k}`);
+    assert.equal(store.get(`cust-${k}`), mine.length, `count of cust-${k}`);
+    assert.equal(store.get(`cust-${k}@revenue`), mine.reduce((s, r) => s + r.amount, 0), `revenue of cust-${k}`);
+  }
+  assert.ok(records.every((r) => store.hasApplied(r.id)));
+
+  const bad = await workers.run({ key: 'cust-1', amount: -1, state: [{ store: 'counts', entries: store.preload('cust-1') }] });
+  assert.match(bad.error ?? '', /key "someone-else" is outside the record's key "cust-1"/);
+  const unknown = await workers.run({ key: 'cust-1', amount: 1, state: [] });
+  assert.match(unknown.error ?? '', /state store "counts" is not available to this processor/);
+});
