@@ -95,3 +95,8 @@ export function placesOfKey(key: string): string[] {
   }
   return index.get(key) ?? [];
 }
+
+/** The schema as the repo ships it: 2-space JSON with a final newline. */
+export function topologyJsonSchemaText(): string {
+  return `${JSON.stringify(topologyJsonSchema(), null, 2)}\n`;
+}

@@ -23,7 +23,7 @@ import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js
  * const { topology, warnings } = await loadTopology('topology.yaml', { env: process.env });
  */
 export async function loadTopology(file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
-  const full = resolve(file);
+  const full = resolve(options.cwd ?? process.cwd(), file);
   let text: string;
   try {
     text = await readFile(full, 'utf8');
@@ -36,7 +36,7 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
 
 /** Same as `loadTopology`, for text already in memory; `file` names it in messages and anchors relative paths. */
 export async function loadTopologyText(text: string, file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
-  const full = resolve(file);
+  const full = resolve(options.cwd ?? process.cwd(), file);
   const dir = dirname(full);
   const map = new SourceMap(text);
   const out = new DiagnosticList(file, map);

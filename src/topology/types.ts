@@ -184,6 +184,8 @@ export interface LoadTopologyOptions {
   env?: Record<string, string | undefined>;
   /** Import every processor module and check it default-exports a processor. @default false */
   loadModules?: boolean;
+  /** Directory a relative `file` is resolved against (messages keep the name as given). @default process.cwd() */
+  cwd?: string;
 }
 
 export interface LoadedTopology {

@@ -1,0 +1,56 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { GRAPH_FORMATS, diagnosticsOf, formatReport, loadTopology, renderGraph, type GraphFormat } from '../../topology/index.js';
+
+const usage = `Usage: walrus-stream graph [file] [options]
+
+Draws the data flow of a topology (default: ./topology.yaml): source topics,
+processors and their named outputs, sinks and their topics, dead-letter topics.
+Processor modules are not imported.
+
+Options:
+  --format <mermaid|dot|text>   output format (default text)
+  -o, --output <file>           write to a file instead of stdout
+  -h, --help                    show this help
+
+Examples:
+  walrus-stream graph --format mermaid > pipeline.mmd
+  walrus-stream graph --format dot | dot -Tsvg > pipeline.svg
+
+Exit codes: 0 drawn, 1 invalid topology, 2 bad usage.
+`;
+
+const command: CliCommand = {
+  name: 'graph',
+  summary: 'Draw the topology as Mermaid, DOT or text',
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { format: { type: 'string', default: 'text' }, output: { type: 'string', short: 'o' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    const format = values.format as GraphFormat;
+    if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`--format expects ${GRAPH_FORMATS.join(', ')}, got "${values.format}"`);
+    if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
+    const file = positionals[0] ?? 'topology.yaml';
+    try {
+      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd });
+      io.stderr.write(formatReport(file, warnings));
+      const text = renderGraph(topology, format);
+      if (values.output) await writeFile(resolve(io.cwd, values.output), text);
+      else io.stdout.write(text);
+      return EXIT.OK;
+    } catch (error) {
+      const diagnostics = diagnosticsOf(error);
+      if (diagnostics === undefined) throw error;
+      io.stderr.write(formatReport(file, diagnostics));
+      return EXIT.INVALID;
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { describeCounts, diagnosticsOf, formatReport, loadTopology, type Diagnostic } from '../../topology/index.js';
+
+const usage = `Usage: walrus-stream validate [file] [options]
+
+Checks a topology file (default: ./topology.yaml) and reports every problem
+at once, each as FILE:LINE:COL: error|warning: message. Processor modules are
+imported to check that each default-exports a processor.
+
+Options:
+  --format <text|json>   output format (default text); json prints one object for tooling
+  --no-modules           only check module files exist; do not import them (runs no user code)
+  -h, --help             show this help
+
+Exit codes: 0 valid (warnings allowed), 1 invalid, 2 bad usage.
+`;
+
+interface JsonResult {
+  ok: boolean;
+  file: string;
+  counts?: { sources: number; processors: number; sinks: number };
+  diagnostics: Diagnostic[];
+}
+
+const command: CliCommand = {
+  name: 'validate',
+  summary: 'Check a topology file and report every problem with file:line:col',
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { format: { type: 'string', default: 'text' }, 'no-modules': { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format expects text or json, got "${values.format}"`);
+    if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
+    const file = positionals[0] ?? 'topology.yaml';
+
+    let result: JsonResult;
+    try {
+      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: !values['no-modules'] });
+      const counts = {
+        sources: Object.keys(topology.sources).length,
+        processors: Object.keys(topology.processors).length,
+        sinks: Object.keys(topology.sinks).length,
+      };
+      result = { ok: true, file, counts, diagnostics: warnings };
+      if (values.format === 'text') {
+        io.stderr.write(formatReport(file, warnings));
+        io.stdout.write(`${file}: ok — ${describeCounts(topology)}${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
+      }
+    } catch (error) {
+      const diagnostics = diagnosticsOf(error);
+      if (diagnostics === undefined) throw error;
+      result = { ok: false, file, diagnostics };
+      if (values.format === 'text') io.stderr.write(formatReport(file, diagnostics));
+    }
+    if (values.format === 'json') io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return result.ok ? EXIT.OK : EXIT.INVALID;
+  },
+};
+
+export default command;
