@@ -6,7 +6,12 @@ import type { CliCommand } from '../command.js';
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   validate: { summary: 'Check a topology file and report every problem with file:line:col', load: () => import('./validate.js').then((m) => m.default) },
+  run: { summary: 'Run a topology (the pipeline)', load: () => import('./run.js').then((m) => m.default) },
   graph: { summary: 'Draw the topology as Mermaid, DOT or text', load: () => import('./graph.js').then((m) => m.default) },
   schema: { summary: 'Print the JSON Schema of topology.yaml (for editors)', load: () => import('./schema.js').then((m) => m.default) },
   broker: { summary: 'Run the embedded Walrus-compatible node', load: () => import('./broker.js').then((m) => m.default) },
+  produce: { summary: 'Write records to a topic from stdin or a file', load: () => import('./produce.js').then((m) => m.default) },
+  consume: { summary: 'Print the records of a topic', load: () => import('./consume.js').then((m) => m.default) },
+  state: { summary: 'Show the segments, leaders and lag of a topic', load: () => import('./state.js').then((m) => m.default) },
+  metrics: { summary: 'Show the METRICS (Raft state, leader) of each node', load: () => import('./metrics.js').then((m) => m.default) },
 };
