@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/command.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const fixtures = join(root, 'test/fixtures/topologies');
+const FULL_ENV = { SECOND_NODE: 'walrus-2.internal:9091' };
+
+function sink(): Writable & { text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
+  return Object.assign(stream, { text: () => chunks.join('') });
+}
+
+async function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const stdout = sink();
+  const stderr = sink();
+  const io: CliIo = { stdout, stderr, stdin: process.stdin, env: opts.env ?? {}, cwd: opts.cwd ?? root };
+  const code = await main(args, io);
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+test('validate: a valid file exits 0 with a one-line summary; the file defaults to ./topology.yaml', async () => {
+  const r = await cli(['validate'], { cwd: join(fixtures, 'valid/minimal') });
+  assert.deepEqual(r, { code: 0, stdout: 'topology.yaml: ok — 1 source, 1 processor, 0 sinks\n', stderr: '' });
+  const full = await cli(['validate', 'test/fixtures/topologies/valid/full/topology.yaml'], { env: FULL_ENV });
+  assert.equal(full.code, 0, full.stderr);
+  assert.equal(full.stdout, 'test/fixtures/topologies/valid/full/topology.yaml: ok — 2 sources, 3 processors, 2 sinks\n');
+});
+
+test('validate: warnings are printed but do not fail', async () => {
+  const r = await cli(['validate', 'topology.yaml'], { cwd: join(fixtures, 'valid/warnings') });
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, 'topology.yaml: ok — 2 sources, 2 processors, 1 sink (3 warnings)\n');
+  assert.deepEqual(r.stderr.trimEnd().split('\n').map((l) => l.slice(0, 32)), [
+    'topology.yaml:6:3: warning: sour',
+    'topology.yaml:12:21: warning: pr',
+    'topology.yaml:13:3: warning: pro',
+  ]);
+});
+
+test('validate: an invalid file exits 1 with every error, compiler-style, and a count', async () => {
+  const r = await cli(['validate', 'many-errors.yaml'], { cwd: join(fixtures, 'invalid') });
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 7);
+  assert.equal(lines[0], 'many-errors.yaml:7:6: error: app: expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got "my shop"');
+  assert.equal(lines[6], 'many-errors.yaml: 6 errors');
+});
+
+test('validate: the environment of the command is used for ${VAR}', async () => {
+  const file = 'test/fixtures/topologies/valid/full/topology.yaml';
+  const missing = await cli(['validate', file], { env: {} });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /full\/topology\.yaml:7:27: error: environment variable SECOND_NODE is not set/);
+});
+
+test('validate --format json: one object with ok, counts and positioned diagnostics', async () => {
+  const bad = await cli(['validate', 'unknown-input.yaml', '--format', 'json'], { cwd: join(fixtures, 'invalid') });
+  assert.equal(bad.code, 1);
+  assert.deepEqual(JSON.parse(bad.stdout), {
+    ok: false,
+    file: 'unknown-input.yaml',
+    diagnostics: [{ file: 'unknown-input.yaml', line: 9, col: 12, severity: 'error', message: 'processors.parse.input: unknown source or processor "ordrs" — did you mean "orders"?' }],
+  });
+  const good = await cli(['validate', '--format=json'], { cwd: join(fixtures, 'valid/minimal') });
+  assert.deepEqual(JSON.parse(good.stdout), { ok: true, file: 'topology.yaml', counts: { sources: 1, processors: 1, sinks: 0 }, diagnostics: [] });
+});
+
+test('validate: module exports are checked unless --no-modules', async () => {
+  const cwd = join(fixtures, 'invalid');
+  const loaded = await cli(['validate', 'module-not-processor.yaml'], { cwd });
+  assert.equal(loaded.code, 1);
+  assert.match(loaded.stderr, /module-not-processor\.yaml:11:13: error: processors\.parse\.module: its default export is an object that was not made by defineProcessor/);
+  const skipped = await cli(['validate', 'module-not-processor.yaml', '--no-modules'], { cwd });
+  assert.equal(skipped.code, 0, skipped.stderr);
+});
+
+test('validate: a missing file, a bad flag', async () => {
+  const missing = await cli(['validate', 'nope.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^nope\.yaml:1:1: error: cannot read the topology: file not found \(.*nope\.yaml\)\n/);
+  const usage = await cli(['validate', '--format', 'xml']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--format expects text or json, got "xml"/);
+});
+
+test('graph: text, mermaid and dot of the full example', async () => {
+  const file = 'test/fixtures/topologies/valid/full/topology.yaml';
+  const text = await cli(['graph', file], { env: FULL_ENV });
+  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.stdout, [
+    'app orders — 127.0.0.1:9091, walrus-2.internal:9091, workers 3',
+    '',
+    'sources',
+    '  orders: topic orders (envelope, json)',
+    '  legacy: topic legacy.orders (text, string)',
+    '',
+    'processors',
+    '  parse: ./processors/parse.ts (concurrency 16, key)',
+    '    in:  orders, legacy',
+    '    out: valid → processor enrich',
+    '         invalid → processor audit',
+    '    dlq: orders.dlq',
+    '  enrich: ./processors/enrich.js (concurrency 8, unordered)',
+    '    in:  parse.valid',
+    '    out: default → processor audit, sink accepted',
+    '    dlq: orders.dlq',
+    '  audit: ./processors/enrich.js (concurrency 8, unordered)',
+    '    in:  parse.invalid, enrich.default',
+    '    out: default → sink audit-log',
+    '    dlq: audit.failed',
+    '',
+    'sinks',
+    '  accepted: enrich.default → topic orders.accepted (envelope, json)',
+    '  audit-log: audit.default → topic audit (text, string)',
+    '',
+  ].join('\n'));
+  const mermaid = (await cli(['graph', file, '--format', 'mermaid'], { env: FULL_ENV })).stdout.split('\n');
+  assert.equal(mermaid[0], 'flowchart LR');
+  for (const line of ['  n1[("orders")]', '  n3["parse"]', '  n6[/"accepted"/]', '  n10[("orders.dlq")]:::dlq', '  n1 -->|"orders"| n3', '  n3 -->|"valid"| n4', '  n6 --> n8', '  n3 -.->|dead letters| n10']) {
+    assert.ok(mermaid.includes(line), `missing mermaid line ${line}`);
+  }
+  const dot = (await cli(['graph', file, '--format', 'dot'], { env: FULL_ENV })).stdout;
+  assert.match(dot, /^digraph "orders" \{\n  rankdir=LR;\n/);
+  assert.match(dot, /\n  n3 -> n4 \[label="valid"\];\n/);
+  assert.match(dot, /\n  n11 \[label="audit\.failed", shape=cylinder, color="#c0392b", fontcolor="#c0392b"\];\n/);
+  assert.ok(dot.endsWith('}\n'));
+});
+
+test('graph: outputs that lead nowhere are drawn as dropped; invalid files exit 1', async () => {
+  const r = await cli(['graph', '--format', 'mermaid'], { cwd: join(fixtures, 'valid/warnings') });
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /\n {2}(n\d+) -->\|"dropped"\| (n\d+)\n/);
+  assert.match(r.stdout, /\n {2}n\d+\(\["\(dropped\)"\]\):::dropped\n/);
+  const bad = await cli(['graph', 'cycle.yaml'], { cwd: join(fixtures, 'invalid') });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^cycle\.yaml:9:21: error: processors\.parse\.input: cycle parse → route → enrich → parse;/);
+  assert.equal((await cli(['graph', '--format', 'png'])).code, 2);
+});
+
+test('schema: the shipped schema/topology.schema.json is what `walrus-stream schema` prints (regenerate with `walrus-stream schema -o schema/topology.schema.json`)', async () => {
+  const shipped = await readFile(join(root, 'schema/topology.schema.json'), 'utf8');
+  const printed = await cli(['schema']);
+  assert.equal(printed.code, 0);
+  assert.equal(printed.stdout, shipped, 'schema/topology.schema.json is stale');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-schema-'));
+  try {
+    const written = await cli(['schema', '-o', 'out.json'], { cwd: dir });
+    assert.equal(written.code, 0);
+    assert.equal(await readFile(join(dir, 'out.json'), 'utf8'), shipped);
+    const schema = JSON.parse(shipped) as { properties: Record<string, unknown>; required: string[] };
+    assert.deepEqual(Object.keys(schema.properties), ['app', 'stateDir', 'workers', 'cluster', 'sources', 'processors', 'sinks', 'observability']);
+    assert.deepEqual(schema.required, ['app', 'sources', 'processors']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the real binary: exit 0 on a valid file, 1 on an invalid one', () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const ok = spawnSync(process.execPath, [bin, 'validate', join(fixtures, 'valid/minimal/topology.yaml')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /topology\.yaml: ok — 1 source, 1 processor, 0 sinks\n$/);
+  const bad = spawnSync(process.execPath, [bin, 'validate', 'unknown-key-typo.yaml'], { encoding: 'utf8', cwd: join(fixtures, 'invalid') });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, 'unknown-key-typo.yaml:10:5: error: unknown key "concurency" in processors.parse — did you mean "concurrency"?\nunknown-key-typo.yaml: 1 error\n');
+});
