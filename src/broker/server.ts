@@ -78,7 +78,12 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
         nodeId: options.nodeId,
         logIndex: 1 + store.topicCount + store.sealedSegmentCount,
         millisSinceStart: Date.now() - this.#startedAt,
-        extra: { ...this.stats(), fsync: options.fsync, data_dir: options.dataDir ?? null },
+        extra: {
+          ...this.stats(),
+          fsync: options.fsync,
+          data_dir: options.dataDir ?? null,
+          rss_bytes: process.memoryUsage.rss(),
+        },
       }),
     };
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));

@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { encodeBatchGet, parseBatchGet } from '../../src/protocol/index.js';
-import { startTestBroker } from '../helpers/broker.js';
+import { spawnBrokerProcess, startTestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
-
-const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
-
-/** Starts `walrus-stream broker` as a child process and resolves with its port (from the JSON line). */
-async function spawnBroker(dataDir: string, fsync: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [BIN, 'broker', '--port', '0', '--data-dir', dataDir, '--fsync', fsync, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`broker exited early with ${code}`)));
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-  });
-  return { child, port };
-}
 
 /** A producer that keeps `window` PUTs in flight and records which were acknowledged. */
 async function produce(port: number, id: number, window: number, stop: { now: boolean }): Promise<number> {
@@ -64,7 +46,7 @@ for (const fsync of ['always', 'never'] as const) {
   test(`kill -9 mid-stream (fsync ${fsync}): every acknowledged PUT survives, in order, once, and consumed entries are not redelivered`, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'walrus-crash-'));
     try {
-      const { child, port } = await spawnBroker(dataDir, fsync);
+      const { child, port } = await spawnBrokerProcess(['--data-dir', dataDir, '--fsync', fsync]);
       const setup = await RawClient.connect(port);
       assert.equal(await setup.request('REGISTER crash'), 'OK');
       setup.close();
@@ -84,6 +66,12 @@ for (const fsync of ['always', 'never'] as const) {
       const node = await startTestBroker({ dataDir });
       try {
         const c = await RawClient.connect(node.port);
+        // GET is destructive: the consumer's one GET in flight at the kill may
+        // have moved the (durable) cursor while its reply never arrived. That
+        // one entry is gone by protocol design; anything more is a bug.
+        const cursor = (JSON.parse(await c.request('STATE crash')) as { read_cursor: number }).read_cursor;
+        const lostInFlight = cursor - consumed.length;
+        assert.ok(lostInFlight === 0 || lostInFlight === 1, `persisted cursor ${cursor} vs ${consumed.length} entries received`);
         const rest: string[] = [];
         for (;;) {
           c.writeRaw(encodeBatchGet('crash', 2000));
@@ -103,15 +91,16 @@ for (const fsync of ['always', 'never'] as const) {
           list.push(Number(m[2]));
           perProducer.set(Number(m[1]), list);
         }
+        let missing = 0;
         for (const [id, count] of acked.entries()) {
-          const seqs = (perProducer.get(id) ?? []).slice().sort((a, b) => a - b);
-          // The log order per producer is its send order...
-          const inLogOrder = all.filter((e) => e.startsWith(`p${id}-`)).map((e) => Number(e.slice(3)));
-          assert.deepEqual(inLogOrder, seqs, `producer ${id} entries are in order`);
-          // ...and holds every acknowledged one (maybe a few unacknowledged in-flight ones after them).
-          assert.ok(seqs.length >= count, `producer ${id}: ${seqs.length} stored < ${count} acknowledged`);
-          for (let i = 0; i < count; i++) assert.equal(seqs[i], i, `producer ${id} entry ${i} present`);
+          const seqs = perProducer.get(id) ?? [];
+          // Each producer's entries are in the log in its send order...
+          for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, `producer ${id} entries out of order at ${i}`);
+          // ...and every acknowledged one is there (unacknowledged in-flight ones may follow).
+          const present = new Set(seqs);
+          for (let i = 0; i < count; i++) if (!present.has(i)) missing++;
         }
+        assert.ok(missing <= lostInFlight, `${missing} acknowledged entries missing, ${lostInFlight} explained by a GET in flight`);
       } finally {
         await node.close();
       }

@@ -1,6 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startBroker, type BrokerHandle, type BrokerOptions } from '../../src/broker/index.js';
 
 /** An embedded node on port 0 in a fresh temp dir; `close()` also removes the dir. */
@@ -54,4 +57,21 @@ export async function withBroker<T>(
   } finally {
     await node.close();
   }
+}
+
+const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
+
+/**
+ * Runs `walrus-stream broker --port 0 --json <args>` as a child process
+ * (for tests that kill it or measure its memory) and resolves once it
+ * printed its address. The caller kills the child.
+ */
+export async function spawnBrokerProcess(args: string[]): Promise<{ child: ChildProcess; port: number; address: string }> {
+  const child = spawn(process.execPath, [BIN, 'broker', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ port: number; address: string }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`walrus-stream broker exited early with code ${code}`)));
+    lines.once('line', (line) => resolve(JSON.parse(line) as { port: number; address: string }));
+  });
+  return { child, ...ready };
 }
