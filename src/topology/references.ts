@@ -11,7 +11,6 @@ import { didYouMean } from './suggest.js';
 export type RawEntry = Record<string, unknown>;
 export type RawSection = Record<string, RawEntry | unknown>;
 
-export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 export const NAME_RULE = 'use letters, digits, _ and -, starting with a letter or _ (dots are reserved for "processor.output")';
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { topicProblem } from '../protocol/index.js';
+import { MAX_TOPIC_LENGTH, TOPIC_PATTERN, topicProblem } from '../protocol/index.js';
 import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from './units.js';
 
 /**
@@ -18,8 +18,8 @@ export function show(value: unknown): string {
   return String(value);
 }
 
-const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h))+)\\s*$';
-const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$';
+export const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h))+)\\s*$';
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$';
 
 const durationError = (issue: { input?: unknown }) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`;
 const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`;
@@ -50,23 +50,40 @@ export function size(defaultValue: string, max?: { bytes: number; why: string })
     .prefault(defaultValue);
 }
 
-/** A Walrus topic name, checked with the protocol's own rules. */
+/**
+ * A Walrus topic name, checked with the protocol's own rules. The `meta`
+ * pattern only informs editors (JSON Schema); `topicProblem` decides.
+ */
 export function topic() {
-  return z.string().superRefine((value, ctx) => {
-    const problem = topicProblem(value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `invalid topic name: ${problem}` });
-  });
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = topicProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `invalid topic name: ${problem}` });
+    })
+    .meta({ pattern: TOPIC_PATTERN.source, minLength: 1, maxLength: MAX_TOPIC_LENGTH });
+}
+
+/** Names of sources, processors, sinks and outputs: referable as `processor.output`. */
+export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** A record keyed by names (checked in semantics.ts, where the key's position is known). */
+export function named<T extends z.ZodType>(value: T) {
+  return z.record(z.string().meta({ pattern: NAME_PATTERN.source }), value);
 }
 
 /** A `host:port` address. */
 export const ADDRESS_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export function address() {
-  return z.string().superRefine((value, ctx) => {
-    const m = ADDRESS_PATTERN.exec(value);
-    if (!m || Number(m[2]) > 65_535) {
-      ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 127.0.0.1:9091), got ${show(value)}` });
-    }
-  });
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const m = ADDRESS_PATTERN.exec(value);
+      if (!m || Number(m[2]) > 65_535) {
+        ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 127.0.0.1:9091), got ${show(value)}` });
+      }
+    })
+    .meta({ pattern: ADDRESS_PATTERN.source });
 }
 
 /** Positive integer with an optional upper bound. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
-import { address, count, duration, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
+import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 /**
  * The topology language, defined once. This schema gives the types, the
@@ -44,7 +44,7 @@ const processor = z
       .union([inputRef, z.array(inputRef)], { error: (i) => `expected a name ("source", "processor" or "processor.output") or a list of them, got ${show(i.input)}` })
       .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
     outputs: z
-      .array(z.string())
+      .array(z.string().meta({ pattern: NAME_PATTERN.source }))
       .min(1)
       .default(['default'])
       .describe('Named outputs the processor emits to (`ctx.emit(name, value)`); a single `default` output when omitted.'),
@@ -113,9 +113,9 @@ export const topologySchema = z
       .default('auto')
       .describe('Worker threads running processors: a number, or `auto` (one per core).'),
     cluster: clusterSchema.prefault({}),
-    sources: z.record(z.string(), source).describe('Topics to read, by name.'),
-    processors: z.record(z.string(), processor).describe('Processors, by name.'),
-    sinks: z.record(z.string(), sink).default({}).describe('Topics processor outputs are written to, by name.'),
+    sources: named(source).describe('Topics to read, by name.'),
+    processors: named(processor).describe('Processors, by name.'),
+    sinks: named(sink).default({}).describe('Topics processor outputs are written to, by name.'),
     observability: observability.prefault({}),
   })
   .describe('A walrus-stream topology (topology.yaml).');

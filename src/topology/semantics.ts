@@ -1,7 +1,8 @@
 import { topicProblem } from '../protocol/index.js';
 import type { DiagnosticList } from './diagnostics.js';
 import { findCycles } from './cycles.js';
-import { NAME_PATTERN, NAME_RULE, Names, isRecord } from './references.js';
+import { NAME_RULE, Names, isRecord } from './references.js';
+import { NAME_PATTERN } from './schema-fields.js';
 import type { Path } from './source-map.js';
 import type { InputRef, OutputRef } from './types.js';
 
