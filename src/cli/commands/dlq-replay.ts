@@ -1,0 +1,168 @@
+import type { WalrusClient } from '../../client/index.js';
+import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
+import { Journal } from '../../journal/index.js';
+import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
+import { parseDeadLetter } from '../../runtime/dead-letter.js';
+
+/** Header counting how often a record was replayed from a dead-letter topic. */
+export const REPLAY_COUNT_HEADER = 'walrus-replay-count';
+
+export const FILTER_FIELDS = ['key', 'code', 'processor', 'source', 'id'] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+export interface ReplayFilter {
+  field: FilterField;
+  value: string;
+}
+
+export interface ReplayOptions {
+  client: WalrusClient;
+  dlqTopic: string;
+  /** Replay here instead of each entry's source topic. */
+  to?: string;
+  /** All must match (AND). */
+  filters: readonly ReplayFilter[];
+  /** Replay at most this many. @default Infinity */
+  limit?: number;
+  /** Restore the original bytes exactly, without the replay-count header. @default false */
+  exact?: boolean;
+  /** Journal directory that keeps entries read from the dead-letter topic safe until replayed or put back. */
+  stateDir: string;
+  /** Entries per read. @default 100 */
+  batchSize?: number;
+  onWarning?: (message: string) => void;
+}
+
+export interface ReplaySummary {
+  /** Replayed entries per target topic. */
+  replayed: Record<string, number>;
+  /** Entries put back on the dead-letter topic, and why. */
+  kept: { notMatching: number; notDeadLetter: number; overLimit: number };
+  /** Entries of an interrupted earlier replay, found in the journal and handled first. */
+  recovered: number;
+}
+
+type Plan = { kind: 'replay'; topic: string; payload: string } | { kind: 'keep'; reason: 'notMatching' | 'notDeadLetter' };
+
+function matches(filters: readonly ReplayFilter[], dl: ReturnType<typeof parseDeadLetter>): boolean {
+  const fields: Record<FilterField, string | undefined> = {
+    key: dl.key, code: dl.error?.code, processor: dl.processor, source: dl.sourceTopic, id: dl.recordId,
+  };
+  return filters.every((f) => fields[f.field] === f.value);
+}
+
+/**
+ * The entry to write back: the original bytes, plus (for an envelope,
+ * unless `exact`) the replay-count header incremented on each record. Ids,
+ * keys, timestamps, other headers and value bytes are kept exactly. When the
+ * re-encoded entry would not fit one PUT, the original bytes go out as they are.
+ */
+function replayPayload(original: string, topic: string, exact: boolean, warn: (m: string) => void): string {
+  if (exact || !isEnvelope(Buffer.from(original.slice(0, 8), 'utf8'))) return original;
+  const records = decodeEntry(original, { topic });
+  const contentType = records[0]?.headers['content-type'];
+  const sameType = records.every((r) => r.headers['content-type'] === contentType);
+  const encoded = records.map((r) => {
+    const headers = { ...r.headers };
+    if (sameType) delete headers['content-type'];
+    const previous = Number.parseInt(headers[REPLAY_COUNT_HEADER] ?? '0', 10);
+    headers[REPLAY_COUNT_HEADER] = String((Number.isSafeInteger(previous) && previous > 0 ? previous : 0) + 1);
+    return { value: r.value, id: r.id, key: r.key, timestamp: r.timestamp, headers };
+  });
+  const options = sameType && contentType !== undefined ? { contentType } : {};
+  const limit = maxPayloadBytes(topic);
+  const plain = encodeRecords(encoded, options);
+  if (Buffer.byteLength(plain) <= limit) return plain;
+  const packed = encodeRecords(encoded, { ...options, compression: 'gzip', compressionThreshold: 0 });
+  if (Buffer.byteLength(packed) <= limit) return packed;
+  warn(`record ${records[0]?.id} replayed without the ${REPLAY_COUNT_HEADER} header: with it the entry would not fit one PUT to ${topic}`);
+  return original;
+}
+
+function planEntry(text: string, options: ReplayOptions, warn: (m: string) => void): Plan {
+  let dl: ReturnType<typeof parseDeadLetter>;
+  try {
+    dl = parseDeadLetter(text);
+  } catch {
+    return { kind: 'keep', reason: 'notDeadLetter' };
+  }
+  if (!matches(options.filters, dl)) return { kind: 'keep', reason: 'notMatching' };
+  const topic = options.to ?? dl.sourceTopic;
+  if (typeof topic !== 'string' || topicProblem(topic) !== undefined || typeof dl.original !== 'string' || payloadProblem(dl.original) !== undefined) {
+    warn(`kept a dead letter of record ${String(dl.recordId)}: its source topic or original entry is not usable`);
+    return { kind: 'keep', reason: 'notDeadLetter' };
+  }
+  try {
+    return { kind: 'replay', topic, payload: replayPayload(dl.original, topic, options.exact ?? false, warn) };
+  } catch (error) {
+    warn(`record ${dl.recordId}: original entry does not decode (${(error as Error).message}); replaying its bytes as they are`);
+    return { kind: 'replay', topic, payload: dl.original };
+  }
+}
+
+/**
+ * Sends dead-lettered records back to their source topic (or `to`).
+ *
+ * Reading a Walrus topic is destructive, so every entry read from the
+ * dead-letter topic is first appended to a local journal; it is released
+ * only after it was replayed (acknowledged by Walrus) or put back on the
+ * dead-letter topic (entries that do not match the filters, are over the
+ * limit, or are not dead letters). Put-backs wait until the end, otherwise
+ * they would be read again. If the command dies, the next run replays or
+ * puts back what the journal holds first: at-least-once, never lost.
+ */
+export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
+  const { client, dlqTopic } = options;
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const warn = options.onWarning ?? (() => {});
+  const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0 };
+  const registered = new Set<string>();
+  const kept: Array<{ seq: number; text: string }> = [];
+  let replayedCount = 0;
+
+  const handle = async (batch: Array<{ seq: number; text: string }>): Promise<void> => {
+    const byTopic = new Map<string, { seqs: number[]; payloads: string[] }>();
+    for (const { seq, text } of batch) {
+      const plan = planEntry(text, options, warn);
+      if (plan.kind === 'keep' || replayedCount >= limit) {
+        summary.kept[plan.kind === 'keep' ? plan.reason : 'overLimit'] += 1;
+        kept.push({ seq, text });
+        continue;
+      }
+      replayedCount += 1;
+      const group = byTopic.get(plan.topic) ?? { seqs: [], payloads: [] };
+      group.seqs.push(seq);
+      group.payloads.push(plan.payload);
+      byTopic.set(plan.topic, group);
+    }
+    for (const [topic, group] of byTopic) {
+      if (!registered.has(topic)) {
+        await client.register(topic);
+        registered.add(topic);
+      }
+      await client.putMany(topic, group.payloads);
+      await journal.release(group.seqs);
+      summary.replayed[topic] = (summary.replayed[topic] ?? 0) + group.seqs.length;
+    }
+  };
+
+  const journal = await Journal.open({ dir: options.stateDir });
+  try {
+    const leftovers = journal.unreleased();
+    summary.recovered = leftovers.length;
+    await handle(leftovers.map((e) => ({ seq: e.seq, text: e.entry.toString('utf8') })));
+    const batchSize = options.batchSize ?? 100;
+    while (replayedCount < limit) {
+      const entries = await client.getMany(dlqTopic, Math.min(batchSize, limit - replayedCount));
+      if (entries.length === 0) break;
+      const seqs = await journal.append(entries.map((entry) => ({ source: dlqTopic, entry })));
+      await handle(entries.map((entry, i) => ({ seq: seqs[i]!, text: entry.toString('utf8') })));
+    }
+    if (kept.length > 0) {
+      await client.putMany(dlqTopic, kept.map((k) => k.text));
+      await journal.release(kept.map((k) => k.seq));
+    }
+  } finally {
+    await journal.close();
+  }
+  return summary;
+}

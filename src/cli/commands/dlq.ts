@@ -1,0 +1,104 @@
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { topicProblem } from '../../protocol/index.js';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { FILTER_FIELDS, REPLAY_COUNT_HEADER, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';
+import { NODES_HELP, cliClient } from './state.js';
+
+const usage = `Usage: walrus-stream dlq replay <dlq-topic> [options]
+
+Sends dead-lettered records back to the topic they came from (recorded in
+each dead-letter entry), or to --to. The original entry is restored
+byte-exact; for walrus-stream (envelope) records a "${REPLAY_COUNT_HEADER}"
+header is added or incremented on each record (ids, keys, timestamps, other
+headers and values unchanged). Plain-text originals (written by other
+clients) are restored byte-exact without a header: they have nowhere to
+carry one. --exact restores envelopes byte-exact too, without the header.
+
+Entries that do not match the filters, are over -n, or are not dead-letter
+entries are put back on the dead-letter topic (at its end). Everything read
+is held in a local journal until replayed or put back, so an interrupted
+replay loses nothing: run the command again and it finishes the job first.
+
+Options:
+  --to <topic>             replay every record to this topic instead of its source
+  --filter <field=value>   only replay dead letters whose field equals value;
+                           fields: ${FILTER_FIELDS.join(', ')} (error code); repeat to AND them
+  -n, --count <n>          replay at most n records
+  --exact                  envelopes too: restore the bytes exactly, no replay-count header
+  --state-dir <dir>        where the replay journal lives (default .walrus-stream/dlq-replay/<dlq-topic>)
+  --json                   print the summary as JSON
+${NODES_HELP}
+  -h, --help               show this help
+`;
+
+function parseFilter(text: string): ReplayFilter {
+  const at = text.indexOf('=');
+  const field = text.slice(0, Math.max(at, 0));
+  if (at <= 0 || !(FILTER_FIELDS as readonly string[]).includes(field)) {
+    throw new UsageError(`--filter expects <field>=<value> with field one of ${FILTER_FIELDS.join(', ')}; got "${text}"`);
+  }
+  return { field: field as FilterField, value: text.slice(at + 1) };
+}
+
+const command: CliCommand = {
+  name: 'dlq',
+  summary: 'Replay dead-lettered records to their source topic (dlq replay)',
+  usage,
+  async run(args, io) {
+    const [sub, ...rest] = args;
+    if (sub !== 'replay') throw new UsageError(sub === undefined ? 'missing subcommand: dlq replay <dlq-topic>' : `unknown subcommand "${sub}"; the only one is "replay"`);
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: {
+        to: { type: 'string' },
+        filter: { type: 'string', multiple: true },
+        count: { type: 'string', short: 'n' },
+        exact: { type: 'boolean' },
+        'state-dir': { type: 'string' },
+        json: { type: 'boolean' },
+        nodes: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length !== 1) throw new UsageError(`dlq replay takes exactly one <dlq-topic>, got ${positionals.length}`);
+    const dlqTopic = positionals[0]!;
+    for (const [what, topic] of [['dead-letter topic', dlqTopic], ['--to', values.to]] as const) {
+      const problem = topic === undefined ? undefined : topicProblem(topic);
+      if (problem !== undefined) throw new UsageError(`${what}: ${problem}`);
+    }
+    if (values.to === dlqTopic) throw new UsageError('--to must differ from the dead-letter topic (replaying into it would loop)');
+    let limit: number | undefined;
+    if (values.count !== undefined) {
+      if (!/^\d+$/.test(values.count)) throw new UsageError(`-n expects a non-negative integer, got "${values.count}"`);
+      limit = Number(values.count);
+    }
+    const filters = (values.filter ?? []).map(parseFilter);
+    const stateDir = resolve(io.cwd, values['state-dir'] ?? join('.walrus-stream', 'dlq-replay', dlqTopic));
+    const client = cliClient(values.nodes, io);
+    try {
+      const summary = await replayDeadLetters({
+        client, dlqTopic, to: values.to, filters, limit, exact: values.exact ?? false, stateDir,
+        onWarning: (message) => io.stderr.write(`walrus-stream dlq: ${message}\n`),
+      });
+      if (values.json) {
+        io.stdout.write(`${JSON.stringify(summary)}\n`);
+      } else {
+        const targets = Object.entries(summary.replayed).map(([topic, n]) => `${n} → ${topic}`);
+        const total = Object.values(summary.replayed).reduce((a, b) => a + b, 0);
+        const { notMatching, notDeadLetter, overLimit } = summary.kept;
+        io.stdout.write(
+          `replayed ${total} record(s)${targets.length > 0 ? ` (${targets.join(', ')})` : ''}; ` +
+            `kept ${notMatching + notDeadLetter + overLimit} on ${dlqTopic} (${notMatching} not matching, ${overLimit} over -n, ${notDeadLetter} not dead-letter entries)` +
+            `${summary.recovered > 0 ? `; finished ${summary.recovered} entries of an interrupted replay` : ''}\n`,
+        );
+      }
+      return EXIT.OK;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export default command;

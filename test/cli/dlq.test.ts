@@ -1,0 +1,161 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { WalrusClient } from '../../src/client/index.js';
+import { decodeEntry, encodeRecords } from '../../src/codec/index.js';
+import { main } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/command.js';
+import { Journal } from '../../src/journal/index.js';
+import { buildDeadLetter } from '../../src/runtime/dead-letter.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main(args, { stdout, stderr, stdin: process.stdin, env: {}, cwd: process.cwd() });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+async function drain(client: WalrusClient, topic: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const entries = await client.getMany(topic, 100);
+    if (entries.length === 0) return out;
+    out.push(...entries.map((e) => e.toString('utf8')));
+  }
+}
+
+function deadLetter(entry: string, over: { code?: string; processor?: string; key?: string; recordId?: string } = {}): string {
+  const now = Date.now();
+  return buildDeadLetter({
+    entry,
+    error: { name: 'Error', message: 'boom', code: over.code ?? 'PROCESSOR_ERROR', retriable: true },
+    processor: over.processor ?? 'parse',
+    attempts: 3,
+    firstFailureAt: now - 1000,
+    lastFailureAt: now,
+    sourceTopic: 'orders',
+    recordId: over.recordId ?? 'rid',
+    key: over.key,
+  });
+}
+
+async function setup(t: { after: (fn: () => Promise<void>) => void }, compat: 'default' | 'stock' = 'default') {
+  const node: TestBroker = await startTestBroker({ compat });
+  const client = new WalrusClient({ nodes: [node.address] });
+  const stateRoot = await mkdtemp(join(tmpdir(), 'walrus-dlq-'));
+  t.after(async () => {
+    await client.close();
+    await node.close();
+    await rm(stateRoot, { recursive: true, force: true });
+  });
+  for (const topic of ['orders', 'orders.dlq', 'elsewhere']) await client.register(topic);
+  return { node, client, state: (name: string) => join(stateRoot, name) };
+}
+
+const binary = Uint8Array.from([0, 1, 2, 255, 254, 10, 13, 32, 0xe2, 0x82]);
+const envelope = encodeRecords(
+  [{ value: binary, id: 'AAAAAAAAAAAAAAAAAAAAAA', key: 'k1', timestamp: 1_700_000_000_123, headers: { 'x-trace': 'abc', 'correlation-id': 'c-1' } }],
+  { contentType: 'application/octet-stream' },
+);
+const plain = '  ünïcödé plain text with  inner spaces and a trailing dot.';
+// Just fits one PUT, but not verbatim inside a dead letter beside its metadata: stored gzip+base64 there.
+const big = encodeRecords([{ value: Buffer.alloc(48_900, '0123456789abcdef'), id: 'BBBBBBBBBBBBBBBBBBBBBB', timestamp: 1_700_000_000_000 }]);
+
+test('dlq replay round-trips: plain text byte-exact, envelopes exact but for the replay-count header; the rest stays on the DLQ', async (t) => {
+  const { node, client, state } = await setup(t, 'stock');
+  const notMatching = deadLetter(envelope, { code: 'NON_RETRIABLE', processor: 'route', key: 'k2' });
+  const junk = 'not a dead letter at all';
+  const bigLetter = deadLetter(big);
+  assert.ok(bigLetter.includes('"entryEncoding":"gzip+base64"'), 'the big original is stored compressed in its dead letter');
+  await client.putMany('orders.dlq', [deadLetter(envelope), junk, deadLetter(plain), notMatching, bigLetter]);
+
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '--filter', 'processor=parse', '--filter', 'code=PROCESSOR_ERROR', '--nodes', node.address, '--state-dir', state('a')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.match(run.stdout, /^replayed 3 record\(s\) \(3 → orders\); kept 2 on orders\.dlq \(1 not matching, 0 over -n, 1 not dead-letter entries\)/);
+
+  const replayed = await drain(client, 'orders');
+  assert.equal(replayed.length, 3);
+  assert.equal(replayed[1], plain, 'plain text restored byte-exact');
+  for (const [i, original] of [[0, envelope], [2, big]] as const) {
+    const [before] = decodeEntry(original);
+    const [after] = decodeEntry(replayed[i]!);
+    assert.equal(after!.id, before!.id);
+    assert.equal(after!.key, before!.key);
+    assert.equal(after!.timestamp, before!.timestamp);
+    assert.deepEqual(Buffer.from(after!.value), Buffer.from(before!.value), 'value bytes exact');
+    assert.deepEqual(after!.headers, { ...before!.headers, 'walrus-replay-count': '1' });
+  }
+  assert.deepEqual((await drain(client, 'orders.dlq')).sort(), [junk, notMatching].sort(), 'non-matching entries are put back unchanged');
+});
+
+test('a record dead-lettered again after a replay gets replay count 2; --to sends it elsewhere; --exact restores bytes exactly', async (t) => {
+  const { node, client, state } = await setup(t);
+  await client.put('orders.dlq', deadLetter(envelope));
+  assert.equal((await cli(['dlq', 'replay', 'orders.dlq', '--nodes', node.address, '--state-dir', state('a')])).code, EXIT.OK);
+  const [first] = await drain(client, 'orders');
+  await client.put('orders.dlq', deadLetter(first!));
+  const second = await cli(['dlq', 'replay', 'orders.dlq', '--to', 'elsewhere', '--json', '--nodes', node.address, '--state-dir', state('a')]);
+  assert.equal(second.code, EXIT.OK, second.stderr);
+  assert.deepEqual(JSON.parse(second.stdout), { replayed: { elsewhere: 1 }, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0 });
+  const [again] = await drain(client, 'elsewhere');
+  assert.equal(decodeEntry(again!)[0]!.headers['walrus-replay-count'], '2');
+
+  await client.put('orders.dlq', deadLetter(envelope));
+  assert.equal((await cli(['dlq', 'replay', 'orders.dlq', '--exact', '--nodes', node.address, '--state-dir', state('a')])).code, EXIT.OK);
+  assert.deepEqual(await drain(client, 'orders'), [envelope], '--exact: byte-identical envelope');
+});
+
+test('-n limits the replay; the rest is put back; key filter', async (t) => {
+  const { node, client, state } = await setup(t);
+  const letters = ['one', 'two', 'three', 'four'].map((text, i) => deadLetter(`entry ${text}`, { key: i % 2 === 0 ? 'even' : 'odd' }));
+  await client.putMany('orders.dlq', letters);
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '-n', '1', '--filter', 'key=odd', '--nodes', node.address, '--state-dir', state('a')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.deepEqual(await drain(client, 'orders'), ['entry two']);
+  assert.deepEqual((await drain(client, 'orders.dlq')).sort(), [letters[0], letters[2], letters[3]].sort());
+});
+
+test('an interrupted replay is finished by the next run from its journal (nothing read from the DLQ is lost)', async (t) => {
+  const { node, client, state } = await setup(t);
+  // What a replay killed right after reading leaves behind: entries in its journal, gone from the DLQ.
+  const journal = await Journal.open({ dir: state('crashed') });
+  await journal.append([{ source: 'orders.dlq', entry: Buffer.from(deadLetter('left behind')) }, { source: 'orders.dlq', entry: Buffer.from('junk left behind') }]);
+  await journal.close();
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '--json', '--nodes', node.address, '--state-dir', state('crashed')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { replayed: { orders: 1 }, kept: { notMatching: 0, notDeadLetter: 1, overLimit: 0 }, recovered: 2 });
+  assert.deepEqual(await drain(client, 'orders'), ['left behind']);
+  assert.deepEqual(await drain(client, 'orders.dlq'), ['junk left behind']);
+  const after = await Journal.open({ dir: state('crashed') });
+  assert.deepEqual(after.unreleased(), [], 'the journal is empty once everything is replayed or put back');
+  await after.close();
+});
+
+test('usage errors name the problem', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['dlq'], /missing subcommand/],
+    [['dlq', 'list', 'x'], /unknown subcommand "list"/],
+    [['dlq', 'replay'], /exactly one <dlq-topic>/],
+    [['dlq', 'replay', 'a.dlq', '--filter', 'colour=red'], /field one of key, code, processor, source, id/],
+    [['dlq', 'replay', 'a.dlq', '--to', 'a.dlq'], /--to must differ/],
+    [['dlq', 'replay', 'a.dlq', '-n', 'many'], /-n expects a non-negative integer/],
+    [['dlq', 'replay', 'bad topic'], /dead-letter topic/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await cli(args);
+    assert.equal(run.code, EXIT.USAGE, args.join(' '));
+    assert.match(run.stderr, message);
+  }
+});
