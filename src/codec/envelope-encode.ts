@@ -1,8 +1,8 @@
-import { Packr } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 import { compress, flagFor, type CompressionCodec } from './compression.js';
-import { ENVELOPE_MAGIC, ENVELOPE_VERSION, entryBytes, type BatchWire, type RecordWire } from './envelope-format.js';
-import { newRecordIdBytes, recordIdBytes } from './record-id.js';
+import { ENVELOPE_MAGIC, ENVELOPE_VERSION, entryBytes } from './envelope-format.js';
+import { MsgpackWriter } from './msgpack-writer.js';
+import { RECORD_ID_BYTES, recordIdBytes, writeNewRecordId } from './record-id.js';
 import type { RecordToEncode } from './record-types.js';
 
 /** Options of {@link encodeRecords}. */
@@ -19,13 +19,10 @@ export interface EncodeOptions {
 
 export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
 
-// useRecords: false → plain MessagePack that any msgpack library can read.
-const packr = new Packr({ useRecords: false, moreTypes: false });
-
 /** The result of encoding: the entry and how the batch was stored. */
 export interface EncodedEntry {
   entry: string;
-  /** MessagePack bytes before compression. */
+  /** MessagePack bytes of the records before compression. */
   rawBytes: number;
   compressed: boolean;
 }
@@ -43,48 +40,88 @@ export function encodeBatch(records: readonly RecordToEncode[], opts: EncodeOpti
   if (records.length === 0) throw new WalrusError('INVALID_ARGUMENT', 'A record batch needs at least one record.');
   const now = opts.now ?? Date.now;
   const base = records[0]!.timestamp ?? now();
-  const wire = new Array<RecordWire>(records.length);
-  for (let i = 0; i < records.length; i++) wire[i] = toWire(records[i]!, base, now);
-  const batch: BatchWire = { v: ENVELOPE_VERSION, t: base };
-  if (opts.contentType !== undefined) batch.ct = opts.contentType;
+  let bound = 5;
+  for (let i = 0; i < records.length; i++) bound += recordBound(records[i]!);
+  const overhead = batchOverheadBound(opts.contentType);
   const codec = opts.compression ?? 'none';
-  const threshold = opts.compressionThreshold ?? DEFAULT_COMPRESSION_THRESHOLD;
-  let rawBytes: number;
-  let compressed = false;
   if (codec === 'none') {
-    batch.r = wire;
-    const packed = packr.pack(batch);
-    return { entry: ENVELOPE_MAGIC + packed.toString('base64url'), rawBytes: packed.length, compressed };
+    const w = new MsgpackWriter(bound + overhead);
+    writeHead(w, base, opts.contentType, 1);
+    w.str('r');
+    writeRecords(w, records, base, now);
+    return { entry: ENVELOPE_MAGIC + w.bytes().toString('base64url'), rawBytes: w.pos, compressed: false };
   }
-  const inner = packr.pack(wire);
-  rawBytes = inner.length;
-  if (inner.length >= threshold) {
-    const z = compress(codec, inner);
+  const inner = new MsgpackWriter(bound);
+  writeRecords(inner, records, base, now);
+  if (inner.pos >= (opts.compressionThreshold ?? DEFAULT_COMPRESSION_THRESHOLD)) {
+    const z = compress(codec, inner.bytes());
     // Only flag compression when it pays: incompressible data stays as is.
-    if (z.length < inner.length) {
-      batch.c = flagFor(codec);
-      batch.z = z;
-      compressed = true;
+    if (z.length < inner.pos) {
+      const w = new MsgpackWriter(z.length + overhead);
+      writeHead(w, base, opts.contentType, 2);
+      w.str('c');
+      w.str(flagFor(codec));
+      w.str('z');
+      w.bin(z);
+      return { entry: ENVELOPE_MAGIC + w.bytes().toString('base64url'), rawBytes: inner.pos, compressed: true };
     }
   }
-  if (!compressed) batch.r = wire;
-  const packed = packr.pack(batch);
-  return { entry: ENVELOPE_MAGIC + packed.toString('base64url'), rawBytes, compressed };
+  const w = new MsgpackWriter(inner.pos + overhead);
+  writeHead(w, base, opts.contentType, 1);
+  w.str('r');
+  inner.buf.copy(w.buf, w.pos, 0, inner.pos);
+  w.pos += inner.pos;
+  return { entry: ENVELOPE_MAGIC + w.bytes().toString('base64url'), rawBytes: inner.pos, compressed: false };
 }
 
-function toWire(record: RecordToEncode, base: number, now: () => number): RecordWire {
-  const id = record.id === undefined ? newRecordIdBytes() : typeof record.id === 'string' ? recordIdBytes(record.id) ?? record.id : record.id;
-  const ts = record.timestamp ?? now();
-  if (!Number.isSafeInteger(ts)) {
-    throw new WalrusError('INVALID_ARGUMENT', `A record timestamp must be an integer number of milliseconds, got ${ts}.`);
+/** `{v, t, ct?` — then the caller writes `r` or `c`, `z` (`more` keys). */
+function writeHead(w: MsgpackWriter, base: number, contentType: string | undefined, more: number): void {
+  w.mapHeader(2 + (contentType === undefined ? 0 : 1) + more);
+  w.str('v');
+  w.int(ENVELOPE_VERSION);
+  w.str('t');
+  w.float64(base);
+  if (contentType !== undefined) {
+    w.str('ct');
+    w.str(contentType);
   }
-  if (record.headers !== undefined) {
-    const flat: string[] = [];
-    for (const name in record.headers) flat.push(name, record.headers[name]!);
-    if (flat.length > 0) return [id, ts - base, record.value, record.key ?? null, flat];
+}
+
+/** The record array: `[id, dt, value, key?, headers?]` per record (see envelope-format.ts). */
+function writeRecords(w: MsgpackWriter, records: readonly RecordToEncode[], base: number, now: () => number): void {
+  w.arrayHeader(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const ts = r.timestamp ?? now();
+    if (!Number.isSafeInteger(ts)) {
+      throw new WalrusError('INVALID_ARGUMENT', `A record timestamp must be an integer number of milliseconds, got ${ts}.`);
+    }
+    let pairs = 0;
+    if (r.headers !== undefined) for (const _ in r.headers) pairs++;
+    w.arrayHeader(pairs > 0 ? 5 : r.key !== undefined ? 4 : 3);
+    if (r.id === undefined) {
+      w.binHeader(RECORD_ID_BYTES);
+      writeNewRecordId(w.buf, w.pos);
+      w.pos += RECORD_ID_BYTES;
+    } else if (typeof r.id === 'string') {
+      const bytes = recordIdBytes(r.id);
+      if (bytes) w.bin(bytes);
+      else w.str(r.id);
+    } else w.bin(r.id);
+    w.int(ts - base);
+    w.bin(r.value);
+    if (pairs > 0 || r.key !== undefined) {
+      if (r.key === undefined) w.nil();
+      else w.str(r.key);
+    }
+    if (pairs > 0) {
+      w.arrayHeader(pairs * 2);
+      for (const name in r.headers) {
+        w.str(name);
+        w.str(r.headers[name]!);
+      }
+    }
   }
-  if (record.key !== undefined) return [id, ts - base, record.value, record.key];
-  return [id, ts - base, record.value];
 }
 
 /**

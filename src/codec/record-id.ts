@@ -26,6 +26,19 @@ export function newRecordIdBytes(): Uint8Array {
   return id;
 }
 
+/**
+ * Writes a new random record id straight into `target` at `pos` (the
+ * encoder's path: no intermediate view is allocated per record).
+ */
+export function writeNewRecordId(target: Buffer, pos: number): void {
+  if (offset >= block.length) {
+    block = randomFillSync(Buffer.allocUnsafe(BLOCK_IDS * RECORD_ID_BYTES));
+    offset = 0;
+  }
+  for (let i = 0; i < RECORD_ID_BYTES; i++) target[pos + i] = block[offset + i]!;
+  offset += RECORD_ID_BYTES;
+}
+
 /** The printable form of a record id: base64url of its 16 bytes, 22 characters. */
 export function recordIdToString(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
