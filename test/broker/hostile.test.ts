@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { spawnBrokerProcess, startTestBroker, withBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+/** A well-behaved client must still get a full round trip, promptly. */
+async function assertServed(port: number, topic = 'good'): Promise<void> {
+  const c = await RawClient.connect(port);
+  try {
+    assert.equal(await c.request(`REGISTER ${topic}`, 2000), 'OK');
+    assert.equal(await c.request(`PUT ${topic} still-here`, 2000), 'OK');
+    assert.equal(await c.request(`GET ${topic}`, 2000), 'OK still-here');
+  } finally {
+    c.close();
+  }
+}
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1' }, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+describe('hostile input', () => {
+  for (const compat of ['default', 'stock'] as const) {
+    test(`random bytes on many connections (${compat} mode) do not disturb a good client`, async () => {
+      await withBroker({ compat }, async (node) => {
+        const sockets = await Promise.all(Array.from({ length: 40 }, () => openSocket(node.port)));
+        for (const s of sockets) {
+          s.on('error', () => undefined);
+          s.on('data', () => undefined);
+          s.write(randomBytes(64 * 1024));
+        }
+        await assertServed(node.port);
+        for (const s of sockets) s.destroy();
+        await assertServed(node.port, 'good2');
+      });
+    });
+  }
+
+  test('frames of random bytes with valid lengths each get exactly one reply', async () => {
+    await withBroker(async (node) => {
+      const c = await RawClient.connect(node.port);
+      await c.request('REGISTER fuzz');
+      const n = 2000;
+      const prefixes = ['', 'PUT fuzz ', 'GET ', 'BATCH_PUT fuzz ', 'BATCH_GET fuzz ', 'REGISTER ', 'STATE '];
+      for (let i = 0; i < n; i++) {
+        const prefix = Buffer.from(prefixes[i % prefixes.length]!);
+        c.send(Buffer.concat([prefix, randomBytes(1 + (i % 300))]));
+      }
+      c.send('STATE fuzz');
+      for (let i = 0; i < n; i++) {
+        const reply = await c.next();
+        assert.match(reply, /^(OK|EMPTY|ERR |\{)/s, `reply ${i}`);
+      }
+      assert.match(await c.next(), /^\{"current_segment":1/);
+      c.close();
+      await assertServed(node.port);
+    });
+  });
+
+  test('half-open connections (partial header or body, then silence) do not stall others', async () => {
+    await withBroker(async (node) => {
+      const sockets = await Promise.all(Array.from({ length: 200 }, () => openSocket(node.port)));
+      sockets.forEach((s, i) => {
+        s.on('error', () => undefined);
+        const h = Buffer.alloc(4);
+        h.writeUInt32LE(65_536, 0);
+        s.write(i % 2 === 0 ? h.subarray(0, 2) : Buffer.concat([h, Buffer.alloc(30_000, 0x41)]));
+      });
+      await assertServed(node.port);
+      for (const s of sockets) s.destroy();
+    });
+  });
+
+  test('2,000 idle connections are held while a good client is served', async () => {
+    const node = await startTestBroker();
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 2000; i += 200) {
+        sockets.push(...(await Promise.all(Array.from({ length: 200 }, () => openSocket(node.port)))));
+      }
+      const started = Date.now();
+      await assertServed(node.port);
+      assert.ok(Date.now() - started < 2000);
+      assert.ok(node.stats().connections >= 2000, `${node.stats().connections} connections`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await node.close();
+    }
+  });
+
+  test('connections above maxConnections are closed at once; the rest keep working', async () => {
+    await withBroker({ maxConnections: 5 }, async (node) => {
+      const held = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(node.port)));
+      const extra = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(node.port)));
+      await new Promise((r) => setTimeout(r, 100));
+      const good = await RawClient.connect(node.port).catch(() => undefined);
+      assert.ok(extra.some((c) => c.closed), 'extra connections are refused');
+      assert.equal(await held[0]!.request('REGISTER ok'), 'OK');
+      for (const c of [...held, ...extra]) c.close();
+      good?.close();
+    });
+  });
+
+  test('a client that never reads its replies cannot grow the node\'s memory', async () => {
+    const { child, port } = await spawnBrokerProcess(['--data-dir', `/tmp/walrus-hostile-${process.pid}`, '--fsync', 'never']);
+    const rss = async (): Promise<number> => {
+      const c = await RawClient.connect(port);
+      const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { rss_bytes: number } };
+      c.close();
+      return metrics.embedded.rss_bytes;
+    };
+    try {
+      const before = await rss();
+      const greedy = await openSocket(port);
+      greedy.pause(); // never read
+      greedy.on('error', () => undefined);
+      // ~40 MB of METRICS requests would produce ~3 GB of replies if the node buffered them.
+      const request = Buffer.alloc(11);
+      request.writeUInt32LE(7, 0);
+      request.write('METRICS', 4);
+      const burst = Buffer.concat(Array.from({ length: 50_000 }, () => request));
+      for (let i = 0; i < 80; i++) greedy.write(burst);
+      await new Promise((r) => setTimeout(r, 1500));
+      await assertServed(port);
+      const after = await rss();
+      assert.ok(after - before < 100 * 1024 * 1024, `node RSS grew by ${Math.round((after - before) / 1048576)} MiB`);
+      greedy.destroy();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      const { rm } = await import('node:fs/promises');
+      await rm(`/tmp/walrus-hostile-${process.pid}`, { recursive: true, force: true });
+    }
+  });
+});
