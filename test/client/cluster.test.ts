@@ -125,6 +125,8 @@ describe('cluster: three embedded nodes', () => {
     assert.equal(health.available, true);
     assert.match(health.nodes[victim]!.reason ?? '', /circuit breaker is open|CONNECTION_REFUSED/);
 
+    await c.register('born-while-down'); // reaches only the two live nodes
+
     nodes[victim] = await startTestBroker({ port, dataDir, nodeId: victim + 1, compat });
     // The breaker re-probes by itself after openDurationMs and closes.
     for (let i = 0; i < 40 && c.stats().nodes[owner]!.breaker.state !== 'closed'; i++) await sleep(50);
@@ -134,5 +136,11 @@ describe('cluster: three embedded nodes', () => {
     for (let i = 0; i < 9; i++) await c.put(topic, `back-${i}`);
     assert.equal(putsByNode(c)[victim]! - before, 3, 'the node takes its share of writes again');
     assert.equal((await c.health()).healthy, true);
+
+    // The node missed register('born-while-down'): its `unknown topic` is healed by registering there.
+    const registers = c.stats().nodes[owner]!.requests.REGISTER?.ok ?? 0;
+    for (let i = 0; i < 6; i++) await c.put('born-while-down', `late-${i}`);
+    assert.equal(c.stats().nodes[owner]!.requests.REGISTER!.ok, registers + 1);
+    assert.equal(c.stats().nodes[owner]!.requests.PUT!.errors.TOPIC_NOT_FOUND, 1);
   });
 });
