@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry, encodeRecords } from '../../src/codec/index.js';
 import { main } from '../../src/cli/main.js';
@@ -158,4 +160,35 @@ test('usage errors name the problem', async () => {
     assert.equal(run.code, EXIT.USAGE, args.join(' '));
     assert.match(run.stderr, message);
   }
+});
+
+test('dlq replay killed with SIGKILL mid-run, then run again: every dead letter replayed, duplicates bounded by one batch per kill', { timeout: 120_000 }, async (t) => {
+  const { node, client, state } = await setup(t);
+  const total = 4_000;
+  const originals = Array.from({ length: total }, (_, i) => `line-${i}`);
+  await client.putMany('orders.dlq', originals.map((line, i) => deadLetter(line, { recordId: `r${i}` })));
+  const bin = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
+  const args = [bin, 'dlq', 'replay', 'orders.dlq', '--nodes', node.address, '--state-dir', state('kill')];
+  let kills = 0;
+  for (const target of [300, 1_500, 2_800]) {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+    let done = false;
+    void exited.then(() => (done = true));
+    // Kill once the replay has written `target` entries to the source topic (the embedded node counts them).
+    while (!done && ((await client.state('orders')).totalEntries ?? 0) < target) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGKILL');
+    if ((await exited) === 'SIGKILL') kills += 1;
+  }
+  assert.ok(kills >= 2, `the replay should have been killed mid-run at least twice (was ${kills} times)`);
+  const last = await cli(['dlq', 'replay', 'orders.dlq', '--json', ...args.slice(4)]);
+  assert.equal(last.code, EXIT.OK, last.stderr);
+
+  const replayed = await drain(client, 'orders');
+  const missing = originals.filter((line) => !replayed.includes(line));
+  assert.deepEqual(missing, [], 'every dead letter reached its source topic');
+  assert.deepEqual(await drain(client, 'orders.dlq'), []);
+  const duplicates = replayed.length - total;
+  assert.ok(duplicates <= kills * 100, `${duplicates} duplicates for ${kills} kills (at most one 100-entry batch each)`);
+  t.diagnostic(`${kills} kills, ${duplicates} duplicate(s), recovered by the last run: ${(JSON.parse(last.stdout) as { recovered: number }).recovered}`);
 });
