@@ -115,7 +115,7 @@ export const topologySchema = z
     cluster: clusterSchema.prefault({}),
     sources: named(source).describe('Topics to read, by name.'),
     processors: named(processor).describe('Processors, by name.'),
-    sinks: named(sink).default({}).describe('Topics processor outputs are written to, by name.'),
+    sinks: named(sink).prefault({}).describe('Topics processor outputs are written to, by name.'),
     observability: observability.prefault({}),
   })
   .describe('A walrus-stream topology (topology.yaml).');
