@@ -15,6 +15,9 @@ export interface ChangelogOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Longest time the on-disk cursor lags the published position. */
+const CURSOR_INTERVAL_MS = 1_000;
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -28,6 +31,8 @@ export class ChangelogPublisher {
   #opts: ChangelogOptions;
   #cursorPath: string;
   #closed = false;
+  #pendingSeq: number | undefined;
+  #cursorWrittenAt = 0;
 
   constructor(opts: ChangelogOptions, cursorPath: string) {
     this.#opts = opts;
@@ -65,9 +70,24 @@ export class ChangelogPublisher {
     }
   }
 
-  /** Not fsynced on purpose: losing it only causes a harmless re-publish. */
-  async writeCursor(seq: number): Promise<void> {
+  /**
+   * Records the published position. Not fsynced, and written at most once per
+   * `cursorIntervalMs` (plus on close) on purpose: a stale cursor only makes
+   * the next open publish some changes again, which is harmless (replaying a
+   * suffix of absolute writes again yields the same state), while a file
+   * write per commit batch would cost more than the commit.
+   */
+  async writeCursor(seq: number, force = false): Promise<void> {
+    this.#pendingSeq = seq;
+    const now = Date.now();
+    if (!force && now - this.#cursorWrittenAt < CURSOR_INTERVAL_MS) return;
+    this.#cursorWrittenAt = now;
     await writeFile(this.#cursorPath, JSON.stringify({ publishedSeq: seq }));
+  }
+
+  /** Writes the latest published position if a throttled write skipped it. */
+  async flushCursor(): Promise<void> {
+    if (this.#pendingSeq !== undefined) await this.writeCursor(this.#pendingSeq, true);
   }
 
   close(): void {

@@ -247,6 +247,7 @@ export class KeyValueStore {
     this.#publisher?.close();
     if (this.#flushing) await new Promise<void>((resolve) => this.#drained.push(resolve));
     this.#closed = true;
+    if (this.#failed === undefined) await this.#publisher?.flushCursor();
     await this.#log.close();
   }
 
@@ -310,7 +311,11 @@ export class KeyValueStore {
       for (const id of staged.covers) this.#applied.add(id);
     }
     if (this.#publisher) {
-      const entries = batch.flatMap((s) => (s.writes.length === 0 ? [] : encodeChangelogEntries(this.name, s.seq, s.writes)));
+      // One series of entries per flush, not per commit: only each key's last write in the batch matters
+      // to a restore (it applies entries in order), and fewer, fuller entries are far cheaper to produce.
+      const last = new Map<string, Uint8Array | null>();
+      for (const staged of batch) for (const [key, bytes] of staged.writes) last.set(key, bytes);
+      const entries = last.size === 0 ? [] : encodeChangelogEntries(this.name, this.#seq, [...last]);
       await this.#publisher.publish(entries);
       await this.#publisher.writeCursor(this.#seq);
     }
@@ -337,7 +342,7 @@ export class KeyValueStore {
   async #republishAll(): Promise<void> {
     const publisher = this.#publisher!;
     await publisher.publish(encodeChangelogEntries(this.name, this.#seq, this.#state.committedEntries()));
-    await publisher.writeCursor(this.#seq);
+    await publisher.writeCursor(this.#seq, true);
   }
 
   /** On open: publish what a crash left unpublished (log frames after the cursor, or the whole state if a snapshot swallowed them). */
@@ -356,6 +361,6 @@ export class KeyValueStore {
     }
     const entries = replayed.filter((b) => b.s > cursor && b.w.length > 0).flatMap((b) => encodeChangelogEntries(this.name, b.s, b.w));
     await publisher.publish(entries);
-    await publisher.writeCursor(this.#seq);
+    await publisher.writeCursor(this.#seq, true);
   }
 }

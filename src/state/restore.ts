@@ -13,6 +13,8 @@ export interface RestoreReport {
   entries: number;
   /** Entries of this store applied. */
   applied: number;
+  /** Key writes (puts and deletes) replayed from those entries. */
+  writes: number;
   /** Entries that were not changelog entries, or belonged to another store. */
   skipped: number;
   /** Keys in the restored store. */
@@ -65,6 +67,7 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
   let entries = 0;
   let applied = 0;
   let skipped = 0;
+  let writeCount = 0;
   for (;;) {
     const batch = await fetch();
     if (batch.length === 0) break;
@@ -79,10 +82,11 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
       applied++;
       for (const write of decoded.writes) writes.push(write);
     }
+    writeCount += writes.length;
     if (writes.length > 0) await target.appendLocal(writes);
   }
   await writeMarker(dir, 'republish');
   await target.finish();
   await clearRestoreMarker(dir);
-  return { entries, applied, skipped, keys: target.size(), durationMs: performance.now() - started };
+  return { entries, applied, writes: writeCount, skipped, keys: target.size(), durationMs: performance.now() - started };
 }
