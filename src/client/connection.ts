@@ -4,59 +4,9 @@ import { FrameDecoder } from '../protocol/index.js';
 import { abortError } from './clock.js';
 import { Fifo } from './fifo.js';
 import { closedBeforeSend, connectTimeout, inFlightFailure, socketError } from './network-errors.js';
+import { Pending, sample, type ConnectionOptions, type ReplyParser, type RequestMeta } from './pending-request.js';
 
-/** Turns a reply body into a value, or throws (a WalrusError from `ERR ...`, or PROTOCOL_ERROR). */
-export type ReplyParser<T> = (body: Buffer, context: ErrorContext) => T;
-
-/** Creates a (connecting) socket; tests and proxies swap it in. Default: `net.connect`. */
-export type SocketFactory = (options: { host: string; port: number }) => net.Socket;
-
-export interface RequestMeta {
-  /** Command name, for errors and stats (`PUT`, `BATCH_GET`, ...). */
-  command: string;
-  topic?: string;
-  /** Overrides the connection's request timeout for this request. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-/** What a connection reports about every request that got a reply, failed or was abandoned. */
-export interface ReplySample {
-  command: string;
-  outcome: 'ok' | 'error' | 'abandoned';
-  error?: WalrusError;
-  durationMs: number;
-  bytesOut: number;
-  bytesIn: number;
-  /** Entries a reply carried for a request whose caller had already given up (an aborted GET): lost for good. */
-  discardedEntries: number;
-}
-
-export interface ConnectionOptions {
-  host: string;
-  port: number;
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
-  socketFactory?: SocketFactory;
-  /** Called once per request, synchronously; keep it cheap. */
-  onReply?: (sample: ReplySample) => void;
-}
-
-/** One request waiting for its reply; a class so every entry has the same shape. */
-class Pending {
-  resolve!: (value: unknown) => void;
-  reject!: (error: WalrusError) => void;
-  abandoned = false;
-  onAbort: (() => void) | undefined = undefined;
-  constructor(
-    readonly parse: ReplyParser<unknown>,
-    readonly context: ErrorContext,
-    readonly deadline: number,
-    readonly sentAt: number,
-    readonly bytesOut: number,
-    readonly signal: AbortSignal | undefined,
-  ) {}
-}
+export type { ConnectionOptions, ReplyParser, ReplySample, RequestMeta, SocketFactory } from './pending-request.js';
 
 /**
  * One TCP connection to a node, pipelined: any number of requests may be in
@@ -319,8 +269,4 @@ function uncork(connection: Connection): void {
 
 function onTimer(connection: Connection): void {
   connection.checkDeadlines();
-}
-
-function sample(pending: Pending, outcome: ReplySample['outcome'], durationMs: number, bytesIn: number, discardedEntries: number, error?: WalrusError): ReplySample {
-  return { command: pending.context.command!, outcome, error, durationMs, bytesOut: pending.bytesOut, bytesIn, discardedEntries };
 }

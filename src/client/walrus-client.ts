@@ -13,16 +13,16 @@ import {
   type NodeMetrics,
 } from '../protocol/index.js';
 import { formatAddress, parseAddress, type NodeAddressInput } from './address.js';
-import { ConsistentHashBalancer, createBalancer, type Balancer, type BalancerName } from './balancer.js';
+import type { BalancerName } from './balancer.js';
 import { getManyOnNode, planBatches, putManyOnNode, type PutManyProgress } from './batch-ops.js';
 import type { NodeCapabilities } from './capabilities.js';
 import { systemClock } from './clock.js';
-import { channels } from './events.js';
 import { checkNodeHealth, type ClusterHealth } from './health.js';
-import { isNodeFailure, requestMayHaveRun } from './network-errors.js';
+import { requestMayHaveRun } from './network-errors.js';
 import { WalrusNode, type NodeStats } from './node.js';
 import { resolveClientOptions, type ResolvedClientOptions, type WalrusClientOptions } from './options.js';
 import { RetryPolicy } from './retry.js';
+import { Router, type Route } from './router.js';
 import { emptyRetryCounters, type RetryCounters } from './stats.js';
 import { toTopicStateInfo, type TopicStateInfo } from './topic-state.js';
 
@@ -39,8 +39,6 @@ export interface ClientStats extends RetryCounters {
   balancer: BalancerName;
   nodes: Record<string, NodeStats>;
 }
-
-type Route = 'read' | 'write';
 
 /**
  * The Walrus client: one or more nodes, each with a pool of pipelined
@@ -64,11 +62,8 @@ type Route = 'read' | 'write';
 export class WalrusClient {
   readonly options: Readonly<ResolvedClientOptions>;
   readonly #nodes: WalrusNode[];
-  readonly #writes: Balancer<WalrusNode>;
-  readonly #reads: Balancer<WalrusNode>;
-  readonly #retry: RetryPolicy;
+  readonly #router: Router;
   readonly #counters: RetryCounters = emptyRetryCounters();
-  readonly #registered = new Set<string>();
   #closed: Promise<void> | undefined;
 
   constructor(options: WalrusClientOptions) {
@@ -85,20 +80,18 @@ export class WalrusClient {
       clock: o.clock ?? systemClock,
       counters: this.#counters,
     }));
-    this.#writes = createBalancer(o.balancer, this.#nodes, o.virtualNodes);
-    this.#reads = o.balancer === 'consistent-hash' ? this.#writes : new ConsistentHashBalancer(this.#nodes, o.virtualNodes);
-    this.#retry = new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random });
+    this.#router = new Router(this.#nodes, o.balancer, o.virtualNodes, new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random }), this.#counters);
   }
 
   /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
   async register(topic: string, options: CallOptions = {}): Promise<void> {
     const frame = encodeRegister(topic);
     const results = await Promise.allSettled(this.#nodes.map((node) =>
-      this.#retry.execute(() => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options }), { signal: options.signal, onRetry: (e) => this.#onRetry('REGISTER', topic, e) }),
+      this.#router.onNode('REGISTER', topic, options.signal, () => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options })),
     ));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
     if (failures.length === results.length) throw failures[0];
-    this.#registered.add(topic);
+    this.#router.registered.add(topic);
   }
 
   /** Appends one entry. `payload` must be non-empty, valid UTF-8, without trailing whitespace, and fit one frame. */
@@ -194,7 +187,7 @@ export class WalrusClient {
   async metrics(node?: NodeAddressInput, options: CallOptions = {}): Promise<NodeMetrics> {
     if (node !== undefined) {
       const target = this.#node(node);
-      return this.#retry.execute(() => target.metrics(options), { signal: options.signal, onRetry: (e) => this.#onRetry('METRICS', undefined, e) });
+      return this.#router.onNode('METRICS', undefined, options.signal, () => target.metrics(options));
     }
     return this.#run('METRICS', undefined, 'write', options, (target) => target.metrics(options));
   }
@@ -233,7 +226,7 @@ export class WalrusClient {
 
   /** Which node reads of `topic` go to right now (the ring owner, or its successor while the owner's breaker is open). */
   readNodeFor(topic: string): string {
-    return this.#reads.order(topic)[0]!.id;
+    return this.#router.readNodeFor(topic).id;
   }
 
   /** Lets in-flight requests finish, closes every connection; later calls fail with POOL_CLOSED. Idempotent. */
@@ -254,76 +247,8 @@ export class WalrusClient {
     return known.probed ? known : node.probeCapabilities();
   }
 
-  /**
-   * One client call: retried per the retry policy; within each attempt the
-   * nodes are tried in the balancer's order, moving on (failover) only when
-   * a node refused without running the request (open breaker, connection
-   * refused). `beforeRetry` runs before each retry to account for what the
-   * failed attempt may have done.
-   */
   #run<T>(operation: string, topic: string | undefined, route: Route, options: CallOptions, attempt: (node: WalrusNode) => Promise<T>, beforeRetry?: (error: unknown) => void): Promise<T> {
     if (this.#closed) return Promise.reject(new WalrusError('POOL_CLOSED', `The client is closed; ${operation} was not sent.`, { context: { topic } }));
-    const balancer = route === 'read' ? this.#reads : this.#writes;
-    return this.#retry.execute(async () => {
-      const order = this.#nodes.length === 1 ? this.#nodes : balancer.order(topic ?? '');
-      const refusals: WalrusError[] = [];
-      for (let i = 0; i < order.length; i++) {
-        const node = order[i]!;
-        if (i > 0) this.#counters.failovers++;
-        try {
-          return await this.#healing(node, topic, () => attempt(node));
-        } catch (error) {
-          if (!canFailOver(error)) throw error;
-          refusals.push(error as WalrusError);
-        }
-      }
-      throw noNode(operation, refusals);
-    }, {
-      signal: options.signal,
-      onRetry: (event) => {
-        beforeRetry?.(event.error);
-        this.#onRetry(operation, topic, event);
-      },
-    });
+    return this.#router.run(operation, topic, route, options.signal, attempt, beforeRetry);
   }
-
-  /**
-   * A node that answers `unknown topic` for a topic this client registered
-   * (it was down during `register`, or lost its data) gets the topic
-   * registered and the call repeated once.
-   */
-  async #healing<T>(node: WalrusNode, topic: string | undefined, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (topic === undefined || (error as WalrusError).code !== 'TOPIC_NOT_FOUND' || !this.#registered.has(topic)) throw error;
-      await node.request(encodeRegister(topic), parseOk, { command: 'REGISTER', topic });
-      return call();
-    }
-  }
-
-  #onRetry(operation: string, topic: string | undefined, event: { attempt: number; delayMs: number; error: unknown }): void {
-    this.#counters.retries++;
-    if (channels.retry.hasSubscribers) {
-      channels.retry.publish({ operation, topic, attempt: event.attempt, delayMs: event.delayMs, errorCode: (event.error as WalrusError).code });
-    }
-  }
-}
-
-/** Safe to try the next node at once: this node did not run the request. */
-function canFailOver(error: unknown): boolean {
-  if (!(error instanceof WalrusError)) return false;
-  if (error.code === 'CIRCUIT_OPEN') return true;
-  return isNodeFailure(error) && !requestMayHaveRun(error);
-}
-
-function noNode(operation: string, refusals: WalrusError[]): WalrusError {
-  if (refusals.length === 1) return refusals[0]!;
-  const waits = refusals.map((e) => e.context.retryAfterMs).filter((v): v is number => typeof v === 'number');
-  const retryAfterMs = waits.length === refusals.length ? Math.min(...waits) : undefined;
-  const nodes = refusals.map((e) => `${String(e.context.node)} (${e.code})`).join(', ');
-  return new WalrusError('NO_NODE_AVAILABLE', `No node could take ${operation}: ${nodes}.${retryAfterMs !== undefined ? ` Try again in ${retryAfterMs} ms.` : ''}`, {
-    cause: refusals[refusals.length - 1],
-    context: retryAfterMs !== undefined ? { retryAfterMs } : {},
-  });
 }
