@@ -1,2 +1,3 @@
 export { startBroker, type BrokerHandle, type BrokerStats } from './server.js';
+export { startBrokerInWorker, type WorkerBrokerHandle } from './worker.js';
 export { BROKER_DEFAULTS, resolveBrokerOptions, type BrokerOptions, type CompatMode, type FsyncPolicy, type ResolvedBrokerOptions } from './options.js';
