@@ -43,7 +43,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   if (reportSyntax(map, out)) throw invalid(file, out.all);
 
   interpolate(map, options.env ?? process.env, out);
-  const raw: unknown = map.doc.toJS({ maxAliasCount: 100 });
+  const raw: unknown = withoutExtensions(map.doc.toJS({ maxAliasCount: 100 }));
   if (raw === null || raw === undefined) {
     out.error({ line: 1, col: 1 }, 'the topology is empty; it needs at least "app", "sources" and "processors"');
     throw invalid(file, out.all);
@@ -56,6 +56,15 @@ export async function loadTopologyText(text: string, file: string, options: Load
 
   if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };
+}
+
+/**
+ * Top-level keys starting with `x-` are ignored, as in Docker Compose: they
+ * hold YAML anchors (`x-defaults: &defaults`) that processors merge in.
+ */
+function withoutExtensions(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  return Object.fromEntries(Object.entries(raw).filter(([key]) => !key.startsWith('x-')));
 }
 
 function invalid(file: string, diagnostics: Diagnostic[]): WalrusError {

@@ -118,7 +118,9 @@ export const topologySchema = z
     sinks: named(sink).prefault({}).describe('Topics processor outputs are written to, by name.'),
     observability: observability.prefault({}),
   })
-  .describe('A walrus-stream topology (topology.yaml).');
+  // Editors must accept the `x-` extension keys load.ts strips before validation.
+  .meta({ patternProperties: { '^x-': {} } })
+  .describe('A walrus-stream topology (topology.yaml). Top-level keys starting with `x-` are ignored: use them for YAML anchors.');
 
 /** What the schema outputs (before references are resolved). */
 export type ParsedTopology = z.output<typeof topologySchema>;

@@ -1,4 +1,4 @@
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
 
 /** A 1-based position in the topology file. */
 export interface Position {
@@ -20,7 +20,8 @@ export class SourceMap {
   constructor(text: string) {
     this.#lines = new LineCounter();
     // uniqueKeys: a duplicated name is an error, never a silent overwrite.
-    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    // merge: `<<: *defaults` shares settings between processors, as YAML users expect.
+    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, merge: true });
   }
 
   /** Position of a character offset. */
@@ -29,16 +30,32 @@ export class SourceMap {
     return { line, col };
   }
 
-  /** The pair holding `key` in a map node. */
-  pair(node: unknown, key: PropertyKey): Pair | undefined {
-    if (!isMap(node)) return undefined;
-    return node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
+  /**
+   * The pair holding `key` in a map node, following `<<: *anchor` merges so
+   * a value that came from an anchored block points at where it is written.
+   */
+  pair(node: unknown, key: PropertyKey, depth = 0): Pair | undefined {
+    if (!isMap(node) || depth > 8) return undefined;
+    // With `merge: true` the merge key's value is a symbol; its source text is `<<`.
+    const name = (p: Pair): string => (isScalar(p.key) ? (typeof p.key.value === 'symbol' ? String(p.key.source) : String(p.key.value)) : String(p.key));
+    const own = node.items.find((p) => name(p) === String(key));
+    if (own) return own;
+    for (const merge of node.items.filter((p) => name(p) === '<<')) {
+      const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
+      for (const source of sources) {
+        const target = isAlias(source) ? source.resolve(this.doc) : source;
+        const found = this.pair(target, key, depth + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
   }
 
   /** The value node at `path`, or undefined when the path leaves the document. */
   node(path: Path): Node | undefined {
     let node: unknown = this.doc.contents;
     for (const segment of path) {
+      if (isAlias(node)) node = node.resolve(this.doc);
       if (isMap(node)) node = this.pair(node, segment)?.value;
       else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
       else return undefined;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { loadTopology, type Topology } from '../../src/topology/index.js';
+import { loadTopology, loadTopologyText, type Topology } from '../../src/topology/index.js';
 
 const valid = fileURLToPath(new URL('../fixtures/topologies/valid/', import.meta.url));
 
@@ -125,4 +125,40 @@ test('warnings: an unread source, an output that leads nowhere and an unreachabl
     '13:3: warning: processors.orphan: unreachable — its input is empty, so it never runs',
   ]);
   assert.ok(warnings.every((w) => w.file === file));
+});
+
+test('x- keys hold YAML anchors that processors merge in; errors in a merged value point where it is written', async () => {
+  const dir = join(valid, 'minimal');
+  const text = [
+    'app: anchors',
+    'x-defaults: &defaults',
+    '  module: ./echo.js',
+    '  concurrency: 2',
+    '  retry: &retry { attempts: 1 }',
+    'sources:',
+    '  orders: { topic: orders }',
+    'processors:',
+    '  a:',
+    '    <<: *defaults',
+    '    input: orders',
+    '  b:',
+    '    <<: *defaults',
+    '    input: a',
+    '    concurrency: 4',
+    '    retry: *retry',
+  ].join('\n');
+  const { topology } = await loadTopologyText(text, join(dir, 'topology.yaml'), { env: {} });
+  assert.equal(topology.processors.a!.concurrency, 2);
+  assert.equal(topology.processors.b!.concurrency, 4, 'an own key wins over a merged one');
+  assert.equal(topology.processors.b!.retry.attempts, 1);
+  assert.equal(topology.processors.b!.modulePath, join(dir, 'echo.js'));
+
+  const broken = text.replace('concurrency: 2', 'concurrency: 0').replace('attempts: 1', 'attempts: x');
+  const error = await loadTopologyText(broken, join(dir, 'topology.yaml'), { env: {} }).then(() => undefined, (e: unknown) => e);
+  const diagnostics = (error as { context: { diagnostics: Array<{ line: number; col: number; message: string }> } }).context.diagnostics;
+  assert.deepEqual(diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`), [
+    '4:16: processors.a.concurrency: must be at least 1, got 0',
+    '5:29: processors.a.retry.attempts: expected a number, got "x"',
+    '5:29: processors.b.retry.attempts: expected a number, got "x"',
+  ]);
 });
