@@ -16,3 +16,4 @@ export {
   type WindowedAggregationOptions, type WindowResult, type WindowStep,
 } from './dsl/windowed-aggregation.js';
 export { PreloadedState, WorkerStateContext, type StatePreload, type StateWrites } from './worker-state.js';
+export { inspectStore, listStores, type StoreInspection } from './inspect.js';
