@@ -14,5 +14,6 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   consume: { summary: 'Print the records of a topic', load: () => import('./consume.js').then((m) => m.default) },
   state: { summary: 'Show the segments, leaders and lag of a topic', load: () => import('./state.js').then((m) => m.default) },
   metrics: { summary: 'Show the METRICS (Raft state, leader) of each node', load: () => import('./metrics.js').then((m) => m.default) },
+  store: { summary: "Show a state store's keys and values (running or stopped app)", load: () => import('./store.js').then((m) => m.default) },
   dlq: { summary: 'Replay dead-lettered records to their source topic (dlq replay)', load: () => import('./dlq.js').then((m) => m.default) },
 };
