@@ -85,12 +85,14 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
     for (; sent < singles.length && firstFailure < 0; sent++) {
       const index = sent;
       const chunk = singles[index]!;
-      const frame = useBatch ? encodeBatchPut(topic, chunk) : encodePut(topic, chunk[0]!);
-      const reply = useBatch
-        ? connection.send(frame, parseBatchPut, { command, topic, signal }).then((count) => {
+      // A one-entry chunk goes as PUT: the same effect, and an entry close to
+      // the PUT limit would not fit BATCH_PUT's longer head.
+      const asBatch = useBatch && chunk.length > 1;
+      const reply = asBatch
+        ? connection.send(encodeBatchPut(topic, chunk), parseBatchPut, { command, topic, signal }).then((count) => {
           if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries was answered OK ${count}.`, { context: { topic, node: node.id } });
         })
-        : connection.send(frame, parseOk, { command, topic, signal });
+        : connection.send(encodePut(topic, chunk[0]!), parseOk, { command: 'PUT', topic, signal });
       inFlight.push(reply.then(
         () => { outcomes[index] = null; },
         (error: unknown) => {

@@ -123,8 +123,8 @@ export class WalrusNode {
     if (this.#capabilities.probed) return Promise.resolve(this.capabilities);
     this.#probing ??= this.withConnection(async (connection) => {
       const [batchPut, batchGet] = await Promise.all([
-        connection.send(PROBE_FRAMES.batchPut, parseProbe, { command: 'BATCH_PUT' }),
-        connection.send(PROBE_FRAMES.batchGet, parseProbe, { command: 'BATCH_GET' }),
+        connection.send(PROBE_FRAMES.batchPut, parseProbe, { command: 'PROBE' }),
+        connection.send(PROBE_FRAMES.batchGet, parseProbe, { command: 'PROBE' }),
       ]);
       this.#capabilities = { batchPut, batchGet, probed: true };
       channels.capabilities.publish({ node: this.id, batchPut, batchGet });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WalrusClient } from '../../src/client/index.js';
 import { WalrusError } from '../../src/errors/index.js';
@@ -60,6 +63,15 @@ for (const compat of ['default', 'stock'] as const) {
       assert.equal(batch[0]!.toString(), '0'.repeat(100));
     });
 
+    test('an entry too big for a BATCH_GET reply is still read (through GET)', async () => {
+      await client.register('big');
+      const big = 'b'.repeat(65_536 - 5 - 'big'.length);
+      await client.putMany('big', ['small', big, 'after']);
+      const read: string[] = [];
+      for (let batch = await client.getMany('big', 10); batch.length > 0; batch = await client.getMany('big', 10)) read.push(...batch.map(String));
+      assert.deepEqual(read, ['small', big, 'after']);
+    });
+
     test('bad input is refused before anything is sent, naming the problem', async () => {
       await client.register('bad');
       await assert.rejects(client.put('bad', 'trailing '), (e: unknown) => e instanceof WalrusError && e.code === 'INVALID_PAYLOAD');
@@ -116,4 +128,27 @@ test('close() fails later calls with POOL_CLOSED and lets the process exit', asy
   await client.close();
   await assert.rejects(client.put('closing', 'x'), (e: unknown) => e instanceof WalrusError && e.code === 'POOL_CLOSED');
   await node.close();
+});
+
+test('a node that loses its extensions (restarted in stock mode) is detected on the fly; nothing is lost or doubled', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-client-'));
+  let node = await startTestBroker({ dataDir });
+  const client = new WalrusClient({ nodes: [node.address], retry: { initialDelayMs: 5, maxDelayMs: 20 } });
+  try {
+    await client.register('swap');
+    await client.putMany('swap', ['a', 'b']);
+    assert.equal(client.capabilities().batchPut, true);
+    const port = node.port;
+    await node.close();
+    node = await startTestBroker({ dataDir, port, compat: 'stock' });
+    await client.putMany('swap', ['c', 'd', 'e']);
+    const got = await client.getMany('swap', 10);
+    assert.deepEqual(got.map(String), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(client.capabilities(), { batchPut: false, batchGet: false, probed: true });
+    assert.equal(client.stats().possibleDuplicates, 0);
+  } finally {
+    await client.close();
+    await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
