@@ -157,6 +157,18 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
 
   /** Group commit: one flush (and with fsync `always` one fdatasync) per event-loop turn for every connection. */
   schedule(connection: BrokerConnection): void {
+    if (this.options.fsync !== 'always' && !this.#flushScheduled) {
+      // Without fsync-per-ack there is nothing to gain by waiting for other
+      // connections: write to the OS and answer now (one syscall per read
+      // chunk, which already batches everything a pipelining client sent).
+      try {
+        this.#durableSeq = this.#store.flush();
+      } catch (error) {
+        this.#fatal(error);
+        return;
+      }
+      if (connection.release(this.#durableSeq)) return;
+    }
     this.#waiting.add(connection);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
