@@ -120,9 +120,37 @@ function message(issue: Issue, input: unknown): string | undefined {
   }
 }
 
+/**
+ * The same slip one level deeper: keys meant for a nested mapping written at
+ * its parent's level, leaving the nested key empty (`poll:` then
+ * `batchSize:` under it but not indented). Returns the keys it explained.
+ */
+function nestedSlips(raw: unknown, path: Path, unknown: readonly string[], out: DiagnosticList, handled: Path[]): Set<string> {
+  const explained = new Set<string>();
+  const parent = valueAt(raw, path);
+  if (!isObject(parent)) return explained;
+  const allowed = keysAt(path);
+  let empty: string | undefined;
+  for (const [key, value] of Object.entries(parent)) {
+    if (allowed.includes(key)) {
+      empty = value === null && keysAt([...path, key]).length > 0 ? key : undefined;
+    } else if (empty !== undefined && unknown.includes(key) && keysAt([...path, empty]).includes(key)) {
+      const where = path.length === 0 ? 'at the top level' : `in ${formatPath(path)}`;
+      out.error([...path, key], `unknown key "${key}" ${where} — is it indented correctly? It is a key of "${empty}" above it, which is empty: indent it under "${empty}"`, { preferKey: true });
+      handled.push([...path, empty]);
+      explained.add(key);
+    }
+  }
+  return explained;
+}
+
 /** Reports every zod issue at the position of the value (or key) it is about. */
 export function reportIssues(issues: readonly Issue[], raw: unknown, out: DiagnosticList): void {
   const handled = indentationSlips(raw, out);
+  const explained = new Map<string, Set<string>>();
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') explained.set(formatPath(issue.path), nestedSlips(raw, issue.path, issue.keys, out, handled));
+  }
   // A misspelt required key is reported once, as the unknown key with its "did you mean".
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
@@ -136,7 +164,9 @@ export function reportIssues(issues: readonly Issue[], raw: unknown, out: Diagno
   for (const issue of issues) {
     if (covered(issue.path)) continue;
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) unknownKey(raw, issue.path, key, out);
+      for (const key of issue.keys) {
+        if (!explained.get(formatPath(issue.path))?.has(key)) unknownKey(raw, issue.path, key, out);
+      }
       continue;
     }
     const input = (issue as { input?: unknown }).input;

@@ -49,7 +49,15 @@ const breaker = z
 
 export const clusterSchema = z
   .strictObject({
-    nodes: z.array(address()).default([]).describe('Walrus nodes as `host:port`. Leave empty to run the embedded node.'),
+    nodes: z
+      .array(address())
+      .superRefine((nodes, ctx) => {
+        nodes.forEach((node, i) => {
+          if (nodes.indexOf(node) !== i) ctx.addIssue({ code: 'custom', path: [i], input: node, message: `"${node}" is listed twice` });
+        });
+      })
+      .default([])
+      .describe('Walrus nodes as `host:port`. Leave empty to run the embedded node.'),
     embedded: embedded.prefault({}),
     pool: pool.prefault({}),
     retry: retry.prefault({}),

@@ -100,11 +100,37 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
     } else if (result.ref.kind === 'processor') resolution.sinkInputs.set(name, { processor: result.ref.name, output: result.ref.output });
   }
 
+  checkTopics(names, sinks, out);
   const inCycle = reportCycles(resolution, out);
   // Reachability is only meaningful when every reference resolved.
   if (unresolved === 0) reportReachability(names, resolution, inCycle, out);
   defaultDeadLetters(names, resolution, out);
   return resolution;
+}
+
+/**
+ * A Walrus GET consumes the entry (queue semantics, DESIGN §2): two sources
+ * on one topic would each see only part of it, and a sink writing a topic a
+ * source reads feeds records back into the pipeline.
+ */
+function checkTopics(names: Names, sinks: Record<string, unknown>, out: DiagnosticList): void {
+  const readers = new Map<string, string>();
+  for (const name of Object.keys(names.sources)) {
+    const topic = names.sourceTopic(name);
+    if (topic === undefined) continue;
+    const first = readers.get(topic);
+    if (first === undefined) readers.set(topic, name);
+    else {
+      out.error(['sources', name, 'topic'], `sources.${name}.topic: source "${first}" already reads topic "${topic}"; a Walrus read removes the entry, so the two would split its records — use one source and list it in each processor's input`);
+    }
+  }
+  for (const [name, entry] of Object.entries(sinks)) {
+    if (!isRecord(entry) || typeof entry.topic !== 'string') continue;
+    const reader = readers.get(entry.topic);
+    if (reader !== undefined) {
+      out.warning(['sinks', name, 'topic'], `sinks.${name}.topic: source "${reader}" reads topic "${entry.topic}", so records written here are processed again (a loop through Walrus)`);
+    }
+  }
 }
 
 function reportCycles(resolution: Resolution, out: DiagnosticList): Set<string> {
