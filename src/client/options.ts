@@ -51,7 +51,7 @@ export interface BreakerOptions {
 /** Options of `new WalrusClient(options)`. Everything but `nodes` has a default. */
 export interface WalrusClientOptions {
   /** Nodes as `"host:port"` or `{ host, port }`; at least one. */
-  nodes: NodeAddressInput[];
+  nodes: readonly NodeAddressInput[];
   /** @default see PoolOptions */
   pool?: PoolOptions;
   /** @default see RetryOptions */
