@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
+import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
 import type { LogStore } from './store/types.js';
 
@@ -143,7 +144,13 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
 
   execute(body: Buffer): Buffer {
     this.#requests++;
-    return executeCommand(body, this.#context);
+    try {
+      return executeCommand(body, this.#context);
+    } catch (error) {
+      // Only storage can throw here (e.g. EMFILE or ENOSPC creating a topic's
+      // files): the request fails alone, the node and the connection stay up.
+      return errFrame(`storage error: ${(error as Error)?.message ?? String(error)}`);
+    }
   }
 
   changeSeq(): number {
