@@ -43,7 +43,14 @@ export async function loadTopologyText(text: string, file: string, options: Load
   if (reportSyntax(map, out)) throw invalid(file, out.all);
 
   interpolate(map, options.env ?? process.env, out);
-  const raw: unknown = withoutExtensions(map.doc.toJS({ maxAliasCount: 100 }));
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds alias expansion ("billion laughs"): a topology is small.
+    raw = withoutExtensions(map.doc.toJS({ maxAliasCount: 100 }));
+  } catch (error) {
+    out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
+    throw invalid(file, out.all);
+  }
   if (raw === null || raw === undefined) {
     out.error({ line: 1, col: 1 }, 'the topology is empty; it needs at least "app", "sources" and "processors"');
     throw invalid(file, out.all);
