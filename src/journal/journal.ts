@@ -4,6 +4,7 @@ import { lockDir, type DirLock } from './dir-lock.js';
 import { LiveSet } from './live-set.js';
 import { resolveJournalOptions, type JournalOptions, type ResolvedJournalOptions } from './options.js';
 import { MAX_ENTRY_BYTES, MAX_SOURCE_BYTES, encodeAppend, encodeRelease, toRanges } from './record-format.js';
+import { GroupCommit, journalError } from './group-commit.js';
 import { recover } from './recovery.js';
 import { SegmentManager } from './segment-manager.js';
 
@@ -36,19 +37,6 @@ export interface JournalStats {
   compactions: number;
 }
 
-interface PendingOp {
-  chunks: Buffer[];
-  /** Updates the in-memory state once the op's records are written. */
-  apply: (segment: number) => void;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
-function journalError(message: string, cause: unknown): WalrusError {
-  if (cause instanceof WalrusError) return cause;
-  return new WalrusError('JOURNAL_ERROR', `${message}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-}
-
 function invalidArgument(message: string): WalrusError {
   return new WalrusError('INVALID_ARGUMENT', message);
 }
@@ -76,15 +64,9 @@ export class Journal {
   readonly #live: LiveSet;
   readonly #lock: DirLock;
   readonly #segments: SegmentManager;
+  readonly #writer: GroupCommit;
   #nextSeq: number;
-  #queue: PendingOp[] = [];
-  #scheduled = false;
-  #draining = false;
-  #idleWaiters: Array<() => void> = [];
-  #failure: WalrusError | undefined;
   #closed = false;
-  #writes = 0;
-  #syncs = 0;
 
   private constructor(options: ResolvedJournalOptions, lock: DirLock, live: LiveSet, nextSeq: number, segments: SegmentManager) {
     this.#options = options;
@@ -92,6 +74,9 @@ export class Journal {
     this.#live = live;
     this.#nextSeq = nextSeq;
     this.#segments = segments;
+    this.#writer = new GroupCommit({
+      segments, fsync: options.fsync, dir: options.dir, onStep: options.onStep, nextSeq: () => this.#nextSeq,
+    });
   }
 
   /** Opens (or creates) the journal in `options.dir`, recovering what a crash left behind. */
@@ -103,12 +88,14 @@ export class Journal {
       throw journalError(`cannot create the journal directory ${resolved.dir}`, error);
     }
     const lock = await lockDir(resolved.dir);
+    let segments: SegmentManager | undefined;
     try {
       const recovered = await recover(resolved.dir, resolved.onWarning);
-      const segments = new SegmentManager(resolved, recovered.live, recovered.lastSegment + 1);
+      segments = new SegmentManager(resolved, recovered.live, recovered.lastSegment + 1);
       await segments.start(recovered.nextSeq);
       return new Journal(resolved, lock, recovered.live, recovered.nextSeq, segments);
     } catch (error) {
+      await segments?.close().catch(() => {});
       await lock.release();
       throw journalError(`cannot open the journal in ${resolved.dir}`, error);
     }
@@ -141,7 +128,7 @@ export class Journal {
       seqs.push(seq);
       chunks.push(encodeAppend(seq, sourceBytes, encoded[seqs.length - 1]!.item.entry));
     }
-    await this.#enqueue(chunks, (segment) => {
+    await this.#writer.enqueue(chunks, (segment) => {
       for (let i = 0; i < seqs.length; i += 1) {
         const { source, entry } = items[i]!;
         const buffer = Buffer.isBuffer(entry) ? entry : Buffer.from(entry.buffer, entry.byteOffset, entry.length);
@@ -163,7 +150,7 @@ export class Journal {
     }
     const live = seqs.filter((seq) => this.#live.has(seq));
     if (live.length === 0) return;
-    await this.#enqueue(encodeRelease(toRanges(live)), () => {
+    await this.#writer.enqueue(encodeRelease(toRanges(live)), () => {
       for (const seq of live) this.#live.release(seq);
     });
   }
@@ -179,8 +166,8 @@ export class Journal {
       bytes: this.#live.totalBytes(),
       segments: this.#live.segments().length,
       liveBytes: this.#live.liveBytes,
-      writes: this.#writes,
-      syncs: this.#syncs,
+      writes: this.#writer.writes,
+      syncs: this.#writer.syncs,
       compactions: this.#segments.compactions,
     };
   }
@@ -189,72 +176,18 @@ export class Journal {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#idle();
+    await this.#writer.idle();
     try {
       await this.#segments.close();
     } finally {
       await this.#lock.release();
     }
-    if (this.#failure) throw this.#failure;
+    if (this.#writer.failure) throw this.#writer.failure;
   }
 
   #assertUsable(): void {
-    if (this.#failure) throw new WalrusError('JOURNAL_ERROR', `the journal failed earlier and accepts no more writes: ${this.#failure.message}`, { cause: this.#failure });
+    const failure = this.#writer.failure;
+    if (failure) throw new WalrusError('JOURNAL_ERROR', `the journal failed earlier and accepts no more writes: ${failure.message}`, { cause: failure });
     if (this.#closed) throw new WalrusError('JOURNAL_ERROR', `the journal in ${this.#options.dir} is closed`);
-  }
-
-  #enqueue(chunks: Buffer[], apply: (segment: number) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ chunks, apply, resolve, reject });
-      if (!this.#draining && !this.#scheduled) {
-        this.#scheduled = true;
-        // One macrotask of delay lets every call made in this tick join the same write.
-        setImmediate(() => {
-          this.#scheduled = false;
-          void this.#drain();
-        });
-      }
-    });
-  }
-
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#options.fsync === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
-        try {
-          const synced = await this.#segments.write(batch.flatMap((op) => op.chunks));
-          this.#writes += 1;
-          if (synced) this.#syncs += 1;
-          const segment = this.#segments.activeId;
-          for (const op of batch) op.apply(segment);
-        } catch (error) {
-          this.#fail(journalError(`journal write failed in ${this.#options.dir}`, error), batch);
-          return;
-        }
-        for (const op of batch) op.resolve();
-        this.#options.onStep('committed');
-        try {
-          await this.#segments.maintain(this.#nextSeq);
-        } catch (error) {
-          this.#fail(journalError(`journal maintenance failed in ${this.#options.dir}`, error), []);
-          return;
-        }
-      }
-    } finally {
-      this.#draining = false;
-      if (this.#queue.length === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
-  }
-
-  /** After a failed write or sync the file's state is unknown (fsync errors are not retriable): refuse everything. */
-  #fail(error: WalrusError, batch: PendingOp[]): void {
-    this.#failure = error;
-    for (const op of [...batch, ...this.#queue.splice(0)]) op.reject(error);
-  }
-
-  #idle(): Promise<void> {
-    if (!this.#draining && !this.#scheduled) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 }

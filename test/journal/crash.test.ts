@@ -109,13 +109,13 @@ test('SIGKILL at random points and at compaction/deletion milestones: no acknowl
   const model = new Model();
   const plan: Array<{ killAfterMs: number; env?: Record<string, string> }> = [
     { killAfterMs: 150 + Math.random() * 300 },
-    { killAfterMs: 5_000, env: { CRASH_AT: 'compaction-written' } },
+    { killAfterMs: 8_000, env: { CRASH_AT: 'compaction-written' } },
     { killAfterMs: 50 + Math.random() * 400 },
-    { killAfterMs: 5_000, env: { CRASH_AT: 'segments-deleted' } },
-    { killAfterMs: 5_000, env: { CRASH_AT: 'compaction-done', CRASH_AFTER: '3' } },
+    { killAfterMs: 8_000, env: { CRASH_AT: 'segments-deleted' } },
+    { killAfterMs: 8_000, env: { CRASH_AT: 'compaction-done', CRASH_AFTER: '3' } },
     { killAfterMs: 150 + Math.random() * 300 },
-    { killAfterMs: 5_000, env: { CRASH_AT: 'segment-rolled', CRASH_AFTER: '4' } },
-    { killAfterMs: 5_000, env: { CRASH_AT: 'compaction-written', CRASH_AFTER: '2' } },
+    { killAfterMs: 8_000, env: { CRASH_AT: 'segment-rolled', CRASH_AFTER: '4' } },
+    { killAfterMs: 8_000, env: { CRASH_AT: 'compaction-written', CRASH_AFTER: '2' } },
     { killAfterMs: Math.random() * 200 },
   ];
   let totalAppends = 0;

@@ -1,0 +1,110 @@
+import { WalrusError } from '../errors/index.js';
+import type { JournalFsync, JournalStep } from './options.js';
+import type { SegmentManager } from './segment-manager.js';
+
+interface PendingOp {
+  chunks: Buffer[];
+  /** Updates the in-memory state once the op's records are written to `segment`. */
+  apply: (segment: number) => void;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export function journalError(message: string, cause: unknown): WalrusError {
+  if (cause instanceof WalrusError) return cause;
+  return new WalrusError('JOURNAL_ERROR', `${message}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+/**
+ * The journal's single serial writer. Ops queue up; one drain loop takes
+ * every queued op (one at a time under `fsync: 'always'`), writes their
+ * records in one `write`, syncs once, applies and resolves them, then lets
+ * the segment manager roll, delete or compact before the next round. Ops
+ * that arrive while a round is writing wait for the next one: that is the
+ * group commit. No timer waits for company: the first round starts one
+ * `setImmediate` after the first op, just enough to gather one tick's calls.
+ */
+export class GroupCommit {
+  readonly #segments: SegmentManager;
+  readonly #fsync: JournalFsync;
+  readonly #dir: string;
+  readonly #onStep: (step: JournalStep) => void;
+  readonly #nextSeq: () => number;
+  #queue: PendingOp[] = [];
+  #scheduled = false;
+  #draining = false;
+  #idleWaiters: Array<() => void> = [];
+  #failure: WalrusError | undefined;
+  writes = 0;
+  syncs = 0;
+
+  constructor(options: { segments: SegmentManager; fsync: JournalFsync; dir: string; onStep: (step: JournalStep) => void; nextSeq: () => number }) {
+    this.#segments = options.segments;
+    this.#fsync = options.fsync;
+    this.#dir = options.dir;
+    this.#onStep = options.onStep;
+    this.#nextSeq = options.nextSeq;
+  }
+
+  /** The error that stopped the writer, if one did. */
+  get failure(): WalrusError | undefined {
+    return this.#failure;
+  }
+
+  /** Resolves once `chunks` are written (and synced unless `fsync: 'never'`) and `apply` ran. */
+  enqueue(chunks: Buffer[], apply: (segment: number) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ chunks, apply, resolve, reject });
+      if (!this.#draining && !this.#scheduled) {
+        this.#scheduled = true;
+        // One macrotask of delay lets every call made in this tick join the same write.
+        setImmediate(() => {
+          this.#scheduled = false;
+          void this.#drain();
+        });
+      }
+    });
+  }
+
+  /** Resolves when nothing is queued or being written. */
+  idle(): Promise<void> {
+    if (!this.#draining && !this.#scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#fsync === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
+        try {
+          const synced = await this.#segments.write(batch.flatMap((op) => op.chunks));
+          this.writes += 1;
+          if (synced) this.syncs += 1;
+          const segment = this.#segments.activeId;
+          for (const op of batch) op.apply(segment);
+        } catch (error) {
+          this.#fail(journalError(`journal write failed in ${this.#dir}`, error), batch);
+          return;
+        }
+        for (const op of batch) op.resolve();
+        this.#onStep('committed');
+        try {
+          await this.#segments.maintain(this.#nextSeq());
+        } catch (error) {
+          this.#fail(journalError(`journal maintenance failed in ${this.#dir}`, error), []);
+          return;
+        }
+      }
+    } finally {
+      this.#draining = false;
+      if (this.#queue.length === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** After a failed write or sync the file's state is unknown (fsync errors are not retriable): refuse everything. */
+  #fail(error: WalrusError, batch: PendingOp[]): void {
+    this.#failure = error;
+    for (const op of [...batch, ...this.#queue.splice(0)]) op.reject(error);
+  }
+}
