@@ -1,6 +1,7 @@
-import { isScalar, visit, type Scalar } from 'yaml';
+import { isPair, isScalar, isSeq, visit, type Scalar } from 'yaml';
 import type { DiagnosticList } from './diagnostics.js';
-import type { SourceMap } from './source-map.js';
+import { schemaAt, type JsonSchema } from './json-schema.js';
+import type { Path, SourceMap } from './source-map.js';
 
 /**
  * `${VAR}` and `${VAR:-default}` in scalar values, resolved from the
@@ -9,7 +10,9 @@ import type { SourceMap } from './source-map.js';
  *
  * A plain (unquoted) scalar, or any scalar that is exactly one `${...}`, is
  * re-typed after substitution (`workers: ${WORKERS:-4}` is the number 4);
- * a quoted scalar with other text around the variable stays a string.
+ * a quoted scalar with other text around the variable stays a string. A key
+ * whose schema only takes text (`topic`, `module`, ...) always stays a
+ * string, so `topic: ${TOPIC}` with `TOPIC=2024` is the topic "2024".
  */
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -68,10 +71,26 @@ function retype(text: string): unknown {
   return text;
 }
 
+/** The JS path (as zod reports it) of a node, from the ancestors `visit` passes. */
+function jsPath(ancestors: readonly unknown[], node: unknown): Path {
+  const path: PropertyKey[] = [];
+  ancestors.forEach((ancestor, i) => {
+    if (isPair(ancestor)) path.push(isScalar(ancestor.key) ? String(ancestor.key.value) : String(ancestor.key));
+    else if (isSeq(ancestor)) path.push(ancestor.items.indexOf((ancestors[i + 1] ?? node) as never));
+  });
+  return path;
+}
+
+function textOnly(schema: JsonSchema | undefined): boolean {
+  if (schema === undefined) return false;
+  if (schema.anyOf) return schema.anyOf.every(textOnly);
+  return schema.type === 'string';
+}
+
 /** Interpolates every scalar value of the document in place, reporting problems at the scalar. */
 export function interpolate(map: SourceMap, env: Env, diagnostics: DiagnosticList): void {
   visit(map.doc, {
-    Scalar(key, node: Scalar) {
+    Scalar(key, node: Scalar, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const result = substitute(node.value, env);
       const pos = map.at(node.range?.[0] ?? 0);
@@ -81,7 +100,8 @@ export function interpolate(map: SourceMap, env: Env, diagnostics: DiagnosticLis
         return;
       }
       const plain = node.type === 'PLAIN' || node.type === undefined;
-      node.value = plain || result.whole ? retype(result.text) : result.text;
+      const retyped = (plain || result.whole) && !textOnly(schemaAt(jsPath(ancestors, node)));
+      node.value = retyped ? retype(result.text) : result.text;
       if (isScalar(node) && typeof node.value !== 'string') node.type = 'PLAIN';
     },
   });

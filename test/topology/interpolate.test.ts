@@ -78,3 +78,14 @@ test('keys are never interpolated; the environment defaults to process.env', asy
   const errors = await errorsOf(body('shop', '${KEY}: 1\n'), { KEY: 'workers' });
   assert.deepEqual(errors, ['2:1: unknown key "${KEY}" at the top level; allowed keys: app, stateDir, workers, cluster, sources, processors, sinks, observability']);
 });
+
+test('a key that only takes text keeps the substituted text, whatever it looks like', async () => {
+  const text = 'app: ${APP}\nsources:\n  orders:\n    topic: ${TOPIC}\nprocessors:\n  echo:\n    module: ./echo.js\n    input: [orders]\n    outputs: ["${OUT}"]\n    concurrency: "${C}"\n    config: { n: "${C}", s: "n=${C}" }\nsinks:\n  s:\n    topic: out\n    input: echo.${OUT}\n';
+  const { topology } = await loadTopologyText(text, file, { env: { APP: '2024', TOPIC: '2024', OUT: 'true', C: '12' } });
+  assert.equal(topology.app, '2024');
+  assert.equal(topology.sources.orders!.topic, '2024');
+  assert.deepEqual(topology.processors.echo!.outputs, ['true']);
+  assert.equal(topology.processors.echo!.concurrency, 12);
+  assert.deepEqual(topology.processors.echo!.config, { n: 12, s: 'n=12' }, 'free-form config is typed like YAML');
+  assert.deepEqual(topology.sinks.s!.input, { processor: 'echo', output: 'true' });
+});
