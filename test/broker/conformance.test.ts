@@ -7,12 +7,19 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.js';
  * Protocol conformance of the embedded node against the stock listener's
  * behaviour (DESIGN §2), in both compatibility modes, over real TCP.
  */
-for (const compat of ['default', 'stock'] as const) {
-  describe(`conformance (${compat} mode)`, () => {
+// Each mode once, and each fsync policy once: the reply paths differ (immediate, group commit + fdatasync, background sync).
+const MATRIX = [
+  { compat: 'default', fsync: 'never' },
+  { compat: 'stock', fsync: 'always' },
+  { compat: 'default', fsync: { intervalMs: 5 } },
+] as const;
+
+for (const { compat, fsync } of MATRIX) {
+  describe(`conformance (${compat} mode, fsync ${JSON.stringify(fsync)})`, () => {
     let node: TestBroker;
     let c: RawClient;
     before(async () => {
-      node = await startTestBroker({ compat });
+      node = await startTestBroker({ compat, fsync });
       c = await RawClient.connect(node.port);
     });
     after(async () => {
@@ -59,6 +66,20 @@ for (const compat of ['default', 'stock'] as const) {
       assert.equal(await c.request(' GET t1'), 'ERR unknown command');
       // A tab is not a separator.
       assert.equal(await c.request('GET\tt1'), 'ERR unknown command');
+    });
+
+    test('any UTF-8 topic name works, even an empty one (splitn yields "")', async () => {
+      assert.equal(await c.request('PUT  x'), 'ERR unknown topic ');
+      assert.equal(await c.request('REGISTER  '), 'ERR REGISTER requires a topic');
+      assert.equal(await c.request('REGISTER  x'), 'OK');
+      assert.equal(await c.request('PUT  x'), 'OK');
+      assert.equal(await c.request('GET '), 'ERR GET requires a topic');
+      assert.equal(await c.request('GET  '), 'ERR GET requires a topic');
+      assert.equal(await c.request('REGISTER Ünï/../cödé'), 'OK');
+      assert.equal(await c.request('PUT Ünï/../cödé v'), 'OK');
+      assert.equal(await c.request('GET Ünï/../cödé'), 'OK v');
+      assert.equal(await c.request('GET ünï/../cödé'), 'ERR unknown topic ünï/../cödé');
+      assert.equal(await c.request('PÜT x y'), 'ERR unknown command');
     });
 
     test('extra fields after the topic are ignored like splitn(3) does', async () => {
