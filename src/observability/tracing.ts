@@ -1,16 +1,15 @@
 import {
-  ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, trace,
-  type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer,
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, isSpanContextValid, trace,
+  type Context, type Span, type TextMapGetter, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
-import { SPAN_ATTRIBUTES, SPAN_NAMES, TRACEPARENT_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
-import { W3CTraceContext } from './w3c-propagator.js';
+import { SPAN_ATTRIBUTES, SPAN_NAMES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
+import { W3CTraceContext, formatTraceparent } from './w3c-propagator.js';
 
 /** Record headers: the carrier of trace context between pipeline hops. */
 export type RecordHeaders = Record<string, string>;
 
 const TRACER_NAME = 'walrus-stream';
 const propagator = new W3CTraceContext();
-const setter: TextMapSetter<RecordHeaders> = { set: (carrier, key, value) => { carrier[key] = value; } };
 const getter: TextMapGetter<RecordHeaders> = {
   get: (carrier, key) => carrier[key],
   keys: (carrier) => Object.keys(carrier),
@@ -22,24 +21,53 @@ const KIND: Record<SpanName, SpanKind> = {
   [SPAN_NAMES.produce]: SpanKind.PRODUCER,
 };
 
+let cachedProvider: TracerProvider | undefined;
+let cachedTracer: Tracer | undefined;
+
 /**
- * The tracer walrus-stream uses. It is looked up on every call (cheap) so an
- * SDK registered after walrus-stream was imported is still picked up; with
- * no SDK registered the API hands back a no-op tracer and spans cost almost
+ * The tracer walrus-stream uses. The API's proxy tracer picks up an SDK
+ * registered after walrus-stream was imported, so one tracer is kept per
+ * global provider object (which only changes on `trace.disable()`); with no
+ * SDK registered the API hands back a no-op tracer and spans cost almost
  * nothing.
  */
 export function getTracer(): Tracer {
-  return trace.getTracer(TRACER_NAME);
+  const provider = trace.getTracerProvider();
+  if (provider !== cachedProvider || cachedTracer === undefined) {
+    cachedProvider = provider;
+    cachedTracer = provider.getTracer(TRACER_NAME);
+  }
+  return cachedTracer;
 }
 
 /** Where a span's parent comes from: a `traceparent` string, record headers, or an OpenTelemetry context. */
 export type SpanParent = string | RecordHeaders | Context | undefined;
 
+// Records of one fetch usually share a traceparent, so the last one parsed
+// is kept (contexts are immutable, reuse is safe): it halves the cost of a
+// process span when tracing is on.
+let lastHeader: string | undefined;
+let lastState: string | undefined;
+let lastContext: Context = ROOT_CONTEXT;
+
+function contextFromHeader(traceparent: string | undefined, tracestate: string | undefined): Context {
+  if (traceparent === undefined) return ROOT_CONTEXT;
+  if (traceparent !== lastHeader || tracestate !== lastState) {
+    const carrier: RecordHeaders = { [TRACEPARENT_HEADER]: traceparent };
+    if (tracestate !== undefined) carrier[TRACESTATE_HEADER] = tracestate;
+    lastContext = propagator.extract(ROOT_CONTEXT, carrier, getter);
+    lastHeader = traceparent;
+    lastState = tracestate;
+  }
+  return lastContext;
+}
+
 function parentContext(parent: SpanParent): Context {
   if (parent === undefined) return otelContext.active();
-  if (typeof parent === 'string') return propagator.extract(ROOT_CONTEXT, { [TRACEPARENT_HEADER]: parent }, getter);
+  if (typeof parent === 'string') return contextFromHeader(parent, undefined);
   if (typeof (parent as Context).getValue === 'function') return parent as Context;
-  return propagator.extract(ROOT_CONTEXT, parent as RecordHeaders, getter);
+  const headers = parent as RecordHeaders;
+  return contextFromHeader(headers[TRACEPARENT_HEADER], headers[TRACESTATE_HEADER]);
 }
 
 /**
@@ -61,9 +89,8 @@ export function startSpan(name: SpanName, attributes: WalrusSpanAttributes = {},
 
 /** The W3C `traceparent` for `span`, or undefined when it is not part of a valid trace (no SDK, no parent). */
 export function injectTraceparent(span: Span): string | undefined {
-  const headers: RecordHeaders = {};
-  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, setter);
-  return headers[TRACEPARENT_HEADER];
+  const spanContext = span.spanContext();
+  return isSpanContextValid(spanContext) ? formatTraceparent(spanContext) : undefined;
 }
 
 /**
@@ -72,7 +99,12 @@ export function injectTraceparent(span: Span): string | undefined {
  * processor or pipeline continues the trace.
  */
 export function injectTraceContext(span: Span, headers: RecordHeaders): RecordHeaders {
-  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, setter);
+  // Same result as propagator.inject, without allocating a Context per record.
+  const spanContext = span.spanContext();
+  if (!isSpanContextValid(spanContext)) return headers;
+  headers[TRACEPARENT_HEADER] = formatTraceparent(spanContext);
+  const state = spanContext.traceState?.serialize();
+  if (state) headers[TRACESTATE_HEADER] = state;
   return headers;
 }
 

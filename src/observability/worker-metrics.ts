@@ -51,17 +51,35 @@ function checkDeclaration(name: string, labelNames: readonly string[]): void {
   }
 }
 
-function labelValuesOf(metric: string, labelNames: readonly string[], given: Readonly<Record<string, string>> | undefined): string[] {
-  const values = labelNames.map((label) => {
-    const value = given?.[label];
-    if (value === undefined) throw invalid(`metric "${metric}": missing value for label "${label}"`);
-    return String(value);
-  });
+/**
+ * The series key for `given` (label values joined by NUL, in declaration
+ * order). It runs per record on the hot path, so it builds one string and
+ * no arrays; the label values are recovered from the key when a series is
+ * first created.
+ */
+function seriesKey(metric: string, labelNames: readonly string[], given: Readonly<Record<string, string>> | undefined): string {
+  let key = '';
+  for (let i = 0; i < labelNames.length; i++) {
+    const value = given?.[labelNames[i]!];
+    if (value === undefined) throw invalid(`metric "${metric}": missing value for label "${labelNames[i]}"`);
+    key = i === 0 ? String(value) : `${key}\u0000${value}`;
+  }
   if (given !== undefined) {
-    for (const key of Object.keys(given)) {
-      if (!labelNames.includes(key)) throw invalid(`metric "${metric}": unknown label "${key}" (declared: ${labelNames.join(', ') || 'none'})`);
+    let count = 0;
+    for (const name in given) {
+      count++;
+      if (count > labelNames.length || !labelNames.includes(name)) {
+        throw invalid(`metric "${metric}": unknown label "${name}" (declared: ${labelNames.join(', ') || 'none'})`);
+      }
     }
   }
+  return key;
+}
+
+function labelsOfKey(metric: string, key: string, labelNames: readonly string[]): string[] {
+  if (labelNames.length === 0) return [];
+  const values = key.split('\u0000');
+  if (values.length !== labelNames.length) throw invalid(`metric "${metric}": label values may not contain the NUL character`);
   return values;
 }
 
@@ -95,10 +113,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       return {
         inc(given, by = 1) {
           if (!Number.isFinite(by) || by < 0) throw invalid(`counter "${name}": increment must be a finite number >= 0 (got ${by})`);
-          const labels = labelValuesOf(name, state.labelNames, given);
-          const key = labels.join('\u0000');
+          const key = seriesKey(name, state.labelNames, given);
           const series = state.series.get(key);
-          if (series === undefined) state.series.set(key, { labels, value: by });
+          if (series === undefined) state.series.set(key, { labels: labelsOfKey(name, key, state.labelNames), value: by });
           else series.value += by;
         },
       };
@@ -117,11 +134,10 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       return {
         observe(value, given) {
           if (!Number.isFinite(value)) throw invalid(`histogram "${name}": value must be a finite number (got ${value})`);
-          const labels = labelValuesOf(name, state.labelNames, given);
-          const key = labels.join('\u0000');
+          const key = seriesKey(name, state.labelNames, given);
           let series = state.series.get(key);
           if (series === undefined) {
-            series = { labels, counts: new Array<number>(state.buckets.length + 1).fill(0), sum: 0, count: 0 };
+            series = { labels: labelsOfKey(name, key, state.labelNames), counts: new Array<number>(state.buckets.length + 1).fill(0), sum: 0, count: 0 };
             state.series.set(key, series);
           }
           let i = 0;

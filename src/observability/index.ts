@@ -1,0 +1,25 @@
+/**
+ * Observability for walrus-stream: metrics (one registry in the coordinator,
+ * exact across worker threads), the /metrics /healthz /readyz server,
+ * OpenTelemetry tracing with W3C trace context in record headers, pino logs
+ * and the live progress view. See docs/observability.md.
+ */
+export { METRICS, METRIC_PREFIX, METRIC_UNITS, BREAKER_STATE_VALUE, followsNamingConvention } from './metric-names.js';
+export type { MetricSpec, MetricType, BuiltInMetric, ProcessOutcome, BreakerState, PoolConnectionState } from './metric-names.js';
+export { MetricsHub, type MetricsHubOptions, type ClientRequestReport } from './metrics-hub.js';
+export { createWorkerMetrics, DEFAULT_WORKER_BUCKETS } from './worker-metrics.js';
+export type { WorkerMetrics, WorkerCounter, WorkerHistogram, WorkerMetricsOptions } from './worker-metrics.js';
+export type { WorkerMetricsSnapshot, MetricSnapshot, CounterSnapshot, HistogramSnapshot, MergeProblem } from './worker-snapshot.js';
+export { startObservabilityServer, parseHttpAddress } from './http-server.js';
+export type { ObservabilityServer, ObservabilityServerOptions, MetricsSource } from './http-server.js';
+export { readinessFromChecks, type ReadyReport, type CheckResult, type ReadinessCheck, type ReadinessOptions } from './readiness.js';
+export { probeNode, nodesReachableCheck, type ProbeOptions } from './node-probe.js';
+export { SPAN_NAMES, SPAN_ATTRIBUTES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
+export {
+  startSpan, injectTraceparent, injectTraceContext, extractTraceContext, recordSpanError, withSpan, getTracer,
+  type RecordHeaders, type SpanParent,
+} from './tracing.js';
+export { W3CTraceContext, parseTraceparent, formatTraceparent } from './w3c-propagator.js';
+export { createLogger, processorLogger, recordLogger, DEFAULT_REDACT_PATHS, LOG_LEVELS, type LoggerOptions, type LogLevel } from './logger.js';
+export { createProgressReporter, driveProgress, type ProgressReporter, type ProgressReporterOptions, type IntervalTimers } from './progress-reporter.js';
+export type { ProgressSnapshot } from './progress-tally.js';
