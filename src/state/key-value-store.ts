@@ -12,6 +12,7 @@ import type { RangeOptions, StateEntry } from './range.js';
 import { clearRestoreMarker, readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport } from './restore.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import { StagedChange } from './staged-change.js';
+import { lockStoreDir, type StoreLock } from './store-lock.js';
 
 export interface KeyValueStoreOptions {
   /** The store's directory; use `storeDir(stateDir, app, name)`. Created when missing. */
@@ -52,16 +53,19 @@ export class KeyValueStore {
   #compactWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #failed: unknown;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #restoring = false;
   #snapshotEveryBytes: number;
   #publisher: ChangelogPublisher | undefined;
+  #lock: StoreLock;
   /** True when a restore was interrupted: call restoreFromChangelog again before using the store. */
   restoreIncomplete = false;
   /** Bytes of torn tail truncated from the log when the store opened. */
   readonly recoveredTornBytes: number;
 
-  private constructor(opts: KeyValueStoreOptions, log: FrameLog, tornBytes: number) {
+  private constructor(opts: KeyValueStoreOptions, log: FrameLog, tornBytes: number, lock: StoreLock) {
     this.name = opts.name;
+    this.#lock = lock;
     this.dir = opts.dir;
     this.#log = log;
     this.recoveredTornBytes = tornBytes;
@@ -73,29 +77,38 @@ export class KeyValueStore {
   static async open(opts: KeyValueStoreOptions): Promise<KeyValueStore> {
     assertStoreName(opts.name);
     await mkdir(opts.dir, { recursive: true });
-    const snapshot = await readSnapshot(join(opts.dir, STORE_FILES.snapshot));
-    const { log, frames, tornBytes } = await FrameLog.open(join(opts.dir, STORE_FILES.log), (opts.fsync ?? 'always') === 'always');
-    const store = new KeyValueStore(opts, log, tornBytes);
-    if (snapshot) {
-      for (const [k, v] of snapshot.entries) store.#state.committed.set(k, v);
-      for (const id of snapshot.applied) store.#applied.add(id);
-      store.#seq = snapshot.seq;
+    const lock = await lockStoreDir(opts.dir, opts.name);
+    let log: FrameLog | undefined;
+    try {
+      const snapshot = await readSnapshot(join(opts.dir, STORE_FILES.snapshot));
+      const opened = await FrameLog.open(join(opts.dir, STORE_FILES.log), (opts.fsync ?? 'always') === 'always');
+      log = opened.log;
+      const store = new KeyValueStore(opts, opened.log, opened.tornBytes, lock);
+      if (snapshot) {
+        for (const [k, v] of snapshot.entries) store.#state.committed.set(k, v);
+        for (const id of snapshot.applied) store.#applied.add(id);
+        store.#seq = snapshot.seq;
+      }
+      const replayed: LogBody[] = [];
+      for (const frame of opened.frames) {
+        const body = unpack<LogBody>(frame);
+        if (body.s <= store.#seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
+        store.#state.applyCommitted(body.w);
+        for (const id of body.c) store.#applied.add(id);
+        store.#seq = body.s;
+        replayed.push(body);
+      }
+      const marker = await readRestoreMarker(opts.dir);
+      store.restoreIncomplete = marker === 'fetching';
+      if (store.#publisher && !store.restoreIncomplete) {
+        await store.#catchUpChangelog(marker === 'republish', snapshot?.seq ?? 0, replayed);
+      }
+      return store;
+    } catch (error) {
+      await log?.close();
+      await lock.release();
+      throw error;
     }
-    const replayed: LogBody[] = [];
-    for (const frame of frames) {
-      const body = unpack<LogBody>(frame);
-      if (body.s <= store.#seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
-      store.#state.applyCommitted(body.w);
-      for (const id of body.c) store.#applied.add(id);
-      store.#seq = body.s;
-      replayed.push(body);
-    }
-    const marker = await readRestoreMarker(opts.dir);
-    store.restoreIncomplete = marker === 'fetching';
-    if (store.#publisher && !store.restoreIncomplete) {
-      await store.#catchUpChangelog(marker === 'republish', snapshot?.seq ?? 0, replayed);
-    }
-    return store;
   }
 
   /** Last committed sequence number (0 for an empty store). */
@@ -242,13 +255,21 @@ export class KeyValueStore {
 
   /** Waits for queued commits, then closes files. Staged but uncommitted changes are dropped (their records are not released). */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     // Closing the publisher first makes a publish stuck retrying (Walrus down) give up, so close never hangs.
     this.#publisher?.close();
     if (this.#flushing) await new Promise<void>((resolve) => this.#drained.push(resolve));
     this.#closed = true;
-    if (this.#failed === undefined) await this.#publisher?.flushCursor();
-    await this.#log.close();
+    try {
+      if (this.#failed === undefined) await this.#publisher?.flushCursor();
+      await this.#log.close();
+    } finally {
+      await this.#lock.release();
+    }
   }
 
   #addDep(deps: Set<StagedChange>, key: string): void {

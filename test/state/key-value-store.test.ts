@@ -168,3 +168,17 @@ test('many concurrent change sets on different keys all commit exactly once', as
   assert.equal(again.seq, keys * perKey);
   await again.close();
 });
+
+test('one writer per store directory: a second open is refused, a dead owner\'s lock is taken over', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  await assert.rejects(KeyValueStore.open({ dir, name: 's' }), /already open in this process/);
+  await store.close();
+  await store.close(); // closing twice is harmless
+  await writeFile(join(dir, 'LOCK'), '999999999\n'); // a pid that cannot exist: a kill -9'd owner
+  const again = await KeyValueStore.open({ dir, name: 's' });
+  await again.close();
+  await writeFile(join(dir, 'LOCK'), `${process.ppid}\n`); // a live process that is not us
+  await assert.rejects(KeyValueStore.open({ dir, name: 's' }), /is in use by process/);
+});
