@@ -9,6 +9,8 @@ export interface LoadedProcessor {
   definition: ProcessorDefinition;
   logger: Logger;
   lifecycle: LifecycleContext;
+  /** Declared output names. */
+  outputs: Set<string>;
 }
 
 /**
@@ -67,6 +69,6 @@ export class LoadedProcessors {
       metrics: this.#metrics.forProcessor(spec.name),
     };
     if (definition.init) await definition.init(lifecycle);
-    return { definition, logger, lifecycle };
+    return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
   }
 }

@@ -40,6 +40,7 @@ export class ProcessorRunner {
   readonly #scheduler: OrderingScheduler<Job>;
   readonly #now: () => number;
   #batchesInFlight = 0;
+  #pumpScheduled = false;
   /** Records dispatched or waiting out a retry delay. */
   #active = 0;
 
@@ -60,7 +61,12 @@ export class ProcessorRunner {
 
   submit(job: Job): void {
     this.#scheduler.enqueue(job);
-    this.#pump();
+    // Pump once per tick, not per record: an upstream batch hands over its
+    // outputs synchronously, and pumping on each would send batches of one.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => { this.#pumpScheduled = false; this.#pump(); });
+    }
   }
 
   #pump(): void {

@@ -26,6 +26,7 @@ export class WorkerPool {
   readonly #pool: Piscina;
   readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
   #closed = false;
+  readonly #waiters: Array<() => void> = [];
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
@@ -45,6 +46,7 @@ export class WorkerPool {
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
       message.port.unref();
       this.#controls.set(message.threadId, { proxy, port: message.port });
+      if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
     });
     this.#pool.on('workerDestroy', (worker: { threadId?: number }) => {
       if (worker.threadId !== undefined) this.#drop(worker.threadId);
@@ -95,6 +97,22 @@ export class WorkerPool {
   async abortAll(reason: string): Promise<number> {
     const counts = await this.#everyWorker((c) => c.abortAll(reason));
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Resolves once every worker thread has started and connected its control
+   * channel (a worker loads tsx and its imports first, which takes a moment).
+   */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    if (this.#controls.size >= this.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#waiters.push(resolve)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new WalrusError('WORKER_CRASHED',
+          `only ${this.#controls.size} of ${this.size} worker threads started within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** Number of workers whose control channel is connected. */

@@ -65,5 +65,6 @@ async function processBatch(spec: ProcessorSpecWire, records: WireRecord[]): Pro
   // Records of one batch run concurrently: key ordering guarantees a batch
   // never holds two records with the same key, and async processors (I/O
   // enrichment) overlap their waits. CPU-bound processors simply run in turn.
-  return Promise.all(records.map((record) => runRecord(loaded, spec, record, inFlight)));
+  const results = records.map((record) => runRecord(loaded, spec, record, inFlight));
+  return results.some((r) => r instanceof Promise) ? Promise.all(results) : (results as WireResult[]);
 }

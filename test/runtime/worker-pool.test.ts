@@ -53,6 +53,7 @@ test('named outputs, merged headers and processor metrics collected over the con
 });
 
 test('health answers from every worker; the per-record timeout fires the AbortSignal', async () => {
+  await pool.ready();
   const health = await pool.health();
   assert.equal(health.length, 2);
   const [result] = await pool.process(spec('slow', 'slow.ts', { timeoutMs: 50 }), [rec('s', { ms: 5_000 })]);

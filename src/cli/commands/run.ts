@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WalrusError } from '../../errors/index.js';
+import { createLogger, createProgressReporter } from '../../observability/index.js';
+import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
+import { startPipeline } from '../../runtime/pipeline.js';
+import { parseSeed, seedSources } from '../../runtime/seed.js';
+import { formatSummary, toProgressSnapshot } from '../../runtime/summary-format.js';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+
+const usage = `Usage: walrus-stream run [topology.yaml] [options]
+
+Runs a topology: processors in a worker-thread pool, all Walrus I/O in the
+coordinator. Starts an embedded node when the topology names no nodes.
+
+Options:
+  --until-idle             exit 0 once every source is empty and nothing is in flight
+  --nodes <h:p,...>        Walrus nodes to use instead of the topology's (no embedded node)
+  --workers <n|auto>       worker threads (default: the topology's \`workers\`)
+  --seed <source>=<file>   first load each line of <file> as one entry into the source's
+                           topic (once per file contents and node; repeatable)
+  --reseed                 load --seed files even if they were loaded before
+  --no-journal             do not journal fetched entries (a crash may lose in-flight records)
+  --json                   print the summary as JSON
+  -h, --help               show this help
+
+SIGINT / SIGTERM: stop fetching, finish what is in flight, flush, exit (a
+second signal exits at once; unfinished records stay in the journal and are
+processed on the next start).
+`;
+
+const command: CliCommand = {
+  name: 'run',
+  summary: 'Run a topology (the pipeline)',
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
+        seed: { type: 'string', multiple: true }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    });
+    if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
+    const workers = values.workers === undefined || values.workers === 'auto' ? values.workers : Number(values.workers);
+    if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1)) {
+      throw new UsageError(`--workers expects a positive integer or "auto", got "${values.workers}"`);
+    }
+    const seeds = (values.seed ?? []).map(parseSeed);
+    const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
+
+    let loaded;
+    try {
+      loaded = await loadTopology(file, { env: io.env });
+    } catch (error) {
+      const diagnostics = (error as WalrusError).context?.diagnostics as Diagnostic[] | undefined;
+      if (error instanceof WalrusError && diagnostics) {
+        io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
+        io.stderr.write(`walrus-stream run: ${file} is invalid (${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'})\n`);
+        return EXIT.INVALID;
+      }
+      throw error;
+    }
+    const { topology, warnings } = loaded;
+    for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
+
+    const logger = createLogger({ level: topology.observability.logLevel, destination: io.stderr, base: { app: topology.app } });
+    const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
+    const pipeline = await startPipeline(topology, {
+      nodes, workers, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      beforeRun: async (client) => {
+        const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
+        for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
+          io.stderr.write(r.skipped
+            ? `seed: ${r.file} was already loaded into "${r.topic}" (use --reseed to load it again)\n`
+            : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
+        }
+      },
+    });
+
+    let interrupted = false;
+    const onSignal = () => {
+      if (interrupted) process.exit(EXIT.INTERRUPTED);
+      interrupted = true;
+      io.stderr.write('\nstopping: finishing what is in flight (signal again to exit at once)\n');
+      pipeline.stop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const tty = io.stderr.isTTY === true && values.json !== true;
+    const progress = tty ? createProgressReporter({ tty: true, stream: io.stderr, app: topology.app }) : undefined;
+    const timer = progress
+      ? setInterval(() => progress.update(toProgressSnapshot(pipeline.coordinator.snapshot(), pipeline.pool.size)), 250)
+      : undefined;
+    try {
+      const summary = await pipeline.done;
+      if (progress) progress.update(toProgressSnapshot(summary, pipeline.pool.size));
+      io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
+      return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
+    } finally {
+      if (timer) clearInterval(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};
+
+export default command;
