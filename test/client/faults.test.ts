@@ -100,6 +100,19 @@ describe('faults between client and node (fault-injection proxy)', () => {
     assert.ok(performance.now() - started < 500);
   });
 
+  test('an aborted GET whose entry arrives later is counted as discarded; the connection stays usable', async () => {
+    await direct.register('late');
+    await direct.putMany('late', ['gone', 'kept']);
+    const c = client();
+    await c.metrics();
+    proxy.setMode({ kind: 'delay', ms: 80 });
+    await assert.rejects(c.get('late', { signal: AbortSignal.timeout(20) }), isCode('ABORTED'));
+    proxy.setMode({ kind: 'pass' });
+    assert.equal(String(await c.get('late')), 'kept');
+    assert.equal(c.stats().discardedEntries, 1);
+    assert.equal(c.stats().nodes[proxy.address]!.pool.destroyed, 0);
+  });
+
   test('delay: slow replies still arrive and latency shows it', async () => {
     await direct.register('slow');
     const c = client();

@@ -17,11 +17,20 @@ export type FaultMode =
   | { kind: 'drop' }
   | { kind: 'cut'; afterBytes: number };
 
+/** Chunks held back in one direction, oldest first, each with the time it may go. */
+interface Lane {
+  to: net.Socket;
+  queue: Array<{ due: number; chunk: Buffer }>;
+  timer: NodeJS.Timeout | undefined;
+}
+
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
   /** Reply bytes still allowed through in `cut` mode. */
   budget: number | undefined;
+  toUpstream: Lane;
+  toClient: Lane;
 }
 
 /**
@@ -93,26 +102,28 @@ export class FaultProxy {
       return;
     }
     const upstream = net.connect(this.#target);
-    const pair: Pair = { client, upstream, budget: this.#mode.kind === 'cut' ? this.#mode.afterBytes : undefined };
+    const lane = (to: net.Socket): Lane => ({ to, queue: [], timer: undefined });
+    const pair: Pair = { client, upstream, budget: this.#mode.kind === 'cut' ? this.#mode.afterBytes : undefined, toUpstream: lane(upstream), toClient: lane(client) };
     this.#pairs.add(pair);
     client.on('error', () => this.#kill(pair, false));
     upstream.on('error', () => this.#kill(pair, true));
     client.on('close', () => this.#kill(pair, false));
     upstream.on('close', () => this.#kill(pair, false));
-    client.on('data', (chunk: Buffer) => this.#forward(pair, chunk, upstream, false));
-    upstream.on('data', (chunk: Buffer) => this.#forward(pair, chunk, client, true));
+    client.on('data', (chunk: Buffer) => this.#forward(pair, chunk, pair.toUpstream, false));
+    upstream.on('data', (chunk: Buffer) => this.#forward(pair, chunk, pair.toClient, true));
   }
 
-  #forward(pair: Pair, chunk: Buffer, to: net.Socket, isReply: boolean): void {
+  #forward(pair: Pair, chunk: Buffer, lane: Lane, isReply: boolean): void {
     const mode = this.#mode;
+    const to = lane.to;
     switch (mode.kind) {
       case 'pass':
-        to.write(chunk);
+        // Bytes still held back by an earlier delay go first: never reorder a stream.
+        if (lane.queue.length > 0) this.#hold(lane, chunk, 0);
+        else to.write(chunk);
         return;
       case 'delay':
-        setTimeout(() => {
-          if (!to.destroyed) to.write(chunk);
-        }, mode.ms);
+        this.#hold(lane, chunk, mode.ms);
         return;
       case 'blackhole':
         return;
@@ -137,8 +148,27 @@ export class FaultProxy {
     }
   }
 
+  #hold(lane: Lane, chunk: Buffer, ms: number): void {
+    lane.queue.push({ due: performance.now() + ms, chunk });
+    if (lane.timer === undefined) this.#drain(lane);
+  }
+
+  #drain(lane: Lane): void {
+    lane.timer = undefined;
+    const now = performance.now();
+    while (lane.queue.length > 0 && lane.queue[0]!.due <= now) {
+      const { chunk } = lane.queue.shift()!;
+      if (!lane.to.destroyed) lane.to.write(chunk);
+    }
+    if (lane.queue.length > 0) lane.timer = setTimeout(() => this.#drain(lane), Math.max(1, lane.queue[0]!.due - now));
+  }
+
   #kill(pair: Pair, reset: boolean): void {
     if (!this.#pairs.delete(pair)) return;
+    for (const lane of [pair.toUpstream, pair.toClient]) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.queue.length = 0;
+    }
     if (reset && !pair.client.destroyed) pair.client.resetAndDestroy();
     else pair.client.destroy();
     pair.upstream.destroy();
