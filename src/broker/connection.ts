@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { FrameDecoder } from '../protocol/frame.js';
+import { FrameReader } from './frame-reader.js';
 import type { CompatMode } from './options.js';
 import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
 
@@ -34,7 +34,7 @@ const PENDING_HIGH_WATER = 16_384;
 export class BrokerConnection {
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoder = new FrameReader();
   #frames: Buffer[] = [];
   #seqs: number[] = [];
   /** Default mode: after an invalid frame length, answer it and close; read nothing more. */
