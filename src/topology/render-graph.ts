@@ -2,13 +2,14 @@ import { buildGraph, type GraphEdge, type GraphNode, type TopologyGraph } from '
 import type { Topology } from './types.js';
 
 /** Output formats of `walrus-stream graph`. */
-export const GRAPH_FORMATS = ['mermaid', 'dot', 'text'] as const;
+export const GRAPH_FORMATS = ['mermaid', 'dot', 'text', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
 /** Renders the topology's data flow in `format`. */
 export function renderGraph(topology: Topology, format: GraphFormat): string {
   if (format === 'text') return renderText(topology);
   const graph = buildGraph(topology);
+  if (format === 'json') return `${JSON.stringify(graph, null, 2)}\n`;
   return format === 'mermaid' ? renderMermaid(graph) : renderDot(graph);
 }
 

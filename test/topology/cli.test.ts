@@ -147,6 +147,28 @@ test('graph: outputs that lead nowhere are drawn as dropped; invalid files exit 
   assert.equal((await cli(['graph', '--format', 'png'])).code, 2);
 });
 
+test('graph --format json -o FILE: the node/edge model, written to a file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-graph-'));
+  try {
+    const r = await cli(['graph', join(fixtures, 'valid/minimal/topology.yaml'), '--format', 'json', '-o', 'g.json'], { cwd: dir });
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'g.json'), 'utf8')), {
+      app: 'minimal',
+      nodes: [
+        { id: 'n1', kind: 'topic', label: 'orders' },
+        { id: 'n2', kind: 'processor', label: 'echo' },
+        { id: 'n3', kind: 'dlq', label: 'orders.dlq' },
+      ],
+      edges: [
+        { from: 'n1', to: 'n2', kind: 'read', label: 'orders' },
+        { from: 'n2', to: 'n3', kind: 'dead-letter' },
+      ],
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('schema: the shipped schema/topology.schema.json is what `walrus-stream schema` prints (regenerate with `walrus-stream schema -o schema/topology.schema.json`)', async () => {
   const shipped = await readFile(join(root, 'schema/topology.schema.json'), 'utf8');
   const printed = await cli(['schema']);

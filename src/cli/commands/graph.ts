@@ -11,9 +11,10 @@ processors and their named outputs, sinks and their topics, dead-letter topics.
 Processor modules are not imported.
 
 Options:
-  --format <mermaid|dot|text>   output format (default text)
-  -o, --output <file>           write to a file instead of stdout
-  -h, --help                    show this help
+  --format <mermaid|dot|text|json>  output format (default text); json is the node/edge
+                                    model ({ app, nodes: [{id, kind, label}], edges: [{from, to, kind, label?}] })
+  -o, --output <file>               write to a file instead of stdout
+  -h, --help                        show this help
 
 Examples:
   walrus-stream graph --format mermaid > pipeline.mmd
