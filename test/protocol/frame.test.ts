@@ -96,3 +96,37 @@ test('a partial header or body waits for more bytes', () => {
   const f = decoder.next();
   assert.ok(f?.kind === 'frame' && f.body.toString() === 'hello');
 });
+
+test('a frame dripped byte by byte, followed by more frames in the last chunk, decodes exactly', () => {
+  const big = Buffer.alloc(65_536, 7);
+  big[0] = 1;
+  big[65_535] = 9;
+  const stream = Buffer.concat([encodeFrame(big), encodeFrame('tail-1'), encodeFrame('tail-2')]);
+  const decoder = new FrameDecoder();
+  const got: Buffer[] = [];
+  const dripEnd = 4 + 65_536 - 1;
+  for (let i = 0; i < dripEnd; i++) {
+    decoder.push(stream.subarray(i, i + 1));
+    for (const f of drain(decoder)) if (f.kind === 'frame') got.push(Buffer.from(f.body));
+  }
+  assert.equal(got.length, 0);
+  assert.equal(decoder.pendingBytes, dripEnd);
+  decoder.push(stream.subarray(dripEnd));
+  for (const f of drain(decoder)) if (f.kind === 'frame') got.push(Buffer.from(f.body));
+  assert.equal(got.length, 3);
+  assert.ok(got[0]!.equals(big));
+  assert.deepEqual(got.slice(1).map(String), ['tail-1', 'tail-2']);
+  assert.equal(decoder.pendingBytes, 0);
+});
+
+test('pushing several chunks before draining loses nothing, in or out of a partial body', () => {
+  const stream = Buffer.concat([encodeFrame('x'.repeat(100)), encodeFrame('y'), encodeFrame('z'.repeat(50))]);
+  const decoder = new FrameDecoder();
+  decoder.push(stream.subarray(0, 50));
+  assert.equal(decoder.next(), undefined); // enters partial mode
+  decoder.push(stream.subarray(50, 104)); // completes the body exactly
+  decoder.push(stream.subarray(104, 120)); // next pushes before draining
+  decoder.push(stream.subarray(120));
+  const bodies = drain(decoder).map((f) => (f.kind === 'frame' ? f.body.toString() : '!'));
+  assert.deepEqual(bodies, ['x'.repeat(100), 'y', 'z'.repeat(50)]);
+});
