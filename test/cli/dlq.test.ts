@@ -12,6 +12,8 @@ import { main } from '../../src/cli/main.js';
 import { EXIT } from '../../src/cli/command.js';
 import { Journal } from '../../src/journal/index.js';
 import { buildDeadLetter } from '../../src/runtime/dead-letter.js';
+import { startPipeline } from '../../src/runtime/pipeline.js';
+import { loadTopologyText } from '../../src/topology/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 class Capture extends Writable {
@@ -191,4 +193,48 @@ test('dlq replay killed with SIGKILL mid-run, then run again: every dead letter 
   const duplicates = replayed.length - total;
   assert.ok(duplicates <= kills * 100, `${duplicates} duplicates for ${kills} kills (at most one 100-entry batch each)`);
   t.diagnostic(`${kills} kills, ${duplicates} duplicate(s), recovered by the last run: ${(JSON.parse(last.stdout) as { recovered: number }).recovered}`);
+});
+
+test('end to end with the real pipeline: dead-lettered by a processor, replayed, dead-lettered again, replayed with count 2', { timeout: 60_000 }, async (t) => {
+  const { node, client, state } = await setup(t);
+  const processors = fileURLToPath(new URL('../fixtures/processors/', import.meta.url));
+  const yaml = `
+app: dlq-e2e
+stateDir: ${state('pipeline')}
+workers: 1
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 10ms } }
+processors:
+  flaky: { module: ./flaky.ts, input: in, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 2ms }, deadLetter: in.failed }
+sinks:
+  ok: { topic: ok, input: flaky }
+`;
+  const runPipeline = async () => {
+    const { topology } = await loadTopologyText(yaml, join(processors, 'topology.yaml'));
+    const pipeline = await startPipeline(topology, { nodes: [node.address], untilIdle: true });
+    return pipeline.done;
+  };
+  const fatal = encodeRecords([{ value: Buffer.from(JSON.stringify({ n: 2, fatal: true })), key: 'bad', headers: { 'x-origin': 'test' } }], { contentType: 'application/json' });
+  await client.register('in');
+  await client.putMany('in', [encodeRecords([{ value: Buffer.from(JSON.stringify({ n: 1 })) }]), fatal, 'plain text that is not JSON']);
+  await runPipeline();
+  assert.equal((await drain(client, 'ok')).length, 1);
+
+  const first = await cli(['dlq', 'replay', 'in.failed', '--filter', 'code=NON_RETRIABLE', '--json', '--nodes', node.address, '--state-dir', state('replay')]);
+  assert.equal(first.code, EXIT.OK, first.stderr);
+  assert.deepEqual(JSON.parse(first.stdout), { replayed: { in: 1 }, kept: { notMatching: 1, notDeadLetter: 0, overLimit: 0 }, recovered: 0 });
+
+  // The replayed record fails again in the pipeline: its new dead letter carries the replayed entry, count 1.
+  await runPipeline();
+  const second = await cli(['dlq', 'replay', 'in.failed', '--filter', 'key=bad', '--to', 'elsewhere', '--nodes', node.address, '--state-dir', state('replay')]);
+  assert.equal(second.code, EXIT.OK, second.stderr);
+  const [replayed] = await drain(client, 'elsewhere');
+  const [record] = decodeEntry(replayed!);
+  const [original] = decodeEntry(fatal);
+  assert.equal(record!.id, original!.id);
+  assert.deepEqual(Buffer.from(record!.value), Buffer.from(original!.value));
+  assert.deepEqual(record!.headers, { ...original!.headers, 'walrus-replay-count': '2' });
+  const left = await drain(client, 'in.failed');
+  assert.equal(left.length, 1, 'the undecodable entry stays dead-lettered');
+  assert.match(left[0]!, /plain text that is not JSON/);
 });
