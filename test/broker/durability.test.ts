@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { encodeBatchPut } from '../../src/protocol/index.js';
+import { encodeBatchGet, encodeBatchPut, parseBatchGet } from '../../src/protocol/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -117,6 +117,27 @@ describe('durable storage', () => {
     await session({}, async (c) => {
       assert.equal(await c.request('PUT crc again'), 'OK');
       assert.equal(await c.request('GET crc'), 'OK again');
+    });
+  });
+
+  test('entries read back from files across read-ahead blocks are exact', async () => {
+    const entry = (i: number): string => `${String(i).padStart(6, '0')}-${'r'.repeat(90 + (i % 17))}`;
+    await session({}, async (c) => {
+      await c.request('REGISTER blocks');
+      for (let from = 0; from < 3000; from += 500) {
+        c.writeRaw(encodeBatchPut('blocks', Array.from({ length: 500 }, (_, k) => entry(from + k))));
+        assert.equal(await c.next(), 'OK 500');
+      }
+    });
+    await session({}, async (c) => {
+      const got: string[] = [];
+      while (got.length < 3000) {
+        c.writeRaw(encodeBatchGet('blocks', 2000, 1 << 20));
+        const batch = parseBatchGet((await c.nextFrame())!);
+        assert.ok(batch.length > 0);
+        got.push(...batch.map((b) => b.toString()));
+      }
+      assert.deepEqual(got, Array.from({ length: 3000 }, (_, i) => entry(i)));
     });
   });
 

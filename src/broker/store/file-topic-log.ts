@@ -25,7 +25,8 @@ export interface Segment {
   written: number;
 }
 
-const READ_AHEAD_BYTES = 256 * 1024;
+/** Per topic, and only while its reader is behind the pending buffer: many topics may be read at once. */
+const READ_AHEAD_BYTES = 64 * 1024;
 const PENDING_INITIAL_BYTES = 64 * 1024;
 
 /**
@@ -33,7 +34,7 @@ const PENDING_INITIAL_BYTES = 64 * 1024;
  * shared read cursor. Appends go to an in-memory pending buffer that the
  * store writes out once per event-loop turn (group commit), so a burst of
  * PUTs costs one `write` per topic, not one per entry. Reads come from the
- * pending buffer or, for older entries, from the file through a 256 KiB
+ * pending buffer or, for older entries, from the file through a 64 KiB
  * read-ahead block.
  */
 export class FileTopicLog implements TopicLog {
@@ -44,7 +45,8 @@ export class FileTopicLog implements TopicLog {
   readonly #segments: Segment[];
   readonly #cursorFile: CursorFile | undefined;
   #sealedEntries = 0;
-  #pending = Buffer.allocUnsafe(PENDING_INITIAL_BYTES);
+  /** Allocated on the first append, so thousands of idle topics cost no buffer memory. */
+  #pending: Buffer = Buffer.alloc(0);
   #pendingLength = 0;
   #cursor = 0;
   #readSegment = 0;
@@ -76,7 +78,7 @@ export class FileTopicLog implements TopicLog {
   append(payload: Uint8Array): void {
     const need = ENTRY_HEADER_BYTES + payload.length;
     if (this.#pendingLength + need > this.#pending.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#pending.length * 2, this.#pendingLength + need));
+      const grown = Buffer.allocUnsafe(Math.max(this.#pending.length * 2, this.#pendingLength + need, PENDING_INITIAL_BYTES));
       this.#pending.copy(grown, 0, 0, this.#pendingLength);
       this.#pending = grown;
     }
@@ -180,7 +182,10 @@ export class FileTopicLog implements TopicLog {
   #entry(segment: Segment, index: number): Buffer {
     const start = segment.offsets[index]! + ENTRY_HEADER_BYTES;
     const end = start + this.#entryLength(segment, index);
-    if (start >= segment.written) return this.#pending.subarray(start - segment.written, end - segment.written);
+    if (start >= segment.written) {
+      this.#cache = undefined; // caught up: the read-ahead block is no longer needed
+      return this.#pending.subarray(start - segment.written, end - segment.written);
+    }
     const cache = this.#cache;
     if (cache && cache.segment === segment && start >= cache.start && end <= cache.start + cache.bytes.length) {
       return cache.bytes.subarray(start - cache.start, end - cache.start);
@@ -206,7 +211,7 @@ export class FileTopicLog implements TopicLog {
     this.#pendingLength = 0;
     this.#owner.needsSync(current.fd);
     // Give back memory after a burst.
-    if (this.#pending.length > 4 * 1024 * 1024) this.#pending = Buffer.allocUnsafe(PENDING_INITIAL_BYTES);
+    if (this.#pending.length > 4 * 1024 * 1024) this.#pending = Buffer.alloc(0);
   }
 
   /** Seals the current segment and opens the next, like a Walrus rollover at `WALRUS_MAX_SEGMENT_ENTRIES`. */
