@@ -13,6 +13,7 @@ export type { WorkerMetricsSnapshot, MetricSnapshot, CounterSnapshot, HistogramS
 export { startObservabilityServer, parseHttpAddress } from './http-server.js';
 export type { ObservabilityServer, ObservabilityServerOptions, MetricsSource } from './http-server.js';
 export { readinessFromChecks, type ReadyReport, type CheckResult, type ReadinessCheck, type ReadinessOptions } from './readiness.js';
+export { attachClientMetrics, type ClientStatsSource } from './client-metrics.js';
 export { probeNode, nodesReachableCheck, type ProbeOptions } from './node-probe.js';
 export { SPAN_NAMES, SPAN_ATTRIBUTES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
 export {

@@ -51,6 +51,7 @@ export class MetricsHub {
   #counters = new Map<string, Counter<string>>();
   #gauges = new Map<string, Gauge<string>>();
   #histograms = new Map<string, BucketHistogram>();
+  #collectors = new Set<() => void>();
 
   constructor(options: MetricsHubOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -64,9 +65,33 @@ export class MetricsHub {
     return this.registry.contentType;
   }
 
-  /** The Prometheus text exposition of every series. */
+  /** The Prometheus text exposition of every series (collectors run first). */
   metrics(): Promise<string> {
+    this.collect();
     return this.registry.metrics();
+  }
+
+  /**
+   * Registers a function run before every scrape (and every `collect()`):
+   * the place to copy gauges that have no events, such as pool sizes,
+   * `journal.stats()` or piscina's utilisation. Returns a remover.
+   * A collector that throws is counted in `walrus_stream_errors_total`
+   * (component `collector`) and the scrape still succeeds.
+   */
+  addCollector(collector: () => void): () => void {
+    this.#collectors.add(collector);
+    return () => { this.#collectors.delete(collector); };
+  }
+
+  /** Runs the collectors now (the progress view calls this before reading gauges). */
+  collect(): void {
+    for (const collector of this.#collectors) {
+      try {
+        collector();
+      } catch (error) {
+        this.recordError('collector', typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'INTERNAL_ERROR');
+      }
+    }
   }
 
   /** Totals and gauges for the live progress view (synchronous and cheap). */
