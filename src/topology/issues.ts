@@ -94,7 +94,9 @@ function message(issue: Issue, input: unknown): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
       const expected = EXPECTED[issue.expected] ?? issue.expected;
-      if (input === null && (issue.expected === 'object' || issue.expected === 'record')) return `${p}is empty; expected a mapping`;
+      if (input === null && (issue.expected === 'object' || issue.expected === 'record')) {
+        return `${issue.path.length === 0 ? 'the file' : formatPath(issue.path)} is empty; expected a mapping`;
+      }
       // YAML reads `topic: 2024` or `app: yes`-like values as numbers/booleans; quotes keep the text.
       const quote = issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean') ? ` — write "${String(input)}" in quotes to make it text` : '';
       return `${p}expected ${expected}, got ${show(input)}${quote}`;

@@ -34,14 +34,15 @@ export function duration(defaultValue: string) {
     .prefault(defaultValue);
 }
 
-/** A size (`64KiB`, `1MB`, number = bytes) → bytes, at most `max` when given. */
-export function size(defaultValue: string, max?: { bytes: number; why: string }) {
+/** A size (`64KiB`, `1MB`, number = bytes) → bytes, between `min` and `max` when given. */
+export function size(defaultValue: string, max?: { bytes: number; why: string }, min = 0) {
   return z
     .union([z.number().int().nonnegative(), z.string().regex(new RegExp(SIZE_PATTERN), { error: sizeError })], {
       error: sizeError,
     })
     .transform((value, ctx) => {
       const bytes = parseSize(value)!;
+      if (bytes < min) ctx.issues.push({ code: 'custom', input: value, message: `must be at least ${min} byte${min === 1 ? '' : 's'}, got ${show(value)}` });
       if (max !== undefined && bytes > max.bytes) {
         ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${bytes} bytes, over ${max.why}` });
       }

@@ -21,7 +21,7 @@ const source = z
     poll: z
       .strictObject({
         batchSize: count(500, 1, MAX_BATCH_ENTRIES).describe('Most entries fetched per poll.'),
-        maxBytes: size('60KiB', FRAME).describe('Most bytes fetched per poll (a reply must fit one frame).'),
+        maxBytes: size('60KiB', FRAME, 1).describe('Most bytes fetched per poll (a reply must fit one frame).'),
         minInterval: duration('1ms').describe('Poll delay while entries keep coming.'),
         maxInterval: duration('100ms').describe('Longest poll delay when the topic is idle (backs off up to this).'),
       })
@@ -33,6 +33,13 @@ const source = z
   .describe('A topic records are read from.');
 
 const inputRef = z.string().min(1);
+const INPUT_FORMS = 'a name ("source", "processor" or "processor.output")';
+const inputError = (issue: { input?: unknown }): string => {
+  const bad = Array.isArray(issue.input) ? issue.input.find((i) => typeof i !== 'string' || i === '') : undefined;
+  return Array.isArray(issue.input)
+    ? `every input must be ${INPUT_FORMS}, got ${show(bad)}`
+    : `expected ${INPUT_FORMS} or a list of them, got ${show(issue.input)}`;
+};
 
 const processor = z
   .strictObject({
@@ -41,7 +48,7 @@ const processor = z
       .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `expected a .ts or .js file, got ${JSON.stringify(i.input)}` })
       .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`.'),
     input: z
-      .union([inputRef, z.array(inputRef)], { error: (i) => `expected a name ("source", "processor" or "processor.output") or a list of them, got ${show(i.input)}` })
+      .union([inputRef, z.array(inputRef)], { error: inputError })
       .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
     outputs: z
       .array(z.string().meta({ pattern: NAME_PATTERN.source }))
@@ -83,7 +90,7 @@ const sink = z
     batch: z
       .strictObject({
         maxRecords: count(500, 1, MAX_BATCH_ENTRIES).describe('Most records written per request.'),
-        maxBytes: size('60KiB', FRAME).describe('Most bytes per request (must fit one frame).'),
+        maxBytes: size('60KiB', FRAME, 1).describe('Most bytes per request (must fit one frame).'),
         linger: duration('5ms').describe('How long a partial batch waits for more records.'),
       })
       .prefault({})

@@ -21,7 +21,8 @@ export class SourceMap {
     this.#lines = new LineCounter();
     // uniqueKeys: a duplicated name is an error, never a silent overwrite.
     // merge: `<<: *defaults` shares settings between processors, as YAML users expect.
-    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, merge: true });
+    // logLevel: problems are reported as diagnostics, never as process warnings on stderr.
+    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
   }
 
   /** Position of a character offset. */

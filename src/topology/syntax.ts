@@ -23,6 +23,10 @@ export function reportSyntax(map: SourceMap, out: DiagnosticList): boolean {
     lines.add(pos.line);
     const text = cleanMessage(error.message);
     let hint = '';
+    if (error.code === 'MULTIPLE_DOCS') {
+      out.error(pos, 'YAML syntax: a topology is one YAML document, but a second one starts here ("---"); remove it or move it to its own file');
+      continue;
+    }
     if (error.code === 'DUPLICATE_KEY') hint = '; each name may appear once in a mapping';
     else if (error.code === 'TAB_AS_INDENT') hint = ' — indent with spaces, not tabs';
     else if (INDENT_CODES.has(error.code)) hint = ' — is it indented correctly?';
