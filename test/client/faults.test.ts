@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fc from 'fast-check';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WalrusClient, type WalrusClientOptions } from '../../src/client/index.js';
 import { WalrusError } from '../../src/errors/index.js';
+import { payloadProblem } from '../../src/protocol/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 
@@ -175,5 +177,31 @@ describe('faults between client and node (fault-injection proxy)', () => {
     clients.push(refused);
     await assert.rejects(refused.put('x', 'y'), isCode('CONNECTION_REFUSED'));
     assert.equal(refused.stats().retries, 1);
+  });
+});
+
+describe('frames split at every place (fragmenting proxy)', () => {
+  test('random payloads round-trip byte for byte through pipelined PUT/GET and BATCH commands', async () => {
+    const node = await startTestBroker();
+    const proxy = await FaultProxy.start(node);
+    proxy.setMode({ kind: 'fragment', maxBytes: 7 });
+    const client = new WalrusClient({ nodes: [proxy.address], pool: { min: 1, max: 2 } });
+    try {
+      await client.register('frag');
+      const payload = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => payloadProblem(s) === undefined);
+      await fc.assert(fc.asyncProperty(fc.array(payload, { minLength: 1, maxLength: 12 }), fc.boolean(), async (entries, batch) => {
+        if (batch) await client.putMany('frag', entries);
+        else await Promise.all(entries.map((e) => client.put('frag', e)));
+        const read = batch ? await client.getMany('frag', entries.length) : await Promise.all(entries.map(() => client.get('frag')));
+        const got = read.map((b) => b?.toString('utf8'));
+        if (batch) assert.deepEqual(got, entries);
+        else assert.deepEqual([...got].sort(), [...entries].sort());
+        assert.equal(await client.get('frag'), undefined);
+      }), { numRuns: 25 });
+    } finally {
+      await client.close();
+      await proxy.close();
+      await node.close();
+    }
   });
 });

@@ -9,19 +9,23 @@ import net from 'node:net';
  * - `cut`: forward `afterBytes` more bytes of replies (node → client), then
  *   destroy the connection — a reply cut mid-frame. Requests still reach
  *   the node, so it has run them.
+ * - `fragment`: forward both ways in pieces of 1..`maxBytes` bytes, each
+ *   written on its own turn of the event loop, so frames arrive split at
+ *   every possible place.
  */
 export type FaultMode =
   | { kind: 'pass' }
   | { kind: 'delay'; ms: number }
   | { kind: 'blackhole' }
   | { kind: 'drop' }
-  | { kind: 'cut'; afterBytes: number };
+  | { kind: 'cut'; afterBytes: number }
+  | { kind: 'fragment'; maxBytes: number };
 
 /** Chunks held back in one direction, oldest first, each with the time it may go. */
 interface Lane {
   to: net.Socket;
   queue: Array<{ due: number; chunk: Buffer }>;
-  timer: NodeJS.Timeout | undefined;
+  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 }
 
 interface Pair {
@@ -101,7 +105,8 @@ export class FaultProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect(this.#target);
+    const upstream = net.connect({ ...this.#target, noDelay: true });
+    client.setNoDelay(true);
     const lane = (to: net.Socket): Lane => ({ to, queue: [], timer: undefined });
     const pair: Pair = { client, upstream, budget: this.#mode.kind === 'cut' ? this.#mode.afterBytes : undefined, toUpstream: lane(upstream), toClient: lane(client) };
     this.#pairs.add(pair);
@@ -126,6 +131,14 @@ export class FaultProxy {
         this.#hold(lane, chunk, mode.ms);
         return;
       case 'blackhole':
+        return;
+      case 'fragment':
+        for (let at = 0; at < chunk.length;) {
+          const size = 1 + Math.floor(Math.random() * mode.maxBytes);
+          lane.queue.push({ due: 0, chunk: chunk.subarray(at, at + size) });
+          at += size;
+        }
+        if (lane.timer === undefined) this.#drain(lane);
         return;
       case 'drop':
         this.#kill(pair, true);
@@ -156,17 +169,24 @@ export class FaultProxy {
   #drain(lane: Lane): void {
     lane.timer = undefined;
     const now = performance.now();
+    const onePerTurn = this.#mode.kind === 'fragment';
     while (lane.queue.length > 0 && lane.queue[0]!.due <= now) {
       const { chunk } = lane.queue.shift()!;
       if (!lane.to.destroyed) lane.to.write(chunk);
+      if (onePerTurn) break;
     }
-    if (lane.queue.length > 0) lane.timer = setTimeout(() => this.#drain(lane), Math.max(1, lane.queue[0]!.due - now));
+    if (lane.queue.length === 0) return;
+    const wait = lane.queue[0]!.due - now;
+    lane.timer = wait <= 0 ? setImmediate(() => this.#drain(lane)) : setTimeout(() => this.#drain(lane), wait);
   }
 
   #kill(pair: Pair, reset: boolean): void {
     if (!this.#pairs.delete(pair)) return;
     for (const lane of [pair.toUpstream, pair.toClient]) {
-      if (lane.timer) clearTimeout(lane.timer);
+      if (lane.timer) {
+        clearTimeout(lane.timer as NodeJS.Timeout);
+        clearImmediate(lane.timer as NodeJS.Immediate);
+      }
       lane.queue.length = 0;
     }
     if (reset && !pair.client.destroyed) pair.client.resetAndDestroy();
