@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTopology } from '../../src/topology/index.js';
+import { diagnosticsOf, formatReport, loadTopology } from '../../src/topology/index.js';
+import { fileURLToPath } from 'node:url';
 import { topologyJsonSchema, type JsonSchema } from '../../src/topology/json-schema.js';
 import { BEGIN_MARKER, referenceMarkdown, spliceReference } from '../../src/topology/reference-docs.js';
 
@@ -50,4 +51,15 @@ test('the example at the top of docs/topology.md is a valid topology', async () 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('the error listing shown in docs/topology.md is what validation prints for its example', async () => {
+  const doc = await readFile(docsUrl, 'utf8');
+  const shown = /Every problem is reported at once[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(shown, 'no error listing found');
+  const cwd = fileURLToPath(new URL('../fixtures/topologies/docs-example/', import.meta.url));
+  const error = await loadTopology('topology.yaml', { cwd, env: {} }).then(() => undefined, (e: unknown) => e);
+  const diagnostics = diagnosticsOf(error);
+  assert.ok(diagnostics, 'the docs example must be invalid');
+  assert.equal(formatReport('topology.yaml', diagnostics), shown);
 });
