@@ -8,8 +8,9 @@ import { WalrusError } from '../errors/index.js';
  *   before the reply and synced in the background every `intervalMs`.
  * - `'never'` (`NoFsync`): written to the OS before the reply, synced by the
  *   OS whenever it likes (and on clean shutdown).
+ * - `'interval'`: `{ intervalMs: 200 }` (the topology file's spelling).
  */
-export type FsyncPolicy = 'always' | 'never' | { intervalMs: number };
+export type FsyncPolicy = 'always' | 'never' | 'interval' | { intervalMs: number };
 
 /** `default`: extensions and extra JSON fields on; `stock`: byte-for-byte like a stock Walrus node. */
 export type CompatMode = 'default' | 'stock';
@@ -78,9 +79,10 @@ function positiveInt(field: string, value: unknown, min: number, max: number): n
 export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerOptions {
   const compat = options.compat ?? BROKER_DEFAULTS.compat;
   if (compat !== 'default' && compat !== 'stock') throw invalid('compat', `expected "default" or "stock", got ${JSON.stringify(compat)}`);
-  const fsync = options.fsync ?? BROKER_DEFAULTS.fsync;
+  const given = options.fsync ?? BROKER_DEFAULTS.fsync;
+  const fsync = given === 'interval' ? BROKER_DEFAULTS.fsync : given;
   if (fsync !== 'always' && fsync !== 'never') {
-    if (typeof fsync !== 'object' || fsync === null) throw invalid('fsync', `expected "always", "never" or { intervalMs }, got ${JSON.stringify(fsync)}`);
+    if (typeof fsync !== 'object' || fsync === null) throw invalid('fsync', `expected "always", "never", "interval" or { intervalMs }, got ${JSON.stringify(fsync)}`);
     positiveInt('fsync.intervalMs', fsync.intervalMs, 1, 3_600_000);
   }
   const host = options.host ?? BROKER_DEFAULTS.host;

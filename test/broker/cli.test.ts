@@ -30,7 +30,7 @@ test('walrus-stream broker --help lists every option', async () => {
 
 test('bad flags are usage errors (exit 2) that say what is wrong', async () => {
   for (const [args, message] of [
-    [['--fsync', 'sometimes'], /--fsync expects always, never or an interval in milliseconds, got "sometimes"/],
+    [['--fsync', 'sometimes'], /--fsync expects always, never, interval or an interval in milliseconds, got "sometimes"/],
     [['--compat', 'weird'], /--compat expects default or stock/],
     [['--port', 'abc'], /--port expects a non-negative integer, got "abc"/],
     [['--bogus'], /Unknown option '--bogus'/],

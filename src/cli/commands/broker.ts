@@ -14,7 +14,7 @@ Options:
   --port <n>               TCP port, 0 for any free port (default ${BROKER_DEFAULTS.port})
   --data-dir <dir>         where segments and cursors live (default ./.walrus)
   --compat <mode>          default | stock (stock: no extensions, byte-exact stock replies)
-  --fsync <policy>         always | never | <ms> (default ${BROKER_DEFAULTS.fsync.intervalMs}: fdatasync every 200 ms)
+  --fsync <policy>         always | never | interval | <ms> (default interval = every ${BROKER_DEFAULTS.fsync.intervalMs} ms)
   --segment-entries <n>    entries per segment before rollover (default ${BROKER_DEFAULTS.segmentEntries})
   --max-connections <n>    concurrent connections (default ${BROKER_DEFAULTS.maxConnections})
   --volatile-cursors       keep read cursors in memory only, like the stock node
@@ -32,9 +32,9 @@ function integer(name: string, value: string | undefined): number | undefined {
 
 export function parseFsync(value: string | undefined): FsyncPolicy | undefined {
   if (value === undefined) return undefined;
-  if (value === 'always' || value === 'never') return value;
+  if (value === 'always' || value === 'never' || value === 'interval') return value;
   const ms = /^(\d+)(ms)?$/.exec(value);
-  if (!ms || Number(ms[1]) < 1) throw new UsageError(`--fsync expects always, never or an interval in milliseconds, got "${value}"`);
+  if (!ms || Number(ms[1]) < 1) throw new UsageError(`--fsync expects always, never, interval or an interval in milliseconds, got "${value}"`);
   return { intervalMs: Number(ms[1]) };
 }
 
