@@ -15,6 +15,8 @@ export type Millis = number;
 export type Bytes = number;
 
 export type Serializer = 'json' | 'msgpack' | 'string' | 'raw';
+/** Alias of {@link Serializer}: the name of a built-in serializer. */
+export type SerializerName = Serializer;
 export type RecordFormat = 'envelope' | 'text';
 export type Balancer = 'round-robin' | 'least-outstanding' | 'consistent-hash';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
