@@ -19,6 +19,12 @@ import type { Connection } from './connection.js';
 import { requestMayHaveRun } from './network-errors.js';
 import type { WalrusNode } from './node.js';
 
+/** Per-call options a batch operation passes to each of its requests. */
+export interface CallMeta {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
 /** Frames kept in flight by one putMany on its connection. */
 const PUT_WINDOW = 64;
 const BATCH_WINDOW = 8;
@@ -72,7 +78,8 @@ export interface PutManyProgress {
  * Stops at the first failure, waits for what is in flight, and throws that
  * error with `context.progress: PutManyProgress`.
  */
-export async function putManyOnNode(node: WalrusNode, topic: string, chunks: string[][], useBatch: boolean, signal?: AbortSignal): Promise<void> {
+export async function putManyOnNode(node: WalrusNode, topic: string, chunks: string[][], useBatch: boolean, call: CallMeta = {}): Promise<void> {
+  const { signal, timeoutMs } = call;
   const singles = useBatch ? chunks : chunks.flat().map((p) => [p]);
   const window = useBatch ? BATCH_WINDOW : PUT_WINDOW;
   const command = useBatch ? 'BATCH_PUT' : 'PUT';
@@ -89,10 +96,10 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
       // the PUT limit would not fit BATCH_PUT's longer head.
       const asBatch = useBatch && chunk.length > 1;
       const reply = asBatch
-        ? connection.send(encodeBatchPut(topic, chunk), parseBatchPut, { command, topic, signal }).then((count) => {
+        ? connection.send(encodeBatchPut(topic, chunk), parseBatchPut, { command, topic, signal, timeoutMs }).then((count) => {
           if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries was answered OK ${count}.`, { context: { topic, node: node.id } });
         })
-        : connection.send(encodePut(topic, chunk[0]!), parseOk, { command: 'PUT', topic, signal });
+        : connection.send(encodePut(topic, chunk[0]!), parseOk, { command: 'PUT', topic, signal, timeoutMs });
       inFlight.push(reply.then(
         () => { outcomes[index] = null; },
         (error: unknown) => {
@@ -129,9 +136,10 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
  * up to one wave's worth; a GET failing after others succeeded returns what
  * was read.
  */
-export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries: number, maxBytes: number, useBatch: boolean, signal?: AbortSignal): Promise<Buffer[]> {
+export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries: number, maxBytes: number, useBatch: boolean, call: CallMeta = {}): Promise<Buffer[]> {
+  const { signal, timeoutMs } = call;
   if (useBatch) {
-    return node.request(encodeBatchGet(topic, Math.min(maxEntries, MAX_BATCH_ENTRIES), Math.min(maxBytes, MAX_FRAME_BYTES)), parseBatchGet, { command: 'BATCH_GET', topic, signal });
+    return node.request(encodeBatchGet(topic, Math.min(maxEntries, MAX_BATCH_ENTRIES), Math.min(maxBytes, MAX_FRAME_BYTES)), parseBatchGet, { command: 'BATCH_GET', topic, signal, timeoutMs });
   }
   const frame = encodeGet(topic);
   return node.withConnection(async (connection) => {
@@ -139,7 +147,7 @@ export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries:
     let bytes = 0;
     let wave = 1;
     for (;;) {
-      const results = await sendWave(connection, frame, topic, wave, signal);
+      const results = await sendWave(connection, frame, topic, wave, signal, timeoutMs);
       let sawEmpty = false;
       let failed: unknown;
       for (const result of results) {
@@ -165,8 +173,8 @@ export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries:
   }, signal, 'GET');
 }
 
-function sendWave(connection: Connection, frame: Buffer, topic: string, count: number, signal: AbortSignal | undefined): Promise<Array<PromiseSettledResult<Buffer | undefined>>> {
+function sendWave(connection: Connection, frame: Buffer, topic: string, count: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Array<PromiseSettledResult<Buffer | undefined>>> {
   const requests = new Array<Promise<Buffer | undefined>>(count);
-  for (let i = 0; i < count; i++) requests[i] = connection.send(frame, parseGet, { command: 'GET', topic, signal });
+  for (let i = 0; i < count; i++) requests[i] = connection.send(frame, parseGet, { command: 'GET', topic, signal, timeoutMs });
   return Promise.allSettled(requests);
 }

@@ -125,7 +125,7 @@ export class WalrusClient {
         const caps = await this.#capabilitiesOf(node);
         if (!caps.batchPut) this.#counters.fallbacks++;
         try {
-          await putManyOnNode(node, topic, chunks, caps.batchPut, options.signal);
+          await putManyOnNode(node, topic, chunks, caps.batchPut, options);
           return;
         } catch (error) {
           const progress = (error as WalrusError).context?.progress as PutManyProgress | undefined;
@@ -161,10 +161,10 @@ export class WalrusClient {
       const caps = await this.#capabilitiesOf(node);
       if (!caps.batchGet) {
         this.#counters.fallbacks++;
-        return getManyOnNode(node, topic, entries, maxBytes, false, options.signal);
+        return getManyOnNode(node, topic, entries, maxBytes, false, options);
       }
       try {
-        return await getManyOnNode(node, topic, entries, maxBytes, true, options.signal);
+        return await getManyOnNode(node, topic, entries, maxBytes, true, options);
       } catch (error) {
         const code = (error as WalrusError).code;
         if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
@@ -172,7 +172,7 @@ export class WalrusClient {
         // next entry is too big for a BATCH_GET reply; GET can still read it.
         if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchGet');
         this.#counters.fallbacks++;
-        return getManyOnNode(node, topic, entries, maxBytes, false, options.signal);
+        return getManyOnNode(node, topic, entries, maxBytes, false, options);
       }
     });
   }
