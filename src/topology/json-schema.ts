@@ -28,15 +28,12 @@ export interface JsonSchema {
   [key: string]: unknown;
 }
 
-export const SCHEMA_ID = 'https://github.com/walrus-stream/walrus-stream/schema/topology.schema.json';
-
 let cached: JsonSchema | undefined;
 
 /** The topology JSON Schema (draft-07, the draft yaml-language-server supports best). */
 export function topologyJsonSchema(): JsonSchema {
   cached ??= {
     ...(z.toJSONSchema(topologySchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as JsonSchema),
-    $id: SCHEMA_ID,
     title: 'walrus-stream topology',
   };
   return cached;
