@@ -9,6 +9,7 @@ export type { MetricSpec, MetricType, BuiltInMetric, ProcessOutcome, BreakerStat
 export { MetricsHub, type MetricsHubOptions, type ClientRequestReport } from './metrics-hub.js';
 export { createWorkerMetrics, DEFAULT_WORKER_BUCKETS } from './worker-metrics.js';
 export type { WorkerMetrics, WorkerCounter, WorkerHistogram, WorkerMetricsOptions } from './worker-metrics.js';
+export { fromLabelledSnapshot, type LabelledSnapshot } from './labelled-snapshot.js';
 export type { WorkerMetricsSnapshot, MetricSnapshot, CounterSnapshot, HistogramSnapshot, MergeProblem } from './worker-snapshot.js';
 export { startObservabilityServer, parseHttpAddress } from './http-server.js';
 export type { ObservabilityServer, ObservabilityServerOptions, MetricsSource } from './http-server.js';

@@ -46,8 +46,11 @@ export type MetricSnapshot = CounterSnapshot | HistogramSnapshot;
 export interface WorkerMetricsSnapshot {
   /** Which life of the worker this is; a replacement worker has a new generation. */
   generation: string;
-  /** Increases with every snapshot of one generation; older ones are ignored. */
-  seq: number;
+  /**
+   * Increases with every snapshot of one generation; older ones are skipped
+   * whole. Optional: without it, per-series totals still only move forward.
+   */
+  seq?: number;
   metrics: MetricSnapshot[];
 }
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsHub } from '../../src/observability/metrics-hub.js';
 import { createWorkerMetrics } from '../../src/observability/worker-metrics.js';
+import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/labelled-snapshot.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { sample } from './fixtures/prom-text.js';
 
@@ -103,6 +104,9 @@ test('conflicting declarations across workers are reported, the rest still merge
   assert.equal(problems.length, 1);
   assert.equal(problems[0]!.metric, 'app_hits_total');
   assert.match(problems[0]!.message, /already known as a counter/);
+  const c = createWorkerMetrics();
+  c.counter('app_misses_total', 'Misses.', ['zone']).inc({ zone: 'x' });
+  assert.match(hub.mergeWorkerSnapshot('c', c.snapshot())[0]!.message, /use the same label names on every call/);
   assert.equal(sample(await hub.metrics(), 'app_misses_total'), 1);
 });
 
@@ -120,4 +124,36 @@ test('worker metrics refuse bad declarations with a clear error', () => {
   expectInvalid(() => c.inc({ route: '/', extra: '1' }), /unknown label "extra"/);
   expectInvalid(() => c.inc({ route: '/' }, -1), /finite number >= 0/);
   expectInvalid(() => m.histogram('h_seconds', 'x', [], [2, 1]), /increase strictly/);
+});
+
+test('without seq, a late older snapshot adds nothing: per series the larger total wins', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const older = { generation: 't7', metrics: [{ kind: 'counter' as const, name: 'app_done_total', help: 'Done.', labelNames: [], series: [{ labels: [], value: 3 }] }] };
+  const newer = { generation: 't7', metrics: [{ kind: 'counter' as const, name: 'app_done_total', help: 'Done.', labelNames: [], series: [{ labels: [], value: 10 }] }] };
+  hub.mergeWorkerSnapshot(7, newer);
+  hub.mergeWorkerSnapshot(7, older);
+  hub.mergeWorkerSnapshot(7, newer);
+  assert.equal(sample(await hub.metrics(), 'app_done_total'), 10);
+});
+
+test('the runtime\'s free-form ctx.metrics snapshots merge exactly, summaries as _count/_sum', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const first: LabelledSnapshot = {
+    counters: [
+      { name: 'orders_valid_total', labels: { processor: 'parse' }, value: 4 },
+      { name: 'orders_valid_total', labels: { processor: 'parse', region: 'eu' }, value: 2 },
+    ],
+    summaries: [{ name: 'orders_amount', labels: { processor: 'parse' }, count: 2, sum: 30 }],
+  };
+  assert.deepEqual(hub.mergeWorkerSnapshot(3, fromLabelledSnapshot(first, '3')), []);
+  const later: LabelledSnapshot = { ...first, summaries: [{ name: 'orders_amount', labels: { processor: 'parse' }, count: 5, sum: 70 }] };
+  hub.mergeWorkerSnapshot(3, fromLabelledSnapshot(later, '3'));
+  const replacement: LabelledSnapshot = { counters: [{ name: 'orders_valid_total', labels: { processor: 'parse' }, value: 1 }], summaries: [] };
+  hub.mergeWorkerSnapshot(4, fromLabelledSnapshot(replacement, '4'));
+  const text = await hub.metrics();
+  assert.equal(sample(text, 'orders_valid_total', { processor: 'parse', region: '' }), 5);
+  assert.equal(sample(text, 'orders_valid_total', { processor: 'parse', region: 'eu' }), 2);
+  assert.equal(sample(text, 'orders_amount_count', { processor: 'parse' }), 5);
+  assert.equal(sample(text, 'orders_amount_sum', { processor: 'parse' }), 70);
+  assert.equal(sample(text, 'orders_amount_bucket', { processor: 'parse', le: '+Inf' }), 5);
 });
