@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
+import { GroupCommit } from './group-commit.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
@@ -54,23 +55,19 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly #store: LogStore;
   readonly #server: Server;
   readonly #connections = new Set<BrokerConnection>();
-  readonly #waiting = new Set<BrokerConnection>();
+  readonly #commit: GroupCommit;
   readonly #context: CommandContext;
   readonly #startedAt = Date.now();
   #host = '';
   #port = 0;
   #requests = 0;
-  #flushScheduled = false;
-  #durableSeq = 0;
-  #syncing = false;
-  #interval: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedBrokerOptions, store: LogStore) {
     this.options = options;
     this.compat = options.compat;
     this.#store = store;
-    this.#durableSeq = store.changeSeq;
+    this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
     this.#context = {
       store,
       compat: options.compat,
@@ -124,11 +121,6 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
           this.#host = address.address;
           this.#port = address.port;
         }
-        const fsync = this.options.fsync;
-        if (typeof fsync === 'object') {
-          this.#interval = setInterval(() => void this.#store.sync().catch(() => undefined), fsync.intervalMs);
-          this.#interval.unref();
-        }
         resolve();
       });
     });
@@ -159,72 +151,16 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
 
   closed(connection: BrokerConnection): void {
     this.#connections.delete(connection);
-    this.#waiting.delete(connection);
+    this.#commit.forget(connection);
   }
 
-  /** Group commit: one flush (and with fsync `always` one fdatasync) per event-loop turn for every connection. */
   schedule(connection: BrokerConnection): void {
-    if (this.options.fsync !== 'always' && !this.#flushScheduled) {
-      // Without fsync-per-ack there is nothing to gain by waiting for other
-      // connections: write to the OS and answer now (one syscall per read
-      // chunk, which already batches everything a pipelining client sent).
-      try {
-        this.#durableSeq = this.#store.flush();
-      } catch (error) {
-        this.#fatal(error);
-        return;
-      }
-      if (connection.release(this.#durableSeq)) return;
-    }
-    this.#waiting.add(connection);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    let written: number;
-    try {
-      written = this.#store.flush();
-    } catch (error) {
-      this.#fatal(error);
-      return;
-    }
-    if (this.options.fsync !== 'always') {
-      this.#durableSeq = written;
-      this.#releaseAll();
-      return;
-    }
-    if (written <= this.#durableSeq) {
-      this.#releaseAll();
-    } else if (!this.#syncing) {
-      this.#syncing = true;
-      this.#store.sync().then(
-        (seq) => {
-          this.#syncing = false;
-          this.#durableSeq = Math.max(this.#durableSeq, seq);
-          this.#releaseAll();
-          // Changes that arrived during the fdatasync are the next group.
-          if (this.#waiting.size > 0 && !this.#flushScheduled) {
-            this.#flushScheduled = true;
-            setImmediate(this.#flush);
-          }
-        },
-        (error: unknown) => this.#fatal(error),
-      );
-    }
-  };
-
-  #releaseAll(): void {
-    for (const connection of this.#waiting) {
-      if (connection.release(this.#durableSeq)) this.#waiting.delete(connection);
-    }
+    this.#commit.schedule(connection);
   }
 
   /** Storage failed (disk full, I/O error): nothing acknowledged may be lost, so stop serving. */
   #fatal(error: unknown): void {
+    if (this.#closing) return;
     process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
     for (const connection of this.#connections) connection.destroy();
     void this.close().catch(() => undefined);
@@ -236,14 +172,13 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#interval) clearInterval(this.#interval);
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     try {
-      this.#durableSeq = await this.#store.sync();
+      await this.#commit.drain();
     } catch {
       // Nothing more can be made durable; connections are closed below without their replies.
+      this.#commit.stop();
     }
-    this.#releaseAll();
     for (const connection of this.#connections) connection.end();
     const grace = setTimeout(() => {
       for (const connection of this.#connections) connection.destroy();
