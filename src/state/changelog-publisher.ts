@@ -45,14 +45,17 @@ export class ChangelogPublisher {
     const max = this.#opts.maxRetryDelayMs ?? 5_000;
     const sleep = this.#opts.sleep ?? defaultSleep;
     for (let attempt = 1; ; attempt++) {
-      if (this.#closed) {
-        throw new WalrusError('SHUTTING_DOWN', 'the state store closed while its changelog entries were still being published');
-      }
       try {
         await this.#opts.publish(entries);
         return;
       } catch (error) {
         this.#opts.onPublishError?.(error, attempt);
+        // Closing stops retries, not first attempts: a graceful close still publishes what is queued.
+        if (this.#closed) {
+          throw new WalrusError('SHUTTING_DOWN', 'the state store closed while its changelog entries could not be published; they are committed locally and will be published when it opens again', {
+            cause: error,
+          });
+        }
         await sleep(delay);
         delay = Math.min(max, delay * 2);
       }

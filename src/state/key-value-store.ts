@@ -2,16 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { ChangeSet, type WireWrites } from './change-set.js';
-import { assertKey, assertStoreName, decodeValue, pack, unpack } from './codec.js';
-import { encodeChangelogEntries } from './changelog-codec.js';
+import { assertKey, assertStoreName, decodeValue } from './codec.js';
 import { ChangelogPublisher, type ChangelogOptions } from './changelog-publisher.js';
-import { FrameLog } from './frame-log.js';
-import { MemoryState } from './memory-state.js';
+import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
 import type { RangeOptions, StateEntry } from './range.js';
-import { clearRestoreMarker, readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport } from './restore.js';
-import { readSnapshot, writeSnapshot } from './snapshot-file.js';
+import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport } from './restore.js';
 import { StagedChange } from './staged-change.js';
+import { StoreCore } from './store-core.js';
 import { lockStoreDir, type StoreLock } from './store-lock.js';
 
 export interface KeyValueStoreOptions {
@@ -27,13 +25,6 @@ export interface KeyValueStoreOptions {
   changelog?: ChangelogOptions;
 }
 
-/** One log frame: commit seq, writes, ids of the records covered. */
-interface LogBody {
-  s: number;
-  w: WireWrites;
-  c: string[];
-}
-
 /**
  * A keyed state store: an in-memory map made durable by an append-only,
  * checksummed commit log plus periodic snapshots, mirrored to a changelog
@@ -42,35 +33,22 @@ interface LogBody {
 export class KeyValueStore {
   readonly name: string;
   readonly dir: string;
-  #state = new MemoryState();
-  #log: FrameLog;
-  #seq = 0;
-  #applied = new Set<string>();
+  #core: StoreCore;
+  #writer: CommitWriter;
+  #lock: StoreLock;
   #nextStagedId = 1;
-  #queue: StagedChange[] = [];
-  #flushing = false;
-  #drained: Array<() => void> = [];
-  #compactWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  #failed: unknown;
   #closed = false;
   #closing: Promise<void> | undefined;
   #restoring = false;
-  #snapshotEveryBytes: number;
-  #publisher: ChangelogPublisher | undefined;
-  #lock: StoreLock;
   /** True when a restore was interrupted: call restoreFromChangelog again before using the store. */
   restoreIncomplete = false;
-  /** Bytes of torn tail truncated from the log when the store opened. */
-  readonly recoveredTornBytes: number;
 
-  private constructor(opts: KeyValueStoreOptions, log: FrameLog, tornBytes: number, lock: StoreLock) {
+  private constructor(opts: KeyValueStoreOptions, core: StoreCore, lock: StoreLock) {
     this.name = opts.name;
-    this.#lock = lock;
     this.dir = opts.dir;
-    this.#log = log;
-    this.recoveredTornBytes = tornBytes;
-    this.#snapshotEveryBytes = opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
-    this.#publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
+    this.#core = core;
+    this.#lock = lock;
+    this.#writer = new CommitWriter(core, opts.snapshotEveryBytes ?? 64 * 1024 * 1024);
   }
 
   /** Opens a store: loads the snapshot, replays the log (truncating a torn tail), and re-publishes what the changelog missed. */
@@ -78,84 +56,72 @@ export class KeyValueStore {
     assertStoreName(opts.name);
     await mkdir(opts.dir, { recursive: true });
     const lock = await lockStoreDir(opts.dir, opts.name);
-    let log: FrameLog | undefined;
+    let core: StoreCore | undefined;
     try {
-      const snapshot = await readSnapshot(join(opts.dir, STORE_FILES.snapshot));
-      const opened = await FrameLog.open(join(opts.dir, STORE_FILES.log), (opts.fsync ?? 'always') === 'always');
-      log = opened.log;
-      const store = new KeyValueStore(opts, opened.log, opened.tornBytes, lock);
-      if (snapshot) {
-        for (const [k, v] of snapshot.entries) store.#state.committed.set(k, v);
-        for (const id of snapshot.applied) store.#applied.add(id);
-        store.#seq = snapshot.seq;
-      }
-      const replayed: LogBody[] = [];
-      for (const frame of opened.frames) {
-        const body = unpack<LogBody>(frame);
-        if (body.s <= store.#seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
-        store.#state.applyCommitted(body.w);
-        for (const id of body.c) store.#applied.add(id);
-        store.#seq = body.s;
-        replayed.push(body);
-      }
+      const publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
+      core = await StoreCore.load(opts.name, opts.dir, (opts.fsync ?? 'always') === 'always', publisher);
+      const store = new KeyValueStore(opts, core, lock);
       const marker = await readRestoreMarker(opts.dir);
       store.restoreIncomplete = marker === 'fetching';
-      if (store.#publisher && !store.restoreIncomplete) {
-        await store.#catchUpChangelog(marker === 'republish', snapshot?.seq ?? 0, replayed);
-      }
+      if (publisher && !store.restoreIncomplete) await core.catchUpChangelog(marker === 'republish');
       return store;
     } catch (error) {
-      await log?.close();
+      await core?.log.close();
       await lock.release();
       throw error;
     }
   }
 
+  /** Bytes of torn tail truncated from the log when the store opened. */
+  get recoveredTornBytes(): number {
+    return this.#core.tornBytes;
+  }
+
   /** Last committed sequence number (0 for an empty store). */
   get seq(): number {
-    return this.#seq;
+    return this.#core.seq;
   }
 
   /** Number of committed keys. */
   get size(): number {
-    return this.#state.committed.size;
+    return this.#core.state.committed.size;
   }
 
   /** Current value (including staged, not yet durable, changes). */
   get<T = unknown>(key: string): T | undefined {
     assertKey(this.name, key);
-    const bytes = this.#state.getBytes(key);
+    const bytes = this.#core.state.getBytes(key);
     return bytes === undefined ? undefined : decodeValue<T>(bytes);
   }
 
   /** Entries in key order (including staged changes). */
   range<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
-    const rows = this.#state.rangeBytes(opts);
+    const rows = this.#core.state.rangeBytes(opts);
     const limited = opts.limit === undefined ? rows : rows.slice(0, opts.limit);
     return limited.map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
   }
 
   /** Committed (durable) entries only, in key order. */
   committedRange<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
-    return this.#state.committedRange(opts).map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
+    return this.#core.state.committedRange(opts).map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
   }
 
   /** A new change set on top of the current state; `scope` restricts it to one record key (and `key@...`). */
   changeSet(scope?: string): ChangeSet {
-    return new ChangeSet(this.name, this.#state, scope);
+    return new ChangeSet(this.name, this.#core.state, scope);
   }
 
   /** The encoded entries of one record key (the key itself and `key@...`), to ship to a worker with the task. */
   preload(recordKey: string): Array<[string, Uint8Array]> {
     assertKey(this.name, recordKey);
-    const own = this.#state.getBytes(recordKey);
-    const rows = this.#state.rangeBytes({ prefix: `${recordKey}@` });
+    const own = this.#core.state.getBytes(recordKey);
+    const rows = this.#core.state.rangeBytes({ prefix: `${recordKey}@` });
     return own === undefined ? rows : [[recordKey, own], ...rows];
   }
 
   /** Rebuilds a change set from the writes a worker returned, checking they stay within `scope`. */
   changeSetFromWire(writes: WireWrites, scope?: string): ChangeSet {
-    return ChangeSet.fromWire(this.name, this.#state, writes, scope);
+    return ChangeSet.fromWire(this.name, this.#core.state, writes, scope);
   }
 
   /**
@@ -170,7 +136,7 @@ export class KeyValueStore {
     for (const key of changes.readKeys()) this.#addDep(deps, key);
     for (const [key] of writes) this.#addDep(deps, key);
     const staged = new StagedChange(this.#nextStagedId++, writes, [...covers], [...deps]);
-    this.#state.stage(staged, writes);
+    this.#core.state.stage(staged, writes);
     return staged;
   }
 
@@ -192,33 +158,28 @@ export class KeyValueStore {
         return staged.done;
       }
     }
-    if (this.#failed !== undefined || this.#closed) {
+    if (this.#writer.failed !== undefined || this.#closed) {
       staged.fail(this.#unusableError());
       return staged.done;
     }
-    this.#queue.push(staged);
-    staged.setPhase('queued');
-    this.#kick();
+    this.#writer.enqueue(staged);
     return staged.done;
   }
 
   /** True when the effects of record `id` are in the committed state (the runtime then releases it without re-applying). */
   hasApplied(id: string): boolean {
-    return this.#applied.has(id);
+    return this.#core.applied.has(id);
   }
 
   /** The runtime released these records durably: the store may forget their ids at the next snapshot. */
   markReleased(ids: Iterable<string>): void {
-    for (const id of ids) this.#applied.delete(id);
+    for (const id of ids) this.#core.applied.delete(id);
   }
 
   /** Writes a snapshot of the committed state and empties the log. */
   compact(): Promise<void> {
     this.#assertUsable();
-    return new Promise<void>((resolve, reject) => {
-      this.#compactWaiters.push({ resolve, reject });
-      this.#kick();
-    });
+    return this.#writer.compact();
   }
 
   /**
@@ -229,24 +190,24 @@ export class KeyValueStore {
    */
   async restoreFromChangelog(fetch: ChangelogFetch): Promise<RestoreReport> {
     this.#assertUsable();
-    if (!this.restoreIncomplete && (this.#seq !== 0 || this.#state.committed.size !== 0)) {
-      throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}" in ${this.dir} is not empty (commit ${this.#seq}); restore only into an empty state directory`, {
+    if (!this.restoreIncomplete && (this.#core.seq !== 0 || this.#core.state.committed.size !== 0)) {
+      throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}" in ${this.dir} is not empty (commit ${this.#core.seq}); restore only into an empty state directory`, {
         context: { store: this.name, path: this.dir },
       });
     }
-    if (this.#state.overlay.size > 0 || this.#queue.length > 0 || this.#flushing) {
+    if (this.#core.state.overlay.size > 0 || this.#writer.busy) {
       throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}": restore must run before any record is processed`, { context: { store: this.name } });
     }
     this.#restoring = true;
     try {
       return await restoreInto(this.name, this.dir, fetch, {
-        appendLocal: async (writes) => this.#appendLocal(writes),
+        appendLocal: (writes) => this.#core.appendLocal(writes),
         finish: async () => {
-          await this.#snapshotNow();
-          if (this.#publisher) await this.#republishAll();
+          await this.#core.snapshot();
+          if (this.#core.publisher) await this.#core.republishAll();
           this.restoreIncomplete = false;
         },
-        size: () => this.#state.committed.size,
+        size: () => this.#core.state.committed.size,
       });
     } finally {
       this.#restoring = false;
@@ -261,127 +222,31 @@ export class KeyValueStore {
 
   async #close(): Promise<void> {
     // Closing the publisher first makes a publish stuck retrying (Walrus down) give up, so close never hangs.
-    this.#publisher?.close();
-    if (this.#flushing) await new Promise<void>((resolve) => this.#drained.push(resolve));
+    this.#core.publisher?.close();
+    await this.#writer.drain();
     this.#closed = true;
     try {
-      if (this.#failed === undefined) await this.#publisher?.flushCursor();
-      await this.#log.close();
+      if (this.#writer.failed === undefined) await this.#core.publisher?.flushCursor();
+      await this.#core.log.close();
     } finally {
       await this.#lock.release();
     }
   }
 
   #addDep(deps: Set<StagedChange>, key: string): void {
-    const owner = this.#state.overlay.get(key)?.owner;
+    const owner = this.#core.state.overlay.get(key)?.owner;
     if (owner instanceof StagedChange && owner.phase !== 'committed') deps.add(owner);
   }
 
   #assertUsable(): void {
-    if (this.#failed !== undefined || this.#closed || this.#restoring) throw this.#unusableError();
+    if (this.#writer.failed !== undefined || this.#closed || this.#restoring) throw this.#unusableError();
   }
 
   #unusableError(): WalrusError {
     if (this.#closed) return new WalrusError('STATE_STORE_ERROR', `store "${this.name}" is closed`, { context: { store: this.name } });
     if (this.#restoring) return new WalrusError('STATE_STORE_ERROR', `store "${this.name}" is being restored from its changelog`, { context: { store: this.name } });
-    return new WalrusError('STATE_STORE_ERROR', `store "${this.name}" failed earlier and must be reopened: ${(this.#failed as Error)?.message}`, {
-      cause: this.#failed, context: { store: this.name },
+    return new WalrusError('STATE_STORE_ERROR', `store "${this.name}" failed earlier and must be reopened: ${(this.#writer.failed as Error)?.message}`, {
+      cause: this.#writer.failed, context: { store: this.name },
     });
-  }
-
-  #kick(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    void this.#flushLoop();
-  }
-
-  /** The single writer: every log append, publish and snapshot happens here, one at a time. */
-  async #flushLoop(): Promise<void> {
-    for (;;) {
-      if (this.#queue.length === 0 && this.#compactWaiters.length === 0) {
-        this.#flushing = false;
-        for (const resolve of this.#drained.splice(0)) resolve();
-        return;
-      }
-      const batch = this.#queue.splice(0);
-      try {
-        if (batch.length > 0) await this.#writeBatch(batch);
-        if (this.#compactWaiters.length > 0 || this.#log.size >= this.#snapshotEveryBytes) {
-          const waiters = this.#compactWaiters.splice(0);
-          await this.#snapshotNow();
-          for (const w of waiters) w.resolve();
-        }
-      } catch (error) {
-        this.#failed ??= error;
-        for (const staged of [...batch, ...this.#queue.splice(0)]) if (staged.phase !== 'committed') staged.fail(error);
-        for (const w of this.#compactWaiters.splice(0)) w.reject(error);
-      }
-    }
-  }
-
-  async #writeBatch(batch: StagedChange[]): Promise<void> {
-    let seq = this.#seq;
-    const bodies = batch.map((staged) => {
-      staged.seq = ++seq;
-      return pack({ s: staged.seq, w: staged.writes, c: [...staged.covers] } satisfies LogBody);
-    });
-    await this.#log.append(bodies);
-    this.#seq = seq;
-    for (const staged of batch) {
-      this.#state.applyCommitted(staged.writes, staged);
-      for (const id of staged.covers) this.#applied.add(id);
-    }
-    if (this.#publisher) {
-      // One series of entries per flush, not per commit: only each key's last write in the batch matters
-      // to a restore (it applies entries in order), and fewer, fuller entries are far cheaper to produce.
-      const last = new Map<string, Uint8Array | null>();
-      for (const staged of batch) for (const [key, bytes] of staged.writes) last.set(key, bytes);
-      const entries = last.size === 0 ? [] : encodeChangelogEntries(this.name, this.#seq, [...last]);
-      await this.#publisher.publish(entries);
-      await this.#publisher.writeCursor(this.#seq);
-    }
-    for (const staged of batch) staged.setPhase('committed');
-  }
-
-  async #appendLocal(writes: WireWrites): Promise<void> {
-    const seq = this.#seq + 1;
-    await this.#log.append([pack({ s: seq, w: writes, c: [] } satisfies LogBody)]);
-    this.#seq = seq;
-    this.#state.applyCommitted(writes);
-  }
-
-  async #snapshotNow(): Promise<void> {
-    await writeSnapshot(join(this.dir, STORE_FILES.snapshot), {
-      seq: this.#seq,
-      entries: this.#state.committedEntries(),
-      applied: [...this.#applied],
-    });
-    await this.#log.reset();
-  }
-
-  /** Publishes the whole committed state as one compacted series of entries. */
-  async #republishAll(): Promise<void> {
-    const publisher = this.#publisher!;
-    await publisher.publish(encodeChangelogEntries(this.name, this.#seq, this.#state.committedEntries()));
-    await publisher.writeCursor(this.#seq, true);
-  }
-
-  /** On open: publish what a crash left unpublished (log frames after the cursor, or the whole state if a snapshot swallowed them). */
-  async #catchUpChangelog(afterRestore: boolean, snapshotSeq: number, replayed: LogBody[]): Promise<void> {
-    const publisher = this.#publisher!;
-    const cursor = await publisher.readCursor();
-    if (afterRestore) {
-      await this.#republishAll();
-      await clearRestoreMarker(this.dir);
-      return;
-    }
-    if (cursor >= this.#seq) return;
-    if (snapshotSeq > cursor) {
-      await this.#republishAll();
-      return;
-    }
-    const entries = replayed.filter((b) => b.s > cursor && b.w.length > 0).flatMap((b) => encodeChangelogEntries(this.name, b.s, b.w));
-    await publisher.publish(entries);
-    await publisher.writeCursor(this.#seq, true);
   }
 }

@@ -143,3 +143,31 @@ test('commits made while the changelog was not attached are published when the s
   assert.deepEqual(dump(fresh), expected);
   await fresh.close();
 });
+
+test('close while Walrus is down: close returns, waiting commits fail with SHUTTING_DOWN, the next open publishes them', async (t) => {
+  const node = await startTestBroker();
+  const { dir, cleanup } = await tempDir();
+  t.after(async () => { await node.close(); await cleanup(); });
+  const io = await topicIo(node.port, 'app-d-changelog');
+  t.after(() => io.close());
+  const down = await KeyValueStore.open({
+    dir, name: 'd',
+    changelog: { publish: async () => { throw new Error('ECONNREFUSED'); }, initialRetryDelayMs: 5, maxRetryDelayMs: 20 },
+  });
+  const cs = down.changeSet();
+  cs.put('k', 'v');
+  const commit = assert.rejects(down.commit(cs, ['r1']), (e: Error & { code?: string }) => e.code === 'SHUTTING_DOWN');
+  await new Promise((r) => setTimeout(r, 30));
+  await down.close();
+  await commit;
+
+  // Locally committed all the same; published as soon as a store opens with a working changelog.
+  const up = await KeyValueStore.open({ dir, name: 'd', changelog: { publish: io.publish } });
+  assert.ok(up.hasApplied('r1'));
+  await up.close();
+  const fresh = await KeyValueStore.open({ dir: `${dir}-fresh`, name: 'd' });
+  t.after(() => import('node:fs/promises').then((fs) => fs.rm(`${dir}-fresh`, { recursive: true, force: true })));
+  await fresh.restoreFromChangelog(io.fetch);
+  assert.equal(fresh.get('k'), 'v');
+  await fresh.close();
+});

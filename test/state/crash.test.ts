@@ -32,11 +32,10 @@ function runChild(dir: string, fsync: string, snapshotBytes: number, killAfterMs
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (signal === null && code !== 0) return reject(new Error(`child failed (${code}): ${err}`));
-      const lines = out.split('\n');
-      resolve({
-        acked: lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4))),
-        done: lines.includes('done'),
-      });
+      void readFile(join(dir, 'acked.txt'), 'utf8').catch(() => '').then((acked) => resolve({
+        acked: acked.split('\n').filter(Boolean).map(Number),
+        done: out.split('\n').includes('done'),
+      }));
     });
   });
 }

@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import type { WireWrites } from './change-set.js';
+import { pack, unpack } from './codec.js';
+import { encodeChangelogEntries } from './changelog-codec.js';
+import type { ChangelogPublisher } from './changelog-publisher.js';
+import { FrameLog } from './frame-log.js';
+import { MemoryState } from './memory-state.js';
+import { STORE_FILES } from './paths.js';
+import { clearRestoreMarker } from './restore.js';
+import { readSnapshot, writeSnapshot } from './snapshot-file.js';
+import type { StagedChange } from './staged-change.js';
+
+/** One log frame: commit seq, writes, ids of the records covered. */
+export interface LogBody {
+  s: number;
+  w: WireWrites;
+  c: string[];
+}
+
+/**
+ * The durable side of a store: its files, the committed state they hold,
+ * the applied record ids and the changelog. Only the store's single writer
+ * (CommitWriter) and open/restore call the mutating methods, one at a time.
+ */
+export class StoreCore {
+  readonly name: string;
+  readonly dir: string;
+  readonly state = new MemoryState();
+  readonly applied = new Set<string>();
+  readonly log: FrameLog;
+  readonly publisher: ChangelogPublisher | undefined;
+  readonly tornBytes: number;
+  seq = 0;
+  #snapshotSeq = 0;
+  #replayed: LogBody[] = [];
+
+  private constructor(name: string, dir: string, log: FrameLog, tornBytes: number, publisher: ChangelogPublisher | undefined) {
+    this.name = name;
+    this.dir = dir;
+    this.log = log;
+    this.tornBytes = tornBytes;
+    this.publisher = publisher;
+  }
+
+  /** Loads the snapshot and replays the log after it (truncating a torn tail). */
+  static async load(name: string, dir: string, fsync: boolean, publisher: ChangelogPublisher | undefined): Promise<StoreCore> {
+    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
+    const { log, frames, tornBytes } = await FrameLog.open(join(dir, STORE_FILES.log), fsync);
+    const core = new StoreCore(name, dir, log, tornBytes, publisher);
+    if (snapshot) {
+      for (const [k, v] of snapshot.entries) core.state.committed.set(k, v);
+      for (const id of snapshot.applied) core.applied.add(id);
+      core.seq = snapshot.seq;
+      core.#snapshotSeq = snapshot.seq;
+    }
+    for (const frame of frames) {
+      const body = unpack<LogBody>(frame);
+      if (body.s <= core.seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
+      core.state.applyCommitted(body.w);
+      for (const id of body.c) core.applied.add(id);
+      core.seq = body.s;
+      core.#replayed.push(body);
+    }
+    return core;
+  }
+
+  /** Writes a batch of staged changes to the log, applies them, publishes them; marks them committed. */
+  async writeBatch(batch: StagedChange[]): Promise<void> {
+    let seq = this.seq;
+    const bodies = batch.map((staged) => {
+      staged.seq = ++seq;
+      return pack({ s: staged.seq, w: staged.writes, c: [...staged.covers] } satisfies LogBody);
+    });
+    await this.log.append(bodies);
+    this.seq = seq;
+    for (const staged of batch) {
+      this.state.applyCommitted(staged.writes, staged);
+      for (const id of staged.covers) this.applied.add(id);
+    }
+    if (this.publisher) {
+      // One series of entries per flush, not per commit: only each key's last write in the batch matters
+      // to a restore (it applies entries in order), and fewer, fuller entries are far cheaper to produce.
+      const last = new Map<string, Uint8Array | null>();
+      for (const staged of batch) for (const [key, bytes] of staged.writes) last.set(key, bytes);
+      const entries = last.size === 0 ? [] : encodeChangelogEntries(this.name, this.seq, [...last]);
+      await this.publisher.publish(entries);
+      await this.publisher.writeCursor(this.seq);
+    }
+    for (const staged of batch) staged.setPhase('committed');
+  }
+
+  /** Appends restored writes locally (no publish: they came from the changelog). */
+  async appendLocal(writes: WireWrites): Promise<void> {
+    const seq = this.seq + 1;
+    await this.log.append([pack({ s: seq, w: writes, c: [] } satisfies LogBody)]);
+    this.seq = seq;
+    this.state.applyCommitted(writes);
+  }
+
+  /** Snapshot of the committed state, then an empty log. */
+  async snapshot(): Promise<void> {
+    await writeSnapshot(join(this.dir, STORE_FILES.snapshot), {
+      seq: this.seq,
+      entries: this.state.committedEntries(),
+      applied: [...this.applied],
+    });
+    await this.log.reset();
+    this.#snapshotSeq = this.seq;
+  }
+
+  /** Publishes the whole committed state as one compacted series of entries. */
+  async republishAll(): Promise<void> {
+    await this.publisher!.publish(encodeChangelogEntries(this.name, this.seq, this.state.committedEntries()));
+    await this.publisher!.writeCursor(this.seq, true);
+  }
+
+  /** On open: publish what a crash left unpublished (log frames after the cursor, or the whole state if a snapshot swallowed them). */
+  async catchUpChangelog(afterRestore: boolean): Promise<void> {
+    const replayed = this.#replayed;
+    this.#replayed = [];
+    const publisher = this.publisher!;
+    if (afterRestore) {
+      await this.republishAll();
+      await clearRestoreMarker(this.dir);
+      return;
+    }
+    const cursor = await publisher.readCursor();
+    if (cursor >= this.seq) return;
+    if (this.#snapshotSeq > cursor) {
+      await this.republishAll();
+      return;
+    }
+    const entries = replayed.filter((b) => b.s > cursor && b.w.length > 0).flatMap((b) => encodeChangelogEntries(this.name, b.s, b.w));
+    await publisher.publish(entries);
+    await publisher.writeCursor(this.seq, true);
+  }
+}
