@@ -61,13 +61,13 @@ export const METRICS = {
   workerReplacements: spec('walrus_stream_worker_replacements_total', 'counter', 'Worker threads that died and were replaced.', []),
 
   // -- client ---------------------------------------------------------------------
-  clientRequests: spec('walrus_stream_client_requests_total', 'counter', 'Requests sent to Walrus nodes, by command, node and outcome (ok or an error code).', ['command', 'node', 'outcome']),
+  clientRequests: spec('walrus_stream_client_requests_total', 'counter', 'Requests sent to Walrus nodes, by command, node and outcome (ok, abandoned, or the error code).', ['command', 'node', 'outcome']),
   clientRequestDuration: spec('walrus_stream_client_request_duration_seconds', 'histogram', 'Round-trip time of one request.', ['command', 'node'], LATENCY_BUCKETS),
   clientSentBytes: spec('walrus_stream_client_sent_bytes_total', 'counter', 'Frame bytes written to a node.', ['node']),
   clientReceivedBytes: spec('walrus_stream_client_received_bytes_total', 'counter', 'Frame bytes read from a node.', ['node']),
-  clientRetries: spec('walrus_stream_client_retries_total', 'counter', 'Requests retried by the client retry policy.', ['command']),
+  clientRetries: spec('walrus_stream_client_retries_total', 'counter', 'Calls retried by the client retry policy, by client operation (put, get, ...).', ['command']),
   poolConnections: spec('walrus_stream_pool_connections', 'gauge', 'Pooled connections to a node, by state (idle, busy, pending).', ['node', 'state']),
-  connectionFailures: spec('walrus_stream_connection_failures_total', 'counter', 'TCP connections to a node that failed or broke.', ['node']),
+  connectionFailures: spec('walrus_stream_connection_failures_total', 'counter', 'TCP connection attempts to a node that failed.', ['node']),
   breakerState: spec('walrus_stream_breaker_state', 'gauge', 'Circuit breaker of a node: 0 closed, 1 half-open, 2 open.', ['node']),
   compressionRatio: spec('walrus_stream_compression_ratio', 'histogram', 'Compressed size divided by original size, per compressed entry.', ['sink'], RATIO_BUCKETS),
 

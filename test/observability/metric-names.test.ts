@@ -37,3 +37,14 @@ test('process metrics are exposed under the same prefix', async () => {
   for (const name of names) assert.ok(name.startsWith('walrus_stream_'), name);
   assert.ok(names.some((n) => n.startsWith('walrus_stream_process_cpu')));
 });
+
+test('docs/observability.md lists every built-in metric with its labels', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(new URL('../../docs/observability.md', import.meta.url), 'utf8');
+  for (const spec of specs) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${spec.name}\` |`));
+    assert.ok(row, `${spec.name} is missing from the metrics table in docs/observability.md`);
+    assert.ok(row.includes(`| ${spec.type} |`), `${spec.name}: type ${spec.type} not in its row`);
+    for (const label of spec.labels) assert.ok(row.includes(`\`${label}\``), `${spec.name}: label ${label} not in its row`);
+  }
+});
