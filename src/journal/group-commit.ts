@@ -21,8 +21,8 @@ export function journalError(message: string, cause: unknown): WalrusError {
  * records in one `write`, syncs once, applies and resolves them, then lets
  * the segment manager roll, delete or compact before the next round. Ops
  * that arrive while a round is writing wait for the next one: that is the
- * group commit. No timer waits for company: the first round starts one
- * `setImmediate` after the first op, just enough to gather one tick's calls.
+ * group commit. No timer waits for company: the first round starts in a
+ * microtask after the first op, just enough to gather one tick's calls.
  */
 export class GroupCommit {
   readonly #segments: SegmentManager;
@@ -57,8 +57,12 @@ export class GroupCommit {
       this.#queue.push({ chunks, apply, resolve, reject });
       if (!this.#draining && !this.#scheduled) {
         this.#scheduled = true;
-        // One macrotask of delay lets every call made in this tick join the same write.
-        setImmediate(() => {
+        // A microtask, not a timer: every call made in this tick joins the
+        // same write, yet the write happens before the event loop turns.
+        // That matters for crash safety: an entry a destructive GET just
+        // returned exists only in memory until this write, so the gap
+        // between the GET reply and the write must be as short as possible.
+        queueMicrotask(() => {
           this.#scheduled = false;
           void this.#drain();
         });

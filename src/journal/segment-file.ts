@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -78,6 +79,12 @@ export async function writeFully(handle: FileHandle, buf: Buffer, position: numb
     const { bytesWritten } = await handle.write(buf, done, buf.length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/** Synchronous twin of {@link writeFully}, for the commit path (see `SegmentManager.write`). */
+export function writeFullySync(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }
 
 /** Creates a fresh segment file holding only its header, durable when `sync` is set. */
