@@ -32,7 +32,7 @@ export interface CoordinatorOptions {
 }
 
 /** Job bookkeeping the coordinator attaches to every record. */
-export interface JobMeta { ticket: Ticket; raw: string; sourceTopic: string }
+export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string }
 
 /**
  * The main-thread coordinator: owns all I/O, the in-flight bound, routing
@@ -115,26 +115,29 @@ export class Coordinator {
       const ref = `${processor}.${out.output}`;
       const targets = this.#routes.byOutput.get(ref);
       const id = deriveRecordId(job.record.id, processor, i);
-      const headers = out.headers ?? {};
+      // Absent key/headers mean "the input's" (results stay small on the wire).
+      const key = 'key' in out ? out.key : job.record.key;
+      const headers = out.headers ?? job.record.headers;
       for (const name of targets?.processors ?? []) {
         meta.ticket.add();
         this.#runners.get(name)!.submit({
-          record: { id, key: out.key, value: out.value, headers, timestamp: job.record.timestamp, source: ref },
-          key: out.key, attempt: 1, meta,
+          record: { id, key, value: out.value, headers, timestamp: job.record.timestamp, source: ref },
+          key, attempt: 1, meta,
         });
       }
-      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key: out.key, headers, value: out.value });
+      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key, headers, value: out.value }, out.encoded === true);
     });
     meta.ticket.done();
   }
 
   /** Serializes one output for a sink (a value the serializer refuses dead-letters the input record) and queues it. */
-  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown }): void {
+  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown },
+    encoded: boolean): void {
     const meta = job.meta as JobMeta;
     const sink = this.#o.topology.sinks[sinkName];
     let value: Uint8Array;
     try {
-      value = this.#o.codec.serialize(sink, out.value);
+      value = encoded ? (out.value as Uint8Array) : this.#o.codec.serialize(sink, out.value);
     } catch (error) {
       meta.ticket.add();
       this.#onDeadLetter(processor, this.#o.topology.processors[processor].deadLetter, job, serializeError(error), (this.#o.now ?? Date.now)());
@@ -154,7 +157,7 @@ export class Coordinator {
     let entry: string;
     try {
       entry = buildDeadLetter({
-        entry: meta.raw, error, processor, attempts: job.attempt, firstFailureAt: job.firstFailureAt ?? lastFailureAt,
+        entry: meta.raw(), error, processor, attempts: job.attempt, firstFailureAt: job.firstFailureAt ?? lastFailureAt,
         lastFailureAt, sourceTopic: meta.sourceTopic, recordId: job.record.id, key: job.record.key,
       });
     } catch (buildError) {
@@ -199,8 +202,19 @@ export class Coordinator {
 /** What a worker needs to know about a processor. */
 export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   const spec = topology.processors[name];
+  const routes = buildRoutes(topology);
+  // An output read only by sinks that share a serializer is serialized in
+  // the worker: that CPU then scales with the pool instead of loading the
+  // coordinator's one thread.
+  const encodings: NonNullable<ProcessorSpecWire['encodings']> = {};
+  for (const output of spec.outputs) {
+    const targets = routes.byOutput.get(`${name}.${output}`);
+    if (!targets || targets.processors.length > 0 || targets.sinks.length === 0) continue;
+    const serializers = new Set(targets.sinks.map((s) => topology.sinks[s].serializer));
+    if (serializers.size === 1) encodings[output] = [...serializers][0];
+  }
   return {
     name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
-    logLevel: topology.observability.logLevel,
+    logLevel: topology.observability.logLevel, encodings,
   };
 }

@@ -8,6 +8,9 @@ import type { Job } from './processor-runner.js';
 import { decodeDeadLetterTopic, type Routes } from './routes.js';
 import { Ticket } from './ticket.js';
 
+/** Fetched batches per source that may wait for the journal at once. */
+const MAX_PENDING_APPENDS = 4;
+
 export interface IngestOptions {
   topology: Topology;
   routes: Routes;
@@ -35,6 +38,8 @@ export class Ingest {
   readonly #o: IngestOptions;
   readonly #maxInFlight: number;
   #inFlight = 0;
+  /** Fetched batches waiting for their journal append before admission. */
+  #admitting = 0;
   #stopping = false;
   #seq = 0;
   readonly #emptySources = new Set<string>();
@@ -61,7 +66,7 @@ export class Ingest {
     const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
     await Promise.all(sources.map((s) => this.#fetchLoop(s)));
     // Drain: everything admitted finishes (or is dead-lettered) and is flushed.
-    while (this.#inFlight > 0) await this.#sleep(20);
+    while (this.#inFlight > 0 || this.#admitting > 0) await this.#sleep(20);
     await this.#o.flushOutputs();
     await this.#flushReleases();
   }
@@ -71,6 +76,8 @@ export class Ingest {
     const counts = this.#o.stats.source(spec.name, spec.topic);
     let interval = spec.poll.minInterval;
     let failures = 0;
+    let chain: Promise<number> = Promise.resolve(0);
+    const outstanding = new Set<Promise<number>>();
     while (!this.#stopping) {
       if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
       let entries: Buffer[];
@@ -94,21 +101,39 @@ export class Ingest {
       this.#emptySources.delete(spec.name);
       interval = spec.poll.minInterval;
       counts.entries += entries.length;
-      const seqs = this.#o.journal
-        ? await this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
-        : entries.map(() => this.#seq++);
-      let records = 0;
-      entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i]); });
-      counts.records += records;
+      // Journal appends are pipelined: the next fetch goes out while this
+      // batch is being made durable (and the journal's group commit folds
+      // several appends into one fsync). Admission stays in fetch order, which
+      // key ordering relies on, by chaining each batch behind the previous.
+      const appended = this.#o.journal
+        ? this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
+        : Promise.resolve(entries.map(() => this.#seq++));
+      this.#admitting += 1;
+      const step: Promise<number> = chain.then(() => appended).then(
+        (seqs) => seqs,
+        (error: unknown) => {
+          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries without crash protection');
+          return entries.map(() => -1);
+        },
+      ).then((seqs) => {
+        let records = 0;
+        entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i]); });
+        counts.records += records;
+        return records;
+      }).finally(() => { this.#admitting -= 1; outstanding.delete(step); });
+      chain = step;
+      outstanding.add(step);
+      if (outstanding.size >= MAX_PENDING_APPENDS) await Promise.race(outstanding);
       if (spec.rateLimit > 0) {
-        const due = (records / spec.rateLimit) * 1_000 - (Date.now() - started);
+        const due = ((await step) / spec.rateLimit) * 1_000 - (Date.now() - started);
         if (due > 0) await this.#sleep(due);
       }
     }
+    await chain;
   }
 
   #isIdle(): boolean {
-    return this.#inFlight === 0 && this.#o.routes.bySource.size > 0 &&
+    return this.#inFlight === 0 && this.#admitting === 0 && this.#o.routes.bySource.size > 0 &&
       [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s));
   }
 
@@ -128,15 +153,10 @@ export class Ingest {
     const readers = this.#o.routes.bySource.get(spec.name) ?? [];
     decoded.forEach((record, i) => {
       const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
-      if (record.error !== undefined) {
-        ticket.add();
-        this.#deadLetterUndecodable(spec, record.raw, id, record.error, ticket);
-        return;
-      }
       for (const processor of readers) {
         ticket.add();
         this.#o.submit(processor, {
-          record: { id, key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp, source: spec.name },
+          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: record.headers, timestamp: record.timestamp, source: spec.name },
           key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic },
         });
       }
@@ -173,7 +193,7 @@ export class Ingest {
 
   /** Releases are batched: one journal write per burst of finished entries. */
   #release(seq: number): void {
-    if (!this.#o.journal) return;
+    if (!this.#o.journal || seq < 0) return;
     this.#toRelease.push(seq);
     if (this.#toRelease.length === 1) queueMicrotask(() => void this.#flushReleases());
   }

@@ -21,14 +21,21 @@ export interface WireRecord {
   source: string;
   /** 1-based attempt number. */
   attempt: number;
+  /** When set, `value` is bytes the worker deserializes with this serializer (records straight from a source). */
+  encoding?: 'json' | 'msgpack' | 'string' | 'raw';
 }
 
 /** One output a processor produced for one record. */
 export interface WireOutput {
   output: string;
+  /** The value, or its serialized bytes when `encoded`. */
   value: unknown;
+  /** Absent: the input record's key. */
   key?: string;
+  /** Absent: the input record's headers. */
   headers?: Record<string, string>;
+  /** `value` was serialized in the worker with `ProcessorSpecWire.encodings[output]`. */
+  encoded?: true;
 }
 
 /** What happened to one record of a batch: a failure never affects its neighbours. */
@@ -48,6 +55,8 @@ export interface ProcessorSpecWire {
   /** Per-record timeout in ms (0 = none). */
   timeoutMs: number;
   logLevel: string;
+  /** Outputs read only by sinks that share one serializer: the worker serializes them. */
+  encodings?: Record<string, 'json' | 'msgpack' | 'string' | 'raw'>;
 }
 
 /** Loads (and `init`s) a processor in the worker that receives it. */

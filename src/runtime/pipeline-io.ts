@@ -3,7 +3,7 @@
  * on its own and wired to the real client, codec and journal by `pipeline.ts`.
  * The runtime knows neither sockets nor bytes-on-the-wire.
  */
-import type { SinkSpec, SourceSpec } from '../topology/types.js';
+import type { Serializer, SinkSpec, SourceSpec } from '../topology/types.js';
 import type { ProcessorSpecWire, WireRecord, WireResult } from './messages.js';
 
 /** Reads raw entries of one source topic (destructive, like GET). */
@@ -21,13 +21,18 @@ export interface DecodedRecord {
   /** From the envelope; undefined for plain-text entries (the coordinator derives one). */
   id?: string;
   key?: string;
-  value: unknown;
+  /** The value bytes, deserialized in the worker (so that CPU spreads across cores). */
+  value: Uint8Array;
+  /** The source's serializer, applied to `value` in the worker. */
+  encoding: Serializer;
   headers: Record<string, string>;
   timestamp: number;
-  /** The original bytes of this record as one Walrus entry (what a dead letter keeps). */
-  raw: string;
-  /** Set when this record's value could not be deserialized: it is dead-lettered alone. */
-  error?: unknown;
+  /**
+   * The original bytes of this record as one Walrus entry (what a dead
+   * letter keeps). A function: building it costs an encode for records of a
+   * batch entry, and only dead letters need it.
+   */
+  raw(): string;
 }
 
 /** A record on its way to a sink, value already serialized. */

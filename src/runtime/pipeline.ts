@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { startBroker, type BrokerHandle } from '../broker/index.js';
+import { startBroker, startBrokerInWorker } from '../broker/index.js';
 import { WalrusClient } from '../client/index.js';
 import { Journal } from '../journal/index.js';
 import type { Topology } from '../topology/types.js';
@@ -20,6 +20,12 @@ export interface PipelineOptions {
   /** Journal fetched entries before processing (at-least-once across crashes). @default true */
   journal?: boolean;
   maxInFlight?: number;
+  /**
+   * Run the embedded node on its own worker thread, so it does not compete
+   * with the coordinator's event loop (measured: see docs/pipeline.md).
+   * @default true
+   */
+  brokerThread?: boolean;
   logger?: Logger;
   /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
   beforeRun?(client: WalrusClient): Promise<void>;
@@ -31,7 +37,7 @@ export interface Pipeline {
   readonly client: WalrusClient;
   readonly pool: WorkerPool;
   /** The embedded node, when one was started. */
-  readonly broker?: BrokerHandle;
+  readonly broker?: { readonly address: string; close(): Promise<void> };
   /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
   readonly done: Promise<PipelineSummary>;
   /** Stops fetching, aborts nothing: what is in flight finishes and is flushed. */
@@ -49,10 +55,10 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
   try {
     const nodes = options.nodes ?? topology.cluster.nodes;
-    let broker: BrokerHandle | undefined;
+    let broker: Pipeline['broker'];
     if (nodes.length === 0) {
       const e = topology.cluster.embedded;
-      broker = await startBroker({
+      broker = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
         host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
         persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
       });

@@ -1,4 +1,3 @@
-import { WalrusError } from '../errors/index.js';
 import { EntryPacker, decodeEntry, encodeRecords, resolveSerializer, serializeValue, toPlainTextEntry,
   type Serializer } from '../codec/index.js';
 import { maxPayloadBytes } from '../protocol/index.js';
@@ -7,32 +6,24 @@ import type { DecodedRecord, OutRecord, RecordCodec } from './pipeline-io.js';
 
 /**
  * The pipeline's codec on top of `src/codec`: entries (envelope batches or
- * plain text) to records and back, with the topology's serializers. A value
- * that does not deserialize marks only its own record (dead-lettered alone).
+ * plain text) to records and back, with the topology's serializers. Source
+ * values stay bytes here: workers deserialize them (spreading that CPU over
+ * the pool, and a value that does not parse fails only its own record).
  */
 export class TopologyCodec implements RecordCodec {
   readonly #packers = new Map<string, EntryPacker>();
 
   decode(source: SourceSpec, entry: Buffer): DecodedRecord[] {
     const records = decodeEntry(entry, { topic: source.topic });
-    const serializer = resolveSerializer(source.serializer) as Serializer<unknown>;
-    return records.map((r) => {
+    return records.map((r) => ({
+      id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, value: r.value, encoding: source.serializer,
       // One record in the entry: the entry itself is its original bytes.
       // Several: the record alone, re-encoded with its id, key, headers and
       // exact value bytes, so a dead letter replays just that record.
-      const raw = records.length === 1
-        ? entry.toString('utf8')
-        : encodeRecords([{ value: r.value, id: r.id, key: r.key, timestamp: r.timestamp, headers: r.headers }]);
-      const base = { id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, raw };
-      try {
-        return { ...base, value: serializer.deserialize(r.value) };
-      } catch (cause) {
-        const error = new WalrusError('DESERIALIZATION_ERROR',
-          `record ${r.id} of ${source.topic} is not valid ${source.serializer}: ${(cause as Error)?.message ?? String(cause)}`,
-          { cause, context: { topic: source.topic } });
-        return { ...base, value: undefined, error };
-      }
-    });
+      raw: records.length === 1
+        ? () => entry.toString('utf8')
+        : () => encodeRecords([{ value: r.value, id: r.id, key: r.key, timestamp: r.timestamp, headers: r.headers }]),
+    }));
   }
 
   serialize(sink: SinkSpec, value: unknown): Uint8Array {

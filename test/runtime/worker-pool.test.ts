@@ -20,12 +20,13 @@ test('a TypeScript processor runs a batch in a worker thread and returns one res
   const results = await pool.process(spec('double', 'double.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, drop: true }), rec('c', { n: 21 }, { key: 'k' })]);
   assert.equal(results.length, 3);
   assert.deepEqual(results.map((r) => (r.ok ? r.outputs.map((o) => o.value) : r.error.code)), [[{ n: 2 }], [], [{ n: 42 }]]);
-  assert.equal(results[2].ok && results[2].outputs[0].key, 'k');
+  // Key and headers equal to the input's are left out of the result (the coordinator fills them in).
+  assert.equal(results[2].ok && 'key' in results[2].outputs[0], false);
 });
 
 test('a JavaScript processor module loads too', async () => {
   const [result] = await pool.process(spec('echo', 'echo.js'), [rec('a', 'hello')]);
-  assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello', key: undefined, headers: {} }]);
+  assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello' }]);
 });
 
 test('one failing record never fails its batch neighbours; NonRetriableError keeps its code', async () => {
@@ -38,6 +39,18 @@ test('one failing record never fails its batch neighbours; NonRetriableError kee
   assert.equal(!results[2].ok && results[2].error.code, 'NON_RETRIABLE');
   assert.equal(!results[2].ok && results[2].error.retriable, false);
   assert.deepEqual(results[3].ok && results[3].outputs[0].value, { n: 4, attempt: 2 });
+});
+
+test('outputs that feed only sinks are serialized in the worker; source bytes are deserialized there', async () => {
+  const s = spec('double', 'double.ts', { encodings: { default: 'json' } });
+  const [ok, bad] = await pool.process(s, [
+    rec('a', Buffer.from('{"n":4}'), { encoding: 'json' }),
+    rec('b', Buffer.from('{"n":'), { encoding: 'json' }),
+  ]);
+  assert.equal(ok.ok && ok.outputs[0].encoded, true);
+  assert.equal(ok.ok && Buffer.from(ok.outputs[0].value as Uint8Array).toString(), '{"n":8}');
+  assert.equal(!bad.ok && bad.error.code, 'DESERIALIZATION_ERROR');
+  assert.equal(!bad.ok && bad.error.retriable, false);
 });
 
 test('named outputs, merged headers and processor metrics collected over the control channel', async () => {
