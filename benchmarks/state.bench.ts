@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
+import { Journal } from '../src/journal/index.js';
 import { KeyValueStore, KeyedAggregation, WindowedAggregation, fromField, tumbling, type ChangelogOptions } from '../src/state/index.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -88,6 +89,52 @@ async function windowed(fsync: 'always' | 'never'): Promise<Row> {
   });
 }
 
+/**
+ * The whole stateful path without the worker pool: BATCH_GET from a source
+ * topic → journal append (group fsync) → count by key → outputs BATCH_PUT to a
+ * sink topic → state commit (fsync + changelog on the node) → journal release.
+ */
+async function pipeline(client: WalrusClient): Promise<Row> {
+  return withDir(async (dir) => {
+    const source = 'bench-orders';
+    await client.register(source);
+    await client.register('bench-counts');
+    const changelog = 'bench-pipeline-changelog';
+    await client.register(changelog);
+    const payloads = Array.from({ length: RECORDS }, (_, i) => JSON.stringify({ customer: `customer-${i % KEYS}`, amount: i % 100 }));
+    for (let i = 0; i < payloads.length; i += 10_000) await client.putMany(source, payloads.slice(i, i + 10_000));
+    const journal = await Journal.open({ dir: join(dir, 'journal'), fsync: 'batch' });
+    const store = await KeyValueStore.open({ dir: join(dir, 'store'), name: 'counts', changelog: { publish: (e) => client.putMany(changelog, e) } });
+    const counter = KeyedAggregation.count<unknown>(store);
+    const start = performance.now();
+    let done = 0;
+    const inFlight: Promise<void>[] = [];
+    for (let batch = await client.getMany(source, 2_000); batch.length > 0; batch = await client.getMany(source, 2_000)) {
+      const seqs = await journal.append(batch.map((entry) => ({ source, entry })));
+      const steps = batch.map((entry, i) => {
+        const order = JSON.parse(entry.toString('utf8')) as { customer: string };
+        return counter.process({ key: order.customer, value: order }, [`${seqs[i]}:0`]);
+      });
+      // Outputs, commit and release of this batch overlap with fetching and processing the next one.
+      inFlight.push((async () => {
+        await client.putMany('bench-counts', steps.map((s) => `${s.key} ${s.value}`));
+        await Promise.all(steps.map((s) => store.commit(s.staged)));
+        await journal.release(seqs);
+        store.markReleased(seqs.map((seq) => `${seq}:0`));
+        done += batch.length;
+      })());
+      if (inFlight.length >= 4) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    const rate = done / ((performance.now() - start) / 1000);
+    const total = store.range<number>().reduce((sum, e) => sum + e.value, 0);
+    if (total !== RECORDS || done !== RECORDS) throw new Error(`pipeline count mismatch: ${total} counted, ${done} released, ${RECORDS} produced`);
+    await store.close();
+    await journal.close();
+    return { scenario: 'fetch → journal → count → sink → commit → release', fsync: 'always', changelog: 'embedded node', records: fmt(done), 'records/s': fmt(rate) };
+  });
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   rows.push(await countByKey('never', undefined, 'none'));
@@ -101,6 +148,7 @@ async function main(): Promise<void> {
   const captured: string[] = [];
   try {
     rows.push(await countByKey('always', { publish: (entries) => client.putMany(topic, entries) }, 'embedded node'));
+    rows.push(await pipeline(client));
     table(`Stateful count by key (${KEYS} keys, ${IN_FLIGHT} in flight)`, rows);
     table('Windowed aggregation (tumbling 1 min, grace 5 s)', [await windowed('always')]);
 
