@@ -141,6 +141,17 @@ describe('durable storage', () => {
     });
   });
 
+  test('a storage failure fails only that request, with an ERR naming it', async () => {
+    await session({}, async (c) => {
+      // A plain file where the topic's directory should go makes REGISTER fail.
+      await appendFile(join(dataDir, 'topics', 'blocked'), 'not a directory');
+      assert.match(await c.request('REGISTER blocked'), /^ERR storage error: .*(EEXIST|ENOTDIR)/);
+      assert.equal(await c.request('PUT blocked x'), 'ERR unknown topic blocked');
+      assert.equal(await c.request('REGISTER fine'), 'OK');
+    });
+    await rm(join(dataDir, 'topics', 'blocked'));
+  });
+
   test('a second node on the same data dir is refused with a clear error', async () => {
     const node = await startTestBroker({ dataDir });
     try {
