@@ -27,6 +27,11 @@ const row = (what: string, value: string, note = '') => {
   rows.push([what, value, note]);
   console.error(`  ${what}: ${value} ${note}`);
 };
+/** CPU milliseconds (user + system) of this process since `from`. */
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
+};
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en-US')}/s`;
 const mbps = (bytes: number, ms: number) => `${((bytes / ms) * 1000 / 1e6).toFixed(1)} MB/s`;
 
@@ -37,6 +42,8 @@ async function startNode(dataDir: string): Promise<{ address: string; close: () 
   }
   const bin = fileURLToPath(new URL('../bin/walrus-stream.js', import.meta.url));
   const child: ChildProcess = spawn(process.execPath, [bin, 'broker', '--port', '0', '--data-dir', dataDir, '--fsync', 'never', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Never leave the node running if this process dies first.
+  process.once('exit', () => child.kill('SIGKILL'));
   const address = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -69,6 +76,7 @@ async function produceConsume(): Promise<void> {
     });
     await client.register('bench');
     let t = performance.now();
+    let cpu = process.cpuUsage();
     for (let i = 0; i < RECORDS; i++) {
       void producer.send(value);
       // Let writes start while we keep sending (a real app yields too).
@@ -76,11 +84,13 @@ async function produceConsume(): Promise<void> {
     }
     await producer.flush();
     let ms = performance.now() - t;
+    let cms = cpuMs(cpu);
     const ps = producer.stats;
-    row('producer, 100-byte records', rate(ps.records, ms), `${ps.entries} entries, ${mbps(ps.bytes, ms)} on the wire, ${(ps.records / ps.entries).toFixed(0)} records/entry`);
+    row('producer, 100-byte records', rate(ps.records, ms), `${rate(ps.records, cms)} per CPU-second of this process · ${ps.entries} entries · ${mbps(ps.bytes, ms)} on the wire · ${(ps.records / ps.entries).toFixed(0)} records/entry`);
 
     const consumer = new Consumer<Uint8Array>(client, { topic: 'bench', serializer: 'raw', bufferSize: 20_000, stopWhenEmpty: true });
     t = performance.now();
+    cpu = process.cpuUsage();
     let n = 0;
     let bytes = 0;
     for await (const r of consumer) {
@@ -88,8 +98,9 @@ async function produceConsume(): Promise<void> {
       bytes += r.value.length;
     }
     ms = performance.now() - t;
+    cms = cpuMs(cpu);
     if (n !== RECORDS || bytes !== RECORDS * 100) throw new Error(`consumer read ${n} records (${bytes} bytes), expected ${RECORDS}`);
-    row('consumer, 100-byte records', rate(n, ms), `${consumer.stats.fetches} fetches`);
+    row('consumer, 100-byte records', rate(n, ms), `${rate(n, cms)} per CPU-second of this process · ${consumer.stats.fetches} fetches`);
     await producer.close();
   } finally {
     await client.close();
@@ -142,6 +153,7 @@ function compression(): void {
   }
 }
 
+console.error(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} on ${(await import('node:os')).availableParallelism()} cores`);
 console.error(`records benchmark: ${RECORDS.toLocaleString('en-US')} records, node ${process.env.BROKER === 'inprocess' ? 'in process' : 'in a child process'}`);
 codecOnly();
 compression();

@@ -3,7 +3,6 @@ import { maxPayloadBytes } from '../protocol/index.js';
 import {
   EntryPacker,
   assertHeaders,
-  newRecordIdBytes,
   recordBound,
   resolveSerializer,
   serializeValue,
@@ -127,11 +126,9 @@ export class Producer<T> {
         if (options.key !== undefined && typeof options.key !== 'string') {
           throw new WalrusError('INVALID_ARGUMENT', `A record key must be a string, got ${typeof options.key}.`, { context: { topic: this.topic } });
         }
-        const record: RecordToEncode = {
-          value: bytes,
-          id: options.id ?? newRecordIdBytes(),
-          timestamp: options.timestamp ?? this.#opts.now(),
-        };
+        // Without an id the encoder writes 16 random bytes in place.
+        const record: RecordToEncode = { value: bytes, timestamp: options.timestamp ?? this.#opts.now() };
+        if (options.id !== undefined) record.id = options.id;
         if (options.key !== undefined) record.key = options.key;
         if (options.headers !== undefined) record.headers = options.headers;
         const bound = recordBound(record);
