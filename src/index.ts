@@ -1,0 +1,38 @@
+/**
+ * walrus-stream: stream processing for Walrus, and a resilient Walrus client.
+ *
+ * @example
+ * import { WalrusClient, Producer, defineProcessor } from 'walrus-stream';
+ * @module
+ */
+
+// The client: connections, pools, retries, breakers, balancing; producer and consumer.
+export {
+  WalrusClient, Producer, Consumer,
+  type WalrusClientOptions, type CallOptions, type ClientStats, type PoolOptions, type RetryOptions, type BreakerOptions,
+  type ProducerOptions, type SendOptions, type LingerOptions, type ConsumerOptions,
+} from './client/index.js';
+
+// Records: the envelope and serializers.
+export {
+  encodeRecords, decodeEntry, isEnvelope, resolveSerializer, SERIALIZER_NAMES,
+  type RecordToEncode, type DecodedRecord, type WalrusRecord, type Serializer, type SerializerName,
+} from './codec/index.js';
+
+// The processor SDK (what processors/*.ts import).
+export {
+  defineProcessor, isProcessor, NonRetriableError, PROCESSOR_BRAND,
+  type Processor, type ProcessorDefinition, type ProcessorRecord, type ProcessorContext, type LifecycleContext,
+  type ProcessorMetrics, type ProcessResult, type EmitOptions,
+} from './processor/index.js';
+
+// Errors: one class, codes that drive retry / breaker / dead-letter decisions.
+export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError, type ErrorCode, type SerializedError } from './errors/index.js';
+
+// Topologies and the pipeline runtime.
+export { loadTopology, loadTopologyText, formatDiagnostic, type Topology, type Diagnostic } from './topology/index.js';
+export { startPipeline, parseDeadLetter, type Pipeline, type PipelineOptions, type PipelineSummary, type DeadLetterEntry } from './runtime/index.js';
+
+// The embedded node and local durability.
+export { startBroker, startBrokerInWorker, type BrokerHandle, type BrokerOptions } from './broker/index.js';
+export { Journal, DedupeWindow } from './journal/index.js';
