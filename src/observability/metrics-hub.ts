@@ -1,5 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { BucketHistogram } from './bucket-histogram.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { BuiltInSeries } from './built-in-series.js';
 import {
   BREAKER_STATE_VALUE, METRIC_PREFIX, METRICS,
   type BreakerState, type MetricSpec, type PoolConnectionState, type ProcessOutcome,
@@ -48,15 +48,13 @@ export class MetricsHub {
   #now: () => number;
   #merger: SnapshotMerger;
   #tally = new ProgressTally();
-  #counters = new Map<string, Counter<string>>();
-  #gauges = new Map<string, Gauge<string>>();
-  #histograms = new Map<string, BucketHistogram>();
+  #series: BuiltInSeries;
   #collectors = new Set<() => void>();
 
   constructor(options: MetricsHubOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#merger = new SnapshotMerger(this.registry);
-    for (const spec of Object.values(METRICS) as MetricSpec[]) this.#register(spec);
+    this.#series = new BuiltInSeries(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
@@ -103,15 +101,15 @@ export class MetricsHub {
 
   /** `n` records (and optionally their entry `bytes`) were read from `source`. */
   recordFetched(source: string, n: number, bytes?: number): void {
-    this.#c(METRICS.recordsFetched).inc({ source }, n);
-    if (bytes !== undefined) this.#c(METRICS.fetchedBytes).inc({ source }, bytes);
+    this.#series.counter(METRICS.recordsFetched).inc({ source }, n);
+    if (bytes !== undefined) this.#series.counter(METRICS.fetchedBytes).inc({ source }, bytes);
     this.#tally.add('fetched', source, n);
   }
 
   /** `n` records finished in `processor`; `durationsMs` are per-record processing times. */
   recordProcessed(processor: string, outcome: ProcessOutcome, n: number, durationsMs?: readonly number[]): void {
-    this.#c(METRICS.recordsProcessed).inc({ processor, outcome }, n);
-    if (durationsMs !== undefined && durationsMs.length > 0) this.#observeMs(METRICS.processingDuration, [processor], durationsMs);
+    this.#series.counter(METRICS.recordsProcessed).inc({ processor, outcome }, n);
+    if (durationsMs !== undefined && durationsMs.length > 0) this.#series.observeMs(METRICS.processingDuration, [processor], durationsMs);
     this.#tally.add('processed', processor, n);
     if (outcome !== 'ok') this.#tally.bump('errors', n);
   }
@@ -121,11 +119,11 @@ export class MetricsHub {
    * timestamps (epoch ms) to feed the end-to-end latency histogram.
    */
   recordEmitted(sink: string, n: number, options: { bytes?: number; recordTimestamps?: readonly number[] } = {}): void {
-    this.#c(METRICS.recordsEmitted).inc({ sink }, n);
-    if (options.bytes !== undefined) this.#c(METRICS.emittedBytes).inc({ sink }, options.bytes);
+    this.#series.counter(METRICS.recordsEmitted).inc({ sink }, n);
+    if (options.bytes !== undefined) this.#series.counter(METRICS.emittedBytes).inc({ sink }, options.bytes);
     if (options.recordTimestamps !== undefined && options.recordTimestamps.length > 0) {
       const now = this.#now();
-      const histogram = this.#h(METRICS.endToEndLatency);
+      const histogram = this.#series.histogram(METRICS.endToEndLatency);
       const series = histogram.series([sink]);
       for (const ts of options.recordTimestamps) histogram.observe(series, Math.max(0, now - ts) * MS);
     }
@@ -134,52 +132,52 @@ export class MetricsHub {
 
   /** A record of `processor` will be attempted again. */
   recordRetried(processor: string, n = 1): void {
-    this.#c(METRICS.recordsRetried).inc({ processor }, n);
+    this.#series.counter(METRICS.recordsRetried).inc({ processor }, n);
     this.#tally.bump('retried', n);
   }
 
   /** `n` records of `processor` went to its dead-letter topic. */
   recordDeadLettered(processor: string, n: number): void {
-    this.#c(METRICS.recordsDeadLettered).inc({ processor }, n);
+    this.#series.counter(METRICS.recordsDeadLettered).inc({ processor }, n);
     this.#tally.bump('deadLettered', n);
   }
 
   /** An error with WalrusError `code` happened in `component` (e.g. `source`, `sink`, `journal`). */
   recordError(component: string, code: string): void {
-    this.#c(METRICS.errors).inc({ component, code }, 1);
+    this.#series.counter(METRICS.errors).inc({ component, code }, 1);
   }
 
   /** Time records waited between fetch and the start of processing. */
   observeQueueWait(processor: string, waitsMs: readonly number[]): void {
-    this.#observeMs(METRICS.queueWait, [processor], waitsMs);
+    this.#series.observeMs(METRICS.queueWait, [processor], waitsMs);
   }
 
   setInFlight(n: number): void {
-    this.#g(METRICS.inFlight).set(n);
+    this.#series.gauge(METRICS.inFlight).set(n);
     this.#tally.set('inFlight', n);
   }
 
   /** Entries of `source` not yet read, when the node reports it. */
   setSourceLag(source: string, entries: number): void {
-    this.#g(METRICS.sourceLag).set({ source }, entries);
+    this.#series.gauge(METRICS.sourceLag).set({ source }, entries);
     this.#tally.setLag(source, entries);
   }
 
   // -- worker pool ----------------------------------------------------------------
 
   setWorkers(threads: number): void {
-    this.#g(METRICS.workerThreads).set(threads);
+    this.#series.gauge(METRICS.workerThreads).set(threads);
     this.#tally.set('workers', threads);
   }
 
   /** Pool utilisation 0..1 (piscina's `pool.utilization`). */
   setWorkerUtilization(ratio: number): void {
-    this.#g(METRICS.workerUtilization).set(ratio);
+    this.#series.gauge(METRICS.workerUtilization).set(ratio);
     this.#tally.set('utilization', ratio);
   }
 
   recordWorkerReplaced(): void {
-    this.#c(METRICS.workerReplacements).inc(1);
+    this.#series.counter(METRICS.workerReplacements).inc(1);
   }
 
   /** Merges a processor-metrics snapshot from a worker; returns what could not be merged. */
@@ -196,34 +194,34 @@ export class MetricsHub {
 
   recordClientRequest(report: ClientRequestReport): void {
     const { command, node, outcome } = report;
-    this.#c(METRICS.clientRequests).inc({ command, node, outcome }, 1);
-    const histogram = this.#h(METRICS.clientRequestDuration);
+    this.#series.counter(METRICS.clientRequests).inc({ command, node, outcome }, 1);
+    const histogram = this.#series.histogram(METRICS.clientRequestDuration);
     histogram.observe(histogram.series([command, node]), report.durationMs * MS);
-    if (report.sentBytes) this.#c(METRICS.clientSentBytes).inc({ node }, report.sentBytes);
-    if (report.receivedBytes) this.#c(METRICS.clientReceivedBytes).inc({ node }, report.receivedBytes);
+    if (report.sentBytes) this.#series.counter(METRICS.clientSentBytes).inc({ node }, report.sentBytes);
+    if (report.receivedBytes) this.#series.counter(METRICS.clientReceivedBytes).inc({ node }, report.receivedBytes);
   }
 
   recordClientRetry(command: string): void {
-    this.#c(METRICS.clientRetries).inc({ command }, 1);
+    this.#series.counter(METRICS.clientRetries).inc({ command }, 1);
   }
 
   setPoolConnections(node: string, counts: Readonly<Record<PoolConnectionState, number>>): void {
-    const gauge = this.#g(METRICS.poolConnections);
+    const gauge = this.#series.gauge(METRICS.poolConnections);
     for (const state of ['idle', 'busy', 'pending'] as const) gauge.set({ node, state }, counts[state]);
   }
 
   recordConnectionFailure(node: string): void {
-    this.#c(METRICS.connectionFailures).inc({ node }, 1);
+    this.#series.counter(METRICS.connectionFailures).inc({ node }, 1);
   }
 
   setBreakerState(node: string, state: BreakerState): void {
-    this.#g(METRICS.breakerState).set({ node }, BREAKER_STATE_VALUE[state]);
+    this.#series.gauge(METRICS.breakerState).set({ node }, BREAKER_STATE_VALUE[state]);
   }
 
   /** One entry of `sink` was compressed from `originalBytes` to `compressedBytes`. */
   observeCompression(sink: string, originalBytes: number, compressedBytes: number): void {
     if (originalBytes <= 0) return;
-    const histogram = this.#h(METRICS.compressionRatio);
+    const histogram = this.#series.histogram(METRICS.compressionRatio);
     histogram.observe(histogram.series([sink]), compressedBytes / originalBytes);
   }
 
@@ -231,39 +229,8 @@ export class MetricsHub {
 
   /** Feed it `journal.stats()`. */
   setJournalStats(stats: { unreleased: number; bytes: number; segments: number }): void {
-    this.#g(METRICS.journalSize).set(stats.bytes);
-    this.#g(METRICS.journalUnreleased).set(stats.unreleased);
-    this.#g(METRICS.journalSegments).set(stats.segments);
-  }
-
-  // -- internals ---------------------------------------------------------------------
-
-  #register(spec: MetricSpec): void {
-    const config = { name: spec.name, help: spec.help, labelNames: spec.labels, registers: [this.registry] };
-    if (spec.type === 'counter') this.#counters.set(spec.name, new Counter(config));
-    else if (spec.type === 'gauge') this.#gauges.set(spec.name, new Gauge(config));
-    else {
-      const histogram = new BucketHistogram(spec.name, spec.help, spec.labels, spec.buckets ?? []);
-      this.registry.registerMetric(histogram as never);
-      this.#histograms.set(spec.name, histogram);
-    }
-  }
-
-  #c(spec: MetricSpec): Counter<string> {
-    return this.#counters.get(spec.name)!;
-  }
-
-  #g(spec: MetricSpec): Gauge<string> {
-    return this.#gauges.get(spec.name)!;
-  }
-
-  #h(spec: MetricSpec): BucketHistogram {
-    return this.#histograms.get(spec.name)!;
-  }
-
-  #observeMs(spec: MetricSpec, labels: string[], valuesMs: readonly number[]): void {
-    const histogram = this.#h(spec);
-    const series = histogram.series(labels);
-    for (const ms of valuesMs) histogram.observe(series, ms * MS);
+    this.#series.gauge(METRICS.journalSize).set(stats.bytes);
+    this.#series.gauge(METRICS.journalUnreleased).set(stats.unreleased);
+    this.#series.gauge(METRICS.journalSegments).set(stats.segments);
   }
 }
