@@ -62,3 +62,82 @@ test('produce → consume round trip through the CLI, text and json formats', as
     await node.close();
   }
 });
+
+/** Runs the CLI entry point in this process with in-memory streams (fast; same code path as the binary after argv). */
+async function inProcess(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.js');
+  const { Readable, PassThrough } = await import('node:stream');
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => (stdout += c.toString()));
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await main(args, { stdout: out, stderr: err, stdin: Readable.from([Buffer.from(stdin)]), env: {}, cwd: process.cwd() });
+  return { code, stdout, stderr };
+}
+
+test('produce --plain writes bare entries; consume -n stops; state and metrics print JSON; bad usage is exit 2', async () => {
+  const node = await startTestBroker();
+  const nodes = ['--nodes', node.address];
+  try {
+    const plain = await inProcess(['produce', 'pl', '--plain', ...nodes], 'one\n  two\nthree\n');
+    assert.equal(plain.code, 0, plain.stderr);
+    const refused = await inProcess(['produce', 'pl', '--plain', ...nodes], 'four\nfive \nsix\n');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /line 2: INVALID_PAYLOAD/);
+    const two = await inProcess(['consume', 'pl', '-n', '2', ...nodes]);
+    assert.equal(two.code, 0, two.stderr);
+    assert.equal(two.stdout, 'one\n  two\n');
+    const json = await inProcess(['consume', 'pl', '--format', 'json', ...nodes]);
+    const rest = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; id: string; headers: object });
+    assert.deepEqual(rest.map((r) => r.value), ['three', 'four']);
+    assert.match(rest[0]!.id, /^t/);
+
+    // -n inside a batch: the rest of the entry is printed too, never dropped.
+    await inProcess(['produce', 'batch', ...nodes], 'a\nb\nc\nd\n');
+    const one = await inProcess(['consume', 'batch', '-n', '1', ...nodes]);
+    assert.equal(one.stdout, 'a\nb\nc\nd\n');
+    assert.match(one.stderr, /printed 3 record\(s\) beyond -n 1/);
+
+    const state = await inProcess(['state', 'pl', ...nodes]);
+    assert.equal(state.code, 0, state.stderr);
+    const info = JSON.parse(state.stdout) as { topic: string; currentSegment: number; totalEntries: number; lag: number };
+    assert.equal(info.topic, 'pl');
+    assert.equal(info.totalEntries, 4);
+    assert.equal(info.lag, 0);
+    const metrics = await inProcess(['metrics', ...nodes]);
+    assert.equal(metrics.code, 0, metrics.stderr);
+    assert.ok(['Leader', 'Follower'].includes((JSON.parse(metrics.stdout) as Record<string, { state: string }>)[node.address]!.state));
+
+    assert.equal((await inProcess(['produce', 'x', '--format', 'yaml', ...nodes])).code, 2);
+    assert.equal((await inProcess(['produce', 'x', '--key-field', 'id', ...nodes])).code, 2);
+    assert.equal((await inProcess(['consume', 'bad topic', ...nodes])).code, 2);
+    assert.equal((await inProcess(['consume', 'x', '-n', 'many', ...nodes])).code, 2);
+  } finally {
+    await node.close();
+  }
+});
+
+test('consume --follow prints records as they arrive and exits cleanly on SIGINT', async () => {
+  const node = await startTestBroker();
+  const { WalrusClient, Producer } = await import('../../src/client/index.js');
+  const client = new WalrusClient({ nodes: [node.address] });
+  try {
+    const child = spawn(process.execPath, [BIN, 'consume', 'live', '--follow', '--nodes', node.address], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const producer = new Producer<Uint8Array>(client, { topic: 'live', serializer: 'raw' });
+    await producer.send(Buffer.from('first '));
+    while (!out.includes('first \n')) await new Promise((r) => setTimeout(r, 20));
+    await producer.send(Buffer.from('second'));
+    while (!out.includes('second\n')) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(out, 'first \nsecond\n');
+  } finally {
+    await client.close();
+    await node.close();
+  }
+});
