@@ -1,5 +1,6 @@
-import type { StateReader, WireWrites } from './change-set.js';
+import { SCOPE_SEPARATOR, type StateReader, type WireWrites } from './change-set.js';
 import { compareKeys, inRange, SortedKeys, type RangeOptions } from './range.js';
+import { ScopeIndex } from './scope-index.js';
 
 /** A staged change set as the in-memory state tracks it. */
 export interface StagedOwner {
@@ -17,6 +18,17 @@ export class MemoryState implements StateReader {
   /** Latest staged value per key and the staged change that wrote it. */
   readonly overlay = new Map<string, { bytes: Uint8Array | null; owner: StagedOwner }>();
   #sorted = new SortedKeys();
+  /** Over every key in `committed` or `overlay`. */
+  #scopes = new ScopeIndex();
+
+  /** Loads a committed entry (snapshot load). */
+  setCommitted(key: string, bytes: Uint8Array): void {
+    if (!this.committed.has(key)) {
+      this.#sorted.markStale();
+      this.#scopes.add(key);
+    }
+    this.committed.set(key, bytes);
+  }
 
   getBytes(key: string): Uint8Array | undefined {
     const staged = this.overlay.get(key);
@@ -29,6 +41,15 @@ export class MemoryState implements StateReader {
   }
 
   rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
+    const scope = scopeOf(opts);
+    if (scope !== undefined) {
+      const out: Array<[string, Uint8Array]> = [];
+      for (const k of this.#scopes.children(scope)) {
+        const bytes = this.getBytes(k);
+        if (bytes !== undefined) out.push([k, bytes]);
+      }
+      return out.sort((a, b) => compareKeys(a[0], b[0]));
+    }
     const keys = this.#sorted.range(this.committed, opts);
     if (this.overlay.size === 0) return keys.map((k) => [k, this.committed.get(k)!]);
     const merged = new Map<string, Uint8Array | null>();
@@ -54,12 +75,16 @@ export class MemoryState implements StateReader {
 
   /** Makes staged writes visible (overlay). */
   stage(owner: StagedOwner, writes: WireWrites): void {
-    for (const [key, bytes] of writes) this.overlay.set(key, { bytes, owner });
+    for (const [key, bytes] of writes) {
+      if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
+      this.overlay.set(key, { bytes, owner });
+    }
   }
 
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
   applyCommitted(writes: WireWrites, owner?: StagedOwner): void {
     for (const [key, bytes] of writes) {
+      const known = this.committed.has(key) || this.overlay.has(key);
       if (bytes === null) {
         if (this.committed.delete(key)) this.#sorted.markStale();
       } else {
@@ -67,6 +92,9 @@ export class MemoryState implements StateReader {
         this.committed.set(key, bytes);
       }
       if (owner !== undefined && this.overlay.get(key)?.owner === owner) this.overlay.delete(key);
+      const present = this.committed.has(key) || this.overlay.has(key);
+      if (present && !known) this.#scopes.add(key);
+      else if (!present && known) this.#scopes.remove(key);
     }
   }
 
@@ -74,4 +102,12 @@ export class MemoryState implements StateReader {
   committedEntries(): Array<[string, Uint8Array]> {
     return this.committedRange({});
   }
+}
+
+/** `{ prefix: 'x@' }` alone (what preload and scoped ranges ask) → `'x'`; anything else → undefined. */
+function scopeOf(opts: RangeOptions): string | undefined {
+  const p = opts.prefix;
+  if (p === undefined || opts.start !== undefined || opts.end !== undefined) return undefined;
+  if (p.length < 2 || !p.endsWith(SCOPE_SEPARATOR)) return undefined;
+  return p.slice(0, -1);
 }

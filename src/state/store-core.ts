@@ -48,7 +48,7 @@ export class StoreCore {
     const { log, frames, tornBytes } = await FrameLog.open(join(dir, STORE_FILES.log), fsync);
     const core = new StoreCore(name, dir, log, tornBytes, publisher);
     if (snapshot) {
-      for (const [k, v] of snapshot.entries) core.state.committed.set(k, v);
+      for (const [k, v] of snapshot.entries) core.state.setCommitted(k, v);
       for (const id of snapshot.applied) core.applied.add(id);
       core.seq = snapshot.seq;
       core.#snapshotSeq = snapshot.seq;

@@ -182,3 +182,26 @@ test('one writer per store directory: a second open is refused, a dead owner\'s 
   await writeFile(join(dir, 'LOCK'), `${process.ppid}\n`); // a live process that is not us
   await assert.rejects(KeyValueStore.open({ dir, name: 's' }), /is in use by process/);
 });
+
+test('preload stays cheap while new keys keep arriving (no re-sort of the store per new key)', { timeout: 30_000 }, async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 'wide', fsync: 'never' });
+  t.after(() => store.close());
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  for (let i = 0; i < 30_000; i++) {
+    const key = `user-${i}`;
+    assert.deepEqual(store.preload(key), []);
+    const cs = store.changeSet(key);
+    cs.put(key, i);
+    cs.put(`${key}@w`, i);
+    pending.push(store.commit(cs));
+    if (i % 1_000 === 0) assert.deepEqual(store.preload(key).map(([k]) => k), [key, `${key}@w`]);
+  }
+  await Promise.all(pending);
+  // A sort of the whole store per new key would take minutes here; the scope index keeps it linear.
+  assert.ok(performance.now() - started < 20_000, `took ${Math.round(performance.now() - started)} ms`);
+  assert.equal(store.size, 60_000);
+  assert.deepEqual(store.range({ prefix: 'user-29999@' }).map((e) => e.value), [29_999]);
+});
