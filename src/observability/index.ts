@@ -15,6 +15,8 @@ export { startObservabilityServer, parseHttpAddress } from './http-server.js';
 export type { ObservabilityServer, ObservabilityServerOptions, MetricsSource } from './http-server.js';
 export { readinessFromChecks, type ReadyReport, type CheckResult, type ReadinessCheck, type ReadinessOptions } from './readiness.js';
 export { attachClientMetrics, type ClientStatsSource } from './client-metrics.js';
+export { parsePrometheusText, histogramQuantile, formatPipelineMetrics, type PromSample } from './metrics-text.js';
+export { fetchPipelineStatus, type PipelineStatus } from './pipeline-status.js';
 export { probeNode, nodesReachableCheck, type ProbeOptions } from './node-probe.js';
 export { SPAN_NAMES, SPAN_ATTRIBUTES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
 export {
