@@ -130,7 +130,8 @@ export class Producer<T> {
         const record: RecordToEncode = { value: bytes, timestamp: options.timestamp ?? this.#opts.now() };
         if (options.id !== undefined) record.id = options.id;
         if (options.key !== undefined) record.key = options.key;
-        if (options.headers !== undefined) record.headers = options.headers;
+        // A copy: the caller may reuse its headers object before the write.
+        if (options.headers !== undefined) record.headers = { ...options.headers };
         const bound = recordBound(record);
         this.#packer.assertFits(record, bound);
         batch.records.push(record);

@@ -1,5 +1,5 @@
 import { WalrusError } from '../errors/index.js';
-import { batchOverheadBound, encodeBatch, entryBound, recordBound, type EncodeOptions } from './envelope-encode.js';
+import { batchOverheadBound, encodeBatch, recordBound, type EncodeOptions } from './envelope-encode.js';
 import { maxBatchBytes } from './envelope-format.js';
 import type { RecordToEncode } from './record-types.js';
 
@@ -24,12 +24,15 @@ export class EntryPacker {
   readonly #opts: PackerOptions;
   /** Last observed compressed/raw ratio (1 before any compression). */
   #ratio = 1;
+  /** Record bytes (upper bound) that surely fit one entry: the send-time fast path. */
+  readonly #room: number;
 
   constructor(opts: PackerOptions) {
     if (!Number.isInteger(opts.limit) || opts.limit < 64) {
       throw new WalrusError('CONFIG_INVALID', `The entry limit must be an integer of at least 64 bytes, got ${opts.limit}.`);
     }
     this.#opts = opts;
+    this.#room = maxBatchBytes(opts.limit) - batchOverheadBound(opts.contentType);
   }
 
   get limit(): number {
@@ -41,8 +44,8 @@ export class EntryPacker {
    * `record` cannot fit in an entry even alone, after compression.
    */
   assertFits(record: RecordToEncode, bound: number = recordBound(record)): void {
+    if (bound <= this.#room) return;
     const { limit } = this.#opts;
-    if (entryBound(bound, this.#opts.contentType) <= limit) return;
     const size = encodeBatch([record], this.#opts).entry.length;
     if (size > limit) throw this.#tooLarge(size, record.value.byteLength);
   }
@@ -51,7 +54,7 @@ export class EntryPacker {
   pack(records: readonly RecordToEncode[]): string[] {
     const out: string[] = [];
     if (records.length === 0) return out;
-    const room = maxBatchBytes(this.#opts.limit) - batchOverheadBound(this.#opts.contentType);
+    const room = this.#room;
     const compressing = (this.#opts.compression ?? 'none') !== 'none';
     // 10% margin so a slightly less compressible batch still fits first time.
     const capacity = compressing ? Math.floor(room / Math.max(0.02, Math.min(1, this.#ratio * 1.1))) : room;

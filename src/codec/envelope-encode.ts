@@ -1,6 +1,6 @@
 import { WalrusError } from '../errors/index.js';
 import { compress, flagFor, type CompressionCodec } from './compression.js';
-import { ENVELOPE_MAGIC, ENVELOPE_VERSION, entryBytes } from './envelope-format.js';
+import { ENVELOPE_MAGIC, ENVELOPE_VERSION } from './envelope-format.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { RECORD_ID_BYTES, recordIdBytes, writeNewRecordId } from './record-id.js';
 import type { RecordToEncode } from './record-types.js';
@@ -144,9 +144,4 @@ export function recordBound(record: RecordToEncode): number {
 export function batchOverheadBound(contentType?: string): number {
   // map header, v, t (float64), ct, r or c+z with their headers.
   return 1 + 3 + 11 + (contentType === undefined ? 0 : 8 + Buffer.byteLength(contentType)) + 7 + 7 + 7;
-}
-
-/** Size of the envelope entry for a batch of `recordBytes` record bytes (upper bound). */
-export function entryBound(recordBytes: number, contentType?: string): number {
-  return entryBytes(recordBytes + batchOverheadBound(contentType));
 }

@@ -37,16 +37,11 @@ export interface BatchWire {
   v: number;
   t: number;
   ct?: string;
-  r?: RecordWire[];
+  /** Records as `[id, dt, value, key?, headers?]` arrays. */
+  r?: unknown[];
   c?: string;
   z?: Uint8Array;
 }
-
-/** One record, as written: `[id, dt, value, key?, headers?]`. */
-export type RecordWire =
-  | [Uint8Array | string, number, Uint8Array]
-  | [Uint8Array | string, number, Uint8Array, string | null]
-  | [Uint8Array | string, number, Uint8Array, string | null, string[]];
 
 /** Base64url characters needed for `bytes` bytes, without padding. */
 export function base64urlLength(bytes: number): number {
