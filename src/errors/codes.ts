@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: { retriable: true, summary: 'The operation was cut short by a shutdown.' },
   JOURNAL_ERROR: { retriable: false, summary: 'The local journal could not be written or read.' },
   STATE_STORE_ERROR: { retriable: false, summary: 'A state store could not be read, written or restored.' },
+  LATE_RECORD: { retriable: false, summary: "A record's event time fell in windows that had already closed (window end + grace); it went to the late output or the dead-letter topic." },
   INTERNAL_ERROR: { retriable: false, summary: 'A bug in walrus-stream: please report it with the stack.' },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 

@@ -17,3 +17,4 @@ export {
 } from './dsl/windowed-aggregation.js';
 export { PreloadedState, WorkerStateContext, type StatePreload, type StateWrites } from './worker-state.js';
 export { inspectStore, listStores, type StoreInspection } from './inspect.js';
+export { routeWindowStep, type WindowRouting, type WindowAction } from './dsl/window-outputs.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   KeyValueStore, KeyedAggregation, WindowedAggregation, aggregate, count, reduce,
-  fromField, fromHeader, fromRecordTimestamp, hopping, tumbling, windowsFor, windowKey, parseWindowKey,
+  fromField, fromHeader, fromRecordTimestamp, hopping, tumbling, windowsFor, windowKey, parseWindowKey, routeWindowStep,
   type WindowResult,
 } from '../../src/state/index.js';
 import { tempDir } from './helpers.js';
@@ -169,4 +169,34 @@ test('emitOnUpdate reports every window update; hopping windows count a record i
   await store.commit(partly.staged);
   assert.equal(store.get(windowKey('k', 80)), 2);
   assert.equal(store.get(windowKey('k', 90)), 1);
+});
+
+test('routeWindowStep: closed windows to the output, late records to a late output, the DLQ (LATE_RECORD) or nowhere', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 'w' });
+  t.after(() => store.close());
+  const agg = new WindowedAggregation<{ ts: number }, number>(store, {
+    windows: tumbling(10), eventTime: fromField('ts'), init: () => 0, aggregate: (n) => n + 1,
+  });
+  const feed = async (key: string, ts: number) => {
+    const step = agg.process({ key, value: { ts }, headers: {}, timestamp: 0 });
+    await store.commit(step.staged);
+    return step;
+  };
+  await feed('a', 1);
+  await feed('a', 2);
+  const closing = await feed('b', 25);
+  assert.deepEqual(routeWindowStep(closing, { key: 'b', value: { ts: 25 } }, { output: 'per-window' }), [
+    { kind: 'emit', output: 'per-window', key: 'a', value: { key: 'a', start: 0, end: 10, value: 2, final: true } },
+  ]);
+  const late = await feed('a', 3);
+  assert.equal(late.late, true);
+  const [dlq] = routeWindowStep(late, { key: 'a', value: { ts: 3 }, eventTime: 3 });
+  assert.equal(dlq!.kind, 'dead-letter');
+  assert.equal(dlq!.kind === 'dead-letter' && dlq.error.code, 'LATE_RECORD');
+  assert.match(dlq!.kind === 'dead-letter' ? dlq.error.message : '', /stream time 25, event time 3/);
+  assert.deepEqual(routeWindowStep(late, { key: 'a', value: { ts: 3 } }, { late: { output: 'late' } }), [{ kind: 'late', output: 'late', key: 'a', value: { ts: 3 } }]);
+  assert.deepEqual(routeWindowStep(late, { key: 'a', value: { ts: 3 } }, { late: 'drop' }), []);
+  assert.equal(store.get(windowKey('a', 0)), undefined, 'the late record changed nothing');
 });
