@@ -1,4 +1,4 @@
-import { WalrusError } from '../errors/index.js';
+import { WalrusError, isRetriable } from '../errors/index.js';
 import { decodeEntry, resolveSerializer, type DecodedRecord, type Serializer, type WalrusRecord } from '../codec/index.js';
 import { resolveConsumerOptions, type ConsumerClient, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
 import { RateLimiter } from './consumer-rate-limit.js';
@@ -196,6 +196,9 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
       } catch (error) {
         if (this.#closed) break;
         this.#push({ failure: error });
+        // A permanent failure (unknown topic, closed client) ends the
+        // iteration after it is thrown; a transient one is retried after a pause.
+        if (!isRetriable(error)) break;
         await o.sleep(o.maxPollMs, this.#abort.signal);
         continue;
       }

@@ -185,6 +185,14 @@ test('break closes the consumer; close() during a long poll resolves at once', (
     assert.ok(Date.now() - started < 5_000);
   }));
 
+test('a permanent fetch error is thrown once, in order, and ends the iteration', () =>
+  withNode(async (client) => {
+    const consumer = new Consumer<string>(client, { topic: 'nowhere', register: false });
+    await assert.rejects(consumer.next(), { code: 'TOPIC_NOT_FOUND' });
+    assert.equal((await consumer.next()).done, true);
+    assert.equal(consumer.stats.fetches, 0);
+  }));
+
 test('options are checked with clear errors', () => {
   const client = { register: async () => undefined, getMany: async () => [] };
   assert.throws(() => new Consumer(client, { topic: 't', bufferSize: 0 }), /bufferSize must be an integer >= 1/);
