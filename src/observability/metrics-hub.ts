@@ -92,8 +92,9 @@ export class MetricsHub {
     }
   }
 
-  /** Totals and gauges for the live progress view (synchronous and cheap). */
+  /** Totals and gauges for the live progress view (runs the collectors, then reads plain numbers). */
   progress(): ProgressSnapshot {
+    this.collect();
     return this.#tally.snapshot(this.#now());
   }
 

@@ -157,3 +157,14 @@ test('the runtime\'s free-form ctx.metrics snapshots merge exactly, summaries as
   assert.equal(sample(text, 'orders_amount_sum', { processor: 'parse' }), 70);
   assert.equal(sample(text, 'orders_amount_bucket', { processor: 'parse', le: '+Inf' }), 5);
 });
+
+test('progress() runs the collectors first, so pulled gauges are current', () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  let threads = 2;
+  hub.addCollector(() => { hub.setWorkers(threads); hub.setWorkerUtilization(threads / 4); });
+  assert.equal(hub.progress().workers, 2);
+  threads = 3;
+  const progress = hub.progress();
+  assert.equal(progress.workers, 3);
+  assert.equal(progress.utilization, 0.75);
+});
