@@ -13,7 +13,7 @@ export interface ConnectionHost {
   /** Asks for a group commit; `release` is called once replies are durable. */
   schedule(connection: BrokerConnection): void;
   /** Called once when the socket is gone. */
-  closed(connection: BrokerConnection): void;
+  connectionClosed(connection: BrokerConnection): void;
 }
 
 /** Above this many bytes waiting in the socket, stop reading requests until it drains. */
@@ -59,7 +59,7 @@ export class BrokerConnection {
       this.#gone = true;
       this.#frames = [];
       this.#seqs = [];
-      host.closed(this);
+      host.connectionClosed(this);
     });
   }
 

@@ -19,6 +19,10 @@ export interface BrokerHandle {
   stats(): BrokerStats;
   /** Stops accepting, answers and flushes what was received, fsyncs, closes every connection and file. Idempotent. */
   close(): Promise<void>;
+  /** Settles once the node has stopped, by `close()` or by a fatal storage failure. */
+  readonly closed: Promise<void>;
+  /** Why the node stopped on its own (a storage failure), or undefined. */
+  readonly failure: Error | undefined;
 }
 
 export interface BrokerStats {
@@ -62,6 +66,11 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   #port = 0;
   #requests = 0;
   #closing: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #markClosed!: () => void;
+  readonly closed = new Promise<void>((resolve) => {
+    this.#markClosed = resolve;
+  });
 
   constructor(options: ResolvedBrokerOptions, store: LogStore) {
     this.options = options;
@@ -149,7 +158,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     return this.#store.changeSeq;
   }
 
-  closed(connection: BrokerConnection): void {
+  connectionClosed(connection: BrokerConnection): void {
     this.#connections.delete(connection);
     this.#commit.forget(connection);
   }
@@ -158,16 +167,21 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#commit.schedule(connection);
   }
 
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /** Storage failed (disk full, I/O error): nothing acknowledged may be lost, so stop serving. */
   #fatal(error: unknown): void {
     if (this.#closing) return;
+    this.#failure = error instanceof Error ? error : new Error(String(error));
     process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
     for (const connection of this.#connections) connection.destroy();
     void this.close().catch(() => undefined);
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    this.#closing ??= this.#shutdown().finally(() => this.#markClosed());
     return this.#closing;
   }
 

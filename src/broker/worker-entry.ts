@@ -15,6 +15,13 @@ const send = (message: FromWorker): void => port.postMessage(message);
 try {
   const node = await startBroker(workerData as BrokerOptions);
   send({ type: 'ready', host: node.host, port: node.port, address: node.address, options: node.options });
+  // Stopped on its own (storage failure): report it, and let the thread end.
+  void node.closed.then(() => {
+    if (node.failure) {
+      send({ type: 'error', error: serializeError(node.failure) });
+      port.close();
+    }
+  });
   port.on('message', (message: ToWorker) => {
     if (message.type === 'stats') {
       send({ type: 'stats', id: message.id, stats: node.stats() });

@@ -24,6 +24,11 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
   const pendingStats = new Map<number, (stats: BrokerStats) => void>();
   let onClosed: (() => void) | undefined;
   let onError: ((error: Error) => void) | undefined;
+  let failure: Error | undefined;
+  let markExited!: () => void;
+  const exited = new Promise<void>((resolve) => {
+    markExited = resolve;
+  });
 
   const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
     worker.on('message', (message: FromWorker) => {
@@ -40,19 +45,21 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
           break;
         case 'error': {
           const error = deserializeError(message.error);
+          failure ??= error;
           reject(error);
           onError?.(error);
         }
       }
     });
     worker.once('error', (error) => {
+      failure ??= error;
       reject(error);
       onError?.(error);
     });
     worker.once('exit', (code) => {
-      const error = new Error(`broker worker exited with code ${code}`);
-      reject(error);
+      reject(new Error(`broker worker exited with code ${code}`));
       onClosed?.();
+      markExited();
     });
   });
 
@@ -70,6 +77,10 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
         pendingStats.set(id, resolve);
         post({ type: 'stats', id });
       }),
+    closed: exited,
+    get failure() {
+      return failure;
+    },
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
         onClosed = () => resolve();

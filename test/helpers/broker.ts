@@ -28,6 +28,8 @@ export async function startTestBroker(options: BrokerOptions = {}): Promise<Test
     options: node.options,
     dataDir,
     stats: () => node.stats(),
+    closed: node.closed,
+    get failure() { return node.failure; },
     close: () => {
       closing ??= node.close().finally(() => (ownDir ? rm(dataDir, { recursive: true, force: true }) : undefined));
       return closing;

@@ -132,9 +132,17 @@ export class FileTopicLog implements TopicLog {
     this.#cursorDirty = false;
   }
 
+  /** Closes every descriptor, even when some fail (a failed node must still release its lock). */
   close(): void {
-    for (const segment of this.#segments) closeSync(segment.fd);
-    this.#cursorFile?.close();
+    const fds = this.#segments.map((s) => s.fd);
+    if (this.#cursorFile) fds.push(this.#cursorFile.fd);
+    for (const fd of fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed or invalid: nothing left to release.
+      }
+    }
     this.#cache = undefined;
   }
 

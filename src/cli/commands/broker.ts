@@ -81,10 +81,17 @@ const command: CliCommand = {
       io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat})\n`);
     }
 
-    const signal = await new Promise<NodeJS.Signals>((done) => {
+    const signal = await new Promise<NodeJS.Signals | undefined>((done) => {
       process.once('SIGINT', () => done('SIGINT'));
       process.once('SIGTERM', () => done('SIGTERM'));
+      void node.closed.then(() => done(undefined));
     });
+    if (signal === undefined) {
+      const reason = node.failure?.message ?? 'stopped unexpectedly';
+      if (json) io.stdout.write(`${JSON.stringify({ event: 'failed', error: reason })}\n`);
+      io.stderr.write(`walrus-stream broker: storage failure, stopped: ${reason}\n`);
+      return EXIT.FAILURE;
+    }
     await node.close();
     if (json) io.stdout.write(`${JSON.stringify({ event: 'stopped', signal })}\n`);
     else io.stderr.write(`walrus-stream broker: ${signal}, flushed and stopped\n`);
