@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { KeyValueStore, type StateWrites } from '../../src/state/index.js';
+import { KeyValueStore, WindowedAggregation, fromField, tumbling, type StateWrites } from '../../src/state/index.js';
 import { tempDir } from './helpers.js';
 
 type Reply = { id: number; state?: StateWrites[]; error?: string };
@@ -60,4 +60,60 @@ test('count and revenue by key with 2 worker threads: exact results, keys serial
   assert.match(bad.error ?? '', /key "someone-else" is outside the record's key "cust-1"/);
   const unknown = await workers.run({ key: 'cust-1', amount: 1, state: [] });
   assert.match(unknown.error ?? '', /state store "counts" is not available to this processor/);
+});
+
+test('revenue per customer per 10 s window with 2 workers equals the sequential result', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  interface Order { customer: string; amount: number; ts: number }
+  const orders: Order[] = Array.from({ length: 600 }, (_, i) => ({ customer: `c${(i * 7) % 5}`, amount: (i % 9) + 1, ts: 1_000_000 + i * 1_000 }));
+  const options = {
+    windows: tumbling(10_000), graceMs: 60_000, eventTime: fromField<Order>('ts'),
+    init: () => 0, aggregate: (sum: number, o: Order) => sum + o.amount,
+  };
+
+  async function run(name: string, parallel: boolean): Promise<{ closed: string[]; open: Array<[string, unknown]> }> {
+    const store = await KeyValueStore.open({ dir: `${dir}/${name}`, name: 'revenue', fsync: 'never' });
+    const agg = new WindowedAggregation<Order, number>(store, options);
+    const closed: string[] = [];
+    const apply = async (o: Order, i: number) => {
+      const step = agg.process({ key: o.customer, value: o, headers: {}, timestamp: 0 }, [`r${i}`]);
+      assert.equal(step.late, false, `order ${i} must not be late`);
+      for (const w of step.closed) closed.push(`${w.key}@${w.start}=${w.value}`);
+      await store.commit(step.staged);
+    };
+    if (!parallel) {
+      for (const [i, o] of orders.entries()) await apply(o, i);
+    } else {
+      const workers = pool(2);
+      try {
+        const lanes = new Map<string, Promise<void>>();
+        const inFlight: Promise<void>[] = [];
+        for (const [i, o] of orders.entries()) {
+          const parsed = workers.run({ parse: JSON.stringify(o) });
+          const lane = (lanes.get(o.customer) ?? Promise.resolve()).then(async () => {
+            const reply = (await parsed) as unknown as { order: Order };
+            await apply(reply.order, i);
+          });
+          lanes.set(o.customer, lane);
+          inFlight.push(lane);
+          if (inFlight.length >= 16) await inFlight.shift();
+        }
+        await Promise.all(inFlight);
+      } finally {
+        await workers.close();
+      }
+    }
+    const open = store.range().map((e) => [e.key, e.value] as [string, unknown]).filter(([k]) => !k.startsWith('\u0000'));
+    await store.close();
+    return { closed: closed.sort(), open };
+  }
+
+  const sequential = await run('seq', false);
+  const parallel = await run('par', true);
+  assert.ok(sequential.closed.length > 250, `${sequential.closed.length} windows closed`);
+  assert.deepEqual(parallel, sequential);
+  // Spot-check one window by hand: c0's orders in [1,000,000, 1,010,000).
+  const c0 = orders.filter((o) => o.customer === 'c0' && o.ts < 1_010_000).reduce((s, o) => s + o.amount, 0);
+  assert.ok(sequential.closed.includes(`c0@1000000=${c0}`));
 });
