@@ -235,7 +235,8 @@ export class KeyValueStore {
 
   #addDep(deps: Set<StagedChange>, key: string): void {
     const owner = this.#core.state.overlay.get(key)?.owner;
-    if (owner instanceof StagedChange && owner.phase !== 'committed') deps.add(owner);
+    // Only changes not yet queued need waiting for: a queued one is ahead in the log already.
+    if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting')) deps.add(owner);
   }
 
   #assertUsable(): void {

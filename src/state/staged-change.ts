@@ -12,8 +12,15 @@ export class StagedChange {
   readonly writes: WireWrites;
   /** Record ids (e.g. `${journalSeq}:${index}`) whose effects this change holds. */
   readonly covers: readonly string[];
-  /** Earlier uncommitted changes this one read or overwrote: they must reach the log first. */
-  readonly deps: readonly StagedChange[];
+  /**
+   * Earlier uncommitted changes this one read or overwrote: they must reach
+   * the log first. Emptied once this change is queued, so a long stream of
+   * changes on one key does not keep its whole history reachable.
+   */
+  get deps(): readonly StagedChange[] {
+    return this.#deps;
+  }
+  #deps: readonly StagedChange[];
   /** Commit sequence number, assigned when written. */
   seq = 0;
   #phase: Phase = 'staged';
@@ -28,7 +35,7 @@ export class StagedChange {
     this.id = id;
     this.writes = writes;
     this.covers = covers;
-    this.deps = deps;
+    this.#deps = deps;
     this.done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -49,13 +56,17 @@ export class StagedChange {
   /** @internal used by the store */
   setPhase(phase: Phase): void {
     this.#phase = phase;
-    if (phase === 'queued') this.#markQueued();
+    if (phase === 'queued') {
+      this.#deps = [];
+      this.#markQueued();
+    }
     if (phase === 'committed') this.#resolve();
   }
 
   /** @internal used by the store */
   fail(error: unknown): void {
     this.#phase = 'failed';
+    this.#deps = [];
     this.#failQueued(error);
     this.#reject(error);
   }
