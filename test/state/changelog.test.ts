@@ -171,3 +171,22 @@ test('close while Walrus is down: close returns, waiting commits fail with SHUTT
   assert.equal(fresh.get('k'), 'v');
   await fresh.close();
 });
+
+test('changelog through WalrusClient on a stock-mode node (no batch commands): identical restore', async (t) => {
+  const { WalrusClient } = await import('../../src/client/index.js');
+  const node = await startTestBroker({ compat: 'stock' });
+  const { dir, cleanup } = await tempDir();
+  const client = new WalrusClient({ nodes: [node.address] });
+  t.after(async () => { await client.close(); await node.close(); await cleanup(); });
+  const topic = changelogTopic('stock', 's');
+  await client.register(topic);
+  const store = await KeyValueStore.open({ dir: `${dir}/a`, name: 's', changelog: { publish: (e) => client.putMany(topic, e) } });
+  await fill(store, 120);
+  const expected = dump(store);
+  await store.close();
+  assert.equal(client.capabilities(node.address).batchPut, false);
+  const fresh = await KeyValueStore.open({ dir: `${dir}/b`, name: 's', changelog: { publish: (e) => client.putMany(topic, e) } });
+  await fresh.restoreFromChangelog(() => client.getMany(topic, 500));
+  assert.deepEqual(dump(fresh), expected);
+  await fresh.close();
+});
