@@ -144,7 +144,8 @@ export class Coordinator {
       return;
     }
     meta.ticket.add();
-    this.#sinks.get(sinkName)!.add({ ...out, value, timestamp: job.record.timestamp }).then(() => meta.ticket.done(), (error: unknown) => {
+    this.#sinks.get(sinkName)!.push({ ...out, value, timestamp: job.record.timestamp }, (error) => {
+      if (error === undefined) { meta.ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
       meta.ticket.fail();
     });
