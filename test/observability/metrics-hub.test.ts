@@ -168,3 +168,21 @@ test('progress() runs the collectors first, so pulled gauges are current', () =>
   assert.equal(progress.workers, 3);
   assert.equal(progress.utilization, 0.75);
 });
+
+test('snapshots of the runtime\'s own ctx.metrics (src/runtime/worker-metrics.ts) merge as they are', async () => {
+  const { WorkerMetrics } = await import('../../src/runtime/worker-metrics.js');
+  const hub = new MetricsHub({ processMetrics: false });
+  const worker = new WorkerMetrics();
+  const ctxMetrics = worker.forProcessor('parse');
+  ctxMetrics.increment('orders_valid_total');
+  ctxMetrics.increment('orders_valid_total', 2);
+  ctxMetrics.observe('orders_amount_eur', 12.5);
+  const snapshot = worker.snapshot(11);
+  assert.deepEqual(hub.mergeWorkerSnapshot(snapshot.threadId, fromLabelledSnapshot(snapshot, String(snapshot.threadId))), []);
+  ctxMetrics.increment('orders_valid_total');
+  const next = worker.snapshot(11);
+  hub.mergeWorkerSnapshot(next.threadId, fromLabelledSnapshot(next, String(next.threadId)));
+  const text = await hub.metrics();
+  assert.equal(sample(text, 'orders_valid_total', { processor: 'parse' }), 4);
+  assert.equal(sample(text, 'orders_amount_eur_sum', { processor: 'parse' }), 12.5);
+});
