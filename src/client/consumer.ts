@@ -85,9 +85,10 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   [Symbol.asyncIterator](): AsyncIterator<WalrusRecord<T>> {
     return {
       next: () => this.next(),
-      // `break` out of `for await` lands here.
+      // `break` out of `for await` lands here: stop fetching, but keep what
+      // was fetched so a later close() can still hand it back.
       return: async () => {
-        await this.close();
+        await this.#stop();
         return { done: true, value: undefined };
       },
     };
@@ -97,9 +98,10 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   async next(): Promise<IteratorResult<WalrusRecord<T>, undefined>> {
     this.#start();
     for (;;) {
-      if (this.#stats.delivered >= this.#opts.maxRecords) return { done: true, value: undefined };
+      // Once closed (or after break) buffered records go back through close(), not here.
+      if (this.#closed || this.#stats.delivered >= this.#opts.maxRecords) return { done: true, value: undefined };
       if (this.#size() === 0) {
-        if (this.#closed || this.#ended) return { done: true, value: undefined };
+        if (this.#ended) return { done: true, value: undefined };
         await new Promise<void>((resolve) => this.#dataWaiters.push(resolve));
         continue;
       }
@@ -135,9 +137,20 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   /**
    * Stops fetching (waiting for a fetch in flight to land) and resolves with
    * the records that were fetched but not delivered, values still as bytes:
-   * GET is destructive, so they are handed back rather than dropped.
+   * GET is destructive, so they are handed back rather than dropped. Also
+   * after `break` (which stops fetching); a second call returns `[]`.
    */
   async close(): Promise<DecodedRecord[]> {
+    await this.#stop();
+    const left: DecodedRecord[] = [];
+    while (this.#size() > 0) {
+      const item = this.#take();
+      if (!('failure' in item)) left.push(item);
+    }
+    return left;
+  }
+
+  async #stop(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       this.#abort.abort();
@@ -145,12 +158,6 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
       this.#roomWaiter?.();
     }
     await this.#loop;
-    const left: DecodedRecord[] = [];
-    while (this.#size() > 0) {
-      const item = this.#take();
-      if (!('failure' in item)) left.push(item);
-    }
-    return left;
   }
 
   #route(error: unknown): boolean {

@@ -174,6 +174,11 @@ test('break closes the consumer; close() during a long poll resolves at once', (
     for (let i = 0; i < 20; i++) await tick();
     assert.equal(consumer.stats.fetches, fetches, 'no fetch after break');
     assert.equal((await consumer.next()).done, true);
+    // What was fetched but not delivered is still handed back by close().
+    const left = await consumer.close();
+    assert.equal(left.length, consumer.stats.fetched - 3);
+    assert.deepEqual(left.map((r) => JSON.parse(Buffer.from(r.value).toString()).n), Array.from({ length: left.length }, (_, i) => i + 3));
+    assert.deepEqual(await consumer.close(), []);
 
     await client.register('empty');
     const idle = new Consumer<string>(client, { topic: 'empty', minPollMs: 60_000, maxPollMs: 60_000 });

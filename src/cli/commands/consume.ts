@@ -80,7 +80,11 @@ const command: CliCommand = {
         io.stderr.write(`walrus-stream consume: skipped an entry that could not be decoded: ${error.message}\n`);
       },
     });
-    const stop = () => void consumer.close();
+    // close() hands back what was fetched but not printed: keep its result.
+    let closing: Promise<DecodedRecord[]> | undefined;
+    const stop = () => {
+      closing ??= consumer.close();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const print = async (r: { id: string; key?: string; timestamp: number; headers: Record<string, string>; value: Uint8Array }) => {
@@ -95,9 +99,12 @@ const command: CliCommand = {
       }
       // GET is destructive: records fetched beyond -n (the rest of a batch)
       // are printed rather than lost.
-      const left: DecodedRecord[] = await consumer.close();
+      const left: DecodedRecord[] = await (closing ?? consumer.close());
       for (const r of left) await print(r);
-      if (left.length > 0) io.stderr.write(`walrus-stream consume: printed ${left.length} record(s) beyond -n ${count}: they arrived in the same batch and reading them removed them from the topic.\n`);
+      if (left.length > 0) {
+        const why = closing ? 'were fetched before the interrupt' : `arrived in the same batch as the last of -n ${count}`;
+        io.stderr.write(`walrus-stream consume: printed ${left.length} more record(s): they ${why}, and reading them removed them from the topic.\n`);
+      }
     } finally {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
