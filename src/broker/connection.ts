@@ -16,20 +16,24 @@ export interface ConnectionHost {
   connectionClosed(connection: BrokerConnection): void;
 }
 
-/** Above this many bytes waiting in the socket, stop reading requests until it drains. */
+/** Above this many bytes waiting in the socket (the client is not reading), stop executing requests. */
 const WRITE_HIGH_WATER = 1 << 20;
-/** Above this many replies waiting for a group commit, stop reading requests. */
+/** Above this many reply bytes made but not yet handed to the socket (waiting for a group commit), stop. */
+const REPLY_HIGH_WATER = 1 << 20;
+/** Above this many replies waiting for a group commit, stop. */
 const PENDING_HIGH_WATER = 16_384;
 
 /**
  * One client connection. Requests are executed in arrival order as soon as
- * they are decoded; their replies wait in `#pending` until the storage
+ * they are decoded; their replies wait in `#frames` until the storage
  * changes they depend on are durable (`release`), and leave in order,
  * batched into one socket write per group commit.
  *
- * Memory stays bounded against a client that never reads: when the socket's
- * write buffer or the pending queue grows past a limit, reading pauses, so
- * the kernel's receive window pushes back on the client.
+ * Memory stays bounded against a client that never reads and against reply
+ * amplification (a 64 KiB read of 9-byte `GET`s could ask for gigabytes of
+ * replies): execution stops mid-chunk when replies back up, reading pauses
+ * so the kernel's receive window pushes back on that client, and both
+ * resume once the socket drains.
  */
 export class BrokerConnection {
   readonly #socket: Socket;
@@ -37,17 +41,24 @@ export class BrokerConnection {
   readonly #decoder = new FrameReader();
   #frames: Buffer[] = [];
   #seqs: number[] = [];
+  #replyBytes = 0;
   /** Default mode: after an invalid frame length, answer it and close; read nothing more. */
   #poisoned = false;
   #peerEnded = false;
   #paused = false;
+  /** Execution stopped on a high-water mark: complete frames may still wait in the decoder. */
+  #stalled = false;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#poisoned) return;
+      this.#decoder.push(chunk);
+      this.#process();
+    });
     // The peer half-closed: answer everything already received, then close.
     socket.on('end', () => {
       this.#peerEnded = true;
@@ -67,30 +78,43 @@ export class BrokerConnection {
     return this.#frames.length;
   }
 
-  #onData(chunk: Buffer): void {
-    if (this.#poisoned) return;
+  /** Executes decoded requests until the decoder needs more bytes or replies back up. */
+  #process(): void {
+    if (this.#gone) return;
     const decoder = this.#decoder;
-    decoder.push(chunk);
     const host = this.#host;
-    for (let unit = decoder.next(); unit !== undefined; unit = decoder.next()) {
+    let executed = false;
+    while (!this.#poisoned) {
+      if (this.#replyBytes >= REPLY_HIGH_WATER || this.#frames.length >= PENDING_HIGH_WATER || this.#socket.writableLength >= WRITE_HIGH_WATER) {
+        this.#stalled = true;
+        this.#pause();
+        break;
+      }
+      const unit = decoder.next();
+      if (unit === undefined) {
+        this.#stalled = false;
+        break;
+      }
+      executed = true;
+      let reply: Buffer;
       if (unit.kind === 'frame') {
-        this.#frames.push(host.execute(unit.body));
+        reply = host.execute(unit.body);
       } else {
-        this.#frames.push(ERR_INVALID_FRAME_LENGTH);
+        reply = ERR_INVALID_FRAME_LENGTH;
         // For an oversize length the stock node reads the body as new frames,
         // which desynchronises the stream; in default mode we answer and
         // close instead. Length 0 has no body, so the stream stays in sync.
         if (unit.length > 0 && host.compat !== 'stock') {
           this.#poisoned = true;
-          this.#seqs.push(host.changeSeq());
           this.#socket.pause();
-          break;
         }
       }
+      this.#frames.push(reply);
       this.#seqs.push(host.changeSeq());
+      this.#replyBytes += reply.length;
     }
-    host.schedule(this);
-    if (this.#frames.length > PENDING_HIGH_WATER || this.#socket.writableLength > WRITE_HIGH_WATER) this.#pause();
+    if (executed) host.schedule(this);
+    else this.#maybeEnd();
   }
 
   /** Sends, in order, every pending reply whose changes are durable (seq ≤ durableSeq). Returns true when none is left. */
@@ -108,6 +132,7 @@ export class BrokerConnection {
         this.#frames.splice(0, n);
         seqs.splice(0, n);
       }
+      this.#replyBytes -= out.length;
       if (!this.#socket.write(out)) this.#pause();
     }
     const done = this.#frames.length === 0;
@@ -135,13 +160,15 @@ export class BrokerConnection {
 
   #maybeResume(): void {
     if (!this.#paused || this.#poisoned || this.#gone) return;
-    if (this.#frames.length > PENDING_HIGH_WATER / 2 || this.#socket.writableLength > WRITE_HIGH_WATER / 2) return;
+    if (this.#replyBytes > REPLY_HIGH_WATER / 2 || this.#frames.length > PENDING_HIGH_WATER / 2 || this.#socket.writableLength > WRITE_HIGH_WATER / 2) return;
     this.#paused = false;
     this.#socket.resume();
+    // Not inline: this may run inside the group commit's release loop.
+    if (this.#stalled) setImmediate(() => this.#process());
   }
 
   #maybeEnd(): void {
-    if (this.#frames.length > 0 || this.#gone) return;
+    if (this.#frames.length > 0 || this.#stalled || this.#gone) return;
     // Poisoned: we will never read again, so close both directions once the reply is out.
     if (this.#poisoned) this.#socket.destroySoon();
     else if (this.#peerEnded) this.#socket.end();

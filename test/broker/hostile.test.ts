@@ -137,4 +137,42 @@ describe('hostile input', () => {
       await rm(`/tmp/walrus-hostile-${process.pid}`, { recursive: true, force: true });
     }
   });
+
+  test('one small read of GETs for big entries cannot make the node buffer all their replies', async () => {
+    const dataDir = `/tmp/walrus-amplify-${process.pid}`;
+    const { child, port } = await spawnBrokerProcess(['--data-dir', dataDir, '--fsync', 'never']);
+    const rss = async (): Promise<number> => {
+      const c = await RawClient.connect(port);
+      const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { rss_bytes: number } };
+      c.close();
+      return metrics.embedded.rss_bytes;
+    };
+    try {
+      const writer = await RawClient.connect(port);
+      assert.equal(await writer.request('REGISTER big'), 'OK');
+      const entry = 'e'.repeat(60_000);
+      for (let i = 0; i < 1500; i++) writer.send(`PUT big ${entry}`);
+      for (let i = 0; i < 1500; i++) assert.equal(await writer.next(), 'OK');
+      writer.close();
+      const before = await rss();
+      // 1,500 GETs are 13.5 KB of requests and would be 90 MB of replies.
+      const greedy = await openSocket(port);
+      greedy.pause();
+      greedy.on('error', () => undefined);
+      const get = Buffer.alloc(11);
+      get.writeUInt32LE(7, 0);
+      get.write('GET big', 4);
+      greedy.write(Buffer.concat(Array.from({ length: 1500 }, () => get)));
+      await new Promise((r) => setTimeout(r, 1000));
+      await assertServed(port);
+      const after = await rss();
+      assert.ok(after - before < 40 * 1024 * 1024, `node RSS grew by ${Math.round((after - before) / 1048576)} MiB`);
+      greedy.destroy();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      const { rm } = await import('node:fs/promises');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });
