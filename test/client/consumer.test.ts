@@ -198,6 +198,34 @@ test('a permanent fetch error is thrown once, in order, and ends the iteration',
     assert.equal(consumer.stats.fetches, 0);
   }));
 
+test('msgpack and custom serializers work end to end, typed', () =>
+  withNode(async (client) => {
+    interface Reading { sensor: string; at: Date; values: number[]; blob: Uint8Array }
+    const reading: Reading = { sensor: 's-1', at: new Date(1_700_000_000_000), values: [1.5, -2, 2 ** 40], blob: new Uint8Array([0, 255]) };
+    const mp = new Producer<Reading>(client, { topic: 'mp', serializer: 'msgpack' });
+    await mp.send(reading, { key: 's-1' });
+    const consumer = new Consumer<Reading>(client, { topic: 'mp', serializer: 'msgpack', maxRecords: 1 });
+    for await (const r of consumer) {
+      assert.equal(r.value.sensor, 's-1');
+      assert.equal(r.value.at.getTime(), reading.at.getTime());
+      assert.deepEqual(r.value.values, reading.values);
+      assert.deepEqual([...r.value.blob], [0, 255]);
+      assert.equal(r.headers['content-type'], 'application/msgpack');
+    }
+    const csv = {
+      contentType: 'text/csv',
+      serialize: (row: string[]) => row.join(','),
+      deserialize: (bytes: Uint8Array) => Buffer.from(bytes).toString().split(','),
+    };
+    const cp = new Producer<string[]>(client, { topic: 'csv', serializer: csv });
+    await cp.send(['a', 'b ', 'c']);
+    const cc = new Consumer<string[]>(client, { topic: 'csv', serializer: csv, maxRecords: 1 });
+    for await (const r of cc) {
+      assert.deepEqual(r.value, ['a', 'b ', 'c']);
+      assert.equal(r.headers['content-type'], 'text/csv');
+    }
+  }));
+
 test('options are checked with clear errors', () => {
   const client = { register: async () => undefined, getMany: async () => [] };
   assert.throws(() => new Consumer(client, { topic: 't', bufferSize: 0 }), /bufferSize must be an integer >= 1/);
