@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { ProgressSnapshot } from './progress-tally.js';
 import { computeRates, renderLive, renderSummary } from './progress-format.js';
 
@@ -20,6 +21,12 @@ export interface ProgressReporter {
   update(snapshot: ProgressSnapshot): void;
   /** Prints the final summary; further updates are ignored. */
   finish(final: ProgressSnapshot): void;
+  /**
+   * Writes `text` (whole lines) above the live view and redraws the view
+   * under it, so log lines and the view share one terminal without
+   * overwriting each other. Off a TTY it just writes.
+   */
+  writeAbove(text: string): void;
 }
 
 // ANSI: move to the start of the line N lines up; clear the whole line.
@@ -40,15 +47,30 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   let previous: ProgressSnapshot | undefined;
   let lastLogged: ProgressSnapshot | undefined;
   let drawnLines = 0;
+  let lastFrame: string[] = [];
   let finished = false;
 
-  function draw(lines: string[]): void {
+  // A line wider than the terminal wraps and the cursor-up count goes wrong,
+  // so lines are cut to the width when the stream knows it.
+  function fit(line: string): string {
+    const columns = (stream as { columns?: number }).columns;
+    return columns !== undefined && columns > 1 && line.length >= columns ? `${line.slice(0, columns - 2)}…` : line;
+  }
+
+  function draw(lines: string[], above = ''): void {
     let out = drawnLines > 0 ? up(drawnLines) : '';
-    for (const line of lines) out += `${CLEAR_LINE}${line}\n`;
+    if (above !== '') {
+      // Clear the old view first: the text goes where it was.
+      for (let i = 0; i < drawnLines; i++) out += `${CLEAR_LINE}\n`;
+      out += `${drawnLines > 0 ? up(drawnLines) : ''}${above}`;
+      drawnLines = 0;
+    }
+    for (const line of lines) out += `${CLEAR_LINE}${fit(line)}\n`;
     // A view that shrank leaves stale lines below: clear them.
     for (let i = lines.length; i < drawnLines; i++) out += `${CLEAR_LINE}\n`;
     stream.write(out);
     drawnLines = Math.max(lines.length, drawnLines);
+    lastFrame = lines;
   }
 
   return {
@@ -70,6 +92,10 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       const elapsedMs = final.at - (startedAt ?? final.at);
       if (tty) draw(renderSummary(app, elapsedMs, final));
       else stream.write(`${JSON.stringify({ type: 'summary', app, elapsedMs, ...withoutAt(final) })}\n`);
+    },
+    writeAbove(text) {
+      if (!tty || drawnLines === 0 || finished) { stream.write(text); return; }
+      draw(lastFrame, text.endsWith('\n') ? text : `${text}\n`);
     },
   };
 }
@@ -107,4 +133,23 @@ export function driveProgress(
       reporter.finish(source());
     },
   };
+}
+
+/**
+ * A stream for the logger that writes through `reporter.writeAbove`, so logs
+ * scroll above the live view. Pass `isTTY` of the real terminal to keep
+ * pretty logs.
+ *
+ * @example
+ * const logger = createLogger({ destination: linesAboveProgress(reporter, io.stderr.isTTY === true) });
+ */
+export function linesAboveProgress(reporter: ProgressReporter, isTTY: boolean): Writable & { isTTY: boolean } {
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      reporter.writeAbove(String(chunk));
+      callback();
+    },
+  }) as Writable & { isTTY: boolean };
+  stream.isTTY = isTTY;
+  return stream;
 }

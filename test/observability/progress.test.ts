@@ -84,3 +84,42 @@ test('driveProgress ticks on its timer and prints the summary on stop', () => {
   assert.deepEqual(lines.map((l) => l.type), ['progress', 'progress', 'summary']);
   assert.equal(lines[1].emitted.s, 5);
 });
+
+test('log lines written above the live view do not get overwritten, and long lines are cut to the terminal', () => {
+  const out = capture() as ReturnType<typeof capture> & { columns: number };
+  out.columns = 40;
+  const { hub } = fakeClockHub();
+  const reporter = createProgressReporter({ tty: true, stream: out, app: 'orders' });
+  hub.recordFetched('orders', 1);
+  reporter.update(hub.progress());
+  const lines = out.writes[0]!.split('\n').filter(Boolean);
+  assert.equal(lines.length, 2);
+  for (const line of lines) assert.ok(line.replace(/\x1b\[\d*[A-Za-z]/g, '').length < 40, line);
+
+  reporter.writeAbove('{"level":"info","msg":"hello"}\n');
+  const frame = out.writes[1]!;
+  // Up over the 2-line view, clear it, back up, write the log line, redraw the view below it.
+  assert.ok(frame.startsWith('\x1b[2F\x1b[2K\n\x1b[2K\n\x1b[2F{"level":"info","msg":"hello"}\n\x1b[2K'), JSON.stringify(frame));
+  assert.equal(frame.split('\n').filter((l) => l.includes('walrus-stream orders')).length, 1);
+  reporter.update(hub.progress());
+  assert.ok(out.writes[2]!.startsWith('\x1b[2F'), 'the next update moves up over the redrawn view only');
+
+  const plain = capture();
+  const json = createProgressReporter({ tty: false, stream: plain });
+  json.writeAbove('line\n');
+  assert.deepEqual(plain.writes, ['line\n']);
+});
+
+test('a logger writing through linesAboveProgress lands above the view', async () => {
+  const { createLogger } = await import('../../src/observability/logger.js');
+  const { linesAboveProgress } = await import('../../src/observability/progress-reporter.js');
+  const out = capture();
+  const { hub } = fakeClockHub();
+  const reporter = createProgressReporter({ tty: true, stream: out, app: 'orders' });
+  reporter.update(hub.progress());
+  const logger = createLogger({ destination: linesAboveProgress(reporter, false) });
+  logger.info('fetched a batch');
+  await new Promise((r) => setImmediate(r));
+  const frame = out.writes.at(-1)!;
+  assert.match(frame, /"msg":"fetched a batch"\}\n\x1b\[2Kwalrus-stream orders/);
+});
