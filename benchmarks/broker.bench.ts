@@ -42,6 +42,10 @@ async function measure(fsync: FsyncPolicy, label: string, full = true): Promise<
     const put = encodeFrame(`PUT bench ${PAYLOAD}`);
     const get = encodeFrame('GET bench');
 
+    // Warm-up (JIT on both sides), not measured; GETs drain what it wrote.
+    await client.run(3000, 1, () => put, isOk);
+    await client.run(3000, 8, () => get, isEntry);
+
     // fsync always is bounded by fdatasync latency: fewer requests, and no sequential runs.
     const factor = full ? 1 : 0.1;
     if (full) {
