@@ -9,9 +9,9 @@ import { RawClient } from '../helpers/raw-client.js';
 async function assertServed(port: number, topic = 'good'): Promise<void> {
   const c = await RawClient.connect(port);
   try {
-    assert.equal(await c.request(`REGISTER ${topic}`, 2000), 'OK');
-    assert.equal(await c.request(`PUT ${topic} still-here`, 2000), 'OK');
-    assert.equal(await c.request(`GET ${topic}`, 2000), 'OK still-here');
+    assert.equal(await c.request(`REGISTER ${topic}`, 5000), 'OK');
+    assert.equal(await c.request(`PUT ${topic} still-here`, 5000), 'OK');
+    assert.equal(await c.request(`GET ${topic}`, 5000), 'OK still-here');
   } finally {
     c.close();
   }
@@ -85,7 +85,7 @@ describe('hostile input', () => {
       }
       const started = Date.now();
       await assertServed(node.port);
-      assert.ok(Date.now() - started < 2000);
+      assert.ok(Date.now() - started < 5000, `served in ${Date.now() - started} ms`);
       assert.ok(node.stats().connections >= 2000, `${node.stats().connections} connections`);
     } finally {
       for (const s of sockets) s.destroy();
