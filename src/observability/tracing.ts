@@ -1,6 +1,6 @@
 import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, isSpanContextValid, trace,
-  type Context, type Span, type TextMapGetter, type Tracer, type TracerProvider,
+  type Context, type Span, type SpanContext, type TextMapGetter, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
 import { SPAN_ATTRIBUTES, SPAN_NAMES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
 import { W3CTraceContext, formatTraceparent } from './w3c-propagator.js';
@@ -90,7 +90,20 @@ export function startSpan(name: SpanName, attributes: WalrusSpanAttributes = {},
 /** The W3C `traceparent` for `span`, or undefined when it is not part of a valid trace (no SDK, no parent). */
 export function injectTraceparent(span: Span): string | undefined {
   const spanContext = span.spanContext();
-  return isSpanContextValid(spanContext) ? formatTraceparent(spanContext) : undefined;
+  return isSpanContextValid(spanContext) ? traceparentOf(spanContext) : undefined;
+}
+
+// With no SDK, every process span of a batch hands back its parent's span
+// context object, so the last formatted one is kept (by identity).
+let lastSpanContext: SpanContext | undefined;
+let lastTraceparent = '';
+
+function traceparentOf(spanContext: SpanContext): string {
+  if (spanContext !== lastSpanContext) {
+    lastTraceparent = formatTraceparent(spanContext);
+    lastSpanContext = spanContext;
+  }
+  return lastTraceparent;
 }
 
 /**
@@ -102,7 +115,7 @@ export function injectTraceContext(span: Span, headers: RecordHeaders): RecordHe
   // Same result as propagator.inject, without allocating a Context per record.
   const spanContext = span.spanContext();
   if (!isSpanContextValid(spanContext)) return headers;
-  headers[TRACEPARENT_HEADER] = formatTraceparent(spanContext);
+  headers[TRACEPARENT_HEADER] = traceparentOf(spanContext);
   const state = spanContext.traceState?.serialize();
   if (state) headers[TRACESTATE_HEADER] = state;
   return headers;
