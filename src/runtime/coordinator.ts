@@ -31,6 +31,9 @@ export interface CoordinatorOptions {
   random?: () => number;
 }
 
+/** What a sink writes: a record to encode, or entries a worker packed already. */
+type SinkItem = OutRecord | { entries: string[]; records: number };
+
 /** Job bookkeeping the coordinator attaches to every record. */
 export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string }
 
@@ -45,7 +48,7 @@ export class Coordinator {
   readonly #o: CoordinatorOptions;
   readonly #routes: Routes;
   readonly #runners = new Map<string, ProcessorRunner>();
-  readonly #sinks = new Map<string, Batcher<OutRecord>>();
+  readonly #sinks = new Map<string, Batcher<SinkItem>>();
   readonly #deadLetters = new Map<string, Batcher<string>>();
   readonly #ingest: Ingest;
 
@@ -58,7 +61,8 @@ export class Coordinator {
       this.stats.processor(spec.name);
       this.#runners.set(spec.name, new ProcessorRunner({
         spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
-        onSuccess: (job, outputs, ms) => this.#onSuccess(spec.name, job, outputs, ms),
+        onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
+        onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
         onRetry: (job, error, delay) => {
           this.stats.processor(spec.name).retries += 1;
@@ -104,17 +108,17 @@ export class Coordinator {
     await Promise.all([...this.#sinks.values(), ...this.#deadLetters.values()].map((b) => b.flush()));
   }
 
-  #onSuccess(processor: string, job: Job, outputs: WireOutput[], durationMs: number): void {
+  #onSuccess(processor: string, job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void {
     const meta = job.meta as JobMeta;
     const counts = this.stats.processor(processor);
     counts.processed += 1;
     counts.busyMs += durationMs;
-    if (outputs.length === 0) counts.dropped += 1;
-    counts.emitted += outputs.length;
+    if (outputs.length + sunk === 0) counts.dropped += 1;
+    counts.emitted += outputs.length + sunk;
     outputs.forEach((out, i) => {
       const ref = `${processor}.${out.output}`;
       const targets = this.#routes.byOutput.get(ref);
-      const id = deriveRecordId(job.record.id, processor, i);
+      const id = deriveRecordId(job.record.id, processor, out.index ?? i);
       // Absent key/headers mean "the input's" (results stay small on the wire).
       const key = 'key' in out ? out.key : job.record.key;
       const headers = out.headers ?? job.record.headers;
@@ -125,19 +129,18 @@ export class Coordinator {
           key, attempt: 1, meta,
         });
       }
-      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key, headers, value: out.value }, out.encoded === true);
+      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key, headers, value: out.value });
     });
     meta.ticket.done();
   }
 
   /** Serializes one output for a sink (a value the serializer refuses dead-letters the input record) and queues it. */
-  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown },
-    encoded: boolean): void {
+  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown }): void {
     const meta = job.meta as JobMeta;
     const sink = this.#o.topology.sinks[sinkName];
     let value: Uint8Array;
     try {
-      value = encoded ? (out.value as Uint8Array) : this.#o.codec.serialize(sink, out.value);
+      value = this.#o.codec.serialize(sink, out.value);
     } catch (error) {
       meta.ticket.add();
       this.#onDeadLetter(processor, this.#o.topology.processors[processor].deadLetter, job, serializeError(error), (this.#o.now ?? Date.now)());
@@ -169,15 +172,42 @@ export class Coordinator {
     this.#deadLetterBatcher(topic).add(entry).then(() => meta.ticket.done(), () => meta.ticket.fail());
   }
 
-  #sinkBatcher(sink: SinkSpec): Batcher<OutRecord> {
+  /** Entries a worker already packed: each job's ticket waits for their write. */
+  #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
+    const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
+    for (const ticket of tickets) ticket.add();
+    this.#sinks.get(sinkName)!.push({ entries, records: jobs.length }, (error) => {
+      if (error === undefined) { for (const ticket of tickets) ticket.done(); return; }
+      this.#o.logger?.error({ err: serializeError(error), sink: sinkName }, 'sink write failed; the entries stay in the journal');
+      for (const ticket of tickets) ticket.fail();
+    });
+  }
+
+  #sinkBatcher(sink: SinkSpec): Batcher<SinkItem> {
     const counts = this.stats.sink(sink.name, sink.topic);
-    return new Batcher<OutRecord>({
+    return new Batcher<SinkItem>({
       maxItems: sink.batch.maxRecords,
       lingerMs: sink.batch.linger,
-      flush: async (records) => {
-        const entries = this.#o.codec.encode(sink, records);
+      weight: (item) => ('entries' in item ? item.records : 1),
+      flush: async (items) => {
+        // In order: runs of single records are encoded here, packed units
+        // (entries a worker encoded) go as they are.
+        const entries: string[] = [];
+        let run: OutRecord[] = [];
+        let records = 0;
+        for (const item of items) {
+          if ('entries' in item) {
+            if (run.length > 0) { entries.push(...this.#o.codec.encode(sink, run)); run = []; }
+            entries.push(...item.entries);
+            records += item.records;
+          } else {
+            run.push(item);
+            records += 1;
+          }
+        }
+        if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
         await this.#o.writer.putMany(sink.topic, entries);
-        counts.records += records.length;
+        counts.records += records;
         counts.entries += entries.length;
       },
       onError: (error, attempt) => this.#o.logger?.warn({ err: error, sink: sink.name, attempt }, 'sink write failed'),
@@ -207,15 +237,20 @@ export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   // An output read only by sinks that share a serializer is serialized in
   // the worker: that CPU then scales with the pool instead of loading the
   // coordinator's one thread.
-  const encodings: NonNullable<ProcessorSpecWire['encodings']> = {};
+  const sinks: NonNullable<ProcessorSpecWire['sinks']> = {};
   for (const output of spec.outputs) {
     const targets = routes.byOutput.get(`${name}.${output}`);
     if (!targets || targets.processors.length > 0 || targets.sinks.length === 0) continue;
-    const serializers = new Set(targets.sinks.map((s) => topology.sinks[s].serializer));
-    if (serializers.size === 1) encodings[output] = [...serializers][0];
+    sinks[output] = targets.sinks.map((s) => {
+      const sink = topology.sinks[s];
+      return {
+        name: sink.name, topic: sink.topic, format: sink.format, serializer: sink.serializer,
+        compression: sink.compression.codec, compressionThreshold: sink.compression.threshold,
+      };
+    });
   }
   return {
     name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
-    logLevel: topology.observability.logLevel, encodings,
+    logLevel: topology.observability.logLevel, sinks,
   };
 }

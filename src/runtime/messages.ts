@@ -28,19 +28,19 @@ export interface WireRecord {
 /** One output a processor produced for one record. */
 export interface WireOutput {
   output: string;
-  /** The value, or its serialized bytes when `encoded`. */
   value: unknown;
   /** Absent: the input record's key. */
   key?: string;
   /** Absent: the input record's headers. */
   headers?: Record<string, string>;
-  /** `value` was serialized in the worker with `ProcessorSpecWire.encodings[output]`. */
-  encoded?: true;
+  /** Position among all the record's outputs when it differs from this list's (some were packed into sinks). */
+  index?: number;
 }
 
 /** What happened to one record of a batch: a failure never affects its neighbours. */
 export type WireResult =
-  | { ok: true; outputs: WireOutput[]; durationMs: number }
+  /** `outputs`: those for the coordinator to route; `sunk`: outputs already packed into sink entries. */
+  | { ok: true; outputs: WireOutput[]; sunk?: number; durationMs: number }
   | { ok: false; error: SerializedError; durationMs: number };
 
 /** Identifies a processor to a worker; sent with every task so any worker can serve it. */
@@ -55,8 +55,26 @@ export interface ProcessorSpecWire {
   /** Per-record timeout in ms (0 = none). */
   timeoutMs: number;
   logLevel: string;
-  /** Outputs read only by sinks that share one serializer: the worker serializes them. */
-  encodings?: Record<string, 'json' | 'msgpack' | 'string' | 'raw'>;
+  /** Outputs read only by sinks: the worker serializes and packs them into sink entries. */
+  sinks?: Record<string, SinkWire[]>;
+}
+
+/** What a worker needs to encode a sink's entries. */
+export interface SinkWire {
+  name: string;
+  topic: string;
+  format: 'envelope' | 'text';
+  serializer: 'json' | 'msgpack' | 'string' | 'raw';
+  compression: 'none' | 'gzip' | 'brotli';
+  compressionThreshold: number;
+}
+
+/** Entries a worker packed for one sink from the records of one batch. */
+export interface PackedUnit {
+  sink: string;
+  entries: string[];
+  /** Batch index of the input record behind each packed output record, in order. */
+  records: number[];
 }
 
 /** Loads (and `init`s) a processor in the worker that receives it. */
@@ -65,8 +83,10 @@ export interface LoadTask { kind: 'load'; spec: ProcessorSpecWire }
 export interface ProcessTask { kind: 'process'; spec: ProcessorSpecWire; batch: ArrayBuffer }
 export type WorkerTask = LoadTask | ProcessTask;
 
-/** Result of a ProcessTask: `encodeWire(WireResult[])`, same order as the input batch. */
+/** Result of a ProcessTask, as `encodeWire(BatchResult)`. */
 export type ProcessTaskResult = ArrayBuffer;
+/** One result per record (same order as the batch) and the sink entries packed from them. */
+export interface BatchResult { results: WireResult[]; packed: PackedUnit[] }
 /** Result of a LoadTask. */
 export interface LoadTaskResult { threadId: number; loaded: string[] }
 

@@ -4,7 +4,7 @@
  * The runtime knows neither sockets nor bytes-on-the-wire.
  */
 import type { Serializer, SinkSpec, SourceSpec } from '../topology/types.js';
-import type { ProcessorSpecWire, WireRecord, WireResult } from './messages.js';
+import type { BatchResult, ProcessorSpecWire, WireRecord } from './messages.js';
 
 /** Reads raw entries of one source topic (destructive, like GET). */
 export interface SourceReader {
@@ -63,5 +63,5 @@ export interface JournalLike {
 
 /** Runs batches of records through a processor (the WorkerPool). */
 export interface BatchRunner {
-  process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]>;
+  process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<BatchResult>;
 }

@@ -19,7 +19,10 @@ export interface ProcessorRunnerOptions {
   spec: ProcessorSpec;
   wire: ProcessorSpecWire;
   runner: BatchRunner;
-  onSuccess(job: Job, outputs: WireOutput[], durationMs: number): void;
+  /** `outputs` to route; `sunk` outputs already packed into sink entries (see `onPacked`). */
+  onSuccess(job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void;
+  /** Entries a worker packed for `sink`, holding outputs of `jobs` (one job per packed record). */
+  onPacked(sink: string, entries: string[], jobs: Job[]): void;
   onDeadLetter(job: Job, error: SerializedError, lastFailureAt: number): void;
   onRetry?(job: Job, error: SerializedError, delayMs: number): void;
   /** Seams for tests. */
@@ -83,10 +86,13 @@ export class ProcessorRunner {
   async #run(batch: Job[]): Promise<void> {
     const wire = batch.map((job) => ({ ...job.record, attempt: job.attempt }));
     try {
-      const results = await this.#o.runner.process(this.#o.wire, wire);
+      const { results, packed } = await this.#o.runner.process(this.#o.wire, wire);
+      // Packed sink entries first: they add to the records' tickets before
+      // the records' own completion could finish a ticket.
+      for (const unit of packed) this.#o.onPacked(unit.sink, unit.entries, unit.records.map((i) => batch[i]));
       batch.forEach((job, i) => {
         const result = results[i];
-        if (result?.ok) this.#succeed(job, result.outputs, result.durationMs);
+        if (result?.ok) this.#succeed(job, result.outputs, result.sunk ?? 0, result.durationMs);
         else this.#fail(job, result ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));
       });
     } catch (error) {
@@ -100,10 +106,10 @@ export class ProcessorRunner {
     }
   }
 
-  #succeed(job: Job, outputs: WireOutput[], durationMs: number): void {
+  #succeed(job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void {
     this.#active -= 1;
     this.#scheduler.complete(job);
-    this.#o.onSuccess(job, outputs, durationMs);
+    this.#o.onSuccess(job, outputs, sunk, durationMs);
   }
 
   #fail(job: Job, error: SerializedError): void {

@@ -1,4 +1,4 @@
-import { resolveSerializer, serializeValue, type Serializer } from '../codec/index.js';
+import { resolveSerializer, type Serializer } from '../codec/index.js';
 import { WalrusError, serializeError } from '../errors/index.js';
 import type { EmitOptions, ProcessorContext, ProcessResult } from '../processor/types.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from './messages.js';
@@ -105,20 +105,7 @@ class RecordRun implements ProcessorContext {
       if (Array.isArray(returned)) for (const value of returned) this.#outputs.push({ output: 'default', value });
       else this.#outputs.push({ output: 'default', value: returned });
     }
-    this.#encodeOutputs();
     return { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
-  }
-
-  /** Outputs that only feed sinks are serialized here, off the coordinator's thread. */
-  #encodeOutputs(): void {
-    const encodings = this.#spec.encodings;
-    if (!encodings) return;
-    for (const out of this.#outputs) {
-      const name = encodings[out.output];
-      if (name === undefined) continue;
-      out.value = serializeValue(resolveSerializer(name) as Serializer<unknown>, out.value);
-      out.encoded = true;
-    }
   }
 
   #fail(thrown: unknown): WireResult {

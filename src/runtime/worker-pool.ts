@@ -4,8 +4,8 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError } from '../errors/index.js';
-import { decodeWire, encodeWire, isControlHello, type LoadTaskResult, type ProcessorSpecWire, type WireRecord,
-  type WireResult, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from './messages.js';
+import { decodeWire, encodeWire, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
+  type WireRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from './messages.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -71,8 +71,11 @@ export class WorkerPool {
     }
   }
 
-  /** Runs one batch; resolves with one result per record, in order. Rejects only if the worker itself fails. */
-  async process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> {
+  /**
+   * Runs one batch; resolves with one result per record, in order, and the
+   * sink entries packed from them. Rejects only if the worker itself fails.
+   */
+  async process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<BatchResult> {
     const batch = encodeWire(records);
     let result: ArrayBuffer;
     try {
@@ -81,7 +84,7 @@ export class WorkerPool {
       throw new WalrusError('WORKER_CRASHED', `worker failed while running "${spec.name}": ${(error as Error)?.message ?? String(error)}`,
         { cause: error });
     }
-    return decodeWire<WireResult[]>(result);
+    return decodeWire<BatchResult>(result);
   }
 
   /** Processor-defined metrics of every live worker. */

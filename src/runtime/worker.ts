@@ -9,17 +9,19 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError, serializeError } from '../errors/index.js';
-import { CONTROL_HELLO, decodeWire, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
+import { CONTROL_HELLO, decodeWire, type BatchResult, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
   type WireRecord, type WireResult, type WorkerControl, type WorkerTask } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
+import { SinkPacker } from './sink-packer.js';
 
 const startedAt = Date.now();
 const metrics = new WorkerMetrics();
 const processors = new LoadedProcessors(metrics);
 /** AbortControllers of the records currently inside `process`, for shutdown. */
 const inFlight = new Set<AbortController>();
+const sinks = new SinkPacker();
 
 const control: WorkerControl = {
   metrics: () => metrics.snapshot(threadId),
@@ -48,8 +50,10 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
     await processors.get(task.spec);
     return { threadId, loaded: processors.names() } satisfies LoadTaskResult;
   }
-  const results = await processBatch(task.spec, decodeWire<WireRecord[]>(task.batch));
-  return Piscina.move(encodeWire(results));
+  const records = decodeWire<WireRecord[]>(task.batch);
+  const results = await processBatch(task.spec, records);
+  const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results) };
+  return Piscina.move(encodeWire(batch));
 }
 
 async function processBatch(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> {

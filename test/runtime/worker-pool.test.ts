@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool } from '../../src/runtime/worker-pool.js';
 import { WalrusError } from '../../src/errors/index.js';
-import type { ProcessorSpecWire, WireRecord } from '../../src/runtime/messages.js';
+import { decodeEntry } from '../../src/codec/index.js';
+import { deriveRecordId } from '../../src/runtime/record-ids.js';
+import type { ProcessorSpecWire, WireRecord, WireResult } from '../../src/runtime/messages.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/processors/${name}`, import.meta.url));
 const spec = (name: string, file: string, extra: Partial<ProcessorSpecWire> = {}): ProcessorSpecWire => ({
@@ -14,10 +16,11 @@ const rec = (id: string, value: unknown, extra: Partial<WireRecord> = {}): WireR
 });
 
 const pool = new WorkerPool({ workers: 2 });
+const run = async (s: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> => (await pool.process(s, records)).results;
 after(() => pool.close());
 
 test('a TypeScript processor runs a batch in a worker thread and returns one result per record', async () => {
-  const results = await pool.process(spec('double', 'double.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, drop: true }), rec('c', { n: 21 }, { key: 'k' })]);
+  const results = await run(spec('double', 'double.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, drop: true }), rec('c', { n: 21 }, { key: 'k' })]);
   assert.equal(results.length, 3);
   assert.deepEqual(results.map((r) => (r.ok ? r.outputs.map((o) => o.value) : r.error.code)), [[{ n: 2 }], [], [{ n: 42 }]]);
   // Key and headers equal to the input's are left out of the result (the coordinator fills them in).
@@ -25,12 +28,12 @@ test('a TypeScript processor runs a batch in a worker thread and returns one res
 });
 
 test('a JavaScript processor module loads too', async () => {
-  const [result] = await pool.process(spec('echo', 'echo.js'), [rec('a', 'hello')]);
+  const [result] = await run(spec('echo', 'echo.js'), [rec('a', 'hello')]);
   assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello' }]);
 });
 
 test('one failing record never fails its batch neighbours; NonRetriableError keeps its code', async () => {
-  const results = await pool.process(spec('flaky', 'flaky.ts'), [
+  const results = await run(spec('flaky', 'flaky.ts'), [
     rec('1', { n: 1 }), rec('2', { n: 2, failTimes: 1 }), rec('3', { n: 3, fatal: true }), rec('4', { n: 4, failTimes: 1 }, { attempt: 2 }),
   ]);
   assert.equal(results[0].ok, true);
@@ -41,21 +44,27 @@ test('one failing record never fails its batch neighbours; NonRetriableError kee
   assert.deepEqual(results[3].ok && results[3].outputs[0].value, { n: 4, attempt: 2 });
 });
 
-test('outputs that feed only sinks are serialized in the worker; source bytes are deserialized there', async () => {
-  const s = spec('double', 'double.ts', { encodings: { default: 'json' } });
-  const [ok, bad] = await pool.process(s, [
-    rec('a', Buffer.from('{"n":4}'), { encoding: 'json' }),
+test('outputs read only by sinks are packed into sink entries in the worker; source bytes are deserialized there', async () => {
+  const sink = { name: 'out', topic: 'out', format: 'envelope' as const, serializer: 'json' as const, compression: 'none' as const, compressionThreshold: 1024 };
+  const s = spec('double', 'double.ts', { sinks: { default: [sink] } });
+  const { results, packed } = await pool.process(s, [
+    rec('a', Buffer.from('{"n":4}'), { encoding: 'json', key: 'k1' }),
     rec('b', Buffer.from('{"n":'), { encoding: 'json' }),
+    rec('c', Buffer.from('{"n":5}'), { encoding: 'json' }),
   ]);
-  assert.equal(ok.ok && ok.outputs[0].encoded, true);
-  assert.equal(ok.ok && Buffer.from(ok.outputs[0].value as Uint8Array).toString(), '{"n":8}');
-  assert.equal(!bad.ok && bad.error.code, 'DESERIALIZATION_ERROR');
-  assert.equal(!bad.ok && bad.error.retriable, false);
+  assert.deepEqual(results.map((r) => r.ok && r.sunk), [1, false, 1]);
+  assert.equal(!results[1].ok && results[1].error.code, 'DESERIALIZATION_ERROR');
+  assert.equal(!results[1].ok && results[1].error.retriable, false);
+  assert.equal(packed.length, 1);
+  assert.deepEqual(packed[0].records, [0, 2]);
+  const decoded = packed[0].entries.flatMap((e) => decodeEntry(e));
+  assert.deepEqual(decoded.map((r) => [r.key, Buffer.from(r.value).toString()]), [['k1', '{"n":8}'], [undefined, '{"n":10}']]);
+  assert.equal(decoded[0].id, deriveRecordId('a', 'double', 0));
 });
 
 test('named outputs, merged headers and processor metrics collected over the control channel', async () => {
   const s = spec('router', 'router.ts', { outputs: ['even', 'odd'] });
-  const results = await pool.process(s, [rec('1', 1, { headers: { trace: 't' } }), rec('2', 2), rec('3', 3)]);
+  const results = await run(s, [rec('1', 1, { headers: { trace: 't' } }), rec('2', 2), rec('3', 3)]);
   assert.deepEqual(results.map((r) => r.ok && r.outputs.map((o) => `${o.output}:${o.value}:${o.headers?.routed}`)),
     [['odd:1:odd'], ['even:2:even'], ['odd:3:odd']]);
   assert.deepEqual(results[0].ok && results[0].outputs[0].headers, { trace: 't', routed: 'odd' });
@@ -69,12 +78,12 @@ test('health answers from every worker; the per-record timeout fires the AbortSi
   await pool.ready();
   const health = await pool.health();
   assert.equal(health.length, 2);
-  const [result] = await pool.process(spec('slow', 'slow.ts', { timeoutMs: 50 }), [rec('s', { ms: 5_000 })]);
+  const [result] = await run(spec('slow', 'slow.ts', { timeoutMs: 50 }), [rec('s', { ms: 5_000 })]);
   assert.equal(!result.ok && result.error.code, 'PROCESSOR_TIMEOUT');
 });
 
 test('abortAll cancels records in flight cooperatively', async () => {
-  const running = pool.process(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
+  const running = run(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
   let aborted = 0;
   for (let i = 0; i < 100 && aborted < 2; i++) {
     await new Promise((r) => setTimeout(r, 10));
