@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { WalrusError } from '../errors/index.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { GroupCommit } from './group-commit.js';
@@ -48,7 +49,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     await node.listen();
   } catch (error) {
     await store.close();
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'EADDRINUSE' ? ' Another process is listening there: choose another port, or port 0 for any free one.'
+      : code === 'EACCES' ? ' Ports below 1024 need privileges: choose a higher port.'
+      : code === 'EADDRNOTAVAIL' ? ' That address is not an interface of this machine.' : '';
+    throw new WalrusError('NETWORK_ERROR', `The broker could not listen on ${resolved.host}:${resolved.port}: ${code ?? (error as Error).message}.${hint}`, {
+      cause: error,
+      retriable: false,
+      context: { node: `${resolved.host}:${resolved.port}` },
+    });
   }
   return node;
 }
@@ -140,6 +149,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       socket.destroy();
       return;
     }
+    // Detects peers that vanished without a FIN (crashed host, cut network).
+    socket.setKeepAlive(true, 60_000);
     this.#connections.add(new BrokerConnection(socket, this));
   }
 

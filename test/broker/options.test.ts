@@ -38,3 +38,18 @@ test('invalid options throw CONFIG_INVALID naming the field', () => {
     });
   }
 });
+
+test('a port already in use fails with NETWORK_ERROR and a hint, and releases the data dir', async () => {
+  const { startTestBroker } = await import('../helpers/broker.js');
+  const first = await startTestBroker();
+  try {
+    const second = startTestBroker({ port: first.port });
+    await assert.rejects(second, (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'NETWORK_ERROR');
+      assert.match(error.message, new RegExp(`could not listen on 127\\.0\\.0\\.1:${first.port}: EADDRINUSE\\. Another process is listening there`));
+      return true;
+    });
+  } finally {
+    await first.close();
+  }
+});

@@ -19,7 +19,13 @@ export interface TestBroker extends BrokerHandle {
 export async function startTestBroker(options: BrokerOptions = {}): Promise<TestBroker> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'walrus-broker-')));
-  const node = await startBroker({ host: '127.0.0.1', port: 0, fsync: 'never', ...options, dataDir });
+  let node: BrokerHandle;
+  try {
+    node = await startBroker({ host: '127.0.0.1', port: 0, fsync: 'never', ...options, dataDir });
+  } catch (error) {
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   let closing: Promise<void> | undefined;
   return {
     get host() { return node.host; },
