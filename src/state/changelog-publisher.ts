@@ -31,6 +31,8 @@ export class ChangelogPublisher {
   #opts: ChangelogOptions;
   #cursorPath: string;
   #closed = false;
+  /** Failed publish attempts since open. */
+  failures = 0;
   #pendingSeq: number | undefined;
   #cursorWrittenAt = 0;
 
@@ -49,6 +51,7 @@ export class ChangelogPublisher {
         await this.#opts.publish(entries);
         return;
       } catch (error) {
+        this.failures++;
         this.#opts.onPublishError?.(error, attempt);
         // Closing stops retries, not first attempts: a graceful close still publishes what is queued.
         if (this.#closed) {

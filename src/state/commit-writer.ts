@@ -14,6 +14,9 @@ export class CommitWriter {
   #running = false;
   #drained: Array<() => void> = [];
   #compactWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  commits = 0;
+  flushes = 0;
+  snapshots = 0;
   /** The first write error; the store is unusable after it (memory and disk may disagree). */
   failed: unknown;
 
@@ -61,10 +64,15 @@ export class CommitWriter {
       }
       const batch = this.#queue.splice(0);
       try {
-        if (batch.length > 0) await this.#core.writeBatch(batch);
+        if (batch.length > 0) {
+          await this.#core.writeBatch(batch);
+          this.commits += batch.length;
+          this.flushes++;
+        }
         if (this.#compactWaiters.length > 0 || this.#core.log.size >= this.#snapshotEveryBytes) {
           const waiters = this.#compactWaiters.splice(0);
           await this.#core.snapshot();
+          this.snapshots++;
           for (const w of waiters) w.resolve();
         }
       } catch (error) {

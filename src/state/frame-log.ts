@@ -74,11 +74,16 @@ export class FrameLog {
     } catch (cause) {
       throw new WalrusError('STATE_STORE_ERROR', `cannot open state log ${path}: ${(cause as Error).message}`, { cause, context: { path } });
     }
-    const data = await fh.readFile();
-    const scan = scanFrames(data);
-    if (scan.tornBytes > 0) {
-      await fh.truncate(scan.validBytes);
-      await fh.sync();
+    let scan: ScanResult;
+    try {
+      scan = scanFrames(await fh.readFile());
+      if (scan.tornBytes > 0) {
+        await fh.truncate(scan.validBytes);
+        await fh.sync();
+      }
+    } catch (cause) {
+      await fh.close();
+      throw new WalrusError('STATE_STORE_ERROR', `cannot recover state log ${path}: ${(cause as Error).message}`, { cause, context: { path } });
     }
     return { log: new FrameLog(path, fh, scan.validBytes, fsync), frames: scan.frames, tornBytes: scan.tornBytes };
   }

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import type { WireWrites } from './change-set.js';
@@ -7,7 +7,7 @@ import { scanFrames } from './frame-log.js';
 import { STORE_FILES } from './paths.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
 import { readRestoreMarker } from './restore.js';
-import { readSnapshot } from './snapshot-file.js';
+import { readSnapshot, type SnapshotData } from './snapshot-file.js';
 
 /** A store as its files say it is, read without opening it for writing. */
 export interface StoreInspection {
@@ -33,20 +33,33 @@ export interface StoreInspection {
  * frame being written shows as `tornBytes` and is ignored.
  */
 export async function inspectStore(dir: string, name: string, select: RangeOptions & { filter?: (key: string) => boolean } = {}): Promise<StoreInspection> {
-  let log: Buffer;
-  try {
-    log = await readFile(join(dir, STORE_FILES.log));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const exists = await readdir(dir).then(() => true, () => false);
-    if (!exists) {
-      throw new WalrusError('STATE_STORE_ERROR', `no state store "${name}" in ${dir}; check --app and --state-dir (or the topology's app/stateDir)`, {
-        context: { store: name, path: dir },
-      });
-    }
-    log = Buffer.alloc(0);
+  const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!exists) {
+    throw new WalrusError('STATE_STORE_ERROR', `no state store "${name}" in ${dir}; check --app and --state-dir (or the topology's app/stateDir)`, {
+      context: { store: name, path: dir },
+    });
   }
-  const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
+  // A running app may replace the snapshot (rename) and then empty the log between our two reads; an old
+  // snapshot with the new, emptied log would look like lost commits. The snapshot's identity before and after
+  // reading the log tells: if it changed, read again.
+  for (let attempt = 1; ; attempt++) {
+    const before = await snapshotIdentity(dir);
+    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
+    const log = await readFile(join(dir, STORE_FILES.log)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    });
+    if (attempt < 5 && (await snapshotIdentity(dir)) !== before) continue;
+    return build(name, dir, snapshot, log, select);
+  }
+}
+
+async function snapshotIdentity(dir: string): Promise<string> {
+  const s = await stat(join(dir, STORE_FILES.snapshot)).catch(() => undefined);
+  return s === undefined ? 'none' : `${s.ino}:${s.size}:${s.mtimeMs}`;
+}
+
+async function build(name: string, dir: string, snapshot: SnapshotData | undefined, log: Buffer, select: RangeOptions & { filter?: (key: string) => boolean }): Promise<StoreInspection> {
   const state = new Map<string, Uint8Array>(snapshot?.entries ?? []);
   const applied = new Set<string>(snapshot?.applied ?? []);
   let seq = snapshot?.seq ?? 0;

@@ -25,6 +25,26 @@ export interface KeyValueStoreOptions {
   changelog?: ChangelogOptions;
 }
 
+/** What `KeyValueStore.stats()` reports. */
+export interface StoreStats {
+  /** Committed keys. */
+  keys: number;
+  /** Last committed seq. */
+  seq: number;
+  /** Keys with a staged (visible, not yet durable) value. */
+  staged: number;
+  /** Record ids remembered for `hasApplied` (shrinks when the runtime calls `markReleased` and a snapshot runs). */
+  appliedIds: number;
+  logBytes: number;
+  /** Change sets committed since open. */
+  commits: number;
+  /** Log writes since open (each one fsync with `fsync: 'always'`): commits / flushes = the group-commit factor. */
+  flushes: number;
+  snapshots: number;
+  /** Failed changelog publish attempts since open (each retried). */
+  publishFailures: number;
+}
+
 /**
  * A keyed state store: an in-memory map made durable by an append-only,
  * checksummed commit log plus periodic snapshots, mirrored to a changelog
@@ -70,6 +90,21 @@ export class KeyValueStore {
       await lock.release();
       throw error;
     }
+  }
+
+  /** Counters for metrics and `walrus-stream store`. */
+  stats(): StoreStats {
+    return {
+      keys: this.#core.state.committed.size,
+      seq: this.#core.seq,
+      staged: this.#core.state.overlay.size,
+      appliedIds: this.#core.applied.size,
+      logBytes: this.#core.log.size,
+      commits: this.#writer.commits,
+      flushes: this.#writer.flushes,
+      snapshots: this.#writer.snapshots,
+      publishFailures: this.#core.publisher?.failures ?? 0,
+    };
   }
 
   /** Bytes of torn tail truncated from the log when the store opened. */
@@ -131,6 +166,11 @@ export class KeyValueStore {
    */
   stage(changes: ChangeSet, covers: readonly string[] = []): StagedChange {
     this.#assertUsable();
+    if (changes.name !== this.name) {
+      throw new WalrusError('STATE_STORE_ERROR', `a change set of store "${changes.name}" was passed to store "${this.name}"; stage it on the store that created it`, {
+        context: { store: this.name },
+      });
+    }
     const writes = changes.toWire();
     const deps = new Set<StagedChange>();
     for (const key of changes.readKeys()) this.#addDep(deps, key);

@@ -47,19 +47,24 @@ export class StoreCore {
     const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
     const { log, frames, tornBytes } = await FrameLog.open(join(dir, STORE_FILES.log), fsync);
     const core = new StoreCore(name, dir, log, tornBytes, publisher);
-    if (snapshot) {
-      for (const [k, v] of snapshot.entries) core.state.setCommitted(k, v);
-      for (const id of snapshot.applied) core.applied.add(id);
-      core.seq = snapshot.seq;
-      core.#snapshotSeq = snapshot.seq;
-    }
-    for (const frame of frames) {
-      const body = unpack<LogBody>(frame);
-      if (body.s <= core.seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
-      core.state.applyCommitted(body.w);
-      for (const id of body.c) core.applied.add(id);
-      core.seq = body.s;
-      core.#replayed.push(body);
+    try {
+      if (snapshot) {
+        for (const [k, v] of snapshot.entries) core.state.setCommitted(k, v);
+        for (const id of snapshot.applied) core.applied.add(id);
+        core.seq = snapshot.seq;
+        core.#snapshotSeq = snapshot.seq;
+      }
+      for (const frame of frames) {
+        const body = unpack<LogBody>(frame);
+        if (body.s <= core.seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
+        core.state.applyCommitted(body.w);
+        for (const id of body.c) core.applied.add(id);
+        core.seq = body.s;
+        core.#replayed.push(body);
+      }
+    } catch (error) {
+      await log.close();
+      throw error;
     }
     return core;
   }

@@ -47,6 +47,9 @@ test('bad keys, values and store names get specific errors', async (t) => {
   assert.throws(() => cs.put('k', undefined), /use delete\("k"\)/);
   assert.throws(() => cs.put('k', 'x'.repeat(40_000)), /above the 32768-byte limit/);
   assert.throws(() => cs.put('x'.repeat(2000), 1), /longer than 1024/);
+  const other = await KeyValueStore.open({ dir: `${dir}/other`, name: 'other' });
+  t.after(() => other.close());
+  assert.throws(() => other.stage(store.changeSet()), /a change set of store "s" was passed to store "other"/);
 });
 
 test('staged changes are visible to later records but not durable until committed', async (t) => {
@@ -153,15 +156,23 @@ test('many concurrent change sets on different keys all commit exactly once', as
   const keys = 20;
   const perKey = 50;
   // Per key, records run one after another (key ordering); different keys interleave freely.
+  const commits: Promise<void>[] = [];
   await Promise.all(Array.from({ length: keys }, async (_, k) => {
     for (let i = 0; i < perKey; i++) {
       const cs = store.changeSet(`key${k}`);
       cs.put(`key${k}`, (cs.get<number>(`key${k}`) ?? 0) + 1);
       const staged = store.stage(cs, [`key${k}:${i}`]);
-      if (i % 3 === 0) await store.commit(staged);
-      else void store.commit(staged);
+      const done = store.commit(staged);
+      commits.push(done);
+      if (i % 3 === 0) await done;
     }
   }));
+  await Promise.all(commits);
+  const stats = store.stats();
+  assert.equal(stats.commits, keys * perKey);
+  assert.ok(stats.flushes < stats.commits, `group commit: ${stats.commits} commits in ${stats.flushes} flushes`);
+  assert.equal(stats.staged, 0);
+  assert.equal(stats.appliedIds, keys * perKey);
   await store.close();
   const again = await KeyValueStore.open({ dir, name: 'counts' });
   for (let k = 0; k < keys; k++) assert.equal(again.get(`key${k}`), perKey, `key${k}`);
