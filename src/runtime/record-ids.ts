@@ -9,6 +9,11 @@
  * profiles, and ids need uniqueness, not secrecy.
  */
 export function deriveRecordId(parentId: string, processor: string, index: number): string {
+  return Buffer.from(deriveRecordIdBytes(parentId, processor, index)).toString('base64url');
+}
+
+/** {@link deriveRecordId} as its 16 bytes (what the envelope stores; no base64 round trip). */
+export function deriveRecordIdBytes(parentId: string, processor: string, index: number): Uint8Array {
   const text = `${parentId}\u0000${processor}\u0000${index}`;
   let a = 0x811c9dc5, b = 0x01000193 ^ 0x9e3779b9, c = 0x85ebca6b, d = 0xc2b2ae35;
   for (let i = 0; i < text.length; i++) {
@@ -18,10 +23,11 @@ export function deriveRecordId(parentId: string, processor: string, index: numbe
     c = Math.imul(c ^ ch, 0x01000193) ^ (b >>> 13);
     d = Math.imul(d ^ ch, 0x01000193) ^ (c >>> 16);
   }
-  const out = Buffer.allocUnsafe(16);
-  out.writeInt32LE(a | 0, 0);
-  out.writeInt32LE(b | 0, 4);
-  out.writeInt32LE(c | 0, 8);
-  out.writeInt32LE(d | 0, 12);
-  return out.toString('base64url');
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  view.setInt32(0, a | 0, true);
+  view.setInt32(4, b | 0, true);
+  view.setInt32(8, c | 0, true);
+  view.setInt32(12, d | 0, true);
+  return out;
 }

@@ -137,7 +137,8 @@ class RecordRun implements ProcessorContext {
 function decodeValue(wire: WireRecord, spec: ProcessorSpecWire): unknown {
   const bytes = wire.value as Uint8Array;
   const encoding = wire.encoding!;
-  delete wire.encoding;
+  // Not `delete`: that would turn the record into a slow dictionary object.
+  wire.encoding = undefined;
   try {
     return (resolveSerializer(encoding) as Serializer<unknown>).deserialize(bytes);
   } catch (cause) {
