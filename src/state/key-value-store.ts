@@ -154,8 +154,24 @@ export class KeyValueStore {
     return own === undefined ? rows : [[recordKey, own], ...rows];
   }
 
-  /** Rebuilds a change set from the writes a worker returned, checking they stay within `scope`. */
-  changeSetFromWire(writes: WireWrites, scope?: string): ChangeSet {
+  /**
+   * Rebuilds a change set from the writes a worker returned, checking they
+   * stay within `scope`. Pass the `preload` the task was sent with as
+   * `basedOn` to also check nothing changed the key meanwhile (a broken key
+   * ordering would otherwise lose an update silently): the check is by
+   * identity of the stored bytes, so it costs one preload.
+   */
+  changeSetFromWire(writes: WireWrites, scope?: string, basedOn?: ReadonlyArray<readonly [string, Uint8Array]>): ChangeSet {
+    if (basedOn !== undefined && scope !== undefined) {
+      const now = this.preload(scope);
+      const same = now.length === basedOn.length && now.every(([k, bytes], i) => basedOn[i]![0] === k && basedOn[i]![1] === bytes);
+      if (!same) {
+        throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}": the state of key "${scope}" changed while a worker processed a record of it; ` +
+          'two records of one key ran at once (the processor must run in key ordering). Process the record again from the current state.', {
+          retriable: true, context: { store: this.name, key: scope },
+        });
+      }
+    }
     return ChangeSet.fromWire(this.name, this.#core.state, writes, scope);
   }
 

@@ -96,8 +96,17 @@ test('a scoped change set refuses other keys (what makes key ordering safe)', as
   assert.deepEqual(cs.range({ prefix: 'cust-1@' }).map((e) => e.key), ['cust-1@w1']);
   const wire = cs.toWire();
   assert.throws(() => store.changeSetFromWire([...wire, ['zzz', null]], 'cust-1'), /outside the record's key/);
-  await store.commit(store.changeSetFromWire(wire, 'cust-1'));
+  const sent = store.preload('cust-1');
+  await store.commit(store.changeSetFromWire(wire, 'cust-1', sent));
   assert.deepEqual(store.preload('cust-1').map(([k]) => k), ['cust-1', 'cust-1@w1']);
+  // A second record of the key ran concurrently (broken key ordering): the stale result is refused, retriably.
+  const before = store.preload('cust-1');
+  const racing = store.changeSet('cust-1');
+  racing.put('cust-1', 99);
+  store.stage(racing);
+  assert.throws(() => store.changeSetFromWire([['cust-1', new Uint8Array([1])]], 'cust-1', before),
+    (e: Error & { retriable?: boolean }) => /changed while a worker processed a record of it/.test(e.message) && e.retriable === true);
+  assert.doesNotThrow(() => store.changeSetFromWire([], 'cust-1', store.preload('cust-1')));
 });
 
 test('a torn tail is truncated on open and the valid prefix kept', async (t) => {

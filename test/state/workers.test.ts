@@ -38,10 +38,11 @@ test('count and revenue by key with 2 worker threads: exact results, keys serial
   const lanes = new Map<string, Promise<void>>();
   const commits: Promise<void>[] = [];
   const dispatch = async (r: (typeof records)[number]) => {
-    const reply = await workers.run({ key: r.key, amount: r.amount, state: [{ store: 'counts', entries: store.preload(r.key) }] });
+    const sent = store.preload(r.key);
+    const reply = await workers.run({ key: r.key, amount: r.amount, state: [{ store: 'counts', entries: sent }] });
     assert.equal(reply.error, undefined);
     const writes = reply.state!.find((s) => s.store === 'counts')!.writes;
-    const staged = store.stage(store.changeSetFromWire(writes, r.key), [r.id]);
+    const staged = store.stage(store.changeSetFromWire(writes, r.key, sent), [r.id]);
     // Commit later, out of order (outputs acknowledged at different times): the store orders per key.
     commits.push(new Promise<void>((res) => setTimeout(res, Math.random() * 5)).then(() => store.commit(staged)));
   };
