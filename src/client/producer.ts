@@ -1,13 +1,13 @@
 import { WalrusError } from '../errors/index.js';
 import { maxPayloadBytes } from '../protocol/index.js';
 import {
-  EntryPacker,
+  BatchBuilder,
   assertHeaders,
-  recordBound,
   resolveSerializer,
   serializeValue,
   toPlainTextEntry,
-  type RecordToEncode,
+  type BatchBuilderOptions,
+  type RatioMemo,
   type Serializer,
 } from '../codec/index.js';
 import { resolveProducerOptions, type ProducerClient, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
@@ -41,8 +41,11 @@ export interface ProducerStats {
 
 /** Records gathered for one write; every send in it shares one promise. */
 interface Batch {
-  records: RecordToEncode[];
+  /** Envelope format: the records, already encoded (created on first use). */
+  builder: BatchBuilder | undefined;
+  /** Text format: one entry per record. */
   texts: string[];
+  count: number;
   bytes: number;
   promise: Promise<void>;
   resolve: () => void;
@@ -69,7 +72,9 @@ export class Producer<T> {
   readonly #client: ProducerClient;
   readonly #opts: ResolvedProducerOptions;
   readonly #serializer: Serializer<T>;
-  readonly #packer: EntryPacker;
+  readonly #builderOptions: BatchBuilderOptions;
+  /** Compression ratio carried from batch to batch, to size entries. */
+  readonly #ratio: RatioMemo = { ratio: 1 };
   readonly #limit: number;
   #batch: Batch | undefined;
   #timer: unknown;
@@ -87,14 +92,13 @@ export class Producer<T> {
     this.#client = client;
     this.#serializer = resolveSerializer(options.serializer ?? ('json' as const)) as Serializer<T>;
     this.#limit = maxPayloadBytes(this.topic);
-    this.#packer = new EntryPacker({
+    this.#builderOptions = {
       limit: this.#limit,
       topic: this.topic,
       compression: this.#opts.compression,
       compressionThreshold: this.#opts.compressionThreshold,
       contentType: this.#serializer.contentType,
-      now: this.#opts.now,
-    });
+    };
   }
 
   /** A copy of the counters. */
@@ -121,27 +125,25 @@ export class Producer<T> {
         const text = toPlainTextEntry(bytes, this.#limit, this.topic);
         batch.texts.push(text);
         batch.bytes += bytes.byteLength;
+        batch.count++;
       } else {
         if (options.headers !== undefined) assertHeaders(options.headers, this.topic);
         if (options.key !== undefined && typeof options.key !== 'string') {
           throw new WalrusError('INVALID_ARGUMENT', `A record key must be a string, got ${typeof options.key}.`, { context: { topic: this.topic } });
         }
-        // Without an id the encoder writes 16 random bytes in place.
-        const record: RecordToEncode = { value: bytes, timestamp: options.timestamp ?? this.#opts.now() };
-        if (options.id !== undefined) record.id = options.id;
-        if (options.key !== undefined) record.key = options.key;
-        // A copy: the caller may reuse its headers object before the write.
-        if (options.headers !== undefined) record.headers = { ...options.headers };
-        const bound = recordBound(record);
-        this.#packer.assertFits(record, bound);
-        batch.records.push(record);
-        batch.bytes += bound;
+        // The record is encoded now, into the batch's buffer (value and
+        // headers copied): nothing the caller passed is kept, and a record
+        // too large for an entry is refused here, alone.
+        const builder = batch.builder ?? (batch.builder = new BatchBuilder(this.#builderOptions, this.#ratio, Math.min(this.#opts.maxBytes + 1024, 1 << 16)));
+        builder.add(bytes, options.timestamp ?? this.#opts.now(), options.key, options.headers, options.id);
+        batch.bytes = builder.bytes;
+        batch.count++;
       }
     } catch (error) {
-      if (this.#batch && this.#batch.records.length + this.#batch.texts.length === 0) this.#batch = undefined;
+      if (this.#batch && this.#batch.count === 0) this.#batch = undefined;
       return Promise.reject(error);
     }
-    const count = batch.records.length + batch.texts.length;
+    const count = batch.count;
     if (count >= this.#opts.maxRecords || batch.bytes >= this.#opts.maxBytes) this.#cut();
     else if (count === 1) this.#timer = this.#opts.setTimeout(() => this.#cut(), this.#opts.maxWaitMs);
     return batch.promise;
@@ -207,7 +209,7 @@ export class Producer<T> {
   }
 
   async #write(batches: Batch[]): Promise<void> {
-    const records = batches.reduce((n, b) => n + b.records.length + b.texts.length, 0);
+    const records = batches.reduce((n, b) => n + b.count, 0);
     try {
       if (this.#opts.register) {
         this.#registered ??= this.#client.register(this.topic).catch((error: unknown) => {
@@ -219,7 +221,7 @@ export class Producer<T> {
       const entries: string[] = [];
       for (const b of batches) {
         if (b.texts.length > 0) entries.push(...b.texts);
-        if (b.records.length > 0) entries.push(...this.#packer.pack(b.records));
+        if (b.builder) entries.push(...b.builder.build());
       }
       await this.#client.putMany(this.topic, entries);
       this.#stats.records += records;
@@ -249,5 +251,5 @@ function newBatch(): Batch {
   // The error also reaches flush()/close(): an unawaited send must not crash
   // the process with an unhandled rejection.
   promise.catch(() => undefined);
-  return { records: [], texts: [], bytes: 0, promise, resolve, reject };
+  return { builder: undefined, texts: [], count: 0, bytes: 0, promise, resolve, reject };
 }

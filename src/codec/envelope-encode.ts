@@ -75,7 +75,7 @@ export function encodeBatch(records: readonly RecordToEncode[], opts: EncodeOpti
 }
 
 /** `{v, t, ct?` — then the caller writes `r` or `c`, `z` (`more` keys). */
-function writeHead(w: MsgpackWriter, base: number, contentType: string | undefined, more: number): void {
+export function writeHead(w: MsgpackWriter, base: number, contentType: string | undefined, more: number): void {
   w.mapHeader(2 + (contentType === undefined ? 0 : 1) + more);
   w.str('v');
   w.int(ENVELOPE_VERSION);
@@ -92,34 +92,46 @@ function writeRecords(w: MsgpackWriter, records: readonly RecordToEncode[], base
   w.arrayHeader(records.length);
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
-    const ts = r.timestamp ?? now();
-    if (!Number.isSafeInteger(ts)) {
-      throw new WalrusError('INVALID_ARGUMENT', `A record timestamp must be an integer number of milliseconds, got ${ts}.`);
-    }
-    let pairs = 0;
-    if (r.headers !== undefined) for (const _ in r.headers) pairs++;
-    w.arrayHeader(pairs > 0 ? 5 : r.key !== undefined ? 4 : 3);
-    if (r.id === undefined) {
-      w.binHeader(RECORD_ID_BYTES);
-      writeNewRecordId(w.buf, w.pos);
-      w.pos += RECORD_ID_BYTES;
-    } else if (typeof r.id === 'string') {
-      const bytes = recordIdBytes(r.id);
-      if (bytes) w.bin(bytes);
-      else w.str(r.id);
-    } else w.bin(r.id);
-    w.int(ts - base);
-    w.bin(r.value);
-    if (pairs > 0 || r.key !== undefined) {
-      if (r.key === undefined) w.nil();
-      else w.str(r.key);
-    }
-    if (pairs > 0) {
-      w.arrayHeader(pairs * 2);
-      for (const name in r.headers) {
-        w.str(name);
-        w.str(r.headers[name]!);
-      }
+    writeRecord(w, r.value, r.timestamp ?? now(), base, r.id, r.key, r.headers);
+  }
+}
+
+/** Writes one record array `[id, dt, value, key?, headers?]`; `w` must have room for {@link boundOf} bytes. */
+export function writeRecord(
+  w: MsgpackWriter,
+  value: Uint8Array,
+  ts: number,
+  base: number,
+  id: string | Uint8Array | undefined,
+  key: string | undefined,
+  headers: Record<string, string> | undefined,
+): void {
+  if (!Number.isSafeInteger(ts)) {
+    throw new WalrusError('INVALID_ARGUMENT', `A record timestamp must be an integer number of milliseconds, got ${ts}.`);
+  }
+  let pairs = 0;
+  if (headers !== undefined) for (const _ in headers) pairs++;
+  w.arrayHeader(pairs > 0 ? 5 : key !== undefined ? 4 : 3);
+  if (id === undefined) {
+    w.binHeader(RECORD_ID_BYTES);
+    writeNewRecordId(w.buf, w.pos);
+    w.pos += RECORD_ID_BYTES;
+  } else if (typeof id === 'string') {
+    const bytes = recordIdBytes(id);
+    if (bytes) w.bin(bytes);
+    else w.str(id);
+  } else w.bin(id);
+  w.int(ts - base);
+  w.bin(value);
+  if (pairs > 0 || key !== undefined) {
+    if (key === undefined) w.nil();
+    else w.str(key);
+  }
+  if (pairs > 0) {
+    w.arrayHeader(pairs * 2);
+    for (const name in headers) {
+      w.str(name);
+      w.str(headers[name]!);
     }
   }
 }
@@ -130,12 +142,17 @@ function writeRecords(w: MsgpackWriter, records: readonly RecordToEncode[], base
  * guarantees an uncompressed batch fits without encoding twice.
  */
 export function recordBound(record: RecordToEncode): number {
-  let n = 1 + 9 + 5 + record.value.byteLength; // array header, dt, value header + bytes
-  n += record.id === undefined || typeof record.id !== 'string' ? 18 : 5 + Buffer.byteLength(record.id);
-  n += record.key === undefined ? 1 : 5 + Buffer.byteLength(record.key);
-  if (record.headers !== undefined) {
+  return boundOf(record.value, record.id, record.key, record.headers);
+}
+
+/** {@link recordBound} from the fields. */
+export function boundOf(value: Uint8Array, id: string | Uint8Array | undefined, key: string | undefined, headers: Record<string, string> | undefined): number {
+  let n = 1 + 9 + 5 + value.byteLength; // array header, dt, value header + bytes
+  n += id === undefined ? 18 : typeof id === 'string' ? 5 + Buffer.byteLength(id) : 5 + id.byteLength;
+  n += key === undefined ? 1 : 5 + Buffer.byteLength(key);
+  if (headers !== undefined) {
     n += 5;
-    for (const name in record.headers) n += 10 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!);
+    for (const name in headers) n += 10 + Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
   }
   return n;
 }

@@ -2,6 +2,7 @@ export { ENVELOPE_MAGIC, ENVELOPE_VERSION, maxBatchBytes, entryBytes } from './e
 export { encodeRecords, encodeBatch, recordBound, DEFAULT_COMPRESSION_THRESHOLD, type EncodeOptions, type EncodedEntry } from './envelope-encode.js';
 export { decodeEntry, isEnvelope, type DecodeOptions } from './envelope-decode.js';
 export { EntryPacker, type PackerOptions } from './entry-packer.js';
+export { BatchBuilder, type BatchBuilderOptions, type RatioMemo } from './batch-builder.js';
 export { toPlainTextEntry } from './plain-text.js';
 export { compress, decompress, assertCodec, MAX_DECOMPRESSED_BYTES, type CompressionCodec } from './compression.js';
 export {

@@ -12,9 +12,17 @@ export class MsgpackWriter {
   buf: Buffer;
   pos = 0;
 
-  /** `capacity` must be an upper bound of what will be written (callers size it with the record bounds). */
+  /** Writes do not check bounds: `capacity` (or `ensure`) must cover what will be written; callers size it with the record bounds. */
   constructor(capacity: number) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes, growing (doubling) the buffer when needed. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
   }
 
   /** The bytes written so far (a view, no copy). */
