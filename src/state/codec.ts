@@ -5,9 +5,11 @@ import { WalrusError } from '../errors/index.js';
  * One msgpack codec for everything the state layer writes: values, log
  * frames, snapshots and changelog entries. `useRecords: false` keeps the
  * bytes plain msgpack (no msgpackr record extension), so a file written by
- * one version stays readable by any msgpack reader.
+ * one version stays readable by any msgpack reader. `copyBuffers`: values
+ * decoded from a log or snapshot file are copied out of it, so keeping one
+ * small value does not keep the whole file's buffer in memory.
  */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, copyBuffers: true });
 
 /** Largest encoded value a store accepts. It must fit one changelog entry after base64 (4/3) plus framing. */
 export const MAX_VALUE_BYTES = 32 * 1024;
