@@ -106,7 +106,9 @@ export class MsgpackWriter {
 
   bin(bytes: Uint8Array): void {
     this.binHeader(bytes.byteLength);
-    this.buf.set(bytes, this.pos);
+    // Buffer#copy is about twice as fast as TypedArray#set for small values.
+    if (Buffer.isBuffer(bytes)) bytes.copy(this.buf, this.pos);
+    else this.buf.set(bytes, this.pos);
     this.pos += bytes.byteLength;
   }
 }
