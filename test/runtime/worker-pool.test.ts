@@ -110,3 +110,11 @@ for (const [file, pattern] of [
     });
   });
 }
+
+test('concurrent batches spread over every worker thread', async () => {
+  await pool.ready();
+  const s = spec('thread-id', 'thread-id.ts', { config: { ms: 5 } });
+  const batches = await Promise.all(Array.from({ length: 6 }, () => run(s, [rec('a', 1), rec('b', 2)])));
+  const threads = new Set(batches.flatMap((results) => results.map((r) => r.ok && r.outputs[0].value)));
+  assert.equal(threads.size, 2, `batches ran on threads ${[...threads].join(', ')}`);
+});
