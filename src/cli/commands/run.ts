@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { createLogger, createProgressReporter } from '../../observability/index.js';
+import { MetricsHub, createLogger, createProgressReporter, parseHttpAddress, startObservabilityServer,
+  type ObservabilityServer } from '../../observability/index.js';
+import { bridgeMetrics } from '../../runtime/metrics-bridge.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
 import { parseSeed, seedSources } from '../../runtime/seed.js';
@@ -79,6 +81,16 @@ const command: CliCommand = {
       },
     });
 
+    // /metrics, /healthz, /readyz when `observability.http` is set.
+    let server: ObservabilityServer | undefined;
+    const http = parseHttpAddress(topology.observability.http);
+    if (http) {
+      const hub = new MetricsHub();
+      bridgeMetrics(hub, () => pipeline.coordinator.snapshot(), pipeline.pool.size);
+      server = await startObservabilityServer({ ...http, metrics: hub });
+      logger.info({ address: server.address }, 'metrics at http://' + server.address + '/metrics');
+    }
+
     let interrupted = false;
     const onSignal = () => {
       if (interrupted) process.exit(EXIT.INTERRUPTED);
@@ -100,6 +112,7 @@ const command: CliCommand = {
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
       if (timer) clearInterval(timer);
+      await server?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
