@@ -139,6 +139,21 @@ test('compression above the threshold is flagged in the entry and read back', ()
     assert.equal(records[0]!.headers['content-type'], 'application/json');
   }));
 
+test('send copies the value and headers: reusing them afterwards changes nothing', () =>
+  withNode('default', async (_node, client) => {
+    const producer = new Producer<Uint8Array>(client, { topic: 'reuse', serializer: 'raw', linger: { maxWaitMs: 60_000 } });
+    const buf = Buffer.from('first');
+    const headers = { tag: 'one' };
+    const sent = producer.send(buf, { headers });
+    buf.write('XXXXX');
+    headers.tag = 'two';
+    await producer.flush();
+    await sent;
+    const [record] = (await drain(client, 'reuse')).flatMap((e) => decodeEntry(e));
+    assert.equal(Buffer.from(record!.value).toString(), 'first');
+    assert.equal(record!.headers.tag, 'one');
+  }));
+
 test('keys, headers, ids and timestamps travel with each record', () =>
   withNode('default', async (_node, client) => {
     const producer = new Producer<string>(client, { topic: 'h', serializer: 'string', now: () => 1_000 });

@@ -74,3 +74,25 @@ test('plain text entries refuse what the stock node would alter', () => {
   }
   assert.throws(() => toPlainTextEntry(Buffer.alloc(limit + 1, 'a'), limit), { code: 'MESSAGE_TOO_LARGE' });
 });
+
+test('a near-limit record among small ones gets an entry of its own; order and limits hold, with and without compression', async () => {
+  const { BatchBuilder } = await import('../../src/codec/index.js');
+  for (const compression of ['none', 'gzip'] as const) {
+    const builder = new BatchBuilder({ limit, compression, compressionThreshold: 256 }, { ratio: 1 }, 64);
+    const values: Buffer[] = [];
+    for (let i = 0; i < 300; i++) values.push(Buffer.from(`small-${i}`.repeat(i % 7 + 1)));
+    values.splice(150, 0, randomBytes(48_000)); // incompressible, just under the limit
+    values.forEach((v, i) => builder.add(v, 1_000 + i, `k${i}`));
+    assert.equal(builder.count, 301);
+    const entries = builder.build();
+    for (const e of entries) assert.ok(e.length <= limit, `${compression}: ${e.length}`);
+    const back = entries.flatMap((e) => decodeEntry(e));
+    assert.deepEqual(back.map((r) => Buffer.from(r.value).toString('hex')), values.map((v) => v.toString('hex')), compression);
+    assert.deepEqual(back.map((r) => r.timestamp), values.map((_, i) => 1_000 + i));
+    assert.deepEqual(back.map((r) => r.key), values.map((_, i) => `k${i}`));
+    // A record refused by add() leaves the batch as it was.
+    assert.throws(() => builder.add(randomBytes(60_000), 5), { code: 'MESSAGE_TOO_LARGE' });
+    assert.equal(builder.count, 301);
+    assert.equal(builder.build().flatMap((e) => decodeEntry(e)).length, 301);
+  }
+});
