@@ -1,5 +1,5 @@
 import { WalrusError } from '../errors/index.js';
-import { assertKey, decodeValue, encodeValue } from './codec.js';
+import { assertKey, decodeValue, encodeValue, MAX_VALUE_BYTES } from './codec.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
 
 /** Reads the state a change set is built on (the store, or the values shipped to a worker). */
@@ -50,9 +50,19 @@ export class ChangeSet implements StateStoreView {
   /** Builds a change set from writes a worker sent back (checked again: the wire is not trusted). */
   static fromWire(name: string, base: StateReader, writes: WireWrites, scope?: string): ChangeSet {
     const set = new ChangeSet(name, base, scope);
-    for (const [key, bytes] of writes) {
-      set.#check(key);
-      set.#writes.set(key, bytes);
+    if (!Array.isArray(writes)) throw new WalrusError('STATE_STORE_ERROR', `store "${name}": state writes from a worker must be an array of [key, bytes | null]`, { context: { store: name } });
+    for (const write of writes) {
+      const [key, bytes] = Array.isArray(write) ? write : [undefined, undefined];
+      set.#check(key as string);
+      if (bytes !== null && !(bytes instanceof Uint8Array)) {
+        throw new WalrusError('STATE_STORE_ERROR', `store "${name}": the write for key "${key}" from a worker is not encoded bytes or null`, { context: { store: name, key } });
+      }
+      if (bytes !== null && bytes.length > MAX_VALUE_BYTES) {
+        throw new WalrusError('STATE_STORE_ERROR', `store "${name}": the value for key "${key}" is ${bytes.length} bytes encoded, above the ${MAX_VALUE_BYTES}-byte limit`, {
+          context: { store: name, key, size: bytes.length, limit: MAX_VALUE_BYTES },
+        });
+      }
+      set.#writes.set(key as string, bytes);
     }
     return set;
   }

@@ -166,6 +166,7 @@ test('emitOnUpdate reports every window update; hopping windows count a record i
   // ts=85 is in [60,90) and [70,100) (closed) and [80,110) (open): partly late, counted once.
   const partly = agg.process({ key: 'k', value: 85, headers: {}, timestamp: 0 });
   assert.deepEqual([partly.late, partly.lateWindows], [false, 2]);
+  assert.throws(() => agg.process({ key: '', value: 1, headers: {}, timestamp: 0 }), /windows are per key and this record has none/);
   await store.commit(partly.staged);
   assert.equal(store.get(windowKey('k', 80)), 2);
   assert.equal(store.get(windowKey('k', 90)), 1);

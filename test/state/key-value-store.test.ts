@@ -96,6 +96,9 @@ test('a scoped change set refuses other keys (what makes key ordering safe)', as
   assert.deepEqual(cs.range({ prefix: 'cust-1@' }).map((e) => e.key), ['cust-1@w1']);
   const wire = cs.toWire();
   assert.throws(() => store.changeSetFromWire([...wire, ['zzz', null]], 'cust-1'), /outside the record's key/);
+  assert.throws(() => store.changeSetFromWire([['cust-1', 'text' as never]], 'cust-1'), /not encoded bytes or null/);
+  assert.throws(() => store.changeSetFromWire([['cust-1', new Uint8Array(40_000)]], 'cust-1'), /above the 32768-byte limit/);
+  assert.throws(() => store.changeSetFromWire({} as never, 'cust-1'), /must be an array/);
   const sent = store.preload('cust-1');
   await store.commit(store.changeSetFromWire(wire, 'cust-1', sent));
   assert.deepEqual(store.preload('cust-1').map(([k]) => k), ['cust-1', 'cust-1@w1']);

@@ -94,6 +94,11 @@ export class WindowedAggregation<V, A> {
    * other writers of that store.
    */
   process(record: TimedRecord<V> & { key: string }, covers: readonly string[] = []): WindowStep<A> {
+    if (typeof record.key !== 'string' || record.key === '') {
+      throw new WalrusError('STATE_STORE_ERROR', `store "${this.store.name}": windows are per key and this record has none; set a key when producing or re-key the stream in an earlier processor`, {
+        retriable: false, context: { store: this.store.name },
+      });
+    }
     const t = this.#opts.eventTime(record);
     const { size } = this.#opts.windows;
     const cs = this.store.changeSet();
