@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBrokerInWorker } from '../src/broker/index.js';
+import { startBroker, startBrokerInWorker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { EntryPacker } from '../src/codec/index.js';
 import { maxPayloadBytes } from '../src/protocol/index.js';
@@ -43,8 +43,9 @@ function mainThreadCpuMs(): number {
 
 async function withNode<T>(fn: (client: WalrusClient, address: string, dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-bench-pipeline-'));
-  // The node runs on its own thread, as `walrus-stream run` runs it.
-  const node = await startBrokerInWorker({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'node'), fsync: 'never' });
+  // The node runs on its own thread, as `walrus-stream run` runs it;
+  // BENCH_NODE=inline puts it on the coordinator's thread (for comparison).
+  const node = await (process.env.BENCH_NODE === 'inline' ? startBroker : startBrokerInWorker)({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'node'), fsync: 'never' });
   const client = new WalrusClient({ nodes: [node.address] });
   try {
     return await fn(client, node.address, dir);
