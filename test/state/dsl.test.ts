@@ -201,3 +201,35 @@ test('routeWindowStep: closed windows to the output, late records to a late outp
   assert.deepEqual(routeWindowStep(late, { key: 'a', value: { ts: 3 } }, { late: 'drop' }), []);
   assert.equal(store.get(windowKey('a', 0)), undefined, 'the late record changed nothing');
 });
+
+test('advanceTo closes windows without a record (idle input, end of a bounded input) and survives a restart', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  let store = await KeyValueStore.open({ dir, name: 'adv' });
+  const make = (s: KeyValueStore) => new WindowedAggregation<{ ts: number }, number>(s, {
+    windows: tumbling(100), graceMs: 50, eventTime: fromField('ts'), init: () => 0, aggregate: (n) => n + 1,
+  });
+  let agg = make(store);
+  for (const [key, ts] of [['a', 10], ['b', 20], ['a', 120]] as const) {
+    await store.commit(agg.process({ key, value: { ts }, headers: {}, timestamp: 0 }).staged);
+  }
+  const early = agg.advanceTo(149);
+  assert.deepEqual(early.closed, [], 'window [0,100) closes at 150 (end + grace)');
+  await store.commit(early.staged);
+  await store.close();
+  store = await KeyValueStore.open({ dir, name: 'adv' });
+  t.after(() => store.close());
+  agg = make(store);
+  assert.equal(agg.streamTime, 149);
+  assert.equal(agg.openWindows, 3);
+  const back = agg.advanceTo(5);
+  assert.deepEqual(back.closed, []);
+  assert.equal(back.streamTime, 149, 'stream time never goes back');
+  await store.commit(back.staged);
+  const end = agg.advanceTo(Number.MAX_SAFE_INTEGER);
+  assert.deepEqual(end.closed.map((w) => [w.key, w.start, w.value]), [['a', 0, 1], ['b', 0, 1], ['a', 100, 1]]);
+  await store.commit(end.staged);
+  assert.equal(agg.openWindows, 0);
+  assert.deepEqual(store.range({ start: '\u0001' }), []);
+  assert.throws(() => agg.advanceTo(Number.NaN), /safe integer/);
+});

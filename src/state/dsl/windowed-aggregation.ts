@@ -1,5 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import type { KeyValueStore } from '../key-value-store.js';
+import type { ChangeSet } from '../change-set.js';
 import type { StagedChange } from '../staged-change.js';
 import type { EventTimeExtractor, TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
@@ -100,7 +101,6 @@ export class WindowedAggregation<V, A> {
       });
     }
     const t = this.#opts.eventTime(record);
-    const { size } = this.#opts.windows;
     const cs = this.store.changeSet();
     const updates: Array<WindowResult<A>> = [];
     let lateWindows = 0;
@@ -117,19 +117,39 @@ export class WindowedAggregation<V, A> {
       cs.put(storeKey, next);
       if (this.#opts.emitOnUpdate) updates.push({ key: record.key, start: w.start, end: w.end, value: next, final: false });
     }
-    const closed: Array<WindowResult<A>> = [];
-    if (t > this.#streamTime) {
-      this.#streamTime = t;
-      cs.put(STREAM_TIME_KEY, t);
-      for (const { storeKey } of this.#index.takeEndingBy(t - this.#grace)) {
-        const parsed = parseWindowKey(storeKey)!;
-        const value = cs.get<A>(storeKey);
-        if (value === undefined) continue;
-        closed.push({ key: parsed.key, start: parsed.start, end: parsed.start + size, value, final: true });
-        cs.delete(storeKey);
-      }
-    }
+    const closed = this.#advance(cs, t);
     const staged = this.store.stage(cs, covers);
     return { staged, updates, closed, late: windows.length > 0 && lateWindows === windows.length, lateWindows, streamTime: this.#streamTime };
+  }
+
+  /**
+   * Moves stream time forward without a record — e.g. on a wall-clock timer
+   * when input is idle, or to `Number.MAX_SAFE_INTEGER` at the end of a
+   * bounded input — closing the windows it passes. Stream time never goes
+   * back: a smaller `time` closes nothing.
+   */
+  advanceTo(time: number, covers: readonly string[] = []): { staged: StagedChange; closed: Array<WindowResult<A>>; streamTime: number } {
+    if (!Number.isSafeInteger(time)) {
+      throw new WalrusError('CONFIG_INVALID', `advanceTo expects epoch milliseconds as a safe integer, got ${String(time)}`);
+    }
+    const cs = this.store.changeSet();
+    const closed = this.#advance(cs, time);
+    return { staged: this.store.stage(cs, covers), closed, streamTime: this.#streamTime };
+  }
+
+  /** Raises stream time to `t` (if higher) and closes, in `cs`, every window it passed. */
+  #advance(cs: ChangeSet, t: number): Array<WindowResult<A>> {
+    const closed: Array<WindowResult<A>> = [];
+    if (t <= this.#streamTime) return closed;
+    this.#streamTime = t;
+    cs.put(STREAM_TIME_KEY, t);
+    for (const { storeKey } of this.#index.takeEndingBy(t - this.#grace)) {
+      const parsed = parseWindowKey(storeKey)!;
+      const value = cs.get<A>(storeKey);
+      if (value === undefined) continue;
+      closed.push({ key: parsed.key, start: parsed.start, end: parsed.start + this.#opts.windows.size, value, final: true });
+      cs.delete(storeKey);
+    }
+    return closed;
   }
 }
