@@ -91,6 +91,7 @@ export class Coordinator {
 
   /** Runs until idle (with `untilIdle`) or until `stop()`; resolves with the summary after draining. */
   async run(): Promise<PipelineSummary> {
+    this.stats.startClock();
     await this.#ingest.run();
     return this.snapshot();
   }

@@ -26,7 +26,7 @@ export interface PipelineSummary {
 
 /** The coordinator's own counters: cheap increments, a snapshot on demand. */
 export class PipelineStats {
-  readonly #started: number;
+  #started: number;
   readonly #now: () => number;
   readonly summary: Omit<PipelineSummary, 'elapsedMs' | 'inFlight'>;
 
@@ -34,6 +34,11 @@ export class PipelineStats {
     this.#now = now;
     this.#started = now();
     this.summary = { sources: {}, processors: {}, sinks: {}, deadLetters: {}, recovered: 0 };
+  }
+
+  /** Restarts the clock (the run begins after setup: node start, module loading, seeding). */
+  startClock(): void {
+    this.#started = this.#now();
   }
 
   source(name: string, topic: string) {
