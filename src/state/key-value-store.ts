@@ -227,6 +227,18 @@ export class KeyValueStore {
     return this.#core.applied.has(id);
   }
 
+  /**
+   * After start-up recovery: forget every applied id except `keep` (the ids of
+   * the journal's unreleased records). Ids of records released before a crash
+   * are then dropped instead of lingering, and cannot match a record of a
+   * future journal that reuses their seq (e.g. after the journal directory
+   * was deleted). Takes effect in memory now, on disk at the next snapshot.
+   */
+  forgetAppliedExcept(keep: Iterable<string>): void {
+    const wanted = new Set(keep);
+    for (const id of [...this.#core.applied]) if (!wanted.has(id)) this.#core.applied.delete(id);
+  }
+
   /** The runtime released these records durably: the store may forget their ids at the next snapshot. */
   markReleased(ids: Iterable<string>): void {
     for (const id of ids) this.#core.applied.delete(id);

@@ -158,6 +158,8 @@ test('compaction writes a snapshot, empties the log and keeps state and unreleas
   assert.equal(again.get('k49'), 199);
   assert.equal(again.seq, 200);
   assert.ok(again.hasApplied('r199') && !again.hasApplied('r10'), 'released ids are forgotten at snapshot time');
+  again.forgetAppliedExcept(['r199', 'not-applied']);
+  assert.deepEqual([again.hasApplied('r199'), again.hasApplied('r198'), again.hasApplied('not-applied')], [true, false, false]);
   await again.close();
 });
 
