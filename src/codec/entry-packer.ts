@@ -1,5 +1,6 @@
 import { BatchBuilder, type BatchBuilderOptions, type RatioMemo } from './batch-builder.js';
-import type { EncodeOptions } from './envelope-encode.js';
+import { batchOverheadBound, recordBound, type EncodeOptions } from './envelope-encode.js';
+import { maxBatchBytes } from './envelope-format.js';
 import type { RecordToEncode } from './record-types.js';
 
 /** Options of an {@link EntryPacker}. */
@@ -14,10 +15,13 @@ export interface PackerOptions extends EncodeOptions, BatchBuilderOptions {}
 export class EntryPacker {
   readonly #opts: PackerOptions;
   readonly #memo: RatioMemo = { ratio: 1 };
+  /** Record bytes (upper bound) that surely fit one entry: the allocation-free fast path of assertFits. */
+  readonly #room: number;
 
   constructor(opts: PackerOptions) {
     this.#opts = opts;
     new BatchBuilder(opts, this.#memo, 16); // validates the options now
+    this.#room = maxBatchBytes(opts.limit) - batchOverheadBound(opts.contentType);
   }
 
   get limit(): number {
@@ -29,6 +33,8 @@ export class EntryPacker {
    * `record` cannot fit in an entry even alone, after compression.
    */
   assertFits(record: RecordToEncode): void {
+    // Most records are far below the limit: decide by arithmetic, no encoding.
+    if (recordBound(record) <= this.#room) return;
     this.#builder(record.value.byteLength + 256, [record]);
   }
 
