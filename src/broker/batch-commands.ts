@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { parseLengthPrefixedList, readDecimal } from '../protocol/batch.js';
+import type { Accept, LeaseBook } from './leases.js';
 import { EMPTY_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf } from './replies.js';
-import type { LogStore } from './store/types.js';
+import type { LogStore, TopicLog } from './store/types.js';
 
 /**
  * The BATCH_PUT / BATCH_GET extensions (seed review item 4). Byte formats
@@ -27,13 +28,9 @@ export function executeBatchPut(store: LogStore, topic: string, rest: Buffer | u
   return frameOf(`OK ${entries.length}`);
 }
 
-/**
- * `BATCH_GET <topic> <max_entries> <max_bytes>` → `EMPTY` or
- * `OK <count> <len> <entry> ...`: as many entries as fit `max_entries`,
- * `max_bytes` of payload (the first entry is always taken) and one frame.
- */
-export function executeBatchGet(store: LogStore, topic: string, rest: Buffer | undefined, maxEntries: number, maxFrame: number): Buffer {
-  if (rest === undefined) return errFrame('BATCH_GET requires a payload');
+/** The arguments of a list read (`BATCH_GET` / `BATCH_LEASE`), or the error reply. */
+export function parseReadArgs(op: string, rest: Buffer | undefined, maxEntries: number): { limit: number; maxBytes: number } | Buffer {
+  if (rest === undefined) return errFrame(`${op} requires a payload`);
   let limit: number;
   let maxBytes: number;
   try {
@@ -48,31 +45,61 @@ export function executeBatchGet(store: LogStore, topic: string, rest: Buffer | u
   }
   if (limit < 1 || limit > maxEntries) return errFrame(`invalid batch: max_entries must be from 1 to ${maxEntries}, got ${limit}`);
   if (maxBytes < 1) return errFrame('invalid batch: max_bytes must be at least 1');
-  const log = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
-
-  let payloadBytes = 0;
-  let frameBytes = 3; // "OK " before the count
-  let firstTooLarge = 0;
-  const entries = log.readBatch(limit, (length, index) => {
-    const next = frameBytes + 2 + decimalDigits(length) + length;
-    if (next + decimalDigits(index + 1) > maxFrame) {
-      if (index === 0) firstTooLarge = length;
-      return false;
-    }
-    if (index > 0 && payloadBytes + length > maxBytes) return false;
-    payloadBytes += length;
-    frameBytes = next;
-    return true;
-  });
-  if (entries.length > 0) return batchGetFrame(entries);
-  if (firstTooLarge > 0) {
-    return errFrame(`invalid batch: the next entry (${firstTooLarge} bytes) does not fit a BATCH_GET reply frame; read it with GET`);
-  }
-  return EMPTY_FRAME;
+  return { limit, maxBytes };
 }
 
-function describe(error: unknown): string {
+/**
+ * The entry budget of a list reply: as many entries as fit `maxBytes` of
+ * payload (the first one always) and one frame of `maxFrame` bytes whose
+ * head before the count takes `headBytes` (`OK ` for BATCH_GET).
+ */
+export class ReplyBudget {
+  /** Length of a first entry that does not fit a frame at all (0 when none). */
+  firstTooLarge = 0;
+  readonly accept: Accept;
+
+  constructor(maxBytes: number, maxFrame: number, headBytes: number) {
+    let payloadBytes = 0;
+    let frameBytes = headBytes;
+    this.accept = (length, index) => {
+      const next = frameBytes + 2 + decimalDigits(length) + length;
+      if (next + decimalDigits(index + 1) > maxFrame) {
+        if (index === 0) this.firstTooLarge = length;
+        return false;
+      }
+      if (index > 0 && payloadBytes + length > maxBytes) return false;
+      payloadBytes += length;
+      frameBytes = next;
+      return true;
+    };
+  }
+
+  /** The reply when nothing was taken. */
+  nothing(op: string): Buffer {
+    if (this.firstTooLarge > 0) {
+      return errFrame(`invalid batch: the next entry (${this.firstTooLarge} bytes) does not fit a ${op} reply frame; read it with GET`);
+    }
+    return EMPTY_FRAME;
+  }
+}
+
+/**
+ * `BATCH_GET <topic> <max_entries> <max_bytes>` → `EMPTY` or
+ * `OK <count> <len> <entry> ...`: as many entries as fit `max_entries`,
+ * `max_bytes` of payload (the first entry is always taken) and one frame.
+ * Entries released by a lease come first.
+ */
+export function executeBatchGet(store: LogStore, leases: LeaseBook, topic: string, rest: Buffer | undefined, maxEntries: number, maxFrame: number): Buffer {
+  const args = parseReadArgs('BATCH_GET', rest, maxEntries);
+  if (Buffer.isBuffer(args)) return args;
+  const log: TopicLog | undefined = store.topic(topic);
+  if (!log) return errFrame(`unknown topic ${topic}`);
+  const budget = new ReplyBudget(args.maxBytes, maxFrame, 3);
+  const entries = leases.consume(log, args.limit, budget.accept);
+  return entries.length > 0 ? batchGetFrame(entries) : budget.nothing('BATCH_GET');
+}
+
+export function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^Malformed batch: /, '').replace(/\.$/, '');
 }

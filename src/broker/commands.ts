@@ -1,6 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { executeBatchGet, executeBatchPut } from './batch-commands.js';
+import { executeAck, executeBatchLease } from './lease-commands.js';
+import type { LeaseBook } from './leases.js';
 import { metricsJson, stateJson, type MetricsInput } from './json-replies.js';
 import type { CompatMode } from './options.js';
 import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, OK_FRAME, errFrame, frameOf, okPayloadFrame } from './replies.js';
@@ -11,6 +13,8 @@ export interface CommandContext {
   store: LogStore;
   compat: CompatMode;
   nodeId: number;
+  /** Open BATCH_LEASE leases and released entries waiting for redelivery. */
+  leases: LeaseBook;
   /** Inputs for METRICS, computed on demand. */
   metrics: () => MetricsInput;
 }
@@ -25,8 +29,9 @@ export interface CommandContext {
  * Synchronous on purpose: storage appends to memory and reads from memory or
  * with positional reads, so replies can be produced in request order with no
  * per-request promise; durability is handled by the connection's group commit.
+ * `owner` is the connection the request came on (leases are bound to it).
  */
-export function executeCommand(body: Buffer, ctx: CommandContext): Buffer {
+export function executeCommand(body: Buffer, ctx: CommandContext, owner: object): Buffer {
   if (!isUtf8(body)) return ERR_INVALID_UTF8;
   const end = trimEndLength(body);
   const sp1 = indexOfSpace(body, 0, end);
@@ -43,6 +48,8 @@ export function executeCommand(body: Buffer, ctx: CommandContext): Buffer {
       return frameOf(metricsJson(ctx.metrics(), ctx.compat));
     case 'BATCH_PUT':
     case 'BATCH_GET':
+    case 'BATCH_LEASE':
+    case 'ACK':
       if (ctx.compat === 'stock') return ERR_UNKNOWN_COMMAND;
       break;
     default:
@@ -70,18 +77,23 @@ export function executeCommand(body: Buffer, ctx: CommandContext): Buffer {
     case 'GET': {
       const log = ctx.store.topic(topic);
       if (!log) return errFrame(`unknown topic ${topic}`);
-      const entry = log.read();
+      // Entries released by a lease come first; leased ones are skipped.
+      const entry = ctx.leases.consumeOne(log);
       return entry === undefined ? EMPTY_FRAME : okPayloadFrame(entry);
     }
     case 'STATE': {
       const log = ctx.store.topic(topic);
       if (!log) return errFrame(`unknown topic ${topic}`);
-      return frameOf(stateJson(log.snapshot(), ctx.nodeId, ctx.compat));
+      return frameOf(stateJson(log.snapshot(), ctx.nodeId, ctx.compat, ctx.leases.stateOf(log)));
     }
     case 'BATCH_PUT':
       return executeBatchPut(ctx.store, topic, rest, MAX_BATCH_ENTRIES);
+    case 'BATCH_LEASE':
+      return executeBatchLease(ctx.store, ctx.leases, owner, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
+    case 'ACK':
+      return executeAck(ctx.store, ctx.leases, owner, topic, rest);
     default:
-      return executeBatchGet(ctx.store, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
+      return executeBatchGet(ctx.store, ctx.leases, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
   }
 }
 

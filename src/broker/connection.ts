@@ -6,8 +6,8 @@ import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
 /** What a connection needs from the node that owns it. */
 export interface ConnectionHost {
   readonly compat: CompatMode;
-  /** Executes one request body and returns its reply frame. */
-  execute(body: Buffer): Buffer;
+  /** Executes one request body from `connection` and returns its reply frame. */
+  execute(body: Buffer, connection: BrokerConnection): Buffer;
   /** The storage change counter a reply made now depends on. */
   changeSeq(): number;
   /** Asks for a group commit; `release` is called once replies are durable. */
@@ -98,7 +98,7 @@ export class BrokerConnection {
       executed = true;
       let reply: Buffer;
       if (unit.kind === 'frame') {
-        reply = host.execute(unit.body);
+        reply = host.execute(unit.body, this);
       } else {
         reply = ERR_INVALID_FRAME_LENGTH;
         // For an oversize length the stock node reads the body as new frames,

@@ -1,3 +1,4 @@
+import type { TopicLeaseState } from './leases.js';
 import type { CompatMode } from './options.js';
 import type { TopicSnapshot } from './store/types.js';
 
@@ -7,7 +8,7 @@ import type { TopicSnapshot } from './store/types.js';
  * default mode adds fields that make consumer lag computable.
  */
 
-export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: CompatMode): string {
+export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: CompatMode, leases?: TopicLeaseState): string {
   const sealed: Record<string, number> = {};
   const leaders: Record<string, number> = {};
   for (const [segment, count] of snapshot.sealed) {
@@ -23,11 +24,20 @@ export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: Compa
     segment_leaders: leaders,
   };
   if (compat === 'stock') return JSON.stringify(stock);
-  return JSON.stringify({
+  const extended = {
     ...stock,
     total_entries: snapshot.totalEntries,
     read_cursor: snapshot.readCursor,
-    lag: snapshot.totalEntries - snapshot.readCursor,
+    // Entries waiting to be read: never delivered, or released by a lease for redelivery.
+    lag: snapshot.totalEntries - snapshot.readCursor + (leases?.redeliverEntries ?? 0),
+  };
+  if (!leases) return JSON.stringify(extended);
+  // Only for topics that have been read with BATCH_LEASE this run.
+  return JSON.stringify({
+    ...extended,
+    open_leases: leases.openLeases,
+    leased_entries: leases.leasedEntries,
+    redeliver_entries: leases.redeliverEntries,
   });
 }
 

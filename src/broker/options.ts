@@ -40,6 +40,14 @@ export interface BrokerOptions {
   persistCursors?: boolean;
   /** Node id reported in STATE and METRICS. @default 1 */
   nodeId?: number;
+  /**
+   * Releases a BATCH_LEASE lease this long after it was handed out even
+   * though its connection is still open (a stuck reader), so its entries go
+   * to the next reader. 0 = a lease lasts as long as its connection (TCP
+   * keepalive still detects vanished peers).
+   * @default 0
+   */
+  leaseTimeoutMs?: number;
 }
 
 export interface ResolvedBrokerOptions {
@@ -52,6 +60,7 @@ export interface ResolvedBrokerOptions {
   maxConnections: number;
   persistCursors: boolean;
   nodeId: number;
+  leaseTimeoutMs: number;
 }
 
 export const BROKER_DEFAULTS = {
@@ -63,6 +72,7 @@ export const BROKER_DEFAULTS = {
   maxConnections: 4096,
   persistCursors: true,
   nodeId: 1,
+  leaseTimeoutMs: 0,
 } as const;
 
 function invalid(field: string, problem: string): WalrusError {
@@ -100,5 +110,6 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     maxConnections: positiveInt('maxConnections', options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 1, 1_000_000),
     persistCursors: options.persistCursors ?? BROKER_DEFAULTS.persistCursors,
     nodeId: positiveInt('nodeId', options.nodeId ?? BROKER_DEFAULTS.nodeId, 0, 2 ** 53 - 1),
+    leaseTimeoutMs: positiveInt('leaseTimeoutMs', options.leaseTimeoutMs ?? BROKER_DEFAULTS.leaseTimeoutMs, 0, 2 ** 31 - 1),
   };
 }

@@ -36,13 +36,18 @@ export function decimalDigits(n: number): number {
   return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
 }
 
-/** `OK <count> <len> <entry> ...` for BATCH_GET; `entries` must fit one frame (the caller budgets). */
-export function batchGetFrame(entries: readonly Uint8Array[]): Buffer {
-  let size = 3 + decimalDigits(entries.length);
+/**
+ * `OK <count> <len> <entry> ...` for BATCH_GET, or with `leaseId`
+ * `OK <lease_id> <count> <len> <entry> ...` for BATCH_LEASE; `entries` must
+ * fit one frame (the caller budgets).
+ */
+export function batchGetFrame(entries: readonly Uint8Array[], leaseId?: number): Buffer {
+  const head = leaseId === undefined ? `OK ${entries.length}` : `OK ${leaseId} ${entries.length}`;
+  let size = head.length;
   for (const e of entries) size += 2 + decimalDigits(e.length) + e.length;
   const frame = Buffer.allocUnsafe(4 + size);
   frame.writeUInt32LE(size, 0);
-  let at = 4 + frame.write(`OK ${entries.length}`, 4, 'latin1');
+  let at = 4 + frame.write(head, 4, 'latin1');
   for (const e of entries) {
     at += frame.write(` ${e.length} `, at, 'latin1');
     frame.set(e, at);

@@ -3,6 +3,7 @@ import { WalrusError } from '../errors/index.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { GroupCommit } from './group-commit.js';
+import { LeaseBook } from './leases.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
@@ -31,6 +32,9 @@ export interface BrokerStats {
   topics: number;
   requests: number;
   uptimeMs: number;
+  /** BATCH_LEASE leases not yet acknowledged, and the entries they hold. */
+  openLeases: number;
+  leasedEntries: number;
 }
 
 /**
@@ -70,6 +74,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly #connections = new Set<BrokerConnection>();
   readonly #commit: GroupCommit;
   readonly #context: CommandContext;
+  readonly #leases: LeaseBook;
   readonly #startedAt = Date.now();
   #host = '';
   #port = 0;
@@ -86,10 +91,12 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.compat = options.compat;
     this.#store = store;
     this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
+    this.#leases = new LeaseBook(options.leaseTimeoutMs);
     this.#context = {
       store,
       compat: options.compat,
       nodeId: options.nodeId,
+      leases: this.#leases,
       metrics: () => ({
         nodeId: options.nodeId,
         logIndex: 1 + store.topicCount + store.sealedSegmentCount,
@@ -124,6 +131,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       topics: this.#store.topicCount,
       requests: this.#requests,
       uptimeMs: Date.now() - this.#startedAt,
+      openLeases: this.#leases.openLeases,
+      leasedEntries: this.#leases.leasedEntries,
     };
   }
 
@@ -154,10 +163,10 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#connections.add(new BrokerConnection(socket, this));
   }
 
-  execute(body: Buffer): Buffer {
+  execute(body: Buffer, connection: BrokerConnection): Buffer {
     this.#requests++;
     try {
-      return executeCommand(body, this.#context);
+      return executeCommand(body, this.#context, connection);
     } catch (error) {
       // Only storage can throw here (e.g. EMFILE or ENOSPC creating a topic's
       // files): the request fails alone, the node and the connection stay up.
@@ -172,6 +181,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   connectionClosed(connection: BrokerConnection): void {
     this.#connections.delete(connection);
     this.#commit.forget(connection);
+    // Its unacknowledged leases go back to the topic, ahead of newer entries.
+    this.#leases.releaseOwner(connection);
   }
 
   schedule(connection: BrokerConnection): void {

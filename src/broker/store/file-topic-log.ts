@@ -52,6 +52,8 @@ export class FileTopicLog implements TopicLog {
   #readSegment = 0;
   #readIndex = 0;
   #cursorDirty = false;
+  /** Set while leased entries are unacknowledged: the cursor value persisted instead of `#cursor`. */
+  #hold: number | undefined;
   #cache: { segment: Segment; start: number; bytes: Buffer } | undefined;
 
   constructor(init: { name: string; dir: string; owner: LogOwner; segmentEntries: number; segments: Segment[]; cursorFile?: CursorFile; cursor: number }) {
@@ -110,6 +112,31 @@ export class FileTopicLog implements TopicLog {
     return out;
   }
 
+  get readPosition(): number {
+    return this.#cursor;
+  }
+
+  readAt(index: number): Buffer {
+    let left = index;
+    let s = 0;
+    while (s < this.#segments.length - 1 && left >= this.#segments[s]!.offsets.length) {
+      left -= this.#segments[s]!.offsets.length;
+      s++;
+    }
+    const segment = this.#segments[s]!;
+    if (index < 0 || left >= segment.offsets.length) throw new RangeError(`topic ${this.name} has no entry ${index}`);
+    return this.#entry(segment, left);
+  }
+
+  holdCursor(position: number | undefined): void {
+    const before = this.#hold ?? this.#cursor;
+    this.#hold = position;
+    if ((position ?? this.#cursor) === before) return;
+    this.#cursorDirty = true;
+    this.#owner.changed();
+    this.#owner.dirty(this);
+  }
+
   snapshot(): TopicSnapshot {
     const sealed: Array<readonly [number, number]> = [];
     for (let i = 0; i < this.#segments.length - 1; i++) sealed.push([this.#segments[i]!.number, this.#segments[i]!.offsets.length]);
@@ -126,7 +153,7 @@ export class FileTopicLog implements TopicLog {
   flush(): void {
     this.#writePending();
     if (this.#cursorDirty && this.#cursorFile) {
-      this.#cursorFile.write(this.#cursor);
+      this.#cursorFile.write(this.#hold ?? this.#cursor);
       this.#owner.needsSync(this.#cursorFile.fd);
     }
     this.#cursorDirty = false;

@@ -10,6 +10,9 @@ class MemoryTopicLog implements TopicLog {
   readonly #segmentEntries: number;
   #entries: Buffer[] = [];
   #cursor = 0;
+  /** Entries below this index have been dropped (consumed and past any lease hold). */
+  #freed = 0;
+  #hold: number | undefined;
 
   constructor(name: string, owner: MemoryStore, segmentEntries: number) {
     this.name = name;
@@ -24,8 +27,8 @@ class MemoryTopicLog implements TopicLog {
 
   read(): Buffer | undefined {
     if (this.#cursor >= this.#entries.length) return undefined;
-    const entry = this.#entries[this.#cursor]!;
-    this.#entries[this.#cursor++] = EMPTY;
+    const entry = this.#entries[this.#cursor++]!;
+    this.#free();
     this.#owner.changed(false);
     return entry;
   }
@@ -35,11 +38,34 @@ class MemoryTopicLog implements TopicLog {
     while (out.length < maxEntries && this.#cursor < this.#entries.length) {
       const entry = this.#entries[this.#cursor]!;
       if (!accept(entry.length, out.length)) break;
-      this.#entries[this.#cursor++] = EMPTY;
+      this.#cursor++;
       out.push(entry);
     }
-    if (out.length > 0) this.#owner.changed(false);
+    if (out.length > 0) {
+      this.#free();
+      this.#owner.changed(false);
+    }
     return out;
+  }
+
+  get readPosition(): number {
+    return this.#cursor;
+  }
+
+  readAt(index: number): Buffer {
+    if (index < this.#freed || index >= this.#entries.length) throw new RangeError(`topic ${this.name} no longer holds entry ${index}`);
+    return this.#entries[index]!;
+  }
+
+  holdCursor(position: number | undefined): void {
+    this.#hold = position;
+    this.#free();
+  }
+
+  /** Drops entries nobody can be given again: below the cursor and below any lease hold. */
+  #free(): void {
+    const upTo = Math.min(this.#hold ?? this.#cursor, this.#cursor);
+    while (this.#freed < upTo) this.#entries[this.#freed++] = EMPTY;
   }
 
   snapshot(): TopicSnapshot {

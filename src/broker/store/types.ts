@@ -28,6 +28,22 @@ export interface TopicLog {
    * asked before each one is taken and stops the batch when it says no.
    */
   readBatch(maxEntries: number, accept: (length: number, index: number) => boolean): Buffer[];
+  /** Index (0-based, over the topic's whole life) of the next entry `read`/`readBatch` would return. */
+  readonly readPosition: number;
+  /**
+   * Entry `index` again, without moving anything: how leased entries that
+   * were released are delivered a second time. `index` must be at or above
+   * the persisted cursor (see `holdCursor`) and below `readPosition`. The
+   * view is valid until the next append.
+   */
+  readAt(index: number): Buffer;
+  /**
+   * Persists `position` as the topic's cursor instead of `readPosition`
+   * (undefined: follow `readPosition` again). Leases use it so the durable
+   * cursor never passes an entry that was handed out but not acknowledged;
+   * a restart then delivers it again. `position` must not exceed `readPosition`.
+   */
+  holdCursor(position: number | undefined): void;
   snapshot(): TopicSnapshot;
 }
 

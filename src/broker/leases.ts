@@ -1,0 +1,241 @@
+import type { TopicLog } from './store/types.js';
+
+/** Decides, entry by entry, whether one more fits a reply: `(payload length, position in the reply)`. */
+export type Accept = (length: number, index: number) => boolean;
+
+/** Open leases a single connection may hold at once; more is a client that never acknowledges. */
+export const MAX_LEASES_PER_CONNECTION = 4096;
+
+/** A batch handed out by BATCH_LEASE and not yet acknowledged. */
+interface Lease {
+  readonly id: number;
+  readonly topic: TopicLeases;
+  readonly owner: object;
+  /** Absolute entry indexes, ascending. */
+  readonly indexes: number[];
+  readonly expiresAt: number;
+}
+
+/** Per topic: its open leases and the released entries waiting to be delivered again. */
+class TopicLeases {
+  readonly log: TopicLog;
+  readonly open = new Map<number, Lease>();
+  /** Released entries (absolute indexes, ascending): delivered again before any new entry. */
+  redeliver: number[] = [];
+  leasedEntries = 0;
+
+  constructor(log: TopicLog) {
+    this.log = log;
+  }
+
+  /**
+   * Keeps the persisted cursor at the oldest entry still owed to someone
+   * (leased or waiting for redelivery). Everything below the read position
+   * that is not owed has been consumed, so that is exactly how far a
+   * restart may skip.
+   */
+  updateHold(floor = Number.POSITIVE_INFINITY): void {
+    let min = this.redeliver.length > 0 ? Math.min(this.redeliver[0]!, floor) : floor;
+    for (const lease of this.open.values()) if (lease.indexes[0]! < min) min = lease.indexes[0]!;
+    this.log.holdCursor(min === Number.POSITIVE_INFINITY ? undefined : min);
+  }
+}
+
+/** Lease figures of one topic, for STATE. */
+export interface TopicLeaseState {
+  openLeases: number;
+  leasedEntries: number;
+  redeliverEntries: number;
+}
+
+/**
+ * The BATCH_LEASE / ACK extension's bookkeeping (docs/broker.md, "Leases").
+ *
+ * A leased entry has left the read position (other readers skip it) but is
+ * not consumed: the persisted cursor stays at or below it (`holdCursor`).
+ * ACK consumes it. When the connection that holds a lease closes, or the
+ * lease times out, its entries join the topic's redelivery queue, which
+ * every reader (GET, BATCH_GET, BATCH_LEASE) drains before taking new
+ * entries. Everything here is synchronous and in memory: only the held
+ * cursor reaches the disk, through the store's group commit.
+ */
+export class LeaseBook {
+  readonly #topics = new Map<TopicLog, TopicLeases>();
+  readonly #byOwner = new Map<object, Set<Lease>>();
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+  #nextId = 1;
+  #openLeases = 0;
+  #leasedEntries = 0;
+
+  /** `timeoutMs` 0 = leases last as long as their connection. */
+  constructor(timeoutMs: number, now: () => number = Date.now) {
+    this.#timeoutMs = timeoutMs;
+    this.#now = now;
+  }
+
+  /** The id the next lease will get (its digits count against the reply frame). */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  get openLeases(): number {
+    return this.#openLeases;
+  }
+
+  get leasedEntries(): number {
+    return this.#leasedEntries;
+  }
+
+  /** Entries for GET / BATCH_GET: taken and consumed at once (redelivered ones first). */
+  consume(log: TopicLog, maxEntries: number, accept: Accept): Buffer[] {
+    const topic = this.#topics.get(log);
+    if (!topic) return log.readBatch(maxEntries, accept);
+    this.#expire(topic);
+    const { entries, fromQueue } = this.#take(topic, maxEntries, accept);
+    if (fromQueue > 0) topic.updateHold();
+    return entries;
+  }
+
+  /** One GET: the next entry, redelivered ones first. */
+  consumeOne(log: TopicLog): Buffer | undefined {
+    const topic = this.#topics.get(log);
+    if (!topic || (topic.redeliver.length === 0 && this.#timeoutMs === 0)) return log.read();
+    return this.consume(log, 1, () => true)[0];
+  }
+
+  /** BATCH_LEASE: entries handed to `owner` until it acknowledges them or goes away. */
+  lease(log: TopicLog, owner: object, maxEntries: number, accept: Accept): { id: number; entries: Buffer[] } | 'too-many' | undefined {
+    const owned = this.#byOwner.get(owner);
+    if (owned && owned.size >= MAX_LEASES_PER_CONNECTION) return 'too-many';
+    let topic = this.#topics.get(log);
+    if (!topic) this.#topics.set(log, (topic = new TopicLeases(log)));
+    this.#expire(topic);
+    // Hold before reading: the memory store drops entries the cursor has passed unless they are held.
+    topic.updateHold(log.readPosition);
+    const { entries, indexes } = this.#take(topic, maxEntries, accept);
+    if (entries.length === 0) {
+      topic.updateHold();
+      return undefined;
+    }
+    const lease: Lease = {
+      id: this.#nextId++,
+      topic,
+      owner,
+      indexes,
+      expiresAt: this.#timeoutMs > 0 ? this.#now() + this.#timeoutMs : Number.POSITIVE_INFINITY,
+    };
+    topic.open.set(lease.id, lease);
+    topic.leasedEntries += indexes.length;
+    this.#leasedEntries += indexes.length;
+    this.#openLeases++;
+    if (owned) owned.add(lease);
+    else this.#byOwner.set(owner, new Set([lease]));
+    topic.updateHold();
+    return { id: lease.id, entries };
+  }
+
+  /** ACK: consumes the lease's entries. False when `owner` holds no such lease on this topic. */
+  ack(log: TopicLog, owner: object, id: number): boolean {
+    const topic = this.#topics.get(log);
+    const lease = topic?.open.get(id);
+    if (!topic || !lease || lease.owner !== owner) return false;
+    this.#close(lease);
+    topic.updateHold();
+    return true;
+  }
+
+  /** The connection is gone: every lease it held is released for redelivery. */
+  releaseOwner(owner: object): void {
+    const owned = this.#byOwner.get(owner);
+    if (!owned) return;
+    const touched = new Set<TopicLeases>();
+    for (const lease of [...owned]) {
+      this.#release(lease);
+      touched.add(lease.topic);
+    }
+    this.#byOwner.delete(owner);
+    for (const topic of touched) topic.updateHold();
+  }
+
+  /** STATE figures (after applying any due timeout); undefined for a topic never leased from. */
+  stateOf(log: TopicLog): TopicLeaseState | undefined {
+    const topic = this.#topics.get(log);
+    if (!topic) return undefined;
+    this.#expire(topic);
+    return { openLeases: topic.open.size, leasedEntries: topic.leasedEntries, redeliverEntries: topic.redeliver.length };
+  }
+
+  /** Redelivered entries first (oldest first), then new ones from the read position. */
+  #take(topic: TopicLeases, maxEntries: number, accept: Accept): { entries: Buffer[]; indexes: number[]; fromQueue: number } {
+    const entries: Buffer[] = [];
+    const indexes: number[] = [];
+    const queue = topic.redeliver;
+    let fromQueue = 0;
+    while (fromQueue < queue.length && entries.length < maxEntries) {
+      const entry = topic.log.readAt(queue[fromQueue]!);
+      if (!accept(entry.length, entries.length)) return this.#finishTake(topic, entries, indexes, fromQueue);
+      entries.push(entry);
+      indexes.push(queue[fromQueue]!);
+      fromQueue++;
+    }
+    if (entries.length < maxEntries) {
+      const offset = entries.length;
+      const first = topic.log.readPosition;
+      const fresh = topic.log.readBatch(maxEntries - offset, (length, i) => accept(length, i + offset));
+      for (let i = 0; i < fresh.length; i++) {
+        entries.push(fresh[i]!);
+        indexes.push(first + i);
+      }
+    }
+    return this.#finishTake(topic, entries, indexes, fromQueue);
+  }
+
+  #finishTake(topic: TopicLeases, entries: Buffer[], indexes: number[], fromQueue: number): { entries: Buffer[]; indexes: number[]; fromQueue: number } {
+    if (fromQueue > 0) topic.redeliver = topic.redeliver.slice(fromQueue);
+    return { entries, indexes, fromQueue };
+  }
+
+  /** Releases leases past their timeout. Lazy (on the topic's next read or STATE), so no timer runs. */
+  #expire(topic: TopicLeases): void {
+    if (this.#timeoutMs === 0 || topic.open.size === 0) return;
+    const now = this.#now();
+    let expired = false;
+    for (const lease of [...topic.open.values()]) {
+      if (lease.expiresAt > now) continue;
+      this.#release(lease);
+      expired = true;
+    }
+    if (expired) topic.updateHold();
+  }
+
+  #release(lease: Lease): void {
+    this.#close(lease);
+    lease.topic.redeliver = mergeSorted(lease.topic.redeliver, lease.indexes);
+  }
+
+  #close(lease: Lease): void {
+    const topic = lease.topic;
+    topic.open.delete(lease.id);
+    topic.leasedEntries -= lease.indexes.length;
+    this.#leasedEntries -= lease.indexes.length;
+    this.#openLeases--;
+    const owned = this.#byOwner.get(lease.owner);
+    if (owned) {
+      owned.delete(lease);
+      if (owned.size === 0) this.#byOwner.delete(lease.owner);
+    }
+  }
+}
+
+function mergeSorted(a: number[], b: number[]): number[] {
+  if (a.length === 0) return b.slice();
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
