@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   TOPIC_ALREADY_EXISTS: { retriable: false, summary: 'The topic already exists (only raised by admin calls that ask for a new topic).' },
   INVALID_COMMAND: { retriable: false, summary: 'The node rejected the command as malformed (missing topic or payload).' },
   UNKNOWN_COMMAND: { retriable: false, summary: 'The node answered `ERR unknown command` (e.g. a stock node asked for BATCH_PUT).' },
+  LEASE_NOT_FOUND: { retriable: false, summary: 'The node holds no such lease for this connection (`ERR unknown lease <id>`): already acknowledged or released by the lease timeout; its entries are or will be delivered again.' },
   SERVER_ERROR: { retriable: true, summary: 'Any other `ERR <message>` from the node (forwarding or Raft failures).' },
 
   // -- records ------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { assertPayload, assertTopic } from './validate.js';
  * a socket never receives a frame that could desynchronise it.
  */
 
-export type CommandName = 'REGISTER' | 'PUT' | 'GET' | 'STATE' | 'METRICS' | 'BATCH_PUT' | 'BATCH_GET';
+export type CommandName = 'REGISTER' | 'PUT' | 'GET' | 'STATE' | 'METRICS' | 'BATCH_PUT' | 'BATCH_GET' | 'BATCH_LEASE' | 'ACK';
 
 export function encodeRegister(topic: string): Buffer {
   assertTopic(topic);
@@ -97,6 +97,32 @@ export function encodeBatchGet(topic: string, maxEntries: number, maxBytes: numb
     throw new WalrusError('INVALID_ARGUMENT', `BATCH_GET max_bytes must be a positive integer, got ${maxBytes}.`, { context: { topic } });
   }
   return encodeFrame(`BATCH_GET ${topic} ${maxEntries} ${maxBytes}`);
+}
+
+/**
+ * `BATCH_LEASE <topic> <max_entries> <max_bytes>` — the embedded node's
+ * lease extension: like BATCH_GET, but the entries are only hidden from
+ * other readers, not consumed, until `ACK <topic> <lease_id>` on the same
+ * connection. Reply: `EMPTY`, or `OK <lease_id> <count> <len> <entry> ...`.
+ */
+export function encodeBatchLease(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES): Buffer {
+  assertTopic(topic);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_BATCH_ENTRIES) {
+    throw new WalrusError('INVALID_ARGUMENT', `BATCH_LEASE max_entries must be an integer from 1 to ${MAX_BATCH_ENTRIES}, got ${maxEntries}.`, { context: { topic } });
+  }
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new WalrusError('INVALID_ARGUMENT', `BATCH_LEASE max_bytes must be a positive integer, got ${maxBytes}.`, { context: { topic } });
+  }
+  return encodeFrame(`BATCH_LEASE ${topic} ${maxEntries} ${Math.min(maxBytes, 999_999_999)}`);
+}
+
+/** `ACK <topic> <lease_id>` — consumes a lease's entries. Reply: `OK`, or `ERR unknown lease <id>` (LEASE_NOT_FOUND). */
+export function encodeAck(topic: string, leaseId: number): Buffer {
+  assertTopic(topic);
+  if (!Number.isSafeInteger(leaseId) || leaseId < 1) {
+    throw new WalrusError('INVALID_ARGUMENT', `ACK needs a lease id from a BATCH_LEASE reply (a positive integer), got ${String(leaseId)}.`, { context: { topic } });
+  }
+  return encodeFrame(`ACK ${topic} ${leaseId}`);
 }
 
 function decimalDigits(n: number): number {

@@ -66,6 +66,33 @@ export function parseBatchGet(body: Buffer, context: ErrorContext = {}): Buffer[
   throw unexpected(body, context);
 }
 
+/** A BATCH_LEASE reply: the lease to acknowledge and its entries (views into the reply). */
+export interface LeaseReply {
+  leaseId: number;
+  entries: Buffer[];
+}
+
+/** BATCH_LEASE: `EMPTY` → undefined, `OK <lease_id> <count> <len> <entry> ...` → the lease. */
+export function parseBatchLease(body: Buffer, context: ErrorContext = {}): LeaseReply | undefined {
+  throwIfErr(body, context);
+  if (body.length === 5 && body.toString('latin1') === 'EMPTY') return undefined;
+  if (body.length > 3 && isOk(body) && body[2] === 0x20) {
+    let at = 3;
+    let leaseId = 0;
+    while (at < body.length && at - 3 < 16 && body[at]! >= 0x30 && body[at]! <= 0x39) leaseId = leaseId * 10 + (body[at++]! - 0x30);
+    const digits = at - 3;
+    if (digits === 0 || digits > 15 || body[3] === 0x30 || body[at] !== 0x20) {
+      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_LEASE reply: invalid lease id (byte 3).`, { context });
+    }
+    try {
+      return { leaseId, entries: parseLengthPrefixedList(body, at + 1, MAX_BATCH_ENTRIES) };
+    } catch (error) {
+      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_LEASE reply: ${(error as Error).message}`, { context, cause: error });
+    }
+  }
+  throw unexpected(body, context);
+}
+
 /** STATE: raw JSON, no `OK` prefix. */
 export interface TopicState {
   current_segment: number;

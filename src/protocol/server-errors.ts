@@ -9,9 +9,12 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   { pattern: /^unknown topic (.+)$/s, code: 'TOPIC_NOT_FOUND', context: (m) => ({ topic: m[1] }) },
   { pattern: /^topic already exists(?: (.+))?$/s, code: 'TOPIC_ALREADY_EXISTS', context: (m) => (m[1] ? { topic: m[1] } : {}) },
   { pattern: /^unknown command$/, code: 'UNKNOWN_COMMAND' },
-  { pattern: /^(?:[A-Z_]+) requires a (?:topic|payload)$/, code: 'INVALID_COMMAND' },
+  { pattern: /^(?:[A-Z_]+) requires a (?:topic|payload|lease id)$/, code: 'INVALID_COMMAND' },
   { pattern: /^invalid (?:frame length|utf-8)$/, code: 'INVALID_FRAME' },
   { pattern: /^invalid batch\b/, code: 'INVALID_COMMAND' },
+  { pattern: /^invalid lease id\b/, code: 'INVALID_COMMAND' },
+  // BATCH_LEASE / ACK extension of the embedded node (docs/broker.md, "Leases").
+  { pattern: /^unknown lease (\d+)$/, code: 'LEASE_NOT_FOUND', context: (m) => ({ leaseId: Number(m[1]) }) },
 ];
 
 /** Maps the text after `ERR ` to a typed error; unknown texts become retriable SERVER_ERRORs. */
@@ -34,6 +37,8 @@ function describe(code: ErrorCode, message: string, context: ErrorContext): stri
   switch (code) {
     case 'TOPIC_NOT_FOUND':
       return `Node answered "ERR ${message}"${where}: register the topic before writing or reading it.`;
+    case 'LEASE_NOT_FOUND':
+      return `Node answered "ERR ${message}"${where}: the lease was already acknowledged or released (lease timeout); its entries are or will be delivered again.`;
     case 'UNKNOWN_COMMAND':
       return `Node answered "ERR unknown command"${where}${context.command ? ` to ${context.command}` : ''}: it does not support this command.`;
     default:
