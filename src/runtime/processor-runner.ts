@@ -11,6 +11,8 @@ export interface Job {
   readonly key?: string;
   attempt: number;
   firstFailureAt?: number;
+  /** Its batch's worker died: run it alone from now on, so one crashing record cannot take its neighbours down with it. */
+  isolate?: boolean;
   /** Opaque to the runner: the coordinator's bookkeeping (ticket, raw bytes). */
   readonly meta: unknown;
 }
@@ -75,12 +77,18 @@ export class ProcessorRunner {
   #pump(): void {
     const { concurrency, batchSize } = this.#o.spec;
     while (this.#batchesInFlight < concurrency && this.#scheduler.queued > 0) {
-      const batch = this.#scheduler.take(batchSize);
-      if (batch.length === 0) break;
-      this.#batchesInFlight += 1;
-      this.#active += batch.length;
-      void this.#run(batch);
+      const taken = this.#scheduler.take(batchSize);
+      if (taken.length === 0) break;
+      const batch = taken.filter((job) => !job.isolate);
+      for (const job of taken) if (job.isolate) this.#dispatch([job]);
+      if (batch.length > 0) this.#dispatch(batch);
     }
+  }
+
+  #dispatch(batch: Job[]): void {
+    this.#batchesInFlight += 1;
+    this.#active += batch.length;
+    void this.#run(batch);
   }
 
   async #run(batch: Job[]): Promise<void> {
@@ -99,7 +107,10 @@ export class ProcessorRunner {
       // The worker itself died: every record of the batch failed through no
       // fault of its own; each is retried (or dead-lettered) on its own.
       const data = serializeError(error);
-      for (const job of batch) this.#fail(job, data);
+      for (const job of batch) {
+        if (batch.length > 1) job.isolate = true;
+        this.#fail(job, data);
+      }
     } finally {
       this.#batchesInFlight -= 1;
       this.#pump();

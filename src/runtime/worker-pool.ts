@@ -11,7 +11,11 @@ import { decodeWire, encodeWire, isControlHello, type BatchResult, type LoadTask
 export interface WorkerPoolOptions {
   /** Worker threads; `auto` = available cores. @default 'auto' */
   workers?: number | 'auto';
-  /** Batches a worker may hold at once (>1 helps processors that await I/O). @default 2 */
+  /**
+   * Batches a worker runs at once. 1 keeps a worker crash to the one batch it
+   * was running (records of a batch already run concurrently, which is what
+   * processors that await I/O need). @default 1
+   */
   tasksPerWorker?: number;
 }
 
@@ -38,7 +42,7 @@ export class WorkerPool {
       minThreads: this.size,
       maxThreads: this.size,
       idleTimeout: 2 ** 31 - 1,
-      concurrentTasksPerWorker: options.tasksPerWorker ?? 2,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
       atomics: 'disabled',
     });
     this.#pool.on('message', (message: unknown) => {

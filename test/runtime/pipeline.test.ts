@@ -79,3 +79,36 @@ sinks:
   assert.equal(summary.processors.flaky.deadLettered, 2);
   assert.equal(summary.deadLetters['in.failed'], 2);
 });
+
+test('a worker thread that dies is replaced; its batch is retried and every record still comes out once', async () => {
+  await h.produce('in', Array.from({ length: 20 }, (_, i) => ({ value: { n: i, crash: i === 7 } })), 20);
+  const summary = await h.run(topology(`
+processors:
+  crash: { module: ./crash.ts, input: in, batchSize: 20, retry: { attempts: 3, initialDelay: 5ms, maxDelay: 20ms } }
+sinks:
+  out: { topic: out, input: crash }
+`));
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; attempt: number }).sort((a, b) => a.n - b.n);
+  assert.deepEqual(out.map((v) => v.n), Array.from({ length: 20 }, (_, i) => i));
+  assert.equal(out[7].attempt, 2);
+  assert.equal(summary.processors.crash.deadLettered, 0);
+  assert.equal(summary.processors.crash.processed, 20);
+});
+
+test('a record that kills its worker every time is isolated and dead-lettered; its batch neighbours succeed', async () => {
+  await h.produce('in', Array.from({ length: 12 }, (_, i) => ({ value: { n: i, crash: i === 5 ? 'always' : false } })), 12);
+  const summary = await h.run(topology(`
+processors:
+  crash: { module: ./crash.ts, input: in, batchSize: 12, retry: { attempts: 2, initialDelay: 5ms, maxDelay: 20ms }, deadLetter: in.crashed }
+sinks:
+  out: { topic: out, input: crash }
+`));
+  const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
+  assert.deepEqual(out, [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+  const { parseDeadLetter } = await import('../../src/runtime/dead-letter.js');
+  const dead = (await h.drainEntries('in.crashed')).map(parseDeadLetter);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0].error.code, 'WORKER_CRASHED');
+  assert.equal(dead[0].attempts, 2);
+  assert.equal(summary.processors.crash.deadLettered, 1);
+});
