@@ -22,6 +22,8 @@ Options:
   --seed <source>=<file>   first load each line of <file> as one entry into the source's
                            topic (once per file contents and node; repeatable)
   --reseed                 load --seed files even if they were loaded before
+  --max-in-flight <n>      most records fetched and not yet finished (default 20000); fetching
+                           pauses above it
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
   --json                   print the summary as JSON
   -h, --help               show this help
@@ -40,7 +42,7 @@ const command: CliCommand = {
       args, allowPositionals: true, strict: true,
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
-        seed: { type: 'string', multiple: true }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
+        seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
@@ -50,6 +52,10 @@ const command: CliCommand = {
       throw new UsageError(`--workers expects a positive integer or "auto", got "${values.workers}"`);
     }
     const seeds = (values.seed ?? []).map(parseSeed);
+    const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
+    if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1)) {
+      throw new UsageError(`--max-in-flight expects a positive integer, got "${values['max-in-flight']}"`);
+    }
     const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
 
     let loaded;
@@ -70,7 +76,7 @@ const command: CliCommand = {
     const logger = createLogger({ level: topology.observability.logLevel, destination: io.stderr, base: { app: topology.app } });
     const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
     const pipeline = await startPipeline(topology, {
-      nodes, workers, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
