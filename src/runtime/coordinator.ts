@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { serializeError, type SerializedError } from '../errors/index.js';
-import type { SinkSpec, SourceSpec, Topology } from '../topology/types.js';
-import { Batcher } from './batcher.js';
+import type { SourceSpec, Topology } from '../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
 import { Ingest } from './ingest.js';
 import type { ProcessorSpecWire, WireOutput } from './messages.js';
@@ -11,6 +10,7 @@ import { ProcessorRunner, type Job } from './processor-runner.js';
 import { buildRoutes, type Routes } from './routes.js';
 import type { Ticket } from './ticket.js';
 import { deriveRecordId } from './record-ids.js';
+import { OutputWriters } from './output-writers.js';
 
 /** Options of {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -31,9 +31,6 @@ export interface CoordinatorOptions {
   random?: () => number;
 }
 
-/** What a sink writes: a record to encode, or entries a worker packed already. */
-type SinkItem = OutRecord | { entries: string[]; records: number };
-
 /** Job bookkeeping the coordinator attaches to every record. */
 export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string }
 
@@ -48,8 +45,7 @@ export class Coordinator {
   readonly #o: CoordinatorOptions;
   readonly #routes: Routes;
   readonly #runners = new Map<string, ProcessorRunner>();
-  readonly #sinks = new Map<string, Batcher<SinkItem>>();
-  readonly #deadLetters = new Map<string, Batcher<string>>();
+  readonly #writers: OutputWriters;
   readonly #ingest: Ingest;
 
   constructor(options: CoordinatorOptions) {
@@ -70,14 +66,14 @@ export class Coordinator {
         },
       }));
     }
-    for (const sink of Object.values(topology.sinks)) this.#sinks.set(sink.name, this.#sinkBatcher(sink));
+    this.#writers = new OutputWriters({ topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger });
     this.#ingest = new Ingest({
       ...options,
       routes: this.#routes,
       stats: this.stats,
       submit: (processor, job) => this.#runners.get(processor)!.submit(job),
-      deadLetterEntry: (topic, entry) => this.#deadLetterBatcher(topic).add(entry),
-      flushOutputs: () => this.#flushAll(),
+      deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
+      flushOutputs: () => this.#writers.flushAll(),
     });
   }
 
@@ -103,10 +99,6 @@ export class Coordinator {
 
   snapshot(): PipelineSummary {
     return this.stats.snapshot(this.#ingest.inFlight);
-  }
-
-  async #flushAll(): Promise<void> {
-    await Promise.all([...this.#sinks.values(), ...this.#deadLetters.values()].map((b) => b.flush()));
   }
 
   #onSuccess(processor: string, job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void {
@@ -148,7 +140,7 @@ export class Coordinator {
       return;
     }
     meta.ticket.add();
-    this.#sinks.get(sinkName)!.push({ ...out, value, timestamp: job.record.timestamp }, (error) => {
+    this.#writers.sink(sinkName).push({ ...out, value, timestamp: job.record.timestamp }, (error) => {
       if (error === undefined) { meta.ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
       meta.ticket.fail();
@@ -170,64 +162,18 @@ export class Coordinator {
       meta.ticket.fail();
       return;
     }
-    this.#deadLetterBatcher(topic).add(entry).then(() => meta.ticket.done(), () => meta.ticket.fail());
+    this.#writers.deadLetter(topic).add(entry).then(() => meta.ticket.done(), () => meta.ticket.fail());
   }
 
   /** Entries a worker already packed: each job's ticket waits for their write. */
   #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
-    this.#sinks.get(sinkName)!.push({ entries, records: jobs.length }, (error) => {
+    this.#writers.sink(sinkName).push({ entries, records: jobs.length }, (error) => {
       if (error === undefined) { for (const ticket of tickets) ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName }, 'sink write failed; the entries stay in the journal');
       for (const ticket of tickets) ticket.fail();
     });
-  }
-
-  #sinkBatcher(sink: SinkSpec): Batcher<SinkItem> {
-    const counts = this.stats.sink(sink.name, sink.topic);
-    return new Batcher<SinkItem>({
-      maxItems: sink.batch.maxRecords,
-      lingerMs: sink.batch.linger,
-      weight: (item) => ('entries' in item ? item.records : 1),
-      flush: async (items) => {
-        // In order: runs of single records are encoded here, packed units
-        // (entries a worker encoded) go as they are.
-        const entries: string[] = [];
-        let run: OutRecord[] = [];
-        let records = 0;
-        for (const item of items) {
-          if ('entries' in item) {
-            if (run.length > 0) { entries.push(...this.#o.codec.encode(sink, run)); run = []; }
-            entries.push(...item.entries);
-            records += item.records;
-          } else {
-            run.push(item);
-            records += 1;
-          }
-        }
-        if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
-        await this.#o.writer.putMany(sink.topic, entries);
-        counts.records += records;
-        counts.entries += entries.length;
-      },
-      onError: (error, attempt) => this.#o.logger?.warn({ err: error, sink: sink.name, attempt }, 'sink write failed'),
-    });
-  }
-
-  #deadLetterBatcher(topic: string): Batcher<string> {
-    let batcher = this.#deadLetters.get(topic);
-    if (!batcher) {
-      batcher = new Batcher<string>({
-        flush: async (entries) => {
-          await this.#o.writer.putMany(topic, entries);
-          this.stats.deadLetter(topic, entries.length);
-        },
-        onError: (error, attempt) => this.#o.logger?.warn({ err: error, topic, attempt }, 'dead-letter write failed'),
-      });
-      this.#deadLetters.set(topic, batcher);
-    }
-    return batcher;
   }
 }
 
