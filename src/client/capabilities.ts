@@ -5,6 +5,8 @@ import { encodeFrame } from '../protocol/index.js';
 export interface NodeCapabilities {
   batchPut: boolean;
   batchGet: boolean;
+  /** BATCH_LEASE / ACK (embedded node in default mode): reads that are consumed only when acknowledged. */
+  batchLease: boolean;
   /** False until the node has been asked; both flags are false meanwhile. */
   probed: boolean;
 }
@@ -13,12 +15,14 @@ export interface NodeCapabilities {
  * Probe frames: the bare command with no topic. They can never change
  * anything on the node, whatever it is — a stock node answers
  * `ERR unknown command`, a node with the extension rejects the missing
- * topic (`ERR BATCH_PUT requires a topic` or similar). Any answer other
+ * topic (`ERR BATCH_PUT requires a topic` or similar). A bare
+ * `BATCH_LEASE` cannot lease anything either (it names no topic). Any answer other
  * than `unknown command` means the command exists.
  */
 export const PROBE_FRAMES = {
   batchPut: encodeFrame('BATCH_PUT'),
   batchGet: encodeFrame('BATCH_GET'),
+  batchLease: encodeFrame('BATCH_LEASE'),
 } as const;
 
 /** Parser for a probe reply: true unless the node says it does not know the command. */

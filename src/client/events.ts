@@ -31,7 +31,8 @@ export const STAT_NAMES = {
   possibleLosses: 'GET / BATCH_GET requests whose reply was lost after they reached the node (entries may be consumed and gone)',
   discardedEntries: 'entries that arrived for an aborted read and were dropped',
   failovers: 'requests sent to a node other than the first choice',
-  fallbacks: 'batch calls served by single commands because the node lacks BATCH_PUT/BATCH_GET',
+  fallbacks: 'batch calls served by single commands because the node lacks BATCH_PUT/BATCH_GET/BATCH_LEASE',
+  leaseRedeliveries: 'leased entries whose ACK did not reach the node (delivered again: possible duplicates, not losses)',
 } as const;
 
 export interface RequestEvent {
@@ -67,6 +68,7 @@ export interface CapabilitiesEvent {
   node: string;
   batchPut: boolean;
   batchGet: boolean;
+  batchLease: boolean;
 }
 
 export const channels = {

@@ -13,6 +13,7 @@ export { CircuitBreaker, type BreakerSettings, type BreakerState, type BreakerSn
 export { HashRing, hash32 } from './hash-ring.js';
 export { createBalancer, RoundRobinBalancer, LeastOutstandingBalancer, ConsistentHashBalancer, type Balancer, type BalancerName, type BalancedNode } from './balancer.js';
 export type { NodeCapabilities } from './capabilities.js';
+export type { Lease } from './lease.js';
 export type { ClusterHealth, NodeHealth } from './health.js';
 export type { NodeStats } from './node.js';
 export type { TopicStateInfo } from './topic-state.js';

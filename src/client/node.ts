@@ -53,7 +53,7 @@ export class WalrusNode {
   readonly #breaker: CircuitBreaker;
   readonly #commands = new Map<string, CommandCounters>();
   #outstanding = 0;
-  #capabilities: NodeCapabilities = { batchPut: false, batchGet: false, probed: false };
+  #capabilities: NodeCapabilities = { batchPut: false, batchGet: false, batchLease: false, probed: false };
   #probing: Promise<NodeCapabilities> | undefined;
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
@@ -118,16 +118,54 @@ export class WalrusNode {
     }
   }
 
-  /** Detects BATCH_PUT / BATCH_GET once (two harmless probe frames on one connection). */
+  /**
+   * Like `withConnection`, but when `work` succeeds the connection stays
+   * leased from the pool — so it is neither evicted as idle nor
+   * health-checked nor handed out as idle — until `release()` is called.
+   * A BATCH_LEASE lease lives on exactly this connection. `signal` only
+   * bounds the wait for a connection.
+   */
+  async holdConnection<T>(work: (connection: Connection) => Promise<T>, command: string, signal?: AbortSignal): Promise<{ value: T; connection: Connection; release: () => void }> {
+    if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
+    this.#breaker.admit();
+    this.#outstanding++;
+    let connection: Connection | undefined;
+    try {
+      connection = await this.#pool.acquire(signal);
+      const value = await work(connection);
+      this.#breaker.success();
+      const held = connection;
+      let released = false;
+      connection = undefined; // kept: released by the caller
+      return {
+        value,
+        connection: held,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#pool.release(held);
+        },
+      };
+    } catch (error) {
+      this.#judge(error, command);
+      throw error;
+    } finally {
+      if (connection) this.#pool.release(connection);
+      this.#outstanding--;
+    }
+  }
+
+  /** Detects BATCH_PUT / BATCH_GET / BATCH_LEASE once (three harmless probe frames on one connection). */
   probeCapabilities(): Promise<NodeCapabilities> {
     if (this.#capabilities.probed) return Promise.resolve(this.capabilities);
     this.#probing ??= this.withConnection(async (connection) => {
-      const [batchPut, batchGet] = await Promise.all([
+      const [batchPut, batchGet, batchLease] = await Promise.all([
         connection.send(PROBE_FRAMES.batchPut, parseProbe, { command: 'PROBE' }),
         connection.send(PROBE_FRAMES.batchGet, parseProbe, { command: 'PROBE' }),
+        connection.send(PROBE_FRAMES.batchLease, parseProbe, { command: 'PROBE' }),
       ]);
-      this.#capabilities = { batchPut, batchGet, probed: true };
-      channels.capabilities.publish({ node: this.id, batchPut, batchGet });
+      this.#capabilities = { batchPut, batchGet, batchLease, probed: true };
+      channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
       return this.capabilities;
     }, undefined, 'PROBE').finally(() => {
       this.#probing = undefined;
@@ -136,9 +174,10 @@ export class WalrusNode {
   }
 
   /** Records that the node answered `ERR unknown command` to an extension it was thought to have (e.g. it was replaced by a stock node). */
-  markUnsupported(which: 'batchPut' | 'batchGet'): void {
+  markUnsupported(which: 'batchPut' | 'batchGet' | 'batchLease'): void {
     this.#capabilities = { ...this.#capabilities, [which]: false, probed: true };
-    channels.capabilities.publish({ node: this.id, batchPut: this.#capabilities.batchPut, batchGet: this.#capabilities.batchGet });
+    const { batchPut, batchGet, batchLease } = this.#capabilities;
+    channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
   }
 
   /** Counts GETs that failed after reaching the node, in a call that still succeeded overall. */

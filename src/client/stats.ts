@@ -76,8 +76,14 @@ export interface RetryCounters {
   discardedEntries: number;
   failovers: number;
   fallbacks: number;
+  /**
+   * Entries of leases whose ACK did not reach the node (its connection was
+   * lost, or the lease had timed out): the node delivers them again, so
+   * they may be seen twice — never lost.
+   */
+  leaseRedeliveries: number;
 }
 
 export function emptyRetryCounters(): RetryCounters {
-  return { retries: 0, possibleDuplicates: 0, possibleLosses: 0, discardedEntries: 0, failovers: 0, fallbacks: 0 };
+  return { retries: 0, possibleDuplicates: 0, possibleLosses: 0, discardedEntries: 0, failovers: 0, fallbacks: 0, leaseRedeliveries: 0 };
 }

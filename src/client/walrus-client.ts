@@ -18,6 +18,7 @@ import { getManyOnNode, planBatches, putManyOnNode, type PutManyProgress } from 
 import type { NodeCapabilities } from './capabilities.js';
 import { systemClock } from './clock.js';
 import { checkNodeHealth, type ClusterHealth } from './health.js';
+import { leaseOnNode, unleased, type Lease } from './lease.js';
 import { requestMayHaveRun } from './network-errors.js';
 import { WalrusNode, type NodeStats } from './node.js';
 import { resolveClientOptions, type ResolvedClientOptions, type WalrusClientOptions } from './options.js';
@@ -157,23 +158,47 @@ export class WalrusClient {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
     const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
-    return this.#run('GET_MANY', topic, 'read', options, async (node) => {
+    return this.#run('GET_MANY', topic, 'read', options, (node) => this.#getManyOn(node, topic, entries, maxBytes, options));
+  }
+
+  /**
+   * Reads up to `maxEntries` entries (at most 2,000) of about `maxBytes`
+   * that the node only hides from other readers until `ack()`: a crash
+   * before the ACK (of this process, or of its connection) makes the node
+   * deliver them again, before newer entries. Make them durable, then ack.
+   *
+   * Uses BATCH_LEASE where the node has it (the embedded node in default
+   * mode). Elsewhere it falls back to `getMany` and returns `leased: false`
+   * with a no-op `ack()`: those entries are consumed on read, so the window
+   * between the read and making them durable stays open (docs/client.md).
+   * The lease keeps its connection (ACKs must travel on it), so hold few
+   * leases at once and acknowledge promptly.
+   *
+   * @example
+   * const lease = await client.lease('orders', 500);
+   * await journal.append(lease.entries);
+   * await lease.ack();
+   */
+  async lease(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES, options: CallOptions = {}): Promise<Lease> {
+    assertTopic(topic);
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
+    const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
+    return this.#run('LEASE', topic, 'read', options, async (node) => {
       const caps = await this.#capabilitiesOf(node);
-      if (!caps.batchGet) {
-        this.#counters.fallbacks++;
-        return getManyOnNode(node, topic, entries, maxBytes, false, options);
+      if (caps.batchLease) {
+        try {
+          return await leaseOnNode(node, topic, entries, maxBytes, this.#counters, options);
+        } catch (error) {
+          const code = (error as WalrusError).code;
+          if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
+          // UNKNOWN_COMMAND: the node lost the extension. INVALID_COMMAND: the
+          // next entry is too big for a list reply; only GET can read it.
+          if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchLease');
+        }
       }
-      try {
-        return await getManyOnNode(node, topic, entries, maxBytes, true, options);
-      } catch (error) {
-        const code = (error as WalrusError).code;
-        if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
-        // UNKNOWN_COMMAND: the node lost the extension. INVALID_COMMAND: the
-        // next entry is too big for a BATCH_GET reply; GET can still read it.
-        if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchGet');
-        this.#counters.fallbacks++;
-        return getManyOnNode(node, topic, entries, maxBytes, false, options);
-      }
+      this.#counters.fallbacks++;
+      return unleased(await this.#getManyOn(node, topic, entries, maxBytes, options), node.id, false);
     });
   }
 
@@ -206,10 +231,10 @@ export class WalrusClient {
   capabilities(node?: NodeAddressInput): NodeCapabilities {
     if (node !== undefined) return this.#node(node).capabilities;
     const all = this.#nodes.map((n) => n.capabilities);
-    return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), probed: all.every((c) => c.probed) };
+    return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), batchLease: all.every((c) => c.batchLease), probed: all.every((c) => c.probed) };
   }
 
-  /** Detects BATCH_PUT/BATCH_GET on every reachable node; returns them by node. */
+  /** Detects BATCH_PUT/BATCH_GET/BATCH_LEASE on every reachable node; returns them by node. */
   async probeCapabilities(): Promise<Record<string, NodeCapabilities>> {
     await Promise.allSettled(this.#nodes.map((node) => node.probeCapabilities()));
     return Object.fromEntries(this.#nodes.map((node) => [node.id, node.capabilities]));
@@ -240,6 +265,26 @@ export class WalrusClient {
     const node = this.#nodes.find((n) => n.id === id);
     if (!node) throw new WalrusError('INVALID_ARGUMENT', `Node ${id} is not one of this client's nodes (${this.nodes.join(', ')}).`, { context: { node: id } });
     return node;
+  }
+
+  /** One getMany attempt on `node`: BATCH_GET where it has it, pipelined GETs otherwise. */
+  async #getManyOn(node: WalrusNode, topic: string, entries: number, maxBytes: number, options: CallOptions): Promise<Buffer[]> {
+    const caps = await this.#capabilitiesOf(node);
+    if (!caps.batchGet) {
+      this.#counters.fallbacks++;
+      return getManyOnNode(node, topic, entries, maxBytes, false, options);
+    }
+    try {
+      return await getManyOnNode(node, topic, entries, maxBytes, true, options);
+    } catch (error) {
+      const code = (error as WalrusError).code;
+      if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
+      // UNKNOWN_COMMAND: the node lost the extension. INVALID_COMMAND: the
+      // next entry is too big for a BATCH_GET reply; GET can still read it.
+      if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchGet');
+      this.#counters.fallbacks++;
+      return getManyOnNode(node, topic, entries, maxBytes, false, options);
+    }
   }
 
   async #capabilitiesOf(node: WalrusNode): Promise<NodeCapabilities> {

@@ -144,7 +144,10 @@ test('a node that loses its extensions (restarted in stock mode) is detected on 
     await client.putMany('swap', ['c', 'd', 'e']);
     const got = await client.getMany('swap', 10);
     assert.deepEqual(got.map(String), ['a', 'b', 'c', 'd', 'e']);
-    assert.deepEqual(client.capabilities(), { batchPut: false, batchGet: false, probed: true });
+    await client.putMany('swap', ['f']);
+    const lease = await client.lease('swap', 10);
+    assert.deepEqual([lease.leased, lease.entries.map(String)], [false, ['f']]);
+    assert.deepEqual(client.capabilities(), { batchPut: false, batchGet: false, batchLease: false, probed: true });
     assert.equal(client.stats().possibleDuplicates, 0);
   } finally {
     await client.close();

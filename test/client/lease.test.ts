@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WalrusClient, type WalrusClientOptions } from '../../src/client/index.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { withBroker, type TestBroker } from '../helpers/broker.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+
+const strings = (entries: Buffer[]) => entries.map(String);
+
+async function withClient<T>(address: string, fn: (client: WalrusClient) => Promise<T>, options: Partial<WalrusClientOptions> = {}): Promise<T> {
+  const client = new WalrusClient({ nodes: [address], retry: { retries: 0 }, ...options });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function seed(node: TestBroker, topic: string, count: number): Promise<string[]> {
+  const entries = Array.from({ length: count }, (_, i) => `${topic}-${i}`);
+  await withClient(node.address, async (c) => {
+    await c.register(topic);
+    await c.putMany(topic, entries);
+  });
+  return entries;
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('lease → ack: the entries are consumed once; the capability is detected', () => withBroker(async (node) => {
+  const all = await seed(node, 'la', 5);
+  await withClient(node.address, async (client) => {
+    const lease = await client.lease('la', 3);
+    assert.equal(lease.leased, true);
+    assert.equal(typeof lease.leaseId, 'number');
+    assert.equal(lease.node, node.address);
+    assert.deepEqual(strings(lease.entries), all.slice(0, 3));
+    assert.equal(client.capabilities(node.address).batchLease, true);
+    assert.equal((await client.state('la')).raw.leased_entries, 3);
+    await lease.ack();
+    await lease.ack(); // idempotent
+    assert.equal(node.stats().openLeases, 0);
+    const rest = await client.lease('la', 10);
+    assert.deepEqual(strings(rest.entries), all.slice(3));
+    await rest.ack();
+    const empty = await client.lease('la', 10);
+    assert.deepEqual(empty.entries, []);
+    assert.equal(empty.leased, true);
+    await empty.ack();
+    assert.equal(client.stats().leaseRedeliveries, 0);
+    assert.equal(client.stats().fallbacks, 0);
+  });
+}));
+
+test('a lease whose connection dies before the ACK: ack() rejects with retriable CONNECTION_CLOSED and the next reader gets the entries first', () => withBroker(async (node) => {
+  const all = await seed(node, 'lc', 6);
+  const proxy = await FaultProxy.start(node);
+  try {
+    await withClient(proxy.address, async (client) => {
+      const lease = await client.lease('lc', 2);
+      assert.deepEqual(strings(lease.entries), all.slice(0, 2));
+      proxy.resetAll();
+      await until(() => node.stats().openLeases === 0, 'the node to release the lease');
+      const error = await lease.ack().then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof WalrusError, String(error));
+      assert.equal(error.code, 'CONNECTION_CLOSED');
+      assert.equal(error.retriable, true);
+      assert.match(error.message, /delivers these entries again/);
+      assert.equal(client.stats().leaseRedeliveries, 2);
+      await withClient(node.address, async (other) => {
+        const again = await other.lease('lc', 3);
+        assert.deepEqual(strings(again.entries), [all[0], all[1], all[2]]);
+        await again.ack();
+      });
+    });
+  } finally {
+    await proxy.close();
+  }
+}));
+
+test('closing the client with a lease open releases it to the next reader', () => withBroker(async (node) => {
+  const all = await seed(node, 'lx', 3);
+  const client = new WalrusClient({ nodes: [node.address] });
+  const lease = await client.lease('lx', 2);
+  await client.close();
+  await assert.rejects(lease.ack(), (e: unknown) => e instanceof WalrusError && e.code === 'CONNECTION_CLOSED');
+  await until(() => node.stats().openLeases === 0, 'the node to release the lease');
+  await withClient(node.address, async (other) => {
+    assert.deepEqual(strings(await other.getMany('lx', 10)), all);
+  });
+}));
+
+test('out-of-order acks through the client; the held connection is not evicted as idle', () => withBroker(async (node) => {
+  const all = await seed(node, 'lo', 6);
+  await withClient(node.address, async (client) => {
+    const a = await client.lease('lo', 2);
+    const b = await client.lease('lo', 2);
+    const c = await client.lease('lo', 2);
+    assert.equal(client.stats().nodes[node.address]!.pool.active >= 1, true, 'held connections count as active');
+    // Idle eviction runs every ~50 ms with this pool; a held connection must survive it.
+    await new Promise((r) => setTimeout(r, 250));
+    await c.ack();
+    await b.ack();
+    await a.ack();
+    assert.deepEqual([...a.entries, ...b.entries, ...c.entries].map(String), all);
+    assert.equal(node.stats().openLeases, 0);
+    assert.equal(client.stats().nodes[node.address]!.pool.evicted, 0);
+    assert.equal(client.stats().leaseRedeliveries, 0);
+  }, { pool: { min: 0, max: 4, idleTimeoutMs: 20, healthCheckIntervalMs: 20 } });
+}));
+
+test('a stock node: lease falls back to getMany, leased false, ack is a no-op, entries are consumed', () => withBroker({ compat: 'stock' }, async (node) => {
+  const all = await seed(node, 'ls', 4);
+  await withClient(node.address, async (client) => {
+    const lease = await client.lease('ls', 3);
+    assert.equal(lease.leased, false);
+    assert.equal(lease.leaseId, undefined);
+    assert.deepEqual(strings(lease.entries), all.slice(0, 3));
+    await lease.ack();
+    assert.equal(client.capabilities(node.address).batchLease, false);
+    assert.ok(client.stats().fallbacks >= 1);
+    assert.deepEqual(strings(await client.getMany('ls', 10)), [all[3]]);
+  });
+}));
+
+test('lease validates its arguments before sending anything', () => withBroker(async (node) => {
+  await withClient(node.address, async (client) => {
+    await assert.rejects(client.lease('x', 0), /maxEntries must be a positive integer/);
+    await assert.rejects(client.lease('x', 1, 0), /maxBytes must be a positive integer/);
+    await assert.rejects(client.lease('bad topic', 1), (e: unknown) => e instanceof WalrusError && e.code === 'INVALID_TOPIC');
+    assert.equal(client.stats().nodes[node.address]?.requests.BATCH_LEASE, undefined);
+  });
+}));
+
+test('an ACK for a lease the node released on timeout rejects with LEASE_NOT_FOUND and counts a redelivery', () => withBroker({ leaseTimeoutMs: 30 }, async (node) => {
+  const all = await seed(node, 'lt', 2);
+  await withClient(node.address, async (client) => {
+    const lease = await client.lease('lt', 2);
+    await new Promise((r) => setTimeout(r, 60));
+    await withClient(node.address, async (other) => {
+      const again = await other.lease('lt', 5);
+      assert.deepEqual(strings(again.entries), all);
+      await again.ack();
+    });
+    await assert.rejects(lease.ack(), (e: unknown) => e instanceof WalrusError && e.code === 'LEASE_NOT_FOUND' && !e.retriable);
+    assert.equal(client.stats().leaseRedeliveries, 2);
+  });
+}));
