@@ -81,7 +81,6 @@ export class Coordinator {
   outputTopics(): string[] {
     const topics = new Set<string>(Object.values(this.#o.topology.sinks).map((s) => s.topic));
     for (const p of Object.values(this.#o.topology.processors)) topics.add(p.deadLetter);
-    for (const s of Object.values(this.#o.topology.sources)) topics.add(`${s.topic}.dlq`);
     return [...topics];
   }
 

@@ -173,10 +173,18 @@ export class Ingest {
     const topic = decodeDeadLetterTopic(this.#o.topology, this.#o.routes, spec.name);
     this.#o.stats.processor('(decode)').deadLettered += 1;
     this.#o.logger?.warn({ source: spec.name, recordId, err: data.message, topic }, 'undecodable record dead-lettered');
-    this.#o.deadLetterEntry(topic, buildDeadLetter({
-      entry: raw, error: data, processor: '(decode)', attempts: 1, firstFailureAt: now,
-      lastFailureAt: now, sourceTopic: spec.topic, recordId,
-    })).then(() => ticket.done(), () => ticket.fail());
+    let entry: string;
+    try {
+      entry = buildDeadLetter({
+        entry: raw, error: data, processor: '(decode)', attempts: 1, firstFailureAt: now,
+        lastFailureAt: now, sourceTopic: spec.topic, recordId,
+      });
+    } catch (error) {
+      this.#o.logger?.error({ err: serializeError(error), recordId }, 'cannot build dead letter; the entry stays in the journal');
+      ticket.fail();
+      return;
+    }
+    this.#o.deadLetterEntry(topic, entry).then(() => ticket.done(), () => ticket.fail());
   }
 
   #ticket(seq: number, source: string, records: number): Ticket {

@@ -112,3 +112,23 @@ sinks:
   assert.equal(dead[0].attempts, 2);
   assert.equal(summary.processors.crash.deadLettered, 1);
 });
+
+test('an entry that is not a valid envelope is dead-lettered as (decode) with its bytes; a value that is not JSON fails alone', async () => {
+  await h.client.register('in');
+  const corrupt = 'ws1:this is not base64url msgpack';
+  await h.client.putMany('in', [corrupt, '{"n": 3}', 'not json at all']);
+  const summary = await h.run(topology(`
+processors:
+  double: { module: ./double.ts, input: in, deadLetter: in.bad }
+sinks:
+  out: { topic: out, input: double }
+`));
+  assert.deepEqual((await h.drain('out')).map((r) => r.value), [{ n: 6 }]);
+  const { parseDeadLetter } = await import('../../src/runtime/dead-letter.js');
+  const dead = (await h.drainEntries('in.bad')).map(parseDeadLetter).sort((a, b) => a.processor.localeCompare(b.processor));
+  assert.deepEqual(dead.map((d) => [d.processor, d.error.code, d.original]), [
+    ['(decode)', 'DESERIALIZATION_ERROR', corrupt],
+    ['double', 'DESERIALIZATION_ERROR', 'not json at all'],
+  ]);
+  assert.equal(summary.processors['(decode)'].deadLettered, 1);
+});
