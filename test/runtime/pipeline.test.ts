@@ -132,3 +132,31 @@ sinks:
   ]);
   assert.equal(summary.processors['(decode)'].deadLettered, 1);
 });
+
+test('against a stock node (no batch commands) the pipeline falls back to pipelined GET/PUT with the same result', async () => {
+  const { startTestBroker } = await import('../helpers/broker.js');
+  const { WalrusClient } = await import('../../src/client/index.js');
+  const { encodeRecords, decodeEntry } = await import('../../src/codec/index.js');
+  const stock = await startTestBroker({ compat: 'stock' });
+  const client = new WalrusClient({ nodes: [stock.address] });
+  try {
+    await client.register('in');
+    await client.putMany('in', Array.from({ length: 30 }, (_, i) => encodeRecords([{ value: Buffer.from(JSON.stringify({ n: i })) }])));
+    const summary = await h.run(topology(`
+processors:
+  double: { module: ./double.ts, input: in }
+sinks:
+  out: { topic: out, input: double }
+`), { nodes: [stock.address] });
+    assert.equal(client.capabilities().batchGet, false);
+    const values: number[] = [];
+    for (let got = await client.getMany('out', 100); got.length > 0; got = await client.getMany('out', 100)) {
+      for (const e of got) for (const r of decodeEntry(e)) values.push((JSON.parse(Buffer.from(r.value).toString()) as { n: number }).n);
+    }
+    assert.deepEqual(values.sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i * 2));
+    assert.equal(summary.processors.double.processed, 30);
+  } finally {
+    await client.close();
+    await stock.close();
+  }
+});
