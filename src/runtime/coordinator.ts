@@ -46,6 +46,7 @@ export class Coordinator {
   readonly #routes: Routes;
   readonly #runners = new Map<string, ProcessorRunner>();
   readonly #writers: OutputWriters;
+  #stopping = false;
   readonly #ingest: Ingest;
 
   constructor(options: CoordinatorOptions) {
@@ -60,6 +61,11 @@ export class Coordinator {
         onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
+        stopping: () => this.#stopping,
+        onAbandon: (job) => {
+          this.stats.processor(spec.name).abandoned += 1;
+          (job.meta as JobMeta).ticket.fail();
+        },
         onRetry: (job, error, delay) => {
           this.stats.processor(spec.name).retries += 1;
           options.logger?.debug({ processor: spec.name, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
@@ -93,6 +99,7 @@ export class Coordinator {
 
   /** Stops fetching; `run()` resolves once what is in flight has finished and been flushed. */
   stop(): void {
+    this.#stopping = true;
     this.#ingest.stop();
   }
 

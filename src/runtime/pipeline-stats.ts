@@ -8,6 +8,8 @@ export interface ProcessorCounts {
   emitted: number;
   retries: number;
   deadLettered: number;
+  /** Records cut short by shutdown (left in the journal for the next start). */
+  abandoned: number;
   /** Sum of processing time of successful attempts, ms. */
   busyMs: number;
 }
@@ -46,7 +48,7 @@ export class PipelineStats {
   }
 
   processor(name: string): ProcessorCounts {
-    return (this.summary.processors[name] ??= { processed: 0, dropped: 0, emitted: 0, retries: 0, deadLettered: 0, busyMs: 0 });
+    return (this.summary.processors[name] ??= { processed: 0, dropped: 0, emitted: 0, retries: 0, deadLettered: 0, abandoned: 0, busyMs: 0 });
   }
 
   sink(name: string, topic: string) {

@@ -40,8 +40,12 @@ export interface Pipeline {
   readonly broker?: { readonly address: string; close(): Promise<void> };
   /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
   readonly done: Promise<PipelineSummary>;
-  /** Stops fetching, aborts nothing: what is in flight finishes and is flushed. */
-  stop(): void;
+  /**
+   * Stops fetching; what is in flight finishes and is flushed. After
+   * `abortAfterMs` (default 10 s) the AbortSignal of every record still in a
+   * processor fires; such records are left in the journal for the next start.
+   */
+  stop(options?: { abortAfterMs?: number }): void;
 }
 
 /**
@@ -95,7 +99,16 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     await options.beforeRun?.(client);
 
     const done = coordinator.run().finally(cleanup);
-    return { coordinator, client, pool, broker, done, stop: () => coordinator.stop() };
+    let abortTimer: NodeJS.Timeout | undefined;
+    void done.finally(() => clearTimeout(abortTimer)).catch(() => undefined);
+    const stop = (stopOptions: { abortAfterMs?: number } = {}) => {
+      coordinator.stop();
+      abortTimer ??= setTimeout(() => {
+        options.logger?.warn('shutdown: aborting records still in processors (they stay in the journal)');
+        void pool.abortAll('shutdown');
+      }, stopOptions.abortAfterMs ?? 10_000);
+    };
+    return { coordinator, client, pool, broker, done, stop };
   } catch (error) {
     await cleanup();
     throw error;

@@ -27,6 +27,10 @@ export interface ProcessorRunnerOptions {
   onPacked(sink: string, entries: string[], jobs: Job[]): void;
   onDeadLetter(job: Job, error: SerializedError, lastFailureAt: number): void;
   onRetry?(job: Job, error: SerializedError, delayMs: number): void;
+  /** A record cut short by shutdown: neither retried nor dead-lettered (it stays in the journal). */
+  onAbandon?(job: Job, error: SerializedError): void;
+  /** True once the pipeline is stopping. @default () => false */
+  stopping?(): boolean;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
@@ -124,6 +128,12 @@ export class ProcessorRunner {
   }
 
   #fail(job: Job, error: SerializedError): void {
+    if (error.code === 'SHUTTING_DOWN' && this.#o.stopping?.() && this.#o.onAbandon) {
+      this.#active -= 1;
+      this.#scheduler.complete(job);
+      this.#o.onAbandon(job, error);
+      return;
+    }
     const now = this.#now();
     job.firstFailureAt ??= now;
     const attempts = this.#o.spec.retry.attempts;

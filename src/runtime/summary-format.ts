@@ -9,6 +9,8 @@ export function formatSummary(app: string, s: PipelineSummary): string {
   const rate = (n: number) => `${int.format(n / seconds)}/s`;
   const lines = [`walrus-stream run "${app}": finished in ${seconds.toFixed(2)} s`];
   if (s.recovered > 0) lines.push(`  recovered from the journal: ${int.format(s.recovered)} records`);
+  const abandoned = Object.values(s.processors).reduce((n, c) => n + c.abandoned, 0);
+  if (abandoned > 0) lines.push(`  cut short by shutdown, kept in the journal for the next start: ${int.format(abandoned)} records`);
   lines.push('', ...table(['source', 'topic', 'entries', 'records', 'rate'],
     Object.entries(s.sources).map(([name, c]) => [name, c.topic, int.format(c.entries), int.format(c.records), rate(c.records)])));
   lines.push('', ...table(['processor', 'processed', 'dropped', 'emitted', 'retries', 'dead-lettered', 'rate'],

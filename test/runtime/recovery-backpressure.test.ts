@@ -84,3 +84,24 @@ test('run fails at start, before fetching, naming a processor module that does n
   }
   assert.equal((await h.client.getMany('in', 10)).length, 1, 'nothing was fetched');
 });
+
+test('stop(): records still in a processor after the grace period are aborted through ctx.signal and kept in the journal for the next start', async () => {
+  await h.produce('in', [{ value: { ms: 60_000 }, key: 'a' }, { value: { ms: 60_000 }, key: 'b' }], 2);
+  const { topology } = await loadTopologyText(yaml('slow.ts'), join(fixture('.'), 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address] });
+  for (let i = 0; i < 200 && pipeline.coordinator.snapshot().inFlight < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  const started = Date.now();
+  pipeline.stop({ abortAfterMs: 50 });
+  const summary = await pipeline.done;
+  assert.ok(Date.now() - started < 5_000, 'the 60 s records did not hold up the shutdown');
+  assert.equal(summary.processors.p.abandoned, 2);
+  assert.equal(summary.processors.p.deadLettered, 0);
+  assert.equal(summary.inFlight, 0);
+  assert.deepEqual(await h.drain('out'), []);
+  const journal = await Journal.open({ dir: join(h.stateDir, 't', 'journal') });
+  try {
+    assert.equal(journal.unreleased().length, 1, 'the fetched entry is still in the journal');
+  } finally {
+    await journal.close();
+  }
+});
