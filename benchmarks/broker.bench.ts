@@ -2,7 +2,9 @@
  * Throughput of the embedded node: PUT and GET of 100-byte payloads,
  * sequential (1 in flight), pipelined (64 in flight) and BATCH_PUT /
  * BATCH_GET (256 entries a frame), with fsync `never` and `interval` (and
- * `always` for the pipelined and batch cases, for reference).
+ * `always` for the pipelined and batch cases, for reference), and
+ * BATCH_LEASE + ACK (the lease extension: each batch acknowledged) against
+ * BATCH_GET.
  * The node runs on its own worker thread, the client on the main thread.
  * If `redis-server` is installed, RPUSH/LPOP through a raw RESP client gives
  * a same-machine reference.
@@ -14,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBrokerInWorker, type FsyncPolicy } from '../src/broker/index.js';
-import { encodeBatchGet, encodeBatchPut, encodeFrame } from '../src/protocol/index.js';
+import { encodeAck, encodeBatchGet, encodeBatchLease, encodeBatchPut, encodeFrame, parseBatchLease } from '../src/protocol/index.js';
 import { RawBenchClient } from './lib/raw-bench-client.js';
 import { redisReference } from './lib/redis-reference.js';
 import { printTable } from './lib/table.js';
@@ -63,6 +65,26 @@ async function measure(fsync: FsyncPolicy, label: string, full = true): Promise<
     record(`BATCH_PUT ${BATCH}/frame (8 in flight)`, frames * BATCH, await client.run(frames, 8, () => batchPut, isBatchOk), frames);
     const batchGet = encodeBatchGet('bench', BATCH, 1 << 20);
     record(`BATCH_GET ${BATCH}/frame (8 in flight)`, frames * BATCH, await client.run(frames, 8, () => batchGet, (r) => isBatchOk(r) && r.length > BATCH * 100), frames);
+
+    // The same entries again, read with leases: rounds of BATCH_LEASE (8 in
+    // flight) then every lease of the round acknowledged (64 in flight),
+    // both timed; rounds stay under the node's open-lease limit per connection.
+    await client.run(frames, 8, () => batchPut, isBatchOk);
+    const batchLease = encodeBatchLease('bench', BATCH, 1 << 20);
+    let leaseMs = 0;
+    let ackMs = 0;
+    for (let left = frames; left > 0; left -= 1000) {
+      const round = Math.min(1000, left);
+      const leaseIds: number[] = [];
+      leaseMs += await client.run(round, 8, () => batchLease, (r) => {
+        const lease = parseBatchLease(r);
+        if (lease?.entries.length !== BATCH) return false;
+        leaseIds.push(lease.leaseId);
+        return true;
+      });
+      ackMs += await client.run(round, 64, (i) => encodeAck('bench', leaseIds[i]!), isOk);
+    }
+    record(`BATCH_LEASE+ACK ${BATCH}/frame (8 + 64 in flight)`, frames * BATCH, leaseMs + ackMs, frames * 2);
   } finally {
     client.close();
     await node.close();

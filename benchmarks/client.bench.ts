@@ -1,7 +1,8 @@
 /**
  * Client throughput: sequential (one request at a time, the seed .NET
  * client's pattern) vs pipelined (64 in flight, on one connection and on a
- * pool of 4) vs BATCH commands, for 100-byte and 4-KiB entries, against the
+ * pool of 4) vs BATCH commands (and lease + ack against getMany), for
+ * 100-byte and 4-KiB entries, against the
  * embedded node in default and stock mode. Run: `npm run bench:client`
  * (`-- --quick` for a short run). Figures are noisy on a shared machine.
  *
@@ -67,7 +68,7 @@ async function scenario(mode: 'default' | 'stock', size: number): Promise<void> 
   const add = (op: string, pattern: string, ops: number, ms: number): void => void rows.push({ mode, size: label, op, pattern, ops, ms });
   const entry = (i: number): string => `${String(i).padStart(6, '0')}${payload}`;
   try {
-    for (const t of ['seq', 'pipe1', 'pool', 'batch']) await single.register(`${t}-${size}`);
+    for (const t of ['seq', 'pipe1', 'pool', 'batch', 'lease', 'lease4']) await single.register(`${t}-${size}`);
     await pooled.register(`pool-${size}`);
     // Warm up both processes' JIT and the pool before measuring.
     await single.register('warm');
@@ -94,6 +95,35 @@ async function scenario(mode: 'default' | 'stock', size: number): Promise<void> 
       read += got.length;
     }
     add('GET', `getMany ×${perBatch} (${mode === 'stock' ? 'fallback: pipelined GET' : 'BATCH_GET'})`, read, performance.now() - getStarted);
+
+    // Leases: each batch acknowledged — awaited before the next lease, or
+    // with up to 4 acks outstanding (the coordinator's journal pipelining).
+    const via = mode === 'stock' ? 'fallback: getMany' : 'BATCH_LEASE+ACK';
+    for (const t of ['lease', 'lease4']) {
+      for (let b = 0; b < batches; b++) await single.putMany(`${t}-${size}`, Array.from({ length: perBatch }, (_, i) => entry(b * perBatch + i)));
+    }
+    read = 0;
+    const leaseStarted = performance.now();
+    while (read < batches * perBatch) {
+      const lease = await single.lease(`lease-${size}`, perBatch);
+      if (lease.entries.length === 0) throw new Error(`lease-${size} drained after ${read} entries`);
+      read += lease.entries.length;
+      await lease.ack();
+    }
+    add('GET', `lease ×${perBatch}, ack awaited (${via})`, read, performance.now() - leaseStarted);
+    read = 0;
+    const acks = new Set<Promise<void>>();
+    const lease4Started = performance.now();
+    while (read < batches * perBatch) {
+      const lease = await single.lease(`lease4-${size}`, perBatch);
+      if (lease.entries.length === 0) throw new Error(`lease4-${size} drained after ${read} entries`);
+      read += lease.entries.length;
+      const ack = lease.ack().finally(() => acks.delete(ack));
+      acks.add(ack);
+      if (acks.size >= 4) await Promise.race(acks);
+    }
+    await Promise.all(acks);
+    add('GET', `lease ×${perBatch}, 4 acks in flight (${via})`, read, performance.now() - lease4Started);
   } finally {
     await single.close();
     await pooled.close();
