@@ -190,10 +190,11 @@ export class WalrusClient {
         try {
           return await leaseOnNode(node, topic, entries, maxBytes, this.#counters, options);
         } catch (error) {
-          const code = (error as WalrusError).code;
-          if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
-          // UNKNOWN_COMMAND: the node lost the extension. INVALID_COMMAND: the
-          // next entry is too big for a list reply; only GET can read it.
+          const { code, context } = error as WalrusError;
+          // UNKNOWN_COMMAND: the node lost the extension. The next entry too
+          // big for a list reply: only GET can read it (unprotected, as documented).
+          const tooBig = code === 'INVALID_COMMAND' && / does not fit /.test(String(context?.serverMessage));
+          if (code !== 'UNKNOWN_COMMAND' && !tooBig) throw error;
           if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchLease');
         }
       }

@@ -15,6 +15,8 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   { pattern: /^invalid lease id\b/, code: 'INVALID_COMMAND' },
   // BATCH_LEASE / ACK extension of the embedded node (docs/broker.md, "Leases").
   { pattern: /^unknown lease (\d+)$/, code: 'LEASE_NOT_FOUND', context: (m) => ({ leaseId: Number(m[1]) }) },
+  // A refusal by a healthy node (acknowledge some leases first), not a node failure.
+  { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND' },
 ];
 
 /** Maps the text after `ERR ` to a typed error; unknown texts become retriable SERVER_ERRORs. */

@@ -168,6 +168,26 @@ describe('BATCH_LEASE / ACK (default mode)', () => {
     a.close();
   }));
 
+  test('one connection may hold at most 4,096 open leases; an ACK makes room', () => withBroker(async (node) => {
+    const a = await RawClient.connect(node.port);
+    assert.equal(await a.request('REGISTER n'), 'OK');
+    for (let i = 0; i < 3; i++) {
+      a.writeRaw(encodeBatchPut('n', Array.from({ length: 1500 }, (_, k) => `v${i * 1500 + k}`)));
+      assert.equal(await a.next(), 'OK 1500');
+    }
+    for (let i = 0; i < 4097; i++) a.send('BATCH_LEASE n 1 1');
+    let firstId = 0;
+    for (let i = 0; i < 4096; i++) {
+      const got = parseLeaseReply((await a.nextFrame())!)!;
+      if (i === 0) firstId = got.id;
+      assert.equal(got.entries.length, 1);
+    }
+    assert.equal(await a.next(), 'ERR too many open leases (4096) on this connection: ACK some first');
+    assert.equal(await a.request(`ACK n ${firstId}`), 'OK');
+    assert.deepEqual((await lease(a, 'n', 1))!.entries, ['v4096']);
+    a.close();
+  }));
+
   test('a lease past leaseTimeoutMs is released to the next reader; its late ACK is refused', () => withBroker({ leaseTimeoutMs: 50 }, async (node) => {
     const a = await RawClient.connect(node.port);
     const b = await RawClient.connect(node.port);

@@ -152,3 +152,20 @@ test('an ACK for a lease the node released on timeout rejects with LEASE_NOT_FOU
     assert.equal(client.stats().leaseRedeliveries, 2);
   });
 }));
+
+test('an entry too large for a list reply is read through the GET fallback (leased false); later ones are leased again', () => withBroker(async (node) => {
+  await withClient(node.address, async (client) => {
+    await client.register('lbig');
+    const huge = 'z'.repeat(65_536 - 'PUT lbig '.length);
+    await client.put('lbig', huge);
+    await client.put('lbig', 'after');
+    const first = await client.lease('lbig', 10, 1000);
+    assert.equal(first.leased, false);
+    assert.deepEqual(first.entries.map((e) => e.length), [huge.length]);
+    assert.equal(client.capabilities(node.address).batchLease, true, 'the extension is still there');
+    const next = await client.lease('lbig', 10);
+    assert.equal(next.leased, true);
+    assert.deepEqual(strings(next.entries), ['after']);
+    await next.ack();
+  });
+}));

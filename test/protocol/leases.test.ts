@@ -56,4 +56,5 @@ test('ERR unknown lease maps to LEASE_NOT_FOUND (not retriable) with the id; ACK
   assert.equal(serverError('ACK requires a lease id').code, 'INVALID_COMMAND');
   assert.equal(serverError('invalid lease id "x": expected the decimal id from a BATCH_LEASE reply').code, 'INVALID_COMMAND');
   assert.equal(serverError('unknown lease x').code, 'SERVER_ERROR');
+  assert.equal(serverError('too many open leases (4096) on this connection: ACK some first').code, 'INVALID_COMMAND');
 });
