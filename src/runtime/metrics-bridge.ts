@@ -1,4 +1,5 @@
 import type { MetricsHub } from '../observability/index.js';
+import type { WorkerMetricsSnapshot } from './messages.js';
 import type { PipelineSummary } from './pipeline-stats.js';
 
 /**
@@ -32,4 +33,9 @@ export function bridgeMetrics(hub: MetricsHub, snapshot: () => PipelineSummary, 
     hub.setInFlight(now.inFlight);
     last = now;
   });
+}
+
+/** Pulls processor-defined metrics from every worker (control channel) into the hub. */
+export async function pullWorkerMetrics(hub: MetricsHub, pool: { metrics(): Promise<WorkerMetricsSnapshot[]> }): Promise<void> {
+  for (const snapshot of await pool.metrics()) hub.mergeWorkerSnapshot(snapshot.threadId, snapshot);
 }

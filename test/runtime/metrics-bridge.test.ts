@@ -27,3 +27,27 @@ test('the coordinator counters reach the Prometheus registry as deltas at scrape
   assert.equal(value(first, 'walrus_stream_in_flight_records', ''), 7);
   assert.equal(value(first, 'walrus_stream_records_dead_lettered_total', 'processor="parse"'), 1);
 });
+
+test('processor-defined metrics from every worker are merged into the registry', async () => {
+  const { WorkerPool } = await import('../../src/runtime/worker-pool.js');
+  const { pullWorkerMetrics } = await import('../../src/runtime/metrics-bridge.js');
+  const { fileURLToPath } = await import('node:url');
+  const pool = new WorkerPool({ workers: 2 });
+  try {
+    const spec = {
+      name: 'router', module: fileURLToPath(new URL('../fixtures/processors/router.ts', import.meta.url)), config: {},
+      outputs: ['even', 'odd'], timeoutMs: 0, logLevel: 'silent',
+    };
+    const rec = (id: string, value: number) => ({ id, value, headers: {}, timestamp: 1, source: 'in', attempt: 1 });
+    await Promise.all([pool.process(spec, [rec('1', 1), rec('2', 2)]), pool.process(spec, [rec('3', 3), rec('5', 5)])]);
+    await pool.ready();
+    const hub = new MetricsHub();
+    await pullWorkerMetrics(hub, pool);
+    const text = await hub.metrics();
+    const line = (labels: string) => text.split('\n').find((l) => l.startsWith('routed') && l.includes(labels));
+    assert.match(line('target="odd"') ?? '', / 3$/);
+    assert.match(line('target="even"') ?? '', / 1$/);
+  } finally {
+    await pool.close();
+  }
+});

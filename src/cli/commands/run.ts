@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import { MetricsHub, createLogger, createProgressReporter, parseHttpAddress, startObservabilityServer,
   type ObservabilityServer } from '../../observability/index.js';
-import { bridgeMetrics } from '../../runtime/metrics-bridge.js';
+import { bridgeMetrics, pullWorkerMetrics } from '../../runtime/metrics-bridge.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
 import { parseSeed, seedSources } from '../../runtime/seed.js';
@@ -89,10 +89,13 @@ const command: CliCommand = {
 
     // /metrics, /healthz, /readyz when `observability.http` is set.
     let server: ObservabilityServer | undefined;
+    let pullTimer: NodeJS.Timeout | undefined;
     const http = parseHttpAddress(topology.observability.http);
     if (http) {
       const hub = new MetricsHub();
       bridgeMetrics(hub, () => pipeline.coordinator.snapshot(), pipeline.pool.size);
+      // Processor-defined metrics live in the workers: pull them every 2 s.
+      pullTimer = setInterval(() => void pullWorkerMetrics(hub, pipeline.pool).catch(() => undefined), 2_000);
       server = await startObservabilityServer({ ...http, metrics: hub });
       logger.info({ address: server.address }, 'metrics at http://' + server.address + '/metrics');
     }
@@ -118,6 +121,7 @@ const command: CliCommand = {
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
       if (timer) clearInterval(timer);
+      if (pullTimer) clearInterval(pullTimer);
       await server?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
