@@ -9,7 +9,7 @@
  * `BENCH_SCALE=0.2 npm run bench:pipeline` for a quick run. Figures are noisy
  * on a shared machine: compare rows of one run, not runs of different days.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,7 +123,18 @@ async function naiveCase(n: number): Promise<Record<string, string | number>> {
 const only = process.env.BENCH_ONLY;
 if (only === 'a') {
   printTable('only (a)', [await pipelineCase('(a) trivial processor', Math.round(200_000 * scale), 'echo.ts', 2)]);
+  if (process.env.BENCH_THREADS) printThreadCpu();
   process.exit(0);
+}
+
+/** CPU ms per thread of this process (Linux), to see where the time goes. */
+function printThreadCpu(): void {
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+    if (ms > 50) process.stdout.write(`thread ${tid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}: ${ms} ms\n`);
+  }
 }
 const rows: Record<string, string | number>[] = [];
 const nTrivial = Math.round(200_000 * scale);
