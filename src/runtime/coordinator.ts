@@ -25,6 +25,8 @@ export interface CoordinatorOptions {
   untilIdle?: boolean;
   /** Most records in flight (decoded, not yet finished); fetching pauses above it. @default 20000 */
   maxInFlight?: number;
+  /** Worker threads: partial batches go out at once while fewer batches than this are in flight. @default 1 */
+  workers?: number;
   logger?: Logger;
   /** Seams for tests. */
   now?: () => number;
@@ -58,6 +60,7 @@ export class Coordinator {
       this.stats.processor(spec.name);
       this.#runners.set(spec.name, new ProcessorRunner({
         spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
+        eagerBatches: options.workers,
         onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),

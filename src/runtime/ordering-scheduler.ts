@@ -36,6 +36,11 @@ export class OrderingScheduler<J extends Schedulable> {
     return this.#queued;
   }
 
+  /** Records that `take` would return now (retry-due and ready; not those behind a busy key). */
+  get ready(): number {
+    return this.#retries.length + this.#ready.length;
+  }
+
   enqueue(job: J): void {
     this.#queued += 1;
     const key = this.#keyOf(job);

@@ -90,7 +90,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
 
     const coordinator = new Coordinator({
       topology, runner: pool, codec: new TopologyCodec(), journal, untilIdle: options.untilIdle,
-      maxInFlight: options.maxInFlight, logger: options.logger,
+      maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
       openSource: (spec) => ({ fetch: (max, maxBytes) => client.getMany(spec.topic, max, maxBytes) }),
     });

@@ -31,6 +31,11 @@ export interface ProcessorRunnerOptions {
   onAbandon?(job: Job, error: SerializedError): void;
   /** True once the pipeline is stopping. @default () => false */
   stopping?(): boolean;
+  /**
+   * Batches in flight below which a partial batch is sent at once (usually
+   * the number of worker threads). @default 1
+   */
+  eagerBatches?: number;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
@@ -80,7 +85,14 @@ export class ProcessorRunner {
 
   #pump(): void {
     const { concurrency, batchSize } = this.#o.spec;
-    while (this.#batchesInFlight < concurrency && this.#scheduler.queued > 0) {
+    const eager = this.#o.eagerBatches ?? 1;
+    while (this.#batchesInFlight < concurrency) {
+      const ready = this.#scheduler.ready;
+      // A partial batch goes out only while few batches are in flight; past
+      // that, records wait for a batch to come back and leave together.
+      // Sending every trickle at once made batches of a few records, and
+      // each task costs a thread message.
+      if (ready === 0 || (ready < batchSize && this.#batchesInFlight >= eager)) break;
       const taken = this.#scheduler.take(batchSize);
       if (taken.length === 0) break;
       const batch = taken.filter((job) => !job.isolate);
