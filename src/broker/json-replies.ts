@@ -35,6 +35,7 @@ export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: Compa
   // Only for topics that have been read with BATCH_LEASE this run.
   return JSON.stringify({
     ...extended,
+    committed_cursor: snapshot.committedCursor,
     open_leases: leases.openLeases,
     leased_entries: leases.leasedEntries,
     redeliver_entries: leases.redeliverEntries,

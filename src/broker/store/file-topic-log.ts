@@ -146,6 +146,7 @@ export class FileTopicLog implements TopicLog {
       sealedEntries: this.#sealedEntries,
       totalEntries: this.totalEntries,
       readCursor: this.#cursor,
+      committedCursor: this.#hold ?? this.#cursor,
     };
   }
 

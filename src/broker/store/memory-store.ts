@@ -79,6 +79,7 @@ class MemoryTopicLog implements TopicLog {
       sealedEntries: sealedCount * this.#segmentEntries,
       totalEntries: total,
       readCursor: this.#cursor,
+      committedCursor: this.#hold ?? this.#cursor,
     };
   }
 }

@@ -15,6 +15,8 @@ export interface TopicSnapshot {
   totalEntries: number;
   /** Entries already delivered by GET / BATCH_GET through the shared cursor. */
   readCursor: number;
+  /** The cursor a restart resumes from (below `readCursor` while leased entries are unacknowledged). */
+  committedCursor: number;
 }
 
 export interface TopicLog {
