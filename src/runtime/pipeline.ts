@@ -81,8 +81,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
 
     const pool = new WorkerPool({ workers: options.workers ?? topology.workers });
     cleanups.push(() => pool.close());
-    for (const name of Object.keys(topology.processors)) await pool.load(wireSpec(topology, name));
-    await pool.ready();
+    for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
 
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: join(topology.stateDir, topology.app, 'journal'), fsync: 'batch' });

@@ -76,6 +76,22 @@ export class WorkerPool {
   }
 
   /**
+   * Loads the processor in every worker thread (so `init` failures show up
+   * at start, not mid-stream): one load task per worker at once — a worker
+   * runs one task at a time, so they spread — then checks with `health()`
+   * and loads again where it is still missing.
+   */
+  async loadEverywhere(spec: ProcessorSpecWire): Promise<void> {
+    await this.ready();
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: this.size }, () => this.load(spec)));
+      const health = await this.health();
+      if (health.length >= this.size && health.every((h) => h.loaded.includes(spec.name))) return;
+    }
+    throw new WalrusError('PROCESSOR_LOAD_FAILED', `processor "${spec.name}" could not be loaded in every worker thread`);
+  }
+
+  /**
    * Runs one batch; resolves with one result per record, in order, and the
    * sink entries packed from them. Rejects only if the worker itself fails.
    */

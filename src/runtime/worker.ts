@@ -61,9 +61,10 @@ async function processBatch(spec: ProcessorSpecWire, records: WireRecord[]): Pro
   try {
     loaded = await processors.get(spec);
   } catch (error) {
-    // A load failure here (the module changed on disk after start) is not the
-    // records' fault: report it per record, non-retriable, with the reason.
-    const data = serializeError(error);
+    // A load failure here (a replacement worker whose `init` fails, a module
+    // changed on disk) is not the records' fault: they are retried with
+    // backoff, and dead-lettered only if it persists.
+    const data = { ...serializeError(error), retriable: true };
     return records.map(() => ({ ok: false as const, error: data, durationMs: 0 }));
   }
   // Records of one batch run concurrently: key ordering guarantees a batch

@@ -121,3 +121,10 @@ test('concurrent batches spread over every worker thread', async () => {
   const threads = new Set(batches.flatMap((results) => results.map((r) => r.ok && r.outputs[0].value)));
   assert.equal(threads.size, 2, `batches ran on threads ${[...threads].join(', ')}`);
 });
+
+test('loadEverywhere loads and inits a processor in every worker thread', async () => {
+  await pool.loadEverywhere(spec('echo-everywhere', 'echo.js'));
+  const health = await pool.health();
+  assert.equal(health.length, 2);
+  for (const h of health) assert.ok(h.loaded.includes('echo-everywhere'), `thread ${h.threadId}: ${h.loaded.join(', ')}`);
+});
