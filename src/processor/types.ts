@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { WorkerCounter, WorkerHistogram } from '../observability/index.js';
 
 /**
  * One record as a processor sees it. `value` is already deserialized with the
@@ -27,20 +26,14 @@ export interface EmitOptions {
 }
 
 /**
- * Processor-defined metrics, merged by the coordinator across workers into
- * its Prometheus registry (names must not start with `walrus_stream_`).
+ * Processor-defined metrics, aggregated by the coordinator across workers
+ * into its Prometheus registry (names must not start with `walrus_stream_`).
+ * Every series also gets a `processor` label.
  */
 export interface ProcessorMetrics {
-  /** Declares (or returns) a counter; label values are passed to `inc`. */
-  counter(name: string, help: string, labelNames?: readonly string[]): WorkerCounter;
-  /** Declares (or returns) a histogram. */
-  histogram(name: string, help: string, labelNames?: readonly string[], buckets?: readonly number[]): WorkerHistogram;
-  /**
-   * Shorthand: adds `by` (default 1) to counter `name`, labelled with `labels`
-   * plus `processor`. Use the same label names on every call of one name.
-   */
+  /** Adds `by` (default 1) to a counter named `name`, optionally with labels. */
   increment(name: string, by?: number, labels?: Record<string, string>): void;
-  /** Shorthand: one observation in histogram `name` (labels as for `increment`). */
+  /** Records one observation (e.g. a duration in ms) in a summary named `name` (`_sum` and `_count`). */
   observe(name: string, value: number, labels?: Record<string, string>): void;
 }
 

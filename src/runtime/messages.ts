@@ -9,7 +9,6 @@
  */
 import { Packr } from 'msgpackr';
 import type { SerializedError } from '../errors/index.js';
-import type { WorkerMetricsSnapshot as ObservedSnapshot } from '../observability/index.js';
 
 /** A record on its way into a worker. */
 export interface WireRecord {
@@ -91,9 +90,15 @@ export interface BatchResult { results: WireResult[]; packed: PackedUnit[] }
 /** Result of a LoadTask. */
 export interface LoadTaskResult { threadId: number; loaded: string[] }
 
-/** Processor-defined metrics of one worker since it started (the observability layer's snapshot, plus the thread). */
-export interface WorkerMetricsSnapshot extends ObservedSnapshot {
+/**
+ * Processor-defined metrics of one worker since it started: free-form label
+ * sets (the observability layer's `fromLabelledSnapshot` turns them into
+ * Prometheus series).
+ */
+export interface WorkerMetricsSnapshot {
   threadId: number;
+  counters: Array<{ name: string; labels: Record<string, string>; value: number }>;
+  summaries: Array<{ name: string; labels: Record<string, string>; count: number; sum: number }>;
 }
 
 export interface WorkerHealth {

@@ -1,4 +1,4 @@
-import type { MetricsHub } from '../observability/index.js';
+import { fromLabelledSnapshot, type MetricsHub } from '../observability/index.js';
 import type { WorkerMetricsSnapshot } from './messages.js';
 import type { PipelineSummary } from './pipeline-stats.js';
 
@@ -37,5 +37,7 @@ export function bridgeMetrics(hub: MetricsHub, snapshot: () => PipelineSummary, 
 
 /** Pulls processor-defined metrics from every worker (control channel) into the hub. */
 export async function pullWorkerMetrics(hub: MetricsHub, pool: { metrics(): Promise<WorkerMetricsSnapshot[]> }): Promise<void> {
-  for (const snapshot of await pool.metrics()) hub.mergeWorkerSnapshot(snapshot.threadId, snapshot);
+  for (const snapshot of await pool.metrics()) {
+    hub.mergeWorkerSnapshot(snapshot.threadId, fromLabelledSnapshot(snapshot, String(snapshot.threadId)));
+  }
 }

@@ -1,37 +1,46 @@
-import { createWorkerMetrics, type WorkerMetrics as ObservedMetrics } from '../observability/index.js';
 import type { ProcessorMetrics } from '../processor/types.js';
 import type { WorkerMetricsSnapshot } from './messages.js';
 
 /**
  * The processor-defined metrics of one worker thread (what `ctx.metrics`
- * writes to), kept by the observability layer's worker registry so the
- * coordinator can merge snapshots from every worker into its Prometheus
- * registry (`MetricsHub.mergeWorkerSnapshot`). `increment`/`observe` are
- * shorthands that declare a counter/histogram on first use, with the label
- * names of that first call plus `processor`.
+ * writes to). Plain counters and count/sum summaries: the coordinator pulls a
+ * snapshot over the control channel and aggregates across workers.
  */
 export class WorkerMetrics {
-  readonly #registry: ObservedMetrics = createWorkerMetrics();
-  #seq = 0;
+  readonly #counters = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
+  readonly #summaries = new Map<string, { name: string; labels: Record<string, string>; count: number; sum: number }>();
 
-  /** A `ProcessorMetrics` view that adds `processor` to every shorthand's labels. */
+  /** A `ProcessorMetrics` view that adds `processor` to every label set. */
   forProcessor(processor: string): ProcessorMetrics {
-    const registry = this.#registry;
     return {
-      counter: (name, help, labelNames) => registry.counter(name, help, labelNames),
-      histogram: (name, help, labelNames, buckets) => registry.histogram(name, help, labelNames, buckets),
-      increment(name, by = 1, labels = {}) {
-        const all = { ...labels, processor };
-        registry.counter(name, name, Object.keys(all).sort()).inc(all, by);
-      },
-      observe(name, value, labels = {}) {
-        const all = { ...labels, processor };
-        registry.histogram(name, name, Object.keys(all).sort()).observe(value, all);
-      },
+      increment: (name, by = 1, labels = {}) => this.increment(name, by, { ...labels, processor }),
+      observe: (name, value, labels = {}) => this.observe(name, value, { ...labels, processor }),
     };
   }
 
-  snapshot(threadId: number): WorkerMetricsSnapshot {
-    return { threadId, ...this.#registry.snapshot(), seq: ++this.#seq };
+  increment(name: string, by: number, labels: Record<string, string>): void {
+    const key = seriesKey(name, labels);
+    const series = this.#counters.get(key);
+    if (series) series.value += by;
+    else this.#counters.set(key, { name, labels, value: by });
   }
+
+  observe(name: string, value: number, labels: Record<string, string>): void {
+    const key = seriesKey(name, labels);
+    const series = this.#summaries.get(key);
+    if (series) { series.count += 1; series.sum += value; }
+    else this.#summaries.set(key, { name, labels, count: 1, sum: value });
+  }
+
+  snapshot(threadId: number): WorkerMetricsSnapshot {
+    return {
+      threadId,
+      counters: [...this.#counters.values()].map((s) => ({ ...s, labels: { ...s.labels } })),
+      summaries: [...this.#summaries.values()].map((s) => ({ ...s, labels: { ...s.labels } })),
+    };
+  }
+}
+
+function seriesKey(name: string, labels: Record<string, string>): string {
+  return `${name}{${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',')}}`;
 }

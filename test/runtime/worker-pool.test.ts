@@ -69,12 +69,9 @@ test('named outputs, merged headers and processor metrics collected over the con
     [['odd:1:odd'], ['even:2:even'], ['odd:3:odd']]);
   assert.deepEqual(results[0].ok && results[0].outputs[0].headers, { trace: 't', routed: 'odd' });
   const snapshots = await pool.metrics();
-  const routed = snapshots.flatMap((s) => s.metrics).filter((m) => m.name === 'routed');
-  assert.ok(routed.length > 0);
-  assert.deepEqual(routed[0].labelNames, ['processor', 'target']);
-  const series = routed.flatMap((m) => m.series as Array<{ labels: string[]; value: number }>);
-  assert.equal(series.reduce((a, s) => a + s.value, 0), 3);
-  assert.deepEqual(new Set(series.map((s) => s.labels.join('/'))), new Set(['router/odd', 'router/even']));
+  const routed = snapshots.flatMap((s) => s.counters).filter((c) => c.name === 'routed');
+  assert.equal(routed.reduce((a, c) => a + c.value, 0), 3);
+  assert.deepEqual(new Set(routed.map((c) => `${c.labels.processor}/${c.labels.target}`)), new Set(['router/odd', 'router/even']));
 });
 
 test('health answers from every worker; the per-record timeout fires the AbortSignal', async () => {
