@@ -24,9 +24,12 @@ function runChild(dir: string, address: string, killAfterMs?: number): Promise<{
       if (killAfterMs !== undefined && timer === undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     });
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // A child that hangs must fail the test, not keep it (and the runner) alive.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(deadline);
       if (signal === null && code !== 0) return reject(new Error(`child failed (${code}): ${err}`));
       resolve({ done: out.split('\n').includes('done') });
     });
@@ -35,7 +38,7 @@ function runChild(dir: string, address: string, killAfterMs?: number): Promise<{
 
 const order = (i: number) => ({ i, customer: `cust-${(i * 5) % CUSTOMERS}`, amount: (i % 7) + 1 });
 
-test('journal + store + changelog on a real node: kill -9 at random points, exact totals, outputs at least once, identical restore', async (t) => {
+test('journal + store + changelog on a real node: kill -9 at random points, exact totals, outputs at least once, identical restore', { timeout: 120_000 }, async (t) => {
   const node = await startTestBroker();
   const { dir, cleanup } = await tempDir('ws-state-pipeline-');
   t.after(async () => { await node.close(); await cleanup(); });

@@ -28,9 +28,12 @@ function runChild(dir: string, fsync: string, snapshotBytes: number, killAfterMs
       if (killAfterMs !== undefined && timer === undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     });
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // A child that hangs must fail the test, not keep it (and the runner) alive.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(deadline);
       if (signal === null && code !== 0) return reject(new Error(`child failed (${code}): ${err}`));
       void readFile(join(dir, 'acked.txt'), 'utf8').catch(() => '').then((acked) => resolve({
         acked: acked.split('\n').filter(Boolean).map(Number),
@@ -70,7 +73,7 @@ async function check(dir: string, acked: Set<number>): Promise<number> {
 }
 
 for (const [fsync, snapshotBytes] of [['never', 16_384], ['always', 1_000_000]] as const) {
-  test(`kill -9 at random points (fsync ${fsync}, snapshot every ${snapshotBytes} B): no lost or double-applied updates`, async (t) => {
+  test(`kill -9 at random points (fsync ${fsync}, snapshot every ${snapshotBytes} B): no lost or double-applied updates`, { timeout: 120_000 }, async (t) => {
     const { dir, cleanup } = await tempDir('ws-state-crash-');
     t.after(cleanup);
     const acked = new Set<number>();

@@ -9,23 +9,36 @@ type Reply = { id: number; state?: StateWrites[]; error?: string };
 /** Two real worker threads; the store stays in this (coordinator) thread. */
 function pool(size: number) {
   const workers = Array.from({ length: size }, () => new Worker(new URL('./fixtures/state-worker-entry.mjs', import.meta.url)));
-  const waiting = new Map<number, (r: Reply) => void>();
-  for (const w of workers) w.on('message', (r: Reply) => { waiting.get(r.id)!(r); waiting.delete(r.id); });
+  const waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  // A worker that fails to start or dies must fail the test, not leave it waiting for a reply forever.
+  const failAll = (error: Error) => {
+    for (const w of waiting.values()) w.reject(error);
+    waiting.clear();
+  };
+  let closing = false;
+  for (const w of workers) {
+    w.on('message', (r: Reply) => { waiting.get(r.id)?.resolve(r); waiting.delete(r.id); });
+    w.on('error', (error) => failAll(new Error(`state worker failed: ${error.stack ?? error.message}`)));
+    w.on('exit', (code) => { if (!closing) failAll(new Error(`state worker exited with code ${code}`)); });
+  }
   let next = 0;
   let rr = 0;
   return {
     run(task: object): Promise<Reply> {
       const id = next++;
-      return new Promise((resolve) => {
-        waiting.set(id, resolve);
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
         workers[rr++ % workers.length]!.postMessage({ ...task, id });
       });
     },
-    close: () => Promise.all(workers.map((w) => w.terminate())),
+    close: () => {
+      closing = true;
+      return Promise.all(workers.map((w) => w.terminate()));
+    },
   };
 }
 
-test('count and revenue by key with 2 worker threads: exact results, keys serialised, state shipped with tasks', async (t) => {
+test('count and revenue by key with 2 worker threads: exact results, keys serialised, state shipped with tasks', { timeout: 60_000 }, async (t) => {
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);
   const store = await KeyValueStore.open({ dir, name: 'counts' });
@@ -63,7 +76,7 @@ test('count and revenue by key with 2 worker threads: exact results, keys serial
   assert.match(unknown.error ?? '', /state store "counts" is not available to this processor/);
 });
 
-test('revenue per customer per 10 s window with 2 workers equals the sequential result', async (t) => {
+test('revenue per customer per 10 s window with 2 workers equals the sequential result', { timeout: 60_000 }, async (t) => {
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);
   interface Order { customer: string; amount: number; ts: number }
@@ -79,9 +92,10 @@ test('revenue per customer per 10 s window with 2 workers equals the sequential 
     const closed: string[] = [];
     const apply = async (o: Order, i: number) => {
       const step = agg.process({ key: o.customer, value: o, headers: {}, timestamp: 0 }, [`r${i}`]);
+      // Commit before asserting: a staged change left uncommitted would block the later changes that depend on it.
+      await store.commit(step.staged);
       assert.equal(step.late, false, `order ${i} must not be late`);
       for (const w of step.closed) closed.push(`${w.key}@${w.start}=${w.value}`);
-      await store.commit(step.staged);
     };
     if (!parallel) {
       for (const [i, o] of orders.entries()) await apply(o, i);
