@@ -82,7 +82,7 @@ sinks:
 observability: { logLevel: warn }
 `;
     const { topology } = await loadTopologyText(yaml, join(here, 'pipeline.yaml'));
-    const pipeline = await startPipeline(topology, { nodes: [address], untilIdle: true });
+    const pipeline = await startPipeline(topology, { nodes: [address], untilIdle: true, journal: process.env.BENCH_JOURNAL !== 'off' });
     const cpu = process.cpuUsage();
     const mainCpu = mainThreadCpuMs();
     const summary = await pipeline.done;
