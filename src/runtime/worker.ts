@@ -53,7 +53,24 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   const records = decodeWire<WireRecord[]>(task.batch);
   const results = await processBatch(task.spec, records);
   const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results) };
-  return Piscina.move(encodeWire(batch));
+  try {
+    return Piscina.move(encodeWire(batch));
+  } catch {
+    // Some output cannot cross the thread boundary (a function, a symbol):
+    // find the records responsible and fail only them.
+    batch.results = results.map((result) => {
+      try {
+        encodeWire(result);
+        return result;
+      } catch (error) {
+        const reason = new WalrusError('SERIALIZATION_ERROR',
+          `processor "${task.spec.name}" produced an output that cannot be passed between threads: ${(error as Error)?.message ?? String(error)}`,
+          { retriable: false });
+        return { ok: false as const, error: serializeError(reason), durationMs: result.durationMs };
+      }
+    });
+    return Piscina.move(encodeWire(batch));
+  }
 }
 
 async function processBatch(spec: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> {

@@ -125,3 +125,10 @@ test('loadEverywhere loads and inits a processor in every worker thread', async 
   assert.equal(health.length, 2);
   for (const h of health) assert.ok(h.loaded.includes('echo-everywhere'), `thread ${h.threadId}: ${h.loaded.join(', ')}`);
 });
+
+test('an output that cannot cross the thread boundary fails only its own record, non-retriable', async () => {
+  const [ok, bad] = await run(spec('bad-output', 'bad-output.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, fn: true })]);
+  assert.deepEqual(ok.ok && ok.outputs[0].value, { n: 1 });
+  assert.equal(!bad.ok && bad.error.code, 'SERIALIZATION_ERROR');
+  assert.equal(!bad.ok && bad.error.retriable, false);
+});
