@@ -135,6 +135,36 @@ async function pipeline(client: WalrusClient): Promise<Row> {
   });
 }
 
+/** Open time from a log of RECORDS commits, snapshot (compact) time, open time from the snapshot. */
+async function localRecovery(): Promise<Row[]> {
+  return withDir(async (dir) => {
+    const keys = Math.min(RECORDS, 100_000);
+    let store = await KeyValueStore.open({ dir, name: 'big', fsync: 'never', snapshotEveryBytes: Number.MAX_SAFE_INTEGER });
+    await drive(store, (i) => {
+      const cs = store.changeSet();
+      cs.put(`key-${String(i % keys).padStart(6, '0')}`, { n: i, note: 'some value' });
+      return cs;
+    });
+    await store.close();
+    let t0 = performance.now();
+    store = await KeyValueStore.open({ dir, name: 'big', fsync: 'never' });
+    const fromLog = performance.now() - t0;
+    t0 = performance.now();
+    await store.compact();
+    const compact = performance.now() - t0;
+    await store.close();
+    t0 = performance.now();
+    store = await KeyValueStore.open({ dir, name: 'big', fsync: 'never' });
+    const fromSnapshot = performance.now() - t0;
+    await store.close();
+    return [
+      { step: `open: replay a log of ${fmt(RECORDS)} commits`, keys: fmt(keys), ms: fmt(fromLog), 'commits/s': fmt(RECORDS / (fromLog / 1000)) },
+      { step: 'compact: write the snapshot', keys: fmt(keys), ms: fmt(compact), 'commits/s': '' },
+      { step: 'open: load the snapshot', keys: fmt(keys), ms: fmt(fromSnapshot), 'commits/s': '' },
+    ];
+  });
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   rows.push(await countByKey('never', undefined, 'none'));
@@ -177,6 +207,7 @@ async function main(): Promise<void> {
       await store.close();
     });
     table('Restore from changelog (writes replayed = key updates in the changelog)', restoreRows);
+    table('Local recovery and compaction', await localRecovery());
   } finally {
     await client.close();
     await node.close();
