@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { ParsedTopology } from './schema.js';
 import type { Resolution } from './semantics.js';
-import type { ProcessorSpec, SinkSpec, SourceSpec, Topology } from './types.js';
+import type { ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
 
 /**
  * Builds the runtime's `Topology` from the schema's output and the resolved
@@ -29,6 +29,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
       retry: p.retry,
       deadLetter: p.deadLetter ?? resolution.deadLetters.get(name) ?? `${name}.dlq`,
       config: p.config,
+      stores: p.stores,
     };
   }
 
@@ -36,6 +37,12 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
   for (const [name, s] of Object.entries(parsed.sinks)) {
     const input = resolution.sinkInputs.get(name)!;
     sinks[name] = { name, ...s, input };
+  }
+
+  const stores: Record<string, StoreSpec> = {};
+  for (const [name, s] of Object.entries(parsed.stores)) {
+    // Same default as the state layer's changelogTopic(app, store).
+    stores[name] = { name, changelog: s.changelog ?? `${parsed.app}-${name}-changelog`, fsync: s.fsync, snapshotEvery: s.snapshotEvery, restoreBatch: s.restoreBatch };
   }
 
   return {
@@ -48,6 +55,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     sources,
     processors,
     sinks,
+    stores,
     observability: parsed.observability,
   };
 }

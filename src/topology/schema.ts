@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
+import { storeSchema } from './schema-stores.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 /**
@@ -71,6 +72,10 @@ const processor = z
       .describe('Retries of a failing record before it is dead-lettered.'),
     deadLetter: topic().optional().describe('Dead-letter topic for records that fail every attempt. Default: `<topic of the first upstream source>.dlq`.'),
     config: z.record(z.string(), z.unknown()).default({}).describe('Anything: passed to the processor as `ctx.config`.'),
+    stores: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('State stores (declared under `stores:`) the processor uses through `ctx.state(name)`. A processor with stores must use `ordering: key`.'),
   })
   .describe('A processor module and how it runs.');
 
@@ -123,6 +128,7 @@ export const topologySchema = z
     sources: named(source).describe('Topics to read, by name.'),
     processors: named(processor).describe('Processors, by name.'),
     sinks: named(sink).prefault({}).describe('Topics processor outputs are written to, by name.'),
+    stores: z.record(z.string(), storeSchema).prefault({}).describe('Keyed state stores, by name (see docs/state.md); processors list the ones they use under `stores`.'),
     observability: observability.prefault({}),
   })
   // Editors must accept the `x-` extension keys load.ts strips before validation.

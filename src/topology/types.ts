@@ -40,7 +40,21 @@ export interface Topology {
   sources: Record<string, SourceSpec>;
   processors: Record<string, ProcessorSpec>;
   sinks: Record<string, SinkSpec>;
+  /** Keyed state stores by name (docs/state.md). */
+  stores: Record<string, StoreSpec>;
   observability: ObservabilitySpec;
+}
+
+/** A keyed state store declared under `stores:`. */
+export interface StoreSpec {
+  name: string;
+  /** Changelog topic (default `<app>-<store>-changelog`). */
+  changelog: string;
+  fsync: 'always' | 'never';
+  /** Snapshot once the commit log grows past this. */
+  snapshotEvery: Bytes;
+  /** Most changelog entries fetched per request during a restore. */
+  restoreBatch: number;
 }
 
 export interface ClusterSpec {
@@ -137,6 +151,8 @@ export interface ProcessorSpec {
   deadLetter: string;
   /** Passed as-is to the processor as `ctx.config`. */
   config: Record<string, unknown>;
+  /** State stores the processor uses (`ctx.state(name)`); non-empty implies `ordering: key`. */
+  stores: string[];
 }
 
 export interface ProcessorRetrySpec {

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { count, size, topic } from './schema-fields.js';
+
+/**
+ * One keyed state store (`stores:` in the topology). The store itself lives
+ * in `src/state/`; these are the knobs a topology may turn. Names are checked
+ * in `stores.ts`, where the key's position is known.
+ */
+export const storeSchema = z
+  .strictObject({
+    changelog: topic().optional().describe('Changelog topic the store is mirrored to (restore on a new machine). Default: `<app>-<store>-changelog`.'),
+    fsync: z.enum(['always', 'never']).default('always').describe('`always`: a commit is durable after fdatasync (group commit); `never`: after the write (survives a process crash, not a power loss).'),
+    snapshotEvery: size('64MiB').describe('Write a snapshot and empty the commit log once the log grows past this size.'),
+    restoreBatch: count(2000, 1, 2000).describe('Most changelog entries fetched per request while restoring an empty store.'),
+  })
+  .prefault({})
+  .describe('A keyed state store.');
