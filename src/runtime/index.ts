@@ -9,4 +9,4 @@ export { buildDeadLetter, parseDeadLetter, DEAD_LETTER_VERSION, type DeadLetterE
 export { seedSources, parseSeed, type SeedSpec, type SeedResult } from './seed.js';
 export { formatSummary } from './summary-format.js';
 export type { PipelineSummary, ProcessorCounts } from './pipeline-stats.js';
-export type { SourceReader, EntryWriter, RecordCodec, JournalLike, BatchRunner, DecodedRecord, OutRecord } from './pipeline-io.js';
+export type { SourceReader, FetchedBatch, EntryWriter, RecordCodec, JournalLike, BatchRunner, DecodedRecord, OutRecord } from './pipeline-io.js';

@@ -1,12 +1,15 @@
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { WalrusError, serializeError } from '../errors/index.js';
 import type { SourceSpec, Topology } from '../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
-import type { JournalLike, RecordCodec, SourceReader } from './pipeline-io.js';
+import type { FetchedBatch, JournalLike, RecordCodec, SourceReader } from './pipeline-io.js';
+import { LeaseAcks, type LeaseHold } from './lease-acks.js';
 import type { PipelineStats } from './pipeline-stats.js';
 import type { Job } from './processor-runner.js';
 import { decodeDeadLetterTopic, type Routes } from './routes.js';
 import { Ticket } from './ticket.js';
+import type { Instrumentation } from './instrumentation.js';
 
 /** Fetched batches per source that may wait for the journal at once. */
 const MAX_PENDING_APPENDS = 4;
@@ -25,6 +28,7 @@ export interface IngestOptions {
   untilIdle?: boolean;
   maxInFlight?: number;
   logger?: Logger;
+  instrumentation?: Instrumentation;
   now?: () => number;
 }
 
@@ -46,9 +50,13 @@ export class Ingest {
   readonly #sleepers = new Set<() => void>();
   #toRelease: number[] = [];
   #releasing: Promise<void> = Promise.resolve();
+  readonly #acks: LeaseAcks;
+  /** The fetch span of the batch being admitted (admission of one batch is synchronous). */
+  #fetchSpan: Span | undefined;
 
   constructor(options: IngestOptions) {
     this.#o = options;
+    this.#acks = new LeaseAcks(options.logger);
     this.#maxInFlight = options.maxInFlight ?? 20_000;
   }
 
@@ -69,6 +77,8 @@ export class Ingest {
     while (this.#inFlight > 0 || this.#admitting > 0) await this.#sleep(20);
     await this.#o.flushOutputs();
     await this.#flushReleases();
+    // Before the client closes: a closed connection would release the leases.
+    await this.#acks.settle();
   }
 
   async #fetchLoop(spec: SourceSpec): Promise<void> {
@@ -80,10 +90,10 @@ export class Ingest {
     const outstanding = new Set<Promise<number>>();
     while (!this.#stopping) {
       if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
-      let entries: Buffer[];
+      let batch: FetchedBatch;
       const started = Date.now();
       try {
-        entries = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
+        batch = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
         failures = 0;
       } catch (error) {
         failures += 1;
@@ -91,6 +101,7 @@ export class Ingest {
         await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
         continue;
       }
+      const entries = batch.entries;
       if (entries.length === 0) {
         this.#emptySources.add(spec.name);
         if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
@@ -101,6 +112,7 @@ export class Ingest {
       this.#emptySources.delete(spec.name);
       interval = spec.poll.minInterval;
       counts.entries += entries.length;
+      const fetchSpan = this.#o.instrumentation?.fetchSpan(spec.name, spec.topic, entries.length, started);
       // Journal appends are pipelined: the next fetch goes out while this
       // batch is being made durable (and the journal's group commit folds
       // several appends into one fsync). Admission stays in fetch order, which
@@ -108,17 +120,24 @@ export class Ingest {
       const appended = this.#o.journal
         ? this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
         : Promise.resolve(entries.map(() => this.#seq++));
+      // A lease is acknowledged once the journal holds its entries; with no
+      // journal (or a failed append) only once they are finished.
+      if (this.#o.journal) this.#acks.afterAppend(batch, appended, spec.name);
       this.#admitting += 1;
       const step: Promise<number> = chain.then(() => appended).then(
-        (seqs) => seqs,
+        (seqs) => ({ seqs, hold: this.#o.journal ? undefined : this.#acks.afterRelease(batch, entries.length, spec.name) }),
         (error: unknown) => {
-          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries without crash protection');
-          return entries.map(() => -1);
+          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries with only the lease as crash protection');
+          return { seqs: entries.map(() => -1), hold: this.#acks.afterRelease(batch, entries.length, spec.name) };
         },
-      ).then((seqs) => {
+      ).then(({ seqs, hold }) => {
         let records = 0;
-        entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i]); });
+        this.#fetchSpan = fetchSpan;
+        entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i], hold); });
+        this.#fetchSpan = undefined;
+        fetchSpan?.end();
         counts.records += records;
+        this.#o.instrumentation?.fetched(spec.name, records, entries);
         return records;
       }).finally(() => { this.#admitting -= 1; outstanding.delete(step); });
       chain = step;
@@ -138,25 +157,25 @@ export class Ingest {
   }
 
   /** Decodes one entry and hands its records to the processors reading the source; returns the record count. */
-  #admit(spec: SourceSpec, entry: Buffer, seq: number): number {
+  #admit(spec: SourceSpec, entry: Buffer, seq: number, hold?: LeaseHold): number {
     let decoded;
     try {
       decoded = this.#o.codec.decode(spec, entry);
     } catch (error) {
-      const ticket = this.#ticket(seq, spec.name, 1);
+      const ticket = this.#ticket(seq, spec.name, 1, hold);
       ticket.add();
       this.#deadLetterUndecodable(spec, entry.toString('utf8'), `${spec.topic}@${seq}`, error, ticket);
       ticket.done();
       return 1;
     }
-    const ticket = this.#ticket(seq, spec.name, decoded.length);
+    const ticket = this.#ticket(seq, spec.name, decoded.length, hold);
     const readers = this.#o.routes.bySource.get(spec.name) ?? [];
     decoded.forEach((record, i) => {
       const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
       for (const processor of readers) {
         ticket.add();
         this.#o.submit(processor, {
-          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: record.headers, timestamp: record.timestamp, source: spec.name },
+          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, record.headers) ?? record.headers, timestamp: record.timestamp, source: spec.name },
           key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic },
         });
       }
@@ -187,12 +206,13 @@ export class Ingest {
     this.#o.deadLetterEntry(topic, entry).then(() => ticket.done(), () => ticket.fail());
   }
 
-  #ticket(seq: number, source: string, records: number): Ticket {
+  #ticket(seq: number, source: string, records: number, hold?: LeaseHold): Ticket {
     this.#inFlight += records;
     return new Ticket(seq, source, records, (ticket, failed) => {
       const wasFull = this.#inFlight >= this.#maxInFlight;
       this.#inFlight -= ticket.records;
       if (!failed) this.#release(ticket.seq);
+      hold?.entryDone(failed);
       // Waking on every finish would make idle sources poll at the rate
       // records complete; only a freed-up pipeline or an empty one matters.
       if (this.#inFlight === 0 || (wasFull && this.#inFlight < this.#maxInFlight)) this.#poke();

@@ -6,9 +6,20 @@
 import type { Serializer, SinkSpec, SourceSpec } from '../topology/types.js';
 import type { BatchResult, ProcessorSpecWire, WireRecord } from './messages.js';
 
-/** Reads raw entries of one source topic (destructive, like GET). */
+/**
+ * Entries of one fetch. With `ack`, the node only hides them until it is
+ * called (a lease, `client.lease()`): the coordinator acknowledges once they
+ * are durable in the journal (or finished, without a journal). Without it,
+ * reading consumed them (GET / BATCH_GET).
+ */
+export interface FetchedBatch {
+  entries: Buffer[];
+  ack?(): Promise<void>;
+}
+
+/** Reads raw entries of one source topic (a `Lease` fits `FetchedBatch`). */
 export interface SourceReader {
-  fetch(maxEntries: number, maxBytes: number): Promise<Buffer[]>;
+  fetch(maxEntries: number, maxBytes: number): Promise<FetchedBatch>;
 }
 
 /** Writes whole entries to a topic (the client's `putMany`). */

@@ -8,6 +8,9 @@ import { Coordinator, wireSpec } from './coordinator.js';
 import type { PipelineSummary } from './pipeline-stats.js';
 import { TopologyCodec } from './record-codec.js';
 import { WorkerPool } from './worker-pool.js';
+import type { MetricsHub } from '../observability/index.js';
+import { Instrumentation } from './instrumentation.js';
+import { instrumentPipeline } from './instrumentation-wiring.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -27,6 +30,10 @@ export interface PipelineOptions {
    */
   brokerThread?: boolean;
   logger?: Logger;
+  /** Records every built-in series into this hub (serve it with `startPipelineServer`). @default none */
+  metrics?: MetricsHub;
+  /** `walrus.fetch`/`walrus.process`/`walrus.produce` spans (no-op until an OpenTelemetry SDK is registered). @default true */
+  tracing?: boolean;
   /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
   beforeRun?(client: WalrusClient): Promise<void>;
 }
@@ -38,6 +45,10 @@ export interface Pipeline {
   readonly pool: WorkerPool;
   /** The embedded node, when one was started. */
   readonly broker?: { readonly address: string; close(): Promise<void> };
+  /** `host:port` of every node the pipeline talks to. */
+  readonly nodes: readonly string[];
+  /** The hub given as `metrics`. */
+  readonly metrics?: MetricsHub;
   /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
   readonly done: Promise<PipelineSummary>;
   /**
@@ -89,10 +100,21 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
 
     const coordinator = new Coordinator({
       topology, runner: pool, codec: new TopologyCodec(), journal, untilIdle: options.untilIdle,
+      instrumentation: options.metrics || options.tracing !== false
+        ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined,
       maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
-      openSource: (spec) => ({ fetch: (max, maxBytes) => client.getMany(spec.topic, max, maxBytes) }),
+      // Leases: the node keeps what was read until it is acknowledged, so a
+      // kill -9 between the read and the journal loses nothing (docs/client.md).
+      openSource: (spec) => ({ fetch: (max, maxBytes) => client.lease(spec.topic, max, maxBytes) }),
     });
+    const addresses = broker ? [broker.address] : nodes;
+    if (options.metrics) {
+      cleanups.push(async () => detach());
+      const detach = instrumentPipeline(options.metrics, {
+        topology, client, pool, journal, inFlight: () => coordinator.snapshot().inFlight, nodes: () => addresses,
+      });
+    }
     const topics = new Set([...Object.values(topology.sources).map((s) => s.topic), ...coordinator.outputTopics()]);
     for (const topic of topics) await client.register(topic);
     await options.beforeRun?.(client);
@@ -107,7 +129,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
         void pool.abortAll('shutdown');
       }, stopOptions.abortAfterMs ?? 10_000);
     };
-    return { coordinator, client, pool, broker, done, stop };
+    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop };
   } catch (error) {
     await cleanup();
     throw error;
