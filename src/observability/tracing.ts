@@ -78,11 +78,13 @@ function parentContext(parent: SpanParent): Context {
  * @example
  * const span = startSpan('walrus.process', { 'walrus.processor': 'parse' }, record.headers);
  * try { ... } catch (e) { recordSpanError(span, e); throw e; } finally { span.end(); }
+ *
+ * `startTime` (epoch ms) backdates the span, for work measured elsewhere (a worker's result).
  */
-export function startSpan(name: SpanName, attributes: WalrusSpanAttributes = {}, parent?: SpanParent): Span {
+export function startSpan(name: SpanName, attributes: WalrusSpanAttributes = {}, parent?: SpanParent, startTime?: number): Span {
   return getTracer().startSpan(
     name,
-    { kind: KIND[name], attributes: { [SPAN_ATTRIBUTES.MESSAGING_SYSTEM]: 'walrus', ...attributes } },
+    { kind: KIND[name], attributes: { [SPAN_ATTRIBUTES.MESSAGING_SYSTEM]: 'walrus', ...attributes }, startTime },
     parentContext(parent),
   );
 }

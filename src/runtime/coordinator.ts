@@ -11,6 +11,7 @@ import { buildRoutes, type Routes } from './routes.js';
 import type { Ticket } from './ticket.js';
 import { deriveRecordId } from './record-ids.js';
 import { OutputWriters } from './output-writers.js';
+import type { Instrumentation } from './instrumentation.js';
 
 /** Options of {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -28,6 +29,8 @@ export interface CoordinatorOptions {
   /** Worker threads: partial batches go out at once while fewer batches than this are in flight. @default 1 */
   workers?: number;
   logger?: Logger;
+  /** Metrics and spans (src/runtime/instrumentation.ts). @default none */
+  instrumentation?: Instrumentation;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
@@ -60,7 +63,7 @@ export class Coordinator {
       this.stats.processor(spec.name);
       this.#runners.set(spec.name, new ProcessorRunner({
         spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
-        eagerBatches: options.workers,
+        eagerBatches: options.workers, instrumentation: options.instrumentation,
         onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
@@ -71,11 +74,14 @@ export class Coordinator {
         },
         onRetry: (job, error, delay) => {
           this.stats.processor(spec.name).retries += 1;
+          options.instrumentation?.retried(spec.name);
           options.logger?.debug({ processor: spec.name, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
         },
       }));
     }
-    this.#writers = new OutputWriters({ topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger });
+    this.#writers = new OutputWriters({
+      topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger, instrumentation: options.instrumentation,
+    });
     this.#ingest = new Ingest({
       ...options,
       routes: this.#routes,
@@ -159,6 +165,7 @@ export class Coordinator {
   #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
     const meta = job.meta as JobMeta;
     this.stats.processor(processor).deadLettered += 1;
+    this.#o.instrumentation?.failed(processor, error);
     this.#o.logger?.warn({ processor, recordId: job.record.id, code: error.code, err: error.message, topic }, 'record dead-lettered');
     let entry: string;
     try {
@@ -171,14 +178,16 @@ export class Coordinator {
       meta.ticket.fail();
       return;
     }
-    this.#writers.deadLetter(topic).add(entry).then(() => meta.ticket.done(), () => meta.ticket.fail());
+    this.#writers.deadLetter(topic).add(entry).then(() => { this.#o.instrumentation?.deadLettered(processor); meta.ticket.done(); }, () => meta.ticket.fail());
   }
 
   /** Entries a worker already packed: each job's ticket waits for their write. */
   #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
-    this.#writers.sink(sinkName).push({ entries, records: jobs.length }, (error) => {
+    // Timestamps (end-to-end latency) and the first record's trace (produce span) of what the worker packed.
+    const trace = this.#o.instrumentation && { timestamps: jobs.map((j) => j.record.timestamp), headers: jobs[0]?.record.headers };
+    this.#writers.sink(sinkName).push({ entries, records: jobs.length, ...trace }, (error) => {
       if (error === undefined) { for (const ticket of tickets) ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName }, 'sink write failed; the entries stay in the journal');
       for (const ticket of tickets) ticket.fail();

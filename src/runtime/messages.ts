@@ -9,6 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { SerializedError } from '../errors/index.js';
+import type { StatePreload, StateWrites } from '../state/worker-state.js';
 
 /** A record on its way into a worker. */
 export interface WireRecord {
@@ -23,6 +24,8 @@ export interface WireRecord {
   attempt: number;
   /** When set, `value` is bytes the worker deserializes with this serializer (records straight from a source). */
   encoding?: 'json' | 'msgpack' | 'string' | 'raw';
+  /** A stateful processor's record: its key's entries of each declared store (`ctx.state(name)`). */
+  state?: StatePreload[];
 }
 
 /** One output a processor produced for one record. */
@@ -40,7 +43,7 @@ export interface WireOutput {
 /** What happened to one record of a batch: a failure never affects its neighbours. */
 export type WireResult =
   /** `outputs`: those for the coordinator to route; `sunk`: outputs already packed into sink entries. */
-  | { ok: true; outputs: WireOutput[]; sunk?: number; durationMs: number }
+  | { ok: true; outputs: WireOutput[]; sunk?: number; durationMs: number; state?: StateWrites[] }
   | { ok: false; error: SerializedError; durationMs: number };
 
 /** Identifies a processor to a worker; sent with every task so any worker can serve it. */
@@ -86,7 +89,12 @@ export type WorkerTask = LoadTask | ProcessTask;
 /** Result of a ProcessTask, as `encodeWire(BatchResult)`. */
 export type ProcessTaskResult = ArrayBuffer;
 /** One result per record (same order as the batch) and the sink entries packed from them. */
-export interface BatchResult { results: WireResult[]; packed: PackedUnit[] }
+export interface BatchResult {
+  results: WireResult[];
+  packed: PackedUnit[];
+  /** The worker's cumulative processor metrics, sent with every result so a worker that dies later loses none of them. */
+  metrics?: WorkerMetricsSnapshot;
+}
 /** Result of a LoadTask. */
 export interface LoadTaskResult { threadId: number; loaded: string[] }
 

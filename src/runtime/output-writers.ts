@@ -3,9 +3,18 @@ import type { SinkSpec, Topology } from '../topology/types.js';
 import { Batcher } from './batcher.js';
 import type { EntryWriter, OutRecord, RecordCodec } from './pipeline-io.js';
 import type { PipelineStats } from './pipeline-stats.js';
+import { endSpan, type Instrumentation } from './instrumentation.js';
 
-/** What a sink writes: a record to encode, or entries a worker packed already. */
-export type SinkItem = OutRecord | { entries: string[]; records: number };
+/**
+ * What a sink writes: a record to encode, or entries a worker packed already
+ * (with, when instrumented, the records' timestamps and the first one's headers).
+ */
+export type SinkItem = OutRecord | { entries: string[]; records: number; timestamps?: number[]; headers?: Record<string, string> };
+
+export interface OutputWritersOptions {
+  topology: Topology; codec: RecordCodec; writer: EntryWriter; stats: PipelineStats; logger?: Logger;
+  instrumentation?: Instrumentation;
+}
 
 /**
  * The coordinator's writers: one batcher per sink (records encoded here or
@@ -15,9 +24,9 @@ export type SinkItem = OutRecord | { entries: string[]; records: number };
 export class OutputWriters {
   readonly #sinks = new Map<string, Batcher<SinkItem>>();
   readonly #deadLetters = new Map<string, Batcher<string>>();
-  readonly #o: { topology: Topology; codec: RecordCodec; writer: EntryWriter; stats: PipelineStats; logger?: Logger };
+  readonly #o: OutputWritersOptions;
 
-  constructor(options: { topology: Topology; codec: RecordCodec; writer: EntryWriter; stats: PipelineStats; logger?: Logger }) {
+  constructor(options: OutputWritersOptions) {
     this.#o = options;
     for (const sink of Object.values(options.topology.sinks)) this.#sinks.set(sink.name, this.#sinkBatcher(sink));
   }
@@ -31,7 +40,15 @@ export class OutputWriters {
     if (!batcher) {
       batcher = new Batcher<string>({
         flush: async (entries) => {
-          await this.#o.writer.putMany(topic, entries);
+          const span = this.#o.instrumentation?.produceSpan(topic, topic, entries.length, undefined, true);
+          try {
+            await this.#o.writer.putMany(topic, entries);
+          } catch (error) {
+            if (span) endSpan(span, error);
+            this.#o.instrumentation?.error('dead-letter', error);
+            throw error;
+          }
+          if (span) endSpan(span);
           this.#o.stats.deadLetter(topic, entries.length);
         },
         onError: (error, attempt) => this.#o.logger?.warn({ err: error, topic, attempt }, 'dead-letter write failed'),
@@ -58,18 +75,32 @@ export class OutputWriters {
         const entries: string[] = [];
         let run: OutRecord[] = [];
         let records = 0;
+        const instr = this.#o.instrumentation;
+        const timestamps: number[] = [];
         for (const item of items) {
           if ('entries' in item) {
             if (run.length > 0) { entries.push(...this.#o.codec.encode(sink, run)); run = []; }
             entries.push(...item.entries);
             records += item.records;
+            if (instr && item.timestamps) timestamps.push(...item.timestamps);
           } else {
             run.push(item);
             records += 1;
+            if (instr) timestamps.push(item.timestamp);
           }
         }
         if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
-        await this.#o.writer.putMany(sink.topic, entries);
+        const first = items[0];
+        const span = instr?.produceSpan(sink.name, sink.topic, records, first && ('entries' in first ? first.headers : first.headers));
+        try {
+          await this.#o.writer.putMany(sink.topic, entries);
+        } catch (error) {
+          if (span) endSpan(span, error);
+          instr?.error('sink', error);
+          throw error;
+        }
+        if (span) endSpan(span);
+        instr?.emitted(sink.name, records, entries, timestamps);
         counts.records += records;
         counts.entries += entries.length;
       },

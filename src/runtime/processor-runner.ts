@@ -4,6 +4,15 @@ import { retryDelay } from './backoff.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord } from './messages.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
 import type { BatchRunner } from './pipeline-io.js';
+import type { Instrumentation } from './instrumentation.js';
+import type { StatePreload, StateWrites } from '../state/worker-state.js';
+
+/** How a stateful processor's records get their key's state and hand back their writes (bound to the processor). */
+export interface StateHooks {
+  preload(job: Job): StatePreload[] | undefined;
+  /** Stages the writes synchronously; an error refuses them (the record then fails instead). */
+  accept(job: Job, writes: StateWrites[] | undefined): SerializedError | undefined;
+}
 
 /** A record travelling through one processor. */
 export interface Job {
@@ -15,6 +24,8 @@ export interface Job {
   isolate?: boolean;
   /** Opaque to the runner: the coordinator's bookkeeping (ticket, raw bytes). */
   readonly meta: unknown;
+  /** When it was queued in this processor (epoch ms, for the queue-wait histogram). */
+  queuedAt?: number;
 }
 
 export interface ProcessorRunnerOptions {
@@ -40,6 +51,10 @@ export interface ProcessorRunnerOptions {
   now?: () => number;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Metrics and spans (src/runtime/instrumentation.ts). @default none */
+  instrumentation?: Instrumentation;
+  /** Keyed state of a stateful processor (src/runtime/state-stores.ts). @default none */
+  state?: StateHooks;
 }
 
 /**
@@ -74,6 +89,7 @@ export class ProcessorRunner {
   }
 
   submit(job: Job): void {
+    if (this.#o.instrumentation) job.queuedAt = Date.now();
     this.#scheduler.enqueue(job);
     // Pump once per tick, not per record: an upstream batch hands over its
     // outputs synchronously, and pumping on each would send batches of one.
@@ -104,20 +120,25 @@ export class ProcessorRunner {
   #dispatch(batch: Job[]): void {
     this.#batchesInFlight += 1;
     this.#active += batch.length;
+    this.#o.instrumentation?.dispatched(this.name, batch, Date.now());
     void this.#run(batch);
   }
 
   async #run(batch: Job[]): Promise<void> {
-    const wire = batch.map((job) => ({ ...job.record, attempt: job.attempt }));
+    const wire = batch.map((job) => ({ ...job.record, attempt: job.attempt, state: this.#o.state?.preload(job) }));
     try {
-      const { results, packed } = await this.#o.runner.process(this.#o.wire, wire);
+      const result = await this.#o.runner.process(this.#o.wire, wire);
+      const { results, packed } = result;
+      this.#o.instrumentation?.batchDone(this.name, batch, result, Date.now());
       // Packed sink entries first: they add to the records' tickets before
       // the records' own completion could finish a ticket.
       for (const unit of packed) this.#o.onPacked(unit.sink, unit.entries, unit.records.map((i) => batch[i]));
       batch.forEach((job, i) => {
         const result = results[i];
-        if (result?.ok) this.#succeed(job, result.outputs, result.sunk ?? 0, result.durationMs);
-        else this.#fail(job, result ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));
+        const refused = result?.ok ? this.#o.state?.accept(job, result.state) : undefined;
+        if (result?.ok && refused === undefined) this.#succeed(job, result.outputs, result.sunk ?? 0, result.durationMs);
+        else if (refused !== undefined) this.#fail(job, refused);
+        else this.#fail(job, result && !result.ok ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));
       });
     } catch (error) {
       // The worker itself died: every record of the batch failed through no

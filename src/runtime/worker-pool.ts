@@ -31,6 +31,7 @@ export class WorkerPool {
   readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
   #closed = false;
   readonly #waiters: Array<() => void> = [];
+  #replacements = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
@@ -53,6 +54,8 @@ export class WorkerPool {
       if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
     });
     this.#pool.on('workerDestroy', (worker: { threadId?: number }) => {
+      // Before close(), a thread only ends by dying; piscina starts a replacement (minThreads).
+      if (!this.#closed) this.#replacements += 1;
       if (worker.threadId !== undefined) this.#drop(worker.threadId);
     });
     // piscina re-raises worker crashes on the task; an 'error' with no task
@@ -136,6 +139,16 @@ export class WorkerPool {
           `only ${this.#controls.size} of ${this.size} worker threads started within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Share of time the threads spent running tasks since start, 0..1 (piscina's `utilization`). */
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  /** Threads that died (and were replaced) since start. */
+  get replacements(): number {
+    return this.#replacements;
   }
 
   /** Number of workers whose control channel is connected. */

@@ -52,7 +52,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   }
   const records = decodeWire<WireRecord[]>(task.batch);
   const results = await processBatch(task.spec, records);
-  const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results) };
+  const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results), metrics: metrics.snapshot(threadId) };
   try {
     return Piscina.move(encodeWire(batch));
   } catch {

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, parseHttpAddress, startObservabilityServer,
-  type ObservabilityServer } from '../../observability/index.js';
-import { bridgeMetrics, pullWorkerMetrics } from '../../runtime/metrics-bridge.js';
+import { MetricsHub, createLogger, createProgressReporter, parseHttpAddress, type ObservabilityServer } from '../../observability/index.js';
+import { startPipelineServer } from '../../runtime/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
 import { parseSeed, seedSources } from '../../runtime/seed.js';
@@ -25,6 +24,11 @@ Options:
   --max-in-flight <n>      most records fetched and not yet finished (default 20000); fetching
                            pauses above it
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
+  --metrics-address <host:port|port|false>
+                           serve /metrics, /healthz, /readyz there (default: the topology's
+                           observability.http; loopback unless a host is given; false = off)
+  --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
+                           0 = none)
   --json                   print the summary as JSON
   -h, --help               show this help
 
@@ -43,7 +47,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        json: { type: 'boolean' },
+        json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
       },
     });
     if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
@@ -57,6 +61,10 @@ const command: CliCommand = {
       throw new UsageError(`--max-in-flight expects a positive integer, got "${values['max-in-flight']}"`);
     }
     const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
+    const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);
+    if (!Number.isInteger(progressInterval) || progressInterval < 0) {
+      throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
+    }
 
     let loaded;
     try {
@@ -75,8 +83,12 @@ const command: CliCommand = {
 
     const logger = createLogger({ level: topology.observability.logLevel, destination: io.stderr, base: { app: topology.app } });
     const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
+    const metricsAddress = values['metrics-address'];
+    const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
+      : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
+    const hub = http ? new MetricsHub() : undefined;
     const pipeline = await startPipeline(topology, {
-      nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
@@ -87,17 +99,17 @@ const command: CliCommand = {
       },
     });
 
-    // /metrics, /healthz, /readyz when `observability.http` is set.
+    // /metrics, /healthz, /readyz when `observability.http` (or --metrics-address) is set.
     let server: ObservabilityServer | undefined;
-    let pullTimer: NodeJS.Timeout | undefined;
-    const http = parseHttpAddress(topology.observability.http);
-    if (http) {
-      const hub = new MetricsHub();
-      bridgeMetrics(hub, () => pipeline.coordinator.snapshot(), pipeline.pool.size);
-      // Processor-defined metrics live in the workers: pull them every 2 s.
-      pullTimer = setInterval(() => void pullWorkerMetrics(hub, pipeline.pool).catch(() => undefined), 2_000);
-      server = await startObservabilityServer({ ...http, metrics: hub });
-      logger.info({ address: server.address }, 'metrics at http://' + server.address + '/metrics');
+    if (http && hub) {
+      try {
+        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http);
+      } catch (error) {
+        pipeline.stop({ abortAfterMs: 0 });
+        await pipeline.done.catch(() => undefined);
+        throw error;
+      }
+      io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)\n`);
     }
 
     let interrupted = false;
@@ -110,10 +122,13 @@ const command: CliCommand = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const tty = io.stderr.isTTY === true && values.json !== true;
-    const progress = tty ? createProgressReporter({ tty: true, stream: io.stderr, app: topology.app }) : undefined;
+    // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
+    const progress = tty || progressInterval > 0
+      ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
     const timer = progress
-      ? setInterval(() => progress.update(toProgressSnapshot(pipeline.coordinator.snapshot(), pipeline.pool.size)), 250)
+      ? setInterval(() => progress.update(toProgressSnapshot(pipeline.coordinator.snapshot(), pipeline.pool.size)), tty ? 250 : Math.min(progressInterval, 1_000))
       : undefined;
+    timer?.unref();
     try {
       const summary = await pipeline.done;
       if (progress) progress.update(toProgressSnapshot(summary, pipeline.pool.size));
@@ -121,7 +136,6 @@ const command: CliCommand = {
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
       if (timer) clearInterval(timer);
-      if (pullTimer) clearInterval(pullTimer);
       await server?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
