@@ -92,7 +92,11 @@ export class Instrumentation {
     }, job.record.headers, endedAt - result.durationMs);
     if (!span.isRecording()) { span.end(); return; }
     if (result.ok) {
-      for (const out of result.outputs) out.headers = injectTraceContext(span, { ...(out.headers ?? job.record.headers) });
+      for (const out of result.outputs) if (out.headers) injectTraceContext(span, out.headers);
+      // Outputs without headers of their own take the record's (and the
+      // produce span of a sink the worker packed for takes its parent from
+      // them): after success, the record's headers carry this span.
+      job.record.headers = injectTraceContext(span, { ...job.record.headers });
     } else {
       recordSpanError(span, Object.assign(new Error(result.error.message), { code: result.error.code }));
     }

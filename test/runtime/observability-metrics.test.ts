@@ -1,0 +1,88 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadTopologyText } from '../../src/topology/index.js';
+import { startPipeline } from '../../src/runtime/pipeline.js';
+import { startPipelineServer } from '../../src/runtime/instrumentation-wiring.js';
+import { MetricsHub, parsePrometheusText, type PromSample } from '../../src/observability/index.js';
+import { harness, type Harness } from './harness.js';
+
+let h: Harness;
+before(async () => { h = await harness(); });
+after(() => h.close());
+
+const fixtures = fileURLToPath(new URL('../observability/fixtures/', import.meta.url));
+
+async function scrape(address: string): Promise<PromSample[]> {
+  const res = await fetch(`http://${address}/metrics`);
+  assert.equal(res.status, 200);
+  return parsePrometheusText(await res.text());
+}
+
+const sum = (samples: PromSample[], name: string, labels: Record<string, string> = {}) => samples
+  .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+  .reduce((a, s) => a + s.value, 0);
+
+test('/metrics during and after a 2-worker run equals the true totals, with a worker killed and replaced mid-run', async () => {
+  const n = 600;
+  const crashAt = 137;
+  await h.produce('in', Array.from({ length: n }, (_, i) => ({ value: { n: i, crash: i === crashAt } })), 10);
+  const { topology } = await loadTopologyText(`
+app: obs
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms, batchSize: 5 } }
+processors:
+  count: { module: ./counting-crash.ts, input: in, batchSize: 10, retry: { attempts: 3, initialDelay: 5ms, maxDelay: 20ms } }
+  plus: { module: ./plus-one.ts, input: count }
+sinks:
+  out: { topic: out, input: plus }
+`, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const hub = new MetricsHub({ processMetrics: false });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub });
+  const server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, { host: '127.0.0.1', port: 0 });
+  try {
+    // During the run: never more than the truth, never going backwards.
+    let finished = false;
+    void pipeline.done.finally(() => { finished = true; });
+    let scrapesDuring = 0;
+    let last = 0;
+    while (!finished) {
+      const during = await scrape(server.address);
+      const processed = sum(during, 'walrus_stream_records_processed_total', { processor: 'count', outcome: 'ok' });
+      assert.ok(processed <= n && processed >= last, `processed ${processed} (before: ${last})`);
+      assert.ok(sum(during, 'fixture_seen_total') <= n, 'a processor metric never counts past the truth');
+      last = processed;
+      scrapesDuring += 1;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const summary = await pipeline.done;
+    assert.ok(scrapesDuring >= 1);
+    const m = await scrape(server.address);
+    assert.equal(sum(m, 'walrus_stream_records_fetched_total', { source: 'in' }), n);
+    assert.ok(sum(m, 'walrus_stream_fetched_bytes_total', { source: 'in' }) > 0);
+    assert.equal(sum(m, 'walrus_stream_records_processed_total', { processor: 'count', outcome: 'ok' }), n);
+    assert.equal(sum(m, 'walrus_stream_records_processed_total', { processor: 'plus', outcome: 'ok' }), n);
+    assert.equal(sum(m, 'walrus_stream_records_emitted_total', { sink: 'out' }), n);
+    assert.equal(sum(m, 'walrus_stream_records_dead_lettered_total'), 0);
+    // The crashed batch's records were retried (each alone) and counted once when they finished.
+    assert.ok(sum(m, 'walrus_stream_records_retried_total', { processor: 'count' }) >= 1);
+    assert.equal(sum(m, 'walrus_stream_worker_replacements_total'), 1);
+    assert.equal(sum(m, 'walrus_stream_processing_duration_seconds_count', { processor: 'count' }), n);
+    assert.equal(sum(m, 'walrus_stream_end_to_end_latency_seconds_count', { sink: 'out' }), n);
+    assert.equal(sum(m, 'walrus_stream_queue_wait_seconds_count', { processor: 'count' }) >= n, true);
+    assert.equal(sum(m, 'walrus_stream_in_flight_records'), 0);
+    // Processor-defined metric from the workers: what the killed thread counted for the
+    // batch it died in never arrived; the re-runs counted it once.
+    assert.equal(sum(m, 'fixture_seen_total'), n);
+    assert.equal(sum(m, 'fixture_seen_total', { kind: 'even' }), n / 2);
+    // Client series from the diagnostics channels.
+    assert.ok(sum(m, 'walrus_stream_client_requests_total', { outcome: 'ok' }) > 0);
+    assert.equal(summary.sinks.out.records, n);
+    assert.equal((await h.drain('out')).length, n);
+  } finally {
+    await server.close();
+  }
+});
