@@ -28,7 +28,8 @@ export async function fetchPipelineStatus(address: string, options: { timeoutMs?
       if ((error as Error).name === 'TimeoutError') {
         throw new WalrusError('REQUEST_TIMEOUT', `the pipeline at ${address} did not answer ${path} within ${timeoutMs} ms`, { cause: error, context: { node: address } });
       }
-      throw new WalrusError('NETWORK_ERROR', `could not reach the pipeline at ${address}: ${(error as Error).message}`, { cause: error, context: { node: address } });
+      const detail = cause?.code ?? (cause as Error | undefined)?.message ?? (error as Error).message;
+      throw new WalrusError('NETWORK_ERROR', `could not reach the pipeline at ${address} (${detail}): is it running, with observability.http set to that address?`, { cause: error, context: { node: address } });
     }
   };
   const json = async (res: Response): Promise<Record<string, unknown>> => {

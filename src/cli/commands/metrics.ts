@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { EXIT, type CliCommand } from '../command.js';
+import { fetchPipelineStatus, formatPipelineMetrics } from '../../observability/index.js';
+import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 import { NODES_HELP, cliClient, resolveNodes } from './state.js';
 
 const usage = `Usage: walrus-stream metrics [options]
@@ -8,8 +9,15 @@ Prints the METRICS (Raft state) of every node as one JSON object keyed by
 node address. A node that does not answer is reported with its error, and
 the exit code is then ${EXIT.FAILURE}.
 
+With --pipeline, reads a running pipeline's /metrics, /healthz and /readyz
+instead (the address of \`observability.http\` or \`run --metrics-address\`)
+and prints one line per walrus_stream_* series (histograms as n, mean, p50,
+p99), then readiness and what is failing; exit ${EXIT.FAILURE} when not ready or not
+reachable.
+
 Options:
 ${NODES_HELP}
+  --pipeline <url|host:port>  a running pipeline's metrics address, e.g. 127.0.0.1:9464
   -h, --help               show this help
 `;
 
@@ -18,7 +26,8 @@ const command: CliCommand = {
   summary: 'Show the METRICS (Raft state, leader) of each node',
   usage,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { nodes: { type: 'string' } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args, options: { nodes: { type: 'string' }, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
+    if (values.pipeline !== undefined) return showPipeline(values.pipeline, io);
     const nodes = resolveNodes(values.nodes, io.env);
     const client = cliClient(values.nodes, io);
     try {
@@ -39,5 +48,26 @@ const command: CliCommand = {
     }
   },
 };
+
+/** `--pipeline`: a running pipeline's metrics table and readiness. */
+async function showPipeline(target: string, io: CliIo): Promise<number> {
+  const address = target.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  if (!/^(\[[^\]]+\]|[^:\s/]+):\d{1,5}$/.test(address)) {
+    throw new UsageError(`--pipeline expects host:port or http://host:port (e.g. 127.0.0.1:9464), got "${target}"`);
+  }
+  let status;
+  try {
+    status = await fetchPipelineStatus(address);
+  } catch (error) {
+    io.stderr.write(`walrus-stream metrics: ${(error as Error).message}\n`);
+    return EXIT.FAILURE;
+  }
+  io.stdout.write(formatPipelineMetrics(status.metrics));
+  const ready = status.ready.body as { status?: string; failing?: string[] };
+  const health = status.health.body as { status?: string };
+  io.stdout.write(`\nhealth: ${health.status ?? status.health.status}\nready:  ${ready.status ?? status.ready.status}\n`);
+  for (const failing of ready.failing ?? []) io.stdout.write(`  - ${failing}\n`);
+  return status.ready.status === 200 ? EXIT.OK : EXIT.FAILURE;
+}
 
 export default command;

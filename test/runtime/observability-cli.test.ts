@@ -1,0 +1,67 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/command.js';
+import { harness, type Harness } from './harness.js';
+
+let h: Harness;
+before(async () => { h = await harness(); });
+after(() => h.close());
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+function cli(args: string[], stderr = new Capture()): { done: Promise<number>; stdout: Capture; stderr: Capture } {
+  const stdout = new Capture();
+  return { done: main(args, { stdout, stderr, stdin: process.stdin, env: {}, cwd: process.cwd() }), stdout, stderr };
+}
+
+test('run --metrics-address serves the pipeline; metrics --pipeline prints its series and readiness; off a TTY run logs JSON progress', async () => {
+  const n = 60;
+  await h.produce('in', Array.from({ length: n }, () => ({ value: { ms: 10 } })));
+  const file = join(h.stateDir, 'topology.yaml');
+  await writeFile(file, `
+app: clitest
+stateDir: ${h.stateDir}
+workers: 1
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms, batchSize: 5 } }
+processors:
+  slow: { module: ${fileURLToPath(new URL('../fixtures/processors/slow.ts', import.meta.url))}, input: in, batchSize: 5, concurrency: 1 }
+sinks:
+  out: { topic: out, input: slow }
+`);
+  const run = cli(['run', file, '--nodes', h.broker.address, '--until-idle', '--metrics-address', '127.0.0.1:0', '--progress-interval', '50', '--json']);
+  let address: string | undefined;
+  for (let i = 0; i < 200 && address === undefined; i++) {
+    address = /metrics: http:\/\/(\S+)\/metrics/.exec(run.stderr.text)?.[1];
+    if (address === undefined) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.ok(address, run.stderr.text);
+  const shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
+  assert.equal(await shown.done, EXIT.OK, shown.stderr.text);
+  assert.match(shown.stdout.text, /records_fetched_total\s+source=in\s+\d+/);
+  assert.match(shown.stdout.text, /ready:\s+ready/);
+  assert.equal(await run.done, EXIT.OK, run.stderr.text);
+  const summary = JSON.parse(run.stdout.text) as { sinks: { out: { records: number } } };
+  assert.equal(summary.sinks.out.records, n);
+  const progress = run.stderr.text.split('\n').filter((l) => l.startsWith('{"type":"progress"')).map((l) => JSON.parse(l) as { app: string });
+  assert.ok(progress.length >= 1, run.stderr.text);
+  assert.equal(progress[0].app, 'clitest');
+
+  // Once the pipeline is gone: a clear error and a failure exit.
+  const gone = cli(['metrics', '--pipeline', address]);
+  assert.equal(await gone.done, EXIT.FAILURE);
+  assert.match(gone.stderr.text, /is it running, with observability.http set to that address\?/);
+  const bad = cli(['metrics', '--pipeline', 'nonsense']);
+  assert.equal(await bad.done, EXIT.USAGE);
+});
