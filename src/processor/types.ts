@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { StateStoreView } from '../state/change-set.js';
 
 /**
  * One record as a processor sees it. `value` is already deserialized with the
@@ -55,6 +56,14 @@ export interface ProcessorContext<Out = unknown> {
    * Emits are kept only if this attempt succeeds: a throw discards them.
    */
   emit(output: string, value: Out, options?: EmitOptions): void;
+  /**
+   * The record key's view of state store `name` (declared in the topology
+   * under the processor's `stores`; the processor runs in `ordering: key`).
+   * Only the record's key and keys starting with `key@` may be touched. The
+   * writes become visible and durable only if this attempt succeeds, and are
+   * committed together with the record's release (docs/state.md).
+   */
+  state(name: string): StateStoreView;
 }
 
 /** Context of `init` and `close`: no record, no attempt. */

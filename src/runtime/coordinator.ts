@@ -11,6 +11,7 @@ import { buildRoutes, type Routes } from './routes.js';
 import type { Ticket } from './ticket.js';
 import { deriveRecordId } from './record-ids.js';
 import { OutputWriters } from './output-writers.js';
+import { stateHooks, type RuntimeState } from './state-stores.js';
 import type { Instrumentation } from './instrumentation.js';
 
 /** Options of {@link Coordinator}. */
@@ -31,13 +32,15 @@ export interface CoordinatorOptions {
   logger?: Logger;
   /** Metrics and spans (src/runtime/instrumentation.ts). @default none */
   instrumentation?: Instrumentation;
+  /** Keyed state stores of stateful processors (docs/state.md, "Wiring"). @default none */
+  state?: RuntimeState;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
 }
 
-/** Job bookkeeping the coordinator attaches to every record. */
-export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string }
+/** Job bookkeeping the coordinator attaches to every record (`index`: the record's position in its journal entry, for state ids). */
+export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string; index?: number }
 
 /**
  * The main-thread coordinator: owns all I/O, the in-flight bound, routing
@@ -64,6 +67,7 @@ export class Coordinator {
       this.#runners.set(spec.name, new ProcessorRunner({
         spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
         eagerBatches: options.workers, instrumentation: options.instrumentation,
+        state: stateHooks(options.state, spec.name, spec.stores ?? []),
         onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
@@ -86,7 +90,11 @@ export class Coordinator {
       ...options,
       routes: this.#routes,
       stats: this.stats,
-      submit: (processor, job) => this.#runners.get(processor)!.submit(job),
+      submit: (processor, job) => {
+        // A recovered record whose state commit made it before the crash (but its release did not): release it unprocessed.
+        if (options.state?.alreadyApplied(job.record.source, job.meta as JobMeta)) { (job.meta as JobMeta).ticket.done(); return; }
+        this.#runners.get(processor)!.submit(job);
+      },
       deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
       flushOutputs: () => this.#writers.flushAll(),
     });

@@ -176,7 +176,7 @@ export class Ingest {
         ticket.add();
         this.#o.submit(processor, {
           record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, record.headers) ?? record.headers, timestamp: record.timestamp, source: spec.name },
-          key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic },
+          key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic, index: i },
         });
       }
     });

@@ -83,7 +83,11 @@ export interface PackedUnit {
 /** Loads (and `init`s) a processor in the worker that receives it. */
 export interface LoadTask { kind: 'load'; spec: ProcessorSpecWire }
 /** Processes a batch: `batch` is `encodeWire(WireRecord[])`. */
-export interface ProcessTask { kind: 'process'; spec: ProcessorSpecWire; batch: ArrayBuffer }
+export interface ProcessTask {
+  kind: 'process'; spec: ProcessorSpecWire; batch: ArrayBuffer;
+  /** Announced by the worker when the task starts, so the pool's deadline counts from then (timeout-watchdog.ts). */
+  taskId?: number;
+}
 export type WorkerTask = LoadTask | ProcessTask;
 
 /** Result of a ProcessTask, as `encodeWire(BatchResult)`. */

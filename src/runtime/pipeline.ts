@@ -8,6 +8,9 @@ import { Coordinator, wireSpec } from './coordinator.js';
 import type { PipelineSummary } from './pipeline-stats.js';
 import { TopologyCodec } from './record-codec.js';
 import { WorkerPool } from './worker-pool.js';
+import { journalDir, workerPoolOptions } from './crash-options.js';
+import type { WalrusError } from '../errors/index.js';
+import { RuntimeState } from './state-stores.js';
 import type { MetricsHub } from '../observability/index.js';
 import { Instrumentation } from './instrumentation.js';
 import { instrumentPipeline } from './instrumentation-wiring.js';
@@ -22,6 +25,12 @@ export interface PipelineOptions {
   untilIdle?: boolean;
   /** Journal fetched entries before processing (at-least-once across crashes). @default true */
   journal?: boolean;
+  /**
+   * Instance id: its journal lives under `<stateDir>/<app>/instances/<id>/`,
+   * so several instances of one topology can run on one machine (scale-out).
+   * @default none (`<stateDir>/<app>/journal`)
+   */
+  instance?: string;
   maxInFlight?: number;
   /**
    * Run the embedded node on its own worker thread, so it does not compete
@@ -90,16 +99,20 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     });
     cleanups.push(() => client.close());
 
-    const pool = new WorkerPool({ workers: options.workers ?? topology.workers });
+    let fatal: (error: WalrusError) => void = () => undefined;
+    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
     cleanups.push(() => pool.close());
     for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
 
     const journal = options.journal === false ? undefined
-      : await Journal.open({ dir: join(topology.stateDir, topology.app, 'journal'), fsync: 'batch' });
+      : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
     if (journal) cleanups.push(() => journal.close());
+    // Stores open (and restore from their changelogs) before anything is fetched.
+    const state = await RuntimeState.open(topology, client, options.logger);
+    if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }
 
     const coordinator = new Coordinator({
-      topology, runner: pool, codec: new TopologyCodec(), journal, untilIdle: options.untilIdle,
+      topology, runner: pool, codec: new TopologyCodec(), journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
       instrumentation: options.metrics || options.tracing !== false
         ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined,
       maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,

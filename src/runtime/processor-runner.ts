@@ -141,12 +141,16 @@ export class ProcessorRunner {
         else this.#fail(job, result && !result.ok ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));
       });
     } catch (error) {
-      // The worker itself died: every record of the batch failed through no
-      // fault of its own; each is retried (or dead-lettered) on its own.
+      // The worker itself died (or was terminated past a deadline): the batch
+      // is split and each record runs alone from now on, without spending an
+      // attempt — only a record that kills its worker alone is charged one,
+      // so a poison record ends in the dead letters and its neighbours flow on.
       const data = serializeError(error);
       for (const job of batch) {
-        if (batch.length > 1) job.isolate = true;
-        this.#fail(job, data);
+        if (batch.length === 1) { this.#fail(job, data); continue; }
+        job.isolate = true;
+        this.#active -= 1;
+        this.#scheduler.requeue(job);
       }
     } finally {
       this.#batchesInFlight -= 1;

@@ -3,6 +3,9 @@ import { WalrusError, serializeError } from '../errors/index.js';
 import type { EmitOptions, ProcessorContext, ProcessResult } from '../processor/types.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from './messages.js';
 import type { LoadedProcessor } from './loaded-processors.js';
+import { workerState } from './state-worker.js';
+import type { StateStoreView } from '../state/change-set.js';
+import type { WorkerStateContext } from '../state/worker-state.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a
@@ -34,6 +37,8 @@ class RecordRun implements ProcessorContext {
   readonly #outputs: WireOutput[] = [];
   #controller: AbortController | undefined;
   #logger: ProcessorContext['logger'] | undefined;
+  #timedOut: WalrusError | undefined;
+  #state: WorkerStateContext | undefined;
 
   constructor(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord, inFlight: Set<AbortController>) {
     this.#loaded = loaded;
@@ -57,6 +62,11 @@ class RecordRun implements ProcessorContext {
       this.#inFlight.add(this.#controller);
     }
     return this.#controller.signal;
+  }
+
+  state(name: string): StateStoreView {
+    this.#state ??= workerState(this.#spec, this.#wire);
+    return this.#state.store(name);
   }
 
   emit(output: string, value: unknown, options?: EmitOptions): void {
@@ -105,12 +115,16 @@ class RecordRun implements ProcessorContext {
       if (Array.isArray(returned)) for (const value of returned) this.#outputs.push({ output: 'default', value });
       else this.#outputs.push({ output: 'default', value: returned });
     }
-    return { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
+    const result: WireResult = { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
+    const state = this.#state?.collect();
+    if (state !== undefined && state.length > 0) result.state = state;
+    return result;
   }
 
   #fail(thrown: unknown): WireResult {
     // A processor that rethrows whatever its signal carried still reports why.
-    const error = this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown;
+    const error = this.#timedOut
+      ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
     return { ok: false, error: serializeError(error), durationMs: performance.now() - this.#started };
   }
 
@@ -121,15 +135,16 @@ class RecordRun implements ProcessorContext {
   #withTimeout(work: PromiseLike<unknown>): Promise<ProcessResult<unknown>> {
     const { timeoutMs, name } = this.#spec;
     if (timeoutMs <= 0) return Promise.resolve(work) as Promise<ProcessResult<unknown>>;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new WalrusError('PROCESSOR_TIMEOUT', `processor "${name}" did not finish record ${this.#wire.id} within ${timeoutMs} ms`);
-        if (this.#controller) this.#controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer)) as Promise<ProcessResult<unknown>>;
+    // On timeout the signal fires and the record waits for the processor to
+    // give up: not settling here keeps a processor that ignores its signal
+    // from running on unseen, and the pool terminates the worker once
+    // timeout + grace has passed (timeout-watchdog.ts).
+    const timer = setTimeout(() => {
+      this.#timedOut = new WalrusError('PROCESSOR_TIMEOUT', `processor "${name}" did not finish record ${this.#wire.id} within ${timeoutMs} ms`);
+      void this.signal;
+      this.#controller!.abort(this.#timedOut);
+    }, timeoutMs);
+    return Promise.resolve(work).finally(() => clearTimeout(timer)) as Promise<ProcessResult<unknown>>;
   }
 }
 

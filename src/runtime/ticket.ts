@@ -25,9 +25,17 @@ export class Ticket {
     this.#pending += n;
   }
 
+  /**
+   * Work to finish before the entry counts as done (state commits, see
+   * state-tickets.ts); resolves with whether the entry failed.
+   */
+  beforeFinish: ((failed: boolean) => Promise<boolean>) | undefined;
+
   done(): void {
     this.#pending -= 1;
-    if (this.#pending === 0) this.#onFinish(this, this.#failed);
+    if (this.#pending !== 0) return;
+    if (this.beforeFinish === undefined) this.#onFinish(this, this.#failed);
+    else void this.beforeFinish(this.#failed).then((failed) => this.#onFinish(this, failed));
   }
 
   /** A unit could not be completed (a sink write failed for good): the entry must stay in the journal. */
