@@ -6,7 +6,8 @@
  *   (b) a processor burning ~1 ms of CPU per record, 1 worker vs 2 workers;
  *   (c) the floor: the naive loop the seed's .NET client pattern leads to
  *       (GET → process → PUT, one record at a time).
- * `BENCH_SCALE=0.2 npm run bench:pipeline` for a quick run. Figures are noisy
+ * `BENCH_SCALE=0.2 npm run bench:pipeline` for a quick run;
+ * `BENCH_ONLY=observability` compares case (a) with metrics + tracing on and off. Figures are noisy
  * on a shared machine: compare rows of one run, not runs of different days.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { WalrusClient } from '../src/client/index.js';
 import { EntryPacker } from '../src/codec/index.js';
 import { maxPayloadBytes } from '../src/protocol/index.js';
 import { startPipeline } from '../src/runtime/pipeline.js';
+import { MetricsHub } from '../src/observability/index.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { printTable } from './lib/table.js';
 
@@ -66,7 +68,10 @@ async function preload(client: WalrusClient, topic: string, n: number): Promise<
   }
 }
 
-async function pipelineCase(label: string, n: number, processor: string, workers: number, config = '{}'): Promise<Record<string, string | number>> {
+/** Observability of a case: none at all, or a MetricsHub with every built-in series plus spans (no SDK: the default run). */
+type Observe = 'off' | 'on';
+
+async function pipelineCase(label: string, n: number, processor: string, workers: number, config = '{}', observe: Observe = 'on'): Promise<Record<string, string | number>> {
   return withNode(async (client, address, dir) => {
     await preload(client, 'bench.in', n);
     const yaml = `
@@ -82,13 +87,20 @@ sinks:
 observability: { logLevel: warn }
 `;
     const { topology } = await loadTopologyText(yaml, join(here, 'pipeline.yaml'));
-    const pipeline = await startPipeline(topology, { nodes: [address], untilIdle: true, journal: process.env.BENCH_JOURNAL !== 'off' });
+    const metrics = observe === 'on' ? new MetricsHub() : undefined;
+    const pipeline = await startPipeline(topology, {
+      nodes: [address], untilIdle: true, journal: process.env.BENCH_JOURNAL !== 'off', metrics, tracing: observe === 'on',
+    });
     const cpu = process.cpuUsage();
     const mainCpu = mainThreadCpuMs();
     const summary = await pipeline.done;
     const cpuUs = process.cpuUsage(cpu);
     const mainCpuMs = mainThreadCpuMs() - mainCpu;
     if (summary.sinks.out.records !== n) throw new Error(`${label}: expected ${n} records in the sink, got ${summary.sinks.out.records}`);
+    // Keep the scrape in the measured work's process, and prove the hub saw every record.
+    if (metrics && !(await metrics.metrics()).includes(`walrus_stream_records_emitted_total{sink="out"} ${n}`)) {
+      throw new Error(`${label}: the metrics scrape does not show ${n} emitted records`);
+    }
     return { case: label, workers, records: n, 'seconds': Number((summary.elapsedMs / 1000).toFixed(2)), 'records/s': Math.round(n / (summary.elapsedMs / 1000)),
       // Load-independent cost: CPU per record of the whole process (node,
       // coordinator, workers) and of the coordinator's thread alone.
@@ -121,6 +133,27 @@ async function naiveCase(n: number): Promise<Record<string, string | number>> {
 }
 
 const only = process.env.BENCH_ONLY;
+if (only === 'observability') {
+  // Metrics + tracing on vs off, interleaved (off, on, off, on, ...) so load
+  // drifts on a shared machine hit both alike; medians compared.
+  const n = Math.round(200_000 * scale);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const runs: Record<string, string | number>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    runs.push(await pipelineCase('(a) observability off', n, 'echo.ts', 2, '{}', 'off'));
+    runs.push(await pipelineCase('(a) metrics + tracing on', n, 'echo.ts', 2, '{}', 'on'));
+  }
+  printTable(`observability overhead, case (a) (${availableParallelism()} cores; BENCH_SCALE=${scale}; ${rounds} rounds)`, runs);
+  const median = (label: string, key: string) => {
+    const xs = runs.filter((r) => r.case === label).map((r) => r[key] as number).sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)]!;
+  };
+  const [offRate, onRate] = ['(a) observability off', '(a) metrics + tracing on'].map((l) => median(l, 'records/s'));
+  const [offCpu, onCpu] = ['(a) observability off', '(a) metrics + tracing on'].map((l) => median(l, 'CPU µs/record'));
+  process.stdout.write(`median throughput: off ${offRate}, on ${onRate} records/s → overhead ${(((offRate - onRate) / offRate) * 100).toFixed(1)} % (target ≤ 5 %)\n`);
+  process.stdout.write(`median CPU/record: off ${offCpu}, on ${onCpu} µs → ${(((onCpu - offCpu) / offCpu) * 100).toFixed(1)} %\n`);
+  process.exit(0);
+}
 if (only === 'a') {
   printTable('only (a)', [await pipelineCase('(a) trivial processor', Math.round(200_000 * scale), 'echo.ts', 2)]);
   if (process.env.BENCH_THREADS) printThreadCpu();
