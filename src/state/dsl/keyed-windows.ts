@@ -1,0 +1,102 @@
+import { WalrusError } from '../../errors/index.js';
+import type { StateStoreView } from '../change-set.js';
+import type { EventTimeExtractor, TimedRecord } from './event-time.js';
+import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
+import type { WindowResult } from './windowed-aggregation.js';
+
+/** Options of {@link windowedAggregate}. */
+export interface KeyedWindowOptions<V, A> {
+  /** `tumbling(60_000)` or `hopping(60_000, 10_000)`. */
+  windows: WindowSpec;
+  /** Records are still accepted this long after a window's end (ms). @default 0 */
+  graceMs?: number;
+  /** `fromField('ts')`, `fromHeader('x-event-time')`, `fromRecordTimestamp()`, or `(record) => ms`. */
+  eventTime: EventTimeExtractor<V>;
+  init: () => A;
+  aggregate: (aggregate: A, value: V, key: string) => A;
+}
+
+/** What one record did to its key's windows. */
+export interface KeyedWindowStep<A> {
+  /** Every window the record changed (`final: false`): emit them for results on every update. */
+  updates: Array<WindowResult<A>>;
+  /** Windows the record closed by moving its key's stream time (`final: true`): emit them for results on close. */
+  closed: Array<WindowResult<A>>;
+  /** Every window of the record had closed: send it to a late output, or throw `lateRecordError(...)` (DLQ). */
+  late: boolean;
+  /** The record's event time. */
+  eventTime: number;
+  /** The key's stream time after the record. */
+  streamTime: number;
+}
+
+/** Where a key's stream time lives: under the key's own scope, after its windows (`~` sorts after digits). */
+export function keyStreamTimeKey(key: string): string {
+  return `${key}@~stream-time`;
+}
+
+/**
+ * Windowed aggregation inside a processor (`ctx.state(name)` in a worker).
+ *
+ * Stream time is kept **per key** (the largest event time of the key's
+ * records), so every decision — which windows a record updates, which it
+ * closes, whether it is late — depends only on that key's records, which key
+ * ordering delivers in source order. Results are therefore exact and the same
+ * for any number of workers. The price: a key's window closes only when a
+ * later record of the same key passes `end + grace`; a key that goes quiet
+ * keeps its last window open (emit on update if every figure must go out at
+ * once). For one stream time across all keys, use the coordinator-side
+ * `WindowedAggregation` (docs/state.md).
+ *
+ * @example
+ * const step = windowedAggregate(ctx.state('revenue'), record, {
+ *   windows: tumbling(60_000), graceMs: 5_000, eventTime: fromField('createdAt'),
+ *   init: () => 0, aggregate: (sum, order) => sum + order.totalEur,
+ * });
+ * if (step.late) ctx.emit('late', record.value);
+ * for (const w of step.closed) ctx.emit('default', w);
+ */
+export function windowedAggregate<V, A>(state: StateStoreView, record: TimedRecord<V>, opts: KeyedWindowOptions<V, A>): KeyedWindowStep<A> {
+  const key = record.key;
+  if (typeof key !== 'string' || key === '') {
+    throw new WalrusError('STATE_STORE_ERROR', `store "${state.name}": windows are per key and this record has none; set a key upstream`, {
+      retriable: false, context: { store: state.name },
+    });
+  }
+  const grace = opts.graceMs ?? 0;
+  if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
+  const t = opts.eventTime(record);
+  const timeKey = keyStreamTimeKey(key);
+  const before = state.get<number>(timeKey) ?? -1;
+  const updates: Array<WindowResult<A>> = [];
+  const windows = windowsFor(opts.windows, t);
+  let lateWindows = 0;
+  for (const w of windows) {
+    if (w.end + grace <= before) { lateWindows += 1; continue; }
+    const storeKey = windowKey(key, w.start);
+    const current = state.get<A>(storeKey);
+    const next = opts.aggregate(current === undefined ? opts.init() : current, record.value, key);
+    state.put(storeKey, next);
+    updates.push({ key, start: w.start, end: w.end, value: next, final: false });
+  }
+  const closed: Array<WindowResult<A>> = [];
+  if (t > before) {
+    state.put(timeKey, t);
+    for (const { key: storeKey, value } of state.range<A>({ prefix: `${key}@` })) {
+      const parsed = parseWindowKey(storeKey);
+      if (!parsed || parsed.key !== key) continue;
+      const end = parsed.start + opts.windows.size;
+      if (end + grace > t) continue;
+      closed.push({ key, start: parsed.start, end, value, final: true });
+      state.delete(storeKey);
+    }
+  }
+  return { updates, closed, late: windows.length > 0 && lateWindows === windows.length, eventTime: t, streamTime: Math.max(t, before) };
+}
+
+/** The error that dead-letters a late record (code `LATE_RECORD`, not retried), naming both times. */
+export function lateRecordError(record: { id?: string; key?: string }, eventTime: number, streamTime: number, graceMs: number): WalrusError {
+  return new WalrusError('LATE_RECORD',
+    `record ${record.id ?? ''} of key "${record.key ?? ''}" is late: event time ${new Date(eventTime).toISOString()} falls only in windows that closed (key stream time ${new Date(streamTime).toISOString()}, grace ${graceMs} ms)`,
+    { retriable: false, context: { key: record.key, eventTime, streamTime } });
+}
