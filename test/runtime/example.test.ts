@@ -10,6 +10,7 @@ import { startBroker } from '../../src/broker/index.js';
 import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
 import { parseDeadLetter } from '../../src/runtime/dead-letter.js';
+import { KeyValueStore, parseWindowKey, storeDir } from '../../src/state/index.js';
 import type { PipelineSummary } from '../../src/runtime/pipeline-stats.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,10 +42,11 @@ test('the bundled example runs to completion with exact counts, and a second run
   assert.equal(s.sources.orders.records, 2_000);
   assert.deepEqual(
     Object.fromEntries(Object.entries(s.processors).map(([n, c]) => [n, [c.processed, c.deadLettered, c.retries]])),
-    { parse: [1_987, 13, 0], enrich: [1_987, 0, 0], route: [1_987, 0, 0] },
+    { parse: [1_987, 13, 0], enrich: [1_987, 0, 0], route: [1_987, 0, 0], revenue: [1_987, 0, 0] },
   );
   assert.equal(s.sinks.accepted.records, 1_825);
   assert.equal(s.sinks.review.records, 162);
+  assert.equal(s.sinks.revenue.records, 1_987);
   assert.deepEqual(s.deadLetters, { 'orders.dlq': 13 });
   assert.match(first.stderr, /seed: loaded 2000 entries/);
 
@@ -90,6 +92,39 @@ test('the bundled example runs to completion with exact counts, and a second run
     for (const r of [...review, ...accepted]) {
       assert.equal(r.key, r.order.customerId);
       assert.equal(r.headers['order-tier'], r.order.tier);
+    }
+
+    // The stateful step: revenue per customer per hour of createdAt, from every enriched order.
+    const hour = (iso: string) => Math.floor(Date.parse(iso) / 3_600_000) * 3_600_000;
+    const expected = new Map<string, { cents: number; orders: number }>();
+    for (const r of [...review, ...accepted]) {
+      const o = r.order as unknown as { customerId: string; createdAt: string; totalEur: number };
+      const k = `${o.customerId}@${new Date(hour(o.createdAt)).toISOString()}`;
+      const e = expected.get(k) ?? { cents: 0, orders: 0 };
+      expected.set(k, { cents: e.cents + Math.round(o.totalEur * 100), orders: e.orders + 1 });
+    }
+    assert.equal(expected.size, 1_414);
+    const revenue = (await readAll('orders.revenue')).flatMap((e) => decodeEntry(e))
+      .map((r) => JSON.parse(Buffer.from(r.value).toString('utf8')) as { customerId: string; from: string; revenueEur: number; orders: number; final: boolean });
+    assert.equal(revenue.length, 1_987);
+    // Each window's last figure (most orders) is its exact total; every order emitted one running figure.
+    const last = new Map<string, { cents: number; orders: number }>();
+    for (const r of revenue) {
+      const k = `${r.customerId}@${r.from}`;
+      if ((last.get(k)?.orders ?? 0) < r.orders) last.set(k, { cents: Math.round(r.revenueEur * 100), orders: r.orders });
+      assert.equal(r.final, false, 'a day of grace: no window of the sample closes');
+    }
+    assert.deepEqual(last, expected);
+    // ...and the store holds the same windows (ctx.state('revenue') in the workers, committed with each release).
+    const store = await KeyValueStore.open({ dir: storeDir(stateDir, 'orders', 'revenue'), name: 'revenue' });
+    try {
+      const windows = store.range<{ revenueEur: number; orders: number }>().flatMap(({ key, value }) => {
+        const w = parseWindowKey(key);
+        return w ? [[`${w.key}@${new Date(w.start).toISOString()}`, { cents: Math.round(value.revenueEur * 100), orders: value.orders }] as const] : [];
+      });
+      assert.deepEqual(new Map(windows), expected);
+    } finally {
+      await store.close();
     }
   } finally {
     await client.close();
