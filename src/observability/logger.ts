@@ -1,12 +1,9 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { WalrusError } from '../errors/index.js';
+import { DEFAULT_REDACT_PATHS } from './log-fields.js';
 
-/** Header paths that may hold secrets; always redacted. Both `headers` and `record.headers` shapes are covered. */
-export const DEFAULT_REDACT_PATHS: readonly string[] = [
-  'headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'headers["x-api-key"]', 'headers["proxy-authorization"]',
-  '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]', '*.headers["x-api-key"]', '*.headers["proxy-authorization"]',
-];
+export { DEFAULT_REDACT_PATHS, processorLogger, recordLogger } from './log-fields.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -55,15 +52,4 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   } catch (error) {
     throw new WalrusError('CONFIG_INVALID', `logger options are invalid: ${(error as Error).message}`, { cause: error });
   }
-}
-
-/** A child logger for one processor: every line carries `processor`. */
-export function processorLogger(logger: Logger, processor: string): Logger {
-  return logger.child({ processor });
-}
-
-/** A child logger for one record: every line carries `recordId` and, when known, `correlationId`. */
-export function recordLogger(logger: Logger, record: { id: string; headers?: Readonly<Record<string, string>> }): Logger {
-  const correlationId = record.headers?.['correlation-id'] ?? record.headers?.['x-correlation-id'];
-  return logger.child(correlationId === undefined ? { recordId: record.id } : { recordId: record.id, correlationId });
 }

@@ -31,13 +31,14 @@ export interface InstrumentOptions {
 export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): () => void {
   const detachClient = attachClientMetrics(hub, parts.client);
   let replacements = 0;
-  const removeCollector = hub.addCollector(() => {
+  const collect = (): void => {
     hub.setWorkers(parts.pool.connected);
     hub.setWorkerUtilization(parts.pool.utilization);
     for (; replacements < parts.pool.replacements; replacements++) hub.recordWorkerReplaced();
     if (parts.journal) hub.setJournalStats(parts.journal.stats());
     hub.setInFlight(parts.inFlight());
-  });
+  };
+  const removeCollector = hub.addCollector(collect);
   let polling = false;
   const pollLag = async () => {
     if (polling) return;
@@ -54,7 +55,8 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
   void pollLag();
   const timer = setInterval(() => void pollLag(), options.lagIntervalMs ?? 5_000);
   timer.unref();
-  return () => { clearInterval(timer); removeCollector(); detachClient(); };
+  // Detached once the run is over: the gauges keep their final values for a last scrape.
+  return () => { clearInterval(timer); collect(); removeCollector(); detachClient(); };
 }
 
 /** What the readiness checks read. */

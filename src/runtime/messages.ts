@@ -58,6 +58,8 @@ export interface ProcessorSpecWire {
   /** Per-record timeout in ms (0 = none). */
   timeoutMs: number;
   logLevel: string;
+  /** The topology's `app`, bound to every log line of the worker. */
+  app?: string;
   /** Outputs read only by sinks: the worker serializes and packs them into sink entries. */
   sinks?: Record<string, SinkWire[]>;
 }

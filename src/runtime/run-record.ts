@@ -3,6 +3,7 @@ import { WalrusError, serializeError } from '../errors/index.js';
 import type { EmitOptions, ProcessorContext, ProcessResult } from '../processor/types.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from './messages.js';
 import type { LoadedProcessor } from './loaded-processors.js';
+import { recordLogger } from '../observability/log-fields.js';
 import { workerState } from './state-worker.js';
 import type { StateStoreView } from '../state/change-set.js';
 import type { WorkerStateContext } from '../state/worker-state.js';
@@ -52,7 +53,7 @@ class RecordRun implements ProcessorContext {
   }
 
   get logger(): ProcessorContext['logger'] {
-    this.#logger ??= this.#loaded.logger.child({ recordId: this.#wire.id });
+    this.#logger ??= recordLogger(this.#loaded.logger, this.#wire);
     return this.#logger;
   }
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, parseHttpAddress, type ObservabilityServer } from '../../observability/index.js';
+import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, type ObservabilityServer } from '../../observability/index.js';
 import { startPipelineServer } from '../../runtime/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
@@ -29,6 +29,9 @@ Options:
                            observability.http; loopback unless a host is given; false = off)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
+  --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
+  --redact-header <name>   also redact this record header in logs (repeatable; authorization,
+                           cookie, set-cookie, x-api-key, proxy-authorization always are)
   --json                   print the summary as JSON
   -h, --help               show this help
 
@@ -48,6 +51,7 @@ const command: CliCommand = {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
+        'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
     });
     if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
@@ -81,12 +85,28 @@ const command: CliCommand = {
     const { topology, warnings } = loaded;
     for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
 
-    const logger = createLogger({ level: topology.observability.logLevel, destination: io.stderr, base: { app: topology.app } });
+    const logFormat = values['log-format'];
+    if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+      throw new UsageError(`--log-format expects "json" or "pretty", got "${logFormat}"`);
+    }
+    // On a TTY the live view is created first: log lines then go above it
+    // instead of being overwritten by the next redraw.
+    const tty = io.stderr.isTTY === true && values.json !== true;
+    const progress = tty || progressInterval > 0
+      ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
+    const logger = createLogger({
+      level: topology.observability.logLevel, base: { app: topology.app },
+      destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
+      pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
+      redact: (values['redact-header'] ?? []).flatMap((h) => [`headers[${JSON.stringify(h.toLowerCase())}]`, `*.headers[${JSON.stringify(h.toLowerCase())}]`]),
+    });
     const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
     const metricsAddress = values['metrics-address'];
     const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
       : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
-    const hub = http ? new MetricsHub() : undefined;
+    // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
+    // process/GC metrics only when something scrapes them.
+    const hub = new MetricsHub({ processMetrics: http !== undefined });
     const pipeline = await startPipeline(topology, {
       metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
@@ -101,7 +121,7 @@ const command: CliCommand = {
 
     // /metrics, /healthz, /readyz when `observability.http` (or --metrics-address) is set.
     let server: ObservabilityServer | undefined;
-    if (http && hub) {
+    if (http) {
       try {
         server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http);
       } catch (error) {
@@ -121,12 +141,9 @@ const command: CliCommand = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const tty = io.stderr.isTTY === true && values.json !== true;
     // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
-    const progress = tty || progressInterval > 0
-      ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
     const timer = progress
-      ? setInterval(() => progress.update(toProgressSnapshot(pipeline.coordinator.snapshot(), pipeline.pool.size)), tty ? 250 : Math.min(progressInterval, 1_000))
+      ? setInterval(() => progress.update(hub.progress()), tty ? 250 : Math.min(progressInterval, 1_000))
       : undefined;
     timer?.unref();
     try {
