@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { startBroker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { Journal } from '../src/journal/index.js';
+import { throughWorkers } from './state-workers.js';
 import { KeyValueStore, KeyedAggregation, WindowedAggregation, fromField, tumbling, type ChangelogOptions } from '../src/state/index.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -215,4 +216,14 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** The runtime's whole stateful path through real worker threads (benchmarks/state-workers.ts). */
+async function workersRows(): Promise<void> {
+  const n = Number(process.env.BENCH_E2E_RECORDS ?? RECORDS);
+  const { run, restore } = await throughWorkers(n, KEYS, Number(process.env.BENCH_WORKERS ?? 2));
+  table(`End to end through real workers (${KEYS} keys; walrus-stream run's path)`, run);
+  table('Restore through the runtime into an empty state dir', restore);
+}
+
+// BENCH_ONLY=workers runs only the end-to-end rows.
+if (process.env.BENCH_ONLY !== 'workers') await main();
+await workersRows();
