@@ -55,6 +55,7 @@ export class Coordinator {
   readonly #runners = new Map<string, ProcessorRunner>();
   readonly #writers: OutputWriters;
   #stopping = false;
+  #failed = false;
   readonly #ingest: Ingest;
 
   constructor(options: CoordinatorOptions) {
@@ -120,6 +121,17 @@ export class Coordinator {
     this.#ingest.stop();
   }
 
+  /**
+   * Ends the run at once with `error` (a worker crash loop): `run()` rejects
+   * with it without waiting for what is in flight, which stays unreleased in
+   * the journal (or unacknowledged on the node) for the next start.
+   */
+  fail(error: Error): void {
+    this.#failed = true;
+    this.stop();
+    this.#ingest.fail(error);
+  }
+
   snapshot(): PipelineSummary {
     return this.stats.snapshot(this.#ingest.inFlight);
   }
@@ -172,6 +184,8 @@ export class Coordinator {
 
   #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
     const meta = job.meta as JobMeta;
+    // After a fatal crash loop nothing is dead-lettered: the records stay in the journal.
+    if (this.#failed) { meta.ticket.fail(); return; }
     this.stats.processor(processor).deadLettered += 1;
     this.#o.instrumentation?.failed(processor, error);
     this.#o.logger?.warn({ processor, recordId: job.record.id, code: error.code, err: error.message, topic }, 'record dead-lettered');

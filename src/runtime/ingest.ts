@@ -45,6 +45,7 @@ export class Ingest {
   /** Fetched batches waiting for their journal append before admission. */
   #admitting = 0;
   #stopping = false;
+  #fatal: Error | undefined;
   #seq = 0;
   readonly #emptySources = new Set<string>();
   readonly #sleepers = new Set<() => void>();
@@ -69,12 +70,23 @@ export class Ingest {
     this.#poke();
   }
 
+  /** Ends `run()` with `error` without draining (see Coordinator.fail). */
+  fail(error: Error): void {
+    this.#fatal ??= error;
+    this.stop();
+  }
+
   async run(): Promise<void> {
     this.#recover();
     const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
     await Promise.all(sources.map((s) => this.#fetchLoop(s)));
     // Drain: everything admitted finishes (or is dead-lettered) and is flushed.
-    while (this.#inFlight > 0 || this.#admitting > 0) await this.#sleep(20);
+    while ((this.#inFlight > 0 || this.#admitting > 0) && !this.#fatal) await this.#sleep(20);
+    if (this.#fatal) {
+      await this.#flushReleases();
+      await this.#acks.settle();
+      throw this.#fatal;
+    }
     await this.#o.flushOutputs();
     await this.#flushReleases();
     // Before the client closes: a closed connection would release the leases.

@@ -121,6 +121,8 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       // kill -9 between the read and the journal loses nothing (docs/client.md).
       openSource: (spec) => ({ fetch: (max, maxBytes) => client.lease(spec.topic, max, maxBytes) }),
     });
+    // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
+    fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
     const addresses = broker ? [broker.address] : nodes;
     if (options.metrics) {
       cleanups.push(async () => detach());

@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { WalrusError } from '../errors/index.js';
 import { decodeWire, encodeWire, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
   type WireRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from './messages.js';
+import { TaskSupervisor, type SupervisorOptions } from './crash-supervisor.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -17,6 +18,14 @@ export interface WorkerPoolOptions {
    * processors that await I/O need). @default 1
    */
   tasksPerWorker?: number;
+  /**
+   * V8 heap limits of each worker thread (`resourceLimits`): a worker that
+   * exceeds them dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like any
+   * crash. @default Node's defaults
+   */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; stackSizeMb?: number };
+  /** Deadlines, crash loops and recycling (src/runtime/crash-supervisor.ts). */
+  supervisor?: SupervisorOptions;
 }
 
 /**
@@ -32,6 +41,7 @@ export class WorkerPool {
   #closed = false;
   readonly #waiters: Array<() => void> = [];
   #replacements = 0;
+  readonly #supervisor: TaskSupervisor;
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
@@ -45,18 +55,29 @@ export class WorkerPool {
       idleTimeout: 2 ** 31 - 1,
       concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
       atomics: 'disabled',
+      resourceLimits: options.resourceLimits,
     });
+    this.#supervisor = new TaskSupervisor(options.supervisor);
     this.#pool.on('message', (message: unknown) => {
-      if (!isControlHello(message)) return;
+      if (this.#supervisor.onMessage(message) || !isControlHello(message)) return;
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
       message.port.unref();
       this.#controls.set(message.threadId, { proxy, port: message.port });
       if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
     });
-    this.#pool.on('workerDestroy', (worker: { threadId?: number }) => {
-      // Before close(), a thread only ends by dying; piscina starts a replacement (minThreads).
+    this.#pool.on('workerDestroy', () => {
+      // Before close(), a thread only ends by dying (or being terminated); piscina starts a replacement (minThreads).
       if (!this.#closed) this.#replacements += 1;
-      if (worker.threadId !== undefined) this.#drop(worker.threadId);
+      // piscina's worker handle has no usable id here (it reads -1 once the
+      // thread exited), so drop every control channel whose thread is gone.
+      setImmediate(() => {
+        const live = new Set(this.#pool.threads.map((t) => t.threadId));
+        for (const threadId of [...this.#controls.keys()]) {
+          if (live.has(threadId)) continue;
+          this.#drop(threadId);
+          this.#supervisor.forget(threadId);
+        }
+      });
     });
     // piscina re-raises worker crashes on the task; an 'error' with no task
     // attached must not crash the coordinator.
@@ -98,15 +119,21 @@ export class WorkerPool {
    * Runs one batch; resolves with one result per record, in order, and the
    * sink entries packed from them. Rejects only if the worker itself fails.
    */
-  async process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<BatchResult> {
+  async process(spec: ProcessorSpecWire, records: WireRecord[], reruns = 0): Promise<BatchResult> {
     const batch = encodeWire(records);
+    const { taskId, signal } = this.#supervisor.begin(spec);
     let result: ArrayBuffer;
     try {
-      result = (await this.#pool.run({ kind: 'process', spec, batch }, { transferList: [batch] })) as ArrayBuffer;
+      result = (await this.#pool.run({ kind: 'process', spec, batch, taskId }, { transferList: [batch], signal })) as ArrayBuffer;
     } catch (error) {
-      throw new WalrusError('WORKER_CRASHED', `worker failed while running "${spec.name}": ${(error as Error)?.message ?? String(error)}`,
-        { cause: error });
+      const failure = await this.#supervisor.failed(taskId, spec, error);
+      if (!failure.rerun) throw failure.error;
+      if (this.#closed || reruns >= 3) {
+        throw new WalrusError('WORKER_CRASHED', `worker pool could not run a batch of "${spec.name}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      }
+      return this.process(spec, records, reruns + 1);
     }
+    this.#supervisor.succeeded(taskId, () => this.#pool.threads);
     return decodeWire<BatchResult>(result);
   }
 

@@ -15,6 +15,7 @@ import { WorkerMetrics } from './worker-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import { SinkPacker } from './sink-packer.js';
+import { announceTaskStart } from './timeout-watchdog.js';
 
 const startedAt = Date.now();
 const metrics = new WorkerMetrics();
@@ -50,6 +51,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
     await processors.get(task.spec);
     return { threadId, loaded: processors.names() } satisfies LoadTaskResult;
   }
+  announceTaskStart(task.taskId);
   const records = decodeWire<WireRecord[]>(task.batch);
   const results = await processBatch(task.spec, records);
   const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results), metrics: metrics.snapshot(threadId) };

@@ -57,5 +57,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     sinks,
     stores,
     observability: parsed.observability,
+    workerPool: parsed.workerPool,
+    journal: parsed.journal,
   };
 }

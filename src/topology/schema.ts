@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
+import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
 import { storeSchema } from './schema-stores.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
@@ -30,6 +31,7 @@ const source = z
       .prefault({})
       .describe('How the topic is polled.'),
     rateLimit: z.number().nonnegative().default(0).describe('Records per second read from the topic; 0 = unlimited.'),
+    dedupe: dedupeSchema.prefault({}),
   })
   .describe('A topic records are read from.');
 
@@ -130,6 +132,8 @@ export const topologySchema = z
     sinks: named(sink).prefault({}).describe('Topics processor outputs are written to, by name.'),
     stores: z.record(z.string(), storeSchema).prefault({}).describe('Keyed state stores, by name (see docs/state.md); processors list the ones they use under `stores`.'),
     observability: observability.prefault({}),
+    workerPool: workerPoolSchema.prefault({}),
+    journal: journalSchema.prefault({}),
   })
   // Editors must accept the `x-` extension keys load.ts strips before validation.
   .meta({ patternProperties: { '^x-': {} } })

@@ -43,6 +43,23 @@ export interface Topology {
   /** Keyed state stores by name (docs/state.md). */
   stores: Record<string, StoreSpec>;
   observability: ObservabilitySpec;
+  /** Worker thread limits and replacement (schema-runtime.ts). */
+  workerPool: WorkerPoolSpec;
+  journal: JournalSpec;
+}
+
+/** `workerPool:` — sizes in bytes, durations in ms. */
+export interface WorkerPoolSpec {
+  maxHeap: Bytes;
+  timeoutGrace: Millis;
+  recycleAfterTasks: number;
+  recycleAboveHeap: Bytes;
+  maxConsecutiveCrashes: number;
+}
+
+/** `journal:`. */
+export interface JournalSpec {
+  fsync: 'batch' | 'always' | 'never';
 }
 
 /** A keyed state store declared under `stores:`. */
@@ -112,6 +129,8 @@ export interface SourceSpec {
   poll: PollSpec;
   /** Records per second; 0 = unlimited. */
   rateLimit: number;
+  /** Drop records whose id is among the last `window` seen; 0 = off. */
+  dedupe: { window: number };
 }
 
 export interface PollSpec {

@@ -180,7 +180,7 @@ test('schema: the shipped schema/topology.schema.json is what `walrus-stream sch
     assert.equal(written.code, 0);
     assert.equal(await readFile(join(dir, 'out.json'), 'utf8'), shipped);
     const schema = JSON.parse(shipped) as { properties: Record<string, unknown>; required: string[] };
-    assert.deepEqual(Object.keys(schema.properties), ['app', 'stateDir', 'workers', 'cluster', 'sources', 'processors', 'sinks', 'stores', 'observability']);
+    assert.deepEqual(Object.keys(schema.properties), ['app', 'stateDir', 'workers', 'cluster', 'sources', 'processors', 'sinks', 'stores', 'observability', 'workerPool', 'journal']);
     assert.deepEqual(schema.required, ['app', 'sources', 'processors']);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -76,7 +76,7 @@ test('keys are never interpolated; the environment defaults to process.env', asy
   const { topology } = await loadTopologyText(body('${WALRUS_STREAM_TEST_APP}'), file);
   assert.equal(topology.app, 'from-process-env');
   const errors = await errorsOf(body('shop', '${KEY}: 1\n'), { KEY: 'workers' });
-  assert.deepEqual(errors, ['2:1: unknown key "${KEY}" at the top level; allowed keys: app, stateDir, workers, cluster, sources, processors, sinks, stores, observability']);
+  assert.deepEqual(errors, ['2:1: unknown key "${KEY}" at the top level; allowed keys: app, stateDir, workers, cluster, sources, processors, sinks, stores, observability, workerPool, journal']);
 });
 
 test('a key that only takes text keeps the substituted text, whatever it looks like', async () => {

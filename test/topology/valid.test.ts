@@ -25,6 +25,8 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     },
     stores: {},
     observability: { logLevel: 'info', http: false },
+    workerPool: { maxHeap: 0, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20 },
+    journal: { fsync: 'batch' },
   };
 }
 
@@ -37,7 +39,7 @@ test('minimal: a source and a processor, every default applied', async () => {
   const expected: Topology = {
     ...defaults(dir),
     app: 'minimal',
-    sources: { orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: DEFAULT_POLL, rateLimit: 0 } },
+    sources: { orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } } },
     processors: {
       echo: {
         name: 'echo', module: './echo.js', modulePath: join(dir, 'echo.js'),
@@ -72,8 +74,8 @@ test('full: every section, interpolation, branching, units and resolved referenc
       connectTimeout: 750,
     },
     sources: {
-      orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: { batchSize: 200, maxBytes: 32_768, minInterval: 2, maxInterval: 250 }, rateLimit: 1_000 },
-      legacy: { name: 'legacy', topic: 'legacy.orders', format: 'text', serializer: 'string', poll: DEFAULT_POLL, rateLimit: 0 },
+      orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: { batchSize: 200, maxBytes: 32_768, minInterval: 2, maxInterval: 250 }, rateLimit: 1_000, dedupe: { window: 0 } },
+      legacy: { name: 'legacy', topic: 'legacy.orders', format: 'text', serializer: 'string', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } },
     },
     processors: {
       parse: {

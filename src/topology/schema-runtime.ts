@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { count, duration, size } from './schema-fields.js';
+
+/**
+ * Topology keys of the runtime's crash containment and delivery: the worker
+ * pool's limits (`workerPool:`), the local journal (`journal:`) and a
+ * source's duplicate filter (`dedupe:`). docs/pipeline.md explains them.
+ */
+
+export const workerPoolSchema = z
+  .strictObject({
+    maxHeap: size('0').describe('V8 old-generation heap limit of each worker thread (`resourceLimits`); a worker that exceeds it dies and is replaced, and its record is retried alone. 0 = Node\'s default.'),
+    timeoutGrace: duration('5s').describe('After a record\'s `timeout` fired its `ctx.signal`, how long its batch may still take before the worker thread is terminated and replaced (the record fails with PROCESSOR_TIMEOUT).'),
+    recycleAfterTasks: count(0, 0).describe('Replace a worker thread after it ran this many batches (for processors that leak); 0 = never.'),
+    recycleAboveHeap: size('0').describe('Replace a worker thread once its heap in use exceeds this (checked as each batch starts); 0 = never.'),
+    maxConsecutiveCrashes: count(20).describe('Worker threads that may die in a row with no batch succeeding in between before the run ends with a fatal WORKER_CRASHED (a processor that kills every worker).'),
+  })
+  .describe('Limits and replacement of the worker threads that run processors.');
+
+export const journalSchema = z
+  .strictObject({
+    fsync: z.enum(['batch', 'always', 'never']).default('batch').describe('`batch`: each group commit is fdatasync\'ed before fetched entries are acknowledged (survives power loss); `always`: every append; `never`: page cache only (survives a process crash, not a power loss).'),
+  })
+  .describe('The local journal that keeps fetched records until they are finished (`<stateDir>/<app>/journal`).');
+
+export const dedupeSchema = z
+  .strictObject({
+    window: count(0, 0).describe('How many recent record ids are remembered; a record whose id is among them is dropped before processing. 0 = off.'),
+  })
+  .describe('Drop records seen recently (by record id): duplicates an upstream walrus-stream pipeline wrote after a crash.');

@@ -1,0 +1,94 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Journal } from '../../src/journal/index.js';
+import { parseDeadLetter } from '../../src/runtime/dead-letter.js';
+import { harness, type Harness } from './harness.js';
+
+let h: Harness;
+before(async () => { h = await harness(); });
+after(() => h.close());
+
+const topology = (processor: string, extra: string, pool = '', attempts = 2, batchSize = 16) => `
+app: t
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  p: { module: ./${processor}, input: in, batchSize: ${batchSize}, retry: { attempts: ${attempts}, initialDelay: 1ms, maxDelay: 5ms }, deadLetter: in.dead ${extra} }
+sinks:
+  out: { topic: out, input: p }
+observability: { logLevel: silent }
+${pool}`;
+
+/** Runs `processor` over 16 records (one batch) where record `bad` carries `poison`; returns outputs and dead letters. */
+async function runWithPoison(processor: string, poison: Record<string, unknown>, extra = '', pool = '') {
+  await h.produce('in', Array.from({ length: 16 }, (_, i) => ({ value: i === 9 ? { n: i, ...poison } : { n: i } })), 16);
+  const summary = await h.run(topology(processor, extra, pool));
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; attempt?: number });
+  const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+  return { summary, out, dead };
+}
+
+const neighbours = Array.from({ length: 16 }, (_, i) => i).filter((i) => i !== 9);
+
+for (const [name, processor, poison, extra, pool, code, message] of [
+  ['hangs, ignoring ctx.signal', 'hang.ts', { hang: true }, ', timeout: 100ms', 'workerPool: { timeoutGrace: 100ms }', 'PROCESSOR_TIMEOUT', /worker was terminated/],
+  ['spins synchronously (no timer can fire in its thread)', 'spin.ts', { spin: true }, ', timeout: 100ms', 'workerPool: { timeoutGrace: 50ms }', 'PROCESSOR_TIMEOUT', /worker was terminated/],
+  ['calls process.exit', 'crash.ts', { crash: 'always' }, '', '', 'WORKER_CRASHED', /worker crashed while running "p"/],
+  ['throws from a timer (uncaught)', 'timer-crash.ts', { boom: true }, '', '', 'WORKER_CRASHED', /uncaught in a timer/],
+  ['blows resourceLimits', 'oom.ts', { oom: true }, '', 'workerPool: { maxHeap: 32MiB }', 'WORKER_CRASHED', /memory/i],
+  ['returns a value its sink cannot serialise (BigInt into JSON)', 'bad-output.ts', { big: true }, '', '', 'SERIALIZATION_ERROR', /BigInt/],
+  ['throws', 'flaky.ts', { fatal: true }, '', '', 'NON_RETRIABLE', /record 9 is invalid/],
+] as const) {
+  test(`a processor that ${name}: the record is dead-lettered with ${code}, its 15 batch neighbours come out once`, { timeout: 60_000 }, async () => {
+    const { summary, out, dead } = await runWithPoison(processor, poison, extra, pool);
+    assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), neighbours, 'every neighbour exactly once');
+    for (const v of out) if (v.attempt !== undefined) assert.equal(v.attempt, 1, `record ${v.n} was charged an attempt for its neighbour`);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].error.code, code);
+    assert.match(dead[0].error.message, message);
+    assert.equal(summary.processors.p.deadLettered, 1);
+    assert.equal(summary.inFlight, 0);
+  });
+}
+
+test('the pool is healthy after terminations: the next run on the same topology processes everything', async () => {
+  const { out, dead } = await runWithPoison('hang.ts', {}, ', timeout: 100ms', 'workerPool: { timeoutGrace: 50ms }');
+  assert.equal(out.length, 16);
+  assert.equal(dead.length, 0);
+});
+
+test('a processor that kills every worker ends the run with a fatal WORKER_CRASHED, not a restart loop; nothing is lost or dead-lettered', { timeout: 60_000 }, async () => {
+  await h.produce('in', Array.from({ length: 8 }, (_, i) => ({ value: { n: i, crash: 'always' } })), 8);
+  const started = Date.now();
+  await assert.rejects(
+    h.run(topology('crash.ts', '', 'workerPool: { maxConsecutiveCrashes: 4 }', 5)),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'WORKER_CRASHED');
+      assert.match(error.message, /4 worker threads died in a row/);
+      assert.match(error.message, /processor "p"/);
+      return true;
+    },
+  );
+  assert.ok(Date.now() - started < 30_000);
+  assert.deepEqual(await h.drainEntries('in.dead'), [], 'a crash loop dead-letters nothing');
+  const journal = await Journal.open({ dir: join(h.stateDir, 't', 'journal') });
+  try {
+    assert.equal(journal.unreleased().length, 1, 'the entry stays in the journal for the next start');
+    await journal.release(journal.unreleased().map((e) => e.seq));
+  } finally {
+    await journal.close();
+  }
+});
+
+test('workers are recycled after N batches: more threads than workers served the run, every record once', { timeout: 60_000 }, async () => {
+  await h.produce('in', Array.from({ length: 40 }, (_, i) => ({ value: { n: i } })), 1);
+  const summary = await h.run(topology('leaky.ts', ', concurrency: 2', 'workerPool: { recycleAfterTasks: 2 }', 2, 4));
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
+  assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  assert.ok(new Set(out.map((v) => v.thread)).size > 2, `threads: ${[...new Set(out.map((v) => v.thread))].join(', ')}`);
+  assert.equal(summary.processors.p.deadLettered, 0);
+  assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
+});
