@@ -79,6 +79,12 @@ sinks:
     // batch it died in never arrived; the re-runs counted it once.
     assert.equal(sum(m, 'fixture_seen_total'), n);
     assert.equal(sum(m, 'fixture_seen_total', { kind: 'even' }), n / 2);
+    // Gauges: source lag from the node's STATE, worker threads and utilisation, the journal.
+    assert.ok(m.some((s) => s.name === 'walrus_stream_source_lag_entries' && s.labels.source === 'in'), 'source lag reported');
+    assert.equal(sum(m, 'walrus_stream_worker_threads'), 2);
+    const utilization = sum(m, 'walrus_stream_worker_utilization_ratio');
+    assert.ok(utilization > 0 && utilization <= 1, `utilisation ${utilization}`);
+    assert.ok(m.some((s) => s.name === 'walrus_stream_journal_segments'), 'journal gauges');
     // Client series from the diagnostics channels.
     assert.ok(sum(m, 'walrus_stream_client_requests_total', { outcome: 'ok' }) > 0, 'client requests');
     assert.equal(summary.sinks.out.records, n);
