@@ -110,6 +110,7 @@ export class Ingest {
       } catch (error) {
         failures += 1;
         this.#o.logger?.warn({ err: serializeError(error), source: spec.name, failures }, 'fetch failed; retrying');
+        this.#o.instrumentation?.error('source', error);
         await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
         continue;
       }
@@ -140,6 +141,7 @@ export class Ingest {
         (seqs) => ({ seqs, hold: this.#o.journal ? undefined : this.#acks.afterRelease(batch, entries.length, spec.name) }),
         (error: unknown) => {
           this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries with only the lease as crash protection');
+          this.#o.instrumentation?.error('journal', error);
           return { seqs: entries.map(() => -1), hold: this.#acks.afterRelease(batch, entries.length, spec.name) };
         },
       ).then(({ seqs, hold }) => {
@@ -215,7 +217,7 @@ export class Ingest {
       ticket.fail();
       return;
     }
-    this.#o.deadLetterEntry(topic, entry).then(() => ticket.done(), () => ticket.fail());
+    this.#o.deadLetterEntry(topic, entry).then(() => { this.#o.instrumentation?.deadLettered('(decode)'); ticket.done(); }, () => ticket.fail());
   }
 
   #ticket(seq: number, source: string, records: number, hold?: LeaseHold): Ticket {
