@@ -93,3 +93,33 @@ sinks:
     await server.close();
   }
 });
+
+test('retries, failures by outcome and dead letters (including undecodable entries) are counted by the hub', async () => {
+  await h.client.register('in');
+  const { encodeRecords } = await import('../../src/codec/index.js');
+  const json = (v: unknown) => encodeRecords([{ value: Buffer.from(JSON.stringify(v)) }]);
+  await h.client.putMany('in', [json({ n: 1 }), json({ n: 2, failTimes: 2 }), json({ n: 3, fatal: true }), 'ws1:not base64url msgpack']);
+  const { topology } = await loadTopologyText(`
+app: obs2
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  flaky: { module: ../../fixtures/processors/flaky.ts, input: in, retry: { attempts: 3, initialDelay: 5ms, maxDelay: 20ms }, deadLetter: in.failed }
+sinks:
+  ok: { topic: ok, input: flaky }
+`, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const hub = new MetricsHub({ processMetrics: false });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub });
+  await pipeline.done;
+  const m = parsePrometheusText(await hub.metrics());
+  assert.equal(sum(m, 'walrus_stream_records_processed_total', { processor: 'flaky', outcome: 'ok' }), 2);
+  assert.equal(sum(m, 'walrus_stream_records_processed_total', { processor: 'flaky', outcome: 'error' }), 1);
+  assert.equal(sum(m, 'walrus_stream_records_retried_total', { processor: 'flaky' }), 2);
+  assert.equal(sum(m, 'walrus_stream_records_dead_lettered_total', { processor: 'flaky' }), 1);
+  assert.equal(sum(m, 'walrus_stream_records_dead_lettered_total', { processor: '(decode)' }), 1);
+  assert.equal(sum(m, 'walrus_stream_records_emitted_total', { sink: 'ok' }), 2);
+  await h.drain('ok');
+  await h.drainEntries('in.failed');
+});
