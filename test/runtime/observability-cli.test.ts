@@ -65,3 +65,33 @@ sinks:
   const bad = cli(['metrics', '--pipeline', 'nonsense']);
   assert.equal(await bad.done, EXIT.USAGE);
 });
+
+test('run on a TTY draws the live view in place (rates, in-flight, workers, retries, DLQ, lag)', async () => {
+  const n = 60;
+  // 12 batches of 5 concurrent 80 ms records: about a second, several redraws.
+  await h.produce('tty.in', Array.from({ length: n }, () => ({ value: { ms: 80 } })));
+  const file = join(h.stateDir, 'tty.yaml');
+  await writeFile(file, `
+app: ttyapp
+stateDir: ${h.stateDir}
+workers: 1
+sources:
+  in: { topic: tty.in, poll: { minInterval: 1ms, maxInterval: 20ms, batchSize: 5 } }
+processors:
+  slow: { module: ${fileURLToPath(new URL('../fixtures/processors/slow.ts', import.meta.url))}, input: in, batchSize: 5, concurrency: 1 }
+sinks:
+  out: { topic: tty.out, input: slow }
+`);
+  const stderr = Object.assign(new Capture(), { isTTY: true, columns: 120 });
+  const run = cli(['run', file, '--nodes', h.broker.address, '--until-idle'], stderr);
+  assert.equal(await run.done, EXIT.OK, stderr.text);
+  assert.match(stderr.text, /\x1b\[2Kwalrus-stream ttyapp/);
+  assert.match(stderr.text, /in-flight \d+/);
+  assert.match(stderr.text, /workers 1 \(\d+% busy\)/);
+  assert.match(stderr.text, /retries 0/);
+  assert.match(stderr.text, /DLQ 0/);
+  assert.match(stderr.text, /source\s+in\s+[\d,]+\s+\S+\/s\s+lag [\d,]+/);
+  assert.match(stderr.text, /\x1b\[\d+F/, 'redrawn in place (cursor up)');
+  assert.match(run.stdout.text, /ttyapp/);
+  await h.drain('tty.out');
+});
