@@ -5,6 +5,7 @@ import type { SourceSpec, Topology } from '../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
 import type { FetchedBatch, JournalLike, RecordCodec, SourceReader } from './pipeline-io.js';
 import { LeaseAcks, type LeaseHold } from './lease-acks.js';
+import { SourceDedupe } from './lease-dedupe.js';
 import type { PipelineStats } from './pipeline-stats.js';
 import type { Job } from './processor-runner.js';
 import { decodeDeadLetterTopic, type Routes } from './routes.js';
@@ -52,12 +53,14 @@ export class Ingest {
   #toRelease: number[] = [];
   #releasing: Promise<void> = Promise.resolve();
   readonly #acks: LeaseAcks;
+  readonly #dedupe: SourceDedupe;
   /** The fetch span of the batch being admitted (admission of one batch is synchronous). */
   #fetchSpan: Span | undefined;
 
   constructor(options: IngestOptions) {
     this.#o = options;
     this.#acks = new LeaseAcks(options.logger);
+    this.#dedupe = new SourceDedupe(options.stats);
     this.#maxInFlight = options.maxInFlight ?? 20_000;
   }
 
@@ -186,6 +189,8 @@ export class Ingest {
     const readers = this.#o.routes.bySource.get(spec.name) ?? [];
     decoded.forEach((record, i) => {
       const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
+      // `dedupe.window`: an envelope id seen recently is an upstream replay.
+      if (record.id !== undefined && this.#dedupe.seen(spec, record.id)) return;
       for (const processor of readers) {
         ticket.add();
         this.#o.submit(processor, {

@@ -17,7 +17,8 @@ export interface ProcessorCounts {
 /** What `run` prints at the end (and what the progress line shows). */
 export interface PipelineSummary {
   elapsedMs: number;
-  sources: Record<string, { topic: string; entries: number; records: number }>;
+  /** `duplicates`: records dropped by the source's `dedupe` window (present once there is one). */
+  sources: Record<string, { topic: string; entries: number; records: number; duplicates?: number }>;
   processors: Record<string, ProcessorCounts>;
   sinks: Record<string, { topic: string; records: number; entries: number }>;
   deadLetters: Record<string, number>;
@@ -44,7 +45,7 @@ export class PipelineStats {
   }
 
   source(name: string, topic: string) {
-    return (this.summary.sources[name] ??= { topic, entries: 0, records: 0 });
+    return (this.summary.sources[name] ??= { topic, entries: 0, records: 0 }) as { topic: string; entries: number; records: number; duplicates?: number };
   }
 
   processor(name: string): ProcessorCounts {

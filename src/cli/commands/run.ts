@@ -5,6 +5,7 @@ import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, p
 import { startPipelineServer } from '../../runtime/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
+import { instanceProblem } from '../../runtime/crash-options.js';
 import { parseSeed, seedSources } from '../../runtime/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
@@ -24,6 +25,8 @@ Options:
   --max-in-flight <n>      most records fetched and not yet finished (default 20000); fetching
                            pauses above it
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
+  --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
+                           instances of one topology on one machine; default: none)
   --metrics-address <host:port|port|false>
                            serve /metrics, /healthz, /readyz there (default: the topology's
                            observability.http; loopback unless a host is given; false = off)
@@ -50,6 +53,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
+        instance: { type: 'string' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
         'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
@@ -107,8 +111,11 @@ const command: CliCommand = {
     // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
     // process/GC metrics only when something scrapes them.
     const hub = new MetricsHub({ processMetrics: http !== undefined });
+    const instance = values.instance ?? io.env.WALRUS_INSTANCE;
+    const instanceError = instance === undefined ? undefined : instanceProblem(instance);
+    if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
     const pipeline = await startPipeline(topology, {
-      metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
