@@ -125,7 +125,9 @@ export class ProcessorRunner {
   }
 
   async #run(batch: Job[]): Promise<void> {
-    const wire = batch.map((job) => ({ ...job.record, attempt: job.attempt, state: this.#o.state?.preload(job) }));
+    const state = this.#o.state;
+    // Only a stateful processor's records carry `state` (an absent key costs nothing on the wire).
+    const wire = batch.map((job) => (state ? { ...job.record, attempt: job.attempt, state: state.preload(job) } : { ...job.record, attempt: job.attempt }));
     try {
       const result = await this.#o.runner.process(this.#o.wire, wire);
       const { results, packed } = result;

@@ -35,6 +35,8 @@ export class RuntimeState {
   readonly #reachable = new Map<string, string[]>();
   /** Journal seq → record state ids, until the release is durable. */
   readonly #idsBySeq = new Map<number, string[]>();
+  /** Seqs of the entries a crash left unreleased: only their records can have been applied already. */
+  readonly #recovered = new Set<number>();
 
   private constructor(topology: Topology, stores: Map<string, KeyValueStore>, logger?: Logger) {
     this.#topology = topology;
@@ -88,6 +90,7 @@ export class RuntimeState {
       let records = 1;
       try { records = codec.decode(spec, entry).length; } catch { /* undecodable: dead-lettered, touches no state */ }
       for (let i = 0; i < records; i += 1) keep.push(stateId(seq, i));
+      this.#recovered.add(seq);
     }
     for (const store of this.stores.values()) store.forgetAppliedExcept(keep);
   }
@@ -98,6 +101,7 @@ export class RuntimeState {
    * it is released without processing it again.
    */
   alreadyApplied(source: string, meta: StateMeta): boolean {
+    if (!this.#recovered.has(meta.ticket.seq)) return false;
     const id = idOf(meta);
     if (id === undefined) return false;
     const reachable = this.#reachable.get(source) ?? [];
@@ -135,7 +139,7 @@ export class RuntimeState {
       });
       for (const { store, set } of changes) {
         // A record re-processed after a crash between two stores' commits: the store that has it already keeps its effect.
-        if (id !== undefined && store.hasApplied(id)) continue;
+        if (id !== undefined && this.#recovered.has(meta.ticket.seq) && store.hasApplied(id)) continue;
         staged.push({ store, change: store.stage(set, id === undefined ? [] : [id]) });
       }
     } catch (error) {
