@@ -18,6 +18,8 @@ Options:
   --segment-entries <n>    entries per segment before rollover (default ${BROKER_DEFAULTS.segmentEntries})
   --max-connections <n>    concurrent connections (default ${BROKER_DEFAULTS.maxConnections})
   --volatile-cursors       keep read cursors in memory only, like the stock node
+  --lease-timeout <ms>     release a BATCH_LEASE not acknowledged within <ms> even though its
+                           connection is open (a stuck reader); 0 = only when the connection closes (default 0)
   --json                   print the address as a JSON line (the default when stdout is not a terminal)
   -h, --help               show this help
 
@@ -54,6 +56,7 @@ const command: CliCommand = {
         'segment-entries': { type: 'string' },
         'max-connections': { type: 'string' },
         'volatile-cursors': { type: 'boolean' },
+        'lease-timeout': { type: 'string' },
         json: { type: 'boolean' },
       },
       strict: true,
@@ -71,6 +74,7 @@ const command: CliCommand = {
       segmentEntries: integer('segment-entries', values['segment-entries']) ?? BROKER_DEFAULTS.segmentEntries,
       maxConnections: integer('max-connections', values['max-connections']) ?? BROKER_DEFAULTS.maxConnections,
       persistCursors: !values['volatile-cursors'],
+      leaseTimeoutMs: integer('lease-timeout', values['lease-timeout']?.replace(/ms$/, '')) ?? BROKER_DEFAULTS.leaseTimeoutMs,
     };
     const node = await startBroker(options);
     const json = values.json === true || !io.stdout.isTTY;
