@@ -9,6 +9,12 @@ import type { WorkerMetricsSnapshot } from './messages.js';
 export class WorkerMetrics {
   readonly #counters = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
   readonly #summaries = new Map<string, { name: string; labels: Record<string, string>; count: number; sum: number }>();
+  #version = 0;
+
+  /** Changes whenever a value changes: a snapshot equal to the last one sent need not be sent again. */
+  get version(): number {
+    return this.#version;
+  }
 
   /** A `ProcessorMetrics` view that adds `processor` to every label set. */
   forProcessor(processor: string): ProcessorMetrics {
@@ -19,6 +25,7 @@ export class WorkerMetrics {
   }
 
   increment(name: string, by: number, labels: Record<string, string>): void {
+    this.#version += 1;
     const key = seriesKey(name, labels);
     const series = this.#counters.get(key);
     if (series) series.value += by;
@@ -26,6 +33,7 @@ export class WorkerMetrics {
   }
 
   observe(name: string, value: number, labels: Record<string, string>): void {
+    this.#version += 1;
     const key = seriesKey(name, labels);
     const series = this.#summaries.get(key);
     if (series) { series.count += 1; series.sum += value; }

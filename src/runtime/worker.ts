@@ -10,7 +10,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError, serializeError } from '../errors/index.js';
 import { CONTROL_HELLO, decodeWire, type BatchResult, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
-  type WireRecord, type WireResult, type WorkerControl, type WorkerTask } from './messages.js';
+  type WireRecord, type WireResult, type WorkerControl, type WorkerMetricsSnapshot, type WorkerTask } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
@@ -45,6 +45,18 @@ if (parentPort) {
   parentPort.postMessage(hello, [port2]);
 }
 
+let sentVersion = 0;
+/**
+ * The cumulative snapshot of processor metrics, when it changed since the
+ * last result: it rides on batch results (so a worker that dies later loses
+ * nothing it reported), and unchanged ones are not sent again.
+ */
+function metricsToSend(): WorkerMetricsSnapshot | undefined {
+  if (metrics.version === sentVersion) return undefined;
+  sentVersion = metrics.version;
+  return metrics.snapshot(threadId);
+}
+
 /** piscina's task handler. */
 export default async function handle(task: WorkerTask): Promise<LoadTaskResult | ArrayBuffer | unknown> {
   if (task.kind === 'load') {
@@ -54,7 +66,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   announceTaskStart(task.taskId);
   const records = decodeWire<WireRecord[]>(task.batch);
   const results = await processBatch(task.spec, records);
-  const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results), metrics: metrics.snapshot(threadId) };
+  const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results), metrics: metricsToSend() };
   try {
     return Piscina.move(encodeWire(batch));
   } catch {
