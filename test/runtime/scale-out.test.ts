@@ -14,18 +14,20 @@ after(() => h.close());
 
 const bin = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 
-function run(file: string, args: string[]) {
-  const child = spawn(process.execPath, [bin, 'run', file, '--nodes', h.broker.address, '--json', '--until-idle', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(file: string, args: string[]) {
+  const child = spawn(process.execPath, [bin, 'run', file, '--nodes', h.broker.address, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c; });
   child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4_000); });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, exited };
 }
+const run = (file: string, args: string[]) => start(file, ['--until-idle', ...args]).exited;
 
 test('two run instances of one topology against one node share the work: each record processed once, distinct journals', { timeout: 90_000 }, async () => {
   const n = 2_000;
-  await h.produce('in', Array.from({ length: n }, (_, i) => ({ value: { ms: 1, i } })), 5);
+  await h.client.register('in');
   await h.client.register('out');
   const file = join(h.stateDir, 'topology.yaml');
   await writeFile(file, `
@@ -40,9 +42,19 @@ sinks:
   out: { topic: out, input: slow, batch: { linger: 1ms } }
 observability: { logLevel: warn }
 `);
-  const [a, b] = await Promise.all([run(file, ['--instance', 'a']), run(file, ['--instance', 'b'])]);
-  assert.equal(a.code, 0, a.stderr);
-  assert.equal(b.code, 0, b.stderr);
+  const instances = [start(file, ['--instance', 'a']), start(file, ['--instance', 'b'])];
+  // Records arrive once both instances are up (each has opened its journal),
+  // so a slow start-up of one cannot leave the other all the work.
+  const journals = ['a', 'b'].map((id) => join(h.stateDir, 't', 'instances', id, 'journal'));
+  for (let i = 0; i < 600 && !journals.every((dir) => existsSync(dir)); i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 200));
+  await h.produce('in', Array.from({ length: n }, (_, i) => ({ value: { ms: 2, i } })), 5);
+  // Once the source is read to its end, a clean stop drains both.
+  for (let i = 0; i < 1_200 && ((await h.client.state('in')).lag ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  for (const { child } of instances) child.kill('SIGTERM');
+  const [a, b] = await Promise.all(instances.map((i) => i.exited));
+  assert.equal(a.code, 130, a.stderr);
+  assert.equal(b.code, 130, b.stderr);
   const records = [a, b].map((r) => (JSON.parse(r.stdout) as { sources: { in: { records: number } } }).sources.in.records);
   console.log(`scale-out: instance a processed ${records[0]}, instance b ${records[1]} of ${n}`);
   assert.ok(records[0] > 0 && records[1] > 0, `both instances got work: ${records.join(' / ')}`);
