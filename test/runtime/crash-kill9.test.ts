@@ -16,8 +16,8 @@ const RECORDS = 50_000;
 const PER_ENTRY = 100;
 const KILLS = 5;
 const MAX_IN_FLIGHT = 4_000;
-/** Records a fetch can add beyond the in-flight bound: 4 journal appends behind the fetch, each ≤ poll.batchSize entries. */
-const FETCH_SLACK = 4 * 10 * PER_ENTRY;
+/** Records fetches can add beyond the in-flight bound: at most 16 batches waiting for the journal, each ≤ poll.batchSize entries. */
+const FETCH_SLACK = 16 * 10 * PER_ENTRY;
 
 async function drainAll(client: WalrusClient, topic: string): Promise<string[]> {
   const out: string[] = [];
