@@ -12,7 +12,7 @@ after(() => h.close());
 const topology = (processor: string, extra: string, pool = '', attempts = 2, batchSize = 16) => `
 app: t
 stateDir: \${STATE_DIR}
-workers: 2
+workers: 1
 sources:
   in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
 processors:
