@@ -92,3 +92,15 @@ test('workers are recycled after N batches: more threads than workers served the
   assert.equal(summary.processors.p.deadLettered, 0);
   assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
 });
+
+test('a processor whose module kills every worker at import fails the run at start with PROCESSOR_LOAD_FAILED, not a restart loop', { timeout: 60_000 }, async () => {
+  await h.produce('in', [{ value: { n: 1 } }]);
+  const started = Date.now();
+  await assert.rejects(h.run(topology('exits-at-import.ts', '')), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'PROCESSOR_LOAD_FAILED');
+    assert.match(error.message, /exits-at-import\.ts/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 30_000);
+  assert.equal((await h.client.getMany('in', 10)).length, 1, 'nothing was fetched');
+});
