@@ -6,6 +6,7 @@ import { buildDeadLetter } from './dead-letter.js';
 import type { FetchedBatch, JournalLike, RecordCodec, SourceReader } from './pipeline-io.js';
 import { LeaseAcks, type LeaseHold } from './lease-acks.js';
 import { SourceDedupe } from './lease-dedupe.js';
+import { RedeliveryFilter } from './lease-redelivery.js';
 import type { PipelineStats } from './pipeline-stats.js';
 import type { Job } from './processor-runner.js';
 import { decodeDeadLetterTopic, type Routes } from './routes.js';
@@ -59,6 +60,7 @@ export class Ingest {
   #releasing: Promise<void> = Promise.resolve();
   readonly #acks: LeaseAcks;
   readonly #dedupe: SourceDedupe;
+  readonly #redelivered = new RedeliveryFilter();
   /** The fetch span of the batch being admitted (admission of one batch is synchronous). */
   #fetchSpan: Span | undefined;
 
@@ -123,7 +125,15 @@ export class Ingest {
         await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
         continue;
       }
-      const entries = batch.entries;
+      const { entries, dropped } = this.#redelivered.filter(spec.name, batch.entries);
+      if (dropped > 0) {
+        counts.duplicates = (counts.duplicates ?? 0) + dropped;
+        if (entries.length === 0) {
+          // Only redelivered copies: the journal has them, so the lease can be acknowledged now.
+          void batch.ack?.().catch((error: unknown) => this.#o.logger?.warn({ err: serializeError(error), source: spec.name }, 'ack of a redelivered lease failed'));
+          continue;
+        }
+      }
       if (entries.length === 0) {
         this.#emptySources.add(spec.name);
         if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
@@ -275,6 +285,7 @@ export class Ingest {
         this.#o.logger?.warn({ seq, source }, 'journal entry of a source no longer in the topology is kept, not processed');
         continue;
       }
+      this.#redelivered.add(source, entry);
       this.#o.stats.summary.recovered += this.#admit(spec, entry, seq);
     }
   }
