@@ -16,6 +16,12 @@ export interface BatchBuilderOptions {
   compressionThreshold?: number;
   /** Stored once per entry as the values' content type. */
   contentType?: string;
+  /**
+   * Called once per built entry that is stored compressed, with its record
+   * bytes before and after compression (a plain callback, so the codec needs
+   * no metrics library; the pipeline feeds `walrus_stream_compression_ratio`).
+   */
+  onCompressed?: (originalBytes: number, compressedBytes: number) => void;
 }
 
 /** The compressed/raw ratio last observed, shared by the builders of one producer. */
@@ -45,6 +51,9 @@ export class BatchBuilder {
   /** End offset of each record in the buffer. */
   readonly #ends: number[] = [];
   #base = 0;
+  /** Sizes (original, compressed) of the last `#encode` when it compressed; reported only for entries `build` keeps. */
+  #lastOriginal = 0;
+  #lastCompressed = 0;
 
   constructor(opts: BatchBuilderOptions, memo: RatioMemo = { ratio: 1 }, initialCapacity = 4096) {
     if (!Number.isInteger(opts.limit) || opts.limit < 64) {
@@ -117,6 +126,7 @@ export class BatchBuilder {
     const entry = this.#encode(from, this.#ends[last]!, count);
     if (entry.length <= this.#o.limit) {
       out.push(entry);
+      if (this.#lastCompressed > 0) this.#o.onCompressed?.(this.#lastOriginal, this.#lastCompressed);
       return;
     }
     // add() checked every record alone, so halving always ends in entries that fit.
@@ -130,6 +140,7 @@ export class BatchBuilder {
     const body = this.#w.buf.subarray(from, to);
     const codec = this.#o.compression ?? 'none';
     const ct = this.#o.contentType;
+    this.#lastCompressed = 0;
     if (codec !== 'none') {
       const inner = new MsgpackWriter(body.length + 5);
       inner.arrayHeader(count);
@@ -140,6 +151,8 @@ export class BatchBuilder {
         this.#memo.ratio = Math.min(1, z.length / inner.pos);
         // Only flag compression when it pays: incompressible data stays as is.
         if (z.length < inner.pos) {
+          this.#lastOriginal = inner.pos;
+          this.#lastCompressed = z.length;
           const w = new MsgpackWriter(z.length + this.#overhead);
           writeHead(w, this.#base, ct, 2);
           w.str('c');

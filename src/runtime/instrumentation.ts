@@ -83,6 +83,15 @@ export class Instrumentation {
       if (r && this.#tracing) this.#processSpan(processor, job, r, endedAt, result.metrics?.threadId);
     });
     if (durations.length > 0) this.hub?.recordProcessed(processor, 'ok', durations.length, durations);
+    for (const unit of result.packed) {
+      const sizes = unit.compressed;
+      if (sizes) for (let i = 0; i + 1 < sizes.length; i += 2) this.compressed(unit.sink, sizes[i]!, sizes[i + 1]!);
+    }
+  }
+
+  /** One entry of `sink` was stored compressed (packed here or by a worker). */
+  compressed(sink: string, originalBytes: number, compressedBytes: number): void {
+    this.hub?.observeCompression(sink, originalBytes, compressedBytes);
   }
 
   #processSpan(processor: string, job: Job, result: WireResult, endedAt: number, worker: number | undefined): void {

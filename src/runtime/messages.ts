@@ -60,6 +60,8 @@ export interface ProcessorSpecWire {
   logLevel: string;
   /** The topology's `app`, bound to every log line of the worker. */
   app?: string;
+  /** The topology's `observability.redactHeaders`, redacted in the worker's logs besides the defaults. */
+  redactHeaders?: string[];
   /** Outputs read only by sinks: the worker serializes and packs them into sink entries. */
   sinks?: Record<string, SinkWire[]>;
 }
@@ -80,6 +82,8 @@ export interface PackedUnit {
   entries: string[];
   /** Batch index of the input record behind each packed output record, in order. */
   records: number[];
+  /** Flat pairs (original bytes, compressed bytes), one pair per entry stored compressed; absent when none was. */
+  compressed?: number[];
 }
 
 /** Loads (and `init`s) a processor in the worker that receives it. */

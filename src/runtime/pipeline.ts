@@ -111,10 +111,12 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     const state = await RuntimeState.open(topology, client, options.logger);
     if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }
 
+    const instrumentation = options.metrics || options.tracing !== false
+      ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
     const coordinator = new Coordinator({
-      topology, runner: pool, codec: new TopologyCodec(), journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
-      instrumentation: options.metrics || options.tracing !== false
-        ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined,
+      topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
+      codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
+      instrumentation,
       maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
       // Leases: the node keeps what was read until it is acknowledged, so a

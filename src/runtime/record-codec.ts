@@ -12,6 +12,12 @@ import type { DecodedRecord, OutRecord, RecordCodec } from './pipeline-io.js';
  */
 export class TopologyCodec implements RecordCodec {
   readonly #packers = new Map<string, EntryPacker>();
+  readonly #onCompressed: ((sink: string, originalBytes: number, compressedBytes: number) => void) | undefined;
+
+  /** @param onCompressed told the sizes of each sink entry stored compressed (the compression-ratio metric). */
+  constructor(onCompressed?: (sink: string, originalBytes: number, compressedBytes: number) => void) {
+    this.#onCompressed = onCompressed;
+  }
 
   decode(source: SourceSpec, entry: Buffer): DecodedRecord[] {
     const records = decodeEntry(entry, { topic: source.topic });
@@ -43,6 +49,7 @@ export class TopologyCodec implements RecordCodec {
         limit, topic: sink.topic,
         compression: sink.compression.codec, compressionThreshold: sink.compression.threshold,
         contentType: resolveSerializer(sink.serializer).contentType,
+        onCompressed: this.#onCompressed && ((original, compressed) => this.#onCompressed?.(sink.name, original, compressed)),
       });
       this.#packers.set(sink.name, packer);
     }

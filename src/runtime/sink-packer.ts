@@ -17,6 +17,8 @@ interface Group { sink: SinkWire; items: RecordToEncode[]; records: number[] }
  */
 export class SinkPacker {
   readonly #packers = new Map<string, EntryPacker>();
+  /** Sizes the packers report while one `pack` call runs (see PackedUnit.compressed). */
+  #compressed: number[] = [];
 
   pack(spec: ProcessorSpecWire, records: WireRecord[], results: WireResult[]): PackedUnit[] {
     const routes = spec.sinks;
@@ -66,10 +68,13 @@ export class SinkPacker {
     }
     const units: PackedUnit[] = [];
     for (const { sink, items, records: indexes } of groups.values()) {
+      this.#compressed = [];
       const entries = sink.format === 'text'
         ? items.map((item) => toPlainTextEntry(item.value, maxPayloadBytes(sink.topic), sink.topic))
         : this.#packer(sink).pack(items);
-      units.push({ sink: sink.name, entries, records: indexes });
+      const unit: PackedUnit = { sink: sink.name, entries, records: indexes };
+      if (this.#compressed.length > 0) unit.compressed = this.#compressed;
+      units.push(unit);
     }
     return units;
   }
@@ -80,6 +85,7 @@ export class SinkPacker {
       packer = new EntryPacker({
         limit: maxPayloadBytes(sink.topic), topic: sink.topic, compression: sink.compression,
         compressionThreshold: sink.compressionThreshold, contentType: resolveSerializer(sink.serializer).contentType,
+        onCompressed: (original, compressed) => { this.#compressed.push(original, compressed); },
       });
       this.#packers.set(sink.name, packer);
     }

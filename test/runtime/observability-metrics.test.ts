@@ -123,3 +123,38 @@ sinks:
   await h.drain('ok');
   await h.drainEntries('in.failed');
 });
+
+test('compression ratio: one observation per compressed sink entry, packed by a worker or by the coordinator; none for an uncompressed sink', async () => {
+  const n = 40;
+  await h.produce('zin', Array.from({ length: n }, (_, i) => ({ value: { n: i } })), 10);
+  const { topology } = await loadTopologyText(`
+app: obs3
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  zin: { topic: zin, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  first: { module: ./plus-one.ts, input: zin }
+  second: { module: ./plus-one.ts, input: first }
+sinks:
+  coordZip: { topic: zcoord, input: first, compression: { codec: gzip, threshold: 0 } }
+  workerZip: { topic: zworker, input: second, compression: { codec: gzip, threshold: 0 } }
+  plain: { topic: zplain, input: second }
+`, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const hub = new MetricsHub({ processMetrics: false });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub });
+  await pipeline.done;
+  const m = parsePrometheusText(await hub.metrics());
+  for (const sink of ['coordZip', 'workerZip']) {
+    const count = sum(m, 'walrus_stream_compression_ratio_count', { sink });
+    const ratio = sum(m, 'walrus_stream_compression_ratio_sum', { sink }) / count;
+    assert.ok(count >= 1, `${sink}: ${count} compressed entries observed`);
+    // Compressed size over original size (an entry is only stored compressed when that is smaller).
+    assert.ok(ratio > 0 && ratio < 1, `${sink}: ratio ${ratio}`);
+  }
+  assert.equal(sum(m, 'walrus_stream_compression_ratio_count', { sink: 'plain' }), 0);
+  assert.equal(sum(m, 'walrus_stream_records_emitted_total', { sink: 'plain' }), n);
+  assert.equal((await h.drain('zworker')).length, n);
+  assert.equal((await h.drain('zcoord')).length, n);
+  await h.drain('zplain');
+});
