@@ -24,6 +24,6 @@ export {
   type RecordHeaders, type SpanParent,
 } from './tracing.js';
 export { W3CTraceContext, parseTraceparent, formatTraceparent } from './w3c-propagator.js';
-export { createLogger, processorLogger, recordLogger, DEFAULT_REDACT_PATHS, LOG_LEVELS, type LoggerOptions, type LogLevel } from './logger.js';
+export { createLogger, processorLogger, recordLogger, DEFAULT_REDACT_PATHS, DEFAULT_REDACT_HEADERS, redactHeaderPaths, LOG_LEVELS, type LoggerOptions, type LogLevel } from './logger.js';
 export { createProgressReporter, driveProgress, linesAboveProgress, type ProgressReporter, type ProgressReporterOptions, type IntervalTimers } from './progress-reporter.js';
 export type { ProgressSnapshot } from './progress-tally.js';

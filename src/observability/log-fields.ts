@@ -11,6 +11,17 @@ export const DEFAULT_REDACT_PATHS: readonly string[] = [
   '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]', '*.headers["x-api-key"]', '*.headers["proxy-authorization"]',
 ];
 
+/** Record headers always redacted in logs (the topology's `observability.redactHeaders` default). */
+export const DEFAULT_REDACT_HEADERS: readonly string[] = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
+
+/** pino redact paths for header `names` (case-insensitive: headers are stored lower-case), in both `headers` and `record.headers` shapes. */
+export function redactHeaderPaths(names: readonly string[]): string[] {
+  return names.flatMap((name) => {
+    const key = JSON.stringify(name.toLowerCase());
+    return [`headers[${key}]`, `*.headers[${key}]`];
+  });
+}
+
 /** A child logger for one processor: every line carries `processor`. */
 export function processorLogger(logger: Logger, processor: string): Logger {
   return logger.child({ processor });

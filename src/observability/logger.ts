@@ -3,7 +3,7 @@ import pretty from 'pino-pretty';
 import { WalrusError } from '../errors/index.js';
 import { DEFAULT_REDACT_PATHS } from './log-fields.js';
 
-export { DEFAULT_REDACT_PATHS, processorLogger, recordLogger } from './log-fields.js';
+export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_PATHS, processorLogger, recordLogger, redactHeaderPaths } from './log-fields.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

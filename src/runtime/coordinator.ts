@@ -238,6 +238,6 @@ export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   }
   return {
     name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
-    logLevel: topology.observability.logLevel, sinks, app: topology.app,
+    logLevel: topology.observability.logLevel, sinks, app: topology.app, redactHeaders: topology.observability.redactHeaders,
   };
 }

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { DEFAULT_REDACT_PATHS } from '../observability/log-fields.js';
+import { DEFAULT_REDACT_PATHS, redactHeaderPaths } from '../observability/log-fields.js';
 import type { ProcessorDefinition, LifecycleContext } from '../processor/types.js';
 import type { ProcessorSpecWire } from './messages.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -63,7 +63,7 @@ export class LoadedProcessors {
     // is lost at exit), leaving stdout to the CLI's summary.
     this.#rootLogger ??= pino({
       level: spec.logLevel, base: { pid: process.pid, ...(spec.app === undefined ? {} : { app: spec.app }) },
-      redact: { paths: [...DEFAULT_REDACT_PATHS], censor: '[redacted]' },
+      redact: { paths: [...new Set([...DEFAULT_REDACT_PATHS, ...redactHeaderPaths(spec.redactHeaders ?? [])])], censor: '[redacted]' },
     }, pino.destination({ dest: 2, sync: true }));
     const logger = this.#rootLogger.child({ processor: spec.name });
     const lifecycle: LifecycleContext = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_REDACT_HEADERS } from '../observability/log-fields.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
@@ -112,6 +113,10 @@ const observability = z
       .union([address(), z.literal(false)], { error: (i) => `expected host:port or false, got ${show(i.input)}` })
       .default(false)
       .describe('`host:port` of the HTTP server for /metrics, /healthz and /readyz; `false` disables it.'),
+    redactHeaders: z
+      .array(z.string().min(1))
+      .default([...DEFAULT_REDACT_HEADERS])
+      .describe('Record headers whose values are replaced by `[redacted]` in every log line (coordinator and worker threads; case-insensitive). The default ones are redacted even when left out.'),
   })
   .describe('Logs, metrics and health.');
 

@@ -202,6 +202,8 @@ export interface ObservabilitySpec {
   logLevel: LogLevel;
   /** `host:port` of the metrics/health HTTP server, or `false` when disabled. */
   http: string | false;
+  /** Record headers redacted in logs, added to the always-redacted defaults. */
+  redactHeaders: string[];
 }
 
 /** One problem found in a topology file. */

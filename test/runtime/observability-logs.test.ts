@@ -12,7 +12,7 @@ import { startTestBroker } from '../helpers/broker.js';
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../observability/fixtures/logs-record.ts', import.meta.url));
 
-test('run logs JSON off a TTY: worker lines carry app, processor, recordId and correlationId, secrets in headers are redacted', async () => {
+test('run logs JSON off a TTY: worker lines carry app, processor, recordId and correlationId, secrets in headers (the defaults and observability.redactHeaders) are redacted', async () => {
   const broker = await startTestBroker();
   const client = new WalrusClient({ nodes: [broker.address] });
   const dir = await mkdtemp(join(tmpdir(), 'walrus-logs-'));
@@ -20,13 +20,14 @@ test('run logs JSON off a TTY: worker lines carry app, processor, recordId and c
     await client.register('in');
     await client.putMany('in', [encodeRecords([{
       value: Buffer.from(JSON.stringify({ n: 1 })),
-      headers: { 'correlation-id': 'order-42', authorization: 'Bearer s3cret', plain: 'visible' },
+      headers: { 'correlation-id': 'order-42', authorization: 'Bearer s3cret', 'x-tenant-token': 't0ken', plain: 'visible' },
     }])]);
     const file = join(dir, 'topology.yaml');
     await writeFile(file, `
 app: logapp
 stateDir: ${dir}/state
 workers: 1
+observability: { redactHeaders: [X-Tenant-Token] }
 sources:
   in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
 processors:
@@ -49,9 +50,11 @@ sinks:
     assert.equal(seen.correlationId, 'order-42');
     assert.equal(typeof seen.recordId, 'string');
     const headers = seen.headers as Record<string, string>;
-    assert.equal(headers.authorization, '[redacted]');
+    assert.equal(headers.authorization, '[redacted]', 'a default stays redacted when the topology lists others');
+    assert.equal(headers['x-tenant-token'], '[redacted]', 'listed in the topology (any case)');
     assert.equal(headers.plain, 'visible');
     assert.ok(!stderr.includes('s3cret'), 'the secret never reaches the log');
+    assert.ok(!stderr.includes('t0ken'), 'the topology-listed secret never reaches the log');
   } finally {
     await client.close();
     await broker.close();

@@ -24,7 +24,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
       connectTimeout: 5_000,
     },
     stores: {},
-    observability: { logLevel: 'info', http: false },
+    observability: { logLevel: 'info', http: false, redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },
     workerPool: { maxHeap: 0, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20 },
     journal: { fsync: 'batch' },
   };
@@ -111,7 +111,7 @@ test('full: every section, interpolation, branching, units and resolved referenc
         format: 'text', serializer: 'string', compression: { codec: 'none', threshold: 1_024 }, batch: { maxRecords: 500, maxBytes: 61_440, linger: 5 },
       },
     },
-    observability: { logLevel: 'debug', http: '127.0.0.1:9464' },
+    observability: { logLevel: 'debug', http: '127.0.0.1:9464', redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },
   };
   assert.deepEqual(topology, expected);
   assert.deepEqual(warnings, []);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, type ObservabilityServer } from '../../observability/index.js';
+import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
 import { startPipelineServer } from '../../runtime/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline.js';
@@ -102,7 +102,7 @@ const command: CliCommand = {
       level: topology.observability.logLevel, base: { app: topology.app },
       destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
       pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
-      redact: (values['redact-header'] ?? []).flatMap((h) => [`headers[${JSON.stringify(h.toLowerCase())}]`, `*.headers[${JSON.stringify(h.toLowerCase())}]`]),
+      redact: redactHeaderPaths([...topology.observability.redactHeaders, ...(values['redact-header'] ?? [])]),
     });
     const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
     const metricsAddress = values['metrics-address'];
