@@ -182,8 +182,10 @@ export class Ingest {
       const room = lastRecords === 0 ? 4 : Math.max(1, Math.floor((this.#maxInFlight - this.#inFlight) / lastRecords));
       if (outstanding.size >= Math.min(MAX_PENDING_APPENDS, room)) await Promise.race(outstanding);
       if (spec.rateLimit > 0) {
-        const due = ((await step) / spec.rateLimit) * 1_000 - (Date.now() - started);
-        if (due > 0) await this.#sleep(due);
+        const until = started + ((await step) / spec.rateLimit) * 1_000;
+        // Sleeps are woken early whenever capacity frees up; that must not cut
+        // the rate limit short, so sleep again until it is due (or stop()).
+        while (!this.#stopping && Date.now() < until) await this.#sleep(until - Date.now());
       }
     }
     await chain;
