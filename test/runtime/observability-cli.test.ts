@@ -47,8 +47,14 @@ sinks:
     if (address === undefined) await new Promise((r) => setTimeout(r, 25));
   }
   assert.ok(address, run.stderr.text);
-  const shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
+  // The endpoint is up before the first fetch is counted: scrape until it is (bounded).
+  let shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
   assert.equal(await shown.done, EXIT.OK, shown.stderr.text);
+  for (let i = 0; i < 100 && !/records_fetched_total\s+source=in\s+\d+/.test(shown.stdout.text); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
+    assert.equal(await shown.done, EXIT.OK, shown.stderr.text);
+  }
   assert.match(shown.stdout.text, /records_fetched_total\s+source=in\s+\d+/);
   assert.match(shown.stdout.text, /ready:\s+ready/);
   assert.equal(await run.done, EXIT.OK, run.stderr.text);
