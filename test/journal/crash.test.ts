@@ -120,16 +120,24 @@ test('SIGKILL at random points and at compaction/deletion milestones: no acknowl
   ];
   let totalAppends = 0;
   let totalRecovered = 0;
-  for (const [run, step] of plan.entries()) {
-    const result = await runChild(dir, run, step.killAfterMs, step.env);
-    assert.equal(result.signal, 'SIGKILL', `run ${run} should die by SIGKILL; stderr: ${result.stderr}`);
-    if (step.env) assert.ok(result.selfKilled, `run ${run} should have reached ${step.env.CRASH_AT} and killed itself`);
-    totalAppends += model.apply(result.lines);
-    const { recovered } = await verify(dir, model);
-    totalRecovered += recovered;
+  let run = 0;
+  for (const step of plan) {
+    // A milestone run that did not reach its milestone before the parent's
+    // timer (a slow, loaded machine) was still a SIGKILL at a random point:
+    // verify it, then try the milestone again (bounded).
+    for (let attempt = 1; ; attempt++) {
+      const result = await runChild(dir, run, step.killAfterMs, step.env);
+      assert.equal(result.signal, 'SIGKILL', `run ${run} should die by SIGKILL; stderr: ${result.stderr}`);
+      totalAppends += model.apply(result.lines);
+      const { recovered } = await verify(dir, model);
+      totalRecovered += recovered;
+      run += 1;
+      if (!step.env || result.selfKilled) break;
+      assert.ok(attempt < 3, `run ${run - 1} should have reached ${step.env.CRASH_AT} and killed itself (3 attempts)`);
+    }
   }
   assert.ok(totalAppends > 1000, `the children should have done real work, did ${totalAppends} appends`);
-  t.diagnostic(`${plan.length} kills, ${totalAppends} acknowledged appends, ${model.released.size} releases, ${totalRecovered} entries recovered over all restarts`);
+  t.diagnostic(`${run} kills, ${totalAppends} acknowledged appends, ${model.released.size} releases, ${totalRecovered} entries recovered over all restarts`);
 
   // Finally release everything: the journal shrinks back to one segment.
   const journal = await Journal.open({ dir });
