@@ -93,9 +93,11 @@ observability: { logLevel: warn }
     });
     const cpu = process.cpuUsage();
     const mainCpu = mainThreadCpuMs();
+    const threads = process.env.BENCH_THREADS ? threadCpuMs() : undefined;
     const summary = await pipeline.done;
     const cpuUs = process.cpuUsage(cpu);
     const mainCpuMs = mainThreadCpuMs() - mainCpu;
+    if (threads) printThreadCpuDelta(label, threads, n);
     if (summary.sinks.out.records !== n) throw new Error(`${label}: expected ${n} records in the sink, got ${summary.sinks.out.records}`);
     // Keep the scrape in the measured work's process, and prove the hub saw every record.
     if (metrics && !(await metrics.metrics()).includes(`walrus_stream_records_emitted_total{sink="out"} ${n}`)) {
@@ -158,6 +160,26 @@ if (only === 'a') {
   printTable('only (a)', [await pipelineCase('(a) trivial processor', Math.round(200_000 * scale), 'echo.ts', 2)]);
   if (process.env.BENCH_THREADS) printThreadCpu();
   process.exit(0);
+}
+
+/** CPU ms of each thread of this process (Linux; empty elsewhere). */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10);
+    }
+  } catch { /* not Linux */ }
+  return out;
+}
+
+/** `BENCH_THREADS=1`: CPU µs per record of each thread during one case (main = the coordinator). */
+function printThreadCpuDelta(label: string, before: Map<string, number>, n: number): void {
+  const rows = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (before.get(tid) ?? 0) })).filter((t) => t.ms > 0).sort((a, b) => b.ms - a.ms);
+  const parts = rows.map((t) => `${t.tid === String(process.pid) ? 'main' : t.tid} ${((t.ms * 1000) / n).toFixed(1)}`);
+  process.stdout.write(`${label}: CPU µs/record per thread: ${parts.join(', ')}\n`);
 }
 
 /** CPU ms per thread of this process (Linux), to see where the time goes. */

@@ -4,7 +4,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError } from '../errors/index.js';
-import { decodeWire, encodeWire, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
+import { decodeResult, encodeBatch, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
   type WireRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from './messages.js';
 import { TaskSupervisor, type SupervisorOptions } from './crash-supervisor.js';
 
@@ -120,7 +120,7 @@ export class WorkerPool {
    * sink entries packed from them. Rejects only if the worker itself fails.
    */
   async process(spec: ProcessorSpecWire, records: WireRecord[], reruns = 0): Promise<BatchResult> {
-    const batch = encodeWire(records);
+    const batch = encodeBatch(records);
     const { taskId, signal } = this.#supervisor.begin(spec);
     let result: ArrayBuffer;
     try {
@@ -134,7 +134,7 @@ export class WorkerPool {
       return this.process(spec, records, reruns + 1);
     }
     this.#supervisor.succeeded(taskId, () => this.#pool.threads);
-    return decodeWire<BatchResult>(result);
+    return decodeResult(result);
   }
 
   /** Processor-defined metrics of every live worker. */

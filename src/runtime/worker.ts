@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError, serializeError } from '../errors/index.js';
-import { CONTROL_HELLO, decodeWire, type BatchResult, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
+import { CONTROL_HELLO, decodeBatch, type BatchResult, encodeResult, encodeWire, type ControlHello, type LoadTaskResult, type ProcessorSpecWire,
   type WireRecord, type WireResult, type WorkerControl, type WorkerMetricsSnapshot, type WorkerTask } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
@@ -64,11 +64,11 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
     return { threadId, loaded: processors.names() } satisfies LoadTaskResult;
   }
   announceTaskStart(task.taskId);
-  const records = decodeWire<WireRecord[]>(task.batch);
+  const records = decodeBatch(task.batch);
   const results = await processBatch(task.spec, records);
   const batch: BatchResult = { results, packed: sinks.pack(task.spec, records, results), metrics: metricsToSend() };
   try {
-    return Piscina.move(encodeWire(batch));
+    return Piscina.move(encodeResult(batch));
   } catch {
     // Some output cannot cross the thread boundary (a function, a symbol):
     // find the records responsible and fail only them.
@@ -83,7 +83,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
         return { ok: false as const, error: serializeError(reason), durationMs: result.durationMs };
       }
     });
-    return Piscina.move(encodeWire(batch));
+    return Piscina.move(encodeResult(batch));
   }
 }
 
