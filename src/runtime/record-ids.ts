@@ -5,29 +5,55 @@
  * base64url characters).
  *
  * Four FNV-1a lanes with different offsets give 128 bits: this runs once per
- * output on the coordinator's thread, where a SHA-256 per record showed up in
- * profiles, and ids need uniqueness, not secrecy.
+ * output at full speed (in workers for sinks, on the coordinator's thread for
+ * chained processors), where a SHA-256 per record showed up in profiles, and
+ * ids need uniqueness, not secrecy. The lanes after the processor's name are
+ * computed once per processor; then the parent id's characters and the
+ * index's four bytes are mixed in, with no string built per call.
  */
 export function deriveRecordId(parentId: string, processor: string, index: number): string {
   return Buffer.from(deriveRecordIdBytes(parentId, processor, index)).toString('base64url');
 }
 
+/** Lanes after hashing `processor` and a NUL, per processor name. */
+const prefixes = new Map<string, Int32Array>();
+
+function prefixLanes(processor: string): Int32Array {
+  let lanes = prefixes.get(processor);
+  if (lanes === undefined) {
+    lanes = new Int32Array([0x811c9dc5, 0x01000193 ^ 0x9e3779b9, 0x85ebca6b, 0xc2b2ae35]);
+    const text = `${processor}\u0000`;
+    for (let i = 0; i < text.length; i++) mix(lanes, text.charCodeAt(i));
+    if (prefixes.size > 10_000) prefixes.clear();
+    prefixes.set(processor, lanes);
+  }
+  return lanes;
+}
+
+function mix(lanes: Int32Array, ch: number): void {
+  lanes[0] = Math.imul(lanes[0]! ^ ch, 0x01000193);
+  lanes[1] = Math.imul(lanes[1]! ^ ch, 0x01000193) ^ (lanes[0]! >>> 15);
+  lanes[2] = Math.imul(lanes[2]! ^ ch, 0x01000193) ^ (lanes[1]! >>> 13);
+  lanes[3] = Math.imul(lanes[3]! ^ ch, 0x01000193) ^ (lanes[2]! >>> 16);
+}
+
 /** {@link deriveRecordId} as its 16 bytes (what the envelope stores; no base64 round trip). */
 export function deriveRecordIdBytes(parentId: string, processor: string, index: number): Uint8Array {
-  const text = `${parentId}\u0000${processor}\u0000${index}`;
-  let a = 0x811c9dc5, b = 0x01000193 ^ 0x9e3779b9, c = 0x85ebca6b, d = 0xc2b2ae35;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
+  const start = prefixLanes(processor);
+  let a = start[0]!, b = start[1]!, c = start[2]!, d = start[3]!;
+  // The parent id's characters, then a NUL and the index's four bytes.
+  const n = parentId.length;
+  for (let i = 0; i <= n + 4; i++) {
+    const ch = i < n ? parentId.charCodeAt(i) : i === n ? 0 : (index >>> ((i - n - 1) * 8)) & 0xff;
     a = Math.imul(a ^ ch, 0x01000193);
     b = Math.imul(b ^ ch, 0x01000193) ^ (a >>> 15);
     c = Math.imul(c ^ ch, 0x01000193) ^ (b >>> 13);
     d = Math.imul(d ^ ch, 0x01000193) ^ (c >>> 16);
   }
   const out = new Uint8Array(16);
-  const view = new DataView(out.buffer);
-  view.setInt32(0, a | 0, true);
-  view.setInt32(4, b | 0, true);
-  view.setInt32(8, c | 0, true);
-  view.setInt32(12, d | 0, true);
+  out[0] = a; out[1] = a >>> 8; out[2] = a >>> 16; out[3] = a >>> 24;
+  out[4] = b; out[5] = b >>> 8; out[6] = b >>> 16; out[7] = b >>> 24;
+  out[8] = c; out[9] = c >>> 8; out[10] = c >>> 16; out[11] = c >>> 24;
+  out[12] = d; out[13] = d >>> 8; out[14] = d >>> 16; out[15] = d >>> 24;
   return out;
 }
