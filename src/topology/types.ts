@@ -149,9 +149,9 @@ export type InputRef =
 
 export interface ProcessorSpec {
   name: string;
-  /** The module path as written in the file. */
+  /** The module path as written in the file; `builtin:aggregate` for an aggregate step. */
   module: string;
-  /** Absolute path of the module file. */
+  /** Absolute path of the module file (the built-in module's for an aggregate step). */
   modulePath: string;
   /** Canonical references: `source` or `processor.output` (a bare processor name becomes `processor.default`). */
   input: string[];
@@ -172,6 +172,39 @@ export interface ProcessorSpec {
   config: Record<string, unknown>;
   /** State stores the processor uses (`ctx.state(name)`); non-empty implies `ordering: key`. */
   stores: string[];
+  /**
+   * Present only for a built-in aggregation step (`aggregate:` instead of
+   * `module:`); the same object is the step's `config`.
+   */
+  aggregate?: AggregateSpec;
+}
+
+export type AggregateOp = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last';
+
+/** Where a windowed aggregation reads a record's event time. */
+export type EventTimeSource = 'record' | { field: string } | { header: string };
+
+/** `processors.<name>.aggregate`, normalised (docs/state.md, "Declarative aggregations in the topology"). */
+export interface AggregateSpec {
+  store: string;
+  op: AggregateOp;
+  /** Dotted path of the value field; null for `count`. */
+  field: string | null;
+  /** Event-time windows; null for one running aggregate per key. */
+  window: AggregateWindowSpec | null;
+  /** `close`: results when windows close; `update`: on every record (and on close, with a window). */
+  emit: 'close' | 'update';
+  /** Late records (windowed steps): dead-lettered, dropped, or sent to one of the step's outputs. */
+  late: 'dlq' | 'drop' | { output: string };
+}
+
+export interface AggregateWindowSpec {
+  kind: 'tumbling' | 'hopping';
+  size: Millis;
+  /** Equals `size` for tumbling windows. */
+  advance: Millis;
+  grace: Millis;
+  time: EventTimeSource;
 }
 
 export interface ProcessorRetrySpec {
