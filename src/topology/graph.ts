@@ -1,3 +1,4 @@
+import { describeAggregate } from './aggregate.js';
 import type { Topology } from './types.js';
 
 /**
@@ -6,7 +7,8 @@ import type { Topology } from './types.js';
  * renderers (`render-graph.ts`) turn into Mermaid, DOT or text.
  */
 
-export type GraphNodeKind = 'topic' | 'dlq' | 'processor' | 'sink' | 'dropped';
+/** `aggregate`: a built-in aggregation step (a processor without a module); its label says what it computes. */
+export type GraphNodeKind = 'topic' | 'dlq' | 'processor' | 'aggregate' | 'sink' | 'dropped';
 export type GraphEdgeKind = 'read' | 'output' | 'write' | 'dead-letter';
 
 export interface GraphNode {
@@ -47,7 +49,10 @@ export function buildGraph(topology: Topology): TopologyGraph {
   const topic = (name: string, kind: 'topic' | 'dlq' = 'topic'): string => node(`topic:${name}`, kind, name);
 
   for (const source of Object.values(topology.sources)) topic(source.topic);
-  for (const p of Object.values(topology.processors)) node(`processor:${p.name}`, 'processor', p.name);
+  for (const p of Object.values(topology.processors)) {
+    if (p.aggregate === undefined) node(`processor:${p.name}`, 'processor', p.name);
+    else node(`processor:${p.name}`, 'aggregate', `${p.name}: ${describeAggregate(p.aggregate)}`);
+  }
   for (const s of Object.values(topology.sinks)) node(`sink:${s.name}`, 'sink', s.name);
 
   const consumed = new Set<string>();

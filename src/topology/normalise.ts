@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
 import type { ParsedTopology } from './schema.js';
 import type { Resolution } from './semantics.js';
 import type { ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
@@ -15,10 +16,11 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
   const processors: Record<string, ProcessorSpec> = {};
   for (const [name, p] of Object.entries(parsed.processors)) {
     const inputs = resolution.inputs.get(name) ?? { canonical: [], refs: [] };
+    const aggregate = p.aggregate === undefined ? undefined : normaliseAggregate(p.aggregate);
     processors[name] = {
       name,
-      module: p.module,
-      modulePath: resolve(dir, p.module),
+      module: p.module ?? BUILTIN_AGGREGATE_MODULE,
+      modulePath: p.module === undefined ? builtinAggregatePath() : resolve(dir, p.module),
       input: inputs.canonical,
       inputs: inputs.refs,
       outputs: p.outputs,
@@ -31,6 +33,8 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
       config: p.config,
       stores: p.stores,
     };
+    // An aggregate step: the built-in module, its spec as config, key ordering and its one store.
+    if (aggregate !== undefined) Object.assign(processors[name], { ordering: 'key', stores: [aggregate.store], config: aggregate, aggregate });
   }
 
   const sinks: Record<string, SinkSpec> = {};

@@ -20,7 +20,8 @@ export function typeOf(node: JsonSchema): string {
     const patterns = node.anyOf.map((b) => b.pattern);
     if (patterns.includes(DURATION_PATTERN)) return 'duration';
     if (patterns.includes(SIZE_PATTERN)) return 'size';
-    return node.anyOf.map(typeOf).join(' or ');
+    // An object branch of a union reads best as its keys: `record` or `{ field }` or `{ header }`.
+    return node.anyOf.map((b) => (b.type === 'object' && b.properties ? `\`{ ${Object.keys(b.properties).join(', ')} }\`` : typeOf(b))).join(' or ');
   }
   if (node.const !== undefined) return code(node.const);
   if (node.enum) return node.enum.map(code).join(' | ');

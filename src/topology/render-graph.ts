@@ -1,3 +1,4 @@
+import { describeAggregate } from './aggregate.js';
 import { buildGraph, type GraphEdge, type GraphNode, type TopologyGraph } from './graph.js';
 import type { Topology } from './types.js';
 
@@ -20,6 +21,7 @@ const MERMAID_SHAPE: Record<GraphNode['kind'], (label: string) => string> = {
   topic: (l) => `[("${l}")]`,
   dlq: (l) => `[("${l}")]:::dlq`,
   processor: (l) => `["${l}"]`,
+  aggregate: (l) => `{{"${l}"}}`,
   sink: (l) => `[/"${l}"/]`,
   dropped: (l) => `(["${l}"]):::dropped`,
 };
@@ -44,6 +46,7 @@ const DOT_ATTRS: Record<GraphNode['kind'], string> = {
   topic: 'shape=cylinder',
   dlq: 'shape=cylinder, color="#c0392b", fontcolor="#c0392b"',
   processor: 'shape=box, style=rounded',
+  aggregate: 'shape=hexagon',
   sink: 'shape=cds',
   dropped: 'shape=plaintext, fontcolor="#888888"',
 };
@@ -77,7 +80,8 @@ export function renderText(t: Topology): string {
   for (const s of Object.values(t.sources)) lines.push(`  ${s.name}: topic ${s.topic} (${s.format}, ${s.serializer})`);
   lines.push('', 'processors');
   for (const p of Object.values(t.processors)) {
-    lines.push(`  ${p.name}: ${p.module} (concurrency ${p.concurrency}, ${p.ordering})`);
+    const what = p.aggregate === undefined ? p.module : `aggregate ${describeAggregate(p.aggregate, { long: true })}`;
+    lines.push(`  ${p.name}: ${what} (concurrency ${p.concurrency}, ${p.ordering})`);
     lines.push(`    in:  ${p.input.length > 0 ? p.input.join(', ') : '(nothing: unreachable)'}`);
     p.outputs.forEach((o, i) => {
       const to = readers.get(`${p.name}.${o}`);

@@ -5,11 +5,17 @@ import type { Diagnostic, Topology } from './types.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** `1 source, 3 processors, 2 sinks`. */
+/** ` (1 aggregate step)` when the topology has built-in aggregation steps. */
+function aggregates(topology: Topology): string {
+  const n = Object.values(topology.processors).filter((p) => p.aggregate !== undefined).length;
+  return n === 0 ? '' : ` (${plural(n, 'aggregate step')})`;
+}
+
+/** `1 source, 3 processors, 2 sinks` (`3 processors (1 aggregate step)` when there are some). */
 export function describeCounts(topology: Topology): string {
   return [
     plural(Object.keys(topology.sources).length, 'source'),
-    plural(Object.keys(topology.processors).length, 'processor'),
+    plural(Object.keys(topology.processors).length, 'processor') + aggregates(topology),
     plural(Object.keys(topology.sinks).length, 'sink'),
   ].join(', ');
 }

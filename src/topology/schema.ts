@@ -3,6 +3,7 @@ import { DEFAULT_REDACT_HEADERS } from '../observability/log-fields.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
+import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
@@ -50,7 +51,9 @@ const processor = z
     module: z
       .string()
       .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `expected a .ts or .js file, got ${JSON.stringify(i.input)}` })
-      .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`.'),
+      .optional()
+      .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`. Required unless the processor is an `aggregate` step.'),
+    aggregate: aggregateSchema.optional(),
     input: z
       .union([inputRef, z.array(inputRef)], { error: inputError })
       .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
@@ -60,7 +63,7 @@ const processor = z
       .default(['default'])
       .describe('Named outputs the processor emits to (`ctx.emit(name, value)`); a single `default` output when omitted.'),
     concurrency: count(8).describe('Records in flight for this processor at once.'),
-    ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput.'),
+    ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput. An `aggregate` step always runs in `key`.'),
     batchSize: count(64, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once.'),
     timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),
     retry: z
@@ -74,13 +77,13 @@ const processor = z
       .prefault({})
       .describe('Retries of a failing record before it is dead-lettered.'),
     deadLetter: topic().optional().describe('Dead-letter topic for records that fail every attempt. Default: `<topic of the first upstream source>.dlq`.'),
-    config: z.record(z.string(), z.unknown()).default({}).describe('Anything: passed to the processor as `ctx.config`.'),
+    config: z.record(z.string(), z.unknown()).default({}).describe('Anything: passed to the processor as `ctx.config`. Not with `aggregate` (its keys are the settings).'),
     stores: z
       .array(z.string().min(1))
       .default([])
-      .describe('State stores (declared under `stores:`) the processor uses through `ctx.state(name)`. A processor with stores must use `ordering: key`.'),
+      .describe('State stores (declared under `stores:`) the processor uses through `ctx.state(name)`. A processor with stores must use `ordering: key`. An `aggregate` step uses `aggregate.store`.'),
   })
-  .describe('A processor module and how it runs.');
+  .describe('A processor — a module, or a built-in `aggregate` step — and how it runs.');
 
 const sink = z
   .strictObject({

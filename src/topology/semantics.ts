@@ -1,6 +1,7 @@
 import { topicProblem } from '../protocol/index.js';
 import type { DiagnosticList } from './diagnostics.js';
 import { findCycles } from './cycles.js';
+import { checkAggregates } from './aggregate.js';
 import { checkStores } from './stores.js';
 import { NAME_RULE, Names, isRecord } from './references.js';
 import { NAME_PATTERN } from './schema-fields.js';
@@ -107,6 +108,7 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
   if (unresolved === 0) reportReachability(names, resolution, inCycle, out);
   defaultDeadLetters(names, resolution, out);
   checkStores(raw, out);
+  checkAggregates(raw, out);
   return resolution;
 }
 

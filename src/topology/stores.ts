@@ -32,7 +32,8 @@ export function checkStores(raw: Record<string, unknown>, out: DiagnosticList): 
       } else if (seen.has(store)) out.error(at, `processors.${name}.stores: store "${store}" is listed twice`);
       seen.add(store);
     });
-    if (entry.stores.length > 0 && entry.ordering !== 'key') {
+    // An aggregate step implies key ordering (aggregate.ts checks its `stores`).
+    if (entry.stores.length > 0 && entry.ordering !== 'key' && !Object.hasOwn(entry, 'aggregate')) {
       const where = entry.ordering === undefined ? ['processors', name] : ['processors', name, 'ordering'];
       out.error(where, `processors.${name}: a processor with state stores must use "ordering: key" (two records of one key must never see the store at once), got ${entry.ordering === undefined ? 'the default "unordered"' : JSON.stringify(entry.ordering)}`,
         { preferKey: entry.ordering === undefined });

@@ -51,3 +51,16 @@ export function formatSize(bytes: number): string {
   if (bytes >= 1_024 && bytes % 1_024 === 0) return `${bytes / 1_024}KiB`;
   return `${bytes}B`;
 }
+
+/** `90000` → `1m30s`, `250` → `250ms`, `0` → `0ms`: a duration as a topology writes it. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return `${Math.max(0, Math.round(ms) || 0)}ms`;
+  let rest = Math.round(ms);
+  let out = '';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}
