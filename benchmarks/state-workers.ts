@@ -6,6 +6,7 @@
  * changelog publish) → journal release — then a restore of that store from
  * its changelog into an empty state dir, the way a new machine starts.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,17 @@ import { loadTopologyText } from '../src/topology/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 type Row = { [column: string]: string };
+
+/** CPU time of the main (coordinator) thread alone, from /proc on Linux; NaN elsewhere. */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Rows: the count through workers (fsync always and never), and the restore of the store it left. */
@@ -54,10 +66,16 @@ observability: { logLevel: warn }
 `;
       const { topology } = await loadTopologyText(yaml, join(here, 'state.yaml'));
       const pipeline = await startPipeline(topology, { nodes: [node.address], untilIdle: true, tracing: false });
+      const cpu = process.cpuUsage();
+      const mainCpu = mainThreadCpuMs();
       const summary = await pipeline.done;
+      const cpuUs = process.cpuUsage(cpu);
+      const mainCpuMs = mainThreadCpuMs() - mainCpu;
       if (summary.sinks.out.records !== n) throw new Error(`expected ${n} records in the sink, got ${summary.sinks.out.records}`);
       run.push({ scenario: `count by key through ${workers} workers, journal + sink + commit + release`, fsync, changelog: 'embedded node',
-        records: fmt(n), seconds: (summary.elapsedMs / 1000).toFixed(2), 'records/s': fmt(n / (summary.elapsedMs / 1000)) });
+        records: fmt(n), seconds: (summary.elapsedMs / 1000).toFixed(2), 'records/s': fmt(n / (summary.elapsedMs / 1000)),
+        // Load-independent cost: CPU per record of the whole process and of the coordinator's thread alone.
+        'CPU µs/record': ((cpuUs.user + cpuUs.system) / n).toFixed(1), 'coordinator CPU µs/record': ((mainCpuMs * 1000) / n).toFixed(1) });
 
       // A new machine: empty state dir, same changelog.
       await rm(join(dir, 'state', app, 'state'), { recursive: true, force: true });
