@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,7 +9,7 @@ import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/command.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { builtinAggregatePath } from '../../src/topology/aggregate.js';
-import { buildGraph, loadTopologyText, renderGraph, type Diagnostic } from '../../src/topology/index.js';
+import { buildGraph, loadTopology, loadTopologyText, renderGraph, type Diagnostic } from '../../src/topology/index.js';
 
 // `aggregate:` steps in the topology: what a valid one normalises to, every
 // validation error (each with its line and column), and how validate and
@@ -309,6 +309,28 @@ test('walrus-stream validate counts aggregate steps and imports no module for th
     chunks.length = 0;
     assert.equal(await main(['graph', '--format', 'text'], io), 0, chunks.join(''));
     assert.match(chunks.join(''), /per-customer: aggregate count by key/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the example of docs/state.md, "Declarative aggregations in the topology", is a valid topology without warnings', async () => {
+  const doc = await readFile(new URL('../../docs/state.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('### Declarative aggregations in the topology'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, 'no yaml example in the section');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-aggregate-doc-'));
+  try {
+    await mkdir(join(dir, 'processors'));
+    await writeFile(join(dir, 'processors/by-customer.ts'), '');
+    await writeFile(join(dir, 'topology.yaml'), example);
+    const { topology, warnings } = await loadTopology(join(dir, 'topology.yaml'), { env: {} });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(topology.processors['revenue-per-minute']!.aggregate, {
+      store: 'revenue', op: 'sum', field: 'totalEur', emit: 'close', late: { output: 'late' },
+      window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 30_000, time: { field: 'createdAt' } },
+    });
+    assert.equal(topology.processors['orders-per-customer']!.aggregate!.op, 'count');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
