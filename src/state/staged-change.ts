@@ -24,29 +24,32 @@ export class StagedChange {
   /** Commit sequence number, assigned when written. */
   seq = 0;
   #phase: Phase = 'staged';
-  readonly done: Promise<void>;
-  #resolve!: () => void;
-  #reject!: (error: unknown) => void;
-  readonly queued: Promise<void>;
-  #markQueued!: () => void;
-  #failQueued!: (error: unknown) => void;
+  #error: unknown;
+  // The two promises are made only when someone waits: most changes are
+  // committed in a group without anyone awaiting `queued`, and at tens of
+  // thousands of records/s four promises and their closures per record were
+  // a visible share of the coordinator's GC.
+  #done: Deferred | undefined;
+  #queued: Deferred | undefined;
 
   constructor(id: number, writes: WireWrites, covers: readonly string[], deps: readonly StagedChange[]) {
     this.id = id;
     this.writes = writes;
     this.covers = covers;
     this.#deps = deps;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.queued = new Promise<void>((resolve, reject) => {
-      this.#markQueued = resolve;
-      this.#failQueued = reject;
-    });
-    // Nobody may be waiting on these yet; a failure is reported to whoever calls commit().
-    this.done.catch(() => undefined);
-    this.queued.catch(() => undefined);
+  }
+
+  /** Settles when the change is durable (rejects if it failed). */
+  get done(): Promise<void> {
+    this.#done ??= settled(this.#phase === 'committed' ? 'resolved' : this.#phase === 'failed' ? 'rejected' : 'pending', this.#error);
+    return this.#done.promise;
+  }
+
+  /** Settles when the change is queued for writing, i.e. ordered in the log after its dependencies (rejects if it failed). */
+  get queued(): Promise<void> {
+    const state = this.#phase === 'queued' || this.#phase === 'committed' ? 'resolved' : this.#phase === 'failed' ? 'rejected' : 'pending';
+    this.#queued ??= settled(state, this.#error);
+    return this.#queued.promise;
   }
 
   get phase(): Phase {
@@ -58,16 +61,34 @@ export class StagedChange {
     this.#phase = phase;
     if (phase === 'queued') {
       this.#deps = [];
-      this.#markQueued();
+      this.#queued?.resolve();
     }
-    if (phase === 'committed') this.#resolve();
+    if (phase === 'committed') {
+      this.#queued?.resolve();
+      this.#done?.resolve();
+    }
   }
 
   /** @internal used by the store */
   fail(error: unknown): void {
     this.#phase = 'failed';
+    this.#error = error;
     this.#deps = [];
-    this.#failQueued(error);
-    this.#reject(error);
+    this.#queued?.reject(error);
+    this.#done?.reject(error);
   }
+}
+
+interface Deferred { promise: Promise<void>; resolve(): void; reject(error: unknown): void }
+
+/** A promise already settled as `state`, or pending with its settle functions. */
+function settled(state: 'pending' | 'resolved' | 'rejected', error: unknown): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  // A failure is reported to whoever waits; an unobserved one is not an unhandled rejection.
+  promise.catch(() => undefined);
+  if (state === 'resolved') resolve();
+  else if (state === 'rejected') reject(error);
+  return { promise, resolve, reject };
 }
