@@ -14,6 +14,13 @@ export interface DecodeOptions {
   topic?: string;
   /** Clock seam: the timestamp given to plain text records. @default Date.now */
   now?: () => number;
+  /**
+   * Records of one entry that carry no headers of their own share one
+   * headers object (holding only the batch's content type) instead of one
+   * each. Only for callers that never mutate `headers` (the pipeline's
+   * coordinator copies before it changes them). @default false
+   */
+  shareHeaders?: boolean;
 }
 
 /** True when `entry` starts with the envelope magic `ws1:`. */
@@ -40,7 +47,7 @@ export function decodeEntry(entry: Buffer | string, opts: DecodeOptions = {}): D
     return [{ id: plainTextId(raw), timestamp: (opts.now ?? Date.now)(), headers: {}, value: raw, format: 'text' }];
   }
   try {
-    return decodeEnvelope(raw);
+    return decodeEnvelope(raw, opts.shareHeaders === true);
   } catch (cause) {
     if (cause instanceof WalrusError && cause.code === 'DESERIALIZATION_ERROR') {
       Object.assign(cause.context, opts.topic ? { topic: opts.topic } : {});
@@ -54,7 +61,7 @@ function plainTextId(raw: Buffer): string {
   return `t${createHash('sha256').update(raw).digest().subarray(0, 16).toString('base64url')}`;
 }
 
-function decodeEnvelope(raw: Buffer): DecodedRecord[] {
+function decodeEnvelope(raw: Buffer, shareHeaders: boolean): DecodedRecord[] {
   const text = raw.toString('latin1', ENVELOPE_MAGIC_BYTES.length);
   // Buffer's base64 decoder skips characters outside the alphabet instead of
   // failing; a length check catches them (and a truncated entry) cheaply.
@@ -76,6 +83,7 @@ function decodeEnvelope(raw: Buffer): DecodedRecord[] {
   if (!Array.isArray(wire) || wire.length === 0) throw corrupt(raw, 'the batch holds no records');
   const contentType = typeof batch.ct === 'string' ? batch.ct : undefined;
   const out = new Array<DecodedRecord>(wire.length);
+  const shared = shareHeaders ? headersOf(undefined, contentType, raw, 0) : undefined;
   for (let i = 0; i < wire.length; i++) {
     const r = wire[i] as unknown[];
     if (!Array.isArray(r) || r.length < 3 || r.length > 5) throw corrupt(raw, `record ${i} is not [id, dt, value, key?, headers?]`);
@@ -86,7 +94,7 @@ function decodeEnvelope(raw: Buffer): DecodedRecord[] {
     const record: DecodedRecord = {
       id: typeof id === 'string' ? id : recordIdToString(id),
       timestamp: batch.t + dt,
-      headers: headersOf(headers, contentType, raw, i),
+      headers: shared !== undefined && headers === undefined ? shared : headersOf(headers, contentType, raw, i),
       value,
       format: 'envelope',
     };

@@ -190,7 +190,11 @@ export function encodeBatch(records: readonly WireRecord[]): ArrayBuffer {
   const keys = new Array<string | null>(n);
   const values = new Array<unknown>(n);
   const encodings = new Array<string | null>(n);
-  const headers = new Array<Record<string, string> | 0>(n);
+  // Header objects by reference: records of one entry often share one (its content type), sent once.
+  const headers = new Array<number>(n);
+  const headerTable: Array<Record<string, string>> = [];
+  let lastHeaders: Record<string, string> | undefined;
+  let lastIndex = 0;
   const timestamps = new Float64Array(n);
   const sources = new Array<string>(n);
   const attempts = new Array<number>(n);
@@ -202,9 +206,16 @@ export function encodeBatch(records: readonly WireRecord[]): ArrayBuffer {
     if (r.key !== undefined) { keys[i] = r.key; anyKey = true; } else keys[i] = null;
     values[i] = r.value;
     encodings[i] = r.encoding ?? null;
-    let empty = true;
-    for (const _ in r.headers) { empty = false; break; }
-    if (empty) headers[i] = 0; else { headers[i] = r.headers; anyHeaders = true; }
+    const h = r.headers;
+    if (h === lastHeaders) headers[i] = lastIndex;
+    else {
+      let empty = true;
+      for (const _ in h) { empty = false; break; }
+      lastHeaders = h;
+      lastIndex = empty ? 0 : headerTable.push(h);
+      headers[i] = lastIndex;
+      if (!empty) anyHeaders = true;
+    }
     timestamps[i] = r.timestamp;
     sources[i] = r.source;
     attempts[i] = r.attempt;
@@ -216,7 +227,7 @@ export function encodeBatch(records: readonly WireRecord[]): ArrayBuffer {
   return encodeWire([
     BATCH_V1, n, ids, anyKey ? keys : null, values,
     encoding ? encoding.value : 0, encoding ? null : encodings,
-    anyHeaders ? headers : null, timestamps,
+    anyHeaders ? headers : null, anyHeaders ? headerTable : null, timestamps,
     source ? source.value : null, source ? null : sources,
     anyAttempt ? attempts : null, anyState ? state : null,
   ]);
@@ -226,18 +237,19 @@ export function encodeBatch(records: readonly WireRecord[]): ArrayBuffer {
 export function decodeBatch(buffer: ArrayBuffer): WireRecord[] {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== BATCH_V1) throw new Error(`unknown batch layout ${String(columns[0])}`);
-  const [, n, ids, keys, values, encoding, encodings, headers, timestamps, source, sources, attempts, state] = columns as [
+  const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts, state] = columns as [
     number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
-    Array<Record<string, string> | 0> | null, Float64Array, string | null, string[] | null, number[] | null, Array<StatePreload[] | 0> | null];
+    number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null, Array<StatePreload[] | 0> | null];
   const records = new Array<WireRecord>(n);
   for (let i = 0; i < n; i++) {
     const enc = encodings ? encodings[i] : encoding;
-    const h = headers?.[i];
+    // Each record gets its own headers object: a processor may change it.
+    const h = headers ? headers[i]! : 0;
     const st = state?.[i];
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {
-      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h ? h : {}, timestamp: timestamps[i]!,
+      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...headerTable![h - 1] }, timestamp: timestamps[i]!,
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
       encoding: (enc === null || enc === 0 ? undefined : enc) as WireRecord['encoding'], state: st ? st : undefined,
     };

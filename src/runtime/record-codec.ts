@@ -20,7 +20,8 @@ export class TopologyCodec implements RecordCodec {
   }
 
   decode(source: SourceSpec, entry: Buffer): DecodedRecord[] {
-    const records = decodeEntry(entry, { topic: source.topic });
+    // The coordinator never mutates a record's headers (it copies first), so records may share them.
+    const records = decodeEntry(entry, { topic: source.topic, shareHeaders: true });
     return records.map((r) => ({
       id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, value: r.value, encoding: source.serializer,
       // One record in the entry: the entry itself is its original bytes.
