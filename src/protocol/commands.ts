@@ -34,9 +34,16 @@ export function encodeMetrics(): Buffer {
 export function encodePut(topic: string, payload: string): Buffer {
   assertTopic(topic);
   assertPayload(payload, topic);
-  const size = 5 + topic.length + Buffer.byteLength(payload);
+  const payloadBytes = Buffer.byteLength(payload);
+  const size = 5 + topic.length + payloadBytes;
   if (size > MAX_FRAME_BYTES) throw tooLarge(topic, size);
-  return encodeFrame(`PUT ${topic} ${payload}`);
+  // Written in place: `PUT ${topic} ${payload}` would build a copy of the
+  // payload (up to 64 KiB per sink entry) only to measure and copy it again.
+  const frame = Buffer.allocUnsafe(4 + size);
+  frame.writeUInt32LE(size, 0);
+  const head = 4 + frame.write(`PUT ${topic} `, 4, 'latin1');
+  frame.write(payload, head, 'utf8');
+  return frame;
 }
 
 /**
