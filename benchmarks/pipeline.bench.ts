@@ -94,10 +94,14 @@ observability: { logLevel: warn }
     const cpu = process.cpuUsage();
     const mainCpu = mainThreadCpuMs();
     const threads = process.env.BENCH_THREADS ? threadCpuMs() : undefined;
+    // Worker threads end before `done` resolves: keep each thread's last reading.
+    const lastSeen = new Map<string, number>();
+    const sampler = threads && setInterval(() => { for (const [tid, ms] of threadCpuMs()) lastSeen.set(tid, ms); }, 20);
     const summary = await pipeline.done;
+    if (sampler) clearInterval(sampler);
     const cpuUs = process.cpuUsage(cpu);
     const mainCpuMs = mainThreadCpuMs() - mainCpu;
-    if (threads) printThreadCpuDelta(label, threads, n);
+    if (threads) printThreadCpuDelta(label, threads, lastSeen, n);
     if (summary.sinks.out.records !== n) throw new Error(`${label}: expected ${n} records in the sink, got ${summary.sinks.out.records}`);
     // Keep the scrape in the measured work's process, and prove the hub saw every record.
     if (metrics && !(await metrics.metrics()).includes(`walrus_stream_records_emitted_total{sink="out"} ${n}`)) {
@@ -176,8 +180,9 @@ function threadCpuMs(): Map<string, number> {
 }
 
 /** `BENCH_THREADS=1`: CPU µs per record of each thread during one case (main = the coordinator). */
-function printThreadCpuDelta(label: string, before: Map<string, number>, n: number): void {
-  const rows = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (before.get(tid) ?? 0) })).filter((t) => t.ms > 0).sort((a, b) => b.ms - a.ms);
+function printThreadCpuDelta(label: string, before: Map<string, number>, lastSeen: Map<string, number>, n: number): void {
+  for (const [tid, ms] of threadCpuMs()) lastSeen.set(tid, ms);
+  const rows = [...lastSeen].map(([tid, ms]) => ({ tid, ms: ms - (before.get(tid) ?? 0) })).filter((t) => t.ms > 0).sort((a, b) => b.ms - a.ms);
   const parts = rows.map((t) => `${t.tid === String(process.pid) ? 'main' : t.tid} ${((t.ms * 1000) / n).toFixed(1)}`);
   process.stdout.write(`${label}: CPU µs/record per thread: ${parts.join(', ')}\n`);
 }
