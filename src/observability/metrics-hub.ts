@@ -126,7 +126,8 @@ export class MetricsHub {
       const now = this.#now();
       const histogram = this.#series.histogram(METRICS.endToEndLatency);
       const series = histogram.series([sink]);
-      for (const ts of options.recordTimestamps) histogram.observe(series, Math.max(0, now - ts) * MS);
+      const timestamps = options.recordTimestamps;
+      for (let i = 0; i < timestamps.length; i++) histogram.observe(series, Math.max(0, now - timestamps[i]!) * MS);
     }
     this.#tally.add('emitted', sink, n);
   }
