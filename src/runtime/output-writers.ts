@@ -4,6 +4,7 @@ import { Batcher } from './batcher.js';
 import type { EntryWriter, OutRecord, RecordCodec } from './pipeline-io.js';
 import type { PipelineStats } from './pipeline-stats.js';
 import { endSpan, type Instrumentation } from './instrumentation.js';
+import { faultPoint } from './fault-points.js';
 
 /**
  * What a sink writes: a record to encode, or entries a worker packed already
@@ -99,6 +100,7 @@ export class OutputWriters {
           instr?.error('sink', error);
           throw error;
         }
+        faultPoint('sink.acked');
         if (span) endSpan(span);
         instr?.emitted(sink.name, records, entries, timestamps);
         counts.records += records;

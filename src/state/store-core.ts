@@ -3,6 +3,7 @@ import type { WireWrites } from './change-set.js';
 import { pack, unpack } from './codec.js';
 import { encodeChangelogEntries } from './changelog-codec.js';
 import type { ChangelogPublisher } from './changelog-publisher.js';
+import { faultPoint } from '../runtime/fault-points.js';
 import { FrameLog } from './frame-log.js';
 import { MemoryState } from './memory-state.js';
 import { STORE_FILES } from './paths.js';
@@ -77,6 +78,7 @@ export class StoreCore {
       return pack({ s: staged.seq, w: staged.writes, c: [...staged.covers] } satisfies LogBody);
     });
     await this.log.append(bodies);
+    faultPoint('state.log-written');
     this.seq = seq;
     for (const staged of batch) {
       this.state.applyCommitted(staged.writes, staged);
