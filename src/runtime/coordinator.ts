@@ -39,8 +39,12 @@ export interface CoordinatorOptions {
   random?: () => number;
 }
 
-/** Job bookkeeping the coordinator attaches to every record (`index`: the record's position in its journal entry, for state ids). */
-export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string; index?: number }
+/**
+ * Job bookkeeping the coordinator attaches to every record (`index`: the
+ * record's position in its journal entry, for state ids; `path`: a derived
+ * record's own state path, see RuntimeState.derive).
+ */
+export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string; index?: number; path?: string }
 
 /**
  * The main-thread coordinator: owns all I/O, the in-flight bound, routing
@@ -73,9 +77,9 @@ export class Coordinator {
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
         stopping: () => this.#stopping,
-        onAbandon: (job) => {
+        onAbandon: (job, error) => {
           this.stats.processor(spec.name).abandoned += 1;
-          (job.meta as JobMeta).ticket.fail();
+          (job.meta as JobMeta).ticket.fail(error);
         },
         onRetry: (job, error, delay) => {
           this.stats.processor(spec.name).retries += 1;
@@ -91,14 +95,26 @@ export class Coordinator {
       ...options,
       routes: this.#routes,
       stats: this.stats,
-      submit: (processor, job) => {
-        // A recovered record whose state commit made it before the crash (but its release did not): release it unprocessed.
-        if (options.state?.alreadyApplied(job.record.source, job.meta as JobMeta)) { (job.meta as JobMeta).ticket.done(); return; }
-        this.#runners.get(processor)!.submit(job);
-      },
+      submit: (processor, job) => this.#submit(processor, job),
       deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
       flushOutputs: () => this.#writers.flushAll(),
     });
+    // A stateful entry whose output could not be written for good (or whose state could not be
+    // committed) stops the pipeline: its state is not committed and it stays in the journal.
+    options.state?.onFatal((error) => {
+      if (this.#stopping) {
+        options.logger?.warn({ err: error.message }, 'state change not committed during shutdown; the entry stays in the journal');
+        return;
+      }
+      options.logger?.fatal({ err: error.message }, 'stateful record could not be completed: stopping');
+      this.fail(error);
+    });
+  }
+
+  #submit(processor: string, job: Job): void {
+    // A recovered record whose state commit made it before the crash (but its release did not): the processor skips it.
+    if (this.#o.state?.alreadyApplied(processor, job.meta as JobMeta)) { (job.meta as JobMeta).ticket.done(); return; }
+    this.#runners.get(processor)!.submit(job);
   }
 
   /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
@@ -150,11 +166,13 @@ export class Coordinator {
       // Absent key/headers mean "the input's" (results stay small on the wire).
       const key = 'key' in out ? out.key : job.record.key;
       const headers = out.headers ?? job.record.headers;
-      for (const name of targets?.processors ?? []) {
+      const readers = targets?.processors ?? [];
+      const childMeta = readers.length > 0 && this.#o.state ? this.#o.state.derive(processor, meta, out.index ?? i) : meta;
+      for (const name of readers) {
         meta.ticket.add();
-        this.#runners.get(name)!.submit({
+        this.#submit(name, {
           record: { id, key, value: out.value, headers, timestamp: job.record.timestamp, source: ref },
-          key, attempt: 1, meta,
+          key, attempt: 1, meta: childMeta,
         });
       }
       for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key, headers, value: out.value });
@@ -178,7 +196,7 @@ export class Coordinator {
     this.#writers.sink(sinkName).push({ ...out, value, timestamp: job.record.timestamp }, (error) => {
       if (error === undefined) { meta.ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
-      meta.ticket.fail();
+      meta.ticket.fail(error);
     });
   }
 
@@ -197,10 +215,10 @@ export class Coordinator {
       });
     } catch (buildError) {
       this.#o.logger?.error({ err: serializeError(buildError), recordId: job.record.id }, 'cannot build dead letter; the entry stays in the journal');
-      meta.ticket.fail();
+      meta.ticket.fail(buildError);
       return;
     }
-    this.#writers.deadLetter(topic).add(entry).then(() => { this.#o.instrumentation?.deadLettered(processor); meta.ticket.done(); }, () => meta.ticket.fail());
+    this.#writers.deadLetter(topic).add(entry).then(() => { this.#o.instrumentation?.deadLettered(processor); meta.ticket.done(); }, (writeError: unknown) => meta.ticket.fail(writeError));
   }
 
   /** Entries a worker already packed: each job's ticket waits for their write. */
@@ -212,7 +230,7 @@ export class Coordinator {
     this.#writers.sink(sinkName).push({ entries, records: jobs.length, ...trace }, (error) => {
       if (error === undefined) { for (const ticket of tickets) ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName }, 'sink write failed; the entries stay in the journal');
-      for (const ticket of tickets) ticket.fail();
+      for (const ticket of tickets) ticket.fail(error);
     });
   }
 }

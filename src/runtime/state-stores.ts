@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { WalrusError, serializeError, type SerializedError } from '../errors/index.js';
-import { KeyValueStore, storeDir, type StagedChange, type StatePreload, type StateWrites } from '../state/index.js';
+import { KeyValueStore, storeDir, type StatePreload, type StateWrites } from '../state/index.js';
 import type { Topology } from '../topology/types.js';
 import type { JournalLike, RecordCodec } from './pipeline-io.js';
 import type { Job, StateHooks } from './processor-runner.js';
-import { attachStaged } from './state-tickets.js';
+import { faultPoint } from './fault-points.js';
+import { attachStaged, type EntryChange } from './state-tickets.js';
 import type { Ticket } from './ticket.js';
 
 /** What the state wiring needs from the Walrus client. */
@@ -14,8 +15,21 @@ export interface StateClient {
   getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
 }
 
-/** Per-record bookkeeping the coordinator keeps (`JobMeta`): the state id needs the entry's ticket and the record's index in it. */
-interface StateMeta { ticket: Ticket; index?: number }
+/**
+ * Per-record bookkeeping the coordinator keeps (`JobMeta`): the state id
+ * needs the entry's ticket and the record's index in it; a record a
+ * processor derived carries its own `path` (see {@link statePath}).
+ */
+interface StateMeta { ticket: Ticket; index?: number; path?: string }
+
+/** What the state wiring knows about one stateful processor. */
+interface StatefulProcessor {
+  stores: string[];
+  /** Longest path from a source: an entry's changes commit in descending rank (downstream stores first). */
+  rank: number;
+  /** Stores another processor also uses: their ids name this processor, so two processors' updates of one record stay apart. */
+  shared: Set<string>;
+}
 
 /** Entries shipped with a dispatched job, kept by reference for the staleness check (docs/state.md, Wiring step 3). */
 const sentPreloads = new WeakMap<Job, StatePreload[]>();
@@ -31,18 +45,35 @@ export class RuntimeState {
   readonly stores: ReadonlyMap<string, KeyValueStore>;
   readonly #topology: Topology;
   readonly #logger: Logger | undefined;
-  /** Per source: the stores a record of it can reach (recovery skips a record only when all of them applied it). */
-  readonly #reachable = new Map<string, string[]>();
+  /** The stateful processors. */
+  readonly #stateful = new Map<string, StatefulProcessor>();
+  /** Processors with a stateful processor downstream: the records they derive need their own state ids. */
+  readonly #upstream = new Set<string>();
   /** Journal seq → record state ids, until the release is durable. */
   readonly #idsBySeq = new Map<number, string[]>();
   /** Seqs of the entries a crash left unreleased: only their records can have been applied already. */
   readonly #recovered = new Set<number>();
+  /** Told when a stateful entry's change had to be abandoned or could not commit (the coordinator stops the pipeline). */
+  #onFatal: ((error: WalrusError) => void) | undefined;
+  #failures = 0;
 
   private constructor(topology: Topology, stores: Map<string, KeyValueStore>, logger?: Logger) {
     this.#topology = topology;
     this.stores = stores;
     this.#logger = logger;
-    for (const source of Object.keys(topology.sources)) this.#reachable.set(source, reachableStores(topology, source));
+    const ranks = processorRanks(topology);
+    const users = new Map<string, number>();
+    for (const p of Object.values(topology.processors)) for (const s of p.stores) users.set(s, (users.get(s) ?? 0) + 1);
+    for (const p of Object.values(topology.processors)) {
+      if (p.stores.length === 0) continue;
+      this.#stateful.set(p.name, { stores: [...p.stores], rank: ranks.get(p.name) ?? 0, shared: new Set(p.stores.filter((s) => users.get(s)! > 1)) });
+      for (const name of upstreamOf(topology, p.name)) this.#upstream.add(name);
+    }
+  }
+
+  /** Called (once per failed entry) when a staged change had to be abandoned or could not be committed; see state-tickets.ts. */
+  onFatal(handler: (error: WalrusError) => void): void {
+    this.#onFatal = handler;
   }
 
   /**
@@ -80,32 +111,41 @@ export class RuntimeState {
 
   /**
    * Start-up recovery: keeps only the applied ids of the journal's unreleased
-   * records (ids of records released before a crash can never match again).
+   * entries' records (ids of records released before a crash can never match
+   * again). Every id starts with its entry's `${journalSeq}:`.
    */
-  recover(journal: JournalLike | undefined, codec: RecordCodec): void {
-    const keep: string[] = [];
-    for (const { seq, source, entry } of journal?.unreleased() ?? []) {
-      const spec = this.#topology.sources[source];
-      if (!spec) continue;
-      let records = 1;
-      try { records = codec.decode(spec, entry).length; } catch { /* undecodable: dead-lettered, touches no state */ }
-      for (let i = 0; i < records; i += 1) keep.push(stateId(seq, i));
-      this.#recovered.add(seq);
-    }
-    for (const store of this.stores.values()) store.forgetAppliedExcept(keep);
+  recover(journal: JournalLike | undefined, _codec?: RecordCodec): void {
+    for (const { seq, source } of journal?.unreleased() ?? []) if (this.#topology.sources[source]) this.#recovered.add(seq);
+    const recovered = this.#recovered;
+    for (const store of this.stores.values()) store.forgetAppliedExcept((id) => recovered.has(seqOfStateId(id)));
   }
 
   /**
-   * True when a (recovered) record's effects are already committed in every
-   * store it can reach: its outputs were acknowledged before the commit, so
-   * it is released without processing it again.
+   * True when `processor` already committed this (recovered) record's
+   * effects in every one of its stores: its outputs were acknowledged
+   * before that commit, and every stateful processor downstream of it
+   * committed before it did (state-tickets.ts), so the record is not given
+   * to the processor again.
    */
-  alreadyApplied(source: string, meta: StateMeta): boolean {
-    if (!this.#recovered.has(meta.ticket.seq)) return false;
-    const id = idOf(meta);
-    if (id === undefined) return false;
-    const reachable = this.#reachable.get(source) ?? [];
-    return reachable.length > 0 && reachable.every((name) => this.stores.get(name)?.hasApplied(id) ?? false);
+  alreadyApplied(processor: string, meta: StateMeta): boolean {
+    if (this.#recovered.size === 0 || !this.#recovered.has(meta.ticket.seq)) return false;
+    const info = this.#stateful.get(processor);
+    const path = statePath(meta);
+    if (info === undefined || path === undefined) return false;
+    return info.stores.every((name) => this.stores.get(name)!.hasApplied(storeId(info, name, processor, path)));
+  }
+
+  /**
+   * The bookkeeping of output `position` of a record `processor` handled, for
+   * the processors it goes to: with a stateful processor downstream it gets
+   * its own path (`<parent path>/<position>`), so each derived record has its
+   * own state id — the same after a restart, as long as the processor emits
+   * the same outputs in the same order for the same input.
+   */
+  derive<M extends StateMeta>(processor: string, meta: M, position: number): M {
+    if (!this.#upstream.has(processor)) return meta;
+    const path = statePath(meta);
+    return path === undefined ? meta : { ...meta, path: `${path}/${position}` };
   }
 
   /** The record key's entries of each store `processor` declared, to ship with the task (undefined: not stateful). */
@@ -123,35 +163,58 @@ export class RuntimeState {
    * they commit before its release. Returns an error instead when the writes
    * are refused (outside the key's scope; state changed meanwhile → retriable).
    */
-  accept(job: Job, writes: StateWrites[] | undefined): SerializedError | undefined {
+  accept(processor: string, job: Job, writes: StateWrites[] | undefined): SerializedError | undefined {
     const sent = sentPreloads.get(job);
     sentPreloads.delete(job);
     if (!writes || writes.length === 0) return undefined;
     const meta = job.meta as StateMeta;
-    const id = idOf(meta);
-    const staged: Array<{ store: KeyValueStore; change: StagedChange }> = [];
+    const info = this.#stateful.get(processor);
+    const path = statePath(meta);
+    const recovered = path !== undefined && this.#recovered.has(meta.ticket.seq);
+    const staged: EntryChange[] = [];
+    const ids: string[] = [];
     try {
       const changes = writes.map((w) => {
         const store = this.stores.get(w.store);
-        if (!store) throw new WalrusError('STATE_STORE_ERROR', `a worker returned writes for store "${w.store}", which no processor declared`, { retriable: false });
+        if (!store || (info !== undefined && !info.stores.includes(w.store))) {
+          throw new WalrusError('STATE_STORE_ERROR', `a worker returned writes for store "${w.store}", which processor "${processor}" did not declare`, { retriable: false });
+        }
         const basedOn = sent?.find((p) => p.store === w.store)?.entries;
-        return { store, set: store.changeSetFromWire(w.writes, job.key, basedOn) };
+        return { name: w.store, store, set: store.changeSetFromWire(w.writes, job.key, basedOn) };
       });
-      for (const { store, set } of changes) {
+      // A processor with several stores records the id in each of them, written or not, so that
+      // "applied in every store of the processor" (alreadyApplied) means the whole record.
+      if (info !== undefined && info.stores.length > 1 && path !== undefined && job.key !== undefined) {
+        for (const name of info.stores) {
+          if (!changes.some((c) => c.name === name)) changes.push({ name, store: this.stores.get(name)!, set: this.stores.get(name)!.changeSet(job.key) });
+        }
+      }
+      for (const { name, store, set } of changes) {
+        const id = path === undefined ? undefined : info === undefined ? path : storeId(info, name, processor, path);
         // A record re-processed after a crash between two stores' commits: the store that has it already keeps its effect.
-        if (id !== undefined && this.#recovered.has(meta.ticket.seq) && store.hasApplied(id)) continue;
-        staged.push({ store, change: store.stage(set, id === undefined ? [] : [id]) });
+        if (id !== undefined && recovered && store.hasApplied(id)) continue;
+        staged.push({ store, change: store.stage(set, id === undefined ? [] : [id]), rank: info?.rank ?? 0 });
+        if (id !== undefined) ids.push(id);
       }
     } catch (error) {
       return serializeError(error);
     }
-    if (staged.length > 0) attachStaged(meta.ticket, staged);
-    if (id !== undefined) {
-      const ids = this.#idsBySeq.get(meta.ticket.seq) ?? [];
-      ids.push(id);
-      this.#idsBySeq.set(meta.ticket.seq, ids);
+    if (staged.length > 0) attachStaged(meta.ticket, staged, (ticket, error) => this.#fatal(ticket, error));
+    if (ids.length > 0) {
+      const known = this.#idsBySeq.get(meta.ticket.seq);
+      if (known) known.push(...ids);
+      else this.#idsBySeq.set(meta.ticket.seq, ids);
     }
     return undefined;
+  }
+
+  #fatal(ticket: Ticket, error: WalrusError): void {
+    // The first one stops the pipeline (and is logged there); the entries that fail while it stops only matter for debugging.
+    if (this.#failures++ > 0) {
+      this.#logger?.debug({ seq: ticket.seq, source: ticket.source, err: error.message }, 'state change of a journal entry not committed; the entry stays in the journal');
+      return;
+    }
+    this.#onFatal?.(error);
   }
 
   /** Wraps the journal so that, once a release is durable, the stores may forget the released records' ids. */
@@ -161,6 +224,7 @@ export class RuntimeState {
       unreleased: () => journal.unreleased(),
       release: async (seqs) => {
         await journal.release(seqs);
+        faultPoint('journal.released');
         const ids = seqs.flatMap((seq) => this.#idsBySeq.get(seq) ?? []);
         for (const seq of seqs) this.#idsBySeq.delete(seq);
         if (ids.length > 0) for (const store of this.stores.values()) store.markReleased(ids);
@@ -180,27 +244,61 @@ export function stateId(seq: number, index: number): string {
   return `${seq}:${index}`;
 }
 
-function idOf(meta: StateMeta): string | undefined {
-  // Without a journal seq (no journal, or its append failed) nothing is recovered, so nothing needs an id.
+/**
+ * A record's state path: `${journalSeq}:${indexInEntry}` for a record of a
+ * source entry, `<parent path>/<output position>` for one a processor derived
+ * (RuntimeState.derive). Undefined without a journal seq (no journal, or its
+ * append failed): nothing is recovered then, so nothing needs an id.
+ */
+export function statePath(meta: StateMeta): string | undefined {
+  if (meta.path !== undefined) return meta.path;
   return meta.ticket.seq < 0 || meta.index === undefined ? undefined : stateId(meta.ticket.seq, meta.index);
 }
 
-/** Stores of every processor downstream of `source`. */
-function reachableStores(topology: Topology, source: string): string[] {
-  const reached = new Set<string>();
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const p of Object.values(topology.processors)) {
-      if (reached.has(p.name)) continue;
-      if (p.inputs.some((r) => (r.kind === 'source' ? r.name === source : reached.has(r.name)))) { reached.add(p.name); changed = true; }
+/** The journal seq a state id belongs to. */
+export function seqOfStateId(id: string): number {
+  return Number(id.slice(0, id.indexOf(':')));
+}
+
+/** The id a store records for `processor`'s update from the record at `path` (`path>processor` in a store two processors share). */
+function storeId(info: StatefulProcessor, store: string, processor: string, path: string): string {
+  return info.shared.has(store) ? `${path}>${processor}` : path;
+}
+
+/** Each processor's longest distance from a source (1 for a processor reading a source). */
+function processorRanks(topology: Topology): Map<string, number> {
+  const ranks = new Map<string, number>();
+  const rank = (name: string, seen: Set<string>): number => {
+    const known = ranks.get(name);
+    if (known !== undefined) return known;
+    if (seen.has(name)) return 0; // a cycle (refused by validation): any order
+    seen.add(name);
+    const p = topology.processors[name];
+    let r = 1;
+    for (const input of p?.inputs ?? []) if (input.kind === 'processor') r = Math.max(r, rank(input.name, seen) + 1);
+    ranks.set(name, r);
+    return r;
+  };
+  for (const name of Object.keys(topology.processors)) rank(name, new Set());
+  return ranks;
+}
+
+/** Every processor upstream of `processor` (whose outputs can reach it). */
+function upstreamOf(topology: Topology, processor: string): Set<string> {
+  const found = new Set<string>();
+  const visit = (name: string) => {
+    for (const input of topology.processors[name]?.inputs ?? []) {
+      if (input.kind !== 'processor' || found.has(input.name)) continue;
+      found.add(input.name);
+      visit(input.name);
     }
-  }
-  return [...new Set([...reached].flatMap((name) => topology.processors[name]!.stores))];
+  };
+  visit(processor);
+  return found;
 }
 
 /** The processor runner's hooks for one processor; undefined when it declares no stores. */
 export function stateHooks(state: RuntimeState | undefined, processor: string, stores: readonly string[]): StateHooks | undefined {
   if (state === undefined || stores.length === 0) return undefined;
-  return { preload: (job) => state.preload(processor, job), accept: (job, writes) => state.accept(job, writes) };
+  return { preload: (job) => state.preload(processor, job), accept: (job, writes) => state.accept(processor, job, writes) };
 }

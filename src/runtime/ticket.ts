@@ -12,6 +12,8 @@ export class Ticket {
   readonly records: number;
   #pending = 1;
   #failed = false;
+  /** Why the first failed unit failed (for the error a stateful entry stops the pipeline with). */
+  failure: unknown;
   readonly #onFinish: (ticket: Ticket, failed: boolean) => void;
 
   constructor(seq: number, source: string, records: number, onFinish: (ticket: Ticket, failed: boolean) => void) {
@@ -39,8 +41,9 @@ export class Ticket {
   }
 
   /** A unit could not be completed (a sink write failed for good): the entry must stay in the journal. */
-  fail(): void {
+  fail(reason?: unknown): void {
     this.#failed = true;
+    if (this.failure === undefined) this.failure = reason;
     this.done();
   }
 }

@@ -60,6 +60,8 @@ export class KeyValueStore {
   #closed = false;
   #closing: Promise<void> | undefined;
   #restoring = false;
+  /** Set once a staged change was abandoned: later commits are refused (see `abandon`). */
+  #abandoned: WalrusError | undefined;
   /** True when a restore was interrupted: call restoreFromChangelog again before using the store. */
   restoreIncomplete = false;
 
@@ -204,6 +206,10 @@ export class KeyValueStore {
   async commit(change: ChangeSet | StagedChange, covers: readonly string[] = []): Promise<void> {
     const staged = change instanceof StagedChange ? change : this.stage(change, covers);
     if (staged.phase !== 'staged') return staged.done;
+    if (this.#abandoned !== undefined) {
+      staged.fail(this.#abandoned);
+      return staged.done;
+    }
     staged.setPhase('waiting');
     const pending = staged.deps.filter((d) => d.phase === 'staged' || d.phase === 'waiting' || d.phase === 'failed');
     if (pending.length > 0) {
@@ -214,12 +220,37 @@ export class KeyValueStore {
         return staged.done;
       }
     }
+    if ((staged.phase as string) === 'failed') return staged.done; // abandoned while it waited
+    if (this.#abandoned !== undefined) {
+      staged.fail(this.#abandoned);
+      return staged.done;
+    }
     if (this.#writer.failed !== undefined || this.#closed) {
       staged.fail(this.#unusableError());
       return staged.done;
     }
     this.#writer.enqueue(staged);
     return staged.done;
+  }
+
+  /**
+   * Gives up a staged change that will never be committed (its record's
+   * output could not be written). From then on the store refuses every
+   * commit — changes staged later may have been computed on top of it, and
+   * changes waiting for it fail — until it is closed and opened again: its
+   * in-memory view still shows the abandoned writes, the files do not. The
+   * runtime stops the pipeline at this point; the records stay in the
+   * journal and the next start processes them from the committed state.
+   */
+  abandon(change: StagedChange, reason?: unknown): void {
+    this.#abandoned ??= new WalrusError('STATE_STORE_ERROR', `store "${this.name}": a staged change was abandoned, so the store refuses further commits until it is reopened` +
+      `${reason instanceof Error ? `: ${reason.message}` : ''}`, { cause: reason, context: { store: this.name } });
+    if (change.phase === 'staged' || change.phase === 'waiting') change.fail(this.#abandoned);
+  }
+
+  /** True once a staged change was abandoned (the store then refuses commits). */
+  get abandoned(): boolean {
+    return this.#abandoned !== undefined;
   }
 
   /** True when the effects of record `id` are in the committed state (the runtime then releases it without re-applying). */
@@ -229,14 +260,16 @@ export class KeyValueStore {
 
   /**
    * After start-up recovery: forget every applied id except `keep` (the ids of
-   * the journal's unreleased records). Ids of records released before a crash
+   * the journal's unreleased records, or a test of an id). Ids of records released before a crash
    * are then dropped instead of lingering, and cannot match a record of a
    * future journal that reuses their seq (e.g. after the journal directory
    * was deleted). Takes effect in memory now, on disk at the next snapshot.
    */
-  forgetAppliedExcept(keep: Iterable<string>): void {
-    const wanted = new Set(keep);
-    for (const id of [...this.#core.applied]) if (!wanted.has(id)) this.#core.applied.delete(id);
+  forgetAppliedExcept(keep: Iterable<string> | ((id: string) => boolean)): void {
+    let wanted: (id: string) => boolean;
+    if (typeof keep === 'function') wanted = keep;
+    else { const set = new Set(keep); wanted = (id) => set.has(id); }
+    for (const id of [...this.#core.applied]) if (!wanted(id)) this.#core.applied.delete(id);
   }
 
   /** The runtime released these records durably: the store may forget their ids at the next snapshot. */
