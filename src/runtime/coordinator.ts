@@ -180,20 +180,23 @@ export class Coordinator {
     meta.ticket.done();
   }
 
-  /** Serializes one output for a sink (a value the serializer refuses dead-letters the input record) and queues it. */
+  /** Serializes one output for a sink (a value the serializer refuses, or too large for an entry, dead-letters the input record) and queues it. */
   #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown }): void {
     const meta = job.meta as JobMeta;
     const sink = this.#o.topology.sinks[sinkName];
-    let value: Uint8Array;
+    let record: OutRecord;
     try {
-      value = this.#o.codec.serialize(sink, out.value);
+      record = { ...out, value: this.#o.codec.serialize(sink, out.value), timestamp: job.record.timestamp };
+      // An output that can never be written (too large for one entry, not valid plain text) is
+      // dead-lettered here, alone: encoded in the sink's batch it would fail every record in it.
+      this.#o.codec.assertFits?.(sink, record);
     } catch (error) {
       meta.ticket.add();
       this.#onDeadLetter(processor, this.#o.topology.processors[processor].deadLetter, job, serializeError(error), (this.#o.now ?? Date.now)());
       return;
     }
     meta.ticket.add();
-    this.#writers.sink(sinkName).push({ ...out, value, timestamp: job.record.timestamp }, (error) => {
+    this.#writers.sink(sinkName).push(record, (error) => {
       if (error === undefined) { meta.ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
       meta.ticket.fail(error);

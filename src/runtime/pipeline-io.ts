@@ -63,6 +63,12 @@ export interface RecordCodec {
   serialize(sink: SinkSpec, value: unknown): Uint8Array;
   /** Encodes records into entries that each fit one PUT to `sink.topic` (envelope batches or plain text). */
   encode(sink: SinkSpec, records: OutRecord[]): string[];
+  /**
+   * Throws (MESSAGE_TOO_LARGE, INVALID_PAYLOAD) when `record` could never be
+   * written to `sink` on its own, so it can be dead-lettered alone instead of
+   * failing the whole batch it would be encoded in.
+   */
+  assertFits?(sink: SinkSpec, record: OutRecord): void;
 }
 
 /** Local durability of fetched entries (DESIGN §6); the journal helper's `Journal` fits it. */

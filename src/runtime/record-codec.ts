@@ -43,6 +43,12 @@ export class TopologyCodec implements RecordCodec {
     return this.#packer(sink, limit).pack(records);
   }
 
+  assertFits(sink: SinkSpec, record: OutRecord): void {
+    const limit = maxPayloadBytes(sink.topic);
+    if (sink.format === 'text') toPlainTextEntry(record.value, limit, sink.topic);
+    else this.#packer(sink, limit).assertFits(record);
+  }
+
   #packer(sink: SinkSpec, limit: number): EntryPacker {
     let packer = this.#packers.get(sink.name);
     if (!packer) {
