@@ -229,7 +229,7 @@ export function encodeBatch(records: readonly WireRecord[]): ArrayBuffer {
     encoding ? encoding.value : 0, encoding ? null : encodings,
     anyHeaders ? headers : null, anyHeaders ? headerTable : null, timestamps,
     source ? source.value : null, source ? null : sources,
-    anyAttempt ? attempts : null, anyState ? state : null,
+    anyAttempt ? attempts : null, anyState ? byStore(state, (p) => p.entries) : null,
   ]);
 }
 
@@ -239,19 +239,19 @@ export function decodeBatch(buffer: ArrayBuffer): WireRecord[] {
   if (columns[0] !== BATCH_V1) throw new Error(`unknown batch layout ${String(columns[0])}`);
   const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts, state] = columns as [
     number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
-    number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null, Array<StatePreload[] | 0> | null];
+    number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null, StoreColumns | null];
   const records = new Array<WireRecord>(n);
   for (let i = 0; i < n; i++) {
     const enc = encodings ? encodings[i] : encoding;
     // Each record gets its own headers object: a processor may change it.
     const h = headers ? headers[i]! : 0;
-    const st = state?.[i];
+    const st = state ? fromStores<StatePreload>(state, i, (store, entries) => ({ store, entries: entries as StatePreload['entries'] })) : undefined;
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {
       id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...headerTable![h - 1] }, timestamp: timestamps[i]!,
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
-      encoding: (enc === null || enc === 0 ? undefined : enc) as WireRecord['encoding'], state: st ? st : undefined,
+      encoding: (enc === null || enc === 0 ? undefined : enc) as WireRecord['encoding'], state: st,
     };
   }
   return records;
@@ -277,7 +277,7 @@ export function encodeResult(result: BatchResult): ArrayBuffer {
     if (r.state !== undefined && r.state.length > 0) { state[i] = r.state; anyState = true; } else state[i] = 0;
   }
   return encodeWire([RESULT_V1, n, durations, anySunk ? sunk : null, anyOutputs ? outputs : null,
-    anyState ? state : null, errors.length > 0 ? errors : null, result.packed, result.metrics ?? null]);
+    anyState ? byStore(state, (w) => w.writes) : null, errors.length > 0 ? errors : null, result.packed, result.metrics ?? null]);
 }
 
 /** A ProcessTask's result, one WireResult per record. */
@@ -285,12 +285,12 @@ export function decodeResult(buffer: ArrayBuffer): BatchResult {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== RESULT_V1) throw new Error(`unknown result layout ${String(columns[0])}`);
   const [, n, durations, sunk, outputs, state, errors, packed, metrics] = columns as [
-    number, number, Float64Array, number[] | null, Array<WireOutput[] | 0> | null, Array<StateWrites[] | 0> | null,
+    number, number, Float64Array, number[] | null, Array<WireOutput[] | 0> | null, StoreColumns | null,
     Array<number | SerializedError> | null, PackedUnit[], WorkerMetricsSnapshot | null];
   const results = new Array<WireResult>(n);
   for (let i = 0; i < n; i++) {
     const out = outputs?.[i];
-    const st = state?.[i];
+    const st = state ? fromStores<StateWrites>(state, i, (store, writes) => ({ store, writes: writes as StateWrites['writes'] })) : undefined;
     const r: WireResult = { ok: true, outputs: out ? out : [], sunk: sunk ? sunk[i]! : 0, durationMs: durations[i]! };
     if (st) r.state = st;
     results[i] = r;
@@ -302,4 +302,33 @@ export function decodeResult(buffer: ArrayBuffer): BatchResult {
   const batch: BatchResult = { results, packed };
   if (metrics !== null) batch.metrics = metrics;
   return batch;
+}
+
+/**
+ * A state column: when every record's list names the same stores in the same
+ * order (always, for one processor's batch), the names go once and each
+ * record carries only its data per store; otherwise each record's list as is.
+ */
+type StoreColumns = [names: string[], data: Array<unknown[] | 0>] | [names: null, lists: Array<Array<{ store: string }> | 0>];
+
+function byStore<T extends { store: string }>(lists: ReadonlyArray<T[] | 0>, data: (item: T) => unknown): StoreColumns {
+  let names: string[] | undefined;
+  let uniform = true;
+  for (const list of lists) {
+    if (list === 0) continue;
+    if (names === undefined) { names = list.map((item) => item.store); continue; }
+    if (list.length !== names.length || list.some((item, k) => item.store !== names![k])) { uniform = false; break; }
+  }
+  if (!uniform || names === undefined) return [null, lists as Array<T[] | 0>];
+  return [names, lists.map((list) => (list === 0 ? 0 : list.map(data)))];
+}
+
+function fromStores<T>(columns: StoreColumns, i: number, make: (store: string, data: unknown) => T): T[] | undefined {
+  const [names, rows] = columns;
+  const row = rows[i];
+  if (row === undefined || row === 0) return undefined;
+  if (names === null) return row as unknown as T[];
+  const out = new Array<T>(names.length);
+  for (let k = 0; k < names.length; k++) out[k] = make(names[k]!, (row as unknown[])[k]);
+  return out;
 }

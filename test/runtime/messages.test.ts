@@ -81,3 +81,30 @@ test('decodeEntry shares one headers object per entry only when asked', () => {
   assert.notEqual(own[0]!.headers, own[1]!.headers);
   assert.deepEqual(own[0]!.headers, own[1]!.headers);
 });
+
+test('state travels by store: names once when every record has the same stores, as lists otherwise', () => {
+  const bytes = (n: number) => new Uint8Array([n]);
+  const uniform: WireRecord[] = [
+    base(0, { key: 'a', state: [{ store: 's1', entries: [['a', bytes(1)]] }, { store: 's2', entries: [] }] }),
+    base(1, { key: 'b' }),
+    base(2, { key: 'c', state: [{ store: 's1', entries: [] }, { store: 's2', entries: [['c@1', bytes(2)], ['c', bytes(3)]] }] }),
+  ];
+  const mixed: WireRecord[] = [
+    base(0, { key: 'a', state: [{ store: 's1', entries: [['a', bytes(1)]] }] }),
+    base(1, { key: 'b', state: [{ store: 's2', entries: [['b', bytes(4)]] }] }),
+  ];
+  for (const records of [uniform, mixed]) {
+    const decoded = decodeBatch(encodeBatch(records));
+    decoded.forEach((r, i) => {
+      const want = records[i]!.state?.map((p) => ({ store: p.store, entries: p.entries.map(([k, v]) => [k, [...v]]) }));
+      assert.deepEqual(r.state?.map((p) => ({ store: p.store, entries: p.entries.map(([k, v]) => [k, [...v]]) })), want, `record ${i}`);
+    });
+  }
+  const result = decodeResult(encodeResult({ results: [
+    { ok: true, outputs: [], durationMs: 1, state: [{ store: 's1', writes: [['a', bytes(9)], ['a@x', null]] }] },
+    { ok: true, outputs: [], durationMs: 1 },
+    { ok: true, outputs: [], durationMs: 1, state: [{ store: 's2', writes: [['c', null]] }] },
+  ], packed: [] }));
+  const states = result.results.map((r) => (r.ok ? r.state?.map((w) => ({ store: w.store, writes: w.writes.map(([k, v]) => [k, v === null ? null : [...v]]) })) : 'failed'));
+  assert.deepEqual(states, [[{ store: 's1', writes: [['a', [9]], ['a@x', null]] }], undefined, [{ store: 's2', writes: [['c', null]] }]]);
+});
