@@ -11,7 +11,7 @@ import { clearRestoreMarker } from './restore.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { StagedChange } from './staged-change.js';
 
-/** One log frame: commit seq, writes, ids of the records covered. */
+/** One log frame (one group commit): its last commit seq, the writes in order, ids of the records covered. */
 export interface LogBody {
   s: number;
   w: WireWrites;
@@ -72,12 +72,19 @@ export class StoreCore {
 
   /** Writes a batch of staged changes to the log, applies them, publishes them; marks them committed. */
   async writeBatch(batch: StagedChange[]): Promise<void> {
+    // One frame per group commit, not per change: the group is written (and
+    // fsynced) as a whole anyway, a torn tail drops it as a whole, and replay
+    // applies its writes in order exactly as it would the changes' frames.
+    // A msgpack map per record was the largest share of the commit's CPU.
     let seq = this.seq;
-    const bodies = batch.map((staged) => {
+    const writes: WireWrites = [];
+    const covers: string[] = [];
+    for (const staged of batch) {
       staged.seq = ++seq;
-      return pack({ s: staged.seq, w: staged.writes, c: [...staged.covers] } satisfies LogBody);
-    });
-    await this.log.append(bodies);
+      for (const write of staged.writes) writes.push(write);
+      for (const id of staged.covers) covers.push(id);
+    }
+    await this.log.append([pack({ s: seq, w: writes, c: covers } satisfies LogBody)]);
     faultPoint('state.log-written');
     this.seq = seq;
     for (const staged of batch) {
