@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { WalrusError, serializeError, type SerializedError } from '../errors/index.js';
-import { KeyValueStore, storeDir, type StatePreload, type StateWrites } from '../state/index.js';
+import { KeyValueStore, storeDir, type ChangeSet, type PreparedWrites, type StatePreload, type StateWrites } from '../state/index.js';
 import type { Topology } from '../topology/types.js';
 import type { JournalLike, RecordCodec } from './pipeline-io.js';
 import type { Job, StateHooks } from './processor-runner.js';
@@ -180,7 +180,7 @@ export class RuntimeState {
           throw new WalrusError('STATE_STORE_ERROR', `a worker returned writes for store "${w.store}", which processor "${processor}" did not declare`, { retriable: false });
         }
         const basedOn = sent?.find((p) => p.store === w.store)?.entries;
-        return { name: w.store, store, set: store.changeSetFromWire(w.writes, job.key, basedOn) };
+        return { name: w.store, store, set: store.prepareWire(w.writes, job.key, basedOn) as ChangeSet | PreparedWrites };
       });
       // A processor with several stores records the id in each of them, written or not, so that
       // "applied in every store of the processor" (alreadyApplied) means the whole record.

@@ -50,10 +50,23 @@ export class ChangeSet implements StateStoreView {
   /** Builds a change set from writes a worker sent back (checked again: the wire is not trusted). */
   static fromWire(name: string, base: StateReader, writes: WireWrites, scope?: string): ChangeSet {
     const set = new ChangeSet(name, base, scope);
+    for (const [key, bytes] of ChangeSet.checkWire(name, writes, scope)) set.#writes.set(key, bytes);
+    return set;
+  }
+
+  /**
+   * Checks writes a worker sent back (the wire is not trusted): each a
+   * `[key, bytes | null]` inside `scope`, within the size limit. Returns them
+   * with one write per key (the last), in the order keys were first written.
+   */
+  static checkWire(name: string, writes: WireWrites, scope?: string): WireWrites {
     if (!Array.isArray(writes)) throw new WalrusError('STATE_STORE_ERROR', `store "${name}": state writes from a worker must be an array of [key, bytes | null]`, { context: { store: name } });
+    const checker = new ChangeSet(name, EMPTY_STATE, scope);
+    let seen: Set<string> | undefined;
+    let duplicate = false;
     for (const write of writes) {
       const [key, bytes] = Array.isArray(write) ? write : [undefined, undefined];
-      set.#check(key as string);
+      checker.#check(key as string);
       if (bytes !== null && !(bytes instanceof Uint8Array)) {
         throw new WalrusError('STATE_STORE_ERROR', `store "${name}": the write for key "${key}" from a worker is not encoded bytes or null`, { context: { store: name, key } });
       }
@@ -62,9 +75,16 @@ export class ChangeSet implements StateStoreView {
           context: { store: name, key, size: bytes.length, limit: MAX_VALUE_BYTES },
         });
       }
-      set.#writes.set(key as string, bytes);
+      if (writes.length > 1) {
+        seen ??= new Set();
+        if (seen.has(key as string)) duplicate = true;
+        seen.add(key as string);
+      }
     }
-    return set;
+    if (!duplicate) return writes;
+    const last = new Map<string, Uint8Array | null>();
+    for (const [key, bytes] of writes) last.set(key, bytes);
+    return [...last];
   }
 
   get<T = unknown>(key: string): T | undefined {
@@ -143,3 +163,6 @@ export class ChangeSet implements StateStoreView {
       { context: { store: this.name, key: this.scope } });
   }
 }
+
+/** A state with nothing in it (what `checkWire` validates against: it reads nothing). */
+const EMPTY_STATE: StateReader = { getBytes: () => undefined, rangeBytes: () => [] };

@@ -1,4 +1,4 @@
-export { KeyValueStore, type KeyValueStoreOptions, type StoreStats } from './key-value-store.js';
+export { KeyValueStore, type KeyValueStoreOptions, type PreparedWrites, type StoreStats } from './key-value-store.js';
 export { StagedChange } from './staged-change.js';
 export { ChangeSet, SCOPE_SEPARATOR, type StateReader, type StateStoreView, type WireWrites } from './change-set.js';
 export type { RangeOptions, StateEntry } from './range.js';

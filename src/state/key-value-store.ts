@@ -25,6 +25,16 @@ export interface KeyValueStoreOptions {
   changelog?: ChangelogOptions;
 }
 
+/** Writes a worker returned, checked by `KeyValueStore.prepareWire` and ready to `stage`. */
+export interface PreparedWrites {
+  readonly store: string;
+  readonly writes: WireWrites;
+  /** Entries the writes were computed from (the task's preload): their keys count as read. */
+  readonly reads: ReadonlyArray<readonly [string, Uint8Array]> | undefined;
+}
+
+const EMPTY_COVERS: readonly string[] = Object.freeze([]);
+
 /** What `KeyValueStore.stats()` reports. */
 export interface StoreStats {
   /** Committed keys. */
@@ -151,9 +161,7 @@ export class KeyValueStore {
   /** The encoded entries of one record key (the key itself and `key@...`), to ship to a worker with the task. */
   preload(recordKey: string): Array<[string, Uint8Array]> {
     assertKey(this.name, recordKey);
-    const own = this.#core.state.getBytes(recordKey);
-    const rows = this.#core.state.rangeBytes({ prefix: `${recordKey}@` });
-    return own === undefined ? rows : [[recordKey, own], ...rows];
+    return this.#core.state.scopeEntries(recordKey);
   }
 
   /**
@@ -164,17 +172,30 @@ export class KeyValueStore {
    * identity of the stored bytes, so it costs one preload.
    */
   changeSetFromWire(writes: WireWrites, scope?: string, basedOn?: ReadonlyArray<readonly [string, Uint8Array]>): ChangeSet {
+    this.#assertUnchanged(scope, basedOn);
+    return ChangeSet.fromWire(this.name, this.#core.state, writes, scope);
+  }
+
+  /**
+   * `changeSetFromWire` for the runtime's hot path: the same checks, but the
+   * checked writes are kept as they came (no change set is built) and staged
+   * with `stage(prepared, covers)`. The keys of `basedOn` count as read, so
+   * the change commits after any uncommitted change it was computed from.
+   */
+  prepareWire(writes: WireWrites, scope?: string, basedOn?: ReadonlyArray<readonly [string, Uint8Array]>): PreparedWrites {
+    this.#assertUnchanged(scope, basedOn);
+    return { store: this.name, writes: ChangeSet.checkWire(this.name, writes, scope), reads: basedOn };
+  }
+
+  #assertUnchanged(scope: string | undefined, basedOn: ReadonlyArray<readonly [string, Uint8Array]> | undefined): void {
     if (basedOn !== undefined && scope !== undefined) {
-      const now = this.preload(scope);
-      const same = now.length === basedOn.length && now.every(([k, bytes], i) => basedOn[i]![0] === k && basedOn[i]![1] === bytes);
-      if (!same) {
+      if (!this.#core.state.scopeIs(scope, basedOn)) {
         throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}": the state of key "${scope}" changed while a worker processed a record of it; ` +
           'two records of one key ran at once (the processor must run in key ordering). Process the record again from the current state.', {
           retriable: true, context: { store: this.name, key: scope },
         });
       }
     }
-    return ChangeSet.fromWire(this.name, this.#core.state, writes, scope);
   }
 
   /**
@@ -182,18 +203,21 @@ export class KeyValueStore {
    * Every staged change must later be committed (in any order: the store
    * writes a change after the earlier ones it depends on).
    */
-  stage(changes: ChangeSet, covers: readonly string[] = []): StagedChange {
+  stage(changes: ChangeSet | PreparedWrites, covers: readonly string[] = []): StagedChange {
     this.#assertUsable();
-    if (changes.name !== this.name) {
-      throw new WalrusError('STATE_STORE_ERROR', `a change set of store "${changes.name}" was passed to store "${this.name}"; stage it on the store that created it`, {
+    const prepared = !(changes instanceof ChangeSet);
+    const name = prepared ? changes.store : changes.name;
+    if (name !== this.name) {
+      throw new WalrusError('STATE_STORE_ERROR', `a change set of store "${name}" was passed to store "${this.name}"; stage it on the store that created it`, {
         context: { store: this.name },
       });
     }
-    const writes = changes.toWire();
-    const deps = new Set<StagedChange>();
-    for (const key of changes.readKeys()) this.#addDep(deps, key);
+    const writes = prepared ? changes.writes : changes.toWire();
+    const deps: StagedChange[] = [];
+    if (prepared) { if (changes.reads) for (const [key] of changes.reads) this.#addDep(deps, key); }
+    else for (const key of changes.readKeys()) this.#addDep(deps, key);
     for (const [key] of writes) this.#addDep(deps, key);
-    const staged = new StagedChange(this.#nextStagedId++, writes, [...covers], [...deps]);
+    const staged = new StagedChange(this.#nextStagedId++, writes, covers.length === 0 ? EMPTY_COVERS : [...covers], deps);
     this.#core.state.stage(staged, writes);
     return staged;
   }
@@ -334,10 +358,10 @@ export class KeyValueStore {
     }
   }
 
-  #addDep(deps: Set<StagedChange>, key: string): void {
+  #addDep(deps: StagedChange[], key: string): void {
     const owner = this.#core.state.overlay.get(key)?.owner;
     // Only changes not yet queued need waiting for: a queued one is ahead in the log already.
-    if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting')) deps.add(owner);
+    if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting') && !deps.includes(owner)) deps.push(owner);
   }
 
   #assertUsable(): void {

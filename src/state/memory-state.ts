@@ -69,6 +69,35 @@ export class MemoryState implements StateReader {
     return out;
   }
 
+  /**
+   * The entries of one record key: the key itself, then `key@...` in key
+   * order (what `rangeBytes({ prefix: 'key@' })` after `getBytes(key)`
+   * gives, without building either).
+   */
+  scopeEntries(scope: string): Array<[string, Uint8Array]> {
+    const out: Array<[string, Uint8Array]> = [];
+    const own = this.getBytes(scope);
+    if (own !== undefined) out.push([scope, own]);
+    const first = out.length;
+    for (const k of this.#scopes.children(scope)) {
+      const bytes = this.getBytes(k);
+      if (bytes !== undefined) out.push([k, bytes]);
+    }
+    if (out.length - first > 1) {
+      const rows = out.splice(first).sort((a, b) => compareKeys(a[0], b[0]));
+      for (const row of rows) out.push(row);
+    }
+    return out;
+  }
+
+  /** True when `scope`'s entries are exactly `entries` (same keys, same byte arrays by identity), allocating nothing. */
+  scopeIs(scope: string, entries: ReadonlyArray<readonly [string, Uint8Array]>): boolean {
+    for (const [k, bytes] of entries) if (this.getBytes(k) !== bytes) return false;
+    let n = this.getBytes(scope) === undefined ? 0 : 1;
+    for (const k of this.#scopes.children(scope)) if (this.getBytes(k) !== undefined) n += 1;
+    return n === entries.length;
+  }
+
   committedRange(opts: RangeOptions): Array<[string, Uint8Array]> {
     return this.#sorted.range(this.committed, opts).map((k) => [k, this.committed.get(k)!]);
   }

@@ -112,6 +112,36 @@ test('a scoped change set refuses other keys (what makes key ordering safe)', as
   assert.doesNotThrow(() => store.changeSetFromWire([], 'cust-1', store.preload('cust-1')));
 });
 
+test('prepareWire (the runtime path): the same checks, one write per key, preload order, and reads order commits', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  t.after(() => store.close());
+  const b = (n: number) => new Uint8Array([n]);
+  assert.throws(() => store.prepareWire([['zzz', null]], 'cust-1'), /outside the record's key/);
+  assert.throws(() => store.prepareWire([['cust-1', new Uint8Array(40_000)]], 'cust-1'), /above the 32768-byte limit/);
+  // Duplicate keys from an untrusted worker: the last write wins, in first-written order.
+  const dup = store.prepareWire([['cust-1@b', b(1)], ['cust-1', b(2)], ['cust-1@b', b(3)]], 'cust-1');
+  assert.deepEqual(dup.writes.map(([k, v]) => [k, v && [...v]]), [['cust-1@b', [3]], ['cust-1', [2]]]);
+  const first = store.stage(dup, ['r1']);
+  // Preload: the key first, then its sub-keys in key order, staged values included.
+  const later = store.changeSet('cust-1');
+  later.put('cust-1@a', 4);
+  store.stage(later);
+  assert.deepEqual(store.preload('cust-1').map(([k]) => k), ['cust-1', 'cust-1@a', 'cust-1@b']);
+  // A change computed from staged state depends on it through its reads even if it writes other keys.
+  const sent = store.preload('cust-1');
+  const readOnly = store.stage(store.prepareWire([['cust-1@c', b(5)]], 'cust-1', sent), ['r2']);
+  assert.ok(readOnly.deps.includes(first), 'the change that wrote a key it read is a dependency');
+  // Stale: the key's entries changed after the preload (a racing record), or one more appeared.
+  const racing = store.changeSet('cust-1');
+  racing.put('cust-1@d', 6);
+  store.stage(racing);
+  assert.throws(() => store.prepareWire([['cust-1', b(7)]], 'cust-1', sent),
+    (e: Error & { retriable?: boolean }) => /changed while a worker processed a record of it/.test(e.message) && e.retriable === true);
+  assert.doesNotThrow(() => store.prepareWire([], 'cust-1', store.preload('cust-1')));
+});
+
 test('a torn tail is truncated on open and the valid prefix kept', async (t) => {
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);
