@@ -10,8 +10,11 @@ import type { StatePreload, StateWrites } from '../state/worker-state.js';
 /** How a stateful processor's records get their key's state and hand back their writes (bound to the processor). */
 export interface StateHooks {
   preload(job: Job): StatePreload[] | undefined;
-  /** Stages the writes synchronously; an error refuses them (the record then fails instead). */
-  accept(job: Job, writes: StateWrites[] | undefined): SerializedError | undefined;
+  /**
+   * Stages the writes synchronously; an error refuses them (the record then
+   * fails instead). `sent`: the preload the task carried (the staleness check).
+   */
+  accept(job: Job, writes: StateWrites[] | undefined, sent: StatePreload[] | undefined): SerializedError | undefined;
 }
 
 /** A record travelling through one processor. */
@@ -144,7 +147,7 @@ export class ProcessorRunner {
       for (const unit of packed) this.#o.onPacked(unit.sink, unit.entries, unit.records.map((i) => batch[i]));
       batch.forEach((job, i) => {
         const result = results[i];
-        const refused = result?.ok ? this.#o.state?.accept(job, result.state) : undefined;
+        const refused = result?.ok ? this.#o.state?.accept(job, result.state, wire[i]!.state) : undefined;
         if (result?.ok && refused === undefined) this.#succeed(job, result.outputs, result.sunk ?? 0, result.durationMs);
         else if (refused !== undefined) this.#fail(job, refused);
         else this.#fail(job, result && !result.ok ? result.error : serializeError(new WalrusError('INTERNAL_ERROR', 'worker returned too few results')));

@@ -31,9 +31,6 @@ interface StatefulProcessor {
   shared: Set<string>;
 }
 
-/** Entries shipped with a dispatched job, kept by reference for the staleness check (docs/state.md, Wiring step 3). */
-const sentPreloads = new WeakMap<Job, StatePreload[]>();
-
 /**
  * The runtime side of keyed state (docs/state.md, "Wiring"): the coordinator
  * owns every store; a stateful processor's task carries its record key's
@@ -152,9 +149,8 @@ export class RuntimeState {
   preload(processor: string, job: Job): StatePreload[] | undefined {
     const names = this.#topology.processors[processor]?.stores ?? [];
     if (names.length === 0 || job.key === undefined || job.key === '') return undefined;
-    const preload = names.map((name) => ({ store: name, entries: this.stores.get(name)!.preload(job.key!) }));
-    sentPreloads.set(job, preload);
-    return preload;
+    // The processor runner hands this back to `accept` with the result (the staleness check, docs/state.md, Wiring step 3).
+    return names.map((name) => ({ store: name, entries: this.stores.get(name)!.preload(job.key!) }));
   }
 
   /**
@@ -163,14 +159,27 @@ export class RuntimeState {
    * they commit before its release. Returns an error instead when the writes
    * are refused (outside the key's scope; state changed meanwhile → retriable).
    */
-  accept(processor: string, job: Job, writes: StateWrites[] | undefined): SerializedError | undefined {
-    const sent = sentPreloads.get(job);
-    sentPreloads.delete(job);
+  accept(processor: string, job: Job, writes: StateWrites[] | undefined, sent: StatePreload[] | undefined): SerializedError | undefined {
     if (!writes || writes.length === 0) return undefined;
     const meta = job.meta as StateMeta;
     const info = this.#stateful.get(processor);
     const path = statePath(meta);
     const recovered = path !== undefined && this.#recovered.has(meta.ticket.seq);
+    // The common case, one store written by a processor that declares only it: no intermediate lists.
+    if (writes.length === 1 && info !== undefined && info.stores.length === 1 && writes[0]!.store === info.stores[0] && !recovered) {
+      const w = writes[0]!;
+      const store = this.stores.get(w.store)!;
+      const id = path === undefined ? undefined : storeId(info, w.store, processor, path);
+      let change;
+      try {
+        change = store.stage(store.prepareWire(w.writes, job.key, sent?.[0]?.store === w.store ? sent[0].entries : undefined), id === undefined ? [] : [id]);
+      } catch (error) {
+        return serializeError(error);
+      }
+      attachStaged(meta.ticket, { store, change, rank: info.rank }, this.#onStateFailure);
+      if (id !== undefined) this.#rememberIds(meta.ticket.seq, id);
+      return undefined;
+    }
     const staged: EntryChange[] = [];
     const ids: string[] = [];
     try {
@@ -199,13 +208,17 @@ export class RuntimeState {
     } catch (error) {
       return serializeError(error);
     }
-    if (staged.length > 0) attachStaged(meta.ticket, staged, (ticket, error) => this.#fatal(ticket, error));
-    if (ids.length > 0) {
-      const known = this.#idsBySeq.get(meta.ticket.seq);
-      if (known) known.push(...ids);
-      else this.#idsBySeq.set(meta.ticket.seq, ids);
-    }
+    for (const change of staged) attachStaged(meta.ticket, change, this.#onStateFailure);
+    for (const id of ids) this.#rememberIds(meta.ticket.seq, id);
     return undefined;
+  }
+
+  readonly #onStateFailure = (ticket: Ticket, error: WalrusError): void => this.#fatal(ticket, error);
+
+  #rememberIds(seq: number, id: string): void {
+    const known = this.#idsBySeq.get(seq);
+    if (known) known.push(id);
+    else this.#idsBySeq.set(seq, [id]);
   }
 
   #fatal(ticket: Ticket, error: WalrusError): void {
@@ -300,5 +313,5 @@ function upstreamOf(topology: Topology, processor: string): Set<string> {
 /** The processor runner's hooks for one processor; undefined when it declares no stores. */
 export function stateHooks(state: RuntimeState | undefined, processor: string, stores: readonly string[]): StateHooks | undefined {
   if (state === undefined || stores.length === 0) return undefined;
-  return { preload: (job) => state.preload(processor, job), accept: (job, writes) => state.accept(processor, job, writes) };
+  return { preload: (job) => state.preload(processor, job), accept: (job, writes, sent) => state.accept(processor, job, writes, sent) };
 }

@@ -9,8 +9,6 @@ export interface EntryChange { store: KeyValueStore; change: StagedChange; rank:
 /** Called when an entry's changes were abandoned (it failed) or could not be committed. */
 export type StateFailure = (ticket: Ticket, error: WalrusError) => void;
 
-const pending = new WeakMap<Ticket, EntryChange[]>();
-
 /**
  * Ties staged state changes to a journal entry's ticket: when the entry is
  * otherwise finished (every output acknowledged or dead-lettered), the
@@ -28,13 +26,13 @@ const pending = new WeakMap<Ticket, EntryChange[]>();
  *   stops the pipeline. The entry stays in the journal, so the next start
  *   processes it again from the last committed state and nothing is lost.
  */
-export function attachStaged(ticket: Ticket, staged: EntryChange[], onFailure: StateFailure): void {
-  const list = pending.get(ticket);
-  if (list) { list.push(...staged); return; }
-  pending.set(ticket, [...staged]);
+export function attachStaged(ticket: Ticket, staged: EntryChange, onFailure: StateFailure): void {
+  const list = ticket.stateChanges as EntryChange[] | undefined;
+  if (list) { list.push(staged); return; }
+  ticket.stateChanges = [staged];
   ticket.beforeFinish = async (failed) => {
-    const changes = pending.get(ticket) ?? [];
-    pending.delete(ticket);
+    const changes = (ticket.stateChanges ?? []) as EntryChange[];
+    ticket.stateChanges = undefined;
     if (failed) {
       const error = abandonedError(ticket);
       for (const { store, change } of changes) store.abandon(change, error);
@@ -45,7 +43,8 @@ export function attachStaged(ticket: Ticket, staged: EntryChange[], onFailure: S
     for (let g = 0; g < groups.length; g++) {
       if (g > 0) faultPoint('state.between-stores');
       try {
-        await Promise.all(groups[g]!.map(({ store, change }) => store.commit(change)));
+        const group = groups[g]!;
+        await group[0]!.store.commitAll(group.map((c) => c.change));
       } catch (cause) {
         // Not committed: the entry must stay in the journal, and its changes not yet committed never will be.
         const error = new WalrusError('STATE_STORE_ERROR', `state of journal entry ${ticket.seq} (source "${ticket.source}") could not be committed: ${(cause as Error)?.message ?? String(cause)}`, {
@@ -63,7 +62,10 @@ export function attachStaged(ticket: Ticket, staged: EntryChange[], onFailure: S
 
 /** Changes grouped by store, the groups in commit order: highest rank first, then by store name. */
 function commitOrder(changes: EntryChange[]): EntryChange[][] {
-  if (changes.length === 1) return [changes];
+  const first = changes[0]!;
+  let single = true;
+  for (let i = 1; i < changes.length && single; i++) single = changes[i]!.store === first.store && changes[i]!.rank === first.rank;
+  if (single) return [changes];
   const groups = new Map<string, EntryChange[]>();
   for (const c of changes) {
     const key = `${String(1e6 - c.rank).padStart(7, '0')}\u0000${c.store.name}`;

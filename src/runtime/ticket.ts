@@ -33,6 +33,9 @@ export class Ticket {
    */
   beforeFinish: ((failed: boolean) => Promise<boolean>) | undefined;
 
+  /** The entry's staged state changes, committed by `beforeFinish` (state-tickets.ts; opaque here). */
+  stateChanges: unknown[] | undefined;
+
   done(): void {
     this.#pending -= 1;
     if (this.#pending !== 0) return;

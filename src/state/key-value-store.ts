@@ -277,6 +277,32 @@ export class KeyValueStore {
     return this.#abandoned !== undefined;
   }
 
+  /**
+   * `commit` for several staged changes of this store, in staging order;
+   * resolves once all are durable (rejects if any failed). Changes whose
+   * dependencies are already queued or committed — within one group, every
+   * change after the first of its key — are queued at once, without an
+   * async step each: the writer commits them in queue order, so the last
+   * one settling settles them all.
+   */
+  commitAll(changes: readonly StagedChange[]): Promise<void> {
+    if (changes.length === 1) return this.commit(changes[0]!);
+    const waits: Array<Promise<void>> = [];
+    let last: StagedChange | undefined;
+    for (const staged of changes) {
+      if (staged.phase !== 'staged' || this.#abandoned !== undefined || this.#writer.failed !== undefined || this.#closed ||
+          staged.deps.some((d) => d.phase === 'staged' || d.phase === 'waiting' || d.phase === 'failed')) {
+        waits.push(this.commit(staged));
+        continue;
+      }
+      staged.setPhase('waiting');
+      this.#writer.enqueue(staged);
+      last = staged;
+    }
+    if (last !== undefined) waits.push(last.done);
+    return waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => undefined);
+  }
+
   /** True when the effects of record `id` are in the committed state (the runtime then releases it without re-applying). */
   hasApplied(id: string): boolean {
     return this.#core.applied.has(id);

@@ -260,3 +260,35 @@ test('preload stays cheap while new keys keep arriving (no re-sort of the store 
   assert.equal(store.size, 60_000);
   assert.deepEqual(store.range({ prefix: 'user-29999@' }).map((e) => e.value), [29_999]);
 });
+
+test('commitAll: a group commits in staging order, waits for an uncommitted change it depends on, and fails with it', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const put = (store: KeyValueStore, key: string, value: number, id: string) => {
+    const cs = store.changeSet(key);
+    cs.put(key, value);
+    return store.stage(cs, [id]);
+  };
+  let store = await KeyValueStore.open({ dir, name: 's' });
+  const outside = put(store, 'a', 1, 'r1');           // an earlier entry's change, not committed yet
+  const group = [put(store, 'a', 2, 'r2'), put(store, 'b', 3, 'r3'), put(store, 'a', 4, 'r4')];
+  let settled = false;
+  const all = store.commitAll(group).then(() => { settled = true; });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, 'the group waits for the change it was computed on top of');
+  assert.equal(store.hasApplied('r3'), true, 'a change with no pending dependency is not held back');
+  await store.commit(outside);
+  await all;
+  assert.deepEqual(['r1', 'r2', 'r3', 'r4'].map((id) => store.hasApplied(id)), [true, true, true, true]);
+  await store.close();
+  store = await KeyValueStore.open({ dir, name: 's' });
+  assert.deepEqual(store.committedRange<number>().map((e) => [e.key, e.value]), [['a', 4], ['b', 3]], 'the log replays in staging order');
+  // The change a group depends on is abandoned: the group fails, and nothing of it is committed.
+  const base = put(store, 'c', 1, 'r5');
+  const dependent = [put(store, 'c', 2, 'r6'), put(store, 'd', 1, 'r7')];
+  const failing = store.commitAll(dependent);
+  store.abandon(base, new Error('sink write failed for good'));
+  await assert.rejects(failing, /abandoned|depends on failed/);
+  assert.equal(store.hasApplied('r6'), false);
+  await store.close();
+});
