@@ -20,7 +20,7 @@ export { fetchPipelineStatus, type PipelineStatus } from './pipeline-status.js';
 export { probeNode, nodesReachableCheck, type ProbeOptions } from './node-probe.js';
 export { SPAN_NAMES, SPAN_ATTRIBUTES, TRACEPARENT_HEADER, TRACESTATE_HEADER, type SpanName, type WalrusSpanAttributes } from './span-attributes.js';
 export {
-  startSpan, injectTraceparent, injectTraceContext, extractTraceContext, recordSpanError, withSpan, getTracer,
+  startSpan, injectTraceparent, injectTraceContext, extractTraceContext, recordSpanError, withSpan, getTracer, tracingActive,
   type RecordHeaders, type SpanParent,
 } from './tracing.js';
 export { W3CTraceContext, parseTraceparent, formatTraceparent } from './w3c-propagator.js';

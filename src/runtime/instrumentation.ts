@@ -1,7 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { SerializedError } from '../errors/index.js';
 import {
-  SPAN_NAMES, fromLabelledSnapshot, injectTraceContext, recordSpanError, startSpan, type MetricsHub, type RecordHeaders,
+  SPAN_NAMES, fromLabelledSnapshot, injectTraceContext, recordSpanError, startSpan, tracingActive, type MetricsHub, type RecordHeaders,
 } from '../observability/index.js';
 import type { BatchResult, WireResult } from './messages.js';
 import type { Job } from './processor-runner.js';
@@ -37,7 +37,7 @@ export class Instrumentation {
 
   /** Starts the span of one fetch; records that carry no trace context join it (see {@link joinFetch}). */
   fetchSpan(source: string, topic: string, entries: number, startTime: number): Span | undefined {
-    if (!this.#tracing) return undefined;
+    if (!this.#tracing || !tracingActive()) return undefined;
     return startSpan(SPAN_NAMES.fetch, { 'walrus.source': source, 'walrus.topic': topic, 'walrus.batch.size': entries }, {}, startTime);
   }
 
@@ -77,11 +77,12 @@ export class Instrumentation {
       }
     }
     const durations: number[] = [];
-    batch.forEach((job, i) => {
+    const tracing = this.#tracing && tracingActive();
+    for (let i = 0; i < batch.length; i++) {
       const r = result.results[i];
       if (r?.ok) durations.push(r.durationMs);
-      if (r && this.#tracing) this.#processSpan(processor, job, r, endedAt, result.metrics?.threadId);
-    });
+      if (r && tracing) this.#processSpan(processor, batch[i]!, r, endedAt, result.metrics?.threadId);
+    }
     if (durations.length > 0) this.hub?.recordProcessed(processor, 'ok', durations.length, durations);
     for (const unit of result.packed) {
       const sizes = unit.compressed;
@@ -127,7 +128,7 @@ export class Instrumentation {
 
   /** Starts the span of one write to a sink or dead-letter topic, parented by the first record's trace. */
   produceSpan(sink: string, topic: string, records: number, parent: RecordHeaders | undefined, deadLetter = false): Span | undefined {
-    if (!this.#tracing) return undefined;
+    if (!this.#tracing || !tracingActive()) return undefined;
     return startSpan(SPAN_NAMES.produce, {
       'walrus.sink': sink, 'walrus.topic': topic, 'walrus.batch.size': records, 'walrus.dead_letter': deadLetter,
     }, parent ?? {});

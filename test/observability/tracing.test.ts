@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { extractTraceContext, injectTraceContext, injectTraceparent, recordSpanError, startSpan, withSpan } from '../../src/observability/tracing.js';
+import { extractTraceContext, injectTraceContext, injectTraceparent, recordSpanError, startSpan, tracingActive, withSpan } from '../../src/observability/tracing.js';
 import { formatTraceparent, parseTraceparent } from '../../src/observability/w3c-propagator.js';
 import { SPAN_ATTRIBUTES, SPAN_NAMES } from '../../src/observability/span-attributes.js';
 import { WalrusError } from '../../src/errors/index.js';
@@ -35,6 +35,20 @@ test('with no SDK registered, spans are no-ops and an incoming trace still flows
   assert.equal(injectTraceparent(continued), PARENT, 'the upstream trace passes through unchanged');
   fresh.end();
   continued.end();
+});
+
+test('tracingActive: false until an SDK is registered (the runtime then skips its spans), true while one is', async () => {
+  trace.disable();
+  assert.equal(tracingActive(), false);
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+  trace.setGlobalTracerProvider(provider);
+  try {
+    assert.equal(tracingActive(), true);
+  } finally {
+    trace.disable();
+    await provider.shutdown();
+  }
+  assert.equal(tracingActive(), false);
 });
 
 test('one trace spans two processors and a sink, carried in record headers', async () => {
