@@ -18,4 +18,4 @@ export {
 export { PreloadedState, WorkerStateContext, type StatePreload, type StateWrites } from './worker-state.js';
 export { inspectStore, listStores, type StoreInspection } from './inspect.js';
 export { routeWindowStep, type WindowRouting, type WindowAction } from './dsl/window-outputs.js';
-export { windowedAggregate, lateRecordError, keyStreamTimeKey, type KeyedWindowOptions, type KeyedWindowStep } from './dsl/keyed-windows.js';
+export { windowedAggregate, advanceKeyTo, lateRecordError, keyStreamTimeKey, type KeyedWindowOptions, type KeyedWindowStep, type AdvanceKeyOptions, type KeyAdvance } from './dsl/keyed-windows.js';

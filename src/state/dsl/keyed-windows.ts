@@ -66,8 +66,7 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
   const t = opts.eventTime(record);
-  const timeKey = keyStreamTimeKey(key);
-  const before = state.get<number>(timeKey) ?? -1;
+  const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
   const updates: Array<WindowResult<A>> = [];
   const windows = windowsFor(opts.windows, t);
   let lateWindows = 0;
@@ -79,19 +78,68 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
     state.put(storeKey, next);
     updates.push({ key, start: w.start, end: w.end, value: next, final: false });
   }
-  const closed: Array<WindowResult<A>> = [];
-  if (t > before) {
-    state.put(timeKey, t);
-    for (const { key: storeKey, value } of state.range<A>({ prefix: `${key}@` })) {
-      const parsed = parseWindowKey(storeKey);
-      if (!parsed || parsed.key !== key) continue;
-      const end = parsed.start + opts.windows.size;
-      if (end + grace > t) continue;
-      closed.push({ key, start: parsed.start, end, value, final: true });
-      state.delete(storeKey);
-    }
-  }
+  const closed = t > before ? moveKeyStreamTime<A>(state, key, t, opts.windows, grace) : [];
   return { updates, closed, late: windows.length > 0 && lateWindows === windows.length, eventTime: t, streamTime: Math.max(t, before) };
+}
+
+/** Options of {@link advanceKeyTo}: the same windows and grace as the key's `windowedAggregate`. */
+export interface AdvanceKeyOptions {
+  windows: WindowSpec;
+  /** @default 0 */
+  graceMs?: number;
+}
+
+/** What {@link advanceKeyTo} did. */
+export interface KeyAdvance<A> {
+  /** Windows that closed (`final: true`), oldest first: emit them like a record's `closed`. */
+  closed: Array<WindowResult<A>>;
+  /** The key's stream time afterwards (never lower than before). */
+  streamTime: number;
+}
+
+/**
+ * Moves one key's stream time forward to `streamTime` without a record —
+ * what the runtime does for a key that went quiet while other keys moved the
+ * step's stream time on (docs/state.md, "Declarative aggregations in the
+ * topology") — and closes every window of the key with `end + grace <=
+ * streamTime`: each is returned (`final: true`) and deleted. A time at or
+ * below the key's stream time changes nothing (stream time never goes back).
+ * Later records of the key are late for the windows this closed, exactly as
+ * if a record of the key with event time `streamTime` had come.
+ *
+ * @example
+ * const { closed } = advanceKeyTo(ctx.state('sums'), key, streamTime, { windows: tumbling(60_000), graceMs: 5_000 });
+ * for (const w of closed) ctx.emit('default', w);
+ */
+export function advanceKeyTo<A>(state: StateStoreView, key: string, streamTime: number, opts: AdvanceKeyOptions): KeyAdvance<A> {
+  if (typeof key !== 'string' || key === '') {
+    throw new WalrusError('STATE_STORE_ERROR', `store "${state.name}": windows are per key; advanceKeyTo needs one`, { retriable: false, context: { store: state.name } });
+  }
+  if (!Number.isSafeInteger(streamTime) || streamTime < 0) {
+    throw new WalrusError('STATE_STORE_ERROR', `store "${state.name}": stream time must be epoch milliseconds (a whole number >= 0), got ${String(streamTime)}`, {
+      retriable: false, context: { store: state.name, key },
+    });
+  }
+  const grace = opts.graceMs ?? 0;
+  if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
+  const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
+  if (streamTime <= before) return { closed: [], streamTime: before };
+  return { closed: moveKeyStreamTime<A>(state, key, streamTime, opts.windows, grace), streamTime };
+}
+
+/** Sets the key's stream time to `t` (above its current one) and closes (returns, deletes) its windows with `end + grace <= t`. */
+function moveKeyStreamTime<A>(state: StateStoreView, key: string, t: number, windows: WindowSpec, grace: number): Array<WindowResult<A>> {
+  const closed: Array<WindowResult<A>> = [];
+  state.put(keyStreamTimeKey(key), t);
+  for (const { key: storeKey, value } of state.range<A>({ prefix: `${key}@` })) {
+    const parsed = parseWindowKey(storeKey);
+    if (!parsed || parsed.key !== key) continue;
+    const end = parsed.start + windows.size;
+    if (end + grace > t) continue;
+    closed.push({ key, start: parsed.start, end, value, final: true });
+    state.delete(storeKey);
+  }
+  return closed;
 }
 
 /** The error that dead-letters a late record (code `LATE_RECORD`, not retried), naming both times. */
