@@ -12,6 +12,7 @@ import type { Ticket } from './ticket.js';
 import { deriveRecordId } from './record-ids.js';
 import { OutputWriters } from './output-writers.js';
 import { stateHooks, type RuntimeState } from './state-stores.js';
+import { StreamTimes } from './stream-time.js';
 import type { Instrumentation } from './instrumentation.js';
 
 /** Options of {@link Coordinator}. */
@@ -61,18 +62,26 @@ export class Coordinator {
   #stopping = false;
   #failed = false;
   readonly #ingest: Ingest;
+  /** Stream time of windowed aggregate steps across keys, and the ticks that close quiet keys' windows. */
+  readonly #streamTimes: StreamTimes | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
     this.stats = new PipelineStats(options.now);
     this.#routes = buildRoutes(options.topology);
     const { topology } = options;
+    this.#streamTimes = options.state && StreamTimes.create({
+      topology, state: options.state, logger: options.logger, now: options.now,
+      submit: (processor, job) => this.#runners.get(processor)!.submit(job),
+      ticket: (processor) => this.#ingest.unjournaledTicket(processor),
+    });
     for (const spec of Object.values(topology.processors)) {
       this.stats.processor(spec.name);
       this.#runners.set(spec.name, new ProcessorRunner({
         spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
         eagerBatches: options.workers, instrumentation: options.instrumentation,
-        state: stateHooks(options.state, spec.name, spec.stores ?? []),
+        state: this.#streamTimes ? this.#streamTimes.hooks(spec.name, stateHooks(options.state, spec.name, spec.stores ?? []))
+          : stateHooks(options.state, spec.name, spec.stores ?? []),
         onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
         onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
         onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
@@ -98,6 +107,7 @@ export class Coordinator {
       submit: (processor, job) => this.#submit(processor, job),
       deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
       flushOutputs: () => this.#writers.flushAll(),
+      afterRecover: () => this.#streamTimes?.start(),
     });
     // A stateful entry whose output could not be written for good (or whose state could not be
     // committed) stops the pipeline: its state is not committed and it stays in the journal.
@@ -155,9 +165,12 @@ export class Coordinator {
   #onSuccess(processor: string, job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void {
     const meta = job.meta as JobMeta;
     const counts = this.stats.processor(processor);
-    counts.processed += 1;
-    counts.busyMs += durationMs;
-    if (outputs.length + sunk === 0) counts.dropped += 1;
+    // A stream-time tick (stream-time.ts) is not a record: only its outputs count.
+    if (!StreamTimes.isTick(job)) {
+      counts.processed += 1;
+      counts.busyMs += durationMs;
+      if (outputs.length + sunk === 0) counts.dropped += 1;
+    }
     counts.emitted += outputs.length + sunk;
     outputs.forEach((out, i) => {
       const ref = `${processor}.${out.output}`;

@@ -34,6 +34,8 @@ export interface IngestOptions {
   flushOutputs(): Promise<void>;
   untilIdle?: boolean;
   maxInFlight?: number;
+  /** Called once the journal's unreleased entries have been handed out, before the first fetch (stream-time ticks). */
+  afterRecover?(): void;
   logger?: Logger;
   instrumentation?: Instrumentation;
   now?: () => number;
@@ -88,6 +90,7 @@ export class Ingest {
 
   async run(): Promise<void> {
     this.#recover();
+    this.#o.afterRecover?.();
     const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
     await Promise.all(sources.map((s) => this.#fetchLoop(s)));
     // Drain: everything admitted finishes (or is dead-lettered) and is flushed.
@@ -246,6 +249,15 @@ export class Ingest {
       return;
     }
     this.#o.deadLetterEntry(topic, entry).then(() => { this.#o.instrumentation?.deadLettered('(decode)'); ticket.done(); }, () => ticket.fail());
+  }
+
+  /**
+   * A ticket for work that has no journal entry (a stream-time tick, see
+   * stream-time.ts): it counts as one record in flight — `--until-idle` and
+   * shutdown wait for it — and releases nothing when it finishes.
+   */
+  unjournaledTicket(source: string): Ticket {
+    return this.#ticket(-1, source, 1);
   }
 
   #ticket(seq: number, source: string, records: number, hold?: LeaseHold): Ticket {

@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import {
-  aggregate as aggregateInto, fromField, fromHeader, fromRecordTimestamp, hopping, lateRecordError, tumbling,
+  advanceKeyTo, aggregate as aggregateInto, fromField, fromHeader, fromRecordTimestamp, hopping, lateRecordError, tumbling,
   windowedAggregate, type EventTimeExtractor, type WindowSpec,
 } from '../../state/index.js';
 import type { AggregateOp, AggregateSpec } from '../../topology/types.js';
@@ -18,6 +18,14 @@ import type { LifecycleContext, ProcessorRecord } from '../types.js';
  * the op is one of a fixed set and the field a dotted path read with own
  * properties only.
  */
+
+/**
+ * `source` of a stream-time tick: a record the coordinator (src/runtime/stream-time.ts)
+ * sends a windowed aggregate step for a key that went quiet, its value the step's
+ * stream time. No user record can carry it: sources and processor outputs are
+ * named with letters, digits and `._-` only.
+ */
+export const TICK_SOURCE = '\u0000stream-time';
 
 /** What is kept in the store per key (running) or per window (`key@<start>`). */
 export interface AggregateState {
@@ -167,6 +175,12 @@ export default defineProcessor<unknown, unknown>({
         `aggregate step "${ctx.processor}": record ${record.id} has no key; aggregates are kept per record key — give records a key upstream, e.g. in a processor before this step: ctx.emit('default', value, { key: value.customerId })`,
         { context: { processor: ctx.processor } },
       );
+    }
+    if (record.source === TICK_SOURCE) {
+      // A tick: move the key's stream time to the step's and emit (final) what that closes; nothing else.
+      if (plan.windows === undefined || typeof record.value !== 'number') return undefined;
+      const { closed } = advanceKeyTo<AggregateState>(ctx.state(spec.store), key, record.value, { windows: plan.windows, graceMs: spec.window!.grace });
+      return closed.map((w) => result(spec, key, w.value, w, true));
     }
     const x = plan.read(record.value, record);
     const state = ctx.state(spec.store);
