@@ -14,7 +14,9 @@ import type { LifecycleContext, ProcessorRecord } from '../types.js';
  * is the step's normalised `AggregateSpec`; it runs in the worker pool like
  * any processor, in key ordering, on state store `spec.store` through the
  * state DSL: `aggregate` for a running figure per key, `windowedAggregate`
- * (stream time per key) for windows. Nothing user-supplied is evaluated:
+ * (stream time per key) for windows, and `advanceKeyTo` for the stream-time
+ * ticks the coordinator sends a quiet key (src/runtime/stream-time.ts), so
+ * windows close on the stream time of the whole step. Nothing user-supplied is evaluated:
  * the op is one of a fixed set and the field a dotted path read with own
  * properties only.
  */

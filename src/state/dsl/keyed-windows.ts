@@ -45,8 +45,9 @@ export function keyStreamTimeKey(key: string): string {
  * for any number of workers. The price: a key's window closes only when a
  * later record of the same key passes `end + grace`; a key that goes quiet
  * keeps its last window open (emit on update if every figure must go out at
- * once). For one stream time across all keys, use the coordinator-side
- * `WindowedAggregation` (docs/state.md).
+ * once), unless something moves the key on with {@link advanceKeyTo} — the
+ * runtime does that for `aggregate:` steps. For one stream time across all
+ * keys, use the coordinator-side `WindowedAggregation` (docs/state.md).
  *
  * @example
  * const step = windowedAggregate(ctx.state('revenue'), record, {
