@@ -7,7 +7,8 @@ import { harness, type Harness } from './harness.js';
 // step (all keys), not only on a later record of the same key: a key that
 // goes quiet gets its windows closed by a stream-time tick once other keys
 // move stream time past end + grace. Through 2 real workers, `--until-idle`
-// semantics (h.run), and across a restart where the tick had not run.
+// semantics (h.run), across a restart where the tick had not run, and a
+// record of a quiet key that a tick made late.
 
 const M = 60_000;
 const S = 1_000;
@@ -87,6 +88,13 @@ test('a quiet key\'s tumbling window closes on the stream time other keys move o
     [wkey('B', 5 * M)]: { count: 2, value: 505 },   // B's last window stays open: stream time has not passed it
     'B@~stream-time': T0 + 5 * M + 30 * S,
   });
+
+  // Lateness stays per key, and the tick moved A's: a record of A's closed minute is now late (DLQ).
+  await h.produce(`${app}.readings`, [reading('A', 40 * S, 50)], 1);
+  const again = await h.run(topology(app, '{ tumbling: 1m, time: { field: ts } }'));
+  assert.equal(again.processors.w!.deadLettered, 1);
+  assert.match((await h.drainEntries(`${app}.dlq`)).join('\n'), /LATE_RECORD/);
+  assert.deepEqual(await results(h, app), []);
 });
 
 test('hopping windows of a quiet key close only once the step\'s stream time reaches end + grace; a restart finds what is due in the store', { timeout: 60_000 }, async (t) => {
