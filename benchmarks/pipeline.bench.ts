@@ -23,25 +23,12 @@ import { startPipeline } from '../src/runtime/pipeline.js';
 import { MetricsHub } from '../src/observability/index.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { printTable } from './lib/table.js';
+import { mainThreadCpuMs } from './lib/cpu.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const value = (i: number) => Buffer.from(JSON.stringify({ orderId: `o-${i}`, customerId: `c-${i % 500}`, amount: i % 1000, currency: 'EUR' }));
 
-/**
- * CPU time of the main (coordinator) thread alone, from /proc on Linux (the
- * main thread's task id is the pid); NaN elsewhere. Wall-clock figures are
- * at the mercy of whatever else runs on the machine; this is not.
- */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 async function withNode<T>(fn: (client: WalrusClient, address: string, dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-bench-pipeline-'));

@@ -6,7 +6,6 @@
  * changelog publish) → journal release — then a restore of that store from
  * its changelog into an empty state dir, the way a new machine starts.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,20 +17,11 @@ import { maxPayloadBytes } from '../src/protocol/index.js';
 import { startPipeline } from '../src/runtime/pipeline.js';
 import { RuntimeState } from '../src/runtime/state-stores.js';
 import { loadTopologyText } from '../src/topology/index.js';
+import { mainThreadCpuMs } from './lib/cpu.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 type Row = { [column: string]: string };
 
-/** CPU time of the main (coordinator) thread alone, from /proc on Linux; NaN elsewhere. */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Rows: the count through workers (fsync always and never), and the restore of the store it left. */

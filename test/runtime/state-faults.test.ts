@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
-import { runCli, stateFixture } from '../state/run-cli.js';
+import { runCli, stateFixture, expectedTotals } from '../state/run-cli.js';
 import { fixture, harness, type Harness } from './harness.js';
 
 /**
@@ -17,19 +17,7 @@ const KEYS = 7;
 const N = 240;
 const order = (i: number) => ({ key: `cust-${(i * 3) % KEYS}`, value: { i, amount: (i % 5) + 1 } });
 
-/** Per record: its key's totals including it; and the final totals. */
-function expected(): { prefix: Map<number, { n: number; sum: number }>; totals: Map<string, { n: number; sum: number }> } {
-  const totals = new Map<string, { n: number; sum: number }>();
-  const prefix = new Map<number, { n: number; sum: number }>();
-  for (let i = 0; i < N; i++) {
-    const { key, value } = order(i);
-    const t = totals.get(key) ?? { n: 0, sum: 0 };
-    const next = { n: t.n + 1, sum: t.sum + value.amount };
-    totals.set(key, next);
-    prefix.set(i, next);
-  }
-  return { prefix, totals };
-}
+const expected = () => expectedTotals(N, order);
 
 async function storeContents(stateDir: string, app: string, name: string): Promise<Map<string, unknown>> {
   const store = await KeyValueStore.open({ dir: storeDir(stateDir, app, name), name });

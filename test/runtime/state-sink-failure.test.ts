@@ -4,25 +4,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { RefusingProxy } from '../state/refusing-proxy.js';
-import { runCli, stateFixture } from '../state/run-cli.js';
+import { runCli, stateFixture, expectedTotals } from '../state/run-cli.js';
 import { fixture, harness } from './harness.js';
 
 const KEYS = 5;
 const N = 150;
 const order = (i: number) => ({ key: `cust-${i % KEYS}`, value: { i, amount: (i % 4) + 1 } });
 
-function expected() {
-  const totals = new Map<string, { n: number; sum: number }>();
-  const prefix = new Map<number, { n: number; sum: number }>();
-  for (let i = 0; i < N; i++) {
-    const { key, value } = order(i);
-    const t = totals.get(key) ?? { n: 0, sum: 0 };
-    const next = { n: t.n + 1, sum: t.sum + value.amount };
-    totals.set(key, next);
-    prefix.set(i, next);
-  }
-  return { totals, prefix };
-}
+const expected = () => expectedTotals(N, order);
 
 test('a stateful record whose sink write fails for good: nothing committed, the run stops with a clear error, a restart produces every output from exact state', { timeout: 90_000 }, async (t) => {
   const h = await harness();

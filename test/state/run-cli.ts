@@ -33,3 +33,20 @@ export function runCli(args: string[], options: { fault?: string; timeoutMs?: nu
     });
   });
 }
+
+/** Running totals of a keyed order stream: per record, its key's totals including it; and the final totals per key. */
+export interface OrderTotals { prefix: Map<number, { n: number; sum: number }>; totals: Map<string, { n: number; sum: number }> }
+
+/** What a count + sum by key must end with after `n` orders `order(i)` — the reference the crash tests compare to. */
+export function expectedTotals(n: number, order: (i: number) => { key: string; value: { amount: number } }): OrderTotals {
+  const totals = new Map<string, { n: number; sum: number }>();
+  const prefix = new Map<number, { n: number; sum: number }>();
+  for (let i = 0; i < n; i++) {
+    const { key, value } = order(i);
+    const t = totals.get(key) ?? { n: 0, sum: 0 };
+    const next = { n: t.n + 1, sum: t.sum + value.amount };
+    totals.set(key, next);
+    prefix.set(i, next);
+  }
+  return { prefix, totals };
+}
