@@ -209,6 +209,7 @@ export class Coordinator {
       return;
     }
     meta.ticket.add();
+    if (this.#failed) { meta.ticket.fail(); return; }
     this.#writers.sink(sinkName).push(record, (error) => {
       if (error === undefined) { meta.ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
@@ -241,6 +242,9 @@ export class Coordinator {
   #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
+    // After a fatal error the client is closing: results still coming back from workers are not
+    // written (their entries stay in the journal) instead of failing write after write.
+    if (this.#failed) { for (const ticket of tickets) ticket.fail(); return; }
     // Timestamps (end-to-end latency) and the first record's trace (produce span) of what the worker packed.
     const trace = this.#o.instrumentation && { timestamps: jobs.map((j) => j.record.timestamp), headers: jobs[0]?.record.headers };
     this.#writers.sink(sinkName).push({ entries, records: jobs.length, ...trace }, (error) => {

@@ -81,6 +81,7 @@ journal: { fsync: never }
   assert.notEqual(failed.code, 0, `the first run failed; stderr:\n${failed.stderr}`);
   assert.match(failed.stderr, /TOPIC_NOT_FOUND|unknown topic sinkfail\.counts/);
   assert.match(failed.stderr, /state changes are not committed and the entry stays in the journal/);
+  assert.doesNotMatch(failed.stderr, /client is closed/, "after the fatal error, results still coming back are not written (no write after write failing on the closed client)");
 });
 
 test('an oversize output of a stateful step, encoded by the coordinator, is dead-lettered alone (MESSAGE_TOO_LARGE); its neighbours are written, the state is exact', { timeout: 60_000 }, async (t) => {
