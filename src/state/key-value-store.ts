@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { ChangeSet, type WireWrites } from './change-set.js';
 import { assertKey, assertStoreName, decodeValue } from './codec.js';
-import { ChangelogPublisher, type ChangelogOptions } from './changelog-publisher.js';
+import { ChangelogPublisher } from './changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
 import type { RangeOptions, StateEntry } from './range.js';
@@ -11,49 +11,11 @@ import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport
 import { StagedChange } from './staged-change.js';
 import { StoreCore } from './store-core.js';
 import { lockStoreDir, type StoreLock } from './store-lock.js';
+import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
-export interface KeyValueStoreOptions {
-  /** The store's directory; use `storeDir(stateDir, app, name)`. Created when missing. */
-  dir: string;
-  /** Store name (1-100 of `A-Z a-z 0-9 . _ -`). */
-  name: string;
-  /** `always`: a commit resolves after fdatasync (group commit); `never`: after the write (survives a process crash, not a power loss). @default 'always' */
-  fsync?: 'always' | 'never';
-  /** Write a snapshot and empty the log once the log grows past this many bytes. @default 67108864 (64 MiB) */
-  snapshotEveryBytes?: number;
-  /** Publish every commit to the store's changelog topic. Omit for a local-only store. */
-  changelog?: ChangelogOptions;
-}
-
-/** Writes a worker returned, checked by `KeyValueStore.prepareWire` and ready to `stage`. */
-export interface PreparedWrites {
-  readonly store: string;
-  readonly writes: WireWrites;
-  /** Entries the writes were computed from (the task's preload): their keys count as read. */
-  readonly reads: ReadonlyArray<readonly [string, Uint8Array]> | undefined;
-}
+export type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
 const EMPTY_COVERS: readonly string[] = Object.freeze([]);
-
-/** What `KeyValueStore.stats()` reports. */
-export interface StoreStats {
-  /** Committed keys. */
-  keys: number;
-  /** Last committed seq. */
-  seq: number;
-  /** Keys with a staged (visible, not yet durable) value. */
-  staged: number;
-  /** Record ids remembered for `hasApplied` (shrinks when the runtime calls `markReleased` and a snapshot runs). */
-  appliedIds: number;
-  logBytes: number;
-  /** Change sets committed since open. */
-  commits: number;
-  /** Log writes since open (each one fsync with `fsync: 'always'`): commits / flushes = the group-commit factor. */
-  flushes: number;
-  snapshots: number;
-  /** Failed changelog publish attempts since open (each retried). */
-  publishFailures: number;
-}
 
 /**
  * A keyed state store: an in-memory map made durable by an append-only,

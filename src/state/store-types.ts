@@ -1,0 +1,44 @@
+import type { WireWrites } from './change-set.js';
+import type { ChangelogOptions } from './changelog-publisher.js';
+
+/** Options of `KeyValueStore.open`. */
+export interface KeyValueStoreOptions {
+  /** The store's directory; use `storeDir(stateDir, app, name)`. Created when missing. */
+  dir: string;
+  /** Store name (1-100 of `A-Z a-z 0-9 . _ -`). */
+  name: string;
+  /** `always`: a commit resolves after fdatasync (group commit); `never`: after the write (survives a process crash, not a power loss). @default 'always' */
+  fsync?: 'always' | 'never';
+  /** Write a snapshot and empty the log once the log grows past this many bytes. @default 67108864 (64 MiB) */
+  snapshotEveryBytes?: number;
+  /** Publish every commit to the store's changelog topic. Omit for a local-only store. */
+  changelog?: ChangelogOptions;
+}
+
+/** Writes a worker returned, checked by `KeyValueStore.prepareWire` and ready to `stage`. */
+export interface PreparedWrites {
+  readonly store: string;
+  readonly writes: WireWrites;
+  /** Entries the writes were computed from (the task's preload): their keys count as read. */
+  readonly reads: ReadonlyArray<readonly [string, Uint8Array]> | undefined;
+}
+
+/** What `KeyValueStore.stats()` reports. */
+export interface StoreStats {
+  /** Committed keys. */
+  keys: number;
+  /** Last committed seq. */
+  seq: number;
+  /** Keys with a staged (visible, not yet durable) value. */
+  staged: number;
+  /** Record ids remembered for `hasApplied` (shrinks when the runtime calls `markReleased` and a snapshot runs). */
+  appliedIds: number;
+  logBytes: number;
+  /** Change sets committed since open. */
+  commits: number;
+  /** Log writes since open (each one fsync with `fsync: 'always'`): commits / flushes = the group-commit factor. */
+  flushes: number;
+  snapshots: number;
+  /** Failed changelog publish attempts since open (each retried). */
+  publishFailures: number;
+}
