@@ -41,7 +41,8 @@ test('kill -9 of `run` at random points, then restart: state has every update ex
 app: crashy
 stateDir: ${JSON.stringify(join(h.stateDir, 'state'))}
 sources:
-  orders: { topic: orders, poll: { batchSize: 50 } }
+  # Paced, so the kills land while records are processed however fast the machine is (3,000 records ≈ 3 s).
+  orders: { topic: orders, poll: { batchSize: 50 }, rateLimit: 1000 }
 processors:
   count:
     module: ${JSON.stringify(fixture('state-count.ts'))}
