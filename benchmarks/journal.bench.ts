@@ -18,7 +18,7 @@ import { startBroker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { encodeRecords } from '../src/codec/index.js';
 import { Journal, type JournalFsync } from '../src/journal/index.js';
-import { startPipeline } from '../src/runtime/pipeline.js';
+import { startPipeline } from '../src/runtime/pipeline/pipeline.js';
 import { loadTopologyText } from '../src/topology/index.js';
 
 const BENCH_MS = Number(process.env.BENCH_MS ?? 500);

@@ -21,9 +21,9 @@ import {
   BasicTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { decodeEntry, encodeRecords, type RecordToEncode } from '../src/codec/index.js';
-import { MetricsHub } from '../src/observability/metrics-hub.js';
-import { createWorkerMetrics } from '../src/observability/worker-metrics.js';
-import { injectTraceContext, startSpan } from '../src/observability/tracing.js';
+import { MetricsHub } from '../src/observability/metrics/metrics-hub.js';
+import { createWorkerMetrics } from '../src/observability/metrics/worker-metrics.js';
+import { injectTraceContext, startSpan } from '../src/observability/tracing/tracing.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.5' }, rounds: { type: 'string', default: '5' }, variant: { type: 'string' } } });
 const SECONDS = Number(values.seconds);

@@ -19,7 +19,7 @@ import { startBroker, startBrokerInWorker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { EntryPacker } from '../src/codec/index.js';
 import { maxPayloadBytes } from '../src/protocol/index.js';
-import { startPipeline } from '../src/runtime/pipeline.js';
+import { startPipeline } from '../src/runtime/pipeline/pipeline.js';
 import { MetricsHub } from '../src/observability/index.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { printTable } from './lib/table.js';

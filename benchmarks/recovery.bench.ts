@@ -20,7 +20,7 @@ import { WalrusClient } from '../src/client/index.js';
 import { EntryPacker, encodeRecords } from '../src/codec/index.js';
 import { Journal } from '../src/journal/index.js';
 import { maxPayloadBytes } from '../src/protocol/index.js';
-import { startPipeline } from '../src/runtime/pipeline.js';
+import { startPipeline } from '../src/runtime/pipeline/pipeline.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { printTable } from './lib/table.js';
 

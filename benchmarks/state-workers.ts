@@ -14,8 +14,8 @@ import { startBrokerInWorker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { EntryPacker } from '../src/codec/index.js';
 import { maxPayloadBytes } from '../src/protocol/index.js';
-import { startPipeline } from '../src/runtime/pipeline.js';
-import { RuntimeState } from '../src/runtime/state-stores.js';
+import { startPipeline } from '../src/runtime/pipeline/pipeline.js';
+import { RuntimeState } from '../src/runtime/state/runtime-state.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { mainThreadCpuMs } from './lib/cpu.js';
 

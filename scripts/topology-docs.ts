@@ -3,7 +3,7 @@
 //   npm run docs:topology -- --check exit 1 when it is stale
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { spliceReference } from '../src/topology/reference-docs.js';
+import { spliceReference } from '../src/topology/schema/reference-docs.js';
 
 const file = fileURLToPath(new URL('../docs/topology.md', import.meta.url));
 const current = readFileSync(file, 'utf8');

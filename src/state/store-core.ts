@@ -3,7 +3,7 @@ import type { WireWrites } from './change-set.js';
 import { pack, unpack } from './codec.js';
 import { encodeChangelogEntries } from './changelog-codec.js';
 import type { ChangelogPublisher } from './changelog-publisher.js';
-import { faultPoint } from '../runtime/fault-points.js';
+import { faultPoint } from '../util/fault-points.js';
 import { FrameLog } from './frame-log.js';
 import { MemoryState } from './memory-state.js';
 import { STORE_FILES } from './paths.js';

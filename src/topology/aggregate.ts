@@ -1,9 +1,9 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DiagnosticList } from './diagnostics.js';
-import { isRecord } from './references.js';
-import { AGGREGATE_OPS, MAX_WINDOWS_PER_RECORD, type ParsedAggregate } from './schema-aggregate.js';
-import { closest, didYouMean } from './suggest.js';
+import type { DiagnosticList } from './validate/diagnostics.js';
+import { isRecord } from './validate/references.js';
+import { AGGREGATE_OPS, MAX_WINDOWS_PER_RECORD, type ParsedAggregate } from './schema/schema-aggregate.js';
+import { closest, didYouMean } from './validate/suggest.js';
 import type { AggregateSpec, ProcessorSpec } from './types.js';
 import { formatDuration, parseDuration } from './units.js';
 

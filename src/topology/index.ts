@@ -1,7 +1,7 @@
 export { loadTopology, loadTopologyText } from './load.js';
-export { formatDiagnostic, sortDiagnostics } from './diagnostics.js';
-export { topologySchema, type ParsedTopology } from './schema.js';
-export { topologyJsonSchema } from './json-schema.js';
+export { formatDiagnostic, sortDiagnostics } from './validate/diagnostics.js';
+export { topologySchema, type ParsedTopology } from './schema/schema.js';
+export { topologyJsonSchema } from './schema/json-schema.js';
 export { parseDuration, parseSize, DURATION_FORMS, SIZE_FORMS } from './units.js';
 export type * from './types.js';
 export { buildGraph, type TopologyGraph, type GraphNode, type GraphEdge } from './graph.js';

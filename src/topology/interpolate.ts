@@ -1,7 +1,7 @@
 import { isPair, isScalar, isSeq, visit, type Scalar } from 'yaml';
-import type { DiagnosticList } from './diagnostics.js';
-import { schemaAt, type JsonSchema } from './json-schema.js';
-import type { Path, SourceMap } from './source-map.js';
+import type { DiagnosticList } from './validate/diagnostics.js';
+import { schemaAt, type JsonSchema } from './schema/json-schema.js';
+import type { Path, SourceMap } from './validate/source-map.js';
 
 /**
  * `${VAR}` and `${VAR:-default}` in scalar values, resolved from the

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { WalrusError } from '../errors/index.js';
-import { DiagnosticList, formatDiagnostic } from './diagnostics.js';
+import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
 import { interpolate } from './interpolate.js';
-import { reportIssues } from './issues.js';
-import { checkModuleExports, checkModuleFiles } from './modules.js';
+import { reportIssues } from './validate/issues.js';
+import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
 import { normalise } from './normalise.js';
-import { topologySchema } from './schema.js';
-import { checkSemantics } from './semantics.js';
-import { SourceMap } from './source-map.js';
-import { reportSyntax } from './syntax.js';
+import { topologySchema } from './schema/schema.js';
+import { checkSemantics } from './validate/semantics.js';
+import { SourceMap } from './validate/source-map.js';
+import { reportSyntax } from './validate/syntax.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
-import type { ParsedTopology } from './schema.js';
-import type { Resolution } from './semantics.js';
+import type { ParsedTopology } from './schema/schema.js';
+import type { Resolution } from './validate/semantics.js';
 import type { ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
 
 /**

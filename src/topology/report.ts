@@ -1,4 +1,4 @@
-import { formatDiagnostic } from './diagnostics.js';
+import { formatDiagnostic } from './validate/diagnostics.js';
 import type { Diagnostic, Topology } from './types.js';
 
 /** Helpers shared by `validate` and `graph` to print results the same way. */

@@ -11,8 +11,8 @@ import { decodeEntry, encodeRecords } from '../../src/codec/index.js';
 import { main } from '../../src/cli/main.js';
 import { EXIT } from '../../src/cli/command.js';
 import { Journal } from '../../src/journal/index.js';
-import { buildDeadLetter, parseDeadLetter } from '../../src/runtime/dead-letter.js';
-import { startPipeline } from '../../src/runtime/pipeline.js';
+import { buildDeadLetter, parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 

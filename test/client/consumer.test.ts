@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { WalrusClient } from '../../src/client/index.js';
-import { Producer } from '../../src/client/producer.js';
-import { Consumer } from '../../src/client/consumer.js';
+import { Producer } from '../../src/client/producer/producer.js';
+import { Consumer } from '../../src/client/consumer/consumer.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 async function withNode(fn: (client: WalrusClient, node: TestBroker) => Promise<void>, compat: 'default' | 'stock' = 'default'): Promise<void> {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startTestBroker } from '../helpers/broker.js';
 import { WalrusClient } from '../../src/client/index.js';
-import { Producer } from '../../src/client/producer.js';
-import { Consumer } from '../../src/client/consumer.js';
+import { Producer } from '../../src/client/producer/producer.js';
+import { Consumer } from '../../src/client/consumer/consumer.js';
 import { EntryPacker } from '../../src/codec/index.js';
 import { maxPayloadBytes } from '../../src/protocol/index.js';
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { unpack } from 'msgpackr';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { WalrusClient } from '../../src/client/index.js';
-import { Producer, type ProducerClient } from '../../src/client/producer.js';
+import { Producer, type ProducerClient } from '../../src/client/producer/producer.js';
 import { decodeEntry } from '../../src/codec/index.js';
 import { maxPayloadBytes } from '../../src/protocol/index.js';
 import { WalrusError } from '../../src/errors/index.js';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WalrusClient } from '../../src/client/index.js';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { attachClientMetrics } from '../../src/observability/client-metrics.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { attachClientMetrics } from '../../src/observability/metrics/client-metrics.js';
 import { withBroker } from '../helpers/broker.js';
 import { sample } from './fixtures/prom-text.js';
 

@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '../../src/broker/index.js';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { parseHttpAddress, startObservabilityServer } from '../../src/observability/http-server.js';
-import { readinessFromChecks } from '../../src/observability/readiness.js';
-import { nodesReachableCheck, probeNode } from '../../src/observability/node-probe.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { parseHttpAddress, startObservabilityServer } from '../../src/observability/http/http-server.js';
+import { readinessFromChecks } from '../../src/observability/http/readiness.js';
+import { nodesReachableCheck, probeNode } from '../../src/observability/http/node-probe.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { sample, scrape } from './fixtures/prom-text.js';
 

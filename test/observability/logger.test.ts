@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, processorLogger, recordLogger } from '../../src/observability/logger.js';
+import { createLogger, processorLogger, recordLogger } from '../../src/observability/logs/logger.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 function sink(isTTY = false): Writable & { isTTY: boolean; text: () => string } {

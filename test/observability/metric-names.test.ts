@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { METRICS, followsNamingConvention, type MetricSpec } from '../../src/observability/metric-names.js';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
+import { METRICS, followsNamingConvention, type MetricSpec } from '../../src/observability/metrics/metric-names.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
 import { sampleNames } from './fixtures/prom-text.js';
 
 const specs = Object.values(METRICS) as MetricSpec[];

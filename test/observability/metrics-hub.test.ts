@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { createWorkerMetrics } from '../../src/observability/worker-metrics.js';
-import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/labelled-snapshot.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { createWorkerMetrics } from '../../src/observability/metrics/worker-metrics.js';
+import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/metrics/labelled-snapshot.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { sample } from './fixtures/prom-text.js';
 
@@ -169,8 +169,8 @@ test('progress() runs the collectors first, so pulled gauges are current', () =>
   assert.equal(progress.utilization, 0.75);
 });
 
-test('snapshots of the runtime\'s own ctx.metrics (src/runtime/worker-metrics.ts) merge as they are', async () => {
-  const { WorkerMetrics } = await import('../../src/runtime/worker-metrics.js');
+test('snapshots of the runtime\'s own ctx.metrics (src/runtime/worker/processor-metrics.ts) merge as they are', async () => {
+  const { WorkerMetrics } = await import('../../src/runtime/worker/processor-metrics.js');
   const hub = new MetricsHub({ processMetrics: false });
   const worker = new WorkerMetrics();
   const ctxMetrics = worker.forProcessor('parse');

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { startObservabilityServer } from '../../src/observability/http-server.js';
-import { readinessFromChecks } from '../../src/observability/readiness.js';
-import { formatPipelineMetrics, histogramQuantile, parsePrometheusText } from '../../src/observability/metrics-text.js';
-import { fetchPipelineStatus } from '../../src/observability/pipeline-status.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { startObservabilityServer } from '../../src/observability/http/http-server.js';
+import { readinessFromChecks } from '../../src/observability/http/readiness.js';
+import { formatPipelineMetrics, histogramQuantile, parsePrometheusText } from '../../src/observability/metrics/metrics-text.js';
+import { fetchPipelineStatus } from '../../src/observability/http/pipeline-status.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 test('parses Prometheus text, including escaped label values and +Inf', () => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { createProgressReporter, driveProgress, type IntervalTimers } from '../../src/observability/progress-reporter.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { createProgressReporter, driveProgress, type IntervalTimers } from '../../src/observability/progress/progress-reporter.js';
 
 function capture(): Writable & { writes: string[] } {
   const writes: string[] = [];
@@ -111,8 +111,8 @@ test('log lines written above the live view do not get overwritten, and long lin
 });
 
 test('a logger writing through linesAboveProgress lands above the view', async () => {
-  const { createLogger } = await import('../../src/observability/logger.js');
-  const { linesAboveProgress } = await import('../../src/observability/progress-reporter.js');
+  const { createLogger } = await import('../../src/observability/logs/logger.js');
+  const { linesAboveProgress } = await import('../../src/observability/progress/progress-reporter.js');
   const out = capture();
   const { hub } = fakeClockHub();
   const reporter = createProgressReporter({ tty: true, stream: out, app: 'orders' });

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { extractTraceContext, injectTraceContext, injectTraceparent, recordSpanError, startSpan, tracingActive, withSpan } from '../../src/observability/tracing.js';
-import { formatTraceparent, parseTraceparent } from '../../src/observability/w3c-propagator.js';
-import { SPAN_ATTRIBUTES, SPAN_NAMES } from '../../src/observability/span-attributes.js';
+import { extractTraceContext, injectTraceContext, injectTraceparent, recordSpanError, startSpan, tracingActive, withSpan } from '../../src/observability/tracing/tracing.js';
+import { formatTraceparent, parseTraceparent } from '../../src/observability/tracing/w3c-propagator.js';
+import { SPAN_ATTRIBUTES, SPAN_NAMES } from '../../src/observability/tracing/span-attributes.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 const PARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { MetricsHub } from '../../src/observability/metrics-hub.js';
-import { startObservabilityServer } from '../../src/observability/http-server.js';
-import type { WorkerMetricsSnapshot } from '../../src/observability/worker-snapshot.js';
+import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { startObservabilityServer } from '../../src/observability/http/http-server.js';
+import type { WorkerMetricsSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { sample, scrape } from './fixtures/prom-text.js';
 
 interface Task { id: number; records: number; hang?: boolean }

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Journal } from '../../src/journal/index.js';
-import { parseDeadLetter } from '../../src/runtime/dead-letter.js';
+import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { harness, type Harness } from './harness.js';
 
 let h: Harness;

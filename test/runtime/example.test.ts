@@ -9,9 +9,9 @@ import runCommand from '../../src/cli/commands/run.js';
 import { startBroker } from '../../src/broker/index.js';
 import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
-import { parseDeadLetter } from '../../src/runtime/dead-letter.js';
+import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { KeyValueStore, parseWindowKey, storeDir } from '../../src/state/index.js';
-import type { PipelineSummary } from '../../src/runtime/pipeline-stats.js';
+import type { PipelineSummary } from '../../src/runtime/coordinator/pipeline-stats.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let stateDir: string;

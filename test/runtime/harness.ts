@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry, encodeRecords } from '../../src/codec/index.js';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { startPipeline, type PipelineOptions } from '../../src/runtime/pipeline.js';
-import type { PipelineSummary } from '../../src/runtime/pipeline-stats.js';
+import { startPipeline, type PipelineOptions } from '../../src/runtime/pipeline/pipeline.js';
+import type { PipelineSummary } from '../../src/runtime/coordinator/pipeline-stats.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/processors/${name}`, import.meta.url));

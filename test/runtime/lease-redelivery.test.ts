@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedeliveryFilter } from '../../src/runtime/lease-redelivery.js';
+import { RedeliveryFilter } from '../../src/runtime/sources/lease-redelivery.js';
 
 const b = (s: string) => Buffer.from(s);
 const texts = (list: Buffer[]) => list.map(String);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeBatch, decodeResult, encodeBatch, encodeResult, type BatchResult, type WireRecord } from '../../src/runtime/messages.js';
+import { decodeBatch, decodeResult, encodeBatch, encodeResult, type BatchResult, type WireRecord } from '../../src/runtime/wire/messages.js';
 import { decodeEntry, EntryPacker } from '../../src/codec/index.js';
 
 const base = (i: number, extra: Partial<WireRecord> = {}): WireRecord => ({

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { startPipeline } from '../../src/runtime/pipeline.js';
-import { startPipelineServer } from '../../src/runtime/instrumentation-wiring.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
+import { startPipelineServer } from '../../src/runtime/pipeline/instrumentation-wiring.js';
 import { MetricsHub, parsePrometheusText, type PromSample } from '../../src/observability/index.js';
 import { harness, type Harness } from './harness.js';
 

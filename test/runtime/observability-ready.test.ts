@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { startPipeline } from '../../src/runtime/pipeline.js';
-import { startPipelineServer } from '../../src/runtime/instrumentation-wiring.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
+import { startPipelineServer } from '../../src/runtime/pipeline/instrumentation-wiring.js';
 import { MetricsHub } from '../../src/observability/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 

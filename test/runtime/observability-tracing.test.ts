@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { startPipeline } from '../../src/runtime/pipeline.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
 import { parseTraceparent } from '../../src/observability/index.js';
 import { harness, type Harness } from './harness.js';
 

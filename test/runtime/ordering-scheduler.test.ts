@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { OrderingScheduler } from '../../src/runtime/ordering-scheduler.js';
-import { retryDelay } from '../../src/runtime/backoff.js';
+import { OrderingScheduler } from '../../src/runtime/coordinator/ordering-scheduler.js';
+import { retryDelay } from '../../src/runtime/coordinator/backoff.js';
 
 interface Job { key?: string; seq: number }
 

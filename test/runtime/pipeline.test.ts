@@ -57,7 +57,7 @@ sinks:
   const ok = await h.drain('ok');
   assert.deepEqual(ok.map((r) => r.value).sort((a, b) => (a as { n: number }).n - (b as { n: number }).n),
     [{ n: 1, attempt: 1 }, { n: 2, attempt: 3 }]);
-  const { parseDeadLetter } = await import('../../src/runtime/dead-letter.js');
+  const { parseDeadLetter } = await import('../../src/runtime/coordinator/dead-letter.js');
   const dead = (await h.drainEntries('in.failed')).map(parseDeadLetter).sort((a, b) => a.key!.localeCompare(b.key!));
   assert.equal(dead.length, 2);
   const [fatal, exhausted] = dead;
@@ -105,7 +105,7 @@ sinks:
 `));
   const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
   assert.deepEqual(out, [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
-  const { parseDeadLetter } = await import('../../src/runtime/dead-letter.js');
+  const { parseDeadLetter } = await import('../../src/runtime/coordinator/dead-letter.js');
   const dead = (await h.drainEntries('in.crashed')).map(parseDeadLetter);
   assert.equal(dead.length, 1);
   assert.equal(dead[0].error.code, 'WORKER_CRASHED');
@@ -124,7 +124,7 @@ sinks:
   out: { topic: out, input: double }
 `));
   assert.deepEqual((await h.drain('out')).map((r) => r.value), [{ n: 6 }]);
-  const { parseDeadLetter } = await import('../../src/runtime/dead-letter.js');
+  const { parseDeadLetter } = await import('../../src/runtime/coordinator/dead-letter.js');
   const dead = (await h.drainEntries('in.bad')).map(parseDeadLetter).sort((a, b) => a.processor.localeCompare(b.processor));
   assert.deepEqual(dead.map((d) => [d.processor, d.error.code, d.original]), [
     ['(decode)', 'DESERIALIZATION_ERROR', corrupt],

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { encodeRecords } from '../../src/codec/index.js';
 import { Journal } from '../../src/journal/index.js';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { startPipeline } from '../../src/runtime/pipeline.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
 import runCommand from '../../src/cli/commands/run.js';
 import { fixture, harness, type Harness } from './harness.js';
 

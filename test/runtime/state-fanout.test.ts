@@ -8,10 +8,10 @@ import { harness } from './harness.js';
 import { encodeValue } from '../../src/state/codec.js';
 import type { StagedChange } from '../../src/state/staged-change.js';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { RuntimeState } from '../../src/runtime/state-stores.js';
-import { Ticket } from '../../src/runtime/ticket.js';
-import type { Job } from '../../src/runtime/processor-runner.js';
-import type { JournalLike } from '../../src/runtime/pipeline-io.js';
+import { RuntimeState } from '../../src/runtime/state/runtime-state.js';
+import { Ticket } from '../../src/runtime/coordinator/ticket.js';
+import type { Job } from '../../src/runtime/coordinator/processor-runner.js';
+import type { JournalLike } from '../../src/runtime/pipeline/pipeline-io.js';
 
 /**
  * One source record fans out (a stateless `split` emits two records of its

@@ -1,11 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool } from '../../src/runtime/worker-pool.js';
+import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
-import { deriveRecordId } from '../../src/runtime/record-ids.js';
-import type { ProcessorSpecWire, WireRecord, WireResult } from '../../src/runtime/messages.js';
+import { deriveRecordId } from '../../src/runtime/wire/record-ids.js';
+import type { ProcessorSpecWire, WireRecord, WireResult } from '../../src/runtime/wire/messages.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/processors/${name}`, import.meta.url));
 const spec = (name: string, file: string, extra: Partial<ProcessorSpecWire> = {}): ProcessorSpecWire => ({

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diagnosticsOf, formatReport, loadTopology } from '../../src/topology/index.js';
 import { fileURLToPath } from 'node:url';
-import { topologyJsonSchema, type JsonSchema } from '../../src/topology/json-schema.js';
-import { BEGIN_MARKER, referenceMarkdown, spliceReference } from '../../src/topology/reference-docs.js';
+import { topologyJsonSchema, type JsonSchema } from '../../src/topology/schema/json-schema.js';
+import { BEGIN_MARKER, referenceMarkdown, spliceReference } from '../../src/topology/schema/reference-docs.js';
 
 const docsUrl = new URL('../../docs/topology.md', import.meta.url);
 

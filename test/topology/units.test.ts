@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatSize, parseDuration, parseSize } from '../../src/topology/units.js';
-import { closest, editDistance } from '../../src/topology/suggest.js';
+import { closest, editDistance } from '../../src/topology/validate/suggest.js';
 
 test('durations: units, combinations, plain numbers as milliseconds', () => {
   const cases: Array<[string | number, number | undefined]> = [

@@ -2,7 +2,7 @@ import type { WalrusClient } from '../../client/index.js';
 import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
-import { parseDeadLetter } from '../../runtime/dead-letter.js';
+import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
 
 /** Header counting how often a record was replayed from a dead-letter topic. */
 export const REPLAY_COUNT_HEADER = 'walrus-replay-count';

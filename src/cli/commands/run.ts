@@ -2,12 +2,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
-import { startPipelineServer } from '../../runtime/instrumentation-wiring.js';
+import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
-import { startPipeline } from '../../runtime/pipeline.js';
-import { instanceProblem } from '../../runtime/crash-options.js';
-import { parseSeed, seedSources } from '../../runtime/seed.js';
-import { formatSummary, toProgressSnapshot } from '../../runtime/summary-format.js';
+import { startPipeline } from '../../runtime/pipeline/pipeline.js';
+import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
+import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
+import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 
 const usage = `Usage: walrus-stream run [topology.yaml] [options]

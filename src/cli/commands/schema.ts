@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { topologyJsonSchemaText } from '../../topology/json-schema.js';
+import { topologyJsonSchemaText } from '../../topology/schema/json-schema.js';
 
 const usage = `Usage: walrus-stream schema [options]
 

@@ -15,14 +15,14 @@ import type { LifecycleContext, ProcessorRecord } from '../types.js';
  * any processor, in key ordering, on state store `spec.store` through the
  * state DSL: `aggregate` for a running figure per key, `windowedAggregate`
  * (stream time per key) for windows, and `advanceKeyTo` for the stream-time
- * ticks the coordinator sends a quiet key (src/runtime/stream-time.ts), so
+ * ticks the coordinator sends a quiet key (src/runtime/state/stream-time.ts), so
  * windows close on the stream time of the whole step. Nothing user-supplied is evaluated:
  * the op is one of a fixed set and the field a dotted path read with own
  * properties only.
  */
 
 /**
- * `source` of a stream-time tick: a record the coordinator (src/runtime/stream-time.ts)
+ * `source` of a stream-time tick: a record the coordinator (src/runtime/state/stream-time.ts)
  * sends a windowed aggregate step for a key that went quiet, its value the step's
  * stream time. No user record can carry it: sources and processor outputs are
  * named with letters, digits and `._-` only.

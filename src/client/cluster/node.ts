@@ -1,0 +1,280 @@
+import { WalrusError } from '../../errors/index.js';
+import {
+  encodeMetrics,
+  parseMetrics,
+  type NodeMetrics,
+} from '../../protocol/index.js';
+import type { NodeAddress } from '../transport/address.js';
+import { formatAddress } from '../transport/address.js';
+import { CircuitBreaker, type BreakerSettings, type BreakerState } from './breaker.js';
+import { PROBE_FRAMES, parseProbe, type NodeCapabilities } from '../transport/capabilities.js';
+import type { Clock } from '../transport/clock.js';
+import { Connection, type ReplyParser, type ReplySample, type RequestMeta, type SocketFactory } from '../transport/connection.js';
+import { channels } from './events.js';
+import { isNodeFailure, requestMayHaveRun } from '../transport/network-errors.js';
+import { ConnectionPool, type PoolSettings, type PoolStats } from '../transport/pool.js';
+import { CommandCounters, type CommandStats, type RetryCounters } from './stats.js';
+
+export interface NodeSettings {
+  address: NodeAddress;
+  pool: PoolSettings;
+  breaker: BreakerSettings;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  healthCheckTimeoutMs: number;
+  socketFactory?: SocketFactory | undefined;
+  clock: Clock;
+  /** Client-wide counters this node adds to (possible losses, discarded entries). */
+  counters: RetryCounters;
+}
+
+export interface NodeStats {
+  outstanding: number;
+  requests: Record<string, CommandStats>;
+  pool: PoolStats;
+  breaker: ReturnType<CircuitBreaker['snapshot']>;
+  capabilities: NodeCapabilities;
+}
+
+/** Errors that are answers from a healthy node (it parsed the request and replied). */
+const ANSWERED = new Set(['TOPIC_NOT_FOUND', 'TOPIC_ALREADY_EXISTS', 'INVALID_COMMAND', 'UNKNOWN_COMMAND', 'INVALID_FRAME']);
+
+/**
+ * One node of the cluster: its pool, circuit breaker, capabilities and
+ * counters. Every request goes through `request`/`withConnection`, which
+ * admit it through the breaker, lease a pipelined connection, and report
+ * the outcome to the breaker.
+ */
+export class WalrusNode {
+  readonly id: string;
+  readonly address: NodeAddress;
+  readonly #settings: NodeSettings;
+  readonly #pool: ConnectionPool;
+  readonly #breaker: CircuitBreaker;
+  readonly #commands = new Map<string, CommandCounters>();
+  #outstanding = 0;
+  #capabilities: NodeCapabilities = { batchPut: false, batchGet: false, batchLease: false, probed: false };
+  #probing: Promise<NodeCapabilities> | undefined;
+  #reprobe: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #counted = new WeakSet<object>();
+
+  constructor(settings: NodeSettings) {
+    this.#settings = settings;
+    this.address = settings.address;
+    this.id = formatAddress(settings.address);
+    const onReply = (sample: ReplySample): void => this.#record(sample);
+    this.#pool = new ConnectionPool(
+      this.id,
+      () => this.#connect(onReply),
+      settings.pool,
+      (connection) => connection.send(encodeMetrics(), parseMetrics, { command: 'METRICS', timeoutMs: settings.healthCheckTimeoutMs }).then(() => undefined),
+    );
+    this.#breaker = new CircuitBreaker(this.id, settings.breaker, settings.clock, (state) => this.#onBreaker(state));
+  }
+
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** False while the breaker would refuse a call. */
+  get available(): boolean {
+    return this.#breaker.available;
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  get capabilities(): NodeCapabilities {
+    return { ...this.#capabilities };
+  }
+
+  /** Sends one request on a leased connection, through the breaker. */
+  request<T>(frame: Buffer, parse: ReplyParser<T>, meta: RequestMeta): Promise<T> {
+    return this.withConnection((connection) => connection.send(frame, parse, meta), meta.signal, meta.command);
+  }
+
+  /**
+   * Runs `work` with one leased connection (so a batch of pipelined requests
+   * stays in order on one socket); counts as one call for the breaker.
+   */
+  async withConnection<T>(work: (connection: Connection) => Promise<T>, signal?: AbortSignal, command = 'request'): Promise<T> {
+    if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
+    this.#breaker.admit();
+    this.#outstanding++;
+    let connection: Connection | undefined;
+    try {
+      connection = await this.#pool.acquire(signal);
+      const value = await work(connection);
+      this.#breaker.success();
+      return value;
+    } catch (error) {
+      this.#judge(error, command);
+      throw error;
+    } finally {
+      if (connection) this.#pool.release(connection);
+      this.#outstanding--;
+    }
+  }
+
+  /**
+   * Like `withConnection`, but when `work` succeeds the connection stays
+   * leased from the pool — so it is neither evicted as idle nor
+   * health-checked nor handed out as idle — until `release()` is called.
+   * A BATCH_LEASE lease lives on exactly this connection. `signal` only
+   * bounds the wait for a connection.
+   */
+  async holdConnection<T>(work: (connection: Connection) => Promise<T>, command: string, signal?: AbortSignal): Promise<{ value: T; connection: Connection; release: () => void }> {
+    if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
+    this.#breaker.admit();
+    this.#outstanding++;
+    let connection: Connection | undefined;
+    try {
+      connection = await this.#pool.acquire(signal);
+      const value = await work(connection);
+      this.#breaker.success();
+      const held = connection;
+      let released = false;
+      connection = undefined; // kept: released by the caller
+      return {
+        value,
+        connection: held,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#pool.release(held);
+        },
+      };
+    } catch (error) {
+      this.#judge(error, command);
+      throw error;
+    } finally {
+      if (connection) this.#pool.release(connection);
+      this.#outstanding--;
+    }
+  }
+
+  /** Detects BATCH_PUT / BATCH_GET / BATCH_LEASE once (three harmless probe frames on one connection). */
+  probeCapabilities(): Promise<NodeCapabilities> {
+    if (this.#capabilities.probed) return Promise.resolve(this.capabilities);
+    this.#probing ??= this.withConnection(async (connection) => {
+      const [batchPut, batchGet, batchLease] = await Promise.all([
+        connection.send(PROBE_FRAMES.batchPut, parseProbe, { command: 'PROBE' }),
+        connection.send(PROBE_FRAMES.batchGet, parseProbe, { command: 'PROBE' }),
+        connection.send(PROBE_FRAMES.batchLease, parseProbe, { command: 'PROBE' }),
+      ]);
+      this.#capabilities = { batchPut, batchGet, batchLease, probed: true };
+      channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
+      return this.capabilities;
+    }, undefined, 'PROBE').finally(() => {
+      this.#probing = undefined;
+    });
+    return this.#probing;
+  }
+
+  /** Records that the node answered `ERR unknown command` to an extension it was thought to have (e.g. it was replaced by a stock node). */
+  markUnsupported(which: 'batchPut' | 'batchGet' | 'batchLease'): void {
+    this.#capabilities = { ...this.#capabilities, [which]: false, probed: true };
+    const { batchPut, batchGet, batchLease } = this.#capabilities;
+    channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
+  }
+
+  /** Counts GETs that failed after reaching the node, in a call that still succeeded overall. */
+  notePossibleLosses(count: number): void {
+    this.#settings.counters.possibleLosses += count;
+  }
+
+  /** METRICS, straight to this node. */
+  metrics(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<NodeMetrics> {
+    return this.request(encodeMetrics(), parseMetrics, { command: 'METRICS', ...options });
+  }
+
+  stats(): NodeStats {
+    const requests: Record<string, CommandStats> = {};
+    for (const [command, counters] of this.#commands) requests[command] = counters.snapshot();
+    return { outstanding: this.#outstanding, requests, pool: this.#pool.stats(), breaker: this.#breaker.snapshot(), capabilities: this.capabilities };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#reprobe) clearTimeout(this.#reprobe);
+    await this.#pool.close();
+  }
+
+  async #connect(onReply: (sample: ReplySample) => void): Promise<Connection> {
+    const { address, connectTimeoutMs, requestTimeoutMs, socketFactory } = this.#settings;
+    try {
+      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, onReply });
+      channels.connection.publish({ node: this.id, event: 'open' });
+      connection.onClose((reason) => channels.connection.publish({ node: this.id, event: 'close', errorCode: reason.code }));
+      return connection;
+    } catch (error) {
+      channels.connection.publish({ node: this.id, event: 'failed', errorCode: (error as WalrusError).code });
+      throw error;
+    }
+  }
+
+  #record(sample: ReplySample): void {
+    let counters = this.#commands.get(sample.command);
+    if (!counters) this.#commands.set(sample.command, (counters = new CommandCounters()));
+    counters.record(sample);
+    if (sample.discardedEntries > 0) this.#settings.counters.discardedEntries += sample.discardedEntries;
+    if (channels.request.hasSubscribers) {
+      channels.request.publish({
+        node: this.id,
+        command: sample.command,
+        outcome: sample.outcome,
+        errorCode: sample.error?.code,
+        durationMs: sample.durationMs,
+        bytesOut: sample.bytesOut,
+        bytesIn: sample.bytesIn,
+      });
+    }
+  }
+
+  #judge(error: unknown, command: string): void {
+    if (isNodeFailure(error)) {
+      // Every request in flight on a connection that died fails with the
+      // same cause; that is one failure of the node, not one per request.
+      const cause = (error as WalrusError).cause;
+      const key = requestMayHaveRun(error) && cause instanceof WalrusError ? cause : (error as WalrusError);
+      if (!this.#counted.has(key)) {
+        this.#counted.add(key);
+        this.#breaker.failure();
+      } else {
+        this.#breaker.neutral();
+      }
+      if ((command === 'GET' || command === 'BATCH_GET') && requestMayHaveRun(error)) this.#settings.counters.possibleLosses++;
+    } else if (error instanceof WalrusError && ANSWERED.has(error.code)) {
+      this.#breaker.success();
+    } else {
+      this.#breaker.neutral();
+    }
+  }
+
+  /**
+   * When the breaker opens, come back after `openDurationMs` and probe with
+   * METRICS (the half-open trial calls), so a healed node returns to service
+   * even when no user request would have tried it.
+   */
+  #onBreaker(state: BreakerState): void {
+    channels.breaker.publish({ node: this.id, state });
+    if (state !== 'open' || this.#closed) return;
+    if (this.#reprobe) clearTimeout(this.#reprobe);
+    this.#reprobe = setTimeout(() => void this.#probeHealth(), this.#settings.breaker.openDurationMs + 1);
+    this.#reprobe.unref();
+  }
+
+  async #probeHealth(): Promise<void> {
+    this.#reprobe = undefined;
+    for (let i = 0; i < this.#settings.breaker.halfOpenAttempts && !this.#closed; i++) {
+      if (this.#breaker.state !== 'half-open') return;
+      try {
+        await this.metrics({ timeoutMs: this.#settings.healthCheckTimeoutMs });
+      } catch {
+        return; // the failure reopened the breaker, which schedules the next probe
+      }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { WalrusError } from '../../errors/index.js';
+import { parseAddress, type NodeAddress, type NodeAddressInput } from '../transport/address.js';
+import type { BalancerName } from './balancer.js';
+import type { Clock, Sleep } from '../transport/clock.js';
+import type { SocketFactory } from '../transport/connection.js';
+import type { RetryPredicate } from './retry.js';
+
+/** Connection pool of each node. Connections are pipelined: a lease is a share of one, not exclusive use. */
+export interface PoolOptions {
+  /** Connections kept open per node (opened on first use, topped up by upkeep). @default 1 */
+  min?: number;
+  /** Most connections per node. Must be >= `min`. @default 4 */
+  max?: number;
+  /** How long a call waits for a connection slot before POOL_TIMEOUT. @default 5000 */
+  acquireTimeoutMs?: number;
+  /** Idle connections above `min` are closed after this long. @default 30000 */
+  idleTimeoutMs?: number;
+  /** Idle connections are checked with METRICS this often; a failing one is replaced. @default 30000 */
+  healthCheckIntervalMs?: number;
+  /** Callers sharing one connection at once (its pipeline depth) before another is opened or callers wait. @default 256 */
+  maxPipeline?: number;
+}
+
+/** Retry with exponential backoff and jitter; only errors with `retriable: true` are retried. */
+export interface RetryOptions {
+  /** Retries after the first attempt (0 disables retrying). @default 3 */
+  retries?: number;
+  /** Wait before the first retry. @default 100 */
+  initialDelayMs?: number;
+  /** Upper bound of any wait. @default 5000 */
+  maxDelayMs?: number;
+  /** Growth factor of the wait per retry. @default 2 */
+  multiplier?: number;
+  /** Fraction of each wait that is random (0 = none, 1 = anywhere from 0 to the full wait). @default 0.5 */
+  jitter?: number;
+  /** Extra condition on top of `retriable` (it can only narrow what is retried). @default undefined */
+  retryIf?: RetryPredicate;
+}
+
+/** Circuit breaker per node. */
+export interface BreakerOptions {
+  /** Consecutive node failures (network, timeout, protocol, server error) that open the breaker. @default 5 */
+  failureThreshold?: number;
+  /** How long an open breaker fails fast before letting trial calls through. @default 30000 */
+  openDurationMs?: number;
+  /** Trial calls in half-open state; this many successes close the breaker, one failure reopens it. @default 3 */
+  halfOpenAttempts?: number;
+}
+
+/** Options of `new WalrusClient(options)`. Everything but `nodes` has a default. */
+export interface WalrusClientOptions {
+  /** Nodes as `"host:port"` or `{ host, port }`; at least one. */
+  nodes: readonly NodeAddressInput[];
+  /** @default see PoolOptions */
+  pool?: PoolOptions;
+  /** @default see RetryOptions */
+  retry?: RetryOptions;
+  /** @default see BreakerOptions */
+  breaker?: BreakerOptions;
+  /** How writes pick a node. Reads of a topic always use consistent hashing (each node has its own read cursor). @default 'round-robin' */
+  balancer?: BalancerName;
+  /** Virtual nodes per node on the hash ring. @default 160 */
+  virtualNodes?: number;
+  /** Per-request timeout; a request past it retires its connection. @default 10000 */
+  requestTimeoutMs?: number;
+  /** TCP connect timeout. @default 5000 */
+  connectTimeoutMs?: number;
+  /** Timeout of METRICS calls made by `health()`, pool health checks and breaker re-probes. @default 2000 */
+  healthCheckTimeoutMs?: number;
+  /** Seam: replaces `net.connect` (tests, proxies). @default net.connect */
+  socketFactory?: SocketFactory;
+  /** Seam: monotonic clock for breakers. @default performance.now */
+  clock?: Clock;
+  /** Seam: the wait between retries. @default setTimeout-based */
+  sleep?: Sleep;
+  /** Seam: random source for jitter. @default Math.random */
+  random?: () => number;
+}
+
+const ms = (max = 86_400_000) => z.number().int().min(0).max(max);
+const positive = () => z.number().int().min(1);
+const fn = <T>() => z.custom<T>((value) => typeof value === 'function', { message: 'must be a function' });
+
+const poolSchema = z.strictObject({
+  min: z.number().int().min(0).max(1024).default(1),
+  max: positive().max(1024).default(4),
+  acquireTimeoutMs: ms().default(5_000),
+  idleTimeoutMs: ms().min(1).default(30_000),
+  healthCheckIntervalMs: ms().min(1).default(30_000),
+  maxPipeline: positive().max(100_000).default(256),
+}).superRefine((pool, ctx) => {
+  if (pool.max < pool.min) ctx.addIssue({ code: 'custom', path: ['max'], message: `must be >= pool.min (${pool.min})` });
+});
+
+const retrySchema = z.strictObject({
+  retries: z.number().int().min(0).max(100).default(3),
+  initialDelayMs: ms().default(100),
+  maxDelayMs: ms().default(5_000),
+  multiplier: z.number().min(1).max(100).default(2),
+  jitter: z.number().min(0).max(1).default(0.5),
+  retryIf: fn<RetryPredicate>().optional(),
+}).superRefine((retry, ctx) => {
+  if (retry.maxDelayMs < retry.initialDelayMs) ctx.addIssue({ code: 'custom', path: ['maxDelayMs'], message: `must be >= retry.initialDelayMs (${retry.initialDelayMs})` });
+});
+
+const breakerSchema = z.strictObject({
+  failureThreshold: positive().max(1_000_000).default(5),
+  openDurationMs: ms().min(1).default(30_000),
+  halfOpenAttempts: positive().max(1_000).default(3),
+});
+
+const addressSchema = z.union([z.string(), z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) })]);
+
+const clientSchema = z.strictObject({
+  nodes: z.array(addressSchema).min(1, 'must list at least one node'),
+  pool: poolSchema.prefault({}),
+  retry: retrySchema.prefault({}),
+  breaker: breakerSchema.prefault({}),
+  balancer: z.enum(['round-robin', 'least-outstanding', 'consistent-hash']).default('round-robin'),
+  virtualNodes: positive().max(10_000).default(160),
+  requestTimeoutMs: ms().min(1).default(10_000),
+  connectTimeoutMs: ms().min(1).default(5_000),
+  healthCheckTimeoutMs: ms().min(1).default(2_000),
+  socketFactory: fn<SocketFactory>().optional(),
+  clock: z.custom<Clock>((value) => typeof (value as Clock | undefined)?.now === 'function', { message: 'must be an object with a now() method' }).optional(),
+  sleep: fn<Sleep>().optional(),
+  random: fn<() => number>().optional(),
+});
+
+/** Options after validation, with every default applied and nodes parsed. */
+export type ResolvedClientOptions = Omit<z.output<typeof clientSchema>, 'nodes'> & { nodes: NodeAddress[] };
+
+/**
+ * Validates and defaults client options. Throws CONFIG_INVALID listing
+ * every problem by field path, e.g. `pool.max: must be >= pool.min (4)`.
+ */
+export function resolveClientOptions(input: WalrusClientOptions): ResolvedClientOptions {
+  const result = clientSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.map(String).join('.') || 'options'}: ${issue.message}`);
+    throw new WalrusError('CONFIG_INVALID', `Invalid WalrusClient options: ${problems.join('; ')}.`, { context: { problems } });
+  }
+  const nodes = result.data.nodes.map((node, i) => parseAddress(node, `nodes.${i}`));
+  const seen = new Set<string>();
+  nodes.forEach((node, i) => {
+    const key = `${node.host}:${node.port}`;
+    if (seen.has(key)) throw new WalrusError('CONFIG_INVALID', `Invalid WalrusClient options: nodes.${i}: ${key} is listed twice.`, { context: { field: `nodes.${i}` } });
+    seen.add(key);
+  });
+  return { ...result.data, nodes };
+}

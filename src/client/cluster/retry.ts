@@ -1,0 +1,89 @@
+import { WalrusError, isRetriable } from '../../errors/index.js';
+import { realSleep, type Sleep } from '../transport/clock.js';
+
+/** Decides whether `error` on `attempt` (1 = the first retry) should be retried, on top of its `retriable` flag. */
+export type RetryPredicate = (error: unknown, attempt: number) => boolean;
+
+export interface RetrySettings {
+  retries: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  multiplier: number;
+  /** Fraction of each delay that is randomised, 0..1. */
+  jitter: number;
+  retryIf?: RetryPredicate | undefined;
+}
+
+export interface RetrySeams {
+  sleep?: Sleep;
+  /** Uniform in [0, 1); swapped in tests for repeatable delays. */
+  random?: () => number;
+}
+
+/** Information given to `onRetry` before each wait. */
+export interface RetryEvent {
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+}
+
+/**
+ * Exponential backoff with jitter: the n-th retry waits
+ * `min(maxDelay, initialDelay × multiplier^(n-1))`, of which the `jitter`
+ * fraction is random ("equal jitter": with jitter 0.5 a 400 ms step waits
+ * 200–400 ms), so clients that failed together do not retry together.
+ *
+ * Only errors whose `retriable` flag is true are retried, and only when
+ * the optional `retryIf` predicate agrees — the predicate can narrow the
+ * policy, never widen it to errors that are unsafe to repeat.
+ */
+export class RetryPolicy {
+  readonly settings: Readonly<RetrySettings>;
+  readonly #sleep: Sleep;
+  readonly #random: () => number;
+
+  constructor(settings: RetrySettings, seams: RetrySeams = {}) {
+    this.settings = settings;
+    this.#sleep = seams.sleep ?? realSleep;
+    this.#random = seams.random ?? Math.random;
+  }
+
+  /** The wait before retry number `attempt` (1-based). */
+  delayFor(attempt: number): number {
+    const { initialDelayMs, maxDelayMs, multiplier, jitter } = this.settings;
+    const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
+    return Math.round(base * (1 - jitter * this.#random()));
+  }
+
+  shouldRetry(error: unknown, attempt: number): boolean {
+    if (attempt > this.settings.retries) return false;
+    if (!isRetriable(error)) return false;
+    return this.settings.retryIf ? this.settings.retryIf(error, attempt) : true;
+  }
+
+  /**
+   * Runs `operation` (given the attempt number, 0 for the first try) until
+   * it succeeds, fails with an error not worth retrying, or runs out of
+   * retries; the last error is thrown with `context.attempts` set.
+   */
+  async execute<T>(operation: (attempt: number) => Promise<T>, options: { signal?: AbortSignal; onRetry?: (event: RetryEvent) => void } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await operation(attempt);
+      } catch (error) {
+        if (!this.shouldRetry(error, attempt + 1) || options.signal?.aborted) {
+          if (error instanceof WalrusError && attempt > 0) error.context.attempts = attempt + 1;
+          throw error;
+        }
+        // A breaker says when it will let calls through again: wait at least
+        // that long, and give up at once (fail fast) when it is beyond the
+        // longest wait this policy would ever make.
+        const hinted = error instanceof WalrusError ? error.context.retryAfterMs : undefined;
+        if (typeof hinted === 'number' && hinted > this.settings.maxDelayMs) throw error;
+        const delayMs = Math.max(this.delayFor(attempt + 1), typeof hinted === 'number' ? hinted : 0);
+        options.onRetry?.({ attempt: attempt + 1, delayMs, error });
+        await this.#sleep(delayMs, options.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,300 @@
+import { WalrusError } from '../../errors/index.js';
+import {
+  MAX_BATCH_ENTRIES,
+  MAX_FRAME_BYTES,
+  assertTopic,
+  encodeGet,
+  encodePut,
+  encodeRegister,
+  encodeState,
+  parseGet,
+  parseOk,
+  parseState,
+  type NodeMetrics,
+} from '../../protocol/index.js';
+import { formatAddress, parseAddress, type NodeAddressInput } from '../transport/address.js';
+import type { BalancerName } from './balancer.js';
+import { getManyOnNode, planBatches, putManyOnNode, type PutManyProgress } from './batch-ops.js';
+import type { NodeCapabilities } from '../transport/capabilities.js';
+import { systemClock } from '../transport/clock.js';
+import { checkNodeHealth, type ClusterHealth } from './health.js';
+import { leaseOnNode, unleased, type Lease } from './lease.js';
+import { requestMayHaveRun } from '../transport/network-errors.js';
+import { WalrusNode, type NodeStats } from './node.js';
+import { resolveClientOptions, type ResolvedClientOptions, type WalrusClientOptions } from './options.js';
+import { RetryPolicy } from './retry.js';
+import { Router, type Route } from './router.js';
+import { emptyRetryCounters, type RetryCounters } from './stats.js';
+import { toTopicStateInfo, type TopicStateInfo } from './topic-state.js';
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Aborts the call (ABORTED, not retried). An aborted GET whose reply still comes drops the entry: see docs/client.md. */
+  signal?: AbortSignal;
+  /** Overrides `requestTimeoutMs` for this call's requests. */
+  timeoutMs?: number;
+}
+
+/** `client.stats()`: a snapshot of every counter. */
+export interface ClientStats extends RetryCounters {
+  balancer: BalancerName;
+  nodes: Record<string, NodeStats>;
+}
+
+/**
+ * The Walrus client: one or more nodes, each with a pool of pipelined
+ * connections, a circuit breaker and detected capabilities; retries with
+ * backoff; failover between nodes.
+ *
+ * Routing. Writes go where the `balancer` says. Reads of a topic always go
+ * to the topic's owner on a consistent-hash ring, whatever the balancer:
+ * each Walrus node keeps its own in-memory read cursor per topic, so reading
+ * one topic through two nodes would deliver entries twice. Only when the
+ * owner's breaker is open do reads move to the next node on the ring, and
+ * they return when it heals.
+ *
+ * @example
+ * const client = new WalrusClient({ nodes: ['127.0.0.1:9091'] });
+ * await client.register('orders');
+ * await client.put('orders', '{"id":1}');
+ * const entry = await client.get('orders'); // Buffer | undefined
+ * await client.close();
+ */
+export class WalrusClient {
+  readonly options: Readonly<ResolvedClientOptions>;
+  readonly #nodes: WalrusNode[];
+  readonly #router: Router;
+  readonly #counters: RetryCounters = emptyRetryCounters();
+  #closed: Promise<void> | undefined;
+
+  constructor(options: WalrusClientOptions) {
+    this.options = resolveClientOptions(options);
+    const o = this.options;
+    this.#nodes = o.nodes.map((address) => new WalrusNode({
+      address,
+      pool: o.pool,
+      breaker: o.breaker,
+      connectTimeoutMs: o.connectTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      healthCheckTimeoutMs: o.healthCheckTimeoutMs,
+      socketFactory: o.socketFactory,
+      clock: o.clock ?? systemClock,
+      counters: this.#counters,
+    }));
+    this.#router = new Router(this.#nodes, o.balancer, o.virtualNodes, new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random }), this.#counters);
+  }
+
+  /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
+  async register(topic: string, options: CallOptions = {}): Promise<void> {
+    const frame = encodeRegister(topic);
+    const results = await Promise.allSettled(this.#nodes.map((node) =>
+      this.#router.onNode('REGISTER', topic, options.signal, () => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options })),
+    ));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length === results.length) throw failures[0];
+    this.#router.registered.add(topic);
+  }
+
+  /** Appends one entry. `payload` must be non-empty, valid UTF-8, without trailing whitespace, and fit one frame. */
+  async put(topic: string, payload: string, options: CallOptions = {}): Promise<void> {
+    const frame = encodePut(topic, payload);
+    await this.#run('PUT', topic, 'write', options, (node) => node.request(frame, parseOk, { command: 'PUT', topic, ...options }), (error) => {
+      if (requestMayHaveRun(error)) this.#counters.possibleDuplicates++;
+    });
+  }
+
+  /** Takes the next entry (raw UTF-8 bytes), or undefined when the topic is drained. GET is destructive: see docs/client.md. */
+  async get(topic: string, options: CallOptions = {}): Promise<Buffer | undefined> {
+    const frame = encodeGet(topic);
+    return this.#run('GET', topic, 'read', options, (node) => node.request(frame, parseGet, { command: 'GET', topic, ...options }));
+  }
+
+  /**
+   * Appends many entries, in order. Uses BATCH_PUT (split to fit frames and
+   * the 2,000-entry limit) where the node has it, pipelined PUTs otherwise.
+   * Every payload is checked before anything is sent. After a failure only
+   * the entries not known to be stored are retried.
+   */
+  async putMany(topic: string, payloads: readonly string[], options: CallOptions = {}): Promise<void> {
+    assertTopic(topic);
+    if (!Array.isArray(payloads)) throw new WalrusError('INVALID_ARGUMENT', `putMany(${topic}): payloads must be an array of strings.`, { context: { topic } });
+    let chunks = planBatches(topic, payloads);
+    if (chunks.length === 0) return;
+    let uncertain = 0;
+    await this.#run('PUT_MANY', topic, 'write', options, async (node) => {
+      for (;;) {
+        const caps = await this.#capabilitiesOf(node);
+        if (!caps.batchPut) this.#counters.fallbacks++;
+        try {
+          await putManyOnNode(node, topic, chunks, caps.batchPut, options);
+          return;
+        } catch (error) {
+          const progress = (error as WalrusError).context?.progress as PutManyProgress | undefined;
+          if (progress) {
+            chunks = planBatches(topic, progress.remaining);
+            uncertain = progress.uncertain;
+          }
+          if (caps.batchPut && (error as WalrusError).code === 'UNKNOWN_COMMAND') {
+            node.markUnsupported('batchPut');
+            continue; // nothing was stored by the refused BATCH_PUT: resend as PUTs at once
+          }
+          throw error;
+        }
+      }
+    }, () => {
+      this.#counters.possibleDuplicates += uncertain;
+      uncertain = 0;
+    });
+  }
+
+  /**
+   * Takes up to `maxEntries` entries (at most 2,000 per call) whose bytes add
+   * up to about `maxBytes`; [] when the topic is drained. BATCH_GET where the
+   * node has it, pipelined GETs otherwise (then `maxBytes` may be passed by
+   * one wave of GETs, since entries read are never dropped).
+   */
+  async getMany(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES, options: CallOptions = {}): Promise<Buffer[]> {
+    assertTopic(topic);
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
+    const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
+    return this.#run('GET_MANY', topic, 'read', options, (node) => this.#getManyOn(node, topic, entries, maxBytes, options));
+  }
+
+  /**
+   * Reads up to `maxEntries` entries (at most 2,000) of about `maxBytes`
+   * that the node only hides from other readers until `ack()`: a crash
+   * before the ACK (of this process, or of its connection) makes the node
+   * deliver them again, before newer entries. Make them durable, then ack.
+   *
+   * Uses BATCH_LEASE where the node has it (the embedded node in default
+   * mode). Elsewhere it falls back to `getMany` and returns `leased: false`
+   * with a no-op `ack()`: those entries are consumed on read, so the window
+   * between the read and making them durable stays open (docs/client.md).
+   * The lease keeps its connection (ACKs must travel on it), so hold few
+   * leases at once and acknowledge promptly.
+   *
+   * @example
+   * const lease = await client.lease('orders', 500);
+   * await journal.append(lease.entries);
+   * await lease.ack();
+   */
+  async lease(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES, options: CallOptions = {}): Promise<Lease> {
+    assertTopic(topic);
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
+    const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
+    return this.#run('LEASE', topic, 'read', options, async (node) => {
+      const caps = await this.#capabilitiesOf(node);
+      if (caps.batchLease) {
+        try {
+          return await leaseOnNode(node, topic, entries, maxBytes, this.#counters, options);
+        } catch (error) {
+          const { code, context } = error as WalrusError;
+          // UNKNOWN_COMMAND: the node lost the extension. The next entry too
+          // big for a list reply: only GET can read it (unprotected, as documented).
+          const tooBig = code === 'INVALID_COMMAND' && / does not fit /.test(String(context?.serverMessage));
+          if (code !== 'UNKNOWN_COMMAND' && !tooBig) throw error;
+          if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchLease');
+        }
+      }
+      this.#counters.fallbacks++;
+      return unleased(await this.#getManyOn(node, topic, entries, maxBytes, options), node.id, false);
+    });
+  }
+
+  /** STATE of `topic` from the node that serves its reads (so `lag` matches what this client reads). */
+  async state(topic: string, options: CallOptions = {}): Promise<TopicStateInfo> {
+    const frame = encodeState(topic);
+    return this.#run('STATE', topic, 'read', options, async (node) => toTopicStateInfo(topic, node.id, await node.request(frame, parseState, { command: 'STATE', topic, ...options })));
+  }
+
+  /** METRICS of one node (`"host:port"` or `{host, port}`), or of the first available node. */
+  async metrics(node?: NodeAddressInput, options: CallOptions = {}): Promise<NodeMetrics> {
+    if (node !== undefined) {
+      const target = this.#node(node);
+      return this.#router.onNode('METRICS', undefined, options.signal, () => target.metrics(options));
+    }
+    return this.#run('METRICS', undefined, 'write', options, (target) => target.metrics(options));
+  }
+
+  /** Asks every node for METRICS (no retries) and reports each one healthy or not, with the reason. */
+  async health(): Promise<ClusterHealth> {
+    const nodes = await Promise.all(this.#nodes.map((node) => checkNodeHealth(node, this.options.healthCheckTimeoutMs)));
+    return { healthy: nodes.every((n) => n.healthy), available: nodes.some((n) => n.healthy), nodes };
+  }
+
+  /**
+   * What one node (or, without `node`, every node) is known to support.
+   * Both flags are false with `probed: false` until the node was asked;
+   * `probeCapabilities()` asks now, batch calls ask on first use.
+   */
+  capabilities(node?: NodeAddressInput): NodeCapabilities {
+    if (node !== undefined) return this.#node(node).capabilities;
+    const all = this.#nodes.map((n) => n.capabilities);
+    return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), batchLease: all.every((c) => c.batchLease), probed: all.every((c) => c.probed) };
+  }
+
+  /** Detects BATCH_PUT/BATCH_GET/BATCH_LEASE on every reachable node; returns them by node. */
+  async probeCapabilities(): Promise<Record<string, NodeCapabilities>> {
+    await Promise.allSettled(this.#nodes.map((node) => node.probeCapabilities()));
+    return Object.fromEntries(this.#nodes.map((node) => [node.id, node.capabilities]));
+  }
+
+  stats(): ClientStats {
+    return { ...this.#counters, balancer: this.options.balancer, nodes: Object.fromEntries(this.#nodes.map((node) => [node.id, node.stats()])) };
+  }
+
+  /** Node ids (`host:port`) in configuration order. */
+  get nodes(): string[] {
+    return this.#nodes.map((node) => node.id);
+  }
+
+  /** Which node reads of `topic` go to right now (the ring owner, or its successor while the owner's breaker is open). */
+  readNodeFor(topic: string): string {
+    return this.#router.readNodeFor(topic).id;
+  }
+
+  /** Lets in-flight requests finish, closes every connection; later calls fail with POOL_CLOSED. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all(this.#nodes.map((node) => node.close())).then(() => undefined);
+    return this.#closed;
+  }
+
+  #node(input: NodeAddressInput): WalrusNode {
+    const id = formatAddress(parseAddress(input, 'node'));
+    const node = this.#nodes.find((n) => n.id === id);
+    if (!node) throw new WalrusError('INVALID_ARGUMENT', `Node ${id} is not one of this client's nodes (${this.nodes.join(', ')}).`, { context: { node: id } });
+    return node;
+  }
+
+  /** One getMany attempt on `node`: BATCH_GET where it has it, pipelined GETs otherwise. */
+  async #getManyOn(node: WalrusNode, topic: string, entries: number, maxBytes: number, options: CallOptions): Promise<Buffer[]> {
+    const caps = await this.#capabilitiesOf(node);
+    if (!caps.batchGet) {
+      this.#counters.fallbacks++;
+      return getManyOnNode(node, topic, entries, maxBytes, false, options);
+    }
+    try {
+      return await getManyOnNode(node, topic, entries, maxBytes, true, options);
+    } catch (error) {
+      const code = (error as WalrusError).code;
+      if (code !== 'UNKNOWN_COMMAND' && code !== 'INVALID_COMMAND') throw error;
+      // UNKNOWN_COMMAND: the node lost the extension. INVALID_COMMAND: the
+      // next entry is too big for a BATCH_GET reply; GET can still read it.
+      if (code === 'UNKNOWN_COMMAND') node.markUnsupported('batchGet');
+      this.#counters.fallbacks++;
+      return getManyOnNode(node, topic, entries, maxBytes, false, options);
+    }
+  }
+
+  async #capabilitiesOf(node: WalrusNode): Promise<NodeCapabilities> {
+    const known = node.capabilities;
+    return known.probed ? known : node.probeCapabilities();
+  }
+
+  #run<T>(operation: string, topic: string | undefined, route: Route, options: CallOptions, attempt: (node: WalrusNode) => Promise<T>, beforeRetry?: (error: unknown) => void): Promise<T> {
+    if (this.#closed) return Promise.reject(new WalrusError('POOL_CLOSED', `The client is closed; ${operation} was not sent.`, { context: { topic } }));
+    return this.#router.run(operation, topic, route, options.signal, attempt, beforeRetry);
+  }
+}

@@ -1,0 +1,106 @@
+import { WalrusError } from '../../errors/index.js';
+import { assertCodec, type CompressionCodec, type SerializerSpec } from '../../codec/index.js';
+import { assertTopic } from '../../protocol/index.js';
+
+/**
+ * What the producer needs from a client: `WalrusClient` fits it. Declared
+ * structurally so the records layer depends on the contract, not the class.
+ */
+export interface ProducerClient {
+  register(topic: string): Promise<unknown>;
+  putMany(topic: string, payloads: string[]): Promise<void>;
+}
+
+/** When a producer sends what it has gathered: whichever limit is reached first. */
+export interface LingerOptions {
+  /** Records gathered before a write starts. @default 500 */
+  maxRecords?: number;
+  /** Encoded bytes (upper bound) gathered before a write starts. @default 61440 (60 KiB) */
+  maxBytes?: number;
+  /** Longest a record waits for others before a write starts; 0 writes on the next tick. @default 5 */
+  maxWaitMs?: number;
+}
+
+/** Options of a {@link Producer}. */
+export interface ProducerOptions<T> {
+  topic: string;
+  /** @default 'json' */
+  serializer?: SerializerSpec<T>;
+  /**
+   * `envelope` (binary-safe, keys, headers, batches) or `text` (each value
+   * as a plain entry, for consumers that are not walrus-stream; values the
+   * stock node would alter are refused).
+   * @default 'envelope'
+   */
+  format?: 'envelope' | 'text';
+  /** @default 'none' */
+  compression?: CompressionCodec;
+  /** Batches smaller than this many bytes are not compressed. @default 1024 */
+  compressionThreshold?: number;
+  linger?: LingerOptions;
+  /**
+   * Writes in flight at once. 1 keeps the topic in send order; more gives
+   * throughput but two writes may land in either order.
+   * @default 1
+   */
+  maxInFlight?: number;
+  /** Register the topic (idempotent) before the first write. @default true */
+  register?: boolean;
+  /** Clock seam for record timestamps. @default Date.now */
+  now?: () => number;
+  /** Timer seams (tests). @default globalThis.setTimeout / clearTimeout */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+}
+
+export interface ResolvedProducerOptions {
+  topic: string;
+  format: 'envelope' | 'text';
+  compression: CompressionCodec;
+  compressionThreshold: number;
+  maxRecords: number;
+  maxBytes: number;
+  maxWaitMs: number;
+  maxInFlight: number;
+  register: boolean;
+  now: () => number;
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (handle: unknown) => void;
+}
+
+/** Applies defaults and checks every option; throws CONFIG_INVALID naming the field. */
+export function resolveProducerOptions<T>(opts: ProducerOptions<T>): ResolvedProducerOptions {
+  assertTopic(opts.topic);
+  const format = opts.format ?? 'envelope';
+  if (format !== 'envelope' && format !== 'text') invalid('format', format, '"envelope" or "text"');
+  const compression = opts.compression ?? 'none';
+  assertCodec(compression);
+  if (format === 'text' && compression !== 'none') {
+    throw new WalrusError('CONFIG_INVALID', 'Producer option compression needs format "envelope": plain text entries carry no compression flag.');
+  }
+  const linger = opts.linger ?? {};
+  return {
+    topic: opts.topic,
+    format,
+    compression,
+    compressionThreshold: count('compressionThreshold', opts.compressionThreshold, 1024, 0),
+    maxRecords: count('linger.maxRecords', linger.maxRecords, 500, 1),
+    maxBytes: count('linger.maxBytes', linger.maxBytes, 60 * 1024, 1),
+    maxWaitMs: count('linger.maxWaitMs', linger.maxWaitMs, 5, 0),
+    maxInFlight: count('maxInFlight', opts.maxInFlight, 1, 1),
+    register: opts.register ?? true,
+    now: opts.now ?? Date.now,
+    setTimeout: opts.setTimeout ?? ((fn, ms) => setTimeout(fn, ms)),
+    clearTimeout: opts.clearTimeout ?? ((h) => clearTimeout(h as NodeJS.Timeout)),
+  };
+}
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) invalid(name, value, `an integer >= ${min}`);
+  return value;
+}
+
+function invalid(name: string, value: unknown, expected: string): never {
+  throw new WalrusError('CONFIG_INVALID', `Producer option ${name} must be ${expected}, got ${JSON.stringify(value)}.`);
+}

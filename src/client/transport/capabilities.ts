@@ -1,0 +1,34 @@
+import { WalrusError } from '../../errors/index.js';
+import { encodeFrame } from '../../protocol/index.js';
+
+/** Which extension commands a node answers. */
+export interface NodeCapabilities {
+  batchPut: boolean;
+  batchGet: boolean;
+  /** BATCH_LEASE / ACK (embedded node in default mode): reads that are consumed only when acknowledged. */
+  batchLease: boolean;
+  /** False until the node has been asked; both flags are false meanwhile. */
+  probed: boolean;
+}
+
+/**
+ * Probe frames: the bare command with no topic. They can never change
+ * anything on the node, whatever it is — a stock node answers
+ * `ERR unknown command`, a node with the extension rejects the missing
+ * topic (`ERR BATCH_PUT requires a topic` or similar). A bare
+ * `BATCH_LEASE` cannot lease anything either (it names no topic). Any answer other
+ * than `unknown command` means the command exists.
+ */
+export const PROBE_FRAMES = {
+  batchPut: encodeFrame('BATCH_PUT'),
+  batchGet: encodeFrame('BATCH_GET'),
+  batchLease: encodeFrame('BATCH_LEASE'),
+} as const;
+
+/** Parser for a probe reply: true unless the node says it does not know the command. */
+export function parseProbe(body: Buffer): boolean {
+  const text = body.toString('latin1');
+  if (text === 'ERR unknown command') return false;
+  if (text.startsWith('ERR ') || text.startsWith('OK') || text === 'EMPTY') return true;
+  throw new WalrusError('PROTOCOL_ERROR', `Unexpected reply to a capability probe: ${JSON.stringify(text.slice(0, 80))}.`);
+}

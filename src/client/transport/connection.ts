@@ -1,0 +1,272 @@
+import net from 'node:net';
+import { WalrusError, type ErrorContext } from '../../errors/index.js';
+import { FrameDecoder } from '../../protocol/index.js';
+import { abortError } from './clock.js';
+import { Fifo } from './fifo.js';
+import { closedBeforeSend, connectTimeout, inFlightFailure, socketError } from './network-errors.js';
+import { Pending, sample, type ConnectionOptions, type ReplyParser, type RequestMeta } from './pending-request.js';
+
+export type { ConnectionOptions, ReplyParser, ReplySample, RequestMeta, SocketFactory } from './pending-request.js';
+
+/**
+ * One TCP connection to a node, pipelined: any number of requests may be in
+ * flight and replies are matched to them in order, since a Walrus node
+ * answers each connection strictly in order.
+ *
+ * Why retire rather than recover: once one request times out we no longer
+ * know which reply is whose, so the connection is destroyed and every other
+ * in-flight request fails with a retriable error. An aborted request is
+ * different: its reply will still come, so its slot stays in the queue and
+ * the reply is read and dropped.
+ *
+ * Timers: one per connection, armed for the earliest deadline, instead of a
+ * setTimeout per request. Writes made in one tick are corked into one
+ * syscall.
+ */
+export class Connection {
+  readonly node: string;
+  readonly #socket: net.Socket;
+  readonly #options: ConnectionOptions;
+  readonly #decoder = new FrameDecoder();
+  readonly #queue = new Fifo<Pending>(64);
+  #closed: WalrusError | undefined;
+  #closing = false;
+  #corked = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closedPromise: Promise<void>;
+  #onClosed: Array<(reason: WalrusError) => void> = [];
+  /** Last time a request was sent or answered (performance.now()). */
+  lastUsedAt = performance.now();
+
+  /** Opens a connection, rejecting with CONNECTION_REFUSED / CONNECTION_TIMEOUT / NETWORK_ERROR. */
+  static connect(options: ConnectionOptions): Promise<Connection> {
+    const node = `${options.host}:${options.port}`;
+    return new Promise((resolve, reject) => {
+      const socket = options.socketFactory
+        ? options.socketFactory({ host: options.host, port: options.port })
+        : net.connect({ host: options.host, port: options.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000 });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(connectTimeout(node, options.connectTimeoutMs));
+      }, options.connectTimeoutMs);
+      const onError = (error: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(socketError(error, node, 'connect'));
+      };
+      socket.once('error', onError);
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        resolve(new Connection(socket, options));
+      };
+      // A factory may hand back a socket that is already connected.
+      if (!socket.pending && !socket.connecting) onConnect();
+      else socket.once('connect', onConnect);
+    });
+  }
+
+  private constructor(socket: net.Socket, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.node = `${options.host}:${options.port}`;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    let lastError: WalrusError | undefined;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => {
+      lastError = socketError(error, this.node, 'io');
+    });
+    this.#closedPromise = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.#fail(lastError ?? new WalrusError('CONNECTION_CLOSED', `Node ${this.node} closed the connection.`, { context: { node: this.node } }));
+        resolve();
+      });
+    });
+  }
+
+  /** Requests sent and not yet answered (aborted ones included until their reply is read). */
+  get inFlight(): number {
+    return this.#queue.length;
+  }
+
+  get isOpen(): boolean {
+    return this.#closed === undefined && !this.#closing;
+  }
+
+  /** Why the connection closed, once it has. */
+  get closedReason(): WalrusError | undefined {
+    return this.#closed;
+  }
+
+  /** Registers a callback for when the connection is gone (closed, failed or retired). */
+  onClose(callback: (reason: WalrusError) => void): void {
+    if (this.#closed) callback(this.#closed);
+    else this.#onClosed.push(callback);
+  }
+
+  /**
+   * Sends one complete frame and resolves with `parse(replyBody)`.
+   * Never hangs: the reply, the request timeout, the socket failing or the
+   * signal settles it.
+   */
+  send<T>(frame: Buffer, parse: ReplyParser<T>, meta: RequestMeta): Promise<T> {
+    const context: ErrorContext = { node: this.node, command: meta.command };
+    if (meta.topic !== undefined) context.topic = meta.topic;
+    if (this.#closed || this.#closing) return Promise.reject(closedBeforeSend(this.node, context, this.#closed));
+    if (meta.signal?.aborted) return Promise.reject(abortError(meta.signal, { ...context, requestSent: false }));
+    const now = performance.now();
+    const deadline = now + (meta.timeoutMs ?? this.#options.requestTimeoutMs);
+    const pending = new Pending(parse as ReplyParser<unknown>, context, deadline, now, frame.length, meta.signal);
+    const promise = new Promise<T>((resolve, reject) => {
+      pending.resolve = resolve as (value: unknown) => void;
+      pending.reject = reject;
+    });
+    if (meta.signal) {
+      pending.onAbort = () => this.#abandon(pending);
+      meta.signal.addEventListener('abort', pending.onAbort, { once: true });
+    }
+    this.#queue.push(pending);
+    this.lastUsedAt = now;
+    if (deadline < this.#timerAt) this.#arm(deadline);
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.#socket.write(frame);
+    return promise;
+  }
+
+  /** Stops taking requests, lets in-flight ones finish (each bounded by its timeout), then closes. */
+  close(): Promise<void> {
+    if (!this.#closed && !this.#closing) {
+      this.#closing = true;
+      if (this.#queue.length === 0) this.#socket.end();
+    }
+    return this.#closedPromise;
+  }
+
+  /** Closes at once; in-flight requests reject with `reason` (retriable). */
+  destroy(reason?: WalrusError): void {
+    this.#fail(reason ?? new WalrusError('CONNECTION_CLOSED', `Connection to ${this.node} was closed by the client.`, { context: { node: this.node } }));
+  }
+
+  /** @internal called on the next tick after the first write of a tick. */
+  flushCorked(): void {
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.lastUsedAt = performance.now();
+    this.#decoder.push(chunk);
+    for (;;) {
+      const unit = this.#decoder.next();
+      if (unit === undefined) break;
+      if (unit.kind === 'invalid-length') {
+        this.#fail(new WalrusError('PROTOCOL_ERROR', `Node ${this.node} sent a frame length of ${unit.length}; the connection is out of step and was retired.`, { context: { node: this.node } }));
+        return;
+      }
+      const pending = this.#queue.shift();
+      if (pending === undefined) {
+        this.#fail(new WalrusError('PROTOCOL_ERROR', `Node ${this.node} sent a reply to no request; the connection was retired.`, { context: { node: this.node } }));
+        return;
+      }
+      this.#settle(pending, unit.body);
+      if (this.#closed) return;
+    }
+    if (this.#closing && this.#queue.length === 0) this.#socket.end();
+  }
+
+  #settle(pending: Pending, body: Buffer): void {
+    if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
+    const durationMs = performance.now() - pending.sentAt;
+    const bytesIn = body.length + 4;
+    const onReply = this.#options.onReply;
+    let value: unknown;
+    try {
+      value = pending.parse(body, pending.context);
+    } catch (thrown) {
+      const error = thrown instanceof WalrusError ? thrown : new WalrusError('PROTOCOL_ERROR', `Reply parser failed: ${(thrown as Error).message}`, { cause: thrown, context: pending.context });
+      if (pending.abandoned) onReply?.(sample(pending, 'abandoned', durationMs, bytesIn, 0));
+      else {
+        onReply?.(sample(pending, 'error', durationMs, bytesIn, 0, error));
+        pending.reject(error);
+      }
+      if (error.code === 'PROTOCOL_ERROR') this.#fail(error);
+      return;
+    }
+    if (pending.abandoned) {
+      const lost = Buffer.isBuffer(value) ? 1 : Array.isArray(value) ? value.length : 0;
+      onReply?.(sample(pending, 'abandoned', durationMs, bytesIn, lost));
+      return;
+    }
+    onReply?.(sample(pending, 'ok', durationMs, bytesIn, 0));
+    pending.resolve(value);
+  }
+
+  #abandon(pending: Pending): void {
+    if (pending.abandoned || this.#closed) return;
+    pending.abandoned = true;
+    pending.reject(abortError(pending.signal!, { ...pending.context, requestSent: true }));
+  }
+
+  #arm(deadline: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(onTimer, Math.max(0, deadline - performance.now()) + 1, this);
+    this.#timer.unref();
+  }
+
+  /** @internal timer callback: retire the connection if any request is past its deadline. */
+  checkDeadlines(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (this.#closed) return;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    let expired: Pending | undefined;
+    for (const pending of this.#queue) {
+      if (pending.deadline <= now) {
+        expired = pending;
+        break;
+      }
+      if (pending.deadline < next) next = pending.deadline;
+    }
+    if (expired) {
+      const waited = Math.round(now - expired.sentAt);
+      this.#fail(new WalrusError('REQUEST_TIMEOUT', `${expired.context.command} got no reply from node ${this.node} within ${waited} ms; the connection was retired.`, {
+        context: { ...expired.context, requestSent: true, timeoutMs: waited },
+      }), expired);
+    } else if (next !== Number.POSITIVE_INFINITY) {
+      this.#arm(next);
+    }
+  }
+
+  #fail(reason: WalrusError, culprit?: Pending): void {
+    if (this.#closed) return;
+    this.#closed = reason;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#socket.destroy();
+    const now = performance.now();
+    for (const pending of this.#queue.drain()) {
+      if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
+      if (pending.abandoned) continue;
+      const error = pending === culprit || pending.context === reason.context ? reason : inFlightFailure(reason, pending.context);
+      this.#options.onReply?.(sample(pending, 'error', now - pending.sentAt, 0, 0, error));
+      pending.reject(error);
+    }
+    for (const callback of this.#onClosed.splice(0)) callback(reason);
+  }
+}
+
+function uncork(connection: Connection): void {
+  connection.flushCorked();
+}
+
+function onTimer(connection: Connection): void {
+  connection.checkDeadlines();
+}

@@ -1,0 +1,59 @@
+import type net from 'node:net';
+import type { WalrusError, ErrorContext } from '../../errors/index.js';
+
+/** Turns a reply body into a value, or throws (a WalrusError from `ERR ...`, or PROTOCOL_ERROR). */
+export type ReplyParser<T> = (body: Buffer, context: ErrorContext) => T;
+
+/** Creates a (connecting) socket; tests and proxies swap it in. Default: `net.connect`. */
+export type SocketFactory = (options: { host: string; port: number }) => net.Socket;
+
+export interface RequestMeta {
+  /** Command name, for errors and stats (`PUT`, `BATCH_GET`, ...). */
+  command: string;
+  topic?: string;
+  /** Overrides the connection's request timeout for this request. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What a connection reports about every request that got a reply, failed or was abandoned. */
+export interface ReplySample {
+  command: string;
+  outcome: 'ok' | 'error' | 'abandoned';
+  error?: WalrusError;
+  durationMs: number;
+  bytesOut: number;
+  bytesIn: number;
+  /** Entries a reply carried for a request whose caller had already given up (an aborted GET): lost for good. */
+  discardedEntries: number;
+}
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  socketFactory?: SocketFactory;
+  /** Called once per request, synchronously; keep it cheap. */
+  onReply?: (sample: ReplySample) => void;
+}
+
+/** One request waiting for its reply; a class so every queue entry has the same (monomorphic) shape. */
+export class Pending {
+  resolve!: (value: unknown) => void;
+  reject!: (error: WalrusError) => void;
+  abandoned = false;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(
+    readonly parse: ReplyParser<unknown>,
+    readonly context: ErrorContext,
+    readonly deadline: number,
+    readonly sentAt: number,
+    readonly bytesOut: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+}
+
+export function sample(pending: Pending, outcome: ReplySample['outcome'], durationMs: number, bytesIn: number, discardedEntries: number, error?: WalrusError): ReplySample {
+  return { command: pending.context.command!, outcome, error, durationMs, bytesOut: pending.bytesOut, bytesIn, discardedEntries };
+}

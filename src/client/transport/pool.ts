@@ -1,0 +1,268 @@
+import { WalrusError } from '../../errors/index.js';
+import { abortError } from './clock.js';
+import type { Connection } from './connection.js';
+import { Fifo } from './fifo.js';
+
+/** Pool sizing and upkeep; see `PoolOptions` in options.ts for the documented, defaulted form. */
+export interface PoolSettings {
+  min: number;
+  max: number;
+  acquireTimeoutMs: number;
+  idleTimeoutMs: number;
+  healthCheckIntervalMs: number;
+  /** Leases one connection may carry at once (its pipeline depth). */
+  maxPipeline: number;
+}
+
+/** Pool gauges and counters, as `client.stats().nodes[n].pool`. */
+export interface PoolStats {
+  /** Open connections. */
+  size: number;
+  /** Connections carrying at least one lease. */
+  active: number;
+  /** Open connections with no lease. */
+  idle: number;
+  /** Callers waiting for a lease. */
+  pending: number;
+  /** Connections being opened. */
+  connecting: number;
+  created: number;
+  /** Connection attempts that failed. */
+  failed: number;
+  /** Connections retired: broken, failed a health check, or evicted as idle. */
+  destroyed: number;
+  evicted: number;
+}
+
+interface Waiter {
+  resolve: (connection: Connection) => void;
+  reject: (error: WalrusError) => void;
+  timer: NodeJS.Timeout;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * Connections to one node. Connections are pipelined, so a "lease" is a
+ * share of a connection, not exclusive use: `acquire()` hands out the
+ * least-loaded open connection and opens another (up to `max`) when all are
+ * busy. Callers wait only when every connection carries `maxPipeline` leases
+ * and the pool is full. Broken connections leave the pool when they close;
+ * upkeep tops the pool back up to `min`, evicts idle connections above `min`
+ * and health-checks idle ones.
+ */
+export class ConnectionPool {
+  readonly #open: Connection[] = [];
+  readonly #leases = new Map<Connection, number>();
+  readonly #waiters = new Fifo<Waiter>();
+  readonly #settings: PoolSettings;
+  readonly #create: () => Promise<Connection>;
+  readonly #healthCheck: ((connection: Connection) => Promise<void>) | undefined;
+  readonly #node: string;
+  #connecting = 0;
+  #counters = { created: 0, failed: 0, destroyed: 0, evicted: 0 };
+  #closed = false;
+  #upkeep: NodeJS.Timeout;
+  #lastHealthCheck = performance.now();
+  #lastConnectError: WalrusError | undefined;
+
+  constructor(node: string, create: () => Promise<Connection>, settings: PoolSettings, healthCheck?: (connection: Connection) => Promise<void>) {
+    this.#node = node;
+    this.#create = create;
+    this.#settings = settings;
+    this.#healthCheck = healthCheck;
+    const every = Math.max(50, Math.min(settings.idleTimeoutMs, settings.healthCheckIntervalMs) / 2);
+    this.#upkeep = setInterval(() => this.#maintain(), every);
+    this.#upkeep.unref();
+  }
+
+  /** A connection with a lease; give it back with `release`. */
+  async acquire(signal?: AbortSignal): Promise<Connection> {
+    if (this.#closed) throw this.#closedError();
+    const best = this.#leastLoaded();
+    if (best) {
+      const leases = this.#leases.get(best)!;
+      if (leases === 0) return this.#lease(best);
+      if (leases < this.#settings.maxPipeline) {
+        // Busy but below its pipeline depth: use it now, and open another
+        // connection in the background so load spreads as the pool grows.
+        if (!this.#full()) this.#grow().catch(() => {});
+        return this.#lease(best);
+      }
+    }
+    if (!this.#full()) {
+      const connection = await this.#grow();
+      if (this.#closed) throw this.#closedError();
+      if (this.#leases.get(connection)! < this.#settings.maxPipeline && connection.isOpen) return this.#lease(connection);
+    }
+    return this.#wait(signal);
+  }
+
+  release(connection: Connection): void {
+    const leases = this.#leases.get(connection);
+    if (leases === undefined) return;
+    this.#leases.set(connection, leases - 1);
+    this.#serveWaiters();
+  }
+
+  stats(): PoolStats {
+    let active = 0;
+    for (const connection of this.#open) if (this.#leases.get(connection)! > 0) active++;
+    return {
+      size: this.#open.length,
+      active,
+      idle: this.#open.length - active,
+      pending: this.#waiters.length,
+      connecting: this.#connecting,
+      ...this.#counters,
+    };
+  }
+
+  /** Closes every connection (in-flight requests finish first) and fails waiters with POOL_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#upkeep);
+    for (const waiter of this.#waiters.drain()) this.#rejectWaiter(waiter, this.#closedError());
+    await Promise.all(this.#open.map((connection) => connection.close()));
+  }
+
+  /** Opens connections until `min` are open; errors are counted, not thrown. */
+  async fill(): Promise<void> {
+    while (!this.#closed && this.#open.length + this.#connecting < this.#settings.min) {
+      await this.#grow().catch(() => {});
+      if (this.#lastConnectError && this.#open.length === 0) return;
+    }
+  }
+
+  #full(): boolean {
+    return this.#open.length + this.#connecting >= this.#settings.max;
+  }
+
+  #leastLoaded(): Connection | undefined {
+    let best: Connection | undefined;
+    let bestLeases = Number.POSITIVE_INFINITY;
+    for (const connection of this.#open) {
+      const leases = this.#leases.get(connection)!;
+      if (leases < bestLeases && connection.isOpen) {
+        best = connection;
+        bestLeases = leases;
+      }
+    }
+    return best;
+  }
+
+  #lease(connection: Connection): Connection {
+    this.#leases.set(connection, this.#leases.get(connection)! + 1);
+    return connection;
+  }
+
+  async #grow(): Promise<Connection> {
+    this.#connecting++;
+    let connection: Connection;
+    try {
+      connection = await this.#create();
+    } catch (error) {
+      this.#counters.failed++;
+      this.#lastConnectError = error as WalrusError;
+      // Waiters cannot be served by a connection that never came; fail them
+      // with the cause rather than letting them sit until the acquire timeout.
+      if (this.#open.length === 0) for (const waiter of this.#waiters.drain()) this.#rejectWaiter(waiter, error as WalrusError);
+      throw error;
+    } finally {
+      this.#connecting--;
+    }
+    this.#lastConnectError = undefined;
+    this.#counters.created++;
+    if (this.#closed) {
+      void connection.close();
+      return connection;
+    }
+    this.#open.push(connection);
+    this.#leases.set(connection, 0);
+    connection.onClose(() => this.#remove(connection));
+    this.#serveWaiters();
+    return connection;
+  }
+
+  #remove(connection: Connection): void {
+    const at = this.#open.indexOf(connection);
+    if (at < 0) return;
+    this.#open.splice(at, 1);
+    this.#leases.delete(connection);
+    this.#counters.destroyed++;
+    // A waiter may now be able to open a fresh connection.
+    if (this.#waiters.length > 0 && !this.#full() && !this.#closed) this.#grow().catch(() => {});
+  }
+
+  #wait(signal: AbortSignal | undefined): Promise<Connection> {
+    if (signal?.aborted) return Promise.reject(abortError(signal, { node: this.#node }));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        timer: setTimeout(() => {
+          this.#dropWaiter(waiter);
+          reject(new WalrusError('POOL_TIMEOUT', `No connection to node ${this.#node} became free within ${this.#settings.acquireTimeoutMs} ms (pool max ${this.#settings.max}, pipeline ${this.#settings.maxPipeline}); raise pool.max or lower concurrency.`, { context: { node: this.#node } }));
+        }, this.#settings.acquireTimeoutMs),
+      };
+      if (signal) {
+        waiter.onAbort = () => {
+          this.#dropWaiter(waiter);
+          clearTimeout(waiter.timer);
+          reject(abortError(signal, { node: this.#node }));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #serveWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const best = this.#leastLoaded();
+      if (!best || this.#leases.get(best)! >= this.#settings.maxPipeline) return;
+      const waiter = this.#waiters.shift()!;
+      clearTimeout(waiter.timer);
+      if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve(this.#lease(best));
+    }
+  }
+
+  #dropWaiter(waiter: Waiter): void {
+    const rest = this.#waiters.drain().filter((w) => w !== waiter);
+    for (const w of rest) this.#waiters.push(w);
+  }
+
+  #rejectWaiter(waiter: Waiter, error: WalrusError): void {
+    clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    waiter.reject(error);
+  }
+
+  #closedError(): WalrusError {
+    return new WalrusError('POOL_CLOSED', `The connection pool for node ${this.#node} is closed.`, { context: { node: this.#node } });
+  }
+
+  #maintain(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    for (const connection of [...this.#open]) {
+      const idle = this.#leases.get(connection) === 0 && connection.inFlight === 0;
+      if (idle && this.#open.length > this.#settings.min && now - connection.lastUsedAt >= this.#settings.idleTimeoutMs) {
+        this.#counters.evicted++;
+        void connection.close();
+      }
+    }
+    if (this.#healthCheck && now - this.#lastHealthCheck >= this.#settings.healthCheckIntervalMs) {
+      this.#lastHealthCheck = now;
+      for (const connection of this.#open) {
+        if (this.#leases.get(connection) !== 0 || connection.inFlight !== 0) continue;
+        this.#healthCheck(connection).catch((error: unknown) => connection.destroy(error instanceof WalrusError ? error : undefined));
+      }
+    }
+    if (this.#open.length + this.#connecting < this.#settings.min) void this.fill();
+  }
+}

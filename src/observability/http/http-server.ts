@@ -1,0 +1,145 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WalrusError } from '../../errors/index.js';
+import { EventLoopMonitor } from './event-loop-monitor.js';
+import type { ReadyReport } from './readiness.js';
+
+/** Anything that can render Prometheus text: a `MetricsHub` or a prom-client `Registry`. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface ObservabilityServerOptions {
+  /** Interface to bind. Loopback by default: metrics can reveal topology and topic names. @default '127.0.0.1' */
+  host?: string;
+  /** Port; 0 picks a free one (see `address`). @default 9464 */
+  port?: number;
+  metrics: MetricsSource;
+  /** Builds the `/readyz` answer; see `readinessFromChecks`. @default always ready */
+  readiness?: () => ReadyReport | Promise<ReadyReport>;
+  /** `/healthz` fails when the event loop was blocked longer than this recently. @default 1000 */
+  maxEventLoopDelayMs?: number;
+  /** Window over which event-loop delay is judged. @default 5000 */
+  eventLoopWindowMs?: number;
+}
+
+export interface ObservabilityServer {
+  /** `host:port` actually bound (IPv6 hosts in brackets). */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(head ? undefined : text);
+}
+
+function sendText(res: ServerResponse, status: number, contentType: string, text: string, head: boolean): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(head ? undefined : text);
+}
+
+/**
+ * Serves `/metrics` (Prometheus text), `/healthz` (process alive, event loop
+ * not stalled) and `/readyz` (JSON; 503 with the failing checks explained).
+ * Only GET and HEAD are accepted; every other path is a 404.
+ */
+export async function startObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 9464;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new WalrusError('CONFIG_INVALID', `observability server: port must be an integer 0..65535 (got ${port})`);
+  }
+  const maxDelayMs = options.maxEventLoopDelayMs ?? 1000;
+  const monitor = new EventLoopMonitor({ windowMs: options.eventLoopWindowMs ?? 5000 });
+  const readiness = options.readiness ?? (() => ({ ready: true, checks: {} }));
+  const started = Date.now();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const head = method === 'HEAD';
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+      sendJson(res, 404, { error: `no such endpoint ${path}; try /metrics, /healthz or /readyz` }, head);
+      return;
+    }
+    if (method !== 'GET' && !head) {
+      res.setHeader('allow', 'GET, HEAD');
+      sendJson(res, 405, { error: `method ${method} not allowed; use GET or HEAD` }, false);
+      return;
+    }
+    if (path === '/metrics') {
+      sendText(res, 200, options.metrics.contentType, await options.metrics.metrics(), head);
+    } else if (path === '/healthz') {
+      const delay = Math.round(monitor.maxDelayMs() * 10) / 10;
+      const ok = delay <= maxDelayMs;
+      sendJson(res, ok ? 200 : 503, {
+        status: ok ? 'ok' : 'stalled',
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        eventLoopDelayMs: delay,
+        ...(ok ? {} : { detail: `the event loop was blocked for ${delay} ms (limit ${maxDelayMs} ms): a processor or hook is doing synchronous work on the main thread` }),
+      }, head);
+    } else {
+      const report = await readiness();
+      const failing = Object.entries(report.checks).filter(([, r]) => !r.ok).map(([name, r]) => (r.detail ? `${name}: ${r.detail}` : name));
+      sendJson(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', ...(failing.length > 0 ? { failing } : {}), checks: report.checks }, head);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) { res.destroy(); return; }
+      sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) }, req.method === 'HEAD');
+    });
+  });
+  // Scrapers keep connections alive; close() must not wait for them.
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      monitor.stop();
+      reject(new WalrusError('CONFIG_INVALID', `observability server could not listen on ${host}:${port}: ${error.code ?? error.message}${error.code === 'EADDRINUSE' ? ' (port in use: pick another with observability.http or --metrics-address)' : ''}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  const bound = server.address() as AddressInfo;
+  const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  let closed: Promise<void> | undefined;
+  return {
+    address: `${shownHost}:${bound.port}`,
+    host: bound.address,
+    port: bound.port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        monitor.stop();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+/**
+ * Parses the `observability.http` setting: `host:port`, `[v6]:port`, or a
+ * bare port (loopback). Returns undefined for `false` (server disabled).
+ */
+export function parseHttpAddress(value: string | number | false): { host: string; port: number } | undefined {
+  if (value === false) return undefined;
+  const text = String(value).trim();
+  const match = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65_535) {
+    throw new WalrusError('CONFIG_INVALID', `observability.http: "${text}" is not an address; use host:port (e.g. 127.0.0.1:9464), a port, or false to disable`);
+  }
+  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}

@@ -1,0 +1,92 @@
+import {
+  attachClientMetrics, nodesReachableCheck, readinessFromChecks, startObservabilityServer,
+  type ClientStatsSource, type MetricsHub, type ObservabilityServer,
+} from '../../observability/index.js';
+import type { Topology } from '../../topology/types.js';
+
+/** What {@link instrumentPipeline} reads: the parts of a started pipeline it needs. */
+export interface InstrumentedParts {
+  topology: Topology;
+  client: ClientStatsSource & { state(topic: string): Promise<{ lag?: number }> };
+  pool: { readonly size: number; readonly connected: number; readonly utilization: number; readonly replacements: number };
+  journal?: { stats(): { unreleased: number; bytes: number; segments: number } };
+  inFlight(): number;
+  /** Every node's `host:port` (the embedded node's address when there is one). */
+  nodes(): readonly string[];
+}
+
+/** Options of {@link instrumentPipeline}. */
+export interface InstrumentOptions {
+  /** How often each source's STATE is asked for its `lag`. @default 5000 */
+  lagIntervalMs?: number;
+}
+
+/**
+ * Wires a pipeline's gauges into `hub`: the client (requests, bytes, pool,
+ * breakers, through `attachClientMetrics`), worker threads, utilisation and
+ * replacements, journal size, in-flight records, and per-source lag from
+ * the node's STATE `lag` (polled every `lagIntervalMs`, never per scrape, and
+ * only where the node reports it). Returns the function that detaches all.
+ */
+export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): () => void {
+  const detachClient = attachClientMetrics(hub, parts.client);
+  let replacements = 0;
+  const collect = (): void => {
+    hub.setWorkers(parts.pool.connected);
+    hub.setWorkerUtilization(parts.pool.utilization);
+    for (; replacements < parts.pool.replacements; replacements++) hub.recordWorkerReplaced();
+    if (parts.journal) hub.setJournalStats(parts.journal.stats());
+    hub.setInFlight(parts.inFlight());
+  };
+  const removeCollector = hub.addCollector(collect);
+  let polling = false;
+  const pollLag = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      for (const source of Object.values(parts.topology.sources)) {
+        const state = await parts.client.state(source.topic).catch(() => undefined);
+        if (state?.lag !== undefined) hub.setSourceLag(source.name, state.lag);
+      }
+    } finally {
+      polling = false;
+    }
+  };
+  void pollLag();
+  const timer = setInterval(() => void pollLag(), options.lagIntervalMs ?? 5_000);
+  timer.unref();
+  // Detached once the run is over: the gauges keep their final values for a last scrape.
+  return () => { clearInterval(timer); collect(); removeCollector(); detachClient(); };
+}
+
+/** What the readiness checks read. */
+export interface ReadinessParts {
+  client: ClientStatsSource;
+  pool: { readonly size: number; readonly connected: number };
+  nodes(): readonly string[];
+  /** True once the journal's leftovers of a previous run were re-admitted. @default () => true */
+  journalReplayed?(): boolean;
+}
+
+/**
+ * Starts `/metrics`, `/healthz` and `/readyz` for a pipeline. Ready means:
+ * every node answers METRICS, no circuit breaker is open, every worker thread
+ * is up, and the journal replay finished.
+ */
+export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
+  address: { host: string; port: number }): Promise<ObservabilityServer> {
+  return startObservabilityServer({
+    ...address,
+    metrics: hub,
+    readiness: readinessFromChecks({
+      nodes: nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 }),
+      breakers: () => {
+        const open = Object.entries(parts.client.stats().nodes)
+          .filter(([, n]) => n.breaker.state === 'open').map(([id]) => id);
+        return open.length === 0 ? true : { ok: false, detail: `open: ${open.join(', ')}` };
+      },
+      workers: () => ({ ok: parts.pool.connected >= parts.pool.size, detail: `${parts.pool.connected}/${parts.pool.size} threads` }),
+      journal: () => (parts.journalReplayed?.() ?? true) ? true : { ok: false, detail: 'replaying the journal' },
+    }),
+  });
+}

@@ -1,0 +1,155 @@
+import type { Span } from '@opentelemetry/api';
+import type { SerializedError } from '../../errors/index.js';
+import {
+  SPAN_NAMES, fromLabelledSnapshot, injectTraceContext, recordSpanError, startSpan, tracingActive, type MetricsHub, type RecordHeaders,
+} from '../../observability/index.js';
+import type { BatchResult, WireResult } from '../wire/messages.js';
+import type { Job } from '../coordinator/processor-runner.js';
+
+/**
+ * The coordinator's observability hooks: metrics into the pipeline's
+ * MetricsHub and OpenTelemetry spans (`walrus.fetch`, `walrus.process`,
+ * `walrus.produce`). Every call site in the runtime is one line calling
+ * one of these methods, so the hot path stays readable and the cost of
+ * observability sits in one file.
+ *
+ * Process spans are made here, from each record's result (start = arrival
+ * minus the duration the worker measured), not inside the worker: an SDK
+ * registered in the main thread then sees every span, workers need none, and
+ * the outputs the coordinator routes carry the process span's `traceparent`.
+ * With no SDK registered every span is a no-op and no header is touched.
+ */
+export class Instrumentation {
+  readonly hub: MetricsHub | undefined;
+  readonly #tracing: boolean;
+  readonly #problemsLogged = new Set<string>();
+  readonly #warn: (message: string, data: Record<string, unknown>) => void;
+
+  /**
+   * @param hub where metrics go; none: no metrics.
+   * @param tracing make spans (no-op without an SDK); false skips even that.
+   */
+  constructor(hub: MetricsHub | undefined, tracing = true, warn: (message: string, data: Record<string, unknown>) => void = () => undefined) {
+    this.hub = hub;
+    this.#tracing = tracing;
+    this.#warn = warn;
+  }
+
+  /** Starts the span of one fetch; records that carry no trace context join it (see {@link joinFetch}). */
+  fetchSpan(source: string, topic: string, entries: number, startTime: number): Span | undefined {
+    if (!this.#tracing || !tracingActive()) return undefined;
+    return startSpan(SPAN_NAMES.fetch, { 'walrus.source': source, 'walrus.topic': topic, 'walrus.batch.size': entries }, {}, startTime);
+  }
+
+  /** Headers for a fetched record: its own, or (only when a span is recording) a copy that joins the fetch's trace. */
+  joinFetch(span: Span | undefined, headers: RecordHeaders): RecordHeaders {
+    if (span === undefined || headers.traceparent !== undefined || !span.isRecording()) return headers;
+    return injectTraceContext(span, { ...headers });
+  }
+
+  fetched(source: string, records: number, entries: readonly Buffer[]): void {
+    if (!this.hub) return;
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.length;
+    this.hub.recordFetched(source, records, bytes);
+  }
+
+  /** A batch left for a worker: how long each record waited since it was queued in this processor. */
+  dispatched(processor: string, batch: readonly Job[], now: number): void {
+    if (!this.hub) return;
+    const waits = batch.map((job) => now - (job.queuedAt ?? now));
+    this.hub.observeQueueWait(processor, waits);
+  }
+
+  /**
+   * A batch result came back: merges the worker's cumulative metrics (they
+   * travel with every result, so a worker that dies later loses nothing it
+   * reported), counts successes with their durations, and records one
+   * process span per record, writing its context into the outputs it routes.
+   */
+  batchDone(processor: string, batch: readonly Job[], result: BatchResult, endedAt: number): void {
+    if (result.metrics && this.hub) {
+      const id = result.metrics.threadId;
+      for (const problem of this.hub.mergeWorkerSnapshot(id, fromLabelledSnapshot(result.metrics, String(id)))) {
+        if (this.#problemsLogged.has(problem.metric)) continue;
+        this.#problemsLogged.add(problem.metric);
+        this.#warn('processor metric cannot be merged', { metric: problem.metric, problem: problem.message });
+      }
+    }
+    const durations: number[] = [];
+    const tracing = this.#tracing && tracingActive();
+    for (let i = 0; i < batch.length; i++) {
+      const r = result.results[i];
+      if (r?.ok) durations.push(r.durationMs);
+      if (r && tracing) this.#processSpan(processor, batch[i]!, r, endedAt, result.metrics?.threadId);
+    }
+    if (durations.length > 0) this.hub?.recordProcessed(processor, 'ok', durations.length, durations);
+    for (const unit of result.packed) {
+      const sizes = unit.compressed;
+      if (sizes) for (let i = 0; i + 1 < sizes.length; i += 2) this.compressed(unit.sink, sizes[i]!, sizes[i + 1]!);
+    }
+  }
+
+  /** One entry of `sink` was stored compressed (packed here or by a worker). */
+  compressed(sink: string, originalBytes: number, compressedBytes: number): void {
+    this.hub?.observeCompression(sink, originalBytes, compressedBytes);
+  }
+
+  #processSpan(processor: string, job: Job, result: WireResult, endedAt: number, worker: number | undefined): void {
+    const span = startSpan(SPAN_NAMES.process, {
+      'walrus.processor': processor, 'walrus.record.id': job.record.id, 'walrus.attempt': job.attempt,
+      ...(worker === undefined ? {} : { 'walrus.worker.id': worker }),
+    }, job.record.headers, endedAt - result.durationMs);
+    if (!span.isRecording()) { span.end(); return; }
+    if (result.ok) {
+      for (const out of result.outputs) if (out.headers) injectTraceContext(span, out.headers);
+      // Outputs without headers of their own take the record's (and the
+      // produce span of a sink the worker packed for takes its parent from
+      // them): after success, the record's headers carry this span.
+      job.record.headers = injectTraceContext(span, { ...job.record.headers });
+    } else {
+      recordSpanError(span, Object.assign(new Error(result.error.message), { code: result.error.code }));
+    }
+    span.end(endedAt);
+  }
+
+  retried(processor: string): void {
+    this.hub?.recordRetried(processor);
+  }
+
+  /** A record failed for good (before its dead letter is written): outcome `timeout` or `error`. */
+  failed(processor: string, error: SerializedError): void {
+    this.hub?.recordProcessed(processor, error.code === 'PROCESSOR_TIMEOUT' ? 'timeout' : 'error', 1);
+  }
+
+  deadLettered(processor: string): void {
+    this.hub?.recordDeadLettered(processor, 1);
+  }
+
+  /** Starts the span of one write to a sink or dead-letter topic, parented by the first record's trace. */
+  produceSpan(sink: string, topic: string, records: number, parent: RecordHeaders | undefined, deadLetter = false): Span | undefined {
+    if (!this.#tracing || !tracingActive()) return undefined;
+    return startSpan(SPAN_NAMES.produce, {
+      'walrus.sink': sink, 'walrus.topic': topic, 'walrus.batch.size': records, 'walrus.dead_letter': deadLetter,
+    }, parent ?? {});
+  }
+
+  /** A sink write was acknowledged. */
+  emitted(sink: string, records: number, entries: readonly string[], timestamps: readonly number[]): void {
+    if (!this.hub) return;
+    let bytes = 0;
+    for (const entry of entries) bytes += Buffer.byteLength(entry);
+    this.hub.recordEmitted(sink, records, { bytes, recordTimestamps: timestamps });
+  }
+
+  error(component: string, error: unknown): void {
+    const code = (error as { code?: unknown })?.code;
+    this.hub?.recordError(component, typeof code === 'string' ? code : 'INTERNAL_ERROR');
+  }
+}
+
+/** Ends `span`, marking it failed when `error` is given. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) recordSpanError(span, error);
+  span.end();
+}

@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { startBroker, startBrokerInWorker } from '../../broker/index.js';
+import { WalrusClient } from '../../client/index.js';
+import { Journal } from '../../journal/index.js';
+import type { Topology } from '../../topology/types.js';
+import { Coordinator, wireSpec } from '../coordinator/coordinator.js';
+import type { PipelineSummary } from '../coordinator/pipeline-stats.js';
+import { TopologyCodec } from './record-codec.js';
+import { WorkerPool } from '../pool/worker-pool.js';
+import { journalDir, workerPoolOptions } from './pool-and-journal-options.js';
+import type { WalrusError } from '../../errors/index.js';
+import { RuntimeState } from '../state/runtime-state.js';
+import type { MetricsHub } from '../../observability/index.js';
+import { Instrumentation } from './instrumentation.js';
+import { instrumentPipeline } from './instrumentation-wiring.js';
+
+/** Options of {@link startPipeline}. */
+export interface PipelineOptions {
+  /** Overrides `cluster.nodes` (e.g. `--nodes`); an empty list starts the embedded node. @default topology.cluster.nodes */
+  nodes?: string[];
+  /** Overrides `workers`. @default topology.workers */
+  workers?: number | 'auto';
+  /** Finish once every source is empty and nothing is in flight. @default false */
+  untilIdle?: boolean;
+  /** Journal fetched entries before processing (at-least-once across crashes). @default true */
+  journal?: boolean;
+  /**
+   * Instance id: its journal lives under `<stateDir>/<app>/instances/<id>/`,
+   * so several instances of one topology can run on one machine (scale-out).
+   * @default none (`<stateDir>/<app>/journal`)
+   */
+  instance?: string;
+  maxInFlight?: number;
+  /**
+   * Run the embedded node on its own worker thread, so it does not compete
+   * with the coordinator's event loop (measured: see docs/pipeline.md).
+   * @default true
+   */
+  brokerThread?: boolean;
+  logger?: Logger;
+  /** Records every built-in series into this hub (serve it with `startPipelineServer`). @default none */
+  metrics?: MetricsHub;
+  /** `walrus.fetch`/`walrus.process`/`walrus.produce` spans (no-op until an OpenTelemetry SDK is registered). @default true */
+  tracing?: boolean;
+  /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
+  beforeRun?(client: WalrusClient): Promise<void>;
+}
+
+/** A started pipeline. */
+export interface Pipeline {
+  readonly coordinator: Coordinator;
+  readonly client: WalrusClient;
+  readonly pool: WorkerPool;
+  /** The embedded node, when one was started. */
+  readonly broker?: { readonly address: string; close(): Promise<void> };
+  /** `host:port` of every node the pipeline talks to. */
+  readonly nodes: readonly string[];
+  /** The hub given as `metrics`. */
+  readonly metrics?: MetricsHub;
+  /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
+  readonly done: Promise<PipelineSummary>;
+  /**
+   * Stops fetching; what is in flight finishes and is flushed. After
+   * `abortAfterMs` (default 10 s) the AbortSignal of every record still in a
+   * processor fires; such records are left in the journal for the next start.
+   */
+  stop(options?: { abortAfterMs?: number }): void;
+}
+
+/**
+ * Starts a topology: the embedded node when no nodes are given, the client,
+ * the worker pool (every processor module loaded and `init`ed before the
+ * first fetch, so a broken module fails here, naming its file), the journal,
+ * then the coordinator.
+ */
+export async function startPipeline(topology: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
+  try {
+    const nodes = options.nodes ?? topology.cluster.nodes;
+    let broker: Pipeline['broker'];
+    if (nodes.length === 0) {
+      const e = topology.cluster.embedded;
+      broker = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
+        host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
+        persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
+      });
+      cleanups.push(() => broker!.close());
+      options.logger?.info({ address: broker.address, dataDir: e.dataDir }, 'embedded node started');
+    }
+    const c = topology.cluster;
+    const client = new WalrusClient({
+      nodes: broker ? [broker.address] : nodes,
+      pool: { min: c.pool.min, max: c.pool.max, acquireTimeoutMs: c.pool.acquireTimeout, idleTimeoutMs: c.pool.idleTimeout },
+      retry: { retries: c.retry.retries, initialDelayMs: c.retry.initialDelay, maxDelayMs: c.retry.maxDelay, multiplier: c.retry.multiplier },
+      breaker: { failureThreshold: c.breaker.failureThreshold, openDurationMs: c.breaker.openDuration, halfOpenAttempts: c.breaker.halfOpenAttempts },
+      balancer: c.balancer, requestTimeoutMs: c.requestTimeout, connectTimeoutMs: c.connectTimeout,
+    });
+    cleanups.push(() => client.close());
+
+    let fatal: (error: WalrusError) => void = () => undefined;
+    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
+    cleanups.push(() => pool.close());
+    for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+
+    const journal = options.journal === false ? undefined
+      : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
+    if (journal) cleanups.push(() => journal.close());
+    // Stores open (and restore from their changelogs) before anything is fetched.
+    const state = await RuntimeState.open(topology, client, options.logger);
+    if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }
+
+    const instrumentation = options.metrics || options.tracing !== false
+      ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
+    const coordinator = new Coordinator({
+      topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
+      codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
+      instrumentation,
+      maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,
+      writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
+      // Leases: the node keeps what was read until it is acknowledged, so a
+      // kill -9 between the read and the journal loses nothing (docs/client.md).
+      openSource: (spec) => ({ fetch: (max, maxBytes) => client.lease(spec.topic, max, maxBytes) }),
+    });
+    // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
+    fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
+    const addresses = broker ? [broker.address] : nodes;
+    if (options.metrics) {
+      cleanups.push(async () => detach());
+      const detach = instrumentPipeline(options.metrics, {
+        topology, client, pool, journal, inFlight: () => coordinator.snapshot().inFlight, nodes: () => addresses,
+      });
+    }
+    const topics = new Set([...Object.values(topology.sources).map((s) => s.topic), ...coordinator.outputTopics()]);
+    for (const topic of topics) await client.register(topic);
+    await options.beforeRun?.(client);
+
+    const done = coordinator.run().finally(cleanup);
+    let abortTimer: NodeJS.Timeout | undefined;
+    void done.finally(() => clearTimeout(abortTimer)).catch(() => undefined);
+    const stop = (stopOptions: { abortAfterMs?: number } = {}) => {
+      coordinator.stop();
+      abortTimer ??= setTimeout(() => {
+        options.logger?.warn('shutdown: aborting records still in processors (they stay in the journal)');
+        void pool.abortAll('shutdown');
+      }, stopOptions.abortAfterMs ?? 10_000);
+    };
+    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

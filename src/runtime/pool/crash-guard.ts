@@ -1,0 +1,72 @@
+import { WalrusError } from '../../errors/index.js';
+
+/** Options of {@link CrashGuard}: bounded restarts and worker recycling. */
+export interface CrashPolicy {
+  /**
+   * Worker threads that may die in a row, with no batch succeeding in
+   * between, before the run ends with a fatal WORKER_CRASHED. A poison record
+   * kills at most `retry.attempts` workers and its neighbours succeed in
+   * between; a processor that kills every worker (at import, in `init`, in a
+   * timer) never lets one succeed, and this ends it instead of looping.
+   * @default 20
+   */
+  maxConsecutiveCrashes?: number;
+  /** Replace a worker after it ran this many batches; 0 = never. @default 0 */
+  recycleAfterTasks?: number;
+  /** Replace a worker once its V8 heap in use exceeds this many bytes (checked as each batch starts); 0 = never. @default 0 */
+  recycleAboveHeapBytes?: number;
+}
+
+/**
+ * Counts worker deaths for the pool: decides when a crash loop must end the
+ * run, and when a healthy worker has run long (or grown) enough to be
+ * replaced before it leaks its way into trouble.
+ */
+export class CrashGuard {
+  readonly #max: number;
+  readonly #afterTasks: number;
+  readonly #aboveHeap: number;
+  #consecutive = 0;
+  #lastCrash = '';
+  readonly #tasks = new Map<number, number>();
+  readonly #heap = new Map<number, number>();
+
+  constructor(policy: CrashPolicy = {}) {
+    this.#max = policy.maxConsecutiveCrashes ?? 20;
+    this.#afterTasks = policy.recycleAfterTasks ?? 0;
+    this.#aboveHeap = policy.recycleAboveHeapBytes ?? 0;
+  }
+
+  /** Heap in use on `threadId` as a batch started there. */
+  sawHeap(threadId: number, heapUsed: number): void {
+    this.#heap.set(threadId, heapUsed);
+  }
+
+  /** A batch succeeded on `threadId`: resets the crash streak; true when the worker should now be recycled. */
+  succeeded(threadId: number | undefined): boolean {
+    this.#consecutive = 0;
+    if (threadId === undefined) return false;
+    const tasks = (this.#tasks.get(threadId) ?? 0) + 1;
+    this.#tasks.set(threadId, tasks);
+    return (this.#afterTasks > 0 && tasks >= this.#afterTasks) ||
+      (this.#aboveHeap > 0 && (this.#heap.get(threadId) ?? 0) > this.#aboveHeap);
+  }
+
+  /** A worker died running `processor`; returns the fatal error once the streak reaches the limit. */
+  crashed(processor: string, reason: string): WalrusError | undefined {
+    this.#consecutive += 1;
+    this.#lastCrash = reason;
+    if (this.#consecutive < this.#max) return undefined;
+    return new WalrusError('WORKER_CRASHED',
+      `${this.#consecutive} worker threads died in a row with no batch succeeding in between (last: processor "${processor}": ` +
+      `${this.#lastCrash}); stopping the run instead of restarting workers forever. Fix the processor and run again: ` +
+      'records not finished stay in the journal (or on the node) and are processed on the next start.',
+      { retriable: false, context: { processor, crashes: this.#consecutive } });
+  }
+
+  /** Forgets a thread that ended. */
+  forget(threadId: number): void {
+    this.#tasks.delete(threadId);
+    this.#heap.delete(threadId);
+  }
+}

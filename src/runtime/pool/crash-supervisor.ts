@@ -1,0 +1,107 @@
+import type { Worker } from 'node:worker_threads';
+import { WalrusError } from '../../errors/index.js';
+import { CrashGuard, type CrashPolicy } from './crash-guard.js';
+import type { ProcessorSpecWire } from '../wire/messages.js';
+import { TaskWatchdog, isTaskStarted } from './timeout-watchdog.js';
+
+/** Options of {@link TaskSupervisor}. */
+export interface SupervisorOptions extends CrashPolicy {
+  /**
+   * After a record's timeout fired its AbortSignal, how long its batch may
+   * still take before the worker is terminated. @default 5000
+   */
+  timeoutGraceMs?: number;
+  /** Called once when worker crashes reach `maxConsecutiveCrashes` (the run should end). */
+  onFatal?(error: WalrusError): void;
+}
+
+/** What to do with a batch whose task failed. */
+export type TaskFailure = { rerun: true } | { rerun: false; error: WalrusError };
+
+/**
+ * The pool's side of crash containment: deadlines on running batches
+ * (terminating a worker stuck past `timeout + grace`), the crash streak that
+ * ends a crash loop, and recycling workers after N batches or M bytes of heap.
+ */
+export class TaskSupervisor {
+  readonly #o: SupervisorOptions;
+  readonly #watchdog = new TaskWatchdog();
+  readonly #guard: CrashGuard;
+  /** Threads terminated on purpose (recycled): a task lost with them is re-run, not blamed. */
+  readonly #retiring = new Set<number>();
+  #fatal = false;
+  /** Batches that came back before their start notice did (the two travel on different channels). */
+  readonly #early = new Set<number>();
+  #threads: () => readonly Worker[] = () => [];
+
+  constructor(options: SupervisorOptions = {}) {
+    this.#o = options;
+    this.#guard = new CrashGuard(options);
+  }
+
+  /** Registers a batch of `spec`: the task id to send along and the signal piscina aborts it with. */
+  begin(spec: ProcessorSpecWire): { taskId: number; signal: AbortSignal } {
+    return this.#watchdog.watch(spec.timeoutMs > 0 ? spec.timeoutMs + (this.#o.timeoutGraceMs ?? 5_000) : 0);
+  }
+
+  /** Handles a worker's "task started" notice; false for any other message. */
+  onMessage(message: unknown): boolean {
+    if (!isTaskStarted(message)) return false;
+    this.#guard.sawHeap(message.threadId, message.heapUsed);
+    if (this.#early.delete(message.taskId)) this.#maybeRecycle(message.threadId);
+    else this.#watchdog.started(message.taskId, message.threadId);
+    return true;
+  }
+
+  /** The batch came back: maybe recycle its worker (terminated while idle; piscina starts a new one). */
+  succeeded(taskId: number, threads: () => readonly Worker[]): void {
+    this.#threads = threads;
+    const threadId = this.#watchdog.threadOf(taskId);
+    this.#watchdog.finish(taskId);
+    if (threadId === undefined) {
+      this.#guard.succeeded(undefined); // ends a crash streak now; the batch is counted when its notice arrives
+      this.#early.add(taskId);
+    } else {
+      this.#maybeRecycle(threadId);
+    }
+  }
+
+  #maybeRecycle(threadId: number): void {
+    if (!this.#guard.succeeded(threadId) || this.#retiring.has(threadId)) return;
+    const worker = this.#threads().find((w) => w.threadId === threadId);
+    if (!worker) return;
+    this.#retiring.add(threadId);
+    void worker.terminate();
+  }
+
+  /** The batch's task failed: its worker died, was terminated for a deadline, or was recycled under it. */
+  async failed(taskId: number, spec: ProcessorSpecWire, error: unknown): Promise<TaskFailure> {
+    // The start notice travels on another channel than the failure: it was
+    // posted before the thread died, so one macrotask turn delivers it.
+    if (this.#watchdog.threadOf(taskId) === undefined) await new Promise((resolve) => setTimeout(resolve, 1));
+    const threadId = this.#watchdog.threadOf(taskId);
+    const expired = this.#watchdog.finish(taskId);
+    // Recycled under it, or it never started (its thread was recycled before
+    // taking it): no processor code ran, so nothing is to blame.
+    if (threadId === undefined || this.#retiring.has(threadId)) return { rerun: true };
+    if (expired) {
+      return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
+        `processor "${spec.name}" did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
+        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
+    }
+    const reason = (error as Error)?.message ?? String(error);
+    const fatal = this.#guard.crashed(spec.name, reason);
+    if (fatal && !this.#fatal) {
+      this.#fatal = true;
+      this.#o.onFatal?.(fatal);
+    }
+    return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running "${spec.name}": ${reason}`, { cause: error }) };
+  }
+
+  /** A thread ended (died, terminated or recycled). */
+  forget(threadId: number): void {
+    // #retiring keeps the id: the task lost with the thread may settle after
+    // piscina reported the thread gone (thread ids are never reused).
+    this.#guard.forget(threadId);
+  }
+}

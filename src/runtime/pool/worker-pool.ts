@@ -1,0 +1,220 @@
+import { availableParallelism } from 'node:os';
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Piscina } from 'piscina';
+import { WalrusError } from '../../errors/index.js';
+import { decodeResult, encodeBatch, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
+  type WireRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
+import { TaskSupervisor, type SupervisorOptions } from './crash-supervisor.js';
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Worker threads; `auto` = available cores. @default 'auto' */
+  workers?: number | 'auto';
+  /**
+   * Batches a worker runs at once. 1 keeps a worker crash to the one batch it
+   * was running (records of a batch already run concurrently, which is what
+   * processors that await I/O need). @default 1
+   */
+  tasksPerWorker?: number;
+  /**
+   * V8 heap limits of each worker thread (`resourceLimits`): a worker that
+   * exceeds them dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like any
+   * crash. @default Node's defaults
+   */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; stackSizeMb?: number };
+  /** Deadlines, crash loops and recycling (src/runtime/pool/crash-supervisor.ts). */
+  supervisor?: SupervisorOptions;
+}
+
+/**
+ * The piscina pool that runs processors, plus a comlink control proxy per
+ * worker. Data: one msgpackr buffer per batch, transferred both ways. The
+ * pool uses `atomics: 'disabled'` so an idle worker's event loop stays free to
+ * answer control calls (piscina's Atomics.wait loop would block it).
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly #pool: Piscina;
+  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
+  #closed = false;
+  readonly #waiters: Array<() => void> = [];
+  #replacements = 0;
+  readonly #supervisor: TaskSupervisor;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
+    if (!Number.isInteger(this.size) || this.size < 1) {
+      throw new WalrusError('CONFIG_INVALID', `workers must be a positive integer or "auto" (got ${String(options.workers)})`);
+    }
+    this.#pool = new Piscina({
+      filename: new URL('../worker/worker-entry.mjs', import.meta.url).href,
+      minThreads: this.size,
+      maxThreads: this.size,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
+      atomics: 'disabled',
+      resourceLimits: options.resourceLimits,
+    });
+    this.#supervisor = new TaskSupervisor(options.supervisor);
+    this.#pool.on('message', (message: unknown) => {
+      if (this.#supervisor.onMessage(message) || !isControlHello(message)) return;
+      const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
+      message.port.unref();
+      this.#controls.set(message.threadId, { proxy, port: message.port });
+      if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
+    });
+    this.#pool.on('workerDestroy', () => {
+      // Before close(), a thread only ends by dying (or being terminated); piscina starts a replacement (minThreads).
+      if (!this.#closed) this.#replacements += 1;
+      // piscina's worker handle has no usable id here (it reads -1 once the
+      // thread exited), so drop every control channel whose thread is gone.
+      setImmediate(() => {
+        const live = new Set(this.#pool.threads.map((t) => t.threadId));
+        for (const threadId of [...this.#controls.keys()]) {
+          if (live.has(threadId)) continue;
+          this.#drop(threadId);
+          this.#supervisor.forget(threadId);
+        }
+      });
+    });
+    // piscina re-raises worker crashes on the task; an 'error' with no task
+    // attached must not crash the coordinator.
+    this.#pool.on('error', () => undefined);
+  }
+
+  /**
+   * Loads the processor in one worker (import + `init`): fails with
+   * PROCESSOR_LOAD_FAILED naming the file, before anything is fetched.
+   */
+  async load(spec: ProcessorSpecWire): Promise<LoadTaskResult> {
+    try {
+      return (await this.#pool.run({ kind: 'load', spec })) as LoadTaskResult;
+    } catch (error) {
+      if (error instanceof WalrusError) throw error;
+      throw new WalrusError('PROCESSOR_LOAD_FAILED',
+        `processor "${spec.name}" (${spec.module}) failed to load: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error, context: { module: spec.module } });
+    }
+  }
+
+  /**
+   * Loads the processor in every worker thread (so `init` failures show up
+   * at start, not mid-stream): one load task per worker at once — a worker
+   * runs one task at a time, so they spread — then checks with `health()`
+   * and loads again where it is still missing.
+   */
+  async loadEverywhere(spec: ProcessorSpecWire): Promise<void> {
+    await this.ready();
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: this.size }, () => this.load(spec)));
+      const health = await this.health();
+      if (health.length >= this.size && health.every((h) => h.loaded.includes(spec.name))) return;
+    }
+    throw new WalrusError('PROCESSOR_LOAD_FAILED', `processor "${spec.name}" could not be loaded in every worker thread`);
+  }
+
+  /**
+   * Runs one batch; resolves with one result per record, in order, and the
+   * sink entries packed from them. Rejects only if the worker itself fails.
+   */
+  async process(spec: ProcessorSpecWire, records: WireRecord[], reruns = 0): Promise<BatchResult> {
+    const batch = encodeBatch(records);
+    const { taskId, signal } = this.#supervisor.begin(spec);
+    let result: ArrayBuffer;
+    try {
+      result = (await this.#pool.run({ kind: 'process', spec, batch, taskId }, { transferList: [batch], signal })) as ArrayBuffer;
+    } catch (error) {
+      const failure = await this.#supervisor.failed(taskId, spec, error);
+      if (!failure.rerun) throw failure.error;
+      if (this.#closed || reruns >= 3) {
+        throw new WalrusError('WORKER_CRASHED', `worker pool could not run a batch of "${spec.name}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      }
+      return this.process(spec, records, reruns + 1);
+    }
+    this.#supervisor.succeeded(taskId, () => this.#pool.threads);
+    return decodeResult(result);
+  }
+
+  /** Processor-defined metrics of every live worker. */
+  async metrics(): Promise<WorkerMetricsSnapshot[]> {
+    return this.#everyWorker((c) => c.metrics());
+  }
+
+  async health(): Promise<WorkerHealth[]> {
+    return this.#everyWorker((c) => c.health());
+  }
+
+  /** Fires the AbortSignal of every record in flight (cooperative cancellation at shutdown). */
+  async abortAll(reason: string): Promise<number> {
+    const counts = await this.#everyWorker((c) => c.abortAll(reason));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Resolves once every worker thread has started and connected its control
+   * channel (a worker loads tsx and its imports first, which takes a moment).
+   */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    if (this.#controls.size >= this.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#waiters.push(resolve)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new WalrusError('WORKER_CRASHED',
+          `only ${this.#controls.size} of ${this.size} worker threads started within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Share of time the threads spent running tasks since start, 0..1 (piscina's `utilization`). */
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  /** Threads that died (and were replaced) since start. */
+  get replacements(): number {
+    return this.#replacements;
+  }
+
+  /** Number of workers whose control channel is connected. */
+  get connected(): number {
+    return this.#controls.size;
+  }
+
+  /** Runs processors' `close` hooks in every worker, then ends the threads. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#everyWorker((c) => c.closeProcessors());
+    for (const threadId of [...this.#controls.keys()]) this.#drop(threadId);
+    await this.#pool.destroy();
+  }
+
+  async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T[]> {
+    // Control ports are unref'd so an idle pool never holds the process open;
+    // while a call waits for its answer, the port must keep the loop alive.
+    const entries = [...this.#controls.values()];
+    for (const { port } of entries) port.ref();
+    const settled = await Promise.allSettled(entries.map(({ proxy }) => withTimeout(call(proxy), 5_000)));
+    for (const { port } of entries) port.unref();
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  #drop(threadId: number): void {
+    const entry = this.#controls.get(threadId);
+    if (!entry) return;
+    this.#controls.delete(threadId);
+    entry.proxy[Comlink.releaseProxy]();
+    entry.port.close();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('control call timed out')), ms); timer.unref(); }),
+  ]).finally(() => clearTimeout(timer));
+}

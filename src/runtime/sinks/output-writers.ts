@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { SinkSpec, Topology } from '../../topology/types.js';
+import { Batcher } from './batcher.js';
+import type { EntryWriter, OutRecord, RecordCodec } from '../pipeline/pipeline-io.js';
+import type { PipelineStats } from '../coordinator/pipeline-stats.js';
+import { endSpan, type Instrumentation } from '../pipeline/instrumentation.js';
+import { faultPoint } from '../../util/fault-points.js';
+
+/**
+ * What a sink writes: a record to encode, or entries a worker packed already
+ * (with, when instrumented, the records' timestamps and the first one's headers).
+ */
+export type SinkItem = OutRecord | { entries: string[]; records: number; timestamps?: number[]; headers?: Record<string, string> };
+
+export interface OutputWritersOptions {
+  topology: Topology; codec: RecordCodec; writer: EntryWriter; stats: PipelineStats; logger?: Logger;
+  instrumentation?: Instrumentation;
+}
+
+/**
+ * The coordinator's writers: one batcher per sink (records encoded here or
+ * entries packed by workers, written in order, one write at a time) and one
+ * per dead-letter topic, created on first use.
+ */
+export class OutputWriters {
+  readonly #sinks = new Map<string, Batcher<SinkItem>>();
+  readonly #deadLetters = new Map<string, Batcher<string>>();
+  readonly #o: OutputWritersOptions;
+
+  constructor(options: OutputWritersOptions) {
+    this.#o = options;
+    for (const sink of Object.values(options.topology.sinks)) this.#sinks.set(sink.name, this.#sinkBatcher(sink));
+  }
+
+  sink(name: string): Batcher<SinkItem> {
+    return this.#sinks.get(name)!;
+  }
+
+  deadLetter(topic: string): Batcher<string> {
+    let batcher = this.#deadLetters.get(topic);
+    if (!batcher) {
+      batcher = new Batcher<string>({
+        flush: async (entries) => {
+          const span = this.#o.instrumentation?.produceSpan(topic, topic, entries.length, undefined, true);
+          try {
+            await this.#o.writer.putMany(topic, entries);
+          } catch (error) {
+            if (span) endSpan(span, error);
+            this.#o.instrumentation?.error('dead-letter', error);
+            throw error;
+          }
+          if (span) endSpan(span);
+          this.#o.stats.deadLetter(topic, entries.length);
+        },
+        onError: (error, attempt) => this.#o.logger?.warn({ err: error, topic, attempt }, 'dead-letter write failed'),
+      });
+      this.#deadLetters.set(topic, batcher);
+    }
+    return batcher;
+  }
+
+  /** Writes everything pending, sinks and dead letters. */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.#sinks.values(), ...this.#deadLetters.values()].map((b) => b.flush()));
+  }
+
+  #sinkBatcher(sink: SinkSpec): Batcher<SinkItem> {
+    const counts = this.#o.stats.sink(sink.name, sink.topic);
+    return new Batcher<SinkItem>({
+      maxItems: sink.batch.maxRecords,
+      lingerMs: sink.batch.linger,
+      weight: (item) => ('entries' in item ? item.records : 1),
+      flush: async (items) => {
+        // In order: runs of single records are encoded here, packed units
+        // (entries a worker encoded) go as they are.
+        const entries: string[] = [];
+        let run: OutRecord[] = [];
+        let records = 0;
+        const instr = this.#o.instrumentation;
+        const timestamps: number[] = [];
+        for (const item of items) {
+          if ('entries' in item) {
+            if (run.length > 0) { entries.push(...this.#o.codec.encode(sink, run)); run = []; }
+            entries.push(...item.entries);
+            records += item.records;
+            if (instr && item.timestamps) timestamps.push(...item.timestamps);
+          } else {
+            run.push(item);
+            records += 1;
+            if (instr) timestamps.push(item.timestamp);
+          }
+        }
+        if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
+        const first = items[0];
+        const span = instr?.produceSpan(sink.name, sink.topic, records, first && ('entries' in first ? first.headers : first.headers));
+        try {
+          await this.#o.writer.putMany(sink.topic, entries);
+        } catch (error) {
+          if (span) endSpan(span, error);
+          instr?.error('sink', error);
+          throw error;
+        }
+        faultPoint('sink.acked');
+        if (span) endSpan(span);
+        instr?.emitted(sink.name, records, entries, timestamps);
+        counts.records += records;
+        counts.entries += entries.length;
+      },
+      onError: (error, attempt) => this.#o.logger?.warn({ err: error, sink: sink.name, attempt }, 'sink write failed'),
+    });
+  }
+}

@@ -1,0 +1,319 @@
+import type { Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import { WalrusError, serializeError } from '../../errors/index.js';
+import type { SourceSpec, Topology } from '../../topology/types.js';
+import { buildDeadLetter } from '../coordinator/dead-letter.js';
+import type { FetchedBatch, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
+import { LeaseAcks, type LeaseHold } from './lease-acks.js';
+import { SourceDedupe } from './envelope-dedupe.js';
+import { RedeliveryFilter } from './lease-redelivery.js';
+import type { PipelineStats } from '../coordinator/pipeline-stats.js';
+import type { Job } from '../coordinator/processor-runner.js';
+import { decodeDeadLetterTopic, type Routes } from '../coordinator/routes.js';
+import { Ticket } from '../coordinator/ticket.js';
+import type { Instrumentation } from '../pipeline/instrumentation.js';
+
+/**
+ * Fetched batches per source that may wait for the journal at once. Each
+ * waits for a group commit's fdatasync: under disk contention (tens of ms)
+ * 4 in flight cost ~40% of throughput in `bench:recovery`, 16 nothing
+ * measurable. Fewer are allowed as the in-flight bound nears (see `room`).
+ */
+const MAX_PENDING_APPENDS = 16;
+
+export interface IngestOptions {
+  topology: Topology;
+  routes: Routes;
+  stats: PipelineStats;
+  codec: RecordCodec;
+  journal?: JournalLike;
+  openSource(spec: SourceSpec): SourceReader;
+  submit(processor: string, job: Job): void;
+  deadLetterEntry(topic: string, entry: string): Promise<void>;
+  /** Flushes sinks and dead-letter writers (end of run). */
+  flushOutputs(): Promise<void>;
+  untilIdle?: boolean;
+  maxInFlight?: number;
+  /** Called once the journal's unreleased entries have been handed out, before the first fetch (stream-time ticks). */
+  afterRecover?(): void;
+  logger?: Logger;
+  instrumentation?: Instrumentation;
+  now?: () => number;
+}
+
+/**
+ * The fetch side of the coordinator: one loop per source (fetch → journal →
+ * decode → dispatch), the in-flight bound (fetching pauses while full),
+ * journal release once an entry's ticket finishes, recovery of what a crash
+ * left in the journal, and the idle/stop conditions.
+ */
+export class Ingest {
+  readonly #o: IngestOptions;
+  readonly #maxInFlight: number;
+  #inFlight = 0;
+  /** Fetched batches waiting for their journal append before admission. */
+  #admitting = 0;
+  #stopping = false;
+  #fatal: Error | undefined;
+  #seq = 0;
+  readonly #emptySources = new Set<string>();
+  readonly #sleepers = new Set<() => void>();
+  #toRelease: number[] = [];
+  #releasing: Promise<void> = Promise.resolve();
+  readonly #acks: LeaseAcks;
+  readonly #dedupe: SourceDedupe;
+  readonly #redelivered = new RedeliveryFilter();
+  /** The fetch span of the batch being admitted (admission of one batch is synchronous). */
+  #fetchSpan: Span | undefined;
+
+  constructor(options: IngestOptions) {
+    this.#o = options;
+    this.#acks = new LeaseAcks(options.logger);
+    this.#dedupe = new SourceDedupe(options.stats);
+    this.#maxInFlight = options.maxInFlight ?? 20_000;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    this.#poke();
+  }
+
+  /** Ends `run()` with `error` without draining (see Coordinator.fail). */
+  fail(error: Error): void {
+    this.#fatal ??= error;
+    this.stop();
+  }
+
+  async run(): Promise<void> {
+    this.#recover();
+    this.#o.afterRecover?.();
+    const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
+    await Promise.all(sources.map((s) => this.#fetchLoop(s)));
+    // Drain: everything admitted finishes (or is dead-lettered) and is flushed.
+    while ((this.#inFlight > 0 || this.#admitting > 0) && !this.#fatal) await this.#sleep(20);
+    if (this.#fatal) {
+      await this.#flushReleases();
+      await this.#acks.settle();
+      throw this.#fatal;
+    }
+    await this.#o.flushOutputs();
+    await this.#flushReleases();
+    // Before the client closes: a closed connection would release the leases.
+    await this.#acks.settle();
+  }
+
+  async #fetchLoop(spec: SourceSpec): Promise<void> {
+    const reader = this.#o.openSource(spec);
+    const counts = this.#o.stats.source(spec.name, spec.topic);
+    let interval = spec.poll.minInterval;
+    let failures = 0;
+    let chain: Promise<number> = Promise.resolve(0);
+    const outstanding = new Set<Promise<number>>();
+    let lastRecords = 0;
+    while (!this.#stopping) {
+      if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
+      let batch: FetchedBatch;
+      const started = Date.now();
+      try {
+        batch = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        this.#o.logger?.warn({ err: serializeError(error), source: spec.name, failures }, 'fetch failed; retrying');
+        this.#o.instrumentation?.error('source', error);
+        await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
+        continue;
+      }
+      const { entries, dropped } = this.#redelivered.filter(spec.name, batch.entries);
+      if (dropped > 0) {
+        counts.duplicates = (counts.duplicates ?? 0) + dropped;
+        if (entries.length === 0) {
+          // Only redelivered copies: the journal has them, so the lease can be acknowledged now.
+          void batch.ack?.().catch((error: unknown) => this.#o.logger?.warn({ err: serializeError(error), source: spec.name }, 'ack of a redelivered lease failed'));
+          continue;
+        }
+      }
+      if (entries.length === 0) {
+        this.#emptySources.add(spec.name);
+        if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
+        await this.#sleep(interval);
+        interval = Math.min(Math.max(interval * 2, 1), spec.poll.maxInterval);
+        continue;
+      }
+      this.#emptySources.delete(spec.name);
+      interval = spec.poll.minInterval;
+      counts.entries += entries.length;
+      const fetchSpan = this.#o.instrumentation?.fetchSpan(spec.name, spec.topic, entries.length, started);
+      // Journal appends are pipelined: the next fetch goes out while this
+      // batch is being made durable (and the journal's group commit folds
+      // several appends into one fsync). Admission stays in fetch order, which
+      // key ordering relies on, by chaining each batch behind the previous.
+      const appended = this.#o.journal
+        ? this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
+        : Promise.resolve(entries.map(() => this.#seq++));
+      // A lease is acknowledged once the journal holds its entries; with no
+      // journal (or a failed append) only once they are finished.
+      if (this.#o.journal) this.#acks.afterAppend(batch, appended, spec.name);
+      this.#admitting += 1;
+      const step: Promise<number> = chain.then(() => appended).then(
+        (seqs) => ({ seqs, hold: this.#o.journal ? undefined : this.#acks.afterRelease(batch, entries.length, spec.name) }),
+        (error: unknown) => {
+          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries with only the lease as crash protection');
+          this.#o.instrumentation?.error('journal', error);
+          return { seqs: entries.map(() => -1), hold: this.#acks.afterRelease(batch, entries.length, spec.name) };
+        },
+      ).then(({ seqs, hold }) => {
+        let records = 0;
+        this.#fetchSpan = fetchSpan;
+        entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i], hold); });
+        this.#fetchSpan = undefined;
+        fetchSpan?.end();
+        counts.records += records;
+        lastRecords = records;
+        this.#o.instrumentation?.fetched(spec.name, records, entries);
+        return records;
+      }).finally(() => { this.#admitting -= 1; outstanding.delete(step); });
+      chain = step;
+      outstanding.add(step);
+      // Batches waiting for the journal are not yet counted in flight: allow
+      // only as many as the bound has room for (at least one; 4 until a
+      // batch's record count is known), so they barely overshoot it.
+      const room = lastRecords === 0 ? 4 : Math.max(1, Math.floor((this.#maxInFlight - this.#inFlight) / lastRecords));
+      if (outstanding.size >= Math.min(MAX_PENDING_APPENDS, room)) await Promise.race(outstanding);
+      if (spec.rateLimit > 0) {
+        const until = started + ((await step) / spec.rateLimit) * 1_000;
+        // Sleeps are woken early whenever capacity frees up; that must not cut
+        // the rate limit short, so sleep again until it is due (or stop()).
+        while (!this.#stopping && Date.now() < until) await this.#sleep(until - Date.now());
+      }
+    }
+    await chain;
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight === 0 && this.#admitting === 0 && this.#o.routes.bySource.size > 0 &&
+      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s));
+  }
+
+  /** Decodes one entry and hands its records to the processors reading the source; returns the record count. */
+  #admit(spec: SourceSpec, entry: Buffer, seq: number, hold?: LeaseHold): number {
+    let decoded;
+    try {
+      decoded = this.#o.codec.decode(spec, entry);
+    } catch (error) {
+      const ticket = this.#ticket(seq, spec.name, 1, hold);
+      ticket.add();
+      this.#deadLetterUndecodable(spec, entry.toString('utf8'), `${spec.topic}@${seq}`, error, ticket);
+      ticket.done();
+      return 1;
+    }
+    const ticket = this.#ticket(seq, spec.name, decoded.length, hold);
+    const readers = this.#o.routes.bySource.get(spec.name) ?? [];
+    decoded.forEach((record, i) => {
+      const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
+      // `dedupe.window`: an envelope id seen recently is an upstream replay.
+      if (record.id !== undefined && this.#dedupe.seen(spec, record.id)) return;
+      for (const processor of readers) {
+        ticket.add();
+        this.#o.submit(processor, {
+          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, record.headers) ?? record.headers, timestamp: record.timestamp, source: spec.name },
+          key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic, index: i },
+        });
+      }
+    });
+    ticket.done();
+    return decoded.length;
+  }
+
+  /** Dead-letters an entry (or one record of it) that cannot be decoded; `ticket` already counts this unit. */
+  #deadLetterUndecodable(spec: SourceSpec, raw: string, recordId: string, error: unknown, ticket: Ticket): void {
+    const now = (this.#o.now ?? Date.now)();
+    const data = serializeError(error instanceof WalrusError ? error
+      : new WalrusError('DESERIALIZATION_ERROR', `cannot decode entry of ${spec.topic}: ${(error as Error)?.message ?? String(error)}`));
+    const topic = decodeDeadLetterTopic(this.#o.topology, this.#o.routes, spec.name);
+    this.#o.stats.processor('(decode)').deadLettered += 1;
+    this.#o.logger?.warn({ source: spec.name, recordId, err: data.message, topic }, 'undecodable record dead-lettered');
+    let entry: string;
+    try {
+      entry = buildDeadLetter({
+        entry: raw, error: data, processor: '(decode)', attempts: 1, firstFailureAt: now,
+        lastFailureAt: now, sourceTopic: spec.topic, recordId,
+      });
+    } catch (error) {
+      this.#o.logger?.error({ err: serializeError(error), recordId }, 'cannot build dead letter; the entry stays in the journal');
+      ticket.fail();
+      return;
+    }
+    this.#o.deadLetterEntry(topic, entry).then(() => { this.#o.instrumentation?.deadLettered('(decode)'); ticket.done(); }, () => ticket.fail());
+  }
+
+  /**
+   * A ticket for work that has no journal entry (a stream-time tick, see
+   * stream-time.ts): it counts as one record in flight — `--until-idle` and
+   * shutdown wait for it — and releases nothing when it finishes.
+   */
+  unjournaledTicket(source: string): Ticket {
+    return this.#ticket(-1, source, 1);
+  }
+
+  #ticket(seq: number, source: string, records: number, hold?: LeaseHold): Ticket {
+    this.#inFlight += records;
+    return new Ticket(seq, source, records, (ticket, failed) => {
+      const wasFull = this.#inFlight >= this.#maxInFlight;
+      this.#inFlight -= ticket.records;
+      if (!failed) this.#release(ticket.seq);
+      hold?.entryDone(failed);
+      // Waking on every finish would make idle sources poll at the rate
+      // records complete; only a freed-up pipeline or an empty one matters.
+      if (this.#inFlight === 0 || (wasFull && this.#inFlight < this.#maxInFlight)) this.#poke();
+    });
+  }
+
+  /** Releases are batched: one journal write per burst of finished entries. */
+  #release(seq: number): void {
+    if (!this.#o.journal || seq < 0) return;
+    this.#toRelease.push(seq);
+    if (this.#toRelease.length === 1) queueMicrotask(() => void this.#flushReleases());
+  }
+
+  #flushReleases(): Promise<void> {
+    const journal = this.#o.journal;
+    if (!journal || this.#toRelease.length === 0) return this.#releasing;
+    const seqs = this.#toRelease;
+    this.#toRelease = [];
+    this.#releasing = this.#releasing.then(() => journal.release(seqs)).catch((error: unknown) => {
+      this.#o.logger?.error({ err: serializeError(error) }, 'journal release failed; entries will be reprocessed after a restart');
+    });
+    return this.#releasing;
+  }
+
+  /** Re-admits what a previous run fetched but did not finish (at-least-once across crashes). */
+  #recover(): void {
+    for (const { seq, source, entry } of this.#o.journal?.unreleased() ?? []) {
+      const spec = this.#o.topology.sources[source];
+      if (!spec) {
+        this.#o.logger?.warn({ seq, source }, 'journal entry of a source no longer in the topology is kept, not processed');
+        continue;
+      }
+      this.#redelivered.add(source, entry);
+      this.#o.stats.summary.recovered += this.#admit(spec, entry, seq);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.#sleepers.delete(wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  /** Wakes sleeping loops early: capacity freed, everything finished, or stop(). */
+  #poke(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+}

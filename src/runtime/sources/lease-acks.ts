@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import { serializeError } from '../../errors/index.js';
+import type { FetchedBatch } from '../pipeline/pipeline-io.js';
+
+/**
+ * Most batches per source whose ACK waits for their records to finish (no
+ * journal, or a failed append). Past it a batch is acknowledged at once —
+ * the embedded node allows 4,096 open leases per connection, and holding
+ * thousands of small leases would hit that before the in-flight bound.
+ */
+export const MAX_HELD_LEASES = 1_000;
+
+/** Per-batch countdown: acknowledges its lease once every entry of the batch was released. */
+export interface LeaseHold {
+  /** One entry of the batch finished; `failed` keeps the lease unacknowledged (the node redelivers it). */
+  entryDone(failed: boolean): void;
+}
+
+/**
+ * When to acknowledge a fetched lease (docs/client.md, "Using leases from the
+ * coordinator"): right after the journal append resolved — the entries are
+ * then durable here, so the node may forget them — or, with no journal (or a
+ * failed append), once every record of the batch was released, so the lease
+ * itself is the crash protection. Acks are never awaited in the fetch loop;
+ * `settle()` awaits them all before the client closes, because a closed
+ * connection releases its open leases (harmless, but only redeliveries).
+ */
+export class LeaseAcks {
+  readonly #pending = new Set<Promise<void>>();
+  readonly #logger: Logger | undefined;
+  #held = 0;
+
+  constructor(logger?: Logger) {
+    this.#logger = logger;
+  }
+
+  /** Acknowledges `batch` once `appended` resolves (the entries are in the journal). */
+  afterAppend(batch: FetchedBatch, appended: Promise<unknown>, source: string): void {
+    if (!batch.ack) return;
+    // Called as a method: a Lease's ack() uses its own private fields.
+    this.#track(appended.then(() => batch.ack!(), () => undefined), source);
+  }
+
+  /**
+   * A hold that acknowledges `batch` after `entries` entries were released.
+   * Returns undefined (and acknowledges at once) when too many leases are held.
+   */
+  afterRelease(batch: FetchedBatch, entries: number, source: string): LeaseHold | undefined {
+    if (!batch.ack) return undefined;
+    if (this.#held >= MAX_HELD_LEASES) {
+      this.#track(batch.ack(), source);
+      return undefined;
+    }
+    this.#held += 1;
+    let left = entries;
+    let failed = false;
+    return {
+      entryDone: (entryFailed) => {
+        failed ||= entryFailed;
+        if (--left !== 0) return;
+        this.#held -= 1;
+        if (!failed) this.#track(batch.ack!(), source);
+        else this.#logger?.warn({ source }, 'a record of a leased batch could not be finished; the lease stays open and the node redelivers it');
+      },
+    };
+  }
+
+  /** Resolves once every ACK sent so far has settled. */
+  async settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  #track(ack: Promise<void>, source: string): void {
+    const tracked: Promise<void> = ack.catch((error: unknown) => {
+      // The node redelivers what it did not see acknowledged; those entries
+      // are already journalled or finished: duplicates within the window.
+      this.#logger?.warn({ err: serializeError(error), source }, 'lease ack failed; the node will deliver those entries again');
+    }).finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
+  }
+}

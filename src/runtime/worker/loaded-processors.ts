@@ -1,0 +1,78 @@
+import pino, { type Logger } from 'pino';
+import { DEFAULT_REDACT_PATHS, redactHeaderPaths } from '../../observability/logs/log-fields.js';
+import type { ProcessorDefinition, LifecycleContext } from '../../processor/types.js';
+import type { ProcessorSpecWire } from '../wire/messages.js';
+import type { WorkerMetrics } from './processor-metrics.js';
+import { importProcessor } from '../../processor/loader.js';
+
+/** A processor as loaded and initialised in one worker. */
+export interface LoadedProcessor {
+  definition: ProcessorDefinition;
+  logger: Logger;
+  lifecycle: LifecycleContext;
+  /** Declared output names. */
+  outputs: Set<string>;
+}
+
+/**
+ * Per-worker cache: each module is imported once (by path) and each processor
+ * `init`ed once (by name; two processors may share a module with different
+ * config). Concurrent first tasks share the same pending load.
+ */
+export class LoadedProcessors {
+  readonly #byName = new Map<string, Promise<LoadedProcessor>>();
+  readonly #metrics: WorkerMetrics;
+  #rootLogger: Logger | undefined;
+
+  constructor(metrics: WorkerMetrics) {
+    this.#metrics = metrics;
+  }
+
+  get(spec: ProcessorSpecWire): Promise<LoadedProcessor> {
+    let pending = this.#byName.get(spec.name);
+    if (!pending) {
+      pending = this.#load(spec);
+      this.#byName.set(spec.name, pending);
+      // A failed load is retried on the next task rather than cached forever.
+      pending.catch(() => this.#byName.delete(spec.name));
+    }
+    return pending;
+  }
+
+  names(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#byName.values()];
+    this.#byName.clear();
+    for (const pending of all) {
+      const loaded = await pending.catch(() => undefined);
+      if (!loaded?.definition.close) continue;
+      try {
+        await loaded.definition.close(loaded.lifecycle);
+      } catch (error) {
+        loaded.logger.error({ err: error }, 'processor close() failed');
+      }
+    }
+  }
+
+  async #load(spec: ProcessorSpecWire): Promise<LoadedProcessor> {
+    const definition = await importProcessor(spec.module);
+    // Logs go straight to stderr from this thread (synchronously, so nothing
+    // is lost at exit), leaving stdout to the CLI's summary.
+    this.#rootLogger ??= pino({
+      level: spec.logLevel, base: { pid: process.pid, ...(spec.app === undefined ? {} : { app: spec.app }) },
+      redact: { paths: [...new Set([...DEFAULT_REDACT_PATHS, ...redactHeaderPaths(spec.redactHeaders ?? [])])], censor: '[redacted]' },
+    }, pino.destination({ dest: 2, sync: true }));
+    const logger = this.#rootLogger.child({ processor: spec.name });
+    const lifecycle: LifecycleContext = {
+      logger,
+      config: Object.freeze({ ...spec.config }),
+      processor: spec.name,
+      metrics: this.#metrics.forProcessor(spec.name),
+    };
+    if (definition.init) await definition.init(lifecycle);
+    return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
+  }
+}

@@ -1,0 +1,175 @@
+import { resolveSerializer, type Serializer } from '../../codec/index.js';
+import { WalrusError, serializeError } from '../../errors/index.js';
+import type { EmitOptions, ProcessorContext, ProcessResult } from '../../processor/types.js';
+import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from '../wire/messages.js';
+import type { LoadedProcessor } from './loaded-processors.js';
+import { recordLogger } from '../../observability/logs/log-fields.js';
+import { workerState } from './state-worker.js';
+import type { StateStoreView } from '../../state/change-set.js';
+import type { WorkerStateContext } from '../../state/worker-state.js';
+
+/**
+ * Runs one record through a processor and turns the outcome into a
+ * WireResult. Outputs emitted by an attempt that throws are discarded.
+ *
+ * This is the per-record hot path of every worker, so it is a class (no
+ * closures per record) and what is expensive is made lazily: the
+ * AbortController (an EventTarget the GC feels at 100k records/s) only when
+ * the processor reads `ctx.signal`, the child logger only when it logs, the
+ * timeout race only when `process` returns a promise (a synchronous
+ * processor cannot be interrupted anyway). An output keeps no `key`/`headers`
+ * of its own when they equal the input's, which keeps result buffers small.
+ */
+export function runRecord(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord,
+  inFlight: Set<AbortController>): WireResult | Promise<WireResult> {
+  return new RecordRun(loaded, spec, wire, inFlight).run();
+}
+
+class RecordRun implements ProcessorContext {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly processor: string;
+  readonly attempt: number;
+  readonly metrics: ProcessorContext['metrics'];
+  readonly #loaded: LoadedProcessor;
+  readonly #spec: ProcessorSpecWire;
+  readonly #wire: WireRecord;
+  readonly #inFlight: Set<AbortController>;
+  readonly #started = performance.now();
+  readonly #outputs: WireOutput[] = [];
+  #controller: AbortController | undefined;
+  #logger: ProcessorContext['logger'] | undefined;
+  #timedOut: WalrusError | undefined;
+  #state: WorkerStateContext | undefined;
+
+  constructor(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord, inFlight: Set<AbortController>) {
+    this.#loaded = loaded;
+    this.#spec = spec;
+    this.#wire = wire;
+    this.#inFlight = inFlight;
+    this.config = loaded.lifecycle.config;
+    this.processor = spec.name;
+    this.attempt = wire.attempt;
+    this.metrics = loaded.lifecycle.metrics;
+  }
+
+  get logger(): ProcessorContext['logger'] {
+    this.#logger ??= recordLogger(this.#loaded.logger, this.#wire);
+    return this.#logger;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      this.#inFlight.add(this.#controller);
+    }
+    return this.#controller.signal;
+  }
+
+  state(name: string): StateStoreView {
+    this.#state ??= workerState(this.#spec, this.#wire);
+    return this.#state.store(name);
+  }
+
+  emit(output: string, value: unknown, options?: EmitOptions): void {
+    if (!this.#loaded.outputs.has(output)) {
+      throw new WalrusError('INVALID_ARGUMENT',
+        `processor "${this.#spec.name}" emitted to unknown output "${output}"; declared outputs: ${this.#spec.outputs.join(', ')}`,
+        { retriable: false });
+    }
+    const out: WireOutput = { output, value };
+    if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
+    if (options?.headers !== undefined) out.headers = { ...this.#wire.headers, ...options.headers };
+    this.#outputs.push(out);
+  }
+
+  run(): WireResult | Promise<WireResult> {
+    let returned: unknown;
+    try {
+      if (this.#wire.encoding !== undefined) this.#wire.value = decodeValue(this.#wire, this.#spec);
+      returned = this.#loaded.definition.process(this.#wire, this);
+    } catch (error) {
+      this.#done();
+      return this.#fail(error);
+    }
+    if (!isThenable(returned)) {
+      try {
+        return this.#finish(returned as ProcessResult<unknown>);
+      } catch (error) {
+        return this.#fail(error);
+      } finally {
+        this.#done();
+      }
+    }
+    return this.#withTimeout(returned)
+      .then((value) => this.#finish(value), (error: unknown) => this.#fail(error))
+      .finally(() => this.#done());
+  }
+
+  #finish(returned: ProcessResult<unknown>): WireResult {
+    if (this.#controller?.signal.aborted) throw abortReason(this.#controller.signal);
+    if (returned !== undefined) {
+      if (!this.#loaded.outputs.has('default')) {
+        throw new WalrusError('INVALID_ARGUMENT',
+          `processor "${this.#spec.name}" returned a value but has no "default" output; use ctx.emit(<output>, value)`,
+          { retriable: false });
+      }
+      if (Array.isArray(returned)) for (const value of returned) this.#outputs.push({ output: 'default', value });
+      else this.#outputs.push({ output: 'default', value: returned });
+    }
+    const result: WireResult = { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
+    const state = this.#state?.collect();
+    if (state !== undefined && state.length > 0) result.state = state;
+    return result;
+  }
+
+  #fail(thrown: unknown): WireResult {
+    // A processor that rethrows whatever its signal carried still reports why.
+    const error = this.#timedOut
+      ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
+    return { ok: false, error: serializeError(error), durationMs: performance.now() - this.#started };
+  }
+
+  #done(): void {
+    if (this.#controller) this.#inFlight.delete(this.#controller);
+  }
+
+  #withTimeout(work: PromiseLike<unknown>): Promise<ProcessResult<unknown>> {
+    const { timeoutMs, name } = this.#spec;
+    if (timeoutMs <= 0) return Promise.resolve(work) as Promise<ProcessResult<unknown>>;
+    // On timeout the signal fires and the record waits for the processor to
+    // give up: not settling here keeps a processor that ignores its signal
+    // from running on unseen, and the pool terminates the worker once
+    // timeout + grace has passed (timeout-watchdog.ts).
+    const timer = setTimeout(() => {
+      this.#timedOut = new WalrusError('PROCESSOR_TIMEOUT', `processor "${name}" did not finish record ${this.#wire.id} within ${timeoutMs} ms`);
+      void this.signal;
+      this.#controller!.abort(this.#timedOut);
+    }, timeoutMs);
+    return Promise.resolve(work).finally(() => clearTimeout(timer)) as Promise<ProcessResult<unknown>>;
+  }
+}
+
+/** Source values arrive as bytes; a value that does not parse can never succeed, so it is not retried. */
+function decodeValue(wire: WireRecord, spec: ProcessorSpecWire): unknown {
+  const bytes = wire.value as Uint8Array;
+  const encoding = wire.encoding!;
+  // Not `delete`: that would turn the record into a slow dictionary object.
+  wire.encoding = undefined;
+  try {
+    return (resolveSerializer(encoding) as Serializer<unknown>).deserialize(bytes);
+  } catch (cause) {
+    throw new WalrusError('DESERIALIZATION_ERROR',
+      `record ${wire.id} from ${wire.source} is not valid ${encoding}: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause, retriable: false, context: { processor: spec.name } });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new WalrusError('SHUTTING_DOWN', `record processing aborted: ${String(signal.reason)}`);
+}

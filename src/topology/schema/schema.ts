@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { DEFAULT_REDACT_HEADERS } from '../../observability/logs/log-fields.js';
+import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../../protocol/index.js';
+import { clusterSchema } from './schema-cluster.js';
+import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
+import { aggregateSchema } from './schema-aggregate.js';
+import { storeSchema } from './schema-stores.js';
+import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
+
+/**
+ * The topology language, defined once. This schema gives the types, the
+ * defaults, the JSON Schema editors use (`walrus-stream schema`) and the
+ * reference in docs/topology.md (generated from the `.describe()` texts).
+ * Cross-references (inputs, cycles, names, modules) are checked in
+ * `semantics.ts`, which works on positions this schema cannot see.
+ */
+
+const FRAME = { bytes: MAX_FRAME_BYTES, why: `the protocol's frame limit of ${MAX_FRAME_BYTES} bytes (64KiB)` };
+
+const source = z
+  .strictObject({
+    topic: topic().describe('The Walrus topic to read.'),
+    format: recordFormat.default('envelope').describe('`envelope`: entries written by walrus-stream; `text`: plain text entries from other clients (one string record each).'),
+    serializer: serializer.default('json').describe('How record values are decoded.'),
+    poll: z
+      .strictObject({
+        batchSize: count(500, 1, MAX_BATCH_ENTRIES).describe('Most entries fetched per poll.'),
+        maxBytes: size('60KiB', FRAME, 1).describe('Most bytes fetched per poll (a reply must fit one frame).'),
+        minInterval: duration('1ms').describe('Poll delay while entries keep coming.'),
+        maxInterval: duration('100ms').describe('Longest poll delay when the topic is idle (backs off up to this).'),
+      })
+      .superRefine(ordered('minInterval', 'maxInterval', 'ms'))
+      .prefault({})
+      .describe('How the topic is polled.'),
+    rateLimit: z.number().nonnegative().default(0).describe('Records per second read from the topic; 0 = unlimited.'),
+    dedupe: dedupeSchema.prefault({}),
+  })
+  .describe('A topic records are read from.');
+
+const inputRef = z.string().min(1);
+const INPUT_FORMS = 'a name ("source", "processor" or "processor.output")';
+const inputError = (issue: { input?: unknown }): string => {
+  const bad = Array.isArray(issue.input) ? issue.input.find((i) => typeof i !== 'string' || i === '') : undefined;
+  return Array.isArray(issue.input)
+    ? `every input must be ${INPUT_FORMS}, got ${show(bad)}`
+    : `expected ${INPUT_FORMS} or a list of them, got ${show(issue.input)}`;
+};
+
+const processor = z
+  .strictObject({
+    module: z
+      .string()
+      .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `expected a .ts or .js file, got ${JSON.stringify(i.input)}` })
+      .optional()
+      .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`. Required unless the processor is an `aggregate` step.'),
+    aggregate: aggregateSchema.optional(),
+    input: z
+      .union([inputRef, z.array(inputRef)], { error: inputError })
+      .describe('What the processor reads: a source name, `processor.output`, `processor` (its `default` output), or a list of them.'),
+    outputs: z
+      .array(z.string().meta({ pattern: NAME_PATTERN.source }))
+      .min(1)
+      .default(['default'])
+      .describe('Named outputs the processor emits to (`ctx.emit(name, value)`); a single `default` output when omitted.'),
+    concurrency: count(8).describe('Records in flight for this processor at once.'),
+    ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput. An `aggregate` step always runs in `key`.'),
+    batchSize: count(64, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once.'),
+    timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),
+    retry: z
+      .strictObject({
+        attempts: count(3).describe('Total attempts per record, the first included (1 = no retry).'),
+        backoff: z.enum(['exponential', 'linear', 'fixed']).default('exponential').describe('How the delay grows between attempts.'),
+        initialDelay: duration('100ms').describe('Delay before the second attempt.'),
+        maxDelay: duration('5s').describe('Largest delay between attempts.'),
+      })
+      .superRefine(ordered('initialDelay', 'maxDelay', 'ms'))
+      .prefault({})
+      .describe('Retries of a failing record before it is dead-lettered.'),
+    deadLetter: topic().optional().describe('Dead-letter topic for records that fail every attempt. Default: `<topic of the first upstream source>.dlq`.'),
+    config: z.record(z.string(), z.unknown()).default({}).describe('Anything: passed to the processor as `ctx.config`. Not with `aggregate` (its keys are the settings).'),
+    stores: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('State stores (declared under `stores:`) the processor uses through `ctx.state(name)`. A processor with stores must use `ordering: key`. An `aggregate` step uses `aggregate.store`.'),
+  })
+  .describe('A processor — a module, or a built-in `aggregate` step — and how it runs.');
+
+const sink = z
+  .strictObject({
+    topic: topic().describe('The Walrus topic to write.'),
+    input: inputRef.describe('The processor output written to the topic: `processor.output`, or `processor` for its `default` output.'),
+    format: recordFormat.default('envelope').describe('`envelope` keeps keys, headers and ids; `text` writes the bare value for other clients.'),
+    serializer: serializer.default('json').describe('How record values are encoded.'),
+    compression: z
+      .strictObject({
+        codec: z.enum(['none', 'gzip', 'brotli']).default('none').describe('Compression of envelope entries.'),
+        threshold: size('1KiB', FRAME).describe('Entries smaller than this are not compressed.'),
+      })
+      .prefault({})
+      .describe('Compression of written entries.'),
+    batch: z
+      .strictObject({
+        maxRecords: count(500, 1, MAX_BATCH_ENTRIES).describe('Most records written per request.'),
+        maxBytes: size('60KiB', FRAME, 1).describe('Most bytes per request (must fit one frame).'),
+        linger: duration('5ms').describe('How long a partial batch waits for more records.'),
+      })
+      .prefault({})
+      .describe('Write batching.'),
+  })
+  .describe('A topic a processor output is written to.');
+
+const observability = z
+  .strictObject({
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level.'),
+    http: z
+      .union([address(), z.literal(false)], { error: (i) => `expected host:port or false, got ${show(i.input)}` })
+      .default(false)
+      .describe('`host:port` of the HTTP server for /metrics, /healthz and /readyz; `false` disables it.'),
+    redactHeaders: z
+      .array(z.string().min(1))
+      .default([...DEFAULT_REDACT_HEADERS])
+      .describe('Record headers whose values are replaced by `[redacted]` in every log line (coordinator and worker threads; case-insensitive). The default ones are redacted even when left out.'),
+  })
+  .describe('Logs, metrics and health.');
+
+export const topologySchema = z
+  .strictObject({
+    app: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: (i) => `expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got ${show(i.input)}` })
+      .describe('Application name; scopes local state under `stateDir/app`.'),
+    stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
+    workers: z
+      .union([z.number().int().min(1), z.literal('auto')], { error: (i) => `expected a whole number ≥ 1 or "auto", got ${show(i.input)}` })
+      .default('auto')
+      .describe('Worker threads running processors: a number, or `auto` (one per core).'),
+    cluster: clusterSchema.prefault({}),
+    sources: named(source).describe('Topics to read, by name.'),
+    processors: named(processor).describe('Processors, by name.'),
+    sinks: named(sink).prefault({}).describe('Topics processor outputs are written to, by name.'),
+    stores: z.record(z.string(), storeSchema).prefault({}).describe('Keyed state stores, by name (see docs/state.md); processors list the ones they use under `stores`.'),
+    observability: observability.prefault({}),
+    workerPool: workerPoolSchema.prefault({}),
+    journal: journalSchema.prefault({}),
+  })
+  // Editors must accept the `x-` extension keys load.ts strips before validation.
+  .meta({ patternProperties: { '^x-': {} } })
+  .describe('A walrus-stream topology (topology.yaml). Top-level keys starting with `x-` are ignored: use them for YAML anchors.');
+
+/** What the schema outputs (before references are resolved). */
+export type ParsedTopology = z.output<typeof topologySchema>;

@@ -1,0 +1,70 @@
+import type { Diagnostic } from '../types.js';
+import type { Path, Position, SourceMap } from './source-map.js';
+
+/**
+ * Collects every problem of one file, so they can be reported all at once,
+ * sorted by position, like a compiler.
+ */
+export class DiagnosticList {
+  readonly #file: string;
+  readonly #map: SourceMap | undefined;
+  readonly #items: Diagnostic[] = [];
+  readonly #seen = new Set<string>();
+  readonly #blocked = new Set<string>();
+
+  constructor(file: string, map?: SourceMap) {
+    this.#file = file;
+    this.#map = map;
+  }
+
+  /** Adds a problem at `where` (a position, or a path resolved through the source map). */
+  add(severity: Diagnostic['severity'], where: Position | Path, message: string, opts: { preferKey?: boolean } = {}): void {
+    const pos = Array.isArray(where) ? (this.#map?.position(where as Path, opts) ?? { line: 1, col: 1 }) : (where as Position);
+    const key = `${pos.line}:${pos.col}:${severity}:${message}`;
+    if (this.#seen.has(key) || this.#blocked.has(`${pos.line}:${pos.col}`)) return;
+    this.#seen.add(key);
+    this.#items.push({ file: this.#file, line: pos.line, col: pos.col, message, severity });
+  }
+
+  /**
+   * Drops later diagnostics at `pos`: once a value is known to be broken
+   * (e.g. its `${VAR}` could not be resolved), what else is wrong with the
+   * leftover text is noise.
+   */
+  block(pos: Position): void {
+    this.#blocked.add(`${pos.line}:${pos.col}`);
+  }
+
+  error(where: Position | Path, message: string, opts?: { preferKey?: boolean }): void {
+    this.add('error', where, message, opts);
+  }
+
+  warning(where: Position | Path, message: string, opts?: { preferKey?: boolean }): void {
+    this.add('warning', where, message, opts);
+  }
+
+  get errors(): Diagnostic[] {
+    return sortDiagnostics(this.#items.filter((d) => d.severity === 'error'));
+  }
+
+  get warnings(): Diagnostic[] {
+    return sortDiagnostics(this.#items.filter((d) => d.severity === 'warning'));
+  }
+
+  get all(): Diagnostic[] {
+    return sortDiagnostics(this.#items);
+  }
+
+  get hasErrors(): boolean {
+    return this.#items.some((d) => d.severity === 'error');
+  }
+}
+
+export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return [...list].sort((a, b) => a.line - b.line || a.col - b.col || a.message.localeCompare(b.message));
+}
+
+/** `topology.yaml:12:5: error: message` — the form editors and terminals link. */
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;
+}
