@@ -24,23 +24,24 @@ export interface StageGroup {
 export type GroupStart =
   | 'reads a source'
   | 'reads several inputs'
+  | 'reads nothing'
   | 'fuse: false'
-  | 'input is fuse: false'
-  | 're-keyed input (repartition)'
-  | 'shares a state store';
+  | 'shares a state store'
+  | 'its input runs alone'
+  | 're-keyed input (repartition)';
 
 /**
  * The rule (docs/pipeline.md, "Stage groups"): a processor joins the group
  * of the processor it reads from unless
  *
  * - it reads a source, or more than one input;
- * - it or its input says `fuse: false`;
+ * - it or its input runs alone: `fuse: false`, or a state store another
+ *   processor uses too (such a step's writes can be refused as stale and
+ *   the step retried, so nothing after it may have run on them);
  * - it runs in key ordering (every stateful step does) and a member between
  *   the group's head and it declares `rekey: true` — the key it would see is
  *   not the key the group holds, so it needs the coordinator's key ordering
- *   again: the equivalent of a repartition;
- * - it uses a state store that another processor uses too (stores of a fused
- *   step are owned by that one step, so its writes never race another's).
+ *   again: the equivalent of a repartition.
  *
  * A key change that is not declared stays safe: the worker hands a record
  * whose key is not the held one back to the coordinator before any keyed
@@ -58,13 +59,14 @@ export function planStageGroups(topology: Topology): StageGroup[] {
   const rekeyedBy = new Map<string, boolean>();
   const reasons = new Map<string, GroupStart>();
   const start = (p: ProcessorSpec): GroupStart | undefined => {
+    if (p.inputs.length === 0) return 'reads nothing';
     if (p.inputs.length !== 1) return 'reads several inputs';
     const input = p.inputs[0]!;
     if (input.kind === 'source') return 'reads a source';
     if (!p.fuse) return 'fuse: false';
-    const upstream = topology.processors[input.name]!;
-    if (!upstream.fuse) return 'input is fuse: false';
     if (sharesStore(p)) return 'shares a state store';
+    const upstream = topology.processors[input.name]!;
+    if (!upstream.fuse || sharesStore(upstream)) return 'its input runs alone';
     if (keyed(p) && rekeyedBy.get(upstream.name)) return 're-keyed input (repartition)';
     return undefined;
   };
@@ -107,4 +109,12 @@ export function groupIndex(groups: readonly StageGroup[]): Map<string, StageGrou
   const index = new Map<string, StageGroup>();
   for (const g of groups) for (const m of g.members) index.set(m, g);
   return index;
+}
+
+/** One line per group: `enrich → route, revenue (key ordering; starts: re-keyed input (repartition))`. */
+export function describeStageGroups(topology: Topology): string[] {
+  return planStageGroups(topology).map((g) => {
+    const rest = g.members.slice(1);
+    return `${g.head}${rest.length > 0 ? ` → ${rest.join(', ')}` : ''} (${g.ordering === 'key' ? 'key ordering' : 'unordered'}; starts: ${g.reason})`;
+  });
 }
