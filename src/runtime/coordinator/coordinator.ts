@@ -38,6 +38,8 @@ export interface CoordinatorOptions {
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
+  /** Schedules retry backoffs (a virtual clock in the test driver, src/testing). @default setTimeout */
+  setTimer?: (fn: () => void, ms: number) => unknown;
 }
 
 /**
@@ -78,7 +80,7 @@ export class Coordinator {
     for (const spec of Object.values(topology.processors)) {
       this.stats.processor(spec.name);
       this.#runners.set(spec.name, new ProcessorRunner({
-        spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
+        spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random, setTimer: options.setTimer,
         eagerBatches: options.workers, instrumentation: options.instrumentation,
         state: this.#streamTimes ? this.#streamTimes.hooks(spec.name, stateHooks(options.state, spec.name, spec.stores ?? []))
           : stateHooks(options.state, spec.name, spec.stores ?? []),
