@@ -40,6 +40,11 @@ export interface TestDriverOptions {
   stateDir?: string;
 }
 
+/**
+ * Real quiet after which, with `autoAdvance` off, records waiting only on the
+ * clock are left for `advanceTime` (dead-letter writes linger 5 ms: longer).
+ */
+const MANUAL_QUIET_MS = 20;
 const DEFAULT_START = Date.parse('2026-01-01T00:00:00.000Z');
 
 /**
@@ -119,7 +124,8 @@ export class TestDriver {
    * Waits until nothing is left to do: every piped entry fetched, every
    * record processed, retried, written to its sinks or dead-lettered, and
    * its state committed. With `autoAdvance`, the virtual clock jumps over
-   * the waits (retry backoffs) on the way.
+   * the waits (retry backoffs) on the way; without, it returns once what is
+   * left waits only on the clock.
    */
   async settle(): Promise<void> {
     const started = performance.now();
@@ -145,7 +151,12 @@ export class TestDriver {
       }
       idleTurns = 0;
       if (now - started > limit) throw this.#stalled(limit, inFlight);
-      if (!auto || this.#clock.pending === 0) continue;
+      if (this.#clock.pending === 0) continue;
+      if (!auto) {
+        // Only the clock can move what is left (a retry waiting out its backoff): the test advances it.
+        if (rt.runner.active === 0 && rt.topics.unfetched === 0 && rt.appending() === 0 && now - quietSince >= MANUAL_QUIET_MS) return;
+        continue;
+      }
       // Nothing runs: what is left waits on the clock (a retry backoff). Something runs but nothing
       // moved for a while: it waits on the clock too, or is stuck (its timeout is due next).
       if (rt.runner.active === 0 || now - quietSince >= hangAfter) {
