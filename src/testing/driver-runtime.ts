@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isEnvelope } from '../codec/index.js';
-import { Journal } from '../journal/index.js';
 import { Coordinator, wireSpec } from '../runtime/coordinator/coordinator.js';
 import type { PipelineSummary } from '../runtime/coordinator/pipeline-stats.js';
 import type { JournalLike, RecordCodec } from '../runtime/pipeline/pipeline-io.js';
@@ -67,6 +66,8 @@ export async function startDriverRuntime(original: Topology, options: DriverRunt
     let journal: JournalLike | undefined;
     let appending = 0;
     if (options.journalDir !== undefined) {
+      // Imported only when asked for: most tests need no journal, and start-up time is module count.
+      const { Journal } = await import('../journal/index.js');
       const opened = await Journal.open({ dir: options.journalDir, fsync: topology.journal.fsync });
       cleanups.push(() => opened.close());
       // Counted so the driver knows fetched entries are still on their way in (admission follows the append).

@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { WalrusError } from '../../errors/index.js';
+import { loadTopology } from '../../topology/load.js';
+import type { Diagnostic, Topology } from '../../topology/types.js';
+import { parseDuration } from '../../topology/units.js';
+import { DiagnosticList } from '../../topology/validate/diagnostics.js';
+import { formatPath } from '../../topology/validate/issues.js';
+import { SourceMap, type Path } from '../../topology/validate/source-map.js';
+import { reportSyntax } from '../../topology/validate/syntax.js';
+import { testFileSchema, type TestCase, type TestFile } from './case-schema.js';
+
+/** A test file, checked against its topology. */
+export interface LoadedTestFile {
+  /** As given (messages name it so). */
+  file: string;
+  topology: Topology;
+  cases: Array<TestCase & { line: number }>;
+}
+
+/**
+ * Reads and checks a test file: YAML syntax, the format, and every name it
+ * uses (sources, sinks, stores, processors) against the topology. Every
+ * problem is reported at once as `file:line:col` (TEST_FILE_INVALID with
+ * `context.diagnostics`, like TOPOLOGY_INVALID); a broken topology is
+ * reported with its own diagnostics.
+ */
+export async function loadTestFile(file: string, cwd: string, env: Record<string, string | undefined>): Promise<LoadedTestFile> {
+  const full = resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the test file: ${reason} (${full})`, severity: 'error' }]);
+  }
+  const map = new SourceMap(text);
+  const out = new DiagnosticList(file, map);
+  if (reportSyntax(map, out)) throw invalid(file, out.all);
+  let raw: unknown;
+  try {
+    raw = map.doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
+    throw invalid(file, out.all);
+  }
+  const parsed = testFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) out.error([...issue.path, key] as Path, `${formatPath([...issue.path, key] as Path)}: unknown key "${key}"`, { preferKey: true });
+      } else if (issue.code === 'invalid_union') {
+        out.error(issue.path as Path, `${formatPath(issue.path as Path)}: expected ${unionHint(issue.path as Path)}`);
+      } else {
+        out.error(issue.path as Path, `${formatPath(issue.path as Path) || '(file)'}: ${issue.message}`);
+      }
+    }
+    throw invalid(file, out.all);
+  }
+  const data = parsed.data;
+  const topologyFile = resolve(dirname(full), data.topology ?? 'topology.yaml');
+  // A broken topology throws TOPOLOGY_INVALID with its own diagnostics.
+  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...data.env } });
+  checkNames(data, topology, out);
+  if (out.hasErrors) throw invalid(file, out.all);
+  return { file, topology, cases: data.tests.map((c, i) => ({ ...c, line: map.position(['tests', i]).line })) };
+}
+
+function unionHint(path: Path): string {
+  const last = path[path.length - 1];
+  if (last === 'deadLetters' || path[path.length - 2] === 'sinks') return 'a list of records, or a mapping with records / order / match / exhaustive / count';
+  if (last === 'startTime' || last === 'timestamp') return 'epoch milliseconds or an ISO-8601 date';
+  if (last === 'advance') return 'a duration such as 30s, 5m, 1h, or milliseconds';
+  return 'one of the accepted forms (docs/testing.md)';
+}
+
+/** Names must exist in the topology; durations and times must parse. */
+function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): void {
+  const known = (what: string, names: string[]) => `unknown ${what}; the topology has: ${names.join(', ') || '(none)'}`;
+  const processors = Object.keys(topology.processors);
+  const storeNames = [...new Set(Object.values(topology.processors).flatMap((p) => p.stores))];
+  data.tests.forEach((c, i) => {
+    const at = (...path: PropertyKey[]): Path => ['tests', i, ...path];
+    for (const [source, records] of Object.entries(c.input)) {
+      const spec = topology.sources[source];
+      if (!spec) { out.error(at('input', source), `source "${source}": ${known('source', Object.keys(topology.sources))}`, { preferKey: true }); continue; }
+      records.forEach((r, j) => {
+        if (spec.format === 'text' && (r.key !== undefined || r.headers !== undefined || r.timestamp !== undefined || r.id !== undefined)) {
+          out.error(at('input', source, j), `source "${source}" reads plain-text entries, which carry no key, headers, timestamp or id; drop them or use format: envelope`);
+        }
+        if (r.timestamp !== undefined && toEpoch(r.timestamp) === undefined) out.error(at('input', source, j, 'timestamp'), 'timestamp: expected epoch milliseconds or an ISO-8601 date');
+      });
+    }
+    if (c.advance !== undefined && parseDuration(c.advance) === undefined) out.error(at('advance'), `advance: "${String(c.advance)}" is not a duration (e.g. 30s, 5m, 1h30m, or milliseconds)`);
+    if (c.startTime !== undefined && toEpoch(c.startTime) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
+    for (const sink of Object.keys(c.expect.sinks ?? {})) {
+      if (!topology.sinks[sink]) out.error(at('expect', 'sinks', sink), `sink "${sink}": ${known('sink', Object.keys(topology.sinks))}`, { preferKey: true });
+    }
+    for (const store of Object.keys(c.expect.stores ?? {})) {
+      if (!storeNames.includes(store)) out.error(at('expect', 'stores', store), `store "${store}": ${known('store (used by a processor)', storeNames)}`, { preferKey: true });
+    }
+    const dl = c.expect.deadLetters;
+    const letters = dl === undefined ? [] : Array.isArray(dl) ? dl : dl.records ?? [];
+    letters.forEach((d, j) => {
+      if (d.processor !== undefined && d.processor !== '(decode)' && !processors.includes(d.processor)) {
+        const path = Array.isArray(dl) ? at('expect', 'deadLetters', j, 'processor') : at('expect', 'deadLetters', 'records', j, 'processor');
+        out.error(path, `processor "${d.processor}": ${known('processor', processors)}`);
+      }
+    });
+  });
+}
+
+/** Epoch ms of a timestamp written in a test file (a number, an ISO string, or a YAML date). */
+export function toEpoch(value: number | string | Date): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function invalid(file: string, diagnostics: Diagnostic[]): WalrusError {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  return new WalrusError('TEST_FILE_INVALID', `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`).join('\n')}`,
+    { context: { diagnostics } });
+}
