@@ -55,15 +55,26 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
         out.error(issue.path as Path, `${formatPath(issue.path as Path) || '(file)'}: ${issue.message}`);
       }
     }
-    throw invalid(file, out.all);
   }
-  const data = parsed.data;
-  const topologyFile = resolve(dirname(full), data.topology ?? 'topology.yaml');
+  // The names are checked even when the format is not right, so one run reports every problem.
+  const data = (parsed.success ? parsed.data : raw) as TestFile;
+  const topologyRef = (raw as { topology?: unknown } | null)?.topology;
+  if (topologyRef !== undefined && typeof topologyRef !== 'string') throw invalid(file, out.all);
+  const topologyFile = resolve(dirname(full), topologyRef ?? 'topology.yaml');
   // A broken topology throws TOPOLOGY_INVALID with its own diagnostics.
-  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...data.env } });
-  checkNames(data, topology, out);
-  if (out.hasErrors) throw invalid(file, out.all);
+  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...(isRecord(data.env) ? data.env : {}) } });
+  try {
+    checkNames(data, topology, out);
+  } catch (error) {
+    // Only a malformed file (already reported) can trip the checks.
+    if (parsed.success) throw error;
+  }
+  if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { file, topology, cases: data.tests.map((c, i) => ({ ...c, line: map.position(['tests', i]).line })) };
+}
+
+function isRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function unionHint(path: Path): string {
@@ -79,29 +90,33 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
   const known = (what: string, names: string[]) => `unknown ${what}; the topology has: ${names.join(', ') || '(none)'}`;
   const processors = Object.keys(topology.processors);
   const storeNames = [...new Set(Object.values(topology.processors).flatMap((p) => p.stores))];
-  data.tests.forEach((c, i) => {
+  (Array.isArray(data.tests) ? data.tests : []).forEach((c, i) => {
+    if (!isRecord(c)) return;
     const at = (...path: PropertyKey[]): Path => ['tests', i, ...path];
-    for (const [source, records] of Object.entries(c.input)) {
+    for (const [source, records] of Object.entries(isRecord(c.input) ? c.input : {}) as Array<[string, TestCase['input'][string]]>) {
       const spec = topology.sources[source];
       if (!spec) { out.error(at('input', source), `source "${source}": ${known('source', Object.keys(topology.sources))}`, { preferKey: true }); continue; }
-      records.forEach((r, j) => {
+      (Array.isArray(records) ? records : []).forEach((r, j) => {
+        if (!isRecord(r)) return;
         if (spec.format === 'text' && (r.key !== undefined || r.headers !== undefined || r.timestamp !== undefined || r.id !== undefined)) {
           out.error(at('input', source, j), `source "${source}" reads plain-text entries, which carry no key, headers, timestamp or id; drop them or use format: envelope`);
         }
-        if (r.timestamp !== undefined && toEpoch(r.timestamp) === undefined) out.error(at('input', source, j, 'timestamp'), 'timestamp: expected epoch milliseconds or an ISO-8601 date');
+        if (r.timestamp !== undefined && toEpoch(r.timestamp as string) === undefined) out.error(at('input', source, j, 'timestamp'), 'timestamp: expected epoch milliseconds or an ISO-8601 date');
       });
     }
-    if (c.advance !== undefined && parseDuration(c.advance) === undefined) out.error(at('advance'), `advance: "${String(c.advance)}" is not a duration (e.g. 30s, 5m, 1h30m, or milliseconds)`);
-    if (c.startTime !== undefined && toEpoch(c.startTime) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
-    for (const sink of Object.keys(c.expect.sinks ?? {})) {
+    if (c.advance !== undefined && (typeof c.advance === 'string' || typeof c.advance === 'number') && parseDuration(c.advance) === undefined) out.error(at('advance'), `advance: "${String(c.advance)}" is not a duration (e.g. 30s, 5m, 1h30m, or milliseconds)`);
+    if (c.startTime !== undefined && toEpoch(c.startTime as string) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
+    const expect = isRecord(c.expect) ? c.expect as TestCase['expect'] : {};
+    for (const sink of Object.keys(isRecord(expect.sinks) ? expect.sinks : {})) {
       if (!topology.sinks[sink]) out.error(at('expect', 'sinks', sink), `sink "${sink}": ${known('sink', Object.keys(topology.sinks))}`, { preferKey: true });
     }
-    for (const store of Object.keys(c.expect.stores ?? {})) {
+    for (const store of Object.keys(isRecord(expect.stores) ? expect.stores : {})) {
       if (!storeNames.includes(store)) out.error(at('expect', 'stores', store), `store "${store}": ${known('store (used by a processor)', storeNames)}`, { preferKey: true });
     }
-    const dl = c.expect.deadLetters;
-    const letters = dl === undefined ? [] : Array.isArray(dl) ? dl : dl.records ?? [];
+    const dl = expect.deadLetters;
+    const letters = dl === undefined ? [] : Array.isArray(dl) ? dl : Array.isArray(dl.records) ? dl.records : [];
     letters.forEach((d, j) => {
+      if (!isRecord(d)) return;
       if (d.processor !== undefined && d.processor !== '(decode)' && !processors.includes(d.processor)) {
         const path = Array.isArray(dl) ? at('expect', 'deadLetters', j, 'processor') : at('expect', 'deadLetters', 'records', j, 'processor');
         out.error(path, `processor "${d.processor}": ${known('processor', processors)}`);
