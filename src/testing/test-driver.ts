@@ -24,7 +24,11 @@ export interface TestDriverOptions {
    * @default true
    */
   autoAdvance?: boolean;
-  /** Real milliseconds without progress after which a record still in a processor counts as hung (see `autoAdvance`). @default 200 */
+  /**
+   * Real milliseconds without progress after which a record still in a
+   * processor counts as hung (see `autoAdvance`): its timeout fires. Keep it
+   * above the slowest real I/O a processor under test does. @default 500
+   */
   hangAfterMs?: number;
   /** Real milliseconds `settle` waits at most before failing with TEST_STALLED. @default 10000 */
   settleTimeoutMs?: number;
@@ -130,7 +134,7 @@ export class TestDriver {
   async settle(): Promise<void> {
     const started = performance.now();
     const limit = this.#o.settleTimeoutMs ?? 10_000;
-    const hangAfter = this.#o.hangAfterMs ?? 200;
+    const hangAfter = this.#o.hangAfterMs ?? 500;
     const auto = this.#o.autoAdvance ?? true;
     let idleTurns = 0;
     let signature = '';

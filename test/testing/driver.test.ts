@@ -197,3 +197,28 @@ sinks: { out: { topic: out, input: echo, format: text, serializer: string } }
     await d.close();
   }
 });
+
+test('with journalDir the driver keeps a real journal, and a second driver on it starts clean once the first finished', { timeout: 10_000 }, async () => {
+  const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-stream-driver-journal-'));
+  const yaml = `
+sources: { in: { topic: in } }
+processors: { echo: { module: ./echo.js, input: in } }
+sinks: { out: { topic: out, input: echo } }
+`;
+  try {
+    const first = await driverFor(yaml, { journalDir: dir });
+    await first.pipe('in', [{ value: 1 }, { value: 2 }]);
+    assert.deepEqual(first.output('out').map((r) => r.value), [1, 2]);
+    await first.close();
+    assert.ok((await readdir(dir)).length > 0, 'journal files were written');
+    const second = await driverFor(yaml, { journalDir: dir });
+    await second.settle();
+    assert.equal(second.stats().recovered, 0, 'everything was released');
+    assert.deepEqual(second.output('out'), []);
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
