@@ -120,7 +120,7 @@ processors:
   first: { module: ./jitter.ts, input: in, ordering: key, batchSize: 8, concurrency: 6, config: { failEvery: 7 }, retry: { attempts: 2, initialDelay: 2s } }
   second: { module: ./jitter.ts, input: first, ordering: key, batchSize: 8, concurrency: 6 }
 sinks: { out: { topic: out, input: second } }
-`);
+`, { hangAfterMs: 5_000 }); // the processors really sleep (0-3 ms): never mistake that for a hang on a loaded machine
   try {
     const inputs = Array.from({ length: 200 }, (_, i) => ({ key: `k${(i * 31) % 9}`, value: { seq: i } }));
     await d.pipe('in', inputs);
