@@ -158,3 +158,48 @@ test('no test files, or a path that does not exist, exits 2', { timeout: 30_000 
     assert.match(missing.stderr, /^nope\.test\.yaml:1:1: error: no such file or directory/m);
   });
 });
+
+test('steps: pipe, let virtual time pass, pipe again — windows of a built-in aggregate close, quiet keys included', { timeout: 30_000 }, async () => {
+  await inTempDir({
+    'topology.yaml': `
+app: clicks
+sources: { clicks: { topic: clicks } }
+stores: { counts: {} }
+processors:
+  per-minute:
+    input: clicks
+    aggregate: { store: counts, op: count, window: { tumbling: 1m } }
+sinks: { counts: { topic: counts, input: per-minute } }
+`,
+    'clicks.test.yaml': `
+tests:
+  - name: minute windows
+    startTime: 2026-06-01T00:00:00Z
+    steps:
+      - input: { clicks: [{ key: u1, value: { page: a } }, { key: u2, value: { page: b } }, { key: u1, value: { page: c } }] }
+      - advance: 90s
+      - input: { clicks: [{ key: u1, value: { page: d } }] }
+    expect:
+      sinks:
+        counts:
+          order: any
+          records:
+            - { key: u1, value: { count: 2, final: true, window: { start: "2026-06-01T00:00:00.000Z" } } }
+            - { key: u2, value: { count: 1, final: true } }
+      stores:
+        counts: { "u1@0001780272060000": { count: 1 }, "u1@0001780272000000": null }
+  - name: input and steps together
+    input: { clicks: [] }
+    steps: [{ advance: 1s }]
+    expect: {}
+`,
+  }, async (dir) => {
+    const r = await cli(['test'], dir);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /^clicks\.test\.yaml:18:5: error: tests\[1\]: give either "input" \(and optionally "advance"\) or "steps", not both$/m);
+    await writeFile(join(dir, 'clicks.test.yaml'), (await import('node:fs')).readFileSync(join(dir, 'clicks.test.yaml'), 'utf8').split('  - name: input and steps')[0]!);
+    const ok = await cli(['test'], dir);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.match(ok.stdout, /^1 passed, 0 failed/m);
+  });
+});

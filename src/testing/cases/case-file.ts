@@ -93,19 +93,30 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
   (Array.isArray(data.tests) ? data.tests : []).forEach((c, i) => {
     if (!isRecord(c)) return;
     const at = (...path: PropertyKey[]): Path => ['tests', i, ...path];
-    for (const [source, records] of Object.entries(isRecord(c.input) ? c.input : {}) as Array<[string, TestCase['input'][string]]>) {
-      const spec = topology.sources[source];
-      if (!spec) { out.error(at('input', source), `source "${source}": ${known('source', Object.keys(topology.sources))}`, { preferKey: true }); continue; }
-      (Array.isArray(records) ? records : []).forEach((r, j) => {
-        if (!isRecord(r)) return;
-        if (spec.format === 'text' && (r.key !== undefined || r.headers !== undefined || r.timestamp !== undefined || r.id !== undefined)) {
-          out.error(at('input', source, j), `source "${source}" reads plain-text entries, which carry no key, headers, timestamp or id; drop them or use format: envelope`);
-        }
-        if (r.timestamp !== undefined && toEpoch(r.timestamp as string) === undefined) out.error(at('input', source, j, 'timestamp'), 'timestamp: expected epoch milliseconds or an ISO-8601 date');
-      });
+    if ((c.input === undefined) === (c.steps === undefined)) {
+      out.error(at(), `tests[${i}]: give either "input" (and optionally "advance") or "steps", ${c.input === undefined ? 'not neither' : 'not both'}`, { preferKey: true });
     }
-    if (c.advance !== undefined && (typeof c.advance === 'string' || typeof c.advance === 'number') && parseDuration(c.advance) === undefined) out.error(at('advance'), `advance: "${String(c.advance)}" is not a duration (e.g. 30s, 5m, 1h30m, or milliseconds)`);
-    if (c.startTime !== undefined && toEpoch(c.startTime as string) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
+    else if (c.steps !== undefined && c.advance !== undefined) out.error(at('advance'), 'advance: with "steps", write it as a step ({ advance: ... })', { preferKey: true });
+    const places: Array<{ input?: unknown; advance?: unknown; path: PropertyKey[] }> = [{ input: c.input, advance: c.advance, path: [] }];
+    if (Array.isArray(c.steps)) c.steps.forEach((step, k) => { if (isRecord(step)) places.push({ ...(step as object), path: ['steps', k] }); });
+    for (const place of places) {
+      for (const [source, records] of Object.entries(isRecord(place.input) ? place.input : {}) as Array<[string, unknown]>) {
+        const spec = topology.sources[source];
+        if (!spec) { out.error(at(...place.path, 'input', source), `source "${source}": ${known('source', Object.keys(topology.sources))}`, { preferKey: true }); continue; }
+        (Array.isArray(records) ? records : []).forEach((r: unknown, j) => {
+          if (!isRecord(r)) return;
+          if (spec.format === 'text' && (r.key !== undefined || r.headers !== undefined || r.timestamp !== undefined || r.id !== undefined)) {
+            out.error(at(...place.path, 'input', source, j), `source "${source}" reads plain-text entries, which carry no key, headers, timestamp or id; drop them or use format: envelope`);
+          }
+          if (r.timestamp !== undefined && toEpoch(r.timestamp) === undefined) out.error(at(...place.path, 'input', source, j, 'timestamp'), 'timestamp: expected epoch milliseconds or an ISO-8601 date');
+        });
+      }
+      const advance = place.advance;
+      if ((typeof advance === 'string' || typeof advance === 'number') && parseDuration(advance) === undefined) {
+        out.error(at(...place.path, 'advance'), `advance: "${String(advance)}" is not a duration (e.g. 30s, 5m, 1h30m, or milliseconds)`);
+      }
+    }
+    if (c.startTime !== undefined && toEpoch(c.startTime) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
     const expect = isRecord(c.expect) ? c.expect as TestCase['expect'] : {};
     for (const sink of Object.keys(isRecord(expect.sinks) ? expect.sinks : {})) {
       if (!topology.sinks[sink]) out.error(at('expect', 'sinks', sink), `sink "${sink}": ${known('sink', Object.keys(topology.sinks))}`, { preferKey: true });
@@ -126,8 +137,9 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
 }
 
 /** Epoch ms of a timestamp written in a test file (a number, an ISO string, or a YAML date). */
-export function toEpoch(value: number | string | Date): number | undefined {
+export function toEpoch(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  if (typeof value !== 'string' && !(value instanceof Date)) return undefined;
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
 }

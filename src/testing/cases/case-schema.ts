@@ -51,14 +51,19 @@ function listOf<T extends z.ZodType>(item: T) {
   return z.union([z.array(item), z.strictObject({ records: z.array(item).optional(), ...listOptions })]);
 }
 
+const inputs = z.record(z.string(), z.array(inputRecord));
+const duration = z.union([z.string(), z.number().nonnegative()]);
+
 export const testCaseSchema = z.strictObject({
   name: z.string().min(1),
   /** Virtual clock start (epoch ms or ISO-8601). @default 2026-01-01T00:00:00Z */
   startTime: timestamp.optional(),
   /** Records per source, piped in the order written (sources in the order written). */
-  input: z.record(z.string(), z.array(inputRecord)),
+  input: inputs.optional(),
   /** Virtual time to let pass after the input (a duration: `30s`, `5m`, or ms). */
-  advance: z.union([z.string(), z.number().nonnegative()]).optional(),
+  advance: duration.optional(),
+  /** Instead of `input`/`advance`: several of them in turn (pipe, let time pass, pipe again). */
+  steps: z.array(z.union([z.strictObject({ input: inputs }), z.strictObject({ advance: duration })])).optional(),
   expect: z.strictObject({
     sinks: z.record(z.string(), listOf(outputRecord)).optional(),
     deadLetters: listOf(deadLetter).optional(),

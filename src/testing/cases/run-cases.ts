@@ -46,11 +46,14 @@ async function runCase(loaded: LoadedTestFile, c: TestCase, logLevel: LogLevel):
     logLevel, startTime: c.startTime === undefined ? undefined : toEpoch(c.startTime),
   });
   try {
-    for (const [source, records] of Object.entries(c.input)) {
-      const spec = loaded.topology.sources[source]!;
-      await driver.pipe(source, records.map((r) => inputRecord(r, spec.serializer)));
+    const steps = c.steps ?? [{ input: c.input ?? {} }, ...(c.advance === undefined ? [] : [{ advance: c.advance }])];
+    for (const step of steps) {
+      if ('advance' in step) { await driver.advanceTime(parseDuration(step.advance)!); continue; }
+      for (const [source, records] of Object.entries(step.input)) {
+        const spec = loaded.topology.sources[source]!;
+        await driver.pipe(source, records.map((r) => inputRecord(r, spec.serializer)));
+      }
     }
-    if (c.advance !== undefined) await driver.advanceTime(parseDuration(c.advance)!);
     return check(driver, c);
   } finally {
     await driver.close();
@@ -58,7 +61,7 @@ async function runCase(loaded: LoadedTestFile, c: TestCase, logLevel: LogLevel):
 }
 
 /** A test file's record as the driver takes it: for a `string` source, a mapping or list is written as its JSON text. */
-function inputRecord(r: TestCase['input'][string][number], serializer: string): TestInputRecord {
+function inputRecord(r: NonNullable<TestCase['input']>[string][number], serializer: string): TestInputRecord {
   const value = serializer === 'string' && typeof r.value === 'object' && r.value !== null ? JSON.stringify(r.value)
     : serializer === 'string' && (typeof r.value === 'number' || typeof r.value === 'boolean') ? String(r.value) : r.value;
   return { value, key: r.key, headers: r.headers, id: r.id, timestamp: r.timestamp === undefined ? undefined : toEpoch(r.timestamp) };
