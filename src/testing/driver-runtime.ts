@@ -116,7 +116,7 @@ export async function startDriverRuntime(original: Topology, options: DriverRunt
  * The topology as the driver runs it: same semantics, test-friendly
  * mechanics — state under `stateDir`, store commits without fsync (nothing
  * here must survive a power cut), sink batches written at once instead of
- * after a linger, and idle sources polled without backoff.
+ * after a linger, idle sources polled without backoff, no rate limit.
  */
 function forTests(topology: Topology, stateDir: string, logLevel: LogLevel | undefined): Topology {
   const copy = structuredClone(topology);
@@ -124,7 +124,8 @@ function forTests(topology: Topology, stateDir: string, logLevel: LogLevel | und
   if (logLevel !== undefined) copy.observability.logLevel = logLevel;
   for (const store of Object.values(copy.stores)) store.fsync = 'never';
   for (const sink of Object.values(copy.sinks)) sink.batch.linger = 0;
-  for (const source of Object.values(copy.sources)) source.poll = { ...source.poll, minInterval: 0, maxInterval: 1 };
+  // A rate limit paces fetches in real time: throughput, not semantics.
+  for (const source of Object.values(copy.sources)) { source.poll = { ...source.poll, minInterval: 0, maxInterval: 1 }; source.rateLimit = 0; }
   return copy;
 }
 
