@@ -40,6 +40,8 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
   let raw: unknown;
   try {
     raw = map.doc.toJS({ maxAliasCount: 100 });
+    // Top-level `x-` keys hold YAML anchors to merge (`<<: *name`), as in a topology.
+    if (isRecord(raw)) raw = Object.fromEntries(Object.entries(raw).filter(([key]) => !key.startsWith('x-')));
   } catch (error) {
     out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
     throw invalid(file, out.all);

@@ -48,6 +48,11 @@ export function compareList<E, A>(label: string, spec: ExpectedList<E>, actual: 
   if (opts.count !== undefined && actual.length !== opts.count) problems.push(`${label}: expected ${opts.count} record(s), got ${actual.length}`);
   if (expected === undefined) return problems.length > 0 ? [...problems, ...listing(actual, [], project)] : problems;
   let detail: string | undefined;
+  // What the record at the same position lacks: usually the record the test meant.
+  const hint = (i: number): string => {
+    const m = i < actual.length ? recordMismatch(expected[i]!, actual[i]!, mode) : undefined;
+    return m === undefined ? '' : `; actual record ${i + 1}: ${m}`;
+  };
   if (exhaustive && actual.length !== expected.length) {
     detail = `${label}: expected ${expected.length} record(s), got ${actual.length}`;
   }
@@ -61,14 +66,14 @@ export function compareList<E, A>(label: string, spec: ExpectedList<E>, actual: 
         continue;
       }
       const found = actual.findIndex((a, k) => k >= from && recordMismatch(expected[i]!, a, mode) === undefined);
-      if (found < 0) detail = `${label}: expected record ${i + 1} not found${from > 0 ? ` after record ${from}` : ''} (in order)`;
+      if (found < 0) detail = `${label}: expected record ${i + 1} not found${from > 0 ? ` after record ${from}` : ''} (in order)${hint(i)}`;
       else from = found + 1;
     }
   } else if (detail === undefined) {
     const used = new Set<number>();
     for (let i = 0; i < expected.length && detail === undefined; i++) {
       const found = actual.findIndex((a, k) => !used.has(k) && recordMismatch(expected[i]!, a, mode) === undefined);
-      if (found < 0) detail = `${label}: expected record ${i + 1} not found (any order)`;
+      if (found < 0) detail = `${label}: expected record ${i + 1} not found (any order)${hint(i)}`;
       else used.add(found);
     }
   }
