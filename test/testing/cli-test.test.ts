@@ -203,3 +203,16 @@ tests:
     assert.match(ok.stdout, /^1 passed, 0 failed/m);
   });
 });
+
+test('a processor module that does not export a processor makes its test file broken (exit 2), pointing at the topology', { timeout: 30_000 }, async () => {
+  await inTempDir({
+    'package.json': '{ "type": "module" }',
+    'not-a-processor.ts': 'export default 42;\n',
+    'topology.yaml': 'app: x\nsources: { a: { topic: a } }\nprocessors: { p: { module: ./not-a-processor.ts, input: a } }\n',
+    'x.test.yaml': 'tests:\n  - { name: t, input: { a: [{ value: 1 }] }, expect: {} }\n',
+  }, async (dir) => {
+    const r = await cli(['test'], dir);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /^topology\.yaml:3:\d+: error: processors\.p\.module: its default export is number/m);
+  });
+});

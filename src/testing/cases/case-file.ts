@@ -63,8 +63,8 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
   const topologyRef = (raw as { topology?: unknown } | null)?.topology;
   if (topologyRef !== undefined && typeof topologyRef !== 'string') throw invalid(file, out.all);
   const topologyFile = resolve(dirname(full), topologyRef ?? 'topology.yaml');
-  // A broken topology throws TOPOLOGY_INVALID with its own diagnostics.
-  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...(isRecord(data.env) ? data.env : {}) } });
+  // A broken topology (or processor module) throws TOPOLOGY_INVALID with its own diagnostics.
+  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...(isRecord(data.env) ? data.env : {}) }, loadModules: true });
   try {
     checkNames(data, topology, out);
   } catch (error) {
