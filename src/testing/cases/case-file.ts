@@ -46,6 +46,10 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
     out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
     throw invalid(file, out.all);
   }
+  if (raw === null || raw === undefined) {
+    out.error({ line: 1, col: 1 }, 'the test file is empty; it needs "tests:" with at least one case (docs/testing.md)');
+    throw invalid(file, out.all);
+  }
   const parsed = testFileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -63,8 +67,16 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
   const topologyRef = (raw as { topology?: unknown } | null)?.topology;
   if (topologyRef !== undefined && typeof topologyRef !== 'string') throw invalid(file, out.all);
   const topologyFile = resolve(dirname(full), topologyRef ?? 'topology.yaml');
-  // A broken topology (or processor module) throws TOPOLOGY_INVALID with its own diagnostics.
-  const { topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...(isRecord(data.env) ? data.env : {}) }, loadModules: true });
+  const fileEnv = isRecord(raw) && isRecord(raw.env) ? raw.env : {};
+  let topology: Topology;
+  try {
+    ({ topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...fileEnv }, loadModules: true }));
+  } catch (error) {
+    // A broken topology (or processor module) has diagnostics of its own: reported with the test file's, if any.
+    const context = (error as { code?: string; context?: { diagnostics?: Diagnostic[] } }).context;
+    if ((error as { code?: string }).code !== 'TOPOLOGY_INVALID' || !Array.isArray(context?.diagnostics) || !(out.hasErrors || !parsed.success)) throw error;
+    throw invalid(file, [...out.all, ...context.diagnostics]);
+  }
   try {
     checkNames(data, topology, out);
   } catch (error) {
