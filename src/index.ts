@@ -36,3 +36,6 @@ export { startPipeline, parseDeadLetter, type Pipeline, type PipelineOptions, ty
 // The embedded node and local durability.
 export { startBroker, startBrokerInWorker, type BrokerHandle, type BrokerOptions } from './broker/index.js';
 export { Journal, DedupeWindow } from './journal/index.js';
+
+// Testing a topology without a node: the test driver (docs/testing.md).
+export { createTestDriver, TestDriver, type TestDriverOptions, type TestInputRecord, type TestOutputRecord, type TestDeadLetter } from './testing/index.js';

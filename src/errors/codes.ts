@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   JOURNAL_ERROR: { retriable: false, summary: 'The local journal could not be written or read.' },
   STATE_STORE_ERROR: { retriable: false, summary: 'A state store could not be read, written or restored.' },
   LATE_RECORD: { retriable: false, summary: "A record's event time fell in windows that had already closed (window end + grace); it went to the late output or the dead-letter topic." },
+  TEST_STALLED: { retriable: false, summary: 'The test driver waited longer than `settleTimeoutMs` (real time) for the pipeline to finish what was piped in.' },
+  TEST_FILE_INVALID: { retriable: false, summary: 'A `walrus-stream test` file is not valid YAML or does not fit the test format; the error lists every problem with file:line:col.' },
   INTERNAL_ERROR: { retriable: false, summary: 'A bug in walrus-stream: please report it with the stack.' },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 
