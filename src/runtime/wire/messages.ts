@@ -9,6 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { SerializedError } from '../../errors/index.js';
+import type { LabelledSnapshot } from '../../observability/metrics/worker-snapshot.js';
 import type { StatePreload, StateWrites } from '../../state/worker-state.js';
 
 /** A record on its way into a worker. */
@@ -111,12 +112,10 @@ export interface LoadTaskResult { threadId: number; loaded: string[] }
 /**
  * Processor-defined metrics of one worker since it started: free-form label
  * sets (the observability layer's `fromLabelledSnapshot` turns them into
- * Prometheus series).
+ * Prometheus series). The shape is declared once, in observability.
  */
-export interface WorkerMetricsSnapshot {
+export interface WorkerMetricsSnapshot extends LabelledSnapshot {
   threadId: number;
-  counters: Array<{ name: string; labels: Record<string, string>; value: number }>;
-  summaries: Array<{ name: string; labels: Record<string, string>; count: number; sum: number }>;
 }
 
 export interface WorkerHealth {
