@@ -198,7 +198,3 @@ export function describeAggregate(spec: AggregateSpec, { long = false } = {}): s
   return parts.join(', ');
 }
 
-/** True for a built-in aggregation step. */
-export function isAggregate(p: ProcessorSpec): p is ProcessorSpec & { aggregate: AggregateSpec } {
-  return p.aggregate !== undefined;
-}
