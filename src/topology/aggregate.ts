@@ -4,7 +4,7 @@ import type { DiagnosticList } from './validate/diagnostics.js';
 import { isRecord } from './validate/references.js';
 import { AGGREGATE_OPS, MAX_WINDOWS_PER_RECORD, type ParsedAggregate } from './schema/schema-aggregate.js';
 import { closest, didYouMean } from './validate/suggest.js';
-import type { AggregateSpec, ProcessorSpec } from './types.js';
+import type { AggregateSpec } from './types.js';
 import { formatDuration, parseDuration } from './units.js';
 
 /**
