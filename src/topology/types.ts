@@ -9,6 +9,8 @@
  * `schema.ts`; `docs/topology.md` is generated from it.
  */
 
+import type { FsyncMode } from '../util/fsync.js';
+
 /** Milliseconds. */
 export type Millis = number;
 /** Bytes. */
@@ -59,7 +61,8 @@ export interface WorkerPoolSpec {
 
 /** `journal:`. */
 export interface JournalSpec {
-  fsync: 'batch' | 'always' | 'never';
+  /** In the shared fsync vocabulary (util/fsync.ts); the deprecated `batch` is already mapped to `always`. */
+  fsync: Exclude<FsyncMode, 'interval'>;
 }
 
 /** A keyed state store declared under `stores:`. */
@@ -67,7 +70,7 @@ export interface StoreSpec {
   name: string;
   /** Changelog topic (default `<app>-<store>-changelog`). */
   changelog: string;
-  fsync: 'always' | 'never';
+  fsync: Exclude<FsyncMode, 'interval'>;
   /** Snapshot once the commit log grows past this. */
   snapshotEvery: Bytes;
   /** Most changelog entries fetched per request during a restore. */
@@ -93,7 +96,7 @@ export interface EmbeddedSpec {
   host: string;
   /** 0 = any free port. */
   port: number;
-  fsync: 'always' | 'never' | 'interval';
+  fsync: FsyncMode;
   /** Used when `fsync` is `interval`. */
   fsyncInterval: Millis;
   compat: 'default' | 'stock';
