@@ -10,6 +10,11 @@
  */
 
 import type { FsyncMode } from '../util/fsync.js';
+import type { AggregateSpec } from '../processor/builtin/aggregate-spec.js';
+
+// The aggregate step's spec is declared next to the processor that runs it
+// (processor is the lower layer: the SDK must not import the topology).
+export type { AggregateOp, AggregateSpec, AggregateWindowSpec, EventTimeSource } from '../processor/builtin/aggregate-spec.js';
 
 /** Milliseconds. */
 export type Millis = number;
@@ -180,34 +185,6 @@ export interface ProcessorSpec {
    * `module:`); the same object is the step's `config`.
    */
   aggregate?: AggregateSpec;
-}
-
-export type AggregateOp = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last';
-
-/** Where a windowed aggregation reads a record's event time. */
-export type EventTimeSource = 'record' | { field: string } | { header: string };
-
-/** `processors.<name>.aggregate`, normalised (docs/state.md, "Declarative aggregations in the topology"). */
-export interface AggregateSpec {
-  store: string;
-  op: AggregateOp;
-  /** Dotted path of the value field; null for `count`. */
-  field: string | null;
-  /** Event-time windows; null for one running aggregate per key. */
-  window: AggregateWindowSpec | null;
-  /** `close`: results when windows close; `update`: on every record (and on close, with a window). */
-  emit: 'close' | 'update';
-  /** Late records (windowed steps): dead-lettered, dropped, or sent to one of the step's outputs. */
-  late: 'dlq' | 'drop' | { output: string };
-}
-
-export interface AggregateWindowSpec {
-  kind: 'tumbling' | 'hopping';
-  size: Millis;
-  /** Equals `size` for tumbling windows. */
-  advance: Millis;
-  grace: Millis;
-  time: EventTimeSource;
 }
 
 export interface ProcessorRetrySpec {
