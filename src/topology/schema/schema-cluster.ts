@@ -3,7 +3,7 @@ import { address, count, duration, ordered } from './schema-fields.js';
 
 /**
  * `cluster:` — where the Walrus nodes are and how the client talks to them
- * (the client's pool / retry / breaker / balancer options, DESIGN §9).
+ * (the client's pool / retry / breaker / balancer options, docs/client.md).
  */
 
 const embedded = z
