@@ -22,7 +22,8 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { decodeEntry, encodeRecords, type RecordToEncode } from '../src/codec/index.js';
 import { MetricsHub } from '../src/observability/metrics/metrics-hub.js';
-import { createWorkerMetrics } from '../src/observability/metrics/worker-metrics.js';
+import { WorkerMetrics } from '../src/runtime/worker/processor-metrics.js';
+import { fromLabelledSnapshot } from '../src/observability/metrics/labelled-snapshot.js';
 import { injectTraceContext, startSpan } from '../src/observability/tracing/tracing.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.5' }, rounds: { type: 'string', default: '5' }, variant: { type: 'string' } } });
@@ -65,8 +66,8 @@ const preEncoded = Buffer.from(JSON.stringify({ total: 1 }));
  */
 function runFor(variant: Variant, seconds: number, work = true): number {
   const hub = new MetricsHub({ processMetrics: false });
-  const worker = createWorkerMetrics();
-  const handled = worker.counter('bench_handled_total', 'Handled.', ['tier']);
+  // The runtime's own ctx.metrics, converted and merged as the coordinator does with each result.
+  const worker = new WorkerMetrics();
   const deadline = performance.now() + seconds * 1000;
   // CPU time, not wall time: on a shared machine a descheduled loop would
   // otherwise look slow. (Single-threaded loop; GC threads add a little.)
@@ -100,14 +101,14 @@ function runFor(variant: Variant, seconds: number, work = true): number {
       outputs[i] = { value: work ? Buffer.from(JSON.stringify({ ...order, total })) : preEncoded, key: record.key, headers, timestamp: record.timestamp };
       timestamps[i] = record.timestamp;
       if (variant.metrics) {
-        handled.inc({ tier: order.customer.tier });
+        worker.increment('bench_handled_total', 1, { tier: order.customer.tier });
         durations[i] = performance.now() - started;
       }
       span?.end();
     }
     if (variant.metrics) {
       hub.recordProcessed('parse', 'ok', batch.length, durations);
-      hub.mergeWorkerSnapshot(1, worker.snapshot());
+      hub.mergeWorkerSnapshot(1, fromLabelledSnapshot(worker.snapshot(1), '1'));
     }
     fetchSpan?.end();
     // produce: encode the outputs into one sink entry

@@ -1,7 +1,9 @@
 import { WalrusError } from '../errors/index.js';
+import type { FsyncMode } from '../util/fsync.js';
 
 /**
- * When appended entries reach the disk, named after Walrus's `FsyncSchedule`:
+ * When appended entries reach the disk, in the shared fsync vocabulary
+ * (util/fsync.ts), named after Walrus's `FsyncSchedule`:
  * - `'always'` (`SyncEach`): every acknowledgement waits for `fdatasync`;
  *   group commit batches all requests that arrive meanwhile.
  * - `{ intervalMs }` (`Milliseconds(n)`): entries are written to the OS
@@ -10,7 +12,7 @@ import { WalrusError } from '../errors/index.js';
  *   OS whenever it likes (and on clean shutdown).
  * - `'interval'`: `{ intervalMs: 200 }` (the topology file's spelling).
  */
-export type FsyncPolicy = 'always' | 'never' | 'interval' | { intervalMs: number };
+export type FsyncPolicy = FsyncMode | { intervalMs: number };
 
 /** `default`: extensions and extra JSON fields on; `stock`: byte-for-byte like a stock Walrus node. */
 export type CompatMode = 'default' | 'stock';

@@ -19,6 +19,7 @@ export type { NodeStats } from './cluster/node.js';
 export type { TopicStateInfo } from './cluster/topic-state.js';
 export { CLIENT_CHANNELS, STAT_NAMES, type RequestEvent, type RetryEventData, type BreakerEvent, type ConnectionEvent, type CapabilitiesEvent } from './cluster/events.js';
 export { LATENCY_BUCKETS_MS, type CommandStats, type LatencySnapshot, type RetryCounters } from './cluster/stats.js';
-export { systemClock, realSleep, type Clock, type Sleep } from './transport/clock.js';
+export { systemClock, type Clock } from './transport/clock.js';
+export { realSleep, type Sleep } from '../util/sleep.js';
 export { Producer, type ProducerOptions, type ProducerClient, type LingerOptions, type SendOptions, type ProducerStats } from './producer/producer.js';
 export { Consumer, type ConsumerOptions, type ConsumerClient, type ConsumerStats } from './consumer/consumer.js';

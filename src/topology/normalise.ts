@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
 import type { ParsedTopology } from './schema/schema.js';
 import type { Resolution } from './validate/semantics.js';
-import type { ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
+import type { JournalSpec, ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
+import { DEPRECATED_FSYNC } from '../util/fsync.js';
 
 /**
  * Builds the runtime's `Topology` from the schema's output and the resolved
@@ -64,6 +65,11 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     stores,
     observability: parsed.observability,
     workerPool: parsed.workerPool,
-    journal: parsed.journal,
+    journal: { fsync: currentJournalFsync(parsed.journal.fsync) },
   };
+}
+
+/** The journal's fsync in current words (validation already warned about an old spelling). */
+function currentJournalFsync(given: string): JournalSpec['fsync'] {
+  return (Object.hasOwn(DEPRECATED_FSYNC, given) ? DEPRECATED_FSYNC[given] : given) as JournalSpec['fsync'];
 }

@@ -9,6 +9,13 @@
  * `schema.ts`; `docs/topology.md` is generated from it.
  */
 
+import type { FsyncMode } from '../util/fsync.js';
+import type { AggregateSpec } from '../processor/builtin/aggregate-spec.js';
+
+// The aggregate step's spec is declared next to the processor that runs it
+// (processor is the lower layer: the SDK must not import the topology).
+export type { AggregateOp, AggregateSpec, AggregateWindowSpec, EventTimeSource } from '../processor/builtin/aggregate-spec.js';
+
 /** Milliseconds. */
 export type Millis = number;
 /** Bytes. */
@@ -59,7 +66,8 @@ export interface WorkerPoolSpec {
 
 /** `journal:`. */
 export interface JournalSpec {
-  fsync: 'batch' | 'always' | 'never';
+  /** In the shared fsync vocabulary (util/fsync.ts); the deprecated `batch` is already mapped to `always`. */
+  fsync: Exclude<FsyncMode, 'interval'>;
 }
 
 /** A keyed state store declared under `stores:`. */
@@ -67,7 +75,7 @@ export interface StoreSpec {
   name: string;
   /** Changelog topic (default `<app>-<store>-changelog`). */
   changelog: string;
-  fsync: 'always' | 'never';
+  fsync: Exclude<FsyncMode, 'interval'>;
   /** Snapshot once the commit log grows past this. */
   snapshotEvery: Bytes;
   /** Most changelog entries fetched per request during a restore. */
@@ -93,7 +101,7 @@ export interface EmbeddedSpec {
   host: string;
   /** 0 = any free port. */
   port: number;
-  fsync: 'always' | 'never' | 'interval';
+  fsync: FsyncMode;
   /** Used when `fsync` is `interval`. */
   fsyncInterval: Millis;
   compat: 'default' | 'stock';
@@ -181,34 +189,6 @@ export interface ProcessorSpec {
    * `module:`); the same object is the step's `config`.
    */
   aggregate?: AggregateSpec;
-}
-
-export type AggregateOp = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last';
-
-/** Where a windowed aggregation reads a record's event time. */
-export type EventTimeSource = 'record' | { field: string } | { header: string };
-
-/** `processors.<name>.aggregate`, normalised (docs/state.md, "Declarative aggregations in the topology"). */
-export interface AggregateSpec {
-  store: string;
-  op: AggregateOp;
-  /** Dotted path of the value field; null for `count`. */
-  field: string | null;
-  /** Event-time windows; null for one running aggregate per key. */
-  window: AggregateWindowSpec | null;
-  /** `close`: results when windows close; `update`: on every record (and on close, with a window). */
-  emit: 'close' | 'update';
-  /** Late records (windowed steps): dead-lettered, dropped, or sent to one of the step's outputs. */
-  late: 'dlq' | 'drop' | { output: string };
-}
-
-export interface AggregateWindowSpec {
-  kind: 'tumbling' | 'hopping';
-  size: Millis;
-  /** Equals `size` for tumbling windows. */
-  advance: Millis;
-  grace: Millis;
-  time: EventTimeSource;
 }
 
 export interface ProcessorRetrySpec {

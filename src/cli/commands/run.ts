@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
+import { MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
 import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline/pipeline.js';
@@ -149,17 +149,17 @@ const command: CliCommand = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
-    const timer = progress
-      ? setInterval(() => progress.update(hub.progress()), tty ? 250 : Math.min(progressInterval, 1_000))
+    const drive = progress
+      ? driveProgress(() => hub.progress(), progress, { intervalMs: tty ? 250 : Math.min(progressInterval, 1_000) })
       : undefined;
-    timer?.unref();
     try {
       const summary = await pipeline.done;
-      if (progress) progress.update(toProgressSnapshot(summary, pipeline.pool.size));
+      // The view settles on the final totals; the summary table goes to stdout.
+      drive?.stop(toProgressSnapshot(summary, pipeline.pool.size));
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
-      if (timer) clearInterval(timer);
+      drive?.stop();
       await server?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

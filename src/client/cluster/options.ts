@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { WalrusError } from '../../errors/index.js';
 import { parseAddress, type NodeAddress, type NodeAddressInput } from '../transport/address.js';
 import type { BalancerName } from './balancer.js';
-import type { Clock, Sleep } from '../transport/clock.js';
+import type { Clock } from '../transport/clock.js';
+import type { Sleep } from '../../util/sleep.js';
 import type { SocketFactory } from '../transport/connection.js';
 import type { RetryPredicate } from './retry.js';
 

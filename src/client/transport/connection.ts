@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { WalrusError, type ErrorContext } from '../../errors/index.js';
 import { FrameDecoder } from '../../protocol/index.js';
-import { abortError } from './clock.js';
-import { Fifo } from './fifo.js';
+import { abortError } from '../../util/sleep.js';
+import { Fifo } from '../../util/fifo.js';
 import { closedBeforeSend, connectTimeout, inFlightFailure, socketError } from './network-errors.js';
 import { Pending, sample, type ConnectionOptions, type ReplyParser, type RequestMeta } from './pending-request.js';
 

@@ -3,7 +3,7 @@ import { address, count, duration, ordered } from './schema-fields.js';
 
 /**
  * `cluster:` — where the Walrus nodes are and how the client talks to them
- * (the client's pool / retry / breaker / balancer options, DESIGN §9).
+ * (the client's pool / retry / breaker / balancer options, docs/client.md).
  */
 
 const embedded = z
@@ -11,7 +11,7 @@ const embedded = z
     dataDir: z.string().min(1).default('.walrus').describe('Data directory of the embedded node, relative to the topology file.'),
     host: z.string().min(1).default('127.0.0.1').describe('Address the embedded node binds (loopback by default).'),
     port: z.number().int().min(0).max(65_535).default(0).describe('TCP port of the embedded node; 0 picks a free port.'),
-    fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node fsyncs its log: after every write, never, or every `fsyncInterval`.'),
+    fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node\'s log reaches the disk: `always`: a write is acknowledged after fdatasync (writes arriving together share one, group commit); `interval`: acknowledged after the write, fdatasync every `fsyncInterval`; `never`: acknowledged after the write, synced by the OS.'),
     fsyncInterval: duration('100ms').describe('Fsync period when `fsync` is `interval`.'),
     compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
     segmentEntries: count(1_000_000).describe('Entries per log segment before it rolls over.'),

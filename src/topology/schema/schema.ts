@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_REDACT_HEADERS } from '../../observability/logs/log-fields.js';
+import { DEFAULT_REDACT_HEADERS } from '../../codec/headers.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
