@@ -68,8 +68,9 @@ const RULES: readonly Rule[] = [
     allow: ['runtime/wire/', 'errors/', 'codec/', 'protocol/', 'processor/', 'state/', 'util/', 'observability/metrics/worker-snapshot.ts'],
   },
   {
-    name: 'only src/runtime, src/cli and the package entry import the runtime',
-    files: (p) => !p.startsWith('runtime/') && !p.startsWith('cli/') && p !== 'index.ts',
+    // src/testing assembles the runtime for tests, as runtime/pipeline does for `run`.
+    name: 'only src/runtime, src/testing, src/cli and the package entry import the runtime',
+    files: (p) => !p.startsWith('runtime/') && !p.startsWith('cli/') && !p.startsWith('testing/') && p !== 'index.ts',
     deny: ['runtime/'],
   },
   {
@@ -93,10 +94,7 @@ const RULES: readonly Rule[] = [
  * the rest stays enforced meanwhile. Each entry must still exist: remove it
  * when its import goes.
  */
-const KNOWN_VIOLATIONS: readonly string[] = [
-  // announceTaskStart (a message the worker posts to the pool) belongs in runtime/wire.
-  'runtime/worker/task-handler.ts -> runtime/pool/timeout-watchdog.js',
-];
+const KNOWN_VIOLATIONS: readonly string[] = [];
 
 function violations(edges: readonly Edge[]): Map<string, string[]> {
   const found = new Map<string, string[]>();
