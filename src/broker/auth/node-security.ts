@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, createSecureContext } from 'node:tls';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
 import type { BrokerOptions, ResolvedBrokerOptions } from '../options.js';
 import { AuthGate } from './auth-gate.js';
@@ -41,20 +41,40 @@ export async function prepareNodeSecurity(resolved: ResolvedBrokerOptions, optio
   return { gate: new AuthGate(store, resolved.compat), tls: options.tls, warnings };
 }
 
-/** A plain TCP server, or a TLS one when the node has a certificate; `onSocket` gets each ready connection. */
+/** How long a client may take to finish the TLS handshake before its connection is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * A TCP server; with a certificate, each socket is wrapped in TLS before
+ * `onSocket` sees it. Wrapped by hand rather than with tls.createServer:
+ * the node needs half-open sockets (answer everything received before the
+ * client's FIN), and a TLS server with `allowHalfOpen` leaks the TCP socket
+ * of a client that aborts the handshake (e.g. it does not trust the
+ * certificate). Here any handshake failure destroys the TCP socket.
+ */
 export function createListener(security: NodeSecurity, onSocket: (socket: Socket) => void): Server {
-  if (!security.tls) return createTcpServer({ allowHalfOpen: true, noDelay: true }, onSocket);
-  const server = createTlsServer({
-    cert: toPem(security.tls.cert),
-    key: toPem(security.tls.key),
-    allowHalfOpen: true,
-    // A client that opens TCP and never finishes the handshake holds a slot for at most this long.
-    handshakeTimeout: 10_000,
-    minVersion: 'TLSv1.2',
-  }, onSocket);
-  // A failed handshake (wrong CA, plain TCP client) only ends that connection.
-  server.on('tlsClientError', (_error, socket) => socket.destroy());
-  return server;
+  const tls = security.tls;
+  if (!tls) return createTcpServer({ allowHalfOpen: true, noDelay: true }, onSocket);
+  const secureContext = createSecureContext({ cert: toPem(tls.cert), key: toPem(tls.key), minVersion: 'TLSv1.2' });
+  return createTcpServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
+    const secure = new TLSSocket(raw, { isServer: true, secureContext });
+    const fail = (): void => {
+      clearTimeout(timer);
+      secure.destroy();
+      raw.destroy();
+    };
+    const timer = setTimeout(fail, HANDSHAKE_TIMEOUT_MS);
+    secure.once('error', fail);
+    secure.once('end', fail);
+    secure.once('close', fail);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      secure.off('error', fail);
+      secure.off('end', fail);
+      secure.off('close', fail);
+      onSocket(secure);
+    });
+  });
 }
 
 function toPem(value: string | Uint8Array): string | Buffer {
