@@ -63,15 +63,9 @@ async function readPem(file: string, flag: string): Promise<string> {
 const command: CliCommand = {
   name: 'broker',
   summary: 'Run the embedded Walrus-compatible node',
-  usage,
+  usage: `${usage}\n${adduserUsage}`,
   async run(args, io) {
-    if (args[0] === 'adduser') {
-      if (args.includes('--help') || args.includes('-h')) {
-        io.stdout.write(adduserUsage);
-        return EXIT.OK;
-      }
-      return runAdduser(args.slice(1), io);
-    }
+    if (args[0] === 'adduser') return runAdduser(args.slice(1), io);
     const { values } = parseArgs({
       args,
       options: {
