@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { hidePassword } from '../util/secret.js';
 import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
 import type { ParsedTopology } from './schema/schema.js';
 import type { Resolution } from './validate/semantics.js';
@@ -55,7 +56,12 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     app: parsed.app,
     stateDir: resolve(dir, parsed.stateDir),
     workers: parsed.workers,
-    cluster: { ...parsed.cluster, embedded: { ...parsed.cluster.embedded, dataDir: resolve(dir, parsed.cluster.embedded.dataDir) } },
+    cluster: {
+      ...parsed.cluster,
+      embedded: { ...parsed.cluster.embedded, dataDir: resolve(dir, parsed.cluster.embedded.dataDir) },
+      ...(parsed.cluster.auth ? { auth: hidePassword(parsed.cluster.auth) } : {}),
+      ...(parsed.cluster.tls ? { tls: tlsPaths(parsed.cluster.tls, dir) } : {}),
+    },
     sources,
     processors,
     sinks,
@@ -64,4 +70,14 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     workerPool: parsed.workerPool,
     journal: parsed.journal,
   };
+}
+
+/** `cluster.tls` with its PEM file paths made absolute (relative ones are relative to the topology file). */
+function tlsPaths(tls: NonNullable<ParsedTopology['cluster']['tls']>, dir: string): NonNullable<Topology['cluster']['tls']> {
+  const out: NonNullable<Topology['cluster']['tls']> = {};
+  if (tls.ca !== undefined) out.ca = resolve(dir, tls.ca);
+  if (tls.cert !== undefined) out.cert = resolve(dir, tls.cert);
+  if (tls.key !== undefined) out.key = resolve(dir, tls.key);
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  return out;
 }

@@ -85,6 +85,10 @@ export interface ClusterSpec {
   balancer: Balancer;
   requestTimeout: Millis;
   connectTimeout: Millis;
+  /** Credentials for nodes that require AUTH; the password is not enumerable (never printed). */
+  auth?: { username: string; password: string } | undefined;
+  /** TLS to the nodes; file paths are absolute. */
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined } | undefined;
 }
 
 export interface EmbeddedSpec {

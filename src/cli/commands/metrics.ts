@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { fetchPipelineStatus, formatPipelineMetrics } from '../../observability/index.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, resolveNodes } from './state.js';
 
 const usage = `Usage: walrus-stream metrics [options]
@@ -26,10 +27,10 @@ const command: CliCommand = {
   summary: 'Show the METRICS (Raft state, leader) of each node',
   usage,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { nodes: { type: 'string' }, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args, options: { ...CONNECT_OPTIONS, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
     if (values.pipeline !== undefined) return showPipeline(values.pipeline, io);
     const nodes = resolveNodes(values.nodes, io.env);
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     try {
       const out: Record<string, unknown> = {};
       let failed = false;

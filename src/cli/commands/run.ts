@@ -9,6 +9,7 @@ import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { resolveAuth } from '../connect-options.js';
 
 const usage = `Usage: walrus-stream run [topology.yaml] [options]
 
@@ -18,6 +19,8 @@ coordinator. Starts an embedded node when the topology names no nodes.
 Options:
   --until-idle             exit 0 once every source is empty and nothing is in flight
   --nodes <h:p,...>        Walrus nodes to use instead of the topology's (no embedded node)
+  --user <name>            log in as <name> instead of the topology's cluster.auth (default:
+                           $WALRUS_USER); the password comes from $WALRUS_PASSWORD, else a prompt
   --workers <n|auto>       worker threads (default: the topology's \`workers\`)
   --seed <source>=<file>   first load each line of <file> as one entry into the source's
                            topic (once per file contents and node; repeatable)
@@ -53,7 +56,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        instance: { type: 'string' },
+        instance: { type: 'string' }, user: { type: 'string' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
         'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
@@ -114,8 +117,9 @@ const command: CliCommand = {
     const instance = values.instance ?? io.env.WALRUS_INSTANCE;
     const instanceError = instance === undefined ? undefined : instanceProblem(instance);
     if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
+    const auth = await resolveAuth(values.user, io);
     const pipeline = await startPipeline(topology, {
-      instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      ...(auth ? { auth } : {}), instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {

@@ -10,16 +10,7 @@ export interface ClientAuth {
   password: string;
 }
 
-/**
- * A copy of `auth` whose password is not enumerable: `JSON.stringify`,
- * `console.log` and pino show `{ username }` only, so printing a client's
- * options or a topology cannot leak it.
- */
-export function hidePassword(auth: ClientAuth): ClientAuth {
-  const copy = { username: auth.username } as ClientAuth;
-  Object.defineProperty(copy, 'password', { value: auth.password, enumerable: false });
-  return copy;
-}
+export { hidePassword } from '../../util/secret.js';
 
 /**
  * Logs a fresh connection in before anything else is sent on it. On

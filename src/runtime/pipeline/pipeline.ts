@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startBroker, startBrokerInWorker } from '../../broker/index.js';
-import { WalrusClient } from '../../client/index.js';
+import { WalrusClient, readTlsFiles, type ClientAuth } from '../../client/index.js';
 import { Journal } from '../../journal/index.js';
 import type { Topology } from '../../topology/types.js';
 import { Coordinator, wireSpec } from '../coordinator/coordinator.js';
@@ -38,6 +38,8 @@ export interface PipelineOptions {
    * @default true
    */
   brokerThread?: boolean;
+  /** Overrides `cluster.auth` (e.g. `--user` with WALRUS_PASSWORD). @default topology.cluster.auth */
+  auth?: ClientAuth;
   logger?: Logger;
   /** Records every built-in series into this hub (serve it with `startPipelineServer`). @default none */
   metrics?: MetricsHub;
@@ -96,6 +98,8 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       retry: { retries: c.retry.retries, initialDelayMs: c.retry.initialDelay, maxDelayMs: c.retry.maxDelay, multiplier: c.retry.multiplier },
       breaker: { failureThreshold: c.breaker.failureThreshold, openDurationMs: c.breaker.openDuration, halfOpenAttempts: c.breaker.halfOpenAttempts },
       balancer: c.balancer, requestTimeoutMs: c.requestTimeout, connectTimeoutMs: c.connectTimeout,
+      // The embedded node is local and has no users: credentials are for real nodes.
+      auth: broker ? undefined : options.auth ?? c.auth, tls: broker || !c.tls ? undefined : await readTlsFiles(c.tls, topology.dir),
     });
     cleanups.push(() => client.close());
 
