@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { hidePassword } from '../util/secret.js';
+import { hidePassword, hideSecrets } from '../util/secret.js';
 import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
 import type { ParsedTopology } from './schema/schema.js';
 import type { Resolution } from './validate/semantics.js';
@@ -66,7 +66,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     processors,
     sinks,
     stores,
-    observability: parsed.observability,
+    observability: { ...parsed.observability, ...(parsed.observability.httpAuth ? { httpAuth: hideSecrets(parsed.observability.httpAuth) } : {}) },
     workerPool: parsed.workerPool,
     journal: parsed.journal,
   };

@@ -239,6 +239,8 @@ export interface ObservabilitySpec {
   logLevel: LogLevel;
   /** `host:port` of the metrics/health HTTP server, or `false` when disabled. */
   http: string | false;
+  /** Credentials for /metrics and /readyz; secrets are not enumerable (never printed). */
+  httpAuth?: { token?: string | undefined; username?: string | undefined; password?: string | undefined } | undefined;
   /** Record headers redacted in logs, added to the always-redacted defaults. */
   redactHeaders: string[];
 }

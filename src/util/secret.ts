@@ -10,3 +10,15 @@ export function hidePassword<T extends { username: string; password: string }>(c
   Object.defineProperty(copy, 'password', { value: password, enumerable: false });
   return copy;
 }
+
+/** A copy of `object` with its `password` and `token` (when present) not enumerable, like {@link hidePassword}. */
+export function hideSecrets<T extends object>(object: T): T {
+  const copy = { ...object } as Record<string, unknown>;
+  for (const key of ['password', 'token']) {
+    if (copy[key] === undefined) continue;
+    const value = copy[key];
+    delete copy[key];
+    Object.defineProperty(copy, key, { value, enumerable: false });
+  }
+  return copy as T;
+}

@@ -58,7 +58,7 @@ async function showPipeline(target: string, io: CliIo): Promise<number> {
   }
   let status;
   try {
-    status = await fetchPipelineStatus(address);
+    status = await fetchPipelineStatus(address, { bearerToken: io.env.WALRUS_METRICS_TOKEN || undefined });
   } catch (error) {
     io.stderr.write(`walrus-stream metrics: ${(error as Error).message}\n`);
     return EXIT.FAILURE;

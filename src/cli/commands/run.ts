@@ -10,6 +10,18 @@ import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { resolveAuth } from '../connect-options.js';
+import { checkExposure } from '../../util/exposure.js';
+import type { HttpAuthOptions } from '../../observability/http/http-auth.js';
+import type { ObservabilitySpec } from '../../topology/types.js';
+
+/** /metrics credentials: WALRUS_METRICS_TOKEN wins over observability.httpAuth.token; basic from httpAuth. */
+function metricsSecurity(spec: ObservabilitySpec['httpAuth'], envToken: string | undefined, insecure: boolean): { auth: HttpAuthOptions | undefined; insecure: boolean } {
+  const auth: HttpAuthOptions = {};
+  const token = envToken || spec?.token;
+  if (token) auth.bearerToken = token;
+  if (spec?.username !== undefined && spec.password !== undefined) auth.basic = { username: spec.username, password: spec.password };
+  return { auth: auth.bearerToken || auth.basic ? auth : undefined, insecure };
+}
 
 const usage = `Usage: walrus-stream run [topology.yaml] [options]
 
@@ -32,7 +44,10 @@ Options:
                            instances of one topology on one machine; default: none)
   --metrics-address <host:port|port|false>
                            serve /metrics, /healthz, /readyz there (default: the topology's
-                           observability.http; loopback unless a host is given; false = off)
+                           observability.http; loopback unless a host is given; false = off).
+                           Beyond loopback it needs credentials: $WALRUS_METRICS_TOKEN (a bearer
+                           token) or observability.httpAuth, else --insecure
+  --insecure               allow --metrics-address beyond loopback without credentials (warned)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
@@ -56,7 +71,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        instance: { type: 'string' }, user: { type: 'string' },
+        instance: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
         'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
@@ -113,6 +128,9 @@ const command: CliCommand = {
       : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
     // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
     // process/GC metrics only when something scrapes them.
+    const httpSecurity = metricsSecurity(topology.observability.httpAuth, io.env.WALRUS_METRICS_TOKEN, values.insecure === true);
+    // Refuse a wide-open /metrics before anything starts, not after the pipeline is running.
+    if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
     const hub = new MetricsHub({ processMetrics: http !== undefined });
     const instance = values.instance ?? io.env.WALRUS_INSTANCE;
     const instanceError = instance === undefined ? undefined : instanceProblem(instance);
@@ -134,13 +152,14 @@ const command: CliCommand = {
     let server: ObservabilityServer | undefined;
     if (http) {
       try {
-        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http);
+        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http, httpSecurity);
       } catch (error) {
         pipeline.stop({ abortAfterMs: 0 });
         await pipeline.done.catch(() => undefined);
         throw error;
       }
-      io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)\n`);
+      for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
+      io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
     }
 
     let interrupted = false;
