@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startBroker } from '../../src/broker/index.js';
+import { startBroker, startBrokerInWorker } from '../../src/broker/index.js';
 import { readUsersFile } from '../../src/broker/auth/users-file.js';
 import { tempDir, writeTestUsers } from '../helpers/auth.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
@@ -196,6 +196,32 @@ describe('users file', () => {
     } finally {
       c.close();
       await node.close();
+    }
+  });
+});
+
+describe('users on a worker-thread node, and file permissions', () => {
+  test('a node on its own thread enforces AUTH; a users file others can read is warned about', async () => {
+    const dir = await tempDir();
+    const users = await writeTestUsers(dir.dir, { app: 'threaded' });
+    const node = await startBrokerInWorker({ port: 0, users, authFailureDelayMs: 0 });
+    const c = await RawClient.connect(node.port);
+    try {
+      assert.deepEqual(node.warnings, []);
+      assert.equal(await c.request('GET x'), REQUIRED);
+      assert.equal(await c.request('AUTH app threaded'), 'OK authenticated');
+      assert.equal((await node.stats()).logins, 1);
+    } finally {
+      c.close();
+      await node.close();
+    }
+    await chmod(users, 0o644);
+    const loose = await startBroker({ port: 0, users });
+    try {
+      assert.ok(loose.warnings.some((w) => /readable by other users .*mode 644.*chmod 600/.test(w)), loose.warnings.join('; '));
+    } finally {
+      await loose.close();
+      await dir.remove();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
@@ -32,6 +33,10 @@ export async function prepareNodeSecurity(resolved: ResolvedBrokerOptions, optio
     fix: 'Give it users with --users <file> (create one with "walrus-stream broker adduser")',
   });
   if (open) warnings.push(open);
+  if (resolved.users !== undefined && process.platform !== 'win32') {
+    const mode = (await stat(resolved.users)).mode;
+    if ((mode & 0o077) !== 0) warnings.push(`the users file ${resolved.users} is readable by other users of this machine (mode ${(mode & 0o777).toString(8)}): its hashes allow offline guessing; chmod 600 it`);
+  }
   if (resolved.users !== undefined && users.size === 0) {
     warnings.push(`the users file ${resolved.users} lists no user: every connection is served without AUTH`);
   }

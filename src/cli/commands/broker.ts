@@ -114,7 +114,8 @@ const command: CliCommand = {
     if (json) {
       io.stdout.write(`${JSON.stringify({ event: 'listening', address: node.address, host: node.host, port: node.port, pid: process.pid, dataDir: node.options.dataDir, compat: node.options.compat, fsync, tls: node.options.tls, auth: node.stats().users > 0 })}\n`);
     } else {
-      io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat})\n`);
+      const access = node.stats().users > 0 ? `${node.stats().users} user(s), AUTH required` : 'no users, no AUTH';
+      io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat}, ${node.options.tls ? 'TLS' : 'plain TCP'}, ${access})\n`);
     }
 
     const signal = await new Promise<NodeJS.Signals | undefined>((done) => {
