@@ -58,7 +58,11 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     workers: parsed.workers,
     cluster: {
       ...parsed.cluster,
-      embedded: { ...parsed.cluster.embedded, dataDir: resolve(dir, parsed.cluster.embedded.dataDir) },
+      embedded: {
+        ...parsed.cluster.embedded,
+        dataDir: resolve(dir, parsed.cluster.embedded.dataDir),
+        ...(parsed.cluster.embedded.users === undefined ? {} : { users: resolve(dir, parsed.cluster.embedded.users) }),
+      },
       ...(parsed.cluster.auth ? { auth: hidePassword(parsed.cluster.auth) } : {}),
       ...(parsed.cluster.tls ? { tls: tlsPaths(parsed.cluster.tls, dir) } : {}),
     },

@@ -103,6 +103,9 @@ export interface EmbeddedSpec {
   compat: 'default' | 'stock';
   segmentEntries: number;
   persistCursors: boolean;
+  /** Absolute path of the embedded node's users file. */
+  users?: string | undefined;
+  insecure: boolean;
 }
 
 export interface PoolSpec {

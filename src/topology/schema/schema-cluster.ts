@@ -17,6 +17,8 @@ const embedded = z
     compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
     segmentEntries: count(1_000_000).describe('Entries per log segment before it rolls over.'),
     persistCursors: z.boolean().default(true).describe('Keep read cursors across restarts of the embedded node.'),
+    users: z.string().min(1).optional().describe('Users file of the embedded node (`walrus-stream broker adduser`), relative to the topology file: connections must `AUTH`, and the pipeline logs in with `cluster.auth`. Required for a `host` beyond loopback, unless `insecure`.'),
+    insecure: z.boolean().default(false).describe('Let the embedded node bind a non-loopback `host` without users (warned on every start).'),
   })
   .describe('The embedded node, started when `nodes` is empty.');
 
