@@ -225,3 +225,33 @@ describe('users on a worker-thread node, and file permissions', () => {
     }
   });
 });
+
+describe('guessing', () => {
+  test('pipelined wrong AUTHs are answered one per delay, and other connections are served meanwhile', async () => {
+    const dir = await tempDir();
+    const node = await startTestBroker({ users: await writeTestUsers(dir.dir, { app: 'right' }), authFailureDelayMs: 150 });
+    const attacker = await RawClient.connect(node.port);
+    const app = await RawClient.connect(node.port);
+    try {
+      assert.equal(await app.request('AUTH app right'), 'OK authenticated');
+      assert.equal(await app.request('REGISTER busy'), 'OK');
+      const started = performance.now();
+      for (let i = 0; i < 10; i++) attacker.send(`AUTH app guess${i}`);
+      // While the guesses wait out their delays, a logged-in connection gets prompt answers.
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        assert.equal(await app.request(`PUT busy v${i}`), 'OK');
+        assert.ok(performance.now() - t < 100, 'a PUT waited on someone else\'s failed logins');
+      }
+      assert.equal(await attacker.next(), 'ERR authentication failed');
+      for (let i = 1; i < 3; i++) assert.equal(await attacker.next(), 'ERR authentication failed');
+      assert.ok(performance.now() - started >= 3 * 150 - 10, 'one guess per delay on a connection');
+      assert.ok(node.stats().authFailures <= 4, `guesses checked so far: ${node.stats().authFailures}`);
+    } finally {
+      attacker.close();
+      app.close();
+      await node.close();
+      await dir.remove();
+    }
+  });
+});
