@@ -59,12 +59,15 @@ export class AuthGate {
     if (open && body[0] !== A) return next(body);
     if (!isUtf8(body)) return next(body);
     const end = trimEndLength(body);
-    const text = body.toString('utf8', 0, end);
-    const sp1 = text.indexOf(' ');
-    const op = sp1 === -1 ? text : text.slice(0, sp1);
-    if (op !== 'AUTH' && op !== 'ADDUSER') return open ? next(body) : AUTH_REQUIRED;
+    const space = body.indexOf(0x20);
+    const opEnd = space === -1 || space > end ? end : space;
+    // Only the op is decoded here: an ACK or an unknown command is passed on as it came.
+    const op = body.toString('latin1', 0, Math.min(opEnd, 8));
+    if (opEnd > 7 || (op !== 'AUTH' && op !== 'ADDUSER')) return open ? next(body) : AUTH_REQUIRED;
     if (this.#compat === 'stock' && this.#users.size === 0) return ERR_UNKNOWN_COMMAND;
     if (op === 'ADDUSER' && !this.#authenticated.has(owner)) return open ? ADDUSER_NEEDS_LOGIN : AUTH_REQUIRED;
+    const text = body.toString('utf8', 0, end);
+    const sp1 = text.indexOf(' ');
     const sp2 = sp1 === -1 ? -1 : text.indexOf(' ', sp1 + 1);
     if (sp1 === -1) return errFrame(`${op} requires username`);
     if (sp2 === -1) return errFrame(`${op} requires password`);
