@@ -7,6 +7,8 @@ export type { WalrusClientOptions, PoolOptions, RetryOptions, BreakerOptions, Re
 export { resolveClientOptions } from './cluster/options.js';
 export { parseAddress, formatAddress, type NodeAddress, type NodeAddressInput } from './transport/address.js';
 export { Connection, type ConnectionOptions, type ReplyParser, type ReplySample, type RequestMeta, type SocketFactory } from './transport/connection.js';
+export type { ClientAuth } from './transport/auth.js';
+export { readTlsFiles, type ClientTls, type ClientTlsFiles } from './transport/tls.js';
 export { ConnectionPool, type PoolSettings, type PoolStats } from './transport/pool.js';
 export { RetryPolicy, type RetrySettings, type RetrySeams, type RetryPredicate, type RetryEvent } from './cluster/retry.js';
 export { CircuitBreaker, type BreakerSettings, type BreakerState, type BreakerSnapshot } from './cluster/breaker.js';

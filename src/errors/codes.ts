@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   POOL_TIMEOUT: { retriable: true, summary: 'No pooled connection became available within the acquire timeout.' },
   POOL_CLOSED: { retriable: false, summary: 'The connection pool or client was closed.' },
   CIRCUIT_OPEN: { retriable: true, summary: "The node's circuit breaker is open; the error carries `retryAfterMs`." },
+  AUTH_FAILED: { retriable: false, summary: 'The node refused the login (wrong user or password, no such user, or a node without authentication) or requires one that was not configured. Never retried: fix the credentials.' },
   NO_NODE_AVAILABLE: { retriable: true, summary: 'Every node of the cluster is unavailable (breakers open or unreachable).' },
 
   // -- protocol ---------------------------------------------------------------

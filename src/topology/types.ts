@@ -93,6 +93,10 @@ export interface ClusterSpec {
   balancer: Balancer;
   requestTimeout: Millis;
   connectTimeout: Millis;
+  /** Credentials for nodes that require AUTH; the password is not enumerable (never printed). */
+  auth?: { username: string; password: string } | undefined;
+  /** TLS to the nodes; file paths are absolute. */
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined } | undefined;
 }
 
 export interface EmbeddedSpec {
@@ -107,6 +111,9 @@ export interface EmbeddedSpec {
   compat: 'default' | 'stock';
   segmentEntries: number;
   persistCursors: boolean;
+  /** Absolute path of the embedded node's users file. */
+  users?: string | undefined;
+  insecure: boolean;
 }
 
 export interface PoolSpec {
@@ -219,6 +226,8 @@ export interface ObservabilitySpec {
   logLevel: LogLevel;
   /** `host:port` of the metrics/health HTTP server, or `false` when disabled. */
   http: string | false;
+  /** Credentials for /metrics and /readyz; secrets are not enumerable (never printed). */
+  httpAuth?: { token?: string | undefined; username?: string | undefined; password?: string | undefined } | undefined;
   /** Record headers redacted in logs, added to the always-redacted defaults. */
   redactHeaders: string[];
 }

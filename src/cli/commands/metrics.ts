@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { fetchPipelineStatus, formatPipelineMetrics } from '../../observability/index.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, resolveNodes } from './state.js';
 
 const usage = `Usage: walrus-stream metrics [options]
@@ -30,10 +31,10 @@ const command: CliCommand = {
   summary: 'Show the METRICS (Raft state, leader) of each node',
   usage,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { nodes: { type: 'string' }, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args, options: { ...CONNECT_OPTIONS, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
     if (values.pipeline !== undefined) return showPipeline(values.pipeline, io);
     const nodes = resolveNodes(values.nodes, io.env);
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     try {
       // Asked in parallel (a down node costs one timeout, not one per node
       // after it), a few at a time so a long --nodes list stays polite.
@@ -65,7 +66,7 @@ async function showPipeline(target: string, io: CliIo): Promise<number> {
   }
   let status;
   try {
-    status = await fetchPipelineStatus(address);
+    status = await fetchPipelineStatus(address, { bearerToken: io.env.WALRUS_METRICS_TOKEN || undefined });
   } catch (error) {
     io.stderr.write(`walrus-stream metrics: ${(error as Error).message}\n`);
     return EXIT.FAILURE;

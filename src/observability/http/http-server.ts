@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WalrusError } from '../../errors/index.js';
+import { checkExposure } from '../../util/exposure.js';
+import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
 
@@ -22,6 +24,14 @@ export interface ObservabilityServerOptions {
   maxEventLoopDelayMs?: number;
   /** Window over which event-loop delay is judged. @default 5000 */
   eventLoopWindowMs?: number;
+  /**
+   * Require a bearer token or basic credentials for /metrics and /readyz
+   * (/healthz stays open). Needed to bind beyond loopback.
+   * @default none
+   */
+  auth?: HttpAuthOptions;
+  /** Bind a non-loopback host without `auth` (warned about in `warnings`). @default false */
+  insecure?: boolean;
 }
 
 export interface ObservabilityServer {
@@ -29,6 +39,8 @@ export interface ObservabilityServer {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** What the operator should be told at start (e.g. an `insecure` wide bind). */
+  readonly warnings: readonly string[];
   close(): Promise<void>;
 }
 
@@ -54,6 +66,15 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new WalrusError('CONFIG_INVALID', `observability server: port must be an integer 0..65535 (got ${port})`);
   }
+  checkHttpAuthOptions(options.auth);
+  const authorized = httpAuthenticator(options.auth);
+  const exposed = checkExposure({
+    what: 'the /metrics endpoint',
+    host,
+    authenticated: authorized !== undefined,
+    insecure: options.insecure === true,
+    fix: 'Set a bearer token (WALRUS_METRICS_TOKEN or observability.httpAuth.token) or basic credentials',
+  });
   const maxDelayMs = options.maxEventLoopDelayMs ?? 1000;
   const monitor = new EventLoopMonitor({ windowMs: options.eventLoopWindowMs ?? 5000 });
   const readiness = options.readiness ?? (() => ({ ready: true, checks: {} }));
@@ -70,6 +91,11 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     if (method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: `method ${method} not allowed; use GET or HEAD` }, false);
+      return;
+    }
+    if (authorized && path !== '/healthz' && !authorized(req)) {
+      res.setHeader('www-authenticate', challenge(options.auth!));
+      sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
       return;
     }
     if (path === '/metrics') {
@@ -118,6 +144,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     address: `${shownHost}:${bound.port}`,
     host: bound.address,
     port: bound.port,
+    warnings: exposed ? [exposed] : [],
     close() {
       closed ??= new Promise<void>((resolve) => {
         monitor.stop();

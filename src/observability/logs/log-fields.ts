@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 export const DEFAULT_REDACT_PATHS: readonly string[] = [
   'headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'headers["x-api-key"]', 'headers["proxy-authorization"]',
   '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]', '*.headers["x-api-key"]', '*.headers["proxy-authorization"]',
+  // Credentials (cluster.auth, observability.httpAuth) are already hidden from serialisation; this catches copies.
+  'password', '*.password', '*.*.password', 'token', '*.token', '*.*.token',
 ];
 
 // Declared with the other header names in codec (the topology's schema needs it too, and sits below observability).
