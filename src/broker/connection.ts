@@ -6,6 +6,8 @@ import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
 /** What a connection needs from the node that owns it. */
 export interface ConnectionHost {
   readonly compat: CompatMode;
+  /** Reply bytes not yet taken by the client (queued + in the socket) at which execution and reading stop. */
+  readonly maxUnsentReplyBytes: number;
   /** Executes one request body from `connection` and returns its reply frame. */
   execute(body: Buffer, connection: BrokerConnection): Buffer;
   /** The storage change counter a reply made now depends on. */
@@ -16,10 +18,6 @@ export interface ConnectionHost {
   connectionClosed(connection: BrokerConnection): void;
 }
 
-/** Above this many bytes waiting in the socket (the client is not reading), stop executing requests. */
-const WRITE_HIGH_WATER = 1 << 20;
-/** Above this many reply bytes made but not yet handed to the socket (waiting for a group commit), stop. */
-const REPLY_HIGH_WATER = 1 << 20;
 /** Above this many replies waiting for a group commit, stop. */
 const PENDING_HIGH_WATER = 16_384;
 
@@ -31,9 +29,10 @@ const PENDING_HIGH_WATER = 16_384;
  *
  * Memory stays bounded against a client that never reads and against reply
  * amplification (a 64 KiB read of 9-byte `GET`s could ask for gigabytes of
- * replies): execution stops mid-chunk when replies back up, reading pauses
- * so the kernel's receive window pushes back on that client, and both
- * resume once the socket drains.
+ * replies): execution stops mid-chunk once the connection's unsent reply
+ * bytes (queued for a group commit plus buffered in the socket) reach
+ * `maxUnsentReplyBytes`, reading pauses so the kernel's receive window
+ * pushes back on that client, and both resume once it has read half.
  */
 export class BrokerConnection {
   readonly #socket: Socket;
@@ -78,6 +77,11 @@ export class BrokerConnection {
     return this.#frames.length;
   }
 
+  /** Reply bytes made and not yet taken by the client: queued for a group commit, or buffered in the socket. */
+  get unsentBytes(): number {
+    return this.#gone ? 0 : this.#replyBytes + this.#socket.writableLength;
+  }
+
   /** Executes decoded requests until the decoder needs more bytes or replies back up. */
   #process(): void {
     if (this.#gone) return;
@@ -85,7 +89,7 @@ export class BrokerConnection {
     const host = this.#host;
     let executed = false;
     while (!this.#poisoned) {
-      if (this.#replyBytes >= REPLY_HIGH_WATER || this.#frames.length >= PENDING_HIGH_WATER || this.#socket.writableLength >= WRITE_HIGH_WATER) {
+      if (this.unsentBytes >= host.maxUnsentReplyBytes || this.#frames.length >= PENDING_HIGH_WATER) {
         this.#stalled = true;
         this.#pause();
         break;
@@ -160,7 +164,7 @@ export class BrokerConnection {
 
   #maybeResume(): void {
     if (!this.#paused || this.#poisoned || this.#gone) return;
-    if (this.#replyBytes > REPLY_HIGH_WATER / 2 || this.#frames.length > PENDING_HIGH_WATER / 2 || this.#socket.writableLength > WRITE_HIGH_WATER / 2) return;
+    if (this.unsentBytes > this.#host.maxUnsentReplyBytes / 2 || this.#frames.length > PENDING_HIGH_WATER / 2) return;
     this.#paused = false;
     this.#socket.resume();
     // Not inline: this may run inside the group commit's release loop.

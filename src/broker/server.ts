@@ -2,11 +2,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { WalrusError } from '../errors/index.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
+import { ConnectionRegistry } from './connection-limits.js';
 import { GroupCommit } from './group-commit.js';
 import { LeaseBook } from './leases.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
+import { recoverySummary, reportRepairs, type RecoveryReport } from './store/recovery-report.js';
 import type { LogStore } from './store/types.js';
 
 /** A running embedded node. */
@@ -25,6 +27,8 @@ export interface BrokerHandle {
   readonly closed: Promise<void>;
   /** Why the node stopped on its own (a storage failure), or undefined. */
   readonly failure: Error | undefined;
+  /** What start-up recovery found and repaired in the data dir (undefined for a memory-only node). */
+  readonly recovery: RecoveryReport | undefined;
 }
 
 export interface BrokerStats {
@@ -35,6 +39,11 @@ export interface BrokerStats {
   /** BATCH_LEASE leases not yet acknowledged, and the entries they hold. */
   openLeases: number;
   leasedEntries: number;
+  /** Reply bytes made but not yet taken by clients, over all connections. */
+  unsentReplyBytes: number;
+  /** Connections closed to make room at `maxConnections`, and by the idle timeout, since start. */
+  evictedConnections: number;
+  idleClosedConnections: number;
 }
 
 /**
@@ -48,6 +57,7 @@ export interface BrokerStats {
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
   const resolved = resolveBrokerOptions(options);
   const store = await openStore(resolved);
+  reportRepairs(store.recovery, options.onRecoveryRepair);
   const node = new EmbeddedNode(resolved, store);
   try {
     await node.listen();
@@ -69,9 +79,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
 class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly options: ResolvedBrokerOptions;
   readonly compat: CompatMode;
+  readonly maxUnsentReplyBytes: number;
   readonly #store: LogStore;
   readonly #server: Server;
-  readonly #connections = new Set<BrokerConnection>();
+  readonly #connections: ConnectionRegistry<BrokerConnection>;
   readonly #commit: GroupCommit;
   readonly #context: CommandContext;
   readonly #leases: LeaseBook;
@@ -89,6 +100,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   constructor(options: ResolvedBrokerOptions, store: LogStore) {
     this.options = options;
     this.compat = options.compat;
+    this.maxUnsentReplyBytes = options.maxUnsentReplyBytes;
+    this.#connections = new ConnectionRegistry(options.maxConnections);
     this.#store = store;
     this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
     this.#leases = new LeaseBook(options.leaseTimeoutMs);
@@ -106,11 +119,12 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
           fsync: options.fsync,
           data_dir: options.dataDir ?? null,
           rss_bytes: process.memoryUsage.rss(),
+          ...(store.recovery ? { recovery: recoverySummary(store.recovery) } : {}),
         },
       }),
     };
+    // No `server.maxConnections`: refusing at the limit would let idle sockets lock everyone out (see ConnectionRegistry).
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
-    this.#server.maxConnections = options.maxConnections;
   }
 
   get host(): string {
@@ -125,7 +139,13 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     return this.#host.includes(':') ? `[${this.#host}]:${this.#port}` : `${this.#host}:${this.#port}`;
   }
 
+  get recovery(): RecoveryReport | undefined {
+    return this.#store.recovery;
+  }
+
   stats(): BrokerStats {
+    let unsent = 0;
+    for (const connection of this.#connections.values()) unsent += connection.unsentBytes;
     return {
       connections: this.#connections.size,
       topics: this.#store.topicCount,
@@ -133,6 +153,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       uptimeMs: Date.now() - this.#startedAt,
       openLeases: this.#leases.openLeases,
       leasedEntries: this.#leases.leasedEntries,
+      unsentReplyBytes: unsent,
+      evictedConnections: this.#connections.evicted,
+      idleClosedConnections: this.#connections.idleClosed,
     };
   }
 
@@ -160,7 +183,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     }
     // Detects peers that vanished without a FIN (crashed host, cut network).
     socket.setKeepAlive(true, 60_000);
-    this.#connections.add(new BrokerConnection(socket, this));
+    const connection = new BrokerConnection(socket, this);
+    this.#connections.add(connection);
+    this.#connections.watchIdle(socket, connection, this.options.idleTimeoutMs);
   }
 
   execute(body: Buffer, connection: BrokerConnection): Buffer {
@@ -198,7 +223,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     if (this.#closing) return;
     this.#failure = error instanceof Error ? error : new Error(String(error));
     process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
-    for (const connection of this.#connections) connection.destroy();
+    for (const connection of [...this.#connections.values()]) connection.destroy();
     void this.close().catch(() => undefined);
   }
 
@@ -215,9 +240,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       // Nothing more can be made durable; connections are closed below without their replies.
       this.#commit.stop();
     }
-    for (const connection of this.#connections) connection.end();
+    for (const connection of [...this.#connections.values()]) connection.end();
     const grace = setTimeout(() => {
-      for (const connection of this.#connections) connection.destroy();
+      for (const connection of [...this.#connections.values()]) connection.destroy();
     }, 200);
     await serverClosed;
     clearTimeout(grace);

@@ -36,6 +36,7 @@ export async function startTestBroker(options: BrokerOptions = {}): Promise<Test
     stats: () => node.stats(),
     closed: node.closed,
     get failure() { return node.failure; },
+    get recovery() { return node.recovery; },
     close: () => {
       closing ??= node.close().finally(() => (ownDir ? rm(dataDir, { recursive: true, force: true }) : undefined));
       return closing;
