@@ -166,7 +166,7 @@ describe('durable storage', () => {
     try {
       await assert.rejects(startTestBroker({ dataDir }), (error: Error & { code?: string }) => {
         assert.equal(error.code, 'CONFIG_INVALID');
-        assert.match(error.message, /is in use by another walrus-stream broker/);
+        assert.match(error.message, /broker data directory \(.+\) is already open in this process/);
         return true;
       });
     } finally {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
 import { FileTopicLog, writeFully, type LogOwner, type Segment } from './file-topic-log.js';
-import { acquireDataDirLock, type DataDirLock } from './lock.js';
+import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
 import { SEGMENT_HEADER_BYTES, segmentHeader } from './segment-format.js';
 import { scanAndRepairSegment } from './segment-scan.js';
@@ -37,7 +37,7 @@ export class FileStore implements LogStore, LogOwner {
   readonly recovery: RecoveryReport;
   readonly #options: FileStoreOptions;
   readonly #root: string;
-  readonly #lock: DataDirLock;
+  readonly #lock: PidLock;
   readonly #topics = new Map<string, FileTopicLog>();
   readonly #dirtyLogs = new Set<FileTopicLog>();
   #syncFds = new Set<number>();
@@ -47,7 +47,7 @@ export class FileStore implements LogStore, LogOwner {
   #syncChain: Promise<number> = Promise.resolve(0);
   #closed = false;
 
-  private constructor(options: FileStoreOptions, lock: DataDirLock) {
+  private constructor(options: FileStoreOptions, lock: PidLock) {
     this.#options = options;
     this.#lock = lock;
     this.#root = join(options.dataDir, 'topics');
@@ -56,7 +56,14 @@ export class FileStore implements LogStore, LogOwner {
 
   static open(options: FileStoreOptions): FileStore {
     mkdirSync(join(options.dataDir, 'topics'), { recursive: true });
-    const lock = acquireDataDirLock(options.dataDir);
+    // One node per data directory: two nodes appending to the same segment files would corrupt them.
+    const lock = acquirePidLock(options.dataDir, {
+      code: 'CONFIG_INVALID',
+      subject: 'broker data directory',
+      hint: 'another walrus-stream broker runs on it: stop it, or choose another --data-dir',
+      hereHint: 'close the node that uses it first, or choose another dataDir',
+      context: { dataDir: options.dataDir },
+    });
     const store = new FileStore(options, lock);
     try {
       store.#recover();
