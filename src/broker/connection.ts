@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { FrameReader } from './frame-reader.js';
+import { FrameDecoder } from '../protocol/frame.js';
 import type { CompatMode } from './options.js';
 import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
 
@@ -37,7 +37,7 @@ const PENDING_HIGH_WATER = 16_384;
 export class BrokerConnection {
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
-  readonly #decoder = new FrameReader();
+  readonly #decoder = new FrameDecoder();
   #frames: Buffer[] = [];
   #seqs: number[] = [];
   #replyBytes = 0;

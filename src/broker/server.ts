@@ -3,7 +3,7 @@ import { WalrusError } from '../errors/index.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { ConnectionRegistry } from './connection-limits.js';
-import { GroupCommit } from './group-commit.js';
+import { DurabilityGate } from './durability-gate.js';
 import { LeaseBook } from './leases.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
@@ -83,7 +83,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly #store: LogStore;
   readonly #server: Server;
   readonly #connections: ConnectionRegistry<BrokerConnection>;
-  readonly #commit: GroupCommit;
+  readonly #commit: DurabilityGate;
   readonly #context: CommandContext;
   readonly #leases: LeaseBook;
   readonly #startedAt = Date.now();
@@ -103,7 +103,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.maxUnsentReplyBytes = options.maxUnsentReplyBytes;
     this.#connections = new ConnectionRegistry(options.maxConnections);
     this.#store = store;
-    this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
+    this.#commit = new DurabilityGate(store, options.fsync, (error) => this.#fatal(error));
     this.#leases = new LeaseBook(options.leaseTimeoutMs);
     this.#context = {
       store,
