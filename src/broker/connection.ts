@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/frame.js';
 import type { CompatMode } from './options.js';
 import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
+import { currentTurn } from './turn-clock.js';
 
 /** What a connection needs from the node that owns it. */
 export interface ConnectionHost {
@@ -20,6 +21,8 @@ export interface ConnectionHost {
 
 /** Above this many replies waiting for a group commit, stop. */
 const PENDING_HIGH_WATER = 16_384;
+/** Above this many received bytes not yet decoded (two maximum frames), stop reading from the socket. */
+const INPUT_HIGH_WATER = 128 * 1024;
 
 /**
  * One client connection. Requests are executed in arrival order as soon as
@@ -45,8 +48,11 @@ export class BrokerConnection {
   #poisoned = false;
   #peerEnded = false;
   #paused = false;
-  /** Execution stopped on a high-water mark: complete frames may still wait in the decoder. */
+  /** Execution stopped on a high-water mark or the turn share: complete frames may still wait in the decoder. */
   #stalled = false;
+  /** Reply bytes made during event-loop turn `#turn` (each connection gets `maxUnsentReplyBytes` per turn). */
+  #turn = -1;
+  #turnBytes = 0;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
@@ -56,6 +62,7 @@ export class BrokerConnection {
     socket.on('data', (chunk: Buffer) => {
       if (this.#poisoned) return;
       this.#decoder.push(chunk);
+      if (this.#decoder.pendingBytes > INPUT_HIGH_WATER) this.#pause();
       this.#process();
     });
     // The peer half-closed: answer everything already received, then close.
@@ -87,11 +94,23 @@ export class BrokerConnection {
     if (this.#gone) return;
     const decoder = this.#decoder;
     const host = this.#host;
+    const turn = currentTurn();
+    if (turn !== this.#turn) {
+      this.#turn = turn;
+      this.#turnBytes = 0;
+    }
     let executed = false;
     while (!this.#poisoned) {
       if (this.unsentBytes >= host.maxUnsentReplyBytes || this.#frames.length >= PENDING_HIGH_WATER) {
         this.#stalled = true;
         this.#pause();
+        break;
+      }
+      if (this.#turnBytes >= host.maxUnsentReplyBytes) {
+        // This connection had its share of the turn: the rest waits for the next one.
+        this.#stalled = true;
+        this.#pause();
+        setImmediate(() => this.#maybeResume());
         break;
       }
       const unit = decoder.next();
@@ -116,9 +135,12 @@ export class BrokerConnection {
       this.#frames.push(reply);
       this.#seqs.push(host.changeSeq());
       this.#replyBytes += reply.length;
+      this.#turnBytes += reply.length;
     }
     if (executed) host.schedule(this);
     else this.#maybeEnd();
+    // Reading paused only for input backpressure and the decoder needs more bytes: read again.
+    if (!this.#stalled) this.#maybeResume();
   }
 
   /** Sends, in order, every pending reply whose changes are durable (seq ≤ durableSeq). Returns true when none is left. */
