@@ -53,6 +53,7 @@ export class BrokerConnection {
   /** Reply bytes made during event-loop turn `#turn` (each connection gets `maxUnsentReplyBytes` per turn). */
   #turn = -1;
   #turnBytes = 0;
+  #resumeQueued = false;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
@@ -110,7 +111,7 @@ export class BrokerConnection {
         // This connection had its share of the turn: the rest waits for the next one.
         this.#stalled = true;
         this.#pause();
-        setImmediate(() => this.#maybeResume());
+        this.#resumeNextTurn();
         break;
       }
       const unit = decoder.next();
@@ -187,10 +188,24 @@ export class BrokerConnection {
   #maybeResume(): void {
     if (!this.#paused || this.#poisoned || this.#gone) return;
     if (this.unsentBytes > this.#host.maxUnsentReplyBytes / 2 || this.#frames.length > PENDING_HIGH_WATER / 2) return;
+    if (this.#turnBytes >= this.#host.maxUnsentReplyBytes && this.#turn === currentTurn()) {
+      // Out of this turn's share: try again in the next turn.
+      this.#resumeNextTurn();
+      return;
+    }
     this.#paused = false;
     this.#socket.resume();
     // Not inline: this may run inside the group commit's release loop.
     if (this.#stalled) setImmediate(() => this.#process());
+  }
+
+  #resumeNextTurn(): void {
+    if (this.#resumeQueued) return;
+    this.#resumeQueued = true;
+    setImmediate(() => {
+      this.#resumeQueued = false;
+      this.#maybeResume();
+    });
   }
 
   #maybeEnd(): void {
