@@ -23,6 +23,8 @@ export interface ConnectionHost {
 const PENDING_HIGH_WATER = 16_384;
 /** Above this many received bytes not yet decoded (two maximum frames), stop reading from the socket. */
 const INPUT_HIGH_WATER = 128 * 1024;
+/** Reply bytes one connection may produce per event-loop turn (less when `maxUnsentReplyBytes` is smaller). */
+const TURN_SHARE_BYTES = 64 * 1024;
 
 /**
  * One client connection. Requests are executed in arrival order as soon as
@@ -50,15 +52,17 @@ export class BrokerConnection {
   #paused = false;
   /** Execution stopped on a high-water mark or the turn share: complete frames may still wait in the decoder. */
   #stalled = false;
-  /** Reply bytes made during event-loop turn `#turn` (each connection gets `maxUnsentReplyBytes` per turn). */
+  /** Reply bytes made during event-loop turn `#turn`, against this connection's share per turn. */
   #turn = -1;
   #turnBytes = 0;
   #resumeQueued = false;
+  readonly #turnShare: number;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
+    this.#turnShare = Math.min(TURN_SHARE_BYTES, host.maxUnsentReplyBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.#poisoned) return;
@@ -107,7 +111,7 @@ export class BrokerConnection {
         this.#pause();
         break;
       }
-      if (this.#turnBytes >= host.maxUnsentReplyBytes) {
+      if (this.#turnBytes >= this.#turnShare) {
         // This connection had its share of the turn: the rest waits for the next one.
         this.#stalled = true;
         this.#pause();
@@ -188,7 +192,7 @@ export class BrokerConnection {
   #maybeResume(): void {
     if (!this.#paused || this.#poisoned || this.#gone) return;
     if (this.unsentBytes > this.#host.maxUnsentReplyBytes / 2 || this.#frames.length > PENDING_HIGH_WATER / 2) return;
-    if (this.#turnBytes >= this.#host.maxUnsentReplyBytes && this.#turn === currentTurn()) {
+    if (this.#turnBytes >= this.#turnShare && this.#turn === currentTurn()) {
       // Out of this turn's share: try again in the next turn.
       this.#resumeNextTurn();
       return;
