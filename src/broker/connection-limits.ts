@@ -1,10 +1,12 @@
 import type { Socket } from 'node:net';
+import { nearFileDescriptorLimit } from './fd-headroom.js';
 
 /**
  * The node's connection bounds (docs/broker.md, "Limits"), kept apart from
  * the connection and server code they guard.
  *
- * - **max connections, without locking anyone out**: when the node is full,
+ * - **max connections, without locking anyone out**: when the node is full
+ *   (`maxConnections`, or within a margin of the process's descriptor limit),
  *   a new connection is accepted and the connection that has been idle the
  *   longest is closed to make room. Refusing new connections instead would
  *   let anyone who opens `maxConnections` idle sockets lock every other
@@ -31,7 +33,7 @@ export class ConnectionRegistry<C extends { destroy(): void }> {
     return this.#byActivity.size;
   }
 
-  /** Connections closed to make room for a new one. */
+  /** Connections closed to make room for a new one (at `maxConnections`, or near the file-descriptor limit). */
   get evicted(): number {
     return this.#evicted;
   }
@@ -45,16 +47,23 @@ export class ConnectionRegistry<C extends { destroy(): void }> {
     return this.#byActivity.keys();
   }
 
-  /** Registers a new connection, first closing the idlest ones while the node is full. */
+  /**
+   * Registers a new connection, first closing the idlest ones while the
+   * node is full, or while the process is near its file-descriptor limit
+   * (fd-headroom.ts): either would otherwise lock new clients out.
+   */
   add(connection: C): void {
-    while (this.#byActivity.size >= this.#max) {
-      const idlest = this.#byActivity.keys().next().value as C;
-      // Removed here, not only by its close event, so a burst of accepts does not pick it twice.
-      this.#byActivity.delete(idlest);
-      this.#evicted++;
-      idlest.destroy();
-    }
+    while (this.#byActivity.size >= this.#max) this.#evictIdlest();
+    if (this.#byActivity.size > 0 && nearFileDescriptorLimit(this.#byActivity.size)) this.#evictIdlest();
     this.#byActivity.set(connection, true);
+  }
+
+  #evictIdlest(): void {
+    const idlest = this.#byActivity.keys().next().value as C;
+    // Removed here, not only by its close event, so a burst of accepts does not pick it twice.
+    this.#byActivity.delete(idlest);
+    this.#evicted++;
+    idlest.destroy();
   }
 
   /** The connection did something (bytes in or out): it becomes the least idle. O(1). */

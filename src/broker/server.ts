@@ -164,7 +164,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       this.#server.once('error', reject);
       this.#server.listen({ host: this.options.host, port: this.options.port }, () => {
         this.#server.off('error', reject);
-        // A failing accept (e.g. EMFILE) must not crash the process.
+        // A failing accept (e.g. EMFILE) must not crash the process; the descriptor headroom (fd-headroom.ts) keeps it rare.
         this.#server.on('error', () => undefined);
         const address = this.#server.address();
         if (address && typeof address === 'object') {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { withBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -11,6 +17,8 @@ import { RawClient } from '../helpers/raw-client.js';
  * and idle sockets are closed after `idleTimeoutMs`. Scaled down: 300
  * idle sockets against a limit of 40.
  */
+
+const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 
 function openIdle(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -66,4 +74,41 @@ test('idle connections are closed after idleTimeoutMs; a connection in use is no
     busy.close();
     for (const s of idle) s.destroy();
   });
+});
+
+test('the file-descriptor limit below maxConnections does not lock clients out either (ulimit -n 200, 300 idle sockets)', { timeout: 30_000 }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-hostile-fd-'));
+  // The node's process gets a descriptor limit far below the default maxConnections (4096).
+  const child = spawn('sh', ['-c', `ulimit -n 200 && exec "${process.execPath}" "${BIN}" broker --port 0 --json --data-dir "${dataDir}" --fsync never`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const idle: Socket[] = [];
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));
+      createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    });
+    for (let i = 0; i < 300; i++) {
+      const s = await openIdle(port);
+      s.on('close', () => undefined);
+      idle.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    // The first attempts may be the ones the node had to drop while making room.
+    let served = false;
+    for (let attempt = 0; attempt < 5 && !served; attempt++) {
+      try {
+        const ms = await timedRoundTrip(port, 'fd');
+        served = ms < 2000;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(served, 'a new client was served despite the descriptor limit');
+  } finally {
+    for (const s of idle) s.destroy();
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
