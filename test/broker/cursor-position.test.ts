@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeBatchGet, encodeBatchLease, parseBatchGet } from '../../src/protocol/index.js';
 import type { RecoveryRepair } from '../../src/broker/store/recovery-report.js';
+import { startBrokerInWorker } from '../../src/broker/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -189,6 +190,22 @@ test('stock mode shows no recovery fields, even after a repair', async () => {
       assert.deepEqual(Object.keys(JSON.parse(state) as object), ['current_segment', 'leader_node', 'last_sealed_entry_offset', 'sealed_segments', 'segment_leaders']);
       assert.doesNotMatch(await c.request('METRICS'), /recovery|embedded/);
       c.close();
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+test('a node on a worker thread reports repairs on the caller\'s thread and exposes them on its handle', async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 0);
+    await flipByte(dir, 4, 16 + ENTRY_BYTES * 7 + 10);
+    const repairs: RecoveryRepair[] = [];
+    const node = await startBrokerInWorker({ port: 0, dataDir: dir, segmentEntries: 100, fsync: 'never', onRecoveryRepair: (r) => repairs.push(r) });
+    try {
+      assert.deepEqual(repairs.map((r) => [r.kind, r.segment, r.offset]), [['dropped', 4, 16 + ENTRY_BYTES * 7]]);
+      assert.equal(node.recovery?.droppedRegions, 1);
+      assert.equal((await readAll(node.port)).length, 999);
     } finally {
       await node.close();
     }
