@@ -121,9 +121,11 @@ describe('durable storage', () => {
     assert.equal(repairs.length, 1);
     assert.deepEqual({ ...repairs[0], message: undefined }, { kind: 'dropped', topic: 'crc', segment: 1, file: segment, offset: 28, bytes: 12, message: undefined });
     assert.match(repairs[0]!.message, /dropped 12 damaged bytes at offset 28 of topic "crc" segment 1/);
-    // A segment cut inside its header is rewritten, not fatal.
+    // A segment cut inside its header is rewritten (and reported), not fatal.
     await truncate(segment, 5);
-    await session({}, async (c) => {
+    const rewritten: RecoveryRepair[] = [];
+    await session({ onRecoveryRepair: (r) => rewritten.push(r) }, async (c) => {
+      assert.deepEqual(rewritten.map((r) => [r.kind, r.segment, r.bytes]), [['header-rewritten', 1, 5]]);
       assert.equal(await c.request('PUT crc again'), 'OK');
       assert.equal(await c.request('GET crc'), 'OK again');
     });
