@@ -1,11 +1,14 @@
 import type { Socket } from 'node:net';
-import { FrameReader } from './frame-reader.js';
+import { FrameDecoder } from '../protocol/frame.js';
 import type { CompatMode } from './options.js';
 import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
+import { currentTurn } from './turn-clock.js';
 
 /** What a connection needs from the node that owns it. */
 export interface ConnectionHost {
   readonly compat: CompatMode;
+  /** Reply bytes not yet taken by the client (queued + in the socket) at which execution and reading stop. */
+  readonly maxUnsentReplyBytes: number;
   /**
    * Executes one request body from `connection` and returns its reply frame;
    * a Promise (a password check) holds the connection's later requests
@@ -20,12 +23,12 @@ export interface ConnectionHost {
   connectionClosed(connection: BrokerConnection): void;
 }
 
-/** Above this many bytes waiting in the socket (the client is not reading), stop executing requests. */
-const WRITE_HIGH_WATER = 1 << 20;
-/** Above this many reply bytes made but not yet handed to the socket (waiting for a group commit), stop. */
-const REPLY_HIGH_WATER = 1 << 20;
 /** Above this many replies waiting for a group commit, stop. */
 const PENDING_HIGH_WATER = 16_384;
+/** Above this many received bytes not yet decoded (two maximum frames), stop reading from the socket. */
+const INPUT_HIGH_WATER = 128 * 1024;
+/** Reply bytes one connection may produce per event-loop turn (less when `maxUnsentReplyBytes` is smaller). */
+const TURN_SHARE_BYTES = 64 * 1024;
 
 /**
  * One client connection. Requests are executed in arrival order as soon as
@@ -35,14 +38,15 @@ const PENDING_HIGH_WATER = 16_384;
  *
  * Memory stays bounded against a client that never reads and against reply
  * amplification (a 64 KiB read of 9-byte `GET`s could ask for gigabytes of
- * replies): execution stops mid-chunk when replies back up, reading pauses
- * so the kernel's receive window pushes back on that client, and both
- * resume once the socket drains.
+ * replies): execution stops mid-chunk once the connection's unsent reply
+ * bytes (queued for a group commit plus buffered in the socket) reach
+ * `maxUnsentReplyBytes`, reading pauses so the kernel's receive window
+ * pushes back on that client, and both resume once it has read half.
  */
 export class BrokerConnection {
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
-  readonly #decoder = new FrameReader();
+  readonly #decoder = new FrameDecoder();
   #frames: Buffer[] = [];
   #seqs: number[] = [];
   #replyBytes = 0;
@@ -50,19 +54,26 @@ export class BrokerConnection {
   #poisoned = false;
   #peerEnded = false;
   #paused = false;
-  /** Execution stopped on a high-water mark: complete frames may still wait in the decoder. */
+  /** Execution stopped on a high-water mark or the turn share: complete frames may still wait in the decoder. */
   #stalled = false;
   /** A reply is being computed asynchronously (AUTH): execute nothing more until it is in. */
   #awaiting = false;
+  /** Reply bytes made during event-loop turn `#turn`, against this connection's share per turn. */
+  #turn = -1;
+  #turnBytes = 0;
+  #resumeQueued = false;
+  readonly #turnShare: number;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
+    this.#turnShare = Math.min(TURN_SHARE_BYTES, host.maxUnsentReplyBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.#poisoned) return;
       this.#decoder.push(chunk);
+      if (this.#decoder.pendingBytes > INPUT_HIGH_WATER) this.#pause();
       this.#process();
     });
     // The peer half-closed: answer everything already received, then close.
@@ -84,16 +95,33 @@ export class BrokerConnection {
     return this.#frames.length;
   }
 
+  /** Reply bytes made and not yet taken by the client: queued for a group commit, or buffered in the socket. */
+  get unsentBytes(): number {
+    return this.#gone ? 0 : this.#replyBytes + this.#socket.writableLength;
+  }
+
   /** Executes decoded requests until the decoder needs more bytes or replies back up. */
   #process(): void {
     if (this.#gone || this.#awaiting) return;
     const decoder = this.#decoder;
     const host = this.#host;
+    const turn = currentTurn();
+    if (turn !== this.#turn) {
+      this.#turn = turn;
+      this.#turnBytes = 0;
+    }
     let executed = false;
     while (!this.#poisoned) {
-      if (this.#replyBytes >= REPLY_HIGH_WATER || this.#frames.length >= PENDING_HIGH_WATER || this.#socket.writableLength >= WRITE_HIGH_WATER) {
+      if (this.unsentBytes >= host.maxUnsentReplyBytes || this.#frames.length >= PENDING_HIGH_WATER) {
         this.#stalled = true;
         this.#pause();
+        break;
+      }
+      if (this.#turnBytes >= this.#turnShare) {
+        // This connection had its share of the turn: the rest waits for the next one.
+        this.#stalled = true;
+        this.#pause();
+        this.#resumeNextTurn();
         break;
       }
       const unit = decoder.next();
@@ -123,26 +151,12 @@ export class BrokerConnection {
       this.#frames.push(reply);
       this.#seqs.push(host.changeSeq());
       this.#replyBytes += reply.length;
+      this.#turnBytes += reply.length;
     }
     if (executed) host.schedule(this);
     else this.#maybeEnd();
-  }
-
-  /** Holds execution (and reading) until `reply` is in, then queues it like any reply and carries on. */
-  #await(reply: Promise<Buffer>): void {
-    this.#awaiting = true;
-    this.#stalled = true;
-    this.#pause();
-    void reply.then((frame) => {
-      this.#awaiting = false;
-      if (this.#gone) return;
-      this.#frames.push(frame);
-      this.#seqs.push(this.#host.changeSeq());
-      this.#replyBytes += frame.length;
-      this.#host.schedule(this);
-      this.#maybeResume();
-      this.#process();
-    });
+    // Reading paused only for input backpressure and the decoder needs more bytes: read again.
+    if (!this.#stalled) this.#maybeResume();
   }
 
   /** Sends, in order, every pending reply whose changes are durable (seq ≤ durableSeq). Returns true when none is left. */
@@ -186,13 +200,44 @@ export class BrokerConnection {
     }
   }
 
+  /** Holds execution (and reading) until `reply` is in, then queues it like any reply and carries on. */
+  #await(reply: Promise<Buffer>): void {
+    this.#awaiting = true;
+    this.#stalled = true;
+    this.#pause();
+    void reply.then((frame) => {
+      this.#awaiting = false;
+      if (this.#gone) return;
+      this.#frames.push(frame);
+      this.#seqs.push(this.#host.changeSeq());
+      this.#replyBytes += frame.length;
+      this.#host.schedule(this);
+      this.#maybeResume();
+      this.#process();
+    });
+  }
+
   #maybeResume(): void {
     if (!this.#paused || this.#poisoned || this.#gone || this.#awaiting) return;
-    if (this.#replyBytes > REPLY_HIGH_WATER / 2 || this.#frames.length > PENDING_HIGH_WATER / 2 || this.#socket.writableLength > WRITE_HIGH_WATER / 2) return;
+    if (this.unsentBytes > this.#host.maxUnsentReplyBytes / 2 || this.#frames.length > PENDING_HIGH_WATER / 2) return;
+    if (this.#turnBytes >= this.#turnShare && this.#turn === currentTurn()) {
+      // Out of this turn's share: try again in the next turn.
+      this.#resumeNextTurn();
+      return;
+    }
     this.#paused = false;
     this.#socket.resume();
     // Not inline: this may run inside the group commit's release loop.
     if (this.#stalled) setImmediate(() => this.#process());
+  }
+
+  #resumeNextTurn(): void {
+    if (this.#resumeQueued) return;
+    this.#resumeQueued = true;
+    setImmediate(() => {
+      this.#resumeQueued = false;
+      this.#maybeResume();
+    });
   }
 
   #maybeEnd(): void {

@@ -1,6 +1,6 @@
 import type { TopicLeaseState } from './leases.js';
 import type { CompatMode } from './options.js';
-import type { TopicSnapshot } from './store/types.js';
+import type { TopicRecovery, TopicSnapshot } from './store/types.js';
 
 /**
  * STATE and METRICS bodies. Stock mode reproduces the upstream node's JSON
@@ -30,6 +30,8 @@ export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: Compa
     read_cursor: snapshot.readCursor,
     // Entries waiting to be read: never delivered, or released by a lease for redelivery.
     lag: snapshot.totalEntries - snapshot.readCursor + (leases?.redeliverEntries ?? 0),
+    // Only when start-up recovery repaired this topic's files: damage must be visible, not silent.
+    ...(snapshot.recovery ? { recovery: recoveryJson(snapshot.recovery) } : {}),
   };
   if (!leases) return JSON.stringify(extended);
   // Only for topics that have been read with BATCH_LEASE this run.
@@ -40,6 +42,15 @@ export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: Compa
     leased_entries: leases.leasedEntries,
     redeliver_entries: leases.redeliverEntries,
   });
+}
+
+function recoveryJson(recovery: TopicRecovery): Record<string, unknown> {
+  return {
+    dropped_regions: recovery.droppedRegions,
+    dropped_bytes: recovery.droppedBytes,
+    truncated_bytes: recovery.truncatedBytes,
+    quarantined_segments: recovery.quarantined,
+  };
 }
 
 export interface MetricsInput {

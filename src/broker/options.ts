@@ -1,5 +1,6 @@
 import { WalrusError } from '../errors/index.js';
 import type { FsyncMode } from '../util/fsync.js';
+import type { RecoveryRepair } from './store/recovery-report.js';
 
 /**
  * When appended entries reach the disk, in the shared fsync vocabulary
@@ -30,8 +31,37 @@ export interface BrokerOptions {
   fsync?: FsyncPolicy;
   /** Entries per segment before it is sealed, like `WALRUS_MAX_SEGMENT_ENTRIES`. @default 1_000_000 */
   segmentEntries?: number;
-  /** Connections served at once; more are closed on accept. @default 4096 */
+  /**
+   * Connections served at once. When the node is full, a new connection is
+   * still accepted and the connection idle the longest is closed to make
+   * room, so idle sockets can never lock clients out.
+   * @default 4096
+   */
   maxConnections?: number;
+  /**
+   * Closes a connection on which no byte moved in either direction for this
+   * long (abandoned sockets, clients that stopped reading their replies).
+   * Client pools reconnect on demand. 0 = never.
+   * @default 300000 (5 minutes)
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Per connection: reply bytes made but not yet taken by the client (queued
+   * for a group commit plus buffered in the socket). At this bound the node
+   * stops executing that connection's requests and stops reading from it
+   * until the client reads half of it, so a client that pipelines without
+   * reading costs at most about this much memory (plus one reply and one
+   * read chunk), and other clients are not slowed down.
+   * @default 262144 (256 KiB)
+   */
+  maxUnsentReplyBytes?: number;
+  /**
+   * Called once per repair start-up recovery made (dropped damaged entries,
+   * a cut torn tail, a quarantined segment). Omitted: each repair is a
+   * process warning (code `WALRUS_STREAM_RECOVERY`). Not sent across threads:
+   * with `startBrokerInWorker` it is called on the caller's thread.
+   */
+  onRecoveryRepair?: (repair: RecoveryRepair) => void;
   /**
    * Persist each topic's shared read cursor with every group commit, so a
    * restart does not deliver consumed entries again (Walrus's
@@ -73,6 +103,8 @@ export interface ResolvedBrokerOptions {
   fsync: 'always' | 'never' | { intervalMs: number };
   segmentEntries: number;
   maxConnections: number;
+  idleTimeoutMs: number;
+  maxUnsentReplyBytes: number;
   persistCursors: boolean;
   nodeId: number;
   leaseTimeoutMs: number;
@@ -90,6 +122,8 @@ export const BROKER_DEFAULTS = {
   fsync: { intervalMs: 200 },
   segmentEntries: 1_000_000,
   maxConnections: 4096,
+  idleTimeoutMs: 300_000,
+  maxUnsentReplyBytes: 256 * 1024,
   persistCursors: true,
   nodeId: 1,
   leaseTimeoutMs: 0,
@@ -132,6 +166,9 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     fsync: typeof fsync === 'object' ? { intervalMs: fsync.intervalMs } : fsync,
     segmentEntries: positiveInt('segmentEntries', options.segmentEntries ?? BROKER_DEFAULTS.segmentEntries, 1, 2 ** 40),
     maxConnections: positiveInt('maxConnections', options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 1, 1_000_000),
+    idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs ?? BROKER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1),
+    // A floor: one reply is always let through, but a bound of a few bytes would stall after every request.
+    maxUnsentReplyBytes: positiveInt('maxUnsentReplyBytes', options.maxUnsentReplyBytes ?? BROKER_DEFAULTS.maxUnsentReplyBytes, 4096, 1 << 30),
     persistCursors: options.persistCursors ?? BROKER_DEFAULTS.persistCursors,
     nodeId: positiveInt('nodeId', options.nodeId ?? BROKER_DEFAULTS.nodeId, 0, 2 ** 53 - 1),
     leaseTimeoutMs: positiveInt('leaseTimeoutMs', options.leaseTimeoutMs ?? BROKER_DEFAULTS.leaseTimeoutMs, 0, 2 ** 31 - 1),

@@ -4,11 +4,13 @@ import type { AuthGate } from './auth/auth-gate.js';
 import { createListener, prepareNodeSecurity, type NodeSecurity } from './auth/node-security.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
-import { GroupCommit } from './group-commit.js';
+import { ConnectionRegistry } from './connection-limits.js';
+import { DurabilityGate } from './durability-gate.js';
 import { LeaseBook } from './leases.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
+import { recoverySummary, reportRepairs, type RecoveryReport } from './store/recovery-report.js';
 import type { LogStore } from './store/types.js';
 
 /** A running embedded node. */
@@ -29,6 +31,8 @@ export interface BrokerHandle {
   readonly failure: Error | undefined;
   /** Things the operator should know at every start (e.g. an `insecure` wide bind); `walrus-stream broker` prints them. */
   readonly warnings: readonly string[];
+  /** What start-up recovery found and repaired in the data dir (undefined for a memory-only node). */
+  readonly recovery: RecoveryReport | undefined;
 }
 
 export interface BrokerStats {
@@ -43,6 +47,11 @@ export interface BrokerStats {
   users: number;
   logins: number;
   authFailures: number;
+  /** Reply bytes made but not yet taken by clients, over all connections. */
+  unsentReplyBytes: number;
+  /** Connections closed to make room at `maxConnections`, and by the idle timeout, since start. */
+  evictedConnections: number;
+  idleClosedConnections: number;
 }
 
 /**
@@ -58,6 +67,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   // Users and the exposure rule are checked before the store is opened or anything listens.
   const security = await prepareNodeSecurity(resolved, options);
   const store = await openStore(resolved);
+  reportRepairs(store.recovery, options.onRecoveryRepair);
   const node = new EmbeddedNode(resolved, store, security);
   try {
     await node.listen();
@@ -79,10 +89,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
 class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly options: ResolvedBrokerOptions;
   readonly compat: CompatMode;
+  readonly maxUnsentReplyBytes: number;
   readonly #store: LogStore;
   readonly #server: Server;
-  readonly #connections = new Set<BrokerConnection>();
-  readonly #commit: GroupCommit;
+  readonly #connections: ConnectionRegistry<BrokerConnection>;
+  readonly #commit: DurabilityGate;
   readonly #context: CommandContext;
   readonly #leases: LeaseBook;
   readonly #startedAt = Date.now();
@@ -103,8 +114,10 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#gate = security.gate;
     this.warnings = security.warnings;
     this.compat = options.compat;
+    this.maxUnsentReplyBytes = options.maxUnsentReplyBytes;
+    this.#connections = new ConnectionRegistry(options.maxConnections);
     this.#store = store;
-    this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
+    this.#commit = new DurabilityGate(store, options.fsync, (error) => this.#fatal(error));
     this.#leases = new LeaseBook(options.leaseTimeoutMs);
     this.#context = {
       store,
@@ -121,11 +134,12 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
           // No data directory: an absolute path tells any client about the host's layout.
           persistent: options.dataDir !== undefined,
           rss_bytes: process.memoryUsage.rss(),
+          ...(store.recovery ? { recovery: recoverySummary(store.recovery) } : {}),
         },
       }),
     };
+    // No `server.maxConnections`: refusing at the limit would let idle sockets lock everyone out (see ConnectionRegistry).
     this.#server = createListener(security, (socket) => this.#accept(socket));
-    this.#server.maxConnections = options.maxConnections;
   }
 
   get host(): string {
@@ -140,7 +154,13 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     return this.#host.includes(':') ? `[${this.#host}]:${this.#port}` : `${this.#host}:${this.#port}`;
   }
 
+  get recovery(): RecoveryReport | undefined {
+    return this.#store.recovery;
+  }
+
   stats(): BrokerStats {
+    let unsent = 0;
+    for (const connection of this.#connections.values()) unsent += connection.unsentBytes;
     return {
       connections: this.#connections.size,
       topics: this.#store.topicCount,
@@ -151,6 +171,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       users: this.#gate.users.size,
       logins: this.#gate.users.logins,
       authFailures: this.#gate.users.failures,
+      unsentReplyBytes: unsent,
+      evictedConnections: this.#connections.evicted,
+      idleClosedConnections: this.#connections.idleClosed,
     };
   }
 
@@ -159,7 +182,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       this.#server.once('error', reject);
       this.#server.listen({ host: this.options.host, port: this.options.port }, () => {
         this.#server.off('error', reject);
-        // A failing accept (e.g. EMFILE) must not crash the process.
+        // A failing accept (e.g. EMFILE) must not crash the process; the descriptor headroom (fd-headroom.ts) keeps it rare.
         this.#server.on('error', () => undefined);
         const address = this.#server.address();
         if (address && typeof address === 'object') {
@@ -178,7 +201,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     }
     // Detects peers that vanished without a FIN (crashed host, cut network).
     socket.setKeepAlive(true, 60_000);
-    this.#connections.add(new BrokerConnection(socket, this));
+    const connection = new BrokerConnection(socket, this);
+    this.#connections.add(connection);
+    this.#connections.watchIdle(socket, connection, this.options.idleTimeoutMs);
   }
 
   execute(body: Buffer, connection: BrokerConnection): Buffer | Promise<Buffer> {
@@ -220,7 +245,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     if (this.#closing) return;
     this.#failure = error instanceof Error ? error : new Error(String(error));
     process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
-    for (const connection of this.#connections) connection.destroy();
+    for (const connection of [...this.#connections.values()]) connection.destroy();
     void this.close().catch(() => undefined);
   }
 
@@ -237,9 +262,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       // Nothing more can be made durable; connections are closed below without their replies.
       this.#commit.stop();
     }
-    for (const connection of this.#connections) connection.end();
+    for (const connection of [...this.#connections.values()]) connection.end();
     const grace = setTimeout(() => {
-      for (const connection of this.#connections) connection.destroy();
+      for (const connection of [...this.#connections.values()]) connection.destroy();
     }, 200);
     await serverClosed;
     clearTimeout(grace);

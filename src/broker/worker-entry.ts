@@ -13,8 +13,9 @@ const port = parentPort!;
 const send = (message: FromWorker): void => port.postMessage(message);
 
 try {
-  const node = await startBroker(workerData as BrokerOptions);
-  send({ type: 'ready', host: node.host, port: node.port, address: node.address, options: node.options, warnings: node.warnings });
+  // Repairs are reported on the caller's thread (its onRecoveryRepair cannot cross threads), from the ready message.
+  const node = await startBroker({ ...(workerData as BrokerOptions), onRecoveryRepair: () => undefined });
+  send({ type: 'ready', host: node.host, port: node.port, address: node.address, options: node.options, warnings: node.warnings, recovery: node.recovery });
   // Stopped on its own (storage failure): report it, and let the thread end.
   void node.closed.then(() => {
     if (node.failure) {

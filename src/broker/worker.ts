@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { deserializeError } from '../errors/index.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import type { BrokerHandle, BrokerStats } from './server.js';
+import { reportRepairs } from './store/recovery-report.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
 /** A node running on its own worker thread: the BrokerHandle shape, with `stats()` asynchronous. */
@@ -18,7 +19,8 @@ export interface WorkerBrokerHandle extends Omit<BrokerHandle, 'stats'> {
  */
 export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<WorkerBrokerHandle> {
   resolveBrokerOptions(options); // fail fast, on the caller's thread, with the same errors
-  const worker = new Worker(workerEntry(), { workerData: options });
+  const { onRecoveryRepair, ...cloneable } = options;
+  const worker = new Worker(workerEntry(), { workerData: cloneable });
 
   let nextId = 0;
   const pendingStats = new Map<number, (stats: BrokerStats) => void>();
@@ -63,6 +65,7 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
     });
   });
 
+  reportRepairs(ready.recovery, onRecoveryRepair);
   let closing: Promise<void> | undefined;
   const post = (message: ToWorker): void => worker.postMessage(message);
   const options_: ResolvedBrokerOptions = ready.options;
@@ -72,6 +75,7 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
     address: ready.address,
     options: options_,
     warnings: ready.warnings,
+    recovery: ready.recovery,
     stats: () =>
       new Promise<BrokerStats>((resolve) => {
         const id = nextId++;

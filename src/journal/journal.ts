@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { WalrusError } from '../errors/index.js';
-import { lockDir, type DirLock } from './dir-lock.js';
+import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
 import { LiveSet } from './live-set.js';
 import { resolveJournalOptions, type JournalOptions, type ResolvedJournalOptions } from './options.js';
 import { MAX_ENTRY_BYTES, MAX_SOURCE_BYTES, encodeAppend, encodeRelease, toRanges } from './record-format.js';
@@ -62,13 +62,13 @@ function invalidArgument(message: string): WalrusError {
 export class Journal {
   readonly #options: ResolvedJournalOptions;
   readonly #live: LiveSet;
-  readonly #lock: DirLock;
+  readonly #lock: PidLock;
   readonly #segments: SegmentManager;
   readonly #writer: GroupCommit;
   #nextSeq: number;
   #closed = false;
 
-  private constructor(options: ResolvedJournalOptions, lock: DirLock, live: LiveSet, nextSeq: number, segments: SegmentManager) {
+  private constructor(options: ResolvedJournalOptions, lock: PidLock, live: LiveSet, nextSeq: number, segments: SegmentManager) {
     this.#options = options;
     this.#lock = lock;
     this.#live = live;
@@ -87,7 +87,13 @@ export class Journal {
     } catch (error) {
       throw journalError(`cannot create the journal directory ${resolved.dir}`, error);
     }
-    const lock = await lockDir(resolved.dir);
+    // One writer per journal: two processes appending to the same segments would each release the other's entries.
+    const lock = acquirePidLock(resolved.dir, {
+      code: 'JOURNAL_ERROR',
+      subject: 'journal',
+      hint: 'run a second instance with a different app name or stateDir (each instance needs its own journal)',
+      hereHint: 'close it before opening it again',
+    });
     let segments: SegmentManager | undefined;
     try {
       const recovered = await recover(resolved.dir, resolved.onWarning);
@@ -96,7 +102,7 @@ export class Journal {
       return new Journal(resolved, lock, recovered.live, recovered.nextSeq, segments);
     } catch (error) {
       await segments?.close().catch(() => {});
-      await lock.release();
+      lock.release();
       throw journalError(`cannot open the journal in ${resolved.dir}`, error);
     }
   }
@@ -180,7 +186,7 @@ export class Journal {
     try {
       await this.#segments.close();
     } finally {
-      await this.#lock.release();
+      this.#lock.release();
     }
     if (this.#writer.failure) throw this.#writer.failure;
   }

@@ -29,82 +29,107 @@ export type DecodedFrame =
   | { kind: 'invalid-length'; length: number };
 
 /**
- * Incremental frame decoder for either side of a connection.
+ * Incremental frame decoder for either side of a connection (the client's
+ * reply reader and the embedded node's request reader use this one class).
  *
  * Accepts the byte stream in any split (a frame over many chunks, many
- * frames in one chunk). Bodies are zero-copy views into the received chunk
- * whenever a frame lies within one chunk. A frame split across chunks is
- * copied once into a buffer of its exact (already validated) length, so a
- * peer dripping a frame byte by byte costs linear, not quadratic, time.
+ * frames in one chunk). Received chunks are kept in a list, never
+ * re-concatenated: a body is a zero-copy view when it lies within one
+ * chunk, and is copied exactly once, when complete, when it spans chunks.
+ * A peer dripping a 64 KiB frame one byte per packet therefore costs 64 KiB
+ * of copying, not the gigabytes that re-joining the unread tail on every
+ * chunk would, and a node that stops decoding for a while (a client that
+ * does not read its replies) holds the chunks as they came.
+ *
  * A length of 0 or above the limit is reported as `invalid-length` *before*
  * anything is allocated for it; the header is consumed and the body is not
- * (the stock node's behaviour), so the owner decides whether to go on
- * reading or close.
+ * (the stock node's behaviour: length 0 has no body, so the stream stays in
+ * sync), and the owner decides whether to go on reading or close.
  */
 export class FrameDecoder {
   readonly #maxFrameBytes: number;
-  #buffer: Buffer = EMPTY;
-  #offset = 0;
-  /** Body of a frame whose header arrived but whose body spans chunks. */
-  #partial: Buffer | undefined;
-  #partialFilled = 0;
+  #chunks: Buffer[] = [];
+  /** Index of the first unread chunk (spent chunks before it are dropped lazily, never shifted one by one). */
+  #first = 0;
+  /** Read offset into `#chunks[#first]`. */
+  #head = 0;
+  /** Unread bytes across all chunks. */
+  #available = 0;
 
   constructor(maxFrameBytes = MAX_FRAME_BYTES) {
     this.#maxFrameBytes = maxFrameBytes;
   }
 
   push(chunk: Buffer): void {
-    if (this.#partial !== undefined && this.#partialFilled < this.#partial.length) {
-      const n = Math.min(this.#partial.length - this.#partialFilled, chunk.length);
-      chunk.copy(this.#partial, this.#partialFilled, 0, n);
-      this.#partialFilled += n;
-      if (n === chunk.length) return;
-      chunk = chunk.subarray(n);
-    }
-    const remaining = this.#buffer.length - this.#offset;
-    if (remaining === 0) {
-      this.#buffer = chunk;
-    } else {
-      // Only unread bytes are copied: normally a partial header (< 4 bytes).
-      this.#buffer = Buffer.concat([this.#buffer.subarray(this.#offset), chunk], remaining + chunk.length);
-    }
-    this.#offset = 0;
-  }
-
-  /** The next complete unit, or undefined when more bytes are needed. */
-  next(): DecodedFrame | undefined {
-    if (this.#partial !== undefined) {
-      if (this.#partialFilled < this.#partial.length) return undefined;
-      const body = this.#partial;
-      this.#partial = undefined;
-      this.#partialFilled = 0;
-      return { kind: 'frame', body };
-    }
-    const available = this.#buffer.length - this.#offset;
-    if (available < FRAME_HEADER_BYTES) return undefined;
-    const length = this.#buffer.readUInt32LE(this.#offset);
-    if (length === 0 || length > this.#maxFrameBytes) {
-      this.#offset += FRAME_HEADER_BYTES;
-      return { kind: 'invalid-length', length };
-    }
-    const start = this.#offset + FRAME_HEADER_BYTES;
-    if (available < FRAME_HEADER_BYTES + length) {
-      // Switch to filling an exact-size body so later chunks are copied once.
-      this.#partial = Buffer.allocUnsafe(length);
-      this.#partialFilled = this.#buffer.copy(this.#partial, 0, start);
-      this.#buffer = EMPTY;
-      this.#offset = 0;
-      return undefined;
-    }
-    this.#offset = start + length;
-    return { kind: 'frame', body: this.#buffer.subarray(start, start + length) };
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#available += chunk.length;
   }
 
   /** Bytes received but not yet returned as a frame (a partial header or body). */
   get pendingBytes(): number {
-    const partial = this.#partial === undefined ? 0 : FRAME_HEADER_BYTES + this.#partialFilled;
-    return partial + this.#buffer.length - this.#offset;
+    return this.#available;
+  }
+
+  /** The next complete unit, or undefined when more bytes are needed. */
+  next(): DecodedFrame | undefined {
+    if (this.#available < FRAME_HEADER_BYTES) return undefined;
+    const first = this.#chunks[this.#first]!;
+    const length = first.length - this.#head >= FRAME_HEADER_BYTES
+      ? first.readUInt32LE(this.#head)
+      : this.#take(FRAME_HEADER_BYTES, false).readUInt32LE(0);
+    if (length === 0 || length > this.#maxFrameBytes) {
+      this.#skip(FRAME_HEADER_BYTES);
+      return { kind: 'invalid-length', length };
+    }
+    if (this.#available < FRAME_HEADER_BYTES + length) return undefined;
+    this.#skip(FRAME_HEADER_BYTES);
+    return { kind: 'frame', body: this.#take(length, true) };
+  }
+
+  /** The next `n` bytes (a view when they lie in one chunk, else one copy); consumes them when `consume`. */
+  #take(n: number, consume: boolean): Buffer {
+    const first = this.#chunks[this.#first]!;
+    if (first.length - this.#head >= n) {
+      const view = first.subarray(this.#head, this.#head + n);
+      if (consume) this.#skip(n);
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    let index = this.#first;
+    let offset = this.#head;
+    while (copied < n) {
+      const chunk = this.#chunks[index]!;
+      const count = Math.min(n - copied, chunk.length - offset);
+      chunk.copy(out, copied, offset, offset + count);
+      copied += count;
+      index++;
+      offset = 0;
+    }
+    if (consume) this.#skip(n);
+    return out;
+  }
+
+  #skip(n: number): void {
+    this.#available -= n;
+    let left = n;
+    while (left > 0) {
+      const inFirst = this.#chunks[this.#first]!.length - this.#head;
+      if (left < inFirst) {
+        this.#head += left;
+        return;
+      }
+      left -= inFirst;
+      this.#first++;
+      this.#head = 0;
+    }
+    if (this.#first === this.#chunks.length) {
+      this.#chunks = [];
+      this.#first = 0;
+    } else if (this.#first > 64 && this.#first * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#first);
+      this.#first = 0;
+    }
   }
 }
-
-const EMPTY = Buffer.alloc(0);

@@ -10,7 +10,7 @@ import type { RangeOptions, StateEntry } from './range.js';
 import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport } from './restore.js';
 import { StagedChange } from './staged-change.js';
 import { StoreCore } from './store-core.js';
-import { lockStoreDir, type StoreLock } from './store-lock.js';
+import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
 import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
 export type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
@@ -27,7 +27,7 @@ export class KeyValueStore {
   readonly dir: string;
   #core: StoreCore;
   #writer: CommitWriter;
-  #lock: StoreLock;
+  #lock: PidLock;
   #nextStagedId = 1;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -37,7 +37,7 @@ export class KeyValueStore {
   /** True when a restore was interrupted: call restoreFromChangelog again before using the store. */
   restoreIncomplete = false;
 
-  private constructor(opts: KeyValueStoreOptions, core: StoreCore, lock: StoreLock) {
+  private constructor(opts: KeyValueStoreOptions, core: StoreCore, lock: PidLock) {
     this.name = opts.name;
     this.dir = opts.dir;
     this.#core = core;
@@ -49,7 +49,14 @@ export class KeyValueStore {
   static async open(opts: KeyValueStoreOptions): Promise<KeyValueStore> {
     assertStoreName(opts.name);
     await mkdir(opts.dir, { recursive: true });
-    const lock = await lockStoreDir(opts.dir, opts.name);
+    // One writer per store: two processes appending to one commit log would replay each other's commits.
+    const lock = acquirePidLock(opts.dir, {
+      code: 'STATE_STORE_ERROR',
+      subject: `store "${opts.name}"`,
+      hint: 'each running instance needs its own stateDir (or app name)',
+      hereHint: 'open it once and share the instance',
+      context: { store: opts.name },
+    });
     let core: StoreCore | undefined;
     try {
       const publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
@@ -61,7 +68,7 @@ export class KeyValueStore {
       return store;
     } catch (error) {
       await core?.log.close();
-      await lock.release();
+      lock.release();
       throw error;
     }
   }
@@ -342,7 +349,7 @@ export class KeyValueStore {
       if (this.#writer.failed === undefined) await this.#core.publisher?.flushCursor();
       await this.#core.log.close();
     } finally {
-      await this.#lock.release();
+      this.#lock.release();
     }
   }
 

@@ -23,7 +23,7 @@ async function runCli(args: string[]): Promise<{ code: number; stdout: string; s
 test('walrus-stream broker --help lists every option', async () => {
   const { code, stdout } = await runCli(['broker', '--help']);
   assert.equal(code, 0);
-  for (const flag of ['--host', '--port', '--data-dir', '--compat', '--fsync', '--segment-entries', '--max-connections', '--volatile-cursors']) {
+  for (const flag of ['--host', '--port', '--data-dir', '--compat', '--fsync', '--segment-entries', '--max-connections', '--idle-timeout', '--max-unsent-reply-bytes', '--volatile-cursors']) {
     assert.ok(stdout.includes(flag), flag);
   }
 });
@@ -34,6 +34,8 @@ test('bad flags are usage errors (exit 2) that say what is wrong', async () => {
     [['--compat', 'weird'], /--compat expects default or stock/],
     [['--port', 'abc'], /--port expects a non-negative integer, got "abc"/],
     [['--bogus'], /Unknown option '--bogus'/],
+    [['--idle-timeout', '5s'], /--idle-timeout expects a non-negative integer, got "5s"/],
+    [['--max-unsent-reply-bytes', '1.5'], /--max-unsent-reply-bytes expects a non-negative integer, got "1.5"/],
   ] as const) {
     const { code, stderr } = await runCli(['broker', ...args]);
     assert.equal(code, 2, args.join(' '));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeBatchGet, encodeBatchPut, parseBatchGet } from '../../src/protocol/index.js';
+import type { RecoveryRepair } from '../../src/broker/store/recovery-report.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -97,10 +98,10 @@ describe('durable storage', () => {
     });
   });
 
-  test('an entry whose checksum does not match is cut off with everything after it', async () => {
+  test('an entry whose checksum does not match is dropped alone and reported; the entries after it are kept', async () => {
     await session({}, async (c) => {
       await c.request('REGISTER crc');
-      for (const m of ['keep', 'flip', 'lost']) await c.request(`PUT crc ${m}`);
+      for (const m of ['keep', 'flip', 'after']) await c.request(`PUT crc ${m}`);
     });
     const segment = join(dataDir, 'topics', 'crc', '00000000000000000001.seg');
     const { open } = await import('node:fs/promises');
@@ -108,13 +109,23 @@ describe('durable storage', () => {
     // header 16 + entry "keep" (8 + 4) → "flip" payload starts at 16 + 12 + 8.
     await file.write(Buffer.from('F'), 0, 1, 16 + 12 + 8);
     await file.close();
-    await session({}, async (c) => {
+    const repairs: RecoveryRepair[] = [];
+    await session({ onRecoveryRepair: (r) => repairs.push(r) }, async (c, node) => {
       assert.equal(await c.request('GET crc'), 'OK keep');
+      assert.equal(await c.request('GET crc'), 'OK after');
       assert.equal(await c.request('GET crc'), 'EMPTY');
+      assert.equal(node.recovery?.droppedRegions, 1);
+      const state = JSON.parse(await c.request('STATE crc')) as { recovery?: Record<string, unknown> };
+      assert.deepEqual(state.recovery, { dropped_regions: 1, dropped_bytes: 12, truncated_bytes: 0, quarantined_segments: [] });
     });
-    // A segment cut inside its header is rewritten, not fatal.
+    assert.equal(repairs.length, 1);
+    assert.deepEqual({ ...repairs[0], message: undefined }, { kind: 'dropped', topic: 'crc', segment: 1, file: segment, offset: 28, bytes: 12, message: undefined });
+    assert.match(repairs[0]!.message, /dropped 12 damaged bytes at offset 28 of topic "crc" segment 1/);
+    // A segment cut inside its header is rewritten (and reported), not fatal.
     await truncate(segment, 5);
-    await session({}, async (c) => {
+    const rewritten: RecoveryRepair[] = [];
+    await session({ onRecoveryRepair: (r) => rewritten.push(r) }, async (c) => {
+      assert.deepEqual(rewritten.map((r) => [r.kind, r.segment, r.bytes]), [['header-rewritten', 1, 5]]);
       assert.equal(await c.request('PUT crc again'), 'OK');
       assert.equal(await c.request('GET crc'), 'OK again');
     });
@@ -157,7 +168,7 @@ describe('durable storage', () => {
     try {
       await assert.rejects(startTestBroker({ dataDir }), (error: Error & { code?: string }) => {
         assert.equal(error.code, 'CONFIG_INVALID');
-        assert.match(error.message, /is in use by another walrus-stream broker/);
+        assert.match(error.message, /broker data directory \(.+\) is already open in this process/);
         return true;
       });
     } finally {

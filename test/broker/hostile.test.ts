@@ -93,16 +93,21 @@ describe('hostile input', () => {
     }
   });
 
-  test('connections above maxConnections are closed at once; the rest keep working', async () => {
+  test('at maxConnections a new connection gets in and the idlest one is closed, so idle sockets never lock clients out', async () => {
     await withBroker({ maxConnections: 5 }, async (node) => {
-      const held = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(node.port)));
-      const extra = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(node.port)));
-      await new Promise((r) => setTimeout(r, 100));
-      const good = await RawClient.connect(node.port).catch(() => undefined);
-      assert.ok(extra.some((c) => c.closed), 'extra connections are refused');
+      const held: RawClient[] = [];
+      for (let i = 0; i < 5; i++) held.push(await RawClient.connect(node.port));
+      // held[0] is the oldest but talks, so held[1] is now the idlest.
       assert.equal(await held[0]!.request('REGISTER ok'), 'OK');
-      for (const c of [...held, ...extra]) c.close();
-      good?.close();
+      const late = await RawClient.connect(node.port);
+      assert.equal(await late.request('PUT ok served'), 'OK');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(held[1]!.closed, true, 'the idlest connection made room');
+      assert.deepEqual(held.map((c) => c.closed), [false, true, false, false, false]);
+      assert.equal(await held[0]!.request('GET ok'), 'OK served');
+      assert.equal(node.stats().connections, 5);
+      assert.equal(node.stats().evictedConnections, 1);
+      for (const c of [...held, late]) c.close();
     });
   });
 

@@ -37,6 +37,7 @@ export async function startTestBroker(options: BrokerOptions = {}): Promise<Test
     stats: () => node.stats(),
     closed: node.closed,
     get failure() { return node.failure; },
+    get recovery() { return node.recovery; },
     close: () => {
       closing ??= node.close().finally(() => (ownDir ? rm(dataDir, { recursive: true, force: true }) : undefined));
       return closing;
@@ -80,7 +81,14 @@ export async function spawnBrokerProcess(args: string[]): Promise<{ child: Child
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<{ port: number; address: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`walrus-stream broker exited early with code ${code}`)));
-    lines.once('line', (line) => resolve(JSON.parse(line) as { port: number; address: string }));
+    // Recovery repairs are reported as events before `listening`.
+    const onLine = (line: string): void => {
+      const event = JSON.parse(line) as { event: string; port: number; address: string };
+      if (event.event !== 'listening') return;
+      lines.off('line', onLine);
+      resolve(event);
+    };
+    lines.on('line', onLine);
   });
   return { child, ...ready };
 }

@@ -1,12 +1,15 @@
-import { closeSync, fdatasync, fsync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
 import { FileTopicLog, writeFully, type LogOwner, type Segment } from './file-topic-log.js';
-import { acquireDataDirLock, type DataDirLock } from './lock.js';
-import { SEGMENT_HEADER_BYTES, scanAndRepairSegment, segmentHeader } from './segment-format.js';
+import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
+import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
+import { SEGMENT_HEADER_BYTES, segmentHeader } from './segment-format.js';
+import { scanAndRepairSegment } from './segment-scan.js';
 import { parseSegmentFileName, segmentFileName, topicDirName } from './topic-dirs.js';
-import type { LogStore, TopicLog } from './types.js';
+import type { StoredCursor } from './cursor-position.js';
+import type { LogStore, TopicLog, TopicRecovery } from './types.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 const fsyncAsync = promisify(fsync);
@@ -17,15 +20,7 @@ export interface FileStoreOptions {
   persistCursors: boolean;
 }
 
-/** What recovery found and repaired when the store opened. */
-export interface RecoveryReport {
-  topics: number;
-  entries: number;
-  /** Bytes cut from torn or corrupt segment tails. */
-  truncatedBytes: number;
-  /** Topic directories skipped because their `topic.json` was never completely written. */
-  skippedDirs: string[];
-}
+export type { RecoveryReport, RecoveryRepair } from './recovery-report.js';
 
 /**
  * The durable store: `<dataDir>/topics/<topic dir>/` holds `topic.json`
@@ -42,7 +37,7 @@ export class FileStore implements LogStore, LogOwner {
   readonly recovery: RecoveryReport;
   readonly #options: FileStoreOptions;
   readonly #root: string;
-  readonly #lock: DataDirLock;
+  readonly #lock: PidLock;
   readonly #topics = new Map<string, FileTopicLog>();
   readonly #dirtyLogs = new Set<FileTopicLog>();
   #syncFds = new Set<number>();
@@ -52,16 +47,23 @@ export class FileStore implements LogStore, LogOwner {
   #syncChain: Promise<number> = Promise.resolve(0);
   #closed = false;
 
-  private constructor(options: FileStoreOptions, lock: DataDirLock) {
+  private constructor(options: FileStoreOptions, lock: PidLock) {
     this.#options = options;
     this.#lock = lock;
     this.#root = join(options.dataDir, 'topics');
-    this.recovery = { topics: 0, entries: 0, truncatedBytes: 0, skippedDirs: [] };
+    this.recovery = emptyRecoveryReport();
   }
 
   static open(options: FileStoreOptions): FileStore {
     mkdirSync(join(options.dataDir, 'topics'), { recursive: true });
-    const lock = acquireDataDirLock(options.dataDir);
+    // One node per data directory: two nodes appending to the same segment files would corrupt them.
+    const lock = acquirePidLock(options.dataDir, {
+      code: 'CONFIG_INVALID',
+      subject: 'broker data directory',
+      hint: 'another walrus-stream broker runs on it: stop it, or choose another --data-dir',
+      hereHint: 'close the node that uses it first, or choose another dataDir',
+      context: { dataDir: options.dataDir },
+    });
     const store = new FileStore(options, lock);
     try {
       store.#recover();
@@ -110,7 +112,7 @@ export class FileStore implements LogStore, LogOwner {
     writeFileSync(join(dir, 'topic.json'), JSON.stringify({ name }), { flush: true });
     this.#syncDirs.add(dir);
     this.#syncDirs.add(this.#root);
-    const log = this.#openLog(name, dir, [{ number: 1, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], 0);
+    const log = this.#openLog(name, dir, [{ number: 1, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], { count: 0 });
     this.#seq++;
     return log;
   }
@@ -169,7 +171,7 @@ export class FileStore implements LogStore, LogOwner {
     return seq;
   }
 
-  #openLog(name: string, dir: string, segments: Segment[], cursor: number): FileTopicLog {
+  #openLog(name: string, dir: string, segments: Segment[], cursor: StoredCursor, recovery?: TopicRecovery): FileTopicLog {
     const cursorFile = this.#options.persistCursors ? new CursorFile(join(dir, 'cursor')) : undefined;
     const log = new FileTopicLog({
       name,
@@ -179,6 +181,7 @@ export class FileStore implements LogStore, LogOwner {
       segments,
       cursor: cursorFile ? cursorFile.read() : cursor,
       ...(cursorFile ? { cursorFile } : {}),
+      ...(recovery ? { recovery } : {}),
     });
     this.#topics.set(name, log);
     return log;
@@ -198,23 +201,59 @@ export class FileStore implements LogStore, LogOwner {
         continue;
       }
       const numbers = readdirSync(dir).map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
-      if (numbers.length === 0) numbers.push(1);
-      const segments: Segment[] = [];
-      for (const number of numbers) {
-        const path = join(dir, segmentFileName(number));
-        const scan = scanAndRepairSegment(path, number);
-        this.recovery.truncatedBytes += scan.truncatedBytes;
-        this.recovery.entries += scan.offsets.length;
-        segments.push({ number, fd: openSync(path, 'r+'), offsets: scan.offsets, written: scan.validBytes });
-      }
+      const topicRecovery = emptyTopicRecovery();
+      const segments = this.#recoverSegments(name, dir, numbers, topicRecovery);
+      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0;
       this.#sealed += segments.length - 1;
-      this.#openLog(name, dir, segments, 0);
+      this.#openLog(name, dir, segments, { count: 0 }, repaired ? topicRecovery : undefined);
       this.recovery.topics++;
     }
+  }
+
+  /** Scans, repairs and opens one topic's segments; a segment with a bad header is moved aside, never fatal. */
+  #recoverSegments(topic: string, dir: string, numbers: number[], topicRecovery: TopicRecovery): Segment[] {
+    const segments: Segment[] = [];
+    for (const number of numbers) {
+      const file = segmentFileName(number);
+      const path = join(dir, file);
+      const scan = scanAndRepairSegment(path, number);
+      const at = { topic, segment: number, file: path };
+      if (scan.kind === 'bad-header') {
+        const movedTo = quarantinePath(path);
+        renameSync(path, movedTo);
+        this.#syncDirs.add(dir);
+        recordRepair(this.recovery, topicRecovery, { ...at, kind: 'quarantined', offset: 0, bytes: scan.size, movedTo });
+        continue;
+      }
+      for (const damage of scan.dropped) recordRepair(this.recovery, topicRecovery, { ...at, kind: 'dropped', ...damage });
+      if (scan.headerRewritten) recordRepair(this.recovery, topicRecovery, { ...at, kind: 'header-rewritten', offset: 0, bytes: scan.truncated.bytes });
+      else if (scan.truncated.bytes > 0) recordRepair(this.recovery, topicRecovery, { ...at, kind: 'truncated', ...scan.truncated });
+      this.recovery.entries += scan.offsets.length;
+      segments.push({ number, fd: openSync(path, 'r+'), offsets: scan.offsets, written: scan.validBytes, ...(scan.gaps.size > 0 ? { gaps: scan.gaps } : {}) });
+    }
+    const last = numbers.length > 0 ? numbers[numbers.length - 1]! : 0;
+    if (segments.length === 0 || segments[segments.length - 1]!.number !== last) {
+      // No segment left, or the newest was quarantined: appends go to a fresh
+      // one with a new number, so the moved-aside file keeps its own.
+      const number = last + 1;
+      const fd = openSync(join(dir, segmentFileName(number)), 'w+', 0o644);
+      writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
+      this.#syncFds.add(fd);
+      this.#syncDirs.add(dir);
+      segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
+    }
+    return segments;
   }
 
   #closeFiles(): void {
     for (const log of this.#topics.values()) log.close();
     this.#topics.clear();
   }
+}
+
+/** `<segment file>.quarantined` (or `.quarantined-2`, ...): no longer matches the segment name pattern, so it is never opened again. */
+function quarantinePath(path: string): string {
+  let candidate = `${path}.quarantined`;
+  for (let n = 2; existsSync(candidate); n++) candidate = `${path}.quarantined-${n}`;
+  return candidate;
 }

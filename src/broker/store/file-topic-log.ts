@@ -1,9 +1,10 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorFile } from './cursor-file.js';
+import { indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
 import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto, segmentHeader } from './segment-format.js';
 import { segmentFileName } from './topic-dirs.js';
-import type { TopicLog, TopicSnapshot } from './types.js';
+import type { TopicLog, TopicRecovery, TopicSnapshot } from './types.js';
 
 /** What a topic log asks of the store that owns it. */
 export interface LogOwner {
@@ -23,6 +24,12 @@ export interface Segment {
   readonly offsets: number[];
   /** Bytes in the file (entries not yet flushed live in the topic's pending buffer). */
   written: number;
+  /**
+   * Entry index → end offset, for the few entries recovery found followed
+   * by a damaged region it stepped over (elsewhere an entry ends where the
+   * next one starts). Absent when the segment had no damage.
+   */
+  readonly gaps?: ReadonlyMap<number, number>;
 }
 
 /** Per topic, and only while its reader is behind the pending buffer: many topics may be read at once. */
@@ -56,15 +63,29 @@ export class FileTopicLog implements TopicLog {
   #hold: number | undefined;
   #cache: { segment: Segment; start: number; bytes: Buffer } | undefined;
 
-  constructor(init: { name: string; dir: string; owner: LogOwner; segmentEntries: number; segments: Segment[]; cursorFile?: CursorFile; cursor: number }) {
+  readonly #recovery: TopicRecovery | undefined;
+
+  constructor(init: {
+    name: string;
+    dir: string;
+    owner: LogOwner;
+    segmentEntries: number;
+    segments: Segment[];
+    cursorFile?: CursorFile;
+    /** Where reading resumes: a stored position (or legacy count); undefined = the start. */
+    cursor: StoredCursor | undefined;
+    /** What recovery repaired in this topic's files (reported by STATE). */
+    recovery?: TopicRecovery;
+  }) {
     this.name = init.name;
     this.dir = init.dir;
     this.#owner = init.owner;
     this.#segmentEntries = init.segmentEntries;
     this.#segments = init.segments;
     this.#cursorFile = init.cursorFile;
+    this.#recovery = init.recovery;
     for (let i = 0; i < this.#segments.length - 1; i++) this.#sealedEntries += this.#segments[i]!.offsets.length;
-    this.#seek(Math.min(init.cursor, this.totalEntries));
+    this.#seek(indexOfStored(this.#segments, init.cursor));
     // A segment that filled up just before a restart is sealed now.
     if (this.#current.offsets.length >= this.#segmentEntries) this.#roll();
   }
@@ -147,6 +168,7 @@ export class FileTopicLog implements TopicLog {
       totalEntries: this.totalEntries,
       readCursor: this.#cursor,
       committedCursor: this.#hold ?? this.#cursor,
+      ...(this.#recovery ? { recovery: this.#recovery } : {}),
     };
   }
 
@@ -154,7 +176,8 @@ export class FileTopicLog implements TopicLog {
   flush(): void {
     this.#writePending();
     if (this.#cursorDirty && this.#cursorFile) {
-      this.#cursorFile.write(this.#hold ?? this.#cursor);
+      // A position, not a count: it stays on the same entry even if a later recovery drops an older one.
+      this.#cursorFile.write(positionOf(this.#segments, this.#hold ?? this.#cursor, this.#end(this.#current)));
       this.#owner.needsSync(this.#cursorFile.fd);
     }
     this.#cursorDirty = false;
@@ -210,7 +233,7 @@ export class FileTopicLog implements TopicLog {
 
   #entryLength(segment: Segment, index: number): number {
     const start = segment.offsets[index]!;
-    const next = index + 1 < segment.offsets.length ? segment.offsets[index + 1]! : this.#end(segment);
+    const next = segment.gaps?.get(index) ?? (index + 1 < segment.offsets.length ? segment.offsets[index + 1]! : this.#end(segment));
     return next - start - ENTRY_HEADER_BYTES;
   }
 

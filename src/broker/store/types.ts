@@ -1,3 +1,5 @@
+import type { RecoveryReport } from './recovery-report.js';
+
 /**
  * What the command layer needs from storage. Two implementations: a
  * memory-only log (no dataDir) and the durable segmented file log.
@@ -17,6 +19,19 @@ export interface TopicSnapshot {
   readCursor: number;
   /** The cursor a restart resumes from (below `readCursor` while leased entries are unacknowledged). */
   committedCursor: number;
+  /** Repairs made to this topic's files when the node started (absent when there were none). */
+  recovery?: TopicRecovery;
+}
+
+/** Per topic: what start-up recovery repaired (STATE shows it in default mode). */
+export interface TopicRecovery {
+  /** Damaged regions skipped inside segments (each one or more entries), and their bytes. */
+  droppedRegions: number;
+  droppedBytes: number;
+  /** Bytes cut from torn segment tails. */
+  truncatedBytes: number;
+  /** Segment files with a bad header, moved aside (their new names). */
+  quarantined: string[];
 }
 
 export interface TopicLog {
@@ -64,6 +79,8 @@ export interface LogStore {
   readonly changeSeq: number;
   /** Writes every pending change to the OS; returns the `changeSeq` now written. */
   flush(): number;
+  /** What start-up recovery found and repaired (file store only). */
+  readonly recovery?: RecoveryReport;
   /** Flushes, then fdatasyncs every file written since the last sync. */
   sync(): Promise<number>;
   close(): Promise<void>;

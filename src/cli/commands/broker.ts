@@ -19,7 +19,13 @@ Options:
   --compat <mode>          default | stock (stock: no extensions, byte-exact stock replies)
   --fsync <policy>         always | never | interval | <ms> (default interval = every ${BROKER_DEFAULTS.fsync.intervalMs} ms)
   --segment-entries <n>    entries per segment before rollover (default ${BROKER_DEFAULTS.segmentEntries})
-  --max-connections <n>    concurrent connections (default ${BROKER_DEFAULTS.maxConnections})
+  --max-connections <n>    concurrent connections; when full, a new one is accepted and the
+                           longest-idle one is closed (default ${BROKER_DEFAULTS.maxConnections})
+  --idle-timeout <ms>      close a connection on which nothing moved for <ms>; 0 = never
+                           (default ${BROKER_DEFAULTS.idleTimeoutMs})
+  --max-unsent-reply-bytes <n>
+                           per connection: reply bytes not yet read by the client at which the
+                           node stops reading from it until it reads (default ${BROKER_DEFAULTS.maxUnsentReplyBytes})
   --volatile-cursors       keep read cursors in memory only, like the stock node
   --lease-timeout <ms>     release a BATCH_LEASE not acknowledged within <ms> even though its
                            connection is open (a stuck reader); 0 = only when the connection closes (default 0)
@@ -34,6 +40,9 @@ Options:
 A --host other than loopback (0.0.0.0, ::, a LAN address) needs --users, or
 --insecure. Walrus's GET is destructive: whoever can read can delete. See
 docs/security.md.
+
+Recovery repairs found on start (damaged entries dropped, torn tails cut, segments
+with a bad header moved aside) are printed, one line each (JSON events with --json).
 
 Stops cleanly on SIGINT / SIGTERM: answers what it received, fsyncs, closes.
 `;
@@ -76,6 +85,8 @@ const command: CliCommand = {
         fsync: { type: 'string' },
         'segment-entries': { type: 'string' },
         'max-connections': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'max-unsent-reply-bytes': { type: 'string' },
         'volatile-cursors': { type: 'boolean' },
         'lease-timeout': { type: 'string' },
         users: { type: 'string' },
@@ -90,6 +101,7 @@ const command: CliCommand = {
     if (values.compat !== undefined && values.compat !== 'default' && values.compat !== 'stock') {
       throw new UsageError(`--compat expects default or stock, got "${values.compat}"`);
     }
+    const json = values.json === true || !io.stdout.isTTY;
     const options: BrokerOptions = {
       host: values.host ?? BROKER_DEFAULTS.host,
       port: integer('port', values.port) ?? BROKER_DEFAULTS.port,
@@ -98,6 +110,13 @@ const command: CliCommand = {
       fsync: parseFsync(values.fsync) ?? BROKER_DEFAULTS.fsync,
       segmentEntries: integer('segment-entries', values['segment-entries']) ?? BROKER_DEFAULTS.segmentEntries,
       maxConnections: integer('max-connections', values['max-connections']) ?? BROKER_DEFAULTS.maxConnections,
+      idleTimeoutMs: integer('idle-timeout', values['idle-timeout']?.replace(/ms$/, '')) ?? BROKER_DEFAULTS.idleTimeoutMs,
+      maxUnsentReplyBytes: integer('max-unsent-reply-bytes', values['max-unsent-reply-bytes']) ?? BROKER_DEFAULTS.maxUnsentReplyBytes,
+      // Every repair is reported where the operator looks: a JSON event, or a line on stderr.
+      onRecoveryRepair: (repair) => {
+        if (json) io.stdout.write(`${JSON.stringify({ event: 'recovery-repair', ...repair })}\n`);
+        else io.stderr.write(`walrus-stream broker: ${repair.message}\n`);
+      },
       persistCursors: !values['volatile-cursors'],
       leaseTimeoutMs: integer('lease-timeout', values['lease-timeout']?.replace(/ms$/, '')) ?? BROKER_DEFAULTS.leaseTimeoutMs,
       users: values.users === undefined ? undefined : resolve(io.cwd, values.users),
@@ -109,7 +128,6 @@ const command: CliCommand = {
     }
     const node = await startBroker(options);
     for (const warning of node.warnings) io.stderr.write(`walrus-stream broker: warning: ${warning}\n`);
-    const json = values.json === true || !io.stdout.isTTY;
     const fsync = typeof node.options.fsync === 'object' ? `${node.options.fsync.intervalMs}ms` : node.options.fsync;
     if (json) {
       io.stdout.write(`${JSON.stringify({ event: 'listening', address: node.address, host: node.host, port: node.port, pid: process.pid, dataDir: node.options.dataDir, compat: node.options.compat, fsync, tls: node.options.tls, auth: node.stats().users > 0 })}\n`);

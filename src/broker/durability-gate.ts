@@ -3,9 +3,12 @@ import type { ResolvedBrokerOptions } from './options.js';
 import type { LogStore } from './store/types.js';
 
 /**
- * Decides when replies may leave. Each reply carries the store's change
- * sequence at the time it was made; it is released once `durableSeq`
- * reaches it, in order per connection.
+ * Holds each reply until the storage changes it depends on are as durable
+ * as the fsync policy promises, then lets it leave. Each reply carries the
+ * store's change sequence at the time it was made; it is released once
+ * `durableSeq` reaches it, in order per connection. (Not the journal's
+ * GroupCommit, which is a serial writer of journal records: this one writes
+ * nothing itself, it gates replies on the store's flush and sync.)
  *
  * - fsync `never` / interval: a connection's changes are written to the OS
  *   right after its read chunk is executed and its replies leave at once
@@ -14,7 +17,7 @@ import type { LogStore } from './store/types.js';
  *   group: one flush and one fdatasync for all of them; changes arriving
  *   during an fdatasync form the following group.
  */
-export class GroupCommit {
+export class DurabilityGate {
   readonly #store: LogStore;
   readonly #always: boolean;
   readonly #onFatal: (error: unknown) => void;

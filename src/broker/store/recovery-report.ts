@@ -1,0 +1,110 @@
+import type { TopicRecovery } from './types.js';
+
+/**
+ * One repair made by start-up recovery. Every repair is reported — logged
+ * through the node's `onRecoveryRepair` and counted in STATE / METRICS in
+ * default mode — because a repair means data was damaged, and an operator
+ * must learn that from the node rather than from a missing record.
+ */
+export interface RecoveryRepair {
+  /**
+   * - `dropped`: a damaged region inside a segment was stepped over (one or
+   *   more entries whose checksum or length is wrong; entries after it are kept).
+   * - `truncated`: a torn or corrupt tail was cut off (a crash mid-write).
+   * - `header-rewritten`: a segment cut inside its 16-byte header (a crash
+   *   right after creating it) was rewritten empty.
+   * - `quarantined`: a segment that does not start with a segment header
+   *   was renamed aside and is not served.
+   */
+  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined';
+  topic: string;
+  segment: number;
+  /** The segment file (for `quarantined`, its name before the move). */
+  file: string;
+  /** File offset where the damage starts (0 for a whole file). */
+  offset: number;
+  bytes: number;
+  /** `quarantined` only: where the file now is. */
+  movedTo?: string;
+  /** One line for a log: what happened, where, and what to do. */
+  message: string;
+}
+
+/** What recovery found and repaired when the store opened. */
+export interface RecoveryReport {
+  topics: number;
+  entries: number;
+  /** Bytes cut from torn or corrupt segment tails. */
+  truncatedBytes: number;
+  /** Bytes of damaged regions stepped over inside segments, and how many regions. */
+  droppedBytes: number;
+  droppedRegions: number;
+  /** Segment files moved aside because their header is not a segment header. */
+  quarantinedSegments: number;
+  /** Topic directories skipped because their `topic.json` was never completely written. */
+  skippedDirs: string[];
+  /** Every repair, in the order they were made. */
+  repairs: RecoveryRepair[];
+}
+
+export function emptyRecoveryReport(): RecoveryReport {
+  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, skippedDirs: [], repairs: [] };
+}
+
+/** Adds one repair to the node-wide report and to its topic's summary. */
+export function recordRepair(report: RecoveryReport, topic: TopicRecovery, repair: Omit<RecoveryRepair, 'message'>): void {
+  const where = `topic ${JSON.stringify(repair.topic)} segment ${repair.segment} (${repair.file})`;
+  let message: string;
+  switch (repair.kind) {
+    case 'dropped':
+      report.droppedBytes += repair.bytes;
+      report.droppedRegions++;
+      topic.droppedRegions++;
+      topic.droppedBytes += repair.bytes;
+      message = `recovery: dropped ${repair.bytes} damaged bytes at offset ${repair.offset} of ${where}; the entries in them failed their checksum and are not served, entries after them are kept`;
+      break;
+    case 'truncated':
+      report.truncatedBytes += repair.bytes;
+      topic.truncatedBytes += repair.bytes;
+      message = `recovery: cut a torn tail of ${repair.bytes} bytes at offset ${repair.offset} of ${where} (an interrupted write; entries never fully written are not served)`;
+      break;
+    case 'header-rewritten':
+      report.truncatedBytes += repair.bytes;
+      topic.truncatedBytes += repair.bytes;
+      message = `recovery: rewrote the cut header (${repair.bytes} bytes) of ${where} (a crash right after the segment was created)`;
+      break;
+    case 'quarantined':
+      report.quarantinedSegments++;
+      topic.quarantined.push(repair.movedTo ?? repair.file);
+      message = `recovery: ${where} does not start with a segment header (${repair.bytes} bytes); moved it aside to ${repair.movedTo} and serving the topic without it. ` +
+        'Its entries are not delivered: restore the file from a backup (stop the node, move it back under its old name) or delete it once you no longer need it';
+      break;
+  }
+  report.repairs.push({ ...repair, message });
+}
+
+export function emptyTopicRecovery(): TopicRecovery {
+  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [] };
+}
+
+/** Where repairs are reported: the node's `onRecoveryRepair` option, or a process warning. */
+export function reportRepairs(report: RecoveryReport | undefined, sink?: (repair: RecoveryRepair) => void): void {
+  if (!report) return;
+  for (const repair of report.repairs) {
+    if (sink) sink(repair);
+    else process.emitWarning(repair.message, { code: 'WALRUS_STREAM_RECOVERY' });
+  }
+}
+
+/** The node-wide figures METRICS shows under `embedded.recovery` (default mode). */
+export function recoverySummary(report: RecoveryReport): Record<string, number> {
+  return {
+    topics: report.topics,
+    entries: report.entries,
+    truncated_bytes: report.truncatedBytes,
+    dropped_bytes: report.droppedBytes,
+    dropped_regions: report.droppedRegions,
+    quarantined_segments: report.quarantinedSegments,
+    skipped_dirs: report.skippedDirs.length,
+  };
+}
