@@ -4,6 +4,7 @@ import type { WireWrites } from './change-set.js';
 import { decodeChangelogEntry } from './changelog-codec.js';
 import { STORE_FILES } from './paths.js';
 import { fsyncDir } from './snapshot-file.js';
+import { faultPoint } from '../util/fault-points.js';
 
 /**
  * A leased batch of changelog entries (a `client.lease(...)` result has this
@@ -91,6 +92,7 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     const fetched = await fetch();
     const batch = Array.isArray(fetched) ? fetched : fetched.entries;
     if (batch.length === 0) break;
+    faultPoint('state.restore-fetched');
     const writes: WireWrites = [];
     for (const raw of batch) {
       entries++;
