@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
@@ -10,6 +10,7 @@ import { topologySchema } from './schema/schema.js';
 import { checkSemantics } from './validate/semantics.js';
 import { SourceMap } from './validate/source-map.js';
 import { reportSyntax } from './validate/syntax.js';
+import { DEFAULT_MAX_TOPOLOGY_ALIASES, aliasProblem, sizeProblem } from './validate/limits.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
 
 /**
@@ -26,8 +27,12 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
   const full = resolve(options.cwd ?? process.cwd(), file);
   let text: string;
   try {
+    // The size is checked before the file is read: a huge file is refused without being loaded.
+    const tooBig = sizeProblem((await stat(full)).size, options);
+    if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
     text = await readFile(full, 'utf8');
   } catch (error) {
+    if (error instanceof WalrusError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the topology: ${reason} (${full})`, severity: 'error' }]);
   }
@@ -38,6 +43,8 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
 export async function loadTopologyText(text: string, file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
   const full = resolve(options.cwd ?? process.cwd(), file);
   const dir = dirname(full);
+  const tooBig = sizeProblem(Buffer.byteLength(text), options) ?? aliasProblem(text, options);
+  if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
   const map = new SourceMap(text);
   const out = new DiagnosticList(file, map);
   if (reportSyntax(map, out)) throw invalid(file, out.all);
@@ -46,7 +53,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   let raw: unknown;
   try {
     // maxAliasCount bounds alias expansion ("billion laughs"): a topology is small.
-    raw = withoutExtensions(map.doc.toJS({ maxAliasCount: 100 }));
+    raw = withoutExtensions(map.doc.toJS({ maxAliasCount: options.maxAliases ?? DEFAULT_MAX_TOPOLOGY_ALIASES }));
   } catch (error) {
     out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
     throw invalid(file, out.all);

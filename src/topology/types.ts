@@ -1,3 +1,4 @@
+import type { TopologyLimits } from './validate/limits.js';
 /**
  * The normalised topology: what `loadTopology` returns once `topology.yaml`
  * has been interpolated, validated and had its defaults applied.
@@ -251,7 +252,7 @@ export interface Diagnostic {
   severity: 'error' | 'warning';
 }
 
-export interface LoadTopologyOptions {
+export interface LoadTopologyOptions extends TopologyLimits {
   /** Variables for `${VAR}` interpolation. @default process.env */
   env?: Record<string, string | undefined>;
   /** Import every processor module and check it default-exports a processor. @default false */

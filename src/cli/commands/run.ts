@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
 import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
-import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
+import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
@@ -35,6 +35,7 @@ Options:
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
   --redact-header <name>   also redact this record header in logs (repeatable; authorization,
                            cookie, set-cookie, x-api-key, proxy-authorization always are)
+  --max-topology-size <size>  refuse larger topology files before reading them (default 256KiB)
   --json                   print the summary as JSON
   -h, --help               show this help
 
@@ -102,7 +103,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
       seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
       instance: { type: 'string' },
       json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
-      'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
+      'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
     },
   });
   if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
@@ -121,9 +122,11 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
   }
 
+  const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
+  if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
   let loaded;
   try {
-    loaded = await loadTopology(file, { env: io.env });
+    loaded = await loadTopology(file, { env: io.env, maxBytes });
   } catch (error) {
     const diagnostics = (error as WalrusError).context?.diagnostics as Diagnostic[] | undefined;
     if (error instanceof WalrusError && diagnostics) {
