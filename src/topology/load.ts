@@ -4,7 +4,8 @@ import { WalrusError } from '../errors/index.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { reportIssues } from './validate/issues.js';
-import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
+import { checkModuleFiles } from './validate/modules.js';
+import { checkModulesIsolated } from './validate/isolated-modules.js';
 import { normalise } from './normalise.js';
 import { topologySchema } from './schema/schema.js';
 import { checkSemantics } from './validate/semantics.js';
@@ -66,7 +67,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   if (!parsed.success) reportIssues(parsed.error.issues, raw, out);
   const resolution = checkSemantics(raw, out);
   const modulePaths = checkModuleFiles(raw, dir, out);
-  if (options.loadModules) await checkModuleExports(modulePaths, out);
+  if (options.loadModules) await checkModulesIsolated(modulePaths, out, options);
 
   if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };

@@ -28,7 +28,7 @@ async function writeInput(file: string, parts: Array<string | { repeat: string; 
     if (typeof part === 'string') { out.write(part); continue; }
     const block = part.repeat.repeat(Math.ceil(1_048_576 / part.repeat.length)).slice(0, 1_048_576);
     for (let left = part.bytes; left > 0; left -= block.length) {
-      if (!out.write(left >= block.length ? block : block.slice(0, left))) await new Promise((r) => out.once('drain', r));
+      if (!out.write(left >= block.length ? block : block.slice(0, left))) await new Promise<void>((r) => out.once('drain', () => r()));
     }
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
