@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import pLimit from 'p-limit';
 import type { DiagnosticList } from './diagnostics.js';
 import type { ModuleCheckMessage, ModuleCheckResult } from './module-check-task.js';
 
@@ -34,8 +35,10 @@ const STARTUP_LIMIT_MS = 60_000;
  * cannot keep `validate` alive either.
  */
 export async function checkModulesIsolated(paths: Map<string, string>, out: DiagnosticList, options: ModuleCheckOptions = {}): Promise<void> {
-  for (const [name, full] of paths) {
-    const result = await checkInThread(full, options);
+  // Two at a time: a thread's start-up (tsx) dominates, and two bound the heap to 2 × moduleMaxHeapMb.
+  const limit = pLimit(2);
+  const results = await Promise.all([...paths].map(([name, full]) => limit(async () => ({ name, result: await checkInThread(full, options) }))));
+  for (const { name, result } of results) {
     if (!result.ok) out.error(['processors', name, 'module'], `processors.${name}.module: ${result.message}`);
   }
 }
