@@ -167,8 +167,8 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   // /metrics, /healthz, /readyz start before the pipeline, so probes get an answer (and the
   // reason it is not ready) during a state restore or a seed.
   let phase: string | undefined = 'starting';
-  const parts: ReadinessParts = { nodes: () => pipeline?.nodes ?? [], startup: () => phase, journalReplay: () => pipeline?.journalReplay() ?? { total: 0, left: 0 } };
   let pipeline: Pipeline | undefined;
+  const parts: ReadinessParts = { nodes: () => pipeline?.nodes ?? [], startup: () => phase, journalReplay: () => pipeline?.journalReplay() ?? { total: 0, left: 0 } };
   let server: ObservabilityServer | undefined;
   if (http) {
     server = await startPipelineServer(hub, parts, http);
