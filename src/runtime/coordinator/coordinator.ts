@@ -35,10 +35,19 @@ export interface CoordinatorOptions {
   instrumentation?: Instrumentation;
   /** Keyed state stores of stateful processors (docs/state.md, "Wiring"). @default none */
   state?: RuntimeState;
+  /**
+   * Called once a dead letter was written (acknowledged by the node), with
+   * the entry as written: the dashboard keeps the latest ones. Must not throw.
+   * @default none
+   */
+  onDeadLetter?: (written: WrittenDeadLetter) => void;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
 }
+
+/** A dead letter the coordinator wrote: the `deadLetter` topic and the entry text (see dead-letter.ts). */
+export interface WrittenDeadLetter { processor: string; topic: string; entry: string }
 
 /**
  * Job bookkeeping the coordinator attaches to every record (`index`: the
@@ -105,7 +114,8 @@ export class Coordinator {
       routes: this.#routes,
       stats: this.stats,
       submit: (processor, job) => this.#submit(processor, job),
-      deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
+      deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry)
+        .then(() => options.onDeadLetter?.({ processor: '(decode)', topic, entry })),
       flushOutputs: () => this.#writers.flushAll(),
       afterRecover: () => this.#streamTimes?.start(),
     });
@@ -235,7 +245,11 @@ export class Coordinator {
       meta.ticket.fail(buildError);
       return;
     }
-    this.#writers.deadLetter(topic).add(entry).then(() => { this.#o.instrumentation?.deadLettered(processor); meta.ticket.done(); }, (writeError: unknown) => meta.ticket.fail(writeError));
+    this.#writers.deadLetter(topic).add(entry).then(() => {
+      this.#o.instrumentation?.deadLettered(processor);
+      this.#o.onDeadLetter?.({ processor, topic, entry });
+      meta.ticket.done();
+    }, (writeError: unknown) => meta.ticket.fail(writeError));
   }
 
   /** Entries a worker already packed: each job's ticket waits for their write. */
