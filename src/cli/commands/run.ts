@@ -1,8 +1,14 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
+import {
+  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer,
+} from '../../observability/index.js';
+import { renderDeadLetterFold } from '../../observability/progress/progress-format.js';
 import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
+import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
+import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
+import { replayEntries } from './dlq-replay.js';
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
@@ -28,8 +34,9 @@ Options:
   --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
                            instances of one topology on one machine; default: none)
   --metrics-address <host:port|port|false>
-                           serve /metrics, /healthz, /readyz there (default: the topology's
-                           observability.http; loopback unless a host is given; false = off)
+                           serve the dashboard (/), /metrics, /healthz, /readyz there (default:
+                           the topology's observability.http; loopback unless a host is given;
+                           false = off)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
@@ -42,6 +49,9 @@ SIGINT / SIGTERM: stop fetching, finish what is in flight, flush, exit (a
 second signal exits at once; unfinished records stay in the journal and are
 processed on the next start).
 `;
+
+/** Log messages of single dead letters, folded into the live view on a TTY. */
+const DEAD_LETTER_LOG_MESSAGES = new Set(['record dead-lettered', 'undecodable record dead-lettered']);
 
 const command: CliCommand = {
   name: 'run',
@@ -96,9 +106,20 @@ const command: CliCommand = {
     // On a TTY the live view is created first: log lines then go above it
     // instead of being overwritten by the next redraw.
     const tty = io.stderr.isTTY === true && values.json !== true;
+    // The latest dead letters, for the dashboard and (on a TTY) the tally under the live view.
+    const deadLetters = new DeadLetterRing({ parse: parseDeadLetter });
+    const dlqTopics = [...new Set(Object.values(topology.processors).map((p) => p.deadLetter))];
+    // On a TTY each dead letter is not logged (a multi-line record each would bury the live
+    // view): the view shows counts by processor and code with the latest reason instead.
+    // Full records stay on the dead-letter topic, and are logged off a TTY or at debug level.
+    const foldDeadLetters = tty && !['debug', 'trace'].includes(topology.observability.logLevel);
     const progress = tty || progressInterval > 0
-      ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
+      ? createProgressReporter({
+        tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval,
+        extraLines: foldDeadLetters ? () => renderDeadLetterFold(deadLetters.tallies(), dlqTopics) : undefined,
+      }) : undefined;
     const logger = createLogger({
+      omit: foldDeadLetters ? (message) => DEAD_LETTER_LOG_MESSAGES.has(message) : undefined,
       level: topology.observability.logLevel, base: { app: topology.app },
       destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
       pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
@@ -116,6 +137,7 @@ const command: CliCommand = {
     if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
     const pipeline = await startPipeline(topology, {
       instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      onDeadLetter: (written) => deadLetters.add(written),
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
@@ -128,15 +150,21 @@ const command: CliCommand = {
 
     // /metrics, /healthz, /readyz when `observability.http` (or --metrics-address) is set.
     let server: ObservabilityServer | undefined;
+    let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
     if (http) {
       try {
-        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http);
+        dashboard = createPipelineDashboard({
+          topology, hub, coordinator: pipeline.coordinator, deadLetters,
+          replay: (entries) => replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message) }),
+        });
+        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http, dashboard.routes);
       } catch (error) {
+        dashboard?.close();
         pipeline.stop({ abortAfterMs: 0 });
         await pipeline.done.catch(() => undefined);
         throw error;
       }
-      io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)\n`);
+      io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)\n`);
     }
 
     let interrupted = false;
@@ -160,6 +188,7 @@ const command: CliCommand = {
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
       if (timer) clearInterval(timer);
+      dashboard?.close();
       await server?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -98,6 +98,18 @@ export class MetricsHub {
     return this.#tally.snapshot(this.#now());
   }
 
+  /**
+   * Per-processor processing-time bucket counts (non-cumulative, the last
+   * slot is `+Inf`) and their upper bounds in seconds: the dashboard turns
+   * the difference of two reads into p50/p99 over that interval.
+   */
+  processingLatency(): { bounds: readonly number[]; byProcessor: Record<string, number[]> } {
+    const histogram = this.#series.histogram(METRICS.processingDuration);
+    const byProcessor: Record<string, number[]> = {};
+    for (const series of histogram.allSeries()) byProcessor[series.labels.processor ?? ''] = series.counts.slice();
+    return { bounds: histogram.bounds, byProcessor };
+  }
+
   // -- records -----------------------------------------------------------------
 
   /** `n` records (and optionally their entry `bytes`) were read from `source`. */

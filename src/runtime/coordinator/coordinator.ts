@@ -168,6 +168,11 @@ export class Coordinator {
     this.#ingest.fail(error);
   }
 
+  /** Records queued or running per processor (the dashboard's per-processor in-flight). */
+  pending(): Record<string, number> {
+    return Object.fromEntries([...this.#runners].map(([name, runner]) => [name, runner.pending]));
+  }
+
   snapshot(): PipelineSummary {
     return this.stats.snapshot(this.#ingest.inFlight);
   }

@@ -1,6 +1,6 @@
 import {
   attachClientMetrics, nodesReachableCheck, readinessFromChecks, startObservabilityServer,
-  type ClientStatsSource, type MetricsHub, type ObservabilityServer,
+  type ClientStatsSource, type ExtraRoutes, type MetricsHub, type ObservabilityServer,
 } from '../../observability/index.js';
 import type { Topology } from '../../topology/types.js';
 
@@ -74,9 +74,10 @@ export interface ReadinessParts {
  * is up, and the journal replay finished.
  */
 export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
-  address: { host: string; port: number }): Promise<ObservabilityServer> {
+  address: { host: string; port: number }, routes?: ExtraRoutes): Promise<ObservabilityServer> {
   return startObservabilityServer({
     ...address,
+    routes,
     metrics: hub,
     readiness: readinessFromChecks({
       nodes: nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 }),
