@@ -1,4 +1,4 @@
-// Overhead of metrics and tracing on the per-record hot path.
+// Overhead of metrics, tracing and the dashboard on the per-record hot path.
 //
 // A loop stands in for the pipeline's CPU work (no network, no threads): per
 // batch of 64 records it decodes a real envelope entry, processes each record
@@ -13,7 +13,7 @@
 // Each variant runs in its own process: in one process the JIT state left by
 // one variant (deoptimised call sites, a registered SDK) skews the next.
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { trace, type Span } from '@opentelemetry/api';
@@ -24,6 +24,8 @@ import { decodeEntry, encodeRecords, type RecordToEncode } from '../src/codec/in
 import { MetricsHub } from '../src/observability/metrics/metrics-hub.js';
 import { createWorkerMetrics } from '../src/observability/metrics/worker-metrics.js';
 import { injectTraceContext, startSpan } from '../src/observability/tracing/tracing.js';
+import { createDashboard, DeadLetterRing, StatsSampler, startObservabilityServer } from '../src/observability/index.js';
+import { parseDeadLetter } from '../src/runtime/coordinator/dead-letter.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.5' }, rounds: { type: 'string', default: '5' }, variant: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
@@ -32,7 +34,7 @@ const BATCH = 64;
 
 const payload = JSON.stringify({ id: 'order-1', customer: { id: 42, name: 'Ada Lovelace', tier: 'gold' }, items: [{ sku: 'A-1', qty: 2, price: 9.99 }, { sku: 'B-7', qty: 1, price: 120 }], note: 'leave at the door' });
 
-interface Variant { name: string; metrics: boolean; tracing: boolean; sdk: false | 'all' | 'ratio' }
+interface Variant { name: string; metrics: boolean; tracing: boolean; sdk: false | 'all' | 'ratio'; dashboard?: boolean }
 const VARIANTS: Variant[] = [
   { name: 'off', metrics: false, tracing: false, sdk: false },
   { name: 'metrics', metrics: true, tracing: false, sdk: false },
@@ -40,7 +42,38 @@ const VARIANTS: Variant[] = [
   { name: 'metrics + tracing (no SDK)', metrics: true, tracing: true, sdk: false },
   { name: 'metrics + tracing (SDK, 1% sampled)', metrics: true, tracing: true, sdk: 'ratio' },
   { name: 'metrics + tracing (SDK, every span)', metrics: true, tracing: true, sdk: 'all' },
+  // The dashboard served, sampling 10x as often as it does in a run (every 100 ms, so the
+  // figure is an upper bound), with a page's event stream open in another process.
+  { name: 'metrics + dashboard (SSE client connected)', metrics: true, tracing: false, sdk: false, dashboard: true },
 ];
+
+/**
+ * Serves the dashboard over `hub` (as `run` does) and connects a Server-Sent
+ * Events client from another process (a browser tab is another process too:
+ * its CPU is not the pipeline's). Returns the function that stops both.
+ */
+async function startDashboard(hub: MetricsHub): Promise<() => Promise<void>> {
+  const ring = new DeadLetterRing({ parse: parseDeadLetter });
+  const sampler = new StatsSampler({
+    progress: () => hub.progress(),
+    processors: () => ({ parse: { processed: 0, retries: 0, deadLettered: 0 } }),
+    pending: () => ({ parse: 0 }),
+    latency: () => hub.processingLatency(),
+  }, { intervalMs: 100 });
+  sampler.start();
+  const topology = { app: 'bench', nodes: [], edges: [], stores: [] };
+  const dashboard = createDashboard({ topology, sampler, deadLetters: ring, replay: async () => ({ replayed: {}, results: [] }) });
+  const server = await startObservabilityServer({ port: 0, metrics: hub, routes: dashboard.routes });
+  const client = spawn(process.execPath, ['-e', `fetch('http://${server.address}/api/events').then(async (r) => { for await (const _ of r.body) process.stdout.write('.'); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Measure only once the stream is open (its first event arrived).
+  await new Promise<void>((resolve) => client.stdout.once('data', () => resolve()));
+  return async () => {
+    client.kill();
+    sampler.stop();
+    dashboard.close();
+    await server.close();
+  };
+}
 
 /** An exporter that drops spans: measures span creation, not export I/O. */
 class DropExporter implements SpanExporter {
@@ -63,8 +96,7 @@ const preEncoded = Buffer.from(JSON.stringify({ total: 1 }));
  * decode, JSON or encode): what remains is the cost of the hooks themselves,
  * which is far less sensitive to noise from other processes.
  */
-function runFor(variant: Variant, seconds: number, work = true): number {
-  const hub = new MetricsHub({ processMetrics: false });
+async function runFor(variant: Variant, seconds: number, work = true, hub = new MetricsHub({ processMetrics: false })): Promise<number> {
   const worker = createWorkerMetrics();
   const handled = worker.counter('bench_handled_total', 'Handled.', ['tier']);
   const deadline = performance.now() + seconds * 1000;
@@ -74,7 +106,14 @@ function runFor(variant: Variant, seconds: number, work = true): number {
   let records = 0;
   const durations = new Array<number>(BATCH);
   let sink = 0;
+  let yieldAt = performance.now() + 10;
   while (performance.now() < deadline) {
+    // Every variant yields to the event loop every 10 ms, as the coordinator does between
+    // batches: timers (the dashboard's sampler) and sockets (its event stream) run then.
+    if (performance.now() >= yieldAt) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yieldAt = performance.now() + 10;
+    }
     // fetch: decode the entry (what the coordinator does after GET / BATCH_GET)
     let fetchSpan: Span | undefined;
     if (variant.tracing) fetchSpan = startSpan('walrus.fetch', { 'walrus.source': 'orders', 'walrus.batch.size': BATCH });
@@ -136,12 +175,15 @@ if (values.variant !== undefined) {
   // other variants (deoptimised call sites, a registered SDK) cannot skew it.
   const variant = VARIANTS.find((v) => v.name === values.variant)!;
   await installSdk(variant);
-  runFor(variant, 0.1);
-  runFor(variant, 0.1, false);
+  const hub = new MetricsHub({ processMetrics: false });
+  const stopDashboard = variant.dashboard ? await startDashboard(hub) : undefined;
+  await runFor(variant, 0.1, true, hub);
+  await runFor(variant, 0.1, false, hub);
   (globalThis as { gc?: () => void }).gc?.();
-  const full = runFor(variant, SECONDS);
+  const full = await runFor(variant, SECONDS, true, hub);
   (globalThis as { gc?: () => void }).gc?.();
-  const hooks = runFor(variant, SECONDS / 2, false);
+  const hooks = await runFor(variant, SECONDS / 2, false, hub);
+  await stopDashboard?.();
   console.log(JSON.stringify({ full, hooks }));
 } else {
   const results = new Map<string, { full: number[]; hooks: number[] }>(VARIANTS.map((v) => [v.name, { full: [], hooks: [] }]));

@@ -159,6 +159,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         return [502, { error: `replay failed: ${(error as Error).message}`, code: (error as { code?: string }).code }];
       }
     }
+    const order = new Map((ids as number[]).map((id, i) => [id, i]));
+    answer.results.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     return [200, answer];
   }
 

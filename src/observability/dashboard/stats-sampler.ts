@@ -98,7 +98,9 @@ export class StatsSampler {
   sample(): StatsFrame {
     const at = this.#now();
     const progress = this.#sources.progress();
-    const processors = this.#sources.processors();
+    // Copied: the coordinator's counts are live objects, and the next sample's rates need these values.
+    const processors: Record<string, ProcessorTotals> = {};
+    for (const [name, c] of Object.entries(this.#sources.processors())) processors[name] = { processed: c.processed, retries: c.retries, deadLettered: c.deadLettered };
     const pending = this.#sources.pending?.() ?? {};
     const latency = this.#sources.latency?.();
     const previous = this.#previous;
