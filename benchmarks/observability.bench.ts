@@ -52,14 +52,14 @@ const VARIANTS: Variant[] = [
  * Events client from another process (a browser tab is another process too:
  * its CPU is not the pipeline's). Returns the function that stops both.
  */
-async function startDashboard(hub: MetricsHub): Promise<() => Promise<void>> {
+async function startDashboard(hub: MetricsHub, intervalMs = 100): Promise<() => Promise<void>> {
   const ring = new DeadLetterRing({ parse: parseDeadLetter });
   const sampler = new StatsSampler({
     progress: () => hub.progress(),
     processors: () => ({ parse: { processed: 0, retries: 0, deadLettered: 0 } }),
     pending: () => ({ parse: 0 }),
     latency: () => hub.processingLatency(),
-  }, { intervalMs: 100 });
+  }, { intervalMs });
   sampler.start();
   const topology = { app: 'bench', nodes: [], edges: [], stores: [] };
   const dashboard = createDashboard({ topology, sampler, deadLetters: ring, replay: async () => ({ replayed: {}, results: [] }) });
@@ -170,7 +170,45 @@ async function installSdk(variant: Variant): Promise<void> {
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new DropExporter())], ...(sampler ? { sampler } : {}) }));
 }
 
-if (values.variant !== undefined) {
+/**
+ * The dashboard's own CPU, measured directly: the share of one core the
+ * process uses per second of wall time with the dashboard served, a page's
+ * event stream open and the hub holding a pipeline's series (4 processors,
+ * 3 sinks), minus the same process serving /metrics only. Unlike the loop
+ * variants this barely depends on other load on the machine: the sampler
+ * and the stream cost a fixed amount per second, whatever the record rate.
+ */
+async function dashboardIdleCost(seconds: number, intervalMs: number): Promise<{ idleMsPerS: number; dashboardMsPerS: number }> {
+  const hub = new MetricsHub({ processMetrics: false });
+  for (const p of ['parse', 'enrich', 'route', 'revenue']) hub.recordProcessed(p, 'ok', 64, Array.from({ length: 64 }, () => 0.3));
+  for (const s of ['accepted', 'review', 'revenue']) hub.recordEmitted(s, 64, { recordTimestamps: [Date.now()] });
+  hub.recordFetched('orders', 64);
+  const cpuPerSecond = async (): Promise<number> => {
+    const start = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const cpu = process.cpuUsage(start);
+    return ((cpu.user + cpu.system) / 1000) / ((performance.now() - t0) / 1000);
+  };
+  // The baseline serves /metrics without the dashboard: the server's own event-loop monitor
+  // (a 10 ms timer) is there in both. Warm-up (module loading, the client process starting,
+  // first JIT) is not measured.
+  const plain = await startObservabilityServer({ port: 0, metrics: hub });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const idleMsPerS = await cpuPerSecond();
+  await plain.close();
+  const stop = await startDashboard(hub, intervalMs);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const dashboardMsPerS = await cpuPerSecond();
+  await stop();
+  return { idleMsPerS, dashboardMsPerS };
+}
+
+if (values.variant === 'dashboard-idle') {
+  const real = await dashboardIdleCost(SECONDS, 1_000);
+  const fast = await dashboardIdleCost(SECONDS, 100);
+  console.log(JSON.stringify({ real, fast }));
+} else if (values.variant !== undefined) {
   // Child mode: one variant in a fresh process, so the JIT state left by
   // other variants (deoptimised call sites, a registered SDK) cannot skew it.
   const variant = VARIANTS.find((v) => v.name === values.variant)!;
@@ -213,4 +251,17 @@ if (values.variant !== undefined) {
     const off = variant.name === 'off';
     console.log(`| ${variant.name} | ${Math.round(rate).toLocaleString('en-US')} | ${Math.round(1e9 / rate)} | ${off ? '—' : `${overhead.toFixed(1)}%`} | ${off ? '—' : Math.round(hookNs)} | ${off ? '—' : `${share.toFixed(1)}%`} |`);
   }
+  // The dashboard's fixed cost per second (see dashboardIdleCost), over 5 s windows.
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--variant', 'dashboard-idle', '--seconds', '5'], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`dashboard-idle failed: ${child.stderr}`);
+  const { real, fast } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<'real' | 'fast', { idleMsPerS: number; dashboardMsPerS: number }>;
+  const row = (name: string, r: { idleMsPerS: number; dashboardMsPerS: number }): string => {
+    const extra = r.dashboardMsPerS - r.idleMsPerS;
+    return `| ${name} | ${r.idleMsPerS.toFixed(2)} | ${r.dashboardMsPerS.toFixed(2)} | ${extra.toFixed(2)} | ${(extra / 10).toFixed(3)}% |`;
+  };
+  console.log('\ndashboard served with an event stream open, CPU of the pipeline process per second of wall time (5 s windows)\n');
+  console.log('| dashboard sampling | /metrics only ms/s | with dashboard ms/s | dashboard ms/s | share of one core |');
+  console.log('|---|---:|---:|---:|---:|');
+  console.log(row('every 1 s (as in a run)', real));
+  console.log(row('every 100 ms (10x)', fast));
 }
