@@ -180,3 +180,23 @@ test('the event stream sends stats frames and new dead letters; the store browse
   assert.equal((await call('/api/stores/nope')).status, 404);
   assert.equal((await call('/api/stores/revenue?limit=5000')).status, 400);
 });
+
+test('the topology JSON of the bundled example: one source, four processors (group null until there are stage groups), sinks, the DLQ', async () => {
+  const { loadTopology } = await import('../../src/topology/index.js');
+  const { dashboardTopology } = await import('../../src/runtime/pipeline/dashboard-wiring.js');
+  const { topology: example } = await loadTopology(new URL('../../topology.yaml', import.meta.url).pathname, { env: {}, loadModules: false });
+  const view = dashboardTopology(example);
+  const kinds = (kind: string) => view.nodes.filter((n) => n.kind === kind).map((n) => n.name);
+  assert.deepEqual(kinds('source'), ['orders']);
+  assert.deepEqual(kinds('processor'), ['parse', 'enrich', 'route', 'revenue']);
+  assert.deepEqual(kinds('sink'), ['accepted', 'review', 'revenue']);
+  assert.deepEqual(kinds('dlq'), ['orders.dlq']);
+  assert.ok(view.nodes.every((n) => n.group === null));
+  assert.ok(view.edges.some((e) => e.from === 'processor:route' && e.to === 'sink:review' && e.label === 'review'));
+  assert.equal(view.edges.filter((e) => e.kind === 'dead-letter').length, 4);
+  assert.deepEqual(view.stores, ['revenue']);
+  // Once the runtime fuses processors into stage groups, a processor's `group` is passed through.
+  const grouped = structuredClone(example);
+  (grouped.processors.enrich as { group?: string }).group = 'g1';
+  assert.equal(dashboardTopology(grouped).nodes.find((n) => n.id === 'processor:enrich')!.group, 'g1');
+});

@@ -114,6 +114,21 @@ test('the dashboard of a running example shows the graph, rising counts and dead
     await until('store rows', async () => ((await page.locator('#store-table tbody tr').count()) > 0 ? true : undefined));
     assert.match((await page.locator('#store-table tbody tr td.key').first().textContent()) ?? '', /^c-0/);
 
+    // Stage groups, once the topology JSON carries them, are drawn as one box around their processors.
+    // (A string: this file is type-checked without the DOM library.)
+    const grouped = await page.evaluate(`(async () => {
+      const { renderGraph } = await import('/assets/graph.js');
+      const topology = await (await fetch('/api/topology')).json();
+      for (const n of topology.nodes) if (n.name === 'enrich' || n.name === 'route') n.group = 'g1';
+      const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+      document.body.appendChild(svg);
+      renderGraph(svg, topology);
+      const text = svg.querySelector('g.group[data-group="g1"]')?.textContent;
+      svg.remove();
+      return text;
+    })()`);
+    assert.equal(grouped, 'stage group g1');
+
     await mkdir(artifacts, { recursive: true });
     const shot = join(artifacts, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
