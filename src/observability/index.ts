@@ -32,3 +32,4 @@ export { DeadLetterRing, type RecentDeadLetter, type DeadLetterTally, type DeadL
 export { StatsSampler, type StatsFrame, type StatsSources, type StatsSamplerOptions } from './dashboard/stats-sampler.js';
 export type { DashboardTopology, DashboardNode, DashboardEdge, ReplayAnswer, StorePage } from './dashboard/dashboard-types.js';
 export type { ExtraRoutes, RouteContext } from './http/http-server.js';
+export { renderDeadLetterFold, type DeadLetterFoldRow } from './progress/progress-format.js';

@@ -2,9 +2,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import {
-  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer,
+  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, renderDeadLetterFold,
+  type ObservabilityServer,
 } from '../../observability/index.js';
-import { renderDeadLetterFold } from '../../observability/progress/progress-format.js';
 import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
 import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';

@@ -100,7 +100,11 @@ export class DeadLetterRing {
     tally.count += 1;
     tally.latest = view.message;
     this.#tallies.set(tallyKey, tally);
-    for (const listener of this.#listeners) listener(view);
+    // The coordinator calls this once a dead letter is written: a failing listener must not
+    // fail that record's completion.
+    for (const listener of this.#listeners) {
+      try { listener(view); } catch { /* the dashboard's stream: nothing to undo */ }
+    }
     return view;
   }
 

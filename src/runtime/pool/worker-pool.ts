@@ -183,7 +183,7 @@ export class WorkerPool {
     if (now - sample.at < 1_000 && sample.at !== 0) return this.#lastUtilization;
     const runTime = this.#pool.histogram.runTime;
     const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
-    const busyMs = count === 0 ? 0 : runTime.mean * count;
+    const busyMs = count === 0 || runTime === undefined ? 0 : runTime.mean * count;
     if (sample.at !== 0) {
       const capacity = (now - sample.at) * this.size;
       this.#lastUtilization = Math.min(1, Math.max(0, (busyMs - sample.busyMs) / capacity));
