@@ -116,6 +116,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       case '/api/status':
         return json(res, 200, await status(context), head);
       case '/api/events': {
+        if (head) { res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' }); res.end(); return true; }
         const first = [{ event: 'stats', data: sampler.current() }, ...(latestStatus ? [{ event: 'status', data: latestStatus }] : [])];
         if (!streams.open(res, first)) return json(res, 503, { error: `too many open event streams (${streams.max}); close a dashboard tab` });
         return true;

@@ -21,7 +21,7 @@ export interface StatsFrame {
   at: number;
   inFlight: number;
   workers: number;
-  /** 0..1 over the last second. */
+  /** 0..1 over the last one to two seconds. */
   utilization: number;
   retried: number;
   deadLettered: number;

@@ -184,7 +184,7 @@ export class MetricsHub {
     this.#tally.set('workers', threads);
   }
 
-  /** Pool utilisation 0..1 (piscina's `pool.utilization`). */
+  /** Pool utilisation 0..1 over the last one to two seconds (`WorkerPool.utilization`). */
   setWorkerUtilization(ratio: number): void {
     this.#series.gauge(METRICS.workerUtilization).set(ratio);
     this.#tally.set('utilization', ratio);

@@ -42,8 +42,7 @@ export class WorkerPool {
   readonly #waiters: Array<() => void> = [];
   #replacements = 0;
   readonly #supervisor: TaskSupervisor;
-  #busySample = { at: 0, busyMs: 0 };
-  #lastUtilization = 0;
+  #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
@@ -171,25 +170,25 @@ export class WorkerPool {
   }
 
   /**
-   * Share of the threads' time spent running tasks over the last second or
-   * so, 0..1. Not piscina's `utilization`: that one divides run time in
-   * seconds by capacity in milliseconds (1000x too small: two saturated
-   * workers read 0.1%) and averages since start. Busy time here is the sum
-   * of finished tasks' run times (piscina's run-time histogram, mean × count).
+   * Share of the threads' time spent running tasks over the last one to two
+   * seconds (since start, in the first second), 0..1. Not piscina's
+   * `utilization`: that one divides run time in seconds by capacity in
+   * milliseconds (1000x too small: two saturated workers read 0.1%) and
+   * averages since start. Busy time here is the sum of finished tasks' run
+   * times (piscina's run-time histogram: mean × count).
    */
   get utilization(): number {
     const now = performance.now();
-    const sample = this.#busySample;
-    if (now - sample.at < 1_000 && sample.at !== 0) return this.#lastUtilization;
     const runTime = this.#pool.histogram.runTime;
     const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
     const busyMs = count === 0 || runTime === undefined ? 0 : runTime.mean * count;
-    if (sample.at !== 0) {
-      const capacity = (now - sample.at) * this.size;
-      this.#lastUtilization = Math.min(1, Math.max(0, (busyMs - sample.busyMs) / capacity));
+    // Two checkpoints at least a second apart: the window runs from the older one to now.
+    if (now - this.#busyCheckpoints.current.at >= 1_000) {
+      this.#busyCheckpoints = { previous: this.#busyCheckpoints.current, current: { at: now, busyMs } };
     }
-    this.#busySample = { at: now, busyMs };
-    return this.#lastUtilization;
+    const from = this.#busyCheckpoints.previous;
+    const span = now - from.at;
+    return span <= 0 ? 0 : Math.min(1, Math.max(0, (busyMs - from.busyMs) / (span * this.size)));
   }
 
   /** Threads that died (and were replaced) since start. */
