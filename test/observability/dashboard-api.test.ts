@@ -108,7 +108,7 @@ test('the page and its assets are served with a strict content security policy; 
   assert.match(page.text, /<script type="module" src="\/assets\/app.js">/);
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
   assert.equal(page.headers['x-frame-options'], 'DENY');
-  for (const asset of ['/assets/app.js', '/assets/graph.js', '/assets/charts.js', '/assets/style.css']) assert.equal((await call(asset)).status, 200, asset);
+  for (const asset of ['/assets/app.js', '/assets/graph.js', '/assets/charts.js', '/assets/dead-letters.js', '/assets/dom.js', '/assets/style.css']) assert.equal((await call(asset)).status, 200, asset);
   assert.equal((await call('/assets/nope.js')).status, 404);
   assert.equal((await call('/metrics')).status, 200);
   assert.deepEqual(JSON.parse((await call('/api/topology')).text), topology);
