@@ -183,7 +183,9 @@ const command: CliCommand = {
     timer?.unref();
     try {
       const summary = await pipeline.done;
-      if (progress) progress.update(toProgressSnapshot(summary, pipeline.pool.size));
+      // The last frame shows how busy the workers were over the whole run (their tasks' run time).
+      const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
+      if (progress) progress.update({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {

@@ -179,9 +179,7 @@ export class WorkerPool {
    */
   get utilization(): number {
     const now = performance.now();
-    const runTime = this.#pool.histogram.runTime;
-    const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
-    const busyMs = count === 0 || runTime === undefined ? 0 : runTime.mean * count;
+    const busyMs = this.busyMs;
     // Two checkpoints at least a second apart: the window runs from the older one to now.
     if (now - this.#busyCheckpoints.current.at >= 1_000) {
       this.#busyCheckpoints = { previous: this.#busyCheckpoints.current, current: { at: now, busyMs } };
@@ -189,6 +187,13 @@ export class WorkerPool {
     const from = this.#busyCheckpoints.previous;
     const span = now - from.at;
     return span <= 0 ? 0 : Math.min(1, Math.max(0, (busyMs - from.busyMs) / (span * this.size)));
+  }
+
+  /** Run time of every finished task since start, summed over the threads (ms). */
+  get busyMs(): number {
+    const runTime = this.#pool.histogram.runTime;
+    const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
+    return count === 0 || runTime === undefined ? 0 : runTime.mean * count;
   }
 
   /** Threads that died (and were replaced) since start. */
