@@ -1,11 +1,21 @@
 /**
  * End-to-end pipeline throughput: records/s from a pre-loaded source topic to
- * a sink topic through the embedded node, the coordinator (journal on) and
- * the worker pool.
- *   (a) a trivial processor;
- *   (b) a processor burning ~1 ms of CPU per record, 1 worker vs 2 workers;
+ * the sinks through the embedded node (in this process, on its own thread),
+ * the coordinator (journal on) and the worker pool — each case in a process
+ * of its own (benchmarks/lib/pipeline-case.ts), so its CPU and peak RSS are
+ * its own:
+ *   (a) a trivial processor, tuned batch settings, and the same with the
+ *       topology's defaults;
+ *   (d) the bundled example (topology.yaml: parse → enrich → route + revenue
+ *       windowed aggregate, three sinks, dead letters) on generated orders;
+ *   (e) a chain of 4 key-preserving trivial processors in `ordering: key`;
+ *   (f) a chain of 3 processors each doing ~1 ms of fixed CPU work (a
+ *       calibrated loop count), 1 worker vs 2 workers;
  *   (c) the floor: the naive loop the seed's .NET client pattern leads to
  *       (GET → process → PUT, one record at a time).
+ * Columns: records/s; CPU µs per input record of the coordinator thread and
+ * of the worker threads; peak RSS of the case's process. The ratios the
+ * stage-groups work targets are printed at the end.
  * `BENCH_SCALE=0.2 npm run bench:pipeline` for a quick run;
  * `BENCH_ONLY=observability` compares case (a) with metrics + tracing on and off. Figures are noisy
  * on a shared machine: compare rows of one run, not runs of different days.
@@ -23,6 +33,8 @@ import { startPipeline } from '../src/runtime/pipeline/pipeline.js';
 import { MetricsHub } from '../src/observability/index.js';
 import { loadTopologyText } from '../src/topology/index.js';
 import { printTable } from './lib/table.js';
+import { orderLines, invalidOrders } from './lib/orders.js';
+import { execFileSync } from 'node:child_process';
 import { mainThreadCpuMs } from './lib/cpu.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -183,14 +195,109 @@ function printThreadCpu(): void {
     if (ms > 50) process.stdout.write(`thread ${tid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}: ${ms} ms\n`);
   }
 }
+
+/** Iterations of fixed-work.ts's hash loop that take ~1 ms on this machine (median of a few timings). */
+function calibrate(): number {
+  const time = (rounds: number) => {
+    const t = performance.now();
+    let h = 0x811c9dc5;
+    for (let i = 0; i < rounds; i++) h = Math.imul(h ^ i, 0x01000193) >>> 0;
+    if (h === 0.5) throw new Error('unreachable');
+    return performance.now() - t;
+  };
+  time(2_000_000);
+  const perMs = [0, 1, 2, 3, 4].map(() => 2_000_000 / time(2_000_000)).sort((a, b) => a - b)[2]!;
+  return Math.round(perMs);
+}
+
+interface ChildResult { elapsedMs: number; halfMs: number; sunk: number; mainCpuMs: number; processCpuMs: number; peakRssMiB: number }
+
+/** Runs one case in its own process against a node loaded here. */
+async function childCase(label: string, opts: { yaml: string; workers: number; records: number; expectSunk: number; load(client: WalrusClient): Promise<void> }): Promise<Record<string, string | number>> {
+  return withNode(async (client, address, dir) => {
+    await opts.load(client);
+    const spec = { yaml: opts.yaml, address, stateDir: join(dir, 'state'), expectSunk: opts.expectSunk, records: opts.records, workers: opts.workers };
+    const out = execFileSync(process.execPath, [
+      // BENCH_PROFILE=<dir>: a CPU profile of each case's process (main thread and workers) in <dir>.
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      '--import', 'tsx', join(here, 'lib/pipeline-case.ts'), JSON.stringify(spec)],
+      { cwd: join(here, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
+    const n = opts.records;
+    return {
+      case: label, workers: opts.workers, records: n, seconds: Number((r.elapsedMs / 1000).toFixed(2)), 'records/s': Math.round(n / (r.elapsedMs / 1000)),
+      'coordinator CPU µs/record': Number(((r.mainCpuMs * 1000) / n).toFixed(1)),
+      'worker CPU µs/record': Number((((r.processCpuMs - r.mainCpuMs) * 1000) / n).toFixed(1)),
+      'peak RSS MiB': Math.round(r.peakRssMiB),
+      '2nd half / 1st half': Number((r.halfMs / Math.max(1, r.elapsedMs - r.halfMs)).toFixed(2)),
+    };
+  });
+}
+
+const keyed = async (client: WalrusClient, n: number) => preload(client, 'bench.in', n);
+const oneStage = (tuned: boolean) => `
+app: bench
+stateDir: \${STATE_DIR}
+sources:
+  in: { topic: bench.in${tuned ? ', poll: { batchSize: 2000 }' : ''} }
+processors:
+  p: { module: ./processors/echo.ts, input: in${tuned ? ', batchSize: 256, concurrency: 4' : ''} }
+sinks:
+  out: { topic: bench.out, input: p${tuned ? ', batch: { maxRecords: 2000, linger: 2ms }' : ''} }
+observability: { logLevel: warn }
+`;
+const chain = (stages: number, module: string, ordering: string, config = '{}') => `
+app: bench
+stateDir: \${STATE_DIR}
+sources:
+  in: { topic: bench.in }
+processors:
+${Array.from({ length: stages }, (_, i) => `  p${i + 1}: { module: ./processors/${module}, input: ${i === 0 ? 'in' : `p${i}`}, ordering: ${ordering}, config: ${config} }`).join('\n')}
+sinks:
+  out: { topic: bench.out, input: p${stages} }
+observability: { logLevel: warn }
+`;
+
 const rows: Record<string, string | number>[] = [];
 const nTrivial = Math.round(200_000 * scale);
-const nCpu = Math.round(3_000 * scale);
-rows.push(await pipelineCase('(a) trivial processor', nTrivial, 'echo.ts', 2));
-rows.push(await pipelineCase('(b) 1 ms CPU/record', nCpu, 'burn.ts', 1, '{ ms: 1 }'));
-rows.push(await pipelineCase('(b) 1 ms CPU/record', nCpu, 'burn.ts', 2, '{ ms: 1 }'));
-rows.push(await naiveCase(Math.round(10_000 * scale)));
-printTable(`pipeline end to end (embedded node, journal on; ${availableParallelism()} cores; BENCH_SCALE=${scale})`, rows);
-const [a, b1, b2, c] = rows.map((r) => r['records/s'] as number);
-process.stdout.write(`(a) trivial vs naive loop: ${(a / c).toFixed(1)}× (target ≥ 10×, and ≥ 100,000 records/s)\n`);
-process.stdout.write(`(b) 2 workers vs 1 worker: ${(b2 / b1).toFixed(2)}× (target ≥ 1.8×)\n`);
+const nOrders = Math.round(120_000 * scale);
+const nWork = Math.round(2_000 * scale);
+const iterations = calibrate();
+const only2 = process.env.BENCH_CASES?.split(',');
+const want = (c: string) => only2 === undefined || only2.includes(c);
+if (want('a')) {
+  rows.push(await childCase('(a) 1 stage, tuned batches', { yaml: oneStage(true), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+  rows.push(await childCase('(a) 1 stage, default batches', { yaml: oneStage(false), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+}
+if (want('e')) rows.push(await childCase('(e) 4 stages, ordering: key', { yaml: chain(4, 'echo.ts', 'key'), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+if (want('d')) {
+  rows.push(await childCase('(d) bundled example', {
+    yaml: 'example', workers: 2, records: nOrders, expectSunk: nOrders - invalidOrders(nOrders),
+    load: async (client) => {
+      await client.register('orders');
+      const lines = orderLines(nOrders);
+      for (let i = 0; i < lines.length; i += 2000) await client.putMany('orders', lines.slice(i, i + 2000));
+    },
+  }));
+}
+if (want('f')) {
+  for (const workers of [1, 2]) {
+    rows.push(await childCase('(f) 3 stages × ~1 ms fixed CPU', { yaml: chain(3, 'fixed-work.ts', 'unordered', `{ iterations: ${iterations} }`), workers, records: nWork, expectSunk: nWork, load: (c) => keyed(c, nWork) }));
+  }
+}
+if (want('c')) rows.push(await naiveCase(Math.round(10_000 * scale)));
+printTable(`pipeline end to end (embedded node, journal on; ${availableParallelism()} cores; BENCH_SCALE=${scale}; fixed work ${iterations} iterations ≈ 1 ms)`, rows);
+const rate = (label: string, workers?: number) => rows.find((r) => r.case === label && (workers === undefined || r.workers === workers))?.['records/s'] as number | undefined;
+const col = (label: string, key: string) => rows.find((r) => r.case === label)?.[key] as number | undefined;
+const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? 'n/a' : `${(x / y).toFixed(2)}×`);
+const a = rate('(a) 1 stage, tuned batches');
+process.stdout.write([
+  `(e) 4-stage chain vs (a): ${ratio(rate('(e) 4 stages, ordering: key'), a)} (target ≥ 0.7×)`,
+  `(d) bundled example vs (a): ${ratio(rate('(d) bundled example'), a)} (target ≥ 0.4×)`,
+  `coordinator CPU per record, (e) vs (a): ${ratio(col('(e) 4 stages, ordering: key', 'coordinator CPU µs/record'), col('(a) 1 stage, tuned batches', 'coordinator CPU µs/record'))} (target ≤ 1.5×)`,
+  `(f) 2 workers vs 1 worker: ${ratio(rate('(f) 3 stages × ~1 ms fixed CPU', 2), rate('(f) 3 stages × ~1 ms fixed CPU', 1))} (target ≥ 1.8×)`,
+  `(a) default batches vs tuned: ${ratio(rate('(a) 1 stage, default batches'), a)} (target ≥ 0.9×)`,
+  `(d) second half vs first half: ${col('(d) bundled example', '2nd half / 1st half') ?? 'n/a'}× (target ≥ 0.8×); peak RSS ${col('(d) bundled example', 'peak RSS MiB') ?? 'n/a'} MiB (target ≤ 350)`,
+  `(a) vs naive loop: ${ratio(a, rate('(c) naive GET → process → PUT loop'))}`,
+  '',
+].join('\n'));

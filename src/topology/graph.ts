@@ -1,4 +1,5 @@
 import { describeAggregate } from './aggregate.js';
+import { planStageGroups } from './stage-groups.js';
 import type { Topology } from './types.js';
 
 /**
@@ -16,6 +17,8 @@ export interface GraphNode {
   id: string;
   kind: GraphNodeKind;
   label: string;
+  /** Processors: the stage group the processor runs in (its head's name). */
+  group?: string;
 }
 
 export interface GraphEdge {
@@ -30,6 +33,8 @@ export interface TopologyGraph {
   app: string;
   nodes: GraphNode[];
   edges: GraphEdge[];
+  /** Stage groups: processors that run in one worker task (docs/pipeline.md, "Stage groups"). */
+  groups: Array<{ name: string; members: string[]; ordering: string; reason: string }>;
 }
 
 export function buildGraph(topology: Topology): TopologyGraph {
@@ -48,10 +53,13 @@ export function buildGraph(topology: Topology): TopologyGraph {
   // Topics are keyed by name, so a topic written by one part and read by another is one node.
   const topic = (name: string, kind: 'topic' | 'dlq' = 'topic'): string => node(`topic:${name}`, kind, name);
 
+  const groups = planStageGroups(topology);
+  const groupOf = new Map(groups.flatMap((g) => g.members.map((m) => [m, g.name] as const)));
   for (const source of Object.values(topology.sources)) topic(source.topic);
   for (const p of Object.values(topology.processors)) {
     if (p.aggregate === undefined) node(`processor:${p.name}`, 'processor', p.name);
     else node(`processor:${p.name}`, 'aggregate', `${p.name}: ${describeAggregate(p.aggregate)}`);
+    byKey.get(`processor:${p.name}`)!.group = groupOf.get(p.name);
   }
   for (const s of Object.values(topology.sinks)) node(`sink:${s.name}`, 'sink', s.name);
 
@@ -83,5 +91,8 @@ export function buildGraph(topology: Topology): TopologyGraph {
     }
     edges.push({ from, to: topic(p.deadLetter, 'dlq'), kind: 'dead-letter' });
   }
-  return { app: topology.app, nodes, edges };
+  return {
+    app: topology.app, nodes, edges,
+    groups: groups.map((g) => ({ name: g.name, members: g.members, ordering: g.ordering, reason: g.reason })),
+  };
 }

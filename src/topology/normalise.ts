@@ -32,6 +32,8 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
       deadLetter: p.deadLetter ?? resolution.deadLetters.get(name) ?? `${name}.dlq`,
       config: p.config,
       stores: p.stores,
+      rekey: p.rekey,
+      fuse: p.fuse,
     };
     // An aggregate step: the built-in module, its spec as config, key ordering and its one store.
     if (aggregate !== undefined) Object.assign(processors[name], { ordering: 'key', stores: [aggregate.store], config: aggregate, aggregate });

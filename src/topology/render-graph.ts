@@ -1,5 +1,6 @@
 import { describeAggregate } from './aggregate.js';
 import { buildGraph, type GraphEdge, type GraphNode, type TopologyGraph } from './graph.js';
+import { describeStageGroups } from './stage-groups.js';
 import type { Topology } from './types.js';
 
 /** Output formats of `walrus-stream graph`. */
@@ -32,9 +33,16 @@ function mermaidEdge(e: GraphEdge): string {
 }
 
 export function renderMermaid(graph: TopologyGraph): string {
+  const grouped = (name: string) => graph.nodes.filter((n) => n.group === name);
   return [
     'flowchart LR',
-    ...graph.nodes.map((n) => `  ${n.id}${MERMAID_SHAPE[n.kind](n.label)}`),
+    ...graph.nodes.filter((n) => n.group === undefined).map((n) => `  ${n.id}${MERMAID_SHAPE[n.kind](n.label)}`),
+    // Each stage group is a subgraph: its processors run in one worker task.
+    ...graph.groups.flatMap((g, i) => [
+      `  subgraph g${i + 1}["stage group ${g.name}"]`,
+      ...grouped(g.name).map((n) => `    ${n.id}${MERMAID_SHAPE[n.kind](n.label)}`),
+      '  end',
+    ]),
     ...graph.edges.map(mermaidEdge),
     '  classDef dlq stroke:#c0392b,color:#c0392b',
     '  classDef dropped stroke-dasharray:4 4,color:#888',
@@ -58,10 +66,18 @@ export function renderDot(graph: TopologyGraph): string {
       .join(', ');
     return `  ${e.from} -> ${e.to}${attrs ? ` [${attrs}]` : ''};`;
   };
+  const node = (n: GraphNode, indent = '  ') => `${indent}${n.id} [label="${n.label}", ${DOT_ATTRS[n.kind]}];`;
   return [
     `digraph "${graph.app}" {`,
     '  rankdir=LR;',
-    ...graph.nodes.map((n) => `  ${n.id} [label="${n.label}", ${DOT_ATTRS[n.kind]}];`),
+    ...graph.nodes.filter((n) => n.group === undefined).map((n) => node(n)),
+    // Each stage group is a cluster: its processors run in one worker task.
+    ...graph.groups.flatMap((g, i) => [
+      `  subgraph cluster_${i + 1} {`,
+      `    label="stage group ${g.name}"; style=dashed; color="#7f8c8d";`,
+      ...graph.nodes.filter((n) => n.group === g.name).map((n) => node(n, '    ')),
+      '  }',
+    ]),
     ...graph.edges.map(edge),
     '}',
     '',
@@ -89,6 +105,8 @@ export function renderText(t: Topology): string {
     });
     lines.push(`    dlq: ${p.deadLetter}`);
   }
+  lines.push('', 'stage groups (processors that run in one worker task; a record crosses threads once per group)');
+  for (const line of describeStageGroups(t)) lines.push(`  ${line}`);
   if (Object.keys(t.sinks).length > 0) {
     lines.push('', 'sinks');
     for (const s of Object.values(t.sinks)) lines.push(`  ${s.name}: ${s.input.processor}.${s.input.output} → topic ${s.topic} (${s.format}, ${s.serializer})`);

@@ -172,6 +172,10 @@ export interface ProcessorSpec {
   config: Record<string, unknown>;
   /** State stores the processor uses (`ctx.state(name)`); non-empty implies `ordering: key`. */
   stores: string[];
+  /** Emits records with a key other than its input's: a keyed step after it starts a new stage group. */
+  rekey: boolean;
+  /** False: the processor runs in a stage group of its own. */
+  fuse: boolean;
   /**
    * Present only for a built-in aggregation step (`aggregate:` instead of
    * `module:`); the same object is the step's `config`.

@@ -181,22 +181,23 @@ test('the event stream sends stats frames and new dead letters; the store browse
   assert.equal((await call('/api/stores/revenue?limit=5000')).status, 400);
 });
 
-test('the topology JSON of the bundled example: one source, four processors (group null until there are stage groups), sinks, the DLQ', async () => {
+test('the topology JSON of the bundled example: one source, four processors with their stage groups, sinks, the DLQ', async () => {
   const { loadTopology } = await import('../../src/topology/index.js');
   const { dashboardTopology } = await import('../../src/runtime/pipeline/dashboard-wiring.js');
   const { topology: example } = await loadTopology(new URL('../../topology.yaml', import.meta.url).pathname, { env: {}, loadModules: false });
-  const view = dashboardTopology(example);
+  const { planStageGroups } = await import('../../src/topology/stage-groups.js');
+  const view = dashboardTopology(example, planStageGroups(example));
   const kinds = (kind: string) => view.nodes.filter((n) => n.kind === kind).map((n) => n.name);
   assert.deepEqual(kinds('source'), ['orders']);
   assert.deepEqual(kinds('processor'), ['parse', 'enrich', 'route', 'revenue']);
   assert.deepEqual(kinds('sink'), ['accepted', 'review', 'revenue']);
   assert.deepEqual(kinds('dlq'), ['orders.dlq']);
-  assert.ok(view.nodes.every((n) => n.group === null));
+  // parse reads the source; enrich's input is re-keyed, so enrich, route and revenue run as one group.
+  assert.deepEqual(Object.fromEntries(view.nodes.filter((n) => n.kind === 'processor').map((n) => [n.name, n.group])),
+    { parse: 'parse', enrich: 'enrich', route: 'enrich', revenue: 'enrich' });
+  assert.ok(view.nodes.filter((n) => n.kind !== 'processor').every((n) => n.group === null));
   assert.ok(view.edges.some((e) => e.from === 'processor:route' && e.to === 'sink:review' && e.label === 'review'));
   assert.equal(view.edges.filter((e) => e.kind === 'dead-letter').length, 4);
   assert.deepEqual(view.stores, ['revenue']);
-  // Once the runtime fuses processors into stage groups, a processor's `group` is passed through.
-  const grouped = structuredClone(example);
-  (grouped.processors.enrich as { group?: string }).group = 'g1';
-  assert.equal(dashboardTopology(grouped).nodes.find((n) => n.id === 'processor:enrich')!.group, 'g1');
+  assert.ok(dashboardTopology(example).nodes.every((n) => n.group === null), 'no groups given: none drawn');
 });

@@ -114,20 +114,9 @@ test('the dashboard of a running example shows the graph, rising counts and dead
     await until('store rows', async () => ((await page.locator('#store-table tbody tr').count()) > 0 ? true : undefined));
     assert.match((await page.locator('#store-table tbody tr td.key').first().textContent()) ?? '', /^c-0/);
 
-    // Stage groups, once the topology JSON carries them, are drawn as one box around their processors.
-    // (A string: this file is type-checked without the DOM library.)
-    const grouped = await page.evaluate(`(async () => {
-      const { renderGraph } = await import('/assets/graph.js');
-      const topology = await (await fetch('/api/topology')).json();
-      for (const n of topology.nodes) if (n.name === 'enrich' || n.name === 'route') n.group = 'g1';
-      const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-      document.body.appendChild(svg);
-      renderGraph(svg, topology);
-      const text = svg.querySelector('g.group[data-group="g1"]')?.textContent;
-      svg.remove();
-      return text;
-    })()`);
-    assert.equal(grouped, 'stage group g1');
+    // Stage groups: enrich, route and revenue run fused in one worker task, drawn in one box.
+    assert.equal(await page.locator('g.group[data-group="enrich"] text').textContent(), 'stage group enrich');
+    assert.equal(await page.locator('g.group').count(), 1, 'a group of one (parse) gets no box');
 
     await mkdir(artifacts, { recursive: true });
     const shot = join(artifacts, 'dashboard.png');

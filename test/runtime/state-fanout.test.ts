@@ -10,7 +10,7 @@ import type { StagedChange } from '../../src/state/staged-change.js';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { RuntimeState } from '../../src/runtime/state/runtime-state.js';
 import { Ticket } from '../../src/runtime/coordinator/ticket.js';
-import type { Job } from '../../src/runtime/coordinator/processor-runner.js';
+import type { Job } from '../../src/runtime/coordinator/stage-runner.js';
 import type { JournalLike } from '../../src/runtime/pipeline/pipeline-io.js';
 
 /**
@@ -51,7 +51,7 @@ stores:
   const entryMeta = () => ({ ticket: new Ticket(SEQ, 'events', 1, () => undefined), index: 0 });
   const meta = entryMeta();
   const derived = [0, 1].map((position) => state.derive('split', meta, position));
-  const job = (m: object, n: number): Job => ({ record: { id: `r${n}`, key: 'k', value: n, headers: {}, timestamp: 0, source: 'split.default' }, key: 'k', attempt: 1, meta: m });
+  const job = (m: object, n: number): Job => ({ record: { id: `r${n}`, key: 'k', value: n, headers: {}, timestamp: 0, source: 'split.default' }, key: 'k', attempt: 1, entry: 0, meta: m });
   // Both derived records are processed and staged, in order, on the entry's ticket.
   for (const [n, m] of derived.entries()) {
     const j = job(m, n);

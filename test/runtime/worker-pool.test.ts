@@ -5,7 +5,8 @@ import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
 import { WalrusError } from '../../src/errors/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
 import { deriveRecordId } from '../../src/runtime/wire/record-ids.js';
-import type { ProcessorSpecWire, WireRecord, WireResult } from '../../src/runtime/wire/messages.js';
+import type { ProcessorSpecWire, WireRecord } from '../../src/runtime/wire/messages.js';
+import { oneProcessorGroup, outcomes, tasks, type Outcome } from './one-processor.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/processors/${name}`, import.meta.url));
 const spec = (name: string, file: string, extra: Partial<ProcessorSpecWire> = {}): ProcessorSpecWire => ({
@@ -16,20 +17,20 @@ const rec = (id: string, value: unknown, extra: Partial<WireRecord> = {}): WireR
 });
 
 const pool = new WorkerPool({ workers: 2 });
-const run = async (s: ProcessorSpecWire, records: WireRecord[]): Promise<WireResult[]> => (await pool.process(s, records)).results;
+const run = async (s: ProcessorSpecWire, records: WireRecord[]): Promise<Outcome[]> => outcomes(await pool.process(oneProcessorGroup(s), tasks(records)), records.length);
 after(() => pool.close());
 
 test('a TypeScript processor runs a batch in a worker thread and returns one result per record', async () => {
   const results = await run(spec('double', 'double.ts'), [rec('a', { n: 1 }), rec('b', { n: 2, drop: true }), rec('c', { n: 21 }, { key: 'k' })]);
   assert.equal(results.length, 3);
   assert.deepEqual(results.map((r) => (r.ok ? r.outputs.map((o) => o.value) : r.error.code)), [[{ n: 2 }], [], [{ n: 42 }]]);
-  // Key and headers equal to the input's are left out of the result (the coordinator fills them in).
-  assert.equal(results[2].ok && 'key' in results[2].outputs[0], false);
+  // Headers equal to the input's are left out of the result (the coordinator fills them in).
+  assert.equal(results[2].ok && 'headers' in results[2].outputs[0], false);
 });
 
 test('a JavaScript processor module loads too', async () => {
   const [result] = await run(spec('echo', 'echo.js'), [rec('a', 'hello')]);
-  assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello' }]);
+  assert.deepEqual(result.ok && result.outputs, [{ output: 'default', value: 'hello', key: undefined }]);
 });
 
 test('one failing record never fails its batch neighbours; NonRetriableError keeps its code', async () => {
@@ -46,12 +47,15 @@ test('one failing record never fails its batch neighbours; NonRetriableError kee
 
 test('outputs read only by sinks are packed into sink entries in the worker; source bytes are deserialized there', async () => {
   const sink = { name: 'out', topic: 'out', format: 'envelope' as const, serializer: 'json' as const, compression: 'none' as const, compressionThreshold: 1024 };
-  const s = spec('double', 'double.ts', { sinks: { default: [sink] } });
-  const { results, packed } = await pool.process(s, [
+  const s = oneProcessorGroup(spec('double', 'double.ts'), { default: [sink] });
+  const input = tasks([
     rec('a', Buffer.from('{"n":4}'), { encoding: 'json', key: 'k1' }),
     rec('b', Buffer.from('{"n":'), { encoding: 'json' }),
     rec('c', Buffer.from('{"n":5}'), { encoding: 'json' }),
   ]);
+  const batch = await pool.process(s, input);
+  const { packed } = batch;
+  const results = outcomes(batch, input.length);
   assert.deepEqual(results.map((r) => r.ok && r.sunk), [1, false, 1]);
   assert.equal(!results[1].ok && results[1].error.code, 'DESERIALIZATION_ERROR');
   assert.equal(!results[1].ok && results[1].error.retriable, false);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
 import type { ProcessorSpecWire, WireRecord } from '../../src/runtime/wire/messages.js';
+import { oneProcessorGroup, tasks } from './one-processor.js';
 
 const spec = (ms: number): ProcessorSpecWire => ({
   name: 'cpu', module: fileURLToPath(new URL('../fixtures/processors/cpu.ts', import.meta.url)),
@@ -17,12 +18,12 @@ const records = (n: number): WireRecord[] => Array.from({ length: n }, (_, i) =>
 test('two saturated workers read near 100% busy; an idle pool reads near 0%', { timeout: 60_000 }, async () => {
   const pool = new WorkerPool({ workers: 2 });
   try {
-    const s = spec(2);
-    await pool.loadEverywhere(s);
+    await pool.loadEverywhere(spec(2));
+    const s = oneProcessorGroup(spec(2));
     void pool.utilization; // first sample: the window starts here
     let running = true;
     // Four loops of 20 ms batches for two threads: a thread never waits for work.
-    const loops = Array.from({ length: 4 }, async () => { while (running) await pool.process(s, records(10)); });
+    const loops = Array.from({ length: 4 }, async () => { while (running) await pool.process(s, tasks(records(10))); });
     await sleep(1_500);
     void pool.utilization; // window starts with the pool saturated
     await sleep(1_500);

@@ -280,11 +280,12 @@ test('graph shows an aggregate step as what it computes (json, mermaid, dot, tex
   const { topology } = await loadTopologyText(SHOWN, FILE, { env: {} });
   const graph = buildGraph(topology);
   assert.deepEqual(graph.nodes.filter((n) => n.kind === 'aggregate'), [
-    { id: 'n2', kind: 'aggregate', label: 'revenue-per-minute: sum(totalEur) by key, tumbling 1m' },
-    { id: 'n3', kind: 'aggregate', label: 'per-customer: count by key, running (no window)' },
+    { id: 'n2', kind: 'aggregate', label: 'revenue-per-minute: sum(totalEur) by key, tumbling 1m', group: 'revenue-per-minute' },
+    { id: 'n3', kind: 'aggregate', label: 'per-customer: count by key, running (no window)', group: 'per-customer' },
   ]);
-  assert.match(renderGraph(topology, 'mermaid'), /^ {2}n2\{\{"revenue-per-minute: sum\(totalEur\) by key, tumbling 1m"\}\}$/m);
-  assert.match(renderGraph(topology, 'dot'), /^ {2}n3 \[label="per-customer: count by key, running \(no window\)", shape=hexagon\];$/m);
+  // Inside its stage group's subgraph / cluster.
+  assert.match(renderGraph(topology, 'mermaid'), /subgraph g1\["stage group revenue-per-minute"\]\n {4}n2\{\{"revenue-per-minute: sum\(totalEur\) by key, tumbling 1m"\}\}\n {2}end/);
+  assert.match(renderGraph(topology, 'dot'), /^ {4}n3 \[label="per-customer: count by key, running \(no window\)", shape=hexagon\];$/m);
   const text = renderGraph(topology, 'text');
   assert.ok(text.includes([
     '  revenue-per-minute: aggregate sum(totalEur) by key, tumbling 1m, grace 30s, time field createdAt, emit on close, late → output late, store revenue (concurrency 8, key)',
@@ -305,7 +306,8 @@ test('walrus-stream validate counts aggregate steps and imports no module for th
     const err = new Writable({ write(c, _e, done) { if (String(c) !== '') chunks.push(`ERR ${String(c)}`); done(); } });
     const io: CliIo = { stdout: out, stderr: err, stdin: process.stdin, env: {}, cwd: dir };
     assert.equal(await main(['validate'], io), 0, chunks.join(''));
-    assert.deepEqual(chunks, ['topology.yaml: ok — 1 source, 2 processors (2 aggregate steps), 3 sinks\n']);
+    assert.deepEqual(chunks, ['topology.yaml: ok — 1 source, 2 processors (2 aggregate steps), 3 sinks\n',
+      'stage groups (2): revenue-per-minute (key ordering; starts: reads a source) | per-customer (key ordering; starts: reads a source)\n']);
     chunks.length = 0;
     assert.equal(await main(['graph', '--format', 'text'], io), 0, chunks.join(''));
     assert.match(chunks.join(''), /per-customer: aggregate count by key/);

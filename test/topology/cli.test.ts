@@ -29,16 +29,18 @@ async function cli(args: string[], opts: { cwd?: string; env?: Record<string, st
 
 test('validate: a valid file exits 0 with a one-line summary; the file defaults to ./topology.yaml', async () => {
   const r = await cli(['validate'], { cwd: join(fixtures, 'valid/minimal') });
-  assert.deepEqual(r, { code: 0, stdout: 'topology.yaml: ok — 1 source, 1 processor, 0 sinks\n', stderr: '' });
+  assert.deepEqual(r, { code: 0, stdout: 'topology.yaml: ok — 1 source, 1 processor, 0 sinks\nstage groups (1): echo (unordered; starts: reads a source)\n', stderr: '' });
   const full = await cli(['validate', 'test/fixtures/topologies/valid/full/topology.yaml'], { env: FULL_ENV });
   assert.equal(full.code, 0, full.stderr);
-  assert.equal(full.stdout, 'test/fixtures/topologies/valid/full/topology.yaml: ok — 2 sources, 3 processors, 2 sinks\n');
+  assert.equal(full.stdout, 'test/fixtures/topologies/valid/full/topology.yaml: ok — 2 sources, 3 processors, 2 sinks\n' +
+    'stage groups (2): parse → enrich (key ordering; starts: reads several inputs) | audit (unordered; starts: reads several inputs)\n');
 });
 
 test('validate: warnings are printed but do not fail', async () => {
   const r = await cli(['validate', 'topology.yaml'], { cwd: join(fixtures, 'valid/warnings') });
   assert.equal(r.code, 0);
-  assert.equal(r.stdout, 'topology.yaml: ok — 2 sources, 2 processors, 1 sink (3 warnings)\n');
+  assert.equal(r.stdout, 'topology.yaml: ok — 2 sources, 2 processors, 1 sink (3 warnings)\n' +
+    'stage groups (2): route (unordered; starts: reads a source) | orphan (unordered; starts: reads nothing)\n');
   assert.deepEqual(r.stderr.trimEnd().split('\n').map((l) => l.slice(0, 32)), [
     'topology.yaml:6:3: warning: sour',
     'topology.yaml:12:21: warning: pr',
@@ -72,7 +74,10 @@ test('validate --format json: one object with ok, counts and positioned diagnost
     diagnostics: [{ file: 'unknown-input.yaml', line: 9, col: 12, severity: 'error', message: 'processors.parse.input: unknown source or processor "ordrs" — did you mean "orders"?' }],
   });
   const good = await cli(['validate', '--format=json'], { cwd: join(fixtures, 'valid/minimal') });
-  assert.deepEqual(JSON.parse(good.stdout), { ok: true, file: 'topology.yaml', counts: { sources: 1, processors: 1, sinks: 0 }, diagnostics: [] });
+  assert.deepEqual(JSON.parse(good.stdout), {
+    ok: true, file: 'topology.yaml', counts: { sources: 1, processors: 1, sinks: 0 },
+    groups: [{ name: 'echo', members: ['echo'], ordering: 'unordered', reason: 'reads a source' }], diagnostics: [],
+  });
 });
 
 test('validate: module exports are checked unless --no-modules', async () => {
@@ -119,6 +124,10 @@ test('graph: text, mermaid and dot of the full example', async () => {
     '    out: default → sink audit-log',
     '    dlq: audit.failed',
     '',
+    'stage groups (processors that run in one worker task; a record crosses threads once per group)',
+    '  parse → enrich (key ordering; starts: reads several inputs)',
+    '  audit (unordered; starts: reads several inputs)',
+    '',
     'sinks',
     '  accepted: enrich.default → topic orders.accepted (envelope, json)',
     '  audit-log: audit.default → topic audit (text, string)',
@@ -126,7 +135,7 @@ test('graph: text, mermaid and dot of the full example', async () => {
   ].join('\n'));
   const mermaid = (await cli(['graph', file, '--format', 'mermaid'], { env: FULL_ENV })).stdout.split('\n');
   assert.equal(mermaid[0], 'flowchart LR');
-  for (const line of ['  n1[("orders")]', '  n3["parse"]', '  n6[/"accepted"/]', '  n10[("orders.dlq")]:::dlq', '  n1 -->|"orders"| n3', '  n3 -->|"valid"| n4', '  n6 --> n8', '  n3 -.->|dead letters| n10']) {
+  for (const line of ['  n1[("orders")]', '    n3["parse"]', '  n6[/"accepted"/]', '  n10[("orders.dlq")]:::dlq', '  n1 -->|"orders"| n3', '  n3 -->|"valid"| n4', '  n6 --> n8', '  n3 -.->|dead letters| n10']) {
     assert.ok(mermaid.includes(line), `missing mermaid line ${line}`);
   }
   const dot = (await cli(['graph', file, '--format', 'dot'], { env: FULL_ENV })).stdout;
@@ -134,6 +143,9 @@ test('graph: text, mermaid and dot of the full example', async () => {
   assert.match(dot, /\n  n3 -> n4 \[label="valid"\];\n/);
   assert.match(dot, /\n  n11 \[label="audit\.failed", shape=cylinder, color="#c0392b", fontcolor="#c0392b"\];\n/);
   assert.ok(dot.endsWith('}\n'));
+  // Stage groups: a Mermaid subgraph and a DOT cluster each.
+  assert.ok(mermaid.includes('  subgraph g1["stage group parse"]'), 'mermaid subgraph of the parse → enrich group');
+  assert.match(dot, /subgraph cluster_1 \{\n {4}label="stage group parse"; style=dashed; color="#7f8c8d";\n {4}n3 \[label="parse"[^\n]*\n {4}n4 \[label="enrich"/);
 });
 
 test('graph: outputs that lead nowhere are drawn as dropped; invalid files exit 1', async () => {
@@ -156,13 +168,14 @@ test('graph --format json -o FILE: the node/edge model, written to a file', asyn
       app: 'minimal',
       nodes: [
         { id: 'n1', kind: 'topic', label: 'orders' },
-        { id: 'n2', kind: 'processor', label: 'echo' },
+        { id: 'n2', kind: 'processor', label: 'echo', group: 'echo' },
         { id: 'n3', kind: 'dlq', label: 'orders.dlq' },
       ],
       edges: [
         { from: 'n1', to: 'n2', kind: 'read', label: 'orders' },
         { from: 'n2', to: 'n3', kind: 'dead-letter' },
       ],
+      groups: [{ name: 'echo', members: ['echo'], ordering: 'unordered', reason: 'reads a source' }],
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -191,7 +204,7 @@ test('the real binary: exit 0 on a valid file, 1 on an invalid one', () => {
   const bin = join(root, 'bin/walrus-stream.js');
   const ok = spawnSync(process.execPath, [bin, 'validate', join(fixtures, 'valid/minimal/topology.yaml')], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /topology\.yaml: ok — 1 source, 1 processor, 0 sinks\n$/);
+  assert.match(ok.stdout, /topology\.yaml: ok — 1 source, 1 processor, 0 sinks\nstage groups \(1\): echo \(unordered; starts: reads a source\)\n$/);
   const bad = spawnSync(process.execPath, [bin, 'validate', 'unknown-key-typo.yaml'], { encoding: 'utf8', cwd: join(fixtures, 'invalid') });
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr, 'unknown-key-typo.yaml:10:5: error: unknown key "concurency" in processors.parse — did you mean "concurrency"?\nunknown-key-typo.yaml: 1 error\n');

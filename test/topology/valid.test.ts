@@ -31,7 +31,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
 }
 
 const DEFAULT_POLL = { batchSize: 500, maxBytes: 61_440, minInterval: 1, maxInterval: 100 };
-const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 64, timeout: 30_000, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[] } as const;
+const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 64, timeout: 30_000, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[], rekey: false, fuse: true } as const;
 
 test('minimal: a source and a processor, every default applied', async () => {
   const dir = join(valid, 'minimal');
@@ -84,7 +84,7 @@ test('full: every section, interpolation, branching, units and resolved referenc
         inputs: [{ kind: 'source', name: 'orders', topic: 'orders' }, { kind: 'source', name: 'legacy', topic: 'legacy.orders' }],
         outputs: ['valid', 'invalid'], concurrency: 16, ordering: 'key', batchSize: 32, timeout: 5_000,
         retry: { attempts: 5, backoff: 'linear', initialDelay: 10, maxDelay: 1_000 },
-        deadLetter: 'orders.dlq', config: { currency: 'EUR', limits: [1, 2, 3] }, stores: [],
+        deadLetter: 'orders.dlq', config: { currency: 'EUR', limits: [1, 2, 3] }, stores: [], rekey: false, fuse: true,
       },
       enrich: {
         name: 'enrich', module: './processors/enrich.js', modulePath: join(dir, 'processors/enrich.js'),

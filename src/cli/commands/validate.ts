@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { describeCounts, diagnosticsOf, formatReport, loadTopology, type Diagnostic } from '../../topology/index.js';
+import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 
 const usage = `Usage: walrus-stream validate [file] [options]
 
@@ -20,6 +21,8 @@ interface JsonResult {
   ok: boolean;
   file: string;
   counts?: { sources: number; processors: number; sinks: number };
+  /** Stage groups: processors that run in one worker task. */
+  groups?: Array<{ name: string; members: string[]; ordering: string; reason: string }>;
   diagnostics: Diagnostic[];
 }
 
@@ -46,10 +49,12 @@ const command: CliCommand = {
         processors: Object.keys(topology.processors).length,
         sinks: Object.keys(topology.sinks).length,
       };
-      result = { ok: true, file, counts, diagnostics: warnings };
+      result = { ok: true, file, counts, groups: planStageGroups(topology).map((g) => ({ name: g.name, members: g.members, ordering: g.ordering, reason: g.reason })), diagnostics: warnings };
       if (values.format === 'text') {
         io.stderr.write(formatReport(file, warnings));
         io.stdout.write(`${file}: ok — ${describeCounts(topology)}${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
+        const groups = describeStageGroups(topology);
+        io.stdout.write(`stage groups (${groups.length}): ${groups.join(' | ')}\n`);
       }
     } catch (error) {
       const diagnostics = diagnosticsOf(error);

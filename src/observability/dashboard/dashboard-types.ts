@@ -8,8 +8,9 @@ export interface DashboardNode {
   /** Extra text under the name (a topic, an aggregation). */
   detail?: string;
   /**
-   * Stage group of a processor: processors fused into one worker task share
-   * an id and are drawn inside one box. null when the runtime has no groups.
+   * Stage group of a processor (named after its head processor): processors
+   * fused into one worker task share it and are drawn inside one box. null
+   * for other nodes.
    */
   group: string | null;
 }

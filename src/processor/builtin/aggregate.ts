@@ -7,6 +7,7 @@ import type { AggregateOp, AggregateSpec } from '../../topology/types.js';
 import { defineProcessor } from '../define.js';
 import { NonRetriableError } from '../non-retriable-error.js';
 import type { LifecycleContext, ProcessorRecord } from '../types.js';
+import { TICK_SOURCE } from '../stream-time-tick.js';
 
 /**
  * The built-in processor behind `aggregate:` steps in the topology
@@ -21,13 +22,7 @@ import type { LifecycleContext, ProcessorRecord } from '../types.js';
  * properties only.
  */
 
-/**
- * `source` of a stream-time tick: a record the coordinator (src/runtime/state/stream-time.ts)
- * sends a windowed aggregate step for a key that went quiet, its value the step's
- * stream time. No user record can carry it: sources and processor outputs are
- * named with letters, digits and `._-` only.
- */
-export const TICK_SOURCE = '\u0000stream-time';
+export { TICK_SOURCE } from '../stream-time-tick.js';
 
 /** What is kept in the store per key (running) or per window (`key@<start>`). */
 export interface AggregateState {

@@ -1,19 +1,22 @@
 import type { Logger } from 'pino';
-import { serializeError, type SerializedError } from '../../errors/index.js';
+import { deserializeError, serializeError, type SerializedError } from '../../errors/index.js';
+import { planStageGroups, type StageGroup } from '../../topology/stage-groups.js';
 import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
 import { Ingest } from '../sources/ingest.js';
-import type { ProcessorSpecWire, WireOutput } from '../wire/messages.js';
-import type { BatchRunner, EntryWriter, JournalLike, OutRecord, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
+import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
+import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
 import { PipelineStats, type PipelineSummary } from './pipeline-stats.js';
-import { ProcessorRunner, type Job } from './processor-runner.js';
+import { StageRunner, type Job, type StateHooks } from './stage-runner.js';
 import { buildRoutes, type Routes } from './routes.js';
 import type { Ticket } from './ticket.js';
-import { deriveRecordId } from '../wire/record-ids.js';
 import { OutputWriters } from '../sinks/output-writers.js';
 import { stateHooks, type RuntimeState } from '../state/runtime-state.js';
 import { StreamTimes } from '../state/stream-time.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
+import { groupSpec } from './group-spec.js';
+
+export { wireSpec } from './group-spec.js';
 
 /** Options of {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -56,18 +59,26 @@ export interface WrittenDeadLetter { processor: string; topic: string; entry: st
  */
 export interface JobMeta { ticket: Ticket; raw: () => string; sourceTopic: string; index?: number; path?: string }
 
+/** Where one processor runs: its stage group's runner and its index among the members. */
+interface Placement { group: StageGroup; runner: StageRunner; index: number }
+
 /**
  * The main-thread coordinator: owns all I/O, the in-flight bound, routing
- * between processors and sinks, dead-lettering and the journal (fetch →
- * journal.append → dispatch → sinks ack → journal.release). Workers only see
- * batches of records.
+ * between stage groups and to sinks, dead-lettering and the journal (fetch →
+ * journal.append → dispatch to a stage group → sinks ack → journal.release).
+ * Workers only see batches of records: a record crosses threads once per
+ * stage group it passes (docs/pipeline.md, "Stage groups").
  */
 export class Coordinator {
   readonly stats: PipelineStats;
+  /** The stage groups the topology runs as (src/topology/stage-groups.ts). */
+  readonly groups: readonly StageGroup[];
   readonly #o: CoordinatorOptions;
   readonly #routes: Routes;
-  readonly #runners = new Map<string, ProcessorRunner>();
+  readonly #placement = new Map<string, Placement>();
+  readonly #hooks = new Map<string, StateHooks>();
   readonly #writers: OutputWriters;
+  readonly #rekeyWarned = new Set<string>();
   #stopping = false;
   #failed = false;
   readonly #ingest: Ingest;
@@ -79,32 +90,41 @@ export class Coordinator {
     this.stats = new PipelineStats(options.now);
     this.#routes = buildRoutes(options.topology);
     const { topology } = options;
+    this.groups = planStageGroups(topology);
     this.#streamTimes = options.state && StreamTimes.create({
       topology, state: options.state, logger: options.logger, now: options.now,
-      submit: (processor, job) => this.#runners.get(processor)!.submit(job),
+      submit: (processor, job) => this.#submitAt(processor, job),
       ticket: (processor) => this.#ingest.unjournaledTicket(processor),
     });
-    for (const spec of Object.values(topology.processors)) {
-      this.stats.processor(spec.name);
-      this.#runners.set(spec.name, new ProcessorRunner({
-        spec, wire: wireSpec(topology, spec.name), runner: options.runner, now: options.now, random: options.random,
-        eagerBatches: options.workers, instrumentation: options.instrumentation,
-        state: this.#streamTimes ? this.#streamTimes.hooks(spec.name, stateHooks(options.state, spec.name, spec.stores ?? []))
-          : stateHooks(options.state, spec.name, spec.stores ?? []),
-        onSuccess: (job, outputs, sunk, ms) => this.#onSuccess(spec.name, job, outputs, sunk, ms),
-        onPacked: (sink, entries, jobs) => this.#onPacked(sink, entries, jobs),
-        onDeadLetter: (job, error, at) => this.#onDeadLetter(spec.name, spec.deadLetter, job, error, at),
+    for (const group of this.groups) {
+      const hooks = group.members.map((name) => {
+        const inner = stateHooks(options.state, name, topology.processors[name].stores);
+        const hook = this.#streamTimes ? this.#streamTimes.hooks(name, inner) : inner;
+        if (hook) this.#hooks.set(name, hook);
+        return hook;
+      });
+      for (const name of group.members) this.stats.processor(name);
+      const runner = new StageRunner({
+        group, wire: groupSpec(topology, group, this.#routes), specs: group.members.map((m) => topology.processors[m]),
+        runner: options.runner, hooks, now: options.now, random: options.random, eagerBatches: options.workers,
+        instrumentation: options.instrumentation,
+        onResult: (batch, result) => this.#onResult(group, batch, result),
+        continuation: (job, at) => this.#continuation(group, job, at),
+        onDeadLetter: (member, job, error, at) => this.#onDeadLetter(member, topology.processors[member].deadLetter, job, error, at),
+        onSettled: (job) => (job.meta as JobMeta).ticket.done(),
         stopping: () => this.#stopping,
-        onAbandon: (job, error) => {
-          this.stats.processor(spec.name).abandoned += 1;
+        stepwise: () => options.instrumentation?.tracesProcessors() ?? false,
+        onAbandon: (member, job, error) => {
+          this.stats.processor(member).abandoned += 1;
           (job.meta as JobMeta).ticket.fail(error);
         },
-        onRetry: (job, error, delay) => {
-          this.stats.processor(spec.name).retries += 1;
-          options.instrumentation?.retried(spec.name);
-          options.logger?.debug({ processor: spec.name, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
+        onRetry: (member, job, error, delay) => {
+          this.stats.processor(member).retries += 1;
+          options.instrumentation?.retried(member);
+          options.logger?.debug({ processor: member, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
         },
-      }));
+      });
+      group.members.forEach((name, index) => this.#placement.set(name, { group, runner, index }));
     }
     this.#writers = new OutputWriters({
       topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger, instrumentation: options.instrumentation,
@@ -132,9 +152,19 @@ export class Coordinator {
   }
 
   #submit(processor: string, job: Job): void {
+    const meta = job.meta as JobMeta;
     // A recovered record whose state commit made it before the crash (but its release did not): the processor skips it.
-    if (this.#o.state?.alreadyApplied(processor, job.meta as JobMeta)) { (job.meta as JobMeta).ticket.done(); return; }
-    this.#runners.get(processor)!.submit(job);
+    if (this.#o.state?.alreadyApplied(processor, meta)) { meta.ticket.done(); return; }
+    // A recovered record runs member by member, so each member can be skipped where it already committed.
+    if (this.#o.state?.isRecovered(meta)) job.single = true;
+    this.#submitAt(processor, job);
+  }
+
+  /** Hands `job` to its processor's stage group, entering at that processor. */
+  #submitAt(processor: string, job: Job): void {
+    const place = this.#placement.get(processor)!;
+    job.entry = place.index;
+    place.runner.submit(job);
   }
 
   /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
@@ -168,68 +198,102 @@ export class Coordinator {
     this.#ingest.fail(error);
   }
 
-  /** Records queued or running per processor (the dashboard's per-processor in-flight). */
+  /** Records queued or in a worker per stage group, keyed by the group's name (its head processor): the dashboard's in-flight. */
   pending(): Record<string, number> {
-    return Object.fromEntries([...this.#runners].map(([name, runner]) => [name, runner.pending]));
+    const out: Record<string, number> = {};
+    for (const { runner } of this.#placement.values()) out[runner.name] = runner.pending;
+    return out;
   }
 
   snapshot(): PipelineSummary {
     return this.stats.snapshot(this.#ingest.inFlight);
   }
 
-  #onSuccess(processor: string, job: Job, outputs: WireOutput[], sunk: number, durationMs: number): void {
-    const meta = job.meta as JobMeta;
-    const counts = this.stats.processor(processor);
-    // A stream-time tick (stream-time.ts) is not a record: only its outputs count.
-    if (!StreamTimes.isTick(job)) {
-      counts.processed += 1;
-      counts.busyMs += durationMs;
-      if (outputs.length + sunk === 0) counts.dropped += 1;
+  /**
+   * A group batch came back: counts per member, packed sink entries, state
+   * writes (staged before the key's next record can be dispatched), and
+   * records leaving the group. Exits that continue in this group under the
+   * key the record holds go back to the runner (`resume`).
+   */
+  #onResult(group: StageGroup, batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[] } {
+    for (const s of result.members) {
+      const counts = this.stats.processor(group.members[s.member]!);
+      counts.processed += s.processed;
+      counts.busyMs += s.busyMs;
+      counts.dropped += s.dropped;
+      counts.emitted += s.emitted;
     }
-    counts.emitted += outputs.length + sunk;
-    outputs.forEach((out, i) => {
-      const ref = `${processor}.${out.output}`;
-      const targets = this.#routes.byOutput.get(ref);
-      const id = deriveRecordId(job.record.id, processor, out.index ?? i);
-      // Absent key/headers mean "the input's" (results stay small on the wire).
-      const key = 'key' in out ? out.key : job.record.key;
-      const headers = out.headers ?? job.record.headers;
-      const readers = targets?.processors ?? [];
-      const childMeta = readers.length > 0 && this.#o.state ? this.#o.state.derive(processor, meta, out.index ?? i) : meta;
-      for (const name of readers) {
-        meta.ticket.add();
-        this.#submit(name, {
-          record: { id, key, value: out.value, headers, timestamp: job.record.timestamp, source: ref },
-          key, attempt: 1, meta: childMeta,
-        });
+    // Packed sink entries first: they add to the records' tickets before anything could finish one.
+    for (const unit of result.packed) this.#onPacked(unit.sink, unit.entries, unit.records.map((i) => batch[i]!));
+    const refused: UnitFailure[] = [];
+    let seen: Set<number> | undefined;
+    for (const unit of result.state) {
+      const job = batch[unit.index]!;
+      const member = group.members[unit.member]!;
+      // The first unit of a member on a record is checked against the preload it was sent; later ones build on it.
+      const mark = unit.index * 1024 + unit.member;
+      const first = !(seen ??= new Set()).has(mark);
+      seen.add(mark);
+      const sent = first ? job.sent?.find((p) => p.member === unit.member)?.stores : undefined;
+      const meta = this.#derive(group, job.meta as JobMeta, unit.hops);
+      const unitJob: Job = unit.hops.length === 0 ? job : { ...job, meta, entry: unit.member, root: undefined };
+      const error = this.#hooks.get(member)?.accept(unitJob, unit.writes, sent);
+      if (error === undefined) continue;
+      if (unit.hops.length === 0) { refused.push({ index: unit.index, member: unit.member, hops: [], attempt: job.attempt, error }); continue; }
+      // Fused members own their stores (stage-groups.ts), so only a bug gets here: keep the entry in the journal.
+      meta.ticket.add();
+      meta.ticket.fail(deserializeError(error));
+    }
+    const resume: ExitRecord[] = [];
+    for (const exit of result.exits) {
+      const job = batch[exit.index]!;
+      const target = this.#placement.get(exit.target)!;
+      const meta = this.#derive(group, job.meta as JobMeta, exit.hops);
+      if (target.group === group && exit.key === job.key) {
+        // A member that ran alone: the next one continues under the key the record holds.
+        if (this.#o.state?.alreadyApplied(exit.target, meta)) continue;
+        resume.push(exit);
+        continue;
       }
-      for (const name of targets?.sinks ?? []) this.#toSink(processor, name, job, { id, key, headers, value: out.value });
-    });
-    meta.ticket.done();
+      if (target.group === group) this.#warnRekey(group, exit);
+      meta.ticket.add();
+      this.#submit(exit.target, {
+        record: { id: exit.id, key: exit.key, value: exit.value, headers: exit.headers ?? job.record.headers, timestamp: job.record.timestamp, source: exit.source, encoding: undefined },
+        key: exit.key, attempt: 1, entry: 0, meta,
+      });
+    }
+    return { resume, refused };
   }
 
-  /** Serializes one output for a sink (a value the serializer refuses, or too large for an entry, dead-letters the input record) and queues it. */
-  #toSink(processor: string, sinkName: string, job: Job, out: Omit<OutRecord, 'value' | 'timestamp'> & { value: unknown }): void {
-    const meta = job.meta as JobMeta;
-    const sink = this.#o.topology.sinks[sinkName];
-    let record: OutRecord;
-    try {
-      record = { ...out, value: this.#o.codec.serialize(sink, out.value), timestamp: job.record.timestamp };
-      // An output that can never be written (too large for one entry, not valid plain text) is
-      // dead-lettered here, alone: encoded in the sink's batch it would fail every record in it.
-      this.#o.codec.assertFits?.(sink, record);
-    } catch (error) {
-      meta.ticket.add();
-      this.#onDeadLetter(processor, this.#o.topology.processors[processor].deadLetter, job, serializeError(error), (this.#o.now ?? Date.now)());
-      return;
-    }
+  /** The job that runs member `at.member` on `at.record` (or the job's own record) under the key `job` holds. */
+  #continuation(group: StageGroup, job: Job, at: { member: number; hops: number[]; record?: UnitFailure['record'] | ExitRecord; attempt: number }): Job {
+    const meta = this.#derive(group, job.meta as JobMeta, at.hops);
+    const rec = at.record;
+    const record = rec === undefined ? job.record
+      : { id: rec.id, key: rec.key, value: rec.value, headers: rec.headers ?? job.record.headers, timestamp: job.record.timestamp, source: rec.source, encoding: undefined };
     meta.ticket.add();
-    if (this.#failed) { meta.ticket.fail(); return; }
-    this.#writers.sink(sinkName).push(record, (error) => {
-      if (error === undefined) { meta.ticket.done(); return; }
-      this.#o.logger?.error({ err: serializeError(error), sink: sinkName, recordId: out.id }, 'sink write failed; the entry stays in the journal');
-      meta.ticket.fail(error);
-    });
+    return {
+      record, key: record.key, attempt: at.attempt, entry: at.member, single: job.single, meta, root: job.root ?? job,
+      firstFailureAt: at.hops.length === 0 && at.member === job.entry ? job.firstFailureAt : undefined,
+    };
+  }
+
+  /** The bookkeeping of a record derived inside a group, from its (member, position) hops. */
+  #derive(group: StageGroup, meta: JobMeta, hops: number[]): JobMeta {
+    const state = this.#o.state;
+    if (state === undefined) return meta;
+    let m = meta;
+    for (let k = 0; k + 1 < hops.length; k += 2) m = state.derive(group.members[hops[k]!]!, m, hops[k + 1]!);
+    return m;
+  }
+
+  #warnRekey(group: StageGroup, exit: ExitRecord): void {
+    const by = group.members[exit.hops[exit.hops.length - 2]!]!;
+    if (this.#rekeyWarned.has(by)) return;
+    this.#rekeyWarned.add(by);
+    this.#o.logger?.warn({ processor: by, next: exit.target, group: group.name },
+      `processor "${by}" changed a record's key before "${exit.target}" (key ordering) in one stage group; such records go back to the coordinator ` +
+      `to keep key order. Declare \`rekey: true\` on "${by}" in the topology so the group ends there (docs/pipeline.md, "Stage groups")`);
   }
 
   #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
@@ -257,7 +321,7 @@ export class Coordinator {
     }, (writeError: unknown) => meta.ticket.fail(writeError));
   }
 
-  /** Entries a worker already packed: each job's ticket waits for their write. */
+  /** Entries a worker packed: each job's ticket waits for their write. */
   #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
@@ -272,29 +336,4 @@ export class Coordinator {
       for (const ticket of tickets) ticket.fail(error);
     });
   }
-}
-
-/** What a worker needs to know about a processor. */
-export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
-  const spec = topology.processors[name];
-  const routes = buildRoutes(topology);
-  // An output read only by sinks that share a serializer is serialized in
-  // the worker: that CPU then scales with the pool instead of loading the
-  // coordinator's one thread.
-  const sinks: NonNullable<ProcessorSpecWire['sinks']> = {};
-  for (const output of spec.outputs) {
-    const targets = routes.byOutput.get(`${name}.${output}`);
-    if (!targets || targets.processors.length > 0 || targets.sinks.length === 0) continue;
-    sinks[output] = targets.sinks.map((s) => {
-      const sink = topology.sinks[s];
-      return {
-        name: sink.name, topic: sink.topic, format: sink.format, serializer: sink.serializer,
-        compression: sink.compression.codec, compressionThreshold: sink.compression.threshold,
-      };
-    });
-  }
-  return {
-    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
-    logLevel: topology.observability.logLevel, sinks, app: topology.app, redactHeaders: topology.observability.redactHeaders,
-  };
 }

@@ -7,20 +7,21 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 
 /**
  * The topology as the dashboard draws it: sources, processors (with their
- * stage group once the runtime has groups), sinks and dead-letter topics.
+ * stage group: `coordinator.groups`), sinks and dead-letter topics.
  */
-export function dashboardTopology(topology: Topology): DashboardTopology {
+export function dashboardTopology(topology: Topology, groups: ReadonlyArray<{ name: string; members: readonly string[] }> = []): DashboardTopology {
+  const groupOf = new Map<string, string>();
+  for (const g of groups) for (const member of g.members) groupOf.set(member, g.name);
   const nodes: DashboardTopology['nodes'] = [];
   const edges: DashboardTopology['edges'] = [];
   const dlqs = new Set<string>();
   for (const s of Object.values(topology.sources)) nodes.push({ id: `source:${s.name}`, kind: 'source', name: s.name, detail: s.topic, group: null });
   for (const p of Object.values(topology.processors)) {
-    // Stage groups (processors fused into one worker task) are read when the topology carries them.
-    const group = (p as { group?: unknown }).group;
     nodes.push({
       id: `processor:${p.name}`, kind: 'processor', name: p.name,
       detail: p.aggregate ? describeAggregate(p.aggregate) : basename(p.module),
-      group: typeof group === 'string' || typeof group === 'number' ? String(group) : null,
+      // The stage group (processors fused into one worker task), named after its head.
+      group: groupOf.get(p.name) ?? null,
     });
     for (const input of p.inputs) {
       edges.push(input.kind === 'source'
@@ -44,7 +45,7 @@ export function dashboardTopology(topology: Topology): DashboardTopology {
 export interface DashboardParts {
   topology: Topology;
   hub: MetricsHub;
-  coordinator: Pick<Coordinator, 'stats' | 'pending'>;
+  coordinator: Pick<Coordinator, 'stats' | 'pending' | 'groups'>;
   /** Replays dead-letter entries: the CLI passes `dlq replay`'s `replayEntries`. */
   replay: DashboardOptions['replay'];
   deadLetters: DeadLetterRing;
@@ -66,7 +67,7 @@ export function createPipelineDashboard(parts: DashboardParts): Dashboard & { sa
   });
   sampler.start();
   const dashboard = createDashboard({
-    topology: dashboardTopology(topology),
+    topology: dashboardTopology(topology, coordinator.groups),
     sampler,
     deadLetters: parts.deadLetters,
     replay: parts.replay,

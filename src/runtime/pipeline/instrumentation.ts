@@ -3,8 +3,8 @@ import type { SerializedError } from '../../errors/index.js';
 import {
   SPAN_NAMES, fromLabelledSnapshot, injectTraceContext, recordSpanError, startSpan, tracingActive, type MetricsHub, type RecordHeaders,
 } from '../../observability/index.js';
-import type { BatchResult, WireResult } from '../wire/messages.js';
-import type { Job } from '../coordinator/processor-runner.js';
+import type { GroupBatchResult, GroupSpecWire } from '../wire/messages.js';
+import type { Job } from '../coordinator/stage-runner.js';
 
 /**
  * The coordinator's observability hooks: metrics into the pipeline's
@@ -54,20 +54,35 @@ export class Instrumentation {
     this.hub.recordFetched(source, records, bytes);
   }
 
-  /** A batch left for a worker: how long each record waited since it was queued in this processor. */
-  dispatched(processor: string, batch: readonly Job[], now: number): void {
+  /** True while process spans are recorded: stage groups then run member by member, one span per processor. */
+  tracesProcessors(): boolean {
+    return this.#tracing && tracingActive();
+  }
+
+  /** A batch left for a worker: how long each record waited since it was queued, by the member it enters at. */
+  dispatched(group: GroupSpecWire, batch: readonly Job[], now: number): void {
     if (!this.hub) return;
-    const waits = batch.map((job) => now - (job.queuedAt ?? now));
-    this.hub.observeQueueWait(processor, waits);
+    if (group.members.length === 1) {
+      this.hub.observeQueueWait(group.name, batch.map((job) => now - (job.queuedAt ?? now)));
+      return;
+    }
+    const waits = new Map<number, number[]>();
+    for (const job of batch) {
+      const list = waits.get(job.entry);
+      if (list) list.push(now - (job.queuedAt ?? now));
+      else waits.set(job.entry, [now - (job.queuedAt ?? now)]);
+    }
+    for (const [entry, list] of waits) this.hub.observeQueueWait(group.members[entry]!.name, list);
   }
 
   /**
-   * A batch result came back: merges the worker's cumulative metrics (they
+   * A group batch came back: merges the worker's cumulative metrics (they
    * travel with every result, so a worker that dies later loses nothing it
-   * reported), counts successes with their durations, and records one
-   * process span per record, writing its context into the outputs it routes.
+   * reported), counts each member's successes with their durations, and —
+   * while spans are recorded, when every record ran its entry member alone —
+   * one process span per record, whose context the outputs carry on.
    */
-  batchDone(processor: string, batch: readonly Job[], result: BatchResult, endedAt: number): void {
+  batchDone(group: GroupSpecWire, batch: readonly Job[], result: GroupBatchResult, endedAt: number): void {
     if (result.metrics && this.hub) {
       const id = result.metrics.threadId;
       for (const problem of this.hub.mergeWorkerSnapshot(id, fromLabelledSnapshot(result.metrics, String(id)))) {
@@ -76,14 +91,8 @@ export class Instrumentation {
         this.#warn('processor metric cannot be merged', { metric: problem.metric, problem: problem.message });
       }
     }
-    const durations: number[] = [];
-    const tracing = this.#tracing && tracingActive();
-    for (let i = 0; i < batch.length; i++) {
-      const r = result.results[i];
-      if (r?.ok) durations.push(r.durationMs);
-      if (r && tracing) this.#processSpan(processor, batch[i]!, r, endedAt, result.metrics?.threadId);
-    }
-    if (durations.length > 0) this.hub?.recordProcessed(processor, 'ok', durations.length, durations);
+    if (this.hub) for (const s of result.members) if (s.processed > 0) this.hub.recordProcessed(group.members[s.member]!.name, 'ok', s.processed, s.durations);
+    if (this.#tracing && tracingActive()) this.#processSpans(group, batch, result, endedAt);
     for (const unit of result.packed) {
       const sizes = unit.compressed;
       if (sizes) for (let i = 0; i + 1 < sizes.length; i += 2) this.compressed(unit.sink, sizes[i]!, sizes[i + 1]!);
@@ -95,22 +104,29 @@ export class Instrumentation {
     this.hub?.observeCompression(sink, originalBytes, compressedBytes);
   }
 
-  #processSpan(processor: string, job: Job, result: WireResult, endedAt: number, worker: number | undefined): void {
-    const span = startSpan(SPAN_NAMES.process, {
-      'walrus.processor': processor, 'walrus.record.id': job.record.id, 'walrus.attempt': job.attempt,
-      ...(worker === undefined ? {} : { 'walrus.worker.id': worker }),
-    }, job.record.headers, endedAt - result.durationMs);
-    if (!span.isRecording()) { span.end(); return; }
-    if (result.ok) {
-      for (const out of result.outputs) if (out.headers) injectTraceContext(span, out.headers);
-      // Outputs without headers of their own take the record's (and the
-      // produce span of a sink the worker packed for takes its parent from
-      // them): after success, the record's headers carry this span.
-      job.record.headers = injectTraceContext(span, { ...job.record.headers });
-    } else {
-      recordSpanError(span, Object.assign(new Error(result.error.message), { code: result.error.code }));
+  #processSpans(group: GroupSpecWire, batch: readonly Job[], result: GroupBatchResult, endedAt: number): void {
+    const worker = result.metrics?.threadId;
+    const failed = new Map<number, GroupBatchResult['failures'][number]>();
+    for (const f of result.failures) if (f.hops.length === 0) failed.set(f.index, f);
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i]!;
+      const span = startSpan(SPAN_NAMES.process, {
+        'walrus.processor': group.members[job.entry]!.name, 'walrus.record.id': job.record.id, 'walrus.attempt': job.attempt,
+        ...(worker === undefined ? {} : { 'walrus.worker.id': worker }),
+      }, job.record.headers, endedAt - (result.entryDurations[i] ?? 0));
+      if (!span.isRecording()) { span.end(); continue; }
+      const failure = failed.get(i);
+      if (failure === undefined) {
+        for (const exit of result.exits) if (exit.index === i && exit.headers) injectTraceContext(span, exit.headers);
+        // Outputs without headers of their own take the record's (and the
+        // produce span of a sink the worker packed for takes its parent from
+        // them): after success, the record's headers carry this span.
+        job.record.headers = injectTraceContext(span, { ...job.record.headers });
+      } else {
+        recordSpanError(span, Object.assign(new Error(failure.error.message), { code: failure.error.code }));
+      }
+      span.end(endedAt);
     }
-    span.end(endedAt);
   }
 
   retried(processor: string): void {

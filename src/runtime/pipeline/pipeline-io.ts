@@ -4,7 +4,7 @@
  * The runtime knows neither sockets nor bytes-on-the-wire.
  */
 import type { Serializer, SinkSpec, SourceSpec } from '../../topology/types.js';
-import type { BatchResult, ProcessorSpecWire, WireRecord } from '../wire/messages.js';
+import type { GroupBatchResult, GroupSpecWire, TaskRecord } from '../wire/messages.js';
 
 /**
  * Entries of one fetch. With `ack`, the node only hides them until it is
@@ -78,7 +78,7 @@ export interface JournalLike {
   unreleased(): Array<{ seq: number; source: string; entry: Buffer }>;
 }
 
-/** Runs batches of records through a processor (the WorkerPool). */
+/** Runs batches of records through a stage group (the WorkerPool). */
 export interface BatchRunner {
-  process(spec: ProcessorSpecWire, records: WireRecord[]): Promise<BatchResult>;
+  process(group: GroupSpecWire, records: TaskRecord[]): Promise<GroupBatchResult>;
 }

@@ -53,15 +53,15 @@ export class CrashGuard {
   }
 
   /** A worker died running `processor`; returns the fatal error once the streak reaches the limit. */
-  crashed(processor: string, reason: string): WalrusError | undefined {
+  crashed(what: string, reason: string): WalrusError | undefined {
     this.#consecutive += 1;
     this.#lastCrash = reason;
     if (this.#consecutive < this.#max) return undefined;
     return new WalrusError('WORKER_CRASHED',
-      `${this.#consecutive} worker threads died in a row with no batch succeeding in between (last: processor "${processor}": ` +
+      `${this.#consecutive} worker threads died in a row with no batch succeeding in between (last: ${what}: ` +
       `${this.#lastCrash}); stopping the run instead of restarting workers forever. Fix the processor and run again: ` +
       'records not finished stay in the journal (or on the node) and are processed on the next start.',
-      { retriable: false, context: { processor, crashes: this.#consecutive } });
+      { retriable: false, context: { task: what, crashes: this.#consecutive } });
   }
 
   /** Forgets a thread that ended. */

@@ -1,7 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { WalrusError } from '../../errors/index.js';
 import { CrashGuard, type CrashPolicy } from './crash-guard.js';
-import type { ProcessorSpecWire } from '../wire/messages.js';
 import { TaskWatchdog, isTaskStarted } from './timeout-watchdog.js';
 
 /** Options of {@link TaskSupervisor}. */
@@ -14,6 +13,9 @@ export interface SupervisorOptions extends CrashPolicy {
   /** Called once when worker crashes reach `maxConsecutiveCrashes` (the run should end). */
   onFatal?(error: WalrusError): void;
 }
+
+/** What a task runs, for deadlines and messages: `processor "enrich"` or `stage group "enrich" (enrich, route, revenue)`. */
+export interface TaskLabel { what: string; timeoutMs: number }
 
 /** What to do with a batch whose task failed. */
 export type TaskFailure = { rerun: true } | { rerun: false; error: WalrusError };
@@ -40,7 +42,7 @@ export class TaskSupervisor {
   }
 
   /** Registers a batch of `spec`: the task id to send along and the signal piscina aborts it with. */
-  begin(spec: ProcessorSpecWire): { taskId: number; signal: AbortSignal } {
+  begin(spec: TaskLabel): { taskId: number; signal: AbortSignal } {
     return this.#watchdog.watch(spec.timeoutMs > 0 ? spec.timeoutMs + (this.#o.timeoutGraceMs ?? 5_000) : 0);
   }
 
@@ -75,7 +77,7 @@ export class TaskSupervisor {
   }
 
   /** The batch's task failed: its worker died, was terminated for a deadline, or was recycled under it. */
-  async failed(taskId: number, spec: ProcessorSpecWire, error: unknown): Promise<TaskFailure> {
+  async failed(taskId: number, spec: TaskLabel, error: unknown): Promise<TaskFailure> {
     // The start notice travels on another channel than the failure: it was
     // posted before the thread died, so one macrotask turn delivers it.
     if (this.#watchdog.threadOf(taskId) === undefined) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -86,16 +88,16 @@ export class TaskSupervisor {
     if (threadId === undefined || this.#retiring.has(threadId)) return { rerun: true };
     if (expired) {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
-        `processor "${spec.name}" did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
+        `${spec.what} did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
     }
     const reason = (error as Error)?.message ?? String(error);
-    const fatal = this.#guard.crashed(spec.name, reason);
+    const fatal = this.#guard.crashed(spec.what, reason);
     if (fatal && !this.#fatal) {
       this.#fatal = true;
       this.#o.onFatal?.(fatal);
     }
-    return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running "${spec.name}": ${reason}`, { cause: error }) };
+    return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running ${spec.what}: ${reason}`, { cause: error }) };
   }
 
   /** A thread ended (died, terminated or recycled). */

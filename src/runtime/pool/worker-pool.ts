@@ -4,9 +4,9 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError } from '../../errors/index.js';
-import { decodeResult, encodeBatch, isControlHello, type BatchResult, type LoadTaskResult, type ProcessorSpecWire,
-  type WireRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
-import { TaskSupervisor, type SupervisorOptions } from './crash-supervisor.js';
+import { decodeResult, encodeBatch, isControlHello, type GroupBatchResult, type GroupSpecWire, type LoadTaskResult, type ProcessorSpecWire,
+  type TaskRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
+import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-supervisor.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -117,22 +117,24 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one batch; resolves with one result per record, in order, and the
-   * sink entries packed from them. Rejects only if the worker itself fails.
+   * Runs one batch through a stage group; resolves with what the group
+   * produced for it (src/runtime/worker/stage-chain.ts). Rejects only if the
+   * worker itself fails.
    */
-  async process(spec: ProcessorSpecWire, records: WireRecord[], reruns = 0): Promise<BatchResult> {
+  async process(group: GroupSpecWire, records: TaskRecord[], reruns = 0): Promise<GroupBatchResult> {
     const batch = encodeBatch(records);
-    const { taskId, signal } = this.#supervisor.begin(spec);
+    const label = taskLabel(group, records);
+    const { taskId, signal } = this.#supervisor.begin(label);
     let result: ArrayBuffer;
     try {
-      result = (await this.#pool.run({ kind: 'process', spec, batch, taskId }, { transferList: [batch], signal })) as ArrayBuffer;
+      result = (await this.#pool.run({ kind: 'process', group, batch, taskId }, { transferList: [batch], signal })) as ArrayBuffer;
     } catch (error) {
-      const failure = await this.#supervisor.failed(taskId, spec, error);
+      const failure = await this.#supervisor.failed(taskId, label, error);
       if (!failure.rerun) throw failure.error;
       if (this.#closed || reruns >= 3) {
-        throw new WalrusError('WORKER_CRASHED', `worker pool could not run a batch of "${spec.name}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        throw new WalrusError('WORKER_CRASHED', `worker pool could not run a batch of ${label.what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
-      return this.process(spec, records, reruns + 1);
+      return this.process(group, records, reruns + 1);
     }
     this.#supervisor.succeeded(taskId, () => this.#pool.threads);
     return decodeResult(result);
@@ -240,4 +242,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     promise,
     new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('control call timed out')), ms); timer.unref(); }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A batch whose records all run one member alone (isolation after a crash,
+ * recovery) is that member's task — its timeout, its name in messages;
+ * otherwise the group's.
+ */
+function taskLabel(group: GroupSpecWire, records: readonly TaskRecord[]): TaskLabel {
+  const entry = records[0]?.entry ?? 0;
+  if (group.members.length === 1 || records.every((r) => r.single && r.entry === entry)) {
+    const m = group.members[entry]!;
+    return { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs };
+  }
+  return { what: `stage group "${group.name}" (${group.members.map((m) => m.name).join(', ')})`, timeoutMs: group.timeoutMs };
 }

@@ -8,7 +8,7 @@ import { LeaseAcks, type LeaseHold } from './lease-acks.js';
 import { SourceDedupe } from './envelope-dedupe.js';
 import { RedeliveryFilter } from './lease-redelivery.js';
 import type { PipelineStats } from '../coordinator/pipeline-stats.js';
-import type { Job } from '../coordinator/processor-runner.js';
+import type { Job } from '../coordinator/stage-runner.js';
 import { decodeDeadLetterTopic, type Routes } from '../coordinator/routes.js';
 import { Ticket } from '../coordinator/ticket.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
@@ -221,7 +221,7 @@ export class Ingest {
         ticket.add();
         this.#o.submit(processor, {
           record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, record.headers) ?? record.headers, timestamp: record.timestamp, source: spec.name },
-          key: record.key, attempt: 1, meta: { ticket, raw: record.raw, sourceTopic: spec.topic, index: i },
+          key: record.key, attempt: 1, entry: 0, meta: { ticket, raw: record.raw, sourceTopic: spec.topic, index: i },
         });
       }
     });

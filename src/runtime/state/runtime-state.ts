@@ -3,7 +3,7 @@ import { WalrusError, serializeError, type SerializedError } from '../../errors/
 import { KeyValueStore, storeDir, type ChangeSet, type PreparedWrites, type StatePreload, type StateWrites } from '../../state/index.js';
 import type { Topology } from '../../topology/types.js';
 import type { JournalLike, RecordCodec } from '../pipeline/pipeline-io.js';
-import type { Job, StateHooks } from '../coordinator/processor-runner.js';
+import type { Job, StateHooks } from '../coordinator/stage-runner.js';
 import { faultPoint } from '../../util/fault-points.js';
 import { attachStaged, type EntryChange } from './state-tickets.js';
 import type { Ticket } from '../coordinator/ticket.js';
@@ -130,6 +130,11 @@ export class RuntimeState {
     const path = statePath(meta);
     if (info === undefined || path === undefined) return false;
     return info.stores.every((name) => this.stores.get(name)!.hasApplied(storeId(info, name, processor, path)));
+  }
+
+  /** True for a record of an entry a crash left unreleased (it runs member by member, see Coordinator). */
+  isRecovered(meta: StateMeta): boolean {
+    return this.#recovered.size > 0 && this.#recovered.has(meta.ticket.seq);
   }
 
   /**

@@ -3,7 +3,7 @@ import { TICK_SOURCE } from '../../processor/builtin/aggregate.js';
 import { parseWindowKey, type KeyValueStore, type StateWrites } from '../../state/index.js';
 import { decodeValue } from '../../state/codec.js';
 import type { Topology } from '../../topology/types.js';
-import type { Job, StateHooks } from '../coordinator/processor-runner.js';
+import type { Job, StateHooks } from '../coordinator/stage-runner.js';
 import type { RuntimeState } from './runtime-state.js';
 import type { Ticket } from '../coordinator/ticket.js';
 
@@ -179,7 +179,7 @@ export class StreamTimes {
         id: `${step.name}~tick~${key}~${++this.#ticks}`, key, value: step.time, headers: {},
         timestamp: (this.#o.now ?? Date.now)(), source: TICK_SOURCE,
       },
-      key, attempt: 1,
+      key, attempt: 1, entry: 0,
       meta: { ticket, sourceTopic: '(stream time)', raw: () => JSON.stringify({ tick: step.name, key, streamTime: job.record.value }) },
     };
     step.queued.set(key, job);

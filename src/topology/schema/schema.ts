@@ -82,6 +82,14 @@ const processor = z
       .array(z.string().min(1))
       .default([])
       .describe('State stores (declared under `stores:`) the processor uses through `ctx.state(name)`. A processor with stores must use `ordering: key`. An `aggregate` step uses `aggregate.store`.'),
+    rekey: z
+      .boolean()
+      .default(false)
+      .describe('The processor emits records whose key differs from its input\'s (`ctx.emit(output, value, { key })`). A step in `ordering: key` fed by it then starts a new stage group, like a repartition (docs/pipeline.md, "Stage groups"). Undeclared key changes are still safe: such records leave their group at run time, with a warning.'),
+    fuse: z
+      .boolean()
+      .default(true)
+      .describe('Run in one worker task with the processors around it (a stage group) when the ordering allows it. `false` gives the processor a stage group of its own: every record crosses threads before and after it.'),
   })
   .describe('A processor — a module, or a built-in `aggregate` step — and how it runs.');
 

@@ -76,10 +76,11 @@ export function renderGraph(svg, topology) {
   const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
   el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#56606b' }, marker);
 
-  // Stage groups: a dashed box around the processors that share a group id.
+  // Stage groups: a dashed box around the processors that share a group id (fused into one worker task).
   const groups = new Map();
   for (const n of topology.nodes) if (n.group !== null && n.group !== undefined) (groups.get(n.group) ?? groups.set(n.group, []).get(n.group)).push(positions[n.id]);
   for (const [id, boxes] of groups) {
+    if (boxes.length < 2) continue; // a group of one is just its processor
     const x0 = Math.min(...boxes.map((b) => b.x)) - 8, y0 = Math.min(...boxes.map((b) => b.y)) - 16;
     const x1 = Math.max(...boxes.map((b) => b.x + b.w)) + 8, y1 = Math.max(...boxes.map((b) => b.y + b.h)) + 8;
     const g = el('g', { class: 'group', 'data-group': id }, svg);

@@ -1,0 +1,283 @@
+import { WalrusError, serializeError, type SerializedError } from '../../errors/index.js';
+import type { ProcessorSpec } from '../../topology/types.js';
+import type { StageGroup } from '../../topology/stage-groups.js';
+import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, TaskRecord, UnitFailure, WireRecord } from '../wire/messages.js';
+import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import { retryDelay } from './backoff.js';
+import { OrderingScheduler } from './ordering-scheduler.js';
+import type { BatchRunner } from '../pipeline/pipeline-io.js';
+import type { Instrumentation } from '../pipeline/instrumentation.js';
+
+/** How a stateful processor's records get their key's state and hand back their writes (bound to the processor). */
+export interface StateHooks {
+  preload(job: Job): StatePreload[] | undefined;
+  /**
+   * Stages the writes synchronously; an error refuses them (the record then
+   * fails instead). `sent`: the preload the task carried (the staleness check).
+   */
+  accept(job: Job, writes: StateWrites[] | undefined, sent: StatePreload[] | undefined): SerializedError | undefined;
+}
+
+/** A record travelling through a stage group, entering at member `entry`. */
+export interface Job {
+  record: Omit<WireRecord, 'attempt'>;
+  readonly key?: string;
+  /** Attempt at the entry member (1-based). */
+  attempt: number;
+  firstFailureAt?: number;
+  /** Member index the record enters its group by. */
+  entry: number;
+  /** Run the entry member alone; every output comes back (recovery). */
+  single?: boolean;
+  /** Its batch's worker died: it runs alone (and its entry member alone) from now on, so one crashing record cannot take its neighbours down with it. */
+  isolate?: boolean;
+  /** Opaque to the runner: the coordinator's bookkeeping (ticket, raw bytes). */
+  readonly meta: unknown;
+  /** When it was queued here (epoch ms, for the queue-wait histogram). */
+  queuedAt?: number;
+  /** A continuation (a retry, or the next member after a member ran alone): the job holding the key it runs under. */
+  root?: Job;
+  /** On a root: continuations not finished yet. */
+  parts?: number;
+  /** On a root: its own result is in. */
+  settled?: boolean;
+  /** The preloads its last dispatch carried (the staleness check of each member's writes). */
+  sent?: MemberPreload[];
+}
+
+export interface StageRunnerOptions {
+  group: StageGroup;
+  wire: GroupSpecWire;
+  /** The members' specs, in member order. */
+  specs: ProcessorSpec[];
+  runner: BatchRunner;
+  /** State hooks of each member (undefined: stateless). */
+  hooks: Array<StateHooks | undefined>;
+  /**
+   * A batch's result: the coordinator routes exits, stages state, writes
+   * packed entries, counts. Returns exits that continue in this group under
+   * the key the job holds, and state refusals (as failures of their unit).
+   */
+  onResult(batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[] };
+  /** The job that runs `failure`'s member again (or `exit`'s target) under `job`'s key; undefined: skip it (already applied). */
+  continuation(job: Job, at: { member: number; hops: number[]; record?: UnitFailure['record'] | ExitRecord; attempt: number }): Job | undefined;
+  onDeadLetter(member: string, job: Job, error: SerializedError, lastFailureAt: number): void;
+  onRetry?(member: string, job: Job, error: SerializedError, delayMs: number): void;
+  /** A record cut short by shutdown: neither retried nor dead-lettered (it stays in the journal). */
+  onAbandon?(member: string, job: Job, error: SerializedError): void;
+  /** Each dispatched job once its result is handled (the coordinator finishes its ticket unit). */
+  onSettled(job: Job): void;
+  /** True once the pipeline is stopping. @default () => false */
+  stopping?(): boolean;
+  /** Run every member alone (tracing: one span per processor). @default () => false */
+  stepwise?(): boolean;
+  /** Batches in flight below which a partial batch is sent at once (usually the number of worker threads). @default 1 */
+  eagerBatches?: number;
+  now?: () => number;
+  random?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  instrumentation?: Instrumentation;
+}
+
+/**
+ * Runs one stage group: orders records (the group holds a record's key from
+ * entry until its whole chain is done, retries included), packs them into
+ * batches of up to the head's `batchSize`, keeps at most its `concurrency`
+ * batches in flight, and handles every unit of failure on its own: a member
+ * that failed on a record is retried alone, with the input it had, after its
+ * own backoff, or dead-lettered — the members before it never run again.
+ */
+export class StageRunner {
+  readonly #o: StageRunnerOptions;
+  readonly #scheduler: OrderingScheduler<Job>;
+  readonly #now: () => number;
+  /** Stateful members each entry can reach in the chain. */
+  readonly #reach: number[][];
+  #batchesInFlight = 0;
+  /** Records in batches sent to a worker and not yet handled (the dashboard's in-flight). */
+  #recordsOut = 0;
+  #pumpScheduled = false;
+
+  constructor(options: StageRunnerOptions) {
+    this.#o = options;
+    this.#scheduler = new OrderingScheduler<Job>(options.group.ordering);
+    this.#now = options.now ?? Date.now;
+    this.#reach = options.wire.members.map((_, entry) => reachable(options.wire, entry).filter((m) => options.hooks[m] !== undefined));
+  }
+
+  get name(): string {
+    return this.#o.group.name;
+  }
+
+  /** Records queued here or in a worker (the dashboard's in-flight per stage group). */
+  get pending(): number {
+    return this.#scheduler.queued + this.#recordsOut;
+  }
+
+  submit(job: Job): void {
+    if (this.#o.instrumentation) job.queuedAt = Date.now();
+    this.#scheduler.enqueue(job);
+    this.#schedulePump();
+  }
+
+  #schedulePump(): void {
+    // Pump once per tick, not per record: an upstream batch hands over its
+    // outputs synchronously, and pumping on each would send batches of one.
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => { this.#pumpScheduled = false; this.#pump(); });
+  }
+
+  #pump(): void {
+    const head = this.#o.specs[0]!;
+    const eager = this.#o.eagerBatches ?? 1;
+    while (this.#batchesInFlight < head.concurrency) {
+      const ready = this.#scheduler.ready;
+      // A partial batch goes out only while few batches are in flight; past
+      // that, records wait for a batch to come back and leave together.
+      // Sending every trickle at once made batches of a few records, and
+      // each task costs a thread message.
+      if (ready === 0 || (ready < head.batchSize && this.#batchesInFlight >= eager)) break;
+      const taken = this.#scheduler.take(head.batchSize);
+      if (taken.length === 0) break;
+      const batch = taken.filter((job) => !job.isolate);
+      for (const job of taken) if (job.isolate) this.#dispatch([job]);
+      if (batch.length > 0) this.#dispatch(batch);
+    }
+  }
+
+  #dispatch(batch: Job[]): void {
+    this.#batchesInFlight += 1;
+    this.#recordsOut += batch.length;
+    this.#o.instrumentation?.dispatched(this.#o.wire, batch, Date.now());
+    void this.#run(batch);
+  }
+
+  async #run(batch: Job[]): Promise<void> {
+    const stepwise = this.#o.stepwise?.() ?? false;
+    // One literal of a fixed shape per record (a spread copies generically, and it showed in profiles).
+    const wire = new Array<TaskRecord>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i]!;
+      const r = job.record;
+      const single = stepwise || job.single === true || job.isolate === true;
+      wire[i] = { id: r.id, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, source: r.source,
+        attempt: job.attempt, encoding: r.encoding, state: undefined, entry: job.entry, single, preload: this.#preload(job, single) };
+    }
+    let result: GroupBatchResult;
+    try {
+      result = await this.#o.runner.process(this.#o.wire, wire);
+    } catch (error) {
+      this.#crashed(batch, error);
+      this.#batchesInFlight -= 1;
+      this.#recordsOut -= batch.length;
+      this.#pump();
+      return;
+    }
+    try {
+      this.#o.instrumentation?.batchDone(this.#o.wire, batch, result, Date.now());
+      const { resume, refused } = this.#o.onResult(batch, result);
+      const created = new Array<number>(batch.length).fill(0);
+      for (const exit of resume) {
+        const job = batch[exit.index]!;
+        const next = this.#o.continuation(job, { member: this.#memberIndex(exit.target), hops: exit.hops, record: exit, attempt: 1 });
+        if (next === undefined) continue;
+        created[exit.index]! += 1;
+        this.#scheduler.requeue(next);
+      }
+      for (const f of result.failures) created[f.index]! += this.#failUnit(batch[f.index]!, f);
+      for (const f of refused) created[f.index]! += this.#failUnit(batch[f.index]!, f);
+      for (let i = 0; i < batch.length; i++) this.#settle(batch[i]!, created[i]!);
+    } finally {
+      this.#batchesInFlight -= 1;
+      this.#recordsOut -= batch.length;
+      this.#pump();
+    }
+  }
+
+  /**
+   * The worker itself died (or was terminated past a deadline): the batch is
+   * split and each record runs alone — and its entry member alone — from now
+   * on, without spending an attempt; only a record that kills its worker
+   * running one member alone is charged one, so a poison record ends in the
+   * dead letters naming the right processor and its neighbours flow on.
+   */
+  #crashed(batch: Job[], error: unknown): void {
+    const data = serializeError(error);
+    for (const job of batch) {
+      if (batch.length === 1 && (job.isolate || job.single || this.#o.specs.length === 1)) {
+        this.#settle(job, this.#failUnit(job, { index: 0, member: job.entry, hops: [], attempt: job.attempt, error: data }));
+        continue;
+      }
+      job.isolate = true;
+      this.#scheduler.requeue(job);
+    }
+  }
+
+  /** One member failed on one record: retry it alone after backoff, or dead-letter it. Returns 1 when a retry is pending. */
+  #failUnit(job: Job, failure: UnitFailure): number {
+    const spec = this.#o.specs[failure.member]!;
+    const unit = this.#o.continuation(job, failure);
+    if (unit === undefined) return 0;
+    const error = failure.error;
+    if (error.code === 'SHUTTING_DOWN' && this.#o.stopping?.() && this.#o.onAbandon) {
+      this.#o.onAbandon(spec.name, unit, error);
+      return 0;
+    }
+    const now = this.#now();
+    unit.firstFailureAt ??= now;
+    if (error.retriable && unit.attempt < spec.retry.attempts) {
+      const delay = retryDelay(spec.retry, unit.attempt, (this.#o.random ?? Math.random)());
+      this.#o.onRetry?.(spec.name, unit, error, delay);
+      const setTimer = this.#o.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
+      setTimer(() => {
+        unit.attempt += 1;
+        this.#scheduler.requeue(unit);
+        this.#pump();
+      }, delay);
+      return 1;
+    }
+    this.#o.onDeadLetter(spec.name, unit, error, now);
+    return 0;
+  }
+
+  /** A dispatched job's result is handled; its root passes the key on once its whole chain is done. */
+  #settle(job: Job, created: number): void {
+    const root = job.root ?? job;
+    root.parts = (root.parts ?? 0) + created - (job === root ? 0 : 1);
+    if (job === root) root.settled = true;
+    this.#o.onSettled(job);
+    if (root.settled && root.parts === 0) this.#scheduler.complete(root);
+  }
+
+  /** What a job's task carries of each stateful member it can reach (only its entry member when it runs alone). */
+  #preload(job: Job, single: boolean): MemberPreload[] | undefined {
+    const reach = this.#reach[job.entry]!;
+    if (reach.length === 0 || (single && reach[0] !== job.entry)) { job.sent = undefined; return undefined; }
+    let list: MemberPreload[] | undefined;
+    for (const m of single ? [job.entry] : reach) {
+      const stores = this.#o.hooks[m]!.preload(job);
+      if (stores !== undefined) (list ??= []).push({ member: m, stores });
+    }
+    job.sent = list;
+    return list;
+  }
+
+  #memberIndex(name: string): number {
+    const i = this.#o.group.members.indexOf(name);
+    if (i < 0) throw new WalrusError('INTERNAL_ERROR', `processor "${name}" is not a member of stage group "${this.name}"`);
+    return i;
+  }
+}
+
+/** Members reachable from `entry` inside the group, `entry` first. */
+function reachable(group: GroupSpecWire, entry: number): number[] {
+  const seen = new Set<number>([entry]);
+  const order = [entry];
+  for (let k = 0; k < order.length; k++) {
+    for (const route of Object.values(group.members[order[k]!]!.routes)) {
+      for (const m of route.members) if (!seen.has(m)) { seen.add(m); order.push(m); }
+    }
+  }
+  return order;
+}

@@ -1,0 +1,256 @@
+/**
+ * The bytes of the data channel: a task's batch and its result, each one
+ * msgpackr buffer of its own, transferred (not copied) between threads.
+ *
+ * Batches travel column by column: one array per field instead of one map
+ * per record. A map per record makes msgpackr write (and read back) every
+ * field name of every record; columns write each name once, collapse what
+ * all records share (the source, the encoding, attempt 1, the entry member,
+ * empty headers, no state) to a single value, and carry timestamps and
+ * durations as typed arrays. At 100k records/s this halved the cost of
+ * crossing the thread boundary on both sides (benchmarks/pipeline.bench.ts).
+ * The layouts are private to this file: the rest of the runtime sees
+ * TaskRecord[] and GroupBatchResult (messages.ts).
+ */
+import { Packr } from 'msgpackr';
+import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, StateUnit, TaskRecord, UnitFailure,
+  WorkerMetricsSnapshot } from './messages.js';
+
+// `useRecords: false` keeps each buffer self-describing (no shared structures
+// between threads); `moreTypes` keeps Map/Set/Date/typed arrays faithful.
+const packr = new Packr({ useRecords: false, moreTypes: true });
+
+/**
+ * msgpackr-encodes `value` into an ArrayBuffer of its own, ready to transfer.
+ * (msgpackr returns a view into a reused buffer, so we copy exactly once.)
+ */
+export function encodeWire(value: unknown): ArrayBuffer {
+  const view = packr.pack(value);
+  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
+}
+
+export function decodeWire<T>(buffer: ArrayBuffer): T {
+  return packr.unpack(new Uint8Array(buffer)) as T;
+}
+
+const BATCH_V2 = 2;
+const RESULT_V2 = 2;
+
+/** All equal (`===`) → that value; otherwise undefined. */
+function shared<T>(values: readonly T[]): { value: T } | undefined {
+  const first = values[0]!;
+  for (let i = 1; i < values.length; i++) if (values[i] !== first) return undefined;
+  return { value: first };
+}
+
+/** Header objects by reference: records of one entry often share one, sent once. 0 = empty. */
+class HeaderTable {
+  readonly table: Array<Record<string, string>> = [];
+  any = false;
+  #last: Record<string, string> | undefined;
+  #lastIndex = 0;
+
+  index(h: Record<string, string>): number {
+    if (h === this.#last) return this.#lastIndex;
+    let empty = true;
+    for (const _ in h) { empty = false; break; }
+    this.#last = h;
+    this.#lastIndex = empty ? 0 : this.table.push(h);
+    if (!empty) this.any = true;
+    return this.#lastIndex;
+  }
+}
+
+/** Encodes a group task's batch (see {@link decodeBatch}). */
+export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
+  const n = records.length;
+  const ids = new Array<string>(n);
+  const keys = new Array<string | null>(n);
+  const values = new Array<unknown>(n);
+  const encodings = new Array<string | null>(n);
+  const headers = new Array<number>(n);
+  const table = new HeaderTable();
+  const timestamps = new Float64Array(n);
+  const sources = new Array<string>(n);
+  const attempts = new Array<number>(n);
+  const entries = new Array<number>(n);
+  const singles = new Array<boolean>(n);
+  const preload = new Array<StatePreload[] | 0>(n);
+  let anyKey = false, anyAttempt = false, anyPreload = false;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    ids[i] = r.id;
+    if (r.key !== undefined) { keys[i] = r.key; anyKey = true; } else keys[i] = null;
+    values[i] = r.value;
+    encodings[i] = r.encoding ?? null;
+    headers[i] = table.index(r.headers);
+    timestamps[i] = r.timestamp;
+    sources[i] = r.source;
+    attempts[i] = r.attempt;
+    if (r.attempt !== 1) anyAttempt = true;
+    entries[i] = r.entry;
+    singles[i] = r.single;
+    if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
+  }
+  const encoding = n > 0 ? shared(encodings) : undefined;
+  const source = n > 0 ? shared(sources) : undefined;
+  const entry = n > 0 ? shared(entries) : undefined;
+  const single = n > 0 ? shared(singles) : undefined;
+  return encodeWire([
+    BATCH_V2, n, ids, anyKey ? keys : null, values,
+    encoding ? encoding.value : 0, encoding ? null : encodings,
+    table.any ? headers : null, table.any ? table.table : null, timestamps,
+    source ? source.value : null, source ? null : sources,
+    anyAttempt ? attempts : null,
+    entry ? entry.value : -1, entry ? null : entries,
+    single ? single.value : null, single ? null : singles,
+    anyPreload ? byStore(preload, (p) => p.entries) : null,
+  ]);
+}
+
+/** The records of a group task's batch, one plain object each (what processors get). */
+export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
+  const columns = decodeWire<unknown[]>(buffer);
+  if (columns[0] !== BATCH_V2) throw new Error(`unknown batch layout ${String(columns[0])}`);
+  const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts,
+    entry, entries, single, singles, preload] = columns as [
+    number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
+    number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null,
+    number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null];
+  const records = new Array<TaskRecord>(n);
+  for (let i = 0; i < n; i++) {
+    const enc = encodings ? encodings[i] : encoding;
+    // Each record gets its own headers object: a processor may change it.
+    const h = headers ? headers[i]! : 0;
+    const flat = preload ? fromStores<StatePreload>(preload, i, (store, e) => ({ store, entries: e as StatePreload['entries'] })) : undefined;
+    // Every record gets the same fields in the same order (one hidden class
+    // for the processor's hot path); absent optional fields are undefined.
+    records[i] = {
+      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...headerTable![h - 1] }, timestamp: timestamps[i]!,
+      source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
+      encoding: (enc === null || enc === 0 ? undefined : enc) as TaskRecord['encoding'], state: undefined,
+      entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
+    };
+  }
+  return records;
+}
+
+/*
+ * Preloads cross as one list per record whose store names are
+ * `<member>/<store>`: every record of a batch then names the same stores in
+ * the same order, so the names go once per batch (byStore).
+ */
+function flattenPreload(list: MemberPreload[]): StatePreload[] {
+  const out: StatePreload[] = [];
+  for (const p of list) for (const s of p.stores) out.push({ store: `${p.member}/${s.store}`, entries: s.entries });
+  return out;
+}
+
+function unflattenPreload(flat: StatePreload[]): MemberPreload[] {
+  const out: MemberPreload[] = [];
+  for (const { store, entries } of flat) {
+    const slash = store.indexOf('/');
+    const member = Number(store.slice(0, slash));
+    let last = out[out.length - 1];
+    if (last === undefined || last.member !== member) { last = { member, stores: [] }; out.push(last); }
+    last.stores.push({ store: store.slice(slash + 1), entries });
+  }
+  return out;
+}
+
+/** Encodes a group task's result (see {@link decodeResult}). */
+export function encodeResult(result: GroupBatchResult): ArrayBuffer {
+  const exits = result.exits;
+  const m = exits.length;
+  const table = new HeaderTable();
+  const xIndex = new Array<number>(m), xTarget = new Array<string>(m), xId = new Array<string>(m), xKey = new Array<string | null>(m);
+  const xValue = new Array<unknown>(m), xHeaders = new Array<number>(m), xSource = new Array<string>(m), xHops = new Array<number[]>(m);
+  let anyKey = false, anyHeaders = false;
+  for (let i = 0; i < m; i++) {
+    const x = exits[i]!;
+    xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.value; xSource[i] = x.source; xHops[i] = x.hops;
+    if (x.key !== undefined) { xKey[i] = x.key; anyKey = true; } else xKey[i] = null;
+    if (x.headers === undefined) xHeaders[i] = -1;
+    else { xHeaders[i] = table.index(x.headers); anyHeaders = true; }
+  }
+  const target = m > 0 ? shared(xTarget) : undefined;
+  const source = m > 0 ? shared(xSource) : undefined;
+  const states = result.state;
+  const sIndex = states.map((s) => s.index), sMember = states.map((s) => s.member), sHops = states.map((s) => s.hops);
+  const members = result.members.map((s) => [s.member, s.processed, s.dropped, s.emitted, s.busyMs, Float64Array.from(s.durations)]);
+  return encodeWire([
+    RESULT_V2, members, result.entryDurations,
+    m, xIndex, target ? target.value : null, target ? null : xTarget, xId, anyKey ? xKey : null, xValue,
+    anyHeaders ? xHeaders : null, anyHeaders ? table.table : null, source ? source.value : null, source ? null : xSource, xHops,
+    result.failures.length > 0 ? result.failures : null,
+    states.length > 0 ? [sIndex, sMember, sHops, byStore(states.map((s) => s.writes), (w) => w.writes)] : null,
+    result.packed, result.metrics ?? null,
+  ]);
+}
+
+/** A group task's result. */
+export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
+  const columns = decodeWire<unknown[]>(buffer);
+  if (columns[0] !== RESULT_V2) throw new Error(`unknown result layout ${String(columns[0])}`);
+  const [, members, entryDurations, m, xIndex, target, xTarget, xId, xKey, xValue, xHeaders, headerTable, source, xSource, xHops,
+    failures, states, packed, metrics] = columns as [
+    number, Array<[number, number, number, number, number, Float64Array]>, Float64Array,
+    number, number[], string | null, string[] | null, string[], Array<string | null> | null, unknown[],
+    number[] | null, Array<Record<string, string>> | null, string | null, string[] | null, number[][],
+    UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null];
+  const exits = new Array<ExitRecord>(m);
+  for (let i = 0; i < m; i++) {
+    const h = xHeaders ? xHeaders[i]! : -1;
+    const x: ExitRecord = {
+      index: xIndex[i]!, target: xTarget ? xTarget[i]! : target!, id: xId[i]!, key: xKey?.[i] ?? undefined, value: xValue[i],
+      headers: h === -1 ? undefined : h === 0 ? {} : { ...headerTable![h - 1] }, source: xSource ? xSource[i]! : source!, hops: xHops[i]!,
+    };
+    exits[i] = x;
+  }
+  const state: StateUnit[] = [];
+  if (states) {
+    const [sIndex, sMember, sHops, writes] = states;
+    for (let k = 0; k < sIndex.length; k++) {
+      state.push({ index: sIndex[k]!, member: sMember[k]!, hops: sHops[k]!,
+        writes: fromStores<StateWrites>(writes, k, (store, w) => ({ store, writes: w as StateWrites['writes'] })) ?? [] });
+    }
+  }
+  const result: GroupBatchResult = {
+    members: members.map(([member, processed, dropped, emitted, busyMs, durations]): MemberStats =>
+      ({ member, processed, dropped, emitted, busyMs, durations: Array.from(durations) })),
+    entryDurations, exits, failures: failures ?? [], state, packed,
+  };
+  if (metrics !== null) result.metrics = metrics;
+  return result;
+}
+
+/**
+ * A state column: when every list names the same stores in the same order
+ * (the usual case), the names go once and each row carries only its data per
+ * store; otherwise each list as is.
+ */
+type StoreColumns = [names: string[], data: Array<unknown[] | 0>] | [names: null, lists: Array<Array<{ store: string }> | 0>];
+
+function byStore<T extends { store: string }>(lists: ReadonlyArray<T[] | 0>, data: (item: T) => unknown): StoreColumns {
+  let names: string[] | undefined;
+  let uniform = true;
+  for (const list of lists) {
+    if (list === 0) continue;
+    if (names === undefined) { names = list.map((item) => item.store); continue; }
+    if (list.length !== names.length || list.some((item, k) => item.store !== names![k])) { uniform = false; break; }
+  }
+  if (!uniform || names === undefined) return [null, lists as Array<T[] | 0>];
+  return [names, lists.map((list) => (list === 0 ? 0 : list.map(data)))];
+}
+
+function fromStores<T>(columns: StoreColumns, i: number, make: (store: string, data: unknown) => T): T[] | undefined {
+  const [names, rows] = columns;
+  const row = rows[i];
+  if (row === undefined || row === 0) return undefined;
+  if (names === null) return row as unknown as T[];
+  const out = new Array<T>(names.length);
+  for (let k = 0; k < names.length; k++) out[k] = make(names[k]!, (row as unknown[])[k]);
+  return out;
+}
+

@@ -1,0 +1,209 @@
+import { serializeError } from '../../errors/index.js';
+import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
+import type { RecordToEncode } from '../../codec/index.js';
+import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberStats, SinkWire, StateUnit, TaskRecord, UnitFailure,
+  WireRecord, WireResult } from '../wire/messages.js';
+import { deriveRecordIdBytes } from '../wire/record-ids.js';
+import type { LoadedProcessor } from './loaded-processors.js';
+import { runRecord } from './run-record.js';
+import type { SinkBatch, SinkPacker } from './sink-packer.js';
+
+/** One member to run on one record. `hops`: (member, output position) pairs from the task record. */
+interface Step { member: number; record: WireRecord; hops: number[] }
+
+/** The chain of one task record: everything it set off inside the group. */
+interface Chain {
+  index: number;
+  /** The key the coordinator holds for this record: keyed members run only on records carrying it. */
+  held: string | undefined;
+  single: boolean;
+  /** The task record's headers: an exit that kept them sends none (the coordinator has them). */
+  headers: Record<string, string>;
+  preload: Map<number, StatePreload[]> | undefined;
+  /** Writes of stateful members not yet folded into their preload (a member can run twice in one chain). */
+  written: Map<number, StateWrites[][]> | undefined;
+  queue: Step[];
+  next: number;
+}
+
+const NO_HOPS: number[] = [];
+
+/**
+ * Runs a batch through a stage group inside a worker: each task record
+ * enters at its entry member, and each output goes on at once to the members
+ * of the group that read it (breadth first, so a member sees one record's
+ * outputs in the order they were emitted), to sinks (serialized and packed
+ * here), or back to the coordinator (an exit) for processors of other groups.
+ *
+ * Records of one batch run concurrently (key ordering guarantees no two share
+ * a key); one record's chain runs member after member. A member that fails is
+ * one unit of failure: the coordinator retries that member alone, with the
+ * input it had, and nothing upstream runs again. A keyed member runs in the
+ * chain only on records whose key is the one the coordinator holds; any other
+ * record (an undeclared re-key) exits, so key ordering never depends on a
+ * declaration being right.
+ */
+export class ChainBatch {
+  readonly #group: GroupSpecWire;
+  readonly #loaded: LoadedProcessor[];
+  readonly #inFlight: Set<AbortController>;
+  readonly #sinks: SinkBatch;
+  readonly #packer: SinkPacker;
+  readonly #stats: Array<MemberStats | undefined>;
+  readonly #exits: ExitRecord[] = [];
+  readonly #failures: UnitFailure[] = [];
+  readonly #state: StateUnit[] = [];
+  readonly #entryDurations: Float64Array;
+
+  constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number) {
+    this.#group = group;
+    this.#loaded = loaded;
+    this.#inFlight = inFlight;
+    this.#packer = packer;
+    this.#sinks = packer.batch();
+    this.#stats = new Array(group.members.length);
+    this.#entryDurations = new Float64Array(size);
+  }
+
+  run(records: readonly TaskRecord[]): GroupBatchResult | Promise<GroupBatchResult> {
+    let pending: Array<Promise<void>> | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const done = this.#start(i, records[i]!);
+      if (done !== undefined) (pending ??= []).push(done);
+    }
+    return pending === undefined ? this.#result() : Promise.all(pending).then(() => this.#result());
+  }
+
+  #start(index: number, record: TaskRecord): Promise<void> | undefined {
+    let preload: Map<number, StatePreload[]> | undefined;
+    if (record.preload !== undefined) {
+      preload = new Map();
+      for (const p of record.preload) preload.set(p.member, p.stores);
+    }
+    const chain: Chain = {
+      index, held: record.key, single: record.single, headers: record.headers, preload, written: undefined,
+      queue: [{ member: record.entry, record, hops: NO_HOPS }], next: 0,
+    };
+    return this.#drain(chain);
+  }
+
+  #drain(chain: Chain): Promise<void> | undefined {
+    while (chain.next < chain.queue.length) {
+      const step = chain.queue[chain.next++]!;
+      const member = step.member;
+      if (chain.preload?.has(member)) step.record.state = this.#stateOf(chain, member);
+      const result = runRecord(this.#loaded[member]!, this.#group.members[member]!, step.record, this.#inFlight);
+      if (result instanceof Promise) {
+        return result.then((r) => {
+          this.#handle(chain, step, r);
+          return this.#drain(chain);
+        });
+      }
+      this.#handle(chain, step, result);
+    }
+    return undefined;
+  }
+
+  #handle(chain: Chain, step: Step, result: WireResult): void {
+    const { member, record, hops } = step;
+    const spec = this.#group.members[member]!;
+    if (hops === NO_HOPS) this.#entryDurations[chain.index] = result.durationMs;
+    if (!result.ok) { this.#fail(chain, step, result.error); return; }
+    const outputs = result.outputs;
+    // Sink records first: an output that can never be written fails this member on this record, before anything of it goes on.
+    const ids = new Array<Uint8Array | undefined>(outputs.length);
+    let prepared: Array<[SinkWire, RecordToEncode]> | undefined;
+    try {
+      for (let j = 0; j < outputs.length; j++) {
+        const out = outputs[j]!;
+        const sinks = spec.routes[out.output]?.sinks;
+        if (sinks === undefined || sinks.length === 0) continue;
+        const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
+        const key = 'key' in out ? out.key : record.key;
+        const headers = out.headers ?? record.headers;
+        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, headers, record.timestamp)]);
+      }
+    } catch (error) {
+      this.#fail(chain, step, { ...serializeError(error), retriable: false });
+      return;
+    }
+    this.#count(member, record, result.durationMs, outputs.length);
+    if (result.state !== undefined && result.state.length > 0) {
+      this.#state.push({ index: chain.index, member, hops, writes: result.state });
+      const written = chain.written ??= new Map();
+      const list = written.get(member);
+      if (list) list.push(result.state);
+      else written.set(member, [result.state]);
+    }
+    if (prepared !== undefined) for (const [sink, item] of prepared) this.#sinks.add(sink, item, chain.index);
+    for (let j = 0; j < outputs.length; j++) {
+      const out = outputs[j]!;
+      const route = spec.routes[out.output];
+      if (route === undefined || (route.members.length === 0 && route.exits.length === 0)) continue;
+      const id = Buffer.from(ids[j] ?? deriveRecordIdBytes(record.id, spec.name, j)).toString('base64url');
+      const key = 'key' in out ? out.key : record.key;
+      const headers = out.headers ?? record.headers;
+      const source = `${spec.name}.${out.output}`;
+      const next = hops.length === 0 ? [member, j] : [...hops, member, j];
+      for (const target of route.members) {
+        const t = this.#group.members[target]!;
+        if (chain.single || (t.keyed && key !== chain.held)) { this.#exit(chain, t.name, id, key, out.value, headers, source, next); continue; }
+        const child: WireRecord = { id, key, value: out.value, headers, timestamp: record.timestamp, source, attempt: 1, encoding: undefined, state: undefined };
+        chain.queue.push({ member: target, record: child, hops: next });
+      }
+      for (const target of route.exits) this.#exit(chain, target, id, key, out.value, headers, source, next);
+    }
+  }
+
+  #exit(chain: Chain, target: string, id: string, key: string | undefined, value: unknown, headers: Record<string, string>, source: string, hops: number[]): void {
+    this.#exits.push({ index: chain.index, target, id, key, value, headers: headers === chain.headers ? undefined : headers, source, hops });
+  }
+
+  #fail(chain: Chain, step: Step, error: UnitFailure['error']): void {
+    const { record } = step;
+    this.#failures.push({
+      index: chain.index, member: step.member, hops: step.hops, attempt: record.attempt, error,
+      record: step.hops === NO_HOPS ? undefined : { id: record.id, key: record.key, value: record.value, headers: record.headers, source: record.source },
+    });
+  }
+
+  #count(member: number, record: WireRecord, durationMs: number, emitted: number): void {
+    let stats = this.#stats[member];
+    if (stats === undefined) stats = this.#stats[member] = { member, processed: 0, dropped: 0, emitted: 0, busyMs: 0, durations: [] };
+    stats.emitted += emitted;
+    // A stream-time tick is not a record: only its outputs count.
+    if (record.source === TICK_SOURCE) return;
+    stats.processed += 1;
+    stats.busyMs += durationMs;
+    stats.durations.push(durationMs);
+    if (emitted === 0) stats.dropped += 1;
+  }
+
+  /** A stateful member's preload, with what it wrote earlier in this chain folded in. */
+  #stateOf(chain: Chain, member: number): StatePreload[] {
+    const stores = chain.preload!.get(member)!;
+    const written = chain.written?.get(member);
+    if (written === undefined) return stores;
+    chain.written!.delete(member);
+    const folded = stores.map((s) => {
+      const entries = new Map(s.entries);
+      for (const writes of written) for (const w of writes) {
+        if (w.store !== s.store) continue;
+        for (const [key, bytes] of w.writes) { if (bytes === null) entries.delete(key); else entries.set(key, bytes); }
+      }
+      return { store: s.store, entries: [...entries] };
+    });
+    chain.preload!.set(member, folded);
+    return folded;
+  }
+
+  #result(): GroupBatchResult {
+    const members: MemberStats[] = [];
+    for (const s of this.#stats) if (s !== undefined) members.push(s);
+    return {
+      members, entryDurations: this.#entryDurations, exits: this.#exits, failures: this.#failures, state: this.#state,
+      packed: this.#sinks.pack(),
+    };
+  }
+}
