@@ -22,7 +22,8 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { decodeEntry, encodeRecords, type RecordToEncode } from '../src/codec/index.js';
 import { MetricsHub } from '../src/observability/metrics/metrics-hub.js';
-import { createWorkerMetrics } from '../src/observability/metrics/worker-metrics.js';
+import { WorkerMetrics } from '../src/runtime/worker/processor-metrics.js';
+import { fromLabelledSnapshot } from '../src/observability/metrics/labelled-snapshot.js';
 import { injectTraceContext, startSpan } from '../src/observability/tracing/tracing.js';
 import { createDashboard, DeadLetterRing, StatsSampler, startObservabilityServer } from '../src/observability/index.js';
 import { parseDeadLetter } from '../src/runtime/coordinator/dead-letter.js';
@@ -97,8 +98,8 @@ const preEncoded = Buffer.from(JSON.stringify({ total: 1 }));
  * which is far less sensitive to noise from other processes.
  */
 async function runFor(variant: Variant, seconds: number, work = true, hub = new MetricsHub({ processMetrics: false })): Promise<number> {
-  const worker = createWorkerMetrics();
-  const handled = worker.counter('bench_handled_total', 'Handled.', ['tier']);
+  // The runtime's own ctx.metrics, converted and merged as the coordinator does with each result.
+  const worker = new WorkerMetrics();
   const deadline = performance.now() + seconds * 1000;
   // CPU time, not wall time: on a shared machine a descheduled loop would
   // otherwise look slow. (Single-threaded loop; GC threads add a little.)
@@ -139,14 +140,14 @@ async function runFor(variant: Variant, seconds: number, work = true, hub = new 
       outputs[i] = { value: work ? Buffer.from(JSON.stringify({ ...order, total })) : preEncoded, key: record.key, headers, timestamp: record.timestamp };
       timestamps[i] = record.timestamp;
       if (variant.metrics) {
-        handled.inc({ tier: order.customer.tier });
+        worker.increment('bench_handled_total', 1, { tier: order.customer.tier });
         durations[i] = performance.now() - started;
       }
       span?.end();
     }
     if (variant.metrics) {
       hub.recordProcessed('parse', 'ok', batch.length, durations);
-      hub.mergeWorkerSnapshot(1, worker.snapshot());
+      hub.mergeWorkerSnapshot(1, fromLabelledSnapshot(worker.snapshot(1), '1'));
     }
     fetchSpan?.end();
     // produce: encode the outputs into one sink entry

@@ -104,7 +104,7 @@ async function pipeline(client: WalrusClient): Promise<Row> {
     await client.register(changelog);
     const payloads = Array.from({ length: RECORDS }, (_, i) => JSON.stringify({ customer: `customer-${i % KEYS}`, amount: i % 100 }));
     for (let i = 0; i < payloads.length; i += 10_000) await client.putMany(source, payloads.slice(i, i + 10_000));
-    const journal = await Journal.open({ dir: join(dir, 'journal'), fsync: 'batch' });
+    const journal = await Journal.open({ dir: join(dir, 'journal'), fsync: 'always' });
     const store = await KeyValueStore.open({ dir: join(dir, 'store'), name: 'counts', changelog: { publish: (e) => client.putMany(changelog, e) } });
     const counter = KeyedAggregation.count<unknown>(store);
     const start = performance.now();

@@ -33,6 +33,17 @@ export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError
 export { loadTopology, loadTopologyText, formatDiagnostic, type Topology, type Diagnostic } from './topology/index.js';
 export { startPipeline, parseDeadLetter, type Pipeline, type PipelineOptions, type PipelineSummary, type DeadLetterEntry } from './runtime/index.js';
 
+// Keyed state: stores, changelogs and the aggregation / window DSL (docs/state.md).
+export {
+  KeyValueStore, KeyedAggregation, WindowedAggregation, storeDir, changelogTopic,
+  count, reduce, aggregate, tumbling, hopping, fromField, fromHeader, fromRecordTimestamp,
+  type KeyValueStoreOptions, type KeyedAggregationOptions, type WindowedAggregationOptions, type WindowSpec, type WindowResult,
+  type StateStoreView, type EventTimeExtractor,
+} from './state/index.js';
+
 // The embedded node and local durability.
 export { startBroker, startBrokerInWorker, type BrokerHandle, type BrokerOptions } from './broker/index.js';
 export { Journal, DedupeWindow } from './journal/index.js';
+
+// Testing a topology without a node: the test driver (docs/testing.md).
+export { createTestDriver, TestDriver, type TestDriverOptions, type TestInputRecord, type TestOutputRecord, type TestDeadLetter } from './testing/index.js';

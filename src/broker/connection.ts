@@ -6,8 +6,12 @@ import { ERR_INVALID_FRAME_LENGTH } from './replies.js';
 /** What a connection needs from the node that owns it. */
 export interface ConnectionHost {
   readonly compat: CompatMode;
-  /** Executes one request body from `connection` and returns its reply frame. */
-  execute(body: Buffer, connection: BrokerConnection): Buffer;
+  /**
+   * Executes one request body from `connection` and returns its reply frame;
+   * a Promise (a password check) holds the connection's later requests
+   * until it settles, so replies stay in order. It must never reject.
+   */
+  execute(body: Buffer, connection: BrokerConnection): Buffer | Promise<Buffer>;
   /** The storage change counter a reply made now depends on. */
   changeSeq(): number;
   /** Asks for a group commit; `release` is called once replies are durable. */
@@ -48,6 +52,8 @@ export class BrokerConnection {
   #paused = false;
   /** Execution stopped on a high-water mark: complete frames may still wait in the decoder. */
   #stalled = false;
+  /** A reply is being computed asynchronously (AUTH): execute nothing more until it is in. */
+  #awaiting = false;
   #gone = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
@@ -80,7 +86,7 @@ export class BrokerConnection {
 
   /** Executes decoded requests until the decoder needs more bytes or replies back up. */
   #process(): void {
-    if (this.#gone) return;
+    if (this.#gone || this.#awaiting) return;
     const decoder = this.#decoder;
     const host = this.#host;
     let executed = false;
@@ -98,7 +104,12 @@ export class BrokerConnection {
       executed = true;
       let reply: Buffer;
       if (unit.kind === 'frame') {
-        reply = host.execute(unit.body, this);
+        const out = host.execute(unit.body, this);
+        if (out instanceof Promise) {
+          this.#await(out);
+          break;
+        }
+        reply = out;
       } else {
         reply = ERR_INVALID_FRAME_LENGTH;
         // For an oversize length the stock node reads the body as new frames,
@@ -115,6 +126,23 @@ export class BrokerConnection {
     }
     if (executed) host.schedule(this);
     else this.#maybeEnd();
+  }
+
+  /** Holds execution (and reading) until `reply` is in, then queues it like any reply and carries on. */
+  #await(reply: Promise<Buffer>): void {
+    this.#awaiting = true;
+    this.#stalled = true;
+    this.#pause();
+    void reply.then((frame) => {
+      this.#awaiting = false;
+      if (this.#gone) return;
+      this.#frames.push(frame);
+      this.#seqs.push(this.#host.changeSeq());
+      this.#replyBytes += frame.length;
+      this.#host.schedule(this);
+      this.#maybeResume();
+      this.#process();
+    });
   }
 
   /** Sends, in order, every pending reply whose changes are durable (seq ≤ durableSeq). Returns true when none is left. */
@@ -159,7 +187,7 @@ export class BrokerConnection {
   }
 
   #maybeResume(): void {
-    if (!this.#paused || this.#poisoned || this.#gone) return;
+    if (!this.#paused || this.#poisoned || this.#gone || this.#awaiting) return;
     if (this.#replyBytes > REPLY_HIGH_WATER / 2 || this.#frames.length > PENDING_HIGH_WATER / 2 || this.#socket.writableLength > WRITE_HIGH_WATER / 2) return;
     this.#paused = false;
     this.#socket.resume();

@@ -1,7 +1,9 @@
 import { WalrusError } from '../errors/index.js';
+import type { FsyncMode } from '../util/fsync.js';
 
 /**
- * When appended entries reach the disk, named after Walrus's `FsyncSchedule`:
+ * When appended entries reach the disk, in the shared fsync vocabulary
+ * (util/fsync.ts), named after Walrus's `FsyncSchedule`:
  * - `'always'` (`SyncEach`): every acknowledgement waits for `fdatasync`;
  *   group commit batches all requests that arrive meanwhile.
  * - `{ intervalMs }` (`Milliseconds(n)`): entries are written to the OS
@@ -10,7 +12,7 @@ import { WalrusError } from '../errors/index.js';
  *   OS whenever it likes (and on clean shutdown).
  * - `'interval'`: `{ intervalMs: 200 }` (the topology file's spelling).
  */
-export type FsyncPolicy = 'always' | 'never' | 'interval' | { intervalMs: number };
+export type FsyncPolicy = FsyncMode | { intervalMs: number };
 
 /** `default`: extensions and extra JSON fields on; `stock`: byte-for-byte like a stock Walrus node. */
 export type CompatMode = 'default' | 'stock';
@@ -48,6 +50,19 @@ export interface BrokerOptions {
    * @default 0
    */
   leaseTimeoutMs?: number;
+  /**
+   * Users file (`name:scrypt-hash` lines, written by `walrus-stream broker
+   * adduser`): once it lists a user, every connection must `AUTH` first.
+   * `ADDUSER` adds to it. Required to bind beyond loopback (or `insecure`).
+   * @default undefined (no users: every connection is served)
+   */
+  users?: string;
+  /** Bind a non-loopback address without users (warned on every start). @default false */
+  insecure?: boolean;
+  /** Serve TLS instead of plain TCP, with this PEM certificate chain and key. @default undefined (plain TCP) */
+  tls?: { cert: string | Uint8Array; key: string | Uint8Array };
+  /** Wait before answering a failed `AUTH`, to slow online password guessing. @default 500 */
+  authFailureDelayMs?: number;
 }
 
 export interface ResolvedBrokerOptions {
@@ -61,6 +76,11 @@ export interface ResolvedBrokerOptions {
   persistCursors: boolean;
   nodeId: number;
   leaseTimeoutMs: number;
+  users: string | undefined;
+  insecure: boolean;
+  /** Whether TLS is on (the key itself is not kept in the options). */
+  tls: boolean;
+  authFailureDelayMs: number;
 }
 
 export const BROKER_DEFAULTS = {
@@ -73,6 +93,7 @@ export const BROKER_DEFAULTS = {
   persistCursors: true,
   nodeId: 1,
   leaseTimeoutMs: 0,
+  authFailureDelayMs: 500,
 } as const;
 
 function invalid(field: string, problem: string): WalrusError {
@@ -100,6 +121,9 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir.length === 0)) {
     throw invalid('dataDir', 'expected a non-empty path');
   }
+  if (options.users !== undefined && (typeof options.users !== 'string' || options.users.length === 0)) throw invalid('users', 'expected the path of a users file');
+  const tls = options.tls;
+  if (tls !== undefined && (typeof tls !== 'object' || tls === null || !tls.cert || !tls.key)) throw invalid('tls', 'expected { cert, key } with PEM text');
   return {
     host,
     port: positiveInt('port', options.port ?? BROKER_DEFAULTS.port, 0, 65_535),
@@ -111,5 +135,9 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     persistCursors: options.persistCursors ?? BROKER_DEFAULTS.persistCursors,
     nodeId: positiveInt('nodeId', options.nodeId ?? BROKER_DEFAULTS.nodeId, 0, 2 ** 53 - 1),
     leaseTimeoutMs: positiveInt('leaseTimeoutMs', options.leaseTimeoutMs ?? BROKER_DEFAULTS.leaseTimeoutMs, 0, 2 ** 31 - 1),
+    users: options.users,
+    insecure: options.insecure === true,
+    tls: tls !== undefined,
+    authFailureDelayMs: positiveInt('authFailureDelayMs', options.authFailureDelayMs ?? BROKER_DEFAULTS.authFailureDelayMs, 0, 60_000),
   };
 }

@@ -1,5 +1,7 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { WalrusError } from '../errors/index.js';
+import type { AuthGate } from './auth/auth-gate.js';
+import { createListener, prepareNodeSecurity, type NodeSecurity } from './auth/node-security.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { GroupCommit } from './group-commit.js';
@@ -25,6 +27,8 @@ export interface BrokerHandle {
   readonly closed: Promise<void>;
   /** Why the node stopped on its own (a storage failure), or undefined. */
   readonly failure: Error | undefined;
+  /** Things the operator should know at every start (e.g. an `insecure` wide bind); `walrus-stream broker` prints them. */
+  readonly warnings: readonly string[];
 }
 
 export interface BrokerStats {
@@ -35,6 +39,10 @@ export interface BrokerStats {
   /** BATCH_LEASE leases not yet acknowledged, and the entries they hold. */
   openLeases: number;
   leasedEntries: number;
+  /** Users in the users file; successful and failed AUTH since start. */
+  users: number;
+  logins: number;
+  authFailures: number;
 }
 
 /**
@@ -47,8 +55,10 @@ export interface BrokerStats {
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
   const resolved = resolveBrokerOptions(options);
+  // Users and the exposure rule are checked before the store is opened or anything listens.
+  const security = await prepareNodeSecurity(resolved, options);
   const store = await openStore(resolved);
-  const node = new EmbeddedNode(resolved, store);
+  const node = new EmbeddedNode(resolved, store, security);
   try {
     await node.listen();
   } catch (error) {
@@ -76,6 +86,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly #context: CommandContext;
   readonly #leases: LeaseBook;
   readonly #startedAt = Date.now();
+  readonly #gate: AuthGate;
+  readonly warnings: readonly string[];
   #host = '';
   #port = 0;
   #requests = 0;
@@ -86,8 +98,10 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#markClosed = resolve;
   });
 
-  constructor(options: ResolvedBrokerOptions, store: LogStore) {
+  constructor(options: ResolvedBrokerOptions, store: LogStore, security: NodeSecurity) {
     this.options = options;
+    this.#gate = security.gate;
+    this.warnings = security.warnings;
     this.compat = options.compat;
     this.#store = store;
     this.#commit = new GroupCommit(store, options.fsync, (error) => this.#fatal(error));
@@ -104,12 +118,13 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
         extra: {
           ...this.stats(),
           fsync: options.fsync,
-          data_dir: options.dataDir ?? null,
+          // No data directory: an absolute path tells any client about the host's layout.
+          persistent: options.dataDir !== undefined,
           rss_bytes: process.memoryUsage.rss(),
         },
       }),
     };
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = createListener(security, (socket) => this.#accept(socket));
     this.#server.maxConnections = options.maxConnections;
   }
 
@@ -133,6 +148,9 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       uptimeMs: Date.now() - this.#startedAt,
       openLeases: this.#leases.openLeases,
       leasedEntries: this.#leases.leasedEntries,
+      users: this.#gate.users.size,
+      logins: this.#gate.users.logins,
+      authFailures: this.#gate.users.failures,
     };
   }
 
@@ -163,8 +181,12 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#connections.add(new BrokerConnection(socket, this));
   }
 
-  execute(body: Buffer, connection: BrokerConnection): Buffer {
+  execute(body: Buffer, connection: BrokerConnection): Buffer | Promise<Buffer> {
     this.#requests++;
+    return this.#gate.handle(body, connection, (admitted) => this.#run(admitted, connection));
+  }
+
+  #run(body: Buffer, connection: BrokerConnection): Buffer {
     try {
       return executeCommand(body, this.#context, connection);
     } catch (error) {

@@ -14,7 +14,7 @@ const send = (message: FromWorker): void => port.postMessage(message);
 
 try {
   const node = await startBroker(workerData as BrokerOptions);
-  send({ type: 'ready', host: node.host, port: node.port, address: node.address, options: node.options });
+  send({ type: 'ready', host: node.host, port: node.port, address: node.address, options: node.options, warnings: node.warnings });
   // Stopped on its own (storage failure): report it, and let the thread end.
   void node.closed.then(() => {
     if (node.failure) {

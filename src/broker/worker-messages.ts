@@ -6,7 +6,7 @@ import type { ResolvedBrokerOptions } from './options.js';
 export type ToWorker = { type: 'stats'; id: number } | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'ready'; host: string; port: number; address: string; options: ResolvedBrokerOptions }
+  | { type: 'ready'; host: string; port: number; address: string; options: ResolvedBrokerOptions; warnings: readonly string[] }
   | { type: 'stats'; id: number; stats: BrokerStats }
   | { type: 'closed' }
   | { type: 'error'; error: SerializedError };

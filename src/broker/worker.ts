@@ -71,6 +71,7 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
     port: ready.port,
     address: ready.address,
     options: options_,
+    warnings: ready.warnings,
     stats: () =>
       new Promise<BrokerStats>((resolve) => {
         const id = nextId++;

@@ -4,7 +4,7 @@
  * An entry is the ASCII magic `ws1:` followed by the unpadded base64url of
  * one MessagePack value (the batch). Every such entry is valid UTF-8, is
  * never empty and never ends in whitespace, so a stock node stores it byte
- * for byte (DESIGN §2: the server trims trailing whitespace). The full byte
+ * for byte (docs/architecture.md, "The Walrus protocol in brief": the server trims trailing whitespace). The full byte
  * layout is documented in docs/records.md; this file is its single source in
  * code.
  *

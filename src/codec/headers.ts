@@ -17,6 +17,12 @@ export const HEADERS = {
 
 const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+/**
+ * Record headers that commonly carry secrets: logs redact them by default
+ * (the topology's `observability.redactHeaders` default).
+ */
+export const DEFAULT_REDACT_HEADERS: readonly string[] = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
+
 /** Most headers on one record: a bound so a bad caller cannot build a huge map by accident. */
 export const MAX_HEADERS = 64;
 

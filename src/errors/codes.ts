@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   POOL_TIMEOUT: { retriable: true, summary: 'No pooled connection became available within the acquire timeout.' },
   POOL_CLOSED: { retriable: false, summary: 'The connection pool or client was closed.' },
   CIRCUIT_OPEN: { retriable: true, summary: "The node's circuit breaker is open; the error carries `retryAfterMs`." },
+  AUTH_FAILED: { retriable: false, summary: 'The node refused the login (wrong user or password, no such user, or a node without authentication) or requires one that was not configured. Never retried: fix the credentials.' },
   NO_NODE_AVAILABLE: { retriable: true, summary: 'Every node of the cluster is unavailable (breakers open or unreachable).' },
 
   // -- protocol ---------------------------------------------------------------
@@ -58,6 +59,8 @@ export const ERROR_CODES = {
   JOURNAL_ERROR: { retriable: false, summary: 'The local journal could not be written or read.' },
   STATE_STORE_ERROR: { retriable: false, summary: 'A state store could not be read, written or restored.' },
   LATE_RECORD: { retriable: false, summary: "A record's event time fell in windows that had already closed (window end + grace); it went to the late output or the dead-letter topic." },
+  TEST_STALLED: { retriable: false, summary: 'The test driver waited longer than `settleTimeoutMs` (real time) for the pipeline to finish what was piped in.' },
+  TEST_FILE_INVALID: { retriable: false, summary: 'A `walrus-stream test` file is not valid YAML or does not fit the test format; the error lists every problem with file:line:col.' },
   INTERNAL_ERROR: { retriable: false, summary: 'A bug in walrus-stream: please report it with the stack.' },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;
 

@@ -17,7 +17,7 @@ export function journalError(message: string, cause: unknown): WalrusError {
 
 /**
  * The journal's single serial writer. Ops queue up; one drain loop takes
- * every queued op (one at a time under `fsync: 'always'`), writes their
+ * every queued op (one at a time when `groupCommit` is false), writes their
  * records in one `write`, syncs once, applies and resolves them, then lets
  * the segment manager roll, delete or compact before the next round. Ops
  * that arrive while a round is writing wait for the next one: that is the
@@ -26,7 +26,7 @@ export function journalError(message: string, cause: unknown): WalrusError {
  */
 export class GroupCommit {
   readonly #segments: SegmentManager;
-  readonly #fsync: JournalFsync;
+  readonly #groupCommit: boolean;
   readonly #dir: string;
   readonly #onStep: (step: JournalStep) => void;
   readonly #nextSeq: () => number;
@@ -38,9 +38,9 @@ export class GroupCommit {
   writes = 0;
   syncs = 0;
 
-  constructor(options: { segments: SegmentManager; fsync: JournalFsync; dir: string; onStep: (step: JournalStep) => void; nextSeq: () => number }) {
+  constructor(options: { segments: SegmentManager; fsync: JournalFsync; groupCommit: boolean; dir: string; onStep: (step: JournalStep) => void; nextSeq: () => number }) {
     this.#segments = options.segments;
-    this.#fsync = options.fsync;
+    this.#groupCommit = options.groupCommit;
     this.#dir = options.dir;
     this.#onStep = options.onStep;
     this.#nextSeq = options.nextSeq;
@@ -80,7 +80,7 @@ export class GroupCommit {
     this.#draining = true;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#fsync === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
+        const batch = this.#groupCommit ? this.#queue.splice(0) : this.#queue.splice(0, 1);
         try {
           const synced = await this.#segments.write(batch.flatMap((op) => op.chunks));
           this.writes += 1;

@@ -31,7 +31,7 @@ export interface JournalStats {
   segments: number;
   /** Bytes of the APPEND records of unreleased entries. */
   liveBytes: number;
-  /** Writes (group commits) and `fdatasync` calls since open: many calls share one under `fsync: 'batch'`. */
+  /** Writes (group commits) and `fdatasync` calls since open: many calls share one under `fsync: 'always'` (group commit). */
   writes: number;
   syncs: number;
   compactions: number;
@@ -48,7 +48,7 @@ function invalidArgument(message: string): WalrusError {
  * it produced is acknowledged or it was dead-lettered. After a crash,
  * {@link Journal.unreleased} lists what must be processed again.
  *
- * Appends and releases go through one serial writer. Under `fsync: 'batch'`
+ * Appends and releases go through one serial writer. Under `fsync: 'always'`
  * every call that arrives while a write is pending joins the next write, so
  * a thousand concurrent appends cost one `write` and one `fdatasync`.
  *
@@ -75,7 +75,7 @@ export class Journal {
     this.#nextSeq = nextSeq;
     this.#segments = segments;
     this.#writer = new GroupCommit({
-      segments, fsync: options.fsync, dir: options.dir, onStep: options.onStep, nextSeq: () => this.#nextSeq,
+      segments, fsync: options.fsync, groupCommit: options.groupCommit, dir: options.dir, onStep: options.onStep, nextSeq: () => this.#nextSeq,
     });
   }
 

@@ -1,14 +1,16 @@
 import { WalrusError } from '../errors/index.js';
+import { currentFsyncSpelling, type FsyncMode } from '../util/fsync.js';
 
 /**
- * How appends and releases reach the disk.
- * - `always`: every call gets its own write and `fdatasync` (safest, slowest).
- * - `batch`: calls made while a write is pending share one write and one
- *   `fdatasync` (group commit); each call still resolves only once durable.
+ * How appends and releases reach the disk, in the vocabulary of util/fsync.ts:
+ * - `always`: each call resolves only once `fdatasync`ed; calls made while a
+ *   write is pending share the next write and `fdatasync` (group commit,
+ *   unless {@link JournalOptions.groupCommit} is false).
  * - `never`: written to the OS (survives `kill -9` of the process) but never
  *   synced, so a power loss or kernel crash can lose the newest records.
+ * - `batch`: deprecated spelling of `always` (accepted, with a warning).
  */
-export type JournalFsync = 'always' | 'batch' | 'never';
+export type JournalFsync = Exclude<FsyncMode, 'interval'>;
 
 /** Milestones inside the journal, reported to {@link JournalOptions.onStep}. */
 export type JournalStep = 'committed' | 'segment-rolled' | 'segments-deleted' | 'compaction-written' | 'compaction-done';
@@ -34,8 +36,14 @@ export interface JournalCompactionOptions {
 export interface JournalOptions {
   /** Directory of the journal, e.g. `<stateDir>/<app>/journal`; created if missing. */
   dir: string;
-  /** @default 'batch' */
-  fsync?: JournalFsync;
+  /** @default 'always' */
+  fsync?: JournalFsync | 'batch';
+  /**
+   * Let calls made while a write is pending share one write and one
+   * `fdatasync`. false gives every call its own (the same guarantee, much
+   * slower; a baseline for benchmarks and tests). @default true
+   */
+  groupCommit?: boolean;
   /**
    * A segment file is closed and a new one started once it reaches this size.
    * @default 8 MiB
@@ -55,6 +63,7 @@ export interface JournalOptions {
 export interface ResolvedJournalOptions {
   dir: string;
   fsync: JournalFsync;
+  groupCommit: boolean;
   segmentBytes: number;
   compactMinBytes: number;
   compactMaxLiveRatio: number;
@@ -71,8 +80,10 @@ function invalid(field: string, value: unknown, expected: string): WalrusError {
 
 export function resolveJournalOptions(options: JournalOptions): ResolvedJournalOptions {
   if (typeof options.dir !== 'string' || options.dir === '') throw invalid('dir', options.dir, 'a directory path');
-  const fsync = options.fsync ?? 'batch';
-  if (fsync !== 'always' && fsync !== 'batch' && fsync !== 'never') throw invalid('fsync', fsync, "'always', 'batch' or 'never'");
+  const fsync = currentFsyncSpelling(options.fsync ?? 'always', 'Journal option fsync');
+  if (fsync !== 'always' && fsync !== 'never') throw invalid('fsync', fsync, "'always' or 'never'");
+  const groupCommit = options.groupCommit ?? true;
+  if (typeof groupCommit !== 'boolean') throw invalid('groupCommit', groupCommit, 'true or false');
   const segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
   if (!Number.isInteger(segmentBytes) || segmentBytes < 1024) throw invalid('segmentBytes', segmentBytes, 'an integer ≥ 1024');
   const compaction = options.compaction ?? {};
@@ -89,6 +100,7 @@ export function resolveJournalOptions(options: JournalOptions): ResolvedJournalO
   return {
     dir: options.dir,
     fsync,
+    groupCommit,
     segmentBytes,
     compactMinBytes,
     compactMaxLiveRatio,

@@ -7,10 +7,8 @@
 export { METRICS, METRIC_PREFIX, METRIC_UNITS, BREAKER_STATE_VALUE, followsNamingConvention } from './metrics/metric-names.js';
 export type { MetricSpec, MetricType, BuiltInMetric, ProcessOutcome, BreakerState, PoolConnectionState } from './metrics/metric-names.js';
 export { MetricsHub, type MetricsHubOptions, type ClientRequestReport } from './metrics/metrics-hub.js';
-export { createWorkerMetrics, DEFAULT_WORKER_BUCKETS } from './metrics/worker-metrics.js';
-export type { WorkerMetrics, WorkerCounter, WorkerHistogram, WorkerMetricsOptions } from './metrics/worker-metrics.js';
 export { fromLabelledSnapshot, type LabelledSnapshot } from './metrics/labelled-snapshot.js';
-export type { WorkerMetricsSnapshot, MetricSnapshot, CounterSnapshot, HistogramSnapshot, MergeProblem } from './metrics/worker-snapshot.js';
+export type { WorkerSeriesSnapshot, MetricSnapshot, CounterSnapshot, HistogramSnapshot, MergeProblem } from './metrics/worker-snapshot.js';
 export { startObservabilityServer, parseHttpAddress } from './http/http-server.js';
 export type { ObservabilityServer, ObservabilityServerOptions, MetricsSource } from './http/http-server.js';
 export { readinessFromChecks, type ReadyReport, type CheckResult, type ReadinessCheck, type ReadinessOptions } from './http/readiness.js';

@@ -9,8 +9,6 @@ import { assertPayload, assertTopic } from './validate.js';
  * a socket never receives a frame that could desynchronise it.
  */
 
-export type CommandName = 'REGISTER' | 'PUT' | 'GET' | 'STATE' | 'METRICS' | 'BATCH_PUT' | 'BATCH_GET' | 'BATCH_LEASE' | 'ACK';
-
 export function encodeRegister(topic: string): Buffer {
   assertTopic(topic);
   return encodeFrame(`REGISTER ${topic}`);

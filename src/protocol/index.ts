@@ -5,3 +5,4 @@ export * from './commands.js';
 export * from './batch.js';
 export * from './replies.js';
 export { serverError } from './server-errors.js';
+export { encodeAuth, isAuthenticated, passwordProblem, userNameProblem, MAX_PASSWORD_CHARS } from './auth.js';

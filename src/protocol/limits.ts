@@ -1,5 +1,5 @@
 /**
- * Limits of the Walrus wire protocol (DESIGN §2) and the ones walrus-stream
+ * Limits of the Walrus wire protocol (docs/architecture.md, "The Walrus protocol in brief") and the ones walrus-stream
  * adds on top. All sizes are bytes.
  */
 

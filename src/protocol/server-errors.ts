@@ -17,6 +17,8 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   { pattern: /^unknown lease (\d+)$/, code: 'LEASE_NOT_FOUND', context: (m) => ({ leaseId: Number(m[1]) }) },
   // A refusal by a healthy node (acknowledge some leases first), not a node failure.
   { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND' },
+  // Authentication (Walrus's AUTH design, docs/security.md): never retried.
+  { pattern: /^authentication (?:required|failed)\b/, code: 'AUTH_FAILED' },
 ];
 
 /** Maps the text after `ERR ` to a typed error; unknown texts become retriable SERVER_ERRORs. */
@@ -43,6 +45,10 @@ function describe(code: ErrorCode, message: string, context: ErrorContext): stri
       return `Node answered "ERR ${message}"${where}: the lease was already acknowledged or released (lease timeout); its entries are or will be delivered again.`;
     case 'UNKNOWN_COMMAND':
       return `Node answered "ERR unknown command"${where}${context.command ? ` to ${context.command}` : ''}: it does not support this command.`;
+    case 'AUTH_FAILED':
+      return message.startsWith('authentication required')
+        ? `Node answered "ERR ${message}"${where}: it requires a login; set cluster.auth in the topology, or --user with WALRUS_PASSWORD (WALRUS_USER) on the command line.`
+        : `Node answered "ERR ${message}"${where}: check the user name and password.`;
     default:
       return `Node answered "ERR ${message}"${where}.`;
   }

@@ -14,10 +14,6 @@ function isWhitespaceCode(c: number): boolean {
     (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 }
 
-export function isUnicodeWhitespace(char: string): boolean {
-  return /^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]$/u.test(char);
-}
-
 /** Returns a problem description, or undefined when `topic` is a valid topic name. */
 export function topicProblem(topic: unknown): string | undefined {
   if (typeof topic !== 'string') return `topic must be a string, got ${typeof topic}`;

@@ -6,7 +6,7 @@ import type { WireWrites } from './change-set.js';
  * Changelog entries: `wsc1:` + base64(msgpack({n: store, s: seq, w: writes})).
  *
  * Why base64: Walrus entries are UTF-8 text and the server trims trailing
- * whitespace (DESIGN §2), so binary msgpack must be made text-safe; base64
+ * whitespace (docs/architecture.md, "The Walrus protocol in brief"), so binary msgpack must be made text-safe; base64
  * never ends in whitespace. The prefix lets restore skip entries that are
  * not ours instead of failing on them.
  */

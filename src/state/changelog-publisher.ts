@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { WalrusError } from '../errors/index.js';
+import { backoffDelay } from '../util/backoff.js';
+import { sleep } from '../util/sleep.js';
 
 /** How a store reaches its changelog topic; the runtime passes `entries => client.putMany(topic, entries)`. */
 export interface ChangelogOptions {
@@ -18,7 +20,8 @@ export interface ChangelogOptions {
 /** Longest time the on-disk cursor lags the published position. */
 const CURSOR_INTERVAL_MS = 1_000;
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+// Unref'd: a publish retrying in the background must not keep the process alive.
+const defaultSleep = (ms: number): Promise<void> => sleep(ms, { unref: true });
 
 /**
  * Publishes entries, retrying with exponential backoff until they are
@@ -43,9 +46,8 @@ export class ChangelogPublisher {
 
   async publish(entries: string[]): Promise<void> {
     if (entries.length === 0) return;
-    let delay = this.#opts.initialRetryDelayMs ?? 100;
-    const max = this.#opts.maxRetryDelayMs ?? 5_000;
-    const sleep = this.#opts.sleep ?? defaultSleep;
+    const backoff = { initialDelayMs: this.#opts.initialRetryDelayMs ?? 100, maxDelayMs: this.#opts.maxRetryDelayMs ?? 5_000 };
+    const pause = this.#opts.sleep ?? defaultSleep;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#opts.publish(entries);
@@ -59,8 +61,7 @@ export class ChangelogPublisher {
             cause: error,
           });
         }
-        await sleep(delay);
-        delay = Math.min(max, delay * 2);
+        await pause(backoffDelay(backoff, attempt));
       }
     }
   }

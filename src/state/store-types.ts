@@ -1,3 +1,4 @@
+import type { FsyncMode } from '../util/fsync.js';
 import type { WireWrites } from './change-set.js';
 import type { ChangelogOptions } from './changelog-publisher.js';
 
@@ -7,8 +8,12 @@ export interface KeyValueStoreOptions {
   dir: string;
   /** Store name (1-100 of `A-Z a-z 0-9 . _ -`). */
   name: string;
-  /** `always`: a commit resolves after fdatasync (group commit); `never`: after the write (survives a process crash, not a power loss). @default 'always' */
-  fsync?: 'always' | 'never';
+  /**
+   * In the shared fsync vocabulary (util/fsync.ts). `always`: a commit
+   * resolves after fdatasync (group commit); `never`: after the write
+   * (survives a process crash, not a power loss). @default 'always'
+   */
+  fsync?: Exclude<FsyncMode, 'interval'>;
   /** Write a snapshot and empty the log once the log grows past this many bytes. @default 67108864 (64 MiB) */
   snapshotEveryBytes?: number;
   /** Publish every commit to the store's changelog topic. Omit for a local-only store. */

@@ -4,7 +4,7 @@ import type { DiagnosticList } from './validate/diagnostics.js';
 import { isRecord } from './validate/references.js';
 import { AGGREGATE_OPS, MAX_WINDOWS_PER_RECORD, type ParsedAggregate } from './schema/schema-aggregate.js';
 import { closest, didYouMean } from './validate/suggest.js';
-import type { AggregateSpec, ProcessorSpec } from './types.js';
+import type { AggregateSpec } from './types.js';
 import { formatDuration, parseDuration } from './units.js';
 
 /**
@@ -198,7 +198,3 @@ export function describeAggregate(spec: AggregateSpec, { long = false } = {}): s
   return parts.join(', ');
 }
 
-/** True for a built-in aggregation step. */
-export function isAggregate(p: ProcessorSpec): p is ProcessorSpec & { aggregate: AggregateSpec } {
-  return p.aggregate !== undefined;
-}

@@ -8,6 +8,7 @@ import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
 import { normalise } from './normalise.js';
 import { topologySchema } from './schema/schema.js';
 import { checkSemantics } from './validate/semantics.js';
+import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
 import { reportSyntax } from './validate/syntax.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
@@ -58,6 +59,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   const parsed = topologySchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) reportIssues(parsed.error.issues, raw, out);
   const resolution = checkSemantics(raw, out);
+  checkDeprecations(raw, out);
   const modulePaths = checkModuleFiles(raw, dir, out);
   if (options.loadModules) await checkModuleExports(modulePaths, out);
 

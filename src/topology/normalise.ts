@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
+import { hidePassword, hideSecrets } from '../util/secret.js';
 import { BUILTIN_AGGREGATE_MODULE, builtinAggregatePath, normaliseAggregate } from './aggregate.js';
 import type { ParsedTopology } from './schema/schema.js';
 import type { Resolution } from './validate/semantics.js';
-import type { ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
+import type { JournalSpec, ProcessorSpec, SinkSpec, SourceSpec, StoreSpec, Topology } from './types.js';
+import { DEPRECATED_FSYNC } from '../util/fsync.js';
 
 /**
  * Builds the runtime's `Topology` from the schema's output and the resolved
@@ -57,13 +59,37 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
     app: parsed.app,
     stateDir: resolve(dir, parsed.stateDir),
     workers: parsed.workers,
-    cluster: { ...parsed.cluster, embedded: { ...parsed.cluster.embedded, dataDir: resolve(dir, parsed.cluster.embedded.dataDir) } },
+    cluster: {
+      ...parsed.cluster,
+      embedded: {
+        ...parsed.cluster.embedded,
+        dataDir: resolve(dir, parsed.cluster.embedded.dataDir),
+        ...(parsed.cluster.embedded.users === undefined ? {} : { users: resolve(dir, parsed.cluster.embedded.users) }),
+      },
+      ...(parsed.cluster.auth ? { auth: hidePassword(parsed.cluster.auth) } : {}),
+      ...(parsed.cluster.tls ? { tls: tlsPaths(parsed.cluster.tls, dir) } : {}),
+    },
     sources,
     processors,
     sinks,
     stores,
-    observability: parsed.observability,
+    observability: { ...parsed.observability, ...(parsed.observability.httpAuth ? { httpAuth: hideSecrets(parsed.observability.httpAuth) } : {}) },
     workerPool: parsed.workerPool,
-    journal: parsed.journal,
+    journal: { fsync: currentJournalFsync(parsed.journal.fsync) },
   };
+}
+
+/** The journal's fsync in current words (validation already warned about an old spelling). */
+function currentJournalFsync(given: string): JournalSpec['fsync'] {
+  return (Object.hasOwn(DEPRECATED_FSYNC, given) ? DEPRECATED_FSYNC[given] : given) as JournalSpec['fsync'];
+}
+
+/** `cluster.tls` with its PEM file paths made absolute (relative ones are relative to the topology file). */
+function tlsPaths(tls: NonNullable<ParsedTopology['cluster']['tls']>, dir: string): NonNullable<Topology['cluster']['tls']> {
+  const out: NonNullable<Topology['cluster']['tls']> = {};
+  if (tls.ca !== undefined) out.ca = resolve(dir, tls.ca);
+  if (tls.cert !== undefined) out.cert = resolve(dir, tls.cert);
+  if (tls.key !== undefined) out.key = resolve(dir, tls.key);
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  return out;
 }

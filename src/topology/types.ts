@@ -9,6 +9,13 @@
  * `schema.ts`; `docs/topology.md` is generated from it.
  */
 
+import type { FsyncMode } from '../util/fsync.js';
+import type { AggregateSpec } from '../processor/builtin/aggregate-spec.js';
+
+// The aggregate step's spec is declared next to the processor that runs it
+// (processor is the lower layer: the SDK must not import the topology).
+export type { AggregateOp, AggregateSpec, AggregateWindowSpec, EventTimeSource } from '../processor/builtin/aggregate-spec.js';
+
 /** Milliseconds. */
 export type Millis = number;
 /** Bytes. */
@@ -59,7 +66,8 @@ export interface WorkerPoolSpec {
 
 /** `journal:`. */
 export interface JournalSpec {
-  fsync: 'batch' | 'always' | 'never';
+  /** In the shared fsync vocabulary (util/fsync.ts); the deprecated `batch` is already mapped to `always`. */
+  fsync: Exclude<FsyncMode, 'interval'>;
 }
 
 /** A keyed state store declared under `stores:`. */
@@ -67,7 +75,7 @@ export interface StoreSpec {
   name: string;
   /** Changelog topic (default `<app>-<store>-changelog`). */
   changelog: string;
-  fsync: 'always' | 'never';
+  fsync: Exclude<FsyncMode, 'interval'>;
   /** Snapshot once the commit log grows past this. */
   snapshotEvery: Bytes;
   /** Most changelog entries fetched per request during a restore. */
@@ -85,6 +93,10 @@ export interface ClusterSpec {
   balancer: Balancer;
   requestTimeout: Millis;
   connectTimeout: Millis;
+  /** Credentials for nodes that require AUTH; the password is not enumerable (never printed). */
+  auth?: { username: string; password: string } | undefined;
+  /** TLS to the nodes; file paths are absolute. */
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined } | undefined;
 }
 
 export interface EmbeddedSpec {
@@ -93,12 +105,15 @@ export interface EmbeddedSpec {
   host: string;
   /** 0 = any free port. */
   port: number;
-  fsync: 'always' | 'never' | 'interval';
+  fsync: FsyncMode;
   /** Used when `fsync` is `interval`. */
   fsyncInterval: Millis;
   compat: 'default' | 'stock';
   segmentEntries: number;
   persistCursors: boolean;
+  /** Absolute path of the embedded node's users file. */
+  users?: string | undefined;
+  insecure: boolean;
 }
 
 export interface PoolSpec {
@@ -183,34 +198,6 @@ export interface ProcessorSpec {
   aggregate?: AggregateSpec;
 }
 
-export type AggregateOp = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last';
-
-/** Where a windowed aggregation reads a record's event time. */
-export type EventTimeSource = 'record' | { field: string } | { header: string };
-
-/** `processors.<name>.aggregate`, normalised (docs/state.md, "Declarative aggregations in the topology"). */
-export interface AggregateSpec {
-  store: string;
-  op: AggregateOp;
-  /** Dotted path of the value field; null for `count`. */
-  field: string | null;
-  /** Event-time windows; null for one running aggregate per key. */
-  window: AggregateWindowSpec | null;
-  /** `close`: results when windows close; `update`: on every record (and on close, with a window). */
-  emit: 'close' | 'update';
-  /** Late records (windowed steps): dead-lettered, dropped, or sent to one of the step's outputs. */
-  late: 'dlq' | 'drop' | { output: string };
-}
-
-export interface AggregateWindowSpec {
-  kind: 'tumbling' | 'hopping';
-  size: Millis;
-  /** Equals `size` for tumbling windows. */
-  advance: Millis;
-  grace: Millis;
-  time: EventTimeSource;
-}
-
 export interface ProcessorRetrySpec {
   /** Total attempts including the first one (1 = no retry). */
   attempts: number;
@@ -239,6 +226,8 @@ export interface ObservabilitySpec {
   logLevel: LogLevel;
   /** `host:port` of the metrics/health HTTP server, or `false` when disabled. */
   http: string | false;
+  /** Credentials for /metrics and /readyz; secrets are not enumerable (never printed). */
+  httpAuth?: { token?: string | undefined; username?: string | undefined; password?: string | undefined } | undefined;
   /** Record headers redacted in logs, added to the always-redacted defaults. */
   redactHeaders: string[];
 }

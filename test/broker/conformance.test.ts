@@ -5,7 +5,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 /**
  * Protocol conformance of the embedded node against the stock listener's
- * behaviour (DESIGN §2), in both compatibility modes, over real TCP.
+ * behaviour (docs/broker.md; docs/architecture.md), in both compatibility modes, over real TCP.
  */
 // Each mode once, and each fsync policy once: the reply paths differ (immediate, group commit + fdatasync, background sync).
 const MATRIX = [

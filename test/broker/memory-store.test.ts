@@ -18,8 +18,9 @@ test('without a dataDir the node keeps everything in memory, with the same repli
     );
     assert.equal(await c.request('BATCH_GET m 10 100'), 'OK 2 1 b 1 c');
     assert.equal(await c.request('GET m'), 'EMPTY');
-    const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { data_dir: unknown } };
-    assert.equal(metrics.embedded.data_dir, null);
+    const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { persistent: unknown; data_dir?: unknown } };
+    assert.equal(metrics.embedded.persistent, false);
+    assert.equal('data_dir' in metrics.embedded, false);
   } finally {
     c.close();
     await node.close();

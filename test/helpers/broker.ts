@@ -32,6 +32,7 @@ export async function startTestBroker(options: BrokerOptions = {}): Promise<Test
     get port() { return node.port; },
     get address() { return node.address; },
     options: node.options,
+    warnings: node.warnings,
     dataDir,
     stats: () => node.stats(),
     closed: node.closed,

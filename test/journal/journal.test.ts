@@ -49,7 +49,7 @@ test('append returns growing seqs; unreleased survives close and reopen; release
 
 test('concurrent appends and releases in one tick share one write and one fsync (group commit)', async (t) => {
   const dir = await tempDir(t);
-  const journal = await Journal.open({ dir, fsync: 'batch' });
+  const journal = await Journal.open({ dir, fsync: 'always' });
   const calls = Array.from({ length: 1000 }, (_, i) => journal.append([{ source: 's', entry: entry(`e${i}`) }]));
   const seqs = (await Promise.all(calls)).flat();
   assert.equal(new Set(seqs).size, 1000);
@@ -66,9 +66,9 @@ test('concurrent appends and releases in one tick share one write and one fsync 
   await journal.close();
 });
 
-test("fsync 'always' writes and syncs each call on its own; 'never' never syncs", async (t) => {
+test("groupCommit false writes and syncs each call on its own; fsync 'never' never syncs", async (t) => {
   const dir = await tempDir(t);
-  const always = await Journal.open({ dir: join(dir, 'a'), fsync: 'always' });
+  const always = await Journal.open({ dir: join(dir, 'a'), fsync: 'always', groupCommit: false });
   await Promise.all(Array.from({ length: 5 }, (_, i) => always.append([{ source: 's', entry: entry(`${i}`) }])));
   assert.equal(always.stats().writes, 5);
   assert.equal(always.stats().syncs, 5);
@@ -80,6 +80,24 @@ test("fsync 'always' writes and syncs each call on its own; 'never' never syncs"
   const reopened = await Journal.open({ dir: join(dir, 'n') });
   assert.equal(reopened.unreleased().length, 5);
   await reopened.close();
+});
+
+test("fsync 'batch' (the old spelling) still works as 'always', with one DeprecationWarning", async (t) => {
+  const dir = await tempDir(t);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => { if (w.name === 'DeprecationWarning') warnings.push(w); };
+  process.on('warning', onWarning);
+  t.after(() => { process.off('warning', onWarning); });
+  const first = await Journal.open({ dir: join(dir, 'a'), fsync: 'batch' });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => first.append([{ source: 's', entry: entry(`${i}`) }])));
+  assert.equal(first.stats().syncs, 1, 'group commit, as with always');
+  await first.close();
+  const second = await Journal.open({ dir: join(dir, 'b'), fsync: 'batch' });
+  await second.close();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(warnings.length, 1, 'warned once per process');
+  assert.match(warnings[0]!.message, /Journal option fsync: "batch" is the old spelling of "always"/);
+  assert.equal((warnings[0] as Error & { code?: string }).code, 'WALRUS_FSYNC_SPELLING');
 });
 
 test('releasing unknown or already released seqs is harmless and writes nothing', async (t) => {

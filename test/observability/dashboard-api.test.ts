@@ -201,3 +201,20 @@ test('the topology JSON of the bundled example: one source, four processors with
   assert.deepEqual(view.stores, ['revenue']);
   assert.ok(dashboardTopology(example).nodes.every((n) => n.group === null), 'no groups given: none drawn');
 });
+
+test('with credentials configured, the dashboard needs them as /metrics does (basic works for a browser)', async () => {
+  const guarded = await startObservabilityServer({ port: 0, metrics: hub, routes: dashboard.routes, auth: { basic: { username: 'ops', password: 'a-long-enough-password' } } });
+  try {
+    const get = (path: string, headers: Record<string, string> = {}) => new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: guarded.port, path, headers }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject).end();
+    });
+    const basic = `Basic ${Buffer.from('ops:a-long-enough-password').toString('base64')}`;
+    for (const path of ['/', '/assets/app.js', '/api/topology', '/api/dead-letters']) {
+      assert.equal(await get(path), 401, path);
+      assert.equal(await get(path, { authorization: basic }), 200, path);
+    }
+    assert.equal(await get('/healthz'), 200, '/healthz stays open');
+  } finally {
+    await guarded.close();
+  }
+});

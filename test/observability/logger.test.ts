@@ -42,6 +42,15 @@ test('secret headers are redacted, also nested in a record, and the list is exte
   assert.equal(b.record.headers.authorization, '[redacted]');
 });
 
+test('credentials logged by mistake are redacted (a password or token up to two levels deep)', () => {
+  const out = sink();
+  const logger = createLogger({ destination: out });
+  logger.warn({ password: 'pw-0', auth: { username: 'u', password: 'pw-1' }, cluster: { auth: { password: 'pw-2' } }, httpAuth: { token: 'tk-1' } }, 'oops');
+  const text = out.text();
+  assert.doesNotMatch(text, /pw-0|pw-1|pw-2|tk-1/);
+  assert.match(text, /"username":"u"/);
+});
+
 test('pretty on a TTY (or when asked), JSON otherwise; levels filter', () => {
   const tty = sink(true);
   createLogger({ destination: tty, base: { app: 'orders' } }).info('hello pretty');

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
-import { createWorkerMetrics } from '../../src/observability/metrics/worker-metrics.js';
+import type { WorkerSeriesSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/metrics/labelled-snapshot.js';
-import { WalrusError } from '../../src/errors/index.js';
 import { sample } from './fixtures/prom-text.js';
 
 const NOW = 1_700_000_000_000;
@@ -65,14 +64,15 @@ test('built-in series record what the typed methods are told', async () => {
   assert.equal(progress.at, NOW);
 });
 
+/** A one-counter snapshot, as a worker generation would send it. */
+function counterSnapshot(generation: string, seq: number | undefined, name: string, labelNames: string[], series: Array<[string[], number]>): WorkerSeriesSnapshot {
+  return { generation, ...(seq === undefined ? {} : { seq }), metrics: [{ kind: 'counter', name, help: 'Test.', labelNames, series: series.map(([labels, value]) => ({ labels, value })) }] };
+}
+
 test('cumulative snapshots: duplicates and stale ones add nothing, a new generation starts from zero', async () => {
   const hub = new MetricsHub({ processMetrics: false });
-  const a = createWorkerMetrics({ generation: 'g1' });
-  const counter = a.counter('app_events_total', 'Events.', ['type']);
-  counter.inc({ type: 'x' }, 5);
-  const s1 = a.snapshot();
-  counter.inc({ type: 'x' }, 2);
-  const s2 = a.snapshot();
+  const s1 = counterSnapshot('g1', 1, 'app_events_total', ['type'], [[['x'], 5]]);
+  const s2 = counterSnapshot('g1', 2, 'app_events_total', ['type'], [[['x'], 7]]);
   assert.deepEqual(hub.mergeWorkerSnapshot(1, s1), []);
   hub.mergeWorkerSnapshot(1, s2);
   hub.mergeWorkerSnapshot(1, s2);
@@ -80,50 +80,50 @@ test('cumulative snapshots: duplicates and stale ones add nothing, a new generat
   assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 7);
 
   // Same worker id, new life: its totals restart at zero and add up.
-  const b = createWorkerMetrics({ generation: 'g2' });
-  b.counter('app_events_total', 'Events.', ['type']).inc({ type: 'x' }, 1);
-  hub.mergeWorkerSnapshot(1, b.snapshot());
+  hub.mergeWorkerSnapshot(1, counterSnapshot('g2', 1, 'app_events_total', ['type'], [[['x'], 1]]));
   assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 8);
 
   // A retired generation is ignored from then on.
-  counter.inc({ type: 'x' }, 100);
   hub.retireWorker(1, 'g1');
-  hub.mergeWorkerSnapshot(1, a.snapshot());
+  hub.mergeWorkerSnapshot(1, counterSnapshot('g1', 3, 'app_events_total', ['type'], [[['x'], 107]]));
   assert.equal(sample(await hub.metrics(), 'app_events_total', { type: 'x' }), 8);
 });
 
 test('conflicting declarations across workers are reported, the rest still merges', async () => {
   const hub = new MetricsHub({ processMetrics: false });
-  const a = createWorkerMetrics();
-  a.counter('app_hits_total', 'Hits.', ['route']).inc({ route: '/' });
-  hub.mergeWorkerSnapshot('a', a.snapshot());
-  const b = createWorkerMetrics();
-  b.histogram('app_hits_total', 'Hits.', [], [1, 2]).observe(1);
-  b.counter('app_misses_total', 'Misses.').inc();
-  const problems = hub.mergeWorkerSnapshot('b', b.snapshot());
+  hub.mergeWorkerSnapshot('a', counterSnapshot('a', 1, 'app_hits_total', ['route'], [[['/'], 1]]));
+  const b: WorkerSeriesSnapshot = {
+    generation: 'b',
+    metrics: [
+      { kind: 'histogram', name: 'app_hits_total', help: 'Hits.', labelNames: [], buckets: [1, 2], series: [{ labels: [], counts: [1, 0, 0], sum: 1, count: 1 }] },
+      { kind: 'counter', name: 'app_misses_total', help: 'Misses.', labelNames: [], series: [{ labels: [], value: 1 }] },
+    ],
+  };
+  const problems = hub.mergeWorkerSnapshot('b', b);
   assert.equal(problems.length, 1);
   assert.equal(problems[0]!.metric, 'app_hits_total');
   assert.match(problems[0]!.message, /already known as a counter/);
-  const c = createWorkerMetrics();
-  c.counter('app_misses_total', 'Misses.', ['zone']).inc({ zone: 'x' });
-  assert.match(hub.mergeWorkerSnapshot('c', c.snapshot())[0]!.message, /use the same label names on every call/);
+  const c = counterSnapshot('c', 1, 'app_misses_total', ['zone'], [[['x'], 1]]);
+  assert.match(hub.mergeWorkerSnapshot('c', c)[0]!.message, /use the same label names on every call/);
   assert.equal(sample(await hub.metrics(), 'app_misses_total'), 1);
 });
 
-test('worker metrics refuse bad declarations with a clear error', () => {
-  const m = createWorkerMetrics();
-  const expectInvalid = (fn: () => unknown, pattern: RegExp): void => {
-    assert.throws(fn, (e: unknown) => e instanceof WalrusError && e.code === 'INVALID_ARGUMENT' && pattern.test(e.message));
+test('processor metrics with a reserved or invalid name or label are reported, not merged', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const bad: LabelledSnapshot = {
+    counters: [
+      { name: 'walrus_stream_mine_total', labels: {}, value: 1 },
+      { name: '9lives', labels: {}, value: 1 },
+      { name: 'ok_total', labels: { le: '1' }, value: 1 },
+      { name: 'fine_total', labels: { route: '/' }, value: 2 },
+    ],
+    summaries: [],
   };
-  expectInvalid(() => m.counter('walrus_stream_mine_total', 'x'), /reserved prefix/);
-  expectInvalid(() => m.counter('9lives', 'x'), /not a valid Prometheus name/);
-  expectInvalid(() => m.counter('ok_total', 'x', ['le']), /label "le" is not allowed/);
-  const c = m.counter('ok_total', 'x', ['route']);
-  expectInvalid(() => m.histogram('ok_total', 'x'), /already declared as a counter/);
-  expectInvalid(() => c.inc({}), /missing value for label "route"/);
-  expectInvalid(() => c.inc({ route: '/', extra: '1' }), /unknown label "extra"/);
-  expectInvalid(() => c.inc({ route: '/' }, -1), /finite number >= 0/);
-  expectInvalid(() => m.histogram('h_seconds', 'x', [], [2, 1]), /increase strictly/);
+  const problems = hub.mergeWorkerSnapshot(1, fromLabelledSnapshot(bad, '1'));
+  assert.deepEqual(problems.map((p) => p.metric), ['walrus_stream_mine_total', '9lives', 'ok_total']);
+  assert.match(problems[0]!.message, /reserved prefix/);
+  assert.match(problems[2]!.message, /label "le"/);
+  assert.equal(sample(await hub.metrics(), 'fine_total', { route: '/' }), 2);
 });
 
 test('without seq, a late older snapshot adds nothing: per series the larger total wins', async () => {

@@ -16,7 +16,7 @@ function fakeClockHub(): { hub: MetricsHub; advance: (ms: number) => void } {
   return { hub: new MetricsHub({ processMetrics: false, now: () => now }), advance: (ms) => { now += ms; } };
 }
 
-test('on a TTY the view is redrawn in place with rates, lag, DLQ and utilisation, then a summary', () => {
+test('on a TTY the view is redrawn in place with rates, lag, DLQ and utilisation, and left showing the final totals', () => {
   const out = capture();
   const { hub, advance } = fakeClockHub();
   const reporter = createProgressReporter({ tty: true, stream: out, app: 'orders' });
@@ -41,11 +41,12 @@ test('on a TTY the view is redrawn in place with rates, lag, DLQ and utilisation
   assert.match(frame, /sink +accepted +300/);
 
   advance(1000);
+  hub.recordFetched('orders', 100);
   reporter.finish(hub.progress());
-  const summary = out.writes[2]!;
-  assert.match(summary, /walrus-stream orders finished in 3\.0s/);
-  assert.match(summary, /source +orders +600 +200\.0\/s/);
-  assert.match(summary, /retries 2 {2}dead-lettered 1/);
+  const last = out.writes[2]!;
+  assert.match(last, /^\x1b\[3F/, 'the final frame replaces the 3-line view in place');
+  assert.match(last, /walrus-stream orders {2}3\.0s .* {2}retries 2 {2}DLQ 1/);
+  assert.match(last, /source +orders +700 +100\.0\/s/);
   reporter.update(hub.progress());
   assert.equal(out.writes.length, 3, 'updates after finish are ignored');
 });

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
 import { startObservabilityServer } from '../../src/observability/http/http-server.js';
-import type { WorkerMetricsSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
+import type { WorkerSeriesSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { sample, scrape } from './fixtures/prom-text.js';
 
 interface Task { id: number; records: number; hang?: boolean }
-interface Reply { id: number; threadId: number; snapshot: WorkerMetricsSnapshot }
+interface Reply { id: number; threadId: number; snapshot: WorkerSeriesSnapshot }
 
 const BOOT = new URL('./fixtures/ts-worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./fixtures/metrics-worker.ts', import.meta.url).href;

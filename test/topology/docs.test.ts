@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { diagnosticsOf, formatReport, loadTopology } from '../../src/topology/index.js';
 import { fileURLToPath } from 'node:url';
 import { topologyJsonSchema, type JsonSchema } from '../../src/topology/schema/json-schema.js';
-import { BEGIN_MARKER, referenceMarkdown, spliceReference } from '../../src/topology/schema/reference-docs.js';
+import { BEGIN_MARKER, headingText, referenceMarkdown, spliceReference } from '../../src/topology/schema/reference-docs.js';
 
 const docsUrl = new URL('../../docs/topology.md', import.meta.url);
 
@@ -21,7 +21,7 @@ test('the reference documents every key at every level, with its default', () =>
   const missing: string[] = [];
   const walk = (node: JsonSchema, path: string): void => {
     for (const [key, child] of Object.entries(node.properties ?? {})) {
-      const row = reference.split('\n').find((line) => line.startsWith(`| \`${key}\` |`) && reference.indexOf(line) > reference.indexOf(`### ${path || 'top level'}\n`));
+      const row = reference.split('\n').find((line) => line.startsWith(`| \`${key}\` |`) && reference.indexOf(line) > reference.indexOf(`### ${headingText(path || 'top level')}\n`));
       if (!row) missing.push(path ? `${path}.${key}` : key);
       else if (child.default !== undefined) assert.ok(row.includes(`\`${typeof child.default === 'string' ? child.default : JSON.stringify(child.default)}\``), `${path}.${key}: default missing`);
       walk(child, path ? `${path}.${key}` : key);

@@ -15,7 +15,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     workers: 'auto',
     cluster: {
       nodes: [],
-      embedded: { dataDir: join(dir, '.walrus'), host: '127.0.0.1', port: 0, fsync: 'interval', fsyncInterval: 100, compat: 'default', segmentEntries: 1_000_000, persistCursors: true },
+      embedded: { dataDir: join(dir, '.walrus'), host: '127.0.0.1', port: 0, fsync: 'interval', fsyncInterval: 100, compat: 'default', segmentEntries: 1_000_000, persistCursors: true, insecure: false },
       pool: { min: 1, max: 4, acquireTimeout: 5_000, idleTimeout: 30_000 },
       retry: { retries: 3, initialDelay: 100, maxDelay: 5_000, multiplier: 2 },
       breaker: { failureThreshold: 5, openDuration: 30_000, halfOpenAttempts: 3 },
@@ -26,7 +26,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     stores: {},
     observability: { logLevel: 'info', http: false, redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },
     workerPool: { maxHeap: 0, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20 },
-    journal: { fsync: 'batch' },
+    journal: { fsync: 'always' },
   };
 }
 
@@ -164,4 +164,21 @@ test('x- keys hold YAML anchors that processors merge in; errors in a merged val
     '5:29: processors.a.retry.attempts: expected a number, got "x"',
     '5:29: processors.b.retry.attempts: expected a number, got "x"',
   ]);
+});
+
+test('journal.fsync "batch" (the old spelling) loads as "always", with a warning at its position', async () => {
+  const dir = join(valid, 'minimal');
+  const text = [
+    'app: old-words',
+    'sources:',
+    '  orders: { topic: orders }',
+    'processors:',
+    '  a: { module: ./echo.js, input: orders }',
+    'journal:',
+    '  fsync: batch',
+  ].join('\n');
+  const { topology, warnings } = await loadTopologyText(text, join(dir, 'topology.yaml'), { env: {} });
+  assert.equal(topology.journal.fsync, 'always');
+  assert.deepEqual(warnings.map((w) => `${w.line}:${w.col}: ${w.severity}`), ['7:10: warning']);
+  assert.match(warnings[0]!.message, /journal\.fsync: "batch" is the old spelling of "always".*docs\/migration\.md/);
 });

@@ -1,10 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker, type BrokerOptions, type FsyncPolicy } from '../../broker/index.js';
 import { BROKER_DEFAULTS } from '../../broker/options.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { adduserUsage, runAdduser } from './broker-adduser.js';
 
 const usage = `Usage: walrus-stream broker [options]
+       walrus-stream broker adduser --users <file> <name>   (see broker adduser --help)
 
 Runs the embedded Walrus-compatible node: the Walrus client protocol on TCP,
 backed by segmented, checksummed log files.
@@ -20,8 +23,17 @@ Options:
   --volatile-cursors       keep read cursors in memory only, like the stock node
   --lease-timeout <ms>     release a BATCH_LEASE not acknowledged within <ms> even though its
                            connection is open (a stuck reader); 0 = only when the connection closes (default 0)
+  --users <file>           users file (name:scrypt-hash lines, see "broker adduser"): every connection
+                           must AUTH <user> <password> first
+  --tls-cert <file>        serve TLS with this PEM certificate (chain); needs --tls-key
+  --tls-key <file>         the PEM private key of --tls-cert
+  --insecure               allow a non-loopback --host without --users (warned on every start)
   --json                   print the address as a JSON line (the default when stdout is not a terminal)
   -h, --help               show this help
+
+A --host other than loopback (0.0.0.0, ::, a LAN address) needs --users, or
+--insecure. Walrus's GET is destructive: whoever can read can delete. See
+docs/security.md.
 
 Stops cleanly on SIGINT / SIGTERM: answers what it received, fsyncs, closes.
 `;
@@ -40,11 +52,20 @@ export function parseFsync(value: string | undefined): FsyncPolicy | undefined {
   return { intervalMs: Number(ms[1]) };
 }
 
+async function readPem(file: string, flag: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 const command: CliCommand = {
   name: 'broker',
   summary: 'Run the embedded Walrus-compatible node',
-  usage,
+  usage: `${usage}\n${adduserUsage}`,
   async run(args, io) {
+    if (args[0] === 'adduser') return runAdduser(args.slice(1), io);
     const { values } = parseArgs({
       args,
       options: {
@@ -57,6 +78,10 @@ const command: CliCommand = {
         'max-connections': { type: 'string' },
         'volatile-cursors': { type: 'boolean' },
         'lease-timeout': { type: 'string' },
+        users: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        insecure: { type: 'boolean' },
         json: { type: 'boolean' },
       },
       strict: true,
@@ -75,14 +100,22 @@ const command: CliCommand = {
       maxConnections: integer('max-connections', values['max-connections']) ?? BROKER_DEFAULTS.maxConnections,
       persistCursors: !values['volatile-cursors'],
       leaseTimeoutMs: integer('lease-timeout', values['lease-timeout']?.replace(/ms$/, '')) ?? BROKER_DEFAULTS.leaseTimeoutMs,
+      users: values.users === undefined ? undefined : resolve(io.cwd, values.users),
+      insecure: values.insecure === true,
     };
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+      options.tls = { cert: await readPem(resolve(io.cwd, values['tls-cert']), '--tls-cert'), key: await readPem(resolve(io.cwd, values['tls-key']), '--tls-key') };
+    }
     const node = await startBroker(options);
+    for (const warning of node.warnings) io.stderr.write(`walrus-stream broker: warning: ${warning}\n`);
     const json = values.json === true || !io.stdout.isTTY;
     const fsync = typeof node.options.fsync === 'object' ? `${node.options.fsync.intervalMs}ms` : node.options.fsync;
     if (json) {
-      io.stdout.write(`${JSON.stringify({ event: 'listening', address: node.address, host: node.host, port: node.port, pid: process.pid, dataDir: node.options.dataDir, compat: node.options.compat, fsync })}\n`);
+      io.stdout.write(`${JSON.stringify({ event: 'listening', address: node.address, host: node.host, port: node.port, pid: process.pid, dataDir: node.options.dataDir, compat: node.options.compat, fsync, tls: node.options.tls, auth: node.stats().users > 0 })}\n`);
     } else {
-      io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat})\n`);
+      const access = node.stats().users > 0 ? `${node.stats().users} user(s), AUTH required` : 'no users, no AUTH';
+      io.stdout.write(`walrus-stream broker listening on ${node.address} (data ${node.options.dataDir}, fsync ${fsync}, compat ${node.options.compat}, ${node.options.tls ? 'TLS' : 'plain TCP'}, ${access})\n`);
     }
 
     const signal = await new Promise<NodeJS.Signals | undefined>((done) => {

@@ -3,6 +3,7 @@ import { Consumer } from '../../client/index.js';
 import type { DecodedRecord, WalrusRecord } from '../../codec/index.js';
 import type { WalrusError } from '../../errors/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, topicArg } from './state.js';
 
 const usage = `Usage: walrus-stream consume <topic> [options]
@@ -54,7 +55,7 @@ const command: CliCommand = {
         count: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
         format: { type: 'string', default: 'text' },
-        nodes: { type: 'string' },
+        ...CONNECT_OPTIONS,
       },
       strict: true,
       allowPositionals: true,
@@ -67,7 +68,7 @@ const command: CliCommand = {
       if (!/^\d+$/.test(values.count)) throw new UsageError(`-n expects a non-negative integer, got "${values.count}"`);
       count = Number(values.count);
     }
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     let broken = 0;
     const consumer = new Consumer<Uint8Array>(client, {
       topic,

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { WalrusClient } from '../../client/index.js';
 import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
 import { Journal } from '../../journal/index.js';
@@ -9,6 +10,10 @@ export const REPLAY_COUNT_HEADER = 'walrus-replay-count';
 
 export const FILTER_FIELDS = ['key', 'code', 'processor', 'source', 'id'] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
+
+/** Destination topics written at once during a replay. */
+const TOPIC_FANOUT = 4;
+
 export interface ReplayFilter {
   field: FilterField;
   value: string;
@@ -122,6 +127,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
   const registered = new Set<string>();
   const kept: Array<{ seq: number; text: string }> = [];
   let replayedCount = 0;
+  const topicFanout = pLimit(TOPIC_FANOUT);
 
   const handle = async (batch: Array<{ seq: number; text: string }>): Promise<void> => {
     const byTopic = new Map<string, { seqs: number[]; payloads: string[] }>();
@@ -138,7 +144,9 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       group.payloads.push(plan.payload);
       byTopic.set(plan.topic, group);
     }
-    for (const [topic, group] of byTopic) {
+    // Topics are written in parallel, a few at a time (order matters only
+    // within a topic, and each topic gets one putMany per batch).
+    await Promise.all([...byTopic].map(([topic, group]) => topicFanout(async () => {
       if (!registered.has(topic)) {
         await client.register(topic);
         registered.add(topic);
@@ -146,7 +154,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       await client.putMany(topic, group.payloads);
       await journal.release(group.seqs);
       summary.replayed[topic] = (summary.replayed[topic] ?? 0) + group.seqs.length;
-    }
+    })));
   };
 
   const journal = await Journal.open({ dir: options.stateDir });

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { topicProblem } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { FILTER_FIELDS, REPLAY_COUNT_HEADER, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient } from './state.js';
 
 const usage = `Usage: walrus-stream dlq replay <dlq-topic> [options]
@@ -57,7 +58,7 @@ const command: CliCommand = {
         exact: { type: 'boolean' },
         'state-dir': { type: 'string' },
         json: { type: 'boolean' },
-        nodes: { type: 'string' },
+        ...CONNECT_OPTIONS,
       },
       strict: true,
       allowPositionals: true,
@@ -76,7 +77,7 @@ const command: CliCommand = {
     }
     const filters = (values.filter ?? []).map(parseFilter);
     const stateDir = resolve(io.cwd, values['state-dir'] ?? join('.walrus-stream', 'dlq-replay', dlqTopic));
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     try {
       const summary = await replayDeadLetters({
         client, dlqTopic, to: values.to, filters, limit, exact: values.exact ?? false, stateDir,

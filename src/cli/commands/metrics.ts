@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
+import pLimit from 'p-limit';
 import { fetchPipelineStatus, formatPipelineMetrics } from '../../observability/index.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, resolveNodes } from './state.js';
 
 const usage = `Usage: walrus-stream metrics [options]
@@ -21,26 +23,33 @@ ${NODES_HELP}
   -h, --help               show this help
 `;
 
+/** Nodes asked at once. */
+const NODE_FANOUT = 8;
+
 const command: CliCommand = {
   name: 'metrics',
   summary: 'Show the METRICS (Raft state, leader) of each node',
   usage,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { nodes: { type: 'string' }, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args, options: { ...CONNECT_OPTIONS, pipeline: { type: 'string' } }, strict: true, allowPositionals: false });
     if (values.pipeline !== undefined) return showPipeline(values.pipeline, io);
     const nodes = resolveNodes(values.nodes, io.env);
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     try {
-      const out: Record<string, unknown> = {};
+      // Asked in parallel (a down node costs one timeout, not one per node
+      // after it), a few at a time so a long --nodes list stays polite.
+      const limit = pLimit(NODE_FANOUT);
       let failed = false;
-      for (const node of nodes) {
+      const answers = await Promise.all(nodes.map((node) => limit(async () => {
         try {
-          out[node] = await client.metrics(node);
+          return await client.metrics(node);
         } catch (error) {
           failed = true;
-          out[node] = { error: { code: (error as { code?: string }).code ?? 'NETWORK_ERROR', message: (error as Error).message } };
+          return { error: { code: (error as { code?: string }).code ?? 'NETWORK_ERROR', message: (error as Error).message } };
         }
-      }
+      })));
+      // Keys in --nodes order, whatever order the answers came in.
+      const out: Record<string, unknown> = Object.fromEntries(nodes.map((node, i) => [node, answers[i]]));
       io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return failed ? EXIT.FAILURE : EXIT.OK;
     } finally {
@@ -57,7 +66,7 @@ async function showPipeline(target: string, io: CliIo): Promise<number> {
   }
   let status;
   try {
-    status = await fetchPipelineStatus(address);
+    status = await fetchPipelineStatus(address, { bearerToken: io.env.WALRUS_METRICS_TOKEN || undefined });
   } catch (error) {
     io.stderr.write(`walrus-stream metrics: ${(error as Error).message}\n`);
     return EXIT.FAILURE;

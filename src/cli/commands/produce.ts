@@ -5,6 +5,7 @@ import { Producer } from '../../client/index.js';
 import { WalrusError } from '../../errors/index.js';
 import type { CompressionCodec } from '../../codec/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, topicArg } from './state.js';
 
 const usage = `Usage: walrus-stream produce <topic> [options]
@@ -74,7 +75,7 @@ const command: CliCommand = {
         plain: { type: 'boolean' },
         envelope: { type: 'boolean' },
         compression: { type: 'string', default: 'none' },
-        nodes: { type: 'string' },
+        ...CONNECT_OPTIONS,
       },
       strict: true,
       allowPositionals: true,
@@ -90,7 +91,7 @@ const command: CliCommand = {
     if (values.plain && compression !== 'none') throw new UsageError('--compression needs the envelope');
     const keyPath = values['key-field']?.split('.');
 
-    const client = cliClient(values.nodes, io);
+    const client = await cliClient(values, io);
     const json = format === 'json' && !values.plain;
     const producer = new Producer<unknown>(client, {
       topic,

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import {
-  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, linesAboveProgress, parseHttpAddress, redactHeaderPaths, renderDeadLetterFold,
-  type ObservabilityServer,
+  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths,
+  renderDeadLetterFold, type ObservabilityServer,
 } from '../../observability/index.js';
 import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
 import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
@@ -15,6 +15,19 @@ import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { resolveAuth } from '../connect-options.js';
+import { checkExposure } from '../../util/exposure.js';
+import type { HttpAuthOptions } from '../../observability/http/http-auth.js';
+import type { ObservabilitySpec } from '../../topology/types.js';
+
+/** /metrics credentials: WALRUS_METRICS_TOKEN wins over observability.httpAuth.token; basic from httpAuth. */
+function metricsSecurity(spec: ObservabilitySpec['httpAuth'], envToken: string | undefined, insecure: boolean): { auth: HttpAuthOptions | undefined; insecure: boolean } {
+  const auth: HttpAuthOptions = {};
+  const token = envToken || spec?.token;
+  if (token) auth.bearerToken = token;
+  if (spec?.username !== undefined && spec.password !== undefined) auth.basic = { username: spec.username, password: spec.password };
+  return { auth: auth.bearerToken || auth.basic ? auth : undefined, insecure };
+}
 
 const usage = `Usage: walrus-stream run [topology.yaml] [options]
 
@@ -24,6 +37,8 @@ coordinator. Starts an embedded node when the topology names no nodes.
 Options:
   --until-idle             exit 0 once every source is empty and nothing is in flight
   --nodes <h:p,...>        Walrus nodes to use instead of the topology's (no embedded node)
+  --user <name>            log in as <name> instead of the topology's cluster.auth (default:
+                           $WALRUS_USER); the password comes from $WALRUS_PASSWORD, else a prompt
   --workers <n|auto>       worker threads (default: the topology's \`workers\`)
   --seed <source>=<file>   first load each line of <file> as one entry into the source's
                            topic (once per file contents and node; repeatable)
@@ -36,7 +51,9 @@ Options:
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
-                           false = off)
+                           false = off). Beyond loopback it needs credentials: $WALRUS_METRICS_TOKEN
+                           (a bearer token) or observability.httpAuth, else --insecure
+  --insecure               allow --metrics-address beyond loopback without credentials (warned)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
@@ -63,7 +80,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        instance: { type: 'string' },
+        instance: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
         'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
@@ -131,12 +148,16 @@ const command: CliCommand = {
       : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
     // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
     // process/GC metrics only when something scrapes them.
+    const httpSecurity = metricsSecurity(topology.observability.httpAuth, io.env.WALRUS_METRICS_TOKEN, values.insecure === true);
+    // Refuse a wide-open /metrics before anything starts, not after the pipeline is running.
+    if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
     const hub = new MetricsHub({ processMetrics: http !== undefined });
     const instance = values.instance ?? io.env.WALRUS_INSTANCE;
     const instanceError = instance === undefined ? undefined : instanceProblem(instance);
     if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
+    const auth = await resolveAuth(values.user, io);
     const pipeline = await startPipeline(topology, {
-      instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      ...(auth ? { auth } : {}), instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       onDeadLetter: (written) => deadLetters.add(written),
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
@@ -157,14 +178,16 @@ const command: CliCommand = {
           topology, hub, coordinator: pipeline.coordinator, deadLetters,
           replay: (entries) => replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message) }),
         });
-        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http, dashboard.routes);
+        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http,
+          { ...httpSecurity, routes: dashboard.routes });
       } catch (error) {
         dashboard?.close();
         pipeline.stop({ abortAfterMs: 0 });
         await pipeline.done.catch(() => undefined);
         throw error;
       }
-      io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)\n`);
+      for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
+      io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
     }
 
     let interrupted = false;
@@ -177,19 +200,19 @@ const command: CliCommand = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
-    const timer = progress
-      ? setInterval(() => progress.update(hub.progress()), tty ? 250 : Math.min(progressInterval, 1_000))
+    const drive = progress
+      ? driveProgress(() => hub.progress(), progress, { intervalMs: tty ? 250 : Math.min(progressInterval, 1_000) })
       : undefined;
-    timer?.unref();
     try {
       const summary = await pipeline.done;
-      // The last frame shows how busy the workers were over the whole run (their tasks' run time).
+      // The view settles on the final totals (workers: how busy over the whole run, from their
+      // tasks' run time); the summary table goes to stdout.
       const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
-      if (progress) progress.update({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
+      drive?.stop({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
       return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
-      if (timer) clearInterval(timer);
+      drive?.stop();
       dashboard?.close();
       await server?.close();
       process.off('SIGINT', onSignal);

@@ -10,6 +10,8 @@ import { CircuitBreaker, type BreakerSettings, type BreakerState } from './break
 import { PROBE_FRAMES, parseProbe, type NodeCapabilities } from '../transport/capabilities.js';
 import type { Clock } from '../transport/clock.js';
 import { Connection, type ReplyParser, type ReplySample, type RequestMeta, type SocketFactory } from '../transport/connection.js';
+import { LoginRefusals, type ClientAuth } from '../transport/auth.js';
+import type { ClientTls } from '../transport/tls.js';
 import { channels } from './events.js';
 import { isNodeFailure, requestMayHaveRun } from '../transport/network-errors.js';
 import { ConnectionPool, type PoolSettings, type PoolStats } from '../transport/pool.js';
@@ -23,6 +25,8 @@ export interface NodeSettings {
   requestTimeoutMs: number;
   healthCheckTimeoutMs: number;
   socketFactory?: SocketFactory | undefined;
+  auth?: ClientAuth | undefined;
+  tls?: ClientTls | undefined;
   clock: Clock;
   /** Client-wide counters this node adds to (possible losses, discarded entries). */
   counters: RetryCounters;
@@ -58,11 +62,13 @@ export class WalrusNode {
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #counted = new WeakSet<object>();
+  readonly #refusals: LoginRefusals;
 
   constructor(settings: NodeSettings) {
     this.#settings = settings;
     this.address = settings.address;
     this.id = formatAddress(settings.address);
+    this.#refusals = new LoginRefusals(settings.breaker.openDurationMs);
     const onReply = (sample: ReplySample): void => this.#record(sample);
     this.#pool = new ConnectionPool(
       this.id,
@@ -203,13 +209,16 @@ export class WalrusNode {
   }
 
   async #connect(onReply: (sample: ReplySample) => void): Promise<Connection> {
-    const { address, connectTimeoutMs, requestTimeoutMs, socketFactory } = this.#settings;
+    const { address, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, clock } = this.#settings;
+    // A refused login is not retried by reconnecting for every request (docs/security.md).
+    this.#refusals.check(clock.now());
     try {
-      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, onReply });
+      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, onReply });
       channels.connection.publish({ node: this.id, event: 'open' });
       connection.onClose((reason) => channels.connection.publish({ node: this.id, event: 'close', errorCode: reason.code }));
       return connection;
     } catch (error) {
+      this.#refusals.record(error, clock.now());
       channels.connection.publish({ node: this.id, event: 'failed', errorCode: (error as WalrusError).code });
       throw error;
     }

@@ -2,8 +2,12 @@ import { z } from 'zod';
 import { WalrusError } from '../../errors/index.js';
 import { parseAddress, type NodeAddress, type NodeAddressInput } from '../transport/address.js';
 import type { BalancerName } from './balancer.js';
-import type { Clock, Sleep } from '../transport/clock.js';
+import type { Clock } from '../transport/clock.js';
+import type { Sleep } from '../../util/sleep.js';
 import type { SocketFactory } from '../transport/connection.js';
+import { hidePassword, type ClientAuth } from '../transport/auth.js';
+import type { ClientTls } from '../transport/tls.js';
+import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import type { RetryPredicate } from './retry.js';
 
 /** Connection pool of each node. Connections are pipelined: a lease is a share of one, not exclusive use. */
@@ -68,6 +72,17 @@ export interface WalrusClientOptions {
   connectTimeoutMs?: number;
   /** Timeout of METRICS calls made by `health()`, pool health checks and breaker re-probes. @default 2000 */
   healthCheckTimeoutMs?: number;
+  /**
+   * Log every new connection in with `AUTH <username> <password>` before its
+   * first request (nodes with users). A refused login fails with
+   * AUTH_FAILED, is never retried, and further connections to that node
+   * fail at once for `breaker.openDurationMs`. The password never appears
+   * in errors, logs or `client.options`.
+   * @default none (no AUTH sent)
+   */
+  auth?: ClientAuth;
+  /** TLS to every node: `true` for the system's trust store, or CA / client certificate / server name. @default false (plain TCP) */
+  tls?: boolean | ClientTls;
   /** Seam: replaces `net.connect` (tests, proxies). @default net.connect */
   socketFactory?: SocketFactory;
   /** Seam: monotonic clock for breakers. @default performance.now */
@@ -110,6 +125,23 @@ const breakerSchema = z.strictObject({
   halfOpenAttempts: positive().max(1_000).default(3),
 });
 
+// Messages never quote the value: it may be a password.
+const authSchema = z.strictObject({
+  username: z.string().superRefine((v, ctx) => { const p = userNameProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
+  password: z.string().superRefine((v, ctx) => { const p = passwordProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
+});
+
+const pemSchema = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
+const tlsSchema = z.union([z.boolean(), z.strictObject({
+  ca: z.union([pemSchema, z.array(pemSchema)]).optional(),
+  cert: pemSchema.optional(),
+  key: pemSchema.optional(),
+  serverName: z.string().min(1).optional(),
+  rejectUnauthorized: z.boolean().optional(),
+}).superRefine((t, ctx) => {
+  if ((t.cert === undefined) !== (t.key === undefined)) ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together' });
+})]);
+
 const addressSchema = z.union([z.string(), z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) })]);
 
 const clientSchema = z.strictObject({
@@ -122,6 +154,8 @@ const clientSchema = z.strictObject({
   requestTimeoutMs: ms().min(1).default(10_000),
   connectTimeoutMs: ms().min(1).default(5_000),
   healthCheckTimeoutMs: ms().min(1).default(2_000),
+  auth: authSchema.optional(),
+  tls: tlsSchema.default(false),
   socketFactory: fn<SocketFactory>().optional(),
   clock: z.custom<Clock>((value) => typeof (value as Clock | undefined)?.now === 'function', { message: 'must be an object with a now() method' }).optional(),
   sleep: fn<Sleep>().optional(),
@@ -129,7 +163,7 @@ const clientSchema = z.strictObject({
 });
 
 /** Options after validation, with every default applied and nodes parsed. */
-export type ResolvedClientOptions = Omit<z.output<typeof clientSchema>, 'nodes'> & { nodes: NodeAddress[] };
+export type ResolvedClientOptions = Omit<z.output<typeof clientSchema>, 'nodes' | 'auth' | 'tls'> & { nodes: NodeAddress[]; auth: ClientAuth | undefined; tls: ClientTls | undefined };
 
 /**
  * Validates and defaults client options. Throws CONFIG_INVALID listing
@@ -148,5 +182,11 @@ export function resolveClientOptions(input: WalrusClientOptions): ResolvedClient
     if (seen.has(key)) throw new WalrusError('CONFIG_INVALID', `Invalid WalrusClient options: nodes.${i}: ${key} is listed twice.`, { context: { field: `nodes.${i}` } });
     seen.add(key);
   });
-  return { ...result.data, nodes };
+  const { auth, tls, ...rest } = result.data;
+  return {
+    ...rest,
+    nodes,
+    auth: auth === undefined ? undefined : hidePassword(auth),
+    tls: tls === false ? undefined : tls === true ? {} : (tls as ClientTls),
+  };
 }

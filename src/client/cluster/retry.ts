@@ -1,5 +1,6 @@
 import { WalrusError, isRetriable } from '../../errors/index.js';
-import { realSleep, type Sleep } from '../transport/clock.js';
+import { realSleep, type Sleep } from '../../util/sleep.js';
+import { backoffDelay } from '../../util/backoff.js';
 
 /** Decides whether `error` on `attempt` (1 = the first retry) should be retried, on top of its `retriable` flag. */
 export type RetryPredicate = (error: unknown, attempt: number) => boolean;
@@ -50,9 +51,9 @@ export class RetryPolicy {
 
   /** The wait before retry number `attempt` (1-based). */
   delayFor(attempt: number): number {
-    const { initialDelayMs, maxDelayMs, multiplier, jitter } = this.settings;
-    const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
-    return Math.round(base * (1 - jitter * this.#random()));
+    // The `random` seam is documented as "how much of the jitter share to
+    // take off" (0 = the full delay); backoffDelay's is the opposite way round.
+    return backoffDelay(this.settings, attempt, 1 - this.#random());
   }
 
   shouldRetry(error: unknown, attempt: number): boolean {

@@ -78,6 +78,8 @@ export class WalrusClient {
       requestTimeoutMs: o.requestTimeoutMs,
       healthCheckTimeoutMs: o.healthCheckTimeoutMs,
       socketFactory: o.socketFactory,
+      auth: o.auth,
+      tls: o.tls,
       clock: o.clock ?? systemClock,
       counters: this.#counters,
     }));

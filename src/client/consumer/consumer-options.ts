@@ -1,6 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import type { SerializerSpec } from '../../codec/index.js';
 import { assertTopic } from '../../protocol/index.js';
+import { sleep } from '../../util/sleep.js';
 
 /** What the consumer needs from a client: `WalrusClient` fits it. */
 export interface ConsumerClient {
@@ -94,7 +95,7 @@ export function resolveConsumerOptions<T>(opts: ConsumerOptions<T>): ResolvedCon
     maxRecords,
     stopWhenEmpty: opts.stopWhenEmpty ?? false,
     now: opts.now ?? Date.now,
-    sleep: opts.sleep ?? sleep,
+    sleep: opts.sleep ?? pollSleep,
   };
 }
 
@@ -106,16 +107,8 @@ function num(name: string, value: number | undefined, fallback: number, min: num
   return value;
 }
 
-/** A sleep that resolves early (without error) when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** The default poll wait: resolves early (without error) when `signal` aborts, so close() is prompt. */
+function pollSleep(ms: number, signal: AbortSignal): Promise<void> {
+  // No timer turn for a zero wait: the poll loop goes straight on.
+  return ms <= 0 ? Promise.resolve() : sleep(ms, { signal, onAbort: 'resolve' });
 }

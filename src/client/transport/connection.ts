@@ -1,10 +1,12 @@
 import net from 'node:net';
 import { WalrusError, type ErrorContext } from '../../errors/index.js';
 import { FrameDecoder } from '../../protocol/index.js';
-import { abortError } from './clock.js';
-import { Fifo } from './fifo.js';
+import { abortError } from '../../util/sleep.js';
+import { Fifo } from '../../util/fifo.js';
+import { authenticate } from './auth.js';
 import { closedBeforeSend, connectTimeout, inFlightFailure, socketError } from './network-errors.js';
 import { Pending, sample, type ConnectionOptions, type ReplyParser, type RequestMeta } from './pending-request.js';
+import { openSocket, tlsHandshakeError } from './tls.js';
 
 export type { ConnectionOptions, ReplyParser, ReplySample, RequestMeta, SocketFactory } from './pending-request.js';
 
@@ -39,13 +41,21 @@ export class Connection {
   /** Last time a request was sent or answered (performance.now()). */
   lastUsedAt = performance.now();
 
-  /** Opens a connection, rejecting with CONNECTION_REFUSED / CONNECTION_TIMEOUT / NETWORK_ERROR. */
-  static connect(options: ConnectionOptions): Promise<Connection> {
+  /**
+   * Opens a connection (TLS when `options.tls`) and, with `options.auth`,
+   * logs it in before anyone can send on it. Rejects with
+   * CONNECTION_REFUSED / CONNECTION_TIMEOUT / NETWORK_ERROR / AUTH_FAILED.
+   */
+  static async connect(options: ConnectionOptions): Promise<Connection> {
+    const connection = await Connection.#open(options);
+    if (options.auth) await authenticate(connection, options.auth);
+    return connection;
+  }
+
+  static #open(options: ConnectionOptions): Promise<Connection> {
     const node = `${options.host}:${options.port}`;
     return new Promise((resolve, reject) => {
-      const socket = options.socketFactory
-        ? options.socketFactory({ host: options.host, port: options.port })
-        : net.connect({ host: options.host, port: options.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000 });
+      const { socket, readyEvent } = openSocket(options);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(connectTimeout(node, options.connectTimeoutMs));
@@ -53,7 +63,7 @@ export class Connection {
       const onError = (error: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(socketError(error, node, 'connect'));
+        reject(tlsHandshakeError(error, node) ?? socketError(error, node, 'connect'));
       };
       socket.once('error', onError);
       const onConnect = (): void => {
@@ -62,8 +72,8 @@ export class Connection {
         resolve(new Connection(socket, options));
       };
       // A factory may hand back a socket that is already connected.
-      if (!socket.pending && !socket.connecting) onConnect();
-      else socket.once('connect', onConnect);
+      if (readyEvent === 'connect' && !socket.pending && !socket.connecting) onConnect();
+      else socket.once(readyEvent, onConnect);
     });
   }
 

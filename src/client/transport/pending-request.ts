@@ -1,5 +1,7 @@
 import type net from 'node:net';
 import type { WalrusError, ErrorContext } from '../../errors/index.js';
+import type { ClientAuth } from './auth.js';
+import type { ClientTls } from './tls.js';
 
 /** Turns a reply body into a value, or throws (a WalrusError from `ERR ...`, or PROTOCOL_ERROR). */
 export type ReplyParser<T> = (body: Buffer, context: ErrorContext) => T;
@@ -33,7 +35,11 @@ export interface ConnectionOptions {
   port: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
-  socketFactory?: SocketFactory;
+  socketFactory?: SocketFactory | undefined;
+  /** Log in with AUTH before the connection is handed out. @default none */
+  auth?: ClientAuth | undefined;
+  /** Speak TLS to the node. @default plain TCP */
+  tls?: ClientTls | undefined;
   /** Called once per request, synchronously; keep it cheap. */
   onReply?: (sample: ReplySample) => void;
 }

@@ -1,7 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
-import { abortError } from './clock.js';
+import { abortError } from '../../util/sleep.js';
 import type { Connection } from './connection.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../../util/fifo.js';
 
 /** Pool sizing and upkeep; see `PoolOptions` in options.ts for the documented, defaulted form. */
 export interface PoolSettings {

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WalrusError } from '../../errors/index.js';
+import { checkExposure } from '../../util/exposure.js';
+import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
 
@@ -38,7 +40,19 @@ export interface ObservabilityServerOptions {
   maxEventLoopDelayMs?: number;
   /** Window over which event-loop delay is judged. @default 5000 */
   eventLoopWindowMs?: number;
-  /** More routes, tried before the 404 (the dashboard, src/observability/dashboard). @default none */
+  /**
+   * Require a bearer token or basic credentials for /metrics and /readyz
+   * (/healthz stays open). Needed to bind beyond loopback.
+   * @default none
+   */
+  auth?: HttpAuthOptions;
+  /** Bind a non-loopback host without `auth` (warned about in `warnings`). @default false */
+  insecure?: boolean;
+  /**
+   * More routes, tried before the 404 (the dashboard, src/observability/dashboard).
+   * With `auth`, they need the same credentials as /metrics.
+   * @default none
+   */
   routes?: ExtraRoutes;
 }
 
@@ -47,6 +61,8 @@ export interface ObservabilityServer {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** What the operator should be told at start (e.g. an `insecure` wide bind). */
+  readonly warnings: readonly string[];
   close(): Promise<void>;
 }
 
@@ -73,6 +89,15 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new WalrusError('CONFIG_INVALID', `observability server: port must be an integer 0..65535 (got ${port})`);
   }
+  checkHttpAuthOptions(options.auth);
+  const authorized = httpAuthenticator(options.auth);
+  const exposed = checkExposure({
+    what: 'the /metrics endpoint',
+    host,
+    authenticated: authorized !== undefined,
+    insecure: options.insecure === true,
+    fix: 'Set a bearer token (WALRUS_METRICS_TOKEN or observability.httpAuth.token) or basic credentials',
+  });
   const maxDelayMs = options.maxEventLoopDelayMs ?? 1000;
   const monitor = new EventLoopMonitor({ windowMs: options.eventLoopWindowMs ?? 5000 });
   const readiness = options.readiness ?? (() => ({ ready: true, checks: {} }));
@@ -104,14 +129,27 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     const head = method === 'HEAD';
     const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
     if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
-      const context = { path, query: new URLSearchParams(search), loopback, health: healthReport, ready: readyReport };
-      if (options.routes && await options.routes(req, res, context)) return;
+      if (options.routes) {
+        // The dashboard shows record contents and can replay: never more open than /metrics.
+        if (authorized && !authorized(req)) {
+          res.setHeader('www-authenticate', challenge(options.auth!));
+          sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
+          return;
+        }
+        const context = { path, query: new URLSearchParams(search), loopback, health: healthReport, ready: readyReport };
+        if (await options.routes(req, res, context)) return;
+      }
       sendJson(res, 404, { error: `no such endpoint ${path}; try /metrics, /healthz or /readyz` }, head);
       return;
     }
     if (method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: `method ${method} not allowed; use GET or HEAD` }, false);
+      return;
+    }
+    if (authorized && path !== '/healthz' && !authorized(req)) {
+      res.setHeader('www-authenticate', challenge(options.auth!));
+      sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
       return;
     }
     if (path === '/metrics') {
@@ -150,6 +188,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     address: `${shownHost}:${bound.port}`,
     host: bound.address,
     port: bound.port,
+    warnings: exposed ? [exposed] : [],
     close() {
       closed ??= new Promise<void>((resolve) => {
         monitor.stop();

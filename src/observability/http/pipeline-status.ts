@@ -15,11 +15,12 @@ export interface PipelineStatus {
  * `address` (`host:port`), for `walrus-stream metrics --pipeline`.
  * A pipeline that is not listening fails with CONNECTION_REFUSED and a hint.
  */
-export async function fetchPipelineStatus(address: string, options: { timeoutMs?: number } = {}): Promise<PipelineStatus> {
+export async function fetchPipelineStatus(address: string, options: { timeoutMs?: number; bearerToken?: string | undefined } = {}): Promise<PipelineStatus> {
   const timeoutMs = options.timeoutMs ?? 3000;
+  const headers: Record<string, string> = options.bearerToken ? { authorization: `Bearer ${options.bearerToken}` } : {};
   const get = async (path: string): Promise<Response> => {
     try {
-      return await fetch(`http://${address}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+      return await fetch(`http://${address}${path}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause;
       if (cause?.code === 'ECONNREFUSED') {
@@ -41,6 +42,9 @@ export async function fetchPipelineStatus(address: string, options: { timeoutMs?
     }
   };
   const [metrics, health, ready] = await Promise.all([get('/metrics'), get('/healthz'), get('/readyz')]);
+  if (metrics.status === 401) {
+    throw new WalrusError('AUTH_FAILED', `the pipeline at ${address} wants credentials for /metrics: set WALRUS_METRICS_TOKEN to its bearer token.`, { context: { node: address } });
+  }
   return {
     metrics: await metrics.text(),
     health: { status: health.status, body: await json(health) },

@@ -9,10 +9,12 @@ import type { Logger } from 'pino';
 export const DEFAULT_REDACT_PATHS: readonly string[] = [
   'headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'headers["x-api-key"]', 'headers["proxy-authorization"]',
   '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]', '*.headers["x-api-key"]', '*.headers["proxy-authorization"]',
+  // Credentials (cluster.auth, observability.httpAuth) are already hidden from serialisation; this catches copies.
+  'password', '*.password', '*.*.password', 'token', '*.token', '*.*.token',
 ];
 
-/** Record headers always redacted in logs (the topology's `observability.redactHeaders` default). */
-export const DEFAULT_REDACT_HEADERS: readonly string[] = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
+// Declared with the other header names in codec (the topology's schema needs it too, and sits below observability).
+export { DEFAULT_REDACT_HEADERS } from '../../codec/headers.js';
 
 /** pino redact paths for header `names` (case-insensitive: headers are stored lower-case), in both `headers` and `record.headers` shapes. */
 export function redactHeaderPaths(names: readonly string[]): string[] {

@@ -1,15 +1,6 @@
-import type { CounterSnapshot, HistogramSnapshot, MetricSnapshot, WorkerMetricsSnapshot } from './worker-snapshot.js';
+import type { CounterSnapshot, HistogramSnapshot, LabelledSnapshot, MetricSnapshot, WorkerSeriesSnapshot } from './worker-snapshot.js';
 
-/**
- * The free-form shape the runtime's `ctx.metrics` (`increment(name, by,
- * labels)` / `observe(name, value, labels)`) keeps in a worker: series
- * carry their own label objects and observations are count/sum pairs.
- * Declared structurally so this layer does not import the runtime.
- */
-export interface LabelledSnapshot {
-  counters: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; value: number }>;
-  summaries: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; count: number; sum: number }>;
-}
+export type { LabelledSnapshot } from './worker-snapshot.js';
 
 /**
  * Converts a {@link LabelledSnapshot} to the snapshot the hub merges.
@@ -21,7 +12,7 @@ export interface LabelledSnapshot {
  * @example
  * for (const s of await pool.metrics()) hub.mergeWorkerSnapshot(s.threadId, fromLabelledSnapshot(s, String(s.threadId)));
  */
-export function fromLabelledSnapshot(snapshot: LabelledSnapshot, generation: string): WorkerMetricsSnapshot {
+export function fromLabelledSnapshot(snapshot: LabelledSnapshot, generation: string): WorkerSeriesSnapshot {
   const metrics: MetricSnapshot[] = [];
   for (const [name, series] of groupByName(snapshot.counters)) {
     const labelNames = labelNamesOf(series);

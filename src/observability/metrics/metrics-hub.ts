@@ -6,7 +6,7 @@ import {
 } from './metric-names.js';
 import { ProgressTally, type ProgressSnapshot } from '../progress/progress-tally.js';
 import { SnapshotMerger } from './snapshot-merger.js';
-import type { MergeProblem, WorkerMetricsSnapshot } from './worker-snapshot.js';
+import type { MergeProblem, WorkerSeriesSnapshot } from './worker-snapshot.js';
 
 export interface MetricsHubOptions {
   /**
@@ -195,7 +195,7 @@ export class MetricsHub {
   }
 
   /** Merges a processor-metrics snapshot from a worker; returns what could not be merged. */
-  mergeWorkerSnapshot(workerId: string | number, snapshot: WorkerMetricsSnapshot): MergeProblem[] {
+  mergeWorkerSnapshot(workerId: string | number, snapshot: WorkerSeriesSnapshot): MergeProblem[] {
     return this.#merger.merge(workerId, snapshot);
   }
 

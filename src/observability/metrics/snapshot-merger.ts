@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { BucketHistogram } from './bucket-histogram.js';
 import { METRIC_PREFIX, PROMETHEUS_LABEL, PROMETHEUS_NAME } from './metric-names.js';
-import type { MergeProblem, MetricSnapshot, WorkerMetricsSnapshot } from './worker-snapshot.js';
+import type { MergeProblem, MetricSnapshot, WorkerSeriesSnapshot } from './worker-snapshot.js';
 
 type Merged =
   | { kind: 'counter'; labelKeys: string[]; metric: Counter<string> }
@@ -36,7 +36,7 @@ export class SnapshotMerger {
   }
 
   /** Merges one snapshot; returns what could not be merged (conflicting declarations, shrinking totals). */
-  merge(workerId: string | number, snapshot: WorkerMetricsSnapshot): MergeProblem[] {
+  merge(workerId: string | number, snapshot: WorkerSeriesSnapshot): MergeProblem[] {
     const key = `${workerId}${SEP}${snapshot.generation}`;
     if (this.#retired.has(key)) return [];
     let baseline = this.#baselines.get(key);

@@ -1,6 +1,9 @@
 /**
- * Everything about metrics that crosses the worker-thread boundary, in one
- * file. A snapshot is plain data (structured-clone and msgpack safe).
+ * The shapes of worker metrics snapshots, in one file: the free-form
+ * {@link LabelledSnapshot} a worker sends over the wire (the runtime's wire
+ * messages build on it), and the Prometheus-shaped
+ * {@link WorkerSeriesSnapshot} the coordinator's hub merges. Both are plain
+ * data (structured-clone and msgpack safe).
  *
  * Snapshots are CUMULATIVE: a worker always sends its totals since it
  * started, never deltas. The coordinator remembers the last snapshot of each
@@ -8,6 +11,16 @@
  * duplicated message cannot skew the totals, a replaced worker's counts stay
  * counted, and its replacement (a new generation) starts from zero.
  */
+
+/**
+ * The free-form shape the runtime's `ctx.metrics` (`increment(name, by,
+ * labels)` / `observe(name, value, labels)`) keeps in a worker: series
+ * carry their own label objects and observations are count/sum pairs.
+ */
+export interface LabelledSnapshot {
+  counters: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; value: number }>;
+  summaries: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; count: number; sum: number }>;
+}
 
 /** One label combination of a counter. `labels` are values in `labelNames` order. */
 export interface CounterSeriesSnapshot {
@@ -43,7 +56,13 @@ export interface HistogramSnapshot {
 
 export type MetricSnapshot = CounterSnapshot | HistogramSnapshot;
 
-export interface WorkerMetricsSnapshot {
+/**
+ * One worker generation's metrics as Prometheus series: what
+ * `MetricsHub.mergeWorkerSnapshot` merges. (The runtime's workers send the
+ * free-form {@link LabelledSnapshot} over the wire; `fromLabelledSnapshot`
+ * turns it into this.)
+ */
+export interface WorkerSeriesSnapshot {
   /** Which life of the worker this is; a replacement worker has a new generation. */
   generation: string;
   /**

@@ -22,15 +22,15 @@ export function computeRates(previous: ProgressSnapshot | undefined, current: Pr
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const dec = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
-export function formatCount(n: number): string {
+function formatCount(n: number): string {
   return int.format(n);
 }
 
-export function formatRate(n: number | undefined): string {
+function formatRate(n: number | undefined): string {
   return n === undefined ? '—/s' : `${dec.format(n)}/s`;
 }
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 100) / 10);
   if (s < 60) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60);
@@ -56,20 +56,6 @@ export function renderLive(app: string, elapsedMs: number, current: ProgressSnap
   for (const [name, n] of Object.entries(current.processed)) rows.push(['processor', name, formatCount(n), formatRate(rates?.processed[name]), '']);
   for (const [name, n] of Object.entries(current.emitted)) rows.push(['sink', name, formatCount(n), formatRate(rates?.emitted[name]), '']);
   return [head, ...table(rows).map((line) => `  ${line}`)];
-}
-
-/** The final summary table. */
-export function renderSummary(app: string, elapsedMs: number, final: ProgressSnapshot): string[] {
-  const seconds = Math.max(elapsedMs / 1000, 0.001);
-  const rows: string[][] = [['', 'name', 'records', 'avg rate']];
-  for (const [name, n] of Object.entries(final.fetched)) rows.push(['source', name, formatCount(n), formatRate(n / seconds)]);
-  for (const [name, n] of Object.entries(final.processed)) rows.push(['processor', name, formatCount(n), formatRate(n / seconds)]);
-  for (const [name, n] of Object.entries(final.emitted)) rows.push(['sink', name, formatCount(n), formatRate(n / seconds)]);
-  return [
-    `walrus-stream ${app} finished in ${formatDuration(elapsedMs)}`,
-    ...table(rows).map((line) => `  ${line}`),
-    `  retries ${formatCount(final.retried)}  dead-lettered ${formatCount(final.deadLettered)}  errors ${formatCount(final.errors)}`,
-  ];
 }
 
 /** Left-aligns text columns and right-aligns numeric ones (those starting with a digit or a dash). */

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { ProgressSnapshot } from './progress-tally.js';
-import { computeRates, renderLive, renderSummary } from './progress-format.js';
+import { computeRates, renderLive } from './progress-format.js';
 
 export interface ProgressReporterOptions {
   /** Live view redrawn in place (true) or periodic JSON lines (false). Usually `stream.isTTY`. */
@@ -21,7 +21,12 @@ export interface ProgressReporterOptions {
 export interface ProgressReporter {
   /** Feed the latest totals (e.g. `hub.progress()` every second). */
   update(snapshot: ProgressSnapshot): void;
-  /** Prints the final summary; further updates are ignored. */
+  /**
+   * Shows the final totals and stops: on a TTY the view is redrawn once more
+   * and left in place, elsewhere a last JSON line of type `summary` is
+   * written. Further updates are ignored. (The run's summary table is the
+   * CLI's `formatSummary`; this view does not print a second one.)
+   */
   finish(final: ProgressSnapshot): void;
   /**
    * Writes `text` (whole lines) above the live view and redraws the view
@@ -92,7 +97,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       if (finished) return;
       finished = true;
       const elapsedMs = final.at - (startedAt ?? final.at);
-      if (tty) draw(renderSummary(app, elapsedMs, final));
+      if (tty) draw([...renderLive(app, elapsedMs, final, computeRates(previous, final)), ...(options.extraLines?.() ?? [])]);
       else stream.write(`${JSON.stringify({ type: 'summary', app, elapsedMs, ...withoutAt(final) })}\n`);
     },
     writeAbove(text) {
@@ -115,14 +120,14 @@ export interface IntervalTimers {
 
 /**
  * Calls `reporter.update(source())` every `intervalMs` until `stop()`, which
- * prints the final summary. The timer is unref'd: progress never keeps the
- * process alive.
+ * finishes the reporter with `final` (default: one more `source()`). The
+ * timer is unref'd: progress never keeps the process alive.
  */
 export function driveProgress(
   source: () => ProgressSnapshot,
   reporter: ProgressReporter,
   options: { intervalMs?: number; timers?: IntervalTimers } = {},
-): { stop(): void } {
+): { stop(final?: ProgressSnapshot): void } {
   const timers: IntervalTimers = options.timers ?? {
     setInterval: (fn, ms) => setInterval(fn, ms).unref(),
     clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
@@ -130,9 +135,9 @@ export function driveProgress(
   reporter.update(source());
   const handle = timers.setInterval(() => reporter.update(source()), options.intervalMs ?? 1000);
   return {
-    stop() {
+    stop(final) {
       timers.clearInterval(handle);
-      reporter.finish(source());
+      reporter.finish(final ?? source());
     },
   };
 }

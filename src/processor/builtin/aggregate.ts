@@ -3,7 +3,7 @@ import {
   advanceKeyTo, aggregate as aggregateInto, fromField, fromHeader, fromRecordTimestamp, hopping, lateRecordError, tumbling,
   windowedAggregate, type EventTimeExtractor, type WindowSpec,
 } from '../../state/index.js';
-import type { AggregateOp, AggregateSpec } from '../../topology/types.js';
+import type { AggregateOp, AggregateSpec } from './aggregate-spec.js';
 import { defineProcessor } from '../define.js';
 import { NonRetriableError } from '../non-retriable-error.js';
 import type { LifecycleContext, ProcessorRecord } from '../types.js';

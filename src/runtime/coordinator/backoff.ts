@@ -1,4 +1,5 @@
 import type { ProcessorRetrySpec } from '../../topology/types.js';
+import { backoffDelay } from '../../util/backoff.js';
 
 /**
  * Delay before attempt `attempt + 1`, after `attempt` failed attempts.
@@ -8,13 +9,5 @@ import type { ProcessorRetrySpec } from '../../topology/types.js';
  * @param random a number in [0, 1) (a seam for tests)
  */
 export function retryDelay(retry: ProcessorRetrySpec, attempt: number, random: number = Math.random()): number {
-  const n = Math.max(1, attempt);
-  let base: number;
-  switch (retry.backoff) {
-    case 'fixed': base = retry.initialDelay; break;
-    case 'linear': base = retry.initialDelay * n; break;
-    default: base = retry.initialDelay * 2 ** (n - 1);
-  }
-  const capped = Math.min(base, retry.maxDelay);
-  return Math.round(capped / 2 + (capped / 2) * random);
+  return backoffDelay({ shape: retry.backoff, initialDelayMs: retry.initialDelay, maxDelayMs: retry.maxDelay, jitter: 0.5 }, attempt, random);
 }

@@ -47,6 +47,8 @@ export interface CoordinatorOptions {
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
+  /** Schedules retry backoffs (a virtual clock in the test driver, src/testing). @default setTimeout */
+  setTimer?: (fn: () => void, ms: number) => unknown;
 }
 
 /** A dead letter the coordinator wrote: the `deadLetter` topic and the entry text (see dead-letter.ts). */
@@ -106,7 +108,7 @@ export class Coordinator {
       for (const name of group.members) this.stats.processor(name);
       const runner = new StageRunner({
         group, wire: groupSpec(topology, group, this.#routes), specs: group.members.map((m) => topology.processors[m]),
-        runner: options.runner, hooks, now: options.now, random: options.random, eagerBatches: options.workers,
+        runner: options.runner, hooks, now: options.now, random: options.random, setTimer: options.setTimer, eagerBatches: options.workers,
         instrumentation: options.instrumentation,
         onResult: (batch, result) => this.#onResult(group, batch, result),
         continuation: (job, at) => this.#continuation(group, job, at),

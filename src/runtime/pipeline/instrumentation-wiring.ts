@@ -1,7 +1,8 @@
 import {
   attachClientMetrics, nodesReachableCheck, readinessFromChecks, startObservabilityServer,
-  type ClientStatsSource, type ExtraRoutes, type MetricsHub, type ObservabilityServer,
+  type ClientStatsSource, type MetricsHub, type ObservabilityServer, type ObservabilityServerOptions,
 } from '../../observability/index.js';
+import type { WalrusClient } from '../../client/index.js';
 import type { Topology } from '../../topology/types.js';
 
 /** What {@link instrumentPipeline} reads: the parts of a started pipeline it needs. */
@@ -61,7 +62,8 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
 
 /** What the readiness checks read. */
 export interface ReadinessParts {
-  client: ClientStatsSource;
+  /** With `options` and `health` (a WalrusClient), nodes that need a login or TLS are checked through it. */
+  client: ClientStatsSource & Partial<Pick<WalrusClient, 'options' | 'health'>>;
   pool: { readonly size: number; readonly connected: number };
   nodes(): readonly string[];
   /** True once the journal's leftovers of a previous run were re-admitted. @default () => true */
@@ -74,13 +76,16 @@ export interface ReadinessParts {
  * is up, and the journal replay finished.
  */
 export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
-  address: { host: string; port: number }, routes?: ExtraRoutes): Promise<ObservabilityServer> {
+  address: { host: string; port: number }, security: Pick<ObservabilityServerOptions, 'auth' | 'insecure' | 'routes'> = {}): Promise<ObservabilityServer> {
+  const { auth, tls } = parts.client.options ?? {};
+  const viaClient = (auth || tls) && parts.client.health ? parts.client as Pick<WalrusClient, 'health'> : undefined;
   return startObservabilityServer({
     ...address,
-    routes,
+    ...security,
     metrics: hub,
     readiness: readinessFromChecks({
-      nodes: nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 }),
+      // Nodes that need a login or TLS are asked through the client, which has both.
+      nodes: viaClient ? clientNodesCheck(viaClient) : nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 }),
       breakers: () => {
         const open = Object.entries(parts.client.stats().nodes)
           .filter(([, n]) => n.breaker.state === 'open').map(([id]) => id);
@@ -90,4 +95,12 @@ export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
       journal: () => (parts.journalReplayed?.() ?? true) ? true : { ok: false, detail: 'replaying the journal' },
     }),
   });
+}
+
+function clientNodesCheck(client: Pick<WalrusClient, 'health'>): () => Promise<{ ok: boolean; detail: string }> {
+  return async () => {
+    const health = await client.health();
+    const failing = health.nodes.filter((n) => !n.healthy).map((n) => `${n.node} ${n.reason ?? ''}`.trim());
+    return failing.length === 0 ? { ok: true, detail: `${health.nodes.length} node(s) answering` } : { ok: false, detail: `unreachable: ${failing.join('; ')}` };
+  };
 }

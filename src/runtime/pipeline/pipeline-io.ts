@@ -71,7 +71,7 @@ export interface RecordCodec {
   assertFits?(sink: SinkSpec, record: OutRecord): void;
 }
 
-/** Local durability of fetched entries (DESIGN §6); the journal helper's `Journal` fits it. */
+/** Local durability of fetched entries (docs/architecture.md, "Delivery guarantees"); the journal helper's `Journal` fits it. */
 export interface JournalLike {
   append(items: Array<{ source: string; entry: Buffer }>): Promise<number[]>;
   release(seqs: number[]): Promise<void>;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startBroker, startBrokerInWorker } from '../../broker/index.js';
-import { WalrusClient } from '../../client/index.js';
+import { WalrusClient, readTlsFiles, type ClientAuth } from '../../client/index.js';
 import { Journal } from '../../journal/index.js';
 import type { Topology } from '../../topology/types.js';
 import { Coordinator, wireSpec, type CoordinatorOptions } from '../coordinator/coordinator.js';
@@ -38,6 +38,8 @@ export interface PipelineOptions {
    * @default true
    */
   brokerThread?: boolean;
+  /** Overrides `cluster.auth` (e.g. `--user` with WALRUS_PASSWORD). @default topology.cluster.auth */
+  auth?: ClientAuth;
   logger?: Logger;
   /** Records every built-in series into this hub (serve it with `startPipelineServer`). @default none */
   metrics?: MetricsHub;
@@ -84,10 +86,13 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     let broker: Pipeline['broker'];
     if (nodes.length === 0) {
       const e = topology.cluster.embedded;
-      broker = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
+      const started = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
         host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
         persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
+        ...(e.users ? { users: e.users } : {}), insecure: e.insecure,
       });
+      broker = started;
+      for (const warning of started.warnings) options.logger?.warn({ address: started.address }, `embedded node: ${warning}`);
       cleanups.push(() => broker!.close());
       options.logger?.info({ address: broker.address, dataDir: e.dataDir }, 'embedded node started');
     }
@@ -98,6 +103,9 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       retry: { retries: c.retry.retries, initialDelayMs: c.retry.initialDelay, maxDelayMs: c.retry.maxDelay, multiplier: c.retry.multiplier },
       breaker: { failureThreshold: c.breaker.failureThreshold, openDurationMs: c.breaker.openDuration, halfOpenAttempts: c.breaker.halfOpenAttempts },
       balancer: c.balancer, requestTimeoutMs: c.requestTimeout, connectTimeoutMs: c.connectTimeout,
+      // The embedded node speaks plain TCP, and wants a login only when it has users.
+      auth: broker && !topology.cluster.embedded.users ? undefined : options.auth ?? c.auth,
+      tls: broker || !c.tls ? undefined : await readTlsFiles(c.tls, topology.dir),
     });
     cleanups.push(() => client.close());
 

@@ -1,4 +1,6 @@
 import { isRetriable } from '../../errors/index.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { sleep } from '../../util/sleep.js';
 
 export interface BatcherOptions<T> {
   /** Writes one batch; a rejection is retried (if retriable) until the batcher closes. */
@@ -104,7 +106,7 @@ export class Batcher<T> {
           for (const ack of acks) ack(error);
           return;
         }
-        await new Promise((r) => setTimeout(r, Math.min(this.#o.retryDelayMs * attempt, 5_000)));
+        await sleep(backoffDelay({ shape: 'linear', initialDelayMs: this.#o.retryDelayMs, maxDelayMs: 5_000 }, attempt));
       }
     }
   }

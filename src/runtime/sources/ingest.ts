@@ -11,7 +11,11 @@ import type { PipelineStats } from '../coordinator/pipeline-stats.js';
 import type { Job } from '../coordinator/stage-runner.js';
 import { decodeDeadLetterTopic, type Routes } from '../coordinator/routes.js';
 import { Ticket } from '../coordinator/ticket.js';
+import { backoffDelay } from '../../util/backoff.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
+
+/** Waits between failed fetches of a source: 200 ms doubling to 5 s. */
+const FETCH_RETRY = { initialDelayMs: 200, maxDelayMs: 5_000 } as const;
 
 /**
  * Fetched batches per source that may wait for the journal at once. Each
@@ -125,7 +129,7 @@ export class Ingest {
         failures += 1;
         this.#o.logger?.warn({ err: serializeError(error), source: spec.name, failures }, 'fetch failed; retrying');
         this.#o.instrumentation?.error('source', error);
-        await this.#sleep(Math.min(100 * 2 ** failures, 5_000));
+        await this.#sleep(backoffDelay(FETCH_RETRY, failures));
         continue;
       }
       const { entries, dropped } = this.#redelivered.filter(spec.name, batch.entries);

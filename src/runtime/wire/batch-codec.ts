@@ -14,6 +14,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import { packEntries, unpackEntries } from './preload-blob.js';
 import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';
 
@@ -105,7 +106,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     anyAttempt ? attempts : null,
     entry ? entry.value : -1, entry ? null : entries,
     single ? single.value : null, single ? null : singles,
-    anyPreload ? byStore(preload, (p) => p.entries) : null,
+    anyPreload ? byStore(preload, (p) => packEntries(p.entries)) : null,
   ]);
 }
 
@@ -123,7 +124,7 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
     const enc = encodings ? encodings[i] : encoding;
     // Each record gets its own headers object: a processor may change it.
     const h = headers ? headers[i]! : 0;
-    const flat = preload ? fromStores<StatePreload>(preload, i, (store, e) => ({ store, entries: e as StatePreload['entries'] })) : undefined;
+    const flat = preload ? fromStores<StatePreload>(preload, i, (store, e) => ({ store, entries: e instanceof Uint8Array ? unpackEntries(e) : e as StatePreload['entries'] })) : undefined;
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {

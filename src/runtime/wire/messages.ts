@@ -8,6 +8,7 @@
  * metrics collection, cooperative cancellation, health, close hooks.
  */
 import type { SerializedError } from '../../errors/index.js';
+import type { LabelledSnapshot } from '../../observability/metrics/worker-snapshot.js';
 import type { StatePreload, StateWrites } from '../../state/worker-state.js';
 
 /** A record on its way into a worker. */
@@ -207,12 +208,10 @@ export interface StateUnit {
 /**
  * Processor-defined metrics of one worker since it started: free-form label
  * sets (the observability layer's `fromLabelledSnapshot` turns them into
- * Prometheus series).
+ * Prometheus series). The shape is declared once, in observability.
  */
-export interface WorkerMetricsSnapshot {
+export interface WorkerMetricsSnapshot extends LabelledSnapshot {
   threadId: number;
-  counters: Array<{ name: string; labels: Record<string, string>; value: number }>;
-  summaries: Array<{ name: string; labels: Record<string, string>; count: number; sum: number }>;
 }
 
 export interface WorkerHealth {

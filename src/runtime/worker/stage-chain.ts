@@ -1,11 +1,11 @@
-import { serializeError } from '../../errors/index.js';
+import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import type { RecordToEncode } from '../../codec/index.js';
 import type { StatePreload, StateWrites } from '../../state/worker-state.js';
-import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberStats, SinkWire, StateUnit, TaskRecord, UnitFailure,
-  WireRecord, WireResult } from '../wire/messages.js';
+import { encodeResult, encodeWire, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
+  type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
-import type { LoadedProcessor } from './loaded-processors.js';
+import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 
@@ -28,6 +28,53 @@ interface Chain {
 }
 
 const NO_HOPS: number[] = [];
+
+/** Runs one record through one member (run-record.ts; the test driver passes its own, timed on a virtual clock). */
+export type RecordRunner = (loaded: LoadedProcessor, spec: ProcessorSpecWire, record: WireRecord, inFlight: Set<AbortController>) => WireResult | Promise<WireResult>;
+
+/** What a worker does with a group task's records (task-handler.ts; the test driver runs it in its own thread). */
+export async function runGroupBatch(o: {
+  group: GroupSpecWire; records: TaskRecord[]; processors: LoadedProcessors; inFlight: Set<AbortController>; packer: SinkPacker; run?: RecordRunner;
+}): Promise<GroupBatchResult> {
+  let loaded;
+  try {
+    loaded = await Promise.all(o.group.members.map((m) => o.processors.get(m)));
+  } catch (error) {
+    // A load failure here (a replacement worker whose `init` fails, a module
+    // changed on disk) is not the records' fault: they are retried with
+    // backoff, and dead-lettered only if it persists.
+    const data = { ...serializeError(error), retriable: true };
+    return {
+      members: [], entryDurations: new Float64Array(o.records.length), exits: [], state: [], packed: [],
+      failures: o.records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error: data })),
+    };
+  }
+  return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run).run(o.records);
+}
+
+/**
+ * The result as bytes; when some output cannot cross the thread boundary (a
+ * function, a symbol), only the units responsible fail (non-retriable).
+ */
+export function encodeGroupResult(group: GroupSpecWire, result: GroupBatchResult): ArrayBuffer {
+  try {
+    return encodeResult(result);
+  } catch {
+    const failures = [...result.failures];
+    const failed = (index: number, member: number, hops: number[], error: unknown) => failures.push({
+      index, member, hops, attempt: 1,
+      error: serializeError(new WalrusError('SERIALIZATION_ERROR',
+        `processor "${group.members[member]?.name}" produced an output that cannot be passed between threads: ${(error as Error)?.message ?? String(error)}`,
+        { retriable: false })),
+    });
+    const sendable = <T>(items: T[], onError: (item: T, error: unknown) => void): T[] => items.filter((item) => {
+      try { encodeWire(item); return true; } catch (error) { onError(item, error); return false; }
+    });
+    const exits = sendable(result.exits, (x, error) => failed(x.index, x.hops[x.hops.length - 2] ?? 0, x.hops.slice(0, -2), error));
+    const state = sendable(result.state, (u, error) => failed(u.index, u.member, u.hops, error));
+    return encodeResult({ ...result, exits, state, failures });
+  }
+}
 
 /**
  * Runs a batch through a stage group inside a worker: each task record
@@ -55,8 +102,9 @@ export class ChainBatch {
   readonly #failures: UnitFailure[] = [];
   readonly #state: StateUnit[] = [];
   readonly #entryDurations: Float64Array;
+  readonly #run: RecordRunner;
 
-  constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number) {
+  constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord) {
     this.#group = group;
     this.#loaded = loaded;
     this.#inFlight = inFlight;
@@ -64,6 +112,7 @@ export class ChainBatch {
     this.#sinks = packer.batch();
     this.#stats = new Array(group.members.length);
     this.#entryDurations = new Float64Array(size);
+    this.#run = run;
   }
 
   run(records: readonly TaskRecord[]): GroupBatchResult | Promise<GroupBatchResult> {
@@ -93,7 +142,7 @@ export class ChainBatch {
       const step = chain.queue[chain.next++]!;
       const member = step.member;
       if (chain.preload?.has(member)) step.record.state = this.#stateOf(chain, member);
-      const result = runRecord(this.#loaded[member]!, this.#group.members[member]!, step.record, this.#inFlight);
+      const result = this.#run(this.#loaded[member]!, this.#group.members[member]!, step.record, this.#inFlight);
       if (result instanceof Promise) {
         return result.then((r) => {
           this.#handle(chain, step, r);

@@ -77,6 +77,14 @@ function table(section: Section): string[] {
   return ['| key | type | default | description |', '|---|---|---|---|', ...rows];
 }
 
+/**
+ * A path as heading text: `<name>` escaped, or markdown would take it for an
+ * HTML tag and GitHub would drop it from the heading (and its anchor).
+ */
+export function headingText(path: string): string {
+  return path.replace(/[<>]/g, (c) => `\\${c}`);
+}
+
 /** GitHub's heading anchor for a `path` heading. */
 export function anchor(path: string): string {
   return path.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-');
@@ -87,7 +95,7 @@ export function referenceMarkdown(): string {
   const lines = [BEGIN_MARKER, ''];
   for (const section of sections(topologyJsonSchema(), '', [])) {
     const title = section.path || 'top level';
-    lines.push(`### ${title}`, '');
+    lines.push(`### ${headingText(title)}`, '');
     if (section.node.description) lines.push(section.node.description, '');
     lines.push(...table(section), '');
   }

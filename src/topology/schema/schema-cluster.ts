@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import { address, count, duration, ordered } from './schema-fields.js';
 
 /**
  * `cluster:` — where the Walrus nodes are and how the client talks to them
- * (the client's pool / retry / breaker / balancer options, DESIGN §9).
+ * (the client's pool / retry / breaker / balancer options, docs/client.md).
  */
 
 const embedded = z
@@ -11,11 +12,13 @@ const embedded = z
     dataDir: z.string().min(1).default('.walrus').describe('Data directory of the embedded node, relative to the topology file.'),
     host: z.string().min(1).default('127.0.0.1').describe('Address the embedded node binds (loopback by default).'),
     port: z.number().int().min(0).max(65_535).default(0).describe('TCP port of the embedded node; 0 picks a free port.'),
-    fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node fsyncs its log: after every write, never, or every `fsyncInterval`.'),
+    fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node\'s log reaches the disk: `always`: a write is acknowledged after fdatasync (writes arriving together share one, group commit); `interval`: acknowledged after the write, fdatasync every `fsyncInterval`; `never`: acknowledged after the write, synced by the OS.'),
     fsyncInterval: duration('100ms').describe('Fsync period when `fsync` is `interval`.'),
     compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
     segmentEntries: count(1_000_000).describe('Entries per log segment before it rolls over.'),
     persistCursors: z.boolean().default(true).describe('Keep read cursors across restarts of the embedded node.'),
+    users: z.string().min(1).optional().describe('Users file of the embedded node (`walrus-stream broker adduser`), relative to the topology file: connections must `AUTH`, and the pipeline logs in with `cluster.auth`. Required for a `host` beyond loopback, unless `insecure`.'),
+    insecure: z.boolean().default(false).describe('Let the embedded node bind a non-loopback `host` without users (warned on every start).'),
   })
   .describe('The embedded node, started when `nodes` is empty.');
 
@@ -47,6 +50,32 @@ const breaker = z
   })
   .describe('Circuit breaker per node.');
 
+// Messages never quote a password (issues.ts also hides the value of any `password` key).
+const auth = z
+  .strictObject({
+    username: z
+      .string()
+      .superRefine((v, ctx) => { const p = userNameProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); })
+      .describe('User name sent with `AUTH` (no spaces).'),
+    password: z
+      .string()
+      .superRefine((v, ctx) => { const p = passwordProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); })
+      .describe('Password sent with `AUTH`: write `${WALRUS_PASSWORD}` rather than the password itself. Never logged or printed. May contain spaces; cannot end in whitespace.'),
+  })
+  .describe('Log in to nodes that require it (`AUTH <username> <password>` on every new connection). A refused login stops with AUTH_FAILED; it is not retried.');
+
+const tls = z
+  .strictObject({
+    ca: z.string().min(1).optional().describe('PEM file of the CA(s) to trust, relative to the topology file (default: the system trust store).'),
+    cert: z.string().min(1).optional().describe('PEM file of a client certificate, for mutual TLS.'),
+    key: z.string().min(1).optional().describe('PEM file of the client certificate\'s private key.'),
+    serverName: z.string().min(1).optional().describe('Name the nodes\' certificates must carry (default: the host of each node).'),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.cert === undefined) !== (t.key === undefined)) ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: '`cert` and `key` go together' });
+  })
+  .describe('Speak TLS to the nodes (a node started with `--tls-cert`, or a TLS terminator in front of Walrus). `tls: {}` trusts the system CAs.');
+
 export const clusterSchema = z
   .strictObject({
     nodes: z
@@ -66,6 +95,8 @@ export const clusterSchema = z
       .enum(['round-robin', 'least-outstanding', 'consistent-hash'])
       .default('round-robin')
       .describe('How writes spread over nodes; reads of a topic always stay on one node.'),
+    auth: auth.optional(),
+    tls: tls.optional(),
     requestTimeout: duration('10s').describe('Per-request timeout.'),
     connectTimeout: duration('5s').describe('TCP connect timeout.'),
   })

@@ -19,7 +19,7 @@ export const workerPoolSchema = z
 
 export const journalSchema = z
   .strictObject({
-    fsync: z.enum(['batch', 'always', 'never']).default('batch').describe('`batch`: each group commit is fdatasync\'ed before fetched entries are acknowledged (survives power loss); `always`: every append; `never`: page cache only (survives a process crash, not a power loss).'),
+    fsync: z.enum(['always', 'never', 'batch']).default('always').describe('`always`: fetched entries are fdatasync\'ed before they are acknowledged, appends made meanwhile sharing one fdatasync (group commit; survives a power loss); `never`: page cache only (survives a process crash, not a power loss). `batch` is the deprecated spelling of `always` (still accepted, with a warning).'),
   })
   .describe('The local journal that keeps fetched records until they are finished (`<stateDir>/<app>/journal`).');
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_REDACT_HEADERS } from '../../observability/logs/log-fields.js';
+import { DEFAULT_REDACT_HEADERS } from '../../codec/headers.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
@@ -124,6 +124,17 @@ const observability = z
       .union([address(), z.literal(false)], { error: (i) => `expected host:port or false, got ${show(i.input)}` })
       .default(false)
       .describe('`host:port` of the HTTP server for /metrics, /healthz and /readyz; `false` disables it.'),
+    httpAuth: z
+      .strictObject({
+        token: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional().describe('Bearer token required for /metrics and /readyz: write `${METRICS_TOKEN}`, not the token. Never logged.'),
+        username: z.string().min(1).optional().describe('User name for HTTP basic auth on /metrics and /readyz.'),
+        password: z.string().min(1).optional().describe('Password for HTTP basic auth: write `${METRICS_PASSWORD}`. Never logged.'),
+      })
+      .superRefine((a, ctx) => {
+        if ((a.username === undefined) !== (a.password === undefined)) ctx.addIssue({ code: 'custom', path: [a.username === undefined ? 'username' : 'password'], message: '`username` and `password` go together' });
+      })
+      .optional()
+      .describe('Credentials for /metrics and /readyz (/healthz stays open). Required when `http` binds beyond loopback, unless `run --insecure`.'),
     redactHeaders: z
       .array(z.string().min(1))
       .default([...DEFAULT_REDACT_HEADERS])

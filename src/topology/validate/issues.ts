@@ -89,8 +89,16 @@ function unknownKey(raw: unknown, path: Path, key: string, out: DiagnosticList):
   out.error([...path, key], `unknown key "${key}" ${where}${hint}`, { preferKey: true });
 }
 
+/** Keys whose values are secrets: their problems are described without the value. */
+const SECRET_KEYS = new Set(['password', 'token']);
+
 function message(issue: Issue, input: unknown): string | undefined {
   const p = prefix(issue.path);
+  if (SECRET_KEYS.has(String(issue.path[issue.path.length - 1]))) {
+    if (issue.code === 'invalid_type') return `${p}expected ${EXPECTED[issue.expected] ?? issue.expected} (the value is not shown: it is a secret; quote it, or better use \${ENV_VAR})`;
+    if (issue.code === 'custom') return `${p}${issue.message}`;
+    return `${p}invalid value (not shown: it is a secret)`;
+  }
   switch (issue.code) {
     case 'invalid_type': {
       const expected = EXPECTED[issue.expected] ?? issue.expected;

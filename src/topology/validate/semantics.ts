@@ -113,7 +113,7 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
 }
 
 /**
- * A Walrus GET consumes the entry (queue semantics, DESIGN §2): two sources
+ * A Walrus GET consumes the entry (queue semantics, see docs/architecture.md): two sources
  * on one topic would each see only part of it, and a sink writing a topic a
  * source reads feeds records back into the pipeline.
  */
