@@ -1,4 +1,4 @@
-// Overhead of metrics and tracing on the per-record hot path.
+// Overhead of metrics, tracing and the dashboard on the per-record hot path.
 //
 // A loop stands in for the pipeline's CPU work (no network, no threads): per
 // batch of 64 records it decodes a real envelope entry, processes each record
@@ -13,7 +13,7 @@
 // Each variant runs in its own process: in one process the JIT state left by
 // one variant (deoptimised call sites, a registered SDK) skews the next.
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { trace, type Span } from '@opentelemetry/api';
@@ -25,6 +25,8 @@ import { MetricsHub } from '../src/observability/metrics/metrics-hub.js';
 import { WorkerMetrics } from '../src/runtime/worker/processor-metrics.js';
 import { fromLabelledSnapshot } from '../src/observability/metrics/labelled-snapshot.js';
 import { injectTraceContext, startSpan } from '../src/observability/tracing/tracing.js';
+import { createDashboard, DeadLetterRing, StatsSampler, startObservabilityServer } from '../src/observability/index.js';
+import { parseDeadLetter } from '../src/runtime/coordinator/dead-letter.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.5' }, rounds: { type: 'string', default: '5' }, variant: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
@@ -33,7 +35,7 @@ const BATCH = 64;
 
 const payload = JSON.stringify({ id: 'order-1', customer: { id: 42, name: 'Ada Lovelace', tier: 'gold' }, items: [{ sku: 'A-1', qty: 2, price: 9.99 }, { sku: 'B-7', qty: 1, price: 120 }], note: 'leave at the door' });
 
-interface Variant { name: string; metrics: boolean; tracing: boolean; sdk: false | 'all' | 'ratio' }
+interface Variant { name: string; metrics: boolean; tracing: boolean; sdk: false | 'all' | 'ratio'; dashboard?: boolean }
 const VARIANTS: Variant[] = [
   { name: 'off', metrics: false, tracing: false, sdk: false },
   { name: 'metrics', metrics: true, tracing: false, sdk: false },
@@ -41,7 +43,38 @@ const VARIANTS: Variant[] = [
   { name: 'metrics + tracing (no SDK)', metrics: true, tracing: true, sdk: false },
   { name: 'metrics + tracing (SDK, 1% sampled)', metrics: true, tracing: true, sdk: 'ratio' },
   { name: 'metrics + tracing (SDK, every span)', metrics: true, tracing: true, sdk: 'all' },
+  // The dashboard served, sampling 10x as often as it does in a run (every 100 ms, so the
+  // figure is an upper bound), with a page's event stream open in another process.
+  { name: 'metrics + dashboard (SSE client connected)', metrics: true, tracing: false, sdk: false, dashboard: true },
 ];
+
+/**
+ * Serves the dashboard over `hub` (as `run` does) and connects a Server-Sent
+ * Events client from another process (a browser tab is another process too:
+ * its CPU is not the pipeline's). Returns the function that stops both.
+ */
+async function startDashboard(hub: MetricsHub, intervalMs = 100): Promise<() => Promise<void>> {
+  const ring = new DeadLetterRing({ parse: parseDeadLetter });
+  const sampler = new StatsSampler({
+    progress: () => hub.progress(),
+    processors: () => ({ parse: { processed: 0, retries: 0, deadLettered: 0 } }),
+    pending: () => ({ parse: 0 }),
+    latency: () => hub.processingLatency(),
+  }, { intervalMs });
+  sampler.start();
+  const topology = { app: 'bench', nodes: [], edges: [], stores: [] };
+  const dashboard = createDashboard({ topology, sampler, deadLetters: ring, replay: async () => ({ replayed: {}, results: [] }) });
+  const server = await startObservabilityServer({ port: 0, metrics: hub, routes: dashboard.routes });
+  const client = spawn(process.execPath, ['-e', `fetch('http://${server.address}/api/events').then(async (r) => { for await (const _ of r.body) process.stdout.write('.'); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Measure only once the stream is open (its first event arrived).
+  await new Promise<void>((resolve) => client.stdout.once('data', () => resolve()));
+  return async () => {
+    client.kill();
+    sampler.stop();
+    dashboard.close();
+    await server.close();
+  };
+}
 
 /** An exporter that drops spans: measures span creation, not export I/O. */
 class DropExporter implements SpanExporter {
@@ -64,8 +97,7 @@ const preEncoded = Buffer.from(JSON.stringify({ total: 1 }));
  * decode, JSON or encode): what remains is the cost of the hooks themselves,
  * which is far less sensitive to noise from other processes.
  */
-function runFor(variant: Variant, seconds: number, work = true): number {
-  const hub = new MetricsHub({ processMetrics: false });
+async function runFor(variant: Variant, seconds: number, work = true, hub = new MetricsHub({ processMetrics: false })): Promise<number> {
   // The runtime's own ctx.metrics, converted and merged as the coordinator does with each result.
   const worker = new WorkerMetrics();
   const deadline = performance.now() + seconds * 1000;
@@ -75,7 +107,14 @@ function runFor(variant: Variant, seconds: number, work = true): number {
   let records = 0;
   const durations = new Array<number>(BATCH);
   let sink = 0;
+  let yieldAt = performance.now() + 10;
   while (performance.now() < deadline) {
+    // Every variant yields to the event loop every 10 ms, as the coordinator does between
+    // batches: timers (the dashboard's sampler) and sockets (its event stream) run then.
+    if (performance.now() >= yieldAt) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yieldAt = performance.now() + 10;
+    }
     // fetch: decode the entry (what the coordinator does after GET / BATCH_GET)
     let fetchSpan: Span | undefined;
     if (variant.tracing) fetchSpan = startSpan('walrus.fetch', { 'walrus.source': 'orders', 'walrus.batch.size': BATCH });
@@ -132,17 +171,58 @@ async function installSdk(variant: Variant): Promise<void> {
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new DropExporter())], ...(sampler ? { sampler } : {}) }));
 }
 
-if (values.variant !== undefined) {
+/**
+ * The dashboard's own CPU, measured directly: the share of one core the
+ * process uses per second of wall time with the dashboard served, a page's
+ * event stream open and the hub holding a pipeline's series (4 processors,
+ * 3 sinks), minus the same process serving /metrics only. Unlike the loop
+ * variants this barely depends on other load on the machine: the sampler
+ * and the stream cost a fixed amount per second, whatever the record rate.
+ */
+async function dashboardIdleCost(seconds: number, intervalMs: number): Promise<{ idleMsPerS: number; dashboardMsPerS: number }> {
+  const hub = new MetricsHub({ processMetrics: false });
+  for (const p of ['parse', 'enrich', 'route', 'revenue']) hub.recordProcessed(p, 'ok', 64, Array.from({ length: 64 }, () => 0.3));
+  for (const s of ['accepted', 'review', 'revenue']) hub.recordEmitted(s, 64, { recordTimestamps: [Date.now()] });
+  hub.recordFetched('orders', 64);
+  const cpuPerSecond = async (): Promise<number> => {
+    const start = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const cpu = process.cpuUsage(start);
+    return ((cpu.user + cpu.system) / 1000) / ((performance.now() - t0) / 1000);
+  };
+  // The baseline serves /metrics without the dashboard: the server's own event-loop monitor
+  // (a 10 ms timer) is there in both. Warm-up (module loading, the client process starting,
+  // first JIT) is not measured.
+  const plain = await startObservabilityServer({ port: 0, metrics: hub });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const idleMsPerS = await cpuPerSecond();
+  await plain.close();
+  const stop = await startDashboard(hub, intervalMs);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const dashboardMsPerS = await cpuPerSecond();
+  await stop();
+  return { idleMsPerS, dashboardMsPerS };
+}
+
+if (values.variant === 'dashboard-idle') {
+  const real = await dashboardIdleCost(SECONDS, 1_000);
+  const fast = await dashboardIdleCost(SECONDS, 100);
+  console.log(JSON.stringify({ real, fast }));
+} else if (values.variant !== undefined) {
   // Child mode: one variant in a fresh process, so the JIT state left by
   // other variants (deoptimised call sites, a registered SDK) cannot skew it.
   const variant = VARIANTS.find((v) => v.name === values.variant)!;
   await installSdk(variant);
-  runFor(variant, 0.1);
-  runFor(variant, 0.1, false);
+  const hub = new MetricsHub({ processMetrics: false });
+  const stopDashboard = variant.dashboard ? await startDashboard(hub) : undefined;
+  await runFor(variant, 0.1, true, hub);
+  await runFor(variant, 0.1, false, hub);
   (globalThis as { gc?: () => void }).gc?.();
-  const full = runFor(variant, SECONDS);
+  const full = await runFor(variant, SECONDS, true, hub);
   (globalThis as { gc?: () => void }).gc?.();
-  const hooks = runFor(variant, SECONDS / 2, false);
+  const hooks = await runFor(variant, SECONDS / 2, false, hub);
+  await stopDashboard?.();
   console.log(JSON.stringify({ full, hooks }));
 } else {
   const results = new Map<string, { full: number[]; hooks: number[] }>(VARIANTS.map((v) => [v.name, { full: [], hooks: [] }]));
@@ -172,4 +252,17 @@ if (values.variant !== undefined) {
     const off = variant.name === 'off';
     console.log(`| ${variant.name} | ${Math.round(rate).toLocaleString('en-US')} | ${Math.round(1e9 / rate)} | ${off ? '—' : `${overhead.toFixed(1)}%`} | ${off ? '—' : Math.round(hookNs)} | ${off ? '—' : `${share.toFixed(1)}%`} |`);
   }
+  // The dashboard's fixed cost per second (see dashboardIdleCost), over 5 s windows.
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--variant', 'dashboard-idle', '--seconds', '5'], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`dashboard-idle failed: ${child.stderr}`);
+  const { real, fast } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<'real' | 'fast', { idleMsPerS: number; dashboardMsPerS: number }>;
+  const row = (name: string, r: { idleMsPerS: number; dashboardMsPerS: number }): string => {
+    const extra = r.dashboardMsPerS - r.idleMsPerS;
+    return `| ${name} | ${r.idleMsPerS.toFixed(2)} | ${r.dashboardMsPerS.toFixed(2)} | ${extra.toFixed(2)} | ${(extra / 10).toFixed(3)}% |`;
+  };
+  console.log('\ndashboard served with an event stream open, CPU of the pipeline process per second of wall time (5 s windows)\n');
+  console.log('| dashboard sampling | /metrics only ms/s | with dashboard ms/s | dashboard ms/s | share of one core |');
+  console.log('|---|---:|---:|---:|---:|');
+  console.log(row('every 1 s (as in a run)', real));
+  console.log(row('every 100 ms (10x)', fast));
 }

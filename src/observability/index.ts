@@ -25,3 +25,9 @@ export { W3CTraceContext, parseTraceparent, formatTraceparent } from './tracing/
 export { createLogger, processorLogger, recordLogger, DEFAULT_REDACT_PATHS, DEFAULT_REDACT_HEADERS, redactHeaderPaths, LOG_LEVELS, type LoggerOptions, type LogLevel } from './logs/logger.js';
 export { createProgressReporter, driveProgress, linesAboveProgress, type ProgressReporter, type ProgressReporterOptions, type IntervalTimers } from './progress/progress-reporter.js';
 export type { ProgressSnapshot } from './progress/progress-tally.js';
+export { createDashboard, type Dashboard, type DashboardOptions } from './dashboard/dashboard.js';
+export { DeadLetterRing, type RecentDeadLetter, type DeadLetterTally, type DeadLetterRingOptions, type ParsedDeadLetter } from './dashboard/dead-letter-ring.js';
+export { StatsSampler, type StatsFrame, type StatsSources, type StatsSamplerOptions } from './dashboard/stats-sampler.js';
+export type { DashboardTopology, DashboardNode, DashboardEdge, ReplayAnswer, StorePage } from './dashboard/dashboard-types.js';
+export type { ExtraRoutes, RouteContext } from './http/http-server.js';
+export { renderDeadLetterFold, type DeadLetterFoldRow } from './progress/progress-format.js';

@@ -36,7 +36,7 @@ const neighbours = Array.from({ length: 16 }, (_, i) => i).filter((i) => i !== 9
 for (const [name, processor, poison, extra, pool, code, message] of [
   ['hangs, ignoring ctx.signal', 'hang.ts', { hang: true }, ', timeout: 100ms', 'workerPool: { timeoutGrace: 100ms }', 'PROCESSOR_TIMEOUT', /worker was terminated/],
   ['spins synchronously (no timer can fire in its thread)', 'spin.ts', { spin: true }, ', timeout: 100ms', 'workerPool: { timeoutGrace: 50ms }', 'PROCESSOR_TIMEOUT', /worker was terminated/],
-  ['calls process.exit', 'crash.ts', { crash: 'always' }, '', '', 'WORKER_CRASHED', /worker crashed while running "p"/],
+  ['calls process.exit', 'crash.ts', { crash: 'always' }, '', '', 'WORKER_CRASHED', /worker crashed while running processor "p"/],
   ['throws from a timer (uncaught)', 'timer-crash.ts', { boom: true }, '', '', 'WORKER_CRASHED', /uncaught in a timer/],
   ['blows resourceLimits', 'oom.ts', { oom: true }, '', 'workerPool: { maxHeap: 32MiB }', 'WORKER_CRASHED', /memory/i],
   ['returns a value its sink cannot serialise (BigInt into JSON)', 'bad-output.ts', { big: true }, '', '', 'SERIALIZATION_ERROR', /BigInt/],

@@ -50,7 +50,7 @@ export interface ReplaySummary {
   consumedOnRead: number;
 }
 
-type Plan = { kind: 'replay'; topic: string; payload: string } | { kind: 'keep'; reason: 'notMatching' | 'notDeadLetter' };
+export type Plan = { kind: 'replay'; topic: string; payload: string } | { kind: 'keep'; reason: 'notMatching' | 'notDeadLetter' };
 
 function matches(filters: readonly ReplayFilter[], dl: ReturnType<typeof parseDeadLetter>): boolean {
   const fields: Record<FilterField, string | undefined> = {
@@ -87,7 +87,11 @@ function replayPayload(original: string, topic: string, exact: boolean, warn: (m
   return original;
 }
 
-function planEntry(text: string, options: ReplayOptions, warn: (m: string) => void): Plan {
+/** What decides where and how one dead letter is replayed (a subset of {@link ReplayOptions}). */
+export type PlanOptions = Pick<ReplayOptions, 'to' | 'filters' | 'exact'>;
+
+/** Where one dead-letter entry would go and with which bytes, or why it stays. */
+export function planEntry(text: string, options: PlanOptions, warn: (m: string) => void): Plan {
   let dl: ReturnType<typeof parseDeadLetter>;
   try {
     dl = parseDeadLetter(text);
@@ -212,6 +216,40 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
     }
   } finally {
     await journal.close();
+  }
+  return summary;
+}
+
+/** The outcome of {@link replayEntries}. */
+export interface EntriesReplaySummary {
+  /** Replayed entries per target topic. */
+  replayed: Record<string, number>;
+  /** Per input entry, in order: the topic it went to, or why it was not replayed. */
+  results: Array<{ ok: true; topic: string } | { ok: false; reason: string }>;
+}
+
+/**
+ * Replays dead-letter entries the caller already holds (the dashboard's
+ * recent dead letters), with the same plan as `dlq replay`: the original
+ * bytes to the source topic (or `to`), the replay-count header added to
+ * envelopes unless `exact`. Nothing is read from, or removed from, the
+ * dead-letter topic.
+ */
+export async function replayEntries(client: Pick<WalrusClient, 'register' | 'putMany'>, texts: readonly string[],
+  options: Omit<PlanOptions, 'filters'> & { onWarning?: (message: string) => void } = {}): Promise<EntriesReplaySummary> {
+  const warn = options.onWarning ?? (() => {});
+  const summary: EntriesReplaySummary = { replayed: {}, results: [] };
+  const byTopic = new Map<string, string[]>();
+  for (const text of texts) {
+    const plan = planEntry(text, { ...options, filters: [] }, warn);
+    if (plan.kind === 'keep') { summary.results.push({ ok: false, reason: plan.reason === 'notDeadLetter' ? 'not a usable dead-letter entry' : 'filtered out' }); continue; }
+    summary.results.push({ ok: true, topic: plan.topic });
+    byTopic.set(plan.topic, [...(byTopic.get(plan.topic) ?? []), plan.payload]);
+  }
+  for (const [topic, payloads] of byTopic) {
+    await client.register(topic);
+    await client.putMany(topic, payloads);
+    summary.replayed[topic] = payloads.length;
   }
   return summary;
 }

@@ -1,8 +1,14 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
+import {
+  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths,
+  renderDeadLetterFold, type ObservabilityServer,
+} from '../../observability/index.js';
 import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
+import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
+import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
+import { replayEntries } from './dlq-replay.js';
 import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
@@ -43,10 +49,10 @@ Options:
   --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
                            instances of one topology on one machine; default: none)
   --metrics-address <host:port|port|false>
-                           serve /metrics, /healthz, /readyz there (default: the topology's
-                           observability.http; loopback unless a host is given; false = off).
-                           Beyond loopback it needs credentials: $WALRUS_METRICS_TOKEN (a bearer
-                           token) or observability.httpAuth, else --insecure
+                           serve the dashboard (/), /metrics, /healthz, /readyz there (default:
+                           the topology's observability.http; loopback unless a host is given;
+                           false = off). Beyond loopback it needs credentials: $WALRUS_METRICS_TOKEN
+                           (a bearer token) or observability.httpAuth, else --insecure
   --insecure               allow --metrics-address beyond loopback without credentials (warned)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
@@ -68,6 +74,9 @@ SIGINT, 143 after SIGTERM.
 with the reason (e.g. "startup: restoring state 40% (store totals)",
 "journal: replaying journal: 120 of 500 entries left").
 `;
+
+/** Log messages of single dead letters, folded into the live view on a TTY. */
+const DEAD_LETTER_LOG_MESSAGES = new Set(['record dead-lettered', 'undecodable record dead-lettered']);
 
 const command: CliCommand = {
   name: 'run',
@@ -164,9 +173,20 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   // On a TTY the live view is created first: log lines then go above it
   // instead of being overwritten by the next redraw.
   const tty = io.stderr.isTTY === true && values.json !== true;
+  // The latest dead letters, for the dashboard and (on a TTY) the tally under the live view.
+  const deadLetters = new DeadLetterRing({ parse: parseDeadLetter });
+  const dlqTopics = [...new Set(Object.values(topology.processors).map((p) => p.deadLetter))];
+  // On a TTY each dead letter is not logged (a multi-line record each would bury the live
+  // view): the view shows counts by processor and code with the latest reason instead.
+  // Full records stay on the dead-letter topic, and are logged off a TTY or at debug level.
+  const foldDeadLetters = tty && !['debug', 'trace'].includes(topology.observability.logLevel);
   const progress = tty || progressInterval > 0
-    ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
+    ? createProgressReporter({
+      tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval,
+      extraLines: foldDeadLetters ? () => renderDeadLetterFold(deadLetters.tallies(), dlqTopics) : undefined,
+    }) : undefined;
   const logger = createLogger({
+    omit: foldDeadLetters ? (message) => DEAD_LETTER_LOG_MESSAGES.has(message) : undefined,
     level: topology.observability.logLevel, base: { app: topology.app },
     destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
     pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
@@ -192,10 +212,14 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
   const auth = await resolveAuth(values.user, io);
   let server: ObservabilityServer | undefined;
+  // The dashboard needs the running pipeline: until then `/` answers 404 while /healthz and /readyz say why.
+  let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
   if (http) {
-    server = await startPipelineServer(hub, parts, http, httpSecurity);
+    server = await startPipelineServer(hub, parts, http, {
+      ...httpSecurity, routes: (req, res, context) => (dashboard ? dashboard.routes(req, res, context) : Promise.resolve(false)),
+    });
     for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
-    io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
+    io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
   }
   const interruptedCode = () => { const s = hooks.signalled(); return s === undefined ? undefined : signalExitCode(s); };
   try {
@@ -203,6 +227,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
       pipeline = await startPipeline(topology, {
         ...(auth ? { auth } : {}), instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
         signal: hooks.signal,
+        onDeadLetter: (written) => deadLetters.add(written),
         onStartup: (text) => { phase = text; },
         beforeRun: async (client) => {
           if (seeds.length > 0) phase = 'seeding';
@@ -222,6 +247,13 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     }
     parts.client = pipeline.client;
     parts.pool = pipeline.pool;
+    if (server) {
+      const running = pipeline;
+      dashboard = createPipelineDashboard({
+        topology, hub, coordinator: running.coordinator, deadLetters,
+        replay: (entries) => replayEntries(running.client, entries, { onWarning: (message) => logger.warn(message) }),
+      });
+    }
     phase = undefined;
     hooks.started(pipeline);
 
@@ -231,14 +263,17 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
       : undefined;
     try {
       const summary = await pipeline.done;
-      // The view settles on the final totals; the summary table goes to stdout.
-      drive?.stop(toProgressSnapshot(summary, pipeline.pool.size));
+      // The view settles on the final totals (workers: how busy over the whole run, from their
+      // tasks' run time); the summary table goes to stdout.
+      const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
+      drive?.stop({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
       return interruptedCode() ?? EXIT.OK;
     } finally {
       drive?.stop();
     }
   } finally {
+    dashboard?.close();
     await server?.close();
   }
 }

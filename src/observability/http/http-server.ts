@@ -12,6 +12,22 @@ export interface MetricsSource {
   readonly contentType: string;
 }
 
+/** What {@link ObservabilityServerOptions.routes} gets besides the request. */
+export interface RouteContext {
+  /** The path, without the query. */
+  path: string;
+  query: URLSearchParams;
+  /** True when the server is bound to a loopback address (Host headers are then checked). */
+  loopback: boolean;
+  /** The `/healthz` answer. */
+  health(): { status: number; body: Record<string, unknown> };
+  /** The `/readyz` answer. */
+  ready(): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+/** Extra routes: answers and returns true, or returns false (then the server answers 404). */
+export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse, context: RouteContext) => Promise<boolean>;
+
 export interface ObservabilityServerOptions {
   /** Interface to bind. Loopback by default: metrics can reveal topology and topic names. @default '127.0.0.1' */
   host?: string;
@@ -32,6 +48,12 @@ export interface ObservabilityServerOptions {
   auth?: HttpAuthOptions;
   /** Bind a non-loopback host without `auth` (warned about in `warnings`). @default false */
   insecure?: boolean;
+  /**
+   * More routes, tried before the 404 (the dashboard, src/observability/dashboard).
+   * With `auth`, they need the same credentials as /metrics.
+   * @default none
+   */
+  routes?: ExtraRoutes;
 }
 
 export interface ObservabilityServer {
@@ -58,7 +80,8 @@ function sendText(res: ServerResponse, status: number, contentType: string, text
 /**
  * Serves `/metrics` (Prometheus text), `/healthz` (process alive, event loop
  * not stalled) and `/readyz` (JSON; 503 with the failing checks explained).
- * Only GET and HEAD are accepted; every other path is a 404.
+ * Only GET and HEAD are accepted there; other paths go to `routes` (the
+ * dashboard), else 404.
  */
 export async function startObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
   const host = options.host ?? '127.0.0.1';
@@ -79,12 +102,43 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   const monitor = new EventLoopMonitor({ windowMs: options.eventLoopWindowMs ?? 5000 });
   const readiness = options.readiness ?? (() => ({ ready: true, checks: {} }));
   const started = Date.now();
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+  function healthReport(): { status: number; body: Record<string, unknown> } {
+    const delay = Math.round(monitor.maxDelayMs() * 10) / 10;
+    const ok = delay <= maxDelayMs;
+    return {
+      status: ok ? 200 : 503,
+      body: {
+        status: ok ? 'ok' : 'stalled',
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        eventLoopDelayMs: delay,
+        ...(ok ? {} : { detail: `the event loop was blocked for ${delay} ms (limit ${maxDelayMs} ms): a processor or hook is doing synchronous work on the main thread` }),
+      },
+    };
+  }
+
+  async function readyReport(): Promise<{ status: number; body: Record<string, unknown> }> {
+    const report = await readiness();
+    const failing = Object.entries(report.checks).filter(([, r]) => !r.ok).map(([name, r]) => (r.detail ? `${name}: ${r.detail}` : name));
+    return { status: report.ready ? 200 : 503, body: { status: report.ready ? 'ready' : 'not ready', ...(failing.length > 0 ? { failing } : {}), checks: report.checks } };
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
     if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+      if (options.routes) {
+        // The dashboard shows record contents and can replay: never more open than /metrics.
+        if (authorized && !authorized(req)) {
+          res.setHeader('www-authenticate', challenge(options.auth!));
+          sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
+          return;
+        }
+        const context = { path, query: new URLSearchParams(search), loopback, health: healthReport, ready: readyReport };
+        if (await options.routes(req, res, context)) return;
+      }
       sendJson(res, 404, { error: `no such endpoint ${path}; try /metrics, /healthz or /readyz` }, head);
       return;
     }
@@ -100,19 +154,9 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     }
     if (path === '/metrics') {
       sendText(res, 200, options.metrics.contentType, await options.metrics.metrics(), head);
-    } else if (path === '/healthz') {
-      const delay = Math.round(monitor.maxDelayMs() * 10) / 10;
-      const ok = delay <= maxDelayMs;
-      sendJson(res, ok ? 200 : 503, {
-        status: ok ? 'ok' : 'stalled',
-        uptimeSeconds: Math.round((Date.now() - started) / 1000),
-        eventLoopDelayMs: delay,
-        ...(ok ? {} : { detail: `the event loop was blocked for ${delay} ms (limit ${maxDelayMs} ms): a processor or hook is doing synchronous work on the main thread` }),
-      }, head);
     } else {
-      const report = await readiness();
-      const failing = Object.entries(report.checks).filter(([, r]) => !r.ok).map(([name, r]) => (r.detail ? `${name}: ${r.detail}` : name));
-      sendJson(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', ...(failing.length > 0 ? { failing } : {}), checks: report.checks }, head);
+      const { status, body } = path === '/healthz' ? healthReport() : await readyReport();
+      sendJson(res, status, body, head);
     }
   }
 

@@ -22,6 +22,12 @@ export interface LoggerOptions {
   redact?: readonly string[];
   /** Where lines go. @default process.stdout */
   destination?: NodeJS.WritableStream & { isTTY?: boolean };
+  /**
+   * Lines to leave out, by message and numeric pino level (e.g. dead-letter
+   * warnings that the live view on a TTY folds into a tally instead).
+   * @default none
+   */
+  omit?: (message: string, level: number) => boolean;
 }
 
 /**
@@ -43,6 +49,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    ...(options.omit ? { hooks: { logMethod: omitting(options.omit) } } : {}),
   };
   const stream: DestinationStream = usePretty
     ? pretty({ destination, colorize: destination.isTTY === true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
@@ -52,4 +59,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   } catch (error) {
     throw new WalrusError('CONFIG_INVALID', `logger options are invalid: ${(error as Error).message}`, { cause: error });
   }
+}
+
+type LogMethodHook = (this: Logger, args: Parameters<Logger['info']>, method: Logger['info'], level: number) => void;
+
+function omitting(omit: (message: string, level: number) => boolean): LogMethodHook {
+  return function logMethod(args, method, level) {
+    const message = (args as unknown[]).find((a): a is string => typeof a === 'string');
+    if (message !== undefined && omit(message, level)) return;
+    (method as (...a: unknown[]) => void).apply(this, args as unknown[]);
+  };
 }

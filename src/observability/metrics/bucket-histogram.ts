@@ -86,6 +86,11 @@ export class BucketHistogram {
     series.count += count;
   }
 
+  /** Every series created so far (read-only use: the dashboard copies their counts). */
+  allSeries(): IterableIterator<HistogramSeries> {
+    return this.#series.values();
+  }
+
   reset(): void {
     this.#series.clear();
   }

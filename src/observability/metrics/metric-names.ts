@@ -57,7 +57,7 @@ export const METRICS = {
 
   // -- worker pool ----------------------------------------------------------------
   workerThreads: spec('walrus_stream_worker_threads', 'gauge', 'Worker threads currently running.', []),
-  workerUtilization: spec('walrus_stream_worker_utilization_ratio', 'gauge', 'Share of time the worker pool spent running tasks (0..1).', []),
+  workerUtilization: spec('walrus_stream_worker_utilization_ratio', 'gauge', 'Share of time the worker threads spent running tasks over the last one to two seconds (0..1).', []),
   workerReplacements: spec('walrus_stream_worker_replacements_total', 'counter', 'Worker threads that died and were replaced.', []),
 
   // -- client ---------------------------------------------------------------------

@@ -98,6 +98,18 @@ export class MetricsHub {
     return this.#tally.snapshot(this.#now());
   }
 
+  /**
+   * Per-processor processing-time bucket counts (non-cumulative, the last
+   * slot is `+Inf`) and their upper bounds in seconds: the dashboard turns
+   * the difference of two reads into p50/p99 over that interval.
+   */
+  processingLatency(): { bounds: readonly number[]; byProcessor: Record<string, number[]> } {
+    const histogram = this.#series.histogram(METRICS.processingDuration);
+    const byProcessor: Record<string, number[]> = {};
+    for (const series of histogram.allSeries()) byProcessor[series.labels.processor ?? ''] = series.counts.slice();
+    return { bounds: histogram.bounds, byProcessor };
+  }
+
   // -- records -----------------------------------------------------------------
 
   /** `n` records (and optionally their entry `bytes`) were read from `source`. */
@@ -172,7 +184,7 @@ export class MetricsHub {
     this.#tally.set('workers', threads);
   }
 
-  /** Pool utilisation 0..1 (piscina's `pool.utilization`). */
+  /** Pool utilisation 0..1 over the last one to two seconds (`WorkerPool.utilization`). */
   setWorkerUtilization(ratio: number): void {
     this.#series.gauge(METRICS.workerUtilization).set(ratio);
     this.#tally.set('utilization', ratio);

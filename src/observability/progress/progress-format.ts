@@ -64,3 +64,23 @@ function table(rows: string[][]): string[] {
   for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
   return rows.map((row) => row.map((cell, i) => (/^[\d—-]/.test(cell) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
 }
+
+/** Counts of dead letters by processor and error code, with the latest reason (see DeadLetterRing.tallies). */
+export interface DeadLetterFoldRow { processor: string; code: string; count: number; latest: string }
+
+/**
+ * The dead letters folded into the live view on a TTY: a line per
+ * processor and error code (largest first, at most `maxRows`) with the
+ * latest reason, instead of a multi-line log record per dead letter.
+ */
+export function renderDeadLetterFold(rows: readonly DeadLetterFoldRow[], topics: readonly string[], maxRows = 5): string[] {
+  if (rows.length === 0) return [];
+  const total = rows.reduce((n, r) => n + r.count, 0);
+  const shown = rows.slice(0, maxRows).map((r) => ['', r.processor, r.code, formatCount(r.count), `latest: ${r.latest.replace(/\s+/g, ' ')}`]);
+  const more = rows.length > maxRows ? [`    … ${rows.length - maxRows} more (processor, code) pairs`] : [];
+  return [
+    `  dead letters ${formatCount(total)} (full records in ${topics.join(', ')}; logged one by one off a TTY or at log level debug)`,
+    ...table(shown).map((line) => `  ${line}`),
+    ...more,
+  ];
+}

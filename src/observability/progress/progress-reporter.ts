@@ -14,6 +14,8 @@ export interface ProgressReporterOptions {
    * @default 10000
    */
   logIntervalMs?: number;
+  /** More lines under the live view on a TTY (the dead-letter tally). @default none */
+  extraLines?: () => string[];
 }
 
 export interface ProgressReporter {
@@ -83,7 +85,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       if (finished) return;
       startedAt ??= snapshot.at;
       if (tty) {
-        draw(renderLive(app, snapshot.at - startedAt, snapshot, computeRates(previous, snapshot)));
+        draw([...renderLive(app, snapshot.at - startedAt, snapshot, computeRates(previous, snapshot)), ...(options.extraLines?.() ?? [])]);
       } else if (lastLogged === undefined || snapshot.at - lastLogged.at >= logIntervalMs) {
         const rates = computeRates(lastLogged, snapshot);
         stream.write(`${JSON.stringify({ type: 'progress', app, elapsedMs: snapshot.at - startedAt, ...withoutAt(snapshot), ...(rates ? { rates } : {}) })}\n`);
@@ -95,7 +97,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       if (finished) return;
       finished = true;
       const elapsedMs = final.at - (startedAt ?? final.at);
-      if (tty) draw(renderLive(app, elapsedMs, final, computeRates(previous, final)));
+      if (tty) draw([...renderLive(app, elapsedMs, final, computeRates(previous, final)), ...(options.extraLines?.() ?? [])]);
       else stream.write(`${JSON.stringify({ type: 'summary', app, elapsedMs, ...withoutAt(final) })}\n`);
     },
     writeAbove(text) {

@@ -38,12 +38,21 @@ export interface CoordinatorOptions {
   instrumentation?: Instrumentation;
   /** Keyed state stores of stateful processors (docs/state.md, "Wiring"). @default none */
   state?: RuntimeState;
+  /**
+   * Called once a dead letter was written (acknowledged by the node), with
+   * the entry as written: the dashboard keeps the latest ones. Must not throw.
+   * @default none
+   */
+  onDeadLetter?: (written: WrittenDeadLetter) => void;
   /** Seams for tests. */
   now?: () => number;
   random?: () => number;
   /** Schedules retry backoffs (a virtual clock in the test driver, src/testing). @default setTimeout */
   setTimer?: (fn: () => void, ms: number) => unknown;
 }
+
+/** A dead letter the coordinator wrote: the `deadLetter` topic and the entry text (see dead-letter.ts). */
+export interface WrittenDeadLetter { processor: string; topic: string; entry: string }
 
 /**
  * Job bookkeeping the coordinator attaches to every record (`index`: the
@@ -127,7 +136,8 @@ export class Coordinator {
       routes: this.#routes,
       stats: this.stats,
       submit: (processor, job) => this.#submit(processor, job),
-      deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry),
+      deadLetterEntry: (topic, entry) => this.#writers.deadLetter(topic).add(entry)
+        .then(() => options.onDeadLetter?.({ processor: '(decode)', topic, entry })),
       flushOutputs: () => this.#writers.flushAll(),
       afterRecover: () => this.#streamTimes?.start(),
     });
@@ -188,6 +198,13 @@ export class Coordinator {
     this.#failed = true;
     this.stop();
     this.#ingest.fail(error);
+  }
+
+  /** Records queued or in a worker per stage group, keyed by the group's name (its head processor): the dashboard's in-flight. */
+  pending(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { runner } of this.#placement.values()) out[runner.name] = runner.pending;
+    return out;
   }
 
   snapshot(): PipelineSummary {
@@ -299,7 +316,11 @@ export class Coordinator {
       meta.ticket.fail(buildError);
       return;
     }
-    this.#writers.deadLetter(topic).add(entry).then(() => { this.#o.instrumentation?.deadLettered(processor); meta.ticket.done(); }, (writeError: unknown) => meta.ticket.fail(writeError));
+    this.#writers.deadLetter(topic).add(entry).then(() => {
+      this.#o.instrumentation?.deadLettered(processor);
+      this.#o.onDeadLetter?.({ processor, topic, entry });
+      meta.ticket.done();
+    }, (writeError: unknown) => meta.ticket.fail(writeError));
   }
 
   /** Entries a worker packed: each job's ticket waits for their write. */

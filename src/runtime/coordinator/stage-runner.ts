@@ -94,6 +94,8 @@ export class StageRunner {
   /** Stateful members each entry can reach in the chain. */
   readonly #reach: number[][];
   #batchesInFlight = 0;
+  /** Records in batches sent to a worker and not yet handled (the dashboard's in-flight). */
+  #recordsOut = 0;
   #pumpScheduled = false;
 
   constructor(options: StageRunnerOptions) {
@@ -105,6 +107,11 @@ export class StageRunner {
 
   get name(): string {
     return this.#o.group.name;
+  }
+
+  /** Records queued here or in a worker (the dashboard's in-flight per stage group). */
+  get pending(): number {
+    return this.#scheduler.queued + this.#recordsOut;
   }
 
   submit(job: Job): void {
@@ -141,6 +148,7 @@ export class StageRunner {
 
   #dispatch(batch: Job[]): void {
     this.#batchesInFlight += 1;
+    this.#recordsOut += batch.length;
     this.#o.instrumentation?.dispatched(this.#o.wire, batch, Date.now());
     void this.#run(batch);
   }
@@ -162,6 +170,7 @@ export class StageRunner {
     } catch (error) {
       this.#crashed(batch, error);
       this.#batchesInFlight -= 1;
+      this.#recordsOut -= batch.length;
       this.#pump();
       return;
     }
@@ -181,6 +190,7 @@ export class StageRunner {
       for (let i = 0; i < batch.length; i++) this.#settle(batch[i]!, created[i]!);
     } finally {
       this.#batchesInFlight -= 1;
+      this.#recordsOut -= batch.length;
       this.#pump();
     }
   }

@@ -85,7 +85,7 @@ const STARTING = { ok: false, detail: 'starting' } as const;
  * journal have been processed again.
  */
 export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
-  address: { host: string; port: number }, security: Pick<ObservabilityServerOptions, 'auth' | 'insecure'> = {}): Promise<ObservabilityServer> {
+  address: { host: string; port: number }, security: Pick<ObservabilityServerOptions, 'auth' | 'insecure' | 'routes'> = {}): Promise<ObservabilityServer> {
   const reachable = nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 });
   // Nodes that need a login or TLS are asked through the client, which has both.
   const nodes = () => {

@@ -4,7 +4,7 @@ import { startBroker, startBrokerInWorker } from '../../broker/index.js';
 import { WalrusClient, readTlsFiles, type ClientAuth } from '../../client/index.js';
 import { Journal } from '../../journal/index.js';
 import type { Topology } from '../../topology/types.js';
-import { Coordinator, wireSpec } from '../coordinator/coordinator.js';
+import { Coordinator, wireSpec, type CoordinatorOptions } from '../coordinator/coordinator.js';
 import type { PipelineSummary } from '../coordinator/pipeline-stats.js';
 import { TopologyCodec } from './record-codec.js';
 import { WorkerPool } from '../pool/worker-pool.js';
@@ -45,6 +45,8 @@ export interface PipelineOptions {
   metrics?: MetricsHub;
   /** `walrus.fetch`/`walrus.process`/`walrus.produce` spans (no-op until an OpenTelemetry SDK is registered). @default true */
   tracing?: boolean;
+  /** Called with every dead letter once written (the dashboard's recent dead letters). @default none */
+  onDeadLetter?: CoordinatorOptions['onDeadLetter'];
   /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
   beforeRun?(client: WalrusClient): Promise<void>;
   /**
@@ -158,7 +160,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
       instrumentation,
-      maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size,
+      maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
       // Leases: the node keeps what was read until it is acknowledged, so a
       // kill -9 between the read and the journal loses nothing (docs/client.md).

@@ -42,6 +42,7 @@ export class WorkerPool {
   readonly #waiters: Array<() => void> = [];
   #replacements = 0;
   readonly #supervisor: TaskSupervisor;
+  #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
@@ -170,9 +171,31 @@ export class WorkerPool {
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** Share of time the threads spent running tasks since start, 0..1 (piscina's `utilization`). */
+  /**
+   * Share of the threads' time spent running tasks over the last one to two
+   * seconds (since start, in the first second), 0..1. Not piscina's
+   * `utilization`: that one divides run time in seconds by capacity in
+   * milliseconds (1000x too small: two saturated workers read 0.1%) and
+   * averages since start. Busy time here is the sum of finished tasks' run
+   * times (piscina's run-time histogram: mean × count).
+   */
   get utilization(): number {
-    return this.#pool.utilization;
+    const now = performance.now();
+    const busyMs = this.busyMs;
+    // Two checkpoints at least a second apart: the window runs from the older one to now.
+    if (now - this.#busyCheckpoints.current.at >= 1_000) {
+      this.#busyCheckpoints = { previous: this.#busyCheckpoints.current, current: { at: now, busyMs } };
+    }
+    const from = this.#busyCheckpoints.previous;
+    const span = now - from.at;
+    return span <= 0 ? 0 : Math.min(1, Math.max(0, (busyMs - from.busyMs) / (span * this.size)));
+  }
+
+  /** Run time of every finished task since start, summed over the threads (ms). */
+  get busyMs(): number {
+    const runTime = this.#pool.histogram.runTime;
+    const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
+    return count === 0 || runTime === undefined ? 0 : runTime.mean * count;
   }
 
   /** Threads that died (and were replaced) since start. */

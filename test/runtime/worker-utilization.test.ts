@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
+import type { ProcessorSpecWire, WireRecord } from '../../src/runtime/wire/messages.js';
+import { oneProcessorGroup, tasks } from './one-processor.js';
+
+const spec = (ms: number): ProcessorSpecWire => ({
+  name: 'cpu', module: fileURLToPath(new URL('../fixtures/processors/cpu.ts', import.meta.url)),
+  config: { ms }, outputs: ['default'], timeoutMs: 0, logLevel: 'silent',
+});
+const records = (n: number): WireRecord[] => Array.from({ length: n }, (_, i) => ({ id: String(i), value: i, headers: {}, timestamp: 1, source: 'in', attempt: 1 }));
+
+// The live view said "workers 2 (0% busy)" while both workers were saturated:
+// piscina's own `utilization` is 1000x too small. Two workers kept busy with
+// CPU-bound batches must read near 100%, and an idle pool near 0%.
+test('two saturated workers read near 100% busy; an idle pool reads near 0%', { timeout: 60_000 }, async () => {
+  const pool = new WorkerPool({ workers: 2 });
+  try {
+    await pool.loadEverywhere(spec(2));
+    const s = oneProcessorGroup(spec(2));
+    void pool.utilization; // first sample: the window starts here
+    let running = true;
+    // Four loops of 20 ms batches for two threads: a thread never waits for work.
+    const loops = Array.from({ length: 4 }, async () => { while (running) await pool.process(s, tasks(records(10))); });
+    await sleep(1_500);
+    void pool.utilization; // window starts with the pool saturated
+    await sleep(1_500);
+    const busy = pool.utilization;
+    running = false;
+    await Promise.all(loops);
+    assert.ok(busy > 0.8 && busy <= 1, `two saturated workers should read near 100% busy, got ${(busy * 100).toFixed(1)}%`);
+
+    await sleep(1_100);
+    void pool.utilization;
+    await sleep(1_100);
+    const idle = pool.utilization;
+    assert.ok(idle < 0.1, `an idle pool should read near 0% busy, got ${(idle * 100).toFixed(1)}%`);
+  } finally {
+    await pool.close();
+  }
+});
