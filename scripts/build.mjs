@@ -93,10 +93,9 @@ await esbuild.build({
 });
 writeFileSync(join(cjs, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
-// Declarations for `require`: the same files (and maps: same depth, so their
-// paths into src/ still hold), read as CommonJS types because of the
-// package.json above.
-for (const file of walk(esm, (n) => n.endsWith('.d.ts') || n.endsWith('.d.ts.map'))) {
+// Declarations for `require`: the same files, read as CommonJS types because
+// of the package.json above.
+for (const file of walk(esm, (n) => n.endsWith('.d.ts'))) {
   const target = join(cjs, relative(esm, file));
   mkdirSync(dirname(target), { recursive: true });
   cpSync(file, target);

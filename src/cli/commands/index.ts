@@ -5,6 +5,7 @@ import type { CliCommand } from '../command.js';
  * lazily so `walrus-stream validate` does not pay for the broker's imports.
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  init: { summary: 'Create a new project: package.json, topology, a processor, sample input, a test', load: () => import('./init.js').then((m) => m.default) },
   validate: { summary: 'Check a topology file and report every problem with file:line:col', load: () => import('./validate.js').then((m) => m.default) },
   run: { summary: 'Run a topology (the pipeline)', load: () => import('./run.js').then((m) => m.default) },
   graph: { summary: 'Draw the topology as Mermaid, DOT or text', load: () => import('./graph.js').then((m) => m.default) },
