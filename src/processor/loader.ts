@@ -32,16 +32,30 @@ export type ProcessorLoadResult =
   | { ok: true; definition: ProcessorDefinition }
   | { ok: false; kind: 'load-failed' | 'not-a-processor'; problem: string; cause?: unknown };
 
-let typeScriptReady: Promise<void> | undefined;
+let commonJsHooks: Promise<void> | undefined;
+let moduleHooks: Promise<void> | undefined;
 
-/** Registers tsx's ESM and CommonJS hooks in this thread, once. */
-function ensureTypeScript(): Promise<void> {
-  typeScriptReady ??= (async () => {
-    const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+/**
+ * Registers tsx in this thread, once, for the module system `modulePath` is
+ * loaded with. CommonJS needs only tsx's `require` hook, which runs in this
+ * thread. ES modules need Node's loader hooks, which run on a separate hooks
+ * thread that every later import then waits on: the package is imported
+ * first, so the processor's `import 'walrus-stream'` finds it loaded instead
+ * of sending some two hundred modules through that thread one by one.
+ */
+function ensureTypeScript(commonJs: boolean): Promise<void> {
+  if (commonJs) {
+    commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
+    return commonJsHooks;
+  }
+  moduleHooks ??= (async () => {
+    // Before any hook: the package's own CommonJS dependencies load untouched too.
+    await import('../index.js');
+    commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
+    const [esm] = await Promise.all([import('tsx/esm/api'), commonJsHooks]);
     esm.register();
-    cjs.register();
   })();
-  return typeScriptReady;
+  return moduleHooks;
 }
 
 const packageTypes = new Map<string, string | undefined>();
@@ -99,7 +113,7 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
   const viaRequire = isCommonJs(modulePath);
   let loaded: unknown;
   try {
-    if (TYPESCRIPT.has(extname(modulePath))) await ensureTypeScript();
+    if (TYPESCRIPT.has(extname(modulePath))) await ensureTypeScript(viaRequire);
     loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(pathToFileURL(modulePath).href);
   } catch (cause) {
     const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
