@@ -30,7 +30,8 @@ export {
 export {
   count, reduce, aggregate, KeyedAggregation, WindowedAggregation, windowedAggregate, advanceKeyTo, lateRecordError,
   tumbling, hopping, windowsFor, windowKey, parseWindowKey, fromField, fromHeader, fromRecordTimestamp, routeWindowStep,
-  keyStreamTimeKey, STREAM_TIME_KEY,
+  keyStreamTimeKey, STREAM_TIME_KEY, KeyValueStore, storeDir, changelogTopic, inspectStore, listStores,
+  type KeyValueStoreOptions, type StoreInspection,
   type KeyedAggregationOptions, type KeyedStep, type WindowSpec, type TimeWindow, type EventTimeExtractor, type TimedRecord,
   type WindowedAggregationOptions, type WindowResult, type WindowStep, type WindowRouting, type WindowAction,
   type KeyedWindowOptions, type KeyedWindowStep, type AdvanceKeyOptions, type KeyAdvance,
