@@ -11,7 +11,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -53,6 +53,11 @@ for (const file of walk(src, (n) => n.endsWith('.mjs'))) {
   mkdirSync(dirname(target), { recursive: true });
   cpSync(file, target);
 }
+
+// The topology JSON Schema, generated once here instead of at every start
+// (src/topology/schema/json-schema.ts reads it when it is there).
+const jsonSchema = await import(pathToFileURL(join(esm, 'topology', 'schema', 'json-schema.js')).href);
+writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchema.topologyJsonSchemaText());
 
 // 2. The CommonJS bundle. Dependencies stay external (they all load with
 // require()). `import.meta.url` has no CommonJS meaning, so each module's use
