@@ -32,6 +32,7 @@ export type ProcessorLoadResult =
   | { ok: true; definition: ProcessorDefinition }
   | { ok: false; kind: 'load-failed' | 'not-a-processor'; problem: string; cause?: unknown };
 
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
 let commonJsHooks: Promise<void> | undefined;
 let moduleHooks: Promise<void> | undefined;
 
@@ -44,6 +45,8 @@ let moduleHooks: Promise<void> | undefined;
  * of sending some two hundred modules through that thread one by one.
  */
 function ensureTypeScript(commonJs: boolean): Promise<void> {
+  // Running from the sources (tests), TypeScript already loads: tsx is what runs this file.
+  if (FROM_SOURCE) return Promise.resolve();
   if (commonJs) {
     commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
     return commonJsHooks;

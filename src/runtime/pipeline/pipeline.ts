@@ -79,6 +79,15 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
   try {
     const nodes = options.nodes ?? topology.cluster.nodes;
+    // The worker threads start, and load the processors, while the embedded
+    // node starts on its own thread: start-up waits for the slower, not both.
+    let fatal: (error: WalrusError) => void = () => undefined;
+    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
+    cleanups.push(() => pool.close());
+    const loaded = (async () => {
+      for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+    })();
+    loaded.catch(() => undefined); // awaited below, after the node started; a failure surfaces there
     let broker: Pipeline['broker'];
     if (nodes.length === 0) {
       const e = topology.cluster.embedded;
@@ -99,10 +108,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     });
     cleanups.push(() => client.close());
 
-    let fatal: (error: WalrusError) => void = () => undefined;
-    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
-    cleanups.push(() => pool.close());
-    for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+    await loaded;
 
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
