@@ -1,4 +1,4 @@
-import { defineProcessor, NonRetriableError } from '../src/processor/index.js';
+import { defineProcessor, NonRetriableError } from 'walrus-stream';
 import { CURRENCIES, type Order } from './order.js';
 
 /**

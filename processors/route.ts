@@ -1,4 +1,4 @@
-import { defineProcessor } from '../src/processor/index.js';
+import { defineProcessor } from 'walrus-stream';
 import type { EnrichedOrder } from './order.js';
 
 /**

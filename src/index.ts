@@ -26,6 +26,18 @@ export {
   type ProcessorMetrics, type ProcessResult, type EmitOptions,
 } from './processor/index.js';
 
+// The state DSL: keyed aggregations and windows over ctx.state(...) (docs/state.md).
+export {
+  count, reduce, aggregate, KeyedAggregation, WindowedAggregation, windowedAggregate, advanceKeyTo, lateRecordError,
+  tumbling, hopping, windowsFor, windowKey, parseWindowKey, fromField, fromHeader, fromRecordTimestamp, routeWindowStep,
+  keyStreamTimeKey, STREAM_TIME_KEY, KeyValueStore, storeDir, changelogTopic, inspectStore, listStores,
+  type KeyValueStoreOptions, type StoreInspection,
+  type KeyedAggregationOptions, type KeyedStep, type WindowSpec, type TimeWindow, type EventTimeExtractor, type TimedRecord,
+  type WindowedAggregationOptions, type WindowResult, type WindowStep, type WindowRouting, type WindowAction,
+  type KeyedWindowOptions, type KeyedWindowStep, type AdvanceKeyOptions, type KeyAdvance,
+  type StateEntry, type RangeOptions, type StateStoreView, type StateReader,
+} from './state/index.js';
+
 // Errors: one class, codes that drive retry / breaker / dead-letter decisions.
 export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError, type ErrorCode, type SerializedError } from './errors/index.js';
 
@@ -33,13 +45,8 @@ export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError
 export { loadTopology, loadTopologyText, formatDiagnostic, type Topology, type Diagnostic } from './topology/index.js';
 export { startPipeline, parseDeadLetter, type Pipeline, type PipelineOptions, type PipelineSummary, type DeadLetterEntry } from './runtime/index.js';
 
-// Keyed state: stores, changelogs and the aggregation / window DSL (docs/state.md).
-export {
-  KeyValueStore, KeyedAggregation, WindowedAggregation, storeDir, changelogTopic,
-  count, reduce, aggregate, tumbling, hopping, fromField, fromHeader, fromRecordTimestamp,
-  type KeyValueStoreOptions, type KeyedAggregationOptions, type WindowedAggregationOptions, type WindowSpec, type WindowResult,
-  type StateStoreView, type EventTimeExtractor,
-} from './state/index.js';
+// Metrics: one registry, exact across worker threads, Prometheus text out (docs/observability.md).
+export { MetricsHub, type MetricsHubOptions } from './observability/index.js';
 
 // The embedded node and local durability.
 export { startBroker, startBrokerInWorker, type BrokerHandle, type BrokerOptions } from './broker/index.js';

@@ -26,8 +26,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '--version' || name === '-v') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    // src/cli/ in a checkout, dist/esm/cli/ when built: the package root is two or three levels up.
+    const { readFileSync, existsSync } = await import('node:fs');
+    const root = ['../../package.json', '../../../package.json'].map((p) => new URL(p, import.meta.url))
+      .find((url) => existsSync(url) && (JSON.parse(readFileSync(url, 'utf8')) as { name?: string }).name === 'walrus-stream');
+    const pkg = root === undefined ? { version: 'unknown' } : JSON.parse(readFileSync(root, 'utf8')) as { version: string };
     io.stdout.write(`${pkg.version}\n`);
     return EXIT.OK;
   }
@@ -59,14 +62,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /walrus-stream(\.js)?$|cli[\\/]main\.ts$/.test(process.argv[1]);
-if (isEntry) {
-  const code = await main(process.argv.slice(2), {
+/** Runs the CLI with this process's arguments and streams; resolves with the exit code. */
+export function runFromProcess(): Promise<number> {
+  return main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
   });
-  process.exitCode = code;
 }
+
+// `node src/cli/main.ts` (under tsx) or `node dist/esm/cli/main.js` run it
+// directly; bin/walrus-stream.js imports this file and calls runFromProcess.
+const isEntry = process.argv[1] !== undefined && /cli[\\/]main\.[jt]s$/.test(process.argv[1]);
+if (isEntry) process.exitCode = await runFromProcess();

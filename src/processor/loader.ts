@@ -1,41 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WalrusError } from '../errors/index.js';
 import { isProcessor } from './define.js';
 import type { ProcessorDefinition } from './types.js';
 
 /**
- * Imports a processor module and returns its default-exported processor.
- * Any failure (missing file, syntax error, throw at import, wrong export)
- * becomes PROCESSOR_LOAD_FAILED naming the file, so `run` fails at start with
- * a message a user can act on.
+ * The one processor module loader: `validate` (src/topology/validate/modules.ts)
+ * and the worker threads (src/runtime/worker/loaded-processors.ts) both load
+ * through here, so a module that validates also runs, and the other way round.
+ *
+ * The framework itself runs compiled; only a user's TypeScript needs a
+ * loader, so tsx is registered lazily, in the thread that needs it, the first
+ * time a `.ts`/`.mts`/`.cts` module is loaded. CommonJS modules (`.cjs`,
+ * `.cts`, and `.js`/`.ts` in a package without `"type": "module"`) load with
+ * `require`: Node 20 mishandles nested `require` calls of a CommonJS module
+ * that was reached through `import()` while loader hooks are registered.
  */
-export async function importProcessor(modulePath: string): Promise<ProcessorDefinition> {
-  let mod: Record<string, unknown>;
+
+/** File extensions a processor module may have. */
+export const PROCESSOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
+
+/** Matches a path with one of {@link PROCESSOR_EXTENSIONS} (the topology schema uses it). */
+export const PROCESSOR_MODULE_PATTERN = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
+
+/** What loading a processor module gave: its definition, or why not (one sentence, no file name). */
+export type ProcessorLoadResult =
+  | { ok: true; definition: ProcessorDefinition }
+  | { ok: false; kind: 'load-failed' | 'not-a-processor'; problem: string; cause?: unknown };
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+let commonJsHooks: Promise<void> | undefined;
+let moduleHooks: Promise<void> | undefined;
+
+/**
+ * Registers tsx in this thread, once, for the module system `modulePath` is
+ * loaded with. CommonJS needs only tsx's `require` hook, which runs in this
+ * thread. ES modules need Node's loader hooks, which run on a separate hooks
+ * thread that every later import then waits on: the package is imported
+ * first, so the processor's `import 'walrus-stream'` finds it loaded instead
+ * of sending some two hundred modules through that thread one by one.
+ */
+function ensureTypeScript(commonJs: boolean): Promise<void> {
+  // Running from the sources (tests), TypeScript already loads: tsx is what runs this file.
+  if (FROM_SOURCE) return Promise.resolve();
+  if (commonJs) {
+    commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
+    return commonJsHooks;
+  }
+  moduleHooks ??= (async () => {
+    // Before any hook: the package's own CommonJS dependencies load untouched too.
+    await import('../index.js');
+    commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
+    const [esm] = await Promise.all([import('tsx/esm/api'), commonJsHooks]);
+    esm.register();
+  })();
+  return moduleHooks;
+}
+
+const packageTypes = new Map<string, string | undefined>();
+
+/** The `type` of the nearest package.json above `dir` (Node's rule for `.js`, tsx's for `.ts`). */
+function packageType(dir: string): string | undefined {
+  if (packageTypes.has(dir)) return packageTypes.get(dir);
+  let type: string | undefined;
   try {
-    mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new WalrusError('PROCESSOR_LOAD_FAILED', `cannot load processor module ${modulePath}: ${reason}`, {
-      cause, context: { module: modulePath },
-    });
+    type = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: string }).type ?? 'commonjs';
+  } catch {
+    const parent = dirname(dir);
+    type = parent === dir ? undefined : packageType(parent);
   }
-  // A CommonJS module compiled from TS may nest the default export once more.
-  const candidates = [mod.default, (mod.default as Record<string, unknown> | undefined)?.default];
-  const found = candidates.find((c) => isProcessor(c));
-  if (!found) {
-    throw new WalrusError(
-      'PROCESSOR_LOAD_FAILED',
-      `processor module ${modulePath} must default-export defineProcessor({...}) ` +
-        `(found ${describe(mod.default)}); add \`export default defineProcessor({ process(record, ctx) { ... } })\``,
-      { context: { module: modulePath } },
-    );
+  packageTypes.set(dir, type);
+  return type;
+}
+
+function isCommonJs(modulePath: string): boolean {
+  const ext = extname(modulePath);
+  if (ext === '.cjs' || ext === '.cts') return true;
+  if (ext === '.mjs' || ext === '.mts') return false;
+  return packageType(dirname(modulePath)) !== 'module';
+}
+
+/** Where a default export may sit: ESM `default`, CommonJS `module.exports`, or TS-compiled `exports.default`. */
+function candidates(loaded: unknown, viaRequire: boolean): { primary: unknown; all: unknown[] } {
+  const asRecord = (v: unknown): Record<string, unknown> | undefined =>
+    (typeof v === 'object' && v !== null) || typeof v === 'function' ? (v as Record<string, unknown>) : undefined;
+  if (viaRequire) {
+    const inner = asRecord(loaded)?.default;
+    const esModule = asRecord(loaded)?.__esModule === true;
+    return { primary: esModule || inner !== undefined ? inner : loaded, all: [loaded, inner] };
   }
-  return found as unknown as ProcessorDefinition;
+  const outer = asRecord(loaded)?.default;
+  return { primary: outer, all: [outer, asRecord(outer)?.default] };
 }
 
 function describe(value: unknown): string {
-  if (value === undefined) return 'no default export';
-  if (value === null) return 'null';
-  if (typeof value === 'function') return 'a function';
-  return `a ${typeof value}`;
+  if (value === undefined) return 'it has no default export';
+  if (value === null) return 'its default export is null';
+  if (typeof value === 'function') return 'its default export is a function, not a processor definition';
+  if (typeof value === 'object') return 'its default export is an object that was not made by defineProcessor';
+  return `its default export is ${typeof value}`;
+}
+
+/** The fix shown with every "not a processor" problem. */
+export const DEFAULT_EXPORT_HINT = 'write `export default defineProcessor({ process(record, ctx) { ... } })`';
+
+/**
+ * Loads a processor module (absolute path) and finds its processor. Never
+ * throws: a module that cannot load, or exports no processor, is a result.
+ */
+export async function loadProcessorModule(modulePath: string): Promise<ProcessorLoadResult> {
+  const viaRequire = isCommonJs(modulePath);
+  let loaded: unknown;
+  try {
+    if (TYPESCRIPT.has(extname(modulePath))) await ensureTypeScript(viaRequire);
+    loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(pathToFileURL(modulePath).href);
+  } catch (cause) {
+    const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
+    return { ok: false, kind: 'load-failed', problem: `failed to load: ${reason}`, cause };
+  }
+  const { primary, all } = candidates(loaded, viaRequire);
+  const found = all.find((c) => isProcessor(c));
+  if (found === undefined) return { ok: false, kind: 'not-a-processor', problem: `${describe(primary)}; ${DEFAULT_EXPORT_HINT}` };
+  return { ok: true, definition: found as unknown as ProcessorDefinition };
+}
+
+/**
+ * Imports a processor module and returns its processor, or fails with
+ * PROCESSOR_LOAD_FAILED naming the file, so `run` fails at start with a
+ * message a user can act on.
+ */
+export async function importProcessor(modulePath: string): Promise<ProcessorDefinition> {
+  const result = await loadProcessorModule(modulePath);
+  if (result.ok) return result.definition;
+  const message = result.kind === 'load-failed'
+    ? `cannot load processor module ${modulePath}: ${result.cause instanceof Error ? result.cause.message : result.problem}`
+    : `processor module ${modulePath} must default-export defineProcessor({...}): ${result.problem}`;
+  throw new WalrusError('PROCESSOR_LOAD_FAILED', message, {
+    ...(result.cause === undefined ? {} : { cause: result.cause }), context: { module: modulePath },
+  });
 }

@@ -5,6 +5,7 @@ import type { CliCommand } from '../command.js';
  * lazily so `walrus-stream validate` does not pay for the broker's imports.
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  init: { summary: 'Create a new project: package.json, topology, a processor, sample input, a test', load: () => import('./init.js').then((m) => m.default) },
   validate: { summary: 'Check a topology file and report every problem with file:line:col', load: () => import('./validate.js').then((m) => m.default) },
   test: { summary: 'Run YAML test cases of a topology without a node (*.test.yaml)', load: () => import('./test.js').then((m) => m.default) },
   run: { summary: 'Run a topology (the pipeline)', load: () => import('./run.js').then((m) => m.default) },

@@ -102,6 +102,15 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
   };
   try {
     const nodes = options.nodes ?? topology.cluster.nodes;
+    // The worker threads start, and load the processors, while the embedded
+    // node starts on its own thread: start-up waits for the slower, not both.
+    let fatal: (error: WalrusError) => void = () => undefined;
+    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
+    cleanups.push(() => pool.close());
+    const loaded = (async () => {
+      for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+    })();
+    loaded.catch(() => undefined); // awaited below, after the node started; a failure surfaces there
     let broker: Pipeline['broker'];
     if (nodes.length === 0) {
       phase('starting the embedded node');
@@ -129,11 +138,8 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     });
     cleanups.push(() => client.close());
 
-    let fatal: (error: WalrusError) => void = () => undefined;
-    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
-    cleanups.push(() => pool.close());
     phase('loading processors');
-    for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+    await loaded;
     phase('opening the journal');
 
     const journal = options.journal === false ? undefined

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { topologySchema } from './schema.js';
 import type { Path } from '../validate/source-map.js';
@@ -30,9 +31,22 @@ export interface JsonSchema {
 
 let cached: JsonSchema | undefined;
 
+/**
+ * The build writes the generated schema next to the compiled module
+ * (scripts/build.mjs): reading it costs a millisecond, generating it with
+ * zod tens of them, on every `validate` and `run` that interpolates a value.
+ */
+function prebuilt(): JsonSchema | undefined {
+  try {
+    return JSON.parse(readFileSync(new URL('./topology.schema.json', import.meta.url), 'utf8')) as JsonSchema;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The topology JSON Schema (draft-07, the draft yaml-language-server supports best). */
 export function topologyJsonSchema(): JsonSchema {
-  cached ??= {
+  cached ??= prebuilt() ?? {
     ...(z.toJSONSchema(topologySchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as JsonSchema),
     title: 'walrus-stream topology',
   };

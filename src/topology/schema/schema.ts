@@ -5,6 +5,7 @@ import { clusterSchema } from './schema-cluster.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
+import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 /**
@@ -50,9 +51,9 @@ const processor = z
   .strictObject({
     module: z
       .string()
-      .regex(/\.(ts|js|mts|mjs)$/, { error: (i) => `expected a .ts or .js file, got ${JSON.stringify(i.input)}` })
+      .regex(PROCESSOR_MODULE_PATTERN, { error: (i) => `expected a .ts, .mts, .cts, .js, .mjs or .cjs file, got ${JSON.stringify(i.input)}` })
       .optional()
-      .describe('Path of the processor module (`.ts` or `.js`), relative to the topology file. It must default-export `defineProcessor(...)`. Required unless the processor is an `aggregate` step.'),
+      .describe('Path of the processor module (`.ts`, `.mts`, `.cts`, `.js`, `.mjs` or `.cjs`), relative to the topology file. It must default-export `defineProcessor(...)`. Required unless the processor is an `aggregate` step.'),
     aggregate: aggregateSchema.optional(),
     input: z
       .union([inputRef, z.array(inputRef)], { error: inputError })

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Builds the published package into dist/:
+//   dist/esm/  tsc output of src/ (ES modules, .d.ts, source maps): what
+//              `import 'walrus-stream'`, the CLI and worker threads run;
+//   dist/cjs/  one CommonJS bundle of the library API for `require()` (Node 20
+//              before 20.19 cannot require an ES module), with the same
+//              declarations under a `"type": "commonjs"` package.json so
+//              TypeScript reads them as CommonJS types.
+// Runs from `prepare` (so `npm ci` and `npm pack` build), `npm run build`,
+// and with `--if-stale` before `npm start` and `npm test`.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+const esm = join(dist, 'esm');
+const cjs = join(dist, 'cjs');
+const require = createRequire(import.meta.url);
+
+function walk(dir, keep) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...walk(full, keep));
+    else if (keep(entry.name)) out.push(full);
+  }
+  return out;
+}
+
+// `--if-stale` (prestart, pretest): skip when dist/ is newer than every
+// source file, so a test run after an edit never uses yesterday's build.
+const stamp = join(dist, '.build-stamp');
+const inputs = [...walk(src, () => true), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), fileURLToPath(import.meta.url)];
+if (process.argv.includes('--if-stale') && existsSync(stamp)) {
+  const built = statSync(stamp).mtimeMs;
+  if (inputs.every((file) => statSync(file).mtimeMs <= built)) process.exit(0);
+}
+
+const started = performance.now();
+rmSync(dist, { recursive: true, force: true });
+
+// 1. ES modules, declarations and source maps.
+const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+// Plain JavaScript entry files (worker entries) are not compiled: copy them.
+for (const file of walk(src, (n) => n.endsWith('.mjs'))) {
+  const target = join(esm, relative(src, file));
+  mkdirSync(dirname(target), { recursive: true });
+  cpSync(file, target);
+}
+
+// The topology JSON Schema, generated once here instead of at every start
+// (src/topology/schema/json-schema.ts reads it when it is there).
+const jsonSchema = await import(pathToFileURL(join(esm, 'topology', 'schema', 'json-schema.js')).href);
+writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchema.topologyJsonSchemaText());
+
+// 2. The CommonJS bundle. Dependencies stay external (they all load with
+// require()). `import.meta.url` has no CommonJS meaning, so each module's use
+// of it becomes the URL of its twin under dist/esm: files found relative to a
+// module (worker entries, the built-in aggregate processor, package.json)
+// resolve to the compiled ES tree, which worker threads load anyway.
+const esbuild = require('esbuild');
+const importMetaPlugin = {
+  name: 'import-meta-to-esm-twin',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      let code = readFileSync(args.path, 'utf8');
+      if (code.includes('import.meta')) {
+        const twin = relative(src, args.path).replace(/\.ts$/, '.js').split('\\').join('/');
+        code = code
+          .replaceAll('import.meta.url', `__walrusEsmTwin(${JSON.stringify(twin)})`)
+          .replaceAll('import.meta.resolve(', 'require.resolve(');
+      }
+      return { contents: code, loader: 'ts' };
+    });
+  },
+};
+await esbuild.build({
+  entryPoints: [join(src, 'index.ts')],
+  outfile: join(cjs, 'index.js'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  sourcesContent: false,
+  logLevel: 'warning',
+  banner: {
+    js: "const __walrusEsmTwin = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, '..', 'esm', p)).href;",
+  },
+  plugins: [importMetaPlugin],
+});
+writeFileSync(join(cjs, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
+
+// Declarations for `require`: the same files, read as CommonJS types because
+// of the package.json above.
+for (const file of walk(esm, (n) => n.endsWith('.d.ts'))) {
+  const target = join(cjs, relative(esm, file));
+  mkdirSync(dirname(target), { recursive: true });
+  cpSync(file, target);
+}
+
+writeFileSync(stamp, `${new Date().toISOString()}\n`);
+console.log(`built dist/ in ${Math.round(performance.now() - started)} ms`);

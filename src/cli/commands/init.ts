@@ -1,0 +1,90 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { scaffoldFiles } from './init-templates.js';
+
+const usage = `Usage: walrus-stream init [dir] [options]
+
+Creates a walrus-stream project in <dir> (default: the current directory):
+package.json (with start and test scripts), topology.yaml, a TypeScript
+processor, sample input, a test of the topology and a README. Then:
+
+  cd <dir> && npm install && npm start
+
+Options:
+  --name <name>   the app name (default: the directory's name)
+  --force         write into a directory that is not empty (files of the
+                  scaffold are overwritten, others are left alone)
+  -h, --help      show this help
+`;
+
+/** An npm package name and a topology app name at once: lowercase, digits, `-`, `_`, `.`. */
+function appName(raw: string): string {
+  const name = raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/-+$/, '').slice(0, 214);
+  return name === '' ? 'walrus-app' : name;
+}
+
+/** walrus-stream's own version, for the scaffold's dependency (src/cli/commands or dist/esm/cli/commands). */
+function ownVersion(): string {
+  for (const up of ['../../../package.json', '../../../../package.json']) {
+    const url = new URL(up, import.meta.url);
+    if (!existsSync(url)) continue;
+    const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'walrus-stream' && pkg.version !== undefined) return pkg.version;
+  }
+  return '0.1.0';
+}
+
+async function entriesOf(dir: string): Promise<string[] | undefined> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const command: CliCommand = {
+  name: 'init',
+  summary: 'Create a new project: package.json, topology, a processor, sample input, a test',
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: { force: { type: 'boolean', default: false }, name: { type: 'string' } },
+    });
+    if (positionals.length > 1) throw new UsageError(`expected at most one directory, got ${positionals.length}`);
+    const dir = resolve(io.cwd, positionals[0] ?? '.');
+    const near = relative(io.cwd, dir);
+    const shown = near === '' ? '.' : near.startsWith('..') ? dir : near;
+    const existing = await entriesOf(dir);
+    if (existing !== undefined && existing.length > 0 && !values.force) {
+      io.stderr.write(`walrus-stream init: ${shown} is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); ` +
+        'choose an empty or new directory, or pass --force to write the scaffold over it\n');
+      return EXIT.INVALID;
+    }
+    const app = appName(values.name ?? basename(dir));
+    const files = scaffoldFiles(app, ownVersion());
+    for (const file of files) {
+      const target = join(dir, file.path);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, file.text);
+    }
+    io.stdout.write([
+      `Created ${app} in ${shown}:`,
+      ...files.map((f) => `  ${f.path}`),
+      '',
+      'Next:',
+      ...(shown === '.' ? [] : [`  cd ${shown}`]),
+      '  npm install',
+      '  npm start     # run the topology on the sample input',
+      '  npm test      # check its output',
+      '',
+    ].join('\n'));
+    return EXIT.OK;
+  },
+};
+
+export default command;

@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/command.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main(args, { stdout, stderr, stdin: process.stdin, env: {}, cwd });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+test('init scaffolds a project whose topology validates, processor loaded through the package', { timeout: 60_000 }, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'walrus-init-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const made = await cli(['init', 'My App'], base);
+  assert.equal(made.code, EXIT.OK, made.stderr);
+  const dir = join(base, 'My App');
+  assert.match(made.stdout, /cd My App/);
+
+  const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const own = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(pkg.name as unknown, 'my-app');
+  assert.equal(pkg.dependencies?.['walrus-stream'], `^${own.version}`);
+  assert.ok(pkg.scripts?.start?.includes('walrus-stream run'));
+  assert.ok(pkg.scripts?.test);
+  const topology = await readFile(join(dir, 'topology.yaml'), 'utf8');
+  assert.match(topology.split('\n')[0] ?? '', /^# yaml-language-server: \$schema=\.\/node_modules\/walrus-stream\/schema\/topology\.schema\.json$/);
+  assert.match(await readFile(join(dir, 'processors/enrich.ts'), 'utf8'), /from 'walrus-stream'/);
+  assert.match(await readFile(join(dir, 'test/topology.test.mjs'), 'utf8'), /node:test/);
+  await readFile(join(dir, 'data/events.jsonl'), 'utf8');
+  await readFile(join(dir, 'README.md'), 'utf8');
+
+  // The processor imports 'walrus-stream': make this checkout the project's dependency.
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(root, join(dir, 'node_modules', 'walrus-stream'), 'dir');
+  const checked = await cli(['validate', 'topology.yaml'], dir);
+  assert.equal(checked.code, EXIT.OK, checked.stderr);
+  assert.match(checked.stdout, /topology\.yaml: ok/);
+});
+
+test('init refuses a directory that is not empty, and --force writes over it', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-init-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'notes.txt'), 'mine');
+  await writeFile(join(dir, 'README.md'), 'old');
+
+  const refused = await cli(['init'], dir);
+  assert.equal(refused.code, EXIT.INVALID);
+  assert.match(refused.stderr, /is not empty \(.*notes\.txt.*\).*--force/);
+  await assert.rejects(readFile(join(dir, 'topology.yaml')));
+
+  const forced = await cli(['init', '.', '--force', '--name', 'orders'], dir);
+  assert.equal(forced.code, EXIT.OK, forced.stderr);
+  assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'mine');
+  assert.match(await readFile(join(dir, 'README.md'), 'utf8'), /^# orders/);
+  assert.match(await readFile(join(dir, 'topology.yaml'), 'utf8'), /^app: orders$/m);
+});
+
+test('init rejects more than one directory', async () => {
+  const result = await cli(['init', 'a', 'b'], tmpdir());
+  assert.equal(result.code, EXIT.USAGE);
+});

@@ -1,0 +1,151 @@
+/**
+ * The user projects the packing test installs walrus-stream into: an ES
+ * module project and a CommonJS one (`npm init -y`'s default). Between them
+ * their processors use all six module extensions, and each project checks
+ * the library with a script and its types with a strict tsconfig.
+ */
+
+export type ProjectKind = 'esm' | 'cjs';
+
+/** Files (path relative to the project → text) of one test project; `typeRoots` holds @types/node. */
+export function projectFiles(kind: ProjectKind, typeRoots: string): Record<string, string> {
+  const esm = kind === 'esm';
+  const files: Record<string, string> = {
+    'package.json': JSON.stringify({ name: `walrus-${kind}-user`, version: '1.0.0', private: true, ...(esm ? { type: 'module' } : {}) }, null, 2),
+    'input.txt': 'alpha\nbravo\ncharlie\ndelta\necho\n',
+    'topology.yaml': topology(esm),
+    // A TypeScript processor: ESM in one project, compiled to CommonJS by tsx in the other.
+    'processors/upper.ts': `import { defineProcessor } from 'walrus-stream';\n` +
+      `export default defineProcessor<string, string>({ process: (record) => record.value.toUpperCase() });\n`,
+    // A JavaScript processor in the project's own module system.
+    'processors/tag.js': esm
+      ? `import { defineProcessor } from 'walrus-stream';\nexport default defineProcessor({ process: (record) => record.value + '!' });\n`
+      : `const { defineProcessor } = require('walrus-stream');\nmodule.exports = defineProcessor({ process: (record) => record.value + '!' });\n`,
+    // The other module system, TypeScript: .cts in the ESM project, .mts in the CommonJS one.
+    [`processors/check.${esm ? 'cts' : 'mts'}`]: `import { defineProcessor, NonRetriableError } from 'walrus-stream';\n` +
+      `export default defineProcessor<string, string>({\n` +
+      `  process(record) {\n` +
+      `    if (!/^[A-Z]+!$/.test(record.value)) throw new NonRetriableError('upper and tag did not run: ' + record.value);\n` +
+      `    return record.value;\n` +
+      `  },\n});\n`,
+    // And the other module system, JavaScript.
+    [`processors/pass.${esm ? 'cjs' : 'mjs'}`]: esm
+      ? `const { defineProcessor } = require('walrus-stream');\nmodule.exports = defineProcessor({ process: (record) => record.value });\n`
+      : `import { defineProcessor } from 'walrus-stream';\nexport default defineProcessor({ process: (record) => record.value });\n`,
+    [`check.${esm ? 'mjs' : 'cjs'}`]: libraryCheck(esm),
+    'types/consumer.ts': CONSUMER_TYPES,
+    'types/tsconfig.json': JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true,
+        noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true,
+        // The declarations are the same files in both projects: checking them once (ESM) is enough.
+        skipLibCheck: !esm, noEmit: true, types: ['node'], typeRoots: [typeRoots],
+      },
+      files: ['consumer.ts'],
+    }, null, 2),
+  };
+  return files;
+}
+
+function topology(esm: boolean): string {
+  return `app: ${esm ? 'esm' : 'cjs'}-user
+stateDir: \${WALRUS_STATE_DIR:-.walrus-stream}
+workers: 1
+sources:
+  words: { topic: words, format: text, serializer: string }
+processors:
+  upper: { module: ./processors/upper.ts, input: words, deadLetter: words.dlq }
+  tag: { module: ./processors/tag.js, input: upper, deadLetter: words.dlq }
+  check: { module: ./processors/check.${esm ? 'cts' : 'mts'}, input: tag, deadLetter: words.dlq }
+  pass: { module: ./processors/pass.${esm ? 'cjs' : 'mjs'}, input: check, deadLetter: words.dlq }
+sinks:
+  out: { topic: words.out, input: pass, format: text, serializer: string }
+observability:
+  logLevel: warn
+`;
+}
+
+/** Imports the library API and does a round trip against an embedded node. */
+function libraryCheck(esm: boolean): string {
+  const load = esm
+    ? `import * as ws from 'walrus-stream';\nimport { mkdtemp, rm } from 'node:fs/promises';\nimport { tmpdir } from 'node:os';\nimport { join } from 'node:path';\n`
+    : `const ws = require('walrus-stream');\nconst { mkdtemp, rm } = require('node:fs/promises');\nconst { tmpdir } = require('node:os');\nconst { join } = require('node:path');\n`;
+  const body = `
+const api = ['WalrusClient', 'Producer', 'Consumer', 'defineProcessor', 'loadTopology', 'startPipeline', 'startBroker',
+  'MetricsHub', 'WalrusError', 'NonRetriableError', 'count', 'reduce', 'aggregate', 'tumbling', 'hopping', 'windowedAggregate', 'fromField'];
+const missing = api.filter((name) => typeof ws[name] !== 'function');
+if (missing.length > 0) throw new Error('missing from the package: ' + missing.join(', '));
+const dataDir = await mkdtemp(join(tmpdir(), 'walrus-pack-node-'));
+const broker = await ws.startBroker({ host: '127.0.0.1', port: 0, dataDir, fsync: 'never' });
+const client = new ws.WalrusClient({ nodes: [broker.address] });
+try {
+  await client.register('greet');
+  await client.put('greet', 'hello, walrus');
+  const got = await client.get('greet');
+  if (got === undefined || got.toString('utf8') !== 'hello, walrus') throw new Error('put/get round trip gave ' + String(got));
+  const producer = new ws.Producer(client, { topic: 'orders' });
+  await producer.send({ id: 7, note: 'trailing space ' });
+  await producer.close();
+  const consumer = new ws.Consumer(client, { topic: 'orders' });
+  const next = await consumer.next();
+  await consumer.close();
+  if (next.done || next.value.value.id !== 7 || next.value.value.note !== 'trailing space ') throw new Error('producer/consumer round trip gave ' + JSON.stringify(next));
+  const metrics = await new ws.MetricsHub().metrics();
+  if (!metrics.includes('walrus_stream_')) throw new Error('MetricsHub exposition has no walrus_stream_ series');
+  const { topology } = await ws.loadTopology('topology.yaml');
+  if (Object.keys(topology.processors).length !== 4) throw new Error('loadTopology read ' + Object.keys(topology.processors).length + ' processors');
+  console.log('library ok');
+} finally {
+  await client.close();
+  await broker.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
+`;
+  return esm ? load + body : `${load}(async () => {${body}})().catch((error) => { console.error(error); process.exitCode = 1; });\n`;
+}
+
+/** Uses the public API the way a TypeScript user would, under the strictest common flags. */
+const CONSUMER_TYPES = `import {
+  WalrusClient, Producer, Consumer, WalrusError, NonRetriableError, MetricsHub, defineProcessor, loadTopology, startPipeline, startBroker,
+  count, tumbling, windowedAggregate, fromField, type ProcessorContext, type WalrusRecord, type BrokerOptions, type WalrusClientOptions,
+} from 'walrus-stream';
+
+interface Order { id: string; amount: number; at: number }
+
+export const processor = defineProcessor<Order, Order>({
+  process(record, ctx: ProcessorContext) {
+    if (record.value.amount < 0) throw new NonRetriableError('negative amount');
+    ctx.logger.info({ id: record.value.id }, 'seen');
+    return record.value;
+  },
+});
+
+export async function main(): Promise<void> {
+  const options: BrokerOptions = { port: 0 };
+  const broker = await startBroker(options);
+  const clientOptions: WalrusClientOptions = { nodes: [broker.address] };
+  const client = new WalrusClient(clientOptions);
+  const producer = new Producer<Order>(client, { topic: 'orders' });
+  await producer.send({ id: 'o-1', amount: 3, at: Date.now() }, { key: 'c-1' });
+  await producer.close();
+  const consumer = new Consumer<Order>(client, { topic: 'orders' });
+  for await (const record of consumer) {
+    const seen: WalrusRecord<Order> = record;
+    if (seen.value.amount > 0) break;
+  }
+  await consumer.close();
+  const text: string = await new MetricsHub().metrics();
+  void text;
+  void [count, tumbling, windowedAggregate, fromField];
+  const { topology } = await loadTopology('topology.yaml');
+  const pipeline = await startPipeline(topology, { untilIdle: true });
+  const summary = await pipeline.done;
+  console.log(summary.elapsedMs);
+  try {
+    await client.close();
+  } catch (error) {
+    if (error instanceof WalrusError) console.error(error.code, error.retriable);
+  }
+  await broker.close();
+}
+`;
