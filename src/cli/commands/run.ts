@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
@@ -6,6 +7,7 @@ import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiri
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
+import { checkAssignment, resolveAssignment, type InstanceAssignment } from '../../runtime/pipeline/instance-assignment.js';
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
@@ -42,6 +44,10 @@ Options:
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
   --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
                            instances of one topology on one machine; default: none)
+  --instances <n>          run as one of n instances (or WALRUS_INSTANCES): --instance is then the index 0..n-1
+                           (default: the ordinal of a hostname ending in -<i>, as in a StatefulSet), and this
+                           instance reads only partitions p with p % n = index of each partitioned source
+                           (docs/scaling.md)
   --metrics-address <host:port|port|false>
                            serve /metrics, /healthz, /readyz there (default: the topology's
                            observability.http; loopback unless a host is given; false = off).
@@ -71,7 +77,7 @@ const command: CliCommand = {
       options: {
         'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
         seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        instance: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
+        instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
         json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
         'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
       },
@@ -132,12 +138,22 @@ const command: CliCommand = {
     // Refuse a wide-open /metrics before anything starts, not after the pipeline is running.
     if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
     const hub = new MetricsHub({ processMetrics: http !== undefined });
-    const instance = values.instance ?? io.env.WALRUS_INSTANCE;
+    let assignment: InstanceAssignment | undefined;
+    try {
+      assignment = resolveAssignment({ instance: values.instance ?? io.env.WALRUS_INSTANCE, instances: values.instances ?? io.env.WALRUS_INSTANCES, hostname: hostname() });
+      checkAssignment(topology, assignment);
+    } catch (error) {
+      if (!(error instanceof WalrusError)) throw error;
+      io.stderr.write(`walrus-stream run: ${error.message}\n`);
+      return EXIT.INVALID;
+    }
+    // The journal is per instance: with --instances, the index names it when no id was given.
+    const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
     const instanceError = instance === undefined ? undefined : instanceProblem(instance);
     if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
     const auth = await resolveAuth(values.user, io);
     const pipeline = await startPipeline(topology, {
-      ...(auth ? { auth } : {}), instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+      ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
       beforeRun: async (client) => {
         const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
         for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
