@@ -7,6 +7,7 @@ import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiri
 import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
 import { startPipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
+import { ownedPartitions } from '../../codec/partitioning.js';
 import { checkAssignment, resolveAssignment, type InstanceAssignment } from '../../runtime/pipeline/instance-assignment.js';
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
@@ -146,6 +147,11 @@ const command: CliCommand = {
       if (!(error instanceof WalrusError)) throw error;
       io.stderr.write(`walrus-stream run: ${error.message}\n`);
       return EXIT.INVALID;
+    }
+    for (const s of Object.values(topology.sources)) {
+      if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
+        io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
+      }
     }
     // The journal is per instance: with --instances, the index names it when no id was given.
     const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
