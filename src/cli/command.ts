@@ -29,8 +29,10 @@ export const EXIT = {
   USAGE: 2,
   /** A runtime failure (node unreachable, fatal processor error). */
   FAILURE: 3,
-  /** Interrupted by a signal. */
+  /** Interrupted by SIGINT (128 + 2). */
   INTERRUPTED: 130,
+  /** Stopped by SIGTERM (128 + 15). */
+  TERMINATED: 143,
 } as const;
 
 export class UsageError extends Error {

@@ -166,6 +166,11 @@ export class Journal {
     return this.#live.entries().map(({ seq, source, entry }) => ({ seq, source, entry }));
   }
 
+  /** True while `seq` is appended and not yet released. */
+  isUnreleased(seq: number): boolean {
+    return this.#live.has(seq);
+  }
+
   stats(): JournalStats {
     return {
       unreleased: this.#live.size,

@@ -6,7 +6,7 @@ export { storeDir, STORE_FILES } from './paths.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES, STORE_NAME_PATTERN } from './codec.js';
 export { changelogTopic, encodeChangelogEntries, decodeChangelogEntry, CHANGELOG_PREFIX, MAX_CHANGELOG_ENTRY_CHARS } from './changelog-codec.js';
 export type { ChangelogOptions } from './changelog-publisher.js';
-export type { ChangelogFetch, RestoreReport } from './restore.js';
+export type { ChangelogFetch, LeasedChangelogBatch, RestoreProgress, RestoreReport } from './restore.js';
 export { count, reduce, aggregate } from './dsl/aggregations.js';
 export { KeyedAggregation, type KeyedAggregationOptions, type KeyedStep } from './dsl/keyed-aggregation.js';
 export { tumbling, hopping, windowsFor, windowKey, parseWindowKey, type WindowSpec, type TimeWindow } from './dsl/windows.js';

@@ -7,7 +7,7 @@ import { ChangelogPublisher } from './changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
 import type { RangeOptions, StateEntry } from './range.js';
-import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreReport } from './restore.js';
+import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreProgress, type RestoreReport } from './restore.js';
 import { StagedChange } from './staged-change.js';
 import { StoreCore } from './store-core.js';
 import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
@@ -308,7 +308,7 @@ export class KeyValueStore {
    * entries, the restored state is then re-published as a compacted snapshot
    * so the changelog still holds everything. See docs/state.md.
    */
-  async restoreFromChangelog(fetch: ChangelogFetch): Promise<RestoreReport> {
+  async restoreFromChangelog(fetch: ChangelogFetch, onProgress?: RestoreProgress): Promise<RestoreReport> {
     this.#assertUsable();
     if (!this.restoreIncomplete && (this.#core.seq !== 0 || this.#core.state.committed.size !== 0)) {
       throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}" in ${this.dir} is not empty (commit ${this.#core.seq}); restore only into an empty state directory`, {
@@ -328,7 +328,7 @@ export class KeyValueStore {
           this.restoreIncomplete = false;
         },
         size: () => this.#core.state.committed.size,
-      });
+      }, onProgress);
     } finally {
       this.#restoring = false;
     }

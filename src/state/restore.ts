@@ -4,9 +4,27 @@ import type { WireWrites } from './change-set.js';
 import { decodeChangelogEntry } from './changelog-codec.js';
 import { STORE_FILES } from './paths.js';
 import { fsyncDir } from './snapshot-file.js';
+import { faultPoint } from '../util/fault-points.js';
 
-/** Returns the next changelog entries, `[]` once the topic is drained (e.g. `() => client.getMany(topic, 2000)`). */
-export type ChangelogFetch = () => Promise<Array<Buffer | string>>;
+/**
+ * A leased batch of changelog entries (a `client.lease(...)` result has this
+ * shape): the node consumes them only when `ack()` is called, which restore
+ * does once they are durable in the local store.
+ */
+export interface LeasedChangelogBatch {
+  entries: Array<Buffer | string>;
+  ack(): Promise<void>;
+}
+
+/**
+ * Returns the next changelog entries, `[]` (or an empty lease) once the topic
+ * is drained: `() => client.lease(topic, 2000)` where the node has leases,
+ * else `() => client.getMany(topic, 2000)`.
+ */
+export type ChangelogFetch = () => Promise<Array<Buffer | string> | LeasedChangelogBatch>;
+
+/** Told after each batch is durable locally: entries read so far. */
+export type RestoreProgress = (entriesRead: number) => void;
 
 export interface RestoreReport {
   /** Changelog entries read. */
@@ -56,12 +74,14 @@ interface RestoreTarget {
 
 /**
  * Drains the changelog into the store. Each fetched batch is made durable
- * locally before the next fetch, so a crash loses at most the batch in
- * flight (GET already consumed it). The marker file records the phase so an
+ * locally before it is acknowledged (leases) and before the next fetch. With
+ * leases a crash loses nothing: the node hands the unacknowledged batch out
+ * again, and applying its absolute writes twice, in order, gives the same
+ * state. With a destructive fetch (GET), a crash loses the batch in flight. The marker file records the phase so an
  * interrupted restore resumes instead of leaving a half-restored store that
  * looks complete.
  */
-export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget): Promise<RestoreReport> {
+export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget, onProgress?: RestoreProgress): Promise<RestoreReport> {
   const started = performance.now();
   await writeMarker(dir, 'fetching');
   let entries = 0;
@@ -69,8 +89,10 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
   let skipped = 0;
   let writeCount = 0;
   for (;;) {
-    const batch = await fetch();
+    const fetched = await fetch();
+    const batch = Array.isArray(fetched) ? fetched : fetched.entries;
     if (batch.length === 0) break;
+    faultPoint('state.restore-fetched');
     const writes: WireWrites = [];
     for (const raw of batch) {
       entries++;
@@ -84,6 +106,10 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     }
     writeCount += writes.length;
     if (writes.length > 0) await target.appendLocal(writes);
+    // A failed ACK only means the node delivers this batch again (its lease
+    // died with the connection or timed out): reapplied in order, harmless.
+    if (!Array.isArray(fetched)) await fetched.ack().catch(() => undefined);
+    onProgress?.(entries);
   }
   await writeMarker(dir, 'republish');
   await target.finish();

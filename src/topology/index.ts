@@ -7,3 +7,4 @@ export type * from './types.js';
 export { buildGraph, type TopologyGraph, type GraphNode, type GraphEdge } from './graph.js';
 export { renderGraph, GRAPH_FORMATS, type GraphFormat } from './render-graph.js';
 export { describeCounts, formatReport, diagnosticsOf } from './report.js';
+export { DEFAULT_MAX_TOPOLOGY_ALIASES, DEFAULT_MAX_TOPOLOGY_BYTES, parseTopologySizeFlag, type TopologyLimits } from './validate/limits.js';

@@ -1,16 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { reportIssues } from './validate/issues.js';
-import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
+import { checkModuleFiles } from './validate/modules.js';
+import { checkModulesIsolated } from './validate/isolated-modules.js';
 import { normalise } from './normalise.js';
 import { topologySchema } from './schema/schema.js';
 import { checkSemantics } from './validate/semantics.js';
 import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
 import { reportSyntax } from './validate/syntax.js';
+import { DEFAULT_MAX_TOPOLOGY_ALIASES, aliasProblem, sizeProblem } from './validate/limits.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
 
 /**
@@ -27,8 +29,12 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
   const full = resolve(options.cwd ?? process.cwd(), file);
   let text: string;
   try {
+    // The size is checked before the file is read: a huge file is refused without being loaded.
+    const tooBig = sizeProblem((await stat(full)).size, options);
+    if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
     text = await readFile(full, 'utf8');
   } catch (error) {
+    if (error instanceof WalrusError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the topology: ${reason} (${full})`, severity: 'error' }]);
   }
@@ -39,6 +45,8 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
 export async function loadTopologyText(text: string, file: string, options: LoadTopologyOptions = {}): Promise<LoadedTopology> {
   const full = resolve(options.cwd ?? process.cwd(), file);
   const dir = dirname(full);
+  const tooBig = sizeProblem(Buffer.byteLength(text), options) ?? aliasProblem(text, options);
+  if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
   const map = new SourceMap(text);
   const out = new DiagnosticList(file, map);
   if (reportSyntax(map, out)) throw invalid(file, out.all);
@@ -47,7 +55,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   let raw: unknown;
   try {
     // maxAliasCount bounds alias expansion ("billion laughs"): a topology is small.
-    raw = withoutExtensions(map.doc.toJS({ maxAliasCount: 100 }));
+    raw = withoutExtensions(map.doc.toJS({ maxAliasCount: options.maxAliases ?? DEFAULT_MAX_TOPOLOGY_ALIASES }));
   } catch (error) {
     out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
     throw invalid(file, out.all);
@@ -61,7 +69,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
   const resolution = checkSemantics(raw, out);
   checkDeprecations(raw, out);
   const modulePaths = checkModuleFiles(raw, dir, out);
-  if (options.loadModules) await checkModuleExports(modulePaths, out);
+  if (options.loadModules) await checkModulesIsolated(modulePaths, out, options);
 
   if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };

@@ -1,3 +1,5 @@
+import type { ModuleCheckOptions } from './validate/isolated-modules.js';
+import type { TopologyLimits } from './validate/limits.js';
 /**
  * The normalised topology: what `loadTopology` returns once `topology.yaml`
  * has been interpolated, validated and had its defaults applied.
@@ -250,10 +252,10 @@ export interface Diagnostic {
   severity: 'error' | 'warning';
 }
 
-export interface LoadTopologyOptions {
+export interface LoadTopologyOptions extends TopologyLimits, ModuleCheckOptions {
   /** Variables for `${VAR}` interpolation. @default process.env */
   env?: Record<string, string | undefined>;
-  /** Import every processor module and check it default-exports a processor. @default false */
+  /** Import every processor module (each in its own worker thread, bounded in time and heap) and check it default-exports a processor. @default false */
   loadModules?: boolean;
   /** Directory a relative `file` is resolved against (messages keep the name as given). @default process.cwd() */
   cwd?: string;

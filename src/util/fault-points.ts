@@ -19,6 +19,8 @@ export const FAULT_POINTS = [
   'state.committed',
   /** A journal release is durable; the stores have not been told (`markReleased`). */
   'journal.released',
+  /** A restore read a changelog batch from the node; it is not in the local store yet. */
+  'state.restore-fetched',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

@@ -112,7 +112,7 @@ test('a record dead-lettered again after a replay gets replay count 2; --to send
   await client.put('orders.dlq', deadLetter(first!));
   const second = await cli(['dlq', 'replay', 'orders.dlq', '--to', 'elsewhere', '--json', '--nodes', node.address, '--state-dir', state('a')]);
   assert.equal(second.code, EXIT.OK, second.stderr);
-  assert.deepEqual(JSON.parse(second.stdout), { replayed: { elsewhere: 1 }, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0 });
+  assert.deepEqual(JSON.parse(second.stdout), { replayed: { elsewhere: 1 }, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 1, consumedOnRead: 0 });
   const [again] = await drain(client, 'elsewhere');
   assert.equal(decodeEntry(again!)[0]!.headers['walrus-replay-count'], '2');
 
@@ -139,7 +139,7 @@ test('an interrupted replay is finished by the next run from its journal (nothin
   await journal.close();
   const run = await cli(['dlq', 'replay', 'orders.dlq', '--json', '--nodes', node.address, '--state-dir', state('crashed')]);
   assert.equal(run.code, EXIT.OK, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), { replayed: { orders: 1 }, kept: { notMatching: 0, notDeadLetter: 1, overLimit: 0 }, recovered: 2 });
+  assert.deepEqual(JSON.parse(run.stdout), { replayed: { orders: 1 }, kept: { notMatching: 0, notDeadLetter: 1, overLimit: 0 }, recovered: 2, leased: 0, consumedOnRead: 0 });
   assert.deepEqual(await drain(client, 'orders'), ['left behind']);
   assert.deepEqual(await drain(client, 'orders.dlq'), ['junk left behind']);
   const after = await Journal.open({ dir: state('crashed') });
@@ -237,7 +237,7 @@ sinks:
 
   const first = await cli(['dlq', 'replay', 'in.failed', '--filter', 'code=NON_RETRIABLE', '--json', '--nodes', node.address, '--state-dir', state('replay')]);
   assert.equal(first.code, EXIT.OK, first.stderr);
-  assert.deepEqual(JSON.parse(first.stdout), { replayed: { in: 1 }, kept: { notMatching: 1, notDeadLetter: 0, overLimit: 0 }, recovered: 0 });
+  assert.deepEqual(JSON.parse(first.stdout), { replayed: { in: 1 }, kept: { notMatching: 1, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 2, consumedOnRead: 0 });
 
   // The replayed record fails again in the pipeline: its new dead letter carries the replayed entry, count 1.
   await runPipeline();

@@ -47,14 +47,17 @@ sinks:
     if (address === undefined) await new Promise((r) => setTimeout(r, 25));
   }
   assert.ok(address, run.stderr.text);
-  // The endpoint is up before the first fetch is counted: scrape until it is (bounded).
+  // The endpoint is up from the start of `run`, before the pipeline is ready (exit 3, with
+  // the start-up reason) and before the first fetch is counted: scrape until both (bounded).
   let shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
-  assert.equal(await shown.done, EXIT.OK, shown.stderr.text);
-  for (let i = 0; i < 100 && !/records_fetched_total\s+source=in\s+\d+/.test(shown.stdout.text); i++) {
+  let code = await shown.done;
+  for (let i = 0; i < 200 && (code !== EXIT.OK || !/records_fetched_total\s+source=in\s+\d+/.test(shown.stdout.text)); i++) {
+    if (code !== EXIT.OK) assert.match(shown.stdout.text, /ready:\s+not ready\n\s+- /, shown.stderr.text);
     await new Promise((r) => setTimeout(r, 20));
     shown = cli(['metrics', '--pipeline', `http://${address}/metrics`]);
-    assert.equal(await shown.done, EXIT.OK, shown.stderr.text);
+    code = await shown.done;
   }
+  assert.equal(code, EXIT.OK, shown.stdout.text + shown.stderr.text);
   assert.match(shown.stdout.text, /records_fetched_total\s+source=in\s+\d+/);
   assert.match(shown.stdout.text, /ready:\s+ready/);
   assert.equal(await run.done, EXIT.OK, run.stderr.text);

@@ -53,8 +53,8 @@ observability: { logLevel: warn }
   for (let i = 0; i < 1_200 && ((await h.client.state('in')).lag ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 50));
   for (const { child } of instances) child.kill('SIGTERM');
   const [a, b] = await Promise.all(instances.map((i) => i.exited));
-  assert.equal(a.code, 130, a.stderr);
-  assert.equal(b.code, 130, b.stderr);
+  assert.equal(a.code, 143, a.stderr);
+  assert.equal(b.code, 143, b.stderr);
   const records = [a, b].map((r) => (JSON.parse(r.stdout) as { sources: { in: { records: number } } }).sources.in.records);
   console.log(`scale-out: instance a processed ${records[0]}, instance b ${records[1]} of ${n}`);
   assert.ok(records[0] > 0 && records[1] > 0, `both instances got work: ${records.join(' / ')}`);

@@ -59,7 +59,7 @@ test('a clean stop (SIGTERM) drains; the restart finishes the rest: every record
   const first = start(file);
   await flowing();
   first.child.kill('SIGTERM');
-  assert.equal(await first.exited, 130, first.stderr());
+  assert.equal(await first.exited, 143, first.stderr());
   const second = start(file, ['--until-idle']);
   assert.equal(await second.exited, 0, second.stderr());
   assert.deepEqual(await values('out'), Array.from({ length: n }, (_, i) => i));

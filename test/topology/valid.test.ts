@@ -25,13 +25,13 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     },
     stores: {},
     observability: { logLevel: 'info', http: false, redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },
-    workerPool: { maxHeap: 0, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20 },
+    workerPool: { maxHeap: 512 * 1024 * 1024, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20 },
     journal: { fsync: 'always' },
   };
 }
 
 const DEFAULT_POLL = { batchSize: 500, maxBytes: 61_440, minInterval: 1, maxInterval: 100 };
-const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 64, timeout: 30_000, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[], rekey: false, fuse: true } as const;
+const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 256, timeout: 30_000, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[], rekey: false, fuse: true } as const;
 
 test('minimal: a source and a processor, every default applied', async () => {
   const dir = join(valid, 'minimal');
@@ -108,7 +108,7 @@ test('full: every section, interpolation, branching, units and resolved referenc
       },
       'audit-log': {
         name: 'audit-log', topic: 'audit', partitions: 1, input: { processor: 'audit', output: 'default' },
-        format: 'text', serializer: 'string', compression: { codec: 'none', threshold: 1_024 }, batch: { maxRecords: 500, maxBytes: 61_440, linger: 5 },
+        format: 'text', serializer: 'string', compression: { codec: 'none', threshold: 1_024 }, batch: { maxRecords: 2_000, maxBytes: 61_440, linger: 5 },
       },
     },
     observability: { logLevel: 'debug', http: '127.0.0.1:9464', redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },

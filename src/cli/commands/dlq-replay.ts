@@ -44,6 +44,10 @@ export interface ReplaySummary {
   kept: { notMatching: number; notDeadLetter: number; overLimit: number };
   /** Entries of an interrupted earlier replay, found in the journal and handled first. */
   recovered: number;
+  /** Entries read through leases (consumed on the node only after they were replayed or journalled). */
+  leased: number;
+  /** Entries read destructively (the node has no leases): each batch had a short window before its journal append. */
+  consumedOnRead: number;
 }
 
 type Plan = { kind: 'replay'; topic: string; payload: string } | { kind: 'keep'; reason: 'notMatching' | 'notDeadLetter' };
@@ -107,36 +111,50 @@ function planEntry(text: string, options: ReplayOptions, warn: (m: string) => vo
 /**
  * Sends dead-lettered records back to their source topic (or `to`).
  *
- * Reading a Walrus topic is destructive, so every entry read from the
- * dead-letter topic is first appended to a local journal; it is released
- * only after it was replayed (acknowledged by Walrus) or put back on the
- * dead-letter topic (entries that do not match the filters, are over the
- * limit, or are not dead letters). Put-backs wait until the end, otherwise
- * they would be read again. If the command dies, the next run replays or
- * puts back what the journal holds first: at-least-once, never lost.
+ * Reading a Walrus topic is destructive, so nothing read may exist only in
+ * this process's memory:
+ * - Where the node has leases (BATCH_LEASE, the embedded node by default),
+ *   each batch is leased, replayed, and acknowledged only after every
+ *   target topic acknowledged its PUTs; entries that are put back instead
+ *   (not matching the filters, over the limit, not dead letters) are first
+ *   appended to a local journal. A crash before the ACK makes the node hand
+ *   the same batch out again: duplicates in the target topics, never a loss.
+ * - Without leases (a stock node) the batch is consumed on read, so it is
+ *   appended to the journal before anything else; a crash between the
+ *   node's reply and that append (a few milliseconds) loses that one batch
+ *   (at most `batchSize` entries). This is the stock protocol's window:
+ *   it has no way to read without consuming.
+ * Put-backs wait until the end, otherwise they would be read again. If the
+ * command dies, the next run replays or puts back what the journal holds first.
  */
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
   const { client, dlqTopic } = options;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const warn = options.onWarning ?? (() => {});
-  const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0 };
+  const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 0, consumedOnRead: 0 };
   const registered = new Set<string>();
   const kept: Array<{ seq: number; text: string }> = [];
   let replayedCount = 0;
   const topicFanout = pLimit(TOPIC_FANOUT);
 
-  const handle = async (batch: Array<{ seq: number; text: string }>): Promise<void> => {
+  /**
+   * Replays what matches; returns what is to be put back. `seq` is the
+   * journal seq of an entry already in the journal (undefined for a leased
+   * entry, which the node still holds).
+   */
+  const handle = async (batch: Array<{ seq: number | undefined; text: string }>): Promise<Array<{ seq: number | undefined; text: string }>> => {
     const byTopic = new Map<string, { seqs: number[]; payloads: string[] }>();
+    const toKeep: Array<{ seq: number | undefined; text: string }> = [];
     for (const { seq, text } of batch) {
       const plan = planEntry(text, options, warn);
       if (plan.kind === 'keep' || replayedCount >= limit) {
         summary.kept[plan.kind === 'keep' ? plan.reason : 'overLimit'] += 1;
-        kept.push({ seq, text });
+        toKeep.push({ seq, text });
         continue;
       }
       replayedCount += 1;
       const group = byTopic.get(plan.topic) ?? { seqs: [], payloads: [] };
-      group.seqs.push(seq);
+      if (seq !== undefined) group.seqs.push(seq);
       group.payloads.push(plan.payload);
       byTopic.set(plan.topic, group);
     }
@@ -148,22 +166,45 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
         registered.add(topic);
       }
       await client.putMany(topic, group.payloads);
-      await journal.release(group.seqs);
-      summary.replayed[topic] = (summary.replayed[topic] ?? 0) + group.seqs.length;
+      if (group.seqs.length > 0) await journal.release(group.seqs);
+      summary.replayed[topic] = (summary.replayed[topic] ?? 0) + group.payloads.length;
     })));
+    return toKeep;
   };
 
   const journal = await Journal.open({ dir: options.stateDir });
   try {
     const leftovers = journal.unreleased();
     summary.recovered = leftovers.length;
-    await handle(leftovers.map((e) => ({ seq: e.seq, text: e.entry.toString('utf8') })));
+    const leftoverKeep = await handle(leftovers.map((e) => ({ seq: e.seq, text: e.entry.toString('utf8') })));
+    kept.push(...leftoverKeep.map((k) => ({ seq: k.seq!, text: k.text })));
     const batchSize = options.batchSize ?? 100;
+    let warnedStock = false;
     while (replayedCount < limit) {
-      const entries = await client.getMany(dlqTopic, Math.min(batchSize, limit - replayedCount));
+      const lease = await client.lease(dlqTopic, Math.min(batchSize, limit - replayedCount));
+      const entries = lease.entries;
       if (entries.length === 0) break;
+      if (lease.leased) {
+        summary.leased += entries.length;
+        const toKeep = await handle(entries.map((entry) => ({ seq: undefined, text: entry.toString('utf8') })));
+        if (toKeep.length > 0) {
+          const seqs = await journal.append(toKeep.map((k) => ({ source: dlqTopic, entry: Buffer.from(k.text, 'utf8') })));
+          toKeep.forEach((k, i) => kept.push({ seq: seqs[i]!, text: k.text }));
+        }
+        // Everything of the batch is now in a target topic or in the journal.
+        await lease.ack().catch((error: Error) => {
+          warn(`the node will deliver ${entries.length} entries of ${dlqTopic} again (their ACK failed: ${error.message}); they were replayed already, so expect duplicates`);
+        });
+        continue;
+      }
+      if (!warnedStock) {
+        warnedStock = true;
+        warn(`the node has no leases (BATCH_LEASE): ${dlqTopic} is read destructively, so a kill between a read and its journal append can lose that batch (at most ${batchSize} entries)`);
+      }
+      summary.consumedOnRead += entries.length;
       const seqs = await journal.append(entries.map((entry) => ({ source: dlqTopic, entry })));
-      await handle(entries.map((entry, i) => ({ seq: seqs[i]!, text: entry.toString('utf8') })));
+      const toKeep = await handle(entries.map((entry, i) => ({ seq: seqs[i]!, text: entry.toString('utf8') })));
+      kept.push(...toKeep.map((k) => ({ seq: k.seq!, text: k.text })));
     }
     if (kept.length > 0) {
       await client.putMany(dlqTopic, kept.map((k) => k.text));

@@ -17,9 +17,14 @@ clients) are restored byte-exact without a header: they have nowhere to
 carry one. --exact restores envelopes byte-exact too, without the header.
 
 Entries that do not match the filters, are over -n, or are not dead-letter
-entries are put back on the dead-letter topic (at its end). Everything read
-is held in a local journal until replayed or put back, so an interrupted
-replay loses nothing: run the command again and it finishes the job first.
+entries are put back on the dead-letter topic (at its end). Where the node has
+leases (the embedded node by default), a batch is consumed on the node only
+after its records were replayed (acknowledged by the target topics) or held
+in a local journal to be put back, so an interrupted replay loses nothing:
+run the command again and it finishes the job first (some records may be
+replayed twice). On a stock node, reads consume at once: each batch goes to
+the journal first, and a kill in the moment between the read and that
+append can lose that one batch (at most 100 entries).
 
 Options:
   --to <topic>             replay every record to this topic instead of its source

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { Producer } from '../../client/index.js';
 import { WalrusError } from '../../errors/index.js';
 import type { CompressionCodec } from '../../codec/index.js';
+import { maxPayloadBytes } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, partitionsArg, topicArg } from './state.js';
@@ -33,23 +34,57 @@ ${NODES_HELP}
   -h, --help               show this help
 
 Stops at the first bad line and says which; the lines before it are written.
+A line longer than one entry can hold (65,536 bytes minus the command and
+topic; 8 MiB with --compression) is refused as soon as it passes that
+length, without reading the rest of it: memory stays bounded whatever the
+input.
 `;
 
-/** Splits a byte stream into lines on \\n only, so \\r and other whitespace stay in the record. */
-export async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
-  let rest: Buffer = Buffer.alloc(0);
+/** A line longer than the largest record it could become; reported with its number, before the rest of it is read. */
+export class LineTooLongError extends Error {
+  constructor(readonly line: number, readonly limit: number) {
+    super(`line ${line} is longer than ${limit} bytes, more than one record can hold`);
+  }
+}
+
+/**
+ * Splits a byte stream into lines on \n only, so \r and other whitespace
+ * stay in the record. A line arriving in many chunks is gathered once
+ * (linear time, not a copy per chunk), and one longer than `maxLineBytes`
+ * throws {@link LineTooLongError} as soon as it passes the limit, so memory
+ * stays bounded by the limit whatever the input.
+ */
+export async function* lines(input: AsyncIterable<Buffer | string>, maxLineBytes = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let lineNo = 1;
   for await (const chunk of input) {
-    let buf = rest.length === 0 ? (typeof chunk === 'string' ? Buffer.from(chunk) : chunk) : Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let at = buf.indexOf(0x0a);
     while (at !== -1) {
-      yield buf.subarray(0, at);
+      const piece = buf.subarray(0, at);
+      if (size + piece.length > maxLineBytes) throw new LineTooLongError(lineNo, maxLineBytes);
+      yield parts.length === 0 ? piece : Buffer.concat([...parts, piece], size + piece.length);
+      parts = [];
+      size = 0;
+      lineNo++;
       buf = buf.subarray(at + 1);
       at = buf.indexOf(0x0a);
     }
-    rest = Buffer.from(buf); // copy: the chunk may be reused
+    if (buf.length === 0) continue;
+    if (size + buf.length > maxLineBytes) throw new LineTooLongError(lineNo, maxLineBytes);
+    parts.push(Buffer.from(buf)); // copy: the chunk may be reused
+    size += buf.length;
   }
-  if (rest.length > 0) yield rest;
+  if (size > 0) yield Buffer.concat(parts, size);
 }
+
+/**
+ * Longest line accepted with --compression: its compressed entry must still
+ * fit one frame, and reading further would only grow memory for a record
+ * that is all but certain not to fit.
+ */
+export const MAX_COMPRESSIBLE_LINE_BYTES = 8 * 1024 * 1024;
 
 function keyOf(value: unknown, path: string[]): string | undefined {
   let at: unknown = value;
@@ -110,7 +145,9 @@ const command: CliCommand = {
     let queued = 0;
     let last: Promise<void> = Promise.resolve();
     try {
-      for await (const line of lines(input as AsyncIterable<Buffer>)) {
+      // Without compression a record can never be longer than one entry's payload.
+      const maxLine = compression === 'none' ? maxPayloadBytes(topic) : MAX_COMPRESSIBLE_LINE_BYTES;
+      for await (const line of lines(input as AsyncIterable<Buffer>, maxLine)) {
         lineNo++;
         let value: unknown = line;
         let key: string | undefined;
@@ -145,6 +182,11 @@ const command: CliCommand = {
     } catch (error) {
       await producer.close().catch(() => undefined);
       const written = producer.stats.records;
+      if (error instanceof LineTooLongError) {
+        io.stderr.write(`walrus-stream produce: ${error.message} (${compression === 'none' ? 'one Walrus entry; try --compression gzip for compressible text' : 'the limit with --compression'}); stopped reading there.\n` +
+          `${written} record(s) before that line were written to ${topic}.\n`);
+        return EXIT.INVALID;
+      }
       if (error instanceof LineError) {
         io.stderr.write(`walrus-stream produce: ${error.message}\nStopped there: ${written} record(s) before that line were written to ${topic}.\n`);
         return EXIT.INVALID;

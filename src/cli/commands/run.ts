@@ -3,15 +3,15 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
 import { MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths, type ObservabilityServer } from '../../observability/index.js';
-import { startPipelineServer } from '../../runtime/pipeline/instrumentation-wiring.js';
-import { loadTopology, formatDiagnostic, type Diagnostic } from '../../topology/index.js';
-import { startPipeline } from '../../runtime/pipeline/pipeline.js';
+import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
+import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
+import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
 import { ownedPartitions } from '../../codec/partitioning.js';
 import { checkAssignment, resolveAssignment, type InstanceAssignment } from '../../runtime/pipeline/instance-assignment.js';
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
-import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 import { resolveAuth } from '../connect-options.js';
 import { checkExposure } from '../../util/exposure.js';
 import type { HttpAuthOptions } from '../../observability/http/http-auth.js';
@@ -60,12 +60,20 @@ Options:
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
   --redact-header <name>   also redact this record header in logs (repeatable; authorization,
                            cookie, set-cookie, x-api-key, proxy-authorization always are)
+  --max-topology-size <size>  refuse larger topology files before reading them (default 256KiB)
   --json                   print the summary as JSON
   -h, --help               show this help
 
 SIGINT / SIGTERM: stop fetching, finish what is in flight, flush, exit (a
 second signal exits at once; unfinished records stay in the journal and are
-processed on the next start).
+processed on the next start). The handlers are installed first: a signal
+during start-up (a state restore, --seed) stops at the next safe point.
+Exit codes: 0 done, 1 invalid topology, 2 usage, 3 failure, 130 after
+SIGINT, 143 after SIGTERM.
+
+/healthz and /readyz answer from the start: while starting, /readyz is 503
+with the reason (e.g. "startup: restoring state 40% (store totals)",
+"journal: replaying journal: 120 of 500 entries left").
 `;
 
 const command: CliCommand = {
@@ -73,126 +81,172 @@ const command: CliCommand = {
   summary: 'Run a topology (the pipeline)',
   usage,
   async run(args, io) {
-    const { values, positionals } = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
-        seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-        instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
-        json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
-        'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true },
-      },
-    });
-    if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
-    const workers = values.workers === undefined || values.workers === 'auto' ? values.workers : Number(values.workers);
-    if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1)) {
-      throw new UsageError(`--workers expects a positive integer or "auto", got "${values.workers}"`);
-    }
-    const seeds = (values.seed ?? []).map(parseSeed);
-    const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
-    if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1)) {
-      throw new UsageError(`--max-in-flight expects a positive integer, got "${values['max-in-flight']}"`);
-    }
-    const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
-    const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);
-    if (!Number.isInteger(progressInterval) || progressInterval < 0) {
-      throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
-    }
-
-    let loaded;
-    try {
-      loaded = await loadTopology(file, { env: io.env });
-    } catch (error) {
-      const diagnostics = (error as WalrusError).context?.diagnostics as Diagnostic[] | undefined;
-      if (error instanceof WalrusError && diagnostics) {
-        io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
-        io.stderr.write(`walrus-stream run: ${file} is invalid (${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'})\n`);
-        return EXIT.INVALID;
-      }
-      throw error;
-    }
-    const { topology, warnings } = loaded;
-    for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
-
-    const logFormat = values['log-format'];
-    if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
-      throw new UsageError(`--log-format expects "json" or "pretty", got "${logFormat}"`);
-    }
-    // On a TTY the live view is created first: log lines then go above it
-    // instead of being overwritten by the next redraw.
-    const tty = io.stderr.isTTY === true && values.json !== true;
-    const progress = tty || progressInterval > 0
-      ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
-    const logger = createLogger({
-      level: topology.observability.logLevel, base: { app: topology.app },
-      destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
-      pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
-      redact: redactHeaderPaths([...topology.observability.redactHeaders, ...(values['redact-header'] ?? [])]),
-    });
-    const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
-    const metricsAddress = values['metrics-address'];
-    const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
-      : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
-    // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
-    // process/GC metrics only when something scrapes them.
-    const httpSecurity = metricsSecurity(topology.observability.httpAuth, io.env.WALRUS_METRICS_TOKEN, values.insecure === true);
-    // Refuse a wide-open /metrics before anything starts, not after the pipeline is running.
-    if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
-    const hub = new MetricsHub({ processMetrics: http !== undefined });
-    let assignment: InstanceAssignment | undefined;
-    try {
-      assignment = resolveAssignment({ instance: values.instance ?? io.env.WALRUS_INSTANCE, instances: values.instances ?? io.env.WALRUS_INSTANCES, hostname: hostname() });
-      checkAssignment(topology, assignment);
-    } catch (error) {
-      if (!(error instanceof WalrusError)) throw error;
-      io.stderr.write(`walrus-stream run: ${error.message}\n`);
-      return EXIT.INVALID;
-    }
-    for (const s of Object.values(topology.sources)) {
-      if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
-        io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
-      }
-    }
-    // The journal is per instance: with --instances, the index names it when no id was given.
-    const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
-    const instanceError = instance === undefined ? undefined : instanceProblem(instance);
-    if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
-    const auth = await resolveAuth(values.user, io);
-    const pipeline = await startPipeline(topology, {
-      ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
-      beforeRun: async (client) => {
-        const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
-        for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
-          io.stderr.write(r.skipped
-            ? `seed: ${r.file} was already loaded into "${r.topic}" (use --reseed to load it again)\n`
-            : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
-        }
-      },
-    });
-
-    // /metrics, /healthz, /readyz when `observability.http` (or --metrics-address) is set.
-    let server: ObservabilityServer | undefined;
-    if (http) {
-      try {
-        server = await startPipelineServer(hub, { client: pipeline.client, pool: pipeline.pool, nodes: () => pipeline.nodes }, http, httpSecurity);
-      } catch (error) {
-        pipeline.stop({ abortAfterMs: 0 });
-        await pipeline.done.catch(() => undefined);
-        throw error;
-      }
-      for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
-      io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
-    }
-
-    let interrupted = false;
-    const onSignal = () => {
-      if (interrupted) process.exit(EXIT.INTERRUPTED);
-      interrupted = true;
-      io.stderr.write('\nstopping: finishing what is in flight (signal again to exit at once)\n');
-      pipeline.stop();
+    // Signal handlers come first, so a SIGTERM during start-up (a long state
+    // restore, a seed) stops cleanly instead of killing the process.
+    let signalled: NodeJS.Signals | undefined;
+    let pipeline: Pipeline | undefined;
+    const startup = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) process.exit(signalExitCode(signalled));
+      signalled = signal;
+      io.stderr.write(pipeline
+        ? `\nstopping (${signal}): finishing what is in flight (signal again to exit at once)\n`
+        : `\nstopping (${signal}) during start-up at the next safe point (signal again to exit at once)\n`);
+      if (pipeline) pipeline.stop(); else startup.abort();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    try {
+      return await runCommand(args, io, {
+        signal: startup.signal,
+        signalled: () => signalled,
+        started: (p) => { pipeline = p; if (signalled) p.stop(); },
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};
+
+/** Exit code after a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED;
+}
+
+interface SignalHooks {
+  signal: AbortSignal;
+  signalled(): NodeJS.Signals | undefined;
+  started(pipeline: Pipeline): void;
+}
+
+async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
+      seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
+      instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
+      json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
+      'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
+  const workers = values.workers === undefined || values.workers === 'auto' ? values.workers : Number(values.workers);
+  if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1)) {
+    throw new UsageError(`--workers expects a positive integer or "auto", got "${values.workers}"`);
+  }
+  const seeds = (values.seed ?? []).map(parseSeed);
+  const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
+  if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1)) {
+    throw new UsageError(`--max-in-flight expects a positive integer, got "${values['max-in-flight']}"`);
+  }
+  const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
+  const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);
+  if (!Number.isInteger(progressInterval) || progressInterval < 0) {
+    throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
+  }
+
+  const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
+  if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
+  let loaded;
+  try {
+    loaded = await loadTopology(file, { env: io.env, maxBytes });
+  } catch (error) {
+    const diagnostics = (error as WalrusError).context?.diagnostics as Diagnostic[] | undefined;
+    if (error instanceof WalrusError && diagnostics) {
+      io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
+      io.stderr.write(`walrus-stream run: ${file} is invalid (${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'})\n`);
+      return EXIT.INVALID;
+    }
+    throw error;
+  }
+  const { topology, warnings } = loaded;
+  for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
+
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new UsageError(`--log-format expects "json" or "pretty", got "${logFormat}"`);
+  }
+  // On a TTY the live view is created first: log lines then go above it
+  // instead of being overwritten by the next redraw.
+  const tty = io.stderr.isTTY === true && values.json !== true;
+  const progress = tty || progressInterval > 0
+    ? createProgressReporter({ tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval }) : undefined;
+  const logger = createLogger({
+    level: topology.observability.logLevel, base: { app: topology.app },
+    destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
+    pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
+    redact: redactHeaderPaths([...topology.observability.redactHeaders, ...(values['redact-header'] ?? [])]),
+  });
+  const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
+  const metricsAddress = values['metrics-address'];
+  const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
+    : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
+  // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
+  // process/GC metrics only when something scrapes them.
+  const hub = new MetricsHub({ processMetrics: http !== undefined });
+  let assignment: InstanceAssignment | undefined;
+  try {
+    assignment = resolveAssignment({ instance: values.instance ?? io.env.WALRUS_INSTANCE, instances: values.instances ?? io.env.WALRUS_INSTANCES, hostname: hostname() });
+    checkAssignment(topology, assignment);
+  } catch (error) {
+    if (!(error instanceof WalrusError)) throw error;
+    io.stderr.write(`walrus-stream run: ${error.message}\n`);
+    return EXIT.INVALID;
+  }
+  for (const s of Object.values(topology.sources)) {
+    if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
+      io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
+    }
+  }
+  // The journal is per instance: with --instances, the index names it when no id was given.
+  const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
+  const instanceError = instance === undefined ? undefined : instanceProblem(instance);
+  if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
+  // /metrics, /healthz, /readyz start before the pipeline, so probes get an answer (and the
+  // reason it is not ready) during a state restore or a seed.
+  let phase: string | undefined = 'starting';
+  let pipeline: Pipeline | undefined;
+  const parts: ReadinessParts = { nodes: () => pipeline?.nodes ?? [], startup: () => phase, journalReplay: () => pipeline?.journalReplay() ?? { total: 0, left: 0 } };
+  const httpSecurity = metricsSecurity(topology.observability.httpAuth, io.env.WALRUS_METRICS_TOKEN, values.insecure === true);
+  // Refuse a wide-open /metrics before anything starts.
+  if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
+  const auth = await resolveAuth(values.user, io);
+  let server: ObservabilityServer | undefined;
+  if (http) {
+    server = await startPipelineServer(hub, parts, http, httpSecurity);
+    for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
+    io.stderr.write(`metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
+  }
+  const interruptedCode = () => { const s = hooks.signalled(); return s === undefined ? undefined : signalExitCode(s); };
+  try {
+    try {
+      pipeline = await startPipeline(topology, {
+        ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+        signal: hooks.signal,
+        onStartup: (text) => { phase = text; },
+        beforeRun: async (client) => {
+          if (seeds.length > 0) phase = 'seeding';
+          const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
+          for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
+            io.stderr.write(r.skipped
+              ? `seed: ${r.file} was already loaded into "${r.topic}" (use --reseed to load it again)\n`
+              : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
+          }
+        },
+      });
+    } catch (error) {
+      const code = interruptedCode();
+      if (code === undefined) throw error;
+      io.stderr.write(`walrus-stream run: stopped during start-up (${hooks.signalled()}); nothing read is lost, the next start resumes\n`);
+      return code;
+    }
+    parts.client = pipeline.client;
+    parts.pool = pipeline.pool;
+    phase = undefined;
+    hooks.started(pipeline);
+
     // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
     const drive = progress
       ? driveProgress(() => hub.progress(), progress, { intervalMs: tty ? 250 : Math.min(progressInterval, 1_000) })
@@ -202,14 +256,13 @@ const command: CliCommand = {
       // The view settles on the final totals; the summary table goes to stdout.
       drive?.stop(toProgressSnapshot(summary, pipeline.pool.size));
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
-      return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
+      return interruptedCode() ?? EXIT.OK;
     } finally {
       drive?.stop();
-      await server?.close();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
-  },
-};
+  } finally {
+    await server?.close();
+  }
+}
 
 export default command;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { describeCounts, diagnosticsOf, formatReport, loadTopology, type Diagnostic } from '../../topology/index.js';
+import { describeCounts, diagnosticsOf, formatReport, loadTopology, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 
 const usage = `Usage: walrus-stream validate [file] [options]
@@ -12,9 +12,16 @@ imported to check that each default-exports a processor.
 Options:
   --format <text|json>   output format (default text); json prints one object for tooling
   --no-modules           only check module files exist; do not import them (runs no user code)
+  --module-timeout <ms>  stop importing a module after this long and report it as broken
+                         (default 10000); each module is imported in its own worker thread
+                         (heap limit 256 MB), so one that exits, hangs or allocates at import
+                         is reported, never taken for valid
+  --max-topology-size <size>
+                         refuse larger topology files before reading them (default 256KiB); a file
+                         with more than 100 YAML aliases is refused before it is parsed
   -h, --help             show this help
 
-Exit codes: 0 valid (warnings allowed), 1 invalid, 2 bad usage.
+Exit codes: 0 valid (warnings allowed), 1 invalid (a broken module included), 2 bad usage.
 `;
 
 interface JsonResult {
@@ -33,17 +40,23 @@ const command: CliCommand = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
-      options: { format: { type: 'string', default: 'text' }, 'no-modules': { type: 'boolean', default: false } },
+      options: { format: { type: 'string', default: 'text' }, 'no-modules': { type: 'boolean', default: false }, 'max-topology-size': { type: 'string' }, 'module-timeout': { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
     if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format expects text or json, got "${values.format}"`);
     if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
     const file = positionals[0] ?? 'topology.yaml';
+    const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
+    if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
 
+    const moduleTimeoutMs = values['module-timeout'] === undefined ? undefined : Number(values['module-timeout']);
+    if (moduleTimeoutMs !== undefined && (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs < 1)) {
+      throw new UsageError(`--module-timeout expects milliseconds (a positive integer), got "${values['module-timeout']}"`);
+    }
     let result: JsonResult;
     try {
-      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: !values['no-modules'] });
+      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: !values['no-modules'], maxBytes, moduleTimeoutMs });
       const counts = {
         sources: Object.keys(topology.sources).length,
         processors: Object.keys(topology.processors).length,

@@ -66,39 +66,62 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
   return () => { clearInterval(timer); collect(); removeCollector(); detachClient(); };
 }
 
-/** What the readiness checks read. */
+/**
+ * What the readiness checks read. `client` and `pool` may be missing while
+ * the pipeline starts (the server is started first, so probes get answers
+ * during a state restore or a seed): their checks then fail with "starting".
+ */
 export interface ReadinessParts {
-  /** With `options` and `health` (a WalrusClient), nodes that need a login or TLS are checked through it. */
-  client: ClientStatsSource & Partial<Pick<WalrusClient, 'options' | 'health'>>;
-  pool: { readonly size: number; readonly connected: number };
+  /** With `options` and `health` (a WalrusClient), nodes that need a login or TLS are checked through it. Absent while starting. */
+  client?: (ClientStatsSource & Partial<Pick<WalrusClient, 'options' | 'health'>>) | undefined;
+  pool?: { readonly size: number; readonly connected: number } | undefined;
   nodes(): readonly string[];
-  /** True once the journal's leftovers of a previous run were re-admitted. @default () => true */
-  journalReplayed?(): boolean;
+  /** What start-up is doing (`restoring state 40%`, `seeding`); undefined once running. @default () => undefined */
+  startup?(): string | undefined;
+  /** Entries a previous run left in the journal and how many are unfinished. @default () => ({ total: 0, left: 0 }) */
+  journalReplay?(): { total: number; left: number };
 }
+
+const STARTING = { ok: false, detail: 'starting' } as const;
 
 /**
  * Starts `/metrics`, `/healthz` and `/readyz` for a pipeline. Ready means:
- * every node answers METRICS, no circuit breaker is open, every worker thread
- * is up, and the journal replay finished.
+ * start-up is over, every node answers METRICS, no circuit breaker is open,
+ * every worker thread is up, and the entries a previous run left in the
+ * journal have been processed again.
  */
 export function startPipelineServer(hub: MetricsHub, parts: ReadinessParts,
   address: { host: string; port: number }, security: Pick<ObservabilityServerOptions, 'auth' | 'insecure'> = {}): Promise<ObservabilityServer> {
-  const { auth, tls } = parts.client.options ?? {};
-  const viaClient = (auth || tls) && parts.client.health ? parts.client as Pick<WalrusClient, 'health'> : undefined;
+  const reachable = nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 });
+  // Nodes that need a login or TLS are asked through the client, which has both.
+  const nodes = () => {
+    const client = parts.client;
+    if (client === undefined) return STARTING;
+    const { auth, tls } = client.options ?? {};
+    return (auth || tls) && client.health ? clientNodesCheck(client as Pick<WalrusClient, 'health'>)() : reachable();
+  };
   return startObservabilityServer({
     ...address,
     ...security,
     metrics: hub,
     readiness: readinessFromChecks({
-      // Nodes that need a login or TLS are asked through the client, which has both.
-      nodes: viaClient ? clientNodesCheck(viaClient) : nodesReachableCheck(parts.nodes, { timeoutMs: 1_000 }),
+      startup: () => {
+        const phase = parts.startup?.();
+        return phase === undefined ? { ok: true, detail: 'running' } : { ok: false, detail: phase };
+      },
+      nodes,
       breakers: () => {
+        if (parts.client === undefined) return STARTING;
         const open = Object.entries(parts.client.stats().nodes)
           .filter(([, n]) => n.breaker.state === 'open').map(([id]) => id);
         return open.length === 0 ? true : { ok: false, detail: `open: ${open.join(', ')}` };
       },
-      workers: () => ({ ok: parts.pool.connected >= parts.pool.size, detail: `${parts.pool.connected}/${parts.pool.size} threads` }),
-      journal: () => (parts.journalReplayed?.() ?? true) ? true : { ok: false, detail: 'replaying the journal' },
+      workers: () => (parts.pool === undefined ? STARTING : { ok: parts.pool.connected >= parts.pool.size, detail: `${parts.pool.connected}/${parts.pool.size} threads` }),
+      journal: () => {
+        const replay = parts.journalReplay?.() ?? { total: 0, left: 0 };
+        return replay.left === 0 ? { ok: true, detail: replay.total > 0 ? `replayed ${replay.total} entries` : 'nothing to replay' }
+          : { ok: false, detail: `replaying journal: ${replay.left} of ${replay.total} entries left` };
+      },
     }),
   });
 }

@@ -9,7 +9,7 @@ import type { PipelineSummary } from '../coordinator/pipeline-stats.js';
 import { TopologyCodec } from './record-codec.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import { journalDir, workerPoolOptions } from './pool-and-journal-options.js';
-import type { WalrusError } from '../../errors/index.js';
+import { WalrusError } from '../../errors/index.js';
 import { RuntimeState } from '../state/runtime-state.js';
 import type { MetricsHub } from '../../observability/index.js';
 import { Instrumentation } from './instrumentation.js';
@@ -58,6 +58,19 @@ export interface PipelineOptions {
   tracing?: boolean;
   /** Called once the node is up and topics are registered, before fetching (seeding sample data). */
   beforeRun?(client: WalrusClient): Promise<void>;
+  /**
+   * Told what start-up is doing, for `/readyz` (`starting the embedded node`,
+   * `loading processors`, `opening the journal`, `restoring state 40%`).
+   * @default none
+   */
+  onStartup?(phase: string): void;
+  /**
+   * Aborting it during start-up stops at the next safe point (between
+   * restore batches, before seeding) and rejects with SHUTTING_DOWN after
+   * closing what was opened; nothing read is lost. After start-up use `stop()`.
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** A started pipeline. */
@@ -69,6 +82,8 @@ export interface Pipeline {
   readonly broker?: { readonly address: string; close(): Promise<void> };
   /** `host:port` of every node the pipeline talks to. */
   readonly nodes: readonly string[];
+  /** Entries a previous run left in the journal (re-processed first), and how many of them are not finished yet. */
+  journalReplay(): { total: number; left: number };
   /** The hub given as `metrics`. */
   readonly metrics?: MetricsHub;
   /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
@@ -91,10 +106,15 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
   checkAssignment(topology, options.assignment);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
+  const phase = (text: string) => {
+    if (options.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `start-up stopped by a signal (before: ${text})`);
+    options.onStartup?.(text);
+  };
   try {
     const nodes = options.nodes ?? topology.cluster.nodes;
     let broker: Pipeline['broker'];
     if (nodes.length === 0) {
+      phase('starting the embedded node');
       const e = topology.cluster.embedded;
       const started = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
         host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
@@ -122,14 +142,27 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     let fatal: (error: WalrusError) => void = () => undefined;
     const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
     cleanups.push(() => pool.close());
+    phase('loading processors');
     for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+    phase('opening the journal');
 
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
     if (journal) cleanups.push(() => journal.close());
     // Stores open (and restore from their changelogs) before anything is fetched.
-    const state = await RuntimeState.open(topology, client, options.logger);
+    phase('opening state stores');
+    const state = await RuntimeState.open(topology, client, options.logger, {
+      signal: options.signal,
+      onProgress: (store, read, total) => options.onStartup?.(total ? `restoring state ${Math.min(99, Math.floor((read / total) * 100))}% (store ${store})` : `restoring state (store ${store}: ${read} entries)`),
+    });
     if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }
+    // Seqs of the entries a previous run left: /readyz says "replaying journal" until they are finished.
+    let leftovers = journal?.unreleased().map((e) => e.seq) ?? [];
+    const leftoverTotal = leftovers.length;
+    const journalReplay = () => {
+      if (leftovers.length > 0 && journal) leftovers = leftovers.filter((seq) => journal.isUnreleased(seq));
+      return { total: leftoverTotal, left: leftovers.length };
+    };
 
     const instrumentation = options.metrics || options.tracing !== false
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
@@ -154,8 +187,10 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       });
     }
     const topics = new Set([...Object.values(topology.sources).flatMap((s) => partitionTopics(s.topic, s.partitions)), ...coordinator.outputTopics()]);
+    phase('registering topics');
     for (const topic of topics) await client.register(topic);
     await options.beforeRun?.(client);
+    phase(leftoverTotal > 0 ? 'replaying journal' : 'starting');
 
     const done = coordinator.run().finally(cleanup);
     let abortTimer: NodeJS.Timeout | undefined;
@@ -167,7 +202,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
         void pool.abortAll('shutdown');
       }, stopOptions.abortAfterMs ?? 10_000);
     };
-    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop };
+    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop, journalReplay };
   } catch (error) {
     await cleanup();
     throw error;

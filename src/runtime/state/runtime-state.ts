@@ -13,6 +13,18 @@ export interface StateClient {
   register(topic: string): Promise<void>;
   putMany(topic: string, entries: string[]): Promise<void>;
   getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
+  /** Leased reads (the node consumes a batch only on `ack()`): restore uses them when present. */
+  lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
+  /** The topic's STATE; its `lag` sizes restore progress. */
+  state?(topic: string): Promise<{ lag?: number }>;
+}
+
+/** Start-up hooks of {@link RuntimeState.open}. */
+export interface RestoreHooks {
+  /** Told after each restored batch: entries read so far, and the changelog's size when the node reports it. */
+  onProgress?(store: string, read: number, total: number | undefined): void;
+  /** Aborting stops a restore between batches (it resumes on the next start: restore.json). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -78,7 +90,7 @@ export class RuntimeState {
    * re-publishing what a crash left unpublished), restoring an empty one from
    * its changelog. Returns undefined when no processor is stateful.
    */
-  static async open(topology: Topology, client: StateClient, logger?: Logger): Promise<RuntimeState | undefined> {
+  static async open(topology: Topology, client: StateClient, logger?: Logger, hooks: RestoreHooks = {}): Promise<RuntimeState | undefined> {
     const used = new Set(Object.values(topology.processors).flatMap((p) => p.stores));
     if (used.size === 0) return undefined;
     const stores = new Map<string, KeyValueStore>();
@@ -95,7 +107,14 @@ export class RuntimeState {
         });
         stores.set(name, store);
         if (store.seq === 0 || store.restoreIncomplete) {
-          const report = await store.restoreFromChangelog(() => client.getMany(spec.changelog, spec.restoreBatch));
+          // Leases where the node has them: a batch is consumed only once durable in the store, so a kill -9 mid-restore loses nothing.
+          const max = Math.min(spec.restoreBatch, 2_000);
+          const total = (await client.state?.(spec.changelog).catch(() => undefined))?.lag;
+          const fetch = () => {
+            if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${name}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
+            return client.lease ? client.lease(spec.changelog, max) : client.getMany(spec.changelog, max);
+          };
+          const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(name, read, total));
           if (report.entries > 0) logger?.info({ store: name, ...report }, 'state store restored from its changelog');
         }
       }

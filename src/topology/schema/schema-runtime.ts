@@ -9,7 +9,7 @@ import { count, duration, size } from './schema-fields.js';
 
 export const workerPoolSchema = z
   .strictObject({
-    maxHeap: size('0').describe('V8 old-generation heap limit of each worker thread (`resourceLimits`); a worker that exceeds it dies and is replaced, and its record is retried alone. 0 = Node\'s default.'),
+    maxHeap: size('512MiB').describe('V8 old-generation heap limit of each worker thread (`resourceLimits`): a processor that allocates without bound makes its worker die with WORKER_CRASHED ("reaching memory limit") instead of taking the machine\'s memory; the worker is replaced and its record retried alone, then dead-lettered. 0 = no limit of ours (Node\'s default, which scales with the machine\'s memory: several GB).'),
     timeoutGrace: duration('5s').describe('After a record\'s `timeout` fired its `ctx.signal`, how long its batch may still take before the worker thread is terminated and replaced (the record fails with PROCESSOR_TIMEOUT).'),
     recycleAfterTasks: count(0, 0).describe('Replace a worker thread after it ran this many batches (for processors that leak); 0 = never.'),
     recycleAboveHeap: size('0').describe('Replace a worker thread once its heap in use exceeds this (checked as each batch starts); 0 = never.'),

@@ -1,0 +1,81 @@
+import { Worker } from 'node:worker_threads';
+import pLimit from 'p-limit';
+import type { DiagnosticList } from './diagnostics.js';
+import type { ModuleCheckMessage, ModuleCheckResult } from './module-check-task.js';
+
+/** Bounds of the import of one processor module by `validate`. */
+export interface ModuleCheckOptions {
+  /**
+   * An import that has not finished after this long (a top-level await that
+   * never settles, an endless loop) is stopped and the module reported as
+   * broken. Counted from the moment the thread starts the import; the
+   * thread's own start-up has a separate, fixed bound of 60 s.
+   * @default 10000
+   */
+  moduleTimeoutMs?: number;
+  /**
+   * V8 heap limit of the thread importing a module: a module that allocates
+   * without bound at import is stopped there and reported as broken.
+   * @default 256
+   */
+  moduleMaxHeapMb?: number;
+}
+
+const ENTRY = new URL('./module-check-worker.mjs', import.meta.url);
+/** Bound of the check thread's own start-up (tsx, the loader), which no module code delays. */
+const STARTUP_LIMIT_MS = 60_000;
+
+/**
+ * Imports each module in its own worker thread and checks it default-exports
+ * a processor. Why a thread: importing runs the module's top-level code, and
+ * a module that calls `process.exit(0)`, hangs or allocates without bound
+ * must not end, hang or exhaust `validate` itself — that would fake a result
+ * (exit 0 with no output). Each is reported as a broken module instead. The
+ * thread is terminated once it answered, so timers a module leaves running
+ * cannot keep `validate` alive either.
+ */
+export async function checkModulesIsolated(paths: Map<string, string>, out: DiagnosticList, options: ModuleCheckOptions = {}): Promise<void> {
+  // Two at a time: a thread's start-up (tsx) dominates, and two bound the heap to 2 × moduleMaxHeapMb.
+  const limit = pLimit(2);
+  const results = await Promise.all([...paths].map(([name, full]) => limit(async () => ({ name, result: await checkInThread(full, options) }))));
+  for (const { name, result } of results) {
+    if (!result.ok) out.error(['processors', name, 'module'], `processors.${name}.module: ${result.message}`);
+  }
+}
+
+function checkInThread(modulePath: string, options: ModuleCheckOptions): Promise<ModuleCheckResult> {
+  const timeoutMs = options.moduleTimeoutMs ?? 10_000;
+  const maxHeapMb = options.moduleMaxHeapMb ?? 256;
+  return new Promise((resolve) => {
+    const worker = new Worker(ENTRY, { workerData: { modulePath }, resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } });
+    let settled = false;
+    const settle = (result: ModuleCheckResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+      void worker.terminate();
+    };
+    const expire = (ms: number, what: string) => setTimeout(() => settle({ ok: false, message: `failed to load: ${what} did not finish within ${ms} ms` +
+      (what === 'importing it' ? ' (a top-level await that never settles, or an endless loop, at import)' : '') }), ms);
+    let timer = expire(STARTUP_LIMIT_MS, 'starting the thread that imports it');
+    worker.on('message', (message: ModuleCheckMessage) => {
+      if ('started' in message) {
+        clearTimeout(timer);
+        timer = expire(timeoutMs, 'importing it');
+        return;
+      }
+      settle(message);
+    });
+    worker.on('error', (error: Error & { code?: string }) => settle({
+      ok: false,
+      message: error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? `failed to load: importing it used more than ${maxHeapMb} MB of heap (it allocates without bound at import)`
+        : `failed to load: ${error.message.split('\n')[0]}`,
+    }));
+    worker.on('exit', (code) => settle({
+      ok: false,
+      message: `failed to load: the module ended its process (process.exit(${code})) while being imported; a processor module must not exit`,
+    }));
+  });
+}
