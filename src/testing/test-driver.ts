@@ -7,6 +7,7 @@ import type { LogLevel, SinkSpec, SourceSpec, Topology } from '../topology/types
 import { startDriverRuntime, type DriverRuntime } from './driver-runtime.js';
 import { deadLetterRecord, inputEntry, sinkRecords, type TestDeadLetter, type TestInputRecord, type TestOutputRecord } from './test-records.js';
 import { VirtualClock } from './virtual-clock.js';
+import { partitionTopics } from '../codec/partitioning.js';
 
 /** Options of {@link createTestDriver}. */
 export interface TestDriverOptions {
@@ -173,10 +174,11 @@ export class TestDriver {
     }
   }
 
-  /** Every record sink `sink` received so far, in order. */
+  /** Every record sink `sink` received so far, in order (of a partitioned sink: all partitions, in write order). */
   output(sink: string): TestOutputRecord[] {
     const spec = this.#sink(sink);
-    return sinkRecords(spec, this.#rt.topics.entries(spec.topic));
+    const topics = new Set(partitionTopics(spec.topic, spec.partitions));
+    return sinkRecords(spec, this.#rt.topics.written.filter((w) => topics.has(w.topic)).map((w) => w.entry));
   }
 
   /** The records sink `sink` received since the last `readOutput(sink)` (Kafka Streams' output topic reads). */

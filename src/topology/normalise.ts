@@ -50,7 +50,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
   const stores: Record<string, StoreSpec> = {};
   for (const [name, s] of Object.entries(parsed.stores)) {
     // Same default as the state layer's changelogTopic(app, store).
-    stores[name] = { name, changelog: s.changelog ?? `${parsed.app}-${name}-changelog`, fsync: s.fsync, snapshotEvery: s.snapshotEvery, restoreBatch: s.restoreBatch };
+    stores[name] = { name, changelog: s.changelog ?? `${parsed.app}-${name}-changelog`, partitions: s.partitions, fsync: s.fsync, snapshotEvery: s.snapshotEvery, restoreBatch: s.restoreBatch };
   }
 
   return {

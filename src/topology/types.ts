@@ -77,6 +77,8 @@ export interface StoreSpec {
   name: string;
   /** Changelog topic (default `<app>-<store>-changelog`). */
   changelog: string;
+  /** Partitions of the changelog topic (1 = the topic itself; docs/scaling.md). */
+  partitions: number;
   fsync: Exclude<FsyncMode, 'interval'>;
   /** Snapshot once the commit log grows past this. */
   snapshotEvery: Bytes;
@@ -141,6 +143,8 @@ export interface BreakerSpec {
 export interface SourceSpec {
   name: string;
   topic: string;
+  /** Partitions of the topic (1 = the topic itself; docs/scaling.md). */
+  partitions: number;
   format: RecordFormat;
   serializer: Serializer;
   poll: PollSpec;
@@ -217,6 +221,8 @@ export interface OutputRef {
 export interface SinkSpec {
   name: string;
   topic: string;
+  /** Partitions of the topic (1 = the topic itself; docs/scaling.md). */
+  partitions: number;
   input: OutputRef;
   format: RecordFormat;
   serializer: Serializer;

@@ -114,6 +114,25 @@ test('produce --plain writes bare entries; consume -n stops; state and metrics p
     assert.equal((await inProcess(['produce', 'x', '--key-field', 'id', ...nodes])).code, 2);
     assert.equal((await inProcess(['consume', 'bad topic', ...nodes])).code, 2);
     assert.equal((await inProcess(['consume', 'x', '-n', 'many', ...nodes])).code, 2);
+    for (const bad of ['0', 'two', '2000']) {
+      const refused = await inProcess(['produce', 'x', '--partitions', bad, ...nodes]);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /--partitions expects a whole number from 1 to 1024/);
+    }
+    assert.equal((await inProcess(['consume', 'x', '--partitions', '-1', ...nodes])).code, 2);
+
+    // A partitioned topic: produce routes by key, consume -n reads across all partitions.
+    const keyed = Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `k${i % 5}`, i })).join('\n');
+    const produced = await inProcess(['produce', 'parts', '--partitions', '3', '--format', 'json', '--key-field', 'id', ...nodes], `${keyed}\n`);
+    assert.equal(produced.code, 0, produced.stderr);
+    const all = await inProcess(['consume', 'parts', '--partitions', '3', '--format', 'json', ...nodes]);
+    assert.equal(all.code, 0, all.stderr);
+    const got = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value: { i: number } });
+    assert.deepEqual(got.map((r) => r.value.i).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    for (let k = 0; k < 5; k += 1) {
+      const seq = got.filter((r) => r.key === `k${k}`).map((r) => r.value.i);
+      assert.deepEqual(seq, [...seq].sort((a, b) => a - b), `key k${k} in order`);
+    }
   } finally {
     await node.close();
   }

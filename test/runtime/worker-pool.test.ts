@@ -46,7 +46,7 @@ test('one failing record never fails its batch neighbours; NonRetriableError kee
 });
 
 test('outputs read only by sinks are packed into sink entries in the worker; source bytes are deserialized there', async () => {
-  const sink = { name: 'out', topic: 'out', format: 'envelope' as const, serializer: 'json' as const, compression: 'none' as const, compressionThreshold: 1024 };
+  const sink = { name: 'out', topic: 'out', format: 'envelope' as const, serializer: 'json' as const, compression: 'none' as const, compressionThreshold: 1024, partitions: 1 };
   const s = oneProcessorGroup(spec('double', 'double.ts'), { default: [sink] });
   const input = tasks([
     rec('a', Buffer.from('{"n":4}'), { encoding: 'json', key: 'k1' }),

@@ -39,7 +39,7 @@ test('minimal: a source and a processor, every default applied', async () => {
   const expected: Topology = {
     ...defaults(dir),
     app: 'minimal',
-    sources: { orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } } },
+    sources: { orders: { name: 'orders', topic: 'orders', partitions: 1, format: 'envelope', serializer: 'json', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } } },
     processors: {
       echo: {
         name: 'echo', module: './echo.js', modulePath: join(dir, 'echo.js'),
@@ -74,8 +74,8 @@ test('full: every section, interpolation, branching, units and resolved referenc
       connectTimeout: 750,
     },
     sources: {
-      orders: { name: 'orders', topic: 'orders', format: 'envelope', serializer: 'json', poll: { batchSize: 200, maxBytes: 32_768, minInterval: 2, maxInterval: 250 }, rateLimit: 1_000, dedupe: { window: 0 } },
-      legacy: { name: 'legacy', topic: 'legacy.orders', format: 'text', serializer: 'string', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } },
+      orders: { name: 'orders', topic: 'orders', partitions: 1, format: 'envelope', serializer: 'json', poll: { batchSize: 200, maxBytes: 32_768, minInterval: 2, maxInterval: 250 }, rateLimit: 1_000, dedupe: { window: 0 } },
+      legacy: { name: 'legacy', topic: 'legacy.orders', partitions: 1, format: 'text', serializer: 'string', poll: DEFAULT_POLL, rateLimit: 0, dedupe: { window: 0 } },
     },
     processors: {
       parse: {
@@ -103,11 +103,11 @@ test('full: every section, interpolation, branching, units and resolved referenc
     },
     sinks: {
       accepted: {
-        name: 'accepted', topic: 'orders.accepted', input: { processor: 'enrich', output: 'default' },
+        name: 'accepted', topic: 'orders.accepted', partitions: 1, input: { processor: 'enrich', output: 'default' },
         format: 'envelope', serializer: 'json', compression: { codec: 'gzip', threshold: 2_048 }, batch: { maxRecords: 100, maxBytes: 65_536, linger: 10 },
       },
       'audit-log': {
-        name: 'audit-log', topic: 'audit', input: { processor: 'audit', output: 'default' },
+        name: 'audit-log', topic: 'audit', partitions: 1, input: { processor: 'audit', output: 'default' },
         format: 'text', serializer: 'string', compression: { codec: 'none', threshold: 1_024 }, batch: { maxRecords: 2_000, maxBytes: 61_440, linger: 5 },
       },
     },

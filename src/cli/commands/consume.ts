@@ -4,7 +4,8 @@ import type { DecodedRecord, WalrusRecord } from '../../codec/index.js';
 import type { WalrusError } from '../../errors/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
-import { NODES_HELP, cliClient, topicArg } from './state.js';
+import { NODES_HELP, cliClient, partitionsArg, topicArg } from './state.js';
+import { partitionTopics } from '../../codec/partitioning.js';
 
 const usage = `Usage: walrus-stream consume <topic> [options]
 
@@ -21,6 +22,8 @@ Options:
   -n, --count <n>          stop after n records (a record batch is finished, never dropped)
   -f, --follow             keep polling for new records until interrupted
   --format <f>             text | json (default text)
+  --partitions <n>         the topic has n partitions: read all of <topic>.p0 … <topic>.p<n-1>
+                           (docs/scaling.md; default 1, the topic itself)
 ${NODES_HELP}
   -h, --help               show this help
 
@@ -55,6 +58,7 @@ const command: CliCommand = {
         count: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
         format: { type: 'string', default: 'text' },
+        partitions: { type: 'string', default: '1' },
         ...CONNECT_OPTIONS,
       },
       strict: true,
@@ -68,10 +72,14 @@ const command: CliCommand = {
       if (!/^\d+$/.test(values.count)) throw new UsageError(`-n expects a non-negative integer, got "${values.count}"`);
       count = Number(values.count);
     }
+    const partitions = partitionsArg(values.partitions);
     const client = await cliClient(values, io);
     let broken = 0;
-    const consumer = new Consumer<Uint8Array>(client, {
-      topic,
+    // A partitioned topic is read as one consumer per partition topic, all at
+    // once: records of one key keep their order (a key lives in one partition);
+    // records of different partitions interleave.
+    const consumers = partitionTopics(topic, partitions).map((t) => new Consumer<Uint8Array>(client, {
+      topic: t,
       serializer: 'raw',
       maxRecords: count ?? Infinity,
       stopWhenEmpty: !values.follow,
@@ -80,11 +88,16 @@ const command: CliCommand = {
         broken++;
         io.stderr.write(`walrus-stream consume: skipped an entry that could not be decoded: ${error.message}\n`);
       },
-    });
+    }));
     // close() hands back what was fetched but not printed: keep its result.
-    let closing: Promise<DecodedRecord[]> | undefined;
+    const closing = new Map<Consumer<Uint8Array>, Promise<DecodedRecord[]>>();
+    let interrupted = false;
+    const closeAll = () => {
+      for (const c of consumers) if (!closing.has(c)) closing.set(c, c.close());
+    };
     const stop = () => {
-      closing ??= consumer.close();
+      interrupted = true;
+      closeAll();
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -93,18 +106,24 @@ const command: CliCommand = {
       if (!ok) await new Promise<void>((resolve) => io.stdout.once('drain', resolve));
     };
     let printed = 0;
-    try {
+    const drain = async (consumer: Consumer<Uint8Array>): Promise<number> => {
       for await (const record of consumer) {
         await print(record);
         printed++;
+        if (count !== undefined && printed >= count) closeAll();
       }
       // GET is destructive: records fetched beyond -n (the rest of a batch)
       // are printed rather than lost.
-      const left: DecodedRecord[] = await (closing ?? consumer.close());
+      if (!closing.has(consumer)) closing.set(consumer, consumer.close());
+      const left: DecodedRecord[] = await closing.get(consumer)!;
       for (const r of left) await print(r);
-      if (left.length > 0) {
-        const why = closing ? 'were fetched before the interrupt' : `arrived in the same batch as the last of -n ${count}`;
-        io.stderr.write(`walrus-stream consume: printed ${left.length} more record(s): they ${why}, and reading them removed them from the topic.\n`);
+      return left.length;
+    };
+    try {
+      const left = (await Promise.all(consumers.map(drain))).reduce((a, b) => a + b, 0);
+      if (left > 0) {
+        const why = interrupted ? 'were fetched before the interrupt' : `arrived in the same batch as the last of -n ${count}`;
+        io.stderr.write(`walrus-stream consume: printed ${left} more record(s): they ${why}, and reading them removed them from the topic.\n`);
       }
     } finally {
       process.removeListener('SIGINT', stop);

@@ -7,7 +7,7 @@ import type { CompressionCodec } from '../../codec/index.js';
 import { maxPayloadBytes } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
-import { NODES_HELP, cliClient, topicArg } from './state.js';
+import { NODES_HELP, cliClient, partitionsArg, topicArg } from './state.js';
 
 const usage = `Usage: walrus-stream produce <topic> [options]
 
@@ -28,6 +28,8 @@ Options:
   --plain                  write bare entries instead of the envelope
   --envelope               write the envelope (the default)
   --compression <c>        none | gzip | brotli (envelope only; default none)
+  --partitions <n>         the topic has n partitions: write <topic>.p<i>, i = fnv1a32(key) % n,
+                           keyless records round-robin (docs/scaling.md; default 1)
 ${NODES_HELP}
   -h, --help               show this help
 
@@ -110,6 +112,7 @@ const command: CliCommand = {
         plain: { type: 'boolean' },
         envelope: { type: 'boolean' },
         compression: { type: 'string', default: 'none' },
+        partitions: { type: 'string', default: '1' },
         ...CONNECT_OPTIONS,
       },
       strict: true,
@@ -125,11 +128,13 @@ const command: CliCommand = {
     if (!['none', 'gzip', 'brotli'].includes(compression)) throw new UsageError(`--compression expects none, gzip or brotli, got "${compression}"`);
     if (values.plain && compression !== 'none') throw new UsageError('--compression needs the envelope');
     const keyPath = values['key-field']?.split('.');
+    const partitions = partitionsArg(values.partitions);
 
     const client = await cliClient(values, io);
     const json = format === 'json' && !values.plain;
     const producer = new Producer<unknown>(client, {
       topic,
+      partitions,
       serializer: json ? 'json' : 'raw',
       format: values.plain ? 'text' : 'envelope',
       compression,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
@@ -12,6 +13,8 @@ import { replayEntries } from './dlq-replay.js';
 import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
+import { ownedPartitions } from '../../codec/partitioning.js';
+import { checkAssignment, resolveAssignment, type InstanceAssignment } from '../../runtime/pipeline/instance-assignment.js';
 import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
 import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
@@ -48,6 +51,10 @@ Options:
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
   --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
                            instances of one topology on one machine; default: none)
+  --instances <n>          run as one of n instances (or WALRUS_INSTANCES): --instance is then the index 0..n-1
+                           (default: the ordinal of a hostname ending in -<i>, as in a StatefulSet), and this
+                           instance reads only partitions p with p % n = index of each partitioned source
+                           (docs/scaling.md)
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
@@ -128,7 +135,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     options: {
       'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
       seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
-      instance: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
+      instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
       json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
       'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
     },
@@ -199,7 +206,22 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
   // process/GC metrics only when something scrapes them.
   const hub = new MetricsHub({ processMetrics: http !== undefined });
-  const instance = values.instance ?? io.env.WALRUS_INSTANCE;
+  let assignment: InstanceAssignment | undefined;
+  try {
+    assignment = resolveAssignment({ instance: values.instance ?? io.env.WALRUS_INSTANCE, instances: values.instances ?? io.env.WALRUS_INSTANCES, hostname: hostname() });
+    checkAssignment(topology, assignment);
+  } catch (error) {
+    if (!(error instanceof WalrusError)) throw error;
+    io.stderr.write(`walrus-stream run: ${error.message}\n`);
+    return EXIT.INVALID;
+  }
+  for (const s of Object.values(topology.sources)) {
+    if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
+      io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
+    }
+  }
+  // The journal is per instance: with --instances, the index names it when no id was given.
+  const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
   const instanceError = instance === undefined ? undefined : instanceProblem(instance);
   if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
   // /metrics, /healthz, /readyz start before the pipeline, so probes get an answer (and the
@@ -225,7 +247,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   try {
     try {
       pipeline = await startPipeline(topology, {
-        ...(auth ? { auth } : {}), instance, metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+        ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
         signal: hooks.signal,
         onDeadLetter: (written) => deadLetters.add(written),
         onStartup: (text) => { phase = text; },

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { MAX_PARTITIONS } from '../../codec/partitioning.js';
 import { CONNECT_HELP, CONNECT_OPTIONS, cliClient } from '../connect-options.js';
 import { topicProblem } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
@@ -11,6 +12,14 @@ export function topicArg(positionals: string[], command: string): string {
   const problem = topicProblem(positionals[0]);
   if (problem !== undefined) throw new UsageError(problem);
   return positionals[0]!;
+}
+
+/** `--partitions <n>` of produce and consume (docs/scaling.md). */
+export function partitionsArg(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_PARTITIONS)) throw new UsageError(`--partitions expects a whole number from 1 to ${MAX_PARTITIONS}, got "${value}"`);
+  return n;
 }
 
 const usage = `Usage: walrus-stream state <topic> [options]

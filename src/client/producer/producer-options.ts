@@ -1,6 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import { assertCodec, type CompressionCodec, type SerializerSpec } from '../../codec/index.js';
 import { assertTopic } from '../../protocol/index.js';
+import { assertPartitions } from '../../codec/partitioning.js';
 
 /**
  * What the producer needs from a client: `WalrusClient` fits it. Declared
@@ -24,6 +25,14 @@ export interface LingerOptions {
 /** Options of a {@link Producer}. */
 export interface ProducerOptions<T> {
   topic: string;
+  /**
+   * Partitions of the topic (docs/scaling.md). With n > 1 the producer writes
+   * the Walrus topics `<topic>.p0` … `<topic>.p<n-1>`: a record with a key
+   * goes to partition `fnv1a32(key) % n`, keyless records round-robin. Each
+   * partition is written in send order (with `maxInFlight: 1`).
+   * @default 1
+   */
+  partitions?: number;
   /** @default 'json' */
   serializer?: SerializerSpec<T>;
   /**
@@ -55,6 +64,7 @@ export interface ProducerOptions<T> {
 
 export interface ResolvedProducerOptions {
   topic: string;
+  partitions: number;
   format: 'envelope' | 'text';
   compression: CompressionCodec;
   compressionThreshold: number;
@@ -79,8 +89,11 @@ export function resolveProducerOptions<T>(opts: ProducerOptions<T>): ResolvedPro
     throw new WalrusError('CONFIG_INVALID', 'Producer option compression needs format "envelope": plain text entries carry no compression flag.');
   }
   const linger = opts.linger ?? {};
+  const partitions = opts.partitions ?? 1;
+  assertPartitions(partitions, 'Producer option partitions');
   return {
     topic: opts.topic,
+    partitions,
     format,
     compression,
     compressionThreshold: count('compressionThreshold', opts.compressionThreshold, 1024, 0),

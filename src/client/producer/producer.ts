@@ -10,6 +10,7 @@ import {
   type RatioMemo,
   type Serializer,
 } from '../../codec/index.js';
+import { PartitionRouter, partitionTopics } from '../../codec/partitioning.js';
 import { resolveProducerOptions, type ProducerClient, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
 
 export type { ProducerClient, ProducerOptions, LingerOptions } from './producer-options.js';
@@ -62,6 +63,10 @@ interface Batch {
  * nanoseconds. Failed writes reject their sends and also make the next
  * `flush()` / `close()` reject, so fire-and-forget sends never fail silently.
  *
+ * With `partitions: n > 1` it writes a partitioned topic: one inner
+ * producer per partition topic, each record routed by its key
+ * (docs/scaling.md).
+ *
  * @example
  * const producer = new Producer<Order>(client, { topic: 'orders', serializer: 'json' });
  * await producer.send({ id: 1 }, { key: 'customer-7' });
@@ -85,10 +90,17 @@ export class Producer<T> {
   #failure: unknown;
   #closed = false;
   readonly #stats: ProducerStats = { records: 0, entries: 0, bytes: 0, writes: 0, failed: 0 };
+  /** A partitioned topic: one producer per partition, and the router choosing among them. */
+  readonly #parts: Array<Producer<T>> | undefined;
+  readonly #router: PartitionRouter | undefined;
 
   constructor(client: ProducerClient, options: ProducerOptions<T>) {
     this.#opts = resolveProducerOptions(options);
     this.topic = this.#opts.topic;
+    if (this.#opts.partitions > 1) {
+      this.#router = new PartitionRouter(this.#opts.partitions);
+      this.#parts = partitionTopics(this.topic, this.#opts.partitions).map((topic) => new Producer<T>(client, { ...options, topic, partitions: 1 }));
+    }
     this.#client = client;
     this.#serializer = resolveSerializer(options.serializer ?? ('json' as const)) as Serializer<T>;
     this.#limit = maxPayloadBytes(this.topic);
@@ -103,6 +115,11 @@ export class Producer<T> {
 
   /** A copy of the counters. */
   get stats(): ProducerStats {
+    if (this.#parts !== undefined) {
+      const sum: ProducerStats = { records: 0, entries: 0, bytes: 0, writes: 0, failed: 0 };
+      for (const part of this.#parts) for (const [k, v] of Object.entries(part.stats)) sum[k as keyof ProducerStats] += v;
+      return sum;
+    }
     return { ...this.#stats };
   }
 
@@ -114,6 +131,7 @@ export class Producer<T> {
    */
   send(value: T, options: SendOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new WalrusError('POOL_CLOSED', `The producer for topic ${this.topic} is closed.`, { context: { topic: this.topic } }));
+    if (this.#parts !== undefined) return this.#parts[this.#router!.route(options.key)]!.send(value, options);
     let batch: Batch;
     try {
       const bytes = serializeValue(this.#serializer, value, this.topic);
@@ -154,6 +172,12 @@ export class Producer<T> {
    * has settled. Rejects with the first write error since the last flush.
    */
   async flush(): Promise<void> {
+    if (this.#parts !== undefined) {
+      const results = await Promise.allSettled(this.#parts.map((p) => p.flush()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return;
+    }
     this.#cut();
     if (this.#inFlight > 0 || this.#queue.length > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     if (this.#failure !== undefined) {

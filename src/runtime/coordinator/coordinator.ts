@@ -3,6 +3,7 @@ import { deserializeError, serializeError, type SerializedError } from '../../er
 import { planStageGroups, type StageGroup } from '../../topology/stage-groups.js';
 import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
+import { partitionTopics } from '../../codec/partitioning.js';
 import { Ingest } from '../sources/ingest.js';
 import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
 import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
@@ -171,7 +172,7 @@ export class Coordinator {
 
   /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
   outputTopics(): string[] {
-    const topics = new Set<string>(Object.values(this.#o.topology.sinks).map((s) => s.topic));
+    const topics = new Set<string>(Object.values(this.#o.topology.sinks).flatMap((s) => partitionTopics(s.topic, s.partitions)));
     for (const p of Object.values(this.#o.topology.processors)) topics.add(p.deadLetter);
     return [...topics];
   }
@@ -226,7 +227,7 @@ export class Coordinator {
       counts.emitted += s.emitted;
     }
     // Packed sink entries first: they add to the records' tickets before anything could finish one.
-    for (const unit of result.packed) this.#onPacked(unit.sink, unit.entries, unit.records.map((i) => batch[i]!));
+    for (const unit of result.packed) this.#onPacked(unit.sink, unit.partition ?? 0, unit.entries, unit.records.map((i) => batch[i]!));
     const refused: UnitFailure[] = [];
     let seen: Set<number> | undefined;
     for (const unit of result.state) {
@@ -324,7 +325,7 @@ export class Coordinator {
   }
 
   /** Entries a worker packed: each job's ticket waits for their write. */
-  #onPacked(sinkName: string, entries: string[], jobs: Job[]): void {
+  #onPacked(sinkName: string, partition: number, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
     // After a fatal error the client is closing: results still coming back from workers are not
@@ -332,7 +333,7 @@ export class Coordinator {
     if (this.#failed) { for (const ticket of tickets) ticket.fail(); return; }
     // Timestamps (end-to-end latency) and the first record's trace (produce span) of what the worker packed.
     const trace = this.#o.instrumentation && { timestamps: jobs.map((j) => j.record.timestamp), headers: jobs[0]?.record.headers };
-    this.#writers.sink(sinkName).push({ entries, records: jobs.length, ...trace }, (error) => {
+    this.#writers.sink(sinkName, partition).push({ entries, records: jobs.length, ...trace }, (error) => {
       if (error === undefined) { for (const ticket of tickets) ticket.done(); return; }
       this.#o.logger?.error({ err: serializeError(error), sink: sinkName }, 'sink write failed; the entries stay in the journal');
       for (const ticket of tickets) ticket.fail(error);

@@ -44,6 +44,6 @@ function sinkWire(topology: Topology, name: string): SinkWire {
   const sink = topology.sinks[name];
   return {
     name: sink.name, topic: sink.topic, format: sink.format, serializer: sink.serializer,
-    compression: sink.compression.codec, compressionThreshold: sink.compression.threshold,
+    compression: sink.compression.codec, compressionThreshold: sink.compression.threshold, partitions: sink.partitions,
   };
 }

@@ -4,6 +4,7 @@ import {
 } from '../../observability/index.js';
 import type { WalrusClient } from '../../client/index.js';
 import type { Topology } from '../../topology/types.js';
+import { partitionTopics } from '../../codec/partitioning.js';
 
 /** What {@link instrumentPipeline} reads: the parts of a started pipeline it needs. */
 export interface InstrumentedParts {
@@ -46,8 +47,13 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
     polling = true;
     try {
       for (const source of Object.values(parts.topology.sources)) {
-        const state = await parts.client.state(source.topic).catch(() => undefined);
-        if (state?.lag !== undefined) hub.setSourceLag(source.name, state.lag);
+        // A partitioned source's lag is the sum over all its partitions (every instance reports the topic's).
+        let lag: number | undefined;
+        for (const topic of partitionTopics(source.topic, source.partitions)) {
+          const state = await parts.client.state(topic).catch(() => undefined);
+          if (state?.lag !== undefined) lag = (lag ?? 0) + state.lag;
+        }
+        if (lag !== undefined) hub.setSourceLag(source.name, lag);
       }
     } finally {
       polling = false;

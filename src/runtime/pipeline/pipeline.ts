@@ -14,6 +14,9 @@ import { RuntimeState } from '../state/runtime-state.js';
 import type { MetricsHub } from '../../observability/index.js';
 import { Instrumentation } from './instrumentation.js';
 import { instrumentPipeline } from './instrumentation-wiring.js';
+import { partitionTopics } from '../../codec/partitioning.js';
+import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
+import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -31,6 +34,14 @@ export interface PipelineOptions {
    * @default none (`<stateDir>/<app>/journal`)
    */
   instance?: string;
+  /**
+   * This instance's index and the instance count (`run --instance i
+   * --instances n`): it reads only the partitions `p % n === i` of each
+   * partitioned source (docs/scaling.md). Refused for a stateful topology
+   * whose stores are not partitioned like its keyed sources.
+   * @default none (every partition is read)
+   */
+  assignment?: InstanceAssignment;
   maxInFlight?: number;
   /**
    * Run the embedded node on its own worker thread, so it does not compete
@@ -94,6 +105,7 @@ export interface Pipeline {
  * then the coordinator.
  */
 export async function startPipeline(topology: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+  checkAssignment(topology, options.assignment);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
   const phase = (text: string) => {
@@ -170,7 +182,8 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
       // Leases: the node keeps what was read until it is acknowledged, so a
       // kill -9 between the read and the journal loses nothing (docs/client.md).
-      openSource: (spec) => ({ fetch: (max, maxBytes) => client.lease(spec.topic, max, maxBytes) }),
+      // A partitioned source: the partitions this instance owns, read in turn.
+      openSource: (spec) => partitionedReader(ownedTopics(spec, options.assignment), (topic) => ({ fetch: (max, maxBytes) => client.lease(topic, max, maxBytes) })),
     });
     // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
@@ -181,7 +194,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
         topology, client, pool, journal, inFlight: () => coordinator.snapshot().inFlight, nodes: () => addresses,
       });
     }
-    const topics = new Set([...Object.values(topology.sources).map((s) => s.topic), ...coordinator.outputTopics()]);
+    const topics = new Set([...Object.values(topology.sources).flatMap((s) => partitionTopics(s.topic, s.partitions)), ...coordinator.outputTopics()]);
     phase('registering topics');
     for (const topic of topics) await client.register(topic);
     await options.beforeRun?.(client);

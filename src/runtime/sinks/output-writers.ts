@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SinkSpec, Topology } from '../../topology/types.js';
 import { Batcher } from './batcher.js';
+import { partitionTopics } from '../../codec/partitioning.js';
 import type { EntryWriter, OutRecord, RecordCodec } from '../pipeline/pipeline-io.js';
 import type { PipelineStats } from '../coordinator/pipeline-stats.js';
 import { endSpan, type Instrumentation } from '../pipeline/instrumentation.js';
@@ -23,17 +24,21 @@ export interface OutputWritersOptions {
  * per dead-letter topic, created on first use.
  */
 export class OutputWriters {
-  readonly #sinks = new Map<string, Batcher<SinkItem>>();
+  /** Per sink, one batcher per partition topic (one for an unpartitioned sink). */
+  readonly #sinks = new Map<string, Array<Batcher<SinkItem>>>();
   readonly #deadLetters = new Map<string, Batcher<string>>();
   readonly #o: OutputWritersOptions;
 
   constructor(options: OutputWritersOptions) {
     this.#o = options;
-    for (const sink of Object.values(options.topology.sinks)) this.#sinks.set(sink.name, this.#sinkBatcher(sink));
+    for (const sink of Object.values(options.topology.sinks)) {
+      this.#sinks.set(sink.name, partitionTopics(sink.topic, sink.partitions).map((topic) => this.#sinkBatcher(sink, topic)));
+    }
   }
 
-  sink(name: string): Batcher<SinkItem> {
-    return this.#sinks.get(name)!;
+  /** The writer of one sink's partition (workers pack per partition, docs/scaling.md). */
+  sink(name: string, partition = 0): Batcher<SinkItem> {
+    return this.#sinks.get(name)![partition]!;
   }
 
   deadLetter(topic: string): Batcher<string> {
@@ -61,10 +66,10 @@ export class OutputWriters {
 
   /** Writes everything pending, sinks and dead letters. */
   async flushAll(): Promise<void> {
-    await Promise.all([...this.#sinks.values(), ...this.#deadLetters.values()].map((b) => b.flush()));
+    await Promise.all([...[...this.#sinks.values()].flat(), ...this.#deadLetters.values()].map((b) => b.flush()));
   }
 
-  #sinkBatcher(sink: SinkSpec): Batcher<SinkItem> {
+  #sinkBatcher(sink: SinkSpec, topic: string): Batcher<SinkItem> {
     const counts = this.#o.stats.sink(sink.name, sink.topic);
     return new Batcher<SinkItem>({
       maxItems: sink.batch.maxRecords,
@@ -92,9 +97,9 @@ export class OutputWriters {
         }
         if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
         const first = items[0];
-        const span = instr?.produceSpan(sink.name, sink.topic, records, first && ('entries' in first ? first.headers : first.headers));
+        const span = instr?.produceSpan(sink.name, topic, records, first && ('entries' in first ? first.headers : first.headers));
         try {
-          await this.#o.writer.putMany(sink.topic, entries);
+          await this.#o.writer.putMany(topic, entries);
         } catch (error) {
           if (span) endSpan(span, error);
           instr?.error('sink', error);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
 import { MAX_BATCH_ENTRIES, payloadProblem } from '../../protocol/index.js';
 import type { Topology } from '../../topology/types.js';
@@ -45,7 +46,12 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
       continue;
     }
     const entries = linesOf(text, file);
-    for (let i = 0; i < entries.length; i += MAX_BATCH_ENTRIES) await writer.putMany(spec.topic, entries.slice(i, i + MAX_BATCH_ENTRIES));
+    // Seed lines are plain entries without a key: a partitioned source gets them round-robin (docs/scaling.md).
+    const topics = partitionTopics(spec.topic, spec.partitions);
+    for (const [p, topic] of topics.entries()) {
+      const part = topics.length === 1 ? entries : entries.filter((_, i) => i % topics.length === p);
+      for (let i = 0; i < part.length; i += MAX_BATCH_ENTRIES) await writer.putMany(topic, part.slice(i, i + MAX_BATCH_ENTRIES));
+    }
     marker[markKey] = new Date().toISOString();
     await mkdir(dirname(markerFile), { recursive: true });
     await writeFile(markerFile, `${JSON.stringify(marker, null, 2)}\n`);

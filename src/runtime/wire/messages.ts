@@ -69,11 +69,15 @@ export interface SinkWire {
   serializer: 'json' | 'msgpack' | 'string' | 'raw';
   compression: 'none' | 'gzip' | 'brotli';
   compressionThreshold: number;
+  /** Partitions of the topic (docs/scaling.md): the worker packs per partition when > 1. */
+  partitions: number;
 }
 
 /** Entries a worker packed for one sink from the records of one batch. */
 export interface PackedUnit {
   sink: string;
+  /** Partition the entries go to, for a partitioned sink (absent: the topic itself). */
+  partition?: number;
   entries: string[];
   /** Batch index of the input record behind each packed output record, in order. */
   records: number[];

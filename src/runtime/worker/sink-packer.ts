@@ -1,8 +1,12 @@
 import { EntryPacker, resolveSerializer, serializeValue, toPlainTextEntry, type RecordToEncode, type Serializer } from '../../codec/index.js';
 import { maxPayloadBytes } from '../../protocol/index.js';
+import { PartitionRouter, partitionTopic } from '../../codec/partitioning.js';
 import type { PackedUnit, SinkWire } from '../wire/messages.js';
 
-interface Pending { sink: SinkWire; items: RecordToEncode[]; records: number[] }
+interface Pending { sink: SinkWire; partition: number; items: RecordToEncode[]; records: number[] }
+
+/** The longest Walrus topic a sink writes: entry limits depend on the topic's length. */
+const longestTopic = (sink: SinkWire): string => partitionTopic(sink.topic, sink.partitions - 1, sink.partitions);
 
 /**
  * Worker side of the sinks: outputs that go to sinks are serialized and
@@ -15,6 +19,8 @@ interface Pending { sink: SinkWire; items: RecordToEncode[]; records: number[] }
  */
 export class SinkPacker {
   readonly #packers = new Map<string, EntryPacker>();
+  /** Partitioned sinks: keyless records round-robin per worker. */
+  readonly #routers = new Map<string, PartitionRouter>();
   /** Sizes the packers report while one `pack` call runs (see PackedUnit.compressed). */
   #compressed: number[] = [];
 
@@ -22,7 +28,7 @@ export class SinkPacker {
   prepare(sink: SinkWire, value: unknown, id: Uint8Array, key: string | undefined, headers: Record<string, string>, timestamp: number): RecordToEncode {
     const bytes = serializeValue(resolveSerializer(sink.serializer) as Serializer<unknown>, value, sink.topic);
     const item: RecordToEncode = { value: bytes, id, key, headers, timestamp };
-    if (sink.format === 'text') toPlainTextEntry(bytes, maxPayloadBytes(sink.topic), sink.topic);
+    if (sink.format === 'text') toPlainTextEntry(bytes, maxPayloadBytes(longestTopic(sink)), sink.topic);
     else this.#packer(sink).assertFits(item);
     return item;
   }
@@ -35,12 +41,13 @@ export class SinkPacker {
   /** Packs each sink's records into entries. */
   pack(pending: Iterable<Pending>): PackedUnit[] {
     const units: PackedUnit[] = [];
-    for (const { sink, items, records } of pending) {
+    for (const { sink, partition, items, records } of pending) {
       this.#compressed = [];
       const entries = sink.format === 'text'
-        ? items.map((item) => toPlainTextEntry(item.value, maxPayloadBytes(sink.topic), sink.topic))
+        ? items.map((item) => toPlainTextEntry(item.value, maxPayloadBytes(longestTopic(sink)), sink.topic))
         : this.#packer(sink).pack(items);
       const unit: PackedUnit = { sink: sink.name, entries, records };
+      if (sink.partitions > 1) unit.partition = partition;
       if (this.#compressed.length > 0) unit.compressed = this.#compressed;
       units.push(unit);
     }
@@ -51,13 +58,21 @@ export class SinkPacker {
     let packer = this.#packers.get(sink.name);
     if (!packer) {
       packer = new EntryPacker({
-        limit: maxPayloadBytes(sink.topic), topic: sink.topic, compression: sink.compression,
+        limit: maxPayloadBytes(longestTopic(sink)), topic: sink.topic, compression: sink.compression,
         compressionThreshold: sink.compressionThreshold, contentType: resolveSerializer(sink.serializer).contentType,
         onCompressed: (original, compressed) => { this.#compressed.push(original, compressed); },
       });
       this.#packers.set(sink.name, packer);
     }
     return packer;
+  }
+
+  /** The partition of a record written to `sink` (0 for an unpartitioned sink). */
+  route(sink: SinkWire, key: string | undefined): number {
+    if (sink.partitions <= 1) return 0;
+    let router = this.#routers.get(sink.name);
+    if (!router) { router = new PartitionRouter(sink.partitions); this.#routers.set(sink.name, router); }
+    return router.route(key);
   }
 }
 
@@ -71,8 +86,11 @@ export class SinkBatch {
   }
 
   add(sink: SinkWire, item: RecordToEncode, index: number): void {
-    let pending = this.#bySink.get(sink.name);
-    if (pending === undefined) { pending = { sink, items: [], records: [] }; this.#bySink.set(sink.name, pending); }
+    // A partitioned sink is packed per partition: an entry holds records of one partition only.
+    const partition = this.#packer.route(sink, item.key);
+    const at = sink.partitions > 1 ? `${sink.name}\0${partition}` : sink.name;
+    let pending = this.#bySink.get(at);
+    if (pending === undefined) { pending = { sink, partition, items: [], records: [] }; this.#bySink.set(at, pending); }
     pending.items.push(item);
     pending.records.push(index);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_TOPIC_LENGTH, TOPIC_PATTERN, topicProblem } from '../../protocol/index.js';
+import { MAX_PARTITIONS } from '../../codec/partitioning.js';
 import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from '../units.js';
 
 /**
@@ -85,6 +86,13 @@ export function address() {
       }
     })
     .meta({ pattern: ADDRESS_PATTERN.source });
+}
+
+/** `partitions:` of a source, sink or store changelog (docs/scaling.md). */
+export function partitions(what: string) {
+  return count(1, 1, MAX_PARTITIONS).describe(
+    `Partitions of ${what}: 1 (the default) is the topic itself; n > 1 is n Walrus topics \`<topic>.p0\` … \`<topic>.p<n-1>\`, written by key hash (FNV-1a 32 of the key's UTF-8 bytes, modulo n; keyless records round-robin). See docs/scaling.md. At most ${MAX_PARTITIONS}.`,
+  );
 }
 
 /** Positive integer with an optional upper bound. */

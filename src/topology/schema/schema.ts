@@ -6,7 +6,7 @@ import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
-import { NAME_PATTERN, address, count, duration, named, ordered, recordFormat, serializer, show, size, topic } from './schema-fields.js';
+import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 /**
  * The topology language, defined once. This schema gives the types, the
@@ -21,6 +21,7 @@ const FRAME = { bytes: MAX_FRAME_BYTES, why: `the protocol's frame limit of ${MA
 const source = z
   .strictObject({
     topic: topic().describe('The Walrus topic to read.'),
+    partitions: partitions('the topic read (`run --instances` spreads them over instances)'),
     format: recordFormat.default('envelope').describe('`envelope`: entries written by walrus-stream; `text`: plain text entries from other clients (one string record each).'),
     serializer: serializer.default('json').describe('How record values are decoded.'),
     poll: z
@@ -97,6 +98,7 @@ const processor = z
 const sink = z
   .strictObject({
     topic: topic().describe('The Walrus topic to write.'),
+    partitions: partitions('the topic written'),
     input: inputRef.describe('The processor output written to the topic: `processor.output`, or `processor` for its `default` output.'),
     format: recordFormat.default('envelope').describe('`envelope` keeps keys, headers and ids; `text` writes the bare value for other clients.'),
     serializer: serializer.default('json').describe('How record values are encoded.'),

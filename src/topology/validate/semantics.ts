@@ -3,6 +3,7 @@ import type { DiagnosticList } from './diagnostics.js';
 import { findCycles } from './cycles.js';
 import { checkAggregates } from '../aggregate.js';
 import { checkStores } from './stores.js';
+import { checkPartitions } from './partitions.js';
 import { NAME_RULE, Names, isRecord } from './references.js';
 import { NAME_PATTERN } from '../schema/schema-fields.js';
 import type { Path } from './source-map.js';
@@ -108,6 +109,7 @@ export function checkSemantics(raw: unknown, out: DiagnosticList): Resolution {
   if (unresolved === 0) reportReachability(names, resolution, inCycle, out);
   defaultDeadLetters(names, resolution, out);
   checkStores(raw, out);
+  checkPartitions(raw, out);
   checkAggregates(raw, out);
   return resolution;
 }
