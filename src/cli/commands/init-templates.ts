@@ -56,7 +56,13 @@ interface Enriched extends Event {
 }
 
 function parse(line: string): Event {
-  const value: unknown = JSON.parse(line);
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    // A line that is not JSON never will be: dead-letter it at once, with the reason.
+    throw new NonRetriableError(\`not JSON: \${(error as Error).message}\`);
+  }
   if (typeof value !== 'object' || value === null) throw new NonRetriableError('not a JSON object');
   const { id, user, amount } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof user !== 'string' || typeof amount !== 'number') {
@@ -137,6 +143,37 @@ const TSCONFIG = `{
 }
 `;
 
+const TEST_CASES = `# Test cases of topology.yaml, run by \`npm test\` (walrus-stream test): each
+# case pipes its input into a fresh pipeline — no node, no sockets — and
+# checks what each sink received and what was dead-lettered. Format:
+# node_modules/walrus-stream/docs/testing.md.
+tests:
+  - name: events are tagged big or small by amount
+    input:
+      events:
+        - value: { id: e-1, user: ada, amount: 12.5 }
+        - value: { id: e-2, user: grace, amount: 240 }
+    expect:
+      sinks:
+        enriched:
+          - { value: { id: e-1, size: small } }
+          - { value: { id: e-2, size: big } }
+
+  - name: a line that is not an event is dead-lettered with the reason
+    input:
+      events:
+        - value: "not json"
+        - value: { id: e-3, user: linus }
+    expect:
+      sinks:
+        enriched: []
+      deadLetters:
+        order: any
+        records:
+          - { processor: enrich, code: NON_RETRIABLE, message: "not JSON" }
+          - { processor: enrich, code: NON_RETRIABLE, message: "expected" }
+`;
+
 const README = `# __APP__
 
 A [walrus-stream](https://www.npmjs.com/package/walrus-stream) pipeline.
@@ -144,7 +181,7 @@ A [walrus-stream](https://www.npmjs.com/package/walrus-stream) pipeline.
 \`\`\`sh
 npm install
 npm start      # runs topology.yaml on data/events.jsonl, with an embedded node
-npm test       # runs the topology on the sample input and checks the output
+npm test       # the test cases of topology.test.yaml (walrus-stream test), then test/*.test.mjs
 \`\`\`
 
 - \`topology.yaml\` wires the \`events\` topic through \`processors/enrich.ts\` to
@@ -174,7 +211,7 @@ export function scaffoldFiles(app: string, version: string): ScaffoldFile[] {
     scripts: {
       start: 'walrus-stream run topology.yaml --until-idle --seed events=data/events.jsonl',
       validate: 'walrus-stream validate topology.yaml',
-      test: 'node --test',
+      test: 'walrus-stream test && node --test',
     },
     dependencies: { 'walrus-stream': `^${version}` },
   };
@@ -183,6 +220,7 @@ export function scaffoldFiles(app: string, version: string): ScaffoldFile[] {
     { path: 'topology.yaml', text: TOPOLOGY.replace('__APP__', app) },
     { path: 'processors/enrich.ts', text: PROCESSOR },
     { path: 'data/events.jsonl', text: EVENTS },
+    { path: 'topology.test.yaml', text: TEST_CASES },
     { path: 'test/topology.test.mjs', text: TEST },
     { path: 'tsconfig.json', text: TSCONFIG },
     { path: 'README.md', text: README.replace('__APP__', app) },
