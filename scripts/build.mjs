@@ -26,7 +26,7 @@ function walk(dir, keep) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...walk(full, keep));
-    else if (keep(entry.name)) out.push(full);
+    else if (keep(entry.name, full)) out.push(full);
   }
   return out;
 }
@@ -47,8 +47,10 @@ rmSync(dist, { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
-// Plain JavaScript entry files (worker entries) are not compiled: copy them.
-for (const file of walk(src, (n) => n.endsWith('.mjs'))) {
+// Plain JavaScript entry files (worker entries) and the dashboard's static
+// assets (read at run time next to their module) are not compiled: copy them.
+const assets = `${join('observability', 'dashboard', 'assets')}`;
+for (const file of walk(src, (n, path) => n.endsWith('.mjs') || relative(src, path).startsWith(assets))) {
   const target = join(esm, relative(src, file));
   mkdirSync(dirname(target), { recursive: true });
   cpSync(file, target);
@@ -65,6 +67,7 @@ writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchem
 // module (worker entries, the built-in aggregate processor, package.json)
 // resolve to the compiled ES tree, which worker threads load anyway.
 const esbuild = require('esbuild');
+const ESM_ONLY = new Set(['p-limit']);
 const importMetaPlugin = {
   name: 'import-meta-to-esm-twin',
   setup(build) {
@@ -87,7 +90,9 @@ await esbuild.build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // Dependencies stay external, except the ESM-only ones (p-limit and what it
+  // imports), which require() cannot load on Node 20: those are bundled in.
+  external: Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {}).filter((d) => !ESM_ONLY.has(d)),
   sourcemap: true,
   sourcesContent: false,
   logLevel: 'warning',

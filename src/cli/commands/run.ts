@@ -10,6 +10,8 @@ import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline
 import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
 import { replayEntries } from './dlq-replay.js';
+import { planStageGroups } from '../../topology/stage-groups.js';
+import type { PipelineStats } from '../../runtime/coordinator/pipeline-stats.js';
 import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
@@ -234,12 +236,26 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
   const auth = await resolveAuth(values.user, io);
   let server: ObservabilityServer | undefined;
-  // The dashboard needs the running pipeline: until then `/` answers 404 while /healthz and /readyz say why.
+  // The dashboard is up with the server: the graph from the topology at once, the counts
+  // once the pipeline runs (a state restore or a seed shows as readiness reasons).
   let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
   if (http) {
-    server = await startPipelineServer(hub, parts, http, {
-      ...httpSecurity, routes: (req, res, context) => (dashboard ? dashboard.routes(req, res, context) : Promise.resolve(false)),
+    const groups = planStageGroups(topology);
+    dashboard = createPipelineDashboard({
+      topology, hub, deadLetters,
+      coordinator: {
+        // Before the pipeline runs, no processor has counts yet (the dashboard reads only summary.processors).
+        get stats() { return pipeline?.coordinator.stats ?? ({ summary: { processors: {} } } as unknown as PipelineStats); },
+        pending: () => pipeline?.coordinator.pending() ?? {},
+        groups,
+      },
+      replay: (entries) => {
+        if (pipeline === undefined) return Promise.reject(new WalrusError('SHUTTING_DOWN', 'the pipeline is still starting; replay once it runs'));
+        return replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message) });
+      },
     });
+    const routes = dashboard.routes;
+    server = await startPipelineServer(hub, parts, http, { ...httpSecurity, routes });
     for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
     io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
   }
@@ -269,13 +285,6 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     }
     parts.client = pipeline.client;
     parts.pool = pipeline.pool;
-    if (server) {
-      const running = pipeline;
-      dashboard = createPipelineDashboard({
-        topology, hub, coordinator: running.coordinator, deadLetters,
-        replay: (entries) => replayEntries(running.client, entries, { onWarning: (message) => logger.warn(message) }),
-      });
-    }
     phase = undefined;
     hooks.started(pipeline);
 
