@@ -4,7 +4,7 @@ import { WalrusError } from '../errors/index.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { reportIssues } from './validate/issues.js';
-import { checkModuleFiles } from './validate/modules.js';
+import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
 import { checkModulesIsolated } from './validate/isolated-modules.js';
 import { normalise } from './normalise.js';
 import { topologySchema } from './schema/schema.js';
@@ -69,7 +69,8 @@ export async function loadTopologyText(text: string, file: string, options: Load
   const resolution = checkSemantics(raw, out);
   checkDeprecations(raw, out);
   const modulePaths = checkModuleFiles(raw, dir, out);
-  if (options.loadModules) await checkModulesIsolated(modulePaths, out, options);
+  if (options.loadModules === 'in-process') await checkModuleExports(modulePaths, out);
+  else if (options.loadModules) await checkModulesIsolated(modulePaths, out, options);
 
   if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };

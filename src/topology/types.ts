@@ -255,8 +255,15 @@ export interface Diagnostic {
 export interface LoadTopologyOptions extends TopologyLimits, ModuleCheckOptions {
   /** Variables for `${VAR}` interpolation. @default process.env */
   env?: Record<string, string | undefined>;
-  /** Import every processor module (each in its own worker thread, bounded in time and heap) and check it default-exports a processor. @default false */
-  loadModules?: boolean;
+  /**
+   * Import every processor module and check it default-exports a processor:
+   * `true` each in its own worker thread, bounded in time and heap (a module
+   * that exits or hangs at import cannot fake the result); `'in-process'` in
+   * this thread, for callers that run the processors in this thread anyway
+   * (the test driver), which saves a thread start and a second import per
+   * module. @default false
+   */
+  loadModules?: boolean | 'in-process';
   /** Directory a relative `file` is resolved against (messages keep the name as given). @default process.cwd() */
   cwd?: string;
 }

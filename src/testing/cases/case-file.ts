@@ -70,7 +70,7 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
   const fileEnv = isRecord(raw) && isRecord(raw.env) ? raw.env : {};
   let topology: Topology;
   try {
-    ({ topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...fileEnv }, loadModules: true }));
+    ({ topology } = await loadTopology(relative(cwd, topologyFile) || topologyFile, { cwd, env: { ...env, ...fileEnv }, loadModules: 'in-process' }));
   } catch (error) {
     // A broken topology (or processor module) has diagnostics of its own: reported with the test file's, if any.
     const context = (error as { code?: string; context?: { diagnostics?: Diagnostic[] } }).context;
