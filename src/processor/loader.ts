@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WalrusError } from '../errors/index.js';
+import { compiledProcessorUrl } from './compiled-cache.js';
 import { isProcessor } from './define.js';
 import type { ProcessorDefinition } from './types.js';
 
@@ -61,6 +62,14 @@ function ensureTypeScript(commonJs: boolean): Promise<void> {
   return moduleHooks;
 }
 
+let sourceMaps = false;
+/** Stack traces of a compiled processor point into its .ts files (the compiled file carries a source map). */
+function enableSourceMaps(): void {
+  if (sourceMaps) return;
+  sourceMaps = true;
+  process.setSourceMapsEnabled(true);
+}
+
 const packageTypes = new Map<string, string | undefined>();
 
 /** The `type` of the nearest package.json above `dir` (Node's rule for `.js`, tsx's for `.ts`). */
@@ -116,8 +125,13 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
   const viaRequire = isCommonJs(modulePath);
   let loaded: unknown;
   try {
-    if (TYPESCRIPT.has(extname(modulePath))) await ensureTypeScript(viaRequire);
-    loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(pathToFileURL(modulePath).href);
+    let url = pathToFileURL(modulePath).href;
+    if (TYPESCRIPT.has(extname(modulePath))) {
+      const compiled = viaRequire ? undefined : await compiledProcessorUrl(modulePath);
+      if (compiled === undefined) await ensureTypeScript(viaRequire);
+      else { url = compiled; enableSourceMaps(); }
+    }
+    loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(url);
   } catch (cause) {
     const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
     return { ok: false, kind: 'load-failed', problem: `failed to load: ${reason}`, cause };
