@@ -2,7 +2,7 @@
  * End-to-end pipeline throughput: records/s from a pre-loaded source topic to
  * the sinks through the embedded node (in this process, on its own thread),
  * the coordinator (journal on) and the worker pool — each case in a process
- * of its own (benchmarks/lib/pipeline-case.ts), so its CPU and peak RSS are
+ * of its own (benchmarks/lib/pipeline-case.mjs: the built package in a plain `node`, as `walrus-stream run` runs), so its CPU and peak RSS are
  * its own:
  *   (a) a trivial processor, tuned batch settings, and the same with the
  *       topology's defaults;
@@ -38,6 +38,8 @@ import { execFileSync } from 'node:child_process';
 import { mainThreadCpuMs } from './lib/cpu.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
+// The cases run the built package (dist/): build it if the sources are newer.
+if (!process.env.BENCH_FROM_SOURCE) execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url)), '--if-stale'], { stdio: 'inherit' });
 const here = fileURLToPath(new URL('.', import.meta.url));
 const value = (i: number) => Buffer.from(JSON.stringify({ orderId: `o-${i}`, customerId: `c-${i % 500}`, amount: i % 1000, currency: 'EUR' }));
 
@@ -220,7 +222,7 @@ async function childCase(label: string, opts: { yaml: string; workers: number; r
     const out = execFileSync(process.execPath, [
       // BENCH_PROFILE=<dir>: a CPU profile of each case's process (main thread and workers) in <dir>.
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-      '--import', 'tsx', join(here, 'lib/pipeline-case.ts'), JSON.stringify(spec)],
+      ...(process.env.BENCH_FROM_SOURCE ? ['--import', 'tsx'] : []), join(here, 'lib/pipeline-case.mjs'), JSON.stringify(spec)],
       { cwd: join(here, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     const r = JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
     const n = opts.records;

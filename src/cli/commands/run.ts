@@ -48,8 +48,8 @@ Options:
   --seed <source>=<file>   first load each line of <file> as one entry into the source's
                            topic (once per file contents and node; repeatable)
   --reseed                 load --seed files even if they were loaded before
-  --max-in-flight <n>      most records fetched and not yet finished (default 20000); fetching
-                           pauses above it
+  --max-in-flight <n>      most records fetched and not yet finished; fetching pauses above it
+                           (default: 4 batches per worker, at least 2048)
   --no-journal             do not journal fetched entries (a crash may lose in-flight records)
   --instance <id>          instance id (or WALRUS_INSTANCE): its journal is <stateDir>/<app>/instances/<id>/ (run several
                            instances of one topology on one machine; default: none)

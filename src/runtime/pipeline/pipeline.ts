@@ -42,6 +42,16 @@ export interface PipelineOptions {
    * @default none (every partition is read)
    */
   assignment?: InstanceAssignment;
+  /**
+   * Most records fetched and not yet finished; fetching pauses above it.
+   * Enough to keep every worker fed (four batches each of the largest
+   * processor batch) and two polls of the largest source, and no more: every
+   * record in flight is memory, and records that live long enough to be
+   * promoted make the old generation grow (measured on the bundled example,
+   * 60,000 orders: peak RSS 475 MiB at 20,000 in flight, 338 MiB at 2,000,
+   * with the same CPU per record).
+   * @default max(2048, workers × largest batchSize × 4, 2 × largest poll.batchSize)
+   */
   maxInFlight?: number;
   /**
    * Run the embedded node on its own worker thread, so it does not compete
@@ -178,7 +188,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
       instrumentation,
-      maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
+      maxInFlight: options.maxInFlight ?? defaultMaxInFlight(topology, pool.size), logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
       writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
       // Leases: the node keeps what was read until it is acknowledged, so a
       // kill -9 between the read and the journal loses nothing (docs/client.md).
@@ -215,4 +225,11 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     await cleanup();
     throw error;
   }
+}
+
+/** See {@link PipelineOptions.maxInFlight}. */
+export function defaultMaxInFlight(topology: Topology, workers: number): number {
+  const batch = Math.max(1, ...Object.values(topology.processors).map((p) => p.batchSize));
+  const poll = Math.max(1, ...Object.values(topology.sources).map((s) => s.poll.batchSize));
+  return Math.max(2_048, workers * batch * 4, 2 * poll);
 }
