@@ -37,7 +37,7 @@ function mainThreadCpuMs() {
 const here = fileURLToPath(new URL('..', import.meta.url));
 const spec = JSON.parse(process.argv[2]);
 const { topology } = spec.yaml === 'example'
-  ? await loadTopology(join(here, '..', 'topology.yaml'), { env: { ...process.env, WALRUS_STATE_DIR: spec.stateDir } })
+  ? await loadTopology(join(here, '..', process.env.BENCH_EXAMPLE_FILE ?? 'topology.yaml'), { env: { ...process.env, WALRUS_STATE_DIR: spec.stateDir } })
   : await loadTopologyText(spec.yaml.replaceAll('${STATE_DIR}', spec.stateDir), join(here, 'pipeline.yaml'));
 const maxInFlight = process.env.BENCH_MAX_IN_FLIGHT === undefined ? undefined : Number(process.env.BENCH_MAX_IN_FLIGHT);
 const pipeline = await startPipeline(topology, { nodes: [spec.address], untilIdle: true, workers: spec.workers, tracing: false, maxInFlight });
