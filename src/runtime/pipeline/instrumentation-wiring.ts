@@ -47,11 +47,15 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
     polling = true;
     try {
       for (const source of Object.values(parts.topology.sources)) {
-        // A partitioned source's lag is the sum over all its partitions (every instance reports the topic's).
+        // A partitioned source's lag is the sum over all its partitions (every instance reports the
+        // topic's); each partition's own lag is kept too (the dashboard shows the ones this instance owns).
         let lag: number | undefined;
-        for (const topic of partitionTopics(source.topic, source.partitions)) {
+        const topics = partitionTopics(source.topic, source.partitions);
+        for (const [partition, topic] of topics.entries()) {
           const state = await parts.client.state(topic).catch(() => undefined);
-          if (state?.lag !== undefined) lag = (lag ?? 0) + state.lag;
+          if (state?.lag === undefined) continue;
+          lag = (lag ?? 0) + state.lag;
+          if (topics.length > 1) hub.setSourcePartitionLag(source.name, partition, state.lag);
         }
         if (lag !== undefined) hub.setSourceLag(source.name, lag);
       }
