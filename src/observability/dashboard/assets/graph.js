@@ -124,14 +124,14 @@ export function renderGraph(svg, topology) {
       cells[n.id] = { rate: line('stat-rate', 48) };
       const entry = partitionedOf(topology, n);
       if (entry) {
-        const t = line('partitions', 48 + LINE);
-        t.textContent = ownedText(entry);
-        // The full list on hover (the node shows the first few).
-        el('title', {}, t).textContent = ownedText(entry, Infinity);
+        // The full list on hover (the node shows the first few): the title sits in a group
+        // around the line, so the line's own text stays just what is shown.
+        const hover = el('g', { class: 'hover' }, g);
+        el('title', {}, hover).textContent = ownedText(entry, Infinity);
+        el('text', { class: 'partitions', x: 10, y: 48 + LINE }, hover).textContent = ownedText(entry);
         if (n.kind === 'source') cells[n.id] = { ...cells[n.id], entry, partitionLag: line('partition-lag', 48 + 2 * LINE) };
       }
-    }
-    else if (n.kind === 'dlq') cells[n.id] = { rate: line('stat-rate bad', 34) };
+    } else if (n.kind === 'dlq') cells[n.id] = { rate: line('stat-rate bad', 34) };
   }
 
   return function update(frame, deadLetterTotal) {
