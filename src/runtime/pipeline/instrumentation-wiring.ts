@@ -28,9 +28,11 @@ export interface InstrumentOptions {
  * breakers, through `attachClientMetrics`), worker threads, utilisation and
  * replacements, journal size, in-flight records, and per-source lag from
  * the node's STATE `lag` (polled every `lagIntervalMs`, never per scrape, and
- * only where the node reports it). Returns the function that detaches all.
+ * only where the node reports it). Returns the function that detaches all;
+ * its `pollLag()` asks for the lag now (the pipeline calls it once its topics
+ * exist, so the lag shows from the start rather than one interval later).
  */
-export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): () => void {
+export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): (() => void) & { pollLag(): Promise<void> } {
   const detachClient = attachClientMetrics(hub, parts.client);
   let replacements = 0;
   const collect = (): void => {
@@ -67,7 +69,7 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
   const timer = setInterval(() => void pollLag(), options.lagIntervalMs ?? 5_000);
   timer.unref();
   // Detached once the run is over: the gauges keep their final values for a last scrape.
-  return () => { clearInterval(timer); collect(); removeCollector(); detachClient(); };
+  return Object.assign(() => { clearInterval(timer); collect(); removeCollector(); detachClient(); }, { pollLag });
 }
 
 /**
