@@ -60,9 +60,15 @@ async function startDashboard(hub: MetricsHub, intervalMs = 100): Promise<() => 
     processors: () => ({ parse: { processed: 0, retries: 0, deadLettered: 0 } }),
     pending: () => ({ parse: 0 }),
     latency: () => hub.processingLatency(),
+    partitionLag: () => hub.sourcePartitionLag(),
   }, { intervalMs });
+  // A source in 16 partitions, as a run of instance 1 of 2 sees it: each frame carries their lag.
+  for (let p = 0; p < 16; p++) hub.setSourcePartitionLag('orders', p, 1_000 + p);
   sampler.start();
-  const topology = { app: 'bench', nodes: [], edges: [], stores: [] };
+  const topology = {
+    app: 'bench', nodes: [], edges: [], stores: [], instance: { id: '1', index: 1, count: 2 },
+    partitioned: [{ kind: 'source' as const, name: 'orders', topic: 'orders', partitions: 16, owned: [1, 3, 5, 7, 9, 11, 13, 15] }],
+  };
   const dashboard = createDashboard({ topology, sampler, deadLetters: ring, replay: async () => ({ replayed: {}, results: [] }) });
   const server = await startObservabilityServer({ port: 0, metrics: hub, routes: dashboard.routes });
   const client = spawn(process.execPath, ['-e', `fetch('http://${server.address}/api/events').then(async (r) => { for await (const _ of r.body) process.stdout.write('.'); })`], { stdio: ['ignore', 'pipe', 'inherit'] });

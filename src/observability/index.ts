@@ -28,6 +28,6 @@ export type { ProgressSnapshot } from './progress/progress-tally.js';
 export { createDashboard, type Dashboard, type DashboardOptions } from './dashboard/dashboard.js';
 export { DeadLetterRing, type RecentDeadLetter, type DeadLetterTally, type DeadLetterRingOptions, type ParsedDeadLetter } from './dashboard/dead-letter-ring.js';
 export { StatsSampler, type StatsFrame, type StatsSources, type StatsSamplerOptions } from './dashboard/stats-sampler.js';
-export type { DashboardTopology, DashboardNode, DashboardEdge, ReplayAnswer, StorePage } from './dashboard/dashboard-types.js';
+export type { DashboardTopology, DashboardNode, DashboardEdge, DashboardInstance, DashboardPartitioned, ReplayAnswer, StorePage } from './dashboard/dashboard-types.js';
 export type { ExtraRoutes, RouteContext } from './http/http-server.js';
 export { renderDeadLetterFold, type DeadLetterFoldRow } from './progress/progress-format.js';

@@ -73,6 +73,7 @@ sampler.start();
 const topology: DashboardTopology = {
   app: 'api-test', stores: ['revenue'],
   nodes: [{ id: 'processor:parse', kind: 'processor', name: 'parse', group: 'g1' }], edges: [],
+  instance: { id: null, index: null, count: null }, partitioned: [],
 };
 const dashboard = createDashboard({
   topology, sampler, deadLetters: ring,
@@ -108,7 +109,7 @@ test('the page and its assets are served with a strict content security policy; 
   assert.match(page.text, /<script type="module" src="\/assets\/app.js">/);
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
   assert.equal(page.headers['x-frame-options'], 'DENY');
-  for (const asset of ['/assets/app.js', '/assets/graph.js', '/assets/charts.js', '/assets/dead-letters.js', '/assets/dom.js', '/assets/style.css']) assert.equal((await call(asset)).status, 200, asset);
+  for (const asset of ['/assets/app.js', '/assets/graph.js', '/assets/charts.js', '/assets/dead-letters.js', '/assets/dom.js', '/assets/partitions.js', '/assets/style.css']) assert.equal((await call(asset)).status, 200, asset);
   assert.equal((await call('/assets/nope.js')).status, 404);
   assert.equal((await call('/metrics')).status, 200);
   assert.deepEqual(JSON.parse((await call('/api/topology')).text), topology);
@@ -199,6 +200,7 @@ test('the topology JSON of the bundled example: one source, four processors with
   assert.ok(view.edges.some((e) => e.from === 'processor:route' && e.to === 'sink:review' && e.label === 'review'));
   assert.equal(view.edges.filter((e) => e.kind === 'dead-letter').length, 4);
   assert.deepEqual(view.stores, ['revenue']);
+  assert.deepEqual([view.instance, view.partitioned], [{ id: null, index: null, count: null }, []], 'one instance, nothing partitioned');
   assert.ok(dashboardTopology(example).nodes.every((n) => n.group === null), 'no groups given: none drawn');
 });
 

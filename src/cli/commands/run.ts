@@ -242,7 +242,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (http) {
     const groups = planStageGroups(topology);
     dashboard = createPipelineDashboard({
-      topology, hub, deadLetters,
+      topology, hub, deadLetters, scaling: { instance, assignment },
       coordinator: {
         // Before the pipeline runs, no processor has counts yet (the dashboard reads only summary.processors).
         get stats() { return pipeline?.coordinator.stats ?? ({ summary: { processors: {} } } as unknown as PipelineStats); },

@@ -10,6 +10,7 @@ const FILES: Record<string, { file: string; contentType: string }> = {
   '/assets/charts.js': { file: 'charts.js', contentType: 'text/javascript; charset=utf-8' },
   '/assets/dead-letters.js': { file: 'dead-letters.js', contentType: 'text/javascript; charset=utf-8' },
   '/assets/dom.js': { file: 'dom.js', contentType: 'text/javascript; charset=utf-8' },
+  '/assets/partitions.js': { file: 'partitions.js', contentType: 'text/javascript; charset=utf-8' },
   '/assets/style.css': { file: 'style.css', contentType: 'text/css; charset=utf-8' },
 };
 

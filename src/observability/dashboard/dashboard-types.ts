@@ -23,6 +23,31 @@ export interface DashboardEdge {
   label?: string;
 }
 
+/** Which instance of its topology this run is (`run --instance`, `--instances`; docs/scaling.md). */
+export interface DashboardInstance {
+  /** `--instance` (with `--instances`, the index); null for a single, unnamed instance. */
+  id: string | null;
+  /** This instance's index, with `--instances n`; null otherwise. */
+  index: number | null;
+  /** The instance count n of `--instances n`; null without it. */
+  count: number | null;
+}
+
+/** A partitioned source, sink or store (`partitions: n`, n > 1): n Walrus topics `<topic>.p<i>`. */
+export interface DashboardPartitioned {
+  kind: 'source' | 'sink' | 'store';
+  name: string;
+  /** The logical topic (a store: its changelog). */
+  topic: string;
+  partitions: number;
+  /**
+   * Partitions this instance reads (a source) or holds the keys of (a store):
+   * `p % count === index` with `--instances`, every one without. null for a
+   * sink: every instance writes to every partition, by key.
+   */
+  owned: number[] | null;
+}
+
 /** `GET /api/topology`. */
 export interface DashboardTopology {
   app: string;
@@ -30,6 +55,9 @@ export interface DashboardTopology {
   edges: DashboardEdge[];
   /** State stores of the run (browse them with `/api/stores/<name>`). */
   stores: string[];
+  instance: DashboardInstance;
+  /** The partitioned sources, sinks and stores, in that order (empty when nothing is partitioned). */
+  partitioned: DashboardPartitioned[];
 }
 
 /** `POST /api/dead-letters/replay`'s answer. */

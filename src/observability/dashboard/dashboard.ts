@@ -36,8 +36,8 @@ function json(res: ServerResponse, status: number, body: unknown, head = false):
 }
 
 const API = {
-  'GET /api/topology': 'the graph: nodes (sources, processors with their stage group, sinks, topics) and edges',
-  'GET /api/stats': 'the latest stats frame and the last minutes of them',
+  'GET /api/topology': 'the graph: nodes (sources, processors with their stage group, sinks, topics) and edges; which instance this run is; the partitions it owns of each partitioned source, sink and store',
+  'GET /api/stats': 'the latest stats frame (with each source partition\'s lag) and the last minutes of them',
   'GET /api/status': 'health (/healthz) and readiness (/readyz) with reasons',
   'GET /api/events': 'Server-Sent Events: stats (every second), deadletters (new ones), status (every 5 s)',
   'GET /api/dead-letters': 'recent dead letters, newest first (?processor= &code= &limit=)',

@@ -14,6 +14,8 @@ export interface StatsSources {
   pending?(): Record<string, number>;
   /** Processing-time buckets per processor (`hub.processingLatency()`). @default none */
   latency?(): { bounds: readonly number[]; byProcessor: Record<string, number[]> };
+  /** Lag per partition (index → entries) of each partitioned source (`hub.sourcePartitionLag()`). @default none */
+  partitionLag?(): Record<string, Record<number, number>>;
 }
 
 /** The dashboard's picture of the run at one moment; rates and latencies cover the interval before it. */
@@ -26,7 +28,12 @@ export interface StatsFrame {
   retried: number;
   deadLettered: number;
   errors: number;
-  sources: Record<string, { records: number; rate: number; lag?: number }>;
+  /**
+   * Per source: records read, their rate, the lag where the node reports it, and for a
+   * partitioned source the lag of each of its partitions (index → entries; all of them,
+   * as the node reports them: the page marks the ones this instance owns).
+   */
+  sources: Record<string, { records: number; rate: number; lag?: number; partitionLag?: Record<number, number> }>;
   processors: Record<string, { processed: number; rate: number; errors: number; retries: number; deadLettered: number; inFlight?: number; p50Ms?: number; p99Ms?: number }>;
   sinks: Record<string, { records: number; rate: number }>;
 }
@@ -112,9 +119,15 @@ export class StatsSampler {
       retried: progress.retried, deadLettered: progress.deadLettered, errors: progress.errors,
       sources: {}, processors: {}, sinks: {},
     };
+    const partitionLag = this.#sources.partitionLag?.() ?? {};
     for (const [name, records] of Object.entries(progress.fetched)) {
       const lag = progress.lag[name];
       frame.sources[name] = { records, rate: rate(records, previous?.progress.fetched[name]), ...(lag === undefined ? {} : { lag }) };
+    }
+    // A partitioned source shows up with its partitions' lag before its first record is read.
+    for (const [name, lags] of Object.entries(partitionLag)) {
+      const view = frame.sources[name] ??= { records: 0, rate: 0, ...(progress.lag[name] === undefined ? {} : { lag: progress.lag[name] }) };
+      view.partitionLag = lags;
     }
     for (const [name, records] of Object.entries(progress.emitted)) {
       frame.sinks[name] = { records, rate: rate(records, previous?.progress.emitted[name]) };

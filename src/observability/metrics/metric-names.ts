@@ -53,6 +53,7 @@ export const METRICS = {
   queueWait: spec('walrus_stream_queue_wait_seconds', 'histogram', 'Time a record waited between fetch and the start of processing.', ['processor'], LATENCY_BUCKETS),
   inFlight: spec('walrus_stream_in_flight_records', 'gauge', 'Records fetched and not yet released (acknowledged or dead-lettered).', []),
   sourceLag: spec('walrus_stream_source_lag_entries', 'gauge', 'Entries in a source topic not yet read, where the node reports it.', ['source']),
+  sourcePartitionLag: spec('walrus_stream_source_partition_lag_entries', 'gauge', 'Entries in one partition topic of a partitioned source not yet read, where the node reports it.', ['source', 'partition']),
   errors: spec('walrus_stream_errors_total', 'counter', 'Errors by component and WalrusError code.', ['component', 'code']),
 
   // -- worker pool ----------------------------------------------------------------

@@ -50,6 +50,7 @@ export class MetricsHub {
   #tally = new ProgressTally();
   #series: BuiltInSeries;
   #collectors = new Set<() => void>();
+  #partitionLag = new Map<string, Record<number, number>>();
 
   constructor(options: MetricsHubOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -175,6 +176,24 @@ export class MetricsHub {
   setSourceLag(source: string, entries: number): void {
     this.#series.gauge(METRICS.sourceLag).set({ source }, entries);
     this.#tally.setLag(source, entries);
+  }
+
+  /** Entries of partition `partition` of a partitioned `source` not yet read, when the node reports it. */
+  setSourcePartitionLag(source: string, partition: number, entries: number): void {
+    this.#series.gauge(METRICS.sourcePartitionLag).set({ source, partition: String(partition) }, entries);
+    const lags = this.#partitionLag.get(source) ?? this.#partitionLag.set(source, {}).get(source)!;
+    lags[partition] = entries;
+  }
+
+  /**
+   * The latest per-partition lag of each partitioned source (partition index →
+   * entries), as {@link MetricsHub.setSourcePartitionLag} recorded it. Copies:
+   * a plain read for the dashboard, once a second.
+   */
+  sourcePartitionLag(): Record<string, Record<number, number>> {
+    const out: Record<string, Record<number, number>> = {};
+    for (const [source, lags] of this.#partitionLag) out[source] = { ...lags };
+    return out;
   }
 
   // -- worker pool ----------------------------------------------------------------

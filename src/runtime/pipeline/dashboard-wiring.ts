@@ -1,15 +1,26 @@
 import { basename } from 'node:path';
-import { createDashboard, StatsSampler, type Dashboard, type DashboardOptions, type DashboardTopology, type DeadLetterRing, type MetricsHub } from '../../observability/index.js';
+import { createDashboard, StatsSampler, type Dashboard, type DashboardInstance, type DashboardOptions, type DashboardPartitioned, type DashboardTopology, type DeadLetterRing, type MetricsHub } from '../../observability/index.js';
+import { ownedPartitions } from '../../codec/partitioning.js';
 import { inspectStore, storeDir } from '../../state/index.js';
 import { describeAggregate } from '../../topology/aggregate.js';
 import type { Topology } from '../../topology/types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
+import type { InstanceAssignment } from '../sources/partitioned-reader.js';
+
+/** Which instance a run is: `--instance` and the resolved `--instances` assignment. */
+export interface DashboardScaling {
+  /** The instance id (`--instance`, or the index with `--instances`). */
+  instance?: string | undefined;
+  assignment?: InstanceAssignment | undefined;
+}
 
 /**
  * The topology as the dashboard draws it: sources, processors (with their
- * stage group: `coordinator.groups`), sinks and dead-letter topics.
+ * stage group: `coordinator.groups`), sinks and dead-letter topics; which
+ * instance this run is, and which partitions of each partitioned source,
+ * sink and store it owns.
  */
-export function dashboardTopology(topology: Topology, groups: ReadonlyArray<{ name: string; members: readonly string[] }> = []): DashboardTopology {
+export function dashboardTopology(topology: Topology, groups: ReadonlyArray<{ name: string; members: readonly string[] }> = [], scaling: DashboardScaling = {}): DashboardTopology {
   const groupOf = new Map<string, string>();
   for (const g of groups) for (const member of g.members) groupOf.set(member, g.name);
   const nodes: DashboardTopology['nodes'] = [];
@@ -38,7 +49,21 @@ export function dashboardTopology(topology: Topology, groups: ReadonlyArray<{ na
     nodes.push({ id: `sink:${s.name}`, kind: 'sink', name: s.name, detail: s.topic, group: null });
     edges.push({ from: `processor:${s.input.processor}`, to: `sink:${s.name}`, kind: 'output', ...(s.input.output === 'default' ? {} : { label: s.input.output }) });
   }
-  return { app: topology.app, nodes, edges, stores: Object.keys(topology.stores ?? {}) };
+  return { app: topology.app, nodes, edges, stores: Object.keys(topology.stores ?? {}), instance: instanceView(scaling), partitioned: partitionedView(topology, scaling.assignment) };
+}
+
+function instanceView({ instance, assignment }: DashboardScaling): DashboardInstance {
+  return { id: instance ?? null, index: assignment?.instance ?? null, count: assignment?.instances ?? null };
+}
+
+/** The partitioned sources, sinks and stores, with the partitions this instance owns (as the readers pick them: `ownedTopics`). */
+function partitionedView(topology: Topology, assignment: InstanceAssignment | undefined): DashboardPartitioned[] {
+  const owned = (n: number): number[] => (assignment === undefined ? Array.from({ length: n }, (_, p) => p) : ownedPartitions(n, assignment.instance, assignment.instances));
+  const out: DashboardPartitioned[] = [];
+  for (const s of Object.values(topology.sources)) if (s.partitions > 1) out.push({ kind: 'source', name: s.name, topic: s.topic, partitions: s.partitions, owned: owned(s.partitions) });
+  for (const s of Object.values(topology.sinks)) if (s.partitions > 1) out.push({ kind: 'sink', name: s.name, topic: s.topic, partitions: s.partitions, owned: null });
+  for (const [name, s] of Object.entries(topology.stores ?? {})) if (s.partitions > 1) out.push({ kind: 'store', name, topic: s.changelog, partitions: s.partitions, owned: owned(s.partitions) });
+  return out;
 }
 
 /** What {@link createPipelineDashboard} reads from a started pipeline. */
@@ -49,6 +74,8 @@ export interface DashboardParts {
   /** Replays dead-letter entries: the CLI passes `dlq replay`'s `replayEntries`. */
   replay: DashboardOptions['replay'];
   deadLetters: DeadLetterRing;
+  /** Which instance this run is. @default a single instance */
+  scaling?: DashboardScaling;
 }
 
 /**
@@ -64,10 +91,11 @@ export function createPipelineDashboard(parts: DashboardParts): Dashboard & { sa
     processors: () => coordinator.stats.summary.processors,
     pending: () => coordinator.pending(),
     latency: () => hub.processingLatency(),
+    partitionLag: () => hub.sourcePartitionLag(),
   });
   sampler.start();
   const dashboard = createDashboard({
-    topology: dashboardTopology(topology, coordinator.groups),
+    topology: dashboardTopology(topology, coordinator.groups, parts.scaling),
     sampler,
     deadLetters: parts.deadLetters,
     replay: parts.replay,

@@ -28,9 +28,11 @@ export interface InstrumentOptions {
  * breakers, through `attachClientMetrics`), worker threads, utilisation and
  * replacements, journal size, in-flight records, and per-source lag from
  * the node's STATE `lag` (polled every `lagIntervalMs`, never per scrape, and
- * only where the node reports it). Returns the function that detaches all.
+ * only where the node reports it). Returns the function that detaches all;
+ * its `pollLag()` asks for the lag now (the pipeline calls it once its topics
+ * exist, so the lag shows from the start rather than one interval later).
  */
-export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): () => void {
+export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, options: InstrumentOptions = {}): (() => void) & { pollLag(): Promise<void> } {
   const detachClient = attachClientMetrics(hub, parts.client);
   let replacements = 0;
   const collect = (): void => {
@@ -47,11 +49,15 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
     polling = true;
     try {
       for (const source of Object.values(parts.topology.sources)) {
-        // A partitioned source's lag is the sum over all its partitions (every instance reports the topic's).
+        // A partitioned source's lag is the sum over all its partitions (every instance reports the
+        // topic's); each partition's own lag is kept too (the dashboard shows the ones this instance owns).
         let lag: number | undefined;
-        for (const topic of partitionTopics(source.topic, source.partitions)) {
+        const topics = partitionTopics(source.topic, source.partitions);
+        for (const [partition, topic] of topics.entries()) {
           const state = await parts.client.state(topic).catch(() => undefined);
-          if (state?.lag !== undefined) lag = (lag ?? 0) + state.lag;
+          if (state?.lag === undefined) continue;
+          lag = (lag ?? 0) + state.lag;
+          if (topics.length > 1) hub.setSourcePartitionLag(source.name, partition, state.lag);
         }
         if (lag !== undefined) hub.setSourceLag(source.name, lag);
       }
@@ -63,7 +69,7 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
   const timer = setInterval(() => void pollLag(), options.lagIntervalMs ?? 5_000);
   timer.unref();
   // Detached once the run is over: the gauges keep their final values for a last scrape.
-  return () => { clearInterval(timer); collect(); removeCollector(); detachClient(); };
+  return Object.assign(() => { clearInterval(timer); collect(); removeCollector(); detachClient(); }, { pollLag });
 }
 
 /**

@@ -198,16 +198,20 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
     const addresses = broker ? [broker.address] : nodes;
+    let instrumented: ReturnType<typeof instrumentPipeline> | undefined;
     if (options.metrics) {
       cleanups.push(async () => detach());
       const detach = instrumentPipeline(options.metrics, {
         topology, client, pool, journal, inFlight: () => coordinator.snapshot().inFlight, nodes: () => addresses,
       });
+      instrumented = detach;
     }
     const topics = new Set([...Object.values(topology.sources).flatMap((s) => partitionTopics(s.topic, s.partitions)), ...coordinator.outputTopics()]);
     phase('registering topics');
     for (const topic of topics) await client.register(topic);
     await options.beforeRun?.(client);
+    // The first lag poll ran before the topics existed (or were seeded): ask again now.
+    void instrumented?.pollLag();
     phase(leftoverTotal > 0 ? 'replaying journal' : 'starting');
 
     const done = coordinator.run().finally(cleanup);

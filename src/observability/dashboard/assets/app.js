@@ -5,11 +5,13 @@ import { renderGraph } from './graph.js';
 import { drawChart, seriesOf } from './charts.js';
 import { $, cell, fmt, getJson } from './dom.js';
 import { deadLetterTotal, initDeadLetters, loadDeadLetters, onDeadLetters } from './dead-letters.js';
+import { renderPartitions } from './partitions.js';
 
 const HISTORY = 300;
 
 let frames = [];
 let updateGraph = () => {};
+let updatePartitions = () => {};
 
 // -- stats --------------------------------------------------------------------
 
@@ -22,6 +24,7 @@ function onFrame(frame) {
   $('t-dlq').textContent = fmt.format(Math.max(frame.deadLettered, deadLetterTotal()));
   $('t-errors').textContent = fmt.format(frame.errors);
   updateGraph(frame, Math.max(frame.deadLettered, deadLetterTotal()));
+  updatePartitions(frame);
   drawCharts();
 }
 
@@ -100,6 +103,7 @@ async function start() {
   $('app-name').textContent = topology.app;
   document.title = `${topology.app} · walrus-stream`;
   updateGraph = renderGraph($('graph'), topology);
+  updatePartitions = renderPartitions(topology);
   frames = stats.history.slice(0, -1);
   onFrame(stats.current);
   const storeSelect = $('store-name');

@@ -2,12 +2,25 @@
 // numbers in place on every stats frame. The layout is computed here, small
 // and dependency-free: a node's column is its longest path from a source,
 // and nodes in a column are ordered by the average row of what feeds them.
+import { ownedLagText, ownedText } from './partitions.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const SIZE = { processor: [250, 84], source: [200, 56], sink: [200, 56], topic: [180, 44], dlq: [180, 44] };
 const COLUMN_GAP = 70;
 const ROW_GAP = 18;
 const MARGIN = 24;
+const LINE = 14;
+
+/** The partitioned entry of a source or sink node, if it is partitioned. */
+const partitionedOf = (topology, n) => (topology.partitioned ?? []).find((p) => p.kind === n.kind && p.name === n.name);
+
+/** A node's box: partitioned sources get two more lines (partitions, lag per partition), partitioned sinks one. */
+function sizeOf(topology, n) {
+  const [w, h] = SIZE[n.kind];
+  const entry = partitionedOf(topology, n);
+  if (entry === undefined) return [w, h];
+  return n.kind === 'source' ? [w + 40, h + 2 * LINE] : [w, h + LINE];
+}
 
 function el(name, attrs = {}, parent) {
   const node = document.createElementNS(SVG, name);
@@ -46,15 +59,15 @@ export function layout(topology) {
       nodes.forEach((n, i) => row.set(n.id, i));
     }
   }
-  const heights = columns.map((nodes) => nodes.reduce((s, n) => s + SIZE[n.kind][1], 0) + ROW_GAP * (nodes.length - 1));
+  const heights = columns.map((nodes) => nodes.reduce((s, n) => s + sizeOf(topology, n)[1], 0) + ROW_GAP * (nodes.length - 1));
   const tallest = Math.max(...heights, 0);
   const positions = {};
   let x = MARGIN;
   columns.forEach((nodes, c) => {
-    const width = Math.max(...nodes.map((n) => SIZE[n.kind][0]));
+    const width = Math.max(...nodes.map((n) => sizeOf(topology, n)[0]));
     let y = MARGIN + 14 + (tallest - heights[c]) / 2;
     for (const n of nodes) {
-      const [w, h] = SIZE[n.kind];
+      const [w, h] = sizeOf(topology, n);
       positions[n.id] = { x: x + (width - w) / 2, y, w, h, column: c };
       y += h + ROW_GAP;
     }
@@ -107,8 +120,18 @@ export function renderGraph(svg, topology) {
     const line = (cls, y) => { const t = el('text', { class: cls, x: 10, y }, g); lines.push(t); return t; };
     if (n.detail) line('detail', 32).textContent = n.detail;
     if (n.kind === 'processor') cells[n.id] = { rate: line('stat-rate', 48), latency: line('stat-latency', 62), errors: line('stat-errors', 76) };
-    else if (n.kind === 'source' || n.kind === 'sink') cells[n.id] = { rate: line('stat-rate', 48) };
-    else if (n.kind === 'dlq') cells[n.id] = { rate: line('stat-rate bad', 34) };
+    else if (n.kind === 'source' || n.kind === 'sink') {
+      cells[n.id] = { rate: line('stat-rate', 48) };
+      const entry = partitionedOf(topology, n);
+      if (entry) {
+        // The full list on hover (the node shows the first few): the title sits in a group
+        // around the line, so the line's own text stays just what is shown.
+        const hover = el('g', { class: 'hover' }, g);
+        el('title', {}, hover).textContent = ownedText(entry, Infinity);
+        el('text', { class: 'partitions', x: 10, y: 48 + LINE }, hover).textContent = ownedText(entry);
+        if (n.kind === 'source') cells[n.id] = { ...cells[n.id], entry, partitionLag: line('partition-lag', 48 + 2 * LINE) };
+      }
+    } else if (n.kind === 'dlq') cells[n.id] = { rate: line('stat-rate bad', 34) };
   }
 
   return function update(frame, deadLetterTotal) {
@@ -125,6 +148,7 @@ export function renderGraph(svg, topology) {
       } else if (n.kind === 'source') {
         const s = frame.sources[n.name];
         if (s) c.rate.textContent = `${fmt.format(s.rate)}/s · ${fmt.format(s.records)} read${s.lag === undefined ? '' : ` · lag ${fmt.format(s.lag)}`}`;
+        if (c.partitionLag) c.partitionLag.textContent = ownedLagText(c.entry, s?.partitionLag, 4) ?? 'lag per partition –';
       } else if (n.kind === 'sink') {
         const s = frame.sinks[n.name];
         if (s) c.rate.textContent = `${fmt.format(s.rate)}/s · ${fmt.format(s.records)} written`;
