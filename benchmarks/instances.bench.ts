@@ -5,7 +5,8 @@
  * `walrus-stream run --until-idle --instances k --instance i` process with
  * its own stateDir, against one embedded node (on its own thread in this
  * process). Every case reads the same input (its own topic, filled before
- * the instances start).
+ * the instances start). The first row is the baseline: one instance of the
+ * same topology with `partitions: 1` (source and store).
  *
  * Columns:
  *   records/s            input records ÷ the longest instance's run (from its
@@ -26,6 +27,9 @@
  *
  *   npm run bench:instances                               # 60,000 records, 3 rounds
  *   BENCH_RECORDS=200000 BENCH_ROUNDS=5 npm run bench:instances
+ *   BENCH_JOURNAL_FSYNC=never npm run bench:instances     # without the journal's fsyncs
+ *   BENCH_SEQUENTIAL=1 npm run bench:instances            # a case's instances one after the other
+ *                                                          (records/s is then that of the slowest alone)
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,12 +39,16 @@ import { fileURLToPath } from 'node:url';
 import { startBrokerInWorker } from '../src/broker/index.js';
 import { WalrusClient } from '../src/client/index.js';
 import { encodeRecords } from '../src/codec/index.js';
-import { partitionOfKey } from '../src/codec/partitioning.js';
+import { partitionOfKey, partitionTopic } from '../src/codec/partitioning.js';
 import { printTable } from './lib/table.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 60_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Run a case's instances one after the other instead of at once: their CPU per record without competing for the cores. */
+const SEQUENTIAL = process.env.BENCH_SEQUENTIAL === '1';
+/** The instances' journal fsync (the default, `always`, syncs each group of fetched entries). */
+const JOURNAL_FSYNC = process.env.BENCH_JOURNAL_FSYNC ?? 'always';
 const PARTITIONS = 4;
 const PER_ENTRY = 50;
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -79,37 +87,42 @@ function runInstance(args: string[]): Promise<InstanceRun> {
   }));
 }
 
-async function topology(dir: string, app: string, topic: string, stateDir: string): Promise<string> {
+async function topology(dir: string, app: string, topic: string, stateDir: string, partitions: number): Promise<string> {
   const file = join(dir, `${app}-${stateDir.split('/').pop()}.yaml`);
   await writeFile(file, `app: ${app}
 stateDir: ${stateDir}
 workers: 1
 sources:
-  in: { topic: ${topic}, partitions: ${PARTITIONS}, poll: { batchSize: 500 } }
+  in: { topic: ${topic}, partitions: ${partitions}, poll: { batchSize: 500 } }
 processors:
   count: { module: ${PROCESSOR}, input: in, ordering: key, concurrency: 64, stores: [counts] }
 stores:
-  counts: { partitions: ${PARTITIONS}, fsync: never }
+  counts: { partitions: ${partitions}, fsync: never }
+journal: { fsync: ${JOURNAL_FSYNC} }
 observability: { logLevel: warn }
 `);
   return file;
 }
 
 /** Runs `instances` instances of a fresh app over `topic` at once; resolves with each one's figures. */
-async function runCase(dir: string, broker: string, app: string, topic: string, instances: number): Promise<InstanceRun[]> {
-  const files = await Promise.all(Array.from({ length: instances }, (_, i) => topology(dir, app, topic, join(dir, `${app}-state-${i}`))));
-  return Promise.all(files.map((file, i) => runInstance(['run', file, '--nodes', broker, '--until-idle', '--json', '--progress-interval', '600000',
-    ...(instances > 1 ? ['--instances', String(instances), '--instance', String(i)] : [])])));
+async function runCase(dir: string, broker: string, app: string, topic: string, instances: number, partitions = PARTITIONS): Promise<InstanceRun[]> {
+  const files = await Promise.all(Array.from({ length: instances }, (_, i) => topology(dir, app, topic, join(dir, `${app}-state-${i}`), partitions)));
+  const args = (file: string, i: number) => ['run', file, '--nodes', broker, '--until-idle', '--json', '--progress-interval', '600000',
+    ...(instances > 1 ? ['--instances', String(instances), '--instance', String(i)] : [])];
+  if (!SEQUENTIAL) return Promise.all(files.map((file, i) => runInstance(args(file, i))));
+  const runs: InstanceRun[] = [];
+  for (const [i, file] of files.entries()) runs.push(await runInstance(args(file, i)));
+  return runs;
 }
 
-async function fill(client: WalrusClient, topic: string): Promise<void> {
-  const byPartition = Array.from({ length: PARTITIONS }, () => [] as Array<{ key: string; value: Buffer }>);
+async function fill(client: WalrusClient, topic: string, partitions = PARTITIONS): Promise<void> {
+  const byPartition = Array.from({ length: partitions }, () => [] as Array<{ key: string; value: Buffer }>);
   for (let i = 0; i < RECORDS; i += 1) {
     const key = `c-${i % KEYS}`;
-    byPartition[partitionOfKey(key, PARTITIONS)]!.push({ key, value: Buffer.from(JSON.stringify({ i })) });
+    byPartition[partitionOfKey(key, partitions)]!.push({ key, value: Buffer.from(JSON.stringify({ i })) });
   }
   for (const [p, records] of byPartition.entries()) {
-    const t = `${topic}.p${p}`;
+    const t = partitionTopic(topic, p, partitions);
     await client.register(t);
     const entries: string[] = [];
     for (let i = 0; i < records.length; i += PER_ENTRY) entries.push(encodeRecords(records.slice(i, i + PER_ENTRY)));
@@ -124,11 +137,13 @@ try {
   // Rounds interleave the instance counts, so load from elsewhere on the machine hits them alike; the median round is shown.
   const samples = new Map<number, Array<Record<string, string | number>>>();
   for (let round = 1; round <= ROUNDS; round += 1) {
-    for (const instances of [1, 2, 3]) {
+    // 0: the baseline, one instance of the same topology unpartitioned (partitions: 1).
+    for (const instances of [0, 1, 2, 3]) {
       const topic = `in-${instances}-${round}`;
-      await fill(client, topic);
+      const partitions = instances === 0 ? 1 : PARTITIONS;
+      await fill(client, topic, partitions);
       const nodeBefore = process.cpuUsage();
-      const runs = await runCase(dir, broker.address, `app${instances}r${round}`, topic, instances);
+      const runs = await runCase(dir, broker.address, `app${instances}r${round}`, topic, Math.max(1, instances), partitions);
       const node = process.cpuUsage(nodeBefore);
       const records = runs.reduce((a, r) => a + r.records, 0);
       if (records !== RECORDS) throw new Error(`${instances} instance(s) processed ${records} records, expected ${RECORDS}`);
@@ -137,7 +152,7 @@ try {
       const running = runs.reduce((a, r) => a + r.runningCpuUs, 0);
       const list = samples.get(instances) ?? samples.set(instances, []).get(instances)!;
       list.push({
-        instances, records, 'records/s': Math.round(records / (longest / 1000)),
+        instances: instances === 0 ? '1, unpartitioned' : instances, records, 'records/s': Math.round(records / (longest / 1000)),
         'per instance': runs.map((r) => r.records).join(' / '),
         'CPU µs/record': Number((running / records).toFixed(1)),
         'CPU µs/record incl. start-up': Number((cpu / records).toFixed(1)),
@@ -152,7 +167,7 @@ try {
   // The fixed cost of a running instance with nothing to read (idle polls, --until-idle, shutdown): part of each instance's running CPU.
   for (let p = 0; p < PARTITIONS; p += 1) await client.register(`idle.p${p}`);
   const idle = (await runCase(dir, broker.address, 'idle', 'idle', 1))[0]!;
-  printTable(`instances: count by key, ${RECORDS.toLocaleString('en-US')} records over ${KEYS} keys, ${PARTITIONS} partitions (median of ${ROUNDS} round(s) by CPU µs/record; ` +
+  printTable(`instances: count by key, ${RECORDS.toLocaleString('en-US')} records over ${KEYS} keys, ${PARTITIONS} partitions, journal fsync ${JOURNAL_FSYNC}${SEQUENTIAL ? ', instances one after the other' : ''} (median of ${ROUNDS} round(s) by CPU µs/record; ` +
     `an instance with an empty input: ${Math.round(idle.runningCpuUs / 1000)} ms CPU running, ${Math.round(idle.cpuUs / 1000)} ms in all)`, rows);
   process.stdout.write('On 2 cores, throughput is bounded by the cores whatever the instance count; CPU µs/record must not grow with instances.\n');
 } finally {
