@@ -55,8 +55,9 @@ Options:
                            instances of one topology on one machine; default: none)
   --instances <n>          run as one of n instances (or WALRUS_INSTANCES): --instance is then the index 0..n-1
                            (default: the ordinal of a hostname ending in -<i>, as in a StatefulSet), and this
-                           instance reads only partitions p with p % n = index of each partitioned source
-                           (docs/scaling.md)
+                           instance reads only partitions p with p % n = index of each partitioned source and
+                           opens only those of each partitioned store (restoring from its changelog one it did
+                           not hold at its last start; docs/scaling.md)
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
