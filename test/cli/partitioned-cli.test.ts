@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { WalrusClient } from '../../src/client/index.js';
+import { partitionOfKey } from '../../src/codec/partitioning.js';
 import { main } from '../../src/cli/main.js';
 import { buildDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
@@ -121,4 +122,26 @@ test('dlq replay --partitions replays every partition of a dead-letter topic, --
     replayed.push(...got.map((b) => b.toString('utf8')));
   }
   assert.deepEqual(replayed.sort(), ['order 0', 'order 1', 'order 10', 'order 11', 'order 12']);
+});
+
+test('dlq replay --to-partitions routes each dead letter of a partitioned source to its key\'s partition', async (t) => {
+  const { node, client, dir } = await setup(t);
+  const letter = (n: number, key: string | undefined) => buildDeadLetter({
+    entry: `order ${n}`, error: { name: 'Error', message: 'boom', code: 'PROCESSOR_ERROR', retriable: true },
+    processor: 'parse', attempts: 1, firstFailureAt: 0, lastFailureAt: 0, sourceTopic: 'orders', recordId: `r${n}`, key,
+  });
+  await client.register('orders.dlq');
+  // customer-1 → partition 3 of 4, customer-2 → 2 (docs/scaling.md test vectors); a keyless one by its id.
+  await client.putMany('orders.dlq', [letter(1, 'customer-1'), letter(2, 'customer-2'), letter(3, undefined)]);
+  const r = await cli(['dlq', 'replay', 'orders.dlq', '--to-partitions', '4', '--nodes', node.address, '--state-dir', join(dir, 'r'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const replayed = (JSON.parse(r.stdout) as { replayed: Record<string, number> }).replayed;
+  const expected: Record<string, number> = {};
+  for (const k of ['customer-1', 'customer-2', 'r3']) expected[`orders.p${partitionOfKey(k, 4)}`] = (expected[`orders.p${partitionOfKey(k, 4)}`] ?? 0) + 1;
+  assert.deepEqual(replayed, expected);
+  assert.equal(partitionOfKey('customer-1', 4), 3);
+  assert.equal(replayed.orders, undefined, 'nothing goes to the logical topic, which no instance reads');
+  const bad = await cli(['dlq', 'replay', 'orders.dlq', '--to-partitions', '0', '--nodes', node.address]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--to-partitions expects a whole number/);
 });

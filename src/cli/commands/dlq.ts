@@ -36,6 +36,9 @@ Options:
   --partitions <n>         the dead-letter topic has n partitions: replay <dlq-topic>.p0 .. .p<n-1> in turn
                            (docs/scaling.md; default 1)
   --partition <i>          replay only <dlq-topic>.p<i>
+  --to-partitions <n>      the topics replayed to have n partitions: each record goes to <topic>.p<i>,
+                           i = fnv1a32(key) % n (a keyless one by its record id). Dead letters of a
+                           partitioned source name its logical topic: give its partitions here
   --state-dir <dir>        where the replay journal lives (default .walrus-stream/dlq-replay/<dlq-topic>;
                            of several partitions, one directory each: <dir>/<dlq-topic>.p<i>)
   --json                   print the summary as JSON
@@ -70,6 +73,7 @@ const command: CliCommand = {
         json: { type: 'boolean' },
         partitions: { type: 'string' },
         partition: { type: 'string' },
+        'to-partitions': { type: 'string' },
         ...CONNECT_OPTIONS,
       },
       strict: true,
@@ -89,6 +93,7 @@ const command: CliCommand = {
     }
     const filters = (values.filter ?? []).map(parseFilter);
     const partitions = partitionsArg(values.partitions);
+    const targetPartitions = values['to-partitions'] === undefined ? 1 : partitionsArg(values['to-partitions'], '--to-partitions');
     const topics = selectedTopics(dlqTopic, partitions, partitionArg(values.partition, partitions));
     if (values.to !== undefined && topics.includes(values.to)) throw new UsageError('--to must differ from the dead-letter topic (replaying into it would loop)');
     // One replay journal per partition topic: each is a dead-letter topic of its own on the node.
@@ -101,7 +106,7 @@ const command: CliCommand = {
         const done = Object.values(summary.replayed).reduce((a, b) => a + b, 0);
         if (limit !== undefined && done >= limit) break; // -n reached: the other partitions are not touched
         const part = await replayDeadLetters({
-          client, dlqTopic: topic, to: values.to, filters, limit: limit === undefined ? undefined : Math.max(0, limit - done), exact: values.exact ?? false, stateDir: stateDirOf(topic),
+          client, dlqTopic: topic, to: values.to, filters, limit: limit === undefined ? undefined : Math.max(0, limit - done), exact: values.exact ?? false, targetPartitions, stateDir: stateDirOf(topic),
           onWarning: (message) => io.stderr.write(`walrus-stream dlq: ${message}\n`),
         });
         addSummary(summary, part);

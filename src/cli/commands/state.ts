@@ -32,10 +32,10 @@ export function selectedTopics(topic: string, partitions: number, partition: num
 }
 
 /** `--partitions <n>` of produce and consume (docs/scaling.md). */
-export function partitionsArg(value: string | undefined): number {
+export function partitionsArg(value: string | undefined, flag = '--partitions'): number {
   if (value === undefined) return 1;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= MAX_PARTITIONS)) throw new UsageError(`--partitions expects a whole number from 1 to ${MAX_PARTITIONS}, got "${value}"`);
+  if (!(n >= 1 && n <= MAX_PARTITIONS)) throw new UsageError(`${flag} expects a whole number from 1 to ${MAX_PARTITIONS}, got "${value}"`);
   return n;
 }
 
