@@ -8,6 +8,7 @@ import { WalrusClient } from '../../src/client/index.js';
 import { partitionOfKey } from '../../src/codec/partitioning.js';
 import { main } from '../../src/cli/main.js';
 import { buildDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
+import { replayEntries } from '../../src/cli/commands/dlq-replay.js';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 
@@ -141,6 +142,9 @@ test('dlq replay --to-partitions routes each dead letter of a partitioned source
   assert.deepEqual(replayed, expected);
   assert.equal(partitionOfKey('customer-1', 4), 3);
   assert.equal(replayed.orders, undefined, 'nothing goes to the logical topic, which no instance reads');
+  // The dashboard's replay takes the count per topic from the topology's sources.
+  const direct = await replayEntries(client, [letter(4, 'customer-1'), letter(5, 'x')], { targetPartitions: (topic) => (topic === 'orders' ? 4 : 1) });
+  assert.deepEqual(direct.results.map((r) => r.ok && r.topic), ['orders.p3', `orders.p${partitionOfKey('x', 4)}`]);
   const bad = await cli(['dlq', 'replay', 'orders.dlq', '--to-partitions', '0', '--nodes', node.address]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--to-partitions expects a whole number/);

@@ -35,9 +35,10 @@ export interface ReplayOptions {
    * The target topics have this many partitions: each dead letter goes to
    * `<topic>.p<fnv1a32(key) % n>` (a keyless one by its record id). A dead
    * letter of a partitioned source names its logical topic, which nothing
-   * reads. @default 1
+   * reads. A function gives the count per topic (the dashboard's replay
+   * takes it from the topology's sources). @default 1
    */
-  targetPartitions?: number;
+  targetPartitions?: number | ((topic: string) => number);
   /** Journal directory that keeps entries read from the dead-letter topic safe until replayed or put back. */
   stateDir: string;
   /** Entries per read. @default 100 */
@@ -108,7 +109,7 @@ export function planEntry(text: string, options: PlanOptions, warn: (m: string) 
   }
   if (!matches(options.filters, dl)) return { kind: 'keep', reason: 'notMatching' };
   const logical = options.to ?? dl.sourceTopic;
-  const n = options.targetPartitions ?? 1;
+  const n = typeof options.targetPartitions === 'function' && typeof logical === 'string' ? options.targetPartitions(logical) : typeof options.targetPartitions === 'number' ? options.targetPartitions : 1;
   const topic = typeof logical === 'string' && n > 1 ? partitionTopic(logical, partitionOfKey(dl.key ?? String(dl.recordId ?? ''), n), n) : logical;
   if (typeof topic !== 'string' || topicProblem(topic) !== undefined || typeof dl.original !== 'string' || payloadProblem(dl.original) !== undefined) {
     warn(`kept a dead letter of record ${String(dl.recordId)}: its source topic or original entry is not usable`);
