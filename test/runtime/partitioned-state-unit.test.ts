@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WalrusClient } from '../../src/client/index.js';
+import { startTestBroker } from '../helpers/broker.js';
 import { partitionOfKey } from '../../src/codec/partitioning.js';
 import { encodeValue } from '../../src/state/codec.js';
 import { loadTopologyText } from '../../src/topology/index.js';
@@ -56,4 +60,32 @@ test('instance 0 of 2 opens partitions 0 and 2, commits a key to its partition a
   assert.equal(refused?.retriable, false);
   assert.match(refused!.message, new RegExp(`key "${theirs}" belongs to partition 1 of 4, which this instance does not own \\(it owns partitions 0, 2\\)`));
   assert.equal(store.get(theirs), undefined);
+});
+
+test('on a stock node (no leases) a partition taken over is restored through plain reads; partitions not owned are not opened', { timeout: 30_000 }, async (t) => {
+  const stock = await startTestBroker({ compat: 'stock' });
+  const client = new WalrusClient({ nodes: [stock.address] });
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-pstock-'));
+  t.after(async () => { await client.close(); await stock.close(); await rm(dir, { recursive: true, force: true }); });
+  const load = async (stateDir: string) => (await loadTopologyText(topologyText(stateDir), join(dir, 'topology.yaml'))).topology;
+  const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  // Instance 0 of 2 (machine A) counts the keys of partitions 0 and 2.
+  const first = (await RuntimeState.open(await load(join(dir, 'a')), client, undefined, { assignment: { instance: 0, instances: 2 }, instance: '0' }))!;
+  const mine = keys.filter((k) => partitionOfKey(k, 4) % 2 === 0);
+  for (const [i, k] of mine.entries()) {
+    const store = first.stores.get('totals')!.storeFor(k);
+    const cs = store.changeSet(k);
+    cs.put(k, { n: i + 1, sum: 10 * (i + 1) });
+    await store.commit(cs);
+  }
+  await first.close();
+  // Machine B runs one instance: it takes over every partition and restores 0 and 2 from their changelogs.
+  const second = (await RuntimeState.open(await load(join(dir, 'b')), client))!;
+  t.after(() => second.close());
+  const store = second.stores.get('totals')!;
+  assert.deepEqual([...store.parts.keys()], [0, 1, 2, 3]);
+  assert.deepEqual(store.range().map((e) => e.key), [...mine].sort());
+  for (const [i, k] of mine.entries()) assert.deepEqual(store.get(k), { n: i + 1, sum: 10 * (i + 1) });
+  // Machine A kept files only for what it owned.
+  assert.deepEqual(await readdir(join(dir, 'a', 'units', 'state', 'totals')), ['p0', 'p2']);
 });
