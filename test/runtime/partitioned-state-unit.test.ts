@@ -89,3 +89,15 @@ test('on a stock node (no leases) a partition taken over is restored through pla
   // Machine A kept files only for what it owned.
   assert.deepEqual(await readdir(join(dir, 'a', 'units', 'state', 'totals')), ['p0', 'p2']);
 });
+
+test('taking over a partition another live instance still holds (a shared stateDir, the old deployment still running) fails instead of deleting its files', { timeout: 30_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const { topology } = await loadTopologyText(topologyText(join(h.stateDir, 'shared')), join(h.stateDir, 'topology.yaml'));
+  const old = (await RuntimeState.open(topology, h.client, undefined, { assignment: { instance: 0, instances: 2 }, instance: '0' }))!;
+  t.after(() => old.close());
+  await assert.rejects(RuntimeState.open(topology, h.client, undefined, { assignment: { instance: 2, instances: 3 }, instance: '2' }),
+    (error: Error & { code?: string }) => error.code === 'STATE_STORE_ERROR' && /partition 2 of store "totals"/.test(error.message));
+  assert.deepEqual([...old.stores.get('totals')!.parts.keys()], [0, 2], 'the running instance keeps its partitions');
+  assert.ok((await readdir(join(h.stateDir, 'shared', 'units', 'state', 'totals', 'p2'))).includes('LOCK'), 'its partition 2 files are still there');
+});

@@ -7,6 +7,7 @@ import { partitionOfDirName, partitionStoreDir, STORE_FILES, storeDir } from '..
 import { fsyncDir } from '../../state/snapshot-file.js';
 import type { Topology } from '../../topology/types.js';
 import type { InstanceAssignment } from '../sources/partitioned-reader.js';
+import { acquirePidLock } from '../../util/pid-lock.js';
 
 /**
  * Which partitions of each store an instance held at its last start, kept in
@@ -92,9 +93,25 @@ export async function planOwnership(topology: Topology, stores: readonly string[
   return plans;
 }
 
-/** Removes the local copy of a partition taken over (it is stale, or absent): the store then opens empty and restores. */
+/**
+ * Removes the local copy of a partition taken over (it is stale, or absent):
+ * the store then opens empty and restores. Under the partition's lock, so a
+ * live process still holding it (an instance of the old deployment sharing
+ * this stateDir) makes the start fail instead of losing its files.
+ */
 export async function discardPartition(topology: Topology, plan: StorePlan, partition: number): Promise<void> {
-  await rm(partitionStoreDir(topology.stateDir, topology.app, plan.name, partition, plan.partitions), { recursive: true, force: true });
+  const dir = partitionStoreDir(topology.stateDir, topology.app, plan.name, partition, plan.partitions);
+  if (!existsSync(dir)) return;
+  const lock = acquirePidLock(dir, {
+    code: 'STATE_STORE_ERROR', subject: `partition ${partition} of store "${plan.name}"`, context: { store: plan.name, partition },
+    hint: 'another instance still runs it: stop every instance of the old deployment before starting one with a new --instances',
+    hereHint: 'open it once',
+  });
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } finally {
+    lock.release();
+  }
 }
 
 export function recordOf(plans: readonly StorePlan[], assignment: InstanceAssignment | undefined): OwnershipRecord {
