@@ -55,7 +55,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (error instanceof WalrusError) {
       io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n`);
-      return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' ? EXIT.INVALID : EXIT.FAILURE;
+      return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
     io.stderr.write(`walrus-stream ${name}: ${(error as Error)?.stack ?? String(error)}\n`);
     return EXIT.FAILURE;

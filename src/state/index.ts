@@ -17,5 +17,8 @@ export {
 } from './dsl/windowed-aggregation.js';
 export { PreloadedState, WorkerStateContext, type StatePreload, type StateWrites } from './worker-state.js';
 export { inspectStore, listStores, type StoreInspection } from './inspect.js';
+export { PartitionedStore } from './partitioned-store.js';
+export { inspectPartitionedStore, localPartitions, heldPartitions, type PartitionedInspection } from './inspect-partitions.js';
+export { partitionStoreDir } from './paths.js';
 export { routeWindowStep, type WindowRouting, type WindowAction } from './dsl/window-outputs.js';
 export { windowedAggregate, advanceKeyTo, lateRecordError, keyStreamTimeKey, type KeyedWindowOptions, type KeyedWindowStep, type AdvanceKeyOptions, type KeyAdvance } from './dsl/keyed-windows.js';

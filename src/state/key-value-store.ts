@@ -25,6 +25,8 @@ const EMPTY_COVERS: readonly string[] = Object.freeze([]);
 export class KeyValueStore {
   readonly name: string;
   readonly dir: string;
+  /** The partition of a partitioned store this is (undefined: unpartitioned). */
+  readonly partition: number | undefined;
   #core: StoreCore;
   #writer: CommitWriter;
   #lock: PidLock;
@@ -40,6 +42,7 @@ export class KeyValueStore {
   private constructor(opts: KeyValueStoreOptions, core: StoreCore, lock: PidLock) {
     this.name = opts.name;
     this.dir = opts.dir;
+    this.partition = opts.partition;
     this.#core = core;
     this.#lock = lock;
     this.#writer = new CommitWriter(core, opts.snapshotEveryBytes ?? 64 * 1024 * 1024);
@@ -52,8 +55,10 @@ export class KeyValueStore {
     // One writer per store: two processes appending to one commit log would replay each other's commits.
     const lock = acquirePidLock(opts.dir, {
       code: 'STATE_STORE_ERROR',
-      subject: `store "${opts.name}"`,
-      hint: 'each running instance needs its own stateDir (or app name)',
+      subject: opts.partition === undefined ? `store "${opts.name}"` : `partition ${opts.partition} of store "${opts.name}"`,
+      hint: opts.partition === undefined
+        ? 'only one process may run a store: to run a stateful topology as several instances, partition its sources and stores (docs/scaling.md)'
+        : 'two live instances claim this partition: give each a different --instance (0..n-1) with the same --instances n',
       hereHint: 'open it once and share the instance',
       context: { store: opts.name },
     });

@@ -16,6 +16,12 @@ export interface KeyValueStoreOptions {
   fsync?: Exclude<FsyncMode, 'interval'>;
   /** Write a snapshot and empty the log once the log grows past this many bytes. @default 67108864 (64 MiB) */
   snapshotEveryBytes?: number;
+  /**
+   * Which partition of a partitioned store this is (its files are
+   * `<storeDir>/p<i>/`, its changelog `<changelog>.p<i>`); named in messages
+   * and in `walrus-stream store`. @default none (an unpartitioned store)
+   */
+  partition?: number;
   /** Publish every commit to the store's changelog topic. Omit for a local-only store. */
   changelog?: ChangelogOptions;
 }

@@ -14,7 +14,7 @@ import type { PipelineSummary } from '../runtime/coordinator/pipeline-stats.js';
 import type { JournalLike, RecordCodec } from '../runtime/pipeline/pipeline-io.js';
 import { TopologyCodec } from '../runtime/pipeline/record-codec.js';
 import { RuntimeState } from '../runtime/state/runtime-state.js';
-import type { KeyValueStore } from '../state/index.js';
+import type { PartitionedStore } from '../state/partitioned-store.js';
 import type { LogLevel, Topology } from '../topology/types.js';
 import { InProcessRunner } from './in-process-runner.js';
 import { MemoryTopics } from './memory-topics.js';
@@ -38,7 +38,7 @@ export interface DriverRuntime {
   readonly coordinator: Coordinator;
   readonly runner: InProcessRunner;
   readonly topics: MemoryTopics;
-  readonly stores: ReadonlyMap<string, KeyValueStore>;
+  readonly stores: ReadonlyMap<string, PartitionedStore>;
   /** Journal appends not finished yet (entries fetched but not yet admitted). */
   readonly appending: () => number;
   /** Settles when the coordinator stops; rejects on a fatal error. */

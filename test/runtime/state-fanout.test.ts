@@ -62,7 +62,7 @@ stores:
   // The crash: only the first derived record's change reached the log.
   const staged = meta.ticket.stateChanges as Array<{ change: StagedChange }>;
   assert.equal(staged.length, 2);
-  await state.stores.get('counts')!.commit(staged[0]!.change);
+  await state.stores.get('counts')!.storeFor('k').commit(staged[0]!.change);
   await state.close();
   // Restart: the entry is still in the journal.
   state = (await RuntimeState.open(topology, h.client))!;

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { WalrusClient } from '../../client/index.js';
 import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
+import { partitionOfKey, partitionTopic } from '../../codec/partitioning.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
@@ -30,6 +31,14 @@ export interface ReplayOptions {
   limit?: number;
   /** Restore the original bytes exactly, without the replay-count header. @default false */
   exact?: boolean;
+  /**
+   * The target topics have this many partitions: each dead letter goes to
+   * `<topic>.p<fnv1a32(key) % n>` (a keyless one by its record id). A dead
+   * letter of a partitioned source names its logical topic, which nothing
+   * reads. A function gives the count per topic (the dashboard's replay
+   * takes it from the topology's sources). @default 1
+   */
+  targetPartitions?: number | ((topic: string) => number);
   /** Journal directory that keeps entries read from the dead-letter topic safe until replayed or put back. */
   stateDir: string;
   /** Entries per read. @default 100 */
@@ -88,7 +97,7 @@ function replayPayload(original: string, topic: string, exact: boolean, warn: (m
 }
 
 /** What decides where and how one dead letter is replayed (a subset of {@link ReplayOptions}). */
-export type PlanOptions = Pick<ReplayOptions, 'to' | 'filters' | 'exact'>;
+export type PlanOptions = Pick<ReplayOptions, 'to' | 'filters' | 'exact' | 'targetPartitions'>;
 
 /** Where one dead-letter entry would go and with which bytes, or why it stays. */
 export function planEntry(text: string, options: PlanOptions, warn: (m: string) => void): Plan {
@@ -99,7 +108,9 @@ export function planEntry(text: string, options: PlanOptions, warn: (m: string) 
     return { kind: 'keep', reason: 'notDeadLetter' };
   }
   if (!matches(options.filters, dl)) return { kind: 'keep', reason: 'notMatching' };
-  const topic = options.to ?? dl.sourceTopic;
+  const logical = options.to ?? dl.sourceTopic;
+  const n = typeof options.targetPartitions === 'function' && typeof logical === 'string' ? options.targetPartitions(logical) : typeof options.targetPartitions === 'number' ? options.targetPartitions : 1;
+  const topic = typeof logical === 'string' && n > 1 ? partitionTopic(logical, partitionOfKey(dl.key ?? String(dl.recordId ?? ''), n), n) : logical;
   if (typeof topic !== 'string' || topicProblem(topic) !== undefined || typeof dl.original !== 'string' || payloadProblem(dl.original) !== undefined) {
     warn(`kept a dead letter of record ${String(dl.recordId)}: its source topic or original entry is not usable`);
     return { kind: 'keep', reason: 'notDeadLetter' };

@@ -4,7 +4,8 @@ import { topicProblem } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { FILTER_FIELDS, REPLAY_COUNT_HEADER, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
-import { NODES_HELP, cliClient } from './state.js';
+import { NODES_HELP, cliClient, partitionArg, partitionsArg, selectedTopics } from './state.js';
+import type { ReplaySummary } from './dlq-replay.js';
 
 const usage = `Usage: walrus-stream dlq replay <dlq-topic> [options]
 
@@ -32,7 +33,14 @@ Options:
                            fields: ${FILTER_FIELDS.join(', ')} (error code); repeat to AND them
   -n, --count <n>          replay at most n records
   --exact                  envelopes too: restore the bytes exactly, no replay-count header
-  --state-dir <dir>        where the replay journal lives (default .walrus-stream/dlq-replay/<dlq-topic>)
+  --partitions <n>         the dead-letter topic has n partitions: replay <dlq-topic>.p0 .. .p<n-1> in turn
+                           (docs/scaling.md; default 1)
+  --partition <i>          replay only <dlq-topic>.p<i>
+  --to-partitions <n>      the topics replayed to have n partitions: each record goes to <topic>.p<i>,
+                           i = fnv1a32(key) % n (a keyless one by its record id). Dead letters of a
+                           partitioned source name its logical topic: give its partitions here
+  --state-dir <dir>        where the replay journal lives (default .walrus-stream/dlq-replay/<dlq-topic>;
+                           of several partitions, one directory each: <dir>/<dlq-topic>.p<i>)
   --json                   print the summary as JSON
 ${NODES_HELP}
   -h, --help               show this help
@@ -63,6 +71,9 @@ const command: CliCommand = {
         exact: { type: 'boolean' },
         'state-dir': { type: 'string' },
         json: { type: 'boolean' },
+        partitions: { type: 'string' },
+        partition: { type: 'string' },
+        'to-partitions': { type: 'string' },
         ...CONNECT_OPTIONS,
       },
       strict: true,
@@ -81,13 +92,25 @@ const command: CliCommand = {
       limit = Number(values.count);
     }
     const filters = (values.filter ?? []).map(parseFilter);
-    const stateDir = resolve(io.cwd, values['state-dir'] ?? join('.walrus-stream', 'dlq-replay', dlqTopic));
+    const partitions = partitionsArg(values.partitions);
+    const targetPartitions = values['to-partitions'] === undefined ? 1 : partitionsArg(values['to-partitions'], '--to-partitions');
+    const topics = selectedTopics(dlqTopic, partitions, partitionArg(values.partition, partitions));
+    if (values.to !== undefined && topics.includes(values.to)) throw new UsageError('--to must differ from the dead-letter topic (replaying into it would loop)');
+    // One replay journal per partition topic: each is a dead-letter topic of its own on the node.
+    const stateDirOf = (topic: string) => values['state-dir'] === undefined ? resolve(io.cwd, join('.walrus-stream', 'dlq-replay', topic))
+      : topics.length === 1 ? resolve(io.cwd, values['state-dir']) : resolve(io.cwd, values['state-dir'], topic);
     const client = await cliClient(values, io);
     try {
-      const summary = await replayDeadLetters({
-        client, dlqTopic, to: values.to, filters, limit, exact: values.exact ?? false, stateDir,
-        onWarning: (message) => io.stderr.write(`walrus-stream dlq: ${message}\n`),
-      });
+      const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 0, consumedOnRead: 0 };
+      for (const topic of topics) {
+        const done = Object.values(summary.replayed).reduce((a, b) => a + b, 0);
+        if (limit !== undefined && done >= limit) break; // -n reached: the other partitions are not touched
+        const part = await replayDeadLetters({
+          client, dlqTopic: topic, to: values.to, filters, limit: limit === undefined ? undefined : Math.max(0, limit - done), exact: values.exact ?? false, targetPartitions, stateDir: stateDirOf(topic),
+          onWarning: (message) => io.stderr.write(`walrus-stream dlq: ${message}\n`),
+        });
+        addSummary(summary, part);
+      }
       if (values.json) {
         io.stdout.write(`${JSON.stringify(summary)}\n`);
       } else {
@@ -96,7 +119,7 @@ const command: CliCommand = {
         const { notMatching, notDeadLetter, overLimit } = summary.kept;
         io.stdout.write(
           `replayed ${total} record(s)${targets.length > 0 ? ` (${targets.join(', ')})` : ''}; ` +
-            `kept ${notMatching + notDeadLetter + overLimit} on ${dlqTopic} (${notMatching} not matching, ${overLimit} over -n, ${notDeadLetter} not dead-letter entries)` +
+            `kept ${notMatching + notDeadLetter + overLimit} on ${topics.length === 1 ? topics[0] : `${dlqTopic}'s ${topics.length} partitions`} (${notMatching} not matching, ${overLimit} over -n, ${notDeadLetter} not dead-letter entries)` +
             `${summary.recovered > 0 ? `; finished ${summary.recovered} entries of an interrupted replay` : ''}\n`,
         );
       }
@@ -106,5 +129,14 @@ const command: CliCommand = {
     }
   },
 };
+
+/** Adds one partition's replay summary to the total. */
+function addSummary(total: ReplaySummary, part: ReplaySummary): void {
+  for (const [topic, n] of Object.entries(part.replayed)) total.replayed[topic] = (total.replayed[topic] ?? 0) + n;
+  for (const k of ['notMatching', 'notDeadLetter', 'overLimit'] as const) total.kept[k] += part.kept[k];
+  total.recovered += part.recovered;
+  total.leased += part.leased;
+  total.consumedOnRead += part.consumedOnRead;
+}
 
 export default command;

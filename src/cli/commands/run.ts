@@ -55,8 +55,9 @@ Options:
                            instances of one topology on one machine; default: none)
   --instances <n>          run as one of n instances (or WALRUS_INSTANCES): --instance is then the index 0..n-1
                            (default: the ordinal of a hostname ending in -<i>, as in a StatefulSet), and this
-                           instance reads only partitions p with p % n = index of each partitioned source
-                           (docs/scaling.md)
+                           instance reads only partitions p with p % n = index of each partitioned source and
+                           opens only those of each partitioned store (restoring from its changelog one it did
+                           not hold at its last start; docs/scaling.md)
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
@@ -239,6 +240,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   // The dashboard is up with the server: the graph from the topology at once, the counts
   // once the pipeline runs (a state restore or a seed shows as readiness reasons).
   let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
+  const sourcePartitions = new Map(Object.values(topology.sources).map((s) => [s.topic, s.partitions]));
   if (http) {
     const groups = planStageGroups(topology);
     dashboard = createPipelineDashboard({
@@ -251,7 +253,8 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
       },
       replay: (entries) => {
         if (pipeline === undefined) return Promise.reject(new WalrusError('SHUTTING_DOWN', 'the pipeline is still starting; replay once it runs'));
-        return replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message) });
+        // A dead letter of a partitioned source names its logical topic: back to its key's partition.
+        return replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message), targetPartitions: (topic) => sourcePartitions.get(topic) ?? 1 });
       },
     });
     const routes = dashboard.routes;

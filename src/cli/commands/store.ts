@@ -2,12 +2,15 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
+import { inspectPartitionedStore, localPartitions } from '../../state/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 
 const usage = `Usage: walrus-stream store [<store> [<key>]] [options]
 
 Shows a state store of a running or stopped app, read from its files under
-<stateDir>/<app>/state/<store>/ (nothing is locked or changed).
+<stateDir>/<app>/state/<store>/ (nothing is locked or changed). A partitioned
+store keeps each partition in <store>/p<i>/: the partitions the instances
+using this stateDir own are read together (docs/scaling.md).
 
   walrus-stream store                       list the app's stores
   walrus-stream store revenue               every key of "revenue" (see --limit)
@@ -19,6 +22,8 @@ Options:
   --state-dir <dir>        state directory (overrides the topology; default .walrus-stream)
   --prefix <p>             only keys starting with <p>
   --limit <n>              at most <n> entries (default 100)
+  --partition <i>          of a partitioned store (partitions: n), only partition <i> (default: every
+                           partition an instance using this stateDir held at its last start)
   --json                   print JSON instead of text
   -h, --help               show this help
 `;
@@ -54,6 +59,7 @@ const command: CliCommand = {
         prefix: { type: 'string' },
         limit: { type: 'string', default: '100' },
         json: { type: 'boolean', default: false },
+        partition: { type: 'string' },
       },
     });
     if (positionals.length > 2) throw new UsageError(`store takes at most <store> and <key>, got ${positionals.length} arguments`);
@@ -68,9 +74,16 @@ const command: CliCommand = {
       else io.stdout.write(stores.length === 0 ? `no state stores for app "${app}" in ${stateDir}\n` : `${stores.join('\n')}\n`);
       return EXIT.OK;
     }
-    const dir = storeDir(stateDir, app, name);
     // With a key: the key itself and the entries kept under it (`key@...`: windows, sub-keys).
     const filter = key === undefined ? undefined : (k: string) => k === key || k.startsWith(`${key}@`);
+    const partition = values.partition === undefined ? undefined : Number(values.partition);
+    if (partition !== undefined && !(Number.isSafeInteger(partition) && partition >= 0 && /^\d+$/.test(values.partition!))) {
+      throw new UsageError(`--partition expects a partition number (0, 1, ...), got "${values.partition}"`);
+    }
+    if ((await localPartitions(storeDir(stateDir, app, name))).length > 0 || partition !== undefined) {
+      return showPartitioned(io, { stateDir, app, name, key, limit, json: values.json === true, select: { prefix: values.prefix, filter, partition } });
+    }
+    const dir = storeDir(stateDir, app, name);
     const base = await inspectStore(dir, name, { prefix: values.prefix, limit: limit + 1, filter });
     let entries = base.entries;
     const truncated = entries.length > limit;
@@ -89,5 +102,32 @@ const command: CliCommand = {
     return EXIT.OK;
   },
 };
+
+interface ShowOptions {
+  stateDir: string; app: string; name: string; key: string | undefined; limit: number; json: boolean;
+  select: { prefix?: string | undefined; filter?: ((k: string) => boolean) | undefined; partition?: number | undefined };
+}
+
+/** A partitioned store: its partitions held here (or one), merged in key order. */
+async function showPartitioned(io: CliIo, o: ShowOptions): Promise<number> {
+  const found = await inspectPartitionedStore(o.stateDir, o.app, o.name, { ...o.select, limit: o.limit + 1 });
+  const truncated = found.entries.length > o.limit;
+  const entries = found.entries.slice(0, o.limit);
+  const missing = o.key !== undefined && entries.length === 0;
+  if (o.json) {
+    io.stdout.write(`${JSON.stringify({ ...found, entries, truncated })}\n`);
+    return missing ? EXIT.INVALID : EXIT.OK;
+  }
+  const parts = (found.partitions ?? []).map((p) => `p${p.partition} commit ${p.seq}${p.restore === 'none' ? '' : ` restore ${p.restore}`}${p.tornBytes > 0 ? ` ${p.tornBytes} bytes being written or torn` : ''}`);
+  io.stdout.write(`store ${o.name} (app ${o.app}): ${found.keys} keys in partition${parts.length === 1 ? '' : 's'} ${parts.join(', ') || 'none'}` +
+    `${found.stale.length > 0 ? `; stale local copies not shown: p${found.stale.join(', p')} (held by no instance here at its last start; --partition <i> shows one)` : ''}\n`);
+  for (const e of entries) io.stdout.write(`${show(e.key)}\t${JSON.stringify(e.value)}\n`);
+  if (truncated) io.stdout.write(`… more entries: use --limit or --prefix\n`);
+  if (missing) {
+    io.stderr.write(`no key "${o.key}" in store ${o.name}\n`);
+    return EXIT.INVALID;
+  }
+  return EXIT.OK;
+}
 
 export default command;

@@ -28,10 +28,10 @@ export function resolveAssignment(given: { instance?: string | undefined; instan
 }
 
 /**
- * Per-partition state (each partition's store restored from its changelog
- * partition where it runs) is not built yet, so a stateful topology may run
- * as several instances only when every key a store sees lives in one
- * instance: the sources feeding each stateful processor are partitioned, the
+ * State is per partition (an instance opens the store partitions it owns,
+ * docs/scaling.md), so a stateful topology may run as several instances only
+ * when every key a store sees reaches the instance owning the key's store
+ * partition: the sources feeding each stateful processor are partitioned, the
  * same number of times as its stores, and nothing re-keys records on the way
  * (a re-key would need a repartition topic). Throws CONFIG_INVALID otherwise.
  */

@@ -17,6 +17,7 @@ import { instrumentPipeline } from './instrumentation-wiring.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
+import { checkPartitionCounts } from './partition-check.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -167,10 +168,13 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
     if (journal) cleanups.push(() => journal.close());
-    // Stores open (and restore from their changelogs) before anything is fetched.
+    // Before anything is registered or read: partition counts that disagree with the topics in use are refused.
+    phase('checking partition counts');
+    for (const warning of await checkPartitionCounts(topology, client)) options.logger?.warn(warning);
+    // Stores open (and restore from their changelogs) before anything is fetched: of a partitioned store, the partitions this instance owns.
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {
-      signal: options.signal,
+      signal: options.signal, assignment: options.assignment, instance: options.instance,
       onProgress: (store, read, total) => options.onStartup?.(total ? `restoring state ${Math.min(99, Math.floor((read / total) * 100))}% (store ${store})` : `restoring state (store ${store}: ${read} entries)`),
     });
     if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { WalrusError, serializeError, type SerializedError } from '../../errors/index.js';
-import { KeyValueStore, storeDir, type ChangeSet, type PreparedWrites, type StatePreload, type StateWrites } from '../../state/index.js';
+import type { ChangeSet, KeyValueStore, PreparedWrites, StatePreload, StateWrites } from '../../state/index.js';
+import type { PartitionedStore } from '../../state/partitioned-store.js';
+import { openStores, type RestoreHooks, type StateClient } from './open-stores.js';
 import type { Topology } from '../../topology/types.js';
 import type { JournalLike, RecordCodec } from '../pipeline/pipeline-io.js';
 import type { Job, StateHooks } from '../coordinator/stage-runner.js';
@@ -8,24 +10,7 @@ import { faultPoint } from '../../util/fault-points.js';
 import { attachStaged, type EntryChange } from './state-tickets.js';
 import type { Ticket } from '../coordinator/ticket.js';
 
-/** What the state wiring needs from the Walrus client. */
-export interface StateClient {
-  register(topic: string): Promise<void>;
-  putMany(topic: string, entries: string[]): Promise<void>;
-  getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
-  /** Leased reads (the node consumes a batch only on `ack()`): restore uses them when present. */
-  lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
-  /** The topic's STATE; its `lag` sizes restore progress. */
-  state?(topic: string): Promise<{ lag?: number }>;
-}
-
-/** Start-up hooks of {@link RuntimeState.open}. */
-export interface RestoreHooks {
-  /** Told after each restored batch: entries read so far, and the changelog's size when the node reports it. */
-  onProgress?(store: string, read: number, total: number | undefined): void;
-  /** Aborting stops a restore between batches (it resumes on the next start: restore.json). */
-  signal?: AbortSignal;
-}
+export type { RestoreHooks, StateClient } from './open-stores.js';
 
 /**
  * Per-record bookkeeping the coordinator keeps (`JobMeta`): the state id
@@ -51,7 +36,8 @@ interface StatefulProcessor {
  * before the record's journal entry is released.
  */
 export class RuntimeState {
-  readonly stores: ReadonlyMap<string, KeyValueStore>;
+  /** Every store a processor uses: the partitions of it this instance owns (one for an unpartitioned store). */
+  readonly stores: ReadonlyMap<string, PartitionedStore>;
   readonly #topology: Topology;
   readonly #logger: Logger | undefined;
   /** The stateful processors. */
@@ -66,7 +52,7 @@ export class RuntimeState {
   #onFatal: ((error: WalrusError) => void) | undefined;
   #failures = 0;
 
-  private constructor(topology: Topology, stores: Map<string, KeyValueStore>, logger?: Logger) {
+  private constructor(topology: Topology, stores: Map<string, PartitionedStore>, logger?: Logger) {
     this.#topology = topology;
     this.stores = stores;
     this.#logger = logger;
@@ -86,43 +72,16 @@ export class RuntimeState {
   }
 
   /**
-   * Opens every store a processor uses (registering its changelog topic and
-   * re-publishing what a crash left unpublished), restoring an empty one from
-   * its changelog. Returns undefined when no processor is stateful.
+   * Opens every store a processor uses — of a partitioned store, the
+   * partitions this instance owns (`hooks.assignment`) — registering the
+   * changelog topics, re-publishing what a crash left unpublished, and
+   * restoring an empty partition (or one taken over from another instance)
+   * from its changelog: open-stores.ts. Returns undefined when no processor
+   * is stateful.
    */
   static async open(topology: Topology, client: StateClient, logger?: Logger, hooks: RestoreHooks = {}): Promise<RuntimeState | undefined> {
-    const used = new Set(Object.values(topology.processors).flatMap((p) => p.stores));
-    if (used.size === 0) return undefined;
-    const stores = new Map<string, KeyValueStore>();
-    try {
-      for (const name of used) {
-        const spec = topology.stores[name]!;
-        await client.register(spec.changelog);
-        const store = await KeyValueStore.open({
-          dir: storeDir(topology.stateDir, topology.app, name), name, fsync: spec.fsync, snapshotEveryBytes: spec.snapshotEvery,
-          changelog: {
-            publish: (entries) => client.putMany(spec.changelog, entries),
-            onPublishError: (error, attempt) => logger?.warn({ err: serializeError(error), store: name, attempt }, 'changelog publish failed; retrying (commits wait)'),
-          },
-        });
-        stores.set(name, store);
-        if (store.seq === 0 || store.restoreIncomplete) {
-          // Leases where the node has them: a batch is consumed only once durable in the store, so a kill -9 mid-restore loses nothing.
-          const max = Math.min(spec.restoreBatch, 2_000);
-          const total = (await client.state?.(spec.changelog).catch(() => undefined))?.lag;
-          const fetch = () => {
-            if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${name}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
-            return client.lease ? client.lease(spec.changelog, max) : client.getMany(spec.changelog, max);
-          };
-          const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(name, read, total));
-          if (report.entries > 0) logger?.info({ store: name, ...report }, 'state store restored from its changelog');
-        }
-      }
-    } catch (error) {
-      for (const store of stores.values()) await store.close().catch(() => undefined);
-      throw error;
-    }
-    return new RuntimeState(topology, stores, logger);
+    if (!Object.values(topology.processors).some((p) => p.stores.length > 0)) return undefined;
+    return new RuntimeState(topology, await openStores(topology, client, logger, hooks), logger);
   }
 
   /**
@@ -192,10 +151,11 @@ export class RuntimeState {
     // The common case, one store written by a processor that declares only it: no intermediate lists.
     if (writes.length === 1 && info !== undefined && info.stores.length === 1 && writes[0]!.store === info.stores[0] && !recovered) {
       const w = writes[0]!;
-      const store = this.stores.get(w.store)!;
       const id = path === undefined ? undefined : storeId(info, w.store, processor, path);
+      let store: KeyValueStore;
       let change;
       try {
+        store = partOf(this.stores.get(w.store)!, job.key);
         change = store.stage(store.prepareWire(w.writes, job.key, sent?.[0]?.store === w.store ? sent[0].entries : undefined), id === undefined ? [] : [id]);
       } catch (error) {
         return serializeError(error);
@@ -208,10 +168,11 @@ export class RuntimeState {
     const ids: string[] = [];
     try {
       const changes = writes.map((w) => {
-        const store = this.stores.get(w.store);
-        if (!store || (info !== undefined && !info.stores.includes(w.store))) {
+        const logical = this.stores.get(w.store);
+        if (!logical || (info !== undefined && !info.stores.includes(w.store))) {
           throw new WalrusError('STATE_STORE_ERROR', `a worker returned writes for store "${w.store}", which processor "${processor}" did not declare`, { retriable: false });
         }
+        const store = partOf(logical, job.key);
         const basedOn = sent?.find((p) => p.store === w.store)?.entries;
         return { name: w.store, store, set: store.prepareWire(w.writes, job.key, basedOn) as ChangeSet | PreparedWrites };
       });
@@ -219,7 +180,9 @@ export class RuntimeState {
       // "applied in every store of the processor" (alreadyApplied) means the whole record.
       if (info !== undefined && info.stores.length > 1 && path !== undefined && job.key !== undefined) {
         for (const name of info.stores) {
-          if (!changes.some((c) => c.name === name)) changes.push({ name, store: this.stores.get(name)!, set: this.stores.get(name)!.changeSet(job.key) });
+          if (changes.some((c) => c.name === name)) continue;
+          const store = partOf(this.stores.get(name)!, job.key);
+          changes.push({ name, store, set: store.changeSet(job.key) });
         }
       }
       for (const { name, store, set } of changes) {
@@ -274,6 +237,22 @@ export class RuntimeState {
       await store.close().catch((error: unknown) => this.#logger?.error({ err: serializeError(error), store: name }, 'closing state store failed'));
     }
   }
+}
+
+/**
+ * The partition of `store` a record key's writes go to (the only one of an
+ * unpartitioned store). Throws a non-retriable STATE_STORE_ERROR for a key
+ * whose partition this instance does not own, or a keyless record writing a
+ * partitioned store: the record is dead-lettered, naming why.
+ */
+function partOf(store: PartitionedStore, key: string | undefined): KeyValueStore {
+  if (store.partitions === 1) return store.storeFor('');
+  if (key === undefined) {
+    throw new WalrusError('STATE_STORE_ERROR', `store "${store.name}" is partitioned by record key, and a record without a key wrote it; give the record a key`, {
+      retriable: false, context: { store: store.name },
+    });
+  }
+  return store.storeFor(key);
 }
 
 /** `${journalSeq}:${indexInEntry}`: stable across restarts (docs/state.md). */

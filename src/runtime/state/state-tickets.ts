@@ -60,7 +60,7 @@ export function attachStaged(ticket: Ticket, staged: EntryChange, onFailure: Sta
   };
 }
 
-/** Changes grouped by store, the groups in commit order: highest rank first, then by store name. */
+/** Changes grouped by store (partition), the groups in commit order: highest rank first, then by store name and partition. */
 function commitOrder(changes: EntryChange[]): EntryChange[][] {
   const first = changes[0]!;
   let single = true;
@@ -68,7 +68,8 @@ function commitOrder(changes: EntryChange[]): EntryChange[][] {
   if (single) return [changes];
   const groups = new Map<string, EntryChange[]>();
   for (const c of changes) {
-    const key = `${String(1e6 - c.rank).padStart(7, '0')}\u0000${c.store.name}`;
+    // The partition too: two partitions of one store are two stores (files, commit writer, changelog).
+    const key = `${String(1e6 - c.rank).padStart(7, '0')}\u0000${c.store.name}\u0000${c.store.partition ?? ''}`;
     const group = groups.get(key);
     if (group) group.push(c);
     else groups.set(key, [c]);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { TICK_SOURCE } from '../../processor/builtin/aggregate.js';
-import { parseWindowKey, type KeyValueStore, type StateWrites } from '../../state/index.js';
+import { parseWindowKey, type StateWrites } from '../../state/index.js';
+import type { PartitionedStore } from '../../state/partitioned-store.js';
 import { decodeValue } from '../../state/codec.js';
 import type { Topology } from '../../topology/types.js';
 import type { Job, StateHooks } from '../coordinator/stage-runner.js';
@@ -17,7 +18,8 @@ interface TickJob extends Job { record: Job['record'] & { value: number } }
 interface WindowedStep {
   name: string;
   storeName: string;
-  store: KeyValueStore;
+  /** The partitions of the step's store this instance owns: its stream time is theirs. */
+  store: PartitionedStore;
   /** Window size + grace: a window starting at `s` closes once stream time >= s + closeAfter. */
   closeAfter: number;
   /** The step's stream time: the largest event time of any record it processed (-1: none yet). */

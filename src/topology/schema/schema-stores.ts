@@ -10,7 +10,7 @@ import { count, size, topic } from './schema-fields.js';
 export const storeSchema = z
   .strictObject({
     changelog: topic().optional().describe('Changelog topic the store is mirrored to (restore on a new machine). Default: `<app>-<store>-changelog`.'),
-    partitions: count(1, 1, MAX_PARTITIONS).describe('How the store\'s keys are partitioned: with `run --instances` > 1 it must equal the `partitions` of the keyed sources the store is fed from. The changelog stays one topic for now; its partition names `<changelog>.p<i>` are reserved and collision-checked (per-partition changelogs and restore are not built yet: docs/scaling.md).'),
+    partitions: count(1, 1, MAX_PARTITIONS).describe('How the store\'s keys are partitioned: with `run --instances` > 1 it must equal the `partitions` of the keyed sources the store is fed from. Each partition is a store of its own: files under `<stateDir>/<app>/state/<store>/p<i>/`, changelog topic `<changelog>.p<i>`; an instance opens only the partitions it owns and restores one it takes over from its changelog (docs/scaling.md).'),
     fsync: z.enum(['always', 'never']).default('always').describe('`always`: a commit is acknowledged after fdatasync (commits arriving together share one, group commit); `never`: after the write (survives a process crash, not a power loss).'),
     snapshotEvery: size('64MiB').describe('Write a snapshot and empty the commit log once the log grows past this size.'),
     restoreBatch: count(2000, 1, 2000).describe('Most changelog entries fetched per request while restoring an empty store.'),

@@ -1,0 +1,117 @@
+import type { Logger } from 'pino';
+import { partitionTopic, partitionTopics } from '../../codec/partitioning.js';
+import { WalrusError, serializeError } from '../../errors/index.js';
+import { KeyValueStore } from '../../state/index.js';
+import { PartitionedStore } from '../../state/partitioned-store.js';
+import { partitionStoreDir } from '../../state/paths.js';
+import type { Topology } from '../../topology/types.js';
+import type { InstanceAssignment } from '../sources/partitioned-reader.js';
+import { discardPartition, ownershipFile, planOwnership, readOwnership, recordOf, writeOwnership, type StorePlan } from './partition-ownership.js';
+
+/** What the state wiring needs from the Walrus client. */
+export interface StateClient {
+  register(topic: string): Promise<void>;
+  putMany(topic: string, entries: string[]): Promise<void>;
+  getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
+  /** Leased reads (the node consumes a batch only on `ack()`): restore uses them when present. */
+  lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
+  /** The topic's STATE; its `lag` sizes restore progress. */
+  state?(topic: string): Promise<{ lag?: number }>;
+}
+
+/** Start-up options of {@link openStores} (and `RuntimeState.open`). */
+export interface RestoreHooks {
+  /** Told after each restored batch: entries read so far, and the changelog's size when the node reports it. */
+  onProgress?(store: string, read: number, total: number | undefined): void;
+  /** Aborting stops a restore between batches (it resumes on the next start: restore.json). */
+  signal?: AbortSignal;
+  /**
+   * This instance's index and count (`run --instances`): it opens only the
+   * partitions `p % instances === instance` of each partitioned store.
+   * @default none (every partition)
+   */
+  assignment?: InstanceAssignment;
+  /** The instance id its journal is named by; its ownership record lives next to it. @default none */
+  instance?: string;
+}
+
+/**
+ * Opens every store a processor uses, partition by partition: for each store
+ * the partitions this instance owns, each a `KeyValueStore` in its own
+ * directory publishing to its own changelog topic. A partition this instance
+ * did not hold at its last start is taken over: its stale local copy is
+ * discarded, the new ownership recorded, and the partition restored from its
+ * changelog — before any record is processed. The order (discard, record,
+ * restore) makes a crash anywhere safe: an interrupted restore is resumed
+ * (restore.json), never discarded again, since the record already says the
+ * partition is held here.
+ */
+export async function openStores(topology: Topology, client: StateClient, logger: Logger | undefined, hooks: RestoreHooks): Promise<Map<string, PartitionedStore>> {
+  const used = [...new Set(Object.values(topology.processors).flatMap((p) => p.stores))];
+  const file = ownershipFile(topology, hooks.instance);
+  const previous = await readOwnership(file);
+  const plans = await planOwnership(topology, used, hooks.assignment, previous);
+  for (const plan of plans) {
+    for (const p of plan.takeover) {
+      await discardPartition(topology, plan, p);
+      if (previous !== undefined) {
+        logger?.info({ store: plan.name, partition: p, was: { instance: previous.instance, instances: previous.instances } },
+          'state partition taken over: restoring it from its changelog');
+      }
+    }
+  }
+  if (plans.some((plan) => plan.partitions > 1)) await writeOwnership(file, recordOf(plans, hooks.assignment));
+
+  const stores = new Map<string, PartitionedStore>();
+  const opened: KeyValueStore[] = [];
+  try {
+    for (const plan of plans) {
+      const spec = topology.stores[plan.name]!;
+      // Every partition's changelog exists from the first start on: a later start can then tell a partition count that grew (partition-check.ts).
+      for (const topic of partitionTopics(spec.changelog, plan.partitions)) await client.register(topic);
+      const parts = new Map<number, KeyValueStore>();
+      for (const p of plan.owned) {
+        const store = await openPartition(topology, client, logger, hooks, plan, p);
+        opened.push(store);
+        parts.set(p, store);
+      }
+      stores.set(plan.name, new PartitionedStore(plan.name, plan.partitions, parts));
+    }
+  } catch (error) {
+    for (const store of opened) await store.close().catch(() => undefined);
+    throw error;
+  }
+  return stores;
+}
+
+async function openPartition(topology: Topology, client: StateClient, logger: Logger | undefined, hooks: RestoreHooks, plan: StorePlan, p: number): Promise<KeyValueStore> {
+  const { name, partitions } = plan;
+  const spec = topology.stores[name]!;
+  const topic = partitionTopic(spec.changelog, p, partitions);
+  const label = partitions > 1 ? `${name} partition ${p}` : name;
+  const store = await KeyValueStore.open({
+    dir: partitionStoreDir(topology.stateDir, topology.app, name, p, partitions), name, fsync: spec.fsync, snapshotEveryBytes: spec.snapshotEvery,
+    ...(partitions > 1 ? { partition: p } : {}),
+    changelog: {
+      publish: (entries) => client.putMany(topic, entries),
+      onPublishError: (error, attempt) => logger?.warn({ err: serializeError(error), store: name, partition: p, topic, attempt }, 'changelog publish failed; retrying (commits wait)'),
+    },
+  });
+  try {
+    if (store.seq === 0 || store.restoreIncomplete) {
+      // Leases where the node has them: a batch is consumed only once durable in the store, so a kill -9 mid-restore loses nothing.
+      const max = Math.min(spec.restoreBatch, 2_000);
+      const total = (await client.state?.(topic).catch(() => undefined))?.lag;
+      const fetch = () => {
+        if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${label}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
+        return client.lease ? client.lease(topic, max) : client.getMany(topic, max);
+      };
+      const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(label, read, total));
+      if (report.entries > 0) logger?.info({ store: name, ...(partitions > 1 ? { partition: p } : {}), topic, ...report }, 'state store restored from its changelog');
+    }
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}
