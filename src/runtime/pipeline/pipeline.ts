@@ -17,6 +17,8 @@ import { instrumentPipeline } from './instrumentation-wiring.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
+import { withRepartitions } from '../../topology/repartition.js';
+import { RepartitionOrigins } from '../sources/repartition-origin.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -104,7 +106,9 @@ export interface Pipeline {
  * first fetch, so a broken module fails here, naming its file), the journal,
  * then the coordinator.
  */
-export async function startPipeline(topology: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+export async function startPipeline(given: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+  // Re-keys in front of keyed steps of a partitioned topology go through repartition topics (docs/scaling.md).
+  const topology = withRepartitions(given);
   checkAssignment(topology, options.assignment);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
@@ -157,6 +161,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
     if (journal) cleanups.push(() => journal.close());
+    const origins = await RepartitionOrigins.open(journal && journalDir(topology, options.instance), journal);
     // Stores open (and restore from their changelogs) before anything is fetched.
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {
@@ -175,7 +180,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     const instrumentation = options.metrics || options.tracing !== false
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
     const coordinator = new Coordinator({
-      topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
+      topology, runner: pool, journal: journal && origins.wrap(state ? state.wrapJournal(journal) : journal), state, origins, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
       instrumentation,
       maxInFlight: options.maxInFlight, logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
