@@ -66,6 +66,14 @@ export class Ingest {
   #fatal: Error | undefined;
   #seq = 0;
   readonly #emptySources = new Set<string>();
+  /**
+   * Entries finished so far, and per repartition source the count when its
+   * last empty poll started: finishing an entry can write to a repartition
+   * topic this instance reads, so such a source counts as empty only if it
+   * was found empty after the last entry finished.
+   */
+  #finished = 0;
+  readonly #emptySince = new Map<string, number>();
   readonly #sleepers = new Set<() => void>();
   #toRelease: number[] = [];
   #releasing: Promise<void> = Promise.resolve();
@@ -130,6 +138,7 @@ export class Ingest {
       if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
       let batch: FetchedBatch;
       const started = Date.now();
+      const finishedBefore = this.#finished;
       try {
         batch = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
         failures = 0;
@@ -151,6 +160,7 @@ export class Ingest {
       }
       if (entries.length === 0) {
         this.#emptySources.add(spec.name);
+        if (isRepartition(spec)) this.#emptySince.set(spec.name, finishedBefore);
         if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
         await this.#sleep(interval);
         interval = Math.min(Math.max(interval * 2, 1), spec.poll.maxInterval);
@@ -208,7 +218,7 @@ export class Ingest {
 
   #isIdle(): boolean {
     return this.#inFlight === 0 && this.#admitting === 0 && this.#o.routes.bySource.size > 0 &&
-      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s));
+      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s) && (this.#emptySince.get(s) ?? this.#finished) === this.#finished);
   }
 
   /** Decodes one entry and hands its records to the processors reading the source; returns the record count. */
@@ -295,6 +305,7 @@ export class Ingest {
     return new Ticket(seq, source, records, (ticket, failed) => {
       const wasFull = this.#inFlight >= this.#maxInFlight;
       this.#inFlight -= ticket.records;
+      this.#finished += 1;
       if (!failed) this.#release(ticket.seq);
       hold?.entryDone(failed);
       // Waking on every finish would make idle sources poll at the rate

@@ -1,0 +1,136 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { partitionOfKey } from '../../src/codec/partitioning.js';
+import { fixture, harness, type Harness } from './harness.js';
+
+let h: Harness;
+before(async () => { h = await harness(); });
+after(() => h.close());
+
+const bin = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
+
+interface Run { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }
+
+/** Starts `walrus-stream run` as a real process with `env` added. */
+function start(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [bin, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => { stdout += c; });
+  child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-6_000); });
+  return { child, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))) };
+}
+
+const CUSTOMERS = Array.from({ length: 10 }, (_, n) => `customer-${n}`);
+const PER_CUSTOMER = 40;
+const groupOf = (k: string) => `g-${Number(k.slice(k.lastIndexOf('-') + 1)) % 3}`;
+
+/** A re-key (customer → group) in front of a keyed stateful step; 4 partitions everywhere. */
+async function topology(app: string): Promise<string> {
+  const file = join(h.stateDir, `${app}.yaml`);
+  await writeFile(file, `
+app: ${app}
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: ${app}-in, partitions: 4, poll: { batchSize: 16, minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  group: { module: ${fixture('rekey-group.ts')}, input: in, ordering: key, rekey: true }
+  total: { module: ${fixture('state-group.ts')}, input: group, ordering: key, stores: [totals] }
+stores:
+  totals: { partitions: 4 }
+sinks:
+  out: { topic: ${app}-out, input: total, batch: { linger: 1ms } }
+observability: { logLevel: warn }
+`);
+  return file;
+}
+
+/** Every customer's records, in order, each into the source partition of its key. */
+async function produce(app: string): Promise<void> {
+  const byPartition = new Map<number, Array<{ key: string; value: unknown }>>();
+  for (let i = 0; i < PER_CUSTOMER; i += 1) {
+    for (const k of CUSTOMERS) {
+      const p = partitionOfKey(k, 4);
+      (byPartition.get(p) ?? byPartition.set(p, []).get(p)!).push({ key: k, value: { k, i, amount: i + 1 } });
+    }
+  }
+  for (let p = 0; p < 4; p += 1) {
+    await h.client.register(`${app}-in.p${p}`);
+    if (byPartition.has(p)) await h.produce(`${app}-in.p${p}`, byPartition.get(p)!, 8);
+  }
+}
+
+type Out = { key: string; value: { key: string; k: string; i: number; n: number; sum: number; pid: number; rekeyedBy: number } };
+
+/** Reads `topic` until `count` records arrived, `ms` passed or every run exited. */
+async function collect(topic: string, count: number, ms: number, runs: Run[] = []): Promise<Out[]> {
+  const out: Out[] = [];
+  const until = Date.now() + ms;
+  let exited = 0;
+  for (const r of runs) void r.exited.then(() => { exited += 1; });
+  while (out.length < count && Date.now() < until && (runs.length === 0 || exited < runs.length)) {
+    out.push(...(await h.drain(topic)) as Out[]);
+    if (out.length < count) await new Promise((r) => setTimeout(r, 100));
+  }
+  return out;
+}
+
+/** Final count and sum per group key. */
+function totals(out: Out[]): Record<string, { n: number; sum: number }> {
+  const t: Record<string, { n: number; sum: number }> = {};
+  for (const r of out) if ((t[r.key]?.n ?? 0) < r.value.n) t[r.key] = { n: r.value.n, sum: r.value.sum };
+  return t;
+}
+
+test('a re-key before a keyed stateful step, 4 partitions, 3 instances: every key in one instance, in order, exactly once; totals equal one instance\'s', { timeout: 90_000 }, async () => {
+  const total = CUSTOMERS.length * PER_CUSTOMER;
+  await produce('rp3');
+  for (const app of ['rp3', 'rp1']) await h.client.register(`${app}-out`);
+  const file = await topology('rp3');
+  const runs = [0, 1, 2].map((i) => start([file, '--nodes', h.broker.address, '--instances', '3', '--instance', String(i), '--progress-interval', '0', '--json'],
+    { STATE_DIR: join(h.stateDir, `rp3-${i}`) }));
+  let out: Out[];
+  try {
+    out = await collect('rp3-out', total, 45_000, runs);
+  } finally {
+    for (const r of runs) r.child.kill('SIGTERM');
+  }
+  const ended = await Promise.all(runs.map((r) => r.exited));
+  for (const e of ended) assert.equal(e.code, 143, e.stderr);
+  assert.equal(out.length, total, 'every record reached the stateful step exactly once');
+
+  const pids = new Map<string, Set<number>>();
+  const ns = new Map<string, number[]>();
+  const order = new Map<string, number[]>();
+  const rekeyers = new Set<number>();
+  for (const r of out) {
+    assert.equal(r.key, groupOf(r.value.k), 'records arrive under their new key');
+    (pids.get(r.key) ?? pids.set(r.key, new Set()).get(r.key)!).add(r.value.pid);
+    (ns.get(r.key) ?? ns.set(r.key, []).get(r.key)!).push(r.value.n);
+    (order.get(r.value.k) ?? order.set(r.value.k, []).get(r.value.k)!).push(r.value.i);
+    rekeyers.add(r.value.rekeyedBy);
+  }
+  for (const [key, set] of pids) assert.equal(set.size, 1, `group ${key} was processed by one instance`);
+  const owners = new Set([...pids.values()].map((s) => [...s][0]));
+  const expectedOwners = new Set(['g-0', 'g-1', 'g-2'].map((g) => partitionOfKey(g, 4) % 3));
+  assert.equal(owners.size, expectedOwners.size, 'each group is processed by the instance owning its repartition partition');
+  assert.equal(rekeyers.size, 3, 'every instance re-keyed the customers of its own source partitions');
+  for (const [key, list] of ns) assert.deepEqual(list, Array.from({ length: list.length }, (_, j) => j + 1), `group ${key}: running count 1, 2, 3, … (each record once, in order)`);
+  for (const k of CUSTOMERS) assert.deepEqual(order.get(k), Array.from({ length: PER_CUSTOMER }, (_, i) => i), `${k}: in order`);
+
+  // The same data through one instance.
+  await produce('rp1');
+  const single = start([await topology('rp1'), '--nodes', h.broker.address, '--until-idle', '--progress-interval', '0', '--json'], { STATE_DIR: join(h.stateDir, 'rp1') });
+  const done = await single.exited;
+  assert.equal(done.code, 0, done.stderr);
+  const summary = JSON.parse(done.stdout) as { sources: Record<string, { records: number }>; sinks: Record<string, { records: number }> };
+  assert.equal(summary.sources['repartition:group']?.records, total, 'the summary shows the repartition topic as an internal source');
+  const one = await collect('rp1-out', total, 10_000);
+  assert.equal(one.length, total);
+  assert.deepEqual(totals(out), totals(one), 'the state totals equal a single-instance run');
+});
