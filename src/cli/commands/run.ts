@@ -266,6 +266,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
         ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
         signal: hooks.signal,
         onDeadLetter: (written) => deadLetters.add(written),
+        onWarning: (message) => io.stderr.write(`walrus-stream run: warning: ${message}\n`),
         onStartup: (text) => { phase = text; },
         beforeRun: async (client) => {
           if (seeds.length > 0) phase = 'seeding';

@@ -19,6 +19,7 @@ import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
 import { withRepartitions } from '../../topology/repartition.js';
 import { RepartitionOrigins } from '../sources/repartition-origin.js';
+import { claimOwnership, ownedPartitionTopics } from './ownership.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -51,6 +52,14 @@ export interface PipelineOptions {
    * @default true
    */
   brokerThread?: boolean;
+  /**
+   * Time to live of the ownership leases taken on the partition topics this
+   * instance reads (embedded node only; docs/scaling.md, "Ownership leases").
+   * @default 5000
+   */
+  ownershipTtlMs?: number;
+  /** Told warnings meant for the operator (e.g. a node without ownership leases). @default logger.warn */
+  onWarning?(message: string): void;
   /** Overrides `cluster.auth` (e.g. `--user` with WALRUS_PASSWORD). @default topology.cluster.auth */
   auth?: ClientAuth;
   logger?: Logger;
@@ -153,6 +162,16 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       tls: broker || !c.tls ? undefined : await readTlsFiles(c.tls, topology.dir),
     });
     cleanups.push(() => client.close());
+    // Before anything is read: a second live process with the same partitions stops here.
+    phase('claiming partitions');
+    let lostEarly: WalrusError | undefined;
+    let lost = (error: WalrusError) => { lostEarly = error; };
+    const ownership = await claimOwnership(client, ownedPartitionTopics(topology, options.assignment), {
+      label: `${topology.app}/${options.instance ?? options.assignment?.instance ?? '-'}`, ttlMs: options.ownershipTtlMs, logger: options.logger,
+      onUnsupported: (message) => (options.onWarning ? options.onWarning(message) : options.logger?.warn(message)),
+      onLost: (error) => lost(error),
+    });
+    cleanups.push(() => ownership.release());
 
     phase('loading processors');
     await loaded;
@@ -192,6 +211,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     });
     // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
+    lost = (error) => { options.logger?.fatal({ err: error.message }, 'ownership lease lost: stopping'); coordinator.fail(error); };
+    if (lostEarly) lost(lostEarly);
     const addresses = broker ? [broker.address] : nodes;
     if (options.metrics) {
       cleanups.push(async () => detach());
