@@ -13,7 +13,7 @@ after(() => h.close());
 
 const bin = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 
-interface Run { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }
+interface Run { child: ChildProcess; stderr(): string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }
 
 /** Starts `walrus-stream run` as a real process with `env` added. */
 function start(args: string[], env: Record<string, string> = {}): Run {
@@ -22,7 +22,7 @@ function start(args: string[], env: Record<string, string> = {}): Run {
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => { stdout += c; });
   child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-6_000); });
-  return { child, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))) };
+  return { child, stderr: () => stderr, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))) };
 }
 
 const CUSTOMERS = Array.from({ length: 10 }, (_, n) => `customer-${n}`);
@@ -159,4 +159,50 @@ test('the writer killed after a repartition write was acknowledged sends it agai
     g.sum += (PER_CUSTOMER * (PER_CUSTOMER + 1)) / 2;
   }
   assert.deepEqual(totals(out), expected, 'every record applied to the state exactly once');
+});
+
+test('ownership leases: a second live process with an index already running is refused; after a kill -9 its lease expires and the restart runs', { timeout: 90_000 }, async () => {
+  const file = join(h.stateDir, 'lz.yaml');
+  await writeFile(file, `
+app: lz
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: lz-in, partitions: 4, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  tag: { module: ${fixture('pid-tag.ts')}, input: in }
+observability: { logLevel: warn }
+`);
+  for (let p = 0; p < 4; p += 1) await h.client.register(`lz-in.p${p}`);
+  const args = [file, '--nodes', h.broker.address, '--instances', '2', '--instance', '1', '--json'];
+  const first = start([...args, '--progress-interval', '200'], { STATE_DIR: join(h.stateDir, 'lz-a') });
+  // Its first progress line: the pipeline runs, so its partitions are claimed.
+  const until = Date.now() + 30_000;
+  while (!first.stderr().includes('"type":"progress"')) {
+    assert.ok(Date.now() < until && first.child.exitCode === null, `the first instance runs: ${first.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await assert.rejects(h.client.claim('lz-in.p3', 'test/probe', 100), /OWNERSHIP_CONFLICT|owned|claimed by lz\/1\//, 'it holds the partitions of instance 1');
+  const refused = await start([...args, '--progress-interval', '0'], { STATE_DIR: join(h.stateDir, 'lz-b') }).exited;
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.match(refused.stderr, /OWNERSHIP_CONFLICT.*partition topic "lz-in\.p[13]" is owned by another live process \(lz\/1\/[0-9a-f]{8}/);
+  assert.equal(first.child.exitCode, null, 'the first instance keeps running');
+
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const restarted = await start([...args, '--until-idle', '--progress-interval', '0'], { STATE_DIR: join(h.stateDir, 'lz-b') }).exited;
+  assert.equal(restarted.code, 0, restarted.stderr);
+
+  // A stock node cannot tell: one warning line, and the run goes on.
+  const { startTestBroker } = await import('../helpers/broker.js');
+  const stock = await startTestBroker({ compat: 'stock' });
+  try {
+    const ran = await start([file, '--nodes', stock.address, '--instances', '2', '--instance', '0', '--until-idle', '--progress-interval', '0', '--json'], { STATE_DIR: join(h.stateDir, 'lz-s') }).exited;
+    assert.equal(ran.code, 0, ran.stderr);
+    const warnings = ran.stderr.split('\n').filter((l) => l.includes('ownership leases'));
+    assert.equal(warnings.length, 1, ran.stderr);
+    assert.match(warnings[0]!, /^walrus-stream run: warning: the node does not offer ownership leases \(a stock Walrus node\): nothing stops two live instances/);
+  } finally {
+    await stock.close();
+  }
 });
