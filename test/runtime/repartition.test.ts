@@ -206,3 +206,40 @@ observability: { logLevel: warn }
     await stock.close();
   }
 });
+
+test('a dead letter after a repartition holds the re-keyed record (no internal origin) and names the repartition topic; replayed there, it runs again', { timeout: 60_000 }, async () => {
+  const yaml = `
+app: dl
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: dl-in, partitions: 2 }
+processors:
+  group: { module: ./rekey-group.ts, input: in, rekey: true }
+  check: { module: ./flaky.ts, input: group, ordering: key, deadLetter: dl-failed }
+sinks:
+  ok: { topic: dl-ok, input: check, partitions: 2 }
+observability: { logLevel: warn }
+`;
+  await h.client.register('dl-in.p0');
+  await h.client.register('dl-in.p1');
+  await h.produce(`dl-in.p${partitionOfKey('customer-4', 2)}`, [
+    { key: 'customer-4', value: { k: 'customer-4', i: 0, amount: 1, n: 0 } },
+    { key: 'customer-4', value: { k: 'customer-4', i: 1, amount: 1, n: 1, fatal: true } },
+  ], 2);
+  const summary = await h.run(yaml);
+  assert.equal(summary.processors.check?.deadLettered, 1);
+  const { parseDeadLetter } = await import('../../src/runtime/coordinator/dead-letter.js');
+  const { decodeEntry } = await import('../../src/codec/index.js');
+  const [dead] = (await h.drainEntries('dl-failed')).map(parseDeadLetter);
+  assert.equal(dead?.sourceTopic, 'dl-group-repartition');
+  assert.equal(dead?.key, 'g-1');
+  const [record] = decodeEntry(dead!.original);
+  assert.equal(record?.key, 'g-1', 'the record as re-keyed');
+  assert.equal(record?.headers['walrus-origin'], undefined, 'without the internal origin header');
+  // Replayed into its repartition partition, it is processed again (not dropped as a re-sent copy).
+  await h.client.put(`dl-group-repartition.p${partitionOfKey('g-1', 2)}`, dead!.original);
+  const again = await h.run(yaml);
+  assert.equal(again.sources['repartition:group']?.records, 1);
+  assert.equal(again.processors.check?.deadLettered, 1, 'it ran (and failed) again');
+});
