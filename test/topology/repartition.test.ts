@@ -75,3 +75,29 @@ test('a repartition topic that is already a topic of the topology is refused, na
   assert.throws(() => withRepartitions(t), (e: unknown) => e instanceof WalrusError && e.code === 'CONFIG_INVALID'
     && /repartition topic "shop-parse-repartition" \(4 partitions\), but the Walrus topic "shop-parse-repartition.p2" is already sink "out"/.test(e.message));
 });
+
+test('validate lists the repartition topics run will use, and refuses a taken name like run does', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  const { Writable } = await import('node:stream');
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const sink = () => { const chunks: string[] = []; return Object.assign(new Writable({ write(c, _e, done) { chunks.push(String(c)); done(); } }), { text: () => chunks.join('') }); };
+  const dirOf = await mkdtemp(join(tmpdir(), 'walrus-repartition-'));
+  const run = async (yaml: string, format = 'text') => {
+    const file = join(dirOf, 'topology.yaml');
+    await writeFile(file, yaml.replaceAll('./', dir));
+    const stdout = sink();
+    const stderr = sink();
+    const code = await main(['validate', file, '--format', format], { stdout, stderr, stdin: process.stdin, env: {}, cwd: dirOf }).catch((e: Error) => { stderr.write(e.message); return 1; });
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
+  };
+  const ok = await run(base({}));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /repartition topics \(1\): parse → shop-parse-repartition \(4 partitions\) → count\n/);
+  const json = await run(base({}), 'json');
+  assert.deepEqual((JSON.parse(json.stdout) as { repartitions: unknown }).repartitions, [{ topic: 'shop-parse-repartition', partitions: 4, from: 'parse', to: ['count'] }]);
+  const taken = await run(base({ extra: 'sinks:\n  out: { topic: shop-parse-repartition.p2, input: log }' }));
+  assert.notEqual(taken.code, 0);
+  assert.match(taken.stderr, /the Walrus topic "shop-parse-repartition.p2" is already sink "out"/);
+});
