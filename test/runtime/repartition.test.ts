@@ -219,6 +219,7 @@ processors:
   check: { module: ./flaky.ts, input: group, ordering: key, deadLetter: dl-failed }
 sinks:
   ok: { topic: dl-ok, input: check, partitions: 2 }
+  tap: { topic: dl-tap, input: group }
 observability: { logLevel: warn }
 `;
   await h.client.register('dl-in.p0');
@@ -229,6 +230,9 @@ observability: { logLevel: warn }
   ], 2);
   const summary = await h.run(yaml);
   assert.equal(summary.processors.check?.deadLettered, 1);
+  const tapped = await h.drain('dl-tap');
+  assert.equal(tapped.length, 2);
+  for (const r of tapped) assert.equal(r.headers['walrus-origin'], undefined, 'the internal origin does not reach the topology\'s own sinks');
   const { parseDeadLetter } = await import('../../src/runtime/coordinator/dead-letter.js');
   const { decodeEntry } = await import('../../src/codec/index.js');
   const [dead] = (await h.drainEntries('dl-failed')).map(parseDeadLetter);

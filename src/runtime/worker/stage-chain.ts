@@ -171,7 +171,7 @@ export class ChainBatch {
         const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
         const key = 'key' in out ? out.key : record.key;
         const headers = outputHeaders(out.headers, record.headers);
-        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, headers, record.timestamp)]);
+        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp)]);
       }
     } catch (error) {
       this.#fail(chain, step, { ...serializeError(error), retriable: false });
@@ -262,4 +262,12 @@ function outputHeaders(own: Record<string, string> | undefined, input: Record<st
   if (own === undefined) return input;
   const origin = input[HEADERS.ORIGIN];
   return origin === undefined || own[HEADERS.ORIGIN] !== undefined ? own : { ...own, [HEADERS.ORIGIN]: origin };
+}
+
+/** Headers for a topology's own sink: the internal repartition origin stays inside the pipeline. */
+function withoutOrigin(headers: Record<string, string>): Record<string, string> {
+  if (headers[HEADERS.ORIGIN] === undefined) return headers;
+  const copy = { ...headers };
+  delete copy[HEADERS.ORIGIN];
+  return copy;
 }
