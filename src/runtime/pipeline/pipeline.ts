@@ -17,7 +17,7 @@ import { instrumentPipeline } from './instrumentation-wiring.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
-import { withRepartitions } from '../../topology/repartition.js';
+import { isRepartition, withRepartitions } from '../../topology/repartition.js';
 import { RepartitionOrigins } from '../sources/repartition-origin.js';
 import { claimOwnership, ownedPartitionTopics } from './ownership.js';
 
@@ -180,7 +180,9 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     const journal = options.journal === false ? undefined
       : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
     if (journal) cleanups.push(() => journal.close());
-    const origins = await RepartitionOrigins.open(journal && journalDir(topology, options.instance), journal);
+    // Only a topology with repartition topics keeps origin files next to its journal.
+    const repartitioned = Object.values(topology.sources).some(isRepartition);
+    const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal);
     // Stores open (and restore from their changelogs) before anything is fetched.
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {
