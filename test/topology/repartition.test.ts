@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { planStageGroups } from '../../src/topology/stage-groups.js';
 import { planRepartitions, withRepartitions } from '../../src/topology/repartition.js';
+import { renderGraph } from '../../src/topology/render-graph.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 const dir = fileURLToPath(new URL('../fixtures/processors/', import.meta.url));
@@ -100,4 +101,10 @@ test('validate lists the repartition topics run will use, and refuses a taken na
   const taken = await run(base({ extra: 'sinks:\n  out: { topic: shop-parse-repartition.p2, input: log }' }));
   assert.notEqual(taken.code, 0);
   assert.match(taken.stderr, /the Walrus topic "shop-parse-repartition.p2" is already sink "out"/);
+});
+
+test('graph --format text lists the repartition topics', async () => {
+  const text = renderGraph(await load(base({})), 'text');
+  assert.match(text, /\nrepartition topics \(.*\)\n {2}parse → shop-parse-repartition \(4 partitions\) → count\n/);
+  assert.doesNotMatch(renderGraph(await load(base({ rekey: false })), 'text'), /repartition topics/);
 });
