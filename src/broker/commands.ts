@@ -3,6 +3,7 @@ import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { executeBatchGet, executeBatchPut } from './batch-commands.js';
 import { executeAck, executeBatchLease } from './lease-commands.js';
 import type { LeaseBook } from './leases.js';
+import type { ClaimBook } from './claims.js';
 import { metricsJson, stateJson, type MetricsInput } from './json-replies.js';
 import type { CompatMode } from './options.js';
 import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, OK_FRAME, errFrame, frameOf, okPayloadFrame } from './replies.js';
@@ -15,6 +16,8 @@ export interface CommandContext {
   nodeId: number;
   /** Open BATCH_LEASE leases and released entries waiting for redelivery. */
   leases: LeaseBook;
+  /** Ownership leases (CLAIM / UNCLAIM). */
+  claims: ClaimBook;
   /** Inputs for METRICS, computed on demand. */
   metrics: () => MetricsInput;
 }
@@ -50,6 +53,8 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
     case 'BATCH_GET':
     case 'BATCH_LEASE':
     case 'ACK':
+    case 'CLAIM':
+    case 'UNCLAIM':
       if (ctx.compat === 'stock') return ERR_UNKNOWN_COMMAND;
       break;
     default:
@@ -92,6 +97,11 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
       return executeBatchLease(ctx.store, ctx.leases, owner, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
     case 'ACK':
       return executeAck(ctx.store, ctx.leases, owner, topic, rest);
+    // Claims name a partition topic but do not need it registered: ownership is decided before reading.
+    case 'CLAIM':
+      return ctx.claims.claim(topic, rest);
+    case 'UNCLAIM':
+      return ctx.claims.unclaim(topic, rest);
     default:
       return executeBatchGet(ctx.store, ctx.leases, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
   }

@@ -7,6 +7,7 @@ import { BrokerConnection, type ConnectionHost } from './connection.js';
 import { ConnectionRegistry } from './connection-limits.js';
 import { DurabilityGate } from './durability-gate.js';
 import { LeaseBook } from './leases.js';
+import { ClaimBook } from './claims.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
 import { openStore } from './store/open-store.js';
@@ -96,6 +97,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   readonly #commit: DurabilityGate;
   readonly #context: CommandContext;
   readonly #leases: LeaseBook;
+  readonly #claims = new ClaimBook();
   readonly #startedAt = Date.now();
   readonly #gate: AuthGate;
   readonly warnings: readonly string[];
@@ -124,6 +126,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       compat: options.compat,
       nodeId: options.nodeId,
       leases: this.#leases,
+      claims: this.#claims,
       metrics: () => ({
         nodeId: options.nodeId,
         logIndex: 1 + store.topicCount + store.sealedSegmentCount,

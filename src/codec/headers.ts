@@ -13,6 +13,13 @@ export const HEADERS = {
   TRACESTATE: 'tracestate',
   /** MIME type of the value; the serializer's when not set. */
   CONTENT_TYPE: 'content-type',
+  /**
+   * Internal: where a record written to a repartition topic came from
+   * (`<writer> <seq> <low>`, src/runtime/sources/repartition-origin.ts). Set on
+   * records of sources that feed a repartition, kept across processors that
+   * set their own headers, stripped when the record is read back.
+   */
+  ORIGIN: 'walrus-origin',
 } as const;
 
 const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

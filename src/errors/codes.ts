@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   INVALID_COMMAND: { retriable: false, summary: 'The node rejected the command as malformed (missing topic or payload).' },
   UNKNOWN_COMMAND: { retriable: false, summary: 'The node answered `ERR unknown command` (e.g. a stock node asked for BATCH_PUT).' },
   LEASE_NOT_FOUND: { retriable: false, summary: 'The node holds no such lease for this connection (`ERR unknown lease <id>`): already acknowledged or released by the lease timeout; its entries are or will be delivered again.' },
+  OWNERSHIP_CONFLICT: { retriable: false, summary: 'Another live process holds the ownership lease of a partition this one claims (`ERR claimed by <owner> ...`): two instances were started with the same index, or overlapping `--instances`.' },
   SERVER_ERROR: { retriable: true, summary: 'Any other `ERR <message>` from the node (forwarding or Raft failures).' },
 
   // -- records ------------------------------------------------------------------

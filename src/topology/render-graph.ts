@@ -1,6 +1,7 @@
 import { describeAggregate } from './aggregate.js';
 import { buildGraph, type GraphEdge, type GraphNode, type TopologyGraph } from './graph.js';
 import { describeStageGroups } from './stage-groups.js';
+import { planRepartitions } from './repartition.js';
 import type { Topology } from './types.js';
 
 /** Output formats of `walrus-stream graph`. */
@@ -107,6 +108,11 @@ export function renderText(t: Topology): string {
   }
   lines.push('', 'stage groups (processors that run in one worker task; a record crosses threads once per group)');
   for (const line of describeStageGroups(t)) lines.push(`  ${line}`);
+  const repartitions = planRepartitions(t);
+  if (repartitions.length > 0) {
+    lines.push('', 'repartition topics (run writes the re-keyed records there and the owner of each partition reads them back)');
+    for (const r of repartitions) lines.push(`  ${r.from.output === 'default' ? r.from.processor : `${r.from.processor}.${r.from.output}`} → ${r.topic} (${r.partitions} partitions) → ${r.to.join(', ')}`);
+  }
   if (Object.keys(t.sinks).length > 0) {
     lines.push('', 'sinks');
     for (const s of Object.values(t.sinks)) lines.push(`  ${s.name}: ${s.input.processor}.${s.input.output} → topic ${s.topic} (${s.format}, ${s.serializer})`);

@@ -152,6 +152,8 @@ export interface SourceSpec {
   rateLimit: number;
   /** Drop records whose id is among the last `window` seen; 0 = off. */
   dedupe: { window: number };
+  /** Set on the internal source of a repartition topic (src/topology/repartition.ts); absent on the topology's own sources. */
+  internal?: 'repartition';
 }
 
 export interface PollSpec {
@@ -228,6 +230,8 @@ export interface SinkSpec {
   serializer: Serializer;
   compression: { codec: CompressionCodec; threshold: Bytes };
   batch: { maxRecords: number; maxBytes: Bytes; linger: Millis };
+  /** Set on the internal sink of a repartition topic (src/topology/repartition.ts); absent on the topology's own sinks. */
+  internal?: 'repartition';
 }
 
 export interface ObservabilitySpec {

@@ -46,7 +46,7 @@ describe('cluster: three embedded nodes', () => {
     await c.register('events');
     const caps = await c.probeCapabilities();
     assert.deepEqual(nodes.map((n) => caps[n.address]!.batchPut), [true, true, false]);
-    assert.deepEqual(c.capabilities(), { batchPut: false, batchGet: false, batchLease: false, probed: true });
+    assert.deepEqual(c.capabilities(), { batchPut: false, batchGet: false, batchLease: false, claims: false, probed: true });
   });
 
   test('round-robin spreads writes evenly', async () => {

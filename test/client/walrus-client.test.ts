@@ -147,7 +147,8 @@ test('a node that loses its extensions (restarted in stock mode) is detected on 
     await client.putMany('swap', ['f']);
     const lease = await client.lease('swap', 10);
     assert.deepEqual([lease.leased, lease.entries.map(String)], [false, ['f']]);
-    assert.deepEqual(client.capabilities(), { batchPut: false, batchGet: false, batchLease: false, probed: true });
+    assert.equal(await client.claim('swap', 'me', 1000), false, 'CLAIM is found missing on first use too');
+    assert.deepEqual(client.capabilities(), { batchPut: false, batchGet: false, batchLease: false, claims: false, probed: true });
     assert.equal(client.stats().possibleDuplicates, 0);
   } finally {
     await client.close();

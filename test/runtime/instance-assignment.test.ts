@@ -33,8 +33,11 @@ stores:
   return t;
 }
 
-test('a stateful topology runs as several instances only when its stores are partitioned like its sources and nothing re-keys', async () => {
+test('a stateful topology runs as several instances only when its stores are partitioned like its sources, or a re-key goes through a repartition topic', async () => {
   checkAssignment(await topology({}), { instance: 0, instances: 2 });
+  checkAssignment(await topology({ rekey: true }), { instance: 1, instances: 2 });
+  // The repartition topic is partitioned like the stores, whatever the source.
+  checkAssignment(await topology({ rekey: true, sourceParts: 1 }), { instance: 1, instances: 2 });
   checkAssignment(await topology({ storeParts: 1 }), undefined);
   checkAssignment(await topology({ storeParts: 1 }), { instance: 0, instances: 1 });
 });
@@ -42,8 +45,8 @@ test('a stateful topology runs as several instances only when its stores are par
 test('store partitions unlike the source, re-keys and unpartitioned sources are refused, saying what to do', async () => {
   const mismatched = await topology({ storeParts: 2 });
   assert.throws(() => checkAssignment(mismatched, { instance: 0, instances: 2 }), invalid(/store "totals" has partitions: 2 while its source "in" has 4; .*set stores\.totals\.partitions: 4/));
-  const rekeyed = await topology({ rekey: true });
-  assert.throws(() => checkAssignment(rekeyed, { instance: 1, instances: 2 }), invalid(/"parse" re-keys its records before it \(rekey: true\)/));
+  const rekeyed = await topology({ rekey: true, sourceParts: 1, storeParts: 1 });
+  assert.throws(() => checkAssignment(rekeyed, { instance: 1, instances: 2 }), invalid(/"parse" re-keys its records before it \(rekey: true\) and nothing on the way is partitioned.*give the stores of "count" "partitions: n"/));
   const shared = await topology({ sourceParts: 1, storeParts: 1 });
   assert.throws(() => checkAssignment(shared, { instance: 1, instances: 2 }), invalid(/its source "in" \(topic in\) is not partitioned/));
 });

@@ -11,6 +11,7 @@ import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
 import { replayEntries } from './dlq-replay.js';
 import { planStageGroups } from '../../topology/stage-groups.js';
+import { withRepartitions } from '../../topology/repartition.js';
 import type { PipelineStats } from '../../runtime/coordinator/pipeline-stats.js';
 import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
@@ -55,9 +56,11 @@ Options:
                            instances of one topology on one machine; default: none)
   --instances <n>          run as one of n instances (or WALRUS_INSTANCES): --instance is then the index 0..n-1
                            (default: the ordinal of a hostname ending in -<i>, as in a StatefulSet), and this
-                           instance reads only partitions p with p % n = index of each partitioned source and
-                           opens only those of each partitioned store (restoring from its changelog one it did
-                           not hold at its last start; docs/scaling.md)
+                           instance reads only partitions p with p % n = index of each partitioned source
+                           (and of each repartition topic) and opens only those of each partitioned store
+                           (restoring from its changelog one it did not hold at its last start); on the
+                           embedded node it holds an ownership lease on each partition it reads, so a second
+                           live process with the same partitions exits 3 (docs/scaling.md)
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
@@ -218,7 +221,8 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     io.stderr.write(`walrus-stream run: ${error.message}\n`);
     return EXIT.INVALID;
   }
-  for (const s of Object.values(topology.sources)) {
+  // Repartition topics included (the rewrite run will use: src/topology/repartition.ts).
+  for (const s of Object.values(withRepartitions(topology).sources)) {
     if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
       io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
     }
@@ -269,6 +273,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
         ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
         signal: hooks.signal,
         onDeadLetter: (written) => deadLetters.add(written),
+        onWarning: (message) => io.stderr.write(`walrus-stream run: warning: ${message}\n`),
         onStartup: (text) => { phase = text; },
         beforeRun: async (client) => {
           if (seeds.length > 0) phase = 'seeding';

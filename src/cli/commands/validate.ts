@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { describeCounts, diagnosticsOf, formatReport, loadTopology, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
+import { planRepartitions, withRepartitions } from '../../topology/repartition.js';
 
 const usage = `Usage: walrus-stream validate [file] [options]
 
@@ -30,6 +31,8 @@ interface JsonResult {
   counts?: { sources: number; processors: number; sinks: number };
   /** Stage groups: processors that run in one worker task. */
   groups?: Array<{ name: string; members: string[]; ordering: string; reason: string }>;
+  /** Internal repartition topics `run` puts behind partitioned re-keys (docs/scaling.md). */
+  repartitions?: Array<{ topic: string; partitions: number; from: string; to: string[] }>;
   diagnostics: Diagnostic[];
 }
 
@@ -62,12 +65,17 @@ const command: CliCommand = {
         processors: Object.keys(topology.processors).length,
         sinks: Object.keys(topology.sinks).length,
       };
-      result = { ok: true, file, counts, groups: planStageGroups(topology).map((g) => ({ name: g.name, members: g.members, ordering: g.ordering, reason: g.reason })), diagnostics: warnings };
+      withRepartitions(topology); // refuses a repartition topic whose name is taken, as run would
+      const repartitions = planRepartitions(topology).map((r) => ({ topic: r.topic, partitions: r.partitions, from: r.from.output === 'default' ? r.from.processor : `${r.from.processor}.${r.from.output}`, to: r.to }));
+      result = { ok: true, file, counts, groups: planStageGroups(topology).map((g) => ({ name: g.name, members: g.members, ordering: g.ordering, reason: g.reason })), ...(repartitions.length > 0 ? { repartitions } : {}), diagnostics: warnings };
       if (values.format === 'text') {
         io.stderr.write(formatReport(file, warnings));
         io.stdout.write(`${file}: ok — ${describeCounts(topology)}${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
         const groups = describeStageGroups(topology);
         io.stdout.write(`stage groups (${groups.length}): ${groups.join(' | ')}\n`);
+        if (repartitions.length > 0) {
+          io.stdout.write(`repartition topics (${repartitions.length}): ${repartitions.map((r) => `${r.from} → ${r.topic} (${r.partitions} partitions) → ${r.to.join(', ')}`).join(' | ')}\n`);
+        }
       }
     } catch (error) {
       const diagnostics = diagnosticsOf(error);

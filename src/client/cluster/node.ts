@@ -57,7 +57,7 @@ export class WalrusNode {
   readonly #breaker: CircuitBreaker;
   readonly #commands = new Map<string, CommandCounters>();
   #outstanding = 0;
-  #capabilities: NodeCapabilities = { batchPut: false, batchGet: false, batchLease: false, probed: false };
+  #capabilities: NodeCapabilities = { batchPut: false, batchGet: false, batchLease: false, claims: false, probed: false };
   #probing: Promise<NodeCapabilities> | undefined;
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
@@ -161,16 +161,17 @@ export class WalrusNode {
     }
   }
 
-  /** Detects BATCH_PUT / BATCH_GET / BATCH_LEASE once (three harmless probe frames on one connection). */
+  /** Detects BATCH_PUT / BATCH_GET / BATCH_LEASE / CLAIM once (four harmless probe frames on one connection). */
   probeCapabilities(): Promise<NodeCapabilities> {
     if (this.#capabilities.probed) return Promise.resolve(this.capabilities);
     this.#probing ??= this.withConnection(async (connection) => {
-      const [batchPut, batchGet, batchLease] = await Promise.all([
+      const [batchPut, batchGet, batchLease, claims] = await Promise.all([
         connection.send(PROBE_FRAMES.batchPut, parseProbe, { command: 'PROBE' }),
         connection.send(PROBE_FRAMES.batchGet, parseProbe, { command: 'PROBE' }),
         connection.send(PROBE_FRAMES.batchLease, parseProbe, { command: 'PROBE' }),
+        connection.send(PROBE_FRAMES.claims, parseProbe, { command: 'PROBE' }),
       ]);
-      this.#capabilities = { batchPut, batchGet, batchLease, probed: true };
+      this.#capabilities = { batchPut, batchGet, batchLease, claims, probed: true };
       channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
       return this.capabilities;
     }, undefined, 'PROBE').finally(() => {
@@ -180,7 +181,7 @@ export class WalrusNode {
   }
 
   /** Records that the node answered `ERR unknown command` to an extension it was thought to have (e.g. it was replaced by a stock node). */
-  markUnsupported(which: 'batchPut' | 'batchGet' | 'batchLease'): void {
+  markUnsupported(which: 'batchPut' | 'batchGet' | 'batchLease' | 'claims'): void {
     this.#capabilities = { ...this.#capabilities, [which]: false, probed: true };
     const { batchPut, batchGet, batchLease } = this.#capabilities;
     channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });

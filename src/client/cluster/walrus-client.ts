@@ -3,6 +3,7 @@ import {
   MAX_BATCH_ENTRIES,
   MAX_FRAME_BYTES,
   assertTopic,
+  encodeFrame,
   encodeGet,
   encodePut,
   encodeRegister,
@@ -205,6 +206,39 @@ export class WalrusClient {
     });
   }
 
+  /**
+   * Takes or renews the ownership lease `name` (a partition topic) for
+   * `owner` during `ttlMs`, on the node that serves reads of `name`
+   * (CLAIM, docs/broker.md "Ownership leases"). Resolves true when held,
+   * false when the node has no such extension (a stock node: nothing is
+   * checked); rejects with OWNERSHIP_CONFLICT while another live owner holds it.
+   */
+  async claim(name: string, owner: string, ttlMs: number, options: CallOptions = {}): Promise<boolean> {
+    assertTopic(name);
+    const frame = encodeFrame(`CLAIM ${name} ${owner} ${ttlMs}`);
+    return this.#run('CLAIM', name, 'read', options, async (node) => {
+      if (!(await this.#capabilitiesOf(node)).claims) return false;
+      try {
+        await node.request(frame, parseOk, { command: 'CLAIM', topic: name, ...options });
+        return true;
+      } catch (error) {
+        if ((error as WalrusError).code !== 'UNKNOWN_COMMAND') throw error;
+        node.markUnsupported('claims');
+        return false;
+      }
+    });
+  }
+
+  /** Gives up the ownership lease `name` held by `owner` (UNCLAIM); a no-op on a node without the extension. */
+  async unclaim(name: string, owner: string, options: CallOptions = {}): Promise<void> {
+    assertTopic(name);
+    const frame = encodeFrame(`UNCLAIM ${name} ${owner}`);
+    await this.#run('UNCLAIM', name, 'read', options, async (node) => {
+      if (!(await this.#capabilitiesOf(node)).claims) return;
+      await node.request(frame, parseOk, { command: 'UNCLAIM', topic: name, ...options });
+    });
+  }
+
   /** STATE of `topic` from the node that serves its reads (so `lag` matches what this client reads). */
   async state(topic: string, options: CallOptions = {}): Promise<TopicStateInfo> {
     const frame = encodeState(topic);
@@ -234,7 +268,7 @@ export class WalrusClient {
   capabilities(node?: NodeAddressInput): NodeCapabilities {
     if (node !== undefined) return this.#node(node).capabilities;
     const all = this.#nodes.map((n) => n.capabilities);
-    return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), batchLease: all.every((c) => c.batchLease), probed: all.every((c) => c.probed) };
+    return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), batchLease: all.every((c) => c.batchLease), claims: all.every((c) => c.claims), probed: all.every((c) => c.probed) };
   }
 
   /** Detects BATCH_PUT/BATCH_GET/BATCH_LEASE on every reachable node; returns them by node. */

@@ -7,6 +7,8 @@ export interface NodeCapabilities {
   batchGet: boolean;
   /** BATCH_LEASE / ACK (embedded node in default mode): reads that are consumed only when acknowledged. */
   batchLease: boolean;
+  /** CLAIM / UNCLAIM (embedded node in default mode): ownership leases on partition topics (docs/scaling.md). */
+  claims: boolean;
   /** False until the node has been asked; both flags are false meanwhile. */
   probed: boolean;
 }
@@ -16,13 +18,14 @@ export interface NodeCapabilities {
  * anything on the node, whatever it is — a stock node answers
  * `ERR unknown command`, a node with the extension rejects the missing
  * topic (`ERR BATCH_PUT requires a topic` or similar). A bare
- * `BATCH_LEASE` cannot lease anything either (it names no topic). Any answer other
+ * `BATCH_LEASE` cannot lease anything either (it names no topic), nor can a bare `CLAIM` claim anything. Any answer other
  * than `unknown command` means the command exists.
  */
 export const PROBE_FRAMES = {
   batchPut: encodeFrame('BATCH_PUT'),
   batchGet: encodeFrame('BATCH_GET'),
   batchLease: encodeFrame('BATCH_LEASE'),
+  claims: encodeFrame('CLAIM'),
 } as const;
 
 /** Parser for a probe reply: true unless the node says it does not know the command. */

@@ -4,7 +4,7 @@ import { planStageGroups, type StageGroup } from '../../topology/stage-groups.js
 import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter } from './dead-letter.js';
 import { partitionTopics } from '../../codec/partitioning.js';
-import { Ingest } from '../sources/ingest.js';
+import { Ingest, type IngestOptions } from '../sources/ingest.js';
 import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
 import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
 import { PipelineStats, type PipelineSummary } from './pipeline-stats.js';
@@ -39,6 +39,8 @@ export interface CoordinatorOptions {
   instrumentation?: Instrumentation;
   /** Keyed state stores of stateful processors (docs/state.md, "Wiring"). @default none */
   state?: RuntimeState;
+  /** Origins of records crossing repartition topics (src/runtime/sources/repartition-origin.ts). @default none */
+  origins?: IngestOptions['origins'];
   /**
    * Called once a dead letter was written (acknowledged by the node), with
    * the entry as written: the dashboard keeps the latest ones. Must not throw.

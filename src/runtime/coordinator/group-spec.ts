@@ -45,5 +45,6 @@ function sinkWire(topology: Topology, name: string): SinkWire {
   return {
     name: sink.name, topic: sink.topic, format: sink.format, serializer: sink.serializer,
     compression: sink.compression.codec, compressionThreshold: sink.compression.threshold, partitions: sink.partitions,
+    ...(sink.internal === 'repartition' ? { internal: true as const } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import type { Topology } from '../../topology/types.js';
 import type { InstanceAssignment } from '../sources/partitioned-reader.js';
+import { withRepartitions } from '../../topology/repartition.js';
 
 export type { InstanceAssignment } from '../sources/partitioned-reader.js';
 
@@ -33,17 +34,20 @@ export function resolveAssignment(given: { instance?: string | undefined; instan
  * when every key a store sees reaches the instance owning the key's store
  * partition: the sources feeding each stateful processor are partitioned, the
  * same number of times as its stores, and nothing re-keys records on the way
- * (a re-key would need a repartition topic). Throws CONFIG_INVALID otherwise.
+ * — except through a repartition topic, which the rewrite
+ * (src/topology/repartition.ts) puts behind every partitioned re-key, so the
+ * check runs on the rewritten topology. Throws CONFIG_INVALID otherwise.
  */
-export function checkAssignment(topology: Topology, assignment: InstanceAssignment | undefined): void {
+export function checkAssignment(given: Topology, assignment: InstanceAssignment | undefined): void {
   if (assignment === undefined || assignment.instances <= 1) return;
+  const topology = withRepartitions(given);
   for (const p of Object.values(topology.processors)) {
     if (p.stores.length === 0) continue;
     const { sources, rekeyedBy } = upstream(topology, p.name, new Set());
     const where = `processor "${p.name}" keeps state (stores ${p.stores.join(', ')}) and runs as ${assignment.instances} instances`;
-    const fix = 'run one instance, or see docs/scaling.md ("What is not built yet")';
+    const fix = 'run one instance, or see docs/scaling.md ("Stateful topologies")';
     if (rekeyedBy !== undefined) {
-      throw invalid(`${where}, but "${rekeyedBy}" re-keys its records before it (rekey: true): their new keys are not partitioned, so one key's state would be split across instances and repartition topics are not built yet; ${fix}`);
+      throw invalid(`${where}, but "${rekeyedBy}" re-keys its records before it (rekey: true) and nothing on the way is partitioned, so no repartition topic can carry the new keys: one key's state would be split across instances; give the stores of "${p.name}" "partitions: n" (n ≥ ${assignment.instances}; the re-keyed records then go through a repartition topic of n partitions), or ${fix}`);
     }
     for (const s of sources) {
       const source = topology.sources[s]!;

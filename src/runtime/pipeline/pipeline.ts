@@ -18,6 +18,9 @@ import { partitionTopics } from '../../codec/partitioning.js';
 import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
 import { checkPartitionCounts } from './partition-check.js';
+import { isRepartition, withRepartitions } from '../../topology/repartition.js';
+import { RepartitionOrigins } from '../sources/repartition-origin.js';
+import { claimOwnership, ownedPartitionTopics } from './ownership.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -60,6 +63,14 @@ export interface PipelineOptions {
    * @default true
    */
   brokerThread?: boolean;
+  /**
+   * Time to live of the ownership leases taken on the partition topics this
+   * instance reads (embedded node only; docs/scaling.md, "Ownership leases").
+   * @default 5000
+   */
+  ownershipTtlMs?: number;
+  /** Told warnings meant for the operator (e.g. a node without ownership leases). @default logger.warn */
+  onWarning?(message: string): void;
   /** Overrides `cluster.auth` (e.g. `--user` with WALRUS_PASSWORD). @default topology.cluster.auth */
   auth?: ClientAuth;
   logger?: Logger;
@@ -115,7 +126,9 @@ export interface Pipeline {
  * first fetch, so a broken module fails here, naming its file), the journal,
  * then the coordinator.
  */
-export async function startPipeline(topology: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+export async function startPipeline(given: Topology, options: PipelineOptions = {}): Promise<Pipeline> {
+  // Re-keys in front of keyed steps of a partitioned topology go through repartition topics (docs/scaling.md).
+  const topology = withRepartitions(given);
   checkAssignment(topology, options.assignment);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
@@ -160,6 +173,16 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
       tls: broker || !c.tls ? undefined : await readTlsFiles(c.tls, topology.dir),
     });
     cleanups.push(() => client.close());
+    // Before anything is read: a second live process with the same partitions stops here.
+    phase('claiming partitions');
+    let lostEarly: WalrusError | undefined;
+    let lost = (error: WalrusError) => { lostEarly = error; };
+    const ownership = await claimOwnership(client, ownedPartitionTopics(topology, options.assignment), {
+      label: `${topology.app}/${options.instance ?? options.assignment?.instance ?? '-'}`, ttlMs: options.ownershipTtlMs, logger: options.logger,
+      onUnsupported: (message) => (options.onWarning ? options.onWarning(message) : options.logger?.warn(message)),
+      onLost: (error) => lost(error),
+    });
+    cleanups.push(() => ownership.release());
 
     phase('loading processors');
     await loaded;
@@ -171,6 +194,9 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     // Before anything is registered or read: partition counts that disagree with the topics in use are refused.
     phase('checking partition counts');
     for (const warning of await checkPartitionCounts(topology, client)) options.logger?.warn(warning);
+    // Only a topology with repartition topics keeps origin files next to its journal.
+    const repartitioned = Object.values(topology.sources).some(isRepartition);
+    const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal);
     // Stores open (and restore from their changelogs) before anything is fetched: of a partitioned store, the partitions this instance owns.
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {
@@ -189,7 +215,7 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     const instrumentation = options.metrics || options.tracing !== false
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
     const coordinator = new Coordinator({
-      topology, runner: pool, journal: state && journal ? state.wrapJournal(journal) : journal, state, untilIdle: options.untilIdle,
+      topology, runner: pool, journal: journal && origins.wrap(state ? state.wrapJournal(journal) : journal), state, origins, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
       instrumentation,
       maxInFlight: options.maxInFlight ?? defaultMaxInFlight(topology, pool.size), logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
@@ -201,6 +227,8 @@ export async function startPipeline(topology: Topology, options: PipelineOptions
     });
     // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
+    lost = (error) => { options.logger?.fatal({ err: error.message }, 'ownership lease lost: stopping'); coordinator.fail(error); };
+    if (lostEarly) lost(lostEarly);
     const addresses = broker ? [broker.address] : nodes;
     let instrumented: ReturnType<typeof instrumentPipeline> | undefined;
     if (options.metrics) {

@@ -1,4 +1,4 @@
-import { EntryPacker, decodeEntry, encodeRecords, resolveSerializer, serializeValue, toPlainTextEntry,
+import { EntryPacker, HEADERS, decodeEntry, encodeRecords, resolveSerializer, serializeValue, toPlainTextEntry,
   type Serializer } from '../../codec/index.js';
 import { maxPayloadBytes } from '../../protocol/index.js';
 import type { SinkSpec, SourceSpec } from '../../topology/types.js';
@@ -22,6 +22,14 @@ export class TopologyCodec implements RecordCodec {
   decode(source: SourceSpec, entry: Buffer): DecodedRecord[] {
     // The coordinator never mutates a record's headers (it copies first), so records may share them.
     const records = decodeEntry(entry, { topic: source.topic, shareHeaders: true });
+    // A record read back from a repartition topic: a dead letter keeps it as re-keyed, without the internal origin
+    // (replayed into the repartition topic, it is then processed again instead of being dropped as a copy).
+    if (source.internal === 'repartition') {
+      return records.map((r) => ({
+        id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, value: r.value, encoding: source.serializer,
+        raw: () => encodeRecords([{ value: r.value, id: r.id, key: r.key, timestamp: r.timestamp, headers: withoutOrigin(r.headers) }]),
+      }));
+    }
     return records.map((r) => ({
       id: r.id, key: r.key, headers: r.headers, timestamp: r.timestamp, value: r.value, encoding: source.serializer,
       // One record in the entry: the entry itself is its original bytes.
@@ -62,4 +70,11 @@ export class TopologyCodec implements RecordCodec {
     }
     return packer;
   }
+}
+
+function withoutOrigin(headers: Record<string, string>): Record<string, string> {
+  if (headers[HEADERS.ORIGIN] === undefined) return headers;
+  const copy = { ...headers };
+  delete copy[HEADERS.ORIGIN];
+  return copy;
 }

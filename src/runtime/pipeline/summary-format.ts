@@ -12,19 +12,24 @@ export function formatSummary(app: string, s: PipelineSummary): string {
   const abandoned = Object.values(s.processors).reduce((n, c) => n + c.abandoned, 0);
   if (abandoned > 0) lines.push(`  cut short by shutdown, kept in the journal for the next start: ${int.format(abandoned)} records`);
   lines.push('', ...table(['source', 'topic', 'entries', 'records', 'rate'],
-    Object.entries(s.sources).map(([name, c]) => [name, c.topic, int.format(c.entries), int.format(c.records), rate(c.records)])));
+    Object.entries(s.sources).map(([name, c]) => [internal(name), c.topic, int.format(c.entries), int.format(c.records), rate(c.records)])));
   lines.push('', ...table(['processor', 'processed', 'dropped', 'emitted', 'retries', 'dead-lettered', 'rate'],
     Object.entries(s.processors).map(([name, c]) => [name, int.format(c.processed), int.format(c.dropped), int.format(c.emitted),
       int.format(c.retries), int.format(c.deadLettered), rate(c.processed)])));
   const sinks = Object.entries(s.sinks);
   if (sinks.length > 0) {
     lines.push('', ...table(['sink', 'topic', 'records', 'entries', 'rate'],
-      sinks.map(([name, c]) => [name, c.topic, int.format(c.records), int.format(c.entries), rate(c.records)])));
+      sinks.map(([name, c]) => [internal(name), c.topic, int.format(c.records), int.format(c.entries), rate(c.records)])));
   }
   const dead = Object.entries(s.deadLetters);
   lines.push('', ...(dead.length === 0 ? ['dead letters: none']
     : table(['dead-letter topic', 'records'], dead.map(([topic, n]) => [topic, int.format(n)]))));
   return `${lines.join('\n')}\n`;
+}
+
+/** Repartition topics' internal sources and sinks (`repartition:<processor>`, docs/scaling.md) are marked as such. */
+function internal(name: string): string {
+  return name.startsWith('repartition:') ? `${name} (internal)` : name;
 }
 
 function table(header: string[], rows: string[][]): string[] {

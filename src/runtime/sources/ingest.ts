@@ -13,6 +13,9 @@ import { decodeDeadLetterTopic, type Routes } from '../coordinator/routes.js';
 import { Ticket } from '../coordinator/ticket.js';
 import { backoffDelay } from '../../util/backoff.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
+import { ORIGIN_HEADER, parseOrigin, type RepartitionOrigins } from './repartition-origin.js';
+import { isRepartition, sourcesFeedingRepartitions } from '../../topology/repartition.js';
+import { partitionOfKey } from '../../codec/partitioning.js';
 
 /** Waits between failed fetches of a source: 200 ms doubling to 5 s. */
 const FETCH_RETRY = { initialDelayMs: 200, maxDelayMs: 5_000 } as const;
@@ -43,6 +46,8 @@ export interface IngestOptions {
   logger?: Logger;
   instrumentation?: Instrumentation;
   now?: () => number;
+  /** Origins of repartition records (stamped on the way in, re-sent copies dropped on the way back). @default none */
+  origins?: RepartitionOrigins;
 }
 
 /**
@@ -61,6 +66,14 @@ export class Ingest {
   #fatal: Error | undefined;
   #seq = 0;
   readonly #emptySources = new Set<string>();
+  /**
+   * Entries finished so far, and per repartition source the count when its
+   * last empty poll started: finishing an entry can write to a repartition
+   * topic this instance reads, so such a source counts as empty only if it
+   * was found empty after the last entry finished.
+   */
+  #finished = 0;
+  readonly #emptySince = new Map<string, number>();
   readonly #sleepers = new Set<() => void>();
   #toRelease: number[] = [];
   #releasing: Promise<void> = Promise.resolve();
@@ -69,9 +82,12 @@ export class Ingest {
   readonly #redelivered = new RedeliveryFilter();
   /** The fetch span of the batch being admitted (admission of one batch is synchronous). */
   #fetchSpan: Span | undefined;
+  /** Sources whose records may be written to a repartition topic: they get an origin header. */
+  readonly #stamped: Set<string>;
 
   constructor(options: IngestOptions) {
     this.#o = options;
+    this.#stamped = options.origins?.writer === undefined ? new Set() : sourcesFeedingRepartitions(options.topology);
     this.#acks = new LeaseAcks(options.logger);
     this.#dedupe = new SourceDedupe(options.stats);
     this.#maxInFlight = options.maxInFlight ?? 20_000;
@@ -122,6 +138,7 @@ export class Ingest {
       if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
       let batch: FetchedBatch;
       const started = Date.now();
+      const finishedBefore = this.#finished;
       try {
         batch = await reader.fetch(spec.poll.batchSize, spec.poll.maxBytes);
         failures = 0;
@@ -143,6 +160,7 @@ export class Ingest {
       }
       if (entries.length === 0) {
         this.#emptySources.add(spec.name);
+        if (isRepartition(spec)) this.#emptySince.set(spec.name, finishedBefore);
         if (this.#o.untilIdle && this.#isIdle()) { this.stop(); break; }
         await this.#sleep(interval);
         interval = Math.min(Math.max(interval * 2, 1), spec.poll.maxInterval);
@@ -200,11 +218,11 @@ export class Ingest {
 
   #isIdle(): boolean {
     return this.#inFlight === 0 && this.#admitting === 0 && this.#o.routes.bySource.size > 0 &&
-      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s));
+      [...this.#o.routes.bySource.keys()].every((s) => this.#emptySources.has(s) && (this.#emptySince.get(s) ?? this.#finished) === this.#finished);
   }
 
   /** Decodes one entry and hands its records to the processors reading the source; returns the record count. */
-  #admit(spec: SourceSpec, entry: Buffer, seq: number, hold?: LeaseHold): number {
+  #admit(spec: SourceSpec, entry: Buffer, seq: number, hold?: LeaseHold, recovered = false): number {
     let decoded;
     try {
       decoded = this.#o.codec.decode(spec, entry);
@@ -221,10 +239,28 @@ export class Ingest {
       const id = record.id ?? (decoded.length === 1 ? `${spec.topic}@${seq}` : `${spec.topic}@${seq}.${i}`);
       // `dedupe.window`: an envelope id seen recently is an upstream replay.
       if (record.id !== undefined && this.#dedupe.seen(spec, record.id)) return;
+      let headers = record.headers;
+      if (isRepartition(spec)) {
+        const origin = parseOrigin(headers[ORIGIN_HEADER]);
+        if (origin !== undefined) {
+          // A copy of a record its writer sent again after a crash: its first copy was (or is being) processed here.
+          if (this.#o.origins?.duplicate(`${spec.topic}.p${partitionOfKey(record.key ?? '', spec.partitions)}`, origin, id, seq, recovered)) {
+            const counts = this.#o.stats.source(spec.name, spec.topic);
+            counts.duplicates = (counts.duplicates ?? 0) + 1;
+            return;
+          }
+          headers = { ...headers };
+          delete headers[ORIGIN_HEADER];
+        }
+      }
+      if (this.#stamped.has(spec.name)) {
+        const stamp = this.#o.origins!.stamp(seq);
+        if (stamp !== undefined) headers = { ...headers, [ORIGIN_HEADER]: stamp };
+      }
       for (const processor of readers) {
         ticket.add();
         this.#o.submit(processor, {
-          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, record.headers) ?? record.headers, timestamp: record.timestamp, source: spec.name },
+          record: { id, key: record.key, value: record.value, encoding: record.encoding, headers: this.#o.instrumentation?.joinFetch(this.#fetchSpan, headers) ?? headers, timestamp: record.timestamp, source: spec.name },
           key: record.key, attempt: 1, entry: 0, meta: { ticket, raw: record.raw, sourceTopic: spec.topic, index: i },
         });
       }
@@ -269,6 +305,7 @@ export class Ingest {
     return new Ticket(seq, source, records, (ticket, failed) => {
       const wasFull = this.#inFlight >= this.#maxInFlight;
       this.#inFlight -= ticket.records;
+      this.#finished += 1;
       if (!failed) this.#release(ticket.seq);
       hold?.entryDone(failed);
       // Waking on every finish would make idle sources poll at the rate
@@ -304,7 +341,7 @@ export class Ingest {
         continue;
       }
       this.#redelivered.add(source, entry);
-      this.#o.stats.summary.recovered += this.#admit(spec, entry, seq);
+      this.#o.stats.summary.recovered += this.#admit(spec, entry, seq, undefined, true);
     }
   }
 

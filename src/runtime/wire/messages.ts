@@ -71,6 +71,8 @@ export interface SinkWire {
   compressionThreshold: number;
   /** Partitions of the topic (docs/scaling.md): the worker packs per partition when > 1. */
   partitions: number;
+  /** A repartition topic's internal sink: its records keep the internal origin header (others have it removed). */
+  internal?: true;
 }
 
 /** Entries a worker packed for one sink from the records of one batch. */

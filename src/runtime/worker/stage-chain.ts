@@ -1,6 +1,6 @@
 import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
-import type { RecordToEncode } from '../../codec/index.js';
+import { HEADERS, type RecordToEncode } from '../../codec/index.js';
 import type { StatePreload, StateWrites } from '../../state/worker-state.js';
 import { encodeResult, encodeWire, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
@@ -170,8 +170,8 @@ export class ChainBatch {
         if (sinks === undefined || sinks.length === 0) continue;
         const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
         const key = 'key' in out ? out.key : record.key;
-        const headers = out.headers ?? record.headers;
-        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, headers, record.timestamp)]);
+        const headers = outputHeaders(out.headers, record.headers);
+        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp)]);
       }
     } catch (error) {
       this.#fail(chain, step, { ...serializeError(error), retriable: false });
@@ -192,7 +192,7 @@ export class ChainBatch {
       if (route === undefined || (route.members.length === 0 && route.exits.length === 0)) continue;
       const id = Buffer.from(ids[j] ?? deriveRecordIdBytes(record.id, spec.name, j)).toString('base64url');
       const key = 'key' in out ? out.key : record.key;
-      const headers = out.headers ?? record.headers;
+      const headers = outputHeaders(out.headers, record.headers);
       const source = `${spec.name}.${out.output}`;
       const next = hops.length === 0 ? [member, j] : [...hops, member, j];
       for (const target of route.members) {
@@ -255,4 +255,19 @@ export class ChainBatch {
       packed: this.#sinks.pack(),
     };
   }
+}
+
+/** An output's headers: its own, or its input's; a repartition origin of the input is kept either way (codec/headers.ts, ORIGIN). */
+function outputHeaders(own: Record<string, string> | undefined, input: Record<string, string>): Record<string, string> {
+  if (own === undefined) return input;
+  const origin = input[HEADERS.ORIGIN];
+  return origin === undefined || own[HEADERS.ORIGIN] !== undefined ? own : { ...own, [HEADERS.ORIGIN]: origin };
+}
+
+/** Headers for a topology's own sink: the internal repartition origin stays inside the pipeline. */
+function withoutOrigin(headers: Record<string, string>): Record<string, string> {
+  if (headers[HEADERS.ORIGIN] === undefined) return headers;
+  const copy = { ...headers };
+  delete copy[HEADERS.ORIGIN];
+  return copy;
 }

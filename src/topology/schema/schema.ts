@@ -87,7 +87,7 @@ const processor = z
     rekey: z
       .boolean()
       .default(false)
-      .describe('The processor emits records whose key differs from its input\'s (`ctx.emit(output, value, { key })`). A step in `ordering: key` fed by it then starts a new stage group, like a repartition (docs/pipeline.md, "Stage groups"). Undeclared key changes are still safe: such records leave their group at run time, with a warning.'),
+      .describe('The processor emits records whose key differs from its input\'s (`ctx.emit(output, value, { key })`). A step in `ordering: key` fed by it then starts a new stage group, like a repartition (docs/pipeline.md, "Stage groups"); when the topology is partitioned the records go through an internal repartition topic, so each new key is processed by the instance owning it (docs/scaling.md). Undeclared key changes are still safe: such records leave their group at run time, with a warning.'),
     fuse: z
       .boolean()
       .default(true)

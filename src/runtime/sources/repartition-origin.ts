@@ -1,0 +1,257 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HEADERS } from '../../codec/headers.js';
+import type { JournalLike } from '../pipeline/pipeline-io.js';
+
+/**
+ * Exactly-once state application across a repartition topic
+ * (docs/scaling.md, "Repartition topics").
+ *
+ * Downstream of a repartition, a store's exactly-once rests on the reading
+ * instance's own journal seqs (docs/state.md): a record it journaled is
+ * applied once, whatever crashes. What that cannot see is the *writer*
+ * re-sending a record: the upstream instance wrote a record to the
+ * repartition topic, the write was acknowledged, and it crashed before
+ * releasing its source entry — its restart processes that entry again and
+ * writes the record a second time, which arrives as a new entry.
+ *
+ * So every record written to a repartition topic carries its origin in the
+ * `walrus-origin` header: `<writer> <seq> <low>` — the writing instance
+ * (an id made once per journal), the journal seq of the source entry it
+ * came from, and the writer's low watermark: the lowest seq it has not
+ * durably released. A writer re-sends only records of unreleased entries,
+ * so a copy of a record with seq `s` is always written before any record
+ * carrying `low > s`. The reader keeps the record ids it admitted per
+ * (writer, partition) and drops a record whose id it admitted before;
+ * a partition is read in order, so once a record with `low = L` arrives,
+ * ids of seqs below L can be forgotten. The ids are persisted next to the
+ * journal before the journal entry that carried them is released (after
+ * that, the journal no longer has them), so the memory survives a restart.
+ */
+
+/** The header carrying a repartition record's origin. Internal: stripped when the record is read back. */
+export const ORIGIN_HEADER = HEADERS.ORIGIN;
+
+const SEEN_FILE = 'repartition-seen.log';
+const WRITER_FILE = 'repartition-writer';
+
+interface Origin { writer: string; seq: number; low: number }
+
+export function parseOrigin(text: string | undefined): Origin | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(' ');
+  if (parts.length !== 3) return undefined;
+  const seq = Number(parts[1]);
+  const low = Number(parts[2]);
+  if (parts[0] === '' || !Number.isSafeInteger(seq) || !Number.isSafeInteger(low)) return undefined;
+  return { writer: parts[0]!, seq, low };
+}
+
+/** What one (writer, partition) stream has been admitted: record id → [origin seq, local journal seq]. */
+interface Stream { low: number; ids: Map<string, [number, number]>; swept: number }
+
+/**
+ * Both sides of a repartition for one instance: it stamps the origin on
+ * records of sources that feed a repartition (as a writer) and drops
+ * re-sent records read from repartition topics (as a reader). Without a
+ * journal there are no seqs to speak of: nothing is stamped, and a re-sent
+ * record is applied again (at-least-once, like everything without a journal).
+ */
+export class RepartitionOrigins {
+  readonly writer: string | undefined;
+  readonly #dir: string | undefined;
+  /** Live seqs of this instance's journal, ascending, and those released (popped from the front). */
+  readonly #live: number[] = [];
+  readonly #released = new Set<number>();
+  #next = 1;
+  readonly #streams = new Map<string, Stream>();
+  /** Lines to persist before the journal entry (by local seq) is released. */
+  readonly #pending = new Map<number, string[]>();
+  #fileLines = 0;
+  #writing: Promise<void> = Promise.resolve();
+
+  private constructor(writer: string | undefined, dir: string | undefined) {
+    this.writer = writer;
+    this.#dir = dir;
+  }
+
+  /**
+   * Opens the origin bookkeeping kept in `journalDir` (its writer id and the
+   * ids admitted from repartition topics), or an in-memory one without a journal.
+   */
+  static async open(journalDir: string | undefined, journal: JournalLike | undefined): Promise<RepartitionOrigins> {
+    if (journalDir === undefined || journal === undefined) return new RepartitionOrigins(undefined, undefined);
+    await mkdir(journalDir, { recursive: true });
+    // One id per journal: a wiped journal restarts its seqs, so it must be another writer.
+    let writer: string;
+    try {
+      writer = (await readFile(join(journalDir, WRITER_FILE), 'utf8')).trim();
+    } catch {
+      writer = '';
+    }
+    if (!/^[0-9a-f]{16}$/.test(writer)) {
+      writer = randomBytes(8).toString('hex');
+      await writeDurably(join(journalDir, WRITER_FILE), `${writer}\n`);
+    }
+    const origins = new RepartitionOrigins(writer, journalDir);
+    for (const { seq } of journal.unreleased()) origins.#live.push(seq);
+    origins.#live.sort((a, b) => a - b);
+    await origins.#load();
+    return origins;
+  }
+
+  /** The header value for a record of source entry `seq` (undefined without a journal seq). */
+  stamp(seq: number): string | undefined {
+    if (this.writer === undefined || seq < 0) return undefined;
+    return `${this.writer} ${seq} ${this.#low()}`;
+  }
+
+  /**
+   * True when the record `id` read from repartition partition `stream` is a
+   * copy of one admitted before (drop it). `local` is the journal seq that
+   * carries it here; `recovered`: admitted again from this journal after a
+   * restart — the same entry is not its own duplicate.
+   */
+  duplicate(stream: string, origin: Origin, id: string, local: number, recovered: boolean): boolean {
+    const key = `${origin.writer} ${stream}`;
+    let s = this.#streams.get(key);
+    if (s === undefined) this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
+    if (origin.low > s.low) {
+      s.low = origin.low;
+      // Ids arrive roughly in seq order: forget from the oldest until one is still needed; a
+      // full sweep now and then catches the few that arrived out of order.
+      if (s.ids.size > 2 * s.swept + 1_000) {
+        for (const [known, [seq]] of s.ids) if (seq < s.low) s.ids.delete(known);
+        s.swept = s.ids.size;
+      } else {
+        for (const [known, [seq]] of s.ids) { if (seq >= s.low) break; s.ids.delete(known); }
+      }
+    }
+    const seen = s.ids.get(id);
+    if (seen !== undefined) return !(recovered && seen[1] === local);
+    s.ids.set(id, [origin.seq, local]);
+    if (local >= 0 && this.#dir !== undefined) {
+      const line = `${JSON.stringify([origin.writer, stream, id, origin.seq, local, s.low])}\n`;
+      const lines = this.#pending.get(local);
+      if (lines) lines.push(line); else this.#pending.set(local, [line]);
+    }
+    return false;
+  }
+
+  /**
+   * The journal as the pipeline uses it: appended seqs count as live (the
+   * low watermark), and a release first persists the ids its entries
+   * brought (so a re-sent copy is still recognised after a restart).
+   */
+  wrap(journal: JournalLike): JournalLike {
+    return {
+      append: async (items) => {
+        const seqs = await journal.append(items);
+        for (const seq of seqs) this.#addLive(seq);
+        return seqs;
+      },
+      unreleased: () => journal.unreleased(),
+      release: async (seqs) => {
+        const lines: string[] = [];
+        for (const seq of seqs) {
+          const own = this.#pending.get(seq);
+          if (own) { lines.push(...own); this.#pending.delete(seq); }
+        }
+        if (lines.length > 0) await this.#persist(lines);
+        await journal.release(seqs);
+        for (const seq of seqs) this.#released.add(seq);
+        while (this.#live.length > 0 && this.#released.has(this.#live[0]!)) this.#released.delete(this.#live.shift()!);
+      },
+    };
+  }
+
+  /** The lowest seq not durably released: every seq below it is done for good. */
+  #low(): number {
+    return this.#live.length > 0 ? this.#live[0]! : this.#next;
+  }
+
+  #addLive(seq: number): void {
+    if (seq >= this.#next) this.#next = seq + 1;
+    const live = this.#live;
+    if (live.length === 0 || live[live.length - 1]! < seq) { live.push(seq); return; }
+    let i = live.length;
+    while (i > 0 && live[i - 1]! > seq) i -= 1;
+    live.splice(i, 0, seq);
+  }
+
+  async #persist(lines: string[]): Promise<void> {
+    const file = join(this.#dir!, SEEN_FILE);
+    const run = this.#writing.then(async () => {
+      // Rewrite from memory once the file holds mostly forgotten ids.
+      let live = 0;
+      for (const s of this.#streams.values()) live += s.ids.size;
+      if (this.#fileLines > 10_000 && this.#fileLines > 4 * live) {
+        await writeDurably(file, this.#snapshot());
+        this.#fileLines = live;
+        return;
+      }
+      const handle = await open(file, 'a');
+      try {
+        await handle.appendFile(lines.join(''));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      this.#fileLines += lines.length;
+    });
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Every remembered id as file lines (ids still pending a release are in the journal: rewritten with the rest, harmless). */
+  #snapshot(): string {
+    const out: string[] = [];
+    for (const [key, s] of this.#streams) {
+      const at = key.indexOf(' ');
+      const writer = key.slice(0, at);
+      const stream = key.slice(at + 1);
+      for (const [id, [seq, local]] of s.ids) out.push(`${JSON.stringify([writer, stream, id, seq, local, s.low])}\n`);
+    }
+    return out.join('');
+  }
+
+  async #load(): Promise<void> {
+    const file = join(this.#dir!, SEEN_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      let row: unknown;
+      try { row = JSON.parse(line); } catch { continue; } // a torn last line: its entry was not released
+      if (!Array.isArray(row) || row.length !== 6) continue;
+      const [writer, stream, id, seq, local, low] = row as [string, string, string, number, number, number];
+      const key = `${writer} ${stream}`;
+      let s = this.#streams.get(key);
+      if (s === undefined) this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
+      if (low > s.low) s.low = low;
+      s.ids.set(id, [seq, local]);
+    }
+    for (const s of this.#streams.values()) for (const [id, [seq]] of s.ids) if (seq < s.low) s.ids.delete(id);
+    const snapshot = this.#snapshot();
+    await writeDurably(file, snapshot);
+    this.#fileLines = snapshot === '' ? 0 : snapshot.split('\n').length - 1;
+  }
+}
+
+/** Writes `file` through a temp file and a rename, so a crash leaves the old or the new contents. */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}

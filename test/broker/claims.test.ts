@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { ClaimBook } from '../../src/broker/claims.js';
+import { WalrusClient } from '../../src/client/index.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { claimOwnership } from '../../src/runtime/pipeline/ownership.js';
+
+test('CLAIM takes, renews and refuses an ownership lease; it expires after its ttl; UNCLAIM frees it', () => {
+  let now = 1_000;
+  const book = new ClaimBook(() => now);
+  const claim = (name: string, rest: string) => book.claim(name, Buffer.from(rest)).subarray(4).toString();
+  assert.equal(claim('in.p0', 'a/0/x 500'), 'OK');
+  assert.equal(claim('in.p0', 'a/0/x 500'), 'OK', 'the owner renews');
+  now += 200;
+  assert.equal(claim('in.p0', 'a/0/y 500'), 'ERR claimed by a/0/x for 300 ms more');
+  assert.equal(claim('in.p1', 'a/0/y 500'), 'OK', 'another name is free');
+  now += 300;
+  assert.equal(claim('in.p0', 'a/0/y 500'), 'OK', 'expired: taken over');
+  assert.equal(book.unclaim('in.p0', Buffer.from('a/0/x')).subarray(4).toString(), 'ERR claimed by a/0/y for 500 ms more', 'only the holder releases');
+  assert.equal(book.unclaim('in.p0', Buffer.from('a/0/y')).subarray(4).toString(), 'OK');
+  assert.equal(claim('in.p0', 'a/0/x 500'), 'OK');
+  assert.match(claim('in.p0', 'a/0/x 5'), /^ERR invalid CLAIM ttl "5": milliseconds from 100 to 600000$/);
+  assert.match(claim('in.p0', 'a b 500'), /^ERR invalid CLAIM: expected CLAIM <name> <owner> <ttl_ms>$/);
+  assert.match(book.claim('in.p0', undefined).subarray(4).toString(), /^ERR CLAIM requires an owner/);
+});
+
+test('on the wire: default mode answers CLAIM, stock mode does not know it; the client maps a conflict to OWNERSHIP_CONFLICT', async () => {
+  await withBroker({ compat: 'stock' }, async (node) => {
+    const raw = await RawClient.connect(node.port);
+    assert.equal(await raw.request('CLAIM in.p0 a 1000'), 'ERR unknown command');
+    raw.close();
+    const client = new WalrusClient({ nodes: [node.address] });
+    assert.equal(await client.claim('in.p0', 'a', 1000), false, 'a stock node: unsupported, nothing checked');
+    assert.equal(client.capabilities().claims, false);
+    await client.close();
+  });
+  await withBroker(async (node) => {
+    const raw = await RawClient.connect(node.port);
+    assert.equal(await raw.request('CLAIM'), 'ERR CLAIM requires a topic');
+    raw.close();
+    const a = new WalrusClient({ nodes: [node.address] });
+    const b = new WalrusClient({ nodes: [node.address] });
+    assert.equal(await a.claim('in.p0', 'app/0/aaaa', 1000), true);
+    await assert.rejects(b.claim('in.p0', 'app/0/bbbb', 1000), (e: unknown) => e instanceof WalrusError && e.code === 'OWNERSHIP_CONFLICT'
+      && e.context?.holder === 'app/0/aaaa' && !e.retriable);
+    await a.unclaim('in.p0', 'app/0/aaaa');
+    assert.equal(await b.claim('in.p0', 'app/0/bbbb', 1000), true);
+    await a.close();
+    await b.close();
+  });
+});
+
+test('claimOwnership: a live holder refuses the start (after waiting out one ttl); a dead holder\'s leases expire and are taken', async () => {
+  await withBroker(async (node) => {
+    const client = new WalrusClient({ nodes: [node.address] });
+    const first = await claimOwnership(client, ['o.p0', 'o.p2'], { label: 'app/0', ttlMs: 300, onUnsupported: assert.fail, onLost: assert.fail });
+    const started = Date.now();
+    await assert.rejects(claimOwnership(client, ['o.p2'], { label: 'app/0', ttlMs: 300, onUnsupported: assert.fail, onLost: assert.fail }),
+      (e: unknown) => e instanceof WalrusError && e.code === 'OWNERSHIP_CONFLICT' && /partition topic "o\.p2" is owned by another live process \(app\/0\/[0-9a-f]{8}/.test(e.message));
+    assert.ok(Date.now() - started >= 200, 'it waited for the lease to expire once; the holder renewed meanwhile');
+    // A holder that stops renewing (a killed process) loses its leases after the ttl.
+    await first.release();
+    await client.claim('o.p0', 'dead/0/0', 300);
+    const second = await claimOwnership(client, ['o.p0'], { label: 'app/0', ttlMs: 300, onUnsupported: assert.fail, onLost: assert.fail });
+    assert.deepEqual(second.topics, ['o.p0']);
+    // A renewal that finds another owner reports the loss.
+    await second.release();
+    const lost: WalrusError[] = [];
+    const third = await claimOwnership(client, ['o.p1'], { label: 'app/1', ttlMs: 300, onUnsupported: assert.fail, onLost: (e) => lost.push(e) });
+    await client.unclaim('o.p1', third.owner);
+    await client.claim('o.p1', 'thief/1/0', 600_000);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(lost[0]?.code, 'OWNERSHIP_CONFLICT');
+    await third.release();
+    await client.close();
+  });
+});
