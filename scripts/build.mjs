@@ -71,7 +71,10 @@ writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchem
 // shared code goes to dist/esm/chunks/, and every `import()` stays lazy, now
 // of a chunk. Each entry keeps the path tsc gave it. Dependencies stay
 // external, except small pure JavaScript ones (yaml, p-limit, comlink) whose
-// many files cost more than their code.
+// many files cost more than their code. zod, the largest, is required
+// synchronously on first use (src/util/zod.ts), so it cannot sit in an ES
+// chunk: it becomes one minified CommonJS file, dist/esm/vendor/zod.cjs,
+// parsed only by the threads that validate something.
 // `import.meta.url` in a module that lands in a chunk would be the chunk's
 // URL: it becomes the URL its tsc twin had (files next to a module, such as
 // worker entries, assets and the built-in processor, are found as before).
@@ -85,6 +88,9 @@ const esmTwinPlugin = {
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, (args) => {
       let code = readFileSync(args.path, 'utf8');
+      // zod (src/util/zod.ts) is required on first use: from the one-file
+      // copy below, instead of zod's ~100 CommonJS files to resolve and read.
+      code = code.replaceAll("createRequire(import.meta.url)('zod')", "createRequire(import.meta.url)('../vendor/zod.cjs')");
       if (code.includes('import.meta.url')) {
         const twin = relative(src, args.path).replace(/\.ts$/, '.js').split('\\').join('/');
         code = code.replaceAll('import.meta.url', `__walrusEsmTwin(${JSON.stringify(twin)})`);
@@ -93,6 +99,17 @@ const esmTwinPlugin = {
     });
   },
 };
+await esbuild.build({
+  stdin: { contents: "module.exports = require('zod');", resolveDir: root, loader: 'js' },
+  outfile: join(esm, 'vendor', 'zod.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 const esmBuild = await esbuild.build({
   entryPoints: ESM_ENTRIES.map((e) => join(src, e)),
   outdir: esm,
