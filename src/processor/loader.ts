@@ -61,6 +61,16 @@ function ensureTypeScript(commonJs: boolean): Promise<void> {
   return moduleHooks;
 }
 
+/**
+ * Registers the TypeScript loader ahead of the first TypeScript module, for
+ * a thread that expects one (a prestarted `validate` check thread): the
+ * registration then overlaps other work. Loading a module registers what it
+ * needs anyway, so a wrong guess costs time, never a wrong result.
+ */
+export function prepareTypeScript(commonJs: boolean): Promise<void> {
+  return ensureTypeScript(commonJs);
+}
+
 const packageTypes = new Map<string, string | undefined>();
 
 /** The `type` of the nearest package.json above `dir` (Node's rule for `.js`, tsx's for `.ts`). */
@@ -77,7 +87,8 @@ function packageType(dir: string): string | undefined {
   return type;
 }
 
-function isCommonJs(modulePath: string): boolean {
+/** Whether `modulePath` loads as CommonJS (Node's rules: extension, then the nearest package.json `type`). */
+export function isCommonJs(modulePath: string): boolean {
   const ext = extname(modulePath);
   if (ext === '.cjs' || ext === '.cts') return true;
   if (ext === '.mjs' || ext === '.mts') return false;

@@ -1,6 +1,10 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { describeCounts, diagnosticsOf, formatReport, loadTopology, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
+import { describeCounts, diagnosticsOf, formatReport } from '../../topology/report.js';
+import { guessTypeScript, prestartModuleCheck } from '../../topology/validate/isolated-modules.js';
+import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
+import type { Diagnostic } from '../../topology/types.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 
 const usage = `Usage: walrus-stream validate [file] [options]
@@ -56,6 +60,10 @@ const command: CliCommand = {
     }
     let result: JsonResult;
     try {
+      // The thread that imports the first processor starts now, and the
+      // topology code (YAML, zod) loads meanwhile: their start-ups overlap.
+      if (!values['no-modules']) prestartModuleCheck(guessTypeScript(resolve(io.cwd, file)));
+      const { loadTopology } = await import('../../topology/load.js');
       const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: !values['no-modules'], maxBytes, moduleTimeoutMs });
       const counts = {
         sources: Object.keys(topology.sources).length,
