@@ -124,6 +124,9 @@ const esmBuild = await esbuild.build({
   external: Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {}).filter((d) => !INLINED.has(d)),
   sourcemap: true,
   sourcesContent: false,
+  // Less to parse at every start (identifiers stay, so stacks keep their names).
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: true,
   logLevel: 'warning',
   // `require` for the inlined CommonJS code (yaml's Node build).

@@ -7,9 +7,8 @@ import {
   renderDeadLetterFold, type ObservabilityServer,
 } from '../../observability/index.js';
 import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
-import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
+import type { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
-import { replayEntries } from './dlq-replay.js';
 import { planStageGroups } from '../../topology/stage-groups.js';
 import type { PipelineStats } from '../../runtime/coordinator/pipeline-stats.js';
 import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
@@ -240,6 +239,8 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   // once the pipeline runs (a state restore or a seed shows as readiness reasons).
   let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
   if (http) {
+    // Only with an HTTP address: the dashboard and the replay it offers load here, not at every start.
+    const [{ createPipelineDashboard }, { replayEntries }] = await Promise.all([import('../../runtime/pipeline/dashboard-wiring.js'), import('./dlq-replay.js')]);
     const groups = planStageGroups(topology);
     dashboard = createPipelineDashboard({
       topology, hub, deadLetters,
