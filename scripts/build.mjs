@@ -86,16 +86,18 @@ for (const file of walk(esm, (n) => /\.js(\.map)?$/.test(n))) rmSync(file);
 const esmTwinPlugin = {
   name: 'import-meta-to-tsc-twin',
   setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => {
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
       let code = readFileSync(args.path, 'utf8');
       // zod (src/util/zod.ts) is required on first use: from the one-file
       // copy below, instead of zod's ~100 CommonJS files to resolve and read.
       code = code.replaceAll("createRequire(import.meta.url)('zod')", "createRequire(import.meta.url)('../vendor/zod.cjs')");
-      if (code.includes('import.meta.url')) {
-        const twin = relative(src, args.path).replace(/\.ts$/, '.js').split('\\').join('/');
-        code = code.replaceAll('import.meta.url', `__walrusEsmTwin(${JSON.stringify(twin)})`);
-      }
-      return { contents: code, loader: 'ts' };
+      if (!code.includes('import.meta.url')) return { contents: code, loader: 'ts' };
+      // Replaced in the syntax tree (esbuild's define), not as text: a
+      // template that writes `import.meta.url` into a user's file (init's
+      // scaffold) keeps it.
+      const twin = relative(src, args.path).replace(/\.ts$/, '.js').split('\\').join('/');
+      const out = await esbuild.transform(code, { loader: 'ts', format: 'esm', define: { 'import.meta.url': '__walrusImportMetaUrl' }, sourcefile: args.path, sourcemap: 'inline' });
+      return { contents: `const __walrusImportMetaUrl = __walrusEsmTwin(${JSON.stringify(twin)});\n${out.code}`, loader: 'js' };
     });
   },
 };
