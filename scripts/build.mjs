@@ -113,6 +113,7 @@ await esbuild.build({
   logLevel: 'warning',
 });
 const esmBuild = await esbuild.build({
+  absWorkingDir: root, // the metafile's paths below are relative to it
   entryPoints: ESM_ENTRIES.map((e) => join(src, e)),
   outdir: esm,
   outbase: src,
@@ -136,6 +137,20 @@ const esmBuild = await esbuild.build({
     `const __walrusEsmTwin = (p) => new URL(${JSON.stringify(ROOT_MARK)} + p, import.meta.url).href;` },
   plugins: [esmTwinPlugin],
 });
+// The licences of the packages whose code now sits inside dist/esm (found
+// from what esbuild read: a nested copy is found where it is).
+const packageDirs = new Set(['zod']);
+for (const input of Object.keys(esmBuild.metafile.inputs)) {
+  const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) packageDirs.add(match[1]);
+}
+writeFileSync(join(esm, 'vendor', 'LICENSES.txt'), [...packageDirs].map((entry) => {
+  const dir = entry === 'zod' ? dirname(require.resolve('zod/package.json')) : join(root, entry);
+  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+  const { name, version, license } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return `${name}@${version} (${license})\n\n${file ? readFileSync(join(dir, file), 'utf8').trim() : 'see the package'}\n`;
+}).join(`\n${'-'.repeat(72)}\n\n`));
+
 // Each output file finds the tree's root relative to its own place.
 for (const out of Object.keys(esmBuild.metafile.outputs).filter((o) => o.endsWith('.js'))) {
   const full = join(root, out);
