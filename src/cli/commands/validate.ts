@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { describeCounts, diagnosticsOf, formatReport } from '../../topology/report.js';
 import { guessTypeScript, prestartModuleCheck } from '../../topology/validate/isolated-modules.js';
-import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
 import type { Diagnostic } from '../../topology/types.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 
@@ -51,7 +50,9 @@ const command: CliCommand = {
     if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format expects text or json, got "${values.format}"`);
     if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
     const file = positionals[0] ?? 'topology.yaml';
-    const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
+    // Imported only for the flag: it brings the YAML lexer, which the check thread should not wait for.
+    const maxBytes = values['max-topology-size'] === undefined ? undefined
+      : (await import('../../topology/validate/limits.js')).parseTopologySizeFlag(values['max-topology-size']);
     if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
 
     const moduleTimeoutMs = values['module-timeout'] === undefined ? undefined : Number(values['module-timeout']);
