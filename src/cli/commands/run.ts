@@ -2,10 +2,12 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import {
-  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths,
-  renderDeadLetterFold, type ObservabilityServer,
-} from '../../observability/index.js';
+import { DeadLetterRing } from '../../observability/dashboard/dead-letter-ring.js';
+import { MetricsHub } from '../../observability/metrics/metrics-hub.js';
+import { createLogger, redactHeaderPaths } from '../../observability/logs/logger.js';
+import { createProgressReporter, driveProgress, linesAboveProgress } from '../../observability/progress/progress-reporter.js';
+import { renderDeadLetterFold } from '../../observability/progress/progress-format.js';
+import { parseHttpAddress, type ObservabilityServer } from '../../observability/http/http-server.js';
 import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
 import type { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
