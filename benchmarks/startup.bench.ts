@@ -12,17 +12,21 @@
  *
  *   npm run bench:startup                     # 7 rounds
  *   BENCH_ROUNDS=15 npm run bench:startup     # steadier medians
+ *   BENCH_COMPARE=../other-checkout npm run bench:startup
+ *       # the same cases for another built checkout (e.g. the commit before
+ *       # a change), interleaved with these: before and after side by side
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from './lib/table.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(root, 'bin', 'walrus-stream.js');
+/** Another checkout to measure alongside (built; its own node_modules). */
+const COMPARE = process.env.BENCH_COMPARE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
 const PROCESSOR = `import { writeSync } from 'node:fs';
@@ -106,32 +110,39 @@ async function main(): Promise<void> {
 
   const project = await mkdtemp(join(tmpdir(), 'walrus-startup-'));
   try {
-    await mkdir(join(project, 'processors'));
-    await mkdir(join(project, 'node_modules'));
-    await symlink(root, join(project, 'node_modules', 'walrus-stream'), 'dir');
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'startup', private: true, type: 'module' }));
-    await writeFile(join(project, 'processors', 'first.ts'), PROCESSOR);
-    await writeFile(join(project, 'topology.yaml'), TOPOLOGY);
-    await writeFile(join(project, 'input.txt'), 'hello\n');
-
     const cases: Array<{ name: string; target: string; limit?: (base: number, ms: number) => boolean; run: () => Promise<Sample> }> = [
       { name: 'node -e 0', target: '', run: () => time(['-e', '0'], { cwd: project }) },
-      { name: 'walrus-stream --help', target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([BIN, '--help'], { cwd: project }) },
-      { name: 'walrus-stream validate', target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([BIN, 'validate'], { cwd: project }) },
-      {
-        name: 'walrus-stream run → first record', target: '<= 600 ms', limit: (_, ms) => ms <= 600,
-        run: async () => {
-          const stateDir = await mkdtemp(join(tmpdir(), 'walrus-startup-state-'));
-          try {
-            return await time([BIN, 'run', '--until-idle', '--seed', 'in=input.txt'], {
-              cwd: project, env: { ...process.env, WALRUS_STATE_DIR: stateDir }, marker: 'first-record',
-            });
-          } finally {
-            await rm(stateDir, { recursive: true, force: true });
-          }
-        },
-      },
     ];
+    const checkouts: Array<[label: string, dir: string]> = [['walrus-stream', root]];
+    if (COMPARE !== undefined) checkouts.unshift([`${COMPARE} (compare)`, resolve(COMPARE)]);
+    for (const [index, [label, checkout]] of checkouts.entries()) {
+      const bin = join(checkout, 'bin', 'walrus-stream.js');
+      const dir = join(project, String(index));
+      await mkdir(join(dir, 'processors'), { recursive: true });
+      await mkdir(join(dir, 'node_modules'));
+      await symlink(checkout, join(dir, 'node_modules', 'walrus-stream'), 'dir');
+      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'startup', private: true, type: 'module' }));
+      await writeFile(join(dir, 'processors', 'first.ts'), PROCESSOR);
+      await writeFile(join(dir, 'topology.yaml'), TOPOLOGY);
+      await writeFile(join(dir, 'input.txt'), 'hello\n');
+      cases.push(
+        { name: `${label} --help`, target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([bin, '--help'], { cwd: dir }) },
+        { name: `${label} validate`, target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([bin, 'validate'], { cwd: dir }) },
+        {
+          name: `${label} run → first record`, target: '<= 600 ms', limit: (_, ms) => ms <= 600,
+          run: async () => {
+            const stateDir = await mkdtemp(join(tmpdir(), 'walrus-startup-state-'));
+            try {
+              return await time([bin, 'run', '--until-idle', '--seed', 'in=input.txt'], {
+                cwd: dir, env: { ...process.env, WALRUS_STATE_DIR: stateDir }, marker: 'first-record',
+              });
+            } finally {
+              await rm(stateDir, { recursive: true, force: true });
+            }
+          },
+        },
+      );
+    }
 
     // One warm-up round (file system cache), then interleaved rounds.
     for (const c of cases) await c.run();

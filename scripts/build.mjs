@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the published package into dist/:
-//   dist/esm/  tsc output of src/ (ES modules, .d.ts, source maps): what
+//   dist/esm/  ES modules: the .d.ts files of tsc, and the JavaScript as
+//              an esbuild bundle with code splitting (below): what
 //              `import 'walrus-stream'`, the CLI and worker threads run;
 //   dist/cjs/  one CommonJS bundle of the library API for `require()` (Node 20
 //              before 20.19 cannot require an ES module), with the same
@@ -43,6 +44,8 @@ if (process.argv.includes('--if-stale') && existsSync(stamp)) {
 const started = performance.now();
 rmSync(dist, { recursive: true, force: true });
 
+const esbuild = require('esbuild');
+
 // 1. ES modules, declarations and source maps.
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
@@ -61,12 +64,105 @@ for (const file of walk(src, (n, path) => n.endsWith('.mjs') || relative(src, pa
 const jsonSchema = await import(pathToFileURL(join(esm, 'topology', 'schema', 'json-schema.js')).href);
 writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchema.topologyJsonSchemaText());
 
-// 2. The CommonJS bundle. Dependencies stay external (they all load with
+// 2. The ES module bundle. tsc's JavaScript is some 300 files, and Node's ES
+// module loader pays for each (resolve, read, compile, link): start-up was
+// spent mostly there. esbuild bundles the entries (the package entry, the CLI
+// and every file a thread or the loader starts by path) with code splitting:
+// shared code goes to dist/esm/chunks/, and every `import()` stays lazy, now
+// of a chunk. Each entry keeps the path tsc gave it. Dependencies stay
+// external, except small pure JavaScript ones (yaml, p-limit, comlink) whose
+// many files cost more than their code. zod, the largest, is required
+// synchronously on first use (src/util/zod.ts), so it cannot sit in an ES
+// chunk: it becomes one minified CommonJS file, dist/esm/vendor/zod.cjs,
+// parsed only by the threads that validate something.
+// `import.meta.url` in a module that lands in a chunk would be the chunk's
+// URL: it becomes the URL its tsc twin had (files next to a module, such as
+// worker entries, assets and the built-in processor, are found as before).
+const ESM_ENTRIES = ['index.ts', 'cli/main.ts', 'runtime/worker/task-handler.ts', 'topology/validate/module-check-task.ts',
+  'broker/worker-entry.ts', 'processor/builtin/aggregate.ts'];
+const INLINED = new Set(['yaml', 'p-limit', 'yocto-queue', 'comlink']);
+const ROOT_MARK = '__WALRUS_ESM_ROOT__';
+for (const file of walk(esm, (n) => /\.js(\.map)?$/.test(n))) rmSync(file);
+const esmTwinPlugin = {
+  name: 'import-meta-to-tsc-twin',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      let code = readFileSync(args.path, 'utf8');
+      // zod (src/util/zod.ts) is required on first use: from the one-file
+      // copy below, instead of zod's ~100 CommonJS files to resolve and read.
+      code = code.replaceAll("createRequire(import.meta.url)('zod')", "createRequire(import.meta.url)('../vendor/zod.cjs')");
+      if (!code.includes('import.meta.url')) return { contents: code, loader: 'ts' };
+      // Replaced in the syntax tree (esbuild's define), not as text: a
+      // template that writes `import.meta.url` into a user's file (init's
+      // scaffold) keeps it.
+      const twin = relative(src, args.path).replace(/\.ts$/, '.js').split('\\').join('/');
+      const out = await esbuild.transform(code, { loader: 'ts', format: 'esm', define: { 'import.meta.url': '__walrusImportMetaUrl' }, sourcefile: args.path, sourcemap: 'inline' });
+      return { contents: `const __walrusImportMetaUrl = __walrusEsmTwin(${JSON.stringify(twin)});\n${out.code}`, loader: 'js' };
+    });
+  },
+};
+await esbuild.build({
+  stdin: { contents: "module.exports = require('zod');", resolveDir: root, loader: 'js' },
+  outfile: join(esm, 'vendor', 'zod.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const esmBuild = await esbuild.build({
+  absWorkingDir: root, // the metafile's paths below are relative to it
+  entryPoints: ESM_ENTRIES.map((e) => join(src, e)),
+  outdir: esm,
+  outbase: src,
+  entryNames: '[dir]/[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {}).filter((d) => !INLINED.has(d)),
+  sourcemap: true,
+  sourcesContent: false,
+  // Less to parse at every start (identifiers stay, so stacks keep their names).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  metafile: true,
+  logLevel: 'warning',
+  // `require` for the inlined CommonJS code (yaml's Node build).
+  banner: { js: `import { createRequire as __walrusCreateRequire } from 'node:module';\nconst require = __walrusCreateRequire(import.meta.url);\n` +
+    `const __walrusEsmTwin = (p) => new URL(${JSON.stringify(ROOT_MARK)} + p, import.meta.url).href;` },
+  plugins: [esmTwinPlugin],
+});
+// The licences of the packages whose code now sits inside dist/esm (found
+// from what esbuild read: a nested copy is found where it is).
+const packageDirs = new Set(['zod']);
+for (const input of Object.keys(esmBuild.metafile.inputs)) {
+  const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) packageDirs.add(match[1]);
+}
+writeFileSync(join(esm, 'vendor', 'LICENSES.txt'), [...packageDirs].map((entry) => {
+  const dir = entry === 'zod' ? dirname(require.resolve('zod/package.json')) : join(root, entry);
+  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+  const { name, version, license } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return `${name}@${version} (${license})\n\n${file ? readFileSync(join(dir, file), 'utf8').trim() : 'see the package'}\n`;
+}).join(`\n${'-'.repeat(72)}\n\n`));
+
+// Each output file finds the tree's root relative to its own place.
+for (const out of Object.keys(esmBuild.metafile.outputs).filter((o) => o.endsWith('.js'))) {
+  const full = join(root, out);
+  const up = relative(dirname(full), esm).split('\\').join('/');
+  writeFileSync(full, readFileSync(full, 'utf8').replace(ROOT_MARK, up === '' ? './' : `${up}/`));
+}
+
+// 3. The CommonJS bundle. Dependencies stay external (they all load with
 // require()). `import.meta.url` has no CommonJS meaning, so each module's use
 // of it becomes the URL of its twin under dist/esm: files found relative to a
 // module (worker entries, the built-in aggregate processor, package.json)
 // resolve to the compiled ES tree, which worker threads load anyway.
-const esbuild = require('esbuild');
 const ESM_ONLY = new Set(['p-limit']);
 const importMetaPlugin = {
   name: 'import-meta-to-esm-twin',

@@ -11,7 +11,7 @@ export {
   WalrusClient, Producer, Consumer,
   type WalrusClientOptions, type CallOptions, type ClientStats, type PoolOptions, type RetryOptions, type BreakerOptions,
   type ProducerOptions, type SendOptions, type LingerOptions, type ConsumerOptions,
-} from './client/index.js';
+} from './client/entry.js';
 
 // Records: the envelope and serializers.
 export {
@@ -42,14 +42,24 @@ export {
 export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError, type ErrorCode, type SerializedError } from './errors/index.js';
 
 // Topologies and the pipeline runtime.
-export { loadTopology, loadTopologyText, formatDiagnostic, type Topology, type Diagnostic } from './topology/index.js';
-export { startPipeline, parseDeadLetter, type Pipeline, type PipelineOptions, type PipelineSummary, type DeadLetterEntry } from './runtime/index.js';
+// Entry points that start something (parse a topology, start a pipeline or a
+// node) import their machinery on first call: a processor module imports this
+// entry in every worker thread, and should load what it uses, not the runtime.
+export { loadTopology, loadTopologyText } from './topology/load-entry.js';
+export { formatDiagnostic } from './topology/validate/diagnostics.js';
+export type { Topology, Diagnostic } from './topology/types.js';
+export { startPipeline } from './runtime/start-entry.js';
+export type { Pipeline, PipelineOptions } from './runtime/pipeline/pipeline.js';
+export type { PipelineSummary } from './runtime/coordinator/pipeline-stats.js';
+export { parseDeadLetter, type DeadLetterEntry } from './runtime/coordinator/dead-letter.js';
 
 // Metrics: one registry, exact across worker threads, Prometheus text out (docs/observability.md).
-export { MetricsHub, type MetricsHubOptions } from './observability/index.js';
+export { MetricsHub, type MetricsHubOptions } from './observability/metrics/metrics-hub.js';
 
 // The embedded node and local durability.
-export { startBroker, startBrokerInWorker, type BrokerHandle, type BrokerOptions } from './broker/index.js';
+export { startBroker, startBrokerInWorker } from './broker/start-entry.js';
+export type { BrokerHandle } from './broker/server.js';
+export type { BrokerOptions } from './broker/options.js';
 export { Journal, DedupeWindow } from './journal/index.js';
 
 // Testing a topology without a node: the test driver (docs/testing.md).

@@ -70,6 +70,18 @@ function enableSourceMaps(): void {
   process.setSourceMapsEnabled(true);
 }
 
+/**
+ * Registers the TypeScript loader ahead of the first TypeScript module, for
+ * a thread that expects one (a prestarted `validate` check thread): the
+ * registration then overlaps other work. Loading a module registers what it
+ * needs anyway, so a wrong guess costs time, never a wrong result. An ES
+ * module is expected to load compiled (compiled-cache.ts), without tsx: only
+ * the CommonJS `require` hook is registered ahead.
+ */
+export function prepareTypeScript(commonJs: boolean): Promise<void> {
+  return commonJs ? ensureTypeScript(true) : Promise.resolve();
+}
+
 const packageTypes = new Map<string, string | undefined>();
 
 /** The `type` of the nearest package.json above `dir` (Node's rule for `.js`, tsx's for `.ts`). */
@@ -86,7 +98,8 @@ function packageType(dir: string): string | undefined {
   return type;
 }
 
-function isCommonJs(modulePath: string): boolean {
+/** Whether `modulePath` loads as CommonJS (Node's rules: extension, then the nearest package.json `type`). */
+export function isCommonJs(modulePath: string): boolean {
   const ext = extname(modulePath);
   if (ext === '.cjs' || ext === '.cts') return true;
   if (ext === '.mjs' || ext === '.mts') return false;

@@ -2,9 +2,8 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { Logger } from 'pino';
 import { WalrusError } from '../errors/index.js';
 import type { PipelineSummary } from '../runtime/coordinator/pipeline-stats.js';
-import { loadTopology } from '../topology/load.js';
 import type { LogLevel, SinkSpec, SourceSpec, Topology } from '../topology/types.js';
-import { startDriverRuntime, type DriverRuntime } from './driver-runtime.js';
+import type { DriverRuntime } from './driver-runtime.js';
 import { deadLetterRecord, inputEntry, sinkRecords, type TestDeadLetter, type TestInputRecord, type TestOutputRecord } from './test-records.js';
 import { VirtualClock } from './virtual-clock.js';
 import { partitionTopics } from '../codec/partitioning.js';
@@ -65,6 +64,10 @@ const DEFAULT_START = Date.parse('2026-01-01T00:00:00.000Z');
  * await driver.close();
  */
 export async function createTestDriver(topology: Topology | string, options: TestDriverOptions = {}): Promise<TestDriver> {
+  // Imported here, not with the module: the package entry exports this
+  // driver, and a processor importing the package should not load the
+  // topology parser and the coordinator with it.
+  const [{ loadTopology }, { startDriverRuntime }] = await Promise.all([import('../topology/load.js'), import('./driver-runtime.js')]);
   const loaded = typeof topology === 'string' ? (await loadTopology(topology, { cwd: options.cwd, env: options.env })).topology : topology;
   const start = options.startTime instanceof Date ? options.startTime.getTime() : options.startTime ?? DEFAULT_START;
   const clock = new VirtualClock(start);

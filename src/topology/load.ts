@@ -7,7 +7,6 @@ import { reportIssues } from './validate/issues.js';
 import { checkModuleExports, checkModuleFiles } from './validate/modules.js';
 import { checkModulesIsolated } from './validate/isolated-modules.js';
 import { normalise } from './normalise.js';
-import { topologySchema } from './schema/schema.js';
 import { checkSemantics } from './validate/semantics.js';
 import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
@@ -64,13 +63,18 @@ export async function loadTopologyText(text: string, file: string, options: Load
     out.error({ line: 1, col: 1 }, 'the topology is empty; it needs at least "app", "sources" and "processors"');
     throw invalid(file, out.all);
   }
+  // Processor modules are imported on their own threads (isolated-modules.ts)
+  // while this thread loads the schema and checks the rest: start-up of those
+  // threads and of zod overlap instead of adding up.
+  const modulePaths = checkModuleFiles(raw, dir, out);
+  const modulesChecked = options.loadModules === 'in-process' ? checkModuleExports(modulePaths, out)
+    : options.loadModules ? checkModulesIsolated(modulePaths, out, options) : undefined;
+  const { topologySchema } = await import('./schema/schema.js');
   const parsed = topologySchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) reportIssues(parsed.error.issues, raw, out);
   const resolution = checkSemantics(raw, out);
   checkDeprecations(raw, out);
-  const modulePaths = checkModuleFiles(raw, dir, out);
-  if (options.loadModules === 'in-process') await checkModuleExports(modulePaths, out);
-  else if (options.loadModules) await checkModulesIsolated(modulePaths, out, options);
+  await modulesChecked;
 
   if (out.hasErrors || !parsed.success) throw invalid(file, out.all);
   return { topology: normalise(parsed.data, resolution, full, dir), warnings: out.warnings };

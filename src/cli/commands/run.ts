@@ -2,14 +2,15 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import {
-  DeadLetterRing, MetricsHub, createLogger, createProgressReporter, driveProgress, linesAboveProgress, parseHttpAddress, redactHeaderPaths,
-  renderDeadLetterFold, type ObservabilityServer,
-} from '../../observability/index.js';
+import { DeadLetterRing } from '../../observability/dashboard/dead-letter-ring.js';
+import { MetricsHub } from '../../observability/metrics/metrics-hub.js';
+import { createLogger, redactHeaderPaths } from '../../observability/logs/logger.js';
+import { createProgressReporter, driveProgress, linesAboveProgress } from '../../observability/progress/progress-reporter.js';
+import { renderDeadLetterFold } from '../../observability/progress/progress-format.js';
+import { parseHttpAddress, type ObservabilityServer } from '../../observability/http/http-server.js';
 import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
-import { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
+import type { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
-import { replayEntries } from './dlq-replay.js';
 import { planStageGroups } from '../../topology/stage-groups.js';
 import { withRepartitions } from '../../topology/repartition.js';
 import type { PipelineStats } from '../../runtime/coordinator/pipeline-stats.js';
@@ -246,6 +247,8 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
   const sourcePartitions = new Map(Object.values(topology.sources).map((s) => [s.topic, s.partitions]));
   if (http) {
+    // Only with an HTTP address: the dashboard and the replay it offers load here, not at every start.
+    const [{ createPipelineDashboard }, { replayEntries }] = await Promise.all([import('../../runtime/pipeline/dashboard-wiring.js'), import('./dlq-replay.js')]);
     const groups = planStageGroups(topology);
     dashboard = createPipelineDashboard({
       topology, hub, deadLetters, scaling: { instance, assignment },

@@ -1,6 +1,9 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { describeCounts, diagnosticsOf, formatReport, loadTopology, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
+import { describeCounts, diagnosticsOf, formatReport } from '../../topology/report.js';
+import { guessTypeScript, prestartModuleCheck } from '../../topology/validate/isolated-modules.js';
+import type { Diagnostic } from '../../topology/types.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 import { planRepartitions, withRepartitions } from '../../topology/repartition.js';
 
@@ -50,7 +53,9 @@ const command: CliCommand = {
     if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format expects text or json, got "${values.format}"`);
     if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
     const file = positionals[0] ?? 'topology.yaml';
-    const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
+    // Imported only for the flag: it brings the YAML lexer, which the check thread should not wait for.
+    const maxBytes = values['max-topology-size'] === undefined ? undefined
+      : (await import('../../topology/validate/limits.js')).parseTopologySizeFlag(values['max-topology-size']);
     if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
 
     const moduleTimeoutMs = values['module-timeout'] === undefined ? undefined : Number(values['module-timeout']);
@@ -59,6 +64,10 @@ const command: CliCommand = {
     }
     let result: JsonResult;
     try {
+      // The thread that imports the first processor starts now, and the
+      // topology code (YAML, zod) loads meanwhile: their start-ups overlap.
+      if (!values['no-modules']) prestartModuleCheck(guessTypeScript(resolve(io.cwd, file)));
+      const { loadTopology } = await import('../../topology/load.js');
       const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: !values['no-modules'], maxBytes, moduleTimeoutMs });
       const counts = {
         sources: Object.keys(topology.sources).length,

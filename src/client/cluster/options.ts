@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { output } from 'zod';
+import { zod } from '../../util/zod.js';
 import { WalrusError } from '../../errors/index.js';
 import { parseAddress, type NodeAddress, type NodeAddressInput } from '../transport/address.js';
 import type { BalancerName } from './balancer.js';
@@ -93,83 +94,93 @@ export interface WalrusClientOptions {
   random?: () => number;
 }
 
-const ms = (max = 86_400_000) => z.number().int().min(0).max(max);
-const positive = () => z.number().int().min(1);
-const fn = <T>() => z.custom<T>((value) => typeof value === 'function', { message: 'must be a function' });
+/**
+ * The option schema, built on first use: zod is loaded then, not when the
+ * package is imported (src/util/zod.ts).
+ */
+function buildClientSchema() {
+  const z = zod();
+  const ms = (max = 86_400_000) => z.number().int().min(0).max(max);
+  const positive = () => z.number().int().min(1);
+  const fn = <T>() => z.custom<T>((value) => typeof value === 'function', { message: 'must be a function' });
 
-const poolSchema = z.strictObject({
-  min: z.number().int().min(0).max(1024).default(1),
-  max: positive().max(1024).default(4),
-  acquireTimeoutMs: ms().default(5_000),
-  idleTimeoutMs: ms().min(1).default(30_000),
-  healthCheckIntervalMs: ms().min(1).default(30_000),
-  maxPipeline: positive().max(100_000).default(256),
-}).superRefine((pool, ctx) => {
-  if (pool.max < pool.min) ctx.addIssue({ code: 'custom', path: ['max'], message: `must be >= pool.min (${pool.min})` });
-});
+  const poolSchema = z.strictObject({
+    min: z.number().int().min(0).max(1024).default(1),
+    max: positive().max(1024).default(4),
+    acquireTimeoutMs: ms().default(5_000),
+    idleTimeoutMs: ms().min(1).default(30_000),
+    healthCheckIntervalMs: ms().min(1).default(30_000),
+    maxPipeline: positive().max(100_000).default(256),
+  }).superRefine((pool, ctx) => {
+    if (pool.max < pool.min) ctx.addIssue({ code: 'custom', path: ['max'], message: `must be >= pool.min (${pool.min})` });
+  });
 
-const retrySchema = z.strictObject({
-  retries: z.number().int().min(0).max(100).default(3),
-  initialDelayMs: ms().default(100),
-  maxDelayMs: ms().default(5_000),
-  multiplier: z.number().min(1).max(100).default(2),
-  jitter: z.number().min(0).max(1).default(0.5),
-  retryIf: fn<RetryPredicate>().optional(),
-}).superRefine((retry, ctx) => {
-  if (retry.maxDelayMs < retry.initialDelayMs) ctx.addIssue({ code: 'custom', path: ['maxDelayMs'], message: `must be >= retry.initialDelayMs (${retry.initialDelayMs})` });
-});
+  const retrySchema = z.strictObject({
+    retries: z.number().int().min(0).max(100).default(3),
+    initialDelayMs: ms().default(100),
+    maxDelayMs: ms().default(5_000),
+    multiplier: z.number().min(1).max(100).default(2),
+    jitter: z.number().min(0).max(1).default(0.5),
+    retryIf: fn<RetryPredicate>().optional(),
+  }).superRefine((retry, ctx) => {
+    if (retry.maxDelayMs < retry.initialDelayMs) ctx.addIssue({ code: 'custom', path: ['maxDelayMs'], message: `must be >= retry.initialDelayMs (${retry.initialDelayMs})` });
+  });
 
-const breakerSchema = z.strictObject({
-  failureThreshold: positive().max(1_000_000).default(5),
-  openDurationMs: ms().min(1).default(30_000),
-  halfOpenAttempts: positive().max(1_000).default(3),
-});
+  const breakerSchema = z.strictObject({
+    failureThreshold: positive().max(1_000_000).default(5),
+    openDurationMs: ms().min(1).default(30_000),
+    halfOpenAttempts: positive().max(1_000).default(3),
+  });
 
-// Messages never quote the value: it may be a password.
-const authSchema = z.strictObject({
-  username: z.string().superRefine((v, ctx) => { const p = userNameProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
-  password: z.string().superRefine((v, ctx) => { const p = passwordProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
-});
+  // Messages never quote the value: it may be a password.
+  const authSchema = z.strictObject({
+    username: z.string().superRefine((v, ctx) => { const p = userNameProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
+    password: z.string().superRefine((v, ctx) => { const p = passwordProblem(v); if (p) ctx.addIssue({ code: 'custom', message: p }); }),
+  });
 
-const pemSchema = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
-const tlsSchema = z.union([z.boolean(), z.strictObject({
-  ca: z.union([pemSchema, z.array(pemSchema)]).optional(),
-  cert: pemSchema.optional(),
-  key: pemSchema.optional(),
-  serverName: z.string().min(1).optional(),
-  rejectUnauthorized: z.boolean().optional(),
-}).superRefine((t, ctx) => {
-  if ((t.cert === undefined) !== (t.key === undefined)) ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together' });
-})]);
+  const pemSchema = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
+  const tlsSchema = z.union([z.boolean(), z.strictObject({
+    ca: z.union([pemSchema, z.array(pemSchema)]).optional(),
+    cert: pemSchema.optional(),
+    key: pemSchema.optional(),
+    serverName: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().optional(),
+  }).superRefine((t, ctx) => {
+    if ((t.cert === undefined) !== (t.key === undefined)) ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together' });
+  })]);
 
-const addressSchema = z.union([z.string(), z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) })]);
+  const addressSchema = z.union([z.string(), z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) })]);
 
-const clientSchema = z.strictObject({
-  nodes: z.array(addressSchema).min(1, 'must list at least one node'),
-  pool: poolSchema.prefault({}),
-  retry: retrySchema.prefault({}),
-  breaker: breakerSchema.prefault({}),
-  balancer: z.enum(['round-robin', 'least-outstanding', 'consistent-hash']).default('round-robin'),
-  virtualNodes: positive().max(10_000).default(160),
-  requestTimeoutMs: ms().min(1).default(10_000),
-  connectTimeoutMs: ms().min(1).default(5_000),
-  healthCheckTimeoutMs: ms().min(1).default(2_000),
-  auth: authSchema.optional(),
-  tls: tlsSchema.default(false),
-  socketFactory: fn<SocketFactory>().optional(),
-  clock: z.custom<Clock>((value) => typeof (value as Clock | undefined)?.now === 'function', { message: 'must be an object with a now() method' }).optional(),
-  sleep: fn<Sleep>().optional(),
-  random: fn<() => number>().optional(),
-});
+  return z.strictObject({
+    nodes: z.array(addressSchema).min(1, 'must list at least one node'),
+    pool: poolSchema.prefault({}),
+    retry: retrySchema.prefault({}),
+    breaker: breakerSchema.prefault({}),
+    balancer: z.enum(['round-robin', 'least-outstanding', 'consistent-hash']).default('round-robin'),
+    virtualNodes: positive().max(10_000).default(160),
+    requestTimeoutMs: ms().min(1).default(10_000),
+    connectTimeoutMs: ms().min(1).default(5_000),
+    healthCheckTimeoutMs: ms().min(1).default(2_000),
+    auth: authSchema.optional(),
+    tls: tlsSchema.default(false),
+    socketFactory: fn<SocketFactory>().optional(),
+    clock: z.custom<Clock>((value) => typeof (value as Clock | undefined)?.now === 'function', { message: 'must be an object with a now() method' }).optional(),
+    sleep: fn<Sleep>().optional(),
+    random: fn<() => number>().optional(),
+  });
+}
+
+let clientSchema: ReturnType<typeof buildClientSchema> | undefined;
 
 /** Options after validation, with every default applied and nodes parsed. */
-export type ResolvedClientOptions = Omit<z.output<typeof clientSchema>, 'nodes' | 'auth' | 'tls'> & { nodes: NodeAddress[]; auth: ClientAuth | undefined; tls: ClientTls | undefined };
+export type ResolvedClientOptions = Omit<output<ReturnType<typeof buildClientSchema>>, 'nodes' | 'auth' | 'tls'> & { nodes: NodeAddress[]; auth: ClientAuth | undefined; tls: ClientTls | undefined };
 
 /**
  * Validates and defaults client options. Throws CONFIG_INVALID listing
  * every problem by field path, e.g. `pool.max: must be >= pool.min (4)`.
  */
 export function resolveClientOptions(input: WalrusClientOptions): ResolvedClientOptions {
+  clientSchema ??= buildClientSchema();
   const result = clientSchema.safeParse(input);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.map(String).join('.') || 'options'}: ${issue.message}`);

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import { WalrusError } from '../../errors/index.js';
 import { DEFAULT_REDACT_PATHS } from './log-fields.js';
 
@@ -51,8 +52,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     formatters: { level: (label: string) => ({ level: label }) },
     ...(options.omit ? { hooks: { logMethod: omitting(options.omit) } } : {}),
   };
+  // pino-pretty only when pretty: most runs log JSON (no TTY) and never need it.
   const stream: DestinationStream = usePretty
-    ? pretty({ destination, colorize: destination.isTTY === true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty)({ destination, colorize: destination.isTTY === true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
     : (destination as unknown as DestinationStream);
   try {
     return pino(config, stream);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { promClient } from './prom-client.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { METRICS, type MetricSpec } from './metric-names.js';
 
@@ -15,8 +16,8 @@ export class BuiltInSeries {
   constructor(registry: Registry) {
     for (const spec of Object.values(METRICS) as MetricSpec[]) {
       const config = { name: spec.name, help: spec.help, labelNames: spec.labels, registers: [registry] };
-      if (spec.type === 'counter') this.#counters.set(spec.name, new Counter(config));
-      else if (spec.type === 'gauge') this.#gauges.set(spec.name, new Gauge(config));
+      if (spec.type === 'counter') this.#counters.set(spec.name, new (promClient().Counter)(config));
+      else if (spec.type === 'gauge') this.#gauges.set(spec.name, new (promClient().Gauge)(config));
       else {
         const histogram = new BucketHistogram(spec.name, spec.help, spec.labels, spec.buckets ?? []);
         registry.registerMetric(histogram as never);

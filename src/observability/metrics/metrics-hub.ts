@@ -1,4 +1,5 @@
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient } from './prom-client.js';
 import { BuiltInSeries } from './built-in-series.js';
 import {
   BREAKER_STATE_VALUE, METRIC_PREFIX, METRICS,
@@ -44,7 +45,7 @@ const MS = 1 / 1000;
  * worker never reported is not counted (and is redone by the runtime).
  */
 export class MetricsHub {
-  readonly registry = new Registry();
+  readonly registry: Registry = new (promClient().Registry)();
   #now: () => number;
   #merger: SnapshotMerger;
   #tally = new ProgressTally();
@@ -56,7 +57,7 @@ export class MetricsHub {
     this.#now = options.now ?? Date.now;
     this.#merger = new SnapshotMerger(this.registry);
     this.#series = new BuiltInSeries(this.registry);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    if (options.processMetrics ?? true) promClient().collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
   /** Content type of {@link MetricsHub.metrics}' output. */

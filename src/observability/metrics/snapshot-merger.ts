@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { promClient } from './prom-client.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { METRIC_PREFIX, PROMETHEUS_LABEL, PROMETHEUS_NAME } from './metric-names.js';
 import type { MergeProblem, MetricSnapshot, WorkerSeriesSnapshot } from './worker-snapshot.js';
@@ -95,7 +96,7 @@ export class SnapshotMerger {
     }
     let merged: Merged;
     if (metric.kind === 'counter') {
-      const counter = new Counter({ name: metric.name, help: metric.help, labelNames: metric.labelNames, registers: [this.#registry] });
+      const counter = new (promClient().Counter)({ name: metric.name, help: metric.help, labelNames: metric.labelNames, registers: [this.#registry] });
       merged = { kind: 'counter', labelKeys: [...metric.labelNames], metric: counter };
     } else {
       const histogram = new BucketHistogram(metric.name, metric.help, metric.labelNames, metric.buckets);

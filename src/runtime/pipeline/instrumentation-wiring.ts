@@ -1,7 +1,8 @@
-import {
-  attachClientMetrics, nodesReachableCheck, readinessFromChecks, startObservabilityServer,
-  type ClientStatsSource, type MetricsHub, type ObservabilityServer, type ObservabilityServerOptions,
-} from '../../observability/index.js';
+import { attachClientMetrics, type ClientStatsSource } from '../../observability/metrics/client-metrics.js';
+import { nodesReachableCheck } from '../../observability/http/node-probe.js';
+import { readinessFromChecks } from '../../observability/http/readiness.js';
+import { startObservabilityServer, type ObservabilityServer, type ObservabilityServerOptions } from '../../observability/http/http-server.js';
+import type { MetricsHub } from '../../observability/metrics/metrics-hub.js';
 import type { WalrusClient } from '../../client/index.js';
 import type { Topology } from '../../topology/types.js';
 import { partitionTopics } from '../../codec/partitioning.js';

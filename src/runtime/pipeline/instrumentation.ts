@@ -1,8 +1,9 @@
 import type { Span } from '@opentelemetry/api';
 import type { SerializedError } from '../../errors/index.js';
-import {
-  SPAN_NAMES, fromLabelledSnapshot, injectTraceContext, recordSpanError, startSpan, tracingActive, type MetricsHub, type RecordHeaders,
-} from '../../observability/index.js';
+import { SPAN_NAMES } from '../../observability/tracing/span-attributes.js';
+import { fromLabelledSnapshot } from '../../observability/metrics/labelled-snapshot.js';
+import { injectTraceContext, recordSpanError, startSpan, tracingActive, type RecordHeaders } from '../../observability/tracing/tracing.js';
+import type { MetricsHub } from '../../observability/metrics/metrics-hub.js';
 import type { GroupBatchResult, GroupSpecWire } from '../wire/messages.js';
 import type { Job } from '../coordinator/stage-runner.js';
 

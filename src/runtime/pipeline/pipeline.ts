@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { startBroker, startBrokerInWorker } from '../../broker/index.js';
+import { startBroker, startBrokerInWorker } from '../../broker/start-entry.js';
 import { WalrusClient, readTlsFiles, type ClientAuth } from '../../client/index.js';
 import { Journal } from '../../journal/index.js';
 import type { Topology } from '../../topology/types.js';

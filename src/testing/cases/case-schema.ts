@@ -1,4 +1,7 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
+import type { infer as Infer, ZodType } from 'zod';
+
+const z = zod();
 
 /**
  * The format of a `walrus-stream test` file (docs/testing.md). One file
@@ -47,7 +50,7 @@ const listOptions = {
   count: z.number().int().nonnegative().optional(),
 };
 
-function listOf<T extends z.ZodType>(item: T) {
+function listOf<T extends ZodType>(item: T) {
   return z.union([z.array(item), z.strictObject({ records: z.array(item).optional(), ...listOptions })]);
 }
 
@@ -80,8 +83,8 @@ export const testFileSchema = z.strictObject({
   tests: z.array(testCaseSchema).min(1),
 });
 
-export type TestFile = z.infer<typeof testFileSchema>;
-export type TestCase = z.infer<typeof testCaseSchema>;
+export type TestFile = Infer<typeof testFileSchema>;
+export type TestCase = Infer<typeof testCaseSchema>;
 export type ExpectedList<T> = T[] | { records?: T[]; order?: 'strict' | 'any'; match?: 'subset' | 'exact'; exhaustive?: boolean; count?: number };
-export type ExpectedOutput = z.infer<typeof outputRecord>;
-export type ExpectedDeadLetter = z.infer<typeof deadLetter>;
+export type ExpectedOutput = Infer<typeof outputRecord>;
+export type ExpectedDeadLetter = Infer<typeof deadLetter>;

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
 import { topologySchema } from './schema.js';
 import type { Path } from '../validate/source-map.js';
+
+const z = zod();
 
 /**
  * The JSON Schema of topology.yaml, generated from the zod schema: editors

@@ -1,7 +1,10 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
+import type { output } from 'zod';
 import { DURATION_PATTERN, show } from './schema-fields.js';
 import { didYouMean } from '../validate/suggest.js';
 import { DURATION_FORMS, parseDuration } from '../units.js';
+
+const z = zod();
 
 /**
  * `processors.<name>.aggregate:` — a declarative aggregation step (count /
@@ -115,4 +118,4 @@ export const aggregateSchema = z
   .describe('A built-in aggregation by record key, instead of a `module`: implies `ordering: key` and `stores: [<store>]`; results go to the `default` output (docs/state.md, "Declarative aggregations in the topology").');
 
 /** The schema output of `aggregate:` (durations in ms). */
-export type ParsedAggregate = z.output<typeof aggregateSchema>;
+export type ParsedAggregate = output<typeof aggregateSchema>;

@@ -1,6 +1,8 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import { address, count, duration, ordered } from './schema-fields.js';
+
+const z = zod();
 
 /**
  * `cluster:` — where the Walrus nodes are and how the client talks to them

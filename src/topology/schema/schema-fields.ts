@@ -1,7 +1,10 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
+import type { ZodType } from 'zod';
 import { MAX_TOPIC_LENGTH, TOPIC_PATTERN, topicProblem } from '../../protocol/index.js';
 import { MAX_PARTITIONS } from '../../codec/partitioning.js';
 import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from '../units.js';
+
+const z = zod();
 
 /**
  * Reusable field types of the topology schema. Each one accepts what a person
@@ -70,7 +73,7 @@ export function topic() {
 export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** A record keyed by names (checked in semantics.ts, where the key's position is known). */
-export function named<T extends z.ZodType>(value: T) {
+export function named<T extends ZodType>(value: T) {
   return z.record(z.string().meta({ pattern: NAME_PATTERN.source }), value);
 }
 

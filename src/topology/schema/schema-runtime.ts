@@ -1,5 +1,7 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
 import { count, duration, size } from './schema-fields.js';
+
+const z = zod();
 
 /**
  * Topology keys of the runtime's crash containment and delivery: the worker

@@ -1,6 +1,8 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
 import { MAX_PARTITIONS } from '../../codec/partitioning.js';
 import { count, size, topic } from './schema-fields.js';
+
+const z = zod();
 
 /**
  * One keyed state store (`stores:` in the topology). The store itself lives

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import { zod } from '../../util/zod.js';
+import type { output } from 'zod';
 import { DEFAULT_REDACT_HEADERS } from '../../codec/headers.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
@@ -7,6 +8,8 @@ import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
+
+const z = zod();
 
 /**
  * The topology language, defined once. This schema gives the types, the
@@ -170,4 +173,4 @@ export const topologySchema = z
   .describe('A walrus-stream topology (topology.yaml). Top-level keys starting with `x-` are ignored: use them for YAML anchors.');
 
 /** What the schema outputs (before references are resolved). */
-export type ParsedTopology = z.output<typeof topologySchema>;
+export type ParsedTopology = output<typeof topologySchema>;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { core } from 'zod';
 import type { DiagnosticList } from './diagnostics.js';
 import { keysAt, placesOfKey } from '../schema/json-schema.js';
 import { show } from '../schema/schema-fields.js';
@@ -11,7 +11,7 @@ import { closest } from './suggest.js';
  * name JS types ("received string"), not what the user wrote.
  */
 
-type Issue = z.core.$ZodIssue;
+type Issue = core.$ZodIssue;
 
 const SECTIONS: Record<string, string> = { sources: 'source', processors: 'processor', sinks: 'sink' };
 
