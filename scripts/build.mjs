@@ -52,7 +52,7 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 // Plain JavaScript entry files (worker entries) and the dashboard's static
 // assets (read at run time next to their module) are not compiled: copy them.
-const assets = `${join('observability', 'dashboard', 'assets')}`;
+const assets = `${join('observability', 'dashboard', 'assets')}/`;
 for (const file of walk(src, (n, path) => n.endsWith('.mjs') || relative(src, path).startsWith(assets))) {
   const target = join(esm, relative(src, file));
   mkdirSync(dirname(target), { recursive: true });
@@ -82,7 +82,8 @@ const ESM_ENTRIES = ['index.ts', 'cli/main.ts', 'runtime/worker/task-handler.ts'
   'broker/worker-entry.ts', 'processor/builtin/aggregate.ts'];
 const INLINED = new Set(['yaml', 'p-limit', 'yocto-queue', 'comlink']);
 const ROOT_MARK = '__WALRUS_ESM_ROOT__';
-for (const file of walk(esm, (n) => /\.js(\.map)?$/.test(n))) rmSync(file);
+// tsc's JavaScript goes; the dashboard's assets (plain .js served to the browser) stay.
+for (const file of walk(esm, (n, path) => /\.js(\.map)?$/.test(n) && !relative(esm, path).startsWith(assets))) rmSync(file);
 const esmTwinPlugin = {
   name: 'import-meta-to-tsc-twin',
   setup(build) {
