@@ -19,9 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const fromSource = process.env.BENCH_FROM_SOURCE !== undefined;
-const lib = (path) => new URL(fromSource ? `../../src/${path}.ts` : `../../dist/esm/${path}.js`, import.meta.url).href;
-const { startPipeline } = await import(lib('runtime/pipeline/pipeline'));
-const { loadTopology, loadTopologyText } = await import(lib('topology/index'));
+// The package entry, as a user imports it (dist/ is a bundle: its entries are what exists).
+const { startPipeline, loadTopology, loadTopologyText } = await import(new URL(fromSource ? '../../src/index.ts' : '../../dist/esm/index.js', import.meta.url).href);
 
 /** CPU time (ms) of the main (coordinator) thread alone, from /proc on Linux; NaN elsewhere. */
 function mainThreadCpuMs() {
