@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { StateStoreView } from '../state/change-set.js';
+import type { StateStoreView } from '../state/model/change-set.js';
 
 /**
  * One record as a processor sees it. `value` is already deserialized with the

@@ -14,7 +14,7 @@ import type { PipelineSummary } from '../runtime/coordinator/pipeline-stats.js';
 import type { JournalLike, RecordCodec } from '../runtime/pipeline/pipeline-io.js';
 import { TopologyCodec } from '../runtime/pipeline/record-codec.js';
 import { RuntimeState } from '../runtime/state/runtime-state.js';
-import type { PartitionedStore } from '../state/partitioned-store.js';
+import type { PartitionedStore } from '../state/store/partitioned-store.js';
 import type { LogLevel, Topology } from '../topology/types.js';
 import { InProcessRunner } from './in-process-runner.js';
 import { MemoryTopics } from './memory-topics.js';

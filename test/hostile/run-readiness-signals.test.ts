@@ -10,9 +10,9 @@ import { WalrusClient } from '../../src/client/index.js';
 import { encodeRecords } from '../../src/codec/index.js';
 import { Journal } from '../../src/journal/index.js';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
-import { changelogTopic, encodeChangelogEntries } from '../../src/state/changelog-codec.js';
-import { pack } from '../../src/state/codec.js';
-import { STORE_FILES } from '../../src/state/paths.js';
+import { changelogTopic, encodeChangelogEntries } from '../../src/state/changelog/changelog-codec.js';
+import { pack } from '../../src/state/model/codec.js';
+import { STORE_FILES } from '../../src/state/store/paths.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));

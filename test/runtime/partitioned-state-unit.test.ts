@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { WalrusClient } from '../../src/client/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { partitionOfKey } from '../../src/codec/partitioning.js';
-import { encodeValue } from '../../src/state/codec.js';
+import { encodeValue } from '../../src/state/model/codec.js';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { RuntimeState } from '../../src/runtime/state/runtime-state.js';
 import { Ticket } from '../../src/runtime/coordinator/ticket.js';

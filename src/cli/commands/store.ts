@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
-import { inspectPartitionedStore, localPartitions } from '../../state/inspect-partitions.js';
+import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 
 const usage = `Usage: walrus-stream store [<store> [<key>]] [options]

@@ -2,7 +2,7 @@ import { WalrusError, serializeError, type SerializedError } from '../../errors/
 import type { ProcessorSpec } from '../../topology/types.js';
 import type { StageGroup } from '../../topology/stage-groups.js';
 import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, TaskRecord, UnitFailure, WireRecord } from '../wire/messages.js';
-import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { retryDelay } from './backoff.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
 import type { BatchRunner } from '../pipeline/pipeline-io.js';

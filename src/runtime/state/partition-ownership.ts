@@ -3,8 +3,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { ownedPartitions } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
-import { partitionOfDirName, partitionStoreDir, STORE_FILES, storeDir } from '../../state/paths.js';
-import { fsyncDir } from '../../state/snapshot-file.js';
+import { partitionOfDirName, partitionStoreDir, STORE_FILES, storeDir } from '../../state/store/paths.js';
+import { fsyncDir } from '../../state/store/snapshot-file.js';
 import type { Topology } from '../../topology/types.js';
 import type { InstanceAssignment } from '../sources/partitioned-reader.js';
 import { acquirePidLock } from '../../util/pid-lock.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { WalrusError, serializeError, type SerializedError } from '../../errors/index.js';
 import type { ChangeSet, KeyValueStore, PreparedWrites, StatePreload, StateWrites } from '../../state/index.js';
-import type { PartitionedStore } from '../../state/partitioned-store.js';
+import type { PartitionedStore } from '../../state/store/partitioned-store.js';
 import { openStores, type RestoreHooks, type StateClient } from './open-stores.js';
 import type { Topology } from '../../topology/types.js';
 import type { JournalLike, RecordCodec } from '../pipeline/pipeline-io.js';

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { TICK_SOURCE } from '../../processor/builtin/aggregate.js';
 import { parseWindowKey, type StateWrites } from '../../state/index.js';
-import type { PartitionedStore } from '../../state/partitioned-store.js';
-import { decodeValue } from '../../state/codec.js';
+import type { PartitionedStore } from '../../state/store/partitioned-store.js';
+import { decodeValue } from '../../state/model/codec.js';
 import type { Topology } from '../../topology/types.js';
 import type { Job, StateHooks } from '../coordinator/stage-runner.js';
 import type { RuntimeState } from './runtime-state.js';

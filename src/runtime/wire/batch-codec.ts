@@ -13,7 +13,7 @@
  * TaskRecord[] and GroupBatchResult (messages.ts).
  */
 import { Packr } from 'msgpackr';
-import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { packEntries, unpackEntries } from './preload-blob.js';
 import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';

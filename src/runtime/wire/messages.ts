@@ -9,7 +9,7 @@
  */
 import type { SerializedError } from '../../errors/index.js';
 import type { LabelledSnapshot } from '../../observability/metrics/worker-snapshot.js';
-import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 
 /** A record on its way into a worker. */
 export interface WireRecord {

@@ -5,8 +5,8 @@ import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from '../w
 import type { LoadedProcessor } from './loaded-processors.js';
 import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
-import type { StateStoreView } from '../../state/change-set.js';
-import type { WorkerStateContext } from '../../state/worker-state.js';
+import type { StateStoreView } from '../../state/model/change-set.js';
+import type { WorkerStateContext } from '../../state/worker/worker-state.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a

@@ -1,7 +1,7 @@
 import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { HEADERS, type RecordToEncode } from '../../codec/index.js';
-import type { StatePreload, StateWrites } from '../../state/worker-state.js';
+import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { encodeResult, encodeWire, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';

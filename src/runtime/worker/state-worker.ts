@@ -1,5 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
-import { WorkerStateContext } from '../../state/worker-state.js';
+import { WorkerStateContext } from '../../state/worker/worker-state.js';
 import type { ProcessorSpecWire, WireRecord } from '../wire/messages.js';
 
 /**

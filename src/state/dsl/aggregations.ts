@@ -1,4 +1,4 @@
-import type { StateStoreView } from '../change-set.js';
+import type { StateStoreView } from '../model/change-set.js';
 
 /**
  * Per-key aggregation helpers over any state view: a worker's `ctx.state(name)`

@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
-import type { KeyValueStore } from '../key-value-store.js';
-import type { StagedChange } from '../staged-change.js';
+import type { KeyValueStore } from '../store/key-value-store.js';
+import type { StagedChange } from '../model/staged-change.js';
 import { aggregate as aggregateInto } from './aggregations.js';
 
 /** A keyed aggregation's result for one record. */

@@ -1,5 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
-import type { StateStoreView } from '../change-set.js';
+import type { StateStoreView } from '../model/change-set.js';
 import type { EventTimeExtractor, TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import type { WindowResult } from './windowed-aggregation.js';

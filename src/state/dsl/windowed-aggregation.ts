@@ -1,7 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
-import type { KeyValueStore } from '../key-value-store.js';
-import type { ChangeSet } from '../change-set.js';
-import type { StagedChange } from '../staged-change.js';
+import type { KeyValueStore } from '../store/key-value-store.js';
+import type { ChangeSet } from '../model/change-set.js';
+import type { StagedChange } from '../model/staged-change.js';
 import type { EventTimeExtractor, TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import { WindowIndex } from './window-index.js';

@@ -1,6 +1,6 @@
-import { WalrusError } from '../errors/index.js';
-import { ChangeSet, type StateReader, type WireWrites } from './change-set.js';
-import { compareKeys, inRange, type RangeOptions } from './range.js';
+import { WalrusError } from '../../errors/index.js';
+import { ChangeSet, type StateReader, type WireWrites } from '../model/change-set.js';
+import { compareKeys, inRange, type RangeOptions } from '../model/range.js';
 
 /** What the coordinator ships with a task for each store the processor declared: the record key's entries. */
 export interface StatePreload {

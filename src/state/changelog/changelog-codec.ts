@@ -1,6 +1,6 @@
-import { WalrusError } from '../errors/index.js';
-import { pack, unpack } from './codec.js';
-import type { WireWrites } from './change-set.js';
+import { WalrusError } from '../../errors/index.js';
+import { pack, unpack } from '../model/codec.js';
+import type { WireWrites } from '../model/change-set.js';
 
 /**
  * Changelog entries: `wsc1:` + base64(msgpack({n: store, s: seq, w: writes})).

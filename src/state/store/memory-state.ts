@@ -1,5 +1,5 @@
-import { SCOPE_SEPARATOR, type StateReader, type WireWrites } from './change-set.js';
-import { compareKeys, inRange, SortedKeys, type RangeOptions } from './range.js';
+import { SCOPE_SEPARATOR, type StateReader, type WireWrites } from '../model/change-set.js';
+import { compareKeys, inRange, SortedKeys, type RangeOptions } from '../model/range.js';
 import { ScopeIndex } from './scope-index.js';
 
 /** A staged change set as the in-memory state tracks it. */

@@ -1,16 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WalrusError } from '../errors/index.js';
-import { ChangeSet, type WireWrites } from './change-set.js';
-import { assertKey, assertStoreName, decodeValue } from './codec.js';
-import { ChangelogPublisher } from './changelog-publisher.js';
+import { WalrusError } from '../../errors/index.js';
+import { ChangeSet, type WireWrites } from '../model/change-set.js';
+import { assertKey, assertStoreName, decodeValue } from '../model/codec.js';
+import { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
-import type { RangeOptions, StateEntry } from './range.js';
-import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreProgress, type RestoreReport } from './restore.js';
-import { StagedChange } from './staged-change.js';
+import type { RangeOptions, StateEntry } from '../model/range.js';
+import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
+import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
-import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
+import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
 export type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';

@@ -1,4 +1,4 @@
-import type { StagedChange } from './staged-change.js';
+import type { StagedChange } from '../model/staged-change.js';
 import type { StoreCore } from './store-core.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { WalrusError } from '../errors/index.js';
-import { backoffDelay } from '../util/backoff.js';
-import { sleep } from '../util/sleep.js';
+import { WalrusError } from '../../errors/index.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { sleep } from '../../util/sleep.js';
 
 /** How a store reaches its changelog topic; the runtime passes `entries => client.putMany(topic, entries)`. */
 export interface ChangelogOptions {

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { WalrusError } from '../errors/index.js';
+import { WalrusError } from '../../errors/index.js';
 
 /**
  * Frames on disk: `[u32 LE body length][u32 LE crc32(body)][body]`.

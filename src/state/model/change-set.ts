@@ -1,4 +1,4 @@
-import { WalrusError } from '../errors/index.js';
+import { WalrusError } from '../../errors/index.js';
 import { assertKey, decodeValue, encodeValue, MAX_VALUE_BYTES } from './codec.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
 

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
-import type { WireWrites } from './change-set.js';
-import { pack, unpack } from './codec.js';
-import { encodeChangelogEntries } from './changelog-codec.js';
-import type { ChangelogPublisher } from './changelog-publisher.js';
-import { faultPoint } from '../util/fault-points.js';
+import type { WireWrites } from '../model/change-set.js';
+import { pack, unpack } from '../model/codec.js';
+import { encodeChangelogEntries } from '../changelog/changelog-codec.js';
+import type { ChangelogPublisher } from '../changelog/changelog-publisher.js';
+import { faultPoint } from '../../util/fault-points.js';
 import { FrameLog } from './frame-log.js';
 import { MemoryState } from './memory-state.js';
 import { STORE_FILES } from './paths.js';
-import { clearRestoreMarker } from './restore.js';
+import { clearRestoreMarker } from '../changelog/restore.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
-import type { StagedChange } from './staged-change.js';
+import type { StagedChange } from '../model/staged-change.js';
 
 /** One log frame (one group commit): its last commit seq, the writes in order, ids of the records covered. */
 export interface LogBody {

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { WalrusError } from '../errors/index.js';
+import { WalrusError } from '../../errors/index.js';
 
 /**
  * One msgpack codec for everything the state layer writes: values, log

@@ -1,13 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WalrusError } from '../errors/index.js';
-import type { WireWrites } from './change-set.js';
-import { decodeValue, unpack } from './codec.js';
-import { scanFrames } from './frame-log.js';
-import { STORE_FILES } from './paths.js';
-import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
-import { readRestoreMarker } from './restore.js';
-import { readSnapshot, type SnapshotData } from './snapshot-file.js';
+import { WalrusError } from '../../errors/index.js';
+import type { WireWrites } from '../model/change-set.js';
+import { decodeValue, unpack } from '../model/codec.js';
+import { scanFrames } from '../store/frame-log.js';
+import { STORE_FILES } from '../store/paths.js';
+import { compareKeys, inRange, type RangeOptions, type StateEntry } from '../model/range.js';
+import { readRestoreMarker } from '../changelog/restore.js';
+import { readSnapshot, type SnapshotData } from '../store/snapshot-file.js';
 
 /** A store as its files say it is, read without opening it for writing. */
 export interface StoreInspection {

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspectStore, type StoreInspection } from './inspect.js';
-import { partitionDirName, partitionOfDirName, storeDir } from './paths.js';
-import { compareKeys, type RangeOptions, type StateEntry } from './range.js';
+import { partitionDirName, partitionOfDirName, storeDir } from '../store/paths.js';
+import { compareKeys, type RangeOptions, type StateEntry } from '../model/range.js';
 
 /** A store as the files of a stateDir hold it: one partition per directory of a partitioned store, or the store itself. */
 export interface PartitionedInspection {

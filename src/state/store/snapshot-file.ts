@@ -1,7 +1,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { WalrusError } from '../errors/index.js';
-import { pack, unpack } from './codec.js';
+import { WalrusError } from '../../errors/index.js';
+import { pack, unpack } from '../model/codec.js';
 import { encodeLogFrame, scanFrames } from './frame-log.js';
 
 /** What a snapshot holds: the committed state as of commit `seq`. */

@@ -1,6 +1,6 @@
-import type { FsyncMode } from '../util/fsync.js';
-import type { WireWrites } from './change-set.js';
-import type { ChangelogOptions } from './changelog-publisher.js';
+import type { FsyncMode } from '../../util/fsync.js';
+import type { WireWrites } from '../model/change-set.js';
+import type { ChangelogOptions } from '../changelog/changelog-publisher.js';
 
 /** Options of `KeyValueStore.open`. */
 export interface KeyValueStoreOptions {

@@ -1,7 +1,7 @@
-import { partitionOfKey } from '../codec/partitioning.js';
-import { WalrusError } from '../errors/index.js';
+import { partitionOfKey } from '../../codec/partitioning.js';
+import { WalrusError } from '../../errors/index.js';
 import type { KeyValueStore } from './key-value-store.js';
-import { compareKeys, type RangeOptions, type StateEntry } from './range.js';
+import { compareKeys, type RangeOptions, type StateEntry } from '../model/range.js';
 import type { StoreStats } from './store-types.js';
 
 /**

@@ -1,10 +1,10 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { WireWrites } from './change-set.js';
+import type { WireWrites } from '../model/change-set.js';
 import { decodeChangelogEntry } from './changelog-codec.js';
-import { STORE_FILES } from './paths.js';
-import { fsyncDir } from './snapshot-file.js';
-import { faultPoint } from '../util/fault-points.js';
+import { STORE_FILES } from '../store/paths.js';
+import { fsyncDir } from '../store/snapshot-file.js';
+import { faultPoint } from '../../util/fault-points.js';
 
 /**
  * A leased batch of changelog entries (a `client.lease(...)` result has this
