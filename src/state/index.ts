@@ -1,9 +1,10 @@
 export { KeyValueStore, type KeyValueStoreOptions, type PreparedWrites, type StoreStats } from './store/key-value-store.js';
 export { StagedChange } from './model/staged-change.js';
-export { ChangeSet, SCOPE_SEPARATOR, type StateReader, type StateStoreView, type WireWrites } from './model/change-set.js';
+export { ChangeSet, type StateReader, type StateStoreView, type WireWrites } from './model/change-set.js';
 export type { RangeOptions, StateEntry } from './model/range.js';
 export { storeDir, STORE_FILES } from './store/paths.js';
-export { MAX_KEY_BYTES, MAX_VALUE_BYTES, STORE_NAME_PATTERN } from './model/codec.js';
+export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './model/codec.js';
+export { STORE_NAME_PATTERN, SCOPE_SEPARATOR } from './model/names.js';
 export { changelogTopic, encodeChangelogEntries, decodeChangelogEntry, CHANGELOG_PREFIX, MAX_CHANGELOG_ENTRY_CHARS } from './changelog/changelog-codec.js';
 export type { ChangelogOptions } from './changelog/changelog-publisher.js';
 export type { ChangelogFetch, LeasedChangelogBatch, RestoreProgress, RestoreReport } from './changelog/restore.js';

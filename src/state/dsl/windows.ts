@@ -1,5 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
-import { SCOPE_SEPARATOR } from '../model/change-set.js';
+import { SCOPE_SEPARATOR } from '../model/names.js';
 
 /** A window definition on event time, in milliseconds. Tumbling windows have `advance === size`. */
 export interface WindowSpec {

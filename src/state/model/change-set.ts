@@ -1,5 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import { assertKey, decodeValue, encodeValue, MAX_VALUE_BYTES } from './codec.js';
+import { SCOPE_SEPARATOR } from './names.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
 
 /** Reads the state a change set is built on (the store, or the values shipped to a worker). */
@@ -12,8 +13,6 @@ export interface StateReader {
 /** A change set as plain data: what crosses the worker boundary and what the log stores. `null` = delete. */
 export type WireWrites = Array<[string, Uint8Array | null]>;
 
-/** Separates a record key from the sub-keys a processor keeps under it (`cust-1@2026-01-01`). */
-export const SCOPE_SEPARATOR = '@';
 
 /** What a processor sees as `ctx.state(name)`. */
 export interface StateStoreView {

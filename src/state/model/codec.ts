@@ -64,14 +64,3 @@ export function assertKey(store: string, key: unknown): asserts key is string {
     });
   }
 }
-
-/** Store names become a directory and part of a topic name, so they use the topic alphabet minus `:`. */
-export const STORE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
-
-export function assertStoreName(name: string): void {
-  if (!STORE_NAME_PATTERN.test(name) || name === '.' || name === '..') {
-    throw new WalrusError('STATE_STORE_ERROR', `invalid store name "${name}": use 1-100 characters from A-Z a-z 0-9 . _ - (it names a directory and the changelog topic)`, {
-      context: { store: name },
-    });
-  }
-}

@@ -1,4 +1,5 @@
-import { SCOPE_SEPARATOR, type StateReader, type WireWrites } from '../model/change-set.js';
+import type { StateReader, WireWrites } from '../model/change-set.js';
+import { SCOPE_SEPARATOR } from '../model/names.js';
 import { compareKeys, inRange, SortedKeys, type RangeOptions } from '../model/range.js';
 import { ScopeIndex } from './scope-index.js';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { assertStoreName } from '../model/codec.js';
+import { assertStoreName } from '../model/names.js';
 
 /** `<stateDir>/<app>/state/<store>/`: where a store keeps its files. */
 export function storeDir(stateDir: string, app: string, store: string): string {

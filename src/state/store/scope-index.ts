@@ -1,4 +1,4 @@
-import { SCOPE_SEPARATOR } from '../model/change-set.js';
+import { SCOPE_SEPARATOR } from '../model/names.js';
 
 /**
  * Sub-keys by scope: `cust-1@0000000000060000` is listed under `cust-1`

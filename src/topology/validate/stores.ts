@@ -1,4 +1,4 @@
-import { STORE_NAME_PATTERN } from '../../state/model/codec.js';
+import { STORE_NAME_PATTERN } from '../../state/model/names.js';
 import type { DiagnosticList } from './diagnostics.js';
 import { isRecord } from './references.js';
 import { didYouMean } from './suggest.js';
