@@ -78,7 +78,7 @@ writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchem
 // `import.meta.url` in a module that lands in a chunk would be the chunk's
 // URL: it becomes the URL its tsc twin had (files next to a module, such as
 // worker entries, assets and the built-in processor, are found as before).
-const ESM_ENTRIES = ['index.ts', 'cli/main.ts', 'runtime/worker/task-handler.ts', 'topology/validate/module-check-task.ts',
+const ESM_ENTRIES = ['index.ts', 'processor/sdk.ts', 'cli/main.ts', 'runtime/worker/task-handler.ts', 'topology/validate/module-check-task.ts',
   'broker/worker-entry.ts', 'processor/builtin/aggregate.ts'];
 const INLINED = new Set(['yaml', 'p-limit', 'yocto-queue', 'comlink']);
 const ROOT_MARK = '__WALRUS_ESM_ROOT__';
@@ -88,10 +88,7 @@ const esmTwinPlugin = {
   name: 'import-meta-to-tsc-twin',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      let code = readFileSync(args.path, 'utf8');
-      // zod (src/util/zod.ts) is required on first use: from the one-file
-      // copy below, instead of zod's ~100 CommonJS files to resolve and read.
-      code = code.replaceAll("createRequire(import.meta.url)('zod')", "createRequire(import.meta.url)('../vendor/zod.cjs')");
+      const code = readFileSync(args.path, 'utf8');
       if (!code.includes('import.meta.url')) return { contents: code, loader: 'ts' };
       // Replaced in the syntax tree (esbuild's define), not as text: a
       // template that writes `import.meta.url` into a user's file (init's
@@ -102,6 +99,10 @@ const esmTwinPlugin = {
     });
   },
 };
+// zod (src/util/zod.ts) is required on first use, from this one-file copy
+// instead of zod's ~100 CommonJS files to resolve and read (with V8's code
+// cache next to it: src/util/code-cache.ts; a new build starts without one).
+for (const file of existsSync(join(esm, 'vendor')) ? readdirSync(join(esm, 'vendor')) : []) if (file.endsWith('.v8cache')) rmSync(join(esm, 'vendor', file));
 await esbuild.build({
   stdin: { contents: "module.exports = require('zod');", resolveDir: root, loader: 'js' },
   outfile: join(esm, 'vendor', 'zod.cjs'),
@@ -180,9 +181,13 @@ const importMetaPlugin = {
     });
   },
 };
-await esbuild.build({
-  entryPoints: [join(src, 'index.ts')],
-  outfile: join(cjs, 'index.js'),
+// One bundle per public entry: the package entry and `walrus-stream/processor`
+// (src/processor/sdk.ts). Classes are not shared between the two, and need not
+// be: the runtime reads errors and processors by shape (code, retriable, the
+// processor brand), not by class.
+for (const entry of ['index.ts', 'processor/sdk.ts']) await esbuild.build({
+  entryPoints: [join(src, entry)],
+  outfile: join(cjs, entry.replace(/\.ts$/, '.js')),
   bundle: true,
   format: 'cjs',
   platform: 'node',
