@@ -1,11 +1,14 @@
 /**
  * Start-up of the CLI, as a user meets it: the built package (dist/), a
- * project whose one TypeScript processor imports 'walrus-stream'. Cases, run
+ * project whose one TypeScript processor imports 'walrus-stream/processor'
+ * (what `init` scaffolds and the docs show). Cases, run
  * interleaved round by round so machine load hits them alike, each against a
  * bare `node -e 0` measured in the same run:
  *
  *   --help                  the CLI's cheapest path
- *   validate                topology + importing the processor (tsx, the package)
+ *   validate                topology + importing the processor (compiled, the package)
+ *   validate, full entry    the same with the processor importing 'walrus-stream'
+ *                           (the whole library) instead
  *   run → first record      spawn until the processor sees its first record
  *                           (one seeded record, embedded node, one worker),
  *                           and the run's peak RSS (Linux: VmHWM)
@@ -29,8 +32,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const COMPARE = process.env.BENCH_COMPARE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
-const PROCESSOR = `import { writeSync } from 'node:fs';
-import { defineProcessor } from 'walrus-stream';
+const PROCESSOR = (entry: string) => `import { writeSync } from 'node:fs';
+import { defineProcessor } from '${entry}';
 
 let seen = false;
 export default defineProcessor<string, string>({
@@ -102,6 +105,18 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** A project in `dir` using `checkout` as its walrus-stream, its one processor importing `entry`. */
+async function makeProject(dir: string, checkout: string, entry: string): Promise<string> {
+  await mkdir(join(dir, 'processors'), { recursive: true });
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(checkout, join(dir, 'node_modules', 'walrus-stream'), 'dir');
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'startup', private: true, type: 'module' }));
+  await writeFile(join(dir, 'processors', 'first.ts'), PROCESSOR(entry));
+  await writeFile(join(dir, 'topology.yaml'), TOPOLOGY);
+  await writeFile(join(dir, 'input.txt'), 'hello\n');
+  return dir;
+}
+
 async function main(): Promise<void> {
   const built = await new Promise<number | null>((resolve) => {
     spawn(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' }).on('close', resolve);
@@ -117,17 +132,13 @@ async function main(): Promise<void> {
     if (COMPARE !== undefined) checkouts.unshift([`${COMPARE} (compare)`, resolve(COMPARE)]);
     for (const [index, [label, checkout]] of checkouts.entries()) {
       const bin = join(checkout, 'bin', 'walrus-stream.js');
-      const dir = join(project, String(index));
-      await mkdir(join(dir, 'processors'), { recursive: true });
-      await mkdir(join(dir, 'node_modules'));
-      await symlink(checkout, join(dir, 'node_modules', 'walrus-stream'), 'dir');
-      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'startup', private: true, type: 'module' }));
-      await writeFile(join(dir, 'processors', 'first.ts'), PROCESSOR);
-      await writeFile(join(dir, 'topology.yaml'), TOPOLOGY);
-      await writeFile(join(dir, 'input.txt'), 'hello\n');
+      const dir = await makeProject(join(project, String(index)), checkout, 'walrus-stream/processor');
+      // The same project, its processor importing the package entry.
+      const full = await makeProject(join(project, `${index}-full`), checkout, 'walrus-stream');
       cases.push(
         { name: `${label} --help`, target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([bin, '--help'], { cwd: dir }) },
         { name: `${label} validate`, target: '<= 3x', limit: (b, ms) => ms <= 3 * b, run: () => time([bin, 'validate'], { cwd: dir }) },
+        { name: `${label} validate, processor imports 'walrus-stream'`, target: '', run: () => time([bin, 'validate'], { cwd: full }) },
         {
           name: `${label} run → first record`, target: '<= 600 ms', limit: (_, ms) => ms <= 600,
           run: async () => {

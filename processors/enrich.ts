@@ -1,4 +1,4 @@
-import { defineProcessor } from 'walrus-stream';
+import { defineProcessor } from 'walrus-stream/processor';
 import type { EnrichedOrder, Order } from './order.js';
 
 interface EnrichConfig {

@@ -1,4 +1,4 @@
-import { defineProcessor, NonRetriableError } from 'walrus-stream';
+import { defineProcessor, NonRetriableError } from 'walrus-stream/processor';
 import { CURRENCIES, type Order } from './order.js';
 
 /**

@@ -1,5 +1,5 @@
-import { defineProcessor } from 'walrus-stream';
-import { fromField, lateRecordError, tumbling, windowedAggregate } from 'walrus-stream';
+import { defineProcessor } from 'walrus-stream/processor';
+import { fromField, lateRecordError, tumbling, windowedAggregate } from 'walrus-stream/processor';
 import type { EnrichedOrder } from './order.js';
 
 /** One customer's revenue in one hour of event time, as of the order just counted. */

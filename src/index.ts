@@ -19,27 +19,17 @@ export {
   type RecordToEncode, type DecodedRecord, type WalrusRecord, type Serializer, type SerializerName,
 } from './codec/index.js';
 
-// The processor SDK (what processors/*.ts import).
-export {
-  defineProcessor, isProcessor, NonRetriableError, PROCESSOR_BRAND,
-  type Processor, type ProcessorDefinition, type ProcessorRecord, type ProcessorContext, type LifecycleContext,
-  type ProcessorMetrics, type ProcessResult, type EmitOptions,
-} from './processor/index.js';
+// What a processor module needs (also its own entry, `walrus-stream/processor`):
+// the processor SDK, the state DSL (keyed aggregations and windows over
+// ctx.state(...), docs/state.md) and the errors (one class, codes that drive
+// retry / breaker / dead-letter decisions).
+export * from './processor/sdk.js';
 
-// The state DSL: keyed aggregations and windows over ctx.state(...) (docs/state.md).
+// State stores themselves, read and written from the main thread.
 export {
-  count, reduce, aggregate, KeyedAggregation, WindowedAggregation, windowedAggregate, advanceKeyTo, lateRecordError,
-  tumbling, hopping, windowsFor, windowKey, parseWindowKey, fromField, fromHeader, fromRecordTimestamp, routeWindowStep,
-  keyStreamTimeKey, STREAM_TIME_KEY, KeyValueStore, storeDir, changelogTopic, inspectStore, listStores,
+  KeyValueStore, storeDir, changelogTopic, inspectStore, listStores,
   type KeyValueStoreOptions, type StoreInspection,
-  type KeyedAggregationOptions, type KeyedStep, type WindowSpec, type TimeWindow, type EventTimeExtractor, type TimedRecord,
-  type WindowedAggregationOptions, type WindowResult, type WindowStep, type WindowRouting, type WindowAction,
-  type KeyedWindowOptions, type KeyedWindowStep, type AdvanceKeyOptions, type KeyAdvance,
-  type StateEntry, type RangeOptions, type StateStoreView, type StateReader,
 } from './state/index.js';
-
-// Errors: one class, codes that drive retry / breaker / dead-letter decisions.
-export { WalrusError, ERROR_CODES, isRetriable, serializeError, deserializeError, type ErrorCode, type SerializedError } from './errors/index.js';
 
 // Topologies and the pipeline runtime.
 // Entry points that start something (parse a topology, start a pipeline or a

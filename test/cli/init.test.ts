@@ -41,7 +41,7 @@ test('init scaffolds a project whose topology validates, processor loaded throug
   assert.ok(pkg.scripts?.test);
   const topology = await readFile(join(dir, 'topology.yaml'), 'utf8');
   assert.match(topology.split('\n')[0] ?? '', /^# yaml-language-server: \$schema=\.\/node_modules\/walrus-stream\/schema\/topology\.schema\.json$/);
-  assert.match(await readFile(join(dir, 'processors/enrich.ts'), 'utf8'), /from 'walrus-stream'/);
+  assert.match(await readFile(join(dir, 'processors/enrich.ts'), 'utf8'), /from 'walrus-stream\/processor'/);
   assert.match(await readFile(join(dir, 'test/topology.test.mjs'), 'utf8'), /node:test/);
   // The scaffold's test cases for `walrus-stream test` (docs/testing.md), run first by its `npm test`.
   assert.match(await readFile(join(dir, 'topology.test.yaml'), 'utf8'), /^tests:\n {2}- name: events are tagged big or small by amount/m);

@@ -1,8 +1,10 @@
 /**
  * The user projects the packing test installs walrus-stream into: an ES
  * module project and a CommonJS one (`npm init -y`'s default). Between them
- * their processors use all six module extensions, and each project checks
- * the library with a script and its types with a strict tsconfig.
+ * their processors use all six module extensions, and both entries a
+ * processor may import (`walrus-stream` and the light `walrus-stream/processor`),
+ * and each project checks the library with a script and its types with a
+ * strict tsconfig.
  */
 
 export type ProjectKind = 'esm' | 'cjs';
@@ -22,7 +24,7 @@ export function projectFiles(kind: ProjectKind, typeRoots: string): Record<strin
       ? `import { defineProcessor } from 'walrus-stream';\nexport default defineProcessor({ process: (record) => record.value + '!' });\n`
       : `const { defineProcessor } = require('walrus-stream');\nmodule.exports = defineProcessor({ process: (record) => record.value + '!' });\n`,
     // The other module system, TypeScript: .cts in the ESM project, .mts in the CommonJS one.
-    [`processors/check.${esm ? 'cts' : 'mts'}`]: `import { defineProcessor, NonRetriableError } from 'walrus-stream';\n` +
+    [`processors/check.${esm ? 'cts' : 'mts'}`]: `import { defineProcessor, NonRetriableError } from 'walrus-stream/processor';\n` +
       `export default defineProcessor<string, string>({\n` +
       `  process(record) {\n` +
       `    if (!/^[A-Z]+!$/.test(record.value)) throw new NonRetriableError('upper and tag did not run: ' + record.value);\n` +
@@ -30,8 +32,8 @@ export function projectFiles(kind: ProjectKind, typeRoots: string): Record<strin
       `  },\n});\n`,
     // And the other module system, JavaScript.
     [`processors/pass.${esm ? 'cjs' : 'mjs'}`]: esm
-      ? `const { defineProcessor } = require('walrus-stream');\nmodule.exports = defineProcessor({ process: (record) => record.value });\n`
-      : `import { defineProcessor } from 'walrus-stream';\nexport default defineProcessor({ process: (record) => record.value });\n`,
+      ? `const { defineProcessor } = require('walrus-stream/processor');\nmodule.exports = defineProcessor({ process: (record) => record.value });\n`
+      : `import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n`,
     [`check.${esm ? 'mjs' : 'cjs'}`]: libraryCheck(esm),
     'types/consumer.ts': CONSUMER_TYPES,
     'types/tsconfig.json': JSON.stringify({
@@ -68,13 +70,17 @@ observability:
 /** Imports the library API and does a round trip against an embedded node. */
 function libraryCheck(esm: boolean): string {
   const load = esm
-    ? `import * as ws from 'walrus-stream';\nimport { mkdtemp, rm } from 'node:fs/promises';\nimport { tmpdir } from 'node:os';\nimport { join } from 'node:path';\n`
-    : `const ws = require('walrus-stream');\nconst { mkdtemp, rm } = require('node:fs/promises');\nconst { tmpdir } = require('node:os');\nconst { join } = require('node:path');\n`;
+    ? `import * as ws from 'walrus-stream';\nimport * as sdk from 'walrus-stream/processor';\nimport { mkdtemp, rm } from 'node:fs/promises';\nimport { tmpdir } from 'node:os';\nimport { join } from 'node:path';\n`
+    : `const ws = require('walrus-stream');\nconst sdk = require('walrus-stream/processor');\nconst { mkdtemp, rm } = require('node:fs/promises');\nconst { tmpdir } = require('node:os');\nconst { join } = require('node:path');\n`;
   const body = `
 const api = ['WalrusClient', 'Producer', 'Consumer', 'defineProcessor', 'loadTopology', 'startPipeline', 'startBroker',
   'MetricsHub', 'WalrusError', 'NonRetriableError', 'count', 'reduce', 'aggregate', 'tumbling', 'hopping', 'windowedAggregate', 'fromField'];
 const missing = api.filter((name) => typeof ws[name] !== 'function');
 if (missing.length > 0) throw new Error('missing from the package: ' + missing.join(', '));
+const sdkApi = ['defineProcessor', 'NonRetriableError', 'WalrusError', 'count', 'reduce', 'aggregate', 'tumbling', 'hopping', 'windowedAggregate', 'fromField', 'lateRecordError'];
+const sdkMissing = sdkApi.filter((name) => typeof sdk[name] !== 'function');
+if (sdkMissing.length > 0) throw new Error('missing from walrus-stream/processor: ' + sdkMissing.join(', '));
+if (typeof sdk.WalrusClient !== 'undefined') throw new Error('walrus-stream/processor should not carry the client');
 const dataDir = await mkdtemp(join(tmpdir(), 'walrus-pack-node-'));
 const broker = await ws.startBroker({ host: '127.0.0.1', port: 0, dataDir, fsync: 'never' });
 const client = new ws.WalrusClient({ nodes: [broker.address] });
@@ -109,8 +115,20 @@ const CONSUMER_TYPES = `import {
   WalrusClient, Producer, Consumer, WalrusError, NonRetriableError, MetricsHub, defineProcessor, loadTopology, startPipeline, startBroker,
   count, tumbling, windowedAggregate, fromField, type ProcessorContext, type WalrusRecord, type BrokerOptions, type WalrusClientOptions,
 } from 'walrus-stream';
+import * as sdk from 'walrus-stream/processor';
 
 interface Order { id: string; amount: number; at: number }
+
+// The light entry has the same types: a processor written against it is the same processor.
+export const light: sdk.Processor<Order, Order> = sdk.defineProcessor<Order, Order>({
+  process(record, ctx: sdk.ProcessorContext) {
+    if (record.value.amount < 0) throw new sdk.NonRetriableError('negative amount');
+    const step: sdk.KeyedWindowStep<number> = sdk.windowedAggregate(ctx.state('totals'), record, {
+      windows: sdk.tumbling(60_000), eventTime: sdk.fromField('at'), init: () => 0, aggregate: (sum: number, order) => sum + order.amount,
+    });
+    return step.late ? [] : record.value;
+  },
+});
 
 export const processor = defineProcessor<Order, Order>({
   process(record, ctx: ProcessorContext) {

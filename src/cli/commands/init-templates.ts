@@ -41,7 +41,7 @@ observability:
   logLevel: warn
 `;
 
-const PROCESSOR = `import { defineProcessor, NonRetriableError } from 'walrus-stream';
+const PROCESSOR = `import { defineProcessor, NonRetriableError } from 'walrus-stream/processor';
 
 /** One input line. */
 interface Event {
