@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -43,7 +43,12 @@ export function requireWithCodeCache(file: string): unknown {
         writeFileSync(temporary, script.createCachedData());
         renameSync(temporary, cacheFile);
       } catch {
-        // A read-only install: no cache, as before.
+        // A read-only install (or the name taken): no cache, as before, and no temporary file left.
+        try {
+          rmSync(temporary, { force: true });
+        } catch {
+          // Nothing more to do at exit.
+        }
       }
     });
   }

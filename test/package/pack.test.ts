@@ -36,6 +36,9 @@ before(async () => {
   // `npm test` builds first (pretest); this keeps the file runnable on its own.
   const built = await run(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, timeoutMs: 240_000 });
   assert.equal(built.code, 0, explain(built));
+  // A start leaves V8's code cache of the vendored zod in dist/ (src/util/code-cache.ts): it must not be packed.
+  const warmed = await run(process.execPath, [join(root, 'bin', 'walrus-stream.js'), 'validate', '--no-modules', 'topology.yaml'], { cwd: root, timeoutMs: 60_000 });
+  assert.equal(warmed.code, 0, explain(warmed));
   const packed = await run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', base], { cwd: root, timeoutMs: 120_000 });
   assert.equal(packed.code, 0, explain(packed));
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
@@ -57,12 +60,13 @@ before(async () => {
 
 after(() => rm(base, { recursive: true, force: true }));
 
-test('the tarball holds the build, the CLI and the schema, and no tests, benchmarks or CI files', () => {
+test('the tarball holds the build, the CLI and the schema, and no tests, benchmarks, CI files or code caches', () => {
   for (const needed of ['package.json', 'bin/walrus-stream.js', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js',
-    'dist/cjs/index.d.ts', 'dist/esm/runtime/worker/worker-entry.mjs', 'schema/topology.schema.json', 'README.md']) {
+    'dist/cjs/index.d.ts', 'dist/esm/processor/sdk.js', 'dist/esm/processor/sdk.d.ts', 'dist/cjs/processor/sdk.js', 'dist/esm/vendor/zod.cjs',
+    'dist/esm/runtime/worker/worker-entry.mjs', 'schema/topology.schema.json', 'README.md']) {
     assert.ok(packedFiles.includes(needed), `${needed} is missing from the tarball`);
   }
-  const unwanted = packedFiles.filter((f) => /^(test|benchmarks|\.ci|scripts|src|processors|examples)\//.test(f) || f.startsWith('tsconfig'));
+  const unwanted = packedFiles.filter((f) => /^(test|benchmarks|\.ci|scripts|src|processors|examples)\//.test(f) || f.startsWith('tsconfig') || f.endsWith('.v8cache'));
   assert.deepEqual(unwanted, []);
 });
 
