@@ -1,41 +1,24 @@
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
-import { DeadLetterRing } from '../../observability/dashboard/dead-letter-ring.js';
-import { MetricsHub } from '../../observability/metrics/metrics-hub.js';
-import { createLogger, redactHeaderPaths } from '../../observability/logs/logger.js';
-import { createProgressReporter, driveProgress, linesAboveProgress } from '../../observability/progress/progress-reporter.js';
-import { renderDeadLetterFold } from '../../observability/progress/progress-format.js';
-import { parseHttpAddress, type ObservabilityServer } from '../../observability/http/http-server.js';
-import { startPipelineServer, type ReadinessParts } from '../../runtime/pipeline/instrumentation-wiring.js';
-import type { createPipelineDashboard } from '../../runtime/pipeline/dashboard-wiring.js';
-import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
-import { planStageGroups } from '../../topology/stage-groups.js';
-import { withRepartitions } from '../../topology/repartition.js';
-import type { PipelineStats } from '../../runtime/coordinator/pipeline-stats.js';
-import { loadTopology, formatDiagnostic, parseTopologySizeFlag, type Diagnostic } from '../../topology/index.js';
-import { startPipeline, type Pipeline } from '../../runtime/pipeline/pipeline.js';
-import { instanceProblem } from '../../runtime/pipeline/pool-and-journal-options.js';
-import { ownedPartitions } from '../../codec/partitioning.js';
-import { checkAssignment, resolveAssignment, type InstanceAssignment } from '../../runtime/pipeline/instance-assignment.js';
-import { parseSeed, seedSources } from '../../runtime/sources/seed.js';
-import { formatSummary, toProgressSnapshot } from '../../runtime/pipeline/summary-format.js';
+import { loadTopology } from '../../topology/load.js';
+import { formatDiagnostic } from '../../topology/validate/diagnostics.js';
+import type { Diagnostic } from '../../topology/types.js';
+import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
+import { parseSeed } from '../../runtime/sources/seed.js';
+import { prestartNode, prestartPool } from '../../runtime/pool/prestart.js';
+// Read at load: a bad WALRUS_STREAM_FAULT fails any `run` at once, before a thread starts.
+import '../../util/fault-points.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
-import { resolveAuth } from '../connect-options.js';
-import { checkExposure } from '../../util/exposure.js';
-import type { HttpAuthOptions } from '../../observability/http/http-auth.js';
-import type { ObservabilitySpec } from '../../topology/types.js';
+import type { RunValues, SignalHooks } from './run-session.js';
 
-/** /metrics credentials: WALRUS_METRICS_TOKEN wins over observability.httpAuth.token; basic from httpAuth. */
-function metricsSecurity(spec: ObservabilitySpec['httpAuth'], envToken: string | undefined, insecure: boolean): { auth: HttpAuthOptions | undefined; insecure: boolean } {
-  const auth: HttpAuthOptions = {};
-  const token = envToken || spec?.token;
-  if (token) auth.bearerToken = token;
-  if (spec?.username !== undefined && spec.password !== undefined) auth.basic = { username: spec.username, password: spec.password };
-  return { auth: auth.bearerToken || auth.basic ? auth : undefined, insecure };
-}
-
+// Start-up: this module loads only what comes before the topology is known
+// (arguments, the topology loader) and the worker pool and embedded node,
+// which start on their threads as soon as the topology is loaded. The runtime (./run-session.ts: the pipeline, the
+// client, logs, metrics, the HTTP server) loads meanwhile: the threads boot
+// while the main thread imports, instead of after it. (Their modules are
+// imported here, not with the runtime: a dynamic import of them would wait
+// for the runtime's module graph, which shares their dependencies.)
 const usage = `Usage: walrus-stream run [topology.yaml] [options]
 
 Runs a topology: processors in a worker-thread pool, all Walrus I/O in the
@@ -89,9 +72,6 @@ with the reason (e.g. "startup: restoring state 40% (store totals)",
 "journal: replaying journal: 120 of 500 entries left").
 `;
 
-/** Log messages of single dead letters, folded into the live view on a TTY. */
-const DEAD_LETTER_LOG_MESSAGES = new Set(['record dead-lettered', 'undecodable record dead-lettered']);
-
 const command: CliCommand = {
   name: 'run',
   summary: 'Run a topology (the pipeline)',
@@ -100,7 +80,7 @@ const command: CliCommand = {
     // Signal handlers come first, so a SIGTERM during start-up (a long state
     // restore, a seed) stops cleanly instead of killing the process.
     let signalled: NodeJS.Signals | undefined;
-    let pipeline: Pipeline | undefined;
+    let pipeline: { stop(): void } | undefined;
     const startup = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (signalled) process.exit(signalExitCode(signalled));
@@ -130,14 +110,10 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED;
 }
 
-interface SignalHooks {
-  signal: AbortSignal;
-  signalled(): NodeJS.Signals | undefined;
-  started(pipeline: Pipeline): void;
-}
 
-async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promise<number> {
-  const { values, positionals } = parseArgs({
+/** The options of `run`, parsed. */
+export function parseRunArgs(args: string[]) {
+  return parseArgs({
     args, allowPositionals: true, strict: true,
     options: {
       'until-idle': { type: 'boolean' }, nodes: { type: 'string' }, workers: { type: 'string' },
@@ -147,6 +123,10 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
       'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
     },
   });
+}
+
+async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promise<number> {
+  const { values, positionals } = parseRunArgs(args);
   if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
   const workers = values.workers === undefined || values.workers === 'auto' ? values.workers : Number(values.workers);
   if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1)) {
@@ -165,6 +145,9 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
 
   const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
   if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
+  // The runtime loads while the topology does (below).
+  const runtime = import('./run-session.js');
+  runtime.catch(() => undefined); // awaited below; an import failure surfaces there
   let loaded;
   try {
     loaded = await loadTopology(file, { env: io.env, maxBytes });
@@ -177,146 +160,16 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     }
     throw error;
   }
-  const { topology, warnings } = loaded;
-  for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
-
-  const logFormat = values['log-format'];
-  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
-    throw new UsageError(`--log-format expects "json" or "pretty", got "${logFormat}"`);
-  }
-  // On a TTY the live view is created first: log lines then go above it
-  // instead of being overwritten by the next redraw.
-  const tty = io.stderr.isTTY === true && values.json !== true;
-  // The latest dead letters, for the dashboard and (on a TTY) the tally under the live view.
-  const deadLetters = new DeadLetterRing({ parse: parseDeadLetter });
-  const dlqTopics = [...new Set(Object.values(topology.processors).map((p) => p.deadLetter))];
-  // On a TTY each dead letter is not logged (a multi-line record each would bury the live
-  // view): the view shows counts by processor and code with the latest reason instead.
-  // Full records stay on the dead-letter topic, and are logged off a TTY or at debug level.
-  const foldDeadLetters = tty && !['debug', 'trace'].includes(topology.observability.logLevel);
-  const progress = tty || progressInterval > 0
-    ? createProgressReporter({
-      tty, stream: io.stderr, app: topology.app, logIntervalMs: progressInterval,
-      extraLines: foldDeadLetters ? () => renderDeadLetterFold(deadLetters.tallies(), dlqTopics) : undefined,
-    }) : undefined;
-  const logger = createLogger({
-    omit: foldDeadLetters ? (message) => DEAD_LETTER_LOG_MESSAGES.has(message) : undefined,
-    level: topology.observability.logLevel, base: { app: topology.app },
-    destination: progress && tty ? linesAboveProgress(progress, true) : io.stderr,
-    pretty: logFormat === undefined ? undefined : logFormat === 'pretty',
-    redact: redactHeaderPaths([...topology.observability.redactHeaders, ...(values['redact-header'] ?? [])]),
-  });
-  const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
-  const metricsAddress = values['metrics-address'];
-  const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
-    : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
-  // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
-  // process/GC metrics only when something scrapes them.
-  const hub = new MetricsHub({ processMetrics: http !== undefined });
-  let assignment: InstanceAssignment | undefined;
+  const prestartedPool = prestartPool(loaded.topology, workers);
+  // No nodes given (here or in the topology): the embedded node starts now too.
+  const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean) ?? loaded.topology.cluster.nodes;
+  const prestartedNode = nodes.length === 0 ? prestartNode(loaded.topology) : undefined;
   try {
-    assignment = resolveAssignment({ instance: values.instance ?? io.env.WALRUS_INSTANCE, instances: values.instances ?? io.env.WALRUS_INSTANCES, hostname: hostname() });
-    checkAssignment(topology, assignment);
-  } catch (error) {
-    if (!(error instanceof WalrusError)) throw error;
-    io.stderr.write(`walrus-stream run: ${error.message}\n`);
-    return EXIT.INVALID;
-  }
-  // Repartition topics included (the rewrite run will use: src/topology/repartition.ts).
-  for (const s of Object.values(withRepartitions(topology).sources)) {
-    if (assignment && s.partitions > 1 && ownedPartitions(s.partitions, assignment.instance, assignment.instances).length === 0) {
-      io.stderr.write(`walrus-stream run: warning: instance ${assignment.instance} of ${assignment.instances} owns no partition of source "${s.name}" (${s.partitions} partitions): it reads nothing from it; give the source at least as many partitions as instances\n`);
-    }
-  }
-  // The journal is per instance: with --instances, the index names it when no id was given.
-  const instance = values.instance ?? io.env.WALRUS_INSTANCE ?? (assignment === undefined ? undefined : String(assignment.instance));
-  const instanceError = instance === undefined ? undefined : instanceProblem(instance);
-  if (instanceError) throw new UsageError(`--instance: ${instanceError}`);
-  // /metrics, /healthz, /readyz start before the pipeline, so probes get an answer (and the
-  // reason it is not ready) during a state restore or a seed.
-  let phase: string | undefined = 'starting';
-  let pipeline: Pipeline | undefined;
-  const parts: ReadinessParts = { nodes: () => pipeline?.nodes ?? [], startup: () => phase, journalReplay: () => pipeline?.journalReplay() ?? { total: 0, left: 0 } };
-  const httpSecurity = metricsSecurity(topology.observability.httpAuth, io.env.WALRUS_METRICS_TOKEN, values.insecure === true);
-  // Refuse a wide-open /metrics before anything starts.
-  if (http) checkExposure({ what: 'the /metrics endpoint', host: http.host, authenticated: httpSecurity.auth !== undefined, insecure: httpSecurity.insecure, fix: 'Set WALRUS_METRICS_TOKEN or observability.httpAuth' });
-  const auth = await resolveAuth(values.user, io);
-  let server: ObservabilityServer | undefined;
-  // The dashboard is up with the server: the graph from the topology at once, the counts
-  // once the pipeline runs (a state restore or a seed shows as readiness reasons).
-  let dashboard: ReturnType<typeof createPipelineDashboard> | undefined;
-  const sourcePartitions = new Map(Object.values(topology.sources).map((s) => [s.topic, s.partitions]));
-  if (http) {
-    // Only with an HTTP address: the dashboard and the replay it offers load here, not at every start.
-    const [{ createPipelineDashboard }, { replayEntries }] = await Promise.all([import('../../runtime/pipeline/dashboard-wiring.js'), import('./dlq-replay.js')]);
-    const groups = planStageGroups(topology);
-    dashboard = createPipelineDashboard({
-      topology, hub, deadLetters, scaling: { instance, assignment },
-      coordinator: {
-        // Before the pipeline runs, no processor has counts yet (the dashboard reads only summary.processors).
-        get stats() { return pipeline?.coordinator.stats ?? ({ summary: { processors: {} } } as unknown as PipelineStats); },
-        pending: () => pipeline?.coordinator.pending() ?? {},
-        groups,
-      },
-      replay: (entries) => {
-        if (pipeline === undefined) return Promise.reject(new WalrusError('SHUTTING_DOWN', 'the pipeline is still starting; replay once it runs'));
-        // A dead letter of a partitioned source names its logical topic: back to its key's partition.
-        return replayEntries(pipeline.client, entries, { onWarning: (message) => logger.warn(message), targetPartitions: (topic) => sourcePartitions.get(topic) ?? 1 });
-      },
-    });
-    const routes = dashboard.routes;
-    server = await startPipelineServer(hub, parts, http, { ...httpSecurity, routes });
-    for (const warning of server.warnings) io.stderr.write(`walrus-stream run: warning: ${warning}\n`);
-    io.stderr.write(`dashboard: http://${server.address}/  metrics: http://${server.address}/metrics (health: /healthz, /readyz)${httpSecurity.auth ? ' — credentials required' : ''}\n`);
-  }
-  const interruptedCode = () => { const s = hooks.signalled(); return s === undefined ? undefined : signalExitCode(s); };
-  try {
-    try {
-      pipeline = await startPipeline(topology, {
-        ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
-        signal: hooks.signal,
-        onDeadLetter: (written) => deadLetters.add(written),
-        onWarning: (message) => io.stderr.write(`walrus-stream run: warning: ${message}\n`),
-        onStartup: (text) => { phase = text; },
-        beforeRun: async (client) => {
-          if (seeds.length > 0) phase = 'seeding';
-          const target = (nodes ?? topology.cluster.nodes).join(',') || topology.cluster.embedded.dataDir;
-          for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
-            io.stderr.write(r.skipped
-              ? `seed: ${r.file} was already loaded into "${r.topic}" (use --reseed to load it again)\n`
-              : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
-          }
-        },
-      });
-    } catch (error) {
-      const code = interruptedCode();
-      if (code === undefined) throw error;
-      io.stderr.write(`walrus-stream run: stopped during start-up (${hooks.signalled()}); nothing read is lost, the next start resumes\n`);
-      return code;
-    }
-    parts.client = pipeline.client;
-    parts.pool = pipeline.pool;
-    phase = undefined;
-    hooks.started(pipeline);
-
-    // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
-    const drive = progress
-      ? driveProgress(() => hub.progress(), progress, { intervalMs: tty ? 250 : Math.min(progressInterval, 1_000) })
-      : undefined;
-    try {
-      const summary = await pipeline.done;
-      // The view settles on the final totals (workers: how busy over the whole run, from their
-      // tasks' run time); the summary table goes to stdout.
-      const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
-      drive?.stop({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
-      io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
-      return interruptedCode() ?? EXIT.OK;
-    } finally {
-      drive?.stop();
-    }
+    const { runSession } = await runtime;
+    return await runSession({ values, io, hooks, workers, seeds, maxInFlight, progressInterval, loaded, prestartedPool, prestartedNode });
   } finally {
-    dashboard?.close();
-    await server?.close();
+    // Not taken by a pipeline (a start that failed or returned early): their threads end here.
+    await Promise.all([prestartedPool.release(), prestartedNode?.release()]);
   }
 }
 

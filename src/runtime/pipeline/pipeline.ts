@@ -7,8 +7,9 @@ import type { Topology } from '../../topology/types.js';
 import { Coordinator, wireSpec, type CoordinatorOptions } from '../coordinator/coordinator.js';
 import type { PipelineSummary } from '../coordinator/pipeline-stats.js';
 import { TopologyCodec } from './record-codec.js';
-import { WorkerPool } from '../pool/worker-pool.js';
-import { journalDir, workerPoolOptions } from './pool-and-journal-options.js';
+import type { WorkerPool } from '../pool/worker-pool.js';
+import { embeddedNodeOptions, prestartPool, type PrestartedNode, type PrestartedPool } from '../pool/prestart.js';
+import { journalDir } from './pool-and-journal-options.js';
 import { WalrusError } from '../../errors/index.js';
 import { RuntimeState } from '../state/runtime-state.js';
 import type { MetricsHub } from '../../observability/index.js';
@@ -28,6 +29,14 @@ export interface PipelineOptions {
   nodes?: string[];
   /** Overrides `workers`. @default topology.workers */
   workers?: number | 'auto';
+  /**
+   * A pool started before the pipeline (`prestartPool(topology, workers)`,
+   * with the same `workers`): the pipeline takes it over and closes it. Not
+   * taken (the start failed before), the caller closes it (`release()`).
+   */
+  prestartedPool?: PrestartedPool;
+  /** The embedded node, started early on its thread (`prestartNode(topology)`); used when no `nodes` are given. */
+  prestartedNode?: PrestartedNode;
   /** Finish once every source is empty and nothing is in flight. @default false */
   untilIdle?: boolean;
   /** Journal fetched entries before processing (at-least-once across crashes). @default true */
@@ -140,8 +149,16 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     const nodes = options.nodes ?? topology.cluster.nodes;
     // The worker threads start, and load the processors, while the embedded
     // node starts on its own thread: start-up waits for the slower, not both.
+    // A pool `run` started early (src/runtime/pool/prestart.ts), else a new one.
+    const given = options.prestartedPool;
+    if (given && given.workers !== options.workers) {
+      throw new WalrusError('CONFIG_INVALID', `the prestarted worker pool was started for ${String(given.workers)} workers, this pipeline asks for ${String(options.workers)}`);
+    }
+    const prestarted = given?.take() ? given : prestartPool(topology, options.workers);
+    if (prestarted !== given) prestarted.take();
+    const pool = prestarted.pool;
     let fatal: (error: WalrusError) => void = () => undefined;
-    const pool = new WorkerPool({ workers: options.workers ?? topology.workers, ...workerPoolOptions(topology, (error) => fatal(error)) });
+    prestarted.onFatal((error) => fatal(error));
     cleanups.push(() => pool.close());
     const loaded = (async () => {
       for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
@@ -151,14 +168,13 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     if (nodes.length === 0) {
       phase('starting the embedded node');
       const e = topology.cluster.embedded;
-      const started = await (options.brokerThread === false ? startBroker : startBrokerInWorker)({
-        host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
-        persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
-        ...(e.users ? { users: e.users } : {}), insecure: e.insecure,
-      });
+      const early = options.prestartedNode?.take() ? options.prestartedNode.node : undefined;
+      // Closed with the pipeline from here on, even if it fails to start.
+      if (early) cleanups.push(async () => { await (await early.catch(() => undefined))?.close(); });
+      const started = await (early ?? (options.brokerThread === false ? startBroker : startBrokerInWorker)(embeddedNodeOptions(topology)));
       broker = started;
       for (const warning of started.warnings) options.logger?.warn({ address: started.address }, `embedded node: ${warning}`);
-      cleanups.push(() => broker!.close());
+      if (!early) cleanups.push(() => broker!.close());
       options.logger?.info({ address: broker.address, dataDir: e.dataDir }, 'embedded node started');
     }
     const c = topology.cluster;
