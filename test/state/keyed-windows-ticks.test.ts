@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  KeyValueStore, advanceKeyTo, fromField, hopping, keyStreamTimeKey, tumbling, windowedAggregate, windowKey,
+  ChangeSet, KeyValueStore, PreloadedState, advanceKeyTo, fromField, hopping, keyStreamTimeKey, tumbling, windowedAggregate, windowKey,
 } from '../../src/state/index.js';
 import { tempDir } from './helpers.js';
 
@@ -92,4 +92,35 @@ test('advanceKeyTo refuses a missing key and a stream time that is not epoch mil
   assert.throws(() => advanceKeyTo(cs, '', 1, { windows: tumbling(M) }), /needs one/);
   assert.throws(() => advanceKeyTo(cs, 'a', 1.5, { windows: tumbling(M) }), /epoch milliseconds/);
   assert.throws(() => advanceKeyTo(cs, 'a', 1, { windows: tumbling(M), graceMs: -1 }), /graceMs/);
+});
+
+test('a record that moves stream time lists and decodes only the windows it closes, not every open window of the key (worker side, from a preload)', async (t) => {
+  const store = await openStore(t);
+  const windows = tumbling(M);
+  // Minutes 0..29 of key a under a 25-minute grace: 0..3 closed on the way, 4..29 open.
+  for (let i = 0; i < 30; i++) {
+    const cs = store.changeSet('a');
+    windowedAggregate(cs, rec('a', i * M + 1_000, 1), { windows, graceMs: 25 * M, ...sum });
+    await store.commit(cs);
+  }
+  // As in a worker: the key's entries arrive as a preload (here in reverse order: PreloadedState sorts what is not sorted).
+  const preload = [...store.preload('a')].reverse();
+  const base = new PreloadedState(preload);
+  const ranges: Array<{ opts: unknown; keys: string[] }> = [];
+  const reader = {
+    getBytes: (k: string) => base.getBytes(k),
+    rangeBytes: (opts: Parameters<PreloadedState['rangeBytes']>[0]) => {
+      const rows = base.rangeBytes(opts);
+      ranges.push({ opts, keys: rows.map(([k]) => k) });
+      return rows;
+    },
+  };
+  const view = new ChangeSet('s', reader, 'a');
+  assert.equal(preload.filter(([k]) => k !== keyStreamTimeKey('a')).length, 26);
+  // Stream time 29m+1s → 31m: windows starting at or before 31m - 25m - 1m = 5m close (minutes 4 and 5).
+  const step = windowedAggregate(view, rec('a', 31 * M, 1), { windows, graceMs: 25 * M, ...sum });
+  assert.deepEqual(step.closed.map((w) => [w.start / M, w.value]), [[4, 1], [5, 1]]);
+  assert.equal(ranges.length, 1);
+  assert.deepEqual(ranges[0]!.keys, [4, 5].map((m) => windowKey('a', m * M)), 'only the closing windows were listed (not the 24 still open, nor the stream time)');
+  assert.deepEqual(base.rangeBytes({ prefix: 'a@' }).map(([k]) => k), [...preload].reverse().map(([k]) => k).filter((k) => k.startsWith('a@')), 'a full range is in key order');
 });

@@ -132,7 +132,11 @@ export function advanceKeyTo<A>(state: StateStoreView, key: string, streamTime: 
 function moveKeyStreamTime<A>(state: StateStoreView, key: string, t: number, windows: WindowSpec, grace: number): Array<WindowResult<A>> {
   const closed: Array<WindowResult<A>> = [];
   state.put(keyStreamTimeKey(key), t);
-  for (const { key: storeKey, value } of state.range<A>({ prefix: `${key}@` })) {
+  // Only windows that close can be in the range: a window starting at or before `last` has `end + grace <= t`,
+  // and window keys sort by start. The others (all the open windows of the key) are neither listed nor decoded.
+  const last = t - grace - windows.size;
+  if (last < 0) return closed;
+  for (const { key: storeKey, value } of state.range<A>({ prefix: `${key}@`, end: windowKey(key, last + 1) })) {
     const parsed = parseWindowKey(storeKey);
     if (!parsed || parsed.key !== key) continue;
     const end = parsed.start + windows.size;

@@ -133,8 +133,8 @@ export class KeyValueStore {
     return new ChangeSet(this.name, this.#core.state, scope);
   }
 
-  /** The encoded entries of one record key (the key itself and `key@...`), to ship to a worker with the task. */
-  preload(recordKey: string): Array<[string, Uint8Array]> {
+  /** The encoded entries of one record key (the key itself and `key@...`), to ship to a worker with the task. Never modify it: it is the scope's current view (see MemoryState). */
+  preload(recordKey: string): ReadonlyArray<readonly [string, Uint8Array]> {
     assertKey(this.name, recordKey);
     return this.#core.state.scopeEntries(recordKey);
   }

@@ -21,14 +21,24 @@ export class MemoryState implements StateReader {
   #sorted = new SortedKeys();
   /** Over every key in `committed` or `overlay`. */
   #scopes = new ScopeIndex();
+  /**
+   * `scopeEntries` results by scope, least recently used first. A view is
+   * never changed: a change to a visible entry of its scope replaces it by an
+   * updated copy, so the array a task was sent with is still the current view
+   * exactly when nothing in the scope changed since (`scopeIs` in O(1)), and
+   * the next record of a key gets its entries without a lookup or a sort.
+   */
+  readonly #views = new Map<string, ScopeView>();
 
   /** Loads a committed entry (snapshot load). */
   setCommitted(key: string, bytes: Uint8Array): void {
+    const before = this.#views.size === 0 ? undefined : this.getBytes(key);
     if (!this.committed.has(key)) {
       this.#sorted.markStale();
       this.#scopes.add(key);
     }
     this.committed.set(key, bytes);
+    if (this.#views.size !== 0) this.#visibleChanged(key, before, this.getBytes(key));
   }
 
   getBytes(key: string): Uint8Array | undefined {
@@ -75,7 +85,20 @@ export class MemoryState implements StateReader {
    * order (what `rangeBytes({ prefix: 'key@' })` after `getBytes(key)`
    * gives, without building either).
    */
-  scopeEntries(scope: string): Array<[string, Uint8Array]> {
+  scopeEntries(scope: string): ScopeView {
+    let view = this.#views.get(scope);
+    if (view !== undefined) {
+      this.#views.delete(scope); // most recently used last
+      this.#views.set(scope, view);
+      return view;
+    }
+    view = this.#buildScope(scope);
+    this.#views.set(scope, view);
+    if (this.#views.size > VIEW_LIMIT) this.#views.delete(this.#views.keys().next().value!);
+    return view;
+  }
+
+  #buildScope(scope: string): Array<[string, Uint8Array]> {
     const out: Array<[string, Uint8Array]> = [];
     const own = this.getBytes(scope);
     if (own !== undefined) out.push([scope, own]);
@@ -91,12 +114,30 @@ export class MemoryState implements StateReader {
     return out;
   }
 
-  /** True when `scope`'s entries are exactly `entries` (same keys, same byte arrays by identity), allocating nothing. */
+  /**
+   * True when `scope`'s entries are exactly `entries` (same keys, same byte
+   * arrays by identity). O(1) when `entries` is the scope's current view
+   * (nothing changed since it was handed out); otherwise compared entry by
+   * entry, allocating nothing.
+   */
   scopeIs(scope: string, entries: ReadonlyArray<readonly [string, Uint8Array]>): boolean {
+    if (this.#views.get(scope) === entries) return true;
     for (const [k, bytes] of entries) if (this.getBytes(k) !== bytes) return false;
     let n = this.getBytes(scope) === undefined ? 0 : 1;
     for (const k of this.#scopes.children(scope)) if (this.getBytes(k) !== undefined) n += 1;
     return n === entries.length;
+  }
+
+  /** The visible bytes of `key` went from `before` to `after`: the views of its scopes are replaced by updated copies. */
+  #visibleChanged(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
+    if (before === after) return;
+    const own = this.#views.get(key);
+    if (own !== undefined) this.#views.set(key, withEntry(own, key, key, after));
+    for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
+      const scope = key.slice(0, at);
+      const view = this.#views.get(scope);
+      if (view !== undefined) this.#views.set(scope, withEntry(view, scope, key, after));
+    }
   }
 
   committedRange(opts: RangeOptions): Array<[string, Uint8Array]> {
@@ -105,15 +146,20 @@ export class MemoryState implements StateReader {
 
   /** Makes staged writes visible (overlay). */
   stage(owner: StagedOwner, writes: WireWrites): void {
+    const views = this.#views.size !== 0;
     for (const [key, bytes] of writes) {
+      const before = views ? this.getBytes(key) : undefined;
       if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
       this.overlay.set(key, { bytes, owner });
+      if (views) this.#visibleChanged(key, before, bytes ?? undefined);
     }
   }
 
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
   applyCommitted(writes: WireWrites, owner?: StagedOwner): void {
+    const views = this.#views.size !== 0;
     for (const [key, bytes] of writes) {
+      const before = views ? this.getBytes(key) : undefined;
       const known = this.committed.has(key) || this.overlay.has(key);
       if (bytes === null) {
         if (this.committed.delete(key)) this.#sorted.markStale();
@@ -125,6 +171,7 @@ export class MemoryState implements StateReader {
       const present = this.committed.has(key) || this.overlay.has(key);
       if (present && !known) this.#scopes.add(key);
       else if (!present && known) this.#scopes.remove(key);
+      if (views) this.#visibleChanged(key, before, this.getBytes(key));
     }
   }
 
@@ -132,6 +179,39 @@ export class MemoryState implements StateReader {
   committedEntries(): Array<[string, Uint8Array]> {
     return this.committedRange({});
   }
+}
+
+/** A scope's entries as `MemoryState.scopeEntries` gives them: never modified once handed out. */
+export type ScopeView = ReadonlyArray<readonly [string, Uint8Array]>;
+
+/** Scopes whose view is kept (least recently used dropped first): a view holds its scope's entries, not copies of their bytes. */
+const VIEW_LIMIT = 8192;
+
+/** `view` (of `scope`: its own entry first, then `scope@...` in key order) with `key` set to `bytes`, or removed when undefined. */
+function withEntry(view: ScopeView, scope: string, key: string, bytes: Uint8Array | undefined): ScopeView {
+  const own = view.length > 0 && view[0]![0] === scope ? 1 : 0;
+  let at: number;
+  let found: boolean;
+  if (key === scope) {
+    at = 0;
+    found = own === 1;
+  } else {
+    let lo = own;
+    let hi = view.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (view[mid]![0] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    at = lo;
+    found = lo < view.length && view[lo]![0] === key;
+  }
+  if (bytes === undefined && !found) return view;
+  const next = view.slice();
+  if (bytes === undefined) next.splice(at, 1);
+  else if (found) next[at] = [key, bytes];
+  else next.splice(at, 0, [key, bytes]);
+  return next;
 }
 
 /** `{ prefix: 'x@' }` alone (what preload and scoped ranges ask) → `'x'`; anything else → undefined. */

@@ -59,7 +59,7 @@ export class PartitionedStore {
   }
 
   /** The record key's entries (the key and `key@...`) to ship with a task; empty when its partition is not owned (the write is refused later). */
-  preload(recordKey: string): Array<[string, Uint8Array]> {
+  preload(recordKey: string): ReadonlyArray<readonly [string, Uint8Array]> {
     const part = this.partFor(recordKey);
     return part === undefined ? [] : part.preload(recordKey);
   }

@@ -6,7 +6,7 @@ import { compareKeys, inRange, type RangeOptions } from '../model/range.js';
 export interface StatePreload {
   store: string;
   /** From `KeyValueStore.preload(recordKey)`. */
-  entries: Array<[string, Uint8Array]>;
+  entries: ReadonlyArray<readonly [string, Uint8Array]>;
 }
 
 /** What a worker returns per store after processing a record (empty writes are omitted). */
@@ -18,9 +18,14 @@ export interface StateWrites {
 /** A read-only state made of preloaded entries (inside a worker, where the store is not). */
 export class PreloadedState implements StateReader {
   #entries: Map<string, Uint8Array>;
+  /** The entries in key order (a preload comes sorted; anything else is sorted once here). */
+  #sorted: ReadonlyArray<readonly [string, Uint8Array]>;
 
-  constructor(entries: Array<[string, Uint8Array]>) {
+  constructor(entries: ReadonlyArray<readonly [string, Uint8Array]>) {
     this.#entries = new Map(entries);
+    let sorted = true;
+    for (let i = 1; i < entries.length && sorted; i++) sorted = entries[i - 1]![0] < entries[i]![0];
+    this.#sorted = sorted ? entries : [...this.#entries].sort((a, b) => compareKeys(a[0], b[0]));
   }
 
   getBytes(key: string): Uint8Array | undefined {
@@ -28,7 +33,9 @@ export class PreloadedState implements StateReader {
   }
 
   rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
-    return [...this.#entries].filter(([k]) => inRange(k, opts)).sort((a, b) => compareKeys(a[0], b[0]));
+    const out: Array<[string, Uint8Array]> = [];
+    for (const [k, v] of this.#sorted) if (inRange(k, opts)) out.push([k, v]);
+    return out;
   }
 }
 
