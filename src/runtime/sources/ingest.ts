@@ -88,7 +88,7 @@ export class Ingest {
   constructor(options: IngestOptions) {
     this.#o = options;
     this.#stamped = options.origins?.writer === undefined ? new Set() : sourcesFeedingRepartitions(options.topology);
-    this.#acks = new LeaseAcks(options.logger);
+    this.#acks = new LeaseAcks(options.logger, () => this.#poke());
     this.#dedupe = new SourceDedupe(options.stats);
     this.#maxInFlight = options.maxInFlight ?? 20_000;
   }
@@ -136,6 +136,8 @@ export class Ingest {
     let lastRecords = 0;
     while (!this.#stopping) {
       if (this.#inFlight >= this.#maxInFlight) { await this.#sleep(spec.poll.maxInterval); continue; }
+      // Leases held until their records finish (no journal): at the cap, wait for one to be acknowledged.
+      if (this.#acks.full) { await this.#sleep(spec.poll.maxInterval); continue; }
       let batch: FetchedBatch;
       const started = Date.now();
       const finishedBefore = this.#finished;

@@ -3,10 +3,12 @@ import { serializeError } from '../../errors/index.js';
 import type { FetchedBatch } from '../pipeline/pipeline-io.js';
 
 /**
- * Most batches per source whose ACK waits for their records to finish (no
- * journal, or a failed append). Past it a batch is acknowledged at once —
- * the embedded node allows 4,096 open leases per connection, and holding
- * thousands of small leases would hit that before the in-flight bound.
+ * Most batches whose ACK waits for their records to finish (no journal, or a
+ * failed append). At it the sources stop fetching until a held lease is
+ * acknowledged (`full`): the embedded node allows 4,096 open leases per
+ * connection, and thousands of small leases would hit that before the
+ * in-flight bound. (Acknowledging past it instead lost records: a record of
+ * an acknowledged lease without a journal is nowhere once it is cut short.)
  */
 export const MAX_HELD_LEASES = 1_000;
 
@@ -28,10 +30,23 @@ export interface LeaseHold {
 export class LeaseAcks {
   readonly #pending = new Set<Promise<void>>();
   readonly #logger: Logger | undefined;
+  readonly #onRoom: (() => void) | undefined;
   #held = 0;
 
-  constructor(logger?: Logger) {
+  /** `onRoom`: called when `full` turns false again (a fetch loop waiting on it can go on). */
+  constructor(logger?: Logger, onRoom?: () => void) {
     this.#logger = logger;
+    this.#onRoom = onRoom;
+  }
+
+  /** True while MAX_HELD_LEASES leases wait for their records: fetch no more until it turns false. */
+  get full(): boolean {
+    return this.#held >= MAX_HELD_LEASES;
+  }
+
+  /** Leases waiting for their records to finish. */
+  get held(): number {
+    return this.#held;
   }
 
   /** Acknowledges `batch` once `appended` resolves (the entries are in the journal). */
@@ -43,14 +58,11 @@ export class LeaseAcks {
 
   /**
    * A hold that acknowledges `batch` after `entries` entries were released.
-   * Returns undefined (and acknowledges at once) when too many leases are held.
+   * Always held, even past MAX_HELD_LEASES (a batch fetched before the fetch
+   * loop saw `full` must not be acknowledged before its records finish).
    */
   afterRelease(batch: FetchedBatch, entries: number, source: string): LeaseHold | undefined {
     if (!batch.ack) return undefined;
-    if (this.#held >= MAX_HELD_LEASES) {
-      this.#track(batch.ack(), source);
-      return undefined;
-    }
     this.#held += 1;
     let left = entries;
     let failed = false;
@@ -59,6 +71,7 @@ export class LeaseAcks {
         failed ||= entryFailed;
         if (--left !== 0) return;
         this.#held -= 1;
+        if (this.#held === MAX_HELD_LEASES - 1) this.#onRoom?.();
         if (!failed) this.#track(batch.ack!(), source);
         else this.#logger?.warn({ source }, 'a record of a leased batch could not be finished; the lease stays open and the node redelivers it');
       },
