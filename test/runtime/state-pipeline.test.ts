@@ -101,3 +101,20 @@ test('a stateful processor refuses a record without a key (dead letter, non-retr
   assert.match(dlq[0]!, /has no key/);
   assert.deepEqual(await storeContents(h), new Map([['cust-0', { n: 1, sum: 1 }], ['cust-2', { n: 1, sum: 3 }]]));
 });
+
+test('without a journal a stateful run keeps no applied record ids (nothing would ever trim them): counts exact, the store\'s id set empty', { timeout: 30_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const n = 600;
+  await h.produce('orders', Array.from({ length: n }, (_, i) => order(i)), 10);
+  const summary = await h.run(topology(2), { journal: false });
+  assert.equal(summary.processors.count!.processed, n);
+  const contents = await storeContents(h);
+  for (const [key, want] of expected(0, n)) assert.deepEqual(contents.get(key), want, key);
+  const store = await KeyValueStore.open({ dir: storeDir(h.stateDir, 'counts', 'totals'), name: 'totals' });
+  try {
+    assert.equal(store.stats().appliedIds, 0, 'record ids are exactly-once bookkeeping for journaled entries only');
+  } finally {
+    await store.close();
+  }
+});

@@ -64,7 +64,6 @@ export class Ingest {
   #admitting = 0;
   #stopping = false;
   #fatal: Error | undefined;
-  #seq = 0;
   readonly #emptySources = new Set<string>();
   /**
    * Entries finished so far, and per repartition source the count when its
@@ -178,7 +177,8 @@ export class Ingest {
       // key ordering relies on, by chaining each batch behind the previous.
       const appended = this.#o.journal
         ? this.#o.journal.append(entries.map((entry) => ({ source: spec.name, entry })))
-        : Promise.resolve(entries.map(() => this.#seq++));
+        // No journal, no seq (-1, as after a failed append): no state ids are recorded for records that no release will ever trim.
+        : Promise.resolve(entries.map(() => -1));
       // A lease is acknowledged once the journal holds its entries; with no
       // journal (or a failed append) only once they are finished.
       if (this.#o.journal) this.#acks.afterAppend(batch, appended, spec.name);
