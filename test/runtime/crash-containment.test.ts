@@ -104,3 +104,20 @@ test('a processor whose module kills every worker at import fails the run at sta
   assert.ok(Date.now() - started < 30_000);
   assert.equal((await h.client.getMany('in', 10)).length, 1, 'nothing was fetched');
 });
+
+test('a burst of poison records, each killing its worker on every attempt, is dead-lettered (each counts once toward the crash limit); the rest comes out', { timeout: 90_000 }, async () => {
+  const poison = 10;
+  const good = 30;
+  await h.produce('in', [
+    ...Array.from({ length: poison }, (_, i) => ({ value: { n: i, crash: 'always' } })),
+    ...Array.from({ length: good }, (_, i) => ({ value: { n: poison + i } })),
+  ], 1);
+  // 3 attempts each: 30 worker deaths, more than the limit of 20 were each attempt counted.
+  const summary = await h.run(topology('crash.ts', '', '', 3).replace('workers: 1', 'workers: 2'));
+  const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
+  const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+  assert.deepEqual(out, Array.from({ length: good }, (_, i) => poison + i));
+  assert.equal(dead.length, poison, 'every poison record dead-lettered, once');
+  assert.ok(dead.every((d) => d.error.code === 'WORKER_CRASHED' && d.attempts === 3), JSON.stringify(dead.map((d) => [d.error.code, d.attempts])));
+  assert.equal(summary.processors.p.deadLettered, poison);
+});

@@ -4,10 +4,12 @@ import { WalrusError } from '../../errors/index.js';
 export interface CrashPolicy {
   /**
    * Worker threads that may die in a row, with no batch succeeding in
-   * between, before the run ends with a fatal WORKER_CRASHED. A poison record
-   * kills at most `retry.attempts` workers and its neighbours succeed in
-   * between; a processor that kills every worker (at import, in `init`, in a
-   * timer) never lets one succeed, and this ends it instead of looping.
+   * between, before the run ends with a fatal WORKER_CRASHED. A record that
+   * runs alone and kills its worker on every attempt counts once, not once
+   * per attempt: a burst of poison records is dead-lettered (its neighbours
+   * may all have finished before its retries come round); a processor that
+   * kills every worker (at import, in `init`, in a timer) never lets one
+   * succeed, and this ends it instead of looping.
    * @default 20
    */
   maxConsecutiveCrashes?: number;
@@ -28,6 +30,8 @@ export class CrashGuard {
   readonly #aboveHeap: number;
   #consecutive = 0;
   #lastCrash = '';
+  /** Records (running alone) already counted in the current streak. */
+  readonly #counted = new Set<string>();
   readonly #tasks = new Map<number, number>();
   readonly #heap = new Map<number, number>();
 
@@ -45,6 +49,7 @@ export class CrashGuard {
   /** A batch succeeded on `threadId`: resets the crash streak; true when the worker should now be recycled. */
   succeeded(threadId: number | undefined): boolean {
     this.#consecutive = 0;
+    this.#counted.clear();
     if (threadId === undefined) return false;
     const tasks = (this.#tasks.get(threadId) ?? 0) + 1;
     this.#tasks.set(threadId, tasks);
@@ -52,10 +57,18 @@ export class CrashGuard {
       (this.#aboveHeap > 0 && (this.#heap.get(threadId) ?? 0) > this.#aboveHeap);
   }
 
-  /** A worker died running `processor`; returns the fatal error once the streak reaches the limit. */
-  crashed(what: string, reason: string): WalrusError | undefined {
-    this.#consecutive += 1;
+  /**
+   * A worker died running `what`; returns the fatal error once the streak
+   * reaches the limit. `record`: the id of the one record the task held,
+   * running alone — counted once per streak, whatever its attempts.
+   */
+  crashed(what: string, reason: string, record?: string): WalrusError | undefined {
     this.#lastCrash = reason;
+    if (record !== undefined) {
+      if (this.#counted.has(record)) return undefined;
+      this.#counted.add(record);
+    }
+    this.#consecutive += 1;
     if (this.#consecutive < this.#max) return undefined;
     return new WalrusError('WORKER_CRASHED',
       `${this.#consecutive} worker threads died in a row with no batch succeeding in between (last: ${what}: ` +

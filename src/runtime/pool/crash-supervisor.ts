@@ -15,7 +15,8 @@ export interface SupervisorOptions extends CrashPolicy {
 }
 
 /** What a task runs, for deadlines and messages: `processor "enrich"` or `stage group "enrich" (enrich, route, revenue)`. */
-export interface TaskLabel { what: string; timeoutMs: number }
+/** What a task runs: for messages, its deadline, and (one record running alone) that record's id. */
+export interface TaskLabel { what: string; timeoutMs: number; record?: string }
 
 /** What to do with a batch whose task failed. */
 export type TaskFailure = { rerun: true } | { rerun: false; error: WalrusError };
@@ -92,7 +93,7 @@ export class TaskSupervisor {
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
     }
     const reason = (error as Error)?.message ?? String(error);
-    const fatal = this.#guard.crashed(spec.what, reason);
+    const fatal = this.#guard.crashed(spec.what, reason, spec.record);
     if (fatal && !this.#fatal) {
       this.#fatal = true;
       this.#o.onFatal?.(fatal);

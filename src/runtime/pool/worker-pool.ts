@@ -253,7 +253,8 @@ function taskLabel(group: GroupSpecWire, records: readonly TaskRecord[]): TaskLa
   const entry = records[0]?.entry ?? 0;
   if (group.members.length === 1 || records.every((r) => r.single && r.entry === entry)) {
     const m = group.members[entry]!;
-    return { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs };
+    // One record alone: a crash is that record's (the crash guard counts it once, whatever its attempts).
+    return records.length === 1 ? { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs, record: `${records[0]!.id}\u0000${entry}` } : { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs };
   }
   return { what: `stage group "${group.name}" (${group.members.map((m) => m.name).join(', ')})`, timeoutMs: group.timeoutMs };
 }
