@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
+import { topicProblem } from '../protocol/validate.js';
+import { nearFileDescriptorLimit } from './fd-headroom.js';
 import { executeBatchGet, executeBatchPut } from './batch-commands.js';
 import { executeAck, executeBatchLease } from './lease-commands.js';
 import type { LeaseBook } from './leases.js';
@@ -9,6 +11,17 @@ import type { CompatMode } from './options.js';
 import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, OK_FRAME, errFrame, frameOf, okPayloadFrame } from './replies.js';
 import type { LogStore } from './store/types.js';
 import { trimEndLength } from './trim.js';
+
+/**
+ * Most topics a node holds. Each costs memory and, on disk, two file
+ * descriptors for good: without a bound a client registering names in a loop
+ * ran the process out of descriptors, and the next directory fsync failing
+ * with EMFILE stopped the node.
+ */
+export const MAX_TOPICS = 10_000;
+
+/** Longest topic name REGISTER accepts (stock has no limit; names this long are not real topics). */
+export const MAX_NAME_LENGTH = 1_024;
 
 export interface CommandContext {
   store: LogStore;
@@ -68,9 +81,17 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
   const rest = sp2 === -1 ? undefined : body.subarray(sp2 + 1, end);
 
   switch (op) {
-    case 'REGISTER':
+    case 'REGISTER': {
+      if (ctx.store.topic(topic) !== undefined) return OK_FRAME;
+      // Stock accepts any UTF-8 name (conformance keeps that), but not any length: V8 hashes
+      // strings over 16 Ki characters by length alone, so equal-length huge names all collide.
+      if (topic.length > MAX_NAME_LENGTH) return errFrame(`invalid topic: ${topic.length} characters long, the limit is ${MAX_NAME_LENGTH}`);
+      if (ctx.store.topicCount >= MAX_TOPICS) return errFrame(`too many topics (${MAX_TOPICS}) on this node`);
+      // Two descriptors per topic, kept open: stop short of the process's limit (connections need some too).
+      if (nearFileDescriptorLimit(ctx.store.topicCount * 2)) return errFrame('too many open files on this node to register another topic (raise ulimit -n)');
       ctx.store.register(topic);
       return OK_FRAME;
+    }
     case 'PUT': {
       // Stock order: the payload is checked before the topic lookup.
       if (rest === undefined) return errFrame('PUT requires a payload');
@@ -99,9 +120,12 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
       return executeAck(ctx.store, ctx.leases, owner, topic, rest);
     // Claims name a partition topic but do not need it registered: ownership is decided before reading.
     case 'CLAIM':
-      return ctx.claims.claim(topic, rest);
-    case 'UNCLAIM':
-      return ctx.claims.unclaim(topic, rest);
+    case 'UNCLAIM': {
+      // Partition topic names (the client checks them as topics): huge ones would all collide in the claims map.
+      const problem = topicProblem(topic);
+      if (problem !== undefined) return errFrame(`invalid ${op} name: ${problem}`);
+      return op === 'CLAIM' ? ctx.claims.claim(topic, rest) : ctx.claims.unclaim(topic, rest);
+    }
     default:
       return executeBatchGet(ctx.store, ctx.leases, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
   }

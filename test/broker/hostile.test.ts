@@ -4,6 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { spawnBrokerProcess, startTestBroker, withBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { MAX_TOPICS } from '../../src/broker/commands.js';
+import { startBroker } from '../../src/broker/index.js';
 
 /** A well-behaved client must still get a full round trip, promptly. */
 async function assertServed(port: number, topic = 'good'): Promise<void> {
@@ -178,6 +180,47 @@ describe('hostile input', () => {
       await new Promise((r) => child.once('exit', r));
       const { rm } = await import('node:fs/promises');
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('names: a REGISTER over 1,024 characters and an invalid CLAIM name are refused (huge names all collide in V8\'s hash tables)', async () => {
+    for (const compat of ['default', 'stock'] as const) {
+      await withBroker({ compat }, async (node) => {
+        const c = await RawClient.connect(node.port);
+        try {
+          assert.match(await c.request(`REGISTER ${'x'.repeat(1_025)}`), /^ERR invalid topic: 1025 characters long, the limit is 1024/);
+          assert.equal(await c.request(`REGISTER ${'x'.repeat(1_024)}`), 'OK');
+          if (compat === 'default') {
+            assert.match(await c.request(`CLAIM ${'y'.repeat(20_000)} me 1000`), /^ERR invalid CLAIM name: topic is 20000 characters long/);
+            assert.equal(await c.request('CLAIM orders.p0 me 1000'), 'OK');
+          }
+        } finally {
+          c.close();
+        }
+        await assertServed(node.port);
+      });
+    }
+  });
+
+  test(`topics: at ${MAX_TOPICS.toLocaleString('en')} the node refuses more, names them, and keeps serving the ones it has`, { timeout: 120_000 }, async () => {
+    // In memory (no data directory): the count is the bound here, not descriptors.
+    const node = await startBroker({ host: '127.0.0.1', port: 0 });
+    try {
+      const c = await RawClient.connect(node.port);
+      try {
+        for (let i = 0; i < MAX_TOPICS - 1; i++) {
+          const reply = await c.request(`REGISTER t${i}`);
+          if (reply !== 'OK') assert.fail(`REGISTER t${i}: ${reply}`);
+        }
+        assert.equal(await c.request('REGISTER good'), 'OK', 'the last one that fits');
+        assert.equal(await c.request('REGISTER good'), 'OK', 'registering an existing topic is still fine');
+        assert.equal(await c.request(`REGISTER one-too-many`), `ERR too many topics (${MAX_TOPICS}) on this node`);
+      } finally {
+        c.close();
+      }
+      await assertServed(node.port);
+    } finally {
+      await node.close();
     }
   });
 });

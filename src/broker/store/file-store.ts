@@ -161,7 +161,17 @@ export class FileStore implements LogStore, LogOwner {
     this.#syncDirs = new Set();
     await Promise.all([...fds].map((fd) => fdatasyncAsync(fd)));
     for (const dir of dirs) {
-      const dirFd = openSync(dir, 'r');
+      let dirFd: number;
+      try {
+        dirFd = openSync(dir, 'r');
+      } catch (error) {
+        // Out of descriptors for a moment (connections and topics hold them): not a storage failure.
+        // The directory is synced on the next round; stopping the node here took everyone down.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EMFILE' && code !== 'ENFILE') throw error;
+        this.#syncDirs.add(dir);
+        continue;
+      }
       try {
         await fsyncAsync(dirFd);
       } finally {
