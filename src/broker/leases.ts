@@ -20,12 +20,35 @@ interface Lease {
 class TopicLeases {
   readonly log: TopicLog;
   readonly open = new Map<number, Lease>();
-  /** Released entries (absolute indexes, ascending): delivered again before any new entry. */
+  /**
+   * Released entries (absolute indexes, ascending) from `head` on: delivered
+   * again before any new entry. Taking from it moves `head` (the array is
+   * compacted now and then), so a long queue costs nothing per read.
+   */
   redeliver: number[] = [];
+  head = 0;
   leasedEntries = 0;
 
   constructor(log: TopicLog) {
     this.log = log;
+  }
+
+  /** Entries waiting for redelivery. */
+  get queued(): number {
+    return this.redeliver.length - this.head;
+  }
+
+  /** The first `n` waiting entries were delivered again. */
+  dropQueued(n: number): void {
+    this.head += n;
+    if (this.head === this.redeliver.length) { this.redeliver = []; this.head = 0; }
+    else if (this.head >= 1024 && this.head * 2 >= this.redeliver.length) { this.redeliver = this.redeliver.slice(this.head); this.head = 0; }
+  }
+
+  /** Adds released entries (`indexes` ascending) to the queue, in order. */
+  addReleased(indexes: readonly number[]): void {
+    this.redeliver = mergeSorted(this.head === 0 ? this.redeliver : this.redeliver.slice(this.head), indexes);
+    this.head = 0;
   }
 
   /**
@@ -35,7 +58,7 @@ class TopicLeases {
    * restart may skip.
    */
   updateHold(floor = Number.POSITIVE_INFINITY): void {
-    let min = this.redeliver.length > 0 ? Math.min(this.redeliver[0]!, floor) : floor;
+    let min = this.queued > 0 ? Math.min(this.redeliver[this.head]!, floor) : floor;
     for (const lease of this.open.values()) if (lease.indexes[0]! < min) min = lease.indexes[0]!;
     this.log.holdCursor(min === Number.POSITIVE_INFINITY ? undefined : min);
   }
@@ -100,7 +123,7 @@ export class LeaseBook {
   /** One GET: the next entry, redelivered ones first. */
   consumeOne(log: TopicLog): Buffer | undefined {
     const topic = this.#topics.get(log);
-    if (!topic || (topic.redeliver.length === 0 && this.#timeoutMs === 0)) return log.read();
+    if (!topic || (topic.queued === 0 && this.#timeoutMs === 0)) return log.read();
     return this.consume(log, 1, () => true)[0];
   }
 
@@ -149,13 +172,18 @@ export class LeaseBook {
   releaseOwner(owner: object): void {
     const owned = this.#byOwner.get(owner);
     if (!owned) return;
-    const touched = new Set<TopicLeases>();
+    // All of a connection's leases join each topic's queue in one merge (one per lease was quadratic).
+    const released = new Map<TopicLeases, number[]>();
     for (const lease of [...owned]) {
-      this.#release(lease);
-      touched.add(lease.topic);
+      this.#close(lease);
+      const list = released.get(lease.topic);
+      if (list) { for (const i of lease.indexes) list.push(i); } else released.set(lease.topic, [...lease.indexes]);
     }
     this.#byOwner.delete(owner);
-    for (const topic of touched) topic.updateHold();
+    for (const [topic, indexes] of released) {
+      topic.addReleased(indexes.sort((a, b) => a - b));
+      topic.updateHold();
+    }
   }
 
   /** STATE figures (after applying any due timeout); undefined for a topic never leased from. */
@@ -163,7 +191,7 @@ export class LeaseBook {
     const topic = this.#topics.get(log);
     if (!topic) return undefined;
     this.#expire(topic);
-    return { openLeases: topic.open.size, leasedEntries: topic.leasedEntries, redeliverEntries: topic.redeliver.length };
+    return { openLeases: topic.open.size, leasedEntries: topic.leasedEntries, redeliverEntries: topic.queued };
   }
 
   /** Redelivered entries first (oldest first), then new ones from the read position. */
@@ -171,12 +199,13 @@ export class LeaseBook {
     const entries: Buffer[] = [];
     const indexes: number[] = [];
     const queue = topic.redeliver;
+    const head = topic.head;
     let fromQueue = 0;
-    while (fromQueue < queue.length && entries.length < maxEntries) {
-      const entry = topic.log.readAt(queue[fromQueue]!);
+    while (head + fromQueue < queue.length && entries.length < maxEntries) {
+      const entry = topic.log.readAt(queue[head + fromQueue]!);
       if (!accept(entry.length, entries.length)) return this.#finishTake(topic, entries, indexes, fromQueue);
       entries.push(entry);
-      indexes.push(queue[fromQueue]!);
+      indexes.push(queue[head + fromQueue]!);
       fromQueue++;
     }
     if (entries.length < maxEntries) {
@@ -192,7 +221,7 @@ export class LeaseBook {
   }
 
   #finishTake(topic: TopicLeases, entries: Buffer[], indexes: number[], fromQueue: number): { entries: Buffer[]; indexes: number[]; fromQueue: number } {
-    if (fromQueue > 0) topic.redeliver = topic.redeliver.slice(fromQueue);
+    if (fromQueue > 0) topic.dropQueued(fromQueue);
     return { entries, indexes, fromQueue };
   }
 
@@ -211,7 +240,7 @@ export class LeaseBook {
 
   #release(lease: Lease): void {
     this.#close(lease);
-    lease.topic.redeliver = mergeSorted(lease.topic.redeliver, lease.indexes);
+    lease.topic.addReleased(lease.indexes);
   }
 
   #close(lease: Lease): void {
@@ -228,7 +257,7 @@ export class LeaseBook {
   }
 }
 
-function mergeSorted(a: number[], b: number[]): number[] {
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
   if (a.length === 0) return b.slice();
   const out = new Array<number>(a.length + b.length);
   let i = 0;
