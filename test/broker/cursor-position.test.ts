@@ -211,3 +211,40 @@ test('a node on a worker thread reports repairs on the caller\'s thread and expo
     }
   });
 });
+
+test('a torn last entry whose payload holds bytes shaped like an entry: recovery cuts it, and never serves the entry found inside it', async () => {
+  const { crc32 } = await import('../../src/broker/store/crc32.js');
+  const { truncate, stat } = await import('node:fs/promises');
+  // A payload a client may PUT holding a valid (length, crc32, bytes) entry, all of it ASCII (valid UTF-8).
+  let forged = '';
+  const crc = Buffer.alloc(4);
+  for (let i = 0; ; i++) {
+    forged = `FORGED-ENTRY-${i}`;
+    crc.writeUInt32LE(crc32(Buffer.from(forged)));
+    if (crc.every((b) => b < 0x80)) break;
+  }
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(forged.length);
+  const inner = Buffer.concat([len, crc, Buffer.from(forged)]);
+  await withDir(async (dir) => {
+    let node = await startTestBroker({ dataDir: dir, fsync: 'always' });
+    const c = await RawClient.connect(node.port);
+    assert.equal(await c.request('REGISTER t'), 'OK');
+    assert.equal(await c.request('PUT t first'), 'OK');
+    assert.equal(await c.request(Buffer.concat([Buffer.from('PUT t harmless '), inner, Buffer.from(' tail'.repeat(20))])), 'OK');
+    c.close();
+    await node.close();
+    // The second PUT's last 10 bytes never reached the disk (a crash mid-write).
+    const seg = segmentPath(dir, 't', 1);
+    await truncate(seg, (await stat(seg)).size - 10);
+    node = await startTestBroker({ dataDir: dir, onRecoveryRepair: () => undefined });
+    try {
+      const d = await RawClient.connect(node.port);
+      assert.equal(await d.request('GET t'), 'OK first');
+      assert.equal(await d.request('GET t'), 'EMPTY', 'the torn entry is cut, and nothing found inside it is served');
+      d.close();
+    } finally {
+      await node.close();
+    }
+  });
+});

@@ -34,11 +34,13 @@ export type ScannedSegment =
 const WINDOW_BYTES = 4 << 20;
 
 /**
- * Verifies every entry of a segment file. An entry whose length or
- * checksum is wrong is stepped over: the scan looks, byte by byte, for the
- * next offset where a whole entry checks out (a false match needs a
- * plausible length and a matching crc32, about 1 in 2^32), so one damaged
- * byte costs one entry, not the rest of the segment. Only a damaged region
+ * Verifies every entry of a segment file. An entry whose checksum is wrong
+ * is stepped over as a whole (its length says how far); one whose length is
+ * implausible makes the scan look, byte by byte, for the next offset where a
+ * whole entry checks out (a false match needs a plausible length and a
+ * matching crc32, about 1 in 2^32), so one damaged byte costs one entry, not
+ * the rest of the segment. An entry running past the end of the file is a
+ * torn tail (see `resyncAfter`: never searched inside). Only a damaged region
  * with no valid entry after it — a torn tail — is cut off. Entries that
  * are kept never move, so a cursor stored as a file offset stays on them.
  * Reads in 4 MiB windows: recovery memory does not grow with the segment.
@@ -69,7 +71,7 @@ export function scanAndRepairSegment(path: string, segment: number): ScannedSegm
         at += ENTRY_HEADER_BYTES + length;
         continue;
       }
-      const next = reader.nextEntryAfter(at);
+      const next = reader.resyncAfter(at);
       if (next === -1) break;
       dropped.push({ offset: at, bytes: next - at });
       if (offsets.length > 0) gaps.set(offsets.length - 1, at);
@@ -106,6 +108,47 @@ class WindowReader {
     if (!this.#cover(at, ENTRY_HEADER_BYTES + length)) return -1;
     const from = at - this.#start + ENTRY_HEADER_BYTES;
     return crc32(this.#window.subarray(from, from + length)) === checksum ? length : -1;
+  }
+
+  /**
+   * Where to go on after the invalid entry at `at`, or -1 (cut the file at
+   * `at`). A payload may itself contain bytes that look like valid entries (a
+   * client can PUT them), and a crash that tore that payload's end must not
+   * turn them into entries nobody wrote. So an entry whose checksum fails but
+   * whose length stays inside the file is stepped over as a whole; otherwise
+   * (a length running past the end of the file, or implausible) the scan
+   * looks byte by byte for the next valid entry, and takes it only when valid
+   * entries from there reach the end of the file exactly — a torn tail does
+   * not end on an entry boundary of bytes found inside it.
+   */
+  resyncAfter(at: number): number {
+    if (!this.#cover(at, ENTRY_HEADER_BYTES)) return -1;
+    const length = this.#window.readUInt32LE(at - this.#start);
+    if (length > 0 && length <= MAX_ENTRY_BYTES && at + ENTRY_HEADER_BYTES + length <= this.#size) {
+      const end = at + ENTRY_HEADER_BYTES + length;
+      if (end === this.#size) return -1;
+      if (this.entryAt(end) >= 0) return end;
+    }
+    // A chain that breaks again is given up whole (the scan goes on after the break, never back
+    // inside it: linear, not quadratic). With two damaged regions in one segment the entries
+    // between them are dropped too.
+    for (let p = this.nextEntryAfter(at); p !== -1;) {
+      const end = this.#chainEnd(p);
+      if (end === this.#size) return p;
+      p = this.nextEntryAfter(end);
+    }
+    return -1;
+  }
+
+  /** Where the run of valid entries starting at `p` ends: the end of the file, or the first offset that is not a valid entry. */
+  #chainEnd(p: number): number {
+    let at = p;
+    while (at < this.#size) {
+      const length = this.entryAt(at);
+      if (length < 0) return at;
+      at += ENTRY_HEADER_BYTES + length;
+    }
+    return at;
   }
 
   /** The first offset after `at` where a valid entry starts, or -1. */
