@@ -20,6 +20,8 @@ interface Lease {
 class TopicLeases {
   readonly log: TopicLog;
   readonly open = new Map<number, Lease>();
+  /** Open leases by first index (a min-heap of [first index, lease id]; closed ones are dropped lazily). */
+  #firsts: Array<[number, number]> = [];
   /**
    * Released entries (absolute indexes, ascending) from `head` on: delivered
    * again before any new entry. Taking from it moves `head` (the array is
@@ -59,9 +61,27 @@ class TopicLeases {
    */
   updateHold(floor = Number.POSITIVE_INFINITY): void {
     let min = this.queued > 0 ? Math.min(this.redeliver[this.head]!, floor) : floor;
-    for (const lease of this.open.values()) if (lease.indexes[0]! < min) min = lease.indexes[0]!;
+    const first = this.#oldestOpen();
+    if (first !== undefined && first < min) min = first;
     this.log.holdCursor(min === Number.POSITIVE_INFINITY ? undefined : min);
   }
+
+  /** A lease was opened on this topic. */
+  opened(lease: Lease): void {
+    heapPush(this.#firsts, [lease.indexes[0]!, lease.id]);
+    // Closed leases wait in the heap until they reach its top: rebuild when they outnumber the open ones.
+    if (this.#firsts.length > 2 * this.open.size + 64) {
+      this.#firsts = [];
+      for (const l of this.open.values()) heapPush(this.#firsts, [l.indexes[0]!, l.id]);
+    }
+  }
+
+  /** The first index of the oldest open lease (was a scan of every open lease on every operation). */
+  #oldestOpen(): number | undefined {
+    while (this.#firsts.length > 0 && !this.open.has(this.#firsts[0]![1])) heapPop(this.#firsts);
+    return this.#firsts[0]?.[0];
+  }
+
 }
 
 /** Lease figures of one topic, for STATE. */
@@ -149,6 +169,7 @@ export class LeaseBook {
       expiresAt: this.#timeoutMs > 0 ? this.#now() + this.#timeoutMs : Number.POSITIVE_INFINITY,
     };
     topic.open.set(lease.id, lease);
+    topic.opened(lease);
     topic.leasedEntries += indexes.length;
     this.#leasedEntries += indexes.length;
     this.#openLeases++;
@@ -267,4 +288,31 @@ function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
   while (i < a.length) out[k++] = a[i++]!;
   while (j < b.length) out[k++] = b[j++]!;
   return out;
+}
+
+function heapPush(heap: Array<[number, number]>, item: [number, number]): void {
+  heap.push(item);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]![0] <= item[0]) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = item;
+}
+
+function heapPop(heap: Array<[number, number]>): void {
+  const last = heap.pop()!;
+  if (heap.length === 0) return;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) break;
+    const c = l + 1 < heap.length && heap[l + 1]![0] < heap[l]![0] ? l + 1 : l;
+    if (heap[c]![0] >= last[0]) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = last;
 }
