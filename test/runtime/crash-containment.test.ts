@@ -106,14 +106,15 @@ test('a processor whose module kills every worker at import fails the run at sta
 });
 
 test('a burst of poison records, each killing its worker on every attempt, is dead-lettered (each counts once toward the crash limit); the rest comes out', { timeout: 90_000 }, async () => {
-  const poison = 10;
-  const good = 30;
+  const poison = 4;
+  const good = 20;
   await h.produce('in', [
     ...Array.from({ length: poison }, (_, i) => ({ value: { n: i, crash: 'always' } })),
     ...Array.from({ length: good }, (_, i) => ({ value: { n: poison + i } })),
   ], 1);
-  // 3 attempts each: 30 worker deaths, more than the limit of 20 were each attempt counted.
-  const summary = await h.run(topology('crash.ts', '', '', 3).replace('workers: 1', 'workers: 2'));
+  // 3 attempts each: 12 worker deaths (and a batch or two before the records run alone), more than a
+  // limit of 8 were each attempt counted; counted once per record they stay under it.
+  const summary = await h.run(topology('crash.ts', '', 'workerPool: { maxConsecutiveCrashes: 8 }', 3).replace('workers: 1', 'workers: 2'));
   const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
   const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
   assert.deepEqual(out, Array.from({ length: good }, (_, i) => poison + i));
