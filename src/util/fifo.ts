@@ -26,6 +26,14 @@ export class Fifo<T> {
     this.#size++;
   }
 
+  /** Puts `item` at the front (it is shifted next). */
+  unshift(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1 + this.#items.length) % this.#items.length;
+    this.#items[this.#head] = item;
+    this.#size++;
+  }
+
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }

@@ -8,7 +8,7 @@ const base = (i: number, extra: Partial<TaskRecord> = {}): TaskRecord => ({
 });
 
 /** What a record looks like after the trip, for deepEqual: absent optional fields come back as undefined. */
-const normal = (r: TaskRecord) => ({ ...r, key: r.key, encoding: r.encoding, state: undefined, preload: r.preload });
+const normal = (r: TaskRecord) => ({ ...r, key: r.key, encoding: r.encoding, state: undefined, preload: r.preload, chained: r.chained ?? false });
 const bytesOf = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString() : v);
 
 test('a batch round-trips column by column: shared and varying fields alike, entry members and single runs included', () => {
@@ -20,6 +20,7 @@ test('a batch round-trips column by column: shared and varying fields alike, ent
     base(3, { headers: { a: '1', b: '2' }, source: 'p.default' }),
     base(4, { value: Buffer.from('{"x":1}'), encoding: 'json', key: 'k4', preload: [{ member: 1, stores: [{ store: 's', entries: [['k4', new Uint8Array([1, 2])]] }] }] }),
     base(5, { value: 'text', timestamp: 1.5 }),
+    base(6, { key: 'k4', chained: true }),
   ];
   const decoded = decodeBatch(encodeBatch(records));
   assert.equal(decoded.length, records.length);
@@ -74,8 +75,10 @@ test('results round-trip: member counts, exits (inherited and own headers), fail
     state: [{ index: 0, member: 2, hops: [0, 0], writes: [{ store: 's', writes: [['k', new Uint8Array([7])], ['k@x', null]] }] }],
     packed: [{ sink: 'out', entries: ['ws1:abc'], records: [0, 0] }],
     metrics: { threadId: 3, counters: [], summaries: [] },
+    deferred: [3, 4],
   };
   const decoded = decodeResult(encodeResult(result));
+  assert.deepEqual(decoded.deferred, [3, 4]);
   assert.deepEqual(decoded.packed, result.packed);
   assert.deepEqual(decoded.metrics, result.metrics);
   assert.deepEqual(decoded.members, result.members);
@@ -86,6 +89,7 @@ test('results round-trip: member counts, exits (inherited and own headers), fail
   assert.deepEqual(decoded.state[0]!.writes.map((w) => [w.store, w.writes.map(([k, v]) => [k, v === null ? null : [...v]])]), [['s', [['k', [7]], ['k@x', null]]]]);
   const empty = decodeResult(encodeResult({ members: [], entryDurations: new Float64Array(0), exits: [], failures: [], state: [], packed: [] }));
   assert.equal(empty.metrics, undefined);
+  assert.equal(empty.deferred, undefined);
   assert.deepEqual([empty.exits, empty.failures, empty.state], [[], [], []]);
 });
 

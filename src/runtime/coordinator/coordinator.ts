@@ -220,7 +220,7 @@ export class Coordinator {
    * records leaving the group. Exits that continue in this group under the
    * key the record holds go back to the runner (`resume`).
    */
-  #onResult(group: StageGroup, batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[] } {
+  #onResult(group: StageGroup, batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[]; skipped: Set<number> } {
     for (const s of result.members) {
       const counts = this.stats.processor(group.members[s.member]!);
       counts.processed += s.processed;
@@ -231,19 +231,40 @@ export class Coordinator {
     // Packed sink entries first: they add to the records' tickets before anything could finish one.
     for (const unit of result.packed) this.#onPacked(unit.sink, unit.partition ?? 0, unit.entries, unit.records.map((i) => batch[i]!));
     const refused: UnitFailure[] = [];
+    // Records of a run (stage-runner.ts) whose results are not taken: those the worker deferred (a record before
+    // them in their run failed), and those after a record whose state was refused (they ran on state that is not).
+    const skipped = new Set<number>(result.deferred);
+    let index: Map<Job, number> | undefined;
+    const at = (job: Job): number => (index ??= new Map(batch.map((j, i) => [j, i]))).get(job)!;
+    const off = (job: Job): boolean => {
+      if (skipped.size === 0) return false;
+      for (let j: Job | undefined = job; j !== undefined; j = j.prev) {
+        if (skipped.has(at(j))) { skipped.add(at(job)); return true; }
+      }
+      return false;
+    };
     let seen: Set<number> | undefined;
     for (const unit of result.state) {
       const job = batch[unit.index]!;
+      if (job.prev !== undefined && off(job)) continue;
       const member = group.members[unit.member]!;
       // The first unit of a member on a record is checked against the preload it was sent; later ones build on it.
+      // A record that followed another of its run got no preload: it ran on the state the one before it left, which
+      // is the key's state now (that one's writes were staged just before), and is checked against that.
       const mark = unit.index * 1024 + unit.member;
       const first = !(seen ??= new Set()).has(mark);
       seen.add(mark);
-      const sent = first ? job.sent?.find((p) => p.member === unit.member)?.stores : undefined;
       const meta = this.#derive(group, job.meta as JobMeta, unit.hops);
       const unitJob: Job = unit.hops.length === 0 ? job : { ...job, meta, entry: unit.member, root: undefined };
-      const error = this.#hooks.get(member)?.accept(unitJob, unit.writes, sent);
+      const hooks = this.#hooks.get(member);
+      const sent = !first ? undefined : job.prev === undefined ? job.sent?.find((p) => p.member === unit.member)?.stores : hooks?.preload(unitJob);
+      const error = hooks?.accept(unitJob, unit.writes, sent);
       if (error === undefined) continue;
+      if (job.prev !== undefined || batch.some((j) => j.prev === job)) {
+        // A record in a run: the records after it ran on the state it wrote; they run again once it is done.
+        let next = batch.find((j) => j.prev === job);
+        while (next !== undefined) { skipped.add(at(next)); const n: Job = next; next = batch.find((j) => j.prev === n); }
+      }
       if (unit.hops.length === 0) { refused.push({ index: unit.index, member: unit.member, hops: [], attempt: job.attempt, error }); continue; }
       // Fused members own their stores (stage-groups.ts), so only a bug gets here: keep the entry in the journal.
       meta.ticket.add();
@@ -252,6 +273,7 @@ export class Coordinator {
     const resume: ExitRecord[] = [];
     for (const exit of result.exits) {
       const job = batch[exit.index]!;
+      if (job.prev !== undefined && off(job)) continue;
       const target = this.#placement.get(exit.target)!;
       const meta = this.#derive(group, job.meta as JobMeta, exit.hops);
       if (target.group === group && exit.key === job.key) {
@@ -267,7 +289,7 @@ export class Coordinator {
         key: exit.key, attempt: 1, entry: 0, meta,
       });
     }
-    return { resume, refused };
+    return { resume, refused, skipped };
   }
 
   /** The job that runs member `at.member` on `at.record` (or the job's own record) under the key `job` holds. */

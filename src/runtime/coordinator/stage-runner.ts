@@ -5,6 +5,7 @@ import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, TaskRe
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { retryDelay } from './backoff.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
+import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import type { BatchRunner } from '../pipeline/pipeline-io.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
 
@@ -43,6 +44,8 @@ export interface Job {
   settled?: boolean;
   /** The preloads its last dispatch carried (the staleness check of each member's writes). */
   sent?: MemberPreload[];
+  /** In its last dispatch: the record of its run it followed (same key, same batch; it ran on the state that one left). */
+  prev?: Job;
 }
 
 export interface StageRunnerOptions {
@@ -56,9 +59,12 @@ export interface StageRunnerOptions {
   /**
    * A batch's result: the coordinator routes exits, stages state, writes
    * packed entries, counts. Returns exits that continue in this group under
-   * the key the job holds, and state refusals (as failures of their unit).
+   * the key the job holds, state refusals (as failures of their unit), and
+   * the records of runs whose results were not taken (`skipped`: the worker
+   * deferred them, or a record before them in their run was refused): they
+   * go back to the front of their key's line.
    */
-  onResult(batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[] };
+  onResult(batch: Job[], result: GroupBatchResult): { resume: ExitRecord[]; refused: UnitFailure[]; skipped: Set<number> };
   /** The job that runs `failure`'s member again (or `exit`'s target) under `job`'s key; undefined: skip it (already applied). */
   continuation(job: Job, at: { member: number; hops: number[]; record?: UnitFailure['record'] | ExitRecord; attempt: number }): Job | undefined;
   onDeadLetter(member: string, job: Job, error: SerializedError, lastFailureAt: number): void;
@@ -138,12 +144,35 @@ export class StageRunner {
       // Sending every trickle at once made batches of a few records, and
       // each task costs a thread message.
       if (ready === 0 || (ready < head.batchSize && this.#batchesInFlight >= eager)) break;
-      const taken = this.#scheduler.take(head.batchSize);
+      const taken = this.#take(head.batchSize);
       if (taken.length === 0) break;
       const batch = taken.filter((job) => !job.isolate);
       for (const job of taken) if (job.isolate) this.#dispatch([job]);
       if (batch.length > 0) this.#dispatch(batch);
     }
+  }
+
+  /**
+   * Which waiting records may follow their key's owner in one batch (a run):
+   * fresh records entering where it enters. Retries, isolated or single
+   * records, stream-time ticks and traced (stepwise) runs go alone.
+   */
+  readonly #chain = (last: Job, next: Job): boolean => {
+    if (last.entry !== next.entry || !plain(last) || !plain(next) || (this.#o.stepwise?.() ?? false)) return false;
+    next.prev = last;
+    this.#linked.add(next);
+    return true;
+  };
+
+  /** Jobs `take` linked into a run (their `prev` is set); any other job taken has none. */
+  readonly #linked = new Set<Job>();
+
+  #take(max: number): Job[] {
+    this.#linked.clear();
+    const taken = this.#scheduler.take(max, this.#chain);
+    for (const job of taken) if (!this.#linked.has(job)) job.prev = undefined;
+    this.#linked.clear();
+    return taken;
   }
 
   #dispatch(batch: Job[]): void {
@@ -161,8 +190,10 @@ export class StageRunner {
       const job = batch[i]!;
       const r = job.record;
       const single = stepwise || job.single === true || job.isolate === true;
+      const chained = job.prev !== undefined;
+      if (chained) job.sent = undefined;
       wire[i] = { id: r.id, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, source: r.source,
-        attempt: job.attempt, encoding: r.encoding, state: undefined, entry: job.entry, single, preload: this.#preload(job, single) };
+        attempt: job.attempt, encoding: r.encoding, state: undefined, entry: job.entry, single, preload: chained ? undefined : this.#preload(job, single), chained };
     }
     let result: GroupBatchResult;
     try {
@@ -176,7 +207,10 @@ export class StageRunner {
     }
     try {
       this.#o.instrumentation?.batchDone(this.#o.wire, batch, result, Date.now());
-      const { resume, refused } = this.#o.onResult(batch, result);
+      const { resume, refused, skipped } = this.#o.onResult(batch, result);
+      if (skipped.size > 0) {
+        this.#scheduler.defer(batch.filter((_, i) => skipped.has(i)));
+      }
       const created = new Array<number>(batch.length).fill(0);
       for (const exit of resume) {
         const job = batch[exit.index]!;
@@ -185,9 +219,9 @@ export class StageRunner {
         created[exit.index]! += 1;
         this.#scheduler.requeue(next);
       }
-      for (const f of result.failures) created[f.index]! += this.#failUnit(batch[f.index]!, f);
+      for (const f of result.failures) if (!skipped.has(f.index)) created[f.index]! += this.#failUnit(batch[f.index]!, f);
       for (const f of refused) created[f.index]! += this.#failUnit(batch[f.index]!, f);
-      for (let i = 0; i < batch.length; i++) this.#settle(batch[i]!, created[i]!);
+      for (let i = 0; i < batch.length; i++) if (!skipped.has(i)) this.#settle(batch[i]!, created[i]!);
     } finally {
       this.#batchesInFlight -= 1;
       this.#recordsOut -= batch.length;
@@ -204,7 +238,12 @@ export class StageRunner {
    */
   #crashed(batch: Job[], error: unknown): void {
     const data = serializeError(error);
+    // The records that followed others in their run wait, isolated, behind their run's first record (which is requeued below).
+    const followers = batch.filter((job) => job.prev !== undefined);
+    for (const job of followers) job.isolate = true;
+    if (followers.length > 0) this.#scheduler.defer(followers);
     for (const job of batch) {
+      if (job.prev !== undefined) continue;
       if (batch.length === 1 && (job.isolate || job.single || this.#o.specs.length === 1)) {
         this.#settle(job, this.#failUnit(job, { index: 0, member: job.entry, hops: [], attempt: job.attempt, error: data }));
         continue;
@@ -268,6 +307,11 @@ export class StageRunner {
     if (i < 0) throw new WalrusError('INTERNAL_ERROR', `processor "${name}" is not a member of stage group "${this.name}"`);
     return i;
   }
+}
+
+/** A fresh record that may run in a run: first attempt, not isolated or single, not a stream-time tick. */
+function plain(job: Job): boolean {
+  return job.attempt === 1 && job.isolate !== true && job.single !== true && job.root === undefined && job.record.source !== TICK_SOURCE;
 }
 
 /** Members reachable from `entry` inside the group, `entry` first. */

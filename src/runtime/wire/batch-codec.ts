@@ -78,7 +78,8 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
   const entries = new Array<number>(n);
   const singles = new Array<boolean>(n);
   const preload = new Array<StatePreload[] | 0>(n);
-  let anyKey = false, anyAttempt = false, anyPreload = false;
+  const chained = new Array<boolean>(n);
+  let anyKey = false, anyAttempt = false, anyPreload = false, anyChained = false;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     ids[i] = r.id;
@@ -93,6 +94,8 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     entries[i] = r.entry;
     singles[i] = r.single;
     if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
+    chained[i] = r.chained === true;
+    if (r.chained === true) anyChained = true;
   }
   const encoding = n > 0 ? shared(encodings) : undefined;
   const source = n > 0 ? shared(sources) : undefined;
@@ -107,6 +110,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     entry ? entry.value : -1, entry ? null : entries,
     single ? single.value : null, single ? null : singles,
     anyPreload ? byStore(preload, (p) => packEntries(p.entries)) : null,
+    anyChained ? chained : null,
   ]);
 }
 
@@ -115,10 +119,10 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== BATCH_V2) throw new Error(`unknown batch layout ${String(columns[0])}`);
   const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts,
-    entry, entries, single, singles, preload] = columns as [
+    entry, entries, single, singles, preload, chained] = columns as [
     number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
     number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null,
-    number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null];
+    number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null, boolean[] | null | undefined];
   const records = new Array<TaskRecord>(n);
   for (let i = 0; i < n; i++) {
     const enc = encodings ? encodings[i] : encoding;
@@ -132,6 +136,7 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
       encoding: (enc === null || enc === 0 ? undefined : enc) as TaskRecord['encoding'], state: undefined,
       entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
+      chained: chained ? chained[i]! : false,
     };
   }
   return records;
@@ -186,7 +191,7 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
     anyHeaders ? xHeaders : null, anyHeaders ? table.table : null, source ? source.value : null, source ? null : xSource, xHops,
     result.failures.length > 0 ? result.failures : null,
     states.length > 0 ? [sIndex, sMember, sHops, byStore(states.map((s) => s.writes), (w) => w.writes)] : null,
-    result.packed, result.metrics ?? null,
+    result.packed, result.metrics ?? null, result.deferred !== undefined && result.deferred.length > 0 ? result.deferred : null,
   ]);
 }
 
@@ -195,11 +200,11 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== RESULT_V2) throw new Error(`unknown result layout ${String(columns[0])}`);
   const [, members, entryDurations, m, xIndex, target, xTarget, xId, xKey, xValue, xHeaders, headerTable, source, xSource, xHops,
-    failures, states, packed, metrics] = columns as [
+    failures, states, packed, metrics, deferred] = columns as [
     number, Array<[number, number, number, number, number, Float64Array]>, Float64Array,
     number, number[], string | null, string[] | null, string[], Array<string | null> | null, unknown[],
     number[] | null, Array<Record<string, string>> | null, string | null, string[] | null, number[][],
-    UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null];
+    UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null, number[] | null | undefined];
   const exits = new Array<ExitRecord>(m);
   for (let i = 0; i < m; i++) {
     const h = xHeaders ? xHeaders[i]! : -1;
@@ -223,6 +228,7 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
     entryDurations, exits, failures: failures ?? [], state, packed,
   };
   if (metrics !== null) result.metrics = metrics;
+  if (deferred !== null && deferred !== undefined) result.deferred = deferred;
   return result;
 }
 

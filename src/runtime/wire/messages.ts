@@ -126,6 +126,12 @@ export interface TaskRecord extends WireRecord {
   single: boolean;
   /** Entries of the held key for each stateful member the record can reach. */
   preload?: MemberPreload[];
+  /**
+   * Runs after the previous record of the batch with the same key, on the
+   * state that record's chain left (it carries no preload), and not at all
+   * once a record of the key failed in this batch (a run, ordering-scheduler.ts).
+   */
+  chained?: boolean;
 }
 
 /** The record key's entries of each store one member declared. */
@@ -164,6 +170,8 @@ export interface GroupBatchResult {
   packed: PackedUnit[];
   /** The worker's cumulative processor metrics, when they changed. */
   metrics?: WorkerMetricsSnapshot;
+  /** Input indexes of chained records not run because a record of their key failed earlier in the batch (they are sent again). */
+  deferred?: number[];
 }
 
 /** One member's work in a batch. Ticks (stream-time) count in nothing but `emitted`. */

@@ -25,7 +25,14 @@ interface Chain {
   written: Map<number, StateWrites[][]> | undefined;
   queue: Step[];
   next: number;
+  /** A member failed on something of this chain: the records after it in its run do not run. */
+  failed?: boolean;
+  /** Not run: a record before it in its run failed. */
+  deferred?: boolean;
 }
+
+/** The last record of a key so far in the batch: the next record of its run starts once `done` settles. */
+interface Tail { chain?: Chain; done?: Promise<void> }
 
 const NO_HOPS: number[] = [];
 
@@ -103,6 +110,7 @@ export class ChainBatch {
   readonly #state: StateUnit[] = [];
   readonly #entryDurations: Float64Array;
   readonly #run: RecordRunner;
+  #deferred: number[] | undefined;
 
   constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord) {
     this.#group = group;
@@ -115,26 +123,63 @@ export class ChainBatch {
     this.#run = run;
   }
 
+  /**
+   * Records of different keys run concurrently (one may await while another
+   * runs). Records of a run (`chained`: the coordinator put several records
+   * of one key in the batch, in order) run one after the other, each on the
+   * state the previous one's chain left, and not at all once one of them
+   * failed: they come back `deferred` and are sent again after it.
+   */
   run(records: readonly TaskRecord[]): GroupBatchResult | Promise<GroupBatchResult> {
     let pending: Array<Promise<void>> | undefined;
+    let tails: Map<string, Tail> | undefined;
+    const runs = hasChained(records);
     for (let i = 0; i < records.length; i++) {
-      const done = this.#start(i, records[i]!);
-      if (done !== undefined) (pending ??= []).push(done);
+      const record = records[i]!;
+      let tail: Tail;
+      if (record.chained === true && record.key !== undefined && tails?.has(record.key)) {
+        const prev = tails.get(record.key)!;
+        tail = {};
+        if (prev.done === undefined) {
+          const chain = tail.chain = this.#follow(i, record, prev.chain!);
+          tail.done = chain.deferred ? undefined : this.#drain(chain);
+        } else {
+          tail.done = prev.done.then(() => {
+            const chain = tail.chain = this.#follow(i, record, prev.chain!);
+            return chain.deferred ? undefined : this.#drain(chain);
+          });
+        }
+      } else {
+        const chain = this.#chain(i, record, record.preload === undefined ? undefined : new Map(record.preload.map((p) => [p.member, p.stores])));
+        tail = { chain, done: this.#drain(chain) };
+      }
+      if (runs && record.key !== undefined) (tails ??= new Map()).set(record.key, tail);
+      if (tail.done !== undefined) (pending ??= []).push(tail.done);
     }
     return pending === undefined ? this.#result() : Promise.all(pending).then(() => this.#result());
   }
 
-  #start(index: number, record: TaskRecord): Promise<void> | undefined {
-    let preload: Map<number, StatePreload[]> | undefined;
-    if (record.preload !== undefined) {
-      preload = new Map();
-      for (const p of record.preload) preload.set(p.member, p.stores);
-    }
-    const chain: Chain = {
+  #chain(index: number, record: TaskRecord, preload: Map<number, StatePreload[]> | undefined): Chain {
+    return {
       index, held: record.key, single: record.single, headers: record.headers, preload, written: undefined,
       queue: [{ member: record.entry, record, hops: NO_HOPS }], next: 0,
     };
-    return this.#drain(chain);
+  }
+
+  /** The chain of a record following `prev` in its run: on the state `prev`'s chain left, or deferred if it (or one before it) failed. */
+  #follow(index: number, record: TaskRecord, prev: Chain): Chain {
+    if (prev.failed === true || prev.deferred === true) {
+      const chain = this.#chain(index, record, undefined);
+      chain.deferred = true;
+      (this.#deferred ??= []).push(index);
+      return chain;
+    }
+    let preload: Map<number, StatePreload[]> | undefined;
+    if (prev.preload !== undefined) {
+      for (const member of [...prev.preload.keys()]) this.#stateOf(prev, member);
+      preload = new Map(prev.preload);
+    }
+    return this.#chain(index, record, preload);
   }
 
   #drain(chain: Chain): Promise<void> | undefined {
@@ -211,6 +256,7 @@ export class ChainBatch {
 
   #fail(chain: Chain, step: Step, error: UnitFailure['error']): void {
     const { record } = step;
+    chain.failed = true;
     this.#failures.push({
       index: chain.index, member: step.member, hops: step.hops, attempt: record.attempt, error,
       record: step.hops === NO_HOPS ? undefined : { id: record.id, key: record.key, value: record.value, headers: record.headers, source: record.source },
@@ -250,11 +296,19 @@ export class ChainBatch {
   #result(): GroupBatchResult {
     const members: MemberStats[] = [];
     for (const s of this.#stats) if (s !== undefined) members.push(s);
-    return {
+    const result: GroupBatchResult = {
       members, entryDurations: this.#entryDurations, exits: this.#exits, failures: this.#failures, state: this.#state,
       packed: this.#sinks.pack(),
     };
+    if (this.#deferred !== undefined) result.deferred = this.#deferred.sort((a, b) => a - b);
+    return result;
   }
+}
+
+/** True when some record of the batch follows another of its key (a run). */
+function hasChained(records: readonly TaskRecord[]): boolean {
+  for (const r of records) if (r.chained === true) return true;
+  return false;
 }
 
 /** An output's headers: its own, or its input's; a repartition origin of the input is kept either way (codec/headers.ts, ORIGIN). */
