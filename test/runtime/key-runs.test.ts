@@ -70,3 +70,29 @@ stores:
     await store.close();
   }
 });
+
+test('a record that kills its worker in the middle of a run (2 workers): it is dead-lettered alone, the run\'s other records come out once, in order, with no attempt charged', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  // One key, one entry of 16: the whole batch is one run, and record 9 ends its worker thread on every attempt.
+  await h.produce('in', Array.from({ length: 16 }, (_, n) => ({ key: 'a', value: n === 9 ? { n, crash: 'always' } : { n } })), 16);
+  const summary = await h.run(`
+app: crashrun
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: in }
+processors:
+  p: { module: ./crash.ts, input: in, ordering: key, batchSize: 16, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 2ms }, deadLetter: in.dead }
+sinks:
+  out: { topic: out, input: p }
+observability: { logLevel: silent }
+`);
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; attempt: number });
+  assert.deepEqual(out.map((v) => v.n), Array.from({ length: 16 }, (_, n) => n).filter((n) => n !== 9), 'every other record once, in key order');
+  assert.ok(out.every((v) => v.attempt === 1), 'no neighbour was charged an attempt');
+  const dead = await h.drainEntries('in.dead');
+  assert.equal(dead.length, 1);
+  assert.equal(summary.processors.p.deadLettered, 1);
+  assert.equal(summary.inFlight, 0);
+});
