@@ -1,7 +1,10 @@
 import { test } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { harness } from './harness.js';
+import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 
 // Runs (docs/pipeline.md, "Key ordering"): in `ordering: key`, the records of
 // a key waiting behind its owner go in the same batch and a worker runs them
@@ -95,4 +98,48 @@ observability: { logLevel: silent }
   assert.equal(dead.length, 1);
   assert.equal(summary.processors.p.deadLettered, 1);
   assert.equal(summary.inFlight, 0);
+});
+
+const busyTopology = (app: string, batchSize: number, log?: string) => `
+app: ${app}
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: in }
+processors:
+  p: { module: ./busy.ts, input: in, ordering: key, batchSize: ${batchSize}, timeout: 100ms, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 2ms }, deadLetter: in.dead${log === undefined ? '' : `, config: { log: ${JSON.stringify(log)} }`} }
+sinks:
+  out: { topic: out, input: p }
+workerPool: { timeoutGrace: 50ms }
+observability: { logLevel: silent }
+`;
+
+test('a run of slow synchronous records outlasts one record\'s deadline without its worker being terminated: the worker reports progress between records', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  // 8 records of one key, each 60 ms of synchronous work under a 100 ms timeout: the run takes ~480 ms, the
+  // task deadline is 150 ms (timeout + grace) from its start or its last progress report.
+  await h.produce('in', Array.from({ length: 8 }, (_, n) => ({ key: 'a', value: { n, ms: 60 } })), 8);
+  const log = join(h.stateDir, 'executions.log');
+  const summary = await h.run(busyTopology('slowrun', 8, log));
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
+  assert.deepEqual(out.map((v) => v.n), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(new Set(out.map((v) => v.thread)).size, 1);
+  // A terminated worker's batch runs again: its records that had finished would show twice here.
+  assert.deepEqual((await readFile(log, 'utf8')).trim().split('\n').map(Number), [0, 1, 2, 3, 4, 5, 6, 7], 'each record ran once: the worker was never terminated');
+  assert.equal(summary.processors.p.deadLettered, 0);
+});
+
+test('a record spinning forever in a long run ends its worker within about one record\'s deadline, not the whole run\'s; it is dead-lettered, the rest of the run comes out in order', { timeout: 20_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const n = 300;
+  await h.produce('in', Array.from({ length: n }, (_, i) => ({ key: 'a', value: i === 3 ? { n: i, spin: true } : { n: i } })), n);
+  const summary = await h.run(busyTopology('spinrun', n));
+  const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n);
+  assert.deepEqual(out, Array.from({ length: n }, (_, i) => i).filter((i) => i !== 3));
+  const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.error.code, 'PROCESSOR_TIMEOUT', dead[0]!.error.message);
+  assert.equal(summary.processors.p.deadLettered, 1);
 });

@@ -50,6 +50,7 @@ export class TaskSupervisor {
   /** Handles a worker's "task started" notice; false for any other message. */
   onMessage(message: unknown): boolean {
     if (!isTaskStarted(message)) return false;
+    if (message.progress === true) { this.#watchdog.progress(message.taskId); return true; }
     this.#guard.sawHeap(message.threadId, message.heapUsed);
     if (this.#early.delete(message.taskId)) this.#maybeRecycle(message.threadId);
     else this.#watchdog.started(message.taskId, message.threadId);

@@ -46,6 +46,18 @@ export class TaskWatchdog {
     if (!task) return;
     task.threadId = threadId;
     if (task.deadlineMs <= 0) return;
+    this.#arm(taskId, task);
+  }
+
+  /** The running task reported progress (it finished a record): its deadline counts again from now. */
+  progress(taskId: number): void {
+    const task = this.#tasks.get(taskId);
+    if (!task || task.timer === undefined || task.expired) return;
+    clearTimeout(task.timer);
+    this.#arm(taskId, task);
+  }
+
+  #arm(taskId: number, task: Watched): void {
     task.timer = setTimeout(() => {
       task.expired = true;
       task.controller.abort(new Error(`task ${taskId} exceeded its deadline of ${task.deadlineMs} ms`));

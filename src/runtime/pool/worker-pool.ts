@@ -251,25 +251,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 function taskLabel(group: GroupSpecWire, records: readonly TaskRecord[]): TaskLabel {
   const entry = records[0]?.entry ?? 0;
-  // Records of a run go one after the other: the deadline allows the longest run its records' time.
-  const run = longestRun(records);
+  // The deadline is one record's: a worker running records one after the other reports progress between them
+  // (ChainBatch, announceTaskProgress), which starts it again.
   if (group.members.length === 1 || records.every((r) => r.single && r.entry === entry)) {
     const m = group.members[entry]!;
     // One record alone: a crash is that record's (the crash guard counts it once, whatever its attempts).
-    return records.length === 1 ? { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs, record: `${records[0]!.id}\u0000${entry}` } : { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs * run };
+    return records.length === 1 ? { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs, record: `${records[0]!.id}\u0000${entry}` } : { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs };
   }
-  return { what: `stage group "${group.name}" (${group.members.map((m) => m.name).join(', ')})`, timeoutMs: group.timeoutMs * run };
-}
-
-/** The most records of one key in the batch that run one after the other (1 without runs). */
-function longestRun(records: readonly TaskRecord[]): number {
-  let counts: Map<string, number> | undefined;
-  let most = 1;
-  for (const r of records) {
-    if (r.chained !== true || r.key === undefined) continue;
-    const n = ((counts ??= new Map()).get(r.key) ?? 1) + 1;
-    counts.set(r.key, n);
-    if (n > most) most = n;
-  }
-  return most;
+  return { what: `stage group "${group.name}" (${group.members.map((m) => m.name).join(', ')})`, timeoutMs: group.timeoutMs };
 }

@@ -15,6 +15,8 @@ export interface TaskStarted {
   taskId: number;
   threadId: number;
   heapUsed: number;
+  /** Not a start: the task is still moving (it finished a record), so its deadline counts again from now. */
+  progress?: true;
 }
 
 export function isTaskStarted(message: unknown): message is TaskStarted {
@@ -26,4 +28,16 @@ export function announceTaskStart(taskId: number | undefined): void {
   if (taskId === undefined || !parentPort) return;
   const started: TaskStarted = { [TASK_STARTED]: true, taskId, threadId, heapUsed: getHeapStatistics().used_heap_size };
   parentPort.postMessage(started);
+}
+
+/**
+ * Worker side: task `taskId` finished a record and starts another one, so
+ * its deadline counts again from now. A batch whose records run one after
+ * the other (a run, or synchronous processors) can take longer than one
+ * record's timeout in all; each record still gets no more than its own.
+ */
+export function announceTaskProgress(taskId: number | undefined): void {
+  if (taskId === undefined || !parentPort) return;
+  const progress: TaskStarted = { [TASK_STARTED]: true, taskId, threadId, heapUsed: 0, progress: true };
+  parentPort.postMessage(progress);
 }

@@ -42,6 +42,8 @@ export type RecordRunner = (loaded: LoadedProcessor, spec: ProcessorSpecWire, re
 /** What a worker does with a group task's records (task-handler.ts; the test driver runs it in its own thread). */
 export async function runGroupBatch(o: {
   group: GroupSpecWire; records: TaskRecord[]; processors: LoadedProcessors; inFlight: Set<AbortController>; packer: SinkPacker; run?: RecordRunner;
+  /** Tells the pool the task is still moving (its deadline counts again): called between records, at most every half timeout. */
+  beat?: () => void;
 }): Promise<GroupBatchResult> {
   let loaded;
   try {
@@ -56,7 +58,7 @@ export async function runGroupBatch(o: {
       failures: o.records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error: data })),
     };
   }
-  return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run).run(o.records);
+  return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat).run(o.records);
 }
 
 /**
@@ -111,8 +113,18 @@ export class ChainBatch {
   readonly #entryDurations: Float64Array;
   readonly #run: RecordRunner;
   #deferred: number[] | undefined;
+  readonly #beat: (() => void) | undefined;
+  /** Half the shortest member timeout: how long the records may run one after the other before a beat (0: no timeouts, no beats). */
+  readonly #beatMs: number;
+  #lastBeat = 0;
 
-  constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord) {
+  constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord,
+    beat?: () => void) {
+    let shortest = 0;
+    for (const m of group.members) if (m.timeoutMs > 0 && (shortest === 0 || m.timeoutMs < shortest)) shortest = m.timeoutMs;
+    this.#beatMs = shortest / 2;
+    this.#beat = shortest > 0 ? beat : undefined;
+    this.#lastBeat = performance.now();
     this.#group = group;
     this.#loaded = loaded;
     this.#inFlight = inFlight;
@@ -160,6 +172,12 @@ export class ChainBatch {
   }
 
   #chain(index: number, record: TaskRecord, preload: Map<number, StatePreload[]> | undefined): Chain {
+    // A record starts after others ran one after the other (a run, or synchronous processors): past half a
+    // timeout since the task started or last said so, it tells the pool it is still moving.
+    if (this.#beat !== undefined && index > 0) {
+      const now = performance.now();
+      if (now - this.#lastBeat > this.#beatMs) { this.#lastBeat = now; this.#beat(); }
+    }
     return {
       index, held: record.key, single: record.single, headers: record.headers, preload, written: undefined,
       queue: [{ member: record.entry, record, hops: NO_HOPS }], next: 0,

@@ -14,7 +14,7 @@ import { WorkerMetrics } from './processor-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
 import { encodeGroupResult, runGroupBatch } from './stage-chain.js';
 import { SinkPacker } from './sink-packer.js';
-import { announceTaskStart } from '../wire/task-started.js';
+import { announceTaskProgress, announceTaskStart } from '../wire/task-started.js';
 
 const startedAt = Date.now();
 const metrics = new WorkerMetrics();
@@ -64,7 +64,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   }
   announceTaskStart(task.taskId);
   const records = decodeBatch(task.batch);
-  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks });
+  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId) });
   result.metrics = metricsToSend();
   return Piscina.move(encodeGroupResult(task.group, result));
 }

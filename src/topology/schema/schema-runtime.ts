@@ -12,7 +12,7 @@ const z = zod();
 export const workerPoolSchema = z
   .strictObject({
     maxHeap: size('512MiB').describe('V8 old-generation heap limit of each worker thread (`resourceLimits`): a processor that allocates without bound makes its worker die with WORKER_CRASHED ("reaching memory limit") instead of taking the machine\'s memory; the worker is replaced and its record retried alone, then dead-lettered. 0 = no limit of ours (Node\'s default, which scales with the machine\'s memory: several GB).'),
-    timeoutGrace: duration('5s').describe('After a record\'s `timeout` fired its `ctx.signal`, how long its batch may still take before the worker thread is terminated and replaced (the record fails with PROCESSOR_TIMEOUT).'),
+    timeoutGrace: duration('5s').describe('After a record\'s `timeout` fired its `ctx.signal`, how long its batch may still take without finishing a record before the worker thread is terminated and replaced (the record fails with PROCESSOR_TIMEOUT).'),
     recycleAfterTasks: count(0, 0).describe('Replace a worker thread after it ran this many batches (for processors that leak); 0 = never.'),
     recycleAboveHeap: size('0').describe('Replace a worker thread once its heap in use exceeds this (checked as each batch starts); 0 = never.'),
     maxConsecutiveCrashes: count(20).describe('Worker threads that may die in a row with no batch succeeding in between before the run ends with a fatal WORKER_CRASHED (a processor that kills every worker).'),
