@@ -100,14 +100,14 @@ observability: { logLevel: silent }
   assert.equal(summary.inFlight, 0);
 });
 
-const busyTopology = (app: string, batchSize: number, log?: string) => `
+const busyTopology = (app: string, batchSize: number, log?: string, ordering = 'key') => `
 app: ${app}
 stateDir: \${STATE_DIR}
 workers: 1
 sources:
   in: { topic: in }
 processors:
-  p: { module: ./busy.ts, input: in, ordering: key, batchSize: ${batchSize}, timeout: 100ms, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 2ms }, deadLetter: in.dead${log === undefined ? '' : `, config: { log: ${JSON.stringify(log)} }`} }
+  p: { module: ./busy.ts, input: in, ordering: ${ordering}, batchSize: ${batchSize}, timeout: 100ms, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 2ms }, deadLetter: in.dead${log === undefined ? '' : `, config: { log: ${JSON.stringify(log)} }`} }
 sinks:
   out: { topic: out, input: p }
 workerPool: { timeoutGrace: 50ms }
@@ -128,6 +128,16 @@ test('a run of slow synchronous records outlasts one record\'s deadline without 
   // A terminated worker's batch runs again: its records that had finished would show twice here.
   assert.deepEqual((await readFile(log, 'utf8')).trim().split('\n').map(Number), [0, 1, 2, 3, 4, 5, 6, 7], 'each record ran once: the worker was never terminated');
   assert.equal(summary.processors.p.deadLettered, 0);
+});
+
+test('the same without runs: a batch of slow synchronous records of different keys (unordered) runs once, its worker never terminated', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  await h.produce('in', Array.from({ length: 8 }, (_, n) => ({ key: `k${n}`, value: { n, ms: 60 } })), 8);
+  const log = join(h.stateDir, 'executions.log');
+  await h.run(busyTopology('slowbatch', 8, log, 'unordered'));
+  assert.equal((await h.drain('out')).length, 8);
+  assert.deepEqual((await readFile(log, 'utf8')).trim().split('\n').map(Number).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7], 'each record ran once');
 });
 
 test('a record spinning forever in a long run ends its worker within about one record\'s deadline, not the whole run\'s; it is dead-lettered, the rest of the run comes out in order', { timeout: 20_000 }, async (t) => {
