@@ -76,6 +76,10 @@ sinks:
     assert.equal(sum(m, 'walrus_stream_processing_duration_seconds_count', { processor: 'count' }), n);
     assert.equal(sum(m, 'walrus_stream_end_to_end_latency_seconds_count', { sink: 'out' }), n);
     assert.equal(sum(m, 'walrus_stream_queue_wait_seconds_count', { processor: 'count' }) >= n, true);
+    // Tasks by stage group: every record went in one (the crashed batch's twice), in batches, not one a task.
+    assert.ok(sum(m, 'walrus_stream_batch_records_sum', { group: 'count' }) >= n, 'every record was in a task');
+    const tasks = sum(m, 'walrus_stream_batch_records_count', { group: 'count' });
+    assert.ok(tasks >= 1 && tasks < n / 2, `${tasks} tasks for ${n} records`);
     assert.equal(sum(m, 'walrus_stream_in_flight_records'), 0);
     // Processor-defined metric from the workers: what the killed thread counted for the
     // batch it died in never arrived; the re-runs counted it once.

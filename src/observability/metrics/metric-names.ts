@@ -33,6 +33,8 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const E2E_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 /** Compressed size / original size. */
 const RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+/** Records in one task: from a record alone to full batches. */
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 
 function spec(name: string, type: MetricType, help: string, labels: readonly string[], buckets?: readonly number[]): MetricSpec {
   return buckets === undefined ? { name, type, help, labels } : { name, type, help, labels, buckets };
@@ -51,6 +53,7 @@ export const METRICS = {
   processingDuration: spec('walrus_stream_processing_duration_seconds', 'histogram', 'Time a processor spent on one record.', ['processor'], LATENCY_BUCKETS),
   endToEndLatency: spec('walrus_stream_end_to_end_latency_seconds', 'histogram', 'From the record timestamp to the acknowledgement of its output by a sink.', ['sink'], E2E_BUCKETS),
   queueWait: spec('walrus_stream_queue_wait_seconds', 'histogram', 'Time a record waited between fetch and the start of processing.', ['processor'], LATENCY_BUCKETS),
+  batchRecords: spec('walrus_stream_batch_records', 'histogram', 'Records in one task sent to a worker, by stage group (its first processor).', ['group'], BATCH_BUCKETS),
   inFlight: spec('walrus_stream_in_flight_records', 'gauge', 'Records fetched and not yet released (acknowledged or dead-lettered).', []),
   sourceLag: spec('walrus_stream_source_lag_entries', 'gauge', 'Entries in a source topic not yet read, where the node reports it.', ['source']),
   sourcePartitionLag: spec('walrus_stream_source_partition_lag_entries', 'gauge', 'Entries in one partition topic of a partitioned source not yet read, where the node reports it.', ['source', 'partition']),

@@ -168,6 +168,12 @@ export class MetricsHub {
     this.#series.observeMs(METRICS.queueWait, [processor], waitsMs);
   }
 
+  /** A task of `records` records left for a worker in stage group `group`. */
+  observeBatch(group: string, records: number): void {
+    const histogram = this.#series.histogram(METRICS.batchRecords);
+    histogram.observe(histogram.series([group]), records);
+  }
+
   setInFlight(n: number): void {
     this.#series.gauge(METRICS.inFlight).set(n);
     this.#tally.set('inFlight', n);

@@ -63,6 +63,7 @@ export class Instrumentation {
   /** A batch left for a worker: how long each record waited since it was queued, by the member it enters at. */
   dispatched(group: GroupSpecWire, batch: readonly Job[], now: number): void {
     if (!this.hub) return;
+    this.hub.observeBatch(group.name, batch.length);
     if (group.members.length === 1) {
       this.hub.observeQueueWait(group.name, batch.map((job) => now - (job.queuedAt ?? now)));
       return;
