@@ -1,7 +1,7 @@
 import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { HEADERS, type RecordToEncode } from '../../codec/index.js';
-import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
+import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
 import { encodeResult, encodeWire, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
@@ -300,12 +300,9 @@ export class ChainBatch {
     if (written === undefined) return stores;
     chain.written!.delete(member);
     const folded = stores.map((s) => {
-      const entries = new Map(s.entries);
-      for (const writes of written) for (const w of writes) {
-        if (w.store !== s.store) continue;
-        for (const [key, bytes] of w.writes) { if (bytes === null) entries.delete(key); else entries.set(key, bytes); }
-      }
-      return { store: s.store, entries: [...entries] };
+      const writes: Array<readonly [string, Uint8Array | null]> = [];
+      for (const list of written) for (const w of list) if (w.store === s.store) for (const write of w.writes) writes.push(write);
+      return writes.length === 0 ? s : { store: s.store, entries: foldWrites(s.entries, writes) };
     });
     chain.preload!.set(member, folded);
     return folded;

@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import { ChangeSet, type StateReader, type WireWrites } from '../model/change-set.js';
-import { compareKeys, inRange, type RangeOptions } from '../model/range.js';
+import { compareKeys, inRange, lowerBound, type RangeOptions } from '../model/range.js';
 
 /** What the coordinator ships with a task for each store the processor declared: the record key's entries. */
 export interface StatePreload {
@@ -15,28 +15,80 @@ export interface StateWrites {
   writes: WireWrites;
 }
 
-/** A read-only state made of preloaded entries (inside a worker, where the store is not). */
+/**
+ * A read-only state made of preloaded entries (inside a worker, where the
+ * store is not). The entries stay one array in key order and are looked up
+ * by binary search: a record reads a few of its key's entries (a window, the
+ * key's stream time) out of tens (every open window), so a Map of all of
+ * them per record cost more to build than the lookups it saved.
+ */
 export class PreloadedState implements StateReader {
-  #entries: Map<string, Uint8Array>;
-  /** The entries in key order (a preload comes sorted; anything else is sorted once here). */
+  /** The entries in strictly increasing key order (a preload comes sorted; anything else is sorted once here, the last of equal keys winning). */
   #sorted: ReadonlyArray<readonly [string, Uint8Array]>;
 
   constructor(entries: ReadonlyArray<readonly [string, Uint8Array]>) {
-    this.#entries = new Map(entries);
-    let sorted = true;
-    for (let i = 1; i < entries.length && sorted; i++) sorted = entries[i - 1]![0] < entries[i]![0];
-    this.#sorted = sorted ? entries : [...this.#entries].sort((a, b) => compareKeys(a[0], b[0]));
+    this.#sorted = isStrictlySorted(entries) ? entries : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0]));
+  }
+
+  /** The entries in key order, as a preload (for folding writes into them: {@link foldWrites}). */
+  get entries(): ReadonlyArray<readonly [string, Uint8Array]> {
+    return this.#sorted;
   }
 
   getBytes(key: string): Uint8Array | undefined {
-    return this.#entries.get(key);
+    const sorted = this.#sorted;
+    const at = lowerIndex(sorted, key);
+    return at < sorted.length && sorted[at]![0] === key ? sorted[at]![1] : undefined;
   }
 
   rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
+    const sorted = this.#sorted;
     const out: Array<[string, Uint8Array]> = [];
-    for (const [k, v] of this.#sorted) if (inRange(k, opts)) out.push([k, v]);
+    for (let i = lowerIndex(sorted, lowerBound(opts)); i < sorted.length; i++) {
+      const [k, v] = sorted[i]!;
+      if (opts.end !== undefined && k >= opts.end) break;
+      if (opts.prefix !== undefined && !k.startsWith(opts.prefix)) {
+        if (k > opts.prefix) break; // past every key with the prefix
+        continue;
+      }
+      if (inRange(k, opts)) out.push([k, v]);
+    }
     return out;
   }
+}
+
+/**
+ * `entries` (sorted, as a preload) with `writes` applied in order (`null`
+ * deletes), still sorted: the state a later record of the same key sees
+ * after an earlier one in the same task wrote (a key run).
+ */
+export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>, writes: Iterable<readonly [string, Uint8Array | null]>): Array<readonly [string, Uint8Array]> {
+  const out = isStrictlySorted(entries) ? [...entries] : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0]));
+  for (const [key, bytes] of writes) {
+    const at = lowerIndex(out, key);
+    const present = at < out.length && out[at]![0] === key;
+    if (bytes === null) { if (present) out.splice(at, 1); }
+    else if (present) out[at] = [key, bytes];
+    else out.splice(at, 0, [key, bytes]);
+  }
+  return out;
+}
+
+function isStrictlySorted(entries: ReadonlyArray<readonly [string, Uint8Array]>): boolean {
+  for (let i = 1; i < entries.length; i++) if (!(entries[i - 1]![0] < entries[i]![0])) return false;
+  return true;
+}
+
+/** The first index whose key is >= `key` (binary search). */
+function lowerIndex(sorted: ReadonlyArray<readonly [string, unknown]>, key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]![0] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
