@@ -186,3 +186,34 @@ test('snapshots of the runtime\'s own ctx.metrics (src/runtime/worker/processor-
   assert.equal(sample(text, 'orders_valid_total', { processor: 'parse' }), 4);
   assert.equal(sample(text, 'orders_amount_eur_sum', { processor: 'parse' }), 12.5);
 });
+
+test('ctx.metrics series: one per name and label set whatever the label order; `processor` is always the processor\'s name', async () => {
+  const { WorkerMetrics } = await import('../../src/runtime/worker/processor-metrics.js');
+  const worker = new WorkerMetrics();
+  const enrich = worker.forProcessor('enrich');
+  const labels = { tier: 'gold', region: 'eu' };
+  enrich.increment('orders_total', 1, labels);
+  enrich.increment('orders_total', 2, { region: 'eu', tier: 'gold' });
+  enrich.increment('orders_total', 4, { tier: 'gold', region: 'eu', processor: 'spoofed' });
+  enrich.increment('orders_total', 8, { tier: 'silver', region: 'eu' });
+  enrich.increment('orders_total', 16);
+  worker.forProcessor('route').increment('orders_total', 32, labels);
+  enrich.observe('order_eur', 10, labels);
+  enrich.observe('order_eur', 5, { region: 'eu', tier: 'gold' });
+  labels.tier = 'changed after the call';
+  const { counters, summaries } = worker.snapshot(1);
+  const byLabels = (list: ReadonlyArray<{ labels: Readonly<Record<string, string>> }>) => list.map((s) => JSON.stringify(Object.entries(s.labels).sort()));
+  assert.deepEqual(counters.map((c) => c.value), [7, 8, 16, 32]);
+  assert.deepEqual(byLabels(counters), [
+    JSON.stringify([['processor', 'enrich'], ['region', 'eu'], ['tier', 'gold']]),
+    JSON.stringify([['processor', 'enrich'], ['region', 'eu'], ['tier', 'silver']]),
+    JSON.stringify([['processor', 'enrich']]),
+    JSON.stringify([['processor', 'route'], ['region', 'eu'], ['tier', 'gold']]),
+  ]);
+  assert.deepEqual(summaries.map((s) => [s.count, s.sum]), [[2, 15]]);
+  assert.deepEqual(byLabels(summaries), [JSON.stringify([['processor', 'enrich'], ['region', 'eu'], ['tier', 'gold']])]);
+  // The runtime's own calls, without a processor.
+  worker.increment('walrus_internal', 1, { b: '2', a: '1' });
+  worker.increment('walrus_internal', 1, { a: '1', b: '2' });
+  assert.deepEqual(worker.snapshot(1).counters.at(-1), { name: 'walrus_internal', labels: { b: '2', a: '1' }, value: 2 });
+});
