@@ -60,12 +60,11 @@ export class ChangeSet implements StateStoreView {
    */
   static checkWire(name: string, writes: WireWrites, scope?: string): WireWrites {
     if (!Array.isArray(writes)) throw new WalrusError('STATE_STORE_ERROR', `store "${name}": state writes from a worker must be an array of [key, bytes | null]`, { context: { store: name } });
-    const checker = new ChangeSet(name, EMPTY_STATE, scope);
     let seen: Set<string> | undefined;
     let duplicate = false;
     for (const write of writes) {
       const [key, bytes] = Array.isArray(write) ? write : [undefined, undefined];
-      checker.#check(key as string);
+      checkKey(name, scope, key as string);
       if (bytes !== null && !(bytes instanceof Uint8Array)) {
         throw new WalrusError('STATE_STORE_ERROR', `store "${name}": the write for key "${key}" from a worker is not encoded bytes or null`, { context: { store: name, key } });
       }
@@ -107,7 +106,20 @@ export class ChangeSet implements StateStoreView {
     if (this.scope !== undefined && !this.#rangeInScope(opts)) {
       throw this.#scopeError(`range(${JSON.stringify(opts)})`);
     }
-    const merged = new Map<string, Uint8Array | null>(this.#base.rangeBytes(opts));
+    const base = this.#base.rangeBytes(opts);
+    const out: Array<StateEntry<T>> = [];
+    let own = false;
+    for (const key of this.#writes.keys()) if (inRange(key, opts)) { own = true; break; }
+    if (!own) {
+      // Nothing this change set wrote is in the range (a windowed step's usual case): the base's entries as they are.
+      for (const [key, bytes] of base) {
+        this.#reads.add(key);
+        out.push({ key, value: decodeValue<T>(bytes) });
+        if (opts.limit !== undefined && out.length >= opts.limit) break;
+      }
+      return out;
+    }
+    const merged = new Map<string, Uint8Array | null>(base);
     let extra = false;
     for (const [key, bytes] of this.#writes) {
       if (!inRange(key, opts)) continue;
@@ -115,7 +127,6 @@ export class ChangeSet implements StateStoreView {
       merged.set(key, bytes);
     }
     const keys = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
-    const out: Array<StateEntry<T>> = [];
     for (const key of keys) {
       const bytes = merged.get(key);
       if (bytes == null) continue;
@@ -142,10 +153,7 @@ export class ChangeSet implements StateStoreView {
   }
 
   #check(key: string): void {
-    assertKey(this.name, key);
-    if (this.scope === undefined) return;
-    if (key === this.scope || key.startsWith(this.scope + SCOPE_SEPARATOR)) return;
-    throw this.#scopeError(`key "${key}"`);
+    checkKey(this.name, this.scope, key);
   }
 
   #rangeInScope(opts: RangeOptions): boolean {
@@ -156,11 +164,23 @@ export class ChangeSet implements StateStoreView {
   }
 
   #scopeError(what: string): WalrusError {
-    return new WalrusError('STATE_STORE_ERROR',
-      `store "${this.name}": ${what} is outside the record's key "${this.scope}". In key ordering a processor may only touch ` +
-      `its record's key and keys starting with "${this.scope}${SCOPE_SEPARATOR}", so records of other keys can run at the same time safely.`,
-      { context: { store: this.name, key: this.scope } });
+    return scopeError(this.name, this.scope!, what);
   }
+}
+
+/** Throws unless `key` is a valid key inside `scope` (the key itself or `scope@...`; anything without a scope). */
+function checkKey(name: string, scope: string | undefined, key: string): void {
+  assertKey(name, key);
+  if (scope === undefined) return;
+  if (key === scope || key.startsWith(scope + SCOPE_SEPARATOR)) return;
+  throw scopeError(name, scope, `key "${key}"`);
+}
+
+function scopeError(name: string, scope: string, what: string): WalrusError {
+  return new WalrusError('STATE_STORE_ERROR',
+    `store "${name}": ${what} is outside the record's key "${scope}". In key ordering a processor may only touch ` +
+    `its record's key and keys starting with "${scope}${SCOPE_SEPARATOR}", so records of other keys can run at the same time safely.`,
+    { context: { store: name, key: scope } });
 }
 
 /** A state with nothing in it (what `checkWire` validates against: it reads nothing). */
