@@ -18,6 +18,7 @@ import {
 import type { Connection } from '../transport/connection.js';
 import { requestMayHaveRun } from '../transport/network-errors.js';
 import type { WalrusNode } from './node.js';
+import { appendAll } from '../../util/append.js';
 
 /** Per-call options a batch operation passes to each of its requests. */
 export interface CallMeta {
@@ -118,7 +119,7 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
     let uncertain = 0;
     for (let i = firstFailure; i < singles.length; i++) {
       if (outcomes[i] === null) continue;
-      remaining.push(...singles[i]!);
+      appendAll(remaining, singles[i]!);
       if (i < sent && requestMayHaveRun(outcomes[i])) uncertain += singles[i]!.length;
     }
     const error = outcomes[firstFailure];

@@ -12,6 +12,7 @@ import {
 } from '../../codec/index.js';
 import { PartitionRouter, partitionTopics } from '../../codec/partitioning.js';
 import { resolveProducerOptions, type ProducerClient, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { appendAll } from '../../util/append.js';
 
 export type { ProducerClient, ProducerOptions, LingerOptions } from './producer-options.js';
 
@@ -244,8 +245,8 @@ export class Producer<T> {
       }
       const entries: string[] = [];
       for (const b of batches) {
-        if (b.texts.length > 0) entries.push(...b.texts);
-        if (b.builder) entries.push(...b.builder.build());
+        if (b.texts.length > 0) appendAll(entries, b.texts);
+        if (b.builder) appendAll(entries, b.builder.build());
       }
       await this.#client.putMany(this.topic, entries);
       this.#stats.records += records;

@@ -6,6 +6,7 @@ import type { EntryWriter, OutRecord, RecordCodec } from '../pipeline/pipeline-i
 import type { PipelineStats } from '../coordinator/pipeline-stats.js';
 import { endSpan, type Instrumentation } from '../pipeline/instrumentation.js';
 import { faultPoint } from '../../util/fault-points.js';
+import { appendAll } from '../../util/append.js';
 
 /**
  * What a sink writes: a record to encode, or entries a worker packed already
@@ -85,17 +86,17 @@ export class OutputWriters {
         const timestamps: number[] = [];
         for (const item of items) {
           if ('entries' in item) {
-            if (run.length > 0) { entries.push(...this.#o.codec.encode(sink, run)); run = []; }
-            entries.push(...item.entries);
+            if (run.length > 0) { appendAll(entries, this.#o.codec.encode(sink, run)); run = []; }
+            appendAll(entries, item.entries);
             records += item.records;
-            if (instr && item.timestamps) timestamps.push(...item.timestamps);
+            if (instr && item.timestamps) appendAll(timestamps, item.timestamps);
           } else {
             run.push(item);
             records += 1;
             if (instr) timestamps.push(item.timestamp);
           }
         }
-        if (run.length > 0) entries.push(...this.#o.codec.encode(sink, run));
+        if (run.length > 0) appendAll(entries, this.#o.codec.encode(sink, run));
         const first = items[0];
         const span = instr?.produceSpan(sink.name, topic, records, first && ('entries' in first ? first.headers : first.headers));
         try {

@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HEADERS } from '../../codec/headers.js';
 import type { JournalLike } from '../pipeline/pipeline-io.js';
+import { appendAll } from '../../util/append.js';
 
 /**
  * Exactly-once state application across a repartition topic
@@ -156,7 +157,7 @@ export class RepartitionOrigins {
         const lines: string[] = [];
         for (const seq of seqs) {
           const own = this.#pending.get(seq);
-          if (own) { lines.push(...own); this.#pending.delete(seq); }
+          if (own) { appendAll(lines, own); this.#pending.delete(seq); }
         }
         if (lines.length > 0) await this.#persist(lines);
         await journal.release(seqs);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { inspectStore, type StoreInspection } from './inspect.js';
 import { partitionDirName, partitionOfDirName, storeDir } from '../store/paths.js';
 import { compareKeys, type RangeOptions, type StateEntry } from '../model/range.js';
+import { appendAll } from '../../util/append.js';
 
 /** A store as the files of a stateDir hold it: one partition per directory of a partitioned store, or the store itself. */
 export interface PartitionedInspection {
@@ -75,7 +76,7 @@ export async function inspectPartitionedStore(stateDir: string, app: string, nam
     const { entries: found, name: _name, ...rest } = await inspectStore(join(dir, partitionDirName(partition)), name, { ...select, limit: undefined });
     partitions.push({ partition, ...rest });
     keys += rest.keys;
-    entries.push(...found);
+    appendAll(entries, found);
   }
   entries.sort((a, b) => compareKeys(a.key, b.key));
   return { name, dir, partitions, stale, keys, entries: select.limit === undefined ? entries : entries.slice(0, select.limit) };
