@@ -61,6 +61,26 @@ test('preloads of several members travel per store, named once per batch', () =>
   assert.deepEqual(decoded.map(view), records.map(view));
 });
 
+test('a refused preload (a key of a partition not owned here) crosses as its reason, next to ordinary ones, whether the batch names its stores once or per record', () => {
+  const bytes = (n: number) => new Uint8Array([n]);
+  const why = 'store "totals": key "b" belongs to partition 1 of 4, which this instance does not own';
+  const view = (r: TaskRecord) => r.preload?.map((p) => [p.member, p.stores.map((s) => [s.store, s.entries.map(([k, v]) => [k, [...v]]), s.refused])]);
+  const uniform = [
+    base(0, { key: 'a', preload: [{ member: 1, stores: [{ store: 'totals', entries: [['a', bytes(1)]] }] }] }),
+    base(1, { key: 'b', preload: [{ member: 1, stores: [{ store: 'totals', entries: [], refused: why }] }] }),
+  ];
+  const mixed = [
+    ...uniform,
+    base(2, { key: 'c', preload: [{ member: 2, stores: [{ store: 'other', entries: [], refused: why }] }] }),
+  ];
+  for (const records of [uniform, mixed]) {
+    const decoded = decodeBatch(encodeBatch(records));
+    assert.deepEqual(decoded.map(view), records.map(view));
+    assert.equal(decoded[1]!.preload![0]!.stores[0]!.refused, why);
+    assert.equal(decoded[0]!.preload![0]!.stores[0]!.refused, undefined);
+  }
+});
+
 test('results round-trip: member counts, exits (inherited and own headers), failures, state writes, packed entries, metrics', () => {
   const result: GroupBatchResult = {
     members: [{ member: 0, processed: 3, dropped: 1, emitted: 4, busyMs: 1.5, durations: [0.5, 0.5, 0.5] }, { member: 2, processed: 1, dropped: 0, emitted: 0, busyMs: 2, durations: [2] }],

@@ -54,7 +54,9 @@ test('instance 0 of 2 opens partitions 0 and 2, commits a key to its partition a
   assert.equal((await h.client.state('units-totals-changelog.p0')).lag, 0);
 
   const other = job(theirs, 2);
-  assert.deepEqual(state.preload('count', other), [{ store: 'totals', entries: [] }], 'nothing to ship for a key not owned');
+  const shipped = state.preload('count', other)!;
+  assert.deepEqual(shipped.map((p) => [p.store, p.entries]), [['totals', []]], 'nothing to ship for a key not owned');
+  assert.match(shipped[0]!.refused!, new RegExp(`key "${theirs}" belongs to partition 1 of 4, which this instance does not own`), 'but why it may not touch the store (the worker throws it from ctx.state)');
   const refused = state.accept('count', other, [{ store: 'totals', writes: [[theirs, encodeValue('totals', theirs, { n: 1, sum: 1 })]] }], undefined);
   assert.equal(refused?.code, 'STATE_STORE_ERROR');
   assert.equal(refused?.retriable, false);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RefusingProxy } from '../state/refusing-proxy.js';
 import { runCli } from '../state/run-cli.js';
 import { fixture, harness } from './harness.js';
 
@@ -40,4 +41,47 @@ journal: { fsync: never }
   const envelope = await h.drain('fan.envelope');
   assert.equal(envelope.length, N);
   assert.equal(new Set(envelope.map((r) => (r.value as { j: number }).j)).size, N, 'every output once');
+});
+
+test('a stateless pipeline whose sink refuses writes for good: run --until-idle exits 3 and says how many entries are not completed; they stay in the journal and the next run writes them', { timeout: 120_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const proxy = await RefusingProxy.start({ host: h.broker.host, port: h.broker.port });
+  t.after(() => proxy.close());
+  const N = 40;
+  await h.produce('refuse.in', Array.from({ length: N }, (_, n) => ({ value: { n } })));
+  const file = join(h.stateDir, 'topology.yaml');
+  await writeFile(file, `
+app: refuse
+stateDir: ${JSON.stringify(join(h.stateDir, 'state'))}
+sources:
+  in: { topic: refuse.in }
+processors:
+  double:
+    module: ${JSON.stringify(fixture('double.ts'))}
+    input: in
+sinks:
+  out: { topic: refuse.out, input: double, batch: { maxRecords: 5 } }
+journal: { fsync: never }
+`);
+  const args = ['run', file, '--nodes', proxy.address, '--until-idle', '--workers', '1', '--progress-interval', '0'];
+  // Every write to the sink topic is refused as by a node that lost it: no retry can fix that.
+  proxy.refuse = (command, topic) => ((command === 'PUT' || command === 'BATCH_PUT') && topic === 'refuse.out' ? `unknown topic ${topic}` : undefined);
+  const failed = await runCli(args, { timeoutMs: 100_000 });
+  assert.ok(proxy.refused > 0, 'writes were refused');
+  assert.equal(failed.signal, null);
+  assert.equal(failed.code, 3, `exit 3 (failure), not 0: the run did not do all its work; stderr:\n${failed.stderr.slice(-3000)}`);
+  assert.match(failed.stderr, /sink write failed/);
+  assert.match(failed.stderr, /(\d+) entries could not be completed .*They stay in the journal and are processed again at the next start/s);
+  const count = Number(/(\d+) entries could not be completed/.exec(failed.stderr)![1]);
+  assert.equal(count, N, 'every entry (one record each) is counted as not completed');
+  assert.match(failed.stdout, new RegExp(`NOT COMPLETED: ${N} entries`));
+  assert.equal((await h.drain('refuse.out')).length, 0);
+
+  proxy.refuse = undefined;
+  const again = await runCli(args, { timeoutMs: 100_000 });
+  assert.equal(again.code, 0, `the next run completes them; stderr:\n${again.stderr.slice(-3000)}`);
+  assert.doesNotMatch(again.stdout, /NOT COMPLETED/);
+  const out = (await h.drain('refuse.out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
+  assert.deepEqual(out, Array.from({ length: N }, (_, n) => n * 2), 'every record written once, from the journal');
 });

@@ -203,7 +203,15 @@ export async function runSession(session: RunSession): Promise<number> {
       const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
       drive?.stop({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
-      return interruptedCode() ?? EXIT.OK;
+      const interrupted = interruptedCode();
+      if (interrupted !== undefined) return interrupted;
+      if ((summary.unreleased ?? 0) > 0) {
+        // Nothing is lost (the entries stay in the journal), but the run did not do all its work: say so in the exit code.
+        io.stderr.write(`walrus-stream run: ${summary.unreleased} entries could not be completed (a sink, dead-letter or state write failed for good; the errors are logged above). ` +
+          'They stay in the journal and are processed again at the next start; fix the cause, then run again.\n');
+        return EXIT.FAILURE;
+      }
+      return EXIT.OK;
     } finally {
       drive?.stop();
     }

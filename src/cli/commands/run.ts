@@ -64,8 +64,9 @@ SIGINT / SIGTERM: stop fetching, finish what is in flight, flush, exit (a
 second signal exits at once; unfinished records stay in the journal and are
 processed on the next start). The handlers are installed first: a signal
 during start-up (a state restore, --seed) stops at the next safe point.
-Exit codes: 0 done, 1 invalid topology, 2 usage, 3 failure, 130 after
-SIGINT, 143 after SIGTERM.
+Exit codes: 0 done, 1 invalid topology, 2 usage, 3 failure (also: entries
+not completed because a write failed for good; they stay in the journal for
+the next start), 130 after SIGINT, 143 after SIGTERM.
 
 /healthz and /readyz answer from the start: while starting, /readyz is 503
 with the reason (e.g. "startup: restoring state 40% (store totals)",

@@ -121,7 +121,7 @@ export class Coordinator {
         stepwise: () => options.instrumentation?.tracesProcessors() ?? false,
         onAbandon: (member, job, error) => {
           this.stats.processor(member).abandoned += 1;
-          (job.meta as JobMeta).ticket.fail(error);
+          (job.meta as JobMeta).ticket.abandon(error);
         },
         onRetry: (member, job, error, delay) => {
           this.stats.processor(member).retries += 1;
@@ -266,7 +266,15 @@ export class Coordinator {
         while (next !== undefined) { skipped.add(at(next)); const n: Job = next; next = batch.find((j) => j.prev === n); }
       }
       if (unit.hops.length === 0) { refused.push({ index: unit.index, member: unit.member, hops: [], attempt: job.attempt, error }); continue; }
-      // Fused members own their stores (stage-groups.ts), so only a bug gets here: keep the entry in the journal.
+      if (error.retriable !== true) {
+        // Bad input met at a fused member, e.g. a key of a partition this instance does not own: the member fails
+        // on that record, as an entry member would — dead-lettered, naming it, with the record's source entry.
+        refused.push({ index: unit.index, member: unit.member, hops: unit.hops, attempt: job.attempt, error });
+        continue;
+      }
+      // Fused members own their stores (stage-groups.ts), so a stale state only comes from a bug: keep the entry in
+      // the journal (it runs again at the next start), and say so.
+      this.#o.logger?.error({ processor: member, recordId: job.record.id, err: error.message }, 'state of a fused processor refused; the entry stays in the journal');
       meta.ticket.add();
       meta.ticket.fail(deserializeError(error));
     }

@@ -25,6 +25,13 @@ export interface PipelineSummary {
   inFlight: number;
   /** Records recovered from the journal at start (a previous run's unreleased entries). */
   recovered: number;
+  /**
+   * Entries whose processing could not be completed (a sink, dead-letter or
+   * state write failed for good): they were not released, so they stay in
+   * the journal (or, without one, unacknowledged at the node) and are
+   * processed again at the next start. Present once there is one.
+   */
+  unreleased?: number;
 }
 
 /** The coordinator's own counters: cheap increments, a snapshot on demand. */

@@ -45,8 +45,19 @@ export class Ticket {
 
   /** A unit could not be completed (a sink write failed for good): the entry must stay in the journal. */
   fail(reason?: unknown): void {
+    this.broken = true;
     this.#failed = true;
     if (this.failure === undefined) this.failure = reason;
     this.done();
   }
+
+  /** A unit was cut short by shutdown: the entry stays in the journal, but nothing failed. */
+  abandon(reason?: unknown): void {
+    this.#failed = true;
+    if (this.failure === undefined) this.failure = reason;
+    this.done();
+  }
+
+  /** True once a unit failed (not merely cut short by shutdown: {@link abandon}). */
+  broken = false;
 }

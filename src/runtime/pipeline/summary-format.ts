@@ -9,6 +9,7 @@ export function formatSummary(app: string, s: PipelineSummary): string {
   const rate = (n: number) => `${int.format(n / seconds)}/s`;
   const lines = [`walrus-stream run "${app}": finished in ${seconds.toFixed(2)} s`];
   if (s.recovered > 0) lines.push(`  recovered from the journal: ${int.format(s.recovered)} records`);
+  if ((s.unreleased ?? 0) > 0) lines.push(`  NOT COMPLETED: ${int.format(s.unreleased!)} entries (a write failed for good, see the errors logged above); they stay in the journal and are processed again at the next start`);
   const abandoned = Object.values(s.processors).reduce((n, c) => n + c.abandoned, 0);
   if (abandoned > 0) lines.push(`  cut short by shutdown, kept in the journal for the next start: ${int.format(abandoned)} records`);
   lines.push('', ...table(['source', 'topic', 'entries', 'records', 'rate'],

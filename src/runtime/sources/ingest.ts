@@ -309,6 +309,7 @@ export class Ingest {
       this.#inFlight -= ticket.records;
       this.#finished += 1;
       if (!failed) this.#release(ticket.seq);
+      else if (ticket.broken) this.#o.stats.summary.unreleased = (this.#o.stats.summary.unreleased ?? 0) + 1;
       hold?.entryDone(failed);
       // Waking on every finish would make idle sources poll at the rate
       // records complete; only a freed-up pipeline or an empty one matters.

@@ -133,7 +133,12 @@ export class RuntimeState {
     const names = this.#topology.processors[processor]?.stores ?? [];
     if (names.length === 0 || job.key === undefined || job.key === '') return undefined;
     // The processor runner hands this back to `accept` with the result (the staleness check, docs/state.md, Wiring step 3).
-    return names.map((name) => ({ store: name, entries: this.stores.get(name)!.preload(job.key!) }));
+    return names.map((name) => {
+      const store = this.stores.get(name)!;
+      // A key of a partition not owned here: the processor fails on the record when it opens the store (worker-state.ts).
+      const refused = store.refusal(job.key!);
+      return refused === undefined ? { store: name, entries: store.preload(job.key!) } : { store: name, entries: [], refused };
+    });
   }
 
   /**

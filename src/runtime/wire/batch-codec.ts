@@ -109,7 +109,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     anyAttempt ? attempts : null,
     entry ? entry.value : -1, entry ? null : entries,
     single ? single.value : null, single ? null : singles,
-    anyPreload ? byStore(preload, (p) => packEntries(p.entries)) : null,
+    anyPreload ? byStore(preload, (p) => (p.refused === undefined ? packEntries(p.entries) : { refused: p.refused })) : null,
     anyChained ? chained : null,
   ]);
 }
@@ -128,7 +128,7 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
     const enc = encodings ? encodings[i] : encoding;
     // Each record gets its own headers object: a processor may change it.
     const h = headers ? headers[i]! : 0;
-    const flat = preload ? fromStores<StatePreload>(preload, i, (store, e) => ({ store, entries: e instanceof Uint8Array ? unpackEntries(e) : e as StatePreload['entries'] })) : undefined;
+    const flat = preload ? fromStores<StatePreload>(preload, i, preloadOf) : undefined;
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {
@@ -142,6 +142,14 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
   return records;
 }
 
+/** One store's preload as it crossed: a blob of entries, or a refusal (`{ refused }`). */
+function preloadOf(store: string, data: unknown): StatePreload {
+  if (data instanceof Uint8Array) return { store, entries: unpackEntries(data) };
+  const refused = (data as { refused?: unknown } | null)?.refused;
+  if (typeof refused === 'string') return { store, entries: [], refused };
+  return { store, entries: data as StatePreload['entries'] };
+}
+
 /*
  * Preloads cross as one list per record whose store names are
  * `<member>/<store>`: every record of a batch then names the same stores in
@@ -149,18 +157,18 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
  */
 function flattenPreload(list: MemberPreload[]): StatePreload[] {
   const out: StatePreload[] = [];
-  for (const p of list) for (const s of p.stores) out.push({ store: `${p.member}/${s.store}`, entries: s.entries });
+  for (const p of list) for (const s of p.stores) out.push(s.refused === undefined ? { store: `${p.member}/${s.store}`, entries: s.entries } : { store: `${p.member}/${s.store}`, entries: [], refused: s.refused });
   return out;
 }
 
 function unflattenPreload(flat: StatePreload[]): MemberPreload[] {
   const out: MemberPreload[] = [];
-  for (const { store, entries } of flat) {
+  for (const { store, entries, refused } of flat) {
     const slash = store.indexOf('/');
     const member = Number(store.slice(0, slash));
     let last = out[out.length - 1];
     if (last === undefined || last.member !== member) { last = { member, stores: [] }; out.push(last); }
-    last.stores.push({ store: store.slice(slash + 1), entries });
+    last.stores.push(refused === undefined ? { store: store.slice(slash + 1), entries } : { store: store.slice(slash + 1), entries, refused });
   }
   return out;
 }

@@ -302,7 +302,7 @@ export class ChainBatch {
     const folded = stores.map((s) => {
       const writes: Array<readonly [string, Uint8Array | null]> = [];
       for (const list of written) for (const w of list) if (w.store === s.store) for (const write of w.writes) writes.push(write);
-      return writes.length === 0 ? s : { store: s.store, entries: foldWrites(s.entries, writes) };
+      return writes.length === 0 ? s : { ...s, entries: foldWrites(s.entries, writes) };
     });
     chain.preload!.set(member, folded);
     return folded;

@@ -49,13 +49,17 @@ export class PartitionedStore {
     const part = this.partFor(key);
     if (part !== undefined) return part;
     const p = partitionOfKey(key, this.partitions);
-    throw new WalrusError('STATE_STORE_ERROR',
-      `store "${this.name}": key "${key}" belongs to partition ${p} of ${this.partitions}, which this instance does not own (it owns ${this.#owned()}). ` +
+    throw new WalrusError('STATE_STORE_ERROR', this.refusal(key)!, { retriable: false, context: { store: this.name, key, partition: p } });
+  }
+
+  /** Why a record of `key` may not touch this store here (its partition is not owned), or undefined when it may. */
+  refusal(key: string): string | undefined {
+    if (this.partFor(key) !== undefined) return undefined;
+    const p = partitionOfKey(key, this.partitions);
+    return `store "${this.name}": key "${key}" belongs to partition ${p} of ${this.partitions}, which this instance does not own (it owns ${this.#owned()}). ` +
       'Records reach a keyed stateful step only from the partitions of their key: a processor before it changed the key without declaring `rekey: true`, ' +
       'the record was written to a partition by another rule than the key hash, or it was left in this instance\'s journal before --instances changed ' +
-      '(stop instances cleanly before changing it). Replay it from the dead-letter topic once fixed.', {
-        retriable: false, context: { store: this.name, key, partition: p },
-      });
+      '(stop instances cleanly before changing it). Replay it from the dead-letter topic once fixed.';
   }
 
   /** The record key's entries (the key and `key@...`) to ship with a task; empty when its partition is not owned (the write is refused later). */

@@ -7,6 +7,13 @@ export interface StatePreload {
   store: string;
   /** From `KeyValueStore.preload(recordKey)`. */
   entries: ReadonlyArray<readonly [string, Uint8Array]>;
+  /**
+   * Set when the record's key may not touch this store here (a key of a
+   * partition this instance does not own): why. `ctx.state(store)` then
+   * throws it (non-retriable), so the processor fails on that record before
+   * it emits anything computed without the key's state.
+   */
+  refused?: string;
 }
 
 /** What a worker returns per store after processing a record (empty writes are omitted). */
@@ -116,6 +123,9 @@ export class WorkerStateContext {
     let view = this.#open.get(name);
     if (view) return view;
     const preload = this.#preloads.get(name);
+    if (preload?.refused !== undefined) {
+      throw new WalrusError('STATE_STORE_ERROR', preload.refused, { retriable: false, context: { store: name, key: this.#recordKey } });
+    }
     if (!preload) {
       throw new WalrusError('STATE_STORE_ERROR', `state store "${name}" is not available to this processor; declared stores: ${[...this.#preloads.keys()].join(', ') || '(none)'}. Declare it in the topology under the processor's stores.`, {
         context: { store: name },
