@@ -217,3 +217,30 @@ test('ctx.metrics series: one per name and label set whatever the label order; `
   worker.increment('walrus_internal', 1, { a: '1', b: '2' });
   assert.deepEqual(worker.snapshot(1).counters.at(-1), { name: 'walrus_internal', labels: { b: '2', a: '1' }, value: 2 });
 });
+
+test('WorkerMetrics: 1,000 label sets per name, then updates of new ones are dropped and counted; a delta carries only the names that changed', async () => {
+  const { WorkerMetrics, MAX_SERIES_PER_METRIC } = await import('../../src/runtime/worker/processor-metrics.js');
+  assert.equal(MAX_SERIES_PER_METRIC, 1_000);
+  const worker = new WorkerMetrics();
+  const ctx = worker.forProcessor('p');
+  for (let i = 0; i < 1_005; i++) ctx.increment('ids_total', 1, { id: String(i) });
+  ctx.increment('ids_total', 2, { id: '0' }); // a kept label set goes on counting
+  ctx.observe('ids_total', 5, { id: 'x' }); // a summary of the same name has its own limit
+  ctx.increment('tiers_total', 1, { tier: 'gold' });
+  const first = worker.delta(1)!;
+  assert.equal(first.counters.filter((c) => c.name === 'ids_total').length, 1_000);
+  assert.equal(first.counters.find((c) => c.name === 'ids_total' && c.labels.id === '0')!.value, 3);
+  assert.deepEqual(first.dropped, { ids_total: 5 });
+  assert.deepEqual(first.summaries.map((s) => [s.name, s.count, s.sum]), [['ids_total', 1, 5]]);
+  assert.equal(worker.snapshot(1).counters.length, 1_001);
+  ctx.increment('tiers_total', 1, { tier: 'gold' });
+  const second = worker.delta(1)!;
+  assert.deepEqual(second.counters.map((c) => [c.name, c.labels.tier, c.value]), [['tiers_total', 'gold', 2]], 'only the name that changed, cumulative');
+  assert.deepEqual(second.summaries, []);
+  assert.deepEqual(second.dropped, { ids_total: 5 }, 'dropped counts are cumulative');
+  const idle = new WorkerMetrics();
+  assert.equal(idle.delta(1), undefined);
+  idle.forProcessor('q').increment('a_total');
+  assert.ok(idle.delta(1));
+  assert.equal(idle.delta(1), undefined, 'nothing changed since');
+});

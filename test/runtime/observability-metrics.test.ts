@@ -166,3 +166,36 @@ sinks:
   assert.equal((await h.drain('zcoord')).length, n);
   await h.drain('zplain');
 });
+
+test('a processor metric labelled per record keeps at most 1,000 label sets per worker: the rest are counted as dropped, warned once, and bounded metrics stay exact', async () => {
+  const n = 2_500;
+  await h.produce('labels.in', Array.from({ length: n }, (_, i) => ({ value: { n: i } })), 25);
+  const { topology } = await loadTopologyText(`
+app: labels
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  labels: { topic: labels.in }
+processors:
+  tag: { module: ./labels-per-record.ts, input: labels }
+sinks:
+  out: { topic: labels.out, input: tag }
+`, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const hub = new MetricsHub({ processMetrics: false });
+  const warnings: Array<{ msg: string; metric?: unknown }> = [];
+  const logger = { warn: (data: { metric?: unknown }, msg: string) => warnings.push({ msg, metric: data?.metric }), info() {}, debug() {}, error() {}, fatal() {}, trace() {}, child() { return logger; } };
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub, logger: logger as never });
+  const summary = await pipeline.done;
+  assert.equal(summary.processors.tag!.processed, n);
+  const samples = parsePrometheusText(await hub.metrics());
+  const byId = samples.filter((s) => s.name === 'fixture_by_id_total');
+  const dropped = sum(samples, 'walrus_stream_metric_updates_dropped_total', { metric: 'fixture_by_id_total' });
+  assert.ok(byId.length <= 2 * 1_000, `${byId.length} label sets kept (at most 1,000 per worker thread)`);
+  assert.ok(byId.length >= 1_000, `${byId.length} label sets kept: the first 1,000 of a thread are kept`);
+  assert.equal(sum(samples, 'fixture_by_id_total') + dropped, n, 'every update either counted or counted as dropped');
+  assert.ok(dropped >= n - 2 * 1_000, `dropped ${dropped}`);
+  assert.equal(sum(samples, 'fixture_by_tier_total'), n, 'a bounded metric of the same processor is exact');
+  assert.equal(samples.filter((s) => s.name === 'fixture_by_tier_total').length, 3);
+  const said = warnings.filter((w) => /more than 1000 label sets/.test(w.msg));
+  assert.deepEqual(said.map((w) => w.metric), ['fixture_by_id_total'], 'one warning, naming the metric');
+});

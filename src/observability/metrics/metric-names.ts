@@ -58,6 +58,7 @@ export const METRICS = {
   sourceLag: spec('walrus_stream_source_lag_entries', 'gauge', 'Entries in a source topic not yet read, where the node reports it.', ['source']),
   sourcePartitionLag: spec('walrus_stream_source_partition_lag_entries', 'gauge', 'Entries in one partition topic of a partitioned source not yet read, where the node reports it.', ['source', 'partition']),
   errors: spec('walrus_stream_errors_total', 'counter', 'Errors by component and WalrusError code.', ['component', 'code']),
+  metricUpdatesDropped: spec('walrus_stream_metric_updates_dropped_total', 'counter', 'Updates of a processor metric dropped because it reached its label-set limit in a worker thread.', ['metric']),
 
   // -- worker pool ----------------------------------------------------------------
   workerThreads: spec('walrus_stream_worker_threads', 'gauge', 'Worker threads currently running.', []),

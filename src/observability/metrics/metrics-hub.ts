@@ -168,6 +168,11 @@ export class MetricsHub {
     this.#series.observeMs(METRICS.queueWait, [processor], waitsMs);
   }
 
+  /** `n` updates of processor metric `metric` were dropped in a worker (its label-set limit). */
+  recordMetricUpdatesDropped(metric: string, n: number): void {
+    this.#series.counter(METRICS.metricUpdatesDropped).inc({ metric }, n);
+  }
+
   /** A task of `records` records left for a worker in stage group `group`. */
   observeBatch(group: string, records: number): void {
     const histogram = this.#series.histogram(METRICS.batchRecords);

@@ -20,6 +20,8 @@
 export interface LabelledSnapshot {
   counters: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; value: number }>;
   summaries: ReadonlyArray<{ name: string; labels: Readonly<Record<string, string>>; count: number; sum: number }>;
+  /** Updates dropped per metric name because it reached its label-set limit in this worker (cumulative). */
+  dropped?: Readonly<Record<string, number>>;
 }
 
 /** One label combination of a counter. `labels` are values in `labelNames` order. */

@@ -6,6 +6,7 @@ import { injectTraceContext, recordSpanError, startSpan, tracingActive, type Rec
 import type { MetricsHub } from '../../observability/metrics/metrics-hub.js';
 import type { GroupBatchResult, GroupSpecWire } from '../wire/messages.js';
 import type { Job } from '../coordinator/stage-runner.js';
+import { MAX_SERIES_PER_METRIC } from '../worker/processor-metrics.js';
 
 /**
  * The coordinator's observability hooks: metrics into the pipeline's
@@ -24,6 +25,8 @@ export class Instrumentation {
   readonly hub: MetricsHub | undefined;
   readonly #tracing: boolean;
   readonly #problemsLogged = new Set<string>();
+  /** Dropped processor-metric updates last reported, per `threadId \0 metric` (the reports are cumulative). */
+  readonly #dropped = new Map<string, number>();
   readonly #warn: (message: string, data: Record<string, unknown>) => void;
 
   /**
@@ -92,12 +95,27 @@ export class Instrumentation {
         this.#problemsLogged.add(problem.metric);
         this.#warn('processor metric cannot be merged', { metric: problem.metric, problem: problem.message });
       }
+      if (result.metrics.dropped) this.#metricUpdatesDropped(id, result.metrics.dropped);
     }
     if (this.hub) for (const s of result.members) if (s.processed > 0) this.hub.recordProcessed(group.members[s.member]!.name, 'ok', s.processed, s.durations);
     if (this.#tracing && tracingActive()) this.#processSpans(group, batch, result, endedAt);
     for (const unit of result.packed) {
       const sizes = unit.compressed;
       if (sizes) for (let i = 0; i + 1 < sizes.length; i += 2) this.compressed(unit.sink, sizes[i]!, sizes[i + 1]!);
+    }
+  }
+
+  #metricUpdatesDropped(threadId: number, dropped: Readonly<Record<string, number>>): void {
+    for (const [metric, total] of Object.entries(dropped)) {
+      const key = `${threadId}\0${metric}`;
+      const before = this.#dropped.get(key) ?? 0;
+      if (!(total > before)) continue; // a late or repeated report
+      this.#dropped.set(key, total);
+      this.hub?.recordMetricUpdatesDropped(metric, total - before);
+      if (this.#problemsLogged.has(`dropped\0${metric}`)) continue;
+      this.#problemsLogged.add(`dropped\0${metric}`);
+      this.#warn(`processor metric has more than ${MAX_SERIES_PER_METRIC} label sets in one worker thread: updates of further label sets are dropped ` +
+        '(walrus_stream_metric_updates_dropped_total). A label holding a record id or another unbounded value? Use bounded label values (docs/observability.md)', { metric });
     }
   }
 

@@ -46,14 +46,16 @@ if (parentPort) {
 
 let sentVersion = 0;
 /**
- * The cumulative snapshot of processor metrics, when it changed since the
- * last result: it rides on batch results (so a worker that dies later loses
- * nothing it reported), and unchanged ones are not sent again.
+ * The processor metrics that changed since the last result (every series of
+ * each changed name, cumulative): they ride on batch results, so a worker
+ * that dies later loses nothing it reported, and what did not change is not
+ * sent again — a result carries the names its records touched, not every
+ * series the worker ever made.
  */
 function metricsToSend(): WorkerMetricsSnapshot | undefined {
   if (metrics.version === sentVersion) return undefined;
   sentVersion = metrics.version;
-  return metrics.snapshot(threadId);
+  return metrics.delta(threadId);
 }
 
 /** piscina's task handler. */
