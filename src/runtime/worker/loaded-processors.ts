@@ -12,6 +12,8 @@ export interface LoadedProcessor {
   lifecycle: LifecycleContext;
   /** Declared output names. */
   outputs: Set<string>;
+  /** True once this worker warned that the processor emitted after a record's process() finished (once per worker). */
+  lateWarned?: boolean;
 }
 
 /**

@@ -36,6 +36,8 @@ class RecordRun implements ProcessorContext {
   readonly #inFlight: Set<AbortController>;
   readonly #started = performance.now();
   readonly #outputs: WireOutput[] = [];
+  /** Set once the attempt's result is made: later emits and state use belong to no result (see #late). */
+  #settled = false;
   #controller: AbortController | undefined;
   #logger: ProcessorContext['logger'] | undefined;
   #timedOut: WalrusError | undefined;
@@ -66,11 +68,22 @@ class RecordRun implements ProcessorContext {
   }
 
   state(name: string): StateStoreView {
+    if (this.#settled) throw this.#late('ctx.state()');
     this.#state ??= workerState(this.#spec, this.#wire);
     return this.#state.store(name);
   }
 
   emit(output: string, value: unknown, options?: EmitOptions): void {
+    if (this.#settled) {
+      // Typically a callback (a timer, an event) the processor did not await: throwing there would kill the
+      // thread and charge whatever record runs then, so the output is dropped and the processor's log says why.
+      const error = this.#late('ctx.emit()');
+      if (!this.#loaded.lateWarned) {
+        this.#loaded.lateWarned = true;
+        this.#loaded.logger.warn({ err: error.message, recordId: this.#wire.id }, 'output emitted after process() finished was dropped');
+      }
+      return;
+    }
     if (!this.#loaded.outputs.has(output)) {
       throw new WalrusError('INVALID_ARGUMENT',
         `processor "${this.#spec.name}" emitted to unknown output "${output}"; declared outputs: ${this.#spec.outputs.join(', ')}`,
@@ -106,6 +119,7 @@ class RecordRun implements ProcessorContext {
   }
 
   #finish(returned: ProcessResult<unknown>): WireResult {
+    this.#settled = true;
     if (this.#controller?.signal.aborted) throw abortReason(this.#controller.signal);
     if (returned !== undefined) {
       if (!this.#loaded.outputs.has('default')) {
@@ -123,10 +137,18 @@ class RecordRun implements ProcessorContext {
   }
 
   #fail(thrown: unknown): WireResult {
+    this.#settled = true;
     // A processor that rethrows whatever its signal carried still reports why.
     const error = this.#timedOut
       ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
     return { ok: false, error: serializeError(error), durationMs: performance.now() - this.#started };
+  }
+
+  /** The error for `what` used after this record's process() finished (its result is already made). */
+  #late(what: string): WalrusError {
+    return new WalrusError('INVALID_ARGUMENT',
+      `processor "${this.#spec.name}" used ${what} after process() for record ${this.#wire.id} had finished; it belongs to no result and is dropped. ` +
+      'Finish asynchronous work inside process(): return (or await) its promise instead of leaving a callback behind.', { retriable: false });
   }
 
   #done(): void {
