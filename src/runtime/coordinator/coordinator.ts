@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { deserializeError, serializeError, type SerializedError } from '../../errors/index.js';
 import { planStageGroups, type StageGroup } from '../../topology/stage-groups.js';
 import type { SourceSpec, Topology } from '../../topology/types.js';
-import { buildDeadLetter } from './dead-letter.js';
+import { buildDeadLetter, omitsEntry } from './dead-letter.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { Ingest, type IngestOptions } from '../sources/ingest.js';
 import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
@@ -348,6 +348,10 @@ export class Coordinator {
       this.#o.logger?.error({ err: serializeError(buildError), recordId: job.record.id }, 'cannot build dead letter; the entry stays in the journal');
       meta.ticket.fail(buildError);
       return;
+    }
+    if (omitsEntry(entry)) {
+      this.#o.logger?.error({ processor, recordId: job.record.id, topic, sourceTopic: meta.sourceTopic, entry: meta.raw() },
+        'dead letter without its entry: too large to keep beside the failure in one entry, so it is logged here whole');
     }
     this.#writers.deadLetter(topic).add(entry).then(() => {
       this.#o.instrumentation?.deadLettered(processor);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { WalrusError, type SerializedError } from '../../errors/index.js';
 import { MAX_FRAME_BYTES } from '../../protocol/index.js';
@@ -31,12 +32,26 @@ export interface DeadLetterEntry {
   sourceTopic: string;
   recordId: string;
   key?: string;
-  /** How `entry` is stored: `utf8` (verbatim) or `gzip+base64` when verbatim would not fit one frame. */
-  entryEncoding: 'utf8' | 'gzip+base64';
+  /** Present when `key` was cut to its first {@link MAX_KEY_CHARS} characters. */
+  keyTruncated?: true;
+  /**
+   * How `entry` is stored: `utf8` (verbatim), `gzip+base64` when verbatim
+   * would not fit one frame, or `omitted` when neither fits (an
+   * incompressible entry within a few hundred bytes of the entry limit):
+   * `entry` then holds its first characters, `entryBytes` and
+   * `entrySha256` identify it, and the whole entry is in the error log.
+   */
+  entryEncoding: 'utf8' | 'gzip+base64' | 'omitted';
   entry: string;
+  entryBytes?: number;
+  entrySha256?: string;
 }
 
 const MAX_MESSAGE_CHARS = 1_000;
+/** Keys longer than this are cut in a dead letter (a derived record's key can be as large as its processor made it). */
+export const MAX_KEY_CHARS = 1_000;
+/** What an `omitted` dead letter keeps of its entry, to recognise it. */
+const OMITTED_HEAD_CHARS = 1_000;
 const MAX_STACK_CHARS = 2_000;
 /** Room for `PUT <topic> ` around the entry in a single-PUT frame. */
 const FRAME_OVERHEAD = 300;
@@ -61,18 +76,30 @@ export function buildDeadLetter(input: DeadLetterInput): string {
     lastFailureAt: new Date(input.lastFailureAt).toISOString(),
     sourceTopic: input.sourceTopic,
     recordId: input.recordId,
-    ...(input.key === undefined ? {} : { key: input.key }),
+    ...(input.key === undefined ? {} : input.key.length > MAX_KEY_CHARS ? { key: input.key.slice(0, MAX_KEY_CHARS), keyTruncated: true as const } : { key: input.key }),
   };
   const limit = MAX_FRAME_BYTES - FRAME_OVERHEAD;
+  const fits = (text: string) => Buffer.byteLength(text) <= limit;
   const verbatim = JSON.stringify({ ...base, entryEncoding: 'utf8', entry: input.entry });
-  if (Buffer.byteLength(verbatim) <= limit) return verbatim;
-  const packed = JSON.stringify({
-    ...base, error: { ...base.error, stack: undefined }, entryEncoding: 'gzip+base64', entry: gzipSync(input.entry).toString('base64'),
-  });
-  if (Buffer.byteLength(packed) <= limit) return packed;
-  throw new WalrusError('MESSAGE_TOO_LARGE',
-    `dead-letter entry for record ${input.recordId} is ${Buffer.byteLength(packed)} bytes even compressed (limit ${limit})`,
-    { context: { size: Buffer.byteLength(packed), limit, topic: input.sourceTopic } });
+  if (fits(verbatim)) return verbatim;
+  // Smaller: no stack, a short message — the entry itself matters more.
+  const lean = { ...base, error: { code: base.error.code, message: base.error.message.slice(0, 200) } };
+  const leanVerbatim = JSON.stringify({ ...lean, entryEncoding: 'utf8', entry: input.entry });
+  if (fits(leanVerbatim)) return leanVerbatim;
+  const packed = JSON.stringify({ ...lean, entryEncoding: 'gzip+base64', entry: gzipSync(input.entry).toString('base64') });
+  if (fits(packed)) return packed;
+  // Nothing holds the whole entry in one frame. A dead letter must always be writable (else the record stays in
+  // the journal and fails again at every start), so this one identifies the entry; the caller logs it whole.
+  const omitted: DeadLetterEntry = {
+    ...lean, entryEncoding: 'omitted', entry: input.entry.slice(0, OMITTED_HEAD_CHARS),
+    entryBytes: Buffer.byteLength(input.entry), entrySha256: createHash('sha256').update(input.entry).digest('hex'),
+  };
+  return JSON.stringify(omitted);
+}
+
+/** True when a dead letter built by {@link buildDeadLetter} does not hold its whole entry (the caller logs the entry). */
+export function omitsEntry(deadLetter: string): boolean {
+  return deadLetter.includes('"entryEncoding":"omitted"');
 }
 
 /** Parses a dead-letter entry and restores the original entry bytes (for `dlq replay` and tests). */
@@ -80,6 +107,10 @@ export function parseDeadLetter(text: string): DeadLetterEntry & { original: str
   const parsed = JSON.parse(text) as DeadLetterEntry;
   if (parsed?.walrusDeadLetter !== DEAD_LETTER_VERSION) {
     throw new WalrusError('DESERIALIZATION_ERROR', 'not a walrus-stream dead-letter entry (no "walrusDeadLetter": 1)');
+  }
+  if (parsed.entryEncoding === 'omitted') {
+    throw new WalrusError('DESERIALIZATION_ERROR', `the dead letter of record ${parsed.recordId} does not hold its entry (${parsed.entryBytes} bytes, sha256 ${parsed.entrySha256}): ` +
+      'it was too large to keep beside the failure; the whole entry is in the log line "dead letter without its entry" of the run that wrote it', { retriable: false });
   }
   const original = parsed.entryEncoding === 'gzip+base64'
     ? gunzipSync(Buffer.from(parsed.entry, 'base64')).toString('utf8')

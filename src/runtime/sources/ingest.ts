@@ -2,7 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { WalrusError, serializeError } from '../../errors/index.js';
 import type { SourceSpec, Topology } from '../../topology/types.js';
-import { buildDeadLetter } from '../coordinator/dead-letter.js';
+import { buildDeadLetter, omitsEntry } from '../coordinator/dead-letter.js';
 import type { FetchedBatch, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
 import { LeaseAcks, type LeaseHold } from './lease-acks.js';
 import { SourceDedupe } from './envelope-dedupe.js';
@@ -289,6 +289,10 @@ export class Ingest {
       this.#o.logger?.error({ err: serializeError(error), recordId }, 'cannot build dead letter; the entry stays in the journal');
       ticket.fail();
       return;
+    }
+    if (omitsEntry(entry)) {
+      this.#o.logger?.error({ source: spec.name, recordId, topic, sourceTopic: spec.topic, entry: raw },
+        'dead letter without its entry: too large to keep beside the failure in one entry, so it is logged here whole');
     }
     this.#o.deadLetterEntry(topic, entry).then(() => { this.#o.instrumentation?.deadLettered('(decode)'); ticket.done(); }, () => ticket.fail());
   }

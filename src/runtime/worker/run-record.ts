@@ -89,6 +89,7 @@ class RecordRun implements ProcessorContext {
         `processor "${this.#spec.name}" emitted to unknown output "${output}"; declared outputs: ${this.#spec.outputs.join(', ')}`,
         { retriable: false });
     }
+    checkEmitOptions(this.#spec.name, output, options);
     const out: WireOutput = { output, value };
     if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
     if (options?.headers !== undefined) out.headers = { ...this.#wire.headers, ...options.headers };
@@ -194,4 +195,34 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason instanceof Error
     ? signal.reason
     : new WalrusError('SHUTTING_DOWN', `record processing aborted: ${String(signal.reason)}`);
+}
+
+/**
+ * Keys and header values are strings (the envelope, partitioning and key
+ * ordering all hash and compare them as such): anything else fails the
+ * processor on this record here, naming it, instead of a type error in
+ * whatever handles the output next.
+ */
+function checkEmitOptions(processor: string, output: string, options: EmitOptions | undefined): void {
+  if (options === undefined || options === null) return;
+  const key = (options as { key?: unknown }).key;
+  if (key !== undefined && typeof key !== 'string') {
+    throw new WalrusError('INVALID_ARGUMENT',
+      `processor "${processor}" emitted to "${output}" with a key of type ${describeType(key)}; keys are strings (convert it, e.g. String(id))`, { retriable: false });
+  }
+  const headers = (options as { headers?: unknown }).headers;
+  if (headers === undefined) return;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new WalrusError('INVALID_ARGUMENT', `processor "${processor}" emitted to "${output}" with headers of type ${describeType(headers)}; headers are an object of strings`, { retriable: false });
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') {
+      throw new WalrusError('INVALID_ARGUMENT',
+        `processor "${processor}" emitted to "${output}" with header "${name}" of type ${describeType(value)}; header values are strings`, { retriable: false });
+    }
+  }
+}
+
+function describeType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
