@@ -64,6 +64,7 @@ export interface WorkerPoolSpec {
   recycleAfterTasks: number;
   recycleAboveHeap: Bytes;
   maxConsecutiveCrashes: number;
+  loadTimeout: Millis;
 }
 
 /** `journal:`. */

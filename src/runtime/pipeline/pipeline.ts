@@ -161,7 +161,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     prestarted.onFatal((error) => fatal(error));
     cleanups.push(() => pool.close());
     const loaded = (async () => {
-      for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name));
+      for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name), options.signal);
     })();
     loaded.catch(() => undefined); // awaited below, after the node started; a failure surfaces there
     let broker: Pipeline['broker'];

@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; stackSizeMb?: number };
   /** Deadlines, crash loops and recycling (src/runtime/pool/crash-supervisor.ts). */
   supervisor?: SupervisorOptions;
+  /** How long loading a processor in a worker (import + `init`) may take; 0 = no limit. @default 60_000 */
+  loadTimeoutMs?: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export class WorkerPool {
   readonly #waiters: Array<() => void> = [];
   #replacements = 0;
   readonly #supervisor: TaskSupervisor;
+  readonly #loadTimeoutMs: number;
   #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
 
   constructor(options: WorkerPoolOptions = {}) {
@@ -59,6 +62,7 @@ export class WorkerPool {
       resourceLimits: options.resourceLimits,
     });
     this.#supervisor = new TaskSupervisor(options.supervisor);
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.#pool.on('message', (message: unknown) => {
       if (this.#supervisor.onMessage(message) || !isControlHello(message)) return;
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
@@ -89,14 +93,28 @@ export class WorkerPool {
    * Loads the processor in one worker (import + `init`): fails with
    * PROCESSOR_LOAD_FAILED naming the file, before anything is fetched.
    */
-  async load(spec: ProcessorSpecWire): Promise<LoadTaskResult> {
+  async load(spec: ProcessorSpecWire, signal?: AbortSignal): Promise<LoadTaskResult> {
+    // An init that never resolves must not hold `run` forever: past the deadline (or on a stop during start-up)
+    // piscina aborts the task, which terminates the thread.
+    // The timer is ref'd (AbortSignal.timeout's is not): a worker busy in init keeps no event loop alive, and
+    // without it a run on a remote node would end with Node's "unsettled top-level await" (exit 13).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#loadTimeoutMs > 0 ? this.#loadTimeoutMs : 2 ** 31 - 1);
     try {
-      return (await this.#pool.run({ kind: 'load', spec })) as LoadTaskResult;
+      return (await this.#pool.run({ kind: 'load', spec }, { signal: signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, signal]) })) as LoadTaskResult;
     } catch (error) {
       if (error instanceof WalrusError) throw error;
+      if (signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `start-up stopped by a signal while processor "${spec.name}" was loading`, { cause: error });
+      if (deadline.signal.aborted) {
+        throw new WalrusError('PROCESSOR_LOAD_FAILED',
+          `processor "${spec.name}" (${spec.module}) did not finish loading (import and init) within ${this.#loadTimeoutMs} ms: an init() that never resolves? ` +
+          'Make init finish (or fail) in time, or raise workerPool.loadTimeout in the topology', { cause: error, context: { module: spec.module, timeoutMs: this.#loadTimeoutMs } });
+      }
       throw new WalrusError('PROCESSOR_LOAD_FAILED',
         `processor "${spec.name}" (${spec.module}) failed to load: ${(error as Error)?.message ?? String(error)}`,
         { cause: error, context: { module: spec.module } });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -106,10 +124,10 @@ export class WorkerPool {
    * runs one task at a time, so they spread — then checks with `health()`
    * and loads again where it is still missing.
    */
-  async loadEverywhere(spec: ProcessorSpecWire): Promise<void> {
+  async loadEverywhere(spec: ProcessorSpecWire, signal?: AbortSignal): Promise<void> {
     await this.ready();
     for (let round = 0; round < 5; round++) {
-      await Promise.all(Array.from({ length: this.size }, () => this.load(spec)));
+      await Promise.all(Array.from({ length: this.size }, () => this.load(spec, signal)));
       const health = await this.health();
       if (health.length >= this.size && health.every((h) => h.loaded.includes(spec.name))) return;
     }
@@ -220,7 +238,9 @@ export class WorkerPool {
   async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T[]> {
     // Control ports are unref'd so an idle pool never holds the process open;
     // while a call waits for its answer, the port must keep the loop alive.
-    const entries = [...this.#controls.values()];
+    // A thread that ended (terminated after an aborted load, crashed) answers nothing: it is not asked.
+    const live = new Set(this.#pool.threads.map((t) => t.threadId));
+    const entries = [...this.#controls].filter(([threadId]) => live.has(threadId)).map(([, entry]) => entry);
     for (const { port } of entries) port.ref();
     const settled = await Promise.allSettled(entries.map(({ proxy }) => withTimeout(call(proxy), 5_000)));
     for (const { port } of entries) port.unref();
@@ -240,7 +260,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise,
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('control call timed out')), ms); timer.unref(); }),
+    // Ref'd: the wait is bounded, and an unref'd one let a process with nothing else to wait on end mid-call
+    // (Node's exit 13, "unsettled top-level await") instead of timing out.
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('control call timed out')), ms); }),
   ]).finally(() => clearTimeout(timer));
 }
 

@@ -15,6 +15,7 @@ export const workerPoolSchema = z
     timeoutGrace: duration('5s').describe('After a record\'s `timeout` fired its `ctx.signal`, how long its batch may still take without finishing a record before the worker thread is terminated and replaced (the record fails with PROCESSOR_TIMEOUT).'),
     recycleAfterTasks: count(0, 0).describe('Replace a worker thread after it ran this many batches (for processors that leak); 0 = never.'),
     recycleAboveHeap: size('0').describe('Replace a worker thread once its heap in use exceeds this (checked as each batch starts); 0 = never.'),
+    loadTimeout: duration('60s').describe('How long loading a processor in a worker thread (importing its module and running its `init`) may take before `run` fails at start with PROCESSOR_LOAD_FAILED naming it (an `init` that never resolves); the thread is terminated. 0 = no limit.'),
     maxConsecutiveCrashes: count(20).describe('Worker threads that may die in a row with no batch succeeding in between before the run ends with a fatal WORKER_CRASHED (a processor that kills every worker).'),
   })
   .describe('Limits and replacement of the worker threads that run processors.');
