@@ -135,9 +135,9 @@ export class RuntimeState {
     // The processor runner hands this back to `accept` with the result (the staleness check, docs/state.md, Wiring step 3).
     return names.map((name) => {
       const store = this.stores.get(name)!;
+      const part = store.partFor(job.key!);
       // A key of a partition not owned here: the processor fails on the record when it opens the store (worker-state.ts).
-      const refused = store.refusal(job.key!);
-      return refused === undefined ? { store: name, entries: store.preload(job.key!) } : { store: name, entries: [], refused };
+      return part !== undefined ? { store: name, entries: part.preload(job.key!) } : { store: name, entries: [], refused: store.refusal(job.key!)! };
     });
   }
 

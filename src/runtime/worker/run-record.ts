@@ -215,7 +215,9 @@ function checkEmitOptions(processor: string, output: string, options: EmitOption
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
     throw new WalrusError('INVALID_ARGUMENT', `processor "${processor}" emitted to "${output}" with headers of type ${describeType(headers)}; headers are an object of strings`, { retriable: false });
   }
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue; // only own headers are sent on
+    const value = (headers as Record<string, unknown>)[name];
     if (typeof value !== 'string') {
       throw new WalrusError('INVALID_ARGUMENT',
         `processor "${processor}" emitted to "${output}" with header "${name}" of type ${describeType(value)}; header values are strings`, { retriable: false });

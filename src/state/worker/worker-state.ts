@@ -34,7 +34,7 @@ export class PreloadedState implements StateReader {
   #sorted: ReadonlyArray<readonly [string, Uint8Array]>;
 
   constructor(entries: ReadonlyArray<readonly [string, Uint8Array]>) {
-    this.#sorted = isStrictlySorted(entries) ? entries : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0]));
+    this.#sorted = inKeyOrder(entries);
   }
 
   /** The entries in key order, as a preload (for folding writes into them: {@link foldWrites}). */
@@ -70,7 +70,8 @@ export class PreloadedState implements StateReader {
  * after an earlier one in the same task wrote (a key run).
  */
 export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>, writes: Iterable<readonly [string, Uint8Array | null]>): Array<readonly [string, Uint8Array]> {
-  const out = isStrictlySorted(entries) ? [...entries] : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0]));
+  const sorted = inKeyOrder(entries);
+  const out = sorted === entries ? [...entries] : sorted as Array<readonly [string, Uint8Array]>;
   for (const [key, bytes] of writes) {
     const at = lowerIndex(out, key);
     const present = at < out.length && out[at]![0] === key;
@@ -79,6 +80,11 @@ export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>
     else out.splice(at, 0, [key, bytes]);
   }
   return out;
+}
+
+/** `entries` itself when already in strictly increasing key order, else a sorted copy (the last of equal keys winning). */
+function inKeyOrder(entries: ReadonlyArray<readonly [string, Uint8Array]>): ReadonlyArray<readonly [string, Uint8Array]> {
+  return isStrictlySorted(entries) ? entries : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0]));
 }
 
 function isStrictlySorted(entries: ReadonlyArray<readonly [string, Uint8Array]>): boolean {
