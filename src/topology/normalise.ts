@@ -30,6 +30,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
       ordering: p.ordering,
       batchSize: p.batchSize,
       timeout: p.timeout,
+      maxOutputs: p.maxOutputs,
       retry: p.retry,
       deadLetter: p.deadLetter ?? resolution.deadLetters.get(name) ?? `${name}.dlq`,
       config: p.config,

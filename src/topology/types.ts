@@ -189,6 +189,8 @@ export interface ProcessorSpec {
   batchSize: number;
   /** Per-record timeout. */
   timeout: Millis;
+  /** Most outputs one record may produce; past it the record fails with OUTPUT_LIMIT (dead-lettered). */
+  maxOutputs: number;
   retry: ProcessorRetrySpec;
   /** Dead-letter topic (default `<first upstream source topic>.dlq`). */
   deadLetter: string;

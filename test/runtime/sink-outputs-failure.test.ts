@@ -22,6 +22,7 @@ processors:
     module: ${JSON.stringify(fixture('fanout.ts'))}
     input: in
     config: { n: ${N} }
+    maxOutputs: ${N}      # the default (100,000) would dead-letter it
 sinks:
   text: { topic: fan.text, input: fan, format: text }
   envelope: { topic: fan.envelope, input: fan }

@@ -7,7 +7,7 @@ import { buildRoutes, type Routes } from './routes.js';
 export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   const spec = topology.processors[name];
   return {
-    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout,
+    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout, maxOutputs: spec.maxOutputs,
     logLevel: topology.observability.logLevel, app: topology.app, redactHeaders: topology.observability.redactHeaders,
   };
 }

@@ -54,6 +54,8 @@ export interface ProcessorSpecWire {
   outputs: string[];
   /** Per-record timeout in ms (0 = none). */
   timeoutMs: number;
+  /** Most outputs one record may produce (absent: DEFAULT_MAX_OUTPUTS). */
+  maxOutputs?: number;
   logLevel: string;
   /** The topology's `app`, bound to every log line of the worker. */
   app?: string;

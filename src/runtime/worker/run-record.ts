@@ -7,6 +7,7 @@ import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
 import type { StateStoreView } from '../../state/model/change-set.js';
 import type { WorkerStateContext } from '../../state/worker/worker-state.js';
+import { DEFAULT_MAX_OUTPUTS, outputLimitError } from '../../processor/output-limit.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a
@@ -41,6 +42,8 @@ class RecordRun implements ProcessorContext {
   #controller: AbortController | undefined;
   #logger: ProcessorContext['logger'] | undefined;
   #timedOut: WalrusError | undefined;
+  /** Set by the emit past `maxOutputs`: the attempt fails with it even if the processor caught it. */
+  #overLimit: WalrusError | undefined;
   #state: WorkerStateContext | undefined;
 
   constructor(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord, inFlight: Set<AbortController>) {
@@ -93,6 +96,7 @@ class RecordRun implements ProcessorContext {
     const out: WireOutput = { output, value };
     if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
     if (options?.headers !== undefined) out.headers = { ...this.#wire.headers, ...options.headers };
+    if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     this.#outputs.push(out);
   }
 
@@ -122,12 +126,15 @@ class RecordRun implements ProcessorContext {
   #finish(returned: ProcessResult<unknown>): WireResult {
     this.#settled = true;
     if (this.#controller?.signal.aborted) throw abortReason(this.#controller.signal);
+    if (this.#overLimit !== undefined) throw this.#overLimit;
     if (returned !== undefined) {
       if (!this.#loaded.outputs.has('default')) {
         throw new WalrusError('INVALID_ARGUMENT',
           `processor "${this.#spec.name}" returned a value but has no "default" output; use ctx.emit(<output>, value)`,
           { retriable: false });
       }
+      const max = this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS;
+      if (this.#outputs.length + (Array.isArray(returned) ? returned.length : 1) > max) throw this.#tooMany();
       if (Array.isArray(returned)) for (const value of returned) this.#outputs.push({ output: 'default', value });
       else this.#outputs.push({ output: 'default', value: returned });
     }
@@ -140,9 +147,16 @@ class RecordRun implements ProcessorContext {
   #fail(thrown: unknown): WireResult {
     this.#settled = true;
     // A processor that rethrows whatever its signal carried still reports why.
-    const error = this.#timedOut
+    const error = this.#timedOut ?? this.#overLimit
       ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
     return { ok: false, error: serializeError(error), durationMs: performance.now() - this.#started };
+  }
+
+  /** The OUTPUT_LIMIT error of this attempt (kept: a processor that catches it still fails, and its outputs are dropped). */
+  #tooMany(): WalrusError {
+    this.#overLimit ??= outputLimitError(this.#spec.name, this.#wire.id, this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS);
+    this.#outputs.length = 0;
+    return this.#overLimit;
   }
 
   /** The error for `what` used after this record's process() finished (its result is already made). */

@@ -7,6 +7,7 @@ import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
+import { DEFAULT_MAX_OUTPUTS, MAX_OUTPUTS_LIMIT } from '../../processor/output-limit.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 const z = zod();
@@ -71,6 +72,7 @@ const processor = z
     ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput. An `aggregate` step always runs in `key`.'),
     batchSize: count(256, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once (for a stage group: its head\'s setting). Measured: 64 cost the coordinator ~60% more CPU per record than 256 (bench:pipeline, case a).'),
     timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),
+    maxOutputs: count(DEFAULT_MAX_OUTPUTS, 1, MAX_OUTPUTS_LIMIT).describe('Most outputs the processor may produce for one record (`ctx.emit` calls plus returned values). One more fails the record with OUTPUT_LIMIT, not retried: it is dead-lettered and none of its outputs are written. It bounds the worker memory one record can take (a processor emitting without end would otherwise fill the thread\'s heap, crash it, and be retried).'),
     retry: z
       .strictObject({
         attempts: count(3).describe('Total attempts per record, the first included (1 = no retry).'),
