@@ -72,30 +72,86 @@ const MAX_STACK_CHARS = 4_000;
 
 /** Turns any thrown value into plain data, keeping `code`, `retriable` and a bounded stack. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
-  if (error instanceof WalrusError) {
+  // Whatever a processor throws is read here, in its worker: a getter, a proxy trap or a toString that
+  // throws must not escape (it would end the thread and be charged as WORKER_CRASHED), so every read is guarded.
+  const kind = kindOf(error);
+  if (kind === 'walrus') {
+    const error_ = error as WalrusError;
     return {
-      name: error.name,
-      message: error.message,
-      code: error.code,
-      retriable: error.retriable,
-      stack: error.stack?.slice(0, MAX_STACK_CHARS),
-      context: error.context,
-      cause: depth < 3 && error.cause !== undefined ? serializeError(error.cause, depth + 1) : undefined,
+      name: textOf(read(error_, 'name')) ?? 'WalrusError',
+      message: textOf(read(error_, 'message')) ?? '',
+      code: error_.code,
+      retriable: error_.retriable,
+      stack: textOf(read(error_, 'stack'))?.slice(0, MAX_STACK_CHARS),
+      context: error_.context,
+      cause: causeOf(error_, depth),
     };
   }
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const retriable = (error as { retriable?: unknown }).retriable;
+  if (kind === 'error') {
+    const error_ = error as Error;
+    const code = read(error_, 'code');
+    const retriable = read(error_, 'retriable');
+    const message = read(error_, 'message');
     return {
-      name: error.name,
-      message: error.message,
+      name: textOf(read(error_, 'name')) ?? 'Error',
+      message: typeof message === 'string' ? message : message === undefined ? '' : describeThrown(message),
       code: typeof code === 'string' ? code : 'PROCESSOR_ERROR',
       retriable: typeof retriable === 'boolean' ? retriable : true,
-      stack: error.stack?.slice(0, MAX_STACK_CHARS),
-      cause: depth < 3 && error.cause !== undefined ? serializeError(error.cause, depth + 1) : undefined,
+      stack: textOf(read(error_, 'stack'))?.slice(0, MAX_STACK_CHARS),
+      cause: causeOf(error_, depth),
     };
   }
-  return { name: 'Error', message: String(error), code: 'PROCESSOR_ERROR', retriable: true };
+  return { name: 'Error', message: typeof error === 'string' ? error : `${describeThrown(error)} (thrown instead of an Error)`, code: 'PROCESSOR_ERROR', retriable: true };
+}
+
+/** What `serializeError` was given; a proxy whose traps throw counts as neither kind of error. */
+function kindOf(error: unknown): 'walrus' | 'error' | 'other' {
+  try {
+    return error instanceof WalrusError ? 'walrus' : error instanceof Error ? 'error' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
+/** `target[key]`, or undefined when reading it throws (a getter, a proxy trap). */
+function read(target: object, key: string): unknown {
+  try {
+    return (target as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function causeOf(error: Error, depth: number): SerializedError | undefined {
+  if (depth >= 3) return undefined;
+  const cause = read(error, 'cause');
+  return cause === undefined ? undefined : serializeError(cause, depth + 1);
+}
+
+/** A thrown value that is not an Error, as text: JSON for plain data, else String(), else its type; never throws, at most 1,000 characters. */
+function describeThrown(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+  } catch {
+    try {
+      text = String(value);
+    } catch {
+      text = undefined;
+    }
+  }
+  if (text === undefined || text === '{}') {
+    let kind = 'object';
+    try {
+      kind = Object.prototype.toString.call(value);
+    } catch { /* a proxy that refuses even that */ }
+    text = text === '{}' ? `{} ${kind}` : `a value that cannot be shown (${kind})`;
+  }
+  return text.length > 1_000 ? `${text.slice(0, 1_000)}...` : text;
 }
 
 /** Rebuilds a WalrusError from plain data (unknown codes become PROCESSOR_ERROR, keeping the original in context). */

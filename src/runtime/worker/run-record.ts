@@ -109,7 +109,14 @@ class RecordRun implements ProcessorContext {
       this.#done();
       return this.#fail(error);
     }
-    if (!isThenable(returned)) {
+    let thenable: boolean;
+    try {
+      thenable = isThenable(returned); // reads `then`: a getter or proxy trap may throw
+    } catch (error) {
+      this.#done();
+      return this.#fail(error);
+    }
+    if (!thenable) {
       try {
         return this.#finish(returned as ProcessResult<unknown>);
       } catch (error) {
@@ -118,7 +125,14 @@ class RecordRun implements ProcessorContext {
         this.#done();
       }
     }
-    return this.#withTimeout(returned)
+    let pending: Promise<ProcessResult<unknown>>;
+    try {
+      pending = this.#withTimeout(returned as PromiseLike<unknown>); // reads `then` again
+    } catch (error) {
+      this.#done();
+      return this.#fail(error);
+    }
+    return pending
       .then((value) => this.#finish(value), (error: unknown) => this.#fail(error))
       .finally(() => this.#done());
   }
