@@ -16,9 +16,11 @@ export interface Recovered {
 /**
  * Rebuilds the live set from the segment files, oldest first: an APPEND
  * makes its seq live, a RELEASE ends it. A segment ending in a torn or
- * corrupt record is truncated just before it (and a warning says so), since
- * nothing after a bad checksum can be trusted; the next write goes to a new
- * segment anyway. A file that is not a journal segment stops the open rather
+ * corrupt record is truncated just before it (and a warning says so); the
+ * next write goes to a new segment anyway. Corruption in the middle of a
+ * segment skips only the unreadable bytes (segment-scan.ts): the records
+ * after them verify on their own and are kept, and a warning names what was
+ * skipped. A file that is not a journal segment stops the open rather
  * than being overwritten.
  */
 export async function recover(
@@ -64,6 +66,11 @@ export async function recover(
           }
         }
       });
+      for (const gap of result.skipped) {
+        warn(`journal segment ${path}: ${gap.problem}; ${gap.bytes} bytes from offset ${gap.offset} are unreadable and skipped, ` +
+          'the records after them verify and are kept. Entries journaled in those bytes are lost (their source already handed them over); ' +
+          'a release there is lost too, so its entries run again. Check the disk', { path, offset: gap.offset, skippedBytes: gap.bytes, corrupt: true });
+      }
       if (result.problem !== undefined) {
         await handle.truncate(result.goodEnd);
         await handle.datasync();

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import {
   RECORD_HEADER_BYTES,
+  RECORD_MAGIC,
   RecordType,
   checksumMatches,
   decodeAppend,
@@ -21,6 +22,12 @@ export interface ScanResult {
   goodEnd: number;
   /** Why scanning stopped before the end of the file (torn tail or corruption), if it did. */
   problem?: string;
+  /**
+   * Corrupt stretches in the middle of the file, each followed by a record
+   * whose checksum verifies: scanning went on from there (`bytes` from
+   * `offset` were unreadable; whatever records they held are lost).
+   */
+  skipped: Array<{ offset: number; bytes: number; problem: string }>;
 }
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -31,9 +38,16 @@ const CHUNK_BYTES = 1024 * 1024;
  * Reads go through a 1 MiB window, so recovery of a large segment costs a
  * few big reads instead of two per record; a record larger than the window
  * gets a buffer of its own, but only after its length passed the limit check
- * in `readHeader` (a corrupt length must not allocate gigabytes). Scanning
- * stops at the first bad record: after a checksum failure the framing
- * itself is suspect, so no later byte of the file is trusted.
+ * in `readHeader` (a corrupt length must not allocate gigabytes).
+ *
+ * At a bad record the framing itself is suspect, so the scan looks for the
+ * next offset where a whole record verifies (magic, type, length within the
+ * limit and the file, crc32 over header and payload) and goes on from there:
+ * every record has its own checksum, so a record found that way is as
+ * trustworthy as any, and the entries after a flipped bit — already taken
+ * from their source topic, so nowhere else — are not thrown away with it.
+ * When no record verifies after the bad one, the rest is a torn or corrupt
+ * tail (`problem`, `goodEnd`): the caller truncates it.
  */
 export async function scanSegment(
   handle: FileHandle,
@@ -60,29 +74,42 @@ export async function scanSegment(
     return filled >= n;
   };
 
-  let pos = SEGMENT_HEADER_BYTES;
-  while (pos < fileSize) {
-    if (!(await ensure(pos, RECORD_HEADER_BYTES))) return { goodEnd: pos, problem: `torn record header at offset ${pos}` };
-    const at = pos - windowStart;
-    const header = readHeader(window, at);
-    if (!header.ok) return { goodEnd: pos, problem: `${header.problem} at offset ${pos}` };
+  /** The record at `pos` if it is whole and verifies, else why not (`torn`: the file ends inside it). */
+  const recordAt = async (pos: number): Promise<{ record: ScannedRecord } | { problem: string; torn: boolean }> => {
+    if (!(await ensure(pos, RECORD_HEADER_BYTES))) return { problem: `torn record header at offset ${pos}`, torn: true };
+    const header = readHeader(window, pos - windowStart);
+    if (!header.ok) return { problem: `${header.problem} at offset ${pos}`, torn: false };
     const total = RECORD_HEADER_BYTES + header.payloadLength;
-    if (!(await ensure(pos, total))) return { goodEnd: pos, problem: `torn record at offset ${pos} (${total} bytes, file ends first)` };
+    if (!(await ensure(pos, total))) return { problem: `torn record at offset ${pos} (${total} bytes, file ends first)`, torn: true };
     const start = pos - windowStart;
-    if (!checksumMatches(window, start, header.payloadLength, header.crc)) {
-      return { goodEnd: pos, problem: `checksum mismatch in the record at offset ${pos}` };
-    }
+    if (!checksumMatches(window, start, header.payloadLength, header.crc)) return { problem: `checksum mismatch in the record at offset ${pos}`, torn: false };
     const payload = window.subarray(start + RECORD_HEADER_BYTES, start + total);
     if (header.type === RecordType.APPEND) {
       const append = decodeAppend(payload);
-      if (!append) return { goodEnd: pos, problem: `malformed APPEND record at offset ${pos}` };
-      onRecord({ type: RecordType.APPEND, bytes: total, append });
-    } else {
-      const ranges = decodeRelease(payload);
-      if (!ranges) return { goodEnd: pos, problem: `malformed RELEASE record at offset ${pos}` };
-      onRecord({ type: RecordType.RELEASE, bytes: total, ranges });
+      return append ? { record: { type: RecordType.APPEND, bytes: total, append } } : { problem: `malformed APPEND record at offset ${pos}`, torn: false };
     }
-    pos += total;
+    const ranges = decodeRelease(payload);
+    return ranges ? { record: { type: RecordType.RELEASE, bytes: total, ranges } } : { problem: `malformed RELEASE record at offset ${pos}`, torn: false };
+  };
+
+  const skipped: ScanResult['skipped'] = [];
+  let pos = SEGMENT_HEADER_BYTES;
+  while (pos < fileSize) {
+    const found = await recordAt(pos);
+    if ('record' in found) {
+      onRecord(found.record);
+      pos += found.record.bytes;
+      continue;
+    }
+    // A bad record: resume at the next one that verifies, if any (a byte at a time: only a magic byte is tried).
+    let next = -1;
+    for (let q = pos + 1; q + RECORD_HEADER_BYTES <= fileSize && next === -1; q += 1) {
+      if (!(await ensure(q, 1)) || window[q - windowStart] !== RECORD_MAGIC) continue;
+      if ('record' in (await recordAt(q))) next = q;
+    }
+    if (next === -1) return { goodEnd: pos, problem: found.problem, skipped };
+    skipped.push({ offset: pos, bytes: next - pos, problem: found.problem });
+    pos = next;
   }
-  return { goodEnd: pos };
+  return { goodEnd: pos, skipped };
 }

@@ -70,7 +70,7 @@ test('a torn last record (cut at every byte offset) is dropped and truncated; ea
   }
 });
 
-test('a flipped bit anywhere in the last record drops it; in a middle record nothing after it is trusted', async () => {
+test('a flipped bit anywhere in the last record drops it and truncates; in a middle record only that record is lost: the records after it verify and are kept, and the warning names the skipped bytes', async () => {
   const { bytes, boundaries } = await threeAppends();
   const [, secondStart, lastStart, end] = boundaries as [number, number, number, number];
   for (let at = lastStart; at < end; at += 1) {
@@ -81,12 +81,44 @@ test('a flipped bit anywhere in the last record drops it; in a middle record not
     assert.equal(result.warnings.length, 1, `flip at ${at}`);
     assert.equal(result.size, lastStart);
   }
-  const middle = Buffer.from(bytes);
-  middle[secondStart + 20] = middle[secondStart + 20]! ^ 0x40;
-  const result = await recoverFrom(middle);
-  assert.deepEqual(result.unreleased, ['1:orders:first entry']);
-  assert.match(result.warnings[0]!, new RegExp(`checksum mismatch in the record at offset ${secondStart}`));
-  assert.equal(result.size, secondStart);
+  // Every byte of the middle record, the header included (magic, type, length, crc): the third record is found again.
+  for (let at = secondStart; at < lastStart; at += 1) {
+    const middle = Buffer.from(bytes);
+    middle[at] = middle[at]! ^ (1 << at % 8);
+    const result = await recoverFrom(middle, async (journal, dir) => {
+      await journal.append([{ source: 'orders', entry: Buffer.from('after recovery') }]);
+      await journal.close();
+      const again = await Journal.open({ dir });
+      assert.deepEqual(again.unreleased().map((e) => e.entry.toString()), ['first entry', 'third entry, the last record', 'after recovery'], `flip at ${at}: reopened`);
+      await again.close();
+    });
+    assert.deepEqual(result.unreleased, ['1:orders:first entry', '3:orders:third entry, the last record'], `flip at ${at}`);
+    assert.equal(result.warnings.length, 1, `flip at ${at}: ${result.warnings.join('; ')}`);
+    assert.match(result.warnings[0]!, new RegExp(`at offset ${secondStart}\\b.*; ${lastStart - secondStart} bytes from offset ${secondStart} are unreadable and skipped`), `flip at ${at}`);
+    assert.equal(result.size, end, `flip at ${at}: nothing is truncated`);
+  }
+});
+
+test('corrupt stretches in the middle of a long segment cost only the records in them; a RELEASE lost there makes its entries run again', async () => {
+  const { bytes, boundaries } = await buildSegment(async (journal, b) => {
+    for (let i = 1; i <= 200; i += 1) {
+      await journal.append([{ source: 's', entry: Buffer.from(`entry ${i} `.repeat(1 + (i % 7))) }]);
+      b.push(journal.stats().bytes);
+      if (i % 50 === 0) { await journal.release([i - 1]); b.push(journal.stats().bytes); }
+    }
+  });
+  const corrupt = Buffer.from(bytes);
+  // Garbage over records 20..22 (three appends), and over the RELEASE of seq 49.
+  const recordStart = (n: number) => boundaries[n - 1 + Math.floor((n - 1) / 50)]!;
+  corrupt.fill(0xa7, recordStart(20) + 3, recordStart(23) - 2);
+  const releaseAt = boundaries[50]!;
+  corrupt[releaseAt + 13] = corrupt[releaseAt + 13]! ^ 0xff;
+  const result = await recoverFrom(corrupt);
+  const seqs = result.unreleased.map((e) => Number(e.split(':')[0]));
+  const expected = Array.from({ length: 200 }, (_, i) => i + 1).filter((n) => ![20, 21, 22, 99, 149, 199].includes(n));
+  assert.deepEqual(seqs, expected, 'seqs 20-22 lost; 49 unreleased again; the other releases hold');
+  assert.equal(result.warnings.length, 2, result.warnings.join('; '));
+  assert.equal(result.size, bytes.length);
 });
 
 test('a corrupt length field is refused before any allocation, whether huge or merely past the end', async () => {

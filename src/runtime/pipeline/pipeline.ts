@@ -205,7 +205,11 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     phase('opening the journal');
 
     const journal = options.journal === false ? undefined
-      : await Journal.open({ dir: journalDir(topology, options.instance), fsync: topology.journal.fsync });
+      : await Journal.open({
+        dir: journalDir(topology, options.instance), fsync: topology.journal.fsync,
+        // A torn tail truncated, corrupt bytes skipped: said where the operator looks.
+        onWarning: (message, context) => (context.corrupt === true ? options.logger?.error(context, message) : options.logger?.warn(context, message)),
+      });
     if (journal) cleanups.push(() => journal.close());
     // Before anything is registered or read: partition counts that disagree with the topics in use are refused.
     phase('checking partition counts');
