@@ -170,6 +170,35 @@ test('a torn tail is truncated on open and the valid prefix kept', async (t) => 
   await garbage.close();
 });
 
+test('a corrupt commit in the middle of the log (later commits verify) refuses the open, naming the file and what to do, instead of truncating acknowledged commits', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 's' });
+  const ends: number[] = [];
+  const logPath = join(dir, 'commits.log');
+  for (let i = 0; i < 5; i++) {
+    const cs = store.changeSet();
+    cs.put(`k${i}`, `value ${i}`);
+    await store.commit(cs, [`r${i}`]);
+    ends.push((await stat(logPath)).size);
+  }
+  await store.close();
+  const full = await readFile(logPath);
+  const flipped = Buffer.from(full);
+  flipped[ends[1]! + 12] ^= 0x10; // in the body of the third commit
+  await writeFile(logPath, flipped);
+  await assert.rejects(KeyValueStore.open({ dir, name: 's' }), (e: Error & { code?: string }) =>
+    e.code === 'STATE_STORE_ERROR' && e.message.includes(`state log ${logPath} is corrupt: the commit at offset ${ends[1]}`) && /move its directory aside/.test(e.message));
+  assert.equal((await stat(logPath)).size, full.length, 'nothing was truncated');
+  // The same flip in the last commit is a torn tail: cut, and the store opens.
+  const tail = Buffer.from(full);
+  tail[ends[3]! + 12] ^= 0x10;
+  await writeFile(logPath, tail);
+  const reopened = await KeyValueStore.open({ dir, name: 's' });
+  assert.deepEqual(reopened.range().map((e) => e.key), ['k0', 'k1', 'k2', 'k3']);
+  await reopened.close();
+});
+
 test('compaction writes a snapshot, empties the log and keeps state and unreleased ids', async (t) => {
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);

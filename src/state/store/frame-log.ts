@@ -29,6 +29,12 @@ export interface ScanResult {
   validBytes: number;
   /** Bytes after `validBytes` that were ignored. */
   tornBytes: number;
+  /**
+   * Set when the first bad frame is not a tail: its length holds and the
+   * frame after it verifies. That is corruption of acknowledged commits, not a
+   * torn write, and truncating would drop them silently.
+   */
+  corruptAt?: number;
 }
 
 /** Splits a file's bytes into frames, stopping at the first torn or corrupt one. */
@@ -39,11 +45,22 @@ export function scanFrames(data: Buffer): ScanResult {
     const length = data.readUInt32LE(offset);
     if (length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) break;
     const body = data.subarray(offset + FRAME_OVERHEAD, offset + FRAME_OVERHEAD + length);
-    if (crc32(body) !== data.readUInt32LE(offset + 4)) break;
+    if (crc32(body) !== data.readUInt32LE(offset + 4)) {
+      if (verifiesAt(data, offset + FRAME_OVERHEAD + length)) return { frames, validBytes: offset, tornBytes: data.length - offset, corruptAt: offset };
+      break;
+    }
     frames.push(body);
     offset += FRAME_OVERHEAD + length;
   }
   return { frames, validBytes: offset, tornBytes: data.length - offset };
+}
+
+/** True when a whole frame whose checksum holds starts at `offset`. */
+function verifiesAt(data: Buffer, offset: number): boolean {
+  if (offset + FRAME_OVERHEAD > data.length) return false;
+  const length = data.readUInt32LE(offset);
+  if (length === 0 || length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) return false;
+  return crc32(data.subarray(offset + FRAME_OVERHEAD, offset + FRAME_OVERHEAD + length)) === data.readUInt32LE(offset + 4);
 }
 
 /**
@@ -77,12 +94,19 @@ export class FrameLog {
     let scan: ScanResult;
     try {
       scan = scanFrames(await fh.readFile());
+      if (scan.corruptAt !== undefined) {
+        throw new WalrusError('STATE_STORE_ERROR',
+          `state log ${path} is corrupt: the commit at offset ${scan.corruptAt} fails its checksum and commits after it verify, so they were acknowledged and ` +
+          'cutting the log there would lose state without a word. The store cannot be rebuilt from this file: move its directory aside (keep it for inspection) ' +
+          'and start again; the store is then restored from its changelog topic (docs/state.md, "Changelog topic and restore")', { retriable: false, context: { path, offset: scan.corruptAt } });
+      }
       if (scan.tornBytes > 0) {
         await fh.truncate(scan.validBytes);
         await fh.sync();
       }
     } catch (cause) {
       await fh.close();
+      if (cause instanceof WalrusError) throw cause;
       throw new WalrusError('STATE_STORE_ERROR', `cannot recover state log ${path}: ${(cause as Error).message}`, { cause, context: { path } });
     }
     return { log: new FrameLog(path, fh, scan.validBytes, fsync), frames: scan.frames, tornBytes: scan.tornBytes };
