@@ -74,22 +74,22 @@ export async function scanSegment(
     return filled >= n;
   };
 
-  /** The record at `pos` if it is whole and verifies, else why not (`torn`: the file ends inside it). */
-  const recordAt = async (pos: number): Promise<{ record: ScannedRecord } | { problem: string; torn: boolean }> => {
-    if (!(await ensure(pos, RECORD_HEADER_BYTES))) return { problem: `torn record header at offset ${pos}`, torn: true };
+  /** The record at `pos` if it is whole and verifies, else why not. */
+  const recordAt = async (pos: number): Promise<{ record: ScannedRecord } | { problem: string }> => {
+    if (!(await ensure(pos, RECORD_HEADER_BYTES))) return { problem: `torn record header at offset ${pos}` };
     const header = readHeader(window, pos - windowStart);
-    if (!header.ok) return { problem: `${header.problem} at offset ${pos}`, torn: false };
+    if (!header.ok) return { problem: `${header.problem} at offset ${pos}` };
     const total = RECORD_HEADER_BYTES + header.payloadLength;
-    if (!(await ensure(pos, total))) return { problem: `torn record at offset ${pos} (${total} bytes, file ends first)`, torn: true };
+    if (!(await ensure(pos, total))) return { problem: `torn record at offset ${pos} (${total} bytes, file ends first)` };
     const start = pos - windowStart;
-    if (!checksumMatches(window, start, header.payloadLength, header.crc)) return { problem: `checksum mismatch in the record at offset ${pos}`, torn: false };
+    if (!checksumMatches(window, start, header.payloadLength, header.crc)) return { problem: `checksum mismatch in the record at offset ${pos}` };
     const payload = window.subarray(start + RECORD_HEADER_BYTES, start + total);
     if (header.type === RecordType.APPEND) {
       const append = decodeAppend(payload);
-      return append ? { record: { type: RecordType.APPEND, bytes: total, append } } : { problem: `malformed APPEND record at offset ${pos}`, torn: false };
+      return append ? { record: { type: RecordType.APPEND, bytes: total, append } } : { problem: `malformed APPEND record at offset ${pos}` };
     }
     const ranges = decodeRelease(payload);
-    return ranges ? { record: { type: RecordType.RELEASE, bytes: total, ranges } } : { problem: `malformed RELEASE record at offset ${pos}`, torn: false };
+    return ranges ? { record: { type: RecordType.RELEASE, bytes: total, ranges } } : { problem: `malformed RELEASE record at offset ${pos}` };
   };
 
   const skipped: ScanResult['skipped'] = [];

@@ -93,10 +93,10 @@ class RecordRun implements ProcessorContext {
         { retriable: false });
     }
     checkEmitOptions(this.#spec.name, output, options);
+    if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     const out: WireOutput = { output, value };
     if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
     if (options?.headers !== undefined) out.headers = { ...this.#wire.headers, ...options.headers };
-    if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     this.#outputs.push(out);
   }
 
