@@ -124,3 +124,22 @@ test('decodeEntry shares one headers object per entry only when asked', () => {
   assert.notEqual(own[0]!.headers, own[1]!.headers);
   assert.deepEqual(own[0]!.headers, own[1]!.headers);
 });
+
+test('a spilled chain crosses both ways: exits marked spilled come back marked (the others not), and a continuation\'s remaining steps ride on its task record', () => {
+  const result: GroupBatchResult = {
+    members: [], entryDurations: new Float64Array(2), failures: [], state: [], packed: [],
+    exits: [
+      { index: 0, target: 'b', id: 'x1', key: 'k', value: { j: 1 }, source: 'a.default', hops: [0, 1], spilled: true },
+      { index: 0, target: 'other', id: 'x2', value: 2, source: 'a.default', hops: [0, 2] },
+      { index: 1, target: 'a', id: 'r1', key: 'k', value: undefined, source: 'in', hops: [], spilled: true },
+    ],
+  };
+  const decoded = decodeResult(encodeResult(result));
+  assert.deepEqual(decoded.exits.map((x) => [x.id, x.spilled]), [['x1', true], ['x2', undefined], ['r1', true]]);
+  const record = (id: string): TaskRecord => ({ id, key: 'k', value: 1, headers: {}, timestamp: 5, source: 'in', attempt: 1, encoding: undefined, state: undefined, entry: 0, single: false });
+  const resume = [{ member: 1, hops: [0, 1], id: 'x1', key: 'k', value: { j: 1 }, source: 'a.default' }, { member: 1, hops: [0, 3], id: 'x3', value: 3, headers: { h: 'v' }, source: 'a.default' }];
+  const batch = decodeBatch(encodeBatch([record('r0'), { ...record('r1'), resume }]));
+  assert.equal(batch[0]!.resume, undefined);
+  assert.deepEqual(batch[1]!.resume, resume);
+  assert.equal(decodeBatch(encodeBatch([record('r0')]))[0]!.resume, undefined);
+});

@@ -5,7 +5,7 @@ import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter, omitsEntry } from './dead-letter.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { Ingest, type IngestOptions } from '../sources/ingest.js';
-import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
+import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type UnitFailure } from '../wire/messages.js';
 import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
 import { PipelineStats, type PipelineSummary } from './pipeline-stats.js';
 import { StageRunner, type Job, type StateHooks } from './stage-runner.js';
@@ -84,6 +84,8 @@ export class Coordinator {
   readonly #hooks = new Map<string, StateHooks>();
   readonly #writers: OutputWriters;
   readonly #rekeyWarned = new Set<string>();
+  /** Groups whose spill was logged (#noteSpill). */
+  readonly #spilled = new Set<string>();
   #stopping = false;
   #failed = false;
   readonly #ingest: Ingest;
@@ -284,8 +286,9 @@ export class Coordinator {
       if (job.prev !== undefined && off(job)) continue;
       const target = this.#placement.get(exit.target)!;
       const meta = this.#derive(group, job.meta as JobMeta, exit.hops);
-      if (target.group === group && exit.key === job.key) {
-        // A member that ran alone: the next one continues under the key the record holds.
+      if (target.group === group && (exit.key === job.key || exit.spilled === true)) {
+        // A member that ran alone, or a step its task spilled (it had derived enough): the next one continues under the key the record holds.
+        if (exit.spilled === true) { this.#noteSpill(group); resume.push(exit); continue; }
         if (this.#o.state?.alreadyApplied(exit.target, meta)) continue;
         resume.push(exit);
         continue;
@@ -310,6 +313,8 @@ export class Coordinator {
     return {
       record, key: record.key, attempt: at.attempt, entry: at.member, single: job.single, meta, root: job.root ?? job,
       firstFailureAt: at.hops.length === 0 && at.member === job.entry ? job.firstFailureAt : undefined,
+      // The record again at its entry: a spilled chain's continuation (retried after its worker crashed) keeps its remaining steps.
+      resume: at.hops.length === 0 && at.member === job.entry && at.record === undefined ? job.resume : undefined,
     };
   }
 
@@ -320,6 +325,15 @@ export class Coordinator {
     let m = meta;
     for (let k = 0; k + 1 < hops.length; k += 2) m = state.derive(group.members[hops[k]!]!, m, hops[k + 1]!);
     return m;
+  }
+
+  /** Once per group and run: a task of it derived so many records that the rest of its chains went on in tasks of their own. */
+  #noteSpill(group: StageGroup): void {
+    if (this.#spilled.has(group.name)) return;
+    this.#spilled.add(group.name);
+    this.#o.logger?.info({ group: group.name, spillAfter: SPILL_AFTER },
+      `stage group "${group.name}": a task derived more than ${SPILL_AFTER.toLocaleString('en-US')} records (fan-out multiplying across its processors); ` +
+      'the steps it had not run continue in tasks of their own, so one task never holds them all (logged once)');
   }
 
   #warnRekey(group: StageGroup, exit: ExitRecord): void {

@@ -1,7 +1,7 @@
 import { WalrusError, serializeError, type SerializedError } from '../../errors/index.js';
 import type { ProcessorSpec } from '../../topology/types.js';
 import type { StageGroup } from '../../topology/stage-groups.js';
-import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, TaskRecord, UnitFailure, WireRecord } from '../wire/messages.js';
+import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, ResumeStep, TaskRecord, UnitFailure, WireRecord } from '../wire/messages.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { retryDelay } from './backoff.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
@@ -46,6 +46,8 @@ export interface Job {
   sent?: MemberPreload[];
   /** In its last dispatch: the record of its run it followed (same key, same batch; it ran on the state that one left). */
   prev?: Job;
+  /** The rest of its chain, which a task spilled (wire/messages.ts SPILL_AFTER): it runs these steps instead of its entry member. */
+  resume?: ResumeStep[];
 }
 
 export interface StageRunnerOptions {
@@ -194,6 +196,7 @@ export class StageRunner {
       if (chained) job.sent = undefined;
       wire[i] = { id: r.id, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, source: r.source,
         attempt: job.attempt, encoding: r.encoding, state: undefined, entry: job.entry, single, preload: chained ? undefined : this.#preload(job, single), chained };
+      if (job.resume !== undefined) wire[i]!.resume = job.resume;
     }
     let result: GroupBatchResult;
     try {
@@ -212,12 +215,31 @@ export class StageRunner {
         this.#scheduler.defer(batch.filter((_, i) => skipped.has(i)));
       }
       const created = new Array<number>(batch.length).fill(0);
+      let spilled: Map<number, ResumeStep[]> | undefined;
       for (const exit of resume) {
+        if (exit.spilled === true) {
+          // The rest of a chain its task spilled: one continuation runs it all, in order, under the record's key (below).
+          let steps = (spilled ??= new Map()).get(exit.index);
+          if (steps === undefined) spilled.set(exit.index, steps = []);
+          if (exit.hops.length > 0) steps.push({ member: this.#memberIndex(exit.target), hops: exit.hops, id: exit.id, key: exit.key, value: exit.value, headers: exit.headers, source: exit.source });
+          continue;
+        }
         const job = batch[exit.index]!;
         const next = this.#o.continuation(job, { member: this.#memberIndex(exit.target), hops: exit.hops, record: exit, attempt: 1 });
         if (next === undefined) continue;
         created[exit.index]! += 1;
         this.#scheduler.requeue(next);
+      }
+      if (spilled !== undefined) {
+        for (const [index, steps] of spilled) {
+          // The record itself again, with the steps still to run (none: it was spilled whole and runs from its entry, as it came).
+          const job = batch[index]!;
+          const next = this.#o.continuation(job, { member: job.entry, hops: [], attempt: job.attempt });
+          if (next === undefined) continue;
+          if (steps.length > 0) next.resume = steps;
+          created[index]! += 1;
+          this.#scheduler.requeue(next);
+        }
       }
       for (const f of result.failures) if (!skipped.has(f.index)) created[f.index]! += this.#failUnit(batch[f.index]!, f);
       for (const f of refused) created[f.index]! += this.#failUnit(batch[f.index]!, f);

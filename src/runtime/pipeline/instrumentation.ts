@@ -128,8 +128,13 @@ export class Instrumentation {
     const worker = result.metrics?.threadId;
     const failed = new Map<number, GroupBatchResult['failures'][number]>();
     for (const f of result.failures) if (f.hops.length === 0) failed.set(f.index, f);
+    // Records the task spilled whole did not run here: their span comes with the task that runs them.
+    let whole: Set<number> | undefined;
+    for (const x of result.exits) if (x.spilled === true && x.hops.length === 0) (whole ??= new Set()).add(x.index);
     for (let i = 0; i < batch.length; i++) {
       const job = batch[i]!;
+      // Nor did the entry member of a spilled chain's continuation (it ran the chain's remaining steps).
+      if (whole?.has(i) === true || job.resume !== undefined) continue;
       const span = startSpan(SPAN_NAMES.process, {
         'walrus.processor': group.members[job.entry]!.name, 'walrus.record.id': job.record.id, 'walrus.attempt': job.attempt,
         ...(worker === undefined ? {} : { 'walrus.worker.id': worker }),

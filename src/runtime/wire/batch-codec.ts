@@ -15,7 +15,7 @@
 import { Packr } from 'msgpackr';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { packEntries, unpackEntries } from './preload-blob.js';
-import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, StateUnit, TaskRecord, UnitFailure,
+import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';
 
 // `useRecords: false` keeps each buffer self-describing (no shared structures
@@ -79,6 +79,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
   const singles = new Array<boolean>(n);
   const preload = new Array<StatePreload[] | 0>(n);
   const chained = new Array<boolean>(n);
+  let resume: Array<ResumeStep[] | 0> | null = null;
   let anyKey = false, anyAttempt = false, anyPreload = false, anyChained = false;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
@@ -96,6 +97,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
     chained[i] = r.chained === true;
     if (r.chained === true) anyChained = true;
+    if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume;
   }
   const encoding = n > 0 ? shared(encodings) : undefined;
   const source = n > 0 ? shared(sources) : undefined;
@@ -110,7 +112,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     entry ? entry.value : -1, entry ? null : entries,
     single ? single.value : null, single ? null : singles,
     anyPreload ? byStore(preload, (p) => (p.refused === undefined ? packEntries(p.entries) : { refused: p.refused })) : null,
-    anyChained ? chained : null,
+    anyChained ? chained : null, resume,
   ]);
 }
 
@@ -119,10 +121,10 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== BATCH_V2) throw new Error(`unknown batch layout ${String(columns[0])}`);
   const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts,
-    entry, entries, single, singles, preload, chained] = columns as [
+    entry, entries, single, singles, preload, chained, resume] = columns as [
     number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
     number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null,
-    number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null, boolean[] | null | undefined];
+    number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null, boolean[] | null | undefined, Array<ResumeStep[] | 0> | null | undefined];
   const records = new Array<TaskRecord>(n);
   for (let i = 0; i < n; i++) {
     const enc = encodings ? encodings[i] : encoding;
@@ -138,6 +140,8 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
       entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
       chained: chained ? chained[i]! : false,
     };
+    const steps = resume?.[i];
+    if (steps) records[i]!.resume = steps;
   }
   return records;
 }
@@ -181,8 +185,10 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
   const xIndex = new Array<number>(m), xTarget = new Array<string>(m), xId = new Array<string>(m), xKey = new Array<string | null>(m);
   const xValue = new Array<unknown>(m), xHeaders = new Array<number>(m), xSource = new Array<string>(m), xHops = new Array<number[]>(m);
   let anyKey = false, anyHeaders = false;
+  let spilled: number[] | null = null;
   for (let i = 0; i < m; i++) {
     const x = exits[i]!;
+    if (x.spilled === true) (spilled ??= []).push(i);
     xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.value; xSource[i] = x.source; xHops[i] = x.hops;
     if (x.key !== undefined) { xKey[i] = x.key; anyKey = true; } else xKey[i] = null;
     if (x.headers === undefined) xHeaders[i] = -1;
@@ -199,7 +205,7 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
     anyHeaders ? xHeaders : null, anyHeaders ? table.table : null, source ? source.value : null, source ? null : xSource, xHops,
     result.failures.length > 0 ? result.failures : null,
     states.length > 0 ? [sIndex, sMember, sHops, byStore(states.map((s) => s.writes), (w) => w.writes)] : null,
-    result.packed, result.metrics ?? null, result.deferred !== undefined && result.deferred.length > 0 ? result.deferred : null,
+    result.packed, result.metrics ?? null, result.deferred !== undefined && result.deferred.length > 0 ? result.deferred : null, spilled,
   ]);
 }
 
@@ -208,11 +214,11 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== RESULT_V2) throw new Error(`unknown result layout ${String(columns[0])}`);
   const [, members, entryDurations, m, xIndex, target, xTarget, xId, xKey, xValue, xHeaders, headerTable, source, xSource, xHops,
-    failures, states, packed, metrics, deferred] = columns as [
+    failures, states, packed, metrics, deferred, spilled] = columns as [
     number, Array<[number, number, number, number, number, Float64Array]>, Float64Array,
     number, number[], string | null, string[] | null, string[], Array<string | null> | null, unknown[],
     number[] | null, Array<Record<string, string>> | null, string | null, string[] | null, number[][],
-    UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null, number[] | null | undefined];
+    UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null, number[] | null | undefined, number[] | null | undefined];
   const exits = new Array<ExitRecord>(m);
   for (let i = 0; i < m; i++) {
     const h = xHeaders ? xHeaders[i]! : -1;
@@ -222,6 +228,7 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
     };
     exits[i] = x;
   }
+  if (spilled) for (const i of spilled) if (exits[i] !== undefined) exits[i]!.spilled = true;
   const state: StateUnit[] = [];
   if (states) {
     const [sIndex, sMember, sHops, writes] = states;

@@ -134,6 +134,24 @@ export interface TaskRecord extends WireRecord {
    * once a record of the key failed in this batch (a run, ordering-scheduler.ts).
    */
   chained?: boolean;
+  /**
+   * The rest of the record's chain, where an earlier task spilled it (see
+   * SPILL_AFTER): these steps run, in this order, instead of the entry
+   * member; each carries its hops from the task record.
+   */
+  resume?: ResumeStep[];
+}
+
+/** A step of a spilled chain: a member to run on a record derived inside the group. */
+export interface ResumeStep {
+  member: number;
+  hops: number[];
+  id: string;
+  key?: string;
+  value: unknown;
+  /** Absent: the task record's. */
+  headers?: Record<string, string>;
+  source: string;
 }
 
 /** The record key's entries of each store one member declared. */
@@ -187,6 +205,20 @@ export interface MemberStats {
   durations: number[];
 }
 
+/**
+ * Records one group task may derive (outputs of all its members, to sinks and
+ * to members alike) before the steps still queued go back to the
+ * coordinator. Inside a fused group outputs multiply member by member — two
+ * members of 1,000 outputs each make 1,000,000 records of one input — and a
+ * task holds everything it derives until it returns. Past this many, each
+ * chain's queued steps leave as exits that resume in the same group under the
+ * key the record holds (coordinator/coordinator.ts), run by later tasks of their own, so
+ * a task's memory stays near this many records plus one call's outputs
+ * (`maxOutputs`). Far above what a batch derives without fan-out (batchSize
+ * ≤ 2,000 records through a few members).
+ */
+export const SPILL_AFTER = 32_768;
+
 /** A derived record leaving the group. Its timestamp is its input record's. */
 export interface ExitRecord {
   index: number;
@@ -200,6 +232,8 @@ export interface ExitRecord {
   source: string;
   /** (member, output position) pairs from the entry: the record's state path (runtime-state.ts derive). */
   hops: number[];
+  /** A step the task did not run because it had derived enough (stage-chain.ts SPILL_AFTER): it resumes in the group. */
+  spilled?: true;
 }
 
 /** One member failed on one record. */

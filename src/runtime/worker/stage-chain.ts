@@ -2,7 +2,7 @@ import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { HEADERS, type RecordToEncode } from '../../codec/index.js';
 import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
-import { encodeResult, encodeWire, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
+import { encodeResult, encodeWire, SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
@@ -29,6 +29,8 @@ interface Chain {
   failed?: boolean;
   /** Not run: a record before it in its run failed. */
   deferred?: boolean;
+  /** Steps of it went back to the coordinator (see SPILL_AFTER): the records after it in its run do not run. */
+  spilled?: boolean;
 }
 
 /** The last record of a key so far in the batch: the next record of its run starts once `done` settles. */
@@ -117,9 +119,12 @@ export class ChainBatch {
   /** Half the shortest member timeout: how long the records may run one after the other before a beat (0: no timeouts, no beats). */
   readonly #beatMs: number;
   #lastBeat = 0;
+  /** Outputs of every member so far in this task (see SPILL_AFTER). */
+  #derived = 0;
+  readonly #spillAfter: number;
 
   constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord,
-    beat?: () => void) {
+    beat?: () => void, spillAfter = SPILL_AFTER) {
     let shortest = 0;
     for (const m of group.members) if (m.timeoutMs > 0 && (shortest === 0 || m.timeoutMs < shortest)) shortest = m.timeoutMs;
     this.#beatMs = shortest / 2;
@@ -133,6 +138,7 @@ export class ChainBatch {
     this.#stats = new Array(group.members.length);
     this.#entryDurations = new Float64Array(size);
     this.#run = run;
+    this.#spillAfter = spillAfter;
   }
 
   /**
@@ -163,7 +169,9 @@ export class ChainBatch {
         }
       } else {
         const chain = this.#chain(i, record, record.preload === undefined ? undefined : new Map(record.preload.map((p) => [p.member, p.stores])));
-        tail = { chain, done: this.#drain(chain) };
+        // Past the task's budget a record not started yet goes back whole (the first one always runs).
+        if (i > 0 && this.#derived >= this.#spillAfter) { this.#spill(chain); tail = { chain }; }
+        else tail = { chain, done: this.#drain(chain) };
       }
       if (runs && record.key !== undefined) (tails ??= new Map()).set(record.key, tail);
       if (tail.done !== undefined) (pending ??= []).push(tail.done);
@@ -178,15 +186,17 @@ export class ChainBatch {
       const now = performance.now();
       if (now - this.#lastBeat > this.#beatMs) { this.#lastBeat = now; this.#beat(); }
     }
-    return {
-      index, held: record.key, single: record.single, headers: record.headers, preload, written: undefined,
-      queue: [{ member: record.entry, record, hops: NO_HOPS }], next: 0,
-    };
+    // A chain an earlier task spilled goes on where it stopped; otherwise it starts at the entry member.
+    const queue: Step[] = record.resume === undefined ? [{ member: record.entry, record, hops: NO_HOPS }] : record.resume.map((s) => ({
+      member: s.member, hops: s.hops,
+      record: { id: s.id, key: s.key, value: s.value, headers: s.headers ?? record.headers, timestamp: record.timestamp, source: s.source, attempt: 1, encoding: undefined, state: undefined },
+    }));
+    return { index, held: record.key, single: record.single, headers: record.headers, preload, written: undefined, queue, next: 0 };
   }
 
   /** The chain of a record following `prev` in its run: on the state `prev`'s chain left, or deferred if it (or one before it) failed. */
   #follow(index: number, record: TaskRecord, prev: Chain): Chain {
-    if (prev.failed === true || prev.deferred === true) {
+    if (prev.failed === true || prev.deferred === true || prev.spilled === true) {
       const chain = this.#chain(index, record, undefined);
       chain.deferred = true;
       (this.#deferred ??= []).push(index);
@@ -202,7 +212,10 @@ export class ChainBatch {
 
   #drain(chain: Chain): Promise<void> | undefined {
     while (chain.next < chain.queue.length) {
-      const step = chain.queue[chain.next++]!;
+      const step = chain.queue[chain.next]!;
+      // A chain's first step in a task always runs (so every task moves its records on); past the task's budget the rest leave.
+      if (this.#derived >= this.#spillAfter && chain.next > 0) { this.#spill(chain); return undefined; }
+      chain.next += 1;
       const member = step.member;
       if (chain.preload?.has(member)) step.record.state = this.#stateOf(chain, member);
       const result = this.#run(this.#loaded[member]!, this.#group.members[member]!, step.record, this.#inFlight);
@@ -241,6 +254,7 @@ export class ChainBatch {
       return;
     }
     this.#count(member, record, result.durationMs, outputs.length);
+    this.#derived += outputs.length;
     if (result.state !== undefined && result.state.length > 0) {
       this.#state.push({ index: chain.index, member, hops, writes: result.state });
       const written = chain.written ??= new Map();
@@ -265,6 +279,18 @@ export class ChainBatch {
         chain.queue.push({ member: target, record: child, hops: next });
       }
       for (const target of route.exits) this.#exit(chain, target, id, key, out.value, headers, source, next);
+    }
+  }
+
+  /** The chain's queued steps go back to the coordinator as exits marked `spilled`; they resume in this group. */
+  #spill(chain: Chain): void {
+    chain.spilled = true;
+    for (; chain.next < chain.queue.length; chain.next++) {
+      const { member, record, hops } = chain.queue[chain.next]!;
+      // A task record spilled whole: the coordinator has it (and its encoding) already.
+      const value = hops === NO_HOPS ? undefined : record.value;
+      this.#exits.push({ index: chain.index, target: this.#group.members[member]!.name, id: record.id, key: record.key, value,
+        headers: record.headers === chain.headers ? undefined : record.headers, source: record.source, hops, spilled: true });
     }
   }
 
