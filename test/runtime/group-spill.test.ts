@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { harness } from './harness.js';
@@ -87,4 +89,31 @@ stores:
     assert.deepEqual(mine.map((r) => [r.i, r.j]), expected, `k${k}: records ran in source order, each record's outputs in emit order`);
   }
   assert.equal(spillLines(lines).length, 1);
+});
+
+test('a worker that dies twice under a spilled chain\'s continuation: the retry runs the remaining steps, not the record from its entry — every record written exactly once', { timeout: 120_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const FAN = 40_000;
+  assert.ok(FAN > SPILL_AFTER, 'the fan-out alone passes the budget: every step after it is spilled');
+  await h.produce('spillc.in', [{ value: { i: 0 } }]);
+  const marker = join(h.stateDir, 'crashes');
+  const summary = await h.run(`
+app: spillc
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: spillc.in }
+processors:
+  fan: { module: ./fanout.ts, input: in, config: { n: ${FAN} }, retry: { attempts: 3, initialDelay: 1ms, maxDelay: 2ms } }
+  pass: { module: ./crash-at.ts, input: fan, config: { marker: ${JSON.stringify(marker)}, at: ${FAN - 1_000}, times: 2 } }
+sinks:
+  out: { topic: spillc.out, input: pass }
+`);
+  assert.equal((await readFile(marker, 'utf8')).length, 2, 'the worker died twice');
+  assert.equal(summary.processors.fan!.deadLettered + summary.processors.pass!.deadLettered, 0);
+  assert.equal(summary.processors.fan!.processed, 1, 'the retry did not run the fan-out again');
+  const out = await h.drain('spillc.out');
+  assert.equal(out.length, FAN);
+  assert.equal(new Set(out.map((r) => r.id)).size, FAN, 'no record written twice');
 });
