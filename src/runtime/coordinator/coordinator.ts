@@ -286,9 +286,10 @@ export class Coordinator {
       if (job.prev !== undefined && off(job)) continue;
       const target = this.#placement.get(exit.target)!;
       const meta = this.#derive(group, job.meta as JobMeta, exit.hops);
-      if (target.group === group && (exit.key === job.key || exit.spilled === true)) {
-        // A member that ran alone, or a step its task spilled (it had derived enough): the next one continues under the key the record holds.
-        if (exit.spilled === true) { this.#noteSpill(group); resume.push(exit); continue; }
+      // A step its task spilled (it had derived enough): the rest of the chain continues under the key the record holds.
+      if (exit.spilled === true) { this.#noteSpill(group); resume.push(exit); continue; }
+      if (target.group === group && exit.key === job.key) {
+        // A member that ran alone: the next one continues under the key the record holds.
         if (this.#o.state?.alreadyApplied(exit.target, meta)) continue;
         resume.push(exit);
         continue;

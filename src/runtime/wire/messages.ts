@@ -232,7 +232,7 @@ export interface ExitRecord {
   source: string;
   /** (member, output position) pairs from the entry: the record's state path (runtime-state.ts derive). */
   hops: number[];
-  /** A step the task did not run because it had derived enough (stage-chain.ts SPILL_AFTER): it resumes in the group. */
+  /** A step the task did not run because it had derived enough (SPILL_AFTER): it resumes in the group. */
   spilled?: true;
 }
 
