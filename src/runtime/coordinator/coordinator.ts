@@ -84,6 +84,15 @@ export class Coordinator {
   readonly #hooks = new Map<string, StateHooks>();
   readonly #writers: OutputWriters;
   readonly #rekeyWarned = new Set<string>();
+  /** Per group, the runners of the groups it feeds (backpressure, #held). */
+  readonly #feeds = new Map<StageGroup, StageRunner[]>();
+  readonly #runners: StageRunner[] = [];
+  /** Per group, records it sent to other groups and to sinks per record it was given (moving averages over its batches; unknown before the first). */
+  readonly #outRate = new Map<StageGroup, { exits: number; sinks: number }>();
+  /** Records queued in (or out in workers of) the groups one group feeds, and sink records not yet acknowledged ×8, past which it dispatches nothing. */
+  readonly #queueHigh: number;
+  /** Groups whose waiting was logged (#noteHeld). */
+  readonly #heldNoted = new Set<string>();
   /** Groups whose spill was logged (#noteSpill). */
   readonly #spilled = new Set<string>();
   #stopping = false;
@@ -115,6 +124,8 @@ export class Coordinator {
         group, wire: groupSpec(topology, group, this.#routes), specs: group.members.map((m) => topology.processors[m]),
         runner: options.runner, hooks, now: options.now, random: options.random, setTimer: options.setTimer, eagerBatches: options.workers,
         instrumentation: options.instrumentation,
+        held: () => this.#held(group),
+        onBatchDone: () => this.#wake(),
         onResult: (batch, result) => this.#onResult(group, batch, result),
         continuation: (job, at) => this.#continuation(group, job, at),
         onDeadLetter: (member, job, error, at) => this.#onDeadLetter(member, topology.processors[member].deadLetter, job, error, at),
@@ -132,9 +143,23 @@ export class Coordinator {
         },
       });
       group.members.forEach((name, index) => this.#placement.set(name, { group, runner, index }));
+      this.#runners.push(runner);
     }
+    for (const p of Object.values(topology.processors)) {
+      for (const input of p.inputs) {
+        if (input.kind !== 'processor') continue;
+        const from = this.#placement.get(input.name)!;
+        const to = this.#placement.get(p.name)!;
+        if (from.group === to.group) continue;
+        const list = this.#feeds.get(from.group) ?? [];
+        if (!list.includes(to.runner)) list.push(to.runner);
+        this.#feeds.set(from.group, list);
+      }
+    }
+    this.#queueHigh = options.maxInFlight ?? 20_000;
     this.#writers = new OutputWriters({
       topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger, instrumentation: options.instrumentation,
+      onWritten: () => this.#wake(),
     });
     this.#ingest = new Ingest({
       ...options,
@@ -172,6 +197,56 @@ export class Coordinator {
     const place = this.#placement.get(processor)!;
     job.entry = place.index;
     place.runner.submit(job);
+  }
+
+  /**
+   * Backpressure between groups and sinks. The in-flight bound counts source
+   * records; a fan-out (a record emitting thousands) would otherwise queue up
+   * to maxInFlight × maxOutputs derived records here, in the groups after it
+   * or waiting for a sink. A group dispatches nothing while
+   * - the records queued in (or out in workers of) the groups it feeds, plus
+   *   what its own batches out are expected to add (records out × the records
+   *   it sent them per record lately), reach 2 × `maxInFlight`; or
+   * - the sink records not yet acknowledged by the node, plus what its
+   *   batches out are expected to add, reach 8 × `maxInFlight`.
+   * Until its first batch is back (how much it derives is unknown) it has one
+   * batch out at a time. With one output per record neither bound is reached
+   * (every record in flight counts once). The groups after a group never wait
+   * for it (the topology is acyclic; a group's own re-keyed records do not
+   * count) and sinks drain on their own, so a held group always resumes
+   * (#wake). A task adds at most SPILL_AFTER records plus one record's outputs.
+   */
+  #held(group: StageGroup): boolean {
+    const out = this.#placement.get(group.head)!.runner.recordsOut;
+    const rate = this.#outRate.get(group);
+    if (rate === undefined) return out > 0;
+    const sinks = this.#writers.sinkBacklog() + out * rate.sinks;
+    if (sinks >= 8 * this.#queueHigh) return this.#noteHeld(group, 'the sinks', sinks);
+    const feeds = this.#feeds.get(group);
+    if (feeds === undefined) return false;
+    let queued = out * rate.exits;
+    for (const runner of feeds) queued += runner.pending;
+    return queued >= 2 * this.#queueHigh && this.#noteHeld(group, feeds.map((r) => `"${r.name}"`).join(', '), queued);
+  }
+
+  /** Once per group and run, says why it waits (a fan-out outrunning what it feeds). Returns true. */
+  #noteHeld(group: StageGroup, what: string, records: number): true {
+    if (this.#heldNoted.has(group.name)) return true;
+    this.#heldNoted.add(group.name);
+    this.#o.logger?.info({ group: group.name, waiting: Math.round(records), maxInFlight: this.#queueHigh },
+      `stage group "${group.name}" waits for ${what}: about ${Math.round(records).toLocaleString('en-US')} records it derived are not through yet ` +
+      '(backpressure: it sends more once they drain; logged once)');
+    return true;
+  }
+
+  /** Sink records accepted and not yet acknowledged by the node, over every sink. */
+  sinkBacklog(): number {
+    return this.#writers.sinkBacklog();
+  }
+
+  /** Something drained (a batch came back, a sink write settled): held groups look again. */
+  #wake(): void {
+    for (const runner of this.#runners) runner.wake();
   }
 
   /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
@@ -281,6 +356,7 @@ export class Coordinator {
       meta.ticket.fail(deserializeError(error));
     }
     const resume: ExitRecord[] = [];
+    let left = 0;
     for (const exit of result.exits) {
       const job = batch[exit.index]!;
       if (job.prev !== undefined && off(job)) continue;
@@ -295,12 +371,19 @@ export class Coordinator {
         continue;
       }
       if (target.group === group) this.#warnRekey(group, exit);
+      else left += 1;
       meta.ticket.add();
       this.#submit(exit.target, {
         record: { id: exit.id, key: exit.key, value: exit.value, headers: exit.headers ?? job.record.headers, timestamp: job.record.timestamp, source: exit.source, encoding: undefined },
         key: exit.key, attempt: 1, entry: 0, meta,
       });
     }
+    let sunk = 0;
+    for (const unit of result.packed) sunk += unit.records.length;
+    const rate = this.#outRate.get(group);
+    const exits = left / batch.length, sinks = sunk / batch.length;
+    if (rate === undefined) this.#outRate.set(group, { exits, sinks });
+    else { rate.exits = 0.5 * rate.exits + 0.5 * exits; rate.sinks = 0.5 * rate.sinks + 0.5 * sinks; }
     return { resume, refused, skipped };
   }
 

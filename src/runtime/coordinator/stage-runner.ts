@@ -81,6 +81,14 @@ export interface StageRunnerOptions {
   stepwise?(): boolean;
   /** Batches in flight below which a partial batch is sent at once (usually the number of worker threads). @default 1 */
   eagerBatches?: number;
+  /**
+   * True while what this group feeds (the groups after it, the sinks) holds
+   * too many records: no batch is dispatched until `wake()` finds it false
+   * (backpressure between groups; the coordinator decides). @default () => false
+   */
+  held?(): boolean;
+  /** A batch's result was handled (records left this group): the coordinator wakes the groups held behind it. */
+  onBatchDone?(): void;
   now?: () => number;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
@@ -105,6 +113,8 @@ export class StageRunner {
   /** Records in batches sent to a worker and not yet handled (the dashboard's in-flight). */
   #recordsOut = 0;
   #pumpScheduled = false;
+  /** The last pump stopped on `held()`: `wake()` pumps again. */
+  #heldBack = false;
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -122,10 +132,25 @@ export class StageRunner {
     return this.#scheduler.queued + this.#recordsOut;
   }
 
+  /** Records in batches out in workers (their results not handled yet). */
+  get recordsOut(): number {
+    return this.#recordsOut;
+  }
+
   submit(job: Job): void {
     if (this.#o.instrumentation) job.queuedAt = Date.now();
     this.#scheduler.enqueue(job);
     this.#schedulePump();
+  }
+
+  /** Pumps again if the last pump was held back (what this group feeds has room again, maybe). */
+  wake(): void {
+    if (this.#heldBack) this.#schedulePump();
+  }
+
+  /** True while held back by what it feeds (the dashboard and tests). */
+  get heldBack(): boolean {
+    return this.#heldBack;
   }
 
   #schedulePump(): void {
@@ -139,7 +164,12 @@ export class StageRunner {
   #pump(): void {
     const head = this.#o.specs[0]!;
     const eager = this.#o.eagerBatches ?? 1;
+    this.#heldBack = false;
     while (this.#batchesInFlight < head.concurrency) {
+      // What this group feeds is full: every record dispatched now could add up to a task's worth of
+      // derived records (SPILL_AFTER) to it, so nothing goes until it drains. The groups after this one
+      // never wait for it, so they always drain.
+      if (this.#scheduler.ready > 0 && this.#o.held?.() === true) { this.#heldBack = true; break; }
       const ready = this.#scheduler.ready;
       // A partial batch goes out only while few batches are in flight; past
       // that, records wait for a batch to come back and leave together.
@@ -248,6 +278,7 @@ export class StageRunner {
       this.#batchesInFlight -= 1;
       this.#recordsOut -= batch.length;
       this.#pump();
+      this.#o.onBatchDone?.();
     }
   }
 

@@ -15,6 +15,8 @@ export interface BatcherOptions<T> {
   retryDelayMs?: number;
   /** Told about every failed attempt (logging). */
   onError?(error: unknown, attempt: number): void;
+  /** Called after each write settled (its weight no longer pending): a producer held back by `pendingWeight` may go on. Must not throw. */
+  afterWrite?(): void;
 }
 
 /** Called once per item: without an error when its batch was acknowledged. */
@@ -34,10 +36,12 @@ export type Ack = (error?: unknown) => void;
  * promises and their closures were a visible share of the coordinator's GC.
  */
 export class Batcher<T> {
-  readonly #o: Required<Omit<BatcherOptions<T>, 'onError' | 'weight'>> & Pick<BatcherOptions<T>, 'onError' | 'weight'>;
+  readonly #o: Required<Omit<BatcherOptions<T>, 'onError' | 'weight' | 'afterWrite'>> & Pick<BatcherOptions<T>, 'onError' | 'weight' | 'afterWrite'>;
   #items: T[] = [];
   #acks: Ack[] = [];
   #weight = 0;
+  /** Weight of the write in flight. */
+  #writingWeight = 0;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   #closed = false;
@@ -65,6 +69,11 @@ export class Batcher<T> {
     return this.#items.length;
   }
 
+  /** Weight accepted and not yet acknowledged: waiting, and in the write in flight. */
+  get pendingWeight(): number {
+    return this.#weight + this.#writingWeight;
+  }
+
   /** Writes everything pending and waits for every write in flight. */
   async flush(): Promise<void> {
     this.#flushNow();
@@ -87,10 +96,13 @@ export class Batcher<T> {
     const acks = this.#acks;
     this.#items = [];
     this.#acks = [];
+    this.#writingWeight = this.#weight;
     this.#weight = 0;
     this.#writing = this.#write(items, acks).finally(() => {
       this.#writing = undefined;
+      this.#writingWeight = 0;
       if (this.#items.length > 0) this.#flushNow();
+      this.#o.afterWrite?.();
     });
   }
 

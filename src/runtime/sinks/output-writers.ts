@@ -17,6 +17,8 @@ export type SinkItem = OutRecord | { entries: string[]; records: number; timesta
 export interface OutputWritersOptions {
   topology: Topology; codec: RecordCodec; writer: EntryWriter; stats: PipelineStats; logger?: Logger;
   instrumentation?: Instrumentation;
+  /** A sink write settled (its records no longer count in `sinkBacklog`). Must not throw. */
+  onWritten?(): void;
 }
 
 /**
@@ -63,6 +65,13 @@ export class OutputWriters {
       this.#deadLetters.set(topic, batcher);
     }
     return batcher;
+  }
+
+  /** Sink records accepted and not yet acknowledged by the node, over every sink (the coordinator's backpressure). */
+  sinkBacklog(): number {
+    let n = 0;
+    for (const batchers of this.#sinks.values()) for (const b of batchers) n += b.pendingWeight;
+    return n;
   }
 
   /** Writes everything pending, sinks and dead letters. */
@@ -113,6 +122,7 @@ export class OutputWriters {
         counts.entries += entries.length;
       },
       onError: (error, attempt) => this.#o.logger?.warn({ err: error, sink: sink.name, attempt }, 'sink write failed'),
+      afterWrite: this.#o.onWritten,
     });
   }
 }
