@@ -170,7 +170,8 @@ test('a torn tail is truncated on open and the valid prefix kept', async (t) => 
   await garbage.close();
 });
 
-test('a corrupt commit in the middle of the log (later commits verify) refuses the open, naming the file and what to do, instead of truncating acknowledged commits', async (t) => {
+/** A closed store `s` whose log holds five commits (k0..k4): the log's bytes and where each commit ends. */
+async function fiveCommits(t: { after(fn: () => Promise<void>): void }): Promise<{ dir: string; logPath: string; ends: number[]; full: Buffer }> {
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);
   const store = await KeyValueStore.open({ dir, name: 's' });
@@ -183,7 +184,11 @@ test('a corrupt commit in the middle of the log (later commits verify) refuses t
     ends.push((await stat(logPath)).size);
   }
   await store.close();
-  const full = await readFile(logPath);
+  return { dir, logPath, ends, full: await readFile(logPath) };
+}
+
+test('a corrupt commit in the middle of the log (later commits verify) refuses the open, naming the file and what to do, instead of truncating acknowledged commits', async (t) => {
+  const { dir, logPath, ends, full } = await fiveCommits(t);
   const flipped = Buffer.from(full);
   flipped[ends[1]! + 12] ^= 0x10; // in the body of the third commit
   await writeFile(logPath, flipped);
@@ -197,6 +202,34 @@ test('a corrupt commit in the middle of the log (later commits verify) refuses t
   const reopened = await KeyValueStore.open({ dir, name: 's' });
   assert.deepEqual(reopened.range().map((e) => e.key), ['k0', 'k1', 'k2', 'k3']);
   await reopened.close();
+});
+
+test('a commit whose length field is hit (too large, past the end, or wrong but inside the file) refuses the open when later commits verify; a torn tail padded with zeros is still cut', async (t) => {
+  const { dir, logPath, ends, full } = await fiveCommits(t);
+  const third = ends[1]!;
+  const length = full.readUInt32LE(third);
+  // Each of these used to read as a torn tail: the log was cut at the third commit and k2..k4 were lost without a word.
+  for (const [what, bad] of [['over the frame limit', 0xfffffff0], ['past the end of the file', full.length], ['wrong but inside the file', length - 3]] as const) {
+    const hit = Buffer.from(full);
+    hit.writeUInt32LE(bad, third);
+    await writeFile(logPath, hit);
+    await assert.rejects(KeyValueStore.open({ dir, name: 's' }), (e: Error & { code?: string; context?: Record<string, unknown> }) =>
+      e.code === 'STATE_STORE_ERROR' && e.message.includes(`state log ${logPath} is corrupt: the commit at offset ${third} fails its checksum or length`) &&
+      e.message.includes(`a commit at offset ${ends[2]} verifies`) && e.context?.resumesAt === ends[2], `length ${what}`);
+    assert.equal((await stat(logPath)).size, full.length, `nothing was truncated (length ${what})`);
+  }
+  // A real torn tail: the last commit half written, then zeros where the file had grown but no data landed.
+  await writeFile(logPath, Buffer.concat([full.subarray(0, ends[3]! + 6), Buffer.alloc(4096)]));
+  const torn = await KeyValueStore.open({ dir, name: 's' });
+  assert.deepEqual(torn.range().map((e) => e.key), ['k0', 'k1', 'k2', 'k3']);
+  assert.equal(torn.recoveredTornBytes, 6 + 4096);
+  await torn.close();
+  // Bytes no torn write leaves, crafted so that every offset could start a frame: the search gives up and the open is refused, quickly.
+  await writeFile(logPath, Buffer.concat([full.subarray(0, ends[3]!), Buffer.alloc(20 * 2 ** 20, 1)]));
+  const started = performance.now();
+  await assert.rejects(KeyValueStore.open({ dir, name: 's' }), (e: Error & { code?: string }) =>
+    e.code === 'STATE_STORE_ERROR' && e.message.includes(`the commit at offset ${ends[3]} fails its checksum or length`) && /search for a commit after it gave up/.test(e.message));
+  assert.ok(performance.now() - started < 10_000, 'the search is bounded');
 });
 
 test('compaction writes a snapshot, empties the log and keeps state and unreleased ids', async (t) => {

@@ -9,7 +9,9 @@ import { WalrusError } from '../../errors/index.js';
  * torn tail) or garbage where the filesystem had not yet written data. On
  * recovery we keep every frame up to the first one whose length or checksum
  * does not hold, and truncate the rest: those bytes were never acknowledged
- * (a commit resolves only after the frame is fully written and fsynced).
+ * (a commit resolves only after the frame is fully written and fsynced) —
+ * unless a whole frame verifies somewhere after the bad one: that is
+ * corruption of acknowledged commits, and the open is refused (`corruptAt`).
  */
 export const FRAME_OVERHEAD = 8;
 /** A sanity bound so a corrupted length never makes us allocate gigabytes. */
@@ -30,12 +32,24 @@ export interface ScanResult {
   /** Bytes after `validBytes` that were ignored. */
   tornBytes: number;
   /**
-   * Set when the first bad frame is not a tail: its length holds and the
-   * frame after it verifies. That is corruption of acknowledged commits, not a
-   * torn write, and truncating would drop them silently.
+   * Set when the first bad frame is not a tail: a whole frame whose checksum
+   * holds starts somewhere after it (whether the bad frame's checksum or its
+   * length was hit). That is corruption of acknowledged commits, not a torn
+   * write, and truncating would drop them silently.
    */
   corruptAt?: number;
+  /** With `corruptAt`: where the next verifying frame starts, or `undefined` when the search for one gave up (SEARCH_BUDGET_BYTES) — the bytes after the bad frame are not what a torn write leaves either. */
+  resumesAt?: number;
 }
+
+/**
+ * Most bytes checksummed while looking for a frame after a bad one. A torn
+ * tail is one partly written frame, perhaps followed by zeros: only offsets
+ * whose length fits the file are checked, and there are few. Crafted bytes
+ * could make every offset fit; past this much work the tail is treated as
+ * corrupt (the open is refused) instead of spending minutes on it.
+ */
+export const SEARCH_BUDGET_BYTES = 256 * 1024 * 1024;
 
 /** Splits a file's bytes into frames, stopping at the first torn or corrupt one. */
 export function scanFrames(data: Buffer): ScanResult {
@@ -46,13 +60,35 @@ export function scanFrames(data: Buffer): ScanResult {
     if (length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) break;
     const body = data.subarray(offset + FRAME_OVERHEAD, offset + FRAME_OVERHEAD + length);
     if (crc32(body) !== data.readUInt32LE(offset + 4)) {
-      if (verifiesAt(data, offset + FRAME_OVERHEAD + length)) return { frames, validBytes: offset, tornBytes: data.length - offset, corruptAt: offset };
+      // The common corruption: a flipped bit in the body, the frame after it intact.
+      if (verifiesAt(data, offset + FRAME_OVERHEAD + length)) {
+        return { frames, validBytes: offset, tornBytes: data.length - offset, corruptAt: offset, resumesAt: offset + FRAME_OVERHEAD + length };
+      }
       break;
     }
     frames.push(body);
     offset += FRAME_OVERHEAD + length;
   }
+  if (offset < data.length) {
+    // Is the rest a torn tail? Not if a whole frame verifies anywhere in it: then the bad frame's
+    // length may be what was hit, and cutting here would drop acknowledged commits after it.
+    const next = nextVerifying(data, offset + 1);
+    if (next !== -1) return { frames, validBytes: offset, tornBytes: data.length - offset, corruptAt: offset, resumesAt: next ?? undefined };
+  }
   return { frames, validBytes: offset, tornBytes: data.length - offset };
+}
+
+/** The first offset from `from` where a whole, non-empty frame verifies; -1 for none; null when the search gave up (SEARCH_BUDGET_BYTES). */
+function nextVerifying(data: Buffer, from: number): number | null {
+  let hashed = 0;
+  for (let q = from; q + FRAME_OVERHEAD <= data.length; q++) {
+    const length = data.readUInt32LE(q);
+    if (length === 0 || length > MAX_LOG_FRAME_BYTES || q + FRAME_OVERHEAD + length > data.length) continue;
+    hashed += length;
+    if (hashed > SEARCH_BUDGET_BYTES) return null;
+    if (crc32(data.subarray(q + FRAME_OVERHEAD, q + FRAME_OVERHEAD + length)) === data.readUInt32LE(q + 4)) return q;
+  }
+  return -1;
 }
 
 /** True when a whole frame whose checksum holds starts at `offset`. */
@@ -95,10 +131,15 @@ export class FrameLog {
     try {
       scan = scanFrames(await fh.readFile());
       if (scan.corruptAt !== undefined) {
+        const found = scan.resumesAt === undefined
+          ? `the bytes after it are not what a torn write leaves (the search for a commit after it gave up after ${SEARCH_BUDGET_BYTES / 2 ** 20} MiB)`
+          : `a commit at offset ${scan.resumesAt} verifies, so commits after it were acknowledged`;
         throw new WalrusError('STATE_STORE_ERROR',
-          `state log ${path} is corrupt: the commit at offset ${scan.corruptAt} fails its checksum and commits after it verify, so they were acknowledged and ` +
+          `state log ${path} is corrupt: the commit at offset ${scan.corruptAt} fails its checksum or length and ${found}; ` +
           'cutting the log there would lose state without a word. The store cannot be rebuilt from this file: move its directory aside (keep it for inspection) ' +
-          'and start again; the store is then restored from its changelog topic (docs/state.md, "Changelog topic and restore")', { retriable: false, context: { path, offset: scan.corruptAt } });
+          'and start again; the store is then restored from its changelog topic (docs/state.md, "Changelog topic and restore")', {
+            retriable: false, context: { path, offset: scan.corruptAt, resumesAt: scan.resumesAt },
+          });
       }
       if (scan.tornBytes > 0) {
         await fh.truncate(scan.validBytes);
