@@ -33,6 +33,13 @@ export interface ScanResult {
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
+ * Most record bytes checksummed while looking for the next good record after
+ * a bad one. A flipped bit or a torn write puts a good record (or the end)
+ * within a record or two; past this the rest is treated as a corrupt tail.
+ */
+export const RESYNC_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/**
  * Reads the records of one segment in order, verifying each checksum.
  *
  * Reads go through a 1 MiB window, so recovery of a large segment costs a
@@ -102,9 +109,19 @@ export async function scanSegment(
       continue;
     }
     // A bad record: resume at the next one that verifies, if any (a byte at a time: only a magic byte is tried).
+    // Checksumming is bounded (RESYNC_BUDGET_BYTES): bytes crafted so that every offset holds a plausible
+    // header would otherwise cost a read and a checksum of up to a whole record each, hours for one segment.
     let next = -1;
+    let checked = 0;
     for (let q = pos + 1; q + RECORD_HEADER_BYTES <= fileSize && next === -1; q += 1) {
       if (!(await ensure(q, 1)) || window[q - windowStart] !== RECORD_MAGIC) continue;
+      if (!(await ensure(q, RECORD_HEADER_BYTES))) break;
+      const header = readHeader(window, q - windowStart);
+      if (!header.ok || q + RECORD_HEADER_BYTES + header.payloadLength > fileSize) continue;
+      checked += RECORD_HEADER_BYTES + header.payloadLength;
+      if (checked > RESYNC_BUDGET_BYTES) {
+        return { goodEnd: pos, problem: `${found.problem}; the search for a record after it gave up after checking ${RESYNC_BUDGET_BYTES / 2 ** 20} MiB at ${q - pos} offsets (not a torn write: crafted or garbage bytes)`, skipped };
+      }
       if ('record' in (await recordAt(q))) next = q;
     }
     if (next === -1) return { goodEnd: pos, problem: found.problem, skipped };

@@ -4,6 +4,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../src/journal/index.js';
+import { RECORD_MAGIC, RecordType } from '../../src/journal/record-format.js';
+import { RESYNC_BUDGET_BYTES } from '../../src/journal/segment-scan.js';
 
 const FIRST_SEGMENT = '000000000001.journal';
 
@@ -166,4 +168,20 @@ test('a segment with a torn header (crash while creating it) is removed; other s
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a tail crafted so that every 12th byte starts a plausible record header (1 MB each) is cut after a bounded search, not checksummed for hours; the good records stay', { timeout: 60_000 }, async () => {
+  const { bytes, boundaries } = await threeAppends();
+  const [, , lastStart] = boundaries as [number, number, number, number];
+  // magic, APPEND, two spare bytes, payload length 1,000,000, a checksum that never matches.
+  const unit = Buffer.from([RECORD_MAGIC, RecordType.APPEND, 0, 0, 0x40, 0x42, 0x0f, 0x00, 0, 0, 0, 0]);
+  const crafted = Buffer.alloc(4 * 2 ** 20);
+  for (let at = 0; at + unit.length <= crafted.length; at += unit.length) unit.copy(crafted, at);
+  const started = performance.now();
+  const result = await recoverFrom(Buffer.concat([bytes.subarray(0, lastStart), crafted]));
+  assert.ok(performance.now() - started < 20_000, `recovered in ${Math.round(performance.now() - started)} ms`);
+  assert.deepEqual(result.unreleased, ['1:orders:first entry', '2:orders:second entry']);
+  assert.equal(result.warnings.length, 1, result.warnings.join('; '));
+  assert.match(result.warnings[0]!, new RegExp(`search for a record after it gave up after checking ${RESYNC_BUDGET_BYTES / 2 ** 20} MiB.*truncated ${crafted.length} bytes`));
+  assert.equal(result.size, lastStart);
 });
