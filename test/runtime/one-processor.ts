@@ -1,5 +1,6 @@
 import type { GroupBatchResult, GroupSpecWire, ProcessorSpecWire, SinkWire, TaskRecord, WireRecord } from '../../src/runtime/wire/messages.js';
 import type { SerializedError } from '../../src/errors/index.js';
+import { unpackValue } from '../../src/runtime/wire/batch-codec.js';
 
 /** A stage group of one processor whose outputs all go back to the coordinator (or to `sinks`, by output). */
 export function oneProcessorGroup(spec: ProcessorSpecWire, sinks: Record<string, SinkWire[]> = {}): GroupSpecWire {
@@ -21,7 +22,7 @@ export function outcomes(result: GroupBatchResult, n: number): Outcome[] {
   const out: Outcome[] = Array.from({ length: n }, () => ({ ok: true as const, outputs: [], sunk: 0 }));
   for (const x of result.exits) {
     const o = out[x.index]!;
-    if (o.ok) o.outputs.push({ output: x.source.slice(x.source.lastIndexOf('.') + 1), value: x.value, key: x.key, ...(x.headers ? { headers: x.headers } : {}) });
+    if (o.ok) o.outputs.push({ output: x.source.slice(x.source.lastIndexOf('.') + 1), value: x.encoding === 'wire' ? unpackValue(x.value as Uint8Array) : x.value, key: x.key, ...(x.headers ? { headers: x.headers } : {}) });
   }
   for (const u of result.packed) for (const i of u.records) { const o = out[i]!; if (o.ok) o.sunk += 1; }
   for (const f of result.failures) out[f.index] = { ok: false, error: f.error };

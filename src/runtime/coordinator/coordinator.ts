@@ -374,7 +374,7 @@ export class Coordinator {
       else left += 1;
       meta.ticket.add();
       this.#submit(exit.target, {
-        record: { id: exit.id, key: exit.key, value: exit.value, headers: exit.headers ?? job.record.headers, timestamp: job.record.timestamp, source: exit.source, encoding: undefined },
+        record: { id: exit.id, key: exit.key, value: exit.value, headers: exit.headers ?? job.record.headers, timestamp: job.record.timestamp, source: exit.source, encoding: exit.encoding },
         key: exit.key, attempt: 1, entry: 0, meta,
       });
     }
@@ -392,7 +392,9 @@ export class Coordinator {
     const meta = this.#derive(group, job.meta as JobMeta, at.hops);
     const rec = at.record;
     const record = rec === undefined ? job.record
-      : { id: rec.id, key: rec.key, value: rec.value, headers: rec.headers ?? job.record.headers, timestamp: job.record.timestamp, source: rec.source, encoding: undefined };
+      : { id: rec.id, key: rec.key, value: rec.value, headers: rec.headers ?? job.record.headers, timestamp: job.record.timestamp, source: rec.source,
+        // An exit's value is packed bytes (a failing member's input, from the worker, is not).
+        encoding: 'encoding' in rec ? rec.encoding : undefined };
     meta.ticket.add();
     return {
       record, key: record.key, attempt: at.attempt, entry: at.member, single: job.single, meta, root: job.root ?? job,

@@ -35,6 +35,22 @@ export function decodeWire<T>(buffer: ArrayBuffer): T {
   return packr.unpack(new Uint8Array(buffer)) as T;
 }
 
+/**
+ * A record value as bytes of its own (encoding `wire`): how a record leaving
+ * its group crosses the coordinator. The coordinator only queues it and sends
+ * it on, so it never builds the object (nor its garbage) and never encodes
+ * it again; the worker of the next group unpacks it ({@link unpackValue}).
+ */
+export function packValue(value: unknown): Uint8Array {
+  // A copy: pack() returns a view into msgpackr's reused buffer.
+  return packr.pack(value).slice();
+}
+
+/** The value `packValue` packed. */
+export function unpackValue(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
 const BATCH_V2 = 2;
 const RESULT_V2 = 2;
 
@@ -189,7 +205,9 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
   for (let i = 0; i < m; i++) {
     const x = exits[i]!;
     if (x.spilled === true) (spilled ??= []).push(i);
-    xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.value; xSource[i] = x.source; xHops[i] = x.hops;
+    // A record leaving the group goes as bytes (see packValue); a spilled step stays in the group, as it is.
+    xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.spilled === true || x.encoding === 'wire' ? x.value : packValue(x.value);
+    xSource[i] = x.source; xHops[i] = x.hops;
     if (x.key !== undefined) { xKey[i] = x.key; anyKey = true; } else xKey[i] = null;
     if (x.headers === undefined) xHeaders[i] = -1;
     else { xHeaders[i] = table.index(x.headers); anyHeaders = true; }
@@ -225,10 +243,11 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
     const x: ExitRecord = {
       index: xIndex[i]!, target: xTarget ? xTarget[i]! : target!, id: xId[i]!, key: xKey?.[i] ?? undefined, value: xValue[i],
       headers: h === -1 ? undefined : h === 0 ? {} : { ...headerTable![h - 1] }, source: xSource ? xSource[i]! : source!, hops: xHops[i]!,
+      encoding: 'wire',
     };
     exits[i] = x;
   }
-  if (spilled) for (const i of spilled) if (exits[i] !== undefined) exits[i]!.spilled = true;
+  if (spilled) for (const i of spilled) if (exits[i] !== undefined) { exits[i]!.spilled = true; exits[i]!.encoding = undefined; }
   const state: StateUnit[] = [];
   if (states) {
     const [sIndex, sMember, sHops, writes] = states;

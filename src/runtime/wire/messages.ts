@@ -22,8 +22,12 @@ export interface WireRecord {
   source: string;
   /** 1-based attempt number. */
   attempt: number;
-  /** When set, `value` is bytes the worker deserializes with this serializer (records straight from a source). */
-  encoding?: 'json' | 'msgpack' | 'string' | 'raw';
+  /**
+   * When set, `value` is bytes the worker deserializes with this serializer
+   * (records straight from a source), or, for `wire`, bytes of a record that
+   * left another stage group (batch-codec.ts packValue).
+   */
+  encoding?: 'json' | 'msgpack' | 'string' | 'raw' | 'wire';
   /** A stateful processor's record: its key's entries of each declared store (`ctx.state(name)`). */
   state?: StatePreload[];
 }
@@ -234,6 +238,8 @@ export interface ExitRecord {
   hops: number[];
   /** A step the task did not run because it had derived enough (SPILL_AFTER): it resumes in the group. */
   spilled?: true;
+  /** `wire`: `value` is packed bytes (set by the result codec for every exit but a spilled step; see batch-codec.ts packValue). */
+  encoding?: 'wire';
 }
 
 /** One member failed on one record. */

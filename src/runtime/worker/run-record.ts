@@ -2,6 +2,7 @@ import { resolveSerializer, type Serializer } from '../../codec/index.js';
 import { WalrusError, serializeError } from '../../errors/index.js';
 import type { EmitOptions, ProcessorContext, ProcessResult } from '../../processor/types.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from '../wire/messages.js';
+import { unpackValue } from '../wire/batch-codec.js';
 import type { LoadedProcessor } from './loaded-processors.js';
 import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
@@ -200,14 +201,14 @@ class RecordRun implements ProcessorContext {
   }
 }
 
-/** Source values arrive as bytes; a value that does not parse can never succeed, so it is not retried. */
+/** Source values (and records from another stage group) arrive as bytes; a value that does not parse can never succeed, so it is not retried. */
 function decodeValue(wire: WireRecord, spec: ProcessorSpecWire): unknown {
   const bytes = wire.value as Uint8Array;
   const encoding = wire.encoding!;
   // Not `delete`: that would turn the record into a slow dictionary object.
   wire.encoding = undefined;
   try {
-    return (resolveSerializer(encoding) as Serializer<unknown>).deserialize(bytes);
+    return encoding === 'wire' ? unpackValue(bytes) : (resolveSerializer(encoding) as Serializer<unknown>).deserialize(bytes);
   } catch (cause) {
     throw new WalrusError('DESERIALIZATION_ERROR',
       `record ${wire.id} from ${wire.source} is not valid ${encoding}: ${(cause as Error)?.message ?? String(cause)}`,
