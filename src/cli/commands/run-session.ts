@@ -51,7 +51,8 @@ export type RunValues = ReturnType<typeof parseRunArgs>['values'];
 export interface SignalHooks {
   signal: AbortSignal;
   signalled(): NodeJS.Signals | undefined;
-  started(pipeline: Pipeline): void;
+  /** The pipeline is running: `stop()` stops it (within the session's shutdown timeout). */
+  started(pipeline: { stop(): void }): void;
 }
 
 /** What ./run.ts hands over: the parsed and checked options, the loaded topology, the pool it started. */
@@ -63,13 +64,15 @@ export interface RunSession {
   seeds: SeedSpec[];
   maxInFlight: number | undefined;
   progressInterval: number;
+  /** How long a stop may take before the run ends without what is still in flight (Pipeline.stop's giveUpAfterMs). */
+  shutdownTimeoutMs: number;
   loaded: LoadedTopology;
   prestartedPool: PrestartedPool;
   prestartedNode: PrestartedNode | undefined;
 }
 
 export async function runSession(session: RunSession): Promise<number> {
-  const { values, io, hooks, workers, seeds, maxInFlight, progressInterval, loaded, prestartedPool, prestartedNode } = session;
+  const { values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, loaded, prestartedPool, prestartedNode } = session;
   const { topology, warnings } = loaded;
   for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
 
@@ -190,14 +193,25 @@ export async function runSession(session: RunSession): Promise<number> {
     parts.client = pipeline.client;
     parts.pool = pipeline.pool;
     phase = undefined;
-    hooks.started(pipeline);
+    const running = pipeline;
+    // Processors get half the time to finish (then their AbortSignal fires), the rest is for flushing.
+    hooks.started({ stop: () => running.stop({ abortAfterMs: Math.min(10_000, shutdownTimeoutMs / 2), giveUpAfterMs: shutdownTimeoutMs }) });
 
     // On a TTY a live view redrawn in place; off one, a JSON progress line per interval.
     const drive = progress
       ? driveProgress(() => hub.progress(), progress, { intervalMs: tty ? 250 : Math.min(progressInterval, 1_000) })
       : undefined;
     try {
-      const summary = await pipeline.done;
+      let summary: Awaited<typeof pipeline.done>;
+      try {
+        summary = await pipeline.done;
+      } catch (error) {
+        // A stop that could not finish what was in flight in time (Pipeline.stop's giveUpAfterMs): said, not thrown.
+        const interrupted = interruptedCode();
+        if (interrupted === undefined || !(error instanceof WalrusError) || error.code !== 'SHUTTING_DOWN') throw error;
+        io.stderr.write(`walrus-stream run: ${error.message}\n`);
+        return interrupted;
+      }
       // The view settles on the final totals (workers: how busy over the whole run, from their
       // tasks' run time); the summary table goes to stdout.
       const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));

@@ -51,6 +51,8 @@ Options:
                            false = off). Beyond loopback it needs credentials: $WALRUS_METRICS_TOKEN
                            (a bearer token) or observability.httpAuth, else --insecure
   --insecure               allow --metrics-address beyond loopback without credentials (warned)
+  --shutdown-timeout <ms>  after SIGINT/SIGTERM, how long to finish what is in flight before exiting
+                           without it (default 30000; it stays in the journal for the next start)
   --progress-interval <ms> off a TTY, one JSON progress line per interval on stderr (default 10000;
                            0 = none)
   --log-format <json|pretty>  log lines as JSON (default off a TTY) or human-readable (default on a TTY)
@@ -61,8 +63,9 @@ Options:
   -h, --help               show this help
 
 SIGINT / SIGTERM: stop fetching, finish what is in flight, flush, exit (a
-second signal exits at once; unfinished records stay in the journal and are
-processed on the next start). The handlers are installed first: a signal
+second signal, or --shutdown-timeout passing — e.g. a node that stopped
+answering — exits without the rest; unfinished records stay in the journal
+and are processed on the next start). The handlers are installed first: a signal
 during start-up (a state restore, --seed) stops at the next safe point.
 Exit codes: 0 done, 1 invalid topology, 2 usage, 3 failure (also: entries
 not completed because a write failed for good; they stay in the journal for
@@ -121,7 +124,7 @@ export function parseRunArgs(args: string[]) {
       seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
       instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
       json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
-      'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
+      'shutdown-timeout': { type: 'string' }, 'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
     },
   });
 }
@@ -142,6 +145,11 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);
   if (!Number.isInteger(progressInterval) || progressInterval < 0) {
     throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
+  }
+
+  const shutdownTimeoutMs = values['shutdown-timeout'] === undefined ? 30_000 : Number(values['shutdown-timeout']);
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 1) {
+    throw new UsageError(`--shutdown-timeout expects milliseconds (a positive integer), got "${values['shutdown-timeout']}"`);
   }
 
   const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
@@ -167,7 +175,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   const prestartedNode = nodes.length === 0 ? prestartNode(loaded.topology) : undefined;
   try {
     const { runSession } = await runtime;
-    return await runSession({ values, io, hooks, workers, seeds, maxInFlight, progressInterval, loaded, prestartedPool, prestartedNode });
+    return await runSession({ values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, loaded, prestartedPool, prestartedNode });
   } finally {
     // Not taken by a pipeline (a start that failed or returned early): their threads end here.
     await Promise.all([prestartedPool.release(), prestartedNode?.release()]);

@@ -125,8 +125,11 @@ export interface Pipeline {
    * Stops fetching; what is in flight finishes and is flushed. After
    * `abortAfterMs` (default 10 s) the AbortSignal of every record still in a
    * processor fires; such records are left in the journal for the next start.
+   * After `giveUpAfterMs` (default `abortAfterMs` + 20 s) the run ends without
+   * what is still in flight (e.g. outputs a node never acknowledges): `done`
+   * rejects with SHUTTING_DOWN and those entries stay in the journal.
    */
-  stop(options?: { abortAfterMs?: number }): void;
+  stop(options?: { abortAfterMs?: number; giveUpAfterMs?: number }): void;
 }
 
 /**
@@ -268,13 +271,26 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
 
     const done = coordinator.run().finally(cleanup);
     let abortTimer: NodeJS.Timeout | undefined;
-    void done.finally(() => clearTimeout(abortTimer)).catch(() => undefined);
-    const stop = (stopOptions: { abortAfterMs?: number } = {}) => {
+    let giveUpTimer: NodeJS.Timeout | undefined;
+    void done.finally(() => { clearTimeout(abortTimer); clearTimeout(giveUpTimer); }).catch(() => undefined);
+    const stop = (stopOptions: { abortAfterMs?: number; giveUpAfterMs?: number } = {}) => {
       coordinator.stop();
+      const abortAfter = stopOptions.abortAfterMs ?? 10_000;
       abortTimer ??= setTimeout(() => {
         options.logger?.warn('shutdown: aborting records still in processors (they stay in the journal)');
         void pool.abortAll('shutdown');
-      }, stopOptions.abortAfterMs ?? 10_000);
+      }, abortAfter);
+      // What is still in flight then waits on something outside (a node that does not answer a write):
+      // the run ends without it, its entries unreleased in the journal for the next start.
+      const giveUpAfter = stopOptions.giveUpAfterMs ?? abortAfter + 20_000;
+      giveUpTimer ??= setTimeout(() => {
+        const inFlight = coordinator.snapshot().inFlight;
+        const error = new WalrusError('SHUTTING_DOWN', `shutdown did not finish within ${giveUpAfter} ms: ${inFlight} records in flight still wait ` +
+          '(for a node that does not acknowledge their outputs, or a processor that ignores its AbortSignal); they stay in the journal and are processed ' +
+          'again at the next start', { retriable: true, context: { inFlight, giveUpAfterMs: giveUpAfter } });
+        options.logger?.error({ err: error.message, inFlight }, 'shutdown: giving up on what is in flight');
+        coordinator.fail(error);
+      }, giveUpAfter);
     };
     return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop, journalReplay };
   } catch (error) {
