@@ -148,11 +148,6 @@ export class StageRunner {
     if (this.#heldBack) this.#schedulePump();
   }
 
-  /** True while held back by what it feeds (the dashboard and tests). */
-  get heldBack(): boolean {
-    return this.#heldBack;
-  }
-
   #schedulePump(): void {
     // Pump once per tick, not per record: an upstream batch hands over its
     // outputs synchronously, and pumping on each would send batches of one.
