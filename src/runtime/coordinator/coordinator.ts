@@ -87,6 +87,8 @@ export class Coordinator {
   /** Per group, the runners of the groups it feeds (backpressure, #held). */
   readonly #feeds = new Map<StageGroup, StageRunner[]>();
   readonly #runners: StageRunner[] = [];
+  /** Groups with outputs leaving them (to other groups or sinks): the only ones backpressure can hold. */
+  readonly #emitting = new Set<StageGroup>();
   /** Per group, records it sent to other groups and to sinks per record it was given (moving averages over its batches; unknown before the first). */
   readonly #outRate = new Map<StageGroup, { exits: number; sinks: number }>();
   /** Records queued in (or out in workers of) the groups one group feeds, and sink records not yet acknowledged ×8, past which it dispatches nothing. */
@@ -156,6 +158,8 @@ export class Coordinator {
         this.#feeds.set(from.group, list);
       }
     }
+    for (const sink of Object.values(topology.sinks)) this.#emitting.add(this.#placement.get(sink.input.processor)!.group);
+    for (const group of this.#feeds.keys()) this.#emitting.add(group);
     this.#queueHigh = options.maxInFlight ?? 20_000;
     this.#writers = new OutputWriters({
       topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger, instrumentation: options.instrumentation,
@@ -217,6 +221,8 @@ export class Coordinator {
    * (#wake). A task adds at most SPILL_AFTER records plus one record's outputs.
    */
   #held(group: StageGroup): boolean {
+    // A group whose records end in it (state only, no outputs leaving it) adds nothing anywhere.
+    if (!this.#emitting.has(group)) return false;
     const out = this.#placement.get(group.head)!.runner.recordsOut;
     const rate = this.#outRate.get(group);
     if (rate === undefined) return out > 0;
