@@ -9,6 +9,8 @@ import { Batcher } from '../../src/runtime/sinks/batcher.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { harness, type Harness } from './harness.js';
 import { Writable } from 'node:stream';
+import { MetricsHub } from '../../src/observability/index.js';
+import { sample } from '../observability/fixtures/prom-text.js';
 import { pino } from 'pino';
 
 // The in-flight bound counts source records. A processor that emits a
@@ -24,12 +26,12 @@ const TASK = SPILL_AFTER + FAN;
 
 type Line = { level: number; msg: string; group?: string };
 
-async function start(h: Harness, yaml: string, nodes: string[], maxInFlight: number, lines: Line[]): Promise<Pipeline> {
+async function start(h: Harness, yaml: string, nodes: string[], maxInFlight: number, lines: Line[], metrics?: MetricsHub): Promise<Pipeline> {
   const { topology } = await loadTopologyText(yaml, join(fileURLToPath(new URL('../fixtures/processors/', import.meta.url)), 'topology.yaml'), {
     env: { STATE_DIR: h.stateDir },
   });
   const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Line); done(); } }));
-  return startPipeline(topology, { nodes, untilIdle: true, maxInFlight, logger });
+  return startPipeline(topology, { nodes, untilIdle: true, maxInFlight, logger, metrics });
 }
 
 const waits = (lines: Line[]) => lines.filter((l) => /waits for .* not through yet/.test(l.msg));
@@ -52,6 +54,7 @@ test('a fan-out of 1,000 per record into a key-ordered group: the group after it
   const N = 300;
   await h.produce('bp.in', Array.from({ length: N }, (_, i) => ({ key: `k${i % 20}`, value: { i } })), 50);
   const lines: Line[] = [];
+  const hub = new MetricsHub({ processMetrics: false });
   const p = await start(h, `
 app: bp
 stateDir: \${STATE_DIR}
@@ -63,9 +66,13 @@ processors:
   next: { module: ./echo.js, input: fan, ordering: key }
 sinks:
   out: { topic: bp.out, input: next }
-`, [h.broker.address], N, lines);
+`, [h.broker.address], N, lines, hub);
   assert.deepEqual(p.coordinator.groups.map((g) => g.members), [['fan'], ['next']]);
-  const peak = await peakOf(p.done, () => p.coordinator.pending().next ?? 0);
+  let waited = 0;
+  const peak = await peakOf(p.done, () => {
+    if (p.coordinator.backpressure().waiting.fan === true) waited += 1;
+    return p.coordinator.pending().next ?? 0;
+  });
   const summary = await p.done;
   assert.equal(summary.processors.next!.processed, N * FAN);
   assert.equal(summary.sinks.out!.records, N * FAN);
@@ -80,6 +87,12 @@ sinks:
   assert.equal(said.length, 1, 'the wait is logged once');
   assert.match(said[0]!.msg, /stage group "fan" waits for "next"/);
   assert.deepEqual(lines.filter((l) => l.level >= 40), [], 'no warning');
+  // The gauges: `fan` was seen waiting during the run; at the end nothing waits and no sink record is pending.
+  assert.ok(waited > 0, 'the backpressure gauge showed fan waiting');
+  const text = await hub.metrics();
+  assert.equal(sample(text, 'walrus_stream_stage_group_waiting_state', { group: 'fan' }), 0);
+  assert.equal(sample(text, 'walrus_stream_stage_group_waiting_state', { group: 'next' }), 0);
+  assert.equal(sample(text, 'walrus_stream_sink_backlog_records'), 0);
 });
 
 test('a sink slower than the fan-out feeding it: records waiting for the node stay within one task past the mark, and every one is written once', { timeout: 120_000 }, async (t) => {

@@ -55,6 +55,8 @@ export const METRICS = {
   queueWait: spec('walrus_stream_queue_wait_seconds', 'histogram', 'Time a record waited between fetch and the start of processing.', ['processor'], LATENCY_BUCKETS),
   batchRecords: spec('walrus_stream_batch_records', 'histogram', 'Records in one task sent to a worker, by stage group (its first processor).', ['group'], BATCH_BUCKETS),
   inFlight: spec('walrus_stream_in_flight_records', 'gauge', 'Records fetched and not yet released (acknowledged or dead-lettered).', []),
+  sinkBacklog: spec('walrus_stream_sink_backlog_records', 'gauge', 'Sink records accepted and not yet acknowledged by the node.', []),
+  groupWaiting: spec('walrus_stream_stage_group_waiting_state', 'gauge', 'Whether a stage group holds back its batches because what it feeds is full (backpressure): 1 yes, 0 no.', ['group']),
   sourceLag: spec('walrus_stream_source_lag_entries', 'gauge', 'Entries in a source topic not yet read, where the node reports it.', ['source']),
   sourcePartitionLag: spec('walrus_stream_source_partition_lag_entries', 'gauge', 'Entries in one partition topic of a partitioned source not yet read, where the node reports it.', ['source', 'partition']),
   errors: spec('walrus_stream_errors_total', 'counter', 'Errors by component and WalrusError code.', ['component', 'code']),

@@ -179,6 +179,13 @@ export class MetricsHub {
     histogram.observe(histogram.series([group]), records);
   }
 
+  /** Backpressure: sink records not yet acknowledged, and which stage groups hold back their batches. */
+  setBackpressure(sinkBacklog: number, waiting: Record<string, boolean>): void {
+    this.#series.gauge(METRICS.sinkBacklog).set(sinkBacklog);
+    const gauge = this.#series.gauge(METRICS.groupWaiting);
+    for (const [group, held] of Object.entries(waiting)) gauge.set({ group }, held ? 1 : 0);
+  }
+
   setInFlight(n: number): void {
     this.#series.gauge(METRICS.inFlight).set(n);
     this.#tally.set('inFlight', n);

@@ -250,6 +250,13 @@ export class Coordinator {
     return this.#writers.sinkBacklog();
   }
 
+  /** The backpressure gauges: sink records not yet acknowledged, and per stage group (by name) whether it holds back its batches now. */
+  backpressure(): { sinkBacklog: number; waiting: Record<string, boolean> } {
+    const waiting: Record<string, boolean> = {};
+    for (const runner of this.#runners) waiting[runner.name] = runner.heldBack;
+    return { sinkBacklog: this.#writers.sinkBacklog(), waiting };
+  }
+
   /** Something drained (a batch came back, a sink write settled): held groups look again. */
   #wake(): void {
     for (const runner of this.#runners) runner.wake();

@@ -143,6 +143,11 @@ export class StageRunner {
     this.#schedulePump();
   }
 
+  /** True while its last pump was held back by what it feeds (the backpressure gauge). */
+  get heldBack(): boolean {
+    return this.#heldBack;
+  }
+
   /** Pumps again if the last pump was held back (what this group feeds has room again, maybe). */
   wake(): void {
     if (this.#heldBack) this.#schedulePump();

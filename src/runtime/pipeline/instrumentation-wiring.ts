@@ -14,6 +14,8 @@ export interface InstrumentedParts {
   pool: { readonly size: number; readonly connected: number; readonly utilization: number; readonly replacements: number };
   journal?: { stats(): { unreleased: number; bytes: number; segments: number } };
   inFlight(): number;
+  /** Sink records not yet acknowledged, and per stage group whether it holds back its batches (Coordinator.backpressure). */
+  backpressure?(): { sinkBacklog: number; waiting: Record<string, boolean> };
   /** Every node's `host:port` (the embedded node's address when there is one). */
   nodes(): readonly string[];
 }
@@ -42,6 +44,8 @@ export function instrumentPipeline(hub: MetricsHub, parts: InstrumentedParts, op
     for (; replacements < parts.pool.replacements; replacements++) hub.recordWorkerReplaced();
     if (parts.journal) hub.setJournalStats(parts.journal.stats());
     hub.setInFlight(parts.inFlight());
+    const pressure = parts.backpressure?.();
+    if (pressure) hub.setBackpressure(pressure.sinkBacklog, pressure.waiting);
   };
   const removeCollector = hub.addCollector(collect);
   let polling = false;

@@ -258,6 +258,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       cleanups.push(async () => detach());
       const detach = instrumentPipeline(options.metrics, {
         topology, client, pool, journal, inFlight: () => coordinator.snapshot().inFlight, nodes: () => addresses,
+        backpressure: () => coordinator.backpressure(),
       });
       instrumented = detach;
     }
