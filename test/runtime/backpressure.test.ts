@@ -117,7 +117,7 @@ processors:
 sinks:
   out: { topic: bps.out, input: fan }
 `, [proxy.address], N, lines);
-  const peak = await peakOf(p.done, () => p.coordinator.sinkBacklog());
+  const peak = await peakOf(p.done, () => p.coordinator.backpressure().sinkBacklog);
   const summary = await p.done;
   proxy.setMode({ kind: 'pass' });
   assert.equal(summary.sinks.out!.records, N * FAN);

@@ -5,7 +5,7 @@ import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter, omitsEntry } from './dead-letter.js';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { Ingest, type IngestOptions } from '../sources/ingest.js';
-import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type UnitFailure } from '../wire/messages.js';
+import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
 import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
 import { PipelineStats, type PipelineSummary } from './pipeline-stats.js';
 import { StageRunner, type Job, type StateHooks } from './stage-runner.js';
@@ -16,6 +16,8 @@ import { stateHooks, type RuntimeState } from '../state/runtime-state.js';
 import { StreamTimes } from '../state/stream-time.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
 import { groupSpec } from './group-spec.js';
+import { Backpressure } from './backpressure.js';
+import { GroupNotices } from './group-notices.js';
 
 export { wireSpec } from './group-spec.js';
 
@@ -83,20 +85,10 @@ export class Coordinator {
   readonly #placement = new Map<string, Placement>();
   readonly #hooks = new Map<string, StateHooks>();
   readonly #writers: OutputWriters;
-  readonly #rekeyWarned = new Set<string>();
-  /** Per group, the runners of the groups it feeds (backpressure, #held). */
-  readonly #feeds = new Map<StageGroup, StageRunner[]>();
-  readonly #runners: StageRunner[] = [];
-  /** Groups with outputs leaving them (to other groups or sinks): the only ones backpressure can hold. */
-  readonly #emitting = new Set<StageGroup>();
-  /** Per group, records it sent to other groups and to sinks per record it was given (moving averages over its batches; unknown before the first). */
-  readonly #outRate = new Map<StageGroup, { exits: number; sinks: number }>();
-  /** Records queued in (or out in workers of) the groups one group feeds, and sink records not yet acknowledged ×8, past which it dispatches nothing. */
-  readonly #queueHigh: number;
-  /** Groups whose waiting was logged (#noteHeld). */
-  readonly #heldNoted = new Set<string>();
-  /** Groups whose spill was logged (#noteSpill). */
-  readonly #spilled = new Set<string>();
+  /** Backpressure between groups and sinks (backpressure.ts). */
+  readonly #pressure: Backpressure;
+  /** Once-per-run logs of what groups did unannounced (spills, undeclared re-keys). */
+  readonly #notices: GroupNotices;
   #stopping = false;
   #failed = false;
   readonly #ingest: Ingest;
@@ -106,6 +98,7 @@ export class Coordinator {
   constructor(options: CoordinatorOptions) {
     this.#o = options;
     this.stats = new PipelineStats(options.now);
+    this.#notices = new GroupNotices(options.logger);
     this.#routes = buildRoutes(options.topology);
     const { topology } = options;
     this.groups = planStageGroups(topology);
@@ -114,6 +107,7 @@ export class Coordinator {
       submit: (processor, job) => this.#submitAt(processor, job),
       ticket: (processor) => this.#ingest.unjournaledTicket(processor),
     });
+    const runners: StageRunner[] = [];
     for (const group of this.groups) {
       const hooks = group.members.map((name) => {
         const inner = stateHooks(options.state, name, topology.processors[name].stores);
@@ -126,8 +120,8 @@ export class Coordinator {
         group, wire: groupSpec(topology, group, this.#routes), specs: group.members.map((m) => topology.processors[m]),
         runner: options.runner, hooks, now: options.now, random: options.random, setTimer: options.setTimer, eagerBatches: options.workers,
         instrumentation: options.instrumentation,
-        held: () => this.#held(group),
-        onBatchDone: () => this.#wake(),
+        held: () => this.#pressure.held(group),
+        onBatchDone: () => this.#pressure.wake(),
         onResult: (batch, result) => this.#onResult(group, batch, result),
         continuation: (job, at) => this.#continuation(group, job, at),
         onDeadLetter: (member, job, error, at) => this.#onDeadLetter(member, topology.processors[member].deadLetter, job, error, at),
@@ -145,25 +139,15 @@ export class Coordinator {
         },
       });
       group.members.forEach((name, index) => this.#placement.set(name, { group, runner, index }));
-      this.#runners.push(runner);
+      runners.push(runner);
     }
-    for (const p of Object.values(topology.processors)) {
-      for (const input of p.inputs) {
-        if (input.kind !== 'processor') continue;
-        const from = this.#placement.get(input.name)!;
-        const to = this.#placement.get(p.name)!;
-        if (from.group === to.group) continue;
-        const list = this.#feeds.get(from.group) ?? [];
-        if (!list.includes(to.runner)) list.push(to.runner);
-        this.#feeds.set(from.group, list);
-      }
-    }
-    for (const sink of Object.values(topology.sinks)) this.#emitting.add(this.#placement.get(sink.input.processor)!.group);
-    for (const group of this.#feeds.keys()) this.#emitting.add(group);
-    this.#queueHigh = options.maxInFlight ?? 20_000;
     this.#writers = new OutputWriters({
       topology, codec: options.codec, writer: options.writer, stats: this.stats, logger: options.logger, instrumentation: options.instrumentation,
-      onWritten: () => this.#wake(),
+      onWritten: () => this.#pressure.wake(),
+    });
+    this.#pressure = new Backpressure({
+      topology, placement: (processor) => this.#placement.get(processor)!, runners, maxInFlight: options.maxInFlight ?? 20_000,
+      sinkBacklog: () => this.#writers.sinkBacklog(), logger: options.logger,
     });
     this.#ingest = new Ingest({
       ...options,
@@ -203,63 +187,9 @@ export class Coordinator {
     place.runner.submit(job);
   }
 
-  /**
-   * Backpressure between groups and sinks. The in-flight bound counts source
-   * records; a fan-out (a record emitting thousands) would otherwise queue up
-   * to maxInFlight × maxOutputs derived records here, in the groups after it
-   * or waiting for a sink. A group dispatches nothing while
-   * - the records queued in (or out in workers of) the groups it feeds, plus
-   *   what its own batches out are expected to add (records out × the records
-   *   it sent them per record lately), reach 2 × `maxInFlight`; or
-   * - the sink records not yet acknowledged by the node, plus what its
-   *   batches out are expected to add, reach 8 × `maxInFlight`.
-   * Until its first batch is back (how much it derives is unknown) it has one
-   * batch out at a time. With one output per record neither bound is reached
-   * (every record in flight counts once). The groups after a group never wait
-   * for it (the topology is acyclic; a group's own re-keyed records do not
-   * count) and sinks drain on their own, so a held group always resumes
-   * (#wake). A task adds at most SPILL_AFTER records plus one record's outputs.
-   */
-  #held(group: StageGroup): boolean {
-    // A group whose records end in it (state only, no outputs leaving it) adds nothing anywhere.
-    if (!this.#emitting.has(group)) return false;
-    const out = this.#placement.get(group.head)!.runner.recordsOut;
-    const rate = this.#outRate.get(group);
-    if (rate === undefined) return out > 0;
-    const sinks = this.#writers.sinkBacklog() + out * rate.sinks;
-    if (sinks >= 8 * this.#queueHigh) return this.#noteHeld(group, 'the sinks', sinks);
-    const feeds = this.#feeds.get(group);
-    if (feeds === undefined) return false;
-    let queued = out * rate.exits;
-    for (const runner of feeds) queued += runner.pending;
-    return queued >= 2 * this.#queueHigh && this.#noteHeld(group, feeds.map((r) => `"${r.name}"`).join(', '), queued);
-  }
-
-  /** Once per group and run, says why it waits (a fan-out outrunning what it feeds). Returns true. */
-  #noteHeld(group: StageGroup, what: string, records: number): true {
-    if (this.#heldNoted.has(group.name)) return true;
-    this.#heldNoted.add(group.name);
-    this.#o.logger?.info({ group: group.name, waiting: Math.round(records), maxInFlight: this.#queueHigh },
-      `stage group "${group.name}" waits for ${what}: about ${Math.round(records).toLocaleString('en-US')} records it derived are not through yet ` +
-      '(backpressure: it sends more once they drain; logged once)');
-    return true;
-  }
-
-  /** Sink records accepted and not yet acknowledged by the node, over every sink. */
-  sinkBacklog(): number {
-    return this.#writers.sinkBacklog();
-  }
-
   /** The backpressure gauges: sink records not yet acknowledged, and per stage group (by name) whether it holds back its batches now. */
   backpressure(): { sinkBacklog: number; waiting: Record<string, boolean> } {
-    const waiting: Record<string, boolean> = {};
-    for (const runner of this.#runners) waiting[runner.name] = runner.heldBack;
-    return { sinkBacklog: this.#writers.sinkBacklog(), waiting };
-  }
-
-  /** Something drained (a batch came back, a sink write settled): held groups look again. */
-  #wake(): void {
-    for (const runner of this.#runners) runner.wake();
+    return this.#pressure.snapshot();
   }
 
   /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
@@ -376,14 +306,14 @@ export class Coordinator {
       const target = this.#placement.get(exit.target)!;
       const meta = this.#derive(group, job.meta as JobMeta, exit.hops);
       // A step its task spilled (it had derived enough): the rest of the chain continues under the key the record holds.
-      if (exit.spilled === true) { this.#noteSpill(group); resume.push(exit); continue; }
+      if (exit.spilled === true) { this.#notices.spill(group); resume.push(exit); continue; }
       if (target.group === group && exit.key === job.key) {
         // A member that ran alone: the next one continues under the key the record holds.
         if (this.#o.state?.alreadyApplied(exit.target, meta)) continue;
         resume.push(exit);
         continue;
       }
-      if (target.group === group) this.#warnRekey(group, exit);
+      if (target.group === group) this.#notices.rekey(group, exit);
       else left += 1;
       meta.ticket.add();
       this.#submit(exit.target, {
@@ -393,10 +323,7 @@ export class Coordinator {
     }
     let sunk = 0;
     for (const unit of result.packed) sunk += unit.records.length;
-    const rate = this.#outRate.get(group);
-    const exits = left / batch.length, sinks = sunk / batch.length;
-    if (rate === undefined) this.#outRate.set(group, { exits, sinks });
-    else { rate.exits = 0.5 * rate.exits + 0.5 * exits; rate.sinks = 0.5 * rate.sinks + 0.5 * sinks; }
+    this.#pressure.observe(group, batch.length, left, sunk);
     return { resume, refused, skipped };
   }
 
@@ -424,24 +351,6 @@ export class Coordinator {
     let m = meta;
     for (let k = 0; k + 1 < hops.length; k += 2) m = state.derive(group.members[hops[k]!]!, m, hops[k + 1]!);
     return m;
-  }
-
-  /** Once per group and run: a task of it derived so many records that the rest of its chains went on in tasks of their own. */
-  #noteSpill(group: StageGroup): void {
-    if (this.#spilled.has(group.name)) return;
-    this.#spilled.add(group.name);
-    this.#o.logger?.info({ group: group.name, spillAfter: SPILL_AFTER },
-      `stage group "${group.name}": a task derived more than ${SPILL_AFTER.toLocaleString('en-US')} records (fan-out multiplying across its processors); ` +
-      'the steps it had not run continue in tasks of their own, so one task never holds them all (logged once)');
-  }
-
-  #warnRekey(group: StageGroup, exit: ExitRecord): void {
-    const by = group.members[exit.hops[exit.hops.length - 2]!]!;
-    if (this.#rekeyWarned.has(by)) return;
-    this.#rekeyWarned.add(by);
-    this.#o.logger?.warn({ processor: by, next: exit.target, group: group.name },
-      `processor "${by}" changed a record's key before "${exit.target}" (key ordering) in one stage group; such records go back to the coordinator ` +
-      `to keep key order. Declare \`rekey: true\` on "${by}" in the topology so the group ends there (docs/pipeline.md, "Stage groups")`);
   }
 
   #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
