@@ -238,7 +238,7 @@ export interface ExitRecord {
   hops: number[];
   /** A step the task did not run because it had derived enough (SPILL_AFTER): it resumes in the group. */
   spilled?: true;
-  /** `wire`: `value` is packed bytes (set by the result codec for every exit but a spilled step; see batch-codec.ts packValue). */
+  /** `wire`: `value` is packed bytes (every exit but a spilled step: the worker packs it when the member emits it, see stage-chain.ts and batch-codec.ts packValue). */
   encoding?: 'wire';
 }
 
@@ -296,4 +296,4 @@ export function isControlHello(message: unknown): message is ControlHello {
   return typeof message === 'object' && message !== null && (message as Record<string, unknown>)[CONTROL_HELLO] === true;
 }
 
-export { encodeWire, decodeWire, encodeBatch, decodeBatch, encodeResult, decodeResult } from './batch-codec.js';
+export { encodeWire, decodeWire, encodeBatch, decodeBatch, encodeResult, decodeResult, packValue } from './batch-codec.js';

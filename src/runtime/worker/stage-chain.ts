@@ -2,7 +2,7 @@ import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { HEADERS, type RecordToEncode } from '../../codec/index.js';
 import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
-import { encodeResult, encodeWire, SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
+import { encodeResult, encodeWire, packValue, SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
@@ -236,21 +236,30 @@ export class ChainBatch {
     if (hops === NO_HOPS) this.#entryDurations[chain.index] = result.durationMs;
     if (!result.ok) { this.#fail(chain, step, result.error); return; }
     const outputs = result.outputs;
-    // Sink records first: an output that can never be written fails this member on this record, before anything of it goes on.
+    // Sink records first, and the bytes of outputs that leave the group: an output that can never be written, or
+    // cannot cross to another thread (a symbol, a cycle), fails this member on this record before anything of it goes on.
     const ids = new Array<Uint8Array | undefined>(outputs.length);
     let prepared: Array<[SinkWire, RecordToEncode]> | undefined;
+    let packed: Array<Uint8Array | undefined> | undefined;
+    let j = 0;
     try {
-      for (let j = 0; j < outputs.length; j++) {
+      for (; j < outputs.length; j++) {
         const out = outputs[j]!;
-        const sinks = spec.routes[out.output]?.sinks;
-        if (sinks === undefined || sinks.length === 0) continue;
-        const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
+        const route = spec.routes[out.output];
+        if (route === undefined) continue;
         const key = 'key' in out ? out.key : record.key;
+        if (this.#leaves(chain, route.members, route.exits, key)) (packed ??= new Array(outputs.length))[j] = packValue(out.value);
+        const sinks = route.sinks;
+        if (sinks.length === 0) continue;
+        const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
         const headers = outputHeaders(out.headers, record.headers);
         for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp)]);
       }
     } catch (error) {
-      this.#fail(chain, step, { ...serializeError(error), retriable: false });
+      const data = error instanceof WalrusError ? serializeError(error) : serializeError(new WalrusError('SERIALIZATION_ERROR',
+        `processor "${spec.name}" produced an output (#${j + 1}, "${outputs[j]?.output}") that cannot be passed to another thread: ${(error as Error)?.message ?? String(error)}`,
+        { retriable: false }));
+      this.#fail(chain, step, { ...data, retriable: false });
       return;
     }
     this.#count(member, record, result.durationMs, outputs.length);
@@ -272,14 +281,22 @@ export class ChainBatch {
       const headers = outputHeaders(out.headers, record.headers);
       const source = `${spec.name}.${out.output}`;
       const next = hops.length === 0 ? [member, j] : [...hops, member, j];
+      const bytes = packed?.[j];
       for (const target of route.members) {
         const t = this.#group.members[target]!;
-        if (chain.single || (t.keyed && key !== chain.held)) { this.#exit(chain, t.name, id, key, out.value, headers, source, next); continue; }
+        if (chain.single || (t.keyed && key !== chain.held)) { this.#exit(chain, t.name, id, key, bytes!, headers, source, next); continue; }
         const child: WireRecord = { id, key, value: out.value, headers, timestamp: record.timestamp, source, attempt: 1, encoding: undefined, state: undefined };
         chain.queue.push({ member: target, record: child, hops: next });
       }
-      for (const target of route.exits) this.#exit(chain, target, id, key, out.value, headers, source, next);
+      for (const target of route.exits) this.#exit(chain, target, id, key, bytes!, headers, source, next);
     }
+  }
+
+  /** True when an output to `members` and `exits` goes back to the coordinator for any of them (it then crosses as bytes). */
+  #leaves(chain: Chain, members: readonly number[], exits: readonly string[], key: string | undefined): boolean {
+    if (exits.length > 0) return true;
+    for (const target of members) if (chain.single || (this.#group.members[target]!.keyed && key !== chain.held)) return true;
+    return false;
   }
 
   /** The chain's queued steps go back to the coordinator as exits marked `spilled`; they resume in this group. */
@@ -294,8 +311,9 @@ export class ChainBatch {
     }
   }
 
-  #exit(chain: Chain, target: string, id: string, key: string | undefined, value: unknown, headers: Record<string, string>, source: string, hops: number[]): void {
-    this.#exits.push({ index: chain.index, target, id, key, value, headers: headers === chain.headers ? undefined : headers, source, hops });
+  /** An output for a processor of another group (or run alone): its value packed already, as it crosses the coordinator. */
+  #exit(chain: Chain, target: string, id: string, key: string | undefined, value: Uint8Array, headers: Record<string, string>, source: string, hops: number[]): void {
+    this.#exits.push({ index: chain.index, target, id, key, value, encoding: 'wire', headers: headers === chain.headers ? undefined : headers, source, hops });
   }
 
   #fail(chain: Chain, step: Step, error: UnitFailure['error']): void {
