@@ -218,6 +218,31 @@ test('ctx.metrics series: one per name and label set whatever the label order; `
   assert.deepEqual(worker.snapshot(1).counters.at(-1), { name: 'walrus_internal', labels: { b: '2', a: '1' }, value: 2 });
 });
 
+test('WorkerMetrics: at most 10,000 label sets over all names, 16 label names per metric, 256 names, names of 200 and values of 256 characters; each drop counted with the limit it met first', async () => {
+  const m = await import('../../src/runtime/worker/processor-metrics.js');
+  assert.deepEqual([m.MAX_SERIES_PER_WORKER, m.MAX_LABELS_PER_METRIC, m.MAX_METRIC_NAMES, m.MAX_METRIC_NAME_CHARS, m.MAX_LABEL_VALUE_CHARS], [10_000, 16, 256, 200, 256]);
+  const worker = new m.WorkerMetrics();
+  const ctx = worker.forProcessor('p');
+  for (let k = 0; k < 11; k++) for (let i = 0; i < 1_000; i++) ctx.increment(`wide${k}_total`, 1, { id: String(i) });
+  ctx.increment('wide0_total', 1, { id: '0' }); // kept label sets go on counting
+  ctx.increment(`x${'y'.repeat(200)}`, 1);
+  ctx.increment('labels_total', 1, Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`l${i}`, 'v'])));
+  ctx.increment('value_total', 1, { v: 'z'.repeat(257) });
+  ctx.increment('value_total', 1, { v: 'z'.repeat(256) }); // short enough, but the worker is full
+  const snap = worker.snapshot(1);
+  assert.equal(snap.counters.length, 10_000);
+  assert.equal(snap.counters.find((c) => c.name === 'wide0_total' && c.labels.id === '0')!.value, 2);
+  assert.deepEqual(snap.dropped, { wide10_total: 1_000, '(other names)': 1, labels_total: 1, value_total: 2 });
+  assert.deepEqual(snap.droppedWhy, { wide10_total: 'worker', '(other names)': 'name', labels_total: 'labels', value_total: 'value' });
+  const names = new m.WorkerMetrics();
+  names.forProcessor('p').increment('value_total', 1, { v: 'z'.repeat(256) });
+  for (let i = 0; i < 300; i++) names.forProcessor('p').increment(`n${i}_total`);
+  const d = names.delta(1)!;
+  assert.equal(d.counters.length, 256);
+  assert.equal(d.counters[0]!.labels.v!.length, 256, 'a value of 256 characters is kept');
+  assert.deepEqual([d.dropped, d.droppedWhy], [{ '(other names)': 45 }, { '(other names)': 'names' }]);
+});
+
 test('WorkerMetrics: 1,000 label sets per name, then updates of new ones are dropped and counted; a delta carries only the names that changed', async () => {
   const { WorkerMetrics, MAX_SERIES_PER_METRIC } = await import('../../src/runtime/worker/processor-metrics.js');
   assert.equal(MAX_SERIES_PER_METRIC, 1_000);

@@ -167,10 +167,21 @@ sinks:
   await h.drain('zplain');
 });
 
+/** Runs `yaml` (fixtures dir) to completion with a hub and a logger that keeps warnings; returns the summary, the scrape and the warnings. */
+async function runWithHub(yaml: string) {
+  const { topology } = await loadTopologyText(yaml, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const hub = new MetricsHub({ processMetrics: false });
+  const warnings: Array<{ msg: string; metric?: unknown }> = [];
+  const logger = { warn: (data: { metric?: unknown }, msg: string) => warnings.push({ msg, metric: data?.metric }), info() {}, debug() {}, error() {}, fatal() {}, trace() {}, child() { return logger; } };
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub, logger: logger as never });
+  const summary = await pipeline.done;
+  return { summary, samples: parsePrometheusText(await hub.metrics()), warnings };
+}
+
 test('a processor metric labelled per record keeps at most 1,000 label sets per worker: the rest are counted as dropped, warned once, and bounded metrics stay exact', async () => {
   const n = 2_500;
   await h.produce('labels.in', Array.from({ length: n }, (_, i) => ({ value: { n: i } })), 25);
-  const { topology } = await loadTopologyText(`
+  const { summary, samples, warnings } = await runWithHub(`
 app: labels
 stateDir: \${STATE_DIR}
 workers: 2
@@ -180,14 +191,8 @@ processors:
   tag: { module: ./labels-per-record.ts, input: labels }
 sinks:
   out: { topic: labels.out, input: tag }
-`, join(fixtures, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
-  const hub = new MetricsHub({ processMetrics: false });
-  const warnings: Array<{ msg: string; metric?: unknown }> = [];
-  const logger = { warn: (data: { metric?: unknown }, msg: string) => warnings.push({ msg, metric: data?.metric }), info() {}, debug() {}, error() {}, fatal() {}, trace() {}, child() { return logger; } };
-  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, metrics: hub, logger: logger as never });
-  const summary = await pipeline.done;
+`);
   assert.equal(summary.processors.tag!.processed, n);
-  const samples = parsePrometheusText(await hub.metrics());
   const byId = samples.filter((s) => s.name === 'fixture_by_id_total');
   const dropped = sum(samples, 'walrus_stream_metric_updates_dropped_total', { metric: 'fixture_by_id_total' });
   assert.ok(byId.length <= 2 * 1_000, `${byId.length} label sets kept (at most 1,000 per worker thread)`);
@@ -198,4 +203,40 @@ sinks:
   assert.equal(samples.filter((s) => s.name === 'fixture_by_tier_total').length, 3);
   const said = warnings.filter((w) => /more than 1000 label sets/.test(w.msg));
   assert.deepEqual(said.map((w) => w.metric), ['fixture_by_id_total'], 'one warning, naming the metric');
+});
+
+test('processor metrics that would grow without bound in other ways (a name per record, a label value too long, ever new label names) are bounded too: dropped, counted per limit, warned once each; a fixed metric stays exact', async () => {
+  const n = 600;
+  await h.produce('abuse.in', Array.from({ length: n }, (_, i) => ({ value: { n: i } })), 50);
+  const { summary, samples, warnings } = await runWithHub(`
+app: abuse
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  abuse: { topic: abuse.in }
+processors:
+  m: { module: ./metric-abuse.ts, input: abuse, concurrency: 1 }
+sinks:
+  out: { topic: abuse.out, input: m }
+`);
+  assert.equal(summary.processors.m!.processed, n);
+  const dropped = (metric: string) => sum(samples, 'walrus_stream_metric_updates_dropped_total', { metric });
+  assert.equal(sum(samples, 'fixture_ok_total'), n, 'a fixed metric is exact');
+  // Records are processed in order by one thread: fixture_ok and fixture_wide take two of the 256 names, so the
+  // first 254 per-record names are kept and every later one is dropped under "(other names)".
+  const perRecord = samples.filter((s) => /^fixture_n\d+_total$/.test(s.name));
+  assert.equal(perRecord.length, 254);
+  assert.equal(dropped('(other names)'), n - 254);
+  // A value over 256 characters is never kept.
+  assert.equal(samples.filter((s) => s.name === 'fixture_long_total').length, 0);
+  assert.equal(dropped('fixture_long_total'), n);
+  // 16 label names per metric, `processor` among them: l0..l14 are kept, l15..l39 dropped.
+  const kept = samples.filter((s) => s.name === 'fixture_wide_total');
+  assert.equal(kept.length, 15);
+  assert.equal(sum(samples, 'fixture_wide_total') + dropped('fixture_wide_total'), n);
+  assert.equal(dropped('fixture_wide_total'), n - 15 * 15);
+  const said = (re: RegExp) => warnings.filter((w) => re.test(w.msg)).map((w) => w.metric);
+  assert.deepEqual(said(/more than 256 metric names/), ['(other names)']);
+  assert.deepEqual(said(/label value longer than 256 characters/), ['fixture_long_total']);
+  assert.deepEqual(said(/more than 16 label names/), ['fixture_wide_total']);
 });

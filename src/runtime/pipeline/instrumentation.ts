@@ -4,9 +4,19 @@ import { SPAN_NAMES } from '../../observability/tracing/span-attributes.js';
 import { fromLabelledSnapshot } from '../../observability/metrics/labelled-snapshot.js';
 import { injectTraceContext, recordSpanError, startSpan, tracingActive, type RecordHeaders } from '../../observability/tracing/tracing.js';
 import type { MetricsHub } from '../../observability/metrics/metrics-hub.js';
-import type { GroupBatchResult, GroupSpecWire } from '../wire/messages.js';
+import type { GroupBatchResult, GroupSpecWire, MetricDropReason } from '../wire/messages.js';
 import type { Job } from '../coordinator/stage-runner.js';
-import { MAX_SERIES_PER_METRIC } from '../worker/processor-metrics.js';
+import { MAX_LABEL_VALUE_CHARS, MAX_LABELS_PER_METRIC, MAX_METRIC_NAME_CHARS, MAX_METRIC_NAMES, MAX_SERIES_PER_METRIC, MAX_SERIES_PER_WORKER } from '../worker/processor-metrics.js';
+
+/** The warning for each limit a processor metric can reach in a worker thread (processor-metrics.ts). */
+const DROP_MESSAGES: Record<MetricDropReason, string> = {
+  series: `processor metric has more than ${MAX_SERIES_PER_METRIC} label sets in one worker thread`,
+  worker: `a worker thread holds ${MAX_SERIES_PER_WORKER} label sets over all processor metrics`,
+  labels: `processor metric uses more than ${MAX_LABELS_PER_METRIC} label names`,
+  value: `processor metric got a label value longer than ${MAX_LABEL_VALUE_CHARS} characters`,
+  names: `processors used more than ${MAX_METRIC_NAMES} metric names in one worker thread (a name built from a record id?)`,
+  name: `processors used a metric name longer than ${MAX_METRIC_NAME_CHARS} characters`,
+};
 
 /**
  * The coordinator's observability hooks: metrics into the pipeline's
@@ -95,7 +105,7 @@ export class Instrumentation {
         this.#problemsLogged.add(problem.metric);
         this.#warn('processor metric cannot be merged', { metric: problem.metric, problem: problem.message });
       }
-      if (result.metrics.dropped) this.#metricUpdatesDropped(id, result.metrics.dropped);
+      if (result.metrics.dropped) this.#metricUpdatesDropped(id, result.metrics.dropped, result.metrics.droppedWhy ?? {});
     }
     if (this.hub) for (const s of result.members) if (s.processed > 0) this.hub.recordProcessed(group.members[s.member]!.name, 'ok', s.processed, s.durations);
     if (this.#tracing && tracingActive()) this.#processSpans(group, batch, result, endedAt);
@@ -105,17 +115,18 @@ export class Instrumentation {
     }
   }
 
-  #metricUpdatesDropped(threadId: number, dropped: Readonly<Record<string, number>>): void {
+  #metricUpdatesDropped(threadId: number, dropped: Readonly<Record<string, number>>, why: Readonly<Record<string, MetricDropReason>>): void {
     for (const [metric, total] of Object.entries(dropped)) {
       const key = `${threadId}\0${metric}`;
       const before = this.#dropped.get(key) ?? 0;
       if (!(total > before)) continue; // a late or repeated report
       this.#dropped.set(key, total);
       this.hub?.recordMetricUpdatesDropped(metric, total - before);
-      if (this.#problemsLogged.has(`dropped\0${metric}`)) continue;
-      this.#problemsLogged.add(`dropped\0${metric}`);
-      this.#warn(`processor metric has more than ${MAX_SERIES_PER_METRIC} label sets in one worker thread: updates of further label sets are dropped ` +
-        '(walrus_stream_metric_updates_dropped_total). A label holding a record id or another unbounded value? Use bounded label values (docs/observability.md)', { metric });
+      const reason = why[metric] ?? 'series';
+      if (this.#problemsLogged.has(`dropped\0${metric}\0${reason}`)) continue;
+      this.#problemsLogged.add(`dropped\0${metric}\0${reason}`);
+      this.#warn(`${DROP_MESSAGES[reason] ?? DROP_MESSAGES.series}: updates past it are dropped (walrus_stream_metric_updates_dropped_total). ` +
+        'Use a fixed set of metric names and short, bounded label values (a tier, a region, an outcome; not a record id) (docs/observability.md)', { metric });
     }
   }
 

@@ -268,7 +268,17 @@ export interface StateUnit {
  */
 export interface WorkerMetricsSnapshot extends LabelledSnapshot {
   threadId: number;
+  /** With `dropped`: the limit each of those names met first (processor-metrics.ts). */
+  droppedWhy?: Readonly<Record<string, MetricDropReason>>;
 }
+
+/**
+ * Why updates of a processor metric were dropped in a worker: too many label
+ * sets for the name (`series`) or in the worker (`worker`), too many label
+ * names (`labels`), a label value too long (`value`), too many metric names
+ * (`names`), or a name too long (`name`).
+ */
+export type MetricDropReason = 'series' | 'worker' | 'labels' | 'value' | 'names' | 'name';
 
 export interface WorkerHealth {
   threadId: number;

@@ -1,8 +1,22 @@
 import type { ProcessorMetrics } from '../../processor/types.js';
-import type { WorkerMetricsSnapshot } from '../wire/messages.js';
+import type { MetricDropReason, WorkerMetricsSnapshot } from '../wire/messages.js';
 
 /** Label sets one worker keeps per metric name; updates of further ones are dropped (and counted). */
 export const MAX_SERIES_PER_METRIC = 1_000;
+/** Label sets one worker keeps over all its metric names. */
+export const MAX_SERIES_PER_WORKER = 10_000;
+/** Metric names (counters and summaries apart) one worker keeps; updates of further names are dropped. */
+export const MAX_METRIC_NAMES = 256;
+/** Label names one metric may use (over all its label sets). */
+export const MAX_LABELS_PER_METRIC = 16;
+/** Characters of one label value, and of a metric name. */
+export const MAX_LABEL_VALUE_CHARS = 256;
+export const MAX_METRIC_NAME_CHARS = 200;
+/** The `metric` that updates of names past {@link MAX_METRIC_NAMES} (or too long) are counted under. */
+export const OTHER_METRIC_NAMES = '(other names)';
+
+/** What one worker keeps per metric name (`kind \0 name`). */
+interface NameState { series: number; labelNames: Set<string> }
 
 /**
  * The processor-defined metrics of one worker thread (what `ctx.metrics`
@@ -10,20 +24,31 @@ export const MAX_SERIES_PER_METRIC = 1_000;
  * changed ({@link WorkerMetrics.delta}) and the coordinator aggregates across
  * workers.
  *
- * Each metric name keeps at most {@link MAX_SERIES_PER_METRIC} label sets: a
- * label holding a record id or another unbounded value would otherwise grow
- * the worker's memory, every snapshot and the coordinator's registry with
- * every record (200,000 records with a distinct label each ran 37× slower and
- * took 1.1 GB). Updates of label sets beyond it are dropped and counted per
- * name (`dropped`), and the coordinator warns once per name.
+ * Everything a processor can grow is bounded, since every series lives in
+ * the worker, travels with results and is registered in the coordinator:
+ * - each metric name keeps at most {@link MAX_SERIES_PER_METRIC} label sets
+ *   (200,000 records with a distinct label each ran 37× slower and took
+ *   1.1 GB), and the worker at most {@link MAX_SERIES_PER_WORKER};
+ * - at most {@link MAX_METRIC_NAMES} names (a name built from a record id:
+ *   50,000 records made 50,000 registered metrics, 1.6× slower, +92 MB);
+ * - at most {@link MAX_LABELS_PER_METRIC} label names per metric, label
+ *   values of at most {@link MAX_LABEL_VALUE_CHARS} characters (5,000
+ *   records with a 100 KB label value each took 1.7 GB and ran 60× slower)
+ *   and names of at most {@link MAX_METRIC_NAME_CHARS}.
+ * Updates past a limit are dropped and counted per name (`dropped`, names
+ * past the name limit under {@link OTHER_METRIC_NAMES}) with the limit each
+ * name met first (`droppedWhy`); the coordinator warns once per name, saying
+ * which limit. Label sets already kept go on counting.
  */
 export class WorkerMetrics {
   readonly #counters = new Map<string, Series>();
   readonly #summaries = new Map<string, Series>();
-  /** Label sets per `kind \0 name`. */
-  readonly #perName = new Map<string, number>();
-  /** Updates dropped per metric name (cumulative). */
+  /** Label sets and label names per `kind \0 name`. */
+  readonly #perName = new Map<string, NameState>();
+  #seriesTotal = 0;
+  /** Updates dropped per metric name (cumulative), and the limit each name met first. */
   readonly #dropped = new Map<string, number>();
+  readonly #droppedWhy = new Map<string, MetricDropReason>();
   /** Names whose series changed since the last delta. */
   #dirty = new Set<string>();
   #version = 0;
@@ -54,18 +79,32 @@ export class WorkerMetrics {
   #add(series: Map<string, Series>, name: string, labels: Record<string, string>, processor: string | undefined, value: number): void {
     this.#version += 1;
     const key = seriesKey(name, labels, processor);
+    if (typeof key !== 'string') { this.#drop(name, key.why); return; }
     const found = series.get(key);
     if (found) { found.value += value; found.count += 1; this.#dirty.add(name); return; }
     const kind = `${series === this.#counters ? 'c' : 's'}\0${name}`;
-    const count = this.#perName.get(kind) ?? 0;
-    if (count >= MAX_SERIES_PER_METRIC) {
-      this.#dropped.set(name, (this.#dropped.get(name) ?? 0) + 1);
-      return;
+    let state = this.#perName.get(kind);
+    if (state === undefined) {
+      if (name.length > MAX_METRIC_NAME_CHARS) { this.#drop(OTHER_METRIC_NAMES, 'name'); return; }
+      if (this.#perName.size >= MAX_METRIC_NAMES) { this.#drop(OTHER_METRIC_NAMES, 'names'); return; }
+      this.#perName.set(kind, state = { series: 0, labelNames: new Set() });
     }
-    this.#perName.set(kind, count + 1);
+    if (state.series >= MAX_SERIES_PER_METRIC) { this.#drop(name, 'series'); return; }
+    if (this.#seriesTotal >= MAX_SERIES_PER_WORKER) { this.#drop(name, 'worker'); return; }
     const own = processor === undefined ? { ...labels } : { ...labels, processor };
+    let added = 0;
+    for (const l in own) if (!state.labelNames.has(l)) added += 1;
+    if (state.labelNames.size + added > MAX_LABELS_PER_METRIC) { this.#drop(name, 'labels'); return; }
+    if (added > 0) for (const l in own) state.labelNames.add(l);
+    state.series += 1;
+    this.#seriesTotal += 1;
     series.set(key, { name, labels: own, value, count: 1 });
     this.#dirty.add(name);
+  }
+
+  #drop(name: string, why: MetricDropReason): void {
+    this.#dropped.set(name, (this.#dropped.get(name) ?? 0) + 1);
+    if (!this.#droppedWhy.has(name)) this.#droppedWhy.set(name, why);
   }
 
   /**
@@ -83,13 +122,13 @@ export class WorkerMetrics {
       counters: pick(this.#counters).map((s) => ({ name: s.name, labels: { ...s.labels }, value: s.value })),
       summaries: pick(this.#summaries).map((s) => ({ name: s.name, labels: { ...s.labels }, count: s.count, sum: s.value })),
     };
-    if (this.#dropped.size > 0) snapshot.dropped = Object.fromEntries(this.#dropped);
+    if (this.#dropped.size > 0) { snapshot.dropped = Object.fromEntries(this.#dropped); snapshot.droppedWhy = Object.fromEntries(this.#droppedWhy); }
     return snapshot;
   }
 
   snapshot(threadId: number): WorkerMetricsSnapshot {
     return {
-      ...(this.#dropped.size > 0 ? { dropped: Object.fromEntries(this.#dropped) } : {}),
+      ...(this.#dropped.size > 0 ? { dropped: Object.fromEntries(this.#dropped), droppedWhy: Object.fromEntries(this.#droppedWhy) } : {}),
       threadId,
       counters: [...this.#counters.values()].map((s) => ({ name: s.name, labels: { ...s.labels }, value: s.value })),
       summaries: [...this.#summaries.values()].map((s) => ({ name: s.name, labels: { ...s.labels }, count: s.count, sum: s.value })),
@@ -100,11 +139,19 @@ export class WorkerMetrics {
 /** One series: a counter's total, or a summary's sum (`value`) and count. */
 interface Series { name: string; labels: Record<string, string>; value: number; count: number }
 
+const TOO_MANY_LABELS = Object.freeze({ why: 'labels' as const });
+const VALUE_TOO_LONG = Object.freeze({ why: 'value' as const });
+
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-/** `name{k1=v1,k2=v2}` with the label names sorted; `processor`, when given, is a label that overrides one of that name. */
-function seriesKey(name: string, labels: Record<string, string>, processor: string | undefined): string {
+/**
+ * `name{k1=v1,k2=v2}` with the label names sorted; `processor`, when given, is a label that overrides one of that name.
+ * A label set past the limits (too many labels, a value too long) gives the reason instead: checked before the key is built.
+ */
+function seriesKey(name: string, labels: Record<string, string>, processor: string | undefined): string | { why: MetricDropReason } {
   const names = Object.keys(labels);
+  if (names.length > MAX_LABELS_PER_METRIC) return TOO_MANY_LABELS;
+  for (let i = 0; i < names.length; i++) if (String(labels[names[i]!]).length > MAX_LABEL_VALUE_CHARS) return VALUE_TOO_LONG;
   if (processor !== undefined && !Object.hasOwn(labels, 'processor')) names.push('processor');
   if (names.length > 1) names.sort();
   let key = `${name}{`;
