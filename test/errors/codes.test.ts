@@ -58,3 +58,17 @@ test('instanceof works across module copies through the global brand', () => {
   assert.ok(fake instanceof WalrusError);
   assert.ok(!(new Error('y') instanceof WalrusError));
 });
+
+test('serializeError keeps at most 16,000 characters of a message (an Error, a WalrusError, a thrown string) and 200 of a name, saying how many it left out; shorter ones unchanged', () => {
+  const huge = 'm'.repeat(1_000_000);
+  const plain = new Error(huge);
+  plain.name = 'N'.repeat(300);
+  for (const data of [serializeError(plain), serializeError(new WalrusError('PROCESSOR_ERROR', huge)), serializeError(huge)]) {
+    assert.equal(data.message, `${'m'.repeat(16_000)}... (984000 more characters)`);
+    assert.ok((data.stack ?? '').length <= 4_000);
+  }
+  assert.equal(serializeError(plain).name, `${'N'.repeat(200)}... (100 more characters)`);
+  const short = serializeError(new Error('m'.repeat(16_000)));
+  assert.equal(short.message.length, 16_000);
+  assert.equal(short.name, 'Error');
+});
