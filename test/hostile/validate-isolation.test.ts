@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 const hostile = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const good = fileURLToPath(new URL('../fixtures/processors/double.ts', import.meta.url));
+const processorApi = fileURLToPath(new URL('../../src/processor/index.ts', import.meta.url));
 
 function rssOf(pid: number): number {
   try {
@@ -74,4 +75,23 @@ test('validate: a module that allocates without bound at import is stopped at th
   assert.match(run.stderr, /processors\.hoards\.module: failed to load: importing it used more than 256 MB of heap/);
   assert.match(run.stderr, /: 1 error\n/);
   assert.ok(run.peak < 700 * 1024 * 1024, `validate used ${Math.round(run.peak / 1024 / 1024)} MiB`);
+});
+
+test('validate: processors sharing one module file import it once (it counts its imports); a broken shared module is reported for each processor using it', { timeout: 90_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-validate-shared-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const counter = join(dir, 'imports.log');
+  const shared = join(dir, 'counted.ts');
+  // A processor module that appends a line to `counter` each time it is imported.
+  await writeFile(shared, `import { appendFileSync } from 'node:fs';\nimport { defineProcessor } from ${JSON.stringify(processorApi)};\n` +
+    `appendFileSync(${JSON.stringify(counter)}, 'x\\n');\nexport default defineProcessor({ process: (r) => r.value });\n`);
+  const names = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, shared]));
+  const run = await validate(topology(names));
+  assert.equal(run.code, 0, `stdout: ${run.stdout} stderr: ${run.stderr}`);
+  assert.match(run.stdout, /40 processors/);
+  assert.equal(readFileSync(counter, 'utf8'), 'x\n', 'one import for 40 processors');
+  const broken = await validate(topology({ a: hostile('validate-exit0.ts'), b: good, c: hostile('validate-exit0.ts') }));
+  assert.equal(broken.code, 1);
+  for (const name of ['a', 'c']) assert.match(broken.stderr, new RegExp(`processors\\.${name}\\.module: failed to load: the module ended its process`));
+  assert.doesNotMatch(broken.stderr, /processors\.b\.module/);
 });
