@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -208,4 +208,25 @@ test('the real binary: exit 0 on a valid file, 1 on an invalid one', () => {
   const bad = spawnSync(process.execPath, [bin, 'validate', 'unknown-key-typo.yaml'], { encoding: 'utf8', cwd: join(fixtures, 'invalid') });
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr, 'unknown-key-typo.yaml:10:5: error: unknown key "concurency" in processors.parse — did you mean "concurrency"?\nunknown-key-typo.yaml: 1 error\n');
+});
+
+test('run: --workers and --max-in-flight past their bounds are usage errors naming the bound (100000 threads ran the process out of memory); a topology asking for 1,000 workers does not validate', async () => {
+  for (const [flag, value, message] of [
+    ['--workers', '100000', /--workers expects a whole number from 1 to 256 or "auto" \(one per core, \d+ here\), got "100000"/],
+    ['--workers', '0', /--workers expects a whole number from 1 to 256/],
+    ['--max-in-flight', '1e12', /--max-in-flight expects a whole number from 1 to 10,000,000 \(records held in memory at once\), got "1e12"/],
+  ] as const) {
+    const r = await cli(['run', 'topology.yaml', flag, value], { cwd: join(fixtures, 'valid/minimal') });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-workers-'));
+  try {
+    await writeFile(join(dir, 'topology.yaml'), 'app: x\nworkers: 1000\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ./p.ts, input: in }\n');
+    const r = await cli(['validate', '--no-modules'], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /topology\.yaml:2:10: error: workers: must be at most 256, got 1000/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

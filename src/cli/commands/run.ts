@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WalrusError } from '../../errors/index.js';
@@ -5,6 +6,7 @@ import { loadTopology } from '../../topology/load.js';
 import { formatDiagnostic } from '../../topology/validate/diagnostics.js';
 import type { Diagnostic } from '../../topology/types.js';
 import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
+import { MAX_IN_FLIGHT, MAX_WORKERS } from '../../topology/runtime-limits.js';
 import { parseSeed } from '../../runtime/sources/seed.js';
 import { prestartNode, prestartPool } from '../../runtime/pool/prestart.js';
 // Read at load: a bad WALRUS_STREAM_FAULT fails any `run` at once, before a thread starts.
@@ -133,13 +135,13 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   const { values, positionals } = parseRunArgs(args);
   if (positionals.length > 1) throw new UsageError(`expected one topology file, got ${positionals.length}`);
   const workers = values.workers === undefined || values.workers === 'auto' ? values.workers : Number(values.workers);
-  if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1)) {
-    throw new UsageError(`--workers expects a positive integer or "auto", got "${values.workers}"`);
+  if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)) {
+    throw new UsageError(`--workers expects a whole number from 1 to ${MAX_WORKERS} or "auto" (one per core, ${availableParallelism()} here), got "${values.workers}"`);
   }
   const seeds = (values.seed ?? []).map(parseSeed);
   const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
-  if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1)) {
-    throw new UsageError(`--max-in-flight expects a positive integer, got "${values['max-in-flight']}"`);
+  if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)) {
+    throw new UsageError(`--max-in-flight expects a whole number from 1 to ${MAX_IN_FLIGHT.toLocaleString('en-US')} (records held in memory at once), got "${values['max-in-flight']}"`);
   }
   const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
   const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);

@@ -4,6 +4,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
 import { WalrusError } from '../../errors/index.js';
+import { MAX_WORKERS } from '../../topology/runtime-limits.js';
 import { decodeResult, encodeBatch, isControlHello, type GroupBatchResult, type GroupSpecWire, type LoadTaskResult, type ProcessorSpecWire,
   type TaskRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
 import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-supervisor.js';
@@ -48,9 +49,9 @@ export class WorkerPool {
   #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
 
   constructor(options: WorkerPoolOptions = {}) {
-    this.size = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
-    if (!Number.isInteger(this.size) || this.size < 1) {
-      throw new WalrusError('CONFIG_INVALID', `workers must be a positive integer or "auto" (got ${String(options.workers)})`);
+    this.size = options.workers === undefined || options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : options.workers;
+    if (!Number.isInteger(this.size) || this.size < 1 || this.size > MAX_WORKERS) {
+      throw new WalrusError('CONFIG_INVALID', `workers must be a whole number from 1 to ${MAX_WORKERS} or "auto" (got ${String(options.workers)})`);
     }
     this.#pool = new Piscina({
       filename: new URL('../worker/worker-entry.mjs', import.meta.url).href,

@@ -3,6 +3,7 @@ import type { output } from 'zod';
 import { DEFAULT_REDACT_HEADERS } from '../../codec/headers.js';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import { clusterSchema } from './schema-cluster.js';
+import { MAX_WORKERS } from '../runtime-limits.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
@@ -158,7 +159,7 @@ export const topologySchema = z
       .describe('Application name; scopes local state under `stateDir/app`.'),
     stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
     workers: z
-      .union([z.number().int().min(1), z.literal('auto')], { error: (i) => `expected a whole number ≥ 1 or "auto", got ${show(i.input)}` })
+      .union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')], { error: (i) => `expected a whole number from 1 to ${MAX_WORKERS} or "auto", got ${show(i.input)}` })
       .default('auto')
       .describe('Worker threads running processors: a number, or `auto` (one per core).'),
     cluster: clusterSchema.prefault({}),
