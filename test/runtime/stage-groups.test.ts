@@ -70,6 +70,26 @@ test('a thread that dies inside a group: the culprit processor is found, its rec
   assert.equal(summary.inFlight, 0);
 });
 
+for (const [kind, how] of [['hangAt', 'never settles, ignoring ctx.signal'], ['spinAt', 'blocks its thread']] as const) {
+  test(`a fused processor that ${how} is held to its own timeout, not the group's (its members' timeouts added up: 60.2 s here)`, { timeout: 45_000 }, async () => {
+    await h.produce('in', Array.from({ length: 16 }, (_, i) => ({ key: `k${i}`, value: { seq: i, ...(i === 9 ? { [kind]: 'b' } : {}) } })), 16);
+    const started = Date.now();
+    // a and c keep the default 30 s timeout; b has 200 ms.
+    const summary = await h.run(chain('', 'unordered', 1).replace('  b: { module: ./trail.ts,', '  b: { module: ./trail.ts, timeout: 200ms,')
+      .replace('observability:', 'workerPool: { timeoutGrace: 100ms }\nobservability:'));
+    const elapsed = Date.now() - started;
+    const out = bySeq(await h.drain('out'));
+    assert.deepEqual(out.map((v) => v.seq), Array.from({ length: 16 }, (_, i) => i).filter((i) => i !== 9));
+    for (const v of out) assert.deepEqual(v.trail, ['a1', 'b1', 'c1'], `record ${v.seq} was charged an attempt for its neighbour`);
+    const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+    assert.deepEqual(dead.map((d) => [d.processor, d.error.code]), [['b', 'PROCESSOR_TIMEOUT']]);
+    assert.match(dead[0]!.error.message, /processor "b" did not return within its timeout of 200 ms plus a grace of 100 ms/);
+    assert.deepEqual([summary.processors.a!.processed, summary.processors.b!.processed, summary.processors.c!.processed], [16, 15, 15]);
+    // Each of b's 3 attempts ends 300 ms after it starts, plus a thread restart; the group's deadline would take 60.3 s for the first alone.
+    assert.ok(elapsed < 30_000, `took ${elapsed} ms`);
+  });
+}
+
 test('per-key order holds through a keyed group, with retries in the middle and an undeclared re-key that sends records back to the coordinator', async () => {
   const n = 300;
   const inputs = Array.from({ length: n }, (_, i) => ({ key: `k${i % 11}`, value: { seq: i, rekeyAt: 'a', ...(i % 9 === 0 ? { failAt: 'b' } : {}) } }));

@@ -88,7 +88,12 @@ export class TaskSupervisor {
     // Recycled under it, or it never started (its thread was recycled before
     // taking it): no processor code ran, so nothing is to blame.
     if (threadId === undefined || this.#retiring.has(threadId)) return { rerun: true };
-    if (expired) {
+    if (expired === 'step') {
+      return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
+        `a processor of ${spec.what} did not return within its own timeout plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
+        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
+    }
+    if (expired === 'task') {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `${spec.what} did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
@@ -100,6 +105,16 @@ export class TaskSupervisor {
       this.#o.onFatal?.(fatal);
     }
     return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running ${spec.what}: ${reason}`, { cause: error }) };
+  }
+
+  /** Holds each step of a task to its own processor's timeout, from the deadlines its thread publishes (worker/step-deadlines.ts). */
+  watchSteps(stepDeadline: (threadId: number) => number): void {
+    this.#watchdog.watchSteps(stepDeadline, this.#o.timeoutGraceMs ?? 5_000);
+  }
+
+  /** Stops its timers (the pool closed). */
+  close(): void {
+    this.#watchdog.close();
   }
 
   /** A thread ended (died, terminated or recycled). */

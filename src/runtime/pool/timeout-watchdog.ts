@@ -21,6 +21,8 @@ interface Watched {
   timer?: NodeJS.Timeout;
   threadId?: number;
   expired: boolean;
+  /** Why it expired: the task's own deadline, or a step past its processor's timeout (step deadlines). */
+  expiredBy?: 'task' | 'step';
 }
 
 /**
@@ -31,6 +33,21 @@ interface Watched {
 export class TaskWatchdog {
   readonly #tasks = new Map<number, Watched>();
   #nextId = 1;
+  /** The earliest step deadline a thread published (worker/step-deadlines.ts), epoch ms; 0: none. */
+  #stepDeadline: ((threadId: number) => number) | undefined;
+  #graceMs = 0;
+  #poll: NodeJS.Timeout | undefined;
+
+  /**
+   * Also ends a task whose thread published a step deadline that passed more
+   * than `graceMs` ago: each member of a stage group is held to its own
+   * timeout, not to the task's (the members' timeouts added up). Checked
+   * every `graceMs / 2` (10 to 250 ms) while tasks run.
+   */
+  watchSteps(stepDeadline: (threadId: number) => number, graceMs: number): void {
+    this.#stepDeadline = stepDeadline;
+    this.#graceMs = graceMs;
+  }
 
   /** Registers a task; `deadlineMs` ≤ 0 means no deadline (the id is still used for start notices). */
   watch(deadlineMs: number): { taskId: number; signal: AbortSignal } {
@@ -45,8 +62,32 @@ export class TaskWatchdog {
     const task = this.#tasks.get(taskId);
     if (!task) return;
     task.threadId = threadId;
+    if (this.#stepDeadline !== undefined && this.#poll === undefined) {
+      this.#poll = setInterval(() => this.#checkSteps(), Math.max(10, Math.min(250, this.#graceMs / 2)));
+      this.#poll.unref();
+    }
     if (task.deadlineMs <= 0) return;
     this.#arm(taskId, task);
+  }
+
+  #checkSteps(): void {
+    const now = Date.now();
+    let running = 0;
+    for (const [taskId, task] of this.#tasks) {
+      if (task.threadId === undefined || task.expired) continue;
+      running += 1;
+      const deadline = this.#stepDeadline!(task.threadId);
+      if (deadline > 0 && now > deadline + this.#graceMs) this.#expire(taskId, task, 'step');
+    }
+    if (running === 0) { clearInterval(this.#poll); this.#poll = undefined; }
+  }
+
+  #expire(taskId: number, task: Watched, by: 'task' | 'step'): void {
+    clearTimeout(task.timer);
+    task.expired = true;
+    task.expiredBy = by;
+    task.controller.abort(new Error(by === 'task' ? `task ${taskId} exceeded its deadline of ${task.deadlineMs} ms`
+      : `a processor step of task ${taskId} ran past its own timeout plus a grace of ${this.#graceMs} ms`));
   }
 
   /** The running task reported progress (it finished a record): its deadline counts again from now. */
@@ -58,10 +99,7 @@ export class TaskWatchdog {
   }
 
   #arm(taskId: number, task: Watched): void {
-    task.timer = setTimeout(() => {
-      task.expired = true;
-      task.controller.abort(new Error(`task ${taskId} exceeded its deadline of ${task.deadlineMs} ms`));
-    }, task.deadlineMs);
+    task.timer = setTimeout(() => this.#expire(taskId, task, 'task'), task.deadlineMs);
   }
 
   /** The thread the task ran on (from its start notice), if known. */
@@ -69,12 +107,18 @@ export class TaskWatchdog {
     return this.#tasks.get(taskId)?.threadId;
   }
 
-  /** Forgets the task; true when its deadline had expired (the worker was terminated for it). */
-  finish(taskId: number): boolean {
+  /** Forgets the task; says whether a deadline had expired (the worker was terminated for it), and which. */
+  finish(taskId: number): false | 'task' | 'step' {
     const task = this.#tasks.get(taskId);
     if (!task) return false;
     clearTimeout(task.timer);
     this.#tasks.delete(taskId);
-    return task.expired;
+    return task.expired ? task.expiredBy ?? 'task' : false;
+  }
+
+  /** Stops checking step deadlines (the pool closed). */
+  close(): void {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
   }
 }

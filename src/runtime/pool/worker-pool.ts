@@ -8,6 +8,7 @@ import { MAX_WORKERS } from '../../topology/runtime-limits.js';
 import { decodeResult, encodeBatch, isControlHello, type GroupBatchResult, type GroupSpecWire, type LoadTaskResult, type ProcessorSpecWire,
   type TaskRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
 import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-supervisor.js';
+import { readStepDeadline } from '../worker/step-deadlines.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -40,7 +41,7 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly size: number;
   readonly #pool: Piscina;
-  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
+  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort; deadlines?: SharedArrayBuffer }>();
   #closed = false;
   readonly #waiters: Array<() => void> = [];
   #replacements = 0;
@@ -63,12 +64,16 @@ export class WorkerPool {
       resourceLimits: options.resourceLimits,
     });
     this.#supervisor = new TaskSupervisor(options.supervisor);
+    this.#supervisor.watchSteps((threadId) => {
+      const deadlines = this.#controls.get(threadId)?.deadlines;
+      return deadlines === undefined ? 0 : readStepDeadline(deadlines);
+    });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.#pool.on('message', (message: unknown) => {
       if (this.#supervisor.onMessage(message) || !isControlHello(message)) return;
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
       message.port.unref();
-      this.#controls.set(message.threadId, { proxy, port: message.port });
+      this.#controls.set(message.threadId, { proxy, port: message.port, deadlines: message.deadlines });
       if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
     });
     this.#pool.on('workerDestroy', () => {
@@ -233,6 +238,7 @@ export class WorkerPool {
     this.#closed = true;
     await this.#everyWorker((c) => c.closeProcessors());
     for (const threadId of [...this.#controls.keys()]) this.#drop(threadId);
+    this.#supervisor.close();
     await this.#pool.destroy();
   }
 

@@ -300,7 +300,13 @@ export interface WorkerControl {
 
 /** The message a worker posts on its parent port at start, carrying its control port. */
 export const CONTROL_HELLO = 'walrus-stream.control-hello';
-export interface ControlHello { [CONTROL_HELLO]: true; threadId: number; port: import('node:worker_threads').MessagePort }
+export interface ControlHello {
+  [CONTROL_HELLO]: true;
+  threadId: number;
+  port: import('node:worker_threads').MessagePort;
+  /** The worker's step deadlines (worker/step-deadlines.ts): the pool ends a step stuck past its own timeout + grace. */
+  deadlines?: SharedArrayBuffer;
+}
 
 export function isControlHello(message: unknown): message is ControlHello {
   return typeof message === 'object' && message !== null && (message as Record<string, unknown>)[CONTROL_HELLO] === true;

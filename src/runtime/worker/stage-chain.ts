@@ -7,6 +7,7 @@ import { encodeResult, encodeWire, packValue, SPILL_AFTER, type ExitRecord, type
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
+import type { StepDeadlines } from './step-deadlines.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 
 /** One member to run on one record. `hops`: (member, output position) pairs from the task record. */
@@ -46,6 +47,8 @@ export async function runGroupBatch(o: {
   group: GroupSpecWire; records: TaskRecord[]; processors: LoadedProcessors; inFlight: Set<AbortController>; packer: SinkPacker; run?: RecordRunner;
   /** Tells the pool the task is still moving (its deadline counts again): called between records, at most every half timeout. */
   beat?: () => void;
+  /** Where each member's step publishes its own deadline for the pool to enforce (step-deadlines.ts). */
+  deadlines?: StepDeadlines;
 }): Promise<GroupBatchResult> {
   let loaded;
   try {
@@ -60,7 +63,7 @@ export async function runGroupBatch(o: {
       failures: o.records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error: data })),
     };
   }
-  return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat).run(o.records);
+  return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat, SPILL_AFTER, o.deadlines).run(o.records);
 }
 
 /**
@@ -122,9 +125,11 @@ export class ChainBatch {
   /** Outputs of every member so far in this task (see SPILL_AFTER). */
   #derived = 0;
   readonly #spillAfter: number;
+  readonly #deadlines: StepDeadlines | undefined;
 
   constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord,
-    beat?: () => void, spillAfter = SPILL_AFTER) {
+    beat?: () => void, spillAfter = SPILL_AFTER, deadlines?: StepDeadlines) {
+    this.#deadlines = deadlines;
     let shortest = 0;
     for (const m of group.members) if (m.timeoutMs > 0 && (shortest === 0 || m.timeoutMs < shortest)) shortest = m.timeoutMs;
     this.#beatMs = shortest / 2;
@@ -218,13 +223,27 @@ export class ChainBatch {
       chain.next += 1;
       const member = step.member;
       if (chain.preload?.has(member)) step.record.state = this.#stateOf(chain, member);
-      const result = this.#run(this.#loaded[member]!, this.#group.members[member]!, step.record, this.#inFlight);
+      const spec = this.#group.members[member]!;
+      // Published before the step runs: a step that blocks this thread for good can say nothing afterwards.
+      const token = this.#deadlines?.begin(spec.timeoutMs) ?? 0;
+      let result: WireResult | Promise<WireResult>;
+      try {
+        result = this.#run(this.#loaded[member]!, spec, step.record, this.#inFlight);
+      } catch (error) {
+        this.#deadlines?.end(token);
+        throw error;
+      }
       if (result instanceof Promise) {
         return result.then((r) => {
+          this.#deadlines?.end(token);
           this.#handle(chain, step, r);
           return this.#drain(chain);
+        }, (error: unknown) => {
+          this.#deadlines?.end(token);
+          throw error;
         });
       }
+      this.#deadlines?.end(token);
       this.#handle(chain, step, result);
     }
     return undefined;

@@ -14,6 +14,7 @@ import { WorkerMetrics } from './processor-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
 import { encodeGroupResult, runGroupBatch } from './stage-chain.js';
 import { SinkPacker } from './sink-packer.js';
+import { StepDeadlines } from './step-deadlines.js';
 import { announceTaskProgress, announceTaskStart } from '../wire/task-started.js';
 
 const startedAt = Date.now();
@@ -22,6 +23,8 @@ const processors = new LoadedProcessors(metrics);
 /** AbortControllers of the records currently inside `process`, for shutdown. */
 const inFlight = new Set<AbortController>();
 const sinks = new SinkPacker();
+/** Each running step's deadline, read by the pool (shared memory, sent with the hello). */
+const deadlines = new StepDeadlines();
 
 const control: WorkerControl = {
   metrics: () => metrics.snapshot(threadId),
@@ -40,7 +43,7 @@ if (parentPort) {
   Comlink.expose(control, nodeEndpoint(port1));
   // The control port must not keep the worker alive on its own.
   port1.unref();
-  const hello: ControlHello = { [CONTROL_HELLO]: true, threadId, port: port2 };
+  const hello: ControlHello = { [CONTROL_HELLO]: true, threadId, port: port2, deadlines: deadlines.buffer };
   parentPort.postMessage(hello, [port2]);
 }
 
@@ -66,7 +69,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   }
   announceTaskStart(task.taskId);
   const records = decodeBatch(task.batch);
-  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId) });
+  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId), deadlines });
   result.metrics = metricsToSend();
   return Piscina.move(encodeGroupResult(task.group, result));
 }
