@@ -23,7 +23,8 @@ import { LoadedProcessors, type LoadedProcessor } from '../runtime/worker/loaded
 import { WorkerMetrics } from '../runtime/worker/processor-metrics.js';
 import { runRecord } from '../runtime/worker/run-record.js';
 import { SinkPacker } from '../runtime/worker/sink-packer.js';
-import { encodeGroupResult, runGroupBatch } from '../runtime/worker/stage-chain.js';
+import { runGroupBatch } from '../runtime/worker/stage-chain.js';
+import { encodeGroupResult } from '../runtime/worker/result-encoding.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 export interface InProcessRunnerOptions {

@@ -2,12 +2,13 @@ import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { HEADERS, type RecordToEncode } from '../../codec/index.js';
 import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
-import { encodeResult, encodeWire, packValue, SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
+import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordIdBytes } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { StepDeadlines } from './step-deadlines.js';
+import { packOutput } from './result-encoding.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 
 /** One member to run on one record. `hops`: (member, output position) pairs from the task record. */
@@ -64,30 +65,6 @@ export async function runGroupBatch(o: {
     };
   }
   return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat, SPILL_AFTER, o.deadlines).run(o.records);
-}
-
-/**
- * The result as bytes; when some output cannot cross the thread boundary (a
- * function, a symbol), only the units responsible fail (non-retriable).
- */
-export function encodeGroupResult(group: GroupSpecWire, result: GroupBatchResult): ArrayBuffer {
-  try {
-    return encodeResult(result);
-  } catch {
-    const failures = [...result.failures];
-    const failed = (index: number, member: number, hops: number[], error: unknown) => failures.push({
-      index, member, hops, attempt: 1,
-      error: serializeError(new WalrusError('SERIALIZATION_ERROR',
-        `processor "${group.members[member]?.name}" produced an output that cannot be passed between threads: ${(error as Error)?.message ?? String(error)}`,
-        { retriable: false })),
-    });
-    const sendable = <T>(items: T[], onError: (item: T, error: unknown) => void): T[] => items.filter((item) => {
-      try { encodeWire(item); return true; } catch (error) { onError(item, error); return false; }
-    });
-    const exits = sendable(result.exits, (x, error) => failed(x.index, x.hops[x.hops.length - 2] ?? 0, x.hops.slice(0, -2), error));
-    const state = sendable(result.state, (u, error) => failed(u.index, u.member, u.hops, error));
-    return encodeResult({ ...result, exits, state, failures });
-  }
 }
 
 /**
@@ -260,14 +237,13 @@ export class ChainBatch {
     const ids = new Array<Uint8Array | undefined>(outputs.length);
     let prepared: Array<[SinkWire, RecordToEncode]> | undefined;
     let packed: Array<Uint8Array | undefined> | undefined;
-    let j = 0;
     try {
-      for (; j < outputs.length; j++) {
+      for (let j = 0; j < outputs.length; j++) {
         const out = outputs[j]!;
         const route = spec.routes[out.output];
         if (route === undefined) continue;
         const key = 'key' in out ? out.key : record.key;
-        if (this.#leaves(chain, route.members, route.exits, key)) (packed ??= new Array(outputs.length))[j] = packValue(out.value);
+        if (this.#leaves(chain, route.members, route.exits, key)) (packed ??= new Array(outputs.length))[j] = packOutput(spec.name, j, out.output, out.value);
         const sinks = route.sinks;
         if (sinks.length === 0) continue;
         const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
@@ -275,10 +251,7 @@ export class ChainBatch {
         for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp)]);
       }
     } catch (error) {
-      const data = error instanceof WalrusError ? serializeError(error) : serializeError(new WalrusError('SERIALIZATION_ERROR',
-        `processor "${spec.name}" produced an output (#${j + 1}, "${outputs[j]?.output}") that cannot be passed to another thread: ${(error as Error)?.message ?? String(error)}`,
-        { retriable: false }));
-      this.#fail(chain, step, { ...data, retriable: false });
+      this.#fail(chain, step, { ...serializeError(error), retriable: false });
       return;
     }
     this.#count(member, record, result.durationMs, outputs.length);
