@@ -130,7 +130,11 @@ export class MemoryState implements StateReader {
 
   /** The visible bytes of `key` went from `before` to `after`: the views of its scopes are replaced by updated copies. */
   #visibleChanged(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
-    if (before === after) return;
+    if (before !== after) this.#replaceViews(key, after);
+  }
+
+  /** The visible bytes of `key` are now `after` (changed): the views of its scopes are replaced by updated copies. */
+  #replaceViews(key: string, after: Uint8Array | undefined): void {
     const own = this.#views.get(key);
     if (own !== undefined) this.#views.set(key, withEntry(own, key, key, after));
     for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
@@ -146,13 +150,36 @@ export class MemoryState implements StateReader {
 
   /** Makes staged writes visible (overlay). */
   stage(owner: StagedOwner, writes: WireWrites): void {
+    // Several writes to one scope (a windowed step writes a window, its key's stream time, the windows it closes)
+    // replace the scope's view once, not once per write.
+    let changed: Array<readonly [string, Uint8Array | undefined]> | undefined;
     const views = this.#views.size !== 0;
     for (const [key, bytes] of writes) {
       const before = views ? this.getBytes(key) : undefined;
       if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
       this.overlay.set(key, { bytes, owner });
-      if (views) this.#visibleChanged(key, before, bytes ?? undefined);
+      if (views && before !== (bytes ?? undefined)) (changed ??= []).push([key, bytes ?? undefined]);
     }
+    if (changed === undefined) return;
+    if (changed.length === 1) this.#replaceViews(changed[0]![0], changed[0]![1]);
+    else this.#viewsChanged(changed);
+  }
+
+  /** `#visibleChanged` for several keys: each view touched is copied once. */
+  #viewsChanged(changed: ReadonlyArray<readonly [string, Uint8Array | undefined]>): void {
+    const byScope = new Map<string, Array<readonly [string, Uint8Array | undefined]>>();
+    const touch = (scope: string, change: readonly [string, Uint8Array | undefined]) => {
+      if (!this.#views.has(scope)) return;
+      const list = byScope.get(scope);
+      if (list === undefined) byScope.set(scope, [change]);
+      else list.push(change);
+    };
+    for (const change of changed) {
+      const key = change[0];
+      touch(key, change);
+      for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) touch(key.slice(0, at), change);
+    }
+    for (const [scope, list] of byScope) this.#views.set(scope, withEntries(this.#views.get(scope)!, scope, list));
   }
 
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
@@ -189,6 +216,34 @@ const VIEW_LIMIT = 8192;
 
 /** `view` (of `scope`: its own entry first, then `scope@...` in key order) with `key` set to `bytes`, or removed when undefined. */
 function withEntry(view: ScopeView, scope: string, key: string, bytes: Uint8Array | undefined): ScopeView {
+  const at = entryIndex(view, scope, key);
+  if (bytes === undefined && !at.found) return view;
+  const next = view.slice();
+  setEntry(next, at, key, bytes);
+  return next;
+}
+
+/** `withEntry` for several changes in order, copying the view once. */
+function withEntries(view: ScopeView, scope: string, changes: ReadonlyArray<readonly [string, Uint8Array | undefined]>): ScopeView {
+  let next: Array<readonly [string, Uint8Array]> | undefined;
+  for (const [key, bytes] of changes) {
+    const current = next ?? view;
+    const at = entryIndex(current, scope, key);
+    if (bytes === undefined && !at.found) continue;
+    next ??= view.slice();
+    setEntry(next, at, key, bytes);
+  }
+  return next ?? view;
+}
+
+function setEntry(entries: Array<readonly [string, Uint8Array]>, { at, found }: { at: number; found: boolean }, key: string, bytes: Uint8Array | undefined): void {
+  if (bytes === undefined) entries.splice(at, 1);
+  else if (found) entries[at] = [key, bytes];
+  else entries.splice(at, 0, [key, bytes]);
+}
+
+/** Where `key` is (found) or belongs in `view` of `scope`. */
+function entryIndex(view: ScopeView, scope: string, key: string): { at: number; found: boolean } {
   const own = view.length > 0 && view[0]![0] === scope ? 1 : 0;
   let at: number;
   let found: boolean;
@@ -206,12 +261,7 @@ function withEntry(view: ScopeView, scope: string, key: string, bytes: Uint8Arra
     at = lo;
     found = lo < view.length && view[lo]![0] === key;
   }
-  if (bytes === undefined && !found) return view;
-  const next = view.slice();
-  if (bytes === undefined) next.splice(at, 1);
-  else if (found) next[at] = [key, bytes];
-  else next.splice(at, 0, [key, bytes]);
-  return next;
+  return { at, found };
 }
 
 /** `{ prefix: 'x@' }` alone (what preload and scoped ranges ask) → `'x'`; anything else → undefined. */
