@@ -29,9 +29,10 @@ export class Ticket {
 
   /**
    * Work to finish before the entry counts as done (state commits, see
-   * state-tickets.ts); resolves with whether the entry failed.
+   * state-tickets.ts); resolves with whether the entry failed. One function
+   * serves many tickets: it is given the ticket.
    */
-  beforeFinish: ((failed: boolean) => Promise<boolean>) | undefined;
+  beforeFinish: ((failed: boolean, ticket: Ticket) => Promise<boolean>) | undefined;
 
   /** The entry's staged state changes, committed by `beforeFinish` (state-tickets.ts; opaque here). */
   stateChanges: unknown[] | undefined;
@@ -40,7 +41,7 @@ export class Ticket {
     this.#pending -= 1;
     if (this.#pending !== 0) return;
     if (this.beforeFinish === undefined) this.#onFinish(this, this.#failed);
-    else void this.beforeFinish(this.#failed).then((failed) => this.#onFinish(this, failed));
+    else void this.beforeFinish(this.#failed, this).then((failed) => this.#onFinish(this, failed));
   }
 
   /** A unit could not be completed (a sink write failed for good): the entry must stay in the journal. */

@@ -30,34 +30,73 @@ export function attachStaged(ticket: Ticket, staged: EntryChange, onFailure: Sta
   const list = ticket.stateChanges as EntryChange[] | undefined;
   if (list) { list.push(staged); return; }
   ticket.stateChanges = [staged];
-  ticket.beforeFinish = async (failed) => {
-    const changes = (ticket.stateChanges ?? []) as EntryChange[];
-    ticket.stateChanges = undefined;
-    if (failed) {
-      const error = abandonedError(ticket);
-      for (const { store, change } of changes) store.abandon(change, error);
-      onFailure(ticket, error);
-      return true;
+  ticket.beforeFinish = finisherFor(onFailure);
+}
+
+/** One finisher per failure handler (one per pipeline), shared by its tickets: no closure per entry. */
+const finishers = new WeakMap<StateFailure, (failed: boolean, ticket: Ticket) => Promise<boolean>>();
+
+function finisherFor(onFailure: StateFailure): (failed: boolean, ticket: Ticket) => Promise<boolean> {
+  let finish = finishers.get(onFailure);
+  if (finish === undefined) {
+    finish = (failed, ticket) => commitEntry(ticket, failed, onFailure);
+    finishers.set(onFailure, finish);
+  }
+  return finish;
+}
+
+/** Commits (or, for a failed entry, abandons) the entry's changes; resolves with whether the entry failed. */
+function commitEntry(ticket: Ticket, failed: boolean, onFailure: StateFailure): Promise<boolean> {
+  const changes = (ticket.stateChanges ?? []) as EntryChange[];
+  ticket.stateChanges = undefined;
+  if (failed) {
+    const error = abandonedError(ticket);
+    for (const { store, change } of changes) store.abandon(change, error);
+    onFailure(ticket, error);
+    return Promise.resolve(true);
+  }
+  const groups = commitOrder(changes);
+  // The common case, one store: its commit and then the release, without an async function per entry.
+  if (groups.length === 1) {
+    return commitGroup(groups[0]!).then(committed, (cause: unknown) => notCommitted(ticket, cause, [], onFailure));
+  }
+  return commitGroups(ticket, groups, onFailure);
+}
+
+function committed(): boolean {
+  faultPoint('state.committed');
+  return false;
+}
+
+function commitGroup(group: EntryChange[]): Promise<void> {
+  // commitAll may throw synchronously (a store closed meanwhile): a rejection all the same.
+  try {
+    return group[0]!.store.commitAll(group.map((c) => c.change));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+async function commitGroups(ticket: Ticket, groups: EntryChange[][], onFailure: StateFailure): Promise<boolean> {
+  for (let g = 0; g < groups.length; g++) {
+    if (g > 0) faultPoint('state.between-stores');
+    try {
+      await commitGroup(groups[g]!);
+    } catch (cause) {
+      return notCommitted(ticket, cause, groups.slice(g + 1), onFailure);
     }
-    const groups = commitOrder(changes);
-    for (let g = 0; g < groups.length; g++) {
-      if (g > 0) faultPoint('state.between-stores');
-      try {
-        const group = groups[g]!;
-        await group[0]!.store.commitAll(group.map((c) => c.change));
-      } catch (cause) {
-        // Not committed: the entry must stay in the journal, and its changes not yet committed never will be.
-        const error = new WalrusError('STATE_STORE_ERROR', `state of journal entry ${ticket.seq} (source "${ticket.source}") could not be committed: ${(cause as Error)?.message ?? String(cause)}`, {
-          cause, context: { seq: ticket.seq, source: ticket.source },
-        });
-        for (const rest of groups.slice(g + 1)) for (const { store, change } of rest) store.abandon(change, error);
-        onFailure(ticket, error);
-        return true;
-      }
-    }
-    faultPoint('state.committed');
-    return false;
-  };
+  }
+  return committed();
+}
+
+/** Not committed: the entry must stay in the journal, and its changes not yet committed never will be. */
+function notCommitted(ticket: Ticket, cause: unknown, rest: EntryChange[][], onFailure: StateFailure): boolean {
+  const error = new WalrusError('STATE_STORE_ERROR', `state of journal entry ${ticket.seq} (source "${ticket.source}") could not be committed: ${(cause as Error)?.message ?? String(cause)}`, {
+    cause, context: { seq: ticket.seq, source: ticket.source },
+  });
+  for (const group of rest) for (const { store, change } of group) store.abandon(change, error);
+  onFailure(ticket, error);
+  return true;
 }
 
 /** Changes grouped by store (partition), the groups in commit order: highest rank first, then by store name and partition. */

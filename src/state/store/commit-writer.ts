@@ -11,6 +11,8 @@ export class CommitWriter {
   #core: StoreCore;
   #snapshotEveryBytes: number;
   #queue: StagedChange[] = [];
+  /** Settles with the flush that will write what is queued now: made only when someone waits (see `enqueue`). */
+  #next: Flush | undefined;
   #running = false;
   #drained: Array<() => void> = [];
   #compactWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -29,10 +31,19 @@ export class CommitWriter {
     return this.#running || this.#queue.length > 0;
   }
 
-  enqueue(staged: StagedChange): void {
+  /**
+   * Queues a change for the next flush. Returns a promise that settles with
+   * that flush — resolved once every change in it is committed, rejected with
+   * the write error — shared by all the changes it writes: waiting on it
+   * costs one promise per flush, not one per change (`staged.done`).
+   */
+  enqueue(staged: StagedChange): Promise<void> {
     this.#queue.push(staged);
     staged.setPhase('queued');
+    // Before the kick: a loop that starts now takes this change, and with it this flush, synchronously.
+    const next = (this.#next ??= flush());
     this.#kick();
+    return next.promise;
   }
 
   compact(): Promise<void> {
@@ -63,12 +74,15 @@ export class CommitWriter {
         return;
       }
       const batch = this.#queue.splice(0);
+      const waiting = this.#next;
+      this.#next = undefined;
       try {
         if (batch.length > 0) {
           await this.#core.writeBatch(batch);
           this.commits += batch.length;
           this.flushes++;
         }
+        waiting?.resolve();
         if (this.#compactWaiters.length > 0 || this.#core.log.size >= this.#snapshotEveryBytes) {
           const waiters = this.#compactWaiters.splice(0);
           await this.#core.snapshot();
@@ -78,8 +92,23 @@ export class CommitWriter {
       } catch (error) {
         this.failed ??= error;
         for (const staged of [...batch, ...this.#queue.splice(0)]) if (staged.phase !== 'committed') staged.fail(error);
+        // The batch failed, and what was queued meanwhile is failed with it.
+        waiting?.reject(error);
+        (this.#next as Flush | undefined)?.reject(error); // set again by enqueues during the failed write
+        this.#next = undefined;
         for (const w of this.#compactWaiters.splice(0)) w.reject(error);
       }
     }
   }
+}
+
+interface Flush { promise: Promise<void>; resolve(): void; reject(error: unknown): void }
+
+function flush(): Flush {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  // Reported to whoever waits; a flush nobody waits for is not an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }

@@ -202,8 +202,22 @@ export class KeyValueStore {
    * ids it covers; resolves when both are done. Pass a ChangeSet to stage and
    * commit in one step.
    */
-  async commit(change: ChangeSet | StagedChange, covers: readonly string[] = []): Promise<void> {
+  commit(change: ChangeSet | StagedChange, covers: readonly string[] = []): Promise<void> {
     const staged = change instanceof StagedChange ? change : this.stage(change, covers);
+    // The common case — nothing it depends on is still uncommitted — queues it at once (no async step).
+    if (this.#queueable(staged)) return this.#writer.enqueue(staged);
+    return this.#commitWhenReady(staged);
+  }
+
+  /** True when `staged` can go to the writer now: staged, the store usable, every dependency queued or committed. */
+  #queueable(staged: StagedChange): boolean {
+    if (staged.phase !== 'staged' || this.#abandoned !== undefined || this.#writer.failed !== undefined || this.#closed) return false;
+    for (const d of staged.deps) if (d.phase === 'staged' || d.phase === 'waiting' || d.phase === 'failed') return false;
+    staged.setPhase('waiting');
+    return true;
+  }
+
+  async #commitWhenReady(staged: StagedChange): Promise<void> {
     if (staged.phase !== 'staged') return staged.done;
     if (this.#abandoned !== undefined) {
       staged.fail(this.#abandoned);
@@ -228,8 +242,7 @@ export class KeyValueStore {
       staged.fail(this.#unusableError());
       return staged.done;
     }
-    this.#writer.enqueue(staged);
-    return staged.done;
+    return this.#writer.enqueue(staged);
   }
 
   /**
@@ -257,24 +270,19 @@ export class KeyValueStore {
    * resolves once all are durable (rejects if any failed). Changes whose
    * dependencies are already queued or committed — within one group, every
    * change after the first of its key — are queued at once, without an
-   * async step each: the writer commits them in queue order, so the last
-   * one settling settles them all.
+   * async step each: the writer writes flushes in order and fails every
+   * change queued after a failed one, so the last flush settling settles
+   * them all.
    */
   commitAll(changes: readonly StagedChange[]): Promise<void> {
     if (changes.length === 1) return this.commit(changes[0]!);
     const waits: Array<Promise<void>> = [];
-    let last: StagedChange | undefined;
+    let flush: Promise<void> | undefined;
     for (const staged of changes) {
-      if (staged.phase !== 'staged' || this.#abandoned !== undefined || this.#writer.failed !== undefined || this.#closed ||
-          staged.deps.some((d) => d.phase === 'staged' || d.phase === 'waiting' || d.phase === 'failed')) {
-        waits.push(this.commit(staged));
-        continue;
-      }
-      staged.setPhase('waiting');
-      this.#writer.enqueue(staged);
-      last = staged;
+      if (this.#queueable(staged)) flush = this.#writer.enqueue(staged);
+      else waits.push(this.#commitWhenReady(staged));
     }
-    if (last !== undefined) waits.push(last.done);
+    if (flush !== undefined) waits.push(flush);
     return waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => undefined);
   }
 
