@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
+import { MAX_MERGED_LABEL_NAMES } from '../../src/observability/metrics/snapshot-merger.js';
+import { MAX_LABELS_PER_METRIC } from '../../src/runtime/worker/processor-metrics.js';
 import type { WorkerSeriesSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/metrics/labelled-snapshot.js';
 import { sample } from './fixtures/prom-text.js';
@@ -103,9 +105,42 @@ test('conflicting declarations across workers are reported, the rest still merge
   assert.equal(problems.length, 1);
   assert.equal(problems[0]!.metric, 'app_hits_total');
   assert.match(problems[0]!.message, /already known as a counter/);
-  const c = counterSnapshot('c', 1, 'app_misses_total', ['zone'], [[['x'], 1]]);
-  assert.match(hub.mergeWorkerSnapshot('c', c)[0]!.message, /use the same label names on every call/);
+  // More label names than a metric may have over every worker: reported, not merged.
+  const wide = counterSnapshot('c', 1, 'app_misses_total', Array.from({ length: MAX_MERGED_LABEL_NAMES + 1 }, (_, i) => `l${i}`),
+    [[Array.from({ length: MAX_MERGED_LABEL_NAMES + 1 }, () => 'v'), 1]]);
+  assert.match(hub.mergeWorkerSnapshot('c', wide)[0]!.message, /more than 16 label names; use the same few label names on every call/);
   assert.equal(sample(await hub.metrics(), 'app_misses_total'), 1);
+});
+
+test('a label name a metric did not have yet widens it: earlier series get "" for it, and later cumulative snapshots still add only what is new', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  // Worker a's first snapshot (a probe batch) saw only `tier`; its next one brings `reason` (set by some records only).
+  assert.deepEqual(hub.mergeWorkerSnapshot('a', counterSnapshot('a', 1, 'app_orders_total', ['tier'], [[['gold'], 3]])), []);
+  assert.deepEqual(hub.mergeWorkerSnapshot('a', counterSnapshot('a', 2, 'app_orders_total', ['reason', 'tier'], [[['', 'gold'], 5], [['late', 'gold'], 2]])), []);
+  // Worker b still uses the old subset.
+  assert.deepEqual(hub.mergeWorkerSnapshot('b', counterSnapshot('b', 1, 'app_orders_total', ['tier'], [[['silver'], 4]])), []);
+  // A duplicate of a's second snapshot and a stale first one add nothing (the baselines follow the widening).
+  hub.mergeWorkerSnapshot('a', counterSnapshot('a', 2, 'app_orders_total', ['reason', 'tier'], [[['', 'gold'], 5], [['late', 'gold'], 2]]));
+  hub.mergeWorkerSnapshot('a', counterSnapshot('a', 3, 'app_orders_total', ['tier'], [[['gold'], 5]]));
+  let text = await hub.metrics();
+  assert.equal(sample(text, 'app_orders_total', { tier: 'gold', reason: '' }), 5);
+  assert.equal(sample(text, 'app_orders_total', { tier: 'gold', reason: 'late' }), 2);
+  assert.equal(sample(text, 'app_orders_total', { tier: 'silver', reason: '' }), 4);
+  assert.equal(sample(text, 'app_orders_total', { tier: 'gold' }), undefined, 'every series carries every label name');
+  hub.mergeWorkerSnapshot('a', counterSnapshot('a', 4, 'app_orders_total', ['reason', 'tier'], [[['', 'gold'], 9]]));
+  text = await hub.metrics();
+  assert.equal(sample(text, 'app_orders_total', { tier: 'gold', reason: '' }), 9);
+
+  // A histogram widens the same way.
+  const histogram = (seq: number, labelNames: string[], labels: string[], count: number): WorkerSeriesSnapshot => ({
+    generation: 'h', seq, metrics: [{ kind: 'histogram', name: 'app_wait_seconds', help: 'Wait.', labelNames, buckets: [], series: [{ labels, counts: [count], sum: count, count }] }],
+  });
+  assert.deepEqual(hub.mergeWorkerSnapshot('h', histogram(1, ['zone'], ['eu'], 2)), []);
+  assert.deepEqual(hub.mergeWorkerSnapshot('h', histogram(2, ['kind', 'zone'], ['x', 'eu'], 3)), []);
+  assert.deepEqual(hub.mergeWorkerSnapshot('h', histogram(3, ['zone'], ['eu'], 6)), []);
+  text = await hub.metrics();
+  assert.equal(sample(text, 'app_wait_seconds_count', { zone: 'eu', kind: '' }), 6);
+  assert.equal(sample(text, 'app_wait_seconds_count', { zone: 'eu', kind: 'x' }), 3);
 });
 
 test('processor metrics with a reserved or invalid name or label are reported, not merged', async () => {
@@ -268,4 +303,8 @@ test('WorkerMetrics: 1,000 label sets per name, then updates of new ones are dro
   idle.forProcessor('q').increment('a_total');
   assert.ok(idle.delta(1));
   assert.equal(idle.delta(1), undefined, 'nothing changed since');
+});
+
+test('the coordinator allows a processor metric as many label names as a worker keeps', () => {
+  assert.equal(MAX_MERGED_LABEL_NAMES, MAX_LABELS_PER_METRIC);
 });

@@ -5,8 +5,15 @@ import { METRIC_PREFIX, PROMETHEUS_LABEL, PROMETHEUS_NAME } from './metric-names
 import type { MergeProblem, MetricSnapshot, WorkerSeriesSnapshot } from './worker-snapshot.js';
 
 type Merged =
-  | { kind: 'counter'; labelKeys: string[]; metric: Counter<string> }
+  | { kind: 'counter'; labelKeys: string[]; metric: Counter<string>; help: string; totals: Map<string, { values: string[]; value: number }> }
   | { kind: 'histogram'; labelKeys: string[]; buckets: string; metric: BucketHistogram };
+
+/**
+ * Label names one merged metric may have, over every worker: the workers'
+ * own limit per metric (runtime/worker/processor-metrics.ts,
+ * MAX_LABELS_PER_METRIC; test/observability checks they agree).
+ */
+export const MAX_MERGED_LABEL_NAMES = 16;
 
 /** Last cumulative values seen from one (worker, generation): `metric \0 labels` → value or bucket counts. */
 interface Baseline {
@@ -70,25 +77,38 @@ export class SnapshotMerger {
   /**
    * The merged metric for `metric`, plus where each of its label values sits
    * in an incoming series (-1: label not used by this worker, value "").
-   * A worker may use a subset of the known label names; anything else is a
-   * conflict, reported instead of merged.
+   * A worker may use a subset of the known label names, or bring new ones:
+   * the metric is then widened (its series so far get "" for them), up to
+   * {@link MAX_MERGED_LABEL_NAMES} names. Label names grow as records bring
+   * them (a label only some records set), so which snapshot brings one first
+   * depends on timing; widening keeps the result independent of it. Anything
+   * else is a conflict, reported instead of merged.
    */
   #resolve(metric: MetricSnapshot): { merged: Merged; positions: number[] } | string {
-    const existing = this.#merged.get(metric.name);
+    let existing = this.#merged.get(metric.name);
     if (existing !== undefined) {
       if (existing.kind !== metric.kind) return `declared as a ${metric.kind} but already known as a ${existing.kind}`;
-      const unknown = metric.labelNames.filter((l) => !existing.labelKeys.includes(l));
-      if (unknown.length > 0) {
-        return `uses labels [${metric.labelNames.join(', ')}] but is already known with labels [${existing.labelKeys.join(', ')}]: use the same label names on every call`;
-      }
       if (existing.kind === 'histogram' && metric.kind === 'histogram' && existing.buckets !== metric.buckets.join(',')) {
         return `histogram buckets [${metric.buckets.join(', ')}] differ from [${existing.buckets}] declared by another worker`;
       }
-      return { merged: existing, positions: existing.labelKeys.map((l) => metric.labelNames.indexOf(l)) };
+      const known = existing.labelKeys;
+      const added = metric.labelNames.filter((l) => !known.includes(l));
+      if (added.length > 0) {
+        if (known.length + added.length > MAX_MERGED_LABEL_NAMES) {
+          return `uses labels [${metric.labelNames.join(', ')}] but is already known with labels [${known.join(', ')}]: ` +
+            `together more than ${MAX_MERGED_LABEL_NAMES} label names; use the same few label names on every call`;
+        }
+        const badLabel = added.find((l) => !PROMETHEUS_LABEL.test(l) || l.startsWith('__') || l === 'le');
+        if (badLabel !== undefined) return `label "${badLabel}" is not a valid Prometheus label name`;
+        existing = this.#widen(metric.name, existing, added);
+      }
+      const keys = existing.labelKeys;
+      return { merged: existing, positions: keys.map((l) => metric.labelNames.indexOf(l)) };
     }
     if (!PROMETHEUS_NAME.test(metric.name) || metric.name.startsWith(METRIC_PREFIX)) {
       return `"${metric.name}" is not a valid processor metric name (invalid, or uses the reserved prefix ${METRIC_PREFIX})`;
     }
+    if (metric.labelNames.length > MAX_MERGED_LABEL_NAMES) return `uses ${metric.labelNames.length} label names, more than ${MAX_MERGED_LABEL_NAMES}`;
     const badLabel = metric.labelNames.find((l) => !PROMETHEUS_LABEL.test(l) || l.startsWith('__') || l === 'le');
     if (badLabel !== undefined) return `label "${badLabel}" is not a valid Prometheus label name`;
     if (this.#registry.getSingleMetric(metric.name) !== undefined) {
@@ -97,7 +117,7 @@ export class SnapshotMerger {
     let merged: Merged;
     if (metric.kind === 'counter') {
       const counter = new (promClient().Counter)({ name: metric.name, help: metric.help, labelNames: metric.labelNames, registers: [this.#registry] });
-      merged = { kind: 'counter', labelKeys: [...metric.labelNames], metric: counter };
+      merged = { kind: 'counter', labelKeys: [...metric.labelNames], metric: counter, help: metric.help, totals: new Map() };
     } else {
       const histogram = new BucketHistogram(metric.name, metric.help, metric.labelNames, metric.buckets);
       this.#registry.registerMetric(histogram as never);
@@ -105,6 +125,51 @@ export class SnapshotMerger {
     }
     this.#merged.set(metric.name, merged);
     return { merged, positions: metric.labelNames.map((_, i) => i) };
+  }
+
+  /**
+   * `existing` with label names `added` after its own: a new registered
+   * metric holding every series so far (with "" for the added labels), and
+   * the baselines of every worker re-keyed to match. Bounded: a metric widens
+   * at most {@link MAX_MERGED_LABEL_NAMES} times.
+   */
+  #widen(name: string, existing: Merged, added: string[]): Merged {
+    const labelKeys = [...existing.labelKeys, ...added];
+    const pad = added.map(() => '');
+    this.#registry.removeSingleMetric(name);
+    let merged: Merged;
+    if (existing.kind === 'counter') {
+      const counter = new (promClient().Counter)({ name, help: existing.help, labelNames: labelKeys, registers: [this.#registry] });
+      const totals = new Map<string, { values: string[]; value: number }>();
+      for (const total of existing.totals.values()) {
+        const values = [...total.values, ...pad];
+        totals.set(values.join(SEP), { values, value: total.value });
+        counter.inc(labelsOf(labelKeys, values), total.value);
+      }
+      merged = { kind: 'counter', labelKeys, metric: counter, help: existing.help, totals };
+    } else {
+      const histogram = new BucketHistogram(name, existing.metric.help, labelKeys, existing.metric.bounds);
+      for (const series of existing.metric.allSeries()) {
+        const values = [...existing.labelKeys.map((l) => series.labels[l] ?? ''), ...pad];
+        histogram.add(histogram.series(values), series.counts, series.sum, series.count);
+      }
+      this.#registry.registerMetric(histogram as never);
+      merged = { ...existing, labelKeys, metric: histogram };
+    }
+    // A series' baseline key is `name \0 values`: the added labels append one "" value each.
+    const prefix = `${name}${SEP}`;
+    const suffix = SEP.repeat(added.length);
+    for (const baseline of this.#baselines.values()) {
+      for (const map of [baseline.counters, baseline.histograms] as Array<Map<string, unknown>>) {
+        for (const [key, value] of [...map]) {
+          if (!key.startsWith(prefix)) continue;
+          map.delete(key);
+          map.set(key + suffix, value);
+        }
+      }
+    }
+    this.#merged.set(name, merged);
+    return merged;
   }
 
   #mergeMetric(metric: MetricSnapshot, baseline: Baseline): string | undefined {
@@ -122,9 +187,11 @@ export class SnapshotMerger {
         // snapshot that arrived late: it adds nothing (max, not last-write).
         if (delta <= 0) continue;
         baseline.counters.set(seriesKey, series.value);
-        const labels: Record<string, string> = {};
-        merged.labelKeys.forEach((label, i) => { labels[label] = values[i]!; });
-        merged.metric.inc(labels, delta);
+        const totalKey = values.join(SEP);
+        const total = merged.totals.get(totalKey);
+        if (total === undefined) merged.totals.set(totalKey, { values, value: delta });
+        else total.value += delta;
+        merged.metric.inc(labelsOf(merged.labelKeys, values), delta);
       }
       return undefined;
     }
@@ -144,4 +211,11 @@ export class SnapshotMerger {
     }
     return undefined;
   }
+}
+
+/** Label names and values (in the same order) as prom-client takes them. */
+function labelsOf(names: readonly string[], values: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) labels[names[i]!] = values[i]!;
+  return labels;
 }
