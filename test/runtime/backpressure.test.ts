@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { startPipeline, type Pipeline } from '../../src/runtime/pipeline/pipeline.js';
 import { SPILL_AFTER } from '../../src/runtime/wire/messages.js';
+import { PROBE_RECORDS } from '../../src/runtime/coordinator/backpressure.js';
 import { Batcher } from '../../src/runtime/sinks/batcher.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { harness, type Harness } from './harness.js';
@@ -130,6 +131,37 @@ sinks:
   const said = waits(lines);
   assert.equal(said.length, 1, 'the wait is logged once');
   assert.match(said[0]!.msg, /stage group "fan" waits for the sinks/);
+});
+
+test('a group\'s first batch is a probe of a few records: the second worker starts after them, not after a whole batch', { timeout: 60_000 }, async (t) => {
+  // How much a group derives per record is unknown until its first batch is
+  // back, so only that batch is out; at full size (256) every other worker
+  // waited for all of it (a chain of 3 × 1 ms steps: 0.8 s idle, bench:pipeline (f)).
+  const h = await harness();
+  t.after(() => h.close());
+  const N = 300;
+  await h.produce('bpp.in', Array.from({ length: N }, (_, n) => ({ value: { n } })));
+  const p = await start(h, `
+app: bpp
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: bpp.in }
+processors:
+  work: { module: ./started-at.ts, input: in, config: { ms: 20 } }
+sinks:
+  out: { topic: bpp.out, input: work }
+`, [h.broker.address], N, []);
+  await p.done;
+  const out = (await h.drain('bpp.out')).map((r) => r.value as { n: number; thread: number; startedAt: number });
+  assert.equal(out.length, N);
+  assert.deepEqual(out.map((r) => r.n).sort((a, b) => a - b), Array.from({ length: N }, (_, n) => n), 'every record once');
+  const byStart = [...out].sort((a, b) => a.startedAt - b.startedAt);
+  const first = byStart[0]!.thread;
+  const before = byStart.findIndex((r) => r.thread !== first);
+  assert.ok(before > 0, 'both workers ran records');
+  // The probe's records, then maybe a few of the first thread's next batch while the second one's batch reaches its thread.
+  assert.ok(before <= 2 * PROBE_RECORDS, `the second worker started after ${before} records of the first (probe: ${PROBE_RECORDS}; a full batch is 256)`);
 });
 
 test('Batcher.pendingWeight counts what waits and what is being written, and afterWrite fires once each write settles', async () => {

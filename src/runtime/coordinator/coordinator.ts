@@ -16,7 +16,7 @@ import { stateHooks, type RuntimeState } from '../state/runtime-state.js';
 import { StreamTimes } from '../state/stream-time.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
 import { groupSpec } from './group-spec.js';
-import { Backpressure } from './backpressure.js';
+import { Backpressure, PROBE_RECORDS } from './backpressure.js';
 import { GroupNotices } from './group-notices.js';
 
 export { wireSpec } from './group-spec.js';
@@ -121,6 +121,7 @@ export class Coordinator {
         runner: options.runner, hooks, now: options.now, random: options.random, setTimer: options.setTimer, eagerBatches: options.workers,
         instrumentation: options.instrumentation,
         held: () => this.#pressure.held(group),
+        batchLimit: () => (this.#pressure.probing(group) ? PROBE_RECORDS : undefined),
         onBatchDone: () => this.#pressure.wake(),
         onResult: (batch, result) => this.#onResult(group, batch, result),
         continuation: (job, at) => this.#continuation(group, job, at),

@@ -87,6 +87,12 @@ export interface StageRunnerOptions {
    * (backpressure between groups; the coordinator decides). @default () => false
    */
   held?(): boolean;
+  /**
+   * The most records a batch may take now, while the coordinator does not yet
+   * know how much this group derives per record (its first batch is a small
+   * probe, see backpressure.ts); undefined: the head's `batchSize`.
+   */
+  batchLimit?(): number | undefined;
   /** A batch's result was handled (records left this group): the coordinator wakes the groups held behind it. */
   onBatchDone?(): void;
   now?: () => number;
@@ -171,12 +177,13 @@ export class StageRunner {
       // never wait for it, so they always drain.
       if (this.#scheduler.ready > 0 && this.#o.held?.() === true) { this.#heldBack = true; break; }
       const ready = this.#scheduler.ready;
+      const size = Math.min(head.batchSize, this.#o.batchLimit?.() ?? head.batchSize);
       // A partial batch goes out only while few batches are in flight; past
       // that, records wait for a batch to come back and leave together.
       // Sending every trickle at once made batches of a few records, and
       // each task costs a thread message.
-      if (ready === 0 || (ready < head.batchSize && this.#batchesInFlight >= eager)) break;
-      const taken = this.#take(head.batchSize);
+      if (ready === 0 || (ready < size && this.#batchesInFlight >= eager)) break;
+      const taken = this.#take(size);
       if (taken.length === 0) break;
       const batch = taken.filter((job) => !job.isolate);
       for (const job of taken) if (job.isolate) this.#dispatch([job]);
