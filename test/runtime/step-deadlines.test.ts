@@ -26,3 +26,18 @@ test('StepDeadlines publishes the earliest deadline of the steps in flight, in s
   d.end(long);
   assert.equal(readStepDeadline(d.buffer), 0, 'none in flight');
 });
+
+test('StepDeadlines: steps that began in the same millisecond with the same timeout share a deadline; each end takes one of them off', () => {
+  const d = new StepDeadlines();
+  // Begun in a burst (often within one millisecond: equal tokens), ended in the other order.
+  const tokens = Array.from({ length: 50 }, () => d.begin(1_000));
+  const latest = Math.max(...tokens);
+  for (let i = 0; i < tokens.length - 1; i++) {
+    d.end(tokens[i]!);
+    const left = tokens.slice(i + 1);
+    assert.equal(readStepDeadline(d.buffer), Math.min(...left), `after ${i + 1} ends the earliest of the steps left is published`);
+  }
+  assert.equal(readStepDeadline(d.buffer), latest);
+  d.end(tokens[tokens.length - 1]!);
+  assert.equal(readStepDeadline(d.buffer), 0, 'none in flight');
+});
