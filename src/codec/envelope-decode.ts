@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 import { decompress } from './compression.js';
@@ -57,8 +57,13 @@ export function decodeEntry(entry: Buffer | string, opts: DecodeOptions = {}): D
   }
 }
 
+/** One-shot SHA-256 (`crypto.hash`, Node ≥ 20.12): a third cheaper than a Hash object per entry; older Node falls back. */
+const sha256: (data: Buffer) => Buffer = typeof (crypto as { hash?: unknown }).hash === 'function'
+  ? (data) => (crypto as unknown as { hash(algorithm: string, data: Buffer, encoding: 'buffer'): Buffer }).hash('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest();
+
 function plainTextId(raw: Buffer): string {
-  return `t${createHash('sha256').update(raw).digest().subarray(0, 16).toString('base64url')}`;
+  return `t${sha256(raw).subarray(0, 16).toString('base64url')}`;
 }
 
 function decodeEnvelope(raw: Buffer, shareHeaders: boolean): DecodedRecord[] {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { decodeEntry, encodeRecords, encodeBatch, isEnvelope, ENVELOPE_MAGIC, newRecordId } from '../../src/codec/index.js';
 import { payloadProblem } from '../../src/protocol/index.js';
 import { WalrusError } from '../../src/errors/index.js';
@@ -52,6 +53,13 @@ test('plain text entries decode as one text record with a stable content-derived
   assert.equal(decodeEntry('hello world')[0]!.id, a[0]!.id);
   assert.notEqual(decodeEntry('hello world!')[0]!.id, a[0]!.id);
   assert.ok(!isEnvelope(Buffer.from('ws1')));
+  // The id is part of what is on disk (journal entries, state stores' applied ids): it must never change.
+  // "t" + base64url of the first 16 bytes of the entry's SHA-256.
+  for (const text of ['hello world', '', '{"orderId":"o-1"}', 'é∑\u0000x'.repeat(100)]) {
+    const expected = `t${createHash('sha256').update(Buffer.from(text)).digest().subarray(0, 16).toString('base64url')}`;
+    assert.equal(decodeEntry(Buffer.from(text))[0]?.id, expected, JSON.stringify(text.slice(0, 20)));
+  }
+  assert.equal(a[0]!.id, 'tuU0nuZNNPgilLlLX2n2r-g', 'the id of "hello world" as every earlier version computed it');
 });
 
 test('corrupt envelopes throw DESERIALIZATION_ERROR carrying the raw bytes', () => {
