@@ -251,6 +251,15 @@ test('ctx.metrics series: one per name and label set whatever the label order; `
   worker.increment('walrus_internal', 1, { b: '2', a: '1' });
   worker.increment('walrus_internal', 1, { a: '1', b: '2' });
   assert.deepEqual(worker.snapshot(1).counters.at(-1), { name: 'walrus_internal', labels: { b: '2', a: '1' }, value: 2 });
+  // Many label names, in every order of a shuffle: still one series.
+  const names = ['e', 'b', 'h', 'a', 'g', 'c', 'f', 'd'];
+  for (let round = 0; round < 20; round++) {
+    const order = [...names].sort(() => (((round * 7919 + names.length) % 3) - 1));
+    order.unshift(...order.splice(round % names.length));
+    worker.increment('walrus_wide', 1, Object.fromEntries(order.map((n) => [n, n.toUpperCase()])));
+  }
+  const wide = worker.snapshot(1).counters.filter((c) => c.name === 'walrus_wide');
+  assert.deepEqual(wide.map((c) => c.value), [20]);
 });
 
 test('WorkerMetrics: at most 10,000 label sets over all names, 16 label names per metric, 256 names, names of 200 and values of 256 characters; each drop counted with the limit it met first', async () => {

@@ -153,7 +153,13 @@ function seriesKey(name: string, labels: Record<string, string>, processor: stri
   if (names.length > MAX_LABELS_PER_METRIC) return TOO_MANY_LABELS;
   for (let i = 0; i < names.length; i++) if (String(labels[names[i]!]).length > MAX_LABEL_VALUE_CHARS) return VALUE_TOO_LONG;
   if (processor !== undefined && !Object.hasOwn(labels, 'processor')) names.push('processor');
-  if (names.length > 1) names.sort();
+  // At most 17 names: an insertion sort in place (Array#sort allocated a work area on every call, for every record).
+  for (let i = 1; i < names.length; i++) {
+    const n = names[i]!;
+    let j = i - 1;
+    while (j >= 0 && names[j]! > n) { names[j + 1] = names[j]!; j--; }
+    names[j + 1] = n;
+  }
   let key = `${name}{`;
   for (let i = 0; i < names.length; i++) {
     const k = names[i]!;
