@@ -12,7 +12,12 @@
  * index's four bytes are mixed in, with no string built per call.
  */
 export function deriveRecordId(parentId: string, processor: string, index: number): string {
-  return Buffer.from(deriveRecordIdBytes(parentId, processor, index)).toString('base64url');
+  return recordIdText(deriveRecordIdBytes(parentId, processor, index));
+}
+
+/** The 22-character text of a 16-byte id (a view of its bytes, not a copy). */
+export function recordIdText(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
 /** Lanes after hashing `processor` and a NUL, per processor name. */
