@@ -131,6 +131,14 @@ test('a label name a metric did not have yet widens it: earlier series get "" fo
   text = await hub.metrics();
   assert.equal(sample(text, 'app_orders_total', { tier: 'gold', reason: '' }), 9);
 
+  // A metric with no label at all widens too (its one series gets "" for each new name), and a repeated snapshot adds nothing.
+  assert.deepEqual(hub.mergeWorkerSnapshot('n', counterSnapshot('n', 1, 'app_plain_total', [], [[[], 2]])), []);
+  assert.deepEqual(hub.mergeWorkerSnapshot('n', counterSnapshot('n', 2, 'app_plain_total', ['a', 'b'], [[['', ''], 3], [['x', 'y'], 1]])), []);
+  hub.mergeWorkerSnapshot('n', counterSnapshot('n', 3, 'app_plain_total', [], [[[], 3]]));
+  text = await hub.metrics();
+  assert.equal(sample(text, 'app_plain_total', { a: '', b: '' }), 3);
+  assert.equal(sample(text, 'app_plain_total', { a: 'x', b: 'y' }), 1);
+
   // A histogram widens the same way.
   const histogram = (seq: number, labelNames: string[], labels: string[], count: number): WorkerSeriesSnapshot => ({
     generation: 'h', seq, metrics: [{ kind: 'histogram', name: 'app_wait_seconds', help: 'Wait.', labelNames, buckets: [], series: [{ labels, counts: [count], sum: count, count }] }],

@@ -15,11 +15,22 @@ type Merged =
  */
 export const MAX_MERGED_LABEL_NAMES = 16;
 
-/** Last cumulative values seen from one (worker, generation): `metric \0 labels` → value or bucket counts. */
+/**
+ * Last cumulative values seen from one (worker, generation): per metric
+ * name, label values (joined by \0) → value or bucket counts. Kept per
+ * name so that widening a metric re-keys that metric's series only.
+ */
 interface Baseline {
   seq: number;
-  counters: Map<string, number>;
-  histograms: Map<string, { counts: number[]; sum: number; count: number }>;
+  counters: Map<string, Map<string, number>>;
+  histograms: Map<string, Map<string, { counts: number[]; sum: number; count: number }>>;
+}
+
+/** The entry of `name` in `map`, made if missing. */
+function perName<V>(map: Map<string, Map<string, V>>, name: string): Map<string, V> {
+  let found = map.get(name);
+  if (found === undefined) { found = new Map(); map.set(name, found); }
+  return found;
 }
 
 const SEP = '\u0000';
@@ -156,16 +167,16 @@ export class SnapshotMerger {
       this.#registry.registerMetric(histogram as never);
       merged = { ...existing, labelKeys, metric: histogram };
     }
-    // A series' baseline key is `name \0 values`: the added labels append one "" value each.
-    const prefix = `${name}${SEP}`;
-    const suffix = SEP.repeat(added.length);
+    // A series' baseline key is its values joined by \0, and the added labels append one "" value each:
+    // k values have k - 1 separators, so a metric that had no label (key "") gets one separator fewer.
+    const rekey = existing.labelKeys.length === 0 ? () => SEP.repeat(added.length - 1) : (key: string) => key + SEP.repeat(added.length);
     for (const baseline of this.#baselines.values()) {
-      for (const map of [baseline.counters, baseline.histograms] as Array<Map<string, unknown>>) {
-        for (const [key, value] of [...map]) {
-          if (!key.startsWith(prefix)) continue;
-          map.delete(key);
-          map.set(key + suffix, value);
-        }
+      for (const byName of [baseline.counters, baseline.histograms] as Array<Map<string, Map<string, unknown>>>) {
+        const series = byName.get(name);
+        if (series === undefined) continue;
+        const rekeyed = new Map<string, unknown>();
+        for (const [key, value] of series) rekeyed.set(rekey(key), value);
+        byName.set(name, rekeyed);
       }
     }
     this.#merged.set(name, merged);
@@ -178,34 +189,35 @@ export class SnapshotMerger {
     const { merged, positions } = resolved;
     const fullLabels = (values: readonly string[]): string[] => positions.map((p) => (p < 0 ? '' : (values[p] ?? '')));
     if (merged.kind === 'counter' && metric.kind === 'counter') {
+      const seen = perName(baseline.counters, metric.name);
       for (const series of metric.series) {
         const values = fullLabels(series.labels);
-        const seriesKey = `${metric.name}${SEP}${values.join(SEP)}`;
-        const before = baseline.counters.get(seriesKey) ?? 0;
+        const seriesKey = values.join(SEP);
+        const before = seen.get(seriesKey) ?? 0;
         const delta = series.value - before;
         // Totals only grow within a generation, so a smaller one is an older
         // snapshot that arrived late: it adds nothing (max, not last-write).
         if (delta <= 0) continue;
-        baseline.counters.set(seriesKey, series.value);
-        const totalKey = values.join(SEP);
-        const total = merged.totals.get(totalKey);
-        if (total === undefined) merged.totals.set(totalKey, { values, value: delta });
+        seen.set(seriesKey, series.value);
+        const total = merged.totals.get(seriesKey);
+        if (total === undefined) merged.totals.set(seriesKey, { values, value: delta });
         else total.value += delta;
         merged.metric.inc(labelsOf(merged.labelKeys, values), delta);
       }
       return undefined;
     }
     if (merged.kind === 'histogram' && metric.kind === 'histogram') {
+      const seen = perName(baseline.histograms, metric.name);
       for (const series of metric.series) {
         if (series.counts.length !== metric.buckets.length + 1) {
           return `histogram series has ${series.counts.length} bucket counts, expected ${metric.buckets.length + 1} (bounds plus +Inf)`;
         }
         const values = fullLabels(series.labels);
-        const seriesKey = `${metric.name}${SEP}${values.join(SEP)}`;
-        const before = baseline.histograms.get(seriesKey);
+        const seriesKey = values.join(SEP);
+        const before = seen.get(seriesKey);
         const counts = series.counts.map((c, i) => c - (before?.counts[i] ?? 0));
         if (counts.some((c) => c < 0) || series.count <= (before?.count ?? 0)) continue; // older or unchanged
-        baseline.histograms.set(seriesKey, { counts: [...series.counts], sum: series.sum, count: series.count });
+        seen.set(seriesKey, { counts: [...series.counts], sum: series.sum, count: series.count });
         merged.metric.add(merged.metric.series(values), counts, series.sum - (before?.sum ?? 0), series.count - (before?.count ?? 0));
       }
     }
