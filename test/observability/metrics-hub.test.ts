@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
-import { MAX_MERGED_LABEL_NAMES } from '../../src/observability/metrics/snapshot-merger.js';
+import { MAX_MERGED_LABEL_NAMES, MAX_MERGED_METRIC_NAMES, MAX_MERGED_SERIES_PER_METRIC, OTHER_MERGED_NAMES } from '../../src/observability/metrics/snapshot-merger.js';
 import { MAX_LABELS_PER_METRIC } from '../../src/runtime/worker/processor-metrics.js';
 import type { WorkerSeriesSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/metrics/labelled-snapshot.js';
@@ -324,4 +324,50 @@ test('WorkerMetrics: 1,000 label sets per name, then updates of new ones are dro
 
 test('the coordinator allows a processor metric as many label names as a worker keeps', () => {
   assert.equal(MAX_MERGED_LABEL_NAMES, MAX_LABELS_PER_METRIC);
+});
+
+test('the coordinator bounds processor metrics over every worker generation: names past 1,000 and label sets past 10,000 per metric are reported, not merged; what was merged stays exact', async () => {
+  // A worker keeps at most 256 names and 1,000 label sets per name, but each replacement thread starts a new count:
+  // snapshots from many generations must not grow the registry without end.
+  const hub = new MetricsHub({ processMetrics: false });
+  for (let g = 0; g < MAX_MERGED_METRIC_NAMES / 250; g++) {
+    const snapshot: WorkerSeriesSnapshot = { generation: `g${g}`, metrics: Array.from({ length: 250 }, (_, i) => ({
+      kind: 'counter' as const, name: `app_m${g * 250 + i}_total`, help: 'Test.', labelNames: [], series: [{ labels: [], value: 1 }] })) };
+    assert.deepEqual(hub.mergeWorkerSnapshot(1, snapshot), [], `generation ${g}`);
+  }
+  const past: WorkerSeriesSnapshot = { generation: 'past', metrics: [
+    { kind: 'counter', name: 'app_new_a_total', help: 'Test.', labelNames: [], series: [{ labels: [], value: 1 }] },
+    { kind: 'counter', name: 'app_new_b_total', help: 'Test.', labelNames: [], series: [{ labels: [], value: 1 }] },
+    { kind: 'counter', name: 'app_m7_total', help: 'Test.', labelNames: [], series: [{ labels: [], value: 5 }] },
+  ] };
+  const problems = hub.mergeWorkerSnapshot(1, past);
+  assert.deepEqual(problems.map((p) => p.metric), [OTHER_MERGED_NAMES], 'one problem for every name past the bound');
+  assert.match(problems[0]!.message, /more than 1,000 processor metric names/);
+  let text = await hub.metrics();
+  assert.equal(sample(text, 'app_new_a_total'), undefined);
+  assert.equal(sample(text, 'app_m7_total'), 6, 'a name already merged still counts');
+
+  // Label sets of one metric over many generations.
+  const hub2 = new MetricsHub({ processMetrics: false });
+  const per = 1_000;
+  for (let g = 0; g < MAX_MERGED_SERIES_PER_METRIC / per; g++) {
+    assert.deepEqual(hub2.mergeWorkerSnapshot(1, counterSnapshot(`s${g}`, 1, 'app_by_id_total', ['id'], Array.from({ length: per }, (_, i) => [[`i${g * per + i}`], 1] as [string[], number]))), []);
+  }
+  const more = hub2.mergeWorkerSnapshot(1, counterSnapshot('s-past', 1, 'app_by_id_total', ['id'], [[['fresh'], 1], [['i3'], 4]]));
+  assert.equal(more.length, 1);
+  assert.match(more[0]!.message, /more than 10,000 label sets over all worker threads: 1 new ones/);
+  text = await hub2.metrics();
+  assert.equal(sample(text, 'app_by_id_total', { id: 'fresh' }), undefined);
+  assert.equal(sample(text, 'app_by_id_total', { id: 'i3' }), 5, 'a label set already merged still counts');
+  assert.equal(text.split('\n').filter((l) => l.startsWith('app_by_id_total{')).length, MAX_MERGED_SERIES_PER_METRIC);
+  // The same for a histogram (a ctx.metrics.observe).
+  const observed = (generation: string, ids: string[]): WorkerSeriesSnapshot => ({ generation, metrics: [{
+    kind: 'histogram', name: 'app_wait_seconds', help: 'Wait.', labelNames: ['id'], buckets: [],
+    series: ids.map((id) => ({ labels: [id], counts: [1], sum: 1, count: 1 })) }] });
+  assert.deepEqual(hub2.mergeWorkerSnapshot(2, observed('h1', Array.from({ length: MAX_MERGED_SERIES_PER_METRIC }, (_, i) => `i${i}`))), []);
+  const over = hub2.mergeWorkerSnapshot(2, observed('h2', ['fresh', 'i0']));
+  assert.match(over[0]!.message, /1 new ones in this snapshot not merged/);
+  text = await hub2.metrics();
+  assert.equal(sample(text, 'app_wait_seconds_count', { id: 'i0' }), 2);
+  assert.equal(sample(text, 'app_wait_seconds_count', { id: 'fresh' }), undefined);
 });

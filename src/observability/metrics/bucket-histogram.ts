@@ -68,6 +68,16 @@ export class BucketHistogram {
     return found;
   }
 
+  /** True when a series for these label values exists. */
+  hasSeries(labelValues: readonly string[]): boolean {
+    return this.#series.has(labelValues.length === 1 ? labelValues[0]! : labelValues.join('\u0000'));
+  }
+
+  /** Series created so far. */
+  get seriesCount(): number {
+    return this.#series.size;
+  }
+
   /** Records one value into a series. Non-finite values are ignored: one bad timing must not poison the sum. */
   observe(series: HistogramSeries, value: number): void {
     if (!Number.isFinite(value)) return;

@@ -16,6 +16,18 @@ type Merged =
 export const MAX_MERGED_LABEL_NAMES = 16;
 
 /**
+ * Processor metric names the coordinator keeps, over every worker and every
+ * generation of each (a worker keeps at most 256, but a replacement thread
+ * starts a new count). A snapshot's new names past it are reported under
+ * {@link OTHER_MERGED_NAMES} and not merged.
+ */
+export const MAX_MERGED_METRIC_NAMES = 1_000;
+/** Label sets one merged metric keeps, over every worker and generation; further ones are reported, not merged. */
+export const MAX_MERGED_SERIES_PER_METRIC = 10_000;
+/** The `metric` of the problem a name past {@link MAX_MERGED_METRIC_NAMES} is reported under (one entry, whatever the names). */
+export const OTHER_MERGED_NAMES = '(other names)';
+
+/**
  * Last cumulative values seen from one (worker, generation): per metric
  * name, label values (joined by \0) → value or bucket counts. Kept per
  * name so that widening a metric re-keys that metric's series only.
@@ -69,6 +81,13 @@ export class SnapshotMerger {
     }
     const problems: MergeProblem[] = [];
     for (const metric of snapshot.metrics) {
+      if (!this.#merged.has(metric.name) && this.#merged.size >= MAX_MERGED_METRIC_NAMES) {
+        if (!problems.some((p) => p.metric === OTHER_MERGED_NAMES)) {
+          problems.push({ metric: OTHER_MERGED_NAMES, message: `more than ${MAX_MERGED_METRIC_NAMES.toLocaleString('en-US')} processor metric names over all worker threads: ` +
+            `"${metric.name}" and any further new name are not merged; build metric names from a fixed set, not from record data` });
+        }
+        continue;
+      }
       const problem = this.#mergeMetric(metric, baseline);
       if (problem !== undefined) problems.push({ metric: metric.name, message: problem });
     }
@@ -190,6 +209,7 @@ export class SnapshotMerger {
     const fullLabels = (values: readonly string[]): string[] => positions.map((p) => (p < 0 ? '' : (values[p] ?? '')));
     if (merged.kind === 'counter' && metric.kind === 'counter') {
       const seen = perName(baseline.counters, metric.name);
+      let refused = 0;
       for (const series of metric.series) {
         const values = fullLabels(series.labels);
         const seriesKey = values.join(SEP);
@@ -198,16 +218,18 @@ export class SnapshotMerger {
         // Totals only grow within a generation, so a smaller one is an older
         // snapshot that arrived late: it adds nothing (max, not last-write).
         if (delta <= 0) continue;
-        seen.set(seriesKey, series.value);
         const total = merged.totals.get(seriesKey);
+        if (total === undefined && merged.totals.size >= MAX_MERGED_SERIES_PER_METRIC) { refused += 1; continue; }
+        seen.set(seriesKey, series.value);
         if (total === undefined) merged.totals.set(seriesKey, { values, value: delta });
         else total.value += delta;
         merged.metric.inc(labelsOf(merged.labelKeys, values), delta);
       }
-      return undefined;
+      return refused === 0 ? undefined : tooManySeries(refused);
     }
     if (merged.kind === 'histogram' && metric.kind === 'histogram') {
       const seen = perName(baseline.histograms, metric.name);
+      let refused = 0;
       for (const series of metric.series) {
         if (series.counts.length !== metric.buckets.length + 1) {
           return `histogram series has ${series.counts.length} bucket counts, expected ${metric.buckets.length + 1} (bounds plus +Inf)`;
@@ -217,9 +239,11 @@ export class SnapshotMerger {
         const before = seen.get(seriesKey);
         const counts = series.counts.map((c, i) => c - (before?.counts[i] ?? 0));
         if (counts.some((c) => c < 0) || series.count <= (before?.count ?? 0)) continue; // older or unchanged
+        if (before === undefined && !merged.metric.hasSeries(values) && merged.metric.seriesCount >= MAX_MERGED_SERIES_PER_METRIC) { refused += 1; continue; }
         seen.set(seriesKey, { counts: [...series.counts], sum: series.sum, count: series.count });
         merged.metric.add(merged.metric.series(values), counts, series.sum - (before?.sum ?? 0), series.count - (before?.count ?? 0));
       }
+      if (refused > 0) return tooManySeries(refused);
     }
     return undefined;
   }
@@ -230,4 +254,9 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
   const labels: Record<string, string> = {};
   for (let i = 0; i < names.length; i++) labels[names[i]!] = values[i]!;
   return labels;
+}
+
+function tooManySeries(refused: number): string {
+  return `more than ${MAX_MERGED_SERIES_PER_METRIC.toLocaleString('en-US')} label sets over all worker threads: ${refused} new ones in this snapshot not merged ` +
+    '(label values should come from a small fixed set, not from record data)';
 }

@@ -9,6 +9,9 @@ import type { Job } from '../coordinator/stage-runner.js';
 import { MAX_LABEL_VALUE_CHARS, MAX_LABELS_PER_METRIC, MAX_METRIC_NAME_CHARS, MAX_METRIC_NAMES, MAX_SERIES_PER_METRIC, MAX_SERIES_PER_WORKER } from '../worker/processor-metrics.js';
 
 /** The warning for each limit a processor metric can reach in a worker thread (processor-metrics.ts). */
+/** Distinct processor-metric problems said in the log (each once); past it they only count in /metrics. */
+const MAX_PROBLEMS_LOGGED = 1_000;
+
 const DROP_MESSAGES: Record<MetricDropReason, string> = {
   series: `processor metric has more than ${MAX_SERIES_PER_METRIC} label sets in one worker thread`,
   worker: `a worker thread holds ${MAX_SERIES_PER_WORKER} label sets over all processor metrics`,
@@ -101,7 +104,8 @@ export class Instrumentation {
     if (result.metrics && this.hub) {
       const id = result.metrics.threadId;
       for (const problem of this.hub.mergeWorkerSnapshot(id, fromLabelledSnapshot(result.metrics, String(id)))) {
-        if (this.#problemsLogged.has(problem.metric)) continue;
+        // Said once per metric, and for at most MAX_PROBLEMS_LOGGED of them (names can come from record data).
+        if (this.#problemsLogged.has(problem.metric) || this.#problemsLogged.size >= MAX_PROBLEMS_LOGGED) continue;
         this.#problemsLogged.add(problem.metric);
         this.#warn('processor metric cannot be merged', { metric: problem.metric, problem: problem.message });
       }
@@ -123,7 +127,7 @@ export class Instrumentation {
       this.#dropped.set(key, total);
       this.hub?.recordMetricUpdatesDropped(metric, total - before);
       const reason = why[metric] ?? 'series';
-      if (this.#problemsLogged.has(`dropped\0${metric}\0${reason}`)) continue;
+      if (this.#problemsLogged.has(`dropped\0${metric}\0${reason}`) || this.#problemsLogged.size >= MAX_PROBLEMS_LOGGED) continue;
       this.#problemsLogged.add(`dropped\0${metric}\0${reason}`);
       this.#warn(`${DROP_MESSAGES[reason] ?? DROP_MESSAGES.series}: updates past it are dropped (walrus_stream_metric_updates_dropped_total). ` +
         'Use a fixed set of metric names and short, bounded label values (a tier, a region, an outcome; not a record id) (docs/observability.md)', { metric });
