@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
-import { MAX_MERGED_LABEL_NAMES, MAX_MERGED_METRIC_NAMES, MAX_MERGED_SERIES_PER_METRIC, OTHER_MERGED_NAMES } from '../../src/observability/metrics/snapshot-merger.js';
+import { MAX_MERGED_LABEL_NAMES, MAX_MERGED_METRIC_NAMES, MAX_MERGED_SERIES, MAX_MERGED_SERIES_PER_METRIC, OTHER_MERGED_NAMES } from '../../src/observability/metrics/snapshot-merger.js';
 import { MAX_LABELS_PER_METRIC } from '../../src/runtime/worker/processor-metrics.js';
 import type { WorkerSeriesSnapshot } from '../../src/observability/metrics/worker-snapshot.js';
 import { fromLabelledSnapshot, type LabelledSnapshot } from '../../src/observability/metrics/labelled-snapshot.js';
@@ -355,7 +355,7 @@ test('the coordinator bounds processor metrics over every worker generation: nam
   }
   const more = hub2.mergeWorkerSnapshot(1, counterSnapshot('s-past', 1, 'app_by_id_total', ['id'], [[['fresh'], 1], [['i3'], 4]]));
   assert.equal(more.length, 1);
-  assert.match(more[0]!.message, /more than 10,000 label sets over all worker threads: 1 new ones/);
+  assert.match(more[0]!.message, /more than 10,000 label sets for this metric, or 100,000 over all processor metrics, over all worker threads: 1 new ones/);
   text = await hub2.metrics();
   assert.equal(sample(text, 'app_by_id_total', { id: 'fresh' }), undefined);
   assert.equal(sample(text, 'app_by_id_total', { id: 'i3' }), 5, 'a label set already merged still counts');
@@ -370,4 +370,18 @@ test('the coordinator bounds processor metrics over every worker generation: nam
   text = await hub2.metrics();
   assert.equal(sample(text, 'app_wait_seconds_count', { id: 'i0' }), 2);
   assert.equal(sample(text, 'app_wait_seconds_count', { id: 'fresh' }), undefined);
+});
+
+test('the coordinator keeps at most 100,000 label sets over all processor metrics', async () => {
+  const hub = new MetricsHub({ processMetrics: false });
+  const metrics = MAX_MERGED_SERIES / MAX_MERGED_SERIES_PER_METRIC;
+  for (let m = 0; m < metrics; m++) {
+    const ids = Array.from({ length: MAX_MERGED_SERIES_PER_METRIC }, (_, i) => [[`i${i}`], 1] as [string[], number]);
+    assert.deepEqual(hub.mergeWorkerSnapshot(1, counterSnapshot(`g${m}`, 1, `app_full${m}_total`, ['id'], ids)), []);
+  }
+  const over = hub.mergeWorkerSnapshot(1, counterSnapshot('late', 1, 'app_late_total', ['id'], [[['a'], 1], [['b'], 1]]));
+  assert.match(over[0]!.message, /100,000 over all processor metrics/);
+  const text = await hub.metrics();
+  assert.equal(sample(text, 'app_late_total', { id: 'a' }), undefined);
+  assert.equal(sample(text, 'app_full0_total', { id: 'i9' }), 1);
 });

@@ -24,6 +24,8 @@ export const MAX_MERGED_LABEL_NAMES = 16;
 export const MAX_MERGED_METRIC_NAMES = 1_000;
 /** Label sets one merged metric keeps, over every worker and generation; further ones are reported, not merged. */
 export const MAX_MERGED_SERIES_PER_METRIC = 10_000;
+/** Label sets the coordinator keeps over all processor metrics (the registry's size). */
+export const MAX_MERGED_SERIES = 100_000;
 /** The `metric` of the problem a name past {@link MAX_MERGED_METRIC_NAMES} is reported under (one entry, whatever the names). */
 export const OTHER_MERGED_NAMES = '(other names)';
 
@@ -61,6 +63,8 @@ export class SnapshotMerger {
   #merged = new Map<string, Merged>();
   #baselines = new Map<string, Baseline>();
   #retired = new Set<string>();
+  /** Label sets merged so far, over all metrics (see MAX_MERGED_SERIES). */
+  #seriesTotal = 0;
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -202,6 +206,11 @@ export class SnapshotMerger {
     return merged;
   }
 
+  /** True when a metric with `series` label sets may take one more. */
+  #room(series: number): boolean {
+    return series < MAX_MERGED_SERIES_PER_METRIC && this.#seriesTotal < MAX_MERGED_SERIES;
+  }
+
   #mergeMetric(metric: MetricSnapshot, baseline: Baseline): string | undefined {
     const resolved = this.#resolve(metric);
     if (typeof resolved === 'string') return resolved;
@@ -219,9 +228,9 @@ export class SnapshotMerger {
         // snapshot that arrived late: it adds nothing (max, not last-write).
         if (delta <= 0) continue;
         const total = merged.totals.get(seriesKey);
-        if (total === undefined && merged.totals.size >= MAX_MERGED_SERIES_PER_METRIC) { refused += 1; continue; }
+        if (total === undefined && !this.#room(merged.totals.size)) { refused += 1; continue; }
         seen.set(seriesKey, series.value);
-        if (total === undefined) merged.totals.set(seriesKey, { values, value: delta });
+        if (total === undefined) { merged.totals.set(seriesKey, { values, value: delta }); this.#seriesTotal += 1; }
         else total.value += delta;
         merged.metric.inc(labelsOf(merged.labelKeys, values), delta);
       }
@@ -239,7 +248,10 @@ export class SnapshotMerger {
         const before = seen.get(seriesKey);
         const counts = series.counts.map((c, i) => c - (before?.counts[i] ?? 0));
         if (counts.some((c) => c < 0) || series.count <= (before?.count ?? 0)) continue; // older or unchanged
-        if (before === undefined && !merged.metric.hasSeries(values) && merged.metric.seriesCount >= MAX_MERGED_SERIES_PER_METRIC) { refused += 1; continue; }
+        if (before === undefined && !merged.metric.hasSeries(values)) {
+          if (!this.#room(merged.metric.seriesCount)) { refused += 1; continue; }
+          this.#seriesTotal += 1;
+        }
         seen.set(seriesKey, { counts: [...series.counts], sum: series.sum, count: series.count });
         merged.metric.add(merged.metric.series(values), counts, series.sum - (before?.sum ?? 0), series.count - (before?.count ?? 0));
       }
@@ -257,6 +269,7 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
 }
 
 function tooManySeries(refused: number): string {
-  return `more than ${MAX_MERGED_SERIES_PER_METRIC.toLocaleString('en-US')} label sets over all worker threads: ${refused} new ones in this snapshot not merged ` +
+  return `more than ${MAX_MERGED_SERIES_PER_METRIC.toLocaleString('en-US')} label sets for this metric, or ${MAX_MERGED_SERIES.toLocaleString('en-US')} over all ` +
+    `processor metrics, over all worker threads: ${refused} new ones in this snapshot not merged ` +
     '(label values should come from a small fixed set, not from record data)';
 }
