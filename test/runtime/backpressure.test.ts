@@ -139,7 +139,7 @@ test('a group\'s first batch is a probe of a few records: the second worker star
   // waited for all of it (a chain of 3 × 1 ms steps: 0.8 s idle, bench:pipeline (f)).
   const h = await harness();
   t.after(() => h.close());
-  const N = 300;
+  const N = 120;
   await h.produce('bpp.in', Array.from({ length: N }, (_, n) => ({ value: { n } })));
   const p = await start(h, `
 app: bpp
@@ -148,7 +148,7 @@ workers: 2
 sources:
   in: { topic: bpp.in }
 processors:
-  work: { module: ./started-at.ts, input: in, config: { ms: 20 } }
+  work: { module: ./started-at.ts, input: in, batchSize: 32, config: { ms: 20 } }
 sinks:
   out: { topic: bpp.out, input: work }
 `, [h.broker.address], N, []);
@@ -161,7 +161,7 @@ sinks:
   const before = byStart.findIndex((r) => r.thread !== first);
   assert.ok(before > 0, 'both workers ran records');
   // The probe's records, then maybe a few of the first thread's next batch while the second one's batch reaches its thread.
-  assert.ok(before <= 2 * PROBE_RECORDS, `the second worker started after ${before} records of the first (probe: ${PROBE_RECORDS}; a full batch is 256)`);
+  assert.ok(before <= 2 * PROBE_RECORDS, `the second worker started after ${before} records of the first (probe: ${PROBE_RECORDS}; a full batch is 32)`);
 });
 
 test('Batcher.pendingWeight counts what waits and what is being written, and afterWrite fires once each write settles', async () => {
