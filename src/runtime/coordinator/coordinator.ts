@@ -3,7 +3,6 @@ import { deserializeError, serializeError, type SerializedError } from '../../er
 import { planStageGroups, type StageGroup } from '../../topology/stage-groups.js';
 import type { SourceSpec, Topology } from '../../topology/types.js';
 import { buildDeadLetter, omitsEntry } from './dead-letter.js';
-import { partitionTopics } from '../../codec/partitioning.js';
 import { Ingest, type IngestOptions } from '../sources/ingest.js';
 import type { ExitRecord, GroupBatchResult, UnitFailure } from '../wire/messages.js';
 import type { BatchRunner, EntryWriter, JournalLike, RecordCodec, SourceReader } from '../pipeline/pipeline-io.js';
@@ -191,13 +190,6 @@ export class Coordinator {
   /** The backpressure gauges: sink records not yet acknowledged, and per stage group (by name) whether it holds back its batches now. */
   backpressure(): { sinkBacklog: number; waiting: Record<string, boolean> } {
     return this.#pressure.snapshot();
-  }
-
-  /** Topics the pipeline writes to (sinks and dead letters): register them before `run`. */
-  outputTopics(): string[] {
-    const topics = new Set<string>(Object.values(this.#o.topology.sinks).flatMap((s) => partitionTopics(s.topic, s.partitions)));
-    for (const p of Object.values(this.#o.topology.processors)) topics.add(p.deadLetter);
-    return [...topics];
   }
 
   /** Runs until idle (with `untilIdle`) or until `stop()`; resolves with the summary after draining. */

@@ -262,7 +262,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       });
       instrumented = detach;
     }
-    const topics = new Set([...Object.values(topology.sources).flatMap((s) => partitionTopics(s.topic, s.partitions)), ...coordinator.outputTopics()]);
+    const topics = pipelineTopics(topology);
     phase('registering topics');
     for (const topic of topics) await client.register(topic);
     await options.beforeRun?.(client);
@@ -305,4 +305,12 @@ export function defaultMaxInFlight(topology: Topology, workers: number): number 
   const batch = Math.max(1, ...Object.values(topology.processors).map((p) => p.batchSize));
   const poll = Math.max(1, ...Object.values(topology.sources).map((s) => s.poll.batchSize));
   return Math.max(2_048, workers * batch * 4, 2 * poll);
+}
+
+/** Every topic the pipeline reads or writes (sources, sinks, dead letters; each partition): registered before the run. */
+function pipelineTopics(topology: Topology): Set<string> {
+  const topics = new Set<string>();
+  for (const s of [...Object.values(topology.sources), ...Object.values(topology.sinks)]) for (const t of partitionTopics(s.topic, s.partitions)) topics.add(t);
+  for (const p of Object.values(topology.processors)) topics.add(p.deadLetter);
+  return topics;
 }
