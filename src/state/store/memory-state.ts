@@ -130,18 +130,7 @@ export class MemoryState implements StateReader {
 
   /** The visible bytes of `key` went from `before` to `after`: the views of its scopes are replaced by updated copies. */
   #visibleChanged(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
-    if (before !== after) this.#replaceViews(key, after);
-  }
-
-  /** The visible bytes of `key` are now `after` (changed): the views of its scopes are replaced by updated copies. */
-  #replaceViews(key: string, after: Uint8Array | undefined): void {
-    const own = this.#views.get(key);
-    if (own !== undefined) this.#views.set(key, withEntry(own, key, key, after));
-    for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
-      const scope = key.slice(0, at);
-      const view = this.#views.get(scope);
-      if (view !== undefined) this.#views.set(scope, withEntry(view, scope, key, after));
-    }
+    if (before !== after) this.#viewsChanged([[key, after]]);
   }
 
   committedRange(opts: RangeOptions): Array<[string, Uint8Array]> {
@@ -160,26 +149,33 @@ export class MemoryState implements StateReader {
       this.overlay.set(key, { bytes, owner });
       if (views && before !== (bytes ?? undefined)) (changed ??= []).push([key, bytes ?? undefined]);
     }
-    if (changed === undefined) return;
-    if (changed.length === 1) this.#replaceViews(changed[0]![0], changed[0]![1]);
-    else this.#viewsChanged(changed);
+    if (changed !== undefined) this.#viewsChanged(changed);
   }
 
-  /** `#visibleChanged` for several keys: each view touched is copied once. */
+  /**
+   * The visible bytes of these keys changed: each view of their scopes (a key
+   * itself, and each prefix before a separator) is replaced by one updated
+   * copy. A windowed step writes several keys of one record key per record,
+   * so the scopes touched are few: two short arrays, no map.
+   */
   #viewsChanged(changed: ReadonlyArray<readonly [string, Uint8Array | undefined]>): void {
-    const byScope = new Map<string, Array<readonly [string, Uint8Array | undefined]>>();
-    const touch = (scope: string, change: readonly [string, Uint8Array | undefined]) => {
-      if (!this.#views.has(scope)) return;
-      const list = byScope.get(scope);
-      if (list === undefined) byScope.set(scope, [change]);
-      else list.push(change);
-    };
+    const scopes: string[] = [];
+    const lists: Array<Array<readonly [string, Uint8Array | undefined]>> = [];
     for (const change of changed) {
       const key = change[0];
-      touch(key, change);
-      for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) touch(key.slice(0, at), change);
+      for (let at = key.indexOf(SCOPE_SEPARATOR, 1); ; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
+        const end = at === -1 ? key.length : at;
+        let i = 0;
+        while (i < scopes.length && !(scopes[i]!.length === end && key.startsWith(scopes[i]!))) i++;
+        if (i < scopes.length) lists[i]!.push(change);
+        else {
+          const scope = end === key.length ? key : key.slice(0, end);
+          if (this.#views.has(scope)) { scopes.push(scope); lists.push([change]); }
+        }
+        if (at === -1) break;
+      }
     }
-    for (const [scope, list] of byScope) this.#views.set(scope, withEntries(this.#views.get(scope)!, scope, list));
+    for (let i = 0; i < scopes.length; i++) this.#views.set(scopes[i]!, withEntries(this.#views.get(scopes[i]!)!, scopes[i]!, lists[i]!));
   }
 
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
@@ -214,16 +210,11 @@ export type ScopeView = ReadonlyArray<readonly [string, Uint8Array]>;
 /** Scopes whose view is kept (least recently used dropped first): a view holds its scope's entries, not copies of their bytes. */
 const VIEW_LIMIT = 8192;
 
-/** `view` (of `scope`: its own entry first, then `scope@...` in key order) with `key` set to `bytes`, or removed when undefined. */
-function withEntry(view: ScopeView, scope: string, key: string, bytes: Uint8Array | undefined): ScopeView {
-  const at = entryIndex(view, scope, key);
-  if (bytes === undefined && !at.found) return view;
-  const next = view.slice();
-  setEntry(next, at, key, bytes);
-  return next;
-}
-
-/** `withEntry` for several changes in order, copying the view once. */
+/**
+ * `view` (of `scope`: its own entry first, then `scope@...` in key order)
+ * with each change applied in order (a key set to its bytes, or removed when
+ * undefined), copied once; the same view when nothing in it changes.
+ */
 function withEntries(view: ScopeView, scope: string, changes: ReadonlyArray<readonly [string, Uint8Array | undefined]>): ScopeView {
   let next: Array<readonly [string, Uint8Array]> | undefined;
   for (const [key, bytes] of changes) {
