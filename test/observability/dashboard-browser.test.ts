@@ -57,13 +57,13 @@ const processedOf = async (page: Page, processor: string): Promise<number> => {
 test('the dashboard of a running example shows the graph, rising counts and dead letters, and replays one', { timeout: 180_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set WALRUS_CHROMIUM`);
   const dir = await mkdtemp(join(tmpdir(), 'walrus-dashboard-'));
-  // The bundled example as it is, except the source is paced (150 records/s, ~13 s for the
+  // The bundled example as it is, except the source is paced (250 records/s, ~8 s for the
   // 2,000 orders) so the run lasts long enough to watch even on a loaded machine, and its module paths point at the repository's processors.
   const example = await readFile(join(root, 'topology.yaml'), 'utf8');
   const paced = example
     .replace(/module: \.\/processors\//g, `module: ${join(root, 'processors')}/`)
-    .replace(/(\n {4}serializer: string.*\n)/, '$1    rateLimit: 150\n');
-  assert.match(paced, /rateLimit: 150/);
+    .replace(/(\n {4}serializer: string.*\n)/, '$1    rateLimit: 250\n');
+  assert.match(paced, /rateLimit: 250/);
   const topologyFile = join(dir, 'topology.yaml');
   await writeFile(topologyFile, paced);
 

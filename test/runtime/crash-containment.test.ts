@@ -84,10 +84,11 @@ test('a processor that kills every worker ends the run with a fatal WORKER_CRASH
 });
 
 test('workers are recycled after N batches: more threads than workers served the run, every record once', { timeout: 60_000 }, async () => {
-  await h.produce('in', Array.from({ length: 40 }, (_, i) => ({ value: { n: i } })), 1);
+  // 6 batches of 4, a worker recycled after every 2: at least 3 threads.
+  await h.produce('in', Array.from({ length: 24 }, (_, i) => ({ value: { n: i } })), 1);
   const summary = await h.run(topology('leaky.ts', ', concurrency: 2', 'workerPool: { recycleAfterTasks: 2 }', 2, 4));
   const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
-  assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i));
   assert.ok(new Set(out.map((v) => v.thread)).size > 2, `threads: ${[...new Set(out.map((v) => v.thread))].join(', ')}`);
   assert.equal(summary.processors.p.deadLettered, 0);
   assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
@@ -106,15 +107,15 @@ test('a processor whose module kills every worker at import fails the run at sta
 });
 
 test('a burst of poison records, each killing its worker on every attempt, is dead-lettered (each counts once toward the crash limit); the rest comes out', { timeout: 90_000 }, async () => {
-  const poison = 4;
+  const poison = 3;
   const good = 20;
   await h.produce('in', [
     ...Array.from({ length: poison }, (_, i) => ({ value: { n: i, crash: 'always' } })),
     ...Array.from({ length: good }, (_, i) => ({ value: { n: poison + i } })),
   ], 1);
-  // 3 attempts each: 12 worker deaths (and a batch or two before the records run alone), more than a
-  // limit of 8 were each attempt counted; counted once per record they stay under it.
-  const summary = await h.run(topology('crash.ts', '', 'workerPool: { maxConsecutiveCrashes: 8 }', 3).replace('workers: 1', 'workers: 2'));
+  // 3 attempts each: 9 worker deaths (and a batch or two before the records run alone), more than a
+  // limit of 6 were each attempt counted; counted once per record they stay under it.
+  const summary = await h.run(topology('crash.ts', '', 'workerPool: { maxConsecutiveCrashes: 6 }', 3).replace('workers: 1', 'workers: 2'));
   const out = (await h.drain('out')).map((r) => (r.value as { n: number }).n).sort((a, b) => a - b);
   const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
   assert.deepEqual(out, Array.from({ length: good }, (_, i) => poison + i));

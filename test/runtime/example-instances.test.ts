@@ -45,7 +45,8 @@ async function produceSample(app: string, lines: string[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-const sampleLines = async () => (await readFile(SAMPLE, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+/** The first 1,000 orders of the sample (it has 2,000): every customer, a few malformed lines, half the run time. */
+const sampleLines = async () => (await readFile(SAMPLE, 'utf8')).split('\n').filter((l) => l.trim() !== '').slice(0, 1000);
 
 /**
  * Runs instance 0..n-1 at once until idle, twice: an instance may reach idle
@@ -115,7 +116,7 @@ test('the bundled example with partitions: 4 as 3 instances: per-customer order,
 
   // Per-customer order: each window's running order count goes 1, 2, 3... in the revenue sink.
   const out = (await h.drain('ex3-orders.revenue')).map((r) => r.value as Revenue);
-  assert.ok(out.length >= 1900, `revenue results: ${out.length}`);
+  assert.ok(out.length >= 950, `revenue results: ${out.length}`);
   const seen = new Map<string, number>();
   for (const r of out) {
     if (r.final) continue;
