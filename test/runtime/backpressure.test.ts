@@ -49,10 +49,10 @@ async function peakOf(done: Promise<unknown>, read: () => number): Promise<numbe
   return Math.max(peak, read());
 }
 
-test('a fan-out of 1,000 per record into a key-ordered group: the group after it holds at most one task past the mark, not every derived record; all 300,000 written once', { timeout: 120_000 }, async (t) => {
+test('a fan-out of 1,000 per record into a key-ordered group: the group after it holds at most one task past the mark, not every derived record; all 150,000 written once', { timeout: 120_000 }, async (t) => {
   const h = await harness();
   t.after(() => h.close());
-  const N = 300;
+  const N = 150;
   await h.produce('bp.in', Array.from({ length: N }, (_, i) => ({ key: `k${i % 20}`, value: { i } })), 50);
   const lines: Line[] = [];
   const hub = new MetricsHub({ processMetrics: false });
@@ -80,10 +80,10 @@ sinks:
   const out = await h.drain('bp.out');
   assert.equal(out.length, N * FAN);
   assert.equal(new Set(out.map((r) => r.id)).size, N * FAN, 'no record written twice');
-  // Held at 2 × maxInFlight queued, plus what one task brings; without the hold every derived record queued (~300,000).
+  // Held at 2 × maxInFlight queued, plus what one task brings; without the hold every derived record queued (~150,000).
   assert.ok(peak <= 2 * N + TASK, `the group after the fan-out held ${peak} records at most (bound ${2 * N + TASK})`);
   assert.ok(peak >= FAN, `sampling saw the queue (${peak})`);
-  // `fan` waits for `next`; `next` in turn may wait for the sink (300,000 records to write).
+  // `fan` waits for `next`; `next` in turn may wait for the sink (150,000 records to write).
   const said = waits(lines).filter((l) => l.group === 'fan');
   assert.equal(said.length, 1, 'the wait is logged once');
   assert.match(said[0]!.msg, /stage group "fan" waits for "next"/);
@@ -102,7 +102,7 @@ test('a sink slower than the fan-out feeding it: records waiting for the node st
   const [host, port] = h.broker.address.split(':');
   const proxy = await FaultProxy.start({ host: host!, port: Number(port) });
   t.after(() => proxy.close());
-  const N = 200;
+  const N = 100;
   await h.produce('bps.in', Array.from({ length: N }, (_, i) => ({ value: { i } })));
   const lines: Line[] = [];
   // Every request and reply through the proxy waits 100 ms: one sink write per round trip, far slower than the fan-out.
@@ -125,7 +125,7 @@ sinks:
   const out = await h.drain('bps.out');
   assert.equal(out.length, N * FAN);
   assert.equal(new Set(out.map((r) => r.id)).size, N * FAN, 'no record written twice');
-  // Held at 8 × maxInFlight waiting, plus what one task brings; without the hold all 200,000 waited for the node.
+  // Held at 8 × maxInFlight waiting, plus what one task brings; without the hold all 100,000 waited for the node.
   assert.ok(peak <= 8 * N + TASK, `sink records waiting peaked at ${peak} (bound ${8 * N + TASK})`);
   assert.ok(peak >= FAN, `sampling saw the backlog (${peak})`);
   const said = waits(lines);
