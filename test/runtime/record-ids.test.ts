@@ -25,3 +25,16 @@ test('recordIdText reads the id\'s own bytes, also from a view into a larger buf
   assert.equal(recordIdText(view), Buffer.from(Uint8Array.prototype.slice.call(view)).toString('base64url'));
   assert.equal(recordIdText(new Uint8Array(16)), 'AAAAAAAAAAAAAAAAAAAAAA');
 });
+
+test('recordIdText writes what Buffer#toString(\'base64url\') writes, for every byte value in every position', () => {
+  for (let v = 0; v < 256; v++) {
+    for (let at = 0; at < 16; at++) {
+      const bytes = new Uint8Array(16).fill((v * 31 + at) & 0xff);
+      bytes[at] = v;
+      assert.equal(recordIdText(bytes), Buffer.from(bytes).toString('base64url'), `byte ${v} at ${at}`);
+    }
+  }
+  assert.equal(recordIdText(new Uint8Array(16).fill(0xff)), '_____________________w');
+  // Not an id's length: still base64url, through Buffer.
+  assert.equal(recordIdText(new Uint8Array([1, 2, 3, 4])), Buffer.from([1, 2, 3, 4]).toString('base64url'));
+});

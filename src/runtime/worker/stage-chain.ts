@@ -4,7 +4,7 @@ import { HEADERS, type RecordToEncode } from '../../codec/index.js';
 import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
 import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
-import { deriveRecordIdBytes, recordIdText } from '../wire/record-ids.js';
+import { deriveRecordId, deriveRecordIdBytes, recordIdText } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { StepDeadlines } from './step-deadlines.js';
@@ -268,7 +268,8 @@ export class ChainBatch {
       const out = outputs[j]!;
       const route = spec.routes[out.output];
       if (route === undefined || (route.members.length === 0 && route.exits.length === 0)) continue;
-      const id = recordIdText(ids[j] ?? deriveRecordIdBytes(record.id, spec.name, j));
+      const sunkId = ids[j];
+      const id = sunkId === undefined ? deriveRecordId(record.id, spec.name, j) : recordIdText(sunkId);
       const key = 'key' in out ? out.key : record.key;
       const headers = outputHeaders(out.headers, record.headers);
       const source = `${spec.name}.${out.output}`;
