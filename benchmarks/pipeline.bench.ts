@@ -13,6 +13,9 @@
  *       calibrated loop count), 1 worker vs 2 workers;
  *   (c) the floor: the naive loop the seed's .NET client pattern leads to
  *       (GET → process → PUT, one record at a time).
+ *   (g) the floor of (d): the example's four processors called directly in
+ *       this thread, no framework (lib/example-floor.ts); its CPU column is
+ *       what the example's own code costs per order.
  * Columns: records/s; CPU µs per input record of the coordinator thread and
  * of the worker threads; peak RSS of the case's process. The ratios the
  * stage-groups work targets are printed at the end.
@@ -36,6 +39,8 @@ import { printTable } from './lib/table.js';
 import { orderLines, invalidOrders } from './lib/orders.js';
 import { execFileSync } from 'node:child_process';
 import { mainThreadCpuMs } from './lib/cpu.js';
+import { runExampleDirectly } from './lib/example-floor.js';
+import { parse as parseYaml } from 'yaml';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 // The cases run the built package (dist/): build it if the sources are newer.
@@ -114,6 +119,23 @@ observability: { logLevel: warn }
       'CPU µs/record': Number(((cpuUs.user + cpuUs.system) / n).toFixed(1)),
       'coordinator CPU µs/record': Number(((mainCpuMs * 1000) / n).toFixed(1)) };
   });
+}
+
+/**
+ * (g): the floor of (d), its processors called directly in this thread
+ * (lib/example-floor.ts), after a warm-up: the CPU per order of the example's
+ * own code, which no runtime saves.
+ */
+function floorCase(n: number): Record<string, string | number> {
+  const example = parseYaml(readFileSync(new URL('../topology.yaml', import.meta.url), 'utf8')) as { processors: Record<string, { config?: unknown }> };
+  const config = { enrich: example.processors.enrich!.config, route: example.processors.route!.config };
+  runExampleDirectly(orderLines(Math.min(n, 20_000), 7), config);
+  const r = runExampleDirectly(orderLines(n), config);
+  if (r.deadLettered !== invalidOrders(n)) throw new Error(`floor: expected ${invalidOrders(n)} dead letters, got ${r.deadLettered}`);
+  return {
+    case: "(g) (d)'s processors called directly", workers: 0, records: n, seconds: Number((r.elapsedMs / 1000).toFixed(2)),
+    'records/s': Math.round(n / (r.elapsedMs / 1000)), 'coordinator CPU µs/record': Number(((r.cpuMs * 1000) / n).toFixed(1)),
+  };
 }
 
 /** (c): one record at a time, GET → JSON.parse → PUT, plain text entries, like the seed's .NET consumer loop. */
@@ -282,6 +304,7 @@ if (want('d')) {
     },
   }));
 }
+if (want('g')) rows.push(floorCase(nOrders));
 if (want('f')) {
   for (const workers of [1, 2]) {
     rows.push(await childCase('(f) 3 stages × ~1 ms fixed CPU', { yaml: chain(3, 'fixed-work.ts', 'unordered', `{ iterations: ${iterations} }`), workers, records: nWork, expectSunk: nWork, load: (c) => keyed(c, nWork) }));
@@ -293,6 +316,7 @@ const rate = (label: string, workers?: number) => rows.find((r) => r.case === la
 const col = (label: string, key: string) => rows.find((r) => r.case === label)?.[key] as number | undefined;
 const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? 'n/a' : `${(x / y).toFixed(2)}×`);
 const a = rate('(a) 1 stage, tuned batches');
+const sum = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : x + y);
 process.stdout.write([
   `(e) 4-stage chain vs (a): ${ratio(rate('(e) 4 stages, ordering: key'), a)} (target ≥ 0.7×)`,
   `(d) bundled example vs (a): ${ratio(rate('(d) bundled example'), a)} (target ≥ 0.4×)`,
@@ -301,5 +325,7 @@ process.stdout.write([
   `(a) default batches vs tuned: ${ratio(rate('(a) 1 stage, default batches'), a)} (target ≥ 0.9×)`,
   `(d) second half vs first half: ${col('(d) bundled example', '2nd half / 1st half') ?? 'n/a'}× (target ≥ 0.8×); peak RSS ${col('(d) bundled example', 'peak RSS MiB') ?? 'n/a'} MiB (target ≤ 350)`,
   `(a) vs naive loop: ${ratio(a, rate('(c) naive GET → process → PUT loop'))}`,
+  `(d) CPU per order vs its floor (g): ${ratio(sum(col('(d) bundled example', 'coordinator CPU µs/record'), col('(d) bundled example', 'worker CPU µs/record')), col("(g) (d)'s processors called directly", 'coordinator CPU µs/record'))}` +
+    ` (coordinator + workers ÷ the processors alone; the node's CPU not counted)`,
   '',
 ].join('\n'));
