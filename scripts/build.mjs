@@ -32,7 +32,7 @@ function walk(dir, keep) {
   return out;
 }
 
-// `--if-stale` (prestart, pretest): skip when dist/ is newer than every
+// `--if-stale` (prestart, scripts/run-tests.mjs): skip when dist/ is newer than every
 // source file, so a test run after an edit never uses yesterday's build.
 const stamp = join(dist, '.build-stamp');
 const inputs = [...walk(src, () => true), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), fileURLToPath(import.meta.url)];

@@ -47,8 +47,8 @@ function run(args, capture) {
 }
 
 // Tests that run the CLI or pack the package use dist/: build it first when a
-// source is newer (as `npm test`'s pretest does), so that no test rebuilds it
-// (removing it) while another one runs it.
+// source is newer (this is `npm test`'s build step), so that no test rebuilds
+// it (removing it) while another one runs it.
 const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(built.status ?? 1);
 

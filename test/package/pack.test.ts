@@ -33,7 +33,7 @@ function walrus(project: string, args: string[], env: NodeJS.ProcessEnv = proces
 
 before(async () => {
   base = await mkdtemp(join(tmpdir(), 'walrus-pack-'));
-  // `npm test` builds first (pretest); this keeps the file runnable on its own.
+  // `npm test` builds first (scripts/run-tests.mjs); this keeps the file runnable on its own.
   const built = await run(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, timeoutMs: 240_000 });
   assert.equal(built.code, 0, explain(built));
   // A start leaves V8's code cache of the vendored zod in dist/ (src/util/code-cache.ts): it must not be packed.
