@@ -180,7 +180,8 @@ export async function runSession(session: RunSession): Promise<number> {
           for (const r of await seedSources(topology, seeds, client, target, { force: values.reseed, cwd: io.cwd })) {
             io.stderr.write(r.skipped
               ? `seed: ${r.file} was already loaded into "${r.topic}" (use --reseed to load it again)\n`
-              : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
+              : r.resumed === true ? `seed: finished the interrupted load of ${r.file} into "${r.topic}" (${r.entries} more entries)\n`
+                : `seed: loaded ${r.entries} entries from ${r.file} into "${r.topic}"\n`);
           }
         },
       });

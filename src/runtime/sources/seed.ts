@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
@@ -10,16 +10,43 @@ import type { Topology } from '../../topology/types.js';
 export interface SeedSpec { source: string; file: string }
 
 /** What seeding did, per file. */
-export interface SeedResult { source: string; topic: string; file: string; entries: number; skipped: boolean }
+export interface SeedResult {
+  source: string; topic: string; file: string;
+  /** Entries this call loaded (after an interrupted load: only the rest). */
+  entries: number;
+  skipped: boolean;
+  /** True when this call finished a load an earlier one began. */
+  resumed?: boolean;
+}
 
-/** Anything that writes entries (the WalrusClient). */
-export interface SeedWriter { putMany(topic: string, entries: string[]): Promise<void> }
+/**
+ * Anything that writes entries (the WalrusClient). `state` (optional) gives a
+ * topic's `totalEntries` where the node reports it (the embedded node), which
+ * lets an interrupted load resume exactly.
+ */
+export interface SeedWriter {
+  putMany(topic: string, entries: string[]): Promise<void>;
+  state?(topic: string): Promise<{ totalEntries?: number }>;
+}
+
+/** A load under way, as the marker keeps it: per topic, its entry count before the load and the entries confirmed since. */
+interface Loading { loading: true; base: Record<string, number | null>; done: Record<string, number> }
+
+type Marker = Record<string, string | Loading>;
 
 /**
  * Loads each non-empty line of a file as one plain-text entry into a
  * source's topic. A marker in `<stateDir>/<app>/seeded.json` remembers which
  * file contents (sha256) went to which node, so running the example twice does
  * not load the sample twice; `force` loads again anyway.
+ *
+ * A load that is interrupted (kill -9, a second signal) resumes where it
+ * stopped instead of loading the file again: the marker records each topic's
+ * entry count before the load and, after every confirmed batch, how many
+ * entries went in. The one batch that may have been stored without its
+ * confirmation is settled by the topic's count where the node reports it
+ * (the embedded node); on a node that does not (stock Walrus) it is loaded
+ * again, so at most one batch (2,000 entries) is duplicated.
  */
 export async function seedSources(topology: Topology, seeds: SeedSpec[], writer: SeedWriter, target: string,
   options: { force?: boolean; cwd?: string } = {}): Promise<SeedResult[]> {
@@ -41,23 +68,78 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
     }
     const digest = createHash('sha256').update(text).digest('hex');
     const markKey = `${target}|${spec.topic}|${digest}`;
-    if (marker[markKey] && !options.force) {
+    const previous = marker[markKey];
+    if (typeof previous === 'string' && !options.force) {
       results.push({ source: seed.source, topic: spec.topic, file, entries: 0, skipped: true });
       continue;
     }
     const entries = linesOf(text, file);
     // Seed lines are plain entries without a key: a partitioned source gets them round-robin (docs/scaling.md).
     const topics = partitionTopics(spec.topic, spec.partitions);
+    const resumed = typeof previous === 'object' && !options.force;
+    const loading: Loading = resumed ? previous : { loading: true, base: {}, done: {} };
+    if (!resumed) for (const topic of topics) loading.base[topic] = await countOf(writer, topic);
+    let written = 0;
     for (const [p, topic] of topics.entries()) {
       const part = topics.length === 1 ? entries : entries.filter((_, i) => i % topics.length === p);
-      for (let i = 0; i < part.length; i += MAX_BATCH_ENTRIES) await writer.putMany(topic, part.slice(i, i + MAX_BATCH_ENTRIES));
+      let at = resumed ? await resumeAt(writer, topic, loading, part.length) : 0;
+      loading.done[topic] = at;
+      await writeMarker(markerFile, { ...marker, [markKey]: loading });
+      while (at < part.length) {
+        const batch = part.slice(at, at + MAX_BATCH_ENTRIES);
+        await writer.putMany(topic, batch);
+        at += batch.length;
+        written += batch.length;
+        loading.done[topic] = at;
+        await writeMarker(markerFile, { ...marker, [markKey]: loading });
+      }
     }
     marker[markKey] = new Date().toISOString();
-    await mkdir(dirname(markerFile), { recursive: true });
-    await writeFile(markerFile, `${JSON.stringify(marker, null, 2)}\n`);
-    results.push({ source: seed.source, topic: spec.topic, file, entries: entries.length, skipped: false });
+    await writeMarker(markerFile, marker);
+    results.push({ source: seed.source, topic: spec.topic, file, entries: written, skipped: false, ...(resumed ? { resumed: true } : {}) });
   }
   return results;
+}
+
+/** A topic's entries ever appended, where the node reports it; 0 for a topic not created yet; null when unknown (stock Walrus). */
+async function countOf(writer: SeedWriter, topic: string): Promise<number | null> {
+  if (writer.state === undefined) return null;
+  try {
+    return (await writer.state(topic)).totalEntries ?? null;
+  } catch (error) {
+    if (error instanceof WalrusError && error.code === 'TOPIC_NOT_FOUND') return 0;
+    throw error;
+  }
+}
+
+/**
+ * Where an interrupted load of `topic` continues: after the entries it
+ * confirmed, and after the unconfirmed batch too when the topic's count says
+ * that batch was stored. A count that fits neither (someone else wrote to the
+ * topic meanwhile) is not trusted: the unconfirmed batch is loaded again.
+ */
+async function resumeAt(writer: SeedWriter, topic: string, loading: Loading, total: number): Promise<number> {
+  const done = loading.done[topic] ?? 0;
+  const base = loading.base[topic];
+  const now = base === null || base === undefined ? null : await countOf(writer, topic);
+  if (now === null || base === null || base === undefined) return done;
+  const stored = now - base;
+  const unconfirmed = Math.min(MAX_BATCH_ENTRIES, total - done);
+  return stored === done + unconfirmed ? done + unconfirmed : done;
+}
+
+/** Replaces the marker file whole (written aside, flushed, renamed): a crash leaves the old marker or the new one. */
+async function writeMarker(file: string, marker: Marker): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const aside = `${file}.tmp`;
+  const handle = await open(aside, 'w');
+  try {
+    await handle.writeFile(`${JSON.stringify(marker, null, 2)}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(aside, file);
 }
 
 /** Non-empty lines, trailing whitespace (which the server would trim anyway) removed. */
@@ -73,9 +155,9 @@ function linesOf(text: string, file: string): string[] {
   return out;
 }
 
-async function readMarker(file: string): Promise<Record<string, string>> {
+async function readMarker(file: string): Promise<Marker> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    return JSON.parse(await readFile(file, 'utf8')) as Marker;
   } catch {
     return {};
   }
