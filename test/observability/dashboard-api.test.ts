@@ -1,9 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { WalrusClient } from '../../src/client/index.js';
 import { encodeRecords, decodeEntry } from '../../src/codec/index.js';
 import { replayEntries } from '../../src/cli/commands/dlq-replay.js';
+import { refuseReason } from '../../src/observability/dashboard/request-guard.js';
 import {
   MetricsHub, DeadLetterRing, StatsSampler, createDashboard, startObservabilityServer, type DashboardTopology,
 } from '../../src/observability/index.js';
@@ -119,6 +120,13 @@ test('the page and its assets are served with a strict content security policy; 
 test('requests naming a non-loopback Host (DNS rebinding) and cross-site or non-JSON POSTs are refused', async () => {
   assert.equal((await call('/api/topology', { headers: { host: 'evil.example:80' } })).status, 403);
   assert.equal((await call('/', { headers: { host: `localhost:${server.port}` } })).status, 200);
+  // Every spelling of a loopback address is a loopback name; anything else is refused.
+  for (const host of [`127.0.0.1:${server.port}`, `127.1.2.3:${server.port}`, `[::1]:${server.port}`, `[0:0:0:0:0:0:0:1]:${server.port}`, `[::ffff:127.0.0.1]:${server.port}`]) {
+    assert.equal(refuseReason({ headers: { host }, method: 'GET' } as IncomingMessage, { loopback: true }), undefined, host);
+  }
+  for (const host of ['evil.example', '127.0.0.1.evil.example:80', '[::ffff:10.0.0.1]:80', '[::2]:80']) {
+    assert.match(refuseReason({ headers: { host }, method: 'GET' } as IncomingMessage, { loopback: true }) ?? '', /not a loopback name/, host);
+  }
   const plain = await post({ ids: [1], confirm: true }, { 'content-type': 'text/plain' });
   assert.equal(plain.status, 403);
   assert.match(plain.text, /application\/json/);
@@ -139,6 +147,11 @@ test('replay needs a confirmation, sends the original entry back to its source t
   assert.equal((await post({ ids: [second.id] })).status, 400, 'no confirm');
   assert.equal((await post({ ids: 'all', confirm: true })).status, 400);
   assert.equal((await call('/api/dead-letters?limit=0')).status, 400);
+  // An id named twice would replay (and process) that record twice: refused, nothing sent.
+  const twice = await post({ ids: [second.id, 1, second.id], confirm: true });
+  assert.equal(twice.status, 400);
+  assert.match(twice.text, new RegExp(`dead letter ${second.id} is named more than once`));
+  assert.equal((await client.getMany('orders', 10)).length, 0);
   const answer = await post({ ids: [second.id, 1, 999], confirm: true });
   assert.equal(answer.status, 200, answer.text);
   assert.deepEqual(JSON.parse(answer.text), {

@@ -147,6 +147,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return [400, { error: 'body must be {"ids": [<dead-letter id>, ...], "confirm": true} with at least one positive integer id' }];
     }
     if (ids.length > maxReplay) return [400, { error: `at most ${maxReplay} dead letters per replay (got ${ids.length})` }];
+    // Each selected dead letter goes back once: an id named twice would be replayed (and processed) twice.
+    const repeated = (ids as number[]).find((id, i) => ids.indexOf(id) !== i);
+    if (repeated !== undefined) return [400, { error: `dead letter ${repeated} is named more than once; list each id once` }];
     if (confirm !== true) return [400, { error: 'replay changes data: send "confirm": true' }];
     const { found, missing } = deadLetters.entries(ids as number[]);
     const answer: ReplayAnswer = { replayed: {}, results: missing.map((id) => ({ id, ok: false, reason: 'no longer held (only the latest dead letters are kept)' })) };

@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-
-/** Hosts that name this machine's loopback interface. */
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+import { isLoopback } from '../../util/exposure.js';
 
 function hostName(host: string): string {
   // `[v6]:port` keeps its brackets; `name:port` loses the port.
@@ -25,7 +23,7 @@ function hostName(host: string): string {
 export function refuseReason(req: IncomingMessage, options: { loopback: boolean }): string | undefined {
   const host = req.headers.host;
   if (host === undefined || host === '') return 'no Host header';
-  if (options.loopback && !LOOPBACK_NAMES.has(hostName(host).toLowerCase())) {
+  if (options.loopback && !isLoopback(hostName(host))) {
     return `Host "${host}" is not a loopback name: open the dashboard as http://127.0.0.1:<port>/ (or localhost)`;
   }
   if (req.method !== 'POST') return undefined;

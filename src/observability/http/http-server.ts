@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WalrusError } from '../../errors/index.js';
-import { checkExposure } from '../../util/exposure.js';
+import { checkExposure, isLoopback } from '../../util/exposure.js';
 import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
@@ -102,7 +102,8 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   const monitor = new EventLoopMonitor({ windowMs: options.eventLoopWindowMs ?? 5000 });
   const readiness = options.readiness ?? (() => ({ ready: true, checks: {} }));
   const started = Date.now();
-  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  // The same test as checkExposure's: a bind it lets through without credentials always gets the Host check.
+  const loopback = isLoopback(host);
 
   function healthReport(): { status: number; body: Record<string, unknown> } {
     const delay = Math.round(monitor.maxDelayMs() * 10) / 10;
