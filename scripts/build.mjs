@@ -181,6 +181,17 @@ const importMetaPlugin = {
     });
   },
 };
+// comlink's Node adapter is imported from its ESM file, whose default export
+// is the function. Under require() (Node 20.19+ loads ESM that way) esbuild's
+// interop hands back the module namespace as `default`, and starting a worker
+// pool from CommonJS threw "nodeEndpoint is not a function". The CommonJS
+// bundle requires the adapter's UMD build instead: module.exports is the function.
+const comlinkAdapterPlugin = {
+  name: 'comlink-node-adapter-umd',
+  setup(build) {
+    build.onResolve({ filter: /^comlink\/dist\/esm\/node-adapter\.mjs$/ }, () => ({ path: 'comlink/dist/umd/node-adapter.js', external: true }));
+  },
+};
 // One bundle per public entry: the package entry and `walrus-stream/processor`
 // (src/processor/sdk.ts). Classes are not shared between the two, and need not
 // be: the runtime reads errors and processors by shape (code, retriable, the
@@ -201,7 +212,7 @@ for (const entry of ['index.ts', 'processor/sdk.ts']) await esbuild.build({
   banner: {
     js: "const __walrusEsmTwin = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, '..', 'esm', p)).href;",
   },
-  plugins: [importMetaPlugin],
+  plugins: [comlinkAdapterPlugin, importMetaPlugin],
 });
 writeFileSync(join(cjs, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 

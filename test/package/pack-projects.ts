@@ -100,6 +100,12 @@ try {
   if (!metrics.includes('walrus_stream_')) throw new Error('MetricsHub exposition has no walrus_stream_ series');
   const { topology } = await ws.loadTopology('topology.yaml');
   if (Object.keys(topology.processors).length !== 4) throw new Error('loadTopology read ' + Object.keys(topology.processors).length + ' processors');
+  // docs/pipeline.md's "Using it from code": a pipeline with its worker pool, from this kind of module.
+  await client.register('words');
+  await client.putMany('words', ['one', 'two', 'three']);
+  const pipeline = await ws.startPipeline({ ...topology, stateDir: join(dataDir, 'state') }, { nodes: [broker.address], untilIdle: true, workers: 1 });
+  const summary = await pipeline.done;
+  if (summary.processors.pass?.processed !== 3) throw new Error('startPipeline processed ' + JSON.stringify(summary.processors));
   console.log('library ok');
 } finally {
   await client.close();
