@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { EXIT } from '../../src/cli/command.js';
+import { loadTopology } from '../../src/topology/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -48,6 +49,13 @@ test('init scaffolds a project whose topology validates, processor loaded throug
   assert.match(JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')).scripts.test, /^walrus-stream test && /);
   await readFile(join(dir, 'data/events.jsonl'), 'utf8');
   await readFile(join(dir, 'README.md'), 'utf8');
+  // The embedded node's data lives under stateDir (gitignored), and WALRUS_STATE_DIR moves both: the
+  // scaffold's own test runs against a node in a temp dir, never against the data of `npm start`.
+  assert.match(await readFile(join(dir, '.gitignore'), 'utf8'), /^\.walrus-stream\/$/m);
+  for (const [env, want] of [[{}, join(dir, '.walrus-stream', 'node')], [{ WALRUS_STATE_DIR: join(base, 'elsewhere') }, join(base, 'elsewhere', 'node')]] as const) {
+    const { topology: loaded } = await loadTopology(join(dir, 'topology.yaml'), { env });
+    assert.equal(loaded.cluster.embedded.dataDir, want);
+  }
 
   // The processor imports 'walrus-stream': make this checkout the project's dependency.
   await mkdir(join(dir, 'node_modules'));

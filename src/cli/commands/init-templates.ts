@@ -18,6 +18,10 @@ const TOPOLOGY = `# yaml-language-server: $schema=./node_modules/walrus-stream/s
 app: __APP__
 stateDir: \${WALRUS_STATE_DIR:-.walrus-stream}
 
+cluster:
+  embedded:
+    dataDir: \${WALRUS_STATE_DIR:-.walrus-stream}/node   # so WALRUS_STATE_DIR moves the node's data too
+
 sources:
   events:
     topic: events
