@@ -13,9 +13,9 @@ interface EnrichConfig {
  * (from `config`). Runs with `ordering: key` on the customer id, so one
  * customer's orders are enriched in the order they arrived.
  */
-export default defineProcessor<Order, EnrichedOrder>({
+export default defineProcessor<Order, EnrichedOrder, EnrichConfig>({
   process(record, ctx) {
-    const config = ctx.config as unknown as EnrichConfig;
+    const config = ctx.config;
     const order = record.value;
     const rate = config.fxToEur[order.currency];
     if (rate === undefined) throw new Error(`no exchange rate for ${order.currency}`);

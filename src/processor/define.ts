@@ -1,4 +1,4 @@
-import type { ProcessorDefinition } from './types.js';
+import type { ProcessorConfig, ProcessorDefinition } from './types.js';
 
 /**
  * The brand that marks a processor definition. It is a global symbol so a
@@ -14,7 +14,7 @@ export interface ProcessorLike {
 }
 
 /** What `defineProcessor` returns: the definition, branded. */
-export type Processor<In = unknown, Out = unknown> = ProcessorDefinition<In, Out> & { readonly [PROCESSOR_BRAND]: true };
+export type Processor<In = unknown, Out = unknown, Config = ProcessorConfig> = ProcessorDefinition<In, Out, Config> & { readonly [PROCESSOR_BRAND]: true };
 
 /** True when `value` is what `defineProcessor` returns (used by `validate` and the worker loader). */
 export function isProcessor(value: unknown): value is ProcessorLike {
@@ -27,16 +27,20 @@ export function isProcessor(value: unknown): value is ProcessorLike {
 
 /**
  * Defines a processor. A processor module default-exports the result.
+ * The type parameters are the input value, the output value and the shape of
+ * the processor's `config` block in the topology (`ctx.config`).
  *
  * @example
- * export default defineProcessor<Order, Order>({
+ * export default defineProcessor<Order, Order, { limit: number }>({
  *   process(record, ctx) {
- *     if (record.value.amount > 1000) ctx.emit('review', record.value);
+ *     if (record.value.amount > ctx.config.limit) ctx.emit('review', record.value);
  *     else return record.value;
  *   },
  * });
  */
-export function defineProcessor<In = unknown, Out = unknown>(definition: ProcessorDefinition<In, Out>): Processor<In, Out> {
+export function defineProcessor<In = unknown, Out = unknown, Config = ProcessorConfig>(
+  definition: ProcessorDefinition<In, Out, Config>,
+): Processor<In, Out, Config> {
   if (typeof definition !== 'object' || definition === null || typeof definition.process !== 'function') {
     throw new TypeError('defineProcessor: expected an object with a process(record, ctx) function');
   }

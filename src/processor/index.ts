@@ -8,6 +8,7 @@ export type {
   ProcessorRecord,
   ProcessorContext,
   LifecycleContext,
+  ProcessorConfig,
   ProcessorDefinition,
   ProcessorMetrics,
   ProcessResult,

@@ -13,7 +13,7 @@
  */
 export {
   defineProcessor, isProcessor, NonRetriableError, PROCESSOR_BRAND,
-  type Processor, type ProcessorDefinition, type ProcessorRecord, type ProcessorContext, type LifecycleContext,
+  type Processor, type ProcessorDefinition, type ProcessorRecord, type ProcessorContext, type LifecycleContext, type ProcessorConfig,
   type ProcessorMetrics, type ProcessResult, type EmitOptions,
 } from './index.js';
 export { count, reduce, aggregate } from '../state/dsl/aggregations.js';

@@ -38,12 +38,20 @@ export interface ProcessorMetrics {
   observe(name: string, value: number, labels?: Record<string, string>): void;
 }
 
+/**
+ * The type of a processor's `config` block when its definition does not say
+ * (the third type parameter of `defineProcessor`). The topology's YAML is not
+ * checked against a declared type: the parameter states what the processor
+ * expects; validate what it cannot trust.
+ */
+export type ProcessorConfig = Readonly<Record<string, unknown>>;
+
 /** What a processor gets with each record. */
-export interface ProcessorContext<Out = unknown> {
+export interface ProcessorContext<Out = unknown, Config = ProcessorConfig> {
   /** pino child logger bound to the processor name and the record id. */
   readonly logger: Logger;
   /** The processor's `config` block from the topology (frozen). */
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Config>;
   /** Name of the processor in the topology. */
   readonly processor: string;
   /** 1 on the first try, 2 on the first retry, ... */
@@ -67,9 +75,9 @@ export interface ProcessorContext<Out = unknown> {
 }
 
 /** Context of `init` and `close`: no record, no attempt. */
-export interface LifecycleContext {
+export interface LifecycleContext<Config = ProcessorConfig> {
   readonly logger: Logger;
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Config>;
   readonly processor: string;
   readonly metrics: ProcessorMetrics;
 }
@@ -82,11 +90,11 @@ export interface LifecycleContext {
 export type ProcessResult<Out> = Out | Out[] | undefined | void;
 
 /** The object passed to `defineProcessor`. */
-export interface ProcessorDefinition<In = unknown, Out = unknown> {
+export interface ProcessorDefinition<In = unknown, Out = unknown, Config = ProcessorConfig> {
   /** Called once per worker before the first record (open clients, load tables). */
-  init?(ctx: LifecycleContext): void | Promise<void>;
+  init?(ctx: LifecycleContext<Config>): void | Promise<void>;
   /** Handles one record. Throw to retry; throw `NonRetriableError` to dead-letter at once. */
-  process(record: ProcessorRecord<In>, ctx: ProcessorContext<Out>): ProcessResult<Out> | Promise<ProcessResult<Out>>;
+  process(record: ProcessorRecord<In>, ctx: ProcessorContext<Out, Config>): ProcessResult<Out> | Promise<ProcessResult<Out>>;
   /** Called once per worker at shutdown. */
-  close?(ctx: LifecycleContext): void | Promise<void>;
+  close?(ctx: LifecycleContext<Config>): void | Promise<void>;
 }

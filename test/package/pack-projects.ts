@@ -144,6 +144,14 @@ export const processor = defineProcessor<Order, Order>({
   },
 });
 
+// A typed config block (README's example): ctx.config.tiers is a record, not unknown.
+export const typedConfig = defineProcessor<Order, Order & { tier: string }, { tiers: Record<string, string>; limit: number }>({
+  init(ctx) { if (ctx.config.limit < 0) throw new Error('limit must be positive'); },
+  process(record, ctx) {
+    return { ...record.value, tier: record.value.amount > ctx.config.limit ? 'big' : ctx.config.tiers[record.value.id] ?? 'standard' };
+  },
+});
+
 export async function main(): Promise<void> {
   const options: BrokerOptions = { port: 0 };
   const broker = await startBroker(options);

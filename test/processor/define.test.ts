@@ -26,3 +26,14 @@ test('NonRetriableError is a WalrusError with code NON_RETRIABLE that stays non-
   assert.equal(data.retriable, false);
   assert.equal(data.name, 'NonRetriableError');
 });
+
+test('the third type parameter types ctx.config (tsc checks this file with the suite: npm test fails on a type error)', () => {
+  const scaled = defineProcessor<{ n: number }, number, { factor: number }>({ process: (record, ctx) => record.value.n * ctx.config.factor });
+  const untyped = defineProcessor<{ n: number }, number>({
+    // @ts-expect-error without the parameter a config field is unknown, so arithmetic on it does not compile
+    process: (record, ctx) => record.value.n * ctx.config.factor,
+  });
+  const ctx = { config: Object.freeze({ factor: 3 }) } as never;
+  assert.equal(scaled.process({ value: { n: 2 } } as never, ctx), 6);
+  assert.equal(untyped.process({ value: { n: 2 } } as never, ctx), 6);
+});
