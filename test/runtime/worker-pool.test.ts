@@ -136,3 +136,20 @@ test('an output that cannot cross the thread boundary fails only its own record,
   assert.equal(!bad.ok && bad.error.code, 'SERIALIZATION_ERROR');
   assert.equal(!bad.ok && bad.error.retriable, false);
 });
+
+test('a thread that cannot start fails ready() at once with its own error, not after the timeout with none', async () => {
+  // A heap too small to boot the thread: it dies before it can say hello, as a broken install would.
+  const broken = new WorkerPool({ workers: 1, resourceLimits: { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 } });
+  try {
+    const started = performance.now();
+    await assert.rejects(broken.ready(60_000), (error: unknown) => {
+      assert.ok(error instanceof WalrusError);
+      assert.equal(error.code, 'WORKER_CRASHED');
+      assert.match(error.message, /a worker thread failed to start: .*memory limit/);
+      return true;
+    });
+    assert.ok(performance.now() - started < 30_000, 'ready() waited for its timeout');
+  } finally {
+    await broken.close();
+  }
+});

@@ -43,7 +43,7 @@ export class WorkerPool {
   readonly #pool: Piscina;
   readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort; deadlines?: SharedArrayBuffer }>();
   #closed = false;
-  readonly #waiters: Array<() => void> = [];
+  readonly #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #replacements = 0;
   readonly #supervisor: TaskSupervisor;
   readonly #loadTimeoutMs: number;
@@ -74,7 +74,7 @@ export class WorkerPool {
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
       message.port.unref();
       this.#controls.set(message.threadId, { proxy, port: message.port, deadlines: message.deadlines });
-      if (this.#controls.size >= this.size) for (const resolve of this.#waiters.splice(0)) resolve();
+      if (this.#controls.size >= this.size) for (const waiter of this.#waiters.splice(0)) waiter.resolve();
     });
     this.#pool.on('workerDestroy', () => {
       // Before close(), a thread only ends by dying (or being terminated); piscina starts a replacement (minThreads).
@@ -91,8 +91,15 @@ export class WorkerPool {
       });
     });
     // piscina re-raises worker crashes on the task; an 'error' with no task
-    // attached must not crash the coordinator.
-    this.#pool.on('error', () => undefined);
+    // attached must not crash the coordinator. One while threads are still
+    // starting (a thread that cannot even load its entry: a broken install,
+    // a bad --import) fails `ready()` at once with the thread's own error,
+    // instead of after its timeout with none.
+    this.#pool.on('error', (error: unknown) => {
+      if (this.#waiters.length === 0) return;
+      const failure = new WalrusError('WORKER_CRASHED', `a worker thread failed to start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    });
   }
 
   /**
@@ -187,7 +194,7 @@ export class WorkerPool {
     if (this.#controls.size >= this.size) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      new Promise<void>((resolve) => this.#waiters.push(resolve)),
+      new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject })),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new WalrusError('WORKER_CRASHED',
           `only ${this.#controls.size} of ${this.size} worker threads started within ${timeoutMs} ms`)), timeoutMs);
