@@ -1,5 +1,5 @@
 import { BatchBuilder, type BatchBuilderOptions, type RatioMemo } from './batch-builder.js';
-import { batchOverheadBound, recordBound, type EncodeOptions } from './envelope-encode.js';
+import { assertTimestamp, batchOverheadBound, recordBound, type EncodeOptions } from './envelope-encode.js';
 import { maxBatchBytes } from './envelope-format.js';
 import type { RecordToEncode } from './record-types.js';
 
@@ -30,9 +30,12 @@ export class EntryPacker {
 
   /**
    * Throws MESSAGE_TOO_LARGE (with `size` and `limit` in its context) when
-   * `record` cannot fit in an entry even alone, after compression.
+   * `record` cannot fit in an entry even alone, after compression; and
+   * INVALID_ARGUMENT when its timestamp cannot be written (so `pack` never
+   * fails on a record that passed).
    */
   assertFits(record: RecordToEncode): void {
+    if (record.timestamp !== undefined) assertTimestamp(record.timestamp);
     // Most records are far below the limit: decide by arithmetic, no encoding.
     if (recordBound(record) <= this.#room) return;
     this.#builder(record.value.byteLength + 256, [record]);

@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 import { decompress } from './compression.js';
-import { ENVELOPE_MAGIC_BYTES, ENVELOPE_VERSION, type BatchWire } from './envelope-format.js';
+import { ENVELOPE_MAGIC_BYTES, ENVELOPE_VERSION, MAX_TIMESTAMP_MS, isEnvelopeTimestamp, type BatchWire } from './envelope-format.js';
 import { recordIdToString } from './record-id.js';
 import type { DecodedRecord } from './record-types.js';
 
@@ -96,9 +96,13 @@ function decodeEnvelope(raw: Buffer, shareHeaders: boolean): DecodedRecord[] {
     if (!(value instanceof Uint8Array) || typeof dt !== 'number' || !(typeof id === 'string' || id instanceof Uint8Array)) {
       throw corrupt(raw, `record ${i} has fields of the wrong type`);
     }
+    const timestamp = batch.t + dt;
+    if (!Number.isInteger(dt) || !isEnvelopeTimestamp(timestamp)) {
+      throw corrupt(raw, `record ${i} has timestamp t + dt = ${batch.t} + ${dt}, not an integer number of milliseconds within ±${MAX_TIMESTAMP_MS} (the range of a JavaScript Date)`);
+    }
     const record: DecodedRecord = {
       id: typeof id === 'string' ? id : recordIdToString(id),
-      timestamp: batch.t + dt,
+      timestamp,
       headers: shared !== undefined && headers === undefined ? shared : headersOf(headers, contentType, raw, i),
       value,
       format: 'envelope',

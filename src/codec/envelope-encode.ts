@@ -1,6 +1,6 @@
 import { WalrusError } from '../errors/index.js';
 import { compress, flagFor, type CompressionCodec } from './compression.js';
-import { ENVELOPE_MAGIC, ENVELOPE_VERSION } from './envelope-format.js';
+import { ENVELOPE_MAGIC, ENVELOPE_VERSION, MAX_TIMESTAMP_MS, isEnvelopeTimestamp } from './envelope-format.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { RECORD_ID_BYTES, recordIdBytes, writeNewRecordId } from './record-id.js';
 import type { RecordToEncode } from './record-types.js';
@@ -106,9 +106,7 @@ export function writeRecord(
   key: string | undefined,
   headers: Record<string, string> | undefined,
 ): void {
-  if (!Number.isSafeInteger(ts)) {
-    throw new WalrusError('INVALID_ARGUMENT', `A record timestamp must be an integer number of milliseconds, got ${ts}.`);
-  }
+  assertTimestamp(ts);
   let pairs = 0;
   if (headers !== undefined) for (const _ in headers) pairs++;
   w.arrayHeader(pairs > 0 ? 5 : key !== undefined ? 4 : 3);
@@ -133,6 +131,14 @@ export function writeRecord(
       w.str(name);
       w.str(headers[name]!);
     }
+  }
+}
+
+/** Throws INVALID_ARGUMENT unless `ts` is a timestamp an envelope can carry (envelope-format.ts, MAX_TIMESTAMP_MS). */
+export function assertTimestamp(ts: number): void {
+  if (!isEnvelopeTimestamp(ts)) {
+    throw new WalrusError('INVALID_ARGUMENT',
+      `A record timestamp must be an integer number of milliseconds within ±${MAX_TIMESTAMP_MS} (the range of a JavaScript Date), got ${ts}.`);
   }
 }
 

@@ -23,6 +23,9 @@
  *   [3] key?   : str | nil
  *   [4] headers?: [name, value, name, value, ...]   all str
  *
+ * Every record's timestamp (t + dt) is an integer within ±MAX_TIMESTAMP_MS:
+ * writers refuse anything else, readers reject it (DESERIALIZATION_ERROR).
+ *
  * Headers are a flat array rather than a map so that any name survives every
  * MessagePack decoder (msgpackr renames a `__proto__` map key, for one).
  */
@@ -31,6 +34,18 @@
 export const ENVELOPE_MAGIC = 'ws1:';
 export const ENVELOPE_MAGIC_BYTES = Buffer.from(ENVELOPE_MAGIC, 'latin1');
 export const ENVELOPE_VERSION = 1;
+
+/**
+ * Largest distance from the epoch, in ms, of a record timestamp: the range
+ * of a JavaScript Date (±100,000,000 days), so every timestamp is a valid
+ * `new Date(ts)` and t + dt is exact in a double.
+ */
+export const MAX_TIMESTAMP_MS = 8.64e15;
+
+/** True when `ts` is a record timestamp an envelope can carry: an integer number of ms within ±{@link MAX_TIMESTAMP_MS}. */
+export function isEnvelopeTimestamp(ts: unknown): ts is number {
+  return Number.isInteger(ts) && Math.abs(ts as number) <= MAX_TIMESTAMP_MS;
+}
 
 /** The MessagePack map of one batch, as written. */
 export interface BatchWire {
