@@ -1,7 +1,7 @@
 import { WalrusError } from '../errors/index.js';
 import { compress, flagFor, type CompressionCodec } from './compression.js';
 import { DEFAULT_COMPRESSION_THRESHOLD, batchOverheadBound, boundOf, writeHead, writeRecord } from './envelope-encode.js';
-import { ENVELOPE_MAGIC, maxBatchBytes } from './envelope-format.js';
+import { ENVELOPE_MAGIC, MAX_ENTRY_RECORDS, maxBatchBytes } from './envelope-format.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 /** Options of a {@link BatchBuilder}. */
@@ -39,7 +39,8 @@ export interface RatioMemo {
  * too large fails its own `send` and nothing else. `build` then cuts the
  * buffer at record boundaries into entries that fit the limit: by exact size
  * without compression; by the last observed ratio with compression, halving
- * a chunk that still does not fit.
+ * a chunk that still does not fit; and never more than MAX_ENTRY_RECORDS
+ * records in one entry (readers refuse more).
  */
 export class BatchBuilder {
   readonly #o: BatchBuilderOptions;
@@ -110,7 +111,7 @@ export class BatchBuilder {
     let first = 0;
     let from = 0;
     for (let i = 1; i < n; i++) {
-      if (this.#ends[i]! - from > capacity) {
+      if (this.#ends[i]! - from > capacity || i - first >= MAX_ENTRY_RECORDS) {
         this.#emit(first, i - 1, out);
         first = i;
         from = this.#ends[i - 1]!;

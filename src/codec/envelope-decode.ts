@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 import { decompress } from './compression.js';
-import { ENVELOPE_MAGIC_BYTES, ENVELOPE_VERSION, MAX_TIMESTAMP_MS, isEnvelopeTimestamp, type BatchWire } from './envelope-format.js';
+import { ENVELOPE_MAGIC_BYTES, ENVELOPE_VERSION, MAX_ENTRY_RECORDS, MAX_TIMESTAMP_MS, isEnvelopeTimestamp, type BatchWire } from './envelope-format.js';
 import { recordIdToString } from './record-id.js';
 import type { DecodedRecord } from './record-types.js';
 
@@ -83,9 +83,13 @@ function decodeEnvelope(raw: Buffer, shareHeaders: boolean): DecodedRecord[] {
   let wire: unknown = batch.r;
   if (batch.c !== undefined) {
     if (!(batch.z instanceof Uint8Array)) throw corrupt(raw, 'a compressed batch has no bytes');
-    wire = packr.unpack(decompress(batch.c, batch.z));
+    const records = decompress(batch.c, batch.z);
+    // The record count is in the array's first bytes: too many is refused before a record is decoded.
+    checkCount(raw, arrayLength(records));
+    wire = packr.unpack(records);
   }
   if (!Array.isArray(wire) || wire.length === 0) throw corrupt(raw, 'the batch holds no records');
+  checkCount(raw, wire.length);
   const contentType = typeof batch.ct === 'string' ? batch.ct : undefined;
   const out = new Array<DecodedRecord>(wire.length);
   const shared = shareHeaders ? headersOf(undefined, contentType, raw, 0) : undefined;
@@ -112,6 +116,23 @@ function decodeEnvelope(raw: Buffer, shareHeaders: boolean): DecodedRecord[] {
     out[i] = record;
   }
   return out;
+}
+
+/** The length in a MessagePack array header at the start of `bytes` (0 when it is no array: then nothing decodes anyway). */
+function arrayLength(bytes: Buffer): number {
+  const head = bytes[0];
+  if (head !== undefined && head >= 0x90 && head <= 0x9f) return head & 0x0f;
+  if (head === 0xdc && bytes.length >= 3) return bytes.readUInt16BE(1);
+  if (head === 0xdd && bytes.length >= 5) return bytes.readUInt32BE(1);
+  return 0;
+}
+
+function checkCount(raw: Buffer, records: number): void {
+  if (records <= MAX_ENTRY_RECORDS) return;
+  const error = corrupt(raw, `the batch holds ${records} records, more than the ${MAX_ENTRY_RECORDS} one entry may hold ` +
+    `(walrus-stream's writers never put more in one entry); have its producer split them into entries of at most ${MAX_ENTRY_RECORDS} records`);
+  Object.assign(error.context, { records, limit: MAX_ENTRY_RECORDS });
+  throw error;
 }
 
 function headersOf(headers: unknown, contentType: string | undefined, raw: Buffer, i: number): Record<string, string> {

@@ -1,6 +1,6 @@
 import { WalrusError } from '../errors/index.js';
 import { compress, flagFor, type CompressionCodec } from './compression.js';
-import { ENVELOPE_MAGIC, ENVELOPE_VERSION, MAX_TIMESTAMP_MS, isEnvelopeTimestamp } from './envelope-format.js';
+import { ENVELOPE_MAGIC, ENVELOPE_VERSION, MAX_ENTRY_RECORDS, MAX_TIMESTAMP_MS, isEnvelopeTimestamp } from './envelope-format.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { RECORD_ID_BYTES, recordIdBytes, writeNewRecordId } from './record-id.js';
 import type { RecordToEncode } from './record-types.js';
@@ -38,6 +38,10 @@ export function encodeRecords(records: readonly RecordToEncode[], opts: EncodeOp
 /** Like {@link encodeRecords}, also telling the raw size and whether compression was applied. */
 export function encodeBatch(records: readonly RecordToEncode[], opts: EncodeOptions = {}): EncodedEntry {
   if (records.length === 0) throw new WalrusError('INVALID_ARGUMENT', 'A record batch needs at least one record.');
+  if (records.length > MAX_ENTRY_RECORDS) {
+    throw new WalrusError('INVALID_ARGUMENT', `A record batch of ${records.length} records is more than the ${MAX_ENTRY_RECORDS} one entry may hold (readers refuse it); encode them in several batches, or use a Producer, which splits them.`,
+      { context: { records: records.length, limit: MAX_ENTRY_RECORDS } });
+  }
   const now = opts.now ?? Date.now;
   const base = records[0]!.timestamp ?? now();
   let bound = 5;

@@ -23,8 +23,9 @@
  *   [3] key?   : str | nil
  *   [4] headers?: [name, value, name, value, ...]   all str
  *
- * Every record's timestamp (t + dt) is an integer within ±MAX_TIMESTAMP_MS:
- * writers refuse anything else, readers reject it (DESERIALIZATION_ERROR).
+ * Every record's timestamp (t + dt) is an integer within ±MAX_TIMESTAMP_MS,
+ * and an entry holds at most MAX_ENTRY_RECORDS records: writers refuse or
+ * split anything else, readers reject it (DESERIALIZATION_ERROR).
  *
  * Headers are a flat array rather than a map so that any name survives every
  * MessagePack decoder (msgpackr renames a `__proto__` map key, for one).
@@ -46,6 +47,16 @@ export const MAX_TIMESTAMP_MS = 8.64e15;
 export function isEnvelopeTimestamp(ts: unknown): ts is number {
   return Number.isInteger(ts) && Math.abs(ts as number) <= MAX_TIMESTAMP_MS;
 }
+
+/**
+ * Most records one entry may hold. A record takes at least 5 MessagePack
+ * bytes, so an uncompressed entry (≤ 64 KiB) holds under 10,000; and records
+ * with generated ids (16 random bytes, which do not compress) stay near 3,000
+ * even compressed. The writers (BatchBuilder, encodeRecords) never put more
+ * in an entry; a reader rejects an entry claiming more before it decodes a
+ * record, so a tiny compressed entry cannot turn into millions of records.
+ */
+export const MAX_ENTRY_RECORDS = 10_000;
 
 /** The MessagePack map of one batch, as written. */
 export interface BatchWire {

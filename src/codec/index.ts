@@ -1,4 +1,4 @@
-export { ENVELOPE_MAGIC, ENVELOPE_VERSION, MAX_TIMESTAMP_MS, maxBatchBytes, entryBytes } from './envelope-format.js';
+export { ENVELOPE_MAGIC, ENVELOPE_VERSION, MAX_ENTRY_RECORDS, MAX_TIMESTAMP_MS, maxBatchBytes, entryBytes } from './envelope-format.js';
 export { encodeRecords, encodeBatch, recordBound, DEFAULT_COMPRESSION_THRESHOLD, type EncodeOptions, type EncodedEntry } from './envelope-encode.js';
 export { decodeEntry, isEnvelope, type DecodeOptions } from './envelope-decode.js';
 export { EntryPacker, type PackerOptions } from './entry-packer.js';
