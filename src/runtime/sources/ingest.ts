@@ -108,7 +108,7 @@ export class Ingest {
   }
 
   async run(): Promise<void> {
-    this.#recover();
+    await this.#recover();
     this.#o.afterRecover?.();
     const sources = Object.values(this.#o.topology.sources).filter((s) => this.#o.routes.bySource.has(s.name));
     await Promise.all(sources.map((s) => this.#fetchLoop(s)));
@@ -190,11 +190,14 @@ export class Ingest {
           this.#o.instrumentation?.error('journal', error);
           return { seqs: entries.map(() => -1), hold: this.#acks.afterRelease(batch, entries.length, spec.name) };
         },
-      ).then(({ seqs, hold }) => {
+      ).then(async ({ seqs, hold }) => {
         let records = 0;
-        this.#fetchSpan = fetchSpan;
-        entries.forEach((entry, i) => { records += this.#admit(spec, entry, seqs[i], hold); });
-        this.#fetchSpan = undefined;
+        for (let i = 0; i < entries.length; i++) {
+          if (this.#inFlight >= this.#maxInFlight && !(await this.#room())) break;
+          this.#fetchSpan = fetchSpan;
+          records += this.#admit(spec, entries[i]!, seqs[i]!, hold);
+          this.#fetchSpan = undefined;
+        }
         fetchSpan?.end();
         counts.records += records;
         lastRecords = records;
@@ -205,7 +208,8 @@ export class Ingest {
       outstanding.add(step);
       // Batches waiting for the journal are not yet counted in flight: allow
       // only as many as the bound has room for (at least one; 4 until a
-      // batch's record count is known), so they barely overshoot it.
+      // batch's record count is known). Their entries wait as bytes: each is
+      // decoded and admitted only below the bound (#room).
       const room = lastRecords === 0 ? 4 : Math.max(1, Math.floor((this.#maxInFlight - this.#inFlight) / lastRecords));
       if (outstanding.size >= Math.min(MAX_PENDING_APPENDS, room)) await Promise.race(outstanding);
       if (spec.rateLimit > 0) {
@@ -339,9 +343,10 @@ export class Ingest {
     return this.#releasing;
   }
 
-  /** Re-admits what a previous run fetched but did not finish (at-least-once across crashes). */
-  #recover(): void {
+  /** Re-admits what a previous run fetched but did not finish (at-least-once across crashes), within the in-flight bound. */
+  async #recover(): Promise<void> {
     for (const { seq, source, entry } of this.#o.journal?.unreleased() ?? []) {
+      if (this.#inFlight >= this.#maxInFlight && !(await this.#room())) return;
       const spec = this.#o.topology.sources[source];
       if (!spec) {
         this.#o.logger?.warn({ seq, source }, 'journal entry of a source no longer in the topology is kept, not processed');
@@ -350,6 +355,19 @@ export class Ingest {
       this.#redelivered.add(source, entry);
       this.#o.stats.summary.recovered += this.#admit(spec, entry, seq, undefined, true);
     }
+  }
+
+  /**
+   * Waits while the records in flight are at the bound: an entry is admitted
+   * only below it, so they stay within `maxInFlight` + one entry's records
+   * (at most MAX_ENTRY_RECORDS, codec/envelope-format.ts) however many
+   * records each entry of a fetched batch holds. False when the run failed
+   * meanwhile: what is not admitted stays in the journal (or unacknowledged
+   * on the node) for the next start.
+   */
+  async #room(): Promise<boolean> {
+    while (this.#inFlight >= this.#maxInFlight && !this.#fatal) await this.#sleep(100);
+    return this.#fatal === undefined;
   }
 
   #sleep(ms: number): Promise<void> {
