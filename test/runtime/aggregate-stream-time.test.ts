@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { harness, type Harness } from './harness.js';
+import { aggregateTopology, storeEntries } from './aggregate-helpers.js';
 
 // Windowed aggregate steps close windows on the stream time of the whole
 // step (all keys), not only on a later record of the same key: a key that
@@ -14,29 +15,8 @@ const M = 60_000;
 const S = 1_000;
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');
 
-const topology = (app: string, window: string) => `
-app: ${app}
-stateDir: \${STATE_DIR}
-workers: 2
-sources:
-  readings: { topic: ${app}.readings }
-stores:
-  w: { fsync: never }
-processors:
-  w:
-    input: readings
-    batchSize: 4
-    deadLetter: ${app}.dlq
-    aggregate:
-      store: w
-      op: sum
-      field: amount
-      window: ${window}
-      emit: close
-sinks:
-  out: { topic: ${app}.out, input: w }
-journal: { fsync: never }
-`;
+const topology = (app: string, window: string) =>
+  aggregateTopology(app, `{ store: w, op: sum, field: amount, window: ${window}, emit: close }`, '    batchSize: 4\n');
 
 interface Result { key: string; value: number; count: number; window: { start: string; end: string }; final: boolean }
 /** [key, start s, end s, value, count] of each (final) result, sorted. */
@@ -48,15 +28,6 @@ async function results(h: Harness, app: string): Promise<Array<[string, number, 
     return [v.key, (Date.parse(v.window.start) - T0) / S, (Date.parse(v.window.end) - T0) / S, v.value, v.count] as [string, number, number, number, number];
   });
   return out.sort((a, b) => a[0].localeCompare(b[0]) || a[1] - b[1]);
-}
-
-async function storeEntries(h: Harness, app: string): Promise<Record<string, unknown>> {
-  const store = await KeyValueStore.open({ dir: storeDir(h.stateDir, app, 'w'), name: 'w' });
-  try {
-    return Object.fromEntries(store.range().map((e) => [e.key, e.value]));
-  } finally {
-    await store.close();
-  }
 }
 
 const reading = (key: string, ms: number, amount: number) => ({ key, value: { ts: T0 + ms, amount } });

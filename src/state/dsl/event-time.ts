@@ -12,6 +12,9 @@ export interface TimedRecord<V> {
 /** Returns a record's event time in ms since the epoch. */
 export type EventTimeExtractor<V> = (record: TimedRecord<V>) => number;
 
+/** The latest event time there is: the end of the Date range, +275760-09-13T00:00:00.000Z (8.64e15 ms). */
+export const MAX_EVENT_TIME = 8.64e15;
+
 /**
  * Event time from a value field (dotted path). Accepts epoch milliseconds or
  * an ISO-8601 string.
@@ -44,11 +47,29 @@ function toEpochMs(raw: unknown, where: string): number {
   else if (typeof raw === 'string' && /^\d+$/.test(raw)) ms = Number(raw);
   else if (typeof raw === 'string') ms = Date.parse(raw);
   else ms = Number.NaN;
-  if (!Number.isFinite(ms) || ms < 0) {
-    throw new WalrusError('STATE_STORE_ERROR', `cannot read an event time from the ${where}: got ${JSON.stringify(raw) ?? String(raw)}; expected epoch milliseconds or an ISO-8601 date`, {
-      retriable: false,
-      context: { where },
-    });
-  }
-  return Math.floor(ms);
+  return checkEventTime(Math.floor(ms), `the ${where}`, raw);
+}
+
+/** Calls an event-time extractor (a built-in or the caller's own function) and checks what it returned with {@link checkEventTime}. */
+export function readEventTime<V>(extractor: EventTimeExtractor<V>, record: TimedRecord<V>): number {
+  const raw = extractor(record);
+  return checkEventTime(Math.floor(raw), 'the eventTime extractor\'s result', raw);
+}
+
+/**
+ * Returns `ms` when it is an event time — whole epoch milliseconds from
+ * 1970-01-01 to {@link MAX_EVENT_TIME}, so every window, stream time and ISO
+ * date made from it is valid — else throws a non-retriable
+ * `STATE_STORE_ERROR` naming `where` and the value read (`raw`).
+ */
+export function checkEventTime(ms: number, where: string, raw: unknown = ms): number {
+  if (Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_EVENT_TIME) return ms;
+  const rule = !Number.isFinite(ms) ? 'expected epoch milliseconds or an ISO-8601 date'
+    : ms < 0 ? 'that is before 1970-01-01T00:00:00Z, and event times start at the epoch'
+    : `that is after ${new Date(MAX_EVENT_TIME).toISOString()}, the latest date there is; expected epoch milliseconds (not micro- or nanoseconds)`;
+  const got = typeof raw === 'number' ? String(raw) : JSON.stringify(raw) ?? String(raw);
+  throw new WalrusError('STATE_STORE_ERROR', `cannot read an event time from ${where}: got ${got}; ${rule}`, {
+    retriable: false,
+    context: { where, value: got },
+  });
 }

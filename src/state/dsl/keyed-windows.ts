@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import type { StateStoreView } from '../model/change-set.js';
-import type { EventTimeExtractor, TimedRecord } from './event-time.js';
+import { readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import type { WindowResult } from './windowed-aggregation.js';
 
@@ -66,7 +66,7 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
   }
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
-  const t = opts.eventTime(record);
+  const t = readEventTime(opts.eventTime, record);
   const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
   const updates: Array<WindowResult<A>> = [];
   const windows = windowsFor(opts.windows, t);

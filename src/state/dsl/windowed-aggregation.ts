@@ -2,7 +2,7 @@ import { WalrusError } from '../../errors/index.js';
 import type { KeyValueStore } from '../store/key-value-store.js';
 import type { ChangeSet } from '../model/change-set.js';
 import type { StagedChange } from '../model/staged-change.js';
-import type { EventTimeExtractor, TimedRecord } from './event-time.js';
+import { readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import { WindowIndex } from './window-index.js';
 
@@ -100,7 +100,7 @@ export class WindowedAggregation<V, A> {
         retriable: false, context: { store: this.store.name },
       });
     }
-    const t = this.#opts.eventTime(record);
+    const t = readEventTime(this.#opts.eventTime, record);
     const cs = this.store.changeSet();
     const updates: Array<WindowResult<A>> = [];
     let lateWindows = 0;

@@ -1,5 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import { SCOPE_SEPARATOR } from '../model/names.js';
+import { MAX_EVENT_TIME } from './event-time.js';
 
 /** A window definition on event time, in milliseconds. Tumbling windows have `advance === size`. */
 export interface WindowSpec {
@@ -35,10 +36,18 @@ function checkPositive(what: string, ms: number): void {
   }
 }
 
-/** The windows containing event time `t`, oldest first. Windows are aligned to the epoch; none starts before 0. */
+/**
+ * The windows containing event time `t`, oldest first. Windows are aligned to the epoch; none starts before 0,
+ * and none may end after the latest date there is ({@link MAX_EVENT_TIME}): a non-retriable `STATE_STORE_ERROR`.
+ */
 export function windowsFor(spec: WindowSpec, t: number): TimeWindow[] {
   const out: TimeWindow[] = [];
   const last = Math.floor(t / spec.advance) * spec.advance;
+  if (last + spec.size > MAX_EVENT_TIME) {
+    throw new WalrusError('STATE_STORE_ERROR', `event time ${t} falls in the window [${last}, ${last + spec.size}) ms, which ends after ${new Date(MAX_EVENT_TIME).toISOString()}, the latest date there is; check where the event time is read from`, {
+      retriable: false, context: { eventTime: t },
+    });
+  }
   for (let start = last; start > t - spec.size && start >= 0; start -= spec.advance) {
     out.push({ start, end: start + spec.size });
   }
@@ -50,6 +59,9 @@ const START_DIGITS = 16;
 
 /** Store key of a window: `<key>@<start, 16 digits>`. */
 export function windowKey(key: string, start: number): string {
+  if (!Number.isSafeInteger(start) || start < 0 || start > MAX_EVENT_TIME) {
+    throw new WalrusError('STATE_STORE_ERROR', `window start ${start} is not epoch milliseconds within the Date range, so it cannot be a window key`, { retriable: false });
+  }
   return `${key}${SCOPE_SEPARATOR}${String(start).padStart(START_DIGITS, '0')}`;
 }
 
