@@ -1,13 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { windowKey } from '../../src/state/index.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { KeyValueStore, storeDir, windowKey } from '../../src/state/index.js';
+import { MetricsHub, parsePrometheusText } from '../../src/observability/index.js';
 import { harness, type Harness } from './harness.js';
 import { aggregateTopology, storeEntries } from './aggregate-helpers.js';
 
 // Event time in windowed `aggregate:` steps, through 2 real workers: a
 // record whose event time is not epoch milliseconds within the Date range
-// fails alone (one non-retriable dead letter) and poisons nothing.
+// fails alone (one non-retriable dead letter) and poisons nothing; a
+// stream-time tick that fails is logged and counted, never dead-lettered as
+// if it were a record.
 
+const S = 1_000;
+const M = 60_000;
 const H = 3_600_000;
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -16,6 +23,7 @@ const topology = (app: string, window: string) =>
 
 interface Result { key: string; count: number; window: { start: string; end: string }; final: boolean }
 interface DeadLetter { error: { code: string; message: string }; attempts: number; sourceTopic: string; key?: string }
+type Line = { level: number; msg: string; [field: string]: unknown };
 
 /** [key, window start in ms after T0, count] of each result, sorted. */
 async function results(h: Harness, app: string): Promise<Array<[string, number, number]>> {
@@ -27,8 +35,15 @@ async function results(h: Harness, app: string): Promise<Array<[string, number, 
 
 const deadLetters = async (h: Harness, app: string) => (await h.drainEntries(`${app}.dlq`)).map((e) => JSON.parse(e) as DeadLetter);
 
+async function plant(h: Harness, app: string, key: string, entries: Record<string, unknown>): Promise<void> {
+  const store = await KeyValueStore.open({ dir: storeDir(h.stateDir, app, 'w'), name: 'w' });
+  const cs = store.changeSet(key);
+  for (const [k, v] of Object.entries(entries)) cs.put(k, v);
+  await store.commit(cs);
+  await store.close();
+}
 
-
+const capture = (lines: Line[]) => pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Line); done(); } }));
 const reading = (key: string, ts: unknown) => ({ key, value: { ts } });
 
 test('an event time in nanoseconds fails only its record (one non-retriable dead letter); the key and every window stay sound', { timeout: 60_000 }, async (t) => {
@@ -57,4 +72,31 @@ test('an event time in nanoseconds fails only its record (one non-retriable dead
     [windowKey('a', T0 + 4 * H)]: { count: 1, value: 1 },
     'a@~stream-time': T0 + 4 * H, 'b@~stream-time': T0 + 4 * H, 'c@~stream-time': T0 + 4 * H,
   });
+});
+
+test('a stream-time tick that fails is logged and counted, not dead-lettered; other keys\' windows still close', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const app = 'tickfail';
+  const yaml = topology(app, '{ tumbling: 1m, time: { field: ts } }');
+  await h.produce(`${app}.readings`, [reading('A', T0 + 10 * S), reading('B', T0 + 20 * S)], 2);
+  await h.run(yaml);
+  // A's open window holds what the built-in step cannot read: its tick will throw (a TypeError, retried, then failed for good).
+  await plant(h, app, 'A', { [windowKey('A', T0)]: null });
+
+  await h.produce(`${app}.readings`, [reading('B', T0 + 2 * M)], 1);
+  const lines: Line[] = [];
+  const hub = new MetricsHub({ processMetrics: false });
+  const summary = await h.run(yaml, { logger: capture(lines), metrics: hub });
+
+  assert.deepEqual(await deadLetters(h, app), [], 'nothing in the DLQ');
+  assert.equal(summary.processors.w!.deadLettered, 0);
+  assert.equal(summary.inFlight, 0);
+  assert.deepEqual(await results(h, app), [['B', 0, 1]]);
+  const failed = lines.filter((l) => /stream-time tick failed/.test(l.msg));
+  assert.equal(failed.length, 1, JSON.stringify(lines));
+  assert.equal(failed[0]!.key, 'A');
+  assert.equal(failed[0]!.code, 'PROCESSOR_ERROR');
+  const errors = parsePrometheusText(await hub.metrics()).filter((s) => s.name === 'walrus_stream_errors_total' && s.labels.component === 'stream-time');
+  assert.deepEqual(errors.map((s) => [s.labels.code, s.value]), [['PROCESSOR_ERROR', 1]]);
 });
