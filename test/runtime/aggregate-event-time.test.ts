@@ -11,7 +11,8 @@ import { aggregateTopology, storeEntries } from './aggregate-helpers.js';
 // record whose event time is not epoch milliseconds within the Date range
 // fails alone (one non-retriable dead letter) and poisons nothing; a
 // stream-time tick that fails is logged and counted, never dead-lettered as
-// if it were a record.
+// if it were a record; a stream time outside the Date range that an earlier
+// version stored does not become the step's.
 
 const S = 1_000;
 const M = 60_000;
@@ -99,4 +100,29 @@ test('a stream-time tick that fails is logged and counted, not dead-lettered; ot
   assert.equal(failed[0]!.code, 'PROCESSOR_ERROR');
   const errors = parsePrometheusText(await hub.metrics()).filter((s) => s.name === 'walrus_stream_errors_total' && s.labels.component === 'stream-time');
   assert.deepEqual(errors.map((s) => [s.labels.code, s.value]), [['PROCESSOR_ERROR', 1]]);
+});
+
+test('a stream time after the Date range left in the store by an earlier version is ignored: other keys\' windows close on time, the key\'s records are late', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const app = 'legacy';
+  const yaml = topology(app, '{ tumbling: 1m, time: { field: ts } }');
+  await h.produce(`${app}.readings`, [reading('A', T0 + 10 * S)], 1);
+  await h.run(yaml);
+  // What an earlier version wrote for a record with ts in nanoseconds.
+  await plant(h, app, 'Z', { 'Z@~stream-time': 1767225600000000000, 'Z@1767225600000000000': { count: 1, value: 1 } });
+
+  await h.produce(`${app}.readings`, [reading('B', T0 + 30 * S), reading('Z', T0 + 40 * S)], 1);
+  const lines: Line[] = [];
+  const summary = await h.run(yaml, { logger: capture(lines) });
+  assert.equal(summary.processors.w!.retries, 0);
+  assert.deepEqual(await results(h, app), [], 'the step\'s stream time is 40 s: no window has closed');
+  const dlq = await deadLetters(h, app);
+  assert.deepEqual(dlq.map((d) => [d.key, d.error.code]), [['Z', 'LATE_RECORD']]);
+  assert.match(dlq[0]!.error.message, /key stream time 1767225600000000000 ms/);
+  assert.ok(lines.some((l) => l.key === 'Z@~stream-time' && /after the latest date there is; the step's stream time ignores it/.test(l.msg)), JSON.stringify(lines));
+
+  await h.produce(`${app}.readings`, [reading('B', T0 + 60 * S)], 1);
+  await h.run(yaml);
+  assert.deepEqual(await results(h, app), [['A', 0, 1], ['B', 0, 1]]);
 });

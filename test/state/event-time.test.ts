@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  KeyValueStore, WindowedAggregation, fromField, fromHeader, fromRecordTimestamp, tumbling, windowedAggregate, windowKey,
+  KeyValueStore, WindowedAggregation, fromField, fromHeader, fromRecordTimestamp, lateRecordError, tumbling, windowedAggregate, windowKey,
   type EventTimeExtractor,
 } from '../../src/state/index.js';
 import { WalrusError } from '../../src/errors/index.js';
@@ -74,4 +74,10 @@ test('a windowed record with a bad event time changes nothing: no window, no win
   assert.equal(agg.streamTime, -1);
   assert.equal(agg.openWindows, 0);
   assert.deepEqual(store.range(), []);
+});
+
+test('lateRecordError names a stream time outside the Date range (one an earlier version stored) instead of failing on it', () => {
+  const error = lateRecordError({ id: '7:0', key: 'a' }, 1767236400000, 1767225600000000000, 0);
+  assert.equal(error.code, 'LATE_RECORD');
+  assert.match(error.message, /event time 2026-01-01T03:00:00\.000Z falls only in windows that closed \(key stream time 1767225600000000000 ms, grace 0 ms\)/);
 });

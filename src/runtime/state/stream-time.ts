@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { TICK_SOURCE } from '../../processor/builtin/aggregate.js';
 import { parseWindowKey, type StateWrites } from '../../state/index.js';
+import { MAX_EVENT_TIME } from '../../state/dsl/event-time.js';
 import type { PartitionedStore } from '../../state/store/partitioned-store.js';
 import { decodeValue } from '../../state/model/codec.js';
 import type { Topology } from '../../topology/types.js';
@@ -102,7 +103,11 @@ export class StreamTimes {
     for (const step of this.#steps.values()) {
       for (const { key, value } of step.store.range<unknown>()) {
         if (key.endsWith(STREAM_TIME_SUFFIX)) {
-          if (typeof value === 'number' && value > step.time) step.time = value;
+          if (typeof value === 'number' && value > MAX_EVENT_TIME) {
+            // Only an earlier version wrote these (from an event time that was not epoch ms): ticking every key to it would fail.
+            this.#o.logger?.warn({ processor: step.name, store: step.storeName, key, streamTime: value },
+              'a key\'s stream time in the store is after the latest date there is; the step\'s stream time ignores it (that key\'s records will be late: delete its entries to start it afresh)');
+          } else if (typeof value === 'number' && value > step.time) step.time = value;
           continue;
         }
         const parsed = parseWindowKey(key);

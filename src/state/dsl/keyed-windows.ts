@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import type { StateStoreView } from '../model/change-set.js';
-import { readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
+import { MAX_EVENT_TIME, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import type { WindowResult } from './windowed-aggregation.js';
 
@@ -147,9 +147,12 @@ function moveKeyStreamTime<A>(state: StateStoreView, key: string, t: number, win
   return closed;
 }
 
+/** A time as ISO-8601, or as ms where it is outside the Date range (a stream time an earlier version stored from a bad event time). */
+const when = (ms: number): string => (ms >= 0 && ms <= MAX_EVENT_TIME ? new Date(ms).toISOString() : `${ms} ms`);
+
 /** The error that dead-letters a late record (code `LATE_RECORD`, not retried), naming both times. */
 export function lateRecordError(record: { id?: string; key?: string }, eventTime: number, streamTime: number, graceMs: number): WalrusError {
   return new WalrusError('LATE_RECORD',
-    `record ${record.id ?? ''} of key "${record.key ?? ''}" is late: event time ${new Date(eventTime).toISOString()} falls only in windows that closed (key stream time ${new Date(streamTime).toISOString()}, grace ${graceMs} ms)`,
+    `record ${record.id ?? ''} of key "${record.key ?? ''}" is late: event time ${when(eventTime)} falls only in windows that closed (key stream time ${when(streamTime)}, grace ${graceMs} ms)`,
     { retriable: false, context: { key: record.key, eventTime, streamTime } });
 }
