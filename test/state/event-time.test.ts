@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   KeyValueStore, WindowedAggregation, fromField, fromHeader, fromRecordTimestamp, lateRecordError, tumbling, windowedAggregate, windowKey,
   type EventTimeExtractor,
@@ -8,10 +10,11 @@ import { WalrusError } from '../../src/errors/index.js';
 import { tempDir } from './helpers.js';
 
 // Event times are whole epoch milliseconds within the Date range
-// (1970-01-01 to +275760-09-13, 8.64e15 ms) or ISO-8601 strings. Anything
-// else fails the record where the time is read — a non-retriable
-// STATE_STORE_ERROR naming the field and the value — before a window, a
-// window key or a stream time is made from it.
+// (1970-01-01 to +275760-09-13, 8.64e15 ms) or ISO-8601 strings (UTC when
+// they carry no offset, whatever the host's time zone). Anything else fails
+// the record where the time is read — a non-retriable STATE_STORE_ERROR
+// naming the field and the value — before a window, a window key or a
+// stream time is made from it.
 
 const H = 3_600_000;
 const rec = <V>(value: V, headers: Record<string, string> = {}, timestamp = 0) => ({ key: 'k', value, headers, timestamp });
@@ -80,4 +83,21 @@ test('lateRecordError names a stream time outside the Date range (one an earlier
   const error = lateRecordError({ id: '7:0', key: 'a' }, 1767236400000, 1767225600000000000, 0);
   assert.equal(error.code, 'LATE_RECORD');
   assert.match(error.message, /event time 2026-01-01T03:00:00\.000Z falls only in windows that closed \(key stream time 1767225600000000000 ms, grace 0 ms\)/);
+});
+
+const SRC = fileURLToPath(new URL('../../src/state/index.ts', import.meta.url));
+
+/** What `fromField('t')` reads from each of `values` in a Node.js process whose time zone is `tz`. */
+function readIn(tz: string, values: string[]): number[] {
+  const code = `const { fromField } = await import(${JSON.stringify(SRC)});
+console.log(JSON.stringify(${JSON.stringify(values)}.map((t) => fromField('t')({ value: { t }, headers: {}, timestamp: 0 }))));`;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  return JSON.parse(child.stdout) as number[];
+}
+
+test('an ISO-8601 date-time without an offset is UTC on every host, whatever its time zone', () => {
+  const values = ['2026-06-01T10:30:00', '2026-06-01T10:30', '2026-06-01 10:30:00.250', '2026-06-01T10:30:00+02:00', '2026-06-01'];
+  const expected = [Date.UTC(2026, 5, 1, 10, 30), Date.UTC(2026, 5, 1, 10, 30), Date.UTC(2026, 5, 1, 10, 30, 0, 250), Date.UTC(2026, 5, 1, 8, 30), Date.UTC(2026, 5, 1)];
+  for (const tz of ['America/New_York', 'Asia/Tokyo']) assert.deepEqual(readIn(tz, values), expected, `TZ=${tz}`);
 });

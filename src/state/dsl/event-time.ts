@@ -17,7 +17,7 @@ export const MAX_EVENT_TIME = 8.64e15;
 
 /**
  * Event time from a value field (dotted path). Accepts epoch milliseconds or
- * an ISO-8601 string.
+ * an ISO-8601 string (a date-time without an offset is UTC).
  * @example fromField('order.createdAt')
  */
 export function fromField<V>(path: string): EventTimeExtractor<V> {
@@ -41,11 +41,14 @@ export function fromRecordTimestamp<V>(): EventTimeExtractor<V> {
   return (record) => toEpochMs(record.timestamp, 'record timestamp');
 }
 
+/** An ISO-8601 date-time without an offset, which `Date.parse` would read in the host's time zone. */
+const LOCAL_DATE_TIME = /^(?:[+-]\d{6}|\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+
 function toEpochMs(raw: unknown, where: string): number {
   let ms: number;
   if (typeof raw === 'number') ms = raw;
   else if (typeof raw === 'string' && /^\d+$/.test(raw)) ms = Number(raw);
-  else if (typeof raw === 'string') ms = Date.parse(raw);
+  else if (typeof raw === 'string') ms = Date.parse(LOCAL_DATE_TIME.test(raw) ? `${raw}Z` : raw);
   else ms = Number.NaN;
   return checkEventTime(Math.floor(ms), `the ${where}`, raw);
 }
