@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WalrusError } from '../errors/index.js';
 import { compiledProcessorUrl } from './compiled-cache.js';
 import { isProcessor } from './define.js';
@@ -129,6 +130,32 @@ function describe(value: unknown): string {
 
 /** The fix shown with every "not a processor" problem. */
 export const DEFAULT_EXPORT_HINT = 'write `export default defineProcessor({ process(record, ctx) { ... } })`';
+/** The same for a JavaScript CommonJS module, where `export default` is a syntax error. */
+const MODULE_EXPORTS_HINT = 'write `module.exports = defineProcessor({ process(record, ctx) { ... } })`';
+
+/**
+ * Why a module failed to load, pointing into the user's file: the first stack
+ * frame in it (`at <file>:<line>:<col>`), or for a JavaScript syntax error
+ * (whose stack names only Node's internals) where `node --check` finds it.
+ * Paths of the compiled-TypeScript cache are shown as the source file.
+ */
+function loadFailure(cause: unknown, modulePath: string, compiled: string | undefined): string {
+  const error = cause instanceof Error ? cause : undefined;
+  let reason = error ? (error.message.split('\n')[0] ?? '') : String(cause);
+  if (compiled !== undefined) reason = reason.replaceAll(fileURLToPath(compiled), modulePath).replaceAll(compiled, modulePath);
+  const url = pathToFileURL(modulePath).href;
+  for (const line of (error?.stack ?? '').split('\n').slice(1)) {
+    const at = /\((.*):(\d+):(\d+)\)$|at (.*):(\d+):(\d+)$/.exec(line.trim());
+    const file = at?.[1] ?? at?.[4];
+    if (file === modulePath || file === url) return `${reason} (at ${modulePath}:${at![2] ?? at![5]}:${at![3] ?? at![6]})`;
+  }
+  if (error instanceof SyntaxError && !TYPESCRIPT.has(extname(modulePath)) && !reason.includes(modulePath)) {
+    const checked = spawnSync(process.execPath, ['--check', modulePath], { encoding: 'utf8', timeout: 10_000 });
+    const where = /^(.*):(\d+)$/m.exec(checked.stderr ?? '');
+    if (where?.[1] === modulePath) return `${reason} (at ${modulePath}:${where[2]})`;
+  }
+  return reason;
+}
 
 /**
  * Loads a processor module (absolute path) and finds its processor. Never
@@ -136,22 +163,25 @@ export const DEFAULT_EXPORT_HINT = 'write `export default defineProcessor({ proc
  */
 export async function loadProcessorModule(modulePath: string): Promise<ProcessorLoadResult> {
   const viaRequire = isCommonJs(modulePath);
+  const typeScript = TYPESCRIPT.has(extname(modulePath));
   let loaded: unknown;
+  let compiled: string | undefined;
   try {
     let url = pathToFileURL(modulePath).href;
-    if (TYPESCRIPT.has(extname(modulePath))) {
-      const compiled = viaRequire ? undefined : await compiledProcessorUrl(modulePath);
+    if (typeScript) {
+      compiled = viaRequire ? undefined : await compiledProcessorUrl(modulePath);
       if (compiled === undefined) await ensureTypeScript(viaRequire);
       else { url = compiled; enableSourceMaps(); }
     }
     loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(url);
   } catch (cause) {
-    const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
-    return { ok: false, kind: 'load-failed', problem: `failed to load: ${reason}`, cause };
+    return { ok: false, kind: 'load-failed', problem: `failed to load: ${loadFailure(cause, modulePath, compiled)}`, cause };
   }
   const { primary, all } = candidates(loaded, viaRequire);
   const found = all.find((c) => isProcessor(c));
-  if (found === undefined) return { ok: false, kind: 'not-a-processor', problem: `${describe(primary)}; ${DEFAULT_EXPORT_HINT}` };
+  if (found === undefined) {
+    return { ok: false, kind: 'not-a-processor', problem: `${describe(primary)}; ${viaRequire && !typeScript ? MODULE_EXPORTS_HINT : DEFAULT_EXPORT_HINT}` };
+  }
   return { ok: true, definition: found as unknown as ProcessorDefinition };
 }
 
@@ -164,7 +194,7 @@ export async function importProcessor(modulePath: string): Promise<ProcessorDefi
   const result = await loadProcessorModule(modulePath);
   if (result.ok) return result.definition;
   const message = result.kind === 'load-failed'
-    ? `cannot load processor module ${modulePath}: ${result.cause instanceof Error ? result.cause.message : result.problem}`
+    ? `cannot load processor module ${modulePath}: ${result.problem.slice('failed to load: '.length)}`
     : `processor module ${modulePath} must default-export defineProcessor({...}): ${result.problem}`;
   throw new WalrusError('PROCESSOR_LOAD_FAILED', message, {
     ...(result.cause === undefined ? {} : { cause: result.cause }), context: { module: modulePath },
