@@ -36,6 +36,19 @@ export type ProcessorLoadResult =
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 let commonJsHooks: Promise<void> | undefined;
+let scopedTsxRequire: Promise<(id: string, fromFile: string) => unknown> | undefined;
+
+/**
+ * tsx's `require` for CommonJS TypeScript, scoped to the modules loaded
+ * through it (and what they require): registered globally, its hook would
+ * also compile every later `require` in the thread, so a `.js` with ES
+ * syntax in a CommonJS package would load in `run` after a `.cts` processor
+ * and fail in `validate`, which loads each module alone.
+ */
+function scopedRequire(): Promise<(id: string, fromFile: string) => unknown> {
+  scopedTsxRequire ??= import('tsx/cjs/api').then((cjs) => cjs.register({ namespace: 'walrus-stream-processors' }).require);
+  return scopedTsxRequire;
+}
 let moduleHooks: Promise<void> | undefined;
 
 /**
@@ -49,10 +62,7 @@ let moduleHooks: Promise<void> | undefined;
 function ensureTypeScript(commonJs: boolean): Promise<void> {
   // Running from the sources (tests), TypeScript already loads: tsx is what runs this file.
   if (FROM_SOURCE) return Promise.resolve();
-  if (commonJs) {
-    commonJsHooks ??= import('tsx/cjs/api').then((cjs) => { cjs.register(); });
-    return commonJsHooks;
-  }
+  if (commonJs) return scopedRequire().then(() => undefined);
   moduleHooks ??= (async () => {
     // Before any hook: the package's own CommonJS dependencies load untouched too.
     await import('../index.js');
@@ -173,7 +183,8 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
       if (compiled === undefined) await ensureTypeScript(viaRequire);
       else { url = compiled; enableSourceMaps(); }
     }
-    loaded = viaRequire ? createRequire(modulePath)(modulePath) : await import(url);
+    loaded = !viaRequire ? await import(url)
+      : typeScript && !FROM_SOURCE ? (await scopedRequire())(modulePath, modulePath) : createRequire(modulePath)(modulePath);
   } catch (cause) {
     return { ok: false, kind: 'load-failed', problem: `failed to load: ${loadFailure(cause, modulePath, compiled)}`, cause };
   }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { compiledProcessorUrl } from '../../src/processor/compiled-cache.js';
 import { loadProcessorModule } from '../../src/processor/loader.js';
@@ -95,4 +96,32 @@ test('a syntax error is reported with its file, line and column; a thrown error\
   const error = await Promise.resolve().then(() => run(loaded.definition, { n: 1 })).then(() => undefined, (e: Error) => e);
   assert.ok(error instanceof Error);
   assert.match(error.stack ?? '', /throws\.ts:5:\d+/, error.stack);
+});
+
+test('CommonJS TypeScript is compiled only for itself: a later ES-syntax .js in a "type": "commonjs" package fails in run as in validate', { timeout: 90_000 }, async (t) => {
+  const dir = await project(t);
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'user-app', type: 'commonjs' }));
+  await writeFile(join(dir, 'processors', 'helper.ts'), "export const bang = (s: string): string => s + '!';\n");
+  await writeFile(join(dir, 'processors', 'first.cts'),
+    "import { defineProcessor } from 'walrus-stream/processor';\nimport { bang } from './helper';\nexport default defineProcessor<string, string>({ process: (r) => bang(r.value) });\n");
+  await writeFile(join(dir, 'processors', 'second.js'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (r) => r.value });\n");
+  await writeFile(join(dir, 'topology.yaml'), [
+    'app: mixed', 'stateDir: ${WALRUS_STATE_DIR}', 'cluster: { embedded: { dataDir: "${WALRUS_STATE_DIR}/node" } }',
+    'sources: { in: { topic: in, format: text, serializer: string } }',
+    'processors:', '  first: { module: ./processors/first.cts, input: in }', '  second: { module: ./processors/second.js, input: first }',
+    'sinks: { out: { topic: out, input: second } }', '',
+  ].join('\n'));
+  await writeFile(join(dir, 'in.txt'), 'hello\n');
+  const cli = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(repo, 'bin', 'walrus-stream.js'), ...args], { cwd: dir, env: { ...process.env, WALRUS_STATE_DIR: join(dir, 'state') }, timeout: 80_000 },
+      (error, _stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stderr }));
+  });
+  const validated = await cli(['validate']);
+  assert.equal(validated.code, 1, validated.stderr);
+  assert.match(validated.stderr, /processors\.second\.module: failed to load: Cannot use import statement outside a module/);
+  // run loads first.cts (with its .ts helper) and second.js in the same worker thread: second.js must fail the same way.
+  const ran = await cli(['run', '--until-idle', '--seed', 'in=in.txt', '--metrics-address', 'false']);
+  assert.equal(ran.code, 3, ran.stderr);
+  assert.match(ran.stderr, /PROCESSOR_LOAD_FAILED: processor "second" .*Cannot use import statement outside a module/);
+  assert.doesNotMatch(ran.stderr, /processor "first"/);
 });
