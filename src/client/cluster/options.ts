@@ -67,7 +67,7 @@ export interface WalrusClientOptions {
   balancer?: BalancerName;
   /** Virtual nodes per node on the hash ring. @default 160 */
   virtualNodes?: number;
-  /** Per-request timeout; a request past it retires its connection. @default 10000 */
+  /** Per-request timeout; a request past it retires its connection. Also bounds how long closing a connection waits for the node to close its side. @default 10000 */
   requestTimeoutMs?: number;
   /** TCP connect timeout. @default 5000 */
   connectTimeoutMs?: number;

@@ -291,7 +291,11 @@ export class WalrusClient {
     return this.#router.readNodeFor(topic).id;
   }
 
-  /** Lets in-flight requests finish, closes every connection; later calls fail with POOL_CLOSED. Idempotent. */
+  /**
+   * Lets in-flight requests finish, closes every connection; later calls fail
+   * with POOL_CLOSED. Idempotent. Resolves even when a node stopped answering:
+   * a connection the node does not close within `requestTimeoutMs` is destroyed.
+   */
   close(): Promise<void> {
     this.#closed ??= Promise.all(this.#nodes.map((node) => node.close())).then(() => undefined);
     return this.#closed;

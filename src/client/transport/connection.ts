@@ -36,6 +36,8 @@ export class Connection {
   #corked = false;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
+  /** Armed once the socket is ended by `close()`: destroys it if the node never closes its side. */
+  #closeTimer: NodeJS.Timeout | undefined;
   #closedPromise: Promise<void>;
   #onClosed: Array<(reason: WalrusError) => void> = [];
   /** Last time a request was sent or answered (performance.now()). */
@@ -149,11 +151,16 @@ export class Connection {
     return promise;
   }
 
-  /** Stops taking requests, lets in-flight ones finish (each bounded by its timeout), then closes. */
+  /**
+   * Stops taking requests, lets in-flight ones finish (each bounded by its
+   * timeout), then ends the socket. A node that does not finish the close
+   * within `requestTimeoutMs` (stopped, partitioned, ignoring FIN) has the
+   * socket destroyed, so this always resolves and leaves no socket behind.
+   */
   close(): Promise<void> {
     if (!this.#closed && !this.#closing) {
       this.#closing = true;
-      if (this.#queue.length === 0) this.#socket.end();
+      if (this.#queue.length === 0) this.#end();
     }
     return this.#closedPromise;
   }
@@ -187,7 +194,19 @@ export class Connection {
       this.#settle(pending, unit.body);
       if (this.#closed) return;
     }
-    if (this.#closing && this.#queue.length === 0) this.#socket.end();
+    if (this.#closing && this.#queue.length === 0) this.#end();
+  }
+
+  /** Half-closes the socket, and destroys it if the node has not closed its side within `requestTimeoutMs`. */
+  #end(): void {
+    if (this.#closeTimer || this.#closed) return;
+    this.#socket.end();
+    const waitMs = this.#options.requestTimeoutMs;
+    // Unref'd: the socket itself keeps the process alive until this fires.
+    this.#closeTimer = setTimeout(() => {
+      this.#fail(new WalrusError('CONNECTION_CLOSED', `Node ${this.node} did not finish closing the connection within ${waitMs} ms (requestTimeoutMs); the socket was destroyed.`, { context: { node: this.node, timeoutMs: waitMs } }));
+    }, waitMs);
+    this.#closeTimer.unref();
   }
 
   #settle(pending: Pending, body: Buffer): void {
@@ -259,6 +278,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = reason;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#timer = undefined;
     this.#socket.destroy();
     const now = performance.now();
