@@ -1,4 +1,5 @@
 import { WalrusError } from '../errors/index.js';
+import { onAbort as whenAborted } from './abort.js';
 
 /** Waits `ms` (rejecting with ABORTED when `signal` fires). The seam type retries and pools take. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -20,17 +21,19 @@ export function sleep(ms: number, options: SleepOptions = {}): Promise<void> {
   const { signal, onAbort = 'reject', unref = false } = options;
   if (signal?.aborted) return onAbort === 'reject' ? Promise.reject(abortError(signal)) : Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const aborted = (): void => {
-      clearTimeout(timer);
-      if (onAbort === 'reject') reject(abortError(signal!));
-      else resolve();
-    };
+    let stopListening: (() => void) | undefined;
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', aborted);
+      stopListening?.();
       resolve();
     }, Math.max(0, ms));
     if (unref) timer.unref();
-    signal?.addEventListener('abort', aborted, { once: true });
+    if (signal) {
+      stopListening = whenAborted(signal, () => {
+        clearTimeout(timer);
+        if (onAbort === 'reject') reject(abortError(signal));
+        else resolve();
+      });
+    }
   });
 }
 

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { WalrusError, type ErrorContext } from '../../errors/index.js';
 import { FrameDecoder } from '../../protocol/index.js';
+import { onAbort } from '../../util/abort.js';
 import { abortError } from '../../util/sleep.js';
 import { Fifo } from '../../util/fifo.js';
 import { authenticate } from './auth.js';
@@ -135,10 +136,7 @@ export class Connection {
       pending.resolve = resolve as (value: unknown) => void;
       pending.reject = reject;
     });
-    if (meta.signal) {
-      pending.onAbort = () => this.#abandon(pending);
-      meta.signal.addEventListener('abort', pending.onAbort, { once: true });
-    }
+    if (meta.signal) pending.offAbort = onAbort(meta.signal, () => this.#abandon(pending));
     this.#queue.push(pending);
     this.lastUsedAt = now;
     if (deadline < this.#timerAt) this.#arm(deadline);
@@ -210,7 +208,7 @@ export class Connection {
   }
 
   #settle(pending: Pending, body: Buffer): void {
-    if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
+    pending.offAbort?.();
     const durationMs = performance.now() - pending.sentAt;
     const bytesIn = body.length + 4;
     const onReply = this.#options.onReply;
@@ -283,7 +281,7 @@ export class Connection {
     this.#socket.destroy();
     const now = performance.now();
     for (const pending of this.#queue.drain()) {
-      if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
+      pending.offAbort?.();
       if (pending.abandoned) continue;
       const error = pending === culprit || pending.context === reason.context ? reason : inFlightFailure(reason, pending.context);
       this.#options.onReply?.(sample(pending, 'error', now - pending.sentAt, 0, 0, error));

@@ -49,7 +49,8 @@ export class Pending {
   resolve!: (value: unknown) => void;
   reject!: (error: WalrusError) => void;
   abandoned = false;
-  onAbort: (() => void) | undefined = undefined;
+  /** Stops listening to `signal` (set while the caller's signal is watched). */
+  offAbort: (() => void) | undefined = undefined;
   constructor(
     readonly parse: ReplyParser<unknown>,
     readonly context: ErrorContext,

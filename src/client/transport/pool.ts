@@ -1,4 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
+import { onAbort } from '../../util/abort.js';
 import { abortError } from '../../util/sleep.js';
 import type { Connection } from './connection.js';
 import { Fifo } from '../../util/fifo.js';
@@ -38,8 +39,8 @@ interface Waiter {
   resolve: (connection: Connection) => void;
   reject: (error: WalrusError) => void;
   timer: NodeJS.Timeout;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Stops listening to the caller's signal. */
+  offAbort: (() => void) | undefined;
 }
 
 /**
@@ -201,20 +202,19 @@ export class ConnectionPool {
       const waiter: Waiter = {
         resolve,
         reject,
-        signal,
-        onAbort: undefined,
+        offAbort: undefined,
         timer: setTimeout(() => {
           this.#dropWaiter(waiter);
+          waiter.offAbort?.();
           reject(new WalrusError('POOL_TIMEOUT', `No connection to node ${this.#node} became free within ${this.#settings.acquireTimeoutMs} ms (pool max ${this.#settings.max}, pipeline ${this.#settings.maxPipeline}); raise pool.max or lower concurrency.`, { context: { node: this.#node } }));
         }, this.#settings.acquireTimeoutMs),
       };
       if (signal) {
-        waiter.onAbort = () => {
+        waiter.offAbort = onAbort(signal, () => {
           this.#dropWaiter(waiter);
           clearTimeout(waiter.timer);
           reject(abortError(signal, { node: this.#node }));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        });
       }
       this.#waiters.push(waiter);
     });
@@ -226,7 +226,7 @@ export class ConnectionPool {
       if (!best || this.#leases.get(best)! >= this.#settings.maxPipeline) return;
       const waiter = this.#waiters.shift()!;
       clearTimeout(waiter.timer);
-      if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      waiter.offAbort?.();
       waiter.resolve(this.#lease(best));
     }
   }
@@ -238,7 +238,7 @@ export class ConnectionPool {
 
   #rejectWaiter(waiter: Waiter, error: WalrusError): void {
     clearTimeout(waiter.timer);
-    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    waiter.offAbort?.();
     waiter.reject(error);
   }
 
