@@ -43,8 +43,10 @@ test('lease → ack: the entries are consumed once; the capability is detected',
     assert.deepEqual(strings(lease.entries), all.slice(0, 3));
     assert.equal(client.capabilities(node.address).batchLease, true);
     assert.equal((await client.state('la')).raw.leased_entries, 3);
-    await lease.ack();
-    await lease.ack(); // idempotent
+    const acked = lease.ack();
+    assert.equal(lease.ack(), acked, 'ack() again returns the same promise');
+    await acked;
+    assert.equal(lease.ack(), acked);
     assert.equal(node.stats().openLeases, 0);
     const rest = await client.lease('la', 10);
     assert.deepEqual(strings(rest.entries), all.slice(3));
@@ -52,6 +54,7 @@ test('lease → ack: the entries are consumed once; the capability is detected',
     const empty = await client.lease('la', 10);
     assert.deepEqual(empty.entries, []);
     assert.equal(empty.leased, true);
+    assert.equal(empty.ack(), empty.ack(), 'an empty lease: ack() again returns the same promise');
     await empty.ack();
     assert.equal(client.stats().leaseRedeliveries, 0);
     assert.equal(client.stats().fallbacks, 0);
@@ -122,6 +125,7 @@ test('a stock node: lease falls back to getMany, leased false, ack is a no-op, e
     assert.equal(lease.leased, false);
     assert.equal(lease.leaseId, undefined);
     assert.deepEqual(strings(lease.entries), all.slice(0, 3));
+    assert.equal(lease.ack(), lease.ack(), 'the no-op ack() returns the same promise every time, as documented');
     await lease.ack();
     assert.equal(client.capabilities(node.address).batchLease, false);
     assert.ok(client.stats().fallbacks >= 1);

@@ -43,7 +43,9 @@ export interface LeaseCallMeta {
   timeoutMs?: number | undefined;
 }
 
-const NOOP_ACK = (): Promise<void> => Promise.resolve();
+/** What a lease with nothing to acknowledge answers to every `ack()`: one settled promise, so "the same promise" holds. */
+const ACKED = Promise.resolve();
+const NOOP_ACK = (): Promise<void> => ACKED;
 
 /** A lease over entries that were consumed on read (no extension, or nothing to lease). */
 export function unleased(entries: Buffer[], node: string, leased: boolean): Lease {
