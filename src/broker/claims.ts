@@ -1,3 +1,4 @@
+import { CLAIM_OWNER_RULE, MAX_CLAIM_TTL_MS, MIN_CLAIM_TTL_MS, isClaimOwner } from '../protocol/claims.js';
 import { OK_FRAME, errFrame } from './replies.js';
 
 /**
@@ -13,11 +14,6 @@ import { OK_FRAME, errFrame } from './replies.js';
  * the holders take them again on their next renewal.
  */
 
-/** Owner tokens: what `run` sends (`<app>/<instance>/<random>`), within one frame field. */
-const OWNER_PATTERN = /^[A-Za-z0-9._:/-]{1,200}$/;
-/** Shortest and longest time to live a claim may ask for. */
-export const MIN_CLAIM_TTL_MS = 100;
-export const MAX_CLAIM_TTL_MS = 10 * 60_000;
 /** Most names held at once on one node: a bound on memory a client can make it keep. */
 export const MAX_CLAIMS = 100_000;
 
@@ -80,7 +76,7 @@ function parseArgs(op: string, rest: Buffer | undefined, withTtl: boolean): { ow
   const parts = rest.toString('utf8').split(' ');
   if (parts.length !== (withTtl ? 2 : 1)) return errFrame(`invalid ${op}: expected ${usage}`);
   const owner = parts[0]!;
-  if (!OWNER_PATTERN.test(owner)) return errFrame(`invalid ${op} owner ${JSON.stringify(owner.slice(0, 40))}: 1-200 characters A-Z a-z 0-9 . _ : / -`);
+  if (!isClaimOwner(owner)) return errFrame(`invalid ${op} owner ${JSON.stringify(owner.slice(0, 40))}: ${CLAIM_OWNER_RULE}`);
   if (!withTtl) return { owner };
   const text = parts[1]!;
   const ttlMs = /^[1-9][0-9]{0,8}$/.test(text) ? Number(text) : Number.NaN;

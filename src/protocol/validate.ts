@@ -44,6 +44,7 @@ export function assertTopic(topic: unknown): asserts topic is string {
  * become U+FFFD), and not ending in whitespace that `trim_end` removes.
  */
 export function payloadProblem(payload: string): string | undefined {
+  if (typeof payload !== 'string') return notAString(payload);
   if (payload.length === 0) return 'payload is empty (the node cannot store an empty entry)';
   if (!payload.isWellFormed()) return 'payload contains a lone surrogate and is not valid UTF-8';
   // Fast path: every White_Space character is in the BMP, so one code unit
@@ -59,6 +60,12 @@ export function payloadProblem(payload: string): string | undefined {
       : `payload ends in whitespace (${codes.slice(0, 4).join(' ')}${codes.length > 4 ? ' ...' : ''}) that the node would trim; use the envelope format to keep it`;
   }
   return undefined;
+}
+
+/** Payloads are text: say what came instead, and what to do with bytes. */
+function notAString(payload: unknown): string {
+  if (payload instanceof Uint8Array) return `payload must be a string, got a ${Buffer.isBuffer(payload) ? 'Buffer' : payload.constructor.name} (decode it to text first, or send binary values with a Producer, whose envelope is binary-safe)`;
+  return `payload must be a string, got ${payload === null ? 'null' : typeof payload}`;
 }
 
 /** Throws INVALID_PAYLOAD unless `payload` would be stored unchanged. */

@@ -4,12 +4,12 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Connection, WalrusClient } from '../../src/client/index.js';
 import { encodeFrame, encodeMetrics, parseMetrics } from '../../src/protocol/index.js';
 import { spawnBrokerProcess } from '../helpers/broker.js';
+import { startTcpPeer, type TcpPeer } from '../helpers/tcp-peer.js';
 
 const EVICT_IDLE = fileURLToPath(new URL('./fixtures/evict-idle.ts', import.meta.url));
 
@@ -17,11 +17,9 @@ const EVICT_IDLE = fileURLToPath(new URL('./fixtures/evict-idle.ts', import.meta
  * A real TCP peer that answers every frame `OK` but never closes its side:
  * it ignores the client's FIN (half-open) until the test ends.
  */
-async function finIgnoringPeer(): Promise<{ address: string; port: number; ended: () => number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
+async function finIgnoringPeer(): Promise<TcpPeer & { ended: () => number }> {
   let ended = 0;
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
+  const peer = await startTcpPeer((socket) => {
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
@@ -31,20 +29,8 @@ async function finIgnoringPeer(): Promise<{ address: string; port: number; ended
       }
     });
     socket.on('end', () => ended++); // and deliberately no socket.end()
-    socket.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    address: `127.0.0.1:${port}`,
-    port,
-    ended: () => ended,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  }, { allowHalfOpen: true });
+  return { ...peer, ended: () => ended };
 }
 
 /** Resolves with how long `promise` took, or 'pending' after `ms`. */

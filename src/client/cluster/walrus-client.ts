@@ -1,19 +1,25 @@
 import { WalrusError } from '../../errors/index.js';
 import {
+  CLAIM_OWNER_RULE,
   MAX_BATCH_ENTRIES,
+  MAX_CLAIM_TTL_MS,
   MAX_FRAME_BYTES,
+  MIN_CLAIM_TTL_MS,
   assertTopic,
   encodeFrame,
   encodeGet,
   encodePut,
   encodeRegister,
   encodeState,
+  isClaimOwner,
+  isClaimTtl,
   parseGet,
   parseOk,
   parseState,
   type NodeMetrics,
 } from '../../protocol/index.js';
 import { formatAddress, parseAddress, type NodeAddressInput } from '../transport/address.js';
+import { assertCallOptions, invalidArgument, type CallOptions } from '../transport/call-options.js';
 import type { BalancerName } from './balancer.js';
 import { getManyOnNode, planBatches, putManyOnNode, type PutManyProgress } from './batch-ops.js';
 import type { NodeCapabilities } from '../transport/capabilities.js';
@@ -28,13 +34,7 @@ import { Router, type Route } from './router.js';
 import { emptyRetryCounters, type RetryCounters } from './stats.js';
 import { toTopicStateInfo, type TopicStateInfo } from './topic-state.js';
 
-/** Per-call options. */
-export interface CallOptions {
-  /** Aborts the call (ABORTED, not retried). An aborted GET whose reply still comes drops the entry: see docs/client.md. */
-  signal?: AbortSignal;
-  /** Overrides `requestTimeoutMs` for this call's requests. */
-  timeoutMs?: number;
-}
+export type { CallOptions } from '../transport/call-options.js';
 
 /** `client.stats()`: a snapshot of every counter. */
 export interface ClientStats extends RetryCounters {
@@ -89,6 +89,7 @@ export class WalrusClient {
 
   /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
   async register(topic: string, options: CallOptions = {}): Promise<void> {
+    assertCallOptions(options, `register(${topic})`, topic);
     const frame = encodeRegister(topic);
     const results = await Promise.allSettled(this.#nodes.map((node) =>
       this.#router.onNode('REGISTER', topic, options.signal, () => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options })),
@@ -100,6 +101,7 @@ export class WalrusClient {
 
   /** Appends one entry. `payload` must be non-empty, valid UTF-8, without trailing whitespace, and fit one frame. */
   async put(topic: string, payload: string, options: CallOptions = {}): Promise<void> {
+    assertCallOptions(options, `put(${topic})`, topic);
     const frame = encodePut(topic, payload);
     await this.#run('PUT', topic, 'write', options, (node) => node.request(frame, parseOk, { command: 'PUT', topic, ...options }), (error) => {
       if (requestMayHaveRun(error)) this.#counters.possibleDuplicates++;
@@ -108,6 +110,7 @@ export class WalrusClient {
 
   /** Takes the next entry (raw UTF-8 bytes), or undefined when the topic is drained. GET is destructive: see docs/client.md. */
   async get(topic: string, options: CallOptions = {}): Promise<Buffer | undefined> {
+    assertCallOptions(options, `get(${topic})`, topic);
     const frame = encodeGet(topic);
     return this.#run('GET', topic, 'read', options, (node) => node.request(frame, parseGet, { command: 'GET', topic, ...options }));
   }
@@ -120,6 +123,7 @@ export class WalrusClient {
    */
   async putMany(topic: string, payloads: readonly string[], options: CallOptions = {}): Promise<void> {
     assertTopic(topic);
+    assertCallOptions(options, `putMany(${topic})`, topic);
     if (!Array.isArray(payloads)) throw new WalrusError('INVALID_ARGUMENT', `putMany(${topic}): payloads must be an array of strings.`, { context: { topic } });
     let chunks = planBatches(topic, payloads);
     if (chunks.length === 0) return;
@@ -158,6 +162,7 @@ export class WalrusClient {
    */
   async getMany(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES, options: CallOptions = {}): Promise<Buffer[]> {
     assertTopic(topic);
+    assertCallOptions(options, `getMany(${topic})`, topic);
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `getMany(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
     const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
@@ -184,6 +189,7 @@ export class WalrusClient {
    */
   async lease(topic: string, maxEntries: number, maxBytes: number = MAX_FRAME_BYTES, options: CallOptions = {}): Promise<Lease> {
     assertTopic(topic);
+    assertCallOptions(options, `lease(${topic})`, topic);
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxEntries must be a positive integer, got ${String(maxEntries)}.`, { context: { topic } });
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
     const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
@@ -215,6 +221,9 @@ export class WalrusClient {
    */
   async claim(name: string, owner: string, ttlMs: number, options: CallOptions = {}): Promise<boolean> {
     assertTopic(name);
+    assertClaimOwner(`claim(${name})`, name, owner);
+    if (!isClaimTtl(ttlMs)) throw invalidArgument(`claim(${name})`, 'ttlMs', `an integer number of milliseconds from ${MIN_CLAIM_TTL_MS} to ${MAX_CLAIM_TTL_MS}`, ttlMs, name);
+    assertCallOptions(options, `claim(${name})`, name);
     const frame = encodeFrame(`CLAIM ${name} ${owner} ${ttlMs}`);
     return this.#run('CLAIM', name, 'read', options, async (node) => {
       if (!(await this.#capabilitiesOf(node)).claims) return false;
@@ -232,6 +241,8 @@ export class WalrusClient {
   /** Gives up the ownership lease `name` held by `owner` (UNCLAIM); a no-op on a node without the extension. */
   async unclaim(name: string, owner: string, options: CallOptions = {}): Promise<void> {
     assertTopic(name);
+    assertClaimOwner(`unclaim(${name})`, name, owner);
+    assertCallOptions(options, `unclaim(${name})`, name);
     const frame = encodeFrame(`UNCLAIM ${name} ${owner}`);
     await this.#run('UNCLAIM', name, 'read', options, async (node) => {
       if (!(await this.#capabilitiesOf(node)).claims) return;
@@ -241,12 +252,14 @@ export class WalrusClient {
 
   /** STATE of `topic` from the node that serves its reads (so `lag` matches what this client reads). */
   async state(topic: string, options: CallOptions = {}): Promise<TopicStateInfo> {
+    assertCallOptions(options, `state(${topic})`, topic);
     const frame = encodeState(topic);
     return this.#run('STATE', topic, 'read', options, async (node) => toTopicStateInfo(topic, node.id, await node.request(frame, parseState, { command: 'STATE', topic, ...options })));
   }
 
   /** METRICS of one node (`"host:port"` or `{host, port}`), or of the first available node. */
   async metrics(node?: NodeAddressInput, options: CallOptions = {}): Promise<NodeMetrics> {
+    assertCallOptions(options, 'metrics()');
     if (node !== undefined) {
       const target = this.#node(node);
       return this.#router.onNode('METRICS', undefined, options.signal, () => target.metrics(options));
@@ -337,4 +350,8 @@ export class WalrusClient {
     if (this.#closed) return Promise.reject(new WalrusError('POOL_CLOSED', `The client is closed; ${operation} was not sent.`, { context: { topic } }));
     return this.#router.run(operation, topic, route, options.signal, attempt, beforeRetry);
   }
+}
+
+function assertClaimOwner(call: string, name: string, owner: unknown): void {
+  if (!isClaimOwner(owner)) throw invalidArgument(call, 'owner', `a string of ${CLAIM_OWNER_RULE}`, owner, name);
 }

@@ -147,8 +147,10 @@ export class Producer<T> {
         batch.count++;
       } else {
         if (options.headers !== undefined) assertHeaders(options.headers, this.topic);
-        if (options.key !== undefined && typeof options.key !== 'string') {
-          throw new WalrusError('INVALID_ARGUMENT', `A record key must be a string, got ${typeof options.key}.`, { context: { topic: this.topic } });
+        for (const field of ['key', 'id'] as const) {
+          if (options[field] !== undefined && typeof options[field] !== 'string') {
+            throw new WalrusError('INVALID_ARGUMENT', `Producer for topic ${this.topic}: a record ${field} must be a string, got ${typeof options[field]}; the record was not sent.`, { context: { topic: this.topic, argument: `options.${field}` } });
+          }
         }
         // The record is encoded now, into the batch's buffer (value and
         // headers copied): nothing the caller passed is kept, and a record

@@ -5,6 +5,7 @@ import { onAbort } from '../../util/abort.js';
 import { abortError } from '../../util/sleep.js';
 import { Fifo } from '../../util/fifo.js';
 import { authenticate } from './auth.js';
+import { callOptionsError } from './call-options.js';
 import { closedBeforeSend, connectTimeout, inFlightFailure, socketError } from './network-errors.js';
 import { Pending, sample, type ConnectionOptions, type ReplyParser, type RequestMeta } from './pending-request.js';
 import { openSocket, tlsHandshakeError } from './tls.js';
@@ -128,6 +129,9 @@ export class Connection {
     const context: ErrorContext = { node: this.node, command: meta.command };
     if (meta.topic !== undefined) context.topic = meta.topic;
     if (this.#closed || this.#closing) return Promise.reject(closedBeforeSend(this.node, context, this.#closed));
+    // A bad timeout must fail this request alone, not retire the connection under the others.
+    const invalid = callOptionsError(meta, `${meta.command} to node ${this.node}`, meta.topic);
+    if (invalid) return Promise.reject(invalid);
     if (meta.signal?.aborted) return Promise.reject(abortError(meta.signal, { ...context, requestSent: false }));
     const now = performance.now();
     const deadline = now + (meta.timeoutMs ?? this.#options.requestTimeoutMs);
