@@ -22,6 +22,16 @@ export const HEADERS = {
   ORIGIN: 'walrus-origin',
 } as const;
 
+/**
+ * Sets header `name` on `headers` as an own property, also for `__proto__`
+ * (a plain assignment to that name changes the object's prototype, or is
+ * dropped). For code that builds a headers object from name/value pairs.
+ */
+export function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  else headers[name] = value;
+}
+
 const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**

@@ -147,3 +147,24 @@ test('a spilled chain crosses both ways: exits marked spilled come back marked (
   assert.deepEqual(batch[1]!.resume, resume);
   assert.equal(decodeBatch(encodeBatch([record('r0')]))[0]!.resume, undefined);
 });
+
+test('a "__proto__" header crosses every way as an own header, not as a prototype: task records, resume steps, exits and failures', () => {
+  const odd = (): Record<string, string> => Object.fromEntries([['__proto__', 'p'], ['x-normal', 'n']]);
+  const same = (headers: Record<string, string> | undefined, where: string) => {
+    assert.ok(headers !== undefined && Object.hasOwn(headers, '__proto__'), `${where}: "__proto__" is an own header`);
+    assert.equal(Object.getPrototypeOf(headers), Object.prototype, `${where}: the prototype is untouched`);
+    assert.deepEqual(Object.entries(headers), [['__proto__', 'p'], ['x-normal', 'n']], where);
+  };
+  const resume = [{ member: 1, hops: [0, 1], id: 'x1', value: 1, headers: odd(), source: 'a.default' }];
+  const [record] = decodeBatch(encodeBatch([base(0, { headers: odd(), resume })]));
+  same(record!.headers, 'task record');
+  same(record!.resume![0]!.headers, 'resume step');
+  const decoded = decodeResult(encodeResult({
+    members: [], entryDurations: new Float64Array(1), state: [], packed: [],
+    exits: [{ index: 0, target: 'b', id: 'x1', value: 1, headers: odd(), source: 'a.default', hops: [0, 0] }],
+    failures: [{ index: 0, member: 1, hops: [0, 0], attempt: 1, record: { id: 'x1', value: 1, headers: odd(), source: 'a.default' },
+      error: { name: 'WalrusError', code: 'PROCESSOR_ERROR', message: 'boom', retriable: true } }],
+  }));
+  same(decoded.exits[0]!.headers, 'exit');
+  same(decoded.failures[0]!.record!.headers, 'failure');
+});

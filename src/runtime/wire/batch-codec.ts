@@ -13,6 +13,7 @@
  * TaskRecord[] and GroupBatchResult (messages.ts).
  */
 import { Packr } from 'msgpackr';
+import { setHeader } from '../../codec/headers.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { packEntries, unpackEntries } from './preload-blob.js';
 import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
@@ -61,9 +62,37 @@ function shared<T>(values: readonly T[]): { value: T } | undefined {
   return { value: first };
 }
 
-/** Header objects by reference: records of one entry often share one, sent once. 0 = empty. */
+/**
+ * Headers cross as flat `[name, value, ...]` lists, as in the envelope: as a
+ * msgpack map, msgpackr would rename a `__proto__` header to `__proto_`.
+ */
+function flatHeaders(headers: Record<string, string>): string[] {
+  const flat: string[] = [];
+  for (const name in headers) flat.push(name, headers[name]!);
+  return flat;
+}
+
+/** The headers object of a flat list: every name an own property, `__proto__` too. */
+function unflatHeaders(flat: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) setHeader(headers, flat[i]!, flat[i + 1]!);
+  return headers;
+}
+
+/** Something that carries headers (a resume step, a failure's record), as it crosses: its headers flat. */
+function withFlatHeaders<T extends { headers?: Record<string, string> }>(item: T): T {
+  return item.headers === undefined ? item : { ...item, headers: flatHeaders(item.headers) as unknown as Record<string, string> };
+}
+
+/** The reverse of {@link withFlatHeaders}, in place (the item was just decoded). */
+function withHeaders<T extends { headers?: Record<string, string> }>(item: T): T {
+  if (item.headers !== undefined) item.headers = unflatHeaders(item.headers as unknown as string[]);
+  return item;
+}
+
+/** Header objects by reference: records of one entry often share one, sent once (flat, see flatHeaders). 0 = empty. */
 class HeaderTable {
-  readonly table: Array<Record<string, string>> = [];
+  readonly table: string[][] = [];
   any = false;
   #last: Record<string, string> | undefined;
   #lastIndex = 0;
@@ -73,7 +102,7 @@ class HeaderTable {
     let empty = true;
     for (const _ in h) { empty = false; break; }
     this.#last = h;
-    this.#lastIndex = empty ? 0 : this.table.push(h);
+    this.#lastIndex = empty ? 0 : this.table.push(flatHeaders(h));
     if (!empty) this.any = true;
     return this.#lastIndex;
   }
@@ -113,7 +142,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
     chained[i] = r.chained === true;
     if (r.chained === true) anyChained = true;
-    if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume;
+    if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume.map(withFlatHeaders);
   }
   const encoding = n > 0 ? shared(encodings) : undefined;
   const source = n > 0 ? shared(sources) : undefined;
@@ -139,9 +168,10 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
   const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts,
     entry, entries, single, singles, preload, chained, resume] = columns as [
     number, number, string[], Array<string | null> | null, unknown[], string | null | 0, Array<string | null> | null,
-    number[] | null, Array<Record<string, string>> | null, Float64Array, string | null, string[] | null, number[] | null,
+    number[] | null, string[][] | null, Float64Array, string | null, string[] | null, number[] | null,
     number, number[] | null, boolean | null, boolean[] | null, StoreColumns | null, boolean[] | null | undefined, Array<ResumeStep[] | 0> | null | undefined];
   const records = new Array<TaskRecord>(n);
+  const table = headerTable?.map(unflatHeaders);
   for (let i = 0; i < n; i++) {
     const enc = encodings ? encodings[i] : encoding;
     // Each record gets its own headers object: a processor may change it.
@@ -150,14 +180,14 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {
-      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...headerTable![h - 1] }, timestamp: timestamps[i]!,
+      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...table![h - 1] }, timestamp: timestamps[i]!,
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
       encoding: (enc === null || enc === 0 ? undefined : enc) as TaskRecord['encoding'], state: undefined,
       entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
       chained: chained ? chained[i]! : false,
     };
     const steps = resume?.[i];
-    if (steps) records[i]!.resume = steps;
+    if (steps) records[i]!.resume = steps.map(withHeaders);
   }
   return records;
 }
@@ -221,7 +251,7 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
     RESULT_V2, members, result.entryDurations,
     m, xIndex, target ? target.value : null, target ? null : xTarget, xId, anyKey ? xKey : null, xValue,
     anyHeaders ? xHeaders : null, anyHeaders ? table.table : null, source ? source.value : null, source ? null : xSource, xHops,
-    result.failures.length > 0 ? result.failures : null,
+    result.failures.length > 0 ? result.failures.map((f) => (f.record === undefined ? f : { ...f, record: withFlatHeaders(f.record) })) : null,
     states.length > 0 ? [sIndex, sMember, sHops, byStore(states.map((s) => s.writes), (w) => w.writes)] : null,
     result.packed, result.metrics ?? null, result.deferred !== undefined && result.deferred.length > 0 ? result.deferred : null, spilled,
   ]);
@@ -235,18 +265,20 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
     failures, states, packed, metrics, deferred, spilled] = columns as [
     number, Array<[number, number, number, number, number, Float64Array]>, Float64Array,
     number, number[], string | null, string[] | null, string[], Array<string | null> | null, unknown[],
-    number[] | null, Array<Record<string, string>> | null, string | null, string[] | null, number[][],
+    number[] | null, string[][] | null, string | null, string[] | null, number[][],
     UnitFailure[] | null, [number[], number[], number[][], StoreColumns] | null, PackedUnit[], WorkerMetricsSnapshot | null, number[] | null | undefined, number[] | null | undefined];
   const exits = new Array<ExitRecord>(m);
+  const table = headerTable?.map(unflatHeaders);
   for (let i = 0; i < m; i++) {
     const h = xHeaders ? xHeaders[i]! : -1;
     const x: ExitRecord = {
       index: xIndex[i]!, target: xTarget ? xTarget[i]! : target!, id: xId[i]!, key: xKey?.[i] ?? undefined, value: xValue[i],
-      headers: h === -1 ? undefined : h === 0 ? {} : { ...headerTable![h - 1] }, source: xSource ? xSource[i]! : source!, hops: xHops[i]!,
+      headers: h === -1 ? undefined : h === 0 ? {} : { ...table![h - 1] }, source: xSource ? xSource[i]! : source!, hops: xHops[i]!,
       encoding: 'wire',
     };
     exits[i] = x;
   }
+  if (failures) for (const f of failures) if (f.record !== undefined) withHeaders(f.record);
   if (spilled) for (const i of spilled) if (exits[i] !== undefined) { exits[i]!.spilled = true; exits[i]!.encoding = undefined; }
   const state: StateUnit[] = [];
   if (states) {
