@@ -30,10 +30,17 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** JSON text in UTF-8. `undefined`, functions and symbols cannot be serialized. */
+/**
+ * JSON text in UTF-8. What JSON cannot hold is refused, never lost: a Map or
+ * a Set (`JSON.stringify` writes `{}`), a function or a symbol (dropped, or
+ * `null` in an array), NaN or ±Infinity (`null`), anywhere in the value; and
+ * `undefined` as the value itself. The error names the path.
+ */
 export const jsonSerializer: Serializer<unknown> = {
   contentType: 'application/json',
   serialize(value) {
+    const loss = jsonLossOf(value);
+    if (loss !== undefined) throw new TypeError(`value${loss}`);
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`JSON cannot represent a value of type ${typeof value}`);
     return text;
@@ -43,11 +50,87 @@ export const jsonSerializer: Serializer<unknown> = {
   },
 };
 
+/*
+ * Where JSON would lose part of a value: undefined (none), or the path to the
+ * first such part and why (`.tags is a Map: ...`). A walk of its own, in
+ * front of the fast JSON.stringify: it runs per record on the hot path, and a
+ * replacer function in JSON.stringify (the other way to see every value)
+ * takes V8 off its fast path, several times the walk's cost (docs/records.md).
+ * It follows JSON's rules: own enumerable string keys, array elements by
+ * index, toJSON() results. Deeper than FAST_DEPTH it starts again keeping the
+ * path's objects, so that a cycle ends the walk (JSON.stringify then refuses
+ * it, naming it) instead of running round it.
+ */
+const FAST_DEPTH = 64;
+const TOO_DEEP = new Error('deep value');
+const CYCLE = new Error('cyclic value');
+
+function jsonLossOf(value: unknown): string | undefined {
+  try {
+    return jsonLoss(value, 0, undefined);
+  } catch (error) {
+    if (error !== TOO_DEEP) throw error;
+  }
+  try {
+    return jsonLoss(value, 0, []);
+  } catch (error) {
+    if (error !== CYCLE) throw error;
+    return undefined;
+  }
+}
+
+function jsonLoss(value: unknown, depth: number, path: object[] | undefined): string | undefined {
+  switch (typeof value) {
+    case 'string': case 'boolean': case 'undefined': case 'bigint': return undefined;
+    case 'number': return value - value === 0 ? undefined : ` is ${value}: JSON cannot hold it (it would write null); use null, or a string`;
+    case 'function': return ' is a function: JSON cannot hold it (it would drop it); leave it out of the value';
+    case 'symbol': return ' is a symbol: JSON cannot hold it (it would drop it); use a string';
+  }
+  if (value === null) return undefined;
+  if (path !== undefined) {
+    if (path.includes(value as object)) throw CYCLE;
+    path.push(value as object);
+  } else if (depth > FAST_DEPTH) throw TOO_DEEP;
+  const loss = objectLoss(value as object, depth, path);
+  path?.pop();
+  return loss;
+}
+
+function objectLoss(value: object, depth: number, path: object[] | undefined): string | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const loss = jsonLoss(value[i], depth + 1, path);
+      if (loss !== undefined) return `[${i}]${loss}`;
+    }
+    return undefined;
+  }
+  if (value instanceof Map) return ' is a Map: JSON cannot hold it (it would write {}); convert it with Object.fromEntries';
+  if (value instanceof Set) return ' is a Set: JSON cannot hold it (it would write {}); convert it with Array.from';
+  const object = value as Record<string, unknown>;
+  if (typeof object.toJSON === 'function') return value instanceof Date ? undefined : jsonLoss(object.toJSON(), depth + 1, path);
+  for (const key in object) {
+    const loss = jsonLoss(object[key], depth + 1, path);
+    // Inherited properties are not JSON's: checked only on the rare way out.
+    if (loss !== undefined && Object.hasOwn(object, key)) return `${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}${loss}`;
+  }
+  return undefined;
+}
+
+/**
+ * msgpackr's `writeFunction` (typed `() => any`, called with the function):
+ * a function has no MessagePack form, and msgpackr would write nil in its
+ * place, silently.
+ */
+export const refuseFunction = ((fn: unknown) => {
+  const name = (fn as { name?: unknown }).name;
+  throw new TypeError(`it holds a function${typeof name === 'string' && name !== '' ? ` (${name})` : ''}, which MessagePack cannot hold`);
+}) as () => never;
+
 // useRecords: false keeps the bytes plain MessagePack, readable by any
 // msgpack library (msgpackr's record extension is msgpackr-only).
-const packr = new Packr({ useRecords: false, moreTypes: false });
+const packr = new Packr({ useRecords: false, moreTypes: false, writeFunction: refuseFunction });
 
-/** MessagePack via msgpackr (plain MessagePack, no msgpackr extensions). */
+/** MessagePack via msgpackr (plain MessagePack, no msgpackr extensions); a function anywhere in the value is refused. */
 export const msgpackSerializer: Serializer<unknown> = {
   contentType: 'application/msgpack',
   serialize(value) {
