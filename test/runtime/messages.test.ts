@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, decodeResult, encodeBatch, encodeResult, type GroupBatchResult, type TaskRecord } from '../../src/runtime/wire/messages.js';
 import { unpackValue } from '../../src/runtime/wire/batch-codec.js';
+import { encodeGroupResult } from '../../src/runtime/worker/result-encoding.js';
+import type { GroupSpecWire } from '../../src/runtime/wire/messages.js';
 import { decodeEntry, EntryPacker } from '../../src/codec/index.js';
 
 const base = (i: number, extra: Partial<TaskRecord> = {}): TaskRecord => ({
@@ -167,4 +169,34 @@ test('a "__proto__" header crosses every way as an own header, not as a prototyp
   }));
   same(decoded.exits[0]!.headers, 'exit');
   same(decoded.failures[0]!.record!.headers, 'failure');
+});
+
+test('a failure on a record that cannot cross threads (a fused member passed on a function) comes back final, not as a result that cannot be sent', () => {
+  const group = { name: 'g', timeoutMs: 0, members: [{ name: 'a' }, { name: 'b' }] } as unknown as GroupSpecWire;
+  const failure = { index: 0, member: 1, hops: [0, 0], attempt: 1, record: { id: 'x', value: { fn() {} }, headers: {}, source: 'a.default' },
+    error: { name: 'Error', code: 'PROCESSOR_ERROR', message: 'boom', retriable: true } };
+  const decoded = decodeResult(encodeGroupResult(group, { members: [], entryDurations: new Float64Array(1), exits: [], failures: [failure], state: [], packed: [] }));
+  assert.equal(decoded.failures.length, 1);
+  const [f] = decoded.failures;
+  assert.equal(f!.error.code, 'SERIALIZATION_ERROR');
+  assert.equal(f!.error.retriable, false);
+  assert.match(f!.error.message, /processor "b" failed \(PROCESSOR_ERROR: boom\) on a record that cannot be passed between threads: it holds a function \(fn\)/);
+  assert.equal(f!.record!.value, null);
+});
+
+test('a Map in a value stays a Map wherever the value crosses: an exit, a spilled step, a failure\'s record, a resume step, a derived task record', () => {
+  const value = () => ({ tags: new Map<unknown, unknown>([['vip', true], [1, 'one']]) });
+  const decoded = decodeResult(encodeResult({
+    members: [], entryDurations: new Float64Array(1), state: [], packed: [],
+    exits: [{ index: 0, target: 'b', id: 'x1', value: value(), source: 'a.default', hops: [0, 0] },
+      { index: 0, target: 'b', id: 'x2', value: value(), source: 'a.default', hops: [0, 1], spilled: true }],
+    failures: [{ index: 0, member: 1, hops: [0, 0], attempt: 1, record: { id: 'x1', value: value(), headers: {}, source: 'a.default' },
+      error: { name: 'WalrusError', code: 'PROCESSOR_ERROR', message: 'boom', retriable: true } }],
+  }));
+  const [batched] = decodeBatch(encodeBatch([base(0, { value: value(), resume: [{ member: 1, hops: [0, 1], id: 'x1', value: value(), source: 'a.default' }] })]));
+  for (const [where, got] of [['exit', unpackValue(decoded.exits[0]!.value as Uint8Array)], ['spilled step', decoded.exits[1]!.value],
+    ['failure', decoded.failures[0]!.record!.value], ['task record', batched!.value], ['resume step', batched!.resume![0]!.value]] as const) {
+    assert.deepEqual(got, value(), where);
+    assert.ok((got as { tags: unknown }).tags instanceof Map, where);
+  }
 });

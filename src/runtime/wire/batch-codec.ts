@@ -14,14 +14,49 @@
  */
 import { Packr } from 'msgpackr';
 import { setHeader } from '../../codec/headers.js';
+import { refuseFunction } from '../../codec/serializers.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { packEntries, unpackEntries } from './preload-blob.js';
 import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';
 
 // `useRecords: false` keeps each buffer self-describing (no shared structures
-// between threads); `moreTypes` keeps Map/Set/Date/typed arrays faithful.
-const packr = new Packr({ useRecords: false, moreTypes: true });
+// between threads); `moreTypes` keeps Set/Date/typed arrays faithful. A
+// function has no form outside its thread: it fails the pack (msgpackr would
+// write nil, silently).
+const packr = new Packr({ useRecords: false, moreTypes: true, writeFunction: refuseFunction });
+
+// Record values must come out as they went in, so that a value is the same
+// whether the next processor shares the stage group (it gets the very object)
+// or not (docs/pipeline.md, "Values across threads"). The plain packr reads a
+// Map back as an object. A Map stays a Map only if objects are written as
+// msgpackr records and msgpack maps read back as Maps: this packr, used only
+// for values that hold a Map, since records cost several times as much per
+// value (2 µs → 10 µs on an order: each buffer defines its records anew;
+// +10% worker CPU on benchmarks/pipeline.bench.ts (d) for all values).
+const mapPackr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true, writeFunction: refuseFunction });
+/** First byte of a packed value: which packr wrote the rest. */
+const PLAIN = 0, WITH_MAPS = 1;
+const AFTER_TAG = { start: 1 };
+/** Deeper than this, holdsMap answers yes without looking further (a cycle ends there too: packing then refuses it). */
+const MAP_SEARCH_DEPTH = 64;
+
+/** True when `value` may hold a Map where msgpackr would write it (own properties, elements, Set members). */
+function holdsMap(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > MAP_SEARCH_DEPTH || value instanceof Map) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsMap(value[i], depth + 1)) return true;
+    return false;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof Date) return false;
+  if (value instanceof Set) {
+    for (const item of value) if (holdsMap(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) if (holdsMap((value as Record<string, unknown>)[key], depth + 1)) return true;
+  return false;
+}
 
 /**
  * msgpackr-encodes `value` into an ArrayBuffer of its own, ready to transfer.
@@ -43,13 +78,18 @@ export function decodeWire<T>(buffer: ArrayBuffer): T {
  * it again; the worker of the next group unpacks it ({@link unpackValue}).
  */
 export function packValue(value: unknown): Uint8Array {
-  // A copy: pack() returns a view into msgpackr's reused buffer.
-  return packr.pack(value).slice();
+  const maps = holdsMap(value, 0);
+  const view = (maps ? mapPackr : packr).pack(value);
+  // A copy (pack() returns a view into msgpackr's reused buffer), behind the byte that names the packr.
+  const bytes = new Uint8Array(view.byteLength + 1);
+  bytes[0] = maps ? WITH_MAPS : PLAIN;
+  bytes.set(view, 1);
+  return bytes;
 }
 
 /** The value `packValue` packed. */
 export function unpackValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+  return (bytes[0] === WITH_MAPS ? mapPackr : packr).unpack(bytes, AFTER_TAG);
 }
 
 const BATCH_V2 = 2;
@@ -88,6 +128,16 @@ function withFlatHeaders<T extends { headers?: Record<string, string> }>(item: T
 function withHeaders<T extends { headers?: Record<string, string> }>(item: T): T {
   if (item.headers !== undefined) item.headers = unflatHeaders(item.headers as unknown as string[]);
   return item;
+}
+
+/** A resume step as it crosses: headers flat, value packed. */
+function crossingStep(step: ResumeStep): ResumeStep {
+  return { ...withFlatHeaders(step), value: packValue(step.value) };
+}
+
+function landedStep(step: ResumeStep): ResumeStep {
+  step.value = unpackValue(step.value as Uint8Array);
+  return withHeaders(step);
 }
 
 /** Header objects by reference: records of one entry often share one, sent once (flat, see flatHeaders). 0 = empty. */
@@ -130,7 +180,8 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     const r = records[i]!;
     ids[i] = r.id;
     if (r.key !== undefined) { keys[i] = r.key; anyKey = true; } else keys[i] = null;
-    values[i] = r.value;
+    // A value in no encoding (a record derived in a group: a retry, a continuation) goes packed, as a value does.
+    values[i] = r.encoding === undefined ? packValue(r.value) : r.value;
     encodings[i] = r.encoding ?? null;
     headers[i] = table.index(r.headers);
     timestamps[i] = r.timestamp;
@@ -142,7 +193,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
     chained[i] = r.chained === true;
     if (r.chained === true) anyChained = true;
-    if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume.map(withFlatHeaders);
+    if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume.map(crossingStep);
   }
   const encoding = n > 0 ? shared(encodings) : undefined;
   const source = n > 0 ? shared(sources) : undefined;
@@ -180,14 +231,14 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
     // Every record gets the same fields in the same order (one hidden class
     // for the processor's hot path); absent optional fields are undefined.
     records[i] = {
-      id: ids[i]!, key: keys?.[i] ?? undefined, value: values[i], headers: h === 0 ? {} : { ...table![h - 1] }, timestamp: timestamps[i]!,
+      id: ids[i]!, key: keys?.[i] ?? undefined, value: enc === null || enc === 0 ? unpackValue(values[i] as Uint8Array) : values[i], headers: h === 0 ? {} : { ...table![h - 1] }, timestamp: timestamps[i]!,
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
       encoding: (enc === null || enc === 0 ? undefined : enc) as TaskRecord['encoding'], state: undefined,
       entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
       chained: chained ? chained[i]! : false,
     };
     const steps = resume?.[i];
-    if (steps) records[i]!.resume = steps.map(withHeaders);
+    if (steps) records[i]!.resume = steps.map(landedStep);
   }
   return records;
 }
@@ -235,8 +286,8 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
   for (let i = 0; i < m; i++) {
     const x = exits[i]!;
     if (x.spilled === true) (spilled ??= []).push(i);
-    // A record leaving the group goes as bytes (see packValue); a spilled step stays in the group, as it is.
-    xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.spilled === true || x.encoding === 'wire' ? x.value : packValue(x.value);
+    // A record leaving the group goes as bytes (see packValue), and so does a spilled step (unpacked by the coordinator, which sends it back).
+    xIndex[i] = x.index; xTarget[i] = x.target; xId[i] = x.id; xValue[i] = x.encoding === 'wire' ? x.value : packValue(x.value);
     xSource[i] = x.source; xHops[i] = x.hops;
     if (x.key !== undefined) { xKey[i] = x.key; anyKey = true; } else xKey[i] = null;
     if (x.headers === undefined) xHeaders[i] = -1;
@@ -251,7 +302,7 @@ export function encodeResult(result: GroupBatchResult): ArrayBuffer {
     RESULT_V2, members, result.entryDurations,
     m, xIndex, target ? target.value : null, target ? null : xTarget, xId, anyKey ? xKey : null, xValue,
     anyHeaders ? xHeaders : null, anyHeaders ? table.table : null, source ? source.value : null, source ? null : xSource, xHops,
-    result.failures.length > 0 ? result.failures.map((f) => (f.record === undefined ? f : { ...f, record: withFlatHeaders(f.record) })) : null,
+    result.failures.length > 0 ? result.failures.map((f) => (f.record === undefined ? f : { ...f, record: { ...withFlatHeaders(f.record), value: packValue(f.record.value) } })) : null,
     states.length > 0 ? [sIndex, sMember, sHops, byStore(states.map((s) => s.writes), (w) => w.writes)] : null,
     result.packed, result.metrics ?? null, result.deferred !== undefined && result.deferred.length > 0 ? result.deferred : null, spilled,
   ]);
@@ -278,8 +329,8 @@ export function decodeResult(buffer: ArrayBuffer): GroupBatchResult {
     };
     exits[i] = x;
   }
-  if (failures) for (const f of failures) if (f.record !== undefined) withHeaders(f.record);
-  if (spilled) for (const i of spilled) if (exits[i] !== undefined) { exits[i]!.spilled = true; exits[i]!.encoding = undefined; }
+  if (failures) for (const f of failures) if (f.record !== undefined) { withHeaders(f.record); f.record.value = unpackValue(f.record.value as Uint8Array); }
+  if (spilled) for (const i of spilled) if (exits[i] !== undefined) { exits[i]!.spilled = true; exits[i]!.encoding = undefined; exits[i]!.value = unpackValue(exits[i]!.value as Uint8Array); }
   const state: StateUnit[] = [];
   if (states) {
     const [sIndex, sMember, sHops, writes] = states;

@@ -17,12 +17,19 @@ export function encodeGroupResult(group: GroupSpecWire, result: GroupBatchResult
   try {
     return encodeResult(result);
   } catch {
-    const failures = [...result.failures];
+    const unsendable = (member: number, what: string, error: unknown) => serializeError(new WalrusError('SERIALIZATION_ERROR',
+      `processor "${group.members[member]?.name}" ${what} that cannot be passed between threads: ${(error as Error)?.message ?? String(error)}`,
+      { retriable: false }));
+    // A member that failed on a record derived in the group is retried on that record, which must cross: if it
+    // cannot (a function a fused member passed on), the failure becomes final and the record stays here.
+    const failures = result.failures.map((f) => {
+      if (f.record === undefined) return f;
+      try { encodeWire(f.record.value); return f; } catch (error) {
+        return { ...f, record: { ...f.record, value: null }, error: unsendable(f.member, `failed (${f.error.code}: ${f.error.message}) on a record`, error) };
+      }
+    });
     const failed = (index: number, member: number, hops: number[], error: unknown) => failures.push({
-      index, member, hops, attempt: 1,
-      error: serializeError(new WalrusError('SERIALIZATION_ERROR',
-        `processor "${group.members[member]?.name}" produced an output that cannot be passed between threads: ${(error as Error)?.message ?? String(error)}`,
-        { retriable: false })),
+      index, member, hops, attempt: 1, error: unsendable(member, 'produced an output', error),
     });
     const sendable = <T>(items: T[], onError: (item: T, error: unknown) => void): T[] => items.filter((item) => {
       try { encodeWire(item); return true; } catch (error) { onError(item, error); return false; }
@@ -33,7 +40,7 @@ export function encodeGroupResult(group: GroupSpecWire, result: GroupBatchResult
   }
 }
 
-/** An output's value as the bytes it crosses the coordinator as; SERIALIZATION_ERROR when it cannot cross threads (a symbol, a cycle). */
+/** An output's value as the bytes it crosses the coordinator as; SERIALIZATION_ERROR when it cannot cross threads (a symbol, a function, a cycle). */
 export function packOutput(processor: string, position: number, output: string, value: unknown): Uint8Array {
   try {
     return packValue(value);
