@@ -101,3 +101,14 @@ test('an ISO-8601 date-time without an offset is UTC on every host, whatever its
   const expected = [Date.UTC(2026, 5, 1, 10, 30), Date.UTC(2026, 5, 1, 10, 30), Date.UTC(2026, 5, 1, 10, 30, 0, 250), Date.UTC(2026, 5, 1, 8, 30), Date.UTC(2026, 5, 1)];
   for (const tz of ['America/New_York', 'Asia/Tokyo']) assert.deepEqual(readIn(tz, values), expected, `TZ=${tz}`);
 });
+
+test('a test case file\'s timestamps and startTime are read the same way (walrus-stream test gives the same windows on every host)', () => {
+  const CASES = fileURLToPath(new URL('../../src/testing/cases/case-file.ts', import.meta.url));
+  const code = `const { toEpoch } = await import(${JSON.stringify(CASES)});
+console.log(JSON.stringify(['2026-06-01T10:30:00', '2026-06-01T10:30:00Z', 1780309800000].map((t) => toEpoch(t))));`;
+  for (const tz of ['America/New_York', 'Asia/Tokyo']) {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), [Date.UTC(2026, 5, 1, 10, 30), Date.UTC(2026, 5, 1, 10, 30), 1780309800000], `TZ=${tz}`);
+  }
+});

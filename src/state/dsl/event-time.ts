@@ -44,11 +44,16 @@ export function fromRecordTimestamp<V>(): EventTimeExtractor<V> {
 /** An ISO-8601 date-time without an offset, which `Date.parse` would read in the host's time zone. */
 const LOCAL_DATE_TIME = /^(?:[+-]\d{6}|\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
 
+/** `Date.parse`, except that an ISO-8601 date-time without an offset is UTC on every host (NaN when it is no date). */
+export function parseDateUtc(text: string): number {
+  return Date.parse(LOCAL_DATE_TIME.test(text) ? `${text}Z` : text);
+}
+
 function toEpochMs(raw: unknown, where: string): number {
   let ms: number;
   if (typeof raw === 'number') ms = raw;
   else if (typeof raw === 'string' && /^\d+$/.test(raw)) ms = Number(raw);
-  else if (typeof raw === 'string') ms = Date.parse(LOCAL_DATE_TIME.test(raw) ? `${raw}Z` : raw);
+  else if (typeof raw === 'string') ms = parseDateUtc(raw);
   else ms = Number.NaN;
   return checkEventTime(Math.floor(ms), `the ${where}`, raw);
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
+import { parseDateUtc } from '../../state/dsl/event-time.js';
 import { loadTopology } from '../../topology/load.js';
 import type { Diagnostic, Topology } from '../../topology/types.js';
 import { parseDuration } from '../../topology/units.js';
@@ -154,7 +155,8 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
 export function toEpoch(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
   if (typeof value !== 'string' && !(value instanceof Date)) return undefined;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  // A string is read as event times are: a date-time without an offset is UTC, whatever the host's time zone.
+  const ms = value instanceof Date ? value.getTime() : parseDateUtc(value);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
