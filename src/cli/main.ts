@@ -1,6 +1,7 @@
 import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, type CliIo } from './command.js';
 import { WalrusError } from '../errors/index.js';
+import { didYouMean } from '../topology/validate/suggest.js';
 
 export function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 8);
@@ -36,7 +37,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    io.stderr.write(`walrus-stream: unknown command "${name}". Run \`walrus-stream --help\` for the list.\n`);
+    io.stderr.write(`walrus-stream: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS)) || '.'} Run \`walrus-stream --help\` for the list.\n`);
     return EXIT.USAGE;
   }
   const command = await entry.load();
@@ -50,7 +51,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
         (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
         (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      io.stderr.write(`walrus-stream ${name}: ${(error as Error).message}\nRun \`walrus-stream ${name} --help\` for usage.\n`);
+      io.stderr.write(`walrus-stream ${name}: ${usageProblem(error as Error, command.usage)}\nRun \`walrus-stream ${name} --help\` for usage.\n`);
       return EXIT.USAGE;
     }
     if (error instanceof WalrusError) {
@@ -60,6 +61,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`walrus-stream ${name}: ${(error as Error)?.stack ?? String(error)}\n`);
     return EXIT.FAILURE;
   }
+}
+
+/** A usage error's message; for an unknown option, its name and the closest option of the command's usage text. */
+function usageProblem(error: Error, usage: string): string {
+  if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error.message;
+  const option = /'(-[^']*)'/.exec(error.message)?.[1];
+  if (option === undefined) return error.message;
+  const known = new Set(usage.match(/--[a-z][a-z0-9-]*/g) ?? []);
+  return `unknown option ${option}${didYouMean(option, known)}`;
 }
 
 /** Runs the CLI with this process's arguments and streams; resolves with the exit code. */

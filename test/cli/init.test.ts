@@ -33,6 +33,7 @@ test('init scaffolds a project whose topology validates, processor loaded throug
   assert.equal(made.code, EXIT.OK, made.stderr);
   const dir = join(base, 'My App');
   assert.match(made.stdout, /cd My App/);
+  assert.match(made.stdout, /^Created app "my-app" in My App\/:$/m);
 
   const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
   const own = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };

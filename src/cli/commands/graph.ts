@@ -25,7 +25,7 @@ Exit codes: 0 drawn, 1 invalid topology, 2 bad usage.
 
 const command: CliCommand = {
   name: 'graph',
-  summary: 'Draw the topology as Mermaid, DOT or text',
+  summary: 'Draw the topology as Mermaid, DOT, text or JSON',
   usage,
   async run(args, io) {
     const { values, positionals } = parseArgs({

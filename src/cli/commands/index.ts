@@ -9,7 +9,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   validate: { summary: 'Check a topology file and report every problem with file:line:col', load: () => import('./validate.js').then((m) => m.default) },
   test: { summary: 'Run YAML test cases of a topology without a node (*.test.yaml)', load: () => import('./test.js').then((m) => m.default) },
   run: { summary: 'Run a topology (the pipeline)', load: () => import('./run.js').then((m) => m.default) },
-  graph: { summary: 'Draw the topology as Mermaid, DOT or text', load: () => import('./graph.js').then((m) => m.default) },
+  graph: { summary: 'Draw the topology as Mermaid, DOT, text or JSON', load: () => import('./graph.js').then((m) => m.default) },
   schema: { summary: 'Print the JSON Schema of topology.yaml (for editors)', load: () => import('./schema.js').then((m) => m.default) },
   broker: { summary: 'Run the embedded Walrus-compatible node', load: () => import('./broker.js').then((m) => m.default) },
   produce: { summary: 'Write records to a topic from stdin or a file', load: () => import('./produce.js').then((m) => m.default) },

@@ -73,7 +73,7 @@ const command: CliCommand = {
       await writeFile(target, file.text);
     }
     io.stdout.write([
-      `Created ${app} in ${shown}:`,
+      `Created app "${app}" in ${shown === '.' ? 'this directory' : `${shown}/`}:`,
       ...files.map((f) => `  ${f.path}`),
       '',
       'Next:',
