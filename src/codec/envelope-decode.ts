@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 import { decompress } from './compression.js';
+import { setHeader } from './headers.js';
 import { ENVELOPE_MAGIC_BYTES, ENVELOPE_VERSION, MAX_ENTRY_RECORDS, MAX_TIMESTAMP_MS, isEnvelopeTimestamp, type BatchWire } from './envelope-format.js';
 import { recordIdToString } from './record-id.js';
 import type { DecodedRecord } from './record-types.js';
@@ -143,9 +144,7 @@ function headersOf(headers: unknown, contentType: string | undefined, raw: Buffe
     const name: unknown = headers[h];
     const value: unknown = headers[h + 1];
     if (typeof name !== 'string' || typeof value !== 'string') throw corrupt(raw, `record ${i} header ${h / 2} is not a pair of strings`);
-    // A plain assignment to "__proto__" would be dropped (or change the prototype).
-    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
+    setHeader(out, name, value);
   }
   return out;
 }
