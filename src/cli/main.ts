@@ -58,6 +58,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n`);
       return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
+    // A file-system or network error (ENOENT, EACCES, EISDIR, ...) names its path in its message: the stack adds nothing for a user.
+    const code = (error as { code?: unknown; syscall?: unknown })?.code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && typeof (error as { syscall?: unknown }).syscall === 'string') {
+      io.stderr.write(`walrus-stream ${name}: ${(error as Error).message}\n`);
+      return EXIT.FAILURE;
+    }
     io.stderr.write(`walrus-stream ${name}: ${(error as Error)?.stack ?? String(error)}\n`);
     return EXIT.FAILURE;
   }

@@ -37,3 +37,11 @@ test('an unknown option names the closest option of that command, without parseA
   assert.equal(short.code, EXIT.USAGE);
   assert.match(short.stderr, /^walrus-stream validate: unknown option -z\n/);
 });
+
+test('a file-system error (graph -o into a missing directory, or onto a directory) is one line naming the path, not a stack trace; exit 3', async () => {
+  for (const target of ['/nonexistent-dir-for-walrus-test/graph.mmd', '/tmp']) {
+    const result = await cli(['graph', 'topology.yaml', '-o', target]);
+    assert.equal(result.code, EXIT.FAILURE, result.stderr);
+    assert.match(result.stderr, new RegExp(`^walrus-stream graph: E[A-Z]+: .*'${target.replace(/[/.]/g, '\\$&')}'\\n$`));
+  }
+});
