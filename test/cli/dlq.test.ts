@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,4 +253,15 @@ sinks:
   const left = await drain(client, 'in.failed');
   assert.equal(left.length, 1, 'the undecodable entry stays dead-lettered');
   assert.match(left[0]!, /plain text that is not JSON/);
+});
+
+test('a dead letter too large to hold its entry is kept, and the replay says why and where the whole entry is', async (t) => {
+  const { node, client, state } = await setup(t);
+  const huge = deadLetter(randomBytes(150_000).toString('base64'), { recordId: 'r-big' });
+  assert.ok(huge.includes('"entryEncoding":"omitted"'));
+  await client.putMany('orders.dlq', [huge]);
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '--nodes', node.address, '--state-dir', state('omitted')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.match(run.stderr, /kept a dead letter: the dead letter of record r-big does not hold its entry .*the whole entry is in the log line "dead letter without its entry"/);
+  assert.deepEqual(await drain(client, 'orders.dlq'), [huge]);
 });

@@ -4,7 +4,7 @@ import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
 import { partitionOfKey, partitionTopic } from '../../codec/partitioning.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
-import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
+import { omitsEntry, parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
 
 /** Header counting how often a record was replayed from a dead-letter topic. */
 export const REPLAY_COUNT_HEADER = 'walrus-replay-count';
@@ -104,7 +104,9 @@ export function planEntry(text: string, options: PlanOptions, warn: (m: string) 
   let dl: ReturnType<typeof parseDeadLetter>;
   try {
     dl = parseDeadLetter(text);
-  } catch {
+  } catch (error) {
+    // A dead letter whose entry was too large to keep says where the whole entry is: pass that on, it is kept.
+    if (omitsEntry(text)) warn(`kept a dead letter: ${(error as Error).message}`);
     return { kind: 'keep', reason: 'notDeadLetter' };
   }
   if (!matches(options.filters, dl)) return { kind: 'keep', reason: 'notMatching' };
