@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KeyValueStore, storeDir } from '../../src/state/index.js';
+import { KeyValueStore, inspectStore, storeDir } from '../../src/state/index.js';
 import { tempDir } from './helpers.js';
 
 test('get/put/delete/range on committed state, in key order', async (t) => {
@@ -195,6 +195,9 @@ test('a corrupt commit in the middle of the log (later commits verify) refuses t
   await assert.rejects(KeyValueStore.open({ dir, name: 's' }), (e: Error & { code?: string }) =>
     e.code === 'STATE_STORE_ERROR' && e.message.includes(`state log ${logPath} is corrupt: the commit at offset ${ends[1]}`) && /move its directory aside/.test(e.message));
   assert.equal((await stat(logPath)).size, full.length, 'nothing was truncated');
+  // Inspection (walrus-stream store, the dashboard's store browser) refuses it alike, instead of showing two commits and a "torn" rest.
+  await assert.rejects(inspectStore(dir, 's'), (e: Error & { code?: string }) =>
+    e.code === 'STATE_STORE_ERROR' && e.message.includes(`state log ${logPath} is corrupt: the commit at offset ${ends[1]}`));
   // The same flip in the last commit is a torn tail: cut, and the store opens.
   const tail = Buffer.from(full);
   tail[ends[3]! + 12] ^= 0x10;

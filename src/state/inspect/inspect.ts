@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import type { WireWrites } from '../model/change-set.js';
 import { decodeValue, unpack } from '../model/codec.js';
-import { scanFrames } from '../store/frame-log.js';
+import { corruptLogError, scanFrames } from '../store/frame-log.js';
 import { STORE_FILES } from '../store/paths.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from '../model/range.js';
 import { readRestoreMarker } from '../changelog/restore.js';
@@ -30,7 +30,9 @@ export interface StoreInspection {
 /**
  * Reads a store's snapshot and log without truncating or locking anything,
  * so it is safe on a running app: the app only appends whole frames, and a
- * frame being written shows as `tornBytes` and is ignored.
+ * frame being written shows as `tornBytes` and is ignored. A log the app
+ * would refuse as corrupt (a bad commit followed by good ones) is refused
+ * here too, with the same STATE_STORE_ERROR.
  */
 export async function inspectStore(dir: string, name: string, select: RangeOptions & { filter?: (key: string) => boolean } = {}): Promise<StoreInspection> {
   const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
@@ -50,7 +52,7 @@ export async function inspectStore(dir: string, name: string, select: RangeOptio
       throw error;
     });
     if (attempt < 5 && (await snapshotIdentity(dir)) !== before) continue;
-    return build(name, dir, snapshot, log, select);
+    return build(name, dir, snapshot, log, select, join(dir, STORE_FILES.log));
   }
 }
 
@@ -59,11 +61,14 @@ async function snapshotIdentity(dir: string): Promise<string> {
   return s === undefined ? 'none' : `${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
-async function build(name: string, dir: string, snapshot: SnapshotData | undefined, log: Buffer, select: RangeOptions & { filter?: (key: string) => boolean }): Promise<StoreInspection> {
+async function build(name: string, dir: string, snapshot: SnapshotData | undefined, log: Buffer, select: RangeOptions & { filter?: (key: string) => boolean },
+  logPath: string): Promise<StoreInspection> {
   const state = new Map<string, Uint8Array>(snapshot?.entries ?? []);
   const applied = new Set<string>(snapshot?.applied ?? []);
   let seq = snapshot?.seq ?? 0;
   const scan = scanFrames(log);
+  // What the app refuses to open is not shown as a store with a torn tail (its commits after the bad one would be missing).
+  if (scan.corruptAt !== undefined) throw corruptLogError(logPath, scan.corruptAt, scan.resumesAt);
   for (const frame of scan.frames) {
     const body = unpack<{ s: number; w: WireWrites; c: string[] }>(frame);
     if (body.s <= seq) continue;

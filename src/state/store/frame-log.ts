@@ -51,6 +51,19 @@ export interface ScanResult {
  */
 export const SEARCH_BUDGET_BYTES = 256 * 1024 * 1024;
 
+/** A log whose bad frame is followed by acknowledged commits (`scanFrames`' `corruptAt`): refused, by the store and by inspection alike. */
+export function corruptLogError(path: string, corruptAt: number, resumesAt: number | undefined): WalrusError {
+  const found = resumesAt === undefined
+    ? `the bytes after it are not what a torn write leaves (the search for a commit after it gave up after ${SEARCH_BUDGET_BYTES / 2 ** 20} MiB)`
+    : `a commit at offset ${resumesAt} verifies, so commits after it were acknowledged`;
+  return new WalrusError('STATE_STORE_ERROR',
+    `state log ${path} is corrupt: the commit at offset ${corruptAt} fails its checksum or length and ${found}; ` +
+    'cutting the log there would lose state without a word. The store cannot be rebuilt from this file: move its directory aside (keep it for inspection) ' +
+    'and start again; the store is then restored from its changelog topic (docs/state.md, "Changelog topic and restore")', {
+      retriable: false, context: { path, offset: corruptAt, resumesAt },
+    });
+}
+
 /** Splits a file's bytes into frames, stopping at the first torn or corrupt one. */
 export function scanFrames(data: Buffer): ScanResult {
   const frames: Buffer[] = [];
@@ -130,17 +143,7 @@ export class FrameLog {
     let scan: ScanResult;
     try {
       scan = scanFrames(await fh.readFile());
-      if (scan.corruptAt !== undefined) {
-        const found = scan.resumesAt === undefined
-          ? `the bytes after it are not what a torn write leaves (the search for a commit after it gave up after ${SEARCH_BUDGET_BYTES / 2 ** 20} MiB)`
-          : `a commit at offset ${scan.resumesAt} verifies, so commits after it were acknowledged`;
-        throw new WalrusError('STATE_STORE_ERROR',
-          `state log ${path} is corrupt: the commit at offset ${scan.corruptAt} fails its checksum or length and ${found}; ` +
-          'cutting the log there would lose state without a word. The store cannot be rebuilt from this file: move its directory aside (keep it for inspection) ' +
-          'and start again; the store is then restored from its changelog topic (docs/state.md, "Changelog topic and restore")', {
-            retriable: false, context: { path, offset: scan.corruptAt, resumesAt: scan.resumesAt },
-          });
-      }
+      if (scan.corruptAt !== undefined) throw corruptLogError(path, scan.corruptAt, scan.resumesAt);
       if (scan.tornBytes > 0) {
         await fh.truncate(scan.validBytes);
         await fh.sync();
