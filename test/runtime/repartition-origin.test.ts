@@ -49,6 +49,8 @@ test('the reader drops a re-sent copy, also after a restart; a recovered entry i
     assert.equal(origins.duplicate('t.p0', w(10, 10), 'id-a', l1!, false), false);
     assert.equal(origins.duplicate('t.p0', w(10, 10), 'id-a', 99, false), true, 'a copy while the first is in flight');
     assert.equal(origins.duplicate('t.p1', w(10, 10), 'id-a', 99, false), false, 'another partition is another stream');
+    // Two source entries with equal bytes (plain-text lines) give records with equal ids: not copies of each other.
+    assert.equal(origins.duplicate('t.p0', w(11, 10), 'id-a', 98, false), false, 'the same id from another source entry');
     await j.release([l1!]);
     assert.match(await readFile(join(dir, 'repartition-seen.log'), 'utf8'), /"id-a"/, 'persisted before the release');
 
@@ -56,6 +58,7 @@ test('the reader drops a re-sent copy, also after a restart; a recovered entry i
     origins = await RepartitionOrigins.open(dir, journal);
     j = origins.wrap(journal);
     assert.equal(origins.duplicate('t.p0', w(10, 10), 'id-a', 7, false), true);
+    assert.equal(origins.duplicate('t.p0', w(12, 10), 'id-a', 8, false), false, 'still: the same id from a third entry');
 
     // An entry the crash left in the journal comes back with its own local seq: not a copy.
     const [l2] = await j.append([{ source: 'rp', entry: Buffer.from('y') }]);

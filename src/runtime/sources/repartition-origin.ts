@@ -23,8 +23,8 @@ import { appendAll } from '../../util/append.js';
  * came from, and the writer's low watermark: the lowest seq it has not
  * durably released. A writer re-sends only records of unreleased entries,
  * so a copy of a record with seq `s` is always written before any record
- * carrying `low > s`. The reader keeps the record ids it admitted per
- * (writer, partition) and drops a record whose id it admitted before;
+ * carrying `low > s`. The reader keeps the (origin seq, record id) pairs it
+ * admitted per (writer, partition) and drops a record whose pair it admitted before;
  * a partition is read in order, so once a record with `low = L` arrives,
  * ids of seqs below L can be forgotten. The ids are persisted next to the
  * journal before the journal entry that carried them is released (after
@@ -49,8 +49,15 @@ export function parseOrigin(text: string | undefined): Origin | undefined {
   return { writer: parts[0]!, seq, low };
 }
 
-/** What one (writer, partition) stream has been admitted: record id → [origin seq, local journal seq]. */
+/**
+ * What one (writer, partition) stream has been admitted: `<origin seq> <record id>` → [origin seq, local journal
+ * seq]. The origin seq is part of the key: records of two source entries are never copies of each other, even
+ * where their ids are equal (two plain-text lines with the same bytes get the same id); a re-send comes from
+ * the same entry, under the same seq.
+ */
 interface Stream { low: number; ids: Map<string, [number, number]>; swept: number }
+
+const admittedKey = (seq: number, id: string): string => `${seq} ${id}`;
 
 /**
  * Both sides of a repartition for one instance: it stamps the origin on
@@ -129,9 +136,10 @@ export class RepartitionOrigins {
         for (const [known, [seq]] of s.ids) { if (seq >= s.low) break; s.ids.delete(known); }
       }
     }
-    const seen = s.ids.get(id);
+    const admitted = admittedKey(origin.seq, id);
+    const seen = s.ids.get(admitted);
     if (seen !== undefined) return !(recovered && seen[1] === local);
-    s.ids.set(id, [origin.seq, local]);
+    s.ids.set(admitted, [origin.seq, local]);
     if (local >= 0 && this.#dir !== undefined) {
       const line = `${JSON.stringify([origin.writer, stream, id, origin.seq, local, s.low])}\n`;
       const lines = this.#pending.get(local);
@@ -212,7 +220,7 @@ export class RepartitionOrigins {
       const at = key.indexOf(' ');
       const writer = key.slice(0, at);
       const stream = key.slice(at + 1);
-      for (const [id, [seq, local]] of s.ids) out.push(`${JSON.stringify([writer, stream, id, seq, local, s.low])}\n`);
+      for (const [admitted, [seq, local]] of s.ids) out.push(`${JSON.stringify([writer, stream, admitted.slice(admitted.indexOf(' ') + 1), seq, local, s.low])}\n`);
     }
     return out.join('');
   }
@@ -235,9 +243,9 @@ export class RepartitionOrigins {
       let s = this.#streams.get(key);
       if (s === undefined) this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
       if (low > s.low) s.low = low;
-      s.ids.set(id, [seq, local]);
+      s.ids.set(admittedKey(seq, id), [seq, local]);
     }
-    for (const s of this.#streams.values()) for (const [id, [seq]] of s.ids) if (seq < s.low) s.ids.delete(id);
+    for (const s of this.#streams.values()) for (const [admitted, [seq]] of s.ids) if (seq < s.low) s.ids.delete(admitted);
     const snapshot = this.#snapshot();
     await writeDurably(file, snapshot);
     this.#fileLines = snapshot === '' ? 0 : snapshot.split('\n').length - 1;
