@@ -20,7 +20,7 @@ import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
 import { checkPartitionCounts } from './partition-check.js';
 import { isRepartition, withRepartitions } from '../../topology/repartition.js';
-import { RepartitionOrigins } from '../sources/repartition-origin.js';
+import { journalIdentity, RepartitionOrigins } from '../sources/repartition-origin.js';
 import { claimOwnership, ownedPartitionTopics } from './ownership.js';
 
 /** Options of {@link startPipeline}. */
@@ -224,6 +224,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {
       signal: options.signal, assignment: options.assignment, instance: options.instance,
+      ...(journal ? { journal: await journalIdentity(journalDir(topology, options.instance)) } : {}),
       onProgress: (store, read, total) => options.onStartup?.(total ? `restoring state ${Math.min(99, Math.floor((read / total) * 100))}% (store ${store})` : `restoring state (store ${store}: ${read} entries)`),
     });
     if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }

@@ -90,19 +90,7 @@ export class RepartitionOrigins {
    */
   static async open(journalDir: string | undefined, journal: JournalLike | undefined): Promise<RepartitionOrigins> {
     if (journalDir === undefined || journal === undefined) return new RepartitionOrigins(undefined, undefined);
-    await mkdir(journalDir, { recursive: true });
-    // One id per journal: a wiped journal restarts its seqs, so it must be another writer.
-    let writer: string;
-    try {
-      writer = (await readFile(join(journalDir, WRITER_FILE), 'utf8')).trim();
-    } catch {
-      writer = '';
-    }
-    if (!/^[0-9a-f]{16}$/.test(writer)) {
-      writer = randomBytes(8).toString('hex');
-      await writeDurably(join(journalDir, WRITER_FILE), `${writer}\n`);
-    }
-    const origins = new RepartitionOrigins(writer, journalDir);
+    const origins = new RepartitionOrigins(await journalIdentity(journalDir), journalDir);
     for (const { seq } of journal.unreleased()) origins.#live.push(seq);
     origins.#live.sort((a, b) => a - b);
     await origins.#load();
@@ -250,6 +238,28 @@ export class RepartitionOrigins {
     await writeDurably(file, snapshot);
     this.#fileLines = snapshot === '' ? 0 : snapshot.split('\n').length - 1;
   }
+}
+
+/**
+ * The identity of the journal in `journalDir`, made once and kept beside it:
+ * a wiped journal restarts its seqs, so it must be another identity. Records
+ * are known by `<journal seq>:...` ids only within one journal: the
+ * repartition writer stamps it, and state stores publish it with the ids of
+ * the records their commits applied (state/changelog/changelog-codec.ts).
+ */
+export async function journalIdentity(journalDir: string): Promise<string> {
+  await mkdir(journalDir, { recursive: true });
+  let id: string;
+  try {
+    id = (await readFile(join(journalDir, WRITER_FILE), 'utf8')).trim();
+  } catch {
+    id = '';
+  }
+  if (!/^[0-9a-f]{16}$/.test(id)) {
+    id = randomBytes(8).toString('hex');
+    await writeDurably(join(journalDir, WRITER_FILE), `${id}\n`);
+  }
+  return id;
 }
 
 /** Writes `file` through a temp file and a rename, so a crash leaves the old or the new contents. */

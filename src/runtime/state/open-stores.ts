@@ -33,6 +33,8 @@ export interface RestoreHooks {
   assignment?: InstanceAssignment;
   /** The instance id its journal is named by; its ownership record lives next to it. @default none */
   instance?: string;
+  /** The journal's identity (KeyValueStoreOptions.journal). @default none (no journal) */
+  journal?: string;
 }
 
 /**
@@ -91,7 +93,7 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
   const label = partitions > 1 ? `${name} partition ${p}` : name;
   const store = await KeyValueStore.open({
     dir: partitionStoreDir(topology.stateDir, topology.app, name, p, partitions), name, fsync: spec.fsync, snapshotEveryBytes: spec.snapshotEvery,
-    ...(partitions > 1 ? { partition: p } : {}),
+    ...(partitions > 1 ? { partition: p } : {}), ...(hooks.journal === undefined ? {} : { journal: hooks.journal }),
     changelog: {
       publish: (entries) => client.putMany(topic, entries),
       onPublishError: (error, attempt) => logger?.warn({ err: serializeError(error), store: name, partition: p, topic, attempt }, 'changelog publish failed; retrying (commits wait)'),

@@ -65,8 +65,8 @@ export async function clearRestoreMarker(dir: string): Promise<void> {
 }
 
 interface RestoreTarget {
-  /** Appends writes to the local log durably and applies them (no changelog publish: they came from it). */
-  appendLocal(writes: WireWrites): Promise<void>;
+  /** Appends writes (and the ids of the records they applied) to the local log durably and applies them (no changelog publish: they came from it). */
+  appendLocal(writes: WireWrites, applied: string[]): Promise<void>;
   /** Snapshot + re-publish of the compacted state. */
   finish(): Promise<void>;
   size(): number;
@@ -81,7 +81,8 @@ interface RestoreTarget {
  * interrupted restore resumes instead of leaving a half-restored store that
  * looks complete.
  */
-export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget, onProgress?: RestoreProgress): Promise<RestoreReport> {
+export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget, onProgress?: RestoreProgress,
+  journal?: string): Promise<RestoreReport> {
   const started = performance.now();
   await writeMarker(dir, 'fetching');
   let entries = 0;
@@ -94,6 +95,8 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     if (batch.length === 0) break;
     faultPoint('state.restore-fetched');
     const writes: WireWrites = [];
+    // Ids of records this instance's journal may still hold unreleased (runtime-state.ts recover keeps only those).
+    const ids: string[] = [];
     for (const raw of batch) {
       entries++;
       const decoded = decodeChangelogEntry(raw);
@@ -103,9 +106,10 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
       }
       applied++;
       for (const write of decoded.writes) writes.push(write);
+      if (journal !== undefined && decoded.applied?.journal === journal) for (const id of decoded.applied.ids) ids.push(id);
     }
     writeCount += writes.length;
-    if (writes.length > 0) await target.appendLocal(writes);
+    if (writes.length > 0 || ids.length > 0) await target.appendLocal(writes, ids);
     // A failed ACK only means the node delivers this batch again (its lease
     // died with the connection or timed out): reapplied in order, harmless.
     if (!Array.isArray(fetched)) await fetched.ack().catch(() => undefined);

@@ -67,6 +67,7 @@ export class KeyValueStore {
     try {
       const publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
       core = await StoreCore.load(opts.name, opts.dir, (opts.fsync ?? 'always') === 'always', publisher);
+      core.journal = opts.journal;
       const store = new KeyValueStore(opts, core, lock);
       const marker = await readRestoreMarker(opts.dir);
       store.restoreIncomplete = marker === 'fetching';
@@ -335,14 +336,14 @@ export class KeyValueStore {
     this.#restoring = true;
     try {
       return await restoreInto(this.name, this.dir, fetch, {
-        appendLocal: (writes) => this.#core.appendLocal(writes),
+        appendLocal: (writes, applied) => this.#core.appendLocal(writes, applied),
         finish: async () => {
           await this.#core.snapshot();
           if (this.#core.publisher) await this.#core.republishAll();
           this.restoreIncomplete = false;
         },
         size: () => this.#core.state.committed.size,
-      }, onProgress);
+      }, onProgress, this.#core.journal);
     } finally {
       this.#restoring = false;
     }

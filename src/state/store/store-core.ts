@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { WireWrites } from '../model/change-set.js';
 import { pack, unpack } from '../model/codec.js';
-import { encodeChangelogEntries } from '../changelog/changelog-codec.js';
+import { encodeChangelogEntries, type AppliedRecords } from '../changelog/changelog-codec.js';
 import type { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { faultPoint } from '../../util/fault-points.js';
 import { FrameLog } from './frame-log.js';
@@ -30,6 +30,8 @@ export class StoreCore {
   readonly applied = new Set<string>();
   readonly log: FrameLog;
   readonly publisher: ChangelogPublisher | undefined;
+  /** The journal whose record ids this store's commits carry to its changelog (none: ids are not published). */
+  journal: string | undefined;
   readonly tornBytes: number;
   seq = 0;
   #snapshotSeq = 0;
@@ -96,19 +98,24 @@ export class StoreCore {
       // to a restore (it applies entries in order), and fewer, fuller entries are far cheaper to produce.
       const last = new Map<string, Uint8Array | null>();
       for (const staged of batch) for (const [key, bytes] of staged.writes) last.set(key, bytes);
-      const entries = last.size === 0 ? [] : encodeChangelogEntries(this.name, this.seq, [...last]);
+      const entries = last.size === 0 ? [] : encodeChangelogEntries(this.name, this.seq, [...last], this.#appliedRecords(covers));
       await this.publisher.publish(entries);
       await this.publisher.writeCursor(this.seq);
     }
     for (const staged of batch) staged.setPhase('committed');
   }
 
-  /** Appends restored writes locally (no publish: they came from the changelog). */
-  async appendLocal(writes: WireWrites): Promise<void> {
+  /** Appends restored writes, and the ids of the records they applied, locally (no publish: they came from the changelog). */
+  async appendLocal(writes: WireWrites, applied: string[] = []): Promise<void> {
     const seq = this.seq + 1;
-    await this.log.append([pack({ s: seq, w: writes, c: [] } satisfies LogBody)]);
+    await this.log.append([pack({ s: seq, w: writes, c: applied } satisfies LogBody)]);
     this.seq = seq;
     this.state.applyCommitted(writes);
+    for (const id of applied) this.applied.add(id);
+  }
+
+  #appliedRecords(ids: string[]): AppliedRecords | undefined {
+    return this.journal === undefined || ids.length === 0 ? undefined : { journal: this.journal, ids };
   }
 
   /** Snapshot of the committed state, then an empty log. */
@@ -124,7 +131,7 @@ export class StoreCore {
 
   /** Publishes the whole committed state as one compacted series of entries. */
   async republishAll(): Promise<void> {
-    await this.publisher!.publish(encodeChangelogEntries(this.name, this.seq, this.state.committedEntries()));
+    await this.publisher!.publish(encodeChangelogEntries(this.name, this.seq, this.state.committedEntries(), this.#appliedRecords([...this.applied])));
     await this.publisher!.writeCursor(this.seq, true);
   }
 
@@ -144,7 +151,7 @@ export class StoreCore {
       await this.republishAll();
       return;
     }
-    const entries = replayed.filter((b) => b.s > cursor && b.w.length > 0).flatMap((b) => encodeChangelogEntries(this.name, b.s, b.w));
+    const entries = replayed.filter((b) => b.s > cursor && b.w.length > 0).flatMap((b) => encodeChangelogEntries(this.name, b.s, b.w, this.#appliedRecords(b.c)));
     await publisher.publish(entries);
     await publisher.writeCursor(this.seq, true);
   }

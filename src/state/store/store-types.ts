@@ -24,6 +24,13 @@ export interface KeyValueStoreOptions {
   partition?: number;
   /** Publish every commit to the store's changelog topic. Omit for a local-only store. */
   changelog?: ChangelogOptions;
+  /**
+   * The identity of the journal whose records this store's commits cover
+   * (`journalIdentity`): commits then carry those records' ids to the
+   * changelog, and a restore from it keeps the ids of this journal, so a
+   * record the crash left unreleased is not applied twice. @default none
+   */
+  journal?: string;
 }
 
 /** Writes a worker returned, checked by `KeyValueStore.prepareWire` and ready to `stage`. */
