@@ -33,7 +33,7 @@ test('bad flags are usage errors (exit 2) that say what is wrong', async () => {
     [['--fsync', 'sometimes'], /--fsync expects always, never, interval or an interval in milliseconds, got "sometimes"/],
     [['--compat', 'weird'], /--compat expects default or stock/],
     [['--port', 'abc'], /--port expects a non-negative integer, got "abc"/],
-    [['--bogus'], /Unknown option '--bogus'/],
+    [['--bogus'], /unknown option --bogus/],
     [['--idle-timeout', '5s'], /--idle-timeout expects a non-negative integer, got "5s"/],
     [['--max-unsent-reply-bytes', '1.5'], /--max-unsent-reply-bytes expects a non-negative integer, got "1.5"/],
   ] as const) {
