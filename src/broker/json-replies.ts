@@ -50,6 +50,7 @@ function recoveryJson(recovery: TopicRecovery): Record<string, unknown> {
     dropped_bytes: recovery.droppedBytes,
     truncated_bytes: recovery.truncatedBytes,
     quarantined_segments: recovery.quarantined,
+    ...(recovery.rebuilt ? { topic_json_rebuilt: true } : {}),
   };
 }
 

@@ -1,11 +1,11 @@
-import { closeSync, existsSync, fdatasync, fsync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
-import { FileTopicLog, writeFully, type LogOwner, type Segment } from './file-topic-log.js';
+import { FileTopicLog, createSegment, type LogOwner, type Segment } from './file-topic-log.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
-import { SEGMENT_HEADER_BYTES, segmentHeader } from './segment-format.js';
+import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import { scanAndRepairSegment } from './segment-scan.js';
 import { parseSegmentFileName, segmentFileName, topicDirName } from './topic-dirs.js';
 import type { StoredCursor } from './cursor-position.js';
@@ -105,8 +105,8 @@ export class FileStore implements LogStore, LogOwner {
     if (existing) return existing;
     const dir = join(this.#root, topicDirName(name));
     mkdirSync(dir, { recursive: true });
-    const fd = openSync(join(dir, segmentFileName(1)), 'w+', 0o644);
-    writeFully(fd, segmentHeader(1), SEGMENT_HEADER_BYTES, 0);
+    // Recovery left only directories without entries here (see #recover): never truncate a segment file.
+    const fd = createSegment(join(dir, segmentFileName(1)), 1);
     this.#syncFds.add(fd);
     // topic.json last: a directory without it is an unfinished REGISTER and is skipped on recovery.
     writeFileSync(join(dir, 'topic.json'), JSON.stringify({ name }), { flush: true });
@@ -201,19 +201,34 @@ export class FileStore implements LogStore, LogOwner {
     for (const entry of readdirSync(this.#root, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const dir = join(this.#root, entry.name);
-      let name: string;
-      try {
-        const meta = JSON.parse(readFileSync(join(dir, 'topic.json'), 'utf8')) as { name?: unknown };
-        if (typeof meta.name !== 'string') throw new Error('no name');
-        name = meta.name;
-      } catch {
-        this.recovery.skippedDirs.push(entry.name);
-        continue;
-      }
       const numbers = readdirSync(dir).map(parseSegmentFileName).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
       const topicRecovery = emptyTopicRecovery();
+      let name = readTopicName(dir);
+      if (name === undefined) {
+        const bytes = segmentBytes(dir, numbers);
+        if (bytes === 0) {
+          // Nothing but segment headers: an unfinished REGISTER, which its next REGISTER completes.
+          this.recovery.skippedDirs.push(entry.name);
+          continue;
+        }
+        const file = join(dir, 'topic.json');
+        // A plain directory name is the topic name itself (topic-dirs.ts); a hashed one cannot be reversed.
+        name = topicDirName(entry.name) === entry.name ? entry.name : undefined;
+        if (name === undefined) {
+          const movedTo = quarantineDirPath(join(this.#options.dataDir, 'quarantined', entry.name));
+          mkdirSync(join(this.#options.dataDir, 'quarantined'), { recursive: true });
+          renameSync(dir, movedTo);
+          this.#syncDirs.add(this.#root);
+          this.#syncDirs.add(join(this.#options.dataDir, 'quarantined'));
+          recordRepair(this.recovery, topicRecovery, { kind: 'topic-quarantined', topic: entry.name, segment: 0, file: dir, offset: 0, bytes, movedTo });
+          continue;
+        }
+        writeFileSync(file, JSON.stringify({ name }), { flush: true });
+        this.#syncDirs.add(dir);
+        recordRepair(this.recovery, topicRecovery, { kind: 'topic-rebuilt', topic: name, segment: 0, file, offset: 0, bytes });
+      }
       const segments = this.#recoverSegments(name, dir, numbers, topicRecovery);
-      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0;
+      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0 || topicRecovery.rebuilt;
       this.#sealed += segments.length - 1;
       this.#openLog(name, dir, segments, { count: 0 }, repaired ? topicRecovery : undefined);
       this.recovery.topics++;
@@ -246,8 +261,7 @@ export class FileStore implements LogStore, LogOwner {
       // No segment left, or the newest was quarantined: appends go to a fresh
       // one with a new number, so the moved-aside file keeps its own.
       const number = last + 1;
-      const fd = openSync(join(dir, segmentFileName(number)), 'w+', 0o644);
-      writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
+      const fd = createSegment(join(dir, segmentFileName(number)), number);
       this.#syncFds.add(fd);
       this.#syncDirs.add(dir);
       segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
@@ -259,6 +273,30 @@ export class FileStore implements LogStore, LogOwner {
     for (const log of this.#topics.values()) log.close();
     this.#topics.clear();
   }
+}
+
+/** The exact topic name from `<dir>/topic.json`, or undefined when the file is missing, empty or damaged. */
+function readTopicName(dir: string): string | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, 'topic.json'), 'utf8')) as { name?: unknown };
+    return typeof meta.name === 'string' ? meta.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes the segment files hold beyond their headers: 0 means no entry was ever written there. */
+function segmentBytes(dir: string, numbers: number[]): number {
+  let bytes = 0;
+  for (const number of numbers) bytes += Math.max(0, statSync(join(dir, segmentFileName(number))).size - SEGMENT_HEADER_BYTES);
+  return bytes;
+}
+
+/** `<data-dir>/quarantined/<topic dir>` (or `-2`, ...): outside `topics/`, so it is never opened again and a new REGISTER starts empty. */
+function quarantineDirPath(path: string): string {
+  let candidate = path;
+  for (let n = 2; existsSync(candidate); n++) candidate = `${path}-${n}`;
+  return candidate;
 }
 
 /** `<segment file>.quarantined` (or `.quarantined-2`, ...): no longer matches the segment name pattern, so it is never opened again. */

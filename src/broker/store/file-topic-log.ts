@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorFile } from './cursor-file.js';
 import { indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
@@ -278,14 +278,35 @@ export class FileTopicLog implements TopicLog {
     this.#writePending();
     const sealed = this.#current;
     const number = sealed.number + 1;
-    const fd = openSync(join(this.dir, segmentFileName(number)), 'w+', 0o644);
-    writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
+    const fd = createSegment(join(this.dir, segmentFileName(number)), number);
     this.#segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
     this.#sealedEntries += sealed.offsets.length;
     this.#owner.needsSync(fd, this.dir);
     this.#owner.segmentSealed();
     this.#owner.changed();
   }
+}
+
+/**
+ * Creates segment `number` at `path` and writes its header. Never truncates:
+ * a file already there is reused only when it holds no entry (at most a
+ * header, left by a crash mid-REGISTER or mid-rollover); one with more
+ * bytes is refused, so a code path that misjudges which files exist fails
+ * loudly instead of destroying entries.
+ */
+export function createSegment(path: string, number: number): number {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > SEGMENT_HEADER_BYTES) {
+      throw new Error(`refusing to overwrite segment file ${path}: it already holds ${size} bytes (entries a new segment would destroy); stop the node and move the file aside`);
+    }
+    writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
 }
 
 export function writeFully(fd: number, buffer: Buffer, length: number, position: number): void {

@@ -15,8 +15,14 @@ export interface RecoveryRepair {
    *   right after creating it) was rewritten empty.
    * - `quarantined`: a segment that does not start with a segment header
    *   was renamed aside and is not served.
+   * - `topic-rebuilt`: a topic directory whose segments hold entries had a
+   *   missing or damaged `topic.json`; it was rewritten from the directory
+   *   name (`segment` is 0, `file` the `topic.json`).
+   * - `topic-quarantined`: the same, but the directory name is a hashed one
+   *   the topic name cannot be derived from; the whole directory was moved
+   *   to `<data-dir>/quarantined/` (`topic` is the directory name).
    */
-  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined';
+  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined' | 'topic-rebuilt' | 'topic-quarantined';
   topic: string;
   segment: number;
   /** The segment file (for `quarantined`, its name before the move). */
@@ -24,7 +30,7 @@ export interface RecoveryRepair {
   /** File offset where the damage starts (0 for a whole file). */
   offset: number;
   bytes: number;
-  /** `quarantined` only: where the file now is. */
+  /** `quarantined` and `topic-quarantined` only: where the file or directory now is. */
   movedTo?: string;
   /** One line for a log: what happened, where, and what to do. */
   message: string;
@@ -41,6 +47,10 @@ export interface RecoveryReport {
   droppedRegions: number;
   /** Segment files moved aside because their header is not a segment header. */
   quarantinedSegments: number;
+  /** Topics whose damaged `topic.json` was rebuilt from the directory name. */
+  rebuiltTopics: number;
+  /** Topic directories with entries but no usable `topic.json` and a hashed name, moved to `<data-dir>/quarantined/`. */
+  quarantinedTopics: number;
   /** Topic directories skipped because their `topic.json` was never completely written. */
   skippedDirs: string[];
   /** Every repair, in the order they were made. */
@@ -48,7 +58,7 @@ export interface RecoveryReport {
 }
 
 export function emptyRecoveryReport(): RecoveryReport {
-  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, skippedDirs: [], repairs: [] };
+  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, rebuiltTopics: 0, quarantinedTopics: 0, skippedDirs: [], repairs: [] };
 }
 
 /** Adds one repair to the node-wide report and to its topic's summary. */
@@ -79,12 +89,22 @@ export function recordRepair(report: RecoveryReport, topic: TopicRecovery, repai
       message = `recovery: ${where} does not start with a segment header (${repair.bytes} bytes); moved it aside to ${repair.movedTo} and serving the topic without it. ` +
         'Its entries are not delivered: restore the file from a backup (stop the node, move it back under its old name) or delete it once you no longer need it';
       break;
+    case 'topic-rebuilt':
+      report.rebuiltTopics++;
+      topic.rebuilt = true;
+      message = `recovery: ${repair.file} was missing or damaged while the topic's segments hold ${repair.bytes} bytes of entries; rebuilt it for topic ${JSON.stringify(repair.topic)} from the directory name and serving the topic`;
+      break;
+    case 'topic-quarantined':
+      report.quarantinedTopics++;
+      message = `recovery: topic directory ${repair.file} has no usable topic.json and its hashed name does not give the topic name, while its segments hold ${repair.bytes} bytes of entries; ` +
+        `moved it aside to ${repair.movedTo} (not served; a new REGISTER of the topic starts empty). To restore it, stop the node, write {"name": "<exact topic name>"} to topic.json in it and move it back`;
+      break;
   }
   report.repairs.push({ ...repair, message });
 }
 
 export function emptyTopicRecovery(): TopicRecovery {
-  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [] };
+  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [], rebuilt: false };
 }
 
 /** Where repairs are reported: the node's `onRecoveryRepair` option, or a process warning. */
@@ -105,6 +125,8 @@ export function recoverySummary(report: RecoveryReport): Record<string, number> 
     dropped_bytes: report.droppedBytes,
     dropped_regions: report.droppedRegions,
     quarantined_segments: report.quarantinedSegments,
+    rebuilt_topics: report.rebuiltTopics,
+    quarantined_topics: report.quarantinedTopics,
     skipped_dirs: report.skippedDirs.length,
   };
 }

@@ -32,6 +32,8 @@ export interface TopicRecovery {
   truncatedBytes: number;
   /** Segment files with a bad header, moved aside (their new names). */
   quarantined: string[];
+  /** `topic.json` was missing or damaged and was rebuilt from the directory name. */
+  rebuilt: boolean;
 }
 
 export interface TopicLog {
