@@ -51,6 +51,7 @@ function recoveryJson(recovery: TopicRecovery): Record<string, unknown> {
     truncated_bytes: recovery.truncatedBytes,
     quarantined_segments: recovery.quarantined,
     ...(recovery.rebuilt ? { topic_json_rebuilt: true } : {}),
+    ...(recovery.missing.length > 0 ? { missing_segments: recovery.missing } : {}),
   };
 }
 

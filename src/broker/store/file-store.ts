@@ -228,7 +228,7 @@ export class FileStore implements LogStore, LogOwner {
         recordRepair(this.recovery, topicRecovery, { kind: 'topic-rebuilt', topic: name, segment: 0, file, offset: 0, bytes });
       }
       const segments = this.#recoverSegments(name, dir, numbers, topicRecovery);
-      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0 || topicRecovery.rebuilt;
+      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0 || topicRecovery.rebuilt || topicRecovery.missing.length > 0;
       this.#sealed += segments.length - 1;
       this.#openLog(name, dir, segments, { count: 0 }, repaired ? topicRecovery : undefined);
       this.recovery.topics++;
@@ -238,6 +238,14 @@ export class FileStore implements LogStore, LogOwner {
   /** Scans, repairs and opens one topic's segments; a segment with a bad header is moved aside, never fatal. */
   #recoverSegments(topic: string, dir: string, numbers: number[], topicRecovery: TopicRecovery): Segment[] {
     const segments: Segment[] = [];
+    // Segments are numbered from 1 and never deleted: a number absent below the newest one lost its entries.
+    const present = new Set(numbers);
+    const last = numbers.length > 0 ? numbers[numbers.length - 1]! : 0;
+    for (let number = 1; number < last; number++) {
+      const path = join(dir, segmentFileName(number));
+      if (present.has(number) || existsSync(`${path}.quarantined`)) continue; // a quarantined one was reported when it was moved
+      recordRepair(this.recovery, topicRecovery, { kind: 'missing', topic, segment: number, file: path, offset: 0, bytes: 0, entries: this.#options.segmentEntries });
+    }
     for (const number of numbers) {
       const file = segmentFileName(number);
       const path = join(dir, file);
@@ -256,7 +264,6 @@ export class FileStore implements LogStore, LogOwner {
       this.recovery.entries += scan.offsets.length;
       segments.push({ number, fd: openSync(path, 'r+'), offsets: scan.offsets, written: scan.validBytes, ...(scan.gaps.size > 0 ? { gaps: scan.gaps } : {}) });
     }
-    const last = numbers.length > 0 ? numbers[numbers.length - 1]! : 0;
     if (segments.length === 0 || segments[segments.length - 1]!.number !== last) {
       // No segment left, or the newest was quarantined: appends go to a fresh
       // one with a new number, so the moved-aside file keeps its own.

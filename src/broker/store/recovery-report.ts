@@ -21,8 +21,10 @@ export interface RecoveryRepair {
    * - `topic-quarantined`: the same, but the directory name is a hashed one
    *   the topic name cannot be derived from; the whole directory was moved
    *   to `<data-dir>/quarantined/` (`topic` is the directory name).
+   * - `missing`: a segment file below the newest one does not exist (deleted
+   *   or moved by hand); the topic is served without its entries.
    */
-  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined' | 'topic-rebuilt' | 'topic-quarantined';
+  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined' | 'topic-rebuilt' | 'topic-quarantined' | 'missing';
   topic: string;
   segment: number;
   /** The segment file (for `quarantined`, its name before the move). */
@@ -32,6 +34,8 @@ export interface RecoveryRepair {
   bytes: number;
   /** `quarantined` and `topic-quarantined` only: where the file or directory now is. */
   movedTo?: string;
+  /** `missing` only: the entries a sealed segment holds at the node's `segmentEntries` (exact unless that setting changed since it was written). */
+  entries?: number;
   /** One line for a log: what happened, where, and what to do. */
   message: string;
 }
@@ -51,6 +55,8 @@ export interface RecoveryReport {
   rebuiltTopics: number;
   /** Topic directories with entries but no usable `topic.json` and a hashed name, moved to `<data-dir>/quarantined/`. */
   quarantinedTopics: number;
+  /** Segment files missing from the middle of a topic's range. */
+  missingSegments: number;
   /** Topic directories skipped because their `topic.json` was never completely written. */
   skippedDirs: string[];
   /** Every repair, in the order they were made. */
@@ -58,7 +64,7 @@ export interface RecoveryReport {
 }
 
 export function emptyRecoveryReport(): RecoveryReport {
-  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, rebuiltTopics: 0, quarantinedTopics: 0, skippedDirs: [], repairs: [] };
+  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, rebuiltTopics: 0, quarantinedTopics: 0, missingSegments: 0, skippedDirs: [], repairs: [] };
 }
 
 /** Adds one repair to the node-wide report and to its topic's summary. */
@@ -99,12 +105,18 @@ export function recordRepair(report: RecoveryReport, topic: TopicRecovery, repai
       message = `recovery: topic directory ${repair.file} has no usable topic.json and its hashed name does not give the topic name, while its segments hold ${repair.bytes} bytes of entries; ` +
         `moved it aside to ${repair.movedTo} (not served; a new REGISTER of the topic starts empty). To restore it, stop the node, write {"name": "<exact topic name>"} to topic.json in it and move it back`;
       break;
+    case 'missing':
+      report.missingSegments++;
+      topic.missing.push(repair.segment);
+      message = `recovery: ${where} is missing (segments before and after it exist); its entries (${repair.entries ?? 'an unknown number of'}, if segmentEntries was the same when it was written) are not served. ` +
+        'Restore the file from a backup (stop the node, put it back under that name) to deliver them';
+      break;
   }
   report.repairs.push({ ...repair, message });
 }
 
 export function emptyTopicRecovery(): TopicRecovery {
-  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [], rebuilt: false };
+  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [], rebuilt: false, missing: [] };
 }
 
 /** Where repairs are reported: the node's `onRecoveryRepair` option, or a process warning. */
@@ -127,6 +139,7 @@ export function recoverySummary(report: RecoveryReport): Record<string, number> 
     quarantined_segments: report.quarantinedSegments,
     rebuilt_topics: report.rebuiltTopics,
     quarantined_topics: report.quarantinedTopics,
+    missing_segments: report.missingSegments,
     skipped_dirs: report.skippedDirs.length,
   };
 }

@@ -34,6 +34,8 @@ export interface TopicRecovery {
   quarantined: string[];
   /** `topic.json` was missing or damaged and was rebuilt from the directory name. */
   rebuilt: boolean;
+  /** Numbers of segment files absent from the middle of the topic's range (their entries are gone). */
+  missing: number[];
 }
 
 export interface TopicLog {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { BrokerOptions } from '../../src/broker/index.js';
 import type { RecoveryRepair } from '../../src/broker/store/recovery-report.js';
 import { createSegment } from '../../src/broker/store/file-topic-log.js';
 import { segmentHeader } from '../../src/broker/store/segment-format.js';
@@ -20,9 +21,9 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 /** Starts a node on `dir`, runs `fn` with a client and the repairs it reported, and stops it. */
-async function session(dir: string, fn: (c: RawClient, repairs: RecoveryRepair[]) => Promise<void>): Promise<void> {
+async function session(dir: string, fn: (c: RawClient, repairs: RecoveryRepair[]) => Promise<void>, options: BrokerOptions = {}): Promise<void> {
   const repairs: RecoveryRepair[] = [];
-  const node = await startTestBroker({ dataDir: dir, onRecoveryRepair: (r) => repairs.push(r) });
+  const node = await startTestBroker({ ...options, dataDir: dir, onRecoveryRepair: (r) => repairs.push(r) });
   const c = await RawClient.connect(node.port);
   try {
     await fn(c, repairs);
@@ -97,7 +98,6 @@ test('a damaged topic.json of a hashed-name topic: the directory is quarantined 
     // Restoring it as the message says (after dropping the new, empty one) brings every entry back.
     await rm(topicDir, { recursive: true });
     await writeFile(join(movedTo, 'topic.json'), JSON.stringify({ name: topic }));
-    const { rename } = await import('node:fs/promises');
     await rename(movedTo, topicDir);
     await session(dir, async (c, repairs) => {
       assert.deepEqual(repairs, []);
@@ -130,5 +130,36 @@ test('creating a segment never truncates a file that holds entries', async () =>
     await writeFile(path, content);
     assert.throws(() => createSegment(path, 1), /refusing to overwrite segment file .* holds 42 bytes/);
     assert.ok((await readFile(path)).equals(content));
+  });
+});
+
+const small: BrokerOptions = { segmentEntries: 5 };
+
+test('a segment file missing from the middle of a topic is reported (which one, how many entries), not skipped silently', async () => {
+  await withDir(async (dir) => {
+    await session(dir, async (c) => {
+      assert.equal(await c.request('REGISTER ts'), 'OK');
+      for (let i = 0; i < 20; i++) assert.equal(await c.request(`PUT ts e${i}`), 'OK');
+    }, small);
+    const segment2 = join(dir, 'topics', 'ts', '00000000000000000002.seg');
+    await rename(segment2, join(dir, 'lost.seg'));
+    await session(dir, async (c, repairs) => {
+      assert.deepEqual(repairs.map((r) => [r.kind, r.topic, r.segment, r.file, r.entries]), [['missing', 'ts', 2, segment2, 5]]);
+      assert.match(repairs[0]!.message, /topic "ts" segment 2 .* is missing .* its entries \(5, if segmentEntries was the same/);
+      const state = JSON.parse(await c.request('STATE ts')) as { recovery?: Record<string, unknown> };
+      assert.deepEqual(state.recovery?.missing_segments, [2]);
+      const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { recovery: Record<string, number> } };
+      assert.equal(metrics.embedded.recovery.missing_segments, 1);
+      const got: string[] = [];
+      for (let i = 0; i < 10; i++) got.push(await c.request('GET ts'));
+      assert.deepEqual(got, ['OK e0', 'OK e1', 'OK e2', 'OK e3', 'OK e4', 'OK e10', 'OK e11', 'OK e12', 'OK e13', 'OK e14']);
+    }, small);
+    // Put back as the message says: no repair, its entries are there again (the cursor is past segment 2, so check STATE).
+    await rename(join(dir, 'lost.seg'), segment2);
+    await session(dir, async (c, repairs) => {
+      assert.deepEqual(repairs, []);
+      const state = JSON.parse(await c.request('STATE ts')) as { total_entries: number };
+      assert.equal(state.total_entries, 20);
+    }, small);
   });
 });
