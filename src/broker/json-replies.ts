@@ -52,6 +52,7 @@ function recoveryJson(recovery: TopicRecovery): Record<string, unknown> {
     quarantined_segments: recovery.quarantined,
     ...(recovery.rebuilt ? { topic_json_rebuilt: true } : {}),
     ...(recovery.missing.length > 0 ? { missing_segments: recovery.missing } : {}),
+    ...(recovery.cursorReset ? { cursor_reset: true } : {}),
   };
 }
 

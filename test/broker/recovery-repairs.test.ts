@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -163,3 +163,28 @@ test('a segment file missing from the middle of a topic is reported (which one, 
     }, small);
   });
 });
+
+for (const damage of ['newer format (WCP3)', 'flipped byte'] as const) {
+  test(`a cursor file with a ${damage} is reported as a cursor-reset repair; the topic is read again from its start`, async () => {
+    await withDir(async (dir) => {
+      await fill(dir, 'tc', 20);
+      await session(dir, async (c) => {
+        for (let i = 0; i < 15; i++) assert.equal(await c.request('GET tc'), `OK e${i}`);
+      });
+      const cursor = join(dir, 'topics', 'tc', 'cursor');
+      const file = await open(cursor, 'r+');
+      if (damage === 'flipped byte') await file.write(Buffer.from([0xff]), 0, 1, 6);
+      else await file.write(Buffer.from('WCP3'), 0, 4, 0);
+      await file.close();
+      await session(dir, async (c, repairs) => {
+        assert.deepEqual(repairs.map((r) => [r.kind, r.topic, r.file, r.bytes]), [['cursor-reset', 'tc', cursor, 24]]);
+        assert.match(repairs[0]!.message, /read cursor of topic "tc" .* damaged or of an unknown format; the topic is read again from its first entry/);
+        const state = JSON.parse(await c.request('STATE tc')) as { recovery?: Record<string, unknown> };
+        assert.equal(state.recovery?.cursor_reset, true);
+        const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { recovery: Record<string, number> } };
+        assert.equal(metrics.embedded.recovery.cursor_resets, 1);
+        assert.deepEqual(await drain(c, 'tc'), expected(20));
+      });
+    });
+  });
+}

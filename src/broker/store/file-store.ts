@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fdatasync, fsync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
@@ -181,17 +181,25 @@ export class FileStore implements LogStore, LogOwner {
     return seq;
   }
 
+  /** Opens a topic; `recovery` (start-up only) collects a damaged cursor and is kept for STATE when anything was repaired. */
   #openLog(name: string, dir: string, segments: Segment[], cursor: StoredCursor, recovery?: TopicRecovery): FileTopicLog {
     const cursorFile = this.#options.persistCursors ? new CursorFile(join(dir, 'cursor')) : undefined;
+    const stored = cursorFile ? cursorFile.read() : cursor;
+    if (cursorFile && stored === undefined && recovery) {
+      const bytes = fstatSync(cursorFile.fd).size;
+      // An empty file is a topic nothing was read from yet; anything else unreadable is damage or a newer format.
+      if (bytes > 0) recordRepair(this.recovery, recovery, { kind: 'cursor-reset', topic: name, segment: 0, file: join(dir, 'cursor'), offset: 0, bytes });
+    }
+    const repaired = recovery && (recovery.droppedRegions > 0 || recovery.truncatedBytes > 0 || recovery.quarantined.length > 0 || recovery.rebuilt || recovery.missing.length > 0 || recovery.cursorReset);
     const log = new FileTopicLog({
       name,
       dir,
       owner: this,
       segmentEntries: this.#options.segmentEntries,
       segments,
-      cursor: cursorFile ? cursorFile.read() : cursor,
+      cursor: stored,
       ...(cursorFile ? { cursorFile } : {}),
-      ...(recovery ? { recovery } : {}),
+      ...(repaired ? { recovery } : {}),
     });
     this.#topics.set(name, log);
     return log;
@@ -228,9 +236,8 @@ export class FileStore implements LogStore, LogOwner {
         recordRepair(this.recovery, topicRecovery, { kind: 'topic-rebuilt', topic: name, segment: 0, file, offset: 0, bytes });
       }
       const segments = this.#recoverSegments(name, dir, numbers, topicRecovery);
-      const repaired = topicRecovery.droppedRegions > 0 || topicRecovery.truncatedBytes > 0 || topicRecovery.quarantined.length > 0 || topicRecovery.rebuilt || topicRecovery.missing.length > 0;
       this.#sealed += segments.length - 1;
-      this.#openLog(name, dir, segments, { count: 0 }, repaired ? topicRecovery : undefined);
+      this.#openLog(name, dir, segments, { count: 0 }, topicRecovery);
       this.recovery.topics++;
     }
   }

@@ -23,8 +23,10 @@ export interface RecoveryRepair {
    *   to `<data-dir>/quarantined/` (`topic` is the directory name).
    * - `missing`: a segment file below the newest one does not exist (deleted
    *   or moved by hand); the topic is served without its entries.
+   * - `cursor-reset`: the topic's cursor file is damaged or of an unknown
+   *   (newer) format; the topic is read again from its first entry.
    */
-  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined' | 'topic-rebuilt' | 'topic-quarantined' | 'missing';
+  kind: 'dropped' | 'truncated' | 'header-rewritten' | 'quarantined' | 'topic-rebuilt' | 'topic-quarantined' | 'missing' | 'cursor-reset';
   topic: string;
   segment: number;
   /** The segment file (for `quarantined`, its name before the move). */
@@ -57,6 +59,8 @@ export interface RecoveryReport {
   quarantinedTopics: number;
   /** Segment files missing from the middle of a topic's range. */
   missingSegments: number;
+  /** Topics whose unreadable cursor file made them start over from their first entry. */
+  cursorResets: number;
   /** Topic directories skipped because their `topic.json` was never completely written. */
   skippedDirs: string[];
   /** Every repair, in the order they were made. */
@@ -64,7 +68,7 @@ export interface RecoveryReport {
 }
 
 export function emptyRecoveryReport(): RecoveryReport {
-  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, rebuiltTopics: 0, quarantinedTopics: 0, missingSegments: 0, skippedDirs: [], repairs: [] };
+  return { topics: 0, entries: 0, truncatedBytes: 0, droppedBytes: 0, droppedRegions: 0, quarantinedSegments: 0, rebuiltTopics: 0, quarantinedTopics: 0, missingSegments: 0, cursorResets: 0, skippedDirs: [], repairs: [] };
 }
 
 /** Adds one repair to the node-wide report and to its topic's summary. */
@@ -111,12 +115,18 @@ export function recordRepair(report: RecoveryReport, topic: TopicRecovery, repai
       message = `recovery: ${where} is missing (segments before and after it exist); its entries (${repair.entries ?? 'an unknown number of'}, if segmentEntries was the same when it was written) are not served. ` +
         'Restore the file from a backup (stop the node, put it back under that name) to deliver them';
       break;
+    case 'cursor-reset':
+      report.cursorResets++;
+      topic.cursorReset = true;
+      message = `recovery: the read cursor of topic ${JSON.stringify(repair.topic)} (${repair.file}, ${repair.bytes} bytes) is damaged or of an unknown format; ` +
+        'the topic is read again from its first entry (entries already consumed are delivered again, none is lost)';
+      break;
   }
   report.repairs.push({ ...repair, message });
 }
 
 export function emptyTopicRecovery(): TopicRecovery {
-  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [], rebuilt: false, missing: [] };
+  return { droppedRegions: 0, droppedBytes: 0, truncatedBytes: 0, quarantined: [], rebuilt: false, missing: [], cursorReset: false };
 }
 
 /** Where repairs are reported: the node's `onRecoveryRepair` option, or a process warning. */
@@ -140,6 +150,7 @@ export function recoverySummary(report: RecoveryReport): Record<string, number> 
     rebuilt_topics: report.rebuiltTopics,
     quarantined_topics: report.quarantinedTopics,
     missing_segments: report.missingSegments,
+    cursor_resets: report.cursorResets,
     skipped_dirs: report.skippedDirs.length,
   };
 }

@@ -36,6 +36,8 @@ export interface TopicRecovery {
   rebuilt: boolean;
   /** Numbers of segment files absent from the middle of the topic's range (their entries are gone). */
   missing: number[];
+  /** The cursor file was damaged or of an unknown format: the topic is read again from its start. */
+  cursorReset: boolean;
 }
 
 export interface TopicLog {
