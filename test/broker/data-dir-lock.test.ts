@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +65,15 @@ test('brokers racing for one data dir: exactly one wins, the others get an error
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a data dir that cannot be created (under /proc) fails fast with a clear error instead of spinning', { skip: !existsSync('/proc/self') && 'needs /proc' }, () => {
+  const broker = fileURLToPath(new URL('../../src/broker/index.ts', import.meta.url));
+  // A child process: the old code looped inside a synchronous mkdirSync, which no in-process timeout can stop.
+  const script = `import(${JSON.stringify(broker)}).then((m) => m.startBroker({ port: 0, dataDir: '/proc/1/walrus' })).then(
+    () => { console.log('started'); process.exit(0); },
+    (e) => { console.log(e.code + ' ' + e.message); process.exit(1); })`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(run.signal, null, 'still running after 15 s');
+  assert.match(run.stdout, /^CONFIG_INVALID broker data directory \(\/proc\/1\/walrus\): cannot create \/proc\/1\/walrus .*choose a --data-dir on a writable file system/);
 });

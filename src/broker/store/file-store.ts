@@ -1,8 +1,9 @@
 import { closeSync, existsSync, fdatasync, fsync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
 import { FileTopicLog, createSegment, type LogOwner, type Segment } from './file-topic-log.js';
+import { WalrusError } from '../../errors/index.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
@@ -55,7 +56,7 @@ export class FileStore implements LogStore, LogOwner {
   }
 
   static open(options: FileStoreOptions): FileStore {
-    mkdirSync(join(options.dataDir, 'topics'), { recursive: true });
+    createDataDir(join(options.dataDir, 'topics'), options.dataDir);
     // One node per data directory: two nodes appending to the same segment files would corrupt them.
     const lock = acquirePidLock(options.dataDir, {
       code: 'CONFIG_INVALID',
@@ -286,6 +287,38 @@ export class FileStore implements LogStore, LogOwner {
   #closeFiles(): void {
     for (const log of this.#topics.values()) log.close();
     this.#topics.clear();
+  }
+}
+
+/**
+ * `mkdir -p path`, one level at a time. Node's recursive mkdirSync retries
+ * forever when a parent keeps answering ENOENT (`/proc/<pid>/x`), so the
+ * node spun at 100% CPU; here every failure is a clear CONFIG_INVALID.
+ */
+function createDataDir(path: string, dataDir: string): void {
+  const fail = (what: string, cause?: unknown): never => {
+    throw new WalrusError('CONFIG_INVALID', `broker data directory (${dataDir}): ${what}; choose a --data-dir on a writable file system`, { cause, context: { dataDir } });
+  };
+  const missing: string[] = [];
+  for (let at = resolve(path); ; at = dirname(at)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(at).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) fail(`cannot check ${at} (${(error as Error).message})`, error);
+      missing.unshift(at);
+      continue;
+    }
+    if (!isDirectory) fail(`${at} exists and is not a directory`);
+    break;
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && statSync(dir).isDirectory()) continue;
+      fail(`cannot create ${dir} (${(error as Error).message})`, error);
+    }
   }
 }
 
