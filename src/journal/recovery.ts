@@ -30,7 +30,8 @@ export async function recover(
   const live = new LiveSet();
   let nextSeq = 1;
   let lastSegment = 0;
-  for (const id of await listSegments(dir)) {
+  const ids = await listSegments(dir);
+  for (const id of ids) {
     lastSegment = id;
     const path = segmentPath(dir, id);
     const handle = await open(path, 'r+');
@@ -40,10 +41,15 @@ export async function recover(
       await handle.read(headerBuf, 0, headerBuf.length, 0);
       const header = checkSegmentHeader(headerBuf);
       if (header.kind === 'torn') {
-        // Created but its header never fully written: no record can follow it.
+        // Shorter than its header: no record can be in it. Only the newest segment can be left so by a crash
+        // (created, header not yet written); an older one was cut short after the fact, losing what it held.
         await handle.close();
         await rm(path, { force: true });
-        warn(`journal segment ${path} had a torn header and held no records; removed it`, { path });
+        const newest = id === ids[ids.length - 1];
+        warn(newest
+          ? `journal segment ${path} had a torn header (${size} bytes) and held no records; removed it`
+          : `journal segment ${path} is only ${size} bytes, shorter than its header, though newer segments follow it: it was cut short after it was written, ` +
+            'and the entries journaled in it are lost (their source already handed them over); removed it. Check the disk', { path, bytes: size, ...(newest ? {} : { corrupt: true }) });
         continue;
       }
       if (header.kind === 'foreign') {

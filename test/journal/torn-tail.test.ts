@@ -170,6 +170,23 @@ test('a segment with a torn header (crash while creating it) is removed; other s
   }
 });
 
+test('an older segment cut below its header size (newer segments follow) is reported as lost entries, at error level, not as a crash\'s torn header', async () => {
+  const { bytes } = await threeAppends();
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-journal-cut-'));
+  try {
+    await writeFile(join(dir, FIRST_SEGMENT), bytes.subarray(0, 9));
+    await writeFile(join(dir, '000000000002.journal'), bytes);
+    const warnings: Array<[string, Record<string, unknown>]> = [];
+    const journal = await Journal.open({ dir, onWarning: (m, context) => warnings.push([m, context]) });
+    await journal.close();
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]![0], /000000000001\.journal is only 9 bytes, shorter than its header, though newer segments follow it: .*entries journaled in it are lost/);
+    assert.equal(warnings[0]![1].corrupt, true);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a tail crafted so that every 12th byte starts a plausible record header (1 MB each) is cut after a bounded search, not checksummed for hours; the good records stay', { timeout: 60_000 }, async () => {
   const { bytes, boundaries } = await threeAppends();
   const [, , lastStart] = boundaries as [number, number, number, number];
