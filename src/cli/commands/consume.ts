@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { Consumer } from '../../client/index.js';
-import type { DecodedRecord, WalrusRecord } from '../../codec/index.js';
-import type { WalrusError } from '../../errors/index.js';
+import type { Lease } from '../../client/index.js';
+import { decodeEntry, type DecodedRecord, type WalrusRecord } from '../../codec/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, partitionsArg, topicArg } from './state.js';
@@ -9,9 +8,15 @@ import { partitionTopics } from '../../codec/partitioning.js';
 
 const usage = `Usage: walrus-stream consume <topic> [options]
 
-Reads records from a topic and prints them, one per line. Reading is
-destructive in Walrus: records printed here are gone for other readers of
-the same node.
+Reads records from a topic and prints them, one per line. Records printed
+here are gone for other readers of the same node. On a node with leases
+(the embedded node) a batch of entries is acknowledged only once all its
+records were written to stdout: if stdout closes (\`consume | head -1\`) or
+consume dies first, the node gives the batch to the next reader (records of
+it already printed come again). Records written into a pipe count as
+printed. A stock node has no leases: reading removes entries, so consume
+reads 16 at a time and loses at most those if it dies before printing them.
+A closed stdout ends consume with exit code 0.
 
   --format text   each value exactly as produced, then a newline
   --format json   one JSON object per line: {id, key, timestamp, headers, value}
@@ -75,64 +80,115 @@ const command: CliCommand = {
     const partitions = partitionsArg(values.partitions);
     const client = await cliClient(values, io);
     let broken = 0;
-    // A partitioned topic is read as one consumer per partition topic, all at
+    let printed = 0;
+    let extra = 0;
+    /** Entries read (leased or fetched) but not yet printed, over all partitions: -n never asks for more than it needs. */
+    let pending = 0;
+    let signal: 'SIGINT' | 'SIGTERM' | undefined;
+    let closedPipe = false;
+    const stopping = new AbortController();
+    const onSigint = () => { signal ??= 'SIGINT'; stopping.abort(); };
+    const onSigterm = () => { signal ??= 'SIGTERM'; stopping.abort(); };
+    // A closed stdout (`consume | head -1`: EPIPE) ends the run quietly; what
+    // was not written is not acknowledged, so it stays for the next reader.
+    const onStdoutError = () => { closedPipe = true; stopping.abort(); };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    io.stdout.on('error', onStdoutError);
+    const format1 = (r: DecodedRecord): string | Buffer => (format === 'text' ? Buffer.concat([r.value, NEWLINE]) : jsonLine(r));
+    /** Writes the chunks; resolves once stdout took all of them (write callback), rejects if it is closed. */
+    const write = (chunks: (string | Buffer)[]): Promise<void> => new Promise<void>((resolve, reject) => {
+      if (closedPipe) { reject(new Error('stdout is closed')); return; }
+      if (chunks.length === 0) { resolve(); return; }
+      for (let i = 0; i < chunks.length - 1; i++) io.stdout.write(chunks[i]!);
+      io.stdout.write(chunks[chunks.length - 1]!, (error) => (error ? reject(error) : resolve()));
+    });
+    // A partitioned topic is read as one loop per partition topic, all at
     // once: records of one key keep their order (a key lives in one partition);
     // records of different partitions interleave.
-    const consumers = partitionTopics(topic, partitions).map((t) => new Consumer<Uint8Array>(client, {
-      topic: t,
-      serializer: 'raw',
-      maxRecords: count ?? Infinity,
-      stopWhenEmpty: !values.follow,
-      maxPollMs: 200,
-      onDeserializationError: (error: WalrusError) => {
-        broken++;
-        io.stderr.write(`walrus-stream consume: skipped an entry that could not be decoded: ${error.message}\n`);
-      },
-    }));
-    // close() hands back what was fetched but not printed: keep its result.
-    const closing = new Map<Consumer<Uint8Array>, Promise<DecodedRecord[]>>();
-    let interrupted = false;
-    const closeAll = () => {
-      for (const c of consumers) if (!closing.has(c)) closing.set(c, c.close());
-    };
-    const stop = () => {
-      interrupted = true;
-      closeAll();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    const print = async (r: { id: string; key?: string; timestamp: number; headers: Record<string, string>; value: Uint8Array }) => {
-      const ok = format === 'text' ? io.stdout.write(Buffer.concat([r.value, NEWLINE])) : io.stdout.write(jsonLine(r));
-      if (!ok) await new Promise<void>((resolve) => io.stdout.once('drain', resolve));
-    };
-    let printed = 0;
-    const drain = async (consumer: Consumer<Uint8Array>): Promise<number> => {
-      for await (const record of consumer) {
-        await print(record);
-        printed++;
-        if (count !== undefined && printed >= count) closeAll();
+    const read = async (t: string): Promise<void> => {
+      // Delivery rule: on a node with leases (BATCH_LEASE) a batch of entries
+      // is acknowledged only once all its records were written to stdout; a
+      // closed pipe, a crash or a failure leaves it unacknowledged and the node
+      // delivers it to the next reader when this connection closes. A stock
+      // node has no leases: GET consumes on read, so read few entries at once.
+      let batch = STOCK_BATCH;
+      let delay = 1;
+      while (!stopping.signal.aborted) {
+        const need = count === undefined ? batch : Math.min(batch, count - printed - pending);
+        if (need <= 0) return;
+        pending += need;
+        let lease: Lease;
+        try {
+          lease = await client.lease(t, need);
+        } finally {
+          pending -= need;
+        }
+        if (lease.leased) batch = LEASE_BATCH;
+        if (lease.entries.length === 0) {
+          if (!values.follow) return;
+          await sleep(delay, stopping.signal);
+          delay = Math.min(delay * 2, MAX_POLL_MS);
+          continue;
+        }
+        delay = 1;
+        const chunks: (string | Buffer)[] = [];
+        let records = 0;
+        for (const entry of lease.entries) {
+          let decoded: DecodedRecord[];
+          try {
+            decoded = decodeEntry(entry, { topic: t });
+          } catch (error) {
+            broken++;
+            io.stderr.write(`walrus-stream consume: skipped an entry that could not be decoded: ${(error as Error).message}\n`);
+            continue;
+          }
+          for (const r of decoded) chunks.push(format1(r));
+          const before = printed + records;
+          records += decoded.length;
+          if (count !== undefined && before < count && before + decoded.length > count) extra += before + decoded.length - count;
+        }
+        try {
+          await write(chunks);
+        } catch {
+          closedPipe = true;
+          stopping.abort();
+          return; // not acknowledged: released when the client closes
+        }
+        printed += records;
+        await lease.ack();
       }
-      // GET is destructive: records fetched beyond -n (the rest of a batch)
-      // are printed rather than lost.
-      if (!closing.has(consumer)) closing.set(consumer, consumer.close());
-      const left: DecodedRecord[] = await closing.get(consumer)!;
-      for (const r of left) await print(r);
-      return left.length;
     };
     try {
-      const left = (await Promise.all(consumers.map(drain))).reduce((a, b) => a + b, 0);
-      if (left > 0) {
-        const why = interrupted ? 'were fetched before the interrupt' : `arrived in the same batch as the last of -n ${count}`;
-        io.stderr.write(`walrus-stream consume: printed ${left} more record(s): they ${why}, and reading them removed them from the topic.\n`);
+      await Promise.all(partitionTopics(topic, partitions).map(read));
+      if (extra > 0) {
+        io.stderr.write(`walrus-stream consume: printed ${extra} more record(s): they arrived in the same batch as the last of -n ${count}, and a batch is read and acknowledged whole.\n`);
       }
     } finally {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+      process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigterm);
+      // Keep swallowing stdout errors once the pipe closed (a late EPIPE must not crash the process).
+      if (!closedPipe) io.stdout.removeListener('error', onStdoutError);
       await client.close();
     }
     return broken > 0 ? EXIT.FAILURE : EXIT.OK;
   },
 };
+
+/** Entries per BATCH_LEASE: acknowledged together once printed. */
+const LEASE_BATCH = 256;
+/** Entries per read without leases (stock node): at most these are lost if consume dies before printing them. */
+const STOCK_BATCH = 16;
+const MAX_POLL_MS = 200;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return; }
+    const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 const NEWLINE = Buffer.from('\n');
 
