@@ -66,3 +66,21 @@ for (const compat of ['default', 'stock'] as const) {
     }
   });
 }
+
+test('consume --format json prints a value labelled application/json that is not JSON as a string and goes on', async () => {
+  const node = await startTestBroker();
+  const { WalrusClient, Producer } = await import('../../src/client/index.js');
+  const client = new WalrusClient({ nodes: [node.address] });
+  try {
+    const producer = new Producer<string>(client, { topic: 'j1', serializer: 'string' });
+    const values = ['"ok0"', 'not json {', '{"ok":2}'];
+    for (const v of values) void producer.send(v, { headers: { 'content-type': 'application/json' } });
+    await producer.close();
+    const run = await cli(['consume', 'j1', '--format', 'json', '--nodes', node.address]);
+    assert.equal(run.code, 0, `exit ${run.code}, stderr: ${run.stderr}`);
+    assert.deepEqual(lines(run.stdout).map((l) => (JSON.parse(l) as { value: unknown }).value), ['ok0', 'not json {', { ok: 2 }]);
+  } finally {
+    await client.close();
+    await node.close();
+  }
+});

@@ -20,7 +20,7 @@ A closed stdout ends consume with exit code 0.
 
   --format text   each value exactly as produced, then a newline
   --format json   one JSON object per line: {id, key, timestamp, headers, value}
-                  (value parsed when it is JSON, a string when it is UTF-8,
+                  (value parsed when labelled and valid JSON, else a string when it is UTF-8,
                   else "valueBase64")
 
 Options:
@@ -37,6 +37,15 @@ Without --follow it exits once the topic is empty.
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A value labelled JSON that is not JSON is printed as the string it is, like any other UTF-8 value. */
+function parsedOr(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 function jsonLine(r: Pick<WalrusRecord<Uint8Array>, 'id' | 'key' | 'timestamp' | 'headers'> & { value: Uint8Array }): string {
   const out: Record<string, unknown> = { id: r.id, timestamp: r.timestamp, headers: r.headers };
   if (r.key !== undefined) out.key = r.key;
@@ -47,8 +56,7 @@ function jsonLine(r: Pick<WalrusRecord<Uint8Array>, 'id' | 'key' | 'timestamp' |
     text = undefined;
   }
   if (text === undefined) out.valueBase64 = Buffer.from(r.value).toString('base64');
-  else if ((r.headers['content-type'] ?? '').startsWith('application/json')) out.value = JSON.parse(text);
-  else out.value = text;
+  else out.value = (r.headers['content-type'] ?? '').startsWith('application/json') ? parsedOr(text) : text;
   return `${JSON.stringify(out)}\n`;
 }
 
