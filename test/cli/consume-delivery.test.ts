@@ -84,3 +84,38 @@ test('consume --format json prints a value labelled application/json that is not
     await node.close();
   }
 });
+
+test('consume --follow exits 143 on SIGTERM, keeping what it printed; nothing unprinted is lost', async () => {
+  const node = await startTestBroker();
+  const nodes = ['--nodes', node.address];
+  try {
+    const produced = await cli(['produce', 'live', '--plain', ...nodes], 'a\nb\nc\n');
+    assert.equal(produced.code, 0, produced.stderr);
+    let sent = false;
+    const run = await cli(['consume', 'live', '--follow', ...nodes], '', (_chunk, out, child) => {
+      if (!sent && out === 'a\nb\nc\n') {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    assert.equal(run.code, 143, `SIGTERM exit code (README: 143); stderr: ${run.stderr}`);
+    assert.equal(run.stdout, 'a\nb\nc\n');
+    const more = await cli(['produce', 'live', '--plain', ...nodes], 'd\n');
+    assert.equal(more.code, 0, more.stderr);
+    const rest = await cli(['consume', 'live', ...nodes]);
+    assert.equal(rest.stdout, 'd\n', 'records printed before the signal are acknowledged; later ones stay');
+  } finally {
+    await node.close();
+  }
+});
+
+test('consume of a topic never written reads it as empty (exit 0), as before leases', async () => {
+  const node = await startTestBroker();
+  try {
+    const run = await cli(['consume', 'never-written', '--nodes', node.address]);
+    assert.equal(run.code, 0, `exit ${run.code}, stderr: ${run.stderr}`);
+    assert.equal(run.stdout, '');
+  } finally {
+    await node.close();
+  }
+});

@@ -138,7 +138,7 @@ test('produce --plain writes bare entries; consume -n stops; state and metrics p
   }
 });
 
-test('consume --follow prints records as they arrive and exits cleanly on SIGINT', async () => {
+test('consume --follow prints records as they arrive and exits 130 on SIGINT, keeping what it printed', async () => {
   const node = await startTestBroker();
   const { WalrusClient, Producer } = await import('../../src/client/index.js');
   const client = new WalrusClient({ nodes: [node.address] });
@@ -153,7 +153,7 @@ test('consume --follow prints records as they arrive and exits cleanly on SIGINT
     await producer.send(Buffer.from('second'));
     while (!out.includes('second\n')) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
-    assert.equal(await exited, 0);
+    assert.equal(await exited, 130, 'SIGINT exit code (README: 130)');
     assert.equal(out, 'first \nsecond\n');
   } finally {
     await client.close();

@@ -32,7 +32,8 @@ Options:
 ${NODES_HELP}
   -h, --help               show this help
 
-Without --follow it exits once the topic is empty.
+Without --follow it exits once the topic is empty; SIGINT / SIGTERM end it
+with exit 130 / 143 after the batch in hand is printed and acknowledged.
 `;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -122,6 +123,7 @@ const command: CliCommand = {
       // node has no leases: GET consumes on read, so read few entries at once.
       let batch = STOCK_BATCH;
       let delay = 1;
+      await client.register(t); // as the Consumer does: a topic not written yet reads as empty
       while (!stopping.signal.aborted) {
         const need = count === undefined ? batch : Math.min(batch, count - printed - pending);
         if (need <= 0) return;
@@ -179,6 +181,9 @@ const command: CliCommand = {
       if (!closedPipe) io.stdout.removeListener('error', onStdoutError);
       await client.close();
     }
+    // After a signal, what was leased was printed and acknowledged first (128 + signal number, like produce).
+    if (signal === 'SIGINT') return EXIT.INTERRUPTED;
+    if (signal === 'SIGTERM') return EXIT.TERMINATED;
     return broken > 0 ? EXIT.FAILURE : EXIT.OK;
   },
 };
