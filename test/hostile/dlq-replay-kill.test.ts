@@ -10,7 +10,7 @@ import { buildDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { startTestBroker } from '../helpers/broker.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
-const TOTAL = 3_000;
+const TOTAL = 6_000;
 const KILLS = 6;
 const BATCH = 100;
 
@@ -64,7 +64,7 @@ async function attack(compat: 'default' | 'stock'): Promise<{ replayed: string[]
       const before = await progress();
       const deadline = Date.now() + 20_000;
       while (!done && Date.now() < deadline && (await progress()) <= before) await new Promise((r) => setTimeout(r, 2));
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 40)));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 10)));
       const midRun = !done;
       child.kill('SIGKILL');
       if ((await exited) === 'SIGKILL' && midRun) kills += 1;
