@@ -106,6 +106,9 @@ function objectLoss(value: object, depth: number, path: object[] | undefined): s
   }
   if (value instanceof Map) return ' is a Map: JSON cannot hold it (it would write {}); convert it with Object.fromEntries';
   if (value instanceof Set) return ' is a Set: JSON cannot hold it (it would write {}); convert it with Array.from';
+  if (value instanceof Error) return ' is an Error: JSON cannot hold it (it would write {}: message and stack are not own enumerable fields); convert it, e.g. { message: e.message }';
+  if (value instanceof RegExp) return ' is a RegExp: JSON cannot hold it (it would write {}); use its source string';
+  if (value instanceof WeakMap || value instanceof WeakSet) return ' is a WeakMap or WeakSet: JSON cannot hold it (it would write {}); leave it out of the value';
   const object = value as Record<string, unknown>;
   if (typeof object.toJSON === 'function') return value instanceof Date ? undefined : jsonLoss(object.toJSON(), depth + 1, path);
   for (const key in object) {

@@ -42,7 +42,7 @@ test('deserializing bytes that are not UTF-8 or JSON throws', () => {
   assert.throws(() => resolveSerializer<unknown>('json').deserialize(Buffer.from('{oops')));
 });
 
-test('json refuses what it would lose, anywhere in the value, naming the path: a Map, a Set, a function, a symbol, NaN or ±Infinity', () => {
+test('json refuses what it would lose, anywhere in the value, naming the path: a Map, a Set, an Error, a RegExp, a WeakMap, a function, a symbol, NaN or ±Infinity', () => {
   const json = resolveSerializer<unknown>('json');
   const refused = (value: unknown, message: string) =>
     assert.throws(() => serializeValue(json, value, 't'), (e: unknown) => e instanceof WalrusError && e.code === 'SERIALIZATION_ERROR' && e.context.topic === 't'
@@ -55,6 +55,9 @@ test('json refuses what it would lose, anywhere in the value, naming the path: a
   refused({ keep: 1, fn() {} }, 'value.fn is a function: JSON cannot hold it (it would drop it); leave it out of the value');
   refused([Symbol('s')], 'value[0] is a symbol: JSON cannot hold it (it would drop it); use a string');
   refused(new Map(), 'value is a Map: JSON cannot hold it (it would write {}); convert it with Object.fromEntries');
+  refused({ err: new Error('boom') }, 'value.err is an Error: JSON cannot hold it (it would write {}: message and stack are not own enumerable fields); convert it, e.g. { message: e.message }');
+  refused({ match: /a+/ }, 'value.match is a RegExp: JSON cannot hold it (it would write {}); use its source string');
+  refused([new WeakMap()], 'value[0] is a WeakMap or WeakSet: JSON cannot hold it (it would write {}); leave it out of the value');
   refused({ when: { toJSON: () => ({ at: NaN }) } }, 'value.when.at is NaN: JSON cannot hold it (it would write null); use null, or a string');
   let deep: unknown = { bad: new Set() };
   for (let i = 0; i < 100; i++) deep = { d: deep };
