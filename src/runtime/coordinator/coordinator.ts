@@ -348,7 +348,7 @@ export class Coordinator {
 
   #onDeadLetter(processor: string, topic: string, job: Job, error: SerializedError, lastFailureAt: number): void {
     const meta = job.meta as JobMeta;
-    if (StreamTimes.isTick(job)) { this.#onTickFailed(processor, job, error); return; }
+    if (StreamTimes.isTick(job)) { StreamTimes.tickFailed(processor, job, error, this.#o); meta.ticket.done(); return; }
     // After a fatal crash loop nothing is dead-lettered: the records stay in the journal.
     if (this.#failed) { meta.ticket.fail(); return; }
     this.stats.processor(processor).deadLettered += 1;
@@ -374,18 +374,6 @@ export class Coordinator {
       this.#o.onDeadLetter?.({ processor, topic, entry });
       meta.ticket.done();
     }, (writeError: unknown) => meta.ticket.fail(writeError));
-  }
-
-  /**
-   * A stream-time tick failed for good. It is no record, so it is not dead-lettered: it is logged and counted
-   * (`walrus_stream_errors_total{component="stream-time"}`), and the key's due windows close with its next
-   * record or at the next start (docs/state.md, "Declarative aggregations in the topology").
-   */
-  #onTickFailed(processor: string, job: Job, error: SerializedError): void {
-    this.#o.instrumentation?.error('stream-time', error);
-    this.#o.logger?.error({ processor, key: job.record.key, streamTime: job.record.value, code: error.code, err: error.message },
-      'stream-time tick failed: the key\'s due windows stay open until its next record or the next start (nothing was dead-lettered)');
-    (job.meta as JobMeta).ticket.done();
   }
 
   /** Entries a worker packed: each job's ticket waits for their write. */

@@ -5,6 +5,8 @@ import { MAX_EVENT_TIME } from '../../state/dsl/event-time.js';
 import type { PartitionedStore } from '../../state/store/partitioned-store.js';
 import { decodeValue } from '../../state/model/codec.js';
 import type { Topology } from '../../topology/types.js';
+import type { SerializedError } from '../../errors/index.js';
+import type { Instrumentation } from '../pipeline/instrumentation.js';
 import type { Job, StateHooks } from '../coordinator/stage-runner.js';
 import type { RuntimeState } from './runtime-state.js';
 import type { Ticket } from '../coordinator/ticket.js';
@@ -92,6 +94,17 @@ export class StreamTimes {
   /** True for a tick (the coordinator does not count it as a processed record). */
   static isTick(job: Job): boolean {
     return job.record.source === TICK_SOURCE;
+  }
+
+  /**
+   * A tick failed for good. It is no record, so it is not dead-lettered: it is logged and counted
+   * (`walrus_stream_errors_total{component="stream-time"}`), and the key's due windows close with its next
+   * record or at the next start (docs/state.md, "Declarative aggregations in the topology").
+   */
+  static tickFailed(processor: string, job: Job, error: SerializedError, o: { logger?: Logger; instrumentation?: Pick<Instrumentation, 'error'> }): void {
+    o.instrumentation?.error('stream-time', error);
+    o.logger?.error({ processor, key: job.record.key, streamTime: job.record.value, code: error.code, err: error.message },
+      'stream-time tick failed: the key\'s due windows stay open until its next record or the next start (nothing was dead-lettered)');
   }
 
   /**
