@@ -50,6 +50,31 @@ export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
   return { kind: 'ok', baseSeq: readU64(buf, 4) };
 }
 
+/**
+ * The base seq of a damaged header when exactly one byte of it is wrong:
+ * the one-byte change that makes magic and checksum verify, if exactly one
+ * does. Any byte may be the bad one — magic, base seq or checksum — and a
+ * second, different fix verifying by chance is a crc32 collision.
+ */
+export function correctSegmentHeader(buf: Buffer): { offset: number; baseSeq: number } | undefined {
+  if (buf.length < SEGMENT_HEADER_BYTES) return undefined;
+  const candidate = Buffer.from(buf.subarray(0, SEGMENT_HEADER_BYTES));
+  let found: { offset: number; baseSeq: number } | undefined;
+  for (let offset = 0; offset < SEGMENT_HEADER_BYTES; offset += 1) {
+    const original = candidate[offset]!;
+    for (let value = 0; value < 256; value += 1) {
+      if (value === original) continue;
+      candidate[offset] = value;
+      const check = checkSegmentHeader(candidate);
+      if (check.kind !== 'ok') continue;
+      if (found) return undefined;
+      found = { offset, baseSeq: check.baseSeq };
+    }
+    candidate[offset] = original;
+  }
+  return found;
+}
+
 /** Segment ids present in `dir`, ascending; leftover `.tmp` files of an interrupted compaction are removed. */
 export async function listSegments(dir: string): Promise<number[]> {
   const ids: number[] = [];

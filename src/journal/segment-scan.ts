@@ -55,11 +55,16 @@ export const RESYNC_BUDGET_BYTES = 256 * 1024 * 1024;
  * from their source topic, so nowhere else — are not thrown away with it.
  * When no record verifies after the bad one, the rest is a torn or corrupt
  * tail (`problem`, `goodEnd`): the caller truncates it.
+ *
+ * With `firstRecordRequired` a bad record right after the header ends the
+ * scan at once: for a file whose header is damaged, that record is what
+ * shows it is a journal segment at all, and random bytes are not searched.
  */
 export async function scanSegment(
   handle: FileHandle,
   fileSize: number,
   onRecord: (record: ScannedRecord) => void,
+  options: { firstRecordRequired?: boolean } = {},
 ): Promise<ScanResult> {
   let window = Buffer.alloc(0);
   let windowStart = 0;
@@ -108,6 +113,7 @@ export async function scanSegment(
       pos += found.record.bytes;
       continue;
     }
+    if (pos === SEGMENT_HEADER_BYTES && options.firstRecordRequired) return { goodEnd: pos, problem: found.problem, skipped };
     // A bad record: resume at the next one that verifies, if any (a byte at a time: only a magic byte is tried).
     // Checksumming is bounded (RESYNC_BUDGET_BYTES): bytes crafted so that every offset holds a plausible
     // header would otherwise cost a read and a checksum of up to a whole record each, hours for one segment.
