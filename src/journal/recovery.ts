@@ -2,7 +2,8 @@ import { open, rm } from 'node:fs/promises';
 import { WalrusError } from '../errors/index.js';
 import { LiveSet } from './live-set.js';
 import { RecordType } from './record-format.js';
-import { SEGMENT_HEADER_BYTES, checkSegmentHeader, listSegments, segmentPath } from './segment-file.js';
+import { repairHeader } from './header-repair.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, correctSegmentHeader, listSegments, segmentPath } from './segment-file.js';
 import { scanSegment } from './segment-scan.js';
 
 export interface Recovered {
@@ -20,8 +21,11 @@ export interface Recovered {
  * next write goes to a new segment anyway. Corruption in the middle of a
  * segment skips only the unreadable bytes (segment-scan.ts): the records
  * after them verify on their own and are kept, and a warning names what was
- * skipped. A file that is not a journal segment stops the open rather
- * than being overwritten.
+ * skipped. A segment whose header does not verify while its records do
+ * (or one byte of the header is off) gets its header rewritten, with a
+ * base seq that keeps seqs growing (header-repair.ts), and an error-level
+ * warning. A file that is not a journal segment — a bad header and no
+ * record right after it — stops the open rather than being overwritten.
  */
 export async function recover(
   dir: string,
@@ -52,26 +56,41 @@ export async function recover(
             'and the entries journaled in it are lost (their source already handed them over); removed it. Check the disk', { path, bytes: size, ...(newest ? {} : { corrupt: true }) });
         continue;
       }
-      if (header.kind === 'foreign') {
-        throw new WalrusError(
-          'JOURNAL_ERROR',
-          `journal segment ${path} is not readable: ${header.problem}. Move the file out of the journal directory to start (any records in it will not be replayed)`,
-          { context: { path } },
-        );
-      }
-      nextSeq = Math.max(nextSeq, header.baseSeq);
+      // A damaged header is repaired once the records show the file is a segment: a one-byte fix that verifies
+      // (any records), or a first record right after the header that does (header-repair.ts).
+      const damaged = header.kind === 'foreign';
+      const oneByteOff = damaged && correctSegmentHeader(headerBuf) !== undefined;
+      const before = live.segments().length > 0 ? nextSeq : undefined;
+      if (!damaged) nextSeq = Math.max(nextSeq, header.baseSeq);
       live.addSegment(id, size);
+      let records = 0;
+      let own = 0;
       const result = await scanSegment(handle, size, (record) => {
+        records += 1;
         if (record.type === RecordType.APPEND) {
           const { seq, source, entry } = record.append;
           live.add({ seq, source, entry, segment: id, bytes: record.bytes });
-          nextSeq = Math.max(nextSeq, seq + 1);
+          own = Math.max(own, seq + 1);
         } else {
           for (const range of record.ranges) {
+            own = Math.max(own, range.first + range.count);
             for (let seq = range.first; seq < range.first + range.count; seq += 1) live.release(seq);
           }
         }
-      });
+      }, { firstRecordRequired: damaged && !oneByteOff });
+      nextSeq = Math.max(nextSeq, own);
+      if (damaged) {
+        if (records === 0 && !oneByteOff) {
+          throw new WalrusError(
+            'JOURNAL_ERROR',
+            `journal segment ${path} is not readable: ${header.problem}, and ${result.problem === undefined ? 'nothing follows its header' : `no journal record follows it (${result.problem})`}. ` +
+              'Move the file out of the journal directory to start (any records in it will not be replayed)',
+            { context: { path } },
+          );
+        }
+        const later = ids.slice(ids.indexOf(id) + 1);
+        nextSeq = Math.max(nextSeq, await repairHeader({ dir, path, handle, header: headerBuf, problem: header.problem, before, own, records, later }, warn));
+      }
       for (const gap of result.skipped) {
         warn(`journal segment ${path}: ${gap.problem}; ${gap.bytes} bytes from offset ${gap.offset} are unreadable and skipped, ` +
           'the records after them verify and are kept. Entries journaled in those bytes are lost (their source already handed them over); ' +
