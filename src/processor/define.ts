@@ -28,7 +28,9 @@ export function isProcessor(value: unknown): value is ProcessorLike {
 /**
  * Defines a processor. A processor module default-exports the result.
  * The type parameters are the input value, the output value and the shape of
- * the processor's `config` block in the topology (`ctx.config`).
+ * the processor's `config` block in the topology (`ctx.config`). For a
+ * different type per output, give `Outputs<{ accepted: Order; review: Review }>`
+ * as the output type: each `ctx.emit(name, value)` is then checked against `name`'s type.
  *
  * @example
  * export default defineProcessor<Order, Order, { limit: number }>({

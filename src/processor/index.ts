@@ -13,4 +13,7 @@ export type {
   ProcessorMetrics,
   ProcessResult,
   EmitOptions,
+  Outputs,
+  OutputName,
+  OutputValue,
 } from './types.js';

@@ -14,7 +14,7 @@
 export {
   defineProcessor, isProcessor, NonRetriableError, PROCESSOR_BRAND,
   type Processor, type ProcessorDefinition, type ProcessorRecord, type ProcessorContext, type LifecycleContext, type ProcessorConfig,
-  type ProcessorMetrics, type ProcessResult, type EmitOptions,
+  type ProcessorMetrics, type ProcessResult, type EmitOptions, type Outputs, type OutputName, type OutputValue,
 } from './index.js';
 export { count, reduce, aggregate } from '../state/dsl/aggregations.js';
 export { KeyedAggregation, type KeyedAggregationOptions, type KeyedStep } from '../state/dsl/keyed-aggregation.js';

@@ -46,6 +46,31 @@ export interface ProcessorMetrics {
  */
 export type ProcessorConfig = Readonly<Record<string, unknown>>;
 
+/** Type-only key of {@link Outputs}: no value exists at run time. */
+declare const OUTPUT_TYPES: unique symbol;
+
+/**
+ * Per-output value types, given as `defineProcessor`'s second type
+ * parameter: `defineProcessor<In, Outputs<{ accepted: Order; review: Review }>>`.
+ * `ctx.emit(name, value)` then takes only those names, each with its own
+ * type, and `process` may return a value only when a `default` output is
+ * listed (of that output's type). A plain second parameter (`Out`) keeps its
+ * meaning: every output takes `Out`. Exists only as a type.
+ */
+export interface Outputs<Ports extends Record<string, unknown>> {
+  readonly [OUTPUT_TYPES]: Ports;
+}
+
+/** The port map of `Out` when it is `Outputs<...>`, else `undefined` (`any` counts as plain). */
+type PortsOf<Out> = 0 extends 1 & Out ? undefined : [Out] extends [Outputs<infer Ports>] ? Ports : undefined;
+
+/** The output names `ctx.emit` accepts: the declared ones, or any string for a plain `Out`. */
+export type OutputName<Out> = [PortsOf<Out>] extends [undefined] ? string : keyof PortsOf<Out> & string;
+
+/** The value type of output `Name`: its declared type, or `Out` itself for a plain `Out`. */
+export type OutputValue<Out, Name extends string = string> = [PortsOf<Out>] extends [undefined] ? Out
+  : Name extends keyof PortsOf<Out> ? PortsOf<Out>[Name] : never;
+
 /** What a processor gets with each record. */
 export interface ProcessorContext<Out = unknown, Config = ProcessorConfig> {
   /** pino child logger bound to the processor name and the record id. */
@@ -62,8 +87,10 @@ export interface ProcessorContext<Out = unknown, Config = ProcessorConfig> {
   /**
    * Sends `value` to the named output (one of the processor's `outputs`).
    * Emits are kept only if this attempt succeeds: a throw discards them.
+   * With `Outputs<{ ... }>` as the processor's `Out`, `value` must have the
+   * type declared for `output`.
    */
-  emit(output: string, value: Out, options?: EmitOptions): void;
+  emit<Name extends OutputName<Out>>(output: Name, value: OutputValue<Out, Name>, options?: EmitOptions): void;
   /**
    * The record key's view of state store `name` (declared in the topology
    * under the processor's `stores`; the processor runs in `ordering: key`).
@@ -86,8 +113,10 @@ export interface LifecycleContext<Config = ProcessorConfig> {
  * What `process` may return: nothing (drop the record, or everything went
  * through `emit`), one value (sent to the `default` output) or an array of
  * values (each sent to `default`). To emit one array value, use `ctx.emit`.
+ * With `Outputs<{ ... }>`, the values are of the `default` output's type
+ * (none may be returned when no `default` output is declared).
  */
-export type ProcessResult<Out> = Out | Out[] | undefined | void;
+export type ProcessResult<Out> = OutputValue<Out, 'default'> | OutputValue<Out, 'default'>[] | undefined | void;
 
 /** The object passed to `defineProcessor`. */
 export interface ProcessorDefinition<In = unknown, Out = unknown, Config = ProcessorConfig> {
