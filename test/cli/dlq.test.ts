@@ -165,6 +165,33 @@ test('usage errors name the problem', async () => {
   }
 });
 
+test('a dead-letter topic that does not exist is nothing to replay: exit 0, as consume of it, and stderr says so', async (t) => {
+  for (const compat of ['default', 'stock'] as const) {
+    const { node, client, state } = await setup(t, compat);
+    const run = await cli(['dlq', 'replay', 'never.dlq', '--nodes', node.address, '--state-dir', state(`missing-${compat}`)]);
+    assert.equal(run.code, EXIT.OK, `${compat}: ${run.stderr}`);
+    assert.match(run.stderr, /dead-letter topic never\.dlq does not exist on the node: nothing to replay/);
+    assert.match(run.stdout, /^replayed 0 record\(s\); kept 0 on never\.dlq/);
+    const json = await cli(['dlq', 'replay', 'gone.dlq', '--partitions', '2', '--json', '--nodes', node.address, '--state-dir', state(`missing-json-${compat}`)]);
+    assert.equal(json.code, EXIT.OK, `${compat}: ${json.stderr}`);
+    assert.equal((json.stderr.match(/nothing to replay/g) ?? []).length, 2, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 0, consumedOnRead: 0 });
+    await assert.rejects(client.getMany('never.dlq', 1), { code: 'TOPIC_NOT_FOUND' }, 'the replay did not create the topic');
+    assert.equal((await cli(['consume', 'never.dlq', '--nodes', node.address])).code, EXIT.OK, 'consume of it exits 0 too');
+    assert.deepEqual(await drain(client, 'never.dlq'), []);
+  }
+  // An interrupted replay's journal still holds an entry to put back: it goes back, and the topic is made for it.
+  const { node, client, state } = await setup(t);
+  const journal = await Journal.open({ dir: state('missing-leftover') });
+  await journal.append([{ source: 'lost.dlq', entry: Buffer.from('junk left behind') }]);
+  await journal.close();
+  const run = await cli(['dlq', 'replay', 'lost.dlq', '--json', '--nodes', node.address, '--state-dir', state('missing-leftover')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.match(run.stderr, /lost\.dlq does not exist on the node: nothing to replay/);
+  assert.deepEqual(JSON.parse(run.stdout), { replayed: {}, kept: { notMatching: 0, notDeadLetter: 1, overLimit: 0 }, recovered: 1, leased: 0, consumedOnRead: 0 });
+  assert.deepEqual(await drain(client, 'lost.dlq'), ['junk left behind']);
+});
+
 test('dlq replay killed with SIGKILL mid-run, then run again: nothing lost outside the GET window, duplicates ≤ one batch per kill', { timeout: 120_000 }, async (t) => {
   const { node, client, state } = await setup(t);
   const total = 4_000;

@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
-import type { WalrusClient } from '../../client/index.js';
+import type { Lease, WalrusClient } from '../../client/index.js';
 import { decodeEntry, encodeRecords, isEnvelope } from '../../codec/index.js';
 import { partitionOfKey, partitionTopic } from '../../codec/partitioning.js';
+import { WalrusError } from '../../errors/index.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
 import { omitsEntry, parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
@@ -197,8 +198,18 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
     kept.push(...leftoverKeep.map((k) => ({ seq: k.seq!, text: k.text })));
     const batchSize = options.batchSize ?? 100;
     let warnedStock = false;
+    let missing = false;
     while (replayedCount < limit) {
-      const lease = await client.lease(dlqTopic, Math.min(batchSize, limit - replayedCount));
+      let lease: Lease;
+      try {
+        lease = await client.lease(dlqTopic, Math.min(batchSize, limit - replayedCount));
+      } catch (error) {
+        // No such topic: nothing was dead-lettered to it, so nothing to replay (not a failure, and not created here).
+        if (!(error instanceof WalrusError && error.code === 'TOPIC_NOT_FOUND')) throw error;
+        warn(`dead-letter topic ${dlqTopic} does not exist on the node: nothing to replay`);
+        missing = true;
+        break;
+      }
       const entries = lease.entries;
       if (entries.length === 0) break;
       if (lease.leased) {
@@ -224,6 +235,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       kept.push(...toKeep.map((k) => ({ seq: k.seq!, text: k.text })));
     }
     if (kept.length > 0) {
+      if (missing) await client.register(dlqTopic); // entries of an interrupted replay go back where they came from
       await client.putMany(dlqTopic, kept.map((k) => k.text));
       await journal.release(kept.map((k) => k.seq));
     }
