@@ -4,7 +4,7 @@
  * their processors use all six module extensions, and both entries a
  * processor may import (`walrus-stream` and the light `walrus-stream/processor`),
  * and each project checks the library with a script and its types with a
- * strict tsconfig.
+ * strict tsconfig (the CommonJS one also with `moduleResolution: node`).
  */
 
 export type ProjectKind = 'esm' | 'cjs';
@@ -46,8 +46,39 @@ export function projectFiles(kind: ProjectKind, typeRoots: string): Record<strin
       files: ['consumer.ts'],
     }, null, 2),
   };
+  // A project still on node10 resolution (no `exports`): the subpaths' types come from `typesVersions`.
+  if (!esm) Object.assign(files, NODE10_FILES(typeRoots));
   return files;
 }
+
+/** Imports every public subpath under `moduleResolution: node`, and uses the types so an `any` would show. */
+const NODE10_FILES = (typeRoots: string): Record<string, string> => ({
+  'types-node10/consumer.ts': `import { WalrusClient, defineProcessor, type Outputs } from 'walrus-stream';
+import * as sdk from 'walrus-stream/processor';
+import pkg from 'walrus-stream/package.json';
+import schema from 'walrus-stream/schema/topology.schema.json';
+
+export const light: sdk.Processor<string, number> = sdk.defineProcessor<string, number>({ process: (record) => record.value.length });
+export const routed = defineProcessor<string, Outputs<{ short: string; long: number }>>({
+  process(record, ctx) {
+    if (record.value.length < 5) ctx.emit('short', record.value);
+    else ctx.emit('long', record.value.length);
+    // @ts-expect-error a string to the number-typed output: the declarations were found, not an any
+    ctx.emit('long', record.value);
+  },
+});
+export const version: string = pkg.version;
+export const described: unknown = schema;
+export type Client = WalrusClient;
+`,
+  'types-node10/tsconfig.json': JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module: 'commonjs', moduleResolution: 'node', strict: true, esModuleInterop: true, resolveJsonModule: true,
+      skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [typeRoots],
+    },
+    files: ['consumer.ts'],
+  }, null, 2),
+});
 
 function topology(esm: boolean): string {
   return `app: ${esm ? 'esm' : 'cjs'}-user

@@ -98,6 +98,11 @@ for (const kind of ['esm', 'cjs'] as const) {
   });
 }
 
+test('a project on moduleResolution node (node10) type-checks an import of every public subpath (typesVersions)', { timeout: 60_000 }, async () => {
+  const checked = await run(process.execPath, [TSC, '-p', 'types-node10'], { cwd: projects.cjs, timeoutMs: 50_000 });
+  assert.equal(checked.code, 0, explain(checked));
+});
+
 test('init scaffolds a project whose own npm test passes', { timeout: 400_000 }, async () => {
   const made = await walrus(projects.esm, ['init', 'my-app']);
   assert.equal(made.code, 0, explain(made));
