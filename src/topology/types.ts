@@ -65,6 +65,8 @@ export interface WorkerPoolSpec {
   recycleAboveHeap: Bytes;
   maxConsecutiveCrashes: number;
   loadTimeout: Millis;
+  /** Batches a worker thread runs at once. */
+  tasksPerWorker: number;
 }
 
 /** `journal:`. */

@@ -90,6 +90,8 @@ test('workers are recycled after N batches: more threads than workers served the
   const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
   assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i));
   assert.ok(new Set(out.map((v) => v.thread)).size > 2, `threads: ${[...new Set(out.map((v) => v.thread))].join(', ')}`);
+  // A worker runs several batches at once: one due for recycling gets no new batch, so none served more than 2 (8 records).
+  for (const thread of new Set(out.map((v) => v.thread))) assert.ok(out.filter((v) => v.thread === thread).length <= 8, `thread ${thread} served more than 2 batches`);
   assert.equal(summary.processors.p.deadLettered, 0);
   assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
 });

@@ -25,7 +25,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     },
     stores: {},
     observability: { logLevel: 'info', http: false, redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] },
-    workerPool: { maxHeap: 512 * 1024 * 1024, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20, loadTimeout: 60_000 },
+    workerPool: { maxHeap: 512 * 1024 * 1024, timeoutGrace: 5_000, recycleAfterTasks: 0, recycleAboveHeap: 0, maxConsecutiveCrashes: 20, loadTimeout: 60_000, tasksPerWorker: 4 },
     journal: { fsync: 'always' },
   };
 }

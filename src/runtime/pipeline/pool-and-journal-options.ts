@@ -6,10 +6,11 @@ import type { WorkerPoolOptions } from '../pool/worker-pool.js';
 const MIB = 1024 * 1024;
 
 /** The worker pool's crash-containment options from the topology's `workerPool:`. */
-export function workerPoolOptions(topology: Topology, onFatal: (error: WalrusError) => void): Pick<WorkerPoolOptions, 'resourceLimits' | 'supervisor' | 'loadTimeoutMs'> {
+export function workerPoolOptions(topology: Topology, onFatal: (error: WalrusError) => void): Pick<WorkerPoolOptions, 'resourceLimits' | 'supervisor' | 'loadTimeoutMs' | 'tasksPerWorker'> {
   const p = topology.workerPool;
   return {
     loadTimeoutMs: p.loadTimeout,
+    tasksPerWorker: p.tasksPerWorker,
     // Below ~16 MiB V8 cannot even start a worker that loads tsx.
     resourceLimits: p.maxHeap > 0 ? { maxOldGenerationSizeMb: Math.max(16, Math.ceil(p.maxHeap / MIB)) } : undefined,
     supervisor: {

@@ -46,15 +46,24 @@ export class CrashGuard {
     this.#heap.set(threadId, heapUsed);
   }
 
-  /** A batch succeeded on `threadId`: resets the crash streak; true when the worker should now be recycled. */
+  /**
+   * A batch was placed on `threadId`: true when that is its last before
+   * recycling (`recycleAfterTasks`). Counted as batches are placed, not as
+   * they come back: a worker runs several at once, and one that waits to be
+   * recycled must get no more.
+   */
+  placed(threadId: number): boolean {
+    const tasks = (this.#tasks.get(threadId) ?? 0) + 1;
+    this.#tasks.set(threadId, tasks);
+    return this.#afterTasks > 0 && tasks >= this.#afterTasks;
+  }
+
+  /** A batch succeeded on `threadId`: resets the crash streak; true when the worker should now be recycled (its heap). */
   succeeded(threadId: number | undefined): boolean {
     this.#consecutive = 0;
     this.#counted.clear();
     if (threadId === undefined) return false;
-    const tasks = (this.#tasks.get(threadId) ?? 0) + 1;
-    this.#tasks.set(threadId, tasks);
-    return (this.#afterTasks > 0 && tasks >= this.#afterTasks) ||
-      (this.#aboveHeap > 0 && (this.#heap.get(threadId) ?? 0) > this.#aboveHeap);
+    return this.#aboveHeap > 0 && (this.#heap.get(threadId) ?? 0) > this.#aboveHeap;
   }
 
   /**

@@ -32,6 +32,10 @@ export class TaskSupervisor {
   readonly #guard: CrashGuard;
   /** Threads terminated on purpose (recycled): a task lost with them is re-run, not blamed. */
   readonly #retiring = new Set<number>();
+  /** Threads terminated for one task's deadline: the other tasks lost with them are re-run, not blamed. */
+  readonly #killed = new Set<number>();
+  /** Threads whose death was counted: a worker running several tasks dies once, however many it takes down. */
+  readonly #died = new Set<number>();
   #fatal = false;
   /** Batches that came back before their start notice did (the two travel on different channels). */
   readonly #early = new Set<number>();
@@ -42,9 +46,30 @@ export class TaskSupervisor {
     this.#guard = new CrashGuard(options);
   }
 
-  /** Registers a batch of `spec`: the task id to send along and the signal piscina aborts it with. */
-  begin(spec: TaskLabel): { taskId: number; signal: AbortSignal } {
-    return this.#watchdog.watch(spec.timeoutMs > 0 ? spec.timeoutMs + (this.#o.timeoutGraceMs ?? 5_000) : 0);
+  /** The pool's live threads (to terminate one whose task is past its deadline, or to recycle one). */
+  attach(threads: () => readonly Worker[]): void {
+    this.#threads = threads;
+  }
+
+  /**
+   * Registers a batch of `spec`: the task id to send along, and the signal
+   * that fires when its deadline passes. An `exclusive` task runs alone on
+   * its thread (piscina places an abortable task only on an idle worker) and
+   * piscina aborts it with the signal; any other task shares its thread with
+   * others, and the thread is terminated here, the other tasks on it being
+   * re-run (see `failed`).
+   */
+  begin(spec: TaskLabel, exclusive = true): { taskId: number; signal: AbortSignal } {
+    const watched = this.#watchdog.watch(spec.timeoutMs > 0 ? spec.timeoutMs + (this.#o.timeoutGraceMs ?? 5_000) : 0);
+    if (!exclusive) watched.signal.addEventListener('abort', () => this.#terminateFor(watched.taskId), { once: true });
+    return watched;
+  }
+
+  #terminateFor(taskId: number): void {
+    const threadId = this.#watchdog.threadOf(taskId);
+    if (threadId === undefined) return;
+    this.#killed.add(threadId);
+    void this.#threads().find((w) => w.threadId === threadId)?.terminate();
   }
 
   /** Handles a worker's "task started" notice; false for any other message. */
@@ -52,30 +77,44 @@ export class TaskSupervisor {
     if (!isTaskStarted(message)) return false;
     if (message.progress === true) { this.#watchdog.progress(message.taskId); return true; }
     this.#guard.sawHeap(message.threadId, message.heapUsed);
-    if (this.#early.delete(message.taskId)) this.#maybeRecycle(message.threadId);
+    if (this.#early.delete(message.taskId)) this.#afterTask(message.threadId);
     else this.#watchdog.started(message.taskId, message.threadId);
     return true;
   }
 
   /** The batch came back: maybe recycle its worker (terminated while idle; piscina starts a new one). */
-  succeeded(taskId: number, threads: () => readonly Worker[]): void {
-    this.#threads = threads;
+  succeeded(taskId: number): void {
     const threadId = this.#watchdog.threadOf(taskId);
     this.#watchdog.finish(taskId);
     if (threadId === undefined) {
       this.#guard.succeeded(undefined); // ends a crash streak now; the batch is counted when its notice arrives
       this.#early.add(taskId);
     } else {
-      this.#maybeRecycle(threadId);
+      this.#afterTask(threadId);
     }
   }
 
-  #maybeRecycle(threadId: number): void {
-    if (!this.#guard.succeeded(threadId) || this.#retiring.has(threadId)) return;
-    const worker = this.#threads().find((w) => w.threadId === threadId);
-    if (!worker) return;
+  /** A batch of the thread came back: recycle it if its heap grew past the limit, and end it once drained if it is being recycled. */
+  #afterTask(threadId: number): void {
+    if (this.#guard.succeeded(threadId)) this.#retiring.add(threadId);
+    this.#endIfDrained(threadId);
+  }
+
+  #endIfDrained(threadId: number): void {
+    if (!this.#retiring.has(threadId) || this.#watchdog.runningOn(threadId)) return;
+    void this.#threads().find((w) => w.threadId === threadId)?.terminate();
+  }
+
+  /** False for a thread being recycled: the pool's balancer places no new batch on it. */
+  accepts(threadId: number): boolean {
+    return !this.#retiring.has(threadId);
+  }
+
+  /** The pool's balancer placed a batch on the thread: after `recycleAfterTasks` of them it takes no more. */
+  placed(threadId: number): void {
+    if (!this.#guard.placed(threadId)) return;
+    // Not ended before its last batch started: what the watchdog has not seen start yet, it does not count.
     this.#retiring.add(threadId);
-    void worker.terminate();
   }
 
   /** The batch's task failed: its worker died, was terminated for a deadline, or was recycled under it. */
@@ -98,8 +137,14 @@ export class TaskSupervisor {
         `${spec.what} did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
     }
+    // Terminated for another task's deadline (tasks share threads): nothing of this one failed.
+    if (this.#killed.has(threadId)) return { rerun: true };
     const reason = (error as Error)?.message ?? String(error);
-    const fatal = this.#guard.crashed(spec.what, reason, spec.record);
+    // One death counts once towards the crash streak, however many tasks it took down. Each is split by the
+    // coordinator; a record that runs alone (exclusive) is the only one charged.
+    const counted = this.#died.has(threadId);
+    this.#died.add(threadId);
+    const fatal = counted ? undefined : this.#guard.crashed(spec.what, reason, spec.record);
     if (fatal && !this.#fatal) {
       this.#fatal = true;
       this.#o.onFatal?.(fatal);
@@ -108,7 +153,7 @@ export class TaskSupervisor {
   }
 
   /** Holds each step of a task to its own processor's timeout, from the deadlines its thread publishes (worker/step-deadlines.ts). */
-  watchSteps(stepDeadline: (threadId: number) => number): void {
+  watchSteps(stepDeadline: (threadId: number) => { at: number; task: number }): void {
     this.#watchdog.watchSteps(stepDeadline, this.#o.timeoutGraceMs ?? 5_000);
   }
 

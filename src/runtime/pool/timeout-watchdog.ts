@@ -33,18 +33,22 @@ interface Watched {
 export class TaskWatchdog {
   readonly #tasks = new Map<number, Watched>();
   #nextId = 1;
-  /** The earliest step deadline a thread published (worker/step-deadlines.ts), epoch ms; 0: none. */
-  #stepDeadline: ((threadId: number) => number) | undefined;
+  /** The earliest step deadline a thread published (worker/step-deadlines.ts), epoch ms (0: none), and its task (0: unknown). */
+  #stepDeadline: ((threadId: number) => { at: number; task: number }) | undefined;
   #graceMs = 0;
+  /** Threads ended for a task past its deadline (thread ids are never reused). */
+  readonly #ending = new Set<number>();
   #poll: NodeJS.Timeout | undefined;
 
   /**
    * Also ends a task whose thread published a step deadline that passed more
    * than `graceMs` ago: each member of a stage group is held to its own
    * timeout, not to the task's (the members' timeouts added up). Checked
-   * every `graceMs / 2` (10 to 250 ms) while tasks run.
+   * every `graceMs / 2` (10 to 250 ms) while tasks run. Only the task whose
+   * step it is expires; the others running on that thread are lost with it
+   * (crash-supervisor.ts runs them again).
    */
-  watchSteps(stepDeadline: (threadId: number) => number, graceMs: number): void {
+  watchSteps(stepDeadline: (threadId: number) => { at: number; task: number }, graceMs: number): void {
     this.#stepDeadline = stepDeadline;
     this.#graceMs = graceMs;
   }
@@ -73,16 +77,24 @@ export class TaskWatchdog {
   #checkSteps(): void {
     const now = Date.now();
     let running = 0;
+    let late: Array<[number, Watched]> | undefined;
     for (const [taskId, task] of this.#tasks) {
       if (task.threadId === undefined || task.expired) continue;
       running += 1;
-      const deadline = this.#stepDeadline!(task.threadId);
-      if (deadline > 0 && now > deadline + this.#graceMs) this.#expire(taskId, task, 'step');
+      // Its thread is being ended for another task: this one is lost with it, not late.
+      if (this.#ending.has(task.threadId)) continue;
+      const step = this.#stepDeadline!(task.threadId);
+      if (!(step.at > 0 && now > step.at + this.#graceMs)) continue;
+      // The owner of the step, or (owner unknown on this thread) every task there: it cannot be told apart.
+      const owner = this.#tasks.get(step.task);
+      if (step.task === taskId || owner === undefined || owner.threadId !== task.threadId) (late ??= []).push([taskId, task]);
     }
+    if (late !== undefined) for (const [taskId, task] of late) this.#expire(taskId, task, 'step');
     if (running === 0) { clearInterval(this.#poll); this.#poll = undefined; }
   }
 
   #expire(taskId: number, task: Watched, by: 'task' | 'step'): void {
+    if (task.threadId !== undefined) this.#ending.add(task.threadId);
     clearTimeout(task.timer);
     task.expired = true;
     task.expiredBy = by;
@@ -100,6 +112,12 @@ export class TaskWatchdog {
 
   #arm(taskId: number, task: Watched): void {
     task.timer = setTimeout(() => this.#expire(taskId, task, 'task'), task.deadlineMs);
+  }
+
+  /** True while a task that started on `threadId` has not finished. */
+  runningOn(threadId: number): boolean {
+    for (const task of this.#tasks.values()) if (task.threadId === threadId) return true;
+    return false;
   }
 
   /** The thread the task ran on (from its start notice), if known. */

@@ -15,9 +15,12 @@ export interface WorkerPoolOptions {
   /** Worker threads; `auto` = available cores. @default 'auto' */
   workers?: number | 'auto';
   /**
-   * Batches a worker runs at once. 1 keeps a worker crash to the one batch it
-   * was running (records of a batch already run concurrently, which is what
-   * processors that await I/O need). @default 1
+   * Batches a worker runs at once (`workerPool.tasksPerWorker`). Records of a
+   * batch run concurrently; more than one batch lets a worker go on while a
+   * batch waits for its slowest record (a processor that awaits I/O), and
+   * keeps the next batch waiting in the worker rather than in the
+   * coordinator. A batch of one record running alone (after a crash, which
+   * charges it) still gets a thread to itself. @default 4
    */
   tasksPerWorker?: number;
   /**
@@ -59,14 +62,29 @@ export class WorkerPool {
       minThreads: this.size,
       maxThreads: this.size,
       idleTimeout: 2 ** 31 - 1,
-      concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? 4,
+      // piscina's least-busy choice (an abortable task only on an idle worker, nothing beside it), skipping a
+      // worker being recycled: it ends once the batches it runs are back.
+      loadBalancer: (task, workers) => {
+        const most = options.tasksPerWorker ?? 4;
+        let best: (typeof workers)[number] | null = null;
+        for (const worker of workers) {
+          if (!this.#supervisor.accepts(worker.id)) continue;
+          if (worker.currentUsage === 0) { best = worker; break; }
+          if (task.isAbortable || worker.isRunningAbortableTask) continue;
+          if (worker.currentUsage < most && (best === null || worker.currentUsage < best.currentUsage)) best = worker;
+        }
+        if (best !== null) this.#supervisor.placed(best.id);
+        return best;
+      },
       atomics: 'disabled',
       resourceLimits: options.resourceLimits,
     });
     this.#supervisor = new TaskSupervisor(options.supervisor);
+    this.#supervisor.attach(() => this.#pool.threads);
     this.#supervisor.watchSteps((threadId) => {
       const deadlines = this.#controls.get(threadId)?.deadlines;
-      return deadlines === undefined ? 0 : readStepDeadline(deadlines);
+      return deadlines === undefined ? { at: 0, task: 0 } : readStepDeadline(deadlines);
     });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.#pool.on('message', (message: unknown) => {
@@ -134,7 +152,7 @@ export class WorkerPool {
   /**
    * Loads the processor in every worker thread (so `init` failures show up
    * at start, not mid-stream): one load task per worker at once — a worker
-   * runs one task at a time, so they spread — then checks with `health()`
+   * takes an abortable task only while idle, so they spread — then checks with `health()`
    * and loads again where it is still missing.
    */
   async loadEverywhere(spec: ProcessorSpecWire, signal?: AbortSignal): Promise<void> {
@@ -155,10 +173,12 @@ export class WorkerPool {
   async process(group: GroupSpecWire, records: TaskRecord[], reruns = 0): Promise<GroupBatchResult> {
     const batch = encodeBatch(records);
     const label = taskLabel(group, records);
-    const { taskId, signal } = this.#supervisor.begin(label);
+    // A crash of a record running alone charges it (stage-runner.ts): it must be the only task on its thread.
+    const exclusive = records.length === 1 && (group.members.length === 1 || records[0]!.single);
+    const { taskId, signal } = this.#supervisor.begin(label, exclusive);
     let result: ArrayBuffer;
     try {
-      result = (await this.#pool.run({ kind: 'process', group, batch, taskId }, { transferList: [batch], signal })) as ArrayBuffer;
+      result = (await this.#pool.run({ kind: 'process', group, batch, taskId }, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
     } catch (error) {
       const failure = await this.#supervisor.failed(taskId, label, error);
       if (!failure.rerun) throw failure.error;
@@ -167,7 +187,7 @@ export class WorkerPool {
       }
       return this.process(group, records, reruns + 1);
     }
-    this.#supervisor.succeeded(taskId, () => this.#pool.threads);
+    this.#supervisor.succeeded(taskId);
     return decodeResult(result);
   }
 

@@ -7,7 +7,7 @@ import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire
 import { deriveRecordId, deriveRecordIdBytes, recordIdText } from '../wire/record-ids.js';
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
-import type { StepDeadlines } from './step-deadlines.js';
+import type { StepClock } from './step-deadlines.js';
 import { packOutput } from './result-encoding.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 
@@ -49,7 +49,7 @@ export async function runGroupBatch(o: {
   /** Tells the pool the task is still moving (its deadline counts again): called between records, at most every half timeout. */
   beat?: () => void;
   /** Where each member's step publishes its own deadline for the pool to enforce (step-deadlines.ts). */
-  deadlines?: StepDeadlines;
+  deadlines?: StepClock;
 }): Promise<GroupBatchResult> {
   let loaded;
   try {
@@ -102,10 +102,10 @@ export class ChainBatch {
   /** Outputs of every member so far in this task (see SPILL_AFTER). */
   #derived = 0;
   readonly #spillAfter: number;
-  readonly #deadlines: StepDeadlines | undefined;
+  readonly #deadlines: StepClock | undefined;
 
   constructor(group: GroupSpecWire, loaded: LoadedProcessor[], inFlight: Set<AbortController>, packer: SinkPacker, size: number, run: RecordRunner = runRecord,
-    beat?: () => void, spillAfter = SPILL_AFTER, deadlines?: StepDeadlines) {
+    beat?: () => void, spillAfter = SPILL_AFTER, deadlines?: StepClock) {
     this.#deadlines = deadlines;
     let shortest = 0;
     for (const m of group.members) if (m.timeoutMs > 0 && (shortest === 0 || m.timeoutMs < shortest)) shortest = m.timeoutMs;

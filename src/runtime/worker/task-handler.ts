@@ -70,7 +70,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   }
   announceTaskStart(task.taskId);
   const records = decodeBatch(task.batch);
-  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId), deadlines });
+  const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId), deadlines: deadlines.forTask(task.taskId ?? 0) });
   result.metrics = metricsToSend();
   return Piscina.move(encodeGroupResult(task.group, result));
 }

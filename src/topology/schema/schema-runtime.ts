@@ -16,6 +16,7 @@ export const workerPoolSchema = z
     recycleAfterTasks: count(0, 0).describe('Replace a worker thread after it ran this many batches (for processors that leak); 0 = never.'),
     recycleAboveHeap: size('0').describe('Replace a worker thread once its heap in use exceeds this (checked as each batch starts); 0 = never.'),
     loadTimeout: duration('60s').describe('How long loading a processor in a worker thread (importing its module and running its `init`) may take before `run` fails at start with PROCESSOR_LOAD_FAILED naming it (an `init` that never resolves); the thread is terminated. 0 = no limit.'),
+    tasksPerWorker: count(4, 1, 64).describe('Batches a worker thread runs at once. Records of one batch already run concurrently; more than one batch lets a worker go on while a batch waits for its slowest record (a processor that awaits I/O: one slow call no longer holds the others). A record running alone after a worker crash still gets a thread to itself. 1 = one batch at a time (a crash or a timeout then takes down only that batch; others lost with a thread are run again either way).'),
     maxConsecutiveCrashes: count(20).describe('Worker threads that may die in a row with no batch succeeding in between before the run ends with a fatal WORKER_CRASHED (a processor that kills every worker).'),
   })
   .describe('Limits and replacement of the worker threads that run processors.');

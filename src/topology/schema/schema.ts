@@ -69,7 +69,7 @@ const processor = z
       .min(1)
       .default(['default'])
       .describe('Named outputs the processor emits to (`ctx.emit(name, value)`); a single `default` output when omitted.'),
-    concurrency: count(8).describe('Records in flight for this processor at once.'),
+    concurrency: count(8).describe('Batches in flight at once for the stage group this processor heads (up to `concurrency × batchSize` records); a worker thread runs up to `workerPool.tasksPerWorker` of them at a time.'),
     ordering: z.enum(['key', 'unordered']).default('unordered').describe('`key`: records with the same key are processed one at a time, in order; `unordered`: maximum throughput. An `aggregate` step always runs in `key`.'),
     batchSize: count(256, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once (for a stage group: its head\'s setting). Measured: 64 cost the coordinator ~60% more CPU per record than 256 (bench:pipeline, case a).'),
     timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),

@@ -1,0 +1,86 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeEntry } from '../../src/codec/index.js';
+import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
+import { harness, type Harness } from './harness.js';
+
+// A worker thread runs several batches at once (workerPool.tasksPerWorker): a batch waiting for its slowest record
+// no longer holds the others, and a thread terminated for one batch's timeout, or killed by one record, charges
+// only that one; the batches lost with it run again.
+
+let h: Harness;
+before(async () => { h = await harness(); });
+after(() => h.close());
+
+interface Out { n: number; doneAt: number; attempt: number; overlap: number }
+
+const topology = (pool: string, extra = '') => `
+app: t
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  p: { module: ./overlap.ts, input: in, batchSize: 8, retry: { attempts: 2, initialDelay: 1ms, maxDelay: 5ms }, deadLetter: in.dead${extra} }
+sinks:
+  out: { topic: out, input: p }
+observability: { logLevel: silent }
+workerPool: { ${pool} }`;
+
+async function run(values: Array<Record<string, unknown>>, pool: string, extra = '') {
+  await h.produce('in', values.map((value) => ({ value })));
+  const summary = await h.run(topology(pool, extra));
+  const out = (await h.drain('out')).map((r) => r.value as Out);
+  const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+  return { summary, out, dead };
+}
+
+/** `n` of the one record in a dead letter's source entry. */
+const deadN = (entry: string): number => (JSON.parse(Buffer.from(decodeEntry(entry)[0]!.value).toString()) as { n: number }).n;
+
+const N = 64;
+const SLOW = 20; // in the third batch: the first batch (a probe) is back before it starts
+
+test('a batch waiting for one slow record does not hold the worker: the batches after it finish first (tasksPerWorker 4); with 1 they wait for it', { timeout: 60_000 }, async () => {
+  const values = Array.from({ length: N }, (_, n) => ({ n, ms: n === SLOW ? 1_500 : 5 }));
+  const finishedFirst: Record<string, number> = {};
+  for (const tasks of [4, 1]) {
+    const { out, dead } = await run(values, `tasksPerWorker: ${tasks}`);
+    assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n), 'every record once');
+    assert.equal(dead.length, 0);
+    const slow = out.find((o) => o.n === SLOW)!;
+    finishedFirst[tasks] = out.filter((o) => o.n !== SLOW && o.doneAt < slow.doneAt - 500).length;
+  }
+  // One at a time, only the batches before the slow one's (and none after it) can finish while it waits.
+  assert.ok(finishedFirst[1]! <= 24, `tasksPerWorker 1: ${finishedFirst[1]} records finished well before the slow one`);
+  assert.ok(finishedFirst[4]! >= 48, `tasksPerWorker 4: only ${finishedFirst[4]} of ${N - 1} records finished well before the slow one`);
+});
+
+test('a record that hangs past its timeout while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once', { timeout: 60_000 }, async () => {
+  const HANG = 21;
+  // The others take 100–450 ms, under their 500 ms timeout: batches keep starting while the hanging one's is waited for.
+  const values = Array.from({ length: N }, (_, n) => (n === HANG ? { n, hang: true } : { n, ms: 100 + ((n * 37) % 350) }));
+  const { summary, out, dead } = await run(values, 'timeoutGrace: 100ms, tasksPerWorker: 4', ', timeout: 500ms');
+  assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on the one thread (else this proves nothing)');
+  assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== HANG), 'every other record once');
+  for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the hanging one`);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.error.code, 'PROCESSOR_TIMEOUT');
+  assert.equal(deadN(dead[0]!.original), HANG, 'the hanging record, with its source entry');
+  assert.equal(summary.processors.p!.deadLettered, 1);
+  assert.equal(summary.inFlight, 0);
+});
+
+test('a record that kills its thread while other batches run there: one death counts once towards maxConsecutiveCrashes (not once per batch lost), the record is dead-lettered, the rest come out once', { timeout: 60_000 }, async () => {
+  const EXIT = 21;
+  const values = Array.from({ length: N }, (_, n) => ({ n, ms: 60, ...(n === EXIT ? { exit: true } : {}) }));
+  // 2 crashes in a row end the run: the record's own attempts alone (2, counted once) never reach it; four batches lost
+  // with one thread, each counted, would.
+  const { summary, out, dead } = await run(values, 'tasksPerWorker: 4, maxConsecutiveCrashes: 2');
+  assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== EXIT), 'every other record once');
+  for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the one that exits`);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.error.code, 'WORKER_CRASHED');
+  assert.equal(deadN(dead[0]!.original), EXIT, 'the record that exits, with its source entry');
+  assert.equal(summary.inFlight, 0);
+});
