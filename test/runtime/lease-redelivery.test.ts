@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedeliveryFilter } from '../../src/runtime/sources/lease-redelivery.js';
+import { LOST_ACK_WINDOW_MS, RedeliveryFilter } from '../../src/runtime/sources/lease-redelivery.js';
 
 const b = (s: string) => Buffer.from(s);
 const texts = (list: Buffer[]) => list.map(String);
@@ -34,4 +34,35 @@ test('sources are independent and an unknown source passes through untouched', (
   const batch = [b('1')];
   assert.equal(filter.filter('b', batch).entries, batch);
   assert.deepEqual(filter.filter('a', [b('1'), b('2')]), { entries: [b('2')], dropped: 1 });
+});
+
+test('entries of a lease whose ACK failed mid-run are dropped at the head of any later batch, until matched', () => {
+  const filter = new RedeliveryFilter();
+  filter.addLost('orders', [b('p'), b('q')]);
+  // A fetch the node answered before it saw the connection close: new entries, kept; the lost ones stay watched.
+  assert.deepEqual(filter.filter('orders', [b('n1'), b('p')]), { entries: [b('n1'), b('p')], dropped: 0 });
+  assert.deepEqual(filter.filter('orders', [b('p'), b('q'), b('n2')]), { entries: [b('n2')], dropped: 2 });
+  // matched once each: a later identical entry is new data
+  assert.deepEqual(filter.filter('orders', [b('p')]), { entries: [b('p')], dropped: 0 });
+});
+
+test('entries of a failed ACK are watched for LOST_ACK_WINDOW_MS only', () => {
+  let now = 1_000;
+  const filter = new RedeliveryFilter(() => now);
+  filter.addLost('orders', [b('p')]);
+  now += LOST_ACK_WINDOW_MS - 1;
+  filter.addLost('orders', [b('p')]);
+  now += 1;
+  // the first copy expired, the second (added later) is still watched
+  assert.deepEqual(filter.filter('orders', [b('p'), b('p')]), { entries: [b('p')], dropped: 1 });
+  filter.addLost('orders', [b('r')]);
+  now += LOST_ACK_WINDOW_MS;
+  assert.deepEqual(filter.filter('orders', [b('r')]), { entries: [b('r')], dropped: 0 });
+});
+
+test('recovered copies first, then those of a failed ACK, in one batch', () => {
+  const filter = new RedeliveryFilter();
+  filter.add('orders', b('a'));
+  filter.addLost('orders', [b('x')]);
+  assert.deepEqual(filter.filter('orders', [b('a'), b('x'), b('new')]), { entries: [b('new')], dropped: 2 });
 });

@@ -87,7 +87,7 @@ export class Ingest {
   constructor(options: IngestOptions) {
     this.#o = options;
     this.#stamped = options.origins?.writer === undefined ? new Set() : sourcesFeedingRepartitions(options.topology);
-    this.#acks = new LeaseAcks(options.logger, () => this.#poke());
+    this.#acks = new LeaseAcks(options.logger, () => this.#poke(), (source, entries) => this.#redelivered.addLost(source, entries));
     this.#dedupe = new SourceDedupe(options.stats);
     this.#maxInFlight = options.maxInFlight ?? 20_000;
   }
@@ -155,7 +155,7 @@ export class Ingest {
         counts.duplicates = (counts.duplicates ?? 0) + dropped;
         if (entries.length === 0) {
           // Only redelivered copies: the journal has them, so the lease can be acknowledged now.
-          void batch.ack?.().catch((error: unknown) => this.#o.logger?.warn({ err: serializeError(error), source: spec.name }, 'ack of a redelivered lease failed'));
+          this.#acks.redelivered(batch, spec.name);
           continue;
         }
       }

@@ -31,12 +31,17 @@ export class LeaseAcks {
   readonly #pending = new Set<Promise<void>>();
   readonly #logger: Logger | undefined;
   readonly #onRoom: (() => void) | undefined;
+  readonly #onLost: ((source: string, entries: Buffer[]) => void) | undefined;
   #held = 0;
 
-  /** `onRoom`: called when `full` turns false again (a fetch loop waiting on it can go on). */
-  constructor(logger?: Logger, onRoom?: () => void) {
+  /**
+   * `onRoom`: called when `full` turns false again (a fetch loop waiting on it can go on).
+   * `onLost`: called with a batch's entries when its ACK failed: the node will deliver them again.
+   */
+  constructor(logger?: Logger, onRoom?: () => void, onLost?: (source: string, entries: Buffer[]) => void) {
     this.#logger = logger;
     this.#onRoom = onRoom;
+    this.#onLost = onLost;
   }
 
   /** True while MAX_HELD_LEASES leases wait for their records: fetch no more until it turns false. */
@@ -53,7 +58,12 @@ export class LeaseAcks {
   afterAppend(batch: FetchedBatch, appended: Promise<unknown>, source: string): void {
     if (!batch.ack) return;
     // Called as a method: a Lease's ack() uses its own private fields.
-    this.#track(appended.then(() => batch.ack!(), () => undefined), source);
+    this.#track(appended.then(() => batch.ack!(), () => undefined), source, batch.entries);
+  }
+
+  /** Acknowledges `batch` now: every entry of it is a redelivered copy of one the journal holds. */
+  redelivered(batch: FetchedBatch, source: string): void {
+    if (batch.ack) this.#track(batch.ack(), source, batch.entries);
   }
 
   /**
@@ -72,7 +82,7 @@ export class LeaseAcks {
         if (--left !== 0) return;
         this.#held -= 1;
         if (this.#held === MAX_HELD_LEASES - 1) this.#onRoom?.();
-        if (!failed) this.#track(batch.ack!(), source);
+        if (!failed) this.#track(batch.ack!(), source, batch.entries);
         else this.#logger?.warn({ source }, 'a record of a leased batch could not be finished; the lease stays open and the node redelivers it');
       },
     };
@@ -83,11 +93,15 @@ export class LeaseAcks {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  #track(ack: Promise<void>, source: string): void {
+  #track(ack: Promise<void>, source: string, entries: Buffer[]): void {
     const tracked: Promise<void> = ack.catch((error: unknown) => {
-      // The node redelivers what it did not see acknowledged; those entries
-      // are already journalled or finished: duplicates within the window.
-      this.#logger?.warn({ err: serializeError(error), source }, 'lease ack failed; the node will deliver those entries again');
+      // The node redelivers what it did not see acknowledged (a node that
+      // died or a connection cut before the ACK arrived), first, before newer
+      // entries. Those entries are already journalled or finished: `onLost`
+      // lets the fetch loop drop the copies instead of processing them again
+      // (a double-applied update for a stateful processor).
+      this.#logger?.warn({ err: serializeError(error), source, entries: entries.length }, 'lease ack failed; the node will deliver those entries again, and their copies will be dropped');
+      this.#onLost?.(source, entries);
     }).finally(() => this.#pending.delete(tracked));
     this.#pending.add(tracked);
   }

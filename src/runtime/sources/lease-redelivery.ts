@@ -20,6 +20,35 @@
  */
 export class RedeliveryFilter {
   readonly #pending = new Map<string, Map<string, number>>();
+  readonly #lost = new Map<string, LostCopies>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /**
+   * Remembers the entries of a lease whose ACK failed mid-run (the node died,
+   * or the connection did, before the ACK arrived): the node hands them out
+   * again once it notices the connection closed — at once for a reset, at its
+   * idle timeout for a link that went silent — so a fetch answered meanwhile
+   * may come first. Unlike recovered entries they are therefore matched at the
+   * head of every fetched batch until matched, for LOST_ACK_WINDOW_MS. The
+   * same caveat applies: when the ACK did reach the node, a new plain-text
+   * entry identical to one of them and leading a batch is dropped.
+   */
+  addLost(source: string, entries: Buffer[]): void {
+    let lost = this.#lost.get(source);
+    if (!lost) this.#lost.set(source, (lost = { byKey: new Map(), order: [] }));
+    const until = this.#now() + LOST_ACK_WINDOW_MS;
+    for (const entry of entries) {
+      const key = entry.toString('latin1');
+      const times = lost.byKey.get(key);
+      if (times) times.push(until);
+      else lost.byKey.set(key, [until]);
+      lost.order.push({ key, until });
+    }
+  }
 
   /** Remembers a recovered (journaled, unreleased) entry of `source`. */
   add(source: string, entry: Buffer): void {
@@ -31,6 +60,31 @@ export class RedeliveryFilter {
 
   /** Returns `entries` without the leading redelivered copies, and how many were dropped. */
   filter(source: string, entries: Buffer[]): { entries: Buffer[]; dropped: number } {
+    const recovered = this.#filterRecovered(source, entries);
+    const lost = this.#lost.get(source);
+    if (!lost) return recovered;
+    const now = this.#now();
+    let expired = 0;
+    for (; expired < lost.order.length && lost.order[expired]!.until <= now; expired++) {
+      const { key } = lost.order[expired]!;
+      const times = lost.byKey.get(key);
+      // Matching already took the oldest copies: only a copy still expired here is dropped.
+      if (times && times[0]! <= now && times.shift() !== undefined && times.length === 0) lost.byKey.delete(key);
+    }
+    lost.order.splice(0, expired);
+    let i = 0;
+    for (const rest = recovered.entries; i < rest.length; i++) {
+      const key = rest[i]!.toString('latin1');
+      const times = lost.byKey.get(key);
+      if (times === undefined) break;
+      times.shift();
+      if (times.length === 0) lost.byKey.delete(key);
+    }
+    if (lost.byKey.size === 0) this.#lost.delete(source);
+    return i === 0 ? recovered : { entries: recovered.entries.slice(i), dropped: recovered.dropped + i };
+  }
+
+  #filterRecovered(source: string, entries: Buffer[]): { entries: Buffer[]; dropped: number } {
     const bag = this.#pending.get(source);
     if (!bag) return { entries, dropped: 0 };
     let i = 0;
@@ -45,4 +99,17 @@ export class RedeliveryFilter {
     if (i < entries.length || bag.size === 0) this.#pending.delete(source);
     return i === 0 ? { entries, dropped: 0 } : { entries: entries.slice(i), dropped: i };
   }
+}
+
+/**
+ * How long the entries of a lease whose ACK failed are watched for: twice
+ * the embedded node's default idle timeout (5 min), after which it has
+ * closed a silent connection and released its leases.
+ */
+export const LOST_ACK_WINDOW_MS = 10 * 60_000;
+
+/** Per source: the lost entries' expiry times by content (oldest first), and every one in the order added. */
+interface LostCopies {
+  byKey: Map<string, number[]>;
+  order: Array<{ key: string; until: number }>;
 }
