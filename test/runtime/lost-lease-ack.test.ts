@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
-import { fixture, harness } from './harness.js';
+import { harness } from './harness.js';
+import { countOrder, countTopology, expectedCounts } from '../helpers/state-count.js';
 
-const KEYS = 10;
 const N = 3_000;
-const order = (i: number) => ({ key: `cust-${(i * 7) % KEYS}`, value: { i, amount: (i % 5) + 1 } });
 
 /**
  * A TCP proxy that forwards frames both ways until `cutAtAck()` arms it;
@@ -55,21 +54,11 @@ test('a lease ACK lost mid-run (the connection dies before the node gets it): th
   t.after(() => h.close());
   const proxy = await ackCutter(h.broker.port);
   t.after(() => proxy.close());
-  await h.produce('orders', Array.from({ length: N }, (_, i) => order(i)), 3);
-  const yaml = `
-app: lostack
-stateDir: ${JSON.stringify(join(h.stateDir, 'state'))}
-cluster: { breaker: { openDuration: 200ms } }
-sources:
-  orders: { topic: orders, poll: { batchSize: 50 }, rateLimit: 3000 }
-processors:
-  count: { module: ${JSON.stringify(fixture('state-count.ts'))}, input: orders, ordering: key, stores: [totals], batchSize: 8 }
-sinks:
-  out: { topic: counts.out, input: count, batch: { maxRecords: 20 } }
-stores:
-  totals: {}
-observability: { logLevel: silent }
-`;
+  await h.produce('orders', Array.from({ length: N }, (_, i) => countOrder(i)), 3);
+  const yaml = `${countTopology({
+    app: 'lostack', stateDir: join(h.stateDir, 'state'), cluster: '{ breaker: { openDuration: 200ms } }',
+    source: '{ topic: orders, poll: { batchSize: 50 }, rateLimit: 3000 }',
+  })}observability: { logLevel: silent }\n`;
   // Cut twice, at different points of the run.
   const cutter = setInterval(() => { if (proxy.cuts < 2) proxy.cutAtAck(); }, 300);
   t.after(() => clearInterval(cutter));
@@ -78,15 +67,7 @@ observability: { logLevel: silent }
   assert.equal(proxy.cuts, 2, 'two ACKs were cut');
   t.diagnostic(`entries fetched ${summary.sources.orders!.entries}, redelivered copies dropped ${summary.sources.orders!.duplicates ?? 0}`);
 
-  const want = new Map<string, { n: number; sum: number }>();
-  const prefix = new Map<number, { n: number; sum: number }>();
-  for (let i = 0; i < N; i++) {
-    const { key, value } = order(i);
-    const before = want.get(key) ?? { n: 0, sum: 0 };
-    const next = { n: before.n + 1, sum: before.sum + value.amount };
-    want.set(key, next);
-    prefix.set(i, next);
-  }
+  const { totals: want, prefix } = expectedCounts(N);
   // A redelivered copy processed again would count its records twice here.
   const store = await KeyValueStore.open({ dir: storeDir(join(h.stateDir, 'state'), 'lostack', 'totals'), name: 'totals' });
   try {

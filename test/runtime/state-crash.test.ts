@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { fixture, harness } from './harness.js';
+import { countOrder as order, expectedCounts } from '../helpers/state-count.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
-const KEYS = 10;
 const N = 3_000;
-const order = (i: number) => ({ key: `cust-${(i * 7) % KEYS}`, value: { i, amount: (i % 5) + 1 } });
 
 /** One `walrus-stream run` process; SIGKILLed after `killAfterMs` when given. */
 function run(topology: string, address: string, killAfterMs?: number): Promise<{ killed: boolean }> {
@@ -69,15 +68,7 @@ stores:
   assert.ok(kills > 0, 'at least one run was killed');
 
   // The state: every record counted exactly once.
-  const want = new Map<string, { n: number; sum: number }>();
-  const prefix = new Map<number, { n: number; sum: number }>(); // per record: its key's totals including it
-  for (let i = 0; i < N; i++) {
-    const { key, value } = order(i);
-    const t0 = want.get(key) ?? { n: 0, sum: 0 };
-    const next = { n: t0.n + 1, sum: t0.sum + value.amount };
-    want.set(key, next);
-    prefix.set(i, next);
-  }
+  const { totals: want, prefix } = expectedCounts(N); // per record: its key's totals including it
   const store = await KeyValueStore.open({ dir: storeDir(join(h.stateDir, 'state'), 'crashy', 'totals'), name: 'totals' });
   try {
     assert.deepEqual(new Map(store.range().map((e) => [e.key, e.value])), want);
