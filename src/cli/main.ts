@@ -55,7 +55,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return EXIT.USAGE;
     }
     if (error instanceof WalrusError) {
-      io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n`);
+      io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n${NO_ANSWER.has(error.code) ? `${NO_ANSWER_HINT}\n` : ''}`);
       return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
     // A file-system or network error (ENOENT, EACCES, EISDIR, ...) names its path in its message: the stack adds nothing for a user.
@@ -68,6 +68,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.FAILURE;
   }
 }
+
+/** Codes that mean no node answered: the message names the node, the hint says what to do. */
+const NO_ANSWER = new Set(['CONNECTION_REFUSED', 'CONNECTION_TIMEOUT', 'REQUEST_TIMEOUT', 'NETWORK_ERROR', 'NO_NODE_AVAILABLE', 'CIRCUIT_OPEN']);
+const NO_ANSWER_HINT = 'Check that the node is running and reachable at that address (`walrus-stream broker` starts one), ' +
+  'or give the right address: --nodes (for run also cluster.nodes in the topology; for the other commands also $WALRUS_NODES).';
 
 /** A usage error's message; for an unknown option, its name and the closest option of the command's usage text. */
 function usageProblem(error: Error, usage: string): string {
