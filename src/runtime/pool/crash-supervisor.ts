@@ -87,7 +87,7 @@ export class TaskSupervisor {
     const threadId = this.#watchdog.threadOf(taskId);
     this.#watchdog.finish(taskId);
     if (threadId === undefined) {
-      this.#guard.succeeded(undefined); // ends a crash streak now; the batch is counted when its notice arrives
+      this.#guard.succeeded(undefined); // ends a crash streak now; its thread is looked at when its notice arrives
       this.#early.add(taskId);
     } else {
       this.#afterTask(threadId);
