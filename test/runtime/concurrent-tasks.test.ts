@@ -56,6 +56,17 @@ test('a batch waiting for one slow record does not hold the worker: the batches 
   assert.ok(finishedFirst[4]! >= 48, `tasksPerWorker 4: only ${finishedFirst[4]} of ${N - 1} records finished well before the slow one`);
 });
 
+test('a slow first record does not hold its group: while its probe batch is not back, one more probe goes out per 250 ms, and the rest follow', { timeout: 60_000 }, async () => {
+  // Record 0 is in the group's first batch (a probe of 8): how much the group derives is unknown until it is back.
+  const values = Array.from({ length: N }, (_, n) => ({ n, ms: n === 0 ? 3_000 : 5 }));
+  const { out, dead } = await run(values, 'tasksPerWorker: 4');
+  assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n), 'every record once');
+  assert.equal(dead.length, 0);
+  const slow = out.find((o) => o.n === 0)!;
+  const before = out.filter((o) => o.n >= 8 && o.doneAt < slow.doneAt - 1_000).length;
+  assert.ok(before >= N - 8 - 8, `only ${before} records after the probe finished well before its slow record`);
+});
+
 test('a record that hangs past its timeout while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once', { timeout: 60_000 }, async () => {
   const HANG = 21;
   // The others take 100–450 ms, under their 500 ms timeout: batches keep starting while the hanging one's is waited for.

@@ -11,6 +11,13 @@ import type { StageRunner } from './stage-runner.js';
  */
 export const PROBE_RECORDS = 8;
 
+/**
+ * While a group's probe is not back, one more probe goes out per this many
+ * ms waited: a slow first record (a cold connection, a call that hangs until
+ * its timeout) no longer holds the whole group for as long as it takes.
+ */
+export const PROBE_PATIENCE_MS = 250;
+
 export interface BackpressureOptions {
   topology: Topology;
   /** The group and runner a processor runs in. */
@@ -39,7 +46,8 @@ export interface BackpressureOptions {
  * Until its first batch is back (how much it derives is unknown) it has one
  * batch out at a time, and that batch is a probe of at most PROBE_RECORDS
  * records (`probing`), so the other workers wait for a few records, not a
- * whole batch. A group with no outputs leaving it is never held.
+ * whole batch; one more probe goes out per PROBE_PATIENCE_MS the first is
+ * not back (a slow first record does not hold the group). A group with no outputs leaving it is never held.
  * With one output per record neither mark is reached (every record in
  * flight counts once). The groups after a group never wait for it (the
  * topology is acyclic; a group's own re-keyed records do not count) and
@@ -56,6 +64,8 @@ export class Backpressure {
   readonly #outRate = new Map<StageGroup, { exits: number; sinks: number }>();
   /** Groups whose waiting was logged. */
   readonly #noted = new Set<string>();
+  /** Per group still probing: since when its first probe is out, and the timer that lets the next one go. */
+  readonly #probes = new Map<StageGroup, { since: number; timer?: NodeJS.Timeout }>();
 
   constructor(options: BackpressureOptions) {
     this.#o = options;
@@ -80,7 +90,7 @@ export class Backpressure {
     if (!this.#emitting.has(group)) return false;
     const out = this.#o.placement(group.head).runner.recordsOut;
     const rate = this.#outRate.get(group);
-    if (rate === undefined) return out > 0;
+    if (rate === undefined) return out > 0 && this.#probeHeld(group, out);
     const high = this.#o.maxInFlight;
     const sinks = this.#o.sinkBacklog() + out * rate.sinks;
     if (sinks >= 8 * high) return this.#note(group, 'the sinks', sinks);
@@ -96,8 +106,27 @@ export class Backpressure {
     return this.#emitting.has(group) && !this.#outRate.has(group);
   }
 
+  /**
+   * While no probe is back: held until PROBE_PATIENCE_MS more have passed for
+   * each probe out (records out ÷ PROBE_RECORDS), then the group pumps again.
+   */
+  #probeHeld(group: StageGroup, out: number): boolean {
+    const now = Date.now();
+    let probe = this.#probes.get(group);
+    if (probe === undefined) this.#probes.set(group, probe = { since: now });
+    const next = probe.since + Math.ceil(out / PROBE_RECORDS) * PROBE_PATIENCE_MS;
+    if (now >= next) return false;
+    if (probe.timer === undefined) {
+      probe.timer = setTimeout(() => { probe.timer = undefined; this.#o.placement(group.head).runner.wake(); }, next - now);
+      probe.timer.unref();
+    }
+    return true;
+  }
+
   /** A batch of `records` of `group` came back: `exits` of its outputs left for other groups, `sunk` for sinks. */
   observe(group: StageGroup, records: number, exits: number, sunk: number): void {
+    const probe = this.#probes.get(group);
+    if (probe !== undefined) { clearTimeout(probe.timer); this.#probes.delete(group); }
     const rate = this.#outRate.get(group);
     if (rate === undefined) { this.#outRate.set(group, { exits: exits / records, sinks: sunk / records }); return; }
     rate.exits = 0.5 * rate.exits + 0.5 * (exits / records);
