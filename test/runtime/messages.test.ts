@@ -200,3 +200,35 @@ test('a Map in a value stays a Map wherever the value crosses: an exit, a spille
     assert.ok((got as { tags: unknown }).tags instanceof Map, where);
   }
 });
+
+test('a "__proto__" key inside a value comes back as an own key wherever the value crosses (msgpackr alone reads it back as "__proto_"), also beside a Map, in arrays, Sets and Maps', () => {
+  const odd = () => JSON.parse('{"__proto__": {"admin": true}, "n": 1}') as Record<string, unknown>;
+  const value = () => ({ top: odd(), list: [odd(), 2], set: new Set([odd()]), tags: new Map<unknown, unknown>([['m', odd()]]) });
+  const plain = () => ({ top: odd(), list: [odd(), 2] });
+  const decoded = decodeResult(encodeResult({
+    members: [], entryDurations: new Float64Array(1), state: [], packed: [],
+    exits: [{ index: 0, target: 'b', id: 'x1', value: value(), source: 'a.default', hops: [0, 0] },
+      { index: 0, target: 'b', id: 'x2', value: plain(), source: 'a.default', hops: [0, 1], spilled: true }],
+    failures: [{ index: 0, member: 1, hops: [0, 0], attempt: 1, record: { id: 'x1', value: plain(), headers: {}, source: 'a.default' },
+      error: { name: 'WalrusError', code: 'PROCESSOR_ERROR', message: 'boom', retriable: true } }],
+  }));
+  const [batched] = decodeBatch(encodeBatch([base(0, { value: value(), resume: [{ member: 1, hops: [0, 1], id: 'x1', value: plain(), source: 'a.default' }] })]));
+  const own = (o: unknown, where: string) => {
+    assert.ok(Object.hasOwn(o as object, '__proto__'), `${where}: "__proto__" is an own key`);
+    assert.deepEqual(Object.keys(o as object), ['__proto__', 'n'], where);
+    assert.equal(Object.getPrototypeOf(o), Object.prototype, `${where}: the prototype is untouched`);
+    assert.equal((o as { admin?: unknown }).admin, undefined, `${where}: nothing inherited from it`);
+  };
+  for (const [where, got] of [['exit', unpackValue(decoded.exits[0]!.value as Uint8Array)], ['task record', batched!.value]] as const) {
+    const v = got as ReturnType<typeof value>;
+    own(v.top, `${where} top`);
+    own(v.list[0], `${where} list`);
+    own([...v.set][0], `${where} set`);
+    assert.ok(v.tags instanceof Map, `${where}: the Map stays a Map`);
+    own(v.tags.get('m'), `${where} map`);
+  }
+  for (const [where, got] of [['spilled step', decoded.exits[1]!.value], ['failure', decoded.failures[0]!.record!.value], ['resume step', batched!.resume![0]!.value]] as const) {
+    own((got as ReturnType<typeof plain>).top, where);
+    own((got as ReturnType<typeof plain>).list[0], `${where} list`);
+  }
+});

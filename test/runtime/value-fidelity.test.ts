@@ -11,7 +11,7 @@ import { harness } from './harness.js';
 test('values come out the same fused and unfused: next processors see the same types, msgpack sinks get the same bytes, JSON sinks refuse the same values', { timeout: 60_000 }, async (t) => {
   const h = await harness();
   t.after(() => h.close());
-  const kinds = ['plain', 'map', 'set', 'nan', 'fn', 'date'];
+  const kinds = ['plain', 'map', 'set', 'nan', 'fn', 'date', 'proto'];
   await h.produce('in', kinds.map((value) => ({ value })), 1);
   const summary = await h.run(`
 app: t
@@ -44,6 +44,7 @@ observability: { logLevel: silent }
   assert.equal((shapes.map as { tags: string }).tags, 'Map');
   assert.equal((shapes.set as { ids: string }).ids, 'Set');
   assert.equal((shapes.date as { at: string }).at, 'Date');
+  assert.deepEqual(Object.keys(shapes.proto as object), ['kind', '__proto__'], 'a "__proto__" key in a value is a key on both sides, not renamed');
   // msgpack sinks get the same bytes (a Map's number key stays a number key).
   const packed = async (topic: string) => Object.fromEntries((await h.drainEntries(topic)).flatMap((e) => decodeEntry(Buffer.from(e)))
     .map((r) => [Buffer.from(r.value).toString('hex'), r.value]).sort(([a], [b]) => String(a).localeCompare(String(b))));
@@ -53,7 +54,8 @@ observability: { logLevel: silent }
   // JSON sinks write the same values and refuse the same ones, naming the path.
   const json = byKind(await h.drain('json.fused'), (r) => r.value);
   assert.deepEqual(byKind(await h.drain('json.unfused'), (r) => r.value), json);
-  assert.deepEqual(Object.keys(json), ['date', 'plain']);
+  assert.deepEqual(Object.keys(json), ['date', 'plain', 'proto']);
+  assert.ok(Object.hasOwn(json.proto as object, '__proto__'));
   const dead = (await h.drainEntries('dead')).map(parseDeadLetter);
   const reasons = dead.map((d) => `${d.processor}: ${d.error.code}: ${d.error.message.replace(/ for topic json\.(un)?fused/, '')}`).sort();
   const refused = (processor: string) => [

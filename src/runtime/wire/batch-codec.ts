@@ -17,6 +17,7 @@ import { setHeader } from '../../codec/headers.js';
 import { refuseFunction } from '../../codec/serializers.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { packEntries, unpackEntries } from './preload-blob.js';
+import { HOLDS_MAP, HOLDS_PROTO_KEY, protoKeysKept, valueTraits } from './value-traits.js';
 import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';
 
@@ -38,26 +39,6 @@ const mapPackr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: 
 /** First byte of a packed value: which packr wrote the rest. */
 const PLAIN = 0, WITH_MAPS = 1;
 const AFTER_TAG = { start: 1 };
-/** Deeper than this, holdsMap answers yes without looking further (a cycle ends there too: packing then refuses it). */
-const MAP_SEARCH_DEPTH = 64;
-
-/** True when `value` may hold a Map where msgpackr would write it (own properties, elements, Set members). */
-function holdsMap(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > MAP_SEARCH_DEPTH || value instanceof Map) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (holdsMap(value[i], depth + 1)) return true;
-    return false;
-  }
-  if (ArrayBuffer.isView(value) || value instanceof Date) return false;
-  if (value instanceof Set) {
-    for (const item of value) if (holdsMap(item, depth + 1)) return true;
-    return false;
-  }
-  for (const key in value) if (holdsMap((value as Record<string, unknown>)[key], depth + 1)) return true;
-  return false;
-}
-
 /**
  * msgpackr-encodes `value` into an ArrayBuffer of its own, ready to transfer.
  * (msgpackr returns a view into a reused buffer, so we copy exactly once.)
@@ -78,8 +59,9 @@ export function decodeWire<T>(buffer: ArrayBuffer): T {
  * it again; the worker of the next group unpacks it ({@link unpackValue}).
  */
 export function packValue(value: unknown): Uint8Array {
-  const maps = holdsMap(value, 0);
-  const view = (maps ? mapPackr : packr).pack(value);
+  const traits = valueTraits(value);
+  const maps = (traits & HOLDS_MAP) !== 0;
+  const view = (maps ? mapPackr : packr).pack((traits & HOLDS_PROTO_KEY) === 0 ? value : protoKeysKept(value));
   // A copy (pack() returns a view into msgpackr's reused buffer), behind the byte that names the packr.
   const bytes = new Uint8Array(view.byteLength + 1);
   bytes[0] = maps ? WITH_MAPS : PLAIN;

@@ -1,0 +1,84 @@
+import { addExtension } from 'msgpackr';
+
+/**
+ * What a record value holds that the plain packing of batch-codec.ts would
+ * not bring back as it was: a Map (read back as an object unless the value
+ * is written with msgpackr records), or an own `__proto__` key (msgpackr
+ * reads such a key back as `__proto_`, its guard against prototype
+ * pollution). One walk finds both.
+ */
+export const HOLDS_MAP = 1;
+export const HOLDS_PROTO_KEY = 2;
+
+/** Deeper than this, the walk answers HOLDS_MAP without looking further (a cycle ends there too: packing then refuses it). */
+const SEARCH_DEPTH = 64;
+
+/** HOLDS_MAP and/or HOLDS_PROTO_KEY for `value` (own properties, elements, Set members, Map values). */
+export function valueTraits(value: unknown, depth = 0): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (depth > SEARCH_DEPTH) return HOLDS_MAP;
+  if (ArrayBuffer.isView(value) || value instanceof Date) return 0;
+  let traits = value instanceof Map ? HOLDS_MAP : 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && traits !== 3; i++) traits |= valueTraits(value[i], depth + 1);
+  } else if (value instanceof Set || value instanceof Map) {
+    for (const item of value.values()) { traits |= valueTraits(item, depth + 1); if (traits === 3) break; }
+  } else {
+    for (const key in value) {
+      if (key === '__proto__') traits |= HOLDS_PROTO_KEY;
+      traits |= valueTraits((value as Record<string, unknown>)[key], depth + 1);
+      if (traits === 3) break;
+    }
+  }
+  return traits;
+}
+
+/** A plain object with an own `__proto__` key, on its way across threads: its keys and values, flat. */
+class ProtoKeyed {
+  constructor(readonly flat: unknown[]) {}
+}
+
+/** msgpackr extension type of {@link ProtoKeyed} (unused by msgpackr itself). */
+const PROTO_KEYED = 0x50;
+
+addExtension({
+  Class: ProtoKeyed,
+  type: PROTO_KEYED,
+  write: (keyed: ProtoKeyed) => keyed.flat,
+  read: (flat: unknown[]) => {
+    const object: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      // An own data property, as JSON.parse makes it: `object.__proto__ = v` would set the prototype instead.
+      Object.defineProperty(object, flat[i] as string, { value: flat[i + 1], enumerable: true, writable: true, configurable: true });
+    }
+    return object;
+  },
+});
+
+const isPlain = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A copy of `value` in which every plain object with an own `__proto__` key
+ * is a {@link ProtoKeyed}, so it comes back with that key (what `packValue`
+ * packs when {@link valueTraits} found one). Arrays, plain objects, Maps and
+ * Sets are copied as far as they lead to such a key; anything else is kept.
+ */
+export function protoKeysKept(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null || depth > SEARCH_DEPTH || (valueTraits(value, depth) & HOLDS_PROTO_KEY) === 0) return value;
+  if (Array.isArray(value)) return value.map((item) => protoKeysKept(item, depth + 1));
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, protoKeysKept(v, depth + 1)]));
+  if (value instanceof Set) return new Set([...value].map((item) => protoKeysKept(item, depth + 1)));
+  if (!isPlain(value)) return value;
+  const flat: unknown[] = [];
+  for (const key of Object.keys(value)) flat.push(key, protoKeysKept((value as Record<string, unknown>)[key], depth + 1));
+  return Object.hasOwn(value, '__proto__') ? new ProtoKeyed(flat) : Object.fromEntries(pairs(flat));
+}
+
+function pairs(flat: unknown[]): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, flat[i + 1]]);
+  return out;
+}
