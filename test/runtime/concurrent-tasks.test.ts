@@ -14,10 +14,10 @@ after(() => h.close());
 
 interface Out { n: number; doneAt: number; attempt: number; overlap: number }
 
-const topology = (pool: string, extra = '') => `
+const topology = (pool: string, extra = '', workers = 1) => `
 app: t
 stateDir: \${STATE_DIR}
-workers: 1
+workers: ${workers}
 sources:
   in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
 processors:
@@ -27,9 +27,9 @@ sinks:
 observability: { logLevel: silent }
 workerPool: { ${pool} }`;
 
-async function run(values: Array<Record<string, unknown>>, pool: string, extra = '') {
+async function run(values: Array<Record<string, unknown>>, pool: string, extra = '', workers = 1) {
   await h.produce('in', values.map((value) => ({ value })));
-  const summary = await h.run(topology(pool, extra));
+  const summary = await h.run(topology(pool, extra, workers));
   const out = (await h.drain('out')).map((r) => r.value as Out);
   const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
   return { summary, out, dead };
@@ -65,6 +65,17 @@ test('a slow first record does not hold its group: while its probe batch is not 
   const slow = out.find((o) => o.n === 0)!;
   const before = out.filter((o) => o.n >= 8 && o.doneAt < slow.doneAt - 1_000).length;
   assert.ok(before >= N - 8 - 8, `only ${before} records after the probe finished well before its slow record`);
+});
+
+test('probes are bounded: while no probe is back, at most 4 of 8 records go out, one more per 250 ms waited', { timeout: 60_000 }, async () => {
+  const values = Array.from({ length: N }, (_, n) => ({ n, ms: 1_500 }));
+  // Two workers of 4 batches each: room for 8 probes, so the bound is the backpressure's own.
+  const { out } = await run(values, 'tasksPerWorker: 4', '', 2);
+  assert.equal(out.length, N);
+  const firstBack = Math.min(...out.map((o) => o.doneAt));
+  // Started (done 1.5 s later) before the first probe came back: the probes.
+  const probed = out.filter((o) => o.doneAt - 1_500 < firstBack - 50).length;
+  assert.ok(probed > 8 && probed <= 32, `${probed} records went out before the first probe was back`);
 });
 
 test('a record that hangs past its timeout while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once', { timeout: 60_000 }, async () => {

@@ -17,6 +17,8 @@ export const PROBE_RECORDS = 8;
  * its timeout) no longer holds the whole group for as long as it takes.
  */
 export const PROBE_PATIENCE_MS = 250;
+/** At most this many probes out at once: the first one back ends probing, and an unknown fan-out stays bounded. */
+const PROBES_AT_MOST = 4;
 
 export interface BackpressureOptions {
   topology: Topology;
@@ -108,9 +110,11 @@ export class Backpressure {
 
   /**
    * While no probe is back: held until PROBE_PATIENCE_MS more have passed for
-   * each probe out (records out ÷ PROBE_RECORDS), then the group pumps again.
+   * each probe out (records out ÷ PROBE_RECORDS), then the group pumps again;
+   * never more than PROBES_AT_MOST probes out.
    */
   #probeHeld(group: StageGroup, out: number): boolean {
+    if (out >= PROBES_AT_MOST * PROBE_RECORDS) return true;
     const now = Date.now();
     let probe = this.#probes.get(group);
     if (probe === undefined) this.#probes.set(group, probe = { since: now });
