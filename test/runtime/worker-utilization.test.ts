@@ -41,3 +41,28 @@ test('two saturated workers read near 100% busy; an idle pool reads near 0%', { 
     await pool.close();
   }
 });
+
+// A worker runs several batches at once (tasksPerWorker): batches that await I/O overlap and keep their thread
+// free. Their run times add up to more than the thread's time (four awaiting batches read 100% by that measure);
+// what the threads' event loops did reads near 0%.
+test('workers whose batches only await read near 0% busy, though batches are always running', { timeout: 60_000 }, async () => {
+  const pool = new WorkerPool({ workers: 2, tasksPerWorker: 4 });
+  try {
+    const slow: ProcessorSpecWire = { name: 'slow', module: fileURLToPath(new URL('../fixtures/processors/slow.ts', import.meta.url)),
+      config: {}, outputs: ['default'], timeoutMs: 0, logLevel: 'silent' };
+    await pool.loadEverywhere(slow);
+    const s = oneProcessorGroup(slow);
+    const waiting = (n: number): WireRecord[] => Array.from({ length: n }, (_, i) => ({ id: String(i), value: { ms: 40 }, headers: {}, timestamp: 1, source: 'in', attempt: 1 }));
+    let running = true;
+    const loops = Array.from({ length: 8 }, async () => { while (running) await pool.process(s, tasks(waiting(10))); });
+    await sleep(1_200);
+    void pool.utilization;
+    await sleep(1_200);
+    const busy = pool.utilization;
+    running = false;
+    await Promise.all(loops);
+    assert.ok(busy < 0.25, `threads that only wait should read near 0% busy, got ${(busy * 100).toFixed(1)}%`);
+  } finally {
+    await pool.close();
+  }
+});

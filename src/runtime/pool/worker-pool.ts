@@ -51,6 +51,9 @@ export class WorkerPool {
   readonly #supervisor: TaskSupervisor;
   readonly #loadTimeoutMs: number;
   #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
+  /** Event-loop active ms of each live thread as last read (busyMs), and of the threads that ended. */
+  readonly #active = new Map<number, number>();
+  #endedActive = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
     this.size = options.workers === undefined || options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : options.workers;
@@ -223,12 +226,13 @@ export class WorkerPool {
   }
 
   /**
-   * Share of the threads' time spent running tasks over the last one to two
-   * seconds (since start, in the first second), 0..1. Not piscina's
-   * `utilization`: that one divides run time in seconds by capacity in
-   * milliseconds (1000x too small: two saturated workers read 0.1%) and
-   * averages since start. Busy time here is the sum of finished tasks' run
-   * times (piscina's run-time histogram: mean × count).
+   * Share of the threads' time spent running code over the last one to two
+   * seconds (since start, in the first second), 0..1: each thread's event
+   * loop utilisation, as Node measures it. Not piscina's `utilization`
+   * (it divides run time in seconds by capacity in milliseconds: two
+   * saturated workers read 0.1%), and not the tasks' run times either: a
+   * worker runs several batches at once, and a batch awaiting I/O keeps its
+   * thread free, so run times add up to more than the thread's time.
    */
   get utilization(): number {
     const now = performance.now();
@@ -242,11 +246,24 @@ export class WorkerPool {
     return span <= 0 ? 0 : Math.min(1, Math.max(0, (busyMs - from.busyMs) / (span * this.size)));
   }
 
-  /** Run time of every finished task since start, summed over the threads (ms). */
+  /** Time the worker threads' event loops were active since start, summed over the threads (ms); a thread that ended counts what it had when last read. */
   get busyMs(): number {
-    const runTime = this.#pool.histogram.runTime;
-    const count = (this.#pool.histogram as unknown as { histogram?: { runTimeCount?: number } }).histogram?.runTimeCount ?? 0;
-    return count === 0 || runTime === undefined ? 0 : runTime.mean * count;
+    const live = new Set<number>();
+    for (const worker of this.#pool.threads) {
+      const id = worker.threadId;
+      if (id < 0) continue;
+      live.add(id);
+      const active = worker.performance.eventLoopUtilization().active;
+      if (active >= (this.#active.get(id) ?? 0)) this.#active.set(id, active);
+    }
+    for (const [id, active] of this.#active) {
+      if (live.has(id)) continue;
+      this.#endedActive += active;
+      this.#active.delete(id);
+    }
+    let sum = this.#endedActive;
+    for (const active of this.#active.values()) sum += active;
+    return sum;
   }
 
   /** Threads that died (and were replaced) since start. */
