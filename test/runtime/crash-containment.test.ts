@@ -96,6 +96,17 @@ test('workers are recycled after N batches: more threads than workers served the
   assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
 });
 
+test('recycleAfterTasks: 1 runs each batch on a thread of its own and the run ends (the load task that starts a thread is not one of its batches)', { timeout: 30_000 }, async () => {
+  await h.produce('in', Array.from({ length: 12 }, (_, i) => ({ value: { n: i } })), 1);
+  const summary = await h.run(topology('leaky.ts', ', concurrency: 2', 'workerPool: { recycleAfterTasks: 1 }', 2, 4));
+  const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
+  assert.deepEqual(out.map((v) => v.n).sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i));
+  const threads = new Set(out.map((v) => v.thread));
+  assert.ok(threads.size >= 3, `threads: ${[...threads].join(', ')}`);
+  for (const thread of threads) assert.ok(out.filter((v) => v.thread === thread).length <= 4, `thread ${thread} served more than one batch`);
+  assert.equal(summary.processors.p.retries, 0);
+});
+
 test('a processor whose module kills every worker at import fails the run at start with PROCESSOR_LOAD_FAILED, not a restart loop', { timeout: 60_000 }, async () => {
   await h.produce('in', [{ value: { n: 1 } }]);
   const started = Date.now();

@@ -77,7 +77,9 @@ export class WorkerPool {
           if (task.isAbortable || worker.isRunningAbortableTask) continue;
           if (worker.currentUsage < most && (best === null || worker.currentUsage < best.currentUsage)) best = worker;
         }
-        if (best !== null) this.#supervisor.placed(best.id);
+        // Only batches count towards recycleAfterTasks: the load task that starts a thread is never followed by the
+        // batch result that ends a thread due for recycling (with 1, the run stalled with no thread taking batches).
+        if (best !== null && batchOf(task) !== undefined) this.#supervisor.placed(best.id);
         return best;
       },
       atomics: 'disabled',
@@ -181,7 +183,7 @@ export class WorkerPool {
     const { taskId, signal } = this.#supervisor.begin(label, exclusive);
     let result: ArrayBuffer;
     try {
-      result = (await this.#pool.run({ kind: 'process', group, batch, taskId }, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
+      result = (await this.#pool.run({ kind: 'process', group, batch, taskId, [Piscina.queueOptionsSymbol]: { batch: taskId } }, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
     } catch (error) {
       const failure = await this.#supervisor.failed(taskId, label, error);
       if (!failure.rerun) throw failure.error;
@@ -306,6 +308,10 @@ export class WorkerPool {
     entry.port.close();
   }
 }
+
+/** The task id of a batch, from the queue options piscina hands the balancer (not sent to the worker); undefined for a load. */
+const batchOf = (task: object): number | undefined =>
+  ((task as Record<symbol, { batch?: number } | null | undefined>)[Piscina.queueOptionsSymbol])?.batch;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
