@@ -30,8 +30,13 @@ export class TaskSupervisor {
   readonly #o: SupervisorOptions;
   readonly #watchdog = new TaskWatchdog();
   readonly #guard: CrashGuard;
-  /** Threads terminated on purpose (recycled): a task lost with them is re-run, not blamed. */
+  /** Threads due for recycling: they get no new batch and are ended once the batches they run are back. */
   readonly #retiring = new Set<number>();
+  /**
+   * Threads ended to recycle them: a task lost with them is re-run, not blamed. Not every retiring thread: one
+   * runs its last batches for a while, and a crash or a timeout there is a processor's, to count and to charge.
+   */
+  readonly #recycled = new Set<number>();
   /** Threads terminated for one task's deadline: the other tasks lost with them are re-run, not blamed. */
   readonly #killed = new Set<number>();
   /** Threads whose death was counted: a worker running several tasks dies once, however many it takes down. */
@@ -102,6 +107,7 @@ export class TaskSupervisor {
 
   #endIfDrained(threadId: number): void {
     if (!this.#retiring.has(threadId) || this.#watchdog.runningOn(threadId)) return;
+    this.#recycled.add(threadId);
     void this.#threads().find((w) => w.threadId === threadId)?.terminate();
   }
 
@@ -126,7 +132,7 @@ export class TaskSupervisor {
     const expired = this.#watchdog.finish(taskId);
     // Recycled under it, or it never started (its thread was recycled before
     // taking it): no processor code ran, so nothing is to blame.
-    if (threadId === undefined || this.#retiring.has(threadId)) return { rerun: true };
+    if (threadId === undefined || this.#recycled.has(threadId)) return { rerun: true };
     if (expired === 'step') {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `a processor of ${spec.what} did not return within its own timeout plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
@@ -164,7 +170,7 @@ export class TaskSupervisor {
 
   /** A thread ended (died, terminated or recycled). */
   forget(threadId: number): void {
-    // #retiring keeps the id: the task lost with the thread may settle after
+    // #recycled keeps the id: the task lost with the thread may settle after
     // piscina reported the thread gone (thread ids are never reused).
     this.#guard.forget(threadId);
   }
