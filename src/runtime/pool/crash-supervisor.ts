@@ -41,6 +41,8 @@ export class TaskSupervisor {
   readonly #killed = new Set<number>();
   /** Threads whose death was counted: a worker running several tasks dies once, however many it takes down. */
   readonly #died = new Set<number>();
+  /** The thread each batch was placed on, until it is back (its start notice may come after other batches' results). */
+  readonly #placedOn = new Map<number, number>();
   #fatal = false;
   /** Batches that came back before their start notice did (the two travel on different channels). */
   readonly #early = new Set<number>();
@@ -89,6 +91,7 @@ export class TaskSupervisor {
 
   /** The batch came back: maybe recycle its worker (terminated while idle; piscina starts a new one). */
   succeeded(taskId: number): void {
+    this.#placedOn.delete(taskId);
     const threadId = this.#watchdog.threadOf(taskId);
     this.#watchdog.finish(taskId);
     if (threadId === undefined) {
@@ -106,7 +109,9 @@ export class TaskSupervisor {
   }
 
   #endIfDrained(threadId: number): void {
-    if (!this.#retiring.has(threadId) || this.#watchdog.runningOn(threadId)) return;
+    if (!this.#retiring.has(threadId)) return;
+    // Any batch placed there, started or not: piscina places one as soon as another comes back, before we hear of either.
+    for (const placed of this.#placedOn.values()) if (placed === threadId) return;
     this.#recycled.add(threadId);
     void this.#threads().find((w) => w.threadId === threadId)?.terminate();
   }
@@ -117,14 +122,14 @@ export class TaskSupervisor {
   }
 
   /** The pool's balancer placed a batch on the thread: after `recycleAfterTasks` of them it takes no more. */
-  placed(threadId: number): void {
-    if (!this.#guard.placed(threadId)) return;
-    // Not ended before its last batch started: what the watchdog has not seen start yet, it does not count.
-    this.#retiring.add(threadId);
+  placed(threadId: number, taskId: number): void {
+    this.#placedOn.set(taskId, threadId);
+    if (this.#guard.placed(threadId)) this.#retiring.add(threadId);
   }
 
   /** The batch's task failed: its worker died, was terminated for a deadline, or was recycled under it. */
   async failed(taskId: number, spec: TaskLabel, error: unknown): Promise<TaskFailure> {
+    this.#placedOn.delete(taskId);
     // The start notice travels on another channel than the failure: it was
     // posted before the thread died, so one macrotask turn delivers it.
     if (this.#watchdog.threadOf(taskId) === undefined) await new Promise((resolve) => setTimeout(resolve, 1));

@@ -114,12 +114,6 @@ export class TaskWatchdog {
     task.timer = setTimeout(() => this.#expire(taskId, task, 'task'), task.deadlineMs);
   }
 
-  /** True while a task that started on `threadId` has not finished. */
-  runningOn(threadId: number): boolean {
-    for (const task of this.#tasks.values()) if (task.threadId === threadId) return true;
-    return false;
-  }
-
   /** The thread the task ran on (from its start notice), if known. */
   threadOf(taskId: number): number | undefined {
     return this.#tasks.get(taskId)?.threadId;

@@ -79,7 +79,8 @@ export class WorkerPool {
         }
         // Only batches count towards recycleAfterTasks: the load task that starts a thread is never followed by the
         // batch result that ends a thread due for recycling (with 1, the run stalled with no thread taking batches).
-        if (best !== null && batchOf(task) !== undefined) this.#supervisor.placed(best.id);
+        const batch = batchOf(task);
+        if (best !== null && batch !== undefined) this.#supervisor.placed(best.id, batch);
         return best;
       },
       atomics: 'disabled',
