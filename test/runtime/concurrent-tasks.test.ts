@@ -78,20 +78,26 @@ test('probes are bounded: while no probe is back, at most 4 of 8 records go out,
   assert.ok(probed > 8 && probed <= 32, `${probed} records went out before the first probe was back`);
 });
 
-test('a record that hangs past its timeout while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once', { timeout: 60_000 }, async () => {
-  const HANG = 21;
-  // The others take 100–450 ms, under their 500 ms timeout: batches keep starting while the hanging one's is waited for.
-  const values = Array.from({ length: N }, (_, n) => (n === HANG ? { n, hang: true } : { n, ms: 100 + ((n * 37) % 350) }));
-  const { summary, out, dead } = await run(values, 'timeoutGrace: 100ms, tasksPerWorker: 4', ', timeout: 500ms');
-  assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on the one thread (else this proves nothing)');
-  assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== HANG), 'every other record once');
-  for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the hanging one`);
-  assert.equal(dead.length, 1);
-  assert.equal(dead[0]!.error.code, 'PROCESSOR_TIMEOUT');
-  assert.equal(deadN(dead[0]!.original), HANG, 'the hanging record, with its source entry');
-  assert.equal(summary.processors.p!.deadLettered, 1);
-  assert.equal(summary.inFlight, 0);
-});
+for (const [how, bad] of [
+  ['hangs past its timeout (ignoring ctx.signal)', { hang: true }],
+  // Its thread blocked, the batches beside it cannot finish: the earliest step deadline there may be theirs.
+  ['blocks its thread for good (a synchronous loop)', { spin: true }],
+] as const) {
+  test(`a record that ${how} while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once`, { timeout: 60_000 }, async () => {
+    const HANG = 21;
+    // The others take 100–450 ms, under their 500 ms timeout: batches keep starting while the hanging one's is waited for.
+    const values = Array.from({ length: N }, (_, n) => (n === HANG ? { n, ...bad } : { n, ms: 100 + ((n * 37) % 350) }));
+    const { summary, out, dead } = await run(values, 'timeoutGrace: 100ms, tasksPerWorker: 4', ', timeout: 500ms');
+    assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on the one thread (else this proves nothing)');
+    assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== HANG), 'every other record once');
+    for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the hanging one`);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.error.code, 'PROCESSOR_TIMEOUT');
+    assert.equal(deadN(dead[0]!.original), HANG, 'the hanging record, with its source entry');
+    assert.equal(summary.processors.p!.deadLettered, 1);
+    assert.equal(summary.inFlight, 0);
+  });
+}
 
 test('a record that kills its thread while other batches run there: one death counts once towards maxConsecutiveCrashes (not once per batch lost), the record is dead-lettered, the rest come out once', { timeout: 60_000 }, async () => {
   const EXIT = 21;
