@@ -78,13 +78,14 @@ test('probes are bounded: while no probe is back, at most 4 of 8 records go out,
   assert.ok(probed > 8 && probed <= 32, `${probed} records went out before the first probe was back`);
 });
 
-for (const [how, bad] of [
-  ['hangs past its timeout (ignoring ctx.signal)', { hang: true }],
+// Where the bad record is: in the third probe (the first batches out, 8 records each) or past the probes. A thread
+// blocked for good ends every batch on it unfinished, so the record must come once batches run side by side.
+for (const [how, bad, HANG] of [
+  ['hangs past its timeout (ignoring ctx.signal)', { hang: true }, 21],
   // Its thread blocked, the batches beside it cannot finish: the earliest step deadline there may be theirs.
-  ['blocks its thread for good (a synchronous loop)', { spin: true }],
+  ['blocks its thread for good (a synchronous loop)', { spin: true }, 45],
 ] as const) {
   test(`a record that ${how} while other batches run on its thread: it alone is charged (PROCESSOR_TIMEOUT); the batches lost with the thread run again, uncharged, each record once`, { timeout: 60_000 }, async () => {
-    const HANG = 21;
     // The others take 100–450 ms, under their 500 ms timeout: batches keep starting while the hanging one's is waited for.
     const values = Array.from({ length: N }, (_, n) => (n === HANG ? { n, ...bad } : { n, ms: 100 + ((n * 37) % 350) }));
     const { summary, out, dead } = await run(values, 'timeoutGrace: 100ms, tasksPerWorker: 4', ', timeout: 500ms');
