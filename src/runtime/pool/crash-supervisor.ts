@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { WalrusError } from '../../errors/index.js';
+import { RecentSet } from '../../util/recent-set.js';
 import { CrashGuard, type CrashPolicy } from './crash-guard.js';
 import { TaskWatchdog, isTaskStarted } from './timeout-watchdog.js';
 
@@ -31,16 +32,16 @@ export class TaskSupervisor {
   readonly #watchdog = new TaskWatchdog();
   readonly #guard: CrashGuard;
   /** Threads due for recycling: they get no new batch and are ended once the batches they run are back. */
-  readonly #retiring = new Set<number>();
+  readonly #retiring = new RecentSet<number>();
   /**
    * Threads ended to recycle them: a task lost with them is re-run, not blamed. Not every retiring thread: one
    * runs its last batches for a while, and a crash or a timeout there is a processor's, to count and to charge.
    */
-  readonly #recycled = new Set<number>();
+  readonly #recycled = new RecentSet<number>();
   /** Threads terminated for one task's deadline: the other tasks lost with them are re-run, not blamed. */
-  readonly #killed = new Set<number>();
+  readonly #killed = new RecentSet<number>();
   /** Threads whose death was counted: a worker running several tasks dies once, however many it takes down. */
-  readonly #died = new Set<number>();
+  readonly #died = new RecentSet<number>();
   /** The thread each batch was placed on, until it is back (its start notice may come after other batches' results). */
   readonly #placedOn = new Map<number, number>();
   #fatal = false;

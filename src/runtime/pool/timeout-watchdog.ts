@@ -14,6 +14,7 @@
  * as the pool's `message` event); the deadline counts from there.
  */
 export { isTaskStarted, type TaskStarted } from '../wire/task-started.js';
+import { RecentSet } from '../../util/recent-set.js';
 
 interface Watched {
   deadlineMs: number;
@@ -37,7 +38,7 @@ export class TaskWatchdog {
   #stepDeadline: ((threadId: number) => { at: number; task: number }) | undefined;
   #graceMs = 0;
   /** Threads ended for a task past its deadline (thread ids are never reused). */
-  readonly #ending = new Set<number>();
+  readonly #ending = new RecentSet<number>();
   #poll: NodeJS.Timeout | undefined;
 
   /**
