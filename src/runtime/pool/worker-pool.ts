@@ -60,22 +60,22 @@ export class WorkerPool {
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > MAX_WORKERS) {
       throw new WalrusError('CONFIG_INVALID', `workers must be a whole number from 1 to ${MAX_WORKERS} or "auto" (got ${String(options.workers)})`);
     }
+    const tasksPerWorker = options.tasksPerWorker ?? 4;
     this.#pool = new Piscina({
       filename: new URL('../worker/worker-entry.mjs', import.meta.url).href,
       minThreads: this.size,
       maxThreads: this.size,
       idleTimeout: 2 ** 31 - 1,
-      concurrentTasksPerWorker: options.tasksPerWorker ?? 4,
+      concurrentTasksPerWorker: tasksPerWorker,
       // piscina's least-busy choice (an abortable task only on an idle worker, nothing beside it), skipping a
       // worker being recycled: it ends once the batches it runs are back.
       loadBalancer: (task, workers) => {
-        const most = options.tasksPerWorker ?? 4;
         let best: (typeof workers)[number] | null = null;
         for (const worker of workers) {
           if (!this.#supervisor.accepts(worker.id)) continue;
           if (worker.currentUsage === 0) { best = worker; break; }
           if (task.isAbortable || worker.isRunningAbortableTask) continue;
-          if (worker.currentUsage < most && (best === null || worker.currentUsage < best.currentUsage)) best = worker;
+          if (worker.currentUsage < tasksPerWorker && (best === null || worker.currentUsage < best.currentUsage)) best = worker;
         }
         // Only batches count towards recycleAfterTasks: the load task that starts a thread is never followed by the
         // batch result that ends a thread due for recycling (with 1, the run stalled with no thread taking batches).

@@ -72,13 +72,13 @@ export function protoKeysKept(value: unknown, depth = 0): unknown {
   if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, protoKeysKept(v, depth + 1)]));
   if (value instanceof Set) return new Set([...value].map((item) => protoKeysKept(item, depth + 1)));
   if (!isPlain(value)) return value;
+  if (!Object.hasOwn(value, '__proto__')) {
+    // No such key of its own: a copy whose values keep theirs (a plain assignment is safe, no key is "__proto__").
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) copy[key] = protoKeysKept((value as Record<string, unknown>)[key], depth + 1);
+    return copy;
+  }
   const flat: unknown[] = [];
   for (const key of Object.keys(value)) flat.push(key, protoKeysKept((value as Record<string, unknown>)[key], depth + 1));
-  return Object.hasOwn(value, '__proto__') ? new ProtoKeyed(flat) : Object.fromEntries(pairs(flat));
-}
-
-function pairs(flat: unknown[]): Array<[string, unknown]> {
-  const out: Array<[string, unknown]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, flat[i + 1]]);
-  return out;
+  return new ProtoKeyed(flat);
 }
