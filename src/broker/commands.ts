@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { topicProblem } from '../protocol/validate.js';
-import { nearFileDescriptorLimit } from './fd-headroom.js';
+import { nearFileDescriptorLimit } from '../util/fd-headroom.js';
 import { executeBatchGet, executeBatchPut } from './batch-commands.js';
 import { executeAck, executeBatchLease } from './lease-commands.js';
 import type { LeaseBook } from './leases.js';

@@ -4,7 +4,7 @@ import type { AuthGate } from './auth/auth-gate.js';
 import { createListener, prepareNodeSecurity, type NodeSecurity } from './auth/node-security.js';
 import { executeCommand, type CommandContext } from './commands.js';
 import { BrokerConnection, type ConnectionHost } from './connection.js';
-import { ConnectionRegistry } from './connection-limits.js';
+import { ConnectionRegistry } from '../util/connection-registry.js';
 import { DurabilityGate } from './durability-gate.js';
 import { LeaseBook } from './leases.js';
 import { ClaimBook } from './claims.js';

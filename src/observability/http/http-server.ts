@@ -1,10 +1,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WalrusError } from '../../errors/index.js';
+import { ConnectionRegistry } from '../../util/connection-registry.js';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
 import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
+
+/**
+ * Connections the server holds at once. It shares its process (and its
+ * descriptor limit) with the pipeline, the journal and often the embedded
+ * node: without a bound, anyone who can reach the port could hold every
+ * descriptor with idle sockets (measured: 400 of them under `ulimit -n 256`
+ * left `/healthz` unanswered). When full, or near the descriptor limit, a
+ * new connection gets in and the idlest one is closed (as in the node).
+ */
+export const MAX_HTTP_CONNECTIONS = 256;
 
 /** Anything that can render Prometheus text: a `MetricsHub` or a prom-client `Registry`. */
 export interface MetricsSource {
@@ -169,6 +180,12 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   });
   // Scrapers keep connections alive; close() must not wait for them.
   server.keepAliveTimeout = 5_000;
+  const connections = new ConnectionRegistry<Socket>(MAX_HTTP_CONNECTIONS);
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    connections.watchIdle(socket, socket, 0);
+    socket.once('close', () => connections.delete(socket));
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import { nearFileDescriptorLimit } from './fd-headroom.js';
 
 /**
- * The node's connection bounds (docs/broker.md, "Limits"), kept apart from
+ * Connection bounds of a server: the embedded node's (docs/broker.md,
+ * "Limits") and the HTTP server's (docs/observability.md), kept apart from
  * the connection and server code they guard.
  *
  * - **max connections, without locking anyone out**: when the node is full
