@@ -64,9 +64,12 @@ export class BrokerConnection {
   #resumeQueued = false;
   readonly #turnShare: number;
   #gone = false;
+  /** The client's address (without the port): logins waiting for a check take turns by it. */
+  readonly remoteAddress: string;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
     this.#host = host;
     this.#turnShare = Math.min(TURN_SHARE_BYTES, host.maxUnsentReplyBytes);
     socket.setNoDelay(true);
@@ -89,6 +92,11 @@ export class BrokerConnection {
       this.#seqs = [];
       host.connectionClosed(this);
     });
+  }
+
+  /** True once the socket is closed. */
+  get gone(): boolean {
+    return this.#gone;
   }
 
   get pendingReplies(): number {

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { CompatMode } from '../options.js';
 import { ERR_UNKNOWN_COMMAND, errFrame, frameOf } from '../replies.js';
 import { trimEndLength } from '../trim.js';
+import type { TaskSource } from './fair-limit.js';
 import type { UserStore } from './user-store.js';
 
 /**
@@ -53,7 +54,7 @@ export class AuthGate {
    * and passes everything else to `next`. A Promise comes back only for a
    * password check or an addition (scrypt runs off the event loop).
    */
-  handle(body: Buffer, owner: object, next: (body: Buffer) => Buffer): Buffer | Promise<Buffer> {
+  handle(body: Buffer, owner: TaskSource, next: (body: Buffer) => Buffer): Buffer | Promise<Buffer> {
     const open = this.#users.size === 0 || this.#authenticated.has(owner);
     // Fast path: a logged-in connection (or a node without users) running anything not starting with "A".
     if (open && body[0] !== A) return next(body);
@@ -73,17 +74,17 @@ export class AuthGate {
     if (sp2 === -1) return errFrame(`${op} requires password`);
     const name = text.slice(sp1 + 1, sp2);
     const password = text.slice(sp2 + 1);
-    return op === 'AUTH' ? this.#login(owner, name, password) : this.#add(name, password);
+    return op === 'AUTH' ? this.#login(owner, name, password) : this.#add(name, password, owner);
   }
 
-  async #login(owner: object, name: string, password: string): Promise<Buffer> {
-    if (!(await this.#users.authenticate(name, password))) return AUTH_FAILED;
+  async #login(owner: TaskSource, name: string, password: string): Promise<Buffer> {
+    if (!(await this.#users.authenticate(name, password, owner))) return AUTH_FAILED;
     this.#authenticated.add(owner);
     return AUTHENTICATED;
   }
 
-  async #add(name: string, password: string): Promise<Buffer> {
-    const result = await this.#users.add(name, password);
+  async #add(name: string, password: string, source: TaskSource): Promise<Buffer> {
+    const result = await this.#users.add(name, password, source);
     if (result === 'added') return USER_ADDED;
     if (result === 'exists') return USER_EXISTS;
     return errFrame(result.error);

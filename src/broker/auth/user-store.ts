@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pLimit from 'p-limit';
+import { AbandonedTask, FairLimit, type TaskSource } from './fair-limit.js';
 import { dummyHash, hashPassword, verifyPassword } from './password-hash.js';
 import { userNameProblem, writeUsersFile, type UserEntry } from './users-file.js';
 import { parseHash } from './password-hash.js';
@@ -11,24 +11,30 @@ export interface UserStoreOptions {
   failureDelayMs?: number;
   /** Password verifications running at once (each is a scrypt on the libuv pool). @default 2 */
   maxConcurrent?: number;
-  /** Logins waiting for a verification slot beyond which new ones fail at once (after the delay). @default 256 */
-  maxQueued?: number;
 }
 
 export type AddUserResult = 'added' | 'exists' | { error: string };
 
+/** A login or addition from code, not from a connection: its own turn, never gone. */
+const LOCAL: TaskSource = { remoteAddress: '', gone: false };
+
 /**
  * The node's users: login checks and additions. Verification is bounded
- * (`maxConcurrent` at once, `maxQueued` waiting) so a flood of logins cannot
- * take the libuv pool away from the log's file I/O, and every failure is
- * answered only after `failureDelayMs`, which makes online guessing slow.
+ * (`maxConcurrent` at once) so a flood of logins cannot take the libuv pool
+ * away from the log's file I/O, and every failure is answered only after
+ * `failureDelayMs`, which makes online guessing slow.
+ *
+ * Every login is checked, however many wait: a flood of bad logins once made
+ * the node answer a correct one "authentication failed" unchecked (more
+ * than 256 waiting), which a client must take as wrong credentials and
+ * never retry. Waiting logins take turns by client address instead
+ * (`FairLimit`), so a flood from one address barely delays another's.
  */
 export class UserStore {
   readonly #users: Map<string, UserEntry>;
   readonly #file: string | undefined;
   readonly #failureDelayMs: number;
-  readonly #maxQueued: number;
-  readonly #limit: ReturnType<typeof pLimit>;
+  readonly #limit: FairLimit;
   /** Additions are written one at a time, each file a superset of the last. */
   #writing: Promise<void> = Promise.resolve();
   logins = 0;
@@ -38,23 +44,29 @@ export class UserStore {
     this.#users = users;
     this.#file = options.file;
     this.#failureDelayMs = options.failureDelayMs ?? 500;
-    this.#maxQueued = options.maxQueued ?? 256;
-    this.#limit = pLimit(options.maxConcurrent ?? 2);
+    this.#limit = new FairLimit(options.maxConcurrent ?? 2);
   }
 
   get size(): number {
     return this.#users.size;
   }
 
-  /** True when the password matches the user's hash; false (after the failure delay) otherwise. */
-  async authenticate(name: string, password: string): Promise<boolean> {
-    let ok = false;
-    if (this.#limit.pendingCount < this.#maxQueued) {
-      const user = this.#users.get(name);
+  /**
+   * True when the password matches the user's hash; false (after the failure
+   * delay) otherwise. `source` (the connection) decides whose turn it is
+   * when logins wait; if it has gone by then, nothing is checked.
+   */
+  async authenticate(name: string, password: string, source: TaskSource = LOCAL): Promise<boolean> {
+    const user = this.#users.get(name);
+    let ok: boolean;
+    try {
       // Unknown users are checked against a dummy hash: same cost, so names cannot be probed by timing.
-      ok = await this.#limit(() => verifyPassword(password, user?.parsed ?? dummyHash())).catch(() => false);
-      ok &&= user !== undefined;
+      ok = await this.#limit.run(source, () => verifyPassword(password, user?.parsed ?? dummyHash()));
+    } catch (error) {
+      if (error instanceof AbandonedTask) return false;
+      ok = false;
     }
+    ok &&= user !== undefined;
     if (ok) {
       this.logins++;
       return true;
@@ -65,11 +77,17 @@ export class UserStore {
   }
 
   /** Adds a user (hashing on the libuv pool) and rewrites the users file when there is one. */
-  async add(name: string, password: string): Promise<AddUserResult> {
+  async add(name: string, password: string, source: TaskSource = LOCAL): Promise<AddUserResult> {
     const problem = userNameProblem(name);
     if (problem) return { error: `invalid user name: ${problem}` };
     if (this.#users.has(name)) return 'exists';
-    const encoded = await this.#limit(() => hashPassword(password));
+    let encoded: string;
+    try {
+      encoded = await this.#limit.run(source, () => hashPassword(password));
+    } catch (error) {
+      if (error instanceof AbandonedTask) return { error: error.message };
+      throw error;
+    }
     if (this.#users.has(name)) return 'exists';
     const parsed = parseHash(encoded);
     if ('error' in parsed) return { error: parsed.error };
