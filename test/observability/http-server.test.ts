@@ -143,3 +143,36 @@ test('listen addresses parse, bad ones and busy ports fail clearly', async () =>
     await first.close();
   }
 });
+
+test('on a loopback bind, /metrics and /readyz refuse a Host that is not a loopback name (DNS rebinding); /healthz and loopback names are served', async () => {
+  const { request } = await import('node:http');
+  const get = (port: number, path: string, host: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const hub = new MetricsHub({ processMetrics: false });
+  hub.recordFetched('secret-topic', 1);
+  const server = await startObservabilityServer({ port: 0, metrics: hub });
+  try {
+    const evil = `rebind.example:${server.port}`;
+    for (const path of ['/metrics', '/readyz']) {
+      const res = await get(server.port, path, evil);
+      assert.equal(res.status, 403, `${path}: ${res.body}`);
+      assert.match(res.body, /Host \\"rebind\.example:\d+\\" is not a loopback name/);
+      assert.doesNotMatch(res.body, /secret-topic/);
+    }
+    assert.equal((await get(server.port, '/healthz', evil)).status, 200);
+    for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, 'localhost']) {
+      const res = await get(server.port, '/metrics', host);
+      assert.equal(res.status, 200, host);
+      assert.match(res.body, /secret-topic/);
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -8,6 +8,11 @@ function hostName(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+/** True when a Host header (`name`, `name:port`, `[v6]:port`) names a loopback host. */
+export function isLoopbackHost(host: string): boolean {
+  return isLoopback(hostName(host));
+}
+
 /**
  * Why a request to the dashboard must be refused, or undefined when it may
  * go on. Two attacks are kept out:
@@ -23,7 +28,7 @@ function hostName(host: string): string {
 export function refuseReason(req: IncomingMessage, options: { loopback: boolean }): string | undefined {
   const host = req.headers.host;
   if (host === undefined || host === '') return 'no Host header';
-  if (options.loopback && !isLoopback(hostName(host))) {
+  if (options.loopback && !isLoopbackHost(host)) {
     return `Host "${host}" is not a loopback name: open the dashboard as http://127.0.0.1:<port>/ (or localhost)`;
   }
   if (req.method !== 'POST') return undefined;

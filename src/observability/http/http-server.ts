@@ -4,6 +4,7 @@ import { WalrusError } from '../../errors/index.js';
 import { ConnectionRegistry } from '../../util/connection-registry.js';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
 import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
+import { isLoopbackHost } from '../dashboard/request-guard.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
 
@@ -157,6 +158,14 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     if (method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: `method ${method} not allowed; use GET or HEAD` }, false);
+      return;
+    }
+    // Against DNS rebinding, as for the dashboard: a web page whose name later resolves to 127.0.0.1 could
+    // read /metrics and /readyz (topic, processor and node names) as same-origin. On a loopback bind a
+    // Host header must therefore name a loopback host. /healthz says nothing but "alive".
+    const host = req.headers.host;
+    if (loopback && path !== '/healthz' && host !== undefined && !isLoopbackHost(host)) {
+      sendJson(res, 403, { error: `${path}: Host "${host}" is not a loopback name; this server binds loopback: ask http://127.0.0.1:<port>${path} (or localhost)` }, head);
       return;
     }
     if (authorized && path !== '/healthz' && !authorized(req)) {
