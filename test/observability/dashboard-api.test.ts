@@ -193,6 +193,10 @@ test('the event stream sends stats frames and new dead letters; the store browse
   assert.deepEqual(JSON.parse((await call('/api/stores/revenue?prefix=c-0&limit=5')).text), { store: 'revenue', keys: 2, entries: [{ key: 'c-0x', value: 5 }], truncated: false });
   assert.equal((await call('/api/stores/nope')).status, 404);
   assert.equal((await call('/api/stores/revenue?limit=5000')).status, 400);
+  // A broken percent-encoding is the request's fault (400, saying so), not the server's (500 "URI malformed").
+  const malformed = await call('/api/stores/%E0%A4');
+  assert.equal(malformed.status, 400);
+  assert.match(JSON.parse(malformed.text).error, /store name in \/api\/stores\/%E0%A4 is not valid percent-encoded UTF-8/);
 });
 
 test('the topology JSON of the bundled example: one source, four processors with their stage groups, sinks, the DLQ', async () => {

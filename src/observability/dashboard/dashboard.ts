@@ -130,7 +130,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       case '/api/stores':
         return json(res, 200, { stores: options.browseStore ? options.topology.stores : [] }, head);
       default:
-        if (path.startsWith('/api/stores/')) return json(res, ...(await browse(decodeURIComponent(path.slice('/api/stores/'.length)), context.query)), head);
+        if (path.startsWith('/api/stores/')) {
+          const name = decodedSegment(path.slice('/api/stores/'.length));
+          if (name === undefined) return json(res, 400, { error: `the store name in ${path} is not valid percent-encoded UTF-8; GET /api/stores lists the stores` }, head);
+          return json(res, ...(await browse(name, context.query)), head);
+        }
         return json(res, 404, { error: `no such endpoint ${path}; GET /api lists them` }, head);
     }
   }
@@ -196,6 +200,15 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 function methodNotAllowed(res: ServerResponse, allow: string): true {
   res.setHeader('allow', allow);
   return json(res, 405, { error: `method not allowed; use ${allow}` });
+}
+
+/** A path segment decoded, or undefined when its percent-encoding is broken (`%E0`, `%zz`). */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function intParam(text: string | null, fallback: number, min: number, max: number): number | string {
