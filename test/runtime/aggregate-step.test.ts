@@ -65,11 +65,17 @@ const at = (ms: number): string => new Date(T0 + ms).toISOString();
 
 type Reading = { ts: string; m: { amount?: number } };
 
-/** Per key a, b, c (amounts ×1, ×2, ×3), in source order; a late reading for a and b; a reading without amount for a; one without key. */
+/**
+ * Per key a, b, c (amounts ×1, ×2, ×3), in source order; a late reading for a and b; a reading without amount for a; one without key.
+ * The keys' readings are interleaved (the n-th of a, b, c, then the n+1-th), so the keys move through time together:
+ * a key's first reading far behind the step's stream time would be late (docs/state.md).
+ */
 function input(): Array<{ key?: string; value: Reading }> {
-  const out: Array<{ key?: string; value: Reading }> = [];
+  const perKey: Array<Array<{ key?: string; value: Reading }>> = [];
   for (const key of ['a', 'b', 'c']) {
     const k = key.charCodeAt(0) - 96;
+    const out: Array<{ key?: string; value: Reading }> = [];
+    perKey.push(out);
     const r = (s: number, amount: number) => out.push({ key, value: { ts: at(s * S), m: { amount: amount * k } } });
     r(1, 1); r(30, 2); r(59, 3);   // [0, 60s)
     r(61, 4);                     // [60s, 120s); [0, 60s) still within its grace
@@ -79,6 +85,7 @@ function input(): Array<{ key?: string; value: Reading }> {
     r(130, 1);                    // closes [60s, 120s)
     if (key === 'a') out.push({ key, value: { ts: at(131 * S), m: {} } }); // no amount
   }
+  const out = Array.from({ length: Math.max(...perKey.map((p) => p.length)) }, (_, i) => perKey.flatMap((p) => p.slice(i, i + 1))).flat();
   out.push({ value: { ts: at(10 * S), m: { amount: 1 } } }); // no key
   return out;
 }

@@ -3,6 +3,8 @@ import {
   advanceKeyTo, aggregate as aggregateInto, fromField, fromHeader, fromRecordTimestamp, hopping, lateRecordError, tumbling,
   windowedAggregate, type EventTimeExtractor, type WindowSpec,
 } from '../../state/index.js';
+import { forgetKeyStreamTime } from '../../state/dsl/keyed-windows.js';
+import type { ChangeSet } from '../../state/model/change-set.js';
 import type { AggregateOp, AggregateSpec } from './aggregate-spec.js';
 import { defineProcessor } from '../define.js';
 import { NonRetriableError } from '../non-retriable-error.js';
@@ -150,6 +152,8 @@ function planFor(ctx: { processor: string; config: unknown }): Plan {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const init = (): AggregateState => ({ count: 0, value: null });
+/** How far behind the step's stream time a key's own may fall before it is dropped (a key with no window left): a window's size + grace. */
+const retention = (spec: AggregateSpec): number => spec.window!.size + spec.window!.grace;
 
 function result(spec: AggregateSpec, key: string, state: AggregateState, window: { start: number; end: number } | null, final: boolean): AggregateResult {
   return {
@@ -175,8 +179,11 @@ export default defineProcessor<unknown, unknown>({
     }
     if (record.source === TICK_SOURCE) {
       // A tick: move the key's stream time to the step's and emit (final) what that closes; nothing else.
+      // Or, for a key with no window left whose stream time is size + grace behind the step's, drop that stream time.
       if (plan.windows === undefined || typeof record.value !== 'number') return undefined;
-      const { closed } = advanceKeyTo<AggregateState>(ctx.state(spec.store), key, record.value, { windows: plan.windows, graceMs: spec.window!.grace });
+      const state = ctx.state(spec.store);
+      if (forgetKeyStreamTime(state, key, record.value, retention(spec))) return undefined;
+      const { closed } = advanceKeyTo<AggregateState>(state, key, record.value, { windows: plan.windows, graceMs: spec.window!.grace });
       return closed.map((w) => result(spec, key, w.value, w, true));
     }
     const x = plan.read(record.value, record);
@@ -186,9 +193,12 @@ export default defineProcessor<unknown, unknown>({
       return [result(spec, key, next, null, false)];
     }
     const grace = spec.window!.grace;
+    // A key without a stream time of its own starts size + grace behind the step's (see forgetKeyStreamTime).
+    const stepTime = (state as ChangeSet).stepStreamTime;
     const step = windowedAggregate(state, record, {
       windows: plan.windows, graceMs: grace, eventTime: plan.eventTime!,
       init, aggregate: (s: AggregateState) => plan.add(s, x),
+      newKeyStreamTime: stepTime === undefined ? undefined : stepTime - retention(spec),
     });
     if (step.late) {
       if (spec.late === 'dlq') throw lateRecordError(record, step.eventTime, step.streamTime, grace);

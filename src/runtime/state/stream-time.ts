@@ -27,7 +27,7 @@ interface WindowedStep {
   closeAfter: number;
   /** The step's stream time: the largest event time of any record it processed (-1: none yet). */
   time: number;
-  /** Open windows by store key → close time (those not yet handed to a tick). */
+  /** Open windows, and keys' stream times, by store key → close time (those not yet handed to a tick). */
   open: Map<string, number>;
   /** The same windows by close time (lazy deletion: entries not in `open` with that time are skipped). */
   heap: MinHeap;
@@ -58,7 +58,11 @@ export interface StreamTimesOptions {
  * record with the reserved source `TICK_SOURCE` and the stream time as value,
  * queued at the step behind the key's records already there (key ordering),
  * which moves the key's stream time and closes (emits, deletes) its due
- * windows like a record would. A tick has its own ticket without a journal
+ * windows like a record would. A key's stream time is indexed too: once
+ * the step's is size + grace past it, a tick drops it if the key has no
+ * window left (so the store keeps open windows, not every key ever seen),
+ * and the step's stream time goes with each record for a key without one
+ * (builtin/aggregate.ts). A tick has its own ticket without a journal
  * seq: its state change commits before anything counts as finished, like a
  * record's, and `--until-idle` / shutdown wait for it. A crash loses nothing:
  * at start-up the stream time and the index are rebuilt from the store, and
@@ -120,7 +124,10 @@ export class StreamTimes {
             // Only an earlier version wrote these (from an event time that was not epoch ms): ticking every key to it would fail.
             this.#o.logger?.warn({ processor: step.name, store: step.storeName, key, streamTime: value },
               'a key\'s stream time in the store is after the latest date there is; the step\'s stream time ignores it (that key\'s records will be late: delete its entries to start it afresh)');
-          } else if (typeof value === 'number' && value > step.time) step.time = value;
+          } else if (typeof value === 'number') {
+            if (value > step.time) step.time = value;
+            this.#index(step, key, value);
+          }
           continue;
         }
         const parsed = parseWindowKey(key);
@@ -139,7 +146,10 @@ export class StreamTimes {
       preload: (job) => {
         // From here on a worker has the tick with its time: a later advance needs a new one.
         if (step.queued.get(job.key!) === job) step.queued.delete(job.key!);
-        return inner.preload(job);
+        const list = inner.preload(job);
+        // The step's stream time goes with the key's entries: where the key has no stream time of its own, the worker starts from it.
+        if (list === undefined || step.time < 0) return list;
+        return list.map((p) => (p.store === step.storeName && p.refused === undefined ? { ...p, streamTime: step.time } : p));
       },
       accept: (job, writes, sent) => {
         const refused = inner.accept(job, writes, sent);
@@ -159,9 +169,11 @@ export class StreamTimes {
       if (w.store !== step.storeName) continue;
       for (const [key, bytes] of w.writes) {
         if (key.endsWith(STREAM_TIME_SUFFIX)) {
-          if (bytes === null) continue;
+          if (bytes === null) { step.open.delete(key); continue; }
           const t = decodeValue<unknown>(bytes);
-          if (typeof t === 'number' && t > step.time) step.time = t;
+          if (typeof t !== 'number') continue;
+          if (t > step.time) step.time = t;
+          this.#index(step, key, t);
           continue;
         }
         if (bytes === null) { step.open.delete(key); continue; }
@@ -173,6 +185,7 @@ export class StreamTimes {
     this.#due(step);
   }
 
+  /** Indexes a window (`start`: its start) or a key's stream time (`start`: its value; due once it is size + grace behind, to be dropped). */
   #index(step: WindowedStep, storeKey: string, start: number): void {
     const close = start + step.closeAfter;
     step.open.set(storeKey, close);
@@ -186,7 +199,7 @@ export class StreamTimes {
       const [close, storeKey] = heap.pop();
       if (step.open.get(storeKey) !== close) continue; // closed (deleted) meanwhile, or a stale duplicate
       step.open.delete(storeKey);
-      this.#tick(step, parseWindowKey(storeKey)!.key);
+      this.#tick(step, storeKey.endsWith(STREAM_TIME_SUFFIX) ? storeKey.slice(0, -STREAM_TIME_SUFFIX.length) : parseWindowKey(storeKey)!.key);
     }
   }
 

@@ -189,7 +189,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     anyAttempt ? attempts : null,
     entry ? entry.value : -1, entry ? null : entries,
     single ? single.value : null, single ? null : singles,
-    anyPreload ? byStore(preload, (p) => (p.refused === undefined ? packEntries(p.entries) : { refused: p.refused })) : null,
+    anyPreload ? byStore(preload, preloadData) : null,
     anyChained ? chained : null, resume,
   ]);
 }
@@ -225,11 +225,17 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
   return records;
 }
 
-/** One store's preload as it crossed: a blob of entries, or a refusal (`{ refused }`). */
+/** One store's preload as it crosses: a blob of entries, the blob with the step's stream time (`{ blob, streamTime }`), or a refusal (`{ refused }`). */
+function preloadData(p: StatePreload): unknown {
+  if (p.refused !== undefined) return { refused: p.refused };
+  return p.streamTime === undefined ? packEntries(p.entries) : { blob: packEntries(p.entries), streamTime: p.streamTime };
+}
+
 function preloadOf(store: string, data: unknown): StatePreload {
   if (data instanceof Uint8Array) return { store, entries: unpackEntries(data) };
-  const refused = (data as { refused?: unknown } | null)?.refused;
+  const { refused, blob, streamTime } = (data ?? {}) as { refused?: unknown; blob?: unknown; streamTime?: unknown };
   if (typeof refused === 'string') return { store, entries: [], refused };
+  if (blob instanceof Uint8Array && typeof streamTime === 'number') return { store, entries: unpackEntries(blob), streamTime };
   return { store, entries: data as StatePreload['entries'] };
 }
 
@@ -240,18 +246,18 @@ function preloadOf(store: string, data: unknown): StatePreload {
  */
 function flattenPreload(list: MemberPreload[]): StatePreload[] {
   const out: StatePreload[] = [];
-  for (const p of list) for (const s of p.stores) out.push(s.refused === undefined ? { store: `${p.member}/${s.store}`, entries: s.entries } : { store: `${p.member}/${s.store}`, entries: [], refused: s.refused });
+  for (const p of list) for (const s of p.stores) out.push({ ...s, store: `${p.member}/${s.store}` });
   return out;
 }
 
 function unflattenPreload(flat: StatePreload[]): MemberPreload[] {
   const out: MemberPreload[] = [];
-  for (const { store, entries, refused } of flat) {
-    const slash = store.indexOf('/');
-    const member = Number(store.slice(0, slash));
+  for (const s of flat) {
+    const slash = s.store.indexOf('/');
+    const member = Number(s.store.slice(0, slash));
     let last = out[out.length - 1];
     if (last === undefined || last.member !== member) { last = { member, stores: [] }; out.push(last); }
-    last.stores.push(refused === undefined ? { store: store.slice(slash + 1), entries } : { store: store.slice(slash + 1), entries, refused });
+    last.stores.push({ ...s, store: s.store.slice(slash + 1) });
   }
   return out;
 }

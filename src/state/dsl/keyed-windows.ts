@@ -14,6 +14,12 @@ export interface KeyedWindowOptions<V, A> {
   eventTime: EventTimeExtractor<V>;
   init: () => A;
   aggregate: (aggregate: A, value: V, key: string) => A;
+  /**
+   * The stream time of a key that has none of its own (a new key, or one
+   * whose entry was dropped): what its first record is judged late against.
+   * @default -1 (nothing is late for a new key)
+   */
+  newKeyStreamTime?: number;
 }
 
 /** What one record did to its key's windows. */
@@ -67,7 +73,8 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
   const t = readEventTime(opts.eventTime, record);
-  const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
+  const own = state.get<number>(keyStreamTimeKey(key));
+  const before = own ?? opts.newKeyStreamTime ?? -1;
   const updates: Array<WindowResult<A>> = [];
   const windows = windowsFor(opts.windows, t);
   let lateWindows = 0;
@@ -79,8 +86,10 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
     state.put(storeKey, next);
     updates.push({ key, start: w.start, end: w.end, value: next, final: false });
   }
-  const closed = t > before ? moveKeyStreamTime<A>(state, key, t, opts.windows, grace) : [];
-  return { updates, closed, late: windows.length > 0 && lateWindows === windows.length, eventTime: t, streamTime: Math.max(t, before) };
+  const streamTime = Math.max(t, before);
+  // A key with a window always has a stream time of its own.
+  const closed = t > before || (own === undefined && updates.length > 0) ? moveKeyStreamTime<A>(state, key, streamTime, opts.windows, grace) : [];
+  return { updates, closed, late: windows.length > 0 && lateWindows === windows.length, eventTime: t, streamTime };
 }
 
 /** Options of {@link advanceKeyTo}: the same windows and grace as the key's `windowedAggregate`. */
@@ -126,6 +135,21 @@ export function advanceKeyTo<A>(state: StateStoreView, key: string, streamTime: 
   const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
   if (streamTime <= before) return { closed: [], streamTime: before };
   return { closed: moveKeyStreamTime<A>(state, key, streamTime, opts.windows, grace), streamTime };
+}
+
+/**
+ * Drops the key's stream time when the key has no window left and
+ * `streamTime` is at least `retention` past it, and says whether it did. Its
+ * later records then start from `newKeyStreamTime`: given a value at least as
+ * far on as the key's stream time was, everything that was late for the key
+ * stays late, and no window that closed can open again.
+ */
+export function forgetKeyStreamTime(state: StateStoreView, key: string, streamTime: number, retention: number): boolean {
+  const own = state.get<number>(keyStreamTimeKey(key));
+  if (typeof own !== 'number' || streamTime < own + retention) return false;
+  if (state.range({ prefix: `${key}@`, end: keyStreamTimeKey(key) }).some((e) => parseWindowKey(e.key)?.key === key)) return false;
+  state.delete(keyStreamTimeKey(key));
+  return true;
 }
 
 /** Sets the key's stream time to `t` (above its current one) and closes (returns, deletes) its windows with `end + grace <= t`. */

@@ -36,6 +36,12 @@ export interface StateStoreView {
 export class ChangeSet implements StateStoreView {
   readonly name: string;
   readonly scope: string | undefined;
+  /**
+   * In a worker, for the store of a windowed `aggregate:` step: the step's
+   * stream time as the coordinator knew it when it sent the record
+   * (src/runtime/state/stream-time.ts); undefined elsewhere.
+   */
+  stepStreamTime: number | undefined = undefined;
   #base: StateReader;
   #writes = new Map<string, Uint8Array | null>();
   #reads = new Set<string>();

@@ -14,6 +14,12 @@ export interface StatePreload {
    * it emits anything computed without the key's state.
    */
   refused?: string;
+  /**
+   * A windowed `aggregate:` step's store: the step's stream time as the
+   * coordinator knows it (src/runtime/state/stream-time.ts), for a key that
+   * has no open window and so no stream time of its own.
+   */
+  streamTime?: number;
 }
 
 /** What a worker returns per store after processing a record (empty writes are omitted). */
@@ -138,6 +144,7 @@ export class WorkerStateContext {
       });
     }
     view = new ChangeSet(name, new PreloadedState(preload.entries), this.#recordKey);
+    view.stepStreamTime = preload.streamTime;
     this.#open.set(name, view);
     return view;
   }
