@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CircuitBreaker, type BreakerState } from '../../src/client/index.js';
+import { FIRST_OPENING_MS } from '../../src/client/cluster/breaker.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 function fakeClock(): { now: () => number; advance: (ms: number) => void } {
@@ -29,18 +30,18 @@ test('opens after failureThreshold consecutive failures and fails fast with retr
   breaker.failure();
   assert.equal(breaker.state, 'open');
   assert.deepEqual(changes, ['open']);
-  clock.advance(10_000);
-  assert.throws(() => breaker.admit(), (e: unknown) => e instanceof WalrusError && e.code === 'CIRCUIT_OPEN' && e.retriable && e.context.retryAfterMs === 20_000 && /20000 ms/.test(e.message));
+  clock.advance(100);
+  assert.throws(() => breaker.admit(), (e: unknown) => e instanceof WalrusError && e.code === 'CIRCUIT_OPEN' && e.retriable && e.context.retryAfterMs === FIRST_OPENING_MS - 100 && /150 ms/.test(e.message));
   assert.equal(breaker.available, false);
   assert.equal(breaker.snapshot().rejected, 1);
 });
 
-test('half-open after openDuration: admits halfOpenAttempts trials; that many successes close it', () => {
+test('half-open after the opening: admits halfOpenAttempts trials; that many successes close it', () => {
   const clock = fakeClock();
   const breaker = new CircuitBreaker('n:1', { ...settings, failureThreshold: 1 }, clock);
   breaker.admit();
   breaker.failure();
-  clock.advance(29_999);
+  clock.advance(FIRST_OPENING_MS - 1);
   assert.equal(breaker.state, 'open');
   clock.advance(1);
   assert.equal(breaker.state, 'half-open');
@@ -56,19 +57,51 @@ test('half-open after openDuration: admits halfOpenAttempts trials; that many su
   assert.equal(breaker.snapshot().closed, 1);
 });
 
-test('a failure in half-open reopens for a full openDuration; neutral outcomes free the trial slot', () => {
+test('a failure in half-open reopens for twice as long; neutral outcomes free the trial slot', () => {
   const clock = fakeClock();
   const breaker = new CircuitBreaker('n:1', { ...settings, failureThreshold: 1, halfOpenAttempts: 1 }, clock);
   breaker.admit();
   breaker.failure();
-  clock.advance(30_000);
+  clock.advance(FIRST_OPENING_MS);
   breaker.admit();
   breaker.neutral();
   breaker.admit();
   breaker.failure();
   assert.equal(breaker.state, 'open');
-  assert.equal(breaker.retryAfterMs, 30_000);
+  assert.equal(breaker.retryAfterMs, 2 * FIRST_OPENING_MS);
   assert.equal(breaker.snapshot().opened, 2);
+});
+
+test('openings start short and double with each failed trial up to openDuration; closing starts over', () => {
+  const clock = fakeClock();
+  const breaker = new CircuitBreaker('n:1', { ...settings, failureThreshold: 2, halfOpenAttempts: 1 }, clock);
+  const openFor = (): number => {
+    const ms = breaker.retryAfterMs;
+    clock.advance(ms);
+    assert.equal(breaker.state, 'half-open');
+    return ms;
+  };
+  breaker.failure();
+  breaker.failure();
+  const openings = [openFor()];
+  // A dead node: every trial fails.
+  for (let i = 0; i < 9; i++) {
+    breaker.admit();
+    breaker.failure();
+    openings.push(openFor());
+  }
+  assert.deepEqual(openings, [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+  // Back: the trial closes it, and the next outage is tried again after a short opening.
+  breaker.admit();
+  breaker.success();
+  assert.equal(breaker.state, 'closed');
+  breaker.failure();
+  breaker.failure();
+  assert.equal(breaker.retryAfterMs, FIRST_OPENING_MS);
+  // openDuration below the first opening: every opening is openDuration.
+  const short = new CircuitBreaker('n:2', { failureThreshold: 1, openDurationMs: 100, halfOpenAttempts: 1 }, clock);
+  short.failure();
+  assert.equal(short.retryAfterMs, 100);
 });
 
 test('failures reported while open do not extend it', () => {
@@ -76,7 +109,7 @@ test('failures reported while open do not extend it', () => {
   const breaker = new CircuitBreaker('n:1', { ...settings, failureThreshold: 1 }, clock);
   breaker.admit();
   breaker.failure();
-  clock.advance(20_000);
+  clock.advance(200);
   breaker.failure();
-  assert.equal(breaker.retryAfterMs, 10_000);
+  assert.equal(breaker.retryAfterMs, FIRST_OPENING_MS - 200);
 });

@@ -137,11 +137,15 @@ describe('faults between client and node (fault-injection proxy)', () => {
     for (let i = 0; i < 3; i++) await assert.rejects(c.metrics(), (e: unknown) => (e as WalrusError).retriable);
     assert.equal(c.stats().nodes[proxy.address]!.breaker.state, 'open');
     const accepted = proxy.accepted;
-    now += 4_000;
-    await assert.rejects(c.metrics(), (e: unknown) => isCode('CIRCUIT_OPEN')(e) && (e as WalrusError).context.retryAfterMs === 6_000);
+    now += 100;
+    await assert.rejects(c.metrics(), (e: unknown) => isCode('CIRCUIT_OPEN')(e) && (e as WalrusError).context.retryAfterMs === 150);
     assert.equal(proxy.accepted, accepted, 'fail fast: no connection attempted');
+    // A failed trial reopens it for twice as long (the first opening is 250 ms).
+    now += 150;
+    await assert.rejects(c.metrics(), (e: unknown) => (e as WalrusError).retriable);
+    await assert.rejects(c.metrics(), (e: unknown) => isCode('CIRCUIT_OPEN')(e) && (e as WalrusError).context.retryAfterMs === 500);
     proxy.setMode({ kind: 'pass' });
-    now += 6_000;
+    now += 500;
     assert.equal(c.stats().nodes[proxy.address]!.breaker.state, 'half-open');
     await c.metrics();
     await c.metrics();

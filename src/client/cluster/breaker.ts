@@ -5,9 +5,20 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface BreakerSettings {
   failureThreshold: number;
+  /** The longest an opening lasts (openings start at FIRST_OPENING_MS and double). */
   openDurationMs: number;
   halfOpenAttempts: number;
 }
+
+/**
+ * How long the first opening lasts (or `openDurationMs`, if shorter). Each
+ * reopening after a failed half-open trial lasts twice as long as the one
+ * before, up to `openDurationMs`; closing starts over. So a node back after
+ * a short outage is tried again within about as long as it was away
+ * (KafkaJS starts its reconnect backoff at 300 ms, librdkafka at 100 ms),
+ * while a dead node is tried ever more rarely, then once per `openDurationMs`.
+ */
+export const FIRST_OPENING_MS = 250;
 
 /** What `client.stats()` shows per node. */
 export interface BreakerSnapshot {
@@ -24,10 +35,12 @@ export interface BreakerSnapshot {
  * A circuit breaker for one node.
  *
  * closed → `failureThreshold` consecutive node failures → open.
- * open → fails fast with CIRCUIT_OPEN carrying `retryAfterMs`; after
- * `openDurationMs` → half-open.
+ * open → fails fast with CIRCUIT_OPEN carrying `retryAfterMs`; after the
+ * opening's length (FIRST_OPENING_MS, doubling with every reopening up to
+ * `openDurationMs`) → half-open.
  * half-open → admits up to `halfOpenAttempts` trial calls at a time;
- * `halfOpenAttempts` successes → closed, any failure → open again.
+ * `halfOpenAttempts` successes → closed (the next opening is short again),
+ * any failure → open again, for twice as long as the last opening.
  *
  * Written here rather than taken from cockatiel: we need the state per node
  * readable synchronously by the balancer (to route around an open node
@@ -44,6 +57,10 @@ export class CircuitBreaker {
   #state: BreakerState = 'closed';
   #failures = 0;
   #openUntil = 0;
+  /** Length of the current (or last) opening. */
+  #openingMs = 0;
+  /** Openings since the breaker was last closed. */
+  #openings = 0;
   #trials = 0;
   #trialSuccesses = 0;
   #counters = { opened: 0, closed: 0, rejected: 0 };
@@ -80,7 +97,7 @@ export class CircuitBreaker {
       return;
     }
     this.#counters.rejected++;
-    const retryAfterMs = state === 'open' ? this.retryAfterMs : Math.max(1, Math.ceil(this.#settings.openDurationMs / 10));
+    const retryAfterMs = state === 'open' ? this.retryAfterMs : Math.max(1, Math.ceil(this.#openingMs / 10));
     throw new WalrusError(
       'CIRCUIT_OPEN',
       state === 'open'
@@ -123,10 +140,13 @@ export class CircuitBreaker {
     this.#trials = 0;
     this.#trialSuccesses = 0;
     if (to === 'open') {
-      this.#openUntil = this.#clock.now() + this.#settings.openDurationMs;
+      this.#openingMs = Math.min(this.#settings.openDurationMs, FIRST_OPENING_MS * 2 ** Math.min(this.#openings, 30));
+      this.#openings++;
+      this.#openUntil = this.#clock.now() + this.#openingMs;
       this.#counters.opened++;
     } else if (to === 'closed') {
       this.#failures = 0;
+      this.#openings = 0;
       this.#counters.closed++;
     }
     this.#onChange?.(to);

@@ -264,15 +264,15 @@ export class WalrusNode {
   }
 
   /**
-   * When the breaker opens, come back after `openDurationMs` and probe with
-   * METRICS (the half-open trial calls), so a healed node returns to service
-   * even when no user request would have tried it.
+   * When the breaker opens, come back once the opening is over and probe
+   * with METRICS (the half-open trial calls), so a healed node returns to
+   * service even when no user request would have tried it.
    */
   #onBreaker(state: BreakerState): void {
     channels.breaker.publish({ node: this.id, state });
     if (state !== 'open' || this.#closed) return;
     if (this.#reprobe) clearTimeout(this.#reprobe);
-    this.#reprobe = setTimeout(() => void this.#probeHealth(), this.#settings.breaker.openDurationMs + 1);
+    this.#reprobe = setTimeout(() => void this.#probeHealth(), this.#breaker.retryAfterMs + 1);
     this.#reprobe.unref();
   }
 

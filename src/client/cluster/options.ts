@@ -47,7 +47,12 @@ export interface RetryOptions {
 export interface BreakerOptions {
   /** Consecutive node failures (network, timeout, protocol, server error) that open the breaker. @default 5 */
   failureThreshold?: number;
-  /** How long an open breaker fails fast before letting trial calls through. @default 30000 */
+  /**
+   * The longest an open breaker fails fast before letting trial calls
+   * through. The first opening lasts 250 ms (or this, if shorter); each
+   * reopening after a failed trial lasts twice as long as the last, up to
+   * this; closing starts over. @default 30000
+   */
   openDurationMs?: number;
   /** Trial calls in half-open state; this many successes close the breaker, one failure reopens it. @default 3 */
   halfOpenAttempts?: number;

@@ -47,7 +47,7 @@ const retry = z
 const breaker = z
   .strictObject({
     failureThreshold: count(5).describe('Consecutive failures that open the breaker of a node.'),
-    openDuration: duration('30s').describe('How long an open breaker refuses calls.'),
+    openDuration: duration('30s').describe('Longest time an open breaker refuses calls: the first opening lasts 250 ms (or this, if shorter), each reopening after a failed trial call twice as long as the last, up to this; closing starts over.'),
     halfOpenAttempts: count(3).describe('Trial calls let through while half-open.'),
   })
   .describe('Circuit breaker per node.');
