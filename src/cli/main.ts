@@ -55,7 +55,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return EXIT.USAGE;
     }
     if (error instanceof WalrusError) {
-      io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n${NO_ANSWER.has(error.code) ? `${NO_ANSWER_HINT}\n` : ''}`);
+      const hint = error.code === 'REQUEST_TIMEOUT' ? SILENT_HINT : NO_ANSWER.has(error.code) ? NO_ANSWER_HINT : undefined;
+      io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n${hint ? `${hint}\n` : ''}`);
       return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
     // A file-system or network error (ENOENT, EACCES, EISDIR, ...) names its path in its message: the stack adds nothing for a user.
@@ -70,9 +71,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** Codes that mean no node answered: the message names the node, the hint says what to do. */
-const NO_ANSWER = new Set(['CONNECTION_REFUSED', 'CONNECTION_TIMEOUT', 'REQUEST_TIMEOUT', 'NETWORK_ERROR', 'NO_NODE_AVAILABLE', 'CIRCUIT_OPEN']);
-const NO_ANSWER_HINT = 'Check that the node is running and reachable at that address (`walrus-stream broker` starts one), ' +
-  'or give the right address: --nodes (for run also cluster.nodes in the topology; for the other commands also $WALRUS_NODES).';
+const NO_ANSWER = new Set(['CONNECTION_REFUSED', 'CONNECTION_TIMEOUT', 'NETWORK_ERROR', 'NO_NODE_AVAILABLE', 'CIRCUIT_OPEN']);
+const ADDRESS_HINT = 'or give the right address: --nodes (for run also cluster.nodes in the topology; for the other commands also $WALRUS_NODES).';
+const NO_ANSWER_HINT = `Check that the node is running and reachable at that address (\`walrus-stream broker\` starts one), ${ADDRESS_HINT}`;
+/** REQUEST_TIMEOUT: something took the connection and the request, and never answered. */
+const SILENT_HINT = 'The node accepted the connection but did not answer (for run, cluster.requestTimeout sets how long each request waits): ' +
+  `check that a Walrus node listens at that address and is not stopped, hung or overloaded, ${ADDRESS_HINT}`;
 
 /** A usage error's message; for an unknown option, its name and the closest option of the command's usage text. */
 function usageProblem(error: Error, usage: string): string {

@@ -34,6 +34,12 @@ export interface NodeSettings {
 
 export interface NodeStats {
   outstanding: number;
+  /**
+   * How long requests sent to the node have waited without it saying
+   * anything (0 when none waits): a node that accepted the connection but
+   * stopped answering shows here long before `requestTimeoutMs` passes.
+   */
+  silentMs: number;
   requests: Record<string, CommandStats>;
   pool: PoolStats;
   breaker: ReturnType<CircuitBreaker['snapshot']>;
@@ -61,6 +67,8 @@ export class WalrusNode {
   #probing: Promise<NodeCapabilities> | undefined;
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Connections up but still logging in (not in the pool yet): a silent node shows there first. */
+  readonly #loggingIn = new Set<Connection>();
   readonly #counted = new WeakSet<object>();
   readonly #refusals: LoginRefusals;
 
@@ -200,7 +208,9 @@ export class WalrusNode {
   stats(): NodeStats {
     const requests: Record<string, CommandStats> = {};
     for (const [command, counters] of this.#commands) requests[command] = counters.snapshot();
-    return { outstanding: this.#outstanding, requests, pool: this.#pool.stats(), breaker: this.#breaker.snapshot(), capabilities: this.capabilities };
+    let silentMs = this.#pool.silentMs();
+    for (const connection of this.#loggingIn) silentMs = Math.max(silentMs, connection.silentMs());
+    return { outstanding: this.#outstanding, silentMs: Math.round(silentMs), requests, pool: this.#pool.stats(), breaker: this.#breaker.snapshot(), capabilities: this.capabilities };
   }
 
   async close(): Promise<void> {
@@ -213,8 +223,11 @@ export class WalrusNode {
     const { address, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, clock } = this.#settings;
     // A refused login is not retried by reconnecting for every request (docs/security.md).
     this.#refusals.check(clock.now());
+    let loggingIn: Connection | undefined;
     try {
-      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, onReply });
+      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, onReply }, (up) => {
+        if (auth) this.#loggingIn.add((loggingIn = up));
+      });
       channels.connection.publish({ node: this.id, event: 'open' });
       connection.onClose((reason) => channels.connection.publish({ node: this.id, event: 'close', errorCode: reason.code }));
       return connection;
@@ -222,6 +235,8 @@ export class WalrusNode {
       this.#refusals.record(error, clock.now());
       channels.connection.publish({ node: this.id, event: 'failed', errorCode: (error as WalrusError).code });
       throw error;
+    } finally {
+      if (loggingIn) this.#loggingIn.delete(loggingIn);
     }
   }
 

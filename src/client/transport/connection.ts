@@ -44,14 +44,18 @@ export class Connection {
   #onClosed: Array<(reason: WalrusError) => void> = [];
   /** Last time a request was sent or answered (performance.now()). */
   lastUsedAt = performance.now();
+  /** Last time the node sent anything on this connection (performance.now()). */
+  #lastReplyAt = 0;
 
   /**
    * Opens a connection (TLS when `options.tls`) and, with `options.auth`,
    * logs it in before anyone can send on it. Rejects with
    * CONNECTION_REFUSED / CONNECTION_TIMEOUT / NETWORK_ERROR / AUTH_FAILED.
+   * `onOpen` gets the connection once the socket is up, before the login.
    */
-  static async connect(options: ConnectionOptions): Promise<Connection> {
+  static async connect(options: ConnectionOptions, onOpen?: (connection: Connection) => void): Promise<Connection> {
     const connection = await Connection.#open(options);
+    onOpen?.(connection);
     if (options.auth) await authenticate(connection, options.auth);
     return connection;
   }
@@ -103,6 +107,16 @@ export class Connection {
   /** Requests sent and not yet answered (aborted ones included until their reply is read). */
   get inFlight(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * How long the node has left this connection's requests without a word:
+   * 0 when none waits, else the time since the oldest waiting request was
+   * sent or the node last sent anything, whichever is later.
+   */
+  silentMs(now = performance.now()): number {
+    const oldest = this.#queue.peek();
+    return oldest === undefined ? 0 : Math.max(0, now - Math.max(oldest.sentAt, this.#lastReplyAt));
   }
 
   get isOpen(): boolean {
@@ -179,7 +193,7 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    this.lastUsedAt = performance.now();
+    this.lastUsedAt = this.#lastReplyAt = performance.now();
     this.#decoder.push(chunk);
     for (;;) {
       const unit = this.#decoder.next();

@@ -119,6 +119,14 @@ export class ConnectionPool {
     };
   }
 
+  /** The longest any open connection has waited for the node to say anything (Connection.silentMs). */
+  silentMs(): number {
+    const now = performance.now();
+    let longest = 0;
+    for (const connection of this.#open) longest = Math.max(longest, connection.silentMs(now));
+    return longest;
+  }
+
   /** Closes every connection (in-flight requests finish first) and fails waiters with POOL_CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -22,6 +22,7 @@ import { checkPartitionCounts } from './partition-check.js';
 import { isRepartition, withRepartitions } from '../../topology/repartition.js';
 import { journalIdentity, RepartitionOrigins } from '../sources/repartition-origin.js';
 import { claimOwnership, ownedPartitionTopics } from './ownership.js';
+import { watchSilentNodes } from './silent-nodes.js';
 
 /** Options of {@link startPipeline}. */
 export interface PipelineOptions {
@@ -192,6 +193,15 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       tls: broker || !c.tls ? undefined : await readTlsFiles(c.tls, topology.dir),
     });
     cleanups.push(() => client.close());
+    // A node that accepted the connection but does not answer is reported within seconds (start-up:
+    // as an operator warning, since nothing else shows), not only once a request times out.
+    let running = false;
+    const stopWatch = watchSilentNodes(client, {
+      afterMs: client.options.healthCheckTimeoutMs, requestTimeoutMs: c.requestTimeout,
+      warn: (message, data) => (running || !options.onWarning ? options.logger?.warn(data, message) : options.onWarning(message)),
+      info: (message, data) => options.logger?.info(data, message),
+    });
+    cleanups.push(async () => stopWatch());
     // Before anything is read: a second live process with the same partitions stops here.
     phase('claiming partitions');
     let lostEarly: WalrusError | undefined;
@@ -294,6 +304,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
         coordinator.fail(error);
       }, giveUpAfter);
     };
+    running = true;
     return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop, journalReplay };
   } catch (error) {
     await cleanup();
