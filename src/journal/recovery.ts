@@ -3,7 +3,7 @@ import { WalrusError } from '../errors/index.js';
 import { LiveSet } from './live-set.js';
 import { RecordType } from './record-format.js';
 import { repairHeader } from './header-repair.js';
-import { SEGMENT_HEADER_BYTES, checkSegmentHeader, correctSegmentHeader, listSegments, segmentPath } from './segment-file.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, correctSegmentHeader, listSegments, segmentName, segmentPath } from './segment-file.js';
 import { scanSegment } from './segment-scan.js';
 
 export interface Recovered {
@@ -26,6 +26,9 @@ export interface Recovered {
  * base seq that keeps seqs growing (header-repair.ts), and an error-level
  * warning. A file that is not a journal segment — a bad header and no
  * record right after it — stops the open rather than being overwritten.
+ * A segment missing between two others (ids are consecutive, and only the
+ * oldest are ever deleted) is reported at error level, like other damage
+ * that loses entries, and recovery goes on with the rest.
  */
 export async function recover(
   dir: string,
@@ -35,7 +38,7 @@ export async function recover(
   let nextSeq = 1;
   let lastSegment = 0;
   const ids = await listSegments(dir);
-  for (const id of ids) {
+  for (const [index, id] of ids.entries()) {
     lastSegment = id;
     const path = segmentPath(dir, id);
     const handle = await open(path, 'r+');
@@ -44,12 +47,18 @@ export async function recover(
       const headerBuf = Buffer.alloc(Math.min(size, SEGMENT_HEADER_BYTES));
       await handle.read(headerBuf, 0, headerBuf.length, 0);
       const header = checkSegmentHeader(headerBuf);
+      const previous = ids[index - 1];
+      if (previous !== undefined && id > previous + 1) {
+        reportMissing(dir, previous, id, nextSeq, header.kind === 'ok' ? header.baseSeq : undefined, warn);
+      }
       if (header.kind === 'torn') {
         // Shorter than its header: no record can be in it. Only the newest segment can be left so by a crash
         // (created, header not yet written); an older one was cut short after the fact, losing what it held.
         await handle.close();
         await rm(path, { force: true });
         const newest = id === ids[ids.length - 1];
+        // The new active segment takes its id, so no gap is left that the next open would report as missing.
+        if (newest) lastSegment = id - 1;
         warn(newest
           ? `journal segment ${path} had a torn header (${size} bytes) and held no records; removed it`
           : `journal segment ${path} is only ${size} bytes, shorter than its header, though newer segments follow it: it was cut short after it was written, ` +
@@ -111,4 +120,37 @@ export async function recover(
     }
   }
   return { live, nextSeq, lastSegment };
+}
+
+/**
+ * Reports the segments missing between `previous` and `next`: ids are
+ * handed out consecutively and only the oldest segments are ever deleted
+ * (segment-manager.ts), so a gap means a file was removed from the middle.
+ * Its appends had seqs from `fromSeq` (one above every seq before it) to
+ * below `nextBase` (the next segment's base seq, when its header verifies).
+ */
+function reportMissing(
+  dir: string,
+  previous: number,
+  next: number,
+  fromSeq: number,
+  nextBase: number | undefined,
+  warn: (message: string, context: Record<string, unknown>) => void,
+): void {
+  const missing = Array.from({ length: next - previous - 1 }, (_, i) => segmentName(previous + 1 + i));
+  const one = missing.length === 1;
+  const names = one ? `segment ${missing[0]} is` : `segments ${missing[0]} to ${missing[missing.length - 1]} (${missing.length} files) are`;
+  const it = one ? 'it' : 'them';
+  const toSeq = nextBase === undefined ? undefined : nextBase - 1;
+  const lost = toSeq === undefined
+    ? `Entries journaled in ${it} with seqs from ${fromSeq} on that no later segment holds are lost (their source already handed them over)`
+    : toSeq >= fromSeq
+      ? `Entries journaled in ${it} with seqs ${fromSeq} to ${toSeq} that ${segmentName(next)} does not hold are lost (their source already handed them over)`
+      : `No seq was handed out while ${one ? 'it was' : 'they were'} active, so no entry was journaled in ${it}`;
+  warn(`journal ${names} missing from ${dir}, between ${segmentName(previous)} and ${segmentName(next)}: the journal numbers its segments ` +
+    `consecutively and deletes only the oldest, so ${one ? 'a file was' : 'files were'} removed from the middle. ${lost}; entries released in ${it} run again. ` +
+    `If ${one ? 'the file was' : 'the files were'} moved away, stop the process, put ${it} back and start again: the entries in ${it} are then replayed. ` +
+    `Otherwise find out what deleted ${it}, and check the disk`, {
+    dir, missing, after: segmentName(previous), before: segmentName(next), fromSeq, ...(toSeq === undefined ? {} : { toSeq }), corrupt: true,
+  });
 }
