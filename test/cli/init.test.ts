@@ -84,6 +84,84 @@ test('init refuses a directory that is not empty, and --force writes over it', {
   assert.match(await readFile(join(dir, 'topology.yaml'), 'utf8'), /^app: orders$/m);
 });
 
+test('init --force merges into an existing package.json: the user\'s values, unknown fields, order and indentation stay; only what init needs is added, and said', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-init-pkg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const mine = {
+    name: '@acme/orders',
+    version: '3.4.5',
+    description: 'our orders service',
+    scripts: { start: 'node server.js', build: 'tsc' },
+    dependencies: { lodash: '^4.17.21' },
+    acme: { owner: 'team-a', tags: ['x', 'y'] },
+  };
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(mine, null, 4)}\n`);
+  const own = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+
+  const forced = await cli(['init', '.', '--force', '--name', 'orders'], dir);
+  assert.equal(forced.code, EXIT.OK, forced.stderr);
+  const text = await readFile(join(dir, 'package.json'), 'utf8');
+  const merged = JSON.parse(text) as Record<string, unknown>;
+  assert.deepEqual(merged, {
+    ...mine,
+    scripts: { ...mine.scripts, validate: 'walrus-stream validate topology.yaml', test: 'walrus-stream test && node --test' },
+    dependencies: { lodash: '^4.17.21', 'walrus-stream': `^${own.version}` },
+    type: 'module',
+  });
+  assert.deepEqual(Object.keys(merged), ['name', 'version', 'description', 'scripts', 'dependencies', 'acme', 'type'], 'existing keys keep their order');
+  assert.equal(text, `${JSON.stringify(merged, null, 4)}\n`, 'the file keeps its 4-space indentation');
+  assert.match(forced.stdout, /^ {2}package\.json \(yours, merged: added type, scripts\.validate, scripts\.test, dependencies\.walrus-stream; kept your scripts\.start\)$/m);
+  // The other scaffold files are written as before.
+  assert.match(await readFile(join(dir, 'topology.yaml'), 'utf8'), /^app: orders$/m);
+});
+
+test('init --force leaves a package.json that has what init needs byte for byte (tabs, CRLF, walrus-stream as a devDependency)', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-init-pkg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const mine = {
+    name: 'x', type: 'module',
+    scripts: { start: 'walrus-stream run topology.yaml', validate: 'walrus-stream validate topology.yaml', test: 'node --test' },
+    devDependencies: { 'walrus-stream': '*' },
+  };
+  const original = JSON.stringify(mine, null, '\t').replace(/\n/g, '\r\n');
+  await writeFile(join(dir, 'package.json'), original);
+  const forced = await cli(['init', '--force'], dir);
+  assert.equal(forced.code, EXIT.OK, forced.stderr);
+  assert.equal(await readFile(join(dir, 'package.json'), 'utf8'), original);
+  assert.match(forced.stdout, /^ {2}package\.json \(yours, unchanged: it has what init needs; kept your scripts\.start, scripts\.test, devDependencies\.walrus-stream\)$/m);
+
+  // Something missing: added with the file's tabs and CRLF line ends, no final newline added.
+  const lean = JSON.stringify({ name: 'x', type: 'commonjs', scripts: {} }, null, '\t').replace(/\n/g, '\r\n');
+  await writeFile(join(dir, 'package.json'), lean);
+  const again = await cli(['init', '--force'], dir);
+  assert.equal(again.code, EXIT.OK, again.stderr);
+  assert.match(again.stdout, /package\.json \(yours, merged: added scripts\.start, scripts\.validate, scripts\.test, dependencies\.walrus-stream; kept your type\)/);
+  const text = await readFile(join(dir, 'package.json'), 'utf8');
+  assert.equal(text, JSON.stringify(JSON.parse(text), null, '\t').replace(/\n/g, '\r\n'));
+  assert.deepEqual(Object.keys(JSON.parse(text)), ['name', 'type', 'scripts', 'dependencies']);
+});
+
+test('init --force over a package.json it cannot read as one stops with an error naming the file, and writes nothing', { timeout: 30_000 }, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'walrus-init-pkg-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const cases: Array<[string, RegExp]> = [
+    ['{ "name": "orders", }\n', /^walrus-stream init: proj\/package\.json is not valid JSON \(.+\); fix it \(or move it away\) and run init --force again\. It was left as it is, and nothing was written$/m],
+    ['["not", "an", "object"]', /proj\/package\.json does not hold a JSON object/],
+    ['{ "name": "orders", "scripts": "npm run x" }', /proj\/package\.json: "scripts" is "npm run x", not an object; fix it/],
+  ];
+  for (const [bad, error] of cases) {
+    const dir = join(base, 'proj');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir);
+    await writeFile(join(dir, 'package.json'), bad);
+    const result = await cli(['init', 'proj', '--force'], base);
+    assert.equal(result.code, EXIT.INVALID, bad);
+    assert.match(result.stderr, error);
+    assert.equal(await readFile(join(dir, 'package.json'), 'utf8'), bad, 'the file is left as it was');
+    await assert.rejects(readFile(join(dir, 'topology.yaml')), /ENOENT/, 'nothing else was written');
+  }
+});
+
 test('init rejects more than one directory', async () => {
   const result = await cli(['init', 'a', 'b'], tmpdir());
   assert.equal(result.code, EXIT.USAGE);

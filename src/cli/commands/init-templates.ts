@@ -205,9 +205,9 @@ const GITIGNORE = `node_modules/
 .walrus-stream/
 `;
 
-/** Every file of the scaffold, for an app named `app` depending on walrus-stream `version`. */
-export function scaffoldFiles(app: string, version: string): ScaffoldFile[] {
-  const pkg = {
+/** The scaffold's package.json fields (init --force merges them into an existing one: init-package.ts). */
+export function scaffoldPackage(app: string, version: string): Record<string, unknown> {
+  return {
     name: app,
     version: '0.1.0',
     private: true,
@@ -219,6 +219,11 @@ export function scaffoldFiles(app: string, version: string): ScaffoldFile[] {
     },
     dependencies: { 'walrus-stream': `^${version}` },
   };
+}
+
+/** Every file of the scaffold, for an app named `app` depending on walrus-stream `version`. */
+export function scaffoldFiles(app: string, version: string): ScaffoldFile[] {
+  const pkg = scaffoldPackage(app, version);
   return [
     { path: 'package.json', text: `${JSON.stringify(pkg, null, 2)}\n` },
     { path: 'topology.yaml', text: TOPOLOGY.replace('__APP__', app) },

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { scaffoldFiles } from './init-templates.js';
+import { mergePackageJson } from './init-package.js';
+import { scaffoldFiles, scaffoldPackage } from './init-templates.js';
 
 const usage = `Usage: walrus-stream init [dir] [options]
 
@@ -16,7 +17,9 @@ processor, sample input, a test of the topology and a README. Then:
 Options:
   --name <name>   the app name (default: the directory's name)
   --force         write into a directory that is not empty (files of the
-                  scaffold are overwritten, others are left alone)
+                  scaffold are overwritten, others are left alone; an
+                  existing package.json is kept, and only the scripts and
+                  dependency init needs are added to it if missing)
   -h, --help      show this help
 `;
 
@@ -66,15 +69,31 @@ const command: CliCommand = {
       return EXIT.INVALID;
     }
     const app = appName(values.name ?? basename(dir));
-    const files = scaffoldFiles(app, ownVersion());
+    const version = ownVersion();
+    const files: Array<{ path: string; text: string | undefined; note?: string }> = scaffoldFiles(app, version);
+    // --force over a project: its package.json is merged into, never written over (and nothing is written if it cannot be read).
+    if (existing?.includes('package.json')) {
+      const merged = mergePackageJson(await readFile(join(dir, 'package.json'), 'utf8'), join(shown, 'package.json'), scaffoldPackage(app, version));
+      if ('error' in merged) {
+        io.stderr.write(`walrus-stream init: ${merged.error}\n`);
+        return EXIT.INVALID;
+      }
+      const kept = merged.kept.length === 0 ? '' : `; kept your ${merged.kept.join(', ')}`;
+      files[files.findIndex((f) => f.path === 'package.json')] = {
+        path: 'package.json',
+        text: merged.text,
+        note: merged.text === undefined ? `yours, unchanged: it has what init needs${kept}` : `yours, merged: added ${merged.added.join(', ')}${kept}`,
+      };
+    }
     for (const file of files) {
+      if (file.text === undefined) continue;
       const target = join(dir, file.path);
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, file.text);
     }
     io.stdout.write([
       `Created app "${app}" in ${shown === '.' ? 'this directory' : `${shown}/`}:`,
-      ...files.map((f) => `  ${f.path}`),
+      ...files.map((f) => `  ${f.path}${f.note === undefined ? '' : ` (${f.note})`}`),
       '',
       'Next:',
       ...(shown === '.' ? [] : [`  cd ${shown}`]),
