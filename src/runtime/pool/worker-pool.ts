@@ -8,9 +8,10 @@ import { MAX_WORKERS } from '../../topology/runtime-limits.js';
 import { decodeResult, encodeBatch, isControlHello, type GroupBatchResult, type GroupSpecWire, type LoadTaskResult, type ProcessorSpecWire,
   type TaskRecord, type WorkerControl, type WorkerHealth, type WorkerMetricsSnapshot } from '../wire/messages.js';
 import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-supervisor.js';
+import { checkPoolOptions } from './pool-options.js';
 import { readStepDeadline } from '../worker/step-deadlines.js';
 
-/** Options of {@link WorkerPool}. */
+/** Options of {@link WorkerPool}; checked at construction against the topology's limits (pool-options.ts). */
 export interface WorkerPoolOptions {
   /** Worker threads; `auto` = available cores. @default 'auto' */
   workers?: number | 'auto';
@@ -56,10 +57,8 @@ export class WorkerPool {
   #endedActive = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
+    checkPoolOptions(options);
     this.size = options.workers === undefined || options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : options.workers;
-    if (!Number.isInteger(this.size) || this.size < 1 || this.size > MAX_WORKERS) {
-      throw new WalrusError('CONFIG_INVALID', `workers must be a whole number from 1 to ${MAX_WORKERS} or "auto" (got ${String(options.workers)})`);
-    }
     const tasksPerWorker = options.tasksPerWorker ?? 4;
     this.#pool = new Piscina({
       filename: new URL('../worker/worker-entry.mjs', import.meta.url).href,
