@@ -28,13 +28,26 @@ export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s
 const durationError = (issue: { input?: unknown }) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`;
 const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`;
 
-/** A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds. */
+/**
+ * The longest timer Node.js sets: a longer delay fires after 1 ms instead
+ * (with only a TimeoutOverflowWarning), so `timeout: 1000h` would time every
+ * record out at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds, at most {@link MAX_TIMER_MS} (every such field sets a timer). */
 export function duration(defaultValue: string) {
   return z
     .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN), { error: durationError })], {
       error: durationError,
     })
-    .transform((value) => parseDuration(value)!)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value)!;
+      if (ms > MAX_TIMER_MS) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${ms} ms, longer than the longest timer Node.js can set (${MAX_TIMER_MS} ms, about 24.8 days); give at most 596h` });
+      }
+      return ms;
+    })
     .prefault(defaultValue);
 }
 
