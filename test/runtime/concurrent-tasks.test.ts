@@ -2,7 +2,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEntry } from '../../src/codec/index.js';
 import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
-import { harness, type Harness } from './harness.js';
+import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { fixture, harness, type Harness } from './harness.js';
+import { oneProcessorGroup, outcomes, tasks } from './one-processor.js';
 
 // A worker thread runs several batches at once (workerPool.tasksPerWorker): a batch waiting for its slowest record
 // no longer holds the others, and a thread terminated for one batch's timeout, or killed by one record, charges
@@ -112,4 +115,29 @@ test('a record that kills its thread while other batches run there: one death co
   assert.equal(dead[0]!.error.code, 'WORKER_CRASHED');
   assert.equal(deadN(dead[0]!.original), EXIT, 'the record that exits, with its source entry');
   assert.equal(summary.inFlight, 0);
+});
+
+test('batches sharing a thread: when one passes its deadline, the batch whose synchronous call has held the thread since is blamed, not it; a batch awaiting (its call returned) is not taken for the holder', { timeout: 60_000 }, async () => {
+  const pool = new WorkerPool({ workers: 1, tasksPerWorker: 4, supervisor: { timeoutGraceMs: 100 } });
+  const group = (name: string, timeoutMs: number) => oneProcessorGroup({ name, module: fixture('overlap.ts'), config: {}, outputs: ['default'], timeoutMs, logLevel: 'silent' });
+  const records = (...values: Array<Record<string, unknown>>) => tasks(values.map((value, i) => ({ id: `r${i}`, value, headers: {}, timestamp: 1, source: 'in', attempt: 1 })));
+  const ns = (result: Awaited<ReturnType<WorkerPool['process']>>) => outcomes(result, 2).map((o) => o.ok && (o.outputs[0]!.value as { n: number }).n);
+  const timedOut = (message: RegExp) => (error: unknown) => error instanceof WalrusError && error.code === 'PROCESSOR_TIMEOUT' && message.test(error.message);
+  try {
+    await pool.ready();
+    // The first batch's steps begin first: the earliest deadline on the thread is theirs (300 ms; they need 250).
+    const first = pool.process(group('p', 300), records({ n: 1, ms: 250 }, { n: 2, ms: 250 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const blocking = pool.process(group('p', 300), records({ n: 3, spin: true }, { n: 4 }));
+    await assert.rejects(blocking, timedOut(/held its worker thread in one synchronous call/));
+    assert.deepEqual(ns(await first), [1, 2], 'lost with the thread, run again');
+    // A batch hanging past its deadline, ignoring its signal, beside one whose steps began later and await a long call.
+    const hanging = pool.process(group('p', 300), records({ n: 5, hang: true }, { n: 6 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const awaiting = pool.process(group('q', 5_000), records({ n: 7, ms: 1_000 }, { n: 8, ms: 1_000 }));
+    await assert.rejects(hanging, timedOut(/did not return within its (own )?timeout/));
+    assert.deepEqual(ns(await awaiting), [7, 8], 'lost with the thread, run again');
+  } finally {
+    await pool.close();
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readStepDeadline, StepDeadlines } from '../../src/runtime/worker/step-deadlines.js';
+import { readStepDeadline, StepDeadlines, type ThreadSteps } from '../../src/runtime/worker/step-deadlines.js';
 import { TaskWatchdog } from '../../src/runtime/pool/timeout-watchdog.js';
 
 test('StepDeadlines publishes the earliest deadline of the steps in flight, in shared memory: steps without a timeout add none; ending the earliest moves it to the next', () => {
@@ -53,23 +53,46 @@ test('StepDeadlines publishes the task of the earliest step with it: steps of se
   assert.equal(readStepDeadline(d.buffer).task, 9, 'the 200 ms step of task 9 is the earliest');
   // Task 7 cannot end task 9's step, even with an equal token.
   a.end(fast);
-  assert.deepEqual(readStepDeadline(d.buffer), { at: fast, task: 9 });
+  assert.deepEqual(readStepDeadline(d.buffer), { at: fast, task: 9, holder: 0, since: 0 });
   b.end(fast);
-  assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7 }, 'then task 7\'s step');
+  assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7, holder: 0, since: 0 }, 'then task 7\'s step');
   const same = b.begin(30_000);
   if (same === slow) {
     // Begun in the same millisecond: equal deadlines of two tasks; ending one leaves the other's published.
     b.end(same);
-    assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7 });
+    assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7, holder: 0, since: 0 });
   } else b.end(same);
   a.end(slow);
-  assert.deepEqual(readStepDeadline(d.buffer), { at: 0, task: 0 }, 'none in flight');
+  assert.deepEqual(readStepDeadline(d.buffer), { at: 0, task: 0, holder: 0, since: 0 }, 'none in flight');
+});
+
+test('StepDeadlines publishes the task whose step is inside its synchronous call, and since when: until the call returns a promise (yielded) or the step ends; a step without a timeout too', () => {
+  const d = new StepDeadlines();
+  const a = d.forTask(7);
+  const b = d.forTask(9);
+  const before = Date.now();
+  const slow = a.begin(30_000);
+  const held = readStepDeadline(d.buffer);
+  assert.deepEqual([held.at, held.task, held.holder], [slow, 7, 7]);
+  assert.ok(held.since >= before && held.since <= Date.now(), 'since the call began');
+  a.yielded(); // its call returned a promise: it goes on in callbacks
+  assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7, holder: 0, since: 0 });
+  const none = b.begin(0);
+  assert.equal(none, 0, 'no timeout: no deadline');
+  assert.deepEqual([readStepDeadline(d.buffer).at, readStepDeadline(d.buffer).holder], [slow, 9], 'yet it holds the thread');
+  b.end(none);
+  assert.deepEqual(readStepDeadline(d.buffer), { at: slow, task: 7, holder: 0, since: 0 }, 'it returned its result');
+  const later = b.begin(60_000);
+  assert.deepEqual([readStepDeadline(d.buffer).task, readStepDeadline(d.buffer).holder], [7, 9], 'the earliest deadline stays task 7\'s');
+  b.end(later);
+  a.end(slow);
+  assert.deepEqual(readStepDeadline(d.buffer), { at: 0, task: 0, holder: 0, since: 0 }, 'none in flight');
 });
 
 test('TaskWatchdog: a step past its deadline expires only the task it belongs to, not the other tasks on its thread; an owner it cannot find expires every task there', async () => {
   const published = new Map<number, { at: number; task: number }>();
   const dog = new TaskWatchdog();
-  dog.watchSteps((threadId) => published.get(threadId) ?? { at: 0, task: 0 }, 20);
+  dog.watchSteps((threadId) => ({ at: 0, task: 0, holder: 0, since: 0, ...published.get(threadId) }), 20);
   const a = dog.watch(0);
   const b = dog.watch(0);
   const c = dog.watch(0);
@@ -91,5 +114,37 @@ test('TaskWatchdog: a step past its deadline expires only the task it belongs to
   published.set(2, { at: Date.now() - 1_000, task: 999 });
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.equal(c.signal.aborted && d.signal.aborted, true, 'owner unknown: every task on thread 2');
+  dog.close();
+});
+
+test('TaskWatchdog: a task holding its thread in one synchronous call since before another task\'s deadline passed expires instead of it (a step deadline or a task\'s own); one whose call began after that does not', async () => {
+  const published = new Map<number, Partial<ThreadSteps>>();
+  const dog = new TaskWatchdog();
+  dog.watchSteps((threadId) => ({ at: 0, task: 0, holder: 0, since: 0, ...published.get(threadId) }), 20);
+  const now = Date.now();
+  // Thread 1: a's step is past its deadline, but b has held the thread since before it passed: a could not run.
+  const a = dog.watch(0);
+  const b = dog.watch(0);
+  dog.started(a.taskId, 1);
+  dog.started(b.taskId, 1);
+  published.set(1, { at: now - 1_000, task: a.taskId, holder: b.taskId, since: now - 1_500 });
+  // Thread 2: d's call began after c's deadline had passed: c had the thread then and did not finish.
+  const c = dog.watch(0);
+  const d = dog.watch(0);
+  dog.started(c.taskId, 2);
+  dog.started(d.taskId, 2);
+  published.set(2, { at: now - 1_000, task: c.taskId, holder: d.taskId, since: now - 500 });
+  // Thread 3: no step deadline; e's own (50 ms) passes while f has held the thread since before.
+  const e = dog.watch(50);
+  const f = dog.watch(0);
+  dog.started(e.taskId, 3);
+  dog.started(f.taskId, 3);
+  published.set(3, { holder: f.taskId, since: now - 1_000 });
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.deepEqual([a.signal.aborted, b.signal.aborted], [false, true], 'thread 1: the holder, not the owner of the late step');
+  assert.deepEqual([c.signal.aborted, d.signal.aborted], [true, false], 'thread 2: the owner of the late step');
+  assert.deepEqual([e.signal.aborted, f.signal.aborted], [false, true], 'thread 3: the holder, not the task past its own deadline');
+  assert.match(String(b.signal.reason), /held its thread while another task's deadline passed/);
+  assert.deepEqual([a, b, c, d, e, f].map((t) => dog.finish(t.taskId)), [false, 'held', 'step', false, false, 'held']);
   dog.close();
 });

@@ -3,6 +3,7 @@ import { WalrusError } from '../../errors/index.js';
 import { RecentSet } from '../../util/recent-set.js';
 import { CrashGuard, type CrashPolicy } from './crash-guard.js';
 import { TaskWatchdog, isTaskStarted } from './timeout-watchdog.js';
+import type { ThreadSteps } from '../worker/step-deadlines.js';
 
 /** Options of {@link TaskSupervisor}. */
 export interface SupervisorOptions extends CrashPolicy {
@@ -139,6 +140,12 @@ export class TaskSupervisor {
     // Recycled under it, or it never started (its thread was recycled before
     // taking it): no processor code ran, so nothing is to blame.
     if (threadId === undefined || this.#recycled.has(threadId)) return { rerun: true };
+    if (expired === 'held') {
+      // Never a record running alone (it has its thread to itself): the batch is split, its records charged nothing.
+      return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
+        `a processor of ${spec.what} held its worker thread in one synchronous call while the deadline of another batch there passed ` +
+        `(plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms); the worker was terminated and replaced`, { retriable: true }) };
+    }
     if (expired === 'step') {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `a processor of ${spec.what} did not return within its own timeout plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
@@ -165,7 +172,7 @@ export class TaskSupervisor {
   }
 
   /** Holds each step of a task to its own processor's timeout, from the deadlines its thread publishes (worker/step-deadlines.ts). */
-  watchSteps(stepDeadline: (threadId: number) => { at: number; task: number }): void {
+  watchSteps(stepDeadline: (threadId: number) => ThreadSteps): void {
     this.#watchdog.watchSteps(stepDeadline, this.#o.timeoutGraceMs ?? 5_000);
   }
 

@@ -15,6 +15,10 @@
  */
 export { isTaskStarted, type TaskStarted } from '../wire/task-started.js';
 import { RecentSet } from '../../util/recent-set.js';
+import type { ThreadSteps } from '../worker/step-deadlines.js';
+
+/** Why a task expired: its own deadline, a step past its processor's timeout, or it held its thread while another's deadline passed. */
+export type Expiry = 'task' | 'step' | 'held';
 
 interface Watched {
   deadlineMs: number;
@@ -22,8 +26,7 @@ interface Watched {
   timer?: NodeJS.Timeout;
   threadId?: number;
   expired: boolean;
-  /** Why it expired: the task's own deadline, or a step past its processor's timeout (step deadlines). */
-  expiredBy?: 'task' | 'step';
+  expiredBy?: Expiry;
 }
 
 /**
@@ -34,8 +37,8 @@ interface Watched {
 export class TaskWatchdog {
   readonly #tasks = new Map<number, Watched>();
   #nextId = 1;
-  /** The earliest step deadline a thread published (worker/step-deadlines.ts), epoch ms (0: none), and its task (0: unknown). */
-  #stepDeadline: ((threadId: number) => { at: number; task: number }) | undefined;
+  /** What a thread published (worker/step-deadlines.ts): its earliest step deadline and that step's task, and the task holding it. */
+  #stepDeadline: ((threadId: number) => ThreadSteps) | undefined;
   #graceMs = 0;
   /** Threads ended for a task past its deadline (thread ids are never reused). */
   readonly #ending = new RecentSet<number>();
@@ -47,9 +50,12 @@ export class TaskWatchdog {
    * timeout, not to the task's (the members' timeouts added up). Checked
    * every `graceMs / 2` (10 to 250 ms) while tasks run. Only the task whose
    * step it is expires; the others running on that thread are lost with it
-   * (crash-supervisor.ts runs them again).
+   * (crash-supervisor.ts runs them again). Unless another task has held the
+   * thread in one synchronous call since before that deadline passed: the
+   * late one could not run, and the holder expires instead (so also when a
+   * task's own deadline passes).
    */
-  watchSteps(stepDeadline: (threadId: number) => { at: number; task: number }, graceMs: number): void {
+  watchSteps(stepDeadline: (threadId: number) => ThreadSteps, graceMs: number): void {
     this.#stepDeadline = stepDeadline;
     this.#graceMs = graceMs;
   }
@@ -78,7 +84,7 @@ export class TaskWatchdog {
   #checkSteps(): void {
     const now = Date.now();
     let running = 0;
-    let late: Array<[number, Watched]> | undefined;
+    let late: Array<[number, Watched, Expiry]> | undefined;
     for (const [taskId, task] of this.#tasks) {
       if (task.threadId === undefined || task.expired) continue;
       running += 1;
@@ -86,21 +92,44 @@ export class TaskWatchdog {
       if (this.#ending.has(task.threadId)) continue;
       const step = this.#stepDeadline!(task.threadId);
       if (!(step.at > 0 && now > step.at + this.#graceMs)) continue;
-      // The owner of the step, or (owner unknown on this thread) every task there: it cannot be told apart.
+      // The task holding the thread since before the deadline passed, or the owner of the step, or (neither known
+      // on this thread) every task there: it cannot be told apart.
+      const holder = this.#holder(step, task.threadId, step.at);
+      if (holder !== undefined) {
+        if (holder === taskId) (late ??= []).push([taskId, task, holder === step.task ? 'step' : 'held']);
+        continue;
+      }
       const owner = this.#tasks.get(step.task);
-      if (step.task === taskId || owner === undefined || owner.threadId !== task.threadId) (late ??= []).push([taskId, task]);
+      if (step.task === taskId || owner === undefined || owner.threadId !== task.threadId) (late ??= []).push([taskId, task, 'step']);
     }
-    if (late !== undefined) for (const [taskId, task] of late) this.#expire(taskId, task, 'step');
+    if (late !== undefined) for (const [taskId, task, by] of late) this.#expire(taskId, task, by);
     if (running === 0) { clearInterval(this.#poll); this.#poll = undefined; }
   }
 
-  #expire(taskId: number, task: Watched, by: 'task' | 'step'): void {
+  /** The task's own deadline passed: it expires, unless its thread is being ended already or another task holds it (see watchSteps). */
+  #late(taskId: number, task: Watched): void {
+    if (this.#ending.has(task.threadId!)) return;
+    const step = this.#stepDeadline?.(task.threadId!);
+    const holder = step === undefined ? undefined : this.#holder(step, task.threadId!, Date.now() - this.#graceMs);
+    if (holder === undefined || holder === taskId) this.#expire(taskId, task, 'task');
+    else this.#expire(holder, this.#tasks.get(holder)!, 'held');
+  }
+
+  /** The task on `threadId` whose step has held it in one synchronous call since `before` or earlier, if any. */
+  #holder(step: ThreadSteps, threadId: number, before: number): number | undefined {
+    if (step.holder === 0 || step.since > before) return undefined;
+    const holder = this.#tasks.get(step.holder);
+    return holder !== undefined && holder.threadId === threadId && !holder.expired ? step.holder : undefined;
+  }
+
+  #expire(taskId: number, task: Watched, by: Expiry): void {
     if (task.threadId !== undefined) this.#ending.add(task.threadId);
     clearTimeout(task.timer);
     task.expired = true;
     task.expiredBy = by;
     task.controller.abort(new Error(by === 'task' ? `task ${taskId} exceeded its deadline of ${task.deadlineMs} ms`
-      : `a processor step of task ${taskId} ran past its own timeout plus a grace of ${this.#graceMs} ms`));
+      : by === 'step' ? `a processor step of task ${taskId} ran past its own timeout plus a grace of ${this.#graceMs} ms`
+        : `a processor step of task ${taskId} held its thread while another task's deadline passed, plus a grace of ${this.#graceMs} ms`));
   }
 
   /** The running task reported progress (it finished a record): its deadline counts again from now. */
@@ -112,7 +141,7 @@ export class TaskWatchdog {
   }
 
   #arm(taskId: number, task: Watched): void {
-    task.timer = setTimeout(() => this.#expire(taskId, task, 'task'), task.deadlineMs);
+    task.timer = setTimeout(() => this.#late(taskId, task), task.deadlineMs);
   }
 
   /** The thread the task ran on (from its start notice), if known. */
@@ -121,7 +150,7 @@ export class TaskWatchdog {
   }
 
   /** Forgets the task; says whether a deadline had expired (the worker was terminated for it), and which. */
-  finish(taskId: number): false | 'task' | 'step' {
+  finish(taskId: number): false | Expiry {
     const task = this.#tasks.get(taskId);
     if (!task) return false;
     clearTimeout(task.timer);

@@ -89,7 +89,7 @@ export class WorkerPool {
     this.#supervisor.attach(() => this.#pool.threads);
     this.#supervisor.watchSteps((threadId) => {
       const deadlines = this.#controls.get(threadId)?.deadlines;
-      return deadlines === undefined ? { at: 0, task: 0 } : readStepDeadline(deadlines);
+      return deadlines === undefined ? { at: 0, task: 0, holder: 0, since: 0 } : readStepDeadline(deadlines);
     });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.#pool.on('message', (message: unknown) => {

@@ -201,7 +201,8 @@ export class ChainBatch {
       const member = step.member;
       if (chain.preload?.has(member)) step.record.state = this.#stateOf(chain, member);
       const spec = this.#group.members[member]!;
-      // Published before the step runs: a step that blocks this thread for good can say nothing afterwards.
+      // Published before the step runs (its deadline, and that it holds the thread until its call returns): a step
+      // that blocks this thread for good can say nothing afterwards.
       const token = this.#deadlines?.begin(spec.timeoutMs) ?? 0;
       let result: WireResult | Promise<WireResult>;
       try {
@@ -211,6 +212,7 @@ export class ChainBatch {
         throw error;
       }
       if (result instanceof Promise) {
+        this.#deadlines?.yielded();
         return result.then((r) => {
           this.#deadlines?.end(token);
           this.#handle(chain, step, r);

@@ -15,23 +15,48 @@
  * runs several tasks at once (`workerPool.tasksPerWorker`), so the owner of
  * the earliest deadline is published with it: that task is the one charged
  * with the timeout, the others lost with the thread run again.
+ *
+ * A deadline can also pass because another task blocks the thread: a step
+ * that never returns from its synchronous call keeps every other task there
+ * from running, their deadlines pass too, and the earliest may be theirs.
+ * So the task whose step is inside its synchronous call (from `begin` to
+ * the call's return: `yielded`, or `end` for a step that returned a result)
+ * is published too, with when that call began: the pool blames the task
+ * that has held the thread since before a deadline passed, not the
+ * deadline's owner, who could not run. What a step runs after an `await`
+ * (a callback) is not seen: no cheap hook marks it, so a step blocking there
+ * is blamed as before, by the earliest deadline.
  */
 
 /** What a task's steps publish their deadlines through (stage-chain.ts). */
 export interface StepClock {
-  /** A step with timeout `timeoutMs` starts (≤ 0: no timeout, nothing to watch); returns what `end` takes. */
+  /** A step with timeout `timeoutMs` (≤ 0: none to watch) starts its synchronous call now; returns what `end` takes. */
   begin(timeoutMs: number): number;
-  /** The step `begin` returned `token` for has ended (settled, or failed). */
+  /** The step's call returned a promise: it no longer holds the thread (what it does after an await is not seen). */
+  yielded(): void;
+  /** The step `begin` returned `token` for has ended (settled, or failed); one that never yielded lets go of the thread. */
   end(token: number): void;
 }
 
-/** Layout: Int32 [0] a seqlock counter (odd while a write is under way), Float64 at byte 8 the deadline (epoch ms, 0: none), at byte 16 its task id. */
-const BYTES = 24;
+/** What a worker thread published (main side): the earliest step deadline and its task, and the task holding the thread in a synchronous call, since when. */
+export interface ThreadSteps {
+  /** The earliest deadline of the steps in flight, epoch ms (0: none). */
+  at: number;
+  /** The task of that step (0: unknown). */
+  task: number;
+  /** The task whose step is inside its synchronous call now (0: none). */
+  holder: number;
+  /** When that call began, epoch ms. */
+  since: number;
+}
+
+/** Layout: Int32 [0] a seqlock counter (odd while a write is under way), then Float64s from byte 8 in the order of {@link ThreadSteps}. */
+const BYTES = 40;
 
 export class StepDeadlines {
   readonly buffer = new SharedArrayBuffer(BYTES);
   readonly #seq = new Int32Array(this.buffer, 0, 1);
-  readonly #slot = new Float64Array(this.buffer, 8, 2);
+  readonly #slot = new Float64Array(this.buffer, 8, 4);
   /**
    * Deadlines of the steps in flight and their tasks (same index), in no
    * order. A step's token is its deadline: steps of one task with equal
@@ -42,63 +67,88 @@ export class StepDeadlines {
    */
   readonly #deadlines: number[] = [];
   readonly #tasks: number[] = [];
+  /** What is published: the earliest deadline, its task, and the task holding the thread (0: none). */
+  #earliest = 0;
+  #owner = 0;
+  #holder = 0;
 
   /** The clock of one task's steps. */
   forTask(task: number): StepClock {
-    return { begin: (timeoutMs) => this.begin(timeoutMs, task), end: (token) => this.end(token, task) };
+    return { begin: (timeoutMs) => this.begin(timeoutMs, task), yielded: () => this.yielded(), end: (token) => this.end(token, task) };
   }
 
-  /** A step of `task` with timeout `timeoutMs` starts (≤ 0: no timeout, nothing to watch); returns what `end` takes. */
+  /** A step of `task` with timeout `timeoutMs` (≤ 0: none to watch) starts its synchronous call now; returns what `end` takes. */
   begin(timeoutMs: number, task = 0): number {
-    if (!(timeoutMs > 0)) return 0;
-    const deadline = Date.now() + timeoutMs;
+    const now = Date.now();
+    if (!(timeoutMs > 0)) {
+      this.#publish(this.#earliest, this.#owner, task, now);
+      return 0;
+    }
+    const deadline = now + timeoutMs;
     this.#deadlines.push(deadline);
     this.#tasks.push(task);
-    const earliest = this.#slot[0]!;
-    if (earliest === 0 || deadline < earliest) this.#publish(deadline, task);
+    if (this.#earliest === 0 || deadline < this.#earliest) this.#publish(deadline, task, task, now);
+    else this.#publish(this.#earliest, this.#owner, task, now);
     return deadline;
   }
 
-  /** The step of `task` that `begin` returned `token` for has ended (settled, or failed). */
+  /** The step that began last returned a promise: no step holds the thread. */
+  yielded(): void {
+    if (this.#holder !== 0) this.#publish(this.#earliest, this.#owner, 0, 0);
+  }
+
+  /** The step of `task` that `begin` returned `token` for has ended (settled, or failed); no step holds the thread. */
   end(token: number, task = 0): void {
-    if (token === 0) return;
+    let earliest = this.#earliest;
+    let owner = this.#owner;
+    if (token !== 0 && this.#remove(token, task) && token === earliest && task === owner) {
+      earliest = 0;
+      owner = 0;
+      const deadlines = this.#deadlines;
+      for (let j = 0; j < deadlines.length; j++) {
+        const d = deadlines[j]!;
+        if (earliest === 0 || d < earliest) { earliest = d; owner = this.#tasks[j]!; }
+      }
+    }
+    if (earliest !== this.#earliest || owner !== this.#owner || this.#holder !== 0) this.#publish(earliest, owner, 0, 0);
+  }
+
+  /** Takes one step of `task` with deadline `token` off the list; false if there is none. */
+  #remove(token: number, task: number): boolean {
     const deadlines = this.#deadlines;
     const tasks = this.#tasks;
     const last = deadlines.length - 1;
     let i = last;
     while (i >= 0 && (deadlines[i] !== token || tasks[i] !== task)) i--;
-    if (i < 0) return;
+    if (i < 0) return false;
     deadlines[i] = deadlines[last]!;
     tasks[i] = tasks[last]!;
     deadlines.pop();
     tasks.pop();
-    if (token !== this.#slot[0] || task !== this.#slot[1]) return;
-    let earliest = 0;
-    let owner = 0;
-    for (let j = 0; j < deadlines.length; j++) {
-      const d = deadlines[j]!;
-      if (earliest === 0 || d < earliest) { earliest = d; owner = tasks[j]!; }
-    }
-    this.#publish(earliest, owner);
+    return true;
   }
 
-  #publish(deadline: number, task: number): void {
+  #publish(deadline: number, task: number, holder: number, since: number): void {
+    this.#earliest = deadline;
+    this.#owner = task;
+    this.#holder = holder;
     Atomics.add(this.#seq, 0, 1);
     this.#slot[0] = deadline;
     this.#slot[1] = task;
+    this.#slot[2] = holder;
+    this.#slot[3] = since;
     Atomics.add(this.#seq, 0, 1);
   }
 }
 
-/** Main side: the earliest step deadline a worker published (epoch ms; 0: none) and the task whose step it is (0: unknown). */
-export function readStepDeadline(buffer: SharedArrayBuffer): { at: number; task: number } {
+/** Main side: what a worker thread published (see {@link ThreadSteps}). */
+export function readStepDeadline(buffer: SharedArrayBuffer): ThreadSteps {
   const seq = new Int32Array(buffer, 0, 1);
-  const slot = new Float64Array(buffer, 8, 2);
+  const slot = new Float64Array(buffer, 8, 4);
   for (;;) {
     const before = Atomics.load(seq, 0);
     if ((before & 1) === 1) continue; // a write is under way in the worker: a few instructions
-    const at = slot[0]!;
-    const task = slot[1]!;
-    if (Atomics.load(seq, 0) === before) return { at, task };
+    const steps = { at: slot[0]!, task: slot[1]!, holder: slot[2]!, since: slot[3]! };
+    if (Atomics.load(seq, 0) === before) return steps;
   }
 }
