@@ -103,6 +103,45 @@ for (const [how, bad, HANG] of [
   });
 }
 
+// The same through a pair p → q with the record acting in q: on 1 and 2 workers, unordered and in key order, fused into
+// one stage group and not. The others take 50–250 ms in each (well under the timeout on a busy host); one attempt each:
+// a record charged for the bad one would be dead-lettered beside it.
+const pair = (ordering: string, fused: boolean, workers: number) => `
+app: t
+stateDir: \${STATE_DIR}
+workers: ${workers}
+sources:
+  in: { topic: in, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  p: { module: ./overlap.ts, input: in, batchSize: 8, ordering: ${ordering}, timeout: 500ms, retry: { attempts: 1 }, deadLetter: in.dead }
+  q: { module: ./overlap.ts, input: p, ordering: ${ordering}, timeout: 500ms, retry: { attempts: 1 }, deadLetter: in.dead${fused ? '' : ', fuse: false'} }
+sinks:
+  out: { topic: out, input: q }
+observability: { logLevel: silent }
+workerPool: { timeoutGrace: 100ms, tasksPerWorker: 4 }`;
+
+for (const [how, bad, BAD] of [['hangs past its timeout', { hang: true }, 21], ['blocks its thread for good', { spin: true }, 45]] as const) {
+  for (const workers of [1, 2]) {
+    for (const ordering of ['unordered', 'key']) {
+      for (const fused of [true, false]) {
+        test(`a record that ${how} in the second of two processors (${fused ? 'fused' : 'not fused'}, ${ordering}, ${workers} worker${workers > 1 ? 's' : ''}): it alone is charged, each other record comes out once`, { timeout: 60_000 }, async () => {
+          const values = Array.from({ length: N }, (_, n) => (n === BAD ? { n, ...bad, at: 'q' } : { n, ms: 50 + ((n * 37) % 200) }));
+          await h.produce('in', values.map((value) => ({ value, key: `k${value.n % 32}` })));
+          const summary = await h.run(pair(ordering, fused, workers));
+          const out = (await h.drain('out')).map((r) => r.value as Out);
+          const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+          assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on a thread (else this proves nothing)');
+          assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== BAD), 'every other record once');
+          for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the bad one`);
+          assert.deepEqual(dead.map((d) => [d.processor, d.error.code, deadN(d.original)]), [['q', 'PROCESSOR_TIMEOUT', BAD]]);
+          assert.equal(summary.processors.q!.deadLettered, 1);
+          assert.equal(summary.inFlight, 0);
+        });
+      }
+    }
+  }
+}
+
 test('a record that kills its thread while other batches run there: one death counts once towards maxConsecutiveCrashes (not once per batch lost), the record is dead-lettered, the rest come out once', { timeout: 60_000 }, async () => {
   const EXIT = 21;
   const values = Array.from({ length: N }, (_, n) => ({ n, ms: 60, ...(n === EXIT ? { exit: true } : {}) }));
