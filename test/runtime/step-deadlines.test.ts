@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { readStepDeadline, StepDeadlines, type ThreadSteps } from '../../src/runtime/worker/step-deadlines.js';
 import { TaskWatchdog } from '../../src/runtime/pool/timeout-watchdog.js';
 
@@ -147,4 +151,25 @@ test('TaskWatchdog: a task holding its thread in one synchronous call since befo
   assert.match(String(b.signal.reason), /held its thread while another task's deadline passed/);
   assert.deepEqual([a, b, c, d, e, f].map((t) => dog.finish(t.taskId)), [false, 'held', 'step', false, false, 'held']);
   dog.close();
+});
+
+test('a seqlock left odd (a worker thread ended in the middle of a write) reads as nothing known, not as a main thread spinning forever', { timeout: 20_000 }, async () => {
+  const d = new StepDeadlines();
+  new Int32Array(d.buffer, 0, 1)[0] = 1;
+  // In a thread of its own: the loop it must not become would stop this one's timers too.
+  const reader = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    require('tsx/cjs');
+    const { readStepDeadline } = require(workerData.module);
+    parentPort.postMessage(readStepDeadline(workerData.buffer));
+  `, { eval: true, workerData: { buffer: d.buffer, module: fileURLToPath(new URL('../../src/runtime/worker/step-deadlines.ts', import.meta.url)) } });
+  try {
+    const read = await Promise.race([
+      once(reader, 'message').then(([steps]) => steps as ThreadSteps),
+      sleep(10_000, undefined, { ref: false }).then(() => assert.fail('readStepDeadline still spinning after 10 s')),
+    ]);
+    assert.deepEqual(read, { at: 0, task: 0, holder: 0, since: 0 });
+  } finally {
+    await reader.terminate();
+  }
 });

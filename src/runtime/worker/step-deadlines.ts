@@ -145,9 +145,14 @@ export class StepDeadlines {
 export function readStepDeadline(buffer: SharedArrayBuffer): ThreadSteps {
   const seq = new Int32Array(buffer, 0, 1);
   const slot = new Float64Array(buffer, 8, 4);
-  for (;;) {
+  for (let spins = 0; ; spins++) {
     const before = Atomics.load(seq, 0);
-    if ((before & 1) === 1) continue; // a write is under way in the worker: a few instructions
+    if ((before & 1) === 1) {
+      // A write is under way in the worker: a few instructions, unless its thread was descheduled (or ended) in
+      // the middle. Then nothing is known this time; the watchdog reads again on its next round.
+      if (spins > 100_000) return { at: 0, task: 0, holder: 0, since: 0 };
+      continue;
+    }
     const steps = { at: slot[0]!, task: slot[1]!, holder: slot[2]!, since: slot[3]! };
     if (Atomics.load(seq, 0) === before) return steps;
   }
