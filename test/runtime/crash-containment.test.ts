@@ -102,7 +102,7 @@ test('workers are recycled after N batches: more threads than workers served the
   assert.equal(summary.processors.p.retries, 0, 'a recycled worker costs no record an attempt');
 });
 
-test('recycleAfterTasks: 1 runs each batch on a thread of its own and the run ends (the load task that starts a thread is not one of its batches)', { timeout: 30_000 }, async () => {
+test('recycleAfterTasks: 1 runs each batch on a thread of its own and the run ends (the load task that starts a thread is not one of its batches)', { timeout: 90_000 }, async () => {
   await h.produce('in', Array.from({ length: 12 }, (_, i) => ({ value: { n: i } })), 1);
   const summary = await h.run(topology('leaky.ts', ', concurrency: 2', 'workerPool: { recycleAfterTasks: 1 }', 2, 4));
   const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
@@ -113,9 +113,10 @@ test('recycleAfterTasks: 1 runs each batch on a thread of its own and the run en
   assert.equal(summary.processors.p.retries, 0);
 });
 
-test('a batch placed on a thread as its last before recycling runs there: not ended under it before it started (batchSize 1, each record alone)', { timeout: 30_000 }, async () => {
+test('a batch placed on a thread as its last before recycling runs there: not ended under it before it started (batchSize 1, each record alone)', { timeout: 90_000 }, async () => {
   // piscina places the next batch as soon as one comes back, before the pool hears of it: ending the thread then
   // lost that batch, re-ran it on another thread, and a record alone lost this way too often was charged.
+  // ~12 thread starts one after another: 13 s on a loaded 2-core host, 26 s with two more copies running.
   await h.produce('in', Array.from({ length: 24 }, (_, i) => ({ value: { n: i } })), 1);
   const summary = await h.run(topology('leaky.ts', '', 'workerPool: { recycleAfterTasks: 2 }', 1, 1));
   const out = (await h.drain('out')).map((r) => r.value as { n: number; thread: number });
