@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { MetricsHub, parsePrometheusText } from '../../src/observability/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
 import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { WorkerPool } from '../../src/runtime/pool/worker-pool.js';
@@ -179,4 +180,22 @@ test('batches sharing a thread: when one passes its deadline, the batch whose sy
   } finally {
     await pool.close();
   }
+});
+
+test('a record that kills its thread every time: once charged alone, its retry runs alone too (it takes no shared batch down with it): one death for the shared batch, one per attempt', { timeout: 90_000 }, async () => {
+  const EXIT = 21;
+  const values = Array.from({ length: 400 }, (_, n) => ({ n, ms: 60, ...(n === EXIT ? { exit: true } : {}) }));
+  await h.produce('in', values.map((value) => ({ value })));
+  const hub = new MetricsHub({ processMetrics: false });
+  await h.run(topology('tasksPerWorker: 4'), { metrics: hub });
+  const out = (await h.drain('out')).map((r) => r.value as Out);
+  const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+  assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== EXIT), 'every other record once');
+  for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the one that exits`);
+  assert.equal(dead.length, 1);
+  assert.equal(deadN(dead[0]!.original), EXIT);
+  // 2 attempts: the shared batch it first ran in, then each attempt alone. A retry back in a shared batch cost
+  // one more death per attempt (the batch, then the record alone again), and took that batch's records down.
+  const replaced = parsePrometheusText(await hub.metrics()).find((s) => s.name === 'walrus_stream_worker_replacements_total')?.value;
+  assert.equal(replaced, 3);
 });

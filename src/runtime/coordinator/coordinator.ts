@@ -330,7 +330,8 @@ export class Coordinator {
         encoding: 'encoding' in rec ? rec.encoding : undefined };
     meta.ticket.add();
     return {
-      record, key: record.key, attempt: at.attempt, entry: at.member, single: job.single, meta, root: job.root ?? job,
+      // A record whose batch's worker died runs alone from then on: its retries and its next members too.
+      record, key: record.key, attempt: at.attempt, entry: at.member, single: job.single, isolate: job.isolate, meta, root: job.root ?? job,
       firstFailureAt: at.hops.length === 0 && at.member === job.entry ? job.firstFailureAt : undefined,
       // The record again at its entry: a spilled chain's continuation (retried after its worker crashed) keeps its remaining steps.
       resume: at.hops.length === 0 && at.member === job.entry && at.record === undefined ? job.resume : undefined,
