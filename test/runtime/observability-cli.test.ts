@@ -104,3 +104,25 @@ sinks:
   assert.match(run.stdout.text, /ttyapp/);
   await h.drain('tty.out');
 });
+
+test('the final summary line gives how busy the workers were during the run: loading processors before it is not counted', { timeout: 60_000 }, async () => {
+  await h.produce('busy.in', Array.from({ length: 40 }, () => ({ value: { ms: 20 } })));
+  const file = join(h.stateDir, 'busy.yaml');
+  await writeFile(file, `
+app: busytest
+stateDir: ${h.stateDir}
+workers: 2
+sources:
+  in: { topic: busy.in, poll: { minInterval: 1ms, maxInterval: 20ms } }
+processors:
+  p: { module: ${fileURLToPath(new URL('../fixtures/processors/slow-init.ts', import.meta.url))}, input: in, batchSize: 4 }
+sinks:
+  out: { topic: busy.out, input: p }
+`);
+  const run = cli(['run', file, '--nodes', h.broker.address, '--until-idle', '--progress-interval', '50']);
+  assert.equal(await run.done, EXIT.OK, run.stderr.text);
+  const summary = run.stderr.text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type?: string; utilization?: number }).find((l) => l.type === 'summary');
+  assert.ok(summary, run.stderr.text);
+  // Each thread spun 1.5 s in init before the run; during it they only awaited: before, those 1.5 s counted (1, capped).
+  assert.ok(summary.utilization! < 0.5, `utilization ${summary.utilization}`);
+});

@@ -214,8 +214,8 @@ export async function runSession(session: RunSession): Promise<number> {
         return interrupted;
       }
       // The view settles on the final totals (workers: how busy over the whole run, from their
-      // tasks' run time); the summary table goes to stdout.
-      const busy = Math.min(1, pipeline.pool.busyMs / Math.max(1, summary.elapsedMs * pipeline.pool.size));
+      // event loops, loading the processors before it not counted); the summary table goes to stdout.
+      const busy = Math.min(1, pipeline.workerBusyMs() / Math.max(1, summary.elapsedMs * pipeline.pool.size));
       drive?.stop({ ...toProgressSnapshot(summary, pipeline.pool.size), utilization: busy });
       io.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(topology.app, summary));
       const interrupted = interruptedCode();

@@ -120,6 +120,8 @@ export interface Pipeline {
   journalReplay(): { total: number; left: number };
   /** The hub given as `metrics`. */
   readonly metrics?: MetricsHub;
+  /** Time the worker threads were busy since the run began (summed over threads, ms): loading the processors before it is not counted. */
+  workerBusyMs(): number;
   /** Resolves with the summary once idle (`untilIdle`) or after `stop()` drained. Closes everything. */
   readonly done: Promise<PipelineSummary>;
   /**
@@ -248,6 +250,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
 
     const instrumentation = options.metrics || options.tracing !== false
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
+    // The summary's elapsed time starts with the coordinator: so does the workers' busy time it is set against.
+    const busyBefore = pool.busyMs;
     const coordinator = new Coordinator({
       topology, runner: pool, journal: journal && origins.wrap(state ? state.wrapJournal(journal) : journal), state, origins, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
@@ -305,7 +309,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       }, giveUpAfter);
     };
     running = true;
-    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop, journalReplay };
+    const workerBusyMs = () => Math.max(0, pool.busyMs - busyBefore);
+    return { coordinator, client, pool, broker, nodes: addresses, metrics: options.metrics, done, stop, journalReplay, workerBusyMs };
   } catch (error) {
     await cleanup();
     throw error;
