@@ -66,3 +66,20 @@ test('workers whose batches only await read near 0% busy, though batches are alw
     await pool.close();
   }
 });
+
+// The first progress line of a run read ~50% busy before any record: the window began with the pool, so it held
+// the threads' time loading the processors. A run starts the window when it begins.
+test('the utilisation window restarts when the run begins: loading the processors before it is not counted', { timeout: 60_000 }, async () => {
+  const pool = new WorkerPool({ workers: 2 });
+  try {
+    void pool.utilization;
+    await pool.loadEverywhere({ name: 'slow-init', module: fileURLToPath(new URL('../fixtures/processors/slow-init.ts', import.meta.url)),
+      config: {}, outputs: ['default'], timeoutMs: 0, logLevel: 'silent' });
+    pool.startUtilizationWindow();
+    await sleep(300);
+    const idle = pool.utilization;
+    assert.ok(idle < 0.2, `idle threads after the run began should read near 0% busy, got ${(idle * 100).toFixed(1)}%`);
+  } finally {
+    await pool.close();
+  }
+});

@@ -252,6 +252,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
     // The summary's elapsed time starts with the coordinator: so does the workers' busy time it is set against.
     const busyBefore = pool.busyMs;
+    pool.startUtilizationWindow();
     const coordinator = new Coordinator({
       topology, runner: pool, journal: journal && origins.wrap(state ? state.wrapJournal(journal) : journal), state, origins, untilIdle: options.untilIdle,
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),

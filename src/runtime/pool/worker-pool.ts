@@ -236,6 +236,12 @@ export class WorkerPool {
    * worker runs several batches at once, and a batch awaiting I/O keeps its
    * thread free, so run times add up to more than the thread's time.
    */
+  /** The run begins: the utilisation window starts here, so loading the processors before it does not count. */
+  startUtilizationWindow(): void {
+    const point = { at: performance.now(), busyMs: this.busyMs };
+    this.#busyCheckpoints = { previous: point, current: point };
+  }
+
   get utilization(): number {
     const now = performance.now();
     const busyMs = this.busyMs;
