@@ -115,6 +115,24 @@ test('init --force merges into an existing package.json: the user\'s values, unk
   assert.match(await readFile(join(dir, 'topology.yaml'), 'utf8'), /^app: orders$/m);
 });
 
+test('init --force over an `npm init -y` package.json puts its test in place of npm\'s placeholder, which only fails', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-init-npm-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const npmInit = {
+    name: 'cjs', version: '1.0.0', description: '', main: 'index.js',
+    scripts: { test: 'echo "Error: no test specified" && exit 1' },
+    keywords: [], author: '', license: 'ISC', type: 'commonjs',
+  };
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(npmInit, null, 2)}\n`);
+
+  const forced = await cli(['init', '--force'], dir);
+  assert.equal(forced.code, EXIT.OK, forced.stderr);
+  const merged = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { scripts: Record<string, string>; type: string };
+  assert.equal(merged.scripts.test, 'walrus-stream test && node --test', '`npm test` runs the scaffold\'s test, not npm\'s failing placeholder');
+  assert.equal(merged.type, 'commonjs', 'the project\'s module type is kept');
+  assert.match(forced.stdout, /package\.json \(yours, merged: added scripts\.test \(in place of npm init's placeholder, which only fails\), scripts\.start, scripts\.validate, dependencies\.walrus-stream; kept your type\)/);
+});
+
 test('init --force leaves a package.json that has what init needs byte for byte (tabs, CRLF, walrus-stream as a devDependency)', { timeout: 30_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-init-pkg-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -26,6 +26,9 @@ const NEEDED = ['type', 'scripts', 'dependencies'] as const;
 /** Where a dependency already counts as present: a devDependency of the same package is installed as well. */
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies'] as const;
 
+/** The test script `npm init` (and `pnpm init`) writes: a placeholder that fails, not a test of the user's. */
+const PLACEHOLDER_TEST = 'echo "Error: no test specified" && exit 1';
+
 /** The indentation of the first indented line (two spaces when there is none). */
 function indentOf(text: string): string {
   return /\n([ \t]+)\S/.exec(text)?.[1] ?? '  ';
@@ -36,7 +39,8 @@ function indentOf(text: string): string {
  * file's `text` (read from `shown`, the name used in errors): `type` when
  * missing, and each `scripts` and `dependencies` entry when missing (a
  * dependency listed under `devDependencies` counts). Existing values are
- * never changed.
+ * never changed, except npm init's placeholder test script, which only
+ * fails: the scaffold's test takes its place, and the merge says so.
  */
 export function mergePackageJson(text: string, shown: string, scaffold: Json): PackageMerge {
   const bom = text.startsWith('\uFEFF') ? '\uFEFF' : '';
@@ -54,6 +58,11 @@ export function mergePackageJson(text: string, shown: string, scaffold: Json): P
   }
   const added: string[] = [];
   const kept: string[] = [];
+  const scripts = pkg.scripts as Json | undefined;
+  if (scripts?.test !== undefined && String(scripts.test).trim() === PLACEHOLDER_TEST && isRecord(scaffold.scripts) && scaffold.scripts.test !== undefined) {
+    scripts.test = scaffold.scripts.test;
+    added.push("scripts.test (in place of npm init's placeholder, which only fails)");
+  }
   for (const field of NEEDED) {
     const wanted = scaffold[field];
     if (!isRecord(wanted)) {
