@@ -1,10 +1,10 @@
 import { WalrusError, type ErrorContext } from '../errors/index.js';
 import { parseLengthPrefixedList } from './batch.js';
 import { MAX_BATCH_ENTRIES } from './limits.js';
-import { serverError } from './server-errors.js';
+import { throwIfErr, unexpected } from './reply-errors.js';
 
 /**
- * Reply parsers, one per command. Each takes the frame body and returns a
+ * Reply parsers, one per command (STATE and METRICS: json-replies.ts). Each takes the frame body and returns a
  * typed value, or throws: a WalrusError mapped from `ERR <message>`, or
  * PROTOCOL_ERROR when the reply does not fit the command (a sign the
  * connection is out of step; callers retire it).
@@ -12,21 +12,8 @@ import { serverError } from './server-errors.js';
 
 const OK = 0x4f_4b; // "OK"
 
-function isErr(body: Buffer): boolean {
-  return body.length >= 4 && body[0] === 0x45 && body[1] === 0x52 && body[2] === 0x52 && body[3] === 0x20;
-}
-
 function isOk(body: Buffer): boolean {
   return body.length >= 2 && body.readUInt16BE(0) === OK;
-}
-
-function throwIfErr(body: Buffer, context: ErrorContext): void {
-  if (isErr(body)) throw serverError(body.toString('utf8', 4), context);
-}
-
-function unexpected(body: Buffer, context: ErrorContext): WalrusError {
-  const shown = body.length > 80 ? `${body.toString('utf8', 0, 80)}...` : body.toString('utf8');
-  return new WalrusError('PROTOCOL_ERROR', `Unexpected reply to ${context.command ?? 'request'}: ${JSON.stringify(shown)}.`, { context });
 }
 
 /** REGISTER and PUT: `OK`. */
@@ -91,54 +78,4 @@ export function parseBatchLease(body: Buffer, context: ErrorContext = {}): Lease
     }
   }
   throw unexpected(body, context);
-}
-
-/** STATE: raw JSON, no `OK` prefix. */
-export interface TopicState {
-  current_segment: number;
-  leader_node: number;
-  last_sealed_entry_offset: number;
-  sealed_segments: Record<string, number>;
-  segment_leaders: Record<string, number>;
-  /** Extra fields the embedded node adds in default mode (absent on a stock node). */
-  [extra: string]: unknown;
-}
-
-export function parseState(body: Buffer, context: ErrorContext = {}): TopicState {
-  const value = parseJson(body, context);
-  if (
-    typeof value !== 'object' || value === null ||
-    typeof (value as TopicState).current_segment !== 'number' ||
-    typeof (value as TopicState).sealed_segments !== 'object'
-  ) {
-    throw unexpected(body, context);
-  }
-  return value as TopicState;
-}
-
-/** METRICS: raw pretty JSON of openraft's metrics. Only `state` and `current_leader` are relied upon. */
-export interface NodeMetrics {
-  id: number;
-  state: 'Leader' | 'Follower' | 'Candidate' | 'Learner' | 'Shutdown' | string;
-  current_leader: number | null;
-  current_term?: number;
-  last_log_index?: number | null;
-  [extra: string]: unknown;
-}
-
-export function parseMetrics(body: Buffer, context: ErrorContext = {}): NodeMetrics {
-  const value = parseJson(body, context);
-  if (typeof value !== 'object' || value === null || typeof (value as NodeMetrics).state !== 'string') {
-    throw unexpected(body, context);
-  }
-  return value as NodeMetrics;
-}
-
-function parseJson(body: Buffer, context: ErrorContext): unknown {
-  throwIfErr(body, context);
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (cause) {
-    throw new WalrusError('PROTOCOL_ERROR', `Reply to ${context.command ?? 'request'} is not JSON.`, { context, cause });
-  }
 }

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { WalrusClient, type WalrusClientOptions } from '../../src/client/index.js';
+import { WalrusError } from '../../src/errors/index.js';
+import { runCli } from '../helpers/cli-in-process.js';
+import { startLyingNode, stockAnswer, type Answer } from '../helpers/lying-node.js';
+import type { TcpPeer } from '../helpers/tcp-peer.js';
+
+/**
+ * The client against nodes that lie: each test starts a real TCP server that
+ * answers with replies a Walrus node must never send, and checks the client
+ * fails the call with a typed error naming the node, accepts nothing wrong,
+ * and serves the next call.
+ */
+describe('client against a lying node', () => {
+  const peers: TcpPeer[] = [];
+  const clients: WalrusClient[] = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(peers.map((p) => p.close()));
+  });
+
+  async function lyingNode(answer: (request: string) => Answer) {
+    const node = await startLyingNode(answer);
+    peers.push(node);
+    return node;
+  }
+
+  function client(nodes: string[], options: Partial<WalrusClientOptions> = {}): WalrusClient {
+    const c = new WalrusClient({ nodes, requestTimeoutMs: 2_000, retry: { retries: 0 }, ...options });
+    clients.push(c);
+    return c;
+  }
+
+  const protocolError = (node: string, pattern: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof WalrusError, `a WalrusError, got ${String(e)}`);
+    assert.equal(e.code, 'PROTOCOL_ERROR');
+    assert.match(e.message, pattern);
+    assert.ok(e.message.includes(node), `the message names the node: ${e.message}`);
+    return true;
+  };
+
+  test('deeply nested METRICS/STATE JSON is refused before it reaches the caller (it crashed `walrus-stream metrics`)', async () => {
+    const nested = `{"id":1,"state":"Leader","current_leader":1,"x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+    const node = await lyingNode((request) => (request === 'METRICS' || request.startsWith('STATE ') ? nested : stockAnswer(request)));
+    const c = client([node.address]);
+    await assert.rejects(c.metrics(), protocolError(node.address, /METRICS .*nests deeper than 32 levels/));
+    await assert.rejects(c.state('t'), protocolError(node.address, /STATE .*nests deeper than 32 levels/));
+    await c.put('t', 'next call works');
+
+    const cli = await runCli(['metrics', '--nodes', node.address]);
+    assert.equal(cli.code, 3, cli.stderr); // EXIT.FAILURE, like an unreachable node
+    const out = JSON.parse(cli.stdout) as Record<string, { error?: { code: string } }>;
+    assert.equal(out[node.address]!.error!.code, 'PROTOCOL_ERROR');
+    assert.doesNotMatch(cli.stderr, /RangeError|call stack/);
+  });
+});
