@@ -54,4 +54,36 @@ describe('client against a lying node', () => {
     assert.equal(out[node.address]!.error!.code, 'PROTOCOL_ERROR');
     assert.doesNotMatch(cli.stderr, /RangeError|call stack/);
   });
+
+  test('an unreadable reply to PUT is not failed over to another node: that node ran it too', async () => {
+    const liar = (request: string) => (request.startsWith('PUT ') ? 'OK stored?' : stockAnswer(request));
+    const a = await lyingNode(liar);
+    const b = await lyingNode(liar);
+    const c = client([a.address, b.address]);
+    await assert.rejects(c.put('t', 'once'), (e: unknown) => e instanceof WalrusError && e.code === 'PROTOCOL_ERROR' && e.context.requestSent === true);
+    const puts = [...a.requests, ...b.requests].filter((r) => r.startsWith('PUT '));
+    assert.equal(puts.length, 1, 'one node got the PUT, not both');
+    assert.equal(c.stats().failovers, 0);
+  });
+
+  test('retries after unreadable replies are counted: GET as a possible loss, PUT and BATCH_PUT as possible duplicates', async () => {
+    const lied = new Set<string>();
+    const once = (op: string, lie: string, truth: string) => (request: string) => {
+      if (!request.startsWith(`${op} `)) return undefined;
+      if (lied.has(op)) return truth;
+      lied.add(op);
+      return lie;
+    };
+    const get = once('GET', 'OK', 'OK second');
+    const put = once('PUT', 'OK stored?', 'OK');
+    const batchPut = once('BATCH_PUT', 'OK 1', 'OK 3'); // 3 entries sent, 1 confirmed
+    const node = await lyingNode((request) => get(request) ?? put(request) ?? batchPut(request) ?? (request === 'BATCH_PUT' ? 'ERR BATCH_PUT requires a topic' : stockAnswer(request)));
+    const c = client([node.address], { retry: { retries: 1, initialDelayMs: 1, maxDelayMs: 1 } });
+    assert.equal(String(await c.get('t')), 'second');
+    assert.equal(c.stats().possibleLosses, 1, 'the unreadable GET reply may have carried an entry');
+    await c.put('t', 'v');
+    assert.equal(c.stats().possibleDuplicates, 1);
+    await c.putMany('t', ['a', 'b', 'c']);
+    assert.equal(c.stats().possibleDuplicates, 4, 'the 3 entries of the BATCH_PUT answered "OK 1" may be stored twice');
+  });
 });

@@ -98,7 +98,7 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
       const asBatch = useBatch && chunk.length > 1;
       const reply = asBatch
         ? connection.send(encodeBatchPut(topic, chunk), parseBatchPut, { command, topic, signal, timeoutMs }).then((count) => {
-          if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries was answered OK ${count}.`, { context: { topic, node: node.id } });
+          if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries was answered OK ${count}.`, { context: { topic, node: node.id, requestSent: true } });
         })
         : connection.send(encodePut(topic, chunk[0]!), parseOk, { command: 'PUT', topic, signal, timeoutMs });
       inFlight.push(reply.then(

@@ -235,6 +235,10 @@ export class Connection {
       value = pending.parse(body, pending.context);
     } catch (thrown) {
       const error = thrown instanceof WalrusError ? thrown : new WalrusError('PROTOCOL_ERROR', `Reply parser failed: ${(thrown as Error).message}`, { cause: thrown, context: pending.context });
+      // A reply, even one we cannot read, means the node got the request and
+      // may have run it: no failover to another node, and a retry counts as
+      // a possible duplicate (PUT) or loss (GET).
+      if (error.code === 'PROTOCOL_ERROR') error.context.requestSent = true;
       if (pending.abandoned) onReply?.(sample(pending, 'abandoned', durationMs, bytesIn, 0));
       else {
         onReply?.(sample(pending, 'error', durationMs, bytesIn, 0, error));
