@@ -1,5 +1,5 @@
 import { WalrusError, type ErrorContext } from '../errors/index.js';
-import { throwIfErr, unexpected } from './reply-errors.js';
+import { throwIfErr } from './reply-errors.js';
 
 /**
  * STATE and METRICS: raw JSON replies, no `OK` prefix.
@@ -25,13 +25,14 @@ export interface TopicState {
 
 export function parseState(body: Buffer, context: ErrorContext = {}): TopicState {
   const value = parseJson(body, context);
-  if (
-    typeof value !== 'object' || value === null ||
-    typeof (value as TopicState).current_segment !== 'number' ||
-    typeof (value as TopicState).sealed_segments !== 'object'
-  ) {
-    throw unexpected(body, context);
-  }
+  const problem = shapeProblem(value, {
+    current_segment: COUNT,
+    leader_node: COUNT,
+    last_sealed_entry_offset: COUNT,
+    sealed_segments: COUNT_MAP,
+    segment_leaders: COUNT_MAP,
+  });
+  if (problem) throw notShaped(context, problem);
   return value as TopicState;
 }
 
@@ -47,15 +48,55 @@ export interface NodeMetrics {
 
 export function parseMetrics(body: Buffer, context: ErrorContext = {}): NodeMetrics {
   const value = parseJson(body, context);
-  if (typeof value !== 'object' || value === null || typeof (value as NodeMetrics).state !== 'string') {
-    throw unexpected(body, context);
-  }
+  const problem = shapeProblem(value, {
+    id: COUNT,
+    state: TEXT,
+    current_leader: NODE_OR_NULL,
+  });
+  if (problem) throw notShaped(context, problem);
   return value as NodeMetrics;
+}
+
+/** What one field of a STATE or METRICS reply must hold. */
+interface FieldRule {
+  test: (value: unknown) => boolean;
+  expected: string;
+}
+
+/** Node ids, segment numbers and entry counts: JSON integers >= 0. */
+function isCount(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+const COUNT: FieldRule = { test: isCount, expected: 'an integer >= 0' };
+const COUNT_MAP: FieldRule = {
+  test: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(isCount),
+  expected: 'an object of integers >= 0',
+};
+const TEXT: FieldRule = { test: (v) => typeof v === 'string', expected: 'a string' };
+const NODE_OR_NULL: FieldRule = { test: (v) => v === null || isCount(v), expected: 'a node id or null' };
+
+/** The first field of `value` its rule refuses, described; undefined when every field passes. */
+function shapeProblem(value: unknown, fields: Record<string, FieldRule>): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not a JSON object';
+  for (const [name, rule] of Object.entries(fields)) {
+    const field = (value as Record<string, unknown>)[name];
+    if (!rule.test(field)) return `"${name}" is ${field === undefined ? 'missing' : JSON.stringify(field).slice(0, 40)}, expected ${rule.expected}`;
+  }
+  return undefined;
+}
+
+function replyTo(context: ErrorContext): string {
+  return `Reply to ${context.command ?? 'request'}${context.node ? ` from node ${context.node}` : ''}`;
+}
+
+function notShaped(context: ErrorContext, problem: string): WalrusError {
+  return new WalrusError('PROTOCOL_ERROR', `${replyTo(context)} does not have the shape of one: ${problem}.`, { context });
 }
 
 function parseJson(body: Buffer, context: ErrorContext): unknown {
   throwIfErr(body, context);
-  const what = `Reply to ${context.command ?? 'request'}${context.node ? ` from node ${context.node}` : ''}`;
+  const what = replyTo(context);
   const deep = tooDeepAt(body, MAX_JSON_DEPTH);
   if (deep >= 0) {
     throw new WalrusError('PROTOCOL_ERROR', `${what} nests deeper than ${MAX_JSON_DEPTH} levels (byte ${deep}); refused, since a node's STATE or METRICS nests at most 5.`, { context: { ...context, position: deep } });

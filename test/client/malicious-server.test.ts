@@ -86,4 +86,23 @@ describe('client against a lying node', () => {
     await c.putMany('t', ['a', 'b', 'c']);
     assert.equal(c.stats().possibleDuplicates, 4, 'the 3 entries of the BATCH_PUT answered "OK 1" may be stored twice');
   });
+
+  test('STATE and METRICS replies with fields of the wrong type are refused, not handed on (health said "healthy, leader evil")', async () => {
+    const lies = new Map([
+      ['METRICS', '{"id":1,"state":"Leader","current_leader":"evil"}'],
+      ['STATE a', '{"current_segment":1,"leader_node":1,"last_sealed_entry_offset":0,"sealed_segments":null,"segment_leaders":{}}'],
+      ['STATE b', '{"current_segment":1,"leader_node":"x","last_sealed_entry_offset":0,"sealed_segments":{},"segment_leaders":{}}'],
+      ['STATE c', '{"current_segment":1,"leader_node":1,"last_sealed_entry_offset":0,"sealed_segments":{"1":-5},"segment_leaders":{}}'],
+    ]);
+    const node = await lyingNode((request) => lies.get(request) ?? stockAnswer(request));
+    const c = client([node.address], { breaker: { failureThreshold: 10 } }); // five lies in a row would open it
+    await assert.rejects(c.metrics(), protocolError(node.address, /"current_leader" is "evil", expected a node id or null/));
+    const health = await c.health();
+    assert.equal(health.nodes[0]!.healthy, false);
+    assert.match(health.nodes[0]!.reason!, /^PROTOCOL_ERROR: .*current_leader/);
+    await assert.rejects(c.state('a'), protocolError(node.address, /"sealed_segments" is null, expected an object of integers >= 0/));
+    await assert.rejects(c.state('b'), protocolError(node.address, /"leader_node" is "x"/));
+    await assert.rejects(c.state('c'), protocolError(node.address, /"sealed_segments" is \{"1":-5\}/));
+    assert.equal((await c.state('d')).leaderNode, 1, 'the next call is served');
+  });
 });
