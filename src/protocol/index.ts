@@ -7,4 +7,5 @@ export * from './replies.js';
 export * from './json-replies.js';
 export { CLAIM_OWNER_PATTERN, CLAIM_OWNER_RULE, MIN_CLAIM_TTL_MS, MAX_CLAIM_TTL_MS, isClaimOwner, isClaimTtl } from './claims.js';
 export { serverError } from './server-errors.js';
+export { unexpected } from './reply-errors.js';
 export { encodeAuth, isAuthenticated, passwordProblem, userNameProblem, MAX_PASSWORD_CHARS } from './auth.js';

@@ -1,5 +1,5 @@
 import { WalrusError, type ErrorContext } from '../errors/index.js';
-import { throwIfErr } from './reply-errors.js';
+import { replyTo, throwIfErr } from './reply-errors.js';
 
 /**
  * STATE and METRICS: raw JSON replies, no `OK` prefix.
@@ -86,17 +86,13 @@ function shapeProblem(value: unknown, fields: Record<string, FieldRule>): string
   return undefined;
 }
 
-function replyTo(context: ErrorContext): string {
-  return `Reply to ${context.command ?? 'request'}${context.node ? ` from node ${context.node}` : ''}`;
-}
-
 function notShaped(context: ErrorContext, problem: string): WalrusError {
-  return new WalrusError('PROTOCOL_ERROR', `${replyTo(context)} does not have the shape of one: ${problem}.`, { context });
+  return new WalrusError('PROTOCOL_ERROR', `The ${replyTo(context)} does not have the shape of one: ${problem}.`, { context });
 }
 
 function parseJson(body: Buffer, context: ErrorContext): unknown {
   throwIfErr(body, context);
-  const what = replyTo(context);
+  const what = `The ${replyTo(context)}`;
   const deep = tooDeepAt(body, MAX_JSON_DEPTH);
   if (deep >= 0) {
     throw new WalrusError('PROTOCOL_ERROR', `${what} nests deeper than ${MAX_JSON_DEPTH} levels (byte ${deep}); refused, since a node's STATE or METRICS nests at most 5.`, { context: { ...context, position: deep } });

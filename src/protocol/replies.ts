@@ -1,7 +1,7 @@
-import { WalrusError, type ErrorContext } from '../errors/index.js';
+import type { ErrorContext } from '../errors/index.js';
 import { parseLengthPrefixedList } from './batch.js';
 import { MAX_BATCH_ENTRIES } from './limits.js';
-import { throwIfErr, unexpected } from './reply-errors.js';
+import { malformed, throwIfErr, unexpected } from './reply-errors.js';
 
 /**
  * Reply parsers, one per command (STATE and METRICS: json-replies.ts). Each takes the frame body and returns a
@@ -47,7 +47,7 @@ export function parseBatchGet(body: Buffer, context: ErrorContext = {}): Buffer[
     try {
       return parseLengthPrefixedList(body, 3, MAX_BATCH_ENTRIES);
     } catch (error) {
-      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_GET reply: ${(error as Error).message}`, { context, cause: error });
+      throw malformed((error as Error).message, context, error);
     }
   }
   throw unexpected(body, context);
@@ -69,12 +69,12 @@ export function parseBatchLease(body: Buffer, context: ErrorContext = {}): Lease
     while (at < body.length && at - 3 < 16 && body[at]! >= 0x30 && body[at]! <= 0x39) leaseId = leaseId * 10 + (body[at++]! - 0x30);
     const digits = at - 3;
     if (digits === 0 || digits > 15 || body[3] === 0x30 || body[at] !== 0x20) {
-      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_LEASE reply: invalid lease id (byte 3).`, { context });
+      throw malformed('invalid lease id (byte 3).', context);
     }
     try {
       return { leaseId, entries: parseLengthPrefixedList(body, at + 1, MAX_BATCH_ENTRIES) };
     } catch (error) {
-      throw new WalrusError('PROTOCOL_ERROR', `Malformed BATCH_LEASE reply: ${(error as Error).message}`, { context, cause: error });
+      throw malformed((error as Error).message, context, error);
     }
   }
   throw unexpected(body, context);

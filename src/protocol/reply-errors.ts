@@ -11,7 +11,17 @@ export function throwIfErr(body: Buffer, context: ErrorContext): void {
   if (isErr(body)) throw serverError(body.toString('utf8', 4), context);
 }
 
+/** "reply to GET from node 10.0.0.7:9091": which request, which node. */
+export function replyTo(context: ErrorContext): string {
+  return `reply to ${context.command ?? 'a request'}${context.node ? ` from node ${context.node}` : ''}`;
+}
+
 export function unexpected(body: Buffer, context: ErrorContext): WalrusError {
   const shown = body.length > 80 ? `${body.toString('utf8', 0, 80)}...` : body.toString('utf8');
-  return new WalrusError('PROTOCOL_ERROR', `Unexpected reply to ${context.command ?? 'request'}: ${JSON.stringify(shown)}.`, { context });
+  return new WalrusError('PROTOCOL_ERROR', `Unexpected ${replyTo(context)}: ${JSON.stringify(shown)}.`, { context });
+}
+
+/** A reply that starts right but breaks a rule further in (a batch list, a lease id). */
+export function malformed(problem: string, context: ErrorContext, cause?: unknown): WalrusError {
+  return new WalrusError('PROTOCOL_ERROR', `Malformed ${replyTo(context)}: ${problem}`, { context, cause });
 }

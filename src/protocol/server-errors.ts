@@ -39,7 +39,11 @@ export function serverError(message: string, context: ErrorContext = {}): Walrus
   });
 }
 
-function describe(code: ErrorCode, message: string, context: ErrorContext): string {
+/** Most characters of a node's ERR text quoted in an error message (all of it stays in `context.serverMessage`): a frame can hold 64 KiB of it. */
+const SHOWN_CHARS = 200;
+
+function describe(code: ErrorCode, fullMessage: string, context: ErrorContext): string {
+  const message = fullMessage.length > SHOWN_CHARS ? `${fullMessage.slice(0, SHOWN_CHARS)}... (${fullMessage.length} characters)` : fullMessage;
   const where = context.node ? ` (node ${context.node})` : '';
   switch (code) {
     case 'TOPIC_NOT_FOUND':

@@ -105,4 +105,30 @@ describe('client against a lying node', () => {
     await assert.rejects(c.state('c'), protocolError(node.address, /"sealed_segments" is \{"1":-5\}/));
     assert.equal((await c.state('d')).leaderNode, 1, 'the next call is served');
   });
+
+  test('errors name the node and stay readable: a huge frame length, a garbled probe reply, a 60 KB ERR text', async () => {
+    const header = (length: number) => Buffer.from(new Uint32Array([length]).buffer);
+    const node = await lyingNode((request) => {
+      if (request === 'GET huge') return header(0xffff_fffe); // nothing follows: the size alone must be refused
+      if (request === 'GET max') return header(2 ** 31 - 1);
+      if (request === 'BATCH_PUT') return 'WHAT';
+      if (request.startsWith('PUT ')) return `ERR ${'x'.repeat(60_000)}`;
+      return stockAnswer(request);
+    });
+    const c = client([node.address], { breaker: { failureThreshold: 100 } });
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(c.get(i % 2 ? 'huge' : 'max'), protocolError(node.address, /sent a frame length of \d+, outside 1\.\.65536; nothing was allocated/));
+    }
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'no buffer was sized from a lying length');
+    await assert.rejects(c.putMany('t', ['a', 'b']), protocolError(node.address, /^Unexpected reply to PROBE from node .*: "WHAT"\.$/));
+    await assert.rejects(c.put('t', 'v'), (e: unknown) => {
+      assert.ok(e instanceof WalrusError && e.code === 'SERVER_ERROR');
+      assert.ok(e.message.length < 400, `a readable message, not ${e.message.length} characters`);
+      assert.match(e.message, /xxx\.\.\. \(60000 characters\)" \(node 127\.0\.0\.1:\d+\)/);
+      assert.equal(String(e.context.serverMessage).length, 60_000, 'the whole text is kept in the context');
+      return true;
+    });
+    assert.equal(await c.get('next'), undefined, 'the next call is served');
+  });
 });

@@ -1,5 +1,5 @@
-import { WalrusError } from '../../errors/index.js';
-import { encodeFrame } from '../../protocol/index.js';
+import type { ErrorContext } from '../../errors/index.js';
+import { encodeFrame, unexpected } from '../../protocol/index.js';
 
 /** Which extension commands a node answers. */
 export interface NodeCapabilities {
@@ -29,9 +29,9 @@ export const PROBE_FRAMES = {
 } as const;
 
 /** Parser for a probe reply: true unless the node says it does not know the command. */
-export function parseProbe(body: Buffer): boolean {
+export function parseProbe(body: Buffer, context: ErrorContext): boolean {
   const text = body.toString('latin1');
   if (text === 'ERR unknown command') return false;
   if (text.startsWith('ERR ') || text.startsWith('OK') || text === 'EMPTY') return true;
-  throw new WalrusError('PROTOCOL_ERROR', `Unexpected reply to a capability probe: ${JSON.stringify(text.slice(0, 80))}.`);
+  throw unexpected(body, context);
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { WalrusError, type ErrorContext } from '../../errors/index.js';
-import { FrameDecoder } from '../../protocol/index.js';
+import { FrameDecoder, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import { onAbort } from '../../util/abort.js';
 import { abortError } from '../../util/sleep.js';
 import { Fifo } from '../../util/fifo.js';
@@ -199,7 +199,7 @@ export class Connection {
       const unit = this.#decoder.next();
       if (unit === undefined) break;
       if (unit.kind === 'invalid-length') {
-        this.#fail(new WalrusError('PROTOCOL_ERROR', `Node ${this.node} sent a frame length of ${unit.length}; the connection is out of step and was retired.`, { context: { node: this.node } }));
+        this.#fail(new WalrusError('PROTOCOL_ERROR', `Node ${this.node} sent a frame length of ${unit.length}, outside 1..${MAX_FRAME_BYTES}; nothing was allocated for it, and the connection is out of step and was retired.`, { context: { node: this.node } }));
         return;
       }
       const pending = this.#queue.shift();
