@@ -4,7 +4,7 @@ import { WalrusClient, type WalrusClientOptions } from '../../src/client/index.j
 import { WalrusError } from '../../src/errors/index.js';
 import { runCli } from '../helpers/cli-in-process.js';
 import { startLyingNode, stockAnswer, type Answer } from '../helpers/lying-node.js';
-import type { TcpPeer } from '../helpers/tcp-peer.js';
+import { startTcpPeer, type TcpPeer } from '../helpers/tcp-peer.js';
 
 /**
  * The client against nodes that lie: each test starts a real TCP server that
@@ -130,5 +130,19 @@ describe('client against a lying node', () => {
       return true;
     });
     assert.equal(await c.get('next'), undefined, 'the next call is served');
+  });
+
+  test('a node that closes every connection as it opens does not get a reconnect storm from pool top-ups', async () => {
+    let accepted = 0;
+    const node = await startTcpPeer((socket) => {
+      accepted++;
+      socket.destroy();
+    });
+    peers.push(node);
+    // min 4 with a 50 ms upkeep: the old top-up loop reopened ~7,000 connections a second here.
+    const c = client([node.address], { pool: { min: 4, max: 4, idleTimeoutMs: 100 } });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.ok(accepted < 40, `${accepted} connections in 1.5 s`);
+    await assert.rejects(c.put('t', 'v'), (e: unknown) => e instanceof WalrusError && e.retriable && e.context.node === node.address);
   });
 });

@@ -35,6 +35,12 @@ export interface PoolStats {
   evicted: number;
 }
 
+/** A connection the node closes sooner than this after it opened counts against top-ups (see `#noteClosed`). */
+const SHORT_LIVED_MS = 1_000;
+/** First and longest pause of top-ups after short-lived connections. */
+const FIRST_REFILL_PAUSE_MS = 100;
+const MAX_REFILL_PAUSE_MS = 30_000;
+
 interface Waiter {
   resolve: (connection: Connection) => void;
   reject: (error: WalrusError) => void;
@@ -66,6 +72,12 @@ export class ConnectionPool {
   #upkeep: NodeJS.Timeout;
   #lastHealthCheck = performance.now();
   #lastConnectError: WalrusError | undefined;
+  readonly #openedAt = new WeakMap<Connection, number>();
+  /** Connections the pool closed itself (idle eviction): their end says nothing about the node. */
+  readonly #evicting = new WeakSet<Connection>();
+  /** Top-ups wait until then after connections died young; the pause doubles each time. */
+  #refillAt = 0;
+  #refillPauseMs = 0;
 
   constructor(node: string, create: () => Promise<Connection>, settings: PoolSettings, healthCheck?: (connection: Connection) => Promise<void>) {
     this.#node = node;
@@ -136,9 +148,9 @@ export class ConnectionPool {
     await Promise.all(this.#open.map((connection) => connection.close()));
   }
 
-  /** Opens connections until `min` are open; errors are counted, not thrown. */
+  /** Opens connections until `min` are open; errors are counted, not thrown. Paused while the node closes new connections at once. */
   async fill(): Promise<void> {
-    while (!this.#closed && this.#open.length + this.#connecting < this.#settings.min) {
+    while (!this.#closed && this.#open.length + this.#connecting < this.#settings.min && performance.now() >= this.#refillAt) {
       await this.#grow().catch(() => {});
       if (this.#lastConnectError && this.#open.length === 0) return;
     }
@@ -189,6 +201,7 @@ export class ConnectionPool {
     }
     this.#open.push(connection);
     this.#leases.set(connection, 0);
+    this.#openedAt.set(connection, performance.now());
     connection.onClose(() => this.#remove(connection));
     this.#serveWaiters();
     return connection;
@@ -200,8 +213,29 @@ export class ConnectionPool {
     this.#open.splice(at, 1);
     this.#leases.delete(connection);
     this.#counters.destroyed++;
+    this.#noteClosed(connection);
     // A waiter may now be able to open a fresh connection.
     if (this.#waiters.length > 0 && !this.#full() && !this.#closed) this.#grow().catch(() => {});
+  }
+
+  /**
+   * Why: a node (or a proxy in front of it) that accepts connections and
+   * closes them at once would otherwise have top-ups reopen them in a tight
+   * loop — tens of thousands of connections a second, most of a core. Each
+   * connection that dies within SHORT_LIVED_MS doubles the pause before the
+   * next top-up (up to MAX_REFILL_PAUSE_MS); one that lived longer ends it.
+   * Connections opened for requests are not paused: those fail, are retried
+   * with backoff and trip the breaker.
+   */
+  #noteClosed(connection: Connection): void {
+    if (this.#closed || this.#evicting.has(connection)) return;
+    const now = performance.now();
+    if (now - (this.#openedAt.get(connection) ?? 0) >= SHORT_LIVED_MS) {
+      this.#refillPauseMs = 0;
+      return;
+    }
+    this.#refillPauseMs = Math.min(MAX_REFILL_PAUSE_MS, Math.max(FIRST_REFILL_PAUSE_MS, this.#refillPauseMs * 2));
+    this.#refillAt = now + this.#refillPauseMs;
   }
 
   #wait(signal: AbortSignal | undefined): Promise<Connection> {
@@ -261,6 +295,7 @@ export class ConnectionPool {
       const idle = this.#leases.get(connection) === 0 && connection.inFlight === 0;
       if (idle && this.#open.length > this.#settings.min && now - connection.lastUsedAt >= this.#settings.idleTimeoutMs) {
         this.#counters.evicted++;
+        this.#evicting.add(connection);
         void connection.close();
       }
     }
