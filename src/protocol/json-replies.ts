@@ -36,7 +36,7 @@ export function parseState(body: Buffer, context: ErrorContext = {}): TopicState
   return value as TopicState;
 }
 
-/** METRICS: raw pretty JSON of openraft's metrics. Only `state` and `current_leader` are relied upon. */
+/** METRICS: raw pretty JSON of openraft's metrics. Only `state` and `current_leader` are relied upon (DESIGN.md), so only they are checked. */
 export interface NodeMetrics {
   id: number;
   state: 'Leader' | 'Follower' | 'Candidate' | 'Learner' | 'Shutdown' | string;
@@ -49,7 +49,6 @@ export interface NodeMetrics {
 export function parseMetrics(body: Buffer, context: ErrorContext = {}): NodeMetrics {
   const value = parseJson(body, context);
   const problem = shapeProblem(value, {
-    id: COUNT,
     state: TEXT,
     current_leader: NODE_OR_NULL,
   });
