@@ -169,6 +169,7 @@ export function normaliseAggregate(parsed: ParsedAggregate): AggregateSpec {
     advance: w.hopping?.advance ?? w.tumbling!,
     grace: w.grace,
     time: w.time,
+    maxAhead: w.maxAhead ?? null,
   };
   const late: AggregateSpec['late'] = parsed.late === 'dlq' || parsed.late === 'drop' ? parsed.late : { output: parsed.late };
   return {
@@ -191,6 +192,7 @@ export function describeAggregate(spec: AggregateSpec, { long = false } = {}): s
   if (w !== null) {
     parts.push(`grace ${formatDuration(w.grace)}`);
     parts.push(w.time === 'record' ? 'time record timestamp' : 'field' in w.time ? `time field ${w.time.field}` : `time header ${w.time.header}`);
+    if (w.maxAhead !== null) parts.push(`at most ${formatDuration(w.maxAhead)} ahead of the clock`);
   }
   parts.push(`emit on ${spec.emit}`);
   if (w !== null) parts.push(`late → ${typeof spec.late === 'string' ? (spec.late === 'dlq' ? 'dead letters' : 'dropped') : `output ${spec.late.output}`}`);

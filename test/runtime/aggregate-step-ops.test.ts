@@ -103,7 +103,7 @@ test('a record without a key is dead-lettered with how to give it one', () => {
 test('windows: event time from the record timestamp, close and update emission, late records to an output, dropped or dead-lettered', () => {
   const spec = (emit: 'close' | 'update', late: AggregateSpec['late']): AggregateSpec => ({
     store: 'agg', op: 'sum', field: 'n', emit, late,
-    window: { kind: 'tumbling', size: 10_000, advance: 10_000, grace: 1_000, time: 'record' },
+    window: { kind: 'tumbling', size: 10_000, advance: 10_000, grace: 1_000, time: 'record', maxAhead: null },
   });
   const close = runner(spec('close', { output: 'late' }));
   assert.deepEqual(close.run({ n: 1 }, { timestamp: 1_000 }), []);
@@ -128,7 +128,7 @@ test('windows: event time from the record timestamp, close and update emission, 
 });
 
 test('event time from a header, epoch ms or ISO-8601; an unreadable one is dead-lettered', () => {
-  const r = runner({ store: 'agg', op: 'count', field: null, emit: 'update', late: 'dlq', window: { kind: 'hopping', size: 60_000, advance: 30_000, grace: 0, time: { header: 'x-ts' } } });
+  const r = runner({ store: 'agg', op: 'count', field: null, emit: 'update', late: 'dlq', window: { kind: 'hopping', size: 60_000, advance: 30_000, grace: 0, time: { header: 'x-ts' }, maxAhead: null } });
   assert.deepEqual(r.run({}, { headers: { 'x-ts': '45000' } })!.map((x) => x.window!.start), ['1970-01-01T00:00:00.000Z', '1970-01-01T00:00:30.000Z']);
   assert.deepEqual(r.run({}, { headers: { 'x-ts': '1970-01-01T00:00:50.000Z' } })!.map((x) => x.count), [2, 2]);
   assert.throws(() => r.run({}, { headers: {} }), /cannot read an event time from the header "x-ts"/);
@@ -147,4 +147,28 @@ test('a config that did not come from the topology fails at init with CONFIG_INV
     assert.throws(() => compileAggregate('p', config), (e: WalrusError) => e.code === 'CONFIG_INVALID' && message.test(e.message), String(message));
   }
   assert.throws(() => builtin.init!({ processor: 'p', config: { op: 'median' } } as never), /CONFIG_INVALID|unknown op/);
+});
+
+test('maxAhead: a record stamped far ahead of the clock is refused before it moves stream time, so the records after it still count', () => {
+  const now = Math.floor(Date.now() / 60_000) * 60_000; // the start of this minute: now and now + 1 share a window
+  const spec = (maxAhead: number | null): AggregateSpec => ({
+    store: 'agg', op: 'count', field: null, emit: 'close', late: 'dlq',
+    window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 0, time: 'record', maxAhead },
+  });
+  const guarded = runner(spec(3_600_000));
+  assert.deepEqual(guarded.run({}, { timestamp: now }), [], 'a record of now opens its window');
+  assert.throws(() => guarded.run({}, { timestamp: Date.UTC(9999, 0, 1) }), (error: unknown) => {
+    assert.ok(error instanceof WalrusError && !error.retriable, 'refused for good: dead-lettered, not retried');
+    assert.match(error.message, /^event time 9999-01-01T00:00:00\.000Z is [\d.]+ years ahead of this host's clock \(.+\), more than the 3600000 ms allowed \(maxAhead\)/);
+    return true;
+  });
+  assert.deepEqual(guarded.run({}, { timestamp: now + 1 }), [], 'the next record of now is not late: its window is still open');
+  const closed = guarded.run({}, { timestamp: now + 40 * 60_000 })!;
+  assert.equal(closed[0]!.count, 2, 'the window of now closes when stream time passes it, with both of its records, not the refused one');
+
+  // Without the limit (the default), the same record closes the window at once and the next record is late.
+  const open = runner(spec(null));
+  open.run({}, { timestamp: now });
+  assert.equal(open.run({}, { timestamp: Date.UTC(9999, 0, 1) })![0]!.count, 1, 'the window of now closes early, with one record');
+  assert.throws(() => open.run({}, { timestamp: now + 1 }), /is late/);
 });

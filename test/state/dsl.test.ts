@@ -233,3 +233,20 @@ test('advanceTo closes windows without a record (idle input, end of a bounded in
   assert.deepEqual(store.range({ start: '\u0001' }), []);
   assert.throws(() => agg.advanceTo(Number.NaN), /safe integer/);
 });
+
+test('WindowedAggregation maxAheadMs: a record far ahead of the clock is refused and leaves stream time alone; a bad limit is a config error', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const store = await KeyValueStore.open({ dir, name: 'ahead' });
+  t.after(() => store.close());
+  const now = Math.floor(Date.now() / 10_000) * 10_000;
+  const agg = new WindowedAggregation<{ ts: number }, number>(store, {
+    windows: tumbling(10_000), eventTime: fromField('ts'), init: () => 0, aggregate: (n) => n + 1, maxAheadMs: 60_000,
+  });
+  await store.commit(agg.process(rec('a', { ts: now })).staged);
+  assert.throws(() => agg.process(rec('a', { ts: now + 120_000 })), /ahead of this host's clock .*more than the 60000 ms allowed \(maxAhead\)/);
+  assert.equal(agg.streamTime, now, 'stream time did not move');
+  const next = agg.process(rec('a', { ts: now + 1 }));
+  assert.equal(next.late, false);
+  assert.throws(() => new WindowedAggregation(store, { windows: tumbling(10), eventTime: fromField('ts'), init: () => 0, aggregate: (n: number) => n, maxAheadMs: -1 }), /maxAheadMs must be a whole number of milliseconds >= 0, got -1/);
+});

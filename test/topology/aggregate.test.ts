@@ -59,7 +59,7 @@ test('a valid aggregate step normalises to the built-in module, key ordering, it
       store: hop
       op: max
       field: n
-      window: { hopping: { size: 1h, advance: 15m }, time: { header: x-event-time } }
+      window: { hopping: { size: 1h, advance: 15m }, time: { header: x-event-time }, maxAhead: 90s }
       emit: update
       late: drop
 sinks:
@@ -72,7 +72,7 @@ sinks:
   const p = topology.processors['revenue-per-minute']!;
   const spec = {
     store: 'revenue', op: 'sum', field: 'order.totalEur', emit: 'close', late: { output: 'late' },
-    window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 30_000, time: { field: 'createdAt' } },
+    window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 30_000, time: { field: 'createdAt' }, maxAhead: null },
   };
   assert.deepEqual(p.aggregate, spec);
   assert.deepEqual(p.config, spec);
@@ -84,7 +84,7 @@ sinks:
   assert.deepEqual(topology.processors['per-customer']!.stores, ['counts']);
   assert.deepEqual(topology.processors.hopping!.aggregate, {
     store: 'hop', op: 'max', field: 'n', emit: 'update', late: 'drop',
-    window: { kind: 'hopping', size: 3_600_000, advance: 900_000, grace: 0, time: { header: 'x-event-time' } },
+    window: { kind: 'hopping', size: 3_600_000, advance: 900_000, grace: 0, time: { header: 'x-event-time' }, maxAhead: 90_000 },
   });
 });
 
@@ -191,9 +191,9 @@ test('window: bad and zero durations, both or neither size, negative grace, hopp
   const yaml = `app: shop
 sources:
   orders: { topic: orders }
-stores: { a: {}, b: {}, c: {}, d: {}, e: {}, f: {}, g: {}, h: {}, i: {} }
+stores: { a: {}, b: {}, c: {}, d: {}, e: {}, f: {}, g: {}, h: {}, i: {}, j: {} }
 processors:
-${one('a', '{ tumbling: 1 minute }')}${one('b', '{ tumbling: 0s }')}${one('c', '{ tumbling: 1m, hopping: { size: 1m, advance: 30s } }')}${one('d', '{ grace: 5s }')}${one('e', '{ tumbling: 1m, grace: -5s }')}${one('f', '{ hopping: { size: 1m, advance: 2m } }')}${one('g', '{ hopping: { size: 1h, advance: 1s } }')}${one('h', '{ tumbling: 1m, time: { feild: ts } }')}${one('i', '{ tumblin: 1m, time: wallclock }')}`;
+${one('a', '{ tumbling: 1 minute }')}${one('b', '{ tumbling: 0s }')}${one('c', '{ tumbling: 1m, hopping: { size: 1m, advance: 30s } }')}${one('d', '{ grace: 5s }')}${one('e', '{ tumbling: 1m, grace: -5s }')}${one('f', '{ hopping: { size: 1m, advance: 2m } }')}${one('g', '{ hopping: { size: 1h, advance: 1s } }')}${one('h', '{ tumbling: 1m, time: { feild: ts } }')}${one('i', '{ tumblin: 1m, time: wallclock }')}${one('j', '{ tumbling: 1m, maxAhead: 0s }')}`;
   assert.deepEqual(await diagnostics(yaml), [
     '11:27: processors.a.aggregate.window.tumbling: expected a duration greater than 0 (250ms, 5s, 2m, 1h, 1m30s, or a number of milliseconds), got "1 minute"',
     '17:27: processors.b.aggregate.window.tumbling: must be greater than 0, got "0s"; a window needs a length',
@@ -205,6 +205,7 @@ ${one('a', '{ tumbling: 1 minute }')}${one('b', '{ tumbling: 0s }')}${one('c', '
     '53:37: processors.h.aggregate.window.time: unknown key "feild" — did you mean "field"?; expected "record" (the record timestamp), { field: <dotted path> } or { header: <name> }',
     '59:17: unknown key "tumblin" in processors.i.aggregate.window — did you mean "tumbling"?',
     '59:36: processors.i.aggregate.window.time: expected "record" (the record timestamp), { field: <dotted path> } or { header: <name> }, got "wallclock"',
+    '65:41: processors.j.aggregate.window.maxAhead: must be greater than 0, got "0s"; a little clock skew is always there (leave maxAhead out for no limit)',
   ]);
 });
 
@@ -330,7 +331,7 @@ test('the example of docs/state.md, "Declarative aggregations in the topology", 
     assert.deepEqual(warnings, []);
     assert.deepEqual(topology.processors['revenue-per-minute']!.aggregate, {
       store: 'revenue', op: 'sum', field: 'totalEur', emit: 'close', late: { output: 'late' },
-      window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 30_000, time: { field: 'createdAt' } },
+      window: { kind: 'tumbling', size: 60_000, advance: 60_000, grace: 30_000, time: { field: 'createdAt' }, maxAhead: 3_600_000 },
     });
     assert.equal(topology.processors['orders-per-customer']!.aggregate!.op, 'count');
   } finally {

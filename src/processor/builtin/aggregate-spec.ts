@@ -32,4 +32,6 @@ export interface AggregateWindowSpec {
   advance: number;
   grace: number;
   time: EventTimeSource;
+  /** Records stamped more than this far ahead of the host's clock are refused (dead-lettered); null: no limit. */
+  maxAhead: number | null;
 }

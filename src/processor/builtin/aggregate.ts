@@ -127,6 +127,7 @@ export function compileAggregate(processor: string, config: unknown): Plan {
       throw invalid(processor, (error as Error).message);
     }
     if (!Number.isSafeInteger(w.grace) || w.grace < 0) throw invalid(processor, `grace must be a whole number of ms >= 0, got ${String(w.grace)}`);
+    if (w.maxAhead != null && (!Number.isSafeInteger(w.maxAhead) || w.maxAhead < 0)) throw invalid(processor, `maxAhead must be a whole number of ms >= 0, got ${String(w.maxAhead)}`);
     const time = w.time;
     plan.eventTime = time === 'record' ? fromRecordTimestamp()
       : typeof time === 'object' && time !== null && typeof (time as { field?: unknown }).field === 'string' ? fromField((time as { field: string }).field)
@@ -199,6 +200,7 @@ export default defineProcessor<unknown, unknown>({
       windows: plan.windows, graceMs: grace, eventTime: plan.eventTime!,
       init, aggregate: (s: AggregateState) => plan.add(s, x),
       newKeyStreamTime: stepTime === undefined ? undefined : stepTime - retention(spec),
+      maxAheadMs: spec.window!.maxAhead ?? undefined,
     });
     if (step.late) {
       if (spec.late === 'dlq') throw lateRecordError(record, step.eventTime, step.streamTime, grace);

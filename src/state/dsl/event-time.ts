@@ -65,6 +65,34 @@ export function readEventTime<V>(extractor: EventTimeExtractor<V>, record: Timed
 }
 
 /**
+ * Throws a non-retriable `STATE_STORE_ERROR` when event time `t` is more than
+ * `maxAheadMs` ahead of this host's clock (`now`): such a record (a wrong
+ * clock, a corrupt year) would move stream time forward and close every open
+ * window early, making the records after it late. Undefined `maxAheadMs`: no
+ * limit (the default, as in Kafka Streams).
+ */
+export function checkNotAhead(t: number, maxAheadMs: number | undefined, now = Date.now()): void {
+  if (maxAheadMs === undefined || t <= now + maxAheadMs) return;
+  throw new WalrusError('STATE_STORE_ERROR', `event time ${new Date(t).toISOString()} is ${formatAhead(t - now)} ahead of this host's clock (${new Date(now).toISOString()}), more than the ${maxAheadMs} ms allowed (maxAhead): it would move stream time forward and close every open window early, so the record is refused; check the clock that stamped it, or raise maxAhead`, {
+    retriable: false,
+    context: { eventTime: t, maxAheadMs },
+  });
+}
+
+function formatAhead(ms: number): string {
+  const units: Array<[number, string]> = [[365.25 * 86_400_000, 'years'], [86_400_000, 'days'], [3_600_000, 'hours'], [60_000, 'minutes'], [1_000, 'seconds']];
+  for (const [size, name] of units) if (ms >= size) return `${(ms / size).toFixed(1)} ${name}`;
+  return `${ms} ms`;
+}
+
+/** Checks a `maxAheadMs` option (undefined, or whole milliseconds >= 0). */
+export function checkMaxAhead(maxAheadMs: number | undefined): void {
+  if (maxAheadMs !== undefined && (!Number.isSafeInteger(maxAheadMs) || maxAheadMs < 0)) {
+    throw new WalrusError('CONFIG_INVALID', `maxAheadMs must be a whole number of milliseconds >= 0, got ${String(maxAheadMs)}`);
+  }
+}
+
+/**
  * Returns `ms` when it is an event time — whole epoch milliseconds from
  * 1970-01-01 to {@link MAX_EVENT_TIME}, so every window, stream time and ISO
  * date made from it is valid — else throws a non-retriable

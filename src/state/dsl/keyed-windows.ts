@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import type { StateStoreView } from '../model/change-set.js';
-import { MAX_EVENT_TIME, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
+import { MAX_EVENT_TIME, checkMaxAhead, checkNotAhead, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import type { WindowResult } from './windowed-aggregation.js';
 
@@ -20,6 +20,14 @@ export interface KeyedWindowOptions<V, A> {
    * @default -1 (nothing is late for a new key)
    */
   newKeyStreamTime?: number;
+  /**
+   * Refuse (non-retriable, so dead-lettered) a record whose event time is
+   * more than this many ms ahead of the host's clock, before it moves the
+   * key's stream time: one record stamped in the year 9999 would otherwise
+   * close every window of its key and make the key's later records late.
+   * @default undefined (no limit)
+   */
+  maxAheadMs?: number;
 }
 
 /** What one record did to its key's windows. */
@@ -72,7 +80,9 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
   }
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
+  checkMaxAhead(opts.maxAheadMs);
   const t = readEventTime(opts.eventTime, record);
+  checkNotAhead(t, opts.maxAheadMs);
   const own = state.get<number>(keyStreamTimeKey(key));
   const before = own ?? opts.newKeyStreamTime ?? -1;
   const updates: Array<WindowResult<A>> = [];

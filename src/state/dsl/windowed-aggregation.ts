@@ -2,7 +2,7 @@ import { WalrusError } from '../../errors/index.js';
 import type { KeyValueStore } from '../store/key-value-store.js';
 import type { ChangeSet } from '../model/change-set.js';
 import type { StagedChange } from '../model/staged-change.js';
-import { readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
+import { checkMaxAhead, checkNotAhead, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
 import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import { WindowIndex } from './window-index.js';
 
@@ -20,6 +20,8 @@ export interface WindowedAggregationOptions<V, A> {
   aggregate: (aggregate: A, value: V, key: string) => A;
   /** Also report every updated window (not only closed ones). @default false */
   emitOnUpdate?: boolean;
+  /** Refuse a record whose event time is more than this many ms ahead of the host's clock, before it moves stream time (see `windowedAggregate`). @default undefined (no limit) */
+  maxAheadMs?: number;
 }
 
 /** A window's result. `final` is true when the window closed (it will not change again). */
@@ -71,6 +73,7 @@ export class WindowedAggregation<V, A> {
     if (!Number.isSafeInteger(this.#grace) || this.#grace < 0) {
       throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
     }
+    checkMaxAhead(opts.maxAheadMs);
     this.#streamTime = store.get<number>(STREAM_TIME_KEY) ?? -1;
     // Rebuild the open-window index from the store (after a restart or a restore).
     for (const { key } of store.range({ start: '\u0001' })) {
@@ -101,6 +104,7 @@ export class WindowedAggregation<V, A> {
       });
     }
     const t = readEventTime(this.#opts.eventTime, record);
+    checkNotAhead(t, this.#opts.maxAheadMs);
     const cs = this.store.changeSet();
     const updates: Array<WindowResult<A>> = [];
     let lateWindows = 0;

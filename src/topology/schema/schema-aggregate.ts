@@ -29,12 +29,12 @@ export const MAX_WINDOWS_PER_RECORD = 100;
 const positiveDurationError = (issue: { input?: unknown }) => `expected a duration greater than 0 (${DURATION_FORMS}), got ${show(issue.input)}`;
 
 /** A required duration above 0 → milliseconds (window sizes and advances). */
-function positiveDuration() {
+function positiveDuration(why = 'a window needs a length') {
   return z
     .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN), { error: positiveDurationError })], { error: positiveDurationError })
     .transform((value, ctx) => {
       const ms = parseDuration(value)!;
-      if (ms <= 0) ctx.issues.push({ code: 'custom', input: value, message: `must be greater than 0, got ${show(value)}; a window needs a length` });
+      if (ms <= 0) ctx.issues.push({ code: 'custom', input: value, message: `must be greater than 0, got ${show(value)}; ${why}` });
       return ms;
     });
 }
@@ -96,6 +96,7 @@ export const aggregateWindowSchema = z
       .describe('Overlapping windows of `size` starting every `advance`: a record counts in `size / advance` of them. Give `tumbling` or `hopping`.'),
     grace: graceDuration().describe('How long after a window\'s end records are still accepted; the window closes (and its final result is emitted) once a later record of the key passes `end + grace`.'),
     time: eventTime,
+    maxAhead: positiveDuration('a little clock skew is always there (leave maxAhead out for no limit)').optional().describe('Refuse (dead-letter, with the reason) a record whose event time is more than this ahead of the host\'s clock, e.g. `1h`: one record stamped in the year 9999 would otherwise move its key\'s stream time forward, close its windows early and make its later records late. Default: no limit.'),
   })
   .describe('Event-time windows (aligned to the epoch, `[start, end)`); without `window`, one running aggregate per key.');
 
