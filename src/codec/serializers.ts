@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, addExtension } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
 
 /**
@@ -108,6 +108,7 @@ function objectLoss(value: object, depth: number, path: object[] | undefined): s
   if (value instanceof Set) return ' is a Set: JSON cannot hold it (it would write {}); convert it with Array.from';
   if (value instanceof Error) return ' is an Error: JSON cannot hold it (it would write {}: message and stack are not own enumerable fields); convert it, e.g. { message: e.message }';
   if (value instanceof RegExp) return ' is a RegExp: JSON cannot hold it (it would write {}); use its source string';
+  if (value instanceof Promise) return ` is a Promise: JSON cannot hold it (it would write {}); ${AWAIT_IT}`;
   if (value instanceof WeakMap || value instanceof WeakSet) return ' is a WeakMap or WeakSet: JSON cannot hold it (it would write {}); leave it out of the value';
   const object = value as Record<string, unknown>;
   if (typeof object.toJSON === 'function') return value instanceof Date ? undefined : jsonLoss(object.toJSON(), depth + 1, path);
@@ -128,6 +129,16 @@ export const refuseFunction = ((fn: unknown) => {
   const name = (fn as { name?: unknown }).name;
   throw new TypeError(`it holds a function${typeof name === 'string' && name !== '' ? ` (${name})` : ''}, which MessagePack cannot hold`);
 }) as () => never;
+
+const AWAIT_IT = 'await it inside process() before emitting or returning the value';
+
+// A Promise has no MessagePack form either: msgpackr would write {} (it has no own fields). An extension
+// (msgpackr's are shared by every Packr) that refuses it, before it writes a byte of its own.
+addExtension({
+  Class: Promise,
+  type: 0x51,
+  write: () => { throw new TypeError(`it holds a Promise, which MessagePack cannot hold; ${AWAIT_IT}`); },
+});
 
 // useRecords: false keeps the bytes plain MessagePack, readable by any
 // msgpack library (msgpackr's record extension is msgpackr-only).

@@ -9,6 +9,7 @@ import { workerState } from './state-worker.js';
 import type { StateStoreView } from '../../state/model/change-set.js';
 import type { WorkerStateContext } from '../../state/worker/worker-state.js';
 import { DEFAULT_MAX_OUTPUTS, outputLimitError } from '../../processor/output-limit.js';
+import { checkEmitOptions, checkOutputValue } from './output-checks.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a
@@ -94,6 +95,7 @@ class RecordRun implements ProcessorContext {
         { retriable: false });
     }
     checkEmitOptions(this.#spec.name, output, options);
+    checkOutputValue(this.#spec.name, value, `emitted to "${output}"`);
     if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     const out: WireOutput = { output, value };
     if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
@@ -119,9 +121,7 @@ class RecordRun implements ProcessorContext {
     }
     if (!thenable) {
       try {
-        return this.#finish(returned as ProcessResult<unknown>);
-      } catch (error) {
-        return this.#fail(error);
+        return this.#settle(returned as ProcessResult<unknown>);
       } finally {
         this.#done();
       }
@@ -134,8 +134,17 @@ class RecordRun implements ProcessorContext {
       return this.#fail(error);
     }
     return pending
-      .then((value) => this.#finish(value), (error: unknown) => this.#fail(error))
+      .then((value) => this.#settle(value), (error: unknown) => this.#fail(error))
       .finally(() => this.#done());
+  }
+
+  /** The result of an attempt whose process() returned: what #finish makes, or the failure it throws (never a rejection: that would read as a crash of the whole task). */
+  #settle(returned: ProcessResult<unknown>): WireResult {
+    try {
+      return this.#finish(returned);
+    } catch (error) {
+      return this.#fail(error);
+    }
   }
 
   #finish(returned: ProcessResult<unknown>): WireResult {
@@ -150,8 +159,13 @@ class RecordRun implements ProcessorContext {
       }
       const max = this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS;
       if (this.#outputs.length + (Array.isArray(returned) ? returned.length : 1) > max) throw this.#tooMany();
-      if (Array.isArray(returned)) for (const value of returned) this.#outputs.push({ output: 'default', value });
-      else this.#outputs.push({ output: 'default', value: returned });
+      if (Array.isArray(returned)) {
+        for (let i = 0; i < returned.length; i++) checkOutputValue(this.#spec.name, returned[i], `returned, as element #${i + 1} of its array,`);
+        for (const value of returned) this.#outputs.push({ output: 'default', value });
+      } else {
+        checkOutputValue(this.#spec.name, returned, 'returned');
+        this.#outputs.push({ output: 'default', value: returned });
+      }
     }
     const result: WireResult = { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
     const state = this.#state?.collect();
@@ -224,36 +238,4 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason instanceof Error
     ? signal.reason
     : new WalrusError('SHUTTING_DOWN', `record processing aborted: ${String(signal.reason)}`);
-}
-
-/**
- * Keys and header values are strings (the envelope, partitioning and key
- * ordering all hash and compare them as such): anything else fails the
- * processor on this record here, naming it, instead of a type error in
- * whatever handles the output next.
- */
-function checkEmitOptions(processor: string, output: string, options: EmitOptions | undefined): void {
-  if (options === undefined || options === null) return;
-  const key = (options as { key?: unknown }).key;
-  if (key !== undefined && typeof key !== 'string') {
-    throw new WalrusError('INVALID_ARGUMENT',
-      `processor "${processor}" emitted to "${output}" with a key of type ${describeType(key)}; keys are strings (convert it, e.g. String(id))`, { retriable: false });
-  }
-  const headers = (options as { headers?: unknown }).headers;
-  if (headers === undefined) return;
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
-    throw new WalrusError('INVALID_ARGUMENT', `processor "${processor}" emitted to "${output}" with headers of type ${describeType(headers)}; headers are an object of strings`, { retriable: false });
-  }
-  for (const name in headers) {
-    if (!Object.hasOwn(headers, name)) continue; // only own headers are sent on
-    const value = (headers as Record<string, unknown>)[name];
-    if (typeof value !== 'string') {
-      throw new WalrusError('INVALID_ARGUMENT',
-        `processor "${processor}" emitted to "${output}" with header "${name}" of type ${describeType(value)}; header values are strings`, { retriable: false });
-    }
-  }
-}
-
-function describeType(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }

@@ -1,0 +1,73 @@
+import { WalrusError } from '../../errors/index.js';
+import type { EmitOptions } from '../../processor/types.js';
+
+/*
+ * What a processor hands ctx.emit or returns, checked before it becomes an
+ * output: what it is made of is the serializers' business, but some values
+ * are a mistake in the processor that no serializer reports (see
+ * checkOutputValue).
+ */
+
+/**
+ * Keys and header values are strings (the envelope, partitioning and key
+ * ordering all hash and compare them as such): anything else fails the
+ * processor on this record here, naming it, instead of a type error in
+ * whatever handles the output next.
+ */
+export function checkEmitOptions(processor: string, output: string, options: EmitOptions | undefined): void {
+  if (options === undefined || options === null) return;
+  const key = (options as { key?: unknown }).key;
+  if (key !== undefined && typeof key !== 'string') {
+    throw new WalrusError('INVALID_ARGUMENT',
+      `processor "${processor}" emitted to "${output}" with a key of type ${describeType(key)}; keys are strings (convert it, e.g. String(id))`, { retriable: false });
+  }
+  const headers = (options as { headers?: unknown }).headers;
+  if (headers === undefined) return;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new WalrusError('INVALID_ARGUMENT', `processor "${processor}" emitted to "${output}" with headers of type ${describeType(headers)}; headers are an object of strings`, { retriable: false });
+  }
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue; // only own headers are sent on
+    const value = (headers as Record<string, unknown>)[name];
+    if (typeof value !== 'string') {
+      throw new WalrusError('INVALID_ARGUMENT',
+        `processor "${processor}" emitted to "${output}" with header "${name}" of type ${describeType(value)}; header values are strings`, { retriable: false });
+    }
+  }
+}
+
+function describeType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/**
+ * A Promise, a generator or another iterator is work not finished, not a
+ * value: every serializer writes it as `{}` (its fields are not own data),
+ * so `return values.map(async (v) => ...)` or a `function*` process() would
+ * write empty records. Refused here, naming the processor, so the record is
+ * dead-lettered instead. `how` says how the value came (`returned`, ...).
+ */
+export function checkOutputValue(processor: string, value: unknown, how: string): void {
+  const kind = unfinishedKind(value);
+  if (kind === undefined) return;
+  const fix = kind === 'a Promise'
+    ? 'await it inside process() (e.g. return await Promise.all(values))'
+    : 'collect its values inside process() (return [...values], or for await (const v of values) ctx.emit(output, v))';
+  throw new WalrusError('INVALID_ARGUMENT',
+    `processor "${processor}" ${how} ${kind}, which is no record value (every serializer would write it as {}); ${fix}`, { retriable: false });
+}
+
+function unfinishedKind(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  try {
+    const v = value as { then?: unknown; next?: unknown };
+    if (typeof v.then === 'function') return 'a Promise';
+    if (typeof v.next === 'function') {
+      if (Symbol.asyncIterator in value) return 'an async generator (or async iterator)';
+      if (Symbol.iterator in value) return 'a generator (or iterator)';
+    }
+  } catch {
+    // A proxy whose trap throws: the serializers report it (SERIALIZATION_ERROR).
+  }
+  return undefined;
+}
