@@ -10,9 +10,10 @@ import { runRecord } from './run-record.js';
 import type { StepClock } from './step-deadlines.js';
 import { packOutput } from './result-encoding.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
+import { builtinsChangedError, checkBuiltins } from './builtins-guard.js';
 
 /** One member to run on one record. `hops`: (member, output position) pairs from the task record. */
-interface Step { member: number; record: WireRecord; hops: number[] }
+interface Step { member: number; record: WireRecord; hops: number[]; changed?: WalrusError }
 
 /** The chain of one task record: everything it set off inside the group. */
 interface Chain {
@@ -58,13 +59,17 @@ export async function runGroupBatch(o: {
     // A load failure here (a replacement worker whose `init` fails, a module
     // changed on disk) is not the records' fault: they are retried with
     // backoff, and dead-lettered only if it persists.
-    const data = { ...serializeError(error), retriable: true };
-    return {
-      members: [], entryDurations: new Float64Array(o.records.length), exits: [], state: [], packed: [],
-      failures: o.records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error: data })),
-    };
+    return failedBatch(o.records, { ...serializeError(error), retriable: true });
   }
   return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat, SPILL_AFTER, o.deadlines).run(o.records);
+}
+
+/** Every record of a batch failed at its entry member with `error`, nothing of the task kept. */
+function failedBatch(records: readonly TaskRecord[], error: UnitFailure['error']): GroupBatchResult {
+  return {
+    members: [], entryDurations: new Float64Array(records.length), exits: [], state: [], packed: [],
+    failures: records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error })),
+  };
 }
 
 /**
@@ -158,7 +163,12 @@ export class ChainBatch {
       if (runs && record.key !== undefined) (tails ??= new Map()).set(record.key, tail);
       if (tail.done !== undefined) (pending ??= []).push(tail.done);
     }
-    return pending === undefined ? this.#result() : Promise.all(pending).then(() => this.#result());
+    // Built-ins changed after the last step's checks (a timer) may have shaped anything of it: the task fails whole, retried.
+    const result = () => {
+      const changes = checkBuiltins();
+      return changes ? failedBatch(records, serializeError(builtinsChangedError(changes, undefined, undefined, false))) : this.#result();
+    };
+    return pending === undefined ? result() : Promise.all(pending).then(result);
   }
 
   #chain(index: number, record: TaskRecord, preload: Map<number, StatePreload[]> | undefined): Chain {
@@ -211,10 +221,13 @@ export class ChainBatch {
         this.#deadlines?.end(token);
         throw error;
       }
+      // Right after the call, before any other code of this thread runs: what changed is this step's doing.
+      this.#checkBuiltins(step, true);
       if (result instanceof Promise) {
         this.#deadlines?.yielded();
         return result.then((r) => {
           this.#deadlines?.end(token);
+          this.#checkBuiltins(step, false);
           this.#handle(chain, step, r);
           return this.#drain(chain);
         }, (error: unknown) => {
@@ -232,6 +245,7 @@ export class ChainBatch {
     const { member, record, hops } = step;
     const spec = this.#group.members[member]!;
     if (hops === NO_HOPS) this.#entryDurations[chain.index] = result.durationMs;
+    if (step.changed !== undefined) { this.#fail(chain, step, serializeError(step.changed)); return; }
     if (!result.ok) { this.#fail(chain, step, result.error); return; }
     const outputs = result.outputs;
     // Sink records first, and the bytes of outputs that leave the group: an output that can never be written, or
@@ -256,6 +270,8 @@ export class ChainBatch {
       this.#fail(chain, step, { ...serializeError(error), retriable: false });
       return;
     }
+    // A getter or toJSON the serializers just ran may have changed them too.
+    if (this.#checkBuiltins(step, false)) { this.#fail(chain, step, serializeError(step.changed!)); return; }
     this.#count(member, record, result.durationMs, outputs.length);
     this.#derived += outputs.length;
     if (result.state !== undefined && result.state.length > 0) {
@@ -285,6 +301,13 @@ export class ChainBatch {
       }
       for (const target of route.exits) this.#exit(chain, target, id, key, bytes!, headers, source, next);
     }
+  }
+
+  /** Built-ins changed since the last check are put back and charged to `step`, which then fails (builtins-guard.ts); true if so. */
+  #checkBuiltins(step: Step, sure: boolean): boolean {
+    const changes = checkBuiltins();
+    if (changes !== undefined) step.changed ??= builtinsChangedError(changes, this.#group.members[step.member]!.name, step.record.id, sure);
+    return changes !== undefined;
   }
 
   /** True when an output to `members` and `exits` goes back to the coordinator for any of them (it then crosses as bytes). */
