@@ -1,6 +1,6 @@
 import { resolveSerializer, type Serializer } from '../../codec/index.js';
 import { WalrusError, serializeError } from '../../errors/index.js';
-import type { EmitOptions, ProcessorContext, ProcessResult } from '../../processor/types.js';
+import type { EmitOptions, ProcessorContext, ProcessorRecord, ProcessResult } from '../../processor/types.js';
 import type { ProcessorSpecWire, WireOutput, WireRecord, WireResult } from '../wire/messages.js';
 import { unpackValue } from '../wire/batch-codec.js';
 import type { LoadedProcessor } from './loaded-processors.js';
@@ -47,6 +47,8 @@ class RecordRun implements ProcessorContext {
   /** Set by the emit past `maxOutputs`: the attempt fails with it even if the processor caught it. */
   #overLimit: WalrusError | undefined;
   #state: WorkerStateContext | undefined;
+  /** What process() gets: a record of its own, so the wire record (its id, key, state...) stays the framework's. */
+  #record: ProcessorRecord | undefined;
 
   constructor(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord, inFlight: Set<AbortController>) {
     this.#loaded = loaded;
@@ -107,7 +109,9 @@ class RecordRun implements ProcessorContext {
     let returned: unknown;
     try {
       if (this.#wire.encoding !== undefined) this.#wire.value = decodeValue(this.#wire, this.#spec);
-      returned = this.#loaded.definition.process(this.#wire, this);
+      const { id, key, value, headers, timestamp, source } = this.#wire;
+      this.#record = { id, key, value, headers, timestamp, source };
+      returned = this.#loaded.definition.process(this.#record, this);
     } catch (error) {
       this.#done();
       return this.#fail(error);
@@ -151,6 +155,7 @@ class RecordRun implements ProcessorContext {
     this.#settled = true;
     if (this.#controller?.signal.aborted) throw abortReason(this.#controller.signal);
     if (this.#overLimit !== undefined) throw this.#overLimit;
+    this.#checkRecord();
     if (returned !== undefined) {
       if (!this.#loaded.outputs.has('default')) {
         throw new WalrusError('INVALID_ARGUMENT',
@@ -186,6 +191,21 @@ class RecordRun implements ProcessorContext {
     this.#overLimit ??= outputLimitError(this.#spec.name, this.#wire.id, this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS);
     this.#outputs.length = 0;
     return this.#overLimit;
+  }
+
+  /**
+   * Output ids derive from the input's id, outputs take its key and headers, state is read by its key: a processor
+   * that reassigned one of them on its record (it is read-only) expected something that does not happen.
+   */
+  #checkRecord(): void {
+    const mine = this.#record!;
+    const wire = this.#wire;
+    const changed = mine.id !== wire.id ? 'id' : mine.key !== wire.key ? 'key' : mine.headers !== wire.headers ? 'headers'
+      : mine.timestamp !== wire.timestamp ? 'timestamp' : mine.source !== wire.source ? 'source' : undefined;
+    if (changed === undefined) return;
+    throw new WalrusError('INVALID_ARGUMENT',
+      `processor "${this.#spec.name}" assigned record.${changed} of its input record ${wire.id}; a record's fields are read-only ` +
+      '(output ids derive from its id, outputs take its key and headers): pass { key, headers } to ctx.emit instead', { retriable: false });
   }
 
   /** The error for `what` used after this record's process() finished (its result is already made). */
