@@ -96,8 +96,25 @@ function jsonLoss(value: unknown, depth: number, path: object[] | undefined): st
   return loss;
 }
 
+/**
+ * The longest array a value may hold: JSON writes at least two characters an
+ * element (V8's longest string is 2^29 - 24), MessagePack a byte, and no entry
+ * nor thread message holds 256 MB. A sparse array (`a.length = 2 ** 32 - 1`)
+ * is refused at once instead of walked hole by hole, which held its thread
+ * until the step's deadline ended it.
+ */
+export const MAX_ARRAY_LENGTH = 2 ** 28;
+
+/** Why `array` is too long for any serializer (undefined: it is not). */
+export function arrayTooLong(array: readonly unknown[]): string | undefined {
+  if (array.length <= MAX_ARRAY_LENGTH) return undefined;
+  return `an array of ${array.length} elements (a sparse array?), more than the ${MAX_ARRAY_LENGTH} any serializer can write; send it in pieces, or its set indexes as an object`;
+}
+
 function objectLoss(value: object, depth: number, path: object[] | undefined): string | undefined {
   if (Array.isArray(value)) {
+    const tooLong = arrayTooLong(value);
+    if (tooLong !== undefined) return ` is ${tooLong}`;
     for (let i = 0; i < value.length; i++) {
       const loss = jsonLoss(value[i], depth + 1, path);
       if (loss !== undefined) return `[${i}]${loss}`;

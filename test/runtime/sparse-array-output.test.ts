@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
+import { harness } from './harness.js';
+
+// A sparse array of length 2^32 - 1 (one assignment to `length`) was walked hole by hole by the JSON check and by
+// the packing for another thread: the step held its thread until the deadline terminated it, and the record was
+// retried and dead-lettered as a PROCESSOR_TIMEOUT that blamed the processor's speed. It is refused at once.
+test('an output holding a huge sparse array is refused at once (SERIALIZATION_ERROR naming the length), for a JSON sink and across threads; no thread is terminated', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  await h.produce('in', [{ value: { i: 0 } }, { value: { i: 1, sparse: true } }, { value: { i: 2 } }], 1);
+  const summary = await h.run(`
+app: t
+stateDir: \${STATE_DIR}
+workers: 1
+workerPool: { timeoutGrace: 500ms }
+sources:
+  in: { topic: in }
+processors:
+  json: { module: ./sparse-array.ts, input: in, timeout: 1s, deadLetter: dead, retry: { attempts: 2, initialDelay: 1ms } }
+  crossing: { module: ./sparse-array.ts, input: in, timeout: 1s, deadLetter: dead, retry: { attempts: 2, initialDelay: 1ms } }
+  next: { module: ./echo.js, input: crossing, fuse: false }
+sinks:
+  json: { topic: json, input: json }
+  next: { topic: next, input: next }
+observability: { logLevel: silent }
+`);
+  for (const topic of ['json', 'next']) {
+    assert.deepEqual((await h.drain(topic)).map((r) => (r.value as { i: number }).i).sort(), [0, 2], topic);
+  }
+  const dead = (await h.drainEntries('dead')).map(parseDeadLetter).sort((a, b) => a.processor.localeCompare(b.processor));
+  assert.deepEqual(dead.map((d) => [d.processor, d.error.code, d.attempts]), [['crossing', 'SERIALIZATION_ERROR', 1], ['json', 'SERIALIZATION_ERROR', 1]]);
+  for (const d of dead) assert.match(d.error.message, /an array of 4294967295 elements \(a sparse array\?\), more than the 268435456 any serializer can write/);
+  assert.equal(summary.inFlight, 0);
+});
