@@ -11,7 +11,7 @@ test('a processor that assigns its record\'s id, key, headers or timestamp has t
   const h = await harness();
   t.after(() => h.close());
   const bad = ['id', 'key', 'key-string', 'headers', 'timestamp', 'async-id'];
-  const kinds = ['ok', ...bad, 'id', 'value', 'ok'];
+  const kinds = ['ok', ...bad, 'id', 'value', 'ok', 'headers-in-place'];
   await h.produce('in', kinds.map((kind, i) => ({ value: { kind, i }, key: `k${i}` })), 1);
   const summary = await h.run(`
 app: t
@@ -31,9 +31,14 @@ observability: { logLevel: silent }
   assert.deepEqual(out.map((r) => r.key).sort(), ['k0', 'k8', 'k9'], 'outputs keep their input keys');
   const dead = (await h.drainEntries('dead')).map(parseDeadLetter);
   const field = (kind: string) => kind === 'key-string' ? 'key' : kind === 'async-id' ? 'id' : kind;
-  assert.deepEqual(dead.map((d) => (JSON.parse(decodeEntry(d.original)[0]!.value.toString()) as { kind: string }).kind).sort(), [...bad, 'id'].sort());
-  for (const d of dead) {
-    const kind = (JSON.parse(decodeEntry(d.original)[0]!.value.toString()) as { kind: string }).kind;
+  const kindOf = (d: { original: Buffer | string }) => (JSON.parse(decodeEntry(d.original)[0]!.value.toString()) as { kind: string }).kind;
+  assert.deepEqual(dead.map(kindOf).sort(), [...bad, 'id', 'headers-in-place'].sort());
+  // A header changed in place is not a reassigned field: it goes on with the outputs, and one that is not a string says so.
+  const inPlace = dead.find((d) => kindOf(d) === 'headers-in-place')!;
+  assert.equal(inPlace.error.code, 'SERIALIZATION_ERROR');
+  assert.match(inPlace.error.message, /^A record for topic out could not be encoded: its header "tier" is a number \(a value set on record\.headers in place is sent on too\); keys and header values are strings/);
+  for (const d of dead.filter((x) => x !== inPlace)) {
+    const kind = kindOf(d);
     assert.equal(d.processor, 'p');
     assert.equal(d.attempts, 1, kind);
     assert.equal(d.error.code, 'INVALID_ARGUMENT', `${kind}: ${d.error.message}`);

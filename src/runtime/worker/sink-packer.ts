@@ -2,6 +2,7 @@ import { EntryPacker, resolveSerializer, serializeValue, toPlainTextEntry, type 
 import { maxPayloadBytes } from '../../protocol/index.js';
 import { PartitionRouter, partitionTopic } from '../../codec/partitioning.js';
 import type { PackedUnit, SinkWire } from '../wire/messages.js';
+import { WalrusError } from '../../errors/index.js';
 
 interface Pending { sink: SinkWire; partition: number; items: RecordToEncode[]; records: number[] }
 
@@ -29,7 +30,13 @@ export class SinkPacker {
     const bytes = serializeValue(resolveSerializer(sink.serializer) as Serializer<unknown>, value, sink.topic);
     const item: RecordToEncode = { value: bytes, id, key, headers, timestamp };
     if (sink.format === 'text') toPlainTextEntry(bytes, maxPayloadBytes(longestTopic(sink)), sink.topic);
-    else this.#packer(sink).assertFits(item);
+    else {
+      try {
+        this.#packer(sink).assertFits(item);
+      } catch (error) {
+        throw error instanceof WalrusError ? error : notEncodable(sink, item, error);
+      }
+    }
     return item;
   }
 
@@ -74,6 +81,22 @@ export class SinkPacker {
     if (!router) { router = new PartitionRouter(sink.partitions); this.#routers.set(sink.name, router); }
     return router.route(key);
   }
+}
+
+/**
+ * A record the envelope writer could not take: keys and header values are checked where a processor emits them,
+ * but a value put into its input's headers in place (`record.headers.tier = 7`) is sent on with them unchecked.
+ */
+function notEncodable(sink: SinkWire, item: RecordToEncode, error: unknown): WalrusError {
+  let what = item.key !== undefined && typeof item.key !== 'string' ? `its key is a ${typeof item.key}` : '';
+  for (const name in item.headers) {
+    const value = item.headers[name];
+    if (what !== '' || typeof value === 'string') continue;
+    what = `its header "${name}" is a ${typeof value} (a value set on record.headers in place is sent on too)`;
+  }
+  return new WalrusError('SERIALIZATION_ERROR',
+    `A record for topic ${sink.topic} could not be encoded${what === '' ? '' : `: ${what}; keys and header values are strings`} (${(error as Error)?.message ?? String(error)}).`,
+    { cause: error, retriable: false, context: { topic: sink.topic } });
 }
 
 /** The prepared sink records of one batch, by sink, with the input record each came from. */
