@@ -6,7 +6,7 @@
  */
 
 import { WalrusError, serializeError } from '../../errors/index.js';
-import { encodeResult, encodeWire, packValue, type GroupBatchResult, type GroupSpecWire } from '../wire/messages.js';
+import { encodeResult, encodeWire, packValue, type GroupBatchResult, type GroupSpecWire, type TaskRecord, type UnitFailure } from '../wire/messages.js';
 
 /**
  * The result as bytes. Outputs leaving the group are bytes already; should
@@ -49,4 +49,12 @@ export function packOutput(processor: string, position: number, output: string, 
       `processor "${processor}" produced an output (#${position + 1}, "${output}") that cannot be passed to another thread: ${(error as Error)?.message ?? String(error)}`,
       { retriable: false });
   }
+}
+
+/** The result of a task whose every record failed at its entry member with `error`: nothing of the task is kept. */
+export function failedBatch(records: readonly TaskRecord[], error: UnitFailure['error']): GroupBatchResult {
+  return {
+    members: [], entryDurations: new Float64Array(records.length), exits: [], state: [], packed: [],
+    failures: records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error })),
+  };
 }

@@ -8,7 +8,7 @@ import { deriveRecordId, deriveRecordIdBytes, recordIdText } from '../wire/recor
 import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { StepClock } from './step-deadlines.js';
-import { packOutput } from './result-encoding.js';
+import { failedBatch, packOutput } from './result-encoding.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 import { builtinsChangedError, checkBuiltins } from './builtins-guard.js';
 
@@ -62,14 +62,6 @@ export async function runGroupBatch(o: {
     return failedBatch(o.records, { ...serializeError(error), retriable: true });
   }
   return new ChainBatch(o.group, loaded, o.inFlight, o.packer, o.records.length, o.run, o.beat, SPILL_AFTER, o.deadlines).run(o.records);
-}
-
-/** Every record of a batch failed at its entry member with `error`, nothing of the task kept. */
-function failedBatch(records: readonly TaskRecord[], error: UnitFailure['error']): GroupBatchResult {
-  return {
-    members: [], entryDurations: new Float64Array(records.length), exits: [], state: [], packed: [],
-    failures: records.map((r, index) => ({ index, member: r.entry, hops: [], attempt: r.attempt, error })),
-  };
 }
 
 /**
