@@ -57,3 +57,25 @@ observability: { logLevel: silent }
   assert.match(dead[deadKinds.indexOf('proto-enum')]!.error.message, /\(Object\.prototype\.tier added\)/);
   assert.equal(summary.inFlight, 0);
 });
+
+test('what a processor module does to built-ins as it loads (BigInt.prototype.toJSON) is kept: every record is written with it, none dead-lettered', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  await h.produce('in', Array.from({ length: 20 }, (_, i) => ({ value: { i } })), 1);
+  const summary = await h.run(`
+app: t
+stateDir: \${STATE_DIR}
+workers: 2
+sources:
+  in: { topic: in }
+processors:
+  p: { module: ./bigint-tojson.ts, input: in, deadLetter: dead, retry: { attempts: 2, initialDelay: 1ms } }
+sinks:
+  p: { topic: p.out, input: p }
+observability: { logLevel: silent }
+`);
+  const written = (await h.drain('p.out')).map((r) => r.value as { i: number; big: string }).sort((a, b) => a.i - b.i);
+  assert.deepEqual(written, Array.from({ length: 20 }, (_, i) => ({ i, big: `${i}${i === 0 ? '' : '0'.repeat(20)}` })));
+  assert.deepEqual(await h.drainEntries('dead'), []);
+  assert.deepEqual([summary.processors.p!.deadLettered, summary.processors.p!.retries], [0, 0]);
+});

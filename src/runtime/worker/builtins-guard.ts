@@ -1,8 +1,7 @@
 /**
- * The built-ins a worker's own encoding leans on, as they were before any
- * processor module loaded (this module is imported by the task handler,
- * processors later), and the means to find and undo a processor's changes
- * to them.
+ * The built-ins a worker's own encoding leans on, as they were once the
+ * processor modules loaded (see `acceptBuiltins`), and the means to find and
+ * undo a processor's changes to them while records run.
  *
  * A processor shares its thread's globals with every other record and
  * processor there. One that sets `Object.prototype.x` (enumerable: every
@@ -52,9 +51,9 @@ const ownKeys = Reflect.ownKeys;
 const describe = Object.getOwnPropertyDescriptor;
 const define = Reflect.defineProperty;
 const remove = Reflect.deleteProperty;
-const stringify = JSON.stringify;
-const parse = JSON.parse;
-const arrayIterator = Array.prototype[Symbol.iterator];
+let stringify = JSON.stringify;
+let parse = JSON.parse;
+let arrayIterator = Array.prototype[Symbol.iterator];
 const TO_JSON_FREE = [Object.prototype, Array.prototype, String.prototype, Number.prototype, Boolean.prototype, BigInt.prototype];
 
 // The guard itself runs on the built-ins it checks, so it uses none a processor could have replaced: indexed
@@ -66,10 +65,25 @@ const snapshot = (name: string, target: object, keys: PropertyKey[], closed: boo
   for (let i = 0; i < keys.length; i++) known[keys[i]!] = true;
   return { name, target, keys, known, descriptors: keys.map((key) => describe(target, key)!), closed };
 };
-const snapshots: Snapshot[] = [
+const takeSnapshots = (): Snapshot[] => [
   snapshot('globalThis', globalThis, GLOBALS.filter((n) => hasOwn(globalThis, n)), false),
   ...WATCHED.map(([name, target]) => snapshot(name, target, ownKeys(target), TO_JSON_FREE.includes(target))),
 ];
+let snapshots = takeSnapshots();
+
+/**
+ * Takes the built-ins as they are now as the thread's own: called once a
+ * processor module is imported and its `init` has run. What a module does
+ * when it loads — the common `BigInt.prototype.toJSON = ...` line, a library
+ * that installs a polyfill — is the same in every worker thread and for every
+ * record, so it is kept; only what changes while records run is undone.
+ */
+export function acceptBuiltins(): void {
+  stringify = JSON.stringify;
+  parse = JSON.parse;
+  arrayIterator = Array.prototype[Symbol.iterator];
+  snapshots = takeSnapshots();
+}
 
 /** What a processor changed, undone; `restored` is false when some of it could not be (a non-configurable property). */
 export interface BuiltinChanges { changed: string[]; restored: boolean }

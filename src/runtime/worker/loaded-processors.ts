@@ -4,6 +4,7 @@ import type { ProcessorDefinition, LifecycleContext } from '../../processor/type
 import type { ProcessorSpecWire } from '../wire/messages.js';
 import type { WorkerMetrics } from './processor-metrics.js';
 import { importProcessor } from '../../processor/loader.js';
+import { acceptBuiltins } from './builtins-guard.js';
 
 /** A processor as loaded and initialised in one worker. */
 export interface LoadedProcessor {
@@ -75,6 +76,8 @@ export class LoadedProcessors {
       metrics: this.#metrics.forProcessor(spec.name),
     };
     if (definition.init) await definition.init(lifecycle);
+    // What the module did to built-ins as it loaded (a polyfill, BigInt.prototype.toJSON) is the thread's own from now on.
+    acceptBuiltins();
     return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
   }
 }
