@@ -10,6 +10,7 @@ import { LeaseBook } from './leases.js';
 import { ClaimBook } from './claims.js';
 import { resolveBrokerOptions, type BrokerOptions, type CompatMode, type ResolvedBrokerOptions } from './options.js';
 import { errFrame } from './replies.js';
+import { diskFullAdvice } from '../util/disk-full.js';
 import { openStore } from './store/open-store.js';
 import { recoverySummary, reportRepairs, type RecoveryReport } from './store/recovery-report.js';
 import type { LogStore } from './store/types.js';
@@ -246,8 +247,11 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
   /** Storage failed (disk full, I/O error): nothing acknowledged may be lost, so stop serving. */
   #fatal(error: unknown): void {
     if (this.#closing) return;
-    this.#failure = error instanceof Error ? error : new Error(String(error));
-    process.emitWarning(`walrus-stream broker: storage failure, closing every connection: ${(error as Error)?.message ?? String(error)}`);
+    // Said where the operator looks: which data dir, and for a full disk what to do (ENOSPC alone names neither).
+    const dir = this.options.dataDir ?? 'memory';
+    const message = `storage failure in data dir ${dir}: ${(error as Error)?.message ?? String(error)}${diskFullAdvice(error, dir)}`;
+    this.#failure = Object.assign(new Error(message, { cause: error }), { code: (error as NodeJS.ErrnoException)?.code });
+    process.emitWarning(`walrus-stream broker: closing every connection: ${message}`);
     for (const connection of [...this.#connections.values()]) connection.destroy();
     void this.close().catch(() => undefined);
   }

@@ -4,6 +4,7 @@ import { CursorFile } from './cursor-file.js';
 import { indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
 import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto, segmentHeader } from './segment-format.js';
 import { segmentFileName } from './topic-dirs.js';
+import { withFile } from '../../util/disk-full.js';
 import type { TopicLog, TopicRecovery, TopicSnapshot } from './types.js';
 
 /** What a topic log asks of the store that owns it. */
@@ -177,7 +178,12 @@ export class FileTopicLog implements TopicLog {
     this.#writePending();
     if (this.#cursorDirty && this.#cursorFile) {
       // A position, not a count: it stays on the same entry even if a later recovery drops an older one.
-      this.#cursorFile.write(positionOf(this.#segments, this.#hold ?? this.#cursor, this.#end(this.#current)));
+      const position = positionOf(this.#segments, this.#hold ?? this.#cursor, this.#end(this.#current));
+      try {
+        this.#cursorFile.write(position);
+      } catch (error) {
+        throw withFile(error, join(this.dir, 'cursor'));
+      }
       this.#owner.needsSync(this.#cursorFile.fd);
     }
     this.#cursorDirty = false;
@@ -265,7 +271,11 @@ export class FileTopicLog implements TopicLog {
   #writePending(): void {
     if (this.#pendingLength === 0) return;
     const current = this.#current;
-    writeFully(current.fd, this.#pending, this.#pendingLength, current.written);
+    try {
+      writeFully(current.fd, this.#pending, this.#pendingLength, current.written);
+    } catch (error) {
+      throw withFile(error, join(this.dir, segmentFileName(current.number)));
+    }
     current.written += this.#pendingLength;
     this.#pendingLength = 0;
     this.#owner.needsSync(current.fd);
@@ -304,7 +314,7 @@ export function createSegment(path: string, number: number): number {
     writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
   } catch (error) {
     closeSync(fd);
-    throw error;
+    throw withFile(error, path);
   }
   return fd;
 }

@@ -144,7 +144,7 @@ const command: CliCommand = {
     if (signal === undefined) {
       const reason = node.failure?.message ?? 'stopped unexpectedly';
       if (json) io.stdout.write(`${JSON.stringify({ event: 'failed', error: reason })}\n`);
-      io.stderr.write(`walrus-stream broker: storage failure, stopped: ${reason}\n`);
+      io.stderr.write(`walrus-stream broker: stopped: ${reason}\n`);
       return EXIT.FAILURE;
     }
     await node.close();
