@@ -87,11 +87,12 @@ export async function startBrokerInWorker(options: BrokerOptions = {}): Promise<
       return failure;
     },
     close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
+      // A thread that already ended (its node stopped on a storage failure) answers no `close`: its exit is the answer.
+      closing ??= Promise.race([exited, new Promise<void>((resolve, reject) => {
         onClosed = () => resolve();
         onError = reject;
         post({ type: 'close' });
-      }).finally(() => worker.terminate().then(() => undefined));
+      })]).finally(() => worker.terminate().then(() => undefined));
       return closing;
     },
   };

@@ -113,7 +113,7 @@ export interface Pipeline {
   readonly client: WalrusClient;
   readonly pool: WorkerPool;
   /** The embedded node, when one was started. */
-  readonly broker?: { readonly address: string; close(): Promise<void> };
+  readonly broker?: { readonly address: string; readonly closed: Promise<void>; readonly failure: Error | undefined; close(): Promise<void> };
   /** `host:port` of every node the pipeline talks to. */
   readonly nodes: readonly string[];
   /** Entries a previous run left in the journal (re-processed first), and how many of them are not finished yet. */
@@ -268,6 +268,15 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
     lost = (error) => { options.logger?.fatal({ err: error.message }, 'ownership lease lost: stopping'); coordinator.fail(error); };
     if (lostEarly) lost(lostEarly);
+    // The embedded node stops on its own only when its storage failed (a full disk): the run stops with
+    // its reason, instead of retrying a closed port for ever.
+    if (broker) void broker.closed.then(() => {
+      const failure = broker!.failure;
+      if (!failure) return;
+      const error = new WalrusError('SERVER_ERROR', `the embedded node stopped: ${failure.message}`, { retriable: false, cause: failure });
+      options.logger?.fatal({ err: error.message }, 'embedded node stopped: stopping');
+      coordinator.fail(error);
+    });
     const addresses = broker ? [broker.address] : nodes;
     let instrumented: ReturnType<typeof instrumentPipeline> | undefined;
     if (options.metrics) {
