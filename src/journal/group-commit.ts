@@ -1,4 +1,5 @@
 import { WalrusError } from '../errors/index.js';
+import { diskFullAdvice } from '../util/disk-full.js';
 import type { JournalFsync, JournalStep } from './options.js';
 import type { SegmentManager } from './segment-manager.js';
 
@@ -10,9 +11,11 @@ interface PendingOp {
   reject: (error: Error) => void;
 }
 
-export function journalError(message: string, cause: unknown): WalrusError {
+/** `dir`: the journal's directory, named in what to do when the disk is full. */
+export function journalError(message: string, cause: unknown, dir?: string): WalrusError {
   if (cause instanceof WalrusError) return cause;
-  return new WalrusError('JOURNAL_ERROR', `${message}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  const advice = dir === undefined ? '' : diskFullAdvice(cause, dir, 'run again');
+  return new WalrusError('JOURNAL_ERROR', `${message}: ${(cause as Error)?.message ?? String(cause)}${advice}`, { cause });
 }
 
 /**
@@ -88,7 +91,7 @@ export class GroupCommit {
           const segment = this.#segments.activeId;
           for (const op of batch) op.apply(segment);
         } catch (error) {
-          this.#fail(journalError(`journal write failed in ${this.#dir}`, error), batch);
+          this.#fail(journalError(`journal write failed in ${this.#dir}`, error, this.#dir), batch);
           return;
         }
         for (const op of batch) op.resolve();
@@ -96,7 +99,7 @@ export class GroupCommit {
         try {
           await this.#segments.maintain(this.#nextSeq());
         } catch (error) {
-          this.#fail(journalError(`journal maintenance failed in ${this.#dir}`, error), []);
+          this.#fail(journalError(`journal maintenance failed in ${this.#dir}`, error, this.#dir), []);
           return;
         }
       }

@@ -64,6 +64,8 @@ export class Ingest {
   #admitting = 0;
   #stopping = false;
   #fatal: Error | undefined;
+  /** The journal's first failure (a full disk): fetching stops, what was fetched finishes, then run() ends with it. */
+  #journalFailure: Error | undefined;
   readonly #emptySources = new Set<string>();
   /**
    * Entries finished so far, and per repartition source the count when its
@@ -123,6 +125,7 @@ export class Ingest {
     await this.#flushReleases();
     // Before the client closes: a closed connection would release the leases.
     await this.#acks.settle();
+    if (this.#journalFailure) throw this.#journalFailure;
   }
 
   async #fetchLoop(spec: SourceSpec): Promise<void> {
@@ -186,8 +189,10 @@ export class Ingest {
       const step: Promise<number> = chain.then(() => appended).then(
         (seqs) => ({ seqs, hold: this.#o.journal ? undefined : this.#acks.afterRelease(batch, entries.length, spec.name) }),
         (error: unknown) => {
-          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries with only the lease as crash protection');
+          this.#o.logger?.error({ err: serializeError(error), source: spec.name }, 'journal append failed; processing the entries with only the lease as crash protection, then stopping');
           this.#o.instrumentation?.error('journal', error);
+          // Without a journal nothing fetched later would be protected (on a node without leases, not at all): stop fetching.
+          if (!this.#journalFailure) { this.#journalFailure = error as Error; this.stop(); }
           return { seqs: entries.map(() => -1), hold: this.#acks.afterRelease(batch, entries.length, spec.name) };
         },
       ).then(async ({ seqs, hold }) => {
