@@ -1,6 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WalrusError } from '../../errors/index.js';
+import { diskFullAdvice } from '../../util/disk-full.js';
 
 /**
  * Frames on disk: `[u32 LE body length][u32 LE crc32(body)][body]`.
@@ -168,7 +170,8 @@ export class FrameLog {
       await this.#fh.write(buf, 0, buf.length);
       if (this.#fsync) await this.#fh.datasync();
     } catch (cause) {
-      throw new WalrusError('STATE_STORE_ERROR', `cannot append to state log ${this.path}: ${(cause as Error).message}`, { cause, context: { path: this.path } });
+      const advice = diskFullAdvice(cause, dirname(this.path), 'run again');
+      throw new WalrusError('STATE_STORE_ERROR', `cannot append to state log ${this.path}: ${(cause as Error).message}${advice}`, { cause, context: { path: this.path } });
     }
     this.#size += buf.length;
   }
