@@ -100,6 +100,9 @@ export class FileTopicLog implements TopicLog {
   }
 
   append(payload: Uint8Array): void {
+    // A rollover that failed after the previous append (a full disk) is tried again first. Failing
+    // here stores nothing of this entry, so the ERR its PUT gets is true and a retry stores it once.
+    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll();
     const need = ENTRY_HEADER_BYTES + payload.length;
     if (this.#pendingLength + need > this.#pending.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.#pending.length * 2, this.#pendingLength + need, PENDING_INITIAL_BYTES));
@@ -111,7 +114,7 @@ export class FileTopicLog implements TopicLog {
     this.#pendingLength += encodeEntryInto(this.#pending, this.#pendingLength, payload);
     this.#owner.changed();
     this.#owner.dirty(this);
-    if (current.offsets.length >= this.#segmentEntries) this.#roll();
+    if (current.offsets.length >= this.#segmentEntries) this.#rollAfterAppend();
   }
 
   read(): Buffer | undefined {
@@ -281,6 +284,20 @@ export class FileTopicLog implements TopicLog {
     this.#owner.needsSync(current.fd);
     // Give back memory after a burst.
     if (this.#pending.length > 4 * 1024 * 1024) this.#pending = Buffer.alloc(0);
+  }
+
+  /**
+   * The rollover right after the append that filled the segment. That entry
+   * is stored, so its PUT must not fail: an ERR made clients write it again,
+   * and while the next segment could not be created every retry stored one
+   * more copy. A failure waits for the next append (see `append`).
+   */
+  #rollAfterAppend(): void {
+    try {
+      this.#roll();
+    } catch {
+      // Tried again by the next append; a failed write of pending entries recurs at the next flush, which stops the node.
+    }
   }
 
   /** Seals the current segment and opens the next, like a Walrus rollover at `WALRUS_MAX_SEGMENT_ENTRIES`. */

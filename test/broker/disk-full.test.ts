@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startTestBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+// The disk is full when a topic rolls over to its next segment (on a real disk: no inode left, or
+// no room for the header). The node answered ERR to the PUT whose entry it had just stored, then
+// stored every retry (and every later PUT) in the full segment while answering ERR: each retry of
+// a client or a pipeline's sink added one more copy. /dev/full as the next segment file gives
+// ENOSPC from the kernel, no mount needed.
+
+test('a rollover on a full disk: the PUT that filled the segment is OK, later PUTs fail storing nothing, and go on once there is room', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-roll-full-'));
+  const node = await startTestBroker({ dataDir, segmentEntries: 2 });
+  const c = await RawClient.connect(node.port);
+  try {
+    assert.equal(await c.request('REGISTER r'), 'OK');
+    const next = join(dataDir, 'topics', 'r', '00000000000000000002.seg');
+    await symlink('/dev/full', next);
+    assert.equal(await c.request('PUT r a'), 'OK');
+    assert.equal(await c.request('PUT r b'), 'OK', 'b is stored (the segment is full after it): its PUT succeeds');
+    for (const p of ['c', 'd']) {
+      const reply = await c.request(`PUT r ${p}`);
+      assert.ok(reply.startsWith('ERR storage error: ENOSPC') && reply.includes(next), reply);
+    }
+    assert.equal((JSON.parse(await c.request('STATE r')) as { total_entries: number }).total_entries, 2, 'nothing of the failed PUTs is stored');
+
+    await unlink(next); // room again
+    assert.equal(await c.request('PUT r c'), 'OK');
+    const got: string[] = [];
+    for (let reply = await c.request('GET r'); reply !== 'EMPTY'; reply = await c.request('GET r')) got.push(reply);
+    assert.deepEqual(got, ['OK a', 'OK b', 'OK c'], 'each entry once');
+    assert.equal((JSON.parse(await c.request('STATE r')) as { current_segment: number }).current_segment, 2);
+  } finally {
+    c.close();
+    await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
