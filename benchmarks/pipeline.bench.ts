@@ -20,6 +20,7 @@
  * of the worker threads; peak RSS of the case's process. The ratios the
  * stage-groups work targets are printed at the end.
  * `BENCH_SCALE=0.2 npm run bench:pipeline` for a quick run;
+ * `BENCH_WORKERS=1` runs (a), (d) and (e) on 1 worker thread instead of 2;
  * `BENCH_ONLY=observability` compares case (a) with metrics + tracing on and off. Figures are noisy
  * on a shared machine: compare rows of one run, not runs of different days.
  */
@@ -291,14 +292,16 @@ const nWork = Math.round(2_000 * scale);
 const iterations = calibrate();
 const only2 = process.env.BENCH_CASES?.split(',');
 const want = (c: string) => only2 === undefined || only2.includes(c);
+// BENCH_WORKERS=1: cases (a), (d) and (e) with that many worker threads instead of 2 (the 1-vs-2 comparison of docs/pipeline.md).
+const workers = Number(process.env.BENCH_WORKERS ?? 2);
 if (want('a')) {
-  rows.push(await childCase('(a) 1 stage, tuned batches', { yaml: oneStage(true), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
-  rows.push(await childCase('(a) 1 stage, default batches', { yaml: oneStage(false), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+  rows.push(await childCase('(a) 1 stage, tuned batches', { yaml: oneStage(true), workers, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+  rows.push(await childCase('(a) 1 stage, default batches', { yaml: oneStage(false), workers, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
 }
-if (want('e')) rows.push(await childCase('(e) 4 stages, ordering: key', { yaml: chain(4, 'echo.ts', 'key'), workers: 2, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
+if (want('e')) rows.push(await childCase('(e) 4 stages, ordering: key', { yaml: chain(4, 'echo.ts', 'key'), workers, records: nTrivial, expectSunk: nTrivial, load: (c) => keyed(c, nTrivial) }));
 if (want('d')) {
   rows.push(await childCase('(d) bundled example', {
-    yaml: 'example', workers: 2, records: nOrders, expectSunk: nOrders - invalidOrders(nOrders),
+    yaml: 'example', workers, records: nOrders, expectSunk: nOrders - invalidOrders(nOrders),
     load: async (client) => {
       await client.register('orders');
       const lines = orderLines(nOrders);
