@@ -222,11 +222,11 @@ sinks:
   assert.equal(summary.processors.m!.processed, n);
   const dropped = (metric: string) => sum(samples, 'walrus_stream_metric_updates_dropped_total', { metric });
   assert.equal(sum(samples, 'fixture_ok_total'), n, 'a fixed metric is exact');
-  // Records are processed in order by one thread: fixture_ok and fixture_wide take two of the 256 names, so the
-  // first 254 per-record names are kept and every later one is dropped under "(other names)".
+  // Records are processed in order by one thread: fixture_ok, fixture_wide and fixture_long take three of the 256
+  // names, so the first 253 per-record names are kept and every later one is dropped under "(other names)".
   const perRecord = samples.filter((s) => /^fixture_n\d+_total$/.test(s.name));
-  assert.equal(perRecord.length, 254);
-  assert.equal(dropped('(other names)'), n - 254);
+  assert.equal(perRecord.length, 253);
+  assert.equal(dropped('(other names)'), n - 253);
   // A value over 256 characters is never kept.
   assert.equal(samples.filter((s) => s.name === 'fixture_long_total').length, 0);
   assert.equal(dropped('fixture_long_total'), n);
@@ -239,4 +239,29 @@ sinks:
   assert.deepEqual(said(/more than 256 metric names/), ['(other names)']);
   assert.deepEqual(said(/label value longer than 256 characters/), ['fixture_long_total']);
   assert.deepEqual(said(/more than 16 label names/), ['fixture_wide_total']);
+});
+
+test('updates dropped under a metric name per record are counted under at most 256 names per worker, not one entry per record', async () => {
+  const n = 2_000;
+  await h.produce('badnames.in', Array.from({ length: n }, (_, i) => ({ value: { n: i } })), 50);
+  const { summary, samples, warnings } = await runWithHub(`
+app: badnames
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  badnames: { topic: badnames.in }
+processors:
+  m: { module: ./metric-bad-names.ts, input: badnames, concurrency: 1 }
+sinks:
+  out: { topic: badnames.out, input: m }
+`);
+  assert.equal(summary.processors.m!.processed, n);
+  // Before: each name got its own entry in the worker's dropped counts (sent whole with every result) and its own
+  // walrus_stream_metric_updates_dropped_total series: 2,000 of them. Now a name is admitted first, as for a kept update.
+  const series = samples.filter((s) => s.name === 'walrus_stream_metric_updates_dropped_total');
+  assert.equal(series.length, 257, `${series.length} series of dropped updates`);
+  assert.equal(sum(samples, 'walrus_stream_metric_updates_dropped_total'), n, 'every update counted as dropped once');
+  assert.equal(sum(samples, 'walrus_stream_metric_updates_dropped_total', { metric: '(other names)' }), n - 256);
+  assert.equal(warnings.filter((w) => /label value longer than 256 characters/.test(w.msg)).length, 256);
+  await h.drain('badnames.out');
 });

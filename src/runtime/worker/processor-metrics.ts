@@ -79,9 +79,11 @@ export class WorkerMetrics {
   #add(series: Map<string, Series>, name: string, labels: Record<string, string>, processor: string | undefined, value: number): void {
     this.#version += 1;
     const key = seriesKey(name, labels, processor);
-    if (typeof key !== 'string') { this.#drop(name, key.why); return; }
-    const found = series.get(key);
+    const found = typeof key === 'string' ? series.get(key) : undefined;
     if (found) { found.value += value; found.count += 1; this.#dirty.add(name); return; }
+    // A name is admitted (or not) before anything is counted under it, even a
+    // dropped update: names built from record data would otherwise each get a
+    // `dropped` entry, sent with every result and registered in the coordinator.
     const kind = `${series === this.#counters ? 'c' : 's'}\0${name}`;
     let state = this.#perName.get(kind);
     if (state === undefined) {
@@ -89,6 +91,7 @@ export class WorkerMetrics {
       if (this.#perName.size >= MAX_METRIC_NAMES) { this.#drop(OTHER_METRIC_NAMES, 'names'); return; }
       this.#perName.set(kind, state = { series: 0, labelNames: new Set() });
     }
+    if (typeof key !== 'string') { this.#drop(name, key.why); return; }
     if (state.series >= MAX_SERIES_PER_METRIC) { this.#drop(name, 'series'); return; }
     if (this.#seriesTotal >= MAX_SERIES_PER_WORKER) { this.#drop(name, 'worker'); return; }
     const own = processor === undefined ? { ...labels } : { ...labels, processor };
