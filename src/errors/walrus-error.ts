@@ -76,6 +76,13 @@ const MAX_STACK_CHARS = 4_000;
  */
 const MAX_MESSAGE_CHARS = 16_000;
 const MAX_NAME_CHARS = 200;
+/**
+ * A thrown error's `code` is cut to this (a processor may set any string): it
+ * goes into every dead letter, log line and dashboard tally of the record,
+ * and a 100,000-character code made a dead letter too large to write, so the
+ * record stayed in the journal and failed again at every start.
+ */
+export const MAX_CODE_CHARS = 200;
 
 /** `text` cut to `max` characters, saying how many were left out. */
 function bounded(text: string, max: number): string {
@@ -92,7 +99,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     return {
       name: bounded(textOf(read(error_, 'name')) ?? 'WalrusError', MAX_NAME_CHARS),
       message: bounded(textOf(read(error_, 'message')) ?? '', MAX_MESSAGE_CHARS),
-      code: error_.code,
+      code: typeof error_.code === 'string' ? error_.code.slice(0, MAX_CODE_CHARS) : 'PROCESSOR_ERROR',
       retriable: error_.retriable,
       stack: textOf(read(error_, 'stack'))?.slice(0, MAX_STACK_CHARS),
       context: error_.context,
@@ -107,7 +114,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     return {
       name: bounded(textOf(read(error_, 'name')) ?? 'Error', MAX_NAME_CHARS),
       message: typeof message === 'string' ? bounded(message, MAX_MESSAGE_CHARS) : message === undefined ? '' : describeThrown(message),
-      code: typeof code === 'string' ? code : 'PROCESSOR_ERROR',
+      code: typeof code === 'string' ? code.slice(0, MAX_CODE_CHARS) : 'PROCESSOR_ERROR',
       retriable: typeof retriable === 'boolean' ? retriable : true,
       stack: textOf(read(error_, 'stack'))?.slice(0, MAX_STACK_CHARS),
       cause: causeOf(error_, depth),

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { buildDeadLetter, parseDeadLetter, MAX_KEY_CHARS } from '../../src/runtime/coordinator/dead-letter.js';
 import { MAX_FRAME_BYTES } from '../../src/protocol/index.js';
 import { runCli } from '../state/run-cli.js';
+import { loadTopologyText } from '../../src/topology/index.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
+import { DeadLetterRing, MAX_TALLIES, OTHER_CODES } from '../../src/observability/dashboard/dead-letter-ring.js';
 import { fixture, harness } from './harness.js';
 
 const LIMIT = MAX_FRAME_BYTES - 300;
@@ -86,4 +89,48 @@ sinks:
   assert.equal(logged.length, 1);
   assert.equal(logged[0]!.entry, huge, 'the whole entry is in the log');
   assert.deepEqual((await h.drain('bounds.out')).map((r) => (r.value as { i: number }).i).sort(), [0, 1, 2, 3]);
+});
+
+test('a processor choosing its error codes cannot make a dead letter unwritable or the run\'s dead-letter memory grow: codes are cut to 200 characters, tallies stop at 256 codes, the ring at 16 Mi characters', { timeout: 120_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const codes = 1_000;
+  const big = 600;
+  const lines = ['huge-code', 'huge-code', ...Array.from({ length: codes }, (_, i) => JSON.stringify({ i })), ...Array.from({ length: big }, () => noise(40_000))];
+  await h.client.register('codes.in');
+  await h.client.putMany('codes.in', lines);
+  const { topology } = await loadTopologyText(`
+app: codes
+stateDir: ${JSON.stringify(join(h.stateDir, 'state'))}
+workers: 1
+sources:
+  in: { topic: codes.in, format: text, serializer: string }
+processors:
+  p: { module: ${JSON.stringify(fixture('throws-coded.ts'))}, input: in, deadLetter: codes.dlq, retry: { attempts: 1 } }
+sinks:
+  out: { topic: codes.out, input: p }
+`, join(h.stateDir, 'topology.yaml'), {});
+  const ring = new DeadLetterRing({ parse: parseDeadLetter });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true, onDeadLetter: (written) => ring.add(written) });
+  const summary = await pipeline.done;
+  // Before: the two dead letters holding a 100,000-character code were larger than a frame, could not be written,
+  // and their entries stayed unreleased in the journal (to fail again at every start).
+  assert.equal(summary.unreleased, undefined, 'every dead letter was written');
+  assert.equal(summary.processors.p!.deadLettered, lines.length);
+  const dead = (await h.drainEntries('codes.dlq')).map((e) => JSON.parse(e) as { error: { code: string } });
+  assert.equal(dead.length, lines.length);
+  assert.deepEqual(dead.filter((d) => d.error.code.startsWith('CCC')).map((d) => d.error.code.length), [200, 200]);
+
+  // The run's memory of them: 256 (processor, code) tallies and one for the rest; the latest dead letters up to
+  // 16 Mi characters (600 of 40,000 characters, entry and original, were 48 Mi before: only the count was bounded).
+  const tallies = ring.tallies();
+  assert.equal(tallies.length, MAX_TALLIES + 1);
+  assert.equal(tallies.reduce((a, x) => a + x.count, 0), lines.length);
+  assert.equal(tallies.filter((x) => x.code !== OTHER_CODES).length, MAX_TALLIES);
+  assert.ok(tallies.find((x) => x.code === OTHER_CODES)!.count > codes - MAX_TALLIES);
+  const held = ring.list();
+  const chars = held.reduce((a, v) => a + v.original.length, 0) * 2;
+  assert.ok(chars <= ring.maxChars, `${held.length} dead letters held, ${chars} characters`);
+  assert.ok(held.length >= 100, `${held.length} dead letters held`);
+  assert.equal(ring.total, lines.length);
 });

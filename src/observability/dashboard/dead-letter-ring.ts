@@ -18,6 +18,11 @@ export interface DeadLetterRingOptions {
   parse: (entry: string) => ParsedDeadLetter;
   /** Most dead letters kept; the oldest go first. @default 1000 */
   capacity?: number;
+  /**
+   * Most characters kept over all of them (each counts its entry and its
+   * original); the oldest go first, the newest is always kept. @default 16 MiB worth (16,777,216)
+   */
+  maxChars?: number;
   now?: () => number;
 }
 
@@ -56,6 +61,15 @@ export interface DeadLetterTally {
   latest: string;
 }
 
+/**
+ * Distinct (processor, code) pairs tallied: a processor may throw a new code
+ * per record (10^5 codes made 10^5 tallies, each sorted at every redraw of
+ * the live view). Past it a processor's new codes are tallied under
+ * {@link OTHER_CODES}.
+ */
+export const MAX_TALLIES = 256;
+export const OTHER_CODES = '(other codes)';
+
 // Control characters other than tab, newline and carriage return make text unreadable: show hex then.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
@@ -68,7 +82,9 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
  */
 export class DeadLetterRing {
   readonly capacity: number;
+  readonly maxChars: number;
   readonly #items: Array<{ view: RecentDeadLetter; entry: string }> = [];
+  #chars = 0;
   readonly #tallies = new Map<string, DeadLetterTally>();
   readonly #listeners = new Set<(view: RecentDeadLetter) => void>();
   #next = 1;
@@ -80,8 +96,16 @@ export class DeadLetterRing {
     const capacity = options.capacity ?? 1_000;
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`dead-letter ring capacity must be a positive integer (got ${capacity})`);
     this.capacity = capacity;
+    const maxChars = options.maxChars ?? 16 * 1024 * 1024;
+    if (!Number.isInteger(maxChars) || maxChars < 1) throw new RangeError(`dead-letter ring maxChars must be a positive integer (got ${maxChars})`);
+    this.maxChars = maxChars;
     this.#now = options.now ?? Date.now;
     this.#parse = options.parse;
+  }
+
+  /** Characters the dead letters held now keep (their entries and originals): at most `maxChars` but for the newest. */
+  get heldChars(): number {
+    return this.#chars;
   }
 
   /** Dead letters seen in this run (including those the ring no longer holds). */
@@ -94,11 +118,17 @@ export class DeadLetterRing {
     const view = toView(this.#next++, this.#now(), written, this.#parse);
     this.#total += 1;
     this.#items.push({ view, entry: written.entry });
-    if (this.#items.length > this.capacity) this.#items.shift();
-    const tallyKey = `${view.processor}\u0000${view.code}`;
-    const tally = this.#tallies.get(tallyKey) ?? { processor: view.processor, code: view.code, count: 0, latest: '' };
+    this.#chars += charsOf(view, written.entry);
+    while (this.#items.length > this.capacity || (this.#chars > this.maxChars && this.#items.length > 1)) {
+      const oldest = this.#items.shift()!;
+      this.#chars -= charsOf(oldest.view, oldest.entry);
+    }
+    let tallyKey = `${view.processor}\u0000${view.code}`;
+    let code = view.code;
+    if (!this.#tallies.has(tallyKey) && this.#tallies.size >= MAX_TALLIES) { code = OTHER_CODES; tallyKey = `${view.processor}\u0000${code}`; }
+    const tally = this.#tallies.get(tallyKey) ?? { processor: view.processor, code, count: 0, latest: '' };
     tally.count += 1;
-    tally.latest = view.message;
+    tally.latest = code === view.code ? view.message : `${view.code}: ${view.message}`;
     this.#tallies.set(tallyKey, tally);
     // The coordinator calls this once a dead letter is written: a failing listener must not
     // fail that record's completion.
@@ -150,6 +180,10 @@ export class DeadLetterRing {
     this.#listeners.add(listener);
     return () => { this.#listeners.delete(listener); };
   }
+}
+
+function charsOf(view: RecentDeadLetter, entry: string): number {
+  return entry.length + view.original.length;
 }
 
 function toView(id: number, at: number, written: WrittenDeadLetter, parse: (entry: string) => ParsedDeadLetter): RecentDeadLetter {
