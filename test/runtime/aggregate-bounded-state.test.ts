@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadTopologyText } from '../../src/topology/index.js';
+import { startPipeline } from '../../src/runtime/pipeline/pipeline.js';
 import { harness } from './harness.js';
 import { aggregateTopology, storeEntries } from './aggregate-helpers.js';
 
@@ -60,4 +63,24 @@ test('one record each for 400 keys, one a second: every window emitted once, and
   assert.deepEqual(late.map((d) => [d.key, d.error.code]).sort(), [['behind', 'LATE_RECORD'], ['k5', 'LATE_RECORD']]);
   const last = (await h.drain(`${app}.out`)).map((r) => r.value as { key: string; count: number });
   assert.deepEqual(last.map((r) => [r.key, r.count]).sort(), [['clock', 1], ['fresh', 1]]);
+});
+
+test('one key whose event time moves on with every record: the index of open windows stays the size of its windows, not of its records', { timeout: 90_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const app = 'hotkey';
+  const n = 20_000;
+  // 10 ms apart, all inside the first hour: one window, and a new stream time for the key with every record.
+  await h.produce(`${app}.readings`, Array.from({ length: n }, (_, i) => reading('hot', i * 10)), 200);
+  const { topology } = await loadTopologyText(aggregateTopology(app, '{ store: w, op: count, window: { tumbling: 1h, time: { field: ts } }, emit: close }'),
+    join(h.stateDir, 'topology.yaml'), { env: { STATE_DIR: h.stateDir } });
+  const pipeline = await startPipeline(topology, { nodes: [h.broker.address], untilIdle: true });
+  const summary = await pipeline.done;
+  assert.equal(summary.processors.w!.processed, n);
+  // The window and the key's stream time. Each new stream time used to add an entry to the index's heap, dropped
+  // only once stream time passed it (an hour of event time here): 20,000 entries for 2 open ones.
+  const index = pipeline.coordinator.streamTimeIndex().w!;
+  assert.equal(index.open, 2);
+  assert.ok(index.heap <= 2 * index.open + 65, `${index.heap} heap entries for ${index.open} open windows and stream times`);
+  assert.deepEqual(Object.keys(await storeEntries(h, app)).sort(), [`hot@${String(T0).padStart(16, '0')}`, 'hot@~stream-time']);
 });

@@ -223,6 +223,11 @@ export class Coordinator {
     return out;
   }
 
+  /** Per windowed aggregate step: the size of its index of open windows (tests, debugging). */
+  streamTimeIndex(): Record<string, { open: number; heap: number }> {
+    return this.#streamTimes?.indexSizes() ?? {};
+  }
+
   snapshot(): PipelineSummary {
     return this.stats.snapshot(this.#ingest.inFlight);
   }

@@ -159,6 +159,13 @@ export class StreamTimes {
     };
   }
 
+  /** Per windowed step: windows and key stream times indexed, and entries in their heap (tests, debugging). */
+  indexSizes(): Record<string, { open: number; heap: number }> {
+    const out: Record<string, { open: number; heap: number }> = {};
+    for (const step of this.#steps.values()) out[step.name] = { open: step.open.size, heap: step.heap.size };
+    return out;
+  }
+
   /** What the stream time of each windowed step is (tests, debugging). */
   streamTime(processor: string): number | undefined {
     return this.#steps.get(processor)?.time;
@@ -190,6 +197,13 @@ export class StreamTimes {
     const close = start + step.closeAfter;
     step.open.set(storeKey, close);
     step.heap.push(close, storeKey);
+    // A key's stream time is indexed again with every record that moves it, and the entries it replaced
+    // leave the heap only once due: rebuild from `open` when they outnumber the live ones (a busy key made
+    // one entry per record for as long as its window, 20,000 for 2 live ones).
+    if (step.heap.size > 2 * step.open.size + 64) {
+      step.heap = new MinHeap();
+      for (const [key, time] of step.open) step.heap.push(time, key);
+    }
   }
 
   /** Ticks every key with a window due at the step's stream time. */
