@@ -20,8 +20,15 @@ export type StoredCursor = CursorPosition | { readonly count: number };
 /** The slice of a segment this module needs. */
 export interface IndexedSegment {
   readonly number: number;
-  /** File offset of each entry's header, ascending. */
+  /** File offset of each entry's header, ascending (empty once released). */
   readonly offsets: readonly number[];
+  /** Set when the segment was wholly consumed and its index let go (file-topic-log.ts): how many entries it holds. */
+  readonly released?: number;
+}
+
+/** Entries in `segment`, whether its index is held or was released. */
+export function entriesIn(segment: IndexedSegment): number {
+  return segment.released ?? segment.offsets.length;
 }
 
 /**
@@ -32,8 +39,8 @@ export interface IndexedSegment {
 export function positionOf(segments: readonly IndexedSegment[], index: number, endOfLast: number): CursorPosition {
   let left = index;
   let s = 0;
-  while (s < segments.length - 1 && left >= segments[s]!.offsets.length) {
-    left -= segments[s]!.offsets.length;
+  while (s < segments.length - 1 && left >= entriesIn(segments[s]!)) {
+    left -= entriesIn(segments[s]!);
     s++;
   }
   const segment = segments[s]!;
@@ -49,13 +56,13 @@ export function positionOf(segments: readonly IndexedSegment[], index: number, e
  */
 export function indexOfStored(segments: readonly IndexedSegment[], stored: StoredCursor | undefined): number {
   let total = 0;
-  for (const segment of segments) total += segment.offsets.length;
+  for (const segment of segments) total += entriesIn(segment);
   if (stored === undefined) return 0;
   if ('count' in stored) return Math.min(stored.count, total);
   let index = 0;
   for (const segment of segments) {
     if (segment.number < stored.segment) {
-      index += segment.offsets.length;
+      index += entriesIn(segment);
       continue;
     }
     if (segment.number === stored.segment) index += lowerBound(segment.offsets, stored.offset);

@@ -19,6 +19,8 @@ export interface FileStoreOptions {
   dataDir: string;
   segmentEntries: number;
   persistCursors: boolean;
+  /** False when nothing calls `sync()` before shutdown (fsync `never`): a retired descriptor is then closed at once. @default true */
+  syncs?: boolean;
 }
 
 export type { RecoveryReport, RecoveryRepair } from './recovery-report.js';
@@ -42,6 +44,9 @@ export class FileStore implements LogStore, LogOwner {
   readonly #topics = new Map<string, FileTopicLog>();
   readonly #dirtyLogs = new Set<FileTopicLog>();
   #syncFds = new Set<number>();
+  /** Descriptors being fdatasync'ed by the running sync, and retired ones waiting for a sync before they are closed. */
+  #syncing = new Set<number>();
+  readonly #retired = new Set<number>();
   #syncDirs = new Set<string>();
   #seq = 0;
   #sealed = 0;
@@ -93,6 +98,13 @@ export class FileStore implements LogStore, LogOwner {
 
   segmentSealed(): void {
     this.#sealed++;
+  }
+
+  retire(fd: number): void {
+    // Writes waiting for their fdatasync (fsync always / interval) are synced first: closed after the next sync.
+    if (this.#syncing.has(fd) || (this.#options.syncs !== false && this.#syncFds.has(fd))) { this.#retired.add(fd); return; }
+    this.#syncFds.delete(fd);
+    closeQuietly(fd);
   }
 
   // -- LogStore ---------------------------------------------------------------
@@ -160,7 +172,17 @@ export class FileStore implements LogStore, LogOwner {
     if (fds.size === 0 && dirs.size === 0) return seq;
     this.#syncFds = new Set();
     this.#syncDirs = new Set();
-    await Promise.all([...fds].map((fd) => fdatasyncAsync(fd)));
+    this.#syncing = fds;
+    try {
+      await Promise.all([...fds].map((fd) => fdatasyncAsync(fd)));
+    } finally {
+      this.#syncing = new Set();
+    }
+    for (const fd of this.#retired) {
+      if (this.#syncFds.has(fd)) continue;
+      this.#retired.delete(fd);
+      closeQuietly(fd);
+    }
     for (const dir of dirs) {
       let dirFd: number;
       try {
@@ -287,6 +309,8 @@ export class FileStore implements LogStore, LogOwner {
   #closeFiles(): void {
     for (const log of this.#topics.values()) log.close();
     this.#topics.clear();
+    for (const fd of this.#retired) closeQuietly(fd);
+    this.#retired.clear();
   }
 }
 
@@ -351,4 +375,13 @@ function quarantinePath(path: string): string {
   let candidate = `${path}.quarantined`;
   for (let n = 2; existsSync(candidate); n++) candidate = `${path}.quarantined-${n}`;
   return candidate;
+}
+
+/** Closes `fd`, ignoring an error: nothing more is written to it, and a close that fails has nothing left to release. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
+  }
 }
