@@ -67,7 +67,7 @@ export class DedupeWindow {
 
   /** True when `id` was seen within the window (a duplicate); otherwise remembers it and returns false. */
   seen(given: string): boolean {
-    const id = given.length > MAX_KEPT_ID_CHARS ? digestOf(given) : given;
+    const id = keptId(given);
     const now = this.#now();
     this.#expire(now);
     if (this.#ids.has(id)) {
@@ -110,7 +110,14 @@ export class DedupeWindow {
   }
 }
 
-/** 65 characters: `#` and 64 hex digits, so no id short enough to be kept as it is can equal one. */
-function digestOf(id: string): string {
-  return `#${createHash('sha256').update(id).digest('hex')}`;
+/**
+ * What a bounded memory of ids keeps for `id`: itself, or when longer than
+ * {@link MAX_KEPT_ID_CHARS} its SHA-256 (`#` + 43 base64url characters).
+ * Idempotent (a digest is short enough to be kept as it is), so ids kept
+ * once can be persisted and read back. A producer could give a short id
+ * equal to another id's digest, which makes them duplicates of each other:
+ * no more than it can do by repeating an id.
+ */
+export function keptId(id: string): string {
+  return id.length > MAX_KEPT_ID_CHARS ? `#${createHash('sha256').update(id).digest('base64url')}` : id;
 }

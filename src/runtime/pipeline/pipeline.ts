@@ -231,7 +231,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     for (const warning of await checkPartitionCounts(topology, client)) options.logger?.warn(warning);
     // Only a topology with repartition topics keeps origin files next to its journal.
     const repartitioned = Object.values(topology.sources).some(isRepartition);
-    const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal);
+    const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal, options.logger);
     // Stores open (and restore from their changelogs) before anything is fetched: of a partitioned store, the partitions this instance owns.
     phase('opening state stores');
     const state = await RuntimeState.open(topology, client, options.logger, {

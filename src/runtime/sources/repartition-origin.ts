@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { HEADERS } from '../../codec/headers.js';
 import type { JournalLike } from '../pipeline/pipeline-io.js';
 import { appendAll } from '../../util/append.js';
+import { keptId } from '../../journal/index.js';
 
 /**
  * Exactly-once state application across a repartition topic
@@ -36,8 +38,21 @@ export const ORIGIN_HEADER = HEADERS.ORIGIN;
 
 const SEEN_FILE = 'repartition-seen.log';
 const WRITER_FILE = 'repartition-writer';
+const WRITER_ID = /^[0-9a-f]{16}$/;
 
 interface Origin { writer: string; seq: number; low: number }
+
+/**
+ * Ids remembered over every (writer, partition) stream, and streams. A
+ * writer that stops (an instance removed, a journal wiped) leaves its last
+ * ids behind, and any client can write records with origins of writers that
+ * never existed: each was remembered, persisted and reloaded for good. Past
+ * either bound the stream used longest ago is forgotten whole (a warning the
+ * first time, then counted in `forgottenIds`): a copy of one of its records
+ * re-sent later would be applied again (at-least-once on that path only).
+ */
+export const MAX_ADMITTED_IDS = 200_000;
+export const MAX_ORIGIN_STREAMS = 4_096;
 
 export function parseOrigin(text: string | undefined): Origin | undefined {
   if (text === undefined) return undefined;
@@ -45,7 +60,8 @@ export function parseOrigin(text: string | undefined): Origin | undefined {
   if (parts.length !== 3) return undefined;
   const seq = Number(parts[1]);
   const low = Number(parts[2]);
-  if (parts[0] === '' || !Number.isSafeInteger(seq) || !Number.isSafeInteger(low)) return undefined;
+  // A writer is a journal identity (16 hex digits, journalIdentity below); anything else is no origin.
+  if (!WRITER_ID.test(parts[0]!) || !Number.isSafeInteger(seq) || !Number.isSafeInteger(low)) return undefined;
   return { writer: parts[0]!, seq, low };
 }
 
@@ -73,24 +89,40 @@ export class RepartitionOrigins {
   readonly #live: number[] = [];
   readonly #released = new Set<number>();
   #next = 1;
+  /** In order of last use: the first is the one used longest ago. */
   readonly #streams = new Map<string, Stream>();
+  #lastUsed: string | undefined;
+  #ids = 0;
+  #forgotten = 0;
+  #warned = false;
+  readonly #logger: Logger | undefined;
   /** Lines to persist before the journal entry (by local seq) is released. */
   readonly #pending = new Map<number, string[]>();
   #fileLines = 0;
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(writer: string | undefined, dir: string | undefined) {
+  private constructor(writer: string | undefined, dir: string | undefined, logger?: Logger) {
     this.writer = writer;
     this.#dir = dir;
+    this.#logger = logger;
+  }
+
+  /** Ids remembered now (at most {@link MAX_ADMITTED_IDS}), and ids forgotten to keep within the bounds. */
+  get admittedIds(): number {
+    return this.#ids;
+  }
+
+  get forgottenIds(): number {
+    return this.#forgotten;
   }
 
   /**
    * Opens the origin bookkeeping kept in `journalDir` (its writer id and the
    * ids admitted from repartition topics), or an in-memory one without a journal.
    */
-  static async open(journalDir: string | undefined, journal: JournalLike | undefined): Promise<RepartitionOrigins> {
-    if (journalDir === undefined || journal === undefined) return new RepartitionOrigins(undefined, undefined);
-    const origins = new RepartitionOrigins(await journalIdentity(journalDir), journalDir);
+  static async open(journalDir: string | undefined, journal: JournalLike | undefined, logger?: Logger): Promise<RepartitionOrigins> {
+    if (journalDir === undefined || journal === undefined) return new RepartitionOrigins(undefined, undefined, logger);
+    const origins = new RepartitionOrigins(await journalIdentity(journalDir), journalDir, logger);
     for (const { seq } of journal.unreleased()) origins.#live.push(seq);
     origins.#live.sort((a, b) => a - b);
     await origins.#load();
@@ -109,10 +141,17 @@ export class RepartitionOrigins {
    * carries it here; `recovered`: admitted again from this journal after a
    * restart — the same entry is not its own duplicate.
    */
-  duplicate(stream: string, origin: Origin, id: string, local: number, recovered: boolean): boolean {
+  duplicate(stream: string, origin: Origin, recordId: string, local: number, recovered: boolean): boolean {
+    // Remembered (and persisted) as a digest when long: a record id is any string its producer chose.
+    const id = keptId(recordId);
     const key = `${origin.writer} ${stream}`;
     let s = this.#streams.get(key);
-    if (s === undefined) this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
+    if (s === undefined) {
+      this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
+      if (this.#streams.size > MAX_ORIGIN_STREAMS) this.#forgetIdlest(key);
+    } else if (this.#lastUsed !== key) { this.#streams.delete(key); this.#streams.set(key, s); }
+    this.#lastUsed = key;
+    const before = s.ids.size;
     if (origin.low > s.low) {
       s.low = origin.low;
       // Ids arrive roughly in seq order: forget from the oldest until one is still needed; a
@@ -124,10 +163,12 @@ export class RepartitionOrigins {
         for (const [known, [seq]] of s.ids) { if (seq >= s.low) break; s.ids.delete(known); }
       }
     }
+    this.#ids -= before - s.ids.size;
     const admitted = admittedKey(origin.seq, id);
     const seen = s.ids.get(admitted);
     if (seen !== undefined) return !(recovered && seen[1] === local);
     s.ids.set(admitted, [origin.seq, local]);
+    if (++this.#ids > MAX_ADMITTED_IDS) this.#forgetIdlest(key);
     if (local >= 0 && this.#dir !== undefined) {
       const line = `${JSON.stringify([origin.writer, stream, id, origin.seq, local, s.low])}\n`;
       const lines = this.#pending.get(local);
@@ -161,6 +202,23 @@ export class RepartitionOrigins {
         while (this.#live.length > 0 && this.#released.has(this.#live[0]!)) this.#released.delete(this.#live.shift()!);
       },
     };
+  }
+
+  /** Forgets the streams used longest ago (never `current`) until ids and streams are within their bounds. */
+  #forgetIdlest(current: string): void {
+    for (const [key, s] of this.#streams) {
+      if (this.#ids <= MAX_ADMITTED_IDS && this.#streams.size <= MAX_ORIGIN_STREAMS) return;
+      if (key === current) continue;
+      this.#streams.delete(key);
+      this.#ids -= s.ids.size;
+      if (!this.#warned) {
+        this.#warned = true;
+        this.#logger?.warn({ stream: key, ids: s.ids.size, maxIds: MAX_ADMITTED_IDS, maxStreams: MAX_ORIGIN_STREAMS },
+          'repartition: forgot the record ids admitted from the writer and partition used longest ago, and will go on doing so past these bounds ' +
+          '(writers that stopped, or records with made-up origins); a copy of one of them re-sent later would be applied again');
+      }
+      this.#forgotten += s.ids.size;
+    }
   }
 
   /** The lowest seq not durably released: every seq below it is done for good. */
@@ -231,9 +289,11 @@ export class RepartitionOrigins {
       let s = this.#streams.get(key);
       if (s === undefined) this.#streams.set(key, (s = { low: 0, ids: new Map(), swept: 0 }));
       if (low > s.low) s.low = low;
-      s.ids.set(admittedKey(seq, id), [seq, local]);
+      s.ids.set(admittedKey(seq, keptId(id)), [seq, local]);
     }
     for (const s of this.#streams.values()) for (const [admitted, [seq]] of s.ids) if (seq < s.low) s.ids.delete(admitted);
+    for (const s of this.#streams.values()) this.#ids += s.ids.size;
+    this.#forgetIdlest('');
     const snapshot = this.#snapshot();
     await writeDurably(file, snapshot);
     this.#fileLines = snapshot === '' ? 0 : snapshot.split('\n').length - 1;
@@ -255,7 +315,7 @@ export async function journalIdentity(journalDir: string): Promise<string> {
   } catch {
     id = '';
   }
-  if (!/^[0-9a-f]{16}$/.test(id)) {
+  if (!WRITER_ID.test(id)) {
     id = randomBytes(8).toString('hex');
     await writeDurably(join(journalDir, WRITER_FILE), `${id}\n`);
   }
