@@ -15,7 +15,7 @@
  * change them), and once more before a task's result is packed: a change is
  * undone and the step (or, at the end, the task) fails (see stage-chain.ts).
  * The check per step reads only the built-ins that corrupt records most
- * directly (a few identity and own-property reads, ~70 ns); a hit sweeps
+ * directly (a few identity reads and `in` tests, ~10 ns); a hit sweeps
  * every watched property and undoes every change it finds.
  */
 
@@ -71,6 +71,21 @@ const takeSnapshots = (): Snapshot[] => [
 ];
 let snapshots = takeSnapshots();
 
+/** An empty array: `for...in` over it sees exactly the enumerable properties of Array.prototype and Object.prototype. */
+const PROBE: unknown[] = [];
+const enumerableInherited = (): number => {
+  let n = 0;
+  for (const _ in PROBE) n++;
+  return n;
+};
+/** The cheap check's baselines: which TO_JSON_FREE prototypes see a `toJSON` (`in`: no getter runs), and how many enumerable inherited properties arrays see. */
+const [OBJECT_P, ARRAY_P, STRING_P, NUMBER_P, BOOLEAN_P, BIGINT_P] = TO_JSON_FREE as [object, object, object, object, object, object];
+// One `in` per prototype, each at a call site of its own (one shape each: a loop over them is ten times slower).
+const toJsonSeen = (): number => ('toJSON' in OBJECT_P ? 1 : 0) | ('toJSON' in ARRAY_P ? 2 : 0) | ('toJSON' in STRING_P ? 4 : 0)
+  | ('toJSON' in NUMBER_P ? 8 : 0) | ('toJSON' in BOOLEAN_P ? 16 : 0) | ('toJSON' in BIGINT_P ? 32 : 0);
+let toJsonBaseline = toJsonSeen();
+let enumerableBaseline = enumerableInherited();
+
 /**
  * Takes the built-ins as they are now as the thread's own: called once a
  * processor module is imported and its `init` has run. What a module does
@@ -83,21 +98,23 @@ export function acceptBuiltins(): void {
   parse = JSON.parse;
   arrayIterator = Array.prototype[Symbol.iterator];
   snapshots = takeSnapshots();
+  toJsonBaseline = toJsonSeen();
+  enumerableBaseline = enumerableInherited();
 }
 
 /** What a processor changed, undone; `restored` is false when some of it could not be (a non-configurable property). */
 export interface BuiltinChanges { changed: string[]; restored: boolean }
 
 /**
- * The cheap check after every step (a few identity and own-property reads):
- * the built-ins whose change corrupts records most directly. A hit runs the
- * full sweep, which also undoes what it finds.
+ * The cheap check after every step (a few identity reads and `in` tests,
+ * ~10 ns: it runs several times per record): the built-ins whose change
+ * corrupts records most directly, against what the thread accepted as its
+ * own (`acceptBuiltins`), so a `toJSON` a module added as it loaded does not
+ * hit every time. A hit runs the full sweep, which also undoes what it finds.
  */
 export function checkBuiltins(): BuiltinChanges | undefined {
   let hit = JSON.stringify !== stringify || JSON.parse !== parse || Array.prototype[Symbol.iterator] !== arrayIterator;
-  for (let i = 0; i < TO_JSON_FREE.length; i++) if (hasOwn(TO_JSON_FREE[i]!, 'toJSON')) hit = true;
-  for (const _ in {}) hit = true;
-  for (const _ in []) hit = true;
+  if (!hit && (toJsonSeen() !== toJsonBaseline || enumerableInherited() !== enumerableBaseline)) hit = true;
   return hit ? sweepBuiltins() : undefined;
 }
 

@@ -45,11 +45,15 @@ function describeType(value: unknown): string {
  * value: every serializer writes it as `{}` (its fields are not own data),
  * so `return values.map(async (v) => ...)` or a `function*` process() would
  * write empty records. Refused here, naming the processor, so the record is
- * dead-lettered instead. `how` says how the value came (`returned`, ...).
+ * dead-lettered instead. How the value came — emitted to `output`, or
+ * returned (`element`: its 0-based place in a returned array, or -1) — goes
+ * into the message only when there is one: this runs for every output.
  */
-export function checkOutputValue(processor: string, value: unknown, how: string): void {
+export function checkOutputValue(processor: string, value: unknown, output: string | undefined, element = -1): void {
+  if (typeof value !== 'object' || value === null) return;
   const kind = unfinishedKind(value);
   if (kind === undefined) return;
+  const how = output !== undefined ? `emitted to "${output}"` : element >= 0 ? `returned, as element #${element + 1} of its array,` : 'returned';
   const fix = kind === 'a Promise'
     ? 'await it inside process() (e.g. return await Promise.all(values))'
     : 'collect its values inside process() (return [...values], or for await (const v of values) ctx.emit(output, v))';
@@ -57,8 +61,7 @@ export function checkOutputValue(processor: string, value: unknown, how: string)
     `processor "${processor}" ${how} ${kind}, which is no record value (every serializer would write it as {}); ${fix}`, { retriable: false });
 }
 
-function unfinishedKind(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
+function unfinishedKind(value: object): string | undefined {
   try {
     const v = value as { then?: unknown; next?: unknown };
     if (typeof v.then === 'function') return 'a Promise';

@@ -97,7 +97,7 @@ class RecordRun implements ProcessorContext {
         { retriable: false });
     }
     checkEmitOptions(this.#spec.name, output, options);
-    checkOutputValue(this.#spec.name, value, `emitted to "${output}"`);
+    checkOutputValue(this.#spec.name, value, output);
     if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     const out: WireOutput = { output, value };
     if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
@@ -165,10 +165,10 @@ class RecordRun implements ProcessorContext {
       const max = this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS;
       if (this.#outputs.length + (Array.isArray(returned) ? returned.length : 1) > max) throw this.#tooMany();
       if (Array.isArray(returned)) {
-        for (let i = 0; i < returned.length; i++) checkOutputValue(this.#spec.name, returned[i], `returned, as element #${i + 1} of its array,`);
+        for (let i = 0; i < returned.length; i++) checkOutputValue(this.#spec.name, returned[i], undefined, i);
         for (const value of returned) this.#outputs.push({ output: 'default', value });
       } else {
-        checkOutputValue(this.#spec.name, returned, 'returned');
+        checkOutputValue(this.#spec.name, returned, undefined);
         this.#outputs.push({ output: 'default', value: returned });
       }
     }
