@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOST_ACK_WINDOW_MS, RedeliveryFilter } from '../../src/runtime/sources/lease-redelivery.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { LOST_ACK_WINDOW_MS, MAX_LOST_COPIES, RedeliveryFilter } from '../../src/runtime/sources/lease-redelivery.js';
 
 const b = (s: string) => Buffer.from(s);
 const texts = (list: Buffer[]) => list.map(String);
@@ -65,4 +67,22 @@ test('recovered copies first, then those of a failed ACK, in one batch', () => {
   filter.add('orders', b('a'));
   filter.addLost('orders', [b('x')]);
   assert.deepEqual(filter.filter('orders', [b('a'), b('x'), b('new')]), { entries: [b('new')], dropped: 2 });
+});
+
+test('copies of failed ACKs are remembered by digest and at most MAX_LOST_COPIES per source, the oldest forgotten first', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapMiB = () => { gc(); gc(); return process.memoryUsage().heapUsed / 2 ** 20; };
+  const filter = new RedeliveryFilter();
+  // 1,000 leases of one 60 KiB entry each whose ACK failed: 60 MB of entries were kept whole for ten minutes.
+  const before = heapMiB();
+  for (let i = 0; i < 1_000; i++) filter.addLost('big', [Buffer.alloc(60 * 1024, i % 256).fill(String(i), 0)]);
+  const grown = heapMiB() - before;
+  assert.ok(grown < 10, `remembering 1,000 entries of 60 KiB grew the heap by ${grown.toFixed(1)} MiB`);
+  assert.deepEqual(filter.filter('big', [Buffer.alloc(60 * 1024, 7).fill('7', 0)]).dropped, 1, 'a redelivered copy is still matched by its digest');
+
+  const small = new RedeliveryFilter();
+  small.addLost('s', Array.from({ length: MAX_LOST_COPIES + 10 }, (_, i) => b(`e${i}`)));
+  assert.deepEqual(small.filter('s', [b('e0')]), { entries: [b('e0')], dropped: 0 }, 'the oldest copies past the bound are forgotten');
+  assert.deepEqual(small.filter('s', [b('e10'), b('e11')]), { entries: [], dropped: 2 }, 'the newest MAX_LOST_COPIES are still matched');
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Drops the node's redelivery of entries the journal already holds.
  *
@@ -42,11 +44,19 @@ export class RedeliveryFilter {
     if (!lost) this.#lost.set(source, (lost = { byKey: new Map(), order: [] }));
     const until = this.#now() + LOST_ACK_WINDOW_MS;
     for (const entry of entries) {
-      const key = entry.toString('latin1');
+      const key = entryKey(entry);
       const times = lost.byKey.get(key);
       if (times) times.push(until);
       else lost.byKey.set(key, [until]);
       lost.order.push({ key, until });
+    }
+    // Past the bound the oldest are forgotten: a copy of one that comes back is processed again (at-least-once).
+    const over = lost.order.length - MAX_LOST_COPIES;
+    if (over > 0) {
+      for (const { key } of lost.order.splice(0, over)) {
+        const times = lost.byKey.get(key);
+        if (times && times.shift() !== undefined && times.length === 0) lost.byKey.delete(key);
+      }
     }
   }
 
@@ -54,7 +64,7 @@ export class RedeliveryFilter {
   add(source: string, entry: Buffer): void {
     let bag = this.#pending.get(source);
     if (!bag) this.#pending.set(source, (bag = new Map()));
-    const key = entry.toString('latin1');
+    const key = entryKey(entry);
     bag.set(key, (bag.get(key) ?? 0) + 1);
   }
 
@@ -74,7 +84,7 @@ export class RedeliveryFilter {
     lost.order.splice(0, expired);
     let i = 0;
     for (const rest = recovered.entries; i < rest.length; i++) {
-      const key = rest[i]!.toString('latin1');
+      const key = entryKey(rest[i]!);
       const times = lost.byKey.get(key);
       if (times === undefined) break;
       times.shift();
@@ -89,7 +99,7 @@ export class RedeliveryFilter {
     if (!bag) return { entries, dropped: 0 };
     let i = 0;
     for (; i < entries.length; i++) {
-      const key = entries[i]!.toString('latin1');
+      const key = entryKey(entries[i]!);
       const left = bag.get(key);
       if (left === undefined) break;
       if (left === 1) bag.delete(key);
@@ -108,7 +118,24 @@ export class RedeliveryFilter {
  */
 export const LOST_ACK_WINDOW_MS = 10 * 60_000;
 
-/** Per source: the lost entries' expiry times by content (oldest first), and every one in the order added. */
+/**
+ * Most copies of failed ACKs remembered per source. Against a node whose
+ * ACKs keep failing, every lease would otherwise be kept for
+ * LOST_ACK_WINDOW_MS — ten minutes of input. Beyond it the oldest are
+ * forgotten (a redelivered copy of one is then processed again).
+ */
+export const MAX_LOST_COPIES = 100_000;
+
+/**
+ * An entry as the filter remembers it: its SHA-256 digest, not its bytes
+ * (an entry may hold 64 KiB; a digest is 43 characters). Two entries are
+ * taken as copies when their digests are equal.
+ */
+function entryKey(entry: Buffer): string {
+  return createHash('sha256').update(entry).digest('base64url');
+}
+
+/** Per source: the lost entries' expiry times by content digest (oldest first), and every one in the order added. */
 interface LostCopies {
   byKey: Map<string, number[]>;
   order: Array<{ key: string; until: number }>;
