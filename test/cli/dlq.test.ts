@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -291,4 +292,43 @@ test('a dead letter too large to hold its entry is kept, and the replay says why
   assert.equal(run.code, EXIT.OK, run.stderr);
   assert.match(run.stderr, /kept a dead letter: the dead letter of record r-big does not hold its entry .*the whole entry is in the log line "dead letter without its entry"/);
   assert.deepEqual(await drain(client, 'orders.dlq'), [huge]);
+});
+
+for (const compat of ['default', 'stock'] as const) {
+  test(`hostile dead letters are kept on the DLQ, each with its reason, and never block the others (${compat} node)`, async (t) => {
+    const { node, client, state } = await setup(t, compat);
+    const longTarget = 'a-much-longer-target-topic';
+    // Fits one PUT to "orders" (its source) but not to the longer --to topic: before, the PUT failed and every run exited 3.
+    const nearLimit = deadLetter('x'.repeat(65_536 - 5 - 'orders'.length), { recordId: 'r-near' });
+    const fields = JSON.parse(deadLetter('unused', { recordId: 'r-x' })) as Record<string, unknown>;
+    const bomb = JSON.stringify({ ...fields, recordId: 'r-bomb', entryEncoding: 'gzip+base64', entry: gzipSync(Buffer.alloc(32 << 20)).toString('base64') });
+    const unknownEncoding = JSON.stringify({ ...fields, recordId: 'r-rot', entryEncoding: 'rot13', entry: 'uryyb' });
+    const good = deadLetter('fine entry', { recordId: 'r-good' });
+    const hostile = [nearLimit, bomb, unknownEncoding];
+    await client.putMany('orders.dlq', [nearLimit, good, bomb, unknownEncoding]);
+    const run = await cli(['dlq', 'replay', 'orders.dlq', '--to', longTarget, '--json', '--nodes', node.address, '--state-dir', state('hostile')]);
+    assert.equal(run.code, EXIT.OK, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout).replayed, { [longTarget]: 1 });
+    assert.deepEqual(await drain(client, longTarget), ['fine entry']);
+    assert.deepEqual((await drain(client, 'orders.dlq')).sort(), [...hostile].sort(), 'every hostile dead letter is back, byte for byte');
+    assert.match(run.stderr, /record r-near: its entry is 65525 bytes, over the 65505-byte limit of one entry on a-much-longer-target-topic/);
+    assert.match(run.stderr, /record r-bomb has a gzip\+base64 entry that is damaged or inflates past 65536 bytes/);
+    assert.match(run.stderr, /record r-rot has entryEncoding "rot13"/);
+    const journal = await Journal.open({ dir: state('hostile') });
+    assert.deepEqual(journal.unreleased(), [], 'nothing is left stranded in the replay journal');
+    await journal.close();
+  });
+}
+
+test('a dead letter naming the dead-letter topic itself as its source is kept whole, not replaced by its bare entry', async (t) => {
+  const { node, client, state } = await setup(t);
+  const own = buildDeadLetter({
+    entry: 'bare entry', error: { name: 'Error', message: 'boom', code: 'PROCESSOR_ERROR', retriable: true }, processor: 'audit',
+    attempts: 1, firstFailureAt: 0, lastFailureAt: 0, sourceTopic: 'orders.dlq', recordId: 'r-self',
+  });
+  await client.putMany('orders.dlq', [own]);
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '--nodes', node.address, '--state-dir', state('self')]);
+  assert.equal(run.code, EXIT.OK, run.stderr);
+  assert.match(run.stderr, /record r-self: it names orders\.dlq, the dead-letter topic being replayed, as its source; replay it with --to <topic>/);
+  assert.deepEqual(await drain(client, 'orders.dlq'), [own], 'the dead letter, with its error and attempts, is still there');
 });

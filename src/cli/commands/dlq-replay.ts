@@ -5,7 +5,7 @@ import { partitionOfKey, partitionTopic } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
-import { omitsEntry, parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
+import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
 
 /** Header counting how often a record was replayed from a dead-letter topic. */
 export const REPLAY_COUNT_HEADER = 'walrus-replay-count';
@@ -97,8 +97,19 @@ function replayPayload(original: string, topic: string, exact: boolean, warn: (m
   return original;
 }
 
-/** What decides where and how one dead letter is replayed (a subset of {@link ReplayOptions}). */
-export type PlanOptions = Pick<ReplayOptions, 'to' | 'filters' | 'exact' | 'targetPartitions'>;
+/** What decides where and how one dead letter is replayed (a subset of {@link ReplayOptions}; `dlqTopic` when known). */
+export type PlanOptions = Pick<ReplayOptions, 'to' | 'filters' | 'exact' | 'targetPartitions'> & { dlqTopic?: string };
+
+/** Why a dead letter cannot go to `topic` (its source, or --to), or undefined when it can. */
+function targetProblem(topic: unknown, original: unknown, dlqTopic: string | undefined): string | undefined {
+  const problem = topicProblem(topic);
+  if (problem !== undefined) return `its sourceTopic is not usable (${problem}); replay it with --to <topic>`;
+  // Written back to the topic being replayed, the dead letter would be replaced by its bare entry: its error, attempts and source gone.
+  if (topic === dlqTopic) return `it names ${String(topic)}, the dead-letter topic being replayed, as its source; replay it with --to <topic>`;
+  if (typeof original !== 'string') return 'its entry is not a string';
+  const bad = payloadProblem(original);
+  return bad === undefined ? undefined : `its entry cannot be written as it is (${bad})`;
+}
 
 /** Where one dead-letter entry would go and with which bytes, or why it stays. */
 export function planEntry(text: string, options: PlanOptions, warn: (m: string) => void): Plan {
@@ -106,18 +117,26 @@ export function planEntry(text: string, options: PlanOptions, warn: (m: string) 
   try {
     dl = parseDeadLetter(text);
   } catch (error) {
-    // A dead letter whose entry was too large to keep says where the whole entry is: pass that on, it is kept.
-    if (omitsEntry(text)) warn(`kept a dead letter: ${(error as Error).message}`);
+    // A dead letter that cannot be restored (its entry omitted, damaged, of an unknown encoding) says why; it is kept.
+    // Entries that are no dead letters at all are kept quietly: the summary counts them.
+    if (text.includes('"walrusDeadLetter"')) warn(`kept a dead letter: ${(error as Error).message}`);
     return { kind: 'keep', reason: 'notDeadLetter' };
   }
   if (!matches(options.filters, dl)) return { kind: 'keep', reason: 'notMatching' };
   const logical = options.to ?? dl.sourceTopic;
-  const n = typeof options.targetPartitions === 'function' && typeof logical === 'string' ? options.targetPartitions(logical) : typeof options.targetPartitions === 'number' ? options.targetPartitions : 1;
-  const topic = typeof logical === 'string' && n > 1 ? partitionTopic(logical, partitionOfKey(dl.key ?? String(dl.recordId ?? ''), n), n) : logical;
-  if (typeof topic !== 'string' || topicProblem(topic) !== undefined || typeof dl.original !== 'string' || payloadProblem(dl.original) !== undefined) {
-    warn(`kept a dead letter of record ${String(dl.recordId)}: its source topic or original entry is not usable`);
+  const keep = (why: string): Plan => {
+    warn(`kept the dead letter of record ${String(dl.recordId)}: ${why}`);
     return { kind: 'keep', reason: 'notDeadLetter' };
-  }
+  };
+  const problem = targetProblem(logical, dl.original, options.dlqTopic);
+  if (problem !== undefined) return keep(problem);
+  const n = typeof options.targetPartitions === 'function' ? options.targetPartitions(logical) : options.targetPartitions ?? 1;
+  const topic = n > 1 ? partitionTopic(logical, partitionOfKey(dl.key ?? String(dl.recordId ?? ''), n), n) : logical;
+  const partitioned = topicProblem(topic);
+  if (partitioned !== undefined) return keep(`its partition topic is not usable (${partitioned})`);
+  // A longer target name (--to, a partition suffix) leaves less room than the source had: one PUT must hold the entry.
+  const bytes = Buffer.byteLength(dl.original);
+  if (bytes > maxPayloadBytes(topic)) return keep(`its entry is ${bytes} bytes, over the ${maxPayloadBytes(topic)}-byte limit of one entry on ${topic}; replay it with --to a topic whose name is no longer than its source's`);
   try {
     return { kind: 'replay', topic, payload: replayPayload(dl.original, topic, options.exact ?? false, warn) };
   } catch (error) {

@@ -112,8 +112,24 @@ export function parseDeadLetter(text: string): DeadLetterEntry & { original: str
     throw new WalrusError('DESERIALIZATION_ERROR', `the dead letter of record ${parsed.recordId} does not hold its entry (${parsed.entryBytes} bytes, sha256 ${parsed.entrySha256}): ` +
       'it was too large to keep beside the failure; the whole entry is in the log line "dead letter without its entry" of the run that wrote it', { retriable: false });
   }
-  const original = parsed.entryEncoding === 'gzip+base64'
-    ? gunzipSync(Buffer.from(parsed.entry, 'base64')).toString('utf8')
-    : parsed.entry;
-  return { ...parsed, original };
+  return { ...parsed, original: restoreEntry(parsed) };
+}
+
+/**
+ * The original entry of a parsed dead letter. Written by hand or damaged, a
+ * dead letter may name an unknown encoding, hold no string, or hold gzip
+ * that inflates far past one entry (a few KiB of gzip can hold gigabytes):
+ * inflating stops at one frame, so reading a hostile dead letter costs at
+ * most that much memory.
+ */
+function restoreEntry(parsed: DeadLetterEntry): string {
+  const bad = (why: string) => new WalrusError('DESERIALIZATION_ERROR', `the dead letter of record ${String(parsed.recordId)} ${why}`, { retriable: false });
+  if (typeof parsed.entry !== 'string') throw bad(`has no "entry" string (got ${parsed.entry === null ? 'null' : typeof parsed.entry})`);
+  if (parsed.entryEncoding === 'utf8') return parsed.entry;
+  if (parsed.entryEncoding !== 'gzip+base64') throw bad(`has entryEncoding ${JSON.stringify(parsed.entryEncoding)}; known are utf8, gzip+base64 and omitted`);
+  try {
+    return gunzipSync(Buffer.from(parsed.entry, 'base64'), { maxOutputLength: MAX_FRAME_BYTES }).toString('utf8');
+  } catch (error) {
+    throw bad(`has a gzip+base64 entry that is damaged or inflates past ${MAX_FRAME_BYTES} bytes (${(error as Error).message})`);
+  }
 }
