@@ -6,6 +6,7 @@ import { WalrusError } from '../../errors/index.js';
 import { Journal } from '../../journal/index.js';
 import { maxPayloadBytes, payloadProblem, topicProblem } from '../../protocol/index.js';
 import { parseDeadLetter } from '../../runtime/coordinator/dead-letter.js';
+import { entriesWaiting, MAX_HELD_PUT_BACK_BYTES, PUT_BACK_FLUSH_BYTES, PutBacks } from './dlq-put-back.js';
 
 /** Header counting how often a record was replayed from a dead-letter topic. */
 export const REPLAY_COUNT_HEADER = 'walrus-replay-count';
@@ -44,6 +45,11 @@ export interface ReplayOptions {
   stateDir: string;
   /** Entries per read. @default 100 */
   batchSize?: number;
+  /**
+   * On a node that does not report lag, the run stops reading once the
+   * entries waiting to be put back reach this many bytes. @default 64 MiB
+   */
+  maxHeldPutBackBytes?: number;
   onWarning?: (message: string) => void;
 }
 
@@ -161,8 +167,12 @@ export function planEntry(text: string, options: PlanOptions, warn: (m: string) 
  *   node's reply and that append (a few milliseconds) loses that one batch
  *   (at most `batchSize` entries). This is the stock protocol's window:
  *   it has no way to read without consuming.
- * Put-backs wait until the end, otherwise they would be read again. If the
- * command dies, the next run replays or puts back what the journal holds first.
+ * A run reads the entries the topic held at its start (STATE's `lag`) and
+ * puts entries back as it goes, a few MiB at a time, so memory is bounded
+ * however large the topic; on a node that does not report lag, put-backs
+ * wait until the end (else they would be read again) and the run stops
+ * reading once they reach 64 MiB. If the command dies, the next run
+ * replays or puts back what the journal holds first.
  */
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
   const { client, dlqTopic } = options;
@@ -170,7 +180,6 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
   const warn = options.onWarning ?? (() => {});
   const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 0, consumedOnRead: 0 };
   const registered = new Set<string>();
-  const kept: Array<{ seq: number; text: string }> = [];
   let replayedCount = 0;
   const topicFanout = pLimit(TOPIC_FANOUT);
 
@@ -211,17 +220,21 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
 
   const journal = await Journal.open({ dir: options.stateDir });
   try {
+    const putBacks = new PutBacks(client, journal, dlqTopic);
     const leftovers = journal.unreleased();
     summary.recovered = leftovers.length;
-    const leftoverKeep = await handle(leftovers.map((e) => ({ seq: e.seq, text: e.entry.toString('utf8') })));
-    kept.push(...leftoverKeep.map((k) => ({ seq: k.seq!, text: k.text })));
+    for (const k of await handle(leftovers.map((e) => ({ seq: e.seq, text: e.entry.toString('utf8') })))) putBacks.hold(k.seq!, k.text);
+    // Measured before anything is put back: what this run reads, so put-backs can go back as it goes (bounded memory).
+    const waiting = await entriesWaiting(client, dlqTopic);
+    let read = 0;
+    const maxHeld = options.maxHeldPutBackBytes ?? MAX_HELD_PUT_BACK_BYTES;
     const batchSize = options.batchSize ?? 100;
     let warnedStock = false;
     let missing = false;
-    while (replayedCount < limit) {
+    while (replayedCount < limit && (waiting === undefined || read < waiting)) {
       let lease: Lease;
       try {
-        lease = await client.lease(dlqTopic, Math.min(batchSize, limit - replayedCount));
+        lease = await client.lease(dlqTopic, Math.min(batchSize, limit - replayedCount, (waiting ?? Infinity) - read));
       } catch (error) {
         // No such topic: nothing was dead-lettered to it, so nothing to replay (not a failure, and not created here).
         if (!(error instanceof WalrusError && error.code === 'TOPIC_NOT_FOUND')) throw error;
@@ -231,33 +244,35 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       }
       const entries = lease.entries;
       if (entries.length === 0) break;
+      read += entries.length;
       if (lease.leased) {
         summary.leased += entries.length;
         const toKeep = await handle(entries.map((entry) => ({ seq: undefined, text: entry.toString('utf8') })));
         if (toKeep.length > 0) {
           const seqs = await journal.append(toKeep.map((k) => ({ source: dlqTopic, entry: Buffer.from(k.text, 'utf8') })));
-          toKeep.forEach((k, i) => kept.push({ seq: seqs[i]!, text: k.text }));
+          toKeep.forEach((k, i) => putBacks.hold(seqs[i]!, k.text));
         }
         // Everything of the batch is now in a target topic or in the journal.
         await lease.ack().catch((error: Error) => {
           warn(`the node will deliver ${entries.length} entries of ${dlqTopic} again (their ACK failed: ${error.message}); they were replayed already, so expect duplicates`);
         });
-        continue;
+      } else {
+        if (!warnedStock) {
+          warnedStock = true;
+          warn(`the node has no leases (BATCH_LEASE): ${dlqTopic} is read destructively, so a kill between a read and its journal append can lose that batch (at most ${batchSize} entries)`);
+        }
+        summary.consumedOnRead += entries.length;
+        const seqs = await journal.append(entries.map((entry) => ({ source: dlqTopic, entry })));
+        for (const k of await handle(entries.map((entry, i) => ({ seq: seqs[i]!, text: entry.toString('utf8') })))) putBacks.hold(k.seq!, k.text);
       }
-      if (!warnedStock) {
-        warnedStock = true;
-        warn(`the node has no leases (BATCH_LEASE): ${dlqTopic} is read destructively, so a kill between a read and its journal append can lose that batch (at most ${batchSize} entries)`);
+      if (waiting !== undefined && putBacks.bytes >= PUT_BACK_FLUSH_BYTES) await putBacks.flush();
+      if (waiting === undefined && putBacks.bytes >= maxHeld) {
+        warn(`stopped after reading ${read} entries of ${dlqTopic}: the node does not say how many it holds, so entries to put back wait for the end, and they reached ${maxHeld} bytes; ` +
+          'run the command again to go on (it reads the rest first, then what was put back)');
+        break;
       }
-      summary.consumedOnRead += entries.length;
-      const seqs = await journal.append(entries.map((entry) => ({ source: dlqTopic, entry })));
-      const toKeep = await handle(entries.map((entry, i) => ({ seq: seqs[i]!, text: entry.toString('utf8') })));
-      kept.push(...toKeep.map((k) => ({ seq: k.seq!, text: k.text })));
     }
-    if (kept.length > 0) {
-      if (missing) await client.register(dlqTopic); // entries of an interrupted replay go back where they came from
-      await client.putMany(dlqTopic, kept.map((k) => k.text));
-      await journal.release(kept.map((k) => k.seq));
-    }
+    await putBacks.flush(missing);
   } finally {
     await journal.close();
   }
