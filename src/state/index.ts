@@ -4,7 +4,7 @@ export { ChangeSet, type StateReader, type StateStoreView, type WireWrites } fro
 export type { RangeOptions, StateEntry } from './model/range.js';
 export { storeDir, STORE_FILES } from './store/paths.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './model/codec.js';
-export { STORE_NAME_PATTERN, SCOPE_SEPARATOR } from './model/names.js';
+export { APP_NAME_PATTERN, STORE_NAME_PATTERN, SCOPE_SEPARATOR } from './model/names.js';
 export { changelogTopic, encodeChangelogEntries, decodeChangelogEntry, CHANGELOG_PREFIX, MAX_CHANGELOG_ENTRY_CHARS } from './changelog/changelog-codec.js';
 export type { ChangelogOptions } from './changelog/changelog-publisher.js';
 export type { ChangelogFetch, LeasedChangelogBatch, RestoreProgress, RestoreReport } from './changelog/restore.js';

@@ -85,3 +85,18 @@ test('inspecting a store while it commits and compacts always sees a consistent 
   assert.ok(store.stats().snapshots > 5, `compactions happened (${store.stats().snapshots})`);
   assert.ok(checks > 10);
 });
+
+test('walrus-stream store refuses an --app that is a path: nothing outside the state directory is read', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const stateDir = join(dir, 'inside', '.walrus-stream');
+  // A real store one level above the state directory: `--app ..` would reach it through <stateDir>/../state/revenue.
+  const outside = await KeyValueStore.open({ dir: join(dir, 'inside', 'state', 'revenue'), name: 'revenue' });
+  await outside.close();
+  for (const args of [['store'], ['store', 'revenue'], ['store', 'revenue', 'k']]) {
+    const run = await cli([...args, '--app', '..', '--state-dir', stateDir], dir);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.out}${run.err}`);
+    assert.match(run.err, /--app expects an app name \(a letter or digit, then A-Z a-z 0-9 \. _ -, as the topology's app\), got "\.\."/);
+    assert.equal(run.out, '', 'nothing of the store outside was listed or shown');
+  }
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
+import { APP_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
 import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 
@@ -39,6 +39,8 @@ async function resolveLocation(values: { topology?: string; app?: string; 'state
     stateDir ??= topology.stateDir;
   }
   if (app === undefined) throw new UsageError('cannot tell which app: pass --app <name> or --topology <file> (or run where topology.yaml is)');
+  // The app name is one directory under stateDir: a path (`../..`) would read stores outside it.
+  if (!APP_NAME_PATTERN.test(app)) throw new UsageError(`--app expects an app name (a letter or digit, then A-Z a-z 0-9 . _ -, as the topology's app), got ${JSON.stringify(app)}`);
   return { app, stateDir: stateDir ?? resolve(io.cwd, '.walrus-stream') };
 }
 

@@ -8,6 +8,9 @@ import { WalrusError } from '../../errors/index.js';
 /** Separates a record key from the sub-keys a processor keeps under it (`cust-1@2026-01-01`). */
 export const SCOPE_SEPARATOR = '@';
 
+/** App names scope local state (`<stateDir>/<app>/`): one directory name, never `.`, `..` or a path. */
+export const APP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** Store names become a directory and part of a topic name, so they use the topic alphabet minus `:`. */
 export const STORE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
 

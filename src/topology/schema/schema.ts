@@ -7,6 +7,7 @@ import { MAX_WORKERS } from '../runtime-limits.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
+import { APP_NAME_PATTERN } from '../../state/model/names.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
 import { DEFAULT_MAX_OUTPUTS, MAX_OUTPUTS_LIMIT } from '../../processor/output-limit.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
@@ -155,7 +156,7 @@ export const topologySchema = z
   .strictObject({
     app: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: (i) => `expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got ${show(i.input)}` })
+      .regex(APP_NAME_PATTERN, { error: (i) => `expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got ${show(i.input)}` })
       .describe('Application name; scopes local state under `stateDir/app`.'),
     stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
     workers: z
