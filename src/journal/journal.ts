@@ -91,7 +91,7 @@ export class Journal {
     const lock = acquirePidLock(resolved.dir, {
       code: 'JOURNAL_ERROR',
       subject: 'journal',
-      hint: 'run a second instance with a different app name or stateDir (each instance needs its own journal)',
+      hint: options.busyHint ?? 'run a second instance with a different app name or stateDir (each instance needs its own journal)',
       hereHint: 'close it before opening it again',
     });
     let segments: SegmentManager | undefined;

@@ -50,6 +50,8 @@ export interface JournalOptions {
    */
   segmentBytes?: number;
   compaction?: JournalCompactionOptions;
+  /** What to do when another process holds the journal, said in its error. @default run a second instance with a different app name or stateDir */
+  busyHint?: string;
   /** Called with recovery findings (a torn tail truncated, a corrupt record dropped). @default no-op */
   onWarning?: (message: string, context: Record<string, unknown>) => void;
   /**

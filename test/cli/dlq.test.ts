@@ -332,3 +332,21 @@ test('a dead letter naming the dead-letter topic itself as its source is kept wh
   assert.match(run.stderr, /record r-self: it names orders\.dlq, the dead-letter topic being replayed, as its source; replay it with --to <topic>/);
   assert.deepEqual(await drain(client, 'orders.dlq'), [own], 'the dead letter, with its error and attempts, is still there');
 });
+
+test('a second replay on a state dir another replay holds is refused, saying to wait or give it a --state-dir of its own', { timeout: 30_000 }, async (t) => {
+  const { node, state } = await setup(t);
+  const dir = state('busy');
+  // Another process holds the replay journal (as a replay still running would).
+  const journalModule = new URL('../../src/journal/index.ts', import.meta.url).href;
+  const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    `const { Journal } = await import(${JSON.stringify(journalModule)}); await Journal.open({ dir: ${JSON.stringify(dir)} }); console.log('ready'); setInterval(() => {}, 1000);`],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { holder.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) resolve(); });
+    holder.once('exit', (code) => reject(new Error(`the journal holder exited (${code})`)));
+  });
+  const run = await cli(['dlq', 'replay', 'orders.dlq', '--nodes', node.address, '--state-dir', dir]);
+  assert.notEqual(run.code, EXIT.OK);
+  assert.match(run.stderr, /journal .* is in use by process \d+ .*wait for the other replay to finish, or give this one a --state-dir of its own/);
+});

@@ -218,7 +218,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
     return toKeep;
   };
 
-  const journal = await Journal.open({ dir: options.stateDir });
+  const journal = await Journal.open({ dir: options.stateDir, busyHint: 'wait for the other replay to finish, or give this one a --state-dir of its own' });
   try {
     const putBacks = new PutBacks(client, journal, dlqTopic);
     const leftovers = journal.unreleased();
