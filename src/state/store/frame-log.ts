@@ -72,7 +72,9 @@ export function scanFrames(data: Buffer): ScanResult {
   let offset = 0;
   while (offset + FRAME_OVERHEAD <= data.length) {
     const length = data.readUInt32LE(offset);
-    if (length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) break;
+    // Length 0 is never written (a body is at least one msgpack byte), yet eight zero bytes would verify
+    // (crc32 of nothing is 0): a zero-filled tail, as a power cut leaves on some filesystems, is torn, not frames.
+    if (length === 0 || length > MAX_LOG_FRAME_BYTES || offset + FRAME_OVERHEAD + length > data.length) break;
     const body = data.subarray(offset + FRAME_OVERHEAD, offset + FRAME_OVERHEAD + length);
     if (crc32(body) !== data.readUInt32LE(offset + 4)) {
       // The common corruption: a flipped bit in the body, the frame after it intact.
