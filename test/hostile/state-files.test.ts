@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { FRAME_OVERHEAD } from '../../src/state/store/frame-log.js';
-import { runCli, expectedTotals } from '../state/run-cli.js';
+import { runCli, expectedTotals, stateFixture } from '../state/run-cli.js';
 import { fixture, harness, type Harness } from '../runtime/harness.js';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * A hostile or unlucky operator's damage to a store's FILES between two
@@ -16,7 +18,8 @@ import { fixture, harness, type Harness } from '../runtime/harness.js';
 const KEYS = 5;
 const order = (i: number) => ({ key: `cust-${i % KEYS}`, value: { i, amount: (i % 4) + 1 } });
 
-interface App { app: string; stateDir: string; dir: string; args: string[] }
+/** `dir`: store totals (a log, no snapshot); `tallyDir`: store tally (snapshots after a few commits). */
+interface App { app: string; stateDir: string; dir: string; tallyDir: string; args: string[] }
 
 async function countingApp(h: Harness, app: string): Promise<App> {
   const stateDir = join(h.stateDir, app);
@@ -33,14 +36,21 @@ processors:
     input: orders
     ordering: key
     stores: [totals]
+  tally:
+    module: ${JSON.stringify(stateFixture('tally.ts'))}
+    input: orders
+    ordering: key
+    stores: [tally]
 sinks:
   counts: { topic: ${app}.counts, input: count }
+  tallies: { topic: ${app}.tallies, input: tally }
 stores:
   totals: { fsync: never }
+  tally: { fsync: never, snapshotEvery: 256B }
 journal: { fsync: never }
 `);
   const args = ['run', file, '--nodes', h.broker.address, '--until-idle', '--workers', '1', '--progress-interval', '0'];
-  return { app, stateDir, dir: storeDir(stateDir, app, 'totals'), args };
+  return { app, stateDir, dir: storeDir(stateDir, app, 'totals'), tallyDir: storeDir(stateDir, app, 'tally'), args };
 }
 
 /** Produces orders `from` .. `to - 1` and runs the app until idle. */
@@ -88,6 +98,27 @@ test('a zero-filled region over whole commits in the middle of commits.log is re
   const refused = await runOrders(h, a, 30, 40);
   assert.equal(refused.signal, null);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, new RegExp(`state log ${log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt: the commit at offset ${second} .*move its directory aside`, 's'));
+  assert.match(refused.stderr, new RegExp(`state log ${escape(log)} is corrupt: the commit at offset ${second} .*move its directory aside`, 's'));
   assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
 });
+
+// The other store's log is copied over one holding a snapshot, and the snapshot removed (totals has a log only; tally's log may be empty after a snapshot).
+for (const [file, from, to] of [['commits.log', 'totals', 'tally'], ['snapshot.bin', 'tally', 'totals']] as const) {
+  test(`store ${from}'s ${file} copied into store ${to}: the next run refuses naming the file, instead of counting on from ${from}'s numbers`, { timeout: 120_000 }, async (t) => {
+    const h = await harness();
+    t.after(() => h.close());
+    const a = await countingApp(h, `foreign-${file.replace('.', '-')}`);
+    for (let run = 0; run < 2; run++) {
+      const done = await runOrders(h, a, run * 20, run * 20 + 20);
+      assert.equal(done.code, 0, done.stderr);
+    }
+    const dirOf = { totals: a.dir, tally: a.tallyDir };
+    if (file === 'commits.log') await rm(join(dirOf[to], 'snapshot.bin'));
+    await copyFile(join(dirOf[from], file), join(dirOf[to], file));
+    const refused = await runOrders(h, a, 40, 50);
+    assert.equal(refused.signal, null);
+    assert.notEqual(refused.code, 0, `the run must not count on from another store's state; stderr:\n${refused.stderr}`);
+    assert.match(refused.stderr, new RegExp(`state file ${escape(join(dirOf[to], file))} (holds commits|is a snapshot) of store \\\\?"${from}\\\\?", not of \\\\?"${to}\\\\?".*move the store's directory aside`, 's'));
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+  });
+}

@@ -1,13 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
-import type { WireWrites } from '../model/change-set.js';
-import { decodeValue, unpack } from '../model/codec.js';
+import { decodeValue } from '../model/codec.js';
 import { corruptLogError, scanFrames } from '../store/frame-log.js';
 import { STORE_FILES } from '../store/paths.js';
 import { compareKeys, inRange, type RangeOptions, type StateEntry } from '../model/range.js';
 import { readRestoreMarker } from '../changelog/restore.js';
 import { readSnapshot, type SnapshotData } from '../store/snapshot-file.js';
+import { decodeLogBody } from '../store/log-body.js';
 
 /** A store as its files say it is, read without opening it for writing. */
 export interface StoreInspection {
@@ -46,7 +46,7 @@ export async function inspectStore(dir: string, name: string, select: RangeOptio
   // reading the log tells: if it changed, read again.
   for (let attempt = 1; ; attempt++) {
     const before = await snapshotIdentity(dir);
-    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
+    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot), name);
     const log = await readFile(join(dir, STORE_FILES.log)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return Buffer.alloc(0);
       throw error;
@@ -70,7 +70,7 @@ async function build(name: string, dir: string, snapshot: SnapshotData | undefin
   // What the app refuses to open is not shown as a store with a torn tail (its commits after the bad one would be missing).
   if (scan.corruptAt !== undefined) throw corruptLogError(logPath, scan.corruptAt, scan.resumesAt);
   for (const frame of scan.frames) {
-    const body = unpack<{ s: number; w: WireWrites; c: string[] }>(frame);
+    const body = decodeLogBody(frame, logPath, name);
     if (body.s <= seq) continue;
     for (const [key, bytes] of body.w) {
       if (bytes === null) state.delete(key);

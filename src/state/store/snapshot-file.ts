@@ -3,9 +3,12 @@ import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
 import { encodeLogFrame, scanFrames } from './frame-log.js';
+import { misplaced } from './log-body.js';
 
 /** What a snapshot holds: the committed state as of commit `seq`. */
 export interface SnapshotData {
+  /** The store it belongs to (absent in snapshots written before stores named them). */
+  store?: string;
   /** Last commit sequence number included. Log frames with `seq <= this` are redundant. */
   seq: number;
   /** Key → msgpack-encoded value, in key order. */
@@ -16,6 +19,7 @@ export interface SnapshotData {
 
 interface SnapshotBody {
   v: 1;
+  n?: string;
   seq: number;
   keys: string[];
   values: Uint8Array[];
@@ -30,6 +34,7 @@ interface SnapshotBody {
 export async function writeSnapshot(path: string, data: SnapshotData): Promise<void> {
   const body: SnapshotBody = {
     v: 1,
+    ...(data.store === undefined ? {} : { n: data.store }),
     seq: data.seq,
     keys: data.entries.map((e) => e[0]),
     values: data.entries.map((e) => e[1]),
@@ -47,8 +52,8 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
   await fsyncDir(dirname(path));
 }
 
-/** Reads a snapshot; undefined when there is none. A corrupt snapshot is an error (it was fsynced before rename). */
-export async function readSnapshot(path: string): Promise<SnapshotData | undefined> {
+/** Reads store `store`'s snapshot; undefined when there is none. A corrupt snapshot, or another store's, is an error (it was fsynced before rename). */
+export async function readSnapshot(path: string, store: string): Promise<SnapshotData | undefined> {
   let data: Buffer;
   try {
     data = await readFile(path);
@@ -66,7 +71,9 @@ export async function readSnapshot(path: string): Promise<SnapshotData | undefin
   if (body.v !== 1 || !Array.isArray(body.keys) || body.keys.length !== body.values.length) {
     throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (version ${String(body.v)})`, { context: { path } });
   }
+  if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `is a snapshot of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);
   return {
+    store,
     seq: body.seq,
     entries: body.keys.map((k, i) => [k, body.values[i]!] as [string, Uint8Array]),
     applied: body.applied ?? [],

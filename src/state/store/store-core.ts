@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { WireWrites } from '../model/change-set.js';
-import { pack, unpack } from '../model/codec.js';
 import { encodeChangelogEntries, type AppliedRecords } from '../changelog/changelog-codec.js';
 import type { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { faultPoint } from '../../util/fault-points.js';
@@ -10,13 +9,7 @@ import { STORE_FILES } from './paths.js';
 import { clearRestoreMarker } from '../changelog/restore.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { StagedChange } from '../model/staged-change.js';
-
-/** One log frame (one group commit): its last commit seq, the writes in order, ids of the records covered. */
-export interface LogBody {
-  s: number;
-  w: WireWrites;
-  c: string[];
-}
+import { decodeLogBody, encodeLogBody, type LogBody } from './log-body.js';
 
 /**
  * The durable side of a store: its files, the committed state they hold,
@@ -47,7 +40,7 @@ export class StoreCore {
 
   /** Loads the snapshot and replays the log after it (truncating a torn tail). */
   static async load(name: string, dir: string, fsync: boolean, publisher: ChangelogPublisher | undefined): Promise<StoreCore> {
-    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot));
+    const snapshot = await readSnapshot(join(dir, STORE_FILES.snapshot), name);
     const { log, frames, tornBytes } = await FrameLog.open(join(dir, STORE_FILES.log), fsync);
     const core = new StoreCore(name, dir, log, tornBytes, publisher);
     try {
@@ -58,7 +51,7 @@ export class StoreCore {
         core.#snapshotSeq = snapshot.seq;
       }
       for (const frame of frames) {
-        const body = unpack<LogBody>(frame);
+        const body = decodeLogBody(frame, log.path, name);
         if (body.s <= core.seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
         core.state.applyCommitted(body.w);
         for (const id of body.c) core.applied.add(id);
@@ -86,7 +79,7 @@ export class StoreCore {
       for (const write of staged.writes) writes.push(write);
       for (const id of staged.covers) covers.push(id);
     }
-    await this.log.append([pack({ s: seq, w: writes, c: covers } satisfies LogBody)]);
+    await this.log.append([encodeLogBody(this.name, seq, writes, covers)]);
     faultPoint('state.log-written');
     this.seq = seq;
     for (const staged of batch) {
@@ -108,7 +101,7 @@ export class StoreCore {
   /** Appends restored writes, and the ids of the records they applied, locally (no publish: they came from the changelog). */
   async appendLocal(writes: WireWrites, applied: string[] = []): Promise<void> {
     const seq = this.seq + 1;
-    await this.log.append([pack({ s: seq, w: writes, c: applied } satisfies LogBody)]);
+    await this.log.append([encodeLogBody(this.name, seq, writes, applied)]);
     this.seq = seq;
     this.state.applyCommitted(writes);
     for (const id of applied) this.applied.add(id);
@@ -121,6 +114,7 @@ export class StoreCore {
   /** Snapshot of the committed state, then an empty log. */
   async snapshot(): Promise<void> {
     await writeSnapshot(join(this.dir, STORE_FILES.snapshot), {
+      store: this.name,
       seq: this.seq,
       entries: this.state.committedEntries(),
       applied: [...this.applied],

@@ -1,0 +1,44 @@
+import { WalrusError } from '../../errors/index.js';
+import type { WireWrites } from '../model/change-set.js';
+import { pack, unpack } from '../model/codec.js';
+
+/** One log frame (one group commit): its store, its last commit seq, the writes in order, ids of the records covered. */
+export interface LogBody {
+  /** The store that wrote it; absent in logs written before stores named their frames. */
+  n?: string;
+  s: number;
+  w: WireWrites;
+  c: string[];
+}
+
+export function encodeLogBody(store: string, seq: number, writes: WireWrites, covers: string[]): Uint8Array {
+  return pack({ n: store, s: seq, w: writes, c: covers } satisfies LogBody);
+}
+
+/**
+ * Decodes a frame whose checksum held. Its checksum says the bytes are as
+ * written, not by whom: a `commits.log` copied in from another store holds
+ * frames that verify, and replaying them would give this store another
+ * store's state without a word. So the store name is checked, and a body
+ * that is not a commit at all is refused naming the file.
+ */
+export function decodeLogBody(frame: Uint8Array, path: string, store: string): LogBody {
+  let body: Partial<LogBody> | undefined;
+  try {
+    body = unpack<Partial<LogBody>>(frame);
+  } catch {
+    body = undefined;
+  }
+  if (typeof body !== 'object' || body === null || typeof body.s !== 'number' || !Array.isArray(body.w) || !Array.isArray(body.c)) {
+    throw misplaced(path, store, 'holds a frame that is not a commit of a walrus-stream store');
+  }
+  if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `holds commits of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);
+  return body as LogBody;
+}
+
+/** A store file (log or snapshot) that belongs to another store or to nothing we wrote. */
+export function misplaced(path: string, store: string, what: string): WalrusError {
+  return new WalrusError('STATE_STORE_ERROR', `state file ${path} ${what}. Opening it would give store "${store}" state that is not its own: ` +
+    'put back the store\'s own file, or move the store\'s directory aside and start again; the store is then restored from its changelog topic ' +
+    '(docs/state.md, "Changelog topic and restore")', { retriable: false, context: { store, path } });
+}
