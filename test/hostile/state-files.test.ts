@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { FRAME_OVERHEAD } from '../../src/state/store/frame-log.js';
@@ -120,5 +120,28 @@ for (const [file, from, to] of [['commits.log', 'totals', 'tally'], ['snapshot.b
     assert.notEqual(refused.code, 0, `the run must not count on from another store's state; stderr:\n${refused.stderr}`);
     assert.match(refused.stderr, new RegExp(`state file ${escape(join(dirOf[to], file))} (holds commits|is a snapshot) of store \\\\?"${from}\\\\?", not of \\\\?"${to}\\\\?".*move the store's directory aside`, 's'));
     assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
+
+// A symbolic link to a file outside stateDir (the store would cut it to nothing), to /dev/null (commits durable nowhere), a directory in a file's place.
+for (const [file, damage] of [['commits.log', 'outside'], ['commits.log', '/dev/null'], ['snapshot.bin', 'directory'], ['restore.json', 'directory']] as const) {
+  test(`${file} replaced by ${damage === 'directory' ? 'a directory' : `a symbolic link to ${damage === 'outside' ? 'a file outside stateDir' : damage}`}: the run refuses naming the file and leaves the target alone`, { timeout: 120_000 }, async (t) => {
+    const h = await harness();
+    t.after(() => h.close());
+    const a = await countingApp(h, `replaced-${file.replace('.', '-')}-${damage.replace(/\W/g, '')}`);
+    const first = await runOrders(h, a, 0, 20);
+    assert.equal(first.code, 0, first.stderr);
+    const path = join(a.dir, file);
+    const outside = join(h.stateDir, 'precious.txt');
+    await writeFile(outside, 'an operator\'s file\n');
+    await rm(path, { force: true });
+    if (damage === 'directory') await mkdir(path);
+    else await symlink(damage === 'outside' ? outside : damage, path);
+    const refused = await runOrders(h, a, 20, 30);
+    assert.equal(refused.signal, null);
+    assert.notEqual(refused.code, 0, `stderr:\n${refused.stderr}`);
+    assert.match(refused.stderr, new RegExp(`state file ${escape(path)} is a (symbolic link|directory); a store's files must be regular files`));
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await readFile(outside, 'utf8'), 'an operator\'s file\n', 'the file outside stateDir is untouched');
   });
 }

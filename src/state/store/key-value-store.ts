@@ -11,6 +11,7 @@ import type { RangeOptions, StateEntry } from '../model/range.js';
 import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
 import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
+import { assertRegularFiles } from './store-files.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
@@ -65,6 +66,7 @@ export class KeyValueStore {
     });
     let core: StoreCore | undefined;
     try {
+      await assertRegularFiles(opts.dir, opts.name);
       const publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
       core = await StoreCore.load(opts.name, opts.dir, (opts.fsync ?? 'always') === 'always', publisher);
       core.journal = opts.journal;

@@ -59,7 +59,7 @@ export async function readSnapshot(path: string, store: string): Promise<Snapsho
     data = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw new WalrusError('STATE_STORE_ERROR', `cannot read state snapshot ${path}: ${(error as Error).message}`, { cause: error, context: { path } });
   }
   const scan = scanFrames(data);
   if (scan.frames.length !== 1 || scan.tornBytes !== 0) {
