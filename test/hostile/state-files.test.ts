@@ -145,3 +145,24 @@ for (const [file, damage] of [['commits.log', 'outside'], ['commits.log', '/dev/
     assert.equal(await readFile(outside, 'utf8'), 'an operator\'s file\n', 'the file outside stateDir is untouched');
   });
 }
+
+test('stateDir wiped and one changelog entry damaged (cut in half): the restore refuses naming the topic, on every start, instead of restoring without its writes', { timeout: 120_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const a = await countingApp(h, 'damaged-changelog');
+  const first = await runOrders(h, a, 0, 20);
+  assert.equal(first.code, 0, first.stderr);
+  await rm(join(a.stateDir, a.app, 'state'), { recursive: true, force: true });
+  const topic = `${a.app}-totals-changelog`;
+  const entries = await h.drainEntries(topic);
+  assert.ok(entries.length >= 1);
+  const damaged = entries[0]!.slice(0, Math.ceil(entries[0]!.length / 2));
+  await h.client.putMany(topic, ['a plain entry someone else wrote', damaged, ...entries.slice(1)]);
+  for (const attempt of [1, 2]) {
+    const refused = await runOrders(h, a, 20 * attempt, 20 * attempt + 5);
+    assert.equal(refused.signal, null);
+    assert.notEqual(refused.code, 0, `attempt ${attempt}: stderr:\n${refused.stderr}`);
+    assert.match(refused.stderr, new RegExp(`store \\\\?"totals\\\\?": entry 2 of changelog topic ${escape(topic)} starts with wsc1: but does not decode.*put it back`, 's'), `attempt ${attempt}`);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

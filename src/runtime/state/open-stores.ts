@@ -108,8 +108,11 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
         if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${label}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
         return client.lease ? client.lease(topic, max) : client.getMany(topic, max);
       };
-      const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(label, read, total));
-      if (report.entries > 0) logger?.info({ store: name, ...(partitions > 1 ? { partition: p } : {}), topic, ...report }, 'state store restored from its changelog');
+      const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(label, read, total), topic);
+      const fields = { store: name, ...(partitions > 1 ? { partition: p } : {}), topic, ...report };
+      // Skipped entries were consumed from the topic too: say so where an operator looks (someone else writes to this topic).
+      if (report.skipped > 0) logger?.warn(fields, `state store restored from its changelog; ${report.skipped} entries were not this store's and were skipped (and consumed)`);
+      else if (report.entries > 0) logger?.info(fields, 'state store restored from its changelog');
     }
   } catch (error) {
     await store.close().catch(() => undefined);

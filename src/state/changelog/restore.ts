@@ -1,7 +1,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WireWrites } from '../model/change-set.js';
-import { decodeChangelogEntry } from './changelog-codec.js';
+import { CHANGELOG_PREFIX, decodeChangelogEntry } from './changelog-codec.js';
+import { WalrusError } from '../../errors/index.js';
 import { STORE_FILES } from '../store/paths.js';
 import { fsyncDir } from '../store/snapshot-file.js';
 import { faultPoint } from '../../util/fault-points.js';
@@ -82,7 +83,7 @@ interface RestoreTarget {
  * looks complete.
  */
 export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget, onProgress?: RestoreProgress,
-  journal?: string): Promise<RestoreReport> {
+  journal?: string, topic?: string): Promise<RestoreReport> {
   const started = performance.now();
   await writeMarker(dir, 'fetching');
   let entries = 0;
@@ -100,6 +101,8 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     for (const raw of batch) {
       entries++;
       const decoded = decodeChangelogEntry(raw);
+      // Not ours (no prefix) is skipped; ours but undecodable held writes this store needs: skipping it would restore wrong state.
+      if (decoded === undefined && hasChangelogPrefix(raw)) throw damagedEntryError(store, topic, entries, raw);
       if (decoded === undefined || decoded.store !== store) {
         skipped++;
         continue;
@@ -119,4 +122,25 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
   await target.finish();
   await clearRestoreMarker(dir);
   return { entries, applied, writes: writeCount, skipped, keys: target.size(), durationMs: performance.now() - started };
+}
+
+function hasChangelogPrefix(raw: Buffer | string): boolean {
+  return typeof raw === 'string' ? raw.startsWith(CHANGELOG_PREFIX) : raw.subarray(0, CHANGELOG_PREFIX.length).toString('latin1') === CHANGELOG_PREFIX;
+}
+
+/**
+ * An entry in our format that does not decode: damaged, or written by
+ * something else. Its batch is neither applied nor acknowledged (with leases
+ * the node keeps it), and the restore stays unfinished, so every start
+ * refuses the same way until someone decides.
+ */
+function damagedEntryError(store: string, topic: string | undefined, index: number, raw: Buffer | string): WalrusError {
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const where = topic === undefined ? 'its changelog' : `changelog topic ${topic}`;
+  return new WalrusError('STATE_STORE_ERROR', `store "${store}": entry ${index} of ${where} starts with ${CHANGELOG_PREFIX} but does not decode ` +
+    `(${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '...' : ''}, ${text.length} characters): it was damaged or written by something else, ` +
+    'and restoring past it would leave out the writes it held. The restore stops here, unfinished; if you still have the store\'s directory from before, ' +
+    'put it back and start again. Otherwise find what writes to the topic (docs/state.md, "Changelog topic and restore")', {
+    retriable: false, context: { store, ...(topic === undefined ? {} : { topic }), entry: index },
+  });
 }

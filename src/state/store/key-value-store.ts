@@ -325,7 +325,7 @@ export class KeyValueStore {
    * entries, the restored state is then re-published as a compacted snapshot
    * so the changelog still holds everything. See docs/state.md.
    */
-  async restoreFromChangelog(fetch: ChangelogFetch, onProgress?: RestoreProgress): Promise<RestoreReport> {
+  async restoreFromChangelog(fetch: ChangelogFetch, onProgress?: RestoreProgress, topic?: string): Promise<RestoreReport> {
     this.#assertUsable();
     if (!this.restoreIncomplete && (this.#core.seq !== 0 || this.#core.state.committed.size !== 0)) {
       throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}" in ${this.dir} is not empty (commit ${this.#core.seq}); restore only into an empty state directory`, {
@@ -345,7 +345,7 @@ export class KeyValueStore {
           this.restoreIncomplete = false;
         },
         size: () => this.#core.state.committed.size,
-      }, onProgress, this.#core.journal);
+      }, onProgress, this.#core.journal, topic);
     } finally {
       this.#restoring = false;
     }
