@@ -166,3 +166,18 @@ test('stateDir wiped and one changelog entry damaged (cut in half): the restore 
     assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('stateDir wiped and the changelog consumed too: the run starts the store empty, but warns naming the store and topic instead of saying nothing', { timeout: 120_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const a = await countingApp(h, 'emptied-changelog');
+  const first = await runOrders(h, a, 0, 20);
+  assert.equal(first.code, 0, first.stderr);
+  await rm(join(a.stateDir, a.app, 'state'), { recursive: true, force: true });
+  const topic = `${a.app}-totals-changelog`;
+  assert.ok((await h.drainEntries(topic)).length > 0, 'someone read the changelog');
+  const second = await runOrders(h, a, 20, 25);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, new RegExp(`state store \\\\?"totals\\\\?" has no local state and its changelog topic ${escape(topic)} is empty, though \\d+ entries were written to it.*starts EMPTY`));
+  assert.doesNotMatch(second.stderr, /state store \\?"tally\\?" has no local state/, 'tally still has its changelog: restored, no warning');
+});

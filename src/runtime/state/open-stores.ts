@@ -15,8 +15,8 @@ export interface StateClient {
   getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
   /** Leased reads (the node consumes a batch only on `ack()`): restore uses them when present. */
   lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
-  /** The topic's STATE; its `lag` sizes restore progress. */
-  state?(topic: string): Promise<{ lag?: number }>;
+  /** The topic's STATE; its `lag` sizes restore progress, `totalEntries` tells an emptied changelog from a new one. */
+  state?(topic: string): Promise<{ lag?: number; totalEntries?: number }>;
 }
 
 /** Start-up options of {@link openStores} (and `RuntimeState.open`). */
@@ -103,7 +103,8 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
     if (store.seq === 0 || store.restoreIncomplete) {
       // Leases where the node has them: a batch is consumed only once durable in the store, so a kill -9 mid-restore loses nothing.
       const max = Math.min(spec.restoreBatch, 2_000);
-      const total = (await client.state?.(topic).catch(() => undefined))?.lag;
+      const topicState = await client.state?.(topic).catch(() => undefined);
+      const total = topicState?.lag;
       const fetch = () => {
         if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${label}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
         return client.lease ? client.lease(topic, max) : client.getMany(topic, max);
@@ -113,6 +114,13 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
       // Skipped entries were consumed from the topic too: say so where an operator looks (someone else writes to this topic).
       if (report.skipped > 0) logger?.warn(fields, `state store restored from its changelog; ${report.skipped} entries were not this store's and were skipped (and consumed)`);
       else if (report.entries > 0) logger?.info(fields, 'state store restored from its changelog');
+      else if ((topicState?.totalEntries ?? 0) > 0) {
+        // Nothing here and nothing to restore, yet the changelog was written to: its entries were consumed (a read of the topic, an
+        // earlier restore whose state was then lost). Only the node knows; without this the store would restart from zero silently.
+        logger?.warn({ store: name, ...(partitions > 1 ? { partition: p } : {}), topic, written: topicState!.totalEntries },
+          `state store "${label}" has no local state and its changelog topic ${topic} is empty, though ${topicState!.totalEntries} entries were written to it: ` +
+          'they were consumed, so the store starts EMPTY. If its state matters, stop now and put back the store\'s directory (docs/state.md, "Changelog topic and restore")');
+      }
     }
   } catch (error) {
     await store.close().catch(() => undefined);
