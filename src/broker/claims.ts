@@ -35,12 +35,20 @@ export class ClaimBook {
    * `CLAIM <name> <owner> <ttl_ms>` → `OK` when `name` was free, expired or
    * already `owner`'s (renewed for `ttl_ms`); `ERR claimed by <holder> for
    * <n> ms more` otherwise.
+   *
+   * `CLAIM <name> <owner> <ttl_ms> renew` renews only a claim that stayed
+   * `owner`'s: once another owner took the name — even if that owner has
+   * since released it or let it expire — it answers `ERR claim lost to
+   * <holder>`. A holder that was frozen past its TTL learns this way that
+   * its partitions may have been processed elsewhere. A name the node does
+   * not know (it restarted) is claimed afresh.
    */
   claim(name: string, rest: Buffer | undefined): Buffer {
     const args = parseArgs('CLAIM', rest, true);
     if (Buffer.isBuffer(args)) return args;
     const now = this.#now();
     const held = this.#claims.get(name);
+    if (args.renew && held !== undefined && held.owner !== args.owner) return errFrame(`claim lost to ${held.owner}`);
     if (held !== undefined && held.owner !== args.owner && held.expiresAt > now) {
       return errFrame(`claimed by ${held.owner} for ${held.expiresAt - now} ms more`);
     }
@@ -61,7 +69,8 @@ export class ClaimBook {
     if (held !== undefined && held.owner !== args.owner && held.expiresAt > now) {
       return errFrame(`claimed by ${held.owner} for ${held.expiresAt - now} ms more`);
     }
-    this.#claims.delete(name);
+    // Kept, expired, as a trace of who held it last: a frozen former holder's `renew` then learns it lost it.
+    if (held !== undefined) held.expiresAt = now;
     return OK_FRAME;
   }
 
@@ -70,11 +79,12 @@ export class ClaimBook {
   }
 }
 
-function parseArgs(op: string, rest: Buffer | undefined, withTtl: boolean): { owner: string; ttlMs?: number } | Buffer {
-  const usage = withTtl ? `${op} <name> <owner> <ttl_ms>` : `${op} <name> <owner>`;
+function parseArgs(op: string, rest: Buffer | undefined, withTtl: boolean): { owner: string; ttlMs?: number; renew?: boolean } | Buffer {
+  const usage = withTtl ? `${op} <name> <owner> <ttl_ms> [renew]` : `${op} <name> <owner>`;
   if (rest === undefined) return errFrame(`${op} requires an owner: ${usage}`);
   const parts = rest.toString('utf8').split(' ');
-  if (parts.length !== (withTtl ? 2 : 1)) return errFrame(`invalid ${op}: expected ${usage}`);
+  const renew = withTtl && parts.length === 3 && parts[2] === 'renew';
+  if (parts.length !== (withTtl ? 2 : 1) && !renew) return errFrame(`invalid ${op}: expected ${usage}`);
   const owner = parts[0]!;
   if (!isClaimOwner(owner)) return errFrame(`invalid ${op} owner ${JSON.stringify(owner.slice(0, 40))}: ${CLAIM_OWNER_RULE}`);
   if (!withTtl) return { owner };
@@ -83,5 +93,5 @@ function parseArgs(op: string, rest: Buffer | undefined, withTtl: boolean): { ow
   if (!(ttlMs >= MIN_CLAIM_TTL_MS && ttlMs <= MAX_CLAIM_TTL_MS)) {
     return errFrame(`invalid ${op} ttl ${JSON.stringify(text.slice(0, 20))}: milliseconds from ${MIN_CLAIM_TTL_MS} to ${MAX_CLAIM_TTL_MS}`);
   }
-  return { owner, ttlMs };
+  return { owner, ttlMs, renew };
 }

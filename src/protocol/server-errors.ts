@@ -19,6 +19,7 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND' },
   // CLAIM / UNCLAIM extension of the embedded node (docs/broker.md, "Ownership leases").
   { pattern: /^claimed by (\S+) for (\d+) ms more$/, code: 'OWNERSHIP_CONFLICT', context: (m) => ({ holder: m[1], expiresInMs: Number(m[2]) }) },
+  { pattern: /^claim lost to (\S+)$/, code: 'OWNERSHIP_CONFLICT', context: (m) => ({ holder: m[1], lost: true }) },
   { pattern: /^(?:CLAIM|UNCLAIM) requires an owner\b|^invalid (?:CLAIM|UNCLAIM)\b|^too many claims\b/, code: 'INVALID_COMMAND' },
   // Authentication (Walrus's AUTH design, docs/security.md): never retried.
   { pattern: /^authentication (?:required|failed)\b/, code: 'AUTH_FAILED' },

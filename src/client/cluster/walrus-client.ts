@@ -220,11 +220,26 @@ export class WalrusClient {
    * checked); rejects with OWNERSHIP_CONFLICT while another live owner holds it.
    */
   async claim(name: string, owner: string, ttlMs: number, options: CallOptions = {}): Promise<boolean> {
+    return this.#claim('claim', name, owner, ttlMs, options);
+  }
+
+  /**
+   * Like {@link claim}, but renews only a lease that stayed `owner`'s: when
+   * another owner took `name` meanwhile (even one that has released it
+   * since) it rejects with OWNERSHIP_CONFLICT (`context.lost` true). A
+   * holder that was frozen past its TTL calls this to learn whether its
+   * partitions may have been processed elsewhere.
+   */
+  async renewClaim(name: string, owner: string, ttlMs: number, options: CallOptions = {}): Promise<boolean> {
+    return this.#claim('renewClaim', name, owner, ttlMs, options);
+  }
+
+  async #claim(method: 'claim' | 'renewClaim', name: string, owner: string, ttlMs: number, options: CallOptions): Promise<boolean> {
     assertTopic(name);
-    assertClaimOwner(`claim(${name})`, name, owner);
-    if (!isClaimTtl(ttlMs)) throw invalidArgument(`claim(${name})`, 'ttlMs', `an integer number of milliseconds from ${MIN_CLAIM_TTL_MS} to ${MAX_CLAIM_TTL_MS}`, ttlMs, name);
-    assertCallOptions(options, `claim(${name})`, name);
-    const frame = encodeFrame(`CLAIM ${name} ${owner} ${ttlMs}`);
+    assertClaimOwner(`${method}(${name})`, name, owner);
+    if (!isClaimTtl(ttlMs)) throw invalidArgument(`${method}(${name})`, 'ttlMs', `an integer number of milliseconds from ${MIN_CLAIM_TTL_MS} to ${MAX_CLAIM_TTL_MS}`, ttlMs, name);
+    assertCallOptions(options, `${method}(${name})`, name);
+    const frame = encodeFrame(`CLAIM ${name} ${owner} ${ttlMs}${method === 'renewClaim' ? ' renew' : ''}`);
     return this.#run('CLAIM', name, 'read', options, async (node) => {
       if (!(await this.#capabilitiesOf(node)).claims) return false;
       try {
