@@ -22,7 +22,7 @@ test('CLAIM takes, renews and refuses an ownership lease; it expires after its t
   assert.equal(book.unclaim('in.p0', Buffer.from('a/0/y')).subarray(4).toString(), 'OK');
   assert.equal(claim('in.p0', 'a/0/x 500'), 'OK');
   assert.match(claim('in.p0', 'a/0/x 5'), /^ERR invalid CLAIM ttl "5": milliseconds from 100 to 600000$/);
-  assert.match(claim('in.p0', 'a b 500'), /^ERR invalid CLAIM: expected CLAIM <name> <owner> <ttl_ms>$/);
+  assert.match(claim('in.p0', 'a b 500'), /^ERR invalid CLAIM: expected CLAIM <name> <owner> <ttl_ms> \[renew\]$/);
   assert.match(book.claim('in.p0', undefined).subarray(4).toString(), /^ERR CLAIM requires an owner/);
 });
 
@@ -74,6 +74,50 @@ test('claimOwnership: a live holder refuses the start (after waiting out one ttl
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(lost[0]?.code, 'OWNERSHIP_CONFLICT');
     await third.release();
+    await client.close();
+  });
+});
+
+test('CLAIM ... renew renews only a claim that stayed the owner\'s: once another owner took it (even released since) it is lost', () => {
+  let now = 1_000;
+  const book = new ClaimBook(() => now);
+  const claim = (name: string, rest: string) => book.claim(name, Buffer.from(rest)).subarray(4).toString();
+  assert.equal(claim('in.p0', 'a/0/x 500 renew'), 'OK', 'a name the node does not know (it restarted) is claimed afresh');
+  now += 2_000;
+  assert.equal(claim('in.p0', 'a/0/x 500 renew'), 'OK', 'expired, but nobody took it: still the owner\'s');
+  now += 2_000;
+  assert.equal(claim('in.p0', 'a/0/y 500'), 'OK', 'expired: taken over');
+  assert.equal(claim('in.p0', 'a/0/x 500 renew'), 'ERR claim lost to a/0/y');
+  assert.equal(book.unclaim('in.p0', Buffer.from('a/0/y')).subarray(4).toString(), 'OK');
+  assert.equal(claim('in.p0', 'a/0/x 500 renew'), 'ERR claim lost to a/0/y', 'released since: still lost');
+  assert.equal(claim('in.p0', 'a/0/x 500'), 'OK', 'a plain CLAIM takes a released name');
+  assert.match(claim('in.p0', 'a/0/x 500 again'), /^ERR invalid CLAIM: expected/);
+});
+
+test('claimOwnership fences: after a lapse (a frozen process) reads and writes wait for a renewal; a claim lost meanwhile rejects them', async () => {
+  await withBroker(async (node) => {
+    const client = new WalrusClient({ nodes: [node.address] });
+    let now = 0;
+    const lost: WalrusError[] = [];
+    const held = await claimOwnership(client, ['f.p0'], { label: 'app/0', ttlMs: 60_000, now: () => now, onUnsupported: assert.fail, onLost: (e) => lost.push(e) });
+    assert.equal(held.fence(), undefined, 'a fresh lease: nothing waits');
+    now = 47_000;
+    assert.equal(held.fence(), undefined, 'within 80% of the ttl');
+    now = 49_000;
+    const wait = held.fence();
+    assert.ok(wait, 'past it: reads and writes wait');
+    await wait;
+    assert.equal(held.fence(), undefined, 'the renewal confirmed the lease: nothing waits');
+    // Frozen past the ttl while another owner took it (and let go): the renewal finds out, waiters fail.
+    now = 200_000;
+    await client.unclaim('f.p0', held.owner); // the node's lease ran out (its clock is real)
+    await client.claim('f.p0', 'other/0/0', 100);
+    await client.unclaim('f.p0', 'other/0/0');
+    await assert.rejects(held.fence()!, (e: unknown) => e instanceof WalrusError && e.code === 'OWNERSHIP_CONFLICT'
+      && /was lost to other\/0\/0 .*had not renewed its lease for 151\.0 s, longer than its 60\.0 s time to live/.test(e.message));
+    assert.equal(lost.length, 1);
+    await assert.rejects(held.fence()!, /was lost/, 'and stays lost');
+    await held.release();
     await client.close();
   });
 });

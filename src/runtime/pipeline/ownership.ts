@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { WalrusError, serializeError } from '../../errors/index.js';
 import type { Topology } from '../../topology/types.js';
@@ -7,6 +8,8 @@ import { ownedTopics, type InstanceAssignment } from '../sources/partitioned-rea
 /** What ownership needs from the client (WalrusClient fits). */
 export interface ClaimClient {
   claim(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Renews only a claim that stayed `owner`'s (OWNERSHIP_CONFLICT with `context.lost` once another owner took it). */
+  renewClaim(name: string, owner: string, ttlMs: number): Promise<boolean>;
   unclaim(name: string, owner: string): Promise<void>;
 }
 
@@ -23,6 +26,8 @@ export interface OwnershipOptions {
   onLost(error: WalrusError): void;
   /** Waits (a seam for tests). @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
+  /** A monotonic clock in ms (a seam for tests). @default performance.now */
+  now?: () => number;
 }
 
 /** Held leases; `release()` stops renewing and gives them up. */
@@ -31,6 +36,14 @@ export interface Ownership {
   readonly topics: readonly string[];
   /** False on a node without the extension: nothing is checked. */
   readonly checked: boolean;
+  /**
+   * Undefined while every lease is surely still this process's; otherwise a
+   * promise that resolves once a renewal confirms them, or rejects with
+   * OWNERSHIP_CONFLICT when one was lost. Every read and write of the
+   * pipeline waits for it, so a process that was frozen (SIGSTOP, a long GC
+   * pause, a suspended VM) past its leases writes nothing before it knows.
+   */
+  fence(): Promise<void> | undefined;
   release(): Promise<void>;
 }
 
@@ -63,7 +76,7 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
       try {
         if (!(await client.claim(topic, owner, ttlMs))) {
           options.onUnsupported('the node does not offer ownership leases (a stock Walrus node): nothing stops two live instances from reading the same partitions; start each --instance index once (docs/scaling.md, "Ownership leases")');
-          return { owner, topics: [], checked: false, release: async () => undefined };
+          return { owner, topics: [], checked: false, fence: () => undefined, release: async () => undefined };
         }
         held.push(topic);
         break;
@@ -81,25 +94,71 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
       }
     }
   }
+  return renewing(client, owner, held, ttlMs, options, giveUp);
+}
+
+/**
+ * Renews `held` every third of `ttlMs` with `renewClaim`, and fences: a
+ * lease counts as this process's only until 80% of its time to live after
+ * the renewal was *sent* (the node's lease runs at least that long), on a
+ * monotonic clock, so a process that was frozen past it finds out before
+ * it writes anything.
+ */
+function renewing(client: ClaimClient, owner: string, held: string[], ttlMs: number, options: OwnershipOptions, giveUp: () => Promise<void>): Ownership {
+  const now = options.now ?? (() => performance.now());
+  const safeMs = Math.floor(ttlMs * 0.8);
+  const start = now();
+  const validUntil = new Map(held.map((t) => [t, start + safeMs]));
+  let lostError: WalrusError | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const renew = async () => {
+  let round: Promise<void> | undefined;
+  let waiters: Array<{ resolve(): void; reject(e: WalrusError): void }> = [];
+  const settle = () => {
+    const list = waiters;
+    waiters = [];
+    for (const w of list) (lostError ? w.reject(lostError) : w.resolve());
+  };
+  const renewAll = async () => {
     for (const topic of held) {
       if (stopped) return;
+      const sent = now();
       try {
-        await client.claim(topic, owner, ttlMs);
+        await client.renewClaim(topic, owner, ttlMs);
+        validUntil.set(topic, sent + safeMs);
       } catch (error) {
         const e = error as WalrusError;
-        if (e.code === 'OWNERSHIP_CONFLICT') { stopped = true; options.onLost(conflict(topic, owner, e)); return; }
+        if (e.code === 'OWNERSHIP_CONFLICT') {
+          stopped = true;
+          lostError = conflict(topic, owner, e, now() - (validUntil.get(topic)! - safeMs), ttlMs);
+          settle();
+          options.onLost(lostError);
+          return;
+        }
         options.logger?.warn({ topic, err: serializeError(error) }, 'ownership lease renewal failed; retrying');
       }
     }
-    if (!stopped) { timer = setTimeout(() => void renew(), Math.max(50, Math.floor(ttlMs / 3))); timer.unref?.(); }
+  };
+  const earliest = () => Math.min(...validUntil.values());
+  const renew = (): Promise<void> => {
+    round ??= renewAll().finally(() => {
+      round = undefined;
+      if (earliest() > now()) settle();
+      if (!stopped) { clearTimeout(timer); timer = setTimeout(() => void renew(), Math.max(50, Math.floor(ttlMs / 3))); timer.unref?.(); }
+    });
+    return round;
   };
   timer = setTimeout(() => void renew(), Math.max(50, Math.floor(ttlMs / 3)));
   timer.unref?.();
   return {
     owner, topics: held, checked: true,
+    fence() {
+      if (lostError) return Promise.reject(lostError);
+      if (held.length === 0 || earliest() > now()) return undefined;
+      if (stopped) return Promise.reject(new WalrusError('SHUTTING_DOWN', 'ownership leases released: nothing more is read or written'));
+      void renew();
+      return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    },
     async release() {
       stopped = true;
       clearTimeout(timer);
@@ -108,10 +167,18 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
   };
 }
 
-function conflict(topic: string, owner: string, cause: WalrusError): WalrusError {
+function conflict(topic: string, owner: string, cause: WalrusError, unrenewedMs?: number, ttlMs?: number): WalrusError {
   const holder = String(cause.context?.holder ?? 'another process');
+  const context = { topic, holder, owner };
+  if (unrenewedMs === undefined) {
+    return new WalrusError('OWNERSHIP_CONFLICT',
+      `partition topic "${topic}" is owned by another live process (${holder}; this one is ${owner}): two instances claim the same partitions. ` +
+      'Give each instance its own --instance index with the same --instances count; a killed instance\'s partitions are free again a few seconds after it died (docs/scaling.md, "Ownership leases")',
+      { cause, context });
+  }
+  const lapse = unrenewedMs > ttlMs! ? `; this process had not renewed its lease for ${(unrenewedMs / 1000).toFixed(1)} s, longer than its ${(ttlMs! / 1000).toFixed(1)} s time to live: was it frozen, suspended or starved of CPU?` : '';
   return new WalrusError('OWNERSHIP_CONFLICT',
-    `partition topic "${topic}" is owned by another live process (${holder}; this one is ${owner}): two instances claim the same partitions. ` +
-    'Give each instance its own --instance index with the same --instances count; a killed instance\'s partitions are free again a few seconds after it died (docs/scaling.md, "Ownership leases")',
-    { cause, context: { topic, holder, owner } });
+    `ownership of partition topic "${topic}" was lost to ${holder} (this one is ${owner})${lapse}. Another instance may have processed its partitions since, so this one stopped without writing anything more: ` +
+    'what it had read but not finished stays in its journal, and on its next start its state partitions are restored from their changelogs first. Start it again once no other instance runs its --instance index (docs/scaling.md, "Ownership leases")',
+    { cause, context: { ...context, lost: true } });
 }

@@ -12,6 +12,7 @@ import { embeddedNodeOptions, prestartPool, type PrestartedNode, type Prestarted
 import { journalDir } from './pool-and-journal-options.js';
 import { WalrusError } from '../../errors/index.js';
 import { RuntimeState } from '../state/runtime-state.js';
+import { forgetHeldPartitions } from '../state/partition-ownership.js';
 import type { MetricsHub } from '../../observability/index.js';
 import { Instrumentation } from './instrumentation.js';
 import { instrumentPipeline } from './instrumentation-wiring.js';
@@ -214,6 +215,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       onLost: (error) => lost(error),
     });
     cleanups.push(() => ownership.release());
+    // Every read and write of the run waits while a lease is not surely still this process's (after a freeze).
+    const fenced = <T>(call: () => Promise<T>): Promise<T> => { const wait = ownership.fence(); return wait ? wait.then(call) : call(); };
 
     phase('loading processors');
     await loaded;
@@ -234,7 +237,13 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal, options.logger);
     // Stores open (and restore from their changelogs) before anything is fetched: of a partitioned store, the partitions this instance owns.
     phase('opening state stores');
-    const state = await RuntimeState.open(topology, client, options.logger, {
+    const stateClient = {
+      register: (t: string) => client.register(t), state: (t: string) => client.state(t),
+      putMany: (t: string, e: string[]) => fenced(() => client.putMany(t, e)),
+      getMany: (t: string, n: number) => fenced(() => client.getMany(t, n)),
+      lease: (t: string, n: number) => fenced(() => client.lease(t, n)),
+    };
+    const state = await RuntimeState.open(topology, stateClient, options.logger, {
       signal: options.signal, assignment: options.assignment, instance: options.instance,
       ...(journal ? { journal: await journalIdentity(journalDir(topology, options.instance)) } : {}),
       onProgress: (store, read, total) => options.onStartup?.(total ? `restoring state ${Math.min(99, Math.floor((read / total) * 100))}% (store ${store})` : `restoring state (store ${store}: ${read} entries)`),
@@ -258,15 +267,20 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       codec: new TopologyCodec(instrumentation?.hub && ((sink, original, compressed) => instrumentation.compressed(sink, original, compressed))),
       instrumentation,
       maxInFlight: options.maxInFlight ?? defaultMaxInFlight(topology, pool.size), logger: options.logger, workers: pool.size, onDeadLetter: options.onDeadLetter,
-      writer: { putMany: (topic, entries) => client.putMany(topic, entries) },
+      writer: { putMany: (topic, entries) => fenced(() => client.putMany(topic, entries)) },
       // Leases: the node keeps what was read until it is acknowledged, so a
       // kill -9 between the read and the journal loses nothing (docs/client.md).
       // A partitioned source: the partitions this instance owns, read in turn.
-      openSource: (spec) => partitionedReader(ownedTopics(spec, options.assignment), (topic) => ({ fetch: (max, maxBytes) => client.lease(topic, max, maxBytes) })),
+      openSource: (spec) => partitionedReader(ownedTopics(spec, options.assignment), (topic) => ({ fetch: (max, maxBytes) => fenced(() => client.lease(topic, max, maxBytes)) })),
     });
     // A crash loop (workerPool.maxConsecutiveCrashes) ends the run with that error.
     fatal = (error) => { options.logger?.fatal({ err: error.message }, 'worker crash loop: stopping'); coordinator.fail(error); };
-    lost = (error) => { options.logger?.fatal({ err: error.message }, 'ownership lease lost: stopping'); coordinator.fail(error); };
+    lost = (error) => {
+      options.logger?.fatal({ err: error.message }, 'ownership lease lost: stopping');
+      // Its partitions may have run elsewhere: the local copies are stale, so the next start restores them.
+      if (state) cleanups.push(() => forgetHeldPartitions(topology, options.instance));
+      coordinator.fail(error);
+    };
     if (lostEarly) lost(lostEarly);
     // The embedded node stops on its own only when its storage failed (a full disk): the run stops with
     // its reason, instead of retrying a closed port for ever.

@@ -73,6 +73,20 @@ export async function writeOwnership(file: string, record: OwnershipRecord): Pro
 }
 
 /**
+ * Records that the instance holds no partition any more: it lost its
+ * ownership leases (frozen past them, say), so another instance may have
+ * changed its partitions since. Its next start discards its local copies
+ * and restores every partition it owns from its changelog.
+ */
+export async function forgetHeldPartitions(topology: Topology, instanceId: string | undefined): Promise<void> {
+  const file = ownershipFile(topology, instanceId);
+  const record = await readOwnership(file);
+  if (record === undefined) return;
+  for (const store of Object.values(record.stores)) store.owned = [];
+  await writeOwnership(file, record);
+}
+
+/**
  * The plan of a start: for each store, the partitions owned and those to
  * take over. Refuses (PARTITION_MISMATCH) a store whose local files or last
  * record say it was partitioned differently: keys would then live in other
