@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { WalrusError, serializeError } from '../../errors/index.js';
@@ -19,6 +19,13 @@ export interface OwnershipOptions {
   ttlMs?: number;
   /** `app` and instance, for the owner token others are told about. */
   label: string;
+  /**
+   * A name every instance of the app claims with the same owner token, the
+   * fingerprint of its layout ({@link deploymentLayout}): an instance whose
+   * layout differs is refused. Never released (it expires): a clean stop of
+   * one instance must not let another layout in while the others run.
+   */
+  layout?: { name: string; token: string };
   logger?: Logger;
   /** Told once when the node cannot check ownership (a stock node). */
   onUnsupported(message: string): void;
@@ -55,6 +62,26 @@ export function ownedPartitionTopics(topology: Topology, assignment: InstanceAss
   return Object.values(topology.sources).filter((s) => s.partitions > 1).flatMap((s) => ownedTopics(s, assignment));
 }
 
+const LAYOUT_PREFIX = 'layout/';
+
+/**
+ * The name and owner token of an app's layout claim: a fingerprint of what
+ * every instance must agree on — the instance count, the topic and
+ * partitions of each source and sink, and each store's name, partitions and
+ * changelog. Processors may differ (a rolling upgrade of their code splits
+ * no partition).
+ */
+export function deploymentLayout(topology: Topology, assignment: InstanceAssignment | undefined): { name: string; token: string } {
+  const sorted = (rows: string[]) => rows.sort().join(',');
+  const layout = [
+    `instances=${assignment?.instances ?? '-'}`,
+    `sources=${sorted(Object.values(topology.sources).map((s) => `${s.topic}:${s.partitions}`))}`,
+    `sinks=${sorted(Object.values(topology.sinks).map((s) => `${s.topic}:${s.partitions}`))}`,
+    `stores=${sorted(Object.entries(topology.stores).map(([name, s]) => `${name}:${s.partitions}:${s.changelog}`))}`,
+  ].join(';');
+  return { name: `${topology.app}.layout`, token: `${LAYOUT_PREFIX}${createHash('sha256').update(layout).digest('hex').slice(0, 16)}` };
+}
+
 /**
  * Takes an ownership lease (CLAIM, docs/scaling.md "Ownership leases") on
  * every partition topic in `topics` and renews them until `release()`.
@@ -68,17 +95,18 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
   const ttlMs = options.ttlMs ?? OWNERSHIP_TTL_MS;
   const owner = `${options.label.replace(/[^A-Za-z0-9._:/-]/g, '_').slice(0, 180)}/${randomBytes(4).toString('hex')}`;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const held: string[] = [];
-  const giveUp = async () => { for (const t of held) await client.unclaim(t, owner).catch(() => undefined); };
-  for (const topic of topics) {
+  const wanted: Array<[string, string]> = [...(options.layout ? [[options.layout.name, options.layout.token] as [string, string]] : []), ...topics.map((t): [string, string] => [t, owner])];
+  const held: Array<[string, string]> = [];
+  const giveUp = async () => { for (const [t, o] of held) if (o === owner) await client.unclaim(t, o).catch(() => undefined); };
+  for (const [topic, as] of wanted) {
     let waited = false;
     for (;;) {
       try {
-        if (!(await client.claim(topic, owner, ttlMs))) {
+        if (!(await client.claim(topic, as, ttlMs))) {
           options.onUnsupported('the node does not offer ownership leases (a stock Walrus node): nothing stops two live instances from reading the same partitions; start each --instance index once (docs/scaling.md, "Ownership leases")');
           return { owner, topics: [], checked: false, fence: () => undefined, release: async () => undefined };
         }
-        held.push(topic);
+        held.push([topic, as]);
         break;
       } catch (error) {
         const e = error as WalrusError;
@@ -90,7 +118,7 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
           continue;
         }
         await giveUp();
-        throw e.code === 'OWNERSHIP_CONFLICT' ? conflict(topic, owner, e) : e;
+        throw e.code === 'OWNERSHIP_CONFLICT' ? conflict(topic, as, e) : e;
       }
     }
   }
@@ -104,11 +132,11 @@ export async function claimOwnership(client: ClaimClient, topics: string[], opti
  * monotonic clock, so a process that was frozen past it finds out before
  * it writes anything.
  */
-function renewing(client: ClaimClient, owner: string, held: string[], ttlMs: number, options: OwnershipOptions, giveUp: () => Promise<void>): Ownership {
+function renewing(client: ClaimClient, owner: string, held: Array<[string, string]>, ttlMs: number, options: OwnershipOptions, giveUp: () => Promise<void>): Ownership {
   const now = options.now ?? (() => performance.now());
   const safeMs = Math.floor(ttlMs * 0.8);
   const start = now();
-  const validUntil = new Map(held.map((t) => [t, start + safeMs]));
+  const validUntil = new Map(held.map(([t]) => [t, start + safeMs]));
   let lostError: WalrusError | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -120,17 +148,17 @@ function renewing(client: ClaimClient, owner: string, held: string[], ttlMs: num
     for (const w of list) (lostError ? w.reject(lostError) : w.resolve());
   };
   const renewAll = async () => {
-    for (const topic of held) {
+    for (const [topic, as] of held) {
       if (stopped) return;
       const sent = now();
       try {
-        await client.renewClaim(topic, owner, ttlMs);
+        await client.renewClaim(topic, as, ttlMs);
         validUntil.set(topic, sent + safeMs);
       } catch (error) {
         const e = error as WalrusError;
         if (e.code === 'OWNERSHIP_CONFLICT') {
           stopped = true;
-          lostError = conflict(topic, owner, e, now() - (validUntil.get(topic)! - safeMs), ttlMs);
+          lostError = conflict(topic, as, e, now() - (validUntil.get(topic)! - safeMs), ttlMs);
           settle();
           options.onLost(lostError);
           return;
@@ -151,7 +179,7 @@ function renewing(client: ClaimClient, owner: string, held: string[], ttlMs: num
   timer = setTimeout(() => void renew(), Math.max(50, Math.floor(ttlMs / 3)));
   timer.unref?.();
   return {
-    owner, topics: held, checked: true,
+    owner, topics: held.filter(([, o]) => o === owner).map(([t]) => t), checked: true,
     fence() {
       if (lostError) return Promise.reject(lostError);
       if (held.length === 0 || earliest() > now()) return undefined;
@@ -170,6 +198,12 @@ function renewing(client: ClaimClient, owner: string, held: string[], ttlMs: num
 function conflict(topic: string, owner: string, cause: WalrusError, unrenewedMs?: number, ttlMs?: number): WalrusError {
   const holder = String(cause.context?.holder ?? 'another process');
   const context = { topic, holder, owner };
+  if (owner.startsWith(LAYOUT_PREFIX)) {
+    return new WalrusError('OWNERSHIP_CONFLICT',
+      `another live instance of this app runs a different layout (${holder}; this one is ${owner}): its --instances count, or the partitions of a source, sink or store, or a store's name or changelog, differ. ` +
+      'Instances with different layouts would leave partitions unread or split a key\'s records and state between them: run every instance with the same topology and --instances, and stop all of them before changing either (docs/scaling.md, "Ownership leases")',
+      { cause, context });
+  }
   if (unrenewedMs === undefined) {
     return new WalrusError('OWNERSHIP_CONFLICT',
       `partition topic "${topic}" is owned by another live process (${holder}; this one is ${owner}): two instances claim the same partitions. ` +

@@ -22,7 +22,7 @@ import { checkAssignment, type InstanceAssignment } from './instance-assignment.
 import { checkPartitionCounts } from './partition-check.js';
 import { isRepartition, withRepartitions } from '../../topology/repartition.js';
 import { journalIdentity, RepartitionOrigins } from '../sources/repartition-origin.js';
-import { claimOwnership, ownedPartitionTopics } from './ownership.js';
+import { claimOwnership, deploymentLayout, ownedPartitionTopics } from './ownership.js';
 import { watchSilentNodes } from './silent-nodes.js';
 
 /** Options of {@link startPipeline}. */
@@ -209,7 +209,9 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     phase('claiming partitions');
     let lostEarly: WalrusError | undefined;
     let lost = (error: WalrusError) => { lostEarly = error; };
-    const ownership = await claimOwnership(client, ownedPartitionTopics(topology, options.assignment), {
+    const partitionTopics = ownedPartitionTopics(topology, options.assignment);
+    const ownership = await claimOwnership(client, partitionTopics, {
+      ...(Object.values(topology.sources).some((s) => s.partitions > 1) ? { layout: deploymentLayout(topology, options.assignment) } : {}),
       label: `${topology.app}/${options.instance ?? options.assignment?.instance ?? '-'}`, ttlMs: options.ownershipTtlMs, logger: options.logger,
       onUnsupported: (message) => (options.onWarning ? options.onWarning(message) : options.logger?.warn(message)),
       onLost: (error) => lost(error),
