@@ -121,3 +121,20 @@ test('claimOwnership fences: after a lapse (a frozen process) reads and writes w
     await client.close();
   });
 });
+
+test('claimOwnership with a layout: another layout is refused as such; a client that is no instance holding the name is named as that', async () => {
+  await withBroker(async (node) => {
+    const client = new WalrusClient({ nodes: [node.address] });
+    const options = { label: 'x/0', ttlMs: 60_000, onUnsupported: assert.fail, onLost: assert.fail };
+    const first = await claimOwnership(client, ['x.p0'], { ...options, layout: { name: 'x.layout', token: 'layout/aaaa' } });
+    await assert.rejects(claimOwnership(client, ['x.p1'], { ...options, layout: { name: 'x.layout', token: 'layout/bbbb' } }),
+      /another live instance of this app runs a different layout \(layout\/aaaa; this one is layout\/bbbb\)/);
+    const same = await claimOwnership(client, ['x.p1'], { ...options, layout: { name: 'x.layout', token: 'layout/aaaa' } });
+    await client.claim('y.layout', 'squatter/0/0', 600_000);
+    await assert.rejects(claimOwnership(client, ['y.p0'], { ...options, layout: { name: 'y.layout', token: 'layout/cccc' } }),
+      /the name "y\.layout", which every instance of this app claims .* is held by squatter\/0\/0, which is not an instance of it/);
+    await first.release();
+    await same.release();
+    await client.close();
+  });
+});

@@ -198,6 +198,11 @@ function renewing(client: ClaimClient, owner: string, held: Array<[string, strin
 function conflict(topic: string, owner: string, cause: WalrusError, unrenewedMs?: number, ttlMs?: number): WalrusError {
   const holder = String(cause.context?.holder ?? 'another process');
   const context = { topic, holder, owner };
+  if (owner.startsWith(LAYOUT_PREFIX) && !holder.startsWith(LAYOUT_PREFIX)) {
+    return new WalrusError('OWNERSHIP_CONFLICT',
+      `the name "${topic}", which every instance of this app claims to check that they share one layout, is held by ${holder}, which is not an instance of it: ` +
+      'stop that client, or wait until its claim expires (docs/scaling.md, "Ownership leases")', { cause, context });
+  }
   if (owner.startsWith(LAYOUT_PREFIX)) {
     return new WalrusError('OWNERSHIP_CONFLICT',
       `another live instance of this app runs a different layout (${holder}; this one is ${owner}): its --instances count, or the partitions of a source, sink or store, or a store's name or changelog, differ. ` +
