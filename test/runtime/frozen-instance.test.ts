@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { partitionOfKey } from '../../src/codec/partitioning.js';
 import { fixture, harness, type Harness } from './harness.js';
-import { instanceTotals } from './partitioned-state-helpers.js';
+import { instanceTotals, writeTopology } from './partitioned-state-helpers.js';
 
 let h: Harness;
 before(async () => { h = await harness(); });
@@ -92,4 +92,29 @@ observability: { logLevel: warn }
   }
   const totals = await instanceTotals(join(h.stateDir, 'fz-a'), 'fz', 0);
   assert.deepEqual(KEYS.map((k) => [k, totals.get(k)?.n]), KEYS.map((k) => [k, sent]), 'every record applied to the state once');
+});
+
+test('an instance frozen past its lease that nobody took over goes on where it was after SIGCONT (the renewal confirms the lease): every record applied once', { timeout: 120_000 }, async () => {
+  const dir = join(h.stateDir, 'a');
+  const file = join(h.stateDir, 'fa.yaml');
+  await writeTopology(file, 'fa', dir, 'fa-in', 2);
+  for (let p = 0; p < 2; p += 1) await h.client.register(`fa-in.p${p}`);
+  const child = spawn(process.execPath, [bin, 'run', file, '--nodes', h.broker.address, '--instances', '1', '--instance', '0', '--shutdown-timeout', '3000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  const put = async (from: number) => { for (let i = from; i < from + 20; i += 1) await h.produce(`fa-in.p${partitionOfKey('k1', 2)}`, [{ key: 'k1', value: { amount: 1, i } }]); };
+  await sleep(2500);
+  await put(0);
+  child.kill('SIGSTOP');
+  await put(20);
+  await sleep(8000);
+  child.kill('SIGCONT');
+  await put(40);
+  await sleep(3000);
+  assert.equal(child.exitCode, null, stderr);
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 143, stderr);
+  const totals = await instanceTotals(dir, 'fa', 0);
+  assert.equal(totals.get('k1')?.n, 60, stderr);
 });
