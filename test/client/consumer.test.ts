@@ -121,6 +121,37 @@ test('rate limit: records/s enforced on a virtual clock', () =>
     assert.ok(now >= 1_950 && now <= 2_050, `virtual time ${now} ms`);
   }));
 
+test('several loops over one rate-limited consumer share its records: each record once, none throws', () =>
+  withNode(async (client) => {
+    await produce(client, 'rl-loops', 300, 1);
+    let now = 0;
+    const consumer = new Consumer<{ n: number }>(client, {
+      topic: 'rl-loops',
+      rateLimit: 1_000,
+      bufferSize: 4,
+      stopWhenEmpty: true,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+        await tick();
+      },
+    });
+    // A loop that waited for a token must not take a record another loop took meanwhile
+    // (it threw "Cannot use 'in' operator to search for 'failure' in undefined").
+    const seen: number[] = [];
+    const failures: unknown[] = [];
+    await Promise.all(Array.from({ length: 6 }, async () => {
+      try {
+        for await (const r of consumer) seen.push(r.value.n);
+      } catch (error) {
+        failures.push(error);
+      }
+    }));
+    assert.deepEqual(failures, []);
+    assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(await consumer.close(), []);
+  }));
+
 test('deserialization failures are typed errors with the raw bytes, or go to the callback', () =>
   withNode(async (client) => {
     await client.register('mixed');

@@ -106,9 +106,12 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
         continue;
       }
       if (this.#limiter) {
-        for (let wait = this.#limiter.take(); wait > 0; wait = this.#limiter.take()) {
+        const wait = this.#limiter.take();
+        if (wait > 0) {
           await this.#opts.sleep(wait, this.#abort.signal);
-          if (this.#closed) return { done: true, value: undefined };
+          // Check again: another next() (a second loop over this consumer)
+          // may have taken the record while this one waited for a token.
+          continue;
         }
       }
       const item = this.#take();
