@@ -133,6 +133,25 @@ test('a stock node: lease falls back to getMany, leased false, ack is a no-op, e
   });
 }));
 
+test('a lease asked with an aborted signal rejects with ABORTED and leases nothing, like every other call', () => withBroker(async (node) => {
+  const all = await seed(node, 'lab', 4);
+  await withClient(node.address, async (client) => {
+    // Aborted before the call (it resolved with a lease nobody would ack, hiding its entries).
+    await assert.rejects(client.lease('lab', 4, undefined, { signal: AbortSignal.abort() }), { code: 'ABORTED' });
+    assert.equal(node.stats().openLeases, 0);
+    // Aborted while the call waits for the capability probe, before BATCH_LEASE is sent.
+    const controller = new AbortController();
+    const pending = client.lease('lab', 4, undefined, { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(pending, { code: 'ABORTED' });
+    assert.equal(node.stats().openLeases, 0);
+    assert.equal((await client.state('lab')).lag, 4, 'all four entries still wait to be read');
+    const lease = await client.lease('lab', 10);
+    assert.deepEqual(strings(lease.entries), all);
+    await lease.ack();
+  });
+}));
+
 test('lease validates its arguments before sending anything', () => withBroker(async (node) => {
   await withClient(node.address, async (client) => {
     await assert.rejects(client.lease('x', 0), /maxEntries must be a positive integer/);

@@ -2,6 +2,7 @@ import { WalrusError } from '../../errors/index.js';
 import { encodeAck, encodeBatchLease, parseBatchLease, parseOk } from '../../protocol/index.js';
 import type { Connection } from '../transport/connection.js';
 import { isNodeFailure } from '../transport/network-errors.js';
+import { abortError } from '../../util/sleep.js';
 import type { WalrusNode } from './node.js';
 import type { RetryCounters } from './stats.js';
 
@@ -54,7 +55,8 @@ export function unleased(entries: Buffer[], node: string, leased: boolean): Leas
 
 /**
  * Sends BATCH_LEASE on one connection of `node` and keeps that connection
- * held until the lease is acknowledged (or its ACK failed). Why no abort
+ * held until the lease is acknowledged (or its ACK failed). A signal that
+ * aborted before the request went out rejects with ABORTED. Why no abort
  * once sent: an abandoned reply would leave a lease open on a live
  * connection that nobody will acknowledge, hiding its entries until the
  * connection closes; the request timeout still bounds the wait, and a
@@ -63,7 +65,11 @@ export function unleased(entries: Buffer[], node: string, leased: boolean): Leas
 export async function leaseOnNode(node: WalrusNode, topic: string, maxEntries: number, maxBytes: number, counters: RetryCounters, call: LeaseCallMeta = {}): Promise<Lease> {
   const frame = encodeBatchLease(topic, maxEntries, maxBytes);
   const held = await node.holdConnection(
-    (connection) => connection.send(frame, parseBatchLease, { command: 'BATCH_LEASE', topic, timeoutMs: call.timeoutMs }),
+    (connection) => {
+      // Not sent once the caller gave up: the lease would hide its entries until the connection closes.
+      if (call.signal?.aborted) return Promise.reject(abortError(call.signal, { node: node.id, command: 'BATCH_LEASE', topic, requestSent: false }));
+      return connection.send(frame, parseBatchLease, { command: 'BATCH_LEASE', topic, timeoutMs: call.timeoutMs });
+    },
     'BATCH_LEASE',
     call.signal,
   );
