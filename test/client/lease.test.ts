@@ -118,6 +118,31 @@ test('out-of-order acks through the client; the held connection is not evicted a
   }, { pool: { min: 0, max: 4, idleTimeoutMs: 20, healthCheckIntervalMs: 20 } });
 }));
 
+test('leases that are never acknowledged do not starve the other calls; close() still releases them', () => withBroker(async (node) => {
+  const all = await seed(node, 'lf', 40);
+  const client = new WalrusClient({ nodes: [node.address], retry: { retries: 0 }, pool: { min: 1, max: 1, maxPipeline: 8, acquireTimeoutMs: 300 } });
+  try {
+    // A handler that failed and dropped its lease, 20 times. Each held lease
+    // took a pipeline slot for good: the 9th lease and then every put, get
+    // and metrics call failed with POOL_TIMEOUT ("raise pool.max").
+    const dropped: string[] = [];
+    for (let i = 0; i < 20; i++) dropped.push(...strings((await client.lease('lf', 1)).entries));
+    assert.deepEqual(dropped, all.slice(0, 20));
+    await client.put('lf', 'still writable');
+    assert.equal(String(await client.get('lf')), all[20]);
+    await client.metrics();
+    const acked = await client.lease('lf', 5);
+    await acked.ack();
+    assert.equal(node.stats().openLeases, 20);
+  } finally {
+    await client.close();
+  }
+  await until(() => node.stats().openLeases === 0, 'the node to release the dropped leases');
+  await withClient(node.address, async (other) => {
+    assert.deepEqual(strings(await other.getMany('lf', 100)), [...all.slice(0, 20), ...all.slice(26), 'still writable']);
+  });
+}));
+
 test('a stock node: lease falls back to getMany, leased false, ack is a no-op, entries are consumed', () => withBroker({ compat: 'stock' }, async (node) => {
   const all = await seed(node, 'ls', 4);
   await withClient(node.address, async (client) => {

@@ -134,10 +134,10 @@ export class WalrusNode {
 
   /**
    * Like `withConnection`, but when `work` succeeds the connection stays
-   * leased from the pool — so it is neither evicted as idle nor
-   * health-checked nor handed out as idle — until `release()` is called.
-   * A BATCH_LEASE lease lives on exactly this connection. `signal` only
-   * bounds the wait for a connection.
+   * pinned in the pool — neither evicted as idle nor health-checked — until
+   * `release()` is called. A BATCH_LEASE lease lives on exactly this
+   * connection. The pin takes no pipeline slot, so held leases never starve
+   * other calls. `signal` only bounds the wait for a connection.
    */
   async holdConnection<T>(work: (connection: Connection) => Promise<T>, command: string, signal?: AbortSignal): Promise<{ value: T; connection: Connection; release: () => void }> {
     if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
@@ -150,14 +150,14 @@ export class WalrusNode {
       this.#breaker.success();
       const held = connection;
       let released = false;
-      connection = undefined; // kept: released by the caller
+      this.#pool.pin(held);
       return {
         value,
         connection: held,
         release: () => {
           if (released) return;
           released = true;
-          this.#pool.release(held);
+          this.#pool.unpin(held);
         },
       };
     } catch (error) {

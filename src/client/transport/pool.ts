@@ -19,7 +19,7 @@ export interface PoolSettings {
 export interface PoolStats {
   /** Open connections. */
   size: number;
-  /** Connections carrying at least one lease. */
+  /** Connections carrying at least one lease (a request, or a BATCH_LEASE lease not yet acknowledged). */
   active: number;
   /** Open connections with no lease. */
   idle: number;
@@ -61,6 +61,8 @@ interface Waiter {
 export class ConnectionPool {
   readonly #open: Connection[] = [];
   readonly #leases = new Map<Connection, number>();
+  /** Sticky leases (`pin`) per connection: they keep it open, but take none of its pipeline slots. */
+  readonly #pins = new Map<Connection, number>();
   readonly #waiters = new Fifo<Waiter>();
   readonly #settings: PoolSettings;
   readonly #create: () => Promise<Connection>;
@@ -118,9 +120,26 @@ export class ConnectionPool {
     this.#serveWaiters();
   }
 
+  /**
+   * Keeps `connection` from being evicted as idle or health-checked until
+   * `unpin` (a BATCH_LEASE lease lives on it). Why not a pipeline slot: a
+   * lease is not a request in flight, and leases a caller never acknowledges
+   * would otherwise use up every slot and starve all other calls.
+   */
+  pin(connection: Connection): void {
+    if (this.#leases.has(connection)) this.#pins.set(connection, (this.#pins.get(connection) ?? 0) + 1);
+  }
+
+  unpin(connection: Connection): void {
+    const pins = this.#pins.get(connection);
+    if (pins === undefined) return;
+    if (pins > 1) this.#pins.set(connection, pins - 1);
+    else this.#pins.delete(connection);
+  }
+
   stats(): PoolStats {
     let active = 0;
-    for (const connection of this.#open) if (this.#leases.get(connection)! > 0) active++;
+    for (const connection of this.#open) if (this.#leases.get(connection)! > 0 || this.#pins.has(connection)) active++;
     return {
       size: this.#open.length,
       active,
@@ -212,6 +231,7 @@ export class ConnectionPool {
     if (at < 0) return;
     this.#open.splice(at, 1);
     this.#leases.delete(connection);
+    this.#pins.delete(connection);
     this.#counters.destroyed++;
     this.#noteClosed(connection);
     // A waiter may now be able to open a fresh connection.
@@ -292,7 +312,7 @@ export class ConnectionPool {
     if (this.#closed) return;
     const now = performance.now();
     for (const connection of [...this.#open]) {
-      const idle = this.#leases.get(connection) === 0 && connection.inFlight === 0;
+      const idle = this.#leases.get(connection) === 0 && connection.inFlight === 0 && !this.#pins.has(connection);
       if (idle && this.#open.length > this.#settings.min && now - connection.lastUsedAt >= this.#settings.idleTimeoutMs) {
         this.#counters.evicted++;
         this.#evicting.add(connection);
@@ -302,7 +322,7 @@ export class ConnectionPool {
     if (this.#healthCheck && now - this.#lastHealthCheck >= this.#settings.healthCheckIntervalMs) {
       this.#lastHealthCheck = now;
       for (const connection of this.#open) {
-        if (this.#leases.get(connection) !== 0 || connection.inFlight !== 0) continue;
+        if (this.#leases.get(connection) !== 0 || connection.inFlight !== 0 || this.#pins.has(connection)) continue;
         this.#healthCheck(connection).catch((error: unknown) => connection.destroy(error instanceof WalrusError ? error : undefined));
       }
     }
