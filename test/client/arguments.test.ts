@@ -76,6 +76,34 @@ for (const compat of ['default', 'stock'] as const) {
       }
     });
 
+    test('a topic that is not a string (a Symbol, a null-prototype object) is INVALID_TOPIC on every call, sending nothing', async () => {
+      const client = new WalrusClient({ nodes: [node.address] });
+      try {
+        // put/get/state/register built their label `put(${topic})` first and
+        // rejected with a bare TypeError "Cannot convert a Symbol value to a string".
+        const topics: Array<[string, unknown]> = [['a Symbol', Symbol('orders')], ['a null-prototype object', Object.create(null)], ['null', null], ['5', 5]];
+        for (const [label, topic] of topics) {
+          const t = topic as string;
+          const calls: Array<[string, () => Promise<unknown>]> = [
+            ['register', () => client.register(t)],
+            ['put', () => client.put(t, 'x')],
+            ['get', () => client.get(t)],
+            ['state', () => client.state(t)],
+            ['putMany', () => client.putMany(t, ['x'])],
+            ['getMany', () => client.getMany(t, 1)],
+            ['lease', () => client.lease(t, 1)],
+            ['claim', () => client.claim(t, 'me', 1_000)],
+          ];
+          for (const [call, run] of calls) {
+            await assert.rejects(run(), names('INVALID_TOPIC', /^Invalid topic name: topic must be a string, got (symbol|object|number)/), `${call} with ${label}`);
+          }
+        }
+        sentNothing(client, node.address);
+      } finally {
+        await client.close();
+      }
+    });
+
     test('put with a payload that is not a string is INVALID_PAYLOAD naming the payload, sending nothing', async () => {
       const client = new WalrusClient({ nodes: [node.address] });
       try {

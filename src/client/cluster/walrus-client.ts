@@ -89,8 +89,9 @@ export class WalrusClient {
 
   /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
   async register(topic: string, options: CallOptions = {}): Promise<void> {
-    assertCallOptions(options, `register(${topic})`, topic);
+    // The frame first: it checks the topic, which the call's label below needs as text.
     const frame = encodeRegister(topic);
+    assertCallOptions(options, `register(${topic})`, topic);
     const results = await Promise.allSettled(this.#nodes.map((node) =>
       this.#router.onNode('REGISTER', topic, options.signal, () => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options })),
     ));
@@ -101,8 +102,8 @@ export class WalrusClient {
 
   /** Appends one entry. `payload` must be non-empty, valid UTF-8, without trailing whitespace, and fit one frame. */
   async put(topic: string, payload: string, options: CallOptions = {}): Promise<void> {
-    assertCallOptions(options, `put(${topic})`, topic);
     const frame = encodePut(topic, payload);
+    assertCallOptions(options, `put(${topic})`, topic);
     await this.#run('PUT', topic, 'write', options, (node) => node.request(frame, parseOk, { command: 'PUT', topic, ...options }), (error) => {
       if (requestMayHaveRun(error)) this.#counters.possibleDuplicates++;
     });
@@ -110,8 +111,8 @@ export class WalrusClient {
 
   /** Takes the next entry (raw UTF-8 bytes), or undefined when the topic is drained. GET is destructive: see docs/client.md. */
   async get(topic: string, options: CallOptions = {}): Promise<Buffer | undefined> {
-    assertCallOptions(options, `get(${topic})`, topic);
     const frame = encodeGet(topic);
+    assertCallOptions(options, `get(${topic})`, topic);
     return this.#run('GET', topic, 'read', options, (node) => node.request(frame, parseGet, { command: 'GET', topic, ...options }));
   }
 
@@ -267,8 +268,8 @@ export class WalrusClient {
 
   /** STATE of `topic` from the node that serves its reads (so `lag` matches what this client reads). */
   async state(topic: string, options: CallOptions = {}): Promise<TopicStateInfo> {
-    assertCallOptions(options, `state(${topic})`, topic);
     const frame = encodeState(topic);
+    assertCallOptions(options, `state(${topic})`, topic);
     return this.#run('STATE', topic, 'read', options, async (node) => toTopicStateInfo(topic, node.id, await node.request(frame, parseState, { command: 'STATE', topic, ...options })));
   }
 
