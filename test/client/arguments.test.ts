@@ -140,7 +140,7 @@ for (const compat of ['default', 'stock'] as const) {
       }
     });
 
-    test('producer.send with a non-string id is INVALID_ARGUMENT naming the id; the producer keeps working', async () => {
+    test('producer.send with a non-string id, or options that are not an object, is INVALID_ARGUMENT naming it; the producer keeps working', async () => {
       const client = new WalrusClient({ nodes: [node.address] });
       const producer = new Producer<number>(client, { topic: 'ids' });
       try {
@@ -148,6 +148,17 @@ for (const compat of ['default', 'stock'] as const) {
         await assert.rejects(send(1, { id: 5 }), names('INVALID_ARGUMENT', /^Producer for topic ids: a record id must be a string, got number/));
         await assert.rejects(send(1, { id: {} }), names('INVALID_ARGUMENT', /record id must be a string, got object/));
         await assert.rejects(send(1, { key: 7 }), names('INVALID_ARGUMENT', /record key must be a string, got number/));
+        // Options that are not an object: a bare TypeError before (a partitioned producer threw it synchronously), or silently ignored.
+        const partitioned = new Producer<number>(client, { topic: 'ids-p', partitions: 3 });
+        for (const target of [producer, partitioned]) {
+          const sendTo = target.send.bind(target) as (value: number, options: unknown) => Promise<void>;
+          for (const [label, bad] of [['null', null], ['number', 5], ['string', 'k1']] as const) {
+            let outcome: Promise<void> | undefined;
+            assert.doesNotThrow(() => { outcome = sendTo(1, bad); }, `${target.topic} with ${label}: a rejection, never a synchronous throw`);
+            await assert.rejects(outcome!, names('INVALID_ARGUMENT', new RegExp(`^Producer for topic ${target.topic}: send options must be an object .*got ${label}; the record was not sent`)));
+          }
+        }
+        await partitioned.close();
         await producer.send(2, { id: 'mine' });
         await producer.flush();
         assert.equal(producer.stats.records, 1);

@@ -132,6 +132,7 @@ export class Producer<T> {
    */
   send(value: T, options: SendOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new WalrusError('POOL_CLOSED', `The producer for topic ${this.topic} is closed.`, { context: { topic: this.topic } }));
+    if (typeof options !== 'object' || options === null) return Promise.reject(badSendOptions(this.topic, options));
     if (this.#parts !== undefined) return this.#parts[this.#router!.route(options.key)]!.send(value, options);
     let batch: Batch;
     try {
@@ -263,6 +264,11 @@ export class Producer<T> {
       this.#stats.writes++;
     }
   }
+}
+
+function badSendOptions(topic: string, options: unknown): WalrusError {
+  const got = options === null ? 'null' : typeof options;
+  return new WalrusError('INVALID_ARGUMENT', `Producer for topic ${topic}: send options must be an object { key?, headers?, id?, timestamp? } or left out, got ${got}; the record was not sent.`, { context: { topic, argument: 'options' } });
 }
 
 /** Largest number of (upper-bound) bytes merged into one putMany. */
