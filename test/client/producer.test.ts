@@ -198,6 +198,27 @@ test('a failed write rejects each affected send and the next flush, never silent
     await assert.rejects(producer.close(), { code: 'TOPIC_NOT_FOUND' });
   }));
 
+test('close() covers exactly what was sent before it: a send during close() is refused at once, a second close() waits too', () =>
+  withNode('default', async (_node, client) => {
+    const producer = new Producer<number>(client, { topic: 'closing', linger: { maxWaitMs: 60_000 } });
+    void producer.send(0); // fire and forget
+    const closing = producer.close();
+    // Accepted before, into a new batch behind a 60 s linger that close() did
+    // not wait for: close() resolved, the client was closed, the record was lost.
+    const late = producer.send(1).then(() => 'written', (error: unknown) => (error as WalrusError).code);
+    const again = producer.close();
+    let secondDone = false;
+    void again.then(() => (secondDone = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await Promise.race([late, new Promise((resolve) => setImmediate(resolve, 'pending'))]), 'POOL_CLOSED');
+    await closing;
+    await again;
+    assert.equal(secondDone, true);
+    assert.equal(producer.stats.records, 1);
+    assert.deepEqual((await drain(client, 'closing')).flatMap((e) => decodeEntry(e).map((r) => JSON.parse(Buffer.from(r.value).toString()))), [0]);
+    await assert.rejects(producer.send(2), { code: 'POOL_CLOSED' });
+  }));
+
 test('options are checked with clear errors', () => {
   const client: ProducerClient = { register: async () => undefined, putMany: async () => undefined };
   assert.throws(() => new Producer(client, { topic: 'bad topic' }), { code: 'INVALID_TOPIC' });

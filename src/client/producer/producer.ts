@@ -90,6 +90,7 @@ export class Producer<T> {
   #idleWaiters: Array<() => void> = [];
   #failure: unknown;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #stats: ProducerStats = { records: 0, entries: 0, bytes: 0, writes: 0, failed: 0 };
   /** A partitioned topic: one producer per partition, and the router choosing among them. */
   readonly #parts: Array<Producer<T>> | undefined;
@@ -191,14 +192,17 @@ export class Producer<T> {
     }
   }
 
-  /** Flushes, then refuses further sends. Does not close the client (it may be shared). */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.flush();
-    } finally {
-      this.#closed = true;
-    }
+  /**
+   * Refuses further sends (POOL_CLOSED) from now on, then flushes: it covers
+   * exactly what was sent before it. Calling it again returns the same
+   * promise. Does not close the client (it may be shared).
+   */
+  close(): Promise<void> {
+    // Closed first: a send accepted during the flush would wait for a linger
+    // timer that fires after close() resolved, often after the client closed.
+    this.#closed = true;
+    this.#closing ??= this.flush();
+    return this.#closing;
   }
 
   #cut(): void {
