@@ -15,7 +15,7 @@ export const ERROR_CODES = {
   CONNECTION_REFUSED: { retriable: true, summary: 'The node refused the TCP connection (nothing listening on that address).' },
   CONNECTION_CLOSED: { retriable: true, summary: 'The connection closed while requests were in flight or queued.' },
   NETWORK_ERROR: { retriable: true, summary: 'Any other socket-level failure (reset, unreachable host, DNS failure).' },
-  REQUEST_TIMEOUT: { retriable: true, summary: 'No reply arrived within the per-request timeout; the connection is retired.' },
+  REQUEST_TIMEOUT: { retriable: true, summary: "No reply arrived within the per-request timeout; the connection is retired (a call's shorter `timeoutMs` gives up on that call alone, `context.givenUp`)." },
   ABORTED: { retriable: false, summary: 'The caller aborted the operation through its AbortSignal.' },
   POOL_TIMEOUT: { retriable: true, summary: 'No pooled connection became available within the acquire timeout.' },
   POOL_CLOSED: { retriable: false, summary: 'The connection pool or client was closed.' },

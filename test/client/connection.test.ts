@@ -93,15 +93,22 @@ test('an aborted request keeps its slot: the next reply still goes to the right 
   await fake.close();
 });
 
-test('a per-request timeout shorter than the others still fires', async () => {
+test('a per-request timeout shorter than the others still fires; the connection is retired only after requestTimeoutMs', async () => {
   const fake = await fakeNode(() => undefined);
-  const connection = await Connection.connect({ ...options, requestTimeoutMs: 10_000, port: fake.port });
+  const connection = await Connection.connect({ ...options, requestTimeoutMs: 600, port: fake.port });
   const started = performance.now();
-  const slow = connection.send(encodeMetrics(), parseMetrics, { command: 'METRICS' });
+  let slowSettled = false;
+  const slow = connection.send(encodeMetrics(), parseMetrics, { command: 'METRICS' }).finally(() => (slowSettled = true));
   const fast = connection.send(encodeMetrics(), parseMetrics, { command: 'METRICS', timeoutMs: 60 });
-  await assert.rejects(fast, (e: unknown) => (e as WalrusError).code === 'REQUEST_TIMEOUT');
-  await assert.rejects(slow, (e: unknown) => (e as WalrusError).code === 'CONNECTION_CLOSED');
-  assert.ok(performance.now() - started < 1_000);
+  await assert.rejects(fast, (e: unknown) => (e as WalrusError).code === 'REQUEST_TIMEOUT' && (e as WalrusError).context.givenUp === true);
+  assert.ok(performance.now() - started < 500);
+  // Given up on alone: the connection and the request beside it live on...
+  assert.equal(connection.isOpen, true);
+  assert.equal(slowSettled, false);
+  // ...until the node stays silent for requestTimeoutMs.
+  await assert.rejects(slow, (e: unknown) => (e as WalrusError).code === 'REQUEST_TIMEOUT' && /retired/.test((e as Error).message));
+  assert.ok(performance.now() - started < 2_000);
+  assert.equal(connection.isOpen, false);
   await fake.close();
 });
 

@@ -90,6 +90,49 @@ describe('faults between client and node (fault-injection proxy)', () => {
     assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as WalrusError).retriable));
   });
 
+  test("one call's short timeoutMs fails that call alone: the calls in flight beside it on its connection are not cut and lose no entries", async () => {
+    await direct.register('short');
+    await direct.putMany('short', Array.from({ length: 50 }, (_, i) => `s${i}`));
+    const c = client({ pool: { min: 1, max: 1 }, requestTimeoutMs: 5_000, retry: { retries: 0 } });
+    await c.register('short'); // the one connection is open
+    proxy.setMode({ kind: 'delay', ms: 150 });
+    const others = Array.from({ length: 20 }, () => c.get('short').then(String, (error: unknown) => (error as WalrusError).code));
+    const careless = c.get('short', { timeoutMs: 20 });
+    await assert.rejects(careless, (e: unknown) => isCode('REQUEST_TIMEOUT')(e) && (e as WalrusError).context.requestSent === true);
+    // It retired the connection: the 20 others failed CONNECTION_CLOSED, and
+    // the 20 entries their GETs had consumed were lost (possibleLosses 20).
+    const results = await Promise.all(others);
+    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => `s${i}`));
+    const deadline = Date.now() + 5_000;
+    while (c.stats().discardedEntries === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(c.stats().discardedEntries, 1, 'the careless GET consumed one entry; it is counted when its reply comes');
+    assert.equal(c.stats().possibleLosses, 0);
+    assert.equal(c.stats().nodes[proxy.address]!.pool.destroyed, 0, 'the connection stayed in use');
+    proxy.setMode({ kind: 'pass' });
+    assert.equal(String(await c.get('short')), 's21');
+  });
+
+  test('a BATCH_LEASE or ACK given up by its short timeoutMs still retires its connection, so the node releases the lease', async () => {
+    await direct.register('short-lease');
+    await direct.putMany('short-lease', ['l0', 'l1', 'l2']);
+    const c = client({ requestTimeoutMs: 5_000, retry: { retries: 0 } });
+    await c.probeCapabilities();
+    proxy.setMode({ kind: 'delay', ms: 150 });
+    await assert.rejects(c.lease('short-lease', 2, undefined, { timeoutMs: 20 }), isCode('REQUEST_TIMEOUT'));
+    proxy.setMode({ kind: 'pass' });
+    const deadline = Date.now() + 5_000;
+    while (node.stats().openLeases > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(node.stats().openLeases, 0);
+    const lease = await c.lease('short-lease', 2, undefined, { timeoutMs: 20 });
+    assert.deepEqual(lease.entries.map(String), ['l0', 'l1']);
+    proxy.setMode({ kind: 'delay', ms: 150 });
+    await assert.rejects(lease.ack(), (e: unknown) => isCode('CONNECTION_CLOSED')(e) && /REQUEST_TIMEOUT/.test((e as Error).message));
+    proxy.setMode({ kind: 'pass' });
+    const again = await c.lease('short-lease', 3);
+    assert.deepEqual(again.entries.map(String), ['l0', 'l1', 'l2'], 'the unconfirmed lease came back first');
+    await again.ack();
+  });
+
   test('an AbortSignal rejects a stuck call at once with ABORTED', async () => {
     await direct.register('abort');
     const c = client({ requestTimeoutMs: 5_000 });

@@ -16,7 +16,7 @@ import {
   parseOk,
 } from '../../protocol/index.js';
 import type { Connection } from '../transport/connection.js';
-import { requestMayHaveRun } from '../transport/network-errors.js';
+import { entriesMayBeLost, requestMayHaveRun } from '../transport/network-errors.js';
 import type { WalrusNode } from './node.js';
 import { appendAll } from '../../util/append.js';
 
@@ -163,7 +163,7 @@ export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries:
         if (entries.length === 0) throw failed;
         // Keep what was read (it is gone from the node); the failed GETs
         // that reached the node may have consumed entries of their own.
-        node.notePossibleLosses(results.filter((r) => r.status === 'rejected' && requestMayHaveRun(r.reason)).length);
+        node.notePossibleLosses(results.filter((r) => r.status === 'rejected' && entriesMayBeLost(r.reason)).length);
         return entries;
       }
       const left = maxEntries - entries.length;

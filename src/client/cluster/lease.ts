@@ -68,7 +68,9 @@ export async function leaseOnNode(node: WalrusNode, topic: string, maxEntries: n
     (connection) => {
       // Not sent once the caller gave up: the lease would hide its entries until the connection closes.
       if (call.signal?.aborted) return Promise.reject(abortError(call.signal, { node: node.id, command: 'BATCH_LEASE', topic, requestSent: false }));
-      return connection.send(frame, parseBatchLease, { command: 'BATCH_LEASE', topic, timeoutMs: call.timeoutMs });
+      return connection.send(frame, parseBatchLease, { command: 'BATCH_LEASE', topic, timeoutMs: call.timeoutMs }).catch((error: unknown) => {
+        throw retireOnTimeout(connection, error);
+      });
     },
     'BATCH_LEASE',
     call.signal,
@@ -78,6 +80,17 @@ export async function leaseOnNode(node: WalrusNode, topic: string, maxEntries: n
     return unleased([], node.id, true);
   }
   return new HeldLease(topic, held.value.leaseId, held.value.entries, held.connection, held.release, counters, call.timeoutMs);
+}
+
+/**
+ * A BATCH_LEASE or ACK given up on by a short `timeoutMs` leaves its reply
+ * to come on a live connection: a lease nobody acknowledges, or an ACK
+ * nobody knows the fate of. Closing the connection settles both: the node
+ * releases the connection's leases, so the entries come again.
+ */
+function retireOnTimeout(connection: Connection, error: unknown): unknown {
+  if (error instanceof WalrusError && error.code === 'REQUEST_TIMEOUT' && connection.isOpen) connection.destroy(error);
+  return error;
 }
 
 class HeldLease implements Lease {
@@ -114,6 +127,7 @@ class HeldLease implements Lease {
       await this.#connection.send(encodeAck(topic, this.leaseId), parseOk, { command: 'ACK', topic, timeoutMs: this.#timeoutMs });
     } catch (error) {
       this.#counters.leaseRedeliveries += this.entries.length;
+      retireOnTimeout(this.#connection, error);
       if (!isNodeFailure(error)) throw error;
       // Whatever broke the connection, the node releases a lease with its connection.
       throw new WalrusError('CONNECTION_CLOSED', `ACK of lease ${this.leaseId} (${this.entries.length} entries of ${topic}) could not be confirmed by node ${this.node}: the connection it was leased on is gone (${(error as WalrusError).code}). The node delivers these entries again: a possible duplicate, not a loss.`, {

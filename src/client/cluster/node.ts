@@ -13,7 +13,7 @@ import { Connection, type ReplyParser, type ReplySample, type RequestMeta, type 
 import { LoginRefusals, type ClientAuth } from '../transport/auth.js';
 import type { ClientTls } from '../transport/tls.js';
 import { channels } from './events.js';
-import { isNodeFailure, requestMayHaveRun } from '../transport/network-errors.js';
+import { entriesMayBeLost, isNodeFailure, requestMayHaveRun } from '../transport/network-errors.js';
 import { ConnectionPool, type PoolSettings, type PoolStats } from '../transport/pool.js';
 import { CommandCounters, type CommandStats, type RetryCounters } from './stats.js';
 
@@ -270,7 +270,7 @@ export class WalrusNode {
       } else {
         this.#breaker.neutral();
       }
-      if ((command === 'GET' || command === 'BATCH_GET') && requestMayHaveRun(error)) this.#settings.counters.possibleLosses++;
+      if ((command === 'GET' || command === 'BATCH_GET') && entriesMayBeLost(error)) this.#settings.counters.possibleLosses++;
     } else if (error instanceof WalrusError && ANSWERED.has(error.code)) {
       this.#breaker.success();
     } else {

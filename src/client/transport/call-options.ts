@@ -7,7 +7,10 @@ export const MAX_CALL_TIMEOUT_MS = 86_400_000;
 export interface CallOptions {
   /** Aborts the call (ABORTED, not retried). An aborted GET whose reply still comes drops the entry: see docs/client.md. */
   signal?: AbortSignal;
-  /** Overrides `requestTimeoutMs` for this call's requests: milliseconds, above 0 and at most one day. */
+  /**
+   * Overrides `requestTimeoutMs` for this call's requests: milliseconds, above 0 and at most one day.
+   * A shorter one gives up on this call alone (REQUEST_TIMEOUT); the connection and the calls sharing it go on.
+   */
   timeoutMs?: number;
 }
 

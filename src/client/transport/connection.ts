@@ -148,8 +148,12 @@ export class Connection {
     if (invalid) return Promise.reject(invalid);
     if (meta.signal?.aborted) return Promise.reject(abortError(meta.signal, { ...context, requestSent: false }));
     const now = performance.now();
-    const deadline = now + (meta.timeoutMs ?? this.#options.requestTimeoutMs);
-    const pending = new Pending(parse as ReplyParser<unknown>, context, deadline, now, frame.length, meta.signal);
+    const own = this.#options.requestTimeoutMs;
+    const timeoutMs = meta.timeoutMs ?? own;
+    const deadline = now + timeoutMs;
+    // A shorter per-call timeout gives up on its caller only: retiring the
+    // connection then would cut every other request in flight on it.
+    const pending = new Pending(parse as ReplyParser<unknown>, context, deadline, timeoutMs < own ? now + own : deadline, now, frame.length, meta.signal);
     const promise = new Promise<T>((resolve, reject) => {
       pending.resolve = resolve as (value: unknown) => void;
       pending.reject = reject;
@@ -278,11 +282,13 @@ export class Connection {
     let next = Number.POSITIVE_INFINITY;
     let expired: Pending | undefined;
     for (const pending of this.#queue) {
-      if (pending.deadline <= now) {
+      if (pending.retireAt <= now) {
         expired = pending;
         break;
       }
-      if (pending.deadline < next) next = pending.deadline;
+      if (!pending.abandoned && pending.deadline <= now) this.#giveUp(pending, now);
+      const due = pending.abandoned ? pending.retireAt : pending.deadline;
+      if (due < next) next = due;
     }
     if (expired) {
       const waited = Math.round(now - expired.sentAt);
@@ -292,6 +298,22 @@ export class Connection {
     } else if (next !== Number.POSITIVE_INFINITY) {
       this.#arm(next);
     }
+  }
+
+  /**
+   * A request past its own `timeoutMs` but not yet `requestTimeoutMs`: its
+   * caller gets REQUEST_TIMEOUT, and its slot stays, like an abort's (the
+   * reply is read and dropped), so the requests beside it live on.
+   */
+  #giveUp(pending: Pending, now: number): void {
+    pending.abandoned = true;
+    pending.offAbort?.();
+    pending.offAbort = undefined;
+    const waited = Math.round(now - pending.sentAt);
+    pending.reject(new WalrusError('REQUEST_TIMEOUT', `${pending.context.command} got no reply from node ${this.node} within its timeoutMs (${waited} ms) and was given up; the node may still run it (its reply is read and dropped).`, {
+      // givenUp: its reply still comes; an entry in it counts in discardedEntries, not possibleLosses.
+      context: { ...pending.context, requestSent: true, timeoutMs: waited, givenUp: true },
+    }));
   }
 
   #fail(reason: WalrusError, culprit?: Pending): void {

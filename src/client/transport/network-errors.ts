@@ -59,6 +59,15 @@ export function isNodeFailure(error: unknown): boolean {
   return error instanceof WalrusError && NODE_FAILURES.has(error.code);
 }
 
+/**
+ * A GET (BATCH_GET) that failed this way may have consumed entries nobody
+ * sees: it reached the node and its reply is lost. Not one given up on by
+ * its timeoutMs: that reply is still read, its entries counted as discarded.
+ */
+export function entriesMayBeLost(error: unknown): boolean {
+  return requestMayHaveRun(error) && (error as WalrusError).context.givenUp !== true;
+}
+
 /** True when the error says the request reached the socket before the failure (the node may have run it). */
 export function requestMayHaveRun(error: unknown): boolean {
   return error instanceof WalrusError && error.context.requestSent === true;

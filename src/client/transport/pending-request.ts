@@ -54,7 +54,10 @@ export class Pending {
   constructor(
     readonly parse: ReplyParser<unknown>,
     readonly context: ErrorContext,
+    /** When the caller is given up on (its timeoutMs, else requestTimeoutMs). */
     readonly deadline: number,
+    /** When the connection is retired if no reply came: never before requestTimeoutMs. */
+    readonly retireAt: number,
     readonly sentAt: number,
     readonly bytesOut: number,
     readonly signal: AbortSignal | undefined,
