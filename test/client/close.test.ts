@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Connection, WalrusClient } from '../../src/client/index.js';
+import { WalrusError } from '../../src/errors/index.js';
 import { encodeFrame, encodeMetrics, parseMetrics } from '../../src/protocol/index.js';
 import { spawnBrokerProcess } from '../helpers/broker.js';
 import { startTcpPeer, type TcpPeer } from '../helpers/tcp-peer.js';
@@ -95,4 +97,28 @@ test('an idle connection evicted by the pool does not keep the process alive whe
   } finally {
     await peer.close();
   }
+});
+
+test('close() ends the calls waiting to retry at once with POOL_CLOSED, with or without a signal', async () => {
+  // A port with nothing listening: every attempt is refused, then the call waits 5 s to retry.
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const client = new WalrusClient({ nodes: [`127.0.0.1:${port}`], retry: { retries: 3, initialDelayMs: 5_000, maxDelayMs: 5_000, jitter: 0 } });
+  const shared = new AbortController();
+  const calls = [client.put('t', 'x'), client.get('t', { signal: shared.signal })].map((call) => call.then(() => 'resolved', (error: unknown) => error));
+  while (client.stats().retries < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  const closed = performance.now();
+  await client.close();
+  for (const call of calls) {
+    // They went on sleeping through the 5 s backoff (keeping the process alive), then failed.
+    const took = await settlesWithin(call, 3_000);
+    if (took === 'pending') assert.fail('a call waiting to retry outlived close() by its backoff');
+    const error = await call;
+    assert.ok(error instanceof WalrusError && error.code === 'POOL_CLOSED', String(error));
+    assert.match(error.message, /closed while .* waited to retry/);
+  }
+  assert.ok(performance.now() - closed < 1_000);
+  assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'the shared signal is let go');
 });

@@ -1,5 +1,6 @@
 import { WalrusError, isRetriable } from '../../errors/index.js';
 import { realSleep, type Sleep } from '../../util/sleep.js';
+import { onAbort } from '../../util/abort.js';
 import { backoffDelay } from '../../util/backoff.js';
 
 /** Decides whether `error` on `attempt` (1 = the first retry) should be retried, on top of its `retriable` flag. */
@@ -19,6 +20,8 @@ export interface RetrySeams {
   sleep?: Sleep;
   /** Uniform in [0, 1); swapped in tests for repeatable delays. */
   random?: () => number;
+  /** Aborted when the client closes: a wait for a retry then ends at once with POOL_CLOSED. */
+  stop?: AbortSignal;
 }
 
 /** Information given to `onRetry` before each wait. */
@@ -42,11 +45,13 @@ export class RetryPolicy {
   readonly settings: Readonly<RetrySettings>;
   readonly #sleep: Sleep;
   readonly #random: () => number;
+  readonly #stop: AbortSignal | undefined;
 
   constructor(settings: RetrySettings, seams: RetrySeams = {}) {
     this.settings = settings;
     this.#sleep = seams.sleep ?? realSleep;
     this.#random = seams.random ?? Math.random;
+    this.#stop = seams.stop;
   }
 
   /** The wait before retry number `attempt` (1-based). */
@@ -67,7 +72,7 @@ export class RetryPolicy {
    * it succeeds, fails with an error not worth retrying, or runs out of
    * retries; the last error is thrown with `context.attempts` set.
    */
-  async execute<T>(operation: (attempt: number) => Promise<T>, options: { signal?: AbortSignal; onRetry?: (event: RetryEvent) => void } = {}): Promise<T> {
+  async execute<T>(operation: (attempt: number) => Promise<T>, options: { signal?: AbortSignal; onRetry?: (event: RetryEvent) => void; name?: string } = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await operation(attempt);
@@ -83,8 +88,36 @@ export class RetryPolicy {
         if (typeof hinted === 'number' && hinted > this.settings.maxDelayMs) throw error;
         const delayMs = Math.max(this.delayFor(attempt + 1), typeof hinted === 'number' ? hinted : 0);
         options.onRetry?.({ attempt: attempt + 1, delayMs, error });
-        await this.#sleep(delayMs, options.signal);
+        await this.#pause(delayMs, options.signal, options.name ?? 'the call', error);
       }
+    }
+  }
+
+  /**
+   * The wait before a retry, ended at once by the caller's signal or by
+   * the client closing (`stop`): a call must not outlive close() by its
+   * backoff, nor keep the process alive with the timer.
+   */
+  async #pause(ms: number, signal: AbortSignal | undefined, name: string, last: unknown): Promise<void> {
+    const stop = this.#stop;
+    if (stop === undefined) return this.#sleep(ms, signal);
+    let both = stop;
+    let off: Array<() => void> = [];
+    if (signal !== undefined && !stop.aborted) {
+      const controller = new AbortController();
+      off = [onAbort(signal, () => controller.abort(signal.reason)), onAbort(stop, () => controller.abort(stop.reason))];
+      both = controller.signal;
+    }
+    try {
+      await this.#sleep(ms, both);
+    } catch (error) {
+      if (!stop.aborted || signal?.aborted) throw error;
+    } finally {
+      for (const f of off) f();
+    }
+    if (stop.aborted) {
+      const code = last instanceof WalrusError ? last.code : 'an error';
+      throw new WalrusError('POOL_CLOSED', `The client was closed while ${name} waited to retry after ${code}; it was not retried.`, { cause: last });
     }
   }
 }

@@ -41,7 +41,7 @@ export class Router {
 
   /** Runs `call` on one given node, with retries (no failover). */
   onNode<T>(operation: string, topic: string | undefined, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    return this.#retry.execute(call, { signal, onRetry: (event) => this.#onRetry(operation, topic, event) });
+    return this.#retry.execute(call, { signal, name: operation, onRetry: (event) => this.#onRetry(operation, topic, event) });
   }
 
   /**
@@ -69,6 +69,7 @@ export class Router {
       throw noNode(operation, refusals);
     }, {
       signal,
+      name: operation,
       onRetry: (event) => {
         beforeRetry?.(event.error);
         this.#onRetry(operation, topic, event);

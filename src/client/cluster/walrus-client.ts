@@ -67,6 +67,8 @@ export class WalrusClient {
   readonly #router: Router;
   readonly #counters: RetryCounters = emptyRetryCounters();
   #closed: Promise<void> | undefined;
+  /** Aborted by close(): ends the waits of calls between retries. */
+  readonly #stop = new AbortController();
 
   constructor(options: WalrusClientOptions) {
     this.options = resolveClientOptions(options);
@@ -84,7 +86,7 @@ export class WalrusClient {
       clock: o.clock ?? systemClock,
       counters: this.#counters,
     }));
-    this.#router = new Router(this.#nodes, o.balancer, o.virtualNodes, new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random }), this.#counters);
+    this.#router = new Router(this.#nodes, o.balancer, o.virtualNodes, new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random, stop: this.#stop.signal }), this.#counters);
   }
 
   /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
@@ -321,11 +323,12 @@ export class WalrusClient {
   }
 
   /**
-   * Lets in-flight requests finish, closes every connection; later calls fail
-   * with POOL_CLOSED. Idempotent. Resolves even when a node stopped answering:
+   * Lets in-flight requests finish, closes every connection; calls waiting
+   * to retry and later calls fail with POOL_CLOSED. Idempotent. Resolves even when a node stopped answering:
    * a connection the node does not close within `requestTimeoutMs` is destroyed.
    */
   close(): Promise<void> {
+    this.#stop.abort();
     this.#closed ??= Promise.all(this.#nodes.map((node) => node.close())).then(() => undefined);
     return this.#closed;
   }
