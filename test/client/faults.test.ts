@@ -112,6 +112,24 @@ describe('faults between client and node (fault-injection proxy)', () => {
     assert.equal(String(await c.get('short')), 's21');
   });
 
+  test('calls given up by a timeoutMs shorter than healthCheckTimeoutMs do not open the breaker of a node that answers; longer ones do', async () => {
+    await direct.register('impatient');
+    const c = client({ requestTimeoutMs: 5_000, healthCheckTimeoutMs: 100, retry: { retries: 0 }, breaker: { failureThreshold: 3 } });
+    await c.register('impatient');
+    proxy.setMode({ kind: 'delay', ms: 40 });
+    // 40 ms is a healthy node; 5 ms is one caller's impatience. Those 6
+    // calls counted as node failures: the breaker opened and the next
+    // ordinary put failed CIRCUIT_OPEN.
+    for (let i = 0; i < 6; i++) await assert.rejects(c.put('impatient', `x${i}`, { timeoutMs: 5 }), isCode('REQUEST_TIMEOUT'));
+    assert.equal(c.stats().nodes[proxy.address]!.breaker.state, 'closed');
+    await c.put('impatient', 'ordinary');
+    // A node silent for healthCheckTimeoutMs is unhealthy, whoever asked.
+    proxy.setMode({ kind: 'delay', ms: 400 });
+    for (let i = 0; i < 3; i++) await assert.rejects(c.put('impatient', `y${i}`, { timeoutMs: 150 }), isCode('REQUEST_TIMEOUT'));
+    assert.equal(c.stats().nodes[proxy.address]!.breaker.state, 'open');
+    proxy.setMode({ kind: 'pass' });
+  });
+
   test('a BATCH_LEASE or ACK given up by its short timeoutMs still retires its connection, so the node releases the lease', async () => {
     await direct.register('short-lease');
     await direct.putMany('short-lease', ['l0', 'l1', 'l2']);

@@ -259,7 +259,7 @@ export class WalrusNode {
   }
 
   #judge(error: unknown, command: string): void {
-    if (isNodeFailure(error)) {
+    if (isNodeFailure(error) && !this.#impatient(error)) {
       // Every request in flight on a connection that died fails with the
       // same cause; that is one failure of the node, not one per request.
       const cause = (error as WalrusError).cause;
@@ -276,6 +276,17 @@ export class WalrusNode {
     } else {
       this.#breaker.neutral();
     }
+  }
+
+  /**
+   * A call given up by its own timeoutMs before healthCheckTimeoutMs passed
+   * says more about the caller's patience than about the node (a node
+   * silent that long is unhealthy, whoever asked): neutral, like an abort,
+   * so one impatient caller cannot open the breaker for every other.
+   */
+  #impatient(error: unknown): boolean {
+    const { givenUp, timeoutMs } = (error as WalrusError).context;
+    return givenUp === true && typeof timeoutMs === 'number' && timeoutMs < this.#settings.healthCheckTimeoutMs;
   }
 
   /**
