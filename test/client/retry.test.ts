@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RetryPolicy } from '../../src/client/index.js';
+import net from 'node:net';
+import { RetryPolicy, WalrusClient } from '../../src/client/index.js';
 import { WalrusError } from '../../src/errors/index.js';
 
 const defaults = { retries: 3, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.5 };
@@ -111,4 +112,25 @@ test('an aborted signal stops retrying', async () => {
     throw new WalrusError('NETWORK_ERROR', 'x');
   }, { signal: controller.signal }));
   assert.equal(calls, 2);
+});
+
+test('a retryIf that throws fails the call with CONFIG_INVALID naming retry.retryIf, and keeps the error it was judging', async () => {
+  // A real socket refusing: nothing listens on this port any more.
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const client = new WalrusClient({ nodes: [`127.0.0.1:${port}`], retry: { retryIf: () => { throw new Error('predicate bug'); } } });
+  try {
+    // Before: the call rejected with the predicate's bare Error, the refusal it was judging lost.
+    await assert.rejects(client.put('t', 'x'), (e: unknown) => {
+      assert.ok(e instanceof WalrusError, String(e));
+      assert.equal(e.code, 'CONFIG_INVALID');
+      assert.match(e.message, /^retry\.retryIf threw "predicate bug" while judging CONNECTION_REFUSED \(attempt 1\) of PUT; the call was not retried and failed with that error: Could not connect/);
+      assert.equal((e.cause as WalrusError).code, 'CONNECTION_REFUSED');
+      return true;
+    });
+  } finally {
+    await client.close();
+  }
 });

@@ -61,10 +61,22 @@ export class RetryPolicy {
     return backoffDelay(this.settings, attempt, 1 - this.#random());
   }
 
-  shouldRetry(error: unknown, attempt: number): boolean {
+  shouldRetry(error: unknown, attempt: number, name = 'the call'): boolean {
     if (attempt > this.settings.retries) return false;
     if (!isRetriable(error)) return false;
-    return this.settings.retryIf ? this.settings.retryIf(error, attempt) : true;
+    if (!this.settings.retryIf) return true;
+    try {
+      return this.settings.retryIf(error, attempt);
+    } catch (thrown) {
+      // The user's predicate failed: say so, and keep the error it was judging.
+      const what = error instanceof WalrusError ? error.code : 'an error';
+      const message = (thrown as Error | null)?.message;
+      const reason = typeof message === 'string' ? JSON.stringify(message) : typeof thrown === 'string' ? JSON.stringify(thrown) : `a ${typeof thrown}`;
+      throw new WalrusError('CONFIG_INVALID', `retry.retryIf threw ${reason} while judging ${what} (attempt ${attempt}) of ${name}; the call was not retried and failed with that error: ${(error as Error)?.message}`, {
+        cause: error,
+        context: { option: 'retry.retryIf', retryIfError: thrown },
+      });
+    }
   }
 
   /**
@@ -77,7 +89,7 @@ export class RetryPolicy {
       try {
         return await operation(attempt);
       } catch (error) {
-        if (!this.shouldRetry(error, attempt + 1) || options.signal?.aborted) {
+        if (!this.shouldRetry(error, attempt + 1, options.name) || options.signal?.aborted) {
           if (error instanceof WalrusError && attempt > 0) error.context.attempts = attempt + 1;
           throw error;
         }
