@@ -225,13 +225,27 @@ export function resolveSerializer<T>(spec: SerializerSpec<T>): Serializer<T> {
   return spec;
 }
 
+/**
+ * What a serializer's exception says. A stack overflow is a value nesting
+ * deeper than the stack allows, or, for msgpack (which has no cycle check),
+ * a value that refers to itself: "Maximum call stack size exceeded" alone
+ * names neither.
+ */
+function whyNot(cause: unknown): string {
+  const message = (cause as Error | null)?.message;
+  if (cause instanceof RangeError && /call stack/i.test(String(message))) {
+    return 'it nests too deeply or refers to itself (a cycle) (Maximum call stack size exceeded); send a flatter value without cycles';
+  }
+  return typeof message === 'string' ? message : typeof cause === 'string' ? cause : `the serializer threw a ${typeof cause}`;
+}
+
 /** Serializes with `serializer` into bytes; any failure becomes SERIALIZATION_ERROR. */
 export function serializeValue<T>(serializer: Serializer<T>, value: T, topic?: string): Uint8Array {
   let out: Uint8Array | string;
   try {
     out = serializer.serialize(value);
   } catch (cause) {
-    throw new WalrusError('SERIALIZATION_ERROR', `Could not serialize a value${topic ? ` for topic ${topic}` : ''}: ${(cause as Error)?.message ?? String(cause)}.`, {
+    throw new WalrusError('SERIALIZATION_ERROR', `Could not serialize a value${topic ? ` for topic ${topic}` : ''}: ${whyNot(cause)}.`, {
       cause,
       context: topic ? { topic } : {},
     });

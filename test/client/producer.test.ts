@@ -219,6 +219,23 @@ test('close() covers exactly what was sent before it: a send during close() is r
     await assert.rejects(producer.send(2), { code: 'POOL_CLOSED' });
   }));
 
+test('a value that refers to itself or nests too deeply is a SERIALIZATION_ERROR saying so, in every serializer; the producer keeps working', () =>
+  withNode('default', async (_node, client) => {
+    const cyclic: Record<string, unknown> = { id: 1 };
+    cyclic.self = cyclic;
+    let deep: unknown = 0;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    for (const serializer of ['json', 'msgpack'] as const) {
+      const producer = new Producer<unknown>(client, { topic: `deep-${serializer}`, serializer });
+      // msgpack said only "Maximum call stack size exceeded" (for a cycle too).
+      await assert.rejects(producer.send(cyclic), (e: unknown) => e instanceof WalrusError && e.code === 'SERIALIZATION_ERROR' && /circular|cycle/.test(e.message));
+      await assert.rejects(producer.send(deep), (e: unknown) => e instanceof WalrusError && e.code === 'SERIALIZATION_ERROR' && /nests too deeply or refers to itself/.test(e.message));
+      await producer.send({ fine: true });
+      await producer.close();
+      assert.equal(producer.stats.records, 1);
+    }
+  }));
+
 test('options are checked with clear errors', () => {
   const client: ProducerClient = { register: async () => undefined, putMany: async () => undefined };
   assert.throws(() => new Producer(client, { topic: 'bad topic' }), { code: 'INVALID_TOPIC' });
