@@ -104,6 +104,22 @@ for (const compat of ['default', 'stock'] as const) {
       }
     });
 
+    test('metrics(node) and capabilities(node) with a node that is not an address are INVALID_ARGUMENT naming the call and the nodes', async () => {
+      const client = new WalrusClient({ nodes: [node.address] });
+      try {
+        // Before: CONFIG_INVALID "node: host must be a non-empty string." (an option error, naming no call).
+        for (const bad of [{}, 'nope', 5, { host: 'x', port: 0 }]) {
+          const pattern = /^metrics\(\): node must be "host:port" or \{ host, port \}, one of this client's nodes \(127\.0\.0\.1:\d+\); node: .* Nothing was sent\./;
+          await assert.rejects(client.metrics(bad as string), names('INVALID_ARGUMENT', pattern));
+          assert.throws(() => client.capabilities(bad as string), names('INVALID_ARGUMENT', /^capabilities\(\): node must be/));
+        }
+        await assert.rejects(client.metrics('127.0.0.1:1'), names('INVALID_ARGUMENT', /Node 127\.0\.0\.1:1 is not one of this client's nodes/));
+        sentNothing(client, node.address);
+      } finally {
+        await client.close();
+      }
+    });
+
     test('put with a payload that is not a string is INVALID_PAYLOAD naming the payload, sending nothing', async () => {
       const client = new WalrusClient({ nodes: [node.address] });
       try {

@@ -279,7 +279,7 @@ export class WalrusClient {
   async metrics(node?: NodeAddressInput, options: CallOptions = {}): Promise<NodeMetrics> {
     assertCallOptions(options, 'metrics()');
     if (node !== undefined) {
-      const target = this.#node(node);
+      const target = this.#node(node, 'metrics()');
       return this.#router.onNode('METRICS', undefined, options.signal, () => target.metrics(options));
     }
     return this.#run('METRICS', undefined, 'write', options, (target) => target.metrics(options));
@@ -297,7 +297,7 @@ export class WalrusClient {
    * `probeCapabilities()` asks now, batch calls ask on first use.
    */
   capabilities(node?: NodeAddressInput): NodeCapabilities {
-    if (node !== undefined) return this.#node(node).capabilities;
+    if (node !== undefined) return this.#node(node, 'capabilities()').capabilities;
     const all = this.#nodes.map((n) => n.capabilities);
     return { batchPut: all.every((c) => c.batchPut), batchGet: all.every((c) => c.batchGet), batchLease: all.every((c) => c.batchLease), claims: all.every((c) => c.claims), probed: all.every((c) => c.probed) };
   }
@@ -333,8 +333,13 @@ export class WalrusClient {
     return this.#closed;
   }
 
-  #node(input: NodeAddressInput): WalrusNode {
-    const id = formatAddress(parseAddress(input, 'node'));
+  #node(input: NodeAddressInput, call: string): WalrusNode {
+    let id: string;
+    try {
+      id = formatAddress(parseAddress(input, 'node'));
+    } catch (error) {
+      throw new WalrusError('INVALID_ARGUMENT', `${call}: node must be "host:port" or { host, port }, one of this client's nodes (${this.nodes.join(', ')}); ${(error as Error).message} Nothing was sent.`, { cause: error, context: { argument: 'node' } });
+    }
     const node = this.#nodes.find((n) => n.id === id);
     if (!node) throw new WalrusError('INVALID_ARGUMENT', `Node ${id} is not one of this client's nodes (${this.nodes.join(', ')}).`, { context: { node: id } });
     return node;
