@@ -35,6 +35,13 @@ function json(res: ServerResponse, status: number, body: unknown, head = false):
   return true;
 }
 
+/**
+ * State-store reads run one at a time, and at most this many wait or run:
+ * a read loads the store's files whole (30 concurrent reads of a 120 MB store
+ * took the run to 3.8 GB RSS). More get a 503.
+ */
+export const MAX_STORE_READS = 4;
+
 const API = {
   'GET /api/topology': 'the graph: nodes (sources, processors with their stage group, sinks, topics) and edges; which instance this run is; the partitions it owns of each partitioned source, sink and store',
   'GET /api/stats': 'the latest stats frame (with each source partition\'s lag) and the last minutes of them',
@@ -78,6 +85,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       void readStatus().then((status) => { latestStatus = status; streams.send('status', status); }, () => undefined);
     }
   });
+
+  let storeReads = 0;
+  let lastStoreRead: Promise<unknown> = Promise.resolve();
 
   const status = async (context: RouteContext): Promise<unknown> => {
     const ready = await context.ready();
@@ -179,10 +189,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const limit = intParam(query.get('limit'), 100, 1, 1_000);
     if (typeof limit === 'string') return [400, { error: limit }];
     const prefix = query.get('prefix') ?? undefined;
+    if (storeReads >= MAX_STORE_READS) {
+      return [503, { error: `${storeReads} state-store reads are already running or waiting (one runs at a time: each loads the store's files whole); retry in a moment` }];
+    }
+    storeReads++;
+    const read = lastStoreRead.then(() => options.browseStore!(store, { prefix: prefix === '' ? undefined : prefix, limit }));
+    lastStoreRead = read.catch(() => undefined);
     try {
-      return [200, await options.browseStore(store, { prefix: prefix === '' ? undefined : prefix, limit })];
+      return [200, await read];
     } catch (error) {
       return [500, { error: (error as Error).message, code: (error as { code?: string }).code }];
+    } finally {
+      storeReads--;
     }
   }
 
