@@ -20,6 +20,8 @@ export function isLoopbackHost(host: string): boolean {
  * - DNS rebinding: a page on evil.example whose name later resolves to
  *   127.0.0.1 would be same-origin with the dashboard. On a loopback bind,
  *   the Host header must therefore be a loopback name.
+ * - Requests a page of another site makes the browser send (`Sec-Fetch-Site`
+ *   not `same-origin` or `none`), but for top-level navigations to a GET.
  * - Cross-site requests that change data (replay): a POST must carry
  *   `content-type: application/json` (which a cross-origin page cannot send
  *   without a CORS preflight, which is never answered) and, when the browser
@@ -31,6 +33,14 @@ export function refuseReason(req: IncomingMessage, options: { loopback: boolean 
   if (options.loopback && !isLoopbackHost(host)) {
     return `Host "${host}" is not a loopback name: open the dashboard as http://127.0.0.1:<port>/ (or localhost)`;
   }
+  // A page of another site can make the browser send GETs here (no-cors fetch, <img>, <script>): it cannot read
+  // the answers, but the run does the work (a store read loads the store whole) as often as the page likes.
+  // Browsers say where a request comes from; only a top-level navigation (a link, a bookmark) may come from elsewhere.
+  const site = req.headers['sec-fetch-site'];
+  const navigation = req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document' && req.method !== 'POST';
+  if (site !== undefined && site !== 'same-origin' && site !== 'none' && !navigation) {
+    return `${site} request refused (Sec-Fetch-Site: ${site}): only the dashboard's own page may call ${req.url ?? '/'}; open http://${host}/`;
+  }
   if (req.method !== 'POST') return undefined;
   const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
   if (type !== 'application/json') return `POST needs content-type application/json (got "${type || 'none'}")`;
@@ -38,8 +48,6 @@ export function refuseReason(req: IncomingMessage, options: { loopback: boolean 
   if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
     return `cross-origin POST refused (Origin ${origin} is not http://${host})`;
   }
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `cross-site POST refused (Sec-Fetch-Site: ${site})`;
   return undefined;
 }
 
