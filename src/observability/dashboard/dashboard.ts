@@ -86,6 +86,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
   });
 
+  const replaying = new Set<number>();
   let storeReads = 0;
   let lastStoreRead: Promise<unknown> = Promise.resolve();
 
@@ -165,8 +166,17 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const repeated = (ids as number[]).find((id, i) => ids.indexOf(id) !== i);
     if (repeated !== undefined) return [400, { error: `dead letter ${repeated} is named more than once; list each id once` }];
     if (confirm !== true) return [400, { error: 'replay changes data: send "confirm": true' }];
-    const { found, missing } = deadLetters.entries(ids as number[]);
-    const answer: ReplayAnswer = { replayed: {}, results: missing.map((id) => ({ id, ok: false, reason: 'no longer held (only the latest dead letters are kept)' })) };
+    const held = deadLetters.entries(ids as number[]);
+    // One replay of a dead letter at a time: a second click (or tab) while the first is under way would send it twice.
+    const found = held.found.filter((f) => !replaying.has(f.id));
+    const answer: ReplayAnswer = {
+      replayed: {},
+      results: [
+        ...held.missing.map((id) => ({ id, ok: false as const, reason: 'no longer held (only the latest dead letters are kept)' })),
+        ...held.found.filter((f) => replaying.has(f.id)).map((f) => ({ id: f.id, ok: false as const, reason: 'already being replayed by another request; not sent again' })),
+      ],
+    };
+    for (const f of found) replaying.add(f.id);
     if (found.length > 0) {
       try {
         const outcome = await options.replay(found.map((f) => f.entry));
@@ -175,6 +185,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         deadLetters.markReplayed(found.filter((_, i) => outcome.results[i]?.ok).map((f) => f.id));
       } catch (error) {
         return [502, { error: `replay failed: ${(error as Error).message}`, code: (error as { code?: string }).code }];
+      } finally {
+        for (const f of found) replaying.delete(f.id);
       }
     }
     const order = new Map((ids as number[]).map((id, i) => [id, i]));
