@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startBroker } from '../../src/broker/index.js';
 import { MetricsHub } from '../../src/observability/metrics/metrics-hub.js';
@@ -172,6 +173,30 @@ test('on a loopback bind, /metrics and /readyz refuse a Host that is not a loopb
       assert.equal(res.status, 200, host);
       assert.match(res.body, /secret-topic/);
     }
+  } finally {
+    await server.close();
+  }
+});
+
+test('requests Node refuses before routing get a JSON reason: headers over the limit (431), a malformed request (400)', async () => {
+  const server = await startObservabilityServer({ port: 0, metrics: { contentType: 'text/plain', metrics: async () => 'up 1\n' } });
+  const raw = (text: string) => new Promise<string>((resolve, reject) => {
+    const socket = connect({ port: server.port, host: '127.0.0.1' }, () => socket.write(text));
+    let out = '';
+    socket.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(out));
+  });
+  try {
+    for (const request of [`GET /metrics?${'q'.repeat(100_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(100_000)}\r\n\r\n`]) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      assert.match(answer, /\{"error":"the request line and headers are over the \d+-byte limit; send a shorter URL or fewer, smaller headers"\}/);
+    }
+    const bad = await raw('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    assert.match(bad, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(bad, /\{"error":"not a valid HTTP\/1\.1 request \(HPE_/);
+    assert.equal((await fetch(`http://${server.address}/healthz`)).status, 200);
   } finally {
     await server.close();
   }

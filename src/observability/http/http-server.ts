@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WalrusError } from '../../errors/index.js';
 import { ConnectionRegistry } from '../../util/connection-registry.js';
@@ -197,6 +197,18 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
       if (res.headersSent) { res.destroy(); return; }
       sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) }, req.method === 'HEAD');
     });
+  });
+  // Requests Node refuses before any route sees them get a JSON reason too (Node's own answers have no body).
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || answering?.headersSent) { socket.destroy(); return; }
+    const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, `the request line and headers are over the ${maxHeaderSize}-byte limit; send a shorter URL or fewer, smaller headers`]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request was not received in time (headers within 60 s, the whole request within 300 s); send it at once']
+        : [400, `not a valid HTTP/1.1 request (${error.code ?? 'parse error'}: ${error.message})`];
+    const text = `${JSON.stringify({ error: reason })}\n`;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`, () => socket.destroy());
   });
   // Scrapers keep connections alive; close() must not wait for them.
   server.keepAliveTimeout = 5_000;
