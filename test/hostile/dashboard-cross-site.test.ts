@@ -64,3 +64,40 @@ test('a page of another site cannot make the dashboard work for it; the dashboar
   assert.equal(answer, 200);
   assert.equal(storeReads, 1);
 });
+
+test('a page of another site cannot make the run render /metrics or probe its nodes for /readyz; opening them still works', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-cross-site-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let renders = 0;
+  let probes = 0;
+  const server = await startObservabilityServer({
+    port: 0,
+    metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => { renders++; return 'up 1\n'; } },
+    readiness: async () => { probes++; await new Promise((r) => setTimeout(r, 5)); return { ready: true, checks: {} }; },
+  });
+  const target = `http://127.0.0.1:${server.port}`;
+  const evil = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>cats</title><img src="${target}/readyz"><img src="${target}/metrics">
+<script>
+  (async () => {
+    for (let i = 0; i < 10; i++) await Promise.allSettled(['/metrics', '/readyz'].map((p) => fetch('${target}' + p + '?' + i, { mode: 'no-cors' })));
+    document.title = 'done';
+  })();
+</script>`);
+  });
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+  t.after(async () => { await browser.close(); evil.close(); await server.close(); });
+  const page = await browser.newPage();
+  await page.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+  await page.waitForFunction("document.title === 'done'", undefined, { timeout: 20_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual({ renders, probes }, { renders: 0, probes: 0 }, 'the other site\'s page made the run do the work');
+  // Opened by the user (a navigation), and asked by a scraper (no Sec-Fetch-* headers), they answer.
+  assert.equal((await page.goto(`${target}/metrics`))?.status(), 200);
+  assert.equal((await fetch(`${target}/readyz`)).status, 200);
+  assert.deepEqual({ renders, probes }, { renders: 1, probes: 1 });
+});

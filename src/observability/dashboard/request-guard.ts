@@ -33,14 +33,8 @@ export function refuseReason(req: IncomingMessage, options: { loopback: boolean 
   if (options.loopback && !isLoopbackHost(host)) {
     return `Host "${host}" is not a loopback name: open the dashboard as http://127.0.0.1:<port>/ (or localhost)`;
   }
-  // A page of another site can make the browser send GETs here (no-cors fetch, <img>, <script>): it cannot read
-  // the answers, but the run does the work (a store read loads the store whole) as often as the page likes.
-  // Browsers say where a request comes from; only a top-level navigation (a link, a bookmark) may come from elsewhere.
-  const site = req.headers['sec-fetch-site'];
-  const navigation = req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document' && req.method !== 'POST';
-  if (site !== undefined && site !== 'same-origin' && site !== 'none' && !navigation) {
-    return `${site} request refused (Sec-Fetch-Site: ${site}): only the dashboard's own page may call ${req.url ?? '/'}; open http://${host}/`;
-  }
+  const crossSite = crossSiteReason(req);
+  if (crossSite !== undefined) return crossSite;
   if (req.method !== 'POST') return undefined;
   const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
   if (type !== 'application/json') return `POST needs content-type application/json (got "${type || 'none'}")`;
@@ -49,6 +43,22 @@ export function refuseReason(req: IncomingMessage, options: { loopback: boolean 
     return `cross-origin POST refused (Origin ${origin} is not http://${host})`;
   }
   return undefined;
+}
+
+/**
+ * Why a request a browser sent for a page of another origin must be refused,
+ * or undefined. Such a page can make the browser send GETs here (no-cors
+ * fetch, `<img>`, `<script>`): it cannot read the answers, but the run does
+ * the work (a store read loads the store whole; `/readyz` connects to every
+ * node) as often as the page likes. Browsers say where a request comes from
+ * (`Sec-Fetch-Site`); only a top-level navigation (a link, a bookmark) may
+ * come from elsewhere. Scrapers send no such header.
+ */
+export function crossSiteReason(req: IncomingMessage): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  const navigation = req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document' && req.method !== 'POST';
+  if (site === undefined || site === 'same-origin' || site === 'none' || navigation) return undefined;
+  return `${site} request refused (Sec-Fetch-Site: ${site}): a page of another origin may not call ${req.url ?? '/'}; open http://${req.headers.host ?? '<host>'}${req.url ?? '/'} itself`;
 }
 
 /** Reads a JSON request body of at most `maxBytes` (checked before buffering more). */

@@ -4,7 +4,7 @@ import { WalrusError } from '../../errors/index.js';
 import { ConnectionRegistry } from '../../util/connection-registry.js';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
 import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
-import { isLoopbackHost } from '../dashboard/request-guard.js';
+import { crossSiteReason, isLoopbackHost } from '../dashboard/request-guard.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
 
@@ -185,6 +185,11 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     const host = req.headers.host;
     if (loopback && path !== '/healthz' && host !== undefined && !isLoopbackHost(host)) {
       sendJson(res, 403, { error: `${path}: Host "${host}" is not a loopback name; this server binds loopback: ask http://127.0.0.1:<port>${path} (or localhost)` }, head);
+      return;
+    }
+    const crossSite = path === '/healthz' ? undefined : crossSiteReason(req);
+    if (crossSite !== undefined) {
+      sendJson(res, 403, { error: crossSite }, head);
       return;
     }
     if (authorized && path !== '/healthz' && !authorized(req)) {
