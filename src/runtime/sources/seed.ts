@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
-import { MAX_BATCH_ENTRIES, payloadProblem } from '../../protocol/index.js';
+import { MAX_BATCH_ENTRIES, maxPayloadBytes, payloadProblem } from '../../protocol/index.js';
+import { LineTooLongError, lines } from '../../util/lines.js';
 import type { Topology } from '../../topology/types.js';
 
 /** A file to load into a source topic before the pipeline starts (`--seed source=file`). */
@@ -60,22 +62,15 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
         `(sources: ${Object.keys(topology.sources).join(', ') || 'none'})`);
     }
     const file = resolve(options.cwd ?? process.cwd(), seed.file);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (cause) {
-      throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: ${(cause as Error).message}`, { cause });
-    }
-    const digest = createHash('sha256').update(text).digest('hex');
+    // Seed lines are plain entries without a key: a partitioned source gets them round-robin (docs/scaling.md).
+    const topics = partitionTopics(spec.topic, spec.partitions);
+    const { entries, digest } = await readSeedFile(file, Math.min(...topics.map(maxPayloadBytes)));
     const markKey = `${target}|${spec.topic}|${digest}`;
     const previous = marker[markKey];
     if (typeof previous === 'string' && !options.force) {
       results.push({ source: seed.source, topic: spec.topic, file, entries: 0, skipped: true });
       continue;
     }
-    const entries = linesOf(text, file);
-    // Seed lines are plain entries without a key: a partitioned source gets them round-robin (docs/scaling.md).
-    const topics = partitionTopics(spec.topic, spec.partitions);
     const resumed = typeof previous === 'object' && !options.force;
     const loading: Loading = resumed ? previous : { loading: true, base: {}, done: {} };
     if (!resumed) for (const topic of topics) loading.base[topic] = await countOf(writer, topic);
@@ -142,17 +137,48 @@ async function writeMarker(file: string, marker: Marker): Promise<void> {
   await rename(aside, file);
 }
 
-/** Non-empty lines, trailing whitespace (which the server would trim anyway) removed. */
-function linesOf(text: string, file: string): string[] {
-  const out: string[] = [];
-  text.split('\n').forEach((line, i) => {
-    const entry = line.trimEnd();
-    if (entry === '') return;
-    const problem = payloadProblem(entry);
-    if (problem) throw new WalrusError('INVALID_PAYLOAD', `${file}:${i + 1}: ${problem}`);
-    out.push(entry);
-  });
-  return out;
+/**
+ * A seed file's non-empty lines, trailing whitespace (which the server would
+ * trim anyway) removed, and the sha256 of its bytes. Read as a stream: a line
+ * longer than one entry (a binary file, /dev/zero) or not UTF-8 is refused
+ * with its file:line as soon as it is read, so memory stays bounded by what
+ * can actually be loaded, and no byte is silently replaced.
+ */
+async function readSeedFile(file: string, maxLineBytes: number): Promise<{ entries: string[]; digest: string }> {
+  const hash = createHash('sha256');
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const entries: string[] = [];
+  let lineNo = 0;
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(file)) {
+      hash.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  }
+  try {
+    for await (const line of lines(hashed(), maxLineBytes)) {
+      lineNo += 1;
+      let text: string;
+      try {
+        text = decoder.decode(line);
+      } catch {
+        throw new WalrusError('INVALID_PAYLOAD', `${file}:${lineNo}: the line is not valid UTF-8 (a binary file?); a seed file is text, one entry per line`);
+      }
+      const entry = text.trimEnd();
+      if (entry === '') continue;
+      const problem = payloadProblem(entry);
+      if (problem) throw new WalrusError('INVALID_PAYLOAD', `${file}:${lineNo}: ${problem}`);
+      entries.push(entry);
+    }
+  } catch (cause) {
+    if (cause instanceof WalrusError) throw cause;
+    if (cause instanceof LineTooLongError) {
+      throw new WalrusError('INVALID_PAYLOAD', `${file}:${cause.line}: the line is longer than ${maxLineBytes} bytes, more than one entry can hold ` +
+        '(stopped reading there); split it, or write it with `walrus-stream produce --compression gzip`');
+    }
+    throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: ${(cause as Error).message}`, { cause });
+  }
+  return { entries, digest: hash.digest('hex') };
 }
 
 async function readMarker(file: string): Promise<Marker> {

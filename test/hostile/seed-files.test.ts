@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// `run --seed` with files that are not seed files: each is refused naming file:line, after reading
+// only as far as the bad line. The file was read whole into one string first: /dev/zero grew the
+// process to ~700 MB and failed "Invalid string length"; a 100 MB line was read whole and then
+// refused as "payload 0"; the bytes of a binary file that are not UTF-8 were silently replaced by U+FFFD.
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(root, 'bin', 'walrus-stream.js');
+
+function rssOf(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function project(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-files-'));
+  await writeFile(join(dir, 'topology.yaml'), [
+    'app: seedfiles', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
+    'sources:', '  in: { topic: seed-in, format: text, serializer: string }',
+    'processors:', '  echo: { module: ./echo.mjs, input: in }', '',
+  ].join('\n'));
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(root, join(dir, 'node_modules', 'walrus-stream'), 'dir');
+  await writeFile(join(dir, 'echo.mjs'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n");
+  return dir;
+}
+
+async function seed(dir: string, file: string): Promise<{ code: number | null; stderr: string; peakRss: number }> {
+  const child = spawn(process.execPath, [BIN, 'run', 'topology.yaml', '--until-idle', '--seed', `in=${file}`, '--metrics-address', 'false'],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => { stderr += String(c); });
+  let peakRss = 0;
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssOf(child.pid!)); }, 10);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(sampler);
+  return { code, stderr, peakRss };
+}
+
+test('run --seed /dev/zero: refused at the first line, past one entry\'s length, with memory bounded', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const r = await seed(dir, '/dev/zero');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /INVALID_PAYLOAD: \/dev\/zero:1: the line is longer than \d+ bytes, more than one entry can hold \(stopped reading there\); split it/);
+  assert.ok(r.peakRss < 300 * 1024 * 1024, `peak RSS ${Math.round(r.peakRss / 1048576)} MB`);
+});
+
+test('run --seed with a 100 MB line: refused naming file:line, without reading the whole line', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'big.txt'), `first\n${'x'.repeat(100 * 1024 * 1024)}\nlast\n`);
+  const r = await seed(dir, 'big.txt');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /INVALID_PAYLOAD: \/.*\/big\.txt:2: the line is longer than \d+ bytes/);
+  assert.ok(r.peakRss < 300 * 1024 * 1024, `peak RSS ${Math.round(r.peakRss / 1048576)} MB`);
+});
+
+test('run --seed with a binary file: refused naming the first line that is not UTF-8, not loaded with its bytes replaced', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'bin.dat'), Buffer.from([0x6f, 0x6b, 0x0a, 0xff, 0xfe, 0x00, 0x01, 0x0a, 0x6f, 0x6b, 0x0a]));
+  const r = await seed(dir, 'bin.dat');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /INVALID_PAYLOAD: \/.*\/bin\.dat:2: the line is not valid UTF-8 \(a binary file\?\); a seed file is text/);
+});
+
+test('run --seed with a text file: CRLF, trailing blanks, blank lines and a BOM load as before', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'ok.txt'), 'a\r\nb  \n\n\u00e9t\u00e9\nlast');
+  const r = await seed(dir, 'ok.txt');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /seed: loaded 4 entries from .*ok\.txt into "seed-in"/);
+});
