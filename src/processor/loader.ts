@@ -188,8 +188,19 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
   } catch (cause) {
     return { ok: false, kind: 'load-failed', problem: `failed to load: ${loadFailure(cause, modulePath, compiled)}`, cause };
   }
-  const { primary, all } = candidates(loaded, viaRequire);
-  const found = all.find((c) => isProcessor(c));
+  let primary: unknown;
+  let found: unknown;
+  try {
+    let all: unknown[];
+    ({ primary, all } = candidates(loaded, viaRequire));
+    found = all.find((c) => isProcessor(c));
+  } catch (cause) {
+    // A Proxy's trap or a getter that throws when the default export is looked at.
+    let reason: string;
+    try { reason = cause instanceof Error ? String(cause.message).split('\n')[0]! : String(cause); } catch { reason = 'a value that cannot be shown'; }
+    return { ok: false, kind: 'not-a-processor', cause,
+      problem: `reading its default export threw (${reason}: a Proxy or a getter?); ${viaRequire && !typeScript ? MODULE_EXPORTS_HINT : DEFAULT_EXPORT_HINT}` };
+  }
   if (found === undefined) {
     return { ok: false, kind: 'not-a-processor', problem: `${describe(primary)}; ${viaRequire && !typeScript ? MODULE_EXPORTS_HINT : DEFAULT_EXPORT_HINT}` };
   }

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Processor modules that are hostile to the loader itself, through the real CLI.
+
+const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
+const VALIDATE = ['validate', 'topology.yaml'];
+const RUN = ['run', 'topology.yaml', '--until-idle', '--metrics-address', 'false'];
+const BRAND = "[Symbol.for('walrus-stream.processor')]: true";
+
+async function cli(modules: Record<string, string>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-exports-'));
+  try {
+    for (const [name, text] of Object.entries(modules)) await writeFile(join(dir, `${name}.mjs`), text);
+    await writeFile(join(dir, 'topology.yaml'), [
+      'app: exports', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
+      'sources:', '  in: { topic: in, format: text, serializer: string }', 'processors:',
+      ...Object.keys(modules).map((name) => `  ${name}: { module: ./${name}.mjs, input: in }`), '',
+    ].join('\n'));
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += String(c); });
+    child.stderr.on('data', (c) => { stderr += String(c); });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+    return { code, stdout, stderr };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a default export whose Proxy trap or getter throws when looked at is "not a processor", with the fix; not a bare "failed to load: <trap message>"', { timeout: 60_000 }, async () => {
+  const modules = {
+    proxied: "export default new Proxy({}, { get() { throw new Error('trap'); } });",
+    getter: `export default { get ${BRAND.split(':')[0]}() { throw new Error('getter boom'); } };`,
+  };
+  const validate = await cli(modules, VALIDATE);
+  assert.equal(validate.code, 1, validate.stderr);
+  assert.match(validate.stderr, /topology\.yaml:10:\d+: error: processors\.proxied\.module: reading its default export threw \(trap: a Proxy or a getter\?\); write `export default defineProcessor/);
+  assert.match(validate.stderr, /topology\.yaml:11:\d+: error: processors\.getter\.module: reading its default export threw \(getter boom: a Proxy or a getter\?\)/);
+  const run = await cli({ proxied: modules.proxied }, RUN);
+  assert.equal(run.code, 3, run.stderr);
+  assert.match(run.stderr, /processor "proxied" \(.*proxied\.mjs\) failed to load: processor module .*proxied\.mjs must default-export defineProcessor\(\{\.\.\.\}\): reading its default export threw \(trap/);
+});
