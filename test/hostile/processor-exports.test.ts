@@ -49,3 +49,18 @@ test('a default export whose Proxy trap or getter throws when looked at is "not 
   assert.equal(run.code, 3, run.stderr);
   assert.match(run.stderr, /processor "proxied" \(.*proxied\.mjs\) failed to load: processor module .*proxied\.mjs must default-export defineProcessor\(\{\.\.\.\}\): reading its default export threw \(trap/);
 });
+
+test('run: an init() that throws (an Error, a string, a throwing getter) is named as init() with its file:line, not as the module failing to load', { timeout: 90_000 }, async () => {
+  const cases = {
+    error: `export default { ${BRAND}, process() {},\n  init() { throw new Error('db unreachable'); } };`,
+    text: `export default { ${BRAND}, process() {}, init() { throw 'not an Error'; } };`,
+    getter: `export default { ${BRAND}, process() {},\n  get init() { throw new Error('init getter'); } };`,
+  };
+  const error = await cli({ initerror: cases.error }, RUN);
+  assert.equal(error.code, 3, error.stderr);
+  assert.match(error.stderr, /processor "initerror" \(.*initerror\.mjs\) failed to load: its init\(\) threw: db unreachable \(at .*initerror\.mjs:2:\d+\); the processor does not start until init\(\) succeeds/);
+  const text = await cli({ inittext: cases.text }, RUN);
+  assert.match(text.stderr, /processor "inittext" \(.*inittext\.mjs\) failed to load: its init\(\) threw: not an Error; the processor/);
+  const getter = await cli({ initgetter: cases.getter }, RUN);
+  assert.match(getter.stderr, /processor "initgetter" \(.*initgetter\.mjs\) failed to load: its init\(\) threw: init getter \(at .*initgetter\.mjs:2:\d+\)/);
+});

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_REDACT_PATHS, redactHeaderPaths } from '../../observability/logs/log-fields.js';
 import type { ProcessorDefinition, LifecycleContext } from '../../processor/types.js';
@@ -75,9 +76,26 @@ export class LoadedProcessors {
       processor: spec.name,
       metrics: this.#metrics.forProcessor(spec.name),
     };
-    if (definition.init) await definition.init(lifecycle);
+    try {
+      if (definition.init) await definition.init(lifecycle);
+    } catch (error) {
+      throw new Error(`its init() threw: ${initFailure(error, spec.module)}; the processor does not start until init() succeeds`, { cause: error });
+    }
     // What the module did to built-ins as it loaded (a polyfill, BigInt.prototype.toJSON) is the thread's own from now on.
     acceptBuiltins();
     return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
+  }
+}
+
+/** What an init() threw, with the first stack frame in the processor's file; never throws. */
+function initFailure(error: unknown, modulePath: string): string {
+  try {
+    const reason = error instanceof Error ? String(error.message).split('\n')[0]! : String(error);
+    const url = pathToFileURL(modulePath).href;
+    const frame = (error instanceof Error ? String(error.stack) : '').split('\n').find((line) => line.includes(modulePath) || line.includes(url));
+    const at = frame === undefined ? undefined : /:(\d+):(\d+)\)?$/.exec(frame.trim());
+    return at ? `${reason} (at ${modulePath}:${at[1]}:${at[2]})` : reason;
+  } catch {
+    return 'a value that cannot be shown';
   }
 }
