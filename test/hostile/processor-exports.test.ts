@@ -64,3 +64,12 @@ test('run: an init() that throws (an Error, a string, a throwing getter) is name
   const getter = await cli({ initgetter: cases.getter }, RUN);
   assert.match(getter.stderr, /processor "initgetter" \(.*initgetter\.mjs\) failed to load: its init\(\) threw: init getter \(at .*initgetter\.mjs:2:\d+\)/);
 });
+
+test('run: a module that calls process.exit() at import or in init() is named as ending its worker thread, not "worker exited with code: 0"', { timeout: 90_000 }, async () => {
+  const atImport = await cli({ quits: 'process.exit(0);\n' }, RUN);
+  assert.equal(atImport.code, 3, atImport.stderr);
+  assert.match(atImport.stderr, /processor "quits" \(.*quits\.mjs\) failed to load: its worker thread ended \(process\.exit\(0\)\) while importing the module or running its init\(\); a processor must not call process\.exit\(\): throw an Error to fail/);
+  const inInit = await cli({ initquits: `export default { ${BRAND}, process() {}, init() { process.exit(7); } };` }, RUN);
+  assert.equal(inInit.code, 3, inInit.stderr);
+  assert.match(inInit.stderr, /processor "initquits" \(.*initquits\.mjs\) failed to load: its worker thread ended \(process\.exit\(7\)\)/);
+});

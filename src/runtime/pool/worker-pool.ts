@@ -146,8 +146,13 @@ export class WorkerPool {
           `processor "${spec.name}" (${spec.module}) did not finish loading (import and init) within ${this.#loadTimeoutMs} ms: an init() that never resolves? ` +
           'Make init finish (or fail) in time, or raise workerPool.loadTimeout in the topology', { cause: error, context: { module: spec.module, timeoutMs: this.#loadTimeoutMs } });
       }
+      const message = String((error as Error)?.message ?? error);
+      // piscina's words for a thread that ended itself: a process.exit() in the module's top level or its init().
+      const exited = /^worker exited with code: (-?\d+)$/.exec(message);
       throw new WalrusError('PROCESSOR_LOAD_FAILED',
-        `processor "${spec.name}" (${spec.module}) failed to load: ${(error as Error)?.message ?? String(error)}`,
+        `processor "${spec.name}" (${spec.module}) failed to load: ${exited
+          ? `its worker thread ended (process.exit(${exited[1]})) while importing the module or running its init(); a processor must not call process.exit(): throw an Error to fail`
+          : message}`,
         { cause: error, context: { module: spec.module } });
     } finally {
       clearTimeout(timer);
