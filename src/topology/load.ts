@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
@@ -11,7 +11,7 @@ import { checkSemantics } from './validate/semantics.js';
 import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
 import { reportSyntax } from './validate/syntax.js';
-import { DEFAULT_MAX_TOPOLOGY_ALIASES, aliasProblem, sizeProblem } from './validate/limits.js';
+import { DEFAULT_MAX_TOPOLOGY_ALIASES, DEFAULT_MAX_TOPOLOGY_BYTES, aliasProblem, sizeProblem } from './validate/limits.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
 
 /**
@@ -28,16 +28,45 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
   const full = resolve(options.cwd ?? process.cwd(), file);
   let text: string;
   try {
-    // The size is checked before the file is read: a huge file is refused without being loaded.
-    const tooBig = sizeProblem((await stat(full)).size, options);
-    if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
-    text = await readFile(full, 'utf8');
+    text = await readBounded(full, file, options);
   } catch (error) {
     if (error instanceof WalrusError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the topology: ${reason} (${full})`, severity: 'error' }]);
   }
   return loadTopologyText(text, file, options);
+}
+
+/**
+ * The topology's text, never more than the size limit: a regular file's size
+ * is checked before it is read; a pipe or a device (`<(...)`, /dev/stdin),
+ * whose size is unknown, is read up to one chunk past the limit and no further
+ * (/dev/zero grew the process to gigabytes).
+ */
+async function readBounded(full: string, file: string, options: LoadTopologyOptions): Promise<string> {
+  const handle = await open(full, 'r');
+  try {
+    const info = await handle.stat();
+    const tooBig = sizeProblem(info.size, options);
+    if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
+    if (info.isFile() || info.isDirectory()) return await handle.readFile('utf8');
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
+      if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
+      total += bytesRead;
+      const over = sizeProblem(total, options);
+      if (over) {
+        throw invalid(file, [{ file, ...over, severity: 'error', message: `the topology, read from a pipe or device, passed the limit of ${options.maxBytes ?? DEFAULT_MAX_TOPOLOGY_BYTES} bytes ` +
+          '(stopped reading there; a topology is normally a few KB); if this really is a topology, raise the limit with --max-topology-size' }]);
+      }
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Same as `loadTopology`, for text already in memory; `file` names it in messages and anchors relative paths. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,4 +73,40 @@ test('the size limit is an option: --max-topology-size / maxBytes, checked befor
   // Under a raised limit the file is read and validated as usual (here: missing sources).
   const other = await loadTopology(file, { maxBytes: 10_000 }).then(() => undefined, (e: unknown) => e);
   assert.doesNotMatch(JSON.stringify(diagnosticsOf(other)), /over the limit/);
+});
+
+test('validate /dev/zero (a device whose size reads 0): refused once past the limit, in bounded memory — it grew to gigabytes and never ended', { timeout: 60_000 }, async (t) => {
+  const child = spawn(process.execPath, [BIN, 'validate', '/dev/zero'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  let peak = 0;
+  // Killed past 400 MiB: the check fails without taking the machine's memory with it.
+  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(child.pid!)); if (peak > 400 * 1024 * 1024) child.kill('SIGKILL'); }, 20);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearInterval(sampler);
+  clearTimeout(killer);
+  t.diagnostic(`peak RSS ${Math.round(peak / 1024 / 1024)} MiB`);
+  assert.equal(code, 1, `validate did not finish with "invalid" within 20 s and 400 MiB: ${stderr.slice(0, 300)}`);
+  assert.match(stderr, /^\/dev\/zero:1:1: error: the topology, read from a pipe or device, passed the limit of 262144 bytes \(stopped reading there;.*--max-topology-size/m);
+  assert.ok(peak < 400 * 1024 * 1024, `validate used ${Math.round(peak / 1024 / 1024)} MiB`);
+});
+
+test('validate reads a topology from a pipe (a FIFO, as `<(...)` gives) once: it was read ahead for a guess and then parsed as empty, or waited forever', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-yaml-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'topology.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const yaml = `app: piped\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ${JSON.stringify(fileURLToPath(new URL('../fixtures/processors/double.ts', import.meta.url)))}, input: in }\n`;
+  const child = spawn(process.execPath, [BIN, 'validate', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  await writeFile(fifo, yaml); // opens once, writes, closes: a second read of the pipe would wait for a writer that never comes
+  const code = await exited;
+  clearTimeout(killer);
+  assert.equal(code, 0, out);
+  assert.match(out, /topology\.fifo: ok — 1 source, 1 processor/);
 });

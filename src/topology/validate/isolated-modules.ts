@@ -38,7 +38,9 @@ export type TypeScriptHint = 'module' | 'commonjs' | undefined;
  */
 export function guessTypeScript(topologyFile: string): TypeScriptHint {
   try {
-    if (statSync(topologyFile).size > 256 * 1024) return undefined;
+    // Only a regular file: a pipe (`<(...)`) read here would be empty for the parse, and /dev/zero never ends.
+    const info = statSync(topologyFile);
+    if (!info.isFile() || info.size > 256 * 1024) return undefined;
     const text = readFileSync(topologyFile, 'utf8');
     for (const match of text.matchAll(/\bmodule:\s*['"]?([^'"\s,}#]+\.[cm]?ts)\b/g)) {
       if (match[1]!.includes('$')) continue;
