@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,4 +72,17 @@ test('run: a module that calls process.exit() at import or in init() is named as
   const inInit = await cli({ initquits: `export default { ${BRAND}, process() {}, init() { process.exit(7); } };` }, RUN);
   assert.equal(inInit.code, 3, inInit.stderr);
   assert.match(inInit.stderr, /processor "initquits" \(.*initquits\.mjs\) failed to load: its worker thread ended \(process\.exit\(7\)\)/);
+});
+
+test('a module path that is a directory is named as a directory, not "file not found"', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-exports-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'proc.mjs'));
+  await writeFile(join(dir, 'topology.yaml'), 'app: d\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ./proc.mjs, input: in }\n');
+  const child = spawn(process.execPath, [BIN, 'validate', 'topology.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => { stderr += String(c); });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /topology\.yaml:5:\d+: error: processors\.p\.module: \.\/proc\.mjs \(.*proc\.mjs\) is a directory, not a file; point module at the processor's source file/);
 });

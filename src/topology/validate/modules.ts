@@ -19,6 +19,16 @@ function isFile(path: string): boolean {
   }
 }
 
+/** What is at `path` when it exists but is not a regular file (a directory named x.mjs, a FIFO); undefined when nothing is. */
+function kindOf(path: string): string | undefined {
+  try {
+    const info = statSync(path);
+    return info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a named pipe' : 'a device or socket';
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resolves each processor's module path against the topology directory and checks it exists. */
 export function checkModuleFiles(raw: unknown, dir: string, out: DiagnosticList): Map<string, string> {
   const paths = new Map<string, string>();
@@ -33,7 +43,10 @@ export function checkModuleFiles(raw: unknown, dir: string, out: DiagnosticList)
     const other = full.replace(/\.([mc]?)(ts|js)$/, (_, m: string, ext: string) => `.${m}${ext === 'ts' ? 'js' : 'ts'}`);
     const hint = isFile(other) ? `; there is ${relative(dir, other)} — did you mean that?` : '';
     const shown = isAbsolute(entry.module) ? entry.module : `${entry.module} (${full})`;
-    out.error(['processors', name, 'module'], `processors.${name}.module: file not found: ${shown}${hint}`);
+    const kind = kindOf(full);
+    out.error(['processors', name, 'module'], kind === undefined
+      ? `processors.${name}.module: file not found: ${shown}${hint}`
+      : `processors.${name}.module: ${shown} is ${kind}, not a file; point module at the processor's source file${hint}`);
   }
   return paths;
 }
