@@ -230,3 +230,25 @@ test('run: --workers and --max-in-flight past their bounds are usage errors nami
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the real binary: millisecond flags past the longest timer Node.js sets are usage errors (a longer one fired after 1 ms: validate reported a good module as hanging, run gave up its shutdown at once)', { timeout: 60_000 }, async () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-timers-'));
+  try {
+    await writeFile(join(dir, 'p.mjs'), "export default { [Symbol.for('walrus-stream.processor')]: true, process: (record) => record.value };\n");
+    await writeFile(join(dir, 'topology.yaml'), 'app: timers\nstateDir: ./state\nworkers: 1\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ./p.mjs, input: in }\n');
+    const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+    const validate = run(['validate', '--module-timeout', '99999999999']);
+    assert.equal(validate.status, 2, validate.stderr);
+    assert.match(validate.stderr, /^walrus-stream validate: --module-timeout expects milliseconds from 1 to 2147483647 \(the longest timer Node\.js sets, about 24\.8 days\), got "99999999999"\n/);
+    for (const [flag, from] of [['--shutdown-timeout', '1'], ['--progress-interval', '0 \\(off\\)']] as const) {
+      const r = run(['run', '--until-idle', '--metrics-address', 'false', flag, '2147483648']);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^walrus-stream run: ${flag} expects milliseconds from ${from} to 2147483647 \\(the longest timer Node\\.js sets, about 24\\.8 days\\), got "2147483648"\\n`));
+    }
+    const longest = run(['validate', '--module-timeout', '2147483647']);
+    assert.equal(longest.status, 0, longest.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

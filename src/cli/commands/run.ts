@@ -7,6 +7,7 @@ import { formatDiagnostic } from '../../topology/validate/diagnostics.js';
 import type { Diagnostic } from '../../topology/types.js';
 import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
 import { MAX_IN_FLIGHT, MAX_WORKERS } from '../../topology/runtime-limits.js';
+import { MAX_TIMER_MS } from '../../topology/schema/schema-fields.js';
 import { parseSeed } from '../../runtime/sources/seed.js';
 import { prestartNode, prestartPool } from '../../runtime/pool/prestart.js';
 // Read at load: a bad WALRUS_STREAM_FAULT fails any `run` at once, before a thread starts.
@@ -145,13 +146,13 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   }
   const file = resolve(io.cwd, positionals[0] ?? 'topology.yaml');
   const progressInterval = values['progress-interval'] === undefined ? 10_000 : Number(values['progress-interval']);
-  if (!Number.isInteger(progressInterval) || progressInterval < 0) {
-    throw new UsageError(`--progress-interval expects milliseconds (0 = off), got "${values['progress-interval']}"`);
+  if (!Number.isInteger(progressInterval) || progressInterval < 0 || progressInterval > MAX_TIMER_MS) {
+    throw new UsageError(`--progress-interval expects milliseconds from 0 (off) to ${MAX_TIMER_MS} (the longest timer Node.js sets, about 24.8 days), got "${values['progress-interval']}"`);
   }
 
   const shutdownTimeoutMs = values['shutdown-timeout'] === undefined ? 30_000 : Number(values['shutdown-timeout']);
-  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 1) {
-    throw new UsageError(`--shutdown-timeout expects milliseconds (a positive integer), got "${values['shutdown-timeout']}"`);
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 1 || shutdownTimeoutMs > MAX_TIMER_MS) {
+    throw new UsageError(`--shutdown-timeout expects milliseconds from 1 to ${MAX_TIMER_MS} (the longest timer Node.js sets, about 24.8 days), got "${values['shutdown-timeout']}"`);
   }
 
   const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { describeCounts, diagnosticsOf, formatReport } from '../../topology/report.js';
 import { guessTypeScript, prestartModuleCheck } from '../../topology/validate/isolated-modules.js';
+import { MAX_TIMER_MS } from '../../topology/schema/schema-fields.js';
 import type { Diagnostic } from '../../topology/types.js';
 import { describeStageGroups, planStageGroups } from '../../topology/stage-groups.js';
 import { planRepartitions, withRepartitions } from '../../topology/repartition.js';
@@ -59,8 +60,8 @@ const command: CliCommand = {
     if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
 
     const moduleTimeoutMs = values['module-timeout'] === undefined ? undefined : Number(values['module-timeout']);
-    if (moduleTimeoutMs !== undefined && (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs < 1)) {
-      throw new UsageError(`--module-timeout expects milliseconds (a positive integer), got "${values['module-timeout']}"`);
+    if (moduleTimeoutMs !== undefined && (!Number.isInteger(moduleTimeoutMs) || moduleTimeoutMs < 1 || moduleTimeoutMs > MAX_TIMER_MS)) {
+      throw new UsageError(`--module-timeout expects milliseconds from 1 to ${MAX_TIMER_MS} (the longest timer Node.js sets, about 24.8 days), got "${values['module-timeout']}"`);
     }
     let result: JsonResult;
     try {
