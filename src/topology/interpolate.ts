@@ -50,7 +50,9 @@ export function substitute(text: string, env: Env): Substituted | { error: strin
     if (!NAME.test(name)) {
       return { error: `invalid variable name ${JSON.stringify(name)} in "\${${body}}"; use letters, digits and _, not starting with a digit (\${NAME} or \${NAME:-default})` };
     }
-    if (fallback?.includes('${')) return { error: `nested "\${" in the default of "\${${name}:-…}" is not supported` };
+    if (fallback?.includes('${')) {
+      return { error: `nested "\${" in the default of "\${${name}:-…}" is not supported (a default is literal text); write it out: \${${name}:-value}` };
+    }
     const value = env[name];
     if (fallback !== undefined) out += value === undefined || value === '' ? fallback : value;
     else if (value !== undefined) out += value;

@@ -252,3 +252,16 @@ test('the real binary: millisecond flags past the longest timer Node.js sets are
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the real binary: a nested ${...} in a default is refused at its line and column with what to write instead', { timeout: 60_000 }, async () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-nested-'));
+  try {
+    await writeFile(join(dir, 'topology.yaml'), 'app: nested\nsources:\n  in: { topic: "${TOPIC:-${OTHER}}" }\nprocessors:\n  p: { module: ./p.ts, input: in, config: { v: "${VALUE}" } }\n');
+    const nested = spawnSync(process.execPath, [bin, 'validate', '--no-modules'], { encoding: 'utf8', cwd: dir, env: { ...process.env, TOPIC: 't', VALUE: 'x' } });
+    assert.equal(nested.status, 1, nested.stderr);
+    assert.match(nested.stderr, /^topology\.yaml:3:\d+: error: nested "\$\{" in the default of "\$\{TOPIC:-…\}" is not supported \(a default is literal text\); write it out: \$\{TOPIC:-value\}\n/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
