@@ -216,3 +216,27 @@ test('a processor module that does not export a processor makes its test file br
     assert.match(r.stderr, /^topology\.yaml:3:\d+: error: processors\.p\.module: its default export is number/m);
   });
 });
+
+test('the real binary: a processor that calls process.exit(0) at import, in init() or in process() fails `test` with exit 2 naming it, not a silent exit 0', { timeout: 90_000 }, async () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const BRAND = "[Symbol.for('walrus-stream.processor')]: true";
+  const bodies = {
+    import: 'process.exit(0);\n',
+    init: `export default { ${BRAND}, process: (r) => r.value, init() { process.exit(0); } };\n`,
+    process: `export default { ${BRAND}, process() { process.exit(0); } };\n`,
+  };
+  for (const [where, body] of Object.entries(bodies)) {
+    await inTempDir({
+      'p.mjs': body,
+      'topology.yaml': 'app: quits\nsources:\n  in: { topic: in, format: text, serializer: string }\nprocessors:\n  p: { module: ./p.mjs, input: in }\nsinks:\n  out: { topic: out, input: p }\n',
+      'quits.test.yaml': 'tests:\n  - name: never checked\n    input:\n      in:\n        - value: hello\n    expect:\n      sinks:\n        out:\n          - { value: WRONG }\n',
+    }, async (dir) => {
+      const child = spawn(process.execPath, [bin, 'test', 'quits.test.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c) => { stderr += String(c); });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 2, `process.exit in ${where}: ${stderr}`);
+      assert.match(stderr, /walrus-stream test: the process was ended \(process\.exit\(0\)\) while the cases of quits\.test\.yaml ran, by a processor \(at import, in init\(\) or in process\(\)\); they were not checked\. A processor must not call process\.exit\(\)/);
+    });
+  }
+});

@@ -51,28 +51,46 @@ const command: CliCommand = {
       io.stderr.write(`walrus-stream test: no *.test.yaml files under ${positionals.join(', ') || io.cwd}\n`);
       return 2;
     }
-    for (const file of files.found) {
-      let loaded;
-      try {
-        loaded = await loadTestFile(file, io.cwd, io.env);
-      } catch (error) {
-        const diagnostics = (error as { context?: { diagnostics?: Diagnostic[] } })?.context?.diagnostics;
-        if (!Array.isArray(diagnostics)) throw error;
-        broken += 1;
-        io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
-        continue;
-      }
-      io.stdout.write(`${file}\n`);
-      const results = await runCases(loaded, { filter: values.filter, logLevel: logLevel as LogLevel });
-      for (const r of results) {
-        if (r.ok) passed += 1; else failed += 1;
-        io.stdout.write(`  ${mark(r.ok)} ${r.name} (${Math.round(r.ms)} ms)${r.ok ? '' : `  ${file}:${r.line}`}\n`);
-        for (const line of r.problems) io.stdout.write(`      ${line}\n`);
-      }
+    // Cases run in this process: a processor's process.exit() (at import, in init or process) would end
+    // it with its own code, 0 reading as "every case passed". The exit is reported and counted broken instead.
+    let running = '';
+    const onExit = (code: number) => {
+      io.stderr.write(`walrus-stream test: the process was ended (process.exit(${code})) while the cases of ${running} ran, by a processor ` +
+        '(at import, in init() or in process()); they were not checked. A processor must not call process.exit(): throw an Error to fail\n');
+      process.exitCode = 2;
+    };
+    process.on('exit', onExit);
+    try {
+      return await runFiles();
+    } finally {
+      process.off('exit', onExit);
     }
-    const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    io.stdout.write(`${passed} passed, ${failed} failed${broken > 0 ? `, ${broken} broken file${broken === 1 ? '' : 's'}` : ''} (${seconds} s)\n`);
-    return broken > 0 ? 2 : failed > 0 ? 1 : 0;
+
+    async function runFiles(): Promise<number> {
+      for (const file of files.found) {
+        running = file;
+        let loaded;
+        try {
+          loaded = await loadTestFile(file, io.cwd, io.env);
+        } catch (error) {
+          const diagnostics = (error as { context?: { diagnostics?: Diagnostic[] } })?.context?.diagnostics;
+          if (!Array.isArray(diagnostics)) throw error;
+          broken += 1;
+          io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
+          continue;
+        }
+        io.stdout.write(`${file}\n`);
+        const results = await runCases(loaded, { filter: values.filter, logLevel: logLevel as LogLevel });
+        for (const r of results) {
+          if (r.ok) passed += 1; else failed += 1;
+          io.stdout.write(`  ${mark(r.ok)} ${r.name} (${Math.round(r.ms)} ms)${r.ok ? '' : `  ${file}:${r.line}`}\n`);
+          for (const line of r.problems) io.stdout.write(`      ${line}\n`);
+        }
+      }
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      io.stdout.write(`${passed} passed, ${failed} failed${broken > 0 ? `, ${broken} broken file${broken === 1 ? '' : 's'}` : ''} (${seconds} s)\n`);
+      return broken > 0 ? 2 : failed > 0 ? 1 : 0;
+    }
   },
 };
 
