@@ -51,12 +51,20 @@ const command: CliCommand = {
       io.stderr.write(`walrus-stream test: no *.test.yaml files under ${positionals.join(', ') || io.cwd}\n`);
       return 2;
     }
-    // Cases run in this process: a processor's process.exit() (at import, in init or process) would end
-    // it with its own code, 0 reading as "every case passed". The exit is reported and counted broken instead.
+    // Cases run in this process: a processor's process.exit() (at import, in init or process) would end it
+    // with its own code, 0 reading as "every case passed"; a promise of theirs that never settles would end it
+    // with Node's "unsettled top-level await". Either is reported and counted broken instead.
     let running = '';
-    const onExit = (code: number) => {
-      io.stderr.write(`walrus-stream test: the process was ended (process.exit(${code})) while the cases of ${running} ran, by a processor ` +
-        '(at import, in init() or in process()); they were not checked. A processor must not call process.exit(): throw an Error to fail\n');
+    let exitCalled: string | undefined;
+    const realExit = process.exit;
+    process.exit = ((code?: number | string | null) => {
+      exitCalled ??= String(code ?? process.exitCode ?? 0);
+      return realExit.call(process, code);
+    }) as typeof process.exit;
+    const onExit = () => {
+      io.stderr.write(`walrus-stream test: the cases of ${running || 'the test files'} were not checked: ${exitCalled === undefined
+        ? 'nothing was left to run while a processor\'s top-level await, init() or process() waited on a promise that never settles'
+        : `a processor ended the process (process.exit(${exitCalled})) at import, in init() or in process(); a processor must not call process.exit(): throw an Error to fail`}\n`);
       process.exitCode = 2;
     };
     process.on('exit', onExit);
@@ -64,6 +72,7 @@ const command: CliCommand = {
       return await runFiles();
     } finally {
       process.off('exit', onExit);
+      process.exit = realExit;
     }
 
     async function runFiles(): Promise<number> {
