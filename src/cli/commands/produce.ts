@@ -104,7 +104,10 @@ const command: CliCommand = {
       compression,
       linger: { maxRecords: 2000, maxBytes: 1 << 20, maxWaitMs: 5 },
     });
-    const input = values.file === undefined ? io.stdin : createReadStream(resolve(io.cwd, values.file));
+    const fileInput = values.file === undefined ? undefined : createReadStream(resolve(io.cwd, values.file));
+    let readError: unknown;
+    fileInput?.once('error', (error) => { readError = error; });
+    const input = fileInput ?? io.stdin;
     let lineNo = 0;
     let queued = 0;
     let last: Promise<void> = Promise.resolve();
@@ -154,6 +157,10 @@ const command: CliCommand = {
       if (error instanceof LineError) {
         io.stderr.write(`walrus-stream produce: ${error.message}\nStopped there: ${written} record(s) before that line were written to ${topic}.\n`);
         return EXIT.INVALID;
+      }
+      // The input file could not be opened or read (missing, a directory, no permission): name the flag and the file.
+      if (readError !== undefined && error === readError) {
+        throw new UsageError(`--file ${values.file}: cannot read it (${(error as Error).message}); ${written} record(s) were written before`);
       }
       io.stderr.write(`walrus-stream produce: ${written} of ${queued} record(s) were acknowledged before the failure.\n`);
       throw error;
