@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,6 +262,23 @@ test('the real binary: a nested ${...} in a default is refused at its line and c
     const nested = spawnSync(process.execPath, [bin, 'validate', '--no-modules'], { encoding: 'utf8', cwd: dir, env: { ...process.env, TOPIC: 't', VALUE: 'x' } });
     assert.equal(nested.status, 1, nested.stderr);
     assert.match(nested.stderr, /^topology\.yaml:3:\d+: error: nested "\$\{" in the default of "\$\{TOPIC:-…\}" is not supported \(a default is literal text\); write it out: \$\{TOPIC:-value\}\n/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the real binary: run --nodes "" (an unset $WALRUS_NODES) is a usage error, not a run on a fresh embedded node in place of the topology\'s cluster', { timeout: 60_000 }, async () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-nodes-'));
+  try {
+    await writeFile(join(dir, 'p.mjs'), "export default { [Symbol.for('walrus-stream.processor')]: true, process: (record) => record.value };\n");
+    await writeFile(join(dir, 'topology.yaml'), 'app: nodes\nstateDir: ./state\nworkers: 1\ncluster:\n  nodes: [127.0.0.1:1]\n  embedded:\n    dataDir: ./embedded\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ./p.mjs, input: in }\n');
+    for (const value of ['', ' , ']) {
+      const r = spawnSync(process.execPath, [bin, 'run', '--until-idle', '--metrics-address', 'false', '--nodes', value], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.startsWith(`walrus-stream run: --nodes expects host:port[,host:port...], got "${value}"; leave --nodes out to use the topology's cluster.nodes`), r.stderr);
+      assert.equal(existsSync(join(dir, 'embedded')), false, 'an embedded node was started');
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

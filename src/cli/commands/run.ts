@@ -139,6 +139,10 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (typeof workers === 'number' && (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)) {
     throw new UsageError(`--workers expects a whole number from 1 to ${MAX_WORKERS} or "auto" (one per core, ${availableParallelism()} here), got "${values.workers}"`);
   }
+  // An empty list (`--nodes "$WALRUS_NODES"` with the variable unset) would start the embedded node in place of the cluster.
+  if (values.nodes !== undefined && values.nodes.split(',').every((n) => n.trim() === '')) {
+    throw new UsageError(`--nodes expects host:port[,host:port...], got "${values.nodes}"; leave --nodes out to use the topology's cluster.nodes (or the embedded node)`);
+  }
   const seeds = (values.seed ?? []).map(parseSeed);
   const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
   if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)) {
