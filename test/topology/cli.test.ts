@@ -283,3 +283,19 @@ test('the real binary: run --nodes "" (an unset $WALRUS_NODES) is a usage error,
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the real binary: a bad --metrics-address is a usage error naming the flag, not "observability.http" (a topology key the user did not write)', { timeout: 60_000 }, async () => {
+  const bin = join(root, 'bin/walrus-stream.js');
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-metrics-flag-'));
+  try {
+    await writeFile(join(dir, 'p.mjs'), "export default { [Symbol.for('walrus-stream.processor')]: true, process: (record) => record.value };\n");
+    await writeFile(join(dir, 'topology.yaml'), 'app: flag\nstateDir: ./state\nworkers: 1\ncluster:\n  embedded:\n    dataDir: ./state/node\nsources:\n  in: { topic: in }\nprocessors:\n  p: { module: ./p.mjs, input: in }\n');
+    for (const value of ['', '99999', 'host:']) {
+      const r = spawnSync(process.execPath, [bin, 'run', '--until-idle', `--metrics-address=${value}`], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.includes(`walrus-stream run: --metrics-address expects host:port (e.g. 127.0.0.1:9464), a port or false, got "${value}"\n`), r.stderr);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

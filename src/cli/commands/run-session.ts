@@ -104,8 +104,15 @@ export async function runSession(session: RunSession): Promise<number> {
   });
   const nodes = values.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
   const metricsAddress = values['metrics-address'];
-  const http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
-    : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
+  let http: ReturnType<typeof parseHttpAddress>;
+  try {
+    http = parseHttpAddress(metricsAddress === undefined ? topology.observability.http
+      : metricsAddress === 'false' ? false : /^\d+$/.test(metricsAddress) ? Number(metricsAddress) : metricsAddress);
+  } catch (error) {
+    // The flag's value was named as the topology's observability.http.
+    if (metricsAddress === undefined) throw error;
+    throw new UsageError(`--metrics-address expects host:port (e.g. 127.0.0.1:9464), a port or false, got "${metricsAddress}"`);
+  }
   // Always a hub: it feeds the progress view (rates, lag, utilisation) too;
   // process/GC metrics only when something scrapes them.
   const hub = new MetricsHub({ processMetrics: http !== undefined });
