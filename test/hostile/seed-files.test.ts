@@ -36,8 +36,8 @@ async function project(): Promise<string> {
   return dir;
 }
 
-async function seed(dir: string, file: string): Promise<{ code: number | null; stderr: string; peakRss: number }> {
-  const child = spawn(process.execPath, [BIN, 'run', 'topology.yaml', '--until-idle', '--seed', `in=${file}`, '--metrics-address', 'false'],
+async function seed(dir: string, file: string, arg = `in=${file}`): Promise<{ code: number | null; stderr: string; peakRss: number }> {
+  const child = spawn(process.execPath, [BIN, 'run', 'topology.yaml', '--until-idle', '--seed', arg, '--metrics-address', 'false'],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c) => { stderr += String(c); });
@@ -83,4 +83,14 @@ test('run --seed with a text file: CRLF, trailing blanks, blank lines and a BOM 
   const r = await seed(dir, 'ok.txt');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /seed: loaded 4 entries from .*ok\.txt into "seed-in"/);
+});
+
+test('run --seed without <source>=<file> is a usage error (exit 2), before anything starts', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const value of ['in', '=x', 'in=']) {
+    const r = await seed(dir, value.slice(3), value);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.startsWith(`walrus-stream run: --seed expects <source>=<file> (a source of the topology, then the file to load into it), got "${value}"\n`), r.stderr);
+  }
 });

@@ -143,7 +143,13 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (values.nodes !== undefined && values.nodes.split(',').every((n) => n.trim() === '')) {
     throw new UsageError(`--nodes expects host:port[,host:port...], got "${values.nodes}"; leave --nodes out to use the topology's cluster.nodes (or the embedded node)`);
   }
-  const seeds = (values.seed ?? []).map(parseSeed);
+  const seeds = (values.seed ?? []).map((value) => {
+    try {
+      return parseSeed(value);
+    } catch {
+      throw new UsageError(`--seed expects <source>=<file> (a source of the topology, then the file to load into it), got "${value}"`);
+    }
+  });
   const maxInFlight = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
   if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)) {
     throw new UsageError(`--max-in-flight expects a whole number from 1 to ${MAX_IN_FLIGHT.toLocaleString('en-US')} (records held in memory at once), got "${values['max-in-flight']}"`);
