@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -93,4 +93,29 @@ test('run --seed without <source>=<file> is a usage error (exit 2), before anyth
     assert.equal(r.code, 2, r.stderr);
     assert.ok(r.stderr.startsWith(`walrus-stream run: --seed expects <source>=<file> (a source of the topology, then the file to load into it), got "${value}"\n`), r.stderr);
   }
+});
+
+test('run --seed with a named pipe nobody writes to is refused at once, naming it; a shell pipeline on /dev/stdin still loads', { timeout: 60_000 }, async (t) => {
+  // Before: the open of the pipe blocked a thread of Node's pool for ever, and neither SIGINT nor SIGTERM ended the run.
+  const dir = await project();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'lines.pipe');
+  const made = spawnSync('mkfifo', [fifo]);
+  assert.equal(made.status, 0, String(made.stderr));
+  const child = spawn(process.execPath, [BIN, 'run', 'topology.yaml', '--until-idle', '--seed', `in=${fifo}`, '--metrics-address', 'false'],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => { stderr += String(c); });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+  clearTimeout(killer);
+  assert.equal(signal, null, `still blocked on the pipe after 20 s; stderr: ${stderr}`);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /CONFIG_INVALID: cannot read seed file .*lines\.pipe: it is a named pipe, not a file .*write the data to a file first, or pipe it in/);
+
+  // A shell pipeline (Node's own child stdin is a socket, which /dev/stdin cannot open).
+  const piped = spawnSync('sh', ['-c', `printf 'one\\ntwo\\nthree\\n' | "$0" "$1" run topology.yaml --until-idle --seed in=/dev/stdin --metrics-address false`, process.execPath, BIN],
+    { cwd: dir, encoding: 'utf8', timeout: 50_000 });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.match(piped.stderr, /seed: loaded 3 entries from \/dev\/stdin into "seed-in"/);
 });

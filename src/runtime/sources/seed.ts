@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
@@ -149,6 +149,7 @@ async function readSeedFile(file: string, maxLineBytes: number): Promise<{ entri
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const entries: string[] = [];
   let lineNo = 0;
+  await assertNotPipe(file);
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const chunk of createReadStream(file)) {
       hash.update(chunk as Buffer);
@@ -179,6 +180,23 @@ async function readSeedFile(file: string, maxLineBytes: number): Promise<{ entri
     throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: ${(cause as Error).message}`, { cause });
   }
   return { entries, digest: hash.digest('hex') };
+}
+
+/**
+ * A named pipe (a path made by mkfifo) or a socket is refused before it is
+ * opened: opening a pipe nobody writes to blocks a thread of Node's pool for
+ * ever, and then neither SIGINT nor SIGTERM (nor the second signal's exit)
+ * could end the run. `lstat` and `realpath` never block. An anonymous pipe
+ * (`/dev/stdin` of a shell pipeline, `<(...)`) already has its writer and is
+ * read as before: its link does not resolve to a path.
+ */
+async function assertNotPipe(file: string): Promise<void> {
+  const real = await realpath(file).catch(() => undefined);
+  const info = real === undefined ? undefined : await lstat(real).catch(() => undefined);
+  if (info === undefined || !(info.isFIFO() || info.isSocket())) return;
+  throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: it is a ${info.isFIFO() ? 'named pipe' : 'socket'}, not a file ` +
+    '(opening a named pipe waits, unstoppably, until something writes to it): write the data to a file first, ' +
+    'or pipe it in (`--seed <source>=/dev/stdin`, or `walrus-stream produce <topic> --plain`)');
 }
 
 async function readMarker(file: string): Promise<Marker> {
