@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   DESERIALIZATION_ERROR: { retriable: false, summary: 'An entry could not be decoded; the error carries the raw bytes.' },
   MESSAGE_TOO_LARGE: { retriable: false, summary: 'An encoded record (after compression) does not fit in one Walrus entry.' },
   COMPRESSION_ERROR: { retriable: false, summary: 'A compressed payload could not be compressed or decompressed.' },
+  PRODUCER_FULL: { retriable: true, summary: 'A Producer already holds `maxBufferedBytes` of records not yet acknowledged: the send was refused, nothing queued (await earlier sends or `flush()` first).' },
 
   // -- configuration and topology ---------------------------------------------------
   CONFIG_INVALID: { retriable: false, summary: 'Options passed in code failed validation; the message names the field.' },

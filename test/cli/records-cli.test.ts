@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestBroker } from '../helpers/broker.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 
@@ -22,6 +23,8 @@ function cli(args: string[], stdin: string | Buffer = ''): Promise<Run> {
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    // A CLI that stops reading early (an error) closes its stdin: the exit code and stderr tell why.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin);
   });
 }
@@ -157,6 +160,27 @@ test('consume --follow prints records as they arrive and exits 130 on SIGINT, ke
     assert.equal(out, 'first \nsecond\n');
   } finally {
     await client.close();
+    await node.close();
+  }
+});
+
+test('produce of more than the producer holds (80 MB of lines into a slow node) waits for its writes instead of being refused PRODUCER_FULL', { timeout: 120_000 }, async () => {
+  // The producer refuses sends past its maxBufferedBytes (64 MiB); produce reads stdin far faster than a slow node
+  // acknowledges, so it must wait for its writes well before that.
+  const node = await startTestBroker({ compat: 'default' });
+  const [host, port] = node.address.split(':');
+  const proxy = await FaultProxy.start({ host: host!, port: Number(port) });
+  proxy.setMode({ kind: 'delay', ms: 10 });
+  try {
+    const line = 'y'.repeat(40_000);
+    const input = `${Array.from({ length: 2000 }, (_, i) => `${i}${line}`).join('\n')}\n`;
+    const produced = await cli(['produce', 'cli-big', '--nodes', proxy.address], input);
+    assert.equal(produced.code, 0, produced.stderr);
+    assert.match(produced.stderr, /produced 2000 record\(s\) to cli-big/);
+    const state = await cli(['state', 'cli-big', '--nodes', node.address]);
+    assert.match(state.stdout.toString(), /"totalEntries": ?2000/, state.stdout.toString());
+  } finally {
+    await proxy.close();
     await node.close();
   }
 });

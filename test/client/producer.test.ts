@@ -236,6 +236,46 @@ test('a value that refers to itself or nests too deeply is a SERIALIZATION_ERROR
     }
   }));
 
+test('a send loop that never awaits is bounded by maxBufferedBytes: past it sends are refused (PRODUCER_FULL) and so is the next flush; awaited sends never are', () =>
+  withNode('default', async (_node, client) => {
+    // Before: nothing bounded it (1e6 sends of 100 bytes queued 188 MB before the first write).
+    const limit = 256 * 1024;
+    const producer = new Producer<{ i: number; pad: string }>(client, { topic: 'bounded', maxBufferedBytes: limit });
+    const pad = 'x'.repeat(100);
+    let peak = 0;
+    const refused: unknown[] = [];
+    const sends: Array<Promise<void>> = [];
+    for (let i = 0; i < 20_000; i++) {
+      const sent = producer.send({ i, pad });
+      sent.catch((error: unknown) => { refused.push(error); });
+      sends.push(sent);
+      peak = Math.max(peak, producer.bufferedBytes);
+    }
+    const outcomes = await Promise.allSettled(sends);
+    const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
+    assert.ok(peak <= limit, `held ${peak} bytes, more than maxBufferedBytes ${limit}`);
+    assert.ok(accepted > 1000 && accepted < 20_000, `${accepted} of 20,000 accepted`);
+    assert.equal(refused.length, 20_000 - accepted);
+    const first = refused[0] as WalrusError;
+    assert.equal(first.code, 'PRODUCER_FULL');
+    assert.equal(first.retriable, true);
+    assert.match(first.message, /Producer for topic bounded already holds \d+ bytes of records not yet acknowledged \(maxBufferedBytes 262144\); this record was not sent\. Await earlier sends/);
+    await assert.rejects(producer.flush(), { code: 'PRODUCER_FULL' });
+    assert.equal(producer.bufferedBytes, 0);
+    assert.equal(producer.stats.records, accepted);
+    assert.equal(producer.stats.failed, 20_000 - accepted);
+    const written = (await drain(client, 'bounded')).flatMap((e) => decodeEntry(e).map((r) => (JSON.parse(Buffer.from(r.value).toString()) as { i: number }).i));
+    assert.equal(written.length, accepted, 'every accepted record written once');
+    // Awaited now and then, the same volume is never refused.
+    for (let i = 0; i < 20_000; i++) {
+      const sent = producer.send({ i, pad });
+      if (i % 1000 === 999) await sent;
+    }
+    await producer.close();
+    assert.equal(producer.stats.records, accepted + 20_000);
+    assert.throws(() => new Producer(client, { topic: 't', maxBufferedBytes: 0 }), /maxBufferedBytes must be an integer >= 1/);
+  }));
+
 test('options are checked with clear errors', () => {
   const client: ProducerClient = { register: async () => undefined, putMany: async () => undefined };
   assert.throws(() => new Producer(client, { topic: 'bad topic' }), { code: 'INVALID_TOPIC' });

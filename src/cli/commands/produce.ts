@@ -43,6 +43,9 @@ length, without reading the rest of it: memory stays bounded whatever the
 input.
 `;
 
+
+/** Bytes the producer may hold unacknowledged before `produce` waits for its writes (half its default maxBufferedBytes). */
+const PRODUCE_HIGH_WATER_BYTES = 32 * 1024 * 1024;
 /**
  * Longest line accepted with --compression: its compressed entry must still
  * fit one frame, and reading further would only grow memory for a record
@@ -142,8 +145,9 @@ const command: CliCommand = {
         }
         queued++;
         last = sent;
-        // Bound memory on large inputs: wait for a write now and then.
-        if (queued % 20_000 === 0) await last;
+        // Bound memory on large inputs: wait for a write now and then, and
+        // well before the producer's maxBufferedBytes (64 MiB) would refuse a send.
+        if (queued % 20_000 === 0 || producer.bufferedBytes >= PRODUCE_HIGH_WATER_BYTES) await last;
       }
       await producer.close();
     } catch (error) {

@@ -55,6 +55,15 @@ export interface ProducerOptions<T> {
   maxInFlight?: number;
   /** Register the topic (idempotent) before the first write. @default true */
   register?: boolean;
+  /**
+   * Encoded bytes of records sent but not yet acknowledged that the producer
+   * holds (each partition's producer, with `partitions`). A send past it is
+   * refused at once with PRODUCER_FULL, and the next `flush()`/`close()`
+   * rejects too: a loop that never awaits cannot grow the queue without end.
+   * A single record is always taken when nothing is held.
+   * @default 67108864 (64 MiB)
+   */
+  maxBufferedBytes?: number;
   /** Clock seam for record timestamps. @default Date.now */
   now?: () => number;
   /** Timer seams (tests). @default globalThis.setTimeout / clearTimeout */
@@ -73,6 +82,7 @@ export interface ResolvedProducerOptions {
   maxWaitMs: number;
   maxInFlight: number;
   register: boolean;
+  maxBufferedBytes: number;
   now: () => number;
   setTimeout: (fn: () => void, ms: number) => unknown;
   clearTimeout: (handle: unknown) => void;
@@ -102,6 +112,7 @@ export function resolveProducerOptions<T>(opts: ProducerOptions<T>): ResolvedPro
     maxWaitMs: count('linger.maxWaitMs', linger.maxWaitMs, 5, 0),
     maxInFlight: count('maxInFlight', opts.maxInFlight, 1, 1),
     register: opts.register ?? true,
+    maxBufferedBytes: count('maxBufferedBytes', opts.maxBufferedBytes, 64 * 1024 * 1024, 1),
     now: opts.now ?? Date.now,
     setTimeout: opts.setTimeout ?? ((fn, ms) => setTimeout(fn, ms)),
     clearTimeout: opts.clearTimeout ?? ((h) => clearTimeout(h as NodeJS.Timeout)),

@@ -91,6 +91,8 @@ export class Producer<T> {
   #failure: unknown;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Encoded bytes of records sent and not yet settled (gathered, queued or being written). */
+  #buffered = 0;
   readonly #stats: ProducerStats = { records: 0, entries: 0, bytes: 0, writes: 0, failed: 0 };
   /** A partitioned topic: one producer per partition, and the router choosing among them. */
   readonly #parts: Array<Producer<T>> | undefined;
@@ -125,6 +127,11 @@ export class Producer<T> {
     return { ...this.#stats };
   }
 
+  /** Encoded bytes of records sent and not yet acknowledged or failed (see `maxBufferedBytes`). */
+  get bufferedBytes(): number {
+    return this.#parts === undefined ? this.#buffered : this.#parts.reduce((sum, part) => sum + part.bufferedBytes, 0);
+  }
+
   /**
    * Queues one record; resolves when Walrus acknowledged it. Rejects at once
    * (nothing queued) on SERIALIZATION_ERROR, MESSAGE_TOO_LARGE (size and limit
@@ -138,7 +145,9 @@ export class Producer<T> {
     let batch: Batch;
     try {
       const bytes = serializeValue(this.#serializer, value, this.topic);
+      if (this.#buffered > 0 && this.#buffered + bytes.byteLength > this.#opts.maxBufferedBytes) return this.#full(bytes.byteLength);
       batch = this.#batch ?? (this.#batch = newBatch());
+      const before = batch.bytes;
       if (this.#opts.format === 'text') {
         if (options.key !== undefined || options.headers !== undefined || options.id !== undefined) {
           throw new WalrusError('INVALID_ARGUMENT', `Producer for topic ${this.topic} writes plain text, which has no room for a key, headers or id; use format "envelope".`, { context: { topic: this.topic } });
@@ -162,6 +171,7 @@ export class Producer<T> {
         batch.bytes = builder.bytes;
         batch.count++;
       }
+      this.#buffered += batch.bytes - before;
     } catch (error) {
       if (this.#batch && this.#batch.count === 0) this.#batch = undefined;
       return Promise.reject(error);
@@ -203,6 +213,19 @@ export class Producer<T> {
     this.#closed = true;
     this.#closing ??= this.flush();
     return this.#closing;
+  }
+
+  /** Refuses a send past `maxBufferedBytes`; the refusal also reaches the next flush()/close(), as a failed write does. */
+  #full(size: number): Promise<void> {
+    const error = new WalrusError('PRODUCER_FULL',
+      `Producer for topic ${this.topic} already holds ${this.#buffered} bytes of records not yet acknowledged (maxBufferedBytes ${this.#opts.maxBufferedBytes}); ` +
+      'this record was not sent. Await earlier sends (or flush()) before sending more, or raise maxBufferedBytes.',
+      { context: { topic: this.topic, bufferedBytes: this.#buffered, recordBytes: size, maxBufferedBytes: this.#opts.maxBufferedBytes } });
+    this.#stats.failed++;
+    this.#failure ??= error;
+    const refused = Promise.reject(error);
+    refused.catch(() => undefined);
+    return refused;
   }
 
   #cut(): void {
@@ -266,6 +289,7 @@ export class Producer<T> {
       for (const b of batches) b.reject(error);
     } finally {
       this.#stats.writes++;
+      for (const b of batches) this.#buffered -= b.bytes;
     }
   }
 }
