@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { WalrusClient, type ClientAuth, type ClientTls } from '../client/index.js';
 import { BROKER_DEFAULTS } from '../broker/options.js';
 import { passwordProblem, userNameProblem } from '../protocol/auth.js';
 import { UsageError, type CliIo } from './command.js';
 import { readSecret } from './read-secret.js';
+import { MAX_PEM_BYTES, readTextBounded } from '../util/read-bounded.js';
 
 /**
  * How one-shot commands (produce, consume, state, metrics, dlq) reach the
@@ -55,7 +55,7 @@ async function resolveTls(values: ConnectValues, io: CliIo): Promise<ClientTls |
   const caFile = values['tls-ca'] ?? (io.env.WALRUS_TLS_CA || undefined);
   if (caFile === undefined) return values.tls === true ? {} : undefined;
   try {
-    return { ca: await readFile(resolve(io.cwd, caFile), 'utf8') };
+    return { ca: await readTextBounded(resolve(io.cwd, caFile), MAX_PEM_BYTES, 'a PEM file') };
   } catch (error) {
     throw new UsageError(`--tls-ca: cannot read ${caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

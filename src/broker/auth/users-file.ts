@@ -1,7 +1,11 @@
-import { chmod, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, open, rename, rm } from 'node:fs/promises';
 import { WalrusError } from '../../errors/index.js';
 import { userNameProblem } from '../../protocol/auth.js';
 import { parseHash, type ParsedHash } from './password-hash.js';
+import { readTextBounded } from '../../util/read-bounded.js';
+
+/** Largest users file read: 16 MiB, some 100,000 users. */
+const MAX_USERS_FILE_BYTES = 16 * 1024 * 1024;
 
 export { userNameProblem };
 
@@ -49,7 +53,7 @@ export function parseUsersFile(text: string, file: string): Map<string, UserEntr
 export async function readUsersFile(file: string, allowMissing = false): Promise<Map<string, UserEntry>> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextBounded(file, MAX_USERS_FILE_BYTES, 'a users file');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && allowMissing) return new Map();

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker, type BrokerOptions, type FsyncPolicy } from '../../broker/index.js';
 import { BROKER_DEFAULTS } from '../../broker/options.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { adduserUsage, runAdduser } from './broker-adduser.js';
+import { MAX_PEM_BYTES, readTextBounded } from '../../util/read-bounded.js';
 
 const usage = `Usage: walrus-stream broker [options]
        walrus-stream broker adduser --users <file> <name>   (see broker adduser --help)
@@ -63,7 +63,7 @@ export function parseFsync(value: string | undefined): FsyncPolicy | undefined {
 
 async function readPem(file: string, flag: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return await readTextBounded(file, MAX_PEM_BYTES, 'a PEM file');
   } catch (error) {
     throw new UsageError(`${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

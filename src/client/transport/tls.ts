@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { resolve } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import type { SocketFactory } from './pending-request.js';
+import { MAX_PEM_BYTES, readTextBounded } from '../../util/read-bounded.js';
 
 /** TLS to the nodes (a node started with `--tls-cert`, or a TLS terminator in front of Walrus). */
 export interface ClientTls {
@@ -86,7 +86,7 @@ export async function readTlsFiles(files: ClientTlsFiles, baseDir: string): Prom
     if (path === undefined) return undefined;
     const full = resolve(baseDir, path);
     try {
-      return await readFile(full, 'utf8');
+      return await readTextBounded(full, MAX_PEM_BYTES, 'a PEM file');
     } catch (error) {
       throw new WalrusError('CONFIG_INVALID', `cluster.tls.${field}: cannot read ${full}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { cause: error, context: { field: `cluster.tls.${field}` } });
     }

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { parseDateUtc } from '../../state/dsl/event-time.js';
@@ -10,6 +9,10 @@ import { formatPath } from '../../topology/validate/issues.js';
 import { SourceMap, type Path } from '../../topology/validate/source-map.js';
 import { reportSyntax } from '../../topology/validate/syntax.js';
 import { testFileSchema, type TestCase, type TestFile } from './case-schema.js';
+import { readTextBounded } from '../../util/read-bounded.js';
+
+/** Largest test file read: 64 MiB. */
+const MAX_TEST_FILE_BYTES = 64 * 1024 * 1024;
 
 /** A test file, checked against its topology. */
 export interface LoadedTestFile {
@@ -30,7 +33,7 @@ export async function loadTestFile(file: string, cwd: string, env: Record<string
   const full = resolve(cwd, file);
   let text: string;
   try {
-    text = await readFile(full, 'utf8');
+    text = await readTextBounded(full, MAX_TEST_FILE_BYTES, 'a test file');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw invalid(file, [{ file, line: 1, col: 1, message: `cannot read the test file: ${reason} (${full})`, severity: 'error' }]);
