@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { WalrusError } from '../errors/index.js';
+import { FileTooLargeError, readTextBounded } from '../util/read-bounded.js';
 import { DiagnosticList, formatDiagnostic } from './validate/diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { reportIssues } from './validate/issues.js';
@@ -38,34 +38,21 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
 }
 
 /**
- * The topology's text, never more than the size limit: a regular file's size
- * is checked before it is read; a pipe or a device (`<(...)`, /dev/stdin),
- * whose size is unknown, is read up to one chunk past the limit and no further
- * (/dev/zero grew the process to gigabytes).
+ * The topology's text, never more than the size limit (src/util/read-bounded.ts):
+ * a regular file's size is checked before it is read; a pipe or a device
+ * (`<(...)`, /dev/stdin, /dev/zero) is read no further than the limit.
  */
 async function readBounded(full: string, file: string, options: LoadTopologyOptions): Promise<string> {
-  const handle = await open(full, 'r');
+  const max = options.maxBytes ?? DEFAULT_MAX_TOPOLOGY_BYTES;
   try {
-    const info = await handle.stat();
-    const tooBig = sizeProblem(info.size, options);
-    if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
-    if (info.isFile() || info.isDirectory()) return await handle.readFile('utf8');
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const { bytesRead, buffer } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
-      if (bytesRead === 0) break;
-      chunks.push(buffer.subarray(0, bytesRead));
-      total += bytesRead;
-      const over = sizeProblem(total, options);
-      if (over) {
-        throw invalid(file, [{ file, ...over, severity: 'error', message: `the topology, read from a pipe or device, passed the limit of ${options.maxBytes ?? DEFAULT_MAX_TOPOLOGY_BYTES} bytes ` +
-          '(stopped reading there; a topology is normally a few KB); if this really is a topology, raise the limit with --max-topology-size' }]);
-      }
-    }
-    return Buffer.concat(chunks, total).toString('utf8');
-  } finally {
-    await handle.close();
+    return await readTextBounded(full, max, 'a topology');
+  } catch (error) {
+    if (!(error instanceof FileTooLargeError)) throw error;
+    const problem = error.size !== undefined ? sizeProblem(error.size, options)! : {
+      line: 1, col: 1, message: `the topology, read from a pipe or device, passed the limit of ${max} bytes ` +
+        '(stopped reading there; a topology is normally a few KB); if this really is a topology, raise the limit with --max-topology-size',
+    };
+    throw invalid(file, [{ file, ...problem, severity: 'error' }]);
   }
 }
 

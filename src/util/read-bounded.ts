@@ -2,7 +2,8 @@ import { open } from 'node:fs/promises';
 
 /** A file passed the size its reader accepts; the message says how large and what was expected. */
 export class FileTooLargeError extends Error {
-  constructor(readonly limit: number, what: string) {
+  /** `size`: a regular file's size; undefined for a device or pipe, read until it passed `limit`. */
+  constructor(readonly limit: number, what: string, readonly size?: number) {
     super(`it holds more than ${limit} bytes, more than ${what} ever does (stopped reading there); check that it is the right file`);
     this.name = 'FileTooLargeError';
   }
@@ -19,8 +20,8 @@ export async function readTextBounded(path: string, maxBytes: number, what: stri
   const handle = await open(path, 'r');
   try {
     const info = await handle.stat();
-    if (info.size > maxBytes) throw new FileTooLargeError(maxBytes, what);
-    if (info.isFile()) return await handle.readFile('utf8');
+    if (info.size > maxBytes) throw new FileTooLargeError(maxBytes, what, info.size);
+    if (info.isFile() || info.isDirectory()) return await handle.readFile('utf8');
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
