@@ -1,22 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rssOf } from '../helpers/rss.js';
 
 // Files a user names on the command line or in a topology that are not files: /dev/zero as a test file,
 // a CA, a certificate or a users file. Each was read whole into one string first: ~600 MB of memory, then
 // "Invalid string length" naming no limit. Now each is read no further than the size such a file can have.
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
 
 async function cli(args: string[]): Promise<{ code: number | null; stderr: string; peakRss: number }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WALRUS_NODES: '' } });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +10,9 @@ import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry } from '../../src/codec/index.js';
 import { LineTooLongError, lines } from '../../src/cli/commands/produce.js';
 import { startTestBroker } from '../helpers/broker.js';
+import { rssOf } from '../helpers/rss.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
 
 async function writeInput(file: string, parts: Array<string | { repeat: string; bytes: number }>): Promise<void> {
   const out = createWriteStream(file);

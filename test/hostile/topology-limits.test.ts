@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { diagnosticsOf, loadTopology, loadTopologyText } from '../../src/topology/index.js';
+import { rssOf } from '../helpers/rss.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 
@@ -20,14 +20,6 @@ function anchors(bytes: number): string {
     size += line.length;
   }
   return parts.join('');
-}
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
 }
 
 test('validate refuses a 5 MB YAML of anchors at once, by its size, with file:line — without parsing it', { timeout: 60_000 }, async (t) => {

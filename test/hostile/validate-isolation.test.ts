@@ -6,19 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rssOf } from '../helpers/rss.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 const hostile = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const good = fileURLToPath(new URL('../fixtures/processors/double.ts', import.meta.url));
 const processorApi = fileURLToPath(new URL('../../src/processor/index.ts', import.meta.url));
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
 
 async function validate(yaml: string, extra: string[] = []) {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-validate-'));

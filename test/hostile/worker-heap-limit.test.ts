@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,20 +9,12 @@ import { WalrusClient } from '../../src/client/index.js';
 import { decodeEntry, encodeRecords } from '../../src/codec/index.js';
 import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { startTestBroker } from '../helpers/broker.js';
+import { rssOf } from '../helpers/rss.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
 const OOM = fileURLToPath(new URL('../fixtures/processors/oom.ts', import.meta.url));
 /** Far above the 512 MiB default heap limit plus the process's own needs; far below what an unbounded worker reaches (several GB). */
 const RSS_CEILING = 1_600 * 1024 * 1024;
-
-function rssOf(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 test('a processor that allocates without bound, with no workerPool settings: its worker dies at the default heap limit, the record is dead-lettered, its neighbours come out, the process stays small', { timeout: 90_000 }, async (t) => {
   const node = await startTestBroker();
