@@ -173,3 +173,27 @@ test('a seqlock left odd (a worker thread ended in the middle of a write) reads 
     await reader.terminate();
   }
 });
+
+test('TaskSupervisor: a task running one processor alone that is ended by its step deadline names that processor and its timeout, as when its own deadline ends it (whichever check sees it first)', async () => {
+  const { TaskSupervisor } = await import('../../src/runtime/pool/crash-supervisor.js');
+  const published = new Map<number, ThreadSteps>();
+  const supervisor = new TaskSupervisor({ timeoutGraceMs: 20 });
+  supervisor.watchSteps((threadId) => published.get(threadId) ?? { at: 0, task: 0, holder: 0, since: 0 });
+  const messages: string[] = [];
+  for (const [threadId, label] of [
+    [41, { what: 'processor "b"', timeoutMs: 200, member: true }],
+    [42, { what: 'stage group "g" (a, b)', timeoutMs: 30_200 }],
+  ] as const) {
+    const task = supervisor.begin(label, false);
+    supervisor.onMessage({ __walrusTaskStarted: true, taskId: task.taskId, threadId, heapUsed: 0 });
+    published.set(threadId, { at: Date.now() - 1_000, task: task.taskId, holder: 0, since: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal(task.signal.aborted, true, `${label.what}: its step is past its deadline`);
+    const failure = await supervisor.failed(task.taskId, label, new Error('terminated'));
+    assert.equal(failure.rerun, false);
+    messages.push(failure.rerun ? '' : failure.error.message);
+  }
+  supervisor.close();
+  assert.match(messages[0]!, /^processor "b" did not return within its timeout of 200 ms plus a grace of 20 ms/);
+  assert.match(messages[1]!, /^a processor of stage group "g" \(a, b\) did not return within its own timeout plus a grace of 20 ms/);
+});

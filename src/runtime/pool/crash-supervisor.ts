@@ -18,7 +18,8 @@ export interface SupervisorOptions extends CrashPolicy {
 
 /** What a task runs, for deadlines and messages: `processor "enrich"` or `stage group "enrich" (enrich, route, revenue)`. */
 /** What a task runs: for messages, its deadline, and (one record running alone) that record's id. */
-export interface TaskLabel { what: string; timeoutMs: number; record?: string }
+/** `member`: the task runs one processor alone, so a step past its timeout is that processor's own timeout. */
+export interface TaskLabel { what: string; timeoutMs: number; record?: string; member?: boolean }
 
 /** What to do with a batch whose task failed. */
 export type TaskFailure = { rerun: true } | { rerun: false; error: WalrusError };
@@ -146,12 +147,13 @@ export class TaskSupervisor {
         `a processor of ${spec.what} held its worker thread in one synchronous call while the deadline of another batch there passed ` +
         `(plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms); the worker was terminated and replaced`, { retriable: true }) };
     }
-    if (expired === 'step') {
+    // A task of one member alone: its step's deadline is the task's own, whichever check saw it first.
+    if (expired === 'step' && spec.member !== true) {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `a processor of ${spec.what} did not return within its own timeout plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
     }
-    if (expired === 'task') {
+    if (expired === 'task' || expired === 'step') {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `${spec.what} did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
         '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };

@@ -346,7 +346,9 @@ function taskLabel(group: GroupSpecWire, records: readonly TaskRecord[]): TaskLa
   if (group.members.length === 1 || records.every((r) => r.single && r.entry === entry)) {
     const m = group.members[entry]!;
     // One record alone: a crash is that record's (the crash guard counts it once, whatever its attempts).
-    return records.length === 1 ? { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs, record: `${records[0]!.id}\u0000${entry}` } : { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs };
+    const label: TaskLabel = { what: `processor "${m.name}"`, timeoutMs: m.timeoutMs, member: true };
+    if (records.length === 1) label.record = `${records[0]!.id}\u0000${entry}`;
+    return label;
   }
   return { what: `stage group "${group.name}" (${group.members.map((m) => m.name).join(', ')})`, timeoutMs: group.timeoutMs };
 }
