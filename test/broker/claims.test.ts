@@ -125,7 +125,9 @@ test('claimOwnership fences: after a lapse (a frozen process) reads and writes w
 test('claimOwnership with a layout: another layout is refused as such; a client that is no instance holding the name is named as that', async () => {
   await withBroker(async (node) => {
     const client = new WalrusClient({ nodes: [node.address] });
-    const options = { label: 'x/0', ttlMs: 60_000, onUnsupported: assert.fail, onLost: assert.fail };
+    // A conflict first waits once for the holder's lease to run out (a killed instance): not 60 s here.
+    let waits = 0;
+    const options = { label: 'x/0', ttlMs: 60_000, onUnsupported: assert.fail, onLost: assert.fail, sleep: async () => { waits += 1; } };
     const first = await claimOwnership(client, ['x.p0'], { ...options, layout: { name: 'x.layout', token: 'layout/aaaa' } });
     await assert.rejects(claimOwnership(client, ['x.p1'], { ...options, layout: { name: 'x.layout', token: 'layout/bbbb' } }),
       /another live instance of this app runs a different layout \(layout\/aaaa; this one is layout\/bbbb\)/);
@@ -133,6 +135,7 @@ test('claimOwnership with a layout: another layout is refused as such; a client 
     await client.claim('y.layout', 'squatter/0/0', 600_000);
     await assert.rejects(claimOwnership(client, ['y.p0'], { ...options, layout: { name: 'y.layout', token: 'layout/cccc' } }),
       /the name "y\.layout", which every instance of this app claims .* is held by squatter\/0\/0, which is not an instance of it/);
+    assert.equal(waits, 1, 'the other layout was waited for once (its lease could have been a killed instance\'s), then refused; the squatter\'s 10-minute lease was not');
     await first.release();
     await same.release();
     await client.close();
