@@ -126,7 +126,7 @@ for (const [how, bad, BAD] of [['hangs past its timeout', { hang: true }, 21], [
     for (const ordering of ['unordered', 'key']) {
       for (const fused of [true, false]) {
         test(`a record that ${how} in the second of two processors (${fused ? 'fused' : 'not fused'}, ${ordering}, ${workers} worker${workers > 1 ? 's' : ''}): it alone is charged, each other record comes out once`, { timeout: 60_000 }, async () => {
-          const values = Array.from({ length: N }, (_, n) => (n === BAD ? { n, ...bad, at: 'q' } : { n, ms: 50 + ((n * 37) % 200) }));
+          const values = Array.from({ length: N }, (_, n) => (n === BAD ? { n, ...bad, at: 'q' } : { n, ms: 20 + ((n * 37) % 80) }));
           await h.produce('in', values.map((value) => ({ value, key: `k${value.n % 32}` })));
           const summary = await h.run(pair(ordering, fused, workers));
           const out = (await h.drain('out')).map((r) => r.value as Out);
