@@ -18,12 +18,12 @@ const heapMiB = async () => {
 
 // A record id is any string its producer chose, up to a whole entry. A
 // source's `dedupe` window keeps `window` ids; it used to keep each one whole,
-// so 3,000 ids of 30,000 characters held ~90 MB of the coordinator's heap for
+// so 1,500 ids of 30,000 characters held ~45 MB of the coordinator's heap for
 // as long as they stayed in the window. Long ids are now kept as a digest.
 test('a dedupe window over records with 30,000-character ids keeps a digest of each, and still drops their duplicates', { timeout: 120_000 }, async (t) => {
   const h = await harness();
   t.after(() => h.close());
-  const n = 3_000;
+  const n = 1_500;
   const entries = Array.from({ length: n }, (_, i) => encodeRecords([{ id: `${i}:${'i'.repeat(30_000)}`, value: Buffer.from(JSON.stringify({ i })) }]));
   await h.client.register('ids.in');
   const { topology } = await loadTopologyText(`
@@ -49,7 +49,7 @@ sinks:
   await until(() => (stats().duplicates ?? 0) >= n);
   const grown = (await heapMiB()) - before;
   assert.equal(stats().duplicates, n, 'every repeat dropped');
-  assert.ok(grown < 40, `the coordinator's heap grew by ${grown.toFixed(0)} MiB while the window held ${n} ids of 30,000 characters`);
+  assert.ok(grown < 20, `the coordinator's heap grew by ${grown.toFixed(0)} MiB while the window held ${n} ids of 30,000 characters`);
   pipeline.stop();
   const summary = await pipeline.done;
   assert.equal(summary.processors.p!.processed, n);
