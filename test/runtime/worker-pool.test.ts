@@ -86,16 +86,29 @@ test('health answers from every worker; the per-record timeout fires the AbortSi
   assert.equal(!result.ok && result.error.code, 'PROCESSOR_TIMEOUT');
 });
 
-test('abortAll cancels records in flight cooperatively', async () => {
-  const running = run(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
-  let aborted = 0;
-  for (let i = 0; i < 100 && aborted < 2; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    aborted += await pool.abortAll('shutdown');
+test('abortAll cancels records in flight cooperatively, and from then on no processor call starts: a later batch fails SHUTTING_DOWN without running', async () => {
+  // Its own pool: past abortAll a pool runs nothing more (it is shutdown's abort point).
+  const own = new WorkerPool({ workers: 1 });
+  try {
+    const go = async (s: ProcessorSpecWire, records: WireRecord[]) => outcomes(await own.process(oneProcessorGroup(s), tasks(records)), records.length);
+    await own.ready();
+    const running = go(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
+    let aborted = 0;
+    for (let i = 0; i < 100 && aborted < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      aborted += await own.abortAll('shutdown');
+    }
+    const results = await running;
+    assert.equal(aborted, 2);
+    assert.deepEqual(results.map((r) => !r.ok && r.error.code), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
+    // Quick records that would succeed: they are not run (their 50 ms never passes, no output).
+    const started = performance.now();
+    const later = await go(spec('slow', 'slow.ts'), [rec('s3', { ms: 50 }), rec('s4', { ms: 50 })]);
+    assert.deepEqual(later.map((r) => (r.ok ? r.outputs : r.error.code)), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    await own.close();
   }
-  const results = await running;
-  assert.equal(aborted, 2);
-  assert.deepEqual(results.map((r) => !r.ok && r.error.code), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
 });
 
 for (const [file, pattern] of [

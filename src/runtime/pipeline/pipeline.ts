@@ -128,7 +128,9 @@ export interface Pipeline {
   /**
    * Stops fetching; what is in flight finishes and is flushed. After
    * `abortAfterMs` (default 10 s) the AbortSignal of every record still in a
-   * processor fires; such records are left in the journal for the next start.
+   * processor fires and no processor call starts any more (a record reaching
+   * one fails SHUTTING_DOWN unrun); such records are left in the journal for
+   * the next start.
    * After `giveUpAfterMs` (default `abortAfterMs` + 20 s) the run ends without
    * what is still in flight (e.g. outputs a node never acknowledges): `done`
    * rejects with SHUTTING_DOWN and those entries stay in the journal.

@@ -45,6 +45,8 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly size: number;
   readonly #pool: Piscina;
+  /** Set by abortAll: every task sent from then on carries it (worker/shutdown.ts). */
+  #aborted: string | undefined;
   readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort; deadlines?: SharedArrayBuffer }>();
   #closed = false;
   readonly #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
@@ -188,7 +190,8 @@ export class WorkerPool {
     const { taskId, signal } = this.#supervisor.begin(label, exclusive);
     let result: ArrayBuffer;
     try {
-      result = (await this.#pool.run({ kind: 'process', group, batch, taskId, [Piscina.queueOptionsSymbol]: { batch: taskId } }, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
+      const task = { kind: 'process', group, batch, taskId, aborted: this.#aborted, [Piscina.queueOptionsSymbol]: { batch: taskId } };
+      result = (await this.#pool.run(task, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
     } catch (error) {
       const failure = await this.#supervisor.failed(taskId, label, error);
       if (!failure.rerun) throw failure.error;
@@ -210,8 +213,9 @@ export class WorkerPool {
     return this.#everyWorker((c) => c.health());
   }
 
-  /** Fires the AbortSignal of every record in flight (cooperative cancellation at shutdown). */
+  /** Fires the AbortSignal of every record in flight (cooperative cancellation at shutdown); from then on no processor call starts (worker/shutdown.ts). */
   async abortAll(reason: string): Promise<number> {
+    this.#aborted ??= reason;
     const counts = await this.#everyWorker((c) => c.abortAll(reason));
     return counts.reduce((a, b) => a + b, 0);
   }

@@ -171,6 +171,8 @@ export interface ProcessTask {
   kind: 'process'; group: GroupSpecWire; batch: ArrayBuffer;
   /** Announced by the worker when the task starts, so the pool's deadline counts from then (pool/timeout-watchdog.ts). */
   taskId?: number;
+  /** Shutdown passed its abort point (pool.abortAll): the worker starts no processor call from now on (worker/shutdown.ts). */
+  aborted?: string;
 }
 export type WorkerTask = LoadTask | ProcessTask;
 /** Result of a LoadTask. */

@@ -10,6 +10,7 @@ import type { StateStoreView } from '../../state/model/change-set.js';
 import type { WorkerStateContext } from '../../state/worker/worker-state.js';
 import { DEFAULT_MAX_OUTPUTS, outputLimitError } from '../../processor/output-limit.js';
 import { checkEmitOptions, checkOutputValue } from './output-checks.js';
+import { processingAborted } from './shutdown.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a
@@ -116,6 +117,11 @@ class RecordRun implements ProcessorContext {
   }
 
   run(): WireResult | Promise<WireResult> {
+    const aborted = processingAborted();
+    if (aborted !== undefined) {
+      this.#settled = true;
+      return { ok: false, error: serializeError(aborted), durationMs: 0 };
+    }
     let returned: unknown;
     try {
       if (this.#wire.encoding !== undefined) this.#wire.value = decodeValue(this.#wire, this.#spec);

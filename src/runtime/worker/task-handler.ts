@@ -8,7 +8,6 @@ import { MessageChannel, parentPort, threadId } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Piscina } from 'piscina';
-import { WalrusError } from '../../errors/index.js';
 import { CONTROL_HELLO, decodeBatch, type ControlHello, type LoadTaskResult, type WorkerControl, type WorkerMetricsSnapshot, type WorkerTask } from '../wire/messages.js';
 import { WorkerMetrics } from './processor-metrics.js';
 import { LoadedProcessors } from './loaded-processors.js';
@@ -17,6 +16,7 @@ import { encodeGroupResult } from './result-encoding.js';
 import { SinkPacker } from './sink-packer.js';
 import { StepDeadlines } from './step-deadlines.js';
 import { announceTaskProgress, announceTaskStart } from '../wire/task-started.js';
+import { abortProcessing } from './shutdown.js';
 
 const startedAt = Date.now();
 const metrics = new WorkerMetrics();
@@ -32,7 +32,7 @@ const control: WorkerControl = {
   health: () => ({ threadId, uptimeMs: Date.now() - startedAt, inFlight: inFlight.size, loaded: processors.names() }),
   abortAll(reason) {
     const n = inFlight.size;
-    const error = new WalrusError('SHUTTING_DOWN', `record processing aborted: ${reason}`);
+    const error = abortProcessing(reason);
     for (const controller of inFlight) controller.abort(error);
     return n;
   },
@@ -69,6 +69,8 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
     return { threadId, loaded: processors.names() } satisfies LoadTaskResult;
   }
   announceTaskStart(task.taskId);
+  // Sent after the abort point (a thread started since, or the control call still on its way): same as abortAll.
+  if (task.aborted !== undefined) abortProcessing(task.aborted);
   const records = decodeBatch(task.batch);
   const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId), deadlines: deadlines.forTask(task.taskId ?? 0) });
   result.metrics = metricsToSend();
