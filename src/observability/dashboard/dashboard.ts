@@ -3,7 +3,7 @@ import type { ExtraRoutes, RouteContext } from '../http/http-server.js';
 import { dashboardAsset, SECURITY_HEADERS } from './assets.js';
 import type { DeadLetterRing, RecentDeadLetter } from './dead-letter-ring.js';
 import type { DashboardTopology, ReplayAnswer, StorePage } from './dashboard-types.js';
-import { EventStreams } from './event-stream.js';
+import { EventStreams, type EventStreamsOptions } from './event-stream.js';
 import { BodyError, readJsonBody, refuseReason } from './request-guard.js';
 import type { StatsSampler } from './stats-sampler.js';
 
@@ -16,6 +16,8 @@ export interface DashboardOptions {
   replay(entries: string[]): Promise<{ replayed: Record<string, number>; results: Array<{ ok: true; topic: string } | { ok: false; reason: string }> }>;
   /** Reads one page of a state store of the run. @default no store browser */
   browseStore?(store: string, select: { prefix?: string; limit: number }): Promise<StorePage>;
+  /** Limits of the `/api/events` streams (most open, unsent bytes per stream). @default 16 streams, 128 KiB */
+  eventStreams?: EventStreamsOptions;
   /** Most dead letters one replay may select. @default 100 */
   maxReplay?: number;
 }
@@ -46,7 +48,7 @@ const API = {
   'GET /api/topology': 'the graph: nodes (sources, processors with their stage group, sinks, topics) and edges; which instance this run is; the partitions it owns of each partitioned source, sink and store',
   'GET /api/stats': 'the latest stats frame (with each source partition\'s lag) and the last minutes of them',
   'GET /api/status': 'health (/healthz) and readiness (/readyz) with reasons',
-  'GET /api/events': 'Server-Sent Events: stats (every second), deadletters (new ones), status (every 5 s)',
+  'GET /api/events': 'Server-Sent Events: stats (every second), deadletters (new ones), status (every 5 s), closed (why the server ended the stream)',
   'GET /api/dead-letters': 'recent dead letters, newest first (?processor= &code= &limit=)',
   'POST /api/dead-letters/replay': 'replay selected dead letters: {"ids": [1, 2], "confirm": true}',
   'GET /api/stores': 'state stores of the run',
@@ -61,7 +63,7 @@ const API = {
  */
 export function createDashboard(options: DashboardOptions): Dashboard {
   const { sampler, deadLetters } = options;
-  const streams = new EventStreams();
+  const streams = new EventStreams(options.eventStreams);
   const maxReplay = options.maxReplay ?? 100;
   // Dead letters go out with the next stats frame, at most 50 per second: a burst of thousands
   // must not flood the page (it lists the latest and shows the total).
@@ -129,7 +131,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       case '/api/events': {
         if (head) { res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' }); res.end(); return true; }
         const first = [{ event: 'stats', data: sampler.current() }, ...(latestStatus ? [{ event: 'status', data: latestStatus }] : [])];
-        if (!streams.open(res, first)) return json(res, 503, { error: `too many open event streams (${streams.max}); close a dashboard tab` });
+        streams.open(res, first);
         return true;
       }
       case '/api/dead-letters': {

@@ -96,6 +96,9 @@ function connect() {
   events.addEventListener('stats', (e) => onFrame(JSON.parse(e.data)));
   events.addEventListener('deadletters', (e) => onDeadLetters(JSON.parse(e.data)));
   events.addEventListener('status', (e) => onStatus(JSON.parse(e.data)));
+  // The server ended the stream (another viewer took its slot, or the run stops); the browser reconnects in 10 s.
+  events.addEventListener('closed', (e) => { connection.title = JSON.parse(e.data).detail; });
+  events.addEventListener('open', () => { connection.title = ''; });
 }
 
 async function start() {
