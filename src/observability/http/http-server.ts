@@ -4,6 +4,7 @@ import { WalrusError } from '../../errors/index.js';
 import { ConnectionRegistry } from '../../util/connection-registry.js';
 import { checkExposure, isLoopback } from '../../util/exposure.js';
 import { challenge, checkHttpAuthOptions, httpAuthenticator, type HttpAuthOptions } from './http-auth.js';
+import { AuthLimiter, type AuthLimitOptions } from './auth-limiter.js';
 import { crossSiteReason, isLoopbackHost } from '../dashboard/request-guard.js';
 import { EventLoopMonitor } from './event-loop-monitor.js';
 import type { ReadyReport } from './readiness.js';
@@ -68,6 +69,11 @@ export interface ObservabilityServerOptions {
    * @default none
    */
   auth?: HttpAuthOptions;
+  /**
+   * Lockout of an address after wrong credentials (429 with Retry-After; see `AuthLimiter`).
+   * @default 10 failures within 60 s lock out for 60 s, doubling up to 15 min
+   */
+  authLimits?: AuthLimitOptions;
   /** Bind a non-loopback host without `auth` (warned about in `warnings`). @default false */
   insecure?: boolean;
   /**
@@ -113,6 +119,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   }
   checkHttpAuthOptions(options.auth);
   const authorized = httpAuthenticator(options.auth);
+  const limiter = new AuthLimiter(options.authLimits);
   const exposed = checkExposure({
     what: 'the /metrics endpoint',
     host,
@@ -156,6 +163,30 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     return { status: report.ready ? 200 : 503, body: { status: report.ready ? 'ready' : 'not ready', ...(failing.length > 0 ? { failing } : {}), checks: report.checks } };
   }
 
+  // Answers 429 (an address locked out for wrong credentials) or 401 and returns true; false when the request may go on.
+  function refusedCredentials(req: IncomingMessage, res: ServerResponse, path: string, head: boolean): boolean {
+    if (!authorized) return false;
+    const address = req.socket.remoteAddress;
+    // A locked-out address is answered before its credentials are checked: a right guess must not tell.
+    let locked = limiter.lockout(address);
+    if (locked === undefined) {
+      if (authorized(req)) { limiter.succeeded(address); return false; }
+      // A request without credentials guesses nothing (a browser's first request, before it asks for them).
+      if (req.headers.authorization === undefined) return challenged(res, path, head);
+      locked = limiter.failed(address);
+      if (locked === undefined) return challenged(res, path, head);
+    }
+    res.setHeader('retry-after', String(locked.retryAfterSeconds));
+    sendJson(res, 429, { error: `${path}: ${locked.reason}` }, head);
+    return true;
+  }
+
+  function challenged(res: ServerResponse, path: string, head: boolean): true {
+    res.setHeader('www-authenticate', challenge(options.auth!));
+    sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
+    return true;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
@@ -163,11 +194,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
     if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
       if (options.routes) {
         // The dashboard shows record contents and can replay: never more open than /metrics.
-        if (authorized && !authorized(req)) {
-          res.setHeader('www-authenticate', challenge(options.auth!));
-          sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
-          return;
-        }
+        if (refusedCredentials(req, res, path, head)) return;
         const context = { path, query: new URLSearchParams(search), loopback, health: healthReport, ready: readyReport };
         if (await options.routes(req, res, context)) return;
       }
@@ -192,11 +219,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
       sendJson(res, 403, { error: crossSite }, head);
       return;
     }
-    if (authorized && path !== '/healthz' && !authorized(req)) {
-      res.setHeader('www-authenticate', challenge(options.auth!));
-      sendJson(res, 401, { error: `${path} needs credentials (Authorization: Bearer <token> or Basic)` }, head);
-      return;
-    }
+    if (path !== '/healthz' && refusedCredentials(req, res, path, head)) return;
     if (path === '/metrics') {
       sendText(res, 200, options.metrics.contentType, await options.metrics.metrics(), head);
     } else {

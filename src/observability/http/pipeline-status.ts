@@ -45,6 +45,10 @@ export async function fetchPipelineStatus(address: string, options: { timeoutMs?
   if (metrics.status === 401) {
     throw new WalrusError('AUTH_FAILED', `the pipeline at ${address} wants credentials for /metrics: set WALRUS_METRICS_TOKEN to its bearer token.`, { context: { node: address } });
   }
+  if (metrics.status === 429) {
+    const reason = (await json(metrics)).error ?? 'too many wrong credentials';
+    throw new WalrusError('AUTH_FAILED', `the pipeline at ${address} refuses this address for now (${String(reason)}); retry after ${metrics.headers.get('retry-after') ?? '?'} s with the right WALRUS_METRICS_TOKEN.`, { context: { node: address } });
+  }
   return {
     metrics: await metrics.text(),
     health: { status: health.status, body: await json(health) },
