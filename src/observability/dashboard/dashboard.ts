@@ -159,7 +159,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     } catch (error) {
       return error instanceof BodyError ? [error.status, { error: error.message }] : [400, { error: String(error) }];
     }
-    const { ids, confirm } = (body ?? {}) as { ids?: unknown; confirm?: unknown };
+    const { ids, confirm, ...rest } = (typeof body === 'object' && body !== null ? body : {}) as { ids?: unknown; confirm?: unknown };
+    // The target is never the request's to choose: each dead letter goes back to the source topic it
+    // records (`sourceTopic`). A field such as "to" or "topic" used to be ignored without a word.
+    const unknown = Object.keys(rest).slice(0, 5);
+    if (unknown.length > 0) {
+      return [400, { error: `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: the body is {"ids": [...], "confirm": true}; a replay always goes to each dead letter's own source topic (sourceTopic in GET /api/dead-letters); to send dead letters elsewhere use walrus-stream dlq replay --to <topic>` }];
+    }
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => Number.isSafeInteger(id) && (id as number) > 0)) {
       return [400, { error: 'body must be {"ids": [<dead-letter id>, ...], "confirm": true} with at least one positive integer id' }];
     }
