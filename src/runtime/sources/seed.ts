@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
-import { MAX_BATCH_ENTRIES, maxPayloadBytes, payloadProblem } from '../../protocol/index.js';
-import { LineTooLongError, lines } from '../../util/lines.js';
+import { MAX_BATCH_ENTRIES, maxPayloadBytes } from '../../protocol/index.js';
+import { scanSeedFile, seedEntries, type SeedScan } from './seed-file.js';
 import type { Topology } from '../../topology/types.js';
 
 /** A file to load into a source topic before the pipeline starts (`--seed source=file`). */
@@ -32,7 +30,11 @@ export interface SeedWriter {
 }
 
 /** A load under way, as the marker keeps it: per topic, its entry count before the load and the entries confirmed since. */
-interface Loading { loading: true; base: Record<string, number | null>; done: Record<string, number> }
+interface Loading {
+  loading: true; base: Record<string, number | null>; done: Record<string, number>;
+  /** The write under way when the marker was saved: its topic and entry count. */
+  pending?: { topic: string; entries: number } | undefined;
+}
 
 type Marker = Record<string, string | Loading>;
 
@@ -42,13 +44,21 @@ type Marker = Record<string, string | Loading>;
  * file contents (sha256) went to which node, so running the example twice does
  * not load the sample twice; `force` loads again anyway.
  *
+ * Memory stays bounded whatever the file's size: a first streaming pass
+ * checks every line (a bad one is refused naming file:line before anything is
+ * written) and takes the digest; a second streaming pass writes, at most
+ * {@link MAX_BATCH_ENTRIES} entries or {@link SEED_BATCH_BYTES} per write, one
+ * write at a time. A file that cannot be read twice (a pipe: `/dev/stdin`,
+ * `<(...)`) is copied during the first pass to a spool file under
+ * `<stateDir>/<app>/`, read back by the second and removed.
+ *
  * A load that is interrupted (kill -9, a second signal) resumes where it
  * stopped instead of loading the file again: the marker records each topic's
  * entry count before the load and, after every confirmed batch, how many
- * entries went in. The one batch that may have been stored without its
- * confirmation is settled by the topic's count where the node reports it
- * (the embedded node); on a node that does not (stock Walrus) it is loaded
- * again, so at most one batch (2,000 entries) is duplicated.
+ * entries went in and how many the next write carries. That one batch, which
+ * may have been stored without its confirmation, is settled by the topic's
+ * count where the node reports it (the embedded node); on a node that does
+ * not (stock Walrus) it is loaded again, so at most one batch is duplicated.
  */
 export async function seedSources(topology: Topology, seeds: SeedSpec[], writer: SeedWriter, target: string,
   options: { force?: boolean; cwd?: string } = {}): Promise<SeedResult[]> {
@@ -64,36 +74,104 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
     const file = resolve(options.cwd ?? process.cwd(), seed.file);
     // Seed lines are plain entries without a key: a partitioned source gets them round-robin (docs/scaling.md).
     const topics = partitionTopics(spec.topic, spec.partitions);
-    const { entries, digest } = await readSeedFile(file, Math.min(...topics.map(maxPayloadBytes)));
-    const markKey = `${target}|${spec.topic}|${digest}`;
-    const previous = marker[markKey];
-    if (typeof previous === 'string' && !options.force) {
-      results.push({ source: seed.source, topic: spec.topic, file, entries: 0, skipped: true });
-      continue;
-    }
-    const resumed = typeof previous === 'object' && !options.force;
-    const loading: Loading = resumed ? previous : { loading: true, base: {}, done: {} };
-    if (!resumed) for (const topic of topics) loading.base[topic] = await countOf(writer, topic);
-    let written = 0;
-    for (const [p, topic] of topics.entries()) {
-      const part = topics.length === 1 ? entries : entries.filter((_, i) => i % topics.length === p);
-      let at = resumed ? await resumeAt(writer, topic, loading, part.length) : 0;
-      loading.done[topic] = at;
-      await writeMarker(markerFile, { ...marker, [markKey]: loading });
-      while (at < part.length) {
-        const batch = part.slice(at, at + MAX_BATCH_ENTRIES);
-        await writer.putMany(topic, batch);
-        at += batch.length;
-        written += batch.length;
-        loading.done[topic] = at;
-        await writeMarker(markerFile, { ...marker, [markKey]: loading });
+    const scan = await scanSeedFile(file, Math.min(...topics.map(maxPayloadBytes)), join(topology.stateDir, topology.app));
+    try {
+      const markKey = `${target}|${spec.topic}|${scan.digest}`;
+      const previous = marker[markKey];
+      if (typeof previous === 'string' && !options.force) {
+        results.push({ source: seed.source, topic: spec.topic, file, entries: 0, skipped: true });
+        continue;
       }
+      const resumed = typeof previous === 'object' && !options.force;
+      const loading: Loading = resumed ? previous : { loading: true, base: {}, done: {} };
+      if (!resumed) for (const topic of topics) loading.base[topic] = await countOf(writer, topic);
+      const start: number[] = [];
+      for (const [p, topic] of topics.entries()) {
+        const total = Math.floor(scan.entries / topics.length) + (p < scan.entries % topics.length ? 1 : 0);
+        start.push(resumed ? await resumeAt(writer, topic, loading, total) : 0);
+        loading.done[topic] = start[p]!;
+      }
+      const save = () => writeMarker(markerFile, { ...marker, [markKey]: loading });
+      const written = await writeSeed(scan, topics, start, writer, loading, save);
+      marker[markKey] = new Date().toISOString();
+      await writeMarker(markerFile, marker);
+      results.push({ source: seed.source, topic: spec.topic, file, entries: written, skipped: false, ...(resumed ? { resumed: true } : {}) });
+    } finally {
+      if (scan.spool !== undefined) await rm(scan.spool, { force: true });
     }
-    marker[markKey] = new Date().toISOString();
-    await writeMarker(markerFile, marker);
-    results.push({ source: seed.source, topic: spec.topic, file, entries: written, skipped: false, ...(resumed ? { resumed: true } : {}) });
   }
   return results;
+}
+
+/** Most bytes of entries in one write (the Producer's largest write, too). */
+export const SEED_BATCH_BYTES = 4 * 1024 * 1024;
+/** Most bytes of entries held at once for the partitions of a source (as `walrus-stream produce` holds unacknowledged). */
+export const SEED_BUFFER_BYTES = 32 * 1024 * 1024;
+
+interface Batch { topic: string; entries: string[] }
+
+/**
+ * The second pass: writes the file's entries, partition p of n getting every
+ * n-th entry from the p-th, skipping the `start[p]` each already holds. One
+ * write at a time; the batch after it is read meanwhile, so the marker saved
+ * after each confirmation can say how many entries the next write carries.
+ * Returns the entries written.
+ */
+async function writeSeed(scan: SeedScan, topics: string[], start: number[], writer: SeedWriter,
+  loading: Loading, save: () => Promise<void>): Promise<number> {
+  const batches = seedBatches(seedEntries(scan), topics, start);
+  let next = await batches.next();
+  let written = 0;
+  loading.pending = next.done === true ? undefined : { topic: next.value.topic, entries: next.value.entries.length };
+  await save();
+  try {
+    while (next.done !== true) {
+      const batch = next.value;
+      // The next batch is read while this one is written.
+      const reading = batches.next();
+      reading.catch(() => undefined); // awaited below, unless the write fails first
+      await writer.putMany(batch.topic, batch.entries);
+      written += batch.entries.length;
+      loading.done[batch.topic] = (loading.done[batch.topic] ?? 0) + batch.entries.length;
+      next = await reading;
+      loading.pending = next.done === true ? undefined : { topic: next.value.topic, entries: next.value.entries.length };
+      await save();
+    }
+  } finally {
+    await batches.return(undefined).catch(() => undefined);
+  }
+  return written;
+}
+
+/** Groups entries into writes per partition, bounded by entries, by bytes per write and by bytes held across partitions. */
+async function* seedBatches(groups: AsyncIterable<string[]>, topics: string[], start: number[]): AsyncGenerator<Batch> {
+  const held = topics.map(() => ({ entries: [] as string[], bytes: 0 }));
+  let heldBytes = 0;
+  let i = 0;
+  const take = (p: number): Batch => {
+    const batch = { topic: topics[p]!, entries: held[p]!.entries };
+    heldBytes -= held[p]!.bytes;
+    held[p] = { entries: [], bytes: 0 };
+    return batch;
+  };
+  for await (const group of groups) for (const entry of group) {
+    const p = i % topics.length;
+    const index = Math.floor(i / topics.length);
+    i += 1;
+    if (index < start[p]!) continue;
+    const bytes = Buffer.byteLength(entry);
+    const part = held[p]!;
+    if (part.entries.length > 0 && part.bytes + bytes > SEED_BATCH_BYTES) yield take(p);
+    held[p]!.entries.push(entry);
+    held[p]!.bytes += bytes;
+    heldBytes += bytes;
+    if (held[p]!.entries.length >= MAX_BATCH_ENTRIES) yield take(p);
+    if (heldBytes > SEED_BUFFER_BYTES) {
+      const fullest = held.reduce((best, h, q) => (h.bytes > held[best]!.bytes ? q : best), 0);
+      yield take(fullest);
+    }
+  }
+  for (const [p, part] of held.entries()) if (part.entries.length > 0) yield take(p);
 }
 
 /** A topic's entries ever appended, where the node reports it; 0 for a topic not created yet; null when unknown (stock Walrus). */
@@ -119,7 +197,9 @@ async function resumeAt(writer: SeedWriter, topic: string, loading: Loading, tot
   const now = base === null || base === undefined ? null : await countOf(writer, topic);
   if (now === null || base === null || base === undefined) return done;
   const stored = now - base;
-  const unconfirmed = Math.min(MAX_BATCH_ENTRIES, total - done);
+  // A marker saved before `pending` was kept: batches were MAX_BATCH_ENTRIES long.
+  const unconfirmed = loading.pending === undefined ? Math.min(MAX_BATCH_ENTRIES, total - done)
+    : loading.pending.topic === topic ? loading.pending.entries : 0;
   return stored === done + unconfirmed ? done + unconfirmed : done;
 }
 
@@ -135,68 +215,6 @@ async function writeMarker(file: string, marker: Marker): Promise<void> {
     await handle.close();
   }
   await rename(aside, file);
-}
-
-/**
- * A seed file's non-empty lines, trailing whitespace (which the server would
- * trim anyway) removed, and the sha256 of its bytes. Read as a stream: a line
- * longer than one entry (a binary file, /dev/zero) or not UTF-8 is refused
- * with its file:line as soon as it is read, so memory stays bounded by what
- * can actually be loaded, and no byte is silently replaced.
- */
-async function readSeedFile(file: string, maxLineBytes: number): Promise<{ entries: string[]; digest: string }> {
-  const hash = createHash('sha256');
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const entries: string[] = [];
-  let lineNo = 0;
-  await assertNotPipe(file);
-  async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  }
-  try {
-    for await (const line of lines(hashed(), maxLineBytes)) {
-      lineNo += 1;
-      let text: string;
-      try {
-        text = decoder.decode(line);
-      } catch {
-        throw new WalrusError('INVALID_PAYLOAD', `${file}:${lineNo}: the line is not valid UTF-8 (a binary file?); a seed file is text, one entry per line`);
-      }
-      const entry = text.trimEnd();
-      if (entry === '') continue;
-      const problem = payloadProblem(entry);
-      if (problem) throw new WalrusError('INVALID_PAYLOAD', `${file}:${lineNo}: ${problem}`);
-      entries.push(entry);
-    }
-  } catch (cause) {
-    if (cause instanceof WalrusError) throw cause;
-    if (cause instanceof LineTooLongError) {
-      throw new WalrusError('INVALID_PAYLOAD', `${file}:${cause.line}: the line is longer than ${maxLineBytes} bytes, more than one entry can hold ` +
-        '(stopped reading there); split it, or write it with `walrus-stream produce --compression gzip`');
-    }
-    throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: ${(cause as Error).message}`, { cause });
-  }
-  return { entries, digest: hash.digest('hex') };
-}
-
-/**
- * A named pipe (a path made by mkfifo) or a socket is refused before it is
- * opened: opening a pipe nobody writes to blocks a thread of Node's pool for
- * ever, and then neither SIGINT nor SIGTERM (nor the second signal's exit)
- * could end the run. `lstat` and `realpath` never block. An anonymous pipe
- * (`/dev/stdin` of a shell pipeline, `<(...)`) already has its writer and is
- * read as before: its link does not resolve to a path.
- */
-async function assertNotPipe(file: string): Promise<void> {
-  const real = await realpath(file).catch(() => undefined);
-  const info = real === undefined ? undefined : await lstat(real).catch(() => undefined);
-  if (info === undefined || !(info.isFIFO() || info.isSocket())) return;
-  throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: it is a ${info.isFIFO() ? 'named pipe' : 'socket'}, not a file ` +
-    '(opening a named pipe waits, unstoppably, until something writes to it): write the data to a file first, ' +
-    'or pipe it in (`--seed <source>=/dev/stdin`, or `walrus-stream produce <topic> --plain`)');
 }
 
 async function readMarker(file: string): Promise<Marker> {
