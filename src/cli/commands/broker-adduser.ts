@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { hashPassword, parseHash } from '../../broker/auth/password-hash.js';
 import { readUsersFile, writeUsersFile } from '../../broker/auth/users-file.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';

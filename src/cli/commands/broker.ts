@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { startBroker, type BrokerOptions, type FsyncPolicy } from '../../broker/index.js';
 import { BROKER_DEFAULTS } from '../../broker/options.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';

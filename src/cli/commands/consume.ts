@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import type { Lease } from '../../client/index.js';
 import { decodeEntry, type DecodedRecord, type WalrusRecord } from '../../codec/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { topicProblem } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { FILTER_FIELDS, REPLAY_COUNT_HEADER, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';

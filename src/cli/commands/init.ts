@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { mergePackageJson } from './init-package.js';
 import { scaffoldFiles, scaffoldPackage } from './init-templates.js';

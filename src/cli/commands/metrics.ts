@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import pLimit from 'p-limit';
 import { fetchPipelineStatus, formatPipelineMetrics } from '../../observability/index.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';

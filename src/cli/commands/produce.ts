@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { Producer } from '../../client/index.js';
 import { WalrusError } from '../../errors/index.js';
 import type { CompressionCodec } from '../../codec/index.js';

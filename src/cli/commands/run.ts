@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { WalrusError } from '../../errors/index.js';
 import { loadTopology } from '../../topology/load.js';
 import { formatDiagnostic } from '../../topology/validate/diagnostics.js';

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { topologyJsonSchemaText } from '../../topology/schema/json-schema.js';
 

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { MAX_PARTITIONS, partitionTopic } from '../../codec/partitioning.js';
 import { CONNECT_HELP, CONNECT_OPTIONS, cliClient } from '../connect-options.js';
 import { topicProblem } from '../../protocol/index.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { APP_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
 import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { UsageError, type CliCommand } from '../command.js';
 import type { Diagnostic, LogLevel } from '../../topology/types.js';
 import { formatDiagnostic } from '../../topology/validate/diagnostics.js';

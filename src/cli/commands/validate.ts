@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs } from '../parse-args.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { describeCounts, diagnosticsOf, formatReport } from '../../topology/report.js';
 import { guessTypeScript, prestartModuleCheck } from '../../topology/validate/isolated-modules.js';
