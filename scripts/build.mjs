@@ -79,7 +79,7 @@ writeFileSync(join(esm, 'topology', 'schema', 'topology.schema.json'), jsonSchem
 // URL: it becomes the URL its tsc twin had (files next to a module, such as
 // worker entries, assets and the built-in processor, are found as before).
 const ESM_ENTRIES = ['index.ts', 'processor/sdk.ts', 'cli/main.ts', 'runtime/worker/task-handler.ts', 'topology/validate/module-check-task.ts',
-  'broker/worker-entry.ts', 'processor/builtin/aggregate.ts'];
+  'broker/worker-entry.ts', 'processor/builtin/aggregate.ts', 'testing/cases/case-worker.ts'];
 const INLINED = new Set(['yaml', 'p-limit', 'yocto-queue', 'comlink']);
 const ROOT_MARK = '__WALRUS_ESM_ROOT__';
 // tsc's JavaScript goes; the dashboard's assets (plain .js served to the browser) stay.

@@ -33,6 +33,18 @@ export interface InProcessRunnerOptions {
   timeoutGraceMs: number;
 }
 
+/**
+ * Told a processor's name each time a runner enters its `init` or `process`
+ * (`walrus-stream test` runs each case in a worker thread and, when the case
+ * passes its deadline, names the processor that thread was last in).
+ */
+let onEnter: ((processor: string) => void) | undefined;
+
+/** Sets (or with undefined clears) the hook told which processor a runner enters. */
+export function watchProcessorEntry(hook: ((processor: string) => void) | undefined): void {
+  onEnter = hook;
+}
+
 /** A BatchRunner that runs the worker's task code in the calling thread. */
 export class InProcessRunner implements BatchRunner {
   readonly #o: InProcessRunnerOptions;
@@ -50,6 +62,7 @@ export class InProcessRunner implements BatchRunner {
 
   /** Imports the module and runs `init`, as the pool does before the first fetch (a broken module fails here). */
   async load(spec: ProcessorSpecWire): Promise<void> {
+    onEnter?.(spec.name);
     await this.#processors.get(spec);
   }
 
@@ -77,6 +90,7 @@ export class InProcessRunner implements BatchRunner {
   #runRecord(loaded: LoadedProcessor, spec: ProcessorSpecWire, record: WireRecord): WireResult | Promise<WireResult> {
     // The record's own (real-time) timer is off: the virtual one below replaces it.
     const controllers = new Set<AbortController>();
+    onEnter?.(spec.name);
     const result = runRecord(loaded, { ...spec, timeoutMs: 0 }, record, controllers);
     return result instanceof Promise && spec.timeoutMs > 0 ? this.#withTimeout(spec, record, result, controllers) : result;
   }

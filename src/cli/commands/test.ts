@@ -4,6 +4,8 @@ import { parseArgs } from '../parse-args.js';
 import { UsageError, type CliCommand } from '../command.js';
 import type { Diagnostic, LogLevel } from '../../topology/types.js';
 import { formatDiagnostic } from '../../topology/validate/diagnostics.js';
+import { MAX_TIMER_MS } from '../../topology/schema/schema-fields.js';
+import { DEFAULT_CASE_TIMEOUT_MS } from '../../testing/cases/case-threads.js';
 
 const usage = `Usage: walrus-stream test [paths...] [options]
 
@@ -16,6 +18,8 @@ files, recursively (default: the current directory).
 Options:
   --filter <text>       run only the cases whose name contains <text>
   --log-level <level>   what processors log to stderr (default error; silent, warn, info, debug...)
+  --timeout <ms>        real time one case may take (default 10000): a case still running then (a
+                        processor in an endless loop) is stopped and fails, naming the processor
   -h, --help            show this help
 
 Output: one line per case, what differed (expected - / actual +) for each
@@ -23,6 +27,10 @@ failing case, then "N passed, M failed".
 Exit codes: 0 every case passed, 1 a case failed, 2 a test file (or its
 topology) is broken (FILE:LINE:COL: error: ...) or bad usage.
 `;
+
+const NEVER_SETTLES = 'nothing was left to run while a processor\'s top-level await, init() or process() waited on a promise that never settles';
+const quitMessage = (code: string) => `a processor ended the process (process.exit(${code})) at import, in init() or in process(); ` +
+  'a processor must not call process.exit(): throw an Error to fail';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const SKIP_DIRS = new Set(['node_modules']);
@@ -34,12 +42,16 @@ const command: CliCommand = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args, allowPositionals: true, strict: true,
-      options: { filter: { type: 'string' }, 'log-level': { type: 'string', default: 'error' } },
+      options: { filter: { type: 'string' }, 'log-level': { type: 'string', default: 'error' }, timeout: { type: 'string' } },
     });
+    const timeoutMs = values.timeout === undefined ? DEFAULT_CASE_TIMEOUT_MS : Number(values.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+      throw new UsageError(`--timeout expects milliseconds from 1 to ${MAX_TIMER_MS} (real time one case may take), got "${values.timeout}"`);
+    }
     const logLevel = values['log-level']!;
     if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level expects one of ${LEVELS.join(', ')}, got "${logLevel}"`);
     // Loaded here, not at the top: `--help` should not pay for the runtime's imports.
-    const [{ loadTestFile }, { runCases }] = await Promise.all([import('../../testing/cases/case-file.js'), import('../../testing/cases/run-cases.js')]);
+    const { runFileCases } = await import('../../testing/cases/case-threads.js');
     const started = performance.now();
     const tty = io.stdout.isTTY === true;
     const mark = (ok: boolean) => (ok ? (tty ? '✓' : 'ok  ') : (tty ? '✗' : 'FAIL'));
@@ -51,36 +63,26 @@ const command: CliCommand = {
       io.stderr.write(`walrus-stream test: no *.test.yaml files under ${positionals.join(', ') || io.cwd}\n`);
       return 2;
     }
-    // Cases run in this process: a processor's process.exit() (at import, in init or process) would end it
-    // with its own code, 0 reading as "every case passed"; a promise of theirs that never settles would end it
-    // with Node's "unsettled top-level await". Either is reported and counted broken instead.
-    let running = '';
-    let exitCalled: string | undefined;
-    const realExit = process.exit;
-    process.exit = ((code?: number | string | null) => {
-      exitCalled ??= String(code ?? process.exitCode ?? 0);
-      return realExit.call(process, code);
-    }) as typeof process.exit;
-    const onExit = () => {
-      io.stderr.write(`walrus-stream test: the cases of ${running || 'the test files'} were not checked: ${exitCalled === undefined
-        ? 'nothing was left to run while a processor\'s top-level await, init() or process() waited on a promise that never settles'
-        : `a processor ended the process (process.exit(${exitCalled})) at import, in init() or in process(); a processor must not call process.exit(): throw an Error to fail`}\n`);
-      process.exitCode = 2;
-    };
-    process.on('exit', onExit);
-    try {
-      return await runFiles();
-    } finally {
-      process.off('exit', onExit);
-      process.exit = realExit;
-    }
+    // Test files load (their processors are imported) and their cases run in a worker thread per file
+    // (src/testing/cases/case-threads.ts): this process never runs processor code. A processor's process.exit()
+    // (at import, in init or process) would have ended it with its own code, 0 reading as "every case passed";
+    // a promise of its that never settles, with Node's "unsettled top-level await"; an endless loop, never.
+    // The thread reports the first two (the file is counted broken) and is stopped at the case deadline for the third.
+    return await runFiles();
 
     async function runFiles(): Promise<number> {
       for (const file of files.found) {
-        running = file;
-        let loaded;
+        let end;
         try {
-          loaded = await loadTestFile(file, io.cwd, io.env);
+          end = await runFileCases({
+            file, cwd: io.cwd, env: io.env, filter: values.filter, logLevel: logLevel as LogLevel, timeoutMs,
+            onLoaded: () => io.stdout.write(`${file}\n`),
+            onResult: (r) => {
+              if (r.ok) passed += 1; else failed += 1;
+              io.stdout.write(`  ${mark(r.ok)} ${r.name} (${Math.round(r.ms)} ms)${r.ok ? '' : `  ${file}:${r.line}`}\n`);
+              for (const line of r.problems) io.stdout.write(`      ${line}\n`);
+            },
+          });
         } catch (error) {
           const diagnostics = (error as { context?: { diagnostics?: Diagnostic[] } })?.context?.diagnostics;
           if (!Array.isArray(diagnostics)) throw error;
@@ -88,12 +90,10 @@ const command: CliCommand = {
           io.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n')}\n`);
           continue;
         }
-        io.stdout.write(`${file}\n`);
-        const results = await runCases(loaded, { filter: values.filter, logLevel: logLevel as LogLevel });
-        for (const r of results) {
-          if (r.ok) passed += 1; else failed += 1;
-          io.stdout.write(`  ${mark(r.ok)} ${r.name} (${Math.round(r.ms)} ms)${r.ok ? '' : `  ${file}:${r.line}`}\n`);
-          for (const line of r.problems) io.stdout.write(`      ${line}\n`);
+        if (end.ended !== 'done') {
+          io.stderr.write(`walrus-stream test: the cases of ${file} were not checked: ${end.ended === 'idle'
+            ? NEVER_SETTLES : quitMessage(String(end.code))}\n`);
+          return 2;
         }
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
