@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,4 +175,20 @@ test('run --seed refuses a bad last line before writing anything, from a file an
   // The topic may not exist (nothing registered it) or be empty: nothing was written either way.
   assert.equal(await client.state('seed-in').then((s) => s.totalEntries, () => 0), 0, 'nothing was written');
   assert.deepEqual((await readdir(join(dir, 'state', 'seedfiles'))).filter((f) => f.startsWith('seed-spool-')), [], 'the spool file is removed');
+});
+
+test('run --seed into a partitioned source: round-robin, every line once', { timeout: 60_000 }, async (t) => {
+  const dir = await project();
+  const node = await startTestBroker();
+  t.after(async () => { await node.close(); await rm(dir, { recursive: true, force: true }); });
+  const topology = join(dir, 'topology.yaml');
+  await writeFile(topology, (await readFile(topology, 'utf8')).replace('{ topic: seed-in,', '{ topic: seed-in, partitions: 3,'));
+  const count = 5_003;
+  await writeFile(join(dir, 'lines.txt'), Array.from({ length: count }, (_, i) => `line-${i}`).join('\n'));
+  const r = await seedAgainst(dir, node, 'lines.txt');
+  assert.match(r.stderr, /seed: loaded 5003 entries from .*lines\.txt into "seed-in"/, r.stderr);
+  const client = new WalrusClient({ nodes: [node.address] });
+  t.after(() => client.close());
+  // Counted as appended (the run, killed once seeded, may have started reading them).
+  for (let p = 0; p < 3; p++) assert.equal((await client.state(`seed-in.p${p}`)).totalEntries, Math.ceil((count - p) / 3), `partition ${p}`);
 });

@@ -107,6 +107,12 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
 export const SEED_BATCH_BYTES = 4 * 1024 * 1024;
 /** Most bytes of entries held at once for the partitions of a source (as `walrus-stream produce` holds unacknowledged). */
 export const SEED_BUFFER_BYTES = 32 * 1024 * 1024;
+/**
+ * What an entry held costs beyond its bytes (the string and its slot), counted
+ * against SEED_BUFFER_BYTES: a source of 1,024 partitions with short lines would
+ * otherwise hold 2,000 of them per partition, some 2 million strings.
+ */
+const ENTRY_OVERHEAD_BYTES = 64;
 
 interface Batch { topic: string; entries: string[] }
 
@@ -150,7 +156,7 @@ async function* seedBatches(groups: AsyncIterable<string[]>, topics: string[], s
   let i = 0;
   const take = (p: number): Batch => {
     const batch = { topic: topics[p]!, entries: held[p]!.entries };
-    heldBytes -= held[p]!.bytes;
+    heldBytes -= held[p]!.bytes + held[p]!.entries.length * ENTRY_OVERHEAD_BYTES;
     held[p] = { entries: [], bytes: 0 };
     return batch;
   };
@@ -164,12 +170,10 @@ async function* seedBatches(groups: AsyncIterable<string[]>, topics: string[], s
     if (part.entries.length > 0 && part.bytes + bytes > SEED_BATCH_BYTES) yield take(p);
     held[p]!.entries.push(entry);
     held[p]!.bytes += bytes;
-    heldBytes += bytes;
+    heldBytes += bytes + ENTRY_OVERHEAD_BYTES;
     if (held[p]!.entries.length >= MAX_BATCH_ENTRIES) yield take(p);
-    if (heldBytes > SEED_BUFFER_BYTES) {
-      const fullest = held.reduce((best, h, q) => (h.bytes > held[best]!.bytes ? q : best), 0);
-      yield take(fullest);
-    }
+    // Over the bound (many partitions): every partition's batch goes now, each some SEED_BUFFER_BYTES / partitions.
+    if (heldBytes > SEED_BUFFER_BYTES) for (const [q, h] of held.entries()) if (h.entries.length > 0) yield take(q);
   }
   for (const [p, part] of held.entries()) if (part.entries.length > 0) yield take(p);
 }
