@@ -17,6 +17,7 @@ export {
   type SerializerName,
   type SerializerSpec,
 } from './serializers.js';
+export { ArrayTooLong, MAX_ENCODED_VALUE_BYTES, assertNoLongArray, valueBoundFor } from './array-bound.js';
 export { HEADERS, MAX_HEADERS, assertHeaders } from './headers.js';
 export { newRecordId, newRecordIdBytes, recordIdToString, RECORD_ID_BYTES } from './record-id.js';
 export type { RecordToEncode, DecodedRecord, WalrusRecord } from './record-types.js';

@@ -1,5 +1,6 @@
 import { Packr, addExtension } from 'msgpackr';
 import { WalrusError } from '../errors/index.js';
+import { ArrayTooLong, MAX_ENCODED_VALUE_BYTES, assertArrayFits, assertNoLongArray } from './array-bound.js';
 
 /**
  * Turns values into bytes and back. Built-ins are looked up by name; a
@@ -39,16 +40,21 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export const jsonSerializer: Serializer<unknown> = {
   contentType: 'application/json',
   serialize(value) {
-    const loss = jsonLossOf(value);
-    if (loss !== undefined) throw new TypeError(`value${loss}`);
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError(`JSON cannot represent a value of type ${typeof value}`);
-    return text;
+    return toJson(value, MAX_ENCODED_VALUE_BYTES);
   },
   deserialize(bytes) {
     return JSON.parse(utf8.decode(bytes)) as unknown;
   },
 };
+
+/** JSON text of `value`; throws ArrayTooLong for an array longer than `maxBytes` (see array-bound.ts). */
+function toJson(value: unknown, maxBytes: number): string {
+  const loss = jsonLossOf(value, maxBytes);
+  if (loss !== undefined) throw new TypeError(`value${loss}`);
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`JSON cannot represent a value of type ${typeof value}`);
+  return text;
+}
 
 /*
  * Where JSON would lose part of a value: undefined (none), or the path to the
@@ -65,21 +71,21 @@ const FAST_DEPTH = 64;
 const TOO_DEEP = new Error('deep value');
 const CYCLE = new Error('cyclic value');
 
-function jsonLossOf(value: unknown): string | undefined {
+function jsonLossOf(value: unknown, maxBytes: number): string | undefined {
   try {
-    return jsonLoss(value, 0, undefined);
+    return jsonLoss(value, 0, undefined, maxBytes);
   } catch (error) {
     if (error !== TOO_DEEP) throw error;
   }
   try {
-    return jsonLoss(value, 0, []);
+    return jsonLoss(value, 0, [], maxBytes);
   } catch (error) {
     if (error !== CYCLE) throw error;
     return undefined;
   }
 }
 
-function jsonLoss(value: unknown, depth: number, path: object[] | undefined): string | undefined {
+function jsonLoss(value: unknown, depth: number, path: object[] | undefined, maxBytes: number): string | undefined {
   switch (typeof value) {
     case 'string': case 'boolean': case 'undefined': case 'bigint': return undefined;
     case 'number': return value - value === 0 ? undefined : ` is ${value}: JSON cannot hold it (it would write null); use null, or a string`;
@@ -91,32 +97,17 @@ function jsonLoss(value: unknown, depth: number, path: object[] | undefined): st
     if (path.includes(value as object)) throw CYCLE;
     path.push(value as object);
   } else if (depth > FAST_DEPTH) throw TOO_DEEP;
-  const loss = objectLoss(value as object, depth, path);
+  const loss = objectLoss(value as object, depth, path, maxBytes);
   path?.pop();
   return loss;
 }
 
-/**
- * The longest array a value may hold: JSON writes at least two characters an
- * element (V8's longest string is 2^29 - 24), MessagePack a byte, and no entry
- * nor thread message holds 256 MB. A sparse array (`a.length = 2 ** 32 - 1`)
- * is refused at once instead of walked hole by hole, which held its thread
- * until the step's deadline ended it.
- */
-export const MAX_ARRAY_LENGTH = 2 ** 28;
-
-/** Why `array` is too long for any serializer (undefined: it is not). */
-export function arrayTooLong(array: readonly unknown[]): string | undefined {
-  if (array.length <= MAX_ARRAY_LENGTH) return undefined;
-  return `an array of ${array.length} elements (a sparse array?), more than the ${MAX_ARRAY_LENGTH} any serializer can write; send it in pieces, or its set indexes as an object`;
-}
-
-function objectLoss(value: object, depth: number, path: object[] | undefined): string | undefined {
+function objectLoss(value: object, depth: number, path: object[] | undefined, maxBytes: number): string | undefined {
   if (Array.isArray(value)) {
-    const tooLong = arrayTooLong(value);
-    if (tooLong !== undefined) return ` is ${tooLong}`;
+    // Before its elements are walked: a sparse array of length 2^32 - 1 would take minutes (array-bound.ts).
+    assertArrayFits(value, maxBytes);
     for (let i = 0; i < value.length; i++) {
-      const loss = jsonLoss(value[i], depth + 1, path);
+      const loss = jsonLoss(value[i], depth + 1, path, maxBytes);
       if (loss !== undefined) return `[${i}]${loss}`;
     }
     return undefined;
@@ -128,9 +119,9 @@ function objectLoss(value: object, depth: number, path: object[] | undefined): s
   if (value instanceof Promise) return ` is a Promise: JSON cannot hold it (it would write {}); ${AWAIT_IT}`;
   if (value instanceof WeakMap || value instanceof WeakSet) return ' is a WeakMap or WeakSet: JSON cannot hold it (it would write {}); leave it out of the value';
   const object = value as Record<string, unknown>;
-  if (typeof object.toJSON === 'function') return value instanceof Date ? undefined : jsonLoss(object.toJSON(), depth + 1, path);
+  if (typeof object.toJSON === 'function') return value instanceof Date ? undefined : jsonLoss(object.toJSON(), depth + 1, path, maxBytes);
   for (const key in object) {
-    const loss = jsonLoss(object[key], depth + 1, path);
+    const loss = jsonLoss(object[key], depth + 1, path, maxBytes);
     // Inherited properties are not JSON's: checked only on the rare way out.
     if (loss !== undefined && Object.hasOwn(object, key)) return `${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}${loss}`;
   }
@@ -161,17 +152,26 @@ addExtension({
 // msgpack library (msgpackr's record extension is msgpackr-only).
 const packr = new Packr({ useRecords: false, moreTypes: false, writeFunction: refuseFunction });
 
-/** MessagePack via msgpackr (plain MessagePack, no msgpackr extensions); a function anywhere in the value is refused. */
+/**
+ * MessagePack via msgpackr (plain MessagePack, no msgpackr extensions); a
+ * function anywhere in the value is refused, and so is an array longer than
+ * an entry can hold (array-bound.ts).
+ */
 export const msgpackSerializer: Serializer<unknown> = {
   contentType: 'application/msgpack',
   serialize(value) {
-    // pack() returns a view of msgpackr's reusable buffer: copy it out.
-    return Buffer.from(packr.pack(value));
+    return toMsgpack(value, MAX_ENCODED_VALUE_BYTES);
   },
   deserialize(bytes) {
     return packr.unpack(asBuffer(bytes)) as unknown;
   },
 };
+
+function toMsgpack(value: unknown, maxBytes: number): Buffer {
+  assertNoLongArray(value, maxBytes);
+  // pack() returns a view of msgpackr's reusable buffer: copy it out.
+  return Buffer.from(packr.pack(value));
+}
 
 /** UTF-8 text. Values must be strings; bytes that are not UTF-8 fail to deserialize. */
 export const stringSerializer: Serializer<string> = {
@@ -239,13 +239,28 @@ function whyNot(cause: unknown): string {
   return typeof message === 'string' ? message : typeof cause === 'string' ? cause : `the serializer threw a ${typeof cause}`;
 }
 
-/** Serializes with `serializer` into bytes; any failure becomes SERIALIZATION_ERROR. */
-export function serializeValue<T>(serializer: Serializer<T>, value: T, topic?: string): Uint8Array {
+/**
+ * Serializes with `serializer` into bytes; any failure becomes
+ * SERIALIZATION_ERROR. With a built-in serializer, a value holding an array
+ * longer than `maxBytes` (the bytes one entry can hold, see
+ * `valueBoundFor`) fails at once with MESSAGE_TOO_LARGE, before it is
+ * walked element by element.
+ */
+export function serializeValue<T>(serializer: Serializer<T>, value: T, topic?: string, maxBytes: number = MAX_ENCODED_VALUE_BYTES): Uint8Array {
   let out: Uint8Array | string;
   try {
-    out = serializer.serialize(value);
+    out = serializer === jsonSerializer ? toJson(value, maxBytes)
+      : serializer === msgpackSerializer ? toMsgpack(value, maxBytes)
+      : serializer.serialize(value);
   } catch (cause) {
-    throw new WalrusError('SERIALIZATION_ERROR', `Could not serialize a value${topic ? ` for topic ${topic}` : ''}: ${whyNot(cause)}.`, {
+    const at = topic ? ` for topic ${topic}` : '';
+    if (cause instanceof ArrayTooLong) {
+      throw new WalrusError('MESSAGE_TOO_LARGE', `Could not serialize a value${at}: ${cause.message}.`, {
+        cause,
+        context: { size: cause.length, limit: cause.limit, ...(topic ? { topic } : {}) },
+      });
+    }
+    throw new WalrusError('SERIALIZATION_ERROR', `Could not serialize a value${at}: ${whyNot(cause)}.`, {
       cause,
       context: topic ? { topic } : {},
     });

@@ -6,6 +6,7 @@ import {
   resolveSerializer,
   serializeValue,
   toPlainTextEntry,
+  valueBoundFor,
   type BatchBuilderOptions,
   type RatioMemo,
   type Serializer,
@@ -82,6 +83,8 @@ export class Producer<T> {
   /** Compression ratio carried from batch to batch, to size entries. */
   readonly #ratio: RatioMemo = { ratio: 1 };
   readonly #limit: number;
+  /** Longest array a value may hold: the bytes one entry holds (before compression when compressing). */
+  readonly #valueBound: number;
   #batch: Batch | undefined;
   #timer: unknown;
   readonly #queue: Batch[] = [];
@@ -108,6 +111,7 @@ export class Producer<T> {
     this.#client = client;
     this.#serializer = resolveSerializer(options.serializer ?? ('json' as const)) as Serializer<T>;
     this.#limit = maxPayloadBytes(this.topic);
+    this.#valueBound = valueBoundFor(this.#limit, this.#opts.format !== 'text' && this.#opts.compression !== 'none');
     this.#builderOptions = {
       limit: this.#limit,
       topic: this.topic,
@@ -144,7 +148,7 @@ export class Producer<T> {
     if (this.#parts !== undefined) return this.#parts[this.#router!.route(options.key)]!.send(value, options);
     let batch: Batch;
     try {
-      const bytes = serializeValue(this.#serializer, value, this.topic);
+      const bytes = serializeValue(this.#serializer, value, this.topic, this.#valueBound);
       if (this.#buffered > 0 && this.#buffered + bytes.byteLength > this.#opts.maxBufferedBytes) return this.#full(bytes.byteLength);
       batch = this.#batch ?? (this.#batch = newBatch());
       const before = batch.bytes;

@@ -1,5 +1,5 @@
 import { addExtension } from 'msgpackr';
-import { arrayTooLong } from '../../codec/serializers.js';
+import { MAX_ENCODED_VALUE_BYTES, assertArrayFits } from '../../codec/array-bound.js';
 
 /**
  * What a record value holds that the plain packing of batch-codec.ts would
@@ -14,15 +14,18 @@ export const HOLDS_PROTO_KEY = 2;
 /** Deeper than this, the walk answers HOLDS_MAP without looking further (a cycle ends there too: packing then refuses it). */
 const SEARCH_DEPTH = 64;
 
-/** HOLDS_MAP and/or HOLDS_PROTO_KEY for `value` (own properties, elements, Set members, Map values); throws for an array too long to pack. */
+/**
+ * HOLDS_MAP and/or HOLDS_PROTO_KEY for `value` (own properties, elements, Set
+ * members, Map values); throws ArrayTooLong for an array longer than any
+ * record value can be (a sparse one would be packed hole by hole).
+ */
 export function valueTraits(value: unknown, depth = 0): number {
   if (typeof value !== 'object' || value === null) return 0;
   if (depth > SEARCH_DEPTH) return HOLDS_MAP;
   if (ArrayBuffer.isView(value) || value instanceof Date) return 0;
   let traits = value instanceof Map ? HOLDS_MAP : 0;
   if (Array.isArray(value)) {
-    const tooLong = arrayTooLong(value);
-    if (tooLong !== undefined) throw new TypeError(`it holds ${tooLong}`);
+    assertArrayFits(value, MAX_ENCODED_VALUE_BYTES);
     for (let i = 0; i < value.length && traits !== 3; i++) traits |= valueTraits(value[i], depth + 1);
   } else if (value instanceof Set || value instanceof Map) {
     for (const item of value.values()) { traits |= valueTraits(item, depth + 1); if (traits === 3) break; }

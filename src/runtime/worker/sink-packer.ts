@@ -1,4 +1,4 @@
-import { EntryPacker, resolveSerializer, serializeValue, toPlainTextEntry, type RecordToEncode, type Serializer } from '../../codec/index.js';
+import { EntryPacker, resolveSerializer, serializeValue, toPlainTextEntry, valueBoundFor, type RecordToEncode, type Serializer } from '../../codec/index.js';
 import { maxPayloadBytes } from '../../protocol/index.js';
 import { PartitionRouter, partitionTopic } from '../../codec/partitioning.js';
 import type { PackedUnit, SinkWire } from '../wire/messages.js';
@@ -27,7 +27,9 @@ export class SinkPacker {
 
   /** Serializes one output for `sink` and checks it fits; throws SERIALIZATION_ERROR / MESSAGE_TOO_LARGE / INVALID_PAYLOAD. */
   prepare(sink: SinkWire, value: unknown, id: Uint8Array, key: string | undefined, headers: Record<string, string>, timestamp: number): RecordToEncode {
-    const bytes = serializeValue(resolveSerializer(sink.serializer) as Serializer<unknown>, value, sink.topic);
+    // The entry limit also bounds arrays before they are serialized: a sparse one fails here, not after minutes.
+    const bound = valueBoundFor(maxPayloadBytes(longestTopic(sink)), sink.format !== 'text' && sink.compression !== 'none');
+    const bytes = serializeValue(resolveSerializer(sink.serializer) as Serializer<unknown>, value, sink.topic, bound);
     const item: RecordToEncode = { value: bytes, id, key, headers, timestamp };
     if (sink.format === 'text') toPlainTextEntry(bytes, maxPayloadBytes(longestTopic(sink)), sink.topic);
     else {
