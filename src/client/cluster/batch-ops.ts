@@ -96,10 +96,13 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
       // A one-entry chunk goes as PUT: the same effect, and an entry close to
       // the PUT limit would not fit BATCH_PUT's longer head.
       const asBatch = useBatch && chunk.length > 1;
+      // A count other than the chunk's cannot answer it (another request's reply, paired by order): checked in the
+      // parser, so the connection is retired as for any reply that does not fit.
       const reply = asBatch
-        ? connection.send(encodeBatchPut(topic, chunk), parseBatchPut, { command, topic, signal, timeoutMs }).then((count) => {
-          if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries was answered OK ${count}.`, { context: { topic, node: node.id, requestSent: true } });
-        })
+        ? connection.send(encodeBatchPut(topic, chunk), (body, context) => {
+          const count = parseBatchPut(body, context);
+          if (count !== chunk.length) throw new WalrusError('PROTOCOL_ERROR', `BATCH_PUT of ${chunk.length} entries to node ${node.id} was answered OK ${count}.`, { context: { ...context, requestSent: true } });
+        }, { command, topic, signal, timeoutMs })
         : connection.send(encodePut(topic, chunk[0]!), parseOk, { command: 'PUT', topic, signal, timeoutMs });
       inFlight.push(reply.then(
         () => { outcomes[index] = null; },

@@ -18,8 +18,8 @@ export interface NodeCapabilities {
  * anything on the node, whatever it is — a stock node answers
  * `ERR unknown command`, a node with the extension rejects the missing
  * topic (`ERR BATCH_PUT requires a topic` or similar). A bare
- * `BATCH_LEASE` cannot lease anything either (it names no topic), nor can a bare `CLAIM` claim anything. Any answer other
- * than `unknown command` means the command exists.
+ * `BATCH_LEASE` cannot lease anything either (it names no topic), nor can a bare `CLAIM` claim anything. Any `ERR`
+ * other than `unknown command` means the command exists.
  */
 export const PROBE_FRAMES = {
   batchPut: encodeFrame('BATCH_PUT'),
@@ -28,10 +28,15 @@ export const PROBE_FRAMES = {
   claims: encodeFrame('CLAIM'),
 } as const;
 
-/** Parser for a probe reply: true unless the node says it does not know the command. */
+/**
+ * Parser for a probe reply: true unless the node says it does not know the
+ * command. Only an `ERR` can answer a command without a topic: an `OK` or
+ * `EMPTY` is another request's reply (an extra one the node sent, paired by
+ * order), PROTOCOL_ERROR, and the connection is retired.
+ */
 export function parseProbe(body: Buffer, context: ErrorContext): boolean {
   const text = body.toString('latin1');
   if (text === 'ERR unknown command') return false;
-  if (text.startsWith('ERR ') || text.startsWith('OK') || text === 'EMPTY') return true;
+  if (text.startsWith('ERR ')) return true;
   throw unexpected(body, context);
 }

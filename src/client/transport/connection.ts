@@ -208,7 +208,7 @@ export class Connection {
       }
       const pending = this.#queue.shift();
       if (pending === undefined) {
-        this.#fail(new WalrusError('PROTOCOL_ERROR', `Node ${this.node} sent a reply to no request; the connection was retired.`, { context: { node: this.node } }));
+        this.#unexpectedReply(unit.body);
         return;
       }
       this.#settle(pending, unit.body);
@@ -227,6 +227,25 @@ export class Connection {
       this.#fail(new WalrusError('CONNECTION_CLOSED', `Node ${this.node} did not finish closing the connection within ${waitMs} ms (requestTimeoutMs); the socket was destroyed.`, { context: { node: this.node, timeoutMs: waitMs } }));
     }, waitMs);
     this.#closeTimer.unref();
+  }
+
+  /**
+   * A frame while no request waits for one. Walrus replies carry no request
+   * id: they pair with requests by order alone, so one extra reply (a buggy
+   * or hostile node, garbage that parses as a frame) shifts every later
+   * pairing by one, and a GET gets another call's answer. It can be seen for
+   * sure only here, when nothing waits (and where a reply cannot answer its
+   * request, see the reply parsers): nothing later on this connection can be
+   * trusted, so it is retired, and counted as a PROTOCOL_ERROR of the
+   * pseudo-command UNEXPECTED_REPLY (client.stats(), walrus_stream_client_requests_total).
+   */
+  #unexpectedReply(body: Buffer): void {
+    const shown = JSON.stringify(body.toString('utf8', 0, Math.min(body.length, 40))) + (body.length > 40 ? '...' : '');
+    const error = new WalrusError('PROTOCOL_ERROR',
+      `Node ${this.node} sent an unexpected reply (${body.length} bytes, ${shown}) while no request was waiting for one; replies on this connection can no longer be matched to their requests, so it was retired.`,
+      { context: { node: this.node, command: UNEXPECTED_REPLY } });
+    this.#options.onReply?.({ command: UNEXPECTED_REPLY, outcome: 'error', error, durationMs: 0, bytesOut: 0, bytesIn: body.length + 4, discardedEntries: 0 });
+    this.#fail(error);
   }
 
   #settle(pending: Pending, body: Buffer): void {
@@ -334,6 +353,9 @@ export class Connection {
     for (const callback of this.#onClosed.splice(0)) callback(reason);
   }
 }
+
+/** The command name under which replies that answer no request are counted. */
+export const UNEXPECTED_REPLY = 'UNEXPECTED_REPLY';
 
 function uncork(connection: Connection): void {
   connection.flushCorked();
