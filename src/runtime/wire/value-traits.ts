@@ -1,5 +1,5 @@
 import { addExtension } from 'msgpackr';
-import { MAX_ENCODED_VALUE_BYTES, assertArrayFits } from '../../codec/array-bound.js';
+import { MAX_ENCODED_VALUE_BYTES, assertArrayFits, assertNoLongArray } from '../../codec/array-bound.js';
 
 /**
  * What a record value holds that the plain packing of batch-codec.ts would
@@ -11,28 +11,46 @@ import { MAX_ENCODED_VALUE_BYTES, assertArrayFits } from '../../codec/array-boun
 export const HOLDS_MAP = 1;
 export const HOLDS_PROTO_KEY = 2;
 
-/** Deeper than this, the walk answers HOLDS_MAP without looking further (a cycle ends there too: packing then refuses it). */
+/**
+ * Deeper than this, the walk stops and answers HOLDS_MAP for the whole value
+ * (packing then refuses a cycle). It stops at once, not just that branch: a
+ * value that refers to itself twice (`o.a = o; o.b = o`) had the walk try
+ * every path to that depth, 2^64 of them, and hung its thread.
+ */
 const SEARCH_DEPTH = 64;
+const TOO_DEEP = new Error('deep value');
 
 /**
  * HOLDS_MAP and/or HOLDS_PROTO_KEY for `value` (own properties, elements, Set
  * members, Map values); throws ArrayTooLong for an array longer than any
- * record value can be (a sparse one would be packed hole by hole).
+ * record value can be (a sparse one would be packed hole by hole), at any
+ * depth.
  */
 export function valueTraits(value: unknown, depth = 0): number {
+  try {
+    return traitsOf(value, depth);
+  } catch (error) {
+    if (error !== TOO_DEEP) throw error;
+  }
+  // Rare: the array check alone, each object once, however deep or cyclic.
+  assertNoLongArray(value, MAX_ENCODED_VALUE_BYTES);
+  return HOLDS_MAP;
+}
+
+function traitsOf(value: unknown, depth: number): number {
   if (typeof value !== 'object' || value === null) return 0;
-  if (depth > SEARCH_DEPTH) return HOLDS_MAP;
+  if (depth > SEARCH_DEPTH) throw TOO_DEEP;
   if (ArrayBuffer.isView(value) || value instanceof Date) return 0;
   let traits = value instanceof Map ? HOLDS_MAP : 0;
   if (Array.isArray(value)) {
     assertArrayFits(value, MAX_ENCODED_VALUE_BYTES);
-    for (let i = 0; i < value.length && traits !== 3; i++) traits |= valueTraits(value[i], depth + 1);
+    for (let i = 0; i < value.length && traits !== 3; i++) traits |= traitsOf(value[i], depth + 1);
   } else if (value instanceof Set || value instanceof Map) {
-    for (const item of value.values()) { traits |= valueTraits(item, depth + 1); if (traits === 3) break; }
+    for (const item of value.values()) { traits |= traitsOf(item, depth + 1); if (traits === 3) break; }
   } else {
     for (const key in value) {
       if (key === '__proto__') traits |= HOLDS_PROTO_KEY;
-      traits |= valueTraits((value as Record<string, unknown>)[key], depth + 1);
+      traits |= traitsOf((value as Record<string, unknown>)[key], depth + 1);
       if (traits === 3) break;
     }
   }
