@@ -54,7 +54,8 @@ observability: { logLevel: warn }
       await sleep(20);
     }
   })();
-  const args = [file, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--progress-interval', '0'];
+  // Leases of 2 s (--lease-ttl; 5 s by default): the freeze below only has to outlast that.
+  const args = [file, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--progress-interval', '0', '--lease-ttl', '2000'];
   const a = start(args, { STATE_DIR: join(h.stateDir, 'fz-a') });
   await sleep(3_000);
   assert.equal(a.child.exitCode, null, a.stderr());
@@ -62,7 +63,7 @@ observability: { logLevel: warn }
   const frozenAt = sent;
   // A replacement (another machine: its own stateDir) takes the partitions once the frozen lease expires.
   const b = start(args, { STATE_DIR: join(h.stateDir, 'fz-b') });
-  await sleep(9_000);
+  await sleep(5_000);
   assert.equal(b.child.exitCode, null, b.stderr());
   assert.ok(sent > frozenAt + 50, 'the stream went on');
   const beforeResume = await h.drain('fz-out');
@@ -76,7 +77,7 @@ observability: { logLevel: warn }
   assert.equal(bExit.code, 143, bExit.stderr);
   assert.ok(resumed, 'the resumed instance stops by itself');
   assert.equal(resumed.code, 3, resumed.stderr);
-  assert.match(resumed.stderr, /OWNERSHIP_CONFLICT: ownership of partition topic "fz-in\.p0" was lost to fz\/0\/[0-9a-f]{8} .*had not renewed its lease for \d+\.\d s, longer than its 5\.0 s time to live/);
+  assert.match(resumed.stderr, /OWNERSHIP_CONFLICT: ownership of partition topic "fz-in\.p0" was lost to fz\/0\/[0-9a-f]{8} .*had not renewed its lease for \d+\.\d s, longer than its 2\.0 s time to live/);
   const afterResume = await h.drain('fz-out');
   const stale = afterResume.filter((r) => (r.value as { pid: number }).pid === a.child.pid);
   assert.deepEqual(stale, [], 'the resumed instance wrote no output once its lease had lapsed');
@@ -99,7 +100,7 @@ test('an instance frozen past its lease that nobody took over goes on where it w
   const file = join(h.stateDir, 'fa.yaml');
   await writeTopology(file, 'fa', dir, 'fa-in', 2);
   for (let p = 0; p < 2; p += 1) await h.client.register(`fa-in.p${p}`);
-  const child = spawn(process.execPath, [bin, 'run', file, '--nodes', h.broker.address, '--instances', '1', '--instance', '0', '--shutdown-timeout', '3000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'run', file, '--nodes', h.broker.address, '--instances', '1', '--instance', '0', '--shutdown-timeout', '3000', '--lease-ttl', '2000'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c; });
   const put = async (from: number) => { for (let i = from; i < from + 20; i += 1) await h.produce(`fa-in.p${partitionOfKey('k1', 2)}`, [{ key: 'k1', value: { amount: 1, i } }]); };
@@ -107,7 +108,7 @@ test('an instance frozen past its lease that nobody took over goes on where it w
   await put(0);
   child.kill('SIGSTOP');
   await put(20);
-  await sleep(8000);
+  await sleep(4000); // twice the lease's time to live
   child.kill('SIGCONT');
   await put(40);
   await sleep(3000);

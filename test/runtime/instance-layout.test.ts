@@ -33,8 +33,8 @@ observability: { logLevel: warn }
 test('instances of one app with different layouts (partitions, --instances, a renamed store) are refused while another runs; the same layout runs', { timeout: 120_000 }, async () => {
   const four = await topology('four', 4);
   const run = (file: string, instance: number, instances: number, dir: string) =>
-    cli(['run', file, '--nodes', h.broker.address, '--instances', String(instances), '--instance', String(instance), '--until-idle', '--progress-interval', '0'], { env: { STATE_DIR: join(h.stateDir, dir) } });
-  const first = spawn(process.execPath, [bin, 'run', four, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--progress-interval', '200', '--json'],
+    cli(['run', file, '--nodes', h.broker.address, '--instances', String(instances), '--instance', String(instance), '--until-idle', '--progress-interval', '0', '--lease-ttl', '1000'], { env: { STATE_DIR: join(h.stateDir, dir) } });
+  const first = spawn(process.execPath, [bin, 'run', four, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--progress-interval', '200', '--json', '--lease-ttl', '1000'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STATE_DIR: join(h.stateDir, 'a') } });
   let stderr = '';
   first.stderr.on('data', (c: Buffer) => { stderr += c; });
@@ -44,6 +44,8 @@ test('instances of one app with different layouts (partitions, --instances, a re
       assert.ok(Date.now() < until && first.exitCode === null, `the first instance runs: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Each refused instance first waits once for the running one's lease to run out (it could be a killed
+    // instance's): 1 s leases here (--lease-ttl), not the default 5 s.
     const refused = /OWNERSHIP_CONFLICT: another live instance of this app runs a different layout \(layout\/[0-9a-f]{16}; this one is layout\/[0-9a-f]{16}\)/;
     const two = await run(await topology('two', 2), 1, 2, 'b');
     assert.equal(two.code, 3, two.stderr);

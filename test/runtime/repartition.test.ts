@@ -174,7 +174,8 @@ processors:
 observability: { logLevel: warn }
 `);
   for (let p = 0; p < 4; p += 1) await h.client.register(`lz-in.p${p}`);
-  const args = [file, '--nodes', h.broker.address, '--instances', '2', '--instance', '1', '--json'];
+  // 1 s leases (--lease-ttl): the refused start and the restart after kill -9 each wait for one to run out.
+  const args = [file, '--nodes', h.broker.address, '--instances', '2', '--instance', '1', '--json', '--lease-ttl', '1000'];
   const first = start([...args, '--progress-interval', '200'], { STATE_DIR: join(h.stateDir, 'lz-a') });
   // Its first progress line: the pipeline runs, so its partitions are claimed.
   const until = Date.now() + 30_000;

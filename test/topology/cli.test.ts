@@ -247,6 +247,11 @@ test('the real binary: millisecond flags past the longest timer Node.js sets are
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`^walrus-stream run: ${flag} expects milliseconds from ${from} to 2147483647 \\(the longest timer Node\\.js sets, about 24\\.8 days\\), got "2147483648"\\n`));
     }
+    for (const ttl of ['999', '600001', '1.5s', '']) {
+      const r = run(['run', '--until-idle', '--metrics-address', 'false', '--lease-ttl', ttl]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^walrus-stream run: --lease-ttl expects milliseconds from 1000 to 600000 \\(the ownership leases' time to live\\), got "${ttl.replace('.', '\\.')}"\n`));
+    }
     const longest = run(['validate', '--module-timeout', '2147483647']);
     assert.equal(longest.status, 0, longest.stderr);
   } finally {

@@ -66,13 +66,15 @@ export interface RunSession {
   progressInterval: number;
   /** How long a stop may take before the run ends without what is still in flight (Pipeline.stop's giveUpAfterMs). */
   shutdownTimeoutMs: number;
+  /** --lease-ttl: the ownership leases' time to live (undefined: the default). */
+  leaseTtlMs: number | undefined;
   loaded: LoadedTopology;
   prestartedPool: PrestartedPool;
   prestartedNode: PrestartedNode | undefined;
 }
 
 export async function runSession(session: RunSession): Promise<number> {
-  const { values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, loaded, prestartedPool, prestartedNode } = session;
+  const { values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, leaseTtlMs, loaded, prestartedPool, prestartedNode } = session;
   const { topology, warnings } = loaded;
   for (const w of warnings) io.stderr.write(`${formatDiagnostic(w)}\n`);
 
@@ -176,7 +178,7 @@ export async function runSession(session: RunSession): Promise<number> {
   try {
     try {
       pipeline = await startPipeline(topology, {
-        ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, prestartedPool, prestartedNode, maxInFlight, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
+        ...(auth ? { auth } : {}), instance, ...(assignment ? { assignment } : {}), metrics: hub, nodes, workers, prestartedPool, prestartedNode, maxInFlight, ownershipTtlMs: leaseTtlMs, untilIdle: values['until-idle'] === true, journal: values['no-journal'] !== true, logger,
         signal: hooks.signal,
         onDeadLetter: (written) => deadLetters.add(written),
         onWarning: (message) => io.stderr.write(`walrus-stream run: warning: ${message}\n`),

@@ -8,6 +8,7 @@ import type { Diagnostic } from '../../topology/types.js';
 import { parseTopologySizeFlag } from '../../topology/validate/limits.js';
 import { MAX_IN_FLIGHT, MAX_WORKERS } from '../../topology/runtime-limits.js';
 import { MAX_TIMER_MS } from '../../topology/schema/schema-fields.js';
+import { MAX_CLAIM_TTL_MS } from '../../protocol/claims.js';
 import { parseSeed } from '../../runtime/sources/seed.js';
 import { prestartNode, prestartPool } from '../../runtime/pool/prestart.js';
 // Read at load: a bad WALRUS_STREAM_FAULT fails any `run` at once, before a thread starts.
@@ -22,6 +23,8 @@ import type { RunValues, SignalHooks } from './run-session.js';
 // while the main thread imports, instead of after it. (Their modules are
 // imported here, not with the runtime: a dynamic import of them would wait
 // for the runtime's module graph, which shares their dependencies.)
+/** Renewed every third of it: below a second a busy event loop would miss renewals. */
+const MIN_LEASE_TTL_MS = 1_000;
 const usage = `Usage: walrus-stream run [topology.yaml] [options]
 
 Runs a topology: processors in a worker-thread pool, all Walrus I/O in the
@@ -48,6 +51,10 @@ Options:
                            (restoring from its changelog one it did not hold at its last start); on the
                            embedded node it holds an ownership lease on each partition it reads, so a second
                            live process with the same partitions exits 3 (docs/scaling.md)
+  --lease-ttl <ms>         time to live of those ownership leases (default 5000, renewed every third of it):
+                           how long a killed instance's partitions wait before another takes them, and how
+                           long a frozen or starved process may go unrenewed before it may be replaced
+                           (1000 to 600000)
   --metrics-address <host:port|port|false>
                            serve the dashboard (/), /metrics, /healthz, /readyz there (default:
                            the topology's observability.http; loopback unless a host is given;
@@ -127,7 +134,7 @@ export function parseRunArgs(args: string[]) {
       seed: { type: 'string', multiple: true }, 'max-in-flight': { type: 'string' }, reseed: { type: 'boolean' }, 'no-journal': { type: 'boolean' },
       instance: { type: 'string' }, instances: { type: 'string' }, user: { type: 'string' }, insecure: { type: 'boolean' },
       json: { type: 'boolean' }, 'metrics-address': { type: 'string' }, 'progress-interval': { type: 'string' },
-      'shutdown-timeout': { type: 'string' }, 'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
+      'shutdown-timeout': { type: 'string' }, 'lease-ttl': { type: 'string' }, 'log-format': { type: 'string' }, 'redact-header': { type: 'string', multiple: true }, 'max-topology-size': { type: 'string' },
     },
   });
 }
@@ -165,6 +172,11 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
     throw new UsageError(`--shutdown-timeout expects milliseconds from 1 to ${MAX_TIMER_MS} (the longest timer Node.js sets, about 24.8 days), got "${values['shutdown-timeout']}"`);
   }
 
+  const leaseTtlMs = values['lease-ttl'] === undefined ? undefined : Number(values['lease-ttl']);
+  if (leaseTtlMs !== undefined && (!Number.isInteger(leaseTtlMs) || leaseTtlMs < MIN_LEASE_TTL_MS || leaseTtlMs > MAX_CLAIM_TTL_MS)) {
+    throw new UsageError(`--lease-ttl expects milliseconds from ${MIN_LEASE_TTL_MS} to ${MAX_CLAIM_TTL_MS} (the ownership leases' time to live), got "${values['lease-ttl']}"`);
+  }
+
   const maxBytes = values['max-topology-size'] === undefined ? undefined : parseTopologySizeFlag(values['max-topology-size']);
   if (values['max-topology-size'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-topology-size expects a size such as 2MiB, got "${values['max-topology-size']}"`);
   // The runtime loads while the topology does (below).
@@ -188,7 +200,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   const prestartedNode = nodes.length === 0 ? prestartNode(loaded.topology) : undefined;
   try {
     const { runSession } = await runtime;
-    return await runSession({ values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, loaded, prestartedPool, prestartedNode });
+    return await runSession({ values, io, hooks, workers, seeds, maxInFlight, progressInterval, shutdownTimeoutMs, leaseTtlMs, loaded, prestartedPool, prestartedNode });
   } finally {
     // Not taken by a pipeline (a start that failed or returned early): their threads end here.
     await Promise.all([prestartedPool.release(), prestartedNode?.release()]);
