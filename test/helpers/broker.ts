@@ -77,7 +77,8 @@ const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url)
  * printed its address. The caller kills the child.
  */
 export async function spawnBrokerProcess(args: string[]): Promise<{ child: ChildProcess; port: number; address: string }> {
-  const child = spawn(process.execPath, [BIN, 'broker', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A single-value option is given once (twice is a usage error): --port 0 unless the caller names a port.
+  const child = spawn(process.execPath, [BIN, 'broker', ...(args.includes('--port') ? [] : ['--port', '0']), '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<{ port: number; address: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`walrus-stream broker exited early with code ${code}`)));

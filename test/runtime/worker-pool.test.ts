@@ -93,11 +93,9 @@ test('abortAll cancels records in flight cooperatively, and from then on no proc
     const go = async (s: ProcessorSpecWire, records: WireRecord[]) => outcomes(await own.process(oneProcessorGroup(s), tasks(records)), records.length);
     await own.ready();
     const running = go(spec('slow', 'slow.ts'), [rec('s1', { ms: 10_000 }), rec('s2', { ms: 10_000 })]);
-    let aborted = 0;
-    for (let i = 0; i < 100 && aborted < 2; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      aborted += await own.abortAll('shutdown');
-    }
+    // Once both are inside process() (abortAll before that would already keep them from starting).
+    for (let i = 0; i < 3_000 && !(await own.health()).some((w) => w.inFlight >= 2); i++) await new Promise((r) => setTimeout(r, 10));
+    const aborted = await own.abortAll('shutdown');
     const results = await running;
     assert.equal(aborted, 2);
     assert.deepEqual(results.map((r) => !r.ok && r.error.code), ['SHUTTING_DOWN', 'SHUTTING_DOWN']);
