@@ -197,3 +197,39 @@ test('TaskSupervisor: a task running one processor alone that is ended by its st
   assert.match(messages[0]!, /^processor "b" did not return within its timeout of 200 ms plus a grace of 20 ms/);
   assert.match(messages[1]!, /^a processor of stage group "g" \(a, b\) did not return within its own timeout plus a grace of 20 ms/);
 });
+
+test('StepDeadlines publishes the record of the earliest step and of the step holding the thread; ending one of several steps begun in the same millisecond takes off that record\'s, not another\'s', () => {
+  const d = new StepDeadlines();
+  const clock = d.forTask(5);
+  // Begun in one burst with one timeout: equal tokens (most often), records 0..3.
+  const tokens = [0, 1, 2, 3].map((record) => clock.begin(1_000, record));
+  assert.equal(readStepDeadline(d.buffer).holderRecord, 3, 'the last to begin holds the thread');
+  clock.yielded();
+  for (const record of [0, 1, 3]) clock.end(tokens[record]!, record);
+  const left = readStepDeadline(d.buffer);
+  assert.equal(left.task, 5);
+  assert.equal(left.record, 2, 'the step still in flight is record 2\'s');
+  assert.equal(left.holder, 0);
+  clock.end(tokens[2]!, 2);
+  assert.deepEqual(readStepDeadline(d.buffer), { at: 0, task: 0, holder: 0, since: 0 }, 'none in flight, no record named');
+});
+
+test('TaskWatchdog names the record a task is ended for: the late step\'s, or the one holding the thread when that is another', async () => {
+  const published = new Map<number, ThreadSteps>();
+  const dog = new TaskWatchdog();
+  dog.watchSteps((threadId) => published.get(threadId) ?? { at: 0, task: 0, holder: 0, since: 0 }, 20);
+  const late = dog.watch(0);
+  const held = dog.watch(0);
+  dog.started(late.taskId, 1);
+  dog.started(held.taskId, 2);
+  published.set(1, { at: Date.now() - 1_000, task: late.taskId, record: 4, holder: 0, since: 0 });
+  // Thread 2: record 1's step is late, but record 6 of the same task has held the thread since before.
+  published.set(2, { at: Date.now() - 1_000, task: held.taskId, record: 1, holder: held.taskId, holderRecord: 6, since: Date.now() - 5_000 });
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(late.signal.aborted && held.signal.aborted, true);
+  assert.equal(dog.culprit(late.taskId), 4);
+  assert.equal(dog.culprit(held.taskId), 6);
+  assert.equal(dog.finish(late.taskId), 'step');
+  assert.equal(dog.culprit(late.taskId), undefined, 'forgotten with the task');
+  dog.close();
+});

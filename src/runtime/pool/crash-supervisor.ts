@@ -137,26 +137,30 @@ export class TaskSupervisor {
     // posted before the thread died, so one macrotask turn delivers it.
     if (this.#watchdog.threadOf(taskId) === undefined) await new Promise((resolve) => setTimeout(resolve, 1));
     const threadId = this.#watchdog.threadOf(taskId);
+    // The record whose step the deadline was for (or that held the thread), when the thread said: the coordinator
+    // runs that one alone and the rest of the batch as before (stage-runner.ts), instead of every record alone.
+    const culprit = this.#watchdog.culprit(taskId);
+    const context = culprit === undefined ? undefined : { culprit };
     const expired = this.#watchdog.finish(taskId);
     // Recycled under it, or it never started (its thread was recycled before
     // taking it): no processor code ran, so nothing is to blame.
     if (threadId === undefined || this.#recycled.has(threadId)) return { rerun: true };
     if (expired === 'held') {
-      // Never a record running alone (it has its thread to itself): the batch is split, its records charged nothing.
+      // Never a record running alone (it has its thread to itself): its records are charged nothing; the one holding the thread runs alone next.
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `a processor of ${spec.what} held its worker thread in one synchronous call while the deadline of another batch there passed ` +
-        `(plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms); the worker was terminated and replaced`, { retriable: true }) };
+        `(plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms); the worker was terminated and replaced`, { retriable: true, context }) };
     }
     // A task of one member alone: its step's deadline is the task's own, whichever check saw it first.
     if (expired === 'step' && spec.member !== true) {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `a processor of ${spec.what} did not return within its own timeout plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
-        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
+        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true, context }) };
     }
     if (expired === 'task' || expired === 'step') {
       return { rerun: false, error: new WalrusError('PROCESSOR_TIMEOUT',
         `${spec.what} did not return within its timeout of ${spec.timeoutMs} ms plus a grace of ${this.#o.timeoutGraceMs ?? 5_000} ms ` +
-        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true }) };
+        '(it ignored ctx.signal or blocked its thread); the worker was terminated and replaced', { retriable: true, context }) };
     }
     // Terminated for another task's deadline (tasks share threads): nothing of this one failed.
     if (this.#killed.has(threadId)) return { rerun: true };

@@ -27,6 +27,8 @@ interface Watched {
   threadId?: number;
   expired: boolean;
   expiredBy?: Expiry;
+  /** Which of its records was running the step blamed (its index in the task), when the thread said. */
+  culprit?: number | undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export class TaskWatchdog {
   #checkSteps(): void {
     const now = Date.now();
     let running = 0;
-    let late: Array<[number, Watched, Expiry]> | undefined;
+    let late: Array<[number, Watched, Expiry, number | undefined]> | undefined;
     for (const [taskId, task] of this.#tasks) {
       if (task.threadId === undefined || task.expired) continue;
       running += 1;
@@ -96,13 +98,15 @@ export class TaskWatchdog {
       // on this thread) every task there: it cannot be told apart.
       const holder = this.#holder(step, task.threadId, step.at);
       if (holder !== undefined) {
-        if (holder === taskId) (late ??= []).push([taskId, task, holder === step.task ? 'step' : 'held']);
+        // The step holding the thread is the culprit, whether the late deadline is its own or another's.
+        if (holder === taskId) (late ??= []).push([taskId, task, holder === step.task ? 'step' : 'held', step.holderRecord]);
         continue;
       }
       const owner = this.#tasks.get(step.task);
-      if (step.task === taskId || owner === undefined || owner.threadId !== task.threadId) (late ??= []).push([taskId, task, 'step']);
+      if (step.task === taskId) (late ??= []).push([taskId, task, 'step', step.record]);
+      else if (owner === undefined || owner.threadId !== task.threadId) (late ??= []).push([taskId, task, 'step', undefined]);
     }
-    if (late !== undefined) for (const [taskId, task, by] of late) this.#expire(taskId, task, by);
+    if (late !== undefined) for (const [taskId, task, by, culprit] of late) this.#expire(taskId, task, by, culprit);
     if (running === 0) { clearInterval(this.#poll); this.#poll = undefined; }
   }
 
@@ -111,8 +115,9 @@ export class TaskWatchdog {
     if (this.#ending.has(task.threadId!)) return;
     const step = this.#stepDeadline?.(task.threadId!);
     const holder = step === undefined ? undefined : this.#holder(step, task.threadId!, Date.now() - this.#graceMs);
-    if (holder === undefined || holder === taskId) this.#expire(taskId, task, 'task');
-    else this.#expire(holder, this.#tasks.get(holder)!, 'held');
+    if (holder === taskId) this.#expire(taskId, task, 'task', step!.holderRecord);
+    else if (holder === undefined) this.#expire(taskId, task, 'task', step?.task === taskId ? step.record : undefined);
+    else this.#expire(holder, this.#tasks.get(holder)!, 'held', step!.holderRecord);
   }
 
   /** The task on `threadId` whose step has held it in one synchronous call since `before` or earlier, if any. */
@@ -122,11 +127,12 @@ export class TaskWatchdog {
     return holder !== undefined && holder.threadId === threadId && !holder.expired ? step.holder : undefined;
   }
 
-  #expire(taskId: number, task: Watched, by: Expiry): void {
+  #expire(taskId: number, task: Watched, by: Expiry, culprit: number | undefined): void {
     if (task.threadId !== undefined) this.#ending.add(task.threadId);
     clearTimeout(task.timer);
     task.expired = true;
     task.expiredBy = by;
+    task.culprit = culprit;
     task.controller.abort(new Error(by === 'task' ? `task ${taskId} exceeded its deadline of ${task.deadlineMs} ms`
       : by === 'step' ? `a processor step of task ${taskId} ran past its own timeout plus a grace of ${this.#graceMs} ms`
         : `a processor step of task ${taskId} held its thread while another task's deadline passed, plus a grace of ${this.#graceMs} ms`));
@@ -142,6 +148,11 @@ export class TaskWatchdog {
 
   #arm(taskId: number, task: Watched): void {
     task.timer = setTimeout(() => this.#late(taskId, task), task.deadlineMs);
+  }
+
+  /** The record (index in the task) whose step an expired task was ended for, when its thread said which. Ask before `finish`. */
+  culprit(taskId: number): number | undefined {
+    return this.#tasks.get(taskId)?.culprit;
   }
 
   /** The thread the task ran on (from its start notice), if known. */

@@ -205,12 +205,12 @@ export class ChainBatch {
       const spec = this.#group.members[member]!;
       // Published before the step runs (its deadline, and that it holds the thread until its call returns): a step
       // that blocks this thread for good can say nothing afterwards.
-      const token = this.#deadlines?.begin(spec.timeoutMs) ?? 0;
+      const token = this.#deadlines?.begin(spec.timeoutMs, chain.index) ?? 0;
       let result: WireResult | Promise<WireResult>;
       try {
         result = this.#run(this.#loaded[member]!, spec, step.record, this.#inFlight);
       } catch (error) {
-        this.#deadlines?.end(token);
+        this.#deadlines?.end(token, chain.index);
         throw error;
       }
       // Right after the call, before any other code of this thread runs: what changed is this step's doing.
@@ -218,16 +218,16 @@ export class ChainBatch {
       if (result instanceof Promise) {
         this.#deadlines?.yielded();
         return result.then((r) => {
-          this.#deadlines?.end(token);
+          this.#deadlines?.end(token, chain.index);
           this.#checkBuiltins(step, false);
           this.#handle(chain, step, r);
           return this.#drain(chain);
         }, (error: unknown) => {
-          this.#deadlines?.end(token);
+          this.#deadlines?.end(token, chain.index);
           throw error;
         });
       }
-      this.#deadlines?.end(token);
+      this.#deadlines?.end(token, chain.index);
       this.#handle(chain, step, result);
     }
     return undefined;
