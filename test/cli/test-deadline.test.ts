@@ -66,6 +66,19 @@ test('test: a processor looping for ever in init() fails each case at the deadli
   assert.match(r.stdout, /^0 passed, 1 failed \(/m);
 });
 
+test('test: a processor module looping for ever at import fails the file at the deadline, naming it; the command ends', { timeout: 30_000 }, async () => {
+  const r = await runTest({
+    'topology.yaml': TOPOLOGY,
+    'upper.mjs': `export default { ${BRAND}, process: (r) => r.value.toUpperCase() };\n`,
+    'spin.mjs': `for (;;) {}\nexport default { ${BRAND}, process: (r) => r.value };\n`,
+    'spins.test.yaml': CASES,
+  }, ['--timeout', '1500']);
+  assert.notEqual(r.code, null, `still running after 20 s (killed)\n${r.stdout}\n${r.stderr}`);
+  assert.equal(r.code, 3, `${r.stdout}\n${r.stderr}`);
+  assert.ok(r.ms < 1500 + 6000, `took ${Math.round(r.ms)} ms`);
+  assert.match(`${r.stdout}${r.stderr}`, /spins\.test\.yaml: its topology's processors did not finish loading within 1500 ms \(a synchronous endless loop, or a wait that never ends, at a module's import\?\), and the thread was stopped; fix the module, or give it longer with --timeout <ms>/);
+});
+
 test('test --timeout must be whole milliseconds: a usage error (exit 2) otherwise', { timeout: 30_000 }, async () => {
   for (const bad of ['0', '1.5', 'soon']) {
     const r = await runTest({}, ['--timeout', bad]);

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { deserializeError } from '../../errors/index.js';
+import { WalrusError, deserializeError } from '../../errors/index.js';
 import type { LogLevel } from '../../topology/types.js';
 import { STATUS, STATUS_SLOTS, type CaseWorkerData, type CaseWorkerMessage } from './case-messages.js';
 import type { CaseResult } from './run-cases.js';
@@ -63,14 +63,23 @@ function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }
   const worker = new Worker(workerEntry(), { workerData: data });
   return new Promise<ThreadEnd>((resolve, reject) => {
     let failed: Error | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    // Loading the file (its topology, then every processor's module and init) gets the same deadline as a case: a
+    // module that loops for ever at import hung the command before any case began.
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      failed = new WalrusError('PROCESSOR_LOAD_FAILED', `${o.file}: its topology's processors did not finish loading within ${o.timeoutMs} ms ` +
+        '(a synchronous endless loop, or a wait that never ends, at a module\'s import?), and the thread was stopped; ' +
+        'fix the module, or give it longer with --timeout <ms>', { retriable: false });
+      void worker.terminate();
+    }, o.timeoutMs);
     let started = 0;
     let done = false;
     let stuck: ThreadEnd | undefined;
     worker.on('message', (message: CaseWorkerMessage) => {
       if (message.kind === 'loaded') {
+        clearTimeout(timer);
         if (shape.known === undefined) { shape.known = message; o.onLoaded(); }
       } else if (message.kind === 'load-failed') {
+        clearTimeout(timer);
         failed = message.error !== undefined ? deserializeError(message.error) : Object.assign(new Error(message.message), { stack: message.stack });
       } else if (message.kind === 'start') {
         clearTimeout(timer);
