@@ -79,6 +79,21 @@ test('test: a processor module looping for ever at import fails the file at the 
   assert.match(`${r.stdout}${r.stderr}`, /spins\.test\.yaml: its topology's processors did not finish loading within 1500 ms \(a synchronous endless loop, or a wait that never ends, at a module's import\?\), and the thread was stopped; fix the module, or give it longer with --timeout <ms>/);
 });
 
+test('test: a processor whose timer throws during a case fails that case, naming it and the error; the next case still runs; exit 1', { timeout: 30_000 }, async () => {
+  const r = await runTest({
+    'topology.yaml': TOPOLOGY,
+    'upper.mjs': `export default { ${BRAND}, process: (r) => r.value.toUpperCase() };\n`,
+    'spin.mjs': `export default { ${BRAND}, process(r) {\n` +
+      `  if (r.value === 'LOOP') setTimeout(() => { throw new Error('late boom'); }, 10);\n` +
+      `  return new Promise((resolve) => setTimeout(() => resolve(r.value), 300));\n} };\n`,
+    'spins.test.yaml': CASES,
+  }, ['--timeout', '5000']);
+  assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^ {2}FAIL loops \(\d+ ms\) {2}spins\.test\.yaml:2\n {6}error: processor "spin" in case "loops" threw where nothing catches it \(in a timer or event callback process\(\) did not await\?\): late boom\n/m);
+  assert.match(r.stdout, /^ {2}ok {3}passes after \(\d+ ms\)$/m);
+  assert.match(r.stdout, /^1 passed, 1 failed \(/m);
+});
+
 test('test --timeout must be whole milliseconds: a usage error (exit 2) otherwise', { timeout: 30_000 }, async () => {
   for (const bad of ['0', '1.5', 'soon']) {
     const r = await runTest({}, ['--timeout', bad]);

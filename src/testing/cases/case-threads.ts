@@ -48,13 +48,14 @@ export async function runFileCases(o: FileRunOptions): Promise<FileRunEnd> {
     const end = await runThread(o, from, shape);
     if (end.ended !== 'stuck') return end;
     const cases = shape.known!.cases;
-    o.onResult(stuckResult(o, cases[end.index]!, end.processor, end.ms));
+    o.onResult(stuckResult(o, cases[end.index]!, end.processor, end.ms, end.uncaught));
     from = end.index + 1;
     if (from >= cases.length) return { ended: 'done' };
   }
 }
 
-type ThreadEnd = FileRunEnd | { ended: 'stuck'; index: number; processor: string | undefined; ms: number };
+/** A case that did not end: past its deadline, or its thread ended by an error nothing caught (`uncaught`). */
+type ThreadEnd = FileRunEnd | { ended: 'stuck'; index: number; processor: string | undefined; ms: number; uncaught?: Error };
 
 function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }): Promise<ThreadEnd> {
   const status = new SharedArrayBuffer(STATUS_SLOTS * Int32Array.BYTES_PER_ELEMENT);
@@ -72,6 +73,8 @@ function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }
       void worker.terminate();
     }, o.timeoutMs);
     let started = 0;
+    /** The case running now (from its start to its result), if any. */
+    let running: number | undefined;
     let done = false;
     let stuck: ThreadEnd | undefined;
     worker.on('message', (message: CaseWorkerMessage) => {
@@ -84,6 +87,7 @@ function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }
       } else if (message.kind === 'start') {
         clearTimeout(timer);
         started = performance.now();
+        running = message.index;
         // Armed per case (not during the thread's start-up, which imports the modules the command already imported once).
         timer = setTimeout(() => {
           const entered = Atomics.load(view, STATUS.PROCESSOR);
@@ -93,12 +97,21 @@ function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }
         }, o.timeoutMs);
       } else if (message.kind === 'result') {
         clearTimeout(timer);
+        running = undefined;
         o.onResult(message.result);
       } else {
         done = true;
       }
     });
-    worker.once('error', (error) => { clearTimeout(timer); reject(error); });
+    worker.once('error', (error) => {
+      clearTimeout(timer);
+      // Thrown where nothing catches it (a processor's timer or event callback) during a case: that case fails, naming
+      // it, and the next one runs on a new thread; outside a case (loading) the file fails.
+      if (running === undefined || stuck !== undefined) { reject(error); return; }
+      const entered = Atomics.load(view, STATUS.PROCESSOR);
+      const names = shape.known?.processors ?? [];
+      resolve({ ended: 'stuck', index: running, processor: entered > 0 ? names[entered - 1] : undefined, ms: performance.now() - started, uncaught: error });
+    });
     worker.once('exit', () => {
       clearTimeout(timer);
       if (failed !== undefined) reject(failed);
@@ -110,8 +123,14 @@ function runThread(o: FileRunOptions, from: number, shape: { known?: FileShape }
   });
 }
 
-function stuckResult(o: FileRunOptions, c: { name: string; line: number }, processor: string | undefined, ms: number): CaseResult {
+function stuckResult(o: FileRunOptions, c: { name: string; line: number }, processor: string | undefined, ms: number, uncaught?: Error): CaseResult {
   const who = processor === undefined ? `case "${c.name}"` : `processor "${processor}" in case "${c.name}"`;
+  if (uncaught !== undefined) {
+    return {
+      name: c.name, line: c.line, ok: false, ms,
+      problems: [`error: ${who} threw where nothing catches it (in a timer or event callback process() did not await?): ${uncaught.message}`],
+    };
+  }
   return {
     name: c.name, line: c.line, ok: false, ms,
     problems: [`error: ${who} did not finish within the case deadline of ${o.timeoutMs} ms, and was stopped ` +
