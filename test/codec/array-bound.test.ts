@@ -2,23 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_DECOMPRESSED_BYTES, jsonSerializer, msgpackSerializer, resolveSerializer, serializeValue } from '../../src/codec/index.js';
 import { WalrusError } from '../../src/errors/index.js';
-
-/** An array of `length` holes: one assignment, no memory. */
-function sparse(length: number): unknown[] {
-  const a: unknown[] = [];
-  a.length = length;
-  return a;
-}
-
-const tooLarge = (length: number, limit: number) => (e: unknown) => {
-  assert.ok(e instanceof WalrusError, String(e));
-  assert.equal(e.code, 'MESSAGE_TOO_LARGE');
-  assert.equal(e.retriable, false);
-  assert.match(e.message, new RegExp(`array of length ${length}, which encodes to at least ${length} bytes, over the max entry size of ${limit} bytes`));
-  assert.equal(e.context.size, length);
-  assert.equal(e.context.limit, limit);
-  return true;
-};
+import { sparse, tooLarge } from '../helpers/sparse.js';
 
 // 2^24 holes took msgpackr 0.4 s and JSON 1.7 s to write (and 2^32 - 1 about 84 s in msgpackr) before the entry
 // limit refused the result: the length alone now refuses it, before an element is visited.

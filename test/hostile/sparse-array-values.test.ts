@@ -3,28 +3,15 @@ import assert from 'node:assert/strict';
 import { WalrusClient } from '../../src/client/index.js';
 import { Producer } from '../../src/client/producer/producer.js';
 import { MAX_DECOMPRESSED_BYTES, decodeEntry, newRecordIdBytes } from '../../src/codec/index.js';
-import { WalrusError } from '../../src/errors/index.js';
 import { maxPayloadBytes } from '../../src/protocol/index.js';
 import { SinkPacker } from '../../src/runtime/worker/sink-packer.js';
 import type { SinkWire } from '../../src/runtime/wire/messages.js';
 import { startTestBroker } from '../helpers/broker.js';
+import { sparse, tooLarge } from '../helpers/sparse.js';
 
 // A value holding a sparse array of huge length (`a.length = 2 ** 32 - 1`, one assignment) was written by msgpackr
 // hole by hole: ~84 s of a blocked thread before anything failed. The producer and the worker's sink packing now
 // refuse it at once with MESSAGE_TOO_LARGE naming the length and the limit, like any record too large for an entry.
-
-function sparse(length: number): unknown[] {
-  const a: unknown[] = [];
-  a.length = length;
-  return a;
-}
-
-const tooLarge = (length: number, limit: number) => (e: unknown) => {
-  assert.ok(e instanceof WalrusError, String(e));
-  assert.equal(e.code, 'MESSAGE_TOO_LARGE');
-  assert.match(e.message, new RegExp(`array of length ${length}, which encodes to at least ${length} bytes, over the max entry size of ${limit} bytes`));
-  return true;
-};
 
 test('Producer with the msgpack serializer: a value holding a huge sparse array is refused at once, the producer keeps working', async (t) => {
   const node = await startTestBroker();
