@@ -50,6 +50,8 @@ export class TaskSupervisor {
   /** Batches that came back before their start notice did (the two travel on different channels). */
   readonly #early = new Set<number>();
   #threads: () => readonly Worker[] = () => [];
+  /** What each thread published last (worker/step-deadlines.ts), also after it died. */
+  #steps: ((threadId: number) => ThreadSteps) | undefined;
 
   constructor(options: SupervisorOptions = {}) {
     this.#o = options;
@@ -164,6 +166,12 @@ export class TaskSupervisor {
     }
     // Terminated for another task's deadline (tasks share threads): nothing of this one failed.
     if (this.#killed.has(threadId)) return { rerun: true };
+    // The thread died inside a step's synchronous call (process.exit(), out of memory there): that step's batch and
+    // record did it. Another batch on the thread is run again as it was; that record alone of its own batch runs alone.
+    const last = this.#steps?.(threadId);
+    const holder = last !== undefined && last.holder !== 0 ? last.holder : undefined;
+    if (holder !== undefined && holder !== taskId) return { rerun: true };
+    const named = holder === taskId ? last!.holderRecord : undefined;
     const reason = (error as Error)?.message ?? String(error);
     // One death counts once towards the crash streak, however many tasks it took down. Each is split by the
     // coordinator; a record that runs alone (exclusive) is the only one charged.
@@ -174,11 +182,13 @@ export class TaskSupervisor {
       this.#fatal = true;
       this.#o.onFatal?.(fatal);
     }
-    return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running ${spec.what}: ${reason}`, { cause: error }) };
+    return { rerun: false, error: new WalrusError('WORKER_CRASHED', `worker crashed while running ${spec.what}: ${reason}`,
+      { cause: error, ...(named === undefined ? {} : { context: { culprit: named } }) }) };
   }
 
   /** Holds each step of a task to its own processor's timeout, from the deadlines its thread publishes (worker/step-deadlines.ts). */
   watchSteps(stepDeadline: (threadId: number) => ThreadSteps): void {
+    this.#steps = stepDeadline;
     this.#watchdog.watchSteps(stepDeadline, this.#o.timeoutGraceMs ?? 5_000);
   }
 

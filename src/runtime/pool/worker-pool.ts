@@ -47,7 +47,9 @@ export class WorkerPool {
   readonly #pool: Piscina;
   /** Set by abortAll: every task sent from then on carries it (worker/shutdown.ts). */
   #aborted: string | undefined;
-  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort; deadlines?: SharedArrayBuffer }>();
+  /** Each thread's published steps (worker/step-deadlines.ts), by thread id, in the order the threads started. */
+  readonly #stepBuffers = new Map<number, SharedArrayBuffer>();
+  readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
   #closed = false;
   readonly #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #replacements = 0;
@@ -90,7 +92,7 @@ export class WorkerPool {
     this.#supervisor = new TaskSupervisor(options.supervisor);
     this.#supervisor.attach(() => this.#pool.threads);
     this.#supervisor.watchSteps((threadId) => {
-      const deadlines = this.#controls.get(threadId)?.deadlines;
+      const deadlines = this.#stepBuffers.get(threadId);
       return deadlines === undefined ? { at: 0, task: 0, holder: 0, since: 0 } : readStepDeadline(deadlines);
     });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
@@ -98,7 +100,11 @@ export class WorkerPool {
       if (this.#supervisor.onMessage(message) || !isControlHello(message)) return;
       const proxy = Comlink.wrap<WorkerControl>(nodeEndpoint(message.port));
       message.port.unref();
-      this.#controls.set(message.threadId, { proxy, port: message.port, deadlines: message.deadlines });
+      this.#controls.set(message.threadId, { proxy, port: message.port });
+      // Kept past the thread's end (its control is dropped then): what a thread published last says which of its
+      // batches was in a synchronous call when it died (crash-supervisor.ts). The most recent threads' only.
+      if (message.deadlines !== undefined) this.#stepBuffers.set(message.threadId, message.deadlines);
+      if (this.#stepBuffers.size > 2 * this.size + 16) this.#stepBuffers.delete(this.#stepBuffers.keys().next().value!);
       if (this.#controls.size >= this.size) for (const waiter of this.#waiters.splice(0)) waiter.resolve();
     });
     this.#pool.on('workerDestroy', () => {
