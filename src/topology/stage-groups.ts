@@ -70,33 +70,60 @@ export function planStageGroups(topology: Topology): StageGroup[] {
     if (keyed(p) && rekeyedBy.get(upstream.name)) return 're-keyed input (repartition)';
     return undefined;
   };
-  const visit = (p: ProcessorSpec, seen: Set<string>): void => {
-    if (headOf.has(p.name)) return;
-    if (seen.has(p.name)) { headOf.set(p.name, p.name); reasons.set(p.name, 'reads several inputs'); return; }
-    seen.add(p.name);
+  // Iterative (a chain of thousands of processors overflowed the call stack):
+  // walk up single processor inputs to a processor already planned, then plan
+  // the walked ones from the top down. A processor met twice on the walk (a
+  // cycle) is first taken as a head, then planned like the others.
+  const upstreamOf = (p: ProcessorSpec): ProcessorSpec | undefined => {
     const input = p.inputs.length === 1 ? p.inputs[0]! : undefined;
-    if (input?.kind === 'processor') visit(topology.processors[input.name]!, seen);
-    const why = start(p);
-    if (why !== undefined) {
-      headOf.set(p.name, p.name);
-      reasons.set(p.name, why);
-      rekeyedBy.set(p.name, p.rekey);
-      return;
-    }
-    const upstream = (input as { name: string }).name;
-    headOf.set(p.name, headOf.get(upstream)!);
-    rekeyedBy.set(p.name, rekeyedBy.get(upstream)! || p.rekey);
+    return input?.kind === 'processor' ? topology.processors[input.name]! : undefined;
   };
-  for (const p of processors) visit(p, new Set());
+  const visit = (from: ProcessorSpec): void => {
+    const path: ProcessorSpec[] = [];
+    const seen = new Set<string>();
+    for (let p: ProcessorSpec | undefined = from; p !== undefined && !headOf.has(p.name); p = upstreamOf(p)) {
+      if (seen.has(p.name)) { headOf.set(p.name, p.name); reasons.set(p.name, 'reads several inputs'); break; }
+      seen.add(p.name);
+      path.push(p);
+    }
+    for (const p of path.reverse()) {
+      const why = start(p);
+      if (why !== undefined) {
+        headOf.set(p.name, p.name);
+        reasons.set(p.name, why);
+        rekeyedBy.set(p.name, p.rekey);
+        continue;
+      }
+      const upstream = upstreamOf(p)!.name;
+      headOf.set(p.name, headOf.get(upstream)!);
+      rekeyedBy.set(p.name, rekeyedBy.get(upstream)! || p.rekey);
+    }
+  };
+  for (const p of processors) visit(p);
 
   const groups = new Map<string, StageGroup>();
   for (const p of processors) {
     const head = headOf.get(p.name)!;
     if (head === p.name) groups.set(head, { name: head, head, members: [], ordering: 'unordered', reason: reasons.get(head)! });
   }
-  // Members in an order where each comes after the member it reads (depth from the head).
-  const depth = (name: string): number => (headOf.get(name) === name ? 0 : 1 + depth((topology.processors[name]!.inputs[0] as { name: string }).name));
-  for (const p of [...processors].sort((a, b) => depth(a.name) - depth(b.name))) {
+  // Members in an order where each comes after the member it reads (depth
+  // from the head), each depth computed once: walking up from every member
+  // was quadratic on a long chain.
+  const depths = new Map<string, number>();
+  const depth = (name: string): number => {
+    const path: string[] = [];
+    let at = name;
+    while (!depths.has(at) && headOf.get(at) !== at) {
+      path.push(at);
+      at = upstreamOf(topology.processors[at]!)!.name;
+    }
+    let d = depths.get(at) ?? 0;
+    depths.set(at, d);
+    for (const m of path.reverse()) depths.set(m, ++d);
+    return depths.get(name)!;
+  };
+  for (const p of processors) depth(p.name);
+  for (const p of [...processors].sort((a, b) => depths.get(a.name)! - depths.get(b.name)!)) {
     const group = groups.get(headOf.get(p.name)!)!;
     group.members.push(p.name);
     if (keyed(p)) group.ordering = 'key';

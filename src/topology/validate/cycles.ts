@@ -15,24 +15,40 @@ export function findCycles(upstream: ReadonlyMap<string, readonly string[]>): st
   const cycles: string[][] = [];
   const seen = new Set<string>();
 
-  const visit = (node: string): void => {
-    state.set(node, 'open');
-    stack.push(node);
-    for (const next of downstream.get(node) ?? []) {
-      const s = state.get(next);
+  // Iterative: a chain of thousands of processors fits in a topology file
+  // and overflowed the call stack of a recursive search (RangeError, exit 3).
+  const visit = (root: string): void => {
+    const next: number[] = [];
+    const enter = (node: string): void => {
+      state.set(node, 'open');
+      stack.push(node);
+      next.push(0);
+    };
+    enter(root);
+    while (stack.length > 0) {
+      const node = stack[stack.length - 1]!;
+      const edges = downstream.get(node) ?? [];
+      const i = next[next.length - 1]!;
+      if (i === edges.length) {
+        stack.pop();
+        next.pop();
+        state.set(node, 'done');
+        continue;
+      }
+      next[next.length - 1] = i + 1;
+      const to = edges[i]!;
+      const s = state.get(to);
       if (s === 'open') {
-        const cycle = [...stack.slice(stack.indexOf(next)), next];
+        const cycle = [...stack.slice(stack.lastIndexOf(to)), to];
         const key = [...new Set(cycle)].sort().join('\u0000');
         if (!seen.has(key)) {
           seen.add(key);
           cycles.push(cycle);
         }
       } else if (s === undefined) {
-        visit(next);
+        enter(to);
       }
     }
-    stack.pop();
-    state.set(node, 'done');
   };
   for (const node of downstream.keys()) if (!state.has(node)) visit(node);
   return cycles;

@@ -169,15 +169,23 @@ function reportReachability(names: Names, resolution: Resolution, inCycle: Set<s
     }
   }
   for (const { processor, output } of resolution.sinkInputs.values()) consumed.add(`${processor}.${output}`);
-  // Fixpoint: a processor is reached when any of its inputs is a source or a reached processor.
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const [name, { refs }] of resolution.inputs) {
-      if (!reached.has(name) && refs.some((r) => r.kind === 'source' || reached.has(r.name))) {
-        reached.add(name);
-        changed = true;
-      }
+  // A processor is reached when any of its inputs is a source or a reached
+  // processor: a walk downstream from the readers of sources. (A fixpoint over
+  // all processors took a pass per processor on a chain written bottom-up.)
+  const readers = new Map<string, string[]>();
+  const pending: string[] = [];
+  for (const [name, { refs }] of resolution.inputs) {
+    for (const r of refs) {
+      if (r.kind === 'source') pending.push(name);
+      else if (readers.has(r.name)) readers.get(r.name)!.push(name);
+      else readers.set(r.name, [name]);
     }
+  }
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (reached.has(name)) continue;
+    reached.add(name);
+    for (const reader of readers.get(name) ?? []) pending.push(reader);
   }
   for (const [name, entry] of Object.entries(names.sources)) {
     if (isRecord(entry) && !readSources.has(name)) out.warning(['sources', name], `sources.${name}: no processor reads this source`, { preferKey: true });
@@ -200,14 +208,33 @@ function reportReachability(names: Names, resolution: Resolution, inCycle: Set<s
 
 /** `<topic of the first upstream source>.dlq`, following inputs in order. */
 function defaultDeadLetters(names: Names, resolution: Resolution, out: DiagnosticList): void {
-  const firstTopic = (name: string, seen: Set<string>): string | undefined => {
-    if (seen.has(name)) return undefined;
-    seen.add(name);
-    for (const r of resolution.inputs.get(name)?.refs ?? []) {
-      const topic = r.kind === 'source' ? names.sourceTopic(r.name) : firstTopic(r.name, seen);
-      if (topic !== undefined) return topic;
+  // Memoised and iterative: a chain of thousands of processors fits in a
+  // topology file, and a search from each processor was quadratic and
+  // overflowed the call stack. A processor met again while its own search is
+  // open (a cycle, an error of its own) is skipped.
+  const memo = new Map<string, string | null>();
+  const firstTopic = (root: string): string | undefined => {
+    const frames = [{ name: root, i: 0 }];
+    const open = new Set([root]);
+    let found: string | null | undefined;
+    const finish = (topic: string | null): void => {
+      const { name } = frames.pop()!;
+      open.delete(name);
+      memo.set(name, topic);
+      found = topic;
+    };
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1]!;
+      if (typeof found === 'string') { finish(found); continue; }
+      found = undefined;
+      const refs = resolution.inputs.get(frame.name)?.refs ?? [];
+      if (frame.i === refs.length) { finish(null); continue; }
+      const r = refs[frame.i++]!;
+      const known = r.kind === 'source' ? names.sourceTopic(r.name) ?? null : memo.get(r.name);
+      if (typeof known === 'string') finish(known);
+      else if (known === undefined && !open.has(r.name)) { frames.push({ name: r.name, i: 0 }); open.add(r.name); }
     }
-    return undefined;
+    return memo.get(root) ?? undefined;
   };
   const sourceTopics = new Map(Object.keys(names.sources).map((s) => [names.sourceTopic(s), s] as const));
   for (const [name, entry] of Object.entries(names.processors)) {
@@ -219,7 +246,7 @@ function defaultDeadLetters(names: Names, resolution: Resolution, out: Diagnosti
       }
       continue;
     }
-    const upstream = firstTopic(name, new Set());
+    const upstream = memo.has(name) ? memo.get(name) ?? undefined : firstTopic(name);
     const topic = `${upstream ?? name}.dlq`;
     const problem = topicProblem(topic);
     // An invalid source topic is reported at the topic; only a valid one made too long by ".dlq" is news.
