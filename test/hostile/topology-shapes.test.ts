@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTopologyText } from '../../src/topology/index.js';
+import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { GRAPH_FORMATS, renderGraph } from '../../src/topology/render-graph.js';
 import { planStageGroups } from '../../src/topology/stage-groups.js';
 
@@ -42,3 +42,50 @@ for (const bottomUp of [false, true]) {
     assert.ok(rendered < 2_500, `the four graphs took ${Math.round(rendered)} ms`);
   });
 }
+
+/** Every diagnostic of a topology, as `line:col severity message`. */
+async function diagnostics(body: string): Promise<string[]> {
+  const text = `app: shapes\nsources:\n  src: { topic: in }\n${body}`;
+  const result = await loadTopologyText(text, FILE, { env: {} }).then(
+    ({ warnings }) => warnings,
+    (error: unknown) => diagnosticsOf(error) ?? assert.fail(error as Error),
+  );
+  return result.map((d) => `${d.line}:${d.col} ${d.severity} ${d.message}`);
+}
+
+test('a default dead-letter topic that is the topic of a source feeding the processor is refused at the processor — it validated "ok", and in a run one failing record was read back from its own dead-letter topic and dead-lettered 3 times', async () => {
+  const found = await diagnostics(`  again: { topic: in.dlq }
+processors:
+  p: { module: ./echo.js, input: [src, again] }
+`);
+  assert.deepEqual(found, [
+    '6:3 error processors.p: its default dead-letter topic "in.dlq" is the topic of source "again", which feeds "p", so a record that fails would be dead-lettered into its own input and fail again for ever; set deadLetter to another topic (e.g. "in.dlq.dlq")',
+  ]);
+  // Through another processor too: q reads the dead letters and feeds p.
+  const indirect = await diagnostics(`  again: { topic: in.dlq }
+processors:
+  q: { module: ./echo.js, input: again, deadLetter: q.failed }
+  p: { module: ./echo.js, input: [src, q] }
+`);
+  assert.match(indirect.join('\n'), /^7:3 error processors\.p: its default dead-letter topic "in\.dlq" is the topic of source "again", which feeds "p"/);
+  // A processor that handles another's dead letters is no loop: it has a dead-letter topic of its own.
+  assert.deepEqual(await diagnostics(`  failed: { topic: in.dlq }
+processors:
+  p: { module: ./echo.js, input: src }
+  handler: { module: ./echo.js, input: failed }
+`), []);
+});
+
+test('shapes that held: cycles, a processor reading itself, a sink of a missing output, loops through Walrus, odd and long names — each a specific diagnostic at its line and column', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['processors:\n  a: { module: ./echo.js, input: [src, b] }\n  b: { module: ./echo.js, input: a }\n', /^5:40 error processors\.a\.input: cycle a → b → a; records would loop forever/],
+    ['processors:\n  a: { module: ./echo.js, input: [src, a] }\n', /^5:40 error processors\.a\.input: cycle a → a;/],
+    ['processors:\n  a: { module: ./echo.js, input: src }\nsinks:\n  o: { topic: out, input: a.nope }\n', /^7:27 error sinks\.o\.input: processor "a" has no output "nope" \(its outputs: "a\.default"\)/],
+    ['processors:\n  a: { module: ./echo.js, input: src, deadLetter: in }\n', /^5:51 error processors\.a\.deadLetter: "in" is the topic of source "src", so dead letters would be read and fail again/],
+    ['processors:\n  a: { module: ./echo.js, input: src }\nsinks:\n  o: { topic: in, input: a }\n', /^7:15 warning sinks\.o\.topic: source "src" reads topic "in", so records written here are processed again/],
+    ['processors:\n  "a.b": { module: ./echo.js, input: src }\n', /^5:3 error processors: invalid processor name "a\.b": use letters, digits, _ and -/],
+    ['processors:\n  "ünï code": { module: ./echo.js, input: src }\n', /^5:3 error processors: invalid processor name "ünï code"/],
+    [`processors:\n  p${'x'.repeat(1_000)}: { module: ./echo.js, input: src, deadLetter: ${'d'.repeat(1_000)} }\n`, /error processors\.px+\.deadLetter: invalid topic name: topic is 1000 characters long, the limit is 249/],
+  ];
+  for (const [body, expected] of cases) assert.match((await diagnostics(body)).join('\n'), expected, body.slice(0, 200));
+});

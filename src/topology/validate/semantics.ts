@@ -237,6 +237,7 @@ function defaultDeadLetters(names: Names, resolution: Resolution, out: Diagnosti
     return memo.get(root) ?? undefined;
   };
   const sourceTopics = new Map(Object.keys(names.sources).map((s) => [names.sourceTopic(s), s] as const));
+  const fedBy = feeders(resolution);
   for (const [name, entry] of Object.entries(names.processors)) {
     if (!isRecord(entry)) continue;
     if (typeof entry.deadLetter === 'string') {
@@ -251,6 +252,37 @@ function defaultDeadLetters(names: Names, resolution: Resolution, out: Diagnosti
     const problem = topicProblem(topic);
     // An invalid source topic is reported at the topic; only a valid one made too long by ".dlq" is news.
     if (problem !== undefined && (upstream === undefined || topicProblem(upstream) === undefined)) out.error(['processors', name], `processors.${name}: the default dead-letter topic is invalid (${problem}); set deadLetter`, { preferKey: true });
+    const loop = sourceTopics.get(topic);
+    if (loop !== undefined && fedBy(loop).has(name)) {
+      out.error(['processors', name], `processors.${name}: its default dead-letter topic "${topic}" is the topic of source "${loop}", which feeds "${name}", so a record that fails would be dead-lettered into its own input and fail again for ever; set deadLetter to another topic (e.g. "${topic}.dlq")`, { preferKey: true });
+    }
     resolution.deadLetters.set(name, topic);
   }
+}
+
+/** The processors a source feeds, directly or through other processors; one walk per source asked about. */
+function feeders(resolution: Resolution): (source: string) => Set<string> {
+  const readers = new Map<string, string[]>();
+  for (const [name, { refs }] of resolution.inputs) {
+    for (const r of refs) {
+      const key = `${r.kind}:${r.name}`;
+      if (readers.has(key)) readers.get(key)!.push(name);
+      else readers.set(key, [name]);
+    }
+  }
+  const cache = new Map<string, Set<string>>();
+  return (source) => {
+    let fed = cache.get(source);
+    if (fed !== undefined) return fed;
+    fed = new Set();
+    const pending = [...(readers.get(`source:${source}`) ?? [])];
+    while (pending.length > 0) {
+      const name = pending.pop()!;
+      if (fed.has(name)) continue;
+      fed.add(name);
+      pending.push(...(readers.get(`processor:${name}`) ?? []));
+    }
+    cache.set(source, fed);
+    return fed;
+  };
 }
