@@ -76,6 +76,15 @@ processors:
 `), []);
 });
 
+test('an output listed twice is one error, and "leads nowhere" is warned once for it — it was warned at both places', async () => {
+  assert.deepEqual(await diagnostics(`processors:
+  p: { module: ./echo.js, input: src, outputs: [x, x] }
+`), [
+    '5:49 warning processors.p.outputs: output "x" leads nowhere — no processor or sink reads "p.x", so records emitted to it are dropped',
+    '5:52 error processors.p.outputs: output "x" is listed twice',
+  ]);
+});
+
 test('shapes that held: cycles, a processor reading itself, a sink of a missing output, loops through Walrus, odd and long names — each a specific diagnostic at its line and column', async () => {
   const cases: Array<[string, RegExp]> = [
     ['processors:\n  a: { module: ./echo.js, input: [src, b] }\n  b: { module: ./echo.js, input: a }\n', /^5:40 error processors\.a\.input: cycle a → b → a; records would loop forever/],

@@ -198,8 +198,9 @@ function reportReachability(names: Names, resolution: Resolution, inCycle: Set<s
     }
     // Only declared outputs: a processor with none may be a terminal one (side effects only).
     if (!Array.isArray(entry.outputs)) continue;
-    entry.outputs.forEach((output, i) => {
-      if (typeof output === 'string' && !consumed.has(`${name}.${output}`)) {
+    entry.outputs.forEach((output, i, outputs) => {
+      // Once per output: one listed twice is an error of its own, at its second place.
+      if (typeof output === 'string' && outputs.indexOf(output) === i && !consumed.has(`${name}.${output}`)) {
         out.warning(['processors', name, 'outputs', i], `processors.${name}.outputs: output "${output}" leads nowhere — no processor or sink reads "${name}.${output}", so records emitted to it are dropped`);
       }
     });
