@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { WalrusError } from '../../errors/index.js';
+import { unstorableReason } from './value-check.js';
 
 /**
  * One msgpack codec for everything the state layer writes: values, log
@@ -28,6 +29,12 @@ export function unpack<T = unknown>(bytes: Uint8Array): T {
 export function encodeValue(store: string, key: string, value: unknown): Uint8Array {
   if (value === undefined) {
     throw new WalrusError('STATE_STORE_ERROR', `store "${store}": put("${key}", undefined) is not allowed; use delete("${key}") to remove a key`, {
+      context: { store, key },
+    });
+  }
+  const reason = unstorableReason(value, MAX_VALUE_BYTES);
+  if (reason !== undefined) {
+    throw new WalrusError('STATE_STORE_ERROR', `store "${store}": the value for key "${key}" cannot be stored: ${reason}`, {
       context: { store, key },
     });
   }
