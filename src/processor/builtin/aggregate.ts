@@ -151,6 +151,9 @@ function planFor(ctx: { processor: string; config: unknown }): Plan {
   return plan;
 }
 
+/** Late records a windowed step dropped or sent to its late output (label `late`: drop | output); dead-lettered ones are counted as dead letters. */
+export const LATE_METRIC = 'aggregate_late_records';
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 const init = (): AggregateState => ({ count: 0, value: null });
 /** How far behind the step's stream time a key's own may fall before it is dropped (a key with no window left): a window's size + grace. */
@@ -204,6 +207,8 @@ export default defineProcessor<unknown, unknown>({
     });
     if (step.late) {
       if (spec.late === 'dlq') throw lateRecordError(record, step.eventTime, step.streamTime, grace);
+      // Counted: without it a dropped late record was only one more of the step's `dropped` (records without a result).
+      ctx.metrics.increment(LATE_METRIC, 1, { late: spec.late === 'drop' ? 'drop' : 'output' });
       if (spec.late !== 'drop') ctx.emit(spec.late.output, record.value);
       return undefined;
     }
