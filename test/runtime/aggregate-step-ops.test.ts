@@ -27,15 +27,17 @@ function memoryView(): StateStoreView & { entries: Map<string, unknown> } {
 function runner(spec: AggregateSpec, processor = `p-${Math.random()}`) {
   const view = memoryView();
   const emitted: Array<[string, unknown]> = [];
+  const counted: Array<[string, number, Record<string, string> | undefined]> = [];
   const config = Object.freeze({ ...spec });
   let n = 0;
   const ctx = {
     processor, config, attempt: 1, signal: new AbortController().signal,
     emit: (output: string, value: unknown) => void emitted.push([output, value]),
     state: () => view,
+    metrics: { increment: (name: string, by = 1, labels?: Record<string, string>) => void counted.push([name, by, labels]), observe: () => undefined },
   } as unknown as ProcessorContext<unknown>;
   return {
-    view, emitted,
+    view, emitted, counted,
     run(value: unknown, opts: { key?: string; timestamp?: number; headers?: Record<string, string> } = {}) {
       const record: ProcessorRecord = { id: `r${n++}`, key: 'key' in opts ? opts.key : 'k', value, headers: opts.headers ?? {}, timestamp: opts.timestamp ?? 0, source: 'in' };
       return builtin.process(record, ctx) as AggregateResult[] | undefined;
@@ -112,6 +114,7 @@ test('windows: event time from the record timestamp, close and update emission, 
   assert.deepEqual(closed, [{ key: 'k', op: 'sum', field: 'n', value: 1, count: 1, window: { start: '1970-01-01T00:00:00.000Z', end: '1970-01-01T00:00:10.000Z' }, final: true }]);
   assert.equal(close.run({ n: 8 }, { timestamp: 9_999 }), undefined);          // late
   assert.deepEqual(close.emitted, [['late', { n: 8 }]]);
+  assert.deepEqual(close.counted.map(([, by, labels]) => [by, labels]), [[1, { late: 'output' }]], 'the late record counted');
   assert.deepEqual(close.view.entries.get('k@0000000000010000'), { count: 2, value: 6 });
 
   const update = runner(spec('update', 'drop'));
@@ -121,6 +124,7 @@ test('windows: event time from the record timestamp, close and update emission, 
   ]);
   assert.equal(update.run({ n: 5 }, { timestamp: 2_000 }), undefined);          // late, dropped
   assert.deepEqual(update.emitted, []);
+  assert.deepEqual(update.counted.map(([, by, labels]) => [by, labels]), [[1, { late: 'drop' }]], 'the dropped late record counted');
 
   const dlq = runner(spec('close', 'dlq'));
   dlq.run({ n: 1 }, { timestamp: 20_000 });
