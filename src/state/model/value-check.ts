@@ -23,8 +23,33 @@ const maxBytesOf = (walk: Walk): number => walk.max;
 
 /** Why `value` cannot be stored as it is (a sentence naming where in it), or undefined when it can. */
 export function unstorableReason(value: unknown, maxBytes: number): string | undefined {
-  const walk = { budget: maxBytes, max: maxBytes };
-  return reasonIn(value, '', 0, walk);
+  // Every state write passes here: the common case (plain data) is walked without building a path string per member
+  // (with one, the bundled example measured ~3% slower in three interleaved pairs); only a value it doubts is walked
+  // again to say where.
+  if (plain(value, 0, { budget: maxBytes, max: maxBytes })) return undefined;
+  return reasonIn(value, '', 0, { budget: maxBytes, max: maxBytes });
+}
+
+/** True when `value` is certainly storable; false when it is not, or may not be (a Map or Set: see reasonIn). */
+function plain(value: unknown, depth: number, walk: Walk): boolean {
+  const type = typeof value;
+  if (type === 'function' || type === 'symbol') return false;
+  if (type !== 'object' || value === null) return true;
+  if (depth >= MAX_VALUE_DEPTH) return false;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return true;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    if (n > walk.budget) return false;
+    walk.budget -= n;
+    for (let i = 0; i < n; i++) if (!plain(value[i], depth + 1, walk)) return false;
+    return true;
+  }
+  if (value instanceof Map || value instanceof Set) return false;
+  const keys = Object.keys(value as object);
+  for (let i = 0; i < keys.length; i++) {
+    if (--walk.budget < 0 || !plain((value as Record<string, unknown>)[keys[i]!], depth + 1, walk)) return false;
+  }
+  return true;
 }
 
 function reasonIn(value: unknown, path: string, depth: number, walk: Walk): string | undefined {
