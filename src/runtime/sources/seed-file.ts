@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { payloadProblem } from '../../protocol/index.js';
+import { diskFullAdvice } from '../../util/disk-full.js';
 
 /** A seed file checked by {@link scanSeedFile}: what the second pass reads, and what it must find there. */
 export interface SeedScan {
@@ -18,6 +19,29 @@ export interface SeedScan {
   /** Its entries (non-empty lines). */
   entries: number;
   maxLineBytes: number;
+  /** A regular file: the bytes it had when opened, the only ones either pass reads. */
+  bytes?: number | undefined;
+}
+
+/** Options of {@link scanSeedFile}. */
+export interface SeedScanOptions {
+  /**
+   * Free bytes a spool must leave on the file system holding it: past that,
+   * spooling stops with an error and the spool is removed. @default {@link spoolReserve}
+   */
+  spoolReserveBytes?: number;
+}
+
+/** How many spooled bytes between two free-space checks; the spool stops while at least this much is left above the reserve. */
+export const SPOOL_CHECK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The free space a spool leaves on its file system by default: 5% of the
+ * file system, at least 256 MiB, so the node's segments, the journal and
+ * the state stores next to it still have room for the run it precedes.
+ */
+export function spoolReserve(fsBytes: number): number {
+  return Math.max(256 * 1024 * 1024, Math.floor(fsBytes * 0.05));
 }
 
 /**
@@ -28,11 +52,17 @@ export interface SeedScan {
  * (owner-only), which the second pass reads instead. A bad line is refused
  * naming file:line, before anything is written.
  */
-export async function scanSeedFile(file: string, maxLineBytes: number, spoolDir: string): Promise<SeedScan> {
+export async function scanSeedFile(file: string, maxLineBytes: number, spoolDir: string, options: SeedScanOptions = {}): Promise<SeedScan> {
   await assertNotPipe(file);
   let regular: boolean;
+  let bytes: number | undefined;
   try {
-    regular = (await stat(file)).isFile();
+    const info = await stat(file);
+    // Only the bytes there when it is opened are read, by both passes: a file something appends to
+    // meanwhile (faster than it is read: `yes >> file`) was read for as long as it grew, for ever.
+    // A file claiming 0 bytes may still have contents (/proc files): copied like a pipe.
+    regular = info.isFile() && info.size > 0;
+    if (regular) bytes = info.size;
   } catch (cause) {
     throw new WalrusError('CONFIG_INVALID', `cannot read seed file ${file}: ${(cause as Error).message}`, { cause });
   }
@@ -46,20 +76,81 @@ export async function scanSeedFile(file: string, maxLineBytes: number, spoolDir:
   }
   let entries = 0;
   try {
-    const spooled = handle;
+    const spooled = handle === undefined || spool === undefined ? undefined : new Spooler(file, spool, spoolDir, handle, options.spoolReserveBytes);
     for await (const group of readEntries(file, file, maxLineBytes, async (chunk) => {
       hash.update(chunk);
       if (spooled !== undefined) await spooled.write(chunk);
-    })) {
+    }, bytes)) {
       entries += group.length;
     }
     await handle?.close();
+    handle = undefined;
+    if (bytes !== undefined) await assertSameSize(file, bytes);
   } catch (error) {
     await handle?.close().catch(() => undefined);
     if (spool !== undefined) await rm(spool, { force: true });
     throw error;
   }
-  return { file, read: spool ?? file, spool, digest: hash.digest('hex'), entries, maxLineBytes };
+  return { file, read: spool ?? file, spool, digest: hash.digest('hex'), entries, maxLineBytes, bytes };
+}
+
+/** A file that grew (or shrank) during the first pass is refused: what it holds now is not what was checked, and its end may cut a line being written. */
+async function assertSameSize(file: string, bytes: number): Promise<void> {
+  const now = await stat(file).then((info) => info.size, () => undefined);
+  if (now === bytes) return;
+  throw new WalrusError('CONFIG_INVALID', `seed file ${file} changed while it was being checked (${bytes} bytes when opened, ` +
+    `${now === undefined ? 'gone' : `${now} bytes`} once read): something writes to it. Nothing was loaded; ` +
+    'seed from a copy nothing writes to, or feed a growing file with `tail -f <file> | walrus-stream produce <topic> --plain`', { context: { file } });
+}
+
+/**
+ * Copies a pipe's bytes to its spool file, refusing to fill the disk: every
+ * {@link SPOOL_CHECK_BYTES} it checks the free space of the file system
+ * (`statfs`) and stops while the reserve is still there, and a failed write
+ * (ENOSPC, EFBIG past `ulimit -f`) is said as the spool's, not the seed's.
+ */
+class Spooler {
+  #written = 0;
+  #nextCheck = SPOOL_CHECK_BYTES;
+
+  constructor(readonly file: string, readonly spool: string, readonly dir: string,
+    readonly handle: Awaited<ReturnType<typeof open>>, readonly reserve: number | undefined) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#written + chunk.length >= this.#nextCheck) {
+      this.#nextCheck = this.#written + chunk.length + SPOOL_CHECK_BYTES;
+      await this.#checkRoom();
+    }
+    try {
+      await this.handle.write(chunk);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      const limit = code === 'EFBIG' ? '; the file reached the largest file this process may write (`ulimit -f`)' : '';
+      throw new WalrusError('CONFIG_INVALID', `seed file ${this.file} is not a regular file, so it is copied to ${this.spool} before it is loaded, ` +
+        `and that copy failed after ${this.#written} bytes: ${(cause as Error).message}${limit}${diskFullAdvice(cause, this.dir, 'run again')}; ` +
+        'the copy was removed and nothing was loaded', { cause, context: { file: this.file, spool: this.spool } });
+    }
+    this.#written += chunk.length;
+  }
+
+  async #checkRoom(): Promise<void> {
+    let free: number;
+    let size: number;
+    try {
+      const info = await statfs(this.dir);
+      free = info.bavail * info.bsize;
+      size = info.blocks * info.bsize;
+    } catch {
+      return; // no statfs there: the write's own error (ENOSPC) still stops it
+    }
+    const reserve = this.reserve ?? spoolReserve(size);
+    if (free >= reserve + SPOOL_CHECK_BYTES) return;
+    throw new WalrusError('CONFIG_INVALID', `seed file ${this.file} is not a regular file, so it is copied to ${this.spool} before it is loaded; ` +
+      `after ${this.#written} bytes the file system holding ${this.dir} has ${free} bytes free, and a copy leaves at least ${reserve} ` +
+      '(5% of it, at least 256 MiB, for the node, the journal and the state): the copy was removed and nothing was loaded. ' +
+      'An endless pipe (`<(yes ...)`) is never done: feed it with `walrus-stream produce <topic> --plain` instead, ' +
+      'or write the data to a file and seed that', { context: { file: this.file, spool: this.spool, free, reserve } });
+  }
 }
 
 /**
@@ -72,7 +163,7 @@ export async function* seedEntries(scan: SeedScan): AsyncGenerator<string[]> {
   const hash = createHash('sha256');
   let entries = 0;
   try {
-    for await (const group of readEntries(scan.read, scan.file, scan.maxLineBytes, (chunk) => { hash.update(chunk); })) {
+    for await (const group of readEntries(scan.read, scan.file, scan.maxLineBytes, (chunk) => { hash.update(chunk); }, scan.bytes)) {
       entries += group.length;
       yield group;
     }
@@ -95,10 +186,11 @@ function changed(file: string, what: string, cause?: unknown): WalrusError {
  * a line longer than one entry (a binary file, /dev/zero) or not UTF-8 is
  * refused with its file:line as soon as it is read, so memory stays bounded
  * by one read and one entry, and no byte is silently replaced. `tap` sees
- * every chunk read, in order, before its lines.
+ * every chunk read, in order, before its lines. `bytes`: read only that many
+ * (a regular file's size when it was opened).
  */
 async function* readEntries(path: string, file: string, maxLineBytes: number,
-  tap: (chunk: Buffer) => Promise<void> | void): AsyncGenerator<string[]> {
+  tap: (chunk: Buffer) => Promise<void> | void, bytes?: number): AsyncGenerator<string[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let lineNo = 0;
   const entry = (line: Buffer): string => {
@@ -122,7 +214,7 @@ async function* readEntries(path: string, file: string, maxLineBytes: number,
   let rest: Buffer[] = [];
   let restBytes = 0;
   try {
-    for await (const read of createReadStream(path)) {
+    for await (const read of createReadStream(path, bytes === undefined ? {} : { start: 0, end: bytes - 1 })) {
       const chunk = read as Buffer;
       await tap(chunk);
       const group: string[] = [];
