@@ -24,7 +24,7 @@ export function executeBatchPut(store: LogStore, topic: string, rest: Buffer | u
   }
   const log = store.topic(topic);
   if (!log) return errFrame(`unknown topic ${topic}`);
-  for (const entry of entries) log.append(entry);
+  log.appendBatch(entries); // all or none: an ERR stores nothing, so a retry stores each entry once
   return frameOf(`OK ${entries.length}`);
 }
 

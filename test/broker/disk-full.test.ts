@@ -40,3 +40,46 @@ test('a rollover on a full disk: the PUT that filled the segment is OK, later PU
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+// A BATCH_PUT whose entries span a rollover on a full disk: the entries before the rollover were
+// kept while the batch was answered ERR, so its retry stored them again (a, b, a, b, c). Now the
+// batch is stored whole or not at all, in memory and in the segment file (checked after a restart).
+const batchPut = (topic: string, items: string[]): string =>
+  `BATCH_PUT ${topic} ${items.length} ${items.map((x) => `${Buffer.byteLength(x)} ${x}`).join(' ')}`;
+
+test('a BATCH_PUT spanning a rollover on a full disk stores nothing, so its retry stores each entry once (after a restart too)', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-batch-full-'));
+  try {
+    const node = await startTestBroker({ dataDir, segmentEntries: 2 });
+    const c = await RawClient.connect(node.port);
+    try {
+      assert.equal(await c.request('REGISTER r'), 'OK');
+      assert.equal(await c.request('PUT r x'), 'OK');
+      const next = join(dataDir, 'topics', 'r', '00000000000000000002.seg');
+      await symlink('/dev/full', next);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const reply = await c.request(batchPut('r', ['a', 'b', 'c']));
+        assert.ok(reply.startsWith('ERR storage error: ENOSPC') && reply.includes(next), reply);
+        assert.equal((JSON.parse(await c.request('STATE r')) as { total_entries: number }).total_entries, 1, 'nothing of the failed batch is stored');
+      }
+      await unlink(next); // room again
+      assert.equal(await c.request(batchPut('r', ['a', 'b', 'c'])), 'OK 3');
+      assert.equal(await c.request('PUT r d'), 'OK');
+    } finally {
+      c.close();
+      await node.close();
+    }
+    const again = await startTestBroker({ dataDir, segmentEntries: 2 });
+    const d = await RawClient.connect(again.port);
+    try {
+      const got: string[] = [];
+      for (let reply = await d.request('GET r'); reply !== 'EMPTY'; reply = await d.request('GET r')) got.push(reply);
+      assert.deepEqual(got, ['OK x', 'OK a', 'OK b', 'OK c', 'OK d'], 'each entry once, in order');
+    } finally {
+      d.close();
+      await again.close();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

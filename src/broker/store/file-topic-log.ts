@@ -1,11 +1,14 @@
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorFile } from './cursor-file.js';
 import { entriesIn, indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
-import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto, segmentHeader } from './segment-format.js';
+import { createSegment, writeFully } from './segment-create.js';
+import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto } from './segment-format.js';
 import { segmentFileName } from './topic-dirs.js';
 import { withFile } from '../../util/disk-full.js';
 import type { TopicLog, TopicRecovery, TopicSnapshot } from './types.js';
+
+export { createSegment, writeFully } from './segment-create.js';
 
 /** What a topic log asks of the store that owns it. */
 export interface LogOwner {
@@ -123,6 +126,47 @@ export class FileTopicLog implements TopicLog {
     this.#owner.changed();
     this.#owner.dirty(this);
     if (current.offsets.length >= this.#segmentEntries) this.#rollAfterAppend();
+  }
+
+  /**
+   * A BATCH_PUT's entries, all or none. A rollover the batch needs midway can
+   * fail (a full disk): the entries it appended before are taken back, so the
+   * ERR its client gets is true and a retry stores each entry once (they were
+   * kept: a retried `a b c` stored a, b, a, b, c). Taken back only within the
+   * segment the batch began in; with `segmentEntries` below the batch's size
+   * a batch can span a rollover that worked and one that failed, and keeps
+   * what went into the sealed segment.
+   */
+  appendBatch(payloads: readonly Uint8Array[]): void {
+    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll(); // fails storing nothing
+    const segment = this.#current;
+    const count = segment.offsets.length;
+    const start = segment.written + this.#pendingLength;
+    try {
+      for (const payload of payloads) this.append(payload);
+    } catch (error) {
+      if (this.#current === segment) this.#takeBack(segment, count, start);
+      throw error;
+    }
+  }
+
+  /** Forgets the entries of `segment` from index `count` (file offset `start`) on: pending, or written by a rollover that then failed. */
+  #takeBack(segment: Segment, count: number, start: number): void {
+    try {
+      // Bytes past the end kept are cut too: those of a write that failed part-way (ENOSPC, EFBIG) hold
+      // whole entries of the batch, which a restart's recovery would otherwise find and serve.
+      ftruncateSync(segment.fd, Math.min(segment.written, start));
+    } catch {
+      return; // the entries stay stored and indexed, as before: the ERR is then only partly true
+    }
+    if (segment.written > start) {
+      segment.written = start;
+      this.#pendingLength = 0;
+    } else {
+      this.#pendingLength = start - segment.written;
+    }
+    segment.offsets.length = count;
+    this.#owner.needsSync(segment.fd);
   }
 
   read(): Buffer | undefined {
@@ -346,31 +390,4 @@ export class FileTopicLog implements TopicLog {
     this.#owner.segmentSealed();
     this.#owner.changed();
   }
-}
-
-/**
- * Creates segment `number` at `path` and writes its header. Never truncates:
- * a file already there is reused only when it holds no entry (at most a
- * header, left by a crash mid-REGISTER or mid-rollover); one with more
- * bytes is refused, so a code path that misjudges which files exist fails
- * loudly instead of destroying entries.
- */
-export function createSegment(path: string, number: number): number {
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
-  try {
-    const size = fstatSync(fd).size;
-    if (size > SEGMENT_HEADER_BYTES) {
-      throw new Error(`refusing to overwrite segment file ${path}: it already holds ${size} bytes (entries a new segment would destroy); stop the node and move the file aside`);
-    }
-    writeFully(fd, segmentHeader(number), SEGMENT_HEADER_BYTES, 0);
-  } catch (error) {
-    closeSync(fd);
-    throw withFile(error, path);
-  }
-  return fd;
-}
-
-export function writeFully(fd: number, buffer: Buffer, length: number, position: number): void {
-  let done = 0;
-  while (done < length) done += writeSync(fd, buffer, done, length - done, position + done);
 }

@@ -25,6 +25,10 @@ class MemoryTopicLog implements TopicLog {
     this.#owner.changed(this.#entries.length % this.#segmentEntries === 0);
   }
 
+  appendBatch(payloads: readonly Uint8Array[]): void {
+    for (const payload of payloads) this.append(payload);
+  }
+
   read(): Buffer | undefined {
     if (this.#cursor >= this.#entries.length) return undefined;
     const entry = this.#entries[this.#cursor++]!;

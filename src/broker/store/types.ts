@@ -44,6 +44,8 @@ export interface TopicLog {
   readonly name: string;
   /** Appends one entry. The bytes are copied or written before the caller's buffer is reused. */
   append(payload: Uint8Array): void;
+  /** Appends every entry or, when storing one fails (a full disk), none: the error is thrown with nothing of the batch kept. */
+  appendBatch(payloads: readonly Uint8Array[]): void;
   /** The next entry at the shared cursor (advancing it), or undefined when caught up. */
   read(): Buffer | undefined;
   /**
