@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readdir, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WalrusClient } from '../../src/client/index.js';
+import { seedSources } from '../../src/runtime/sources/seed.js';
 import { scanSeedFile, seedEntries } from '../../src/runtime/sources/seed-file.js';
+import { loadTopologyText } from '../../src/topology/index.js';
+import { withBroker } from '../helpers/broker.js';
 
 // `run --seed` and a disk that fills up. A pipe is copied to a spool file under the state dir before
 // it is loaded: `--seed in=<(yes ...)` spooled until the disk was full, and then said "cannot read
@@ -96,4 +100,37 @@ test('lines appended between the check and the load are not loaded: the second p
   const got: string[] = [];
   for await (const group of seedEntries(scan)) got.push(...group);
   assert.deepEqual(got, ['a', 'b', 'c']);
+});
+
+test('the seed marker on a full disk: the seed stops naming the marker file and the full disk, leaves no half-written copy, and the next start loads each line once', async () => {
+  await withBroker(async (node) => {
+    const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-marker-'));
+    const client = new WalrusClient({ nodes: [node.address], retry: { retries: 0 } });
+    try {
+      const echo = join(root, 'test', 'fixtures', 'processors', 'echo.js');
+      const yaml = ['app: seeded', 'stateDir: ${STATE_DIR}', 'cluster:', `  nodes: [${node.address}]`,
+        'sources:', '  in: { topic: seed-in, format: text, serializer: string }',
+        'processors:', `  echo: { module: ${JSON.stringify(echo)}, input: in }`, ''].join('\n');
+      const topology = (await loadTopologyText(yaml, join(dir, 'topology.yaml'), { env: { STATE_DIR: dir } })).topology;
+      const file = join(dir, 'lines.txt');
+      await writeFile(file, 'a\nb\nc\n');
+      const markerDir = join(dir, 'seeded');
+      await mkdir(markerDir, { recursive: true });
+      // The marker is written aside first: that file on /dev/full gives ENOSPC from the kernel, no mount needed.
+      await symlink('/dev/full', join(markerDir, 'seeded.json.tmp'));
+      await client.register('seed-in');
+      await assert.rejects(seedSources(topology, [{ source: 'in', file }], client, node.address), (error: Error) => {
+        assert.match(error.message, /^cannot save the seed marker \/.*\/seeded\/seeded\.json: ENOSPC: no space left on device, write; the disk holding \/.*\/seeded is full: free space there/);
+        return true;
+      });
+      assert.deepEqual(await readdir(markerDir), [], 'no half-written marker copy is left');
+      const [loaded] = await seedSources(topology, [{ source: 'in', file }], client, node.address);
+      assert.equal(loaded!.entries, 3);
+      assert.equal((await client.state('seed-in')).totalEntries, 3, 'each line once');
+      assert.match(await readFile(join(markerDir, 'seeded.json'), 'utf8'), /seed-in/);
+    } finally {
+      await client.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
