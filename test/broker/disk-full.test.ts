@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startTestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { topicDirName } from '../../src/broker/store/topic-dirs.js';
 
 // The disk is full when a topic rolls over to its next segment (on a real disk: no inode left, or
 // no room for the header). The node answered ERR to the PUT whose entry it had just stored, then
@@ -80,6 +81,36 @@ test('a BATCH_PUT spanning a rollover on a full disk stores nothing, so its retr
       await again.close();
     }
   } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+// A REGISTER whose topic.json cannot be written (the disk filled after the segment header): each one
+// answered ERR but kept the new segment's descriptor open, so a client retrying REGISTER on a full disk
+// ran the node out of descriptors (20 retries: 20 more open files), and the ERR named no file.
+test('a REGISTER on a full disk keeps no descriptor open, names topic.json, and works once there is room', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'walrus-register-full-'));
+  const node = await startTestBroker({ dataDir });
+  const c = await RawClient.connect(node.port);
+  try {
+    const dir = join(dataDir, 'topics', topicDirName('r'));
+    await mkdir(dir, { recursive: true });
+    const meta = join(dir, 'topic.json');
+    await symlink('/dev/full', meta);
+    const before = (await readdir('/proc/self/fd')).length;
+    for (let i = 0; i < 20; i++) {
+      const reply = await c.request('REGISTER r');
+      assert.equal(reply, `ERR storage error: ENOSPC: no space left on device, write (writing ${meta})`);
+    }
+    const after = (await readdir('/proc/self/fd')).length;
+    assert.ok(after - before < 5, `descriptors open: ${before} before 20 failed REGISTERs, ${after} after`);
+    await unlink(meta); // room again
+    assert.equal(await c.request('REGISTER r'), 'OK');
+    assert.equal(await c.request('PUT r a'), 'OK');
+    assert.equal(await c.request('GET r'), 'OK a');
+  } finally {
+    c.close();
+    await node.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });

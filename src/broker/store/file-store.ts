@@ -5,6 +5,7 @@ import { CursorFile } from './cursor-file.js';
 import { FileTopicLog, createSegment, type LogOwner, type Segment } from './file-topic-log.js';
 import { WalrusError } from '../../errors/index.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
+import { withFile } from '../../util/disk-full.js';
 import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import { scanAndRepairSegment } from './segment-scan.js';
@@ -120,9 +121,14 @@ export class FileStore implements LogStore, LogOwner {
     mkdirSync(dir, { recursive: true });
     // Recovery left only directories without entries here (see #recover): never truncate a segment file.
     const fd = createSegment(join(dir, segmentFileName(1)), 1);
-    this.#syncFds.add(fd);
     // topic.json last: a directory without it is an unfinished REGISTER and is skipped on recovery.
-    writeFileSync(join(dir, 'topic.json'), JSON.stringify({ name }), { flush: true });
+    try {
+      writeFileSync(join(dir, 'topic.json'), JSON.stringify({ name }), { flush: true });
+    } catch (error) {
+      closeQuietly(fd); // each failed REGISTER on a full disk kept the segment's descriptor open
+      throw withFile(error, join(dir, 'topic.json'));
+    }
+    this.#syncFds.add(fd);
     this.#syncDirs.add(dir);
     this.#syncDirs.add(this.#root);
     const log = this.#openLog(name, dir, [{ number: 1, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], { count: 0 });
