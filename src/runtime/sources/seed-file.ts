@@ -26,22 +26,24 @@ export interface SeedScan {
 /** Options of {@link scanSeedFile}. */
 export interface SeedScanOptions {
   /**
-   * Free bytes a spool must leave on the file system holding it: past that,
-   * spooling stops with an error and the spool is removed. @default {@link spoolReserve}
+   * Free bytes a spool must leave on the file system holding it, beyond room
+   * to load what it copied: past that, spooling stops with an error and the
+   * spool is removed. @default {@link spoolReserve}
    */
   spoolReserveBytes?: number;
 }
 
-/** How many spooled bytes between two free-space checks; the spool stops while at least this much is left above the reserve. */
+/** How many spooled bytes between two free-space checks; the spool stops while at least this much is left. */
 export const SPOOL_CHECK_BYTES = 4 * 1024 * 1024;
 
 /**
- * The free space a spool leaves on its file system by default: 5% of the
- * file system, at least 256 MiB, so the node's segments, the journal and
- * the state stores next to it still have room for the run it precedes.
+ * The free space a spool leaves on its file system by default, beyond room
+ * for loading what it copied: 1% of the file system, at least 64 MiB, so
+ * the journal and the state stores next to it still have room for the run
+ * it precedes.
  */
 export function spoolReserve(fsBytes: number): number {
-  return Math.max(256 * 1024 * 1024, Math.floor(fsBytes * 0.05));
+  return Math.max(64 * 1024 * 1024, Math.floor(fsBytes * 0.01));
 }
 
 /**
@@ -106,7 +108,8 @@ async function assertSameSize(file: string, bytes: number): Promise<void> {
 /**
  * Copies a pipe's bytes to its spool file, refusing to fill the disk: every
  * {@link SPOOL_CHECK_BYTES} it checks the free space of the file system
- * (`statfs`) and stops while the reserve is still there, and a failed write
+ * (`statfs`) and stops while there is still room to load what it copied
+ * (as many bytes again) and the reserve, and a failed write
  * (ENOSPC, EFBIG past `ulimit -f`) is said as the spool's, not the seed's.
  */
 class Spooler {
@@ -144,10 +147,12 @@ class Spooler {
       return; // no statfs there: the write's own error (ENOSPC) still stops it
     }
     const reserve = this.reserve ?? spoolReserve(size);
-    if (free >= reserve + SPOOL_CHECK_BYTES) return;
+    // Loading stores the copied bytes again (an embedded node's segments are on the same disk as a rule).
+    if (free >= reserve + this.#written + SPOOL_CHECK_BYTES) return;
     throw new WalrusError('CONFIG_INVALID', `seed file ${this.file} is not a regular file, so it is copied to ${this.spool} before it is loaded; ` +
-      `after ${this.#written} bytes the file system holding ${this.dir} has ${free} bytes free, and a copy leaves at least ${reserve} ` +
-      '(5% of it, at least 256 MiB, for the node, the journal and the state): the copy was removed and nothing was loaded. ' +
+      `after ${this.#written} bytes the file system holding ${this.dir} has ${free} bytes free, and a copy leaves room to load it ` +
+      `(as many bytes again) and ${reserve} more (1% of the file system, at least 64 MiB, for the journal and the state): ` +
+      'the copy was removed and nothing was loaded. ' +
       'An endless pipe (`<(yes ...)`) is never done: feed it with `walrus-stream produce <topic> --plain` instead, ' +
       'or write the data to a file and seed that', { context: { file: this.file, spool: this.spool, free, reserve } });
   }
