@@ -52,6 +52,20 @@ test('a pipe is spooled only while the file system keeps its reserve free: past 
   assert.deepEqual(await spools(dir), [], 'the partial spool is removed');
 });
 
+test('a pipe whose end is written short at the file-size limit: the spool fails with EFBIG, not a copy missing its end', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-short-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // 1,047,552 bytes may be written (ulimit -f 1023: not on a page or read boundary), the pipe holds 100 bytes more,
+  // written at once: its last read straddles the limit, is written short, and the pipe ends there.
+  const writer = `"${process.execPath}" -e "process.stdout.write(Buffer.alloc(1047652, 'a\\n'))"`;
+  const r = await sh(`${writer} | (trap '' XFSZ; ulimit -f 1023; exec node --import tsx ${FIXTURE} ${dir})`, root);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { ok?: unknown; error?: string };
+  assert.ok(out.error, `refused, not a spool missing its last 100 bytes: ${r.stdout}`);
+  assert.match(out.error, /copied to .*seed-spool-.*\.tmp before it is loaded, and that copy failed after \d+ bytes: EFBIG: file too large, write/);
+  assert.deepEqual(await spools(dir), [], 'the partial spool is removed');
+});
+
 test('run --seed <(yes ...) past the file-size limit: exit non-zero naming the spool and EFBIG, the spool removed', { timeout: 30_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-efbig-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

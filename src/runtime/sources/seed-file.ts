@@ -125,7 +125,9 @@ class Spooler {
       await this.#checkRoom();
     }
     try {
-      await this.handle.write(chunk);
+      // A write that reaches the limit writes what fits and says how much; the next one fails (EFBIG, ENOSPC).
+      // Ignoring the count lost the end of the copy when the pipe ended right there.
+      for (let done = 0; done < chunk.length;) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       const limit = code === 'EFBIG' ? '; the file reached the largest file this process may write (`ulimit -f`)' : '';
