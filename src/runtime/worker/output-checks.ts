@@ -12,20 +12,32 @@ import type { EmitOptions } from '../../processor/types.js';
  * Keys and header values are strings (the envelope, partitioning and key
  * ordering all hash and compare them as such): anything else fails the
  * processor on this record here, naming it, instead of a type error in
- * whatever handles the output next.
+ * whatever handles the output next. Each of `options.key`,
+ * `options.headers` and every header is read once, and what was checked is
+ * what is used: a getter or proxy that answers a string to the check and
+ * something else afterwards would otherwise send a number or an object on,
+ * to fail a later processor (charged with it) or a sink.
  */
-export function checkEmitOptions(processor: string, output: string, options: EmitOptions | undefined): void {
-  if (options === undefined || options === null) return;
+export function emitKey(processor: string, output: string, options: EmitOptions | undefined): string | undefined {
+  if (options === undefined || options === null) return undefined;
   const key = (options as { key?: unknown }).key;
   if (key !== undefined && typeof key !== 'string') {
     throw new WalrusError('INVALID_ARGUMENT',
       `processor "${processor}" emitted to "${output}" with a key of type ${describeType(key)}; keys are strings (convert it, e.g. String(id))`, { retriable: false });
   }
+  return key;
+}
+
+/** The headers of an emit merged over `inherited` (undefined when it gives none), each header read once and checked; see emitKey. */
+export function emitHeaders(processor: string, output: string, options: EmitOptions | undefined,
+  inherited: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  if (options === undefined || options === null) return undefined;
   const headers = (options as { headers?: unknown }).headers;
-  if (headers === undefined) return;
+  if (headers === undefined) return undefined;
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
     throw new WalrusError('INVALID_ARGUMENT', `processor "${processor}" emitted to "${output}" with headers of type ${describeType(headers)}; headers are an object of strings`, { retriable: false });
   }
+  const merged: Record<string, string> = { ...inherited };
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue; // only own headers are sent on
     const value = (headers as Record<string, unknown>)[name];
@@ -33,7 +45,9 @@ export function checkEmitOptions(processor: string, output: string, options: Emi
       throw new WalrusError('INVALID_ARGUMENT',
         `processor "${processor}" emitted to "${output}" with header "${name}" of type ${describeType(value)}; header values are strings`, { retriable: false });
     }
+    merged[name] = value;
   }
+  return merged;
 }
 
 function describeType(value: unknown): string {

@@ -9,7 +9,7 @@ import { workerState } from './state-worker.js';
 import type { StateStoreView } from '../../state/model/change-set.js';
 import type { WorkerStateContext } from '../../state/worker/worker-state.js';
 import { DEFAULT_MAX_OUTPUTS, outputLimitError } from '../../processor/output-limit.js';
-import { checkEmitOptions, checkOutputValue } from './output-checks.js';
+import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
 
 /**
@@ -107,12 +107,13 @@ class RecordRun implements ProcessorContext {
         `processor "${this.#spec.name}" emitted to unknown output "${output}"; declared outputs: ${this.#spec.outputs.join(', ')}`,
         { retriable: false });
     }
-    checkEmitOptions(this.#spec.name, output, options);
+    const key = emitKey(this.#spec.name, output, options);
+    const headers = emitHeaders(this.#spec.name, output, options, this.#wire.headers);
     checkOutputValue(this.#spec.name, value, output);
     if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
     const out: WireOutput = { output, value };
-    if (options?.key !== undefined && options.key !== this.#wire.key) out.key = options.key;
-    if (options?.headers !== undefined) out.headers = { ...this.#wire.headers, ...options.headers };
+    if (key !== undefined && key !== this.#wire.key) out.key = key;
+    if (headers !== undefined) out.headers = headers;
     this.#outputs.push(out);
   }
 
