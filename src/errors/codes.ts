@@ -61,7 +61,7 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: { retriable: true, summary: 'The operation was cut short by a shutdown.' },
   JOURNAL_ERROR: { retriable: false, summary: 'The local journal could not be written or read.' },
   STATE_STORE_ERROR: { retriable: false, summary: 'A state store could not be read, written or restored.' },
-  OUTPUT_LIMIT: { retriable: false, summary: "A processor produced more outputs for one record than its `maxOutputs` allows (default 100,000); the record was dead-lettered, none of its outputs were written." },
+  OUTPUT_LIMIT: { retriable: false, summary: "A processor produced more outputs for one record than its `maxOutputs` allows (default 100,000), or more bytes of them than its `maxOutputBytes` (default 64MiB); the record was dead-lettered, none of its outputs were written." },
   LATE_RECORD: { retriable: false, summary: "A record's event time fell in windows that had already closed (window end + grace); it went to the late output or the dead-letter topic." },
   TEST_STALLED: { retriable: false, summary: 'The test driver waited longer than `settleTimeoutMs` (real time) for the pipeline to finish what was piped in.' },
   TEST_FILE_INVALID: { retriable: false, summary: 'A `walrus-stream test` file is not valid YAML or does not fit the test format; the error lists every problem with file:line:col.' },

@@ -31,6 +31,7 @@ export function normalise(parsed: ParsedTopology, resolution: Resolution, file: 
       batchSize: p.batchSize,
       timeout: p.timeout,
       maxOutputs: p.maxOutputs,
+      maxOutputBytes: p.maxOutputBytes,
       retry: p.retry,
       deadLetter: p.deadLetter ?? resolution.deadLetters.get(name) ?? `${name}.dlq`,
       config: p.config,

@@ -193,6 +193,8 @@ export interface ProcessorSpec {
   timeout: Millis;
   /** Most outputs one record may produce; past it the record fails with OUTPUT_LIMIT (dead-lettered). */
   maxOutputs: number;
+  /** Most bytes of outputs one record may produce; past it the record fails with OUTPUT_LIMIT (dead-lettered). */
+  maxOutputBytes: number;
   retry: ProcessorRetrySpec;
   /** Dead-letter topic (default `<first upstream source topic>.dlq`). */
   deadLetter: string;

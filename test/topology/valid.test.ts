@@ -31,7 +31,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
 }
 
 const DEFAULT_POLL = { batchSize: 500, maxBytes: 61_440, minInterval: 1, maxInterval: 100 };
-const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 256, timeout: 30_000, maxOutputs: 100_000, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[], rekey: false, fuse: true } as const;
+const DEFAULT_PROCESSOR = { concurrency: 8, ordering: 'unordered', batchSize: 256, timeout: 30_000, maxOutputs: 100_000, maxOutputBytes: 64 * 1024 * 1024, retry: { attempts: 3, backoff: 'exponential', initialDelay: 100, maxDelay: 5_000 }, config: {}, stores: [] as string[], rekey: false, fuse: true } as const;
 
 test('minimal: a source and a processor, every default applied', async () => {
   const dir = join(valid, 'minimal');
@@ -82,7 +82,7 @@ test('full: every section, interpolation, branching, units and resolved referenc
         name: 'parse', module: './processors/parse.ts', modulePath: join(dir, 'processors/parse.ts'),
         input: ['orders', 'legacy'],
         inputs: [{ kind: 'source', name: 'orders', topic: 'orders' }, { kind: 'source', name: 'legacy', topic: 'legacy.orders' }],
-        outputs: ['valid', 'invalid'], concurrency: 16, ordering: 'key', batchSize: 32, timeout: 5_000, maxOutputs: 100_000,
+        outputs: ['valid', 'invalid'], concurrency: 16, ordering: 'key', batchSize: 32, timeout: 5_000, maxOutputs: 100_000, maxOutputBytes: 64 * 1024 * 1024,
         retry: { attempts: 5, backoff: 'linear', initialDelay: 10, maxDelay: 1_000 },
         deadLetter: 'orders.dlq', config: { currency: 'EUR', limits: [1, 2, 3] }, stores: [], rekey: false, fuse: true,
       },

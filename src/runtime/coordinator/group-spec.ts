@@ -7,7 +7,7 @@ import { buildRoutes, type Routes } from './routes.js';
 export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   const spec = topology.processors[name];
   return {
-    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout, maxOutputs: spec.maxOutputs,
+    name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout, maxOutputs: spec.maxOutputs, maxOutputBytes: spec.maxOutputBytes,
     logLevel: topology.observability.logLevel, app: topology.app, redactHeaders: topology.observability.redactHeaders,
   };
 }

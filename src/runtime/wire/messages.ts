@@ -60,6 +60,8 @@ export interface ProcessorSpecWire {
   timeoutMs: number;
   /** Most outputs one record may produce (absent: DEFAULT_MAX_OUTPUTS). */
   maxOutputs?: number;
+  /** Most bytes of outputs one record may produce (absent: DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number;
   logLevel: string;
   /** The topology's `app`, bound to every log line of the worker. */
   app?: string;

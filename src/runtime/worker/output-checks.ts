@@ -1,4 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
+import { HEADERS } from '../../codec/index.js';
 import type { EmitOptions } from '../../processor/types.js';
 
 /*
@@ -87,4 +88,19 @@ function unfinishedKind(value: object): string | undefined {
     // A proxy whose trap throws: the serializers report it (SERIALIZATION_ERROR).
   }
   return undefined;
+}
+
+/** An output's headers: its own, or its input's; a repartition origin of the input is kept either way (codec/headers.ts, ORIGIN). */
+export function outputHeaders(own: Record<string, string> | undefined, input: Record<string, string>): Record<string, string> {
+  if (own === undefined) return input;
+  const origin = input[HEADERS.ORIGIN];
+  return origin === undefined || own[HEADERS.ORIGIN] !== undefined ? own : { ...own, [HEADERS.ORIGIN]: origin };
+}
+
+/** Headers for a topology's own sink: the internal repartition origin stays inside the pipeline. */
+export function withoutOrigin(headers: Record<string, string>): Record<string, string> {
+  if (headers[HEADERS.ORIGIN] === undefined) return headers;
+  const copy = { ...headers };
+  delete copy[HEADERS.ORIGIN];
+  return copy;
 }

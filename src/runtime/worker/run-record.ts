@@ -8,7 +8,7 @@ import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
 import type { StateStoreView } from '../../state/model/change-set.js';
 import type { WorkerStateContext } from '../../state/worker/worker-state.js';
-import { DEFAULT_MAX_OUTPUTS, outputLimitError } from '../../processor/output-limit.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
 import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
 
@@ -45,8 +45,10 @@ class RecordRun implements ProcessorContext {
   #controller: AbortController | undefined;
   #logger: ProcessorContext['logger'] | undefined;
   #timedOut: WalrusError | undefined;
-  /** Set by the emit past `maxOutputs`: the attempt fails with it even if the processor caught it. */
+  /** Set by the emit past `maxOutputs` (or `maxOutputBytes`): the attempt fails with it even if the processor caught it. */
   #overLimit: WalrusError | undefined;
+  /** Bytes of the strings and binary values emitted so far (emittedBytes), against `maxOutputBytes`. */
+  #bytes = 0;
   #state: WorkerStateContext | undefined;
   /**
    * The input's id, key, headers, timestamp and source as process() got
@@ -111,6 +113,7 @@ class RecordRun implements ProcessorContext {
     const headers = emitHeaders(this.#spec.name, output, options, this.#wire.headers);
     checkOutputValue(this.#spec.name, value, output);
     if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
+    this.#count(value);
     const out: WireOutput = { output, value };
     if (key !== undefined && key !== this.#wire.key) out.key = key;
     if (headers !== undefined) out.headers = headers;
@@ -187,9 +190,11 @@ class RecordRun implements ProcessorContext {
       if (this.#outputs.length + (Array.isArray(returned) ? returned.length : 1) > max) throw this.#tooMany();
       if (Array.isArray(returned)) {
         for (let i = 0; i < returned.length; i++) checkOutputValue(this.#spec.name, returned[i], undefined, i);
+        for (let i = 0; i < returned.length; i++) this.#count(returned[i]);
         for (const value of returned) this.#outputs.push({ output: 'default', value });
       } else {
         checkOutputValue(this.#spec.name, returned, undefined);
+        this.#count(returned);
         this.#outputs.push({ output: 'default', value: returned });
       }
     }
@@ -212,6 +217,16 @@ class RecordRun implements ProcessorContext {
     this.#overLimit ??= outputLimitError(this.#spec.name, this.#wire.id, this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS);
     this.#outputs.length = 0;
     return this.#overLimit;
+  }
+
+  /** Counts an output's emittedBytes against `maxOutputBytes`; past it, the OUTPUT_LIMIT error of this attempt (kept, as #tooMany). */
+  #count(value: unknown): void {
+    this.#bytes += emittedBytes(value);
+    const max = this.#spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (this.#bytes <= max) return;
+    this.#overLimit ??= outputBytesError(this.#spec.name, this.#wire.id, max, 'strings and binary values as emitted');
+    this.#outputs.length = 0;
+    throw this.#overLimit;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
-import { HEADERS, type RecordToEncode } from '../../codec/index.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, outputBytesError } from '../../processor/output-limit.js';
+import type { RecordToEncode } from '../../codec/index.js';
 import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
 import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
@@ -9,6 +10,7 @@ import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { StepClock } from './step-deadlines.js';
 import { failedBatch, packOutput } from './result-encoding.js';
+import { outputHeaders, withoutOrigin } from './output-checks.js';
 import type { SinkBatch, SinkPacker } from './sink-packer.js';
 import { builtinsChangedError, checkBuiltins } from './builtins-guard.js';
 
@@ -245,19 +247,26 @@ export class ChainBatch {
     const ids = new Array<Uint8Array | undefined>(outputs.length);
     let prepared: Array<[SinkWire, RecordToEncode]> | undefined;
     let packed: Array<Uint8Array | undefined> | undefined;
+    let bytes = 0; // encoded, against maxOutputBytes: what the coordinator would hold of this step
+    const maxBytes = spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     try {
-      for (let j = 0; j < outputs.length; j++) {
+      for (let j = 0; j < outputs.length && bytes <= maxBytes; j++) {
         const out = outputs[j]!;
         const route = spec.routes[out.output];
         if (route === undefined) continue;
         const key = 'key' in out ? out.key : record.key;
-        if (this.#leaves(chain, route.members, route.exits, key)) (packed ??= new Array(outputs.length))[j] = packOutput(spec.name, j, out.output, out.value);
+        if (this.#leaves(chain, route.members, route.exits, key)) bytes += ((packed ??= new Array(outputs.length))[j] = packOutput(spec.name, j, out.output, out.value)).byteLength;
         const sinks = route.sinks;
         if (sinks.length === 0) continue;
         const id = ids[j] = deriveRecordIdBytes(record.id, spec.name, j);
         const headers = outputHeaders(out.headers, record.headers);
-        for (const sink of sinks) (prepared ??= []).push([sink, this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp)]);
+        for (const sink of sinks) {
+          const item = this.#packer.prepare(sink, out.value, id, key, sink.internal ? headers : withoutOrigin(headers), record.timestamp);
+          bytes += item.value.byteLength;
+          (prepared ??= []).push([sink, item]);
+        }
       }
+      if (bytes > maxBytes) throw outputBytesError(spec.name, record.id, maxBytes, 'as encoded for its sinks and the next stage groups');
     } catch (error) {
       this.#fail(chain, step, { ...serializeError(error), retriable: false });
       return;
@@ -378,19 +387,4 @@ export class ChainBatch {
 function hasChained(records: readonly TaskRecord[]): boolean {
   for (const r of records) if (r.chained === true) return true;
   return false;
-}
-
-/** An output's headers: its own, or its input's; a repartition origin of the input is kept either way (codec/headers.ts, ORIGIN). */
-function outputHeaders(own: Record<string, string> | undefined, input: Record<string, string>): Record<string, string> {
-  if (own === undefined) return input;
-  const origin = input[HEADERS.ORIGIN];
-  return origin === undefined || own[HEADERS.ORIGIN] !== undefined ? own : { ...own, [HEADERS.ORIGIN]: origin };
-}
-
-/** Headers for a topology's own sink: the internal repartition origin stays inside the pipeline. */
-function withoutOrigin(headers: Record<string, string>): Record<string, string> {
-  if (headers[HEADERS.ORIGIN] === undefined) return headers;
-  const copy = { ...headers };
-  delete copy[HEADERS.ORIGIN];
-  return copy;
 }

@@ -9,7 +9,7 @@ import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
 import { APP_NAME_PATTERN } from '../../state/model/names.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
-import { DEFAULT_MAX_OUTPUTS, MAX_OUTPUTS_LIMIT } from '../../processor/output-limit.js';
+import { DEFAULT_MAX_OUTPUTS, MAX_OUTPUTS_LIMIT, MAX_OUTPUT_BYTES_LIMIT } from '../../processor/output-limit.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
 
 const z = zod();
@@ -75,6 +75,7 @@ const processor = z
     batchSize: count(256, 1, MAX_BATCH_ENTRIES).describe('Records sent to a worker at once (for a stage group: its head\'s setting). Measured: 64 cost the coordinator ~60% more CPU per record than 256 (bench:pipeline, case a).'),
     timeout: duration('30s').describe('Per-record timeout; a record that takes longer fails with PROCESSOR_TIMEOUT (retried).'),
     maxOutputs: count(DEFAULT_MAX_OUTPUTS, 1, MAX_OUTPUTS_LIMIT).describe('Most outputs the processor may produce for one record (`ctx.emit` calls plus returned values). One more fails the record with OUTPUT_LIMIT, not retried: it is dead-lettered and none of its outputs are written. It bounds the worker memory one record can take (a processor emitting without end would otherwise fill the thread\'s heap, crash it, and be retried).'),
+    maxOutputBytes: size('64MiB', { bytes: MAX_OUTPUT_BYTES_LIMIT, why: 'the 1GiB limit' }, 1).describe('Most bytes of outputs the processor may produce for one record: strings and binary values count as they are emitted (a string its length), and every output as encoded, once for each sink and each next stage group it goes to (what the coordinator holds), when the record\'s step ends. Past it the record fails with OUTPUT_LIMIT, not retried: it is dead-lettered and none of its outputs are written. It bounds the memory one record\'s outputs take in the worker and the coordinator (without it, one record emitting 50 values of 30 MB took the run to 8.4 GB).'),
     retry: z
       .strictObject({
         attempts: count(3).describe('Total attempts per record, the first included (1 = no retry).'),
