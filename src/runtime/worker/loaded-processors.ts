@@ -16,6 +16,8 @@ export interface LoadedProcessor {
   outputs: Set<string>;
   /** True once this worker warned that the processor emitted after a record's process() finished (once per worker). */
   lateWarned?: boolean;
+  /** The same for ctx.state() and store writes after process() finished. */
+  lateStateWarned?: boolean;
 }
 
 /**

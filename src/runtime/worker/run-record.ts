@@ -6,8 +6,8 @@ import { unpackValue } from '../wire/batch-codec.js';
 import type { LoadedProcessor } from './loaded-processors.js';
 import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
-import type { StateStoreView } from '../../state/model/change-set.js';
-import type { WorkerStateContext } from '../../state/worker/worker-state.js';
+import { ChangeSet, type StateStoreView } from '../../state/model/change-set.js';
+import { PreloadedState, type WorkerStateContext } from '../../state/worker/worker-state.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
 import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
@@ -50,6 +50,8 @@ class RecordRun implements ProcessorContext {
   /** Bytes of the strings and binary values emitted so far (emittedBytes), against `maxOutputBytes`. */
   #bytes = 0;
   #state: WorkerStateContext | undefined;
+  /** The store views handed out, sealed when the result is made (#seal). */
+  #views: ChangeSet[] | undefined;
   /**
    * The input's id, key, headers, timestamp and source as process() got
    * them: a processor that reassigns one on its record is found (and the
@@ -88,9 +90,13 @@ class RecordRun implements ProcessorContext {
   }
 
   state(name: string): StateStoreView {
-    if (this.#settled) throw this.#late('ctx.state()');
+    // Not thrown when late: from a timer or event callback that would end the thread, and with it the other records on it.
+    if (this.#settled) return this.#lateStore(name);
     this.#state ??= workerState(this.#spec, this.#wire);
-    return this.#state.store(name);
+    const view = this.#state.store(name);
+    if (this.#views === undefined) this.#views = [view];
+    else if (!this.#views.includes(view)) this.#views.push(view);
+    return view;
   }
 
   emit(output: string, value: unknown, options?: EmitOptions): void {
@@ -200,12 +206,14 @@ class RecordRun implements ProcessorContext {
     }
     const result: WireResult = { ok: true, outputs: this.#outputs, durationMs: performance.now() - this.#started };
     const state = this.#state?.collect();
+    this.#seal();
     if (state !== undefined && state.length > 0) result.state = state;
     return result;
   }
 
   #fail(thrown: unknown): WireResult {
     this.#settled = true;
+    this.#seal();
     // A processor that rethrows whatever its signal carried still reports why.
     const error = this.#timedOut ?? this.#overLimit
       ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
@@ -247,6 +255,33 @@ class RecordRun implements ProcessorContext {
     throw new WalrusError('INVALID_ARGUMENT',
       `processor "${this.#spec.name}" assigned record.${changed} of its input record ${wire.id}; a record's fields are read-only ` +
       '(output ids derive from its id, outputs take its key and headers): pass { key, headers } to ctx.emit instead', { retriable: false });
+  }
+
+  /**
+   * A store view kept past process() (by a callback left behind) would take writes into a change set already sent, or
+   * dropped, without a word: from now on its put() and delete() drop the write and the processor's log says why (once
+   * per worker thread), as a late ctx.emit() does.
+   */
+  #seal(): void {
+    if (this.#views === undefined) return;
+    const late = () => this.#warnLateState('ctx.state(...).put() or .delete()');
+    for (const view of this.#views) view.put = view.delete = late;
+    this.#views = undefined;
+  }
+
+  /** ctx.state(name) after process() finished: a view of the store as the record began (reads work), whose writes are dropped, saying so. */
+  #lateStore(name: string): StateStoreView {
+    this.#warnLateState('ctx.state()');
+    const preload = this.#wire.state?.find((p) => p.store === name);
+    const view = new ChangeSet(name, new PreloadedState(preload?.entries ?? []), this.#wire.key);
+    view.put = view.delete = () => this.#warnLateState('ctx.state(...).put() or .delete()');
+    return view;
+  }
+
+  #warnLateState(what: string): void {
+    if (this.#loaded.lateStateWarned) return;
+    this.#loaded.lateStateWarned = true;
+    this.#loaded.logger.warn({ err: this.#late(what).message, recordId: this.#wire.id }, 'state written after process() finished was dropped');
   }
 
   /** The error for `what` used after this record's process() finished (its result is already made). */
