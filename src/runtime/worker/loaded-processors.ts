@@ -20,6 +20,9 @@ export interface LoadedProcessor {
   lateStateWarned?: boolean;
 }
 
+/** How long closeAll waits for each processor's close(): below the 5 s the pool gives a thread's closeProcessors(). */
+export const CLOSE_TIMEOUT_MS = 4_000;
+
 /**
  * Per-worker cache: each module is imported once (by path) and each processor
  * `init`ed once (by name; two processors may share a module with different
@@ -49,18 +52,32 @@ export class LoadedProcessors {
     return [...this.#byName.keys()];
   }
 
-  async closeAll(): Promise<void> {
+  /**
+   * Runs every processor's `close` at once, each given `timeoutMs`: one
+   * that hangs (or throws) is logged, naming it, and keeps no other
+   * processor's close from running. They ran one after the other, so a
+   * close that never settled kept every later one from being called at all,
+   * and the pool gave up on the thread after its 5 s without a word.
+   */
+  async closeAll(timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
     const all = [...this.#byName.values()];
     this.#byName.clear();
-    for (const pending of all) {
+    await Promise.all(all.map(async (pending) => {
       const loaded = await pending.catch(() => undefined);
-      if (!loaded?.definition.close) continue;
+      if (!loaded?.definition.close) return;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await loaded.definition.close(loaded.lifecycle);
+        const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'late'); });
+        const closing = Promise.resolve().then(() => loaded.definition.close!(loaded.lifecycle));
+        if (await Promise.race([closing, late]) === 'late') {
+          loaded.logger.error({ timeoutMs }, `processor close() did not finish within ${timeoutMs} ms; the worker thread ends without waiting for it (make close() settle: bound its own waits)`);
+        }
       } catch (error) {
         loaded.logger.error({ err: error }, 'processor close() failed');
+      } finally {
+        clearTimeout(timer);
       }
-    }
+    }));
   }
 
   async #load(spec: ProcessorSpecWire): Promise<LoadedProcessor> {
