@@ -64,6 +64,12 @@ class RecordRun implements ProcessorContext {
   #givenHeaders: Record<string, string> | undefined;
   #givenTimestamp = 0;
   #givenSource = '';
+  /**
+   * The value process() got (NOT_GIVEN before it ran), put back on the record when the attempt fails: a record fused
+   * after another goes back to the coordinator for its retry as this object, and a value the failed attempt assigned
+   * would otherwise be what the retry got.
+   */
+  #givenValue: unknown = NOT_GIVEN;
 
   constructor(loaded: LoadedProcessor, spec: ProcessorSpecWire, wire: WireRecord, inFlight: Set<AbortController>) {
     this.#loaded = loaded;
@@ -141,6 +147,7 @@ class RecordRun implements ProcessorContext {
       this.#givenHeaders = wire.headers;
       this.#givenTimestamp = wire.timestamp;
       this.#givenSource = wire.source;
+      this.#givenValue = wire.value;
       returned = this.#loaded.definition.process(wire, this);
     } catch (error) {
       this.#done();
@@ -214,6 +221,7 @@ class RecordRun implements ProcessorContext {
   #fail(thrown: unknown): WireResult {
     this.#settled = true;
     this.#seal();
+    if (this.#givenValue !== NOT_GIVEN) this.#wire.value = this.#givenValue;
     // A processor that rethrows whatever its signal carried still reports why.
     const error = this.#timedOut ?? this.#overLimit
       ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
@@ -310,6 +318,9 @@ class RecordRun implements ProcessorContext {
     return Promise.resolve(work).finally(() => clearTimeout(timer)) as Promise<ProcessResult<unknown>>;
   }
 }
+
+/** #givenValue before process() ran. */
+const NOT_GIVEN: unique symbol = Symbol('not given');
 
 /** Source values (and records from another stage group) arrive as bytes; a value that does not parse can never succeed, so it is not retried. */
 function decodeValue(wire: WireRecord, spec: ProcessorSpecWire): unknown {
