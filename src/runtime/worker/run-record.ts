@@ -88,6 +88,9 @@ class RecordRun implements ProcessorContext {
   }
 
   get signal(): AbortSignal {
+    // Read first after the record finished (a callback left behind): an aborted signal of its own. A controller made
+    // now would join the in-flight set with nothing left to take it out, one per such record, for the thread's life.
+    if (this.#controller === undefined && this.#settled) return AbortSignal.abort(this.#late('ctx.signal'));
     if (!this.#controller) {
       this.#controller = new AbortController();
       this.#inFlight.add(this.#controller);
