@@ -8,6 +8,7 @@ export function wireSpec(topology: Topology, name: string): ProcessorSpecWire {
   const spec = topology.processors[name];
   return {
     name, module: spec.modulePath, config: spec.config, outputs: spec.outputs, timeoutMs: spec.timeout, maxOutputs: spec.maxOutputs, maxOutputBytes: spec.maxOutputBytes,
+    loadTimeoutMs: topology.workerPool.loadTimeout,
     logLevel: topology.observability.logLevel, app: topology.app, redactHeaders: topology.observability.redactHeaders,
   };
 }

@@ -62,6 +62,8 @@ export interface ProcessorSpecWire {
   maxOutputs?: number;
   /** Most bytes of outputs one record may produce (absent: DEFAULT_MAX_OUTPUT_BYTES). */
   maxOutputBytes?: number;
+  /** `workerPool.loadTimeout`: how long a batch waits for the processor to load in its thread (0 or absent: no limit but its timeout). */
+  loadTimeoutMs?: number;
   logLevel: string;
   /** The topology's `app`, bound to every log line of the worker. */
   app?: string;

@@ -6,6 +6,7 @@ import type { ProcessorSpecWire } from '../wire/messages.js';
 import type { WorkerMetrics } from './processor-metrics.js';
 import { importProcessor } from '../../processor/loader.js';
 import { acceptBuiltins } from './builtins-guard.js';
+import { WalrusError } from '../../errors/index.js';
 
 /** A processor as loaded and initialised in one worker. */
 export interface LoadedProcessor {
@@ -30,6 +31,8 @@ export const CLOSE_TIMEOUT_MS = 4_000;
  */
 export class LoadedProcessors {
   readonly #byName = new Map<string, Promise<LoadedProcessor>>();
+  /** Names whose load has succeeded. */
+  readonly #loaded = new Set<string>();
   readonly #metrics: WorkerMetrics;
   #rootLogger: Logger | undefined;
 
@@ -37,15 +40,22 @@ export class LoadedProcessors {
     this.#metrics = metrics;
   }
 
-  get(spec: ProcessorSpecWire): Promise<LoadedProcessor> {
+  /**
+   * The processor, loaded (and `init`ed) once. `waitMs` > 0 bounds this
+   * caller's wait: past it the promise rejects with PROCESSOR_LOAD_FAILED
+   * while the load itself stays (a later task waits for the same one, and
+   * init() is not called again).
+   */
+  get(spec: ProcessorSpecWire, waitMs = 0): Promise<LoadedProcessor> {
     let pending = this.#byName.get(spec.name);
     if (!pending) {
       pending = this.#load(spec);
       this.#byName.set(spec.name, pending);
       // A failed load is retried on the next task rather than cached forever.
-      pending.catch(() => this.#byName.delete(spec.name));
+      pending.then(() => this.#loaded.add(spec.name), () => this.#byName.delete(spec.name));
     }
-    return pending;
+    // Once loaded, every batch asks again: no timer for those.
+    return waitMs > 0 && !this.#loaded.has(spec.name) ? bounded(pending, waitMs, spec) : pending;
   }
 
   names(): string[] {
@@ -60,14 +70,16 @@ export class LoadedProcessors {
    * and the pool gave up on the thread after its 5 s without a word.
    */
   async closeAll(timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
-    const all = [...this.#byName.values()];
+    // A load still under way (an init() that has not resolved) has nothing to close yet: it is not waited for.
+    const all = [...this.#byName].filter(([name]) => this.#loaded.has(name)).map(([, pending]) => pending);
     this.#byName.clear();
+    this.#loaded.clear();
     await Promise.all(all.map(async (pending) => {
-      const loaded = await pending.catch(() => undefined);
-      if (!loaded?.definition.close) return;
+      const loaded = await pending;
+      if (!loaded.definition.close) return;
       let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'late'); });
       try {
-        const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'late'); });
         const closing = Promise.resolve().then(() => loaded.definition.close!(loaded.lifecycle));
         if (await Promise.race([closing, late]) === 'late') {
           loaded.logger.error({ timeoutMs }, `processor close() did not finish within ${timeoutMs} ms; the worker thread ends without waiting for it (make close() settle: bound its own waits)`);
@@ -104,6 +116,29 @@ export class LoadedProcessors {
     acceptBuiltins();
     return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
   }
+}
+
+/**
+ * How long a batch waits for its processors to load in a thread that had not
+ * loaded them (a replacement after a crash): `loadTimeout`, and never past
+ * the processor's own `timeout`, so a load that hangs fails the batch,
+ * saying so, before the deadline ends the thread and charges its records
+ * PROCESSOR_TIMEOUT. Both 0: no limit.
+ */
+export function loadWaitMs(spec: ProcessorSpecWire): number {
+  const load = spec.loadTimeoutMs ?? 0;
+  return load > 0 && spec.timeoutMs > 0 ? Math.min(load, spec.timeoutMs) : Math.max(load, spec.timeoutMs);
+}
+
+function bounded(pending: Promise<LoadedProcessor>, ms: number, spec: ProcessorSpecWire): Promise<LoadedProcessor> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WalrusError('PROCESSOR_LOAD_FAILED',
+      `processor "${spec.name}" (${spec.module}) did not finish loading (import and init) within ${ms} ms in this worker thread: an init() that never resolves? ` +
+      'The batch is retried; make init finish (or fail) in time, or raise workerPool.loadTimeout (or the processor\'s timeout) in the topology',
+      { retriable: true, context: { module: spec.module, timeoutMs: ms } })), ms);
+  });
+  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
 }
 
 /** What an init() threw, with the first stack frame in the processor's file; never throws. */

@@ -6,7 +6,7 @@ import { foldWrites, type StatePreload, type StateWrites } from '../../state/wor
 import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordId, deriveRecordIdBytes, recordIdText } from '../wire/record-ids.js';
-import type { LoadedProcessor, LoadedProcessors } from './loaded-processors.js';
+import { loadWaitMs, type LoadedProcessor, type LoadedProcessors } from './loaded-processors.js';
 import { runRecord } from './run-record.js';
 import type { StepClock } from './step-deadlines.js';
 import { failedBatch, packOutput } from './result-encoding.js';
@@ -56,7 +56,7 @@ export async function runGroupBatch(o: {
 }): Promise<GroupBatchResult> {
   let loaded;
   try {
-    loaded = await Promise.all(o.group.members.map((m) => o.processors.get(m)));
+    loaded = await Promise.all(o.group.members.map((m) => o.processors.get(m, loadWaitMs(m))));
   } catch (error) {
     // A load failure here (a replacement worker whose `init` fails, a module
     // changed on disk) is not the records' fault: they are retried with
