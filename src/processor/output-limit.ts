@@ -33,6 +33,13 @@ export function outputBytesError(processor: string, recordId: string, max: numbe
     { retriable: false, context: { processor, recordId, maxOutputBytes: max } });
 }
 
+/** What an output's own headers count against `maxOutputBytes`: the length of every name and value. */
+export function headerBytes(headers: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const name in headers) n += name.length + headers[name]!.length;
+  return n;
+}
+
 /**
  * What an output value counts against `maxOutputBytes` as it is emitted,
  * without walking it: a string its length, binary data its byte length,

@@ -39,7 +39,7 @@ observability: { logLevel: silent }
   assert.deepEqual(dead.map((d) => [inputOf(d).i, d.processor, d.error.code, d.attempts]).sort(),
     [1, 2, 3, 4, 7].map((i) => [i, 'sized', 'OUTPUT_LIMIT', 1]), 'not retried');
   const message = (i: number) => dead.find((d) => inputOf(d).i === i)!.error.message;
-  assert.match(message(1), /^processor "sized" produced more than 20,480 bytes of outputs \(strings and binary values as emitted\) for record \S+; the record is dead-lettered .*raise processors\.sized\.maxOutputBytes/);
+  assert.match(message(1), /^processor "sized" produced more than 20,480 bytes of outputs \(strings, binary values, keys and headers as emitted\) for record \S+; the record is dead-lettered .*raise processors\.sized\.maxOutputBytes/);
   assert.match(message(2), /as emitted/);
   assert.match(message(4), /as emitted/);
   for (const i of [3, 7]) assert.match(message(i), /^processor "sized" produced more than 20,480 bytes of outputs \(as encoded for its sinks and the next stage groups\)/);
@@ -74,4 +74,34 @@ observability: { logLevel: silent }
   assert.match(dead[0]!.error.message, /more than 67,108,864 bytes of outputs/);
   assert.deepEqual((await h.drain('after')).map((r) => r.value), ['a'.repeat(10), 'b'.repeat(10)]);
   assert.equal(summary.processors.next!.processed, 2, 'none of the 70 MiB crossed');
+});
+
+// Keys and headers were not counted: 1,000 outputs sharing one 1 MB key (or header) into the next stage group took a
+// run to 3.7 GB of RSS and 30 s, every output crossing with its own copy. An output's own key and headers count now.
+test('maxOutputBytes counts the keys and headers outputs carry: many small outputs sharing one large key or header pass it', { timeout: 30_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const inputs: Input[] = [
+    { i: 0, n: 2, size: 4000, as: 'key' }, { i: 1, n: 6, size: 4000, as: 'key' }, { i: 2, n: 6, size: 4000, as: 'header' }, { i: 3, n: 2, size: 4000, as: 'header' },
+  ];
+  await h.produce('in', inputs.map((value) => ({ value })));
+  const summary = await h.run(`
+app: t
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: in }
+processors:
+  sized: { module: ${JSON.stringify(fixture('emit-sized.ts'))}, input: in, maxOutputBytes: 20KiB, deadLetter: dead }
+  next: { module: ${JSON.stringify(fixture('echo.js'))}, input: sized, fuse: false }
+sinks:
+  after: { topic: after, input: next, serializer: json }
+observability: { logLevel: silent }
+`);
+  const dead = (await h.drainEntries('dead')).map(parseDeadLetter);
+  assert.deepEqual(dead.map((d) => [inputOf(d).i, d.error.code, d.attempts]).sort(), [[1, 'OUTPUT_LIMIT', 1], [2, 'OUTPUT_LIMIT', 1]]);
+  for (const d of dead) assert.match(d.error.message, /more than 20,480 bytes of outputs \(strings, binary values, keys and headers as emitted\)/);
+  const after = await h.drain('after');
+  assert.deepEqual(after.map((r) => (r.value as { i: number }).i).sort(), [0, 0, 3, 3]);
+  assert.equal(summary.processors.next!.processed, 4);
 });

@@ -8,7 +8,7 @@ import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
 import { ChangeSet, type StateStoreView } from '../../state/model/change-set.js';
 import { PreloadedState, type WorkerStateContext } from '../../state/worker/worker-state.js';
-import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, headerBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
 import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
 
@@ -47,7 +47,7 @@ class RecordRun implements ProcessorContext {
   #timedOut: WalrusError | undefined;
   /** Set by the emit past `maxOutputs` (or `maxOutputBytes`): the attempt fails with it even if the processor caught it. */
   #overLimit: WalrusError | undefined;
-  /** Bytes of the strings and binary values emitted so far (emittedBytes), against `maxOutputBytes`. */
+  /** Bytes of the strings and binary values emitted so far (emittedBytes), and of outputs' own keys and headers, against `maxOutputBytes`. */
   #bytes = 0;
   #state: WorkerStateContext | undefined;
   /** The store views handed out, sealed when the result is made (#seal). */
@@ -128,9 +128,11 @@ class RecordRun implements ProcessorContext {
     const headers = emitHeaders(this.#spec.name, output, options, this.#wire.headers);
     checkOutputValue(this.#spec.name, value, output);
     if (this.#overLimit !== undefined || this.#outputs.length >= (this.#spec.maxOutputs ?? DEFAULT_MAX_OUTPUTS)) throw this.#tooMany();
-    this.#count(value);
+    const own = key !== undefined && key !== this.#wire.key;
+    // A key or headers of its own go with the output too (one shared 1 MB key on 1,000 outputs was 1 GB to cross).
+    this.#count(value, (own ? key.length : 0) + (headers === undefined ? 0 : headerBytes(headers)));
     const out: WireOutput = { output, value };
-    if (key !== undefined && key !== this.#wire.key) out.key = key;
+    if (own) out.key = key;
     if (headers !== undefined) out.headers = headers;
     this.#outputs.push(out);
   }
@@ -239,11 +241,11 @@ class RecordRun implements ProcessorContext {
   }
 
   /** Counts an output's emittedBytes against `maxOutputBytes`; past it, the OUTPUT_LIMIT error of this attempt (kept, as #tooMany). */
-  #count(value: unknown): void {
-    this.#bytes += emittedBytes(value);
+  #count(value: unknown, extra = 0): void {
+    this.#bytes += emittedBytes(value) + extra;
     const max = this.#spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     if (this.#bytes <= max) return;
-    this.#overLimit ??= outputBytesError(this.#spec.name, this.#wire.id, max, 'strings and binary values as emitted');
+    this.#overLimit ??= outputBytesError(this.#spec.name, this.#wire.id, max, 'strings, binary values, keys and headers as emitted');
     this.#outputs.length = 0;
     throw this.#overLimit;
   }
