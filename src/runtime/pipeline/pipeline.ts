@@ -149,6 +149,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
   const topology = withRepartitions(given);
   checkAssignment(topology, options.assignment);
   const cleanups: Array<() => Promise<void>> = [];
+  /** When a stop must have ended the run (set by stop()): the processors' close hooks wait no longer. */
+  let closeBy: number | undefined;
   const cleanup = async () => { for (const fn of cleanups.reverse()) await fn().catch(() => undefined); };
   const phase = (text: string) => {
     if (options.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `start-up stopped by a signal (before: ${text})`);
@@ -168,7 +170,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     const pool = prestarted.pool;
     let fatal: (error: WalrusError) => void = () => undefined;
     prestarted.onFatal((error) => fatal(error));
-    cleanups.push(() => pool.close());
+    // Past a stop's deadline the close hooks get only what is left of it (pool.close).
+    cleanups.push(() => pool.close(closeBy === undefined ? undefined : closeBy - Date.now()));
     const loaded = (async () => {
       for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name), options.signal);
     })();
@@ -327,6 +330,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       // What is still in flight then waits on something outside (a node that does not answer a write):
       // the run ends without it, its entries unreleased in the journal for the next start.
       const giveUpAfter = stopOptions.giveUpAfterMs ?? abortAfter + 20_000;
+      closeBy ??= Date.now() + giveUpAfter;
       giveUpTimer ??= setTimeout(() => {
         const inFlight = coordinator.snapshot().inFlight;
         const error = new WalrusError('SHUTTING_DOWN', `shutdown did not finish within ${giveUpAfter} ms: ${inFlight} records in flight still wait ` +

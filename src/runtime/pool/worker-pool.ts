@@ -222,6 +222,8 @@ export class WorkerPool {
   /** Fires the AbortSignal of every record in flight (cooperative cancellation at shutdown); from then on no processor call starts (worker/shutdown.ts). */
   async abortAll(reason: string): Promise<number> {
     this.#aborted ??= reason;
+    // Closing: nothing runs any more, and a call answered by no thread (its port closed under it) held the process 5 s.
+    if (this.#closed) return 0;
     const counts = await this.#everyWorker((c) => c.abortAll(reason));
     return counts.reduce((a, b) => a + b, 0);
   }
@@ -299,24 +301,30 @@ export class WorkerPool {
     return this.#controls.size;
   }
 
-  /** Runs processors' `close` hooks in every worker, then ends the threads. */
-  async close(): Promise<void> {
+  /**
+   * Runs processors' `close` hooks in every worker, then ends the threads.
+   * `withinMs`: what is left of a shutdown's deadline; the hooks get that
+   * (at most 5 s; none once it has passed) instead of holding the exit past it.
+   */
+  async close(withinMs?: number): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#everyWorker((c) => c.closeProcessors());
+    const budget = Math.min(CLOSE_WAIT_MS, Math.max(0, withinMs ?? CLOSE_WAIT_MS));
+    // Each thread answers a little before the budget, logging the hooks that did not finish (loaded-processors.ts).
+    if (budget > 0) await this.#everyWorker((c) => c.closeProcessors(Math.max(1, budget - 500)), budget);
     for (const threadId of [...this.#controls.keys()]) this.#drop(threadId);
     this.#supervisor.close();
     await this.#pool.destroy();
   }
 
-  async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T[]> {
+  async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>, timeoutMs = 5_000): Promise<T[]> {
     // Control ports are unref'd so an idle pool never holds the process open;
     // while a call waits for its answer, the port must keep the loop alive.
     // A thread that ended (terminated after an aborted load, crashed) answers nothing: it is not asked.
     const live = new Set(this.#pool.threads.map((t) => t.threadId));
     const entries = [...this.#controls].filter(([threadId]) => live.has(threadId)).map(([, entry]) => entry);
     for (const { port } of entries) port.ref();
-    const settled = await Promise.allSettled(entries.map(({ proxy }) => withTimeout(call(proxy), 5_000)));
+    const settled = await Promise.allSettled(entries.map(({ proxy }) => withTimeout(call(proxy), timeoutMs)));
     for (const { port } of entries) port.unref();
     return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   }
@@ -329,6 +337,9 @@ export class WorkerPool {
     entry.port.close();
   }
 }
+
+/** Longest wait for the threads' `close` hooks as the pool closes. */
+const CLOSE_WAIT_MS = 5_000;
 
 /** The task id of a batch, from the queue options piscina hands the balancer (not sent to the worker); undefined for a load. */
 const batchOf = (task: object): number | undefined =>

@@ -300,8 +300,8 @@ export interface WorkerControl {
   health(): WorkerHealth;
   /** Aborts every in-flight record's signal (shutdown); returns how many. */
   abortAll(reason: string): number;
-  /** Runs each loaded processor's `close` hook once. */
-  closeProcessors(): Promise<void>;
+  /** Runs each loaded processor's `close` hook once, each given `timeoutMs` (default: 4 s). */
+  closeProcessors(timeoutMs?: number): Promise<void>;
 }
 
 /** The message a worker posts on its parent port at start, carrying its control port. */

@@ -22,7 +22,7 @@ export interface LoadedProcessor {
 }
 
 /** How long closeAll waits for each processor's close(): below the 5 s the pool gives a thread's closeProcessors(). */
-export const CLOSE_TIMEOUT_MS = 4_000;
+export const CLOSE_TIMEOUT_MS = 4_500;
 
 /**
  * Per-worker cache: each module is imported once (by path) and each processor

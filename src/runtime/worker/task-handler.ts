@@ -36,7 +36,7 @@ const control: WorkerControl = {
     for (const controller of inFlight) controller.abort(error);
     return n;
   },
-  closeProcessors: () => processors.closeAll(),
+  closeProcessors: (timeoutMs) => processors.closeAll(timeoutMs),
 };
 
 if (parentPort) {
