@@ -22,6 +22,7 @@ for (const [label, extra, bound] of [
   test(`an init() that never resolves in a thread loading it for a batch fails that batch with PROCESSOR_LOAD_FAILED, retriable, after the bound (${label})`, { timeout: 10_000 }, async (t) => {
     const pool = new WorkerPool({ workers: 1, supervisor: { timeoutGraceMs: 3_000 } });
     t.after(() => pool.close());
+    await pool.ready(); // its thread started: what is timed is the batch
     const started = Date.now();
     const results = outcomes(await pool.process(oneProcessorGroup(spec(extra)), tasks([rec(1), rec(2)])), 2);
     const elapsed = Date.now() - started;
