@@ -1,15 +1,16 @@
-import { closeSync, existsSync, fdatasync, fsync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fsync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CursorFile } from './cursor-file.js';
 import { FileTopicLog, createSegment, type LogOwner, type Segment } from './file-topic-log.js';
-import { WalrusError } from '../../errors/index.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import { withFile } from '../../util/disk-full.js';
 import { emptyRecoveryReport, emptyTopicRecovery, recordRepair, type RecoveryReport } from './recovery-report.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import { scanAndRepairSegment } from './segment-scan.js';
+import { DEFAULT_OPEN_SEALED_SEGMENTS, SegmentFds } from './segment-fds.js';
 import { parseSegmentFileName, segmentFileName, topicDirName } from './topic-dirs.js';
+import { createDataDir, quarantineDirPath, quarantinePath, readTopicName, segmentBytes } from './data-dir.js';
 import type { StoredCursor } from './cursor-position.js';
 import type { LogStore, TopicLog, TopicRecovery } from './types.js';
 
@@ -22,6 +23,8 @@ export interface FileStoreOptions {
   persistCursors: boolean;
   /** False when nothing calls `sync()` before shutdown (fsync `never`): a retired descriptor is then closed at once. @default true */
   syncs?: boolean;
+  /** Sealed-segment descriptors kept open at most, node-wide (segment-fds.ts). @default 128 */
+  openSealedSegments?: number;
 }
 
 export type { RecoveryReport, RecoveryRepair } from './recovery-report.js';
@@ -49,6 +52,7 @@ export class FileStore implements LogStore, LogOwner {
   #syncing = new Set<number>();
   readonly #retired = new Set<number>();
   #syncDirs = new Set<string>();
+  readonly #fds: SegmentFds;
   #seq = 0;
   #sealed = 0;
   #syncChain: Promise<number> = Promise.resolve(0);
@@ -59,6 +63,7 @@ export class FileStore implements LogStore, LogOwner {
     this.#lock = lock;
     this.#root = join(options.dataDir, 'topics');
     this.recovery = emptyRecoveryReport();
+    this.#fds = new SegmentFds(options.openSealedSegments ?? DEFAULT_OPEN_SEALED_SEGMENTS, (fd) => this.#letGo(fd));
   }
 
   static open(options: FileStoreOptions): FileStore {
@@ -97,13 +102,30 @@ export class FileStore implements LogStore, LogOwner {
     if (dir !== undefined) this.#syncDirs.add(dir);
   }
 
-  segmentSealed(): void {
+  segmentSealed(segment: Segment, fd: number): void {
     this.#sealed++;
+    this.#fds.adopt(segment, fd);
   }
 
-  retire(fd: number): void {
-    // Writes waiting for their fdatasync (fsync always / interval) are synced first: closed after the next sync.
-    if (this.#syncing.has(fd) || (this.#options.syncs !== false && this.#syncFds.has(fd))) { this.#retired.add(fd); return; }
+  sealedFd(segment: Segment): number {
+    return this.#fds.fd(segment);
+  }
+
+  release(segment: Segment): void {
+    this.#fds.forget(segment);
+  }
+
+  /** Closes a sealed segment's descriptor the pool let go; writes waiting for their fdatasync are synced first. */
+  #letGo(fd: number): void {
+    if (this.#syncing.has(fd)) { this.#retired.add(fd); return; } // closed once the running sync is done
+    if (this.#options.syncs !== false && this.#syncFds.has(fd)) {
+      try {
+        fdatasyncSync(fd); // rare: more rollovers than the pool holds between two syncs
+      } catch {
+        this.#retired.add(fd); // the next sync fails on it and stops the node, as before
+        return;
+      }
+    }
     this.#syncFds.delete(fd);
     closeQuietly(fd);
   }
@@ -120,7 +142,8 @@ export class FileStore implements LogStore, LogOwner {
     const dir = join(this.#root, topicDirName(name));
     mkdirSync(dir, { recursive: true });
     // Recovery left only directories without entries here (see #recover): never truncate a segment file.
-    const fd = createSegment(join(dir, segmentFileName(1)), 1);
+    const path = join(dir, segmentFileName(1));
+    const fd = createSegment(path, 1);
     // topic.json last: a directory without it is an unfinished REGISTER and is skipped on recovery.
     try {
       writeFileSync(join(dir, 'topic.json'), JSON.stringify({ name }), { flush: true });
@@ -131,7 +154,7 @@ export class FileStore implements LogStore, LogOwner {
     this.#syncFds.add(fd);
     this.#syncDirs.add(dir);
     this.#syncDirs.add(this.#root);
-    const log = this.#openLog(name, dir, [{ number: 1, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], { count: 0 });
+    const log = this.#openLog(name, dir, [{ number: 1, path, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], { count: 0 });
     this.#seq++;
     return log;
   }
@@ -298,16 +321,21 @@ export class FileStore implements LogStore, LogOwner {
       if (scan.headerRewritten) recordRepair(this.recovery, topicRecovery, { ...at, kind: 'header-rewritten', offset: 0, bytes: scan.truncated.bytes });
       else if (scan.truncated.bytes > 0) recordRepair(this.recovery, topicRecovery, { ...at, kind: 'truncated', ...scan.truncated });
       this.recovery.entries += scan.offsets.length;
-      segments.push({ number, fd: openSync(path, 'r+'), offsets: scan.offsets, written: scan.validBytes, ...(scan.gaps.size > 0 ? { gaps: scan.gaps } : {}) });
+      // No descriptor is kept for a sealed segment (one per segment ran out of them): reads open it on demand.
+      segments.push({ number, path, offsets: scan.offsets, written: scan.validBytes, ...(scan.gaps.size > 0 ? { gaps: scan.gaps } : {}) });
     }
     if (segments.length === 0 || segments[segments.length - 1]!.number !== last) {
       // No segment left, or the newest was quarantined: appends go to a fresh
       // one with a new number, so the moved-aside file keeps its own.
       const number = last + 1;
-      const fd = createSegment(join(dir, segmentFileName(number)), number);
+      const path = join(dir, segmentFileName(number));
+      const fd = createSegment(path, number);
       this.#syncFds.add(fd);
       this.#syncDirs.add(dir);
-      segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
+      segments.push({ number, path, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
+    } else {
+      const newest = segments[segments.length - 1]!;
+      newest.fd = openSync(newest.path, 'r+');
     }
     return segments;
   }
@@ -315,72 +343,10 @@ export class FileStore implements LogStore, LogOwner {
   #closeFiles(): void {
     for (const log of this.#topics.values()) log.close();
     this.#topics.clear();
+    this.#fds.closeAll();
     for (const fd of this.#retired) closeQuietly(fd);
     this.#retired.clear();
   }
-}
-
-/**
- * `mkdir -p path`, one level at a time. Node's recursive mkdirSync retries
- * forever when a parent keeps answering ENOENT (`/proc/<pid>/x`), so the
- * node spun at 100% CPU; here every failure is a clear CONFIG_INVALID.
- */
-function createDataDir(path: string, dataDir: string): void {
-  const fail = (what: string, cause?: unknown): never => {
-    throw new WalrusError('CONFIG_INVALID', `broker data directory (${dataDir}): ${what}; choose a --data-dir on a writable file system`, { cause, context: { dataDir } });
-  };
-  const missing: string[] = [];
-  for (let at = resolve(path); ; at = dirname(at)) {
-    let isDirectory: boolean;
-    try {
-      isDirectory = statSync(at).isDirectory();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) fail(`cannot check ${at} (${(error as Error).message})`, error);
-      missing.unshift(at);
-      continue;
-    }
-    if (!isDirectory) fail(`${at} exists and is not a directory`);
-    break;
-  }
-  for (const dir of missing) {
-    try {
-      mkdirSync(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && statSync(dir).isDirectory()) continue;
-      fail(`cannot create ${dir} (${(error as Error).message})`, error);
-    }
-  }
-}
-
-/** The exact topic name from `<dir>/topic.json`, or undefined when the file is missing, empty or damaged. */
-function readTopicName(dir: string): string | undefined {
-  try {
-    const meta = JSON.parse(readFileSync(join(dir, 'topic.json'), 'utf8')) as { name?: unknown };
-    return typeof meta.name === 'string' ? meta.name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Bytes the segment files hold beyond their headers: 0 means no entry was ever written there. */
-function segmentBytes(dir: string, numbers: number[]): number {
-  let bytes = 0;
-  for (const number of numbers) bytes += Math.max(0, statSync(join(dir, segmentFileName(number))).size - SEGMENT_HEADER_BYTES);
-  return bytes;
-}
-
-/** `<data-dir>/quarantined/<topic dir>` (or `-2`, ...): outside `topics/`, so it is never opened again and a new REGISTER starts empty. */
-function quarantineDirPath(path: string): string {
-  let candidate = path;
-  for (let n = 2; existsSync(candidate); n++) candidate = `${path}-${n}`;
-  return candidate;
-}
-
-/** `<segment file>.quarantined` (or `.quarantined-2`, ...): no longer matches the segment name pattern, so it is never opened again. */
-function quarantinePath(path: string): string {
-  let candidate = `${path}.quarantined`;
-  for (let n = 2; existsSync(candidate); n++) candidate = `${path}.quarantined-${n}`;
-  return candidate;
 }
 
 /** Closes `fd`, ignoring an error: nothing more is written to it, and a close that fails has nothing left to release. */

@@ -18,18 +18,22 @@ export interface LogOwner {
   dirty(log: FileTopicLog): void;
   /** `fd` must be fdatasync'ed by the next sync; `dir` fsync'ed when files were created in it. */
   needsSync(fd: number, dir?: string): void;
-  segmentSealed(): void;
-  /** A consumed sealed segment's descriptor is no longer needed: close it (once its writes are synced). */
-  retire(fd: number): void;
+  /** `segment` was sealed: `fd`, its descriptor while it was active, joins the node's bounded pool (segment-fds.ts). */
+  segmentSealed(segment: Segment, fd: number): void;
+  /** A descriptor to read sealed `segment` through, from that pool: opened on demand, closed when others need room. */
+  sealedFd(segment: Segment): number;
+  /** A consumed sealed segment is read no more: its descriptor, if open, is closed (once its writes are synced). */
+  release(segment: Segment): void;
 }
 
 export interface Segment {
   readonly number: number;
-  readonly fd: number;
+  readonly path: string;
+  /** The active segment's descriptor; undefined once sealed (reads then go through `LogOwner.sealedFd`). */
+  fd?: number;
   /** File offset of each entry's header (emptied when the segment is released). */
   offsets: number[];
-  /** Set when the segment was wholly consumed and let go: its entry count (its `fd` is then closed). */
-  released?: number;
+  released?: number; // set when the segment was wholly consumed and let go: its entry count
   /** Bytes in the file (entries not yet flushed live in the topic's pending buffer). */
   written: number;
   /**
@@ -40,8 +44,7 @@ export interface Segment {
   gaps?: ReadonlyMap<number, number>;
 }
 
-/** Per topic, and only while its reader is behind the pending buffer: many topics may be read at once. */
-const READ_AHEAD_BYTES = 64 * 1024;
+const READ_AHEAD_BYTES = 64 * 1024; // per topic, only while its reader is behind the pending buffer
 const PENDING_INITIAL_BYTES = 64 * 1024;
 
 /**
@@ -155,7 +158,7 @@ export class FileTopicLog implements TopicLog {
     try {
       // Bytes past the end kept are cut too: those of a write that failed part-way (ENOSPC, EFBIG) hold
       // whole entries of the batch, which a restart's recovery would otherwise find and serve.
-      ftruncateSync(segment.fd, Math.min(segment.written, start));
+      ftruncateSync(segment.fd!, Math.min(segment.written, start));
     } catch {
       return; // the entries stay stored and indexed, as before: the ERR is then only partly true
     }
@@ -166,7 +169,7 @@ export class FileTopicLog implements TopicLog {
       this.#pendingLength = start - segment.written;
     }
     segment.offsets.length = count;
-    this.#owner.needsSync(segment.fd);
+    this.#owner.needsSync(segment.fd!);
   }
 
   read(): Buffer | undefined {
@@ -246,9 +249,9 @@ export class FileTopicLog implements TopicLog {
     this.#cursorDirty = false;
   }
 
-  /** Closes every descriptor, even when some fail (a failed node must still release its lock). */
+  /** Closes its descriptors (sealed segments' belong to the store's pool), even when some fail. */
   close(): void {
-    const fds = this.#segments.filter((s) => s.released === undefined).map((s) => s.fd);
+    const fds = this.#segments.flatMap((s) => (s.fd === undefined ? [] : [s.fd]));
     if (this.#cursorFile) fds.push(this.#cursorFile.fd);
     for (const fd of fds) {
       try {
@@ -293,7 +296,7 @@ export class FileTopicLog implements TopicLog {
   /**
    * Lets go of the sealed segments before the read position whose every
    * entry is consumed (below the held cursor too, so no lease can want one
-   * again): their entry offsets and their descriptor. Kept, a node held 8
+   * again): their entry offsets and their descriptor if open. Kept, a node held 8
    * bytes per entry ever written and one descriptor per sealed segment for
    * as long as it ran, and again after a restart (1,000 descriptors after
    * 1,000,000 entries of 1,000-entry segments, all read). The file stays.
@@ -308,7 +311,7 @@ export class FileTopicLog implements TopicLog {
       segment.offsets = [];
       delete segment.gaps;
       if (this.#cache?.segment === segment) this.#cache = undefined;
-      this.#owner.retire(segment.fd);
+      this.#owner.release(segment);
       this.#released++;
       this.#releasedEntries += count;
     }
@@ -339,9 +342,10 @@ export class FileTopicLog implements TopicLog {
     // A fresh block each time: views handed out from the previous one stay valid.
     const length = Math.min(Math.max(READ_AHEAD_BYTES, end - start), segment.written - start);
     const bytes = Buffer.allocUnsafe(length);
+    const fd = segment.fd ?? this.#owner.sealedFd(segment);
     let got = 0;
     while (got < length) {
-      const n = readSync(segment.fd, bytes, got, length - got, start + got);
+      const n = readSync(fd, bytes, got, length - got, start + got);
       if (n === 0) throw new Error(`segment ${segment.number} of topic ${this.name} is shorter than its index`);
       got += n;
     }
@@ -353,13 +357,13 @@ export class FileTopicLog implements TopicLog {
     if (this.#pendingLength === 0) return;
     const current = this.#current;
     try {
-      writeFully(current.fd, this.#pending, this.#pendingLength, current.written);
+      writeFully(current.fd!, this.#pending, this.#pendingLength, current.written);
     } catch (error) {
       throw withFile(error, join(this.dir, segmentFileName(current.number)));
     }
     current.written += this.#pendingLength;
     this.#pendingLength = 0;
-    this.#owner.needsSync(current.fd);
+    this.#owner.needsSync(current.fd!);
     // Give back memory after a burst.
     if (this.#pending.length > 4 * 1024 * 1024) this.#pending = Buffer.alloc(0);
   }
@@ -383,11 +387,14 @@ export class FileTopicLog implements TopicLog {
     this.#writePending();
     const sealed = this.#current;
     const number = sealed.number + 1;
-    const fd = createSegment(join(this.dir, segmentFileName(number)), number);
-    this.#segments.push({ number, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
+    const path = join(this.dir, segmentFileName(number));
+    const fd = createSegment(path, number);
+    this.#segments.push({ number, path, fd, offsets: [], written: SEGMENT_HEADER_BYTES });
     this.#sealedEntries += sealed.offsets.length;
+    const sealedFd = sealed.fd!;
+    delete sealed.fd;
     this.#owner.needsSync(fd, this.dir);
-    this.#owner.segmentSealed();
+    this.#owner.segmentSealed(sealed, sealedFd);
     this.#owner.changed();
   }
 }
