@@ -100,8 +100,8 @@ export class FileTopicLog implements TopicLog {
     this.#recovery = init.recovery;
     for (let i = 0; i < this.#segments.length - 1; i++) this.#sealedEntries += this.#segments[i]!.offsets.length;
     this.#seek(indexOfStored(this.#segments, init.cursor));
-    // A segment that filled up just before a restart is sealed now.
-    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll();
+    // A newest segment already full is sealed by the next append (see `append`), not here: on a full disk a start
+    // that rolled over failed, so the node refused to serve even reads.
     this.#releaseConsumed();
   }
 
