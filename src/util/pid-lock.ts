@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WalrusError, type ErrorCode, type ErrorContext } from '../errors/index.js';
+import { diskFullAdvice } from './disk-full.js';
 
 /**
  * One writer per directory, for every part that owns one (the broker's data
@@ -63,7 +64,7 @@ export function acquirePidLock(dir: string, options: PidLockOptions): PidLock {
     try {
       created = createExclusive(path, content);
     } catch (error) {
-      throw new WalrusError(options.code, `cannot create the lock file ${path}: ${(error as Error).message}`, { cause: error, context });
+      throw new WalrusError(options.code, `cannot create the lock file ${path}: ${(error as Error).message}${diskFullAdvice(error, key, 'try again')}`, { cause: error, context });
     }
     if (created) {
       openHere.add(key);
@@ -106,7 +107,13 @@ function lockHandle(key: string, path: string, content: string): PidLock {
 /** Creates `path` holding `content` if it does not exist; false when it does. */
 function createExclusive(path: string, content: string): boolean {
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, content, { flag: 'wx', mode: 0o644 });
+  try {
+    writeFileSync(temp, content, { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    // A write that fails after the create (a full disk, EFBIG) leaves the file: one LOCK.<pid>.<rand>.tmp stayed per attempt.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') unlinkQuietly(temp);
+    throw error;
+  }
   try {
     linkSync(temp, path);
     return true;
@@ -127,9 +134,12 @@ function createExclusive(path: string, content: string): boolean {
   }
   try {
     writeSync(fd, content);
-  } finally {
+  } catch (error) {
     closeSync(fd);
+    unlinkQuietly(path); // ours, just created: an empty LOCK would hold the directory for 10 s
+    throw error;
   }
+  closeSync(fd);
   return true;
 }
 
