@@ -42,6 +42,29 @@ function metricsSecurity(spec: ObservabilitySpec['httpAuth'], envToken: string |
   return { auth: auth.bearerToken || auth.basic ? auth : undefined, insecure };
 }
 
+/** Client errors that mean the node did not answer: after them, ask whether the embedded node stopped. */
+const NO_ANSWER = new Set(['CONNECTION_REFUSED', 'CONNECTION_CLOSED', 'CONNECTION_TIMEOUT', 'NETWORK_ERROR', 'NO_NODE_AVAILABLE', 'CIRCUIT_OPEN']);
+
+/**
+ * What a failed start ends with: when the embedded node stopped on its own (its storage failed: a
+ * full disk, EFBIG), its reason. A seed loading into it ended with the CONNECTION_REFUSED its client
+ * got next, and the real cause was only in the fatal log line above it.
+ */
+async function embeddedNodeFailure(error: unknown, prestarted: PrestartedNode | undefined): Promise<unknown> {
+  if (prestarted === undefined || !NO_ANSWER.has(String((error as { code?: unknown })?.code))) return error;
+  const node = await prestarted.node.catch(() => undefined);
+  if (node === undefined) return error;
+  if (node.failure === undefined) {
+    // The client can find the port closed before the node's thread has said why it stopped.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([node.closed, new Promise((resolve) => { timer = setTimeout(resolve, 1_000); })]);
+    clearTimeout(timer);
+  }
+  const failure = node.failure;
+  if (failure === undefined) return error;
+  return new WalrusError('SERVER_ERROR', `the embedded node stopped: ${failure.message}`, { retriable: false, cause: failure });
+}
+
 /** Log messages of single dead letters, folded into the live view on a TTY. */
 const DEAD_LETTER_LOG_MESSAGES = new Set(['record dead-lettered', 'undecodable record dead-lettered']);
 
@@ -196,7 +219,7 @@ export async function runSession(session: RunSession): Promise<number> {
       });
     } catch (error) {
       const code = interruptedCode();
-      if (code === undefined) throw error;
+      if (code === undefined) throw await embeddedNodeFailure(error, prestartedNode);
       io.stderr.write(`walrus-stream run: stopped during start-up (${hooks.signalled()}); nothing read is lost, the next start resumes\n`);
       return code;
     }
