@@ -1,3 +1,5 @@
+import { markSorted } from '../../state/worker/worker-state.js';
+
 /**
  * A preload's entries as one byte string: `[u32 count]` then, per entry,
  * `[u32 key bytes][key utf8][u32 value bytes][value]` (little-endian).
@@ -29,18 +31,27 @@ export function packEntries(entries: ReadonlyArray<readonly [string, Uint8Array]
   return out;
 }
 
+/**
+ * The entries of a blob. A preload comes in key order; checked here as the
+ * keys are decoded, the list is then marked so (`markSorted`), and the
+ * records of a key run that are given it do not compare every entry again.
+ */
 export function unpackEntries(blob: Uint8Array): Array<[string, Uint8Array]> {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const n = view.getUint32(0, true);
   const out = new Array<[string, Uint8Array]>(n);
   let at = 4;
+  let sorted = true;
+  let previous = '';
   for (let i = 0; i < n; i++) {
     const klen = view.getUint32(at, true);
     const key = decoder.decode(blob.subarray(at + 4, at + 4 + klen));
+    if (i > 0 && !(previous < key)) sorted = false;
+    previous = key;
     at += 4 + klen;
     const vlen = view.getUint32(at, true);
     out[i] = [key, blob.subarray(at + 4, at + 4 + vlen)];
     at += 4 + vlen;
   }
-  return out;
+  return sorted ? markSorted(out) : out;
 }

@@ -33,6 +33,7 @@ export class KeyValueStore {
   #writer: CommitWriter;
   #lock: PidLock;
   #nextStagedId = 1;
+  #dependencyChecks = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   #restoring = false;
@@ -94,6 +95,7 @@ export class KeyValueStore {
       flushes: this.#writer.flushes,
       snapshots: this.#writer.snapshots,
       publishFailures: this.#core.publisher?.failures ?? 0,
+      dependencyChecks: this.#dependencyChecks,
     };
   }
 
@@ -103,14 +105,10 @@ export class KeyValueStore {
   }
 
   /** Last committed sequence number (0 for an empty store). */
-  get seq(): number {
-    return this.#core.seq;
-  }
+  get seq(): number { return this.#core.seq; }
 
   /** Number of committed keys. */
-  get size(): number {
-    return this.#core.state.committed.size;
-  }
+  get size(): number { return this.#core.state.committed.size; }
 
   /** Current value (including staged, not yet durable, changes). */
   get<T = unknown>(key: string): T | undefined {
@@ -162,7 +160,8 @@ export class KeyValueStore {
    */
   prepareWire(writes: WireWrites, scope?: string, basedOn?: ReadonlyArray<readonly [string, Uint8Array]>): PreparedWrites {
     this.#assertUnchanged(scope, basedOn);
-    return { store: this.name, writes: ChangeSet.checkWire(this.name, writes, scope), reads: basedOn };
+    // With both, `basedOn` is exactly the scope's entries and the writes are inside it: see `stage`.
+    return { store: this.name, writes: ChangeSet.checkWire(this.name, writes, scope), reads: basedOn, scope: basedOn === undefined ? undefined : scope };
   }
 
   #assertUnchanged(scope: string | undefined, basedOn: ReadonlyArray<readonly [string, Uint8Array]> | undefined): void {
@@ -192,9 +191,18 @@ export class KeyValueStore {
     }
     const writes = prepared ? changes.writes : changes.toWire();
     const deps: StagedChange[] = [];
-    if (prepared) { if (changes.reads) for (const [key] of changes.reads) this.#addDep(deps, key); }
-    else for (const key of changes.readKeys()) this.#addDep(deps, key);
-    for (const [key] of writes) this.#addDep(deps, key);
+    if (prepared && changes.scope !== undefined) {
+      // Computed from every entry of the record key (a preload), writing inside it: it depends on each uncommitted
+      // change visible there — the scope's overlay owners, each once — and a key's open windows are not walked.
+      for (const owner of this.#core.state.ownersIn(changes.scope)) {
+        this.#dependencyChecks += 1;
+        if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting')) deps.push(owner);
+      }
+    } else {
+      if (prepared) { if (changes.reads) for (const [key] of changes.reads) this.#addDep(deps, key); }
+      else for (const key of changes.readKeys()) this.#addDep(deps, key);
+      for (const [key] of writes) this.#addDep(deps, key);
+    }
     const staged = new StagedChange(this.#nextStagedId++, writes, covers.length === 0 ? EMPTY_COVERS : [...covers], deps);
     this.#core.state.stage(staged, writes);
     return staged;
@@ -371,6 +379,7 @@ export class KeyValueStore {
   }
 
   #addDep(deps: StagedChange[], key: string): void {
+    this.#dependencyChecks += 1;
     const owner = this.#core.state.overlay.get(key)?.owner;
     // Only changes not yet queued need waiting for: a queued one is ahead in the log already.
     if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting') && !deps.includes(owner)) deps.push(owner);

@@ -29,6 +29,13 @@ export class MemoryState implements StateReader {
    * the next record of a key gets its entries without a lookup or a sort.
    */
   readonly #views = new Map<string, ScopeView>();
+  /**
+   * Per scope, the staged changes that are the overlay owner of some key in
+   * it, with how many: what a change computed from the scope's preload read
+   * of uncommitted state (`ownersIn`), without looking at every entry of
+   * the scope (a key's open windows: thousands with a long grace).
+   */
+  readonly #owners = new Map<string, Map<StagedOwner, number>>();
 
   /** Loads a committed entry (snapshot load). */
   setCommitted(key: string, bytes: Uint8Array): void {
@@ -145,7 +152,12 @@ export class MemoryState implements StateReader {
     const views = this.#views.size !== 0;
     for (const [key, bytes] of writes) {
       const before = views ? this.getBytes(key) : undefined;
-      if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
+      const previous = this.overlay.get(key);
+      if (previous === undefined && !this.committed.has(key)) this.#scopes.add(key);
+      if (previous?.owner !== owner) {
+        if (previous !== undefined) this.#own(key, previous.owner, -1);
+        this.#own(key, owner, 1);
+      }
       this.overlay.set(key, { bytes, owner });
       if (views && before !== (bytes ?? undefined)) (changed ??= []).push([key, bytes ?? undefined]);
     }
@@ -178,6 +190,35 @@ export class MemoryState implements StateReader {
     for (let i = 0; i < scopes.length; i++) this.#views.set(scopes[i]!, withEntries(this.#views.get(scopes[i]!)!, scopes[i]!, lists[i]!));
   }
 
+  /**
+   * The staged changes whose writes are visible in `scope` (the key itself
+   * and `scope@...`): the uncommitted state a change computed from the
+   * scope's entries read. Each once; as many as the scope has uncommitted
+   * owners, whatever the number of its entries.
+   */
+  ownersIn(scope: string): Iterable<StagedOwner> {
+    return this.#owners.get(scope)?.keys() ?? [];
+  }
+
+  /** `owner` became (+1) or stopped being (-1) the overlay owner of `key`: counted under each scope `key` is in. */
+  #own(key: string, owner: StagedOwner, delta: 1 | -1): void {
+    for (let at = key.indexOf(SCOPE_SEPARATOR, 1); ; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
+      const scope = at === -1 ? key : key.slice(0, at);
+      let counts = this.#owners.get(scope);
+      if (counts === undefined) {
+        if (delta < 0) { if (at === -1) break; continue; }
+        this.#owners.set(scope, counts = new Map());
+      }
+      const n = (counts.get(owner) ?? 0) + delta;
+      if (n > 0) counts.set(owner, n);
+      else {
+        counts.delete(owner);
+        if (counts.size === 0) this.#owners.delete(scope);
+      }
+      if (at === -1) break;
+    }
+  }
+
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
   applyCommitted(writes: WireWrites, owner?: StagedOwner): void {
     const views = this.#views.size !== 0;
@@ -190,7 +231,10 @@ export class MemoryState implements StateReader {
         if (!this.committed.has(key)) this.#sorted.markStale();
         this.committed.set(key, bytes);
       }
-      if (owner !== undefined && this.overlay.get(key)?.owner === owner) this.overlay.delete(key);
+      if (owner !== undefined && this.overlay.get(key)?.owner === owner) {
+        this.overlay.delete(key);
+        this.#own(key, owner, -1);
+      }
       const present = this.committed.has(key) || this.overlay.has(key);
       if (present && !known) this.#scopes.add(key);
       else if (!present && known) this.#scopes.remove(key);

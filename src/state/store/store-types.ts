@@ -39,6 +39,12 @@ export interface PreparedWrites {
   readonly writes: WireWrites;
   /** Entries the writes were computed from (the task's preload): their keys count as read. */
   readonly reads: ReadonlyArray<readonly [string, Uint8Array]> | undefined;
+  /**
+   * Set when `reads` was checked to be exactly this record key's entries:
+   * staging then finds the uncommitted changes they hold from the key's
+   * owners (`MemoryState.ownersIn`), not entry by entry.
+   */
+  readonly scope?: string;
 }
 
 /** What `KeyValueStore.stats()` reports. */
@@ -59,4 +65,11 @@ export interface StoreStats {
   snapshots: number;
   /** Failed changelog publish attempts since open (each retried). */
   publishFailures: number;
+  /**
+   * Entries and staged changes looked at since open to order staged changes
+   * after the uncommitted ones they read or overwrote. Per change from a
+   * worker: its key's uncommitted changes and its writes — not every entry
+   * of its key (a key with thousands of open windows cost thousands a record).
+   */
+  dependencyChecks: number;
 }
