@@ -1,4 +1,4 @@
-import { markSorted } from '../../state/worker/worker-state.js';
+import { decodedEntries } from '../../state/worker/worker-state.js';
 
 /**
  * A preload's entries as one byte string: `[u32 count]` then, per entry,
@@ -33,8 +33,9 @@ export function packEntries(entries: ReadonlyArray<readonly [string, Uint8Array]
 
 /**
  * The entries of a blob. A preload comes in key order; checked here as the
- * keys are decoded, the list is then marked so (`markSorted`), and the
- * records of a key run that are given it do not compare every entry again.
+ * keys are decoded, the list is then marked so, and as the worker's own
+ * (`decodedEntries`): the records of a key run that are given it neither
+ * compare every entry again nor copy them to fold in their writes.
  */
 export function unpackEntries(blob: Uint8Array): Array<[string, Uint8Array]> {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
@@ -53,5 +54,5 @@ export function unpackEntries(blob: Uint8Array): Array<[string, Uint8Array]> {
     out[i] = [key, blob.subarray(at + 4, at + 4 + vlen)];
     at += 4 + vlen;
   }
-  return sorted ? markSorted(out) : out;
+  return decodedEntries(out, sorted);
 }

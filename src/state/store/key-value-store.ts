@@ -96,6 +96,7 @@ export class KeyValueStore {
       snapshots: this.#writer.snapshots,
       publishFailures: this.#core.publisher?.failures ?? 0,
       dependencyChecks: this.#dependencyChecks,
+      preloadEntriesCopied: this.#core.state.entriesCopied,
     };
   }
 

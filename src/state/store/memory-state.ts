@@ -30,6 +30,15 @@ export class MemoryState implements StateReader {
    */
   readonly #views = new Map<string, ScopeView>();
   /**
+   * Views handed out by `scopeEntries` (a task carries them, a result is
+   * checked against them): never changed. A view not handed out since it was
+   * made is changed in place, so a key run — one preload, then a staged change
+   * per record — copies the key's entries once, not once per record.
+   */
+  readonly #handedOut = new WeakSet<ScopeView>();
+  /** Entries copied to keep handed-out views unchanged (stats: `preloadEntriesCopied`). */
+  entriesCopied = 0;
+  /**
    * Per scope, the staged changes that are the overlay owner of some key in
    * it, with how many: what a change computed from the scope's preload read
    * of uncommitted state (`ownersIn`), without looking at every entry of
@@ -97,11 +106,13 @@ export class MemoryState implements StateReader {
     if (view !== undefined) {
       this.#views.delete(scope); // most recently used last
       this.#views.set(scope, view);
+      this.#handedOut.add(view);
       return view;
     }
     view = this.#buildScope(scope);
     this.#views.set(scope, view);
     if (this.#views.size > VIEW_LIMIT) this.#views.delete(this.#views.keys().next().value!);
+    this.#handedOut.add(view);
     return view;
   }
 
@@ -187,7 +198,12 @@ export class MemoryState implements StateReader {
         if (at === -1) break;
       }
     }
-    for (let i = 0; i < scopes.length; i++) this.#views.set(scopes[i]!, withEntries(this.#views.get(scopes[i]!)!, scopes[i]!, lists[i]!));
+    for (let i = 0; i < scopes.length; i++) {
+      const view = this.#views.get(scopes[i]!)!;
+      const shared = this.#handedOut.has(view);
+      const next = withEntries(view, scopes[i]!, lists[i]!, shared);
+      if (next !== view) { this.entriesCopied += view.length; this.#views.set(scopes[i]!, next); }
+    }
   }
 
   /**
@@ -257,10 +273,11 @@ const VIEW_LIMIT = 8192;
 /**
  * `view` (of `scope`: its own entry first, then `scope@...` in key order)
  * with each change applied in order (a key set to its bytes, or removed when
- * undefined), copied once; the same view when nothing in it changes.
+ * undefined): when `shared`, copied once (the same view when nothing in it
+ * changes); otherwise changed in place and returned.
  */
-function withEntries(view: ScopeView, scope: string, changes: ReadonlyArray<readonly [string, Uint8Array | undefined]>): ScopeView {
-  let next: Array<readonly [string, Uint8Array]> | undefined;
+function withEntries(view: ScopeView, scope: string, changes: ReadonlyArray<readonly [string, Uint8Array | undefined]>, shared: boolean): ScopeView {
+  let next: Array<readonly [string, Uint8Array]> | undefined = shared ? undefined : view as Array<readonly [string, Uint8Array]>;
   for (const [key, bytes] of changes) {
     const current = next ?? view;
     const at = entryIndex(current, scope, key);

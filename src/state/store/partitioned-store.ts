@@ -121,7 +121,7 @@ export class PartitionedStore {
 
   /** The owned partitions' counters, summed (`seq`: the largest). */
   stats(): StoreStats {
-    const total: StoreStats = { keys: 0, seq: 0, staged: 0, appliedIds: 0, logBytes: 0, commits: 0, flushes: 0, snapshots: 0, publishFailures: 0, dependencyChecks: 0 };
+    const total: StoreStats = { keys: 0, seq: 0, staged: 0, appliedIds: 0, logBytes: 0, commits: 0, flushes: 0, snapshots: 0, publishFailures: 0, dependencyChecks: 0, preloadEntriesCopied: 0 };
     for (const part of this.parts.values()) {
       const s = part.stats();
       for (const k of Object.keys(total) as Array<keyof StoreStats>) total[k] = k === 'seq' ? Math.max(total.seq, s.seq) : total[k] + s[k];

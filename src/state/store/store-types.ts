@@ -72,4 +72,10 @@ export interface StoreStats {
    * of its key (a key with thousands of open windows cost thousands a record).
    */
   dependencyChecks: number;
+  /**
+   * Entries copied since open to keep a preload handed to a task unchanged
+   * when its key changes: about one copy of the key's entries per preload
+   * (a key run shares one), not one per record.
+   */
+  preloadEntriesCopied: number;
 }

@@ -77,7 +77,14 @@ export class PreloadedState implements StateReader {
  */
 export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>, writes: Iterable<readonly [string, Uint8Array | null]>): Array<readonly [string, Uint8Array]> {
   const sorted = inKeyOrder(entries);
-  const out = sorted === entries ? entries.slice() : sorted as Array<readonly [string, Uint8Array]>;
+  // A list this worker made (decoded, or folded before) is folded in place: the record it was made for is done,
+  // and a key run of n records over a key with many entries made n copies of them.
+  let out: Array<readonly [string, Uint8Array]>;
+  if (sorted !== entries || OWNED.has(entries)) out = sorted as Array<readonly [string, Uint8Array]>;
+  else {
+    out = entries.slice();
+    preloadChecks.entriesCopied += out.length;
+  }
   for (const [key, bytes] of writes) {
     const at = lowerIndex(out, key);
     const present = at < out.length && out[at]![0] === key;
@@ -85,7 +92,17 @@ export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>
     else if (present) out[at] = [key, bytes];
     else out.splice(at, 0, [key, bytes]);
   }
+  OWNED.add(out);
   return markSorted(out);
+}
+
+/** Entry lists this worker made, that nothing but the preload they are in holds: `foldWrites` changes them in place. */
+const OWNED = new WeakSet<object>();
+
+/** `entries`, just decoded from a task (so held by nothing else), marked as the worker's own and, when `sorted`, as sorted. */
+export function decodedEntries<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T, sorted: boolean): T {
+  OWNED.add(entries);
+  return sorted ? markSorted(entries) : entries;
 }
 
 /**
@@ -104,11 +121,12 @@ export function markSorted<T extends ReadonlyArray<readonly [string, Uint8Array]
 }
 
 /**
- * Keys compared to check a preload's order, since the worker started: with
- * preloads marked sorted, none per record (tests read it to see that a
+ * Keys compared to check a preload's order, and entries copied to fold a
+ * record's writes into it, since the worker started: with preloads marked
+ * sorted and folded in place, none per record (tests read them to see that a
  * record's cost does not grow with its key's entries).
  */
-export const preloadChecks = { keysCompared: 0 };
+export const preloadChecks = { keysCompared: 0, entriesCopied: 0 };
 
 /** `entries` itself when already in strictly increasing key order, else a sorted copy (the last of equal keys winning). */
 function inKeyOrder(entries: ReadonlyArray<readonly [string, Uint8Array]>): ReadonlyArray<readonly [string, Uint8Array]> {
