@@ -89,20 +89,30 @@ test('ordering by the key\'s uncommitted changes: a change computed from the pre
   const store = await KeyValueStore.open({ dir, name: 's', fsync: 'never' });
   t.after(() => store.close());
   const b = (n: number) => new Uint8Array([n]);
+  // Enough entries that staging goes by the key's pending changes, not entry by entry (TRACK_AFTER).
+  const filler = store.changeSet('k');
+  for (let i = 0; i < 40; i++) filler.put(`k@f${String(i).padStart(2, '0')}`, i);
+  await store.commit(filler);
+  const seq0 = store.seq;
   const a = store.stage(store.prepareWire([['k@1', b(1)]], 'k', store.preload('k')), ['a']);
   const other = store.stage(store.prepareWire([['j@1', b(9)]], 'j', store.preload('j')), ['o']);
   const c = store.stage(store.prepareWire([['k@2', b(2)]], 'k', store.preload('k')), ['c']);
   const d = store.stage(store.prepareWire([['k@1', b(3)], ['k@3', b(3)]], 'k', store.preload('k')), ['d']);
   assert.deepEqual(c.deps, [a], 'what k\'s preload held uncommitted: a, not the change of key j');
   assert.deepEqual(new Set(d.deps), new Set([a, c]));
-  // d overwrote a's only key: a no longer owns anything visible in k, so a later change depends on c and d.
+  // d overwrote a's only key; a later change depends on c and d (and may on a: an earlier change of k), never on j's.
   const e = store.stage(store.prepareWire([], 'k', store.preload('k')), ['e']);
-  assert.deepEqual(new Set(e.deps), new Set([c, d]));
+  assert.ok(e.deps.includes(c) && e.deps.includes(d) && !e.deps.includes(other), 'e depends on c and d, not on j\'s change');
+  // The key's own entry counts too.
+  const f = store.stage(store.prepareWire([['k', b(8)]], 'k', store.preload('k')), ['f']);
+  const g = store.stage(store.prepareWire([], 'k', store.preload('k')), ['g']);
+  assert.ok(g.deps.includes(f), 'a change to the key itself is a dependency');
   // Committed out of order, they reach the log in dependency order.
-  const done = store.commitAll([e, d, c]);
+  const done = store.commitAll([g, f, e, d, c]);
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(store.seq, 0, 'nothing is written before a');
+  assert.equal(store.seq, seq0, 'nothing is written before a');
   await Promise.all([done, store.commit(a), store.commit(other)]);
-  assert.ok(a.seq < c.seq && c.seq < d.seq && d.seq <= e.seq, `seqs a ${a.seq}, c ${c.seq}, d ${d.seq}, e ${e.seq}`);
-  assert.deepEqual(store.preload('k').map(([k, v]) => [k, [...v]]), [['k@1', [3]], ['k@2', [2]], ['k@3', [3]]]);
+  assert.ok(seq0 < a.seq && a.seq < c.seq && c.seq < d.seq && d.seq < e.seq && f.seq < g.seq, `seqs a ${a.seq}, c ${c.seq}, d ${d.seq}, e ${e.seq}, f ${f.seq}, g ${g.seq}`);
+  assert.deepEqual(store.preload('k').filter(([k]) => !k.startsWith('k@f')).map(([k, v]) => [k, [...v]]), [['k', [8]], ['k@1', [3]], ['k@2', [2]], ['k@3', [3]]]);
+  assert.ok(store.stats().dependencyChecks < 40 * 3, `${store.stats().dependencyChecks} checks: the 40 entries were not walked per change`);
 });

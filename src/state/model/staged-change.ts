@@ -32,8 +32,12 @@ export class StagedChange {
   #done: Deferred | undefined;
   #queued: Deferred | undefined;
 
-  constructor(id: number, writes: WireWrites, covers: readonly string[], deps: readonly StagedChange[]) {
+  /** The record key every write is in (`scope` or `scope@...`), when the store checked so: MemoryState lists the change under it once. */
+  readonly scope: string | undefined;
+
+  constructor(id: number, writes: WireWrites, covers: readonly string[], deps: readonly StagedChange[], scope?: string) {
     this.id = id;
+    this.scope = scope;
     this.writes = writes;
     this.covers = covers;
     this.#deps = deps;

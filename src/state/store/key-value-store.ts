@@ -18,6 +18,7 @@ import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-t
 export type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
 const EMPTY_COVERS: readonly string[] = Object.freeze([]);
+const TRACK_AFTER = 32; // a change from a preload of more entries is ordered by its key's pending changes (pendingUnder)
 
 /**
  * A keyed state store: an in-memory map made durable by an append-only,
@@ -101,9 +102,7 @@ export class KeyValueStore {
   }
 
   /** Bytes of torn tail truncated from the log when the store opened. */
-  get recoveredTornBytes(): number {
-    return this.#core.tornBytes;
-  }
+  get recoveredTornBytes(): number { return this.#core.tornBytes; }
 
   /** Last committed sequence number (0 for an empty store). */
   get seq(): number { return this.#core.seq; }
@@ -192,19 +191,20 @@ export class KeyValueStore {
     }
     const writes = prepared ? changes.writes : changes.toWire();
     const deps: StagedChange[] = [];
-    if (prepared && changes.scope !== undefined) {
-      // Computed from every entry of the record key (a preload), writing inside it: it depends on each uncommitted
-      // change visible there — the scope's overlay owners, each once — and a key's open windows are not walked.
-      for (const owner of this.#core.state.ownersIn(changes.scope)) {
+    // From every entry of the record key (a preload), writing inside it: with many (open windows), it depends on each
+    // uncommitted change of the key (pendingUnder, and the key's own entry); they are not walked.
+    if (prepared && changes.scope !== undefined && changes.reads !== undefined && changes.reads.length > TRACK_AFTER) {
+      for (const owner of this.#core.state.pendingUnder(changes.scope)?.values() ?? []) {
         this.#dependencyChecks += 1;
         if (owner instanceof StagedChange && (owner.phase === 'staged' || owner.phase === 'waiting')) deps.push(owner);
       }
+      this.#addDep(deps, changes.scope);
     } else {
       if (prepared) { if (changes.reads) for (const [key] of changes.reads) this.#addDep(deps, key); }
       else for (const key of changes.readKeys()) this.#addDep(deps, key);
       for (const [key] of writes) this.#addDep(deps, key);
     }
-    const staged = new StagedChange(this.#nextStagedId++, writes, covers.length === 0 ? EMPTY_COVERS : [...covers], deps);
+    const staged = new StagedChange(this.#nextStagedId++, writes, covers.length === 0 ? EMPTY_COVERS : [...covers], deps, changes.scope);
     this.#core.state.stage(staged, writes);
     return staged;
   }

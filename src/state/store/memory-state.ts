@@ -6,6 +6,8 @@ import { ScopeIndex } from './scope-index.js';
 /** A staged change set as the in-memory state tracks it. */
 export interface StagedOwner {
   readonly id: number;
+  /** The record key all its writes are in, when checked (see `stage`). */
+  readonly scope?: string | undefined;
 }
 
 /**
@@ -30,21 +32,14 @@ export class MemoryState implements StateReader {
    */
   readonly #views = new Map<string, ScopeView>();
   /**
-   * Views handed out by `scopeEntries` (a task carries them, a result is
-   * checked against them): never changed. A view not handed out since it was
-   * made is changed in place, so a key run — one preload, then a staged change
+   * Scopes whose current view `scopeEntries` handed out (a task carries it, a
+   * result is checked against it): it is never changed. A view not handed out
+   * since it was made is changed in place, so a key run — one preload, then a staged change
    * per record — copies the key's entries once, not once per record.
    */
-  readonly #handedOut = new WeakSet<ScopeView>();
+  readonly #handedOut = new Set<string>();
   /** Entries copied to keep handed-out views unchanged (stats: `preloadEntriesCopied`). */
   entriesCopied = 0;
-  /**
-   * Per scope, the staged changes that are the overlay owner of some key in
-   * it, with how many: what a change computed from the scope's preload read
-   * of uncommitted state (`ownersIn`), without looking at every entry of
-   * the scope (a key's open windows: thousands with a long grace).
-   */
-  readonly #owners = new Map<string, Map<StagedOwner, number>>();
 
   /** Loads a committed entry (snapshot load). */
   setCommitted(key: string, bytes: Uint8Array): void {
@@ -106,13 +101,17 @@ export class MemoryState implements StateReader {
     if (view !== undefined) {
       this.#views.delete(scope); // most recently used last
       this.#views.set(scope, view);
-      this.#handedOut.add(view);
+      this.#handedOut.add(scope);
       return view;
     }
     view = this.#buildScope(scope);
     this.#views.set(scope, view);
-    if (this.#views.size > VIEW_LIMIT) this.#views.delete(this.#views.keys().next().value!);
-    this.#handedOut.add(view);
+    if (this.#views.size > VIEW_LIMIT) {
+      const oldest = this.#views.keys().next().value!;
+      this.#views.delete(oldest);
+      this.#handedOut.delete(oldest);
+    }
+    this.#handedOut.add(scope);
     return view;
   }
 
@@ -161,17 +160,25 @@ export class MemoryState implements StateReader {
     // replace the scope's view once, not once per write.
     let changed: Array<readonly [string, Uint8Array | undefined]> | undefined;
     const views = this.#views.size !== 0;
+    let last: string | undefined;
+    let lastSet: Map<number, object> | undefined;
+    const scope = owner.scope;
     for (const [key, bytes] of writes) {
       const before = views ? this.getBytes(key) : undefined;
-      const previous = this.overlay.get(key);
-      if (previous === undefined && !this.committed.has(key)) this.#scopes.add(key);
-      if (previous?.owner !== owner) {
-        if (previous !== undefined) this.#own(key, previous.owner, -1);
-        this.#own(key, owner, 1);
-      }
+      if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
       this.overlay.set(key, { bytes, owner });
+      // Listed as pending under each scope of the key (see pendingUnder): with the change's record key known, under
+      // it once (below), and here only under deeper scopes (`scope@x` of `scope@x@y`), rare.
+      for (let at = deeperScope(key, scope); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
+        if (last === undefined || at !== last.length || !key.startsWith(last)) {
+          last = key.slice(0, at);
+          lastSet = this.#scopes.pending(last);
+        }
+        lastSet?.set(owner.id, owner);
+      }
       if (views && before !== (bytes ?? undefined)) (changed ??= []).push([key, bytes ?? undefined]);
     }
+    if (scope !== undefined) this.#scopes.pending(scope)?.set(owner.id, owner);
     if (changed !== undefined) this.#viewsChanged(changed);
   }
 
@@ -199,45 +206,52 @@ export class MemoryState implements StateReader {
       }
     }
     for (let i = 0; i < scopes.length; i++) {
-      const view = this.#views.get(scopes[i]!)!;
-      const shared = this.#handedOut.has(view);
-      const next = withEntries(view, scopes[i]!, lists[i]!, shared);
-      if (next !== view) { this.entriesCopied += view.length; this.#views.set(scopes[i]!, next); }
+      const scope = scopes[i]!;
+      const view = this.#views.get(scope)!;
+      const next = withEntries(view, scope, lists[i]!, this.#handedOut.has(scope));
+      if (next !== view) {
+        this.entriesCopied += view.length;
+        this.#views.set(scope, next);
+        this.#handedOut.delete(scope);
+      }
     }
   }
 
   /**
-   * The staged changes whose writes are visible in `scope` (the key itself
-   * and `scope@...`): the uncommitted state a change computed from the
-   * scope's entries read. Each once; as many as the scope has uncommitted
-   * owners, whatever the number of its entries.
+   * The staged changes not yet committed that wrote a key under `scope`
+   * (`scope@...`), by id: with `scope`'s own overlay owner, every uncommitted
+   * change a change computed from the scope's entries can have read (and
+   * maybe a few more, whose writes were overwritten since — an extra
+   * dependency on an earlier change of the key only orders more strictly).
+   * As many as the key has changes in flight, whatever the number of its
+   * entries. Tracked from the first call on (which walks the scope's entries
+   * once); undefined for a scope without keys under it.
    */
-  ownersIn(scope: string): Iterable<StagedOwner> {
-    return this.#owners.get(scope)?.keys() ?? [];
+  pendingUnder(scope: string): ReadonlyMap<number, StagedOwner> | undefined {
+    const tracked = this.#scopes.pending(scope) as Map<number, StagedOwner> | undefined;
+    if (tracked !== undefined) return tracked;
+    const initial = new Map<number, StagedOwner>();
+    for (const key of this.#scopes.children(scope)) {
+      const owner = this.overlay.get(key)?.owner;
+      if (owner !== undefined) initial.set(owner.id, owner);
+    }
+    return this.#scopes.track(scope, initial) as Map<number, StagedOwner> | undefined;
   }
 
-  /** `owner` became (+1) or stopped being (-1) the overlay owner of `key`: counted under each scope `key` is in. */
-  #own(key: string, owner: StagedOwner, delta: 1 | -1): void {
-    for (let at = key.indexOf(SCOPE_SEPARATOR, 1); ; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
-      const scope = at === -1 ? key : key.slice(0, at);
-      let counts = this.#owners.get(scope);
-      if (counts === undefined) {
-        if (delta < 0) { if (at === -1) break; continue; }
-        this.#owners.set(scope, counts = new Map());
-      }
-      const n = (counts.get(owner) ?? 0) + delta;
-      if (n > 0) counts.set(owner, n);
-      else {
-        counts.delete(owner);
-        if (counts.size === 0) this.#owners.delete(scope);
-      }
-      if (at === -1) break;
+  /** `owner` is committed: no longer listed under the scopes of `key` past its own (`last`: a scope done already, to skip). */
+  #committed(key: string, owner: StagedOwner, last: string | undefined): string | undefined {
+    for (let at = deeperScope(key, owner.scope); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
+      if (last !== undefined && at === last.length && key.startsWith(last)) continue;
+      last = key.slice(0, at);
+      this.#scopes.pending(last)?.delete(owner.id);
     }
+    return last;
   }
 
   /** Applies durable writes to the committed map and drops overlay entries this owner was the last to write. */
   applyCommitted(writes: WireWrites, owner?: StagedOwner): void {
     const views = this.#views.size !== 0;
+    let last: string | undefined;
     for (const [key, bytes] of writes) {
       const before = views ? this.getBytes(key) : undefined;
       const known = this.committed.has(key) || this.overlay.has(key);
@@ -247,21 +261,32 @@ export class MemoryState implements StateReader {
         if (!this.committed.has(key)) this.#sorted.markStale();
         this.committed.set(key, bytes);
       }
-      if (owner !== undefined && this.overlay.get(key)?.owner === owner) {
-        this.overlay.delete(key);
-        this.#own(key, owner, -1);
+      if (owner !== undefined) {
+        if (this.overlay.get(key)?.owner === owner) this.overlay.delete(key);
+        last = this.#committed(key, owner, last);
       }
       const present = this.committed.has(key) || this.overlay.has(key);
       if (present && !known) this.#scopes.add(key);
       else if (!present && known) this.#scopes.remove(key);
       if (views) this.#visibleChanged(key, before, this.getBytes(key));
     }
+    if (owner?.scope !== undefined) this.#scopes.pending(owner.scope)?.delete(owner.id);
   }
 
   /** Committed entries in key order (for snapshots and the changelog re-publish). */
   committedEntries(): Array<[string, Uint8Array]> {
     return this.committedRange({});
   }
+}
+
+/**
+ * Where in `key` the first scope to list a change under ends: the first
+ * separator (not at 0), or with the change's record key `scope` known (it is
+ * listed there once), the first past `scope@`; -1: none.
+ */
+function deeperScope(key: string, scope: string | undefined): number {
+  if (scope === undefined) return key.indexOf(SCOPE_SEPARATOR, 1);
+  return key.length > scope.length ? key.indexOf(SCOPE_SEPARATOR, scope.length + 1) : -1;
 }
 
 /** A scope's entries as `MemoryState.scopeEntries` gives them: never modified once handed out. */

@@ -10,32 +10,55 @@ import { SCOPE_SEPARATOR } from '../model/names.js';
  * index answers it in time proportional to the key's own entries.
  */
 export class ScopeIndex {
-  #children = new Map<string, Set<string>>();
+  #children = new Map<string, Scope>();
 
   add(key: string): void {
     for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
       const scope = key.slice(0, at);
-      let set = this.#children.get(scope);
-      if (set === undefined) {
-        set = new Set();
-        this.#children.set(scope, set);
+      let entry = this.#children.get(scope);
+      if (entry === undefined) {
+        entry = { keys: new Set(), pending: undefined };
+        this.#children.set(scope, entry);
       }
-      set.add(key);
+      entry.keys.add(key);
     }
   }
 
   remove(key: string): void {
     for (let at = key.indexOf(SCOPE_SEPARATOR, 1); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
       const scope = key.slice(0, at);
-      const set = this.#children.get(scope);
-      if (set === undefined) continue;
-      set.delete(key);
-      if (set.size === 0) this.#children.delete(scope);
+      const entry = this.#children.get(scope);
+      if (entry === undefined) continue;
+      entry.keys.delete(key);
+      if (entry.keys.size === 0) this.#children.delete(scope);
     }
   }
 
   /** Keys under `scope@` (possibly including ones whose value is a staged delete: callers filter). */
   children(scope: string): Iterable<string> {
-    return this.#children.get(scope) ?? [];
+    return this.#children.get(scope)?.keys ?? [];
   }
+
+  /**
+   * The staged changes not yet committed that wrote under `scope@`, by id,
+   * once MemoryState tracks them for the scope (`track`; a scope with few
+   * entries is not tracked: walking them costs less). It lives as long as the
+   * scope has keys — a staged key is in the index until its change commits.
+   */
+  pending(scope: string): Map<number, object> | undefined {
+    return this.#children.get(scope)?.pending;
+  }
+
+  /** Starts tracking `scope`'s pending changes with `initial` (undefined when the scope has no keys). */
+  track(scope: string, initial: Map<number, object>): Map<number, object> | undefined {
+    const entry = this.#children.get(scope);
+    if (entry === undefined) return undefined;
+    return entry.pending ??= initial;
+  }
+}
+
+interface Scope {
+  keys: Set<string>;
+  /** By change id; undefined while not tracked. */
+  pending: Map<number, object> | undefined;
 }

@@ -80,7 +80,7 @@ export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>
   // A list this worker made (decoded, or folded before) is folded in place: the record it was made for is done,
   // and a key run of n records over a key with many entries made n copies of them.
   let out: Array<readonly [string, Uint8Array]>;
-  if (sorted !== entries || OWNED.has(entries)) out = sorted as Array<readonly [string, Uint8Array]>;
+  if (sorted !== entries || marked(entries, OWNED)) out = sorted as Array<readonly [string, Uint8Array]>;
   else {
     out = entries.slice();
     preloadChecks.entriesCopied += out.length;
@@ -92,17 +92,12 @@ export function foldWrites(entries: ReadonlyArray<readonly [string, Uint8Array]>
     else if (present) out[at] = [key, bytes];
     else out.splice(at, 0, [key, bytes]);
   }
-  OWNED.add(out);
-  return markSorted(out);
+  return mark(out, OWNED | SORTED);
 }
-
-/** Entry lists this worker made, that nothing but the preload they are in holds: `foldWrites` changes them in place. */
-const OWNED = new WeakSet<object>();
 
 /** `entries`, just decoded from a task (so held by nothing else), marked as the worker's own and, when `sorted`, as sorted. */
 export function decodedEntries<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T, sorted: boolean): T {
-  OWNED.add(entries);
-  return sorted ? markSorted(entries) : entries;
+  return mark(entries, sorted ? OWNED | SORTED : OWNED);
 }
 
 /**
@@ -112,12 +107,25 @@ export function decodedEntries<T extends ReadonlyArray<readonly [string, Uint8Ar
  * checking it again per record compared every entry of the key (each open
  * window) for every record.
  */
-const SORTED = new WeakSet<object>();
+const SORTED = 1;
+/** Entry lists this worker made, that nothing but the preload they are in holds: `foldWrites` changes them in place. */
+const OWNED = 2;
+/** Where a list's marks are kept: on the array itself (a symbol-keyed property), not in a WeakSet gaining an entry per record. */
+const MARKS = Symbol('walrus-stream.preload-marks');
+
+type Marked = { [MARKS]?: number };
+const marked = (entries: object, mark: number): boolean => (((entries as Marked)[MARKS] ?? 0) & mark) !== 0;
+function mark<T extends object>(entries: T, bits: number): T {
+  const had = (entries as Marked)[MARKS];
+  if (had !== undefined) (entries as Marked)[MARKS] = had | bits;
+  // Not enumerable: the list still compares, copies and serializes as the plain list of entries it is.
+  else if (Object.isExtensible(entries)) Object.defineProperty(entries, MARKS, { value: bits, writable: true, configurable: true, enumerable: false });
+  return entries;
+}
 
 /** Marks `entries` as strictly increasing in key order (the caller checked or built it so) and returns it. */
-export function markSorted<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T): T {
-  SORTED.add(entries);
-  return entries;
+function markSorted<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T): T {
+  return mark(entries, SORTED);
 }
 
 /**
@@ -130,8 +138,9 @@ export const preloadChecks = { keysCompared: 0, entriesCopied: 0 };
 
 /** `entries` itself when already in strictly increasing key order, else a sorted copy (the last of equal keys winning). */
 function inKeyOrder(entries: ReadonlyArray<readonly [string, Uint8Array]>): ReadonlyArray<readonly [string, Uint8Array]> {
-  if (SORTED.has(entries)) return entries;
-  return markSorted(isStrictlySorted(entries) ? entries : [...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0])));
+  if (marked(entries, SORTED)) return entries;
+  // A caller's own list is checked each time (the caller may change it); a sorted copy made here is marked.
+  return isStrictlySorted(entries) ? entries : markSorted([...new Map(entries)].sort((a, b) => compareKeys(a[0], b[0])));
 }
 
 function isStrictlySorted(entries: ReadonlyArray<readonly [string, Uint8Array]>): boolean {
