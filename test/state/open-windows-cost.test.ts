@@ -107,12 +107,16 @@ test('ordering by the key\'s uncommitted changes: a change computed from the pre
   const f = store.stage(store.prepareWire([['k', b(8)]], 'k', store.preload('k')), ['f']);
   const g = store.stage(store.prepareWire([], 'k', store.preload('k')), ['g']);
   assert.ok(g.deps.includes(f), 'a change to the key itself is a dependency');
+  // A record of key k@x writes k@x@y, which k's entries include: a later change of k depends on it.
+  const nested = store.stage(store.prepareWire([['k@x@y', b(4)]], 'k@x', store.preload('k@x')), ['n']);
+  const h = store.stage(store.prepareWire([], 'k', store.preload('k')), ['h']);
+  assert.ok(h.deps.includes(nested), 'a change of a key under k (record key k@x) is a dependency of k\'s next change');
   // Committed out of order, they reach the log in dependency order.
-  const done = store.commitAll([g, f, e, d, c]);
+  const done = store.commitAll([h, g, f, e, d, c]);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(store.seq, seq0, 'nothing is written before a');
-  await Promise.all([done, store.commit(a), store.commit(other)]);
-  assert.ok(seq0 < a.seq && a.seq < c.seq && c.seq < d.seq && d.seq < e.seq && f.seq < g.seq, `seqs a ${a.seq}, c ${c.seq}, d ${d.seq}, e ${e.seq}, f ${f.seq}, g ${g.seq}`);
-  assert.deepEqual(store.preload('k').filter(([k]) => !k.startsWith('k@f')).map(([k, v]) => [k, [...v]]), [['k', [8]], ['k@1', [3]], ['k@2', [2]], ['k@3', [3]]]);
+  await Promise.all([done, store.commit(a), store.commit(other), store.commit(nested)]);
+  assert.ok(seq0 < a.seq && a.seq < c.seq && c.seq < d.seq && d.seq < e.seq && f.seq < g.seq && nested.seq < h.seq, `seqs a ${a.seq}, c ${c.seq}, d ${d.seq}, e ${e.seq}, f ${f.seq}, g ${g.seq}, n ${nested.seq}, h ${h.seq}`);
+  assert.deepEqual(store.preload('k').filter(([k]) => !k.startsWith('k@f')).map(([k, v]) => [k, [...v]]), [['k', [8]], ['k@1', [3]], ['k@2', [2]], ['k@3', [3]], ['k@x@y', [4]]]);
   assert.ok(store.stats().dependencyChecks < 40 * 3, `${store.stats().dependencyChecks} checks: the 40 entries were not walked per change`);
 });

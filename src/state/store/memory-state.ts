@@ -167,8 +167,8 @@ export class MemoryState implements StateReader {
       const before = views ? this.getBytes(key) : undefined;
       if (!this.overlay.has(key) && !this.committed.has(key)) this.#scopes.add(key);
       this.overlay.set(key, { bytes, owner });
-      // Listed as pending under each scope of the key (see pendingUnder): with the change's record key known, under
-      // it once (below), and here only under deeper scopes (`scope@x` of `scope@x@y`), rare.
+      // Listed as pending under each scope of the key (see pendingUnder): with the change's record key known, under it
+      // and the scopes it is in once (below), and here only under deeper scopes (`scope@x` of `scope@x@y`), rare.
       for (let at = deeperScope(key, scope); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
         if (last === undefined || at !== last.length || !key.startsWith(last)) {
           last = key.slice(0, at);
@@ -178,7 +178,7 @@ export class MemoryState implements StateReader {
       }
       if (views && before !== (bytes ?? undefined)) (changed ??= []).push([key, bytes ?? undefined]);
     }
-    if (scope !== undefined) this.#scopes.pending(scope)?.set(owner.id, owner);
+    if (scope !== undefined) this.#listUnderScope(owner, scope, true);
     if (changed !== undefined) this.#viewsChanged(changed);
   }
 
@@ -238,6 +238,20 @@ export class MemoryState implements StateReader {
     return this.#scopes.track(scope, initial) as Map<number, StagedOwner> | undefined;
   }
 
+  /**
+   * Lists (or, once committed, unlists) a change under its record key `scope`
+   * and every scope `scope` itself is under (`a` and `a@b` for `a@b@c`): its
+   * writes are all in `scope`, so these are the same for each of them.
+   */
+  #listUnderScope(owner: StagedOwner, scope: string, list: boolean): void {
+    for (let at = scope.indexOf(SCOPE_SEPARATOR, 1); ; at = scope.indexOf(SCOPE_SEPARATOR, at + 1)) {
+      const pending = this.#scopes.pending(at === -1 ? scope : scope.slice(0, at));
+      if (list) pending?.set(owner.id, owner);
+      else pending?.delete(owner.id);
+      if (at === -1) return;
+    }
+  }
+
   /** `owner` is committed: no longer listed under the scopes of `key` past its own (`last`: a scope done already, to skip). */
   #committed(key: string, owner: StagedOwner, last: string | undefined): string | undefined {
     for (let at = deeperScope(key, owner.scope); at !== -1; at = key.indexOf(SCOPE_SEPARATOR, at + 1)) {
@@ -270,7 +284,7 @@ export class MemoryState implements StateReader {
       else if (!present && known) this.#scopes.remove(key);
       if (views) this.#visibleChanged(key, before, this.getBytes(key));
     }
-    if (owner?.scope !== undefined) this.#scopes.pending(owner.scope)?.delete(owner.id);
+    if (owner?.scope !== undefined) this.#listUnderScope(owner, owner.scope, false);
   }
 
   /** Committed entries in key order (for snapshots and the changelog re-publish). */
