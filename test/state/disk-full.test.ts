@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyValueStore, storeDir } from '../../src/state/index.js';
 import { fillDiskUnder } from '../helpers/dev-full.js';
@@ -30,4 +31,23 @@ test('a commit on a full disk fails with STATE_STORE_ERROR naming the log, the d
   assert.equal(again.get('a'), 1, 'the committed value, not the one that failed');
   assert.ok(again.hasApplied('r1') && !again.hasApplied('r2'));
   await again.close();
+});
+
+test('compact() whose snapshot cannot be written rejects (it never settled) and leaves no temporary snapshot behind', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const at = storeDir(dir, 'app', 'kv');
+  const store = await KeyValueStore.open({ dir: at, name: 'kv' });
+  const change = store.changeSet();
+  change.put('a', 1);
+  await store.commit(change, ['r1']);
+  // A snapshot's last step, the rename over snapshot.bin, fails: a directory with a file in it stands there.
+  await mkdir(join(at, 'snapshot.bin', 'blocker'), { recursive: true });
+  const outcome = await Promise.race([
+    store.compact().then(() => 'resolved', (error: Error) => `rejected: ${error.message}`),
+    new Promise<string>((resolve) => setTimeout(resolve, 3_000, 'still pending after 3 s').unref()),
+  ]);
+  assert.match(outcome, /^rejected: /, outcome);
+  assert.deepEqual((await readdir(at)).filter((name) => name.endsWith('.tmp')), [], 'no temporary snapshot left');
+  await store.close().catch(() => undefined);
 });

@@ -15,7 +15,7 @@ export class CommitWriter {
   #next: Flush | undefined;
   #running = false;
   #drained: Array<() => void> = [];
-  #compactWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #compactWaiters: CompactWaiter[] = [];
   commits = 0;
   flushes = 0;
   snapshots = 0;
@@ -76,6 +76,8 @@ export class CommitWriter {
       const batch = this.#queue.splice(0);
       const waiting = this.#next;
       this.#next = undefined;
+      // Taken off the list before the snapshot they wait for: a snapshot that fails must reject them from here.
+      let compacting: CompactWaiter[] = [];
       try {
         if (batch.length > 0) {
           await this.#core.writeBatch(batch);
@@ -84,10 +86,10 @@ export class CommitWriter {
         }
         waiting?.resolve();
         if (this.#compactWaiters.length > 0 || this.#core.log.size >= this.#snapshotEveryBytes) {
-          const waiters = this.#compactWaiters.splice(0);
+          compacting = this.#compactWaiters.splice(0);
           await this.#core.snapshot();
           this.snapshots++;
-          for (const w of waiters) w.resolve();
+          for (const w of compacting) w.resolve();
         }
       } catch (error) {
         this.failed ??= error;
@@ -96,7 +98,7 @@ export class CommitWriter {
         waiting?.reject(error);
         (this.#next as Flush | undefined)?.reject(error); // set again by enqueues during the failed write
         this.#next = undefined;
-        for (const w of this.#compactWaiters.splice(0)) w.reject(error);
+        for (const w of [...compacting, ...this.#compactWaiters.splice(0)]) w.reject(error);
       }
     }
   }
@@ -112,3 +114,5 @@ function flush(): Flush {
   promise.catch(() => undefined);
   return { promise, resolve, reject };
 }
+
+interface CompactWaiter { resolve: () => void; reject: (e: unknown) => void }

@@ -1,4 +1,4 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
@@ -43,12 +43,18 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(encodeLogFrame(pack(body)));
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(encodeLogFrame(pack(body)));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    // A snapshot that could not be written (a full disk) leaves no half-written copy behind.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
   }
-  await rename(tmp, path);
   await fsyncDir(dirname(path));
 }
 
