@@ -80,7 +80,7 @@ test('run --seed <(yes ...) past the file-size limit: exit non-zero naming the s
   // ulimit -f is in 1 KiB blocks; with SIGXFSZ ignored a write past it fails with EFBIG instead of killing the process.
   const r = await sh(`trap '' XFSZ; ulimit -f 1024; exec node ${BIN} run topology.yaml --until-idle --metrics-address false --seed in=<(yes '{"a":1}')`, dir);
   assert.notEqual(r.code, 0, r.stderr);
-  assert.match(r.stderr, /seed file \/dev\/fd\/\d+ is not a regular file, so it is copied to \/.*\/state\/seedfull\/seed-spool-[^ ]+\.tmp before it is loaded, and that copy failed after \d+ bytes: EFBIG: file too large, write; the file reached the largest file this process may write \(`ulimit -f`\)/);
+  assert.match(r.stderr, /seed file \/dev\/fd\/\d+ is not a regular file, so it is copied to \/.*\/state\/seedfull\/seed-spool-[^ ]+\.tmp before it is loaded, and that copy failed after \d+ bytes: EFBIG: file too large, write; a file under \/.*\/state\/seedfull reached the largest file this process may write \(the file-size limit, `ulimit -f`\): raise it/);
   assert.deepEqual(await spools(join(dir, 'state', 'seedfull')), [], 'the partial spool is removed');
 });
 

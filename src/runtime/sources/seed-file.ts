@@ -129,10 +129,8 @@ class Spooler {
       // Ignoring the count lost the end of the copy when the pipe ended right there.
       for (let done = 0; done < chunk.length;) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      const limit = code === 'EFBIG' ? '; the file reached the largest file this process may write (`ulimit -f`)' : '';
       throw new WalrusError('CONFIG_INVALID', `seed file ${this.file} is not a regular file, so it is copied to ${this.spool} before it is loaded, ` +
-        `and that copy failed after ${this.#written} bytes: ${(cause as Error).message}${limit}${diskFullAdvice(cause, this.dir, 'run again')}; ` +
+        `and that copy failed after ${this.#written} bytes: ${(cause as Error).message}${diskFullAdvice(cause, this.dir, 'run again')}; ` +
         'the copy was removed and nothing was loaded', { cause, context: { file: this.file, spool: this.spool } });
     }
     this.#written += chunk.length;
