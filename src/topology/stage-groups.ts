@@ -28,7 +28,20 @@ export type GroupStart =
   | 'fuse: false'
   | 'shares a state store'
   | 'its input runs alone'
-  | 're-keyed input (repartition)';
+  | 're-keyed input (repartition)'
+  | 'group depth limit';
+
+/**
+ * Most processors one after the other in a stage group: a deeper one starts
+ * a new group. Inside a group a record carries the path it took (member and
+ * output position per hop, for the ids of its derived records and state), so
+ * one record's chain costs the square of its depth in the worker: a chain of
+ * 7,000 processors in one group ran its worker out of heap on the first
+ * record and never finished. Cut every 128 steps it is linear (a record
+ * crosses threads once per 128 processors, which costs far less than the
+ * processors do), and a fan-out (breadth) is not limited by it.
+ */
+export const MAX_GROUP_DEPTH = 128;
 
 /**
  * The rule (docs/pipeline.md, "Stage groups"): a processor joins the group
@@ -41,7 +54,9 @@ export type GroupStart =
  * - it runs in key ordering (every stateful step does) and a member between
  *   the group's head and it declares `rekey: true` — the key it would see is
  *   not the key the group holds, so it needs the coordinator's key ordering
- *   again: the equivalent of a repartition.
+ *   again: the equivalent of a repartition;
+ * - it would be more than {@link MAX_GROUP_DEPTH} steps below its group's
+ *   head (a long chain is cut into groups of that depth).
  *
  * A key change that is not declared stays safe: the worker hands a record
  * whose key is not the held one back to the coordinator before any keyed
@@ -56,6 +71,8 @@ export function planStageGroups(topology: Topology): StageGroup[] {
 
   // Each processor's group head, and whether a re-key lies between the head and it (inclusive).
   const headOf = new Map<string, string>();
+  /** Steps below its group's head (the head: 0). */
+  const level = new Map<string, number>();
   const rekeyedBy = new Map<string, boolean>();
   const reasons = new Map<string, GroupStart>();
   const start = (p: ProcessorSpec): GroupStart | undefined => {
@@ -68,6 +85,7 @@ export function planStageGroups(topology: Topology): StageGroup[] {
     const upstream = topology.processors[input.name]!;
     if (!upstream.fuse || sharesStore(upstream)) return 'its input runs alone';
     if (keyed(p) && rekeyedBy.get(upstream.name)) return 're-keyed input (repartition)';
+    if ((level.get(upstream.name) ?? 0) + 1 >= MAX_GROUP_DEPTH) return 'group depth limit';
     return undefined;
   };
   // Iterative (a chain of thousands of processors overflowed the call stack):
@@ -92,10 +110,12 @@ export function planStageGroups(topology: Topology): StageGroup[] {
         headOf.set(p.name, p.name);
         reasons.set(p.name, why);
         rekeyedBy.set(p.name, p.rekey);
+        level.set(p.name, 0);
         continue;
       }
       const upstream = upstreamOf(p)!.name;
       headOf.set(p.name, headOf.get(upstream)!);
+      level.set(p.name, (level.get(upstream) ?? 0) + 1);
       rekeyedBy.set(p.name, rekeyedBy.get(upstream)! || p.rekey);
     }
   };

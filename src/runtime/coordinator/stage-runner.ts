@@ -5,6 +5,7 @@ import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, Resume
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
 import { retryDelay } from './backoff.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
+import { statefulReach } from './member-reach.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import type { BatchRunner } from '../pipeline/pipeline-io.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
@@ -113,8 +114,10 @@ export class StageRunner {
   readonly #o: StageRunnerOptions;
   readonly #scheduler: OrderingScheduler<Job>;
   readonly #now: () => number;
-  /** Stateful members each entry can reach in the chain. */
-  readonly #reach: number[][];
+  /** Stateful members each entry can reach in the chain (none at all in a group without state: not walked). */
+  readonly #reach: ReadonlyArray<readonly number[]>;
+  /** Member name → index in the group. */
+  readonly #members: Map<string, number>;
   #batchesInFlight = 0;
   /** Records in batches sent to a worker and not yet handled (the dashboard's in-flight). */
   #recordsOut = 0;
@@ -126,7 +129,8 @@ export class StageRunner {
     this.#o = options;
     this.#scheduler = new OrderingScheduler<Job>(options.group.ordering);
     this.#now = options.now ?? Date.now;
-    this.#reach = options.wire.members.map((_, entry) => reachable(options.wire, entry).filter((m) => options.hooks[m] !== undefined));
+    this.#members = new Map(options.group.members.map((name, i) => [name, i]));
+    this.#reach = statefulReach(options.wire, options.hooks);
   }
 
   get name(): string {
@@ -370,8 +374,8 @@ export class StageRunner {
   }
 
   #memberIndex(name: string): number {
-    const i = this.#o.group.members.indexOf(name);
-    if (i < 0) throw new WalrusError('INTERNAL_ERROR', `processor "${name}" is not a member of stage group "${this.name}"`);
+    const i = this.#members.get(name);
+    if (i === undefined) throw new WalrusError('INTERNAL_ERROR', `processor "${name}" is not a member of stage group "${this.name}"`);
     return i;
   }
 }
@@ -385,16 +389,4 @@ function culpritOf(error: unknown, size: number): number | undefined {
 /** A fresh record that may run in a run: first attempt, not isolated or single, not a stream-time tick. */
 function plain(job: Job): boolean {
   return job.attempt === 1 && job.isolate !== true && job.single !== true && job.root === undefined && job.record.source !== TICK_SOURCE;
-}
-
-/** Members reachable from `entry` inside the group, `entry` first. */
-function reachable(group: GroupSpecWire, entry: number): number[] {
-  const seen = new Set<number>([entry]);
-  const order = [entry];
-  for (let k = 0; k < order.length; k++) {
-    for (const route of Object.values(group.members[order[k]!]!.routes)) {
-      for (const m of route.members) if (!seen.has(m)) { seen.add(m); order.push(m); }
-    }
-  }
-  return order;
 }
