@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import pLimit from 'p-limit';
 import { partitionTopic, partitionTopics } from '../../codec/partitioning.js';
 import { WalrusError, serializeError } from '../../errors/index.js';
 import { KeyValueStore } from '../../state/index.js';
@@ -64,26 +65,47 @@ export async function openStores(topology: Topology, client: StateClient, logger
   }
   if (plans.some((plan) => plan.partitions > 1)) await writeOwnership(file, recordOf(plans, hooks.assignment));
 
+  // At most OPEN_AT_ONCE registrations and opens at a time: each waits on the node and the disk (a changelog's
+  // registration, directories and fsyncs, the restore's first fetch), so one after the other 1,000 stores took
+  // 20 s to open; a bound keeps files, connections and restores in flight few.
+  const limit = pLimit(OPEN_AT_ONCE);
+  let failed = false;
+  const guarded = <T>(fn: () => Promise<T>) => limit(() => {
+    if (failed) return Promise.reject(SKIPPED);
+    return fn().catch((error: unknown) => { failed = true; throw error; });
+  });
+  // Every partition's changelog exists from the first start on: a later start can then tell a partition count that grew (partition-check.ts).
+  const topics = plans.flatMap((plan) => partitionTopics(topology.stores[plan.name]!.changelog, plan.partitions));
+  await settleAll(topics.map((topic) => guarded(() => client.register(topic))), () => undefined);
+  const opening = plans.map((plan) => plan.owned.map((p) => guarded(() => openPartition(topology, client, logger, hooks, plan, p))));
+  const parts = await settleAll(opening.flat(), (store) => store.close());
   const stores = new Map<string, PartitionedStore>();
-  const opened: KeyValueStore[] = [];
-  try {
-    for (const plan of plans) {
-      const spec = topology.stores[plan.name]!;
-      // Every partition's changelog exists from the first start on: a later start can then tell a partition count that grew (partition-check.ts).
-      for (const topic of partitionTopics(spec.changelog, plan.partitions)) await client.register(topic);
-      const parts = new Map<number, KeyValueStore>();
-      for (const p of plan.owned) {
-        const store = await openPartition(topology, client, logger, hooks, plan, p);
-        opened.push(store);
-        parts.set(p, store);
-      }
-      stores.set(plan.name, new PartitionedStore(plan.name, plan.partitions, parts));
-    }
-  } catch (error) {
-    for (const store of opened) await store.close().catch(() => undefined);
-    throw error;
+  let k = 0;
+  for (const plan of plans) {
+    const owned = new Map<number, KeyValueStore>();
+    for (const p of plan.owned) owned.set(p, parts[k++]!);
+    stores.set(plan.name, new PartitionedStore(plan.name, plan.partitions, owned));
   }
   return stores;
+}
+
+/** Most changelog registrations, and most store partitions opening (and restoring), at once. */
+export const OPEN_AT_ONCE = 16;
+
+/** What a registration or open not started yet rejects with once another failed. */
+const SKIPPED = Symbol('skipped: another store failed to open');
+
+/**
+ * Waits for every one of `pending` to settle; if any failed, `undo` runs on
+ * each that succeeded (errors ignored) and the first real failure (by
+ * position; those not started after it only say SKIPPED) is thrown.
+ */
+async function settleAll<T>(pending: Array<Promise<T>>, undo: (value: T) => Promise<unknown> | undefined): Promise<T[]> {
+  const settled = await Promise.allSettled(pending);
+  const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+  for (const r of settled) if (r.status === 'fulfilled') await Promise.resolve(undo(r.value)).catch(() => undefined);
+  throw failures.find((e) => e !== SKIPPED);
 }
 
 async function openPartition(topology: Topology, client: StateClient, logger: Logger | undefined, hooks: RestoreHooks, plan: StorePlan, p: number): Promise<KeyValueStore> {
