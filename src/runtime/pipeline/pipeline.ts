@@ -172,9 +172,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     prestarted.onFatal((error) => fatal(error));
     // Past a stop's deadline the close hooks get only what is left of it (pool.close).
     cleanups.push(() => pool.close(closeBy === undefined ? undefined : closeBy - Date.now()));
-    const loaded = (async () => {
-      for (const name of Object.keys(topology.processors)) await pool.loadEverywhere(wireSpec(topology, name), options.signal);
-    })();
+    const loaded = pool.loadEverywhere(Object.keys(topology.processors).map((name) => wireSpec(topology, name)), options.signal);
     loaded.catch(() => undefined); // awaited below, after the node started; a failure surfaces there
     let broker: Pipeline['broker'];
     if (nodes.length === 0) {
