@@ -18,7 +18,12 @@ export function buildRoutes(topology: Topology): Routes {
   };
   for (const processor of Object.values(topology.processors)) {
     for (const input of processor.inputs) {
-      if (input.kind === 'source') bySource.set(input.name, [...(bySource.get(input.name) ?? []), processor.name]);
+      if (input.kind === 'source') {
+        // Appended in place: a copy per reader was quadratic in a source's readers.
+        const readers = bySource.get(input.name);
+        if (readers) readers.push(processor.name);
+        else bySource.set(input.name, [processor.name]);
+      }
       else target(`${input.name}.${input.output}`).processors.push(processor.name);
     }
   }
