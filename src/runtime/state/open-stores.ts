@@ -126,6 +126,9 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
       // Leases where the node has them: a batch is consumed only once durable in the store, so a kill -9 mid-restore loses nothing.
       const max = Math.min(spec.restoreBatch, 2_000);
       const topicState = await client.state?.(topic).catch(() => undefined);
+      // A changelog nothing was ever written to (the node says so): nothing to restore, and none of a restore's
+      // fsyncs (its marker, a snapshot, the marker's removal) for a store that starts empty anyway.
+      if (!store.restoreIncomplete && topicState?.totalEntries === 0 && (topicState.lag ?? 0) === 0) return store;
       const total = topicState?.lag;
       const fetch = () => {
         if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${label}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
