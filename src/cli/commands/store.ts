@@ -4,6 +4,7 @@ import { parseArgs } from '../parse-args.js';
 import { APP_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
 import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { keyText, taggedJson, valueText } from '../../observability/http/stored-value.js';
 
 const usage = `Usage: walrus-stream store [<store> [<key>]] [options]
 
@@ -24,7 +25,8 @@ Options:
   --limit <n>              at most <n> entries (default 100)
   --partition <i>          of a partitioned store (partitions: n), only partition <i> (default: every
                            partition an instance using this stateDir held at its last start)
-  --json                   print JSON instead of text
+  --json                   print JSON instead of text (values JSON cannot hold in a tagged form:
+                           {"$bigint": "1"}, {"$map": [[k, v]]}, ...; docs/state.md)
   -h, --help               show this help
 `;
 
@@ -44,7 +46,10 @@ async function resolveLocation(values: { topology?: string; app?: string; 'state
   return { app, stateDir: stateDir ?? resolve(io.cwd, '.walrus-stream') };
 }
 
-const show = (key: string): string => (key === STREAM_TIME_KEY ? '(stream time)' : key);
+const show = (key: string): string => (key === STREAM_TIME_KEY ? '(stream time)' : keyText(key));
+/** Entries as JSON-safe data: a value JSON cannot hold in its tagged form (stored-value.ts). */
+const tagged = (entries: Array<{ key: string; value: unknown }>): Array<{ key: string; value: unknown }> =>
+  entries.map((e) => ({ ...e, value: taggedJson(e.value) }));
 
 const command: CliCommand = {
   name: 'store',
@@ -91,11 +96,11 @@ const command: CliCommand = {
     const truncated = entries.length > limit;
     entries = entries.slice(0, limit);
     if (values.json) {
-      io.stdout.write(`${JSON.stringify({ ...base, entries, truncated })}\n`);
+      io.stdout.write(`${JSON.stringify({ ...base, entries: tagged(entries), truncated })}\n`);
       return key !== undefined && entries.length === 0 ? EXIT.INVALID : EXIT.OK;
     }
     io.stdout.write(`store ${name} (app ${app}): ${base.keys} keys, commit ${base.seq}${base.restore === 'none' ? '' : `, restore ${base.restore}`}${base.tornBytes > 0 ? `, ${base.tornBytes} bytes being written or torn` : ''}\n`);
-    for (const e of entries) io.stdout.write(`${show(e.key)}\t${JSON.stringify(e.value)}\n`);
+    for (const e of entries) io.stdout.write(`${show(e.key)}\t${valueText(e.value)}\n`);
     if (truncated) io.stdout.write(`… more entries: use --limit or --prefix\n`);
     if (key !== undefined && entries.length === 0) {
       io.stderr.write(`no key "${key}" in store ${name}\n`);
@@ -117,13 +122,13 @@ async function showPartitioned(io: CliIo, o: ShowOptions): Promise<number> {
   const entries = found.entries.slice(0, o.limit);
   const missing = o.key !== undefined && entries.length === 0;
   if (o.json) {
-    io.stdout.write(`${JSON.stringify({ ...found, entries, truncated })}\n`);
+    io.stdout.write(`${JSON.stringify({ ...found, entries: tagged(entries), truncated })}\n`);
     return missing ? EXIT.INVALID : EXIT.OK;
   }
   const parts = (found.partitions ?? []).map((p) => `p${p.partition} commit ${p.seq}${p.restore === 'none' ? '' : ` restore ${p.restore}`}${p.tornBytes > 0 ? ` ${p.tornBytes} bytes being written or torn` : ''}`);
   io.stdout.write(`store ${o.name} (app ${o.app}): ${found.keys} keys in partition${parts.length === 1 ? '' : 's'} ${parts.join(', ') || 'none'}` +
     `${found.stale.length > 0 ? `; stale local copies not shown: p${found.stale.join(', p')} (held by no instance here at its last start; --partition <i> shows one)` : ''}\n`);
-  for (const e of entries) io.stdout.write(`${show(e.key)}\t${JSON.stringify(e.value)}\n`);
+  for (const e of entries) io.stdout.write(`${show(e.key)}\t${valueText(e.value)}\n`);
   if (truncated) io.stdout.write(`… more entries: use --limit or --prefix\n`);
   if (missing) {
     io.stderr.write(`no key "${o.key}" in store ${o.name}\n`);

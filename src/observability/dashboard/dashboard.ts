@@ -6,6 +6,7 @@ import type { DashboardTopology, ReplayAnswer, StorePage } from './dashboard-typ
 import { EventStreams, type EventStreamsOptions } from './event-stream.js';
 import { BodyError, readJsonBody, refuseReason } from './request-guard.js';
 import type { StatsSampler } from './stats-sampler.js';
+import { taggedJson } from '../http/stored-value.js';
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions {
@@ -216,7 +217,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const read = lastStoreRead.then(() => options.browseStore!(store, { prefix: prefix === '' ? undefined : prefix, limit }));
     lastStoreRead = read.catch(() => undefined);
     try {
-      return [200, await read];
+      const page = await read;
+      // Values JSON cannot hold (a BigInt threw in JSON.stringify, a Map showed as {}) in their tagged form (stored-value.ts).
+      return [200, { ...page, entries: page.entries.map((e) => ({ key: e.key, value: taggedJson(e.value) })) }];
     } catch (error) {
       return [500, { error: (error as Error).message, code: (error as { code?: string }).code }];
     } finally {
