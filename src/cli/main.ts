@@ -1,7 +1,9 @@
+import { dirname } from 'node:path';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, type CliIo } from './command.js';
 import { WalrusError } from '../errors/index.js';
 import { didYouMean } from '../topology/validate/suggest.js';
+import { diskFullAdvice, isDiskFull } from '../util/disk-full.js';
 
 export function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 8);
@@ -60,9 +62,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
     // A file-system or network error (ENOENT, EACCES, EISDIR, ...) names its path in its message: the stack adds nothing for a user.
-    const code = (error as { code?: unknown; syscall?: unknown })?.code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && typeof (error as { syscall?: unknown }).syscall === 'string') {
-      io.stderr.write(`walrus-stream ${name}: ${(error as Error).message}\n`);
+    const problem = fileProblem(error);
+    if (problem !== undefined) {
+      io.stderr.write(`walrus-stream ${name}: ${problem}\n`);
       return EXIT.FAILURE;
     }
     io.stderr.write(`walrus-stream ${name}: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -77,6 +79,37 @@ const NO_ANSWER_HINT = `Check that the node is running and reachable at that add
 /** REQUEST_TIMEOUT: something took the connection and the request, and never answered. */
 const SILENT_HINT = 'The node accepted the connection but did not answer (for run, cluster.requestTimeout sets how long each request waits): ' +
   `check that a Walrus node listens at that address and is not stopped, hung or overloaded, ${ADDRESS_HINT}`;
+
+/**
+ * One line for a file-system or network error: its message (which names the
+ * file) and what to do; undefined for anything else. Node's own errors carry
+ * `syscall`; a write failure wrapped by `withFile` (src/util/disk-full.ts:
+ * the embedded node creating a segment at start-up, ...) carries `path` and
+ * its `cause` instead. Before, those had no `syscall` and printed a stack trace.
+ */
+function fileProblem(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  const errno = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+  const named = typeof path === 'string' && path !== '';
+  if (!(errno && (typeof syscall === 'string' || named)) && !(named && error.cause instanceof Error)) return undefined;
+  return `${error.message.replace(/\s*\n\s*/g, ' ')}${fileAdvice(error, named ? path : undefined)}`;
+}
+
+/** What to do about a file error, after "; "; nothing when the message says enough (ENOENT) or it is not a file's. */
+function fileAdvice(error: Error, path: string | undefined): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const file = path ?? 'the file';
+  if (isDiskFull(error)) return diskFullAdvice(error, path === undefined ? 'its files' : dirname(path), 'run the command again');
+  switch (code) {
+    case 'EACCES': case 'EPERM': return `; the user running walrus-stream may not read or write ${file}: give it access (or choose another directory)`;
+    case 'EROFS': return `; ${file} is on a read-only file system: choose a directory on a writable one`;
+    case 'EISDIR': return `; ${file} is a directory, not a file: give a file's path (in a data directory: move that directory out of the way)`;
+    case 'ENOTDIR': return `; a part of the path ${file} is a file, not a directory: give another path (in a data directory: move that file out of the way)`;
+    case 'EMFILE': case 'ENFILE': return '; too many open files: raise the limit (`ulimit -n`) or close other programs';
+    default: return '';
+  }
+}
 
 /** A usage error's message; for an unknown option, its name and the closest option of the command's usage text. */
 function usageProblem(error: Error, usage: string): string {
