@@ -132,6 +132,19 @@ test('walrus-stream store --json shows every storable value in the tagged form; 
   assert.equal(lines['"esc\\u001b[2J"'], "'a\\x1B[2Jb\\tc\\nd'");
   assert.doesNotMatch(text.stdout, /\u001b/);
   assert.ok(text.stdout.length < 20_000, `text output bounded: ${text.stdout.length} characters`);
+
+  // A partitioned store (its p<i> directories) is shown the same way.
+  const part = await KeyValueStore.open({ dir: join(storeDir(stateDir, 'app', 'parts'), 'p0'), name: 'parts', partition: 0 });
+  const cs = part.changeSet();
+  cs.put('n', { total: 5n, seen: new Set(['a']) });
+  await part.commit(cs);
+  await part.close();
+  const pjson = await cli(['store', 'parts', '--partition', '0', '--app', 'app', '--state-dir', stateDir, '--json']);
+  assert.equal(pjson.code, 0, pjson.stderr);
+  assert.deepEqual(JSON.parse(pjson.stdout).entries, [{ key: 'n', value: { total: { $bigint: '5' }, seen: { $set: ['a'] } } }]);
+  const ptext = await cli(['store', 'parts', 'n', '--partition', '0', '--app', 'app', '--state-dir', stateDir]);
+  assert.equal(ptext.code, 0, ptext.stderr);
+  assert.match(ptext.stdout, /\nn\t\{ total: 5n, seen: Set\(1\) \{ 'a' \} \}\n$/);
 });
 
 test('the dashboard store browser answers every storable value in the tagged form (a BigInt no longer fails the read)', { timeout: 30_000 }, async (t) => {
