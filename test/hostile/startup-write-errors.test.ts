@@ -83,3 +83,18 @@ test('a directory where recovery rebuilds topic.json: one line naming it, EISDIR
   assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
   assert.match(run.stderr, /EISDIR: illegal operation on a directory, open '.*topic\.json'; .*topic\.json is a directory, not a file: give a file's path \(in a data directory: move that directory out of the way\)\n$/);
 });
+
+test('a full disk while recovery rewrites an empty segment\'s header (left by a start that failed): one line naming the segment and what to do', { timeout: 30_000 }, async (t) => {
+  const { dir, dataDir, topic } = await damagedTopic();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(topic, '00000000000000000001.seg'), Buffer.alloc(0));
+  const preload = join(dir, 'full-disk.mjs');
+  await writeFile(preload, FULL_DISK);
+
+  const run = await broker(dir, dataDir, preload);
+  assert.notEqual(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /^\s+at /m, `no stack trace:\n${run.stderr}`);
+  assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+  const segment = join(topic, '00000000000000000001.seg').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(run.stderr, new RegExp(`^walrus-stream broker: ENOSPC: no space left on device, write \\(writing ${segment}\\); the disk holding .*orders is full: free space there`));
+});

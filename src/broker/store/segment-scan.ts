@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { withFile } from '../../util/disk-full.js';
 import { crc32 } from './crc32.js';
 import { ENTRY_HEADER_BYTES, MAX_ENTRY_BYTES, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, segmentHeader } from './segment-format.js';
 
@@ -53,9 +54,13 @@ export function scanAndRepairSegment(path: string, segment: number): ScannedSegm
     const headerRead = size >= SEGMENT_HEADER_BYTES ? readSync(fd, header, 0, SEGMENT_HEADER_BYTES, 0) : 0;
     if (headerRead < SEGMENT_HEADER_BYTES || !header.subarray(0, 8).equals(SEGMENT_MAGIC)) {
       if (size > SEGMENT_HEADER_BYTES) return { kind: 'bad-header', size };
-      ftruncateSync(fd, 0);
-      writeSync(fd, segmentHeader(segment), 0, SEGMENT_HEADER_BYTES, 0);
-      fsyncSync(fd);
+      try {
+        ftruncateSync(fd, 0);
+        writeSync(fd, segmentHeader(segment), 0, SEGMENT_HEADER_BYTES, 0);
+        fsyncSync(fd);
+      } catch (error) {
+        throw withFile(error, path); // a full disk: the start's error names the segment and says what to do
+      }
       return { kind: 'ok', offsets: [], validBytes: SEGMENT_HEADER_BYTES, dropped: [], gaps: new Map(), truncated: { offset: 0, bytes: size }, headerRewritten: size > 0 };
     }
 
