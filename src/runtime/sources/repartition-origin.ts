@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { HEADERS } from '../../codec/headers.js';
 import type { JournalLike } from '../pipeline/pipeline-io.js';
 import { appendAll } from '../../util/append.js';
+import { replaceFile } from '../../util/replace-file.js';
 import { keptId } from '../../journal/index.js';
 
 /**
@@ -242,7 +243,7 @@ export class RepartitionOrigins {
       let live = 0;
       for (const s of this.#streams.values()) live += s.ids.size;
       if (this.#fileLines > 10_000 && this.#fileLines > 4 * live) {
-        await writeDurably(file, this.#snapshot());
+        await replaceFile(file, this.#snapshot());
         this.#fileLines = live;
         return;
       }
@@ -295,7 +296,7 @@ export class RepartitionOrigins {
     for (const s of this.#streams.values()) this.#ids += s.ids.size;
     this.#forgetIdlest('');
     const snapshot = this.#snapshot();
-    await writeDurably(file, snapshot);
+    await replaceFile(file, snapshot);
     this.#fileLines = snapshot === '' ? 0 : snapshot.split('\n').length - 1;
   }
 }
@@ -317,20 +318,8 @@ export async function journalIdentity(journalDir: string): Promise<string> {
   }
   if (!WRITER_ID.test(id)) {
     id = randomBytes(8).toString('hex');
-    await writeDurably(join(journalDir, WRITER_FILE), `${id}\n`);
+    await replaceFile(join(journalDir, WRITER_FILE), `${id}\n`);
   }
   return id;
 }
 
-/** Writes `file` through a temp file and a rename, so a crash leaves the old or the new contents. */
-async function writeDurably(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-}

@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { partitionTopics } from '../../codec/partitioning.js';
 import { diskFullAdvice } from '../../util/disk-full.js';
+import { replaceFile } from '../../util/replace-file.js';
 import { WalrusError } from '../../errors/index.js';
 import { MAX_BATCH_ENTRIES, maxPayloadBytes } from '../../protocol/index.js';
 import { scanSeedFile, seedEntries, type SeedScan } from './seed-file.js';
@@ -210,20 +211,11 @@ async function resumeAt(writer: SeedWriter, topic: string, loading: Loading, tot
 
 /** Replaces the marker file whole (written aside, flushed, renamed): a crash leaves the old marker or the new one. */
 async function writeMarker(file: string, marker: Marker): Promise<void> {
-  const aside = `${file}.tmp`;
   try {
     await mkdir(dirname(file), { recursive: true });
-    const handle = await open(aside, 'w');
-    try {
-      await handle.writeFile(`${JSON.stringify(marker, null, 2)}\n`);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await rename(aside, file);
+    await replaceFile(file, `${JSON.stringify(marker, null, 2)}\n`);
   } catch (cause) {
     // A full disk said "ENOSPC: no space left on device, write", naming no file, and left the half-written copy.
-    await rm(aside, { force: true }).catch(() => undefined);
     throw new WalrusError('CONFIG_INVALID', `cannot save the seed marker ${file}: ${(cause as Error).message}` +
       `${diskFullAdvice(cause, dirname(file), 'run again with the same --seed')}; ` +
       'the seed stopped there (the marker on disk is the previous one: the next start resumes from it)', { cause, context: { file } });

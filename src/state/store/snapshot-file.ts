@@ -1,4 +1,5 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { replaceFile } from '../../util/replace-file.js';
 import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
@@ -40,21 +41,8 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
     values: data.entries.map((e) => e[1]),
     applied: data.applied,
   };
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    try {
-      await fh.writeFile(encodeLogFrame(pack(body)));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    // A snapshot that could not be written (a full disk) leaves no half-written copy behind.
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw error;
-  }
+  // A snapshot that could not be written (a full disk) leaves no half-written copy behind.
+  await replaceFile(path, encodeLogFrame(pack(body)));
   await fsyncDir(dirname(path));
 }
 
