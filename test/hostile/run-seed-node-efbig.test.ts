@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedProject } from '../helpers/seed-project.js';
 
 // `run --seed` loading into the embedded node when the node's segment write fails (ulimit -f,
 // SIGXFSZ ignored: EFBIG). The node stops, and the run's last line was the client's
@@ -15,16 +15,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(root, 'bin', 'walrus-stream.js');
 
 test('run --seed into an embedded node whose segment reaches ulimit -f: the last line names the node\'s EFBIG, not CONNECTION_REFUSED', { timeout: 30_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-node-efbig-'));
+  const dir = await seedProject('seednode', 'walrus-seed-node-efbig-');
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'topology.yaml'), [
-    'app: seednode', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
-    'sources:', '  in: { topic: seed-in, format: text, serializer: string }',
-    'processors:', '  echo: { module: ./echo.mjs, input: in }', '',
-  ].join('\n'));
-  await mkdir(join(dir, 'node_modules'));
-  await symlink(root, join(dir, 'node_modules', 'walrus-stream'), 'dir');
-  await writeFile(join(dir, 'echo.mjs'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n");
   await writeFile(join(dir, 'seed.txt'), '{"a":1}\n'.repeat(20_000)); // 160 KB: past the 64 KiB limit in the node's segment
   const child = spawn('bash', ['-c', `trap '' XFSZ; ulimit -f 64; exec "${process.execPath}" "${BIN}" run topology.yaml --until-idle --metrics-address false --seed in=seed.txt`],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

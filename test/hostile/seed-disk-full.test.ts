@@ -10,6 +10,7 @@ import { seedSources } from '../../src/runtime/sources/seed.js';
 import { scanSeedFile, seedEntries } from '../../src/runtime/sources/seed-file.js';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { withBroker } from '../helpers/broker.js';
+import { seedProject } from '../helpers/seed-project.js';
 
 // `run --seed` and a disk that fills up. A pipe is copied to a spool file under the state dir before
 // it is loaded: `--seed in=<(yes ...)` spooled until the disk was full, and then said "cannot read
@@ -67,16 +68,8 @@ test('a pipe whose end is written short at the file-size limit: the spool fails 
 });
 
 test('run --seed <(yes ...) past the file-size limit: exit non-zero naming the spool and EFBIG, the spool removed', { timeout: 30_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-efbig-'));
+  const dir = await seedProject('seedfull', 'walrus-seed-efbig-');
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'topology.yaml'), [
-    'app: seedfull', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
-    'sources:', '  in: { topic: seed-in, format: text, serializer: string }',
-    'processors:', '  echo: { module: ./echo.mjs, input: in }', '',
-  ].join('\n'));
-  await mkdir(join(dir, 'node_modules'));
-  await symlink(root, join(dir, 'node_modules', 'walrus-stream'), 'dir');
-  await writeFile(join(dir, 'echo.mjs'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n");
   // ulimit -f is in 1 KiB blocks; with SIGXFSZ ignored a write past it fails with EFBIG instead of killing the process.
   const r = await sh(`trap '' XFSZ; ulimit -f 1024; exec node ${BIN} run topology.yaml --until-idle --metrics-address false --seed in=<(yes '{"a":1}')`, dir);
   assert.notEqual(r.code, 0, r.stderr);

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WalrusClient } from '../../src/client/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { rssOf } from '../helpers/rss.js';
+import { seedProject } from '../helpers/seed-project.js';
 
 // `run --seed` with files that are not seed files: each is refused naming file:line, after reading
 // only as far as the bad line. The file was read whole into one string first: /dev/zero grew the
@@ -18,16 +18,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(root, 'bin', 'walrus-stream.js');
 
 async function project(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-seed-files-'));
-  await writeFile(join(dir, 'topology.yaml'), [
-    'app: seedfiles', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
-    'sources:', '  in: { topic: seed-in, format: text, serializer: string }',
-    'processors:', '  echo: { module: ./echo.mjs, input: in }', '',
-  ].join('\n'));
-  await mkdir(join(dir, 'node_modules'));
-  await symlink(root, join(dir, 'node_modules', 'walrus-stream'), 'dir');
-  await writeFile(join(dir, 'echo.mjs'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n");
-  return dir;
+  return seedProject('seedfiles', 'walrus-seed-files-');
 }
 
 async function seed(dir: string, file: string, arg = `in=${file}`): Promise<{ code: number | null; stderr: string; peakRss: number }> {
