@@ -30,6 +30,16 @@ test('matching stops for good at the first entry that matches nothing', () => {
   assert.deepEqual(texts(filter.filter('orders', [b('y')]).entries), ['y']);
 });
 
+test('a source read as several partition topics: matching stops per topic, so new entries leading one partition do not end another\'s redelivery', () => {
+  const filter = new RedeliveryFilter();
+  for (const e of ['a0', 'a1', 'c0', 'c1']) filter.add('orders', b(e));
+  // Partition 0: its copies, then new entries; partition 2's copies are still owed.
+  assert.deepEqual(filter.filter('orders', [b('a0'), b('a1'), b('new0')], 'orders.p0'), { entries: [b('new0')], dropped: 2 });
+  assert.deepEqual(filter.filter('orders', [b('c0')], 'orders.p0'), { entries: [b('c0')], dropped: 0 }, 'redelivery is over in p0: an identical entry there is new data');
+  assert.deepEqual(filter.filter('orders', [b('c0'), b('c1'), b('new2')], 'orders.p2'), { entries: [b('new2')], dropped: 2 });
+  assert.deepEqual(filter.filter('orders', [b('c1')], 'orders.p2'), { entries: [b('c1')], dropped: 0 });
+});
+
 test('sources are independent and an unknown source passes through untouched', () => {
   const filter = new RedeliveryFilter();
   filter.add('a', b('1'));

@@ -15,6 +15,12 @@ import type { GroupBatchResult, GroupSpecWire, TaskRecord } from '../wire/messag
 export interface FetchedBatch {
   entries: Buffer[];
   ack?(): Promise<void>;
+  /**
+   * The partition topic the batch was read from, when the source reads
+   * several (a partitioned source's owned partitions, in turn): the node
+   * orders redeliveries per topic.
+   */
+  topic?: string;
 }
 
 /** Reads raw entries of one source topic (a `Lease` fits `FetchedBatch`). */

@@ -153,7 +153,7 @@ export class Ingest {
         await this.#sleep(backoffDelay(FETCH_RETRY, failures));
         continue;
       }
-      const { entries, dropped } = this.#redelivered.filter(spec.name, batch.entries);
+      const { entries, dropped } = this.#redelivered.filter(spec.name, batch.entries, batch.topic);
       if (dropped > 0) {
         counts.duplicates = (counts.duplicates ?? 0) + dropped;
         if (entries.length === 0) {

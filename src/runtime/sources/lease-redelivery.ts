@@ -15,13 +15,18 @@ import { createHash } from 'node:crypto';
  * So after recovery, the leading entries of each source's first fetches are
  * matched, byte for byte, against the recovered entries (as a multiset: one
  * recovered entry cancels at most one fetched copy). Matching stops for good
- * at the first entry that matches nothing, since redeliveries come first. The
- * one case this can get wrong: the ACK did reach the node, and the very next
+ * at the first entry that matches nothing, since redeliveries come first —
+ * first *in their topic*: a partitioned source reads its partition topics in
+ * turn, so matching stops per topic (the batch's `topic`), and a partition
+ * whose new entries came first does not end it for the copies still to come
+ * from another (before, they were processed again: a kill -9 there counted
+ * the other partitions' records twice). The one case this can get wrong: the ACK did reach the node, and the very next
  * new entry is byte-identical to a recovered one — impossible for envelope
  * entries (random record ids), possible only for repeated plain-text lines.
  */
 export class RedeliveryFilter {
-  readonly #pending = new Map<string, Map<string, number>>();
+  /** Per source: the recovered entries not matched yet (digest → copies), and the topics whose redelivery is over. */
+  readonly #pending = new Map<string, { bag: Map<string, number>; done: Set<string> }>();
   readonly #lost = new Map<string, LostCopies>();
   readonly #now: () => number;
 
@@ -62,15 +67,20 @@ export class RedeliveryFilter {
 
   /** Remembers a recovered (journaled, unreleased) entry of `source`. */
   add(source: string, entry: Buffer): void {
-    let bag = this.#pending.get(source);
-    if (!bag) this.#pending.set(source, (bag = new Map()));
+    let pending = this.#pending.get(source);
+    if (!pending) this.#pending.set(source, (pending = { bag: new Map(), done: new Set() }));
+    const { bag } = pending;
     const key = entryKey(entry);
     bag.set(key, (bag.get(key) ?? 0) + 1);
   }
 
-  /** Returns `entries` without the leading redelivered copies, and how many were dropped. */
-  filter(source: string, entries: Buffer[]): { entries: Buffer[]; dropped: number } {
-    const recovered = this.#filterRecovered(source, entries);
+  /**
+   * Returns `entries` without the leading redelivered copies, and how many
+   * were dropped. `topic`: the partition topic the batch was read from, for a
+   * source that reads several.
+   */
+  filter(source: string, entries: Buffer[], topic?: string): { entries: Buffer[]; dropped: number } {
+    const recovered = this.#filterRecovered(source, entries, topic);
     const lost = this.#lost.get(source);
     if (!lost) return recovered;
     const now = this.#now();
@@ -94,9 +104,10 @@ export class RedeliveryFilter {
     return i === 0 ? recovered : { entries: recovered.entries.slice(i), dropped: recovered.dropped + i };
   }
 
-  #filterRecovered(source: string, entries: Buffer[]): { entries: Buffer[]; dropped: number } {
-    const bag = this.#pending.get(source);
-    if (!bag) return { entries, dropped: 0 };
+  #filterRecovered(source: string, entries: Buffer[], topic: string | undefined): { entries: Buffer[]; dropped: number } {
+    const pending = this.#pending.get(source);
+    if (!pending || (topic !== undefined && pending.done.has(topic))) return { entries, dropped: 0 };
+    const { bag } = pending;
     let i = 0;
     for (; i < entries.length; i++) {
       const key = entryKey(entries[i]!);
@@ -105,8 +116,13 @@ export class RedeliveryFilter {
       if (left === 1) bag.delete(key);
       else bag.set(key, left - 1);
     }
-    // A fetched entry that matched nothing (or nothing left to match): redelivery is over.
-    if (i < entries.length || bag.size === 0) this.#pending.delete(source);
+    // A fetched entry that matched nothing: redelivery is over in its topic (in the source, for one read as one topic).
+    if (i < entries.length) {
+      if (topic === undefined) this.#pending.delete(source);
+      else pending.done.add(topic);
+    }
+    // Nothing left to match: over everywhere.
+    if (bag.size === 0) this.#pending.delete(source);
     return i === 0 ? { entries, dropped: 0 } : { entries: entries.slice(i), dropped: i };
   }
 }

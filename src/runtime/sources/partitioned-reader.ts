@@ -26,7 +26,7 @@ export function ownedTopics(spec: SourceSpec, assignment: InstanceAssignment | u
  * entries, so a busy partition cannot starve the others, and an empty batch
  * means every owned partition was empty (the pipeline's idle test relies on
  * that). Each batch comes from one partition, so its lease and its order
- * are that partition's.
+ * are that partition's, and it names that partition's topic (`topic`).
  */
 export function partitionedReader(topics: string[], open: (topic: string) => SourceReader): SourceReader {
   if (topics.length === 1) return open(topics[0]!);
@@ -40,7 +40,7 @@ export function partitionedReader(topics: string[], open: (topic: string) => Sou
         const batch = await readers[at]!.fetch(maxEntries, maxBytes);
         if (batch.entries.length > 0) {
           next = (at + 1) % readers.length;
-          return batch;
+          return { entries: batch.entries, ...(batch.ack ? { ack: () => batch.ack!() } : {}), topic: topics[at]! };
         }
       }
       return { entries: [] };
