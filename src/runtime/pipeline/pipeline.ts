@@ -251,6 +251,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     const state = await RuntimeState.open(topology, stateClient, options.logger, {
       signal: options.signal, assignment: options.assignment, instance: options.instance,
       ...(journal ? { journal: await journalIdentity(journalDir(topology, options.instance)) } : {}),
+      unfinished: journal?.unreleased().filter((e) => (topology.sources[e.source]?.partitions ?? 1) > 1).length ?? 0,
       onProgress: (store, read, total) => options.onStartup?.(total ? `restoring state ${Math.min(99, Math.floor((read / total) * 100))}% (store ${store})` : `restoring state (store ${store}: ${read} entries)`),
     });
     if (state) { cleanups.push(() => state.close()); state.recover(journal, new TopologyCodec()); }

@@ -7,7 +7,7 @@ import { PartitionedStore } from '../../state/store/partitioned-store.js';
 import { partitionStoreDir } from '../../state/store/paths.js';
 import type { Topology } from '../../topology/types.js';
 import type { InstanceAssignment } from '../sources/partitioned-reader.js';
-import { discardPartition, ownershipFile, planOwnership, readOwnership, recordOf, writeOwnership, type StorePlan } from './partition-ownership.js';
+import { checkUnfinished, discardPartition, ownershipFile, planOwnership, readOwnership, recordOf, writeOwnership, type StorePlan } from './partition-ownership.js';
 
 /** What the state wiring needs from the Walrus client. */
 export interface StateClient {
@@ -36,6 +36,8 @@ export interface RestoreHooks {
   instance?: string;
   /** The journal's identity (KeyValueStoreOptions.journal). @default none (no journal) */
   journal?: string;
+  /** Entries of partitioned sources a previous run left unfinished in the journal: refused under another layout (`checkUnfinished`). @default 0 */
+  unfinished?: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function openStores(topology: Topology, client: StateClient, logger
   const used = [...new Set(Object.values(topology.processors).flatMap((p) => p.stores))];
   const file = ownershipFile(topology, hooks.instance);
   const previous = await readOwnership(file);
+  checkUnfinished(previous, hooks.assignment, hooks.unfinished ?? 0, file);
   const plans = await planOwnership(topology, used, hooks.assignment, previous);
   for (const plan of plans) {
     for (const p of plan.takeover) {

@@ -87,6 +87,28 @@ export async function forgetHeldPartitions(topology: Topology, instanceId: strin
 }
 
 /**
+ * Refuses (PARTITION_MISMATCH) a start under another instance index or
+ * count than the last one while the journal still holds `unfinished`
+ * entries of partitioned sources read then (a `kill -9`, or a stop during
+ * start-up, before they were finished). They belong to partitions this
+ * layout may give to other instances: their records would be dead-lettered
+ * (a store partition not owned here) or, sent again through a repartition
+ * topic to a reader that never saw them, applied to state a second time.
+ */
+export function checkUnfinished(previous: OwnershipRecord | undefined, assignment: InstanceAssignment | undefined, unfinished: number, file: string): void {
+  if (previous === undefined || unfinished === 0) return;
+  const now = { instance: assignment?.instance ?? null, instances: assignment?.instances ?? null };
+  if (previous.instance === now.instance && previous.instances === now.instances) return;
+  const as = (a: { instance: number | null; instances: number | null }) => (a.instances === null ? 'without --instances' : `as instance ${a.instance} of ${a.instances}`);
+  const flags = previous.instances === null ? '' : ` --instances ${previous.instances} --instance ${previous.instance}`;
+  throw new WalrusError('PARTITION_MISMATCH',
+    `this instance's journal holds ${unfinished} unfinished entr${unfinished === 1 ? 'y' : 'ies'} of partitioned sources, read when it last ran ${as(previous)} (${file}); ` +
+    `it now starts ${as(now)}, which gives their partitions to other instances: their records would be dead-lettered, or applied to state a second time by a reader that never saw them. ` +
+    `Finish them under the old layout first: run it again with${flags} --until-idle, let the other instances of that layout finish too, then start the new one (docs/scaling.md, "Stateful topologies")`,
+    { context: { file, unfinished, was: { instance: previous.instance, instances: previous.instances }, now } });
+}
+
+/**
  * The plan of a start: for each store, the partitions owned and those to
  * take over. Refuses (PARTITION_MISMATCH) a store whose local files or last
  * record say it was partitioned differently: keys would then live in other
