@@ -112,3 +112,27 @@ test('2 instances, then 3, then 2 again: moved partitions are restored on their 
   assert.deepEqual(await ownedAtLastStart(dirs[1]!, 'grow', 1), [1, 3]);
   assert.deepEqual(total(await Promise.all([0, 1].map((i) => instanceTotals(dirs[i]!, 'grow', i)))), sorted(expectedTotals(third)), 'after 3 → 2');
 });
+
+test('3 instances, then 2, then 3 again on the stateDirs they had (a StatefulSet\'s volumes kept): the partition that ran elsewhere meanwhile is restored, not its stale local copy used, totals exact', { timeout: 90_000 }, async () => {
+  const dirs = [0, 1, 2].map((i) => join(h.stateDir, `back-${i}`));
+  const files = dirs.map((_, i) => join(h.stateDir, `back-${i}.yaml`));
+  for (const [i, file] of files.entries()) await writeTopology(file, 'back', dirs[i]!, 'back-in');
+  const total = (parts: Array<Map<string, { n: number; sum: number }>>) => sorted(union(parts));
+
+  const first = orders(KEYS, 0, 10);
+  await produce('back-in', first);
+  await runInstances(files, 3);
+  assert.deepEqual(await ownedAtLastStart(dirs[2]!, 'back', 2), [2]);
+
+  // 3 → 2: p2 moves to instance 0 and is counted there; instance 2's stateDir stays as it was.
+  const second = [...first, ...orders(KEYS, 10, 20)];
+  await produce('back-in', second.slice(first.length));
+  await runInstances(files.slice(0, 2), 2);
+  assert.deepEqual(total(await Promise.all([0, 1].map((i) => instanceTotals(dirs[i]!, 'back', i)))), sorted(expectedTotals(second)), 'after 3 → 2');
+
+  // 2 → 3: p2 comes back to instance 2, whose copy misses what instance 0 counted meanwhile.
+  const third = [...second, ...orders(KEYS, 20, 25)];
+  await produce('back-in', third.slice(second.length));
+  await runInstances(files, 3);
+  assert.deepEqual(total(await Promise.all([0, 1, 2].map((i) => instanceTotals(dirs[i]!, 'back', i)))), sorted(expectedTotals(third)), 'after 2 → 3');
+});

@@ -18,6 +18,9 @@ export interface StateClient {
   lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
   /** The topic's STATE; its `lag` sizes restore progress, `totalEntries` tells an emptied changelog from a new one. */
   state?(topic: string): Promise<{ lag?: number; totalEntries?: number }>;
+  /** Ownership leases (CLAIM; false on a node without them): the last owner of each partition's changelog is kept there (`markPartitions`). */
+  claim?(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewClaim?(name: string, owner: string, ttlMs: number): Promise<boolean>;
 }
 
 /** Start-up options of {@link openStores} (and `RuntimeState.open`). */
@@ -57,6 +60,7 @@ export async function openStores(topology: Topology, client: StateClient, logger
   const previous = await readOwnership(file);
   checkUnfinished(previous, hooks.assignment, hooks.unfinished ?? 0, file);
   const plans = await planOwnership(topology, used, hooks.assignment, previous);
+  const marked = await markPartitions(topology, client, plans, hooks, logger);
   for (const plan of plans) {
     for (const p of plan.takeover) {
       await discardPartition(topology, plan, p);
@@ -66,6 +70,8 @@ export async function openStores(topology: Topology, client: StateClient, logger
       }
     }
   }
+  // After the discards: a partition is marked as this stateDir's only once its stale copy is gone.
+  await marked.claimTakeovers();
   if (plans.some((plan) => plan.partitions > 1)) await writeOwnership(file, recordOf(plans, hooks.assignment));
 
   // At most OPEN_AT_ONCE registrations and opens at a time: each waits on the node and the disk (a changelog's
@@ -91,6 +97,61 @@ export async function openStores(topology: Topology, client: StateClient, logger
   }
   return stores;
 }
+
+/**
+ * Where the node keeps ownership leases (the embedded node), the last owner
+ * of each partition of a partitioned store is kept there too: a claim on the
+ * partition's changelog topic name by this stateDir (its journal identity),
+ * taken when it takes the partition over and renewed (`CLAIM ... renew`) at
+ * every start that still holds it. A renewal the node refuses because
+ * another stateDir claimed it since says the partition ran elsewhere while
+ * this one did not hold it — a scale-down and back up that kept this
+ * stateDir (a StatefulSet's volume), or a replacement on another machine —
+ * so its local copy is stale: it is taken over (discarded, restored from
+ * its changelog) like a partition not held. Before, that copy was used and
+ * everything counted elsewhere meanwhile was lost. A node that forgot its
+ * leases (a restart), a stock node and a run without a journal keep the
+ * record's word, as before.
+ */
+async function markPartitions(topology: Topology, client: StateClient, plans: StorePlan[], hooks: RestoreHooks, logger: Logger | undefined): Promise<{ claimTakeovers(): Promise<void> }> {
+  const { claim, renewClaim } = client;
+  if (hooks.journal === undefined || !claim || !renewClaim) return { claimTakeovers: async () => undefined };
+  const owner = `${topology.app}/${hooks.instance ?? '-'}`.replace(/[^A-Za-z0-9._:/-]/g, '_').slice(0, 160) + `/${hooks.journal}`;
+  const name = (plan: StorePlan, p: number) => partitionTopic(topology.stores[plan.name]!.changelog, p, plan.partitions);
+  for (const plan of plans.filter((x) => x.partitions > 1)) {
+    for (const p of plan.owned.filter((q) => !plan.takeover.includes(q))) {
+      try {
+        await renewClaim.call(client, name(plan, p), owner, MARK_TTL_MS);
+      } catch (error) {
+        if (!(error instanceof WalrusError && error.code === 'OWNERSHIP_CONFLICT')) throw error;
+        logger?.warn({ store: plan.name, partition: p, holder: error.context?.holder },
+          'state partition held here at the last start ran elsewhere since (another stateDir claimed it): its local copy is stale, restoring it from its changelog');
+        plan.takeover = [...plan.takeover, p].sort((x, y) => x - y);
+      }
+    }
+  }
+  return {
+    async claimTakeovers() {
+      for (const plan of plans.filter((x) => x.partitions > 1)) {
+        for (const p of plan.takeover) {
+          for (let tries = 1; ; tries += 1) {
+            try {
+              await claim.call(client, name(plan, p), owner, MARK_TTL_MS);
+              break;
+            } catch (error) {
+              // The previous owner's mark lives MARK_TTL_MS after its last start: wait it out.
+              if (!(error instanceof WalrusError && error.code === 'OWNERSHIP_CONFLICT') || tries >= 3) throw error;
+              await new Promise((r) => setTimeout(r, Number(error.context?.expiresInMs ?? MARK_TTL_MS) + 50));
+            }
+          }
+        }
+      }
+    },
+  };
+}
+
+/** Time to live of a partition's owner mark: only its last owner matters (the node keeps it expired), so it is short. */
+const MARK_TTL_MS = 100;
 
 /** Most changelog registrations, and most store partitions opening (and restoring), at once. */
 export const OPEN_AT_ONCE = 16;
