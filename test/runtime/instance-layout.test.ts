@@ -46,7 +46,7 @@ test('instances of one app with different layouts (partitions, --instances, a re
     }
     // Each refused instance first waits once for the running one's lease to run out (it could be a killed
     // instance's): 1 s leases here (--lease-ttl), not the default 5 s.
-    const refused = /OWNERSHIP_CONFLICT: another live instance of this app runs a different layout \(layout\/[0-9a-f]{16}; this one is layout\/[0-9a-f]{16}\)/;
+    const refused = /OWNERSHIP_CONFLICT: another instance of this app runs a different layout, or stopped less than its lease's time to live ago \(layout\/[0-9a-f]{16}; this one is layout\/[0-9a-f]{16}\)/;
     const two = await run(await topology('two', 2), 1, 2, 'b');
     assert.equal(two.code, 3, two.stderr);
     assert.match(two.stderr, refused, 'partitions: 2 next to partitions: 4 (partition 3 would be read by nobody)');
@@ -62,4 +62,17 @@ test('instances of one app with different layouts (partitions, --instances, a re
   } finally {
     first.kill('SIGTERM');
   }
+});
+
+test('a new layout started right after the old one stopped cleanly with a longer --lease-ttl is refused saying the old claim only has to expire, and when', { timeout: 60_000 }, async () => {
+  const four = await topology('four-long', 4);
+  // The old layout's only instance, with 30 s leases, stops cleanly: nothing of it runs any more.
+  const old = await cli(['run', four, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--until-idle', '--progress-interval', '0', '--lease-ttl', '30000'],
+    { env: { STATE_DIR: join(h.stateDir, 'long-a') } });
+  assert.equal(old.code, 0, old.stderr);
+  const next = await cli(['run', four, '--nodes', h.broker.address, '--instances', '3', '--instance', '0', '--until-idle', '--progress-interval', '0', '--lease-ttl', '1000'],
+    { env: { STATE_DIR: join(h.stateDir, 'long-b') } });
+  assert.equal(next.code, 3, next.stderr);
+  // Not only "another live instance": the claim outlives a clean stop by the old lease's time to live.
+  assert.match(next.stderr, /OWNERSHIP_CONFLICT: another instance of this app runs a different layout, or stopped less than its lease's time to live ago \(layout\/[0-9a-f]{16}; this one is layout\/[0-9a-f]{16}\): .*the claim expires in (2\d|30)\.\d s if none of them runs any more/);
 });

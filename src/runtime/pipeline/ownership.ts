@@ -204,8 +204,12 @@ function conflict(topic: string, owner: string, cause: WalrusError, unrenewedMs?
       'stop that client, or wait until its claim expires (docs/scaling.md, "Ownership leases")', { cause, context });
   }
   if (owner.startsWith(LAYOUT_PREFIX)) {
+    // The claim outlives a clean stop by the holder's time to live (--lease-ttl), which may be longer than this one's wait.
+    const left = Number(cause.context?.expiresInMs);
+    const expiry = Number.isFinite(left) ? `: the claim expires in ${(left / 1000).toFixed(1)} s if none of them runs any more` : '';
     return new WalrusError('OWNERSHIP_CONFLICT',
-      `another live instance of this app runs a different layout (${holder}; this one is ${owner}): its --instances count, or the partitions of a source, sink or store, or a store's name or changelog, differ. ` +
+      `another instance of this app runs a different layout, or stopped less than its lease's time to live ago (${holder}; this one is ${owner})${expiry}. ` +
+      'Its --instances count, or the partitions of a source, sink or store, or a store\'s name or changelog, differ. ' +
       'Instances with different layouts would leave partitions unread or split a key\'s records and state between them: run every instance with the same topology and --instances, and stop all of them before changing either (docs/scaling.md, "Ownership leases")',
       { cause, context });
   }
