@@ -103,3 +103,15 @@ test('taking over a partition another live instance still holds (a shared stateD
   assert.deepEqual([...old.stores.get('totals')!.parts.keys()], [0, 2], 'the running instance keeps its partitions');
   assert.ok((await readdir(join(h.stateDir, 'shared', 'units', 'state', 'totals', 'p2'))).includes('LOCK'), 'its partition 2 files are still there');
 });
+
+test('unfinished journal entries: refused under another index or count, not under the same layout, nor between --instances 1 and no --instances (one instance owns every partition either way)', async () => {
+  const { checkUnfinished } = await import('../../src/runtime/state/partition-ownership.js');
+  const was = (instance: number | null, instances: number | null) => ({ version: 1 as const, instance, instances, stores: {} });
+  assert.doesNotThrow(() => checkUnfinished(was(1, 2), { instance: 1, instances: 2 }, 5, 'p.json'));
+  assert.doesNotThrow(() => checkUnfinished(was(1, 2), { instance: 1, instances: 3 }, 0, 'p.json'), 'nothing unfinished');
+  assert.doesNotThrow(() => checkUnfinished(undefined, { instance: 1, instances: 3 }, 5, 'p.json'), 'no record');
+  assert.doesNotThrow(() => checkUnfinished(was(0, 1), undefined, 5, 'p.json'));
+  assert.doesNotThrow(() => checkUnfinished(was(null, null), { instance: 0, instances: 1 }, 5, 'p.json'));
+  assert.throws(() => checkUnfinished(was(1, 2), { instance: 1, instances: 3 }, 5, 'p.json'), /5 unfinished entries of partitioned sources, read when it last ran as instance 1 of 2 \(p\.json\); it now starts as instance 1 of 3/);
+  assert.throws(() => checkUnfinished(was(1, 2), undefined, 1, 'p.json'), /1 unfinished entry .* it now starts without --instances.*run it again with --instances 2 --instance 1 --until-idle/);
+});

@@ -98,12 +98,14 @@ export async function forgetHeldPartitions(topology: Topology, instanceId: strin
 export function checkUnfinished(previous: OwnershipRecord | undefined, assignment: InstanceAssignment | undefined, unfinished: number, file: string): void {
   if (previous === undefined || unfinished === 0) return;
   const now = { instance: assignment?.instance ?? null, instances: assignment?.instances ?? null };
-  if (previous.instance === now.instance && previous.instances === now.instances) return;
+  // One instance owns every partition, with `--instances 1` or without it.
+  const layout = (a: { instance: number | null; instances: number | null }) => (a.instances === null || a.instances === 1 ? 'all' : `${a.instance}/${a.instances}`);
+  if (layout(previous) === layout(now)) return;
   const as = (a: { instance: number | null; instances: number | null }) => (a.instances === null ? 'without --instances' : `as instance ${a.instance} of ${a.instances}`);
   const flags = previous.instances === null ? '' : ` --instances ${previous.instances} --instance ${previous.instance}`;
   throw new WalrusError('PARTITION_MISMATCH',
     `this instance's journal holds ${unfinished} unfinished entr${unfinished === 1 ? 'y' : 'ies'} of partitioned sources, read when it last ran ${as(previous)} (${file}); ` +
-    `it now starts ${as(now)}, which gives their partitions to other instances: their records would be dead-lettered, or applied to state a second time by a reader that never saw them. ` +
+    `it now starts ${as(now)}, a layout in which their partitions, or the repartition partitions their records go to, have other owners: their records would be dead-lettered, or applied to state a second time by a reader that never saw them. ` +
     `Finish them under the old layout first: run it again with${flags} --until-idle, let the other instances of that layout finish too, then start the new one (docs/scaling.md, "Stateful topologies")`,
     { context: { file, unfinished, was: { instance: previous.instance, instances: previous.instances }, now } });
 }
