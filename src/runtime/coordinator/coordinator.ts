@@ -128,13 +128,9 @@ export class Coordinator {
         onSettled: (job) => (job.meta as JobMeta).ticket.done(),
         stopping: () => this.#stopping,
         stepwise: () => options.instrumentation?.tracesProcessors() ?? false,
-        onAbandon: (member, job, error) => {
-          this.stats.processor(member).abandoned += 1;
-          (job.meta as JobMeta).ticket.abandon(error);
-        },
+        onAbandon: (member, job, error) => { this.stats.processor(member).abandoned += 1; (job.meta as JobMeta).ticket.abandon(error); },
         onRetry: (member, job, error, delay) => {
-          this.stats.processor(member).retries += 1;
-          options.instrumentation?.retried(member);
+          this.stats.processor(member).retries += 1; options.instrumentation?.retried(member);
           options.logger?.debug({ processor: member, recordId: job.record.id, attempt: job.attempt, delay, err: error.message }, 'retrying record');
         },
       });
@@ -199,10 +195,14 @@ export class Coordinator {
     return this.snapshot();
   }
 
-  /** Stops fetching; `run()` resolves once what is in flight has finished and been flushed. */
-  stop(): void {
+  /**
+   * Stops fetching; `run()` resolves once what is in flight has finished and been flushed. With `cutShort` (the
+   * stop's abort point), records waiting out a retry backoff are not waited for: they stay in the journal.
+   */
+  stop(cutShort = false): void {
     this.#stopping = true;
     this.#ingest.stop();
+    if (cutShort) for (const { runner } of this.#placement.values()) runner.cutShort();
   }
 
   /**
@@ -212,7 +212,7 @@ export class Coordinator {
    */
   fail(error: Error): void {
     this.#failed = true;
-    this.stop();
+    this.stop(true);
     this.#ingest.fail(error);
   }
 

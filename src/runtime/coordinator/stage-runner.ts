@@ -3,9 +3,10 @@ import type { ProcessorSpec } from '../../topology/types.js';
 import type { StageGroup } from '../../topology/stage-groups.js';
 import type { ExitRecord, GroupBatchResult, GroupSpecWire, MemberPreload, ResumeStep, TaskRecord, UnitFailure, WireRecord } from '../wire/messages.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
-import { retryDelay } from './backoff.js';
+import { Backoffs, retryDelay } from './backoff.js';
 import { OrderingScheduler } from './ordering-scheduler.js';
 import { statefulReach } from './member-reach.js';
+import { culpritOf } from '../pool/crash-supervisor.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import type { BatchRunner } from '../pipeline/pipeline-io.js';
 import type { Instrumentation } from '../pipeline/instrumentation.js';
@@ -124,6 +125,7 @@ export class StageRunner {
   #pumpScheduled = false;
   /** The last pump stopped on `held()`: `wake()` pumps again. */
   #heldBack = false;
+  readonly #backoffs: Backoffs<Job>;
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -131,6 +133,7 @@ export class StageRunner {
     this.#now = options.now ?? Date.now;
     this.#members = new Map(options.group.members.map((name, i) => [name, i]));
     this.#reach = statefulReach(options.wire, options.hooks);
+    this.#backoffs = new Backoffs<Job>(options.setTimer);
   }
 
   get name(): string {
@@ -330,33 +333,42 @@ export class StageRunner {
     const unit = this.#o.continuation(job, failure);
     if (unit === undefined) return 0;
     const error = failure.error;
-    if (error.code === 'SHUTTING_DOWN' && this.#o.stopping?.() && this.#o.onAbandon) {
+    const retry = error.retriable && unit.attempt < spec.retry.attempts;
+    // Past the stop's abort point (cutShort) a retry is not waited for either: the record stays in the journal.
+    if ((error.code === 'SHUTTING_DOWN' || (retry && this.#backoffs.cut)) && this.#o.stopping?.() && this.#o.onAbandon) {
       this.#o.onAbandon(spec.name, unit, error);
       return 0;
     }
     const now = this.#now();
     unit.firstFailureAt ??= now;
-    if (error.retriable && unit.attempt < spec.retry.attempts) {
+    if (retry) {
       const delay = retryDelay(spec.retry, unit.attempt, (this.#o.random ?? Math.random)());
       this.#o.onRetry?.(spec.name, unit, error, delay);
-      const setTimer = this.#o.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
-      setTimer(() => {
-        unit.attempt += 1;
-        this.#scheduler.requeue(unit);
-        this.#pump();
-      }, delay);
+      this.#backoffs.wait(unit, spec.name, delay, () => { unit.attempt += 1; this.#scheduler.requeue(unit); this.#pump(); });
       return 1;
     }
     this.#o.onDeadLetter(spec.name, unit, error, now);
     return 0;
   }
 
-  /** A dispatched job's result is handled; its root passes the key on once its whole chain is done. */
-  #settle(job: Job, created: number): void {
+  /** The stop's abort point (or a fatal end): records waiting out a retry backoff are cut short, kept in the journal (backoff.ts). */
+  cutShort(): void {
+    const abandon = this.#o.onAbandon;
+    if (abandon === undefined) return;
+    for (const { unit, member } of this.#backoffs.cutShort()) {
+      const error = serializeError(new WalrusError('SHUTTING_DOWN', `record ${unit.record.id} was waiting to retry processor "${member}" ` +
+        `(attempt ${unit.attempt + 1}) when the run stopped; it stays in the journal for the next start`));
+      this.#settle(unit, 0, (job) => abandon(member, job, error));
+    }
+    this.#pump();
+  }
+
+  /** A dispatched job's result is handled (`settled`: how its unit ends); its root passes the key on once its whole chain is done. */
+  #settle(job: Job, created: number, settled = this.#o.onSettled): void {
     const root = job.root ?? job;
     root.parts = (root.parts ?? 0) + created - (job === root ? 0 : 1);
     if (job === root) root.settled = true;
-    this.#o.onSettled(job);
+    settled(job);
     if (root.settled && root.parts === 0) this.#scheduler.complete(root);
   }
 
@@ -378,12 +390,6 @@ export class StageRunner {
     if (i === undefined) throw new WalrusError('INTERNAL_ERROR', `processor "${name}" is not a member of stage group "${this.name}"`);
     return i;
   }
-}
-
-/** The index of the record a failed task was ended for (crash-supervisor.ts), if the error names a valid one. */
-function culpritOf(error: unknown, size: number): number | undefined {
-  const culprit = error instanceof WalrusError ? error.context?.culprit : undefined;
-  return typeof culprit === 'number' && Number.isInteger(culprit) && culprit >= 0 && culprit < size ? culprit : undefined;
 }
 
 /** A fresh record that may run in a run: first attempt, not isolated or single, not a stream-time tick. */

@@ -327,6 +327,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       abortTimer ??= setTimeout(() => {
         options.logger?.warn('shutdown: aborting records still in processors (they stay in the journal)');
         void pool.abortAll('shutdown');
+        coordinator.stop(true);
       }, abortAfter);
       // What is still in flight then waits on something outside (a node that does not answer a write):
       // the run ends without it, its entries unreleased in the journal for the next start.

@@ -204,3 +204,9 @@ export class TaskSupervisor {
     this.#guard.forget(threadId);
   }
 }
+
+/** The index of the record a failed task was ended for (its `culprit`, see above), if the error names a valid one. */
+export function culpritOf(error: unknown, size: number): number | undefined {
+  const culprit = error instanceof WalrusError ? error.context?.culprit : undefined;
+  return typeof culprit === 'number' && Number.isInteger(culprit) && culprit >= 0 && culprit < size ? culprit : undefined;
+}
