@@ -242,6 +242,11 @@ export class MetricsHub {
     this.#merger.retire(workerId, generation);
   }
 
+  /** Worker generations whose processor-metric totals are kept (live threads, and ended ones not retired). */
+  get workerGenerations(): number {
+    return this.#merger.generations;
+  }
+
   // -- client ---------------------------------------------------------------------
 
   recordClientRequest(report: ClientRequestReport): void {

@@ -3,6 +3,7 @@ import { promClient } from './prom-client.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { METRIC_PREFIX, PROMETHEUS_LABEL, PROMETHEUS_NAME } from './metric-names.js';
 import type { MergeProblem, MetricSnapshot, WorkerSeriesSnapshot } from './worker-snapshot.js';
+import { RecentSet } from '../../util/recent-set.js';
 
 type Merged =
   | { kind: 'counter'; labelKeys: string[]; metric: Counter<string>; help: string; totals: Map<string, { values: string[]; value: number }> }
@@ -62,7 +63,8 @@ export class SnapshotMerger {
   #registry: Registry;
   #merged = new Map<string, Merged>();
   #baselines = new Map<string, Baseline>();
-  #retired = new Set<string>();
+  /** Generations retired lately (a thread id is never reused, so only a late snapshot of a recent one can still come). */
+  #retired = new RecentSet<string>();
   /** Label sets merged so far, over all metrics (see MAX_MERGED_SERIES). */
   #seriesTotal = 0;
 
@@ -96,6 +98,11 @@ export class SnapshotMerger {
       if (problem !== undefined) problems.push({ metric: metric.name, message: problem });
     }
     return problems;
+  }
+
+  /** Worker generations whose last totals are kept (each a baseline of every series it sent). */
+  get generations(): number {
+    return this.#baselines.size;
   }
 
   /**

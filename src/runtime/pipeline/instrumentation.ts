@@ -169,6 +169,16 @@ export class Instrumentation {
     }
   }
 
+  /**
+   * A worker thread ended: its processor-metric totals stay counted, and what was kept to merge its next snapshot
+   * goes. Kept for every thread ever, a pool recycling its threads (`recycleAfterTasks`) grew by one set of series
+   * per thread for the whole run.
+   */
+  threadEnded(threadId: number): void {
+    this.hub?.retireWorker(threadId, String(threadId));
+    for (const key of this.#dropped.keys()) if (key.startsWith(`${threadId}\0`)) this.#dropped.delete(key);
+  }
+
   retried(processor: string): void {
     this.hub?.recordRetried(processor);
   }

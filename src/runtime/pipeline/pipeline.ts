@@ -267,6 +267,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
 
     const instrumentation = options.metrics || options.tracing !== false
       ? new Instrumentation(options.metrics, options.tracing !== false, (msg, data) => options.logger?.warn(data, msg)) : undefined;
+    pool.onThreadEnded = instrumentation && ((threadId) => instrumentation.threadEnded(threadId));
     // The summary's elapsed time starts with the coordinator: so does the workers' busy time it is set against.
     const busyBefore = pool.busyMs;
     pool.startUtilizationWindow();

@@ -50,6 +50,8 @@ export class WorkerPool {
   /** Each thread's published steps (worker/step-deadlines.ts), by thread id, in the order the threads started. */
   readonly #stepBuffers = new Map<number, SharedArrayBuffer>();
   readonly #controls = new Map<number, { proxy: Comlink.Remote<WorkerControl>; port: MessagePort }>();
+  /** Told of each thread that ended (died, terminated, recycled; also at close), once: what was kept for it can go. */
+  onThreadEnded: ((threadId: number) => void) | undefined;
   #closed = false;
   readonly #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #replacements = 0;
@@ -118,6 +120,7 @@ export class WorkerPool {
           if (live.has(threadId)) continue;
           this.#drop(threadId);
           this.#supervisor.forget(threadId);
+          this.onThreadEnded?.(threadId);
         }
       });
     });
