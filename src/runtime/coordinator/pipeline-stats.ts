@@ -52,22 +52,35 @@ export class PipelineStats {
   }
 
   source(name: string, topic: string) {
-    return (this.summary.sources[name] ??= { topic, entries: 0, records: 0 }) as { topic: string; entries: number; records: number; duplicates?: number };
+    return own(this.summary.sources, name, () => ({ topic, entries: 0, records: 0 })) as { topic: string; entries: number; records: number; duplicates?: number };
   }
 
   processor(name: string): ProcessorCounts {
-    return (this.summary.processors[name] ??= { processed: 0, dropped: 0, emitted: 0, retries: 0, deadLettered: 0, abandoned: 0, busyMs: 0 });
+    return own(this.summary.processors, name, () => ({ processed: 0, dropped: 0, emitted: 0, retries: 0, deadLettered: 0, abandoned: 0, busyMs: 0 }));
   }
 
   sink(name: string, topic: string) {
-    return (this.summary.sinks[name] ??= { topic, records: 0, entries: 0 });
+    return own(this.summary.sinks, name, () => ({ topic, records: 0, entries: 0 }));
   }
 
   deadLetter(topic: string, n = 1): void {
-    this.summary.deadLetters[topic] = (this.summary.deadLetters[topic] ?? 0) + n;
+    own(this.summary.deadLetters, topic, () => 0);
+    this.summary.deadLetters[topic]! += n;
   }
 
   snapshot(inFlight: number): PipelineSummary {
     return structuredClone({ ...this.summary, elapsedMs: this.#now() - this.#started, inFlight });
   }
+}
+
+/**
+ * The entry `name` of a table, made on first use. Only an own property
+ * counts: a source, processor, sink or topic may be named "constructor" or
+ * "toString", and `table[name] ??= ...` then found Object's and added the
+ * counts onto it (a source "constructor" overwrote Object.entries). A
+ * "__proto__" entry is defined, not assigned (assigning sets the prototype).
+ */
+function own<T>(table: Record<string, T>, name: string, make: () => T): T {
+  if (!Object.hasOwn(table, name)) Object.defineProperty(table, name, { value: make(), writable: true, enumerable: true, configurable: true });
+  return table[name]!;
 }

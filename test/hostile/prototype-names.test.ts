@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/seed-project.js';
+
+/**
+ * Names a topology may use that are also keys of Object.prototype
+ * (`constructor`, `toString`, `valueOf`, `hasOwnProperty`): valid source,
+ * processor, sink and topic names, so a run must count them as any other.
+ */
+
+const BIN = join(ROOT, 'bin', 'walrus-stream.js');
+
+function run(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => { stdout += String(c); });
+  child.stderr.on('data', (c) => { stderr += String(c); });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+  return new Promise((resolve) => child.once('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
+}
+
+test('run: a source, processors, sinks and topics named constructor, toString, valueOf and hasOwnProperty are counted in the summary — the run ended "TypeError: Object.entries is not a function" (exit 3): the source\'s counts had been added onto Object', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-proto-names-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(ROOT, join(dir, 'node_modules', 'walrus-stream'), 'dir');
+  await writeFile(join(dir, 'echo.mjs'), "import { defineProcessor } from 'walrus-stream/processor';\nexport default defineProcessor({ process: (record) => record.value });\n");
+  // Odd lines pass, even lines fail (not retried) and are dead-lettered.
+  await writeFile(join(dir, 'odd.mjs'), "import { defineProcessor, NonRetriableError } from 'walrus-stream/processor';\n" +
+    "export default defineProcessor({ process(record) { if (Number(record.value) % 2 === 0) throw new NonRetriableError('even'); return record.value; } });\n");
+  await writeFile(join(dir, 'topology.yaml'), [
+    'app: protonames', 'stateDir: ./state', 'workers: 1', 'cluster:', '  embedded:', '    dataDir: ./state/node',
+    'sources:',
+    '  constructor: { topic: constructor, format: text, serializer: string }',
+    'processors:',
+    '  toString: { module: ./odd.mjs, input: constructor, deadLetter: hasOwnProperty }',
+    '  valueOf: { module: ./echo.mjs, input: toString }',
+    '  hasOwnProperty: { module: ./echo.mjs, input: toString, fuse: false }',
+    'sinks:',
+    '  constructor: { topic: toString, input: valueOf, format: text, serializer: string }',
+    '  toString: { topic: valueOf, input: hasOwnProperty, format: text, serializer: string }', '',
+  ].join('\n'));
+  await writeFile(join(dir, 'lines.txt'), `${Array.from({ length: 20 }, (_, i) => i + 1).join('\n')}\n`);
+
+  const r = await run(dir, ['run', 'topology.yaml', '--until-idle', '--seed', 'constructor=lines.txt', '--json', '--metrics-address', 'false']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /TypeError|\n\s+at /, 'no stack trace');
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+    sources: Record<string, { topic: string; records: number }>;
+    processors: Record<string, { processed: number; deadLettered: number }>;
+    sinks: Record<string, { topic: string; records: number }>;
+    deadLetters: Record<string, unknown>;
+  };
+  // Read as maps: even TypeScript takes summary.processors.toString for Object's.
+  const processors = new Map(Object.entries(summary.processors));
+  assert.deepEqual(Object.entries(summary.sources).map(([name, c]) => [name, c.topic, c.records]), [['constructor', 'constructor', 20]]);
+  assert.deepEqual([...processors.keys()].sort(), ['hasOwnProperty', 'toString', 'valueOf']);
+  assert.equal(processors.get('toString')!.processed, 10);
+  assert.equal(processors.get('toString')!.deadLettered, 10);
+  assert.equal(processors.get('valueOf')!.processed, 10);
+  assert.equal(processors.get('hasOwnProperty')!.processed, 10);
+  assert.deepEqual(summary.sinks, { constructor: { topic: 'toString', records: 10, entries: 10 }, toString: { topic: 'valueOf', records: 10, entries: 10 } });
+  assert.deepEqual(summary.deadLetters, { hasOwnProperty: 10 });
+});
