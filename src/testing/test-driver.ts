@@ -242,13 +242,13 @@ export class TestDriver {
   }
 
   #source(name: string): SourceSpec {
-    const spec = this.#rt.topology.sources[name];
+    const spec = Object.hasOwn(this.#rt.topology.sources, name) ? this.#rt.topology.sources[name] : undefined;
     if (!spec) throw unknown('source', name, Object.keys(this.#rt.topology.sources));
     return spec;
   }
 
   #sink(name: string): SinkSpec {
-    const spec = this.#rt.topology.sinks[name];
+    const spec = Object.hasOwn(this.#rt.topology.sinks, name) ? this.#rt.topology.sinks[name] : undefined;
     if (!spec) throw unknown('sink', name, Object.keys(this.#rt.topology.sinks));
     return spec;
   }

@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/seed-project.js';
+import { createTestDriver } from '../../src/testing/index.js';
+import { loadTopologyText } from '../../src/topology/index.js';
+import { ROOT, seedProject } from '../helpers/seed-project.js';
 
 /**
  * Names a topology may use that are also keys of Object.prototype
@@ -66,4 +68,38 @@ test('run: a source, processors, sinks and topics named constructor, toString, v
   assert.equal(processors.get('hasOwnProperty')!.processed, 10);
   assert.deepEqual(summary.sinks, { constructor: { topic: 'toString', records: 10, entries: 10 }, toString: { topic: 'valueOf', records: 10, entries: 10 } });
   assert.deepEqual(summary.deadLetters, { hasOwnProperty: 10 });
+});
+
+test('names from outside the topology that are Object.prototype keys are unknown names: run --seed, a test file\'s sources and sinks, the TestDriver — --seed valueOf=... ended "TypeError: Cannot read properties of undefined" with a stack trace, and a test case failed "A custom serializer must be an object"', { timeout: 60_000 }, async (t) => {
+  const dir = await seedProject('seedproto');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'lines.txt'), 'one\ntwo\n');
+  for (const name of ['valueOf', 'constructor', 'toString']) {
+    const r = await run(dir, ['run', 'topology.yaml', '--until-idle', '--seed', `${name}=lines.txt`, '--metrics-address', 'false']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^walrus-stream run: CONFIG_INVALID: --seed names source "${name}", which .*topology\\.yaml does not define \\(sources: in\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /TypeError|\n\s+at /, 'no stack trace');
+  }
+
+  await writeFile(join(dir, 'a.test.yaml'), [
+    'topology: topology.yaml', 'tests:', '  - name: one',
+    '    input: { valueOf: [ { value: "1" } ] }',
+    '    expect: { sinks: { hasOwnProperty: [] } }', '',
+  ].join('\n'));
+  const r = await run(dir, ['test', 'a.test.yaml']);
+  assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+  const text = `${r.stdout}\n${r.stderr}`;
+  assert.match(text, /a\.test\.yaml:4:14: error: source "valueOf": unknown source; the topology has: in/);
+  assert.match(text, /a\.test\.yaml:5:24: error: sink "hasOwnProperty": unknown sink; the topology has: \(none\)/);
+  assert.doesNotMatch(text, /custom serializer/);
+
+  const { topology } = await loadTopologyText('app: t\nsources: { in: { topic: in } }\nprocessors: { p: { module: ./echo.js, input: in } }\nsinks: { out: { topic: out, input: p } }\n',
+    join(ROOT, 'test/fixtures/processors/topology.yaml'), { env: {} });
+  const driver = await createTestDriver(topology, { logLevel: 'silent' });
+  try {
+    await assert.rejects(driver.pipe('constructor', { value: 1 }), /^WalrusError: unknown source "constructor"; the topology has: in$/);
+    assert.throws(() => driver.output('toString'), /^WalrusError: unknown sink "toString"; the topology has: out$/);
+  } finally {
+    await driver.close();
+  }
 });

@@ -68,7 +68,8 @@ export async function seedSources(topology: Topology, seeds: SeedSpec[], writer:
   const marker = await readMarker(markerFile);
   const results: SeedResult[] = [];
   for (const seed of seeds) {
-    const spec = topology.sources[seed.source];
+    // An own entry only: `--seed valueOf=...` found Object.prototype.valueOf and failed with a TypeError.
+    const spec = Object.hasOwn(topology.sources, seed.source) ? topology.sources[seed.source] : undefined;
     if (!spec) {
       throw new WalrusError('CONFIG_INVALID', `--seed names source "${seed.source}", which ${topology.file} does not define ` +
         `(sources: ${Object.keys(topology.sources).join(', ') || 'none'})`);

@@ -119,7 +119,8 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
     if (Array.isArray(c.steps)) c.steps.forEach((step, k) => { if (isRecord(step)) places.push({ ...(step as object), path: ['steps', k] }); });
     for (const place of places) {
       for (const [source, records] of Object.entries(isRecord(place.input) ? place.input : {}) as Array<[string, unknown]>) {
-        const spec = topology.sources[source];
+        // Own entries only: a case naming source "valueOf" or sink "toString" must be unknown, not Object's.
+        const spec = Object.hasOwn(topology.sources, source) ? topology.sources[source] : undefined;
         if (!spec) { out.error(at(...place.path, 'input', source), `source "${source}": ${known('source', Object.keys(topology.sources))}`, { preferKey: true }); continue; }
         (Array.isArray(records) ? records : []).forEach((r: unknown, j) => {
           if (!isRecord(r)) return;
@@ -137,7 +138,7 @@ function checkNames(data: TestFile, topology: Topology, out: DiagnosticList): vo
     if (c.startTime !== undefined && toEpoch(c.startTime) === undefined) out.error(at('startTime'), 'startTime: expected epoch milliseconds or an ISO-8601 date');
     const expect = isRecord(c.expect) ? c.expect as TestCase['expect'] : {};
     for (const sink of Object.keys(isRecord(expect.sinks) ? expect.sinks : {})) {
-      if (!topology.sinks[sink]) out.error(at('expect', 'sinks', sink), `sink "${sink}": ${known('sink', Object.keys(topology.sinks))}`, { preferKey: true });
+      if (!Object.hasOwn(topology.sinks, sink)) out.error(at('expect', 'sinks', sink), `sink "${sink}": ${known('sink', Object.keys(topology.sinks))}`, { preferKey: true });
     }
     for (const store of Object.keys(isRecord(expect.stores) ? expect.stores : {})) {
       if (!storeNames.includes(store)) out.error(at('expect', 'stores', store), `store "${store}": ${known('store (used by a processor)', storeNames)}`, { preferKey: true });
