@@ -4,9 +4,12 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeRecords } from '../../src/codec/index.js';
+import { Journal } from '../../src/journal/index.js';
 import { createTestDriver } from '../../src/testing/index.js';
 import { loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
+import { fixture, harness } from '../runtime/harness.js';
 
 /**
  * Names a topology may use that are also keys of Object.prototype
@@ -101,5 +104,26 @@ test('names from outside the topology that are Object.prototype keys are unknown
     assert.throws(() => driver.output('toString'), /^WalrusError: unknown sink "toString"; the topology has: out$/);
   } finally {
     await driver.close();
+  }
+});
+
+test('a journal entry of a source "constructor" that the topology no longer has is kept, as for any other name — it was counted recovered and released unprocessed (lost)', { timeout: 60_000 }, async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const dir = join(h.stateDir, 'gone', 'journal');
+  // What a run of a topology that had source "constructor" left when it was killed.
+  const entry = encodeRecords([{ value: Buffer.from('{"i":1}') }]);
+  const before = await Journal.open({ dir });
+  await before.append([{ source: 'constructor', entry: Buffer.from(entry) }]);
+  await before.close();
+  await h.produce('in', [{ value: { i: 2 } }]);
+  const summary = await h.run(`app: gone\nstateDir: \${STATE_DIR}\nworkers: 1\nsources: { in: { topic: in } }\nprocessors: { p: { module: ${fixture('echo.js')}, input: in } }\nsinks: { out: { topic: out, input: p } }\n`, { workers: 1 });
+  assert.equal(summary.recovered, 0);
+  assert.deepEqual((await h.drain('out')).map((r) => r.value), [{ i: 2 }]);
+  const after = await Journal.open({ dir });
+  try {
+    assert.deepEqual(after.unreleased().map((e) => [e.source, e.entry.toString()]), [['constructor', entry]]);
+  } finally {
+    await after.close();
   }
 });

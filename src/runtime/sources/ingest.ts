@@ -352,7 +352,8 @@ export class Ingest {
   async #recover(): Promise<void> {
     for (const { seq, source, entry } of this.#o.journal?.unreleased() ?? []) {
       if (this.#inFlight >= this.#maxInFlight && !(await this.#room())) return;
-      const spec = this.#o.topology.sources[source];
+      // An own entry only: a journal entry of a source "constructor" no longer in the topology found Object's and was released unprocessed.
+      const spec = Object.hasOwn(this.#o.topology.sources, source) ? this.#o.topology.sources[source] : undefined;
       if (!spec) {
         this.#o.logger?.warn({ seq, source }, 'journal entry of a source no longer in the topology is kept, not processed');
         continue;

@@ -90,7 +90,7 @@ export class RuntimeState {
    * again). Every id starts with its entry's `${journalSeq}:`.
    */
   recover(journal: JournalLike | undefined, _codec?: RecordCodec): void {
-    for (const { seq, source } of journal?.unreleased() ?? []) if (this.#topology.sources[source]) this.#recovered.add(seq);
+    for (const { seq, source } of journal?.unreleased() ?? []) if (Object.hasOwn(this.#topology.sources, source)) this.#recovered.add(seq);
     const recovered = this.#recovered;
     for (const store of this.stores.values()) store.forgetAppliedExcept((id) => recovered.has(seqOfStateId(id)));
   }
