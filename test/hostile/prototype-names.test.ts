@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecords } from '../../src/codec/index.js';
 import { Journal } from '../../src/journal/index.js';
 import { createTestDriver } from '../../src/testing/index.js';
-import { loadTopologyText } from '../../src/topology/index.js';
+import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
 import { fixture, harness } from '../runtime/harness.js';
 
@@ -126,4 +126,40 @@ test('a journal entry of a source "constructor" that the topology no longer has 
   } finally {
     await after.close();
   }
+});
+
+test('validate refuses "__proto__" as a source, processor, sink, store or output name and as a config key, at its line — such a topology validated "ok" and ran without that part', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'walrus-proto-key-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'echo.mjs'), 'export default { process: (record) => record.value };\n');
+  await writeFile(join(dir, 'topology.yaml'), [
+    'app: protos',
+    'sources:',
+    '  src: { topic: in }',
+    '  __proto__: { topic: in2 }',
+    'processors:',
+    '  p: { module: ./echo.mjs, input: src, outputs: [default, __proto__], ordering: key, stores: [s], config: { __proto__: { x: 1 }, a: 1 } }',
+    '  __proto__: { module: ./echo.mjs, input: p }',
+    'sinks:',
+    '  out: { topic: out, input: p }',
+    '  __proto__: { topic: out2, input: p }',
+    'stores:',
+    '  s: {}',
+    '  __proto__: {}', '',
+  ].join('\n'));
+  const r = await run(dir, ['validate', '--no-modules']);
+  assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+  const errors = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes(': error: ')).map((l) => l.replace(/^.*topology\.yaml:/, ''));
+  assert.deepEqual(errors, [
+    '4:3: error: sources: "__proto__" cannot be a source name: JavaScript reserves it, and the source would be left out without a word; rename it',
+    '6:59: error: processors.p.outputs: "__proto__" cannot be an output name: JavaScript reserves it, and the output would be left out without a word; rename it',
+    '6:109: error: processors.p.config: "__proto__" cannot be a key of config: JavaScript reserves it, and ctx.config would be without it; rename it',
+    '7:3: error: processors: "__proto__" cannot be a processor name: JavaScript reserves it, and the processor would be left out without a word; rename it',
+    '10:3: error: sinks: "__proto__" cannot be a sink name: JavaScript reserves it, and the sink would be left out without a word; rename it',
+    '13:3: error: stores: "__proto__" cannot be a store name: JavaScript reserves it, and the store would be left out without a word; rename it',
+  ]);
+  // The library says the same.
+  const text = await readFile(join(dir, 'topology.yaml'), 'utf8');
+  const found = await loadTopologyText(text, join(dir, 'topology.yaml'), { env: {} }).then(() => [], (e: unknown) => diagnosticsOf(e) ?? assert.fail(e as Error));
+  assert.deepEqual(found.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col}: error: ${d.message}`), errors);
 });

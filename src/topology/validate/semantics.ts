@@ -34,26 +34,40 @@ function refsOf(input: unknown): Array<{ ref: string; path: Path }> {
   return [];
 }
 
+/**
+ * "__proto__" passes the name rules, but JavaScript gives it a meaning of its
+ * own: a section's entry of that name was dropped without a word (the
+ * topology validated "ok" and ran without it). Shared with stores.ts.
+ */
+export function reserved(what: string): string {
+  return `"__proto__" cannot be a${/^[aeiou]/.test(what) ? 'n' : ''} ${what} name: JavaScript reserves it, and the ${what} would be left out without a word; rename it`;
+}
+
 function checkNames(raw: Record<string, unknown>, names: Names, out: DiagnosticList): void {
   for (const section of SECTIONS) {
     const entries = raw[section];
     if (!isRecord(entries)) continue;
     for (const name of Object.keys(entries)) {
-      if (!NAME_PATTERN.test(name)) out.error([section, name], `${section}: invalid ${KIND[section]} name "${name}": ${NAME_RULE}`, { preferKey: true });
+      if (name === '__proto__') out.error([section, name], `${section}: ${reserved(KIND[section])}`, { preferKey: true });
+      else if (!NAME_PATTERN.test(name)) out.error([section, name], `${section}: invalid ${KIND[section]} name "${name}": ${NAME_RULE}`, { preferKey: true });
     }
   }
   for (const name of Object.keys(names.processors)) {
-    if (Object.hasOwn(names.sources, name)) {
+    if (Object.hasOwn(names.sources, name) && name !== '__proto__') {
       out.error(['processors', name], `processors: "${name}" is also the name of a source, so an input "${name}" would be ambiguous; rename one of them`, { preferKey: true });
     }
     const entry = names.processors[name];
+    if (isRecord(entry) && isRecord(entry.config) && Object.hasOwn(entry.config, '__proto__')) {
+      out.error(['processors', name, 'config', '__proto__'], `processors.${name}.config: "__proto__" cannot be a key of config: JavaScript reserves it, and ctx.config would be without it; rename it`, { preferKey: true });
+    }
     const outputs = isRecord(entry) ? entry.outputs : undefined;
     if (!Array.isArray(outputs)) continue;
     const seen = new Set<string>();
     outputs.forEach((output, i) => {
       if (typeof output !== 'string') return;
       const path = ['processors', name, 'outputs', i];
-      if (!NAME_PATTERN.test(output)) out.error(path, `processors.${name}.outputs: invalid output name "${output}": ${NAME_RULE}`);
+      if (output === '__proto__') out.error(path, `processors.${name}.outputs: ${reserved('output')}`);
+      else if (!NAME_PATTERN.test(output)) out.error(path, `processors.${name}.outputs: invalid output name "${output}": ${NAME_RULE}`);
       else if (seen.has(output)) out.error(path, `processors.${name}.outputs: output "${output}" is listed twice`);
       seen.add(output);
     });

@@ -1,6 +1,7 @@
 import { STORE_NAME_PATTERN } from '../../state/model/names.js';
 import type { DiagnosticList } from './diagnostics.js';
 import { isRecord } from './references.js';
+import { reserved } from './semantics.js';
 import { didYouMean } from './suggest.js';
 
 /**
@@ -14,7 +15,8 @@ export function checkStores(raw: Record<string, unknown>, out: DiagnosticList): 
   const names = Object.keys(stores);
   const app = typeof raw.app === 'string' ? raw.app : undefined;
   for (const name of names) {
-    if (!STORE_NAME_PATTERN.test(name) || name === '.' || name === '..') {
+    if (name === '__proto__') out.error(['stores', name], `stores: ${reserved('store')}`, { preferKey: true });
+    else if (!STORE_NAME_PATTERN.test(name) || name === '.' || name === '..') {
       out.error(['stores', name], `stores: invalid store name "${name}": use 1-100 of A-Z a-z 0-9 . _ - (it names a directory and a topic)`, { preferKey: true });
     }
   }
