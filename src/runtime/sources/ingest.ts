@@ -16,6 +16,7 @@ import type { Instrumentation } from '../pipeline/instrumentation.js';
 import { ORIGIN_HEADER, parseOrigin, type RepartitionOrigins } from './repartition-origin.js';
 import { isRepartition, sourcesFeedingRepartitions } from '../../topology/repartition.js';
 import { partitionOfKey } from '../../codec/partitioning.js';
+import { MAX_TIMER_MS } from '../../topology/schema/schema-fields.js';
 
 /** Waits between failed fetches of a source: 200 ms doubling to 5 s. */
 const FETCH_RETRY = { initialDelayMs: 200, maxDelayMs: 5_000 } as const;
@@ -379,7 +380,9 @@ export class Ingest {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => { clearTimeout(timer); this.#sleepers.delete(wake); resolve(); };
-      const timer = setTimeout(wake, ms);
+      // At most the longest timer Node.js sets (callers sleep again until due): a longer one fires after
+      // 1 ms with a TimeoutOverflowWarning, so a tiny rateLimit (1e-6/s) spun, printing hundreds of warnings a second.
+      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_MS));
       this.#sleepers.add(wake);
     });
   }
