@@ -9,6 +9,16 @@ import { ROOT, seedProject } from '../helpers/seed-project.js';
 
 const BIN = join(ROOT, 'bin', 'walrus-stream.js');
 
+function cli(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => { stdout += String(c); });
+  child.stderr.on('data', (c) => { stderr += String(c); });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  return new Promise((resolve) => child.once('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
+}
+
 test('a source with a tiny rateLimit (1e-6 records/s) waits quietly: its wait passed the longest timer Node.js sets, so it woke every millisecond and printed hundreds of TimeoutOverflowWarnings a second', { timeout: 60_000 }, async (t) => {
   const dir = await seedProject('slowrate');
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -38,4 +48,16 @@ test('a source with a tiny rateLimit (1e-6 records/s) waits quietly: its wait pa
   const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { sources: { in: { records: number } }; processors: { echo: { processed: number } } };
   assert.equal(summary.sources.in.records, 3);
   assert.equal(summary.processors.echo.processed, 3);
+});
+
+test('validate refuses a default changelog topic <app>-<store>-changelog longer than the protocol allows, at the store — it said "ok" and run stopped with "INVALID_TOPIC: Invalid topic name: topic is 252 characters long", naming no topic', { timeout: 60_000 }, async (t) => {
+  const dir = await seedProject('a'.repeat(240));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'topology.yaml');
+  await writeFile(file, `${(await readFile(file, 'utf8')).replace('input: in }', 'input: in, ordering: key, stores: [s] }')}stores:\n  s: {}\n`);
+  for (const args of [['validate', '--no-modules'], ['run', 'topology.yaml', '--until-idle', '--metrics-address', 'false']]) {
+    const r = await cli(dir, args);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(`${r.stdout}${r.stderr}`, new RegExp(`topology\\.yaml:12:3: error: stores\\.s \\(changelog\\): topic "a{240}-s-changelog" is invalid \\(topic is 252 characters long, the limit is 249\\); it is <app>-<store>-changelog by default: set changelog to a shorter topic or shorten the app or store name`), args[0]);
+  }
 });

@@ -20,6 +20,8 @@ interface TopicUse {
   partitions: number;
   /** Where an error about this use points. */
   at: Path;
+  /** A name the topology does not write (a default changelog): no schema check has seen it. */
+  derived?: true;
 }
 
 export function checkPartitions(raw: Record<string, unknown>, out: DiagnosticList): void {
@@ -27,9 +29,12 @@ export function checkPartitions(raw: Record<string, unknown>, out: DiagnosticLis
   const physical = new Map<string, TopicUse>();
   for (const use of uses) {
     for (const name of partitionTopics(use.topic, use.partitions)) {
-      const problem = use.partitions > 1 ? topicProblem(name) : undefined;
+      const problem = use.partitions > 1 || use.derived ? topicProblem(name) : undefined;
       if (problem !== undefined) {
-        out.error(use.at, `${use.label}: partition topic "${name}" is invalid (${problem}); use a shorter topic or fewer partitions`);
+        const fix = use.derived ? `it is <app>-<store>-changelog by default: set changelog to a shorter topic${use.partitions > 1 ? ', use fewer partitions' : ''} or shorten the app or store name`
+          : 'use a shorter topic or fewer partitions';
+        // A default changelog of one partition is reported at the store's name (its value may be `{}`).
+        out.error(use.at, `${use.label}: ${use.partitions > 1 ? 'partition ' : ''}topic "${name}" is invalid (${problem}); ${fix}`, { preferKey: use.at.length === 2 });
         break;
       }
       const other = physical.get(name);
@@ -72,7 +77,7 @@ function topicUses(raw: Record<string, unknown>): TopicUse[] {
     if (topic === undefined) continue;
     const n = isRecord(entry) ? countOf(entry.partitions) : 1;
     const at: Path = n > 1 ? ['stores', name, 'partitions'] : explicit === undefined ? ['stores', name] : ['stores', name, 'changelog'];
-    uses.push({ label: `stores.${name} (changelog)`, topic, partitions: n, at });
+    uses.push({ label: `stores.${name} (changelog)`, topic, partitions: n, at, ...(explicit === undefined ? { derived: true as const } : {}) });
   }
   const processors = isRecord(raw.processors) ? raw.processors : {};
   for (const [name, entry] of Object.entries(processors)) {
