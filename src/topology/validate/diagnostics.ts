@@ -18,7 +18,8 @@ export class DiagnosticList {
   }
 
   /** Adds a problem at `where` (a position, or a path resolved through the source map). */
-  add(severity: Diagnostic['severity'], where: Position | Path, message: string, opts: { preferKey?: boolean } = {}): void {
+  add(severity: Diagnostic['severity'], where: Position | Path, text: string, opts: { preferKey?: boolean } = {}): void {
+    const message = oneLine(text);
     const pos = Array.isArray(where) ? (this.#map?.position(where as Path, opts) ?? { line: 1, col: 1 }) : (where as Position);
     const key = `${pos.line}:${pos.col}:${severity}:${message}`;
     if (this.#seen.has(key) || this.#blocked.has(`${pos.line}:${pos.col}`)) return;
@@ -58,6 +59,20 @@ export class DiagnosticList {
   get hasErrors(): boolean {
     return this.#items.some((d) => d.severity === 'error');
   }
+}
+
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A message as one line of plain text: control characters (newlines, ESC),
+ * line separators and bidi overrides escaped. Messages quote what the file
+ * says (names, references), and a name "a\nfake.yaml:1:1: error: ..." forged
+ * a diagnostic line of its own, and one holding ESC drove the terminal.
+ */
+function oneLine(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
