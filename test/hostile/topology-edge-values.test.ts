@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
 
 /** Topology values at the edges of what the schema accepts, run by the real CLI. */
@@ -60,4 +61,45 @@ test('validate refuses a default changelog topic <app>-<store>-changelog longer 
     assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
     assert.match(`${r.stdout}${r.stderr}`, new RegExp(`topology\\.yaml:12:3: error: stores\\.s \\(changelog\\): topic "a{240}-s-changelog" is invalid \\(topic is 252 characters long, the limit is 249\\); it is <app>-<store>-changelog by default: set changelog to a shorter topic or shorten the app or store name`), args[0]);
   }
+});
+
+test('validate refuses cluster values the client refuses (pool, retry, breaker, timeouts), at their lines — they validated "ok" and run stopped with "Invalid WalrusClient options: retry.multiplier: Too big", naming no topology key', { timeout: 60_000 }, async (t) => {
+  const text = `app: limits
+cluster:
+  pool: { min: 2000, max: 2000, acquireTimeout: 25h, idleTimeout: 0 }
+  retry: { retries: 1000, initialDelay: 25h, maxDelay: 48h, multiplier: 1000 }
+  breaker: { failureThreshold: 2000000, openDuration: 0, halfOpenAttempts: 5000 }
+  requestTimeout: 0
+  connectTimeout: 48h
+sources: { src: { topic: in } }
+processors: { p: { module: ./echo.js, input: src } }
+`;
+  const found = await loadTopologyText(text, join(ROOT, 'test/fixtures/processors/limits.yaml'), { env: {} })
+    .then(() => [], (e: unknown) => diagnosticsOf(e) ?? assert.fail(e as Error));
+  const day = 'over the client\'s limit of 86400000 ms (1 day)';
+  assert.deepEqual(found.map((d) => `${d.line}:${d.col} ${d.message}`), [
+    '3:16 cluster.pool.min: must be at most 1024, got 2000',
+    '3:27 cluster.pool.max: must be at most 1024, got 2000',
+    `3:49 cluster.pool.acquireTimeout: "25h" is 90000000 ms, ${day}`,
+    '3:67 cluster.pool.idleTimeout: must be at least 1 ms, got 0',
+    '4:21 cluster.retry.retries: must be at most 100, got 1000',
+    `4:41 cluster.retry.initialDelay: "25h" is 90000000 ms, ${day}`,
+    `4:56 cluster.retry.maxDelay: "48h" is 172800000 ms, ${day}`,
+    '4:73 cluster.retry.multiplier: must be at most 100, got 1000',
+    '5:32 cluster.breaker.failureThreshold: must be at most 1000000, got 2000000',
+    '5:55 cluster.breaker.openDuration: must be at least 1 ms, got 0',
+    '5:76 cluster.breaker.halfOpenAttempts: must be at most 1000, got 5000',
+    '6:19 cluster.requestTimeout: must be at least 1 ms, got 0',
+    `7:19 cluster.connectTimeout: "48h" is 172800000 ms, ${day}`,
+  ]);
+
+  // run says so too, before it starts anything.
+  const dir = await seedProject('limits');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'topology.yaml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace('cluster:\n', 'cluster:\n  retry: { multiplier: 1000 }\n'));
+  const r = await cli(dir, ['run', 'topology.yaml', '--until-idle', '--metrics-address', 'false']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /topology\.yaml:5:24: error: cluster\.retry\.multiplier: must be at most 100, got 1000/);
+  assert.doesNotMatch(r.stderr, /WalrusClient options/);
 });

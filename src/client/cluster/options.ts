@@ -10,6 +10,7 @@ import { hidePassword, type ClientAuth } from '../transport/auth.js';
 import type { ClientTls } from '../transport/tls.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import type { RetryPredicate } from './retry.js';
+import { CLIENT_LIMITS as L } from './option-limits.js';
 
 /** Connection pool of each node. Connections are pipelined: a lease is a share of one, not exclusive use. */
 export interface PoolOptions {
@@ -105,13 +106,13 @@ export interface WalrusClientOptions {
  */
 function buildClientSchema() {
   const z = zod();
-  const ms = (max = 86_400_000) => z.number().int().min(0).max(max);
+  const ms = (max: number = L.maxMs) => z.number().int().min(0).max(max);
   const positive = () => z.number().int().min(1);
   const fn = <T>() => z.custom<T>((value) => typeof value === 'function', { message: 'must be a function' });
 
   const poolSchema = z.strictObject({
-    min: z.number().int().min(0).max(1024).default(1),
-    max: positive().max(1024).default(4),
+    min: z.number().int().min(0).max(L.connections).default(1),
+    max: positive().max(L.connections).default(4),
     acquireTimeoutMs: ms().default(5_000),
     idleTimeoutMs: ms().min(1).default(30_000),
     healthCheckIntervalMs: ms().min(1).default(30_000),
@@ -121,10 +122,10 @@ function buildClientSchema() {
   });
 
   const retrySchema = z.strictObject({
-    retries: z.number().int().min(0).max(100).default(3),
+    retries: z.number().int().min(0).max(L.retries).default(3),
     initialDelayMs: ms().default(100),
     maxDelayMs: ms().default(5_000),
-    multiplier: z.number().min(1).max(100).default(2),
+    multiplier: z.number().min(1).max(L.multiplier).default(2),
     jitter: z.number().min(0).max(1).default(0.5),
     retryIf: fn<RetryPredicate>().optional(),
   }).superRefine((retry, ctx) => {
@@ -132,9 +133,9 @@ function buildClientSchema() {
   });
 
   const breakerSchema = z.strictObject({
-    failureThreshold: positive().max(1_000_000).default(5),
+    failureThreshold: positive().max(L.failureThreshold).default(5),
     openDurationMs: ms().min(1).default(30_000),
-    halfOpenAttempts: positive().max(1_000).default(3),
+    halfOpenAttempts: positive().max(L.halfOpenAttempts).default(3),
   });
 
   // Messages never quote the value: it may be a password.

@@ -1,5 +1,6 @@
 import { zod } from '../../util/zod.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
+import { CLIENT_LIMITS as L } from '../../client/cluster/option-limits.js';
 import { address, count, duration, ordered } from './schema-fields.js';
 
 const z = zod();
@@ -8,6 +9,11 @@ const z = zod();
  * `cluster:` — where the Walrus nodes are and how the client talks to them
  * (the client's pool / retry / breaker / balancer options, docs/client.md).
  */
+
+// The client's own bounds (run refused values past them as 'Invalid WalrusClient options', naming no line).
+const DAY = { ms: L.maxMs, why: `the client's limit of ${L.maxMs} ms (1 day)` };
+/** A client delay or timeout: at most a day; `min` 1 where 0 would mean at once. */
+const clientDuration = (defaultValue: string, min?: number) => duration(defaultValue, { max: DAY, ...(min === undefined ? {} : { min }) });
 
 const embedded = z
   .strictObject({
@@ -26,29 +32,29 @@ const embedded = z
 
 const pool = z
   .strictObject({
-    min: count(1, 0).describe('Connections kept open per node.'),
-    max: count(4).describe('Most connections per node.'),
-    acquireTimeout: duration('5s').describe('How long a request waits for a free connection.'),
-    idleTimeout: duration('30s').describe('Idle connections above `min` close after this.'),
+    min: count(1, 0, L.connections).describe('Connections kept open per node.'),
+    max: count(4, 1, L.connections).describe('Most connections per node.'),
+    acquireTimeout: clientDuration('5s').describe('How long a request waits for a free connection.'),
+    idleTimeout: clientDuration('30s', 1).describe('Idle connections above `min` close after this.'),
   })
   .superRefine(ordered('min', 'max'))
   .describe('Connection pool per node.');
 
 const retry = z
   .strictObject({
-    retries: count(3, 0).describe('Retries of a failed request (0 = none).'),
-    initialDelay: duration('100ms').describe('Delay before the first retry.'),
-    maxDelay: duration('5s').describe('Largest delay between retries.'),
-    multiplier: z.number().min(1).default(2).describe('Each delay is the previous one times this.'),
+    retries: count(3, 0, L.retries).describe('Retries of a failed request (0 = none).'),
+    initialDelay: clientDuration('100ms').describe('Delay before the first retry.'),
+    maxDelay: clientDuration('5s').describe('Largest delay between retries.'),
+    multiplier: z.number().min(1).max(L.multiplier).default(2).describe('Each delay is the previous one times this.'),
   })
   .superRefine(ordered('initialDelay', 'maxDelay', 'ms'))
   .describe('Retry policy of client requests (retriable errors only).');
 
 const breaker = z
   .strictObject({
-    failureThreshold: count(5).describe('Consecutive failures that open the breaker of a node.'),
-    openDuration: duration('30s').describe('Longest time an open breaker refuses calls: the first opening lasts 250 ms (or this, if shorter), each reopening after a failed trial call twice as long as the last, up to this; closing starts over.'),
-    halfOpenAttempts: count(3).describe('Trial calls let through while half-open.'),
+    failureThreshold: count(5, 1, L.failureThreshold).describe('Consecutive failures that open the breaker of a node.'),
+    openDuration: clientDuration('30s', 1).describe('Longest time an open breaker refuses calls: the first opening lasts 250 ms (or this, if shorter), each reopening after a failed trial call twice as long as the last, up to this; closing starts over.'),
+    halfOpenAttempts: count(3, 1, L.halfOpenAttempts).describe('Trial calls let through while half-open.'),
   })
   .describe('Circuit breaker per node.');
 
@@ -99,7 +105,7 @@ export const clusterSchema = z
       .describe('How writes spread over nodes; reads of a topic always stay on one node.'),
     auth: auth.optional(),
     tls: tls.optional(),
-    requestTimeout: duration('10s').describe('Per-request timeout.'),
-    connectTimeout: duration('5s').describe('TCP connect timeout.'),
+    requestTimeout: clientDuration('10s', 1).describe('Per-request timeout.'),
+    connectTimeout: clientDuration('5s', 1).describe('TCP connect timeout.'),
   })
   .describe('The Walrus cluster, or the embedded node when no `nodes` are given.');

@@ -35,17 +35,24 @@ const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds, at most {@link MAX_TIMER_MS} (every such field sets a timer). */
-export function duration(defaultValue: string) {
+/**
+ * A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds, at most
+ * {@link MAX_TIMER_MS} (every such field sets a timer), or a lower `max`
+ * (with why) and at least `min` when given.
+ */
+export function duration(defaultValue: string, bounds: { min?: number; max?: { ms: number; why: string } } = {}) {
   return z
     .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN), { error: durationError })], {
       error: durationError,
     })
     .transform((value, ctx) => {
       const ms = parseDuration(value)!;
-      if (ms > MAX_TIMER_MS) {
+      if (bounds.max !== undefined && ms > bounds.max.ms) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${ms} ms, over ${bounds.max.why}` });
+      } else if (ms > MAX_TIMER_MS) {
         ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${ms} ms, longer than the longest timer Node.js can set (${MAX_TIMER_MS} ms, about 24.8 days); give at most 596h` });
       }
+      if (bounds.min !== undefined && ms < bounds.min) ctx.issues.push({ code: 'custom', input: value, message: `must be at least ${bounds.min} ms, got ${show(value)}` });
       return ms;
     })
     .prefault(defaultValue);
