@@ -141,6 +141,9 @@ function positiveInt(field: string, value: unknown, min: number, max: number): n
   return value;
 }
 
+/** Bounds the topology's `cluster.embedded` keys share (schema-cluster.ts), so validate refuses what the node would. */
+export const BROKER_LIMITS = { fsyncIntervalMs: 3_600_000, segmentEntries: 2 ** 40 } as const;
+
 export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerOptions {
   const compat = options.compat ?? BROKER_DEFAULTS.compat;
   if (compat !== 'default' && compat !== 'stock') throw invalid('compat', `expected "default" or "stock", got ${JSON.stringify(compat)}`);
@@ -148,7 +151,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
   const fsync = given === 'interval' ? BROKER_DEFAULTS.fsync : given;
   if (fsync !== 'always' && fsync !== 'never') {
     if (typeof fsync !== 'object' || fsync === null) throw invalid('fsync', `expected "always", "never", "interval" or { intervalMs }, got ${JSON.stringify(fsync)}`);
-    positiveInt('fsync.intervalMs', fsync.intervalMs, 1, 3_600_000);
+    positiveInt('fsync.intervalMs', fsync.intervalMs, 1, BROKER_LIMITS.fsyncIntervalMs);
   }
   const host = options.host ?? BROKER_DEFAULTS.host;
   if (typeof host !== 'string' || host.length === 0) throw invalid('host', 'expected a non-empty string');
@@ -164,7 +167,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     dataDir: options.dataDir,
     compat,
     fsync: typeof fsync === 'object' ? { intervalMs: fsync.intervalMs } : fsync,
-    segmentEntries: positiveInt('segmentEntries', options.segmentEntries ?? BROKER_DEFAULTS.segmentEntries, 1, 2 ** 40),
+    segmentEntries: positiveInt('segmentEntries', options.segmentEntries ?? BROKER_DEFAULTS.segmentEntries, 1, BROKER_LIMITS.segmentEntries),
     maxConnections: positiveInt('maxConnections', options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 1, 1_000_000),
     idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs ?? BROKER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1),
     // A floor: one reply is always let through, but a bound of a few bytes would stall after every request.

@@ -103,3 +103,22 @@ processors: { p: { module: ./echo.js, input: src } }
   assert.match(r.stderr, /topology\.yaml:5:24: error: cluster\.retry\.multiplier: must be at most 100, got 1000/);
   assert.doesNotMatch(r.stderr, /WalrusClient options/);
 });
+
+test('validate refuses embedded-node values the node refuses (fsyncInterval, segmentEntries), at their lines — they validated "ok" and run stopped with "Invalid broker option fsync.intervalMs", naming no topology key', { timeout: 60_000 }, async (t) => {
+  const load = (embedded: string) => loadTopologyText(`app: node\ncluster:\n  embedded: { ${embedded} }\nsources: { src: { topic: in } }\nprocessors: { p: { module: ./echo.js, input: src } }\n`,
+    join(ROOT, 'test/fixtures/processors/limits.yaml'), { env: {} }).then(() => [], (e: unknown) => (diagnosticsOf(e) ?? assert.fail(e as Error)).map((d) => `${d.line}:${d.col} ${d.message}`));
+  assert.deepEqual(await load('fsyncInterval: 2h, segmentEntries: 2000000000000'), [
+    '3:30 cluster.embedded.fsyncInterval: "2h" is 7200000 ms, over the node\'s limit of 3600000 ms (1 hour)',
+    '3:50 cluster.embedded.segmentEntries: must be at most 1099511627776, got 2000000000000',
+  ]);
+  assert.deepEqual(await load('fsyncInterval: 0'), ['3:30 cluster.embedded.fsyncInterval: must be at least 1 ms, got 0']);
+
+  const dir = await seedProject('nodelimits');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'topology.yaml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace('    dataDir: ./state/node', '    dataDir: ./state/node\n    fsyncInterval: 0'));
+  const r = await cli(dir, ['run', 'topology.yaml', '--until-idle', '--metrics-address', 'false']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /topology\.yaml:7:20: error: cluster\.embedded\.fsyncInterval: must be at least 1 ms, got 0/);
+  assert.doesNotMatch(r.stderr, /broker option/);
+});

@@ -1,6 +1,7 @@
 import { zod } from '../../util/zod.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import { CLIENT_LIMITS as L } from '../../client/cluster/option-limits.js';
+import { BROKER_LIMITS } from '../../broker/options.js';
 import { address, count, duration, ordered } from './schema-fields.js';
 
 const z = zod();
@@ -21,9 +22,10 @@ const embedded = z
     host: z.string().min(1).default('127.0.0.1').describe('Address the embedded node binds (loopback by default).'),
     port: z.number().int().min(0).max(65_535).default(0).describe('TCP port of the embedded node; 0 picks a free port.'),
     fsync: z.enum(['always', 'never', 'interval']).default('interval').describe('When the embedded node\'s log reaches the disk: `always`: a write is acknowledged after fdatasync (writes arriving together share one, group commit); `interval`: acknowledged after the write, fdatasync every `fsyncInterval`; `never`: acknowledged after the write, synced by the OS.'),
-    fsyncInterval: duration('100ms').describe('Fsync period when `fsync` is `interval`.'),
+    fsyncInterval: duration('100ms', { min: 1, max: { ms: BROKER_LIMITS.fsyncIntervalMs, why: `the node's limit of ${BROKER_LIMITS.fsyncIntervalMs} ms (1 hour)` } })
+      .describe('Fsync period when `fsync` is `interval`.'),
     compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
-    segmentEntries: count(1_000_000).describe('Entries per log segment before it rolls over.'),
+    segmentEntries: count(1_000_000, 1, BROKER_LIMITS.segmentEntries).describe('Entries per log segment before it rolls over.'),
     persistCursors: z.boolean().default(true).describe('Keep read cursors across restarts of the embedded node.'),
     users: z.string().min(1).optional().describe('Users file of the embedded node (`walrus-stream broker adduser`), relative to the topology file: connections must `AUTH`, and the pipeline logs in with `cluster.auth`. Required for a `host` beyond loopback, unless `insecure`.'),
     insecure: z.boolean().default(false).describe('Let the embedded node bind a non-loopback `host` without users (warned on every start).'),
