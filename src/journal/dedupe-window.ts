@@ -9,6 +9,14 @@ import { WalrusError } from '../errors/index.js';
  */
 export const MAX_KEPT_ID_CHARS = 64;
 
+/**
+ * Most ids a window remembers. A JavaScript Set holds at most 2^24
+ * (16,777,216) values and the ring is an array of `maxIds` slots: a larger
+ * window failed with a RangeError, at its first id (past 2^32-1) or at the
+ * id that overfilled the Set. As many as `run --max-in-flight` may hold.
+ */
+export const MAX_DEDUPE_IDS = 10_000_000;
+
 export interface DedupeWindowOptions {
   /** Most ids remembered; the oldest is forgotten first. Size it above the upstream in-flight window. */
   maxIds: number;
@@ -50,8 +58,8 @@ export class DedupeWindow {
 
   constructor(options: DedupeWindowOptions) {
     const { maxIds, maxAgeMs = Number.POSITIVE_INFINITY } = options;
-    if (!Number.isInteger(maxIds) || maxIds < 1) {
-      throw new WalrusError('CONFIG_INVALID', `DedupeWindow maxIds is ${String(maxIds)}; expected an integer ≥ 1`, { context: { field: 'maxIds' } });
+    if (!Number.isInteger(maxIds) || maxIds < 1 || maxIds > MAX_DEDUPE_IDS) {
+      throw new WalrusError('CONFIG_INVALID', `DedupeWindow maxIds is ${String(maxIds)}; expected an integer from 1 to ${MAX_DEDUPE_IDS}`, { context: { field: 'maxIds' } });
     }
     if (!(maxAgeMs > 0)) {
       throw new WalrusError('CONFIG_INVALID', `DedupeWindow maxAgeMs is ${String(maxAgeMs)}; expected a positive number of milliseconds`, {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DedupeWindow } from '../../src/journal/index.js';
 import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
 
@@ -121,4 +122,19 @@ test('validate refuses embedded-node values the node refuses (fsyncInterval, seg
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /topology\.yaml:7:20: error: cluster\.embedded\.fsyncInterval: must be at least 1 ms, got 0/);
   assert.doesNotMatch(r.stderr, /broker option/);
+});
+
+test('validate refuses a dedupe window past 10,000,000 ids, at its line — window: 1e12 validated "ok" and run crashed at the first record with "RangeError: Invalid array length" and a line of minified source (past 2^24 ids a Set overflows too)', { timeout: 60_000 }, async (t) => {
+  const dir = await seedProject('bigwindow');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'topology.yaml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace('serializer: string }', 'serializer: string, dedupe: { window: 1000000000000 } }'));
+  await writeFile(join(dir, 'lines.txt'), 'one\ntwo\n');
+  for (const args of [['validate', '--no-modules'], ['run', 'topology.yaml', '--until-idle', '--seed', 'in=lines.txt', '--metrics-address', 'false']]) {
+    const r = await cli(dir, args);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /topology\.yaml:8:77: error: sources\.in\.dedupe\.window: must be at most 10000000, got 1000000000000/, args[0]);
+    assert.doesNotMatch(r.stderr, /RangeError|\n\s+at /, args[0]);
+  }
+  assert.throws(() => new DedupeWindow({ maxIds: 20_000_000 }), /^WalrusError: DedupeWindow maxIds is 20000000; expected an integer from 1 to 10000000$/);
 });

@@ -1,5 +1,6 @@
 import { zod } from '../../util/zod.js';
 import { POOL_COUNTS } from '../runtime-limits.js';
+import { MAX_DEDUPE_IDS } from '../../journal/dedupe-window.js';
 import { count, duration, size } from './schema-fields.js';
 
 const z = zod();
@@ -30,6 +31,6 @@ export const journalSchema = z
 
 export const dedupeSchema = z
   .strictObject({
-    window: count(0, 0).describe('How many recent record ids are remembered; a record whose id is among them is dropped before processing. 0 = off.'),
+    window: count(0, 0, MAX_DEDUPE_IDS).describe('How many recent record ids are remembered; a record whose id is among them is dropped before processing. 0 = off.'),
   })
   .describe('Drop records seen recently (by record id): duplicates an upstream walrus-stream pipeline wrote after a crash.');
