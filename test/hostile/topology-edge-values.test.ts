@@ -138,3 +138,14 @@ test('validate refuses a dedupe window past 10,000,000 ids, at its line — wind
   }
   assert.throws(() => new DedupeWindow({ maxIds: 20_000_000 }), /^WalrusError: DedupeWindow maxIds is 20000000; expected an integer from 1 to 10000000$/);
 });
+
+test('validate refuses an app name longer than a file name may be, at its line — app: <300 characters> validated "ok" and run stopped with "cannot create the journal directory …: ENAMETOOLONG"', { timeout: 60_000 }, async (t) => {
+  const dir = await seedProject('a'.repeat(300), 'walrus-long-app-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const args of [['validate', '--no-modules'], ['run', 'topology.yaml', '--until-idle', '--metrics-address', 'false']]) {
+    const r = await cli(dir, args);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /topology\.yaml:1:6: error: app: 300 characters long, the limit is 255 \(it names the directory <stateDir>\/<app>\)/, args[0]);
+    assert.doesNotMatch(r.stderr, /ENAMETOOLONG/, args[0]);
+  }
+});

@@ -10,6 +10,8 @@ export const SCOPE_SEPARATOR = '@';
 
 /** App names scope local state (`<stateDir>/<app>/`): one directory name, never `.`, `..` or a path. */
 export const APP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** The longest app name: a file name's limit on Linux and macOS (255 bytes). */
+export const MAX_APP_NAME = 255;
 
 /** Store names become a directory and part of a topic name, so they use the topic alphabet minus `:`. */
 export const STORE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;

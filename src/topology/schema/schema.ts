@@ -7,7 +7,7 @@ import { MAX_WORKERS } from '../runtime-limits.js';
 import { dedupeSchema, journalSchema, workerPoolSchema } from './schema-runtime.js';
 import { aggregateSchema } from './schema-aggregate.js';
 import { storeSchema } from './schema-stores.js';
-import { APP_NAME_PATTERN } from '../../state/model/names.js';
+import { APP_NAME_PATTERN, MAX_APP_NAME } from '../../state/model/names.js';
 import { PROCESSOR_MODULE_PATTERN } from '../../processor/loader.js';
 import { DEFAULT_MAX_OUTPUTS, MAX_OUTPUTS_LIMIT, MAX_OUTPUT_BYTES_LIMIT } from '../../processor/output-limit.js';
 import { NAME_PATTERN, address, count, duration, named, ordered, partitions, recordFormat, serializer, show, size, topic } from './schema-fields.js';
@@ -158,6 +158,11 @@ export const topologySchema = z
     app: z
       .string()
       .regex(APP_NAME_PATTERN, { error: (i) => `expected a name that starts with a letter or digit and uses only A-Z a-z 0-9 . _ -, got ${show(i.input)}` })
+      // It names a directory (<stateDir>/<app>): a longer name failed run with ENAMETOOLONG.
+      .superRefine((value, ctx) => {
+        if (value.length > MAX_APP_NAME) ctx.addIssue({ code: 'custom', message: `${value.length} characters long, the limit is ${MAX_APP_NAME} (it names the directory <stateDir>/<app>)` });
+      })
+      .meta({ maxLength: MAX_APP_NAME })
       .describe('Application name; scopes local state under `stateDir/app`.'),
     stateDir: z.string().min(1).default('.walrus-stream').describe('Local state directory (journal, state stores), relative to the topology file.'),
     workers: z
