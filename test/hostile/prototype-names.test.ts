@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecords } from '../../src/codec/index.js';
 import { Journal } from '../../src/journal/index.js';
+import { MetricsHub, StatsSampler } from '../../src/observability/index.js';
+import { computeRates } from '../../src/observability/progress/progress-format.js';
 import { createTestDriver } from '../../src/testing/index.js';
 import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
@@ -162,4 +164,23 @@ test('validate refuses "__proto__" as a source, processor, sink, store or output
   const text = await readFile(join(dir, 'topology.yaml'), 'utf8');
   const found = await loadTopologyText(text, join(dir, 'topology.yaml'), { env: {} }).then(() => [], (e: unknown) => diagnosticsOf(e) ?? assert.fail(e as Error));
   assert.deepEqual(found.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col}: error: ${d.message}`), errors);
+});
+
+test('the dashboard\'s frames and the progress rates of a source, processor and sink named constructor, toString, valueOf are numbers from their first sample on — a name the previous sample lacked was subtracted Object\'s own (NaN, null in JSON) and its latency read from Object.prototype', () => {
+  let now = 0;
+  const hub = new MetricsHub({ processMetrics: false, now: () => now });
+  const counts: Record<string, { processed: number; retries: number; deadLettered: number }> = {};
+  const sampler = new StatsSampler({ progress: () => hub.progress(), processors: () => counts, pending: () => ({}), latency: () => hub.processingLatency() }, { now: () => now });
+  const before = sampler.sample();
+  now = 2_000;
+  hub.recordFetched('constructor', 400);
+  hub.recordEmitted('valueOf', 100);
+  Object.defineProperty(counts, 'toString', { value: { processed: 300, retries: 0, deadLettered: 0 }, enumerable: true });
+  const frame = sampler.sample();
+  assert.deepEqual(new Map(Object.entries(frame.sources)).get('constructor'), { records: 400, rate: 200 });
+  assert.deepEqual(new Map(Object.entries(frame.sinks)).get('valueOf'), { records: 100, rate: 50 });
+  assert.deepEqual(new Map(Object.entries(frame.processors)).get('toString'), { processed: 300, rate: 150, errors: 0, retries: 0, deadLettered: 0 });
+  const rates = computeRates({ ...hub.progress(), at: 0, fetched: {}, emitted: {}, processed: {} }, { ...hub.progress(), at: 2_000, processed: { toString: 300 } })!;
+  assert.deepEqual([rates.fetched.constructor, rates.emitted.valueOf, rates.processed.toString], [200, 50, 150]);
+  assert.equal(Object.keys(before.processors).length, 0);
 });

@@ -50,6 +50,14 @@ export interface StatsSamplerOptions {
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
+ * `table[name]` when it is the table's own: a source, processor or sink may
+ * be named "constructor" or "toString", and a table without it yet (the
+ * previous sample, the latency buckets) gave Object's (a NaN rate; a
+ * processor "toString" with no latency yet threw "now.map is not a function").
+ */
+const own = <T>(table: Record<string, T> | undefined, name: string): T | undefined => (table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined);
+
+/**
  * Samples the run once per interval into a {@link StatsFrame}, keeps the
  * last few minutes of them for the charts, and hands each new frame to the
  * listeners (the Server-Sent Events stream). A sample is a handful of map
@@ -107,7 +115,7 @@ export class StatsSampler {
     const progress = this.#sources.progress();
     // Copied: the coordinator's counts are live objects, and the next sample's rates need these values.
     const processors: Record<string, ProcessorTotals> = {};
-    for (const [name, c] of Object.entries(this.#sources.processors())) processors[name] = { processed: c.processed, retries: c.retries, deadLettered: c.deadLettered };
+    for (const [name, c] of Object.entries(this.#sources.processors())) Object.defineProperty(processors, name, { value: { processed: c.processed, retries: c.retries, deadLettered: c.deadLettered }, enumerable: true });
     const pending = this.#sources.pending?.() ?? {};
     const latency = this.#sources.latency?.();
     const previous = this.#previous;
@@ -121,28 +129,30 @@ export class StatsSampler {
     };
     const partitionLag = this.#sources.partitionLag?.() ?? {};
     for (const [name, records] of Object.entries(progress.fetched)) {
-      const lag = progress.lag[name];
-      frame.sources[name] = { records, rate: rate(records, previous?.progress.fetched[name]), ...(lag === undefined ? {} : { lag }) };
+      const lag = own(progress.lag, name);
+      frame.sources[name] = { records, rate: rate(records, own(previous?.progress.fetched, name)), ...(lag === undefined ? {} : { lag }) };
     }
     // A partitioned source shows up with its partitions' lag before its first record is read.
     for (const [name, lags] of Object.entries(partitionLag)) {
-      const view = frame.sources[name] ??= { records: 0, rate: 0, ...(progress.lag[name] === undefined ? {} : { lag: progress.lag[name] }) };
+      const lag = own(progress.lag, name);
+      const view = own(frame.sources, name) ?? (frame.sources[name] = { records: 0, rate: 0, ...(lag === undefined ? {} : { lag }) });
       view.partitionLag = lags;
     }
     for (const [name, records] of Object.entries(progress.emitted)) {
-      frame.sinks[name] = { records, rate: rate(records, previous?.progress.emitted[name]) };
+      frame.sinks[name] = { records, rate: rate(records, own(previous?.progress.emitted, name)) };
     }
     for (const [name, counts] of Object.entries(processors)) {
-      const before = previous?.processors[name];
+      const before = own(previous?.processors, name);
       const view: StatsFrame['processors'][string] = {
         processed: counts.processed, rate: rate(counts.processed, before?.processed),
         // A failed attempt is either retried or dead-lettered.
         errors: counts.retries + counts.deadLettered, retries: counts.retries, deadLettered: counts.deadLettered,
       };
-      if (pending[name] !== undefined) view.inFlight = pending[name];
-      const buckets = latency?.byProcessor[name];
+      const inFlight = own(pending, name);
+      if (inFlight !== undefined) view.inFlight = inFlight;
+      const buckets = own(latency?.byProcessor, name);
       if (latency && buckets) {
-        const quantiles = intervalQuantiles(latency.bounds, buckets, previous?.latency[name]);
+        const quantiles = intervalQuantiles(latency.bounds, buckets, own(previous?.latency, name));
         if (quantiles) { view.p50Ms = quantiles.p50Ms; view.p99Ms = quantiles.p99Ms; }
       }
       frame.processors[name] = view;

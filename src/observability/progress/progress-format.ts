@@ -11,7 +11,8 @@ export function computeRates(previous: ProgressSnapshot | undefined, current: Pr
   if (previous === undefined || current.at <= previous.at) return undefined;
   const seconds = (current.at - previous.at) / 1000;
   const per = (now: Record<string, number>, before: Record<string, number>): Record<string, number> =>
-    Object.fromEntries(Object.entries(now).map(([name, n]) => [name, (n - (before[name] ?? 0)) / seconds]));
+    // Only `before`'s own counts: a name it lacks may be "constructor" or "toString" (Object's own gave NaN).
+    Object.fromEntries(Object.entries(now).map(([name, n]) => [name, (n - (Object.hasOwn(before, name) ? before[name]! : 0)) / seconds]));
   return {
     fetched: per(current.fetched, previous.fetched),
     emitted: per(current.emitted, previous.emitted),
@@ -50,7 +51,7 @@ export function renderLive(app: string, elapsedMs: number, current: ProgressSnap
   ].join('  ');
   const rows: string[][] = [];
   for (const [name, n] of Object.entries(current.fetched)) {
-    const lag = current.lag[name];
+    const lag = Object.hasOwn(current.lag, name) ? current.lag[name] : undefined;
     rows.push(['source', name, formatCount(n), formatRate(rates?.fetched[name]), lag === undefined ? '' : `lag ${formatCount(lag)}`]);
   }
   for (const [name, n] of Object.entries(current.processed)) rows.push(['processor', name, formatCount(n), formatRate(rates?.processed[name]), '']);
