@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WalrusClient } from '../../src/client/index.js';
 import { encodeRecords } from '../../src/codec/index.js';
+import { buildDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 import { Journal } from '../../src/journal/index.js';
 import { MetricsHub, StatsSampler } from '../../src/observability/index.js';
 import { computeRates } from '../../src/observability/progress/progress-format.js';
@@ -12,6 +14,8 @@ import { createTestDriver } from '../../src/testing/index.js';
 import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
 import { ROOT, seedProject } from '../helpers/seed-project.js';
 import { fixture, harness } from '../runtime/harness.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli-in-process.js';
 
 /**
  * Names a topology may use that are also keys of Object.prototype
@@ -183,4 +187,23 @@ test('the dashboard\'s frames and the progress rates of a source, processor and 
   const rates = computeRates({ ...hub.progress(), at: 0, fetched: {}, emitted: {}, processed: {} }, { ...hub.progress(), at: 2_000, processed: { toString: 300 } })!;
   assert.deepEqual([rates.fetched.constructor, rates.emitted.valueOf, rates.processed.toString], [200, 50, 150]);
   assert.equal(Object.keys(before.processors).length, 0);
+});
+
+test('dlq replay counts the records it sends back to a source topic named constructor — its summary read "function Object() { [native code] }2 → constructor"', { timeout: 60_000 }, async (t) => {
+  const node = await startTestBroker();
+  const client = new WalrusClient({ nodes: [node.address] });
+  const state = await mkdtemp(join(tmpdir(), 'walrus-proto-dlq-'));
+  t.after(async () => { await client.close(); await node.close(); await rm(state, { recursive: true, force: true }); });
+  const letter = (entry: string) => buildDeadLetter({
+    entry, error: { name: 'Error', message: 'boom', code: 'PROCESSOR_ERROR', retriable: true }, processor: 'p', attempts: 1,
+    firstFailureAt: 1_000, lastFailureAt: 2_000, sourceTopic: 'constructor', recordId: 'rid',
+  });
+  for (const topic of ['constructor', 'in.dlq']) await client.register(topic);
+  await client.putMany('in.dlq', [letter('one'), letter('two')]);
+  const r = await runCli(['dlq', 'replay', 'in.dlq', '--nodes', node.address, '--state-dir', state]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^replayed 2 record\(s\) \(2 → constructor\)/);
+  const back: string[] = [];
+  for (let got = await client.getMany('constructor', 10); got.length > 0; got = await client.getMany('constructor', 10)) back.push(...got.map(String));
+  assert.deepEqual(back, ['one', 'two']);
 });

@@ -213,7 +213,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       }
       await client.putMany(topic, group.payloads);
       if (group.seqs.length > 0) await journal.release(group.seqs);
-      summary.replayed[topic] = (summary.replayed[topic] ?? 0) + group.payloads.length;
+      addReplayed(summary.replayed, topic, group.payloads.length);
     })));
     return toKeep;
   };
@@ -308,7 +308,17 @@ export async function replayEntries(client: Pick<WalrusClient, 'register' | 'put
   for (const [topic, payloads] of byTopic) {
     await client.register(topic);
     await client.putMany(topic, payloads);
-    summary.replayed[topic] = payloads.length;
+    addReplayed(summary.replayed, topic, payloads.length);
   }
   return summary;
+}
+
+/**
+ * Adds `n` to the count of `topic`, an own entry only: a source topic may be
+ * named "constructor" or "toString", and `replayed[topic] ?? 0` found
+ * Object's (the summary read "function Object() { [native code] }2").
+ */
+export function addReplayed(replayed: Record<string, number>, topic: string, n: number): void {
+  const before = Object.hasOwn(replayed, topic) ? replayed[topic]! : 0;
+  Object.defineProperty(replayed, topic, { value: before + n, writable: true, enumerable: true, configurable: true });
 }

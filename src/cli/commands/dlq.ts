@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
 import { topicProblem } from '../../protocol/index.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
-import { FILTER_FIELDS, REPLAY_COUNT_HEADER, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';
+import { FILTER_FIELDS, REPLAY_COUNT_HEADER, addReplayed, replayDeadLetters, type FilterField, type ReplayFilter } from './dlq-replay.js';
 import { CONNECT_OPTIONS } from '../connect-options.js';
 import { NODES_HELP, cliClient, partitionArg, partitionsArg, selectedTopics } from './state.js';
 import type { ReplaySummary } from './dlq-replay.js';
@@ -132,7 +132,7 @@ const command: CliCommand = {
 
 /** Adds one partition's replay summary to the total. */
 function addSummary(total: ReplaySummary, part: ReplaySummary): void {
-  for (const [topic, n] of Object.entries(part.replayed)) total.replayed[topic] = (total.replayed[topic] ?? 0) + n;
+  for (const [topic, n] of Object.entries(part.replayed)) addReplayed(total.replayed, topic, n);
   for (const k of ['notMatching', 'notDeadLetter', 'overLimit'] as const) total.kept[k] += part.kept[k];
   total.recovered += part.recovered;
   total.leased += part.leased;
