@@ -172,6 +172,8 @@ export class KeyValueStore {
           retriable: true, context: { store: this.name, key: scope },
         });
       }
+      // Checked: the task that held the preload is done with it (MemoryState.returnView).
+      this.#core.state.returnView(scope, basedOn);
     }
   }
 

@@ -33,11 +33,12 @@ export class MemoryState implements StateReader {
   readonly #views = new Map<string, ScopeView>();
   /**
    * Scopes whose current view `scopeEntries` handed out (a task carries it, a
-   * result is checked against it): it is never changed. A view not handed out
-   * since it was made is changed in place, so a key run — one preload, then a staged change
-   * per record — copies the key's entries once, not once per record.
+   * result is checked against it), with how many holders have not given it
+   * back (`returnView`): while any has, it is never changed. A view no one
+   * holds is changed in place, so a key's records — a preload, a check, a
+   * staged change each — do not copy the key's entries per record.
    */
-  readonly #handedOut = new Set<string>();
+  readonly #handedOut = new Map<string, number>();
   /** Entries copied to keep handed-out views unchanged (stats: `preloadEntriesCopied`). */
   entriesCopied = 0;
 
@@ -101,7 +102,7 @@ export class MemoryState implements StateReader {
     if (view !== undefined) {
       this.#views.delete(scope); // most recently used last
       this.#views.set(scope, view);
-      this.#handedOut.add(scope);
+      this.#handedOut.set(scope, (this.#handedOut.get(scope) ?? 0) + 1);
       return view;
     }
     view = this.#buildScope(scope);
@@ -111,8 +112,20 @@ export class MemoryState implements StateReader {
       this.#views.delete(oldest);
       this.#handedOut.delete(oldest);
     }
-    this.#handedOut.add(scope);
+    this.#handedOut.set(scope, 1);
     return view;
+  }
+
+  /**
+   * A holder of `view` (from `scopeEntries`) is done with it: its result was
+   * checked against it. Once every holder of the scope's current view gave
+   * it back, the next change of the scope updates it in place.
+   */
+  returnView(scope: string, view: ReadonlyArray<readonly [string, Uint8Array]>): void {
+    if (this.#views.get(scope) !== view) return;
+    const holders = this.#handedOut.get(scope) ?? 0;
+    if (holders <= 1) this.#handedOut.delete(scope);
+    else this.#handedOut.set(scope, holders - 1);
   }
 
   #buildScope(scope: string): Array<[string, Uint8Array]> {
