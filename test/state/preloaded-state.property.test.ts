@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { PreloadedState, foldWrites } from '../../src/state/worker/worker-state.js';
+import { PreloadedState, WritesOverState, foldWrites } from '../../src/state/worker/worker-state.js';
 import { ChangeSet } from '../../src/state/model/change-set.js';
 import { decodeValue, encodeValue } from '../../src/state/model/codec.js';
 import { inRange, type RangeOptions } from '../../src/state/model/range.js';
@@ -69,4 +69,19 @@ test('ChangeSet.range over a preload: its own writes merged in (deletes hide, ne
     for (const { key: k } of got) assert.ok(reads.has(k), `${k} listed but not recorded as read`);
   }), { numRuns: 500 });
   assert.equal(decodeValue(encodeValue('s', 'k', 3)), 3);
+});
+
+test('WritesOverState (a key run over entries read on demand): reads as the folded entries do, layered once per record', () => {
+  const writes = fc.array(fc.tuple(key, fc.option(bytes, { nil: null })), { maxLength: 6 });
+  fc.assert(fc.property(sortedEntries, fc.array(writes, { minLength: 1, maxLength: 3 }), fc.array(range, { maxLength: 4 }), (list, runs, ranges) => {
+    let folded: ReadonlyArray<readonly [string, Uint8Array]> = list;
+    let layered: PreloadedState | WritesOverState = new PreloadedState(list);
+    for (const w of runs) {
+      folded = foldWrites(folded, w);
+      layered = new WritesOverState(layered, w);
+    }
+    const expected = new PreloadedState(folded);
+    for (const k of KEYS) assert.equal(layered.getBytes(k), expected.getBytes(k), `getBytes(${JSON.stringify(k)})`);
+    for (const opts of [...ranges, {}]) assert.deepEqual(layered.rangeBytes(opts), expected.rangeBytes(opts), `rangeBytes(${JSON.stringify(opts)})`);
+  }), { numRuns: 500 });
 });

@@ -10,6 +10,7 @@ import { decodeResult, encodeBatch, isControlHello, type GroupBatchResult, type 
 import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-supervisor.js';
 import { checkPoolOptions } from './pool-options.js';
 import { readStepDeadline } from '../worker/step-deadlines.js';
+import { StateReadServer } from './state-read-server.js';
 
 /** Options of {@link WorkerPool}; checked at construction against the topology's limits (pool-options.ts). */
 export interface WorkerPoolOptions {
@@ -56,6 +57,8 @@ export class WorkerPool {
   readonly #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #replacements = 0;
   readonly #supervisor: TaskSupervisor;
+  /** Keys' entries too many to ship with a task, and the threads' reads of them (wire/state-reads.ts). */
+  readonly stateReads = new StateReadServer();
   readonly #loadTimeoutMs: number;
   #busyCheckpoints = { previous: { at: performance.now(), busyMs: 0 }, current: { at: performance.now(), busyMs: 0 } };
   /** Event-loop active ms of each live thread as last read (busyMs), and of the threads that ended. */
@@ -106,6 +109,7 @@ export class WorkerPool {
       // Kept past the thread's end (its control is dropped then): what a thread published last says which of its
       // batches was in a synchronous call when it died (crash-supervisor.ts). The most recent threads' only.
       if (message.deadlines !== undefined) this.#stepBuffers.set(message.threadId, message.deadlines);
+      if (message.reads !== undefined) this.stateReads.attach(message.threadId, message.reads);
       if (this.#stepBuffers.size > 2 * this.size + 16) this.#stepBuffers.delete(this.#stepBuffers.keys().next().value!);
       if (this.#controls.size >= this.size) for (const waiter of this.#waiters.splice(0)) waiter.resolve();
     });
@@ -198,7 +202,8 @@ export class WorkerPool {
    * worker itself fails.
    */
   async process(group: GroupSpecWire, records: TaskRecord[], reruns = 0): Promise<GroupBatchResult> {
-    const batch = encodeBatch(records);
+    const handles: number[] = [];
+    const batch = encodeBatch(records, (entries) => { const h = this.stateReads.register(entries); handles.push(h); return h; });
     const label = taskLabel(group, records);
     // A crash of a record running alone charges it (stage-runner.ts): it must be the only task on its thread.
     const exclusive = records.length === 1 && (group.members.length === 1 || records[0]!.single);
@@ -208,6 +213,7 @@ export class WorkerPool {
       const task = { kind: 'process', group, batch, taskId, aborted: this.#aborted, [Piscina.queueOptionsSymbol]: { batch: taskId } };
       result = (await this.#pool.run(task, exclusive ? { transferList: [batch], signal } : { transferList: [batch] })) as ArrayBuffer;
     } catch (error) {
+      this.stateReads.release(handles);
       const failure = await this.#supervisor.failed(taskId, label, error);
       if (!failure.rerun) throw failure.error;
       if (this.#closed || reruns >= 3) {
@@ -215,6 +221,7 @@ export class WorkerPool {
       }
       return this.process(group, records, reruns + 1);
     }
+    this.stateReads.release(handles);
     this.#supervisor.succeeded(taskId);
     return decodeResult(result);
   }
@@ -324,6 +331,7 @@ export class WorkerPool {
     for (const threadId of [...this.#controls.keys()]) this.#drop(threadId);
     this.#supervisor.close();
     await this.#pool.destroy();
+    this.stateReads.close();
   }
 
   async #everyWorker<T>(call: (control: Comlink.Remote<WorkerControl>) => Promise<T>, timeoutMs = 5_000): Promise<T[]> {
@@ -339,6 +347,7 @@ export class WorkerPool {
   }
 
   #drop(threadId: number): void {
+    this.stateReads.detach(threadId);
     const entry = this.#controls.get(threadId);
     if (!entry) return;
     this.#controls.delete(threadId);

@@ -16,9 +16,9 @@ import { Packr } from 'msgpackr';
 import { setHeader } from '../../codec/headers.js';
 import { refuseFunction } from '../../codec/serializers.js';
 import type { StatePreload, StateWrites } from '../../state/worker/worker-state.js';
-import { packEntries, unpackEntries } from './preload-blob.js';
+import { flattenPreload, preloadData, preloadOf, unflattenPreload, type RemoteReaders } from './preload-blob.js';
 import { HOLDS_MAP, HOLDS_PROTO_KEY, protoKeysKept, valueTraits } from './value-traits.js';
-import type { ExitRecord, GroupBatchResult, MemberPreload, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
+import type { ExitRecord, GroupBatchResult, MemberStats, PackedUnit, ResumeStep, StateUnit, TaskRecord, UnitFailure,
   WorkerMetricsSnapshot } from './messages.js';
 
 // `useRecords: false` keeps each buffer self-describing (no shared structures
@@ -140,8 +140,12 @@ class HeaderTable {
   }
 }
 
-/** Encodes a group task's batch (see {@link decodeBatch}). */
-export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
+/**
+ * Encodes a group task's batch (see {@link decodeBatch}). With `share`, a
+ * key's entries past REMOTE_AFTER do not travel: `share` registers them and
+ * the task carries the handle it returns (state-reads.ts).
+ */
+export function encodeBatch(records: readonly TaskRecord[], share?: (entries: StatePreload['entries']) => number): ArrayBuffer {
   const n = records.length;
   const ids = new Array<string>(n);
   const keys = new Array<string | null>(n);
@@ -172,7 +176,7 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
     if (r.attempt !== 1) anyAttempt = true;
     entries[i] = r.entry;
     singles[i] = r.single;
-    if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload); anyPreload = true; } else preload[i] = 0;
+    if (r.preload !== undefined && r.preload.length > 0) { preload[i] = flattenPreload(r.preload, share); anyPreload = true; } else preload[i] = 0;
     chained[i] = r.chained === true;
     if (r.chained === true) anyChained = true;
     if (r.resume !== undefined) (resume ??= new Array<ResumeStep[] | 0>(n).fill(0))[i] = r.resume.map(crossingStep);
@@ -194,8 +198,12 @@ export function encodeBatch(records: readonly TaskRecord[]): ArrayBuffer {
   ]);
 }
 
-/** The records of a group task's batch, one plain object each (what processors get). */
-export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
+/**
+ * The records of a group task's batch, one plain object each (what
+ * processors get). `remote` makes the reader of entries a task carries by
+ * handle (the worker's channel to the coordinator, state-reads.ts).
+ */
+export function decodeBatch(buffer: ArrayBuffer, remote?: RemoteReaders): TaskRecord[] {
   const columns = decodeWire<unknown[]>(buffer);
   if (columns[0] !== BATCH_V2) throw new Error(`unknown batch layout ${String(columns[0])}`);
   const [, n, ids, keys, values, encoding, encodings, headers, headerTable, timestamps, source, sources, attempts,
@@ -216,50 +224,13 @@ export function decodeBatch(buffer: ArrayBuffer): TaskRecord[] {
       id: ids[i]!, key: keys?.[i] ?? undefined, value: enc === null || enc === 0 ? unpackValue(values[i] as Uint8Array) : values[i], headers: h === 0 ? {} : { ...table![h - 1] }, timestamp: timestamps[i]!,
       source: sources ? sources[i]! : source!, attempt: attempts ? attempts[i]! : 1,
       encoding: (enc === null || enc === 0 ? undefined : enc) as TaskRecord['encoding'], state: undefined,
-      entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat),
+      entry: entries ? entries[i]! : entry, single: singles ? singles[i]! : single!, preload: flat && unflattenPreload(flat, remote),
       chained: chained ? chained[i]! : false,
     };
     const steps = resume?.[i];
     if (steps) records[i]!.resume = steps.map(landedStep);
   }
   return records;
-}
-
-/** One store's preload as it crosses: a blob of entries, the blob with the step's stream time (`{ blob, streamTime }`), or a refusal (`{ refused }`). */
-function preloadData(p: StatePreload): unknown {
-  if (p.refused !== undefined) return { refused: p.refused };
-  return p.streamTime === undefined ? packEntries(p.entries) : { blob: packEntries(p.entries), streamTime: p.streamTime };
-}
-
-function preloadOf(store: string, data: unknown): StatePreload {
-  if (data instanceof Uint8Array) return { store, entries: unpackEntries(data) };
-  const { refused, blob, streamTime } = (data ?? {}) as { refused?: unknown; blob?: unknown; streamTime?: unknown };
-  if (typeof refused === 'string') return { store, entries: [], refused };
-  if (blob instanceof Uint8Array && typeof streamTime === 'number') return { store, entries: unpackEntries(blob), streamTime };
-  return { store, entries: data as StatePreload['entries'] };
-}
-
-/*
- * Preloads cross as one list per record whose store names are
- * `<member>/<store>`: every record of a batch then names the same stores in
- * the same order, so the names go once per batch (byStore).
- */
-function flattenPreload(list: MemberPreload[]): StatePreload[] {
-  const out: StatePreload[] = [];
-  for (const p of list) for (const s of p.stores) out.push({ ...s, store: `${p.member}/${s.store}` });
-  return out;
-}
-
-function unflattenPreload(flat: StatePreload[]): MemberPreload[] {
-  const out: MemberPreload[] = [];
-  for (const s of flat) {
-    const slash = s.store.indexOf('/');
-    const member = Number(s.store.slice(0, slash));
-    let last = out[out.length - 1];
-    if (last === undefined || last.member !== member) { last = { member, stores: [] }; out.push(last); }
-    last.stores.push({ ...s, store: s.store.slice(slash + 1) });
-  }
-  return out;
 }
 
 /** Encodes a group task's result (see {@link decodeResult}). */

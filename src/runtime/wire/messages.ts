@@ -312,6 +312,8 @@ export interface ControlHello {
   port: import('node:worker_threads').MessagePort;
   /** The worker's step deadlines (worker/step-deadlines.ts): the pool ends a step stuck past its own timeout + grace. */
   deadlines?: SharedArrayBuffer;
+  /** The thread's channel for state read on demand (state-reads.ts). */
+  reads?: import('./state-reads.js').StateReadChannel;
 }
 
 export function isControlHello(message: unknown): message is ControlHello {

@@ -1,4 +1,7 @@
-import { decodedEntries } from '../../state/worker/worker-state.js';
+import { decodedEntries, type StatePreload } from '../../state/worker/worker-state.js';
+import type { StateReader } from '../../state/model/change-set.js';
+import type { MemberPreload } from './messages.js';
+import { REMOTE_AFTER, REMOTE_ENDS, type RemotePreload } from './state-reads.js';
 
 /**
  * A preload's entries as one byte string: `[u32 count]` then, per entry,
@@ -55,4 +58,77 @@ export function unpackEntries(blob: Uint8Array): Array<[string, Uint8Array]> {
     at += 4 + vlen;
   }
   return decodedEntries(out, sorted);
+}
+
+/** Makes the reader of the entries behind a handle, for store `store`. */
+export type RemoteReaders = (store: string, remote: RemotePreload) => StateReader;
+
+/**
+ * One store's preload as it crosses: a blob of entries, the blob with the step's stream time (`{ blob, streamTime }`),
+ * a refusal (`{ refused }`), or a handle (`{ remote, streamTime? }`).
+ */
+export function preloadData(p: StatePreload): unknown {
+  if (p.refused !== undefined) return { refused: p.refused };
+  if (p.remoteHandle !== undefined) {
+    const { handle, head, tail, headEnd } = p.remoteHandle;
+    const remote = { h: handle, head: packEntries(head), tail: packEntries(tail), headEnd };
+    return p.streamTime === undefined ? { remote } : { remote, streamTime: p.streamTime };
+  }
+  return p.streamTime === undefined ? packEntries(p.entries) : { blob: packEntries(p.entries), streamTime: p.streamTime };
+}
+
+export function preloadOf(store: string, data: unknown): StatePreload {
+  if (data instanceof Uint8Array) return { store, entries: unpackEntries(data) };
+  const { refused, blob, streamTime, remote } = (data ?? {}) as { refused?: unknown; blob?: unknown; streamTime?: unknown; remote?: unknown };
+  if (typeof refused === 'string') return { store, entries: [], refused };
+  if (typeof remote === 'object' && remote !== null) {
+    const { h, head, tail, headEnd } = remote as { h: number; head: Uint8Array; tail: Uint8Array; headEnd: string };
+    const remoteHandle = { handle: h, head: unpackEntries(head), tail: unpackEntries(tail), headEnd };
+    return typeof streamTime === 'number' ? { store, entries: [], remoteHandle, streamTime } : { store, entries: [], remoteHandle };
+  }
+  if (blob instanceof Uint8Array && typeof streamTime === 'number') return { store, entries: unpackEntries(blob), streamTime };
+  return { store, entries: data as StatePreload['entries'] };
+}
+
+/*
+ * Preloads cross as one list per record whose store names are
+ * `<member>/<store>`: every record of a batch then names the same stores in
+ * the same order, so the names go once per batch (byStore).
+ */
+/** Entries that crossed with tasks, the most in one preload, and preloads sent by handle instead (tests read them). */
+export const preloadStats = { entriesShipped: 0, mostShipped: 0, byHandle: 0 };
+
+export function flattenPreload(list: MemberPreload[], share: ((entries: StatePreload['entries']) => number) | undefined): StatePreload[] {
+  const out: StatePreload[] = [];
+  for (const p of list) {
+    for (const s of p.stores) {
+      const store = `${p.member}/${s.store}`;
+      if (share === undefined || s.refused !== undefined || s.entries.length <= REMOTE_AFTER) {
+        out.push({ ...s, store });
+        preloadStats.entriesShipped += s.entries.length;
+        if (s.entries.length > preloadStats.mostShipped) preloadStats.mostShipped = s.entries.length;
+        continue;
+      }
+      preloadStats.byHandle += 1;
+      const n = s.entries.length;
+      const remoteHandle = { handle: share(s.entries), head: s.entries.slice(0, REMOTE_ENDS), tail: s.entries.slice(n - REMOTE_ENDS), headEnd: s.entries[REMOTE_ENDS]![0] };
+      preloadStats.entriesShipped += 2 * REMOTE_ENDS;
+      out.push(s.streamTime === undefined ? { store, entries: [], remoteHandle } : { store, entries: [], remoteHandle, streamTime: s.streamTime });
+    }
+  }
+  return out;
+}
+
+export function unflattenPreload(flat: StatePreload[], remote: RemoteReaders | undefined): MemberPreload[] {
+  const out: MemberPreload[] = [];
+  for (const s of flat) {
+    const slash = s.store.indexOf('/');
+    const member = Number(s.store.slice(0, slash));
+    let last = out[out.length - 1];
+    if (last === undefined || last.member !== member) { last = { member, stores: [] }; out.push(last); }
+    const store = s.store.slice(slash + 1);
+    if (s.remoteHandle !== undefined && remote !== undefined) last.stores.push({ ...s, store, remote: remote(store, s.remoteHandle) });
+    else last.stores.push({ ...s, store });
+  }
+  return out;
 }

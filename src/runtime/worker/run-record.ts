@@ -7,7 +7,7 @@ import type { LoadedProcessor } from './loaded-processors.js';
 import { recordLogger } from '../../observability/logs/log-fields.js';
 import { workerState } from './state-worker.js';
 import { ChangeSet, type StateStoreView } from '../../state/model/change-set.js';
-import { PreloadedState, type WorkerStateContext } from '../../state/worker/worker-state.js';
+import { readerOf, type WorkerStateContext } from '../../state/worker/worker-state.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, headerBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
 import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
@@ -286,7 +286,7 @@ class RecordRun implements ProcessorContext {
   #lateStore(name: string): StateStoreView {
     this.#warnLateState('ctx.state()');
     const preload = this.#wire.state?.find((p) => p.store === name);
-    const view = new ChangeSet(name, new PreloadedState(preload?.entries ?? []), this.#wire.key);
+    const view = new ChangeSet(name, readerOf(preload), this.#wire.key);
     view.put = view.delete = () => this.#warnLateState('ctx.state(...).put() or .delete()');
     return view;
   }

@@ -2,7 +2,7 @@ import { WalrusError, serializeError } from '../../errors/index.js';
 import { TICK_SOURCE } from '../../processor/stream-time-tick.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, outputBytesError } from '../../processor/output-limit.js';
 import type { RecordToEncode } from '../../codec/index.js';
-import { foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
+import { WritesOverState, foldWrites, type StatePreload, type StateWrites } from '../../state/worker/worker-state.js';
 import { SPILL_AFTER, type ExitRecord, type GroupBatchResult, type GroupSpecWire, type MemberStats, type ProcessorSpecWire,
   type SinkWire, type StateUnit, type TaskRecord, type UnitFailure, type WireRecord, type WireResult } from '../wire/messages.js';
 import { deriveRecordId, deriveRecordIdBytes, recordIdText } from '../wire/record-ids.js';
@@ -365,7 +365,8 @@ export class ChainBatch {
     const folded = stores.map((s) => {
       const writes: Array<readonly [string, Uint8Array | null]> = [];
       for (const list of written) for (const w of list) if (w.store === s.store) for (const write of w.writes) writes.push(write);
-      return writes.length === 0 ? s : { ...s, entries: foldWrites(s.entries, writes) };
+      if (writes.length === 0) return s;
+      return s.remote === undefined ? { ...s, entries: foldWrites(s.entries, writes) } : { ...s, remote: new WritesOverState(s.remote, writes) };
     });
     chain.preload!.set(member, folded);
     return folded;

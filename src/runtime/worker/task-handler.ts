@@ -17,6 +17,8 @@ import { SinkPacker } from './sink-packer.js';
 import { StepDeadlines } from './step-deadlines.js';
 import { announceTaskProgress, announceTaskStart } from '../wire/task-started.js';
 import { abortProcessing } from './shutdown.js';
+import { RemoteState, openStateReads } from './state-reads.js';
+import type { RemotePreload } from '../wire/state-reads.js';
 
 const startedAt = Date.now();
 const metrics = new WorkerMetrics();
@@ -44,8 +46,9 @@ if (parentPort) {
   Comlink.expose(control, nodeEndpoint(port1));
   // The control port must not keep the worker alive on its own.
   port1.unref();
-  const hello: ControlHello = { [CONTROL_HELLO]: true, threadId, port: port2, deadlines: deadlines.buffer };
-  parentPort.postMessage(hello, [port2]);
+  const reads = openStateReads();
+  const hello: ControlHello = { [CONTROL_HELLO]: true, threadId, port: port2, deadlines: deadlines.buffer, reads };
+  parentPort.postMessage(hello, [port2, reads.port]);
 }
 
 let sentVersion = 0;
@@ -62,6 +65,9 @@ function metricsToSend(): WorkerMetricsSnapshot | undefined {
   return metrics.delta(threadId);
 }
 
+/** The reader of a key's entries the coordinator holds for this task (too many to ship). */
+const remoteReader = (store: string, remote: RemotePreload): RemoteState => new RemoteState(store, remote);
+
 /** piscina's task handler. */
 export default async function handle(task: WorkerTask): Promise<LoadTaskResult | ArrayBuffer | unknown> {
   if (task.kind === 'load') {
@@ -71,7 +77,7 @@ export default async function handle(task: WorkerTask): Promise<LoadTaskResult |
   announceTaskStart(task.taskId);
   // Sent after the abort point (a thread started since, or the control call still on its way): same as abortAll.
   if (task.aborted !== undefined) abortProcessing(task.aborted);
-  const records = decodeBatch(task.batch);
+  const records = decodeBatch(task.batch, remoteReader);
   const result = await runGroupBatch({ group: task.group, records, processors, inFlight, packer: sinks, beat: () => announceTaskProgress(task.taskId), deadlines: deadlines.forTask(task.taskId ?? 0) });
   result.metrics = metricsToSend();
   return Piscina.move(encodeGroupResult(task.group, result));

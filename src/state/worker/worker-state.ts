@@ -20,6 +20,13 @@ export interface StatePreload {
    * has no open window and so no stream time of its own.
    */
   streamTime?: number;
+  /**
+   * Set (and `entries` empty) when the key had too many entries to ship:
+   * they are read through this, on demand (runtime/wire/state-reads.ts).
+   */
+  remote?: StateReader;
+  /** On the wire, in place of `remote`: the coordinator's handle for the entries, and both ends of them (runtime/wire/state-reads.ts). */
+  remoteHandle?: { handle: number; head: ReadonlyArray<readonly [string, Uint8Array]>; tail: ReadonlyArray<readonly [string, Uint8Array]>; headEnd: string };
 }
 
 /** What a worker returns per store after processing a record (empty writes are omitted). */
@@ -123,6 +130,55 @@ function mark<T extends object>(entries: T, bits: number): T {
   return entries;
 }
 
+/** What a record's view of a store reads: the shipped entries, or the reader of entries read on demand. */
+export function readerOf(preload: StatePreload | undefined): StateReader {
+  return preload?.remote ?? new PreloadedState(preload?.entries ?? []);
+}
+
+/**
+ * `base` with `writes` applied in order (`null` deletes): what a later record
+ * of a key run reads when its key's entries are read on demand (the
+ * counterpart of {@link foldWrites}).
+ */
+export class WritesOverState implements StateReader {
+  readonly #base: StateReader;
+  readonly #writes = new Map<string, Uint8Array | null>();
+
+  constructor(base: StateReader, writes: Iterable<readonly [string, Uint8Array | null]>) {
+    // Layers do not pile up: a run's later record layers its writes over the same base.
+    const inner = base instanceof WritesOverState ? base : undefined;
+    this.#base = inner === undefined ? base : inner.#base;
+    if (inner !== undefined) for (const [k, v] of inner.#writes) this.#writes.set(k, v);
+    for (const [k, v] of writes) this.#writes.set(k, v);
+  }
+
+  getBytes(key: string): Uint8Array | undefined {
+    return this.#writes.has(key) ? this.#writes.get(key) ?? undefined : this.#base.getBytes(key);
+  }
+
+  rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
+    const merged = new Map<string, Uint8Array | null>(this.#base.rangeBytes(opts));
+    let added = false;
+    for (const [k, v] of this.#writes) {
+      if (!inRange(k, opts)) continue;
+      if (!merged.has(k)) added = true;
+      merged.set(k, v);
+    }
+    const keys = added ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
+    const out: Array<[string, Uint8Array]> = [];
+    for (const k of keys) {
+      const v = merged.get(k);
+      if (v != null) out.push([k, v]);
+    }
+    return out;
+  }
+}
+
+/** `entries`, which the caller built in strictly increasing key order (a store's scope view), marked so: no check per use. */
+export function sortedEntries<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T): T {
+  return markSorted(entries);
+}
+
 /** Marks `entries` as strictly increasing in key order (the caller checked or built it so) and returns it. */
 function markSorted<T extends ReadonlyArray<readonly [string, Uint8Array]>>(entries: T): T {
   return mark(entries, SORTED);
@@ -194,7 +250,7 @@ export class WorkerStateContext {
         context: { store: name },
       });
     }
-    view = new ChangeSet(name, new PreloadedState(preload.entries), this.#recordKey);
+    view = new ChangeSet(name, readerOf(preload), this.#recordKey);
     view.stepStreamTime = preload.streamTime;
     this.#open.set(name, view);
     return view;
