@@ -165,16 +165,14 @@ export class KeyValueStore {
   }
 
   #assertUnchanged(scope: string | undefined, basedOn: ReadonlyArray<readonly [string, Uint8Array]> | undefined): void {
-    if (basedOn !== undefined && scope !== undefined) {
-      if (!this.#core.state.scopeIs(scope, basedOn)) {
-        throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}": the state of key "${scope}" changed while a worker processed a record of it; ` +
-          'two records of one key ran at once (the processor must run in key ordering). Process the record again from the current state.', {
-          retriable: true, context: { store: this.name, key: scope },
-        });
-      }
-      // Checked: the task that held the preload is done with it (MemoryState.returnView).
-      this.#core.state.returnView(scope, basedOn);
+    if (basedOn === undefined || scope === undefined) return;
+    if (!this.#core.state.scopeIs(scope, basedOn)) {
+      throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}": the state of key "${scope}" changed while a worker processed a record of it; ` +
+        'two records of one key ran at once (the processor must run in key ordering). Process the record again from the current state.', {
+        retriable: true, context: { store: this.name, key: scope },
+      });
     }
+    this.#core.state.returnView(scope, basedOn); // checked: the task that held the preload is done with it
   }
 
   /**
