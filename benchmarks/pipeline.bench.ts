@@ -315,6 +315,35 @@ if (want('f')) {
     rows.push(await childCase('(f) 3 stages × ~1 ms fixed CPU', { yaml: chain(3, 'fixed-work.ts', 'unordered', `{ iterations: ${iterations} }`), workers, records: nWork, expectSunk: nWork, load: (c) => keyed(c, nWork) }));
   }
 }
+// (h): a key's open windows in the thousands (1 ms windows, 24 h of grace; docs/state.md, "What open windows cost"):
+// past REMOTE_AFTER entries a record no longer carries its key's entries; its worker reads what it touches.
+if (want('h')) {
+  const nWindows = Math.round(40_000 * scale);
+  rows.push(await childCase('(h) 10 keys, every 1 ms window open', {
+    yaml: `
+app: bench
+stateDir: \${STATE_DIR}
+sources:
+  in: { topic: bench.in }
+processors:
+  w: { module: ./processors/open-windows.ts, input: in, ordering: key, stores: [counts] }
+sinks:
+  out: { topic: bench.out, input: w }
+stores:
+  counts: { fsync: never }
+observability: { logLevel: warn }
+`,
+    workers, records: nWindows, expectSunk: nWindows,
+    load: async (client) => {
+      await client.register('bench.in');
+      const packer = new EntryPacker({ limit: maxPayloadBytes('bench.in'), topic: 'bench.in' });
+      for (let i = 0; i < nWindows; i += 10_000) {
+        const records = Array.from({ length: Math.min(10_000, nWindows - i) }, (_, j) => ({ value: Buffer.from(JSON.stringify({ seq: i + j })), key: `k-${(i + j) % 10}` }));
+        await client.putMany('bench.in', packer.pack(records));
+      }
+    },
+  }));
+}
 if (want('c')) rows.push(await naiveCase(Math.round(10_000 * scale)));
 printTable(`pipeline end to end (embedded node, journal on; ${availableParallelism()} cores; BENCH_SCALE=${scale}; fixed work ${iterations} iterations ≈ 1 ms)`, rows);
 const rate = (label: string, workers?: number) => rows.find((r) => r.case === label && (workers === undefined || r.workers === workers))?.['records/s'] as number | undefined;
