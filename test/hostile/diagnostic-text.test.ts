@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/seed-project.js';
+import { runBuiltCli } from '../helpers/seed-project.js';
 
 /**
  * Diagnostics quote what a topology says (names, references). A hostile
@@ -12,17 +11,8 @@ import { ROOT } from '../helpers/seed-project.js';
  * through them.
  */
 
-const BIN = join(ROOT, 'bin', 'walrus-stream.js');
 
-function cli(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += String(c); });
-  child.stderr.on('data', (c) => { stderr += String(c); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  return new Promise((resolve) => child.once('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
-}
+const cli = (dir: string, args: string[]) => runBuiltCli(dir, args, 40_000);
 
 test('validate and run print a name holding a newline, ESC or a bidi override escaped, one diagnostic a line — a name "a\\nfake.yaml:1:1: error: ..." printed a forged diagnostic line, and ESC sequences reached the terminal', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-diag-text-'));

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { MetricsHub, StatsSampler } from '../../src/observability/index.js';
 import { computeRates } from '../../src/observability/progress/progress-format.js';
 import { createTestDriver } from '../../src/testing/index.js';
 import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
-import { ROOT, seedProject } from '../helpers/seed-project.js';
+import { ROOT, runBuiltCli, seedProject } from '../helpers/seed-project.js';
 import { fixture, harness } from '../runtime/harness.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli-in-process.js';
@@ -23,17 +22,8 @@ import { runCli } from '../helpers/cli-in-process.js';
  * processor, sink and topic names, so a run must count them as any other.
  */
 
-const BIN = join(ROOT, 'bin', 'walrus-stream.js');
 
-function run(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += String(c); });
-  child.stderr.on('data', (c) => { stderr += String(c); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-  return new Promise((resolve) => child.once('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
-}
+const run = (dir: string, args: string[]) => runBuiltCli(dir, args, 50_000);
 
 test('run: a source, processors, sinks and topics named constructor, toString, valueOf and hasOwnProperty are counted in the summary — the run ended "TypeError: Object.entries is not a function" (exit 3): the source\'s counts had been added onto Object', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-proto-names-'));

@@ -5,21 +5,13 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DedupeWindow } from '../../src/journal/index.js';
 import { diagnosticsOf, loadTopologyText } from '../../src/topology/index.js';
-import { ROOT, seedProject } from '../helpers/seed-project.js';
+import { ROOT, runBuiltCli, seedProject } from '../helpers/seed-project.js';
 
 /** Topology values at the edges of what the schema accepts, run by the real CLI. */
 
-const BIN = join(ROOT, 'bin', 'walrus-stream.js');
 
-function cli(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += String(c); });
-  child.stderr.on('data', (c) => { stderr += String(c); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  return new Promise((resolve) => child.once('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
-}
+const BIN = join(ROOT, 'bin', 'walrus-stream.js');
+const cli = (dir: string, args: string[]) => runBuiltCli(dir, args, 40_000);
 
 test('a source with a tiny rateLimit (1e-6 records/s) waits quietly: its wait passed the longest timer Node.js sets, so it woke every millisecond and printed hundreds of TimeoutOverflowWarnings a second', { timeout: 60_000 }, async (t) => {
   const dir = await seedProject('slowrate');
