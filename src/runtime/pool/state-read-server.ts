@@ -7,7 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { inRange, lowerBound, type RangeOptions } from '../../state/model/range.js';
 import { packEntries } from '../wire/preload-blob.js';
 import type { StateReadChannel, StateReadReply, StateReadRequest } from '../wire/state-reads.js';
-import { PreloadedState, sortedEntries } from '../../state/worker/worker-state.js';
+import { PreloadedState, lowerIndex, sortedEntries } from '../../state/worker/worker-state.js';
 
 type Entries = ReadonlyArray<readonly [string, Uint8Array]>;
 
@@ -87,18 +87,10 @@ export class StateReadServer {
   }
 }
 
-/** The first `limit` entries of `sorted` (in key order) within `range`, found by binary search. */
+/** The first `limit` entries of `sorted` (in key order) within `range`, from a binary search for its start. */
 function firstInRange(sorted: Entries, range: RangeOptions, limit: number): Array<readonly [string, Uint8Array]> {
-  const from = lowerBound(range);
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]![0] < from) lo = mid + 1;
-    else hi = mid;
-  }
   const out: Array<readonly [string, Uint8Array]> = [];
-  for (let i = lo; i < sorted.length && out.length < limit; i++) {
+  for (let i = lowerIndex(sorted, lowerBound(range)); i < sorted.length && out.length < limit; i++) {
     const key = sorted[i]![0];
     if (range.end !== undefined && key >= range.end) break;
     if (inRange(key, range)) out.push(sorted[i]!);

@@ -206,7 +206,7 @@ function isStrictlySorted(entries: ReadonlyArray<readonly [string, Uint8Array]>)
 }
 
 /** The first index whose key is >= `key` (binary search). */
-function lowerIndex(sorted: ReadonlyArray<readonly [string, unknown]>, key: string): number {
+export function lowerIndex(sorted: ReadonlyArray<readonly [string, unknown]>, key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
