@@ -1,7 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import { assertKey, decodeValue, encodeValue, MAX_VALUE_BYTES } from './codec.js';
 import { SCOPE_SEPARATOR } from './names.js';
-import { compareKeys, inRange, type RangeOptions, type StateEntry } from './range.js';
+import { inRange, withWrites, type RangeOptions, type StateEntry } from './range.js';
 
 /** Reads the state a change set is built on (the store, or the values shipped to a worker). */
 export interface StateReader {
@@ -125,17 +125,7 @@ export class ChangeSet implements StateStoreView {
       }
       return out;
     }
-    const merged = new Map<string, Uint8Array | null>(base);
-    let extra = false;
-    for (const [key, bytes] of this.#writes) {
-      if (!inRange(key, opts)) continue;
-      if (!merged.has(key)) extra = true;
-      merged.set(key, bytes);
-    }
-    const keys = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
-    for (const key of keys) {
-      const bytes = merged.get(key);
-      if (bytes == null) continue;
+    for (const [key, bytes] of withWrites(base, this.#writes, opts)) {
       this.#reads.add(key);
       out.push({ key, value: decodeValue<T>(bytes) });
       if (opts.limit !== undefined && out.length >= opts.limit) break;

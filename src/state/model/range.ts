@@ -38,6 +38,28 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /**
+ * `base` (a range's entries, in key order) with the `writes` inside `opts`
+ * applied (`null` deletes), still in key order: a range read through writes
+ * not stored yet.
+ */
+export function withWrites(base: ReadonlyArray<readonly [string, Uint8Array]>, writes: ReadonlyMap<string, Uint8Array | null>, opts: RangeOptions): Array<[string, Uint8Array]> {
+  const merged = new Map<string, Uint8Array | null>(base);
+  let extra = false;
+  for (const [key, bytes] of writes) {
+    if (!inRange(key, opts)) continue;
+    if (!merged.has(key)) extra = true;
+    merged.set(key, bytes);
+  }
+  const keys = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
+  const out: Array<[string, Uint8Array]> = [];
+  for (const key of keys) {
+    const bytes = merged.get(key);
+    if (bytes != null) out.push([key, bytes]);
+  }
+  return out;
+}
+
+/**
  * A sorted view of a Map's keys, rebuilt lazily: inserts and deletes only
  * mark it stale, so a write-heavy workload (counting) never pays for sorting
  * and a range query pays O(n log n) once after a burst of new keys.

@@ -1,6 +1,6 @@
 import { WalrusError } from '../../errors/index.js';
 import { ChangeSet, type StateReader, type WireWrites } from '../model/change-set.js';
-import { compareKeys, inRange, lowerBound, type RangeOptions } from '../model/range.js';
+import { compareKeys, inRange, lowerBound, withWrites, type RangeOptions } from '../model/range.js';
 
 /** What the coordinator ships with a task for each store the processor declared: the record key's entries. */
 export interface StatePreload {
@@ -157,20 +157,7 @@ export class WritesOverState implements StateReader {
   }
 
   rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
-    const merged = new Map<string, Uint8Array | null>(this.#base.rangeBytes(opts));
-    let added = false;
-    for (const [k, v] of this.#writes) {
-      if (!inRange(k, opts)) continue;
-      if (!merged.has(k)) added = true;
-      merged.set(k, v);
-    }
-    const keys = added ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
-    const out: Array<[string, Uint8Array]> = [];
-    for (const k of keys) {
-      const v = merged.get(k);
-      if (v != null) out.push([k, v]);
-    }
-    return out;
+    return withWrites(this.#base.rangeBytes(opts), this.#writes, opts);
   }
 }
 
