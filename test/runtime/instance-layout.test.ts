@@ -67,12 +67,16 @@ test('instances of one app with different layouts (partitions, --instances, a re
 test('a new layout started right after the old one stopped cleanly with a longer --lease-ttl is refused saying the old claim only has to expire, and when', { timeout: 60_000 }, async () => {
   const four = await topology('four-long', 4);
   // The old layout's only instance, with 30 s leases, stops cleanly: nothing of it runs any more.
-  const old = await cli(['run', four, '--nodes', h.broker.address, '--instances', '2', '--instance', '0', '--until-idle', '--progress-interval', '0', '--lease-ttl', '30000'],
+  const old = await cli(['run', four, '--nodes', h.broker.address, '--instances', '1', '--instance', '0', '--until-idle', '--progress-interval', '0', '--lease-ttl', '30000'],
     { env: { STATE_DIR: join(h.stateDir, 'long-a') } });
   assert.equal(old.code, 0, old.stderr);
+  const started = Date.now();
   const next = await cli(['run', four, '--nodes', h.broker.address, '--instances', '3', '--instance', '0', '--until-idle', '--progress-interval', '0', '--lease-ttl', '1000'],
     { env: { STATE_DIR: join(h.stateDir, 'long-b') } });
   assert.equal(next.code, 3, next.stderr);
+  // Refused at once, and the process ends with the error: a refusal before the worker threads said hello
+  // held the process for the pool's 30 s start-up timeout.
+  assert.ok(Date.now() - started < 15_000, `the refused run exited after ${Date.now() - started} ms`);
   // Not only "another live instance": the claim outlives a clean stop by the old lease's time to live.
   assert.match(next.stderr, /OWNERSHIP_CONFLICT: another instance of this app runs a different layout, or stopped less than its lease's time to live ago \(layout\/[0-9a-f]{16}; this one is layout\/[0-9a-f]{16}\): .*the claim expires in (2\d|30)\.\d s if none of them runs any more/);
 });

@@ -250,6 +250,7 @@ export class WorkerPool {
    */
   async ready(timeoutMs = 30_000): Promise<void> {
     if (this.#controls.size >= this.size) return;
+    if (this.#closed) throw new WalrusError('SHUTTING_DOWN', 'the worker pool is closed');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject })),
@@ -325,6 +326,8 @@ export class WorkerPool {
   async close(withinMs?: number): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A start-up that failed before the threads said hello (a refused claim): its ready() wait ends now, not at its 30 s timeout.
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new WalrusError('SHUTTING_DOWN', 'the worker pool closed before its threads started'));
     const budget = Math.min(CLOSE_WAIT_MS, Math.max(0, withinMs ?? CLOSE_WAIT_MS));
     // Each thread answers a little before the budget, logging the hooks that did not finish (loaded-processors.ts).
     if (budget > 0) await this.#everyWorker((c) => c.closeProcessors(Math.max(1, budget - 500)), budget);
