@@ -51,6 +51,10 @@ function run(args, capture) {
 // it (removing it) while another one runs it.
 const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(built.status ?? 1);
+// The build is now that of these sources: the pool's worker threads run it
+// (src/runtime/worker/worker-entry.mjs) instead of each loading the sources
+// through tsx. WALRUS_STREAM_TEST_WORKER=source keeps the sources.
+process.env.WALRUS_STREAM_TEST_WORKER ??= 'built';
 
 const checking = typecheck ? run([createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], true) : undefined;
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
