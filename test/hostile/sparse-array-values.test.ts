@@ -10,7 +10,7 @@ import { startTestBroker } from '../helpers/broker.js';
 import { sparse, tooLarge } from '../helpers/sparse.js';
 
 // A value holding a sparse array of huge length (`a.length = 2 ** 32 - 1`, one assignment) was written by msgpackr
-// hole by hole: ~84 s of a blocked thread before anything failed. The producer and the worker's sink packing now
+// hole by hole: ~84 s of a blocked thread before anything failed (the bounds below, 20 s, hold on a loaded host). The producer and the worker's sink packing now
 // refuse it at once with MESSAGE_TOO_LARGE naming the length and the limit, like any record too large for an entry.
 
 test('Producer with the msgpack serializer: a value holding a huge sparse array is refused at once, the producer keeps working', async (t) => {
@@ -25,7 +25,7 @@ test('Producer with the msgpack serializer: a value holding a huge sparse array 
   // Compressed, an entry may hold more before compression, but never more than readers decompress.
   await assert.rejects(gzip.send({ a: sparse(MAX_DECOMPRESSED_BYTES + 1) }), tooLarge(MAX_DECOMPRESSED_BYTES + 1, MAX_DECOMPRESSED_BYTES));
   await assert.rejects(gzip.send({ nested: [{ a: sparse(2 ** 32 - 1) }] }), tooLarge(2 ** 32 - 1, MAX_DECOMPRESSED_BYTES));
-  assert.ok(performance.now() - started < 2_000, `took ${Math.round(performance.now() - started)} ms`);
+  assert.ok(performance.now() - started < 20_000, `took ${Math.round(performance.now() - started)} ms`);
   // A long array that compresses into one entry is still written.
   await gzip.send({ zeros: new Array(100_000).fill(0) });
   await plain.send({ ok: [1, 2] });
@@ -47,7 +47,7 @@ test('worker sink packing: an output holding a huge sparse array fails with MESS
     assert.throws(() => packer.prepare(sink(serializer, 'none'), { a: sparse(2 ** 24) }, newRecordIdBytes(), undefined, {}, Date.now()), tooLarge(2 ** 24, maxPayloadBytes('out')));
     assert.throws(() => packer.prepare(sink(serializer, 'brotli'), { a: sparse(2 ** 32 - 1) }, newRecordIdBytes(), undefined, {}, Date.now()), tooLarge(2 ** 32 - 1, MAX_DECOMPRESSED_BYTES));
   }
-  assert.ok(performance.now() - started < 2_000, `took ${Math.round(performance.now() - started)} ms`);
+  assert.ok(performance.now() - started < 20_000, `took ${Math.round(performance.now() - started)} ms`);
   const item = packer.prepare(sink('msgpack', 'none'), { a: [1, 2, 3] }, newRecordIdBytes(), undefined, {}, Date.now());
   assert.ok(item.value.byteLength > 0);
 });
