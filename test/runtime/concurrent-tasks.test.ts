@@ -152,26 +152,28 @@ sinks:
 observability: { logLevel: silent }
 workerPool: { timeoutGrace: 100ms, tasksPerWorker: 4 }`;
 
-for (const [how, bad, BAD] of [['hangs past its timeout', { hang: true }, 21], ['blocks its thread for good', { spin: true }, 45]] as const) {
-  for (const workers of [1, 2]) {
-    for (const ordering of ['unordered', 'key']) {
-      for (const fused of [true, false]) {
-        test(`a record that ${how} in the second of two processors (${fused ? 'fused' : 'not fused'}, ${ordering}, ${workers} worker${workers > 1 ? 's' : ''}): it alone is charged, each other record comes out once`, { timeout: 60_000 }, async () => {
-          const values = Array.from({ length: N }, (_, n) => (n === BAD ? { n, ...bad, at: 'q' } : { n, ms: 20 + ((n * 37) % 80) }));
-          await h.produce('in', values.map((value) => ({ value, key: `k${value.n % 32}` })));
-          const summary = await h.run(pair(ordering, fused, workers));
-          const out = (await h.drain('out')).map((r) => r.value as Out);
-          const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
-          assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on a thread (else this proves nothing)');
-          assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== BAD), 'every other record once');
-          for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the bad one`);
-          assert.deepEqual(dead.map((d) => [d.processor, d.error.code, deadN(d.original)]), [['q', 'PROCESSOR_TIMEOUT', BAD]]);
-          assert.equal(summary.processors.q!.deadLettered, 1);
-          assert.equal(summary.inFlight, 0);
-        });
-      }
-    }
-  }
+// Each of the 8 shapes runs once, with one of the two ways to hang: each way meets each pair of the three settings.
+const HANG = { hang: true } as const;
+const SPIN = { spin: true } as const;
+const shapes = [
+  [1, 'unordered', true, HANG], [1, 'key', false, HANG], [2, 'unordered', false, HANG], [2, 'key', true, HANG],
+  [1, 'unordered', false, SPIN], [1, 'key', true, SPIN], [2, 'unordered', true, SPIN], [2, 'key', false, SPIN],
+] as const;
+for (const [workers, ordering, fused, bad] of shapes) {
+  const [how, BAD] = 'hang' in bad ? ['hangs past its timeout', 21] : ['blocks its thread for good', 45];
+  test(`a record that ${how} in the second of two processors (${fused ? 'fused' : 'not fused'}, ${ordering}, ${workers} worker${workers > 1 ? 's' : ''}): it alone is charged, each other record comes out once`, { timeout: 60_000 }, async () => {
+    const values = Array.from({ length: N }, (_, n) => (n === BAD ? { n, ...bad, at: 'q' } : { n, ms: 20 + ((n * 37) % 80) }));
+    await h.produce('in', values.map((value) => ({ value, key: `k${value.n % 32}` })));
+    const summary = await h.run(pair(ordering, fused, workers));
+    const out = (await h.drain('out')).map((r) => r.value as Out);
+    const dead = (await h.drainEntries('in.dead')).map(parseDeadLetter);
+    assert.ok(out.some((o) => o.overlap > 8), 'batches overlapped on a thread (else this proves nothing)');
+    assert.deepEqual(out.map((o) => o.n).sort((a, b) => a - b), values.map((v) => v.n).filter((n) => n !== BAD), 'every other record once');
+    for (const o of out) assert.equal(o.attempt, 1, `record ${o.n} was charged an attempt for the bad one`);
+    assert.deepEqual(dead.map((d) => [d.processor, d.error.code, deadN(d.original)]), [['q', 'PROCESSOR_TIMEOUT', BAD]]);
+    assert.equal(summary.processors.q!.deadLettered, 1);
+    assert.equal(summary.inFlight, 0);
+  });
 }
 
 test('a record that kills its thread while other batches run there: one death counts once towards maxConsecutiveCrashes (not once per batch lost), the record is dead-lettered, the rest come out once', { timeout: 60_000 }, async () => {
