@@ -42,7 +42,7 @@ export function compareKeys(a: string, b: string): number {
  * applied (`null` deletes), still in key order: a range read through writes
  * not stored yet.
  */
-export function withWrites(base: ReadonlyArray<readonly [string, Uint8Array]>, writes: ReadonlyMap<string, Uint8Array | null>, opts: RangeOptions): Array<[string, Uint8Array]> {
+export function withWrites(base: Iterable<readonly [string, Uint8Array]>, writes: Iterable<readonly [string, Uint8Array | null]>, opts: RangeOptions): Array<[string, Uint8Array]> {
   const merged = new Map<string, Uint8Array | null>(base);
   let extra = false;
   for (const [key, bytes] of writes) {

@@ -1,6 +1,6 @@
 import type { StateReader, WireWrites } from '../model/change-set.js';
 import { SCOPE_SEPARATOR } from '../model/names.js';
-import { compareKeys, inRange, SortedKeys, type RangeOptions } from '../model/range.js';
+import { compareKeys, SortedKeys, withWrites, type RangeOptions } from '../model/range.js';
 import { ScopeIndex } from './scope-index.js';
 
 /** A staged change set as the in-memory state tracks it. */
@@ -8,6 +8,11 @@ export interface StagedOwner {
   readonly id: number;
   /** The record key all its writes are in, when checked (see `stage`). */
   readonly scope?: string | undefined;
+}
+
+/** The staged writes of an overlay as [key, bytes] pairs (null: deleted). */
+function* stagedBytes(overlay: ReadonlyMap<string, { bytes: Uint8Array | null }>): Generator<readonly [string, Uint8Array | null]> {
+  for (const [key, staged] of overlay) yield [key, staged.bytes];
 }
 
 /**
@@ -75,21 +80,7 @@ export class MemoryState implements StateReader {
     }
     const keys = this.#sorted.range(this.committed, opts);
     if (this.overlay.size === 0) return keys.map((k) => [k, this.committed.get(k)!]);
-    const merged = new Map<string, Uint8Array | null>();
-    for (const k of keys) merged.set(k, this.committed.get(k)!);
-    let extra = false;
-    for (const [k, staged] of this.overlay) {
-      if (!inRange(k, opts)) continue;
-      if (!merged.has(k)) extra = true;
-      merged.set(k, staged.bytes);
-    }
-    const ordered = extra ? [...merged.keys()].sort(compareKeys) : [...merged.keys()];
-    const out: Array<[string, Uint8Array]> = [];
-    for (const k of ordered) {
-      const bytes = merged.get(k);
-      if (bytes != null) out.push([k, bytes]);
-    }
-    return out;
+    return withWrites(keys.map((k) => [k, this.committed.get(k)!] as const), stagedBytes(this.overlay), opts);
   }
 
   /**
