@@ -1,3 +1,4 @@
+// run-tests: own process: measures the process's array buffers
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { WalrusClient, type WalrusClientOptions } from '../../src/client/index.js';

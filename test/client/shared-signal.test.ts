@@ -1,3 +1,4 @@
+// run-tests: own process: asserts that no process warning is emitted while its calls run
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { after, before, test } from 'node:test';

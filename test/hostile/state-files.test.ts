@@ -1,3 +1,4 @@
+// run-tests: own process: long (20 s or more on 2 cores): started with the first, not last
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';

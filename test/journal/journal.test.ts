@@ -1,3 +1,4 @@
+// run-tests: own process: asserts a deprecation warning is emitted once per process
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';

@@ -1,3 +1,4 @@
+// run-tests: own process: measures its process's event-loop delay
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,3 +1,4 @@
+// run-tests: own process: sets the process-wide tracer provider
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trace } from '@opentelemetry/api';

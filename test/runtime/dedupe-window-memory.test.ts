@@ -1,3 +1,4 @@
+// run-tests: own process: measures the process's heap
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';

@@ -1,3 +1,4 @@
+// run-tests: own process: long (20 s or more on 2 cores): started with the first, not last
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
