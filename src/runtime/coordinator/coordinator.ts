@@ -206,12 +206,13 @@ export class Coordinator {
   }
 
   /**
-   * Ends the run at once with `error` (a worker crash loop): `run()` rejects
-   * with it without waiting for what is in flight, which stays unreleased in
-   * the journal (or unacknowledged on the node) for the next start.
+   * Ends the run at once with `error` (a worker crash loop): `run()` rejects with it without waiting for what is
+   * in flight, which stays unreleased in the journal (or unacknowledged on the node) for the next start; outputs
+   * not yet sent are not (the client is closing).
    */
   fail(error: Error): void {
     this.#failed = true;
+    this.#writers.abandonAll(error);
     this.stop(true);
     this.#ingest.fail(error);
   }
@@ -386,8 +387,7 @@ export class Coordinator {
   #onPacked(sinkName: string, partition: number, entries: string[], jobs: Job[]): void {
     const tickets = jobs.map((job) => (job.meta as JobMeta).ticket);
     for (const ticket of tickets) ticket.add();
-    // After a fatal error the client is closing: results still coming back from workers are not
-    // written (their entries stay in the journal) instead of failing write after write.
+    // After a fatal error the client is closing: late results are not written (their entries stay in the journal).
     if (this.#failed) { for (const ticket of tickets) ticket.fail(); return; }
     // Timestamps (end-to-end latency) and the first record's trace (produce span) of what the worker packed.
     const trace = this.#o.instrumentation && { timestamps: jobs.map((j) => j.record.timestamp), headers: jobs[0]?.record.headers };

@@ -45,6 +45,8 @@ export class Batcher<T> {
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   #closed = false;
+  /** Set by abandon(): nothing more is written, every item is failed with it. */
+  #abandoned: Error | undefined;
 
   constructor(options: BatcherOptions<T>) {
     this.#o = { maxItems: 500, lingerMs: 5, retryDelayMs: 200, ...options };
@@ -52,6 +54,7 @@ export class Batcher<T> {
 
   /** Queues `item`; `ack` is called once its batch is written (or failed for good). */
   push(item: T, ack: Ack): void {
+    if (this.#abandoned) { ack(this.#abandoned); return; }
     this.#items.push(item);
     this.#acks.push(ack);
     this.#weight += this.#o.weight ? this.#o.weight(item) : 1;
@@ -89,6 +92,22 @@ export class Batcher<T> {
     this.#closed = true;
   }
 
+  /**
+   * Stops writing at once (the run failed and its client is closing): items
+   * waiting, and any pushed later, are failed with `error` unwritten, and a
+   * write in flight is not attempted again. Their acks see the error, so the
+   * journal entries behind them stay for the next start.
+   */
+  abandon(error: Error): void {
+    this.#abandoned ??= error;
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    const acks = this.#acks;
+    this.#items = [];
+    this.#acks = [];
+    this.#weight = 0;
+    for (const ack of acks) ack(this.#abandoned);
+  }
+
   #flushNow(): void {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
     if (this.#items.length === 0 || this.#writing) return;
@@ -108,13 +127,17 @@ export class Batcher<T> {
 
   async #write(items: T[], acks: Ack[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      if (this.#abandoned) {
+        for (const ack of acks) ack(this.#abandoned);
+        return;
+      }
       try {
         await this.#o.flush(items);
         for (const ack of acks) ack();
         return;
       } catch (error) {
         this.#o.onError?.(error, attempt);
-        if (this.#closed || !isRetriable(error)) {
+        if (this.#closed || this.#abandoned || !isRetriable(error)) {
           for (const ack of acks) ack(error);
           return;
         }

@@ -76,7 +76,16 @@ export class OutputWriters {
 
   /** Writes everything pending, sinks and dead letters. */
   async flushAll(): Promise<void> {
-    await Promise.all([...[...this.#sinks.values()].flat(), ...this.#deadLetters.values()].map((b) => b.flush()));
+    await Promise.all(this.#all().map((b) => b.flush()));
+  }
+
+  /** Stops every sink and dead-letter write at once (a failed run): see Batcher.abandon. */
+  abandonAll(error: Error): void {
+    for (const b of this.#all()) b.abandon(error);
+  }
+
+  #all(): Array<Batcher<SinkItem> | Batcher<string>> {
+    return [...[...this.#sinks.values()].flat(), ...this.#deadLetters.values()];
   }
 
   #sinkBatcher(sink: SinkSpec, topic: string): Batcher<SinkItem> {
