@@ -16,17 +16,30 @@ export interface SleepOptions {
   unref?: boolean;
 }
 
+/** The longest delay a Node.js timer takes (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The one timer-based sleep; every wait in the codebase goes through it. */
 export function sleep(ms: number, options: SleepOptions = {}): Promise<void> {
   const { signal, onAbort = 'reject', unref = false } = options;
   if (signal?.aborted) return onAbort === 'reject' ? Promise.reject(abortError(signal)) : Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let stopListening: (() => void) | undefined;
-    const timer = setTimeout(() => {
-      stopListening?.();
-      resolve();
-    }, Math.max(0, ms));
-    if (unref) timer.unref();
+    // Node fires a timer longer than MAX_TIMER_MS after 1 ms (with a TimeoutOverflowWarning): a long
+    // wait (a tiny rate limit's next token) is slept in steps of at most that, never cut short.
+    let left = Math.max(0, ms);
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      left -= step;
+      timer = setTimeout(() => {
+        if (left > 0) { arm(); return; }
+        stopListening?.();
+        resolve();
+      }, step);
+      if (unref) timer.unref();
+    };
+    arm();
     if (signal) {
       stopListening = whenAborted(signal, () => {
         clearTimeout(timer);

@@ -121,6 +121,27 @@ test('rate limit: records/s enforced on a virtual clock', () =>
     assert.ok(now >= 1_950 && now <= 2_050, `virtual time ${now} ms`);
   }));
 
+test('a rate limit so low that the next token is months away: the consumer waits for it (no spinning, no TimeoutOverflowWarning) and close() ends the wait', () =>
+  withNode(async (client) => {
+    await produce(client, 'rl-tiny', 2, 1);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w.name); };
+    process.on('warning', onWarning);
+    try {
+      const consumer = new Consumer<{ n: number }>(client, { topic: 'rl-tiny', rateLimit: 1e-7 });
+      assert.equal((await consumer.next()).value?.value.n, 0, 'the first record takes the first token');
+      let settled = false;
+      const waiting = consumer.next().then((r) => { settled = true; return r; });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(settled, false, 'the second record waits for its token (about 116 days at 1e-7 records/s)');
+      await consumer.close();
+      assert.equal((await waiting).done, true, 'close() ends the wait');
+      assert.deepEqual(warnings, [], 'no TimeoutOverflowWarning: the old code re-armed a 1 ms timer and spun');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }));
+
 test('several loops over one rate-limited consumer share its records: each record once, none throws', () =>
   withNode(async (client) => {
     await produce(client, 'rl-loops', 300, 1);

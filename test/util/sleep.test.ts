@@ -27,3 +27,22 @@ test("sleep with onAbort 'resolve' ends early without error", async () => {
   await pending;
   assert.ok(performance.now() - start < 5_000);
 });
+
+test('a sleep longer than the longest Node.js timer waits (in steps), with no TimeoutOverflowWarning, until aborted', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w.name); };
+  process.on('warning', onWarning);
+  try {
+    const ac = new AbortController();
+    let settled = false;
+    const pending = sleep(2 ** 31 + 1_000, { signal: ac.signal, onAbort: 'resolve' }).then(() => { settled = true; });
+    await sleep(150);
+    assert.equal(settled, false, 'a ~24.9-day sleep is not over after 150 ms (an overflowing timer fires after 1 ms)');
+    ac.abort();
+    await pending;
+    assert.equal(settled, true);
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

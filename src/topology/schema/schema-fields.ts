@@ -3,6 +3,7 @@ import type { ZodType } from 'zod';
 import { MAX_TOPIC_LENGTH, TOPIC_PATTERN, topicProblem } from '../../protocol/index.js';
 import { MAX_PARTITIONS } from '../../codec/partitioning.js';
 import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from '../units.js';
+import { MAX_TIMER_MS } from '../../util/sleep.js';
 
 const z = zod();
 
@@ -28,12 +29,10 @@ export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])?\\s
 const durationError = (issue: { input?: unknown }) => `expected a duration (${DURATION_FORMS}), got ${show(issue.input)}`;
 const sizeError = (issue: { input?: unknown }) => `expected a size (${SIZE_FORMS}), got ${show(issue.input)}`;
 
-/**
- * The longest timer Node.js sets: a longer delay fires after 1 ms instead
- * (with only a TimeoutOverflowWarning), so `timeout: 1000h` would time every
- * record out at once.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+// The longest timer Node.js sets: a longer delay fires after 1 ms instead
+// (with only a TimeoutOverflowWarning), so `timeout: 1000h` would time every
+// record out at once.
+export { MAX_TIMER_MS };
 
 /**
  * A duration (`250ms`, `5s`, `1m30s`, number = ms) → milliseconds, at most
