@@ -13,9 +13,15 @@ export const SIZE_FORMS = '512B, 64KiB, 1MiB, 1KB (1000), 1MB, or a number of by
 
 /** Parses a duration to whole milliseconds; undefined when `value` is not one. */
 export function parseDuration(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  const exact = durationMs(value);
+  return exact === undefined ? undefined : Math.round(exact);
+}
+
+/** A duration's milliseconds before rounding (`0.4ms` → 0.4); undefined when `value` is not one. */
+export function durationMs(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text));
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
   if (text.length === 0) return undefined;
   let total = 0;
   let end = 0;
@@ -24,7 +30,7 @@ export function parseDuration(value: string | number): number | undefined {
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     end = DURATION_PART.lastIndex;
   }
-  return end === text.length ? Math.round(total) : undefined;
+  return end === text.length ? total : undefined;
 }
 
 const SIZE_UNITS: Record<string, number> = {

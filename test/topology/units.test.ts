@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { formatSize, parseDuration, parseSize } from '../../src/topology/units.js';
+import { loadTopologyText } from '../../src/topology/index.js';
 import { closest, editDistance } from '../../src/topology/validate/suggest.js';
 
 test('durations: units, combinations, plain numbers as milliseconds', () => {
@@ -36,4 +38,21 @@ test('did you mean: typos, case and separators, but not unrelated words', () => 
   assert.equal(closest('banana', ['topic', 'format', 'poll']), undefined);
   assert.equal(closest('x', ['y']), 'y', 'one edit is always close for a one-letter word');
   assert.equal(closest('anything', []), undefined);
+});
+
+test('a duration under 1 ms is refused where it would round to 0 (timeout: 0.4ms meant no timeout at all); 0 itself stays allowed', async () => {
+  const file = fileURLToPath(new URL('../fixtures/topologies/valid/minimal/topology.yaml', import.meta.url));
+  const text = (timeout: string) =>
+    `app: shop\nsources:\n  orders:\n    topic: orders\nprocessors:\n  echo:\n    module: ./echo.js\n    input: orders\n    timeout: ${timeout}\n`;
+  for (const timeout of ['0.4ms', '0.4', '0.0001s']) {
+    const error = await loadTopologyText(text(timeout), file).then(() => undefined, (e: unknown) => e as { context: { diagnostics: Array<{ line: number; message: string }> } });
+    assert.ok(error, `timeout: ${timeout} is refused`);
+    const messages = error.context.diagnostics.map((d) => `${d.line}: ${d.message}`);
+    assert.equal(messages.length, 1, messages.join('\n'));
+    assert.match(messages[0]!, /^9: .*is less than 1 ms and would round to 0 ms \(for a timeout, no timeout at all\); durations count whole milliseconds: give 0 or at least 1ms/);
+  }
+  for (const [timeout, ms] of [['0', 0], ['0ms', 0], ['0.5', 1], ['1ms', 1], ['1.4ms', 1]] as const) {
+    const { topology } = await loadTopologyText(text(timeout), file);
+    assert.equal(topology.processors.echo!.timeout, ms, `timeout: ${timeout}`);
+  }
 });

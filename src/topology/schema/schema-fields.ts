@@ -2,7 +2,7 @@ import { zod } from '../../util/zod.js';
 import type { ZodType } from 'zod';
 import { MAX_TOPIC_LENGTH, TOPIC_PATTERN, topicProblem } from '../../protocol/index.js';
 import { MAX_PARTITIONS } from '../../codec/partitioning.js';
-import { DURATION_FORMS, SIZE_FORMS, parseDuration, parseSize } from '../units.js';
+import { DURATION_FORMS, SIZE_FORMS, durationMs, parseSize } from '../units.js';
 import { MAX_TIMER_MS } from '../../util/sleep.js';
 
 const z = zod();
@@ -45,7 +45,12 @@ export function duration(defaultValue: string, bounds: { min?: number; max?: { m
       error: durationError,
     })
     .transform((value, ctx) => {
-      const ms = parseDuration(value)!;
+      const exact = durationMs(value)!;
+      const ms = Math.round(exact);
+      // Durations count whole milliseconds: 0.4ms would become 0, which for some keys means "never" (timeout: 0).
+      if (ms === 0 && exact > 0) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is less than 1 ms and would round to 0 ms (for a timeout, no timeout at all); durations count whole milliseconds: give 0 or at least 1ms` });
+      }
       if (bounds.max !== undefined && ms > bounds.max.ms) {
         ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is ${ms} ms, over ${bounds.max.why}` });
       } else if (ms > MAX_TIMER_MS) {
