@@ -182,3 +182,18 @@ test('journal.fsync "batch" (the old spelling) loads as "always", with a warning
   assert.deepEqual(warnings.map((w) => `${w.line}:${w.col}: ${w.severity}`), ['7:10: warning']);
   assert.match(warnings[0]!.message, /journal\.fsync: "batch" is the old spelling of "always".*docs\/migration\.md/);
 });
+
+test('a file with bare CR line endings (classic Mac) loads as with LF or CRLF, and its errors point at the right line', async () => {
+  const dir = join(valid, 'minimal');
+  const lines = ['app: shop', 'sources:', '  orders:', '    topic: orders', 'processors:', '  echo:', '    module: ./echo.js', '    input: orders', '    concurrency: 3'];
+  for (const eol of ['\r', '\r\n', '\n']) {
+    const { topology } = await loadTopologyText(lines.join(eol), join(dir, 'topology.yaml'), { env: {} });
+    assert.equal(topology.processors.echo!.concurrency, 3, JSON.stringify(eol));
+  }
+  const broken = lines.join('\r').replace('input: orders', 'input: ordrs');
+  const error = await loadTopologyText(broken, join(dir, 'topology.yaml'), { env: {} }).then(() => undefined, (e: unknown) => e);
+  const diagnostics = (error as { context: { diagnostics: Array<{ line: number; col: number; message: string }> } }).context.diagnostics;
+  assert.deepEqual(diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`), [
+    '8:12: processors.echo.input: unknown source or processor "ordrs" — did you mean "orders"?',
+  ]);
+});

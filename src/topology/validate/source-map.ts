@@ -22,7 +22,10 @@ export class SourceMap {
     // uniqueKeys: a duplicated name is an error, never a silent overwrite.
     // merge: `<<: *defaults` shares settings between processors, as YAML users expect.
     // logLevel: problems are reported as diagnostics, never as process warnings on stderr.
-    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
+    // A bare CR is a line break in YAML 1.2 (as LF and CRLF are), but the parser reads only the latter two:
+    // a file saved with CR line endings (classic Mac) was one long line with a misleading "nested mappings"
+    // error. Each bare CR becomes an LF, which keeps every offset, so positions stay right.
+    this.doc = parseDocument(text.replace(/\r(?!\n)/g, '\n'), { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
   }
 
   /** Position of a character offset. */
