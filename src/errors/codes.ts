@@ -50,7 +50,7 @@ export const ERROR_CODES = {
   // -- configuration and topology ---------------------------------------------------
   CONFIG_INVALID: { retriable: false, summary: 'Options passed in code failed validation; the message names the field.' },
   TOPOLOGY_INVALID: { retriable: false, summary: 'topology.yaml failed validation; the error lists every problem with file:line:col.' },
-  PARTITION_MISMATCH: { retriable: false, summary: "`run` refused to start: the topology's partition counts disagree with topics or local state already in use (a topic or store was used with another number of partitions); the message names the topic or store and what to do." },
+  PARTITION_MISMATCH: { retriable: false, summary: "`run` refused to start: the topology's partition counts disagree with topics or local state already in use (a topic or store was used with another number of partitions), or a repartition topic it no longer reads holds records; the message names the topic or store and what to do." },
 
   // -- runtime ------------------------------------------------------------------------
   PROCESSOR_ERROR: { retriable: true, summary: 'A processor threw while handling a record (retried with backoff).' },

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { partitionOfKey } from '../../src/codec/partitioning.js';
@@ -147,6 +147,15 @@ test('the writer killed after a repartition write was acknowledged sends it agai
   const killed = await start(args, { ...env, WALRUS_STREAM_FAULT: 'sink.acked:3' }).exited;
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
   assert.match(killed.stderr, /WALRUS_STREAM_FAULT: SIGKILL at sink\.acked/);
+  // The killed run left re-keyed records unread in the repartition topic. Without its re-key the topology
+  // would never read them again: that start is refused, naming the topic (before, they were stranded).
+  const lags = await Promise.all([0, 1, 2, 3].map(async (p) => (await h.client.state(`rpk-group-repartition.p${p}`)).lag ?? 0));
+  assert.ok(lags.some((n) => n > 0), `the repartition topic holds unread entries: ${lags}`);
+  const withoutRekey = join(h.stateDir, 'rpk-no-rekey.yaml');
+  await writeFile(withoutRekey, (await readFile(file, 'utf8')).replace('ordering: key, rekey: true }', 'ordering: key }'));
+  const refused = await start([withoutRekey, ...args.slice(1)], env).exited;
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /PARTITION_MISMATCH: processors\.group: topic "rpk-group-repartition\.p\d" holds \d+ unread entr(y|ies), but this topology no longer re-keys through it .*Run the earlier topology once more with --until-idle/s);
   const resumed = await start(args, env).exited;
   assert.equal(resumed.code, 0, resumed.stderr);
   const summary = JSON.parse(resumed.stdout) as { recovered: number; sources: Record<string, { records: number; duplicates?: number }> };

@@ -1,5 +1,6 @@
 import { MAX_PARTITIONS, partitionTopic } from '../../codec/partitioning.js';
 import { WalrusError } from '../../errors/index.js';
+import { repartitionTopic } from '../../topology/repartition.js';
 import type { Topology } from '../../topology/types.js';
 
 /** What the check asks the node: a topic's STATE (TOPIC_NOT_FOUND when it does not exist). */
@@ -12,7 +13,7 @@ interface TopicUse {
   label: string;
   topic: string;
   partitions: number;
-  kind: 'source' | 'sink' | 'changelog';
+  kind: 'source' | 'sink' | 'changelog' | 'repartition';
 }
 
 /** A topic as the node reports it: absent, or present with its unread entries (undefined: the node does not say, e.g. a stock node). */
@@ -33,6 +34,11 @@ type Probe = { exists: false } | { exists: true; unread: number | undefined };
  *   partitions (every start registers all of a changelog's partitions, so
  *   the last one missing means another count; sources and sinks are
  *   registered lazily by producers, so for them this is not a signal).
+ *
+ * - the repartition topic of a processor's output that this topology no
+ *   longer writes through one (its `rekey: true` removed, or the keyed step
+ *   after it gone) holds unread entries: re-keyed records an earlier run
+ *   wrote and nothing would read any more.
  *
  * A topic that exists where the node cannot say whether it holds entries (a
  * stock node reports no `lag`) is returned as a warning, not refused.
@@ -63,7 +69,26 @@ export async function checkPartitionCounts(topology: Topology, probe: TopicProbe
     }
     if (use.kind === 'changelog' && n > 1) await checkGrown(use, probe);
   }
+  for (const use of unusedRepartitions(topology)) {
+    const why = 'this topology no longer re-keys through it (`rekey: true` removed from the processor, or the keyed step after it), so nothing reads them';
+    if (await check(use, use.topic, why)) continue;
+    for (let k = 0; k < MAX_PARTITIONS; k += 1) if (!(await check(use, partitionTopic(use.topic, k, MAX_PARTITIONS), why))) break;
+  }
   return warnings;
+}
+
+/** The repartition topic of each processor output that the topology does not write through one now (and that it does not use otherwise). */
+function unusedRepartitions(topology: Topology): TopicUse[] {
+  const used = new Set(topicUses(topology).map((u) => u.topic));
+  const out: TopicUse[] = [];
+  for (const p of Object.values(topology.processors)) {
+    for (const output of p.outputs) {
+      const topic = repartitionTopic(topology.app, p.name, output);
+      const label = output === 'default' ? `processors.${p.name}` : `processors.${p.name} (output ${output})`;
+      if (!used.has(topic)) out.push({ label, topic, partitions: 1, kind: 'repartition' });
+    }
+  }
+  return out;
 }
 
 /** A changelog with state in its first partitions but without its last one was written with fewer partitions. */
@@ -81,6 +106,10 @@ async function checkGrown(use: TopicUse, probe: TopicProbe): Promise<void> {
 }
 
 function fix(use: TopicUse): string {
+  if (use.kind === 'repartition') {
+    return 'They are records it re-keyed in an earlier run, not yet processed after the re-key. Run the earlier topology once more with --until-idle ' +
+      '(every instance, so that each partition is read) to finish them, then start this one (docs/scaling.md, "Repartition topics").';
+  }
   if (use.kind === 'changelog') {
     return 'Changing a store\'s partitions moves its keys away from their state: go back to the count it was written with, or give the step a new store (a new name, so a new changelog).';
   }
