@@ -21,6 +21,10 @@ export const FAULT_POINTS = [
   'journal.released',
   /** A restore read a changelog batch from the node; it is not in the local store yet. */
   'state.restore-fetched',
+  /** The embedded node: a cursor past consumed segments is durable; their files are about to be deleted (retention). */
+  'broker.segments-unlinking',
+  /** The embedded node deleted one consumed segment file (others of the same sync may be left). */
+  'broker.segment-unlinked',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

@@ -12,7 +12,11 @@ import { startTestBroker } from '../helpers/broker.js';
 // restart: 8 bytes an entry and one descriptor per segment (a day at 10,000
 // entries a second is 6.9 GB and 864 descriptors at the default 1,000,000
 // entries a segment). Sealed segments wholly consumed — read, and not held by
-// a lease — are now let go: their index and their descriptor (the file stays).
+// a lease — are now let go: their index and their descriptor, and with
+// persisted cursors their file too (retention: test/broker/retention.test.ts).
+
+/** Segment files in the topic's directory. */
+const segmentFiles = (dataDir: string, topic: string) => readdirSync(join(dataDir, 'topics', topic)).filter((f) => f.endsWith('.seg'));
 
 /** Segment files of `dataDir` this process holds open. */
 function openSegments(dataDir: string): number {
@@ -60,9 +64,10 @@ for (const fsync of ['always', 'never'] as const) {
     await lease.ack();
     await client.register('seg'); // one more round trip: the flush after the ACK has run
     assert.ok(openSegments(dataDir) <= 2, `${openSegments(dataDir)} segment files open once everything was consumed`);
+    assert.deepEqual(segmentFiles(dataDir, 'seg'), ['00000000000000000101.seg'], 'the consumed segments were deleted');
     const state = await client.state('seg');
-    assert.equal(Object.keys(state.raw.sealed_segments as object).length, 100);
-    assert.ok(Object.values(state.raw.sealed_segments as Record<string, number>).every((n) => n === 100), 'STATE counts are unchanged');
+    assert.deepEqual(state.raw.sealed_segments, {}, 'STATE lists the sealed segments the node still holds');
+    assert.deepEqual([state.raw.last_sealed_entry_offset, state.raw.total_entries, state.raw.read_cursor], [10_000, 10_000, 10_000], 'counts still start at the first entry ever written');
 
     // New entries after a restart: only they are delivered, and the consumed segments stay closed.
     await client.putMany('seg', ['after-1', 'after-2']);
@@ -72,5 +77,7 @@ for (const fsync of ['always', 'never'] as const) {
     client = new WalrusClient({ nodes: [second.address] });
     assert.ok(openSegments(dataDir) <= 2, `${openSegments(dataDir)} segment files open after a restart`);
     assert.deepEqual(await drain(client, 'seg'), ['after-1', 'after-2']);
+    const after = await client.state('seg');
+    assert.deepEqual([after.raw.current_segment, after.raw.total_entries, after.raw.read_cursor], [101, 10_002, 10_002]);
   });
 }

@@ -11,8 +11,9 @@ import { RawClient } from '../helpers/raw-client.js';
 
 /**
  * The read cursor must stay on the same entry when recovery drops a
- * damaged entry in an older segment (a count of entries would shift and
- * skip intact, never-read entries).
+ * damaged entry before it (a count of entries would shift and skip intact,
+ * never-read entries). Wholly consumed segments are deleted (retention),
+ * so the damage is put in the consumed part of the segment the cursor is in.
  */
 
 const entry = (i: number): string => `e${String(i).padStart(4, '0')}`;
@@ -70,17 +71,17 @@ async function readAll(port: number): Promise<string[]> {
 // Entry i of segment 2 (entries 100..199, 13 bytes each: 8 header + 5 payload) starts at 16 + 13 * (i - 100).
 const ENTRY_BYTES = 13;
 
-test('a damaged entry in an older, consumed segment: every unread entry is still delivered, none twice', async () => {
+test('a damaged, consumed entry before the cursor: every unread entry is still delivered, none twice', async () => {
   await withDir(async (dir) => {
-    await fill(dir, 300);
-    await flipByte(dir, 2, 16 + ENTRY_BYTES * 50 + 10); // payload of entry 150
+    await fill(dir, 350);
+    await flipByte(dir, 4, 16 + ENTRY_BYTES * 20 + 10); // payload of entry 320, in the cursor's segment
     const repairs: RecoveryRepair[] = [];
     const node = await startTestBroker({ dataDir: dir, segmentEntries: 100, onRecoveryRepair: (r) => repairs.push(r) });
     try {
       const got = await readAll(node.port);
-      assert.equal(got[0], entry(300), 'reading resumes at the first unread entry');
-      assert.deepEqual(got, Array.from({ length: 700 }, (_, k) => entry(300 + k)));
-      assert.deepEqual(repairs.map((r) => [r.kind, r.segment, r.offset, r.bytes]), [['dropped', 2, 16 + ENTRY_BYTES * 50, ENTRY_BYTES]]);
+      assert.equal(got[0], entry(350), 'reading resumes at the first unread entry');
+      assert.deepEqual(got, Array.from({ length: 650 }, (_, k) => entry(350 + k)));
+      assert.deepEqual(repairs.map((r) => [r.kind, r.segment, r.offset, r.bytes]), [['dropped', 4, 16 + ENTRY_BYTES * 20, ENTRY_BYTES]]);
     } finally {
       await node.close();
     }
@@ -103,24 +104,24 @@ test('a damaged length field: the scan finds the next entry, so only that entry 
   });
 });
 
-test('the persisted hold of an unacknowledged lease stays on its entries across a drop in an older segment', async () => {
+test('the persisted hold of an unacknowledged lease stays on its entries across a drop before them', async () => {
   await withDir(async (dir) => {
-    await fill(dir, 300);
+    await fill(dir, 350);
     let node = await startTestBroker({ dataDir: dir, segmentEntries: 100 });
     const c = await RawClient.connect(node.port);
     c.writeRaw(encodeBatchLease('t', 10, 1 << 20));
     const leased = (await c.next()).split(' ');
     assert.equal(leased[0], 'OK');
     // Consume 20 more past the lease with GET: only the lease holds the cursor back.
-    for (let i = 310; i < 330; i++) assert.equal(await c.request('GET t'), `OK ${entry(i)}`);
+    for (let i = 360; i < 380; i++) assert.equal(await c.request('GET t'), `OK ${entry(i)}`);
     c.close();
     await node.close();
-    await flipByte(dir, 1, 16 + ENTRY_BYTES * 3 + 9);
+    await flipByte(dir, 4, 16 + ENTRY_BYTES * 3 + 9);
     node = await startTestBroker({ dataDir: dir, segmentEntries: 100, onRecoveryRepair: () => undefined });
     try {
       const got = await readAll(node.port);
-      assert.equal(got[0], entry(300), 'the unacknowledged lease is delivered again, from its first entry');
-      assert.equal(got.length, 700);
+      assert.equal(got[0], entry(350), 'the unacknowledged lease is delivered again, from its first entry');
+      assert.equal(got.length, 650);
     } finally {
       await node.close();
     }

@@ -150,21 +150,24 @@ test('a segment file missing from the middle of a topic is reported (which one, 
       assert.deepEqual(state.recovery?.missing_segments, [2]);
       const metrics = JSON.parse(await c.request('METRICS')) as { embedded: { recovery: Record<string, number> } };
       assert.equal(metrics.embedded.recovery.missing_segments, 1);
-      const got: string[] = [];
-      for (let i = 0; i < 10; i++) got.push(await c.request('GET ts'));
-      assert.deepEqual(got, ['OK e0', 'OK e1', 'OK e2', 'OK e3', 'OK e4', 'OK e10', 'OK e11', 'OK e12', 'OK e13', 'OK e14']);
+      const served = JSON.parse(await c.request('STATE ts')) as { total_entries: number; sealed_segments: Record<string, number> };
+      assert.deepEqual([served.total_entries, served.sealed_segments], [15, { 1: 5, 3: 5, 4: 5 }], 'served without it');
+      for (let i = 0; i < 3; i++) assert.equal(await c.request('GET ts'), `OK e${i}`);
     }, small);
-    // Put back as the message says: no repair, its entries are there again (the cursor is past segment 2, so check STATE).
+    // Put back as the message says, before the cursor passed it: no repair, its entries are there again.
     await rename(join(dir, 'lost.seg'), segment2);
     await session(dir, async (c, repairs) => {
       assert.deepEqual(repairs, []);
       const state = JSON.parse(await c.request('STATE ts')) as { total_entries: number };
       assert.equal(state.total_entries, 20);
+      const got: string[] = [];
+      for (let i = 3; i < 20; i++) got.push(await c.request('GET ts'));
+      assert.deepEqual(got, Array.from({ length: 17 }, (_, k) => `OK e${k + 3}`));
     }, small);
   });
 });
 
-for (const damage of ['newer format (WCP3)', 'flipped byte'] as const) {
+for (const damage of ['newer format (WCP9)', 'flipped byte'] as const) {
   test(`a cursor file with a ${damage} is reported as a cursor-reset repair; the topic is read again from its start`, async () => {
     await withDir(async (dir) => {
       await fill(dir, 'tc', 20);
@@ -174,10 +177,10 @@ for (const damage of ['newer format (WCP3)', 'flipped byte'] as const) {
       const cursor = join(dir, 'topics', 'tc', 'cursor');
       const file = await open(cursor, 'r+');
       if (damage === 'flipped byte') await file.write(Buffer.from([0xff]), 0, 1, 6);
-      else await file.write(Buffer.from('WCP3'), 0, 4, 0);
+      else await file.write(Buffer.from('WCP9'), 0, 4, 0);
       await file.close();
       await session(dir, async (c, repairs) => {
-        assert.deepEqual(repairs.map((r) => [r.kind, r.topic, r.file, r.bytes]), [['cursor-reset', 'tc', cursor, 24]]);
+        assert.deepEqual(repairs.map((r) => [r.kind, r.topic, r.file, r.bytes]), [['cursor-reset', 'tc', cursor, 32]]);
         assert.match(repairs[0]!.message, /read cursor of topic "tc" .* damaged or of an unknown format; the topic is read again from its first entry/);
         const state = JSON.parse(await c.request('STATE tc')) as { recovery?: Record<string, unknown> };
         assert.equal(state.recovery?.cursor_reset, true);

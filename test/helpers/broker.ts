@@ -74,11 +74,13 @@ const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url)
 /**
  * Runs `walrus-stream broker --port 0 --json <args>` as a child process
  * (for tests that kill it or measure its memory) and resolves once it
- * printed its address. The caller kills the child.
+ * printed its address. The caller kills the child. `env` is added to this
+ * process's environment (e.g. `WALRUS_STREAM_FAULT`).
  */
-export async function spawnBrokerProcess(args: string[]): Promise<{ child: ChildProcess; port: number; address: string }> {
+export async function spawnBrokerProcess(args: string[], env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; address: string }> {
   // A single-value option is given once (twice is a usage error): --port 0 unless the caller names a port.
-  const child = spawn(process.execPath, [BIN, 'broker', ...(args.includes('--port') ? [] : ['--port', '0']), '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = [BIN, 'broker', ...(args.includes('--port') ? [] : ['--port', '0']), '--json', ...args];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<{ port: number; address: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`walrus-stream broker exited early with code ${code}`)));

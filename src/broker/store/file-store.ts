@@ -11,6 +11,7 @@ import { scanAndRepairSegment } from './segment-scan.js';
 import { DEFAULT_OPEN_SEALED_SEGMENTS, SegmentFds } from './segment-fds.js';
 import { parseSegmentFileName, segmentFileName, topicDirName } from './topic-dirs.js';
 import { createDataDir, quarantineDirPath, quarantinePath, readTopicName, segmentBytes } from './data-dir.js';
+import { SegmentRetirement, splitAtCursor } from './segment-retirement.js';
 import type { StoredCursor } from './cursor-position.js';
 import type { LogStore, TopicLog, TopicRecovery } from './types.js';
 
@@ -53,6 +54,7 @@ export class FileStore implements LogStore, LogOwner {
   readonly #retired = new Set<number>();
   #syncDirs = new Set<string>();
   readonly #fds: SegmentFds;
+  readonly #retirement = new SegmentRetirement();
   #seq = 0;
   #sealed = 0;
   #syncChain: Promise<number> = Promise.resolve(0);
@@ -111,8 +113,9 @@ export class FileStore implements LogStore, LogOwner {
     return this.#fds.fd(segment);
   }
 
-  release(segment: Segment): void {
-    this.#fds.forget(segment);
+  release(segments: readonly Segment[], remove: boolean): void {
+    for (const segment of segments) this.#fds.forget(segment);
+    if (remove) this.#retirement.add(segments.map((segment) => segment.path));
   }
 
   /** Closes a sealed segment's descriptor the pool let go; writes waiting for their fdatasync are synced first. */
@@ -154,7 +157,7 @@ export class FileStore implements LogStore, LogOwner {
     this.#syncFds.add(fd);
     this.#syncDirs.add(dir);
     this.#syncDirs.add(this.#root);
-    const log = this.#openLog(name, dir, [{ number: 1, path, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], { count: 0 });
+    const log = this.#openLog(name, dir, [{ number: 1, path, fd, offsets: [], written: SEGMENT_HEADER_BYTES }], this.#readCursor(name, dir), 0);
     this.#seq++;
     return log;
   }
@@ -174,6 +177,8 @@ export class FileStore implements LogStore, LogOwner {
   flush(): number {
     for (const log of this.#dirtyLogs) log.flush();
     this.#dirtyLogs.clear();
+    // Without syncs, a cursor written to the OS is as durable as it gets: the segments it passed may go.
+    if (this.#options.syncs === false) this.#retirement.due(this.#retirement.take());
     return this.#seq;
   }
 
@@ -188,6 +193,7 @@ export class FileStore implements LogStore, LogOwner {
     this.#closed = true;
     try {
       await this.sync();
+      this.#retirement.run();
     } finally {
       this.#closeFiles();
       this.#lock.release();
@@ -196,9 +202,14 @@ export class FileStore implements LogStore, LogOwner {
 
   async #syncOnce(): Promise<number> {
     const seq = this.flush();
+    // Every cursor these segments wait for was written by now: durable once this sync is done.
+    const retiring = this.#retirement.take();
     const fds = this.#syncFds;
     const dirs = this.#syncDirs;
-    if (fds.size === 0 && dirs.size === 0) return seq;
+    if (fds.size === 0 && dirs.size === 0) {
+      this.#retirement.due(retiring); // nothing unsynced: earlier syncs (they run one after another) made it durable
+      return seq;
+    }
     this.#syncFds = new Set();
     this.#syncDirs = new Set();
     this.#syncing = fds;
@@ -212,6 +223,7 @@ export class FileStore implements LogStore, LogOwner {
       this.#retired.delete(fd);
       closeQuietly(fd);
     }
+    this.#retirement.due(retiring);
     for (const dir of dirs) {
       let dirFd: number;
       try {
@@ -233,15 +245,20 @@ export class FileStore implements LogStore, LogOwner {
     return seq;
   }
 
-  /** Opens a topic; `recovery` (start-up only) collects a damaged cursor and is kept for STATE when anything was repaired. */
-  #openLog(name: string, dir: string, segments: Segment[], cursor: StoredCursor, recovery?: TopicRecovery): FileTopicLog {
-    const cursorFile = this.#options.persistCursors ? new CursorFile(join(dir, 'cursor')) : undefined;
-    const stored = cursorFile ? cursorFile.read() : cursor;
-    if (cursorFile && stored === undefined && recovery) {
-      const bytes = fstatSync(cursorFile.fd).size;
-      // An empty file is a topic nothing was read from yet; anything else unreadable is damage or a newer format.
-      if (bytes > 0) recordRepair(this.recovery, recovery, { kind: 'cursor-reset', topic: name, segment: 0, file: join(dir, 'cursor'), offset: 0, bytes });
-    }
+  /** A topic's cursor file (with persistent cursors) and what it holds; `recovery` (start-up only) collects a damaged one. */
+  #readCursor(name: string, dir: string, recovery?: TopicRecovery): TopicCursor {
+    if (!this.#options.persistCursors) return { stored: { count: 0 }, reset: false };
+    const cursorFile = new CursorFile(join(dir, 'cursor'));
+    const stored = cursorFile.read();
+    // An empty file is a topic nothing was read from yet; anything else unreadable is damage or a newer format.
+    const bytes = stored === undefined ? fstatSync(cursorFile.fd).size : 0;
+    if (bytes > 0 && recovery) recordRepair(this.recovery, recovery, { kind: 'cursor-reset', topic: name, segment: 0, file: join(dir, 'cursor'), offset: 0, bytes });
+    return { cursorFile, stored, reset: bytes > 0 };
+  }
+
+  /** Opens a topic whose first segment holds entry `base` (segments before it were deleted); `recovery` is kept for STATE when anything was repaired. */
+  #openLog(name: string, dir: string, segments: Segment[], cursor: TopicCursor, base: number, recovery?: TopicRecovery): FileTopicLog {
+    const { cursorFile, stored } = cursor;
     const repaired = recovery && (recovery.droppedRegions > 0 || recovery.truncatedBytes > 0 || recovery.quarantined.length > 0 || recovery.rebuilt || recovery.missing.length > 0 || recovery.cursorReset);
     const log = new FileTopicLog({
       name,
@@ -250,6 +267,7 @@ export class FileStore implements LogStore, LogOwner {
       segmentEntries: this.#options.segmentEntries,
       segments,
       cursor: stored,
+      base,
       ...(cursorFile ? { cursorFile } : {}),
       ...(repaired ? { recovery } : {}),
     });
@@ -287,20 +305,34 @@ export class FileStore implements LogStore, LogOwner {
         this.#syncDirs.add(dir);
         recordRepair(this.recovery, topicRecovery, { kind: 'topic-rebuilt', topic: name, segment: 0, file, offset: 0, bytes });
       }
-      const segments = this.#recoverSegments(name, dir, numbers, topicRecovery);
-      this.#sealed += segments.length - 1;
-      this.#openLog(name, dir, segments, { count: 0 }, topicRecovery);
+      const cursor = this.#readCursor(name, dir, topicRecovery);
+      try {
+        const { segments, base } = this.#recoverSegments(name, dir, numbers, cursor, topicRecovery);
+        this.#sealed += segments.length - 1;
+        this.#openLog(name, dir, segments, cursor, base, topicRecovery);
+      } catch (error) {
+        cursor.cursorFile?.close();
+        throw error;
+      }
       this.recovery.topics++;
     }
   }
 
-  /** Scans, repairs and opens one topic's segments; a segment with a bad header is moved aside, never fatal. */
-  #recoverSegments(topic: string, dir: string, numbers: number[], topicRecovery: TopicRecovery): Segment[] {
+  /**
+   * Scans, repairs and opens one topic's segments; a segment with a bad
+   * header is moved aside, never fatal. Returns them with the index (over
+   * the topic's life) of their first entry.
+   */
+  #recoverSegments(topic: string, dir: string, allNumbers: number[], cursor: TopicCursor, topicRecovery: TopicRecovery): { segments: Segment[]; base: number } {
     const segments: Segment[] = [];
-    // Segments are numbered from 1 and never deleted: a number absent below the newest one lost its entries.
+    const { position, leftovers, numbers, missingFrom } = splitAtCursor(allNumbers, cursor.stored, !cursor.reset && cursor.cursorFile !== undefined);
+    if (leftovers.length > 0 && cursor.cursorFile) {
+      this.#retirement.add(leftovers.map((n) => join(dir, segmentFileName(n))));
+      this.#syncFds.add(cursor.cursorFile.fd); // the cursor read may be only in the page cache of a process that crashed
+    }
     const present = new Set(numbers);
     const last = numbers.length > 0 ? numbers[numbers.length - 1]! : 0;
-    for (let number = 1; number < last; number++) {
+    for (let number = missingFrom; number < last; number++) {
       const path = join(dir, segmentFileName(number));
       if (present.has(number) || existsSync(`${path}.quarantined`)) continue; // a quarantined one was reported when it was moved
       recordRepair(this.recovery, topicRecovery, { kind: 'missing', topic, segment: number, file: path, offset: 0, bytes: 0, entries: this.#options.segmentEntries });
@@ -326,8 +358,8 @@ export class FileStore implements LogStore, LogOwner {
     }
     if (segments.length === 0 || segments[segments.length - 1]!.number !== last) {
       // No segment left, or the newest was quarantined: appends go to a fresh
-      // one with a new number, so the moved-aside file keeps its own.
-      const number = last + 1;
+      // one with a new number, so the moved-aside file keeps its own (and never below the cursor's).
+      const number = Math.max(last + 1, position?.segment ?? 1);
       const path = join(dir, segmentFileName(number));
       const fd = createSegment(path, number);
       this.#syncFds.add(fd);
@@ -337,7 +369,7 @@ export class FileStore implements LogStore, LogOwner {
       const newest = segments[segments.length - 1]!;
       newest.fd = openSync(newest.path, 'r+');
     }
-    return segments;
+    return { segments, base: position?.entriesBefore ?? 0 };
   }
 
   #closeFiles(): void {
@@ -347,6 +379,13 @@ export class FileStore implements LogStore, LogOwner {
     for (const fd of this.#retired) closeQuietly(fd);
     this.#retired.clear();
   }
+}
+
+/** A topic's cursor file (absent with volatile cursors), what it held, and whether it was unreadable (a cursor-reset). */
+interface TopicCursor {
+  cursorFile?: CursorFile;
+  stored: StoredCursor | undefined;
+  reset: boolean;
 }
 
 /** Closes `fd`, ignoring an error: nothing more is written to it, and a close that fails has nothing left to release. */

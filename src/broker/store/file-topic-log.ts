@@ -1,48 +1,16 @@
 import { closeSync, ftruncateSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorFile } from './cursor-file.js';
-import { entriesIn, indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
+import { indexOfStored, positionOf, type StoredCursor } from './cursor-position.js';
 import { createSegment, writeFully } from './segment-create.js';
 import { ENTRY_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeEntryInto } from './segment-format.js';
 import { segmentFileName } from './topic-dirs.js';
 import { withFile } from '../../util/disk-full.js';
+import type { LogOwner, Segment } from './log-owner.js';
 import type { TopicLog, TopicRecovery, TopicSnapshot } from './types.js';
 
 export { createSegment, writeFully } from './segment-create.js';
-
-/** What a topic log asks of the store that owns it. */
-export interface LogOwner {
-  /** One more change (append, cursor move) to make durable. */
-  changed(): void;
-  /** The log has pending writes for the next flush. */
-  dirty(log: FileTopicLog): void;
-  /** `fd` must be fdatasync'ed by the next sync; `dir` fsync'ed when files were created in it. */
-  needsSync(fd: number, dir?: string): void;
-  /** `segment` was sealed: `fd`, its descriptor while it was active, joins the node's bounded pool (segment-fds.ts). */
-  segmentSealed(segment: Segment, fd: number): void;
-  /** A descriptor to read sealed `segment` through, from that pool: opened on demand, closed when others need room. */
-  sealedFd(segment: Segment): number;
-  /** A consumed sealed segment is read no more: its descriptor, if open, is closed (once its writes are synced). */
-  release(segment: Segment): void;
-}
-
-export interface Segment {
-  readonly number: number;
-  readonly path: string;
-  /** The active segment's descriptor; undefined once sealed (reads then go through `LogOwner.sealedFd`). */
-  fd?: number;
-  /** File offset of each entry's header (emptied when the segment is released). */
-  offsets: number[];
-  released?: number; // set when the segment was wholly consumed and let go: its entry count
-  /** Bytes in the file (entries not yet flushed live in the topic's pending buffer). */
-  written: number;
-  /**
-   * Entry index → end offset, for the few entries recovery found followed
-   * by a damaged region it stepped over (elsewhere an entry ends where the
-   * next one starts). Absent when the segment had no damage.
-   */
-  gaps?: ReadonlyMap<number, number>;
-}
+export type { LogOwner, Segment } from './log-owner.js';
 
 const READ_AHEAD_BYTES = 64 * 1024; // per topic, only while its reader is behind the pending buffer
 const PENDING_INITIAL_BYTES = 64 * 1024;
@@ -62,10 +30,10 @@ export class FileTopicLog implements TopicLog {
   readonly #segmentEntries: number;
   readonly #segments: Segment[];
   readonly #cursorFile: CursorFile | undefined;
+  /** Entries in sealed segments over the topic's life (released ones included). */
   #sealedEntries = 0;
-  /** Segments released from the front (see #releaseConsumed), and the entries they hold. */
-  #released = 0;
-  #releasedEntries = 0;
+  /** Index (over the topic's life) of the first entry of `#segments[0]`: entries of segments released before it. */
+  #base: number;
   /** Allocated on the first append, so thousands of idle topics cost no buffer memory. */
   #pending: Buffer = Buffer.alloc(0);
   #pendingLength = 0;
@@ -88,6 +56,8 @@ export class FileTopicLog implements TopicLog {
     cursorFile?: CursorFile;
     /** Where reading resumes: a stored position (or legacy count); undefined = the start. */
     cursor: StoredCursor | undefined;
+    /** Segments before `segments[0]` were deleted: the index of its first entry over the topic's life. @default 0 */
+    base?: number;
     /** What recovery repaired in this topic's files (reported by STATE). */
     recovery?: TopicRecovery;
   }) {
@@ -98,6 +68,8 @@ export class FileTopicLog implements TopicLog {
     this.#segments = init.segments;
     this.#cursorFile = init.cursorFile;
     this.#recovery = init.recovery;
+    this.#base = init.base ?? 0;
+    this.#sealedEntries = this.#base;
     for (let i = 0; i < this.#segments.length - 1; i++) this.#sealedEntries += this.#segments[i]!.offsets.length;
     this.#seek(indexOfStored(this.#segments, init.cursor));
     // A newest segment already full is sealed by the next append (see `append`), not here: on a full disk a start
@@ -197,15 +169,15 @@ export class FileTopicLog implements TopicLog {
   }
 
   readAt(index: number): Buffer {
-    let left = index;
+    let left = index - this.#base;
+    if (left < 0) throw new RangeError(`entry ${index} of topic ${this.name} was consumed and its segment released`);
     let s = 0;
-    while (s < this.#segments.length - 1 && left >= entriesIn(this.#segments[s]!)) {
-      left -= entriesIn(this.#segments[s]!);
+    while (s < this.#segments.length - 1 && left >= this.#segments[s]!.offsets.length) {
+      left -= this.#segments[s]!.offsets.length;
       s++;
     }
     const segment = this.#segments[s]!;
-    if (index < 0 || left >= entriesIn(segment)) throw new RangeError(`topic ${this.name} has no entry ${index}`);
-    if (segment.released !== undefined) throw new RangeError(`entry ${index} of topic ${this.name} was consumed and its segment ${segment.number} released`);
+    if (left >= segment.offsets.length) throw new RangeError(`topic ${this.name} has no entry ${index}`);
     return this.#entry(segment, left);
   }
 
@@ -220,7 +192,7 @@ export class FileTopicLog implements TopicLog {
 
   snapshot(): TopicSnapshot {
     const sealed: Array<readonly [number, number]> = [];
-    for (let i = 0; i < this.#segments.length - 1; i++) sealed.push([this.#segments[i]!.number, entriesIn(this.#segments[i]!)]);
+    for (let i = 0; i < this.#segments.length - 1; i++) sealed.push([this.#segments[i]!.number, this.#segments[i]!.offsets.length]);
     return {
       currentSegment: this.#current.number,
       sealed,
@@ -238,7 +210,7 @@ export class FileTopicLog implements TopicLog {
     this.#releaseConsumed();
     if (this.#cursorDirty && this.#cursorFile) {
       // A position, not a count: it stays on the same entry even if a later recovery drops an older one.
-      const position = positionOf(this.#segments, this.#hold ?? this.#cursor, this.#end(this.#current));
+      const position = positionOf(this.#segments, (this.#hold ?? this.#cursor) - this.#base, this.#end(this.#current), this.#base);
       try {
         this.#cursorFile.write(position);
       } catch (error) {
@@ -282,39 +254,50 @@ export class FileTopicLog implements TopicLog {
     }
   }
 
+  /** Moves the read position to entry `position` of `#segments` (0-based over them). */
   #seek(position: number): void {
     let left = position;
     this.#readSegment = 0;
-    while (this.#readSegment < this.#segments.length - 1 && left >= entriesIn(this.#segments[this.#readSegment]!)) {
-      left -= entriesIn(this.#segments[this.#readSegment]!);
+    while (this.#readSegment < this.#segments.length - 1 && left >= this.#segments[this.#readSegment]!.offsets.length) {
+      left -= this.#segments[this.#readSegment]!.offsets.length;
       this.#readSegment++;
     }
     this.#readIndex = left;
-    this.#cursor = position;
+    this.#cursor = this.#base + position;
   }
 
   /**
    * Lets go of the sealed segments before the read position whose every
-   * entry is consumed (below the held cursor too, so no lease can want one
-   * again): their entry offsets and their descriptor if open. Kept, a node held 8
-   * bytes per entry ever written and one descriptor per sealed segment for
-   * as long as it ran, and again after a restart (1,000 descriptors after
-   * 1,000,000 entries of 1,000-entry segments, all read). The file stays.
+   * entry is consumed, below the held cursor too, so no lease can hand one
+   * out again (and the persisted cursor, written after this, is past them):
+   * their index and descriptor, and — when cursors persist — their files,
+   * deleted by the store once that cursor is durable (retention). Kept, a
+   * node held 8 bytes per entry ever written and one descriptor per sealed
+   * segment for as long as it ran, and its disk grew with everything ever
+   * written. With volatile cursors the files stay: a restart reads them again.
    */
   #releaseConsumed(): void {
     const floor = Math.min(this.#hold ?? this.#cursor, this.#cursor);
-    while (this.#released < this.#readSegment) {
-      const segment = this.#segments[this.#released]!;
-      const count = segment.offsets.length;
-      if (this.#releasedEntries + count > floor) return;
-      segment.released = count;
-      segment.offsets = [];
-      delete segment.gaps;
-      if (this.#cache?.segment === segment) this.#cache = undefined;
-      this.#owner.release(segment);
-      this.#released++;
-      this.#releasedEntries += count;
+    let count = 0;
+    let entries = 0;
+    while (count < this.#readSegment) {
+      const n = this.#segments[count]!.offsets.length;
+      if (this.#base + entries + n > floor) break;
+      entries += n;
+      count++;
     }
+    if (count === 0) return;
+    const gone = this.#segments.splice(0, count);
+    this.#base += entries;
+    this.#readSegment -= count;
+    if (this.#cache && gone.includes(this.#cache.segment)) this.#cache = undefined;
+    this.#owner.release(gone, this.#cursorFile !== undefined);
+    if (!this.#cursorFile) return;
+    // The files go once a cursor past them is durable: make sure one is written (after a start, the
+    // stored cursor may be of an older format, or only in the page cache of a process that crashed).
+    this.#cursorDirty = true;
+    this.#owner.changed();
+    this.#owner.dirty(this);
   }
 
   #end(segment: Segment): number {
