@@ -32,6 +32,13 @@ export interface BrokerOptions {
   /** Entries per segment before it is sealed, like `WALRUS_MAX_SEGMENT_ENTRIES`. @default 1_000_000 */
   segmentEntries?: number;
   /**
+   * Bytes per segment file (with a dataDir) at which it is sealed too, even
+   * short of `segmentEntries`: retention deletes whole segments, so this
+   * bounds what a consumed topic keeps on disk. 0 = entries only, like
+   * stock Walrus. @default 67108864 (64 MiB)
+   */
+  segmentBytes?: number;
+  /**
    * Connections served at once. When the node is full, a new connection is
    * still accepted and the connection idle the longest is closed to make
    * room, so idle sockets can never lock clients out.
@@ -102,6 +109,7 @@ export interface ResolvedBrokerOptions {
   compat: CompatMode;
   fsync: 'always' | 'never' | { intervalMs: number };
   segmentEntries: number;
+  segmentBytes: number;
   maxConnections: number;
   idleTimeoutMs: number;
   maxUnsentReplyBytes: number;
@@ -121,6 +129,7 @@ export const BROKER_DEFAULTS = {
   compat: 'default',
   fsync: { intervalMs: 200 },
   segmentEntries: 1_000_000,
+  segmentBytes: 64 * 1024 * 1024,
   maxConnections: 4096,
   idleTimeoutMs: 300_000,
   maxUnsentReplyBytes: 256 * 1024,
@@ -168,6 +177,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     compat,
     fsync: typeof fsync === 'object' ? { intervalMs: fsync.intervalMs } : fsync,
     segmentEntries: positiveInt('segmentEntries', options.segmentEntries ?? BROKER_DEFAULTS.segmentEntries, 1, BROKER_LIMITS.segmentEntries),
+    segmentBytes: positiveInt('segmentBytes', options.segmentBytes ?? BROKER_DEFAULTS.segmentBytes, 0, 2 ** 48),
     maxConnections: positiveInt('maxConnections', options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 1, 1_000_000),
     idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs ?? BROKER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1),
     // A floor: one reply is always let through, but a bound of a few bytes would stall after every request.

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BROKER_DEFAULTS, resolveBrokerOptions } from '../../src/broker/index.js';
 
-test('defaults are loopback, port 9091, fsync every 200 ms, 1,000,000 entries a segment, persisted cursors', () => {
+test('defaults are loopback, port 9091, fsync every 200 ms, 1,000,000 entries or 64 MiB a segment, persisted cursors', () => {
   const o = resolveBrokerOptions();
   assert.equal(o.host, '127.0.0.1');
   assert.equal(o.port, 9091);
   assert.deepEqual(o.fsync, { intervalMs: 200 });
   assert.equal(o.segmentEntries, 1_000_000);
+  assert.equal(o.segmentBytes, 64 * 1024 * 1024);
   assert.equal(o.persistCursors, true);
   assert.equal(o.compat, 'default');
   assert.equal(o.dataDir, undefined);
@@ -25,6 +26,7 @@ test('invalid options throw CONFIG_INVALID naming the field', () => {
     [{ fsync: { intervalMs: 0 } }, /fsync\.intervalMs: expected an integer from 1/],
     [{ port: 65_536 }, /port: expected an integer from 0 to 65535, got 65536/],
     [{ segmentEntries: 0 }, /segmentEntries/],
+    [{ segmentBytes: -1 }, /segmentBytes: expected an integer from 0 to 281474976710656, got -1/],
     [{ maxConnections: 1.5 }, /maxConnections/],
     [{ compat: 'strict' }, /compat: expected "default" or "stock"/],
     [{ host: '' }, /host/],

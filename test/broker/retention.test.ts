@@ -92,6 +92,28 @@ for (const fsync of ['always', 'never'] as const) {
   });
 }
 
+test('segmentBytes seals a segment by size too, so a consumed topic keeps at most about that much on disk', async () => {
+  await withDir(async (dir) => {
+    // 100-byte entries (8 header + 92 payload) after a 16-byte header: the 10th reaches 1,000 bytes.
+    const node = await startTestBroker({ dataDir: dir, segmentBytes: 1000 });
+    const c = await RawClient.connect(node.port);
+    const big = (i: number): string => entry(i).padEnd(92, '.');
+    try {
+      assert.equal(await c.request('REGISTER r'), 'OK');
+      c.writeRaw(encodeBatchPut('r', Array.from({ length: 100 }, (_, i) => big(i))));
+      assert.equal((await c.nextFrame())!.toString(), 'OK 100');
+      const s = await state(c);
+      assert.deepEqual([s.current_segment, (s.sealed_segments as Record<string, number>)['1']], [11, 10]);
+      assert.deepEqual(await batchGet(c, 100), Array.from({ length: 100 }, (_, i) => big(i)));
+      assert.equal(await c.request('REGISTER r'), 'OK');
+      assert.deepEqual(segments(dir), [11]);
+    } finally {
+      c.close();
+      await node.close();
+    }
+  });
+});
+
 test('entries under a live lease keep their segment, and every later one, until acknowledged or redelivered', async () => {
   await withDir(async (dir) => {
     const node = await startTestBroker(small(dir, { fsync: 'always' }));

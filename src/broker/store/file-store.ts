@@ -21,6 +21,8 @@ const fsyncAsync = promisify(fsync);
 export interface FileStoreOptions {
   dataDir: string;
   segmentEntries: number;
+  /** Bytes at which a segment file is sealed even short of `segmentEntries`; 0 = no bound. @default 0 */
+  segmentBytes?: number;
   persistCursors: boolean;
   /** False when nothing calls `sync()` before shutdown (fsync `never`): a retired descriptor is then closed at once. @default true */
   syncs?: boolean;
@@ -261,10 +263,9 @@ export class FileStore implements LogStore, LogOwner {
     const { cursorFile, stored } = cursor;
     const repaired = recovery && (recovery.droppedRegions > 0 || recovery.truncatedBytes > 0 || recovery.quarantined.length > 0 || recovery.rebuilt || recovery.missing.length > 0 || recovery.cursorReset);
     const log = new FileTopicLog({
-      name,
-      dir,
-      owner: this,
+      name, dir, owner: this,
       segmentEntries: this.#options.segmentEntries,
+      segmentBytes: this.#options.segmentBytes ?? 0,
       segments,
       cursor: stored,
       base,

@@ -28,6 +28,7 @@ export class FileTopicLog implements TopicLog {
   readonly dir: string;
   readonly #owner: LogOwner;
   readonly #segmentEntries: number;
+  readonly #segmentBytes: number;
   readonly #segments: Segment[];
   readonly #cursorFile: CursorFile | undefined;
   /** Entries in sealed segments over the topic's life (released ones included). */
@@ -52,6 +53,8 @@ export class FileTopicLog implements TopicLog {
     dir: string;
     owner: LogOwner;
     segmentEntries: number;
+    /** Bytes at which a segment is sealed even short of `segmentEntries`; 0 = no bound. */
+    segmentBytes?: number;
     segments: Segment[];
     cursorFile?: CursorFile;
     /** Where reading resumes: a stored position (or legacy count); undefined = the start. */
@@ -65,6 +68,7 @@ export class FileTopicLog implements TopicLog {
     this.dir = init.dir;
     this.#owner = init.owner;
     this.#segmentEntries = init.segmentEntries;
+    this.#segmentBytes = init.segmentBytes || Number.POSITIVE_INFINITY;
     this.#segments = init.segments;
     this.#cursorFile = init.cursorFile;
     this.#recovery = init.recovery;
@@ -88,7 +92,7 @@ export class FileTopicLog implements TopicLog {
   append(payload: Uint8Array): void {
     // A rollover that failed after the previous append (a full disk) is tried again first. Failing
     // here stores nothing of this entry, so the ERR its PUT gets is true and a retry stores it once.
-    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll();
+    if (this.#full()) this.#roll();
     const need = ENTRY_HEADER_BYTES + payload.length;
     if (this.#pendingLength + need > this.#pending.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.#pending.length * 2, this.#pendingLength + need, PENDING_INITIAL_BYTES));
@@ -100,7 +104,13 @@ export class FileTopicLog implements TopicLog {
     this.#pendingLength += encodeEntryInto(this.#pending, this.#pendingLength, payload);
     this.#owner.changed();
     this.#owner.dirty(this);
-    if (current.offsets.length >= this.#segmentEntries) this.#rollAfterAppend();
+    if (this.#full()) this.#rollAfterAppend();
+  }
+
+  /** The current segment holds `segmentEntries` entries or `segmentBytes` bytes: the next append rolls over. */
+  #full(): boolean {
+    const current = this.#current;
+    return current.offsets.length >= this.#segmentEntries || current.written + this.#pendingLength >= this.#segmentBytes;
   }
 
   /**
@@ -113,7 +123,7 @@ export class FileTopicLog implements TopicLog {
    * what went into the sealed segment.
    */
   appendBatch(payloads: readonly Uint8Array[]): void {
-    if (this.#current.offsets.length >= this.#segmentEntries) this.#roll(); // fails storing nothing
+    if (this.#full()) this.#roll(); // fails storing nothing
     const segment = this.#current;
     const count = segment.offsets.length;
     const start = segment.written + this.#pendingLength;
@@ -278,6 +288,7 @@ export class FileTopicLog implements TopicLog {
    */
   #releaseConsumed(): void {
     const floor = Math.min(this.#hold ?? this.#cursor, this.#cursor);
+    this.#advanceToReadable(); // a segment read to its end is behind the read position even before the next read
     let count = 0;
     let entries = 0;
     while (count < this.#readSegment) {

@@ -6,5 +6,5 @@ import type { LogStore } from './types.js';
 /** Opens the store the options ask for: memory-only without a dataDir, the segmented file log with one. */
 export async function openStore(options: ResolvedBrokerOptions): Promise<LogStore> {
   if (options.dataDir === undefined) return new MemoryStore(options.segmentEntries);
-  return FileStore.open({ dataDir: options.dataDir, segmentEntries: options.segmentEntries, persistCursors: options.persistCursors, syncs: options.fsync !== 'never' });
+  return FileStore.open({ dataDir: options.dataDir, segmentEntries: options.segmentEntries, segmentBytes: options.segmentBytes, persistCursors: options.persistCursors, syncs: options.fsync !== 'never' });
 }

@@ -19,6 +19,9 @@ Options:
   --compat <mode>          default | stock (stock: no extensions, byte-exact stock replies)
   --fsync <policy>         always | never | interval | <ms> (default interval = every ${BROKER_DEFAULTS.fsync.intervalMs} ms)
   --segment-entries <n>    entries per segment before rollover (default ${BROKER_DEFAULTS.segmentEntries})
+  --segment-bytes <n>      bytes per segment file before rollover; consumed segments are deleted
+                           whole, so this bounds a consumed topic's disk use; 0 = entries only
+                           (default ${BROKER_DEFAULTS.segmentBytes})
   --max-connections <n>    concurrent connections; when full, a new one is accepted and the
                            longest-idle one is closed (default ${BROKER_DEFAULTS.maxConnections})
   --idle-timeout <ms>      close a connection on which nothing moved for <ms>; 0 = never
@@ -84,6 +87,7 @@ const command: CliCommand = {
         compat: { type: 'string' },
         fsync: { type: 'string' },
         'segment-entries': { type: 'string' },
+        'segment-bytes': { type: 'string' },
         'max-connections': { type: 'string' },
         'idle-timeout': { type: 'string' },
         'max-unsent-reply-bytes': { type: 'string' },
@@ -109,6 +113,7 @@ const command: CliCommand = {
       compat: (values.compat as 'default' | 'stock' | undefined) ?? 'default',
       fsync: parseFsync(values.fsync) ?? BROKER_DEFAULTS.fsync,
       segmentEntries: integer('segment-entries', values['segment-entries']) ?? BROKER_DEFAULTS.segmentEntries,
+      segmentBytes: integer('segment-bytes', values['segment-bytes']) ?? BROKER_DEFAULTS.segmentBytes,
       maxConnections: integer('max-connections', values['max-connections']) ?? BROKER_DEFAULTS.maxConnections,
       idleTimeoutMs: integer('idle-timeout', values['idle-timeout']?.replace(/ms$/, '')) ?? BROKER_DEFAULTS.idleTimeoutMs,
       maxUnsentReplyBytes: integer('max-unsent-reply-bytes', values['max-unsent-reply-bytes']) ?? BROKER_DEFAULTS.maxUnsentReplyBytes,
