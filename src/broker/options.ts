@@ -151,7 +151,7 @@ function positiveInt(field: string, value: unknown, min: number, max: number): n
 }
 
 /** Bounds the topology's `cluster.embedded` keys share (schema-cluster.ts), so validate refuses what the node would. */
-export const BROKER_LIMITS = { fsyncIntervalMs: 3_600_000, segmentEntries: 2 ** 40 } as const;
+export const BROKER_LIMITS = { fsyncIntervalMs: 3_600_000, segmentEntries: 2 ** 40, segmentBytes: 2 ** 48 } as const;
 
 export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerOptions {
   const compat = options.compat ?? BROKER_DEFAULTS.compat;
@@ -177,7 +177,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     compat,
     fsync: typeof fsync === 'object' ? { intervalMs: fsync.intervalMs } : fsync,
     segmentEntries: positiveInt('segmentEntries', options.segmentEntries ?? BROKER_DEFAULTS.segmentEntries, 1, BROKER_LIMITS.segmentEntries),
-    segmentBytes: positiveInt('segmentBytes', options.segmentBytes ?? BROKER_DEFAULTS.segmentBytes, 0, 2 ** 48),
+    segmentBytes: positiveInt('segmentBytes', options.segmentBytes ?? BROKER_DEFAULTS.segmentBytes, 0, BROKER_LIMITS.segmentBytes),
     maxConnections: positiveInt('maxConnections', options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 1, 1_000_000),
     idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs ?? BROKER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1),
     // A floor: one reply is always let through, but a bound of a few bytes would stall after every request.

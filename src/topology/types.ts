@@ -117,6 +117,7 @@ export interface EmbeddedSpec {
   fsyncInterval: Millis;
   compat: 'default' | 'stock';
   segmentEntries: number;
+  segmentBytes: number;
   persistCursors: boolean;
   /** Absolute path of the embedded node's users file. */
   users?: string | undefined;

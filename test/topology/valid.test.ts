@@ -15,7 +15,7 @@ function defaults(dir: string): Omit<Topology, 'app' | 'sources' | 'processors' 
     workers: 'auto',
     cluster: {
       nodes: [],
-      embedded: { dataDir: join(dir, '.walrus'), host: '127.0.0.1', port: 0, fsync: 'interval', fsyncInterval: 100, compat: 'default', segmentEntries: 1_000_000, persistCursors: true, insecure: false },
+      embedded: { dataDir: join(dir, '.walrus'), host: '127.0.0.1', port: 0, fsync: 'interval', fsyncInterval: 100, compat: 'default', segmentEntries: 1_000_000, segmentBytes: 67_108_864, persistCursors: true, insecure: false },
       pool: { min: 1, max: 4, acquireTimeout: 5_000, idleTimeout: 30_000 },
       retry: { retries: 3, initialDelay: 100, maxDelay: 5_000, multiplier: 2 },
       breaker: { failureThreshold: 5, openDuration: 30_000, halfOpenAttempts: 3 },

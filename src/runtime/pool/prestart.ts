@@ -45,7 +45,7 @@ export function prestartPool(topology: Topology, workers?: number | 'auto'): Pre
 export function embeddedNodeOptions(topology: Topology): BrokerOptions {
   const e = topology.cluster.embedded;
   return {
-    host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries,
+    host: e.host, port: e.port, dataDir: e.dataDir, compat: e.compat, segmentEntries: e.segmentEntries, segmentBytes: e.segmentBytes,
     persistCursors: e.persistCursors, fsync: e.fsync === 'interval' ? { intervalMs: e.fsyncInterval } : e.fsync,
     ...(e.users ? { users: e.users } : {}), insecure: e.insecure,
   };

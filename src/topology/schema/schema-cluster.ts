@@ -1,7 +1,7 @@
 import { zod } from '../../util/zod.js';
 import { passwordProblem, userNameProblem } from '../../protocol/auth.js';
 import { CLIENT_LIMITS as L } from '../../client/cluster/option-limits.js';
-import { BROKER_LIMITS } from '../../broker/options.js';
+import { BROKER_DEFAULTS, BROKER_LIMITS } from '../../broker/options.js';
 import { address, count, duration, ordered } from './schema-fields.js';
 
 const z = zod();
@@ -26,6 +26,7 @@ const embedded = z
       .describe('Fsync period when `fsync` is `interval`.'),
     compat: z.enum(['default', 'stock']).default('default').describe('`stock` turns off the batch extensions, behaving exactly like a stock Walrus node.'),
     segmentEntries: count(1_000_000, 1, BROKER_LIMITS.segmentEntries).describe('Entries per log segment before it rolls over.'),
+    segmentBytes: count(BROKER_DEFAULTS.segmentBytes, 0, BROKER_LIMITS.segmentBytes).describe('Bytes per log segment file before it rolls over, even short of `segmentEntries`; consumed segments are deleted whole, so this bounds what a consumed topic keeps on disk. 0 = entries only.'),
     persistCursors: z.boolean().default(true).describe('Keep read cursors across restarts of the embedded node.'),
     users: z.string().min(1).optional().describe('Users file of the embedded node (`walrus-stream broker adduser`), relative to the topology file: connections must `AUTH`, and the pipeline logs in with `cluster.auth`. Required for a `host` beyond loopback, unless `insecure`.'),
     insecure: z.boolean().default(false).describe('Let the embedded node bind a non-loopback `host` without users (warned on every start).'),
