@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeBatchGet, encodeBatchLease, parseBatchGet } from '../../src/protocol/index.js';
@@ -8,6 +7,7 @@ import type { RecoveryRepair } from '../../src/broker/store/recovery-report.js';
 import { startBrokerInWorker } from '../../src/broker/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 /**
  * The read cursor must stay on the same entry when recovery drops a
@@ -19,14 +19,7 @@ import { RawClient } from '../helpers/raw-client.js';
 const entry = (i: number): string => `e${String(i).padStart(4, '0')}`;
 const segmentPath = (dir: string, topic: string, n: number): string => join(dir, 'topics', topic, `${String(n).padStart(20, '0')}.seg`);
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-cursor-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('walrus-cursor-', fn);
 
 /** 1,000 entries in segments of 100, the first `consumed` read with GET, then a clean stop. */
 async function fill(dir: string, consumed: number): Promise<void> {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { BrokerOptions } from '../../src/broker/index.js';
@@ -10,15 +9,9 @@ import { segmentHeader } from '../../src/broker/store/segment-format.js';
 import { topicDirName } from '../../src/broker/store/topic-dirs.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-topic-meta-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('walrus-topic-meta-', fn);
 
 /** Starts a node on `dir`, runs `fn` with a client and the repairs it reported, and stops it. */
 async function session(dir: string, fn: (c: RawClient, repairs: RecoveryRepair[]) => Promise<void>, options: BrokerOptions = {}): Promise<void> {

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { WalrusError } from '../../src/errors/index.js';
 import { acquirePidLock, type PidLockOptions } from '../../src/util/pid-lock.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const OPTIONS: PidLockOptions = { code: 'JOURNAL_ERROR', subject: 'test dir', hint: 'use another dir', hereHint: 'close it first' };
 const DEAD_PID = 2147483646;
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'walrus-pid-lock-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('walrus-pid-lock-', fn);
 
 test('the lock holds our pid, leaves no temporary files, and is removed on release', async () => {
   await withDir(async (dir) => {
