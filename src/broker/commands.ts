@@ -3,7 +3,7 @@ import { MAX_BATCH_ENTRIES, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { topicProblem } from '../protocol/validate.js';
 import { nearFileDescriptorLimit } from '../util/fd-headroom.js';
 import { executeBatchGet, executeBatchPut } from './batch-commands.js';
-import { executeAck, executeBatchLease } from './lease-commands.js';
+import { executeAck, executeBatchLease, executeRelease } from './lease-commands.js';
 import type { LeaseBook } from './leases.js';
 import type { ClaimBook } from './claims.js';
 import { metricsJson, stateJson, type MetricsInput } from './json-replies.js';
@@ -66,6 +66,7 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
     case 'BATCH_GET':
     case 'BATCH_LEASE':
     case 'ACK':
+    case 'RELEASE':
     case 'CLAIM':
     case 'UNCLAIM':
       if (ctx.compat === 'stock') return ERR_UNKNOWN_COMMAND;
@@ -118,6 +119,8 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
       return executeBatchLease(ctx.store, ctx.leases, owner, topic, rest, MAX_BATCH_ENTRIES, MAX_FRAME_BYTES);
     case 'ACK':
       return executeAck(ctx.store, ctx.leases, owner, topic, rest);
+    case 'RELEASE':
+      return executeRelease(ctx.store, ctx.leases, topic, rest);
     // Claims name a partition topic but do not need it registered: ownership is decided before reading.
     case 'CLAIM':
     case 'UNCLAIM': {

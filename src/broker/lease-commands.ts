@@ -1,11 +1,11 @@
 import type { LeaseBook } from './leases.js';
 import { MAX_LEASES_PER_CONNECTION } from './leases.js';
 import { ReplyBudget, parseReadArgs } from './batch-commands.js';
-import { OK_FRAME, batchGetFrame, decimalDigits, errFrame } from './replies.js';
+import { OK_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf } from './replies.js';
 import type { LogStore } from './store/types.js';
 
 /**
- * The BATCH_LEASE / ACK extension (default mode only): reads that are not
+ * The BATCH_LEASE / ACK / RELEASE extension (default mode only): reads that are not
  * consumed until acknowledged, so a reader that crashes between receiving a
  * batch and making it durable loses nothing. Format and semantics:
  * docs/broker.md, "Leases".
@@ -29,6 +29,14 @@ export function executeBatchLease(store: LogStore, leases: LeaseBook, owner: obj
   if (lease === 'too-many') return errFrame(`too many open leases (${MAX_LEASES_PER_CONNECTION}) on this connection: ACK some first`);
   if (lease === undefined) return budget.nothing('BATCH_LEASE');
   return batchGetFrame(lease.entries, lease.id);
+}
+
+/** `RELEASE <topic>` → `OK <entries>`: every open lease on the topic released for redelivery (LeaseBook.releaseTopic). */
+export function executeRelease(store: LogStore, leases: LeaseBook, topic: string, rest: Buffer | undefined): Buffer {
+  if (rest !== undefined) return errFrame('RELEASE takes only a topic');
+  const log = store.topic(topic);
+  if (!log) return errFrame(`unknown topic ${topic}`);
+  return frameOf(`OK ${leases.releaseTopic(log)}`);
 }
 
 /** `ACK <topic> <lease_id>` → `OK`, or `ERR unknown lease <id>`. */

@@ -207,6 +207,28 @@ export class LeaseBook {
     }
   }
 
+  /**
+   * RELEASE: every open lease on the topic, whoever holds it, is released for
+   * redelivery now, as if its connection had closed; returns how many
+   * entries. The new owner of a partition calls it before restoring from the
+   * partition's changelog: a former owner frozen mid-restore (SIGSTOP, a
+   * suspended VM) keeps its connection, and so its leases, open, which would
+   * hide the entries it had leased from the restore. Its late ACKs then get
+   * `ERR unknown lease`.
+   */
+  releaseTopic(log: TopicLog): number {
+    const topic = this.#topics.get(log);
+    if (!topic || topic.open.size === 0) return 0;
+    const indexes: number[] = [];
+    for (const lease of [...topic.open.values()]) {
+      this.#close(lease);
+      for (const i of lease.indexes) indexes.push(i);
+    }
+    topic.addReleased(indexes.sort((a, b) => a - b));
+    topic.updateHold();
+    return indexes.length;
+  }
+
   /** STATE figures (after applying any due timeout); undefined for a topic never leased from. */
   stateOf(log: TopicLog): TopicLeaseState | undefined {
     const topic = this.#topics.get(log);

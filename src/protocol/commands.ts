@@ -130,6 +130,12 @@ export function encodeAck(topic: string, leaseId: number): Buffer {
   return encodeFrame(`ACK ${topic} ${leaseId}`);
 }
 
+/** `RELEASE <topic>`: the embedded node releases every open lease on the topic for redelivery (docs/broker.md, "Leases"). */
+export function encodeRelease(topic: string): Buffer {
+  assertTopic(topic);
+  return encodeFrame(`RELEASE ${topic}`);
+}
+
 function decimalDigits(n: number): number {
   return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length;
 }

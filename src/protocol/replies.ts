@@ -30,7 +30,7 @@ export function parseGet(body: Buffer, context: ErrorContext = {}): Buffer | und
   throw unexpected(body, context);
 }
 
-/** BATCH_PUT: `OK <count>` → count. */
+/** BATCH_PUT and RELEASE: `OK <count>` → count. */
 export function parseBatchPut(body: Buffer, context: ErrorContext = {}): number {
   throwIfErr(body, context);
   const text = body.toString('latin1');

@@ -17,6 +17,7 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   { pattern: /^unknown lease (\d+)$/, code: 'LEASE_NOT_FOUND', context: (m) => ({ leaseId: Number(m[1]) }) },
   // A refusal by a healthy node (acknowledge some leases first), not a node failure.
   { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND' },
+  { pattern: /^RELEASE takes only a topic$/, code: 'INVALID_COMMAND' },
   // CLAIM / UNCLAIM extension of the embedded node (docs/broker.md, "Ownership leases").
   { pattern: /^claimed by (\S+) for (\d+) ms more$/, code: 'OWNERSHIP_CONFLICT', context: (m) => ({ holder: m[1], expiresInMs: Number(m[2]) }) },
   { pattern: /^claim lost to (\S+)$/, code: 'OWNERSHIP_CONFLICT', context: (m) => ({ holder: m[1], lost: true }) },

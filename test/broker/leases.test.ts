@@ -204,12 +204,35 @@ describe('BATCH_LEASE / ACK (default mode)', () => {
     b.close();
   }));
 
-  test('stock mode answers both commands exactly like any unknown command', () => withBroker({ compat: 'stock' }, async (node) => {
+  test('RELEASE hands every open lease of the topic, whoever holds it, back for redelivery in order; their late ACKs are refused', () => withBroker(async (node) => {
+    const a = await RawClient.connect(node.port);
+    const b = await RawClient.connect(node.port);
+    const all = await fill(a, 'r', 6);
+    await fill(a, 'r2', 1);
+    const first = (await lease(a, 'r', 2))!;
+    const second = (await lease(b, 'r', 2))!;
+    const elsewhere = (await lease(a, 'r2', 1))!;
+    assert.equal(await b.request('RELEASE r'), 'OK 4', 'both connections\' leases, not only the caller\'s');
+    assert.equal((await state(b, 'r')).open_leases, 0);
+    const again = (await lease(b, 'r', 10))!;
+    assert.deepEqual(again.entries, all, 'released entries first, oldest first, then the unread ones');
+    assert.equal(await a.request(`ACK r ${first.id}`), `ERR unknown lease ${first.id}`);
+    assert.equal(await b.request(`ACK r ${second.id}`), `ERR unknown lease ${second.id}`);
+    assert.equal(await a.request(`ACK r2 ${elsewhere.id}`), 'OK', 'another topic\'s lease is untouched');
+    assert.equal(await b.request('RELEASE r2'), 'OK 0');
+    assert.equal(await b.request('RELEASE'), 'ERR RELEASE requires a topic');
+    assert.equal(await b.request('RELEASE r 1'), 'ERR RELEASE takes only a topic');
+    assert.equal(await b.request('RELEASE nope'), 'ERR unknown topic nope');
+    a.close();
+    b.close();
+  }));
+
+  test('stock mode answers every lease command exactly like any unknown command', () => withBroker({ compat: 'stock' }, async (node) => {
     const a = await RawClient.connect(node.port);
     await fill(a, 's', 1).catch(() => undefined);
     assert.equal(await a.request('REGISTER s'), 'OK');
     assert.equal(await a.request('PUT s x'), 'OK');
-    for (const request of ['BATCH_LEASE', 'BATCH_LEASE s 1 10', 'ACK', 'ACK s 1']) {
+    for (const request of ['BATCH_LEASE', 'BATCH_LEASE s 1 10', 'ACK', 'ACK s 1', 'RELEASE', 'RELEASE s']) {
       assert.equal(await a.request(request), 'ERR unknown command', request);
     }
     assert.equal(await a.request('GET s'), 'OK x');
