@@ -16,7 +16,7 @@ const SERVER_ERRORS: ReadonlyArray<{ pattern: RegExp; code: ErrorCode; context?:
   // BATCH_LEASE / ACK extension of the embedded node (docs/broker.md, "Leases").
   { pattern: /^unknown lease (\d+)$/, code: 'LEASE_NOT_FOUND', context: (m) => ({ leaseId: Number(m[1]) }) },
   // A refusal by a healthy node (acknowledge some leases first), not a node failure.
-  { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND' },
+  { pattern: /^too many open leases\b/, code: 'INVALID_COMMAND', context: () => ({ leaseLimit: true }) },
   { pattern: /^RELEASE takes only a topic$/, code: 'INVALID_COMMAND' },
   // CLAIM / UNCLAIM extension of the embedded node (docs/broker.md, "Ownership leases").
   { pattern: /^claimed by (\S+) for (\d+) ms more$/, code: 'OWNERSHIP_CONFLICT', context: (m) => ({ holder: m[1], expiresInMs: Number(m[2]) }) },

@@ -217,3 +217,25 @@ test('an entry too large for a list reply is read through the GET fallback (leas
     await next.ack();
   });
 }));
+
+test('releaseLeases hands another client\'s open leases back (its ack then fails); undefined on a stock node; the 4,096-lease refusal says leaseLimit', async () => {
+  await withBroker(async (node) => {
+    const all = await seed(node, 'lr', 4);
+    await withClient(node.address, async (holder) => withClient(node.address, async (owner) => {
+      const held = await holder.lease('lr', 3);
+      assert.equal((await owner.state('lr')).openLeases, 1);
+      assert.equal(await owner.releaseLeases('lr'), 3);
+      assert.equal((await owner.state('lr')).openLeases, 0);
+      assert.deepEqual(strings((await owner.lease('lr', 10)).entries), all);
+      await assert.rejects(held.ack(), (e: WalrusError) => e.code === 'LEASE_NOT_FOUND');
+      // The owner holds one lease; its one connection may hold 4,096.
+      await seed(node, 'lr', 4096);
+      for (let i = 1; i < 4096; i += 1) await owner.lease('lr', 1);
+      await assert.rejects(owner.lease('lr', 1), (e: WalrusError) => e.code === 'INVALID_COMMAND' && e.context?.leaseLimit === true);
+    }, { pool: { min: 1, max: 1 } }));
+  });
+  await withBroker({ compat: 'stock' }, async (node) => {
+    await seed(node, 'ls', 1);
+    await withClient(node.address, async (client) => assert.equal(await client.releaseLeases('ls'), undefined));
+  });
+});

@@ -1,5 +1,5 @@
 import { WalrusError } from '../../errors/index.js';
-import { encodeAck, encodeBatchLease, parseBatchLease, parseOk } from '../../protocol/index.js';
+import { encodeAck, encodeBatchLease, encodeRelease, parseBatchLease, parseBatchPut, parseOk } from '../../protocol/index.js';
 import type { Connection } from '../transport/connection.js';
 import { isNodeFailure } from '../transport/network-errors.js';
 import { abortError } from '../../util/sleep.js';
@@ -82,6 +82,16 @@ export async function leaseOnNode(node: WalrusNode, topic: string, maxEntries: n
   return new HeldLease(topic, held.value.leaseId, held.value.entries, held.connection, held.release, counters, call.timeoutMs);
 }
 
+/** RELEASE on `node` (client.releaseLeases); undefined from an embedded node older than the command. */
+export async function releaseOnNode(node: WalrusNode, topic: string, call: LeaseCallMeta = {}): Promise<number | undefined> {
+  try {
+    return await node.request(encodeRelease(topic), parseBatchPut, { command: 'RELEASE', topic, ...call });
+  } catch (error) {
+    if ((error as WalrusError).code === 'UNKNOWN_COMMAND') return undefined;
+    throw error;
+  }
+}
+
 /**
  * A BATCH_LEASE or ACK given up on by a short `timeoutMs` leaves its reply
  * to come on a live connection: a lease nobody acknowledges, or an ACK
@@ -103,12 +113,15 @@ class HeldLease implements Lease {
   readonly #release: () => void;
   readonly #counters: RetryCounters;
   readonly #timeoutMs: number | undefined;
+  /** How many entries (a holder may empty `entries` once they are durable, to free them while it holds the lease). */
+  readonly #count: number;
   #acking: Promise<void> | undefined;
 
   constructor(topic: string, leaseId: number, entries: Buffer[], connection: Connection, release: () => void, counters: RetryCounters, timeoutMs: number | undefined) {
     this.#topic = topic;
     this.leaseId = leaseId;
     this.entries = entries;
+    this.#count = entries.length;
     this.node = connection.node;
     this.#connection = connection;
     this.#release = release;
@@ -126,14 +139,14 @@ class HeldLease implements Lease {
     try {
       await this.#connection.send(encodeAck(topic, this.leaseId), parseOk, { command: 'ACK', topic, timeoutMs: this.#timeoutMs });
     } catch (error) {
-      this.#counters.leaseRedeliveries += this.entries.length;
+      this.#counters.leaseRedeliveries += this.#count;
       retireOnTimeout(this.#connection, error);
       if (!isNodeFailure(error)) throw error;
       // Whatever broke the connection, the node releases a lease with its connection.
-      throw new WalrusError('CONNECTION_CLOSED', `ACK of lease ${this.leaseId} (${this.entries.length} entries of ${topic}) could not be confirmed by node ${this.node}: the connection it was leased on is gone (${(error as WalrusError).code}). The node delivers these entries again: a possible duplicate, not a loss.`, {
+      throw new WalrusError('CONNECTION_CLOSED', `ACK of lease ${this.leaseId} (${this.#count} entries of ${topic}) could not be confirmed by node ${this.node}: the connection it was leased on is gone (${(error as WalrusError).code}). The node delivers these entries again: a possible duplicate, not a loss.`, {
         cause: error,
         retriable: true,
-        context: { node: this.node, topic, command: 'ACK', leaseId: this.leaseId, entries: this.entries.length },
+        context: { node: this.node, topic, command: 'ACK', leaseId: this.leaseId, entries: this.#count },
       });
     } finally {
       this.#release();

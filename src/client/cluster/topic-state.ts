@@ -19,6 +19,8 @@ export interface TopicStateInfo {
   readCursor?: number;
   /** Entries written but not yet read through this node (embedded node in default mode only; a stock node does not report it). */
   lag?: number;
+  /** BATCH_LEASE leases open on the topic, whoever holds them (embedded node in default mode, once the topic was leased from). */
+  openLeases?: number;
   /** The JSON exactly as the node sent it. */
   raw: TopicState;
 }
@@ -37,5 +39,6 @@ export function toTopicStateInfo(topic: string, node: string, raw: TopicState): 
   if (typeof raw.total_entries === 'number') info.totalEntries = raw.total_entries;
   if (typeof raw.read_cursor === 'number') info.readCursor = raw.read_cursor;
   if (typeof raw.lag === 'number') info.lag = raw.lag;
+  if (typeof raw.open_leases === 'number') info.openLeases = raw.open_leases;
   return info;
 }

@@ -25,7 +25,7 @@ import { getManyOnNode, planBatches, putManyOnNode, type PutManyProgress } from 
 import type { NodeCapabilities } from '../transport/capabilities.js';
 import { systemClock } from '../transport/clock.js';
 import { checkNodeHealth, type ClusterHealth } from './health.js';
-import { leaseOnNode, unleased, type Lease } from './lease.js';
+import { leaseOnNode, releaseOnNode, unleased, type Lease } from './lease.js';
 import { requestMayHaveRun } from '../transport/network-errors.js';
 import { WalrusNode, type NodeStats } from './node.js';
 import { resolveClientOptions, type ResolvedClientOptions, type WalrusClientOptions } from './options.js';
@@ -213,6 +213,18 @@ export class WalrusClient {
       this.#counters.fallbacks++;
       return unleased(await this.#getManyOn(node, topic, entries, maxBytes, options), node.id, false);
     });
+  }
+
+  /**
+   * Releases every open lease on `topic`, whoever holds it, for redelivery
+   * (RELEASE, docs/broker.md "Leases"): how many entries, or undefined on a
+   * node without leases. Only for the topic's sole owner: the new owner of
+   * a state partition calls it before restoring, so what a former owner
+   * frozen mid-restore still holds (its connection stays open) is restored.
+   */
+  async releaseLeases(topic: string, options: CallOptions = {}): Promise<number | undefined> {
+    assertCallOptions(options, `releaseLeases(${topic})`, topic);
+    return this.#run('RELEASE', topic, 'read', options, async (node) => ((await this.#capabilitiesOf(node)).batchLease ? releaseOnNode(node, topic, options) : undefined));
   }
 
   /**
