@@ -247,6 +247,7 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
       putMany: (t: string, e: string[]) => fenced(() => client.putMany(t, e)),
       getMany: (t: string, n: number) => fenced(() => client.getMany(t, n)),
       lease: (t: string, n: number) => fenced(() => client.lease(t, n)),
+      releaseLeases: (t: string) => fenced(() => client.releaseLeases(t)),
       claim: (t: string, o: string, ttl: number) => client.claim(t, o, ttl),
       renewClaim: (t: string, o: string, ttl: number) => client.renewClaim(t, o, ttl),
     };

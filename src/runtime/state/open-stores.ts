@@ -15,9 +15,14 @@ export interface StateClient {
   putMany(topic: string, entries: string[]): Promise<void>;
   getMany(topic: string, maxEntries: number): Promise<Buffer[]>;
   /** Leased reads (the node consumes a batch only on `ack()`): restore uses them when present. */
-  lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; ack(): Promise<void> }>;
-  /** The topic's STATE; its `lag` sizes restore progress, `totalEntries` tells an emptied changelog from a new one. */
-  state?(topic: string): Promise<{ lag?: number; totalEntries?: number }>;
+  lease?(topic: string, maxEntries: number): Promise<{ entries: Buffer[]; leased?: boolean; ack(): Promise<void> }>;
+  /** Releases every lease open on the topic, whoever holds it (RELEASE; undefined on a node without it): done before a restore. */
+  releaseLeases?(topic: string): Promise<number | undefined>;
+  /**
+   * The topic's STATE; its `lag` sizes restore progress, `totalEntries` tells an emptied changelog from a new one,
+   * `openLeases` lets a restore check that the leases it held were not lost.
+   */
+  state?(topic: string): Promise<{ lag?: number; totalEntries?: number; openLeases?: number }>;
   /** Ownership leases (CLAIM; false on a node without them): the last owner of each partition's changelog is kept there (`markPartitions`). */
   claim?(name: string, owner: string, ttlMs: number): Promise<boolean>;
   renewClaim?(name: string, owner: string, ttlMs: number): Promise<boolean>;
@@ -193,12 +198,21 @@ async function openPartition(topology: Topology, client: StateClient, logger: Lo
       // A changelog nothing was ever written to (the node says so): nothing to restore, and none of a restore's
       // fsyncs (its marker, a snapshot, the marker's removal) for a store that starts empty anyway.
       if (!store.restoreIncomplete && topicState?.totalEntries === 0 && (topicState.lag ?? 0) === 0) return store;
-      const total = topicState?.lag;
+      // A former owner frozen mid-restore (SIGSTOP, a suspended VM) past its ownership lease keeps its connection open, and with
+      // it the leases on this changelog it had not acknowledged (a restore acknowledges only once it has re-published): released
+      // here, they are read again, so its restore's entries are not lost (state/changelog/restore.ts).
+      const released = client.releaseLeases ? await client.releaseLeases(topic) : undefined;
+      if (released) {
+        logger?.warn({ store: name, ...(partitions > 1 ? { partition: p } : {}), topic, entries: released },
+          'changelog entries leased by another connection (a former owner frozen or cut off mid-restore) were released to this restore');
+      }
+      const total = topicState === undefined || topicState.lag === undefined ? undefined : topicState.lag + (released ?? 0);
       const fetch = () => {
         if (hooks.signal?.aborted) throw new WalrusError('SHUTTING_DOWN', `restore of store "${label}" stopped by shutdown; it resumes on the next start`, { context: { store: name } });
         return client.lease ? client.lease(topic, max) : client.getMany(topic, max);
       };
-      const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(label, read, total), topic);
+      const openLeases = client.state ? async () => (await client.state!(topic)).openLeases : undefined;
+      const report = await store.restoreFromChangelog(fetch, (read) => hooks.onProgress?.(label, read, total), topic, openLeases);
       const fields = { store: name, ...(partitions > 1 ? { partition: p } : {}), topic, ...report };
       // Skipped entries were consumed from the topic too: say so where an operator looks (someone else writes to this topic).
       if (report.skipped > 0) logger?.warn(fields, `state store restored from its changelog; ${report.skipped} entries were not this store's and were skipped (and consumed)`);

@@ -10,10 +10,14 @@ import { faultPoint } from '../../util/fault-points.js';
 /**
  * A leased batch of changelog entries (a `client.lease(...)` result has this
  * shape): the node consumes them only when `ack()` is called, which restore
- * does once they are durable in the local store.
+ * does once the restored state is re-published (see {@link restoreInto}).
+ * Restore empties `entries` once they are durable locally: it holds the
+ * lease until the end, and the entries need not stay in memory meanwhile.
  */
 export interface LeasedChangelogBatch {
   entries: Array<Buffer | string>;
+  /** False when the entries were consumed on read after all (a node without leases): nothing is held. @default true */
+  leased?: boolean;
   ack(): Promise<void>;
 }
 
@@ -23,6 +27,13 @@ export interface LeasedChangelogBatch {
  * else `() => client.getMany(topic, 2000)`.
  */
 export type ChangelogFetch = () => Promise<Array<Buffer | string> | LeasedChangelogBatch>;
+
+/**
+ * How many leases are open on the changelog topic, whoever holds them
+ * (`client.state(topic)`'s `openLeases`; undefined when the node does not
+ * say). Restore compares it with the leases it holds before re-publishing.
+ */
+export type OpenLeases = () => Promise<number | undefined>;
 
 /** Told after each batch is durable locally: entries read so far. */
 export type RestoreProgress = (entriesRead: number) => void;
@@ -74,24 +85,68 @@ interface RestoreTarget {
 }
 
 /**
- * Drains the changelog into the store. Each fetched batch is made durable
- * locally before it is acknowledged (leases) and before the next fetch. With
- * leases a crash loses nothing: the node hands the unacknowledged batch out
- * again, and applying its absolute writes twice, in order, gives the same
- * state. With a destructive fetch (GET), a crash loses the batch in flight. The marker file records the phase so an
+ * Drains the changelog into the store: each fetched batch is made durable
+ * locally before the next fetch, then the restored state is snapshotted and
+ * re-published (`finish`), and only then are the leased batches
+ * acknowledged, oldest first. The marker file records the phase so an
  * interrupted restore resumes instead of leaving a half-restored store that
  * looks complete.
+ *
+ * Why the acknowledgements wait for the re-publish: until it is durable on
+ * the node, the writes of an acknowledged batch would exist only in this
+ * process's store. Frozen there (SIGSTOP, a GC pause, a suspended VM) past
+ * its ownership lease, the instance is replaced, and the replacement's
+ * restore would lack them. Held instead, the leases go back to the topic
+ * when this process dies or the new owner releases them (RELEASE), and
+ * the new owner reads them again. Which entries may it then read? Call C
+ * the changelog this restore read (c1..cn, per-key writes: puts and
+ * deletes, last writer wins) and S the state it gives; P the re-publish of
+ * S, one put per key of S. Until the re-publish is durable nothing of C is
+ * acknowledged, so the new owner reads all of C, and maybe part of P, each
+ * in its own order but interleaved any way (released entries come before
+ * unread ones, P may be read partly before C is released). After it, the
+ * acknowledgements go oldest first, so what is left of C is a suffix
+ * c(j)..cn, read with all of P. Either way, for each key K: if C writes K,
+ * the remaining part of C holds C's last write to K (a suffix keeps the
+ * last of everything it touches); that write is S's value of K, a put of
+ * S(K) or a delete; P writes K only with S(K), and never writes a key S
+ * lacks. So the last write to K in any such interleaving is S's: the put
+ * S(K), or C's delete. If C does not write K, only P can, with S(K). The
+ * state is S in every case. The applied record ids (`c` of an entry,
+ * kept when `j` is this journal) are a set: entries read twice add the
+ * same ids, and P carries all of S's ids.
+ *
+ * Leases lost while held (a connection that closed, a node lease timeout)
+ * are redelivered to this restore after newer entries, which would break
+ * that order: before re-publishing, the leases open on the topic
+ * (`openLeases`) must still number those held, else the restore stops
+ * unfinished (a retriable STATE_STORE_ERROR). Its next start applies all of
+ * C again, in order, over what it holds: every key written by C ends with
+ * C's last write, and the store started empty, so that is S.
+ *
+ * With a destructive fetch (GET, a stock node), entries are consumed on
+ * read: a crash or a freeze before the re-publish loses what was read.
  */
 export async function restoreInto(store: string, dir: string, fetch: ChangelogFetch, target: RestoreTarget, onProgress?: RestoreProgress,
-  journal?: string, topic?: string): Promise<RestoreReport> {
+  journal?: string, topic?: string, openLeases?: OpenLeases): Promise<RestoreReport> {
   const started = performance.now();
   await writeMarker(dir, 'fetching');
   let entries = 0;
   let applied = 0;
   let skipped = 0;
   let writeCount = 0;
+  const held: LeasedChangelogBatch[] = [];
   for (;;) {
-    const fetched = await fetch();
+    let fetched: Awaited<ReturnType<ChangelogFetch>>;
+    try {
+      fetched = await fetch();
+    } catch (error) {
+      // The node's open leases per connection (4,096) are used up: acknowledge what is held, oldest first (that part is
+      // then protected as before this change only), and go on. Only this refusal: after any other failure the leases must stay.
+      if (!(error instanceof WalrusError && error.context?.leaseLimit === true) || held.length === 0) throw error;
+      await acknowledge(held.splice(0));
+      continue;
+    }
     const batch = Array.isArray(fetched) ? fetched : fetched.entries;
     if (batch.length === 0) break;
     faultPoint('state.restore-fetched');
@@ -113,15 +168,42 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     }
     writeCount += writes.length;
     if (writes.length > 0 || ids.length > 0) await target.appendLocal(writes, ids);
-    // A failed ACK only means the node delivers this batch again (its lease
-    // died with the connection or timed out): reapplied in order, harmless.
-    if (!Array.isArray(fetched)) await fetched.ack().catch(() => undefined);
+    if (!Array.isArray(fetched)) {
+      held.push(fetched);
+      batch.length = 0;
+    }
     onProgress?.(entries);
   }
+  await checkHeld(store, topic, held, openLeases);
   await writeMarker(dir, 'republish');
   await target.finish();
+  await acknowledge(held);
   await clearRestoreMarker(dir);
   return { entries, applied, writes: writeCount, skipped, keys: target.size(), durationMs: performance.now() - started };
+}
+
+/**
+ * One at a time, oldest first, so what a freeze or a crash leaves
+ * unacknowledged is a suffix of the changelog read (see restoreInto). A
+ * failed ACK only means the node delivers that batch again (its lease died
+ * with its connection): the next restore reads it before the re-publish.
+ */
+async function acknowledge(held: readonly LeasedChangelogBatch[]): Promise<void> {
+  for (const lease of held) await lease.ack().catch(() => undefined);
+}
+
+/** Stops the restore, unfinished, when some of its leases were released while it held them (see restoreInto). */
+async function checkHeld(store: string, topic: string | undefined, held: readonly LeasedChangelogBatch[], openLeases: OpenLeases | undefined): Promise<void> {
+  const holding = held.filter((l) => l.leased !== false).length;
+  if (holding === 0 || openLeases === undefined) return;
+  const open = await openLeases();
+  if (open === undefined || open >= holding) return;
+  const where = topic === undefined ? 'its changelog' : `changelog topic ${topic}`;
+  throw new WalrusError('STATE_STORE_ERROR', `store "${store}": ${holding - open} of the ${holding} leases this restore held on ${where} were released before it finished ` +
+    '(a connection to the node closed, or the node\'s lease timeout is shorter than the restore): their entries may have been read again after newer ones. ' +
+    'The restore stops here, unfinished, and the next start applies the whole changelog again in order. If the node runs with --lease-timeout, make it longer than a restore takes', {
+    retriable: true, context: { store, ...(topic === undefined ? {} : { topic }), held: holding, open },
+  });
 }
 
 function hasChangelogPrefix(raw: Buffer | string): boolean {

@@ -8,7 +8,7 @@ import { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
 import type { RangeOptions, StateEntry } from '../model/range.js';
-import { readRestoreMarker, restoreInto, type ChangelogFetch, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
+import { readRestoreMarker, restoreInto, type ChangelogFetch, type OpenLeases, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
 import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
 import { assertRegularFiles } from './store-files.js';
@@ -330,11 +330,11 @@ export class KeyValueStore {
 
   /**
    * Rebuilds an empty store from its changelog: `fetch` returns the next
-   * entries (`[]` when the topic is drained). Because Walrus GETs consume
-   * entries, the restored state is then re-published as a compacted snapshot
-   * so the changelog still holds everything. See docs/state.md.
+   * entries (`[]` when drained). Walrus GETs consume entries, so the state
+   * is then re-published compacted, and only then are leased batches
+   * acknowledged (`openLeases`: none was lost meanwhile). docs/state.md.
    */
-  async restoreFromChangelog(fetch: ChangelogFetch, onProgress?: RestoreProgress, topic?: string): Promise<RestoreReport> {
+  async restoreFromChangelog(fetch: ChangelogFetch, onProgress?: RestoreProgress, topic?: string, openLeases?: OpenLeases): Promise<RestoreReport> {
     this.#assertUsable();
     if (!this.restoreIncomplete && (this.#core.seq !== 0 || this.#core.state.committed.size !== 0)) {
       throw new WalrusError('STATE_STORE_ERROR', `store "${this.name}" in ${this.dir} is not empty (commit ${this.#core.seq}); restore only into an empty state directory`, {
@@ -354,7 +354,7 @@ export class KeyValueStore {
           this.restoreIncomplete = false;
         },
         size: () => this.#core.state.committed.size,
-      }, onProgress, this.#core.journal, topic);
+      }, onProgress, this.#core.journal, topic, openLeases);
     } finally {
       this.#restoring = false;
     }
