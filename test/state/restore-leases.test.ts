@@ -121,3 +121,16 @@ test('a changelog longer than the node lets one connection lease at once (4,096)
   assert.equal((await single.state(topic)).openLeases, 0);
   await store.close();
 });
+
+test('a restore whose re-publish is refused because the process lost its ownership (frozen past its lease) stops instead of retrying for ever', async (t) => {
+  const { client, topic, open } = await setup(t, 'fenced', 20);
+  let refused = 0;
+  const store = await open('restored', async () => {
+    if (refused++ === 0) throw new WalrusError('OWNERSHIP_CONFLICT', 'ownership of partition topic "x" was lost to another owner', { retriable: false });
+  });
+  await assert.rejects(store.restoreFromChangelog(() => client.lease(topic, 5), undefined, topic, async () => (await client.state(topic)).openLeases),
+    (e: WalrusError) => e.code === 'OWNERSHIP_CONFLICT');
+  assert.equal(refused, 1, 'not tried again');
+  assert.ok(((await client.state(topic)).openLeases ?? 0) > 0, 'nothing acknowledged: the leases stay for whoever restores next');
+  await store.close();
+});

@@ -11,7 +11,7 @@ export interface ChangelogOptions {
   initialRetryDelayMs?: number;
   /** Longest delay between publish retries. @default 5000 */
   maxRetryDelayMs?: number;
-  /** Called on each failed publish attempt (e.g. to log it); the store keeps retrying. */
+  /** Called on each failed publish attempt (e.g. to log it); the store keeps retrying, except after OWNERSHIP_CONFLICT. */
   onPublishError?: (error: unknown, attempt: number) => void;
   /** Seam for tests. @default setTimeout-based */
   sleep?: (ms: number) => Promise<void>;
@@ -25,7 +25,8 @@ const defaultSleep = (ms: number): Promise<void> => sleep(ms, { unref: true });
 
 /**
  * Publishes entries, retrying with exponential backoff until they are
- * accepted or the store closes. A commit resolves only after its changelog
+ * accepted or the store closes (or the process lost its ownership:
+ * OWNERSHIP_CONFLICT is not retried). A commit resolves only after its changelog
  * entries are in Walrus, so while Walrus is unreachable commits (and thus
  * record releases) wait instead of running ahead of what a new machine could
  * restore.
@@ -55,6 +56,9 @@ export class ChangelogPublisher {
       } catch (error) {
         this.failures++;
         this.#opts.onPublishError?.(error, attempt);
+        // Ownership lost (a process frozen past its lease, docs/scaling.md): every later write is refused the same way, and
+        // retrying for ever would hang a start-up whose restore was re-publishing; the pipeline stops on it anyway.
+        if (error instanceof WalrusError && error.code === 'OWNERSHIP_CONFLICT') throw error;
         // Closing stops retries, not first attempts: a graceful close still publishes what is queued.
         if (this.#closed) {
           throw new WalrusError('SHUTTING_DOWN', 'the state store closed while its changelog entries could not be published; they are committed locally and will be published when it opens again', {
