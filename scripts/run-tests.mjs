@@ -30,7 +30,7 @@ const FLAGS = ['--typecheck', '--isolate'];
 const typecheck = process.argv.includes('--typecheck');
 const isolate = process.argv.includes('--isolate');
 const filters = process.argv.slice(2).filter((a) => !FLAGS.includes(a));
-const GROUP_SIZE = 8;
+const GROUP_SIZE = 12;
 const OWN_PROCESS = /^\/\/ run-tests: own process\b/m;
 
 function walk(dir) {
