@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusClient } from '../../src/client/index.js';
 import { loadTopologyText } from '../../src/topology/index.js';
@@ -95,6 +95,71 @@ test('on a stock node (no lag in STATE) a stray partition topic is a warning, no
     const warnings = await checkPartitionCounts(topology, client);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /sources\.in: topic "s-in" exists .* the node does not report whether it holds unread entries/);
+  } finally {
+    await client.close();
+    await stock.close();
+  }
+});
+
+test('repartition topics are remembered in the stateDir: a renamed re-keying processor leaving unread records is refused; finished, forgotten; damaged memory or a stock node warn', { timeout: 30_000 }, async () => {
+  const { checkRememberedRepartitions, repartitionMemoryPath } = await import('../../src/runtime/pipeline/repartition-memory.js');
+  const { withRepartitions } = await import('../../src/topology/repartition.js');
+  const dir = join(h.stateDir, 'memory');
+  const rekeyed = async (name: string) => withRepartitions((await loadTopologyText(`
+app: mem
+stateDir: \${STATE_DIR}
+workers: 1
+sources:
+  in: { topic: mem-in }
+processors:
+  ${name}: { module: ${fixture('rekey-group.ts')}, input: in, rekey: true }
+  total: { module: ${fixture('state-group.ts')}, input: ${name}, ordering: key, stores: [totals] }
+stores:
+  totals: { partitions: 2 }
+`, join(dir, 'topology.yaml'), { env: { STATE_DIR: dir } })).topology);
+  const refused = (pattern: RegExp) => (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'PARTITION_MISMATCH', error.message);
+    assert.match(error.message, pattern);
+    return true;
+  };
+  const path = repartitionMemoryPath(await rekeyed('rk'));
+  const remembered = async () => (JSON.parse(await readFile(path, 'utf8')) as { topics: string[] }).topics;
+  // A topology without a re-key writes no file.
+  const { topology: plain } = await loadTopologyText(yaml('mem', 'mem-in', 1, 1), join(dir, 'topology.yaml'), { env: { STATE_DIR: dir } });
+  assert.deepEqual(await checkRememberedRepartitions(plain, h.client), []);
+  await assert.rejects(readFile(path), /ENOENT/);
+
+  assert.deepEqual(await checkRememberedRepartitions(await rekeyed('rk'), h.client), []);
+  assert.deepEqual(await remembered(), ['mem-rk-repartition']);
+  // The run re-keyed a record into partition 1 and stopped before reading it back; then `rk` was renamed.
+  await h.client.register('mem-rk-repartition.p0');
+  await h.client.register('mem-rk-repartition.p1');
+  await h.client.put('mem-rk-repartition.p1', 'x');
+  await assert.rejects(checkRememberedRepartitions(await rekeyed('rk2'), h.client), refused(/repartition topic "mem-rk-repartition" \(remembered from an earlier run in .*\): topic "mem-rk-repartition\.p1" holds 1 unread entry, but no processor of this topology writes it any more/));
+  assert.deepEqual(await remembered(), ['mem-rk-repartition'], 'a refused start changes nothing');
+  // Read (finished), the old topic is forgotten and the new one remembered.
+  assert.ok(await h.client.get('mem-rk-repartition.p1'));
+  assert.deepEqual(await checkRememberedRepartitions(await rekeyed('rk2'), h.client), []);
+  assert.deepEqual(await remembered(), ['mem-rk2-repartition']);
+
+  // Damaged (or a hand-written list naming other apps' topics): a warning, and the file is rewritten.
+  for (const bad of ['not json', '{"topics":["other-x-repartition"]}', '{"topics":[1]}']) {
+    await writeFile(path, bad);
+    const warnings = await checkRememberedRepartitions(await rekeyed('rk2'), h.client);
+    assert.equal(warnings.length, 1, bad);
+    assert.match(warnings[0]!, /repartition-topics\.json is not a list of repartition topics of app "mem" \(damaged or edited\): it is rewritten/);
+    assert.deepEqual(await remembered(), ['mem-rk2-repartition']);
+  }
+
+  // A stock node cannot say whether the old topic holds records: a warning, and it stays remembered.
+  const stock: TestBroker = await startTestBroker({ compat: 'stock' });
+  const client = new WalrusClient({ nodes: [stock.address] });
+  try {
+    await client.register('mem-rk2-repartition.p0');
+    const warnings = await checkRememberedRepartitions(await rekeyed('rk3'), client);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /repartition topic "mem-rk2-repartition" .*: topic "mem-rk2-repartition\.p0" exists and no processor of this topology writes it any more .* the node does not report whether it holds unread entries/);
+    assert.deepEqual(await remembered(), ['mem-rk2-repartition', 'mem-rk3-repartition']);
   } finally {
     await client.close();
     await stock.close();

@@ -156,6 +156,16 @@ test('the writer killed after a repartition write was acknowledged sends it agai
   const refused = await start([withoutRekey, ...args.slice(1)], env).exited;
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /PARTITION_MISMATCH: processors\.group: topic "rpk-group-repartition\.p\d" holds \d+ unread entr(y|ies), but this topology no longer re-keys through it .*Run the earlier topology once more with --until-idle/s);
+  // Renamed, the processor's old repartition topic is one no name in the topology leads to: the stateDir
+  // remembers it (repartition-topics.json, written by the killed run's start), so this start is refused too.
+  const remembered = JSON.parse(await readFile(join(env.STATE_DIR, 'rpk', 'repartition-topics.json'), 'utf8')) as { topics: string[] };
+  assert.deepEqual(remembered.topics, ['rpk-group-repartition']);
+  const renamed = join(h.stateDir, 'rpk-renamed.yaml');
+  await writeFile(renamed, (await readFile(file, 'utf8')).replace('  group: {', '  grouped: {').replace('input: group,', 'input: grouped,'));
+  const refusedRenamed = await start([renamed, ...args.slice(1)], env).exited;
+  assert.equal(refusedRenamed.code, 1, refusedRenamed.stderr);
+  assert.match(refusedRenamed.stderr, /PARTITION_MISMATCH: repartition topic "rpk-group-repartition" \(remembered from an earlier run in .*repartition-topics\.json\): topic "rpk-group-repartition\.p\d" holds \d+ unread entr(y|ies), but no processor of this topology writes it any more \(the processor that re-keyed into it was renamed or removed\).*Run the earlier topology once more with --until-idle/s);
+  // A fresh stateDir has no such memory: the renamed topology would start (and strand those records), which is why the file is kept.
   const resumed = await start(args, env).exited;
   assert.equal(resumed.code, 0, resumed.stderr);
   const summary = JSON.parse(resumed.stdout) as { recovered: number; sources: Record<string, { records: number; duplicates?: number }> };
@@ -169,6 +179,11 @@ test('the writer killed after a repartition write was acknowledged sends it agai
     g.sum += (PER_CUSTOMER * (PER_CUSTOMER + 1)) / 2;
   }
   assert.deepEqual(totals(out), expected, 'every record applied to the state exactly once');
+  // Finished, the old topic holds nothing unread: the renamed topology starts, and the memory moves to its own topic.
+  const renamedRun = await start([renamed, ...args.slice(1)], env).exited;
+  assert.equal(renamedRun.code, 0, renamedRun.stderr);
+  const after = JSON.parse(await readFile(join(env.STATE_DIR, 'rpk', 'repartition-topics.json'), 'utf8')) as { topics: string[] };
+  assert.deepEqual(after.topics, ['rpk-grouped-repartition'], 'the finished topic is forgotten, the renamed one remembered');
 });
 
 test('ownership leases: a second live process with an index already running is refused; after a kill -9 its lease expires and the restart runs', { timeout: 90_000 }, async () => {

@@ -9,7 +9,7 @@ export interface TopicProbe {
 }
 
 /** A logical topic the topology uses, with its partition count. */
-interface TopicUse {
+export interface TopicUse {
   label: string;
   topic: string;
   partitions: number;
@@ -46,18 +46,7 @@ type Probe = { exists: false } | { exists: true; unread: number | undefined };
  */
 export async function checkPartitionCounts(topology: Topology, probe: TopicProbe): Promise<string[]> {
   const warnings: string[] = [];
-  const check = async (use: TopicUse, topic: string, why: string): Promise<boolean> => {
-    const found = await probeTopic(probe, topic);
-    if (!found.exists) return false;
-    if (found.unread === undefined) {
-      warnings.push(`${use.label}: topic "${topic}" exists and ${why}; the node does not report whether it holds unread entries, so this was not checked (docs/scaling.md, "Changing partition counts")`);
-    } else if (found.unread > 0) {
-      throw new WalrusError('PARTITION_MISMATCH', `${use.label}: topic "${topic}" holds ${found.unread} unread entr${found.unread === 1 ? 'y' : 'ies'}, but ${why}. ${fix(use)}`, {
-        context: { topic, partitions: use.partitions },
-      });
-    }
-    return true;
-  };
+  const check = async (use: TopicUse, topic: string, why: string): Promise<boolean> => (await checkStranded(probe, use, topic, why, warnings)) !== 'absent';
   for (const use of topicUses(topology)) {
     const { topic, partitions: n } = use;
     if (n > 1) await check(use, topic, `the topology says "${topic}" has ${n} partitions (${topic}.p0..${topic}.p${n - 1}), so nothing reads the plain topic`);
@@ -77,8 +66,31 @@ export async function checkPartitionCounts(topology: Topology, probe: TopicProbe
   return warnings;
 }
 
+/** What {@link checkStranded} found: no such topic, a topic holding nothing unread, or one the node says nothing about (a warning). */
+export type Stranded = 'absent' | 'empty' | 'unknown';
+
+/**
+ * Refuses (PARTITION_MISMATCH) when `topic`, which nothing in this topology
+ * reads (`why` says so), holds unread entries; a topic the node cannot say
+ * that of is a warning pushed onto `warnings`.
+ */
+export async function checkStranded(probe: TopicProbe, use: TopicUse, topic: string, why: string, warnings: string[]): Promise<Stranded> {
+  const found = await probeTopic(probe, topic);
+  if (!found.exists) return 'absent';
+  if (found.unread === undefined) {
+    warnings.push(`${use.label}: topic "${topic}" exists and ${why}; the node does not report whether it holds unread entries, so this was not checked (docs/scaling.md, "Changing partition counts")`);
+    return 'unknown';
+  }
+  if (found.unread > 0) {
+    throw new WalrusError('PARTITION_MISMATCH', `${use.label}: topic "${topic}" holds ${found.unread} unread entr${found.unread === 1 ? 'y' : 'ies'}, but ${why}. ${fix(use)}`, {
+      context: { topic, partitions: use.partitions },
+    });
+  }
+  return 'empty';
+}
+
 /** The repartition topic of each processor output that the topology does not write through one now (and that it does not use otherwise). */
-function unusedRepartitions(topology: Topology): TopicUse[] {
+export function unusedRepartitions(topology: Topology): TopicUse[] {
   const used = new Set(topicUses(topology).map((u) => u.topic));
   const out: TopicUse[] = [];
   for (const p of Object.values(topology.processors)) {

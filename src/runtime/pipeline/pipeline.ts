@@ -20,6 +20,7 @@ import { partitionTopics } from '../../codec/partitioning.js';
 import { ownedTopics, partitionedReader } from '../sources/partitioned-reader.js';
 import { checkAssignment, type InstanceAssignment } from './instance-assignment.js';
 import { checkPartitionCounts } from './partition-check.js';
+import { checkRememberedRepartitions } from './repartition-memory.js';
 import { isRepartition, withRepartitions } from '../../topology/repartition.js';
 import { journalIdentity, RepartitionOrigins } from '../sources/repartition-origin.js';
 import { claimOwnership, deploymentLayout, ownedPartitionTopics } from './ownership.js';
@@ -237,6 +238,8 @@ export async function startPipeline(given: Topology, options: PipelineOptions = 
     // Before anything is registered or read: partition counts that disagree with the topics in use are refused.
     phase('checking partition counts');
     for (const warning of await checkPartitionCounts(topology, client)) options.logger?.warn(warning);
+    // Renamed or removed re-keying processors: the repartition topics earlier runs wrote through, from the stateDir.
+    for (const warning of await checkRememberedRepartitions(topology, client)) options.logger?.warn(warning);
     // Only a topology with repartition topics keeps origin files next to its journal.
     const repartitioned = Object.values(topology.sources).some(isRepartition);
     const origins = await RepartitionOrigins.open(repartitioned && journal ? journalDir(topology, options.instance) : undefined, journal, options.logger);
