@@ -54,6 +54,9 @@ export interface BrokerStats {
   /** Connections closed to make room at `maxConnections`, and by the idle timeout, since start. */
   evictedConnections: number;
   idleClosedConnections: number;
+  /** Consumed segment files retention deleted since start, and the bytes they held (0 without a data directory). */
+  segmentsDeleted: number;
+  bytesDeleted: number;
 }
 
 /**
@@ -178,6 +181,8 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
       unsentReplyBytes: unsent,
       evictedConnections: this.#connections.evicted,
       idleClosedConnections: this.#connections.idleClosed,
+      segmentsDeleted: this.#store.retention?.segmentsDeleted ?? 0,
+      bytesDeleted: this.#store.retention?.bytesDeleted ?? 0,
     };
   }
 

@@ -98,6 +98,9 @@ test('segmentBytes seals a segment by size too, so a consumed topic keeps at mos
       assert.deepEqual(await batchGet(c, 100), Array.from({ length: 100 }, (_, i) => big(i)));
       assert.equal(await c.request('REGISTER r'), 'OK');
       assert.deepEqual(segments(dir), [11]);
+      // METRICS counts them: 10 files of 1,016 bytes (header + 10 entries of 100).
+      const embedded = (JSON.parse(await c.request('METRICS')) as { embedded: Record<string, unknown> }).embedded;
+      assert.deepEqual([embedded.segmentsDeleted, embedded.bytesDeleted], [10, 10 * 1016]);
     });
   });
 });

@@ -56,7 +56,8 @@ export class FileStore implements LogStore, LogOwner {
   readonly #retired = new Set<number>();
   #syncDirs = new Set<string>();
   readonly #fds: SegmentFds;
-  readonly #retirement = new SegmentRetirement();
+  /** Retention's deletions, and what they gave back (segmentsDeleted, bytesDeleted). */
+  readonly retention = new SegmentRetirement();
   #seq = 0;
   #sealed = 0;
   #syncChain: Promise<number> = Promise.resolve(0);
@@ -117,7 +118,7 @@ export class FileStore implements LogStore, LogOwner {
 
   release(segments: readonly Segment[], remove: boolean): void {
     for (const segment of segments) this.#fds.forget(segment);
-    if (remove) this.#retirement.add(segments.map((segment) => segment.path));
+    if (remove) this.retention.add(segments.map((segment) => segment.path));
   }
 
   /** Closes a sealed segment's descriptor the pool let go; writes waiting for their fdatasync are synced first. */
@@ -180,7 +181,7 @@ export class FileStore implements LogStore, LogOwner {
     for (const log of this.#dirtyLogs) log.flush();
     this.#dirtyLogs.clear();
     // Without syncs, a cursor written to the OS is as durable as it gets: the segments it passed may go.
-    if (this.#options.syncs === false) this.#retirement.due(this.#retirement.take());
+    if (this.#options.syncs === false) this.retention.due(this.retention.take());
     return this.#seq;
   }
 
@@ -195,7 +196,7 @@ export class FileStore implements LogStore, LogOwner {
     this.#closed = true;
     try {
       await this.sync();
-      this.#retirement.run();
+      this.retention.run();
     } finally {
       this.#closeFiles();
       this.#lock.release();
@@ -205,11 +206,11 @@ export class FileStore implements LogStore, LogOwner {
   async #syncOnce(): Promise<number> {
     const seq = this.flush();
     // Every cursor these segments wait for was written by now: durable once this sync is done.
-    const retiring = this.#retirement.take();
+    const retiring = this.retention.take();
     const fds = this.#syncFds;
     const dirs = this.#syncDirs;
     if (fds.size === 0 && dirs.size === 0) {
-      this.#retirement.due(retiring); // nothing unsynced: earlier syncs (they run one after another) made it durable
+      this.retention.due(retiring); // nothing unsynced: earlier syncs (they run one after another) made it durable
       return seq;
     }
     this.#syncFds = new Set();
@@ -225,7 +226,7 @@ export class FileStore implements LogStore, LogOwner {
       this.#retired.delete(fd);
       closeQuietly(fd);
     }
-    this.#retirement.due(retiring);
+    this.retention.due(retiring);
     for (const dir of dirs) {
       let dirFd: number;
       try {
@@ -328,7 +329,7 @@ export class FileStore implements LogStore, LogOwner {
     const segments: Segment[] = [];
     const { position, leftovers, numbers, missingFrom } = splitAtCursor(allNumbers, cursor.stored, !cursor.reset && cursor.cursorFile !== undefined);
     if (leftovers.length > 0 && cursor.cursorFile) {
-      this.#retirement.add(leftovers.map((n) => join(dir, segmentFileName(n))));
+      this.retention.add(leftovers.map((n) => join(dir, segmentFileName(n))));
       this.#syncFds.add(cursor.cursorFile.fd); // the cursor read may be only in the page cache of a process that crashed
     }
     const present = new Set(numbers);

@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { faultPoint } from '../../util/fault-points.js';
 import type { CursorPosition, StoredCursor } from './cursor-position.js';
 
@@ -23,6 +23,9 @@ export class SegmentRetirement {
   #waiting: string[] = [];
   #due: string[] = [];
   #scheduled = false;
+  /** Segment files deleted since start, and their bytes (what retention gave back to the disk). */
+  segmentsDeleted = 0;
+  bytesDeleted = 0;
 
   /** Files to delete once the cursor written past them is durable. */
   add(paths: readonly string[]): void {
@@ -54,7 +57,10 @@ export class SegmentRetirement {
     faultPoint('broker.segments-unlinking');
     for (const path of paths) {
       try {
+        const { size } = statSync(path);
         unlinkSync(path);
+        this.segmentsDeleted += 1;
+        this.bytesDeleted += size;
       } catch {
         // Gone already, or not ours to delete now: harmless, retried by the next start.
       }

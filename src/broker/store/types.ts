@@ -89,6 +89,8 @@ export interface LogStore {
   flush(): number;
   /** What start-up recovery found and repaired (file store only). */
   readonly recovery?: RecoveryReport;
+  /** Consumed segment files deleted since start, and their bytes (file store only). */
+  readonly retention?: { readonly segmentsDeleted: number; readonly bytesDeleted: number };
   /** Flushes, then fdatasyncs every file written since the last sync. */
   sync(): Promise<number>;
   close(): Promise<void>;
