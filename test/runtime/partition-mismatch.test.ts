@@ -143,11 +143,12 @@ stores:
   assert.deepEqual(await remembered(), ['mem-rk2-repartition']);
 
   // Damaged (or a hand-written list naming other apps' topics): a warning, and the file is rewritten.
-  for (const bad of ['not json', '{"topics":["other-x-repartition"]}', '{"topics":[1]}']) {
-    await writeFile(path, bad);
+  for (const [bad, why] of [['not json', 'damaged or edited'], ['{"topics":["other-x-repartition"]}', 'damaged or edited'], ['{"topics":[1]}', 'damaged or edited'],
+    [' '.repeat(1024 * 1024 + 1), 'larger than 1048576 bytes']]) {
+    await writeFile(path, bad!);
     const warnings = await checkRememberedRepartitions(await rekeyed('rk2'), h.client);
-    assert.equal(warnings.length, 1, bad);
-    assert.match(warnings[0]!, /repartition-topics\.json is not a list of repartition topics of app "mem" \(damaged or edited\): it is rewritten/);
+    assert.equal(warnings.length, 1, bad!.slice(0, 40));
+    assert.match(warnings[0]!, new RegExp(`repartition-topics\\.json is not a list of repartition topics of app "mem" \\(${why}\\): it is rewritten`));
     assert.deepEqual(await remembered(), ['mem-rk2-repartition']);
   }
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MAX_PARTITIONS, partitionTopic } from '../../codec/partitioning.js';
 import { isRepartition } from '../../topology/repartition.js';
@@ -29,6 +29,7 @@ export function repartitionMemoryPath(topology: Topology): string {
 
 /** At most this many topics are remembered (a topology writes through one per re-keying output; the file is not a log). */
 export const MAX_REMEMBERED = 1024;
+const MAX_MEMORY_BYTES = 1024 * 1024;
 
 /** Checks what the stateDir remembers against the node, then records this topology's repartition topics. Returns warnings. */
 export async function checkRememberedRepartitions(topology: Topology, probe: TopicProbe): Promise<string[]> {
@@ -68,12 +69,18 @@ interface Memory { topics: string[]; exists: boolean; clean: boolean }
 
 /** The remembered topics, sorted; a file that is not what this module writes is a warning and counts as empty (it is rewritten). */
 async function readMemory(path: string, app: string, warnings: string[]): Promise<Memory> {
+  const damaged = (why: string): Memory => {
+    warnings.push(`${path} is not a list of repartition topics of app "${app}" (${why}): it is rewritten, and topics it named are not checked for unread records this time`);
+    return { topics: [], exists: true, clean: false };
+  };
   let text: string;
   try {
+    // Sized before it is read: the file is ours, a few KiB; anything much bigger was not written here.
+    if ((await stat(path)).size > MAX_MEMORY_BYTES) return damaged(`larger than ${MAX_MEMORY_BYTES} bytes`);
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { topics: [], exists: false, clean: true };
-    throw error;
+    return damaged(`unreadable: ${(error as Error).message}`);
   }
   let data: unknown;
   try {
@@ -83,10 +90,7 @@ async function readMemory(path: string, app: string, warnings: string[]): Promis
   }
   const list = (data as { topics?: unknown } | undefined)?.topics;
   const valid = (t: unknown): t is string => typeof t === 'string' && t.length <= 512 && t.startsWith(`${app}-`) && t.endsWith('-repartition');
-  if (!Array.isArray(list) || !list.every(valid)) {
-    warnings.push(`${path} is not a list of repartition topics of app "${app}" (damaged or edited): it is rewritten, and topics it named are not checked for unread records this time`);
-    return { topics: [], exists: true, clean: false };
-  }
+  if (!Array.isArray(list) || !list.every(valid)) return damaged('damaged or edited');
   const topics = [...new Set(list)].sort();
   return { topics: topics.slice(0, MAX_REMEMBERED), exists: true, clean: topics.length === list.length && topics.length <= MAX_REMEMBERED };
 }
