@@ -6,6 +6,7 @@ import { WalrusError } from '../../errors/index.js';
 import { STORE_FILES } from '../store/paths.js';
 import { fsyncDir } from '../store/snapshot-file.js';
 import { faultPoint } from '../../util/fault-points.js';
+import { ForeignIds, type ForeignIdList } from '../store/foreign-ids.js';
 
 /**
  * A leased batch of changelog entries (a `client.lease(...)` result has this
@@ -77,8 +78,11 @@ export async function clearRestoreMarker(dir: string): Promise<void> {
 }
 
 interface RestoreTarget {
-  /** Appends writes (and the ids of the records they applied) to the local log durably and applies them (no changelog publish: they came from it). */
-  appendLocal(writes: WireWrites, applied: string[]): Promise<void>;
+  /**
+   * Appends writes (with the ids of the records they applied: this journal's, and other journals' kept apart) to the local log
+   * durably and applies them (no changelog publish: they came from it).
+   */
+  appendLocal(writes: WireWrites, applied: string[], foreign: ForeignIdList): Promise<void>;
   /** Snapshot + re-publish of the compacted state. */
   finish(): Promise<void>;
   size(): number;
@@ -113,8 +117,9 @@ interface RestoreTarget {
  * lacks. So the last write to K in any such interleaving is S's: the put
  * S(K), or C's delete. If C does not write K, only P can, with S(K). The
  * state is S in every case. The applied record ids (`c` of an entry,
- * kept when `j` is this journal) are a set: entries read twice add the
- * same ids, and P carries all of S's ids.
+ * kept as this journal's when `j` is this journal, as another journal's
+ * otherwise: foreign-ids.ts) are sets: entries read twice add the same
+ * ids, and P carries all of S's ids, other journals' included.
  *
  * Leases lost while held (a connection that closed, a node lease timeout)
  * are redelivered to this restore after newer entries, which would break
@@ -153,6 +158,9 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
     const writes: WireWrites = [];
     // Ids of records this instance's journal may still hold unreleased (runtime-state.ts recover keeps only those).
     const ids: string[] = [];
+    // Other journals' ids (a partition taken over): kept and re-published, so that journal, restoring later, still finds them.
+    // Bounded here too, so a hostile changelog's batch cannot make a huge log frame.
+    const foreign = new ForeignIds();
     for (const raw of batch) {
       entries++;
       const decoded = decodeChangelogEntry(raw);
@@ -164,10 +172,12 @@ export async function restoreInto(store: string, dir: string, fetch: ChangelogFe
       }
       applied++;
       for (const write of decoded.writes) writes.push(write);
-      if (journal !== undefined && decoded.applied?.journal === journal) for (const id of decoded.applied.ids) ids.push(id);
+      if (decoded.applied === undefined) continue;
+      if (journal !== undefined && decoded.applied.journal === journal) for (const id of decoded.applied.ids) ids.push(id);
+      else foreign.add(decoded.applied.journal, decoded.applied.ids);
     }
     writeCount += writes.length;
-    if (writes.length > 0 || ids.length > 0) await target.appendLocal(writes, ids);
+    if (writes.length > 0 || ids.length > 0 || foreign.size > 0) await target.appendLocal(writes, ids, foreign.list());
     if (!Array.isArray(fetched)) {
       held.push(fetched);
       batch.length = 0;

@@ -1,6 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import type { WireWrites } from '../model/change-set.js';
 import { pack, unpack } from '../model/codec.js';
+import { readForeignList, type ForeignIdList } from './foreign-ids.js';
 
 /** One log frame (one group commit): its store, its last commit seq, the writes in order, ids of the records covered. */
 export interface LogBody {
@@ -9,10 +10,12 @@ export interface LogBody {
   s: number;
   w: WireWrites;
   c: string[];
+  /** Applied ids of other journals (a restored batch's, foreign-ids.ts); absent when none, and in logs written before they were kept. */
+  f?: ForeignIdList;
 }
 
-export function encodeLogBody(store: string, seq: number, writes: WireWrites, covers: string[]): Uint8Array {
-  return pack({ n: store, s: seq, w: writes, c: covers } satisfies LogBody);
+export function encodeLogBody(store: string, seq: number, writes: WireWrites, covers: string[], foreign?: ForeignIdList): Uint8Array {
+  return pack((foreign === undefined || foreign.length === 0 ? { n: store, s: seq, w: writes, c: covers } : { n: store, s: seq, w: writes, c: covers, f: foreign }) satisfies LogBody);
 }
 
 /**
@@ -29,7 +32,8 @@ export function decodeLogBody(frame: Uint8Array, path: string, store: string): L
   } catch {
     body = undefined;
   }
-  if (typeof body !== 'object' || body === null || typeof body.s !== 'number' || !Array.isArray(body.w) || !Array.isArray(body.c)) {
+  if (typeof body !== 'object' || body === null || typeof body.s !== 'number' || !Array.isArray(body.w) || !Array.isArray(body.c)
+    || (body.f !== undefined && readForeignList(body.f) === undefined)) {
     throw misplaced(path, store, 'holds a frame that is not a commit of a walrus-stream store');
   }
   if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `holds commits of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);

@@ -5,6 +5,7 @@ import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
 import { encodeLogFrame, scanFrames } from './frame-log.js';
 import { misplaced } from './log-body.js';
+import { readForeignList, type ForeignIdList } from './foreign-ids.js';
 
 /** What a snapshot holds: the committed state as of commit `seq`. */
 export interface SnapshotData {
@@ -16,6 +17,8 @@ export interface SnapshotData {
   entries: Array<[string, Uint8Array]>;
   /** Record ids whose effects are included and that the runtime has not yet reported released. */
   applied: string[];
+  /** Applied ids of other journals a restore kept (foreign-ids.ts; absent in snapshots written before they were kept). */
+  foreign?: ForeignIdList;
 }
 
 interface SnapshotBody {
@@ -25,6 +28,7 @@ interface SnapshotBody {
   keys: string[];
   values: Uint8Array[];
   applied: string[];
+  f?: ForeignIdList;
 }
 
 /**
@@ -40,6 +44,7 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
     keys: data.entries.map((e) => e[0]),
     values: data.entries.map((e) => e[1]),
     applied: data.applied,
+    ...(data.foreign === undefined || data.foreign.length === 0 ? {} : { f: data.foreign }),
   };
   // A snapshot that could not be written (a full disk) leaves no half-written copy behind.
   await replaceFile(path, encodeLogFrame(pack(body)));
@@ -66,11 +71,14 @@ export async function readSnapshot(path: string, store: string): Promise<Snapsho
     throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (version ${String(body.v)})`, { context: { path } });
   }
   if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `is a snapshot of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);
+  const foreign = body.f === undefined ? [] : readForeignList(body.f);
+  if (foreign === undefined) throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (its other journals' ids)`, { context: { path } });
   return {
     store,
     seq: body.seq,
     entries: body.keys.map((k, i) => [k, body.values[i]!] as [string, Uint8Array]),
     applied: body.applied ?? [],
+    foreign,
   };
 }
 

@@ -10,6 +10,7 @@ import { clearRestoreMarker } from '../changelog/restore.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { StagedChange } from '../model/staged-change.js';
 import { decodeLogBody, encodeLogBody, type LogBody } from './log-body.js';
+import { ForeignIds, type ForeignIdList } from './foreign-ids.js';
 
 /**
  * The durable side of a store: its files, the committed state they hold,
@@ -21,6 +22,8 @@ export class StoreCore {
   readonly dir: string;
   readonly state = new MemoryState();
   readonly applied = new Set<string>();
+  /** Applied ids of other journals a restore found (a partition taken over): kept and re-published, never used here (foreign-ids.ts). */
+  readonly foreign = new ForeignIds();
   readonly log: FrameLog;
   readonly publisher: ChangelogPublisher | undefined;
   /** The journal whose record ids this store's commits carry to its changelog (none: ids are not published). */
@@ -47,6 +50,7 @@ export class StoreCore {
       if (snapshot) {
         for (const [k, v] of snapshot.entries) core.state.setCommitted(k, v);
         for (const id of snapshot.applied) core.applied.add(id);
+        core.foreign.addAll(snapshot.foreign ?? []);
         core.seq = snapshot.seq;
         core.#snapshotSeq = snapshot.seq;
       }
@@ -55,6 +59,7 @@ export class StoreCore {
         if (body.s <= core.seq) continue; // already in the snapshot (crash between snapshot rename and log reset)
         core.state.applyCommitted(body.w);
         for (const id of body.c) core.applied.add(id);
+        if (body.f) core.foreign.addAll(body.f);
         core.seq = body.s;
         core.#replayed.push(body);
       }
@@ -98,13 +103,14 @@ export class StoreCore {
     for (const staged of batch) staged.setPhase('committed');
   }
 
-  /** Appends restored writes, and the ids of the records they applied, locally (no publish: they came from the changelog). */
-  async appendLocal(writes: WireWrites, applied: string[] = []): Promise<void> {
+  /** Appends restored writes, the ids of the records they applied, and other journals' ids, locally (no publish: they came from the changelog). */
+  async appendLocal(writes: WireWrites, applied: string[] = [], foreign: ForeignIdList = []): Promise<void> {
     const seq = this.seq + 1;
-    await this.log.append([encodeLogBody(this.name, seq, writes, applied)]);
+    await this.log.append([encodeLogBody(this.name, seq, writes, applied, foreign)]);
     this.seq = seq;
     this.state.applyCommitted(writes);
     for (const id of applied) this.applied.add(id);
+    this.foreign.addAll(foreign);
   }
 
   #appliedRecords(ids: string[]): AppliedRecords | undefined {
@@ -118,14 +124,23 @@ export class StoreCore {
       seq: this.seq,
       entries: this.state.committedEntries(),
       applied: [...this.applied],
+      foreign: this.foreign.list(),
     });
     await this.log.reset();
     this.#snapshotSeq = this.seq;
   }
 
-  /** Publishes the whole committed state as one compacted series of entries. */
+  /**
+   * Publishes the whole committed state as one compacted series of entries:
+   * first the other journals' ids (entries without writes, each tagged with
+   * its journal, oldest first), so that a restore elsewhere keeps them too,
+   * then the state with this journal's ids.
+   */
   async republishAll(): Promise<void> {
-    await this.publisher!.publish(encodeChangelogEntries(this.name, this.seq, this.state.committedEntries(), this.#appliedRecords([...this.applied])));
+    const entries: string[] = [];
+    for (const [journal, ids] of this.foreign.list()) for (const entry of encodeChangelogEntries(this.name, this.seq, [], { journal, ids })) entries.push(entry);
+    for (const entry of encodeChangelogEntries(this.name, this.seq, this.state.committedEntries(), this.#appliedRecords([...this.applied]))) entries.push(entry);
+    await this.publisher!.publish(entries);
     await this.publisher!.writeCursor(this.seq, true);
   }
 
