@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import type Pino from 'pino';
 import { DEFAULT_REDACT_PATHS, redactHeaderPaths } from '../../observability/logs/log-fields.js';
 import type { ProcessorDefinition, LifecycleContext } from '../../processor/types.js';
 import type { ProcessorSpecWire } from '../wire/messages.js';
@@ -94,19 +96,16 @@ export class LoadedProcessors {
 
   async #load(spec: ProcessorSpecWire): Promise<LoadedProcessor> {
     const definition = await importProcessor(spec.module);
-    // Logs go straight to stderr from this thread (synchronously, so nothing
-    // is lost at exit), leaving stdout to the CLI's summary.
-    this.#rootLogger ??= pino({
-      level: spec.logLevel, base: { pid: process.pid, ...(spec.app === undefined ? {} : { app: spec.app }) },
-      redact: { paths: [...new Set([...DEFAULT_REDACT_PATHS, ...redactHeaderPaths(spec.redactHeaders ?? [])])], censor: '[redacted]' },
-    }, pino.destination({ dest: 2, sync: true }));
-    const logger = this.#rootLogger.child({ processor: spec.name });
-    const lifecycle: LifecycleContext = {
-      logger,
+    // Made on first use: most processors never log, and loading pino costs a
+    // thread ~40 ms of CPU at start (every worker thread, every run).
+    let logger: Logger | undefined;
+    const loggerOf = (): Logger => (logger ??= this.#root(spec).child({ processor: spec.name }));
+    const lifecycle = {
+      get logger() { return loggerOf(); },
       config: Object.freeze({ ...spec.config }),
       processor: spec.name,
       metrics: this.#metrics.forProcessor(spec.name),
-    };
+    } satisfies LifecycleContext;
     try {
       if (definition.init) await definition.init(lifecycle);
     } catch (error) {
@@ -114,7 +113,18 @@ export class LoadedProcessors {
     }
     // What the module did to built-ins as it loaded (a polyfill, BigInt.prototype.toJSON) is the thread's own from now on.
     acceptBuiltins();
-    return { definition, logger, lifecycle, outputs: new Set(spec.outputs) };
+    return { definition, get logger() { return loggerOf(); }, lifecycle, outputs: new Set(spec.outputs) };
+  }
+
+  /** Logs go straight to stderr from this thread (synchronously, so nothing is lost at exit), leaving stdout to the CLI's summary. */
+  #root(spec: ProcessorSpecWire): Logger {
+    if (this.#rootLogger) return this.#rootLogger;
+    const pino = createRequire(import.meta.url)('pino') as typeof Pino;
+    this.#rootLogger = pino({
+      level: spec.logLevel, base: { pid: process.pid, ...(spec.app === undefined ? {} : { app: spec.app }) },
+      redact: { paths: [...new Set([...DEFAULT_REDACT_PATHS, ...redactHeaderPaths(spec.redactHeaders ?? [])])], censor: '[redacted]' },
+    }, pino.destination({ dest: 2, sync: true }));
+    return this.#rootLogger;
   }
 }
 
