@@ -11,6 +11,7 @@ import { TaskSupervisor, type SupervisorOptions, type TaskLabel } from './crash-
 import { checkPoolOptions } from './pool-options.js';
 import { readStepDeadline } from '../worker/step-deadlines.js';
 import { StateReadServer } from './state-read-server.js';
+import { runsBuiltWorker, workerExecArgv } from './worker-exec-argv.js';
 
 /** Options of {@link WorkerPool}; checked at construction against the topology's limits (pool-options.ts). */
 export interface WorkerPoolOptions {
@@ -69,8 +70,10 @@ export class WorkerPool {
     checkPoolOptions(options);
     this.size = options.workers === undefined || options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : options.workers;
     const tasksPerWorker = options.tasksPerWorker ?? 4;
+    const entry = new URL('../worker/worker-entry.mjs', import.meta.url);
     this.#pool = new Piscina({
-      filename: new URL('../worker/worker-entry.mjs', import.meta.url).href,
+      filename: entry.href,
+      execArgv: workerExecArgv(process.execArgv, runsBuiltWorker(entry)),
       minThreads: this.size,
       maxThreads: this.size,
       idleTimeout: 2 ** 31 - 1,
