@@ -6,7 +6,7 @@ import { WalrusClient } from '../../src/client/index.js';
 import { KeyValueStore, STORE_FILES, changelogTopic, decodeChangelogEntry, encodeChangelogEntries } from '../../src/state/index.js';
 import { pack, encodeValue } from '../../src/state/model/codec.js';
 import { encodeLogFrame } from '../../src/state/store/frame-log.js';
-import { ForeignIds, MAX_FOREIGN_IDS, MAX_FOREIGN_JOURNALS } from '../../src/state/store/foreign-ids.js';
+import { ForeignIds, MAX_FOREIGN_CHARS, MAX_FOREIGN_ID_CHARS, MAX_FOREIGN_IDS, MAX_FOREIGN_JOURNALS } from '../../src/state/store/foreign-ids.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { tempDir } from './helpers.js';
 
@@ -180,4 +180,19 @@ test('snapshot and log files written before other journals\' ids were kept load 
   await old.close();
   // It re-published (no changelog cursor): its own ids, and no other journal's.
   assert.deepEqual([...idsByJournal(await drain()).keys()], [JB]);
+});
+
+test('ForeignIds: long ids are bounded by their characters too, not only by their count (the oldest go first)', () => {
+  const ids = new ForeignIds();
+  // Ids of the longest kept length: the count bound alone would let 65,536 of them take 64 MiB.
+  const long = (i: number) => `${i}:`.padEnd(MAX_FOREIGN_ID_CHARS, 'x');
+  const n = Math.ceil(MAX_FOREIGN_CHARS / MAX_FOREIGN_ID_CHARS) * 3;
+  ids.add(JA, Array.from({ length: n }, (_, i) => long(i)));
+  assert.ok(ids.chars <= MAX_FOREIGN_CHARS, `${ids.chars} characters kept`);
+  assert.equal(ids.size, Math.floor(MAX_FOREIGN_CHARS / MAX_FOREIGN_ID_CHARS));
+  assert.ok(ids.has(JA, long(n - 1)) && !ids.has(JA, long(0)), 'the newest kept, the oldest gone');
+  // Short ids again: the count is then the bound, and the characters are counted down as ids go.
+  ids.add(JB, Array.from({ length: MAX_FOREIGN_IDS }, (_, i) => `${i}:0`));
+  assert.equal(ids.size, MAX_FOREIGN_IDS);
+  assert.equal(ids.chars, ids.list().reduce((a, [, list]) => a + list.reduce((b, id) => b + id.length, 0), 0));
 });

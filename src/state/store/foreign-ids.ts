@@ -11,14 +11,16 @@
  * time (docs/state.md, "Changelog topic and restore").
  *
  * Bounded, since a changelog may hold anything: at most MAX_FOREIGN_IDS ids
- * and MAX_FOREIGN_JOURNALS journals. The journal that gained ids least
- * recently goes first: a whole journal beyond the journal bound, else its
- * oldest ids beyond the id bound. The newest are the ones that matter: a
- * journal's unreleased records are the last ones it committed. Journal
- * names and ids longer than any we make are not kept (each must fit in a
- * changelog entry when re-published).
+ * of MAX_FOREIGN_CHARS characters in all, and MAX_FOREIGN_JOURNALS journals.
+ * The journal that gained ids least recently goes first: a whole journal
+ * beyond the journal bound, else its oldest ids beyond the other bounds.
+ * The newest are the ones that matter: a journal's unreleased records are
+ * the last ones it committed. Journal names and ids longer than any we make
+ * are not kept (each must fit in a changelog entry when re-published).
  */
 export const MAX_FOREIGN_IDS = 65_536;
+/** Characters of the ids kept, over all journals (65,536 ids of the longest kept would be 64 MiB per store partition). */
+export const MAX_FOREIGN_CHARS = 4 * 1024 * 1024;
 export const MAX_FOREIGN_JOURNALS = 64;
 /** Longest journal identity kept (ours are 16 hex digits: repartition-origin.ts journalIdentity). */
 export const MAX_FOREIGN_JOURNAL_CHARS = 128;
@@ -32,6 +34,7 @@ export class ForeignIds {
   /** Journal → its ids in the order added; journals in the order they last gained ids. */
   readonly #byJournal = new Map<string, Set<string>>();
   #size = 0;
+  #chars = 0;
 
   /** Ids kept, over all journals. */
   get size(): number { return this.#size; }
@@ -48,18 +51,23 @@ export class ForeignIds {
     this.#byJournal.set(journal, set);
     for (const id of ids) {
       if (typeof id !== 'string' || id.length > MAX_FOREIGN_ID_CHARS) continue;
-      if (set.delete(id)) this.#size -= 1;
+      if (set.delete(id)) { this.#size -= 1; this.#chars -= id.length; }
       set.add(id);
       this.#size += 1;
-      if (this.#size > MAX_FOREIGN_IDS) this.#forgetOldest();
+      this.#chars += id.length;
+      while (this.#size > MAX_FOREIGN_IDS || this.#chars > MAX_FOREIGN_CHARS) this.#forgetOldest();
     }
     if (set.size === 0) this.#byJournal.delete(journal);
     while (this.#byJournal.size > MAX_FOREIGN_JOURNALS) {
       const [oldest, ids] = this.#byJournal.entries().next().value as [string, Set<string>];
       this.#byJournal.delete(oldest);
       this.#size -= ids.size;
+      for (const id of ids) this.#chars -= id.length;
     }
   }
+
+  /** Characters of the ids kept, over all journals. */
+  get chars(): number { return this.#chars; }
 
   /** Adds every journal's ids of `list` in order. */
   addAll(list: Iterable<readonly [string, Iterable<string>]>): void {
@@ -80,6 +88,7 @@ export class ForeignIds {
     const oldest = ids.values().next().value as string;
     ids.delete(oldest);
     this.#size -= 1;
+    this.#chars -= oldest.length;
     if (ids.size === 0) this.#byJournal.delete(journal);
   }
 }
