@@ -107,7 +107,8 @@ function entries(dir) {
 const checking = typecheck ? run([createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], true) : undefined;
 // Three test processes at once on two cores: many tests spend much of their time waiting (leases to
 // expire, a node to come back, timeouts to fire), and at two a core sat idle for a sixth of the run. On a
-// clean clone of this tree on a 2-core machine `.ci/run` took 650 s at 2, 605 s at 3, every test passing.
+// clean clone of this tree on a 2-core machine `.ci/run` took 650 s at 2, 605 s at 3, every test passing (486 s
+// at 3 once the pool's threads stopped inheriting this runner's `--import tsx`: src/runtime/pool/worker-exec-argv.ts).
 // TEST_CONCURRENCY=<n> sets it.
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
 const groupDir = mkdtempSync(join(tmpdir(), 'walrus-stream-tests-'));
