@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumReady } from '../helpers/chromium.js';
 import { DeadLetterRing, MetricsHub, StatsSampler, createDashboard, startObservabilityServer } from '../../src/observability/index.js';
 import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
 
@@ -20,7 +21,7 @@ import { parseDeadLetter } from '../../src/runtime/coordinator/dead-letter.js';
  * dashboard-browser.test.ts.
  */
 
-const CHROMIUM = process.env.WALRUS_CHROMIUM ?? '/usr/bin/chromium';
+before(() => chromiumReady(), { timeout: 600_000 });
 
 test('a page of another site cannot make the dashboard work for it; the dashboard\'s own page still can', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'walrus-cross-site-'));

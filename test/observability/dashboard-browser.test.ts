@@ -1,18 +1,19 @@
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, chromiumReady } from '../helpers/chromium.js';
 
 // The dashboard, proven in a real browser: headless Chromium (Debian's
 // `chromium` package; never a downloaded one) against a real `run` of the
 // bundled example. No skip when the browser is missing: the test fails and
-// says how to install it (`.ci/run` does).
-const CHROMIUM = process.env.WALRUS_CHROMIUM ?? '/usr/bin/chromium';
+// says how to install it (`.ci/run` does, while the other tests run: the
+// hook waits for it).
+before(() => chromiumReady(), { timeout: 600_000 });
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
@@ -55,7 +56,6 @@ const processedOf = async (page: Page, processor: string): Promise<number> => {
 };
 
 test('the dashboard of a running example shows the graph, rising counts and dead letters, and replays one', { timeout: 180_000 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set WALRUS_CHROMIUM`);
   const dir = await mkdtemp(join(tmpdir(), 'walrus-dashboard-'));
   // The bundled example as it is, except the source is paced (250 records/s, ~8 s for the
   // 2,000 orders) so the run lasts long enough to watch even on a loaded machine, and its module paths point at the repository's processors.
@@ -145,7 +145,6 @@ test('the dashboard of a running example shows the graph, rising counts and dead
 });
 
 test('the dashboard of instance 1 of 2 shows the instance, the partitions it owns and their lag, live', { timeout: 120_000 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set WALRUS_CHROMIUM`);
   const dir = await mkdtemp(join(tmpdir(), 'walrus-dashboard-'));
   // The example's orders in a source of 4 partitions (the seed spreads its 2,000 lines
   // round-robin: 500 each), parsed into a sink of 4 partitions. Instance 1 of 2 reads
