@@ -128,7 +128,7 @@ export async function putManyOnNode(node: WalrusNode, topic: string, chunks: str
     const error = outcomes[firstFailure];
     if (error instanceof WalrusError) error.context.progress = { remaining, uncertain } satisfies PutManyProgress;
     throw error;
-  }, signal, command);
+  }, call, command, topic);
 }
 
 /**
@@ -174,7 +174,7 @@ export async function getManyOnNode(node: WalrusNode, topic: string, maxEntries:
       const average = bytes / entries.length;
       wave = Math.max(1, Math.min(left, MAX_GET_WAVE, Math.floor((maxBytes - bytes) / average)));
     }
-  }, signal, 'GET');
+  }, call, 'GET', topic);
 }
 
 function sendWave(connection: Connection, frame: Buffer, topic: string, count: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Array<PromiseSettledResult<Buffer | undefined>>> {

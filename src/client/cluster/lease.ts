@@ -73,7 +73,8 @@ export async function leaseOnNode(node: WalrusNode, topic: string, maxEntries: n
       });
     },
     'BATCH_LEASE',
-    call.signal,
+    call,
+    topic,
   );
   if (held.value === undefined) {
     held.release();

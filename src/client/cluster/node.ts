@@ -10,6 +10,7 @@ import { CircuitBreaker, type BreakerSettings, type BreakerState } from './break
 import { PROBE_FRAMES, parseProbe, type NodeCapabilities } from '../transport/capabilities.js';
 import type { Clock } from '../transport/clock.js';
 import { Connection, type ReplyParser, type ReplySample, type RequestMeta, type SocketFactory } from '../transport/connection.js';
+import { waitForCall, type CallBounds } from '../transport/call-wait.js';
 import { LoginRefusals, type ClientAuth } from '../transport/auth.js';
 import type { ClientTls } from '../transport/tls.js';
 import { channels } from './events.js';
@@ -106,20 +107,21 @@ export class WalrusNode {
 
   /** Sends one request on a leased connection, through the breaker. */
   request<T>(frame: Buffer, parse: ReplyParser<T>, meta: RequestMeta): Promise<T> {
-    return this.withConnection((connection) => connection.send(frame, parse, meta), meta.signal, meta.command);
+    return this.withConnection((connection) => connection.send(frame, parse, meta), meta, meta.command, meta.topic);
   }
 
   /**
    * Runs `work` with one leased connection (so a batch of pipelined requests
    * stays in order on one socket); counts as one call for the breaker.
+   * The call's signal and timeoutMs also bound the wait for the connection.
    */
-  async withConnection<T>(work: (connection: Connection) => Promise<T>, signal?: AbortSignal, command = 'request'): Promise<T> {
+  async withConnection<T>(work: (connection: Connection) => Promise<T>, call: CallBounds = {}, command = 'request', topic?: string): Promise<T> {
     if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
     this.#breaker.admit();
     this.#outstanding++;
     let connection: Connection | undefined;
     try {
-      connection = await this.#pool.acquire(signal);
+      connection = await this.#acquire(call, command, topic);
       const value = await work(connection);
       this.#breaker.success();
       return value;
@@ -137,15 +139,15 @@ export class WalrusNode {
    * pinned in the pool — neither evicted as idle nor health-checked — until
    * `release()` is called. A BATCH_LEASE lease lives on exactly this
    * connection. The pin takes no pipeline slot, so held leases never starve
-   * other calls. `signal` only bounds the wait for a connection.
+   * other calls. `call` only bounds the wait for a connection.
    */
-  async holdConnection<T>(work: (connection: Connection) => Promise<T>, command: string, signal?: AbortSignal): Promise<{ value: T; connection: Connection; release: () => void }> {
+  async holdConnection<T>(work: (connection: Connection) => Promise<T>, command: string, call: CallBounds = {}, topic?: string): Promise<{ value: T; connection: Connection; release: () => void }> {
     if (this.#closed) throw new WalrusError('POOL_CLOSED', `The client is closed; node ${this.id} takes no more requests.`, { context: { node: this.id } });
     this.#breaker.admit();
     this.#outstanding++;
     let connection: Connection | undefined;
     try {
-      connection = await this.#pool.acquire(signal);
+      connection = await this.#acquire(call, command, topic);
       const value = await work(connection);
       this.#breaker.success();
       const held = connection;
@@ -182,10 +184,20 @@ export class WalrusNode {
       this.#capabilities = { batchPut, batchGet, batchLease, claims, probed: true };
       channels.capabilities.publish({ node: this.id, batchPut, batchGet, batchLease });
       return this.capabilities;
-    }, undefined, 'PROBE').finally(() => {
+    }, {}, 'PROBE').finally(() => {
       this.#probing = undefined;
     });
     return this.#probing;
+  }
+
+  /**
+   * The capabilities, waiting for the probe (shared by every caller, so
+   * never cancelled by one) only as long as `call`'s signal and timeoutMs allow.
+   */
+  capabilitiesFor(call: CallBounds, command: string, topic?: string): Promise<NodeCapabilities> {
+    const known = this.capabilities;
+    if (known.probed) return Promise.resolve(known);
+    return waitForCall(this.probeCapabilities(), call, { node: this.id, command, topic, what: 'the capability probe' });
   }
 
   /** Records that the node answered `ERR unknown command` to an extension it was thought to have (e.g. it was replaced by a stock node). */
@@ -217,6 +229,15 @@ export class WalrusNode {
     this.#closed = true;
     if (this.#reprobe) clearTimeout(this.#reprobe);
     await this.#pool.close();
+  }
+
+  /**
+   * A pool lease, waited for (a connection opening and logging in, or a
+   * free pipeline slot) only as long as the call allows; one that comes
+   * after the caller gave up is handed back at once.
+   */
+  #acquire(call: CallBounds, command: string, topic: string | undefined): Promise<Connection> {
+    return waitForCall(this.#pool.acquire(call.signal), call, { node: this.id, command, topic, what: 'a connection' }, (late) => this.#pool.release(late));
   }
 
   async #connect(onReply: (sample: ReplySample) => void): Promise<Connection> {

@@ -133,7 +133,7 @@ export class WalrusClient {
     let uncertain = 0;
     await this.#run('PUT_MANY', topic, 'write', options, async (node) => {
       for (;;) {
-        const caps = await this.#capabilitiesOf(node);
+        const caps = await this.#capabilitiesOf(node, options, 'PUT_MANY', topic);
         if (!caps.batchPut) this.#counters.fallbacks++;
         try {
           await putManyOnNode(node, topic, chunks, caps.batchPut, options);
@@ -197,7 +197,7 @@ export class WalrusClient {
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new WalrusError('INVALID_ARGUMENT', `lease(${topic}): maxBytes must be a positive integer, got ${String(maxBytes)}.`, { context: { topic } });
     const entries = Math.min(maxEntries, MAX_BATCH_ENTRIES);
     return this.#run('LEASE', topic, 'read', options, async (node) => {
-      const caps = await this.#capabilitiesOf(node);
+      const caps = await this.#capabilitiesOf(node, options, 'LEASE', topic);
       if (caps.batchLease) {
         try {
           return await leaseOnNode(node, topic, entries, maxBytes, this.#counters, options);
@@ -224,7 +224,7 @@ export class WalrusClient {
    */
   async releaseLeases(topic: string, options: CallOptions = {}): Promise<number | undefined> {
     assertCallOptions(options, `releaseLeases(${topic})`, topic);
-    return this.#run('RELEASE', topic, 'read', options, async (node) => ((await this.#capabilitiesOf(node)).batchLease ? releaseOnNode(node, topic, options) : undefined));
+    return this.#run('RELEASE', topic, 'read', options, async (node) => ((await this.#capabilitiesOf(node, options, 'RELEASE', topic)).batchLease ? releaseOnNode(node, topic, options) : undefined));
   }
 
   /**
@@ -256,7 +256,7 @@ export class WalrusClient {
     assertCallOptions(options, `${method}(${name})`, name);
     const frame = encodeFrame(`CLAIM ${name} ${owner} ${ttlMs}${method === 'renewClaim' ? ' renew' : ''}`);
     return this.#run('CLAIM', name, 'read', options, async (node) => {
-      if (!(await this.#capabilitiesOf(node)).claims) return false;
+      if (!(await this.#capabilitiesOf(node, options, 'CLAIM', name)).claims) return false;
       try {
         await node.request(frame, parseOk, { command: 'CLAIM', topic: name, ...options });
         return true;
@@ -275,7 +275,7 @@ export class WalrusClient {
     assertCallOptions(options, `unclaim(${name})`, name);
     const frame = encodeFrame(`UNCLAIM ${name} ${owner}`);
     await this.#run('UNCLAIM', name, 'read', options, async (node) => {
-      if (!(await this.#capabilitiesOf(node)).claims) return;
+      if (!(await this.#capabilitiesOf(node, options, 'UNCLAIM', name)).claims) return;
       await node.request(frame, parseOk, { command: 'UNCLAIM', topic: name, ...options });
     });
   }
@@ -359,7 +359,7 @@ export class WalrusClient {
 
   /** One getMany attempt on `node`: BATCH_GET where it has it, pipelined GETs otherwise. */
   async #getManyOn(node: WalrusNode, topic: string, entries: number, maxBytes: number, options: CallOptions): Promise<Buffer[]> {
-    const caps = await this.#capabilitiesOf(node);
+    const caps = await this.#capabilitiesOf(node, options, 'GET_MANY', topic);
     if (!caps.batchGet) {
       this.#counters.fallbacks++;
       return getManyOnNode(node, topic, entries, maxBytes, false, options);
@@ -377,9 +377,9 @@ export class WalrusClient {
     }
   }
 
-  async #capabilitiesOf(node: WalrusNode): Promise<NodeCapabilities> {
-    const known = node.capabilities;
-    return known.probed ? known : node.probeCapabilities();
+  /** Waits for the probe only as long as the call's signal and timeoutMs allow. */
+  #capabilitiesOf(node: WalrusNode, options: CallOptions, command: string, topic: string): Promise<NodeCapabilities> {
+    return node.capabilitiesFor(options, command, topic);
   }
 
   #run<T>(operation: string, topic: string | undefined, route: Route, options: CallOptions, attempt: (node: WalrusNode) => Promise<T>, beforeRetry?: (error: unknown) => void): Promise<T> {
