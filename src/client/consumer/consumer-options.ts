@@ -21,6 +21,15 @@ export interface ConsumerOptions<T> {
    * @default 1000
    */
   bufferSize?: number;
+  /**
+   * Decoded bytes (record values) held at most between fetching and
+   * delivery. A compressed entry of 64 KiB may decode to 32 MiB, so
+   * `bufferSize` alone (records) does not bound memory; entries fetched
+   * beyond this wait undecoded (at most one fetch of them) until the
+   * reader catches up. One entry may pass it by its own size.
+   * @default 67108864 (64 MiB)
+   */
+  maxBufferedBytes?: number;
   /** Most entries asked for in one fetch. @default 100 */
   maxFetchEntries?: number;
   /**
@@ -56,6 +65,7 @@ export interface ConsumerOptions<T> {
 export interface ResolvedConsumerOptions {
   topic: string;
   bufferSize: number;
+  maxBufferedBytes: number;
   maxFetchEntries: number;
   maxFetchBytes: number;
   minPollMs: number;
@@ -86,6 +96,7 @@ export function resolveConsumerOptions<T>(opts: ConsumerOptions<T>): ResolvedCon
   return {
     topic: opts.topic,
     bufferSize: num('bufferSize', opts.bufferSize, 1000, 1, true),
+    maxBufferedBytes: num('maxBufferedBytes', opts.maxBufferedBytes, 64 * 1024 * 1024, 1, true),
     maxFetchEntries: num('maxFetchEntries', opts.maxFetchEntries, 100, 1, true),
     maxFetchBytes: num('maxFetchBytes', opts.maxFetchBytes, 1024 * 1024, 1, true),
     minPollMs,

@@ -15,8 +15,10 @@ export interface ConsumerStats {
   fetched: number;
   /** Records handed to the application. */
   delivered: number;
-  /** Records held right now. */
+  /** Records held right now (decoded, not yet delivered). */
   buffered: number;
+  /** Decoded value bytes held right now (see `maxBufferedBytes`). */
+  bufferedBytes: number;
   /** Most records ever held at once. */
   maxBuffered: number;
   /** Records (or entries) that failed to decode or deserialize. */
@@ -36,7 +38,9 @@ type Item = DecodedRecord | Failure;
  * buffer has room, so a slow loop body slows fetching instead of growing
  * memory. An entry is always taken whole (GET is destructive), so the buffer
  * can exceed `bufferSize` only when an entry carries more records than any
- * entry seen before.
+ * entry seen before. Decoded bytes are bounded too (`maxBufferedBytes`): a
+ * compressed entry may decode to far more than it takes on the node, so
+ * entries past the bound wait undecoded until the reader catches up.
  *
  * An empty topic is polled with a wait that doubles from `minPollMs` to
  * `maxPollMs` and resets when data arrives. Values are deserialized on
@@ -59,14 +63,21 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   readonly #abort = new AbortController();
   #items: Item[] = [];
   #head = 0;
+  /** Decoded value bytes of the records in `#items`. */
+  #bytes = 0;
+  /** Entries fetched but not decoded yet (past `maxBufferedBytes`); `#rawHead` is the next one. */
+  #raw: Array<Buffer | undefined> = [];
+  #rawHead = 0;
   /** Most records seen in one entry; 0 until the first entry arrives. */
   #maxPerEntry = 0;
+  /** Most decoded bytes seen in one entry. */
+  #maxBytesPerEntry = 0;
   #loop: Promise<void> | undefined;
   #dataWaiters: Array<() => void> = [];
   #roomWaiter: (() => void) | undefined;
   #closed = false;
   #ended = false;
-  readonly #stats: ConsumerStats = { fetches: 0, emptyFetches: 0, fetched: 0, delivered: 0, buffered: 0, maxBuffered: 0, deserializationErrors: 0 };
+  readonly #stats: ConsumerStats = { fetches: 0, emptyFetches: 0, fetched: 0, delivered: 0, buffered: 0, bufferedBytes: 0, maxBuffered: 0, deserializationErrors: 0 };
 
   constructor(client: ConsumerClient, options: ConsumerOptions<T>) {
     this.#opts = resolveConsumerOptions(options);
@@ -79,7 +90,7 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
 
   /** A copy of the counters. */
   get stats(): ConsumerStats {
-    return { ...this.#stats, buffered: this.#size() };
+    return { ...this.#stats, buffered: this.#size(), bufferedBytes: this.#bytes };
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WalrusRecord<T>> {
@@ -139,7 +150,8 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
 
   /**
    * Stops fetching (waiting for a fetch in flight to land) and resolves with
-   * the records that were fetched but not delivered, values still as bytes:
+   * the records that were fetched but not delivered (entries still waiting
+   * undecoded are decoded for it), values still as bytes:
    * GET is destructive, so they are handed back rather than dropped. Also
    * after `break` (which stops fetching); a second call returns `[]`.
    */
@@ -189,13 +201,16 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
       if (need <= 0) break;
       const size = this.#size();
       const room = o.bufferSize - size;
-      if (size > 0 && room < Math.min(Math.max(1, this.#maxPerEntry), o.bufferSize)) {
+      const byteRoom = o.maxBufferedBytes - this.#bytes;
+      // Entries still undecoded come first; then fetch only with room for records and bytes.
+      if (this.#rawHead < this.#raw.length || (size > 0 && (room < Math.min(Math.max(1, this.#maxPerEntry), o.bufferSize) || byteRoom < Math.min(this.#maxBytesPerEntry, o.maxBufferedBytes)))) {
         await new Promise<void>((resolve) => (this.#roomWaiter = resolve));
         this.#roomWaiter = undefined;
         continue;
       }
       // Until an entry shows how many records entries carry, probe with one.
-      const maxEntries = this.#maxPerEntry === 0 ? 1 : Math.max(1, Math.min(o.maxFetchEntries, Math.floor(room / this.#maxPerEntry), need));
+      let maxEntries = this.#maxPerEntry === 0 ? 1 : Math.max(1, Math.min(o.maxFetchEntries, Math.floor(room / this.#maxPerEntry), need));
+      if (this.#maxBytesPerEntry > 0) maxEntries = Math.max(1, Math.min(maxEntries, Math.floor(byteRoom / this.#maxBytesPerEntry)));
       let entries: Buffer[];
       try {
         if (!registered) {
@@ -221,17 +236,9 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
         continue;
       }
       delay = o.minPollMs;
-      for (const entry of entries) {
-        try {
-          const records = decodeEntry(entry, { topic: this.topic, now: o.now });
-          if (records.length > this.#maxPerEntry) this.#maxPerEntry = records.length;
-          this.#stats.fetched += records.length;
-          for (const r of records) this.#items.push(r);
-        } catch (error) {
-          this.#items.push({ failure: error });
-        }
-      }
-      this.#stats.maxBuffered = Math.max(this.#stats.maxBuffered, this.#size());
+      this.#raw = entries;
+      this.#rawHead = 0;
+      this.#decode();
       this.#wakeData();
     }
     this.#ended = true;
@@ -240,6 +247,38 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
 
   #size(): number {
     return this.#items.length - this.#head;
+  }
+
+  /**
+   * Decodes fetched entries while the decoded bytes held are below
+   * `maxBufferedBytes` (and always when nothing is held, so an entry is
+   * never stuck): the rest wait as fetched, at most one fetch's worth.
+   */
+  #decode(): void {
+    const o = this.#opts;
+    while (this.#rawHead < this.#raw.length && (this.#size() === 0 || this.#bytes < o.maxBufferedBytes)) {
+      const entry = this.#raw[this.#rawHead]!;
+      this.#raw[this.#rawHead++] = undefined;
+      try {
+        const records = decodeEntry(entry, { topic: this.topic, now: o.now });
+        let bytes = 0;
+        for (const r of records) {
+          bytes += r.value.byteLength;
+          this.#items.push(r);
+        }
+        this.#bytes += bytes;
+        if (records.length > this.#maxPerEntry) this.#maxPerEntry = records.length;
+        if (bytes > this.#maxBytesPerEntry) this.#maxBytesPerEntry = bytes;
+        this.#stats.fetched += records.length;
+      } catch (error) {
+        this.#items.push({ failure: error });
+      }
+    }
+    if (this.#rawHead >= this.#raw.length && this.#raw.length > 0) {
+      this.#raw = [];
+      this.#rawHead = 0;
+    }
+    this.#stats.maxBuffered = Math.max(this.#stats.maxBuffered, this.#size());
   }
 
   #push(item: Item): void {
@@ -251,11 +290,13 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   #take(): Item {
     const item = this.#items[this.#head]!;
     this.#items[this.#head++] = undefined as unknown as Item;
+    if (!('failure' in item)) this.#bytes -= item.value.byteLength;
     // Compact now and then instead of shift(), which is O(n) per call.
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
+    if (this.#rawHead < this.#raw.length) this.#decode();
     this.#roomWaiter?.();
     return item;
   }
