@@ -68,6 +68,8 @@ export class WalrusNode {
   #probing: Promise<NodeCapabilities> | undefined;
   #reprobe: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Aborted by close(): cuts connections still connecting or logging in. */
+  readonly #stop = new AbortController();
   /** Connections up but still logging in (not in the pool yet): a silent node shows there first. */
   readonly #loggingIn = new Set<Connection>();
   readonly #counted = new WeakSet<object>();
@@ -227,6 +229,7 @@ export class WalrusNode {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stop.abort();
     if (this.#reprobe) clearTimeout(this.#reprobe);
     await this.#pool.close();
   }
@@ -246,7 +249,7 @@ export class WalrusNode {
     this.#refusals.check(clock.now());
     let loggingIn: Connection | undefined;
     try {
-      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, onReply }, (up) => {
+      const connection = await Connection.connect({ host: address.host, port: address.port, connectTimeoutMs, requestTimeoutMs, socketFactory, auth, tls, onReply, signal: this.#stop.signal }, (up) => {
         if (auth) this.#loggingIn.add((loggingIn = up));
       });
       channels.connection.publish({ node: this.id, event: 'open' });

@@ -56,26 +56,46 @@ export class Connection {
   static async connect(options: ConnectionOptions, onOpen?: (connection: Connection) => void): Promise<Connection> {
     const connection = await Connection.#open(options);
     onOpen?.(connection);
-    if (options.auth) await authenticate(connection, options.auth);
+    if (options.auth) {
+      const { signal } = options;
+      const stopped = (): WalrusError => stoppedWhileConnecting(connection.node, 'logging in');
+      if (signal?.aborted) {
+        connection.destroy(stopped());
+        throw stopped();
+      }
+      const off = signal ? onAbort(signal, () => connection.destroy(stopped())) : undefined;
+      try {
+        await authenticate(connection, options.auth);
+      } catch (error) {
+        throw signal?.aborted ? stopped() : error;
+      } finally {
+        off?.();
+      }
+    }
     return connection;
   }
 
   static #open(options: ConnectionOptions): Promise<Connection> {
     const node = `${options.host}:${options.port}`;
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(stoppedWhileConnecting(node, 'connecting'));
     return new Promise((resolve, reject) => {
       const { socket, readyEvent } = openSocket(options);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(connectTimeout(node, options.connectTimeoutMs));
-      }, options.connectTimeoutMs);
-      const onError = (error: Error): void => {
+      let off: (() => void) | undefined;
+      const fail = (error: WalrusError): void => {
         clearTimeout(timer);
+        off?.();
         socket.destroy();
-        reject(tlsHandshakeError(error, node) ?? socketError(error, node, 'connect'));
+        reject(error);
       };
+      const timer = setTimeout(() => fail(connectTimeout(node, options.connectTimeoutMs)), options.connectTimeoutMs);
+      // The client closing cuts a connect (or TLS handshake) that has not finished.
+      if (signal) off = onAbort(signal, () => fail(stoppedWhileConnecting(node, 'connecting')));
+      const onError = (error: Error): void => fail(tlsHandshakeError(error, node) ?? socketError(error, node, 'connect'));
       socket.once('error', onError);
       const onConnect = (): void => {
         clearTimeout(timer);
+        off?.();
         socket.removeListener('error', onError);
         resolve(new Connection(socket, options));
       };
@@ -352,6 +372,10 @@ export class Connection {
     }
     for (const callback of this.#onClosed.splice(0)) callback(reason);
   }
+}
+
+function stoppedWhileConnecting(node: string, phase: string): WalrusError {
+  return new WalrusError('POOL_CLOSED', `The client was closed while ${phase} to node ${node}; the connection was abandoned.`, { context: { node } });
 }
 
 /** The command name under which replies that answer no request are counted. */

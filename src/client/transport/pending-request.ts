@@ -42,6 +42,12 @@ export interface ConnectionOptions {
   tls?: ClientTls | undefined;
   /** Called once per request, synchronously; keep it cheap. */
   onReply?: (sample: ReplySample) => void;
+  /**
+   * Abandons `Connection.connect` when aborted (the client closing): the
+   * TCP connect, TLS handshake or AUTH login is cut, the socket destroyed,
+   * and connect rejects with POOL_CLOSED. @default none
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** One request waiting for its reply; a class so every queue entry has the same (monomorphic) shape. */

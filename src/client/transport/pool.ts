@@ -69,6 +69,8 @@ export class ConnectionPool {
   readonly #healthCheck: ((connection: Connection) => Promise<void>) | undefined;
   readonly #node: string;
   #connecting = 0;
+  /** Connections being opened: close() waits for them to end (the node cuts them when it closes). */
+  readonly #opening = new Set<Promise<unknown>>();
   #counters = { created: 0, failed: 0, destroyed: 0, evicted: 0 };
   #closed = false;
   #upkeep: NodeJS.Timeout;
@@ -164,6 +166,8 @@ export class ConnectionPool {
     this.#closed = true;
     clearInterval(this.#upkeep);
     for (const waiter of this.#waiters.drain()) this.#rejectWaiter(waiter, this.#closedError());
+    // A connection still opening is closed as soon as it opens (see #grow); none may outlive close().
+    await Promise.allSettled([...this.#opening]);
     await Promise.all(this.#open.map((connection) => connection.close()));
   }
 
@@ -200,8 +204,10 @@ export class ConnectionPool {
   async #grow(): Promise<Connection> {
     this.#connecting++;
     let connection: Connection;
+    const opening = this.#create();
+    this.#opening.add(opening);
     try {
-      connection = await this.#create();
+      connection = await opening;
     } catch (error) {
       this.#counters.failed++;
       this.#lastConnectError = error as WalrusError;
@@ -211,6 +217,7 @@ export class ConnectionPool {
       throw error;
     } finally {
       this.#connecting--;
+      this.#opening.delete(opening);
     }
     this.#lastConnectError = undefined;
     this.#counters.created++;
