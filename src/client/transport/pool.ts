@@ -47,6 +47,8 @@ interface Waiter {
   timer: NodeJS.Timeout;
   /** Stops listening to the caller's signal. */
   offAbort: (() => void) | undefined;
+  /** Served, timed out, aborted or failed: skipped when its turn comes. */
+  gone: boolean;
 }
 
 /**
@@ -63,7 +65,10 @@ export class ConnectionPool {
   readonly #leases = new Map<Connection, number>();
   /** Sticky leases (`pin`) per connection: they keep it open, but take none of its pipeline slots. */
   readonly #pins = new Map<Connection, number>();
+  /** Callers waiting for a slot, oldest first; some may be `gone` (see `#dropWaiter`). */
   readonly #waiters = new Fifo<Waiter>();
+  /** Waiters in `#waiters` that are not gone. */
+  #live = 0;
   readonly #settings: PoolSettings;
   readonly #create: () => Promise<Connection>;
   readonly #healthCheck: ((connection: Connection) => Promise<void>) | undefined;
@@ -146,7 +151,7 @@ export class ConnectionPool {
       size: this.#open.length,
       active,
       idle: this.#open.length - active,
-      pending: this.#waiters.length,
+      pending: this.#live,
       connecting: this.#connecting,
       ...this.#counters,
     };
@@ -165,7 +170,7 @@ export class ConnectionPool {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#upkeep);
-    for (const waiter of this.#waiters.drain()) this.#rejectWaiter(waiter, this.#closedError());
+    this.#rejectAll(this.#closedError());
     // A connection still opening is closed as soon as it opens (see #grow); none may outlive close().
     await Promise.allSettled([...this.#opening]);
     await Promise.all(this.#open.map((connection) => connection.close()));
@@ -213,7 +218,7 @@ export class ConnectionPool {
       this.#lastConnectError = error as WalrusError;
       // Waiters cannot be served by a connection that never came; fail them
       // with the cause rather than letting them sit until the acquire timeout.
-      if (this.#open.length === 0) for (const waiter of this.#waiters.drain()) this.#rejectWaiter(waiter, error as WalrusError);
+      if (this.#open.length === 0) this.#rejectAll(error as WalrusError);
       throw error;
     } finally {
       this.#connecting--;
@@ -242,7 +247,7 @@ export class ConnectionPool {
     this.#counters.destroyed++;
     this.#noteClosed(connection);
     // A waiter may now be able to open a fresh connection.
-    if (this.#waiters.length > 0 && !this.#full() && !this.#closed) this.#grow().catch(() => {});
+    if (this.#live > 0 && !this.#full() && !this.#closed) this.#grow().catch(() => {});
   }
 
   /**
@@ -272,6 +277,7 @@ export class ConnectionPool {
         resolve,
         reject,
         offAbort: undefined,
+        gone: false,
         timer: setTimeout(() => {
           this.#dropWaiter(waiter);
           waiter.offAbort?.();
@@ -286,23 +292,46 @@ export class ConnectionPool {
         });
       }
       this.#waiters.push(waiter);
+      this.#live++;
     });
   }
 
   #serveWaiters(): void {
-    while (this.#waiters.length > 0) {
+    while (this.#live > 0) {
       const best = this.#leastLoaded();
       if (!best || this.#leases.get(best)! >= this.#settings.maxPipeline) return;
       const waiter = this.#waiters.shift()!;
+      if (waiter.gone) continue;
+      waiter.gone = true;
+      this.#live--;
       clearTimeout(waiter.timer);
       waiter.offAbort?.();
       waiter.resolve(this.#lease(best));
     }
   }
 
+  /**
+   * A waiter that timed out or was aborted is marked, not searched for:
+   * removing it from the queue was O(waiters), so 20,000 callers sharing an
+   * aborted signal took 30 s of blocked event loop (O(n²)). Marked waiters
+   * are skipped when served, and squeezed out once they are the majority.
+   */
   #dropWaiter(waiter: Waiter): void {
-    const rest = this.#waiters.drain().filter((w) => w !== waiter);
-    for (const w of rest) this.#waiters.push(w);
+    if (waiter.gone) return;
+    waiter.gone = true;
+    this.#live--;
+    if (this.#waiters.length > 64 && this.#live * 2 < this.#waiters.length) {
+      for (const w of this.#waiters.drain()) if (!w.gone) this.#waiters.push(w);
+    }
+  }
+
+  #rejectAll(error: WalrusError): void {
+    for (const waiter of this.#waiters.drain()) {
+      if (waiter.gone) continue;
+      waiter.gone = true;
+      this.#rejectWaiter(waiter, error);
+    }
+    this.#live = 0;
   }
 
   #rejectWaiter(waiter: Waiter, error: WalrusError): void {
