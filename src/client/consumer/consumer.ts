@@ -75,6 +75,8 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
   #loop: Promise<void> | undefined;
   #dataWaiters: Array<() => void> = [];
   #roomWaiter: (() => void) | undefined;
+  /** The fetch loop after a fetch error, waiting for a reader to ask for more. */
+  #readerWaiter: (() => void) | undefined;
   #closed = false;
   #ended = false;
   readonly #stats: ConsumerStats = { fetches: 0, emptyFetches: 0, fetched: 0, delivered: 0, buffered: 0, bufferedBytes: 0, maxBuffered: 0, deserializationErrors: 0 };
@@ -113,7 +115,9 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
       if (this.#closed || this.#stats.delivered >= this.#opts.maxRecords) return { done: true, value: undefined };
       if (this.#size() === 0) {
         if (this.#ended) return { done: true, value: undefined };
-        await new Promise<void>((resolve) => this.#dataWaiters.push(resolve));
+        const waiting = new Promise<void>((resolve) => this.#dataWaiters.push(resolve));
+        this.#readerWaiter?.(); // a reader is back for more: fetching may go on after an error
+        await waiting;
         continue;
       }
       if (this.#limiter) {
@@ -171,6 +175,7 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
       this.#abort.abort();
       this.#wakeData();
       this.#roomWaiter?.();
+      this.#readerWaiter?.();
     }
     await this.#loop;
   }
@@ -222,8 +227,13 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
         if (this.#closed) break;
         this.#push({ failure: error });
         // A permanent failure (unknown topic, closed client) ends the
-        // iteration after it is thrown; a transient one is retried after a pause.
+        // iteration after it is thrown; a transient one is retried after a
+        // pause, once a reader has taken it and asks for more. Thrown from
+        // next(), it ends a for-await loop without return(): a consumer that
+        // went on fetching would take entries off the topic for nobody.
         if (!isRetriable(error)) break;
+        await this.#readerBack();
+        if (this.#closed) break;
         await o.sleep(o.maxPollMs, this.#abort.signal);
         continue;
       }
@@ -243,6 +253,14 @@ export class Consumer<T> implements AsyncIterable<WalrusRecord<T>> {
     }
     this.#ended = true;
     this.#wakeData();
+  }
+
+  /** Resolves once a reader waits for data (so it has taken everything before, the failure included), or on close. */
+  async #readerBack(): Promise<void> {
+    // #push woke every reader waiting when the failure was pushed; any waiting now came after.
+    if (this.#closed || this.#dataWaiters.length > 0) return;
+    await new Promise<void>((resolve) => (this.#readerWaiter = resolve));
+    this.#readerWaiter = undefined;
   }
 
   #size(): number {
