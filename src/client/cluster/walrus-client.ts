@@ -31,6 +31,7 @@ import { WalrusNode, type NodeStats } from './node.js';
 import { resolveClientOptions, type ResolvedClientOptions, type WalrusClientOptions } from './options.js';
 import { RetryPolicy } from './retry.js';
 import { Router, type Route } from './router.js';
+import { registerOnAll } from './register.js';
 import { emptyRetryCounters, type RetryCounters } from './stats.js';
 import { toTopicStateInfo, type TopicStateInfo } from './topic-state.js';
 
@@ -89,16 +90,18 @@ export class WalrusClient {
     this.#router = new Router(this.#nodes, o.balancer, o.virtualNodes, new RetryPolicy(o.retry, { sleep: o.sleep, random: o.random, stop: this.#stop.signal }), this.#counters);
   }
 
-  /** Creates `topic` on every reachable node (idempotent). Resolves when at least one node confirmed. */
+  /**
+   * Creates `topic` on every reachable node (idempotent). Resolves when at
+   * least one node confirmed and the others answered or had
+   * `healthCheckTimeoutMs` more to (see cluster/register.ts).
+   */
   async register(topic: string, options: CallOptions = {}): Promise<void> {
     // The frame first: it checks the topic, which the call's label below needs as text.
     const frame = encodeRegister(topic);
     assertCallOptions(options, `register(${topic})`, topic);
-    const results = await Promise.allSettled(this.#nodes.map((node) =>
+    await registerOnAll(this.#nodes.map((node) =>
       this.#router.onNode('REGISTER', topic, options.signal, () => node.request(frame, parseOk, { command: 'REGISTER', topic, ...options })),
-    ));
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    if (failures.length === results.length) throw failures[0];
+    ), this.options.healthCheckTimeoutMs);
     this.#router.registered.add(topic);
   }
 
