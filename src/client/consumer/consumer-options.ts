@@ -2,6 +2,10 @@ import { WalrusError } from '../../errors/index.js';
 import type { SerializerSpec } from '../../codec/index.js';
 import { assertTopic } from '../../protocol/index.js';
 import { sleep } from '../../util/sleep.js';
+import { assertOptionShape } from '../option-shape.js';
+
+const CONSUMER_OPTIONS = ['topic', 'serializer', 'bufferSize', 'maxBufferedBytes', 'maxFetchEntries', 'maxFetchBytes', 'minPollMs', 'maxPollMs', 'rateLimit',
+  'onDeserializationError', 'register', 'maxRecords', 'stopWhenEmpty', 'now', 'sleep'] as const;
 
 /** What the consumer needs from a client: `WalrusClient` fits it. */
 export interface ConsumerClient {
@@ -80,6 +84,7 @@ export interface ResolvedConsumerOptions {
 
 /** Applies defaults and checks every option; throws CONFIG_INVALID naming the field. */
 export function resolveConsumerOptions<T>(opts: ConsumerOptions<T>): ResolvedConsumerOptions {
+  assertOptionShape('Consumer', opts, { known: CONSUMER_OPTIONS, booleans: ['register', 'stopWhenEmpty'], functions: ['onDeserializationError', 'now', 'sleep'] });
   assertTopic(opts.topic);
   const minPollMs = num('minPollMs', opts.minPollMs, 1, 0);
   const maxPollMs = num('maxPollMs', opts.maxPollMs, 100, 0);

@@ -2,6 +2,7 @@ import { WalrusError } from '../../errors/index.js';
 import { assertCodec, type CompressionCodec, type SerializerSpec } from '../../codec/index.js';
 import { assertTopic } from '../../protocol/index.js';
 import { assertPartitions } from '../../codec/partitioning.js';
+import { assertOptionShape } from '../option-shape.js';
 
 /**
  * What the producer needs from a client: `WalrusClient` fits it. Declared
@@ -88,8 +89,17 @@ export interface ResolvedProducerOptions {
   clearTimeout: (handle: unknown) => void;
 }
 
+const PRODUCER_OPTIONS = ['topic', 'partitions', 'serializer', 'format', 'compression', 'compressionThreshold', 'linger', 'maxInFlight', 'register',
+  'maxBufferedBytes', 'now', 'setTimeout', 'clearTimeout'] as const;
+
 /** Applies defaults and checks every option; throws CONFIG_INVALID naming the field. */
 export function resolveProducerOptions<T>(opts: ProducerOptions<T>): ResolvedProducerOptions {
+  assertOptionShape('Producer', opts, {
+    known: PRODUCER_OPTIONS,
+    nested: { linger: ['maxRecords', 'maxBytes', 'maxWaitMs'] },
+    booleans: ['register'],
+    functions: ['now', 'setTimeout', 'clearTimeout'],
+  });
   assertTopic(opts.topic);
   const format = opts.format ?? 'envelope';
   if (format !== 'envelope' && format !== 'text') invalid('format', format, '"envelope" or "text"');
