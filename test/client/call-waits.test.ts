@@ -129,4 +129,30 @@ describe('a call bounds its waits for a connection and for the capability probe 
     assert.equal(pool.active, 0, JSON.stringify(pool));
     assert.equal(pool.size, 1, JSON.stringify(pool));
   });
+
+  test('a connection whose login never finishes still counts against the node when every caller gave up first', async () => {
+    const { proxy, client } = await setup(authNode, { auth: { username: 'app', password: PASSWORD }, requestTimeoutMs: 300, breaker: { failureThreshold: 1 } });
+    proxy.setMode({ kind: 'blackhole' });
+    assertGivenUp(await outcome(client.put('t', 'x', { timeoutMs: 50 })), 'REQUEST_TIMEOUT', /while it waited for a connection/);
+    const id = proxy.address;
+    await waitFor(() => client.stats().nodes[id]!.pool.failed === 1); // the AUTH timed out, after the caller left
+    assert.equal(client.stats().nodes[id]!.breaker.opened, 1, 'the failed login opened the breaker');
+  });
+
+  test('calls that gave up waiting for a busy pool slot do not open the breaker of a node that answers', async () => {
+    const { proxy, client } = await setup(node, {
+      healthCheckTimeoutMs: 50,
+      breaker: { failureThreshold: 2 },
+      pool: { min: 1, max: 1, maxPipeline: 1, acquireTimeoutMs: FOREVER_MS },
+    });
+    await client.register('busy');
+    proxy.setMode({ kind: 'delay', ms: 1_500 }); // the node answers, slowly
+    const holder = client.metrics(); // holds the only slot
+    // Longer than healthCheckTimeoutMs, but given up before anything was sent: says nothing about the node.
+    for (let i = 0; i < 4; i++) assertGivenUp(await outcome(client.put('busy', `x${i}`, { timeoutMs: 100 })), 'REQUEST_TIMEOUT', /while it waited for a connection/);
+    const breaker = client.stats().nodes[proxy.address]!.breaker;
+    assert.equal(breaker.state, 'closed', JSON.stringify(breaker));
+    assert.equal(breaker.opened, 0);
+    await holder;
+  });
 });

@@ -240,7 +240,12 @@ export class WalrusNode {
    * after the caller gave up is handed back at once.
    */
   #acquire(call: CallBounds, command: string, topic: string | undefined): Promise<Connection> {
-    return waitForCall(this.#pool.acquire(call.signal), call, { node: this.id, command, topic, what: 'a connection' }, (late) => this.#pool.release(late));
+    return waitForCall(this.#pool.acquire(call.signal), call, { node: this.id, command, topic, what: 'a connection' }, (late) => this.#pool.release(late), (error) => {
+      // Nobody waits for this failure any more; it still counts against the node (once per cause).
+      if (!isNodeFailure(error) || this.#counted.has(error as object)) return;
+      this.#counted.add(error as object);
+      this.#breaker.failure();
+    });
   }
 
   async #connect(onReply: (sample: ReplySample) => void): Promise<Connection> {
@@ -309,8 +314,13 @@ export class WalrusNode {
    * so one impatient caller cannot open the breaker for every other.
    */
   #impatient(error: unknown): boolean {
-    const { givenUp, timeoutMs } = (error as WalrusError).context;
-    return givenUp === true && typeof timeoutMs === 'number' && timeoutMs < this.#settings.healthCheckTimeoutMs;
+    const { givenUp, timeoutMs, requestSent } = (error as WalrusError).context;
+    if (givenUp !== true) return false;
+    // Given up before its request was sent (waiting for a busy pool slot, a
+    // connection or the probe): that wait says nothing about the node, as
+    // POOL_TIMEOUT does not. A connection that then fails to open still counts (#acquire).
+    if (requestSent === false) return true;
+    return typeof timeoutMs === 'number' && timeoutMs < this.#settings.healthCheckTimeoutMs;
   }
 
   /**

@@ -32,14 +32,14 @@ export interface WaitLabel {
  * Given up: ABORTED, or REQUEST_TIMEOUT with `givenUp: true`; both with
  * `requestSent: false` (the call's own request was never sent, so another
  * node may take it). A value that arrives after the caller gave up goes to
- * `onLate` (e.g. to give a pool lease back).
+ * `onLate` (e.g. to give a pool lease back), an error to `onLateError`.
  */
-export function waitForCall<T>(work: Promise<T>, call: CallBounds, label: WaitLabel, onLate?: (value: T) => void): Promise<T> {
+export function waitForCall<T>(work: Promise<T>, call: CallBounds, label: WaitLabel, onLate?: (value: T) => void, onLateError?: (error: unknown) => void): Promise<T> {
   const { signal, timeoutMs } = call;
   if (signal === undefined && timeoutMs === undefined) return work;
   const context = { node: label.node, command: label.command, ...(label.topic === undefined ? {} : { topic: label.topic }), requestSent: false };
   if (signal?.aborted) {
-    work.then((value) => onLate?.(value), () => undefined);
+    work.then((value) => onLate?.(value), (error: unknown) => onLateError?.(error));
     return Promise.reject(abortError(signal, context));
   }
   return new Promise<T>((resolve, reject) => {
@@ -71,7 +71,10 @@ export function waitForCall<T>(work: Promise<T>, call: CallBounds, label: WaitLa
       offAbort?.();
       resolve(value);
     }, (error: unknown) => {
-      if (done) return;
+      if (done) {
+        onLateError?.(error);
+        return;
+      }
       done = true;
       if (timer) clearTimeout(timer);
       offAbort?.();
