@@ -153,6 +153,8 @@ export class BrokerConnection {
         // close instead. Length 0 has no body, so the stream stays in sync.
         if (unit.length > 0 && host.compat !== 'stock') {
           this.#poisoned = true;
+          // Nothing after it is executed: no longer stalled, or a stall earlier in a pipeline kept it open for good.
+          this.#stalled = false;
           this.#socket.pause();
         }
       }
