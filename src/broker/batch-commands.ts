@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { parseLengthPrefixedList, readDecimal } from '../protocol/batch.js';
 import type { Accept, LeaseBook } from './leases.js';
-import { EMPTY_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf } from './replies.js';
+import { EMPTY_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf, unknownTopicFrame } from './replies.js';
 import type { LogStore, TopicLog } from './store/types.js';
 
 /**
@@ -23,7 +23,7 @@ export function executeBatchPut(store: LogStore, topic: string, rest: Buffer | u
     if (!isUtf8(entries[i]!)) return errFrame(`invalid batch: entry ${i} is not valid UTF-8 on its own`);
   }
   const log = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
+  if (!log) return unknownTopicFrame(topic);
   log.appendBatch(entries); // all or none: an ERR stores nothing, so a retry stores each entry once
   return frameOf(`OK ${entries.length}`);
 }
@@ -93,7 +93,7 @@ export function executeBatchGet(store: LogStore, leases: LeaseBook, topic: strin
   const args = parseReadArgs('BATCH_GET', rest, maxEntries);
   if (Buffer.isBuffer(args)) return args;
   const log: TopicLog | undefined = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
+  if (!log) return unknownTopicFrame(topic);
   const budget = new ReplyBudget(args.maxBytes, maxFrame, 3);
   const entries = leases.consume(log, args.limit, budget.accept);
   return entries.length > 0 ? batchGetFrame(entries) : budget.nothing('BATCH_GET');

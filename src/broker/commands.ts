@@ -8,7 +8,7 @@ import type { LeaseBook } from './leases.js';
 import type { ClaimBook } from './claims.js';
 import { metricsJson, stateJson, type MetricsInput } from './json-replies.js';
 import type { CompatMode } from './options.js';
-import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, OK_FRAME, errFrame, frameOf, okPayloadFrame } from './replies.js';
+import { EMPTY_FRAME, ERR_INVALID_UTF8, ERR_UNKNOWN_COMMAND, MAX_NAME_LENGTH, OK_FRAME, errFrame, frameOf, okPayloadFrame, unknownTopicFrame } from './replies.js';
 import type { LogStore } from './store/types.js';
 import { trimEndLength } from './trim.js';
 
@@ -20,8 +20,7 @@ import { trimEndLength } from './trim.js';
  */
 export const MAX_TOPICS = 10_000;
 
-/** Longest topic name REGISTER accepts (stock has no limit; names this long are not real topics). */
-export const MAX_NAME_LENGTH = 1_024;
+export { MAX_NAME_LENGTH } from './replies.js';
 
 export interface CommandContext {
   store: LogStore;
@@ -97,20 +96,20 @@ export function executeCommand(body: Buffer, ctx: CommandContext, owner: object)
       // Stock order: the payload is checked before the topic lookup.
       if (rest === undefined) return errFrame('PUT requires a payload');
       const log = ctx.store.topic(topic);
-      if (!log) return errFrame(`unknown topic ${topic}`);
+      if (!log) return unknownTopicFrame(topic);
       log.append(rest);
       return OK_FRAME;
     }
     case 'GET': {
       const log = ctx.store.topic(topic);
-      if (!log) return errFrame(`unknown topic ${topic}`);
+      if (!log) return unknownTopicFrame(topic);
       // Entries released by a lease come first; leased ones are skipped.
       const entry = ctx.leases.consumeOne(log);
       return entry === undefined ? EMPTY_FRAME : okPayloadFrame(entry);
     }
     case 'STATE': {
       const log = ctx.store.topic(topic);
-      if (!log) return errFrame(`unknown topic ${topic}`);
+      if (!log) return unknownTopicFrame(topic);
       return frameOf(stateJson(log.snapshot(), ctx.nodeId, ctx.compat, ctx.leases.stateOf(log)));
     }
     case 'BATCH_PUT':

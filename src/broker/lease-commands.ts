@@ -1,7 +1,7 @@
 import type { LeaseBook } from './leases.js';
 import { MAX_LEASES_PER_CONNECTION } from './leases.js';
 import { ReplyBudget, parseReadArgs } from './batch-commands.js';
-import { OK_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf } from './replies.js';
+import { OK_FRAME, batchGetFrame, decimalDigits, errFrame, frameOf, unknownTopicFrame } from './replies.js';
 import type { LogStore } from './store/types.js';
 
 /**
@@ -22,7 +22,7 @@ export function executeBatchLease(store: LogStore, leases: LeaseBook, owner: obj
   const args = parseReadArgs('BATCH_LEASE', rest, maxEntries);
   if (Buffer.isBuffer(args)) return args;
   const log = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
+  if (!log) return unknownTopicFrame(topic);
   // "OK <id> " comes before the count; the id is not known until entries were found, so budget for the next one.
   const budget = new ReplyBudget(args.maxBytes, maxFrame, 4 + decimalDigits(leases.nextId));
   const lease = leases.lease(log, owner, args.limit, budget.accept);
@@ -35,7 +35,7 @@ export function executeBatchLease(store: LogStore, leases: LeaseBook, owner: obj
 export function executeRelease(store: LogStore, leases: LeaseBook, topic: string, rest: Buffer | undefined): Buffer {
   if (rest !== undefined) return errFrame('RELEASE takes only a topic');
   const log = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
+  if (!log) return unknownTopicFrame(topic);
   return frameOf(`OK ${leases.releaseTopic(log)}`);
 }
 
@@ -47,6 +47,6 @@ export function executeAck(store: LogStore, leases: LeaseBook, owner: object, to
     return errFrame(`invalid lease id ${JSON.stringify(rest.toString('utf8').slice(0, 40))}: expected the decimal id from a BATCH_LEASE reply`);
   }
   const log = store.topic(topic);
-  if (!log) return errFrame(`unknown topic ${topic}`);
+  if (!log) return unknownTopicFrame(topic);
   return leases.ack(log, owner, Number(text)) ? OK_FRAME : errFrame(`unknown lease ${text}`);
 }

@@ -21,6 +21,24 @@ export function errFrame(message: string): Buffer {
   return frameOf(`ERR ${message}`);
 }
 
+/** Longest topic name REGISTER accepts (stock has no limit; names this long are not real topics). */
+export const MAX_NAME_LENGTH = 1_024;
+
+/**
+ * `ERR unknown topic <name>`, with the name as sent, like the stock node,
+ * unless it is longer than any topic can be: then its start and its length.
+ * Echoed whole, a name of up to 65,532 bytes made a reply frame over the
+ * protocol's 65,536-byte limit, which a client must refuse (walrus-stream's
+ * retires the connection with PROTOCOL_ERROR).
+ */
+export function unknownTopicFrame(topic: string): Buffer {
+  if (topic.length <= MAX_NAME_LENGTH) return errFrame(`unknown topic ${topic}`);
+  let start = topic.slice(0, 64);
+  const last = start.charCodeAt(start.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) start = start.slice(0, -1); // not half a surrogate pair
+  return errFrame(`unknown topic ${start}... (${topic.length} characters; no topic is longer than ${MAX_NAME_LENGTH})`);
+}
+
 /** `OK <payload>` for GET, copying the entry once. */
 export function okPayloadFrame(payload: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(7 + payload.length);
