@@ -107,10 +107,14 @@ export class FileTopicLog implements TopicLog {
     if (this.#full()) this.#rollAfterAppend();
   }
 
-  /** The current segment holds `segmentEntries` entries or `segmentBytes` bytes: the next append rolls over. */
+  /**
+   * The current segment holds `segmentEntries` entries or `segmentBytes` bytes: the next append rolls over.
+   * Never an empty one: its header alone reached a `segmentBytes` of 16 or less, which sealed an empty segment before every entry.
+   */
   #full(): boolean {
     const current = this.#current;
-    return current.offsets.length >= this.#segmentEntries || current.written + this.#pendingLength >= this.#segmentBytes;
+    const count = current.offsets.length;
+    return count >= this.#segmentEntries || (count > 0 && current.written + this.#pendingLength >= this.#segmentBytes);
   }
 
   /**
