@@ -27,6 +27,9 @@ export function executeBatchLease(store: LogStore, leases: LeaseBook, owner: obj
   const budget = new ReplyBudget(args.maxBytes, maxFrame, 4 + decimalDigits(leases.nextId));
   const lease = leases.lease(log, owner, args.limit, budget.accept);
   if (lease === 'too-many') return errFrame(`too many open leases (${MAX_LEASES_PER_CONNECTION}) on this connection: ACK some first`);
+  if (lease === 'node-full') {
+    return errFrame(`too many open leases (${leases.maxOpenLeases}) on this node (maxOpenLeases): ACK some first, or close connections that hold leases they will not acknowledge`);
+  }
   if (lease === undefined) return budget.nothing('BATCH_LEASE');
   return batchGetFrame(lease.entries, lease.id);
 }

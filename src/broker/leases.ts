@@ -6,6 +6,13 @@ export type Accept = (length: number, index: number) => boolean;
 /** Open leases a single connection may hold at once; more is a client that never acknowledges. */
 export const MAX_LEASES_PER_CONNECTION = 4096;
 
+/**
+ * Open leases the whole node holds at once, by default (`maxOpenLeases`, options.ts). Each costs about
+ * 400 bytes however few entries it holds: bounded per connection only, 4,096 connections could hold
+ * 16.7 million one-entry leases, about 7 GB.
+ */
+export const DEFAULT_MAX_OPEN_LEASES = 262_144;
+
 /** A batch handed out by BATCH_LEASE and not yet acknowledged. */
 interface Lease {
   readonly id: number;
@@ -107,14 +114,20 @@ export class LeaseBook {
   readonly #byOwner = new Map<object, Set<Lease>>();
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #maxOpen: number;
   #nextId = 1;
   #openLeases = 0;
   #leasedEntries = 0;
 
-  /** `timeoutMs` 0 = leases last as long as their connection. */
-  constructor(timeoutMs: number, now: () => number = Date.now) {
+  /** `timeoutMs` 0 = leases last as long as their connection; `maxOpen`: open leases on the node at most. */
+  constructor(timeoutMs: number, now: () => number = Date.now, maxOpen = DEFAULT_MAX_OPEN_LEASES) {
     this.#timeoutMs = timeoutMs;
     this.#now = now;
+    this.#maxOpen = maxOpen;
+  }
+
+  get maxOpenLeases(): number {
+    return this.#maxOpen;
   }
 
   /** The id the next lease will get (its digits count against the reply frame). */
@@ -148,9 +161,14 @@ export class LeaseBook {
   }
 
   /** BATCH_LEASE: entries handed to `owner` until it acknowledges them or goes away. */
-  lease(log: TopicLog, owner: object, maxEntries: number, accept: Accept): { id: number; entries: Buffer[] } | 'too-many' | undefined {
+  lease(log: TopicLog, owner: object, maxEntries: number, accept: Accept): { id: number; entries: Buffer[] } | 'too-many' | 'node-full' | undefined {
     const owned = this.#byOwner.get(owner);
-    if (owned && owned.size >= MAX_LEASES_PER_CONNECTION) return 'too-many';
+    if ((owned && owned.size >= MAX_LEASES_PER_CONNECTION) || this.#openLeases >= this.#maxOpen) {
+      // Leases past their timeout still count until released (lazily): release them before refusing.
+      if (this.#timeoutMs > 0) for (const topic of this.#topics.values()) this.#expire(topic);
+      if (owned && owned.size >= MAX_LEASES_PER_CONNECTION) return 'too-many';
+      if (this.#openLeases >= this.#maxOpen) return 'node-full';
+    }
     let topic = this.#topics.get(log);
     if (!topic) this.#topics.set(log, (topic = new TopicLeases(log)));
     this.#expire(topic);
@@ -268,14 +286,18 @@ export class LeaseBook {
     return { entries, indexes, fromQueue };
   }
 
-  /** Releases leases past their timeout. Lazy (on the topic's next read or STATE), so no timer runs. */
+  /**
+   * Releases leases past their timeout. Lazy (on the topic's next read or STATE), so no timer runs.
+   * Leases are kept in the order they were handed out, which is the order they expire in (one timeout
+   * for all): the scan stops at the first live one instead of visiting every open lease on every read.
+   */
   #expire(topic: TopicLeases): void {
     if (this.#timeoutMs === 0 || topic.open.size === 0) return;
     const now = this.#now();
     let expired = false;
-    for (const lease of [...topic.open.values()]) {
-      if (lease.expiresAt > now) continue;
-      this.#release(lease);
+    for (const lease of topic.open.values()) {
+      if (lease.expiresAt > now) break;
+      this.#release(lease); // deleting the visited entry keeps the Map's iteration valid
       expired = true;
     }
     if (expired) topic.updateHold();

@@ -88,6 +88,14 @@ export interface BrokerOptions {
    */
   leaseTimeoutMs?: number;
   /**
+   * Open BATCH_LEASE leases the node holds at once, over all connections
+   * (each connection may hold 4,096). At the bound a BATCH_LEASE gets
+   * `ERR too many open leases (<n>) on this node ...` until leases are
+   * acknowledged or released. Each open lease costs about 400 bytes.
+   * @default 262144
+   */
+  maxOpenLeases?: number;
+  /**
    * Users file (`name:scrypt-hash` lines, written by `walrus-stream broker
    * adduser`): once it lists a user, every connection must `AUTH` first.
    * `ADDUSER` adds to it. Required to bind beyond loopback (or `insecure`).
@@ -116,6 +124,7 @@ export interface ResolvedBrokerOptions {
   persistCursors: boolean;
   nodeId: number;
   leaseTimeoutMs: number;
+  maxOpenLeases: number;
   users: string | undefined;
   insecure: boolean;
   /** Whether TLS is on (the key itself is not kept in the options). */
@@ -136,6 +145,7 @@ export const BROKER_DEFAULTS = {
   persistCursors: true,
   nodeId: 1,
   leaseTimeoutMs: 0,
+  maxOpenLeases: 262_144,
   authFailureDelayMs: 500,
 } as const;
 
@@ -185,6 +195,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): ResolvedBroke
     persistCursors: options.persistCursors ?? BROKER_DEFAULTS.persistCursors,
     nodeId: positiveInt('nodeId', options.nodeId ?? BROKER_DEFAULTS.nodeId, 0, 2 ** 53 - 1),
     leaseTimeoutMs: positiveInt('leaseTimeoutMs', options.leaseTimeoutMs ?? BROKER_DEFAULTS.leaseTimeoutMs, 0, 2 ** 31 - 1),
+    maxOpenLeases: positiveInt('maxOpenLeases', options.maxOpenLeases ?? BROKER_DEFAULTS.maxOpenLeases, 1, 16_777_216),
     users: options.users,
     insecure: options.insecure === true,
     tls: tls !== undefined,

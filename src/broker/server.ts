@@ -124,7 +124,7 @@ class EmbeddedNode implements BrokerHandle, ConnectionHost {
     this.#connections = new ConnectionRegistry(options.maxConnections);
     this.#store = store;
     this.#commit = new DurabilityGate(store, options.fsync, (error) => this.#fatal(error));
-    this.#leases = new LeaseBook(options.leaseTimeoutMs);
+    this.#leases = new LeaseBook(options.leaseTimeoutMs, Date.now, options.maxOpenLeases);
     this.#context = {
       store,
       compat: options.compat,
