@@ -1,3 +1,4 @@
+import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import type { TopicLeaseState } from './leases.js';
 import type { CompatMode } from './options.js';
 import type { TopicRecovery, TopicSnapshot } from './store/types.js';
@@ -9,9 +10,31 @@ import type { TopicRecovery, TopicSnapshot } from './store/types.js';
  */
 
 export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: CompatMode, leases?: TopicLeaseState): string {
+  const full = stateWithSegments(snapshot, nodeId, compat, leases, 0);
+  if (compat === 'stock' || Buffer.byteLength(full) <= MAX_FRAME_BYTES) return full;
+  // Too many segments for one reply frame (a lagging reader, small segments): clients must refuse a longer
+  // frame, so the oldest sealed segments are left out of both maps, and `sealed_segments_omitted` says how many.
+  let listed = 0;
+  let bytes = Buffer.byteLength(stateWithSegments(snapshot, nodeId, compat, leases, snapshot.sealed.length));
+  const nodeDigits = String(nodeId).length;
+  for (let i = snapshot.sealed.length - 1; i >= 0; i--) {
+    const [segment, count] = snapshot.sealed[i]!;
+    const digits = String(segment).length;
+    // `"<segment>":<count>,` in sealed_segments and `"<segment>":<node>,` in segment_leaders.
+    const more = digits + 4 + String(count).length + digits + 4 + nodeDigits;
+    if (bytes + more > MAX_FRAME_BYTES) break;
+    bytes += more;
+    listed++;
+  }
+  return stateWithSegments(snapshot, nodeId, compat, leases, snapshot.sealed.length - listed);
+}
+
+/** STATE without the `omit` oldest sealed segments (counted in `sealed_segments_omitted` when there are any). */
+function stateWithSegments(snapshot: TopicSnapshot, nodeId: number, compat: CompatMode, leases: TopicLeaseState | undefined, omit: number): string {
   const sealed: Record<string, number> = {};
   const leaders: Record<string, number> = {};
-  for (const [segment, count] of snapshot.sealed) {
+  for (let i = omit; i < snapshot.sealed.length; i++) {
+    const [segment, count] = snapshot.sealed[i]!;
     sealed[String(segment)] = count;
     leaders[String(segment)] = nodeId;
   }
@@ -30,6 +53,7 @@ export function stateJson(snapshot: TopicSnapshot, nodeId: number, compat: Compa
     read_cursor: snapshot.readCursor,
     // Entries waiting to be read: never delivered, or released by a lease for redelivery.
     lag: snapshot.totalEntries - snapshot.readCursor + (leases?.redeliverEntries ?? 0),
+    ...(omit > 0 ? { sealed_segments_omitted: omit } : {}),
     // Only when start-up recovery repaired this topic's files: damage must be visible, not silent.
     ...(snapshot.recovery ? { recovery: recoveryJson(snapshot.recovery) } : {}),
   };
