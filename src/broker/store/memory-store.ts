@@ -8,7 +8,9 @@ class MemoryTopicLog implements TopicLog {
   readonly name: string;
   readonly #owner: MemoryStore;
   readonly #segmentEntries: number;
+  /** Entries from index `#base` on (the ones before were consumed and let go). */
   #entries: Buffer[] = [];
+  #base = 0;
   #cursor = 0;
   /** Entries below this index have been dropped (consumed and past any lease hold). */
   #freed = 0;
@@ -20,9 +22,13 @@ class MemoryTopicLog implements TopicLog {
     this.#segmentEntries = segmentEntries;
   }
 
+  get #total(): number {
+    return this.#base + this.#entries.length;
+  }
+
   append(payload: Uint8Array): void {
     this.#entries.push(Buffer.from(payload));
-    this.#owner.changed(this.#entries.length % this.#segmentEntries === 0);
+    this.#owner.changed(this.#total % this.#segmentEntries === 0);
   }
 
   appendBatch(payloads: readonly Uint8Array[]): void {
@@ -30,8 +36,8 @@ class MemoryTopicLog implements TopicLog {
   }
 
   read(): Buffer | undefined {
-    if (this.#cursor >= this.#entries.length) return undefined;
-    const entry = this.#entries[this.#cursor++]!;
+    if (this.#cursor >= this.#total) return undefined;
+    const entry = this.#entries[this.#cursor++ - this.#base]!;
     this.#free();
     this.#owner.changed(false);
     return entry;
@@ -39,8 +45,8 @@ class MemoryTopicLog implements TopicLog {
 
   readBatch(maxEntries: number, accept: (length: number, index: number) => boolean): Buffer[] {
     const out: Buffer[] = [];
-    while (out.length < maxEntries && this.#cursor < this.#entries.length) {
-      const entry = this.#entries[this.#cursor]!;
+    while (out.length < maxEntries && this.#cursor < this.#total) {
+      const entry = this.#entries[this.#cursor - this.#base]!;
       if (!accept(entry.length, out.length)) break;
       this.#cursor++;
       out.push(entry);
@@ -57,8 +63,8 @@ class MemoryTopicLog implements TopicLog {
   }
 
   readAt(index: number): Buffer {
-    if (index < this.#freed || index >= this.#entries.length) throw new RangeError(`topic ${this.name} no longer holds entry ${index}`);
-    return this.#entries[index]!;
+    if (index < this.#freed || index >= this.#total) throw new RangeError(`topic ${this.name} no longer holds entry ${index}`);
+    return this.#entries[index - this.#base]!;
   }
 
   holdCursor(position: number | undefined): void {
@@ -66,17 +72,27 @@ class MemoryTopicLog implements TopicLog {
     this.#free();
   }
 
-  /** Drops entries nobody can be given again: below the cursor and below any lease hold. */
+  /**
+   * Drops entries nobody can be given again: below the cursor and below any lease hold. Their slots go
+   * too, now and then: kept, they cost 8 bytes for every entry ever written, so a memory-only node
+   * whose readers kept up still grew without bound.
+   */
   #free(): void {
     const upTo = Math.min(this.#hold ?? this.#cursor, this.#cursor);
-    while (this.#freed < upTo) this.#entries[this.#freed++] = EMPTY;
+    while (this.#freed < upTo) this.#entries[this.#freed++ - this.#base] = EMPTY;
+    const drop = this.#freed - this.#base;
+    if (drop >= 1024 && drop * 2 >= this.#entries.length) {
+      this.#entries = this.#entries.slice(drop);
+      this.#base = this.#freed;
+    }
   }
 
   snapshot(): TopicSnapshot {
-    const total = this.#entries.length;
+    const total = this.#total;
     const sealedCount = Math.floor(total / this.#segmentEntries);
     const sealed: Array<readonly [number, number]> = [];
-    for (let s = 1; s <= sealedCount; s++) sealed.push([s, this.#segmentEntries]);
+    // Like the file store's: the segments it still holds an entry of (listing every one ever sealed cost a STATE O(all entries)).
+    for (let s = Math.floor(this.#freed / this.#segmentEntries) + 1; s <= sealedCount; s++) sealed.push([s, this.#segmentEntries]);
     return {
       currentSegment: sealedCount + 1,
       sealed,
