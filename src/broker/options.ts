@@ -149,8 +149,17 @@ export const BROKER_DEFAULTS = {
   authFailureDelayMs: 500,
 } as const;
 
+/** The `walrus-stream broker` flag of each option it has one for: the CLI passes values on, so its errors come from here. */
+const FLAGS: Record<string, string> = {
+  host: '--host', port: '--port', dataDir: '--data-dir', compat: '--compat', 'fsync.intervalMs': '--fsync',
+  segmentEntries: '--segment-entries', segmentBytes: '--segment-bytes', maxConnections: '--max-connections',
+  idleTimeoutMs: '--idle-timeout', maxUnsentReplyBytes: '--max-unsent-reply-bytes', leaseTimeoutMs: '--lease-timeout', users: '--users',
+};
+
 function invalid(field: string, problem: string): WalrusError {
-  return new WalrusError('CONFIG_INVALID', `Invalid broker option ${field}: ${problem}.`, { context: { field } });
+  // Named both ways: a command-line user never typed `maxUnsentReplyBytes`.
+  const flag = FLAGS[field] === undefined ? '' : ` (${FLAGS[field]} of walrus-stream broker)`;
+  return new WalrusError('CONFIG_INVALID', `Invalid broker option ${field}: ${problem}${flag}.`, { context: { field } });
 }
 
 function positiveInt(field: string, value: unknown, min: number, max: number): number {
