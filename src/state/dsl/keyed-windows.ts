@@ -1,7 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import type { StateStoreView } from '../model/change-set.js';
 import { MAX_EVENT_TIME, checkMaxAhead, checkNotAhead, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
-import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
+import { checkWindowSpec, parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import type { WindowResult } from './windowed-aggregation.js';
 
 /** Options of {@link windowedAggregate}. */
@@ -81,6 +81,7 @@ export function windowedAggregate<V, A>(state: StateStoreView, record: TimedReco
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
   checkMaxAhead(opts.maxAheadMs);
+  checkWindowSpec(opts.windows, 'windowedAggregate', state.name);
   const t = readEventTime(opts.eventTime, record);
   checkNotAhead(t, opts.maxAheadMs);
   const own = state.get<number>(keyStreamTimeKey(key));
@@ -142,6 +143,7 @@ export function advanceKeyTo<A>(state: StateStoreView, key: string, streamTime: 
   }
   const grace = opts.graceMs ?? 0;
   if (!Number.isSafeInteger(grace) || grace < 0) throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
+  checkWindowSpec(opts.windows, 'advanceKeyTo', state.name);
   const before = state.get<number>(keyStreamTimeKey(key)) ?? -1;
   if (streamTime <= before) return { closed: [], streamTime: before };
   return { closed: moveKeyStreamTime<A>(state, key, streamTime, opts.windows, grace), streamTime };

@@ -3,7 +3,7 @@ import type { KeyValueStore } from '../store/key-value-store.js';
 import type { ChangeSet } from '../model/change-set.js';
 import type { StagedChange } from '../model/staged-change.js';
 import { checkMaxAhead, checkNotAhead, readEventTime, type EventTimeExtractor, type TimedRecord } from './event-time.js';
-import { parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
+import { checkWindowSpec, parseWindowKey, windowKey, windowsFor, type WindowSpec } from './windows.js';
 import { WindowIndex } from './window-index.js';
 
 /** Where the aggregation keeps its stream time (max event time seen); `\0` sorts before every record key. */
@@ -74,6 +74,7 @@ export class WindowedAggregation<V, A> {
       throw new WalrusError('CONFIG_INVALID', `graceMs must be a whole number of milliseconds >= 0, got ${String(opts.graceMs)}`);
     }
     checkMaxAhead(opts.maxAheadMs);
+    checkWindowSpec(opts.windows, 'WindowedAggregation', store.name);
     this.#streamTime = store.get<number>(STREAM_TIME_KEY) ?? -1;
     // Rebuild the open-window index from the store (after a restart or a restore).
     for (const { key } of store.range({ start: '\u0001' })) {

@@ -14,20 +14,56 @@ export interface TimeWindow {
   end: number;
 }
 
+/**
+ * Most windows one record may fall in (`ceil(size / advance)` of a hopping
+ * window). Each is a store entry the record writes: `hopping(86_400_000, 1)`
+ * would make every record build 86 million windows and run out of memory.
+ * (An `aggregate:` step in a topology allows 100.)
+ */
+export const MAX_WINDOWS_PER_RECORD = 10_000;
+
 /** Fixed-size, non-overlapping windows: each record lands in exactly one. */
 export function tumbling(sizeMs: number): WindowSpec {
   checkPositive('tumbling window size', sizeMs);
   return { size: sizeMs, advance: sizeMs };
 }
 
-/** Fixed-size windows starting every `advanceMs`: a record lands in `ceil(size / advance)` windows. */
+/** Fixed-size windows starting every `advanceMs`: a record lands in `ceil(size / advance)` windows (at most {@link MAX_WINDOWS_PER_RECORD}). */
 export function hopping(sizeMs: number, advanceMs: number): WindowSpec {
   checkPositive('hopping window size', sizeMs);
   checkPositive('hopping window advance', advanceMs);
-  if (advanceMs > sizeMs) {
-    throw new WalrusError('CONFIG_INVALID', `hopping window advance (${advanceMs} ms) must not exceed its size (${sizeMs} ms); records between windows would be lost`);
-  }
+  checkShape(sizeMs, advanceMs, 'hopping window');
   return { size: sizeMs, advance: advanceMs };
+}
+
+/**
+ * Checks a window spec that did not come from `tumbling()` or `hopping()` —
+ * an object literal such as `{ size: 60_000, advance: 0 }`, or a spec built
+ * from configuration. Without it a zero, `NaN` or over-size advance put each
+ * record in no window at all (counted nowhere, and not reported late), and a
+ * negative one made `windowsFor` loop until the process ran out of memory.
+ */
+export function checkWindowSpec(spec: WindowSpec, caller: string, store: string): void {
+  // The common case costs a few comparisons (windowedAggregate runs this per record); messages only on failure.
+  if (typeof spec === 'object' && spec !== null && Number.isSafeInteger(spec.size) && Number.isSafeInteger(spec.advance)
+    && spec.advance > 0 && spec.advance <= spec.size && spec.size <= spec.advance * MAX_WINDOWS_PER_RECORD) return;
+  const where = `${caller} on store "${store}"`;
+  if (typeof spec !== 'object' || spec === null) {
+    throw new WalrusError('CONFIG_INVALID', `${where}: windows must be tumbling(sizeMs) or hopping(sizeMs, advanceMs), got ${spec === null ? 'null' : typeof spec}`);
+  }
+  checkPositive(`${where}: window size`, spec.size);
+  checkPositive(`${where}: window advance`, spec.advance);
+  checkShape(spec.size, spec.advance, `${where}: window`);
+}
+
+function checkShape(size: number, advance: number, what: string): void {
+  if (advance > size) {
+    throw new WalrusError('CONFIG_INVALID', `${what} advance (${advance} ms) must not exceed its size (${size} ms); records between windows would be lost`);
+  }
+  if (Math.ceil(size / advance) > MAX_WINDOWS_PER_RECORD) {
+    throw new WalrusError('CONFIG_INVALID', `${what} of ${size} ms every ${advance} ms puts each record in ${Math.ceil(size / advance)} windows, ` +
+      `more than ${MAX_WINDOWS_PER_RECORD}: each is a store entry every record writes. Use a larger advance`);
+  }
 }
 
 function checkPositive(what: string, ms: number): void {
