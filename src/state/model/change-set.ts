@@ -1,7 +1,7 @@
 import { WalrusError } from '../../errors/index.js';
 import { assertKey, decodeValue, encodeValue, MAX_VALUE_BYTES } from './codec.js';
 import { SCOPE_SEPARATOR } from './names.js';
-import { inRange, withWrites, type RangeOptions, type StateEntry } from './range.js';
+import { checkRangeOptions, inRange, withWrites, type RangeOptions, type StateEntry } from './range.js';
 
 /** Reads the state a change set is built on (the store, or the values shipped to a worker). */
 export interface StateReader {
@@ -108,7 +108,9 @@ export class ChangeSet implements StateStoreView {
     this.#writes.set(key, null);
   }
 
-  range<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
+  range<T = unknown>(options?: RangeOptions): Array<StateEntry<T>> {
+    const opts = checkRangeOptions(this.name, options);
+    if (opts.limit === 0) return [];
     if (this.scope !== undefined && !this.#rangeInScope(opts)) {
       throw this.#scopeError(`range(${JSON.stringify(opts)})`);
     }

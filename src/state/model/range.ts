@@ -1,3 +1,5 @@
+import { WalrusError } from '../../errors/index.js';
+
 /**
  * Key ranges. Keys are ordered as JavaScript compares strings (UTF-16 code
  * units), which for ASCII keys is byte order.
@@ -17,6 +19,31 @@ export interface RangeOptions {
 export interface StateEntry<T> {
   key: string;
   value: T;
+}
+
+/**
+ * Checks a range's options as a user may pass them (the store API is public,
+ * and `ctx.state(...).range()` runs user code): bounds are strings, `limit`
+ * a whole number ≥ 0 (or `Infinity`). Before, `limit: -1` returned every
+ * entry but the last, `limit: NaN` none, a change set gave one entry for
+ * `limit: 0`, and a number as `prefix` failed with a bare TypeError.
+ * Returns `opts` (the default `{}` for undefined).
+ */
+export function checkRangeOptions(store: string, opts: RangeOptions | undefined): RangeOptions {
+  if (opts === undefined) return {};
+  if (typeof opts === 'object' && opts !== null && (opts.prefix === undefined || typeof opts.prefix === 'string')
+    && (opts.start === undefined || typeof opts.start === 'string') && (opts.end === undefined || typeof opts.end === 'string')
+    && (opts.limit === undefined || (Number.isInteger(opts.limit) && opts.limit >= 0) || opts.limit === Infinity)) return opts;
+  const problem = typeof opts !== 'object' || opts === null ? `the options are ${opts === null ? 'null' : typeof opts}, not an object`
+    : (['prefix', 'start', 'end'] as const).filter((k) => opts[k] !== undefined && typeof opts[k] !== 'string').map((k) => `${k} is ${describe(opts[k])}, not a string`)[0]
+      ?? `limit is ${describe(opts.limit)}, not a whole number >= 0`;
+  throw new WalrusError('STATE_STORE_ERROR', `store "${store}": range(): ${problem}. Pass { prefix?, start?, end? } as strings and limit as a count of entries (leave it out for all)`, {
+    retriable: false, context: { store },
+  });
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : value === null ? 'null' : `a ${typeof value}`;
 }
 
 export function inRange(key: string, opts: RangeOptions): boolean {
@@ -72,8 +99,8 @@ export class SortedKeys {
     this.#stale = true;
   }
 
-  /** Keys of `source` within `opts`, in order. */
-  range(source: Map<string, unknown>, opts: RangeOptions): string[] {
+  /** Keys of `source` within `opts`, in order; at most `limit` of them. */
+  range(source: Map<string, unknown>, opts: RangeOptions, limit = Infinity): string[] {
     if (this.#stale) {
       this.#keys = [...source.keys()].sort(compareKeys);
       this.#stale = false;
@@ -88,7 +115,7 @@ export class SortedKeys {
       else hi = mid;
     }
     const out: string[] = [];
-    for (let i = lo; i < keys.length; i++) {
+    for (let i = lo; i < keys.length && out.length < limit; i++) {
       const key = keys[i]!;
       if (opts.prefix !== undefined && !key.startsWith(opts.prefix)) break;
       if (opts.end !== undefined && key >= opts.end) break;

@@ -7,7 +7,7 @@ import { assertStoreName } from '../model/names.js';
 import { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
-import type { RangeOptions, StateEntry } from '../model/range.js';
+import { checkRangeOptions, type RangeOptions, type StateEntry } from '../model/range.js';
 import { readRestoreMarker, restoreInto, type ChangelogFetch, type OpenLeases, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
 import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
@@ -118,15 +118,15 @@ export class KeyValueStore {
   }
 
   /** Entries in key order (including staged changes). */
-  range<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
-    const rows = this.#core.state.rangeBytes(opts);
-    const limited = opts.limit === undefined ? rows : rows.slice(0, opts.limit);
-    return limited.map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
+  range<T = unknown>(opts?: RangeOptions): Array<StateEntry<T>> {
+    const checked = checkRangeOptions(this.name, opts);
+    return this.#core.state.rangeBytes(checked, checked.limit).map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
   }
 
   /** Committed (durable) entries only, in key order. */
-  committedRange<T = unknown>(opts: RangeOptions = {}): Array<StateEntry<T>> {
-    return this.#core.state.committedRange(opts).map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
+  committedRange<T = unknown>(opts?: RangeOptions): Array<StateEntry<T>> {
+    const checked = checkRangeOptions(this.name, opts);
+    return this.#core.state.committedRange(checked, checked.limit).map(([key, bytes]) => ({ key, value: decodeValue<T>(bytes) }));
   }
 
   /** A new change set on top of the current state; `scope` restricts it to one record key (and `key@...`). */

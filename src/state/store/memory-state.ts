@@ -68,7 +68,13 @@ export class MemoryState implements StateReader {
     return this.committed.get(key);
   }
 
-  rangeBytes(opts: RangeOptions): Array<[string, Uint8Array]> {
+  /** Entries within `opts`, in key order: at most `limit` (only the first `limit` keys are looked at when nothing is staged). */
+  rangeBytes(opts: RangeOptions, limit = Infinity): Array<[string, Uint8Array]> {
+    const rows = this.#rangeBytes(opts, limit);
+    return rows.length > limit ? rows.slice(0, limit) : rows;
+  }
+
+  #rangeBytes(opts: RangeOptions, limit: number): Array<[string, Uint8Array]> {
     const scope = scopeOf(opts);
     if (scope !== undefined) {
       const out: Array<[string, Uint8Array]> = [];
@@ -78,8 +84,8 @@ export class MemoryState implements StateReader {
       }
       return out.sort((a, b) => compareKeys(a[0], b[0]));
     }
+    if (this.overlay.size === 0) return this.committedRange(opts, limit);
     const keys = this.#sorted.range(this.committed, opts);
-    if (this.overlay.size === 0) return keys.map((k) => [k, this.committed.get(k)!]);
     return withWrites(keys.map((k) => [k, this.committed.get(k)!] as const), stagedBytes(this.overlay), opts);
   }
 
@@ -154,8 +160,8 @@ export class MemoryState implements StateReader {
     if (before !== after) this.#viewsChanged([[key, after]]);
   }
 
-  committedRange(opts: RangeOptions): Array<[string, Uint8Array]> {
-    return this.#sorted.range(this.committed, opts).map((k) => [k, this.committed.get(k)!]);
+  committedRange(opts: RangeOptions, limit = Infinity): Array<[string, Uint8Array]> {
+    return this.#sorted.range(this.committed, opts, limit).map((k) => [k, this.committed.get(k)!]);
   }
 
   /** Makes staged writes visible (overlay). */
