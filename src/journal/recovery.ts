@@ -1,10 +1,11 @@
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { WalrusError } from '../errors/index.js';
 import { LiveSet } from './live-set.js';
 import { RecordType } from './record-format.js';
 import { repairHeader } from './header-repair.js';
 import { SEGMENT_HEADER_BYTES, checkSegmentHeader, correctSegmentHeader, listSegments, segmentName, segmentPath } from './segment-file.js';
 import { scanSegment } from './segment-scan.js';
+import { openSegmentForRecovery } from './segment-open.js';
 
 export interface Recovered {
   live: LiveSet;
@@ -41,7 +42,7 @@ export async function recover(
   for (const [index, id] of ids.entries()) {
     lastSegment = id;
     const path = segmentPath(dir, id);
-    const handle = await open(path, 'r+');
+    const handle = await openSegmentForRecovery(path);
     try {
       const { size } = await handle.stat();
       const headerBuf = Buffer.alloc(Math.min(size, SEGMENT_HEADER_BYTES));
