@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { ChangeSet, type WireWrites } from '../model/change-set.js';
 import { assertKey, decodeValue } from '../model/codec.js';
-import { assertStoreName } from '../model/names.js';
 import { ChangelogPublisher } from '../changelog/changelog-publisher.js';
 import { CommitWriter } from './commit-writer.js';
 import { STORE_FILES } from './paths.js';
@@ -12,6 +11,7 @@ import { readRestoreMarker, restoreInto, type ChangelogFetch, type OpenLeases, t
 import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
 import { assertRegularFiles } from './store-files.js';
+import { resolveStoreOptions, type ResolvedStoreOptions } from './store-options.js';
 import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
 import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
@@ -43,18 +43,18 @@ export class KeyValueStore {
   /** True when a restore was interrupted: call restoreFromChangelog again before using the store. */
   restoreIncomplete = false;
 
-  private constructor(opts: KeyValueStoreOptions, core: StoreCore, lock: PidLock) {
+  private constructor(opts: ResolvedStoreOptions, core: StoreCore, lock: PidLock) {
     this.name = opts.name;
     this.dir = opts.dir;
     this.partition = opts.partition;
     this.#core = core;
     this.#lock = lock;
-    this.#writer = new CommitWriter(core, opts.snapshotEveryBytes ?? 64 * 1024 * 1024);
+    this.#writer = new CommitWriter(core, opts.snapshotEveryBytes);
   }
 
   /** Opens a store: loads the snapshot, replays the log (truncating a torn tail), and re-publishes what the changelog missed. */
-  static async open(opts: KeyValueStoreOptions): Promise<KeyValueStore> {
-    assertStoreName(opts.name);
+  static async open(options: KeyValueStoreOptions): Promise<KeyValueStore> {
+    const opts = resolveStoreOptions(options);
     await mkdir(opts.dir, { recursive: true });
     // One writer per store: two processes appending to one commit log would replay each other's commits.
     const lock = acquirePidLock(opts.dir, {
@@ -70,7 +70,7 @@ export class KeyValueStore {
     try {
       await assertRegularFiles(opts.dir, opts.name);
       const publisher = opts.changelog ? new ChangelogPublisher(opts.changelog, join(opts.dir, STORE_FILES.changelogCursor)) : undefined;
-      core = await StoreCore.load(opts.name, opts.dir, (opts.fsync ?? 'always') === 'always', publisher);
+      core = await StoreCore.load(opts.name, opts.dir, opts.fsync === 'always', publisher);
       core.journal = opts.journal;
       const store = new KeyValueStore(opts, core, lock);
       const marker = await readRestoreMarker(opts.dir);
