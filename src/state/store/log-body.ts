@@ -37,7 +37,26 @@ export function decodeLogBody(frame: Uint8Array, path: string, store: string): L
     throw misplaced(path, store, 'holds a frame that is not a commit of a walrus-stream store');
   }
   if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `holds commits of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);
+  const bad = badCommitPart(body as LogBody);
+  if (bad !== undefined) throw misplaced(path, store, `holds a frame that is not a commit of a walrus-stream store (its checksum holds, but ${bad})`);
   return body as LogBody;
+}
+
+/**
+ * What in a commit frame is not as a store writes it, or undefined. Its
+ * checksum held, so another program or a crafted file made it: before, a
+ * seq of NaN or 1.5 became the store's seq (every later commit NaN), one
+ * of -1 was skipped as if a snapshot held it, and a number as a key or a
+ * string as a value failed later with a bare TypeError.
+ */
+function badCommitPart(body: LogBody): string | undefined {
+  if (!Number.isSafeInteger(body.s) || body.s < 1) return `its commit seq is ${String(body.s)}`;
+  for (const write of body.w) {
+    if (!Array.isArray(write) || write.length !== 2 || typeof write[0] !== 'string' || write[0] === '') return 'a write in it has no key';
+    if (write[1] !== null && !(write[1] instanceof Uint8Array)) return `the write of key ${JSON.stringify(write[0].slice(0, 100))} holds no encoded value`;
+  }
+  for (const id of body.c) if (typeof id !== 'string') return 'its record ids are not ids';
+  return undefined;
 }
 
 /** A store file (log or snapshot) that belongs to another store or to nothing we wrote. */

@@ -1,5 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
-import { replaceFile } from '../../util/replace-file.js';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
@@ -46,9 +45,34 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
     applied: data.applied,
     ...(data.foreign === undefined || data.foreign.length === 0 ? {} : { f: data.foreign }),
   };
-  // A snapshot that could not be written (a full disk) leaves no half-written copy behind.
-  await replaceFile(path, encodeLogFrame(pack(body)));
+  await replaceSnapshot(path, encodeLogFrame(pack(body)));
   await fsyncDir(dirname(path));
+}
+
+/**
+ * Writes `path.tmp`, syncs it, renames it over `path`. The temp file is
+ * removed first and created exclusively (`wx` refuses to follow a link):
+ * through a symbolic link left at `snapshot.bin.tmp` the snapshot used to
+ * overwrite the file it pointed to, and the rename then put the link in
+ * place of `snapshot.bin`, so the next open refused the store. A snapshot
+ * that could not be written (a full disk) leaves no half-written copy behind.
+ */
+async function replaceSnapshot(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  try {
+    await rm(tmp, { force: true });
+    const handle = await open(tmp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Reads store `store`'s snapshot; undefined when there is none. A corrupt snapshot, or another store's, is an error (it was fsynced before rename). */
@@ -66,11 +90,20 @@ export async function readSnapshot(path: string, store: string): Promise<Snapsho
       context: { path },
     });
   }
-  const body = unpack<SnapshotBody>(scan.frames[0]!);
-  if (body.v !== 1 || !Array.isArray(body.keys) || body.keys.length !== body.values.length) {
-    throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (version ${String(body.v)})`, { context: { path } });
+  let body: SnapshotBody | undefined;
+  try {
+    body = unpack<SnapshotBody>(scan.frames[0]!);
+  } catch {
+    body = undefined;
+  }
+  if (typeof body !== 'object' || body === null) throw misplaced(path, store, 'is not a snapshot a walrus-stream store wrote (its checksum holds, but it holds no snapshot)');
+  if (body.v !== 1) {
+    throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (version ${String(body.v)}): open it with the walrus-stream that wrote it, ` +
+      'or move the store\'s directory aside and start again; the store is then restored from its changelog topic', { context: { path } });
   }
   if (body.n !== undefined && body.n !== store) throw misplaced(path, store, `is a snapshot of store "${String(body.n)}", not of "${store}": a file of another store was copied in`);
+  const bad = badSnapshotPart(body);
+  if (bad !== undefined) throw misplaced(path, store, `is not a snapshot a walrus-stream store wrote (its checksum holds, but ${bad})`);
   const foreign = body.f === undefined ? [] : readForeignList(body.f);
   if (foreign === undefined) throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} has an unknown layout (its other journals' ids)`, { context: { path } });
   return {
@@ -80,6 +113,18 @@ export async function readSnapshot(path: string, store: string): Promise<Snapsho
     applied: body.applied ?? [],
     foreign,
   };
+}
+
+/** What in a snapshot's body is not as written (its checksum held, so another program or a crafted file made it), or undefined. */
+function badSnapshotPart(body: SnapshotBody): string | undefined {
+  if (!Number.isSafeInteger(body.seq) || body.seq < 0) return `its commit seq is ${String(body.seq)}`;
+  if (!Array.isArray(body.keys) || !Array.isArray(body.values) || body.keys.length !== body.values.length) return 'its keys and values do not pair up';
+  for (let i = 0; i < body.keys.length; i++) {
+    if (typeof body.keys[i] !== 'string' || body.keys[i] === '') return `key ${i} is not a key`;
+    if (!(body.values[i] instanceof Uint8Array)) return `the value of key ${JSON.stringify(String(body.keys[i]).slice(0, 100))} is not encoded bytes`;
+  }
+  if (body.applied !== undefined && (!Array.isArray(body.applied) || body.applied.some((id) => typeof id !== 'string'))) return 'its applied record ids are not a list of ids';
+  return undefined;
 }
 
 /** fsync of a directory makes a rename durable on Linux; some platforms refuse it, which is harmless there. */
