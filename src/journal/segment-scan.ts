@@ -117,11 +117,19 @@ export async function scanSegment(
     // A bad record: resume at the next one that verifies, if any (a byte at a time: only a magic byte is tried).
     // Checksumming is bounded (RESYNC_BUDGET_BYTES): bytes crafted so that every offset holds a plausible
     // header would otherwise cost a read and a checksum of up to a whole record each, hours for one segment.
+    // The next magic byte is found with indexOf over the window (memchr), not a byte and an await at a time: a
+    // segment followed by a gigabyte of zeros (a file extended by a crash or by hand) took over a minute per GiB.
     let next = -1;
     let checked = 0;
     for (let q = pos + 1; q + RECORD_HEADER_BYTES <= fileSize && next === -1; q += 1) {
-      if (!(await ensure(q, 1)) || window[q - windowStart] !== RECORD_MAGIC) continue;
-      if (!(await ensure(q, RECORD_HEADER_BYTES))) break;
+      if (!(await ensure(q, 1))) break;
+      const at = window.indexOf(RECORD_MAGIC, q - windowStart);
+      if (at === -1) {
+        q = windowStart + window.length - 1; // the loop's q += 1 moves to the first byte after the window
+        continue;
+      }
+      q = windowStart + at;
+      if (q + RECORD_HEADER_BYTES > fileSize || !(await ensure(q, RECORD_HEADER_BYTES))) break;
       const header = readHeader(window, q - windowStart);
       if (!header.ok || q + RECORD_HEADER_BYTES + header.payloadLength > fileSize) continue;
       checked += RECORD_HEADER_BYTES + header.payloadLength;
