@@ -1,8 +1,9 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { pack, unpack } from '../model/codec.js';
-import { encodeLogFrame, scanFrames } from './frame-log.js';
+import { FRAME_OVERHEAD, encodeLogFrame } from './frame-log.js';
 import { misplaced } from './log-body.js';
 import { readForeignList, type ForeignIdList } from './foreign-ids.js';
 
@@ -77,22 +78,21 @@ async function replaceSnapshot(path: string, data: Uint8Array): Promise<void> {
 
 /** Reads store `store`'s snapshot; undefined when there is none. A corrupt snapshot, or another store's, is an error (it was fsynced before rename). */
 export async function readSnapshot(path: string, store: string): Promise<SnapshotData | undefined> {
-  let data: Buffer;
+  let frame: Buffer | 'corrupt' | undefined;
   try {
-    data = await readFile(path);
+    frame = await readSnapshotFrame(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new WalrusError('STATE_STORE_ERROR', `cannot read state snapshot ${path}: ${(error as Error).message}`, { cause: error, context: { path } });
   }
-  const scan = scanFrames(data);
-  if (scan.frames.length !== 1 || scan.tornBytes !== 0) {
+  if (frame === undefined) return undefined;
+  if (frame === 'corrupt') {
     throw new WalrusError('STATE_STORE_ERROR', `state snapshot ${path} is corrupt (checksum or length mismatch); delete the store directory and restore it from its changelog`, {
       context: { path },
     });
   }
   let body: SnapshotBody | undefined;
   try {
-    body = unpack<SnapshotBody>(scan.frames[0]!);
+    body = unpack<SnapshotBody>(frame);
   } catch {
     body = undefined;
   }
@@ -113,6 +113,43 @@ export async function readSnapshot(path: string, store: string): Promise<Snapsho
     applied: body.applied ?? [],
     foreign,
   };
+}
+
+/**
+ * The body of the snapshot file at `path` — one frame that fills the file
+ * exactly — or `'corrupt'`, or undefined when there is no file. Not
+ * `scanFrames`, whose bound on a frame (MAX_LOG_FRAME_BYTES, 256 MiB) is
+ * about commit-log frames: a store holding more than 256 MiB wrote a
+ * snapshot it then refused as corrupt on the next open, after the log had
+ * been emptied into it. The length field is checked against the file's
+ * size before the buffer for it is allocated, and the file is read in
+ * pieces (readFile stops at 2 GiB).
+ */
+async function readSnapshotFrame(path: string): Promise<Buffer | 'corrupt' | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const header = Buffer.alloc(FRAME_OVERHEAD);
+    if (size <= FRAME_OVERHEAD || (await handle.read(header, 0, FRAME_OVERHEAD, 0)).bytesRead !== FRAME_OVERHEAD) return 'corrupt';
+    if (header.readUInt32LE(0) !== size - FRAME_OVERHEAD) return 'corrupt';
+    const body = Buffer.allocUnsafe(size - FRAME_OVERHEAD);
+    let filled = 0;
+    while (filled < body.length) {
+      // One read takes at most 2 GiB - 1.
+      const { bytesRead } = await handle.read(body, filled, Math.min(body.length - filled, 2 ** 30), FRAME_OVERHEAD + filled);
+      if (bytesRead === 0) return 'corrupt';
+      filled += bytesRead;
+    }
+    return crc32(body) === header.readUInt32LE(4) ? body : 'corrupt';
+  } finally {
+    await handle.close();
+  }
 }
 
 /** What in a snapshot's body is not as written (its checksum held, so another program or a crafted file made it), or undefined. */
