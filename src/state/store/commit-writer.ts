@@ -1,4 +1,6 @@
+import type { WireWrites } from '../model/change-set.js';
 import type { StagedChange } from '../model/staged-change.js';
+import type { ForeignIdList } from './foreign-ids.js';
 import type { StoreCore } from './store-core.js';
 
 /**
@@ -44,6 +46,23 @@ export class CommitWriter {
     const next = (this.#next ??= flush());
     this.#kick();
     return next.promise;
+  }
+
+  /**
+   * Appends a restored batch (no commits run during a restore) and
+   * snapshots once the log passes `snapshotEveryBytes`, as commits do.
+   * Before, a restore grew the log by the whole changelog until it
+   * finished: an interrupted restore of a long changelog (Walrus does not
+   * compact it) left a log read whole into memory on every open, and past
+   * 2 GiB one no open could read. A snapshot mid-restore holds exactly what
+   * the log held; the resumed restore goes on from it.
+   */
+  async appendRestored(writes: WireWrites, applied: string[], foreign: ForeignIdList): Promise<void> {
+    await this.#core.appendLocal(writes, applied, foreign);
+    if (this.#core.log.size >= this.#snapshotEveryBytes) {
+      await this.#core.snapshot();
+      this.snapshots++;
+    }
   }
 
   compact(): Promise<void> {

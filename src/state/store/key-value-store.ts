@@ -347,7 +347,7 @@ export class KeyValueStore {
     this.#restoring = true;
     try {
       return await restoreInto(this.name, this.dir, fetch, {
-        appendLocal: (writes, applied, foreign) => this.#core.appendLocal(writes, applied, foreign),
+        appendLocal: (writes, applied, foreign) => this.#writer.appendRestored(writes, applied, foreign),
         finish: async () => {
           await this.#core.snapshot();
           if (this.#core.publisher) await this.#core.republishAll();
