@@ -108,3 +108,25 @@ test('snapshots and commits a store writes still open (seq 0 snapshot of an empt
   assert.deepEqual(again.range().map((e) => [e.key, e.value]), [['b', 2]]);
   assert.ok(again.hasApplied('2:0'));
 });
+
+test('a changelog entry with an empty key stops the restore as a damaged entry, instead of restoring a key no store can hold', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  // Ours in form (wsc1: + msgpack), but its first write has the key "": no store writes one (put('') is refused), and
+  // a store that restored it wrote it into its snapshot, which the next open refused.
+  const entry = `wsc1:${Buffer.from(pack({ n: STORE, s: 1, w: [['', pack(1)], ['ok', pack(2)]] })).toString('base64')}`;
+  const store = await KeyValueStore.open({ dir, name: STORE, fsync: 'never' });
+  let served = false;
+  const fetch = async (): Promise<string[]> => {
+    if (served) return [];
+    served = true;
+    return [entry];
+  };
+  await assert.rejects(store.restoreFromChangelog(fetch, undefined, 'app-crafted-changelog'), (e) => e instanceof WalrusError && e.code === 'STATE_STORE_ERROR'
+    && /entry 1 of changelog topic app-crafted-changelog starts with wsc1: but does not decode/.test(e.message));
+  await store.close();
+  const again = await KeyValueStore.open({ dir, name: STORE, fsync: 'never' });
+  t.after(() => again.close());
+  assert.equal(again.restoreIncomplete, true, 'the restore is left unfinished, to be resumed');
+  assert.equal(again.size, 0, 'nothing of the damaged entry was applied');
+});

@@ -99,7 +99,8 @@ export function decodeChangelogEntry(entry: Buffer | string): DecodedChangelogEn
     const body = unpack<ChangelogBody>(Buffer.from(text.slice(CHANGELOG_PREFIX.length), 'base64'));
     if (typeof body?.n !== 'string' || typeof body.s !== 'number' || !Array.isArray(body.w)) return undefined;
     for (const w of body.w) {
-      if (!Array.isArray(w) || typeof w[0] !== 'string' || !(w[1] === null || w[1] instanceof Uint8Array)) return undefined;
+      // An empty key is none a store can hold (nor write: its log and snapshot refuse one on open).
+      if (!Array.isArray(w) || typeof w[0] !== 'string' || w[0] === '' || !(w[1] === null || w[1] instanceof Uint8Array)) return undefined;
     }
     const applied = typeof body.j === 'string' && Array.isArray(body.c) && body.c.every((id) => typeof id === 'string') ? { journal: body.j, ids: body.c } : undefined;
     return applied ? { store: body.n, seq: body.s, writes: body.w, applied } : { store: body.n, seq: body.s, writes: body.w };
