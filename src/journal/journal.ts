@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { WalrusError } from '../errors/index.js';
 import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
 import { LiveSet } from './live-set.js';
@@ -35,6 +36,27 @@ export interface JournalStats {
   writes: number;
   syncs: number;
   compactions: number;
+}
+
+/**
+ * Takes the journal directory's lock. A `LOCK` that cannot be read (a
+ * directory in its place) failed with a bare `EISDIR: illegal operation on
+ * a directory, read`, naming neither the journal nor the file.
+ */
+function lockJournalDir(dir: string, busyHint: string | undefined): PidLock {
+  try {
+    return acquirePidLock(dir, {
+      code: 'JOURNAL_ERROR',
+      subject: 'journal',
+      hint: busyHint ?? 'run a second instance with a different app name or stateDir (each instance needs its own journal)',
+      hereHint: 'close it before opening it again',
+    });
+  } catch (cause) {
+    if (cause instanceof WalrusError) throw cause;
+    const path = join(dir, 'LOCK');
+    throw new WalrusError('JOURNAL_ERROR', `cannot take the journal's lock file ${path}: ${(cause as Error).message}; LOCK must be a regular file ` +
+      'holding the pid of the process that has the journal open: move what is there aside and start again', { cause, context: { path } });
+  }
 }
 
 function invalidArgument(message: string): WalrusError {
@@ -88,12 +110,7 @@ export class Journal {
       throw journalError(`cannot create the journal directory ${resolved.dir}`, error);
     }
     // One writer per journal: two processes appending to the same segments would each release the other's entries.
-    const lock = acquirePidLock(resolved.dir, {
-      code: 'JOURNAL_ERROR',
-      subject: 'journal',
-      hint: options.busyHint ?? 'run a second instance with a different app name or stateDir (each instance needs its own journal)',
-      hereHint: 'close it before opening it again',
-    });
+    const lock = lockJournalDir(resolved.dir, options.busyHint);
     let segments: SegmentManager | undefined;
     try {
       const recovered = await recover(resolved.dir, resolved.onWarning);

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
 import { ChangeSet, type WireWrites } from '../model/change-set.js';
@@ -10,9 +9,9 @@ import { checkRangeOptions, type RangeOptions, type StateEntry } from '../model/
 import { readRestoreMarker, restoreInto, type ChangelogFetch, type OpenLeases, type RestoreProgress, type RestoreReport } from '../changelog/restore.js';
 import { StagedChange } from '../model/staged-change.js';
 import { StoreCore } from './store-core.js';
-import { assertRegularFiles } from './store-files.js';
+import { assertRegularFiles, lockStoreDir } from './store-files.js';
 import { resolveStoreOptions, type ResolvedStoreOptions } from './store-options.js';
-import { acquirePidLock, type PidLock } from '../../util/pid-lock.js';
+import type { PidLock } from '../../util/pid-lock.js';
 import type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
 
 export type { KeyValueStoreOptions, PreparedWrites, StoreStats } from './store-types.js';
@@ -55,17 +54,7 @@ export class KeyValueStore {
   /** Opens a store: loads the snapshot, replays the log (truncating a torn tail), and re-publishes what the changelog missed. */
   static async open(options: KeyValueStoreOptions): Promise<KeyValueStore> {
     const opts = resolveStoreOptions(options);
-    await mkdir(opts.dir, { recursive: true });
-    // One writer per store: two processes appending to one commit log would replay each other's commits.
-    const lock = acquirePidLock(opts.dir, {
-      code: 'STATE_STORE_ERROR',
-      subject: opts.partition === undefined ? `store "${opts.name}"` : `partition ${opts.partition} of store "${opts.name}"`,
-      hint: opts.partition === undefined
-        ? 'only one process may run a store: to run a stateful topology as several instances, partition its sources and stores (docs/scaling.md)'
-        : 'two live instances claim this partition: give each a different --instance (0..n-1) with the same --instances n',
-      hereHint: 'open it once and share the instance',
-      context: { store: opts.name },
-    });
+    const lock = await lockStoreDir(opts);
     let core: StoreCore | undefined;
     try {
       await assertRegularFiles(opts.dir, opts.name);
