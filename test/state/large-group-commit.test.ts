@@ -1,3 +1,4 @@
+// run-tests: own process: long (20 s or more: writes and reads back over 256 MiB) and ~1 GiB of heap: started with the first, not last
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyValueStore } from '../../src/state/index.js';
