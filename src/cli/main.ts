@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, type CliIo } from './command.js';
+import { watchOutput } from './output-errors.js';
 import { WalrusError } from '../errors/index.js';
 import { didYouMean } from '../topology/validate/suggest.js';
 import { diskFullAdvice, isDiskFull } from '../util/disk-full.js';
@@ -121,14 +122,18 @@ function usageProblem(error: Error, usage: string): string {
 }
 
 /** Runs the CLI with this process's arguments and streams; resolves with the exit code. */
-export function runFromProcess(): Promise<number> {
-  return main(process.argv.slice(2), {
+export async function runFromProcess(): Promise<number> {
+  const argv = process.argv.slice(2);
+  // A closed pipe or a full disk behind stdout: no stack trace (./output-errors.ts).
+  const output = watchOutput(process.stdout, process.stderr, argv[0]);
+  const code = await main(argv, {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
   });
+  return output.settle(code);
 }
 
 // `node src/cli/main.ts` (under tsx) or `node dist/esm/cli/main.js` run it
