@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { WalrusClient, type ClientAuth, type ClientTls } from '../client/index.js';
+import { checkNodeAddresses } from './node-addresses.js';
 import { BROKER_DEFAULTS } from '../broker/options.js';
 import { passwordProblem, userNameProblem } from '../protocol/auth.js';
 import { UsageError, type CliIo } from './command.js';
@@ -35,9 +36,12 @@ export interface ConnectValues {
 export function resolveNodes(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
   const text = flag ?? env.WALRUS_NODES ?? `127.0.0.1:${BROKER_DEFAULTS.port}`;
   const nodes = text.split(',').map((n) => n.trim()).filter((n) => n.length > 0);
-  if (nodes.length === 0) throw new UsageError(`--nodes expects host:port[,host:port...], got "${text}"`);
+  const from = flag === undefined && env.WALRUS_NODES !== undefined ? '$WALRUS_NODES' : '--nodes';
+  if (nodes.length === 0) throw new UsageError(`${from} expects host:port[,host:port...], got "${text}"`);
+  checkNodeAddresses(nodes, from);
   return nodes;
 }
+
 
 /** `--user` / WALRUS_USER with WALRUS_PASSWORD (or a prompt); undefined when no user is named. */
 export async function resolveAuth(user: string | undefined, io: CliIo): Promise<ClientAuth | undefined> {

@@ -14,6 +14,7 @@ import { prestartNode, prestartPool } from '../../runtime/pool/prestart.js';
 // Read at load: a bad WALRUS_STREAM_FAULT fails any `run` at once, before a thread starts.
 import '../../util/fault-points.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { checkNodeAddresses } from '../node-addresses.js';
 import type { RunValues, SignalHooks } from './run-session.js';
 
 // Start-up: this module loads only what comes before the topology is known
@@ -150,6 +151,7 @@ async function runCommand(args: string[], io: CliIo, hooks: SignalHooks): Promis
   if (values.nodes !== undefined && values.nodes.split(',').every((n) => n.trim() === '')) {
     throw new UsageError(`--nodes expects host:port[,host:port...], got "${values.nodes}"; leave --nodes out to use the topology's cluster.nodes (or the embedded node)`);
   }
+  if (values.nodes !== undefined) checkNodeAddresses(values.nodes.split(',').map((n) => n.trim()).filter(Boolean), '--nodes');
   const seeds = (values.seed ?? []).map((value) => {
     try {
       return parseSeed(value);

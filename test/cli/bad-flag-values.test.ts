@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withTempDir } from '../helpers/temp-dir.js';
+
+// A bad value of a flag (or of the variable that stands for it) is a usage
+// error: exit 2, naming the flag and the value, and what to write instead.
+
+const BIN = fileURLToPath(new URL('../../bin/walrus-stream.js', import.meta.url));
+
+function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): { code: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8', timeout: 30_000, cwd: options.cwd, input: options.input ?? '',
+    env: { ...process.env, WALRUS_NODES: undefined, WALRUS_USER: undefined, ...options.env },
+  });
+  return { code: r.status, stderr: r.stderr };
+}
+
+test('a --nodes (or $WALRUS_NODES) address that is not host:port is a usage error naming it — it was "CONFIG_INVALID: nodes.0: ..." with exit 1, for every command that reaches a node', { timeout: 120_000 }, async () => {
+  await withTempDir('walrus-cli-nodes-', async (dir) => {
+    await writeFile(join(dir, 'topology.yaml'), 'app: a\nsources:\n  s: { topic: in }\nprocessors:\n  p: { module: ./p.mjs, input: s }\nsinks:\n  o: { topic: out, input: p }\n');
+    await writeFile(join(dir, 'p.mjs'), "export default { [Symbol.for('walrus-stream.processor')]: true, process: (r) => r.value };\n");
+    const commands = [['state', 't'], ['consume', 't'], ['produce', 't'], ['metrics'], ['dlq', 'replay', 't.dlq'], ['run', '--until-idle']];
+    for (const command of commands) {
+      const flag = cli([...command, '--nodes', 'localhost'], { cwd: dir, input: 'x\n' });
+      assert.equal(flag.code, 2, `${command.join(' ')}: ${flag.stderr}`);
+      assert.equal(flag.stderr.split('\n')[0], `walrus-stream ${command[0]}: --nodes: "localhost" is not a node address: expected "host:port", got "localhost"; ` +
+        'write host:port, e.g. 127.0.0.1:9091 ([::1]:9091 for IPv6), several separated by commas');
+    }
+    for (const command of commands.slice(0, -1)) {
+      const env = cli(command, { cwd: dir, env: { WALRUS_NODES: '127.0.0.1:9091,127.0.0.1:99999' }, input: 'x\n' });
+      assert.equal(env.code, 2, `${command.join(' ')}: ${env.stderr}`);
+      assert.match(env.stderr, /^walrus-stream [a-z]+: \$WALRUS_NODES: "127\.0\.0\.1:99999" \(address 2 of 2\) is not a node address: port must be an integer from 1 to 65535, got 99999; write host:port/);
+    }
+  });
+});
