@@ -58,7 +58,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return EXIT.USAGE;
     }
     if (error instanceof WalrusError) {
-      const hint = error.code === 'REQUEST_TIMEOUT' ? SILENT_HINT : NO_ANSWER.has(error.code) ? NO_ANSWER_HINT : undefined;
+      const hint = error.code === 'REQUEST_TIMEOUT' ? SILENT_HINT : isListenFailure(error) ? LISTEN_HINT[name] : NO_ANSWER.has(error.code) ? NO_ANSWER_HINT : undefined;
       io.stderr.write(`walrus-stream ${name}: ${error.code}: ${error.message}\n${hint ? `${hint}\n` : ''}`);
       return error.code === 'TOPOLOGY_INVALID' || error.code === 'CONFIG_INVALID' || error.code === 'PARTITION_MISMATCH' ? EXIT.INVALID : EXIT.FAILURE;
     }
@@ -77,6 +77,19 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 const NO_ANSWER = new Set(['CONNECTION_REFUSED', 'CONNECTION_TIMEOUT', 'NETWORK_ERROR', 'NO_NODE_AVAILABLE', 'CIRCUIT_OPEN']);
 const ADDRESS_HINT = 'or give the right address: --nodes (for run also cluster.nodes in the topology; for the other commands also $WALRUS_NODES).';
 const NO_ANSWER_HINT = `Check that the node is running and reachable at that address (\`walrus-stream broker\` starts one), ${ADDRESS_HINT}`;
+/**
+ * The embedded node could not listen (EADDRINUSE, EADDRNOTAVAIL, EACCES):
+ * NETWORK_ERROR, like a node that does not answer, but the advice to check
+ * that a node is running there (`walrus-stream broker` starts one) was the
+ * opposite of the problem. Where the address is set, per command.
+ */
+const LISTEN_HINT: Record<string, string | undefined> = {
+  broker: 'Give the node another address: --port (0 picks a free one) or --host.',
+  run: "Give the embedded node another address in the topology: cluster.embedded.port (0, the default, picks a free one) or cluster.embedded.host; or run on existing nodes with --nodes.",
+};
+function isListenFailure(error: WalrusError): boolean {
+  return error.code === 'NETWORK_ERROR' && ((error.cause as NodeJS.ErrnoException | undefined)?.syscall === 'listen' || /^The broker could not listen on /.test(error.message));
+}
 /** REQUEST_TIMEOUT: something took the connection and the request, and never answered. */
 const SILENT_HINT = 'The node accepted the connection but did not answer (for run, cluster.requestTimeout sets how long each request waits): ' +
   `check that a Walrus node listens at that address and is not stopped, hung or overloaded, ${ADDRESS_HINT}`;
