@@ -37,3 +37,23 @@ test('a --nodes (or $WALRUS_NODES) address that is not host:port is a usage erro
     }
   });
 });
+
+test('a broker flag value out of the node\'s range is a usage error naming the flag — it was "CONFIG_INVALID: Invalid broker option segmentEntries: ..." with exit 1', { timeout: 60_000 }, async () => {
+  await withTempDir('walrus-cli-broker-flags-', async (dir) => {
+    const cases: Array<[string, string, string]> = [
+      ['--port', '99999', 'an integer from 0 to 65535'],
+      ['--segment-entries', '0', 'an integer from 1 to 1099511627776'],
+      ['--max-connections', '0', 'an integer from 1 to 1000000'],
+      ['--idle-timeout', '99999999999ms', 'an integer from 0 to 2147483647'],
+      ['--lease-timeout', '9999999999999', 'an integer from 0 to 2147483647'],
+      ['--max-unsent-reply-bytes', '0', 'an integer from 4096 to 1073741824'],
+      ['--fsync', '99999999999', 'an integer from 1 to 3600000'],
+    ];
+    for (const [flag, value, expected] of cases) {
+      // A value the node takes would start it and wait for a signal: the timeout fails the test then.
+      const r = cli(['broker', '--data-dir', join(dir, 'data'), flag, value]);
+      assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
+      assert.equal(r.stderr, `walrus-stream broker: ${flag}: expected ${expected}, got "${value}"\nRun \`walrus-stream broker --help\` for usage.\n`);
+    }
+  });
+});

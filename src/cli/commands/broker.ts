@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
 import { startBroker, type BrokerOptions, type FsyncPolicy } from '../../broker/index.js';
-import { BROKER_DEFAULTS } from '../../broker/options.js';
+import { BROKER_DEFAULTS, resolveBrokerOptions } from '../../broker/options.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { adduserUsage, runAdduser } from './broker-adduser.js';
 import { MAX_PEM_BYTES, readTextBounded } from '../../util/read-bounded.js';
@@ -62,6 +62,33 @@ export function parseFsync(value: string | undefined): FsyncPolicy | undefined {
   const ms = /^(\d+)(ms)?$/.exec(value);
   if (!ms || Number(ms[1]) < 1) throw new UsageError(`--fsync expects always, never, interval or an interval in milliseconds, got "${value}"`);
   return { intervalMs: Number(ms[1]) };
+}
+
+/** The flag behind each option the node checks (src/broker/options.ts names the option's field). */
+const FLAG_OF: Record<string, string> = {
+  host: 'host', port: 'port', dataDir: 'data-dir', 'fsync.intervalMs': 'fsync', segmentEntries: 'segment-entries',
+  segmentBytes: 'segment-bytes', maxConnections: 'max-connections', idleTimeoutMs: 'idle-timeout',
+  maxUnsentReplyBytes: 'max-unsent-reply-bytes', leaseTimeoutMs: 'lease-timeout', users: 'users',
+};
+
+/**
+ * A flag value out of the node's range is a usage error naming the flag.
+ * Before, `--segment-entries 0` or `--idle-timeout 99999999999` came back
+ * from the node as "CONFIG_INVALID: Invalid broker option segmentEntries:
+ * ..." with exit code 1: an option name the user never wrote, and the exit
+ * code of an invalid topology.
+ */
+function checkFlagValues(options: BrokerOptions, values: Record<string, string | boolean | undefined>): void {
+  try {
+    resolveBrokerOptions(options);
+  } catch (error) {
+    const field = (error as { context?: { field?: string } }).context?.field;
+    const flag = field === undefined ? undefined : FLAG_OF[field];
+    if (flag === undefined) throw error;
+    const problem = (error as Error).message.replace(/^Invalid broker option [^:]*: /, '').replace(/\.$/, '');
+    const given = values[flag];
+    throw new UsageError(`--${flag}: ${typeof given === 'string' ? problem.replace(/, got .*$/, `, got "${given}"`) : problem}`);
+  }
 }
 
 async function readPem(file: string, flag: string): Promise<string> {
@@ -127,6 +154,7 @@ const command: CliCommand = {
       users: values.users === undefined ? undefined : resolve(io.cwd, values.users),
       insecure: values.insecure === true,
     };
+    checkFlagValues(options, values);
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
       options.tls = { cert: await readPem(resolve(io.cwd, values['tls-cert']), '--tls-cert'), key: await readPem(resolve(io.cwd, values['tls-key']), '--tls-key') };
