@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { FileTooLargeError, readTextBounded } from '../../util/read-bounded.js';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
@@ -49,6 +50,28 @@ async function entriesOf(dir: string): Promise<string[] | undefined> {
   }
 }
 
+/** Largest package.json merged into: npm's own manifests are a few KB. */
+const MAX_PACKAGE_JSON_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The text of an existing package.json, or why it cannot be merged into.
+ * Before, it was read whole, whatever it was: a package.json that is a FIFO
+ * kept init waiting for ever, and one linked to /dev/zero grew the process
+ * to gigabytes and ended in "RangeError: Invalid string length" with a stack.
+ */
+async function readPackageJson(path: string, shown: string): Promise<string | { error: string }> {
+  const info = await stat(path);
+  if (!info.isFile()) {
+    return { error: `${shown} is not a regular file (${info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a named pipe' : 'a device or socket'}), so it cannot be merged into; move it out of the way` };
+  }
+  try {
+    return await readTextBounded(path, MAX_PACKAGE_JSON_BYTES, 'a package.json');
+  } catch (error) {
+    if (error instanceof FileTooLargeError) return { error: `${shown}: ${error.message}` };
+    throw error;
+  }
+}
+
 const command: CliCommand = {
   name: 'init',
   summary: 'Create a new project: package.json, topology, a processor, sample input, a test',
@@ -73,7 +96,12 @@ const command: CliCommand = {
     const files: Array<{ path: string; text: string | undefined; note?: string }> = scaffoldFiles(app, version);
     // --force over a project: its package.json is merged into, never written over (and nothing is written if it cannot be read).
     if (existing?.includes('package.json')) {
-      const merged = mergePackageJson(await readFile(join(dir, 'package.json'), 'utf8'), join(shown, 'package.json'), scaffoldPackage(app, version));
+      const text = await readPackageJson(join(dir, 'package.json'), join(shown, 'package.json'));
+      if (typeof text !== 'string') {
+        io.stderr.write(`walrus-stream init: ${text.error}; nothing was written\n`);
+        return EXIT.INVALID;
+      }
+      const merged = mergePackageJson(text, join(shown, 'package.json'), scaffoldPackage(app, version));
       if ('error' in merged) {
         io.stderr.write(`walrus-stream init: ${merged.error}\n`);
         return EXIT.INVALID;
