@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { topologySizeFlag } from '../topology-size-flag.js';
 import { GRAPH_FORMATS, diagnosticsOf, formatReport, loadTopology, renderGraph, type GraphFormat } from '../../topology/index.js';
 
 const usage = `Usage: walrus-stream graph [file] [options]
@@ -14,6 +15,7 @@ Options:
   --format <mermaid|dot|text|json>  output format (default text); json is the node/edge
                                     model ({ app, nodes: [{id, kind, label}], edges: [{from, to, kind, label?}] })
   -o, --output <file>               write to a file instead of stdout
+  --max-topology-size <size>        refuse larger topology files before reading them (default 256KiB)
   -h, --help                        show this help
 
 Examples:
@@ -30,7 +32,7 @@ const command: CliCommand = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
-      options: { format: { type: 'string', default: 'text' }, output: { type: 'string', short: 'o' } },
+      options: { format: { type: 'string', default: 'text' }, output: { type: 'string', short: 'o' }, 'max-topology-size': { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
@@ -38,8 +40,10 @@ const command: CliCommand = {
     if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`--format expects ${GRAPH_FORMATS.join(', ')}, got "${values.format}"`);
     if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
     const file = positionals[0] ?? 'topology.yaml';
+    // The size limit's message tells to raise it with this flag: graph said "unknown option" to that.
+    const maxBytes = topologySizeFlag(values['max-topology-size']);
     try {
-      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd });
+      const { topology, warnings } = await loadTopology(file, { env: io.env, cwd: io.cwd, maxBytes });
       io.stderr.write(formatReport(file, warnings));
       const text = renderGraph(topology, format);
       if (values.output) await writeFile(resolve(io.cwd, values.output), text);

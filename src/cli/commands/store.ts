@@ -4,6 +4,7 @@ import { parseArgs } from '../parse-args.js';
 import { APP_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
 import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
+import { topologySizeFlag } from '../topology-size-flag.js';
 import { keyText, taggedJson, valueText } from '../../observability/http/stored-value.js';
 
 const usage = `Usage: walrus-stream store [<store> [<key>]] [options]
@@ -19,6 +20,7 @@ using this stateDir own are read together (docs/scaling.md).
 
 Options:
   -f, --topology <file>    read app and stateDir from this topology (default: topology.yaml when present)
+  --max-topology-size <size>  refuse larger topology files before reading them (default 256KiB)
   --app <name>             app name (overrides the topology)
   --state-dir <dir>        state directory (overrides the topology; default .walrus-stream)
   --prefix <p>             only keys starting with <p>
@@ -30,13 +32,13 @@ Options:
   -h, --help               show this help
 `;
 
-async function resolveLocation(values: { topology?: string; app?: string; 'state-dir'?: string }, io: CliIo): Promise<{ app: string; stateDir: string }> {
+async function resolveLocation(values: { topology?: string; app?: string; 'state-dir'?: string; 'max-topology-size'?: string }, io: CliIo): Promise<{ app: string; stateDir: string }> {
   let app = values.app;
   let stateDir = values['state-dir'] === undefined ? undefined : resolve(io.cwd, values['state-dir']);
   const file = values.topology ?? (existsSync(resolve(io.cwd, 'topology.yaml')) ? 'topology.yaml' : undefined);
   if ((app === undefined || stateDir === undefined) && file !== undefined) {
     const { loadTopology } = await import('../../topology/index.js');
-    const { topology } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: false });
+    const { topology } = await loadTopology(file, { env: io.env, cwd: io.cwd, loadModules: false, maxBytes: topologySizeFlag(values['max-topology-size']) });
     app ??= topology.app;
     stateDir ??= topology.stateDir;
   }
@@ -67,6 +69,7 @@ const command: CliCommand = {
         limit: { type: 'string', default: '100' },
         json: { type: 'boolean', default: false },
         partition: { type: 'string' },
+        'max-topology-size': { type: 'string' },
       },
     });
     if (positionals.length > 2) throw new UsageError(`store takes at most <store> and <key>, got ${positionals.length} arguments`);
