@@ -54,7 +54,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
         (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
         (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      io.stderr.write(`walrus-stream ${name}: ${usageProblem(error as Error, command.usage)}\nRun \`walrus-stream ${name} --help\` for usage.\n`);
+      io.stderr.write(`walrus-stream ${name}: ${usageProblem(error as Error, command.usage, name, rest)}\nRun \`walrus-stream ${name} --help\` for usage.\n`);
       return EXIT.USAGE;
     }
     if (error instanceof WalrusError) {
@@ -125,13 +125,21 @@ function fileAdvice(error: Error, path: string | undefined): string {
   }
 }
 
-/** A usage error's message; for an unknown option, its name and the closest option of the command's usage text. */
-function usageProblem(error: Error, usage: string): string {
+/**
+ * A usage error's message; for an unknown option, its name and the closest
+ * option of the command's usage text. An option the usage text lists was
+ * refused by another form of the command (`broker adduser --port`, `broker
+ * --replace`): it was answered "unknown option --port — did you mean
+ * "--port"?", the option itself; now the message says which form takes it.
+ */
+function usageProblem(error: Error, usage: string, name: string, args: string[]): string {
   if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error.message;
   const option = /'(-[^']*)'/.exec(error.message)?.[1];
   if (option === undefined) return error.message;
   const known = new Set(usage.match(/--[a-z][a-z0-9-]*/g) ?? []);
-  return `unknown option ${option}${didYouMean(option, known)}`;
+  if (!known.has(option)) return `unknown option ${option}${didYouMean(option, known)}`;
+  const sub = args[0] !== undefined && /^[a-z][a-z-]*$/.test(args[0]) && usage.includes(`walrus-stream ${name} ${args[0]} `) ? args[0] : undefined;
+  return `${option} is not an option of \`walrus-stream ${name}${sub === undefined ? '' : ` ${sub}`}\`: it belongs to another form of the command (the usage lines of --help say which)`;
 }
 
 /** Runs the CLI with this process's arguments and streams; resolves with the exit code. */
