@@ -10,7 +10,7 @@ import { normalise } from './normalise.js';
 import { checkSemantics } from './validate/semantics.js';
 import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
-import { reportSyntax } from './validate/syntax.js';
+import { TOO_DEEP, deepestLine, isTooDeep, reportSyntax } from './validate/syntax.js';
 import { DEFAULT_MAX_TOPOLOGY_ALIASES, DEFAULT_MAX_TOPOLOGY_BYTES, aliasProblem, sizeProblem } from './validate/limits.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
 
@@ -62,7 +62,13 @@ export async function loadTopologyText(text: string, file: string, options: Load
   const dir = dirname(full);
   const tooBig = sizeProblem(Buffer.byteLength(text), options) ?? aliasProblem(text, options);
   if (tooBig) throw invalid(file, [{ file, ...tooBig, severity: 'error' }]);
-  const map = new SourceMap(text);
+  let map: SourceMap;
+  try {
+    map = new SourceMap(text);
+  } catch (error) {
+    if (!isTooDeep(error)) throw error;
+    throw invalid(file, [{ file, ...deepestLine(text), message: TOO_DEEP, severity: 'error' }]);
+  }
   const out = new DiagnosticList(file, map);
   if (reportSyntax(map, out)) throw invalid(file, out.all);
 
@@ -72,7 +78,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
     // maxAliasCount bounds alias expansion ("billion laughs"): a topology is small.
     raw = withoutExtensions(map.doc.toJS({ maxAliasCount: options.maxAliases ?? DEFAULT_MAX_TOPOLOGY_ALIASES }));
   } catch (error) {
-    out.error({ line: 1, col: 1 }, `YAML: ${(error as Error).message}`);
+    out.error({ line: 1, col: 1 }, isTooDeep(error) ? TOO_DEEP : `YAML: ${(error as Error).message}`);
     throw invalid(file, out.all);
   }
   if (raw === null || raw === undefined) {

@@ -13,6 +13,33 @@ function cleanMessage(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
 }
 
+/**
+ * The YAML parser is recursive: a value nested hundreds of levels deep
+ * (`- - - - ... x`, `[[[[...]]]]`, a few KB) runs it out of stack. It then
+ * either records "Maximum call stack size exceeded" as a syntax error, or
+ * throws it: validate died with a RangeError and its stack trace (exit 3).
+ */
+export const TOO_DEEP = 'the YAML nests too deeply to be read (lists and mappings inside each other, hundreds of levels down); ' +
+  'a topology nests a handful of levels: flatten this value (a processor\'s config can hold a JSON string, or a path to a file, instead)';
+
+/**
+ * Where a too-deep value most likely is, when the parser threw instead of
+ * saying: the line that opens the most levels before its first plain
+ * character (indentation, `- `, `[`, `{`), at that character.
+ */
+export function deepestLine(text: string): { line: number; col: number } {
+  let best = { line: 1, col: 1 };
+  text.split('\n').forEach((line, i) => {
+    const run = /^[\s\-[{]*/.exec(line)![0].length;
+    if (run + 1 > best.col) best = { line: i + 1, col: run + 1 };
+  });
+  return best;
+}
+
+export function isTooDeep(error: unknown): boolean {
+  return error instanceof RangeError && /Maximum call stack size exceeded/.test(error.message);
+}
+
 /** Reports syntax errors; returns true when there were any (the document cannot be trusted then). */
 export function reportSyntax(map: SourceMap, out: DiagnosticList): boolean {
   const lines = new Set<number>();
@@ -25,6 +52,10 @@ export function reportSyntax(map: SourceMap, out: DiagnosticList): boolean {
     let hint = '';
     if (error.code === 'MULTIPLE_DOCS') {
       out.error(pos, 'YAML syntax: a topology is one YAML document, but a second one starts here ("---"); remove it or move it to its own file');
+      continue;
+    }
+    if (/Maximum call stack size exceeded/.test(error.message)) {
+      out.error(pos, TOO_DEEP);
       continue;
     }
     if (error.code === 'DUPLICATE_KEY') hint = '; each name may appear once in a mapping';
