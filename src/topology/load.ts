@@ -70,7 +70,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
     throw invalid(file, [{ file, ...deepestLine(text), message: TOO_DEEP, severity: 'error' }]);
   }
   const out = new DiagnosticList(file, map);
-  if (reportSyntax(map, out)) throw invalid(file, out.all);
+  if (reportSyntax(map, out, text)) throw invalid(file, out.all);
 
   interpolate(map, options.env ?? process.env, out);
   let raw: unknown;

@@ -40,11 +40,35 @@ export function isTooDeep(error: unknown): boolean {
   return error instanceof RangeError && /Maximum call stack size exceeded/.test(error.message);
 }
 
+/**
+ * `{ topic: ${TOPIC} }`: in a flow mapping or list, YAML reads the `{` of an
+ * unquoted `${` as a nested mapping. The parser's errors ("Unexpected
+ * flow-map-start at node end — is it indented correctly?", then one for
+ * every line after it) pointed at indentation. The value to quote instead,
+ * when the error sits at such a `${`.
+ */
+export function unquotedVariable(text: string, offset: number): string | undefined {
+  const at = text.lastIndexOf('${', offset);
+  if (at === -1 || offset - at > 2 || text.slice(at, offset).includes('\n')) return undefined;
+  const close = text.indexOf('}', at);
+  const end = close === -1 || text.slice(at, close).includes('\n') ? undefined : close + 1;
+  let start = at;
+  while (start > 0 && !' \t,[{\n'.includes(text[start - 1]!)) start -= 1;
+  return end === undefined ? undefined : text.slice(start, end);
+}
+
 /** Reports syntax errors; returns true when there were any (the document cannot be trusted then). */
-export function reportSyntax(map: SourceMap, out: DiagnosticList): boolean {
+export function reportSyntax(map: SourceMap, out: DiagnosticList, source?: string): boolean {
   const lines = new Set<number>();
-  for (const error of map.doc.errors) {
+  for (const [i, error] of map.doc.errors.entries()) {
     const pos = map.at(error.pos[0]);
+    const variable = source === undefined ? undefined : unquotedVariable(source, error.pos[0]);
+    if (variable !== undefined && !lines.has(pos.line)) {
+      const later = map.doc.errors.slice(i + 1).some((e) => map.at(e.pos[0]).line !== pos.line);
+      out.error(pos, `YAML syntax: ${variable} inside { ... } or [ ... ] must be quoted, or YAML reads the "{" of "\${" as the start of a mapping: ` +
+        `write "${variable}"${later ? ' (the errors the parser found after it follow from this one and are not shown)' : ''}`);
+      break;
+    }
     // One slip often trips several parser rules on the same line; the first says it best.
     if (lines.has(pos.line)) continue;
     lines.add(pos.line);
