@@ -57,3 +57,21 @@ test('a broker flag value out of the node\'s range is a usage error naming the f
     }
   });
 });
+
+test('graph/schema -o "" is a usage error — it wrote to stdout, not the file a script with an unset $OUT meant; metrics --pipeline with port 0 or past 65535 is one too — it was "could not reach the pipeline (ERR_INVALID_URL): is it running?", exit 3', { timeout: 60_000 }, async () => {
+  await withTempDir('walrus-cli-empty-output-', async (dir) => {
+    await writeFile(join(dir, 'topology.yaml'), 'app: a\nsources:\n  s: { topic: in }\nprocessors:\n  p: { module: ./p.mjs, input: s }\nsinks:\n  o: { topic: out, input: p }\n');
+    await writeFile(join(dir, 'p.mjs'), "export default { [Symbol.for('walrus-stream.processor')]: true, process: (r) => r.value };\n");
+    for (const args of [['graph', '-o', ''], ['schema', '--output=']]) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '', args.join(' '));
+      assert.equal(r.stderr, `walrus-stream ${args[0]}: -o/--output expects a file name, got ""; leave it out to write to stdout\nRun \`walrus-stream ${args[0]} --help\` for usage.\n`);
+    }
+  });
+  for (const [target, port] of [['127.0.0.1:99999', 99999], ['http://127.0.0.1:0/metrics', 0]] as const) {
+    const r = cli(['metrics', '--pipeline', target]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `walrus-stream metrics: --pipeline: the port must be from 1 to 65535, got ${port} in "${target}"\nRun \`walrus-stream metrics --help\` for usage.\n`);
+  }
+});

@@ -39,6 +39,8 @@ const command: CliCommand = {
     const format = values.format as GraphFormat;
     if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`--format expects ${GRAPH_FORMATS.join(', ')}, got "${values.format}"`);
     if (positionals.length > 1) throw new UsageError(`expected at most one topology file, got ${positionals.length}`);
+    // `-o "$OUT"` with OUT unset wrote to stdout instead of the file the script meant.
+    if (values.output === '') throw new UsageError('-o/--output expects a file name, got ""; leave it out to write to stdout');
     const file = positionals[0] ?? 'topology.yaml';
     // The size limit's message tells to raise it with this flag: graph said "unknown option" to that.
     const maxBytes = topologySizeFlag(values['max-topology-size']);

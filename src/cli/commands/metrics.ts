@@ -64,6 +64,9 @@ async function showPipeline(target: string, io: CliIo): Promise<number> {
   if (!/^(\[[^\]]+\]|[^:\s/]+):\d{1,5}$/.test(address)) {
     throw new UsageError(`--pipeline expects host:port or http://host:port (e.g. 127.0.0.1:9464), got "${target}"`);
   }
+  // Port 0 or past 65535 was "could not reach the pipeline ... (ERR_INVALID_URL): is it running?", exit 3.
+  const port = Number(/:(\d+)$/.exec(address)![1]);
+  if (port < 1 || port > 65_535) throw new UsageError(`--pipeline: the port must be from 1 to 65535, got ${port} in "${target}"`);
   let status;
   try {
     status = await fetchPipelineStatus(address, { bearerToken: io.env.WALRUS_METRICS_TOKEN || undefined });

@@ -23,6 +23,8 @@ const command: CliCommand = {
   async run(args, io) {
     const { values, positionals } = parseArgs({ args, options: { output: { type: 'string', short: 'o' } }, allowPositionals: true, strict: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    // `-o "$OUT"` with OUT unset wrote to stdout instead of the file the script meant.
+    if (values.output === '') throw new UsageError('-o/--output expects a file name, got ""; leave it out to write to stdout');
     const text = topologyJsonSchemaText();
     if (values.output) {
       const target = resolve(io.cwd, values.output);
