@@ -10,6 +10,7 @@ import { normalise } from './normalise.js';
 import { checkSemantics } from './validate/semantics.js';
 import { checkDeprecations } from './validate/deprecations.js';
 import { SourceMap } from './validate/source-map.js';
+import { reportTags } from './validate/tags.js';
 import { TOO_DEEP, deepestLine, isTooDeep, reportSyntax } from './validate/syntax.js';
 import { DEFAULT_MAX_TOPOLOGY_ALIASES, DEFAULT_MAX_TOPOLOGY_BYTES, aliasProblem, sizeProblem } from './validate/limits.js';
 import type { Diagnostic, LoadTopologyOptions, LoadedTopology } from './types.js';
@@ -70,7 +71,7 @@ export async function loadTopologyText(text: string, file: string, options: Load
     throw invalid(file, [{ file, ...deepestLine(text), message: TOO_DEEP, severity: 'error' }]);
   }
   const out = new DiagnosticList(file, map);
-  if (reportSyntax(map, out, text)) throw invalid(file, out.all);
+  if (reportSyntax(map, out, text) || reportTags(map, out)) throw invalid(file, out.all);
 
   interpolate(map, options.env ?? process.env, out);
   let raw: unknown;
