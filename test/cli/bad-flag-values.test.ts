@@ -75,3 +75,14 @@ test('graph/schema -o "" is a usage error — it wrote to stdout, not the file a
     assert.equal(r.stderr, `walrus-stream metrics: --pipeline: the port must be from 1 to 65535, got ${port} in "${target}"\nRun \`walrus-stream metrics --help\` for usage.\n`);
   }
 });
+
+test('store with a <store> that is not a store name ("", "..", "a b") is a usage error — it was STATE_STORE_ERROR with exit 3, a runtime failure', { timeout: 30_000 }, async () => {
+  await withTempDir('walrus-cli-store-name-', async (dir) => {
+    for (const name of ['', '..', 'a b', '../../etc']) {
+      const r = cli(['store', '--app', 'a', '--state-dir', dir, name]);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.equal(r.stderr, `walrus-stream store: <store> expects a store name (1-100 characters from A-Z a-z 0-9 . _ -, as under the topology's stores:), got ${JSON.stringify(name)}; ` +
+        '`walrus-stream store` alone lists them\nRun `walrus-stream store --help` for usage.\n');
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
-import { APP_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
+import { APP_NAME_PATTERN, STORE_NAME_PATTERN, inspectStore, listStores, storeDir, STREAM_TIME_KEY } from '../../state/index.js';
 import { inspectPartitionedStore, localPartitions } from '../../state/inspect/inspect-partitions.js';
 import { EXIT, UsageError, type CliCommand, type CliIo } from '../command.js';
 import { topologySizeFlag } from '../topology-size-flag.js';
@@ -77,6 +77,10 @@ const command: CliCommand = {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit expects a positive whole number, got "${values.limit}"`);
     const { app, stateDir } = await resolveLocation(values, io);
     const [name, key] = positionals;
+    // A bad name was STATE_STORE_ERROR from the store reader, exit 3 (a runtime failure), for a typo on the command line.
+    if (name !== undefined && (!STORE_NAME_PATTERN.test(name) || name === '.' || name === '..')) {
+      throw new UsageError(`<store> expects a store name (1-100 characters from A-Z a-z 0-9 . _ -, as under the topology's stores:), got ${JSON.stringify(name)}; \`walrus-stream store\` alone lists them`);
+    }
 
     if (name === undefined) {
       const stores = await listStores(stateDir, app);
