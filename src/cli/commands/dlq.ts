@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from '../parse-args.js';
 import { topicProblem } from '../../protocol/index.js';
@@ -99,6 +100,13 @@ const command: CliCommand = {
     // One replay journal per partition topic: each is a dead-letter topic of its own on the node.
     const stateDirOf = (topic: string) => values['state-dir'] === undefined ? resolve(io.cwd, join('.walrus-stream', 'dlq-replay', topic))
       : topics.length === 1 ? resolve(io.cwd, values['state-dir']) : resolve(io.cwd, values['state-dir'], topic);
+    // A file there was "JOURNAL_ERROR: cannot create the journal directory X: EEXIST: file already exists", exit 3.
+    if (values['state-dir'] !== undefined) {
+      const info = await stat(resolve(io.cwd, values['state-dir'])).catch(() => undefined);
+      if (info !== undefined && !info.isDirectory()) {
+        throw new UsageError(`--state-dir ${values['state-dir']} is a file, not a directory: give a directory for the replay journal (it is created if missing)`);
+      }
+    }
     const client = await cliClient(values, io);
     try {
       const summary: ReplaySummary = { replayed: {}, kept: { notMatching: 0, notDeadLetter: 0, overLimit: 0 }, recovered: 0, leased: 0, consumedOnRead: 0 };
