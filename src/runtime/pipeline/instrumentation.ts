@@ -18,7 +18,17 @@ const DROP_MESSAGES: Record<MetricDropReason, string> = {
   labels: `processor metric uses more than ${MAX_LABELS_PER_METRIC} label names`,
   value: `processor metric got a label value longer than ${MAX_LABEL_VALUE_CHARS} characters`,
   names: `processors used more than ${MAX_METRIC_NAMES} metric names in one worker thread (a name built from a record id?)`,
-  name: `processors used a metric name longer than ${MAX_METRIC_NAME_CHARS} characters`,
+  name: `processors used a metric name longer than ${MAX_METRIC_NAME_CHARS} characters, or one that is not a string`,
+  number: 'processor metric was updated by a value that is not a finite number (ctx.metrics.increment(name, by) and observe(name, value) take numbers; a BigInt, a string, NaN or Infinity is not one)',
+  negative: 'processor counter was incremented by a negative number (a counter only goes up: observe() a value that can go down)',
+  labelType: 'processor metric got labels that are not an object of strings (a label value that is an object, a function, a symbol, undefined or null has no text)',
+};
+
+/** What to do about each drop: the limits want fewer series, the rest a fix of the call. */
+const DROP_ADVICE: Partial<Record<MetricDropReason, string>> = {
+  number: 'Pass a finite number (Number(x) for a BigInt or a string)',
+  negative: 'Increment counters by 0 or more',
+  labelType: 'Give label values as strings (String(x))',
 };
 
 /**
@@ -103,7 +113,14 @@ export class Instrumentation {
   batchDone(group: GroupSpecWire, batch: readonly Job[], result: GroupBatchResult, endedAt: number): void {
     if (result.metrics && this.hub) {
       const id = result.metrics.threadId;
-      for (const problem of this.hub.mergeWorkerSnapshot(id, fromLabelledSnapshot(result.metrics, String(id)))) {
+      let problems: ReturnType<MetricsHub['mergeWorkerSnapshot']>;
+      try {
+        problems = this.hub.mergeWorkerSnapshot(id, fromLabelledSnapshot(result.metrics, String(id)));
+      } catch (error) {
+        // What processors counted must never end the run (this is called from the batch's result handling).
+        problems = [{ metric: '(snapshot)', message: `processor metrics of worker thread ${id} could not be merged: ${(error as Error)?.message ?? String(error)}` }];
+      }
+      for (const problem of problems) {
         // Said once per metric, and for at most MAX_PROBLEMS_LOGGED of them (names can come from record data).
         if (this.#problemsLogged.has(problem.metric) || this.#problemsLogged.size >= MAX_PROBLEMS_LOGGED) continue;
         this.#problemsLogged.add(problem.metric);
@@ -129,8 +146,11 @@ export class Instrumentation {
       const reason = why[metric] ?? 'series';
       if (this.#problemsLogged.has(`dropped\0${metric}\0${reason}`) || this.#problemsLogged.size >= MAX_PROBLEMS_LOGGED) continue;
       this.#problemsLogged.add(`dropped\0${metric}\0${reason}`);
-      this.#warn(`${DROP_MESSAGES[reason] ?? DROP_MESSAGES.series}: updates past it are dropped (walrus_stream_metric_updates_dropped_total). ` +
-        'Use a fixed set of metric names and short, bounded label values (a tier, a region, an outcome; not a record id) (docs/observability.md)', { metric });
+      const advice = DROP_ADVICE[reason];
+      this.#warn(advice === undefined
+        ? `${DROP_MESSAGES[reason] ?? DROP_MESSAGES.series}: updates past it are dropped (walrus_stream_metric_updates_dropped_total). ` +
+          'Use a fixed set of metric names and short, bounded label values (a tier, a region, an outcome; not a record id) (docs/observability.md)'
+        : `${DROP_MESSAGES[reason]}: such updates are dropped (walrus_stream_metric_updates_dropped_total). ${advice}`, { metric });
     }
   }
 

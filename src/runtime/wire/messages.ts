@@ -282,9 +282,11 @@ export interface WorkerMetricsSnapshot extends LabelledSnapshot {
  * Why updates of a processor metric were dropped in a worker: too many label
  * sets for the name (`series`) or in the worker (`worker`), too many label
  * names (`labels`), a label value too long (`value`), too many metric names
- * (`names`), or a name too long (`name`).
+ * (`names`), a name too long or not a string (`name`), an update by a value
+ * that is not a finite number (`number`) or, for a counter, a negative one
+ * (`negative`), or labels that are not strings, numbers or booleans (`labelType`).
  */
-export type MetricDropReason = 'series' | 'worker' | 'labels' | 'value' | 'names' | 'name';
+export type MetricDropReason = 'series' | 'worker' | 'labels' | 'value' | 'names' | 'name' | 'number' | 'negative' | 'labelType';
 
 export interface WorkerHealth {
   threadId: number;

@@ -39,6 +39,12 @@ interface NameState { series: number; labelNames: Set<string> }
  * past the name limit under {@link OTHER_METRIC_NAMES}) with the limit each
  * name met first (`droppedWhy`); the coordinator warns once per name, saying
  * which limit. Label sets already kept go on counting.
+ *
+ * What a processor passes is checked too, since it crosses to the coordinator:
+ * an update by a value that is not a finite number (`number`), a counter
+ * update by a negative one (`negative`), labels that are not an object of
+ * strings, numbers or booleans (`labelType`) or a name that is not a string
+ * (`name`) is dropped and counted the same way.
  */
 export class WorkerMetrics {
   readonly #counters = new Map<string, Series>();
@@ -78,7 +84,13 @@ export class WorkerMetrics {
   // built without copying the labels, which are copied only for a new series.
   #add(series: Map<string, Series>, name: string, labels: Record<string, string>, processor: string | undefined, value: number): void {
     this.#version += 1;
-    const key = seriesKey(name, labels, processor);
+    // Not a string (a Symbol, an object): no name to count it under, and `${name}` would throw into the processor.
+    if (typeof name !== 'string') { this.#drop(OTHER_METRIC_NAMES, 'name'); return; }
+    // A BigInt, a string, NaN or ±Infinity added to a total would make it one too: a BigInt total ended the
+    // coordinator (TypeError: Cannot mix BigInt and other types) at the next merge, a string one concatenated.
+    // A counter never goes down: a negative step would hide as many later increments from the coordinator's merge.
+    const key = typeof value !== 'number' || !Number.isFinite(value) ? NOT_A_NUMBER
+      : value < 0 && series === this.#counters ? NEGATIVE : seriesKey(name, labels, processor);
     const found = typeof key === 'string' ? series.get(key) : undefined;
     if (found) { found.value += value; found.count += 1; this.#dirty.add(name); return; }
     // A name is admitted (or not) before anything is counted under it, even a
@@ -94,7 +106,9 @@ export class WorkerMetrics {
     if (typeof key !== 'string') { this.#drop(name, key.why); return; }
     if (state.series >= MAX_SERIES_PER_METRIC) { this.#drop(name, 'series'); return; }
     if (this.#seriesTotal >= MAX_SERIES_PER_WORKER) { this.#drop(name, 'worker'); return; }
-    const own = processor === undefined ? { ...labels } : { ...labels, processor };
+    const own: Record<string, string> = processor === undefined ? { ...labels } : { ...labels, processor };
+    // Numbers and booleans are kept as their text (seriesKey let only those through besides strings).
+    for (const l in own) if (typeof own[l] !== 'string') own[l] = String(own[l]);
     let added = 0;
     for (const l in own) if (!state.labelNames.has(l)) added += 1;
     if (state.labelNames.size + added > MAX_LABELS_PER_METRIC) { this.#drop(name, 'labels'); return; }
@@ -144,6 +158,9 @@ interface Series { name: string; labels: Record<string, string>; value: number; 
 
 const TOO_MANY_LABELS = Object.freeze({ why: 'labels' as const });
 const VALUE_TOO_LONG = Object.freeze({ why: 'value' as const });
+const LABEL_TYPE = Object.freeze({ why: 'labelType' as const });
+const NOT_A_NUMBER = Object.freeze({ why: 'number' as const });
+const NEGATIVE = Object.freeze({ why: 'negative' as const });
 
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -152,9 +169,16 @@ const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, st
  * A label set past the limits (too many labels, a value too long) gives the reason instead: checked before the key is built.
  */
 function seriesKey(name: string, labels: Record<string, string>, processor: string | undefined): string | { why: MetricDropReason } {
+  if (typeof labels !== 'object' || labels === null) return LABEL_TYPE;
   const names = Object.keys(labels);
   if (names.length > MAX_LABELS_PER_METRIC) return TOO_MANY_LABELS;
-  for (let i = 0; i < names.length; i++) if (String(labels[names[i]!]).length > MAX_LABEL_VALUE_CHARS) return VALUE_TOO_LONG;
+  for (let i = 0; i < names.length; i++) {
+    const v: unknown = labels[names[i]!];
+    // An object, a function or a symbol has no label text (one holding a function ended the worker thread when its
+    // snapshot crossed to the coordinator, taking the batch with it); a number or a boolean is kept as its text.
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return LABEL_TYPE;
+    if (String(v).length > MAX_LABEL_VALUE_CHARS) return VALUE_TOO_LONG;
+  }
   if (processor !== undefined && !Object.hasOwn(labels, 'processor')) names.push('processor');
   // At most 17 names: an insertion sort in place (Array#sort allocated a work area on every call, for every record).
   for (let i = 1; i < names.length; i++) {
