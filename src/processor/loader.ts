@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { WalrusError } from '../errors/index.js';
+import { WalrusError, serializeError } from '../errors/index.js';
 import { compiledProcessorUrl } from './compiled-cache.js';
 import { isProcessor } from './define.js';
 import type { ProcessorDefinition } from './types.js';
@@ -150,8 +150,25 @@ const MODULE_EXPORTS_HINT = 'write `module.exports = defineProcessor({ process(r
  * Paths of the compiled-TypeScript cache are shown as the source file.
  */
 function loadFailure(cause: unknown, modulePath: string, compiled: string | undefined): string {
+  try {
+    return whereItFailed(cause, modulePath, compiled);
+  } catch {
+    // A thrown Proxy, or an Error whose message or stack getter throws: described, never rethrown.
+    return thrownText(cause);
+  }
+}
+
+/**
+ * What a module or an init() threw that is not an Error, as text: a string as it is, anything else described
+ * (`{"code":7} (thrown instead of an Error)`, `Symbol(s) (...)`). String() of it said `[object Object]`, or threw.
+ */
+export function thrownText(thrown: unknown): string {
+  return typeof thrown === 'string' ? thrown : serializeError(thrown).message;
+}
+
+function whereItFailed(cause: unknown, modulePath: string, compiled: string | undefined): string {
   const error = cause instanceof Error ? cause : undefined;
-  let reason = error ? (error.message.split('\n')[0] ?? '') : String(cause);
+  let reason = error ? (String(error.message).split('\n')[0] ?? '') : thrownText(cause);
   if (compiled !== undefined) reason = reason.replaceAll(fileURLToPath(compiled), modulePath).replaceAll(compiled, modulePath);
   const url = pathToFileURL(modulePath).href;
   for (const line of (error?.stack ?? '').split('\n').slice(1)) {
@@ -186,7 +203,8 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
     loaded = !viaRequire ? await import(url)
       : typeScript && !FROM_SOURCE ? (await scopedRequire())(modulePath, modulePath) : createRequire(modulePath)(modulePath);
   } catch (cause) {
-    return { ok: false, kind: 'load-failed', problem: `failed to load: ${loadFailure(cause, modulePath, compiled)}`, cause };
+    // Only an Error goes on as the cause: it crosses from the worker thread, and a thrown Symbol cannot be cloned.
+    return { ok: false, kind: 'load-failed', problem: `failed to load: ${loadFailure(cause, modulePath, compiled)}`, ...(isError(cause) ? { cause } : {}) };
   }
   let primary: unknown;
   let found: unknown;
@@ -197,8 +215,8 @@ export async function loadProcessorModule(modulePath: string): Promise<Processor
   } catch (cause) {
     // A Proxy's trap or a getter that throws when the default export is looked at.
     let reason: string;
-    try { reason = cause instanceof Error ? String(cause.message).split('\n')[0]! : String(cause); } catch { reason = 'a value that cannot be shown'; }
-    return { ok: false, kind: 'not-a-processor', cause,
+    try { reason = cause instanceof Error ? String(cause.message).split('\n')[0]! : thrownText(cause); } catch { reason = 'a value that cannot be shown'; }
+    return { ok: false, kind: 'not-a-processor', ...(isError(cause) ? { cause } : {}),
       problem: `reading its default export threw (${reason}: a Proxy or a getter?); ${viaRequire && !typeScript ? MODULE_EXPORTS_HINT : DEFAULT_EXPORT_HINT}` };
   }
   if (found === undefined) {
@@ -221,4 +239,13 @@ export async function importProcessor(modulePath: string): Promise<ProcessorDefi
   throw new WalrusError('PROCESSOR_LOAD_FAILED', message, {
     ...(result.cause === undefined ? {} : { cause: result.cause }), context: { module: modulePath },
   });
+}
+
+/** `value instanceof Error`, false for a Proxy whose getPrototypeOf trap throws. */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
 }

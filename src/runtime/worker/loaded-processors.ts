@@ -6,7 +6,7 @@ import { DEFAULT_REDACT_PATHS, redactHeaderPaths } from '../../observability/log
 import type { ProcessorDefinition, LifecycleContext } from '../../processor/types.js';
 import type { ProcessorSpecWire } from '../wire/messages.js';
 import type { WorkerMetrics } from './processor-metrics.js';
-import { importProcessor } from '../../processor/loader.js';
+import { importProcessor, thrownText } from '../../processor/loader.js';
 import { acceptBuiltins } from './builtins-guard.js';
 import { WalrusError } from '../../errors/index.js';
 
@@ -109,7 +109,10 @@ export class LoadedProcessors {
     try {
       if (definition.init) await definition.init(lifecycle);
     } catch (error) {
-      throw new Error(`its init() threw: ${initFailure(error, spec.module)}; the processor does not start until init() succeeds`, { cause: error });
+      // The cause only when it is an Error: this crosses to the main thread, and a thrown Symbol cannot be cloned
+      // (the start then failed with "failed to load: [object Object]", naming neither init() nor what it threw).
+      throw new Error(`its init() threw: ${initFailure(error, spec.module)}; the processor does not start until init() succeeds`,
+        initThrewError(error) ? { cause: error } : undefined);
     }
     // What the module did to built-ins as it loaded (a polyfill, BigInt.prototype.toJSON) is the thread's own from now on.
     acceptBuiltins();
@@ -154,12 +157,20 @@ function bounded(pending: Promise<LoadedProcessor>, ms: number, spec: ProcessorS
 /** What an init() threw, with the first stack frame in the processor's file; never throws. */
 function initFailure(error: unknown, modulePath: string): string {
   try {
-    const reason = error instanceof Error ? String(error.message).split('\n')[0]! : String(error);
+    const reason = error instanceof Error ? String(error.message).split('\n')[0]! : thrownText(error);
     const url = pathToFileURL(modulePath).href;
     const frame = (error instanceof Error ? String(error.stack) : '').split('\n').find((line) => line.includes(modulePath) || line.includes(url));
     const at = frame === undefined ? undefined : /:(\d+):(\d+)\)?$/.exec(frame.trim());
     return at ? `${reason} (at ${modulePath}:${at[1]}:${at[2]})` : reason;
   } catch {
     return 'a value that cannot be shown';
+  }
+}
+
+function initThrewError(error: unknown): boolean {
+  try {
+    return error instanceof Error;
+  } catch {
+    return false;
   }
 }
