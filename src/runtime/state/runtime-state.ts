@@ -137,7 +137,14 @@ export class RuntimeState {
       const store = this.stores.get(name)!;
       const part = store.partFor(job.key!);
       // A key of a partition not owned here: the processor fails on the record when it opens the store (worker-state.ts).
-      return part !== undefined ? { store: name, entries: part.preload(job.key!) } : { store: name, entries: [], refused: store.refusal(job.key!)! };
+      if (part === undefined) return { store: name, entries: [], refused: store.refusal(job.key!)! };
+      try {
+        return { store: name, entries: part.preload(job.key!) };
+      } catch (error) {
+        // A key no store can hold (longer than its key limit): the processor fails on this record when it opens the
+        // store, and the record is dead-lettered. Thrown here it ended the run, and again on every restart.
+        return { store: name, entries: [], refused: `${(error as Error).message}; a record key is a state key: key records by something shorter (a hash of it, say)` };
+      }
     });
   }
 
