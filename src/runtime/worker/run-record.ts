@@ -120,8 +120,11 @@ class RecordRun implements ProcessorContext {
       return;
     }
     if (!this.#loaded.outputs.has(output)) {
+      // Not `"${output}"` for anything but a string: a Symbol (or a toString that throws) made that a TypeError,
+      // retried as if the processor had failed, instead of this error.
+      const named = typeof output === 'string' ? `unknown output "${output}"` : `an output name of type ${output === null ? 'null' : typeof output} (output names are strings)`;
       throw new WalrusError('INVALID_ARGUMENT',
-        `processor "${this.#spec.name}" emitted to unknown output "${output}"; declared outputs: ${this.#spec.outputs.join(', ')}`,
+        `processor "${this.#spec.name}" emitted to ${named}; declared outputs: ${this.#spec.outputs.join(', ')}`,
         { retriable: false });
     }
     const key = emitKey(this.#spec.name, output, options);
