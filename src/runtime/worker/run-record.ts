@@ -11,6 +11,7 @@ import { readerOf, type WorkerStateContext } from '../../state/worker/worker-sta
 import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUTS, emittedBytes, headerBytes, outputBytesError, outputLimitError } from '../../processor/output-limit.js';
 import { checkOutputValue, emitHeaders, emitKey } from './output-checks.js';
 import { processingAborted } from './shutdown.js';
+import { processorFailure } from './failure-error.js';
 
 /**
  * Runs one record through a processor and turns the outcome into a
@@ -236,7 +237,7 @@ class RecordRun implements ProcessorContext {
     // A processor that rethrows whatever its signal carried still reports why.
     const error = this.#timedOut ?? this.#overLimit
       ?? (this.#controller?.signal.aborted && !(thrown instanceof Error) ? abortReason(this.#controller.signal) : thrown);
-    return { ok: false, error: serializeError(error), durationMs: performance.now() - this.#started };
+    return { ok: false, error: processorFailure(error), durationMs: performance.now() - this.#started };
   }
 
   /** The OUTPUT_LIMIT error of this attempt (kept: a processor that catches it still fails, and its outputs are dropped). */
