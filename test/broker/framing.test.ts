@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, lengthHeader, rawFrame } from '../helpers/raw-client.js';
 
-function header(length: number): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt32LE(length, 0);
-  return h;
-}
-
-function frame(body: string): Buffer {
-  const b = Buffer.from(body);
-  return Buffer.concat([header(b.length), b]);
-}
+const header = lengthHeader;
+const frame = rawFrame;
 
 describe('framing edge cases', () => {
   test('stock mode: an oversize length is answered and its body is read as new frames (stock quirk)', async () => {

@@ -120,3 +120,16 @@ export class RawClient {
     for (const w of waiters) w();
   }
 }
+
+/** A 4-byte little-endian length header, whatever the length (oversize ones included). */
+export function lengthHeader(length: number): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUInt32LE(length, 0);
+  return h;
+}
+
+/** `body` as one length-prefixed frame. */
+export function rawFrame(body: string): Buffer {
+  const b = Buffer.from(body);
+  return Buffer.concat([lengthHeader(b.length), b]);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, lengthHeader, rawFrame } from '../helpers/raw-client.js';
 import { MAX_NAME_LENGTH } from '../../src/broker/commands.js';
 
 /**
@@ -9,16 +9,8 @@ import { MAX_NAME_LENGTH } from '../../src/broker/commands.js';
  * (raw TCP to a node on port 0 in a temp dir): each test failed before its fix.
  */
 
-function header(length: number): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt32LE(length, 0);
-  return h;
-}
-
-function frame(body: string): Buffer {
-  const b = Buffer.from(body);
-  return Buffer.concat([header(b.length), b]);
-}
+const header = lengthHeader;
+const frame = rawFrame;
 
 describe('embedded node: protocol edges', () => {
   test('an oversize length after a pipeline that stalled the connection is answered, then the connection is closed', async () => {
