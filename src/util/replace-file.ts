@@ -5,16 +5,12 @@ import { open, rename, rm } from 'node:fs/promises';
  * renames it over `path`, so a crash leaves the old contents or the new,
  * never a mix. A write that fails (a full disk) removes the temporary copy
  * and throws. The caller syncs the directory when the rename itself must
- * survive a power loss. Whatever is left at `path.tmp` is removed first and
- * the copy created exclusively (`wx` does not follow a link): through a
- * symbolic link left there the write went to the file it pointed to, and
- * the rename then put the link in place of `path`.
+ * survive a power loss.
  */
 export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
-    await rm(tmp, { force: true });
-    const handle = await open(tmp, 'wx');
+    const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(data);
       await handle.sync();

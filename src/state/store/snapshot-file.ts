@@ -1,8 +1,7 @@
-import { open } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { dirname } from 'node:path';
 import { WalrusError } from '../../errors/index.js';
-import { replaceFile } from '../../util/replace-file.js';
 import { pack, unpack } from '../model/codec.js';
 import { FRAME_OVERHEAD, encodeLogFrame } from './frame-log.js';
 import { misplaced } from './log-body.js';
@@ -47,9 +46,34 @@ export async function writeSnapshot(path: string, data: SnapshotData): Promise<v
     applied: data.applied,
     ...(data.foreign === undefined || data.foreign.length === 0 ? {} : { f: data.foreign }),
   };
-  // Through a link left at snapshot.bin.tmp the snapshot used to overwrite the file it pointed to (replaceFile).
-  await replaceFile(path, encodeLogFrame(pack(body)));
+  await replaceSnapshot(path, encodeLogFrame(pack(body)));
   await fsyncDir(dirname(path));
+}
+
+/**
+ * Writes `path.tmp`, syncs it, renames it over `path`. The temp file is
+ * removed first and created exclusively (`wx` refuses to follow a link):
+ * through a symbolic link left at `snapshot.bin.tmp` the snapshot used to
+ * overwrite the file it pointed to, and the rename then put the link in
+ * place of `snapshot.bin`, so the next open refused the store. A snapshot
+ * that could not be written (a full disk) leaves no half-written copy behind.
+ */
+async function replaceSnapshot(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  try {
+    await rm(tmp, { force: true });
+    const handle = await open(tmp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Reads store `store`'s snapshot; undefined when there is none. A corrupt snapshot, or another store's, is an error (it was fsynced before rename). */
