@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { encodeBatchGet, encodeBatchPut, parseBatchGet } from '../../src/protocol/index.js';
 import { spawnBrokerProcess, startTestBroker, withBroker, type TestBroker } from '../helpers/broker.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, drain } from '../helpers/raw-client.js';
 
 /** Parses `OK <lease_id> <count> <len> <entry> ...` (kept independent of src/protocol on purpose). */
 function parseLeaseReply(reply: Buffer): { id: number; entries: string[] } | undefined {
@@ -28,16 +28,6 @@ async function fill(c: RawClient, topic: string, count: number, prefix = 'e'): P
   c.writeRaw(encodeBatchPut(topic, entries));
   assert.equal(await c.next(), `OK ${count}`);
   return entries;
-}
-
-async function drain(c: RawClient, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    c.writeRaw(encodeBatchGet(topic, 2000));
-    const batch = parseBatchGet((await c.nextFrame())!);
-    if (batch.length === 0) return out;
-    out.push(...batch.map(String));
-  }
 }
 
 async function state(c: RawClient, topic: string): Promise<Record<string, number>> {

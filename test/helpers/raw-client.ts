@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { FrameDecoder } from '../../src/protocol/frame.js';
+import { encodeBatchGet, parseBatchGet } from '../../src/protocol/index.js';
 
 /**
  * A deliberately minimal raw-socket client for broker tests: sends bytes or
@@ -132,4 +133,15 @@ export function lengthHeader(length: number): Buffer {
 export function rawFrame(body: string): Buffer {
   const b = Buffer.from(body);
   return Buffer.concat([lengthHeader(b.length), b]);
+}
+
+/** Every entry left on `topic`, read with BATCH_GET until an empty reply. */
+export async function drain(c: RawClient, topic: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    c.writeRaw(encodeBatchGet(topic, 2000));
+    const batch = parseBatchGet((await c.nextFrame())!);
+    if (batch.length === 0) return out;
+    out.push(...batch.map(String));
+  }
 }

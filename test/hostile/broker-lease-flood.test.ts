@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeBatchGet, encodeBatchPut, parseBatchGet } from '../../src/protocol/index.js';
+import { encodeBatchPut } from '../../src/protocol/index.js';
 import { startBroker, type BrokerHandle } from '../../src/broker/index.js';
 import { withBroker } from '../helpers/broker.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, drain } from '../helpers/raw-client.js';
 
 /**
  * Clients that take leases and never acknowledge them. Each open lease
@@ -47,16 +47,6 @@ async function untilOpenLeases(node: BrokerHandle, n: number): Promise<void> {
   while (node.stats().openLeases !== n) {
     if (Date.now() > deadline) throw new Error(`still ${node.stats().openLeases} open leases, waiting for ${n}`);
     await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function drain(c: RawClient, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    c.writeRaw(encodeBatchGet(topic, 2000));
-    const batch = parseBatchGet((await c.nextFrame())!);
-    if (batch.length === 0) return out;
-    out.push(...batch.map(String));
   }
 }
 
